@@ -1,0 +1,41 @@
+"""HTTP helpers of the API: ETags from versions, If-Match, pagination envelopes."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from ..errors import ValidationError
+
+
+def etag_of(obj: Any) -> str:
+    return f'"{obj.__tablename__}-{obj.id}-v{obj.version}"'
+
+
+def with_etag(obj: Any, body: Any, status: int = 200) -> tuple[Any, int, dict[str, str]]:
+    return body, status, {"ETag": etag_of(obj)}
+
+
+def expected_version() -> tuple[int | None, bool]:
+    """The version the client says it read: from If-Match (412 if stale) or body ``version`` (409)."""
+    header = request.headers.get("If-Match")
+    if header and header.strip() != "*":
+        tag = header.strip()
+        tag = tag[2:] if tag.startswith("W/") else tag
+        tag = tag.strip('"')
+        version = tag.rsplit("-v", 1)[-1]
+        if not version.isdigit():
+            raise ValidationError("The If-Match header is not an ETag this API gave out.",
+                                  errors={"If-Match": ["Send the ETag of the last GET."]})
+        return int(version), True
+    body = request.get_json(silent=True) or {}
+    if isinstance(body, dict) and body.get("version") is not None:
+        try:
+            return int(body["version"]), False
+        except (TypeError, ValueError):
+            raise ValidationError("The version is not a number.", errors={"version": ["Must be an integer."]}) from None
+    return None, False
+
+
+def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": args["page"], "page_size": args["page_size"]}

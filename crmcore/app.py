@@ -1,0 +1,74 @@
+"""The Flask app factory: REST API at /api/v1, admin at /admin, plugins' blueprints and views."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from flask import Flask, redirect, url_for
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from .config import secret_key
+from .runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[tuple[str, Any]] = (),
+               runtime: Runtime | None = None) -> Flask:
+    """Build the CRM app.
+
+    :param test_config: settings overriding the environment and the TOML file
+        (``DATABASE_URL``, ``PLUGINS_DISABLED``, ...) plus any Flask config keys.
+    :param plugins: extra ``(name, plugin)`` pairs to register (embedding apps, tests).
+    :param runtime: an existing runtime to share (the CLI passes its own).
+    """
+    rt = runtime or build_runtime(test_config, plugins=plugins)
+    app = Flask(__name__, instance_path=rt.settings["INSTANCE_PATH"], instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=secret_key(rt.settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in (test_config or {}).items() if k.isupper()})
+    app.extensions["crm"] = rt
+    rt.db.init_app(app)
+
+    csrf = CSRFProtect(app)
+    login = LoginManager(app)
+    login.login_view = "crm_auth.login"
+
+    @login.user_loader
+    def load_user(user_id: str) -> Any:
+        from .models import User
+
+        user = rt.db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    from .i18n import init_i18n
+
+    init_i18n(app)
+
+    from .api import init_api
+
+    blueprints = [bp for group in rt.pm.hook.crm_register_blueprints() for bp in (group or [])]
+    api = init_api(app, blueprints)
+    for bp in app.blueprints.values():
+        if bp.url_prefix and bp.url_prefix.startswith("/api/"):
+            csrf.exempt(bp)
+    app.extensions["crm_api"] = api
+
+    from .admin import init_admin
+
+    views = [v for group in rt.pm.hook.crm_register_admin_views(db=rt.db) for v in (group or [])]
+    init_admin(app, rt, views)
+
+    @app.route("/")
+    def index() -> Any:
+        return redirect(url_for("admin.index"))
+
+    rt.pm.hook.crm_startup(app=app)
+    return app

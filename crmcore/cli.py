@@ -1,0 +1,300 @@
+"""The ``crm`` command: database, users and tokens, plugins, demo data, import, jobs, serve.
+
+Built on Flask's click integration; plugins add commands with ``crm_register_commands``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from .errors import CRMError
+from .runtime import Runtime, build_runtime
+
+_runtime: dict[str, Runtime] = {}
+
+
+def get_runtime() -> Runtime:
+    if "rt" not in _runtime:
+        _runtime["rt"] = build_runtime()
+    return _runtime["rt"]
+
+
+def _create_app() -> Any:
+    from .app import create_app
+
+    return create_app(runtime=get_runtime())
+
+
+def system_ctx() -> Any:
+    """A context acting as the system (the CLI user is the operator of the server)."""
+    rt = current_app.extensions["crm"]
+    return rt.context(source="cli")
+
+
+def _fail(exc: CRMError) -> None:
+    msg = exc.message
+    for field, problems in (exc.errors or {}).items():
+        msg += f"\n  {field}: {problems}"
+    raise click.ClickException(msg)
+
+
+class CRMGroup(FlaskGroup):
+    """Turns CRM errors into one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CRMError as exc:
+            _fail(exc)
+
+
+cli = CRMGroup(create_app=_create_app, add_default_commands=True, add_version_option=False,
+               help="Manage and run the CRM.")
+
+
+@cli.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (core and plugins) and seed the default roles."""
+    from . import migrate
+    from .services.users import seed_roles
+
+    rt = current_app.extensions["crm"]
+    migrate.upgrade(rt)
+    seed_roles(system_ctx())
+    click.echo(f"Database ready: {_safe_url(rt.db.url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@cli.command("create-user")
+@click.argument("username")
+@click.option("--role", default="sales", show_default=True, help="admin, manager, sales, service, analyst or your own")
+@click.option("--password", help="Asked for when omitted (not echoed).")
+@click.option("--email")
+@click.option("--full-name")
+@click.option("--team", help="Team name; created when new.")
+@click.option("--locale", type=click.Choice(["zh_CN", "en"]))
+def create_user_cmd(username: str, role: str, password: str | None, email: str | None, full_name: str | None,
+                    team: str | None, locale: str | None) -> None:
+    """Create a user who can log in to the admin and own customers."""
+    from .services.users import create_user
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = create_user(system_ctx(), username, password, role, email=email, full_name=full_name, team=team, locale=locale)
+    click.echo(f"Created user {user.username} (id {user.id}, role {role}).")
+
+
+@cli.group()
+def token() -> None:
+    """API tokens: create (shown once), list, revoke."""
+
+
+@token.command("create")
+@click.argument("user")
+@click.option("--name", default="default", show_default=True)
+@click.option("--expires-days", type=click.IntRange(min=1))
+def token_create(user: str, name: str, expires_days: int | None) -> None:
+    """Create an API token for USER (name or id); it is printed once, only its hash is stored."""
+    from .services.users import create_token, get_user
+
+    ctx = system_ctx()
+    tok, plain = create_token(ctx, get_user(ctx, user), name, expires_days)
+    click.echo(plain)
+    click.echo(f"Token {tok.id} for {user}; store it now, it cannot be shown again.", err=True)
+
+
+@token.command("list")
+@click.argument("user")
+def token_list(user: str) -> None:
+    """List USER's tokens (prefix, name, dates; never the token)."""
+    from sqlalchemy import select
+
+    from .models import ApiToken
+    from .services.users import get_user
+
+    ctx = system_ctx()
+    u = get_user(ctx, user)
+    for t in ctx.session.scalars(select(ApiToken).where(ApiToken.user_id == u.id).order_by(ApiToken.id)):
+        state = "revoked" if t.revoked_at else "active"
+        click.echo(f"{t.id}\t{t.prefix}…\t{t.name}\t{state}\tcreated {t.created_at:%Y-%m-%d}\t"
+                   f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else
+                   f"{t.id}\t{t.prefix}…\t{t.name}\t{state}\tcreated {t.created_at:%Y-%m-%d}\tnever used")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID; requests with it get 401 from now on."""
+    from .services.users import revoke_token
+
+    revoke_token(system_ctx(), token_id)
+    click.echo(f"Token {token_id} revoked.")
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json: bool) -> None:
+    """List the loaded plugins and the hooks each implements."""
+    from .plugins import plugin_summary
+
+    rows = plugin_summary(current_app.extensions["crm"].pm)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = "" if row["enabled"] else " (disabled)"
+        version = f" {row['version']}" if row["version"] else ""
+        click.echo(f"{row['name']}{version}{state}  [{row['source']}: {row['module']}]")
+        if row["requires"]:
+            click.echo(f"    requires: {', '.join(row['requires'])}")
+        for hook in row["hooks"]:
+            click.echo(f"    {hook}")
+
+
+@cli.command("demo")
+def demo_cmd() -> None:
+    """Load demo data (users, Chinese and English customers, contacts, interactions); idempotent."""
+    from .demo import load_demo
+
+    summary = load_demo(system_ctx())
+    click.echo(summary)
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import records from files."""
+
+
+@import_group.command("customers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--encoding", help="utf-8, utf-8-sig, gb18030, ... (detected when omitted)")
+@click.option("--no-update", is_flag=True, help="Reject rows whose code exists instead of updating them.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Where to write rejected rows (default FILE.rejected.csv).")
+def import_customers(file: str, encoding: str | None, no_update: bool, report: str | None) -> None:
+    """Import customers from a CSV file; idempotent by the ``code`` column.
+
+    Columns: code, name, kind, stage, level, source_channel, industry, website, phone, email,
+    credit_limit, currency, notes, owner_id, tags (separated by ';'), attr.<custom field>.
+    """
+    import csv
+
+    from .services.importer import import_one, open_csv, read_csv
+
+    ctx = system_ctx()
+    ctx.require("customer.import")
+    fh, used = open_csv(file, encoding)
+    size = max(1, os.path.getsize(file))
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    report_path = report or str(Path(file).with_suffix("")) + ".rejected.csv"
+    rejected_writer = None
+    rejected_fh = None
+    click.echo(f"Reading {file} as {used}", err=True)
+    try:
+        with fh, click.progressbar(length=size, label="Importing", file=sys.stderr) as bar:
+            last = 0
+            for line, row in read_csv(fh):
+                if isinstance(row, Exception):
+                    result_status, errors, code = "rejected", {"row": [f"Cannot read this row: {row}"]}, None
+                else:
+                    res = import_one(ctx, line, row, upsert=not no_update)
+                    result_status, errors, code = res.status, res.errors, res.code
+                counts[result_status] += 1
+                if result_status == "rejected":
+                    if rejected_writer is None:
+                        rejected_fh = open(report_path, "w", encoding="utf-8-sig", newline="")
+                        rejected_writer = csv.writer(rejected_fh)
+                        rejected_writer.writerow(["line", "code", "reason"])
+                    reason = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items())
+                    rejected_writer.writerow([line, code or "", reason])
+                pos = fh.buffer.tell() if hasattr(fh, "buffer") else last
+                bar.update(max(0, pos - last))
+                last = pos
+    finally:
+        if rejected_fh:
+            rejected_fh.close()
+    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+    if counts["rejected"]:
+        click.echo(f"Rejected rows and reasons: {report_path}")
+
+
+@cli.group()
+def jobs() -> None:
+    """Scheduled jobs registered by the core and the plugins."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """List jobs, their interval and last run."""
+    from .models import JobRun
+
+    ctx = system_ctx()
+    for name, job in sorted(ctx.registry.jobs.items()):
+        state = ctx.session.get(JobRun, name)
+        last = f"{state.last_started_at:%Y-%m-%d %H:%M} {state.last_status}" if state and state.last_started_at else "never"
+        click.echo(f"{name}\tevery {job.interval}s\tlast: {last}\t{job.description}")
+
+
+@jobs.command("run")
+@click.argument("name")
+def jobs_run(name: str) -> None:
+    """Run job NAME now."""
+    from .services.jobs import run_job
+
+    state = run_job(system_ctx(), name)
+    click.echo(f"{name}: {state.last_status}" + (f" ({state.last_error})" if state.last_error else ""))
+    if state.last_status != "ok":
+        sys.exit(1)
+
+
+@jobs.command("run-due")
+def jobs_run_due() -> None:
+    """Run every job whose interval has passed (call this from cron)."""
+    from .services.jobs import run_due
+
+    for name, status in run_due(system_ctx()).items():
+        click.echo(f"{name}: {status}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True)
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True, help="Run due jobs in-process.")
+def serve(host: str, port: int, debug: bool, scheduler: bool) -> None:
+    """Serve the admin (/admin) and the API (/api/v1). Use gunicorn for production."""
+    from .demo import demo_login_hint
+    from .services.jobs import start_scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rt = app.extensions["crm"]
+    click.echo(f"CRM on http://{host}:{port}/admin  (API: http://{host}:{port}/api/v1, "
+               f"OpenAPI: http://{host}:{port}/api/openapi.json)")
+    hint = demo_login_hint(rt.context(source="cli", session=rt.db.new_session()))
+    if hint:
+        click.echo(hint)
+    if scheduler:
+        start_scheduler(rt)
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+def main() -> None:
+    """Entry point of the ``crm`` console script."""
+    try:
+        rt = get_runtime()
+        rt.pm.hook.crm_register_commands(cli=cli)
+    except CRMError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
+    cli.main(prog_name="crm")

@@ -1,0 +1,105 @@
+"""Small value types that hooks exchange with the core (what a ``crm_register_*`` hook returns)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .db import utcnow
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A named permission that roles can be granted, e.g. ``customer.write``."""
+
+    name: str
+    description: str = ""
+    default_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A custom field type: ``validate(value, field)`` returns the clean value or raises ValueError."""
+
+    name: str
+    validate: Callable[[Any, Any], Any]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job: ``func(ctx)`` runs every ``interval`` seconds (in-process by default)."""
+
+    name: str
+    func: Callable[[Any], Any]
+    interval: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OutboxHandler:
+    """A destination for outbox messages: ``deliver(ctx, message)`` raises to retry.
+
+    ``topics`` are event names; a trailing ``*`` matches a prefix (``customer.*``).
+    """
+
+    name: str
+    topics: tuple[str, ...]
+    deliver: Callable[[Any, Any], None]
+    max_attempts: int = 10
+
+    def wants(self, topic: str) -> bool:
+        return any(t == topic or (t.endswith("*") and topic.startswith(t[:-1])) for t in self.topics)
+
+
+@dataclass
+class Panel:
+    """A section of the customer 360 view: a title and rows of label/value pairs or a list."""
+
+    key: str
+    title: str
+    rows: list[tuple[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    order: int = 100
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "order": self.order,
+                "rows": [[str(k), v] for k, v in self.rows], "items": self.items}
+
+
+@dataclass
+class DuplicateCandidate:
+    """A customer that is probably the same as another, with a score in [0, 1] and reasons."""
+
+    customer_id: int
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MovedRows:
+    """Rows of ``table`` whose ``column`` a merge changed from the loser to the winner."""
+
+    table: str
+    column: str
+    ids: list[Any]
+    pk: str = "id"
+
+
+@dataclass
+class Event:
+    """Something that happened, delivered to ``crm_event`` after commit and to the outbox."""
+
+    name: str
+    entity: str | None = None
+    entity_id: Any = None
+    data: dict[str, Any] = field(default_factory=dict)
+    actor_id: int | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    at: dt.datetime = field(default_factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "entity": self.entity,
+                "entity_id": self.entity_id, "data": self.data, "actor_id": self.actor_id,
+                "at": self.at.isoformat()}

@@ -1,0 +1,101 @@
+"""The one exception hierarchy of the CRM; the API maps each class to its HTTP status."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class CRMError(Exception):
+    """Root of every error the CRM raises on purpose."""
+
+    status: int = 500
+    code: str = "error"
+
+    def __init__(self, message: str = "", *, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.code)
+        self.message = message or (self.__class__.__doc__ or self.code).strip()
+        self.errors = errors or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.status, "status": self.code, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class ValidationError(CRMError):
+    """The input is not valid."""
+
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(CRMError):
+    """No such record."""
+
+    status = 404
+    code = "not_found"
+
+
+class AuthenticationRequired(CRMError):
+    """Authentication is required."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(CRMError):
+    """You do not have permission to do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(CRMError):
+    """The record was changed by someone else; reload it and try again."""
+
+    status = 409
+    code = "conflict"
+
+
+class PreconditionFailed(CRMError):
+    """The If-Match precondition does not match the current version."""
+
+    status = 412
+    code = "precondition_failed"
+
+
+class PluginError(CRMError):
+    """A plugin could not be loaded or is misconfigured."""
+
+    status = 500
+    code = "plugin_error"
+
+
+class ConfigError(CRMError):
+    """The configuration is not valid."""
+
+    status = 500
+    code = "config_error"
+
+
+class AdapterError(CRMError):
+    """An external system (ERP, OA) failed."""
+
+    status = 502
+    code = "adapter_error"
+
+
+class FatalAdapterError(AdapterError):
+    """The external system refused in a way a retry will not fix."""
+
+
+class RetriableAdapterError(AdapterError):
+    """The external system failed in a way a later retry may fix."""
+
+    status = 503
+
+
+class SkippableRecordError(AdapterError):
+    """One record cannot be processed; skip it and record why."""
+
+    status = 422

@@ -1,0 +1,104 @@
+"""Change recording: audit entry, outbox rows and the event, in the writer's transaction.
+
+Events reach plugins (``crm_after_commit``, ``crm_event``) only after the transaction
+commits; a rollback drops them. Outbox rows commit with the change itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from .contracts import Event
+from .models import AuditLog, OutboxMessage
+
+log = logging.getLogger(__name__)
+_PENDING = "crm_pending_events"
+
+
+def jsonable(value: Any) -> Any:
+    """Turn a value into something JSON can hold (Decimal as string, datetimes ISO)."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def audit(ctx: Any, action: str, entity: str, entity_id: Any, changes: dict[str, Any] | None = None,
+          data: dict[str, Any] | None = None, event_id: str | None = None) -> AuditLog:
+    """Add an audit entry to the current transaction."""
+    entry = AuditLog(
+        actor_id=getattr(ctx.actor, "id", None), actor_label=ctx.actor_label, source=ctx.source,
+        action=action, entity=entity, entity_id=str(entity_id), changes=jsonable(changes or {}),
+        data=jsonable(data or {}), event_id=event_id,
+    )
+    ctx.session.add(entry)
+    return entry
+
+
+def emit(ctx: Any, event: Event, *, lifecycle: tuple[str, str, Any, dict[str, Any]] | None = None) -> Event:
+    """Write outbox rows for the event's subscribers and queue it for after commit."""
+    if event.actor_id is None and ctx.actor is not None:
+        event.actor_id = ctx.actor.id
+    payload = jsonable(event.to_dict())
+    for handler in ctx.registry.outbox_handlers.values():
+        if handler.wants(event.name):
+            ctx.session.add(OutboxMessage(
+                event_id=event.id, topic=event.name, destination=handler.name, payload=payload,
+                idempotency_key=f"{event.id}:{handler.name}",
+            ))
+    ctx.session.info.setdefault(_PENDING, []).append((ctx, event, lifecycle))
+    return event
+
+
+def record_change(ctx: Any, entity: str, action: str, entity_id: Any, changes: dict[str, Any] | None = None,
+                  data: dict[str, Any] | None = None, event_name: str | None = None) -> Event:
+    """Audit a change and emit its event (``<entity>.<action>``) in the current transaction."""
+    changes = changes or {}
+    ev = Event(name=event_name or f"{entity}.{action}", entity=entity, entity_id=entity_id,
+               data=jsonable({"changes": changes, **(data or {})}))
+    audit(ctx, action, entity, entity_id, changes, data, ev.id)
+    return emit(ctx, ev, lifecycle=(entity, action, entity_id, changes))
+
+
+def _call_each(hook: Any, **kwargs: Any) -> None:
+    """Call every implementation; one failing listener is logged and does not stop the rest."""
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            impl.function(*[kwargs[a] for a in impl.argnames])
+        except Exception:  # noqa: BLE001 - after commit nothing can be undone; log it
+            log.exception("plugin %r failed in %s", impl.plugin_name, hook.name)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _dispatch(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    for ctx, ev, lifecycle in pending:
+        fresh = ctx.fresh()
+        try:
+            if lifecycle is not None:
+                entity, action, entity_id, changes = lifecycle
+                _call_each(ctx.hook.crm_after_commit, ctx=fresh, entity=entity, action=action,
+                           entity_id=entity_id, changes=changes)
+            _call_each(ctx.hook.crm_event, ctx=fresh, event=ev)
+            if fresh.session.in_transaction():
+                fresh.session.commit()
+        finally:
+            fresh.session.close()
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop(session: Session, previous_transaction: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)

@@ -1,0 +1,112 @@
+"""The built-in custom field types; plugins add more with ``crm_register_field_types``."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .contracts import FieldType
+from .normalize import fold, normalize_email, normalize_phone
+
+_URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.I)
+
+
+def _text(value: Any, field: Any) -> str:
+    if not isinstance(value, (str, int, float)):
+        raise ValueError("Must be text.")
+    text = fold(str(value))
+    if len(text) > 1000:
+        raise ValueError("At most 1000 characters.")
+    return text
+
+
+def _integer(value: Any, field: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("Must be a whole number.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("Must be a whole number.") from None
+    if number != number.to_integral_value():
+        raise ValueError("Must be a whole number.")
+    return int(number)
+
+
+def _decimal(value: Any, field: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError("Must be a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("Must be a number.") from None
+    if not number.is_finite():
+        raise ValueError("Must be a finite number.")
+    return str(number)
+
+
+def _boolean(value: Any, field: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "y", "是", "on"}:
+        return True
+    if text in {"0", "false", "no", "n", "否", "off"}:
+        return False
+    raise ValueError("Must be yes or no.")
+
+
+def _date(value: Any, field: Any) -> str:
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValueError("Must be a date as YYYY-MM-DD.") from None
+
+
+def _choice(value: Any, field: Any) -> str:
+    if value not in (field.choices or []):
+        raise ValueError(f"Must be one of: {', '.join(map(str, field.choices or []))}.")
+    return value
+
+
+def _multichoice(value: Any, field: Any) -> list[Any]:
+    values = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+    bad = [v for v in values if v not in (field.choices or [])]
+    if bad:
+        raise ValueError(f"Not allowed: {', '.join(map(str, bad))}. Choose from: {', '.join(map(str, field.choices or []))}.")
+    return values
+
+
+def _email(value: Any, field: Any) -> str:
+    email = normalize_email(str(value))
+    if email is None:
+        raise ValueError("Not a valid e-mail address.")
+    return email
+
+
+def _url(value: Any, field: Any) -> str:
+    text = fold(str(value))
+    if not _URL.match(text):
+        raise ValueError("Must be an http(s) URL.")
+    return text
+
+
+def _phone(value: Any, field: Any) -> str:
+    phone = normalize_phone(str(value))
+    if phone is None:
+        raise ValueError("Not a valid phone number.")
+    return phone
+
+
+BUILTIN = [
+    FieldType("text", _text, "Text"),
+    FieldType("integer", _integer, "Whole number"),
+    FieldType("decimal", _decimal, "Number"),
+    FieldType("boolean", _boolean, "Yes / no"),
+    FieldType("date", _date, "Date"),
+    FieldType("choice", _choice, "One of a list"),
+    FieldType("multichoice", _multichoice, "Several of a list"),
+    FieldType("email", _email, "E-mail"),
+    FieldType("url", _url, "Web address"),
+    FieldType("phone", _phone, "Phone number"),
+]

@@ -1,0 +1,13 @@
+"""The core's tables. Importing this package registers them on ``Base.metadata``."""
+from .audit import AuditLog
+from .auth import ApiToken, Role, Team, User
+from .custom_field import CustomField
+from .customer import Address, Contact, Customer, Tag, customer_tags
+from .integration import ExternalRef, JobRun, OutboxMessage, SyncState
+from .interaction import Interaction
+
+__all__ = [
+    "Address", "ApiToken", "AuditLog", "Contact", "CustomField", "Customer", "ExternalRef",
+    "Interaction", "JobRun", "OutboxMessage", "Role", "SyncState", "Tag", "Team", "User",
+    "customer_tags",
+]

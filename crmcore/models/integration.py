@@ -1,0 +1,75 @@
+"""Integration state: external ids, sync bookmarks, the transactional outbox and job runs."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, created_ts, intpk, updated_ts, utcnow
+
+
+class ExternalRef(Base):
+    """Links one CRM record to its id in another system (an ERP, an OA)."""
+
+    __tablename__ = "external_refs"
+    __table_args__ = (
+        UniqueConstraint("system", "entity", "external_id", name="uq_external_refs_external"),
+        UniqueConstraint("system", "entity", "entity_id", name="uq_external_refs_local"),
+        Index("ix_external_refs_entity", "entity", "entity_id"),
+    )
+
+    id: Mapped[intpk]
+    system: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[int]
+    external_id: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    last_synced_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_ts]
+
+
+class SyncState(Base):
+    """A bookmark per connection and stream, Singer style: {replication_key, value}."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("connection", "stream", name="uq_sync_state_stream"),)
+
+    id: Mapped[intpk]
+    connection: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    bookmark: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[updated_ts]
+
+
+class OutboxMessage(Base):
+    """One event for one destination, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[intpk]
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    topic: Mapped[str] = mapped_column(String(120))
+    destination: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_ts]
+    delivered_at: Mapped[dt.datetime | None]
+
+
+class JobRun(Base):
+    """When each scheduled job last ran and how it ended."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    last_started_at: Mapped[dt.datetime | None]
+    last_finished_at: Mapped[dt.datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,40 @@
+"""Interaction: one timeline of every touchpoint with a customer, any channel."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, created_ts, intpk, utcnow
+
+CHANNELS = ("phone", "email", "wechat", "qq", "weibo", "sms", "web", "visit", "meeting", "chat", "system", "other")
+DIRECTIONS = ("inbound", "outbound", "internal")
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "occurred_at"),)
+
+    id: Mapped[intpk]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    entity_type: Mapped[str | None] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64), default="manual")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[created_ts]
+
+    customer = relationship("Customer")
+    contact = relationship("Contact")
+    user = relationship("User")
+
+    def __str__(self) -> str:
+        return self.subject

@@ -1,0 +1,183 @@
+"""The plugin manager: core defaults, entry-point plugins, config enable/disable, requirements.
+
+Built per app by :func:`build_plugin_manager` (never a module global), so each test and
+each embedded app has its own. Environment, as in pytest and datasette:
+``CRM_PLUGINS_AUTOLOAD=0`` turns entry-point loading off, ``CRM_PLUGINS_ALLOW=a,b`` loads only
+those, ``CRM_PLUGINS_DISABLED=a,b`` skips those, ``CRM_PLUGINS=pkg.module`` loads modules
+by import path.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, Iterable
+
+import pluggy
+
+from . import PROJECT_NAME, hookspecs
+from .errors import PluginError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "crmcore.plugins"
+CORE_PLUGINS = ("crmcore.defaults",)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    source: str  # core, entry point, config
+    requires: tuple[str, ...] = ()
+    version: str | None = None
+
+
+@dataclass
+class Registry:
+    """What the plugins registered, collected once and checked for duplicate names."""
+
+    permissions: dict[str, Any] = field(default_factory=dict)
+    field_types: dict[str, Any] = field(default_factory=dict)
+    jobs: dict[str, Any] = field(default_factory=dict)
+    outbox_handlers: dict[str, Any] = field(default_factory=dict)
+    erp_adapters: dict[str, Any] = field(default_factory=dict)
+    oa_providers: dict[str, Any] = field(default_factory=dict)
+    models: list[type] = field(default_factory=list)
+    migrations: list[str] = field(default_factory=list)
+
+
+def _call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
+    """Yield (plugin name, item) for each item each plugin returns from a collector hook."""
+    hook = getattr(pm.hook, hook_name)
+    for impl in reversed(hook.get_hookimpls()):  # registration order
+        try:
+            result = impl.function(*[kwargs[a] for a in impl.argnames])
+        except Exception as exc:  # noqa: BLE001 - name the plugin
+            raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+        for item in result or ():
+            yield impl.plugin_name, item
+
+
+def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for plugin, item in _call_per_plugin(pm, hook_name):
+        name = getattr(item, "name", None)
+        if not name:
+            raise PluginError(f"plugin {plugin!r} registered a {kind} without a name: {item!r}")
+        if name in found:
+            raise PluginError(
+                f"{kind} {name!r} is registered by both plugin {owner[name]!r} and plugin {plugin!r}"
+            )
+        found[name] = item
+        owner[name] = plugin
+    return found
+
+
+def collect_registry(pm: pluggy.PluginManager) -> Registry:
+    """Call every ``crm_register_*`` collector once and check names are unique."""
+    reg = Registry(
+        permissions=_collect(pm, "crm_register_permissions", "permission"),
+        field_types=_collect(pm, "crm_register_field_types", "field type"),
+        jobs=_collect(pm, "crm_register_jobs", "job"),
+        outbox_handlers=_collect(pm, "crm_register_outbox_handlers", "outbox handler"),
+        erp_adapters=_collect(pm, "crm_register_erp_adapters", "ERP adapter"),
+        oa_providers=_collect(pm, "crm_register_oa_providers", "OA provider"),
+    )
+    reg.models = [m for _, m in _call_per_plugin(pm, "crm_register_models")]
+    reg.migrations = [p for _, p in _call_per_plugin(pm, "crm_register_migrations")]
+    return reg
+
+
+def _register(pm: pluggy.PluginManager, obj: ModuleType | Any, name: str) -> None:
+    try:
+        pm.register(obj, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {name!r} is not valid: {exc}") from exc
+    except ValueError as exc:
+        raise PluginError(f"plugin {name!r} could not be registered: {exc}") from exc
+
+
+def build_plugin_manager(settings: dict[str, Any] | None = None, extra: Iterable[tuple[str, Any]] = ()) -> pluggy.PluginManager:
+    """Build a plugin manager for one app.
+
+    :param settings: the CRM settings (``PLUGINS_DISABLED``, ``PLUGINS_AUTOLOAD``,
+        ``PLUGINS_ALLOW``, ``PLUGINS``).
+    :param extra: ``(name, plugin object)`` pairs to register too (embedding apps, tests).
+    """
+    settings = settings or {}
+    disabled = set(settings.get("PLUGINS_DISABLED") or [])
+    allow = settings.get("PLUGINS_ALLOW")
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+
+    for modname in CORE_PLUGINS:
+        _register(pm, importlib.import_module(modname), "core")
+        infos["core"] = PluginInfo("core", modname, "core")
+
+    if settings.get("PLUGINS_AUTOLOAD", True):
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in disabled or (allow is not None and ep.name not in allow):
+                continue
+            if ep.name in infos:
+                raise PluginError(f"two plugins are named {ep.name!r}; rename one of them")
+            try:
+                obj = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import error names the plugin
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            _register(pm, obj, ep.name)
+            version = ep.dist.version if ep.dist else None
+            infos[ep.name] = PluginInfo(ep.name, ep.value, "entry point", _requires(obj), version)
+
+    for modname in settings.get("PLUGINS") or []:
+        name = modname.rsplit(".", 1)[-1]
+        if name in disabled or name in infos:
+            continue
+        try:
+            obj = importlib.import_module(modname)
+        except Exception as exc:  # noqa: BLE001
+            raise PluginError(f"plugin {name!r} ({modname}) failed to load: {exc}") from exc
+        _register(pm, obj, name)
+        infos[name] = PluginInfo(name, modname, "config", _requires(obj))
+
+    for name, obj in extra:
+        _register(pm, obj, name)
+        infos[name] = PluginInfo(name, getattr(obj, "__name__", type(obj).__name__), "app", _requires(obj))
+
+    for info in infos.values():
+        missing = [r for r in info.requires if r not in infos]
+        if missing:
+            why = "disabled" if any(m in disabled for m in missing) else "not installed or not enabled"
+            raise PluginError(
+                f"plugin {info.name!r} requires {', '.join(repr(m) for m in missing)}, which is {why}"
+            )
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+    pm.crm_plugin_info = infos  # type: ignore[attr-defined]
+    pm.crm_disabled = sorted(disabled)  # type: ignore[attr-defined]
+    return pm
+
+
+def _requires(obj: Any) -> tuple[str, ...]:
+    return tuple(getattr(obj, "CRM_REQUIRES", ()) or ())
+
+
+def plugin_summary(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Each loaded plugin with its source, version, requirements and hooks; then disabled ones."""
+    infos: dict[str, PluginInfo] = getattr(pm, "crm_plugin_info", {})
+    out = []
+    for name, plugin in pm.list_name_plugin():
+        info = infos.get(name) or PluginInfo(name, getattr(plugin, "__name__", str(plugin)), "app")
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        out.append({"name": name, "module": info.module, "source": info.source, "version": info.version,
+                    "requires": list(info.requires), "hooks": hooks, "enabled": True})
+    for name in getattr(pm, "crm_disabled", []):
+        out.append({"name": name, "module": None, "source": "config", "version": None,
+                    "requires": [], "hooks": [], "enabled": False})
+    return out

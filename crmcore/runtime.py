@@ -1,0 +1,112 @@
+"""The runtime: database, plugin manager, registry and settings, usable with or without Flask.
+
+``ServiceContext`` is what every service function takes: a session, who is acting, and from
+where. The Flask app builds one per request; the CLI and jobs build their own.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+from sqlalchemy.orm import Session
+
+from . import models  # noqa: F401 - registers the core tables
+from .config import load_settings
+from .db import Database
+from .errors import AuthenticationRequired, PermissionDenied
+from .plugins import Registry, build_plugin_manager, collect_registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: dict[str, Any]
+    db: Database
+    pm: pluggy.PluginManager
+    registry: Registry
+
+    def context(self, actor: Any = None, source: str = "system", session: Session | None = None) -> "ServiceContext":
+        """A service context; without ``session`` it uses the thread's scoped session."""
+        return ServiceContext(session=session or self.db.session(), runtime=self, actor=actor, source=source)
+
+
+def build_runtime(settings: dict[str, Any] | None = None, plugins: Iterable[tuple[str, Any]] = (), db: Database | None = None) -> Runtime:
+    """Load settings, build the plugin manager and the database for one application."""
+    settings = load_settings(settings)
+    pm = build_plugin_manager(settings, extra=plugins)
+    registry = collect_registry(pm)
+    return Runtime(settings=settings, db=db or Database(settings["DATABASE_URL"]), pm=pm, registry=registry)
+
+
+@dataclass
+class ServiceContext:
+    """Who acts, from where, in which session. Services check permissions through it."""
+
+    session: Session
+    runtime: Runtime
+    actor: Any = None  # crmcore.models.User or None for the system (CLI, jobs)
+    source: str = "system"
+    _perms: frozenset[str] | None = field(default=None, repr=False)
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        return self.runtime.pm
+
+    @property
+    def hook(self) -> Any:
+        return self.runtime.pm.hook
+
+    @property
+    def registry(self) -> Registry:
+        return self.runtime.registry
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.runtime.settings
+
+    @property
+    def is_system(self) -> bool:
+        return self.actor is None
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        if self._perms is None:
+            if self.actor is None:
+                self._perms = frozenset({"*"})
+            else:
+                self._perms = frozenset(self.actor.role.permissions or []) if self.actor.role else frozenset()
+        return self._perms
+
+    @property
+    def scope(self) -> str:
+        """Record scope of the actor: ``own``, ``team`` or ``all``."""
+        if self.actor is None or "*" in self.permissions:
+            return "all"
+        return (self.actor.role.scope if self.actor.role else "own") or "own"
+
+    def can(self, permission: str) -> bool:
+        perms = self.permissions
+        if "*" in perms or permission in perms:
+            return True
+        family = permission.split(".", 1)[0]
+        return f"{family}.*" in perms
+
+    def require(self, permission: str) -> None:
+        """Raise ``PermissionDenied`` unless the actor has ``permission``."""
+        if self.actor is not None and not self.actor.active:
+            raise AuthenticationRequired("This account is disabled.")
+        if not self.can(permission):
+            raise PermissionDenied(f"You need the permission '{permission}' to do this.")
+
+    def fresh(self) -> "ServiceContext":
+        """A context like this one with a new session (for work after a commit)."""
+        return ServiceContext(session=self.runtime.db.new_session(), runtime=self.runtime, actor=self.actor, source=self.source)
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor is None:
+            return self.source
+        return self.actor.username

@@ -1,0 +1,1 @@
+"""Marshmallow schemas for the REST API, one module per entity family."""

@@ -1,0 +1,26 @@
+"""Shared schema pieces: list query arguments and the paginated envelope."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class PageArgs(Schema):
+    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Int(load_default=25, validate=validate.Range(min=1, max=200))
+
+
+def page_of(item_schema: type[Schema] | Schema, name: str) -> type[Schema]:
+    """A schema ``{items: [...], total, page, page_size}`` around ``item_schema``."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema)),
+        "total": fields.Int(metadata={"description": "Number of matching records over all pages"}),
+        "page": fields.Int(),
+        "page_size": fields.Int(),
+    }, name=name)
+
+
+class ErrorSchema(Schema):
+    code = fields.Int()
+    status = fields.Str()
+    message = fields.Str()
+    errors = fields.Dict()

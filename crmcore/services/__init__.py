@@ -1,0 +1,1 @@
+"""Domain logic, usable without Flask: every write goes through a function here."""

@@ -1,0 +1,162 @@
+"""Contacts and addresses of a customer; each change refreshes the customer's completeness."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from ..errors import NotFound, ValidationError
+from ..events import record_change
+from ..models import Address, Contact, Customer
+from ..normalize import fold, normalize_email, normalize_phone
+from . import access
+from .customers import check_version, get_customer, refresh_completeness
+from .custom_fields import validate_attributes
+from .unit import apply_changes, unit_of_work
+
+CONTACT_FIELDS = ("name", "title", "is_primary", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
+ADDRESS_FIELDS = ("kind", "line1", "line2", "city", "region", "postcode", "country", "is_primary")
+
+
+def _clean_contact(ctx: Any, data: dict[str, Any], creating: bool) -> dict[str, Any]:
+    data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
+    errors: dict[str, list[str]] = {}
+    if creating and not data.get("name") or "name" in data and not data.get("name"):
+        errors["name"] = ["A contact needs a name."]
+    region = ctx.settings["DEFAULT_REGION"]
+    for key in ("phone", "mobile"):
+        if data.get(key) and normalize_phone(data[key], region) is None:
+            errors[key] = ["Not a valid phone number."]
+    if data.get("email") and normalize_email(data["email"]) is None:
+        errors["email"] = ["Not a valid e-mail address."]
+    if data.get("qq") and not str(data["qq"]).isdigit():
+        errors["qq"] = ["A QQ number has digits only."]
+    if errors:
+        raise ValidationError("The contact is not valid.", errors=errors)
+    return data
+
+
+def _derive(ctx: Any, contact: Contact) -> None:
+    region = ctx.settings["DEFAULT_REGION"]
+    contact.phone_normalized = normalize_phone(contact.phone, region)
+    contact.mobile_normalized = normalize_phone(contact.mobile, region)
+    contact.email_normalized = normalize_email(contact.email)
+
+
+def get_contact(ctx: Any, contact_id: int, permission: str = "customer.read") -> Contact:
+    contact = ctx.session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"Contact {contact_id} does not exist.")
+    get_customer(ctx, contact.customer_id, permission=permission)
+    return contact
+
+
+def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = None, page: int = 1,
+                  page_size: int = 25) -> tuple[list[Contact], int]:
+    ctx.require("customer.read")
+    visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None),
+                                                                    Customer.merged_into_id.is_(None)))
+    stmt = select(Contact).where(Contact.customer_id.in_(visible))
+    if customer_id is not None:
+        stmt = stmt.where(Contact.customer_id == customer_id)
+    if q:
+        like = f"%{fold(q).casefold()}%"
+        phone = normalize_phone(q, ctx.settings["DEFAULT_REGION"])
+        conds = [func.lower(Contact.name).like(like), Contact.email_normalized.like(like),
+                 func.lower(Contact.wechat).like(like), Contact.qq == q]
+        if phone:
+            conds += [Contact.phone_normalized == phone, Contact.mobile_normalized == phone]
+        stmt = stmt.where(or_(*conds))
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = list(ctx.session.scalars(stmt.order_by(Contact.id).offset((page - 1) * page_size).limit(page_size)))
+    return items, int(total or 0)
+
+
+def create_contact(ctx: Any, customer_id: int, data: dict[str, Any]) -> Contact:
+    customer = get_customer(ctx, customer_id, permission="customer.write")
+    data = _clean_contact(ctx, data, creating=True)
+    with unit_of_work(ctx):
+        contact = Contact(customer=customer, attributes={})
+        changes = apply_changes(contact, data, CONTACT_FIELDS)
+        if data.get("attributes"):
+            contact.attributes = validate_attributes(ctx, "contact", data["attributes"])
+        _derive(ctx, contact)
+        ctx.session.add(contact)
+        ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=changes, created=True)
+        ctx.session.flush()
+        refresh_completeness(ctx, customer)
+        record_change(ctx, "contact", "created", contact.id, changes, data={"customer_id": customer.id})
+    return contact
+
+
+def update_contact(ctx: Any, contact_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+                   if_match: bool = False) -> Contact:
+    contact = get_contact(ctx, contact_id, permission="customer.write")
+    check_version(contact, expected_version, if_match)
+    data = _clean_contact(ctx, data, creating=False)
+    with unit_of_work(ctx):
+        changes = apply_changes(contact, data, CONTACT_FIELDS)
+        if "attributes" in data:
+            before = dict(contact.attributes or {})
+            after = validate_attributes(ctx, "contact", data["attributes"], before, partial=True)
+            if after != before:
+                contact.attributes = after
+                changes["attributes"] = [before, after]
+        if not changes:
+            return contact
+        _derive(ctx, contact)
+        ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=changes, created=False)
+        ctx.session.flush()
+        refresh_completeness(ctx, contact.customer)
+        record_change(ctx, "contact", "updated", contact.id, changes, data={"customer_id": contact.customer_id})
+    return contact
+
+
+def delete_contact(ctx: Any, contact_id: int) -> None:
+    contact = get_contact(ctx, contact_id, permission="customer.write")
+    customer = contact.customer
+    with unit_of_work(ctx):
+        ctx.hook.crm_before_delete(ctx=ctx, entity="contact", obj=contact)
+        snapshot = {f: getattr(contact, f) for f in CONTACT_FIELDS}
+        ctx.session.delete(contact)
+        ctx.session.flush()
+        ctx.session.expire(customer, ["contacts"])
+        refresh_completeness(ctx, customer)
+        record_change(ctx, "contact", "deleted", contact_id, {k: [v, None] for k, v in snapshot.items() if v},
+                      data={"customer_id": customer.id})
+
+
+def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
+    customer = get_customer(ctx, customer_id, permission="customer.write")
+    data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
+    if not data.get("line1"):
+        raise ValidationError("The address is not valid.", errors={"line1": ["An address needs a first line."]})
+    if data.get("country") and (len(data["country"]) != 2 or not data["country"].isalpha()):
+        raise ValidationError("The address is not valid.", errors={"country": ["Use a two-letter ISO country code."]})
+    if data.get("country"):
+        data["country"] = data["country"].upper()
+    with unit_of_work(ctx):
+        address = Address(customer=customer)
+        changes = apply_changes(address, data, ADDRESS_FIELDS)
+        ctx.session.add(address)
+        ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=changes, created=True)
+        ctx.session.flush()
+        refresh_completeness(ctx, customer)
+        record_change(ctx, "address", "created", address.id, changes, data={"customer_id": customer.id})
+    return address
+
+
+def delete_address(ctx: Any, address_id: int) -> None:
+    address = ctx.session.get(Address, address_id)
+    if address is None:
+        raise NotFound(f"Address {address_id} does not exist.")
+    customer = get_customer(ctx, address.customer_id, permission="customer.write")
+    with unit_of_work(ctx):
+        ctx.hook.crm_before_delete(ctx=ctx, entity="address", obj=address)
+        snapshot = {f: getattr(address, f) for f in ADDRESS_FIELDS}
+        ctx.session.delete(address)
+        ctx.session.flush()
+        ctx.session.expire(customer, ["addresses"])
+        refresh_completeness(ctx, customer)
+        record_change(ctx, "address", "deleted", address_id, {k: [v, None] for k, v in snapshot.items() if v},
+                      data={"customer_id": customer.id})

@@ -1,0 +1,114 @@
+"""Admin-defined custom fields: definitions and validation of the values records carry."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from ..errors import NotFound, ValidationError
+from ..events import record_change
+from ..models import CustomField
+from .unit import apply_changes, unit_of_work
+
+ENTITIES = ("customer", "contact")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+FIELDS = ("label", "type", "required", "choices", "help_text", "position", "active")
+
+
+def active_fields(ctx: Any, entity: str) -> list[CustomField]:
+    stmt = select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True)).order_by(
+        CustomField.position, CustomField.id)
+    return list(ctx.session.scalars(stmt))
+
+
+def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, current: dict[str, Any] | None = None,
+                        partial: bool = False) -> dict[str, Any]:
+    """Check ``values`` against the entity's custom fields; return the merged, cleaned attributes.
+
+    Unknown names and bad values raise ``ValidationError`` with one message per field.
+    """
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ValidationError("Invalid custom attributes.", errors={"attributes": ["Must be an object."]})
+    defs = {f.name: f for f in active_fields(ctx, entity)}
+    result = dict(current or {})
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        field = defs.get(name)
+        if field is None:
+            errors[name] = [f"Unknown custom field '{name}' for {entity}."]
+            continue
+        if value is None or value == "":
+            result.pop(name, None)
+            continue
+        ftype = ctx.registry.field_types.get(field.type)
+        if ftype is None:
+            errors[name] = [f"Field type '{field.type}' is not available (is its plugin enabled?)."]
+            continue
+        try:
+            result[name] = ftype.validate(value, field)
+        except (ValueError, TypeError) as exc:
+            errors[name] = [str(exc)]
+    for name, field in defs.items():
+        if field.required and result.get(name) in (None, "", []) and not (partial and name not in values and name in result):
+            errors.setdefault(name, []).append(f"'{field.label}' is required.")
+    if errors:
+        raise ValidationError("Some custom fields are not valid.", errors={"attributes": errors})
+    return result
+
+
+def _check(ctx: Any, data: dict[str, Any], existing: CustomField | None) -> None:
+    errors: dict[str, list[str]] = {}
+    if existing is None:
+        if data.get("entity", "customer") not in ENTITIES:
+            errors["entity"] = [f"Must be one of: {', '.join(ENTITIES)}."]
+        if not _NAME.match(data.get("name") or ""):
+            errors["name"] = ["Use lower-case letters, digits and _, starting with a letter."]
+    ftype = data.get("type", existing.type if existing else "text")
+    if ftype not in ctx.registry.field_types:
+        errors["type"] = [f"Unknown type; choose one of: {', '.join(sorted(ctx.registry.field_types))}."]
+    choices = data.get("choices", existing.choices if existing else [])
+    if ftype in ("choice", "multichoice") and not choices:
+        errors["choices"] = ["A choice field needs at least one choice."]
+    if errors:
+        raise ValidationError("The custom field is not valid.", errors=errors)
+
+
+def create_field(ctx: Any, data: dict[str, Any]) -> CustomField:
+    ctx.require("customfield.manage")
+    _check(ctx, data, None)
+    with unit_of_work(ctx):
+        field = CustomField(entity=data.get("entity", "customer"), name=data["name"], label=data.get("label") or data["name"])
+        apply_changes(field, data, FIELDS)
+        ctx.session.add(field)
+        ctx.session.flush()
+        record_change(ctx, "custom_field", "created", field.id, {k: [None, data[k]] for k in FIELDS if k in data})
+    return field
+
+
+def get_field(ctx: Any, field_id: int) -> CustomField:
+    field = ctx.session.get(CustomField, field_id)
+    if field is None:
+        raise NotFound(f"Custom field {field_id} does not exist.")
+    return field
+
+
+def update_field(ctx: Any, field_id: int, data: dict[str, Any]) -> CustomField:
+    ctx.require("customfield.manage")
+    field = get_field(ctx, field_id)
+    _check(ctx, data, field)
+    with unit_of_work(ctx):
+        changes = apply_changes(field, data, FIELDS)
+        if changes:
+            record_change(ctx, "custom_field", "updated", field.id, changes)
+    return field
+
+
+def delete_field(ctx: Any, field_id: int) -> None:
+    """Deactivate the field: values already stored stay in the records' attributes."""
+    ctx.require("customfield.manage")
+    field = get_field(ctx, field_id)
+    with unit_of_work(ctx):
+        field.active = False
+        record_change(ctx, "custom_field", "deleted", field.id, {"active": [True, False]})

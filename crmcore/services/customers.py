@@ -1,0 +1,263 @@
+"""Customers: create, update, delete, search, tags and the timeline, with record rules."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+
+from ..db import utcnow
+from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from ..events import record_change
+from ..models import Contact, Customer, Interaction, Tag, User
+from ..models.customer import KINDS, STAGES
+from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text
+from . import access
+from .completeness import completeness
+from .custom_fields import active_fields, validate_attributes
+from .unit import apply_changes, unit_of_work
+
+FIELDS = ("code", "name", "kind", "stage", "level", "source_channel", "industry", "website", "phone",
+          "email", "credit_limit", "currency", "notes", "owner_id")
+SORTABLE = {"name", "code", "created_at", "updated_at", "stage", "completeness", "level", "id"}
+
+
+def _visible(stmt: Any) -> Any:
+    return stmt.where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
+
+
+def new_code() -> str:
+    return "C" + secrets.token_hex(4).upper()
+
+
+def get_customer(ctx: Any, customer_id: int, *, permission: str = "customer.read") -> Customer:
+    """Return a visible customer the actor may access, or raise NotFound / PermissionDenied."""
+    ctx.require(permission)
+    customer = ctx.session.get(Customer, customer_id)
+    if customer is None or customer.deleted_at is not None:
+        raise NotFound(f"Customer {customer_id} does not exist.")
+    if customer.merged_into_id is not None:
+        raise NotFound(f"Customer {customer_id} was merged into customer {customer.merged_into_id}.")
+    access.check_customer_access(ctx, customer)
+    return customer
+
+
+def get_by_code(ctx: Any, code: str) -> Customer | None:
+    return ctx.session.scalar(select(Customer).where(Customer.code == code))
+
+
+def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
+                   stage: str | None = None, level: str | None = None, sort: str = "name",
+                   page: int = 1, page_size: int = 25) -> tuple[list[Customer], int]:
+    """Search the customers the actor may see; return ``(page of customers, total)``."""
+    ctx.require("customer.read")
+    stmt = access.scope_customers(ctx, _visible(select(Customer)))
+    if q:
+        term = fold(q).casefold()
+        like = f"%{term}%"
+        phone = normalize_phone(q, ctx.settings["DEFAULT_REGION"])
+        conds = [Customer.search_text.like(like), Customer.email_normalized.like(like)]
+        if phone:
+            conds.append(Customer.phone_normalized == phone)
+            conds.append(Customer.id.in_(select(Contact.customer_id).where(
+                or_(Contact.phone_normalized == phone, Contact.mobile_normalized == phone))))
+        conds.append(Customer.id.in_(select(Contact.customer_id).where(
+            or_(func.lower(Contact.name).like(like), Contact.email_normalized.like(like)))))
+        stmt = stmt.where(or_(*conds))
+    if tag:
+        stmt = stmt.where(Customer.tags.any(Tag.name == tag))
+    if owner_id is not None:
+        stmt = stmt.where(Customer.owner_id == owner_id)
+    if stage:
+        stmt = stmt.where(Customer.stage == stage)
+    if level:
+        stmt = stmt.where(Customer.level == level)
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    desc = sort.startswith("-")
+    key = sort.lstrip("-+")
+    if key not in SORTABLE:
+        raise ValidationError("Unknown sort key.", errors={"sort": [f"Sort by one of: {', '.join(sorted(SORTABLE))}."]})
+    col = getattr(Customer, key)
+    stmt = stmt.order_by(col.desc() if desc else col.asc(), Customer.id.asc())
+    items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique())
+    return items, int(total or 0)
+
+
+def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[str, Any]:
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    for key in ("name", "code"):
+        if key in data:
+            data[key] = fold(data[key]) if data[key] is not None else None
+            if not data[key]:
+                errors[key] = ["This field cannot be empty."]
+    if existing is None and not data.get("name") and "name" not in errors:
+        errors["name"] = ["Missing data for required field."]
+    if "kind" in data and data["kind"] not in KINDS:
+        errors["kind"] = [f"Must be one of: {', '.join(KINDS)}."]
+    if "stage" in data and data["stage"] not in STAGES:
+        errors["stage"] = [f"Must be one of: {', '.join(STAGES)}."]
+    if data.get("currency") is not None:
+        cur = str(data["currency"]).upper()
+        if len(cur) != 3 or not cur.isalpha():
+            errors["currency"] = ["Use a three-letter ISO 4217 code such as CNY or USD."]
+        data["currency"] = cur
+    if data.get("credit_limit") not in (None, ""):
+        try:
+            value = Decimal(str(data["credit_limit"]))
+            if value < 0 or not value.is_finite():
+                raise InvalidOperation
+            data["credit_limit"] = value.quantize(Decimal("0.01"))
+        except InvalidOperation:
+            errors["credit_limit"] = ["Must be a non-negative amount."]
+    elif "credit_limit" in data:
+        data["credit_limit"] = None
+    if data.get("phone"):
+        if normalize_phone(data["phone"], ctx.settings["DEFAULT_REGION"]) is None:
+            errors["phone"] = ["Not a valid phone number."]
+    if data.get("email") and normalize_email(data["email"]) is None:
+        errors["email"] = ["Not a valid e-mail address."]
+    if data.get("owner_id") is not None:
+        owner = ctx.session.get(User, data["owner_id"])
+        if owner is None:
+            errors["owner_id"] = [f"User {data['owner_id']} does not exist."]
+    if "code" in data and data.get("code") and "code" not in errors:
+        other = get_by_code(ctx, data["code"])
+        if other is not None and (existing is None or other.id != existing.id):
+            errors["code"] = [f"Code '{data['code']}' is already used by customer {other.id}."]
+    if errors:
+        raise ValidationError("The customer is not valid.", errors=errors)
+    return data
+
+
+def derive_fields(ctx: Any, customer: Customer) -> None:
+    region = ctx.settings["DEFAULT_REGION"]
+    customer.phone_normalized = normalize_phone(customer.phone, region)
+    customer.email_normalized = normalize_email(customer.email)
+    customer.name_key = company_key(customer.name) or None
+    customer.search_text = search_text(customer.name, customer.code, customer.name_key)
+
+
+def refresh_completeness(ctx: Any, customer: Customer) -> None:
+    with ctx.session.no_autoflush:
+        score = completeness(customer, active_fields(ctx, "customer"))[0]
+    if customer.completeness != score:
+        customer.completeness = score
+
+
+def _tags(ctx: Any, names: list[str]) -> list[Tag]:
+    out = []
+    for raw in names:
+        name = fold(raw)
+        if not name:
+            continue
+        tag = ctx.session.scalar(select(Tag).where(Tag.name == name))
+        if tag is None:
+            tag = Tag(name=name)
+            ctx.session.add(tag)
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def create_customer(ctx: Any, data: dict[str, Any]) -> Customer:
+    """Create a customer with its tags and custom attributes; owner defaults to the actor."""
+    ctx.require("customer.write")
+    data = _clean(ctx, data, None)
+    if "owner_id" not in data and ctx.actor is not None:
+        data["owner_id"] = ctx.actor.id
+    access.may_assign_owner(ctx, data.get("owner_id"))
+    with unit_of_work(ctx):
+        customer = Customer(code=data.get("code") or new_code(), attributes={}, currency=ctx.settings["DEFAULT_CURRENCY"])
+        changes = apply_changes(customer, data, FIELDS)
+        customer.attributes = validate_attributes(ctx, "customer", data.get("attributes"))
+        if data.get("attributes"):
+            changes["attributes"] = [None, customer.attributes]
+        if data.get("tags"):
+            customer.tags = _tags(ctx, data["tags"])
+            changes["tags"] = [None, [t.name for t in customer.tags]]
+        derive_fields(ctx, customer)
+        ctx.session.add(customer)
+        ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
+        refresh_completeness(ctx, customer)
+        ctx.session.flush()
+        changes["code"] = [None, customer.code]
+        record_change(ctx, "customer", "created", customer.id, changes)
+    return customer
+
+
+def check_version(customer: Any, expected_version: int | None, if_match: bool = False) -> None:
+    if expected_version is not None and int(expected_version) != customer.version:
+        cls = PreconditionFailed if if_match else Conflict
+        raise cls(f"The record is at version {customer.version}, not {expected_version}; reload it and try again.")
+
+
+def update_customer(ctx: Any, customer_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+                    if_match: bool = False) -> Customer:
+    """Change a customer; a stale ``expected_version`` raises Conflict (or PreconditionFailed)."""
+    customer = get_customer(ctx, customer_id, permission="customer.write")
+    check_version(customer, expected_version, if_match)
+    data = _clean(ctx, data, customer)
+    if "owner_id" in data and data["owner_id"] != customer.owner_id:
+        access.may_assign_owner(ctx, data["owner_id"])
+    with unit_of_work(ctx):
+        changes = apply_changes(customer, data, FIELDS)
+        if "attributes" in data:
+            before = dict(customer.attributes or {})
+            after = validate_attributes(ctx, "customer", data["attributes"], before, partial=True)
+            if after != before:
+                customer.attributes = after
+                changes["attributes"] = [before, after]
+        if "tags" in data:
+            before_tags = [t.name for t in customer.tags]
+            customer.tags = _tags(ctx, data["tags"] or [])
+            after_tags = [t.name for t in customer.tags]
+            if sorted(before_tags) != sorted(after_tags):
+                changes["tags"] = [before_tags, after_tags]
+        if not changes:
+            return customer
+        derive_fields(ctx, customer)
+        ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=False)
+        refresh_completeness(ctx, customer)
+        ctx.session.flush()
+        record_change(ctx, "customer", "updated", customer.id, changes)
+    return customer
+
+
+def delete_customer(ctx: Any, customer_id: int, *, expected_version: int | None = None, if_match: bool = False) -> None:
+    """Soft-delete: the record and its history stay for audit, hidden from lists and search."""
+    customer = get_customer(ctx, customer_id, permission="customer.delete")
+    check_version(customer, expected_version, if_match)
+    with unit_of_work(ctx):
+        ctx.hook.crm_before_delete(ctx=ctx, entity="customer", obj=customer)
+        customer.deleted_at = utcnow()
+        ctx.session.flush()
+        record_change(ctx, "customer", "deleted", customer.id, {"deleted_at": [None, customer.deleted_at]},
+                      data={"code": customer.code, "name": customer.name})
+
+
+def timeline(ctx: Any, customer_id: int, *, before: dt.datetime | None = None, channel: str | None = None,
+             limit: int = 50) -> list[Interaction]:
+    """The customer's interactions, newest first (every channel, every plugin's touchpoints)."""
+    customer = get_customer(ctx, customer_id)
+    ctx.require("interaction.read")
+    stmt = select(Interaction).where(Interaction.customer_id == customer.id)
+    if before is not None:
+        stmt = stmt.where(Interaction.occurred_at < before)
+    if channel:
+        stmt = stmt.where(Interaction.channel == channel)
+    stmt = stmt.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(limit)
+    return list(ctx.session.scalars(stmt))
+
+
+def panels(ctx: Any, customer_id: int) -> list[dict[str, Any]]:
+    """The customer 360 sections contributed by the core and the plugins, in order."""
+    customer = get_customer(ctx, customer_id)
+    found = [p for group in ctx.hook.crm_customer_panels(ctx=ctx, customer=customer) for p in (group or [])]
+    return [p.to_dict() for p in sorted(found, key=lambda p: (p.order, p.key))]
+
+
+def completeness_of(ctx: Any, customer: Customer) -> tuple[int, list[str]]:
+    return completeness(customer, active_fields(ctx, "customer"))

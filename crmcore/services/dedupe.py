@@ -1,0 +1,199 @@
+"""Identity resolution: find probable duplicate customers and merge them, reversibly."""
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+
+from ..contracts import DuplicateCandidate, MovedRows
+from ..db import Base
+from ..errors import Conflict, NotFound, ValidationError
+from ..events import jsonable, record_change
+from ..models import AuditLog, Contact, Customer, ExternalRef
+from . import access
+from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
+from .unit import unit_of_work
+
+NAME_SIMILARITY = 0.85
+FILL_FIELDS = tuple(f for f in FIELDS if f not in ("code", "name", "owner_id", "stage", "currency"))
+
+
+def _combine(found: dict[int, DuplicateCandidate], cand: DuplicateCandidate) -> None:
+    have = found.get(cand.customer_id)
+    if have is None:
+        found[cand.customer_id] = DuplicateCandidate(cand.customer_id, cand.score, list(cand.reasons))
+        return
+    have.score = 1 - (1 - have.score) * (1 - cand.score)
+    have.reasons += [r for r in cand.reasons if r not in have.reasons]
+
+
+def default_candidates(ctx: Any, customer: Customer, limit: int) -> list[DuplicateCandidate]:
+    """Same normalised phone or e-mail (customer or contacts), same or similar company name."""
+    found: dict[int, DuplicateCandidate] = {}
+    base = access.scope_customers(ctx, _visible(select(Customer.id)).where(Customer.id != customer.id))
+
+    phones = {customer.phone_normalized} | {p for c in customer.contacts for p in (c.phone_normalized, c.mobile_normalized)}
+    phones.discard(None)
+    emails = {customer.email_normalized} | {c.email_normalized for c in customer.contacts}
+    emails.discard(None)
+    if phones:
+        by_contact = select(Contact.customer_id).where(
+            or_(Contact.phone_normalized.in_(phones), Contact.mobile_normalized.in_(phones)))
+        for cid in ctx.session.scalars(base.where(or_(Customer.phone_normalized.in_(phones), Customer.id.in_(by_contact)))):
+            _combine(found, DuplicateCandidate(cid, 0.9, ["same phone number"]))
+    if emails:
+        by_contact = select(Contact.customer_id).where(Contact.email_normalized.in_(emails))
+        for cid in ctx.session.scalars(base.where(or_(Customer.email_normalized.in_(emails), Customer.id.in_(by_contact)))):
+            _combine(found, DuplicateCandidate(cid, 0.9, ["same e-mail address"]))
+    key = customer.name_key or ""
+    if key:
+        for cid in ctx.session.scalars(base.where(Customer.name_key == key)):
+            _combine(found, DuplicateCandidate(cid, 0.8, ["same name"]))
+        if len(key) >= 2:
+            rows = ctx.session.execute(
+                select(Customer.id, Customer.name_key).where(Customer.id.in_(base), Customer.name_key != key,
+                                                             Customer.name_key.like(key[:2] + "%")).limit(500))
+            for cid, other in rows:
+                ratio = SequenceMatcher(None, key, other or "").ratio()
+                if ratio >= NAME_SIMILARITY:
+                    _combine(found, DuplicateCandidate(cid, round(0.7 * ratio, 3), [f"similar name ({ratio:.0%})"]))
+    return sorted(found.values(), key=lambda c: -c.score)[:limit]
+
+
+def find_duplicates(ctx: Any, customer_id: int, limit: int = 10) -> list[DuplicateCandidate]:
+    """Probable duplicates of one customer, best first, from the core and every plugin."""
+    customer = get_customer(ctx, customer_id)
+    found: dict[int, DuplicateCandidate] = {}
+    for group in ctx.hook.crm_find_duplicates(ctx=ctx, customer=customer, limit=limit):
+        for cand in group or ():
+            if cand.customer_id != customer.id:
+                _combine(found, cand)
+    return sorted(found.values(), key=lambda c: (-c.score, c.customer_id))[:limit]
+
+
+def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
+    """Groups of visible customers sharing a normalised phone, e-mail or company name."""
+    ctx.require("customer.read")
+    groups: list[dict[str, Any]] = []
+    base = access.scope_customers(ctx, _visible(select(Customer)))
+    sub = base.subquery()
+    for column, reason in ((sub.c.phone_normalized, "same phone number"), (sub.c.email_normalized, "same e-mail address"),
+                           (sub.c.name_key, "same name")):
+        stmt = (select(column, func.count()).where(column.is_not(None)).group_by(column)
+                .having(func.count() > 1).order_by(func.count().desc()).limit(limit))
+        for value, _count in ctx.session.execute(stmt):
+            ids = list(ctx.session.scalars(select(sub.c.id).where(column == value).order_by(sub.c.id)))
+            groups.append({"reason": reason, "value": value, "customer_ids": ids})
+    return groups[:limit]
+
+
+def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows]:
+    """Move every row of every table with a foreign key to customers.id, plus external refs."""
+    moved: list[MovedRows] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name == "customers" or len(table.primary_key.columns) != 1:
+            continue
+        pk = list(table.primary_key.columns)[0]
+        for fk in table.foreign_keys:
+            if fk.column.table.name != "customers" or fk.column.name != "id":
+                continue
+            col = fk.parent
+            ids = list(ctx.session.scalars(select(pk).where(col == loser.id)))
+            if ids:
+                ctx.session.execute(update(table).where(pk.in_(ids)).values({col.name: winner.id}))
+                moved.append(MovedRows(table.name, col.name, ids, pk.name))
+    refs = ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "customer",
+                                                         ExternalRef.entity_id == loser.id)).all()
+    ids = []
+    for ref in refs:
+        clash = ctx.session.scalar(select(ExternalRef.id).where(
+            ExternalRef.system == ref.system, ExternalRef.entity == "customer", ExternalRef.entity_id == winner.id))
+        if clash is None:
+            ref.entity_id = winner.id
+            ids.append(ref.id)
+    if ids:
+        moved.append(MovedRows("external_refs", "entity_id", ids))
+    return moved
+
+
+def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
+    """Merge ``loser`` into ``winner``: history moves over, empty fields of the winner are filled,
+    tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
+    ctx.require("customer.merge")
+    if winner_id == loser_id:
+        raise ValidationError("A customer cannot be merged into itself.", errors={"loser_id": ["Choose another customer."]})
+    winner = get_customer(ctx, winner_id, permission="customer.write")
+    loser = get_customer(ctx, loser_id, permission="customer.write")
+    with unit_of_work(ctx):
+        ctx.session.flush()
+        moved: list[MovedRows] = []
+        for group in ctx.hook.crm_customer_merge(ctx=ctx, winner=winner, loser=loser):
+            moved.extend(group or ())
+        filled: dict[str, list[Any]] = {}
+        for name in FILL_FIELDS:
+            if getattr(winner, name) in (None, "") and getattr(loser, name) not in (None, ""):
+                filled[name] = [getattr(winner, name), getattr(loser, name)]
+                setattr(winner, name, getattr(loser, name))
+        attrs_added = {k: v for k, v in (loser.attributes or {}).items() if k not in (winner.attributes or {})}
+        if attrs_added:
+            winner.attributes = {**(winner.attributes or {}), **attrs_added}
+        tags_added = [t for t in loser.tags if t not in winner.tags]
+        winner.tags = list(winner.tags) + tags_added
+        loser.merged_into_id = winner.id
+        ctx.session.flush()
+        ctx.session.expire(winner, ["contacts", "addresses"])
+        derive_fields(ctx, winner)
+        refresh_completeness(ctx, winner)
+        data = {"loser_id": loser.id, "winner_id": winner.id,
+                "moved": [{"table": m.table, "column": m.column, "ids": m.ids, "pk": m.pk} for m in moved],
+                "filled": filled, "attributes_added": attrs_added, "tags_added": [t.name for t in tags_added]}
+        event = record_change(ctx, "customer", "merged", winner.id, filled, data=data, event_name="customer.merged")
+        summary = {"winner_id": winner.id, "loser_id": loser.id, "moved": {m.table: len(m.ids) for m in moved},
+                   "filled": sorted(filled), "tags_added": data["tags_added"], "event_id": event.id}
+    ctx.session.refresh(winner)
+    summary["audit_id"] = ctx.session.scalar(select(AuditLog.id).where(AuditLog.event_id == summary["event_id"]))
+    return summary
+
+
+def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
+    """Undo a merge from its audit entry: rows move back, filled fields and added tags are undone."""
+    ctx.require("customer.merge")
+    entry = ctx.session.get(AuditLog, audit_id)
+    if entry is None or entry.action != "merged" or entry.entity != "customer":
+        raise NotFound(f"Audit entry {audit_id} is not a customer merge.")
+    undone = ctx.session.scalar(select(AuditLog.id).where(AuditLog.action == "unmerged",
+                                                          AuditLog.data["merge_audit_id"].as_integer() == audit_id))
+    if undone:
+        raise Conflict(f"This merge was already undone (audit entry {undone}).")
+    data = entry.data
+    winner = get_customer(ctx, int(data["winner_id"]), permission="customer.write")
+    loser = ctx.session.get(Customer, int(data["loser_id"]))
+    if loser is None or loser.merged_into_id != winner.id:
+        raise Conflict("The merged customer is no longer linked to the winner; it cannot be undone.")
+    tables = Base.metadata.tables
+    with unit_of_work(ctx):
+        for m in data["moved"]:
+            table = tables[m["table"]]
+            pk = table.c[m.get("pk", "id")]
+            ctx.session.execute(update(table).where(pk.in_(m["ids"]), table.c[m["column"]] == winner.id)
+                                .values({m["column"]: loser.id}))
+        restored = {}
+        for name, (before, after) in data["filled"].items():
+            if jsonable(getattr(winner, name)) == after:
+                setattr(winner, name, before)
+                restored[name] = [after, before]
+        if data.get("attributes_added"):
+            winner.attributes = {k: v for k, v in (winner.attributes or {}).items()
+                                 if k not in data["attributes_added"] or v != data["attributes_added"][k]}
+        winner.tags = [t for t in winner.tags if t.name not in set(data["tags_added"])]
+        loser.merged_into_id = None
+        ctx.session.flush()
+        ctx.session.expire(winner, ["contacts", "addresses"])
+        ctx.session.expire(loser, ["contacts", "addresses"])
+        derive_fields(ctx, winner)
+        refresh_completeness(ctx, winner)
+        refresh_completeness(ctx, loser)
+        record_change(ctx, "customer", "unmerged", winner.id, restored,
+                      data={"merge_audit_id": audit_id, "loser_id": loser.id}, event_name="customer.unmerged")
+    return {"winner_id": winner.id, "loser_id": loser.id, "restored": sorted(restored)}

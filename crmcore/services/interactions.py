@@ -1,0 +1,79 @@
+"""Interactions: log a touchpoint on a customer's timeline, from any channel or plugin."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..db import utcnow
+from ..errors import NotFound, ValidationError
+from ..events import record_change
+from ..models import Contact, Customer, Interaction
+from ..models.interaction import DIRECTIONS
+from . import access
+from .customers import get_customer
+from .unit import unit_of_work
+
+FIELDS = ("channel", "direction", "subject", "body", "occurred_at", "contact_id", "entity_type", "entity_id",
+          "source", "data")
+
+
+def log_interaction(ctx: Any, customer_id: int, data: dict[str, Any]) -> Interaction:
+    """Append a touchpoint to the customer's timeline."""
+    ctx.require("interaction.write")
+    customer = get_customer(ctx, customer_id)
+    errors: dict[str, list[str]] = {}
+    if not data.get("channel"):
+        errors["channel"] = ["Say which channel (phone, email, wechat, qq, visit, ...)."]
+    if not data.get("subject"):
+        errors["subject"] = ["A subject is required."]
+    if data.get("direction", "inbound") not in DIRECTIONS:
+        errors["direction"] = [f"Must be one of: {', '.join(DIRECTIONS)}."]
+    occurred = data.get("occurred_at") or utcnow()
+    if isinstance(occurred, dt.datetime) and occurred.tzinfo is None:
+        errors["occurred_at"] = ["Give a time zone (e.g. 2026-11-23T10:00:00+08:00)."]
+    if data.get("contact_id") is not None:
+        contact = ctx.session.get(Contact, data["contact_id"])
+        if contact is None or contact.customer_id != customer.id:
+            errors["contact_id"] = ["This contact does not belong to the customer."]
+    if errors:
+        raise ValidationError("The interaction is not valid.", errors=errors)
+    with unit_of_work(ctx):
+        item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
+                           occurred_at=occurred, source=data.get("source") or ctx.source)
+        for key in FIELDS:
+            if key in data and key not in ("occurred_at", "source"):
+                setattr(item, key, data[key])
+        item.direction = data.get("direction", "inbound")
+        item.data = data.get("data") or {}
+        ctx.session.add(item)
+        ctx.hook.crm_before_save(ctx=ctx, entity="interaction", obj=item, changes={}, created=True)
+        ctx.session.flush()
+        record_change(ctx, "interaction", "created", item.id,
+                      {"channel": [None, item.channel], "subject": [None, item.subject]},
+                      data={"customer_id": customer.id})
+    return item
+
+
+def get_interaction(ctx: Any, interaction_id: int) -> Interaction:
+    ctx.require("interaction.read")
+    item = ctx.session.get(Interaction, interaction_id)
+    if item is None:
+        raise NotFound(f"Interaction {interaction_id} does not exist.")
+    get_customer(ctx, item.customer_id)
+    return item
+
+
+def list_interactions(ctx: Any, *, customer_id: int | None = None, channel: str | None = None,
+                      page: int = 1, page_size: int = 25) -> tuple[list[Interaction], int]:
+    ctx.require("interaction.read")
+    visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None)))
+    stmt = select(Interaction).where(Interaction.customer_id.in_(visible))
+    if customer_id is not None:
+        stmt = stmt.where(Interaction.customer_id == customer_id)
+    if channel:
+        stmt = stmt.where(Interaction.channel == channel)
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    stmt = stmt.order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+    return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size))), int(total or 0)

@@ -1,0 +1,55 @@
+"""The unit of work: a service write and everything it records commit together or not at all."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..errors import Conflict
+
+_DEPTH = "crm_uow_depth"
+
+
+@contextmanager
+def unit_of_work(ctx: Any) -> Iterator[Any]:
+    """Commit at the end of the outermost block; roll everything back on any error.
+
+    Nested blocks (a service calling another) join the outer one.
+    """
+    info = ctx.session.info
+    depth = info.get(_DEPTH, 0)
+    info[_DEPTH] = depth + 1
+    try:
+        yield ctx.session
+        if depth == 0:
+            ctx.session.commit()
+    except StaleDataError as exc:
+        if depth == 0:
+            ctx.session.rollback()
+        raise Conflict("The record was changed by someone else; reload it and try again.") from exc
+    except IntegrityError as exc:
+        if depth == 0:
+            ctx.session.rollback()
+        raise Conflict(f"The change conflicts with existing data: {exc.orig}") from exc
+    except BaseException:
+        if depth == 0:
+            ctx.session.rollback()
+        raise
+    finally:
+        info[_DEPTH] = depth
+
+
+def apply_changes(obj: Any, data: dict[str, Any], fields: tuple[str, ...] | list[str]) -> dict[str, list[Any]]:
+    """Set ``fields`` present in ``data`` on ``obj``; return ``{field: [before, after]}`` of real changes."""
+    changes: dict[str, list[Any]] = {}
+    for name in fields:
+        if name not in data:
+            continue
+        before = getattr(obj, name, None)
+        after = data[name]
+        if before != after:
+            setattr(obj, name, after)
+            changes[name] = [before, after]
+    return changes

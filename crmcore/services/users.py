@@ -1,0 +1,173 @@
+"""Users, roles and API tokens: default roles, password login, token issue and check."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import utcnow
+from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
+from ..events import record_change
+from ..models import ApiToken, Role, Team, User
+from ..models.auth import SCOPES
+from .unit import unit_of_work
+
+TOKEN_PREFIX = "crm_"
+MIN_PASSWORD = 8
+# Default roles: name -> (scope, description). Permissions come from the registry's default_roles.
+DEFAULT_ROLES = {
+    "admin": ("all", "Everything, including users, roles and configuration."),
+    "manager": ("team", "Sales or service manager: the team's customers, merges, audit."),
+    "sales": ("own", "Sales rep: own customers and their interactions."),
+    "service": ("all", "Service agent: reads every customer, logs interactions."),
+    "analyst": ("all", "Reads customers and reports; changes nothing."),
+}
+
+
+def hash_password(password: str) -> str:
+    """scrypt through Werkzeug: a memory-hard KDF with a random salt."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def seed_roles(ctx: Any) -> list[Role]:
+    """Create missing default roles and grant each the permissions plugins assign to it."""
+    out = []
+    with unit_of_work(ctx):
+        for name, (scope, description) in DEFAULT_ROLES.items():
+            role = ctx.session.scalar(select(Role).where(Role.name == name))
+            perms = ["*"] if name == "admin" else sorted(
+                p.name for p in ctx.registry.permissions.values() if name in p.default_roles)
+            if role is None:
+                role = Role(name=name, scope=scope, description=description, permissions=perms)
+                ctx.session.add(role)
+            elif name != "admin":
+                added = sorted(set(perms) - set(role.permissions or []))
+                if added:  # new plugin permissions reach existing default roles; removals are the admin's
+                    role.permissions = sorted(set(role.permissions or []) | set(added))
+            out.append(role)
+    return out
+
+
+def get_role(ctx: Any, name: str) -> Role:
+    role = ctx.session.scalar(select(Role).where(Role.name == name))
+    if role is None:
+        names = ", ".join(ctx.session.scalars(select(Role.name).order_by(Role.name)))
+        raise ValidationError(f"Unknown role '{name}'.", errors={"role": [f"Choose one of: {names}."]})
+    return role
+
+
+def check_role(ctx: Any, permissions: list[str], scope: str) -> None:
+    errors = {}
+    unknown = [p for p in permissions if p != "*" and not p.endswith(".*") and p not in ctx.registry.permissions]
+    if unknown:
+        errors["permissions"] = [f"Unknown permissions: {', '.join(unknown)}."]
+    if scope not in SCOPES:
+        errors["scope"] = [f"Must be one of: {', '.join(SCOPES)}."]
+    if errors:
+        raise ValidationError("The role is not valid.", errors=errors)
+
+
+def create_user(ctx: Any, username: str, password: str | None, role: str = "sales", *, email: str | None = None,
+                full_name: str | None = None, team: str | None = None, locale: str | None = None) -> User:
+    ctx.require("user.manage")
+    errors = {}
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        errors["username"] = ["Use letters, digits, '.', '-' or '_' (at most 64)."]
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    if errors:
+        raise ValidationError("The user is not valid.", errors=errors)
+    if ctx.session.scalar(select(User.id).where(User.username == username)):
+        raise Conflict(f"A user named '{username}' already exists.")
+    with unit_of_work(ctx):
+        team_obj = None
+        if team:
+            team_obj = ctx.session.scalar(select(Team).where(Team.name == team))
+            if team_obj is None:
+                team_obj = Team(name=team)
+                ctx.session.add(team_obj)
+        user = User(username=username, email=email, full_name=full_name, role=get_role(ctx, role),
+                    password_hash=hash_password(password) if password else None, team=team_obj, locale=locale)
+        ctx.session.add(user)
+        ctx.session.flush()
+        record_change(ctx, "user", "created", user.id, {"username": [None, username], "role": [None, role]})
+    return user
+
+
+def set_password(ctx: Any, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError("The password is too short.", errors={"password": [f"Use at least {MIN_PASSWORD} characters."]})
+    with unit_of_work(ctx):
+        user.password_hash = hash_password(password)
+        record_change(ctx, "user", "updated", user.id, {"password": ["***", "***"]})
+
+
+def authenticate(ctx: Any, username: str, password: str) -> User:
+    """Return the active user with these credentials or raise AuthenticationRequired."""
+    user = ctx.session.scalar(select(User).where(User.username == username))
+    # Compare against a dummy hash when the user is unknown, so timing does not tell.
+    stored = user.password_hash if user and user.password_hash else _DUMMY
+    ok = check_password_hash(stored, password or "")
+    if not user or not ok or not user.password_hash or not user.active:
+        raise AuthenticationRequired("Wrong username or password.")
+    user.last_login_at = utcnow()
+    ctx.session.commit()
+    return user
+
+
+_DUMMY = hash_password(secrets.token_hex(8))
+
+
+def get_user(ctx: Any, ref: str | int) -> User:
+    stmt = select(User).where(User.id == int(ref)) if str(ref).isdigit() else select(User).where(User.username == ref)
+    user = ctx.session.scalar(stmt)
+    if user is None:
+        raise NotFound(f"User '{ref}' does not exist.")
+    return user
+
+
+def create_token(ctx: Any, user: User, name: str = "default", expires_days: int | None = None) -> tuple[ApiToken, str]:
+    """Issue a token; the plain value is returned once and only its SHA-256 is stored."""
+    if ctx.actor is not None and ctx.actor.id != user.id:
+        ctx.require("user.manage")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
+    with unit_of_work(ctx):
+        token = ApiToken(user_id=user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain), expires_at=expires)
+        ctx.session.add(token)
+        ctx.session.flush()
+        record_change(ctx, "api_token", "created", token.id, {"user_id": [None, user.id], "name": [None, name]})
+    return token, plain
+
+
+def revoke_token(ctx: Any, token_id: int) -> None:
+    token = ctx.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"Token {token_id} does not exist.")
+    if ctx.actor is not None and ctx.actor.id != token.user_id:
+        ctx.require("user.manage")
+    with unit_of_work(ctx):
+        token.revoked_at = utcnow()
+        record_change(ctx, "api_token", "revoked", token.id, {"revoked_at": [None, token.revoked_at]})
+
+
+def user_for_token(session: Any, plain: str) -> User:
+    """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+        raise AuthenticationRequired("The API token is invalid, expired or revoked.")
+    if not token.user.active:
+        raise AuthenticationRequired("This account is disabled.")
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        token.last_used_at = now  # coarse, so reads do not write on every request
+        session.commit()
+    return token.user
