@@ -65,6 +65,9 @@ def _check(ctx: Any, data: dict[str, Any], existing: CustomField | None) -> None
             errors["entity"] = [f"Must be one of: {', '.join(ENTITIES)}."]
         if not _NAME.match(data.get("name") or ""):
             errors["name"] = ["Use lower-case letters, digits and _, starting with a letter."]
+        elif ctx.session.scalar(select(CustomField.id).where(CustomField.entity == data.get("entity", "customer"),
+                                                              CustomField.name == data["name"])):
+            errors["name"] = [f"A field named '{data['name']}' already exists (possibly deactivated)."]
     ftype = data.get("type", existing.type if existing else "text")
     if ftype not in ctx.registry.field_types:
         errors["type"] = [f"Unknown type; choose one of: {', '.join(sorted(ctx.registry.field_types))}."]

@@ -130,6 +130,8 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
         moved: list[MovedRows] = []
         for group in ctx.hook.crm_customer_merge(ctx=ctx, winner=winner, loser=loser):
             moved.extend(group or ())
+        ctx.session.flush()
+        ctx.session.expire_all()  # rows moved by bulk UPDATEs: reload what the session holds
         filled: dict[str, list[Any]] = {}
         for name in FILL_FIELDS:
             if getattr(winner, name) in (None, "") and getattr(loser, name) not in (None, ""):
@@ -142,7 +144,6 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
         winner.tags = list(winner.tags) + tags_added
         loser.merged_into_id = winner.id
         ctx.session.flush()
-        ctx.session.expire(winner, ["contacts", "addresses"])
         derive_fields(ctx, winner)
         refresh_completeness(ctx, winner)
         data = {"loser_id": loser.id, "winner_id": winner.id,
@@ -178,6 +179,8 @@ def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
             pk = table.c[m.get("pk", "id")]
             ctx.session.execute(update(table).where(pk.in_(m["ids"]), table.c[m["column"]] == winner.id)
                                 .values({m["column"]: loser.id}))
+        ctx.session.flush()
+        ctx.session.expire_all()
         restored = {}
         for name, (before, after) in data["filled"].items():
             if jsonable(getattr(winner, name)) == after:
@@ -189,8 +192,6 @@ def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
         winner.tags = [t for t in winner.tags if t.name not in set(data["tags_added"])]
         loser.merged_into_id = None
         ctx.session.flush()
-        ctx.session.expire(winner, ["contacts", "addresses"])
-        ctx.session.expire(loser, ["contacts", "addresses"])
         derive_fields(ctx, winner)
         refresh_completeness(ctx, winner)
         refresh_completeness(ctx, loser)

@@ -32,7 +32,8 @@ def unit_of_work(ctx: Any) -> Iterator[Any]:
     except IntegrityError as exc:
         if depth == 0:
             ctx.session.rollback()
-        raise Conflict(f"The change conflicts with existing data: {exc.orig}") from exc
+        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint failed"
+        raise Conflict(f"The change conflicts with existing data ({detail}).") from exc
     except BaseException:
         if depth == 0:
             ctx.session.rollback()
