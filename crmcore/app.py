@@ -7,11 +7,20 @@ from typing import Any, Iterable
 from flask import Flask, redirect, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from .config import secret_key
 from .runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` limited to the database's integer range."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[tuple[str, Any]] = (),
@@ -34,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in (test_config or {}).items() if k.isupper()})
+    app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past BIGINT are 404, not 500
     app.extensions["crm"] = rt
     rt.db.init_app(app)
 

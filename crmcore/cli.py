@@ -286,7 +286,9 @@ def serve(host: str, port: int, debug: bool, scheduler: bool) -> None:
         click.echo(hint)
     if scheduler:
         start_scheduler(rt)
-    app.run(host=host, port=port, debug=debug, use_reloader=False)
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_debugger=debug, use_reloader=False, threaded=True)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ class CustomFieldSchema(Schema):
     required = fields.Bool(load_default=False)
     choices = fields.List(fields.Raw(), load_default=list)
     help_text = fields.Str(allow_none=True)
-    position = fields.Int(load_default=0)
+    position = fields.Int(load_default=0, validate=validate.Range(min=-1_000_000, max=1_000_000))
     active = fields.Bool(dump_only=True)
 
 

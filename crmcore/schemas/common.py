@@ -4,8 +4,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 
+MAX_ID = 2**63 - 1  # the largest BIGINT; larger numbers cannot name a record
+
+
+def Id(**kwargs: object) -> fields.Int:
+    """An integer id field: positive and within the database's range."""
+    return fields.Int(strict=False, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class PageArgs(Schema):
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
+    page = fields.Int(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Int(load_default=25, validate=validate.Range(min=1, max=200))
 
 

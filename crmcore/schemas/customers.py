@@ -5,14 +5,19 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..models.customer import KINDS, STAGES
 from ..models.interaction import DIRECTIONS
-from .common import PageArgs, page_of
+from .common import Id, PageArgs, page_of
 
 _str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
 
 
+def _non_negative(value: object) -> None:
+    if value is not None and value < 0:  # type: ignore[operator]
+        raise ValidationError("Must be a non-negative amount.")
+
+
 class AddressSchema(Schema):
     id = fields.Int(dump_only=True)
-    customer_id = fields.Int(dump_only=True)
+    customer_id = Id(dump_only=True)
     kind = _str(16, load_default="office")
     line1 = _str(255, required=True)
     line2 = _str(255, allow_none=True)
@@ -25,7 +30,7 @@ class AddressSchema(Schema):
 
 class ContactSchema(Schema):
     id = fields.Int(dump_only=True)
-    customer_id = fields.Int(required=True)
+    customer_id = Id(required=True)
     name = _str(255, required=True)
     title = _str(120, allow_none=True)
     is_primary = fields.Bool()
@@ -63,10 +68,10 @@ class CustomerSchema(Schema):
     website = _str(255, allow_none=True)
     phone = _str(40, allow_none=True)
     email = fields.Str(allow_none=True, validate=[validate.Length(max=255), validate.Email()])
-    credit_limit = fields.Decimal(as_string=True, allow_none=True, places=2, validate=validate.Range(min=0))
+    credit_limit = fields.Decimal(as_string=True, allow_none=True, places=2, validate=_non_negative)
     currency = _str(3)
     notes = fields.Str(allow_none=True)
-    owner_id = fields.Int(allow_none=True)
+    owner_id = Id(allow_none=True)
     tags = fields.Method("_dump_tags", deserialize="_load_tags", metadata={"description": "Tag names"})
     attributes = fields.Dict(metadata={"description": "Values of the admin-defined custom fields"})
     completeness = fields.Int(dump_only=True, metadata={"description": "0-100: how much of the profile is known"})
@@ -98,7 +103,7 @@ class CustomerUpdateSchema(CustomerSchema):
 class CustomerListArgs(PageArgs):
     q = fields.Str(metadata={"description": "Name, code, pinyin, pinyin initials, phone, e-mail, contact"})
     tag = fields.Str()
-    owner_id = fields.Int()
+    owner_id = Id()
     stage = fields.Str(validate=validate.OneOf(STAGES))
     level = fields.Str()
     sort = fields.Str(load_default="name", metadata={"description": "Field, '-' prefix for descending"})
@@ -111,8 +116,8 @@ class BulkCustomersSchema(Schema):
 
 class InteractionSchema(Schema):
     id = fields.Int(dump_only=True)
-    customer_id = fields.Int(required=True)
-    contact_id = fields.Int(allow_none=True)
+    customer_id = Id(required=True)
+    contact_id = Id(allow_none=True)
     channel = _str(32, required=True)
     direction = fields.Str(validate=validate.OneOf(DIRECTIONS), load_default="inbound")
     subject = _str(255, required=True)
@@ -127,7 +132,7 @@ class InteractionSchema(Schema):
 
 
 class InteractionListArgs(PageArgs):
-    customer_id = fields.Int()
+    customer_id = Id()
     channel = fields.Str()
 
 
@@ -138,12 +143,12 @@ class TimelineArgs(Schema):
 
 
 class ContactListArgs(PageArgs):
-    customer_id = fields.Int()
+    customer_id = Id()
     q = fields.Str()
 
 
 class DuplicateSchema(Schema):
-    customer_id = fields.Int()
+    customer_id = Id()
     score = fields.Float()
     reasons = fields.List(fields.Str())
 
@@ -155,7 +160,7 @@ class DuplicateGroupSchema(Schema):
 
 
 class MergeSchema(Schema):
-    loser_id = fields.Int(required=True, metadata={"description": "The customer merged into this one"})
+    loser_id = Id(required=True, metadata={"description": "The customer merged into this one"})
 
 
 class PanelSchema(Schema):

@@ -155,3 +155,17 @@ def test_revoked_token_is_401(client, make_user, rt):
     token = ctx.session.query(ApiToken).filter_by(user_id=user.id).one()
     revoke_token(ctx, token.id)
     assert client.get("/api/v1/users/me", headers=h).status_code == 401
+
+
+def test_huge_ids_and_pages_are_client_errors_not_500(client, make_user):
+    """Found by schemathesis: ids past BIGINT overflowed the driver."""
+    _, h = make_user("sales")
+    huge = 2**70
+    assert client.get(f"/api/v1/customers/{huge}", headers=h).status_code == 404
+    assert client.get(f"/api/v1/interactions/{huge}", headers=h).status_code == 404
+    assert client.get(f"/api/v1/contacts?customer_id={huge}", headers=h).status_code == 422
+    assert client.get(f"/api/v1/customers?page={huge}", headers=h).status_code == 422
+    r = client.post("/api/v1/interactions", json={"customer_id": huge, "channel": "phone", "subject": "x"}, headers=h)
+    assert r.status_code == 422
+    r = client.post("/api/v1/customers", json={"name": "X", "credit_limit": "-1"}, headers=h)
+    assert r.status_code == 422 and "non-negative" in r.json["errors"]["credit_limit"][0]
