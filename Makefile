@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml examples/*/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean translations
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,3 +29,14 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# Re-extract marked strings and merge them into the zh_CN and en catalogues (then translate zh_CN).
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k lazy_gettext -k _l -o crmcore/translations/messages.pot --no-location --sort-output --project crmcore .
+	@for lang in zh_CN en; do \
+	  if [ -f crmcore/translations/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching -i crmcore/translations/messages.pot -d crmcore/translations -l $$lang; \
+	  else \
+	    $(BIN)/pybabel -q init -i crmcore/translations/messages.pot -d crmcore/translations -l $$lang; \
+	  fi; \
+	done

@@ -18,13 +18,13 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS_ALLOW": None,  # if a list: only these entry-point plugins load
     "DEFAULT_REGION": "CN",  # phone numbers without a country code
     "DEFAULT_CURRENCY": "CNY",
-    "DEFAULT_LOCALE": "zh_CN",
+    "DEFAULT_LOCALE": "en",  # when neither the user nor the browser says
     "DEFAULT_TIMEZONE": "Asia/Shanghai",
     "PAGE_SIZE_MAX": 200,
     "TOKEN_TTL_DAYS": None,
 }
 
-_LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW"}
+_LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW", "PLUGINS"}
 _BOOL_KEYS = {"PLUGINS_AUTOLOAD"}
 
 

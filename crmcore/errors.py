@@ -10,16 +10,40 @@ class CRMError(Exception):
     status: int = 500
     code: str = "error"
 
-    def __init__(self, message: str = "", *, errors: dict[str, Any] | None = None) -> None:
-        super().__init__(message or self.__class__.__doc__ or self.code)
-        self.message = message or (self.__class__.__doc__ or self.code).strip()
-        self.errors = errors or {}
+    def __init__(self, message: Any = "", *, errors: dict[str, Any] | None = None) -> None:
+        # ``message`` may be a lazy translation: it becomes text in the reader's language when shown.
+        self._message = message if message is not None and str(message) else (self.__class__.__doc__ or self.code).strip()
+        self._errors = errors or {}
+        super().__init__(self._message)
+
+    @property
+    def errors(self) -> dict[str, Any]:
+        """``{field: [messages]}`` as text in the current language."""
+        return as_text(self._errors)
+
+    @property
+    def message(self) -> str:
+        return str(self._message)
+
+    def __str__(self) -> str:
+        return self.message
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.status, "status": self.code, "message": self.message}
         if self.errors:
             body["errors"] = self.errors
         return body
+
+
+def as_text(value: Any) -> Any:
+    """Lazy translations inside nested dicts and lists, turned into text."""
+    if isinstance(value, dict):
+        return {str(k): as_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_text(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
 
 
 class ValidationError(CRMError):

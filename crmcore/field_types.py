@@ -8,40 +8,41 @@ from typing import Any
 
 from .contracts import FieldType
 from .normalize import fold, normalize_email, normalize_phone
+from .i18n import _
 
 _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.I)
 
 
 def _text(value: Any, field: Any) -> str:
     if not isinstance(value, (str, int, float)):
-        raise ValueError("Must be text.")
+        raise ValueError(_("Must be text."))
     text = fold(str(value))
     if len(text) > 1000:
-        raise ValueError("At most 1000 characters.")
+        raise ValueError(_("At most 1000 characters."))
     return text
 
 
 def _integer(value: Any, field: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError("Must be a whole number.")
+        raise ValueError(_("Must be a whole number."))
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("Must be a whole number.") from None
+        raise ValueError(_("Must be a whole number.")) from None
     if number != number.to_integral_value():
-        raise ValueError("Must be a whole number.")
+        raise ValueError(_("Must be a whole number."))
     return int(number)
 
 
 def _decimal(value: Any, field: Any) -> str:
     if isinstance(value, bool):
-        raise ValueError("Must be a number.")
+        raise ValueError(_("Must be a number."))
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("Must be a number.") from None
+        raise ValueError(_("Must be a number.")) from None
     if not number.is_finite():
-        raise ValueError("Must be a finite number.")
+        raise ValueError(_("Must be a finite number."))
     return str(number)
 
 
@@ -53,19 +54,19 @@ def _boolean(value: Any, field: Any) -> bool:
         return True
     if text in {"0", "false", "no", "n", "否", "off"}:
         return False
-    raise ValueError("Must be yes or no.")
+    raise ValueError(_("Must be yes or no."))
 
 
 def _date(value: Any, field: Any) -> str:
     try:
         return dt.date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise ValueError("Must be a date as YYYY-MM-DD.") from None
+        raise ValueError(_("Must be a date as YYYY-MM-DD.")) from None
 
 
 def _choice(value: Any, field: Any) -> str:
     if value not in (field.choices or []):
-        raise ValueError(f"Must be one of: {', '.join(map(str, field.choices or []))}.")
+        raise ValueError(_("Must be one of: %(choices)s.", choices=", ".join(map(str, field.choices or []))))
     return value
 
 
@@ -73,28 +74,28 @@ def _multichoice(value: Any, field: Any) -> list[Any]:
     values = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
     bad = [v for v in values if v not in (field.choices or [])]
     if bad:
-        raise ValueError(f"Not allowed: {', '.join(map(str, bad))}. Choose from: {', '.join(map(str, field.choices or []))}.")
+        raise ValueError(_("Not allowed: %(values)s. Choose from: %(choices)s.", values=", ".join(map(str, bad)), choices=", ".join(map(str, field.choices or []))))
     return values
 
 
 def _email(value: Any, field: Any) -> str:
     email = normalize_email(str(value))
     if email is None:
-        raise ValueError("Not a valid e-mail address.")
+        raise ValueError(_("Not a valid e-mail address."))
     return email
 
 
 def _url(value: Any, field: Any) -> str:
     text = fold(str(value))
     if not _URL.match(text):
-        raise ValueError("Must be an http(s) URL.")
+        raise ValueError(_("Must be an http(s) URL."))
     return text
 
 
 def _phone(value: Any, field: Any) -> str:
     phone = normalize_phone(str(value))
     if phone is None:
-        raise ValueError("Not a valid phone number.")
+        raise ValueError(_("Not a valid phone number."))
     return phone
 
 

@@ -1,36 +1,88 @@
-"""Translations: the language follows the user's setting, then the browser's Accept-Language."""
+"""Translations: the language follows the user's setting, then Accept-Language, then the default.
+
+Messages are marked with ``_`` (lazy: translated when shown, so services stay usable without
+Flask). Catalogues live in ``crmcore/translations/<lang>/LC_MESSAGES/messages.po``; they are
+compiled to ``.mo`` in the instance folder when the app starts (no binary files in the repo).
+Update them with ``make translations``.
+"""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
-from flask_babel import Babel, gettext, lazy_gettext  # noqa: F401 - re-exported for modules
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, gettext, lazy_gettext
 
+_ = lazy_gettext
 LANGUAGES = ("zh_CN", "en")
+CATALOGUES = Path(__file__).parent / "translations"
+
+__all__ = ["_", "gettext", "lazy_gettext", "LANGUAGES", "init_i18n", "compile_catalogues"]
+
+
+def _norm(tag: str | None) -> str | None:
+    if not tag:
+        return None
+    tag = tag.replace("-", "_")
+    if tag.lower().startswith("zh"):
+        return "zh_CN"
+    if tag.lower().startswith("en"):
+        return "en"
+    return None
+
+
+def _current_user() -> Any:
+    ctx = g.get("crm_ctx") if has_request_context() else None
+    if ctx is not None and ctx.actor is not None:
+        return ctx.actor
+    try:
+        from flask_login import current_user
+
+        return current_user if getattr(current_user, "is_authenticated", False) else None
+    except Exception:  # noqa: BLE001 - no login manager or no request
+        return None
 
 
 def select_locale() -> str | None:
-    from flask_login import current_user
-
-    user_locale = getattr(current_user, "locale", None) if current_user else None
-    if user_locale in LANGUAGES:
-        return user_locale
-    return request.accept_languages.best_match(LANGUAGES + ("zh", "zh-CN", "en-US")) and _norm(
-        request.accept_languages.best_match(LANGUAGES + ("zh", "zh-CN", "en-US")))
-
-
-def _norm(tag: str) -> str:
-    return "zh_CN" if tag.lower().startswith("zh") else "en"
+    """The user's own setting, then the browser's Accept-Language, else None (the default)."""
+    if not has_request_context():
+        return None
+    user = _current_user()
+    mine = _norm(getattr(user, "locale", None))
+    if mine:
+        return mine
+    best = request.accept_languages.best_match(["zh_CN", "zh-CN", "zh", "en", "en-US", "en-GB"])
+    return _norm(best)
 
 
 def select_timezone() -> str | None:
-    from flask_login import current_user
+    if not has_request_context():
+        return None
+    return getattr(_current_user(), "timezone", None) or None
 
-    return getattr(current_user, "timezone", None) or None
+
+def compile_catalogues(target: Path) -> Path:
+    """Compile every ``.po`` to ``.mo`` under ``target`` when missing or older; return ``target``."""
+    for po in CATALOGUES.glob("*/LC_MESSAGES/*.po"):
+        mo = target / po.relative_to(CATALOGUES).with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as fh:
+            catalog = read_po(fh)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as fh:
+            write_mo(fh, catalog)
+        tmp.replace(mo)
+    return target
 
 
 def init_i18n(app: Flask) -> Babel:
     rt = app.extensions["crm"]
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", rt.settings.get("DEFAULT_TIMEZONE", "UTC"))
+    compiled = compile_catalogues(Path(rt.settings["INSTANCE_PATH"]) / "translations")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", rt.settings.get("DEFAULT_LOCALE") or "en")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", rt.settings.get("DEFAULT_TIMEZONE") or "UTC")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(compiled))
     return Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)

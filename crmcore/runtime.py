@@ -17,6 +17,7 @@ from .config import load_settings
 from .db import Database
 from .errors import AuthenticationRequired, PermissionDenied
 from .plugins import Registry, build_plugin_manager, collect_registry
+from .i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,9 @@ class ServiceContext:
     def require(self, permission: str) -> None:
         """Raise ``PermissionDenied`` unless the actor has ``permission``."""
         if self.actor is not None and not self.actor.active:
-            raise AuthenticationRequired("This account is disabled.")
+            raise AuthenticationRequired(_("This account is disabled."))
         if not self.can(permission):
-            raise PermissionDenied(f"You need the permission '{permission}' to do this.")
+            raise PermissionDenied(_("You need the permission '%(permission)s' to do this.", permission=permission))
 
     def fresh(self) -> "ServiceContext":
         """A context like this one with a new session (for work after a commit)."""

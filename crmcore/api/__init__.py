@@ -9,8 +9,11 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from ..errors import AuthenticationRequired, CRMError
+from ..errors import AuthenticationRequired, CRMError, as_text
+from ..i18n import gettext
+from ..messages_marshmallow import install as install_messages
 from ..services.users import user_for_token
+from ..i18n import _
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -24,7 +27,7 @@ def current_ctx() -> Any:
     """The ``ServiceContext`` of the authenticated API request."""
     ctx = g.get("crm_ctx")
     if ctx is None:
-        raise AuthenticationRequired("Send 'Authorization: Bearer <token>'.")
+        raise AuthenticationRequired(_("Send 'Authorization: Bearer <token>'."))
     return ctx
 
 
@@ -32,9 +35,9 @@ def _authenticate() -> None:
     if not request.path.startswith(API_PREFIX):
         return None
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationRequired("Send 'Authorization: Bearer <token>'; create one with 'crm token create <user>'.")
+        raise AuthenticationRequired(_("Send 'Authorization: Bearer <token>'; create one with 'crm token create <user>'."))
     rt = runtime()
     session = rt.db.session()
     user = user_for_token(session, token.strip())
@@ -59,7 +62,7 @@ def _http_error(exc: HTTPException) -> Any:
     body: dict[str, Any] = {"code": exc.code, "status": exc.name, "message": exc.description}
     if data.get("messages"):
         body["errors"] = _flatten(data["messages"])
-        body["message"] = "The request is not valid; see 'errors' for each field."
+        body["message"] = str(_("The request is not valid; see 'errors' for each field."))
     response = jsonify(body)
     response.status_code = exc.code or 500
     for key, value in (data.get("headers") or {}).items():
@@ -68,14 +71,25 @@ def _http_error(exc: HTTPException) -> Any:
 
 
 def _flatten(messages: dict[str, Any]) -> dict[str, Any]:
-    """webargs groups errors by location ({"json": {...}}); clients get {field: [messages]}."""
+    """webargs groups errors by location ({"json": {...}}); clients get {field: [messages]},
+    each message as text in the reader's language."""
     out: dict[str, Any] = {}
     for location, errors in messages.items():
         if isinstance(errors, dict):
             out.update(errors)
         else:
             out[f"_{location}"] = errors
-    return out
+    return _translate(out)
+
+
+def _translate(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _translate(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_translate(v) for v in value]
+    if isinstance(value, str):
+        return gettext(value)  # webargs' fixed strings; others pass through unchanged
+    return as_text(value)
 
 
 def _unexpected(exc: Exception) -> Any:
@@ -87,7 +101,7 @@ def _unexpected(exc: Exception) -> Any:
         rt.db.session.rollback()
     if request.path.startswith(API_PREFIX):
         response = jsonify({"code": 500, "status": "internal_error",
-                            "message": "Something went wrong on our side; it has been logged."})
+                            "message": str(_("Something went wrong on our side; it has been logged."))})
         response.status_code = 500
         return response
     return "Internal error; it has been logged.", 500
@@ -117,6 +131,7 @@ def init_api(app: Flask, blueprints: list[Any]) -> Api:
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
+    install_messages()
     api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)})
     app.before_request(_authenticate)
     app.register_error_handler(CRMError, _crm_error)

@@ -6,6 +6,7 @@ from typing import Any
 from flask import request
 
 from ..errors import ValidationError
+from ..i18n import _
 
 
 def etag_of(obj: Any) -> str:
@@ -25,15 +26,15 @@ def expected_version() -> tuple[int | None, bool]:
         tag = tag.strip('"')
         version = tag.rsplit("-v", 1)[-1]
         if not version.isdigit():
-            raise ValidationError("The If-Match header is not an ETag this API gave out.",
-                                  errors={"If-Match": ["Send the ETag of the last GET."]})
+            raise ValidationError(_("The If-Match header is not an ETag this API gave out."),
+                                  errors={"If-Match": [_("Send the ETag of the last GET.")]})
         return int(version), True
     body = request.get_json(silent=True) or {}
     if isinstance(body, dict) and body.get("version") is not None:
         try:
             return int(body["version"]), False
         except (TypeError, ValueError):
-            raise ValidationError("The version is not a number.", errors={"version": ["Must be an integer."]}) from None
+            raise ValidationError(_("The version is not a number."), errors={"version": [_("Must be an integer.")]}) from None
     return None, False
 
 

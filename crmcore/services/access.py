@@ -8,6 +8,7 @@ from sqlalchemy.sql import Select
 
 from ..errors import PermissionDenied
 from ..models import Customer, Team, User
+from ..i18n import _
 
 
 def team_ids(ctx: Any) -> list[int]:
@@ -51,7 +52,7 @@ def can_access_customer(ctx: Any, customer: Customer) -> bool:
 def check_customer_access(ctx: Any, customer: Customer) -> None:
     """Raise ``PermissionDenied`` when the customer is outside the actor's record scope."""
     if not can_access_customer(ctx, customer):
-        raise PermissionDenied("This customer belongs to someone outside your scope.")
+        raise PermissionDenied(_("This customer belongs to someone outside your scope."))
 
 
 def may_assign_owner(ctx: Any, owner_id: int | None) -> None:
@@ -61,8 +62,8 @@ def may_assign_owner(ctx: Any, owner_id: int | None) -> None:
         return
     if scope == "own":
         if owner_id != ctx.actor.id:
-            raise PermissionDenied("You can only assign customers to yourself.")
+            raise PermissionDenied(_("You can only assign customers to yourself."))
         return
     owner = ctx.session.get(User, owner_id)
     if owner_id != ctx.actor.id and (owner is None or owner.team_id not in team_ids(ctx)):
-        raise PermissionDenied("You can only assign customers to members of your team.")
+        raise PermissionDenied(_("You can only assign customers to members of your team."))

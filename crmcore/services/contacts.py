@@ -13,6 +13,7 @@ from . import access
 from .customers import check_version, get_customer, refresh_completeness
 from .custom_fields import validate_attributes
 from .unit import apply_changes, unit_of_work
+from ..i18n import _
 
 CONTACT_FIELDS = ("name", "title", "is_primary", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
 ADDRESS_FIELDS = ("kind", "line1", "line2", "city", "region", "postcode", "country", "is_primary")
@@ -22,17 +23,17 @@ def _clean_contact(ctx: Any, data: dict[str, Any], creating: bool) -> dict[str, 
     data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
     if creating and not data.get("name") or "name" in data and not data.get("name"):
-        errors["name"] = ["A contact needs a name."]
+        errors["name"] = [_("A contact needs a name.")]
     region = ctx.settings["DEFAULT_REGION"]
     for key in ("phone", "mobile"):
         if data.get(key) and normalize_phone(data[key], region) is None:
-            errors[key] = ["Not a valid phone number."]
+            errors[key] = [_("Not a valid phone number.")]
     if data.get("email") and normalize_email(data["email"]) is None:
-        errors["email"] = ["Not a valid e-mail address."]
+        errors["email"] = [_("Not a valid e-mail address.")]
     if data.get("qq") and not str(data["qq"]).isdigit():
-        errors["qq"] = ["A QQ number has digits only."]
+        errors["qq"] = [_("A QQ number has digits only.")]
     if errors:
-        raise ValidationError("The contact is not valid.", errors=errors)
+        raise ValidationError(_("The contact is not valid."), errors=errors)
     return data
 
 
@@ -46,7 +47,7 @@ def _derive(ctx: Any, contact: Contact) -> None:
 def get_contact(ctx: Any, contact_id: int, permission: str = "customer.read") -> Contact:
     contact = ctx.session.get(Contact, contact_id)
     if contact is None:
-        raise NotFound(f"Contact {contact_id} does not exist.")
+        raise NotFound(_("Contact %(id)s does not exist.", id=contact_id))
     get_customer(ctx, contact.customer_id, permission=permission)
     return contact
 
@@ -130,9 +131,9 @@ def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
     customer = get_customer(ctx, customer_id, permission="customer.write")
     data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
     if not data.get("line1"):
-        raise ValidationError("The address is not valid.", errors={"line1": ["An address needs a first line."]})
+        raise ValidationError(_("The address is not valid."), errors={"line1": [_("An address needs a first line.")]})
     if data.get("country") and (len(data["country"]) != 2 or not data["country"].isalpha()):
-        raise ValidationError("The address is not valid.", errors={"country": ["Use a two-letter ISO country code."]})
+        raise ValidationError(_("The address is not valid."), errors={"country": [_("Use a two-letter ISO country code.")]})
     if data.get("country"):
         data["country"] = data["country"].upper()
     with unit_of_work(ctx):
@@ -149,7 +150,7 @@ def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
 def delete_address(ctx: Any, address_id: int) -> None:
     address = ctx.session.get(Address, address_id)
     if address is None:
-        raise NotFound(f"Address {address_id} does not exist.")
+        raise NotFound(_("Address %(id)s does not exist.", id=address_id))
     customer = get_customer(ctx, address.customer_id, permission="customer.write")
     with unit_of_work(ctx):
         ctx.hook.crm_before_delete(ctx=ctx, entity="address", obj=address)

@@ -10,6 +10,7 @@ from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import CustomField
 from .unit import apply_changes, unit_of_work
+from ..i18n import _
 
 ENTITIES = ("customer", "contact")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -30,21 +31,21 @@ def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, cu
     """
     values = values or {}
     if not isinstance(values, dict):
-        raise ValidationError("Invalid custom attributes.", errors={"attributes": ["Must be an object."]})
+        raise ValidationError(_("Invalid custom attributes."), errors={"attributes": [_("Must be an object.")]})
     defs = {f.name: f for f in active_fields(ctx, entity)}
     result = dict(current or {})
     errors: dict[str, list[str]] = {}
     for name, value in values.items():
         field = defs.get(name)
         if field is None:
-            errors[name] = [f"Unknown custom field '{name}' for {entity}."]
+            errors[name] = [_("Unknown custom field '%(name)s' for %(entity)s.", name=name, entity=entity)]
             continue
         if value is None or value == "":
             result.pop(name, None)
             continue
         ftype = ctx.registry.field_types.get(field.type)
         if ftype is None:
-            errors[name] = [f"Field type '{field.type}' is not available (is its plugin enabled?)."]
+            errors[name] = [_("Field type '%(type)s' is not available (is its plugin enabled?).", type=field.type)]
             continue
         try:
             result[name] = ftype.validate(value, field)
@@ -52,9 +53,9 @@ def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, cu
             errors[name] = [str(exc)]
     for name, field in defs.items():
         if field.required and result.get(name) in (None, "", []) and not (partial and name not in values and name in result):
-            errors.setdefault(name, []).append(f"'{field.label}' is required.")
+            errors.setdefault(name, []).append(_("'%(label)s' is required.", label=field.label))
     if errors:
-        raise ValidationError("Some custom fields are not valid.", errors={"attributes": errors})
+        raise ValidationError(_("Some custom fields are not valid."), errors={"attributes": errors})
     return result
 
 
@@ -62,20 +63,20 @@ def _check(ctx: Any, data: dict[str, Any], existing: CustomField | None) -> None
     errors: dict[str, list[str]] = {}
     if existing is None:
         if data.get("entity", "customer") not in ENTITIES:
-            errors["entity"] = [f"Must be one of: {', '.join(ENTITIES)}."]
+            errors["entity"] = [_("Must be one of: %(choices)s.", choices=", ".join(ENTITIES))]
         if not _NAME.match(data.get("name") or ""):
-            errors["name"] = ["Use lower-case letters, digits and _, starting with a letter."]
+            errors["name"] = [_("Use lower-case letters, digits and _, starting with a letter.")]
         elif ctx.session.scalar(select(CustomField.id).where(CustomField.entity == data.get("entity", "customer"),
                                                               CustomField.name == data["name"])):
-            errors["name"] = [f"A field named '{data['name']}' already exists (possibly deactivated)."]
+            errors["name"] = [_("A field named '%(name)s' already exists (possibly deactivated).", name=data["name"])]
     ftype = data.get("type", existing.type if existing else "text")
     if ftype not in ctx.registry.field_types:
-        errors["type"] = [f"Unknown type; choose one of: {', '.join(sorted(ctx.registry.field_types))}."]
+        errors["type"] = [_("Unknown type; choose one of: %(choices)s.", choices=", ".join(sorted(ctx.registry.field_types)))]
     choices = data.get("choices", existing.choices if existing else [])
     if ftype in ("choice", "multichoice") and not choices:
-        errors["choices"] = ["A choice field needs at least one choice."]
+        errors["choices"] = [_("A choice field needs at least one choice.")]
     if errors:
-        raise ValidationError("The custom field is not valid.", errors=errors)
+        raise ValidationError(_("The custom field is not valid."), errors=errors)
 
 
 def create_field(ctx: Any, data: dict[str, Any]) -> CustomField:
@@ -93,7 +94,7 @@ def create_field(ctx: Any, data: dict[str, Any]) -> CustomField:
 def get_field(ctx: Any, field_id: int) -> CustomField:
     field = ctx.session.get(CustomField, field_id)
     if field is None:
-        raise NotFound(f"Custom field {field_id} does not exist.")
+        raise NotFound(_("Custom field %(id)s does not exist.", id=field_id))
     return field
 
 

@@ -18,6 +18,7 @@ from . import access
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
 from .unit import apply_changes, unit_of_work
+from ..i18n import _
 
 FIELDS = ("code", "name", "kind", "stage", "level", "source_channel", "industry", "website", "phone",
           "email", "credit_limit", "currency", "notes", "owner_id")
@@ -37,9 +38,9 @@ def get_customer(ctx: Any, customer_id: int, *, permission: str = "customer.read
     ctx.require(permission)
     customer = ctx.session.get(Customer, customer_id)
     if customer is None or customer.deleted_at is not None:
-        raise NotFound(f"Customer {customer_id} does not exist.")
+        raise NotFound(_("Customer %(id)s does not exist.", id=customer_id))
     if customer.merged_into_id is not None:
-        raise NotFound(f"Customer {customer_id} was merged into customer {customer.merged_into_id}.")
+        raise NotFound(_("Customer %(id)s was merged into customer %(winner)s.", id=customer_id, winner=customer.merged_into_id))
     access.check_customer_access(ctx, customer)
     return customer
 
@@ -78,7 +79,7 @@ def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, ow
     desc = sort.startswith("-")
     key = sort.lstrip("-+")
     if key not in SORTABLE:
-        raise ValidationError("Unknown sort key.", errors={"sort": [f"Sort by one of: {', '.join(sorted(SORTABLE))}."]})
+        raise ValidationError(_("Unknown sort key."), errors={"sort": [_("Sort by one of: %(choices)s.", choices=", ".join(sorted(SORTABLE)))]})
     col = getattr(Customer, key)
     stmt = stmt.order_by(col.desc() if desc else col.asc(), Customer.id.asc())
     items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique())
@@ -92,17 +93,17 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[st
         if key in data:
             data[key] = fold(data[key]) if data[key] is not None else None
             if not data[key]:
-                errors[key] = ["This field cannot be empty."]
+                errors[key] = [_("This field cannot be empty.")]
     if existing is None and not data.get("name") and "name" not in errors:
-        errors["name"] = ["Missing data for required field."]
+        errors["name"] = [_("Missing data for required field.")]
     if "kind" in data and data["kind"] not in KINDS:
-        errors["kind"] = [f"Must be one of: {', '.join(KINDS)}."]
+        errors["kind"] = [_("Must be one of: %(choices)s.", choices=", ".join(KINDS))]
     if "stage" in data and data["stage"] not in STAGES:
-        errors["stage"] = [f"Must be one of: {', '.join(STAGES)}."]
+        errors["stage"] = [_("Must be one of: %(choices)s.", choices=", ".join(STAGES))]
     if data.get("currency") is not None:
         cur = str(data["currency"]).upper()
         if len(cur) != 3 or not cur.isalpha():
-            errors["currency"] = ["Use a three-letter ISO 4217 code such as CNY or USD."]
+            errors["currency"] = [_("Use a three-letter ISO 4217 code such as CNY or USD.")]
         data["currency"] = cur
     if data.get("credit_limit") not in (None, ""):
         try:
@@ -111,24 +112,24 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[st
                 raise InvalidOperation
             data["credit_limit"] = value.quantize(Decimal("0.01"))
         except InvalidOperation:
-            errors["credit_limit"] = ["Must be a non-negative amount."]
+            errors["credit_limit"] = [_("Must be a non-negative amount.")]
     elif "credit_limit" in data:
         data["credit_limit"] = None
     if data.get("phone"):
         if normalize_phone(data["phone"], ctx.settings["DEFAULT_REGION"]) is None:
-            errors["phone"] = ["Not a valid phone number."]
+            errors["phone"] = [_("Not a valid phone number.")]
     if data.get("email") and normalize_email(data["email"]) is None:
-        errors["email"] = ["Not a valid e-mail address."]
+        errors["email"] = [_("Not a valid e-mail address.")]
     if data.get("owner_id") is not None:
         owner = ctx.session.get(User, data["owner_id"])
         if owner is None:
-            errors["owner_id"] = [f"User {data['owner_id']} does not exist."]
+            errors["owner_id"] = [_("User %(id)s does not exist.", id=data["owner_id"])]
     if "code" in data and data.get("code") and "code" not in errors:
         other = get_by_code(ctx, data["code"])
         if other is not None and (existing is None or other.id != existing.id):
-            errors["code"] = [f"Code '{data['code']}' is already used by customer {other.id}."]
+            errors["code"] = [_("Code '%(code)s' is already used by customer %(id)s.", code=data["code"], id=other.id)]
     if errors:
-        raise ValidationError("The customer is not valid.", errors=errors)
+        raise ValidationError(_("The customer is not valid."), errors=errors)
     return data
 
 
@@ -191,7 +192,7 @@ def create_customer(ctx: Any, data: dict[str, Any]) -> Customer:
 def check_version(customer: Any, expected_version: int | None, if_match: bool = False) -> None:
     if expected_version is not None and int(expected_version) != customer.version:
         cls = PreconditionFailed if if_match else Conflict
-        raise cls(f"The record is at version {customer.version}, not {expected_version}; reload it and try again.")
+        raise cls(_("The record is at version %(current)s, not %(given)s; reload it and try again.", current=customer.version, given=expected_version))
 
 
 def update_customer(ctx: Any, customer_id: int, data: dict[str, Any], *, expected_version: int | None = None,

@@ -14,6 +14,7 @@ from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
 from .unit import unit_of_work
+from ..i18n import _
 
 NAME_SIMILARITY = 0.85
 FILL_FIELDS = tuple(f for f in FIELDS if f not in ("code", "name", "owner_id", "stage", "currency"))
@@ -122,7 +123,7 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
     tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
     ctx.require("customer.merge")
     if winner_id == loser_id:
-        raise ValidationError("A customer cannot be merged into itself.", errors={"loser_id": ["Choose another customer."]})
+        raise ValidationError(_("A customer cannot be merged into itself."), errors={"loser_id": [_("Choose another customer.")]})
     winner = get_customer(ctx, winner_id, permission="customer.write")
     loser = get_customer(ctx, loser_id, permission="customer.write")
     with unit_of_work(ctx):
@@ -162,16 +163,16 @@ def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
     ctx.require("customer.merge")
     entry = ctx.session.get(AuditLog, audit_id)
     if entry is None or entry.action != "merged" or entry.entity != "customer":
-        raise NotFound(f"Audit entry {audit_id} is not a customer merge.")
+        raise NotFound(_("Audit entry %(id)s is not a customer merge.", id=audit_id))
     undone = ctx.session.scalar(select(AuditLog.id).where(AuditLog.action == "unmerged",
                                                           AuditLog.data["merge_audit_id"].as_integer() == audit_id))
     if undone:
-        raise Conflict(f"This merge was already undone (audit entry {undone}).")
+        raise Conflict(_("This merge was already undone (audit entry %(id)s).", id=undone))
     data = entry.data
     winner = get_customer(ctx, int(data["winner_id"]), permission="customer.write")
     loser = ctx.session.get(Customer, int(data["loser_id"]))
     if loser is None or loser.merged_into_id != winner.id:
-        raise Conflict("The merged customer is no longer linked to the winner; it cannot be undone.")
+        raise Conflict(_("The merged customer is no longer linked to the winner; it cannot be undone."))
     tables = Base.metadata.tables
     with unit_of_work(ctx):
         for m in data["moved"]:

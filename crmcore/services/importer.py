@@ -12,6 +12,7 @@ from marshmallow import ValidationError as SchemaError
 from ..errors import CRMError, ValidationError
 from ..schemas.customers import CustomerSchema
 from .customers import FIELDS, get_by_code, create_customer, update_customer
+from ..i18n import _
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 _schema = CustomerSchema(exclude=("contacts", "addresses"))
@@ -36,7 +37,7 @@ def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     for key, value in row.items():
         if key is None:
-            raise ValidationError("The row has more cells than the header.", errors={"row": ["Too many cells."]})
+            raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
         key = key.strip()
         value = (value or "").strip()
         if not value:
@@ -57,14 +58,14 @@ def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True) -
     code = raw.get("code") if isinstance(raw, dict) else None
     try:
         if not isinstance(raw, dict):
-            raise ValidationError("Each row must be an object.", errors={"row": ["Not an object."]})
+            raise ValidationError(_("Each row must be an object."), errors={"row": [_("Not an object.")]})
         unknown = set(raw) - set(_schema.fields) - {"tags", "attributes"}
         if unknown:
-            raise ValidationError("Unknown columns.", errors={k: ["Unknown field."] for k in sorted(unknown)})
+            raise ValidationError(_("Unknown columns."), errors={k: [_("Unknown field.")] for k in sorted(unknown)})
         existing = get_by_code(ctx, raw["code"]) if raw.get("code") else None
         if existing is not None:
             if not upsert:
-                raise ValidationError("A customer with this code exists.", errors={"code": ["Already exists."]})
+                raise ValidationError(_("A customer with this code exists."), errors={"code": [_("Already exists.")]})
             data = _schema.load(raw, partial=True)
             before = existing.version
             customer = update_customer(ctx, existing.id, data)
@@ -92,7 +93,7 @@ def open_csv(path: str, encoding: str | None = None) -> tuple[io.TextIOBase, str
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ValidationError(f"Unknown encoding '{encoding}'.") from None
+            raise ValidationError(_("Unknown encoding '%(encoding)s'.", encoding=encoding)) from None
         return open(path, encoding=encoding, newline=""), encoding
     with open(path, "rb") as fh:
         sample = fh.read(1 << 20)
@@ -102,7 +103,7 @@ def open_csv(path: str, encoding: str | None = None) -> tuple[io.TextIOBase, str
         except UnicodeDecodeError:
             continue
         return open(path, encoding=enc, newline=""), enc
-    raise ValidationError("The file is neither UTF-8 nor GB18030; give --encoding.")
+    raise ValidationError(_("The file is neither UTF-8 nor GB18030; give --encoding."))
 
 
 def read_csv(fh: io.TextIOBase) -> Iterator[tuple[int, dict[str, Any] | Exception]]:

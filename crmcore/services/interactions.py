@@ -14,6 +14,7 @@ from ..models.interaction import DIRECTIONS
 from . import access
 from .customers import get_customer
 from .unit import unit_of_work
+from ..i18n import _
 
 FIELDS = ("channel", "direction", "subject", "body", "occurred_at", "contact_id", "entity_type", "entity_id",
           "source", "data")
@@ -25,20 +26,20 @@ def log_interaction(ctx: Any, customer_id: int, data: dict[str, Any]) -> Interac
     customer = get_customer(ctx, customer_id)
     errors: dict[str, list[str]] = {}
     if not data.get("channel"):
-        errors["channel"] = ["Say which channel (phone, email, wechat, qq, visit, ...)."]
+        errors["channel"] = [_("Say which channel (phone, email, wechat, qq, visit, ...).")]
     if not data.get("subject"):
-        errors["subject"] = ["A subject is required."]
+        errors["subject"] = [_("A subject is required.")]
     if data.get("direction", "inbound") not in DIRECTIONS:
-        errors["direction"] = [f"Must be one of: {', '.join(DIRECTIONS)}."]
+        errors["direction"] = [_("Must be one of: %(choices)s.", choices=", ".join(DIRECTIONS))]
     occurred = data.get("occurred_at") or utcnow()
     if isinstance(occurred, dt.datetime) and occurred.tzinfo is None:
-        errors["occurred_at"] = ["Give a time zone (e.g. 2026-11-23T10:00:00+08:00)."]
+        errors["occurred_at"] = [_("Give a time zone (e.g. 2026-11-23T10:00:00+08:00).")]
     if data.get("contact_id") is not None:
         contact = ctx.session.get(Contact, data["contact_id"])
         if contact is None or contact.customer_id != customer.id:
-            errors["contact_id"] = ["This contact does not belong to the customer."]
+            errors["contact_id"] = [_("This contact does not belong to the customer.")]
     if errors:
-        raise ValidationError("The interaction is not valid.", errors=errors)
+        raise ValidationError(_("The interaction is not valid."), errors=errors)
     with unit_of_work(ctx):
         item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
                            occurred_at=occurred, source=data.get("source") or ctx.source)
@@ -60,7 +61,7 @@ def get_interaction(ctx: Any, interaction_id: int) -> Interaction:
     ctx.require("interaction.read")
     item = ctx.session.get(Interaction, interaction_id)
     if item is None:
-        raise NotFound(f"Interaction {interaction_id} does not exist.")
+        raise NotFound(_("Interaction %(id)s does not exist.", id=interaction_id))
     get_customer(ctx, item.customer_id)
     return item
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..db import utcnow
 from ..errors import NotFound
 from ..models import JobRun
+from ..i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def run_job(ctx: Any, name: str) -> JobRun:
     """Run one job now and record how it ended; a failure is recorded, not raised."""
     job = ctx.registry.jobs.get(name)
     if job is None:
-        raise NotFound(f"No job named '{name}'. Known: {', '.join(sorted(ctx.registry.jobs)) or 'none'}.")
+        raise NotFound(_("No job named '%(name)s'. Known: %(known)s.", name=name, known=", ".join(sorted(ctx.registry.jobs)) or "-"))
     state = ctx.session.get(JobRun, name) or JobRun(name=name)
     state.last_started_at = utcnow()
     ctx.session.add(state)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ..db import utcnow
 from ..errors import NotFound
 from ..models import OutboxMessage
+from ..i18n import _
 
 log = logging.getLogger(__name__)
 BASE_DELAY = 5  # seconds; doubles per attempt
@@ -67,7 +68,7 @@ def replay(ctx: Any, message_id: int) -> OutboxMessage:
     ctx.require("outbox.manage")
     msg = ctx.session.get(OutboxMessage, message_id)
     if msg is None:
-        raise NotFound(f"Outbox message {message_id} does not exist.")
+        raise NotFound(_("Outbox message %(id)s does not exist.", id=message_id))
     msg.status, msg.next_attempt_at, msg.attempts = "pending", utcnow(), 0
     ctx.session.commit()
     return msg

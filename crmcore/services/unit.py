@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import Conflict
+from ..i18n import _
 
 _DEPTH = "crm_uow_depth"
 
@@ -28,12 +29,12 @@ def unit_of_work(ctx: Any) -> Iterator[Any]:
     except StaleDataError as exc:
         if depth == 0:
             ctx.session.rollback()
-        raise Conflict("The record was changed by someone else; reload it and try again.") from exc
+        raise Conflict(_("The record was changed by someone else; reload it and try again.")) from exc
     except IntegrityError as exc:
         if depth == 0:
             ctx.session.rollback()
         detail = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint failed"
-        raise Conflict(f"The change conflicts with existing data ({detail}).") from exc
+        raise Conflict(_("The change conflicts with existing data (%(detail)s).", detail=detail)) from exc
     except BaseException:
         if depth == 0:
             ctx.session.rollback()

@@ -1,0 +1,78 @@
+"""Translations: complete catalogues, and the language each reader gets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = ROOT / "crmcore" / "translations"
+KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None, "ngettext": (1, 2)}
+METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+
+
+def _source_messages() -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _ctx in extract_from_dir(str(ROOT / "crmcore"), METHODS, keywords=KEYWORDS):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def _catalogue(lang: str):
+    with (CATALOGUES / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        return read_po(fh)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_marked_string_is_in_the_catalogue(lang):
+    """Fails when a user-facing string was added without `make translations` (and, for
+    zh_CN, without a translation)."""
+    catalogue = _catalogue(lang)
+    missing = sorted(m for m in _source_messages() if m not in catalogue)
+    assert missing == [], f"run `make translations`; not in {lang}: {missing[:20]}"
+    if lang == "zh_CN":
+        untranslated = sorted(m.id for m in catalogue if m.id and not m.string and m.id in _source_messages())
+        assert untranslated == [], f"translate in {lang}: {untranslated[:20]}"
+        fuzzy = sorted(m.id for m in catalogue if m.id and m.fuzzy)
+        assert fuzzy == [], f"check fuzzy entries in {lang}: {fuzzy[:20]}"
+
+
+def test_placeholders_survive_translation():
+    import re
+
+    for message in _catalogue("zh_CN"):
+        if message.id and message.string:
+            want = sorted(re.findall(r"%\(\w+\)s|\{\w+\}", message.id))
+            got = sorted(re.findall(r"%\(\w+\)s|\{\w+\}", message.string))
+            assert want == got, message.id
+
+
+def test_api_errors_follow_accept_language_then_user_setting(client, make_user, rt):
+    user, h = make_user("analyst")
+    en = client.post("/api/v1/customers", json={"name": "X"}, headers=h)
+    assert en.status_code == 403 and "You need the permission" in en.json["message"]
+    zh = client.post("/api/v1/customers", json={"name": "X"}, headers={**h, "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "权限" in zh.json["message"]
+    _, rep = make_user("sales")
+    r = client.post("/api/v1/customers", json={"kind": "alien"}, headers={**rep, "Accept-Language": "zh-CN"})
+    assert r.status_code == 422
+    assert r.json["errors"]["name"] == ["缺少必填字段。"]
+    assert "必须是以下之一" in r.json["errors"]["kind"][0]
+    # the user's own setting wins over the browser
+    s = rt.db.session
+    user = s.merge(user)
+    user.locale = "zh_CN"
+    s.commit()
+    r = client.get("/api/v1/customers/999999", headers={**h, "Accept-Language": "en"})
+    assert r.status_code == 404 and "不存在" in r.json["message"]
+
+
+def test_services_outside_a_request_speak_the_source_language(ctx):
+    from crmcore.errors import NotFound
+    from crmcore.services import customers
+
+    with pytest.raises(NotFound) as info:
+        customers.get_customer(ctx, 12345)
+    assert str(info.value) == "Customer 12345 does not exist."
