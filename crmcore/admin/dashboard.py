@@ -1,0 +1,53 @@
+"""The admin home page: customers by stage and the latest interactions the user may see."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_admin import AdminIndexView, expose
+from sqlalchemy import func, select
+
+from ..i18n import lazy_gettext
+from ..models import Customer, Interaction, OutboxMessage
+from ..models.customer import STAGES
+from ..services import access
+from .views import PermissionMixin
+
+STAGE_LABELS = {"lead": lazy_gettext("Leads"), "prospect": lazy_gettext("Prospects"),
+                "customer": lazy_gettext("Customers"), "inactive": lazy_gettext("Inactive")}
+
+
+def stage_counts(ctx: Any) -> list[tuple[str, Any, int]]:
+    """``(stage, label, count)`` for each lifecycle stage, within the actor's record scope."""
+    if not ctx.can("customer.read"):
+        return []
+    stmt = access.scope_customers(ctx, select(Customer.stage, func.count()).where(
+        Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)).group_by(Customer.stage))
+    counts = dict(ctx.session.execute(stmt).all())
+    return [(s, STAGE_LABELS.get(s, s), int(counts.get(s, 0))) for s in STAGES]
+
+
+def recent_interactions(ctx: Any, limit: int = 10) -> list[Interaction]:
+    if not (ctx.can("interaction.read") and ctx.can("customer.read")):
+        return []
+    visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None)))
+    stmt = (select(Interaction).where(Interaction.customer_id.in_(visible))
+            .order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(limit))
+    return list(ctx.session.scalars(stmt))
+
+
+def outbox_counts(ctx: Any) -> dict[str, int]:
+    if not ctx.can("outbox.manage"):
+        return {}
+    rows = ctx.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+class DashboardView(PermissionMixin, AdminIndexView):
+    """``/admin``: requires login; shows what the user's role lets them see."""
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        stages = stage_counts(ctx)
+        return self.render("admin/crm/dashboard.html", stages=stages, total=sum(n for _, _, n in stages),
+                           recent=recent_interactions(ctx), outbox=outbox_counts(ctx))

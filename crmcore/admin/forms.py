@@ -1,0 +1,244 @@
+"""Admin forms: explicit field lists (no scaffolding from columns) and custom-field inputs."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from flask_admin.contrib.sqla.fields import QuerySelectField
+from sqlalchemy import select
+from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField, PasswordField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..i18n import lazy_gettext as _l
+from ..models import Customer, Role, Team, User
+from ..models.customer import KINDS, STAGES
+from ..models.interaction import CHANNELS, DIRECTIONS
+from ..services import access
+from .views import AdminForm, service_context
+
+KIND_CHOICES = [("organization", _l("Organisation")), ("person", _l("Person"))]
+STAGE_CHOICES = [("lead", _l("Lead")), ("prospect", _l("Prospect")), ("customer", _l("Customer")),
+                 ("inactive", _l("Inactive"))]
+DIRECTION_CHOICES = [("inbound", _l("Inbound")), ("outbound", _l("Outbound")), ("internal", _l("Internal"))]
+CHANNEL_CHOICES = [(c, c) for c in CHANNELS]
+assert {k for k, _ in KIND_CHOICES} == set(KINDS) and {k for k, _ in STAGE_CHOICES} == set(STAGES)
+assert {k for k, _ in DIRECTION_CHOICES} == set(DIRECTIONS)
+
+LOCALE_CHOICES = [("", "—"), ("zh_CN", "简体中文"), ("en", "English")]
+_SPLIT = re.compile(r"[,，;；\n]+")
+
+
+def split_list(text: str | None) -> list[str]:
+    """``"VIP, 批发，Export"`` -> ``["VIP", "批发", "Export"]`` (ASCII and full-width commas)."""
+    return [p.strip() for p in _SPLIT.split(text or "") if p.strip()]
+
+
+def blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def active_users() -> Any:
+    return service_context().session.scalars(select(User).where(User.active.is_(True)).order_by(User.username)).all()
+
+
+def assignable_owners() -> list[User]:
+    """Users the actor may make owner of a customer: everyone, the team, or just themselves."""
+    ctx = service_context()
+    users = list(active_users())
+    if ctx.scope == "all":
+        return users
+    if ctx.scope == "team":
+        teams = set(access.team_ids(ctx))
+        return [u for u in users if u.id == ctx.actor.id or (u.team_id is not None and u.team_id in teams)]
+    return [u for u in users if u.id == ctx.actor.id]
+
+
+def visible_customers() -> Any:
+    ctx = service_context()
+    stmt = access.scope_customers(ctx, select(Customer).where(Customer.deleted_at.is_(None),
+                                                              Customer.merged_into_id.is_(None)))
+    return ctx.session.scalars(stmt.order_by(Customer.name).limit(2000)).unique().all()
+
+
+def all_roles() -> Any:
+    return service_context().session.scalars(select(Role).order_by(Role.name)).all()
+
+
+def all_teams() -> Any:
+    return service_context().session.scalars(select(Team).order_by(Team.name)).all()
+
+
+def user_label(user: User) -> str:
+    return f"{user.full_name} ({user.username})" if user.full_name else user.username
+
+
+class CustomerForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
+    code = StringField(_l("Code"), validators=[Optional(), Length(max=64)],
+                       description=_l("Leave empty to generate one."))
+    kind = SelectField(_l("Kind"), choices=KIND_CHOICES, default="organization")
+    stage = SelectField(_l("Stage"), choices=STAGE_CHOICES, default="lead")
+    level = StringField(_l("Level"), validators=[Optional(), Length(max=32)], description=_l("For example A, B or C."))
+    owner = QuerySelectField(_l("Owner"), query_factory=assignable_owners, get_label=user_label, allow_blank=True,
+                             blank_text="—")
+    tag_names = StringField(_l("Tags"), description=_l("Separate tags with commas."))
+    source_channel = StringField(_l("Source channel"), validators=[Optional(), Length(max=32)])
+    industry = StringField(_l("Industry"), validators=[Optional(), Length(max=120)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=255)])
+    credit_limit = DecimalField(_l("Credit limit"), validators=[Optional(), NumberRange(min=0)], places=2)
+    currency = StringField(_l("Currency"), validators=[Optional(), Length(min=3, max=3)],
+                           description=_l("ISO code such as CNY or USD."))
+    notes = TextAreaField(_l("Notes"))
+    version = HiddenField()
+
+
+CUSTOMER_FIELDS = ("name", "code", "kind", "stage", "level", "source_channel", "industry", "phone", "email",
+                   "website", "credit_limit", "currency", "notes")
+
+
+def attribute_field(field: Any) -> Any:
+    """A form input for one CustomField; the service validates the value."""
+    label = field.label + (" *" if field.required else "")
+    desc = field.help_text or ""
+    choices = [(str(c), str(c)) for c in (field.choices or [])]
+    if field.type == "choice":
+        return SelectField(label, choices=[("", "—")] + choices, description=desc, validators=[Optional()])
+    if field.type == "multichoice":
+        return SelectMultipleField(label, choices=choices, description=desc, validators=[Optional()])
+    if field.type == "boolean":
+        return SelectField(label, choices=[("", "—"), ("true", _l("Yes")), ("false", _l("No"))], description=desc,
+                           validators=[Optional()])
+    if field.type == "date":
+        return StringField(label, description=desc, render_kw={"type": "date"})
+    if field.type in ("integer", "decimal"):
+        return StringField(label, description=desc, render_kw={"inputmode": "decimal"})
+    return StringField(label, description=desc)
+
+
+def attribute_value(value: Any) -> Any:
+    """A stored attribute as the form shows it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return None if value is None else str(value)
+
+
+class ContactForm(AdminForm):
+    customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=120)])
+    is_primary = BooleanField(_l("Primary contact"))
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    mobile = StringField(_l("Mobile"), validators=[Optional(), Length(max=40)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    wechat = StringField(_l("WeChat"), validators=[Optional(), Length(max=120)])
+    qq = StringField(_l("QQ"), validators=[Optional(), Length(max=40)])
+    weibo = StringField(_l("Weibo"), validators=[Optional(), Length(max=120)])
+    other = StringField(_l("Other"), validators=[Optional(), Length(max=255)])
+    version = HiddenField()
+
+
+CONTACT_FIELDS = ("name", "title", "is_primary", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
+
+
+class InteractionForm(AdminForm):
+    customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
+    channel = SelectField(_l("Channel"), choices=CHANNEL_CHOICES, default="phone")
+    direction = SelectField(_l("Direction"), choices=DIRECTION_CHOICES, default="outbound")
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=255)])
+    body = TextAreaField(_l("Notes"))
+
+
+class QuickInteractionForm(AdminForm):
+    """Logging a touchpoint from the customer page (the customer is the page's)."""
+
+    channel = SelectField(_l("Channel"), choices=CHANNEL_CHOICES, default="phone")
+    direction = SelectField(_l("Direction"), choices=DIRECTION_CHOICES, default="outbound")
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=255)])
+    body = TextAreaField(_l("Notes"), render_kw={"rows": 2})
+
+
+class ConfirmForm(AdminForm):
+    """A button that posts: just the CSRF token and an id."""
+
+    target = HiddenField()
+
+
+class CustomFieldForm(AdminForm):
+    entity = SelectField(_l("Record type"), choices=[("customer", _l("Customer")), ("contact", _l("Contact"))])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
+                       description=_l("Lower-case letters, digits and _; cannot be changed later."))
+    label = StringField(_l("Label"), validators=[DataRequired(), Length(max=120)])
+    type = SelectField(_l("Type"), choices=[])
+    required = BooleanField(_l("Required"))
+    choices = TextAreaField(_l("Choices"), description=_l("For choice fields: one per line or separated by commas."),
+                            render_kw={"rows": 3})
+    help_text = TextAreaField(_l("Help text"), render_kw={"rows": 2})
+    position = IntegerField(_l("Position"), default=0, validators=[Optional()])
+    active = BooleanField(_l("Active"), default=True)
+
+
+class UserCreateForm(AdminForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
+    team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
+    locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8)],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class UserEditForm(AdminForm):
+    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
+    team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
+    locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
+    timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)], description="Asia/Shanghai")
+    active = BooleanField(_l("Active"), description=_l("A deactivated user cannot log in or use API tokens."))
+    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8)],
+                             description=_l("Leave empty to keep the current password."),
+                             render_kw={"autocomplete": "new-password"})
+
+
+class CheckboxListField(SelectMultipleField):
+    """Several choices as a list of checkboxes (rendered with ``class="crm-checks"``)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RoleForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    description = TextAreaField(_l("Description"), render_kw={"rows": 2})
+    scope = SelectField(_l("Record scope"), choices=[("own", _l("Own records")), ("team", _l("The team's records")),
+                                                     ("all", _l("All records"))])
+    permissions = CheckboxListField(_l("Permissions"), choices=[])
+
+
+class TeamForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    manager = QuerySelectField(_l("Manager"), query_factory=active_users, get_label=user_label, allow_blank=True,
+                               blank_text="—")
+
+
+class TokenForm(AdminForm):
+    user = QuerySelectField(_l("User"), query_factory=active_users, get_label=user_label, validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)], default="default",
+                       description=_l("What the token is for, e.g. 'ERP sync'."))
+    expires_days = IntegerField(_l("Expires after (days)"), validators=[Optional(), NumberRange(min=1, max=3650)],
+                                description=_l("Leave empty for a token that does not expire."))
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))

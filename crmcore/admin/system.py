@@ -1,0 +1,188 @@
+"""Read-mostly system pages: the audit log, the loaded plugins and the outbox (with replay)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, flash, redirect, request, url_for
+from flask_wtf.csrf import generate_csrf
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
+from flask_admin.helpers import get_redirect_target
+from markupsafe import Markup
+from sqlalchemy import select
+
+from ..errors import CRMError
+from ..i18n import gettext, lazy_gettext as _l
+from ..models import AuditLog, OutboxMessage
+from ..plugins import plugin_summary
+from ..services import outbox
+from . import forms
+from .views import SecureModelView, SecureView, flash_crm_error, with_options
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def changes_summary(changes: dict[str, Any]) -> Markup:
+    """``field: before → after`` for each changed field (just the value when it was empty), shortened."""
+    parts = []
+    for name, pair in (changes or {}).items():
+        before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
+        shown_after = _short(after, 30) if after is not None else "∅"
+        if before is None:
+            parts.append(Markup('<span class="crm-change"><b>{}</b>: <ins>{}</ins></span>').format(name, shown_after))
+        else:
+            parts.append(Markup('<span class="crm-change"><b>{}</b>: <del>{}</del> → <ins>{}</ins></span>').format(
+                name, _short(before, 30), shown_after))
+    return Markup("<br>").join(parts[:4]) + (Markup(" …") if len(parts) > 4 else "")
+
+
+def record_link(entry: AuditLog) -> Markup | str:
+    if entry.entity == "customer" and entry.entity_id.isdigit():
+        return Markup('<a href="{}">{}</a>').format(url_for("customer.details_view", id=entry.entity_id), entry.entity_id)
+    return entry.entity_id
+
+
+def changes_table(changes: dict[str, Any]) -> Markup:
+    """The before and after of every field, as a table for the details page."""
+    rows = []
+    for name, pair in (changes or {}).items():
+        before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
+        rows.append(Markup("<tr><th>{}</th><td><pre class=\"crm-pre\">{}</pre></td><td><pre class=\"crm-pre\">{}</pre>"
+                           "</td></tr>").format(name, _pretty(before), _pretty(after)))
+    if not rows:
+        return Markup('<span class="text-muted">{}</span>').format(gettext("No field changes recorded."))
+    head = Markup("<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>").format(
+        gettext("Field"), gettext("Before"), gettext("After"))
+    return Markup('<table class="table table-sm table-bordered crm-changes">{}<tbody>{}</tbody></table>').format(
+        head, Markup("").join(rows))
+
+
+def _pretty(value: Any) -> str:
+    if value is None:
+        return "∅"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1, default=str)
+
+
+def _distinct(column: Any) -> Any:
+    def load() -> list[tuple[str, str]]:
+        rows = forms.service_context().session.scalars(select(column).distinct().order_by(column).limit(200))
+        return [(str(v), str(v)) for v in rows if v is not None]
+
+    return load
+
+
+class AuditLogView(SecureModelView):
+    """Who changed what and when. Read only: there is no service that changes history."""
+
+    permission = "audit.read"
+    can_view_details = True
+    can_export = False
+    details_template = "admin/crm/audit_details.html"
+    column_list = ("at", "actor_label", "source", "action", "entity", "entity_id", "changes")
+    column_labels = {"at": _l("When"), "actor_label": _l("Who"), "source": _l("From"), "action": _l("Action"),
+                     "entity": _l("Record type"), "entity_id": _l("Record"), "changes": _l("Changes"),
+                     "data": _l("Details"), "event_id": _l("Event")}
+    column_default_sort = ("id", True)
+    column_sortable_list = ("at", "actor_label", "action", "entity")
+    column_filters = (with_options(FilterEqual(AuditLog.entity, _l("Record type")), _distinct(AuditLog.entity)),
+                      with_options(FilterEqual(AuditLog.action, _l("Action")), _distinct(AuditLog.action)),
+                      with_options(FilterEqual(AuditLog.actor_label, _l("Who")), _distinct(AuditLog.actor_label)),
+                      FilterEqual(AuditLog.entity_id, _l("Record")),
+                      with_options(FilterEqual(AuditLog.source, _l("From")), _distinct(AuditLog.source)),
+                      DateTimeBetweenFilter(AuditLog.at, _l("When")),
+                      FilterLike(AuditLog.event_id, _l("Event")))
+    column_formatters = {"at": lambda v, c, m, n: m.at.strftime("%Y-%m-%d %H:%M:%S"),
+                         "changes": lambda v, c, m, n: changes_summary(m.changes),
+                         "entity_id": lambda v, c, m, n: record_link(m)}
+    page_size = 50
+
+    @expose("/details/")
+    def details_view(self) -> Any:
+        entry = self.get_one(request.args.get("id", ""))
+        if entry is None:
+            abort(404)
+        return self.render(self.details_template, model=entry, changes=changes_table(entry.changes),
+                           data=_pretty(entry.data) if entry.data else "", return_url=self.get_url(".index_view"))
+
+
+class PluginsView(SecureView):
+    """Every loaded plugin: where it came from, its version, what it requires and which hooks it implements."""
+
+    permission = "plugin.read"
+
+    @expose("/")
+    def index(self) -> Any:
+        rt = self.ctx().runtime
+        return self.render("admin/crm/plugins.html", plugins=plugin_summary(rt.pm))
+
+
+def _replay_button(msg: OutboxMessage) -> Markup:
+    if msg.status == "pending":
+        return Markup("")
+    return Markup('<form method="post" action="{}" class="d-inline"><input type="hidden" name="csrf_token" value="{}">'
+                  '<input type="hidden" name="target" value="{}"><button class="btn btn-sm btn-outline-primary" '
+                  'type="submit">{}</button></form>').format(
+        url_for("outbox.replay_view", url=request.full_path), generate_csrf(), msg.id, gettext("Replay"))
+
+
+class OutboxView(SecureModelView):
+    """Messages waiting for, delivered to or given up by each destination; replay after a fix."""
+
+    permission = "outbox.manage"
+    can_view_details = True
+    column_list = ("id", "topic", "destination", "status", "attempts", "next_attempt_at", "last_error", "created_at",
+                   "replay")
+    column_labels = {"topic": _l("Event"), "destination": _l("Destination"), "status": _l("Status"),
+                     "attempts": _l("Attempts"), "next_attempt_at": _l("Next attempt"), "last_error": _l("Last error"),
+                     "created_at": _l("Created"), "payload": _l("Payload"), "delivered_at": _l("Delivered"),
+                     "replay": ""}
+    column_default_sort = ("id", True)
+    column_filters = (FilterEqual(OutboxMessage.status, _l("Status"),
+                                  options=[("pending", "pending"), ("delivered", "delivered"), ("dead", "dead")]),
+                      FilterEqual(OutboxMessage.destination, _l("Destination")),
+                      FilterLike(OutboxMessage.topic, _l("Event")))
+    column_formatters = {
+        "status": lambda v, c, m, n: Markup('<span class="badge badge-{}">{}</span>').format(
+            {"pending": "warning", "delivered": "success", "dead": "danger"}.get(m.status, "secondary"), m.status),
+        "last_error": lambda v, c, m, n: _short(m.last_error or "", 80),
+        "next_attempt_at": lambda v, c, m, n: m.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S")
+        if m.status == "pending" else "",
+        "created_at": lambda v, c, m, n: m.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "replay": lambda v, c, m, n: _replay_button(m),
+    }
+    column_formatters_detail = {"payload": lambda v, c, m, n: Markup('<pre class="crm-pre">{}</pre>').format(
+        _pretty(m.payload))}
+
+    def is_action_allowed(self, name: str) -> bool:
+        return name == "replay" and self.can("outbox.manage")
+
+    @action("replay", _l("Replay"), _l("Send the selected messages again?"))
+    def action_replay(self, ids: list[str]) -> None:
+        done = 0
+        for raw in ids:
+            try:
+                outbox.replay(self.ctx(), int(raw))
+                done += 1
+            except ValueError:
+                continue
+            except CRMError as exc:
+                flash_crm_error(exc)
+        flash(gettext("%(n)s message(s) queued again.", n=done), "success")
+
+    @expose("/replay/", methods=("POST",))
+    def replay_view(self) -> Any:
+        form = forms.ConfirmForm()
+        message_id = request.form.get("target", type=int)
+        if not form.validate() or message_id is None:
+            abort(400)
+        try:
+            outbox.replay(self.ctx(), message_id)
+            flash(gettext("Message %(id)s is queued again.", id=message_id), "success")
+        except CRMError as exc:
+            flash_crm_error(exc)
+        return redirect(get_redirect_target() or self.get_url(".index_view"))

@@ -1,0 +1,162 @@
+"""Changing users, roles and teams (creating users and tokens lives in ``services.users``).
+
+Every change needs ``user.manage``, is audited and emits its event, like any other write.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..errors import Conflict, NotFound, ValidationError
+from ..events import record_change
+from ..models import Role, Team, User
+from .unit import apply_changes, unit_of_work
+from .users import MIN_PASSWORD, check_role, set_password
+
+USER_FIELDS = ("email", "full_name", "role_id", "team_id", "active", "locale", "timezone")
+ROLE_FIELDS = ("name", "description", "permissions", "scope")
+TEAM_FIELDS = ("name", "manager_id")
+
+
+def update_user(ctx: Any, user_id: int, data: dict[str, Any]) -> User:
+    """Change a user's profile, role, team or active flag; ``password`` (optional) sets a new one."""
+    ctx.require("user.manage")
+    user = ctx.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    errors: dict[str, list[str]] = {}
+    if "role_id" in data and ctx.session.get(Role, data["role_id"]) is None:
+        errors["role_id"] = ["Choose an existing role."]
+    if data.get("team_id") is not None and ctx.session.get(Team, data["team_id"]) is None:
+        errors["team_id"] = ["Choose an existing team."]
+    password = data.get("password")
+    if password and len(password) < MIN_PASSWORD:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+    if ctx.actor is not None and ctx.actor.id == user.id and data.get("active") is False:
+        errors["active"] = ["You cannot deactivate your own account."]
+    if errors:
+        raise ValidationError("The user is not valid.", errors=errors)
+    with unit_of_work(ctx):
+        changes = apply_changes(user, data, USER_FIELDS)
+        if password:
+            set_password(ctx, user, password)  # audited on its own, value masked
+        if changes:
+            ctx.session.flush()
+            record_change(ctx, "user", "updated", user.id, changes)
+    return user
+
+
+def set_active(ctx: Any, user_id: int, active: bool) -> User:
+    """Deactivate (or reactivate) a user: a deactivated user cannot log in or use tokens."""
+    return update_user(ctx, user_id, {"active": active})
+
+
+def _clean_role(ctx: Any, data: dict[str, Any], role: Role | None) -> dict[str, Any]:
+    data = dict(data)
+    if "name" in data or role is None:
+        data["name"] = (data.get("name") or "").strip()
+        if not data["name"]:
+            raise ValidationError("The role is not valid.", errors={"name": ["A role needs a name."]})
+        clash = ctx.session.scalar(select(Role.id).where(Role.name == data["name"]))
+        if clash is not None and (role is None or clash != role.id):
+            raise Conflict(f"A role named '{data['name']}' already exists.")
+    data["permissions"] = sorted(set(data.get("permissions", role.permissions if role else []) or []))
+    data.setdefault("scope", role.scope if role else "own")
+    check_role(ctx, data["permissions"], data["scope"])
+    return data
+
+
+def create_role(ctx: Any, data: dict[str, Any]) -> Role:
+    ctx.require("user.manage")
+    data = _clean_role(ctx, data, None)
+    with unit_of_work(ctx):
+        role = Role(name=data["name"], permissions=[], scope="own")
+        changes = apply_changes(role, data, ROLE_FIELDS)
+        ctx.session.add(role)
+        ctx.session.flush()
+        record_change(ctx, "role", "created", role.id, changes)
+    return role
+
+
+def update_role(ctx: Any, role_id: int, data: dict[str, Any]) -> Role:
+    ctx.require("user.manage")
+    role = ctx.session.get(Role, role_id)
+    if role is None:
+        raise NotFound(f"Role {role_id} does not exist.")
+    data = _clean_role(ctx, data, role)
+    if role.name == "admin" and ("*" not in data["permissions"] or data.get("name", "admin") != "admin"):
+        raise ValidationError("The admin role keeps its name and every permission.",
+                              errors={"permissions": ["The admin role must keep '*'."]})
+    with unit_of_work(ctx):
+        changes = apply_changes(role, data, ROLE_FIELDS)
+        if changes:
+            record_change(ctx, "role", "updated", role.id, changes)
+    return role
+
+
+def delete_role(ctx: Any, role_id: int) -> None:
+    ctx.require("user.manage")
+    role = ctx.session.get(Role, role_id)
+    if role is None:
+        raise NotFound(f"Role {role_id} does not exist.")
+    used = ctx.session.scalar(select(func.count()).select_from(User).where(User.role_id == role.id))
+    if used:
+        raise Conflict(f"{used} user(s) still have the role '{role.name}'; give them another role first.")
+    with unit_of_work(ctx):
+        snapshot = {k: [getattr(role, k), None] for k in ROLE_FIELDS}
+        ctx.session.delete(role)
+        record_change(ctx, "role", "deleted", role_id, snapshot)
+
+
+def _clean_team(ctx: Any, data: dict[str, Any], team: Team | None) -> dict[str, Any]:
+    data = dict(data)
+    if "name" in data or team is None:
+        data["name"] = (data.get("name") or "").strip()
+        if not data["name"]:
+            raise ValidationError("The team is not valid.", errors={"name": ["A team needs a name."]})
+        clash = ctx.session.scalar(select(Team.id).where(Team.name == data["name"]))
+        if clash is not None and (team is None or clash != team.id):
+            raise Conflict(f"A team named '{data['name']}' already exists.")
+    if data.get("manager_id") is not None and ctx.session.get(User, data["manager_id"]) is None:
+        raise ValidationError("The team is not valid.", errors={"manager_id": ["Choose an existing user."]})
+    return data
+
+
+def create_team(ctx: Any, data: dict[str, Any]) -> Team:
+    ctx.require("user.manage")
+    data = _clean_team(ctx, data, None)
+    with unit_of_work(ctx):
+        team = Team(name=data["name"])
+        changes = apply_changes(team, data, TEAM_FIELDS)
+        ctx.session.add(team)
+        ctx.session.flush()
+        record_change(ctx, "team", "created", team.id, changes)
+    return team
+
+
+def update_team(ctx: Any, team_id: int, data: dict[str, Any]) -> Team:
+    ctx.require("user.manage")
+    team = ctx.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"Team {team_id} does not exist.")
+    data = _clean_team(ctx, data, team)
+    with unit_of_work(ctx):
+        changes = apply_changes(team, data, TEAM_FIELDS)
+        if changes:
+            record_change(ctx, "team", "updated", team.id, changes)
+    return team
+
+
+def delete_team(ctx: Any, team_id: int) -> None:
+    """Delete a team; its members stay, without a team."""
+    ctx.require("user.manage")
+    team = ctx.session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"Team {team_id} does not exist.")
+    with unit_of_work(ctx):
+        for member in ctx.session.scalars(select(User).where(User.team_id == team.id)):
+            member.team_id = None
+        snapshot = {k: [getattr(team, k), None] for k in TEAM_FIELDS}
+        ctx.session.delete(team)
+        record_change(ctx, "team", "deleted", team_id, snapshot)
