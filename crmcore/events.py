@@ -71,11 +71,20 @@ def record_change(ctx: Any, entity: str, action: str, entity_id: Any, changes: d
 
 
 def _call_each(hook: Any, **kwargs: Any) -> None:
-    """Call every implementation; one failing listener is logged and does not stop the rest."""
+    """Call every implementation; one failing listener is logged and does not stop the rest.
+
+    Each listener is its own unit of work on ``kwargs["ctx"].session``: what it wrote is
+    committed when it returns and rolled back when it raises, so a failing listener neither
+    leaves half its work behind nor a broken session for the next one.
+    """
+    session = kwargs["ctx"].session
     for impl in reversed(hook.get_hookimpls()):
         try:
             impl.function(*[kwargs[a] for a in impl.argnames])
+            if session.in_transaction():
+                session.commit()
         except Exception:  # noqa: BLE001 - after commit nothing can be undone; log it
+            session.rollback()
             log.exception("plugin %r failed in %s", impl.plugin_name, hook.name)
 
 

@@ -141,7 +141,8 @@ def crm_after_commit(ctx: Any, entity: str, action: str, entity_id: Any, changes
 
     :param ctx: a ``ServiceContext`` with a fresh session.
     :param entity: the entity name.
-    :param action: ``created``, ``updated`` or ``deleted``.
+    :param action: ``created``, ``updated`` or ``deleted`` (also ``merged`` / ``unmerged`` for
+        customers, ``revoked`` for API tokens).
     :param entity_id: the record's id.
     :param changes: ``{field: [before, after]}``.
     """
@@ -180,7 +181,8 @@ def crm_find_duplicates(ctx: Any, customer: Any, limit: int) -> list[Any]:
     """Return customers that are probably the same as ``customer``.
 
     Called by the duplicate finder. The core's default matches normalised phone and e-mail
-    and similar names; results of all implementations are merged, highest score kept.
+    and similar names; candidates for the same customer from several implementations are
+    combined (scores as independent evidence, ``1 - (1 - a)(1 - b)``; reasons joined).
 
     :param ctx: the ``ServiceContext``.
     :param customer: the ``Customer`` to match.

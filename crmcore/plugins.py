@@ -92,7 +92,23 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
     return reg
 
 
+def _add_plugin_hookspecs(pm: pluggy.PluginManager, obj: ModuleType | Any, name: str) -> None:
+    """Add the hook specifications a plugin owns: its ``CRM_HOOKSPECS`` (a module, an import path
+    or a list of them). Other plugins then implement them like the core's; an implementation of a
+    spec whose plugin is not loaded fails ``check_pending`` unless marked ``optionalhook=True``."""
+    specs = getattr(obj, "CRM_HOOKSPECS", None)
+    if not specs:
+        return
+    for spec in specs if isinstance(specs, (list, tuple)) else [specs]:
+        try:
+            module = importlib.import_module(spec) if isinstance(spec, str) else spec
+            pm.add_hookspecs(module)
+        except Exception as exc:  # noqa: BLE001 - name the plugin
+            raise PluginError(f"plugin {name!r} has hook specifications that cannot be added: {exc}") from exc
+
+
 def _register(pm: pluggy.PluginManager, obj: ModuleType | Any, name: str) -> None:
+    _add_plugin_hookspecs(pm, obj, name)
     try:
         pm.register(obj, name=name)
     except pluggy.PluginValidationError as exc:
@@ -158,9 +174,13 @@ def build_plugin_manager(settings: dict[str, Any] | None = None, extra: Iterable
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        unknown = sorted(h.name for h in pm.get_hookcallers(exc.plugin) or [] if h.spec is None and any(
+            i.plugin is exc.plugin and not i.optionalhook for i in h.get_hookimpls())) or [str(exc)]
+        raise PluginError(f"plugin {name!r} implements unknown hook(s) {', '.join(unknown)}; "
+                          "check the spelling against crmcore.hookspecs") from exc
     pm.crm_plugin_info = infos  # type: ignore[attr-defined]
-    pm.crm_disabled = sorted(disabled)  # type: ignore[attr-defined]
+    pm.crm_disabled = sorted(disabled - set(infos))  # type: ignore[attr-defined]  # core cannot be disabled
     return pm
 
 
