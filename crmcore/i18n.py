@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
@@ -66,7 +67,9 @@ def select_timezone() -> str | None:
 def compile_catalogues(target: Path) -> Path:
     """Compile every ``.po`` to ``.mo`` under ``target`` when missing or older; return ``target``."""
     for po in CATALOGUES.glob("*/LC_MESSAGES/*.po"):
-        mo = target / po.relative_to(CATALOGUES).with_suffix(".mo")
+        # Flask-Babel looks catalogues up by the parsed locale's name: zh_CN -> zh_Hans_CN.
+        lang = str(Locale.parse(po.parent.parent.name))
+        mo = target / lang / "LC_MESSAGES" / po.with_suffix(".mo").name
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
         mo.parent.mkdir(parents=True, exist_ok=True)

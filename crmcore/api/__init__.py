@@ -84,7 +84,8 @@ def _flatten(messages: dict[str, Any]) -> dict[str, Any]:
 
 def _translate(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _translate(v) for k, v in value.items()}
+        # marshmallow keeps a lone lazy message unwrapped; clients always get a list per field
+        return {str(k): _translate(v if isinstance(v, (dict, list, tuple, str)) else [v]) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_translate(v) for v in value]
     if isinstance(value, str):
