@@ -1,0 +1,82 @@
+"""Sales automation: leads, opportunities and stages, products and quotes, orders and invoices,
+activities, monthly plans, KPIs and custom metrics. Registers exactly as a third-party plugin.
+
+This module holds only the hook implementations; the plugin's own hook specifications
+(cross-sell suggestions, complaint counts, discount approval) are in :mod:`plugins.sales.hookspecs`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crmcore import hookimpl
+
+CRM_HOOKSPECS = "plugins.sales.hookspecs"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def crm_register_models() -> list[type]:
+    from .models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def crm_register_migrations() -> list[str]:
+    return [str(MIGRATIONS)]
+
+
+@hookimpl
+def crm_register_permissions() -> list[Any]:
+    from .permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def crm_register_blueprints() -> list[Any]:
+    from .api import blueprints
+
+    return blueprints()
+
+
+@hookimpl
+def crm_register_admin_views(db: Any) -> list[Any]:
+    from .admin import admin_views
+
+    return admin_views(db)
+
+
+@hookimpl
+def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+    from .panels import customer_panels
+
+    return customer_panels(ctx, customer)
+
+
+@hookimpl
+def crm_register_commands(cli: Any) -> None:
+    from .cli import sales
+
+    cli.add_command(sales)
+
+
+@hookimpl
+def crm_register_jobs() -> list[Any]:
+    from .cli import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def crm_startup(app: Any) -> None:
+    from flask import Blueprint
+
+    from .api.webform import bp
+
+    # the admin pages' templates (admin/sales/*.html) join the app's template search path
+    app.register_blueprint(Blueprint("sales_templates", __name__, template_folder="templates"))
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)  # a public form posts from another site; it is checked by its form key

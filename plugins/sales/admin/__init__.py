@@ -1,0 +1,39 @@
+"""Admin views of the sales plugin: records (leads, opportunities, stages, catalogue, quotes,
+orders, invoices, activities, plans, metrics), the pipeline board and the KPI dashboard."""
+from __future__ import annotations
+
+from typing import Any
+
+from crmcore.i18n import lazy_gettext as _l
+
+from ..models import (Activity, Invoice, Lead, Metric, Opportunity, Order, Product, Quote, SalesTarget, Stage)
+
+SALES = _l("Sales")
+
+
+def admin_views(db: Any) -> list[Any]:
+    """The sales views in menu order, all under the "Sales" menu."""
+    from .pages import BoardView, KpiDashboardView
+    from .records import (ActivityView, InvoiceView, LeadView, MetricView, OpportunityView, OrderView, ProductView,
+                          QuoteView, StageView, TargetView)
+
+    return [
+        BoardView(name=_l("Pipeline board"), endpoint="sales_board", url="/admin/sales/board", category=SALES),
+        KpiDashboardView(name=_l("KPI dashboard"), endpoint="sales_dashboard", url="/admin/sales/kpis", category=SALES),
+        LeadView(Lead, db, name=_l("Leads"), endpoint="sales_lead", url="/admin/sales/lead", category=SALES),
+        OpportunityView(Opportunity, db, name=_l("Opportunities"), endpoint="sales_opportunity",
+                        url="/admin/sales/opportunity", category=SALES),
+        ActivityView(Activity, db, name=_l("Activities"), endpoint="sales_activity", url="/admin/sales/activity",
+                     category=SALES),
+        QuoteView(Quote, db, name=_l("Quotes"), endpoint="sales_quote", url="/admin/sales/quote", category=SALES),
+        OrderView(Order, db, name=_l("Orders"), endpoint="sales_order", url="/admin/sales/order", category=SALES),
+        InvoiceView(Invoice, db, name=_l("Invoices"), endpoint="sales_invoice", url="/admin/sales/invoice",
+                    category=SALES),
+        ProductView(Product, db, name=_l("Products"), endpoint="sales_product", url="/admin/sales/product",
+                    category=SALES),
+        TargetView(SalesTarget, db, name=_l("Sales plans"), endpoint="sales_target", url="/admin/sales/target",
+                   category=SALES),
+        StageView(Stage, db, name=_l("Stages"), endpoint="sales_stage", url="/admin/sales/stage", category=SALES),
+        MetricView(Metric, db, name=_l("Custom metrics"), endpoint="sales_metric", url="/admin/sales/metric",
+                   category=SALES),
+    ]

@@ -1,0 +1,142 @@
+"""The pipeline board (opportunities by stage, moved with a click) and the KPI dashboard (cards,
+server-rendered SVG charts, the custom metrics shared with the user)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from sqlalchemy import select
+
+from crmcore.admin.forms import user_label
+from crmcore.admin.views import SecureView, flash_crm_error
+from crmcore.errors import CRMError
+from crmcore.i18n import gettext
+from crmcore.models import Team, User
+from crmcore.services.access import team_ids
+
+from ..services import access, metrics, opportunities
+from ..services.kpis import KpiQuery, compute, plan_completion, sales_amount
+from ..services.money import base_currency
+from ..services.periods import Period, parse_period
+from ..services.subjects import resolve_subject
+from .charts import bar_chart, ratio_bar
+
+MONTHS_SHOWN = 6
+
+
+class BoardView(SecureView):
+    """Opportunities by stage; a rep sees their own, a manager the team's."""
+
+    permission = "sales.opportunity.read"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        owner_id = request.args.get("owner_id", type=int)
+        columns = opportunities.board(ctx, owner_id=owner_id)
+        owners = []
+        visible = access.visible_owner_ids(ctx)
+        stmt = select(User).where(User.active.is_(True)).order_by(User.username)
+        if visible is not None:
+            stmt = stmt.where(User.id.in_(visible))
+        owners = [(u.id, user_label(u)) for u in ctx.session.scalars(stmt)]
+        return self.render("admin/sales/board.html", columns=columns, owners=owners, owner_id=owner_id,
+                           can_move=ctx.can("sales.opportunity.write"),
+                           stages=[c["stage"] for c in columns])
+
+    @expose("/move", methods=["POST"])
+    def move(self) -> Any:
+        ctx = self.ctx()
+        try:
+            opp_id = int(request.form.get("opportunity_id", ""))
+            stage_id = int(request.form.get("stage_id", ""))
+            extra = {k: request.form[k] for k in ("lost_reason",) if request.form.get(k)}
+            opp = opportunities.move_stage(ctx, opp_id, stage_id, **extra)
+            flash(gettext("%(name)s moved to %(stage)s.", name=opp.name, stage=opp.stage.name), "success")
+        except ValueError:
+            flash(gettext("Choose an opportunity and a stage."), "error")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".index", **({"owner_id": request.args["owner_id"]} if request.args.get("owner_id")
+                                             else {})))
+
+
+def _fmt(value: Any, unit: str, currency: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{Decimal(value) * 100:.1f}%"
+    if unit == "money":
+        return f"{Decimal(value):,.2f} {currency}"
+    if unit == "days":
+        return f"{value} d"
+    return str(value)
+
+
+def _recent_months(period: Period) -> list[Period]:
+    end = period if period.kind == "month" else parse_period(f"{period.end.year}-{period.end.month:02d}").previous()
+    months = [Period(end.start, end.end, "month", end.label, period.tz)]
+    while len(months) < MONTHS_SHOWN:
+        months.insert(0, months[0].previous())
+    return months
+
+
+class KpiDashboardView(SecureView):
+    """KPIs for a rep, team or the company and a period, with charts."""
+
+    permission = "sales.kpi.read"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        args = request.args
+        try:
+            subject = resolve_subject(ctx, rep_id=args.get("rep_id", type=int) or None,
+                                      team_id=args.get("team_id", type=int) or None)
+            period = parse_period(args.get("period") or None, ctx)
+            currency = (args.get("currency") or base_currency(ctx)).upper()
+            q = KpiQuery(subject, period, currency)
+            values = compute(ctx, q)
+        except CRMError as exc:
+            flash_crm_error(exc)
+            return redirect(url_for(".index"))
+        cards = [{"key": v.key, "label": v.label, "unit": v.unit, "value": _fmt(v.value, v.unit, currency),
+                  "note": v.note, "excluded": v.excluded_currencies,
+                  "bar": ratio_bar(v.value) if v.unit == "ratio" and v.value is not None else None}
+                 for v in values.values() if v.key != "pipeline"]
+        pipeline = values["pipeline"]
+        pipeline_chart = bar_chart([d["stage"] for d in pipeline.detail or []],
+                                   [(gettext("Amount"), [d["amount"] for d in pipeline.detail or []]),
+                                    (gettext("Weighted"), [d["weighted"] for d in pipeline.detail or []])],
+                                   title=gettext("Pipeline by stage"))
+        months = _recent_months(period)
+        sales = [sales_amount(ctx, KpiQuery(subject, m, currency)).value for m in months]
+        plans = [plan_completion(ctx, KpiQuery(subject, m, currency)).denominator for m in months]
+        trend_chart = bar_chart([m.label for m in months], [(gettext("Sales"), sales), (gettext("Plan"), plans)],
+                                title=gettext("Sales and plan by month"))
+        shared = []
+        for metric in metrics.visible_metrics(ctx):
+            try:
+                shared.append(metrics.evaluate(ctx, metric.id, subject, period, currency))
+            except CRMError as exc:
+                shared.append({"label": metric.label, "value": None, "error": exc.message})
+        reps, teams = self._choices(ctx)
+        return self.render("admin/sales/kpis.html", subject=subject, period=period, currency=currency, cards=cards,
+                           pipeline=pipeline, pipeline_chart=pipeline_chart, trend_chart=trend_chart, shared=shared,
+                           reps=reps, teams=teams, args=args)
+
+    def _choices(self, ctx: Any) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        visible = access.visible_owner_ids(ctx)
+        stmt = select(User).where(User.active.is_(True)).order_by(User.username)
+        if visible is not None:
+            stmt = stmt.where(User.id.in_(visible))
+        reps = [(u.id, user_label(u)) for u in ctx.session.scalars(stmt)]
+        tstmt = select(Team).order_by(Team.name)
+        if ctx.scope == "own":
+            return reps, []
+        if ctx.scope == "team":
+            tstmt = tstmt.where(Team.id.in_(team_ids(ctx) or [-1]))
+        return reps, [(t.id, t.name) for t in ctx.session.scalars(tstmt)]

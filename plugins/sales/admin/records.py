@@ -1,0 +1,453 @@
+"""Model views of the sales records. Lists follow the record rules (a rep sees their own); every
+create, edit, delete and action calls the same service as the API, so audit and events fire."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import flash
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.fields import QuerySelectField
+from flask_admin.contrib.sqla.filters import FilterEqual
+from markupsafe import Markup
+from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from crmcore.admin.forms import active_users, all_teams, blank_to_none, user_label, visible_customers
+from crmcore.admin.views import AdminForm, SecureModelView, badge, flash_crm_error, service_context
+from crmcore.errors import CRMError
+from crmcore.i18n import gettext, lazy_gettext as _l
+
+from ..models import ACTIVITY_KINDS, LEAD_CHANNELS, Activity, Lead, Opportunity, Quote, SalesTarget, Stage
+from ..services import access, activities, catalog, leads, metrics, opportunities, quotes, stages, targets
+from ..services.conditions import ENTITIES
+
+STATUS_BADGES = {"open": "info", "won": "success", "lost": "secondary", "new": "info", "working": "warning",
+                 "qualified": "success", "disqualified": "secondary", "draft": "light", "pending_approval": "warning",
+                 "approved": "success", "rejected": "danger", "sent": "info", "accepted": "success",
+                 "ordered": "primary", "planned": "info", "done": "success", "cancelled": "secondary",
+                 "partial": "warning", "paid": "success", "confirmed": "primary", "delivered": "success"}
+
+
+def status_badge(value: str | None) -> Markup:
+    return badge((value or "").replace("_", " "), STATUS_BADGES.get(value or "", "secondary"))
+
+
+def money(amount: Any, currency: str) -> str:
+    return f"{amount:,.2f} {currency}" if amount is not None else ""
+
+
+def open_stages() -> list[Stage]:
+    return [s for s in stages.list_stages(service_context()) if s.active]
+
+
+class OwnedView(SecureModelView):
+    """Lists restricted to records whose owner is in the actor's scope."""
+
+    owner_column: str = "owner_id"
+
+    def _visible(self, query: Any) -> Any:
+        return access.scope_owned(self.ctx(), query, getattr(self.model, self.owner_column))
+
+    def get_query(self) -> Any:
+        return self._visible(super().get_query())
+
+    def get_count_query(self) -> Any:
+        return self._visible(super().get_count_query())
+
+    def _run(self, ids: list[str], call: Any, done: str) -> None:
+        ctx, n = self.ctx(), 0
+        for raw in ids:
+            try:
+                call(ctx, int(raw))
+                n += 1
+            except CRMError as exc:
+                ctx.session.rollback()
+                flash_crm_error(exc)
+        if n:
+            flash(gettext(done, n=n), "success")
+
+
+# --- leads -------------------------------------------------------------------------------------
+
+class LeadForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired()])
+    company = StringField(_l("Company"))
+    contact_name = StringField(_l("Contact"))
+    phone = StringField(_l("Phone"))
+    email = StringField(_l("E-mail"))
+    wechat = StringField(_l("WeChat"))
+    source_channel = SelectField(_l("Source channel"), choices=[(c, c) for c in LEAD_CHANNELS], default="phone")
+    campaign = StringField(_l("Campaign"))
+    estimated_amount = DecimalField(_l("Estimated amount"), validators=[Optional()])
+    message = TextAreaField(_l("Message"))
+
+
+class LeadView(OwnedView):
+    permission = "sales.lead.read"
+    write_permission = "sales.lead.write"
+    form = LeadForm
+    can_view_details = True
+    column_list = ("created_at", "name", "company", "source_channel", "status", "owner_id", "customer_id")
+    column_labels = {"created_at": _l("Created"), "name": _l("Name"), "company": _l("Company"),
+                     "source_channel": _l("Source"), "status": _l("Status"), "owner_id": _l("Owner"),
+                     "customer_id": _l("Customer")}
+    column_searchable_list = ("name", "company", "email", "phone")
+    column_filters = (FilterEqual(Lead.status, _l("Status"), options=[(s, s) for s in ("new", "working", "qualified",
+                                                                                       "disqualified")]),
+                      FilterEqual(Lead.source_channel, _l("Source"), options=[(c, c) for c in LEAD_CHANNELS]))
+    column_default_sort = ("created_at", True)
+    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
+                         "created_at": lambda v, c, m, n: m.created_at.strftime("%Y-%m-%d %H:%M")}
+
+    def _visible(self, query: Any) -> Any:
+        return leads._scope(self.ctx(), query)
+
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
+        return {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Lead:
+        return leads.create_lead(ctx, data, source_channel=data.get("source_channel"))
+
+    def service_update(self, ctx: Any, model: Lead, data: dict[str, Any]) -> Lead:
+        return leads.update_lead(ctx, model.id, data)
+
+    @action("qualify", _l("Qualify"), _l("Turn the selected leads into customers and opportunities?"))
+    def action_qualify(self, ids: list[str]) -> None:
+        self._run(ids, lambda ctx, i: leads.qualify_lead(ctx, i), "%(n)s lead(s) qualified.")
+
+
+# --- opportunities and stages ------------------------------------------------------------------
+
+class OpportunityForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired()])
+    customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
+    stage = QuerySelectField(_l("Stage"), query_factory=open_stages, validators=[DataRequired()])
+    amount = DecimalField(_l("Amount"), validators=[Optional()], places=2)
+    currency = StringField(_l("Currency"), validators=[Optional()])
+    expected_close_date = DateField(_l("Expected close"), validators=[Optional()])
+    probability = IntegerField(_l("Probability %"), validators=[Optional(), NumberRange(0, 100)],
+                               description=_l("Empty: the stage's probability"))
+    lost_reason = StringField(_l("Lost reason"))
+    competitor = StringField(_l("Competitor"))
+    notes = TextAreaField(_l("Notes"))
+
+
+class OpportunityView(OwnedView):
+    permission = "sales.opportunity.read"
+    write_permission = "sales.opportunity.write"
+    form = OpportunityForm
+    can_view_details = True
+    column_list = ("name", "customer", "stage", "status", "amount", "probability", "expected_close_date", "owner")
+    column_labels = {"name": _l("Name"), "customer": _l("Customer"), "stage": _l("Stage"), "status": _l("Status"),
+                     "amount": _l("Amount"), "probability": _l("Probability %"),
+                     "expected_close_date": _l("Expected close"), "owner": _l("Owner")}
+    column_searchable_list = ("name", "competitor")
+    column_sortable_list = ("name", "amount", "probability", "expected_close_date")
+    column_default_sort = ("expected_close_date", False)
+    column_filters = (FilterEqual(Opportunity.status, _l("Status"), options=[("open", "open"), ("won", "won"),
+                                                                            ("lost", "lost")]),
+                      FilterEqual(Opportunity.stage_id, _l("Stage")))
+    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
+                         "amount": lambda v, c, m, n: money(m.amount, m.currency),
+                         "stage": lambda v, c, m, n: m.stage.name,
+                         "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
+                         "owner": lambda v, c, m, n: user_label(m.owner) if m.owner else ""}
+
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        form.customer.render_kw = {"disabled": True}
+        return form
+
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
+        data = {k: blank_to_none(getattr(form, k).data) for k in ("name", "amount", "currency", "expected_close_date",
+                                                                  "probability", "lost_reason", "competitor", "notes")}
+        data["stage_id"] = form.stage.data.id if form.stage.data else None
+        if model is None:
+            data["customer_id"] = form.customer.data.id if form.customer.data else None
+        for key in ("amount", "currency", "probability"):
+            if data[key] is None:
+                data.pop(key)
+        return data
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Opportunity:
+        return opportunities.create_opportunity(ctx, data)
+
+    def service_update(self, ctx: Any, model: Opportunity, data: dict[str, Any]) -> Opportunity:
+        return opportunities.update_opportunity(ctx, model.id, data)
+
+
+class StageForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired()])
+    sequence = IntegerField(_l("Order"), default=50)
+    probability = IntegerField(_l("Probability %"), validators=[NumberRange(0, 100)], default=50)
+    is_won = BooleanField(_l("Won"))
+    is_lost = BooleanField(_l("Lost"))
+    active = BooleanField(_l("Active"), default=True)
+
+
+class StageView(SecureModelView):
+    permission = "sales.stage.manage"
+    form = StageForm
+    column_list = ("sequence", "name", "probability", "is_won", "is_lost", "active")
+    column_labels = {"sequence": _l("Order"), "name": _l("Name"), "probability": _l("Probability %"),
+                     "is_won": _l("Won"), "is_lost": _l("Lost"), "active": _l("Active")}
+    column_default_sort = ("sequence", False)
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Stage:
+        return stages.create_stage(ctx, data)
+
+    def service_update(self, ctx: Any, model: Stage, data: dict[str, Any]) -> Stage:
+        return stages.update_stage(ctx, model.id, data)
+
+    def service_delete(self, ctx: Any, model: Stage) -> None:
+        stages.delete_stage(ctx, model.id)
+
+
+# --- catalogue, quotes, orders, invoices ---------------------------------------------------------
+
+class ProductForm(AdminForm):
+    code = StringField(_l("Code"), validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired()])
+    category = StringField(_l("Category"))
+    unit = StringField(_l("Unit"), default="pcs")
+    list_price = DecimalField(_l("List price"), places=2, validators=[DataRequired()])
+    currency = StringField(_l("Currency"), default="CNY")
+    cost = DecimalField(_l("Cost"), places=2, validators=[Optional()])
+    active = BooleanField(_l("Active"), default=True)
+    description = TextAreaField(_l("Description"))
+
+
+class ProductView(SecureModelView):
+    permission = "sales.product.read"
+    write_permission = "sales.product.write"
+    form = ProductForm
+    column_list = ("code", "name", "category", "list_price", "currency", "active", "source")
+    column_labels = {"code": _l("Code"), "name": _l("Name"), "category": _l("Category"),
+                     "list_price": _l("List price"), "currency": _l("Currency"), "active": _l("Active"),
+                     "source": _l("Source")}
+    column_searchable_list = ("code", "name", "category")
+
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
+        return {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+        return catalog.create_product(ctx, data)
+
+    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+        return catalog.update_product(ctx, model.id, data)
+
+
+class QuoteView(OwnedView):
+    """Quotes are written through the API (lines); here they are read, submitted and decided."""
+
+    permission = "sales.quote.read"
+    can_view_details = True
+    column_list = ("number", "customer", "status", "total", "effective_discount_percent",
+                   "max_line_discount_percent", "created_at")
+    column_labels = {"number": _l("Number"), "customer": _l("Customer"), "status": _l("Status"),
+                     "total": _l("Total"), "effective_discount_percent": _l("Discount %"),
+                     "max_line_discount_percent": _l("Largest line discount %"), "created_at": _l("Created")}
+    column_filters = (FilterEqual(Quote.status, _l("Status"), options=[(s, s.replace("_", " ")) for s in (
+        "draft", "pending_approval", "approved", "rejected", "sent", "ordered")]),)
+    column_default_sort = ("created_at", True)
+    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
+                         "total": lambda v, c, m, n: money(m.total, m.currency),
+                         "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
+                         "created_at": lambda v, c, m, n: m.created_at.strftime("%Y-%m-%d")}
+
+    @action("submit", _l("Submit"))
+    def action_submit(self, ids: list[str]) -> None:
+        self._run(ids, quotes.submit_quote, "%(n)s quote(s) submitted.")
+
+    @action("approve", _l("Approve"), _l("Approve the selected quotes?"))
+    def action_approve(self, ids: list[str]) -> None:
+        self._run(ids, lambda ctx, i: quotes.approve_quote(ctx, i, gettext("Approved in the admin")),
+                  "%(n)s quote(s) approved.")
+
+
+class OrderView(SecureModelView):
+    permission = "sales.order.read"
+    can_view_details = True
+    column_list = ("number", "order_date", "customer", "status", "total", "source")
+    column_labels = {"number": _l("Number"), "order_date": _l("Date"), "customer": _l("Customer"),
+                     "status": _l("Status"), "total": _l("Total"), "source": _l("Source")}
+    column_default_sort = ("order_date", True)
+    column_searchable_list = ("number",)
+    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
+                         "total": lambda v, c, m, n: money(m.total, m.currency),
+                         "customer": lambda v, c, m, n: m.customer.name if m.customer else ""}
+
+    def _visible(self, query: Any) -> Any:
+        from ..services.orders import _scope
+
+        return _scope(self.ctx(), query, self.model)
+
+    def get_query(self) -> Any:
+        return self._visible(super().get_query())
+
+    def get_count_query(self) -> Any:
+        return self._visible(super().get_count_query())
+
+
+class InvoiceView(OrderView):
+    column_list = ("number", "invoice_date", "due_date", "customer_id", "state", "amount_total", "amount_paid")
+    column_labels = {"number": _l("Number"), "invoice_date": _l("Date"), "due_date": _l("Due"),
+                     "customer_id": _l("Customer"), "state": _l("State"), "amount_total": _l("Total"),
+                     "amount_paid": _l("Paid")}
+    column_default_sort = ("due_date", True)
+    column_formatters = {"state": lambda v, c, m, n: status_badge(m.state),
+                         "amount_total": lambda v, c, m, n: money(m.amount_total, m.currency),
+                         "amount_paid": lambda v, c, m, n: money(m.amount_paid, m.currency)}
+
+
+# --- activities, plans, metrics ----------------------------------------------------------------------
+
+class ActivityForm(AdminForm):
+    kind = SelectField(_l("Kind"), choices=[(k, k) for k in ACTIVITY_KINDS])
+    subject = StringField(_l("Subject"), validators=[DataRequired()])
+    customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
+    notes = TextAreaField(_l("Notes"))
+
+
+class ActivityView(OwnedView):
+    permission = "sales.activity.read"
+    write_permission = "sales.activity.write"
+    form = ActivityForm
+    column_list = ("kind", "subject", "customer_id", "due_at", "status", "outcome", "done_at")
+    column_labels = {"kind": _l("Kind"), "subject": _l("Subject"), "customer_id": _l("Customer"),
+                     "due_at": _l("Due"), "status": _l("Status"), "outcome": _l("Outcome"), "done_at": _l("Done")}
+    column_filters = (FilterEqual(Activity.kind, _l("Kind"), options=[(k, k) for k in ACTIVITY_KINDS]),
+                      FilterEqual(Activity.status, _l("Status"), options=[(s, s) for s in ("planned", "done",
+                                                                                           "cancelled")]))
+    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status)}
+
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
+        return {"kind": form.kind.data, "subject": form.subject.data, "notes": blank_to_none(form.notes.data),
+                "customer_id": form.customer.data.id if form.customer.data else None}
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Activity:
+        return activities.create_activity(ctx, data)
+
+    @action("done_success", _l("Done (visit succeeded)"))
+    def action_done_success(self, ids: list[str]) -> None:
+        self._run(ids, lambda ctx, i: activities.complete_activity(ctx, i, {"outcome": "success"}),
+                  "%(n)s activity(ies) done.")
+
+    @action("done_failure", _l("Done (visit failed)"))
+    def action_done_failure(self, ids: list[str]) -> None:
+        self._run(ids, lambda ctx, i: activities.complete_activity(ctx, i, {"outcome": "failure"}),
+                  "%(n)s activity(ies) done.")
+
+
+def _team_label(team: Any) -> str:
+    return team.name
+
+
+class TargetForm(AdminForm):
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
+    month = IntegerField(_l("Month"), validators=[DataRequired(), NumberRange(1, 12)])
+    user = QuerySelectField(_l("Rep"), query_factory=active_users, get_label=user_label, allow_blank=True,
+                            blank_text="—")
+    team = QuerySelectField(_l("Team"), query_factory=all_teams, get_label=_team_label, allow_blank=True,
+                            blank_text="—", description=_l("Neither rep nor team: the company's plan"))
+    amount = DecimalField(_l("Amount"), places=2, validators=[DataRequired()])
+    currency = StringField(_l("Currency"), default="CNY")
+
+
+class TargetView(SecureModelView):
+    permission = "sales.target.read"
+    write_permission = "sales.target.manage"
+    form = TargetForm
+    column_list = ("year", "month", "user_id", "team_id", "amount", "currency")
+    column_labels = {"year": _l("Year"), "month": _l("Month"), "user_id": _l("Rep"), "team_id": _l("Team"),
+                     "amount": _l("Amount"), "currency": _l("Currency")}
+    column_default_sort = [("year", True), ("month", True)]
+
+    def get_query(self) -> Any:
+        ids = [t.id for t in targets.list_targets(self.ctx())]
+        return super().get_query().filter(SalesTarget.id.in_(ids or [-1]))
+
+    def get_count_query(self) -> Any:
+        ids = [t.id for t in targets.list_targets(self.ctx())]
+        return super().get_count_query().filter(SalesTarget.id.in_(ids or [-1]))
+
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
+        return {"year": form.year.data, "month": form.month.data, "amount": form.amount.data,
+                "currency": blank_to_none(form.currency.data),
+                "user_id": form.user.data.id if form.user.data else None,
+                "team_id": form.team.data.id if form.team.data else None}
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+        return targets.set_target(ctx, data)
+
+    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+        return targets.set_target(ctx, data)
+
+    def service_delete(self, ctx: Any, model: Any) -> None:
+        targets.delete_target(ctx, model.id)
+
+
+class MetricForm(AdminForm):
+    name = StringField(_l("Name"), validators=[DataRequired()], description=_l("letters, digits and _"))
+    label = StringField(_l("Label"), validators=[DataRequired()])
+    description = TextAreaField(_l("Description"))
+    entity = SelectField(_l("Records"), choices=[(k, str(v.label)) for k, v in ENTITIES.items()])
+    conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"},
+                               description=_l('{"field": "status", "op": "eq", "value": "won"}; groups: {"all": [...]}, '
+                                              '{"any": [...]}, {"not": {...}}'))
+    aggregate = SelectField(_l("Aggregate"), choices=[("count", _l("count")), ("sum", _l("sum")),
+                                                       ("avg", _l("average"))])
+    field = StringField(_l("Field to sum or average"))
+    shares = StringField(_l("Shared with"), description=_l("role:sales, role:manager, user:7"))
+
+
+class MetricView(SecureModelView):
+    permission = "sales.metric.manage"
+    form = MetricForm
+    column_list = ("name", "label", "entity", "aggregate", "field")
+    column_labels = {"name": _l("Name"), "label": _l("Label"), "entity": _l("Records"),
+                     "aggregate": _l("Aggregate"), "field": _l("Field")}
+
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        if obj is not None and not form.is_submitted():
+            form.conditions.data = json.dumps(obj.conditions, ensure_ascii=False, indent=2) if obj.conditions else ""
+            form.shares.data = ", ".join(f"role:{s.role_id}" if s.role_id else f"user:{s.user_id}" for s in obj.shares)
+        return form
+
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
+        from crmcore.errors import ValidationError
+
+        text = (form.conditions.data or "").strip()
+        try:
+            conditions = json.loads(text) if text else None
+        except json.JSONDecodeError as exc:
+            raise ValidationError(gettext("The conditions are not valid JSON."),
+                                  errors={"conditions": [str(exc)]}) from None
+        shares = []
+        for part in (form.shares.data or "").replace("，", ",").split(","):
+            kind, _, value = part.strip().partition(":")
+            if not kind:
+                continue
+            if kind == "user" and value.strip().isdigit():
+                shares.append({"user_id": int(value)})
+            elif kind == "role" and value.strip().isdigit():
+                shares.append({"role_id": int(value)})
+            elif kind == "role":
+                shares.append({"role": value.strip()})
+            else:
+                shares.append({kind: value})  # refused with a message by the service
+        return {"name": form.name.data, "label": form.label.data, "description": blank_to_none(form.description.data),
+                "entity": form.entity.data, "conditions": conditions, "aggregate": form.aggregate.data,
+                "field": blank_to_none(form.field.data), "shares": shares}
+
+    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+        return metrics.create_metric(ctx, data)
+
+    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+        return metrics.update_metric(ctx, model.id, data)
+
+    def service_delete(self, ctx: Any, model: Any) -> None:
+        metrics.delete_metric(ctx, model.id)
+

@@ -1,0 +1,111 @@
+"""``crm sales ...``: recompute and show KPIs, import leads, seed stages, demo data; the daily KPI job."""
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from crmcore.contracts import Job
+
+
+def _ctx() -> Any:
+    return current_app.extensions["crm"].context(source="cli")
+
+
+@click.group("sales", cls=AppGroup)
+def sales() -> None:
+    """Sales automation: KPIs, leads, stages."""
+
+
+@sales.group("kpis")
+def kpis_group() -> None:
+    """Sales KPIs."""
+
+
+@kpis_group.command("recompute")
+@click.option("--period", help="2026-03, 2026-Q1, 2026 or 2026-01-01..2026-01-31 (default: this month)")
+@click.option("--currency", help="Report currency (default: the base currency)")
+def recompute_cmd(period: str | None, currency: str | None) -> None:
+    """Compute every KPI for the company, each team and each rep, and store the snapshots."""
+    from .services.money import base_currency
+    from .services.periods import parse_period
+    from .services.snapshots import recompute
+
+    ctx = _ctx()
+    p = parse_period(period, ctx)
+    cur = (currency or base_currency(ctx)).upper()
+    n = recompute(ctx, p, cur)
+    click.echo(f"Stored {n} KPI values for {p.label} in {cur}.")
+
+
+@kpis_group.command("show")
+@click.option("--period")
+@click.option("--rep", "rep_id", type=int, help="User id of a rep")
+@click.option("--team", "team_id", type=int, help="Team id")
+@click.option("--currency")
+@click.option("--json", "as_json", is_flag=True)
+def show_cmd(period: str | None, rep_id: int | None, team_id: int | None, currency: str | None, as_json: bool) -> None:
+    """Compute and print the KPIs (company unless --rep or --team)."""
+    from .api.kpis import kpi_query, report
+
+    ctx = _ctx()
+    data = report(ctx, kpi_query(ctx, {"period": period, "rep_id": rep_id, "team_id": team_id, "currency": currency}))
+    if as_json:
+        click.echo(json.dumps(data, default=str, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{data['subject_label']} - {data['period']} ({data['currency']})")
+    for value in data["kpis"].values():
+        shown = "-" if value["value"] is None else value["value"]
+        note = f"  ({value['note']})" if value["note"] else ""
+        click.echo(f"  {value['label']:<32} {shown}{note}")
+
+
+@sales.command("import-leads")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--encoding", default="utf-8-sig", show_default=True)
+def import_leads_cmd(file: str, encoding: str) -> None:
+    """Import leads from a CSV file with a header (name, company, phone, email, campaign, ...)."""
+    from .services.leads import import_leads
+
+    with open(file, encoding=encoding, newline="") as fh:
+        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fh)]
+    results = import_leads(_ctx(), rows)
+    created = sum(1 for r in results if r.status == "created")
+    click.echo(f"created {created}, rejected {len(results) - created}")
+    for r in results:
+        if r.status == "rejected":
+            click.echo(f"  line {r.index + 2}: {r.errors}", err=True)
+
+
+@sales.command("seed-stages")
+def seed_stages_cmd() -> None:
+    """Create the default opportunity stages if none are defined."""
+    from .services.stages import ensure_stages
+
+    ensure_stages(_ctx())
+    click.echo("Stages ready.")
+
+
+@sales.command("demo")
+def demo_cmd() -> None:
+    """Load demo sales data for the core's demo customers (run `crm demo` first); idempotent."""
+    from .services.demo import load_demo
+
+    click.echo(load_demo(_ctx()))
+
+
+def _daily_kpis(ctx: Any) -> None:
+    from .services.money import base_currency
+    from .services.periods import parse_period
+    from .services.snapshots import recompute
+
+    period = parse_period(None, ctx)
+    recompute(ctx, period, base_currency(ctx))
+    recompute(ctx, period.previous(), base_currency(ctx))
+
+
+JOBS = [Job("sales.kpis", _daily_kpis, 24 * 3600, "Recompute this and last month's sales KPI snapshots")]

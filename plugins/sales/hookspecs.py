@@ -1,0 +1,60 @@
+"""Hook specifications the sales plugin owns; other plugins (analysis, service, workflow) implement them.
+
+Added to the plugin manager when the sales plugin registers (its ``CRM_HOOKSPECS``). A plugin
+that implements one of these without requiring ``sales`` marks the impl ``optionalhook=True``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from crmcore import hookspec
+
+# ---------------------------------------------------------------------------
+# Sales: cross-selling, complaints, discount approval
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def crm_sales_cross_sell(ctx: Any, customer: Any, opportunity: Any | None) -> list[Any]:
+    """Suggest products to offer a customer, shown on the opportunity and the customer.
+
+    Called each time suggestions are shown (``GET .../suggestions``, the customer 360 panel).
+    Results of every plugin are merged per product; the highest score wins and reasons join.
+
+    :param ctx: the ``ServiceContext`` of the viewer.
+    :param customer: the ``Customer``.
+    :param opportunity: the ``plugins.sales.models.Opportunity`` being viewed, or None on the
+        customer's page.
+    :return: a list of ``plugins.sales.contracts.Suggestion``.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_sales_complaints(ctx: Any, customer_ids: Any, start: dt.datetime, end: dt.datetime) -> int | None:
+    """Count the complaints received from some customers in a period (the complaint-rate KPI).
+
+    Called by the KPI service. The service plugin answers from its tickets; when no plugin
+    answers, the complaint rate is absent (not zero). Stops at first non-None result.
+
+    :param ctx: the ``ServiceContext``.
+    :param customer_ids: a SQLAlchemy select of ``customers.id`` (use ``column.in_(customer_ids)``).
+    :param start: period start, inclusive, timezone-aware UTC.
+    :param end: period end, exclusive, timezone-aware UTC.
+    :return: the number of complaints, or None if the plugin does not track complaints.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_sales_discount_approval(ctx: Any, quote: Any) -> bool | None:
+    """Decide whether a submitted quote needs approval before it may be sent or ordered.
+
+    Called by ``submit_quote`` inside its transaction. The workflow plugin answers from its
+    approval policies; without an answer the quote needs approval when a line discount or the
+    overall discount exceeds the ``SALES_DISCOUNT_APPROVAL_THRESHOLD`` setting (percent).
+    Stops at first non-None result.
+
+    :param ctx: the ``ServiceContext`` of the submitter.
+    :param quote: the ``plugins.sales.models.Quote`` with its lines and totals computed.
+    :return: True (approval needed), False (approve now) or None (use the threshold).
+    """

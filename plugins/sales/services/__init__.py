@@ -1,0 +1,1 @@
+"""The sales plugin's domain logic, usable without Flask; every write goes through these."""

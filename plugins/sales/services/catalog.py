@@ -1,0 +1,175 @@
+"""Products and price lists: kept in the CRM or filled by the ERP sync (``source='erp'``)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from crmcore.errors import NotFound
+from crmcore.events import record_change
+from crmcore.normalize import fold
+from crmcore.services.customers import check_version
+from crmcore.services.unit import apply_changes, unit_of_work
+
+from ..models import SOURCES, PriceList, PriceListItem, Product
+from .common import as_date, one_of, raise_if
+from .money import clean_currency, parse_amount
+
+PRODUCT_FIELDS = ("code", "name", "category", "unit", "list_price", "currency", "cost", "active", "source",
+                  "description")
+PRICE_LIST_FIELDS = ("name", "currency", "valid_from", "valid_to", "active", "source")
+
+
+def get_product(ctx: Any, product_id: int) -> Product:
+    ctx.require("sales.product.read")
+    product = ctx.session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"Product {product_id} does not exist.")
+    return product
+
+
+def list_products(ctx: Any, *, q: str | None = None, category: str | None = None, active: bool | None = True,
+                  page: int = 1, page_size: int = 25) -> tuple[list[Product], int]:
+    ctx.require("sales.product.read")
+    stmt = select(Product)
+    if active is not None:
+        stmt = stmt.where(Product.active.is_(active))
+    if category:
+        stmt = stmt.where(Product.category == category)
+    if q:
+        like = f"%{fold(q).lower()}%"
+        stmt = stmt.where(or_(func.lower(Product.name).like(like), func.lower(Product.code).like(like)))
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = ctx.session.scalars(stmt.order_by(Product.name, Product.id).offset((page - 1) * page_size).limit(page_size))
+    return list(items), int(total or 0)
+
+
+def _clean_product(ctx: Any, data: dict[str, Any], existing: Product | None) -> dict[str, Any]:
+    data = {k: (fold(v) if isinstance(v, str) and k != "description" else v) for k, v in data.items()}
+    errors: dict[str, list[str]] = {}
+    for key in ("code", "name"):
+        if (existing is None or key in data) and not data.get(key):
+            errors[key] = ["This field cannot be empty."]
+    if data.get("code"):
+        other = ctx.session.scalar(select(Product).where(Product.code == data["code"]))
+        if other is not None and (existing is None or other.id != existing.id):
+            errors["code"] = [f"Code '{data['code']}' is already used by product {other.id}."]
+    for key in ("list_price", "cost"):
+        if key in data:
+            data[key] = parse_amount(data[key], key, errors)
+    if "list_price" in data and data["list_price"] is None and "list_price" not in errors:
+        errors["list_price"] = ["A product needs a list price (0 for free items)."]
+    if "currency" in data:
+        data["currency"] = clean_currency(data["currency"], "currency", errors)
+    if "source" in data:
+        one_of(data["source"], SOURCES, "source", errors)
+    raise_if(errors, "product")
+    return data
+
+
+def create_product(ctx: Any, data: dict[str, Any]) -> Product:
+    ctx.require("sales.product.write")
+    data = _clean_product(ctx, data, None)
+    with unit_of_work(ctx):
+        product = Product(currency=ctx.settings["DEFAULT_CURRENCY"], list_price=Decimal("0.00"))
+        changes = apply_changes(product, data, PRODUCT_FIELDS)
+        ctx.session.add(product)
+        ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=True)
+        ctx.session.flush()
+        record_change(ctx, "product", "created", product.id, changes, event_name="sales.product.created")
+    return product
+
+
+def update_product(ctx: Any, product_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+                   if_match: bool = False) -> Product:
+    product = get_product(ctx, product_id)
+    ctx.require("sales.product.write")
+    check_version(product, expected_version, if_match)
+    data = _clean_product(ctx, data, product)
+    with unit_of_work(ctx):
+        changes = apply_changes(product, data, PRODUCT_FIELDS)
+        if changes:
+            ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=False)
+            ctx.session.flush()
+            record_change(ctx, "product", "updated", product.id, changes, event_name="sales.product.updated")
+    return product
+
+
+def get_price_list(ctx: Any, price_list_id: int) -> PriceList:
+    ctx.require("sales.product.read")
+    pl = ctx.session.get(PriceList, price_list_id)
+    if pl is None:
+        raise NotFound(f"Price list {price_list_id} does not exist.")
+    return pl
+
+
+def list_price_lists(ctx: Any) -> list[PriceList]:
+    ctx.require("sales.product.read")
+    return list(ctx.session.scalars(select(PriceList).order_by(PriceList.name)))
+
+
+def _clean_items(ctx: Any, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
+    out: dict[int, Decimal] = {}
+    for i, item in enumerate(items or []):
+        pid = item.get("product_id")
+        if pid is None or ctx.session.get(Product, pid) is None:
+            errors.setdefault("items", []).append(f"Item {i + 1}: product {pid} does not exist.")
+            continue
+        price = parse_amount(item.get("price"), f"items.{i}.price", errors)
+        if price is None:
+            errors.setdefault("items", []).append(f"Item {i + 1}: a price is required.")
+            continue
+        out[pid] = price
+    return list(out.items())
+
+
+def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:
+    """Create a price list or change one; ``items`` (``[{product_id, price}]``), when given, replace all."""
+    ctx.require("sales.product.write")
+    pl = get_price_list(ctx, price_list_id) if price_list_id is not None else None
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    if pl is None or "name" in data:
+        data["name"] = fold(data.get("name") or "")
+        if not data["name"]:
+            errors["name"] = ["A price list needs a name."]
+        else:
+            other = ctx.session.scalar(select(PriceList).where(PriceList.name == data["name"]))
+            if other is not None and (pl is None or other.id != pl.id):
+                errors["name"] = [f"A price list named '{data['name']}' exists."]
+    if "currency" in data:
+        data["currency"] = clean_currency(data["currency"], "currency", errors)
+    for key in ("valid_from", "valid_to"):
+        if key in data:
+            data[key] = as_date(data[key], key, errors)
+    items = _clean_items(ctx, data["items"], errors) if "items" in data else None
+    raise_if(errors, "price list")
+    with unit_of_work(ctx):
+        created = pl is None
+        if pl is None:
+            pl = PriceList(currency=ctx.settings["DEFAULT_CURRENCY"])
+            ctx.session.add(pl)
+        changes = apply_changes(pl, data, PRICE_LIST_FIELDS)
+        if items is not None:
+            before = {i.product_id: str(i.price) for i in pl.items}
+            pl.items = [PriceListItem(product_id=pid, price=price) for pid, price in items]
+            after = {pid: str(price) for pid, price in items}
+            if before != after:
+                changes["items"] = [before, after]
+        ctx.session.flush()
+        if changes or created:
+            record_change(ctx, "price_list", "created" if created else "updated", pl.id, changes,
+                          event_name=f"sales.price_list.{'created' if created else 'updated'}")
+    return pl
+
+
+def price_of(ctx: Any, product: Product, price_list: PriceList | None) -> tuple[Decimal, str]:
+    """The list price of a product and its currency: from the price list when it has the product,
+    else the product's own."""
+    if price_list is not None:
+        item = ctx.session.scalar(select(PriceListItem).where(PriceListItem.price_list_id == price_list.id,
+                                                              PriceListItem.product_id == product.id))
+        if item is not None:
+            return item.price, price_list.currency
+    return product.list_price, product.currency

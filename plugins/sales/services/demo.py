@@ -1,0 +1,67 @@
+"""Demo sales data on top of the core's demo (``crm demo`` first, then ``crm sales demo``):
+products, a price list, opportunities in every stage, orders, invoices with payments, visits and
+this month's plans, so the board and the KPI dashboard have something to show. Idempotent."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from crmcore.db import utcnow
+from crmcore.models import Customer, User
+
+from ..models import Product
+from . import activities, catalog, opportunities, orders, stages, targets
+
+PRODUCTS = [("TEA-01", "西湖龙井 250g", "茶叶", "168"), ("TEA-02", "礼盒装龙井 500g", "茶叶", "398"),
+            ("PKG-01", "物流包装服务", "服务", "50"), ("EL-01", "蓝牙耳机", "电子", "299"),
+            ("EL-02", "充电宝 20000mAh", "电子", "129")]
+DEALS = [("HZ001", "lisi", "Visit", "12000"), ("SH002", "zhaoliu", "Proposal", "30000"),
+         ("SZ001", "wangfang", "Negotiation", "45000"), ("BJ001", "lisi", "Contract", "8000"),
+         ("GZ001", "zhaoliu", "Won", "20000"), ("ZS001", "lisi", "Lost", "15000")]
+
+
+def load_demo(ctx: Any) -> str:
+    """Add the demo sales data unless the demo products already exist; return a summary."""
+    if ctx.session.scalar(select(Product.id).where(Product.code == PRODUCTS[0][0])):
+        return "Sales demo data is already there."
+    customers = {c.code: c for c in ctx.session.scalars(select(Customer).where(Customer.code.in_([d[0] for d in DEALS])))}
+    users = {u.username: u for u in ctx.session.scalars(select(User))}
+    if len(customers) < len(DEALS) or "lisi" not in users:
+        return "Load the core demo first: crm demo"
+    products = [catalog.create_product(ctx, {"code": c, "name": n, "category": cat, "list_price": p})
+                for c, n, cat, p in PRODUCTS]
+    catalog.save_price_list(ctx, {"name": "经销商价", "items": [{"product_id": products[0].id, "price": "150"}]})
+    by_name = {s.name: s for s in stages.list_stages(ctx)}
+    today = dt.date.today()
+    start = utcnow() - dt.timedelta(days=40)
+    for code, owner, stage, amount in DEALS:
+        cust, user = customers[code], users[owner]
+        opp = opportunities.create_opportunity(ctx, {
+            "name": f"{cust.name} 采购", "customer_id": cust.id, "owner_id": user.id, "amount": amount,
+            "expected_close_date": today + dt.timedelta(days=20)}, at=start)
+        if stage != "Visit":
+            extra = {"lost_reason": "价格", "competitor": "某竞争对手"} if stage == "Lost" else {}
+            opportunities.move_stage(ctx, opp.id, by_name[stage].id, at=start + dt.timedelta(days=38), **extra)
+        activities.create_activity(ctx, {"kind": "visit", "subject": "拜访客户", "customer_id": cust.id,
+                                         "owner_id": user.id, "status": "done", "outcome": "success"
+                                         if stage != "Lost" else "failure"})
+    for i, (code, owner, _stage, amount) in enumerate(DEALS[:5]):
+        cust = customers[code]
+        order = orders.record_order(ctx, {"number": f"DEMO-SO-{i + 1}", "customer_id": cust.id,
+                                          "order_date": today - dt.timedelta(days=3 * i), "source": "erp", "lines": [
+                                              {"product_id": products[i].id, "quantity": "10",
+                                               "unit_price": str(products[i].list_price * 9 / 10),
+                                               "list_price": str(products[i].list_price)}]})
+        invoice = orders.record_invoice(ctx, {"number": f"DEMO-INV-{i + 1}", "customer_id": cust.id,
+                                              "order_id": order.id, "invoice_date": order.order_date,
+                                              "due_date": today, "amount_total": str(order.total)})
+        if i % 2 == 0:
+            orders.record_payment(ctx, invoice.id, {"paid_on": today, "amount": str(order.total / 2),
+                                                    "reference": f"DEMO-PAY-{i + 1}"})
+    for name in ("lisi", "zhaoliu", "emma"):
+        if name in users:
+            targets.set_target(ctx, {"year": today.year, "month": today.month, "user_id": users[name].id,
+                                     "amount": "5000"})
+    return f"Sales demo data: {len(PRODUCTS)} products, {len(DEALS)} opportunities, 5 orders and invoices."

@@ -1,0 +1,211 @@
+"""Custom metrics: an admin picks an entity, declarative conditions and an aggregate (count, sum or
+average of a field) and shares the metric with roles or single users, who see only those."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from crmcore.errors import NotFound, ValidationError
+from crmcore.events import record_change
+from crmcore.models import Role, User
+from crmcore.services.unit import apply_changes, unit_of_work
+
+from ..models import Metric, MetricShare
+from . import access, money
+from .conditions import AGGREGATABLE, ENTITIES, ConditionError, compile_conditions
+from .periods import Period
+from .subjects import Subject
+
+AGGREGATES = ("count", "sum", "avg")
+FIELDS = ("name", "label", "description", "entity", "conditions", "aggregate", "field")
+
+
+def _clean(ctx: Any, data: dict[str, Any], existing: Metric | None) -> dict[str, Any]:
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    merged = {k: data.get(k, getattr(existing, k) if existing else None) for k in FIELDS}
+    name = merged["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > 64 or not name.replace("_", "").isalnum():
+        errors["name"] = ["Use letters, digits and '_' (at most 64)."]
+    else:
+        other = ctx.session.scalar(select(Metric).where(Metric.name == name))
+        if other is not None and (existing is None or other.id != existing.id):
+            errors["name"] = [f"A metric named '{name}' exists."]
+    if not (merged["label"] or "").strip():
+        errors["label"] = ["A metric needs a label."]
+    spec = ENTITIES.get(merged["entity"])
+    if spec is None:
+        errors["entity"] = [f"Use one of: {', '.join(sorted(ENTITIES))}."]
+    if merged["aggregate"] not in AGGREGATES:
+        errors["aggregate"] = [f"Use one of: {', '.join(AGGREGATES)}."]
+    elif spec is not None and merged["aggregate"] != "count":
+        kind = spec.fields.get(merged["field"] or "")
+        if kind not in AGGREGATABLE:
+            numeric = sorted(f for f, k in spec.fields.items() if k in AGGREGATABLE)
+            errors["field"] = [f"To {merged['aggregate']} choose a number field of {spec.name}: {', '.join(numeric)}."]
+    elif merged["aggregate"] == "count" and merged["field"]:
+        data["field"] = None
+    if spec is not None:
+        try:
+            compile_conditions(spec.name, merged["conditions"])
+        except ConditionError as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise ValidationError("The metric is not valid.", errors=errors)
+    return data
+
+
+def create_metric(ctx: Any, data: dict[str, Any]) -> Metric:
+    ctx.require("sales.metric.manage")
+    shares = data.get("shares")
+    data = _clean(ctx, data, None)
+    with unit_of_work(ctx):
+        metric = Metric(created_by_id=getattr(ctx.actor, "id", None), aggregate="count")
+        changes = apply_changes(metric, data, FIELDS)
+        ctx.session.add(metric)
+        ctx.session.flush()
+        record_change(ctx, "metric", "created", metric.id, changes, event_name="sales.metric.created")
+        if shares is not None:
+            share_metric(ctx, metric.id, shares)
+    return metric
+
+
+def update_metric(ctx: Any, metric_id: int, data: dict[str, Any]) -> Metric:
+    ctx.require("sales.metric.manage")
+    metric = _get(ctx, metric_id)
+    shares = data.get("shares")
+    data = _clean(ctx, data, metric)
+    with unit_of_work(ctx):
+        changes = apply_changes(metric, data, FIELDS)
+        if changes:
+            ctx.session.flush()
+            record_change(ctx, "metric", "updated", metric.id, changes, event_name="sales.metric.updated")
+        if shares is not None:
+            share_metric(ctx, metric.id, shares)
+    return metric
+
+
+def delete_metric(ctx: Any, metric_id: int) -> None:
+    ctx.require("sales.metric.manage")
+    metric = _get(ctx, metric_id)
+    with unit_of_work(ctx):
+        ctx.session.delete(metric)
+        record_change(ctx, "metric", "deleted", metric_id, {"name": [metric.name, None]},
+                      event_name="sales.metric.deleted")
+
+
+def share_metric(ctx: Any, metric_id: int, shares: list[dict[str, Any]]) -> Metric:
+    """Replace who the metric is shared with: ``[{"role": "sales"}, {"user_id": 7}, ...]``."""
+    ctx.require("sales.metric.manage")
+    metric = _get(ctx, metric_id)
+    errors: dict[str, list[str]] = {}
+    wanted: set[tuple[int | None, int | None]] = set()
+    for i, share in enumerate(shares or []):
+        if not isinstance(share, dict) or len(share) != 1 or not set(share) <= {"role", "role_id", "user_id"}:
+            errors.setdefault(f"shares.{i}", []).append("Use {\"role\": name}, {\"role_id\": id} or {\"user_id\": id}.")
+            continue
+        if "role" in share or "role_id" in share:
+            role = (ctx.session.scalar(select(Role).where(Role.name == share["role"])) if "role" in share
+                    else ctx.session.get(Role, share["role_id"]))
+            if role is None:
+                errors.setdefault(f"shares.{i}", []).append("No such role.")
+                continue
+            wanted.add((role.id, None))
+        else:
+            if ctx.session.get(User, share["user_id"]) is None:
+                errors.setdefault(f"shares.{i}", []).append(f"User {share['user_id']} does not exist.")
+                continue
+            wanted.add((None, share["user_id"]))
+    if errors:
+        raise ValidationError("The shares are not valid.", errors=errors)
+    with unit_of_work(ctx):
+        before = sorted(((s.role_id or 0, s.user_id or 0) for s in metric.shares))
+        metric.shares = [MetricShare(role_id=r, user_id=u) for r, u in sorted(wanted, key=lambda x: (x[0] or 0, x[1] or 0))]
+        ctx.session.flush()
+        after = sorted(((s.role_id or 0, s.user_id or 0) for s in metric.shares))
+        if before != after:
+            record_change(ctx, "metric", "updated", metric.id, {"shares": [before, after]},
+                          event_name="sales.metric.shared")
+    return metric
+
+
+def _get(ctx: Any, metric_id: int) -> Metric:
+    metric = ctx.session.get(Metric, metric_id)
+    if metric is None:
+        raise NotFound(f"Metric {metric_id} does not exist.")
+    return metric
+
+
+def _shared_with(ctx: Any) -> Any:
+    """SQL condition: the metric is shared with the actor (directly or through their role)."""
+    conds = [MetricShare.user_id == ctx.actor.id]
+    if ctx.actor.role_id is not None:
+        conds.append(MetricShare.role_id == ctx.actor.role_id)
+    return Metric.id.in_(select(MetricShare.metric_id).where(or_(*conds)))
+
+
+def visible_metrics(ctx: Any) -> list[Metric]:
+    """The metrics shared with the actor; metric managers see all of them."""
+    ctx.require("sales.kpi.read")
+    stmt = select(Metric).order_by(Metric.label, Metric.id)
+    if ctx.actor is not None and not ctx.can("sales.metric.manage"):
+        stmt = stmt.where(_shared_with(ctx))
+    return list(ctx.session.scalars(stmt))
+
+
+def get_metric(ctx: Any, metric_id: int) -> Metric:
+    """A metric the actor may see; one not shared with them is 404, as if it did not exist."""
+    ctx.require("sales.kpi.read")
+    metric = _get(ctx, metric_id)
+    if ctx.actor is not None and not ctx.can("sales.metric.manage"):
+        if not ctx.session.scalar(select(Metric.id).where(Metric.id == metric.id, _shared_with(ctx))):
+            raise NotFound(f"Metric {metric_id} does not exist.")
+    return metric
+
+
+def evaluate(ctx: Any, metric_id: int, subject: Subject, period: Period, currency: str) -> dict[str, Any]:
+    """The metric's value for a subject and period, over the records the actor may see.
+
+    Records count when they match the conditions, their date field falls in the period and their
+    owner is in the subject; money fields are converted to ``currency`` (rows without a rate are
+    left out and named). An average over no rows is None; a count or sum over none is 0.
+    """
+    metric = get_metric(ctx, metric_id)
+    spec = ENTITIES[metric.entity]
+    model = spec.model
+    try:
+        cond = compile_conditions(spec.name, metric.conditions)
+    except ConditionError as exc:  # pragma: no cover - validated on save; whitelist may shrink later
+        raise ValidationError("The metric's conditions are no longer valid.", errors=exc.errors) from None
+    date_col = spec.column(spec.date)
+    is_time = spec.fields.get(spec.date) == "datetime"
+    start, end = (period.start_utc, period.end_utc) if is_time else (period.start, period.end)
+    owner_col = spec.column(spec.owner)
+    where = [cond, date_col >= start, date_col < end]
+    for extra in (subject.owner_condition(owner_col), access.owner_condition(ctx, owner_col)):
+        if extra is not None:
+            where.append(extra)
+    excluded: list[str] = []
+    if metric.aggregate == "count":
+        value: Any = ctx.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    else:
+        col = spec.column(metric.field)
+        kind = spec.fields[metric.field]
+        if kind == "money" and spec.currency:
+            cur_col = spec.column(spec.currency)
+            col = money.converted(ctx, col, cur_col, currency)
+            excluded = list(ctx.session.scalars(select(cur_col).where(
+                *where, money.unconvertible(ctx, cur_col, currency)).distinct()))
+        agg = func.sum(col) if metric.aggregate == "sum" else func.avg(col)
+        raw = ctx.session.scalar(select(agg).select_from(model).where(*where))
+        if raw is None:
+            value = Decimal("0.00") if metric.aggregate == "sum" else None
+        else:
+            places = Decimal("0.01") if kind == "money" or metric.aggregate == "avg" else Decimal(1)
+            value = Decimal(str(raw)).quantize(places, rounding=ROUND_HALF_UP)
+    return {"metric_id": metric.id, "name": metric.name, "label": metric.label, "aggregate": metric.aggregate,
+            "field": metric.field, "entity": metric.entity, "subject": subject.key, "period": period.label,
+            "currency": currency, "value": value, "excluded_currencies": sorted(excluded)}
+

@@ -1,0 +1,115 @@
+"""Money: currency codes, rounding, exchange rates and conversion inside SQL aggregates.
+
+Amounts are ``Decimal`` rounded half-up to cents. Rates are stored per currency as units of the
+base currency (settings ``DEFAULT_CURRENCY``); a report in currency X converts an amount in C as
+``amount * rate(C) / rate(X)``. An amount in a currency without a rate cannot be converted; the
+KPIs leave it out and say which currencies they left out.
+"""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Numeric, case, literal, select, type_coerce
+
+from crmcore.errors import ValidationError
+
+from ..models import ExchangeRate
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def cents(value: Any) -> Decimal:
+    """Round to cents, half up (``None`` counts as zero)."""
+    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_amount(value: Any, field: str, errors: dict[str, list[str]], *, allow_negative: bool = False,
+                 places: str = "0.01") -> Decimal | None:
+    """A Decimal from user input, or an error message under ``field``."""
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+        if not amount.is_finite() or (amount < 0 and not allow_negative):
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors.setdefault(field, []).append("Must be a non-negative number." if not allow_negative else
+                                            "Must be a number.")
+        return None
+    return amount.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def clean_currency(value: Any, field: str, errors: dict[str, list[str]]) -> str | None:
+    if value is None:
+        return None
+    cur = str(value).strip().upper()
+    if len(cur) != 3 or not cur.isalpha():
+        errors.setdefault(field, []).append("Use a three-letter ISO 4217 code such as CNY or USD.")
+        return None
+    return cur
+
+
+def base_currency(ctx: Any) -> str:
+    return str(ctx.settings.get("DEFAULT_CURRENCY") or "CNY").upper()
+
+
+def rate_of(ctx: Any, currency: str) -> Decimal | None:
+    """Units of the base currency per unit of ``currency`` (1 for the base), or None if unknown."""
+    if currency == base_currency(ctx):
+        return Decimal(1)
+    return ctx.session.scalar(select(ExchangeRate.rate).where(ExchangeRate.currency == currency))
+
+
+def converted(ctx: Any, amount: Any, currency_col: Any, target: str) -> Any:
+    """SQL: ``amount`` (in the row's ``currency_col``) converted to ``target``; NULL when no rate.
+
+    Rows already in ``target`` are taken as they are, so a report in one currency needs no rates.
+    """
+    target_rate = rate_of(ctx, target)
+    if target_rate is None:
+        raise ValidationError(f"There is no exchange rate for {target}.",
+                              errors={"currency": [f"Set a rate for {target} or report in {base_currency(ctx)}."]})
+    base = base_currency(ctx)
+    row_rate = case((currency_col == base, literal(Decimal(1), Numeric(18, 8))),
+                    else_=select(ExchangeRate.rate).where(ExchangeRate.currency == currency_col)
+                    .correlate_except(ExchangeRate).scalar_subquery())
+    factor = case((currency_col == target, literal(Decimal(1), Numeric(18, 8))),
+                  else_=row_rate / literal(target_rate, Numeric(18, 8)))
+    return type_coerce(amount * factor, Numeric(28, 8))
+
+
+def unconvertible(ctx: Any, currency_col: Any, target: str) -> Any:
+    """SQL condition: the row's currency cannot be converted to ``target`` (no rate)."""
+    base = base_currency(ctx)
+    known = select(ExchangeRate.currency)
+    return (currency_col != target) & (currency_col != base) & currency_col.not_in(known)
+
+
+def set_rate(ctx: Any, currency: str, rate: Any) -> ExchangeRate:
+    """Set the rate of ``currency`` in units of the base currency."""
+    from crmcore.events import record_change
+    from crmcore.services.unit import unit_of_work
+
+    ctx.require("sales.rate.manage")
+    errors: dict[str, list[str]] = {}
+    cur = clean_currency(currency, "currency", errors)
+    value = parse_amount(rate, "rate", errors, places="0.00000001")
+    if value is not None and value <= 0:
+        errors.setdefault("rate", []).append("Must be greater than zero.")
+    if cur == base_currency(ctx):
+        errors.setdefault("currency", []).append(f"{cur} is the base currency; its rate is always 1.")
+    if errors:
+        raise ValidationError("The exchange rate is not valid.", errors=errors)
+    with unit_of_work(ctx):
+        row = ctx.session.scalar(select(ExchangeRate).where(ExchangeRate.currency == cur))
+        before = row.rate if row else None
+        if row is None:
+            row = ExchangeRate(currency=cur, rate=value)
+            ctx.session.add(row)
+        row.rate = value
+        ctx.session.flush()
+        record_change(ctx, "sales_exchange_rate", "updated" if before is not None else "created", row.id,
+                      {"rate": [before, value]}, data={"currency": cur})
+    return row

@@ -1,0 +1,257 @@
+"""Opportunities: create, update, move between stages (recording the time spent in each), list."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crmcore.errors import NotFound, ValidationError
+from crmcore.events import record_change
+from crmcore.services.customers import check_version, get_customer, update_customer
+from crmcore.services.unit import apply_changes, unit_of_work
+
+from ..models import Opportunity, Stage, StageHistory
+from . import access
+from .common import as_date, check_contact, check_user, moment, raise_if
+from .money import cents, clean_currency, parse_amount
+from .stages import first_open_stage, get_stage
+
+FIELDS = ("name", "customer_id", "contact_id", "owner_id", "amount", "currency", "expected_close_date",
+          "probability", "lost_reason", "competitor", "source_channel", "notes", "lead_id")
+SORTABLE = {"id", "name", "amount", "expected_close_date", "created_at", "updated_at", "probability"}
+
+
+def get_opportunity(ctx: Any, opportunity_id: int, *, permission: str = "sales.opportunity.read") -> Opportunity:
+    """An opportunity the actor may access, or NotFound / PermissionDenied."""
+    ctx.require(permission)
+    opp = ctx.session.get(Opportunity, opportunity_id)
+    if opp is None:
+        raise NotFound(f"Opportunity {opportunity_id} does not exist.")
+    access.check_owned(ctx, opp.owner_id, "opportunity")
+    return opp
+
+
+def list_opportunities(ctx: Any, *, stage_id: int | None = None, status: str | None = None,
+                       owner_id: int | None = None, customer_id: int | None = None, q: str | None = None,
+                       sort: str = "-updated_at", page: int = 1, page_size: int = 25) -> tuple[list[Opportunity], int]:
+    """The opportunities the actor may see, filtered; ``(page, total)``."""
+    ctx.require("sales.opportunity.read")
+    stmt = access.scope_owned(ctx, select(Opportunity), Opportunity.owner_id)
+    if stage_id is not None:
+        stmt = stmt.where(Opportunity.stage_id == stage_id)
+    if status:
+        stmt = stmt.where(Opportunity.status == status)
+    if owner_id is not None:
+        stmt = stmt.where(Opportunity.owner_id == owner_id)
+    if customer_id is not None:
+        stmt = stmt.where(Opportunity.customer_id == customer_id)
+    if q:
+        stmt = stmt.where(func.lower(Opportunity.name).like(f"%{q.lower()}%"))
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    key = sort.lstrip("-+")
+    if key not in SORTABLE:
+        raise ValidationError("Unknown sort key.", errors={"sort": [f"Sort by one of: {', '.join(sorted(SORTABLE))}."]})
+    col = getattr(Opportunity, key)
+    stmt = stmt.order_by(col.desc() if sort.startswith("-") else col.asc(), Opportunity.id.desc())
+    return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique()), int(total or 0)
+
+
+def _clean(ctx: Any, data: dict[str, Any], existing: Opportunity | None) -> dict[str, Any]:
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    if "name" in data or existing is None:
+        data["name"] = (data.get("name") or "").strip()
+        if not data["name"]:
+            errors["name"] = ["An opportunity needs a name."]
+    if existing is None and data.get("customer_id") is None:
+        errors["customer_id"] = ["Say which customer this opportunity is for."]
+    if existing is not None and "customer_id" in data and data["customer_id"] != existing.customer_id:
+        errors["customer_id"] = ["An opportunity cannot move to another customer; merge the customers instead."]
+    if "amount" in data:
+        data["amount"] = parse_amount(data["amount"], "amount", errors)
+        if data["amount"] is None and "amount" not in errors:
+            data["amount"] = parse_amount(0, "amount", errors)
+    if "currency" in data:
+        data["currency"] = clean_currency(data["currency"], "currency", errors)
+    if "expected_close_date" in data:
+        data["expected_close_date"] = as_date(data["expected_close_date"], "expected_close_date", errors)
+    if "probability" in data and data["probability"] is not None:
+        p = data["probability"]
+        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 100:
+            errors["probability"] = ["A whole number from 0 to 100."]
+    elif "probability" in data:
+        data.pop("probability")
+    check_user(ctx, data.get("owner_id"), "owner_id", errors)
+    customer_id = data.get("customer_id", existing.customer_id if existing else None)
+    check_contact(ctx, data.get("contact_id"), customer_id, errors)
+    raise_if(errors, "opportunity")
+    return data
+
+
+def _enter(ctx: Any, opp: Opportunity, stage: Stage, at: dt.datetime) -> StageHistory:
+    row = StageHistory(opportunity_id=opp.id, stage_id=stage.id, entered_at=at, user_id=getattr(ctx.actor, "id", None))
+    ctx.session.add(row)
+    opp.stage_entered_at = at
+    return row
+
+
+def _close_current(ctx: Any, opp: Opportunity, at: dt.datetime) -> StageHistory | None:
+    row = ctx.session.scalar(select(StageHistory).where(StageHistory.opportunity_id == opp.id,
+                                                        StageHistory.left_at.is_(None))
+                             .order_by(StageHistory.entered_at.desc(), StageHistory.id.desc()))
+    if row is not None:
+        if at < row.entered_at:
+            raise ValidationError("The move is earlier than the opportunity entered its current stage.",
+                                  errors={"at": [f"Use a time after {row.entered_at.isoformat()}."]})
+        row.left_at = at
+        row.duration_seconds = int((at - row.entered_at).total_seconds())
+    return row
+
+
+def _apply_stage(ctx: Any, opp: Opportunity, stage: Stage, at: dt.datetime, changes: dict[str, list[Any]],
+                 probability_given: bool) -> None:
+    """Set stage, status, probability, close time and cycle time for ``stage``."""
+    status = "won" if stage.is_won else "lost" if stage.is_lost else "open"
+    if stage.is_lost and not opp.lost_reason:
+        raise ValidationError("Say why the opportunity was lost.", errors={"lost_reason": ["Required when lost."]})
+    updates: dict[str, Any] = {"stage_id": stage.id, "status": status}
+    if stage.is_won or stage.is_lost:
+        updates["probability"] = 100 if stage.is_won else 0
+        updates["closed_at"] = at
+        updates["cycle_seconds"] = max(0, int((at - opp.created_at).total_seconds()))
+    else:
+        if not probability_given:
+            updates["probability"] = stage.probability
+        updates["closed_at"] = None
+        updates["cycle_seconds"] = None
+    changes.update(apply_changes(opp, updates, tuple(updates)))
+    opp.stage = stage
+
+
+def create_opportunity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None = None) -> Opportunity:
+    """Create an opportunity in ``stage_id`` (default: the first open stage); owner defaults to the actor."""
+    ctx.require("sales.opportunity.write")
+    data = _clean(ctx, data, None)
+    customer = get_customer(ctx, data["customer_id"])
+    if "owner_id" not in data and ctx.actor is not None:
+        data["owner_id"] = ctx.actor.id
+    data.setdefault("owner_id", customer.owner_id)
+    access.may_assign(ctx, data.get("owner_id"), "opportunity")
+    stage = get_stage(ctx, data["stage_id"]) if data.get("stage_id") else first_open_stage(ctx)
+    now = moment(at)
+    with unit_of_work(ctx):
+        opp = Opportunity(currency=customer.currency or ctx.settings["DEFAULT_CURRENCY"], created_at=now,
+                          amount=parse_amount(0, "amount", {}), probability=stage.probability, stage_id=stage.id)
+        changes = apply_changes(opp, data, FIELDS)
+        ctx.session.add(opp)
+        ctx.session.flush()
+        _apply_stage(ctx, opp, stage, now, changes, "probability" in data)
+        _enter(ctx, opp, stage, now)
+        ctx.hook.crm_before_save(ctx=ctx, entity="opportunity", obj=opp, changes=changes, created=True)
+        ctx.session.flush()
+        record_change(ctx, "opportunity", "created", opp.id, changes, event_name="sales.opportunity.created",
+                      data={"customer_id": opp.customer_id, "stage": stage.name})
+    return opp
+
+
+def update_opportunity(ctx: Any, opportunity_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+                       if_match: bool = False, at: dt.datetime | None = None) -> Opportunity:
+    """Change fields; a ``stage_id`` in ``data`` moves the opportunity (see :func:`move_stage`)."""
+    opp = get_opportunity(ctx, opportunity_id, permission="sales.opportunity.write")
+    check_version(opp, expected_version, if_match)
+    data = _clean(ctx, data, opp)
+    if "owner_id" in data and data["owner_id"] != opp.owner_id:
+        access.may_assign(ctx, data["owner_id"], "opportunity")
+    stage_id = data.pop("stage_id", None)
+    if stage_id is not None and stage_id != opp.stage_id:
+        return move_stage(ctx, opp.id, stage_id, at=at, **{k: data[k] for k in data if k in FIELDS})
+    with unit_of_work(ctx):
+        changes = apply_changes(opp, data, FIELDS)
+        if not changes:
+            return opp
+        ctx.hook.crm_before_save(ctx=ctx, entity="opportunity", obj=opp, changes=changes, created=False)
+        ctx.session.flush()
+        record_change(ctx, "opportunity", "updated", opp.id, changes, event_name="sales.opportunity.updated")
+    return opp
+
+
+def move_stage(ctx: Any, opportunity_id: int, stage_id: int, *, at: dt.datetime | None = None,
+               expected_version: int | None = None, if_match: bool = False, **fields: Any) -> Opportunity:
+    """Move to another stage: the stay in the old stage ends (its duration is kept), one in the new begins.
+
+    Won and lost stages close the opportunity (probability 100 / 0, ``closed_at``, cycle time);
+    a lost stage needs a ``lost_reason``. Moving a closed opportunity to an open stage reopens it.
+    The event is ``sales.opportunity.won``, ``.lost`` or ``.stage_changed``.
+    """
+    opp = get_opportunity(ctx, opportunity_id, permission="sales.opportunity.write")
+    check_version(opp, expected_version, if_match)
+    fields = _clean(ctx, fields, opp) if fields else {}
+    stage = get_stage(ctx, stage_id)
+    if not stage.active:
+        raise ValidationError("This stage is no longer used.", errors={"stage_id": ["Choose an active stage."]})
+    if stage.id == opp.stage_id:
+        raise ValidationError("The opportunity is already in this stage.", errors={"stage_id": ["Choose another stage."]})
+    now = moment(at)
+    before = opp.stage
+    with unit_of_work(ctx):
+        changes = apply_changes(opp, fields, FIELDS)
+        _close_current(ctx, opp, now)
+        _apply_stage(ctx, opp, stage, now, changes, "probability" in fields)
+        changes["stage"] = [before.name, stage.name]
+        _enter(ctx, opp, stage, now)
+        ctx.hook.crm_before_save(ctx=ctx, entity="opportunity", obj=opp, changes=changes, created=False)
+        ctx.session.flush()
+        name = "won" if stage.is_won else "lost" if stage.is_lost else "stage_changed"
+        record_change(ctx, "opportunity", "updated", opp.id, changes, event_name=f"sales.opportunity.{name}",
+                      data={"from_stage_id": before.id, "to_stage_id": stage.id, "customer_id": opp.customer_id})
+        if stage.is_won:
+            customer = get_customer(ctx, opp.customer_id)
+            if customer.stage in ("lead", "prospect") and ctx.can("customer.write"):
+                update_customer(ctx, customer.id, {"stage": "customer"})
+    return opp
+
+
+def stage_history(ctx: Any, opportunity_id: int, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Each stay in a stage with its duration (the current one up to ``now``), and totals per stage."""
+    opp = get_opportunity(ctx, opportunity_id)
+    now = moment(now)
+    rows = ctx.session.scalars(select(StageHistory).where(StageHistory.opportunity_id == opp.id)
+                               .order_by(StageHistory.entered_at, StageHistory.id)).all()
+    stays, totals = [], {}
+    for row in rows:
+        seconds = row.duration_seconds if row.left_at is not None else int((now - row.entered_at).total_seconds())
+        stays.append({"stage_id": row.stage_id, "stage": row.stage.name, "entered_at": row.entered_at,
+                      "left_at": row.left_at, "seconds": seconds, "current": row.left_at is None})
+        total = totals.setdefault(row.stage_id, {"stage_id": row.stage_id, "stage": row.stage.name, "seconds": 0,
+                                                 "sequence": row.stage.sequence})
+        total["seconds"] += seconds
+    per_stage = sorted(totals.values(), key=lambda t: (t.pop("sequence"), t["stage_id"]))
+    return {"opportunity_id": opp.id, "stays": stays, "per_stage": per_stage}
+
+
+def board(ctx: Any, *, owner_id: int | None = None, limit_per_stage: int = 50) -> list[dict[str, Any]]:
+    """The pipeline board: every active stage with the visible opportunities in it, their count and
+    amount per currency."""
+    from .stages import list_stages
+
+    stages = list_stages(ctx)
+    base = access.scope_owned(ctx, select(Opportunity), Opportunity.owner_id)
+    if owner_id is not None:
+        base = base.where(Opportunity.owner_id == owner_id)
+    sub = base.subquery()
+    counts: dict[int, int] = {}
+    totals: dict[int, dict[str, Any]] = {}
+    for sid, currency, n, total in ctx.session.execute(
+            select(sub.c.stage_id, sub.c.currency, func.count(), func.sum(sub.c.amount))
+            .group_by(sub.c.stage_id, sub.c.currency).order_by(sub.c.currency)):
+        counts[sid] = counts.get(sid, 0) + n
+        totals.setdefault(sid, {})[currency] = cents(total)
+    out = []
+    for stage in stages:
+        items = ctx.session.scalars(base.where(Opportunity.stage_id == stage.id)
+                                    .order_by(Opportunity.expected_close_date.is_(None), Opportunity.expected_close_date,
+                                              Opportunity.id).limit(limit_per_stage)).unique().all()
+        out.append({"stage": stage, "count": counts.get(stage.id, 0), "totals": totals.get(stage.id, {}),
+                    "opportunities": list(items)})
+    return out

@@ -1,0 +1,345 @@
+"""Orders, invoices and payments: created from quotes in the CRM or recorded by the ERP sync.
+
+``record_order`` / ``record_invoice`` are idempotent by ``number`` (a second call updates), and
+``record_payment`` by ``reference``, so an interrupted sync can simply run again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from crmcore.errors import Conflict, NotFound
+from crmcore.events import record_change
+from crmcore.models import Customer
+from crmcore.services import access as core_access
+from crmcore.services.customers import get_customer
+from crmcore.services.unit import apply_changes, unit_of_work
+
+from ..models import INVOICE_STATES, ORDER_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment, Product
+from . import access
+from .common import as_date, check_user, one_of, raise_if
+from .money import ZERO, cents, clean_currency, parse_amount
+
+ORDER_FIELDS = ("number", "customer_id", "owner_id", "opportunity_id", "order_date", "currency", "status", "source")
+INVOICE_FIELDS = ("number", "customer_id", "order_id", "owner_id", "invoice_date", "due_date", "currency",
+                  "amount_total", "source")
+HUNDRED = Decimal(100)
+
+
+def _scope(ctx: Any, stmt: Any, model: Any) -> Any:
+    """Visible when the record's owner is in scope or its customer is."""
+    cond = access.owner_condition(ctx, model.owner_id)
+    if cond is None:
+        return stmt
+    customers = core_access.scope_customers(ctx, select(Customer.id))
+    return stmt.where(or_(cond, model.customer_id.in_(customers)))
+
+
+def _check(ctx: Any, obj: Any, what: str) -> None:
+    if access.can_access_owner(ctx, obj.owner_id):
+        return
+    customer = ctx.session.get(Customer, obj.customer_id)
+    if customer is None or not core_access.can_access_customer(ctx, customer):
+        access.check_owned(ctx, obj.owner_id, what)
+
+
+def _check_customer(ctx: Any, customer_id: Any) -> None:
+    """A person (not the ERP sync, which acts as the system) writes only for customers in scope."""
+    customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
+    if customer is not None and not core_access.can_access_customer(ctx, customer):
+        core_access.check_customer_access(ctx, customer)
+
+
+def get_order(ctx: Any, order_id: int) -> Order:
+    ctx.require("sales.order.read")
+    order = ctx.session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    _check(ctx, order, "order")
+    return order
+
+
+def list_orders(ctx: Any, *, customer_id: int | None = None, status: str | None = None, page: int = 1,
+                page_size: int = 25) -> tuple[list[Order], int]:
+    """Orders the actor may see, newest first (a customer's order history with ``customer_id``)."""
+    ctx.require("sales.order.read")
+    stmt = _scope(ctx, select(Order), Order)
+    if customer_id is not None:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = ctx.session.scalars(stmt.order_by(Order.order_date.desc(), Order.id.desc())
+                                .offset((page - 1) * page_size).limit(page_size))
+    return list(items), int(total or 0)
+
+
+def _order_lines(ctx: Any, raw_lines: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[OrderLine]:
+    lines = []
+    for i, raw in enumerate(raw_lines):
+        where = f"lines.{i}"
+        product = ctx.session.get(Product, raw["product_id"]) if raw.get("product_id") is not None else None
+        if raw.get("product_id") is not None and product is None:
+            errors.setdefault(where, []).append(f"Product {raw['product_id']} does not exist.")
+            continue
+        qty = parse_amount(raw.get("quantity", 1), f"{where}.quantity", errors, places="0.001")
+        unit_price = parse_amount(raw.get("unit_price"), f"{where}.unit_price", errors)
+        list_price = parse_amount(raw.get("list_price"), f"{where}.list_price", errors)
+        discount = parse_amount(raw.get("discount_percent") or 0, f"{where}.discount_percent", errors) or ZERO
+        if unit_price is None:
+            errors.setdefault(f"{where}.unit_price", []).append("Required.")
+        if qty is None or unit_price is None:
+            continue
+        total = parse_amount(raw.get("line_total"), f"{where}.line_total", errors)
+        if total is None:
+            total = cents(qty * unit_price * (HUNDRED - discount) / HUNDRED)
+        description = (raw.get("description") or (product.name if product else "") or "").strip() or "-"
+        lines.append(OrderLine(product_id=product.id if product else None, description=description[:255],
+                               quantity=qty, unit_price=unit_price, list_price=list_price,
+                               discount_percent=discount, line_total=total))
+    return lines
+
+
+def record_order(ctx: Any, data: dict[str, Any]) -> Order:
+    """Create or update (by ``number``) an order, e.g. from the ERP.
+
+    ``total`` defaults to the sum of the lines' totals; ``list_total`` to the sum of ``quantity *
+    list_price`` when every line has a list price (else it stays unknown and the order is left
+    out of the price retention rate). The owner defaults to the customer's owner.
+    """
+    ctx.require("sales.order.write")
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    if not (data.get("number") or "").strip():
+        errors["number"] = ["An order needs a number."]
+    existing = ctx.session.scalar(select(Order).where(Order.number == data.get("number"))) if not errors else None
+    customer = None
+    if data.get("customer_id") is None and existing is None:
+        errors["customer_id"] = ["Say which customer ordered."]
+    elif data.get("customer_id") is not None:
+        customer = ctx.session.get(Customer, data["customer_id"])
+        if customer is None:
+            errors["customer_id"] = [f"Customer {data['customer_id']} does not exist."]
+    if "order_date" in data or existing is None:
+        data["order_date"] = as_date(data.get("order_date"), "order_date", errors)
+        if data["order_date"] is None and "order_date" not in errors:
+            errors["order_date"] = ["An order needs a date."]
+    if "currency" in data:
+        data["currency"] = clean_currency(data["currency"], "currency", errors)
+    if "status" in data:
+        one_of(data["status"], ORDER_STATUSES, "status", errors)
+    if "source" in data:
+        one_of(data["source"], SOURCES, "source", errors)
+    check_user(ctx, data.get("owner_id"), "owner_id", errors)
+    lines = _order_lines(ctx, data.get("lines") or [], errors) if "lines" in data else None
+    total = parse_amount(data.get("total"), "total", errors) if data.get("total") is not None else None
+    raise_if(errors, "order")
+    _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
+    with unit_of_work(ctx):
+        created = existing is None
+        order = existing or Order(currency=(customer.currency if customer else None) or ctx.settings["DEFAULT_CURRENCY"],
+                                  status="confirmed", source="crm")
+        if created:
+            data.setdefault("owner_id", customer.owner_id)
+            ctx.session.add(order)
+        changes = apply_changes(order, data, ORDER_FIELDS)
+        if lines is not None:
+            order.lines = lines
+            changes["lines"] = [None, len(lines)]
+        if total is None and lines is not None:
+            total = sum((ln.line_total for ln in lines), ZERO)
+        if lines is not None:
+            known = [ln for ln in lines if ln.list_price is not None]
+            order.list_total = cents(sum((ln.quantity * ln.list_price for ln in known), ZERO)) \
+                if lines and len(known) == len(lines) else None
+        if data.get("list_total") is not None:
+            order.list_total = parse_amount(data["list_total"], "list_total", {})
+        if total is not None and total != order.total:
+            changes["total"] = [order.total, total]
+            order.total = total
+        if not changes and not created:
+            return order
+        ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes=changes, created=created)
+        ctx.session.flush()
+        action = "created" if created else "updated"
+        record_change(ctx, "order", action, order.id, changes, event_name=f"sales.order.{action}",
+                      data={"number": order.number, "customer_id": order.customer_id})
+    return order
+
+
+def create_order_from_quote(ctx: Any, quote: Any, order_date: dt.date | None = None) -> Order:
+    """The order of a quote: its lines, totals, customer, owner and opportunity (called by the quote service)."""
+    from .quotes import new_number
+
+    lines = [OrderLine(product_id=ln.product_id, description=ln.description, quantity=ln.quantity,
+                       list_price=ln.list_price, unit_price=ln.unit_price, discount_percent=ln.discount_percent,
+                       line_total=ln.line_total) for ln in quote.lines]
+    order = Order(number=new_number("SO"), customer_id=quote.customer_id, owner_id=quote.owner_id, quote_id=quote.id,
+                  opportunity_id=quote.opportunity_id, order_date=order_date or dt.date.today(),
+                  currency=quote.currency, status="confirmed", total=quote.total, list_total=quote.list_total,
+                  source="crm", lines=lines)
+    ctx.session.add(order)
+    ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes={}, created=True)
+    ctx.session.flush()
+    record_change(ctx, "order", "created", order.id, {"total": [None, order.total]}, event_name="sales.order.created",
+                  data={"number": order.number, "customer_id": order.customer_id, "quote_id": quote.id})
+    return order
+
+
+# --- invoices and payments -------------------------------------------------------------------
+
+
+def get_invoice(ctx: Any, invoice_id: int) -> Invoice:
+    ctx.require("sales.order.read")
+    invoice = ctx.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"Invoice {invoice_id} does not exist.")
+    _check(ctx, invoice, "invoice")
+    return invoice
+
+
+def list_invoices(ctx: Any, *, customer_id: int | None = None, state: str | None = None, overdue: bool = False,
+                  page: int = 1, page_size: int = 25, today: dt.date | None = None) -> tuple[list[Invoice], int]:
+    ctx.require("sales.order.read")
+    stmt = _scope(ctx, select(Invoice), Invoice)
+    if customer_id is not None:
+        stmt = stmt.where(Invoice.customer_id == customer_id)
+    if state:
+        stmt = stmt.where(Invoice.state == state)
+    if overdue:
+        stmt = stmt.where(Invoice.state.in_(("open", "partial")), Invoice.due_date < (today or dt.date.today()))
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = ctx.session.scalars(stmt.order_by(Invoice.due_date.desc(), Invoice.id.desc())
+                                .offset((page - 1) * page_size).limit(page_size))
+    return list(items), int(total or 0)
+
+
+def _state(invoice: Invoice, requested: str | None) -> str:
+    if requested in ("draft", "cancelled"):
+        return requested
+    if invoice.amount_paid >= invoice.amount_total:
+        return "paid"
+    return "partial" if invoice.amount_paid > 0 else "open"
+
+
+def record_invoice(ctx: Any, data: dict[str, Any]) -> Invoice:
+    """Create or update (by ``number``) an invoice. Its state follows the payments (open, partial,
+    paid) unless it is ``draft`` or ``cancelled``; the owner defaults to the order's or customer's."""
+    ctx.require("sales.order.write")
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    if not (data.get("number") or "").strip():
+        errors["number"] = ["An invoice needs a number."]
+    existing = ctx.session.scalar(select(Invoice).where(Invoice.number == data.get("number"))) if not errors else None
+    creating = existing is None
+    if creating and data.get("customer_id") is None:
+        errors["customer_id"] = ["Say which customer is invoiced."]
+    elif data.get("customer_id") is not None and ctx.session.get(Customer, data["customer_id"]) is None:
+        errors["customer_id"] = [f"Customer {data['customer_id']} does not exist."]
+    order = None
+    if data.get("order_id") is not None:
+        order = ctx.session.get(Order, data["order_id"])
+        if order is None:
+            errors["order_id"] = [f"Order {data['order_id']} does not exist."]
+    for key in ("invoice_date", "due_date"):
+        if key in data or creating:
+            data[key] = as_date(data.get(key), key, errors)
+            if data[key] is None and key not in errors:
+                errors[key] = ["Required."]
+    if "amount_total" in data or creating:
+        data["amount_total"] = parse_amount(data.get("amount_total"), "amount_total", errors)
+        if data["amount_total"] is None and "amount_total" not in errors:
+            errors["amount_total"] = ["Required."]
+    if "currency" in data:
+        data["currency"] = clean_currency(data["currency"], "currency", errors)
+    if data.get("state") is not None:
+        one_of(data["state"], INVOICE_STATES, "state", errors)
+    check_user(ctx, data.get("owner_id"), "owner_id", errors)
+    raise_if(errors, "invoice")
+    _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
+    with unit_of_work(ctx):
+        invoice = existing or Invoice(amount_paid=ZERO, state="open", source="crm")
+        if creating:
+            customer = ctx.session.get(Customer, data["customer_id"])
+            data.setdefault("owner_id", order.owner_id if order is not None else customer.owner_id)
+            data.setdefault("currency", order.currency if order is not None else customer.currency)
+            ctx.session.add(invoice)
+        changes = apply_changes(invoice, data, INVOICE_FIELDS)
+        changes.update(apply_changes(invoice, {"state": _state(invoice, data.get("state", invoice.state))}, ("state",)))
+        if not changes and not creating:
+            return invoice
+        ctx.hook.crm_before_save(ctx=ctx, entity="invoice", obj=invoice, changes=changes, created=creating)
+        ctx.session.flush()
+        action = "created" if creating else "updated"
+        record_change(ctx, "invoice", action, invoice.id, changes, event_name=f"sales.invoice.{action}",
+                      data={"number": invoice.number, "customer_id": invoice.customer_id})
+    return invoice
+
+
+def record_payment(ctx: Any, invoice_id: int, data: dict[str, Any]) -> Payment:
+    """Record a (possibly partial) payment of an invoice; a known ``reference`` returns the earlier one."""
+    ctx.require("sales.order.write")
+    invoice = get_invoice(ctx, invoice_id)
+    errors: dict[str, list[str]] = {}
+    reference = (data.get("reference") or "").strip() or None
+    if reference:
+        earlier = ctx.session.scalar(select(Payment).where(Payment.reference == reference))
+        if earlier is not None:
+            if earlier.invoice_id != invoice.id:
+                raise Conflict(f"Payment reference '{reference}' is already used for another invoice.")
+            return earlier
+    amount = parse_amount(data.get("amount"), "amount", errors)
+    if amount is None and "amount" not in errors:
+        errors["amount"] = ["Required."]
+    elif amount is not None and amount <= 0:
+        errors["amount"] = ["Must be more than zero."]
+    paid_on = as_date(data.get("paid_on"), "paid_on", errors)
+    if paid_on is None and "paid_on" not in errors:
+        errors["paid_on"] = ["Required."]
+    currency = clean_currency(data.get("currency") or invoice.currency, "currency", errors)
+    if currency and currency != invoice.currency:
+        errors["currency"] = [f"The invoice is in {invoice.currency}; record the payment in that currency."]
+    if invoice.state in ("draft", "cancelled"):
+        errors["invoice_id"] = [f"The invoice is {invoice.state}; it cannot be paid."]
+    raise_if(errors, "payment")
+    with unit_of_work(ctx):
+        payment = Payment(invoice_id=invoice.id, paid_on=paid_on, amount=amount, currency=currency,
+                          reference=reference, source=data.get("source") or "crm")
+        ctx.session.add(payment)
+        before = (invoice.amount_paid, invoice.state)
+        invoice.amount_paid = cents(invoice.amount_paid + amount)
+        invoice.state = _state(invoice, None)
+        ctx.session.flush()
+        record_change(ctx, "payment", "created", payment.id, {"amount": [None, amount]},
+                      event_name="sales.payment.recorded",
+                      data={"invoice_id": invoice.id, "customer_id": invoice.customer_id})
+        record_change(ctx, "invoice", "updated", invoice.id,
+                      {"amount_paid": [before[0], invoice.amount_paid], "state": [before[1], invoice.state]},
+                      event_name="sales.invoice.paid" if invoice.state == "paid" else "sales.invoice.updated")
+    return payment
+
+
+def customer_summary(ctx: Any, customer_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
+    """A customer's order history and receivables: per currency, orders and amount due (overdue too)."""
+    customer = get_customer(ctx, customer_id)
+    ctx.require("sales.order.read")
+    today = today or dt.date.today()
+    orders = {}
+    for currency, n, total, last in ctx.session.execute(
+            select(Order.currency, func.count(), func.sum(Order.total), func.max(Order.order_date))
+            .where(Order.customer_id == customer.id, Order.status != "cancelled").group_by(Order.currency)):
+        orders[currency] = {"count": n, "total": cents(total), "last_order_date": last}
+    due = {}
+    open_states = ("open", "partial")
+    outstanding = Invoice.amount_total - Invoice.amount_paid
+    for currency, amount, overdue in ctx.session.execute(
+            select(Invoice.currency, func.sum(outstanding),
+                   func.sum(outstanding).filter(Invoice.due_date < today))
+            .where(Invoice.customer_id == customer.id, Invoice.state.in_(open_states)).group_by(Invoice.currency)):
+        due[currency] = {"amount_due": cents(amount), "overdue": cents(overdue)}
+    recent, _ = list_orders(ctx, customer_id=customer.id, page_size=10)
+    return {"customer_id": customer.id, "orders": orders, "receivables": due, "recent_orders": recent}
+

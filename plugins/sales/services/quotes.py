@@ -1,0 +1,345 @@
+"""Quotes with lines: per-line and overall discounts, totals, discount approval, quote -> order.
+
+States: ``draft`` -> submit -> ``approved`` (or ``pending_approval`` -> approve/reject ->
+``approved`` / ``rejected``) -> ``sent`` -> ``accepted`` / ``declined``; ``approved``, ``sent``
+or ``accepted`` -> ``ordered``. Editing a rejected or approved quote puts it back to ``draft``.
+Every step is an event (``sales.quote.submitted``, ``.approval_requested``, ``.approved``,
+``.rejected``, ...) so a workflow can route the approval to an OA and answer through
+:func:`approve_quote` / :func:`reject_quote`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crmcore.db import utcnow
+from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from crmcore.events import record_change
+from crmcore.services.customers import check_version, get_customer
+from crmcore.services.unit import apply_changes, unit_of_work
+
+from ..models import PriceList, Product, Quote, QuoteLine
+from . import access
+from .catalog import price_of
+from .common import as_date, check_user, raise_if
+from .money import ZERO, cents, clean_currency, parse_amount
+
+HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",
+                 "discount_percent", "notes")
+EDITABLE = ("draft", "rejected", "approved")
+ORDERABLE = ("approved", "sent", "accepted")
+HUNDRED = Decimal(100)
+PCT = Decimal("0.01")
+
+
+def new_number(prefix: str) -> str:
+    return f"{prefix}{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def get_quote(ctx: Any, quote_id: int, *, permission: str = "sales.quote.read") -> Quote:
+    ctx.require(permission)
+    quote = ctx.session.get(Quote, quote_id)
+    if quote is None:
+        raise NotFound(f"Quote {quote_id} does not exist.")
+    access.check_owned(ctx, quote.owner_id, "quote")
+    return quote
+
+
+def list_quotes(ctx: Any, *, customer_id: int | None = None, opportunity_id: int | None = None,
+                status: str | None = None, page: int = 1, page_size: int = 25) -> tuple[list[Quote], int]:
+    ctx.require("sales.quote.read")
+    stmt = access.scope_owned(ctx, select(Quote), Quote.owner_id)
+    if customer_id is not None:
+        stmt = stmt.where(Quote.customer_id == customer_id)
+    if opportunity_id is not None:
+        stmt = stmt.where(Quote.opportunity_id == opportunity_id)
+    if status:
+        stmt = stmt.where(Quote.status == status)
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = ctx.session.scalars(stmt.order_by(Quote.id.desc()).offset((page - 1) * page_size).limit(page_size))
+    return list(items), int(total or 0)
+
+
+def _percent(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
+    pct = parse_amount(value if value is not None else 0, field, errors)
+    if pct is not None and pct > HUNDRED:
+        errors.setdefault(field, []).append("A discount is at most 100 percent.")
+    return pct if pct is not None else ZERO
+
+
+def _build_lines(ctx: Any, raw_lines: list[dict[str, Any]], currency: str, price_list: PriceList | None,
+                 errors: dict[str, list[str]]) -> list[QuoteLine]:
+    lines = []
+    for i, raw in enumerate(raw_lines):
+        where = f"lines.{i}"
+        product = None
+        if raw.get("product_id") is not None:
+            product = ctx.session.get(Product, raw["product_id"])
+            if product is None:
+                errors.setdefault(where, []).append(f"Product {raw['product_id']} does not exist.")
+                continue
+        description = (raw.get("description") or (product.name if product else "")).strip()
+        if not description:
+            errors.setdefault(where, []).append("A line without a product needs a description.")
+        qty = parse_amount(raw.get("quantity", 1), f"{where}.quantity", errors, places="0.001")
+        if qty is not None and qty <= 0:
+            errors.setdefault(f"{where}.quantity", []).append("Must be more than zero.")
+        unit_price = parse_amount(raw.get("unit_price"), f"{where}.unit_price", errors)
+        list_price = None
+        if product is not None:
+            list_price, list_currency = price_of(ctx, product, price_list)
+            if list_currency != currency:
+                errors.setdefault(where, []).append(
+                    f"The product's list price is in {list_currency}; use a price list in {currency}.")
+                continue
+        if unit_price is None:
+            if list_price is None:
+                errors.setdefault(f"{where}.unit_price", []).append("A line without a product needs a unit price.")
+                continue
+            unit_price = list_price
+        if list_price is None:
+            list_price = unit_price
+        discount = _percent(raw.get("discount_percent"), f"{where}.discount_percent", errors)
+        if qty is None or qty <= 0:
+            continue
+        total = cents(qty * unit_price * (HUNDRED - discount) / HUNDRED)
+        lines.append(QuoteLine(position=i, product_id=product.id if product else None, description=description[:255],
+                               quantity=qty, list_price=list_price, unit_price=unit_price, discount_percent=discount,
+                               line_total=total))
+    return lines
+
+
+def compute_totals(quote: Quote) -> None:
+    """Totals from the lines and the overall discount.
+
+    ``line_total = round(quantity * unit_price * (1 - line discount))``; ``list_total`` is the sum
+    of ``quantity * list_price``; ``subtotal`` the sum of line totals; ``discount_total =
+    round(subtotal * overall discount)``; ``total = subtotal - discount_total``. The effective
+    discount is ``1 - total / list_total``; a line's is ``1 - line_total / (quantity * list_price)``.
+    """
+    list_total = cents(sum((ln.quantity * ln.list_price for ln in quote.lines), ZERO))
+    subtotal = cents(sum((ln.line_total for ln in quote.lines), ZERO))
+    discount_total = cents(subtotal * (quote.discount_percent or ZERO) / HUNDRED)
+    quote.list_total, quote.subtotal, quote.discount_total = list_total, subtotal, discount_total
+    quote.total = subtotal - discount_total
+    quote.effective_discount_percent = _discount_pct(quote.total, list_total)
+    quote.max_line_discount_percent = max(
+        (_discount_pct(ln.line_total, ln.quantity * ln.list_price) for ln in quote.lines), default=ZERO)
+
+
+def _discount_pct(actual: Decimal, listed: Decimal) -> Decimal:
+    if not listed or listed <= 0:
+        return ZERO
+    return max(ZERO, ((1 - Decimal(actual) / Decimal(listed)) * HUNDRED).quantize(PCT, rounding=ROUND_HALF_UP))
+
+
+def _clean(ctx: Any, data: dict[str, Any], existing: Quote | None) -> tuple[dict[str, Any], PriceList | None]:
+    data = dict(data)
+    errors: dict[str, list[str]] = {}
+    if existing is None and data.get("customer_id") is None:
+        errors["customer_id"] = ["Say which customer the quote is for."]
+    if existing is not None and data.get("customer_id", existing.customer_id) != existing.customer_id:
+        errors["customer_id"] = ["A quote cannot move to another customer."]
+    if "currency" in data:
+        data["currency"] = clean_currency(data["currency"], "currency", errors)
+    if "valid_until" in data:
+        data["valid_until"] = as_date(data["valid_until"], "valid_until", errors)
+    if "discount_percent" in data:
+        data["discount_percent"] = _percent(data["discount_percent"], "discount_percent", errors)
+    check_user(ctx, data.get("owner_id"), "owner_id", errors)
+    price_list = None
+    pl_id = data.get("price_list_id", existing.price_list_id if existing else None)
+    if pl_id is not None:
+        price_list = ctx.session.get(PriceList, pl_id)
+        if price_list is None:
+            errors["price_list_id"] = [f"Price list {pl_id} does not exist."]
+    raise_if(errors, "quote")
+    return data, price_list
+
+
+def _check_opportunity(ctx: Any, quote: Quote) -> None:
+    if quote.opportunity_id is None:
+        return
+    from .opportunities import get_opportunity
+
+    opp = get_opportunity(ctx, quote.opportunity_id)
+    if opp.customer_id != quote.customer_id:
+        raise ValidationError("The opportunity is for another customer.",
+                              errors={"opportunity_id": ["Choose an opportunity of the same customer."]})
+
+
+def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
+    """Create a draft quote with ``lines`` (``product_id``, ``description``, ``quantity``,
+    ``unit_price`` (default: the list price), ``discount_percent``)."""
+    ctx.require("sales.quote.write")
+    data, price_list = _clean(ctx, data, None)
+    customer = get_customer(ctx, data["customer_id"])
+    if "owner_id" not in data:
+        data["owner_id"] = ctx.actor.id if ctx.actor is not None else customer.owner_id
+    access.may_assign(ctx, data["owner_id"], "quote")
+    currency = data.get("currency") or (price_list.currency if price_list else customer.currency)
+    errors: dict[str, list[str]] = {}
+    if price_list is not None and price_list.currency != currency:
+        errors["price_list_id"] = [f"The price list is in {price_list.currency}, the quote in {currency}."]
+    lines = _build_lines(ctx, data.get("lines") or [], currency, price_list, errors)
+    raise_if(errors, "quote")
+    with unit_of_work(ctx):
+        quote = Quote(number=new_number("Q"), status="draft", currency=currency, discount_percent=ZERO)
+        changes = apply_changes(quote, {**data, "currency": currency}, HEADER_FIELDS)
+        quote.lines = lines
+        compute_totals(quote)
+        _check_opportunity(ctx, quote)
+        ctx.session.add(quote)
+        ctx.hook.crm_before_save(ctx=ctx, entity="quote", obj=quote, changes=changes, created=True)
+        ctx.session.flush()
+        changes["total"] = [None, quote.total]
+        record_change(ctx, "quote", "created", quote.id, changes, event_name="sales.quote.created",
+                      data={"number": quote.number})
+    return quote
+
+
+def update_quote(ctx: Any, quote_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+                 if_match: bool = False) -> Quote:
+    """Change a draft, rejected or approved quote (back to draft); ``lines``, when given, replace all."""
+    quote = get_quote(ctx, quote_id, permission="sales.quote.write")
+    check_version(quote, expected_version, if_match)
+    if quote.status not in EDITABLE:
+        raise Conflict(f"The quote is {quote.status.replace('_', ' ')}; it cannot be changed now.")
+    data, price_list = _clean(ctx, data, quote)
+    if "owner_id" in data and data["owner_id"] != quote.owner_id:
+        access.may_assign(ctx, data["owner_id"], "quote")
+    currency = data.get("currency") or quote.currency
+    errors: dict[str, list[str]] = {}
+    if price_list is not None and price_list.currency != currency:
+        errors["price_list_id"] = [f"The price list is in {price_list.currency}, the quote in {currency}."]
+    lines = _build_lines(ctx, data["lines"], currency, price_list, errors) if "lines" in data else None
+    raise_if(errors, "quote")
+    with unit_of_work(ctx):
+        before_total = quote.total
+        changes = apply_changes(quote, data, HEADER_FIELDS)
+        if lines is not None:
+            quote.lines = lines
+            changes["lines"] = [None, len(lines)]
+        compute_totals(quote)
+        if quote.total != before_total:
+            changes["total"] = [before_total, quote.total]
+        if not changes:
+            return quote
+        if quote.status != "draft":
+            changes["status"] = [quote.status, "draft"]
+            quote.status = "draft"
+            quote.requires_approval = False
+        _check_opportunity(ctx, quote)
+        ctx.hook.crm_before_save(ctx=ctx, entity="quote", obj=quote, changes=changes, created=False)
+        ctx.session.flush()
+        record_change(ctx, "quote", "updated", quote.id, changes, event_name="sales.quote.updated")
+    return quote
+
+
+def approval_threshold(ctx: Any) -> Decimal | None:
+    """``SALES_DISCOUNT_APPROVAL_THRESHOLD`` (percent), or None: no discount needs approval."""
+    raw = ctx.settings.get("SALES_DISCOUNT_APPROVAL_THRESHOLD")
+    if raw is None:
+        raw = (ctx.settings.get("SALES") or {}).get("discount_approval_threshold")
+    return None if raw in (None, "") else Decimal(str(raw))
+
+
+def needs_approval(ctx: Any, quote: Quote) -> bool:
+    """Ask the plugins (``crm_sales_discount_approval``), else compare the largest discount with the threshold."""
+    answer = ctx.hook.crm_sales_discount_approval(ctx=ctx, quote=quote)
+    if answer is not None:
+        return bool(answer)
+    threshold = approval_threshold(ctx)
+    if threshold is None:
+        return False
+    return max(quote.max_line_discount_percent, quote.effective_discount_percent) > threshold
+
+
+def _transition(ctx: Any, quote: Quote, status: str, event: str, **extra: Any) -> Quote:
+    data = extra.pop("data", {})
+    changes = apply_changes(quote, {"status": status, **extra}, ("status", *extra))
+    ctx.session.flush()
+    record_change(ctx, "quote", "updated", quote.id, changes, event_name=f"sales.quote.{event}",
+                  data={"number": quote.number, "total": quote.total, "currency": quote.currency,
+                        "effective_discount_percent": quote.effective_discount_percent,
+                        "max_line_discount_percent": quote.max_line_discount_percent, **data})
+    return quote
+
+
+def submit_quote(ctx: Any, quote_id: int) -> Quote:
+    """Submit a draft: it is approved at once, or waits in ``pending_approval`` when its discount needs it."""
+    quote = get_quote(ctx, quote_id, permission="sales.quote.write")
+    if quote.status != "draft":
+        raise Conflict(f"Only a draft can be submitted; this quote is {quote.status.replace('_', ' ')}.")
+    if not quote.lines:
+        raise ValidationError("The quote has no lines.", errors={"lines": ["Add at least one line."]})
+    with unit_of_work(ctx):
+        needed = needs_approval(ctx, quote)
+        quote.requires_approval = needed
+        _transition(ctx, quote, "draft", "submitted", data={"requires_approval": needed})
+        if needed:
+            _transition(ctx, quote, "pending_approval", "approval_requested",
+                        data={"threshold": approval_threshold(ctx), "owner_id": quote.owner_id})
+        else:
+            _transition(ctx, quote, "approved", "approved", data={"automatic": True})
+    return quote
+
+
+def _decide(ctx: Any, quote_id: int, approve: bool, note: str | None) -> Quote:
+    quote = get_quote(ctx, quote_id, permission="sales.quote.approve")
+    if quote.status != "pending_approval":
+        raise Conflict(f"The quote is {quote.status.replace('_', ' ')}, not waiting for approval.")
+    if ctx.actor is not None and quote.owner_id == ctx.actor.id:
+        raise PermissionDenied("You cannot decide on your own quote; another approver must.")
+    if not approve and not (note or "").strip():
+        raise ValidationError("Say why the quote is rejected.", errors={"note": ["Required when rejecting."]})
+    with unit_of_work(ctx):
+        return _transition(ctx, quote, "approved" if approve else "rejected", "approved" if approve else "rejected",
+                           decided_by_id=getattr(ctx.actor, "id", None), decided_at=utcnow(), decision_note=note)
+
+
+def approve_quote(ctx: Any, quote_id: int, note: str | None = None) -> Quote:
+    """Approve a quote waiting for approval (the workflow/OA callback calls this too)."""
+    return _decide(ctx, quote_id, True, note)
+
+
+def reject_quote(ctx: Any, quote_id: int, note: str) -> Quote:
+    """Reject a quote waiting for approval; the rep may change it and submit again."""
+    return _decide(ctx, quote_id, False, note)
+
+
+_MOVES = {"send": (("approved",), "sent"), "accept": (("approved", "sent"), "accepted"),
+          "decline": (("approved", "sent"), "declined"),
+          "cancel": (("draft", "pending_approval", "approved", "rejected", "sent"), "cancelled")}
+
+
+def set_status(ctx: Any, quote_id: int, action: str) -> Quote:
+    """``send``, ``accept``, ``decline`` or ``cancel`` a quote."""
+    if action not in _MOVES:
+        raise ValidationError("Unknown action.", errors={"action": [f"One of: {', '.join(_MOVES)}."]})
+    quote = get_quote(ctx, quote_id, permission="sales.quote.write")
+    allowed, target = _MOVES[action]
+    if quote.status not in allowed:
+        raise Conflict(f"A quote that is {quote.status.replace('_', ' ')} cannot be {target}.")
+    with unit_of_work(ctx):
+        return _transition(ctx, quote, target, target)
+
+
+def convert_to_order(ctx: Any, quote_id: int, *, order_date: dt.date | None = None) -> Any:
+    """Turn an approved, sent or accepted quote into a confirmed order with the same lines and totals."""
+    from .orders import create_order_from_quote
+
+    quote = get_quote(ctx, quote_id, permission="sales.quote.write")
+    ctx.require("sales.order.read")
+    if quote.status not in ORDERABLE:
+        hint = " It needs approval first." if quote.status == "pending_approval" else ""
+        raise Conflict(f"A quote that is {quote.status.replace('_', ' ')} cannot become an order.{hint}")
+    with unit_of_work(ctx):
+        order = create_order_from_quote(ctx, quote, order_date)
+        _transition(ctx, quote, "ordered", "ordered", data={"order_id": order.id})
+    return order
+
