@@ -19,6 +19,9 @@ from crmcore.services import users as user_svc
 def database(tmp_path_factory: pytest.TempPathFactory) -> Database:
     url = os.environ.get("CRM_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
     db = Database(url)
+    if db.engine.dialect.name == "postgresql":  # also drops tables of plugins this run did not import
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     Base.metadata.drop_all(db.engine)
     Base.metadata.create_all(db.engine)
     yield db

@@ -5,6 +5,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from ..contracts import DuplicateCandidate, MovedRows
 from ..db import Base
@@ -92,8 +93,10 @@ def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
 def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows]:
     """Move every row of every table with a foreign key to customers.id, plus external refs."""
     moved: list[MovedRows] = []
+    existing = set(sa_inspect(ctx.session.connection()).get_table_names())
     for table in Base.metadata.sorted_tables:
-        if table.name == "customers" or len(table.primary_key.columns) != 1:
+        # skip tables of plugins imported here but not migrated into this database
+        if table.name == "customers" or table.name not in existing or len(table.primary_key.columns) != 1:
             continue
         pk = list(table.primary_key.columns)[0]
         for fk in table.foreign_keys:
