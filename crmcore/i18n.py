@@ -89,3 +89,13 @@ def init_i18n(app: Flask) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", rt.settings.get("DEFAULT_TIMEZONE") or "UTC")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(compiled))
     return Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def local_time(value: Any, seconds: bool = False) -> str:
+    """A stored UTC time shown in the reader's time zone (user setting, else the default)."""
+    if value is None:
+        return ""
+    from flask_babel import to_user_timezone
+
+    shown = to_user_timezone(value) if has_request_context() else value
+    return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

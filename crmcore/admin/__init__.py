@@ -55,6 +55,9 @@ def _template_globals() -> dict[str, Any]:
 
 
 def init_admin(app: Flask, rt: Any, extra_views: list[Any]) -> Admin:
+    from ..i18n import local_time
+
+    app.jinja_env.filters["localtime"] = local_time
     """Mount the admin on ``app``: auth blueprint, local assets, core views, then ``extra_views``."""
     app.register_blueprint(create_blueprint())
     app.context_processor(_template_globals)

@@ -12,7 +12,7 @@ from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 
 from ..errors import CRMError
-from ..i18n import gettext, lazy_gettext as _l
+from ..i18n import gettext, lazy_gettext as _l, local_time
 from ..models import ApiToken, Role, Team, User
 from ..services import accounts, users as user_svc
 from . import forms
@@ -20,7 +20,7 @@ from .views import SecureModelView, flash_crm_error
 
 
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+    return local_time(value)
 
 
 class UserView(SecureModelView):

@@ -10,6 +10,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqu
 from markupsafe import Markup
 from sqlalchemy import select
 
+from ..i18n import local_time
 from ..errors import CRMError, NotFound, PermissionDenied
 from ..i18n import gettext, lazy_gettext as _l
 from ..models import AuditLog, Customer, Tag
@@ -86,7 +87,7 @@ class CustomerView(SecureModelView):
         "tags": lambda v, c, m, n: tag_badges(m.tags),
         "completeness": lambda v, c, m, n: completeness_bar(m.completeness),
         "owner": lambda v, c, m, n: forms.user_label(m.owner) if m.owner else "",
-        "updated_at": lambda v, c, m, n: m.updated_at.strftime("%Y-%m-%d %H:%M") if m.updated_at else "",
+        "updated_at": lambda v, c, m, n: local_time(m.updated_at, seconds=False) if m.updated_at else "",
     }
 
     def search_placeholder(self) -> str:

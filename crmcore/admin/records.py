@@ -8,6 +8,7 @@ from flask_admin.contrib.sqla.filters import FilterEqual
 from markupsafe import Markup
 from sqlalchemy import select
 
+from ..i18n import local_time
 from ..i18n import lazy_gettext as _l
 from ..models import Contact, Customer, CustomField, Interaction
 from ..services import access, contacts as contact_svc, custom_fields as field_svc, interactions
@@ -113,7 +114,7 @@ class InteractionView(SecureModelView):
     column_default_sort = ("occurred_at", True)
     column_formatters = {
         "customer": lambda v, c, m, n: _customer_link(m.customer),
-        "occurred_at": lambda v, c, m, n: m.occurred_at.strftime("%Y-%m-%d %H:%M"),
+        "occurred_at": lambda v, c, m, n: local_time(m.occurred_at, seconds=False),
         "user": lambda v, c, m, n: forms.user_label(m.user) if m.user else "",
     }
     column_formatters_detail = {"customer": column_formatters["customer"]}

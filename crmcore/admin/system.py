@@ -13,6 +13,7 @@ from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 from sqlalchemy import select
 
+from ..i18n import local_time
 from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l
 from ..models import AuditLog, OutboxMessage
@@ -96,7 +97,7 @@ class AuditLogView(SecureModelView):
                       with_options(FilterEqual(AuditLog.source, _l("From")), _distinct(AuditLog.source)),
                       DateTimeBetweenFilter(AuditLog.at, _l("When")),
                       FilterLike(AuditLog.event_id, _l("Event")))
-    column_formatters = {"at": lambda v, c, m, n: m.at.strftime("%Y-%m-%d %H:%M:%S"),
+    column_formatters = {"at": lambda v, c, m, n: local_time(m.at, seconds=True),
                          "changes": lambda v, c, m, n: changes_summary(m.changes),
                          "entity_id": lambda v, c, m, n: record_link(m)}
     page_size = 50
@@ -150,9 +151,9 @@ class OutboxView(SecureModelView):
         "status": lambda v, c, m, n: Markup('<span class="badge badge-{}">{}</span>').format(
             {"pending": "warning", "delivered": "success", "dead": "danger"}.get(m.status, "secondary"), m.status),
         "last_error": lambda v, c, m, n: _short(m.last_error or "", 80),
-        "next_attempt_at": lambda v, c, m, n: m.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S")
+        "next_attempt_at": lambda v, c, m, n: local_time(m.next_attempt_at, seconds=True)
         if m.status == "pending" else "",
-        "created_at": lambda v, c, m, n: m.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "created_at": lambda v, c, m, n: local_time(m.created_at, seconds=True),
         "replay": lambda v, c, m, n: _replay_button(m),
     }
     column_formatters_detail = {"payload": lambda v, c, m, n: Markup('<pre class="crm-pre">{}</pre>').format(

@@ -521,3 +521,22 @@ def test_custom_attribute_errors_show_on_their_field(admin_client: Any, ctx: Any
     field_html = resp.text[resp.text.index('id="attr__founded"'):][:1500]
     assert "is-invalid" in resp.text and "&#39;Founded&#39; is required." in field_html
     assert count(rt, Customer) == 0
+
+
+def test_times_are_shown_in_the_readers_time_zone(client, make_user, rt):
+    import datetime as dt
+
+    from crmcore.services import customers, interactions
+
+    user, _ = make_user("sales", username="tzrep")
+    ctx = rt.context(actor=user)
+    c = customers.create_customer(ctx, {"name": "时区测试"})
+    when = dt.datetime(2026, 11, 1, 2, 30, tzinfo=dt.timezone.utc)
+    interactions.log_interaction(ctx, c.id, {"channel": "phone", "subject": "tz", "occurred_at": when})
+    s = rt.db.session
+    u = s.merge(user)
+    u.timezone = "Asia/Shanghai"
+    s.commit()
+    login(client, "tzrep")
+    page = client.get(f"/admin/customer/details/?id={c.id}").get_data(as_text=True)
+    assert "2026-11-01 10:30" in page and "2026-11-01 02:30" not in page
