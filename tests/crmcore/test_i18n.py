@@ -11,12 +11,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "crmcore" / "translations"
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None, "ngettext": (1, 2)}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+SOURCES = ("crmcore", "plugins")  # the core and the built-in plugins share one catalogue
 
 
 def _source_messages() -> set[str]:
     found = set()
-    for _file, _line, message, _comments, _ctx in extract_from_dir(str(ROOT / "crmcore"), METHODS, keywords=KEYWORDS):
-        found.add(message if isinstance(message, str) else message[0])
+    for source in SOURCES:
+        for _file, _line, message, _comments, _ctx in extract_from_dir(str(ROOT / source), METHODS, keywords=KEYWORDS):
+            found.add(message if isinstance(message, str) else message[0])
     return found
 
 
