@@ -129,8 +129,6 @@ def demo_login_hint(ctx: Any) -> str | None:
         admin = ctx.session.scalar(select(User).where(User.username == "admin"))
     except Exception:  # noqa: BLE001 - no schema yet
         return None
-    finally:
-        pass
     if admin is not None and admin.password_hash and check_password_hash(admin.password_hash, DEMO_PASSWORD):
         return f"Demo login: admin / {DEMO_PASSWORD}  (demo data; change it with the admin's user page)"
     return None

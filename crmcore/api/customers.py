@@ -141,5 +141,5 @@ def add_address(data: dict[str, Any], customer_id: int) -> Any:
 @blp.response(204)
 def delete_address(customer_id: int, address_id: int) -> Any:
     """Remove an address"""
-    contact_svc.delete_address(current_ctx(), address_id)
+    contact_svc.delete_address(current_ctx(), address_id, customer_id=customer_id)
     return None

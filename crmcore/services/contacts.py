@@ -147,9 +147,9 @@ def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
     return address
 
 
-def delete_address(ctx: Any, address_id: int) -> None:
+def delete_address(ctx: Any, address_id: int, customer_id: int | None = None) -> None:
     address = ctx.session.get(Address, address_id)
-    if address is None:
+    if address is None or (customer_id is not None and address.customer_id != customer_id):
         raise NotFound(_("Address %(id)s does not exist.", id=address_id))
     customer = get_customer(ctx, address.customer_id, permission="customer.write")
     with unit_of_work(ctx):

@@ -169,3 +169,16 @@ def test_huge_ids_and_pages_are_client_errors_not_500(client, make_user):
     assert r.status_code == 422
     r = client.post("/api/v1/customers", json={"name": "X", "credit_limit": "-1"}, headers=h)
     assert r.status_code == 422 and "non-negative" in r.json["errors"]["credit_limit"][0]
+
+
+def test_address_is_only_deleted_through_its_own_customer(client, make_user):
+    _, h = make_user("sales")
+    a = client.post("/api/v1/customers", json={"name": "A"}, headers=h).json["id"]
+    b = client.post("/api/v1/customers", json={"name": "B"}, headers=h).json["id"]
+    addr = client.post(f"/api/v1/customers/{a}/addresses", json={"line1": "世纪大道100号", "city": "上海"}, headers=h)
+    assert addr.status_code == 201
+    aid = addr.json["id"]
+    assert client.delete(f"/api/v1/customers/{b}/addresses/{aid}", headers=h).status_code == 404
+    assert len(client.get(f"/api/v1/customers/{a}", headers=h).json["addresses"]) == 1
+    assert client.delete(f"/api/v1/customers/{a}/addresses/{aid}", headers=h).status_code == 204
+    assert client.get(f"/api/v1/customers/{a}", headers=h).json["addresses"] == []
