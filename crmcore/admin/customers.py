@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqualFilter
 from markupsafe import Markup
@@ -14,7 +14,7 @@ from ..i18n import local_time
 from ..errors import CRMError, NotFound, PermissionDenied
 from ..i18n import gettext, lazy_gettext as _l
 from ..models import AuditLog, Customer, Tag
-from ..services import access, customers as customer_svc, dedupe, interactions
+from ..services import access, customers as customer_svc, dedupe, exporter, interactions
 from ..services.custom_fields import active_fields
 from . import forms
 from .views import SecureModelView, flash_crm_error, with_options
@@ -67,6 +67,7 @@ class CustomerView(SecureModelView):
     form = forms.CustomerForm
     can_view_details = True
     details_template = "admin/crm/customer_details.html"
+    list_template = "admin/crm/customer_list.html"
     column_list = ("code", "name", "stage", "level", "owner", "tags", "completeness", "updated_at")
     column_labels = {"code": _l("Code"), "name": _l("Name"), "stage": _l("Stage"), "level": _l("Level"),
                      "owner": _l("Owner"), "tags": _l("Tags"), "completeness": _l("Complete"),
@@ -175,6 +176,21 @@ class CustomerView(SecureModelView):
                 return redirect(self.get_url(".details_view", id=merged.merged_into_id))
             flash(exc.message, "error")
             return redirect(self.get_url(".index_view"))
+
+    @expose("/export.csv")
+    def export_csv(self) -> Any:
+        """The customers this user may see as CSV (UTF-8 with BOM or GB18030), streamed."""
+        ctx = self.ctx()
+        try:
+            codec = exporter.check_encoding(request.args.get("encoding"))
+            ctx.require("customer.read")
+        except CRMError as exc:
+            flash(exc.message, "error")
+            return redirect(self.get_url(".index_view"))
+        q = (request.args.get("q") or "").strip() or None
+        body = stream_with_context(exporter.iter_customer_csv(ctx, codec, q=q))
+        return Response(body, content_type=f"text/csv; charset={codec.replace('-sig', '')}",
+                        headers={"Content-Disposition": "attachment; filename=customers.csv"})
 
     @expose("/details/")
     def details_view(self) -> Any:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
-from ..schemas.customers import (AddressSchema, BulkCustomersSchema, CustomerListArgs, CustomerPage, CustomerSchema,
+from ..schemas.customers import (AddressSchema, BulkCustomersSchema, CustomerExportArgs, CustomerListArgs, CustomerPage, CustomerSchema,
                                  CustomerUpdateSchema, DuplicateGroupSchema, DuplicateSchema, InteractionSchema,
                                  MergeSchema, PanelSchema, TimelineArgs)
 from ..services import contacts as contact_svc
 from ..services import customers as svc
 from ..services import dedupe
+from ..services import exporter
 from ..services.importer import import_rows
 from . import current_ctx
 from .http import expected_version, page, with_etag
@@ -33,6 +35,20 @@ def list_customers(args: dict[str, Any]) -> Any:
     ctx = current_ctx()
     items, total = svc.list_customers(ctx, **args)
     return page(items, total, args)
+
+
+@blp.route("/export")
+@blp.arguments(CustomerExportArgs, location="query")
+@blp.response(200, content_type="text/csv", description="CSV in the importer's columns")
+def export_customers(args: dict[str, Any]) -> Any:
+    """Export the customers you may see as CSV (the same filters as the list)"""
+    ctx = current_ctx()
+    ctx.require("customer.read")
+    encoding = args.pop("encoding")
+    charset = exporter.check_encoding(encoding).replace("-sig", "")
+    body = stream_with_context(exporter.iter_customer_csv(ctx, encoding, **args))
+    return Response(body, content_type=f"text/csv; charset={charset}",
+                    headers={"Content-Disposition": "attachment; filename=customers.csv"})
 
 
 @blp.route("", methods=["POST"])

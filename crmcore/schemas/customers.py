@@ -109,6 +109,16 @@ class CustomerListArgs(PageArgs):
     sort = fields.Str(load_default="name", metadata={"description": "Field, '-' prefix for descending"})
 
 
+class CustomerExportArgs(Schema):
+    q = fields.Str(metadata={"description": "Same search as the list"})
+    tag = fields.Str()
+    owner_id = Id()
+    stage = fields.Str(validate=validate.OneOf(STAGES))
+    level = fields.Str()
+    encoding = fields.Str(load_default="utf-8-sig", validate=validate.OneOf(["utf-8-sig", "utf-8", "gb18030"]),
+                          metadata={"description": "utf-8-sig (with BOM, for Excel), utf-8 or gb18030"})
+
+
 class BulkCustomersSchema(Schema):
     customers = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=1000))
     upsert = fields.Bool(load_default=True, metadata={"description": "Update customers whose code exists"})

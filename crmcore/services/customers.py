@@ -53,6 +53,21 @@ def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, ow
                    stage: str | None = None, level: str | None = None, sort: str = "name",
                    page: int = 1, page_size: int = 25) -> tuple[list[Customer], int]:
     """Search the customers the actor may see; return ``(page of customers, total)``."""
+    stmt = search_statement(ctx, q=q, tag=tag, owner_id=owner_id, stage=stage, level=level)
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    desc = sort.startswith("-")
+    key = sort.lstrip("-+")
+    if key not in SORTABLE:
+        raise ValidationError(_("Unknown sort key."), errors={"sort": [_("Sort by one of: %(choices)s.", choices=", ".join(sorted(SORTABLE)))]})
+    col = getattr(Customer, key)
+    stmt = stmt.order_by(col.desc() if desc else col.asc(), Customer.id.asc())
+    items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique())
+    return items, int(total or 0)
+
+
+def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
+                     stage: str | None = None, level: str | None = None) -> Any:
+    """The ``select(Customer)`` of the customers the actor may see that match the filters (unordered)."""
     ctx.require("customer.read")
     stmt = access.scope_customers(ctx, _visible(select(Customer)))
     if q:
@@ -75,15 +90,7 @@ def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, ow
         stmt = stmt.where(Customer.stage == stage)
     if level:
         stmt = stmt.where(Customer.level == level)
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    desc = sort.startswith("-")
-    key = sort.lstrip("-+")
-    if key not in SORTABLE:
-        raise ValidationError(_("Unknown sort key."), errors={"sort": [_("Sort by one of: %(choices)s.", choices=", ".join(sorted(SORTABLE)))]})
-    col = getattr(Customer, key)
-    stmt = stmt.order_by(col.desc() if desc else col.asc(), Customer.id.asc())
-    items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique())
-    return items, int(total or 0)
+    return stmt
 
 
 def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[str, Any]:
