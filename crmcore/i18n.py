@@ -99,3 +99,38 @@ def local_time(value: Any, seconds: bool = False) -> str:
 
     shown = to_user_timezone(value) if has_request_context() else value
     return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _locale() -> Any:
+    from flask_babel import get_locale
+
+    return (get_locale() if has_request_context() else None) or Locale.parse("en")
+
+
+def local_money(amount: Any, currency: str | None) -> str:
+    """An amount with its ISO currency in the reader's locale: ``¥1,234.50`` in zh_CN for CNY,
+    ``CN¥1,234.50`` in English, ``US$99.00`` for USD in zh_CN. Unknown codes still show."""
+    if amount is None:
+        return ""
+    from babel.numbers import format_currency
+
+    return format_currency(amount, (currency or "CNY").upper(), locale=_locale())
+
+
+def local_number(value: Any, digits: int | None = None) -> str:
+    """A number with the locale's grouping and decimal signs (``digits`` fixes the decimals)."""
+    if value is None:
+        return ""
+    from babel.numbers import format_decimal
+
+    fmt = None if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=fmt, locale=_locale())
+
+
+def local_percent(ratio: Any, digits: int = 1) -> str:
+    """A ratio (0.125) as a percentage in the reader's locale (``12.5%``)."""
+    if ratio is None:
+        return ""
+    from babel.numbers import format_percent
+
+    return format_percent(ratio, format="#,##0" + ("." + "0" * digits if digits else "") + "%", locale=_locale())

@@ -55,10 +55,11 @@ def _template_globals() -> dict[str, Any]:
 
 
 def init_admin(app: Flask, rt: Any, extra_views: list[Any]) -> Admin:
-    from ..i18n import local_time
-
-    app.jinja_env.filters["localtime"] = local_time
     """Mount the admin on ``app``: auth blueprint, local assets, core views, then ``extra_views``."""
+    from ..i18n import local_money, local_number, local_percent, local_time
+
+    app.jinja_env.filters.update(localtime=local_time, money=local_money, number=local_number,
+                                 percent=local_percent)
     app.register_blueprint(create_blueprint())
     app.context_processor(_template_globals)
     app.register_blueprint(Blueprint("crm_admin_assets", __name__, static_folder="static",

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ..errors import Conflict, NotFound, ValidationError
 from ..events import record_change
+from ..i18n import _
 from ..models import Role, Team, User
 from .unit import apply_changes, unit_of_work
 from .users import MIN_PASSWORD, check_role, set_password
@@ -24,19 +25,19 @@ def update_user(ctx: Any, user_id: int, data: dict[str, Any]) -> User:
     ctx.require("user.manage")
     user = ctx.session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} does not exist.")
+        raise NotFound(_("User %(id)s does not exist.", id=user_id))
     errors: dict[str, list[str]] = {}
     if "role_id" in data and ctx.session.get(Role, data["role_id"]) is None:
-        errors["role_id"] = ["Choose an existing role."]
+        errors["role_id"] = [_("Choose an existing role.")]
     if data.get("team_id") is not None and ctx.session.get(Team, data["team_id"]) is None:
-        errors["team_id"] = ["Choose an existing team."]
+        errors["team_id"] = [_("Choose an existing team.")]
     password = data.get("password")
     if password and len(password) < MIN_PASSWORD:
-        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+        errors["password"] = [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]
     if ctx.actor is not None and ctx.actor.id == user.id and data.get("active") is False:
-        errors["active"] = ["You cannot deactivate your own account."]
+        errors["active"] = [_("You cannot deactivate your own account.")]
     if errors:
-        raise ValidationError("The user is not valid.", errors=errors)
+        raise ValidationError(_("The user is not valid."), errors=errors)
     with unit_of_work(ctx):
         changes = apply_changes(user, data, USER_FIELDS)
         if password:
@@ -57,10 +58,10 @@ def _clean_role(ctx: Any, data: dict[str, Any], role: Role | None) -> dict[str, 
     if "name" in data or role is None:
         data["name"] = (data.get("name") or "").strip()
         if not data["name"]:
-            raise ValidationError("The role is not valid.", errors={"name": ["A role needs a name."]})
+            raise ValidationError(_("The role is not valid."), errors={"name": [_("A role needs a name.")]})
         clash = ctx.session.scalar(select(Role.id).where(Role.name == data["name"]))
         if clash is not None and (role is None or clash != role.id):
-            raise Conflict(f"A role named '{data['name']}' already exists.")
+            raise Conflict(_("A role named '%(name)s' already exists.", name=data["name"]))
     data["permissions"] = sorted(set(data.get("permissions", role.permissions if role else []) or []))
     data.setdefault("scope", role.scope if role else "own")
     check_role(ctx, data["permissions"], data["scope"])
@@ -83,11 +84,11 @@ def update_role(ctx: Any, role_id: int, data: dict[str, Any]) -> Role:
     ctx.require("user.manage")
     role = ctx.session.get(Role, role_id)
     if role is None:
-        raise NotFound(f"Role {role_id} does not exist.")
+        raise NotFound(_("Role %(id)s does not exist.", id=role_id))
     data = _clean_role(ctx, data, role)
     if role.name == "admin" and ("*" not in data["permissions"] or data.get("name", "admin") != "admin"):
-        raise ValidationError("The admin role keeps its name and every permission.",
-                              errors={"permissions": ["The admin role must keep '*'."]})
+        raise ValidationError(_("The admin role keeps its name and every permission."),
+                              errors={"permissions": [_("The admin role must keep '*'.")]})
     with unit_of_work(ctx):
         changes = apply_changes(role, data, ROLE_FIELDS)
         if changes:
@@ -99,7 +100,7 @@ def delete_role(ctx: Any, role_id: int) -> None:
     ctx.require("user.manage")
     role = ctx.session.get(Role, role_id)
     if role is None:
-        raise NotFound(f"Role {role_id} does not exist.")
+        raise NotFound(_("Role %(id)s does not exist.", id=role_id))
     used = ctx.session.scalar(select(func.count()).select_from(User).where(User.role_id == role.id))
     if used:
         raise Conflict(f"{used} user(s) still have the role '{role.name}'; give them another role first.")
@@ -114,12 +115,12 @@ def _clean_team(ctx: Any, data: dict[str, Any], team: Team | None) -> dict[str, 
     if "name" in data or team is None:
         data["name"] = (data.get("name") or "").strip()
         if not data["name"]:
-            raise ValidationError("The team is not valid.", errors={"name": ["A team needs a name."]})
+            raise ValidationError(_("The team is not valid."), errors={"name": [_("A team needs a name.")]})
         clash = ctx.session.scalar(select(Team.id).where(Team.name == data["name"]))
         if clash is not None and (team is None or clash != team.id):
-            raise Conflict(f"A team named '{data['name']}' already exists.")
+            raise Conflict(_("A team named '%(name)s' already exists.", name=data["name"]))
     if data.get("manager_id") is not None and ctx.session.get(User, data["manager_id"]) is None:
-        raise ValidationError("The team is not valid.", errors={"manager_id": ["Choose an existing user."]})
+        raise ValidationError(_("The team is not valid."), errors={"manager_id": [_("Choose an existing user.")]})
     return data
 
 
@@ -139,7 +140,7 @@ def update_team(ctx: Any, team_id: int, data: dict[str, Any]) -> Team:
     ctx.require("user.manage")
     team = ctx.session.get(Team, team_id)
     if team is None:
-        raise NotFound(f"Team {team_id} does not exist.")
+        raise NotFound(_("Team %(id)s does not exist.", id=team_id))
     data = _clean_team(ctx, data, team)
     with unit_of_work(ctx):
         changes = apply_changes(team, data, TEAM_FIELDS)
@@ -153,7 +154,7 @@ def delete_team(ctx: Any, team_id: int) -> None:
     ctx.require("user.manage")
     team = ctx.session.get(Team, team_id)
     if team is None:
-        raise NotFound(f"Team {team_id} does not exist.")
+        raise NotFound(_("Team %(id)s does not exist.", id=team_id))
     with unit_of_work(ctx):
         for member in ctx.session.scalars(select(User).where(User.team_id == team.id)):
             member.team_id = None

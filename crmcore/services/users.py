@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..db import utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
 from ..events import record_change
+from ..i18n import _
 from ..models import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
 from .unit import unit_of_work
@@ -60,7 +61,7 @@ def get_role(ctx: Any, name: str) -> Role:
     role = ctx.session.scalar(select(Role).where(Role.name == name))
     if role is None:
         names = ", ".join(ctx.session.scalars(select(Role.name).order_by(Role.name)))
-        raise ValidationError(f"Unknown role '{name}'.", errors={"role": [f"Choose one of: {names}."]})
+        raise ValidationError(_("Unknown role '%(name)s'.", name=name), errors={"role": [_("Choose one of: %(names)s.", names=names)]})
     return role
 
 
@@ -68,11 +69,11 @@ def check_role(ctx: Any, permissions: list[str], scope: str) -> None:
     errors = {}
     unknown = [p for p in permissions if p != "*" and not p.endswith(".*") and p not in ctx.registry.permissions]
     if unknown:
-        errors["permissions"] = [f"Unknown permissions: {', '.join(unknown)}."]
+        errors["permissions"] = [_("Unknown permissions: %(names)s.", names=", ".join(unknown))]
     if scope not in SCOPES:
-        errors["scope"] = [f"Must be one of: {', '.join(SCOPES)}."]
+        errors["scope"] = [_("Must be one of: %(names)s.", names=", ".join(SCOPES))]
     if errors:
-        raise ValidationError("The role is not valid.", errors=errors)
+        raise ValidationError(_("The role is not valid."), errors=errors)
 
 
 def create_user(ctx: Any, username: str, password: str | None, role: str = "sales", *, email: str | None = None,
@@ -80,13 +81,13 @@ def create_user(ctx: Any, username: str, password: str | None, role: str = "sale
     ctx.require("user.manage")
     errors = {}
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        errors["username"] = ["Use letters, digits, '.', '-' or '_' (at most 64)."]
+        errors["username"] = [_("Use letters, digits, '.', '-' or '_' (at most 64).")]
     if password is not None and len(password) < MIN_PASSWORD:
-        errors["password"] = [f"Use at least {MIN_PASSWORD} characters."]
+        errors["password"] = [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]
     if errors:
-        raise ValidationError("The user is not valid.", errors=errors)
+        raise ValidationError(_("The user is not valid."), errors=errors)
     if ctx.session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"A user named '{username}' already exists.")
+        raise Conflict(_("A user named '%(name)s' already exists.", name=username))
     with unit_of_work(ctx):
         team_obj = None
         if team:
@@ -104,7 +105,7 @@ def create_user(ctx: Any, username: str, password: str | None, role: str = "sale
 
 def set_password(ctx: Any, user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationError("The password is too short.", errors={"password": [f"Use at least {MIN_PASSWORD} characters."]})
+        raise ValidationError(_("The password is too short."), errors={"password": [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]})
     with unit_of_work(ctx):
         user.password_hash = hash_password(password)
         record_change(ctx, "user", "updated", user.id, {"password": ["***", "***"]})
@@ -117,7 +118,7 @@ def authenticate(ctx: Any, username: str, password: str) -> User:
     stored = user.password_hash if user and user.password_hash else _DUMMY
     ok = check_password_hash(stored, password or "")
     if not user or not ok or not user.password_hash or not user.active:
-        raise AuthenticationRequired("Wrong username or password.")
+        raise AuthenticationRequired(_("Wrong username or password."))
     user.last_login_at = utcnow()
     ctx.session.commit()
     return user
@@ -130,7 +131,7 @@ def get_user(ctx: Any, ref: str | int) -> User:
     stmt = select(User).where(User.id == int(ref)) if str(ref).isdigit() else select(User).where(User.username == ref)
     user = ctx.session.scalar(stmt)
     if user is None:
-        raise NotFound(f"User '{ref}' does not exist.")
+        raise NotFound(_("User '%(name)s' does not exist.", name=ref))
     return user
 
 
@@ -151,7 +152,7 @@ def create_token(ctx: Any, user: User, name: str = "default", expires_days: int 
 def revoke_token(ctx: Any, token_id: int) -> None:
     token = ctx.session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"Token {token_id} does not exist.")
+        raise NotFound(_("Token %(id)s does not exist.", id=token_id))
     if ctx.actor is not None and ctx.actor.id != token.user_id:
         ctx.require("user.manage")
     with unit_of_work(ctx):
@@ -164,9 +165,9 @@ def user_for_token(session: Any, plain: str) -> User:
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
     now = utcnow()
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
-        raise AuthenticationRequired("The API token is invalid, expired or revoked.")
+        raise AuthenticationRequired(_("The API token is invalid, expired or revoked."))
     if not token.user.active:
-        raise AuthenticationRequired("This account is disabled.")
+        raise AuthenticationRequired(_("This account is disabled."))
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
         token.last_used_at = now  # coarse, so reads do not write on every request
         session.commit()

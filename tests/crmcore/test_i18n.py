@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "crmcore" / "translations"
 KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None, "ngettext": (1, 2)}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
-SOURCES = ("crmcore", "plugins")  # the core and the built-in plugins share one catalogue
+SOURCES = ("crmcore", "plugins", "adapters")  # the core, built-in plugins and adapters share one catalogue
 
 
 def _source_messages() -> set[str]:
@@ -78,3 +78,21 @@ def test_services_outside_a_request_speak_the_source_language(ctx):
     with pytest.raises(NotFound) as info:
         customers.get_customer(ctx, 12345)
     assert str(info.value) == "Customer 12345 does not exist."
+
+
+@pytest.mark.parametrize("lang,money,usd,number,percent", [
+    ("zh-CN", "¥1,234.50", "US$99.00", "1,234,567.5", "12.5%"),
+    ("en", "CN¥1,234.50", "$99.00", "1,234,567.5", "12.5%"),
+    ("de", "CN¥1,234.50", "$99.00", "1,234,567.5", "12.5%"),  # not offered: the default (en)
+])
+def test_money_and_numbers_follow_the_readers_locale(app, lang, money, usd, number, percent):
+    from decimal import Decimal
+
+    from crmcore.i18n import local_money, local_number, local_percent
+
+    with app.test_request_context(headers={"Accept-Language": lang}):
+        assert local_money(Decimal("1234.5"), "CNY") == money
+        assert local_money(Decimal("99"), "usd") == usd
+        assert local_number(Decimal("1234567.5")) == number
+        assert local_percent(Decimal("0.125")) == percent
+        assert local_money(None, "CNY") == ""

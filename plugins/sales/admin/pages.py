@@ -12,7 +12,7 @@ from sqlalchemy import select
 from crmcore.admin.forms import user_label
 from crmcore.admin.views import SecureView, flash_crm_error
 from crmcore.errors import CRMError
-from crmcore.i18n import gettext
+from crmcore.i18n import gettext, local_money, local_percent
 from crmcore.models import Team, User
 from crmcore.services.access import team_ids
 
@@ -68,9 +68,9 @@ def _fmt(value: Any, unit: str, currency: str) -> str:
     if value is None:
         return "—"
     if unit == "ratio":
-        return f"{Decimal(value) * 100:.1f}%"
+        return local_percent(Decimal(value))
     if unit == "money":
-        return f"{Decimal(value):,.2f} {currency}"
+        return local_money(Decimal(value), currency)
     if unit == "days":
         return f"{value} d"
     return str(value)

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from crmcore.admin.forms import active_users, all_teams, blank_to_none, user_label, visible_customers
 from crmcore.admin.views import AdminForm, SecureModelView, badge, flash_crm_error, service_context
 from crmcore.errors import CRMError
-from crmcore.i18n import gettext, lazy_gettext as _l
+from crmcore.i18n import gettext, lazy_gettext as _l, local_money
 
 from ..models import ACTIVITY_KINDS, LEAD_CHANNELS, Activity, Lead, Opportunity, Quote, SalesTarget, Stage
 from ..services import access, activities, catalog, leads, metrics, opportunities, quotes, stages, targets
@@ -34,7 +34,8 @@ def status_badge(value: str | None) -> Markup:
 
 
 def money(amount: Any, currency: str) -> str:
-    return f"{amount:,.2f} {currency}" if amount is not None else ""
+    """The amount in the reader's locale with its currency (``¥1,234.50``)."""
+    return local_money(amount, currency)
 
 
 def open_stages() -> list[Stage]:
