@@ -64,7 +64,8 @@ class Panel:
     order: int = 100
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title, "order": self.order,
+        # str() renders lazily translated titles and labels in the reader's language
+        return {"key": self.key, "title": str(self.title), "order": self.order,
                 "rows": [[str(k), v] for k, v in self.rows], "items": self.items}
 
 

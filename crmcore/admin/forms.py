@@ -23,7 +23,21 @@ KIND_CHOICES = [("organization", _l("Organisation")), ("person", _l("Person"))]
 STAGE_CHOICES = [("lead", _l("Lead")), ("prospect", _l("Prospect")), ("customer", _l("Customer")),
                  ("inactive", _l("Inactive"))]
 DIRECTION_CHOICES = [("inbound", _l("Inbound")), ("outbound", _l("Outbound")), ("internal", _l("Internal"))]
-CHANNEL_CHOICES = [(c, c) for c in CHANNELS]
+CHANNEL_CHOICES = [("phone", _l("Phone")), ("email", _l("E-mail")), ("wechat", _l("WeChat")), ("qq", "QQ"),
+                   ("weibo", _l("Weibo")), ("sms", _l("SMS")), ("web", _l("Web")), ("visit", _l("Visit")),
+                   ("meeting", _l("Meeting")), ("chat", _l("Chat")), ("system", _l("System")), ("other", _l("Other"))]
+assert [k for k, _ in CHANNEL_CHOICES] == list(CHANNELS)
+# The words shown for stored codes (channels, directions, stages, kinds); the `label` filter uses it.
+CODE_LABELS = {**dict(CHANNEL_CHOICES), **dict(DIRECTION_CHOICES), **dict(STAGE_CHOICES), **dict(KIND_CHOICES),
+               "mobile": _l("Mobile")}
+
+
+def code_label(value: Any) -> str:
+    """The reader's word for a stored code such as ``wechat`` or ``outbound``; unknown codes as they are."""
+    if value is None:
+        return ""
+    label = CODE_LABELS.get(str(value))
+    return str(label) if label is not None else str(value)
 assert {k for k, _ in KIND_CHOICES} == set(KINDS) and {k for k, _ in STAGE_CHOICES} == set(STAGES)
 assert {k for k, _ in DIRECTION_CHOICES} == set(DIRECTIONS)
 

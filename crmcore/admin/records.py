@@ -115,6 +115,8 @@ class InteractionView(SecureModelView):
     column_formatters = {
         "customer": lambda v, c, m, n: _customer_link(m.customer),
         "occurred_at": lambda v, c, m, n: local_time(m.occurred_at, seconds=False),
+        "channel": lambda v, c, m, n: forms.code_label(m.channel),
+        "direction": lambda v, c, m, n: forms.code_label(m.direction),
         "user": lambda v, c, m, n: forms.user_label(m.user) if m.user else "",
     }
     column_formatters_detail = {"customer": column_formatters["customer"]}

@@ -43,15 +43,15 @@ def default_candidates(ctx: Any, customer: Customer, limit: int) -> list[Duplica
         by_contact = select(Contact.customer_id).where(
             or_(Contact.phone_normalized.in_(phones), Contact.mobile_normalized.in_(phones)))
         for cid in ctx.session.scalars(base.where(or_(Customer.phone_normalized.in_(phones), Customer.id.in_(by_contact)))):
-            _combine(found, DuplicateCandidate(cid, 0.9, ["same phone number"]))
+            _combine(found, DuplicateCandidate(cid, 0.9, [str(_("same phone number"))]))
     if emails:
         by_contact = select(Contact.customer_id).where(Contact.email_normalized.in_(emails))
         for cid in ctx.session.scalars(base.where(or_(Customer.email_normalized.in_(emails), Customer.id.in_(by_contact)))):
-            _combine(found, DuplicateCandidate(cid, 0.9, ["same e-mail address"]))
+            _combine(found, DuplicateCandidate(cid, 0.9, [str(_("same e-mail address"))]))
     key = customer.name_key or ""
     if key:
         for cid in ctx.session.scalars(base.where(Customer.name_key == key)):
-            _combine(found, DuplicateCandidate(cid, 0.8, ["same name"]))
+            _combine(found, DuplicateCandidate(cid, 0.8, [str(_("same name"))]))
         if len(key) >= 2:
             rows = ctx.session.execute(
                 select(Customer.id, Customer.name_key).where(Customer.id.in_(base), Customer.name_key != key,
@@ -59,7 +59,7 @@ def default_candidates(ctx: Any, customer: Customer, limit: int) -> list[Duplica
             for cid, other in rows:
                 ratio = SequenceMatcher(None, key, other or "").ratio()
                 if ratio >= NAME_SIMILARITY:
-                    _combine(found, DuplicateCandidate(cid, round(0.7 * ratio, 3), [f"similar name ({ratio:.0%})"]))
+                    _combine(found, DuplicateCandidate(cid, round(0.7 * ratio, 3), [str(_("similar name (%(ratio)s)", ratio=f"{ratio:.0%}"))]))
     return sorted(found.values(), key=lambda c: -c.score)[:limit]
 
 
@@ -80,13 +80,13 @@ def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = []
     base = access.scope_customers(ctx, _visible(select(Customer)))
     sub = base.subquery()
-    for column, reason in ((sub.c.phone_normalized, "same phone number"), (sub.c.email_normalized, "same e-mail address"),
-                           (sub.c.name_key, "same name")):
+    for column, reason in ((sub.c.phone_normalized, _("same phone number")),
+                           (sub.c.email_normalized, _("same e-mail address")), (sub.c.name_key, _("same name"))):
         stmt = (select(column, func.count()).where(column.is_not(None)).group_by(column)
                 .having(func.count() > 1).order_by(func.count().desc()).limit(limit))
         for value, _count in ctx.session.execute(stmt):
             ids = list(ctx.session.scalars(select(sub.c.id).where(column == value).order_by(sub.c.id)))
-            groups.append({"reason": reason, "value": value, "customer_ids": ids})
+            groups.append({"reason": str(reason), "value": value, "customer_ids": ids})
     return groups[:limit]
 
 

@@ -16,9 +16,10 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from crmcore.admin.forms import active_users, all_teams, blank_to_none, user_label, visible_customers
 from crmcore.admin.views import AdminForm, SecureModelView, badge, flash_crm_error, service_context
 from crmcore.errors import CRMError
-from crmcore.i18n import gettext, lazy_gettext as _l, local_money
+from crmcore.i18n import gettext, lazy_gettext as _l, local_money, local_time
 
-from ..models import ACTIVITY_KINDS, LEAD_CHANNELS, Activity, Lead, Opportunity, Quote, SalesTarget, Stage
+from ..models import (ACTIVITY_KINDS, ACTIVITY_STATUSES, LEAD_CHANNELS, LEAD_STATUSES, OPPORTUNITY_STATUSES,
+                      QUOTE_STATUSES, Activity, Lead, Opportunity, Quote, SalesTarget, Stage)
 from ..services import access, activities, catalog, leads, metrics, opportunities, quotes, stages, targets
 from ..services.conditions import ENTITIES
 
@@ -29,8 +30,34 @@ STATUS_BADGES = {"open": "info", "won": "success", "lost": "secondary", "new": "
                  "partial": "warning", "paid": "success", "confirmed": "primary", "delivered": "success"}
 
 
+# The reader's words for the plugin's stored codes (statuses, kinds, channels, sources).
+CODE_LABELS = {
+    "new": _l("New"), "working": _l("Working"), "qualified": _l("Qualified"), "disqualified": _l("Disqualified"),
+    "open": _l("Open"), "won": _l("Won"), "lost": _l("Lost"), "draft": _l("Draft"),
+    "pending_approval": _l("Pending approval"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+    "sent": _l("Sent"), "accepted": _l("Accepted"), "declined": _l("Declined"), "ordered": _l("Ordered"),
+    "cancelled": _l("Cancelled"), "confirmed": _l("Confirmed"), "delivered": _l("Delivered"),
+    "partial": _l("Partly paid"), "paid": _l("Paid"), "planned": _l("Planned"), "done": _l("Done"),
+    "success": _l("Success"), "failure": _l("Failure"), "task": _l("Task"), "call": _l("Call"), "visit": _l("Visit"),
+    "crm": "CRM", "erp": "ERP", "import": _l("Import"), "web": _l("Web form"), "api": "API", "phone": _l("Phone"),
+    "email": _l("E-mail"), "wechat": _l("WeChat"), "qq": "QQ", "weibo": _l("Weibo"), "trade_fair": _l("Trade fair"),
+    "referral": _l("Referral"), "taobao": _l("Taobao"), "other": _l("Other"),
+}
+
+
+def code_label(value: str | None) -> str:
+    """The reader's word for a stored code; an unknown code as it is."""
+    label = CODE_LABELS.get(value or "")
+    return str(label) if label is not None else (value or "").replace("_", " ")
+
+
+def code_options(codes: Any) -> list[tuple[str, Any]]:
+    """Filter options for stored codes, shown in the reader's words."""
+    return [(c, CODE_LABELS.get(c, c)) for c in codes]
+
+
 def status_badge(value: str | None) -> Markup:
-    return badge((value or "").replace("_", " "), STATUS_BADGES.get(value or "", "secondary"))
+    return badge(code_label(value), STATUS_BADGES.get(value or "", "secondary"))
 
 
 def money(amount: Any, currency: str) -> str:
@@ -94,12 +121,12 @@ class LeadView(OwnedView):
                      "source_channel": _l("Source"), "status": _l("Status"), "owner_id": _l("Owner"),
                      "customer_id": _l("Customer")}
     column_searchable_list = ("name", "company", "email", "phone")
-    column_filters = (FilterEqual(Lead.status, _l("Status"), options=[(s, s) for s in ("new", "working", "qualified",
-                                                                                       "disqualified")]),
-                      FilterEqual(Lead.source_channel, _l("Source"), options=[(c, c) for c in LEAD_CHANNELS]))
+    column_filters = (FilterEqual(Lead.status, _l("Status"), options=code_options(LEAD_STATUSES)),
+                      FilterEqual(Lead.source_channel, _l("Source"), options=code_options(LEAD_CHANNELS)))
     column_default_sort = ("created_at", True)
     column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
-                         "created_at": lambda v, c, m, n: m.created_at.strftime("%Y-%m-%d %H:%M")}
+                         "source_channel": lambda v, c, m, n: code_label(m.source_channel),
+                         "created_at": lambda v, c, m, n: local_time(m.created_at)}
 
     def _visible(self, query: Any) -> Any:
         return leads._scope(self.ctx(), query)
@@ -146,8 +173,7 @@ class OpportunityView(OwnedView):
     column_searchable_list = ("name", "competitor")
     column_sortable_list = ("name", "amount", "probability", "expected_close_date")
     column_default_sort = ("expected_close_date", False)
-    column_filters = (FilterEqual(Opportunity.status, _l("Status"), options=[("open", "open"), ("won", "won"),
-                                                                            ("lost", "lost")]),
+    column_filters = (FilterEqual(Opportunity.status, _l("Status"), options=code_options(OPPORTUNITY_STATUSES)),
                       FilterEqual(Opportunity.stage_id, _l("Stage")))
     column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
                          "amount": lambda v, c, m, n: money(m.amount, m.currency),
@@ -249,8 +275,7 @@ class QuoteView(OwnedView):
     column_labels = {"number": _l("Number"), "customer": _l("Customer"), "status": _l("Status"),
                      "total": _l("Total"), "effective_discount_percent": _l("Discount %"),
                      "max_line_discount_percent": _l("Largest line discount %"), "created_at": _l("Created")}
-    column_filters = (FilterEqual(Quote.status, _l("Status"), options=[(s, s.replace("_", " ")) for s in (
-        "draft", "pending_approval", "approved", "rejected", "sent", "ordered")]),)
+    column_filters = (FilterEqual(Quote.status, _l("Status"), options=code_options(QUOTE_STATUSES)),)
     column_default_sort = ("created_at", True)
     column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
                          "total": lambda v, c, m, n: money(m.total, m.currency),
@@ -277,7 +302,8 @@ class OrderView(SecureModelView):
     column_searchable_list = ("number",)
     column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
                          "total": lambda v, c, m, n: money(m.total, m.currency),
-                         "customer": lambda v, c, m, n: m.customer.name if m.customer else ""}
+                         "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
+                         "source": lambda v, c, m, n: code_label(m.source)}
 
     def _visible(self, query: Any) -> Any:
         from ..services.orders import _scope
@@ -318,10 +344,11 @@ class ActivityView(OwnedView):
     column_list = ("kind", "subject", "customer_id", "due_at", "status", "outcome", "done_at")
     column_labels = {"kind": _l("Kind"), "subject": _l("Subject"), "customer_id": _l("Customer"),
                      "due_at": _l("Due"), "status": _l("Status"), "outcome": _l("Outcome"), "done_at": _l("Done")}
-    column_filters = (FilterEqual(Activity.kind, _l("Kind"), options=[(k, k) for k in ACTIVITY_KINDS]),
-                      FilterEqual(Activity.status, _l("Status"), options=[(s, s) for s in ("planned", "done",
-                                                                                           "cancelled")]))
-    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status)}
+    column_filters = (FilterEqual(Activity.kind, _l("Kind"), options=code_options(ACTIVITY_KINDS)),
+                      FilterEqual(Activity.status, _l("Status"), options=code_options(ACTIVITY_STATUSES)))
+    column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
+                         "kind": lambda v, c, m, n: code_label(m.kind),
+                         "outcome": lambda v, c, m, n: code_label(m.outcome) if m.outcome else ""}
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         return {"kind": form.kind.data, "subject": form.subject.data, "notes": blank_to_none(form.notes.data),

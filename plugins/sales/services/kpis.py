@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from sqlalchemy import and_, case, func, literal, select, true
 
+from crmcore.i18n import _
 from crmcore.models import Customer
 
 from ..models import Activity, Expense, Invoice, Opportunity, Order, Payment, SalesTarget, Stage
@@ -43,8 +44,10 @@ class KpiValue:
     detail: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"key": self.key, "label": self.label, "unit": self.unit, "value": self.value,
-               "numerator": self.numerator, "denominator": self.denominator, "note": self.note,
+        # str(): labels and notes are lazily translated, rendered here in the reader's language
+        out = {"key": self.key, "label": str(self.label), "unit": self.unit, "value": self.value,
+               "numerator": self.numerator, "denominator": self.denominator,
+               "note": None if self.note is None else str(self.note),
                "excluded_currencies": self.excluded_currencies}
         if self.detail is not None:
             out["detail"] = self.detail
@@ -92,7 +95,7 @@ def sales_amount(ctx: Any, q: KpiQuery, period: Period | None = None) -> KpiValu
     """Sales: ``Σ total`` of orders in scope, status confirmed or delivered, order date in P (in C)."""
     period = period or q.period
     total, bad = _money_sum(ctx, q, Order.total, Order.currency, *_sold_in(q, period))
-    return KpiValue("sales", "Sales", "money", total, excluded_currencies=bad)
+    return KpiValue("sales", _("Sales"), "money", total, excluded_currencies=bad)
 
 
 def plan_completion(ctx: Any, q: KpiQuery) -> KpiValue:
@@ -116,12 +119,11 @@ def plan_completion(ctx: Any, q: KpiQuery) -> KpiValue:
     count = ctx.session.scalar(select(func.count(SalesTarget.id)).where(*conds))
     plan, bad = _money_sum(ctx, q, SalesTarget.amount, SalesTarget.currency, *conds)
     excluded = _merge(sales.excluded_currencies, bad)
-    label = "Sales-plan completion rate"
+    label = _("Sales-plan completion rate")
     if not count:
-        return KpiValue("plan_completion", label, "ratio", None, sales.value, None, "No sales plan is set for this "
-                        "period.", excluded)
+        return KpiValue("plan_completion", label, "ratio", None, sales.value, None, _("No sales plan is set for this period."), excluded)
     if not plan:
-        return KpiValue("plan_completion", label, "ratio", None, sales.value, plan, "The sales plan is 0.", excluded)
+        return KpiValue("plan_completion", label, "ratio", None, sales.value, plan, _("The sales plan is 0."), excluded)
     return KpiValue("plan_completion", label, "ratio", ratio(sales.value, plan), sales.value, plan,
                     excluded_currencies=excluded)
 
@@ -131,10 +133,10 @@ def sales_growth(ctx: Any, q: KpiQuery) -> KpiValue:
     now = sales_amount(ctx, q)
     before = sales_amount(ctx, q, q.period.previous())
     excluded = _merge(now.excluded_currencies, before.excluded_currencies)
-    label = "Sales growth rate"
+    label = _("Sales growth rate")
     if not before.value:
         return KpiValue("sales_growth", label, "ratio", None, now.value, before.value,
-                        "No sales in the previous period: growth is undefined.", excluded)
+                        _("No sales in the previous period: growth is undefined."), excluded)
     return KpiValue("sales_growth", label, "ratio", ratio(now.value - before.value, before.value),
                     now.value - before.value, before.value, excluded_currencies=excluded)
 
@@ -147,9 +149,9 @@ def price_retention(ctx: Any, q: KpiQuery) -> KpiValue:
     listed, bad2 = _money_sum(ctx, q, Order.list_total, Order.currency, *conds)
     excluded = _merge(bad1, bad2)
     if not listed:
-        return KpiValue("price_retention", "Price retention rate", "ratio", None, realised, listed,
-                        "No order with list prices in this period.", excluded)
-    return KpiValue("price_retention", "Price retention rate", "ratio", ratio(realised, listed), realised, listed,
+        return KpiValue("price_retention", _("Price retention rate"), "ratio", None, realised, listed,
+                        _("No order with list prices in this period."), excluded)
+    return KpiValue("price_retention", _("Price retention rate"), "ratio", ratio(realised, listed), realised, listed,
                     excluded_currencies=excluded)
 
 
@@ -157,7 +159,7 @@ def sales_expenses(ctx: Any, q: KpiQuery) -> KpiValue:
     """Sales expenses = Σ amount of expenses in scope spent in P (0 when there are none)."""
     total, bad = _money_sum(ctx, q, Expense.amount, Expense.currency, Expense.spent_on >= q.period.start,
                             Expense.spent_on < q.period.end, q.owned(Expense.owner_id))
-    return KpiValue("sales_expenses", "Sales expenses", "money", total, excluded_currencies=bad)
+    return KpiValue("sales_expenses", _("Sales expenses"), "money", total, excluded_currencies=bad)
 
 
 def collection_rate(ctx: Any, q: KpiQuery) -> KpiValue:
@@ -174,9 +176,9 @@ def collection_rate(ctx: Any, q: KpiQuery) -> KpiValue:
     collected, bad2 = _money_sum(ctx, q, capped, Invoice.currency, *conds)
     excluded = _merge(bad1, bad2)
     if not due:
-        return KpiValue("collection_rate", "Receivables collection rate", "ratio", None, collected, due,
-                        "No receivables fall due in this period.", excluded)
-    return KpiValue("collection_rate", "Receivables collection rate", "ratio", ratio(collected, due), collected, due,
+        return KpiValue("collection_rate", _("Receivables collection rate"), "ratio", None, collected, due,
+                        _("No receivables fall due in this period."), excluded)
+    return KpiValue("collection_rate", _("Receivables collection rate"), "ratio", ratio(collected, due), collected, due,
                     excluded_currencies=excluded)
 
 
@@ -187,8 +189,8 @@ def visit_success(ctx: Any, q: KpiQuery) -> KpiValue:
     done, success = ctx.session.execute(
         select(func.count(), func.count().filter(Activity.outcome == "success")).where(*conds)).one()
     if not done:
-        return KpiValue("visit_success", "Visit success rate", "ratio", None, 0, 0, "No visit was done in this period.")
-    return KpiValue("visit_success", "Visit success rate", "ratio", ratio(success, done), success, done)
+        return KpiValue("visit_success", _("Visit success rate"), "ratio", None, 0, 0, _("No visit was done in this period."))
+    return KpiValue("visit_success", _("Visit success rate"), "ratio", ratio(success, done), success, done)
 
 
 def scope_customers(q: KpiQuery) -> Any:
@@ -207,8 +209,8 @@ def complaint_rate(ctx: Any, q: KpiQuery) -> KpiValue | None:
         return None
     orders = ctx.session.scalar(select(func.count(Order.id)).where(*_sold_in(q, q.period))) or 0
     if not orders:
-        return KpiValue("complaint_rate", "Complaint rate", "ratio", None, complaints, 0, "No orders in this period.")
-    return KpiValue("complaint_rate", "Complaint rate", "ratio", ratio(complaints, orders), complaints, orders)
+        return KpiValue("complaint_rate", _("Complaint rate"), "ratio", None, complaints, 0, _("No orders in this period."))
+    return KpiValue("complaint_rate", _("Complaint rate"), "ratio", ratio(complaints, orders), complaints, orders)
 
 
 def _buyers(q: KpiQuery, period: Period) -> Any:
@@ -224,9 +226,9 @@ def new_customer_rate(ctx: Any, q: KpiQuery) -> KpiValue:
     total, new = ctx.session.execute(select(func.count(), func.count().filter(buyers.c.customer_id.not_in(earlier)))
                                      .select_from(buyers)).one()
     if not total:
-        return KpiValue("new_customer_rate", "New-customer development rate", "ratio", None, 0, 0,
-                        "No customer bought in this period.")
-    return KpiValue("new_customer_rate", "New-customer development rate", "ratio", ratio(new, total), new, total)
+        return KpiValue("new_customer_rate", _("New-customer development rate"), "ratio", None, 0, 0,
+                        _("No customer bought in this period."))
+    return KpiValue("new_customer_rate", _("New-customer development rate"), "ratio", ratio(new, total), new, total)
 
 
 def retention_rate(ctx: Any, q: KpiQuery) -> KpiValue:
@@ -237,9 +239,9 @@ def retention_rate(ctx: Any, q: KpiQuery) -> KpiValue:
     total, kept = ctx.session.execute(select(func.count(), func.count().filter(before.c.customer_id.in_(now)))
                                       .select_from(before)).one()
     if not total:
-        return KpiValue("retention_rate", "Old-customer retention rate", "ratio", None, 0, 0,
-                        "No customer bought in the previous period.")
-    return KpiValue("retention_rate", "Old-customer retention rate", "ratio", ratio(kept, total), kept, total)
+        return KpiValue("retention_rate", _("Old-customer retention rate"), "ratio", None, 0, 0,
+                        _("No customer bought in the previous period."))
+    return KpiValue("retention_rate", _("Old-customer retention rate"), "ratio", ratio(kept, total), kept, total)
 
 
 def pipeline(ctx: Any, q: KpiQuery) -> KpiValue:
@@ -257,7 +259,7 @@ def pipeline(ctx: Any, q: KpiQuery) -> KpiValue:
     detail = [{"stage_id": sid, "stage": name, "count": n, "amount": money.cents(amount),
                "weighted": money.cents(w)} for sid, name, n, amount, w in rows]
     total = money.cents(sum((d["amount"] for d in detail), money.ZERO))
-    return KpiValue("pipeline", "Pipeline by stage", "money", total, excluded_currencies=sorted(bad), detail=detail)
+    return KpiValue("pipeline", _("Pipeline by stage"), "money", total, excluded_currencies=sorted(bad), detail=detail)
 
 
 def weighted_forecast(ctx: Any, q: KpiQuery) -> KpiValue:
@@ -267,7 +269,7 @@ def weighted_forecast(ctx: Any, q: KpiQuery) -> KpiValue:
                             Opportunity.currency, Opportunity.status == "open",
                             Opportunity.expected_close_date >= q.period.start,
                             Opportunity.expected_close_date < q.period.end, q.owned(Opportunity.owner_id))
-    return KpiValue("weighted_forecast", "Weighted forecast", "money", total, excluded_currencies=bad)
+    return KpiValue("weighted_forecast", _("Weighted forecast"), "money", total, excluded_currencies=bad)
 
 
 def _closed_in(q: KpiQuery) -> list[Any]:
@@ -281,8 +283,8 @@ def win_rate(ctx: Any, q: KpiQuery) -> KpiValue:
         select(func.count(), func.count().filter(Opportunity.status == "won"))
         .where(Opportunity.status.in_(("won", "lost")), *_closed_in(q))).one()
     if not closed:
-        return KpiValue("win_rate", "Win rate", "ratio", None, 0, 0, "No opportunity was closed in this period.")
-    return KpiValue("win_rate", "Win rate", "ratio", ratio(won, closed), won, closed)
+        return KpiValue("win_rate", _("Win rate"), "ratio", None, 0, 0, _("No opportunity was closed in this period."))
+    return KpiValue("win_rate", _("Win rate"), "ratio", ratio(won, closed), won, closed)
 
 
 def cycle_time(ctx: Any, q: KpiQuery) -> KpiValue:
@@ -291,9 +293,9 @@ def cycle_time(ctx: Any, q: KpiQuery) -> KpiValue:
     n, avg = ctx.session.execute(select(func.count(), func.avg(Opportunity.cycle_seconds))
                                  .where(Opportunity.status == "won", *_closed_in(q))).one()
     if not n:
-        return KpiValue("cycle_time", "Average cycle time", "days", None, None, 0, "No opportunity was won in this period.")
+        return KpiValue("cycle_time", _("Average cycle time"), "days", None, None, 0, _("No opportunity was won in this period."))
     days = (Decimal(str(avg)) / Decimal(86400)).quantize(DAYS, rounding=ROUND_HALF_UP)
-    return KpiValue("cycle_time", "Average cycle time", "days", days, None, n)
+    return KpiValue("cycle_time", _("Average cycle time"), "days", days, None, n)
 
 
 KPIS: dict[str, Callable[[Any, KpiQuery], KpiValue | None]] = {

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.errors import NotFound, PermissionDenied
+from crmcore.i18n import _
 from crmcore.models import Team, User
 from crmcore.services.access import team_ids
 
@@ -63,7 +64,7 @@ def resolve_subject(ctx: Any, *, rep_id: int | None = None, team_id: int | None 
             raise PermissionDenied("You may only see the figures of your own teams.")
         return Subject("team", team_ids=(team.id,), label=team.name)
     if ctx.scope == "all":
-        return Subject("company", label="Company")
+        return Subject("company", label=str(_("Company")))
     if ctx.scope == "team":
         teams = team_ids(ctx)
         if teams:
