@@ -22,6 +22,7 @@ from typing import Any
 
 from crmcore import hookimpl
 from crmcore.contracts import FieldType, Panel, Permission
+from crmcore.i18n import _
 
 __version__ = "0.1.0"
 # Plugins this one needs, by their names; none here (a sales add-on would say ("sales",)).
@@ -29,6 +30,8 @@ CRM_REQUIRES: tuple[str, ...] = ()
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+TRANSLATIONS = Path(__file__).parent / "translations"  # <lang>/LC_MESSAGES/messages.po
+TIER_LABELS = {"bronze": _("Bronze"), "silver": _("Silver"), "gold": _("Gold")}
 
 
 # ---- entities --------------------------------------------------------------------------------
@@ -49,21 +52,27 @@ def crm_register_migrations() -> list[str]:
 @hookimpl
 def crm_register_permissions() -> list[Permission]:
     return [
-        Permission("loyalty.read", "See loyalty points", ("manager", "sales", "service", "analyst")),
-        Permission("loyalty.write", "Give or take loyalty points by hand", ("manager",)),
+        Permission("loyalty.read", _("See loyalty points"), ("manager", "sales", "service", "analyst")),
+        Permission("loyalty.write", _("Give or take loyalty points by hand"), ("manager",)),
     ]
 
 
 def _tier(value: Any, field: Any) -> str:
     tier = str(value).strip().lower()
     if tier not in ("bronze", "silver", "gold"):
-        raise ValueError("Must be bronze, silver or gold.")
+        raise ValueError(str(_("Must be bronze, silver or gold.")))
     return tier
 
 
 @hookimpl
+def crm_register_translations() -> list[str]:
+    # The plugin's own catalogues (zh_CN here); `_()` above finds its strings in them.
+    return [str(TRANSLATIONS)]
+
+
+@hookimpl
 def crm_register_field_types() -> list[FieldType]:
-    return [FieldType("loyalty_tier", _tier, "Loyalty tier")]
+    return [FieldType("loyalty_tier", _tier, _("Loyalty tier"))]
 
 
 # ---- web -------------------------------------------------------------------------------------
@@ -90,7 +99,7 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
     from .services import points_of, tier_for
 
     points = points_of(ctx, customer.id)
-    return [Panel("loyalty", "Loyalty", rows=[("Points", points), ("Tier", tier_for(points))], order=30)]
+    return [Panel("loyalty", _("Loyalty"), rows=[(_("Points"), points), (_("Tier"), TIER_LABELS[tier_for(points)])], order=30)]
 
 
 # ---- events ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.admin.views import SecureModelView
+from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services import access
 
@@ -24,7 +25,8 @@ class LoyaltyPointsView(SecureModelView):
     write_permission = "loyalty.write"
     form_columns = ("customer_id", "points", "reason")
     column_list = ("id", "customer_id", "points", "reason", "created_at")
-    column_labels = {"customer_id": "Customer", "created_at": "When"}
+    column_labels = {"customer_id": _("Customer"), "points": _("Points"), "reason": _("Reason"),
+                     "created_at": _("When")}
     column_default_sort = ("id", True)
     column_sortable_list = ("id", "points", "created_at")
 
@@ -43,4 +45,4 @@ class LoyaltyPointsView(SecureModelView):
 
 
 def views(db: Any) -> list[Any]:
-    return [LoyaltyPointsView(LoyaltyPoints, db, name="Loyalty points", endpoint="loyalty_points")]
+    return [LoyaltyPointsView(LoyaltyPoints, db, name=_("Loyalty points"), endpoint="loyalty_points")]

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from crmcore.errors import ValidationError
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.services.customers import get_customer
 from crmcore.services.unit import unit_of_work
 
@@ -54,9 +55,9 @@ def award(ctx: Any, customer_id: int, points: int, reason: str, *, event_id: str
     if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_AWARD:
         errors["points"] = [f"A whole number between -{MAX_AWARD} and {MAX_AWARD}, not 0."]
     if not (reason or "").strip():
-        errors["reason"] = ["Say why the points are given."]
+        errors["reason"] = [_("Say why the points are given.")]
     if errors:
-        raise ValidationError("The award is not valid.", errors=errors)
+        raise ValidationError(_("The award is not valid."), errors=errors)
     if event_id and ctx.session.scalar(select(LoyaltyPoints.id).where(LoyaltyPoints.event_id == event_id)):
         return None
     with unit_of_work(ctx):

@@ -120,7 +120,26 @@ def test_customer_panel(client, ctx, make_user):
     customer = customers.create_customer(ctx, {"name": "Panel Trading", "owner_id": rep.id})
     services.award(ctx, customer.id, 120, "Big order")
     panels = {p["key"]: p for p in client.get(f"/api/v1/customers/{customer.id}/panels", headers=headers).json}
-    assert panels["loyalty"]["rows"] == [["Points", 120], ["Tier", "gold"]]
+    assert panels["loyalty"]["title"] == "Loyalty"
+    assert panels["loyalty"]["rows"] == [["Points", 120], ["Tier", "Gold"]]
+    # the plugin's own catalogue (crm_register_translations) serves a Chinese reader
+    zh = client.get(f"/api/v1/customers/{customer.id}/panels", headers={**headers, "Accept-Language": "zh-CN"}).json
+    loyalty = {p["key"]: p for p in zh}["loyalty"]
+    assert loyalty["title"] == "会员积分" and loyalty["rows"] == [["积分", 120], ["等级", "金牌"]]
+
+
+def test_every_string_of_the_plugin_is_translated():
+    """Fails when a string marked with _() has no zh_CN translation in the plugin's catalogue."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    package = Path(crm_plugin_loyalty.__file__).parent
+    marked = {m for _f, _l, m, _c, _x in extract_from_dir(str(package), [("**.py", "python")], keywords={"_": None})}
+    with (crm_plugin_loyalty.TRANSLATIONS / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalogue = read_po(fh)
+    assert marked and sorted(m for m in marked if not (catalogue.get(m) and catalogue.get(m).string)) == []
 
 
 def test_loyalty_tier_field_type(ctx):
