@@ -22,11 +22,12 @@ FIELD_MESSAGES = {
                       "invalid_awareness": _("Give a date and time with a time zone (e.g. 2026-11-23T10:00:00+08:00)."),
                       "format": _("Cannot be formatted as a date and time.")},
     fields.Date: {"invalid": _("Not a valid date."), "format": _("Cannot be formatted as a date.")},
-    fields.Email: {"invalid": _("Not a valid email address.")},
     fields.List: {"invalid": _("Not a valid list.")},
     fields.Mapping: {"invalid": _("Not a valid mapping type.")},
-    fields.Url: {"invalid": _("Not a valid URL.")},
 }
+# fields.Email and fields.Url must keep plain-str "invalid" messages (marshmallow refuses others);
+# their English defaults are translated by catalogue lookup when the API answers (crmcore.api).
+PLAIN = [_("Not a valid email address."), _("Not a valid URL.")]
 
 # Hard-coded in webargs; translated by lookup when the API answers.
 WEBARGS = [_("Invalid JSON body."), _("Unknown field.")]
