@@ -84,14 +84,18 @@ def iter_customer_csv(ctx: Any, encoding: str | None = None, **filters: Any) -> 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     first = True
-    for i, row in enumerate(iter_customer_rows(ctx, **filters)):
-        writer.writerow(row)
-        if i % 200 == 0 or first:
-            chunk = buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-            yield chunk.encode(codec) if first else chunk.encode(codec.replace("-sig", ""))
-            first = False
-    rest = buf.getvalue()
-    if rest:
-        yield rest.encode(codec.replace("-sig", ""))
+    try:
+        for i, row in enumerate(iter_customer_rows(ctx, **filters)):
+            writer.writerow(row)
+            if i % 200 == 0 or first:
+                chunk = buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+                yield chunk.encode(codec) if first else chunk.encode(codec.replace("-sig", ""))
+                first = False
+        rest = buf.getvalue()
+        if rest:
+            yield rest.encode(codec.replace("-sig", ""))
+    finally:
+        # a streamed export outlives its request: end the read transaction here, not at teardown
+        ctx.session.rollback()
