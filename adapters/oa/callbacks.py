@@ -1,0 +1,56 @@
+"""``/oa/<provider>/callback``: verify, put events in the inbox (deduplicated), acknowledge fast.
+
+Processing (fetching the authoritative state, moving the request forward) runs after the
+reply is sent, and again from the ``approvals.inbox`` job for anything left over.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, make_response, request
+
+from crmcore.services import approvals
+
+from .base import CallbackRejected
+
+log = logging.getLogger(__name__)
+bp = Blueprint("oa_callbacks", __name__, url_prefix="/oa")
+
+
+def _process_later(rt: Any) -> None:
+    ctx = rt.context(source="oa-inbox", session=rt.db.new_session())
+    try:
+        approvals.process_inbox(ctx)
+    except Exception:  # noqa: BLE001 - the job retries what is left
+        log.exception("processing OA callbacks failed")
+    finally:
+        ctx.session.close()
+
+
+@bp.route("/<provider>/callback", methods=["GET", "POST"])
+def callback(provider: str) -> Any:
+    rt = current_app.extensions["crm"]
+    if provider not in rt.registry.oa_providers or provider == "internal":
+        return jsonify({"error": "unknown provider"}), 404
+    ctx = rt.context(source=f"oa:{provider}", session=rt.db.new_session())
+    try:
+        oa = approvals.provider(ctx, provider)
+        answer = oa.handshake(request)
+        if answer is not None:
+            return answer
+        if request.method != "POST":
+            return jsonify({"error": "POST the callback"}), 405
+        events = oa.parse_callback(request, lambda nonce: approvals.remember_nonce(ctx, provider, nonce))
+        fresh = [ev for ev in events if approvals.receive_callback(ctx, provider, ev) is not None]
+        ctx.session.commit()
+        response = make_response(oa.acknowledge(events))
+        if fresh and rt.settings.get("OA_PROCESS_INLINE", True):
+            response.call_on_close(lambda: _process_later(rt))
+        return response
+    except CallbackRejected as exc:
+        ctx.session.rollback()
+        log.warning("OA callback to %s refused: %s", provider, exc.reason)
+        return jsonify({"error": exc.reason}), exc.status
+    finally:
+        ctx.session.close()

@@ -1,0 +1,371 @@
+"""Admin pages of workflows and approvals: the designer (workflows, policies and tiers as validated
+JSON, a server-drawn picture, a live condition check against a chosen record), OA provider
+settings with write-only secrets, the approver's inbox and the approvals monitor with replay."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+from markupsafe import Markup
+from sqlalchemy import select
+
+from ..db import utcnow
+from ..errors import CRMError, ValidationError
+from ..i18n import gettext
+from ..models import ApprovalRequest, OACallback, OutboxMessage, Role
+from ..services import approvals as approval_svc
+from ..services import conditions
+from ..services import outbox as outbox_svc
+from ..services import workflow as wf_svc
+from ..services.diagram import render_svg
+from ..services.workflow_registry import entities
+from .views import SecureView, flash_crm_error
+
+EXAMPLE_WORKFLOW = {"name": "", "entity": "customer", "state_field": "stage", "priority": 100, "condition": None,
+                    "states": [{"name": "lead", "initial": True}, {"name": "prospect"}],
+                    "transitions": [{"action": "qualify", "from_state": "lead", "to_state": "prospect", "roles": []}]}
+EXAMPLE_POLICY = {"name": "", "entity": "quote", "action": "submit", "provider": "internal", "key_fields": ["total"],
+                  "tiers": [{"step": 1, "condition": {"predicate": "sales.quote.discount_over", "args": {"percent": 15}},
+                             "reviewers": [{"kind": "manager_of", "value": "owner_id"}], "quorum": 1,
+                             "mode": "parallel"}]}
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text or "")
+    except ValueError as exc:
+        raise ValidationError(gettext("The definition is not valid JSON: %(error)s", error=str(exc)),
+                              errors={"definition": [str(exc)]}) from None
+    if not isinstance(data, dict):
+        raise ValidationError(gettext("The definition is a JSON object."), errors={"definition": ["{...}"]})
+    return data
+
+
+def _pretty(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+class WorkflowDesignerView(SecureView):
+    """Workflows and approval policies: list, create, edit (validated JSON), picture, live check."""
+
+    permission = "workflow.read"
+    write_permission = "workflow.manage"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        return self.render("admin/workflow/index.html", workflows=wf_svc.list_workflows(ctx),
+                           policies=approval_svc.list_policies(ctx), can_manage=ctx.can("workflow.manage"))
+
+    @expose("/workflow/new", methods=["GET", "POST"])
+    @expose("/workflow/<int:workflow_id>", methods=["GET", "POST"])
+    def workflow(self, workflow_id: int | None = None) -> Any:
+        ctx = self.ctx()
+        try:
+            wf = wf_svc.get_workflow(ctx, workflow_id) if workflow_id else None
+        except CRMError as exc:
+            flash_crm_error(exc)
+            return redirect(url_for(".index"))
+        text = _pretty({k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")}) if wf else \
+            _pretty(EXAMPLE_WORKFLOW)
+        errors: dict[str, Any] = {}
+        if request.method == "POST":
+            if not ctx.can("workflow.manage"):
+                return self.forbidden()
+            text = request.form.get("definition", "")
+            try:
+                data = _parse(text)
+                if wf is None:
+                    wf = wf_svc.create_workflow(ctx, data)
+                else:
+                    wf = wf_svc.update_workflow(ctx, wf.id, data, expected_version=request.form.get("version", type=int))
+                flash(gettext("Workflow '%(name)s' saved.", name=wf.name), "success")
+                return redirect(url_for(".workflow", workflow_id=wf.id))
+            except CRMError as exc:
+                ctx.session.rollback()
+                flash_crm_error(exc)
+                errors = exc.errors
+        picture = Markup(render_svg(wf)) if wf is not None else None
+        roles = [r.name for r in ctx.session.scalars(select(Role).order_by(Role.name))]
+        policies = [p.name for p in approval_svc.list_policies(ctx)]
+        return self.render("admin/workflow/workflow.html", wf=wf, text=text, errors=errors, picture=picture,
+                           can_manage=ctx.can("workflow.manage"), roles=roles, policies=policies)
+
+    # ---- structured edits: each one rewrites the definition through the same validated service ----
+    def _edit_workflow(self, workflow_id: int, change: Any) -> Any:
+        ctx = self.ctx()
+        if not ctx.can("workflow.manage"):
+            return self.forbidden()
+        try:
+            wf = wf_svc.get_workflow(ctx, workflow_id)
+            data = {k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")}
+            change(data)
+            wf_svc.update_workflow(ctx, workflow_id, data, expected_version=request.form.get("version", type=int))
+            flash(gettext("Workflow '%(name)s' saved.", name=wf.name), "success")
+        except (ValueError, KeyError, IndexError):
+            ctx.session.rollback()
+            flash(gettext("The form is not complete."), "error")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".workflow", workflow_id=workflow_id))
+
+    @expose("/workflow/<int:workflow_id>/states", methods=["POST"])
+    def add_state(self, workflow_id: int) -> Any:
+        form = request.form
+
+        def change(data: dict[str, Any]) -> None:
+            data["states"].append({"name": form["name"].strip(), "label": form.get("label") or None,
+                                   "initial": bool(form.get("initial")), "final": bool(form.get("final")),
+                                   "on_enter": _parse(form.get("on_enter") or "{}"), "actions": []})
+        return self._edit_workflow(workflow_id, change)
+
+    @expose("/workflow/<int:workflow_id>/states/<int:index>/delete", methods=["POST"])
+    def delete_state(self, workflow_id: int, index: int) -> Any:
+        return self._edit_workflow(workflow_id, lambda data: data["states"].pop(index))
+
+    @expose("/workflow/<int:workflow_id>/transitions", methods=["POST"])
+    def add_transition(self, workflow_id: int) -> Any:
+        form = request.form
+
+        def change(data: dict[str, Any]) -> None:
+            guard = form.get("guard", "").strip()
+            data["transitions"].append({
+                "action": form["action"].strip(), "label": form.get("label") or None, "from_state": form["from_state"],
+                "to_state": form["to_state"], "roles": form.getlist("roles"), "guard": _parse(guard) if guard else None,
+                "allow_self_approval": bool(form.get("allow_self_approval")), "policy": form.get("policy") or None})
+        return self._edit_workflow(workflow_id, change)
+
+    @expose("/workflow/<int:workflow_id>/transitions/<int:index>/delete", methods=["POST"])
+    def delete_transition(self, workflow_id: int, index: int) -> Any:
+        return self._edit_workflow(workflow_id, lambda data: data["transitions"].pop(index))
+
+    @expose("/policy/<int:policy_id>/tiers", methods=["POST"])
+    def add_tier(self, policy_id: int) -> Any:
+        ctx = self.ctx()
+        if not ctx.can("workflow.manage"):
+            return self.forbidden()
+        form = request.form
+        try:
+            policy = approval_svc.get_policy(ctx, policy_id)
+            data = approval_svc.describe_policy(policy)
+            condition = form.get("condition", "").strip()
+            escalate_kind = form.get("escalate_kind") or ""
+            data["tiers"].append({
+                "step": int(form["step"]), "name": form.get("name") or None,
+                "condition": _parse(condition) if condition else None,
+                "reviewers": [{"kind": form["reviewer_kind"], "value": form.get("reviewer_value", "").strip()}],
+                "quorum": int(form.get("quorum") or 1), "mode": form.get("mode") or "parallel",
+                "comment_required_on_reject": bool(form.get("comment_required_on_reject")),
+                "remind_after": int(form["remind_after"]) if form.get("remind_after") else None,
+                "timeout_after": int(form["timeout_after"]) if form.get("timeout_after") else None,
+                "escalate_to": ({"kind": escalate_kind, "value": form.get("escalate_value") or None}
+                                if escalate_kind else None)})
+            data.pop("id", None)
+            approval_svc.update_policy(ctx, policy_id, data)
+            flash(gettext("Approval policy '%(name)s' saved.", name=policy.name), "success")
+        except (ValueError, KeyError):
+            ctx.session.rollback()
+            flash(gettext("The form is not complete."), "error")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".policy", policy_id=policy_id))
+
+    @expose("/policy/<int:policy_id>/tiers/<int:step>/delete", methods=["POST"])
+    def delete_tier(self, policy_id: int, step: int) -> Any:
+        ctx = self.ctx()
+        if not ctx.can("workflow.manage"):
+            return self.forbidden()
+        try:
+            policy = approval_svc.get_policy(ctx, policy_id)
+            data = approval_svc.describe_policy(policy)
+            data["tiers"] = [t for t in data["tiers"] if t["step"] != step]
+            data.pop("id", None)
+            approval_svc.update_policy(ctx, policy_id, data)
+            flash(gettext("Approval policy '%(name)s' saved.", name=policy.name), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".policy", policy_id=policy_id))
+
+    @expose("/policy/new", methods=["GET", "POST"])
+    @expose("/policy/<int:policy_id>", methods=["GET", "POST"])
+    def policy(self, policy_id: int | None = None) -> Any:
+        ctx = self.ctx()
+        try:
+            policy = approval_svc.get_policy(ctx, policy_id) if policy_id else None
+        except CRMError as exc:
+            flash_crm_error(exc)
+            return redirect(url_for(".index"))
+        text = _pretty({k: v for k, v in approval_svc.describe_policy(policy).items() if k != "id"}) if policy else \
+            _pretty(EXAMPLE_POLICY)
+        errors: dict[str, Any] = {}
+        if request.method == "POST":
+            if not ctx.can("workflow.manage"):
+                return self.forbidden()
+            text = request.form.get("definition", "")
+            try:
+                data = _parse(text)
+                policy = approval_svc.create_policy(ctx, data) if policy is None else \
+                    approval_svc.update_policy(ctx, policy.id, data)
+                flash(gettext("Approval policy '%(name)s' saved.", name=policy.name), "success")
+                return redirect(url_for(".policy", policy_id=policy.id))
+            except CRMError as exc:
+                ctx.session.rollback()
+                flash_crm_error(exc)
+                errors = exc.errors
+        return self.render("admin/workflow/policy.html", policy=policy, text=text, errors=errors,
+                           providers=["internal"] + sorted(p for p in ctx.registry.oa_providers if p != "internal"),
+                           can_manage=ctx.can("workflow.manage"))
+
+    @expose("/check", methods=["GET", "POST"])
+    def check(self) -> Any:
+        """Validate a condition and evaluate it against a chosen record, leaf by leaf."""
+        ctx = self.ctx()
+        text = request.form.get("condition") or _pretty({"field": "stage", "op": "eq", "value": "lead"})
+        entity = request.form.get("entity") or "customer"
+        record_id = request.form.get("record_id", type=int)
+        problems: list[str] = []
+        result = None
+        rows: list[Any] = []
+        if request.method == "POST":
+            try:
+                condition = json.loads(text)
+                problems = conditions.validate(condition, ctx)
+                if not problems and record_id:
+                    record = wf_svc.load_record(ctx, entity, record_id)
+                    result = conditions.evaluate(condition, record, ctx)
+                    rows = conditions.explain(condition, record, ctx)
+            except ValueError as exc:
+                problems = [gettext("The condition is not valid JSON: %(error)s", error=str(exc))]
+            except CRMError as exc:
+                ctx.session.rollback()
+                problems = [exc.message]
+        return self.render("admin/workflow/check.html", text=text, entity=entity, record_id=record_id,
+                           entities=sorted(entities(ctx)), problems=problems, result=result, rows=rows,
+                           checked=request.method == "POST")
+
+    @expose("/providers", methods=["GET", "POST"])
+    def providers(self) -> Any:
+        """Provider settings; secrets are write-only: never shown, kept when left empty."""
+        ctx = self.ctx()
+        if not ctx.can("workflow.manage"):
+            return self.forbidden()
+        names = sorted(p for p in ctx.registry.oa_providers if p != "internal")
+        if request.method == "POST":
+            name = request.form.get("provider", "")
+            cls = ctx.registry.oa_providers.get(name)
+            if cls is None or name == "internal":
+                flash(gettext("Choose a provider."), "error")
+            else:
+                config = {f: request.form.get(f"config_{f}", "").strip() for f in cls.config_fields}
+                secrets = {f: request.form.get(f"secret_{f}", "") for f in cls.secret_fields}
+                try:
+                    approval_svc.save_provider_settings(ctx, name, {k: v for k, v in config.items() if v}, secrets)
+                    flash(gettext("Settings of %(name)s saved.", name=name), "success")
+                except CRMError as exc:
+                    ctx.session.rollback()
+                    flash_crm_error(exc)
+            return redirect(url_for(".providers"))
+        rows = []
+        for name in names:
+            cls = ctx.registry.oa_providers[name]
+            config, secrets = approval_svc.provider_config(ctx, name)
+            rows.append({"name": name, "label": getattr(cls, "label", name),
+                         "config": [(f, config.get(f, "")) for f in cls.config_fields],
+                         "secrets": [(f, bool(secrets.get(f))) for f in cls.secret_fields]})
+        return self.render("admin/workflow/providers.html", rows=rows)
+
+
+class ApprovalsView(SecureView):
+    """The approver's inbox (decide here) and, for approval managers, the monitor with replay."""
+
+    permission = "approval.read"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        mine, _total = approval_svc.list_requests(ctx, page_size=20)
+        return self.render("admin/workflow/approvals.html", inbox=approval_svc.inbox(ctx), mine=mine,
+                           can_decide=ctx.can("approval.decide"), can_manage=ctx.can("approval.manage"))
+
+    @expose("/<int:request_id>/decide", methods=["POST"])
+    def decide(self, request_id: int) -> Any:
+        ctx = self.ctx()
+        approve = request.form.get("decision") == "approve"
+        try:
+            approval_svc.decide(ctx, request_id, approve, request.form.get("comment"))
+            flash(gettext("Approved.") if approve else gettext("Rejected."), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".index"))
+
+    @expose("/<int:request_id>/withdraw", methods=["POST"])
+    def withdraw(self, request_id: int) -> Any:
+        ctx = self.ctx()
+        try:
+            approval_svc.withdraw(ctx, request_id, request.form.get("comment"))
+            flash(gettext("Withdrawn."), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".index"))
+
+    @expose("/<int:request_id>/revoke", methods=["POST"])
+    def revoke(self, request_id: int) -> Any:
+        ctx = self.ctx()
+        try:
+            approval_svc.revoke(ctx, request_id, request.form.get("comment"))
+            flash(gettext("Revoked; the compensating action ran."), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".index"))
+
+    @expose("/monitor")
+    def monitor(self) -> Any:
+        ctx = self.ctx()
+        if not ctx.can("approval.manage"):
+            return self.forbidden()
+        stuck_after = int(ctx.settings.get("APPROVAL_RECONCILE_AFTER") or approval_svc.RECONCILE_AFTER)
+        pending = list(ctx.session.scalars(select(ApprovalRequest).where(ApprovalRequest.status.in_(("submitting", "pending")))
+                                          .order_by(ApprovalRequest.created_at)))
+        now = utcnow()
+        stuck = [r for r in pending if (now - r.updated_at).total_seconds() >= stuck_after]
+        deliveries = list(ctx.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.destination == "oa", OutboxMessage.status != "delivered").order_by(OutboxMessage.id.desc())
+            .limit(50)))
+        callbacks = list(ctx.session.scalars(select(OACallback).where(OACallback.status.in_(("failed", "ignored", "received")))
+                                             .order_by(OACallback.id.desc()).limit(50)))
+        return self.render("admin/workflow/monitor.html", pending=pending, stuck={r.id for r in stuck},
+                           deliveries=deliveries, callbacks=callbacks)
+
+    @expose("/monitor/outbox/<int:message_id>/replay", methods=["POST"])
+    def replay_delivery(self, message_id: int) -> Any:
+        ctx = self.ctx()
+        try:
+            ctx.require("approval.manage")
+            outbox_svc.replay(ctx.runtime.context(actor=None, source="admin", session=ctx.session), message_id)
+            flash(gettext("The delivery is queued again."), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return redirect(url_for(".monitor"))
+
+    @expose("/monitor/callback/<int:callback_id>/replay", methods=["POST"])
+    def replay_callback(self, callback_id: int) -> Any:
+        ctx = self.ctx()
+        try:
+            cb = approval_svc.replay_callback(ctx, callback_id)
+            flash(gettext("Callback %(id)s processed again: %(status)s.", id=cb.id, status=cb.status), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        except Exception as exc:  # noqa: BLE001 - an OA that cannot be reached: say so
+            ctx.session.rollback()
+            flash(gettext("The OA could not be asked: %(error)s", error=str(exc)), "error")
+        return redirect(url_for(".monitor"))

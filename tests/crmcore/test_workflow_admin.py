@@ -1,0 +1,180 @@
+"""The workflow designer and approvals pages of the admin: login and permissions, CSRF, validated
+JSON definitions, the server-drawn picture, the live condition check, write-only secrets, the monitor."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from crmcore.models import OAProviderSetting, WorkflowDefinition
+from crmcore.services import approvals
+from crmcore.services import customers as customer_svc
+from crmcore.services import users as user_svc
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+PASSWORD = "password123"
+DEFINITION = {"name": "lifecycle", "entity": "customer", "state_field": "stage",
+              "states": [{"name": "lead"}, {"name": "prospect"}],
+              "transitions": [{"action": "qualify", "from_state": "lead", "to_state": "prospect"}]}
+
+
+class SecretProvider:
+    """A provider class with one config field and one secret (only its settings are exercised)."""
+
+    name = "hooktest-oa"
+    label = "Test OA"
+    config_fields = ("base_url",)
+    secret_fields = ("secret",)
+
+    def __init__(self, config: dict, secrets: dict) -> None:
+        self.config, self.secrets = config, secrets
+
+
+class Plugin:
+    from crmcore import hookimpl
+
+    @hookimpl
+    def crm_register_oa_providers(self):
+        return [SecretProvider]
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(plugins=[("admintest", Plugin())])
+
+
+def login(client: Any, username: str) -> None:
+    page = client.get("/admin/auth/login")
+    token = CSRF.search(page.text).group(1)
+    assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
+                                                  "password": PASSWORD}).status_code == 302
+
+
+def token(client: Any, url: str) -> str:
+    return CSRF.search(client.get(url).text).group(1)
+
+
+@pytest.fixture
+def admin(client, ctx):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    user_svc.create_user(ctx, "root", PASSWORD, "admin")
+    login(client, "root")
+    return client
+
+
+def test_pages_need_login_and_permission(client, ctx):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert client.get("/admin/workflow_designer/").status_code == 302
+    user_svc.create_user(ctx, "viewer", PASSWORD, "analyst")
+    login(client, "viewer")
+    assert client.get("/admin/workflow_designer/").status_code == 200  # workflow.read
+    assert client.get("/admin/workflow_designer/providers").status_code == 403
+    assert client.get("/admin/approval_inbox/").status_code == 403  # analysts do not approve
+    csrf = token(client, "/admin/workflow_designer/workflow/new")
+    r = client.post("/admin/workflow_designer/workflow/new", data={"csrf_token": csrf, "definition": json.dumps(DEFINITION)})
+    assert r.status_code == 403 and ctx.session.query(WorkflowDefinition).count() == 0
+
+
+def test_designer_validates_saves_and_draws(admin, ctx):
+    page = admin.get("/admin/workflow_designer/workflow/new")
+    csrf = CSRF.search(page.text).group(1)
+    assert admin.post("/admin/workflow_designer/workflow/new", data={"definition": json.dumps(DEFINITION)}).status_code == 400
+    bad = admin.post("/admin/workflow_designer/workflow/new", data={"csrf_token": csrf, "definition": json.dumps(
+        {**DEFINITION, "transitions": [{"action": "qualify", "from_state": "lead", "to_state": "mars",
+                                        "guard": {"field": "stage", "op": "like"}}]})})
+    assert bad.status_code == 200
+    assert "transitions.0.to_state" in bad.text and "unknown operator" in bad.text
+    assert admin.post("/admin/workflow_designer/workflow/new", data={"csrf_token": csrf, "definition": "{not json"}
+                      ).status_code == 200
+    ok = admin.post("/admin/workflow_designer/workflow/new", data={"csrf_token": csrf, "definition": json.dumps(DEFINITION)})
+    assert ok.status_code == 302
+    wf = ctx.session.query(WorkflowDefinition).one()
+    page = admin.get(f"/admin/workflow_designer/workflow/{wf.id}").text
+    assert "<svg" in page and 'class="state"' in page and ">qualify<" in page
+    assert "workflow-transitions" in page and "anyone who may write" in page
+    assert "lead → prospect" in admin.get("/admin/workflow_designer/").text
+
+
+def test_live_condition_check_against_a_record(admin, ctx):
+    acme = customer_svc.create_customer(ctx, {"name": "Acme", "stage": "prospect"})
+    csrf = token(admin, "/admin/workflow_designer/check")
+    r = admin.post("/admin/workflow_designer/check", data={
+        "csrf_token": csrf, "entity": "customer", "record_id": acme.id,
+        "condition": json.dumps({"all": [{"field": "stage", "value": "prospect"}, {"field": "name", "op": "startswith",
+                                                                                  "value": "Z"}]})})
+    assert "It does not hold for this record." in r.text
+    assert "condition.all.1 name startswith Z" in r.text and "✗" in r.text and "✓" in r.text
+    r = admin.post("/admin/workflow_designer/check", data={"csrf_token": csrf, "entity": "customer",
+                                                            "condition": json.dumps({"field": "stage", "op": "??"})})
+    assert "condition-problems" in r.text and "unknown operator" in r.text
+
+
+def test_provider_secrets_are_write_only(admin, ctx):
+    csrf = token(admin, "/admin/workflow_designer/providers")
+    r = admin.post("/admin/workflow_designer/providers", data={
+        "csrf_token": csrf, "provider": "hooktest-oa", "config_base_url": "https://oa.example", "secret_secret": "TOPSECRET"})
+    assert r.status_code == 302
+    page = admin.get("/admin/workflow_designer/providers").text
+    assert "https://oa.example" in page and "TOPSECRET" not in page and ">set<" in page
+    # saving again with the secret left empty keeps it
+    admin.post("/admin/workflow_designer/providers", data={
+        "csrf_token": csrf, "provider": "hooktest-oa", "config_base_url": "https://oa2.example", "secret_secret": ""})
+    ctx.session.expire_all()
+    row = ctx.session.query(OAProviderSetting).one()
+    assert row.secrets == {"secret": "TOPSECRET"} and row.config == {"base_url": "https://oa2.example"}
+    assert "TOPSECRET" not in repr(row)
+    config, secrets = approvals.provider_config(ctx, "hooktest-oa")
+    assert secrets == {"secret": "TOPSECRET"}
+
+
+def test_structured_designer_forms(admin, ctx):
+    from crmcore.models import ApprovalPolicy
+
+    csrf = token(admin, "/admin/workflow_designer/workflow/new")
+    admin.post("/admin/workflow_designer/workflow/new", data={"csrf_token": csrf, "definition": json.dumps(DEFINITION)})
+    wf = ctx.session.query(WorkflowDefinition).one()
+    url = f"/admin/workflow_designer/workflow/{wf.id}"
+    page = admin.get(url).text
+    assert "add-state" in page and "add-transition" in page
+    r = admin.post(f"{url}/states", data={"csrf_token": csrf, "version": wf.version, "name": "customer",
+                                          "on_enter": '{"level": "A"}', "final": "1"})
+    assert r.status_code == 302
+    ctx.session.expire_all()
+    wf = ctx.session.get(WorkflowDefinition, wf.id)
+    assert [s.name for s in wf.states] == ["lead", "prospect", "customer"] and wf.states[2].on_enter == {"level": "A"}
+    approvals.create_policy(ctx, {"name": "big", "entity": "customer", "tiers": [
+        {"reviewers": [{"kind": "role", "value": "manager"}]}]})
+    admin.post(f"{url}/transitions", data={"csrf_token": csrf, "version": wf.version, "action": "win",
+                                           "from_state": "prospect", "to_state": "customer", "roles": ["manager", "admin"],
+                                           "guard": '{"field": "email", "op": "is_null", "value": false}', "policy": "big"})
+    ctx.session.expire_all()
+    wf = ctx.session.get(WorkflowDefinition, wf.id)
+    win = wf.transitions[-1]
+    assert (win.action, win.roles, win.policy.name, win.guard["field"]) == ("win", ["manager", "admin"], "big", "email")
+    # an invalid guard is refused with its problem shown, nothing saved
+    r = admin.post(f"{url}/transitions", data={"csrf_token": csrf, "version": wf.version, "action": "lose",
+                                               "from_state": "prospect", "to_state": "lead", "guard": '{"field": "x", "op": "??"}'},
+                   follow_redirects=True)
+    assert "unknown operator" in r.text
+    # a stale version is refused
+    r = admin.post(f"{url}/transitions/0/delete", data={"csrf_token": csrf, "version": wf.version - 1}, follow_redirects=True)
+    assert "changed by someone else" in r.text
+    admin.post(f"{url}/transitions/0/delete", data={"csrf_token": csrf, "version": wf.version})
+    ctx.session.expire_all()
+    assert [t.action for t in ctx.session.get(WorkflowDefinition, wf.id).transitions] == ["win"]
+
+    policy = ctx.session.query(ApprovalPolicy).one()
+    purl = f"/admin/workflow_designer/policy/{policy.id}"
+    admin.post(f"{purl}/tiers", data={"csrf_token": csrf, "step": "2", "reviewer_kind": "manager_of",
+                                      "reviewer_value": "owner_id", "quorum": "1", "mode": "sequential",
+                                      "condition": '{"field": "credit_limit", "op": "gt", "value": 100000}',
+                                      "timeout_after": "3600", "escalate_kind": "reject"})
+    ctx.session.expire_all()
+    tiers = ctx.session.get(ApprovalPolicy, policy.id).tiers
+    assert [(t.step, t.mode, t.escalate_to) for t in tiers] == [(1, "parallel", None), (2, "sequential", {"kind": "reject", "value": None})]
+    assert tiers[1].comment_required_on_reject is False  # the box was not ticked
+    admin.post(f"{purl}/tiers/1/delete", data={"csrf_token": csrf})
+    ctx.session.expire_all()
+    assert [t.step for t in ctx.session.get(ApprovalPolicy, policy.id).tiers] == [2]
