@@ -1,0 +1,144 @@
+"""Customer service: tickets from the API, e-mail and a self-service portal, states as data, SLA
+in business hours with breach escalation, assignment rules, field visits, after-sales follow-ups,
+quality tracking, CSAT/NPS surveys and logistics KPIs. Registers exactly as a third-party plugin.
+
+This module holds only the hook implementations. It does not require the sales plugin: it answers
+the sales plugin's ``crm_sales_complaints`` hook as an optional hook and reacts to
+``sales.order.*`` events when sales is loaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crmcore import hookimpl
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def crm_register_models() -> list[type]:
+    from .models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def crm_register_migrations() -> list[str]:
+    return [str(MIGRATIONS)]
+
+
+@hookimpl
+def crm_register_permissions() -> list[Any]:
+    from .permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def crm_register_blueprints() -> list[Any]:
+    from .api import blueprints
+
+    return blueprints()
+
+
+@hookimpl
+def crm_register_admin_views(db: Any) -> list[Any]:
+    from .admin import admin_views
+
+    return admin_views(db)
+
+
+@hookimpl
+def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+    from .panels import customer_panels
+
+    return customer_panels(ctx, customer)
+
+
+@hookimpl
+def crm_register_commands(cli: Any) -> None:
+    from .cli import service
+
+    cli.add_command(service)
+
+
+@hookimpl
+def crm_demo_data(ctx: Any) -> list[str]:
+    from .services.demo import load_demo
+
+    return [load_demo(ctx)]
+
+
+@hookimpl
+def crm_register_jobs() -> list[Any]:
+    from .cli import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def crm_register_outbox_handlers() -> list[Any]:
+    from .services.mailout import HANDLER
+
+    return [HANDLER]
+
+
+@hookimpl
+def crm_startup(app: Any) -> None:
+    """Remember the app, so mail built outside a request is translated with its catalogues."""
+    from .services.mailout import remember_app
+
+    remember_app(app)
+
+
+@hookimpl
+def crm_event(ctx: Any, event: Any) -> None:
+    """An order of the sales plugin (when loaded) schedules the ``order`` follow-up rules."""
+    if event.name != "sales.order.created":
+        return
+    data = event.data or {}
+    if not data.get("number") or not data.get("customer_id"):
+        return
+    from .services.followups import schedule_for_order
+
+    system = ctx.runtime.context(session=ctx.session, source="plugin:service")
+    schedule_for_order(system, str(data["number"]), int(data["customer_id"]), event.at)
+
+
+@hookimpl
+def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+    """A ticket moved by the core's workflow engine gets the same SLA effects as the plugin's moves."""
+    if entity == "service_ticket" and not created:
+        from .services.engine import on_before_save
+
+        on_before_save(ctx, obj, changes)
+
+
+@hookimpl
+def crm_register_workflow_entities() -> list[Any]:
+    from .services.engine import entities
+
+    return entities()
+
+
+@hookimpl
+def crm_register_condition_predicates() -> list[Any]:
+    from .services.engine import predicates
+
+    return predicates()
+
+
+@hookimpl
+def crm_register_workflow_actions() -> list[Any]:
+    from .services.engine import actions
+
+    return actions()
+
+
+@hookimpl(optionalhook=True)
+def crm_sales_complaints(ctx: Any, customer_ids: Any, start: Any, end: Any) -> int | None:
+    """Complaint tickets of these customers opened in the period (for the sales complaint-rate KPI)."""
+    from .services.tickets import count_complaints
+
+    return count_complaints(ctx, customer_ids, start, end)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the service plugin (branch ``service``)."""

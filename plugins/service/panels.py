@@ -1,0 +1,30 @@
+"""The customer 360 panel of the service plugin: open tickets and recent satisfaction."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from crmcore.contracts import Panel
+from crmcore.i18n import gettext
+
+from .models import Survey, Ticket
+from .services.states import states
+from .services.tickets import scope_tickets
+
+
+def customer_panels(ctx: Any, customer: Any) -> list[Panel]:
+    if not ctx.can("service.ticket.read"):
+        return []
+    done = [k for k, s in states(ctx).items() if s.phase == "done"]
+    open_tickets = list(ctx.session.scalars(scope_tickets(ctx, select(Ticket).where(
+        Ticket.customer_id == customer.id, Ticket.state.not_in(done))).order_by(Ticket.id.desc()).limit(10)))
+    scores = [s for (s,) in ctx.session.execute(select(Survey.score).where(
+        Survey.customer_id == customer.id, Survey.kind == "csat", Survey.score.is_not(None))
+        .order_by(Survey.answered_at.desc()).limit(5))]
+    panel = Panel(key="service", title=gettext("Service"), order=40,
+                  rows=[(gettext("Open tickets"), len(open_tickets)),
+                        (gettext("Recent CSAT"), ", ".join(str(s) for s in scores) or "-")],
+                  items=[{"number": t.number, "subject": t.subject, "state": t.state, "priority": t.priority}
+                         for t in open_tickets])
+    return [panel]

@@ -1,0 +1,287 @@
+"""Marshmallow schemas of the service API: what each endpoint reads and returns (OpenAPI from these)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from crmcore.schemas.common import PageArgs, page_of
+
+from .models import KINDS, PRIORITIES
+
+_str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
+Time = fields.AwareDateTime
+
+
+class SlaTimerSchema(Schema):
+    target = fields.Str(allow_none=True, metadata={"description": "first_response, resolution or null"})
+    due_at = Time(allow_none=True)
+    minutes_left = fields.Int(allow_none=True, metadata={"description": "Business minutes; negative when late"})
+    paused = fields.Bool()
+    breached = fields.Bool()
+
+
+class TicketSchema(Schema):
+    id = fields.Int(dump_only=True)
+    number = fields.Str(dump_only=True)
+    subject = _str(255, required=True)
+    description = fields.Str(allow_none=True, validate=validate.Length(max=100_000))
+    kind = fields.Str(validate=validate.OneOf(KINDS))
+    priority = fields.Str(validate=validate.OneOf(PRIORITIES))
+    channel = fields.Str(dump_only=True)
+    state = fields.Str(dump_only=True)
+    category_id = fields.Int(allow_none=True)
+    customer_id = fields.Int(allow_none=True)
+    contact_id = fields.Int(allow_none=True)
+    requester_name = _str(255, allow_none=True)
+    requester_email = fields.Str(allow_none=True, validate=[validate.Length(max=255), validate.Email()])
+    assignee_id = fields.Int(allow_none=True)
+    order_number = _str(64, allow_none=True)
+    product_code = _str(64, allow_none=True)
+    sla_policy_id = fields.Int(dump_only=True)
+    first_response_due_at = Time(dump_only=True)
+    resolution_due_at = Time(dump_only=True)
+    first_responded_at = Time(dump_only=True)
+    resolved_at = Time(dump_only=True)
+    closed_at = Time(dump_only=True)
+    first_response_breached_at = Time(dump_only=True)
+    resolution_breached_at = Time(dump_only=True)
+    escalation_level = fields.Int(dump_only=True)
+    sla = fields.Method("_sla", dump_only=True)
+    version = fields.Int(dump_only=True)
+    created_at = Time(dump_only=True)
+    updated_at = Time(dump_only=True)
+
+    def _sla(self, obj: object) -> dict[str, object]:
+        from .services.sla import timer
+
+        return SlaTimerSchema().dump(timer(obj))  # type: ignore[arg-type]
+
+
+class TicketUpdateSchema(TicketSchema):
+    subject = _str(255)
+    version = fields.Int(load_only=True, metadata={"description": "Version you read; a stale one gives 409"})
+
+
+class TicketListArgs(PageArgs):
+    state = fields.Str()
+    assignee_id = fields.Int()
+    customer_id = fields.Int()
+    priority = fields.Str(validate=validate.OneOf(PRIORITIES))
+    kind = fields.Str(validate=validate.OneOf(KINDS))
+    open = fields.Bool(data_key="open")
+    breached = fields.Bool()
+    q = fields.Str()
+
+
+TicketPage = page_of(TicketSchema, "TicketPage")
+
+
+class TicketMoveSchema(Schema):
+    state = fields.Str(required=True)
+    note = fields.Str(validate=validate.Length(max=10_000))
+    version = fields.Int()
+
+
+class TicketMovesSchema(Schema):
+    state = fields.Str()
+    allowed = fields.List(fields.Str())
+
+
+class TicketMessageSchema(Schema):
+    id = fields.Int(dump_only=True)
+    author = fields.Str(dump_only=True)
+    user_id = fields.Int(dump_only=True)
+    from_name = fields.Str(dump_only=True)
+    from_email = fields.Str(dump_only=True)
+    channel = fields.Str()
+    body = fields.Str(required=True, validate=validate.Length(min=1, max=100_000))
+    internal = fields.Bool(load_default=False)
+    message_id = fields.Str(dump_only=True)
+    attachments = fields.List(fields.Dict(), dump_only=True)
+    created_at = Time(dump_only=True)
+
+
+class StatusLinkSchema(Schema):
+    url = fields.Str()
+    token = fields.Str()
+
+
+class TicketCategorySchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(120, required=True)
+    kind = fields.Str(validate=validate.OneOf(KINDS))
+    active = fields.Bool()
+
+
+class BusinessCalendarDaySchema(Schema):
+    day = fields.Date(required=True)
+    kind = fields.Str(validate=validate.OneOf(("holiday", "workday")), load_default="holiday")
+    hours = fields.List(fields.List(fields.Str()), allow_none=True)
+
+
+class BusinessCalendarSchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(120, required=True)
+    timezone = _str(64, load_default="Asia/Shanghai")
+    weekly = fields.Dict(keys=fields.Str(validate=validate.OneOf([str(i) for i in range(1, 8)])),
+                         values=fields.List(fields.List(fields.Str())),
+                         metadata={"description": 'ISO weekday -> [["09:00","12:00"],["13:00","18:00"]]'})
+    days = fields.List(fields.Nested(BusinessCalendarDaySchema))
+
+
+class SlaPolicySchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(120, required=True)
+    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
+    customer_level = _str(32, allow_none=True)
+    first_response_minutes = fields.Int(required=True, validate=validate.Range(min=1))
+    resolution_minutes = fields.Int(required=True, validate=validate.Range(min=1))
+    calendar_id = fields.Int(allow_none=True)
+    active = fields.Bool()
+
+
+class AssignmentRuleSchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(120, required=True)
+    category_id = fields.Int(allow_none=True)
+    strategy = fields.Str(validate=validate.OneOf(("round_robin", "least_loaded", "fixed")))
+    member_ids = fields.List(fields.Int(), required=True)
+    position = fields.Int()
+    active = fields.Bool()
+
+
+class FollowUpRuleSchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(120, required=True)
+    trigger = fields.Str(validate=validate.OneOf(("order", "ticket")), load_default="ticket")
+    offsets_days = fields.List(fields.Float(validate=validate.Range(min=0)), required=True)
+    channel = _str(16)
+    active = fields.Bool()
+
+
+class FollowUpSchema(Schema):
+    id = fields.Int(dump_only=True)
+    rule_id = fields.Int()
+    step = fields.Int()
+    customer_id = fields.Int()
+    ticket_id = fields.Int(allow_none=True)
+    order_number = fields.Str(allow_none=True)
+    due_at = Time()
+    assignee_id = fields.Int(allow_none=True)
+    state = fields.Str()
+    outcome = fields.Str(allow_none=True)
+    done_at = Time(allow_none=True)
+
+
+class FollowUpArgs(Schema):
+    before = Time()
+    assignee_id = fields.Int()
+
+
+class FollowUpOutcomeSchema(Schema):
+    outcome = fields.Str(required=True, validate=validate.OneOf(("done", "unreachable", "cancelled")))
+    notes = fields.Str(validate=validate.Length(max=10_000))
+
+
+class VisitPartSchema(Schema):
+    part = _str(120, required=True)
+    quantity = fields.Decimal(as_string=True, load_default=1)
+    note = _str(255)
+
+
+class FieldVisitSchema(Schema):
+    id = fields.Int(dump_only=True)
+    ticket_id = fields.Int(dump_only=True)
+    technician_id = fields.Int(required=True)
+    window_start = Time(required=True)
+    window_end = Time(required=True)
+    address = _str(500, required=True)
+    state = fields.Str(dump_only=True)
+    outcome = fields.Str(dump_only=True)
+    parts_used = fields.List(fields.Dict(), dump_only=True)
+    completed_at = Time(dump_only=True)
+
+
+class FieldVisitReportSchema(Schema):
+    state = fields.Str(validate=validate.OneOf(("done", "failed")), load_default="done")
+    outcome = fields.Str(required=True, validate=validate.Length(min=1, max=10_000))
+    parts_used = fields.List(fields.Nested(VisitPartSchema), load_default=list)
+
+
+class VisitDayArgs(Schema):
+    technician_id = fields.Int(required=True)
+    day = fields.Date(required=True)
+    timezone = fields.Str(load_default="Asia/Shanghai")
+
+
+class QualityRecordSchema(Schema):
+    id = fields.Int(dump_only=True)
+    kind = fields.Str(validate=validate.OneOf(("defect", "feedback")))
+    product_code = _str(64, required=True)
+    product_name = _str(255, allow_none=True)
+    order_number = _str(64, allow_none=True)
+    ticket_id = fields.Int(allow_none=True)
+    customer_id = fields.Int(allow_none=True)
+    quantity = fields.Decimal(as_string=True)
+    severity = fields.Str(validate=validate.OneOf(("minor", "major", "critical")))
+    description = fields.Str(required=True, validate=validate.Length(min=1, max=20_000))
+    root_cause = fields.Str(allow_none=True)
+    corrective_action = fields.Str(allow_none=True)
+    state = fields.Str(validate=validate.OneOf(("open", "investigating", "closed")))
+    reported_at = Time()
+    closed_at = Time(dump_only=True)
+
+
+class QualityRecordPatchSchema(QualityRecordSchema):
+    product_code = _str(64)
+    description = fields.Str(validate=validate.Length(min=1, max=20_000))
+
+
+class ServicePeriodArgs(Schema):
+    start = Time(required=True)
+    end = Time(required=True)
+
+
+class SatisfactionArgs(ServicePeriodArgs):
+    by = fields.Str(validate=validate.OneOf(("agent", "customer", "all")), load_default="agent")
+    kind = fields.Str(validate=validate.OneOf(("csat", "nps")), load_default="csat")
+
+
+class DefectRateSchema(Schema):
+    product_code = fields.Str()
+    product_name = fields.Str(allow_none=True)
+    defects = fields.Int()
+    defective_units = fields.Decimal(as_string=True)
+    delivered_units = fields.Decimal(as_string=True)
+    defect_rate = fields.Decimal(as_string=True, allow_none=True)
+
+
+class OrderDeliverySchema(Schema):
+    id = fields.Int(dump_only=True)
+    order_number = _str(64, required=True)
+    customer_id = fields.Int(allow_none=True)
+    carrier = _str(120, allow_none=True)
+    rush = fields.Bool()
+    promised_dispatch_at = Time(allow_none=True)
+    dispatched_at = Time(allow_none=True)
+    promised_arrival_at = Time(allow_none=True)
+    arrived_at = Time(allow_none=True)
+    damaged = fields.Bool()
+    completed = fields.Bool()
+    lines = fields.List(fields.Dict())
+
+
+class NpsRequestSchema(Schema):
+    customer_id = fields.Int(required=True)
+
+
+class SurveyLinkSchema(Schema):
+    id = fields.Int(dump_only=True)
+    kind = fields.Str()
+    customer_id = fields.Int(allow_none=True)
+    ticket_id = fields.Int(allow_none=True)
+    url = fields.Str()
+    expires_at = Time()
+
+
+class SlaCheckSchema(Schema):
+    breaches = fields.List(fields.Dict())

@@ -1,0 +1,93 @@
+"""Assignment rules: who gets a new ticket, by category, round robin or least loaded."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from crmcore.errors import NotFound, ValidationError
+from crmcore.events import record_change
+from crmcore.i18n import _
+from crmcore.models import User
+from crmcore.services.unit import unit_of_work
+
+from ..models import AssignmentRule, Category, Ticket
+from .states import states
+
+STRATEGIES = ("round_robin", "least_loaded", "fixed")
+
+
+def _members(ctx: Any, rule: AssignmentRule) -> list[int]:
+    ids = [int(i) for i in rule.member_ids or []]
+    active = set(ctx.session.scalars(select(User.id).where(User.id.in_(ids), User.active.is_(True)))) if ids else set()
+    return [i for i in ids if i in active]
+
+
+def open_load(ctx: Any, user_ids: list[int]) -> dict[int, int]:
+    """Open (not resolved or closed) tickets per user."""
+    done = [k for k, s in states(ctx).items() if s.phase == "done"]
+    rows = ctx.session.execute(select(Ticket.assignee_id, func.count(Ticket.id)).where(
+        Ticket.assignee_id.in_(user_ids), Ticket.state.not_in(done)).group_by(Ticket.assignee_id))
+    load = {uid: 0 for uid in user_ids}
+    load.update({uid: n for uid, n in rows})
+    return load
+
+
+def choose_assignee(ctx: Any, ticket: Ticket) -> int | None:
+    """Apply the first matching active rule (category rules before catch-all ones, then by position);
+    return the chosen user id or None. Round robin remembers its last pick on the rule."""
+    rules = ctx.session.scalars(select(AssignmentRule).where(
+        AssignmentRule.active.is_(True),
+        or_(AssignmentRule.category_id.is_(None), AssignmentRule.category_id == ticket.category_id))
+        .order_by(AssignmentRule.category_id.is_(None), AssignmentRule.position, AssignmentRule.id))
+    for rule in rules:
+        members = _members(ctx, rule)
+        if not members:
+            continue
+        if rule.strategy == "least_loaded":
+            load = open_load(ctx, members)
+            chosen = min(members, key=lambda uid: (load[uid], members.index(uid)))
+        elif rule.strategy == "round_robin":
+            after = members.index(rule.last_user_id) + 1 if rule.last_user_id in members else 0
+            chosen = members[after % len(members)]
+            rule.last_user_id = chosen
+        else:
+            chosen = members[0]
+        return chosen
+    return None
+
+
+FIELDS = ("name", "category_id", "strategy", "member_ids", "position", "active")
+
+
+def save_rule(ctx: Any, data: dict[str, Any], rule_id: int | None = None) -> AssignmentRule:
+    """Create or change an assignment rule."""
+    ctx.require("service.config.manage")
+    rule = ctx.session.get(AssignmentRule, rule_id) if rule_id else AssignmentRule(active=True, position=100)
+    if rule is None:
+        raise NotFound(_("No such assignment rule."))
+    errors: dict[str, list[Any]] = {}
+    strategy = data.get("strategy", rule.strategy or "round_robin")
+    if strategy not in STRATEGIES:
+        errors["strategy"] = [_("Choose one of: %(choices)s.", choices=", ".join(STRATEGIES))]
+    members = data.get("member_ids", rule.member_ids or [])
+    known = set(ctx.session.scalars(select(User.id).where(User.id.in_(members)))) if members else set()
+    if not members or set(members) - known:
+        errors["member_ids"] = [_("Give the ids of existing users.")]
+    if data.get("category_id") is not None and ctx.session.get(Category, data["category_id"]) is None:
+        errors["category_id"] = [_("No such category.")]
+    if not (data.get("name") or rule.name):
+        errors["name"] = [_("A name is required.")]
+    if errors:
+        raise ValidationError(_("The assignment rule is not valid."), errors=errors)
+    with unit_of_work(ctx):
+        changes = {}
+        for key in FIELDS:
+            if key in data and getattr(rule, key) != data[key]:
+                changes[key] = [getattr(rule, key), data[key]]
+                setattr(rule, key, data[key])
+        if rule_id is None:
+            ctx.session.add(rule)
+        ctx.session.flush()
+        record_change(ctx, "service_assignment_rule", "updated" if rule_id else "created", rule.id, changes)
+    return rule

@@ -1,0 +1,135 @@
+"""After-sales follow-ups: rules schedule contacts at set intervals after an order or a resolved
+ticket; the due list; recording the outcome (which also lands on the customer's timeline)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crmcore.db import utcnow
+from crmcore.errors import NotFound, ValidationError
+from crmcore.events import record_change
+from crmcore.i18n import _
+from crmcore.models import Customer
+from crmcore.services.access import scope_customers
+from crmcore.services.interactions import log_interaction
+from crmcore.services.unit import unit_of_work
+
+from ..models import FollowUp, FollowUpRule, Ticket
+
+TRIGGERS = ("order", "ticket")
+OUTCOMES = ("done", "unreachable", "cancelled")
+
+
+def _schedule(ctx: Any, trigger: str, source: str, customer_id: int, start: dt.datetime, *,
+              ticket: Ticket | None = None, order_number: str | None = None) -> list[FollowUp]:
+    created = []
+    rules = ctx.session.scalars(select(FollowUpRule).where(FollowUpRule.active.is_(True),
+                                                           FollowUpRule.trigger == trigger).order_by(FollowUpRule.id))
+    for rule in rules:
+        for step, days in enumerate(rule.offsets_days or []):
+            exists = ctx.session.scalar(select(FollowUp.id).where(FollowUp.rule_id == rule.id, FollowUp.source == source,
+                                                                  FollowUp.step == step))
+            if exists is not None:
+                continue
+            item = FollowUp(rule_id=rule.id, source=source, step=step, customer_id=customer_id,
+                            ticket_id=ticket.id if ticket else None, order_number=order_number,
+                            due_at=start + dt.timedelta(days=float(days)),
+                            assignee_id=ticket.assignee_id if ticket else None, state="due")
+            ctx.session.add(item)
+            ctx.session.flush()
+            record_change(ctx, "service_followup", "created", item.id, {"due_at": [None, item.due_at]},
+                          data={"customer_id": customer_id, "source": source, "step": step},
+                          event_name="service.followup.scheduled")
+            created.append(item)
+    return created
+
+
+def schedule_for_ticket(ctx: Any, ticket: Ticket, now: dt.datetime) -> list[FollowUp]:
+    """Follow-ups of the ``ticket`` rules for a just-resolved ticket (inside its transaction)."""
+    if ticket.customer_id is None:
+        return []
+    return _schedule(ctx, "ticket", f"ticket:{ticket.id}", ticket.customer_id, now, ticket=ticket)
+
+
+def schedule_for_order(ctx: Any, order_number: str, customer_id: int, start: dt.datetime | None = None) -> list[FollowUp]:
+    """Follow-ups of the ``order`` rules for an order (called on ``sales.order.created``; idempotent)."""
+    if ctx.session.get(Customer, customer_id) is None:
+        return []
+    with unit_of_work(ctx):
+        return _schedule(ctx, "order", f"order:{order_number}", customer_id, start or utcnow(), order_number=order_number)
+
+
+def due_list(ctx: Any, *, before: dt.datetime | None = None, assignee_id: int | None = None,
+             state: str = "due", limit: int = 200) -> list[FollowUp]:
+    """Follow-ups due before ``before`` (default now) for customers in the actor's scope, oldest first."""
+    ctx.require("service.followup.read")
+    stmt = select(FollowUp).join(Customer, Customer.id == FollowUp.customer_id).where(
+        FollowUp.state == state, FollowUp.due_at <= (before or utcnow()))
+    stmt = scope_customers(ctx, stmt)
+    if assignee_id is not None:
+        stmt = stmt.where(FollowUp.assignee_id == assignee_id)
+    return list(ctx.session.scalars(stmt.order_by(FollowUp.due_at, FollowUp.id).limit(limit)))
+
+
+def record_outcome(ctx: Any, followup_id: int, outcome: str, notes: str | None = None,
+                   now: dt.datetime | None = None) -> FollowUp:
+    """Close a follow-up as done, unreachable or cancelled, with what the customer said."""
+    ctx.require("service.followup.write")
+    item = ctx.session.scalar(scope_customers(ctx, select(FollowUp).join(Customer, Customer.id == FollowUp.customer_id)
+                                              .where(FollowUp.id == followup_id)))
+    if item is None:
+        raise NotFound(_("No such follow-up."))
+    if outcome not in OUTCOMES:
+        raise ValidationError(_("Choose one of: %(choices)s.", choices=", ".join(OUTCOMES)))
+    if item.state != "due":
+        raise ValidationError(_("This follow-up is already closed."))
+    now = now or utcnow()
+    with unit_of_work(ctx):
+        item.state, item.outcome, item.done_at = outcome, (notes or "").strip() or None, now
+        ctx.session.flush()
+        record_change(ctx, "service_followup", "completed", item.id, {"state": ["due", outcome]},
+                      data={"customer_id": item.customer_id}, event_name="service.followup.completed")
+        if outcome == "done":
+            actor = ctx if ctx.can("interaction.write") else ctx.runtime.context(session=ctx.session,
+                                                                                 source="plugin:service")
+            log_interaction(actor, item.customer_id, {
+                "channel": "phone", "direction": "outbound", "subject": str(_("After-sales follow-up")),
+                "body": item.outcome, "entity_type": "service_followup", "entity_id": str(item.id),
+                "source": "service"})
+    return item
+
+
+def save_rule(ctx: Any, data: dict[str, Any], rule_id: int | None = None) -> FollowUpRule:
+    """Create or change a follow-up rule: ``trigger`` order or ticket, ``offsets_days`` e.g. [3, 30, 90]."""
+    ctx.require("service.config.manage")
+    rule = ctx.session.get(FollowUpRule, rule_id) if rule_id else FollowUpRule(active=True)
+    if rule is None:
+        raise NotFound(_("No such follow-up rule."))
+    errors: dict[str, list[Any]] = {}
+    if data.get("trigger", rule.trigger or "ticket") not in TRIGGERS:
+        errors["trigger"] = [_("Choose one of: %(choices)s.", choices=", ".join(TRIGGERS))]
+    offsets = data.get("offsets_days", rule.offsets_days)
+    if not offsets or not all(isinstance(d, (int, float)) and d >= 0 for d in offsets):
+        errors["offsets_days"] = [_("Give days after the trigger, e.g. [3, 30, 90].")]
+    if not (data.get("name") or rule.name):
+        errors["name"] = [_("A name is required.")]
+    if errors:
+        raise ValidationError(_("The follow-up rule is not valid."), errors=errors)
+    with unit_of_work(ctx):
+        changes = {}
+        for key in ("name", "trigger", "offsets_days", "channel", "active"):
+            if key in data and getattr(rule, key) != data[key]:
+                changes[key] = [getattr(rule, key), data[key]]
+                setattr(rule, key, data[key])
+        if rule_id is None:
+            ctx.session.add(rule)
+        ctx.session.flush()
+        record_change(ctx, "service_followup_rule", "updated" if rule_id else "created", rule.id, changes)
+    return rule
+
+
+def count_due(ctx: Any) -> int:
+    return int(ctx.session.scalar(select(func.count(FollowUp.id)).where(FollowUp.state == "due",
+                                                                      FollowUp.due_at <= utcnow())) or 0)

@@ -1,0 +1,210 @@
+"""Outgoing e-mail through the outbox: agents' public replies go to the customer with the
+Message-ID stored on the reply (so the customer's answer threads back onto the ticket) and
+In-Reply-To / References of the conversation; survey invitations carry their link; a request from
+the portal (or a link an agent re-issues) sends the customer their private status link, in the
+language of their request.
+
+Delivered by the outbox handler ``service.mail`` (at least once, retried with backoff). Off until
+``SERVICE_SMTP_HOST`` is set; the SMTP password is read from the settings and never logged.
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+import weakref
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from gettext import NullTranslations
+from typing import Any, Callable
+
+from babel import Locale
+from babel.support import Translations
+from sqlalchemy import select
+
+from crmcore.contracts import OutboxHandler
+from crmcore.errors import RetriableAdapterError
+from crmcore.i18n import gettext
+from crmcore.models import Contact
+
+from ..models import Survey, Ticket, TicketMessage
+
+log = logging.getLogger(__name__)
+TOPICS = ("service.ticket.replied", "service.survey.created", "service.ticket.link_issued")
+_APPS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()  # plugin manager -> its Flask app
+
+
+def remember_app(app: Any) -> None:
+    """Note the Flask app of a runtime (``crm_startup``), so mail built outside a request (the
+    scheduler thread, ``crm jobs``) still finds the app's translation catalogues."""
+    _APPS[app.extensions["crm"].pm] = weakref.ref(app)
+
+
+def translator(ctx: Any, locale: str | None) -> Callable[..., str]:
+    """A ``gettext(msgid, **values)`` in ``locale`` (``zh_CN`` or ``en``; None: the default locale)
+    from the app's catalogues, merged like Flask-Babel does. It needs no app or request context (and
+    pushes none, so the caller's session stays as it is)."""
+    from flask import current_app, has_app_context
+
+    ref = _APPS.get(ctx.runtime.pm)
+    app = current_app._get_current_object() if has_app_context() else (ref() if ref is not None else None)
+    catalogue: Any = NullTranslations()
+    if app is not None:
+        wanted = Locale.parse(locale or app.config.get("BABEL_DEFAULT_LOCALE") or "en")
+        merged = None
+        for folder in str(app.config.get("BABEL_TRANSLATION_DIRECTORIES") or "").split(";"):
+            if not folder:
+                continue
+            found = Translations.load(folder, [wanted], "messages")
+            if merged is None:
+                merged = found if isinstance(found, Translations) else None
+            elif isinstance(found, Translations):
+                merged.merge(found)
+        catalogue = merged or catalogue
+
+    def gettext(msgid: str, **values: Any) -> str:
+        text = catalogue.gettext(msgid)
+        return text % values if values else text
+
+    return gettext
+
+
+def recipient(ctx: Any, ticket: Ticket | None, customer_id: int | None) -> str | None:
+    """Where to write: the ticket's requester, its contact, else the customer's e-mail."""
+    if ticket is not None and ticket.requester_email:
+        return ticket.requester_email
+    if ticket is not None and ticket.contact_id:
+        contact = ctx.session.get(Contact, ticket.contact_id)
+        if contact is not None and contact.email:
+            return contact.email
+    cid = ticket.customer_id if ticket is not None else customer_id
+    if cid is None:
+        return None
+    from crmcore.models import Customer
+
+    customer = ctx.session.get(Customer, cid)
+    if customer is not None and customer.email:
+        return customer.email
+    return ctx.session.scalar(select(Contact.email).where(Contact.customer_id == cid, Contact.email.is_not(None))
+                              .order_by(Contact.is_primary.desc(), Contact.id).limit(1))
+
+
+def _sender(ctx: Any) -> str:
+    domain = str(ctx.settings.get("SERVICE_MAIL_DOMAIN") or "crm.invalid")
+    return str(ctx.settings.get("SERVICE_MAIL_FROM") or f"service@{domain}")
+
+
+def reply_mail(ctx: Any, msg: TicketMessage) -> EmailMessage | None:
+    """The e-mail of an agent's public reply, or None (internal note, no address)."""
+    if msg.internal or msg.author != "agent":
+        return None
+    ticket = msg.ticket
+    to = recipient(ctx, ticket, None)
+    if not to:
+        return None
+    earlier = [m.message_id for m in ticket.messages if m.id < msg.id and m.message_id and not m.internal]
+    customer_ids = [m.message_id for m in ticket.messages if m.id < msg.id and m.message_id and m.author == "customer"]
+    mail = EmailMessage()
+    mail["From"] = formataddr((gettext("Customer service"), _sender(ctx)))
+    mail["To"] = formataddr((ticket.requester_name or "", to))
+    mail["Subject"] = f"[{ticket.number}] {ticket.subject}"
+    mail["Date"] = format_datetime(msg.created_at)
+    mail["Message-ID"] = msg.message_id
+    if customer_ids or earlier:
+        mail["In-Reply-To"] = (customer_ids or earlier)[-1]
+        mail["References"] = " ".join(earlier[-20:])
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(msg.body)
+    return mail
+
+
+def survey_mail(ctx: Any, survey: Survey) -> EmailMessage | None:
+    """The invitation to a CSAT or NPS survey, or None (no address or no ``SERVICE_PUBLIC_URL``)."""
+    from .surveys import token_for
+
+    base = str(ctx.settings.get("SERVICE_PUBLIC_URL") or "").rstrip("/")
+    ticket = ctx.session.get(Ticket, survey.ticket_id) if survey.ticket_id else None
+    to = recipient(ctx, ticket, survey.customer_id)
+    if not base or not to:
+        return None
+    link = f"{base}/service/survey/{token_for(ctx, survey)}"
+    question = gettext("How likely are you to recommend us to a friend or colleague?") if survey.kind == "nps" \
+        else gettext("How satisfied are you with how we handled your request?")
+    mail = EmailMessage()
+    mail["From"] = formataddr((gettext("Customer service"), _sender(ctx)))
+    mail["To"] = to
+    mail["Subject"] = (f"[{ticket.number}] " if ticket else "") + gettext("Your opinion")
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(f"{question}\n\n{link}\n")
+    return mail
+
+
+def link_mail(ctx: Any, ticket: Ticket, issue: str, reason: str, locale: str | None) -> EmailMessage | None:
+    """The customer's private status link (after a portal request, or re-issued by an agent), or
+    None: no address, no ``SERVICE_PUBLIC_URL``, or a newer link replaced this one."""
+    from .portal import token_for_issue
+
+    base = str(ctx.settings.get("SERVICE_PUBLIC_URL") or "").rstrip("/")
+    to = recipient(ctx, ticket, None)
+    token = token_for_issue(ctx, ticket, issue)
+    if not base or not to or not token:
+        return None
+    link = f"{base}/service/portal/t/{token}"
+    gettext = translator(ctx, locale)  # (named so that the catalogue extraction finds the strings)
+    if reason == "reissued":
+        intro = gettext("Here is a new link to follow your request %(number)s (%(subject)s). Earlier links "
+                        "no longer work.", number=ticket.number, subject=ticket.subject)
+    else:
+        intro = gettext("Thank you, we have your request %(number)s (%(subject)s).", number=ticket.number,
+                        subject=ticket.subject)
+    keep = gettext("Follow your request and answer us with this private link. Anyone with the link can read "
+                   "the request, so do not forward this message.")
+    mail = EmailMessage()
+    mail["From"] = formataddr((gettext("Customer service"), _sender(ctx)))
+    mail["To"] = formataddr((ticket.requester_name or "", to))
+    mail["Subject"] = f"[{ticket.number}] " + gettext("Your service request")
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(f"{intro}\n\n{keep}\n\n{link}\n")  # (set_content drops Content-* headers set before)
+    mail["Content-Language"] = "zh-CN" if (locale or "").startswith("zh") else "en"
+    return mail
+
+
+def send(ctx: Any, mail: EmailMessage) -> None:
+    """Hand one message to the configured SMTP server (STARTTLS and login when configured)."""
+    host = str(ctx.settings["SERVICE_SMTP_HOST"])
+    port = int(ctx.settings.get("SERVICE_SMTP_PORT") or 25)
+    try:
+        with smtplib.SMTP(host, port, timeout=30) as smtp:
+            if str(ctx.settings.get("SERVICE_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"):
+                smtp.starttls()
+            if ctx.settings.get("SERVICE_SMTP_USER"):
+                smtp.login(str(ctx.settings["SERVICE_SMTP_USER"]), str(ctx.settings.get("SERVICE_SMTP_PASSWORD") or ""))
+            smtp.send_message(mail)
+    except (OSError, smtplib.SMTPException) as exc:  # retried by the outbox; the message names no secret
+        raise RetriableAdapterError(f"SMTP {host}:{port} failed: {type(exc).__name__}: {exc}") from None
+
+
+def deliver(ctx: Any, message: Any) -> None:
+    """The outbox handler: build the mail of the event and send it (nothing when mail is off)."""
+    if not ctx.settings.get("SERVICE_SMTP_HOST"):
+        return
+    payload = message.payload or {}
+    entity_id = payload.get("entity_id")
+    mail = None
+    if message.topic == "service.ticket.replied":
+        msg = ctx.session.get(TicketMessage, entity_id)
+        mail = reply_mail(ctx, msg) if msg is not None else None
+    elif message.topic == "service.survey.created":
+        survey = ctx.session.get(Survey, entity_id)
+        mail = survey_mail(ctx, survey) if survey is not None and survey.answered_at is None else None
+    elif message.topic == "service.ticket.link_issued":  # the link as it is now (a newer one may replace it)
+        ticket = ctx.session.get(Ticket, entity_id, populate_existing=True)
+        data = payload.get("data") or {}
+        mail = link_mail(ctx, ticket, str(data.get("issue") or ""), str(data.get("reason") or ""),
+                         data.get("locale")) if ticket is not None else None
+    if mail is None:
+        log.info("service mail: nothing to send for %s %s", message.topic, entity_id)
+        return
+    send(ctx, mail)
+
+
+HANDLER = OutboxHandler("service.mail", TOPICS, deliver, max_attempts=8)

@@ -1,0 +1,255 @@
+"""SLA: choose a ticket's policy, compute its due times in business hours, pause and resume the
+resolution clock while waiting on the customer, and detect breaches (the scheduled job)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from crmcore.db import utcnow
+from crmcore.errors import NotFound, ValidationError
+from crmcore.events import record_change
+from crmcore.i18n import _
+from crmcore.services.unit import unit_of_work
+
+from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
+from .businesshours import ALWAYS, BusinessHours
+from .states import states
+
+
+def hours_of(calendar: Calendar | None) -> BusinessHours:
+    """The ``BusinessHours`` of a stored calendar (round the clock without one)."""
+    if calendar is None:
+        return ALWAYS
+    return BusinessHours.from_data(calendar.timezone, calendar.weekly or None,
+                                   [(d.day, d.kind, d.hours) for d in calendar.days])
+
+
+def policy_for(ctx: Any, priority: str, customer_level: str | None) -> SlaPolicy | None:
+    """The active policy for the priority and the customer's level; a level-specific one wins."""
+    rows = list(ctx.session.scalars(select(SlaPolicy).where(
+        SlaPolicy.active.is_(True), SlaPolicy.priority == priority,
+        or_(SlaPolicy.customer_level.is_(None), SlaPolicy.customer_level == customer_level))
+        .order_by(SlaPolicy.id)))
+    specific = [p for p in rows if p.customer_level is not None and p.customer_level == customer_level]
+    return (specific or [p for p in rows if p.customer_level is None] or [None])[0]
+
+
+def apply_policy(ctx: Any, ticket: Ticket, start: dt.datetime | None = None) -> None:
+    """Set the policy and both due times of a new or re-prioritised ticket. The first response is
+    counted from ``start`` (default: its creation); the resolution from the start of its resolution
+    clock (creation, or its reopening) plus every earlier pause (``paused_minutes``), so a priority
+    change does not lose the business time the ticket spent waiting on the customer."""
+    level = ticket.customer.level if ticket.customer is not None else None
+    policy = policy_for(ctx, ticket.priority, level)
+    ticket.sla_policy_id = policy.id if policy else None
+    ticket.sla_policy = policy
+    if policy is None:
+        ticket.first_response_due_at = ticket.resolution_due_at = None
+        return
+    hours = hours_of(policy.calendar)
+    start = start or ticket.created_at or utcnow()
+    if ticket.first_responded_at is None:
+        ticket.first_response_due_at = hours.add(start, policy.first_response_minutes)
+    clock = ticket.resolution_started_at or start
+    ticket.resolution_due_at = hours.add(clock, policy.resolution_minutes + paused_minutes(ticket, hours))
+
+
+def paused_minutes(ticket: Ticket, hours: BusinessHours) -> float:
+    """Business minutes of the ticket's finished pauses since its resolution clock started."""
+    total = 0.0
+    for begin, end in ticket.sla_pauses or []:
+        total += max(hours.minutes_between(dt.datetime.fromisoformat(begin), dt.datetime.fromisoformat(end)), 0)
+    return total
+
+
+def pause(ticket: Ticket, now: dt.datetime) -> None:
+    """Stop the resolution clock (entering a paused state)."""
+    if ticket.paused_since is None:
+        ticket.paused_since = now
+
+
+def resume(ticket: Ticket, now: dt.datetime) -> None:
+    """Restart the resolution clock: the business time left at the pause counts from ``now``; the
+    pause is kept in ``sla_pauses`` for later recomputations."""
+    if ticket.paused_since is None:
+        return
+    if ticket.resolution_due_at is not None and ticket.resolution_breached_at is None:
+        hours = hours_of(ticket.sla_policy.calendar if ticket.sla_policy else None)
+        left = max(hours.minutes_between(ticket.paused_since, ticket.resolution_due_at), 0)
+        ticket.resolution_due_at = hours.add(now, left)
+    ticket.sla_pauses = [*(ticket.sla_pauses or []), [ticket.paused_since.isoformat(), now.isoformat()]]
+    ticket.paused_since = None
+
+
+def restart(ticket: Ticket, now: dt.datetime) -> None:
+    """A reopened ticket: a new resolution clock from ``now`` (earlier pauses no longer count)."""
+    ticket.resolution_started_at = now
+    ticket.sla_pauses = []
+    if ticket.sla_policy is not None:
+        ticket.resolution_due_at = hours_of(ticket.sla_policy.calendar).add(now, ticket.sla_policy.resolution_minutes)
+        ticket.resolution_breached_at = None
+
+
+def record_late(ticket: Ticket, now: dt.datetime) -> None:
+    """Mark a target missed when it is met late, before the breach job saw it (for the compliance report)."""
+    if ticket.first_responded_at is not None and ticket.first_response_due_at is not None \
+            and ticket.first_response_breached_at is None and ticket.first_responded_at > ticket.first_response_due_at:
+        ticket.first_response_breached_at = ticket.first_responded_at
+    if ticket.resolved_at is not None and ticket.resolution_due_at is not None \
+            and ticket.resolution_breached_at is None and ticket.resolved_at > ticket.resolution_due_at:
+        ticket.resolution_breached_at = ticket.resolved_at
+
+
+def compliance(ctx: Any, start: dt.datetime, end: dt.datetime, by: str = "all") -> list[dict[str, Any]]:
+    """SLA compliance of the tickets resolved in [start, end) that had a policy: how many met their
+    first-response and resolution targets, overall or per assignee (``by="agent"``)."""
+    from sqlalchemy import func
+
+    ctx.require("service.report.read")
+    key = Ticket.assignee_id if by == "agent" else None
+    cols = [func.count(Ticket.id), func.count(Ticket.id).filter(Ticket.first_response_breached_at.is_(None)),
+            func.count(Ticket.id).filter(Ticket.resolution_breached_at.is_(None))]
+    stmt = select(*(([key] if key is not None else []) + cols)).where(
+        Ticket.sla_policy_id.is_not(None), Ticket.resolved_at.is_not(None), Ticket.resolved_at >= start,
+        Ticket.resolved_at < end)
+    if key is not None:
+        stmt = stmt.group_by(key).order_by(key)
+    out = []
+    for row in ctx.session.execute(stmt):
+        row = tuple(row)
+        subject, (n, first_ok, resolution_ok) = (row[0], row[1:]) if key is not None else (None, row)
+        if not n:
+            continue
+        out.append({"agent": subject, "tickets": n, "first_response_met": round(first_ok / n, 4),
+                    "resolution_met": round(resolution_ok / n, 4)})
+    return out
+
+
+def timer(ticket: Ticket, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The SLA state of a ticket for the queue: what is due next, minutes left (business), breached."""
+    now = now or utcnow()
+    hours = hours_of(ticket.sla_policy.calendar if ticket.sla_policy else None)
+    out: dict[str, Any] = {"paused": ticket.paused_since is not None, "breached": bool(
+        ticket.first_response_breached_at or ticket.resolution_breached_at)}
+    if ticket.first_responded_at is None and ticket.first_response_due_at is not None and ticket.resolved_at is None:
+        target, due = "first_response", ticket.first_response_due_at
+    elif ticket.resolved_at is None and ticket.resolution_due_at is not None:
+        target, due = "resolution", ticket.resolution_due_at
+    else:
+        return {**out, "target": None, "due_at": None, "minutes_left": None}
+    ref = ticket.paused_since if target == "resolution" and ticket.paused_since else now
+    return {**out, "target": target, "due_at": due, "minutes_left": round(hours.minutes_between(ref, due))}
+
+
+def check_breaches(ctx: Any, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Mark tickets whose first response or resolution is overdue; each breach is audited and
+    emits ``service.ticket.sla_breached`` and ``service.ticket.escalated``. Idempotent."""
+    now = now or utcnow()
+    done = [k for k, s in states(ctx).items() if s.phase == "done"]
+    found: list[dict[str, Any]] = []
+    with unit_of_work(ctx):
+        first = ctx.session.scalars(select(Ticket).where(
+            Ticket.first_responded_at.is_(None), Ticket.first_response_breached_at.is_(None),
+            Ticket.first_response_due_at < now, Ticket.state.not_in(done)).order_by(Ticket.id))
+        for t in list(first):
+            t.first_response_breached_at = now
+            found.append(_escalate(ctx, t, "first_response", t.first_response_due_at, now))
+        late = ctx.session.scalars(select(Ticket).where(
+            Ticket.resolution_breached_at.is_(None), Ticket.paused_since.is_(None),
+            Ticket.resolution_due_at < now, Ticket.state.not_in(done)).order_by(Ticket.id))
+        for t in list(late):
+            t.resolution_breached_at = now
+            found.append(_escalate(ctx, t, "resolution", t.resolution_due_at, now))
+    return found
+
+
+def _escalate(ctx: Any, ticket: Ticket, target: str, due: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
+    ticket.escalation_level += 1
+    ctx.session.flush()
+    info = {"number": ticket.number, "target": target, "due_at": due, "level": ticket.escalation_level,
+            "assignee_id": ticket.assignee_id, "customer_id": ticket.customer_id, "priority": ticket.priority}
+    record_change(ctx, "service_ticket", "sla_breached", ticket.id,
+                  {f"{target}_breached_at": [None, now], "escalation_level": [ticket.escalation_level - 1,
+                                                                             ticket.escalation_level]},
+                  data=info, event_name="service.ticket.sla_breached")
+    from crmcore.contracts import Event
+    from crmcore.events import emit
+
+    emit(ctx, Event(name="service.ticket.escalated", entity="service_ticket", entity_id=ticket.id, data=info))
+    return {"ticket_id": ticket.id, **info}
+
+
+# ---- calendars and policies (admin data) ------------------------------------------------------
+
+CALENDAR_FIELDS = ("name", "timezone", "weekly")
+
+
+def save_calendar(ctx: Any, data: dict[str, Any], calendar_id: int | None = None) -> Calendar:
+    """Create or change a business-hours calendar; ``days`` (optional) replaces its exceptions."""
+    ctx.require("service.sla.manage")
+    cal = ctx.session.get(Calendar, calendar_id) if calendar_id else Calendar()
+    if cal is None:
+        raise NotFound(_("No such calendar."))
+    try:
+        days = [(d["day"] if isinstance(d["day"], dt.date) else dt.date.fromisoformat(str(d["day"])),
+                 d.get("kind", "holiday"), d.get("hours")) for d in data.get("days") or []]
+        if any(kind not in ("holiday", "workday") for _d, kind, _h in days):
+            raise ValueError("kind must be holiday or workday")
+        BusinessHours.from_data(data.get("timezone") or cal.timezone or "Asia/Shanghai",
+                                data.get("weekly", cal.weekly) or None, days)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(_("The calendar is not valid: %(detail)s", detail=str(exc))) from None
+    with unit_of_work(ctx):
+        changes = {}
+        for key in CALENDAR_FIELDS:
+            if key in data and getattr(cal, key) != data[key]:
+                changes[key] = [getattr(cal, key), data[key]]
+                setattr(cal, key, data[key])
+        if "days" in data:
+            cal.days = [CalendarDay(day=d, kind=k, hours=h, name=None) for d, k, h in days]
+            changes["days"] = [None, len(days)]
+        if calendar_id is None:
+            ctx.session.add(cal)
+        ctx.session.flush()
+        record_change(ctx, "service_calendar", "updated" if calendar_id else "created", cal.id, changes)
+    return cal
+
+
+POLICY_FIELDS = ("name", "priority", "customer_level", "first_response_minutes", "resolution_minutes", "calendar_id",
+                 "active")
+
+
+def save_policy(ctx: Any, data: dict[str, Any], policy_id: int | None = None) -> SlaPolicy:
+    """Create or change an SLA policy."""
+    from ..models import PRIORITIES
+
+    ctx.require("service.sla.manage")
+    policy = ctx.session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy(active=True)
+    if policy is None:
+        raise NotFound(_("No such SLA policy."))
+    merged = {k: data.get(k, getattr(policy, k)) for k in POLICY_FIELDS}
+    errors: dict[str, list[Any]] = {}
+    if merged["priority"] not in PRIORITIES:
+        errors["priority"] = [_("Choose one of: %(choices)s.", choices=", ".join(PRIORITIES))]
+    for key in ("first_response_minutes", "resolution_minutes"):
+        if not isinstance(merged[key], int) or merged[key] <= 0:
+            errors[key] = [_("A positive number of business minutes.")]
+    if not merged["name"]:
+        errors["name"] = [_("A name is required.")]
+    if merged["calendar_id"] is not None and ctx.session.get(Calendar, merged["calendar_id"]) is None:
+        errors["calendar_id"] = [_("No such calendar.")]
+    if errors:
+        raise ValidationError(_("The SLA policy is not valid."), errors=errors)
+    with unit_of_work(ctx):
+        changes = {}
+        for key in POLICY_FIELDS:
+            if key in data and getattr(policy, key) != data[key]:
+                changes[key] = [getattr(policy, key), data[key]]
+                setattr(policy, key, data[key])
+        if policy_id is None:
+            ctx.session.add(policy)
+        ctx.session.flush()
+        record_change(ctx, "service_sla_policy", "updated" if policy_id else "created", policy.id, changes)
+    return policy

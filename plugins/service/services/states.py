@@ -1,0 +1,163 @@
+"""Ticket states and allowed moves as data: the defaults, seeding, and the move check."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from crmcore.errors import NotFound, PermissionDenied, ValidationError
+from crmcore.events import record_change
+from crmcore.i18n import _
+from crmcore.services.unit import unit_of_work
+
+from ..models import TicketState, TicketTransition
+
+# key, name, phase (open: SLA clocks run; paused: resolution clock stops; done: clocks stop)
+DEFAULT_STATES = [
+    ("new", "New", "open"),
+    ("assigned", "Assigned", "open"),
+    ("in_progress", "In progress", "open"),
+    ("waiting_on_customer", "Waiting on customer", "paused"),
+    ("resolved", "Resolved", "done"),
+    ("closed", "Closed", "done"),
+    ("reopened", "Reopened", "open"),
+]
+# the default names, marked for the catalogue: pages show ``gettext(state.name)``
+LABELS = (_("New"), _("Assigned"), _("In progress"), _("Waiting on customer"), _("Resolved"), _("Closed"),
+          _("Reopened"))
+DEFAULT_TRANSITIONS = [
+    ("new", "assigned"), ("new", "in_progress"), ("new", "waiting_on_customer"), ("new", "resolved"),
+    ("new", "closed"),
+    ("assigned", "in_progress"), ("assigned", "waiting_on_customer"), ("assigned", "resolved"),
+    ("assigned", "assigned"),
+    ("in_progress", "waiting_on_customer"), ("in_progress", "resolved"), ("in_progress", "assigned"),
+    ("waiting_on_customer", "in_progress"), ("waiting_on_customer", "resolved"), ("waiting_on_customer", "closed"),
+    ("resolved", "closed"), ("resolved", "reopened"),
+    ("closed", "reopened"),
+    ("reopened", "assigned"), ("reopened", "in_progress"), ("reopened", "waiting_on_customer"),
+    ("reopened", "resolved"),
+]
+
+
+def ensure_states(ctx: Any) -> None:
+    """Create the default states and moves when none are defined (inside the caller's transaction)."""
+    if ctx.session.scalar(select(TicketState.id).limit(1)) is not None:
+        return
+    for pos, (key, name, phase) in enumerate(DEFAULT_STATES):
+        ctx.session.add(TicketState(key=key, name=name, phase=phase, position=pos))
+    for a, b in DEFAULT_TRANSITIONS:
+        ctx.session.add(TicketTransition(from_state=a, to_state=b, roles=[]))
+    ctx.session.flush()
+
+
+def states(ctx: Any) -> dict[str, TicketState]:
+    ensure_states(ctx)
+    return {s.key: s for s in ctx.session.scalars(select(TicketState).order_by(TicketState.position))}
+
+
+def phase_of(ctx: Any, key: str) -> str:
+    state = states(ctx).get(key)
+    return state.phase if state is not None else "open"
+
+
+def allowed_moves(ctx: Any, current: str) -> list[str]:
+    """The states a ticket in ``current`` may move to, for this actor's role."""
+    ensure_states(ctx)
+    role = getattr(getattr(ctx.actor, "role", None), "name", None)
+    out = []
+    for t in ctx.session.scalars(select(TicketTransition).where(TicketTransition.from_state == current)
+                                 .order_by(TicketTransition.id)):
+        if not t.roles or ctx.actor is None or role in t.roles or role == "admin":
+            out.append(t.to_state)
+    return out
+
+
+def check_move(ctx: Any, current: str, target: str) -> None:
+    """Raise unless ``current`` -> ``target`` is an allowed move for the actor."""
+    known = states(ctx)
+    if target not in known:
+        raise ValidationError(_("Unknown state '%(state)s'.", state=target),
+                              errors={"state": [_("Choose one of: %(choices)s.", choices=", ".join(known))]})
+    exists = ctx.session.scalar(select(TicketTransition).where(TicketTransition.from_state == current,
+                                                               TicketTransition.to_state == target))
+    if exists is None:
+        raise ValidationError(_("A ticket cannot move from '%(a)s' to '%(b)s'.", a=current, b=target),
+                              errors={"state": [_("Allowed: %(choices)s.",
+                                                  choices=", ".join(allowed_moves(ctx, current)) or "-")]})
+    if target not in allowed_moves(ctx, current):
+        raise PermissionDenied(_("Your role may not move a ticket from '%(a)s' to '%(b)s'.", a=current, b=target))
+
+
+PHASES = ("open", "paused", "done")
+
+
+def save_state(ctx: Any, data: dict[str, Any], state_id: int | None = None) -> TicketState:
+    """Create or change a state (its key is fixed once created: tickets refer to it)."""
+    ctx.require("service.config.manage")
+    ensure_states(ctx)
+    state = ctx.session.get(TicketState, state_id) if state_id else TicketState(position=100)
+    if state is None:
+        raise NotFound(_("No such state."))
+    errors: dict[str, list[Any]] = {}
+    key = (data.get("key") or "").strip() if state_id is None else state.key
+    if state_id is None and (not key or not key.replace("_", "").isalnum() or len(key) > 32):
+        errors["key"] = [_("Letters, digits and underscores, at most 32.")]
+    elif state_id is None and ctx.session.scalar(select(TicketState.id).where(TicketState.key == key)):
+        errors["key"] = [_("This key is taken.")]
+    if data.get("phase", state.phase or "open") not in PHASES:
+        errors["phase"] = [_("Choose one of: %(choices)s.", choices=", ".join(PHASES))]
+    if not (data.get("name") or state.name):
+        errors["name"] = [_("A name is required.")]
+    if errors:
+        raise ValidationError(_("The state is not valid."), errors=errors)
+    with unit_of_work(ctx):
+        changes = {}
+        if state_id is None:
+            state.key = key
+            changes["key"] = [None, key]
+            ctx.session.add(state)
+        for field in ("name", "phase", "position"):
+            if data.get(field) is not None and getattr(state, field) != data[field]:
+                changes[field] = [getattr(state, field), data[field]]
+                setattr(state, field, data[field])
+        ctx.session.flush()
+        record_change(ctx, "service_ticket_state", "updated" if state_id else "created", state.id, changes)
+    return state
+
+
+def save_transition(ctx: Any, data: dict[str, Any], transition_id: int | None = None) -> TicketTransition:
+    """Create or change an allowed move between two existing states, optionally limited to roles."""
+    ctx.require("service.config.manage")
+    known = states(ctx)
+    move = ctx.session.get(TicketTransition, transition_id) if transition_id else TicketTransition(roles=[])
+    if move is None:
+        raise NotFound(_("No such move."))
+    errors: dict[str, list[Any]] = {}
+    for field in ("from_state", "to_state"):
+        if data.get(field, getattr(move, field)) not in known:
+            errors[field] = [_("Choose one of: %(choices)s.", choices=", ".join(known))]
+    if errors:
+        raise ValidationError(_("The move is not valid."), errors=errors)
+    with unit_of_work(ctx):
+        changes = {}
+        for field in ("from_state", "to_state", "roles"):
+            if field in data and getattr(move, field) != data[field]:
+                changes[field] = [getattr(move, field), data[field]]
+                setattr(move, field, data[field])
+        if transition_id is None:
+            ctx.session.add(move)
+        ctx.session.flush()
+        record_change(ctx, "service_ticket_transition", "updated" if transition_id else "created", move.id, changes)
+    return move
+
+
+def delete_transition(ctx: Any, transition_id: int) -> None:
+    """Remove an allowed move."""
+    ctx.require("service.config.manage")
+    move = ctx.session.get(TicketTransition, transition_id)
+    if move is None:
+        raise NotFound(_("No such move."))
+    with unit_of_work(ctx):
+        record_change(ctx, "service_ticket_transition", "deleted", move.id,
+                      {"from_state": [move.from_state, None], "to_state": [move.to_state, None]})
+        ctx.session.delete(move)
