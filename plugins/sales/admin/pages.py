@@ -72,7 +72,7 @@ def _fmt(value: Any, unit: str, currency: str) -> str:
     if unit == "money":
         return local_money(Decimal(value), currency)
     if unit == "days":
-        return f"{value} d"
+        return gettext("%(days)s d", days=value)
     return str(value)
 
 

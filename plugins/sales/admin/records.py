@@ -83,7 +83,8 @@ class OwnedView(SecureModelView):
     def get_count_query(self) -> Any:
         return self._visible(super().get_count_query())
 
-    def _run(self, ids: list[str], call: Any, done: str) -> None:
+    def _run(self, ids: list[str], call: Any, done: Any) -> None:
+        """Run ``call`` on each selected record; ``done(n)`` is the success message for ``n`` of them."""
         ctx, n = self.ctx(), 0
         for raw in ids:
             try:
@@ -93,7 +94,7 @@ class OwnedView(SecureModelView):
                 ctx.session.rollback()
                 flash_crm_error(exc)
         if n:
-            flash(gettext(done, n=n), "success")
+            flash(done(n), "success")
 
 
 # --- leads -------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class LeadForm(AdminForm):
     phone = StringField(_l("Phone"))
     email = StringField(_l("E-mail"))
     wechat = StringField(_l("WeChat"))
-    source_channel = SelectField(_l("Source channel"), choices=[(c, c) for c in LEAD_CHANNELS], default="phone")
+    source_channel = SelectField(_l("Source channel"), choices=code_options(LEAD_CHANNELS), default="phone")
     campaign = StringField(_l("Campaign"))
     estimated_amount = DecimalField(_l("Estimated amount"), validators=[Optional()])
     message = TextAreaField(_l("Message"))
@@ -142,7 +143,8 @@ class LeadView(OwnedView):
 
     @action("qualify", _l("Qualify"), _l("Turn the selected leads into customers and opportunities?"))
     def action_qualify(self, ids: list[str]) -> None:
-        self._run(ids, lambda ctx, i: leads.qualify_lead(ctx, i), "%(n)s lead(s) qualified.")
+        self._run(ids, lambda ctx, i: leads.qualify_lead(ctx, i),
+                  lambda n: gettext("%(n)s lead(s) qualified.", n=n))
 
 
 # --- opportunities and stages ------------------------------------------------------------------
@@ -284,12 +286,12 @@ class QuoteView(OwnedView):
 
     @action("submit", _l("Submit"))
     def action_submit(self, ids: list[str]) -> None:
-        self._run(ids, quotes.submit_quote, "%(n)s quote(s) submitted.")
+        self._run(ids, quotes.submit_quote, lambda n: gettext("%(n)s quote(s) submitted.", n=n))
 
     @action("approve", _l("Approve"), _l("Approve the selected quotes?"))
     def action_approve(self, ids: list[str]) -> None:
         self._run(ids, lambda ctx, i: quotes.approve_quote(ctx, i, gettext("Approved in the admin")),
-                  "%(n)s quote(s) approved.")
+                  lambda n: gettext("%(n)s quote(s) approved.", n=n))
 
 
 class OrderView(SecureModelView):
@@ -331,7 +333,7 @@ class InvoiceView(OrderView):
 # --- activities, plans, metrics ----------------------------------------------------------------------
 
 class ActivityForm(AdminForm):
-    kind = SelectField(_l("Kind"), choices=[(k, k) for k in ACTIVITY_KINDS])
+    kind = SelectField(_l("Kind"), choices=code_options(ACTIVITY_KINDS))
     subject = StringField(_l("Subject"), validators=[DataRequired()])
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
     notes = TextAreaField(_l("Notes"))
@@ -360,12 +362,12 @@ class ActivityView(OwnedView):
     @action("done_success", _l("Done (visit succeeded)"))
     def action_done_success(self, ids: list[str]) -> None:
         self._run(ids, lambda ctx, i: activities.complete_activity(ctx, i, {"outcome": "success"}),
-                  "%(n)s activity(ies) done.")
+                  lambda n: gettext("%(n)s activity(ies) done.", n=n))
 
     @action("done_failure", _l("Done (visit failed)"))
     def action_done_failure(self, ids: list[str]) -> None:
         self._run(ids, lambda ctx, i: activities.complete_activity(ctx, i, {"outcome": "failure"}),
-                  "%(n)s activity(ies) done.")
+                  lambda n: gettext("%(n)s activity(ies) done.", n=n))
 
 
 def _team_label(team: Any) -> str:
@@ -420,7 +422,7 @@ class MetricForm(AdminForm):
     name = StringField(_l("Name"), validators=[DataRequired()], description=_l("letters, digits and _"))
     label = StringField(_l("Label"), validators=[DataRequired()])
     description = TextAreaField(_l("Description"))
-    entity = SelectField(_l("Records"), choices=[(k, str(v.label)) for k, v in ENTITIES.items()])
+    entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()])
     conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"},
                                description=_l('{"field": "status", "op": "eq", "value": "won"}; groups: {"all": [...]}, '
                                               '{"any": [...]}, {"not": {...}}'))

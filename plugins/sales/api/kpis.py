@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
 from crmcore.errors import ValidationError
+from crmcore.i18n import _
 
 from ..schemas import KpiArgs, KpiReportSchema, MetricSchema, MetricValueArgs
 from ..services import metrics
@@ -48,7 +49,8 @@ def kpis(args: dict[str, Any]) -> Any:
     q = kpi_query(ctx, args)
     unknown = [k for k in args.get("kpi") or [] if k not in KPIS]
     if unknown:
-        raise ValidationError("Unknown KPI.", errors={"kpi": [f"Use some of: {', '.join(KPIS)}."]})
+        raise ValidationError(_("Unknown KPI."),
+                              errors={"kpi": [_("Use some of: %(choices)s.", choices=", ".join(KPIS))]})
     return report(ctx, q, args.get("kpi"))
 
 

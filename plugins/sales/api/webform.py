@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from crmcore.errors import ValidationError
+from crmcore.i18n import _
 
 from ..services.leads import create_lead
 
@@ -35,10 +36,10 @@ def web_lead() -> Any:
         abort(404)
     payload = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(payload, dict):
-        return jsonify({"status": "error", "message": "Send a form or a JSON object."}), 400
+        return jsonify({"status": "error", "message": str(_("Send a form or a JSON object."))}), 400
     key = str(payload.get("form_key") or request.headers.get("X-Form-Key") or "")
     if not any(hmac.compare_digest(key, k) for k in keys):
-        return jsonify({"status": "error", "message": "Unknown form."}), 403
+        return jsonify({"status": "error", "message": str(_("Unknown form."))}), 403
     if payload.get("website_url"):
         return jsonify({"status": "ok"}), 201  # a bot filled the hidden field
     data = {k: str(payload[k])[:MAX_FIELD] for k in FIELDS if payload.get(k) not in (None, "")}

@@ -11,8 +11,21 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.sql import Select
 
 from crmcore.errors import PermissionDenied
+from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.services.access import team_ids
+
+
+# The records named in the messages below, in the reader's words.
+NOUNS = {
+    "quote": _("quote"), "opportunity": _("opportunity"), "lead": _("lead"), "activity": _("activity"),
+    "expense": _("expense"), "order": _("order"), "invoice": _("invoice"), "plan": _("plan"),
+    "rep's plan": _("rep's plan"), "rep's figures": _("rep's figures"),
+}
+
+
+def _noun(what: str) -> object:
+    return NOUNS.get(what, what)
 
 
 def owner_condition(ctx: Any, column: Any) -> ColumnElement[bool] | None:
@@ -50,7 +63,7 @@ def can_access_owner(ctx: Any, owner_id: int | None) -> bool:
 def check_owned(ctx: Any, owner_id: int | None, what: str) -> None:
     """Raise ``PermissionDenied`` when a record owned by ``owner_id`` is outside the actor's scope."""
     if not can_access_owner(ctx, owner_id):
-        raise PermissionDenied(f"This {what} belongs to someone outside your scope.")
+        raise PermissionDenied(_("This %(what)s belongs to someone outside your scope.", what=_noun(what)))
 
 
 def may_assign(ctx: Any, owner_id: int | None, what: str) -> None:
@@ -59,14 +72,15 @@ def may_assign(ctx: Any, owner_id: int | None, what: str) -> None:
     if scope == "all":
         return
     if owner_id is None:
-        raise PermissionDenied(f"Give the {what} an owner; only users who see everything may leave it unassigned.")
+        raise PermissionDenied(_("Give the %(what)s an owner; only users who see everything may leave it unassigned.",
+                                 what=_noun(what)))
     if owner_id == ctx.actor.id:
         return
     if scope == "own":
-        raise PermissionDenied(f"You can only assign a {what} to yourself.")
+        raise PermissionDenied(_("You can only assign a %(what)s to yourself.", what=_noun(what)))
     owner = ctx.session.get(User, owner_id)
     if owner is None or owner.team_id not in team_ids(ctx):
-        raise PermissionDenied(f"You can only assign a {what} to members of your team.")
+        raise PermissionDenied(_("You can only assign a %(what)s to members of your team.", what=_noun(what)))
 
 
 def visible_owner_ids(ctx: Any) -> Select | None:

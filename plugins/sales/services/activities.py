@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from crmcore.errors import Conflict, NotFound
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.services.customers import check_version, get_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import apply_changes, unit_of_work
@@ -28,7 +29,7 @@ def get_activity(ctx: Any, activity_id: int, *, permission: str = "sales.activit
     ctx.require(permission)
     activity = ctx.session.get(Activity, activity_id)
     if activity is None:
-        raise NotFound(f"Activity {activity_id} does not exist.")
+        raise NotFound(_("Activity %(id)s does not exist.", id=activity_id))
     access.check_owned(ctx, activity.owner_id, "activity")
     return activity
 
@@ -60,11 +61,11 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Activity | None) -> dict[st
     if existing is None or "subject" in data:
         data["subject"] = (data.get("subject") or "").strip()
         if not data["subject"]:
-            errors["subject"] = ["A subject is required."]
+            errors["subject"] = [_("A subject is required.")]
     if existing is None and data.get("customer_id") is None:
-        errors["customer_id"] = ["Say which customer this is with."]
+        errors["customer_id"] = [_("Say which customer this is with.")]
     if existing is not None and data.get("customer_id", existing.customer_id) != existing.customer_id:
-        errors["customer_id"] = ["An activity cannot move to another customer."]
+        errors["customer_id"] = [_("An activity cannot move to another customer.")]
     if "due_at" in data:
         data["due_at"] = as_time(data["due_at"], "due_at", errors)
     if existing is None and "status" in data:
@@ -73,7 +74,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Activity | None) -> dict[st
     if data.get("opportunity_id") is not None:
         opp = ctx.session.get(Opportunity, data["opportunity_id"])
         if opp is None or opp.customer_id != customer_id:
-            errors["opportunity_id"] = ["This opportunity is not the customer's."]
+            errors["opportunity_id"] = [_("This opportunity is not the customer's.")]
     check_contact(ctx, data.get("contact_id"), customer_id, errors)
     check_user(ctx, data.get("owner_id"), "owner_id", errors)
     raise_if(errors, "activity")
@@ -110,7 +111,7 @@ def update_activity(ctx: Any, activity_id: int, data: dict[str, Any], *, expecte
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     check_version(activity, expected_version, if_match)
     if activity.status != "planned":
-        raise Conflict(f"The activity is {activity.status}; it can no longer be changed.")
+        raise Conflict(_("The activity is %(status)s; it can no longer be changed.", status=activity.status))
     data = _clean(ctx, data, activity)
     if "owner_id" in data and data["owner_id"] != activity.owner_id:
         access.may_assign(ctx, data["owner_id"], "activity")
@@ -132,7 +133,7 @@ def complete_activity(ctx: Any, activity_id: int, data: dict[str, Any] | None = 
     data = dict(data or {})
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     if activity.status != "planned":
-        raise Conflict(f"The activity is already {activity.status}.")
+        raise Conflict(_("The activity is already %(status)s.", status=activity.status))
     errors: dict[str, list[str]] = {}
     done_at = as_time(data.get("done_at"), "done_at", errors) or moment(at)
     outcome = data.get("outcome")
@@ -161,7 +162,7 @@ def complete_activity(ctx: Any, activity_id: int, data: dict[str, Any] | None = 
 def cancel_activity(ctx: Any, activity_id: int) -> Activity:
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     if activity.status != "planned":
-        raise Conflict(f"The activity is already {activity.status}.")
+        raise Conflict(_("The activity is already %(status)s.", status=activity.status))
     with unit_of_work(ctx):
         changes = apply_changes(activity, {"status": "cancelled"}, ("status",))
         ctx.session.flush()

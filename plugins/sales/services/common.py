@@ -6,6 +6,7 @@ from typing import Any
 
 from crmcore.db import utcnow
 from crmcore.errors import ValidationError
+from crmcore.i18n import _
 from crmcore.models import Contact, User
 
 
@@ -19,7 +20,7 @@ def as_date(value: Any, field: str, errors: dict[str, list[str]]) -> dt.date | N
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        errors.setdefault(field, []).append("Use a date like 2026-03-31.")
+        errors.setdefault(field, []).append(_("Use a date like 2026-03-31."))
         return None
 
 
@@ -30,13 +31,13 @@ def as_time(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
-            errors.setdefault(field, []).append("Use a time like 2026-03-31T10:00:00+08:00.")
+            errors.setdefault(field, []).append(_("Use a time like 2026-03-31T10:00:00+08:00."))
             return None
     if not isinstance(value, dt.datetime):
-        errors.setdefault(field, []).append("Not a time.")
+        errors.setdefault(field, []).append(_("Not a time."))
         return None
     if value.tzinfo is None:
-        errors.setdefault(field, []).append("Give a time zone (e.g. 2026-03-31T10:00:00+08:00).")
+        errors.setdefault(field, []).append(_("Give a time zone (e.g. 2026-03-31T10:00:00+08:00)."))
         return None
     return value.astimezone(dt.timezone.utc)
 
@@ -46,13 +47,13 @@ def moment(at: dt.datetime | None) -> dt.datetime:
     if at is None:
         return utcnow()
     if at.tzinfo is None:
-        raise ValidationError("The time has no zone.", errors={"at": ["Give a timezone-aware time."]})
+        raise ValidationError(_("The time has no zone."), errors={"at": [_("Give a timezone-aware time.")]})
     return at.astimezone(dt.timezone.utc)
 
 
 def check_user(ctx: Any, user_id: Any, field: str, errors: dict[str, list[str]]) -> None:
     if user_id is not None and ctx.session.get(User, user_id) is None:
-        errors.setdefault(field, []).append(f"User {user_id} does not exist.")
+        errors.setdefault(field, []).append(_("User %(id)s does not exist.", id=user_id))
 
 
 def check_contact(ctx: Any, contact_id: Any, customer_id: int | None, errors: dict[str, list[str]]) -> None:
@@ -60,14 +61,26 @@ def check_contact(ctx: Any, contact_id: Any, customer_id: int | None, errors: di
         return
     contact = ctx.session.get(Contact, contact_id)
     if contact is None or (customer_id is not None and contact.customer_id != customer_id):
-        errors.setdefault("contact_id", []).append("This contact does not belong to the customer.")
+        errors.setdefault("contact_id", []).append(_("This contact does not belong to the customer."))
 
 
 def one_of(value: Any, choices: tuple[str, ...], field: str, errors: dict[str, list[str]]) -> None:
     if value not in choices:
-        errors.setdefault(field, []).append(f"Must be one of: {', '.join(choices)}.")
+        errors.setdefault(field, []).append(_("Must be one of: %(choices)s.", choices=", ".join(choices)))
+
+
+# "The <record> is not valid." as whole sentences, so each reads naturally when translated.
+INVALID = {
+    "quote": _("The quote is not valid."), "opportunity": _("The opportunity is not valid."),
+    "lead": _("The lead is not valid."), "activity": _("The activity is not valid."),
+    "expense": _("The expense is not valid."), "product": _("The product is not valid."),
+    "price list": _("The price list is not valid."), "order": _("The order is not valid."),
+    "invoice": _("The invoice is not valid."), "payment": _("The payment is not valid."),
+    "sales plan": _("The sales plan is not valid."),
+}
 
 
 def raise_if(errors: dict[str, list[str]], what: str) -> None:
     if errors:
-        raise ValidationError(f"The {what} is not valid.", errors=errors)
+        message = INVALID.get(what) or _("The %(what)s is not valid.", what=what)
+        raise ValidationError(message, errors=errors)

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import and_, not_, or_, true
 
+from crmcore.i18n import _
+
 from ..models import Activity, Expense, Invoice, Lead, Opportunity, Order, Quote
 
 MAX_NODES = 50
@@ -39,7 +41,7 @@ class EntitySpec:
     """A metric entity: its model, owner column (record rules), date column (period) and fields."""
 
     name: str
-    label: str
+    label: Any  # lazily translated
     model: Any
     owner: str
     date: str
@@ -51,29 +53,29 @@ class EntitySpec:
 
 
 ENTITIES: dict[str, EntitySpec] = {spec.name: spec for spec in (
-    EntitySpec("opportunity", "Opportunities", Opportunity, "owner_id", "created_at", {
+    EntitySpec("opportunity", _("Opportunities"), Opportunity, "owner_id", "created_at", {
         "name": "str", "customer_id": "int", "owner_id": "int", "stage_id": "int", "status": "str", "amount": "money",
         "currency": "str", "probability": "int", "expected_close_date": "date", "lost_reason": "str",
         "competitor": "str", "source_channel": "str", "created_at": "datetime", "closed_at": "datetime"},
         currency="currency"),
-    EntitySpec("order", "Orders", Order, "owner_id", "order_date", {
+    EntitySpec("order", _("Orders"), Order, "owner_id", "order_date", {
         "customer_id": "int", "owner_id": "int", "status": "str", "total": "money", "list_total": "money",
         "currency": "str", "order_date": "date", "source": "str"}, currency="currency"),
-    EntitySpec("invoice", "Invoices", Invoice, "owner_id", "due_date", {
+    EntitySpec("invoice", _("Invoices"), Invoice, "owner_id", "due_date", {
         "customer_id": "int", "owner_id": "int", "state": "str", "amount_total": "money", "amount_paid": "money",
         "currency": "str", "invoice_date": "date", "due_date": "date"}, currency="currency"),
-    EntitySpec("activity", "Activities", Activity, "owner_id", "done_at", {
+    EntitySpec("activity", _("Activities"), Activity, "owner_id", "done_at", {
         "kind": "str", "status": "str", "outcome": "str", "customer_id": "int", "opportunity_id": "int",
         "owner_id": "int", "due_at": "datetime", "done_at": "datetime"}),
-    EntitySpec("lead", "Leads", Lead, "owner_id", "created_at", {
+    EntitySpec("lead", _("Leads"), Lead, "owner_id", "created_at", {
         "status": "str", "source_channel": "str", "campaign": "str", "owner_id": "int",
         "estimated_amount": "money", "currency": "str", "created_at": "datetime", "qualified_at": "datetime"},
         currency="currency"),
-    EntitySpec("quote", "Quotes", Quote, "owner_id", "created_at", {
+    EntitySpec("quote", _("Quotes"), Quote, "owner_id", "created_at", {
         "customer_id": "int", "owner_id": "int", "status": "str", "total": "money", "currency": "str",
         "effective_discount_percent": "num", "max_line_discount_percent": "num", "requires_approval": "bool",
         "created_at": "datetime"}, currency="currency"),
-    EntitySpec("expense", "Expenses", Expense, "owner_id", "spent_on", {
+    EntitySpec("expense", _("Expenses"), Expense, "owner_id", "spent_on", {
         "owner_id": "int", "customer_id": "int", "category": "str", "amount": "money", "currency": "str",
         "spent_on": "date"}, currency="currency"),
 )}
@@ -83,7 +85,7 @@ class ConditionError(Exception):
     """The condition is not valid; ``errors`` maps a path (``all.0.value``) to messages."""
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        super().__init__("; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in errors.items()))
         self.errors = errors
 
 
@@ -91,40 +93,40 @@ def _value(kind: str, value: Any) -> Any:
     """The value read as the field's type, or ValueError with a message for a person."""
     if kind == "str":
         if not isinstance(value, str) or len(value) > 255:
-            raise ValueError("Must be text (at most 255 characters).")
+            raise ValueError(_("Must be text (at most 255 characters)."))
         return value
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("Must be a whole number.")
+            raise ValueError(_("Must be a whole number."))
         return value
     if kind in ("num", "money"):
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError("Must be a number.")
+            raise ValueError(_("Must be a number."))
         try:
             number = Decimal(str(value))
         except InvalidOperation:
-            raise ValueError("Must be a number.") from None
+            raise ValueError(_("Must be a number.")) from None
         if not number.is_finite():
-            raise ValueError("Must be a finite number.")
+            raise ValueError(_("Must be a finite number."))
         return number
     if kind == "date":
         try:
             return dt.date.fromisoformat(str(value))
         except ValueError:
-            raise ValueError("Must be a date like 2026-03-31.") from None
+            raise ValueError(_("Must be a date like 2026-03-31.")) from None
     if kind == "datetime":
         try:
             moment = dt.datetime.fromisoformat(str(value))
         except ValueError:
-            raise ValueError("Must be a time like 2026-03-31T00:00:00+08:00.") from None
+            raise ValueError(_("Must be a time like 2026-03-31T00:00:00+08:00.")) from None
         if moment.tzinfo is None:
-            raise ValueError("Give a time zone (e.g. +08:00).")
+            raise ValueError(_("Give a time zone (e.g. +08:00)."))
         return moment.astimezone(dt.timezone.utc)
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ValueError("Must be true or false.")
+            raise ValueError(_("Must be true or false."))
         return value
-    raise ValueError(f"Unknown type {kind}.")  # pragma: no cover - the whitelist has only these
+    raise ValueError(_("Unknown type %(kind)s.", kind=kind))  # pragma: no cover - the whitelist has only these
 
 
 def _known(col: Any, expr: Any) -> Any:
@@ -135,30 +137,32 @@ def _known(col: Any, expr: Any) -> Any:
 def _leaf(spec: EntitySpec, node: dict[str, Any], path: str, errors: dict[str, list[str]]) -> Any:
     unknown = set(node) - {"field", "op", "value"}
     if unknown:
-        errors.setdefault(path, []).append(f"Unknown keys: {', '.join(sorted(unknown))}.")
+        errors.setdefault(path, []).append(_("Unknown keys: %(keys)s.", keys=", ".join(sorted(unknown))))
     name, op = node.get("field"), node.get("op")
     kind = spec.fields.get(name) if isinstance(name, str) else None
     if kind is None:
         errors.setdefault(f"{path}.field", []).append(
-            f"'{name}' is not a field of {spec.name}; use one of: {', '.join(sorted(spec.fields))}.")
+            _("'%(name)s' is not a field of %(entity)s; use one of: %(fields)s.", name=name, entity=spec.name,
+              fields=", ".join(sorted(spec.fields))))
         return None
     if op not in OPS[kind]:
-        errors.setdefault(f"{path}.op", []).append(f"For a {kind} field use one of: {', '.join(OPS[kind])}.")
+        errors.setdefault(f"{path}.op", []).append(_("For a %(kind)s field use one of: %(ops)s.", kind=kind,
+                                                                  ops=", ".join(OPS[kind])))
         return None
     col = spec.column(name)
     value = node.get("value")
     try:
         if op == "is_null":
             if not isinstance(value, bool):
-                raise ValueError("Must be true (is empty) or false (is not empty).")
+                raise ValueError(_("Must be true (is empty) or false (is not empty)."))
             return col.is_(None) if value else col.is_not(None)
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value or len(value) > MAX_LIST:
-                raise ValueError(f"Must be a list of 1 to {MAX_LIST} values.")
+                raise ValueError(_("Must be a list of 1 to %(max)s values.", max=MAX_LIST))
             values = [_value(kind, v) for v in value]
             return _known(col, col.in_(values)) if op == "in" else or_(col.is_(None), col.not_in(values))
         if value is None:
-            raise ValueError("A value is required (use op 'is_null' for empty fields).")
+            raise ValueError(_("A value is required (use op 'is_null' for empty fields)."))
         v = _value(kind, value)
         if op == "contains":
             return _known(col, col.contains(v, autoescape=True))
@@ -178,19 +182,19 @@ def _compile(spec: EntitySpec, node: Any, path: str, depth: int, count: list[int
     count[0] += 1
     where = path or "conditions"
     if count[0] > MAX_NODES:
-        errors.setdefault(where, []).append(f"Too many conditions (at most {MAX_NODES}).")
+        errors.setdefault(where, []).append(_("Too many conditions (at most %(max)s).", max=MAX_NODES))
         return None
     if depth > MAX_DEPTH:
-        errors.setdefault(where, []).append(f"Nested too deeply (at most {MAX_DEPTH} levels).")
+        errors.setdefault(where, []).append(_("Nested too deeply (at most %(max)s levels).", max=MAX_DEPTH))
         return None
     if not isinstance(node, dict):
-        errors.setdefault(where, []).append("Each condition must be an object.")
+        errors.setdefault(where, []).append(_("Each condition must be an object."))
         return None
     prefix = f"{path}." if path else ""
     groups = [k for k in ("all", "any", "not") if k in node]
     if groups:
         if len(node) != 1:
-            errors.setdefault(where, []).append("A group has exactly one key: all, any or not.")
+            errors.setdefault(where, []).append(_("A group has exactly one key: all, any or not."))
             return None
         key = groups[0]
         if key == "not":
@@ -198,7 +202,7 @@ def _compile(spec: EntitySpec, node: Any, path: str, depth: int, count: list[int
             return None if inner is None else not_(inner)
         items = node[key]
         if not isinstance(items, list) or not items:
-            errors.setdefault(f"{prefix}{key}", []).append("Must be a non-empty list of conditions.")
+            errors.setdefault(f"{prefix}{key}", []).append(_("Must be a non-empty list of conditions."))
             return None
         parts = [_compile(spec, item, f"{prefix}{key}.{i}", depth + 1, count, errors) for i, item in enumerate(items)]
         if any(p is None for p in parts):
@@ -206,7 +210,7 @@ def _compile(spec: EntitySpec, node: Any, path: str, depth: int, count: list[int
         return and_(*parts) if key == "all" else or_(*parts)
     if "field" in node:
         return _leaf(spec, node, where, errors)
-    errors.setdefault(where, []).append("Use {field, op, value}, {all: [...]}, {any: [...]} or {not: {...}}.")
+    errors.setdefault(where, []).append(_("Use {field, op, value}, {all: [...]}, {any: [...]} or {not: {...}}."))
     return None
 
 
@@ -214,11 +218,11 @@ def compile_conditions(entity: str, conditions: Any) -> Any:
     """The SQL expression of ``conditions`` over ``entity``; raises :class:`ConditionError`."""
     spec = ENTITIES.get(entity)
     if spec is None:
-        raise ConditionError({"entity": [f"Use one of: {', '.join(sorted(ENTITIES))}."]})
+        raise ConditionError({"entity": [_("Use one of: %(choices)s.", choices=", ".join(sorted(ENTITIES)))]})
     if conditions in (None, {}):
         return true()
     errors: dict[str, list[str]] = {}
     expr = _compile(spec, conditions, "conditions", 0, [0], errors)
     if errors or expr is None:
-        raise ConditionError(errors or {"conditions": ["Not a valid condition."]})
+        raise ConditionError(errors or {"conditions": [_("Not a valid condition.")]})
     return expr

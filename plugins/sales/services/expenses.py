@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.services.customers import get_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -27,12 +28,12 @@ def record_expense(ctx: Any, data: dict[str, Any]) -> Expense:
     errors: dict[str, list[str]] = {}
     data["amount"] = parse_amount(data.get("amount"), "amount", errors)
     if data["amount"] is None and "amount" not in errors:
-        errors["amount"] = ["Required."]
+        errors["amount"] = [_("Required.")]
     data["spent_on"] = as_date(data.get("spent_on"), "spent_on", errors) or (None if "spent_on" in errors
                                                                              else dt.date.today())
     data["category"] = data.get("category") or "other"
     if data["category"] not in CATEGORIES:
-        errors["category"] = [f"Must be one of: {', '.join(CATEGORIES)}."]
+        errors["category"] = [_("Must be one of: %(choices)s.", choices=", ".join(CATEGORIES))]
     if "currency" in data:
         data["currency"] = clean_currency(data["currency"], "currency", errors)
     check_user(ctx, data.get("owner_id"), "owner_id", errors)

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 
 from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.models import Contact, Customer
 from crmcore.normalize import company_key, fold, normalize_email, normalize_phone
 from crmcore.services import access as core_access
@@ -26,6 +27,9 @@ from .opportunities import create_opportunity
 FIELDS = ("name", "company", "contact_name", "title", "phone", "email", "wechat", "source_channel", "campaign",
           "message", "estimated_amount", "currency", "owner_id", "status", "data")
 OPEN = ("new", "working")
+# Why an existing customer matches a lead (``matched_by``), in the reader's words for messages.
+MATCH_REASONS = {"same phone number": _("same phone number"), "same e-mail address": _("same e-mail address"),
+                 "same company name": _("same company name")}
 
 
 def _scope(ctx: Any, stmt: Any) -> Any:
@@ -42,7 +46,7 @@ def get_lead(ctx: Any, lead_id: int, *, permission: str = "sales.lead.read") -> 
     ctx.require(permission)
     lead = ctx.session.get(Lead, lead_id)
     if lead is None:
-        raise NotFound(f"Lead {lead_id} does not exist.")
+        raise NotFound(_("Lead %(id)s does not exist.", id=lead_id))
     if not (lead.owner_id is None and ctx.scope in ("team", "all")):
         access.check_owned(ctx, lead.owner_id, "lead")
     return lead
@@ -74,14 +78,14 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Lead | None) -> dict[str, A
     errors: dict[str, list[str]] = {}
     if existing is None or "name" in data:
         if not data.get("name"):
-            errors["name"] = ["A lead needs a name (the person or the company)."]
+            errors["name"] = [_("A lead needs a name (the person or the company).")]
     region = ctx.settings["DEFAULT_REGION"]
     if data.get("phone") and normalize_phone(data["phone"], region) is None:
-        errors["phone"] = ["Not a valid phone number."]
+        errors["phone"] = [_("Not a valid phone number.")]
     if data.get("email") and normalize_email(data["email"]) is None:
-        errors["email"] = ["Not a valid e-mail address."]
+        errors["email"] = [_("Not a valid e-mail address.")]
     if existing is None and not any(data.get(k) for k in ("phone", "email", "wechat")):
-        errors["phone"] = ["Give at least a phone number, an e-mail address or a WeChat id to reach the lead."]
+        errors["phone"] = [_("Give at least a phone number, an e-mail address or a WeChat id to reach the lead.")]
     if "source_channel" in data:
         one_of(data["source_channel"], LEAD_CHANNELS, "source_channel", errors)
     if "status" in data:
@@ -121,7 +125,7 @@ def update_lead(ctx: Any, lead_id: int, data: dict[str, Any], *, expected_versio
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     check_version(lead, expected_version, if_match)
     if lead.status not in OPEN:
-        raise Conflict(f"The lead is {lead.status}; it can no longer be changed.")
+        raise Conflict(_("The lead is %(status)s; it can no longer be changed.", status=lead.status))
     data = _clean(ctx, data, lead)
     if "owner_id" in data and data["owner_id"] != lead.owner_id:
         access.may_assign(ctx, data["owner_id"], "lead")
@@ -137,9 +141,9 @@ def update_lead(ctx: Any, lead_id: int, data: dict[str, Any], *, expected_versio
 def disqualify_lead(ctx: Any, lead_id: int, reason: str) -> Lead:
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     if lead.status not in OPEN:
-        raise Conflict(f"The lead is already {lead.status}.")
+        raise Conflict(_("The lead is already %(status)s.", status=lead.status))
     if not (reason or "").strip():
-        raise ValidationError("Say why the lead is disqualified.", errors={"reason": ["Required."]})
+        raise ValidationError(_("Say why the lead is disqualified."), errors={"reason": [_("Required.")]})
     with unit_of_work(ctx):
         changes = apply_changes(lead, {"status": "disqualified", "disqualified_reason": reason.strip()},
                                 ("status", "disqualified_reason"))
@@ -200,7 +204,7 @@ def qualify_lead(ctx: Any, lead_id: int, data: dict[str, Any] | None = None, *,
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     ctx.require("sales.opportunity.write")
     if lead.status not in OPEN:
-        raise Conflict(f"The lead is already {lead.status}.")
+        raise Conflict(_("The lead is already %(status)s.", status=lead.status))
     owner_id = lead.owner_id or getattr(ctx.actor, "id", None)
     customer_created = False
     with unit_of_work(ctx):
@@ -214,9 +218,11 @@ def qualify_lead(ctx: Any, lead_id: int, data: dict[str, Any] | None = None, *,
                 cid, reason = matches[0]
                 candidate = ctx.session.get(Customer, cid)
                 if not core_access.can_access_customer(ctx, candidate):
-                    raise Conflict(f"Customer {cid} ({reason}) matches this lead but belongs to someone outside "
-                                   "your scope; ask its owner or a manager to qualify the lead.",
-                                   errors={"customer_id": [f"Existing customer {cid}: {reason}."]})
+                    why = MATCH_REASONS.get(reason, reason)
+                    raise Conflict(_("Customer %(id)s (%(reason)s) matches this lead but belongs to someone outside "
+                                     "your scope; ask its owner or a manager to qualify the lead.", id=cid, reason=why),
+                                   errors={"customer_id": [_("Existing customer %(id)s: %(reason)s.", id=cid,
+                                                             reason=why)]})
                 customer = candidate
             if customer is None:
                 customer = create_customer(ctx, {
@@ -270,10 +276,10 @@ def import_leads(ctx: Any, rows: list[dict[str, Any]], *, source_channel: str = 
     for index, raw in enumerate(rows):
         try:
             if not isinstance(raw, dict):
-                raise ValidationError("Each row must be an object.", errors={"row": ["Not an object."]})
+                raise ValidationError(_("Each row must be an object."), errors={"row": [_("Not an object.")]})
             unknown = set(raw) - set(FIELDS)
             if unknown:
-                raise ValidationError("Unknown columns.", errors={k: ["Unknown field."] for k in sorted(unknown)})
+                raise ValidationError(_("Unknown columns."), errors={k: [_("Unknown field.")] for k in sorted(unknown)})
             row = {k: v for k, v in raw.items() if v not in ("", None)}
             lead = create_lead(ctx, row, source_channel=source_channel)
             out.append(LeadRowResult(index, "created", lead.id))

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.models import Role, User
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -28,23 +29,24 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Metric | None) -> dict[str,
     merged = {k: data.get(k, getattr(existing, k) if existing else None) for k in FIELDS}
     name = merged["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > 64 or not name.replace("_", "").isalnum():
-        errors["name"] = ["Use letters, digits and '_' (at most 64)."]
+        errors["name"] = [_("Use letters, digits and '_' (at most 64).")]
     else:
         other = ctx.session.scalar(select(Metric).where(Metric.name == name))
         if other is not None and (existing is None or other.id != existing.id):
-            errors["name"] = [f"A metric named '{name}' exists."]
+            errors["name"] = [_("A metric named '%(name)s' exists.", name=name)]
     if not (merged["label"] or "").strip():
-        errors["label"] = ["A metric needs a label."]
+        errors["label"] = [_("A metric needs a label.")]
     spec = ENTITIES.get(merged["entity"])
     if spec is None:
-        errors["entity"] = [f"Use one of: {', '.join(sorted(ENTITIES))}."]
+        errors["entity"] = [_("Use one of: %(choices)s.", choices=", ".join(sorted(ENTITIES)))]
     if merged["aggregate"] not in AGGREGATES:
-        errors["aggregate"] = [f"Use one of: {', '.join(AGGREGATES)}."]
+        errors["aggregate"] = [_("Use one of: %(choices)s.", choices=", ".join(AGGREGATES))]
     elif spec is not None and merged["aggregate"] != "count":
         kind = spec.fields.get(merged["field"] or "")
         if kind not in AGGREGATABLE:
             numeric = sorted(f for f, k in spec.fields.items() if k in AGGREGATABLE)
-            errors["field"] = [f"To {merged['aggregate']} choose a number field of {spec.name}: {', '.join(numeric)}."]
+            errors["field"] = [_("To %(aggregate)s choose a number field of %(entity)s: %(fields)s.",
+                                 aggregate=merged["aggregate"], entity=spec.name, fields=", ".join(numeric))]
     elif merged["aggregate"] == "count" and merged["field"]:
         data["field"] = None
     if spec is not None:
@@ -53,7 +55,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Metric | None) -> dict[str,
         except ConditionError as exc:
             errors.update(exc.errors)
     if errors:
-        raise ValidationError("The metric is not valid.", errors=errors)
+        raise ValidationError(_("The metric is not valid."), errors=errors)
     return data
 
 
@@ -104,22 +106,23 @@ def share_metric(ctx: Any, metric_id: int, shares: list[dict[str, Any]]) -> Metr
     wanted: set[tuple[int | None, int | None]] = set()
     for i, share in enumerate(shares or []):
         if not isinstance(share, dict) or len(share) != 1 or not set(share) <= {"role", "role_id", "user_id"}:
-            errors.setdefault(f"shares.{i}", []).append("Use {\"role\": name}, {\"role_id\": id} or {\"user_id\": id}.")
+            errors.setdefault(f"shares.{i}", []).append(
+                _("Use {\"role\": name}, {\"role_id\": id} or {\"user_id\": id}."))
             continue
         if "role" in share or "role_id" in share:
             role = (ctx.session.scalar(select(Role).where(Role.name == share["role"])) if "role" in share
                     else ctx.session.get(Role, share["role_id"]))
             if role is None:
-                errors.setdefault(f"shares.{i}", []).append("No such role.")
+                errors.setdefault(f"shares.{i}", []).append(_("No such role."))
                 continue
             wanted.add((role.id, None))
         else:
             if ctx.session.get(User, share["user_id"]) is None:
-                errors.setdefault(f"shares.{i}", []).append(f"User {share['user_id']} does not exist.")
+                errors.setdefault(f"shares.{i}", []).append(_("User %(id)s does not exist.", id=share["user_id"]))
                 continue
             wanted.add((None, share["user_id"]))
     if errors:
-        raise ValidationError("The shares are not valid.", errors=errors)
+        raise ValidationError(_("The shares are not valid."), errors=errors)
     with unit_of_work(ctx):
         before = sorted(((s.role_id or 0, s.user_id or 0) for s in metric.shares))
         metric.shares = [MetricShare(role_id=r, user_id=u) for r, u in sorted(wanted, key=lambda x: (x[0] or 0, x[1] or 0))]
@@ -134,7 +137,7 @@ def share_metric(ctx: Any, metric_id: int, shares: list[dict[str, Any]]) -> Metr
 def _get(ctx: Any, metric_id: int) -> Metric:
     metric = ctx.session.get(Metric, metric_id)
     if metric is None:
-        raise NotFound(f"Metric {metric_id} does not exist.")
+        raise NotFound(_("Metric %(id)s does not exist.", id=metric_id))
     return metric
 
 
@@ -161,7 +164,7 @@ def get_metric(ctx: Any, metric_id: int) -> Metric:
     metric = _get(ctx, metric_id)
     if ctx.actor is not None and not ctx.can("sales.metric.manage"):
         if not ctx.session.scalar(select(Metric.id).where(Metric.id == metric.id, _shared_with(ctx))):
-            raise NotFound(f"Metric {metric_id} does not exist.")
+            raise NotFound(_("Metric %(id)s does not exist.", id=metric_id))
     return metric
 
 
@@ -178,7 +181,7 @@ def evaluate(ctx: Any, metric_id: int, subject: Subject, period: Period, currenc
     try:
         cond = compile_conditions(spec.name, metric.conditions)
     except ConditionError as exc:  # pragma: no cover - validated on save; whitelist may shrink later
-        raise ValidationError("The metric's conditions are no longer valid.", errors=exc.errors) from None
+        raise ValidationError(_("The metric's conditions are no longer valid."), errors=exc.errors) from None
     date_col = spec.column(spec.date)
     is_time = spec.fields.get(spec.date) == "datetime"
     start, end = (period.start_utc, period.end_utc) if is_time else (period.start, period.end)

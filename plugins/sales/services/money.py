@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Numeric, case, literal, select, type_coerce
 
 from crmcore.errors import ValidationError
+from crmcore.i18n import _
 
 from ..models import ExchangeRate
 
@@ -35,8 +36,8 @@ def parse_amount(value: Any, field: str, errors: dict[str, list[str]], *, allow_
         if not amount.is_finite() or (amount < 0 and not allow_negative):
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        errors.setdefault(field, []).append("Must be a non-negative number." if not allow_negative else
-                                            "Must be a number.")
+        errors.setdefault(field, []).append(_("Must be a non-negative number.") if not allow_negative else
+                                            _("Must be a number."))
         return None
     return amount.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
@@ -46,7 +47,7 @@ def clean_currency(value: Any, field: str, errors: dict[str, list[str]]) -> str 
         return None
     cur = str(value).strip().upper()
     if len(cur) != 3 or not cur.isalpha():
-        errors.setdefault(field, []).append("Use a three-letter ISO 4217 code such as CNY or USD.")
+        errors.setdefault(field, []).append(_("Use a three-letter ISO 4217 code such as CNY or USD."))
         return None
     return cur
 
@@ -69,8 +70,9 @@ def converted(ctx: Any, amount: Any, currency_col: Any, target: str) -> Any:
     """
     target_rate = rate_of(ctx, target)
     if target_rate is None:
-        raise ValidationError(f"There is no exchange rate for {target}.",
-                              errors={"currency": [f"Set a rate for {target} or report in {base_currency(ctx)}."]})
+        raise ValidationError(_("There is no exchange rate for %(currency)s.", currency=target),
+                              errors={"currency": [_("Set a rate for %(currency)s or report in %(base)s.",
+                                                     currency=target, base=base_currency(ctx))]})
     base = base_currency(ctx)
     row_rate = case((currency_col == base, literal(Decimal(1), Numeric(18, 8))),
                     else_=select(ExchangeRate.rate).where(ExchangeRate.currency == currency_col)
@@ -97,11 +99,12 @@ def set_rate(ctx: Any, currency: str, rate: Any) -> ExchangeRate:
     cur = clean_currency(currency, "currency", errors)
     value = parse_amount(rate, "rate", errors, places="0.00000001")
     if value is not None and value <= 0:
-        errors.setdefault("rate", []).append("Must be greater than zero.")
+        errors.setdefault("rate", []).append(_("Must be greater than zero."))
     if cur == base_currency(ctx):
-        errors.setdefault("currency", []).append(f"{cur} is the base currency; its rate is always 1.")
+        errors.setdefault("currency", []).append(_("%(currency)s is the base currency; its rate is always 1.",
+                                                   currency=cur))
     if errors:
-        raise ValidationError("The exchange rate is not valid.", errors=errors)
+        raise ValidationError(_("The exchange rate is not valid."), errors=errors)
     with unit_of_work(ctx):
         row = ctx.session.scalar(select(ExchangeRate).where(ExchangeRate.currency == cur))
         before = row.rate if row else None

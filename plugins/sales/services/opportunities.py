@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.services.customers import check_version, get_customer, update_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -27,7 +28,7 @@ def get_opportunity(ctx: Any, opportunity_id: int, *, permission: str = "sales.o
     ctx.require(permission)
     opp = ctx.session.get(Opportunity, opportunity_id)
     if opp is None:
-        raise NotFound(f"Opportunity {opportunity_id} does not exist.")
+        raise NotFound(_("Opportunity %(id)s does not exist.", id=opportunity_id))
     access.check_owned(ctx, opp.owner_id, "opportunity")
     return opp
 
@@ -51,7 +52,8 @@ def list_opportunities(ctx: Any, *, stage_id: int | None = None, status: str | N
     total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     key = sort.lstrip("-+")
     if key not in SORTABLE:
-        raise ValidationError("Unknown sort key.", errors={"sort": [f"Sort by one of: {', '.join(sorted(SORTABLE))}."]})
+        raise ValidationError(_("Unknown sort key."), errors={
+            "sort": [_("Sort by one of: %(choices)s.", choices=", ".join(sorted(SORTABLE)))]})
     col = getattr(Opportunity, key)
     stmt = stmt.order_by(col.desc() if sort.startswith("-") else col.asc(), Opportunity.id.desc())
     return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique()), int(total or 0)
@@ -63,11 +65,11 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Opportunity | None) -> dict
     if "name" in data or existing is None:
         data["name"] = (data.get("name") or "").strip()
         if not data["name"]:
-            errors["name"] = ["An opportunity needs a name."]
+            errors["name"] = [_("An opportunity needs a name.")]
     if existing is None and data.get("customer_id") is None:
-        errors["customer_id"] = ["Say which customer this opportunity is for."]
+        errors["customer_id"] = [_("Say which customer this opportunity is for.")]
     if existing is not None and "customer_id" in data and data["customer_id"] != existing.customer_id:
-        errors["customer_id"] = ["An opportunity cannot move to another customer; merge the customers instead."]
+        errors["customer_id"] = [_("An opportunity cannot move to another customer; merge the customers instead.")]
     if "amount" in data:
         data["amount"] = parse_amount(data["amount"], "amount", errors)
         if data["amount"] is None and "amount" not in errors:
@@ -79,7 +81,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Opportunity | None) -> dict
     if "probability" in data and data["probability"] is not None:
         p = data["probability"]
         if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 100:
-            errors["probability"] = ["A whole number from 0 to 100."]
+            errors["probability"] = [_("A whole number from 0 to 100.")]
     elif "probability" in data:
         data.pop("probability")
     check_user(ctx, data.get("owner_id"), "owner_id", errors)
@@ -102,8 +104,8 @@ def _close_current(ctx: Any, opp: Opportunity, at: dt.datetime) -> StageHistory 
                              .order_by(StageHistory.entered_at.desc(), StageHistory.id.desc()))
     if row is not None:
         if at < row.entered_at:
-            raise ValidationError("The move is earlier than the opportunity entered its current stage.",
-                                  errors={"at": [f"Use a time after {row.entered_at.isoformat()}."]})
+            raise ValidationError(_("The move is earlier than the opportunity entered its current stage."),
+                                  errors={"at": [_("Use a time after %(time)s.", time=row.entered_at.isoformat())]})
         row.left_at = at
         row.duration_seconds = int((at - row.entered_at).total_seconds())
     return row
@@ -114,7 +116,8 @@ def _apply_stage(ctx: Any, opp: Opportunity, stage: Stage, at: dt.datetime, chan
     """Set stage, status, probability, close time and cycle time for ``stage``."""
     status = "won" if stage.is_won else "lost" if stage.is_lost else "open"
     if stage.is_lost and not opp.lost_reason:
-        raise ValidationError("Say why the opportunity was lost.", errors={"lost_reason": ["Required when lost."]})
+        raise ValidationError(_("Say why the opportunity was lost."),
+                              errors={"lost_reason": [_("Required when lost.")]})
     updates: dict[str, Any] = {"stage_id": stage.id, "status": status}
     if stage.is_won or stage.is_lost:
         updates["probability"] = 100 if stage.is_won else 0
@@ -189,9 +192,10 @@ def move_stage(ctx: Any, opportunity_id: int, stage_id: int, *, at: dt.datetime 
     fields = _clean(ctx, fields, opp) if fields else {}
     stage = get_stage(ctx, stage_id)
     if not stage.active:
-        raise ValidationError("This stage is no longer used.", errors={"stage_id": ["Choose an active stage."]})
+        raise ValidationError(_("This stage is no longer used."), errors={"stage_id": [_("Choose an active stage.")]})
     if stage.id == opp.stage_id:
-        raise ValidationError("The opportunity is already in this stage.", errors={"stage_id": ["Choose another stage."]})
+        raise ValidationError(_("The opportunity is already in this stage."),
+                              errors={"stage_id": [_("Choose another stage.")]})
     now = moment(at)
     before = opp.stage
     with unit_of_work(ctx):

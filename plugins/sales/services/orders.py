@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 
 from crmcore.errors import Conflict, NotFound
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services import access as core_access
 from crmcore.services.customers import get_customer
@@ -57,7 +58,7 @@ def get_order(ctx: Any, order_id: int) -> Order:
     ctx.require("sales.order.read")
     order = ctx.session.get(Order, order_id)
     if order is None:
-        raise NotFound(f"Order {order_id} does not exist.")
+        raise NotFound(_("Order %(id)s does not exist.", id=order_id))
     _check(ctx, order, "order")
     return order
 
@@ -83,14 +84,14 @@ def _order_lines(ctx: Any, raw_lines: list[dict[str, Any]], errors: dict[str, li
         where = f"lines.{i}"
         product = ctx.session.get(Product, raw["product_id"]) if raw.get("product_id") is not None else None
         if raw.get("product_id") is not None and product is None:
-            errors.setdefault(where, []).append(f"Product {raw['product_id']} does not exist.")
+            errors.setdefault(where, []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
             continue
         qty = parse_amount(raw.get("quantity", 1), f"{where}.quantity", errors, places="0.001")
         unit_price = parse_amount(raw.get("unit_price"), f"{where}.unit_price", errors)
         list_price = parse_amount(raw.get("list_price"), f"{where}.list_price", errors)
         discount = parse_amount(raw.get("discount_percent") or 0, f"{where}.discount_percent", errors) or ZERO
         if unit_price is None:
-            errors.setdefault(f"{where}.unit_price", []).append("Required.")
+            errors.setdefault(f"{where}.unit_price", []).append(_("Required."))
         if qty is None or unit_price is None:
             continue
         total = parse_amount(raw.get("line_total"), f"{where}.line_total", errors)
@@ -114,19 +115,19 @@ def record_order(ctx: Any, data: dict[str, Any]) -> Order:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if not (data.get("number") or "").strip():
-        errors["number"] = ["An order needs a number."]
+        errors["number"] = [_("An order needs a number.")]
     existing = ctx.session.scalar(select(Order).where(Order.number == data.get("number"))) if not errors else None
     customer = None
     if data.get("customer_id") is None and existing is None:
-        errors["customer_id"] = ["Say which customer ordered."]
+        errors["customer_id"] = [_("Say which customer ordered.")]
     elif data.get("customer_id") is not None:
         customer = ctx.session.get(Customer, data["customer_id"])
         if customer is None:
-            errors["customer_id"] = [f"Customer {data['customer_id']} does not exist."]
+            errors["customer_id"] = [_("Customer %(id)s does not exist.", id=data["customer_id"])]
     if "order_date" in data or existing is None:
         data["order_date"] = as_date(data.get("order_date"), "order_date", errors)
         if data["order_date"] is None and "order_date" not in errors:
-            errors["order_date"] = ["An order needs a date."]
+            errors["order_date"] = [_("An order needs a date.")]
     if "currency" in data:
         data["currency"] = clean_currency(data["currency"], "currency", errors)
     if "status" in data:
@@ -196,7 +197,7 @@ def get_invoice(ctx: Any, invoice_id: int) -> Invoice:
     ctx.require("sales.order.read")
     invoice = ctx.session.get(Invoice, invoice_id)
     if invoice is None:
-        raise NotFound(f"Invoice {invoice_id} does not exist.")
+        raise NotFound(_("Invoice %(id)s does not exist.", id=invoice_id))
     _check(ctx, invoice, "invoice")
     return invoice
 
@@ -232,27 +233,27 @@ def record_invoice(ctx: Any, data: dict[str, Any]) -> Invoice:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if not (data.get("number") or "").strip():
-        errors["number"] = ["An invoice needs a number."]
+        errors["number"] = [_("An invoice needs a number.")]
     existing = ctx.session.scalar(select(Invoice).where(Invoice.number == data.get("number"))) if not errors else None
     creating = existing is None
     if creating and data.get("customer_id") is None:
-        errors["customer_id"] = ["Say which customer is invoiced."]
+        errors["customer_id"] = [_("Say which customer is invoiced.")]
     elif data.get("customer_id") is not None and ctx.session.get(Customer, data["customer_id"]) is None:
-        errors["customer_id"] = [f"Customer {data['customer_id']} does not exist."]
+        errors["customer_id"] = [_("Customer %(id)s does not exist.", id=data["customer_id"])]
     order = None
     if data.get("order_id") is not None:
         order = ctx.session.get(Order, data["order_id"])
         if order is None:
-            errors["order_id"] = [f"Order {data['order_id']} does not exist."]
+            errors["order_id"] = [_("Order %(id)s does not exist.", id=data["order_id"])]
     for key in ("invoice_date", "due_date"):
         if key in data or creating:
             data[key] = as_date(data.get(key), key, errors)
             if data[key] is None and key not in errors:
-                errors[key] = ["Required."]
+                errors[key] = [_("Required.")]
     if "amount_total" in data or creating:
         data["amount_total"] = parse_amount(data.get("amount_total"), "amount_total", errors)
         if data["amount_total"] is None and "amount_total" not in errors:
-            errors["amount_total"] = ["Required."]
+            errors["amount_total"] = [_("Required.")]
     if "currency" in data:
         data["currency"] = clean_currency(data["currency"], "currency", errors)
     if data.get("state") is not None:
@@ -289,21 +290,23 @@ def record_payment(ctx: Any, invoice_id: int, data: dict[str, Any]) -> Payment:
         earlier = ctx.session.scalar(select(Payment).where(Payment.reference == reference))
         if earlier is not None:
             if earlier.invoice_id != invoice.id:
-                raise Conflict(f"Payment reference '{reference}' is already used for another invoice.")
+                raise Conflict(_("Payment reference '%(reference)s' is already used for another invoice.",
+                                 reference=reference))
             return earlier
     amount = parse_amount(data.get("amount"), "amount", errors)
     if amount is None and "amount" not in errors:
-        errors["amount"] = ["Required."]
+        errors["amount"] = [_("Required.")]
     elif amount is not None and amount <= 0:
-        errors["amount"] = ["Must be more than zero."]
+        errors["amount"] = [_("Must be more than zero.")]
     paid_on = as_date(data.get("paid_on"), "paid_on", errors)
     if paid_on is None and "paid_on" not in errors:
-        errors["paid_on"] = ["Required."]
+        errors["paid_on"] = [_("Required.")]
     currency = clean_currency(data.get("currency") or invoice.currency, "currency", errors)
     if currency and currency != invoice.currency:
-        errors["currency"] = [f"The invoice is in {invoice.currency}; record the payment in that currency."]
+        errors["currency"] = [_("The invoice is in %(currency)s; record the payment in that currency.",
+                                 currency=invoice.currency)]
     if invoice.state in ("draft", "cancelled"):
-        errors["invoice_id"] = [f"The invoice is {invoice.state}; it cannot be paid."]
+        errors["invoice_id"] = [_("The invoice is %(state)s; it cannot be paid.", state=invoice.state)]
     raise_if(errors, "payment")
     with unit_of_work(ctx):
         payment = Payment(invoice_id=invoice.id, paid_on=paid_on, amount=amount, currency=currency,
@@ -340,6 +343,6 @@ def customer_summary(ctx: Any, customer_id: int, *, today: dt.date | None = None
                    func.sum(outstanding).filter(Invoice.due_date < today))
             .where(Invoice.customer_id == customer.id, Invoice.state.in_(open_states)).group_by(Invoice.currency)):
         due[currency] = {"amount_due": cents(amount), "overdue": cents(overdue)}
-    recent, _ = list_orders(ctx, customer_id=customer.id, page_size=10)
+    recent, _total = list_orders(ctx, customer_id=customer.id, page_size=10)
     return {"customer_id": customer.id, "orders": orders, "receivables": due, "recent_orders": recent}
 

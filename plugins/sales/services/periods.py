@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crmcore.errors import ValidationError
+from crmcore.i18n import _
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.I)
@@ -91,9 +92,9 @@ def parse_period(text: str | None, ctx: Any = None, today: dt.date | None = None
         if m := _RANGE.match(text):
             start, last = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
             if last < start:
-                raise ValueError("the range ends before it starts")
+                raise ValueError(_("the range ends before it starts"))
             return Period(start, last + dt.timedelta(days=1), "range", text, tz)
     except ValueError as exc:
-        raise ValidationError("The period is not valid.", errors={"period": [str(exc)]}) from None
-    raise ValidationError("The period is not valid.", errors={
-        "period": ["Use 2026-03 (month), 2026-Q1 (quarter), 2026 (year) or 2026-01-01..2026-01-31."]})
+        raise ValidationError(_("The period is not valid."), errors={"period": [str(exc)]}) from None
+    raise ValidationError(_("The period is not valid."), errors={
+        "period": [_("Use 2026-03 (month), 2026-Q1 (quarter), 2026 (year) or 2026-01-01..2026-01-31.")]})

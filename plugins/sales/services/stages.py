@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from crmcore.errors import Conflict, NotFound, ValidationError
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import Opportunity, Stage, StageHistory
@@ -45,7 +46,7 @@ def list_stages(ctx: Any, include_inactive: bool = False) -> list[Stage]:
 def get_stage(ctx: Any, stage_id: int) -> Stage:
     stage = ctx.session.get(Stage, stage_id)
     if stage is None:
-        raise NotFound(f"Stage {stage_id} does not exist.")
+        raise NotFound(_("Stage %(id)s does not exist.", id=stage_id))
     return stage
 
 
@@ -54,7 +55,7 @@ def first_open_stage(ctx: Any) -> Stage:
     stage = ctx.session.scalar(select(Stage).where(Stage.active.is_(True), Stage.is_won.is_(False),
                                                    Stage.is_lost.is_(False)).order_by(Stage.sequence, Stage.id))
     if stage is None:
-        raise ValidationError("No open stage is defined.", errors={"stage_id": ["Define an open stage first."]})
+        raise ValidationError(_("No open stage is defined."), errors={"stage_id": [_("Define an open stage first.")]})
     return stage
 
 
@@ -63,20 +64,20 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Stage | None) -> dict[str, 
     if "name" in data or existing is None:
         name = (data.get("name") or "").strip()
         if not name:
-            errors["name"] = ["A stage needs a name."]
+            errors["name"] = [_("A stage needs a name.")]
         else:
             other = ctx.session.scalar(select(Stage).where(Stage.name == name))
             if other is not None and (existing is None or other.id != existing.id):
-                errors["name"] = [f"A stage named '{name}' exists."]
+                errors["name"] = [_("A stage named '%(name)s' exists.", name=name)]
             data["name"] = name
     if "probability" in data and not (isinstance(data["probability"], int) and 0 <= data["probability"] <= 100):
-        errors["probability"] = ["A whole number from 0 to 100."]
+        errors["probability"] = [_("A whole number from 0 to 100.")]
     won = data.get("is_won", existing.is_won if existing else False)
     lost = data.get("is_lost", existing.is_lost if existing else False)
     if won and lost:
-        errors["is_lost"] = ["A stage cannot be both won and lost."]
+        errors["is_lost"] = [_("A stage cannot be both won and lost.")]
     if errors:
-        raise ValidationError("The stage is not valid.", errors=errors)
+        raise ValidationError(_("The stage is not valid."), errors=errors)
     if "probability" not in data and existing is None:
         data["probability"] = 100 if won else 0 if lost else 10
     return data
@@ -102,7 +103,7 @@ def update_stage(ctx: Any, stage_id: int, data: dict[str, Any]) -> Stage:
     data = _clean(ctx, dict(data), stage)
     flips = any(k in data and data[k] != getattr(stage, k) for k in ("is_won", "is_lost"))
     if flips and ctx.session.scalar(select(func.count(Opportunity.id)).where(Opportunity.stage_id == stage.id)):
-        raise Conflict("Opportunities are in this stage; move them before changing whether it is won or lost.")
+        raise Conflict(_("Opportunities are in this stage; move them before changing whether it is won or lost."))
     with unit_of_work(ctx):
         changes = apply_changes(stage, data, FIELDS)
         if changes:
@@ -117,7 +118,7 @@ def delete_stage(ctx: Any, stage_id: int) -> None:
     stage = get_stage(ctx, stage_id)
     used = ctx.session.scalar(select(func.count(StageHistory.id)).where(StageHistory.stage_id == stage.id))
     if used:
-        raise Conflict("Opportunities have been in this stage; deactivate it instead of deleting it.")
+        raise Conflict(_("Opportunities have been in this stage; deactivate it instead of deleting it."))
     with unit_of_work(ctx):
         ctx.session.delete(stage)
         record_change(ctx, "stage", "deleted", stage_id, {"name": [stage.name, None]}, event_name="sales.stage.deleted")

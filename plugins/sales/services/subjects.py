@@ -49,19 +49,19 @@ def resolve_subject(ctx: Any, *, rep_id: int | None = None, team_id: int | None 
     if rep_id is not None and team_id is not None:
         from crmcore.errors import ValidationError
 
-        raise ValidationError("Ask for a rep or a team, not both.", errors={"team_id": ["Leave one out."]})
+        raise ValidationError(_("Ask for a rep or a team, not both."), errors={"team_id": [_("Leave one out.")]})
     if rep_id is not None:
         user = ctx.session.get(User, rep_id)
         if user is None:
-            raise NotFound(f"User {rep_id} does not exist.")
+            raise NotFound(_("User %(id)s does not exist.", id=rep_id))
         access.check_owned(ctx, user.id, "rep's figures")
         return rep(user)
     if team_id is not None:
         team = ctx.session.get(Team, team_id)
         if team is None:
-            raise NotFound(f"Team {team_id} does not exist.")
+            raise NotFound(_("Team %(id)s does not exist.", id=team_id))
         if ctx.scope != "all" and (ctx.scope != "team" or team.id not in team_ids(ctx)):
-            raise PermissionDenied("You may only see the figures of your own teams.")
+            raise PermissionDenied(_("You may only see the figures of your own teams."))
         return Subject("team", team_ids=(team.id,), label=team.name)
     if ctx.scope == "all":
         return Subject("company", label=str(_("Company")))

@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 
 from crmcore.errors import NotFound
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.models import Team, User
 from crmcore.services.access import team_ids
 from crmcore.services.unit import unit_of_work
@@ -31,19 +32,19 @@ def set_target(ctx: Any, data: dict[str, Any]) -> SalesTarget:
     errors: dict[str, list[str]] = {}
     year, month = data.get("year"), data.get("month")
     if not isinstance(year, int) or not 2000 <= year <= 2100:
-        errors["year"] = ["A year such as 2026."]
+        errors["year"] = [_("A year such as 2026.")]
     if not isinstance(month, int) or not 1 <= month <= 12:
-        errors["month"] = ["A month from 1 to 12."]
+        errors["month"] = [_("A month from 1 to 12.")]
     user_id, team_id = data.get("user_id"), data.get("team_id")
     if user_id is not None and team_id is not None:
-        errors["team_id"] = ["A plan is for a rep or a team, not both."]
+        errors["team_id"] = [_("A plan is for a rep or a team, not both.")]
     if user_id is not None and ctx.session.get(User, user_id) is None:
-        errors["user_id"] = [f"User {user_id} does not exist."]
+        errors["user_id"] = [_("User %(id)s does not exist.", id=user_id)]
     if team_id is not None and ctx.session.get(Team, team_id) is None:
-        errors["team_id"] = [f"Team {team_id} does not exist."]
+        errors["team_id"] = [_("Team %(id)s does not exist.", id=team_id)]
     amount = parse_amount(data.get("amount"), "amount", errors)
     if amount is None and "amount" not in errors:
-        errors["amount"] = ["Required."]
+        errors["amount"] = [_("Required.")]
     currency = clean_currency(data.get("currency") or ctx.settings["DEFAULT_CURRENCY"], "currency", errors)
     raise_if(errors, "sales plan")
     if ctx.scope != "all":
@@ -89,7 +90,7 @@ def delete_target(ctx: Any, target_id: int) -> None:
     ctx.require("sales.target.manage")
     target = ctx.session.get(SalesTarget, target_id)
     if target is None:
-        raise NotFound(f"Sales plan {target_id} does not exist.")
+        raise NotFound(_("Sales plan %(id)s does not exist.", id=target_id))
     if ctx.scope != "all" and target.user_id is not None:
         access.check_owned(ctx, target.user_id, "rep's plan")
     with unit_of_work(ctx):
