@@ -12,7 +12,7 @@ from crmcore.db import utcnow
 from crmcore.models import Customer, User
 
 from ..models import Product
-from . import activities, catalog, opportunities, orders, stages, targets
+from . import activities, catalog, opportunities, orders, quotes, stages, targets
 
 PRODUCTS = [("TEA-01", "西湖龙井 250g", "茶叶", "168"), ("TEA-02", "礼盒装龙井 500g", "茶叶", "398"),
             ("PKG-01", "物流包装服务", "服务", "50"), ("EL-01", "蓝牙耳机", "电子", "299"),
@@ -64,4 +64,23 @@ def load_demo(ctx: Any) -> str:
         if name in users:
             targets.set_target(ctx, {"year": today.year, "month": today.month, "user_id": users[name].id,
                                      "amount": "5000"})
-    return f"Sales demo data: {len(PRODUCTS)} products, {len(DEALS)} opportunities, 5 orders and invoices."
+    pending = _approval_demo(ctx, customers[DEALS[0][0]], users[DEALS[0][1]], products[0])
+    return (f"Sales demo data: {len(PRODUCTS)} products, {len(DEALS)} opportunities, 5 orders and invoices, "
+            f"a discount approval policy and {pending} quote waiting for the manager's approval.")
+
+
+def _approval_demo(ctx: Any, customer: Customer, rep: User, product: Product) -> int:
+    """The approval example: quotes discounted more than 15% need the rep's manager (internal
+    provider); one such quote waits in the manager's inbox. Returns how many quotes wait."""
+    from crmcore.services import approvals
+
+    if approvals.policy_for(ctx, "quote", "submit") is None:
+        approvals.create_policy(ctx, {
+            "name": "报价折扣超过 15% 需经理审批", "entity": "quote", "action": "submit", "provider": "internal",
+            "key_fields": ["total"],
+            "tiers": [{"step": 1, "condition": {"predicate": "sales.quote.discount_over", "args": {"percent": 15}},
+                       "reviewers": [{"kind": "manager_of", "value": "owner_id"}]}]})
+    quote = quotes.create_quote(ctx, {"customer_id": customer.id, "owner_id": rep.id, "lines": [
+        {"product_id": product.id, "description": product.name, "quantity": "20",
+         "unit_price": str(product.list_price), "discount_percent": "20"}]})
+    return 1 if quotes.submit_quote(ctx, quote.id).status == "pending_approval" else 0

@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from crmcore.db import utcnow
 from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
+from crmcore.i18n import _
+from crmcore.services import approvals
 from crmcore.services.customers import check_version, get_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -44,7 +46,7 @@ def get_quote(ctx: Any, quote_id: int, *, permission: str = "sales.quote.read") 
     ctx.require(permission)
     quote = ctx.session.get(Quote, quote_id)
     if quote is None:
-        raise NotFound(f"Quote {quote_id} does not exist.")
+        raise NotFound(_("Quote %(id)s does not exist.", id=quote_id))
     access.check_owned(ctx, quote.owner_id, "quote")
     return quote
 
@@ -67,7 +69,7 @@ def list_quotes(ctx: Any, *, customer_id: int | None = None, opportunity_id: int
 def _percent(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
     pct = parse_amount(value if value is not None else 0, field, errors)
     if pct is not None and pct > HUNDRED:
-        errors.setdefault(field, []).append("A discount is at most 100 percent.")
+        errors.setdefault(field, []).append(_("A discount is at most 100 percent."))
     return pct if pct is not None else ZERO
 
 
@@ -80,25 +82,26 @@ def _build_lines(ctx: Any, raw_lines: list[dict[str, Any]], currency: str, price
         if raw.get("product_id") is not None:
             product = ctx.session.get(Product, raw["product_id"])
             if product is None:
-                errors.setdefault(where, []).append(f"Product {raw['product_id']} does not exist.")
+                errors.setdefault(where, []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
                 continue
         description = (raw.get("description") or (product.name if product else "")).strip()
         if not description:
-            errors.setdefault(where, []).append("A line without a product needs a description.")
+            errors.setdefault(where, []).append(_("A line without a product needs a description."))
         qty = parse_amount(raw.get("quantity", 1), f"{where}.quantity", errors, places="0.001")
         if qty is not None and qty <= 0:
-            errors.setdefault(f"{where}.quantity", []).append("Must be more than zero.")
+            errors.setdefault(f"{where}.quantity", []).append(_("Must be more than zero."))
         unit_price = parse_amount(raw.get("unit_price"), f"{where}.unit_price", errors)
         list_price = None
         if product is not None:
             list_price, list_currency = price_of(ctx, product, price_list)
             if list_currency != currency:
                 errors.setdefault(where, []).append(
-                    f"The product's list price is in {list_currency}; use a price list in {currency}.")
+                    _("The product's list price is in %(list_currency)s; use a price list in %(currency)s.",
+                      list_currency=list_currency, currency=currency))
                 continue
         if unit_price is None:
             if list_price is None:
-                errors.setdefault(f"{where}.unit_price", []).append("A line without a product needs a unit price.")
+                errors.setdefault(f"{where}.unit_price", []).append(_("A line without a product needs a unit price."))
                 continue
             unit_price = list_price
         if list_price is None:
@@ -141,9 +144,9 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Quote | None) -> tuple[dict
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if existing is None and data.get("customer_id") is None:
-        errors["customer_id"] = ["Say which customer the quote is for."]
+        errors["customer_id"] = [_("Say which customer the quote is for.")]
     if existing is not None and data.get("customer_id", existing.customer_id) != existing.customer_id:
-        errors["customer_id"] = ["A quote cannot move to another customer."]
+        errors["customer_id"] = [_("A quote cannot move to another customer.")]
     if "currency" in data:
         data["currency"] = clean_currency(data["currency"], "currency", errors)
     if "valid_until" in data:
@@ -156,7 +159,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Quote | None) -> tuple[dict
     if pl_id is not None:
         price_list = ctx.session.get(PriceList, pl_id)
         if price_list is None:
-            errors["price_list_id"] = [f"Price list {pl_id} does not exist."]
+            errors["price_list_id"] = [_("Price list %(id)s does not exist.", id=pl_id)]
     raise_if(errors, "quote")
     return data, price_list
 
@@ -168,8 +171,8 @@ def _check_opportunity(ctx: Any, quote: Quote) -> None:
 
     opp = get_opportunity(ctx, quote.opportunity_id)
     if opp.customer_id != quote.customer_id:
-        raise ValidationError("The opportunity is for another customer.",
-                              errors={"opportunity_id": ["Choose an opportunity of the same customer."]})
+        raise ValidationError(_("The opportunity is for another customer."),
+                              errors={"opportunity_id": [_("Choose an opportunity of the same customer.")]})
 
 
 def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
@@ -184,7 +187,8 @@ def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
     currency = data.get("currency") or (price_list.currency if price_list else customer.currency)
     errors: dict[str, list[str]] = {}
     if price_list is not None and price_list.currency != currency:
-        errors["price_list_id"] = [f"The price list is in {price_list.currency}, the quote in {currency}."]
+        errors["price_list_id"] = [_("The price list is in %(list_currency)s, the quote in %(currency)s.",
+                                      list_currency=price_list.currency, currency=currency)]
     lines = _build_lines(ctx, data.get("lines") or [], currency, price_list, errors)
     raise_if(errors, "quote")
     with unit_of_work(ctx):
@@ -208,14 +212,15 @@ def update_quote(ctx: Any, quote_id: int, data: dict[str, Any], *, expected_vers
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     check_version(quote, expected_version, if_match)
     if quote.status not in EDITABLE:
-        raise Conflict(f"The quote is {quote.status.replace('_', ' ')}; it cannot be changed now.")
+        raise Conflict(_("The quote is %(status)s; it cannot be changed now.", status=quote.status.replace("_", " ")))
     data, price_list = _clean(ctx, data, quote)
     if "owner_id" in data and data["owner_id"] != quote.owner_id:
         access.may_assign(ctx, data["owner_id"], "quote")
     currency = data.get("currency") or quote.currency
     errors: dict[str, list[str]] = {}
     if price_list is not None and price_list.currency != currency:
-        errors["price_list_id"] = [f"The price list is in {price_list.currency}, the quote in {currency}."]
+        errors["price_list_id"] = [_("The price list is in %(list_currency)s, the quote in %(currency)s.",
+                                      list_currency=price_list.currency, currency=currency)]
     lines = _build_lines(ctx, data["lines"], currency, price_list, errors) if "lines" in data else None
     raise_if(errors, "quote")
     with unit_of_work(ctx):
@@ -274,9 +279,10 @@ def submit_quote(ctx: Any, quote_id: int) -> Quote:
     """Submit a draft: it is approved at once, or waits in ``pending_approval`` when its discount needs it."""
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     if quote.status != "draft":
-        raise Conflict(f"Only a draft can be submitted; this quote is {quote.status.replace('_', ' ')}.")
+        raise Conflict(_("Only a draft can be submitted; this quote is %(status)s.",
+                         status=quote.status.replace("_", " ")))
     if not quote.lines:
-        raise ValidationError("The quote has no lines.", errors={"lines": ["Add at least one line."]})
+        raise ValidationError(_("The quote has no lines."), errors={"lines": [_("Add at least one line.")]})
     with unit_of_work(ctx):
         needed = needs_approval(ctx, quote)
         quote.requires_approval = needed
@@ -292,11 +298,17 @@ def submit_quote(ctx: Any, quote_id: int) -> Quote:
 def _decide(ctx: Any, quote_id: int, approve: bool, note: str | None) -> Quote:
     quote = get_quote(ctx, quote_id, permission="sales.quote.approve")
     if quote.status != "pending_approval":
-        raise Conflict(f"The quote is {quote.status.replace('_', ' ')}, not waiting for approval.")
+        raise Conflict(_("The quote is %(status)s, not waiting for approval.", status=quote.status.replace("_", " ")))
+    if ctx.actor is not None:
+        # A person may not bypass a running approval policy (its tiers, quorum, OA): decide there.
+        running = approvals.open_request(ctx, "quote", quote.id)
+        if running is not None:
+            raise Conflict(_("This quote's approval runs as approval request %(id)s (%(provider)s); decide it "
+                             "in the approvals inbox.", id=running.id, provider=running.provider))
     if ctx.actor is not None and quote.owner_id == ctx.actor.id:
-        raise PermissionDenied("You cannot decide on your own quote; another approver must.")
+        raise PermissionDenied(_("You cannot decide on your own quote; another approver must."))
     if not approve and not (note or "").strip():
-        raise ValidationError("Say why the quote is rejected.", errors={"note": ["Required when rejecting."]})
+        raise ValidationError(_("Say why the quote is rejected."), errors={"note": [_("Required when rejecting.")]})
     with unit_of_work(ctx):
         return _transition(ctx, quote, "approved" if approve else "rejected", "approved" if approve else "rejected",
                            decided_by_id=getattr(ctx.actor, "id", None), decided_at=utcnow(), decision_note=note)
@@ -320,11 +332,13 @@ _MOVES = {"send": (("approved",), "sent"), "accept": (("approved", "sent"), "acc
 def set_status(ctx: Any, quote_id: int, action: str) -> Quote:
     """``send``, ``accept``, ``decline`` or ``cancel`` a quote."""
     if action not in _MOVES:
-        raise ValidationError("Unknown action.", errors={"action": [f"One of: {', '.join(_MOVES)}."]})
+        raise ValidationError(_("Unknown action."),
+                              errors={"action": [_("One of: %(choices)s.", choices=", ".join(_MOVES))]})
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     allowed, target = _MOVES[action]
     if quote.status not in allowed:
-        raise Conflict(f"A quote that is {quote.status.replace('_', ' ')} cannot be {target}.")
+        raise Conflict(_("A quote that is %(status)s cannot be %(target)s.", status=quote.status.replace("_", " "),
+                         target=target))
     with unit_of_work(ctx):
         return _transition(ctx, quote, target, target)
 
@@ -336,8 +350,11 @@ def convert_to_order(ctx: Any, quote_id: int, *, order_date: dt.date | None = No
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     ctx.require("sales.order.read")
     if quote.status not in ORDERABLE:
-        hint = " It needs approval first." if quote.status == "pending_approval" else ""
-        raise Conflict(f"A quote that is {quote.status.replace('_', ' ')} cannot become an order.{hint}")
+        status = quote.status.replace("_", " ")
+        if quote.status == "pending_approval":
+            raise Conflict(_("A quote that is %(status)s cannot become an order. It needs approval first.",
+                             status=status))
+        raise Conflict(_("A quote that is %(status)s cannot become an order.", status=status))
     with unit_of_work(ctx):
         order = create_order_from_quote(ctx, quote, order_date)
         _transition(ctx, quote, "ordered", "ordered", data={"order_id": order.id})

@@ -124,7 +124,18 @@ def test_demo_data_loads_once_and_fills_the_board_and_dashboard(client, ctx, run
     core_demo(ctx)
     result = runner.invoke(sales, ["demo"])
     assert result.exit_code == 0 and "6 opportunities" in result.output
+    assert "1 quote waiting for the manager's approval" in result.output
     assert "already" in runner.invoke(sales, ["demo"]).output
+    # the approval example: the rep's manager (wangfang) finds the discounted quote in her inbox
+    from crmcore.models import ApprovalRequest, User
+    from plugins.sales.models import Quote
+
+    ctx.session.expire_all()
+    quote = ctx.session.query(Quote).one()
+    assert quote.status == "pending_approval"
+    request = ctx.session.query(ApprovalRequest).filter_by(entity="quote", entity_id=quote.id).one()
+    manager = ctx.session.query(User).filter_by(username="wangfang").one()
+    assert request.status == "pending" and [t.approver_id for t in request.tasks] == [manager.id]
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = client.get("/admin/auth/login")
     r = client.post("/admin/auth/login", data={"csrf_token": CSRF.search(page.text).group(1), "username": "admin",
@@ -133,4 +144,4 @@ def test_demo_data_loads_once_and_fills_the_board_and_dashboard(client, ctx, run
     board = client.get("/admin/sales/board/")
     assert board.status_code == 200 and "采购" in board.text
     kpis = client.get("/admin/sales/kpis/")
-    assert kpis.status_code == 200 and "Visit success rate" in kpis.text
+    assert kpis.status_code == 200 and "拜访成功率" in kpis.text  # the demo admin reads Chinese (user setting)
