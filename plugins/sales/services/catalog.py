@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 
 from crmcore.errors import NotFound
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.normalize import fold
 from crmcore.services.customers import check_version
 from crmcore.services.unit import apply_changes, unit_of_work
@@ -25,7 +26,7 @@ def get_product(ctx: Any, product_id: int) -> Product:
     ctx.require("sales.product.read")
     product = ctx.session.get(Product, product_id)
     if product is None:
-        raise NotFound(f"Product {product_id} does not exist.")
+        raise NotFound(_("Product %(id)s does not exist.", id=product_id))
     return product
 
 
@@ -50,16 +51,16 @@ def _clean_product(ctx: Any, data: dict[str, Any], existing: Product | None) -> 
     errors: dict[str, list[str]] = {}
     for key in ("code", "name"):
         if (existing is None or key in data) and not data.get(key):
-            errors[key] = ["This field cannot be empty."]
+            errors[key] = [_("This field cannot be empty.")]
     if data.get("code"):
         other = ctx.session.scalar(select(Product).where(Product.code == data["code"]))
         if other is not None and (existing is None or other.id != existing.id):
-            errors["code"] = [f"Code '{data['code']}' is already used by product {other.id}."]
+            errors["code"] = [_("Code '%(code)s' is already used by product %(id)s.", code=data["code"], id=other.id)]
     for key in ("list_price", "cost"):
         if key in data:
             data[key] = parse_amount(data[key], key, errors)
     if "list_price" in data and data["list_price"] is None and "list_price" not in errors:
-        errors["list_price"] = ["A product needs a list price (0 for free items)."]
+        errors["list_price"] = [_("A product needs a list price (0 for free items).")]
     if "currency" in data:
         data["currency"] = clean_currency(data["currency"], "currency", errors)
     if "source" in data:
@@ -100,7 +101,7 @@ def get_price_list(ctx: Any, price_list_id: int) -> PriceList:
     ctx.require("sales.product.read")
     pl = ctx.session.get(PriceList, price_list_id)
     if pl is None:
-        raise NotFound(f"Price list {price_list_id} does not exist.")
+        raise NotFound(_("Price list %(id)s does not exist.", id=price_list_id))
     return pl
 
 
@@ -114,11 +115,11 @@ def _clean_items(ctx: Any, items: list[dict[str, Any]], errors: dict[str, list[s
     for i, item in enumerate(items or []):
         pid = item.get("product_id")
         if pid is None or ctx.session.get(Product, pid) is None:
-            errors.setdefault("items", []).append(f"Item {i + 1}: product {pid} does not exist.")
+            errors.setdefault("items", []).append(_("Item %(n)s: product %(id)s does not exist.", n=i + 1, id=pid))
             continue
         price = parse_amount(item.get("price"), f"items.{i}.price", errors)
         if price is None:
-            errors.setdefault("items", []).append(f"Item {i + 1}: a price is required.")
+            errors.setdefault("items", []).append(_("Item %(n)s: a price is required.", n=i + 1))
             continue
         out[pid] = price
     return list(out.items())
@@ -133,11 +134,11 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
     if pl is None or "name" in data:
         data["name"] = fold(data.get("name") or "")
         if not data["name"]:
-            errors["name"] = ["A price list needs a name."]
+            errors["name"] = [_("A price list needs a name.")]
         else:
             other = ctx.session.scalar(select(PriceList).where(PriceList.name == data["name"]))
             if other is not None and (pl is None or other.id != pl.id):
-                errors["name"] = [f"A price list named '{data['name']}' exists."]
+                errors["name"] = [_("A price list named '%(name)s' exists.", name=data["name"])]
     if "currency" in data:
         data["currency"] = clean_currency(data["currency"], "currency", errors)
     for key in ("valid_from", "valid_to"):
@@ -153,7 +154,7 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
         changes = apply_changes(pl, data, PRICE_LIST_FIELDS)
         if items is not None:
             before = {i.product_id: str(i.price) for i in pl.items}
-            pl.items = [PriceListItem(product_id=pid, price=price) for pid, price in items]
+            _replace_items(pl, items)
             after = {pid: str(price) for pid, price in items}
             if before != after:
                 changes["items"] = [before, after]
@@ -162,6 +163,19 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
             record_change(ctx, "price_list", "created" if created else "updated", pl.id, changes,
                           event_name=f"sales.price_list.{'created' if created else 'updated'}")
     return pl
+
+
+def _replace_items(pl: PriceList, items: list[tuple[int, Decimal]]) -> None:
+    """Make ``pl.items`` hold exactly ``items``: a product already listed keeps its row and gets the new
+    price (inserting a second row for it before the old one is deleted would break the unique key)."""
+    wanted = dict(items)
+    for item in list(pl.items):
+        if item.product_id not in wanted:
+            pl.items.remove(item)  # delete-orphan
+        elif item.price != wanted[item.product_id]:
+            item.price = wanted[item.product_id]
+    listed = {i.product_id for i in pl.items}
+    pl.items.extend(PriceListItem(product_id=pid, price=price) for pid, price in items if pid not in listed)
 
 
 def price_of(ctx: Any, product: Product, price_list: PriceList | None) -> tuple[Decimal, str]:
