@@ -29,7 +29,8 @@ CHANNEL_CHOICES = [("phone", _l("Phone")), ("email", _l("E-mail")), ("wechat", _
 assert [k for k, _ in CHANNEL_CHOICES] == list(CHANNELS)
 # The words shown for stored codes (channels, directions, stages, kinds); the `label` filter uses it.
 CODE_LABELS = {**dict(CHANNEL_CHOICES), **dict(DIRECTION_CHOICES), **dict(STAGE_CHOICES), **dict(KIND_CHOICES),
-               "mobile": _l("Mobile")}
+               "mobile": _l("Mobile"), "office": _l("office"), "billing": _l("billing"), "shipping": _l("shipping"),
+               "home": _l("home"), "warehouse": _l("warehouse")}
 
 
 def code_label(value: Any) -> str:

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..i18n import _
+
 # (key, weight, label): the profile facts a rep is expected to know.
 CHECKS: tuple[tuple[str, int, str], ...] = (
-    ("name", 10, "name"),
-    ("phone", 10, "phone or mobile"),
-    ("email", 10, "e-mail"),
-    ("contact", 15, "a contact person"),
-    ("address", 10, "an address"),
-    ("industry", 10, "industry"),
-    ("owner", 10, "owner"),
-    ("source_channel", 5, "source channel"),
-    ("level", 5, "level"),
-    ("website", 5, "website"),
-    ("tags", 5, "tags"),
-    ("credit_limit", 5, "credit limit"),
+    ("name", 10, _("name")),
+    ("phone", 10, _("phone or mobile")),
+    ("email", 10, _("e-mail")),
+    ("contact", 15, _("a contact person")),
+    ("address", 10, _("an address")),
+    ("industry", 10, _("industry")),
+    ("owner", 10, _("owner")),
+    ("source_channel", 5, _("source channel")),
+    ("level", 5, _("level")),
+    ("website", 5, _("website")),
+    ("tags", 5, _("tags")),
+    ("credit_limit", 5, _("credit limit")),
 )
 
 
@@ -48,7 +50,7 @@ def completeness(customer: Any, custom_fields: list[Any] = ()) -> tuple[int, lis
         if _known(customer, key):
             got += weight
         else:
-            missing.append(label)
+            missing.append(str(label))  # in the reader's language
     attrs = customer.attributes or {}
     for field in custom_fields:
         weight = 5 if field.required else 2
@@ -56,5 +58,5 @@ def completeness(customer: Any, custom_fields: list[Any] = ()) -> tuple[int, lis
         if attrs.get(field.name) not in (None, "", []):
             got += weight
         else:
-            missing.append(field.label)
+            missing.append(str(field.label))
     return round(100 * got / total) if total else 100, missing
