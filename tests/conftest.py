@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable
 
 import pytest
+from sqlalchemy.orm import close_all_sessions
 from sqlalchemy import text
 
 from crmcore import models  # noqa: F401
@@ -31,6 +32,9 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Database:
 def wipe(db: Database) -> None:
     """Empty every table (plugins' too) so each test starts from nothing."""
     db.session.remove()
+    # a test may keep a session of its own open (a context whose scoped session a request removed,
+    # ``ctx.fresh()``): end them all, or on PostgreSQL their open transaction blocks the TRUNCATE
+    close_all_sessions()
     with db.engine.begin() as conn:
         tables = [t for t in reversed(Base.metadata.sorted_tables) if conn.dialect.has_table(conn, t.name)]
         if conn.dialect.name == "postgresql":

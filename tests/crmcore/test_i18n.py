@@ -96,3 +96,24 @@ def test_money_and_numbers_follow_the_readers_locale(app, lang, money, usd, numb
         assert local_number(Decimal("1234567.5")) == number
         assert local_percent(Decimal("0.125")) == percent
         assert local_money(None, "CNY") == ""
+
+
+def test_email_and_url_fields_work_after_the_messages_are_installed(app):
+    """A plugin's schema with fields.Email / fields.Url, defined after an app was built, still
+    builds (marshmallow wants str messages there), and its errors are in the catalogue that the
+    API's error answer looks them up in."""
+    import pytest as _pytest
+    from marshmallow import Schema, ValidationError, fields
+
+    from crmcore.api import _translate
+
+    class Later(Schema):
+        email = fields.Email()
+        site = fields.Url()
+
+    with _pytest.raises(ValidationError) as err:
+        Later().load({"email": "nope", "site": "nope"})
+    assert err.value.messages == {"email": ["Not a valid email address."], "site": ["Not a valid URL."]}
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        translated = _translate(err.value.messages)
+    assert translated["email"][0] != "Not a valid email address." and translated["site"][0] != "Not a valid URL."
