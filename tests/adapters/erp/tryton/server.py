@@ -28,8 +28,8 @@ VENV = Path(os.environ.get("CRM_TRYTON_VENV", ROOT / ".venv-tryton"))
 LOCK = HERE / "requirements.lock"
 DB_NAME = "crm"
 ADMIN_PASSWORD = "admin-test"
-MODULES = ("party company product currency country account account_invoice account_payment sale "
-           "sale_opportunity").split()
+MODULES = ("party company product currency country account account_invoice account_payment "
+           "account_credit_limit product_price_list sale sale_opportunity").split()
 
 
 def _bin(name: str) -> str:

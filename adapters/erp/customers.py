@@ -1,0 +1,223 @@
+"""The ERP plugin's own records: customers with contacts and addresses, credit limits, and the ERP's
+invoices per customer (for the finance panel); stored through the core's services.
+
+Field ownership decides who wins per field: a field the ERP owns is overwritten, a field the CRM
+owns is filled only while empty, and a different ERP value becomes a ``conflict`` sync issue.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from crmcore.errors import SkippableRecordError
+from crmcore.models import Customer
+from crmcore.normalize import normalize_email, normalize_phone
+from crmcore.services import contacts as contact_svc
+from crmcore.services import customer_batch
+from crmcore.services import customers as customer_svc
+
+from .base import ContactPerson, CreditLimitRecord, CustomerRecord, InvoiceRecord, PostalAddress
+from .models import ErpInvoice
+
+CUSTOMER_FIELDS = ("name", "kind", "phone", "email", "website", "currency")
+
+
+def _clean(ctx: Any, sync: Any, record: CustomerRecord, values: dict[str, Any]) -> dict[str, Any]:
+    """Drop values the CRM would refuse (a malformed phone), noting each as a conflict."""
+    region = ctx.settings["DEFAULT_REGION"]
+    out = dict(values)
+    if out.get("phone") and normalize_phone(out["phone"], region) is None:
+        sync.conflict("customer", 0, "phone", None, out.pop("phone"), record.external_id)
+    if out.get("email") and normalize_email(out["email"]) is None:
+        sync.conflict("customer", 0, "email", None, out.pop("email"), record.external_id)
+    if out.get("kind") not in ("person", "organization"):
+        out.pop("kind", None)
+    return out
+
+
+def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, int, str]:
+    """Create or update the customer linked to ``record`` with its contacts and addresses."""
+    customer_id = sync.resolve("customer", record.external_id)
+    if customer_id is None and record.crm_ref:
+        known = customer_svc.get_by_code(ctx, record.crm_ref)
+        customer_id = known.id if known is not None else None
+    values = _clean(ctx, sync, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
+                                        if getattr(record, k) not in (None, "")})
+    if customer_id is None:
+        data = {**values, "stage": "customer", "source_channel": "erp", "owner_id": sync.default_owner_id}
+        if record.code and customer_svc.get_by_code(ctx, record.code) is None:
+            data["code"] = record.code
+        customer = customer_svc.create_customer(ctx, data)
+        action = "created"
+    else:
+        customer = ctx.session.get(Customer, customer_id)
+        if customer is None or customer.deleted_at is not None or customer.merged_into_id is not None:
+            target = customer.merged_into_id if customer is not None else None
+            if target is None:
+                raise SkippableRecordError(f"customer {customer_id} linked to {record.external_id} is deleted")
+            customer = ctx.session.get(Customer, target)
+        changes = {}
+        for key, erp_value in values.items():
+            crm_value = getattr(customer, key)
+            if crm_value == erp_value:
+                continue
+            if sync.erp_wins("customer", key) or crm_value in (None, ""):
+                changes[key] = erp_value
+            else:
+                sync.conflict("customer", customer.id, key, crm_value, erp_value, record.external_id)
+        action = "unchanged"
+        if changes:
+            customer_svc.update_customer(ctx, customer.id, changes)
+            action = "updated"
+    if _apply_contacts(ctx, sync, customer, record) and action == "unchanged":
+        action = "updated"
+    return "customer", customer.id, action
+
+
+def _contact_data(ctx: Any, person: ContactPerson, customer_name: str) -> dict[str, Any]:
+    """A contact person as the contact service takes it; malformed phones and e-mails are left out."""
+    region = ctx.settings["DEFAULT_REGION"]
+    data = {"name": person.name or customer_name, "title": person.title, "phone": person.phone,
+            "mobile": person.mobile, "email": person.email}
+    for key in ("phone", "mobile"):
+        if data[key] and normalize_phone(data[key], region) is None:
+            data[key] = None
+    if data["email"] and normalize_email(data["email"]) is None:
+        data["email"] = None
+    return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+def _address_data(address: PostalAddress, primary: bool) -> dict[str, Any]:
+    data = {"line1": address.line1, "line2": address.line2, "city": address.city, "region": address.region,
+            "postcode": address.postcode, "country": (address.country or "CN")[:2], "is_primary": primary}
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
+                         fingerprints: dict[str, str]) -> tuple[list[str], list[CustomerRecord]]:
+    """Create the page's new customers together (``customer_batch.create_customers``: one flush, the same
+    checks, audit rows and events) and link them; return ``(external ids created, records left)``.
+
+    Left for ``apply_customer`` one by one: records already linked, records the CRM knows by code
+    (pushed before), and the unusual (no name, contact persons or addresses already linked or sharing
+    a name or first line). Raises like the services when a record is invalid: the caller then
+    applies the page one record at a time.
+    """
+    sync.prefetch("contact", [p.external_id for r in records for p in r.contacts])
+    sync.prefetch("address", [a.external_id for r in records for a in r.addresses])
+    codes = {c for r in records for c in (r.crm_ref, r.code) if c}
+    taken = set(ctx.session.scalars(select(Customer.code).where(Customer.code.in_(codes)))) if codes else set()
+    new, left, items = [], [], []
+    for record in records:
+        people = [p.name or record.name for p in record.contacts]
+        lines = [a.line1.strip() for a in record.addresses
+                 if a.line1 and sync.resolve("address", a.external_id) is None]
+        if (sync.resolve("customer", record.external_id) is not None or (record.crm_ref and record.crm_ref in taken)
+                or not (record.name or "").strip() or len(set(people)) != len(people)
+                or len(set(lines)) != len(lines)
+                or any(sync.resolve("contact", p.external_id) is not None for p in record.contacts)):
+            left.append(record)
+            continue
+        values = _clean(ctx, sync, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
+                                            if getattr(record, k) not in (None, "")})
+        data: dict[str, Any] = {**values, "stage": "customer", "source_channel": "erp",
+                                "owner_id": sync.default_owner_id}
+        if record.code and record.code not in taken:
+            data["code"] = record.code
+            taken.add(record.code)
+        data["contacts"] = [_contact_data(ctx, p, values.get("name") or record.name) for p in record.contacts]
+        addresses = [a for a in record.addresses if a.line1 and sync.resolve("address", a.external_id) is None]
+        data["addresses"] = [_address_data(a, i == 0) for i, a in enumerate(addresses)]
+        new.append((record, addresses))
+        items.append(data)
+    created = customer_batch.create_customers(ctx, items)
+    sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
+                               for c, (r, _a) in zip(created, new)])
+    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a) in zip(created, new)
+                              for contact, person in zip(c.contacts, r.contacts)])
+    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses) in zip(created, new)
+                              for address, source in zip(c.addresses, addresses)])
+    return [r.external_id for r, _a in new], left
+
+
+def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRecord) -> bool:
+    changed = False
+    for person in record.contacts:
+        data = _contact_data(ctx, person, customer.name)
+        contact_id = sync.resolve("contact", person.external_id)
+        if contact_id is None:  # the CRM's own contact of that name (pushed before): link, do not copy
+            same = next((c for c in customer.contacts if c.name == data["name"]), None)
+            if same is not None:
+                sync.link("contact", same.id, person.external_id)
+                contact_id = same.id
+        if contact_id is None:
+            contact = contact_svc.create_contact(ctx, customer.id, data)
+            sync.link("contact", contact.id, person.external_id)
+            changed = True
+            continue
+        contact = contact_svc.get_contact(ctx, contact_id)
+        fill = {k: v for k, v in data.items() if getattr(contact, k) in (None, "") or sync.erp_wins("contact", k)}
+        fill = {k: v for k, v in fill.items() if getattr(contact, k) != v}
+        if fill:
+            contact_svc.update_contact(ctx, contact.id, fill)
+            changed = True
+    for address in record.addresses:
+        if sync.resolve("address", address.external_id) is not None or not address.line1:
+            continue  # addresses are the CRM's once linked (contact data)
+        same = next((a for a in customer.addresses if a.line1.strip() == address.line1.strip()), None)
+        if same is not None:  # the CRM's own address (pushed before): link, do not copy
+            sync.link("address", same.id, address.external_id)
+            continue
+        created = contact_svc.add_address(ctx, customer.id, _address_data(address, not customer.addresses))
+        sync.link("address", created.id, address.external_id)
+        changed = True
+    return changed
+
+
+def apply_credit_limit(ctx: Any, sync: Any, record: CreditLimitRecord) -> tuple[str, int, str]:
+    customer_id = sync.resolve("customer", record.customer_ref or record.external_id)
+    if customer_id is None:
+        raise SkippableRecordError(f"customer {record.customer_ref or record.external_id} is not synced yet")
+    customer = ctx.session.get(Customer, customer_id)
+    if customer.credit_limit == record.credit_limit:
+        return "credit_limit", customer_id, "unchanged"
+    if not sync.erp_wins("customer", "credit_limit"):
+        sync.conflict("customer", customer_id, "credit_limit", customer.credit_limit, record.credit_limit,
+                      record.external_id)
+        return "credit_limit", customer_id, "unchanged"
+    customer_svc.update_customer(ctx, customer_id, {"credit_limit": record.credit_limit})
+    return "credit_limit", customer_id, "updated"
+
+
+def mirror_invoice(ctx: Any, sync: Any, record: InvoiceRecord) -> None:
+    """Keep the ERP's view of an invoice for the finance panel (amount due, overdue)."""
+    customer_id = sync.resolve("customer", record.customer_ref)
+    if customer_id is None:
+        raise SkippableRecordError(f"customer {record.customer_ref} of invoice {record.number} is not synced yet")
+    row = ctx.session.scalar(select(ErpInvoice).where(ErpInvoice.connection == sync.system,
+                                                      ErpInvoice.external_id == record.external_id))
+    if row is None:
+        row = ErpInvoice(connection=sync.system, external_id=record.external_id)
+        ctx.session.add(row)
+    row.customer_id, row.number = customer_id, record.number or record.external_id
+    row.invoice_date, row.due_date = record.invoice_date, record.due_date
+    row.currency = record.currency or ctx.settings["DEFAULT_CURRENCY"]
+    row.amount_total, row.amount_due, row.state = record.amount_total, record.amount_due, record.state
+
+
+def customer_record(ctx: Any, customer: Customer, sync: Any, *, creating: bool) -> CustomerRecord:
+    """The canonical record of a CRM customer to push; on updates, ERP-owned fields stay None (untouched)."""
+    values: dict[str, Any] = {k: getattr(customer, k) for k in CUSTOMER_FIELDS}
+    if not creating:
+        values = {k: (None if sync.erp_wins("customer", k) else v) for k, v in values.items()}
+    from .base import ContactPerson, PostalAddress
+
+    contacts = [ContactPerson(external_id=sync.external_id("contact", c.id) or "", name=c.name, title=c.title,
+                              phone=c.phone, mobile=c.mobile, email=c.email) for c in customer.contacts]
+    addresses = [PostalAddress(external_id=sync.external_id("address", a.id) or "", line1=a.line1, line2=a.line2,
+                               city=a.city, region=a.region, postcode=a.postcode, country=a.country)
+                 for a in customer.addresses]
+    return CustomerRecord(external_id=sync.external_id("customer", customer.id) or "", code=None,
+                          contacts=contacts, addresses=addresses, crm_ref=customer.code,
+                          **{k: v for k, v in values.items()})

@@ -1,0 +1,143 @@
+"""The push side: CRM changes (customers, confirmed orders) go to the ERP through the outbox.
+
+The outbox row commits with the change, so the ERP being down never blocks a CRM user: the
+message waits and is retried with backoff. Each push is idempotent: a record already linked by
+``ExternalRef`` is updated, and before creating one the ERP is searched for the CRM's reference
+(a push killed between the ERP's create and our commit is found, not created twice).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from crmcore.contracts import OutboxHandler
+from crmcore.db import utcnow
+from crmcore.errors import FatalAdapterError, SkippableRecordError
+from crmcore.models import AuditLog, Customer, OutboxMessage
+
+from .base import OrderItem, SalesOrderRecord
+from .connections import build_adapter, list_connections
+from .customers import customer_record
+from .issues import open_issue
+from .models import ErpConnection
+from .sync import SOURCE, SyncHelper
+
+log = logging.getLogger(__name__)
+DESTINATION = "erp"
+TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.updated", "address.created",
+          "sales.order.created")
+
+
+def deliver(ctx: Any, msg: OutboxMessage) -> None:
+    """Push the change of one outbox message to every connection that takes pushes; raise to retry."""
+    source = ctx.session.scalar(select(AuditLog.source).where(AuditLog.event_id == msg.event_id).limit(1))
+    if source == SOURCE:
+        return  # the change came from the ERP: pushing it back would echo
+    payload = msg.payload or {}
+    for conn in list_connections(ctx, enabled=True):
+        if not conn.push_enabled:
+            continue
+        adapter = build_adapter(ctx, conn)
+        try:
+            if msg.topic == "sales.order.created":
+                push_order(ctx, conn, adapter, int(payload["entity_id"]))
+            else:
+                data = payload.get("data") or {}
+                customer_id = payload["entity_id"] if msg.topic.startswith("customer.") else data.get("customer_id")
+                if customer_id is not None:
+                    push_customer(ctx, conn, adapter, int(customer_id))
+        except (FatalAdapterError, SkippableRecordError) as exc:
+            ctx.session.rollback()
+            open_issue(ctx, conn.name, "push", str(payload.get("entity_id")), "push_failed",
+                       f"{msg.topic}: {exc}", {"topic": msg.topic, "message_id": msg.id})
+            ctx.session.commit()
+            raise
+        finally:
+            adapter.close()
+
+
+def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int) -> str | None:
+    """Create or update the ERP's copy of a customer; return its external id."""
+    if "customers" not in adapter.writes:
+        return None
+    sync = SyncHelper(ctx, conn, "customers")
+    customer = ctx.session.get(Customer, customer_id)
+    if customer is None or customer.deleted_at is not None or customer.merged_into_id is not None:
+        return None
+    external_id = sync.external_id("customer", customer.id)
+    record = customer_record(ctx, customer, sync, creating=external_id is None)
+    if external_id is None:
+        external_id = adapter.find("customers", record)  # pushed before, killed before we linked it?
+        if external_id is not None:
+            record = customer_record(ctx, customer, sync, creating=False)
+    external_id = adapter.write("customers", record, external_id)
+    sync.link("customer", customer.id, external_id, fingerprint=None)
+    ctx.session.flush()
+    return external_id
+
+
+def push_order(ctx: Any, conn: ErpConnection, adapter: Any, order_id: int) -> str | None:
+    """Create the ERP's sales order for a CRM order (quoted and confirmed there); return its id."""
+    if "orders" not in adapter.writes:
+        return None
+    sync = SyncHelper(ctx, conn, "orders")
+    if sync.external_id("order", order_id) is not None:
+        return None  # pulled from this ERP, or pushed already
+    data = ctx.hook.crm_sync_export(ctx=ctx, entity="order", entity_id=order_id, sync=sync)
+    if not data:
+        return None
+    customer_ref = sync.external_id("customer", data["customer_id"]) or push_customer(ctx, conn, adapter,
+                                                                                       data["customer_id"])
+    if customer_ref is None:
+        raise SkippableRecordError(f"customer {data['customer_id']} cannot be pushed to {conn.name}")
+    lines = []
+    for i, line in enumerate(data.get("lines") or []):
+        product_ref = sync.external_id("product", line["product_id"]) if line.get("product_id") else None
+        lines.append(OrderItem(external_id=str(i), product_ref=product_ref, description=line.get("description") or "",
+                               quantity=line["quantity"], unit_price=line["unit_price"],
+                               line_total=line.get("line_total")))
+    record = SalesOrderRecord(external_id="", number=data["number"], customer_ref=customer_ref,
+                              order_date=data.get("order_date"), currency=data.get("currency"), state="confirmed",
+                              total=data.get("total"), crm_ref=data["number"], lines=lines)
+    external_id = adapter.find("orders", record) or adapter.write("orders", record, None)
+    sync.link("order", order_id, external_id, fingerprint=None)
+    ctx.session.flush()
+    return external_id
+
+
+def handler() -> OutboxHandler:
+    return OutboxHandler(name=DESTINATION, topics=TOPICS, deliver=deliver, max_attempts=12)
+
+
+def push_pending(ctx: Any, limit: int = 500) -> dict[str, int]:
+    """Deliver the ERP's due outbox messages now (``crm sync run`` does this before pulling)."""
+    from crmcore.services import outbox
+
+    counts = {"delivered": 0, "retry": 0, "dead": 0}
+    ids = list(ctx.session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.destination == DESTINATION, OutboxMessage.status == "pending",
+        OutboxMessage.next_attempt_at <= utcnow()).order_by(OutboxMessage.id).limit(limit)))
+    h = ctx.registry.outbox_handlers.get(DESTINATION)
+    for msg_id in ids:
+        msg = ctx.session.get(OutboxMessage, msg_id)
+        msg.attempts += 1
+        try:
+            h.deliver(ctx, msg)
+        except Exception as exc:  # noqa: BLE001 - kept for a retry, as the outbox does
+            ctx.session.rollback()
+            msg = ctx.session.get(OutboxMessage, msg_id)
+            msg.attempts += 1
+            msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if msg.attempts >= h.max_attempts:
+                msg.status = "dead"
+                counts["dead"] += 1
+            else:
+                msg.next_attempt_at = utcnow() + outbox.backoff(msg.attempts)
+                counts["retry"] += 1
+        else:
+            msg.status, msg.delivered_at, msg.last_error = "delivered", utcnow(), None
+            counts["delivered"] += 1
+        ctx.session.commit()
+    return counts

@@ -1,0 +1,84 @@
+"""Running the sync: push the ERP's pending outbox messages, then pull every enabled connection.
+
+Used by ``crm sync run``, the scheduled job and the API; the status of streams is read here too.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+
+from crmcore.models import OutboxMessage, SyncState
+
+from .connections import build_adapter, get_connection, list_connections
+from .models import SyncIssue, SyncRun
+from .push import DESTINATION, push_pending
+from .sync import Progress, RunResult, run_connection
+
+log = logging.getLogger(__name__)
+
+
+def run_sync(ctx: Any, *, connection: str | None = None, streams: Iterable[str] | None = None,
+             progress: Progress | None = None, push: bool = True, before_stream: Any = None) -> list[RunResult]:
+    """Push, then pull each chosen stream of each enabled connection (or the one named)."""
+    ctx.require("erp.sync.manage")
+    if push:
+        push_pending(ctx)
+    conns = [get_connection(ctx, connection)] if connection else list_connections(ctx, enabled=True)
+    results = []
+    for conn in conns:
+        adapter = build_adapter(ctx, conn)
+        try:
+            if before_stream is not None:
+                before_stream(conn, adapter)
+            results.append(run_connection(ctx, conn, adapter, streams, progress))
+        finally:
+            adapter.close()
+    return results
+
+
+def sync_job(ctx: Any) -> None:
+    """The scheduled run: every enabled connection; a failed stream is logged and recorded."""
+    for result in run_sync(ctx):
+        for stream, error in result.errors.items():
+            log.warning("ERP sync %s/%s: %s", result.connection, stream, error)
+
+
+def status(ctx: Any) -> dict[str, Any]:
+    """Per connection and stream: bookmark, last run and its counts, open issues; pending pushes."""
+    ctx.require("erp.sync.read")
+    out: dict[str, Any] = {"connections": [], "pending_pushes": 0, "dead_pushes": 0}
+    for status_, n in ctx.session.execute(select(OutboxMessage.status, func.count()).where(
+            OutboxMessage.destination == DESTINATION).group_by(OutboxMessage.status)):
+        if status_ == "pending":
+            out["pending_pushes"] = n
+        elif status_ == "dead":
+            out["dead_pushes"] = n
+    for conn in list_connections(ctx):
+        streams = []
+        adapter_cls = ctx.registry.erp_adapters.get(conn.adapter)
+        offered = getattr(adapter_cls, "streams", ()) if adapter_cls else ()
+        for stream in offered:
+            if conn.streams and stream not in conn.streams:
+                continue
+            state = ctx.session.scalar(select(SyncState).where(SyncState.connection == conn.name,
+                                                               SyncState.stream == stream))
+            run = ctx.session.scalar(select(SyncRun).where(SyncRun.connection == conn.name, SyncRun.stream == stream)
+                                     .order_by(SyncRun.id.desc()).limit(1))
+            issues = ctx.session.scalar(select(func.count()).select_from(SyncIssue).where(
+                SyncIssue.connection == conn.name, SyncIssue.stream == stream, SyncIssue.status == "open"))
+            streams.append({
+                "stream": stream,
+                "bookmark": (state.bookmark or {}).get("value") if state else None,
+                "interrupted": bool(state and (state.bookmark or {}).get("resume")),
+                "last_run": None if run is None else {
+                    "status": run.status, "started_at": run.started_at.isoformat(),
+                    "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                    "read": run.read, "created": run.created, "updated": run.updated, "skipped": run.skipped,
+                    "failed": run.failed, "deleted": run.deleted, "error": run.error},
+                "open_issues": int(issues or 0)})
+        out["connections"].append({"name": conn.name, "adapter": conn.adapter, "enabled": conn.enabled,
+                                   "push_enabled": conn.push_enabled, "last_test": conn.last_test_result,
+                                   "streams": streams})
+    return out
