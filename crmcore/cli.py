@@ -165,11 +165,15 @@ def plugins_cmd(as_json: bool) -> None:
 
 @cli.command("demo")
 def demo_cmd() -> None:
-    """Load demo data (users, Chinese and English customers, contacts, interactions); idempotent."""
+    """Load demo data (users, Chinese and English customers, contacts, interactions, and each
+    plugin's own by the ``crm_demo_data`` hook); idempotent."""
     from .demo import load_demo
 
-    summary = load_demo(system_ctx())
-    click.echo(summary)
+    ctx = system_ctx()
+    click.echo(load_demo(ctx))
+    for lines in ctx.hook.crm_demo_data(ctx=ctx):  # one list per plugin
+        for line in lines or ():
+            click.echo(line)
 
 
 @cli.group("import")
@@ -227,6 +231,37 @@ def import_customers(file: str, encoding: str | None, no_update: bool, report: s
     click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
     if counts["rejected"]:
         click.echo(f"Rejected rows and reasons: {report_path}")
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Export records as CSV files."""
+
+
+@export_group.command("customers")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
+@click.option("--encoding", default="utf-8-sig", show_default=True,
+              type=click.Choice(["utf-8-sig", "utf-8", "gb18030"], case_sensitive=False),
+              help="utf-8-sig (with BOM) opens in Excel; gb18030 for older Excel in China.")
+@click.option("--q", "q", help="Only customers matching this search (name, pinyin, phone, e-mail).")
+@click.option("--tag")
+@click.option("--stage")
+def export_customers(output: str | None, encoding: str, q: str | None, tag: str | None, stage: str | None) -> None:
+    """Export customers in the columns `crm import customers` reads (a file round-trips)."""
+    from .services.exporter import iter_customer_csv
+
+    ctx = system_ctx()
+    chunks = iter_customer_csv(ctx, encoding, q=q, tag=tag, stage=stage)
+    if output:
+        with open(output, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        click.echo(f"Wrote {output} ({encoding})", err=True)
+    else:
+        out = click.get_binary_stream("stdout")
+        for chunk in chunks:
+            out.write(chunk)
+        out.flush()
 
 
 @cli.group()

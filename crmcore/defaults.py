@@ -11,22 +11,28 @@ from sqlalchemy import select
 from . import hookimpl
 from .contracts import Job, Panel, Permission
 from .field_types import BUILTIN
+from .i18n import _
 from .models import ExternalRef, Interaction
 
 ALL = ("admin",)
 PERMISSIONS = [
-    Permission("customer.read", "See customers, contacts and addresses", ("manager", "sales", "service", "analyst")),
-    Permission("customer.write", "Create and change customers, contacts and addresses", ("manager", "sales")),
-    Permission("customer.delete", "Delete customers", ("manager",)),
-    Permission("customer.merge", "Merge duplicate customers and undo merges", ("manager",)),
-    Permission("customer.import", "Import customers in bulk", ("manager",)),
-    Permission("interaction.read", "See the interaction timeline", ("manager", "sales", "service", "analyst")),
-    Permission("interaction.write", "Log interactions", ("manager", "sales", "service")),
-    Permission("customfield.manage", "Define custom fields", ()),
-    Permission("user.manage", "Manage users, roles, teams and tokens", ()),
-    Permission("audit.read", "Read the audit log", ("manager", "analyst")),
-    Permission("plugin.read", "See loaded plugins and their hooks", ()),
-    Permission("outbox.manage", "See and replay outbox messages", ()),
+    Permission("customer.read", _("See customers, contacts and addresses"), ("manager", "sales", "service", "analyst")),
+    Permission("customer.write", _("Create and change customers, contacts and addresses"), ("manager", "sales")),
+    Permission("customer.delete", _("Delete customers"), ("manager",)),
+    Permission("customer.merge", _("Merge duplicate customers and undo merges"), ("manager",)),
+    Permission("customer.import", _("Import customers in bulk"), ("manager",)),
+    Permission("interaction.read", _("See the interaction timeline"), ("manager", "sales", "service", "analyst")),
+    Permission("interaction.write", _("Log interactions"), ("manager", "sales", "service")),
+    Permission("customfield.manage", _("Define custom fields"), ()),
+    Permission("user.manage", _("Manage users, roles, teams and tokens"), ()),
+    Permission("audit.read", _("Read the audit log"), ("manager", "analyst")),
+    Permission("plugin.read", _("See loaded plugins and their hooks"), ()),
+    Permission("outbox.manage", _("See and replay outbox messages"), ()),
+    Permission("workflow.read", _("See workflows and approval policies"), ("manager", "sales", "service", "analyst")),
+    Permission("workflow.manage", _("Design workflows, approval policies and OA provider settings"), ()),
+    Permission("approval.read", _("See own approvals and the inbox of pending decisions"), ("manager", "sales", "service")),
+    Permission("approval.decide", _("Approve or reject what waits for one's decision"), ("manager", "sales", "service")),
+    Permission("approval.manage", _("See every approval, revoke approvals, replay OA callbacks"), ()),
 ]
 
 
@@ -44,7 +50,38 @@ def crm_register_field_types() -> list[Any]:
 def crm_register_jobs() -> list[Job]:
     from .services.outbox import deliver_due
 
-    return [Job("outbox.deliver", lambda ctx: deliver_due(ctx), 60, "Deliver pending outbox messages")]
+    from .services import approvals
+
+    return [Job("outbox.deliver", lambda ctx: deliver_due(ctx), 60, "Deliver pending outbox messages"),
+            Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals"),
+            Job("approvals.inbox", approvals.process_inbox, 60, "Process received OA callbacks"),
+            Job("approvals.reconcile", approvals.reconcile, 300, "Ask OAs about approvals pending too long")]
+
+
+@hookimpl
+def crm_register_outbox_handlers() -> list[Any]:
+    from .contracts import OutboxHandler
+    from .services.approvals import deliver_oa
+
+    return [OutboxHandler("oa", ("approval.submit", "approval.cancel"), deliver_oa)]
+
+
+@hookimpl
+def crm_register_workflow_entities() -> list[Any]:
+    from .contracts_workflow import WorkflowEntity
+    from .models import Customer
+    from .services.customers import get_customer
+
+    return [WorkflowEntity("customer", Customer, get_customer, "owner_id", "Customer",
+                           ("stage", "name", "kind", "owner_id", "attributes"), "customer.write")]
+
+
+@hookimpl
+def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+    if not created:
+        from .services.approvals import restart_if_key_fields_changed
+
+        restart_if_key_fields_changed(ctx, entity, obj, changes)
 
 
 @hookimpl(trylast=True)
@@ -66,15 +103,15 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
     from .services.customers import completeness_of
 
     score, missing = completeness_of(ctx, customer)
-    panels = [Panel("completeness", "Profile completeness", rows=[("Score", f"{score}%"),
-                                                                   ("Missing", ", ".join(missing) or "nothing")], order=10)]
+    panels = [Panel("completeness", _("Profile completeness"), rows=[
+        (_("Score"), f"{score}%"), (_("Missing"), ", ".join(missing) or str(_("nothing")))], order=10)]
     refs = ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "customer",
                                                          ExternalRef.entity_id == customer.id)).all()
     if refs:
-        panels.append(Panel("external", "In other systems", rows=[(r.system, r.external_id) for r in refs], order=90))
+        panels.append(Panel("external", _("In other systems"), rows=[(r.system, r.external_id) for r in refs], order=90))
     if ctx.can("interaction.read"):
         recent = ctx.session.scalars(select(Interaction).where(Interaction.customer_id == customer.id)
                                      .order_by(Interaction.occurred_at.desc()).limit(5)).all()
-        panels.append(Panel("recent", "Recent interactions", items=[
+        panels.append(Panel("recent", _("Recent interactions"), items=[
             {"when": i.occurred_at.isoformat(), "channel": i.channel, "subject": i.subject} for i in recent], order=20))
     return panels

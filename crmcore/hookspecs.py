@@ -50,6 +50,18 @@ def crm_register_permissions() -> list[Any]:
 
 
 @hookspec
+def crm_register_translations() -> list[str]:
+    """Return folders of the plugin's gettext catalogues, laid out as ``<folder>/<lang>/LC_MESSAGES/messages.po``.
+
+    Called once by ``create_app``; each ``.po`` is compiled into the instance folder and merged
+    with the core's catalogue, so ``_()`` in the plugin's code and templates finds its strings.
+    The core's own messages always win over a plugin's.
+
+    :return: a list of absolute folder paths.
+    """
+
+
+@hookspec
 def crm_register_field_types() -> list[Any]:
     """Return custom field types admins may choose for a ``CustomField``.
 
@@ -229,6 +241,18 @@ def crm_register_jobs() -> list[Any]:
     """
 
 
+@hookspec
+def crm_demo_data(ctx: Any) -> list[str]:
+    """Add the plugin's demo records, after the core's demo users and customers exist.
+
+    Called by ``crm demo`` (and so by ``make run``). Must be idempotent: running it twice
+    creates nothing the second time. Commit your own work.
+
+    :param ctx: a ``ServiceContext`` acting as the system.
+    :return: one-line summaries of what was created, printed after the core's.
+    """
+
+
 # ---------------------------------------------------------------------------
 # Integration: ERP adapters and OA approval providers
 # ---------------------------------------------------------------------------
@@ -261,4 +285,110 @@ def crm_startup(app: Any) -> None:
     Called once at the end of ``create_app``.
 
     :param app: the Flask app.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Workflow and approvals
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def crm_register_condition_predicates() -> list[Any]:
+    """Return named predicates that workflow and approval conditions may use.
+
+    Called once per runtime, the first time a condition is validated or evaluated. A condition
+    uses one as ``{"predicate": "<name>", "args": {...}}``; the interpreter calls
+    ``func(ctx, record, args)`` and never evaluates text.
+
+    :return: a list of ``crmcore.contracts_workflow.Predicate``.
+    """
+
+
+@hookspec
+def crm_register_workflow_actions() -> list[Any]:
+    """Return named actions a workflow runs on entering a state or to compensate an approval.
+
+    Called once per runtime. A state's ``actions`` list and an approval policy's
+    ``compensation`` name them; ``func(ctx, record, params)`` runs inside the transaction of
+    the change, so raising rolls the change back.
+
+    :return: a list of ``crmcore.contracts_workflow.WorkflowAction``.
+    """
+
+
+@hookspec
+def crm_register_workflow_entities() -> list[Any]:
+    """Return the entities workflows and approval policies can drive.
+
+    Called once per runtime. ``load(ctx, id)`` returns the record, checking the reader's
+    access; the engine reads and writes the workflow's state field on it.
+
+    :return: a list of ``crmcore.contracts_workflow.WorkflowEntity``.
+    """
+
+
+@hookspec
+def crm_approval_completed(ctx: Any, request: Any, record: Any) -> None:
+    """Apply the outcome of an approval to the record, inside the decision's transaction.
+
+    Called once when an approval request reaches ``approved``, ``rejected``, ``withdrawn``,
+    ``terminated`` or ``revoked``, after the engine applied a workflow transition (if the
+    request has one) and before the commit. Plugins whose state machine is code (a quote's
+    ``pending_approval``) move their record here; raising rolls the decision back.
+
+    :param ctx: the ``ServiceContext`` of the decision (the system acting for the approver).
+    :param request: the ``crmcore.models.ApprovalRequest`` with its new ``status``.
+    :param record: the record the request is about, or None if it was deleted.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Sync: canonical ERP records
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
+    """Store one canonical record pulled from an ERP in the plugin that owns its kind.
+
+    Called by the sync engine for each new or changed record of the streams ``products``,
+    ``prices``, ``orders``, ``invoices``, ``payments`` and ``credit_limits``, and for the
+    ``customers`` the ERP plugin does not create itself (customers already linked or known by
+    their CRM code, unusual records, every record of a page whose batch was refused), inside the transaction of its page and a savepoint of its
+    own. New customers of a page are created in a batch by the ERP plugin itself
+    (``adapters/erp/customers.py`` ``create_new_customers``) without this hook: observe them
+    through ``crm_event`` / ``crm_after_commit`` (``customer.created``, ``contact.created``,
+    ...), whose ``ctx.source`` is ``erp-sync``. Must be idempotent: the same record
+    may arrive again after an interrupted run. Raise ``crmcore.errors.SkippableRecordError`` (or
+    ``ValidationError``) to refuse the record; it is kept as a sync issue with your message and
+    applied again on later runs. Stops at first non-None result.
+
+    :param ctx: the ``ServiceContext`` of the sync (the system, source ``erp-sync``).
+    :param stream: the stream's name.
+    :param record: the canonical record (attributes as in ``adapters.erp.base``, e.g.
+        ``external_id``, ``number``, ``customer_ref``, ``lines``).
+    :param sync: resolves ERP ids: ``sync.resolve(entity, external_id)`` gives the CRM id or
+        None; ``sync.system`` names the connection; ``sync.erp_wins(entity, field)`` reads the
+        field ownership; ``sync.conflict(...)`` records a conflict; ``sync.payments_pulled`` is
+        True when payments come as their own records (then derive none from invoices).
+    :return: ``(entity, entity_id, action)`` with action ``created``, ``updated`` or
+        ``unchanged``, or None when the plugin does not store this stream.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_sync_export(ctx: Any, entity: str, entity_id: int, sync: Any) -> Any:
+    """Describe a CRM record the ERP push needs (a confirmed order) as a canonical dict.
+
+    Called by the ERP push when an outbox message names a record of ``entity`` that another
+    plugin owns. Stops at first non-None result.
+
+    :param ctx: the ``ServiceContext`` of the push.
+    :param entity: the entity name (``order``).
+    :param entity_id: the record's id.
+    :param sync: as for ``crm_sync_apply`` (``sync.external_id(entity, id)`` gives the ERP id).
+    :return: a dict of the canonical fields (for an order: ``number``, ``customer_id``,
+        ``order_date``, ``currency``, ``total``, ``lines`` of ``product_id``, ``description``,
+        ``quantity``, ``unit_price``, ``line_total``), or None to push nothing.
     """

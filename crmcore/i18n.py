@@ -16,6 +16,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, gettext, lazy_gettext
 
+from .errors import PluginError
+
 _ = lazy_gettext
 LANGUAGES = ("zh_CN", "en")
 CATALOGUES = Path(__file__).parent / "translations"
@@ -64,9 +66,10 @@ def select_timezone() -> str | None:
     return getattr(_current_user(), "timezone", None) or None
 
 
-def compile_catalogues(target: Path) -> Path:
-    """Compile every ``.po`` to ``.mo`` under ``target`` when missing or older; return ``target``."""
-    for po in CATALOGUES.glob("*/LC_MESSAGES/*.po"):
+def compile_catalogues(target: Path, source: Path = CATALOGUES) -> Path:
+    """Compile every ``.po`` under ``source`` to ``.mo`` under ``target`` when missing or older;
+    return ``target``."""
+    for po in Path(source).glob("*/LC_MESSAGES/*.po"):
         # Flask-Babel looks catalogues up by the parsed locale's name: zh_CN -> zh_Hans_CN.
         lang = str(Locale.parse(po.parent.parent.name))
         mo = target / lang / "LC_MESSAGES" / po.with_suffix(".mo").name
@@ -83,12 +86,31 @@ def compile_catalogues(target: Path) -> Path:
 
 
 def init_i18n(app: Flask) -> Babel:
+    """Compile the core's catalogues and those plugins register (``crm_register_translations``)
+    into the instance folder and hand them to Flask-Babel: plugins' first, the core's last, so
+    a plugin adds its own strings and cannot change the core's."""
     rt = app.extensions["crm"]
-    compiled = compile_catalogues(Path(rt.settings["INSTANCE_PATH"]) / "translations")
+    root = Path(rt.settings["INSTANCE_PATH"]) / "translations"
+    folders = []
+    for plugin, folder in _plugin_catalogues(rt):
+        folders.append(str(compile_catalogues(root / "plugins" / plugin, Path(folder))))
+    folders.append(str(compile_catalogues(root)))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", rt.settings.get("DEFAULT_LOCALE") or "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", rt.settings.get("DEFAULT_TIMEZONE") or "UTC")
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(compiled))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(folders))
     return Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+
+def _plugin_catalogues(rt: Any) -> list[tuple[str, str]]:
+    """(plugin name, catalogue folder) for every folder a plugin registers, in load order."""
+    hook = rt.pm.hook.crm_register_translations
+    out = []
+    for impl in reversed(hook.get_hookimpls()):
+        for i, folder in enumerate(impl.function() or ()):
+            if not Path(folder).is_dir():
+                raise PluginError(f"plugin {impl.plugin_name!r} registers translations in {folder}, which is not a folder")
+            out.append((f"{impl.plugin_name}-{i}" if i else impl.plugin_name, str(folder)))
+    return out
 
 
 def local_time(value: Any, seconds: bool = False) -> str:

@@ -22,6 +22,7 @@ from .dashboard import DashboardView
 from .records import ContactView, CustomFieldView, InteractionView
 from .system import AuditLogView, OutboxView, PluginsView
 from .views import SecureModelView, SecureView
+from .workflow import ApprovalsView, WorkflowDesignerView
 
 __all__ = ["init_admin", "core_views", "SecureModelView", "SecureView"]
 
@@ -44,6 +45,8 @@ def core_views(db: Any) -> list[Any]:
         AuditLogView(AuditLog, db, name=_l("Audit log"), endpoint="audit_log", category=SYSTEM),
         OutboxView(OutboxMessage, db, name=_l("Outbox"), endpoint="outbox", category=SYSTEM),
         PluginsView(name=_l("Plugins"), endpoint="plugins", category=SYSTEM),
+        WorkflowDesignerView(name=_l("Workflows"), endpoint="workflow_designer", category=SETTINGS),
+        ApprovalsView(name=_l("Approvals"), endpoint="approval_inbox"),
     ]
 
 
@@ -58,8 +61,10 @@ def init_admin(app: Flask, rt: Any, extra_views: list[Any]) -> Admin:
     """Mount the admin on ``app``: auth blueprint, local assets, core views, then ``extra_views``."""
     from ..i18n import local_money, local_number, local_percent, local_time
 
+    from .forms import code_label
+
     app.jinja_env.filters.update(localtime=local_time, money=local_money, number=local_number,
-                                 percent=local_percent)
+                                 percent=local_percent, label=code_label)
     app.register_blueprint(create_blueprint())
     app.context_processor(_template_globals)
     app.register_blueprint(Blueprint("crm_admin_assets", __name__, static_folder="static",

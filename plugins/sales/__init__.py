@@ -63,10 +63,73 @@ def crm_register_commands(cli: Any) -> None:
 
 
 @hookimpl
+def crm_demo_data(ctx: Any) -> list[str]:
+    from .services.demo import load_demo
+
+    return [load_demo(ctx)]
+
+
+@hookimpl
 def crm_register_jobs() -> list[Any]:
     from .cli import JOBS
 
     return JOBS
+
+
+@hookimpl
+def crm_register_workflow_entities() -> list[Any]:
+    from .services.workflow import entities
+
+    return entities()
+
+
+@hookimpl
+def crm_register_condition_predicates() -> list[Any]:
+    from .services.workflow import predicates
+
+    return predicates()
+
+
+@hookimpl
+def crm_register_workflow_actions() -> list[Any]:
+    from .services.workflow import actions
+
+    return actions()
+
+
+@hookimpl
+def crm_sales_discount_approval(ctx: Any, quote: Any) -> bool | None:
+    from .services.workflow import needs_approval
+
+    return needs_approval(ctx, quote)
+
+
+@hookimpl
+def crm_approval_completed(ctx: Any, request: Any, record: Any) -> None:
+    from .services.workflow import apply_outcome
+
+    apply_outcome(ctx, request, record)
+
+
+@hookimpl
+def crm_after_commit(ctx: Any, entity: str, action: str, entity_id: Any, changes: dict[str, Any]) -> None:
+    from .services.workflow import close_when_decided_elsewhere
+
+    close_when_decided_elsewhere(ctx, entity, entity_id, changes)
+
+
+@hookimpl
+def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
+    from .services.erp_sync import apply_record
+
+    return apply_record(ctx, stream, record, sync)
+
+
+@hookimpl
+def crm_sync_export(ctx: Any, entity: str, entity_id: int, sync: Any) -> Any:
+    from .services.erp_sync import export_record
+
+    return export_record(ctx, entity, entity_id, sync)
 
 
 @hookimpl

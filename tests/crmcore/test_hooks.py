@@ -145,6 +145,42 @@ def test_hook_crm_register_permissions(make_app, make_user):
     assert r.status_code == 403 and "hooktest.use" in r.json["message"]
 
 
+def test_hook_crm_register_translations(make_app, tmp_path):
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import write_po
+
+    from crmcore.errors import PluginError
+    from crmcore.i18n import _
+
+    folder = tmp_path / "catalogues"
+    (folder / "zh_CN" / "LC_MESSAGES").mkdir(parents=True)
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("Hook test greeting", "钩子测试问候")
+    catalog.add("Customer", "顾客")  # a plugin cannot reword the core's strings
+    with (folder / "zh_CN" / "LC_MESSAGES" / "messages.po").open("wb") as fh:
+        write_po(fh, catalog)
+
+    class Plugin:
+        @hookimpl
+        def crm_register_translations(self):
+            return [str(folder)]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert str(_("Hook test greeting")) == "钩子测试问候"
+        assert str(_("Customer")) == "客户"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert str(_("Hook test greeting")) == "Hook test greeting"
+
+    class Broken:
+        @hookimpl
+        def crm_register_translations(self):
+            return [str(tmp_path / "missing")]
+
+    with pytest.raises(PluginError, match="brokenplugin"):
+        make_app(plugins=[("brokenplugin", Broken())])
+
+
 def test_hook_crm_register_field_types(make_app):
     def even(value: Any, field: Any) -> int:
         try:
@@ -597,6 +633,30 @@ def test_hook_crm_register_commands(make_app, monkeypatch, capsys):
         cli_mod.cli.commands.pop("hooktest-hello", None)
 
 
+def test_hook_crm_demo_data(make_app):
+    from crmcore import cli as cli_mod
+
+    seen: list[int] = []
+
+    class Plugin:
+        @hookimpl
+        def crm_demo_data(self, ctx):
+            # the core's demo customers exist already; report once per run, create once in all
+            from crmcore.models import Customer
+
+            count = ctx.session.scalar(select(func.count()).select_from(Customer))
+            seen.append(count)
+            return [f"hooktest: saw {count} customers"]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    result = app.test_cli_runner().invoke(cli_mod.cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert seen and seen[0] > 0
+    assert f"\nhooktest: saw {seen[0]} customers\n" in result.output  # a line of its own, not a list
+    again = app.test_cli_runner().invoke(cli_mod.cli, ["demo"])
+    assert again.exit_code == 0 and seen[1] == seen[0]  # the core's demo is idempotent too
+
+
 def test_hook_crm_register_jobs(make_app):
     runs: list[str] = []
 
@@ -668,3 +728,250 @@ def test_hook_crm_startup(make_app):
     plugin = Plugin()
     app = make_app(plugins=[("hooktest", plugin)])
     assert seen == [(app, True, True)]
+
+
+# ---------------------------------------------------------------------------
+# Workflow and approvals
+# ---------------------------------------------------------------------------
+
+
+def _lifecycle(actions_on_customer: list[Any] | None = None, entity: str = "customer", policy: str | None = None) -> dict:
+    return {"name": f"hooktest-{entity}", "entity": entity, "state_field": "stage",
+            "states": [{"name": "lead"}, {"name": "customer", "actions": actions_on_customer or []}],
+            "transitions": [{"action": "win", "from_state": "lead", "to_state": "customer", "policy": policy}]}
+
+
+def test_hook_crm_register_condition_predicates(make_app):
+    from crmcore.contracts_workflow import Predicate
+    from crmcore.errors import PluginError
+    from crmcore.services import conditions
+
+    class Plugin:
+        @hookimpl
+        def crm_register_condition_predicates(self):
+            return [Predicate("hooktest.vip", lambda ctx, rec, args: rec.name.startswith(args["prefix"]), "VIP",
+                              lambda args: [] if "prefix" in args else ["give 'prefix'"])]
+
+    rt = make_app(plugins=[("hooktest", Plugin())]).extensions["crm"]
+    ctx = rt.context()
+    vip = customer_svc.create_customer(ctx, {"name": "VIP Acme"})
+    plain = customer_svc.create_customer(ctx, {"name": "Plain"})
+    condition = {"predicate": "hooktest.vip", "args": {"prefix": "VIP"}}
+    assert conditions.evaluate(condition, vip, ctx) and not conditions.evaluate(condition, plain, ctx)
+    assert conditions.validate({"predicate": "hooktest.vip"}, ctx) == ["condition.args: give 'prefix'"]
+
+    class Twin:
+        @hookimpl
+        def crm_register_condition_predicates(self):
+            return [Predicate("hooktest.vip", lambda ctx, rec, args: True)]
+
+    rt2 = make_app(plugins=[("hooktest", Plugin()), ("twin", Twin())]).extensions["crm"]
+    with pytest.raises(PluginError, match="condition predicate 'hooktest.vip' is registered by both plugin"):
+        conditions.validate(condition, rt2.context())
+
+
+def test_hook_crm_register_workflow_actions(make_app):
+    from crmcore.contracts_workflow import WorkflowAction
+    from crmcore.services import workflow as wf_svc
+
+    seen: list[Any] = []
+
+    def welcome(ctx, record, params):
+        if params.get("fail"):
+            raise ValidationError("the welcome pack is out of stock")
+        seen.append((record.name, record.stage, params))
+
+    class Plugin:
+        @hookimpl
+        def crm_register_workflow_actions(self):
+            return [WorkflowAction("hooktest.welcome", welcome, "Send a welcome pack")]
+
+    rt = make_app(plugins=[("hooktest", Plugin())]).extensions["crm"]
+    ctx = rt.context()
+    wf = wf_svc.create_workflow(ctx, _lifecycle([{"name": "hooktest.welcome", "params": {"size": "L"}}]))
+    acme = customer_svc.create_customer(ctx, {"name": "Acme"})
+    wf_svc.fire(ctx, "customer", acme.id, "win")
+    assert seen == [("Acme", "customer", {"size": "L"})]  # runs after the state moved, in the same transaction
+    # an action that raises rolls the transition back
+    wf_svc.update_workflow(ctx, wf.id, _lifecycle([{"name": "hooktest.welcome", "params": {"fail": True}}]))
+    beta = customer_svc.create_customer(ctx, {"name": "Beta"})
+    with pytest.raises(ValidationError, match="out of stock"):
+        wf_svc.fire(ctx, "customer", beta.id, "win")
+    check = rt.db.new_session()
+    assert check.get(Customer, beta.id).stage == "lead"
+    check.close()
+    with pytest.raises(ValidationError) as err:
+        wf_svc.create_workflow(ctx, {**_lifecycle(["hooktest.unknown"]), "name": "other"})
+    assert "states.1.actions.0" in err.value.errors
+
+
+def test_hook_crm_register_workflow_entities(make_app):
+    from crmcore.contracts_workflow import WorkflowEntity
+    from crmcore.errors import NotFound
+    from crmcore.services import workflow as wf_svc
+
+    loads: list[int] = []
+
+    def load(ctx, record_id):
+        loads.append(record_id)
+        record = ctx.session.get(Customer, record_id)
+        if record is None or record.kind != "organization":
+            raise NotFound("no such account")
+        return record
+
+    class Plugin:
+        @hookimpl
+        def crm_register_workflow_entities(self):
+            return [WorkflowEntity("hooktest_account", Customer, load, "owner_id", "Account", ("stage",))]
+
+    rt = make_app(plugins=[("hooktest", Plugin())]).extensions["crm"]
+    ctx = rt.context()
+    wf_svc.create_workflow(ctx, _lifecycle(entity="hooktest_account"))
+    org = customer_svc.create_customer(ctx, {"name": "Org", "kind": "organization"})
+    person = customer_svc.create_customer(ctx, {"name": "Person", "kind": "person"})
+    assert wf_svc.fire(ctx, "hooktest_account", org.id, "win") == {"status": "done", "state": "customer"}
+    with pytest.raises(NotFound):
+        wf_svc.fire(ctx, "hooktest_account", person.id, "win")
+    assert loads == [org.id, person.id]
+    with pytest.raises(ValidationError):  # without the plugin the entity is unknown
+        wf_svc.create_workflow(make_app().extensions["crm"].context(), _lifecycle(entity="hooktest_account"))
+
+
+def test_hook_crm_approval_completed(make_app):
+    from crmcore.models import ApprovalRequest
+    from crmcore.services import approvals
+    from crmcore.services import workflow as wf_svc
+
+    seen: list[Any] = []
+
+    class Plugin:
+        fail = False
+
+        @hookimpl
+        def crm_approval_completed(self, ctx, request, record):
+            if self.fail:
+                raise ValidationError("the ERP refuses the new customer")
+            seen.append((request.status, request.action, record.name, record.stage))
+
+    plugin = Plugin()
+    rt = make_app(plugins=[("hooktest", plugin)]).extensions["crm"]
+    ctx = rt.context()
+    boss = user_svc.create_user(ctx, "boss", None, "manager")
+    approvals.create_policy(ctx, {"name": "hooktest-policy", "entity": "customer",
+                                  "tiers": [{"reviewers": [{"kind": "user", "value": "boss"}]}]})
+    wf_svc.create_workflow(ctx, _lifecycle(policy="hooktest-policy"))
+    acme = customer_svc.create_customer(ctx, {"name": "Acme"})
+    request_id = wf_svc.fire(ctx, "customer", acme.id, "win")["request_id"]
+    assert seen == []
+    as_boss = rt.context(actor=boss, source="api", session=rt.db.new_session())
+    plugin.fail = True
+    with pytest.raises(ValidationError, match="ERP refuses"):
+        approvals.decide(as_boss, request_id, True)
+    check = rt.db.new_session()
+    assert check.get(ApprovalRequest, request_id).status == "pending"  # rolled back with the hook
+    assert check.get(Customer, acme.id).stage == "lead"
+    check.close()
+    plugin.fail = False
+    as_boss.session.close()
+    as_boss = rt.context(actor=boss, source="api", session=rt.db.new_session())
+    approvals.decide(as_boss, request_id, True)
+    assert seen == [("approved", "win", "Acme", "customer")]  # after the transition was applied
+    as_boss.session.close()
+
+
+# ---------------------------------------------------------------------------
+# Sync: canonical ERP records
+# ---------------------------------------------------------------------------
+
+
+def test_hook_crm_sync_apply(make_app):
+    from decimal import Decimal
+
+    from adapters.erp.base import ErpAdapter, Page, PriceRecord
+    from adapters.erp.connections import save_connection
+    from adapters.erp.models import SyncIssue
+    from adapters.erp.sync import run_connection
+    from crmcore.errors import SkippableRecordError
+    from crmcore.models import ExternalRef
+
+    stored: list[tuple[str, str, Any]] = []
+
+    class MemoryAdapter(ErpAdapter):
+        name = "hooktest-memory"
+        streams = ("prices",)
+        rows = [PriceRecord(external_id="p1", price_list="Retail", product_ref="x", price=Decimal("9.90")),
+                PriceRecord(external_id="p2", price_list="Retail", product_ref="missing", price=Decimal("1.00"))]
+
+        def read(self, stream, since, cursor=None):
+            yield Page(records=list(self.rows), cursor=2)
+
+    class Plugin:
+        @hookimpl
+        def crm_register_erp_adapters(self):
+            return [MemoryAdapter]
+
+        @hookimpl
+        def crm_sync_apply(self, ctx, stream, record, sync):
+            if record.product_ref == "missing":
+                raise SkippableRecordError("product missing is not synced yet")
+            stored.append((stream, record.external_id, record.price, sync.system))
+            return "price", 7, "created"
+
+    rt = make_app(plugins=[("hooktest", Plugin())], PLUGINS=["adapters.erp"]).extensions["crm"]
+    ctx = rt.context(source="erp-sync")
+    conn = save_connection(ctx, {"name": "mem", "adapter": "hooktest-memory"})
+    result = run_connection(ctx, conn, MemoryAdapter({}), None)
+    assert stored == [("prices", "p1", Decimal("9.90"), "mem")]
+    assert (result.streams["prices"].created, result.streams["prices"].failed) == (1, 1)
+    ref = ctx.session.scalar(select(ExternalRef).where(ExternalRef.system == "mem"))
+    assert (ref.entity, ref.entity_id, ref.external_id) == ("price", 7, "p1")
+    issue = ctx.session.scalar(select(SyncIssue))
+    assert (issue.external_id, issue.status, issue.reason) == ("p2", "open", "product missing is not synced yet")
+    again = run_connection(ctx, conn, MemoryAdapter({}), None)
+    assert len(stored) == 1 and again.streams["prices"].skipped == 1  # unchanged: the hook is not called again
+
+
+def test_hook_crm_sync_export(make_app):
+    from decimal import Decimal
+
+    from adapters.erp.base import ErpAdapter
+    from adapters.erp.connections import save_connection
+    from adapters.erp.push import push_order
+    from crmcore.models import ExternalRef
+
+    written: list[Any] = []
+
+    class MemoryAdapter(ErpAdapter):
+        name = "hooktest-memory"
+        writes = ("orders",)
+
+        def write(self, kind, record, external_id=None):
+            written.append((kind, record))
+            return "SO-1"
+
+    class Plugin:
+        @hookimpl
+        def crm_register_erp_adapters(self):
+            return [MemoryAdapter]
+
+        @hookimpl
+        def crm_sync_export(self, ctx, entity, entity_id, sync):
+            if entity != "order" or entity_id != 41:
+                return None
+            return {"number": "CRM-41", "customer_id": customer.id, "currency": "CNY", "total": Decimal("30.00"),
+                    "lines": [{"product_id": None, "description": "Tea", "quantity": Decimal("3"),
+                               "unit_price": Decimal("10.00")}]}
+
+    rt = make_app(plugins=[("hooktest", Plugin())], PLUGINS=["adapters.erp"]).extensions["crm"]
+    ctx = rt.context()
+    customer = customer_svc.create_customer(ctx, {"name": "Acme"})
+    conn = save_connection(ctx, {"name": "mem", "adapter": "hooktest-memory"})
+    ctx.session.add(ExternalRef(system="mem", entity="customer", entity_id=customer.id, external_id="P9"))
+    ctx.session.commit()
+    assert push_order(ctx, conn, MemoryAdapter({}), 41) == "SO-1"
+    [(kind, record)] = written
+    assert (kind, record.crm_ref, record.customer_ref, record.lines[0].description) == ("orders", "CRM-41", "P9", "Tea")
+    assert ctx.session.scalar(select(ExternalRef.external_id).where(ExternalRef.entity == "order",
+                                                                     ExternalRef.entity_id == 41)) == "SO-1"
+    assert push_order(ctx, conn, MemoryAdapter({}), 41) is None and len(written) == 1  # linked: not pushed twice
+    assert push_order(ctx, conn, MemoryAdapter({}), 42) is None  # nobody exports it
