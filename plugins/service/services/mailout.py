@@ -101,6 +101,7 @@ def reply_mail(ctx: Any, msg: TicketMessage) -> EmailMessage | None:
     to = recipient(ctx, ticket, None)
     if not to:
         return None
+    gettext = translator(ctx, ticket.customer_locale)  # the customer's language, not the server's
     earlier = [m.message_id for m in ticket.messages if m.id < msg.id and m.message_id and not m.internal]
     customer_ids = [m.message_id for m in ticket.messages if m.id < msg.id and m.message_id and m.author == "customer"]
     mail = EmailMessage()
@@ -114,6 +115,7 @@ def reply_mail(ctx: Any, msg: TicketMessage) -> EmailMessage | None:
         mail["References"] = " ".join(earlier[-20:])
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(msg.body)
+    mail["Content-Language"] = _content_language(ticket.customer_locale)
     return mail
 
 
@@ -127,6 +129,8 @@ def survey_mail(ctx: Any, survey: Survey) -> EmailMessage | None:
     if not base or not to:
         return None
     link = f"{base}/service/survey/{token_for(ctx, survey)}"
+    locale = ticket.customer_locale if ticket is not None else None
+    gettext = translator(ctx, locale)  # the customer's language, not the server's
     question = gettext("How likely are you to recommend us to a friend or colleague?") if survey.kind == "nps" \
         else gettext("How satisfied are you with how we handled your request?")
     mail = EmailMessage()
@@ -135,6 +139,7 @@ def survey_mail(ctx: Any, survey: Survey) -> EmailMessage | None:
     mail["Subject"] = (f"[{ticket.number}] " if ticket else "") + gettext("Your opinion")
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(f"{question}\n\n{link}\n")
+    mail["Content-Language"] = _content_language(locale)
     return mail
 
 
@@ -164,8 +169,12 @@ def link_mail(ctx: Any, ticket: Ticket, issue: str, reason: str, locale: str | N
     mail["Subject"] = f"[{ticket.number}] " + gettext("Your service request")
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(f"{intro}\n\n{keep}\n\n{link}\n")  # (set_content drops Content-* headers set before)
-    mail["Content-Language"] = "zh-CN" if (locale or "").startswith("zh") else "en"
+    mail["Content-Language"] = _content_language(locale)
     return mail
+
+
+def _content_language(locale: str | None) -> str:
+    return "zh-CN" if (locale or "").startswith("zh") else "en"
 
 
 def send(ctx: Any, mail: EmailMessage) -> None:

@@ -88,3 +88,30 @@ def test_mail_is_off_without_a_server(ctx):
     t = tickets.create_ticket(ctx, {"subject": "x", "requester_email": "a@example.org"})
     tickets.add_message(ctx, t.id, {"body": "hello"})
     assert deliver_due(ctx)["delivered"] == 1  # nothing to send: the row is done, nothing retried
+
+
+def test_mails_speak_the_customers_language(mail_app, smtp, make_customer):
+    """A ticket from the Chinese portal form gets its replies and survey in Chinese, whatever the
+    server's default language is."""
+    from email.utils import parseaddr
+
+    inbox, _port = smtp
+    ctx = mail_app.extensions["crm"].context(source="test")
+    try:
+        customer = make_customer("中文客户", email="li@kehu.example")
+        t = tickets.create_ticket(ctx, {"subject": "空调不制冷", "customer_id": customer.id})
+        t.customer_locale = "zh_CN"
+        ctx.session.commit()
+        tickets.add_message(ctx, t.id, {"body": "师傅明天上门。"})
+        tickets.transition(ctx, t.id, "resolved")
+        deliver_due(ctx)
+        reply, invite = inbox.messages
+        assert reply["Content-Language"] == "zh-CN" and parseaddr(str(reply["From"]))[0] == "客户服务"
+        assert invite["Content-Language"] == "zh-CN" and "满意" in invite.get_content()
+        english = tickets.create_ticket(ctx, {"subject": "No cooling", "customer_id": customer.id})
+        tickets.add_message(ctx, english.id, {"body": "We come tomorrow."})
+        deliver_due(ctx)
+        assert inbox.messages[-1]["Content-Language"] == "en"
+        assert parseaddr(str(inbox.messages[-1]["From"]))[0] == "Customer service"
+    finally:
+        ctx.session.close()
