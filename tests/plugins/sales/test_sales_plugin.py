@@ -71,8 +71,13 @@ def test_migration_matches_the_models_and_downgrades(tmp_path):
         sales_tables = {t for t in Base.metadata.tables if t.startswith("sales_")}
         assert sales_tables <= set(inspect(rt.db.engine).get_table_names())
         with rt.db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
-        assert [d for d in diff if "sales_" in repr(d)] == []
+            # only the sales tables: other plugins imported in this run (analysis refers to
+            # sales_products) are not migrated into this database
+            only_sales = {"compare_type": True,
+                          "include_object": lambda obj, name, type_, reflected, compare_to:
+                              type_ != "table" or name.startswith("sales_")}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=only_sales), Base.metadata)
+        assert diff == []
         command.downgrade(migrate.alembic_config(rt), "sales@base")
         assert not sales_tables & set(inspect(rt.db.engine).get_table_names())
         assert "customers" in inspect(rt.db.engine).get_table_names()

@@ -1,0 +1,71 @@
+"""The analysis dashboard (segment sizes, retention heat map, CLV distribution, top rules, loyalty
+factors, CSV downloads) and the 7P profile page of one customer."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, request, stream_with_context
+from flask_admin import expose
+
+from crmcore.admin.views import SecureView, flash_crm_error
+from crmcore.errors import CRMError
+from crmcore.i18n import gettext
+
+from ..services import basket, clv, export, loyalty, profile, rfm
+from ..services.results import scoped_ids
+from .charts import bar_chart, heat_map
+
+
+class DashboardView(SecureView):
+    """Charts of the latest runs over the customers the user may see."""
+
+    permission = "analysis.read"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        ids = scoped_ids(ctx)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        segments = rfm.segment_sizes(ctx, customer_ids=ids)
+        segment_chart = bar_chart([s["label"] for s in segments], [(gettext("Customers"), [s["customers"] for s in segments])],
+                                  title=gettext("Customers per segment"), width=max(640, 70 * len(segments)))
+        cohorts = loyalty.cohort_table(ctx, today, 12, ids)
+        bands = clv.clv_distribution(ctx, customer_ids=ids)
+        clv_chart = bar_chart([f"{b['min']:.0f}–{b['max']:.0f}" for b in bands],
+                              [(gettext("Customers"), [b["customers"] for b in bands])],
+                              title=gettext("Customer lifetime value by decile"))
+        return self.render("admin/analysis/dashboard.html", segments=segments, segment_chart=segment_chart,
+                           heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
+                           cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),
+                           loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,
+                           can_export=ctx.can("analysis.export"))
+
+    @expose("/export/<table>.csv")
+    def download(self, table: str) -> Any:
+        ctx = self.ctx()
+        try:
+            header, rows = export.table(ctx, table)
+        except CRMError as exc:
+            return self.forbidden(exc.message) if exc.status == 403 else (exc.message, exc.status)
+        bom = request.args.get("bom") in ("1", "true")
+        return Response(stream_with_context(export.to_csv(header, rows, bom=bom)), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="analysis_{table}.csv"'})
+
+
+class ProfileView(SecureView):
+    """The 7P analysis of one customer (``?customer_id=``)."""
+
+    permission = "analysis.read"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        customer_id = request.args.get("customer_id", type=int)
+        data = None
+        if customer_id:
+            try:
+                data = profile.profile(ctx, customer_id)
+            except CRMError as exc:
+                flash_crm_error(exc)
+        return self.render("admin/analysis/profile.html", data=data, customer_id=customer_id)

@@ -1,0 +1,171 @@
+"""``crm analyze rfm|clv|cohorts|churn|basket|tags``: run the analyses with progress bars; the
+nightly jobs that keep segments, CLV, churn scores, rules and rule-based tags fresh."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from crmcore.contracts import Job
+from crmcore.events import jsonable
+
+
+def _ctx() -> Any:
+    return current_app.extensions["crm"].context(source="cli")
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _steps(label: str, steps: list[tuple[str, Any]]) -> list[Any]:
+    """Run named steps under one click progress bar; return each step's result."""
+    out = []
+    with click.progressbar(steps, label=label, item_show_func=lambda s: s[0] if s else "") as bar:
+        for _name, func in bar:
+            out.append(func())
+    return out
+
+
+def _echo(result: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
+        return
+    for key, value in jsonable(result).items():
+        if not isinstance(value, (list, dict)):
+            click.echo(f"  {key:<22} {value}")
+
+
+@click.group("analyze", cls=AppGroup)
+def analyze() -> None:
+    """Customer analysis: RFM, CLV, cohorts, churn, basket rules, tags."""
+
+
+as_of_opt = click.option("--as-of", help="Run date, YYYY-MM-DD (default: today, UTC)")
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
+
+
+@analyze.command("rfm")
+@as_of_opt
+@click.option("--bins", type=click.IntRange(2, 10), help="Quantile bins (default 5 or settings)")
+@click.option("--currency")
+@json_opt
+def rfm_cmd(as_of: str | None, bins: int | None, currency: str | None, as_json: bool) -> None:
+    """Score recency, frequency and monetary value of every customer and assign segments."""
+    from .services import rfm
+
+    ctx = _ctx()
+    config = rfm.RfmConfig.from_settings(ctx, bins=bins)
+    result, = _steps("RFM", [("score and segment", lambda: rfm.run_rfm(ctx, _date(as_of), config=config,
+                                                                       currency=currency))])
+    _echo(result, as_json)
+    if not as_json:
+        for s in result["segments"]:
+            click.echo(f"    {s['label']:<22} {s['customers']:>8}")
+
+
+@analyze.command("clv")
+@as_of_opt
+@click.option("--months", type=click.IntRange(1, 120))
+@click.option("--discount", "monthly_discount", type=click.FloatRange(0, 0.99), help="Monthly discount rate")
+@json_opt
+def clv_cmd(as_of: str | None, months: int | None, monthly_discount: float | None, as_json: bool) -> None:
+    """Fit BG/NBD and Gamma-Gamma and store every customer's CLV."""
+    from .services import clv
+
+    ctx = _ctx()
+    with click.progressbar(length=1, label="CLV (customers written)") as bar:
+        def progress(n: int) -> None:
+            bar.length = max(bar.length or 0, bar.pos + n)
+            bar.update(n)
+
+        result = clv.run_clv(ctx, _date(as_of), months=months, monthly_discount=monthly_discount, progress=progress)
+    _echo(result, as_json)
+    if not as_json:
+        click.echo(f"  BG/NBD       {result['bgnbd']}")
+        click.echo(f"  Gamma-Gamma  {result['gamma_gamma']}")
+
+
+@analyze.command("cohorts")
+@as_of_opt
+@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
+@json_opt
+def cohorts_cmd(as_of: str | None, months: int, as_json: bool) -> None:
+    """Print the retention table by first-purchase month and the loyalty factors."""
+    from .services import loyalty
+
+    ctx = _ctx()
+    ctx.require("analysis.read")
+    day = _date(as_of) or dt.datetime.now(dt.timezone.utc).date()
+    table, summary = _steps("Cohorts", [("retention", lambda: loyalty.cohort_table(ctx, day, months)),
+                                        ("loyalty", lambda: loyalty.loyalty_summary(ctx, day))])
+    if as_json:
+        click.echo(json.dumps(jsonable({"cohorts": table, "loyalty": summary}), indent=2, ensure_ascii=False))
+        return
+    for row in table:
+        click.echo(f"  {row['cohort']}  {row['size']:>6}  " + " ".join(f"{(r or 0) * 100:5.1f}" for r in row["retention"]))
+    _echo(summary, False)
+
+
+@analyze.command("churn")
+@as_of_opt
+@click.option("--window", "window_days", type=click.IntRange(7, 3650), default=90, show_default=True)
+@json_opt
+def churn_cmd(as_of: str | None, window_days: int, as_json: bool) -> None:
+    """Train the propensity model by time split, report AUC, store every customer's churn score."""
+    from .services import churn
+
+    ctx = _ctx()
+    result, = _steps("Churn", [("train, evaluate, score", lambda: churn.run_churn(ctx, _date(as_of), window_days=window_days))])
+    _echo(result, as_json)
+
+
+@analyze.command("basket")
+@as_of_opt
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
+@click.option("--min-pairs", type=click.IntRange(1), default=2, show_default=True)
+@json_opt
+def basket_cmd(as_of: str | None, days: int, min_pairs: int, as_json: bool) -> None:
+    """Compute association rules (support, confidence, lift) from order lines."""
+    from .services import basket
+
+    ctx = _ctx()
+    result, = _steps("Basket", [("pair counts", lambda: basket.run_basket(ctx, _date(as_of), days=days, min_pairs=min_pairs))])
+    _echo(result, as_json)
+
+
+@analyze.command("tags")
+def tags_cmd() -> None:
+    """Refresh the customer tags of every active tag rule."""
+    from .services import tags
+
+    for name, count in tags.apply_rules(_ctx()).items():
+        click.echo(f"  {name:<30} {count}")
+
+
+def _nightly(ctx: Any) -> None:
+    from crmcore.errors import ValidationError
+
+    from .services import basket, churn, clv, rfm
+
+    rfm.run_rfm(ctx)
+    basket.run_basket(ctx)
+    for step in (clv.run_clv, churn.run_churn):
+        try:
+            step(ctx)
+        except ValidationError:  # too little history yet: nothing to fit; RFM and rules still ran
+            ctx.session.rollback()
+
+
+def _tags(ctx: Any) -> None:
+    from .services import tags
+
+    tags.apply_rules(ctx)
+
+
+JOBS = [Job("analysis.nightly", _nightly, 24 * 3600, "Recompute RFM segments, basket rules, CLV and churn scores"),
+        Job("analysis.tags", _tags, 6 * 3600, "Refresh customer tags from the tag rules")]

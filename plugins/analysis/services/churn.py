@@ -1,0 +1,97 @@
+"""Churn / VIP propensity: a scikit-learn logistic regression on the loyalty features, checked by a
+time split (features as of a past cutoff, label = bought in the window after it; trained on the
+window before, scored on the next, AUC reported), then scores every customer as of the run date."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select
+
+from crmcore.errors import ValidationError
+from crmcore.events import audit
+from crmcore.i18n import _
+from crmcore.services.unit import unit_of_work
+from plugins.sales.models import Order
+from plugins.sales.services.money import base_currency
+
+from ..models import ChurnScore, ModelFit
+from .loyalty import customer_features
+from .sqlfuncs import sold_orders
+
+FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_days", "discount_share")
+
+
+def feature_matrix(ctx: Any, as_of: dt.date, currency: str) -> tuple[np.ndarray, np.ndarray]:
+    """(customer ids, feature matrix) of every customer who bought by ``as_of``; logs for skewed counts."""
+    f = customer_features(ctx, as_of, currency)
+    rows = ctx.session.execute(select(f.c.customer_id, *[f.c[name] for name in FEATURES]).order_by(f.c.customer_id)).all()
+    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    raw = np.asarray([[float(v) if v is not None else np.nan for v in r[1:]] for r in rows], dtype=float).reshape(len(rows), len(FEATURES))
+    gap = raw[:, 4]
+    raw[:, 4] = np.where(np.isnan(gap), raw[:, 3], gap)  # one purchase: the gap so far is the tenure
+    x = np.column_stack([np.log1p(raw[:, 0]), np.log1p(raw[:, 1]), np.log1p(np.maximum(raw[:, 2], 0)),
+                         np.log1p(raw[:, 3]), np.log1p(raw[:, 4]), raw[:, 5]])
+    return ids, x
+
+
+def buyers_between(ctx: Any, after: dt.date, until: dt.date) -> set[int]:
+    """Customers with a sold order dated after ``after`` up to ``until``."""
+    return set(ctx.session.scalars(select(Order.customer_id).where(sold_orders(until, since=after)).distinct()))
+
+
+def _labelled(ctx: Any, cutoff: dt.date, window: int, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ids, x = feature_matrix(ctx, cutoff, currency)
+    bought = buyers_between(ctx, cutoff, cutoff + dt.timedelta(days=window))
+    y = np.asarray([1 if int(i) in bought else 0 for i in ids], dtype=int)
+    return ids, x, y
+
+
+def _model() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, class_weight="balanced"))
+
+
+def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
+              currency: str | None = None) -> dict[str, Any]:
+    """Train on (features at as_of - 2w, bought in the next w), evaluate on (features at as_of - w,
+    bought up to as_of), store the AUC; refit on the later window and score everyone as of ``as_of``."""
+    from sklearn.metrics import roc_auc_score
+
+    ctx.require("analysis.run")
+    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    currency = (currency or base_currency(ctx)).upper()
+    if window_days < 7:
+        raise ValidationError(_("The window must be at least 7 days."), errors={"window_days": [str(_("At least 7."))]})
+    train_cut = as_of - dt.timedelta(days=2 * window_days)
+    test_cut = as_of - dt.timedelta(days=window_days)
+    _ids, x_train, y_train = _labelled(ctx, train_cut, window_days, currency)
+    _ids, x_test, y_test = _labelled(ctx, test_cut, window_days, currency)
+    for y, when in ((y_train, train_cut), (y_test, test_cut)):
+        if len(y) < 10 or y.min() == y.max():
+            raise ValidationError(_("Not enough history to train the churn model."), errors={"orders": [str(_(
+                "Customers who bought by %(date)s must include some who bought again and some who did not.",
+                date=when.isoformat()))]})
+    model = _model().fit(x_train, y_train)
+    auc = float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
+    final = _model().fit(x_test, y_test)
+    ids, x_now = feature_matrix(ctx, as_of, currency)
+    prob = final.predict_proba(x_now)[:, 1] if len(ids) else np.zeros(0)
+    coefficients = dict(zip(FEATURES, map(float, final[-1].coef_[0])))
+    with unit_of_work(ctx):
+        ctx.session.execute(delete(ChurnScore).where(ChurnScore.run_date == as_of))
+        rows = [{"run_date": as_of, "customer_id": int(c), "purchase_probability": float(p), "churn_score": float(1 - p)}
+                for c, p in zip(ids, prob)]
+        for i in range(0, len(rows), 10_000):
+            ctx.session.execute(insert(ChurnScore), rows[i:i + 10_000])
+        ctx.session.execute(delete(ModelFit).where(ModelFit.run_date == as_of, ModelFit.kind == "churn"))
+        metrics = {"auc": auc, "train_cutoff": train_cut.isoformat(), "test_cutoff": test_cut.isoformat(),
+                   "window_days": window_days, "train_customers": int(len(y_train)),
+                   "test_customers": int(len(y_test)), "test_buy_rate": float(y_test.mean())}
+        ctx.session.add(ModelFit(kind="churn", run_date=as_of, params={"coefficients": coefficients}, metrics=metrics))
+        audit(ctx, "computed", "analysis_churn", as_of.isoformat(), data={"customers": len(rows), "auc": auc})
+    return {"run_date": as_of, "customers": len(rows), "auc": round(auc, 4), **metrics, "coefficients": coefficients}

@@ -1,0 +1,176 @@
+"""Customer lifetime value from the orders: one SQL query gives each customer's repeat purchases,
+recency, age and mean repeat spend; BG/NBD and Gamma-Gamma are fitted on that summary
+(:mod:`.btyd`) and every customer's predictions are stored for the run date."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from typing import Any, Iterator
+
+import numpy as np
+from sqlalchemy import case, delete, func, insert, select
+
+from crmcore.errors import ValidationError
+from crmcore.events import audit
+from crmcore.i18n import _
+from crmcore.models import Customer
+from crmcore.services.unit import unit_of_work
+from plugins.sales.models import Order
+from plugins.sales.services.money import base_currency, converted
+
+from ..models import ClvScore, ModelFit
+from . import btyd
+from .sqlfuncs import as_date, days_between, sold_orders
+
+TIME_UNIT_DAYS = 7.0  # the models are fitted in weeks, as in the papers
+CHUNK = 10_000
+
+
+def summary_select(ctx: Any, as_of: dt.date, currency: str) -> Any:
+    """Per customer: repeat purchase days ``x``, days first->last ``t_x``, days first->as_of ``T``,
+    and the total amount of the repeat purchases (orders after the first purchase day)."""
+    amount = converted(ctx, Order.total, Order.currency, currency)
+    per_order = (select(Order.customer_id, Order.order_date, amount.label("amount"),
+                        func.min(Order.order_date).over(partition_by=Order.customer_id).label("first_day"))
+                 .join(Customer, Customer.id == Order.customer_id)
+                 .where(sold_orders(as_of), Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
+                 .subquery("per_order"))
+    c = per_order.c
+    return (select(c.customer_id,
+                   (func.count(func.distinct(c.order_date)) - 1).label("x"),
+                   days_between(func.max(c.order_date), func.min(c.first_day)).label("t_x"),
+                   days_between(as_date(as_of), func.min(c.first_day)).label("T"),
+                   func.coalesce(func.sum(case((c.order_date > c.first_day, c.amount), else_=0)), 0).label("repeat_amount"))
+            .group_by(c.customer_id).order_by(c.customer_id))
+
+
+def load_summary(ctx: Any, as_of: dt.date, currency: str) -> dict[str, np.ndarray]:
+    """The summary as numpy arrays (memory grows with customers, not with orders)."""
+    ids, xs, txs, Ts, amounts = [], [], [], [], []
+    result = ctx.session.execute(summary_select(ctx, as_of, currency).execution_options(yield_per=CHUNK))
+    for part in result.partitions():
+        for cid, x, t_x, T, repeat_amount in part:
+            ids.append(cid); xs.append(x); txs.append(t_x); Ts.append(T); amounts.append(float(repeat_amount or 0))
+    x = np.asarray(xs, dtype=float)
+    spend = np.divide(np.asarray(amounts), x, out=np.zeros_like(x), where=x > 0)
+    return {"customer_id": np.asarray(ids, dtype=np.int64), "x": x, "t_x": np.asarray(txs, dtype=float),
+            "T": np.asarray(Ts, dtype=float), "zbar": spend}
+
+
+def fit(summary: dict[str, np.ndarray], penalizer: float = 0.0) -> tuple[btyd.BgNbdParams, btyd.GammaGammaParams]:
+    """Fit both models on a summary in days (converted to weeks); identical rows are weighted once.
+    A small ``penalizer`` (L2 on the parameters) keeps small data sets from running off to infinity."""
+    unit = TIME_UNIT_DAYS
+    triples = np.column_stack([summary["x"], summary["t_x"] / unit, summary["T"] / unit])
+    unique, counts = np.unique(triples, axis=0, return_counts=True)
+    bg = btyd.fit_bgnbd(unique[:, 0], unique[:, 1], unique[:, 2], weights=counts, penalizer=penalizer)
+    repeat = (summary["x"] > 0) & (summary["zbar"] > 0)
+    if repeat.sum() < 3:
+        raise ValidationError(_("Too few repeat customers to fit the spend model (need 3)."),
+                              errors={"orders": [str(_("At least 3 customers must have bought twice."))]})
+    gg = btyd.fit_gamma_gamma(summary["x"][repeat], summary["zbar"][repeat], penalizer=penalizer)
+    return bg, gg
+
+
+def predict(summary: dict[str, np.ndarray], bg: btyd.BgNbdParams, gg: btyd.GammaGammaParams, *,
+            horizon_days: int, months: int, monthly_discount: float) -> dict[str, np.ndarray]:
+    """Expected purchases in ``horizon_days``, P(alive), expected spend and discounted CLV over ``months``."""
+    unit = TIME_UNIT_DAYS
+    x, t_x, T, zbar = summary["x"], summary["t_x"] / unit, summary["T"] / unit, summary["zbar"]
+    out = {"expected_purchases": btyd.expected_purchases(bg, horizon_days / unit, x, t_x, T),
+           "p_alive": btyd.probability_alive(bg, x, t_x, T),
+           "expected_spend": btyd.expected_spend(gg, x, zbar),
+           "clv": btyd.clv(bg, gg, x, t_x, T, zbar, periods=months, period_length=30.0 / unit,
+                           discount_rate=monthly_discount)}
+    # a value the special functions cannot give (overflow at extreme parameters) is stored as 0
+    return {k: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in out.items()}
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(round(float(value), 2))) if math.isfinite(value) else Decimal("0.00")
+
+
+def _rows(run_date: dt.date, currency: str, s: dict[str, np.ndarray], p: dict[str, np.ndarray]) -> Iterator[dict[str, Any]]:
+    for i in range(len(s["customer_id"])):
+        yield {"run_date": run_date, "customer_id": int(s["customer_id"][i]), "frequency": int(s["x"][i]),
+               "recency_days": int(s["t_x"][i]), "age_days": int(s["T"][i]), "average_spend": _money(s["zbar"][i]),
+               "expected_purchases": float(p["expected_purchases"][i]), "p_alive": float(p["p_alive"][i]),
+               "expected_spend": _money(p["expected_spend"][i]), "clv": _money(p["clv"][i]), "currency": currency}
+
+
+def settings_of(ctx: Any) -> dict[str, Any]:
+    raw = (ctx.settings.get("ANALYSIS") or {}).get("clv") or {}
+    return {"horizon_days": int(raw.get("horizon_days", 90)), "months": int(raw.get("months", 12)),
+            "monthly_discount": float(raw.get("monthly_discount", 0.01)),
+            "penalizer": float(raw.get("penalizer", 0.001))}
+
+
+def run_clv(ctx: Any, as_of: dt.date | None = None, *, currency: str | None = None, horizon_days: int | None = None,
+            months: int | None = None, monthly_discount: float | None = None,
+            progress: Any = None) -> dict[str, Any]:
+    """Fit BG/NBD and Gamma-Gamma on all customers' orders up to ``as_of`` and store each customer's
+    predictions (replacing that day's); ``progress(n)`` is called as rows are written."""
+    ctx.require("analysis.run")
+    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    currency = (currency or base_currency(ctx)).upper()
+    opts = settings_of(ctx)
+    opts.update({k: v for k, v in {"horizon_days": horizon_days, "months": months,
+                                   "monthly_discount": monthly_discount}.items() if v is not None})
+    if opts["horizon_days"] <= 0 or opts["months"] <= 0 or not 0 <= opts["monthly_discount"] < 1:
+        raise ValidationError(_("The CLV settings are not valid."),
+                              errors={"settings": [str(_("Horizon and months must be positive; the discount rate in [0, 1)."))]})
+    summary = load_summary(ctx, as_of, currency)
+    if len(summary["customer_id"]) < 3:
+        raise ValidationError(_("Too few customers with orders to fit the models (need 3)."),
+                              errors={"orders": [str(_("Record more orders first."))]})
+    bg, gg = fit(summary, opts["penalizer"])
+    predictions = predict(summary, bg, gg, horizon_days=opts["horizon_days"], months=opts["months"],
+                          monthly_discount=opts["monthly_discount"])
+    with unit_of_work(ctx):
+        ctx.session.execute(delete(ClvScore).where(ClvScore.run_date == as_of))
+        batch: list[dict[str, Any]] = []
+        for row in _rows(as_of, currency, summary, predictions):
+            batch.append(row)
+            if len(batch) >= CHUNK:
+                ctx.session.execute(insert(ClvScore), batch)
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            ctx.session.execute(insert(ClvScore), batch)
+            if progress:
+                progress(len(batch))
+        ctx.session.execute(delete(ModelFit).where(ModelFit.run_date == as_of, ModelFit.kind.in_(("bgnbd", "gamma_gamma"))))
+        ctx.session.add(ModelFit(kind="bgnbd", run_date=as_of,
+                                 params={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "time_unit_days": TIME_UNIT_DAYS},
+                                 metrics={"log_likelihood": bg.log_likelihood, "customers": bg.n}))
+        ctx.session.add(ModelFit(kind="gamma_gamma", run_date=as_of,
+                                 params={"p": gg.p, "q": gg.q, "gamma": gg.gamma, "currency": currency},
+                                 metrics={"log_likelihood": gg.log_likelihood, "customers": gg.n}))
+        audit(ctx, "computed", "analysis_clv", as_of.isoformat(),
+              data={"customers": len(summary["customer_id"]), **opts})
+    total = float(np.nansum(predictions["clv"]))
+    return {"run_date": as_of, "customers": int(len(summary["customer_id"])), "currency": currency,
+            "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood},
+            "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood},
+            "total_clv": _money(total), **opts}
+
+
+def clv_distribution(ctx: Any, run_date: dt.date | None = None, buckets: int = 10,
+                     customer_ids: Any = None) -> list[dict[str, Any]]:
+    """Customers per CLV decile band (value ranges from the data) on a run, for the histogram."""
+    from .rfm import latest_run
+
+    run_date = run_date or latest_run(ctx, ClvScore)
+    if run_date is None:
+        return []
+    tile = func.ntile(buckets).over(order_by=ClvScore.clv).label("tile")
+    inner = select(ClvScore.clv, tile).where(ClvScore.run_date == run_date)
+    if customer_ids is not None:
+        inner = inner.where(ClvScore.customer_id.in_(customer_ids))
+    sub = inner.subquery()
+    stmt = (select(sub.c.tile, func.count(), func.min(sub.c.clv), func.max(sub.c.clv), func.sum(sub.c.clv))
+            .group_by(sub.c.tile).order_by(sub.c.tile))
+    return [{"band": int(t), "customers": int(n), "min": lo, "max": hi, "total": total}
+            for t, n, lo, hi, total in ctx.session.execute(stmt)]

@@ -1,0 +1,110 @@
+"""The 7P profile of one customer (DOMAIN.md section 2): profiling, persistency, profitability,
+performance, prospecting, product and promotion, from the customer record, the sales orders,
+invoices and lines, and the stored analysis results; also the customer 360 panel."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from crmcore.contracts import Panel
+from crmcore.i18n import _
+from crmcore.models import Address
+from crmcore.services.customers import get_customer
+from plugins.sales.models import Invoice, Lead, Order, OrderLine, Product
+from plugins.sales.services.money import cents
+
+from ..models import ChurnScore, ClvScore, RfmScore
+from .loyalty import discounted
+from .sqlfuncs import SOLD
+
+
+def _latest(ctx: Any, model: Any, customer_id: int) -> Any:
+    return ctx.session.scalar(select(model).where(model.customer_id == customer_id)
+                              .order_by(model.run_date.desc()).limit(1))
+
+
+def profile(ctx: Any, customer_id: int) -> dict[str, Any]:
+    """Everything the 7P view shows for a customer in the actor's scope."""
+    ctx.require("analysis.read")
+    c = get_customer(ctx, customer_id)
+    sold = (Order.customer_id == c.id) & Order.status.in_(SOLD)
+    first, last, orders, revenue = ctx.session.execute(
+        select(func.min(Order.order_date), func.max(Order.order_date), func.count(Order.id),
+               func.coalesce(func.sum(Order.total), 0)).where(sold)).one()
+    line_q = (select(func.coalesce(func.sum(OrderLine.line_total), 0),
+                     func.coalesce(func.sum(case((Product.cost.is_not(None), OrderLine.line_total), else_=0)), 0),
+                     func.coalesce(func.sum(OrderLine.quantity * Product.cost), 0),
+                     func.count(OrderLine.id), func.sum(case((discounted(), 1), else_=0)),
+                     func.coalesce(func.sum(case((discounted(), OrderLine.line_total), else_=0)), 0))
+              .join(Order, Order.id == OrderLine.order_id).outerjoin(Product, Product.id == OrderLine.product_id)
+              .where(sold))
+    line_total, costed_revenue, cost, n_lines, n_disc, disc_amount = ctx.session.execute(line_q).one()
+    costed_revenue, cost = cents(costed_revenue), cents(cost)
+    due = ctx.session.scalar(select(func.coalesce(func.sum(Invoice.amount_total - Invoice.amount_paid), 0))
+                             .where(Invoice.customer_id == c.id, Invoice.state.in_(("open", "partial"))))
+    by_category = [{"category": cat or "-", "amount": amt, "lines": n} for cat, amt, n in ctx.session.execute(
+        select(Product.category, func.sum(OrderLine.line_total), func.count(OrderLine.id))
+        .join(Order, Order.id == OrderLine.order_id).outerjoin(Product, Product.id == OrderLine.product_id)
+        .where(sold).group_by(Product.category).order_by(func.sum(OrderLine.line_total).desc()))]
+    by_channel = [{"channel": src, "orders": n, "amount": amt} for src, n, amt in ctx.session.execute(
+        select(Order.source, func.count(Order.id), func.sum(Order.total)).where(sold).group_by(Order.source))]
+    top_products = [{"product_id": pid, "name": name, "quantity": qty, "amount": amt}
+                    for pid, name, qty, amt in ctx.session.execute(
+                        select(Product.id, Product.name, func.sum(OrderLine.quantity), func.sum(OrderLine.line_total))
+                        .join(Order, Order.id == OrderLine.order_id).join(Product, Product.id == OrderLine.product_id)
+                        .where(sold).group_by(Product.id, Product.name)
+                        .order_by(func.sum(OrderLine.line_total).desc()).limit(10))]
+    region = ctx.session.scalar(select(Address.region).where(Address.customer_id == c.id)
+                                .order_by(Address.is_primary.desc(), Address.id).limit(1))
+    campaigns = sorted({x for x in ctx.session.scalars(select(Lead.campaign).where(Lead.customer_id == c.id)) if x})
+    rfm, clv, churn = (_latest(ctx, m, c.id) for m in (RfmScore, ClvScore, ChurnScore))
+    history = [{"run_date": d, "segment": s} for d, s in ctx.session.execute(
+        select(RfmScore.run_date, RfmScore.segment).where(RfmScore.customer_id == c.id).order_by(RfmScore.run_date))]
+    from .basket import suggestions_for
+
+    tenure = (dt.datetime.now(dt.timezone.utc).date() - first).days if first else None
+    return {
+        "customer_id": c.id, "name": c.name,
+        "profile": {"kind": c.kind, "stage": c.stage, "level": c.level, "industry": c.industry,
+                    "source_channel": c.source_channel, "owner_id": c.owner_id, "credit_limit": c.credit_limit,
+                    "currency": c.currency, "tags": [t.name for t in c.tags], "completeness": c.completeness},
+        "persistency": {"first_order": first, "last_order": last, "orders": int(orders), "tenure_days": tenure,
+                        "mean_days_between_orders": round((last - first).days / (orders - 1), 1)
+                        if orders and orders > 1 else None, "segment_history": history},
+        "profitability": {"revenue": cents(revenue), "cost": cost if costed_revenue else None,
+                          "margin": (costed_revenue - cost) if costed_revenue else None,
+                          "margin_rate": round((costed_revenue - cost) / costed_revenue, 4) if costed_revenue else None,
+                          "cost_coverage": round(costed_revenue / Decimal(line_total), 4) if line_total else None,
+                          "amount_due": cents(due)},
+        "performance": {"by_category": by_category, "by_channel": by_channel, "region": region},
+        "prospecting": {"segment": rfm.segment if rfm else None,
+                        "rfm": {"r": rfm.r_score, "f": rfm.f_score, "m": rfm.m_score} if rfm else None,
+                        "clv": clv.clv if clv else None, "p_alive": round(clv.p_alive, 4) if clv else None,
+                        "expected_purchases": round(clv.expected_purchases, 3) if clv else None,
+                        "churn_score": round(churn.churn_score, 4) if churn else None},
+        "product": {"top_products": top_products,
+                    "suggestions": [s.to_dict() for s in suggestions_for(ctx, c, limit=5)]},
+        "promotion": {"discounted_lines": int(n_disc or 0), "order_lines": int(n_lines or 0),
+                      "discount_share": round(int(n_disc or 0) / int(n_lines), 4) if n_lines else None,
+                      "discounted_amount": cents(disc_amount), "campaigns": campaigns},
+    }
+
+
+def customer_panel(ctx: Any, customer: Any) -> list[Panel]:
+    """A small "Value" section on the customer 360 view for users who may read the analysis."""
+    if not ctx.can("analysis.read"):
+        return []
+    rfm, clv, churn = (_latest(ctx, m, customer.id) for m in (RfmScore, ClvScore, ChurnScore))
+    if rfm is None and clv is None and churn is None:
+        return []
+    rows: list[tuple[str, Any]] = []
+    if rfm is not None:
+        rows += [(str(_("Segment")), rfm.segment or "-"), (str(_("RFM")), f"{rfm.r_score}{rfm.f_score}{rfm.m_score}")]
+    if clv is not None:
+        rows += [(str(_("Lifetime value")), f"{clv.clv} {clv.currency}"), (str(_("P(alive)")), f"{clv.p_alive:.0%}")]
+    if churn is not None:
+        rows.append((str(_("Churn risk")), f"{churn.churn_score:.0%}"))
+    return [Panel(key="analysis", title=str(_("Customer value")), rows=rows, order=60)]

@@ -1,0 +1,200 @@
+"""Customer tags from declarative rules over the analysis metrics: JSON conditions compiled to SQL
+(a whitelist of fields and operators, never ``eval``), refreshed by a job. A rule owns its tag:
+after a refresh exactly the customers meeting the conditions carry it."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, false, func, insert, literal, not_, or_, select, true
+
+from crmcore.errors import NotFound, ValidationError
+from crmcore.events import audit, record_change
+from crmcore.i18n import _
+from crmcore.models import Customer, Tag
+from crmcore.models.customer import customer_tags
+from crmcore.db import utcnow
+from crmcore.services.unit import apply_changes, unit_of_work
+
+from ..models import ChurnScore, ClvScore, RfmScore, TagRule
+
+# field -> (type, source table, column)
+FIELDS: dict[str, tuple[str, Any, str]] = {
+    "recency_days": ("num", RfmScore, "recency_days"),
+    "frequency": ("num", RfmScore, "frequency"),
+    "monetary": ("num", RfmScore, "monetary"),
+    "r_score": ("num", RfmScore, "r_score"),
+    "f_score": ("num", RfmScore, "f_score"),
+    "m_score": ("num", RfmScore, "m_score"),
+    "segment": ("str", RfmScore, "segment"),
+    "clv": ("num", ClvScore, "clv"),
+    "p_alive": ("num", ClvScore, "p_alive"),
+    "expected_purchases": ("num", ClvScore, "expected_purchases"),
+    "churn_score": ("num", ChurnScore, "churn_score"),
+    "purchase_probability": ("num", ChurnScore, "purchase_probability"),
+}
+OPS = {"num": ("eq", "ne", "lt", "lte", "gt", "gte", "is_null"),
+       "str": ("eq", "ne", "in", "not_in", "is_null")}
+MAX_NODES, MAX_DEPTH = 50, 8
+RULE_FIELDS = ("name", "tag", "conditions", "active")
+
+
+def metrics_select(ctx: Any) -> Any:
+    """Subquery: each customer's metrics from the latest RFM, CLV and churn runs (missing ones NULL)."""
+    from .rfm import latest_run
+
+    stmt = select(Customer.id.label("customer_id"))
+    for model in (RfmScore, ClvScore, ChurnScore):
+        run = latest_run(ctx, model)
+        on = and_(model.customer_id == Customer.id, model.run_date == run) if run else false()
+        stmt = stmt.outerjoin(model, on)
+    for name, (_type, model, column) in FIELDS.items():
+        stmt = stmt.add_columns(getattr(model, column).label(name))
+    return stmt.where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)).subquery("metrics")
+
+
+def compile_conditions(node: Any, columns: Any, path: str = "conditions") -> Any:
+    """Validate ``node`` and return the SQL condition over ``columns`` (the metrics subquery's ``.c``)."""
+    errors: dict[str, list[str]] = {}
+    counter = {"n": 0}
+    expr = _compile(node, columns, path, 0, counter, errors)
+    if errors:
+        raise ValidationError(_("The conditions are not valid."), errors=errors)
+    return expr
+
+
+def _compile(node: Any, columns: Any, path: str, depth: int, counter: dict[str, int], errors: dict[str, list[str]]) -> Any:
+    counter["n"] += 1
+    if counter["n"] > MAX_NODES or depth > MAX_DEPTH:
+        errors.setdefault(path, []).append(str(_("Too many or too deeply nested conditions.")))
+        return true()
+    if not isinstance(node, dict) or not node:
+        errors.setdefault(path, []).append(str(_("Write an object: a condition, or all / any / not.")))
+        return true()
+    for key, combine in (("all", and_), ("any", or_)):
+        if key in node:
+            items = node[key]
+            if not isinstance(items, list) or not items:
+                errors.setdefault(f"{path}.{key}", []).append(str(_("Give a non-empty list.")))
+                return true()
+            return combine(*[_compile(n, columns, f"{path}.{key}.{i}", depth + 1, counter, errors)
+                             for i, n in enumerate(items)])
+    if "not" in node:
+        return not_(_compile(node["not"], columns, f"{path}.not", depth + 1, counter, errors))
+    field, op, value = node.get("field"), node.get("op"), node.get("value")
+    if field not in FIELDS:
+        errors.setdefault(f"{path}.field", []).append(str(_("Unknown field; use one of: %(fields)s.",
+                                                                 fields=", ".join(FIELDS))))
+        return true()
+    kind = FIELDS[field][0]
+    if op not in OPS[kind]:
+        errors.setdefault(f"{path}.op", []).append(str(_("Use one of: %(ops)s.", ops=", ".join(OPS[kind]))))
+        return true()
+    column = columns[field]
+    if op == "is_null":
+        return column.is_(None) if value in (True, None) else column.is_not(None)
+    if kind == "num":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            errors.setdefault(f"{path}.value", []).append(str(_("Must be a number.")))
+            return true()
+    elif op in ("in", "not_in"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > 100:
+            errors.setdefault(f"{path}.value", []).append(str(_("Must be a list of texts.")))
+            return true()
+    elif not isinstance(value, str):
+        errors.setdefault(f"{path}.value", []).append(str(_("Must be a text.")))
+        return true()
+    return {"eq": lambda: column == value, "ne": lambda: or_(column != value, column.is_(None)),
+            "lt": lambda: column < value, "lte": lambda: column <= value, "gt": lambda: column > value,
+            "gte": lambda: column >= value, "in": lambda: column.in_(value),
+            "not_in": lambda: or_(column.not_in(value), column.is_(None))}[op]()
+
+
+def _clean(ctx: Any, data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    out = dict(data)
+    for key in ("name", "tag"):
+        if key in out:
+            out[key] = str(out[key] or "").strip()
+            if not out[key] or len(out[key]) > 120:
+                errors[key] = [str(_("Required, at most 120 characters."))]
+    if errors:
+        raise ValidationError(_("The tag rule is not valid."), errors=errors)
+    if "conditions" in out:
+        compile_conditions(out["conditions"], metrics_select(ctx).c)
+    return out
+
+
+def create_rule(ctx: Any, data: dict[str, Any]) -> TagRule:
+    ctx.require("analysis.manage")
+    missing = {k: [str(_("Required."))] for k in ("name", "tag", "conditions") if k not in data}
+    if missing:
+        raise ValidationError(_("The tag rule is not valid."), errors=missing)
+    data = _clean(ctx, data)
+    with unit_of_work(ctx):
+        rule = TagRule(active=True)
+        changes = apply_changes(rule, data, RULE_FIELDS)
+        ctx.session.add(rule)
+        ctx.session.flush()
+        record_change(ctx, "analysis_tag_rule", "created", rule.id, changes)
+    return rule
+
+
+def update_rule(ctx: Any, rule_id: int, data: dict[str, Any]) -> TagRule:
+    ctx.require("analysis.manage")
+    rule = get_rule(ctx, rule_id)
+    data = _clean(ctx, data)
+    with unit_of_work(ctx):
+        changes = apply_changes(rule, data, RULE_FIELDS)
+        if changes:
+            record_change(ctx, "analysis_tag_rule", "updated", rule.id, changes)
+    return rule
+
+
+def delete_rule(ctx: Any, rule_id: int) -> None:
+    ctx.require("analysis.manage")
+    rule = get_rule(ctx, rule_id)
+    with unit_of_work(ctx):
+        ctx.session.delete(rule)
+        record_change(ctx, "analysis_tag_rule", "deleted", rule_id, {"name": [rule.name, None]})
+
+
+def get_rule(ctx: Any, rule_id: int) -> TagRule:
+    ctx.require("analysis.read")
+    rule = ctx.session.get(TagRule, rule_id)
+    if rule is None:
+        raise NotFound(_("Tag rule %(id)s does not exist.", id=rule_id))
+    return rule
+
+
+def list_rules(ctx: Any) -> list[TagRule]:
+    ctx.require("analysis.read")
+    return list(ctx.session.scalars(select(TagRule).order_by(TagRule.name)))
+
+
+def apply_rules(ctx: Any) -> dict[str, int]:
+    """Refresh every active rule's tag; return ``{rule name: customers tagged}``."""
+    ctx.require("analysis.run")
+    out: dict[str, int] = {}
+    metrics = metrics_select(ctx)
+    for rule in list(ctx.session.scalars(select(TagRule).where(TagRule.active.is_(True)).order_by(TagRule.id))):
+        cond = compile_conditions(rule.conditions, metrics.c)
+        matching = select(metrics.c.customer_id).where(cond)
+        with unit_of_work(ctx):
+            tag = ctx.session.scalar(select(Tag).where(Tag.name == rule.tag))
+            if tag is None:
+                tag = Tag(name=rule.tag)
+                ctx.session.add(tag)
+                ctx.session.flush()
+            removed = ctx.session.execute(delete(customer_tags).where(
+                customer_tags.c.tag_id == tag.id, customer_tags.c.customer_id.not_in(matching))).rowcount
+            already = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id == tag.id)
+            added = ctx.session.execute(insert(customer_tags).from_select(
+                ["customer_id", "tag_id"],
+                select(metrics.c.customer_id, literal(tag.id)).where(cond, metrics.c.customer_id.not_in(already)))).rowcount
+            count = ctx.session.scalar(select(func.count()).select_from(customer_tags).where(customer_tags.c.tag_id == tag.id))
+            rule.last_applied_at, rule.last_count = utcnow(), int(count or 0)
+            audit(ctx, "applied", "analysis_tag_rule", rule.id, data={"tag": rule.tag, "added": added,
+                                                                      "removed": removed, "count": count})
+        ctx.session.expire_all()  # customers' tag collections changed underneath the ORM
+        out[rule.name] = int(count or 0)
+    return out
