@@ -73,6 +73,13 @@ def crm_sales_cross_sell(ctx: Any, customer: Any, opportunity: Any) -> list[Any]
     return suggestions_for(ctx, customer)
 
 
+@hookimpl(trylast=True)  # after the sales plugin's demo, whose products and customers it uses
+def crm_demo_data(ctx: Any) -> list[str]:
+    from .services.demo import load_demo
+
+    return [load_demo(ctx)]
+
+
 @hookimpl
 def crm_startup(app: Any) -> None:
     from flask import Blueprint

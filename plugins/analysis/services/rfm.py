@@ -20,7 +20,7 @@ from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
 from ..models import RfmScore, SegmentRule
-from .segments import ensure_segments
+from .segments import ensure_segments, segment_labels
 from .sqlfuncs import as_date, days_between, sold_orders
 
 SEGMENT_EVENT = "analysis.segment.changed"
@@ -197,7 +197,7 @@ def segment_sizes(ctx: Any, run_date: dt.date | None = None, customer_ids: Any =
             .where(RfmScore.run_date == run_date).group_by(RfmScore.segment))
     if customer_ids is not None:
         stmt = stmt.where(RfmScore.customer_id.in_(customer_ids))
-    labels = dict(ctx.session.execute(select(SegmentRule.name, SegmentRule.label)).all())
+    labels = segment_labels(ctx)  # in the reader's language
     rows = [{"segment": seg, "label": labels.get(seg, seg or "-"), "customers": int(n),
              "monetary": money or 0, "avg_recency_days": round(float(rec or 0), 1),
              "avg_frequency": round(float(freq or 0), 2)}

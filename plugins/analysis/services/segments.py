@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from crmcore.i18n import _, gettext
+
 from ..models import SegmentRule
 
 # name, label, priority, (r_min, r_max), (f_min, f_max), (m_min, m_max), suggested action
@@ -20,8 +22,25 @@ DEFAULT_SEGMENTS: tuple[tuple[str, str, int, tuple[int, int], tuple[int, int], t
     ("need_attention", "Need attention", 80, (3, 3), (2, 3), (1, 5), "Limited-time offers based on history."),
     ("about_to_sleep", "About to sleep", 90, (3, 3), (1, 1), (1, 5), "Recommend popular products; reconnect."),
     ("hibernating", "Hibernating", 100, (2, 2), (1, 1), (1, 5), "Offer other categories; low-cost reminders."),
-    ("lost", "Lost", 110, (1, 1), (1, 1), (1, 5), "Revive only with a strong reason; else let go."),
+    ("lost", "Lost customers", 110, (1, 1), (1, 1), (1, 5), "Revive only with a strong reason; else let go."),
 )
+
+
+# The default labels, marked for the catalogue: stored in English, shown in the reader's language
+# as long as an admin has not renamed them (a renamed label is shown as written).
+DEFAULT_LABELS = [
+    _("Champions"),
+    _("Loyal customers"),
+    _("Can't lose them"),
+    _("At risk"),
+    _("Potential loyalists"),
+    _("New customers"),
+    _("Promising"),
+    _("Need attention"),
+    _("About to sleep"),
+    _("Hibernating"),
+    _("Lost customers"),
+]
 
 
 def ensure_segments(ctx: Any) -> int:
@@ -36,5 +55,6 @@ def ensure_segments(ctx: Any) -> int:
 
 
 def segment_labels(ctx: Any) -> dict[str, str]:
-    """``{name: label}`` of every segment, in priority order."""
-    return dict(ctx.session.execute(select(SegmentRule.name, SegmentRule.label).order_by(SegmentRule.priority)).all())
+    """``{name: label}`` of every segment, in priority order, in the reader's language."""
+    rows = ctx.session.execute(select(SegmentRule.name, SegmentRule.label).order_by(SegmentRule.priority)).all()
+    return {name: gettext(label) for name, label in rows}

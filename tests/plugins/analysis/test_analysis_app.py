@@ -283,3 +283,25 @@ def test_admin_tag_rule_and_segment_forms(make_app: Any, make_user: Any) -> None
     assert client.get("/admin/analysis/tag-rule/").status_code == 200
     assert client.post("/admin/analysis/tag-rule/new/", data={"name": "x", "tag": "x", "conditions": "{}"}).status_code in (302, 403)
     assert len(tags.list_rules(rt.context())) == 1  # the analyst may not write
+
+
+def test_demo_history_lets_every_analysis_run_once(ctx):
+    """`crm demo` (core, then sales, then analysis by its trylast hook) leaves segments, CLV
+    scores, a churn model and basket rules to look at; a second run adds nothing."""
+    from sqlalchemy import func, select
+
+    from crmcore.demo import load_demo as core_demo
+    from plugins.analysis.models import AssociationRule, ClvScore, RfmScore
+    from plugins.analysis.services.demo import load_demo
+    from plugins.sales.models import Order
+    from plugins.sales.services.demo import load_demo as sales_demo
+
+    assert "sales demo first" in load_demo(ctx)
+    core_demo(ctx)
+    sales_demo(ctx)
+    summary = load_demo(ctx)
+    assert "analyses run: RFM, CLV, churn, basket rules" in summary, summary
+    count = lambda model: ctx.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+    orders, rfm, clv = count(Order), count(RfmScore), count(ClvScore)
+    assert orders > 100 and rfm >= 10 and clv >= 10 and count(AssociationRule) > 0
+    assert load_demo(ctx) == "Analysis demo data is already there." and count(Order) == orders
