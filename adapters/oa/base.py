@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 import requests
+from urllib.parse import urlsplit
 
 from crmcore.contracts_workflow import OACallbackEvent, OAState
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
@@ -23,6 +24,16 @@ from crmcore.errors import FatalAdapterError, RetriableAdapterError
 STATES = ("submitting", "pending", "approved", "rejected", "withdrawn", "terminated", "revoked", "unknown")
 REPLAY_WINDOW = 300  # seconds a callback's timestamp may differ from our clock
 
+
+
+
+def describe(exc: requests.RequestException) -> str:
+    """A connection failure for the error column and the log: the error's kind and the host, never
+    its text, which carries the URL and so the query secrets some OAs use (WeCom's corpsecret,
+    access_token)."""
+    url = getattr(getattr(exc, "request", None), "url", None) or ""
+    host = urlsplit(url).netloc if url else ""
+    return f"{type(exc).__name__}" + (f" ({host})" if host else "")
 
 class CallbackRejected(Exception):
     """A callback failed verification (signature, timestamp window, replayed nonce, bad format)."""
@@ -100,7 +111,7 @@ class OAProvider:
         try:
             response = self.http.request(method, url, **kwargs)
         except requests.RequestException as exc:
-            raise RetriableAdapterError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+            raise RetriableAdapterError(f"{self.name}: {describe(exc)}") from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise RetriableAdapterError(f"{self.name}: HTTP {response.status_code}")
         if response.status_code >= 400 and response.status_code != 404:

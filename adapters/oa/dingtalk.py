@@ -22,7 +22,7 @@ from flask import jsonify
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
 from . import crypto
-from .base import TOKENS, CallbackRejected, OACallbackEvent, OAProvider, OAState
+from .base import TOKENS, CallbackRejected, OACallbackEvent, OAProvider, OAState, describe
 
 KEY_FIELD = "CRM key"
 
@@ -72,7 +72,7 @@ class DingTalkProvider(OAProvider):
                 response = self.http.request(method, url, timeout=self.timeout,
                                              headers={"x-acs-dingtalk-access-token": self._token()}, **kwargs)
             except requests.RequestException as exc:
-                raise RetriableAdapterError(f"dingtalk: {type(exc).__name__}: {exc}") from exc
+                raise RetriableAdapterError(f"dingtalk: {describe(exc)}") from exc
             if response.status_code == 401 and attempt == 1:
                 TOKENS.forget(("dingtalk", self.base, str(self.config.get("app_key"))))
                 continue

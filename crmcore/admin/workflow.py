@@ -292,39 +292,32 @@ class ApprovalsView(SecureView):
         return self.render("admin/workflow/approvals.html", inbox=approval_svc.inbox(ctx), mine=mine,
                            can_decide=ctx.can("approval.decide"), can_manage=ctx.can("approval.manage"))
 
-    @expose("/<int:request_id>/decide", methods=["POST"])
-    def decide(self, request_id: int) -> Any:
+    def _act(self, action: Any, done: str) -> Any:
+        """Run one decision service call; flash ``done`` or the error; back to the inbox."""
         ctx = self.ctx()
-        approve = request.form.get("decision") == "approve"
         try:
-            approval_svc.decide(ctx, request_id, approve, request.form.get("comment"))
-            flash(gettext("Approved.") if approve else gettext("Rejected."), "success")
+            action(ctx)
+            flash(done, "success")
         except CRMError as exc:
             ctx.session.rollback()
             flash_crm_error(exc)
         return redirect(url_for(".index"))
+
+    @expose("/<int:request_id>/decide", methods=["POST"])
+    def decide(self, request_id: int) -> Any:
+        approve = request.form.get("decision") == "approve"
+        return self._act(lambda ctx: approval_svc.decide(ctx, request_id, approve, request.form.get("comment")),
+                         gettext("Approved.") if approve else gettext("Rejected."))
 
     @expose("/<int:request_id>/withdraw", methods=["POST"])
     def withdraw(self, request_id: int) -> Any:
-        ctx = self.ctx()
-        try:
-            approval_svc.withdraw(ctx, request_id, request.form.get("comment"))
-            flash(gettext("Withdrawn."), "success")
-        except CRMError as exc:
-            ctx.session.rollback()
-            flash_crm_error(exc)
-        return redirect(url_for(".index"))
+        return self._act(lambda ctx: approval_svc.withdraw(ctx, request_id, request.form.get("comment")),
+                         gettext("Withdrawn."))
 
     @expose("/<int:request_id>/revoke", methods=["POST"])
     def revoke(self, request_id: int) -> Any:
-        ctx = self.ctx()
-        try:
-            approval_svc.revoke(ctx, request_id, request.form.get("comment"))
-            flash(gettext("Revoked; the compensating action ran."), "success")
-        except CRMError as exc:
-            ctx.session.rollback()
-            flash_crm_error(exc)
-        return redirect(url_for(".index"))
+        return self._act(lambda ctx: approval_svc.revoke(ctx, request_id, request.form.get("comment")),
+                         gettext("Revoked; the compensating action ran."))
 
     @expose("/monitor")
     def monitor(self) -> Any:

@@ -127,8 +127,8 @@ def delete_contact(ctx: Any, contact_id: int) -> None:
                       data={"customer_id": customer.id})
 
 
-def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
-    customer = get_customer(ctx, customer_id, permission="customer.write")
+def clean_address(data: dict[str, Any]) -> dict[str, Any]:
+    """An address's fields folded and checked: a first line, a two-letter ISO country code."""
     data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
     if not data.get("line1"):
         raise ValidationError(_("The address is not valid."), errors={"line1": [_("An address needs a first line.")]})
@@ -136,6 +136,12 @@ def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
         raise ValidationError(_("The address is not valid."), errors={"country": [_("Use a two-letter ISO country code.")]})
     if data.get("country"):
         data["country"] = data["country"].upper()
+    return data
+
+
+def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
+    customer = get_customer(ctx, customer_id, permission="customer.write")
+    data = clean_address(data)
     with unit_of_work(ctx):
         address = Address(customer=customer)
         changes = apply_changes(address, data, ADDRESS_FIELDS)

@@ -17,22 +17,10 @@ from ..models import Address, Contact, Customer
 from ..normalize import fold
 from . import access
 from .completeness import completeness
-from .contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _clean_contact, _derive
+from .contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _clean_contact, _derive, clean_address
 from .custom_fields import active_fields, validate_attributes
-from .customers import FIELDS, _clean, _tags, derive_fields, new_code
+from .customers import _clean, build_customer
 from .unit import apply_changes, unit_of_work
-
-
-def _clean_address(data: dict[str, Any]) -> dict[str, Any]:
-    """The checks of ``contacts.add_address``."""
-    data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
-    if not data.get("line1"):
-        raise ValidationError(_("The address is not valid."), errors={"line1": [_("An address needs a first line.")]})
-    if data.get("country") and (len(data["country"]) != 2 or not data["country"].isalpha()):
-        raise ValidationError(_("The address is not valid."), errors={"country": [_("Use a two-letter ISO country code.")]})
-    if data.get("country"):
-        data["country"] = data["country"].upper()
-    return data
 
 
 def _check_codes(ctx: Any, items: list[dict[str, Any]]) -> list[str | None]:
@@ -82,20 +70,8 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
                 if "owner_id" not in data and ctx.actor is not None:
                     data["owner_id"] = ctx.actor.id
                 access.may_assign_owner(ctx, data.get("owner_id"))
-                customer = Customer(code=data.get("code") or new_code(), attributes={},
-                                    currency=ctx.settings["DEFAULT_CURRENCY"])
-                customer.contacts, customer.addresses = [], []  # new: known empty, never loaded
-                changes = apply_changes(customer, data, FIELDS)
-                customer.attributes = (validate_attributes(ctx, "customer", data["attributes"])
-                                       if data.get("attributes") else dict(plain_attributes))
-                if data.get("attributes"):
-                    changes["attributes"] = [None, customer.attributes]
-                if data.get("tags"):
-                    customer.tags = _tags(ctx, data["tags"])
-                    changes["tags"] = [None, [t.name for t in customer.tags]]
-                derive_fields(ctx, customer)
-                ctx.session.add(customer)
-                ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
+                customer, changes = build_customer(
+                    ctx, data, None if data.get("attributes") else dict(plain_attributes))
                 contacts = []
                 for raw in item.get("contacts") or ():
                     cdata = _clean_contact(ctx, raw, creating=True)
@@ -109,7 +85,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
                     contacts.append((contact, cchanges))
                 addresses = []
                 for raw in item.get("addresses") or ():
-                    adata = _clean_address(raw)
+                    adata = clean_address(raw)
                     address = Address(customer=customer)
                     achanges = apply_changes(address, adata, ADDRESS_FIELDS)
                     ctx.session.add(address)

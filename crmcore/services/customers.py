@@ -6,7 +6,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from ..db import utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
@@ -170,6 +170,27 @@ def _tags(ctx: Any, names: list[str]) -> list[Tag]:
     return out
 
 
+def build_customer(ctx: Any, data: dict[str, Any],
+                   attributes: dict[str, Any] | None = None) -> tuple[Customer, dict[str, Any]]:
+    """A new customer from cleaned ``data``: fields, custom attributes (``attributes``: already
+    validated ones, to skip the check), tags and derived fields; added to the session and checked
+    by ``crm_before_save``, not flushed. Returns the customer and its changes for the audit."""
+    customer = Customer(code=data.get("code") or new_code(), attributes={}, currency=ctx.settings["DEFAULT_CURRENCY"])
+    customer.contacts, customer.addresses = [], []  # new: known empty, never loaded
+    changes = apply_changes(customer, data, FIELDS)
+    customer.attributes = (attributes if attributes is not None
+                           else validate_attributes(ctx, "customer", data.get("attributes")))
+    if data.get("attributes"):
+        changes["attributes"] = [None, customer.attributes]
+    if data.get("tags"):
+        customer.tags = _tags(ctx, data["tags"])
+        changes["tags"] = [None, [t.name for t in customer.tags]]
+    derive_fields(ctx, customer)
+    ctx.session.add(customer)
+    ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
+    return customer, changes
+
+
 def create_customer(ctx: Any, data: dict[str, Any]) -> Customer:
     """Create a customer with its tags and custom attributes; owner defaults to the actor."""
     ctx.require("customer.write")
@@ -178,17 +199,7 @@ def create_customer(ctx: Any, data: dict[str, Any]) -> Customer:
         data["owner_id"] = ctx.actor.id
     access.may_assign_owner(ctx, data.get("owner_id"))
     with unit_of_work(ctx):
-        customer = Customer(code=data.get("code") or new_code(), attributes={}, currency=ctx.settings["DEFAULT_CURRENCY"])
-        changes = apply_changes(customer, data, FIELDS)
-        customer.attributes = validate_attributes(ctx, "customer", data.get("attributes"))
-        if data.get("attributes"):
-            changes["attributes"] = [None, customer.attributes]
-        if data.get("tags"):
-            customer.tags = _tags(ctx, data["tags"])
-            changes["tags"] = [None, [t.name for t in customer.tags]]
-        derive_fields(ctx, customer)
-        ctx.session.add(customer)
-        ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
+        customer, changes = build_customer(ctx, data)
         refresh_completeness(ctx, customer)
         ctx.session.flush()
         changes["code"] = [None, customer.code]

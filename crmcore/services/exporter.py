@@ -31,7 +31,7 @@ def check_encoding(name: str | None) -> str:
     return codec
 
 
-def _safe(value: Any) -> str:
+def safe_cell(value: Any) -> str:
     """A cell as text; a would-be formula gets a leading apostrophe. A phone number such as
     ``+86 138 0013 8000`` or a negative number stays as it is."""
     if value is None:
@@ -53,11 +53,11 @@ def _row(customer: Customer, columns: list[str]) -> list[str]:
     out = []
     for col in columns:
         if col == "tags":
-            out.append(";".join(t.name for t in customer.tags))
+            out.append(safe_cell(";".join(t.name for t in customer.tags)))
         elif col.startswith("attr."):
-            out.append(_safe((customer.attributes or {}).get(col[5:])))
+            out.append(safe_cell((customer.attributes or {}).get(col[5:])))
         else:
-            out.append(_safe(getattr(customer, col)))
+            out.append(safe_cell(getattr(customer, col)))
     return out
 
 

@@ -16,14 +16,13 @@ from ..db import utcnow
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..events import jsonable, record_change
 from ..i18n import _
-from ..models import ApprovalPolicy, ApprovalRequest, WorkflowDefinition, WorkflowState, WorkflowTransition
+from ..models import ApprovalPolicy, WorkflowDefinition, WorkflowState, WorkflowTransition
 from . import conditions
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
 
 DEF_FIELDS = ("name", "entity", "state_field", "description", "priority", "condition", "active")
 FORBIDDEN_UPDATES = ("id", "version", "created_at", "updated_at")
-OPEN = ("submitting", "pending")
 
 
 def entity_spec(ctx: Any, name: str) -> Any:
@@ -269,8 +268,7 @@ def fire(ctx: Any, entity: str, record_id: int, action: str, *, comment: str | N
                                  roles=", ".join(tr.roles)))
     if not conditions.evaluate(tr.guard, record, ctx):
         raise Conflict(_("The conditions of '%(action)s' are not met by this record.", action=action))
-    open_request = ctx.session.scalar(select(ApprovalRequest).where(
-        ApprovalRequest.entity == entity, ApprovalRequest.entity_id == record.id, ApprovalRequest.status.in_(OPEN)))
+    open_request = approvals.open_request(ctx, entity, record.id)
     if open_request is not None:
         raise Conflict(_("An approval (#%(id)s) is already running for this record.", id=open_request.id))
     with unit_of_work(ctx):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crmcore.contracts import Panel
 from crmcore.i18n import gettext
@@ -17,13 +17,14 @@ def customer_panels(ctx: Any, customer: Any) -> list[Panel]:
     if not ctx.can("service.ticket.read"):
         return []
     done = [k for k, s in states(ctx).items() if s.phase == "done"]
-    open_tickets = list(ctx.session.scalars(scope_tickets(ctx, select(Ticket).where(
-        Ticket.customer_id == customer.id, Ticket.state.not_in(done))).order_by(Ticket.id.desc()).limit(10)))
+    stmt = scope_tickets(ctx, select(Ticket).where(Ticket.customer_id == customer.id, Ticket.state.not_in(done)))
+    open_count = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    open_tickets = list(ctx.session.scalars(stmt.order_by(Ticket.id.desc()).limit(10)))  # the 10 newest listed
     scores = [s for (s,) in ctx.session.execute(select(Survey.score).where(
         Survey.customer_id == customer.id, Survey.kind == "csat", Survey.score.is_not(None))
         .order_by(Survey.answered_at.desc()).limit(5))]
     panel = Panel(key="service", title=gettext("Service"), order=40,
-                  rows=[(gettext("Open tickets"), len(open_tickets)),
+                  rows=[(gettext("Open tickets"), int(open_count or 0)),
                         (gettext("Recent CSAT"), ", ".join(str(s) for s in scores) or "-")],
                   items=[{"number": t.number, "subject": t.subject, "state": t.state, "priority": t.priority}
                          for t in open_tickets])

@@ -51,11 +51,11 @@ def test_api_export_utf8_bom_gb18030_and_record_rules(client, make_user, ctx):
 
 
 def test_formula_cells_are_neutralised():
-    assert exporter._safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
-    assert exporter._safe("@SUM(A1)") == "'@SUM(A1)"
-    assert exporter._safe("-12.5") == "-12.5" and exporter._safe("+86-138-0013-8000") == "+86-138-0013-8000"
-    assert exporter._safe("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0"
-    assert exporter._safe(None) == ""
+    assert exporter.safe_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert exporter.safe_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert exporter.safe_cell("-12.5") == "-12.5" and exporter.safe_cell("+86-138-0013-8000") == "+86-138-0013-8000"
+    assert exporter.safe_cell("+cmd|' /C calc'!A0") == "'+cmd|' /C calc'!A0"
+    assert exporter.safe_cell(None) == ""
 
 
 def test_cli_export_round_trips_through_import(runner, ctx, tmp_path):

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Iterator
 
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
+from crmcore.services.exporter import safe_cell
 
 EXPORTS = ("rfm", "clv", "churn", "segments", "cohorts", "rules")
 
@@ -20,7 +21,7 @@ def to_csv(header: list[str], rows: Iterable[Iterable[Any]], *, bom: bool = Fals
         buf.write("\ufeff")
     writer.writerow(header)
     for i, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([safe_cell(v) for v in row])  # a name like "=HYPERLINK(..)" stays text
         if i % 1000 == 0:
             yield buf.getvalue()
             buf.seek(0)

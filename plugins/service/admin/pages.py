@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
@@ -42,9 +42,9 @@ class QueueView(SecureView):
         items, total = tickets.list_tickets(ctx, open_only=True, page_size=200,
                                             assignee_id=ctx.actor.id if mine else None)
         names = {k: s.name for k, s in states(ctx).items()}
-        rows = [{"ticket": t, "timer": timer(t), "cell": sla_cell(t), "state": names.get(t.state, t.state),
+        rows = [{"ticket": t, "timer": tm, "cell": sla_cell(t, tm), "state": names.get(t.state, t.state),
                  "priority": priority_badge(t.priority)}
-                for t in items]
+                for t, tm in ((t, timer(t)) for t in items)]
         return self.render("admin/service/queue.html", rows=rows, total=total, mine=mine)
 
     @expose("/ticket/<int:ticket_id>")
@@ -63,7 +63,8 @@ class QueueView(SecureView):
         can_visit = ctx.can("service.visit.write")
         technicians = [(u.id, user_label(u)) for u in ctx.session.scalars(
             select(User).where(User.active.is_(True)).order_by(User.username))] if can_visit else []
-        return self.render("admin/service/ticket.html", ticket=item, timer=timer(item), sla_cell=sla_cell(item),
+        tm = timer(item)
+        return self.render("admin/service/ticket.html", ticket=item, timer=tm, sla_cell=sla_cell(item, tm),
                            names=names, moves=allowed_moves(ctx, item.state) if ctx.can("service.ticket.write") else [],
                            can_write=ctx.can("service.ticket.write"), visits=list(visits), can_visit=can_visit,
                            technicians=technicians, timezones=VISIT_ZONES, **{"new_link": None, "mailed_to": None,
@@ -199,7 +200,10 @@ class ScheduleView(SecureView):
     @expose("/")
     def index(self) -> Any:
         ctx = self.ctx()
-        tz = ZoneInfo(request.args.get("tz") or TZ)
+        try:
+            tz = ZoneInfo(request.args.get("tz") or TZ)
+        except (ValueError, ZoneInfoNotFoundError):  # a bad ?tz= shows the default zone, not a 500
+            tz = ZoneInfo(TZ)
         try:
             day = dt.date.fromisoformat(request.args.get("day") or "")
         except ValueError:

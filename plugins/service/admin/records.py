@@ -15,7 +15,7 @@ from crmcore.admin.views import AdminForm, SecureModelView, badge, service_conte
 from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.services.access import scope_customers
 
-from ..models import KINDS, PRIORITIES, Category
+from ..models import KINDS, Category
 from ..services import assignment, categories, followups, sla, tickets
 from ..services import states as states_svc
 from ..services.sla import timer
@@ -23,9 +23,10 @@ from ..services.sla import timer
 PRIORITY_BADGES = {"low": "light", "normal": "secondary", "high": "warning", "urgent": "danger"}
 
 
-def sla_cell(ticket: Any) -> Markup:
-    """The SLA timer of a ticket as a badge: business minutes left, late, paused or met."""
-    t = timer(ticket)
+def sla_cell(ticket: Any, t: dict[str, Any] | None = None) -> Markup:
+    """The SLA timer of a ticket as a badge: business minutes left, late, paused or met (``t``: the
+    ticket's ``timer`` when the caller has it already)."""
+    t = t or timer(ticket)
     if t["target"] is None:
         return badge(_l("met") if not t["breached"] else _l("breached"), "danger" if t["breached"] else "success")
     left = t["minutes_left"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crmcore.db import utcnow
 from crmcore.errors import NotFound, ValidationError
@@ -129,7 +129,3 @@ def save_rule(ctx: Any, data: dict[str, Any], rule_id: int | None = None) -> Fol
         record_change(ctx, "service_followup_rule", "updated" if rule_id else "created", rule.id, changes)
     return rule
 
-
-def count_due(ctx: Any) -> int:
-    return int(ctx.session.scalar(select(func.count(FollowUp.id)).where(FollowUp.state == "due",
-                                                                      FollowUp.due_at <= utcnow())) or 0)

@@ -59,9 +59,6 @@ def issue_link(ctx: Any, ticket: Ticket) -> tuple[str, str]:
     return token_for_issue(ctx, ticket, issue) or "", issue
 
 
-def issue_token(ctx: Any, ticket: Ticket) -> str:
-    """A new status-link token for the ticket; earlier links stop working. Call inside a unit of work."""
-    return issue_link(ctx, ticket)[0]
 
 
 def token_for_issue(ctx: Any, ticket: Ticket, issue: str) -> str | None:

@@ -248,3 +248,17 @@ def test_find_by_key_after_an_unknown_create_outcome(platform, served, ctx):
         assert oa.find("quote-9-never-sent") is None
     finally:
         fake.stop()
+
+
+def test_a_connection_failure_never_carries_the_urls_query_secrets():
+    """WeCom puts corpsecret and access_token in the query string; requests' error text carries the
+    URL, and the error is stored and shown in the approvals monitor: keep only kind and host."""
+    import requests
+
+    from adapters.oa.base import describe
+
+    req = requests.Request("GET", "https://qyapi.weixin.qq.com/cgi-bin/gettoken?corpid=ww1&corpsecret=S3CR3T").prepare()
+    exc = requests.ConnectionError("HTTPSConnectionPool: Max retries exceeded with url: "
+                                   "/cgi-bin/gettoken?corpid=ww1&corpsecret=S3CR3T", request=req)
+    text = describe(exc)
+    assert text == "ConnectionError (qyapi.weixin.qq.com)" and "S3CR3T" not in text
