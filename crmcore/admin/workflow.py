@@ -236,6 +236,7 @@ class WorkflowDesignerView(SecureView):
                 condition = json.loads(text)
                 problems = conditions.validate(condition, ctx)
                 if not problems and record_id:
+                    ctx.require("workflow.manage")  # it shows the values it reads: designers only
                     record = wf_svc.load_record(ctx, entity, record_id)
                     result = conditions.evaluate(condition, record, ctx)
                     rows = conditions.explain(condition, record, ctx)

@@ -88,12 +88,15 @@ def patch_policy(data: dict[str, Any], policy_id: int) -> Any:
 @blp.route("/conditions/check", methods=["POST"])
 @blp.arguments(ConditionCheckSchema)
 def check_condition(data: dict[str, Any]) -> Any:
-    """Validate a condition; with ``entity`` and ``record_id``, evaluate it against that record"""
+    """Validate a condition; with ``entity`` and ``record_id``, evaluate it against that record (workflow.manage)"""
     ctx = current_ctx()
     ctx.require("workflow.read")
     problems = conditions.validate(data["condition"], ctx)
     body: dict[str, Any] = {"valid": not problems, "errors": problems}
     if not problems and data.get("entity") and data.get("record_id"):
+        # evaluating reads any field the path reaches (related records too) and shows it: the designer's
+        # tool, not every reader's
+        ctx.require("workflow.manage")
         record = svc.load_record(ctx, data["entity"], data["record_id"])
         body["result"] = conditions.evaluate(data["condition"], record, ctx)
         body["explain"] = [{"leaf": leaf, "value": conditions_value(v), "result": r}

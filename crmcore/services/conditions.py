@@ -205,8 +205,8 @@ def resolve(record: Any, path: str) -> Any:
             mapper = sa_inspect(type(value))
         except NoInspectionAvailable:
             return None
-        if part not in mapper.attrs:
-            return None
+        if part not in mapper.attrs or any(s in part.lower() for s in SECRET_PARTS):
+            return None  # secrets are never read, whatever reached here unvalidated
         value = getattr(value, part)
     return value
 

@@ -99,6 +99,13 @@ def test_validation_names_every_problem_by_path():
     assert len(problems) == 8
 
 
+def test_resolve_never_reads_a_secret_even_unvalidated(acme):
+    """Validation refuses secret-looking fields; ``resolve`` refuses them too (defence in depth)."""
+    acme.owner.password_hash = "pbkdf2:sha256:the-hash"
+    assert cond.resolve(acme, "owner.username") == "rep"
+    assert cond.resolve(acme, "owner.password_hash") is None
+
+
 def test_text_is_never_evaluated():
     record = {"total": 10}
     with pytest.raises(ValidationError) as err:

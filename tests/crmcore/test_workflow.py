@@ -147,8 +147,11 @@ def test_api_designs_fires_and_draws(client, make_user, ctx):
     r = client.post(f"/api/v1/workflows/records/customer/{acme.id}/fire", json={"action": "qualify"}, headers=rep_headers)
     assert r.status_code == 200 and r.json == {"status": "done", "state": "prospect"}
 
-    check = client.post("/api/v1/workflows/conditions/check", headers=rep_headers, json={
-        "condition": {"field": "owner.username", "op": "eq", "value": "rep"}, "entity": "customer", "record_id": acme.id})
+    asked = {"condition": {"field": "owner.username", "op": "eq", "value": "rep"}, "entity": "customer",
+             "record_id": acme.id}
+    # evaluating against a record shows the values it reads (related records' too): designers only
+    assert client.post("/api/v1/workflows/conditions/check", headers=rep_headers, json=asked).status_code == 403
+    check = client.post("/api/v1/workflows/conditions/check", headers=admin, json=asked)
     assert check.json["valid"] and check.json["result"] is True
     assert check.json["explain"] == [{"leaf": "condition owner.username eq rep", "value": "rep", "result": True}]
     invalid = client.post("/api/v1/workflows/conditions/check", headers=rep_headers, json={"condition": {"field": "a"
