@@ -165,6 +165,33 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
     return pl
 
 
+def set_price(ctx: Any, price_list_id: int, product_id: int, price: Any) -> tuple[PriceListItem, str]:
+    """Set one product's price in a price list, leaving its other items alone (an ERP sync sets prices
+    one by one: rewriting the whole list each time would be quadratic). The audit entry and the
+    ``sales.price_list.updated`` event name this item only. Returns the item and ``created``,
+    ``updated`` or ``unchanged``."""
+    ctx.require("sales.product.write")
+    pl = get_price_list(ctx, price_list_id)
+    errors: dict[str, list[str]] = {}
+    [(product_id, amount)] = _clean_items(ctx, [{"product_id": product_id, "price": price}], errors) or [(None, None)]
+    raise_if(errors, "price list")
+    with unit_of_work(ctx):
+        item = ctx.session.scalar(select(PriceListItem).where(PriceListItem.price_list_id == pl.id,
+                                                              PriceListItem.product_id == product_id))
+        if item is not None and item.price == amount:
+            return item, "unchanged"
+        before = {str(product_id): str(item.price)} if item is not None else {}
+        action = "updated" if item is not None else "created"
+        if item is None:
+            item = PriceListItem(price_list=pl, product_id=product_id, price=amount)
+            ctx.session.add(item)
+        item.price = amount
+        ctx.session.flush()
+        record_change(ctx, "price_list", "updated", pl.id, {"items": [before, {str(product_id): str(amount)}]},
+                      event_name="sales.price_list.updated")
+    return item, action
+
+
 def _replace_items(pl: PriceList, items: list[tuple[int, Decimal]]) -> None:
     """Make ``pl.items`` hold exactly ``items``: a product already listed keeps its row and gets the new
     price (inserting a second row for it before the old one is deleted would break the unique key)."""

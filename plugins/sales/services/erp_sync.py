@@ -65,20 +65,13 @@ def _price(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     if record.price is None:
         raise SkippableRecordError(f"price list '{record.price_list}' has no price for product {record.product_ref}")
     pl = ctx.session.scalar(select(PriceList).where(PriceList.name == record.price_list))
-    items = {i.product_id: i.price for i in pl.items} if pl is not None else {}
-    if pl is not None and items.get(product_id) == record.price:
-        return "price", _item_id(pl, product_id), "unchanged"
-    existed = pl is not None and product_id in items
-    items[product_id] = record.price
-    data: dict[str, Any] = {"items": [{"product_id": k, "price": v} for k, v in items.items()], "source": "erp"}
-    if pl is None:
-        data.update(name=record.price_list, currency=record.currency or ctx.settings["DEFAULT_CURRENCY"])
-    saved = catalog.save_price_list(ctx, data, pl.id if pl is not None else None)
-    return "price", _item_id(saved, product_id), "updated" if existed else "created"
-
-
-def _item_id(pl: PriceList, product_id: int) -> int:
-    return next(i.id for i in pl.items if i.product_id == product_id)
+    if pl is None:  # its first price creates the list
+        pl = catalog.save_price_list(ctx, {"name": record.price_list, "source": "erp", "items": [
+            {"product_id": product_id, "price": record.price}],
+            "currency": record.currency or ctx.settings["DEFAULT_CURRENCY"]})
+        return "price", pl.items[0].id, "created"
+    item, action = catalog.set_price(ctx, pl.id, product_id, record.price)
+    return "price", item.id, action
 
 
 def _number(ctx: Any, model: Any, number: str, own_id: int | None, sync: Any) -> str:

@@ -44,3 +44,32 @@ def test_saving_the_same_items_again_changes_nothing(ctx):
     actions = ctx.session.scalars(select(AuditLog.action).where(AuditLog.entity == "price_list")).all()
     assert actions == ["created"]
     assert [(i.product_id, i.price) for i in pl.items] == [(p1.id, Decimal("99.00"))]
+
+
+def test_set_price_changes_one_item_and_audits_only_it(ctx):
+    """What the ERP sync uses per price: the other items are neither rewritten nor audited again."""
+    import pytest
+
+    from crmcore.errors import ValidationError
+
+    p1 = catalog.create_product(ctx, {"code": "P1", "name": "Printer", "list_price": "100"})
+    p2 = catalog.create_product(ctx, {"code": "P2", "name": "Toner", "list_price": "40"})
+    pl = catalog.save_price_list(ctx, {"name": "Dealers", "items": [{"product_id": p1.id, "price": "90"}]})
+    kept = pl.items[0].id
+
+    item, action = catalog.set_price(ctx, pl.id, p2.id, "38")
+    assert action == "created" and (item.product_id, item.price) == (p2.id, Decimal("38.00"))
+    item, action = catalog.set_price(ctx, pl.id, p1.id, "85.5")
+    assert action == "updated" and item.id == kept and item.price == Decimal("85.50")
+    assert catalog.set_price(ctx, pl.id, p1.id, "85.50")[1] == "unchanged"
+    with pytest.raises(ValidationError):
+        catalog.set_price(ctx, pl.id, p1.id, "eighty")
+    with pytest.raises(ValidationError):
+        catalog.set_price(ctx, pl.id, 999999, "1")
+
+    ctx.session.expire_all()
+    assert {i.product_id: i.price for i in ctx.session.get(type(pl), pl.id).items} == {
+        p1.id: Decimal("85.50"), p2.id: Decimal("38.00")}
+    audits = ctx.session.scalars(select(AuditLog).where(AuditLog.entity == "price_list").order_by(AuditLog.id)).all()
+    assert [(a.action, a.changes.get("items")) for a in audits[1:]] == [
+        ("updated", [{}, {str(p2.id): "38.00"}]), ("updated", [{str(p1.id): "90.00"}, {str(p1.id): "85.50"}])]
