@@ -211,8 +211,7 @@ class ScheduleView(SecureView):
         start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
         stmt = select(Visit).where(Visit.window_start >= start, Visit.window_start < start + dt.timedelta(days=1),
                                    Visit.state != "cancelled").order_by(Visit.technician_id, Visit.window_start)
-        if ctx.scope == "own":
-            stmt = stmt.where(Visit.technician_id == ctx.actor.id)
+        stmt = visit_svc.scope_visits(ctx, stmt)
         by_tech: dict[Any, list[Any]] = {}
         for v in ctx.session.scalars(stmt):
             by_tech.setdefault(v.technician, []).append(v)

@@ -7,13 +7,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from crmcore.db import utcnow
 from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import User
+from crmcore.services.access import team_ids
 from crmcore.services.unit import unit_of_work
 
 from ..models import Visit
@@ -100,11 +101,28 @@ def complete_visit(ctx: Any, visit_id: int, data: dict[str, Any], now: dt.dateti
     return visit
 
 
+def scope_visits(ctx: Any, stmt: Any) -> Any:
+    """Restrict a select over ``Visit`` to the technicians whose schedule the actor may see: their own
+    (scope own), their teams' members' (scope team), everyone's (scope all)."""
+    if ctx.scope == "all":
+        return stmt
+    if ctx.scope == "team":
+        teams = team_ids(ctx)
+        if teams:
+            return stmt.where(or_(Visit.technician_id == ctx.actor.id,
+                                  Visit.technician_id.in_(select(User.id).where(User.team_id.in_(teams)))))
+    return stmt.where(Visit.technician_id == ctx.actor.id)
+
+
 def day_list(ctx: Any, technician_id: int, day: dt.date, timezone: str = "Asia/Shanghai") -> list[Visit]:
     """A technician's visits whose window starts on ``day`` (a local date in ``timezone``)."""
     ctx.require("service.visit.read")
     if ctx.scope == "own" and technician_id != ctx.actor.id:
         raise PermissionDenied(_("You can only see your own day list."))
+    if ctx.scope == "team" and technician_id != ctx.actor.id:
+        tech = ctx.session.get(User, technician_id)
+        if tech is None or tech.team_id not in team_ids(ctx):
+            raise PermissionDenied(_("You can only see the day lists of your team."))
     tz = ZoneInfo(timezone)
     start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)

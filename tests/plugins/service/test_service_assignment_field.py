@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.models import Interaction
-from plugins.service.models import FollowUp
+from plugins.service.models import FollowUp, Visit
 from plugins.service.services import assignment, categories, followups, tickets, visits
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -75,6 +75,23 @@ def test_visits_and_day_list(ctx, make_staff, as_user, make_customer):
     rep = make_staff("rep", "sales")
     with pytest.raises((PermissionDenied, NotFound)):
         visits.day_list(as_user(rep), tech.id, dt.date(2026, 3, 2))
+
+
+def test_a_team_manager_sees_the_schedules_of_their_team_only(ctx, make_staff, as_user, make_customer):
+    """Scope team: the day lists and the admin schedule hold the team's technicians, nobody else's."""
+    east, west = make_staff("east_tech", "service", team="East"), make_staff("west_tech", "service", team="West")
+    boss = make_staff("east_boss", "manager", team="East")
+    assert as_user(boss).scope == "team"
+    t = tickets.create_ticket(ctx, {"subject": "Boiler", "customer_id": make_customer("Home").id})
+    for tech, hour in ((east, 9), (west, 13)):
+        visits.schedule_visit(ctx, t.id, {"technician_id": tech.id, "window_start": sh(2026, 3, 2, hour),
+                                          "window_end": sh(2026, 3, 2, hour + 1), "address": tech.username})
+    assert [v.address for v in visits.day_list(as_user(boss), east.id, dt.date(2026, 3, 2))] == ["east_tech"]
+    with pytest.raises(PermissionDenied):
+        visits.day_list(as_user(boss), west.id, dt.date(2026, 3, 2))
+    seen = ctx.session.scalars(visits.scope_visits(as_user(boss), select(Visit))).all()
+    assert [v.address for v in seen] == ["east_tech"]
+    assert len(ctx.session.scalars(visits.scope_visits(ctx, select(Visit))).all()) == 2
 
 
 def test_followups_after_resolution_and_after_orders(ctx, make_customer, make_staff, as_user):
