@@ -158,8 +158,8 @@ def basket_rules() -> Any:
 
 @blp.route("/customers/<int:customer_id>/profile")
 def customer_profile(customer_id: int) -> Any:
-    """The 7P profile of a customer you may see"""
-    return jsonable(profile.profile(current_ctx(), customer_id))
+    """The 7P profile of a customer you may see; amounts in ``currency`` (default: the base currency)"""
+    return jsonable(profile.profile(current_ctx(), customer_id, request.args.get("currency") or None))
 
 
 def _rule(rule: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from crmcore.i18n import _
 from crmcore.models import Address
 from crmcore.services.customers import get_customer
 from plugins.sales.models import Invoice, Lead, Order, OrderLine, Product
-from plugins.sales.services.money import cents
+from plugins.sales.services.money import base_currency, cents, converted
 
 from ..models import ChurnScore, ClvScore, RfmScore
 from .loyalty import discounted
@@ -26,37 +26,43 @@ def _latest(ctx: Any, model: Any, customer_id: int) -> Any:
                               .order_by(model.run_date.desc()).limit(1))
 
 
-def profile(ctx: Any, customer_id: int) -> dict[str, Any]:
-    """Everything the 7P view shows for a customer in the actor's scope."""
+def profile(ctx: Any, customer_id: int, currency: str | None = None) -> dict[str, Any]:
+    """Everything the 7P view shows for a customer in the actor's scope; amounts in ``currency`` (the base
+    currency by default), each order, line, cost and invoice converted from its own currency."""
     ctx.require("analysis.read")
     c = get_customer(ctx, customer_id)
+    currency = (currency or base_currency(ctx)).upper()
     sold = (Order.customer_id == c.id) & Order.status.in_(SOLD)
+    total = converted(ctx, Order.total, Order.currency, currency)
+    line = converted(ctx, OrderLine.line_total, Order.currency, currency)
+    line_cost = converted(ctx, OrderLine.quantity * Product.cost, Product.currency, currency)
     first, last, orders, revenue = ctx.session.execute(
         select(func.min(Order.order_date), func.max(Order.order_date), func.count(Order.id),
-               func.coalesce(func.sum(Order.total), 0)).where(sold)).one()
-    line_q = (select(func.coalesce(func.sum(OrderLine.line_total), 0),
-                     func.coalesce(func.sum(case((Product.cost.is_not(None), OrderLine.line_total), else_=0)), 0),
-                     func.coalesce(func.sum(OrderLine.quantity * Product.cost), 0),
+               func.coalesce(func.sum(total), 0)).where(sold)).one()
+    line_q = (select(func.coalesce(func.sum(line), 0),
+                     func.coalesce(func.sum(case((Product.cost.is_not(None), line), else_=0)), 0),
+                     func.coalesce(func.sum(line_cost), 0),
                      func.count(OrderLine.id), func.sum(case((discounted(), 1), else_=0)),
-                     func.coalesce(func.sum(case((discounted(), OrderLine.line_total), else_=0)), 0))
+                     func.coalesce(func.sum(case((discounted(), line), else_=0)), 0))
               .join(Order, Order.id == OrderLine.order_id).outerjoin(Product, Product.id == OrderLine.product_id)
               .where(sold))
     line_total, costed_revenue, cost, n_lines, n_disc, disc_amount = ctx.session.execute(line_q).one()
     costed_revenue, cost = cents(costed_revenue), cents(cost)
-    due = ctx.session.scalar(select(func.coalesce(func.sum(Invoice.amount_total - Invoice.amount_paid), 0))
+    due = ctx.session.scalar(select(func.coalesce(func.sum(converted(
+        ctx, Invoice.amount_total - Invoice.amount_paid, Invoice.currency, currency)), 0))
                              .where(Invoice.customer_id == c.id, Invoice.state.in_(("open", "partial"))))
-    by_category = [{"category": cat or "-", "amount": amt, "lines": n} for cat, amt, n in ctx.session.execute(
-        select(Product.category, func.sum(OrderLine.line_total), func.count(OrderLine.id))
+    by_category = [{"category": cat or "-", "amount": cents(amt or 0), "lines": n} for cat, amt, n in ctx.session.execute(
+        select(Product.category, func.sum(line), func.count(OrderLine.id))
         .join(Order, Order.id == OrderLine.order_id).outerjoin(Product, Product.id == OrderLine.product_id)
-        .where(sold).group_by(Product.category).order_by(func.sum(OrderLine.line_total).desc()))]
-    by_channel = [{"channel": src, "orders": n, "amount": amt} for src, n, amt in ctx.session.execute(
-        select(Order.source, func.count(Order.id), func.sum(Order.total)).where(sold).group_by(Order.source))]
-    top_products = [{"product_id": pid, "name": name, "quantity": qty, "amount": amt}
+        .where(sold).group_by(Product.category).order_by(func.sum(line).desc()))]
+    by_channel = [{"channel": src, "orders": n, "amount": cents(amt or 0)} for src, n, amt in ctx.session.execute(
+        select(Order.source, func.count(Order.id), func.sum(total)).where(sold).group_by(Order.source))]
+    top_products = [{"product_id": pid, "name": name, "quantity": qty, "amount": cents(amt or 0)}
                     for pid, name, qty, amt in ctx.session.execute(
-                        select(Product.id, Product.name, func.sum(OrderLine.quantity), func.sum(OrderLine.line_total))
+                        select(Product.id, Product.name, func.sum(OrderLine.quantity), func.sum(line))
                         .join(Order, Order.id == OrderLine.order_id).join(Product, Product.id == OrderLine.product_id)
                         .where(sold).group_by(Product.id, Product.name)
-                        .order_by(func.sum(OrderLine.line_total).desc()).limit(10))]
+                        .order_by(func.sum(line).desc()).limit(10))]
     region = ctx.session.scalar(select(Address.region).where(Address.customer_id == c.id)
                                 .order_by(Address.is_primary.desc(), Address.id).limit(1))
     campaigns = sorted({x for x in ctx.session.scalars(select(Lead.campaign).where(Lead.customer_id == c.id)) if x})
@@ -74,6 +80,7 @@ def profile(ctx: Any, customer_id: int) -> dict[str, Any]:
         "persistency": {"first_order": first, "last_order": last, "orders": int(orders), "tenure_days": tenure,
                         "mean_days_between_orders": round((last - first).days / (orders - 1), 1)
                         if orders and orders > 1 else None, "segment_history": history},
+        "currency": currency,
         "profitability": {"revenue": cents(revenue), "cost": cost if costed_revenue else None,
                           "margin": (costed_revenue - cost) if costed_revenue else None,
                           "margin_rate": round((costed_revenue - cost) / costed_revenue, 4) if costed_revenue else None,

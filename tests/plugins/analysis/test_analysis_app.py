@@ -132,6 +132,27 @@ def test_profile_7p(app: Any, ctx: Any, make_customer: Any, make_product: Any, b
     assert ours and dict(ours[0]["rows"])["Segment"] == data["prospecting"]["segment"]
 
 
+def test_profile_converts_every_currency(app: Any, ctx: Any, make_customer: Any, make_user: Any) -> None:
+    """Orders and invoices in several currencies are added up in one currency, never as raw numbers."""
+    from plugins.sales.services import money
+    from plugins.sales.services.orders import record_order
+
+    rep, headers = make_user("sales")
+    money.set_rate(ctx, "USD", "7")
+    c = make_customer("Two Currencies", rep)
+    for n, (currency, price) in enumerate((("CNY", "100.00"), ("USD", "10.00"))):
+        record_order(ctx, {"number": f"FX{n}", "customer_id": c.id, "status": "confirmed", "currency": currency,
+                           "order_date": (AS_OF - dt.timedelta(days=5 + n)).isoformat(),
+                           "lines": [{"description": "goods", "quantity": 1, "unit_price": price}]})
+    client = app.test_client()
+    data = client.get(f"/api/v1/analysis/customers/{c.id}/profile", headers=headers).json
+    assert data["currency"] == "CNY" and data["profitability"]["revenue"] == "170.00"  # 100 + 10 x 7, not 110
+    assert [r["amount"] for r in data["performance"]["by_category"]] == ["170.00"]
+    data = client.get(f"/api/v1/analysis/customers/{c.id}/profile?currency=usd", headers=headers).json
+    assert data["currency"] == "USD" and data["profitability"]["revenue"] == "24.29"  # 100 / 7 + 10
+    assert client.get(f"/api/v1/analysis/customers/{c.id}/profile?currency=EUR", headers=headers).status_code == 422
+
+
 def _login(app: Any, username: str) -> Any:
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
