@@ -5,7 +5,7 @@ import re
 import unicodedata
 
 import phonenumbers
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 # Legal-form suffixes removed before names are compared: 张三商贸有限公司 ~ 张三商贸(有限公司).
 COMPANY_SUFFIXES = (
@@ -14,6 +14,7 @@ COMPANY_SUFFIXES = (
     "inc.", "inc", "llc", "gmbh", "corp.", "corp", "plc", "s.a.", "ag", "co.",
 )
 _PUNCT = re.compile(r"[\s\-_.,，。·()（）\[\]【】'\"“”‘’/\\&+]+")
+_SUFFIX_KEYS = tuple(_PUNCT.sub(" ", suffix).strip() for suffix in COMPANY_SUFFIXES)  # as the names are cleaned
 
 
 def fold(text: str | None) -> str:
@@ -50,8 +51,7 @@ def company_key(name: str | None) -> str:
     changed = True
     while changed and text:
         changed = False
-        for suffix in COMPANY_SUFFIXES:
-            s = _PUNCT.sub(" ", suffix).strip()
+        for s in _SUFFIX_KEYS:
             if text.endswith(s) and len(text) > len(s):
                 text = text[: -len(s)].strip()
                 changed = True
@@ -59,15 +59,24 @@ def company_key(name: str | None) -> str:
 
 
 def search_text(*parts: str | None) -> str:
-    """Text to match searches against: folded parts plus the pinyin and pinyin initials of Chinese."""
+    """Text to match searches against: folded parts plus the pinyin and pinyin initials of Chinese.
+
+    Searches match substrings, so what is contained in something already there adds nothing: a part
+    inside an earlier one is left out, and so is the pinyin of a part whose Chinese characters an
+    earlier part has (a name key: the name without its legal suffix and spaces)."""
     out: list[str] = []
+    hans_seen: list[str] = []
     for part in parts:
         text = fold(part).casefold()
-        if not text:
+        if not text or any(text in earlier for earlier in out):
             continue
         out.append(text)
-        if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        hans = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
+        if hans and not any(hans in earlier for earlier in hans_seen):
+            hans_seen.append(hans)
             syllables = lazy_pinyin(text, errors="ignore")
             out.append("".join(syllables))
-            out.append("".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")))
+            # the initials: the first letter of each syllable is what Style.FIRST_LETTER gives (checked over
+            # every character of pypinyin's dictionary), without converting the text a second time
+            out.append("".join(s[0] for s in syllables if s))
     return " ".join(out)

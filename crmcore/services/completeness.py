@@ -41,15 +41,16 @@ def _known(customer: Any, key: str) -> bool:
     return getattr(customer, key) not in (None, "")
 
 
-def completeness(customer: Any, custom_fields: list[Any] = ()) -> tuple[int, list[str]]:
-    """Return ``(score, missing labels)``; active custom fields count one point each on top."""
+def completeness(customer: Any, custom_fields: list[Any] = (), labels: bool = True) -> tuple[int, list[str]]:
+    """Return ``(score, missing labels)``; active custom fields count one point each on top.
+    ``labels=False`` leaves the labels out (an empty list): the score alone, without translating them."""
     total = got = 0
     missing: list[str] = []
     for key, weight, label in CHECKS:
         total += weight
         if _known(customer, key):
             got += weight
-        else:
+        elif labels:
             missing.append(str(label))  # in the reader's language
     attrs = customer.attributes or {}
     for field in custom_fields:
@@ -57,6 +58,6 @@ def completeness(customer: Any, custom_fields: list[Any] = ()) -> tuple[int, lis
         total += weight
         if attrs.get(field.name) not in (None, "", []):
             got += weight
-        else:
+        elif labels:
             missing.append(str(field.label))
     return round(100 * got / total) if total else 100, missing

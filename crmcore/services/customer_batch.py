@@ -62,6 +62,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
             fields = active_fields(ctx, "customer")
             plain_attributes = validate_attributes(ctx, "customer", None)  # the same for every item without any
             codes = _check_codes(ctx, items)
+            tags: dict[str, Any] = {}  # new tags named by several items are created once
             for item, code in zip(items, codes):
                 data = {k: v for k, v in item.items() if k not in ("contacts", "addresses", "code")}
                 data = _clean(ctx, data, None)  # as create_customer's, the code checked for all at once above
@@ -71,7 +72,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
                     data["owner_id"] = ctx.actor.id
                 access.may_assign_owner(ctx, data.get("owner_id"))
                 customer, changes = build_customer(
-                    ctx, data, None if data.get("attributes") else dict(plain_attributes))
+                    ctx, data, None if data.get("attributes") else dict(plain_attributes), tags)
                 contacts = []
                 for raw in item.get("contacts") or ():
                     cdata = _clean_contact(ctx, raw, creating=True)
@@ -91,7 +92,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
                     ctx.session.add(address)
                     ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=achanges, created=True)
                     addresses.append((address, achanges))
-                customer.completeness = completeness(customer, fields)[0]
+                customer.completeness = completeness(customer, fields, labels=False)[0]
                 created.append((customer, changes, contacts, addresses))
         ctx.session.flush()  # the batch's rows in one flush (they need their ids for the audit)
         entries = []

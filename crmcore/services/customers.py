@@ -150,28 +150,34 @@ def derive_fields(ctx: Any, customer: Customer) -> None:
 
 def refresh_completeness(ctx: Any, customer: Customer) -> None:
     with ctx.session.no_autoflush:
-        score = completeness(customer, active_fields(ctx, "customer"))[0]
+        score = completeness(customer, active_fields(ctx, "customer"), labels=False)[0]
     if customer.completeness != score:
         customer.completeness = score
 
 
-def _tags(ctx: Any, names: list[str]) -> list[Tag]:
+def _tags(ctx: Any, names: list[str], known: dict[str, Tag] | None = None) -> list[Tag]:
+    """The tags of these names, new ones created; ``known``: tags found or made earlier in the same
+    unit of work (a batch), so two customers naming one new tag share it."""
     out = []
     for raw in names:
         name = fold(raw)
         if not name:
             continue
-        tag = ctx.session.scalar(select(Tag).where(Tag.name == name))
+        tag = known.get(name) if known is not None else None
+        if tag is None:
+            tag = ctx.session.scalar(select(Tag).where(Tag.name == name))
         if tag is None:
             tag = Tag(name=name)
             ctx.session.add(tag)
+        if known is not None:
+            known[name] = tag
         if tag not in out:
             out.append(tag)
     return out
 
 
-def build_customer(ctx: Any, data: dict[str, Any],
-                   attributes: dict[str, Any] | None = None) -> tuple[Customer, dict[str, Any]]:
+def build_customer(ctx: Any, data: dict[str, Any], attributes: dict[str, Any] | None = None,
+                   tags: dict[str, Tag] | None = None) -> tuple[Customer, dict[str, Any]]:
     """A new customer from cleaned ``data``: fields, custom attributes (``attributes``: already
     validated ones, to skip the check), tags and derived fields; added to the session and checked
     by ``crm_before_save``, not flushed. Returns the customer and its changes for the audit."""
@@ -183,7 +189,7 @@ def build_customer(ctx: Any, data: dict[str, Any],
     if data.get("attributes"):
         changes["attributes"] = [None, customer.attributes]
     if data.get("tags"):
-        customer.tags = _tags(ctx, data["tags"])
+        customer.tags = _tags(ctx, data["tags"], tags)
         changes["tags"] = [None, [t.name for t in customer.tags]]
     derive_fields(ctx, customer)
     ctx.session.add(customer)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.errors import ValidationError
-from crmcore.models import AuditLog, Customer
+from crmcore.models import AuditLog, Customer, Tag
 from crmcore.services import contacts as contact_svc
 from crmcore.services import customers as customer_svc
 from crmcore.services.customer_batch import create_customers
@@ -66,3 +66,9 @@ def test_one_invalid_item_writes_nothing(ctx):
         create_customers(ctx, [item(5), {**item(6), "code": None}])  # as create_customer: an empty code is refused
     assert ctx.session.scalar(select(func.count()).select_from(Customer)) == 0
     assert ctx.session.scalar(select(func.count()).select_from(AuditLog)) == 0
+
+
+def test_items_naming_the_same_new_tag_share_it(ctx):
+    first, second = create_customers(ctx, [{**item(7), "tags": ["VIP", "华东"]}, {**item(8), "tags": ["华东"]}])
+    assert ctx.session.scalar(select(func.count()).select_from(Tag)) == 2
+    assert [t.name for t in second.tags] == ["华东"] and second.tags[0] is first.tags[1]

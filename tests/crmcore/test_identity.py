@@ -30,6 +30,17 @@ def test_company_key_ignores_legal_suffix_width_and_brackets():
     assert "zssm" in search_text("张三商贸").split()
 
 
+@pytest.mark.parametrize("name", ["重庆银行", "长沙银行股份有限公司", "行长 Zhang", "〇一二 音乐", "厦门 · 重工"])
+def test_search_text_initials_are_pypinyins_first_letters(name):
+    """The initials are cut from the syllables (one conversion); they must equal pypinyin's own
+    FIRST_LETTER style, polyphones read by phrase (重庆 chongqing, 银行 yinhang) included."""
+    from pypinyin import Style, lazy_pinyin
+
+    words = search_text(name).split()
+    assert "".join(lazy_pinyin(name.casefold(), errors="ignore")) in words
+    assert "".join(lazy_pinyin(name.casefold(), style=Style.FIRST_LETTER, errors="ignore")) in words
+
+
 def _customer(ctx, **data):
     return customers.create_customer(ctx, {"name": "X", **data})
 
