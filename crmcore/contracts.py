@@ -42,14 +42,19 @@ class OutboxHandler:
     """A destination for outbox messages: ``deliver(ctx, message)`` raises to retry.
 
     ``topics`` are event names; a trailing ``*`` matches a prefix (``customer.*``).
+    ``ignore_sources``: changes made with these ``ctx.source`` values get no message for this
+    destination (the ERP sync's own writes are not pushed back to the ERP: that would echo).
     """
 
     name: str
     topics: tuple[str, ...]
     deliver: Callable[[Any, Any], None]
     max_attempts: int = 10
+    ignore_sources: tuple[str, ...] = ()
 
-    def wants(self, topic: str) -> bool:
+    def wants(self, topic: str, source: str | None = None) -> bool:
+        if source is not None and source in self.ignore_sources:
+            return False
         return any(t == topic or (t.endswith("*") and topic.startswith(t[:-1])) for t in self.topics)
 
 

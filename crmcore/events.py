@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 _PENDING = "crm_pending_events"
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """Turn a value into something JSON can hold (Decimal as string, datetimes ISO)."""
+    if type(value) in _PLAIN:  # the common case first: most values are plain already
+        return value
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
@@ -52,7 +57,7 @@ def emit(ctx: Any, event: Event, *, lifecycle: tuple[str, str, Any, dict[str, An
         event.actor_id = ctx.actor.id
     payload = jsonable(event.to_dict())
     for handler in ctx.registry.outbox_handlers.values():
-        if handler.wants(event.name):
+        if handler.wants(event.name, ctx.source):
             ctx.session.add(OutboxMessage(
                 event_id=event.id, topic=event.name, destination=handler.name, payload=payload,
                 idempotency_key=f"{event.id}:{handler.name}",
@@ -90,7 +95,7 @@ def record_changes(ctx: Any, entries: list[tuple[str, str, Any, dict[str, Any] |
                        "data": jsonable(data or {}), "event_id": ev.id})
         payload = None
         for handler in handlers:
-            if handler.wants(ev.name):
+            if handler.wants(ev.name, ctx.source):
                 payload = payload or ev.to_dict()  # its data is JSON-able already
                 messages.append({"event_id": ev.id, "topic": ev.name, "destination": handler.name,
                                  "payload": payload, "idempotency_key": f"{ev.id}:{handler.name}"})

@@ -177,7 +177,8 @@ def crm_register_outbox_handlers() -> list[Any]:
     """Return outbox destinations: events for their topics are written to the outbox for them.
 
     Called once at start-up. Delivery is at least once; the message's ``idempotency_key``
-    lets the receiver drop repeats.
+    lets the receiver drop repeats. A handler's ``ignore_sources`` leaves out changes made
+    with those ``ctx.source`` values (an integration's own writes, which must not echo back).
 
     :return: a list of ``crmcore.contracts.OutboxHandler``.
     """

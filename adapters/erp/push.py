@@ -34,7 +34,8 @@ def deliver(ctx: Any, msg: OutboxMessage) -> None:
     """Push the change of one outbox message to every connection that takes pushes; raise to retry."""
     source = ctx.session.scalar(select(AuditLog.source).where(AuditLog.event_id == msg.event_id).limit(1))
     if source == SOURCE:
-        return  # the change came from the ERP: pushing it back would echo
+        return  # the change came from the ERP: pushing it back would echo (messages written before
+        # the handler declared ``ignore_sources``)
     payload = msg.payload or {}
     for conn in list_connections(ctx, enabled=True):
         if not conn.push_enabled:
@@ -108,7 +109,7 @@ def push_order(ctx: Any, conn: ErpConnection, adapter: Any, order_id: int) -> st
 
 
 def handler() -> OutboxHandler:
-    return OutboxHandler(name=DESTINATION, topics=TOPICS, deliver=deliver, max_attempts=12)
+    return OutboxHandler(name=DESTINATION, topics=TOPICS, deliver=deliver, max_attempts=12, ignore_sources=(SOURCE,))
 
 
 def push_pending(ctx: Any, limit: int = 500) -> dict[str, int]:

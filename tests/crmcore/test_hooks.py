@@ -531,6 +531,30 @@ def test_hook_crm_register_outbox_handlers(make_app):
     assert len(delivered) == 1
 
 
+def test_outbox_handler_ignores_changes_of_its_own_sources(make_app):
+    """An integration's own writes (``ctx.source``) get no message for its handler, one by one and in
+    a batch; other sources and other handlers still get theirs."""
+    from crmcore.services.customer_batch import create_customers
+
+    class Plugin:
+        @hookimpl
+        def crm_register_outbox_handlers(self):
+            return [OutboxHandler("shop", ("customer.*",), lambda ctx, m: None, ignore_sources=("shop-sync",)),
+                    OutboxHandler("audit-feed", ("customer.*",), lambda ctx, m: None)]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    rt = app.extensions["crm"]
+    admin = rt.context()
+    customer_svc.create_customer(admin, {"name": "Typed In Co"})
+    synced = rt.context(source="shop-sync", session=admin.session)
+    customer_svc.create_customer(synced, {"name": "From The Shop Co"})
+    create_customers(synced, [{"name": "Batch From The Shop Co"}])
+    rows = admin.session.execute(select(OutboxMessage.destination, OutboxMessage.payload)).all()
+    names = {(dest, admin.session.get(Customer, payload["entity_id"]).name) for dest, payload in rows}
+    assert names == {("shop", "Typed In Co"), ("audit-feed", "Typed In Co"), ("audit-feed", "From The Shop Co"),
+                     ("audit-feed", "Batch From The Shop Co")}
+
+
 # ---------------------------------------------------------------------------
 # Customers: identity resolution and merge
 # ---------------------------------------------------------------------------
