@@ -66,7 +66,12 @@ def _plain(value: Any) -> Any:
     return _jsonable(value)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most values: no conversion
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
@@ -365,6 +370,12 @@ class ErpAdapter:
 
     def existing_ids(self, stream: str) -> set[str] | None:
         """Every external id the ERP still has for ``stream`` (for deletion detection), or None."""
+        return None
+
+    def all_exist(self, stream: str, external_ids: list[str]) -> bool | None:
+        """Whether the ERP still has every one of ``external_ids`` (archived ones count), or None when
+        this adapter cannot tell cheaply. Deletion detection asks this first (a count is fast where
+        listing every id is not) and reads ``existing_ids`` only when something is missing."""
         return None
 
     def find(self, kind: str, record: Record) -> str | None:

@@ -238,6 +238,15 @@ class OdooAdapter(ErpAdapter):
         model, base, _fields, _archived = self._source(stream)
         return {str(i) for i in self.call(model, "search", [base], context={"active_test": False})}
 
+    def all_exist(self, stream: str, external_ids: list[str]) -> bool | None:
+        if stream not in self.detects_deletions or not all(i.isdigit() for i in external_ids):
+            return None
+        model, base, _fields, _archived = self._source(stream)
+        ids = [int(i) for i in external_ids]
+        found = sum(self.call(model, "search_count", [[*base, ["id", "in", ids[start:start + 2000]]]],
+                              context={"active_test": False}) for start in range(0, len(ids), 2000))
+        return found == len(ids)
+
     # --- writing ------------------------------------------------------------------------------
 
     def find(self, kind: str, record: Any) -> str | None:

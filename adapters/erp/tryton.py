@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
+import json
 from decimal import Decimal
 from typing import Any, Iterator
 
@@ -48,24 +49,28 @@ def encode(value: Any) -> Any:
     return value
 
 
-def decode(value: Any) -> Any:
-    """Tryton's typed values as Python (datetimes are the server's UTC, made aware)."""
-    if isinstance(value, dict):
-        kind = value.get("__class__")
-        if kind == "Decimal":
-            return Decimal(value["decimal"])
-        if kind == "datetime":
-            return dt.datetime(value["year"], value["month"], value["day"], value.get("hour", 0),
-                               value.get("minute", 0), value.get("second", 0), value.get("microsecond", 0),
-                               tzinfo=dt.timezone.utc)
-        if kind == "date":
-            return dt.date(value["year"], value["month"], value["day"])
-        if kind == "bytes":
-            return base64.b64decode(value["base64"])
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
+def _typed(obj: dict[str, Any]) -> Any:
+    """One JSON object as Python: Tryton's typed values converted (datetimes are the server's UTC, made
+    aware), any other object as it is. Used as ``json.loads``'s ``object_hook``, so it is called for
+    objects only, innermost first, while the response is parsed."""
+    kind = obj.get("__class__")
+    if kind is None:
+        return obj
+    if kind == "Decimal":
+        return Decimal(obj["decimal"])
+    if kind == "datetime":
+        return dt.datetime(obj["year"], obj["month"], obj["day"], obj.get("hour", 0), obj.get("minute", 0),
+                           obj.get("second", 0), obj.get("microsecond", 0), tzinfo=dt.timezone.utc)
+    if kind == "date":
+        return dt.date(obj["year"], obj["month"], obj["day"])
+    if kind == "bytes":
+        return base64.b64decode(obj["base64"])
+    return obj
+
+
+def decode(text: str | bytes) -> Any:
+    """A JSON-RPC response body as Python, Tryton's typed values converted."""
+    return json.loads(text, object_hook=_typed)
 
 
 class TrytonClient:
@@ -94,13 +99,15 @@ class TrytonClient:
         if resp.status_code >= 400:
             raise FatalAdapterError(f"Tryton refused {method}: HTTP {resp.status_code}")
         try:
-            body = resp.json()
+            body = decode(resp.content)
         except ValueError as exc:
             raise RetriableAdapterError(f"Tryton sent no JSON for {method}") from exc
+        if not isinstance(body, dict):
+            raise RetriableAdapterError(f"Tryton sent no JSON-RPC answer for {method}")
         error = body.get("error")
         if error:
             raise _error(method, error)
-        return decode(body.get("result"))
+        return body.get("result")
 
     def _session_login(self) -> None:
         result = self._post("common.db.login", [self.login, {"password": self._password or ""}, "en"])
@@ -460,6 +467,18 @@ class TrytonAdapter(ErpAdapter):
         model, _extra, domain = self._source(stream)
         return {str(i) for i in self.client.call(model, "search", domain + [("active", "in", [True, False])], 0, None,
                                                  None)}
+
+    def all_exist(self, stream: str, external_ids: list[str]) -> bool | None:
+        """A ``search_count`` over the ids (in chunks): ~0.03 s for 5,000 parties, where the ``search``
+        behind ``existing_ids`` takes ~0.8 s."""
+        if stream not in ("customers", "products") or not all(i.isdigit() for i in external_ids):
+            return None  # price list items have composite ids
+        model, _extra, domain = self._source(stream)
+        ids = [int(i) for i in external_ids]
+        found = sum(self.client.call(model, "search_count", domain + [("id", "in", ids[start:start + 2000]),
+                                                                      ("active", "in", [True, False])])
+                    for start in range(0, len(ids), 2000))
+        return found == len(ids)
 
     # --- writing ------------------------------------------------------------------------------
 

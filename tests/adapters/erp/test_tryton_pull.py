@@ -92,3 +92,30 @@ def test_crm_owned_contact_fields_are_kept_and_conflicts_recorded(ctx, tryton, s
     assert customer.email == "crm@delta.example" and customer.name == "Delta Company"
     issue = ctx.session.scalar(select(SyncIssue).where(SyncIssue.kind == "conflict"))
     assert issue.status == "open" and "email" in issue.reason and issue.payload["erp"] == "erp@delta.example"
+
+
+def test_a_party_deleted_in_tryton_is_reported_once_by_the_cheap_count_first(ctx, tryton, seed):
+    """Deletion detection asks Tryton to count the linked ids first (``all_exist``); only when one is
+    missing does it list every id to find which. A deletion already reported is not counted again."""
+    from adapters.erp.connections import build_adapter
+
+    keep, gone = seed.party("留下的客户"), seed.party("Gone Ltd")
+    conn = connect(ctx, tryton, streams=["customers"])
+    [first] = run_sync(ctx)
+    assert first.streams["customers"].created == 2
+    adapter = build_adapter(ctx, conn)
+    try:
+        assert adapter.all_exist("customers", [str(keep), str(gone)]) is True
+        seed.call("model.party.party.delete", [gone])
+        assert adapter.all_exist("customers", [str(keep), str(gone)]) is False
+        assert adapter.all_exist("prices", ["1:2"]) is None  # composite ids: it cannot tell this way
+    finally:
+        adapter.close()
+
+    [second] = run_sync(ctx)
+    assert second.streams["customers"].deleted == 1
+    [issue] = ctx.session.scalars(select(SyncIssue).where(SyncIssue.kind == "deleted")).all()
+    assert (issue.external_id, issue.status) == (str(gone), "open")
+    [third] = run_sync(ctx)  # nothing new is gone: the count answers, the issue stays as it was
+    assert third.streams["customers"].deleted == 0
+    assert ctx.session.scalar(select(func.count()).select_from(SyncIssue)) == 1
