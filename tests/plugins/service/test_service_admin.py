@@ -77,8 +77,8 @@ def test_create_through_the_admin_is_audited(client, make_user, ctx):
 
 
 def test_schedule_and_quality_report(app, client, make_user, ctx, make_customer):
-    make_user("manager", username="mgr")
-    tech, _ = make_user("service", username="tech")
+    make_user("manager", username="mgr", team="Field")  # a manager sees the schedules of the team's technicians
+    tech, _ = make_user("service", username="tech", team="Field")
     t = tickets.create_ticket(ctx, {"subject": "Heater", "customer_id": make_customer("Home").id})
     visits.schedule_visit(ctx, t.id, {"technician_id": tech.id, "window_start": dt.datetime(2026, 3, 2, 9, tzinfo=SH),
                                       "window_end": dt.datetime(2026, 3, 2, 11, tzinfo=SH), "address": "上海 1 号"})
