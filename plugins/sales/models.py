@@ -248,6 +248,11 @@ class Quote(Base):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def largest_discount_percent(self) -> decimal.Decimal:
+        """The larger of the overall discount and the largest line discount: what approval rules compare."""
+        return max(self.effective_discount_percent or 0, self.max_line_discount_percent or 0)
+
 
 class QuoteLine(Base):
     __tablename__ = "sales_quote_lines"

@@ -9,14 +9,14 @@ from crmcore.contracts import Panel
 from crmcore.i18n import gettext
 
 from .models import Survey, Ticket
-from .services.states import states
+from .services.states import keys_in_phase
 from .services.tickets import scope_tickets
 
 
 def customer_panels(ctx: Any, customer: Any) -> list[Panel]:
     if not ctx.can("service.ticket.read"):
         return []
-    done = [k for k, s in states(ctx).items() if s.phase == "done"]
+    done = keys_in_phase(ctx, "done")
     stmt = scope_tickets(ctx, select(Ticket).where(Ticket.customer_id == customer.id, Ticket.state.not_in(done)))
     open_count = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     open_tickets = list(ctx.session.scalars(stmt.order_by(Ticket.id.desc()).limit(10)))  # the 10 newest listed

@@ -261,7 +261,7 @@ def needs_approval(ctx: Any, quote: Quote) -> bool:
     threshold = approval_threshold(ctx)
     if threshold is None:
         return False
-    return max(quote.max_line_discount_percent, quote.effective_discount_percent) > threshold
+    return quote.largest_discount_percent > threshold
 
 
 def _transition(ctx: Any, quote: Quote, status: str, event: str, **extra: Any) -> Quote:

@@ -45,7 +45,7 @@ def _percent_args(args: dict[str, Any]) -> list[str]:
 def discount_over(ctx: Any, quote: Any, args: dict[str, Any]) -> bool:
     """The largest discount of the quote (overall or any line) is above ``args["percent"]``."""
     limit = Decimal(str(args["percent"]))
-    return max(quote.effective_discount_percent or 0, quote.max_line_discount_percent or 0) > limit
+    return quote.largest_discount_percent > limit
 
 
 def predicates() -> list[Predicate]:

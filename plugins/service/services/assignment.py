@@ -12,7 +12,7 @@ from crmcore.models import User
 from crmcore.services.unit import unit_of_work
 
 from ..models import AssignmentRule, Category, Ticket
-from .states import states
+from .states import keys_in_phase
 
 STRATEGIES = ("round_robin", "least_loaded", "fixed")
 
@@ -25,7 +25,7 @@ def _members(ctx: Any, rule: AssignmentRule) -> list[int]:
 
 def open_load(ctx: Any, user_ids: list[int]) -> dict[int, int]:
     """Open (not resolved or closed) tickets per user."""
-    done = [k for k, s in states(ctx).items() if s.phase == "done"]
+    done = keys_in_phase(ctx, "done")
     rows = ctx.session.execute(select(Ticket.assignee_id, func.count(Ticket.id)).where(
         Ticket.assignee_id.in_(user_ids), Ticket.state.not_in(done)).group_by(Ticket.assignee_id))
     load = {uid: 0 for uid in user_ids}

@@ -15,7 +15,7 @@ from crmcore.services.unit import unit_of_work
 
 from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
 from .businesshours import ALWAYS, BusinessHours
-from .states import states
+from .states import keys_in_phase
 
 
 def hours_of(calendar: Calendar | None) -> BusinessHours:
@@ -147,7 +147,7 @@ def check_breaches(ctx: Any, now: dt.datetime | None = None) -> list[dict[str, A
     """Mark tickets whose first response or resolution is overdue; each breach is audited and
     emits ``service.ticket.sla_breached`` and ``service.ticket.escalated``. Idempotent."""
     now = now or utcnow()
-    done = [k for k, s in states(ctx).items() if s.phase == "done"]
+    done = keys_in_phase(ctx, "done")
     found: list[dict[str, Any]] = []
     with unit_of_work(ctx):
         first = ctx.session.scalars(select(Ticket).where(

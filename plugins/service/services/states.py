@@ -55,6 +55,11 @@ def states(ctx: Any) -> dict[str, TicketState]:
     return {s.key: s for s in ctx.session.scalars(select(TicketState).order_by(TicketState.position))}
 
 
+def keys_in_phase(ctx: Any, phase: str) -> list[str]:
+    """The keys of the states in ``phase`` (``done``: the states where a ticket counts as finished)."""
+    return [k for k, s in states(ctx).items() if s.phase == phase]
+
+
 def phase_of(ctx: Any, key: str) -> str:
     state = states(ctx).get(key)
     return state.phase if state is not None else "open"

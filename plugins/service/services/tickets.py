@@ -27,7 +27,7 @@ from crmcore.services.unit import unit_of_work
 
 from ..models import CHANNELS, KINDS, PRIORITIES, Category, Ticket, TicketMessage
 from . import sla
-from .states import check_move, phase_of, states
+from .states import check_move, keys_in_phase, phase_of, states
 
 EDITABLE = ("subject", "description", "kind", "priority", "category_id", "customer_id", "contact_id", "order_number",
             "product_code", "requester_name", "requester_email")
@@ -77,7 +77,7 @@ def list_tickets(ctx: Any, *, state: str | None = None, assignee_id: int | None 
     if state:
         stmt = stmt.where(Ticket.state == state)
     if open_only:
-        done = [k for k, s in states(ctx).items() if s.phase == "done"]
+        done = keys_in_phase(ctx, "done")
         stmt = stmt.where(Ticket.state.not_in(done))
     if assignee_id is not None:
         stmt = stmt.where(Ticket.assignee_id == assignee_id)
