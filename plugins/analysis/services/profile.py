@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from crmcore.contracts import Panel
-from crmcore.i18n import _
+from crmcore.i18n import _, local_money, local_percent
 from crmcore.models import Address
 from crmcore.services.customers import get_customer
 from plugins.sales.models import Invoice, Lead, Order, OrderLine, Product
@@ -111,7 +111,8 @@ def customer_panel(ctx: Any, customer: Any) -> list[Panel]:
     if rfm is not None:
         rows += [(str(_("Segment")), rfm.segment or "-"), (str(_("RFM")), f"{rfm.r_score}{rfm.f_score}{rfm.m_score}")]
     if clv is not None:
-        rows += [(str(_("Lifetime value")), f"{clv.clv} {clv.currency}"), (str(_("P(alive)")), f"{clv.p_alive:.0%}")]
+        rows += [(str(_("Lifetime value")), local_money(clv.clv, clv.currency)),
+                 (str(_("P(alive)")), local_percent(clv.p_alive, 0))]
     if churn is not None:
-        rows.append((str(_("Churn risk")), f"{churn.churn_score:.0%}"))
+        rows.append((str(_("Churn risk")), local_percent(churn.churn_score, 0)))
     return [Panel(key="analysis", title=str(_("Customer value")), rows=rows, order=60)]
