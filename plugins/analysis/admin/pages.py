@@ -3,18 +3,34 @@ factors, CSV downloads) and the 7P profile page of one customer."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
-from flask import Response, request, stream_with_context
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 
 from crmcore.admin.views import SecureView, flash_crm_error
 from crmcore.errors import CRMError
-from crmcore.i18n import gettext
+from crmcore.i18n import gettext, local_number
 
-from ..services import basket, clv, export, loyalty, profile, rfm
+from ..services import basket, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import scoped_ids
 from .charts import bar_chart, heat_map
+
+
+# What the dashboard's "Run now" buttons run, with defaults (as of today), and the message each shows.
+RUNS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], str]]] = {
+    "rfm": (lambda ctx: rfm.run_rfm(ctx), lambda r: gettext("RFM: %(n)s customers scored and segmented.",
+                                                            n=local_number(r["customers"]))),
+    "clv": (lambda ctx: clv.run_clv(ctx), lambda r: gettext("CLV: predictions stored for %(n)s customers.",
+                                                            n=local_number(r["customers"]))),
+    "churn": (lambda ctx: churn.run_churn(ctx), lambda r: gettext(
+        "Churn: %(n)s customers scored (AUC %(auc)s on the held-out period).", n=local_number(r["customers"]),
+        auc=local_number(r["auc"], 2))),
+    "basket": (lambda ctx: basket.run_basket(ctx), lambda r: gettext("Basket: %(n)s association rules found.",
+                                                                     n=local_number(r["rules"]))),
+    "tags": (lambda ctx: tags.apply_rules(ctx), lambda r: gettext("Tag rules applied: %(n)s.",
+                                                                  n=len(r))),
+}
 
 
 class DashboardView(SecureView):
@@ -39,7 +55,26 @@ class DashboardView(SecureView):
                            heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
                            cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),
                            loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,
-                           can_export=ctx.can("analysis.export"))
+                           can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"))
+
+    @expose("/run", methods=["POST"])
+    def run(self) -> Any:
+        """Run one analysis now over every customer (as ``crm analyze <kind>`` does), then show the dashboard."""
+        ctx = self.ctx()
+        kind = request.form.get("kind", "")
+        if kind not in RUNS:
+            abort(400)
+        if not ctx.can("analysis.run"):
+            return self.forbidden(gettext("You need the permission '%(permission)s' to do this.",
+                                          permission="analysis.run"))
+        try:
+            result = RUNS[kind][0](ctx)
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        else:
+            flash(RUNS[kind][1](result), "success")
+        return redirect(url_for(".index"))
 
     @expose("/export/<table>.csv")
     def download(self, table: str) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
 from crmcore.db import Base
 from crmcore.errors import PluginError, ValidationError
@@ -161,6 +161,32 @@ def _login(app: Any, username: str) -> Any:
     assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
                                                   "password": "password123"}).status_code == 302
     return client
+
+
+def test_admin_run_buttons(app: Any, ctx: Any, shop: list[Any], make_user: Any) -> None:
+    """Who may run the analyses (analysis.run) gets "Run now" buttons on the dashboard; a run stores its
+    results and says what it did; others get no buttons and a 403; the form needs its CSRF token."""
+    from plugins.analysis.models import RfmScore
+
+    make_user("analyst", username="ana")
+    make_user("sales", username="rep")
+    ana = _login(app, "ana")
+    page = ana.get("/admin/analysis/dashboard/")
+    assert 'class="analysis-run' in page.text
+    token = CSRF.search(page.text).group(1)
+    done = ana.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "rfm"}, follow_redirects=True)
+    assert done.status_code == 200 and "RFM: 12 customers scored and segmented." in done.text
+    assert ctx.session.scalar(select(func.count()).select_from(RfmScore)) == 12
+    tagged = ana.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "tags"}, follow_redirects=True)
+    assert "Tag rules applied: 0." in tagged.text
+    assert ana.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "eval"}).status_code == 400
+    assert ana.post("/admin/analysis/dashboard/run", data={"kind": "rfm"}).status_code == 400  # no CSRF token
+
+    rep = _login(app, "rep")
+    page = rep.get("/admin/analysis/dashboard/")
+    assert page.status_code == 200 and 'class="analysis-run' not in page.text
+    token = CSRF.search(page.text).group(1)  # the layout's logout form carries the session's token
+    assert rep.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "rfm"}).status_code == 403
 
 
 def test_admin_dashboard_and_csv(app: Any, ctx: Any, shop: list[Any], make_user: Any) -> None:
