@@ -28,7 +28,10 @@ def ids(pages: list[Page]) -> list[str]:
 
 
 class AdapterContract:
-    """The shared tests; subclasses define the ``env`` fixture."""
+    """The shared tests; subclasses define the ``env`` fixture (and ``counts_existing = True`` when their
+    adapter answers ``all_exist``)."""
+
+    counts_existing = False
 
     def test_connection_answers(self, env: ContractEnv) -> None:
         assert isinstance(env.adapter.test_connection(), str)
@@ -63,6 +66,17 @@ class AdapterContract:
         changed = {r.external_id: r for p in env.adapter.read("customers", bookmark) for r in p.records}
         assert made[1] in changed and changed[made[1]].name == "Since 1 renamed"
         assert made[0] not in changed
+
+    def test_deletion_checks_agree_with_what_the_erp_has(self, env: ContractEnv) -> None:
+        """``all_exist`` (the cheap count; None: this adapter cannot tell) and ``existing_ids`` agree."""
+        made = [env.add_customer(f"Exists {i}", f"e{i}@contract.example") for i in range(3)]
+        existing = env.adapter.existing_ids("customers")
+        assert existing is None or set(made) <= existing
+        answer = env.adapter.all_exist("customers", made)
+        assert answer is True if self.counts_existing else answer in (True, None)
+        if answer is not None:
+            assert env.adapter.all_exist("customers", [*made, "987654321"]) is False
+            assert env.adapter.all_exist("customers", []) is True
 
     def test_fingerprints_are_stable_between_reads(self, env: ContractEnv) -> None:
         env.add_customer("Stable", "stable@contract.example")

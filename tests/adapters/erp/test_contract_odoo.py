@@ -58,6 +58,8 @@ class OdooEnv:
 
 
 class TestOdooContract(AdapterContract):
+    counts_existing = True
+
     @pytest.fixture
     def env(self, odoo):
         return OdooEnv(odoo)

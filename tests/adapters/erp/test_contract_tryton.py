@@ -41,6 +41,8 @@ class TrytonEnv:
 
 
 class TestTrytonContract(AdapterContract):
+    counts_existing = True
+
     @pytest.fixture
     def env(self, contract_server):
         env = TrytonEnv(contract_server)
