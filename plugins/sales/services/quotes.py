@@ -3,6 +3,10 @@
 States: ``draft`` -> submit -> ``approved`` (or ``pending_approval`` -> approve/reject ->
 ``approved`` / ``rejected``) -> ``sent`` -> ``accepted`` / ``declined``; ``approved``, ``sent``
 or ``accepted`` -> ``ordered``. Editing a rejected or approved quote puts it back to ``draft``.
+Editing one under review: with an approval policy, a change of one of its key fields ends the review
+and opens a new one on the changed quote (or approves it at once when the change made approval
+unnecessary), other changes leave the review running; under the sales threshold alone, the changed
+quote is submitted again. Nobody approves what they did not see.
 Every step is an event (``sales.quote.submitted``, ``.approval_requested``, ``.approved``,
 ``.rejected``, ...) so a workflow can route the approval to an OA and answer through
 :func:`approve_quote` / :func:`reject_quote`.
@@ -32,7 +36,7 @@ from .money import ZERO, cents, clean_currency, parse_amount
 
 HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",
                  "discount_percent", "notes")
-EDITABLE = ("draft", "rejected", "approved")
+EDITABLE = ("draft", "rejected", "approved", "pending_approval")
 ORDERABLE = ("approved", "sent", "accepted")
 HUNDRED = Decimal(100)
 PCT = Decimal("0.01")
@@ -208,7 +212,8 @@ def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
 
 def update_quote(ctx: Any, quote_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                  if_match: bool = False) -> Quote:
-    """Change a draft, rejected or approved quote (back to draft); ``lines``, when given, replace all."""
+    """Change a draft, rejected or approved quote (back to draft), or one under review (see the module's
+    docstring); ``lines``, when given, replace all."""
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     check_version(quote, expected_version, if_match)
     if quote.status not in EDITABLE:
@@ -234,14 +239,22 @@ def update_quote(ctx: Any, quote_id: int, data: dict[str, Any], *, expected_vers
             changes["total"] = [before_total, quote.total]
         if not changes:
             return quote
-        if quote.status != "draft":
+        under_review = quote.status == "pending_approval"
+        running = approvals.open_request(ctx, "quote", quote.id) if under_review else None
+        if quote.status != "draft" and running is None:
             changes["status"] = [quote.status, "draft"]
             quote.status = "draft"
             quote.requires_approval = False
         _check_opportunity(ctx, quote)
+        # a running approval policy restarts its review here when a key field changed (the core's listener)
         ctx.hook.crm_before_save(ctx=ctx, entity="quote", obj=quote, changes=changes, created=False)
         ctx.session.flush()
         record_change(ctx, "quote", "updated", quote.id, changes, event_name="sales.quote.updated")
+        if running is not None and running.status not in approvals.OPEN \
+                and approvals.open_request(ctx, "quote", quote.id) is None:
+            _transition(ctx, quote, "approved", "approved", data={"automatic": True})  # the change made it unneeded
+        elif under_review and running is None:
+            _submit(ctx, quote)  # under the sales threshold alone: submitted again as changed
     return quote
 
 
@@ -281,18 +294,23 @@ def submit_quote(ctx: Any, quote_id: int) -> Quote:
     if quote.status != "draft":
         raise Conflict(_("Only a draft can be submitted; this quote is %(status)s.",
                          status=quote.status.replace("_", " ")))
+    with unit_of_work(ctx):
+        _submit(ctx, quote)
+    return quote
+
+
+def _submit(ctx: Any, quote: Quote) -> None:
+    """Submit a draft in the caller's transaction: approved at once, or ``pending_approval``."""
     if not quote.lines:
         raise ValidationError(_("The quote has no lines."), errors={"lines": [_("Add at least one line.")]})
-    with unit_of_work(ctx):
-        needed = needs_approval(ctx, quote)
-        quote.requires_approval = needed
-        _transition(ctx, quote, "draft", "submitted", data={"requires_approval": needed})
-        if needed:
-            _transition(ctx, quote, "pending_approval", "approval_requested",
-                        data={"threshold": approval_threshold(ctx), "owner_id": quote.owner_id})
-        else:
-            _transition(ctx, quote, "approved", "approved", data={"automatic": True})
-    return quote
+    needed = needs_approval(ctx, quote)
+    quote.requires_approval = needed
+    _transition(ctx, quote, "draft", "submitted", data={"requires_approval": needed})
+    if needed:
+        _transition(ctx, quote, "pending_approval", "approval_requested",
+                    data={"threshold": approval_threshold(ctx), "owner_id": quote.owner_id})
+    else:
+        _transition(ctx, quote, "approved", "approved", data={"automatic": True})
 
 
 def _decide(ctx: Any, quote_id: int, approve: bool, note: str | None) -> Quote:

@@ -98,6 +98,9 @@ def close_when_decided_elsewhere(ctx: Any, entity: str, entity_id: Any, changes:
     status = (changes or {}).get("status")
     if entity != ENTITY or not status or status[0] != "pending_approval":
         return
+    quote = ctx.session.get(Quote, entity_id)
+    if quote is not None and quote.status == "pending_approval":
+        return  # back under review (an edit ended the old review and resubmitted): the open request is the new one
     with unit_of_work(ctx):
         request = approvals.open_request(ctx, ENTITY, entity_id)
         if request is not None:

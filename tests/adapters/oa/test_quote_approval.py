@@ -76,6 +76,36 @@ def test_internal_provider_quote_over_15_percent_needs_the_managers_approval(cli
         ("submitted", "rep", None), ("approved", "boss", "ok, strategic account")]
 
 
+def test_editing_a_quote_under_review_restarts_the_review_on_key_fields_only(client, ctx, people):
+    """The policy's key field is ``total``: a note leaves the review running; new lines end it and open a
+    new one on the changed quote; a discount that needs nobody any more approves the quote at once."""
+    approvals.create_policy(ctx, policy())
+    big = new_quote(client, people, "20")
+    assert submit(client, people, big)["status"] == "pending_approval"
+    [first] = client.get("/api/v1/approvals/inbox", headers=people["boss_h"]).json
+
+    r = client.patch(f"/api/v1/sales/quotes/{big}", json={"notes": "delivery in May"}, headers=people["rep_h"])
+    assert r.status_code == 200 and r.json["status"] == "pending_approval"
+    assert [i["request_id"] for i in client.get("/api/v1/approvals/inbox", headers=people["boss_h"]).json] == [
+        first["request_id"]]
+
+    deeper = [{"description": "Widget", "quantity": "10", "unit_price": "100.00", "discount_percent": "25"}]
+    r = client.patch(f"/api/v1/sales/quotes/{big}", json={"lines": deeper}, headers=people["rep_h"])
+    assert r.status_code == 200 and r.json["status"] == "pending_approval" and r.json["total"] == "750.00"
+    [second] = client.get("/api/v1/approvals/inbox", headers=people["boss_h"]).json
+    assert second["request_id"] != first["request_id"]
+    old = client.get(f"/api/v1/approvals/{first['request_id']}", headers=people["rep_h"]).json
+    assert old["status"] == "terminated" and old["decisions"][-1]["decision"] == "restarted"
+
+    modest = [{"description": "Widget", "quantity": "10", "unit_price": "100.00", "discount_percent": "5"}]
+    r = client.patch(f"/api/v1/sales/quotes/{big}", json={"lines": modest}, headers=people["rep_h"])
+    assert r.status_code == 200 and r.json["status"] == "approved"
+    assert client.get("/api/v1/approvals/inbox", headers=people["boss_h"]).json == []
+    assert client.get(f"/api/v1/approvals/{second['request_id']}", headers=people["rep_h"]).json["status"] == \
+        "terminated"
+    assert to_order(client, people, big).status_code == 201
+
+
 def test_internal_rejection_and_withdrawal(client, ctx, people):
     approvals.create_policy(ctx, policy())
     quote_id = new_quote(client, people, "30")

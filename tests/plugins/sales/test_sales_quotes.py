@@ -88,8 +88,12 @@ def test_discount_above_threshold_needs_approval(make_app, make_user, make_custo
     assert [e.name for e in events] == ["sales.quote.submitted", "sales.quote.approval_requested"]
     requested = events[1].data
     assert requested["effective_discount_percent"] == "11.26" and requested["threshold"] == "10"
-    # waiting: it cannot be changed, sent or ordered
-    assert client.patch(f"/api/v1/sales/quotes/{qid}", json={"notes": "x"}, headers=h).status_code == 409
+    # waiting: a change submits it again (nobody approves what they did not see); it cannot be sent or ordered
+    events.clear()
+    r = client.patch(f"/api/v1/sales/quotes/{qid}", json={"notes": "x"}, headers=h)
+    assert r.status_code == 200 and r.json["status"] == "pending_approval" and r.json["notes"] == "x"
+    assert [e.name for e in events] == ["sales.quote.updated", "sales.quote.submitted",
+                                        "sales.quote.approval_requested"]
     assert client.post(f"/api/v1/sales/quotes/{qid}/status", json={"action": "send"}, headers=h).status_code == 409
     r = client.post(f"/api/v1/sales/quotes/{qid}/order", json={}, headers=h)
     assert r.status_code == 409 and "approval" in r.json["message"]
