@@ -320,7 +320,7 @@ def serve(host: str, port: int, debug: bool, scheduler: bool) -> None:
     if hint:
         click.echo(hint)
     if scheduler:
-        start_scheduler(rt)
+        start_scheduler(rt, app=app)
     from werkzeug.serving import run_simple
 
     run_simple(host, port, app, use_debugger=debug, use_reloader=False, threaded=True)

@@ -5,6 +5,7 @@ called by cron or the ``crm serve --scheduler`` thread) and can be sent to a que
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -56,19 +57,23 @@ def run_due(ctx: Any, now: dt.datetime | None = None) -> dict[str, str]:
     return {name: run_job(ctx, name).last_status or "" for name in due_jobs(ctx, now)}
 
 
-def start_scheduler(runtime: Any, tick: float = 30.0) -> threading.Event:
-    """Run due jobs every ``tick`` seconds in a daemon thread; set the returned event to stop."""
+def start_scheduler(runtime: Any, tick: float = 30.0, app: Any = None) -> threading.Event:
+    """Run due jobs every ``tick`` seconds in a daemon thread; set the returned event to stop.
+
+    With ``app``, each tick runs inside its app context, as ``crm jobs run-due`` does: jobs may use
+    ``current_app``, the translations and ``url_for`` the same way however they are started."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(tick):
-            ctx = runtime.context(session=runtime.db.new_session(), source="scheduler")
-            try:
-                run_due(ctx)
-            except Exception:  # noqa: BLE001
-                log.exception("scheduler tick failed")
-            finally:
-                ctx.session.close()
+            with app.app_context() if app is not None else contextlib.nullcontext():
+                ctx = runtime.context(session=runtime.db.new_session(), source="scheduler")
+                try:
+                    run_due(ctx)
+                except Exception:  # noqa: BLE001
+                    log.exception("scheduler tick failed")
+                finally:
+                    ctx.session.close()
 
     threading.Thread(target=loop, name="crm-scheduler", daemon=True).start()
     return stop

@@ -712,6 +712,36 @@ def test_hook_crm_register_jobs(make_app):
     assert jobs.run_job(ctx, "hooktest.tick").last_status == "ok"
 
 
+def test_the_scheduler_thread_runs_jobs_in_the_apps_context(make_app):
+    """``crm serve``'s scheduler: jobs see the app (current_app, translations) as under ``crm jobs``."""
+    import threading
+
+    from flask import current_app, has_app_context
+
+    seen: list[Any] = []
+    ran = threading.Event()
+
+    def job(ctx: Any) -> None:
+        seen.append((has_app_context() and current_app.name, ctx.source))
+        ran.set()
+
+    class Plugin:
+        @hookimpl
+        def crm_register_jobs(self):
+            return [Job("hooktest.context", job, 3600)]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    stop = jobs.start_scheduler(app.extensions["crm"], tick=0.05, app=app)
+    try:
+        assert ran.wait(10)
+    finally:
+        stop.set()
+        for thread in threading.enumerate():  # let its tick end before the database is wiped
+            if thread.name == "crm-scheduler":
+                thread.join(10)
+    assert seen[0] == (app.name, "scheduler")
+
+
 # ---------------------------------------------------------------------------
 # Integration: ERP adapters and OA approval providers
 # ---------------------------------------------------------------------------
