@@ -19,17 +19,15 @@ from .charts import bar_chart, heat_map
 
 # What the dashboard's "Run now" buttons run, with defaults (as of today), and the message each shows.
 RUNS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], str]]] = {
-    "rfm": (lambda ctx: rfm.run_rfm(ctx), lambda r: gettext("RFM: %(n)s customers scored and segmented.",
-                                                            n=local_number(r["customers"]))),
-    "clv": (lambda ctx: clv.run_clv(ctx), lambda r: gettext("CLV: predictions stored for %(n)s customers.",
-                                                            n=local_number(r["customers"]))),
-    "churn": (lambda ctx: churn.run_churn(ctx), lambda r: gettext(
-        "Churn: %(n)s customers scored (AUC %(auc)s on the held-out period).", n=local_number(r["customers"]),
-        auc=local_number(r["auc"], 2))),
-    "basket": (lambda ctx: basket.run_basket(ctx), lambda r: gettext("Basket: %(n)s association rules found.",
-                                                                     n=local_number(r["rules"]))),
-    "tags": (lambda ctx: tags.apply_rules(ctx), lambda r: gettext("Tag rules applied: %(n)s.",
-                                                                  n=len(r))),
+    "rfm": (rfm.run_rfm, lambda r: gettext("RFM: %(n)s customers scored and segmented.",
+                                           n=local_number(r["customers"]))),
+    "clv": (clv.run_clv, lambda r: gettext("CLV: predictions stored for %(n)s customers.",
+                                           n=local_number(r["customers"]))),
+    "churn": (churn.run_churn, lambda r: gettext("Churn: %(n)s customers scored (AUC %(auc)s on the held-out period).",
+                                                 n=local_number(r["customers"]), auc=local_number(r["auc"], 2))),
+    "basket": (basket.run_basket, lambda r: gettext("Basket: %(n)s association rules found.",
+                                                    n=local_number(r["rules"]))),
+    "tags": (tags.apply_rules, lambda r: gettext("Tag rules applied: %(n)s.", n=len(r))),
 }
 
 
