@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from crmcore.db import utcnow
 from crmcore.errors import AdapterError, Conflict, CRMError, NotFound, SkippableRecordError, ValidationError
@@ -78,6 +78,8 @@ class SyncHelper:
         # ExternalRefs of the current page, read in one query per entity (``prefetch``); None: not linked.
         # Valid inside one transaction only: ``forget()`` after a commit or a rollback.
         self._refs: dict[tuple[str, str], ExternalRef | _Linked | None] = {}
+        # The highest CRM id linked per entity (one query per page): a CRM id above it has no link yet.
+        self._max_linked: dict[str, int] = {}
 
     def pulls(self, stream: str) -> bool:
         """Whether this connection pulls ``stream``: its adapter offers it and the connection's choice of
@@ -119,6 +121,19 @@ class SyncHelper:
     def forget(self) -> None:
         """Drop the prefetched links (after the page's commit, or a rollback that may have undone some)."""
         self._refs.clear()
+        self._max_linked.clear()
+
+    def _may_be_linked(self, entity: str, entity_id: int) -> bool:
+        """Whether a link of this CRM id may exist: not when the id is above every linked one (a record
+        created in this run), so linking new records needs no query each."""
+        if entity not in self._max_linked:
+            self._max_linked[entity] = self.ctx.session.scalar(select(func.max(ExternalRef.entity_id)).where(
+                ExternalRef.system == self.system, ExternalRef.entity == entity)) or 0
+        return entity_id <= self._max_linked[entity]
+
+    def _linked(self, entity: str, entity_id: int) -> None:
+        if entity in self._max_linked:
+            self._max_linked[entity] = max(self._max_linked[entity], entity_id)
 
     @property
     def default_owner_id(self) -> int | None:
@@ -164,7 +179,7 @@ class SyncHelper:
             ref = session.scalar(select(ExternalRef).where(ExternalRef.system == self.system,
                                                            ExternalRef.entity == entity,
                                                            ExternalRef.external_id == str(external_id)))
-        if ref is None:
+        if ref is None and self._may_be_linked(entity, entity_id):
             ref = session.scalar(select(ExternalRef).where(ExternalRef.system == self.system,
                                                            ExternalRef.entity == entity,
                                                            ExternalRef.entity_id == entity_id))
@@ -177,6 +192,7 @@ class SyncHelper:
         ref.fingerprint = fingerprint
         ref.last_synced_at = utcnow()
         self._refs[key] = ref
+        self._linked(entity, entity_id)
         return ref
 
     def link_new(self, entity: str, links: list[tuple[int, str, str | None]]) -> None:
@@ -208,6 +224,8 @@ class SyncHelper:
             self._refs[(entity, str(ext))] = ref
         if rows:
             self.ctx.session.execute(insert(ExternalRef), rows)
+        for local, _ext, _fp in links:
+            self._linked(entity, local)
 
 
 @dataclass(frozen=True)

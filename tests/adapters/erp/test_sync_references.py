@@ -59,9 +59,24 @@ def test_an_order_page_reads_its_links_in_a_few_queries(ctx, tmp_path):
     assert counts.created == 20 and counts.failed == 0
     assert ctx.session.scalar(select(Order).where(Order.number == "SO-0007")).lines[0].product_id is not None
     # resolving ERP ids: the orders' own links, their customers', their products' (one query each), not
-    # 20 + 20 + 60; linking each new order still checks for a stale link of its CRM id (one each)
+    # 20 + 20 + 60; linking the new orders: one query for the highest linked order id, not one each
     by_external_id = [s for s in selects if "external_refs.external_id IN" in s or "external_refs.external_id ="
                       in s]
     assert len(by_external_id) == 3, by_external_id
-    assert len(selects) == 3 + 20, selects
+    assert len(selects) == 3 + 1, selects
     assert len(ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "order")).all()) == 20
+
+
+def test_a_stale_link_of_a_reused_crm_id_is_repointed_not_doubled(ctx, tmp_path):
+    """A link left behind by a deleted record whose CRM id came back (SQLite reuses the highest id):
+    linking the new record moves that link instead of adding a second one for the same CRM id."""
+    conn = save_connection(ctx, {"name": "drop", "adapter": "csv", "settings": {"directory": str(tmp_path)}})
+    helper = SyncHelper(ctx, conn, "customers")
+    with unit_of_work(ctx):
+        c = customer_svc.create_customer(ctx, {"name": "Reused Id Ltd"})
+        ctx.session.add(ExternalRef(system="drop", entity="customer", entity_id=c.id, external_id="OLD"))
+    helper.forget()
+    with unit_of_work(ctx):
+        helper.link("customer", c.id, "NEW")
+    refs = ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "customer")).all()
+    assert [(r.entity_id, r.external_id) for r in refs] == [(c.id, "NEW")]
