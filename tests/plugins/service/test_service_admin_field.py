@@ -117,6 +117,7 @@ def test_new_status_link_from_the_admin_is_shown_once_and_mailed(make_app, smtp,
         client = app.test_client()
         token = login(client, "agent")
         url = f"/admin/service/queue/ticket/{ticket.id}"
+        assert "email-unconfirmed" in client.get(url).text  # the agent sees the address is unproven
         assert client.post(f"{url}/link", data={}).status_code == 400  # no CSRF token
         assert portal_client.get(f"/service/portal/t/{old}").status_code == 200  # still the old link
         res = client.post(f"{url}/link", data={"csrf_token": token})
