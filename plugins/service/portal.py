@@ -149,7 +149,7 @@ def confirm(token: str) -> Any:
         ticket = svc.ticket_for_confirmation(ctx, token)
         if request.method == "GET":
             return render_template("service/portal_confirm.html", ticket=ticket, token=token)
-        _ticket_, status_token = svc.confirm_email(ctx, token)
+        status_token = svc.confirm_email(ctx, token)[1]
     except NotFound:
         ctx.session.rollback()
         return render_template("service/portal_confirm_invalid.html"), 404
