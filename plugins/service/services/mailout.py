@@ -148,7 +148,7 @@ def link_mail(ctx: Any, ticket: Ticket, issue: str | None, reason: str, locale: 
     """The requester's links: while their address is unconfirmed, the confirmation link only (the
     status link is then shown in their browser and replaced on confirmation); afterwards the private
     status link. None: no address, no ``SERVICE_PUBLIC_URL``, or newer links replaced these."""
-    from .portal import awaiting_confirmation, confirm_token_for_issue, token_for_issue
+    from .portal import awaiting_confirmation, confirm_hours, confirm_token_for_issue, token_for_issue
 
     base = str(ctx.settings.get("SERVICE_PUBLIC_URL") or "").rstrip("/")
     to = recipient(ctx, ticket, None)
@@ -174,7 +174,7 @@ def link_mail(ctx: Any, ticket: Ticket, issue: str | None, reason: str, locale: 
                         subject=ticket.subject)
     parts = [intro]
     if confirm_token:
-        hours = ctx.settings.get("SERVICE_PORTAL_CONFIRM_HOURS") or 48
+        hours = f"{confirm_hours(ctx):g}"
         parts += [gettext("Please confirm that this is your e-mail address: open this link within %(hours)s hours "
                           "and press the button. Our answers appear on your request's page after that. If you did "
                           "not send this request, ignore this message.", hours=hours),

@@ -114,11 +114,18 @@ def confirm_token_for_issue(ctx: Any, ticket: Ticket, issue: str) -> str | None:
     return str(_serializer(ctx, "service-portal-confirm").dumps({"t": ticket.id, "c": nonce}))
 
 
+def confirm_hours(ctx: Any) -> float:
+    """``SERVICE_PORTAL_CONFIRM_HOURS``: how long a confirmation link works (48 when unset or not a number)."""
+    try:
+        return float(ctx.settings.get("SERVICE_PORTAL_CONFIRM_HOURS") or CONFIRM_HOURS)
+    except (TypeError, ValueError):
+        return float(CONFIRM_HOURS)
+
+
 def ticket_for_confirmation(ctx: Any, token: str) -> Ticket:
     """The ticket a confirmation link confirms; ``NotFound`` when forged, expired, used or replaced."""
-    hours = float(ctx.settings.get("SERVICE_PORTAL_CONFIRM_HOURS") or CONFIRM_HOURS)
     try:
-        payload = _serializer(ctx, "service-portal-confirm").loads(token, max_age=int(hours * 3600))
+        payload = _serializer(ctx, "service-portal-confirm").loads(token, max_age=int(confirm_hours(ctx) * 3600))
         ticket_id, nonce = int(payload["t"]), str(payload["c"])
     except (BadData, KeyError, TypeError, ValueError, OverflowError):
         raise NotFound(_("This confirmation link is not valid any more.")) from None
