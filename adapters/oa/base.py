@@ -7,6 +7,11 @@ and calls: ``submit(submission) -> OAState`` (idempotent by ``submission["idempo
 ``handshake(request) -> response | None`` (URL verification) and
 ``parse_callback(request, remember_nonce) -> list[OACallbackEvent]`` (verify, then parse),
 plus ``acknowledge(events) -> response`` (the platform's required reply, sent fast).
+
+A provider takes callbacks only when ``accepts_callbacks()`` (every setting named in
+``callback_settings`` is set); otherwise ``/oa/<name>/callback`` answers 404. Its
+``parse_callback`` must record the three checks (``mark_signed``, ``check_timestamp``,
+``check_nonce``): the endpoint refuses the callback when one is missing.
 """
 from __future__ import annotations
 
@@ -23,8 +28,11 @@ from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
 STATES = ("submitting", "pending", "approved", "rejected", "withdrawn", "terminated", "revoked", "unknown")
 REPLAY_WINDOW = 300  # seconds a callback's timestamp may differ from our clock
-
-
+# How long a nonce is remembered: past any vendor's retry schedule (Feishu retries after 5 s, 5 min,
+# 1 h and 6 h; WeCom 3 times 5 s apart) and at least twice the replay window.
+NONCE_MEMORY = 2 * 86400
+CHECKS = frozenset({"signature", "timestamp", "nonce"})
+MAX_NONCE = 128
 
 
 def describe(exc: requests.RequestException) -> str:
@@ -50,6 +58,7 @@ class OAProvider:
     label = "OA"
     config_fields: tuple[str, ...] = ()  # shown in the admin
     secret_fields: tuple[str, ...] = ()  # write-only in the admin
+    callback_settings: tuple[str, ...] = ()  # all needed to verify a callback; none: no callbacks
     timeout = 10.0
 
     def __init__(self, config: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None,
@@ -58,6 +67,8 @@ class OAProvider:
         self.secrets = dict(secrets or {})
         self.http = http or requests.Session()
         self.clock = clock
+        self.verified: set[str] = set()  # the checks a callback passed ("signature", "timestamp", "nonce")
+        self.nonces: Callable[[str], bool] | None = None  # set by the endpoint for handshakes
 
     def __repr__(self) -> str:  # never show secrets
         return f"<{type(self).__name__} config={self.config!r} secrets={sorted(self.secrets)}>"
@@ -93,6 +104,26 @@ class OAProvider:
             raise FatalAdapterError(f"{self.name}: set '{key}' in the OA provider settings")
         return value
 
+    def accepts_callbacks(self) -> bool:
+        """True when every setting a callback's verification needs is set (else the endpoint is a 404)."""
+        return bool(self.callback_settings) and all(
+            self.config.get(key) not in (None, "") or self.secrets.get(key) not in (None, "")
+            for key in self.callback_settings)
+
+    def replay_window(self) -> int:
+        try:
+            return max(1, int(self.config.get("replay_window") or REPLAY_WINDOW))
+        except (TypeError, ValueError):
+            return REPLAY_WINDOW
+
+    def nonce_memory(self) -> int:
+        """Seconds a nonce is remembered: longer than the retry schedules and twice the window."""
+        return max(NONCE_MEMORY, 2 * self.replay_window())
+
+    def mark_signed(self) -> None:
+        """Record that the callback's signature was verified (call after the check passed)."""
+        self.verified.add("signature")
+
     def check_timestamp(self, timestamp: Any, window: int | None = None) -> int:
         """The timestamp as seconds; refuse one outside the replay window (milliseconds accepted)."""
         try:
@@ -101,9 +132,21 @@ class OAProvider:
             raise CallbackRejected("timestamp is not a number") from None
         if ts > 10**11:  # milliseconds
             ts //= 1000
-        if abs(self.clock() - ts) > (window or int(self.config.get("replay_window") or REPLAY_WINDOW)):
+        if abs(self.clock() - ts) > (window or self.replay_window()):
             raise CallbackRejected("timestamp outside the replay window")
+        self.verified.add("timestamp")
         return ts
+
+    def check_nonce(self, nonce: Any, remember_nonce: Callable[[str], bool] | None) -> None:
+        """Refuse a missing or over-long nonce and one seen before (remembered in the database)."""
+        nonce = str(nonce or "")
+        if not nonce or len(nonce) > MAX_NONCE:
+            raise CallbackRejected("missing or invalid nonce")
+        if remember_nonce is None:
+            raise CallbackRejected("no nonce memory")
+        if not remember_nonce(nonce):
+            raise CallbackRejected("replayed nonce")
+        self.verified.add("nonce")
 
     def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         """An HTTP call: connection errors and 5xx/429 are retriable, other 4xx fatal."""
@@ -154,4 +197,4 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(str(a).encode(), str(b).encode())
 
 
-__all__ = ["CallbackRejected", "OAProvider", "TOKENS", "TokenCache", "OACallbackEvent", "OAState", "REPLAY_WINDOW", "STATES", "same"]
+__all__ = ["CHECKS", "CallbackRejected", "NONCE_MEMORY", "OAProvider", "TOKENS", "TokenCache", "OACallbackEvent", "OAState", "REPLAY_WINDOW", "STATES", "same"]

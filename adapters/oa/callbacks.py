@@ -1,5 +1,10 @@
 """``/oa/<provider>/callback``: verify, put events in the inbox (deduplicated), acknowledge fast.
 
+A provider that is not loaded, or not configured to verify callbacks, is the same 404. Every
+callback must pass the provider's signature, timestamp-window and nonce checks (nonces are
+remembered in the database, so a replay to another worker or process is refused too); a provider
+that returns without recording all three is refused as well.
+
 Processing (fetching the authoritative state, moving the request forward) runs after the
 reply is sent, and again from the ``approvals.inbox`` job for anything left over.
 """
@@ -12,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, make_response, request
 
 from crmcore.services import approvals
 
-from .base import CallbackRejected
+from .base import CHECKS, CallbackRejected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oa_callbacks", __name__, url_prefix="/oa")
@@ -36,12 +41,22 @@ def callback(provider: str) -> Any:
     ctx = rt.context(source=f"oa:{provider}", session=rt.db.new_session())
     try:
         oa = approvals.provider(ctx, provider)
+        accepts = getattr(oa, "accepts_callbacks", None)
+        if accepts is None or not accepts():  # not configured: nothing could be verified
+            return jsonify({"error": "unknown provider"}), 404
+        keep = oa.nonce_memory()
+        oa.nonces = lambda nonce: approvals.remember_nonce(ctx, provider, nonce, keep=keep)
         answer = oa.handshake(request)
         if answer is not None:
+            ctx.session.commit()  # the handshake's nonce
             return answer
         if request.method != "POST":
             return jsonify({"error": "POST the callback"}), 405
-        events = oa.parse_callback(request, lambda nonce: approvals.remember_nonce(ctx, provider, nonce))
+        events = oa.parse_callback(request, oa.nonces)
+        missing = CHECKS - set(getattr(oa, "verified", ()))
+        if missing:
+            log.error("OA provider %s returned a callback without checking its %s", provider, ", ".join(sorted(missing)))
+            raise CallbackRejected("the callback was not verified")
         fresh = [ev for ev in events if approvals.receive_callback(ctx, provider, ev) is not None]
         ctx.session.commit()
         response = make_response(oa.acknowledge(events))

@@ -47,6 +47,7 @@ class DingTalkProvider(OAProvider):
     label = "DingTalk approval"
     config_fields = ("base_url", "app_key", "process_code", "dept_id", "replay_window")
     secret_fields = ("app_secret", "token", "aes_key")
+    callback_settings = ("app_key", "token", "aes_key")
 
     @property
     def base(self) -> str:
@@ -135,9 +136,9 @@ class DingTalkProvider(OAProvider):
             raise CallbackRejected("bad signature") from None
         except (ValueError, KeyError, TypeError):
             raise CallbackRejected("the body is not a DingTalk callback", 400) from None
+        self.mark_signed()
         self.check_timestamp(ts)
-        if remember_nonce is not None and not remember_nonce(nonce):
-            raise CallbackRejected("replayed nonce")
+        self.check_nonce(nonce, remember_nonce)
         try:
             return json.loads(crypto.wx_decrypt(self.setting("aes_key", secret=True), encrypted,
                                                 str(self.setting("app_key"))))

@@ -8,6 +8,8 @@ string, ``uuid`` = our idempotency key; a repeated uuid answers code 60012);
 ``POST /open-apis/approval/v4/instances/cancel``. Callbacks: ``{"encrypt": ...}`` AES-256-CBC
 with key SHA256(encrypt key); ``X-Lark-Signature`` = SHA256(timestamp + nonce + encrypt key +
 raw body); a ``url_verification`` is answered with its challenge; the event's token is checked.
+Callbacks need both the encrypt key and the verification token: without them nothing can be
+verified, and the endpoint answers 404.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class FeishuProvider(OAProvider):
     label = "Feishu / Lark approval"
     config_fields = ("base_url", "app_id", "approval_code", "replay_window")
     secret_fields = ("app_secret", "encrypt_key", "verification_token")
+    callback_settings = ("encrypt_key", "verification_token")
 
     @property
     def base(self) -> str:
@@ -105,54 +108,64 @@ class FeishuProvider(OAProvider):
             raise FatalAdapterError(f"feishu: cancel failed: {data.get('code')} {data.get('msg')}")
 
     # ---- callbacks ------------------------------------------------------------------------------
-    def _plain(self, request: Any) -> dict[str, Any]:
-        body = request.get_data(cache=True)
-        encrypt_key = self.secrets.get("encrypt_key")
+    def _decrypted(self, request: Any) -> dict[str, Any]:
+        """The decrypted event of ``{"encrypt": ...}`` carrying our verification token. A plaintext
+        body is refused: with the encrypt key set, Feishu encrypts everything it sends. Every failure
+        has the same reason, so nothing can be learnt about the ciphertext (no padding oracle)."""
         try:
-            data = json.loads(body or b"{}")
-        except ValueError:
-            raise CallbackRejected("the body is not JSON", 400) from None
-        if encrypt_key and "encrypt" in data:
-            try:
-                data = json.loads(crypto.feishu_decrypt(encrypt_key, data["encrypt"]))
-            except (crypto.CryptoError, ValueError):
-                raise CallbackRejected("cannot decrypt") from None
-        token = data.get("token") or (data.get("header") or {}).get("token")
-        expected = self.secrets.get("verification_token")
-        if expected and not same(str(token or ""), expected):
-            raise CallbackRejected("bad verification token")
-        return data
+            data = json.loads(request.get_data(cache=True) or b"{}")
+            plain = json.loads(crypto.feishu_decrypt(self.setting("encrypt_key", secret=True), str(data["encrypt"])))
+            header = plain.get("header") if isinstance(plain.get("header"), dict) else {}
+            token = plain.get("token") or header.get("token")
+        except (crypto.CryptoError, ValueError, KeyError, TypeError, AttributeError):
+            raise CallbackRejected("not a valid Feishu callback") from None
+        if not same(str(token or ""), self.setting("verification_token", secret=True)):
+            raise CallbackRejected("not a valid Feishu callback")
+        return plain
 
-    def handshake(self, request: Any) -> Any:
-        if request.method != "POST":
-            return None
-        data = self._plain(request)
-        if data.get("type") == "url_verification":
-            return jsonify({"challenge": data.get("challenge")})
-        return None
-
-    def parse_callback(self, request: Any, remember_nonce: Callable[[str], bool]) -> list[OACallbackEvent]:
-        body = request.get_data(cache=True)
-        encrypt_key = self.secrets.get("encrypt_key")
+    def _verify(self, request: Any, remember_nonce: Callable[[str], bool] | None) -> None:
+        """``X-Lark-Signature`` over the raw body, the timestamp window and the nonce."""
         ts = request.headers.get("X-Lark-Request-Timestamp", "")
         nonce = request.headers.get("X-Lark-Request-Nonce", "")
-        if encrypt_key:
-            try:
-                crypto.verify_feishu(ts, nonce, encrypt_key, body, request.headers.get("X-Lark-Signature", ""))
-            except crypto.CryptoError:
-                raise CallbackRejected("bad signature") from None
-            self.check_timestamp(ts)
-            if not remember_nonce(nonce):
-                raise CallbackRejected("replayed nonce")
-        data = self._plain(request)
-        event = data.get("event") or {}
-        event_type = (data.get("header") or {}).get("event_type") or event.get("type") or ""
+        signature = request.headers.get("X-Lark-Signature", "")
+        if not (ts and nonce and signature):
+            raise CallbackRejected("missing signature headers")
+        try:
+            crypto.verify_feishu(ts, nonce, self.setting("encrypt_key", secret=True), request.get_data(cache=True),
+                                 signature)
+        except crypto.CryptoError:
+            raise CallbackRejected("bad signature") from None
+        self.mark_signed()
+        self.check_timestamp(ts)
+        self.check_nonce(nonce, remember_nonce)
+
+    def handshake(self, request: Any) -> Any:
+        """Feishu's URL check: an encrypted ``url_verification`` with our token. The platform does not
+        sign this one request (its docs exclude it from the signature check); when it is signed, the
+        signature, window and nonce are checked as for any callback. Answering changes nothing."""
+        if request.method != "POST" or request.headers.get("X-Lark-Signature"):
+            return None  # signed: parse_callback verifies it, a signed challenge is answered there
+        data = self._decrypted(request)
+        if data.get("type") != "url_verification":
+            raise CallbackRejected("missing signature headers")
+        return jsonify({"challenge": str(data.get("challenge") or "")})
+
+    def parse_callback(self, request: Any, remember_nonce: Callable[[str], bool]) -> list[OACallbackEvent]:
+        self._verify(request, remember_nonce)
+        data = self._decrypted(request)
+        if data.get("type") == "url_verification":
+            self.challenge = str(data.get("challenge") or "")
+            return []
+        event = data.get("event") if isinstance(data.get("event"), dict) else {}
+        header = data.get("header") if isinstance(data.get("header"), dict) else {}
+        event_type = str(header.get("event_type") or event.get("type") or "")
         instance = event.get("instance_code")
         if not instance:
             return []
         status = str(event.get("status") or "")
-        return [OACallbackEvent(dedupe_key=f"feishu:{instance}:{event_type}:{status}", external_id=instance,
+        return [OACallbackEvent(dedupe_key=f"feishu:{instance}:{event_type}:{status}", external_id=str(instance),
                                 event_type=event_type[:64] or "approval_instance", status_hint=status, payload=event)]
 
     def acknowledge(self, events: list[OACallbackEvent]) -> Any:
-        return jsonify({"msg": "success"})
+        challenge = getattr(self, "challenge", None)
+        return jsonify({"challenge": challenge} if challenge is not None else {"msg": "success"})

@@ -37,6 +37,7 @@ class WebhookProvider(OAProvider):
     label = "Generic webhook OA"
     config_fields = ("base_url", "replay_window")
     secret_fields = ("secret",)
+    callback_settings = ("secret",)
 
     def _signed(self, body: bytes) -> dict[str, str]:
         ts, nonce = str(int(self.clock())), pysecrets.token_hex(12)
@@ -85,9 +86,9 @@ class WebhookProvider(OAProvider):
             raise CallbackRejected("missing signature headers")
         if not same(sign(self.setting("secret", secret=True), ts, nonce, body), signature):
             raise CallbackRejected("bad signature")
+        self.mark_signed()
         self.check_timestamp(ts)
-        if not remember_nonce(nonce):
-            raise CallbackRejected("replayed nonce")
+        self.check_nonce(nonce, remember_nonce)
         try:
             data = json.loads(body)
             external_id, status = str(data["approval_id"]), str(data.get("status") or "")

@@ -15,8 +15,10 @@ state is fetched. The reply is ``success``.
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
 from typing import Any, Callable
+
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
 
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
@@ -29,13 +31,13 @@ TOKEN_EXPIRED = (40014, 42001)
 RETRY_LATER = (-1, 45009)
 
 
-def _xml(text: str | bytes) -> ET.Element:
-    if b"<!DOCTYPE" in (text if isinstance(text, bytes) else text.encode()):
-        raise CallbackRejected("a DOCTYPE is not allowed", 400)  # no entities, no expansion attacks
+def _xml(text: str | bytes) -> Any:
+    """Parse untrusted XML with defusedxml: any DOCTYPE, entity or external reference is refused by
+    the parser itself, whatever the body's encoding (a string check misses UTF-16)."""
     try:
-        return ET.fromstring(text)
-    except ET.ParseError:
-        raise CallbackRejected("the body is not XML", 400) from None
+        return safe_xml.fromstring(text, forbid_dtd=True)
+    except (DefusedXmlException, safe_xml.ParseError, ValueError):
+        raise CallbackRejected("the body is not acceptable XML (no DOCTYPE or entities)", 400) from None
 
 
 class WeComProvider(OAProvider):
@@ -43,6 +45,7 @@ class WeComProvider(OAProvider):
     label = "WeCom approval"
     config_fields = ("base_url", "corp_id", "template_id", "replay_window")
     secret_fields = ("corp_secret", "token", "encoding_aes_key")
+    callback_settings = ("corp_id", "token", "encoding_aes_key")
 
     @property
     def base(self) -> str:
@@ -127,9 +130,9 @@ class WeComProvider(OAProvider):
             crypto.verify_sha1(self.setting("token", secret=True), ts, nonce, encrypted, args.get("msg_signature", ""))
         except crypto.CryptoError:
             raise CallbackRejected("bad signature") from None
+        self.mark_signed()
         self.check_timestamp(ts)
-        if remember_nonce is not None and not remember_nonce(nonce):
-            raise CallbackRejected("replayed nonce")
+        self.check_nonce(nonce, remember_nonce)
         try:
             return crypto.wx_decrypt(self.setting("encoding_aes_key", secret=True), encrypted, str(self.setting("corp_id")))
         except crypto.CryptoError:
@@ -137,7 +140,7 @@ class WeComProvider(OAProvider):
 
     def handshake(self, request: Any) -> Any:
         if request.method == "GET" and "echostr" in request.args:
-            return self._verify(request, request.args["echostr"], None), 200, {"Content-Type": "text/plain"}
+            return self._verify(request, request.args["echostr"], self.nonces), 200, {"Content-Type": "text/plain"}
         return None
 
     def parse_callback(self, request: Any, remember_nonce: Callable[[str], bool]) -> list[OACallbackEvent]:

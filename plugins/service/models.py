@@ -152,6 +152,9 @@ class Ticket(Base):
     resolution_breached_at: Mapped[dt.datetime | None]
     escalation_level: Mapped[int] = mapped_column(default=0)
     portal_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    # set while a portal requester has not yet confirmed their e-mail address (the SHA-256 of the
+    # pending confirmation link's nonce); None once confirmed, and for tickets from other channels
+    email_verify_hash: Mapped[str | None] = mapped_column(String(64))
     customer_locale: Mapped[str | None] = mapped_column(String(8))  # the language of the portal form
     version: Mapped[int] = mapped_column(default=1, nullable=False)
     created_at: Mapped[created_ts]

@@ -5,6 +5,10 @@ Not under /api (no token): the pages act as the system on one ticket found by it
 Any token that does not open a ticket (tampered, expired, replaced, someone else's) is the same
 plain 404, so a page never tells whether a ticket exists. Submitting and replying are rate-limited
 per client address (``services.ratelimit``): over the limit, a translated 429 page.
+
+A request's e-mail address is unproven until its owner opens the confirmation link mailed to it
+(``/portal/confirm/<token>``, a page with a button: mail scanners that fetch links confirm nothing).
+Until then the status page shows only what the requester sent, and the request has no customer.
 """
 from __future__ import annotations
 
@@ -95,13 +99,18 @@ def new_request() -> Any:
 def status(token: str) -> Any:
     ctx = _ctx()
     ticket = _ticket(ctx, token)
+    if svc.awaiting_confirmation(ticket):  # an unproven address: only what the requester sent
+        own = [m for m in ticket.messages if not m.internal and m.author == "customer"]
+        return render_template("service/portal_status.html", ticket=ticket, token=token, messages=own,
+                               unconfirmed=True, sent=request.args.get("sent") == "1", state_name=None,
+                               can_reply=ticket.state != "closed", survey_url=None)
     names = {k: gettext(s.name) for k, s in states(ctx).items()}
     public = [m for m in ticket.messages if not m.internal]
     survey = ctx.session.scalar(select(Survey).where(Survey.ticket_id == ticket.id, Survey.answered_at.is_(None)))
     survey_url = url_for(".survey", token=surveys.token_for(ctx, survey)) if survey is not None else None
     return render_template("service/portal_status.html", ticket=ticket, token=token, messages=public,
                            state_name=names.get(ticket.state, ticket.state), can_reply=ticket.state != "closed",
-                           survey_url=survey_url)
+                           survey_url=survey_url, unconfirmed=False, sent=False)
 
 
 @bp.route("/portal/t/<token>/reply", methods=["POST"])
@@ -117,6 +126,34 @@ def reply(token: str) -> Any:
     customer_message(ctx, ticket, {"body": body, "channel": "web", "from_name": ticket.requester_name,
                                    "from_email": ticket.requester_email})
     return redirect(url_for(".status", token=token))
+
+
+@bp.route("/portal/t/<token>/confirm", methods=["POST"])
+def resend_confirmation(token: str) -> Any:
+    """Mail the confirmation link again (the earlier one stops working); rate-limited."""
+    limited = _limited("confirm")
+    if limited is not None:
+        return limited
+    ctx = _ctx()
+    ticket = _ticket(ctx, token)
+    svc.resend_confirmation(ctx, ticket)
+    return redirect(url_for(".status", token=token, sent=1))
+
+
+@bp.route("/portal/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> Any:
+    """GET: a page with a button (validating the link, using nothing); POST: confirm the address, then
+    on to the request's new status page. Forged, expired, used and replaced links: the same 404 page."""
+    ctx = _ctx()
+    try:
+        ticket = svc.ticket_for_confirmation(ctx, token)
+        if request.method == "GET":
+            return render_template("service/portal_confirm.html", ticket=ticket, token=token)
+        status_token = svc.confirm_email(ctx, token)[1]
+    except NotFound:
+        ctx.session.rollback()
+        return render_template("service/portal_confirm_invalid.html"), 404
+    return redirect(url_for(".status", token=status_token), 303)
 
 
 @bp.route("/survey/<token>", methods=["GET", "POST"])

@@ -2,7 +2,7 @@
 Message-ID stored on the reply (so the customer's answer threads back onto the ticket) and
 In-Reply-To / References of the conversation; survey invitations carry their link; a request from
 the portal (or a link an agent re-issues) sends the customer their private status link, in the
-language of their request.
+language of their request; a portal requester first gets a link to confirm their address.
 
 Delivered by the outbox handler ``service.mail`` (at least once, retried with backoff). Off until
 ``SERVICE_SMTP_HOST`` is set; the SMTP password is read from the settings and never logged.
@@ -143,32 +143,51 @@ def survey_mail(ctx: Any, survey: Survey) -> EmailMessage | None:
     return mail
 
 
-def link_mail(ctx: Any, ticket: Ticket, issue: str, reason: str, locale: str | None) -> EmailMessage | None:
-    """The customer's private status link (after a portal request, or re-issued by an agent), or
-    None: no address, no ``SERVICE_PUBLIC_URL``, or a newer link replaced this one."""
-    from .portal import token_for_issue
+def link_mail(ctx: Any, ticket: Ticket, issue: str | None, reason: str, locale: str | None,
+              confirm: str | None = None) -> EmailMessage | None:
+    """The requester's links: while their address is unconfirmed, the confirmation link only (the
+    status link is then shown in their browser and replaced on confirmation); afterwards the private
+    status link. None: no address, no ``SERVICE_PUBLIC_URL``, or newer links replaced these."""
+    from .portal import awaiting_confirmation, confirm_hours, confirm_token_for_issue, token_for_issue
 
     base = str(ctx.settings.get("SERVICE_PUBLIC_URL") or "").rstrip("/")
     to = recipient(ctx, ticket, None)
-    token = token_for_issue(ctx, ticket, issue)
-    if not base or not to or not token:
+    pending = awaiting_confirmation(ticket)
+    confirm_token = confirm_token_for_issue(ctx, ticket, confirm) if confirm and pending else None
+    token = token_for_issue(ctx, ticket, issue) if issue and not pending else None
+    if not base or not to or not (token or confirm_token):
         return None
-    link = f"{base}/service/portal/t/{token}"
     gettext = translator(ctx, locale)  # (named so that the catalogue extraction finds the strings)
+    if confirm_token and reason == "reissued":
+        reason = "confirm"  # unconfirmed: the new confirmation link is all the mail carries
     if reason == "reissued":
         intro = gettext("Here is a new link to follow your request %(number)s (%(subject)s). Earlier links "
                         "no longer work.", number=ticket.number, subject=ticket.subject)
+    elif reason == "confirmed":
+        intro = gettext("Your e-mail address is confirmed for your request %(number)s (%(subject)s).",
+                        number=ticket.number, subject=ticket.subject)
+    elif reason == "confirm":
+        intro = gettext("Here is a new link to confirm your e-mail address for your request %(number)s "
+                        "(%(subject)s). Earlier links no longer work.", number=ticket.number, subject=ticket.subject)
     else:
         intro = gettext("Thank you, we have your request %(number)s (%(subject)s).", number=ticket.number,
                         subject=ticket.subject)
-    keep = gettext("Follow your request and answer us with this private link. Anyone with the link can read "
-                   "the request, so do not forward this message.")
+    parts = [intro]
+    if confirm_token:
+        hours = f"{confirm_hours(ctx):g}"
+        parts += [gettext("Please confirm that this is your e-mail address: open this link within %(hours)s hours "
+                          "and press the button. Our answers appear on your request's page after that. If you did "
+                          "not send this request, ignore this message.", hours=hours),
+                  f"{base}/service/portal/confirm/{confirm_token}"]
+    if token:
+        parts += [gettext("Follow your request and answer us with this private link. Anyone with the link can "
+                          "read the request, so do not forward this message."), f"{base}/service/portal/t/{token}"]
     mail = EmailMessage()
     mail["From"] = formataddr((gettext("Customer service"), _sender(ctx)))
     mail["To"] = formataddr((ticket.requester_name or "", to))
     mail["Subject"] = f"[{ticket.number}] " + gettext("Your service request")
     mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(f"{intro}\n\n{keep}\n\n{link}\n")  # (set_content drops Content-* headers set before)
+    mail.set_content("\n\n".join(parts) + "\n")  # (set_content drops Content-* headers set before)
     mail["Content-Language"] = _content_language(locale)
     return mail
 
@@ -208,8 +227,8 @@ def deliver(ctx: Any, message: Any) -> None:
     elif message.topic == "service.ticket.link_issued":  # the link as it is now (a newer one may replace it)
         ticket = ctx.session.get(Ticket, entity_id, populate_existing=True)
         data = payload.get("data") or {}
-        mail = link_mail(ctx, ticket, str(data.get("issue") or ""), str(data.get("reason") or ""),
-                         data.get("locale")) if ticket is not None else None
+        mail = link_mail(ctx, ticket, data.get("issue"), str(data.get("reason") or ""), data.get("locale"),
+                         data.get("confirm")) if ticket is not None else None
     if mail is None:
         log.info("service mail: nothing to send for %s %s", message.topic, entity_id)
         return

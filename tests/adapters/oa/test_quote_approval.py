@@ -309,8 +309,9 @@ def test_callbacks_are_processed_right_after_the_acknowledgement(make_app, peopl
 def test_callback_endpoint_refuses_unknown_providers_and_unsigned_posts(client, ctx):
     assert client.post("/oa/nope/callback", json={}).status_code == 404
     assert client.post("/oa/internal/callback", json={}).status_code == 404  # nothing calls the embedded engine back
-    assert client.get("/oa/webhook/callback").status_code == 405
+    assert client.post("/oa/webhook/callback", json={}).status_code == 404  # loaded, but not configured
     approvals.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": SECRET})
+    assert client.get("/oa/webhook/callback").status_code == 405
     r = client.post("/oa/webhook/callback", json={"approval_id": "AP-1", "status": "approved"})
     assert r.status_code == 401 and r.json == {"error": "missing signature headers"}
     assert ctx.session.query(OACallback).count() == 0

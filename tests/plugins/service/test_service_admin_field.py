@@ -117,6 +117,7 @@ def test_new_status_link_from_the_admin_is_shown_once_and_mailed(make_app, smtp,
         client = app.test_client()
         token = login(client, "agent")
         url = f"/admin/service/queue/ticket/{ticket.id}"
+        assert "email-unconfirmed" in client.get(url).text  # the agent sees the address is unproven
         assert client.post(f"{url}/link", data={}).status_code == 400  # no CSRF token
         assert portal_client.get(f"/service/portal/t/{old}").status_code == 200  # still the old link
         res = client.post(f"{url}/link", data={"csrf_token": token})
@@ -131,8 +132,10 @@ def test_new_status_link_from_the_admin_is_shown_once_and_mailed(make_app, smtp,
         assert len(inbox.messages) == 2
         mail = inbox.messages[-1]
         assert inbox.envelopes[-1][1] == ["wang@example.cn"] and mail["Content-Language"] == "zh-CN"
-        mailed = LINK.search(mail.get_content()).group(1)
-        assert portal_client.get(f"/service/portal/t/{mailed}").status_code == 200
+        # the address is not confirmed yet: the mail carries a new confirmation link, not the status link
+        assert LINK.search(mail.get_content()) is None
+        mailed = re.search(r"/service/portal/confirm/([A-Za-z0-9_.\-]+)", mail.get_content()).group(1)
+        assert portal_client.get(f"/service/portal/confirm/{mailed}").status_code == 200
         assert "之前的链接已失效" in mail.get_content()  # zh_CN catalogue: "Earlier links no longer work."
         assert ctx.session.scalar(select(AuditLog).where(AuditLog.action == "link_issued")) is not None
     finally:

@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import select
 
+from crmcore.models import OutboxMessage
 from plugins.service.models import Ticket
 from plugins.service.services import portal, tickets
 
@@ -27,6 +28,20 @@ def token_of(response) -> str:
     return re.search(r"/service/portal/t/([A-Za-z0-9_.\-]+)", response.get_data(as_text=True)).group(1)
 
 
+def confirm(client, ctx, ticket) -> str:
+    """Confirm the requester's address with the link the mailer would send (built from the event's
+    issue id, as the mailer does); the new status-link token."""
+    ctx.session.expire_all()
+    issued = [m.payload["data"] for m in ctx.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+              if m.topic == "service.ticket.link_issued" and m.payload.get("entity_id") == ticket.id]
+    link = portal.confirm_token_for_issue(ctx, ctx.session.get(Ticket, ticket.id), issued[-1]["confirm"])
+    page = client.get(f"/service/portal/confirm/{link}")
+    assert page.status_code == 200
+    res = client.post(f"/service/portal/confirm/{link}", data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert res.status_code == 303
+    return res.headers["Location"].rsplit("/", 1)[-1]
+
+
 def test_submit_and_follow_a_request(client, ctx, make_customer):
     customer = make_customer("Example", email="wang@example.cn")
     res = submit(client)
@@ -35,7 +50,8 @@ def test_submit_and_follow_a_request(client, ctx, make_customer):
     assert "SR-000001" in body
     token = token_of(res)
     ticket = ctx.session.scalar(select(Ticket))
-    assert (ticket.channel, ticket.customer_id, ticket.requester_email) == ("web", customer.id, "wang@example.cn")
+    # attached to no customer until the address is confirmed (anyone can type anyone's address)
+    assert (ticket.channel, ticket.customer_id, ticket.requester_email) == ("web", None, "wang@example.cn")
     assert token not in (ticket.portal_nonce_hash or "")  # only a hash of the nonce is stored
     page = client.get(f"/service/portal/t/{token}")
     assert page.status_code == 200
@@ -46,6 +62,11 @@ def test_submit_and_follow_a_request(client, ctx, make_customer):
     tickets.add_message(ctx, ticket.id, {"body": "请重启试试"})
     tickets.add_message(ctx, ticket.id, {"body": "secret internal note", "internal": True})
     tickets.transition(ctx, ticket.id, "waiting_on_customer")
+    html = client.get(f"/service/portal/t/{token}").get_data(as_text=True)
+    assert "无法开机" in html and "请重启试试" not in html and "secret internal note" not in html  # not confirmed yet
+    token = confirm(client, ctx, ticket)
+    ctx.session.expire_all()
+    assert ctx.session.get(Ticket, ticket.id).customer_id == customer.id
     html = client.get(f"/service/portal/t/{token}").get_data(as_text=True)
     assert "请重启试试" in html and "secret internal note" not in html
     # the customer replies through the page (with the CSRF token) and the ticket goes back to work

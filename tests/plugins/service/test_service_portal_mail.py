@@ -1,7 +1,7 @@
-"""The self-service confirmation mail, sent through the outbox to a real SMTP server (aiosmtpd on a
-local port): after a portal request the customer gets their private status link in the language the
-form was shown in; the page still shows the link once; a replaced link is never mailed; and neither
-the logs, the outbox nor the audit log hold a usable link."""
+"""The self-service mails, sent through the outbox to a real SMTP server (aiosmtpd on a local port):
+after a portal request the address gets a link to confirm it, in the language the form was shown in
+(the page shows the status link once); confirming mails the new status link; a replaced link is
+never mailed; and neither the logs, the outbox nor the audit log hold a usable link."""
 from __future__ import annotations
 
 import json
@@ -19,9 +19,14 @@ from plugins.service.services import portal
 ZH = {"Your service request": "您的服务请求",
       "Thank you, we have your request %(number)s (%(subject)s).": "谢谢，我们已收到您的请求 %(number)s（%(subject)s）。",
       "Follow your request and answer us with this private link. Anyone with the link can read the request, "
-      "so do not forward this message.": "请用这个私人链接查看进度并回复我们。任何拿到链接的人都能看到请求，请勿转发本邮件。"}
+      "so do not forward this message.": "请用这个私人链接查看进度并回复我们。任何拿到链接的人都能看到请求，请勿转发本邮件。",
+      "Please confirm that this is your e-mail address: open this link within %(hours)s hours and press the button. "
+      "Our answers appear on your request's page after that. If you did not send this request, ignore this message.":
+      "请确认这是您的电子邮件地址：请在 %(hours)s 小时内打开此链接并点击按钮。确认之后，我们的答复会显示在您的请求页面上。"
+      "如果您没有提交过这个请求，请忽略本邮件。"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK = re.compile(r"/service/portal/t/([A-Za-z0-9_.\-]+)")
+CONFIRM = re.compile(r"/service/portal/confirm/([A-Za-z0-9_.\-]+)")
 
 
 @pytest.fixture
@@ -56,19 +61,32 @@ def test_confirmation_mail_in_the_forms_language_with_the_private_link(mail_app,
         assert str(mail["Subject"]) == "[SR-000001] 您的服务请求"
         assert mail["Content-Language"] == "zh-CN"
         body = mail.get_content()
-        assert "谢谢，我们已收到您的请求 SR-000001（打印机坏了）。" in body and "请勿转发" in body
+        assert "谢谢，我们已收到您的请求 SR-000001（打印机坏了）。" in body and "确认" in body
+        assert not LINK.search(body)  # only the confirmation link until the address is confirmed
+        confirm = CONFIRM.search(body).group(1)
+        assert f"https://crm.example.com/service/portal/confirm/{confirm}" in body
+        page = client.get(f"/service/portal/t/{shown}")
+        assert page.status_code == 200 and "无法开机" in page.get_data(as_text=True)
+        form = client.get(f"/service/portal/confirm/{confirm}", headers={"Accept-Language": "zh-CN"})
+        res = client.post(f"/service/portal/confirm/{confirm}",
+                          data={"csrf_token": CSRF.search(form.get_data(as_text=True)).group(1)})
+        assert res.status_code == 303
+        assert deliver_due(ctx)["delivered"] == 1
+        body = inbox.messages[-1].get_content()
+        assert "请勿转发" in body and not CONFIRM.search(body)
         mailed = LINK.search(body).group(1)
         assert f"https://crm.example.com/service/portal/t/{mailed}" in body
-        for token in (shown, mailed):  # both open the request (the same private nonce)
-            page = client.get(f"/service/portal/t/{token}")
-            assert page.status_code == 200 and "无法开机" in page.get_data(as_text=True)
+        assert res.headers["Location"].endswith(f"/service/portal/t/{mailed}")
+        assert client.get(f"/service/portal/t/{shown}").status_code == 404  # the browser's link was replaced
+        page = client.get(f"/service/portal/t/{mailed}")
+        assert page.status_code == 200 and "无法开机" in page.get_data(as_text=True)
         nonce = portal._serializer(ctx).loads(mailed)["n"]
-        assert portal._serializer(ctx).loads(shown)["n"] == nonce
+        confirm_nonce = portal._serializer(ctx, "service-portal-confirm").loads(confirm)["c"]
         # no usable link anywhere but in the mail and the page: not in logs, the outbox or the audit log
         stored = json.dumps([m.payload for m in ctx.session.scalars(select(OutboxMessage))], ensure_ascii=False)
         stored += json.dumps([[a.changes, a.data] for a in ctx.session.scalars(select(AuditLog))], ensure_ascii=False)
         ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "mail.log")  # not the SMTP server's
-        for secret in (shown, mailed, nonce):
+        for secret in (shown, mailed, nonce, confirm, confirm_nonce):
             assert secret not in ours and secret not in stored
         assert "service.ticket.link_issued" in stored
         # the same request in English gets an English mail
@@ -78,6 +96,7 @@ def test_confirmation_mail_in_the_forms_language_with_the_private_link(mail_app,
         assert str(english["Subject"]) == "[SR-000002] Your service request"
         assert english["Content-Language"] == "en"
         assert "Thank you, we have your request SR-000002 (Broken printer)." in english.get_content()
+        assert "Please confirm that this is your e-mail address" in english.get_content()
         assert ctx.session.scalar(select(Ticket).where(Ticket.number == "SR-000002")).customer_locale == "en"
     finally:
         ctx.session.close()
@@ -92,10 +111,19 @@ def test_a_replaced_link_is_not_mailed_and_the_new_one_is(mail_app, smtp):
         ticket = ctx.session.scalar(select(Ticket))
         new = portal.reissue_link(ctx, ticket.id)  # before the confirmation went out
         deliver_due(ctx)
-        [mail] = inbox.messages  # only the new link: the confirmation's link no longer works
-        mailed = LINK.search(mail.get_content()).group(1)
-        assert portal._serializer(ctx).loads(mailed)["n"] == portal._serializer(ctx).loads(new)["n"]
+        [mail] = inbox.messages  # only the new confirmation link: the first one no longer works
+        assert not LINK.search(mail.get_content())
+        confirm = CONFIRM.search(mail.get_content()).group(1)
         assert client.get(f"/service/portal/t/{old}").status_code == 404
+        assert client.get(f"/service/portal/t/{new}").status_code == 200
+        form = client.get(f"/service/portal/confirm/{confirm}").get_data(as_text=True)
+        res = client.post(f"/service/portal/confirm/{confirm}", data={"csrf_token": CSRF.search(form).group(1)})
+        assert res.status_code == 303
+        ctx.session.expire_all()
+        new = portal.reissue_link(ctx, ticket.id)  # confirmed: a re-issued status link is mailed
+        deliver_due(ctx)
+        mailed = LINK.search(inbox.messages[-1].get_content()).group(1)
+        assert portal._serializer(ctx).loads(mailed)["n"] == portal._serializer(ctx).loads(new)["n"]
         assert client.get(f"/service/portal/t/{mailed}").status_code == 200
     finally:
         ctx.session.close()
