@@ -11,10 +11,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
-from ..events import record_change
+from ..events import audit, record_change
 from ..i18n import _
 from ..models import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
+from . import login_throttle
+from .sessions import end_sessions
 from .unit import unit_of_work
 
 TOKEN_PREFIX = "crm_"
@@ -104,24 +106,53 @@ def create_user(ctx: Any, username: str, password: str | None, role: str = "sale
 
 
 def set_password(ctx: Any, user: User, password: str) -> None:
+    """Set a new password; every session and remember-me cookie of the user ends."""
     if len(password) < MIN_PASSWORD:
         raise ValidationError(_("The password is too short."), errors={"password": [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]})
     with unit_of_work(ctx):
         user.password_hash = hash_password(password)
+        end_sessions(user)
         record_change(ctx, "user", "updated", user.id, {"password": ["***", "***"]})
 
 
-def authenticate(ctx: Any, username: str, password: str) -> User:
-    """Return the active user with these credentials or raise AuthenticationRequired."""
+def authenticate(ctx: Any, username: str, password: str, client: str | None = None) -> User:
+    """Return the active user with these credentials or raise AuthenticationRequired.
+
+    Failed attempts count against the account and ``client`` (the caller's address): past the
+    limits (``LOGIN_MAX_FAILURES``, ``LOGIN_CLIENT_MAX_FAILURES``) every attempt gets
+    ``TooManyRequests`` until ``LOGIN_LOCKOUT_SECONDS`` pass. Failures and locks are audited.
+    """
+    db, settings = ctx.runtime.db, ctx.settings
+    login_throttle.check(db, settings, username, client)
     user = ctx.session.scalar(select(User).where(User.username == username))
     # Compare against a dummy hash when the user is unknown, so timing does not tell.
     stored = user.password_hash if user and user.password_hash else _DUMMY
     ok = check_password_hash(stored, password or "")
     if not user or not ok or not user.password_hash or not user.active:
+        locked = login_throttle.failed(db, settings, username, client)
+        _audit_login(ctx, user, username, client, locked)
+        if locked:
+            raise login_throttle.throttled(login_throttle.lockout_seconds(settings))
         raise AuthenticationRequired(_("Wrong username or password."))
+    login_throttle.succeeded(db, settings, username)
     user.last_login_at = utcnow()
     ctx.session.commit()
     return user
+
+
+def _audit_login(ctx: Any, user: User | None, username: str, client: str | None, locked: list[str]) -> None:
+    """Audit a failed login (and the locks it set) in a transaction of its own: it stays whatever happens next."""
+    actx = ctx.fresh()
+    try:
+        entity_id = user.id if user is not None else "-"
+        details = {"username": username[:64], "client": client}
+        audit(actx, "login_failed", "user", entity_id, data=details)
+        for kind in locked:
+            audit(actx, "login_locked", "user", entity_id,
+                  data={**details, "locked": kind, "seconds": login_throttle.lockout_seconds(ctx.settings)})
+        actx.session.commit()
+    finally:
+        actx.session.close()
 
 
 _DUMMY = hash_password(secrets.token_hex(8))
