@@ -11,16 +11,28 @@ from flask_admin.form import FormOpts
 from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 
+from ..db import utcnow
 from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l, local_time
 from ..models import ApiToken, Role, Team, User
 from ..services import accounts, users as user_svc
 from . import forms
-from .views import SecureModelView, flash_crm_error
+from .views import SecureModelView, flash_crm_error, service_context
 
 
 def _when(value: Any) -> str:
     return local_time(value)
+
+
+def _expiry(token: ApiToken) -> Any:
+    """When the token stops working (``TOKEN_TTL_DAYS`` for tokens without their own expiry), marked once past."""
+    expires = user_svc.token_expiry(token, service_context().settings)
+    if expires is None:
+        return gettext("Never")
+    if expires <= utcnow():
+        return Markup('<span class="badge badge-secondary">{}</span>').format(
+            gettext("Expired %(when)s", when=_when(expires)))
+    return _when(expires)
 
 
 class UserView(SecureModelView):
@@ -172,7 +184,7 @@ class TokenView(SecureModelView):
         "prefix": lambda v, c, m, n: Markup("<code>{}…</code>").format(m.prefix),
         "created_at": lambda v, c, m, n: _when(m.created_at),
         "last_used_at": lambda v, c, m, n: _when(m.last_used_at),
-        "expires_at": lambda v, c, m, n: _when(m.expires_at),
+        "expires_at": lambda v, c, m, n: _expiry(m),
         "revoked_at": lambda v, c, m, n: Markup('<span class="badge badge-danger">{}</span>').format(
             _when(m.revoked_at)) if m.revoked_at else "",
     }
@@ -201,6 +213,10 @@ class TokenView(SecureModelView):
             form.user.query_factory = lambda: [me]
         if request.method == "GET" and form.user.data is None:
             form.user.data = me
+        ttl = user_svc.token_ttl_days(self.ctx().settings)
+        if ttl:
+            form.expires_days.description = gettext("Leave empty for the longest lifetime allowed: %(days)s days.",
+                                                    days=ttl)
         return form
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def _authenticate() -> None:
         raise AuthenticationRequired(_("Send 'Authorization: Bearer <token>'; create one with 'crm token create <user>'."))
     rt = runtime()
     session = rt.db.session()
-    user = user_for_token(session, token.strip())
+    user = user_for_token(session, token.strip(), rt.settings)
     g.crm_ctx = rt.context(actor=user, source="api", session=session)
     return None
 

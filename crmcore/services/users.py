@@ -166,17 +166,42 @@ def get_user(ctx: Any, ref: str | int) -> User:
     return user
 
 
+def token_ttl_days(settings: dict[str, Any]) -> int:
+    """``TOKEN_TTL_DAYS``: the lifetime (and longest allowed lifetime) of API tokens; 0 means none."""
+    from .ratelimit import int_setting
+
+    return int_setting(settings, "TOKEN_TTL_DAYS", 90)
+
+
+def token_expiry(token: ApiToken, settings: dict[str, Any]) -> dt.datetime | None:
+    """When ``token`` stops working: its own expiry, else (a token from before a TTL was set)
+    ``TOKEN_TTL_DAYS`` after its creation, else never."""
+    if token.expires_at is not None:
+        return token.expires_at
+    ttl = token_ttl_days(settings)
+    return token.created_at + dt.timedelta(days=ttl) if ttl and token.created_at else None
+
+
 def create_token(ctx: Any, user: User, name: str = "default", expires_days: int | None = None) -> tuple[ApiToken, str]:
-    """Issue a token; the plain value is returned once and only its SHA-256 is stored."""
+    """Issue a token; the plain value is returned once and only its SHA-256 is stored.
+
+    It expires after ``expires_days``, which defaults to and may not exceed ``TOKEN_TTL_DAYS``.
+    """
     if ctx.actor is not None and ctx.actor.id != user.id:
         ctx.require("user.manage")
+    ttl = token_ttl_days(ctx.settings)
+    if expires_days is not None and (expires_days < 1 or (ttl and expires_days > ttl)):
+        limit = _("Use a whole number of days from 1 to %(days)s.", days=ttl) if ttl else _("Use at least 1 day.")
+        raise ValidationError(_("The token's lifetime is not valid."), errors={"expires_days": [limit]})
+    days = expires_days or ttl or None
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
+    expires = utcnow() + dt.timedelta(days=days) if days else None
     with unit_of_work(ctx):
         token = ApiToken(user_id=user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain), expires_at=expires)
         ctx.session.add(token)
         ctx.session.flush()
-        record_change(ctx, "api_token", "created", token.id, {"user_id": [None, user.id], "name": [None, name]})
+        record_change(ctx, "api_token", "created", token.id,
+                      {"user_id": [None, user.id], "name": [None, name], "expires_at": [None, expires]})
     return token, plain
 
 
@@ -191,12 +216,18 @@ def revoke_token(ctx: Any, token_id: int) -> None:
         record_change(ctx, "api_token", "revoked", token.id, {"revoked_at": [None, token.revoked_at]})
 
 
-def user_for_token(session: Any, plain: str) -> User:
-    """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired."""
+def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = None) -> User:
+    """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired saying which."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
     now = utcnow()
-    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
-        raise AuthenticationRequired(_("The API token is invalid, expired or revoked."))
+    if token is None:
+        raise AuthenticationRequired(_("The API token is not valid; create one with 'crm token create <user>'."))
+    if token.revoked_at is not None:
+        raise AuthenticationRequired(_("This API token was revoked; create a new one with 'crm token create <user>'."))
+    expires = token_expiry(token, settings or {})
+    if expires is not None and expires <= now:
+        raise AuthenticationRequired(_("This API token expired on %(date)s (UTC); create a new one with "
+                                       "'crm token create <user>'.", date=f"{expires:%Y-%m-%d %H:%M}"))
     if not token.user.active:
         raise AuthenticationRequired(_("This account is disabled."))
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
