@@ -59,6 +59,17 @@ def as_int(name: str, value: Any, default: int = 0) -> int:
         raise ConfigError(f"Setting {name} must be a whole number, not {value!r}") from None
 
 
+def setting_int(settings: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting of any plugin (environment values are text), ``default`` when unset."""
+    return max(as_int(name, settings.get(name), default), minimum)
+
+
+def setting_bool(settings: dict[str, Any], name: str, default: bool) -> bool:
+    """A yes/no setting of any plugin (``CRM_X=0`` means no), ``default`` when unset or empty."""
+    value = settings.get(name)
+    return default if value is None or (isinstance(value, str) and not value.strip()) else as_bool(name, value)
+
+
 def _parse_env(key: str, raw: str) -> Any:
     if key in _LIST_KEYS:
         return [p.strip() for p in raw.split(",") if p.strip()]

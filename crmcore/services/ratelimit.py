@@ -37,10 +37,9 @@ def client_key(settings: dict[str, Any], scope: str, client: str) -> str:
 
 def int_setting(settings: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
     """An integer setting (environment values are text), ``default`` when unset."""
-    from ..config import as_int
+    from ..config import setting_int
 
-    value = as_int(name, settings.get(name), default)
-    return max(value, minimum)
+    return setting_int(settings, name, default, minimum)
 
 
 def hit(db: Any, settings: dict[str, Any], scope: str, client: str, *, limit: int, window: int,

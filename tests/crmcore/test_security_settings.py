@@ -65,6 +65,18 @@ def test_environment_values_are_typed_and_checked() -> None:
         load_settings(environ={"CRM_SESSION_COOKIE_SECURE": "maybe"})
 
 
+def test_plugin_yes_no_settings_read_zero_as_no() -> None:
+    from crmcore.config import setting_bool, setting_int
+
+    s = load_settings(environ={"CRM_OA_PROCESS_INLINE": "0", "CRM_SERVICE_SMTP_STARTTLS": "on", "CRM_X_DAYS": "3"})
+    assert s["OA_PROCESS_INLINE"] == "0"  # plugins' settings stay text in the settings...
+    assert setting_bool(s, "OA_PROCESS_INLINE", True) is False  # ...and are read by type where used
+    assert setting_bool(s, "SERVICE_SMTP_STARTTLS", False) is True and setting_bool(s, "UNSET", True) is True
+    assert setting_int(s, "X_DAYS", 7) == 3 and setting_int(s, "UNSET", 7) == 7
+    with pytest.raises(ConfigError, match="OA_PROCESS_INLINE must be yes or no"):
+        setting_bool({"OA_PROCESS_INLINE": "sometimes"}, "OA_PROCESS_INLINE", True)
+
+
 # ---- API tokens ------------------------------------------------------------------------------
 
 
