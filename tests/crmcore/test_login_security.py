@@ -204,3 +204,14 @@ def test_sessions_from_before_versions_are_refused(app: Any, make_user: Any) -> 
     with browser.session_transaction() as sess:
         sess["_user_id"] = rep.get_id()
     assert logged_in(browser)
+
+
+def test_a_csrf_token_from_before_the_login_is_no_good_after_it(client: Any, make_user: Any) -> None:
+    """Someone who planted their own pre-login session in a browser does not know its forms' token later."""
+    make_user("admin", username="boss")
+    before = csrf_from(client.get("/admin/auth/login").text)
+    assert login(client, "boss").status_code == 302
+    assert client.post("/admin/auth/logout", data={"csrf_token": before}).status_code == 400
+    assert logged_in(client)
+    assert client.post("/admin/auth/logout", data={"csrf_token": form_token(client, "/admin/auth/logout")}
+                       ).status_code == 302
