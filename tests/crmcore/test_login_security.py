@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmcore.models import AuditLog
+from crmcore.models import AuditLog, LoginFailure
 from crmcore.services import accounts, login_throttle
 
 PASSWORD = "password123"
@@ -215,3 +215,25 @@ def test_a_csrf_token_from_before_the_login_is_no_good_after_it(client: Any, mak
     assert logged_in(client)
     assert client.post("/admin/auth/logout", data={"csrf_token": form_token(client, "/admin/auth/logout")}
                        ).status_code == 302
+
+
+def test_the_client_count_follows_trusted_proxies_only(make_app: Any) -> None:
+    from crmcore.services import users
+
+    def guesses(app: Any, forwarded: str) -> list[int]:
+        client = app.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+        return [login(client, f"user{n}", "guess", ip="10.0.0.2").status_code for n in range(3)]
+
+    limits = {**LIMITS, "LOGIN_CLIENT_MAX_FAILURES": 3}
+    direct = make_app(**limits)  # no trusted proxy: X-Forwarded-For is the client's word and ignored
+    users.create_user(direct.extensions["crm"].context(source="test"), "boss", PASSWORD, "admin")
+    assert guesses(direct, "203.0.113.1") == [401, 401, 429]
+    assert guesses(direct, "203.0.113.2")[0] == 429  # a new forged address does not start a new count
+    proxied = make_app(**limits, TRUSTED_PROXIES=1)
+    with proxied.extensions["crm"].db.engine.begin() as conn:
+        conn.execute(LoginFailure.__table__.delete())  # the counts of the test above
+    assert guesses(proxied, "203.0.113.1") == [401, 401, 429]
+    behind = proxied.test_client()  # another client behind the same proxy keeps its own count
+    behind.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.2"
+    assert login(behind, "boss", ip="10.0.0.2").status_code == 302
