@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, request
+from flask import abort, current_app, flash, make_response, redirect, request
+from flask_login import current_user, login_user
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter
@@ -83,7 +84,12 @@ class UserView(SecureModelView):
         data.update(role_id=role.id, team_id=team.id if team else None)
         if not data["password"]:
             data.pop("password")
-        return accounts.update_user(ctx, model.id, data)
+        user = accounts.update_user(ctx, model.id, data)
+        if data.get("password") and current_user.is_authenticated and current_user.id == user.id:
+            # every other session of the user ended with the old password; this one goes on under the new one
+            login_user(user, remember=bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME",
+                                                                                       "remember_token"))))
+        return user
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected users? They can no longer log in."))
     def action_deactivate(self, ids: list[str]) -> None:

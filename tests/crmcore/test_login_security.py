@@ -237,3 +237,15 @@ def test_the_client_count_follows_trusted_proxies_only(make_app: Any) -> None:
     behind = proxied.test_client()  # another client behind the same proxy keeps its own count
     behind.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.2"
     assert login(behind, "boss", ip="10.0.0.2").status_code == 302
+
+
+def test_changing_ones_own_password_in_the_admin_keeps_this_session_only(app: Any, make_user: Any) -> None:
+    boss, _ = make_user("admin", username="boss")
+    here, elsewhere = app.test_client(), app.test_client()
+    login(here, "boss")
+    login(elsewhere, "boss", ip="198.51.100.7")
+    page = here.get(f"/admin/user/edit/?id={boss.id}").text
+    resp = here.post(f"/admin/user/edit/?id={boss.id}", data={
+        "csrf_token": csrf_from(page), "role": str(boss.role_id), "active": "y", "password": "a-new-secret-1"})
+    assert resp.status_code == 302
+    assert logged_in(here) and not logged_in(elsewhere)
