@@ -163,7 +163,13 @@ def test_the_admin_token_list_shows_the_expiry(make_app: Any) -> None:
     strict = make_app(TOKEN_TTL_DAYS=30).test_client()
     strict.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(strict, "boss")
-    assert "Leave empty for the longest lifetime allowed: 30 days." in strict.get("/admin/api_token/new/").text
+    form = strict.get("/admin/api_token/new/").text
+    assert "Leave empty for the longest lifetime allowed: 30 days." in form
+    too_long = strict.post("/admin/api_token/new/", data={"csrf_token": CSRF.search(form).group(1), "user": str(boss.id),
+                                                          "name": "long", "expires_days": "31"})
+    assert too_long.status_code == 200 and "Use a whole number of days from 1 to 30." in too_long.text
+    with app.extensions["crm"].db.new_session() as s:
+        assert [t.name for t in s.scalars(select(ApiToken))] == ["forever"]  # nothing was issued
     assert "Never" not in strict.get("/admin/api_token/").text  # the old token now ends 30 days after creation
 
 
