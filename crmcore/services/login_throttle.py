@@ -11,18 +11,19 @@ from typing import Any
 from sqlalchemy import case, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..config import setting_int
 from ..db import UTCDateTime, utcnow
 from ..errors import TooManyRequests
 from ..i18n import _
 from ..models import LoginFailure
-from .ratelimit import client_key, int_setting
+from .ratelimit import client_key
 
 
 def _limits(settings: dict[str, Any], username: str, client: str | None) -> list[tuple[str, str, int]]:
     """``(kind, stored key, limit)`` of the account and the client, for the limits that are on."""
     out = []
-    per_account = int_setting(settings, "LOGIN_MAX_FAILURES", 5)
-    per_client = int_setting(settings, "LOGIN_CLIENT_MAX_FAILURES", 20)
+    per_account = setting_int(settings, "LOGIN_MAX_FAILURES", 5)
+    per_client = setting_int(settings, "LOGIN_CLIENT_MAX_FAILURES", 20)
     if per_account > 0:
         out.append(("account", client_key(settings, "login-account", username), per_account))
     if per_client > 0 and client:
@@ -31,7 +32,7 @@ def _limits(settings: dict[str, Any], username: str, client: str | None) -> list
 
 
 def lockout_seconds(settings: dict[str, Any]) -> int:
-    return int_setting(settings, "LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+    return setting_int(settings, "LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
 
 def throttled(seconds: float) -> TooManyRequests:

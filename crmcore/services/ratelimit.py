@@ -35,13 +35,6 @@ def client_key(settings: dict[str, Any], scope: str, client: str) -> str:
     return hmac.new(secret_key(settings).encode(), f"{scope}:{client}".encode(), hashlib.sha256).hexdigest()
 
 
-def int_setting(settings: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
-    """An integer setting (environment values are text), ``default`` when unset."""
-    from ..config import setting_int
-
-    return setting_int(settings, name, default, minimum)
-
-
 def hit(db: Any, settings: dict[str, Any], scope: str, client: str, *, limit: int, window: int,
         now: dt.datetime | None = None) -> Verdict:
     """Count one request of ``client`` in ``scope`` and say whether it is within ``limit`` per ``window``

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..config import setting_int
 from ..db import utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
 from ..events import audit, record_change
@@ -168,9 +169,7 @@ def get_user(ctx: Any, ref: str | int) -> User:
 
 def token_ttl_days(settings: dict[str, Any]) -> int:
     """``TOKEN_TTL_DAYS``: the lifetime (and longest allowed lifetime) of API tokens; 0 means none."""
-    from .ratelimit import int_setting
-
-    return int_setting(settings, "TOKEN_TTL_DAYS", 90)
+    return setting_int(settings, "TOKEN_TTL_DAYS", 90)
 
 
 def token_expiry(token: ApiToken, settings: dict[str, Any]) -> dt.datetime | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from crmcore.config import setting_int
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.services import ratelimit
@@ -40,8 +41,8 @@ def _limited() -> Any:
     """None while this client may post, else the 429 answer saying how long to wait."""
     rt = current_app.extensions["crm"]
     verdict = ratelimit.hit(rt.db, rt.settings, "sales-web-form", request.remote_addr or "unknown",
-                            limit=ratelimit.int_setting(rt.settings, "SALES_WEB_FORM_RATE_LIMIT", RATE_LIMIT),
-                            window=ratelimit.int_setting(rt.settings, "SALES_WEB_FORM_RATE_WINDOW", RATE_WINDOW, 1))
+                            limit=setting_int(rt.settings, "SALES_WEB_FORM_RATE_LIMIT", RATE_LIMIT),
+                            window=setting_int(rt.settings, "SALES_WEB_FORM_RATE_WINDOW", RATE_WINDOW, 1))
     if verdict.allowed:
         return None
     minutes = max((verdict.retry_after + 59) // 60, 1)

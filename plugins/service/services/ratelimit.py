@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from crmcore.config import setting_int
 from crmcore.services import ratelimit as core
 from crmcore.services.ratelimit import Verdict
 
@@ -18,8 +19,8 @@ __all__ = ["DEFAULT_LIMIT", "DEFAULT_WINDOW", "Verdict", "hit", "settings_of"]
 def settings_of(settings: dict[str, Any]) -> tuple[int, int]:
     """``(limit, window seconds)`` from ``SERVICE_PORTAL_RATE_LIMIT`` and ``SERVICE_PORTAL_RATE_WINDOW``
     (a limit of 0 turns the rate limit off)."""
-    return (core.int_setting(settings, "SERVICE_PORTAL_RATE_LIMIT", DEFAULT_LIMIT),
-            core.int_setting(settings, "SERVICE_PORTAL_RATE_WINDOW", DEFAULT_WINDOW, minimum=1))
+    return (setting_int(settings, "SERVICE_PORTAL_RATE_LIMIT", DEFAULT_LIMIT),
+            setting_int(settings, "SERVICE_PORTAL_RATE_WINDOW", DEFAULT_WINDOW, minimum=1))
 
 
 def hit(db: Any, settings: dict[str, Any], action: str, client: str, now: dt.datetime | None = None) -> Verdict:
