@@ -7,6 +7,7 @@ from typing import Any, Iterable
 from flask import Flask, redirect, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import secret_key
@@ -34,15 +35,23 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     """
     rt = runtime or build_runtime(test_config, plugins=plugins)
     app = Flask(__name__, instance_path=rt.settings["INSTANCE_PATH"], instance_relative_config=True)
+    secure = bool(rt.settings["SESSION_COOKIE_SECURE"])
     app.config.update(
         SECRET_KEY=secret_key(rt.settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in (test_config or {}).items() if k.isupper()})
+    if rt.settings["TRUSTED_PROXIES"]:  # else X-Forwarded-* are ignored: a client cannot pick its address
+        n = int(rt.settings["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past BIGINT are 404, not 500
     app.extensions["crm"] = rt
     rt.db.init_app(app)
@@ -50,13 +59,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     csrf = CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "crm_auth.login"
+    login.id_attribute = "get_login_id"  # a new session and remember-me value on every login
 
     @login.user_loader
-    def load_user(user_id: str) -> Any:
-        from .models import User
+    def load_user(session_id: str) -> Any:
+        from .services.sessions import user_for_session
 
-        user = rt.db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+        return user_for_session(rt.db.session, session_id)
 
     from .i18n import init_i18n
 

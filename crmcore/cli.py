@@ -104,7 +104,8 @@ def token() -> None:
 @token.command("create")
 @click.argument("user")
 @click.option("--name", default="default", show_default=True)
-@click.option("--expires-days", type=click.IntRange(min=1))
+@click.option("--expires-days", type=click.IntRange(min=1),
+              help="Days until the token stops working; default and most: the TOKEN_TTL_DAYS setting.")
 def token_create(user: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USER (name or id); it is printed once, only its hash is stored."""
     from .services.users import create_token, get_user
@@ -112,25 +113,29 @@ def token_create(user: str, name: str, expires_days: int | None) -> None:
     ctx = system_ctx()
     tok, plain = create_token(ctx, get_user(ctx, user), name, expires_days)
     click.echo(plain)
-    click.echo(f"Token {tok.id} for {user}; store it now, it cannot be shown again.", err=True)
+    until = f"it expires {tok.expires_at:%Y-%m-%d %H:%M} UTC" if tok.expires_at else "it does not expire"
+    click.echo(f"Token {tok.id} for {user}; {until}. Store it now, it cannot be shown again.", err=True)
 
 
 @token.command("list")
 @click.argument("user")
 def token_list(user: str) -> None:
-    """List USER's tokens (prefix, name, dates; never the token)."""
+    """List USER's tokens (id, prefix, name, state, created, expires, last used; never the token)."""
     from sqlalchemy import select
 
+    from .db import utcnow
     from .models import ApiToken
-    from .services.users import get_user
+    from .services.users import get_user, token_expiry
 
     ctx = system_ctx()
     u = get_user(ctx, user)
+    now = utcnow()
     for t in ctx.session.scalars(select(ApiToken).where(ApiToken.user_id == u.id).order_by(ApiToken.id)):
-        state = "revoked" if t.revoked_at else "active"
-        click.echo(f"{t.id}\t{t.prefix}…\t{t.name}\t{state}\tcreated {t.created_at:%Y-%m-%d}\t"
-                   f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else
-                   f"{t.id}\t{t.prefix}…\t{t.name}\t{state}\tcreated {t.created_at:%Y-%m-%d}\tnever used")
+        expires = token_expiry(t, ctx.settings)
+        state = "revoked" if t.revoked_at else "expired" if expires and expires <= now else "active"
+        until = f"expires {expires:%Y-%m-%d %H:%M}" if expires else "never expires"
+        used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+        click.echo(f"{t.id}\t{t.prefix}…\t{t.name}\t{state}\tcreated {t.created_at:%Y-%m-%d}\t{until}\t{used}")
 
 
 @token.command("revoke")

@@ -20,19 +20,63 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_CURRENCY": "CNY",
     "DEFAULT_LOCALE": "en",  # when neither the user nor the browser says
     "DEFAULT_TIMEZONE": "Asia/Shanghai",
-    "PAGE_SIZE_MAX": 200,
-    "TOKEN_TTL_DAYS": None,
+    "PAGE_SIZE_MAX": 200,  # the largest page_size any list in the API accepts (larger: 422)
+    "TOKEN_TTL_DAYS": 90,  # lifetime and longest allowed lifetime of new API tokens; 0: no expiry
+    "SESSION_COOKIE_SECURE": False,  # send the session and remember-me cookies over HTTPS only
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-For/-Proto count
+    "LOGIN_MAX_FAILURES": 5,  # failed logins of one account before it is locked; 0: off
+    "LOGIN_CLIENT_MAX_FAILURES": 20,  # failed logins from one client address before it is locked; 0: off
+    "LOGIN_LOCKOUT_SECONDS": 900,  # how long a lock lasts, and how long failures are remembered
 }
 
 _LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW", "PLUGINS"}
-_BOOL_KEYS = {"PLUGINS_AUTOLOAD"}
+_BOOL_KEYS = {"PLUGINS_AUTOLOAD", "SESSION_COOKIE_SECURE"}
+_INT_KEYS = {"PAGE_SIZE_MAX", "TOKEN_TTL_DAYS", "TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_CLIENT_MAX_FAILURES",
+             "LOGIN_LOCKOUT_SECONDS"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def as_bool(name: str, value: Any) -> bool:
+    """A yes/no setting given as a bool or as text (``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``)."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"Setting {name} must be yes or no (1/0, true/false), not {value!r}")
+
+
+def as_int(name: str, value: Any, default: int = 0) -> int:
+    """A whole-number setting given as a number or as text; ``default`` when unset or empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, bool):
+        raise ConfigError(f"Setting {name} must be a whole number, not {value!r}")
+    try:
+        return int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ConfigError(f"Setting {name} must be a whole number, not {value!r}") from None
+
+
+def setting_int(settings: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting of any plugin (environment values are text), ``default`` when unset."""
+    return max(as_int(name, settings.get(name), default), minimum)
+
+
+def setting_bool(settings: dict[str, Any], name: str, default: bool) -> bool:
+    """A yes/no setting of any plugin (``CRM_X=0`` means no), ``default`` when unset or empty."""
+    value = settings.get(name)
+    return default if value is None or (isinstance(value, str) and not value.strip()) else as_bool(name, value)
 
 
 def _parse_env(key: str, raw: str) -> Any:
     if key in _LIST_KEYS:
         return [p.strip() for p in raw.split(",") if p.strip()]
     if key in _BOOL_KEYS:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return as_bool(f"CRM_{key}", raw)
+    if key in _INT_KEYS:
+        return as_int(f"CRM_{key}", raw, DEFAULTS[key])
     return raw
 
 
@@ -58,6 +102,10 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         if key.startswith("CRM_") and key not in {"CRM_CONFIG", "CRM_TEST_DATABASE_URL"}:
             settings[key[4:]] = _parse_env(key[4:], raw)
     settings.update(overrides or {})
+    for key in _INT_KEYS:  # a TOML file or an override may give text too; a wrong value fails at start-up
+        settings[key] = max(as_int(key, settings.get(key), DEFAULTS[key]), 1 if key == "PAGE_SIZE_MAX" else 0)
+    for key in _BOOL_KEYS:
+        settings[key] = as_bool(key, settings.get(key))
     instance = Path(settings["INSTANCE_PATH"] or Path.cwd() / "instance")
     settings["INSTANCE_PATH"] = str(instance)
     if not settings["DATABASE_URL"]:

@@ -81,6 +81,17 @@ class Conflict(CRMError):
     code = "conflict"
 
 
+class TooManyRequests(CRMError):
+    """Too many requests; wait and try again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: Any = "", *, retry_after: int = 1, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message, errors=errors)
+        self.retry_after = max(int(retry_after), 1)
+
+
 class PreconditionFailed(CRMError):
     """The If-Match precondition does not match the current version."""
 

@@ -10,6 +10,7 @@ from crmcore.api import current_ctx
 from crmcore.api.http import page
 from crmcore.errors import NotFound
 from crmcore.i18n import _
+from crmcore.schemas.common import PageSize
 
 from . import connections as conn_svc
 from . import issues as issue_svc
@@ -46,7 +47,7 @@ class IssueArgs(Schema):
     connection = fields.Str()
     stream = fields.Str()
     page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Int(load_default=50, validate=validate.Range(min=1, max=200))
+    page_size = PageSize(50)
 
 
 class IssueStatusSchema(Schema):

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, make_response, request
 
+from crmcore.config import setting_bool
 from crmcore.services import approvals
 
 from .base import CHECKS, CallbackRejected
@@ -60,7 +61,7 @@ def callback(provider: str) -> Any:
         fresh = [ev for ev in events if approvals.receive_callback(ctx, provider, ev) is not None]
         ctx.session.commit()
         response = make_response(oa.acknowledge(events))
-        if fresh and rt.settings.get("OA_PROCESS_INLINE", True):
+        if fresh and setting_bool(rt.settings, "OA_PROCESS_INLINE", True):  # CRM_OA_PROCESS_INLINE=0 turns it off
             response.call_on_close(lambda: _process_later(rt))
         return response
     except CallbackRejected as exc:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, request
+from flask import abort, current_app, flash, make_response, redirect, request
+from flask_login import current_user, login_user
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter
@@ -11,16 +12,28 @@ from flask_admin.form import FormOpts
 from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 
+from ..db import utcnow
 from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l, local_time
 from ..models import ApiToken, Role, Team, User
 from ..services import accounts, users as user_svc
 from . import forms
-from .views import SecureModelView, flash_crm_error
+from .views import SecureModelView, flash_crm_error, service_context
 
 
 def _when(value: Any) -> str:
     return local_time(value)
+
+
+def _expiry(token: ApiToken) -> Any:
+    """When the token stops working (``TOKEN_TTL_DAYS`` for tokens without their own expiry), marked once past."""
+    expires = user_svc.token_expiry(token, service_context().settings)
+    if expires is None:
+        return gettext("Never")
+    if expires <= utcnow():
+        return Markup('<span class="badge badge-secondary">{}</span>').format(
+            gettext("Expired %(when)s", when=_when(expires)))
+    return _when(expires)
 
 
 class UserView(SecureModelView):
@@ -71,7 +84,12 @@ class UserView(SecureModelView):
         data.update(role_id=role.id, team_id=team.id if team else None)
         if not data["password"]:
             data.pop("password")
-        return accounts.update_user(ctx, model.id, data)
+        user = accounts.update_user(ctx, model.id, data)
+        if data.get("password") and current_user.is_authenticated and current_user.id == user.id:
+            # every other session of the user ended with the old password; this one goes on under the new one
+            login_user(user, remember=bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME",
+                                                                                       "remember_token"))))
+        return user
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected users? They can no longer log in."))
     def action_deactivate(self, ids: list[str]) -> None:
@@ -172,7 +190,7 @@ class TokenView(SecureModelView):
         "prefix": lambda v, c, m, n: Markup("<code>{}…</code>").format(m.prefix),
         "created_at": lambda v, c, m, n: _when(m.created_at),
         "last_used_at": lambda v, c, m, n: _when(m.last_used_at),
-        "expires_at": lambda v, c, m, n: _when(m.expires_at),
+        "expires_at": lambda v, c, m, n: _expiry(m),
         "revoked_at": lambda v, c, m, n: Markup('<span class="badge badge-danger">{}</span>').format(
             _when(m.revoked_at)) if m.revoked_at else "",
     }
@@ -201,6 +219,10 @@ class TokenView(SecureModelView):
             form.user.query_factory = lambda: [me]
         if request.method == "GET" and form.user.data is None:
             form.user.data = me
+        ttl = user_svc.token_ttl_days(self.ctx().settings)
+        if ttl:
+            form.expires_days.description = gettext("Leave empty for the longest lifetime allowed: %(days)s days.",
+                                                    days=ttl)
         return form
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from ..errors import AuthenticationRequired, CRMError, as_text
+from ..errors import AuthenticationRequired, CRMError, TooManyRequests, as_text
 from ..i18n import gettext
 from ..messages_marshmallow import install as install_messages
 from ..services.users import user_for_token
@@ -40,7 +40,7 @@ def _authenticate() -> None:
         raise AuthenticationRequired(_("Send 'Authorization: Bearer <token>'; create one with 'crm token create <user>'."))
     rt = runtime()
     session = rt.db.session()
-    user = user_for_token(session, token.strip())
+    user = user_for_token(session, token.strip(), rt.settings)
     g.crm_ctx = rt.context(actor=user, source="api", session=session)
     return None
 
@@ -51,6 +51,8 @@ def _crm_error(exc: CRMError) -> Any:
         response.status_code = exc.status
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     return exc.message, exc.status
 

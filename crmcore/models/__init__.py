@@ -5,12 +5,13 @@ from .custom_field import CustomField
 from .customer import Address, Contact, Customer, Tag, customer_tags
 from .integration import ExternalRef, JobRun, OutboxMessage, SyncState
 from .interaction import Interaction
+from .security import LoginFailure, RateLimitHit
 from .workflow import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, ApprovalTask, ApprovalTier, OACallback,
                        OANonce, OAProviderSetting, WorkflowDefinition, WorkflowState, WorkflowTransition)
 
 __all__ = [
     "Address", "ApiToken", "AuditLog", "Contact", "CustomField", "Customer", "ExternalRef",
-    "Interaction", "JobRun", "OutboxMessage", "Role", "SyncState", "Tag", "Team", "User",
+    "Interaction", "JobRun", "LoginFailure", "OutboxMessage", "RateLimitHit", "Role", "SyncState", "Tag", "Team", "User",
     "customer_tags",
     "ApprovalDecision", "ApprovalPolicy", "ApprovalRequest", "ApprovalTask", "ApprovalTier", "OACallback", "OANonce",
     "OAProviderSetting", "WorkflowDefinition", "WorkflowState", "WorkflowTransition",

@@ -54,6 +54,9 @@ class User(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[created_ts]
     last_login_at: Mapped[dt.datetime | None]
+    # Bumped on logout, password change and deactivation: every session and remember-me cookie
+    # carries the value it was issued under and stops working once it differs.
+    auth_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     role: Mapped[Role] = relationship(lazy="joined")
     team = relationship("Team", foreign_keys=[team_id], lazy="joined")
@@ -72,7 +75,14 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The session's user id: ``<id>:<auth_version>`` (see ``crmcore.services.sessions``)."""
+        return f"{self.id}:{self.auth_version}"
+
+    def get_login_id(self) -> str:
+        """``get_id`` plus a random part, so each login gets a new session and remember-me value."""
+        import secrets
+
+        return f"{self.get_id()}:{secrets.token_urlsafe(12)}"
 
     def __str__(self) -> str:
         return self.full_name or self.username

@@ -1,7 +1,11 @@
 """Shared schema pieces: list query arguments and the paginated envelope."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..i18n import _
 
 
 MAX_ID = 2**63 - 1  # the largest BIGINT; larger numbers cannot name a record
@@ -12,9 +16,34 @@ def Id(**kwargs: object) -> fields.Int:
     return fields.Int(strict=False, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+PAGE_SIZE_MAX = 200  # when no app is running; the setting of the same name wins
+
+
+def page_size_max() -> int:
+    """The ``PAGE_SIZE_MAX`` setting of the running app: the most items one page of any list may ask for."""
+    from flask import current_app, has_app_context
+
+    rt = current_app.extensions.get("crm") if has_app_context() else None
+    return int(rt.settings.get("PAGE_SIZE_MAX") or PAGE_SIZE_MAX) if rt is not None else PAGE_SIZE_MAX
+
+
+def within_page_size_max(value: Any) -> None:
+    """A marshmallow validator: ``value`` (a page size) is at most ``PAGE_SIZE_MAX``."""
+    limit = page_size_max()
+    if value is not None and value > limit:
+        raise ValidationError(str(_("At most %(max)s items per page (the PAGE_SIZE_MAX setting).", max=limit)))
+
+
+def PageSize(default: int = 25, **kwargs: Any) -> fields.Int:
+    """A page-size argument: from 1 to ``PAGE_SIZE_MAX`` (a larger one is refused with 422, not cut)."""
+    return fields.Int(load_default=default, validate=[validate.Range(min=1), within_page_size_max],
+                      metadata={"description": "Items per page, at most the server's PAGE_SIZE_MAX (200 unless "
+                                               "configured); larger values get 422"}, **kwargs)
+
+
 class PageArgs(Schema):
     page = fields.Int(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    page_size = fields.Int(load_default=25, validate=validate.Range(min=1, max=200))
+    page_size = PageSize()
 
 
 def page_of(item_schema: type[Schema] | Schema, name: str) -> type[Schema]:

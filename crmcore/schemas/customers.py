@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..models.customer import KINDS, STAGES
 from ..models.interaction import DIRECTIONS
-from .common import Id, PageArgs, page_of
+from .common import Id, PageArgs, PageSize, page_of
 
 _str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
 
@@ -149,7 +149,7 @@ class InteractionListArgs(PageArgs):
 class TimelineArgs(Schema):
     before = fields.AwareDateTime()
     channel = fields.Str()
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
+    limit = PageSize(50)
 
 
 class ContactListArgs(PageArgs):

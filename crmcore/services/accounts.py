@@ -13,6 +13,7 @@ from ..events import record_change
 from ..i18n import _
 from ..models import Role, Team, User
 from .unit import apply_changes, unit_of_work
+from .sessions import end_sessions
 from .users import MIN_PASSWORD, check_role, set_password
 
 USER_FIELDS = ("email", "full_name", "role_id", "team_id", "active", "locale", "timezone")
@@ -40,6 +41,8 @@ def update_user(ctx: Any, user_id: int, data: dict[str, Any]) -> User:
         raise ValidationError(_("The user is not valid."), errors=errors)
     with unit_of_work(ctx):
         changes = apply_changes(user, data, USER_FIELDS)
+        if "active" in changes and not user.active:
+            end_sessions(user)  # a deactivated user's open sessions end now, and stay ended if reactivated
         if password:
             set_password(ctx, user, password)  # audited on its own, value masked
         if changes:

@@ -9,12 +9,15 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..config import setting_int
 from ..db import utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
-from ..events import record_change
+from ..events import audit, record_change
 from ..i18n import _
 from ..models import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
+from . import login_throttle
+from .sessions import end_sessions
 from .unit import unit_of_work
 
 TOKEN_PREFIX = "crm_"
@@ -104,24 +107,53 @@ def create_user(ctx: Any, username: str, password: str | None, role: str = "sale
 
 
 def set_password(ctx: Any, user: User, password: str) -> None:
+    """Set a new password; every session and remember-me cookie of the user ends."""
     if len(password) < MIN_PASSWORD:
         raise ValidationError(_("The password is too short."), errors={"password": [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]})
     with unit_of_work(ctx):
         user.password_hash = hash_password(password)
+        end_sessions(user)
         record_change(ctx, "user", "updated", user.id, {"password": ["***", "***"]})
 
 
-def authenticate(ctx: Any, username: str, password: str) -> User:
-    """Return the active user with these credentials or raise AuthenticationRequired."""
+def authenticate(ctx: Any, username: str, password: str, client: str | None = None) -> User:
+    """Return the active user with these credentials or raise AuthenticationRequired.
+
+    Failed attempts count against the account and ``client`` (the caller's address): past the
+    limits (``LOGIN_MAX_FAILURES``, ``LOGIN_CLIENT_MAX_FAILURES``) every attempt gets
+    ``TooManyRequests`` until ``LOGIN_LOCKOUT_SECONDS`` pass. Failures and locks are audited.
+    """
+    db, settings = ctx.runtime.db, ctx.settings
+    login_throttle.check(db, settings, username, client)
     user = ctx.session.scalar(select(User).where(User.username == username))
     # Compare against a dummy hash when the user is unknown, so timing does not tell.
     stored = user.password_hash if user and user.password_hash else _DUMMY
     ok = check_password_hash(stored, password or "")
     if not user or not ok or not user.password_hash or not user.active:
+        locked = login_throttle.failed(db, settings, username, client)
+        _audit_login(ctx, user, username, client, locked)
+        if locked:
+            raise login_throttle.throttled(login_throttle.lockout_seconds(settings))
         raise AuthenticationRequired(_("Wrong username or password."))
+    login_throttle.succeeded(db, settings, username)
     user.last_login_at = utcnow()
     ctx.session.commit()
     return user
+
+
+def _audit_login(ctx: Any, user: User | None, username: str, client: str | None, locked: list[str]) -> None:
+    """Audit a failed login (and the locks it set) in a transaction of its own: it stays whatever happens next."""
+    actx = ctx.fresh()
+    try:
+        entity_id = user.id if user is not None else "-"
+        details = {"username": username[:64], "client": client}
+        audit(actx, "login_failed", "user", entity_id, data=details)
+        for kind in locked:
+            audit(actx, "login_locked", "user", entity_id,
+                  data={**details, "locked": kind, "seconds": login_throttle.lockout_seconds(ctx.settings)})
+        actx.session.commit()
+    finally:
+        actx.session.close()
 
 
 _DUMMY = hash_password(secrets.token_hex(8))
@@ -135,17 +167,40 @@ def get_user(ctx: Any, ref: str | int) -> User:
     return user
 
 
+def token_ttl_days(settings: dict[str, Any]) -> int:
+    """``TOKEN_TTL_DAYS``: the lifetime (and longest allowed lifetime) of API tokens; 0 means none."""
+    return setting_int(settings, "TOKEN_TTL_DAYS", 90)
+
+
+def token_expiry(token: ApiToken, settings: dict[str, Any]) -> dt.datetime | None:
+    """When ``token`` stops working: its own expiry, else (a token from before a TTL was set)
+    ``TOKEN_TTL_DAYS`` after its creation, else never."""
+    if token.expires_at is not None:
+        return token.expires_at
+    ttl = token_ttl_days(settings)
+    return token.created_at + dt.timedelta(days=ttl) if ttl and token.created_at else None
+
+
 def create_token(ctx: Any, user: User, name: str = "default", expires_days: int | None = None) -> tuple[ApiToken, str]:
-    """Issue a token; the plain value is returned once and only its SHA-256 is stored."""
+    """Issue a token; the plain value is returned once and only its SHA-256 is stored.
+
+    It expires after ``expires_days``, which defaults to and may not exceed ``TOKEN_TTL_DAYS``.
+    """
     if ctx.actor is not None and ctx.actor.id != user.id:
         ctx.require("user.manage")
+    ttl = token_ttl_days(ctx.settings)
+    if expires_days is not None and (expires_days < 1 or (ttl and expires_days > ttl)):
+        limit = _("Use a whole number of days from 1 to %(days)s.", days=ttl) if ttl else _("Use at least 1 day.")
+        raise ValidationError(_("The token's lifetime is not valid."), errors={"expires_days": [limit]})
+    days = expires_days or ttl or None
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
+    expires = utcnow() + dt.timedelta(days=days) if days else None
     with unit_of_work(ctx):
         token = ApiToken(user_id=user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain), expires_at=expires)
         ctx.session.add(token)
         ctx.session.flush()
-        record_change(ctx, "api_token", "created", token.id, {"user_id": [None, user.id], "name": [None, name]})
+        record_change(ctx, "api_token", "created", token.id,
+                      {"user_id": [None, user.id], "name": [None, name], "expires_at": [None, expires]})
     return token, plain
 
 
@@ -160,12 +215,18 @@ def revoke_token(ctx: Any, token_id: int) -> None:
         record_change(ctx, "api_token", "revoked", token.id, {"revoked_at": [None, token.revoked_at]})
 
 
-def user_for_token(session: Any, plain: str) -> User:
-    """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired."""
+def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = None) -> User:
+    """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired saying which."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
     now = utcnow()
-    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
-        raise AuthenticationRequired(_("The API token is invalid, expired or revoked."))
+    if token is None:
+        raise AuthenticationRequired(_("The API token is not valid; create one with 'crm token create <user>'."))
+    if token.revoked_at is not None:
+        raise AuthenticationRequired(_("This API token was revoked; create a new one with 'crm token create <user>'."))
+    expires = token_expiry(token, settings or {})
+    if expires is not None and expires <= now:
+        raise AuthenticationRequired(_("This API token expired on %(date)s (UTC); create a new one with "
+                                       "'crm token create <user>'.", date=f"{expires:%Y-%m-%d %H:%M}"))
     if not token.user.active:
         raise AuthenticationRequired(_("This account is disabled."))
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):

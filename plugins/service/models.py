@@ -346,18 +346,5 @@ class Delivery(Base):
     updated_at: Mapped[updated_ts]
 
 
-class PortalHit(Base):
-    """Requests to the public portal per client (an HMAC of action and IP, never the IP) and fixed
-    window: shared by every web worker through the database, for the portal's rate limit."""
-
-    __tablename__ = "service_portal_hits"
-    __table_args__ = (UniqueConstraint("bucket", "window_start", name="uq_service_portal_hits_bucket_window"),)
-
-    id: Mapped[intpk]
-    bucket: Mapped[str] = mapped_column(String(64))
-    window_start: Mapped[dt.datetime] = mapped_column(index=True)
-    hits: Mapped[int] = mapped_column(default=0)
-
-
 MODELS: list[type] = [TicketState, TicketTransition, Category, Calendar, CalendarDay, SlaPolicy, Ticket, TicketMessage,
-                      AssignmentRule, Visit, FollowUpRule, FollowUp, QualityRecord, Survey, Delivery, PortalHit]
+                      AssignmentRule, Visit, FollowUpRule, FollowUp, QualityRecord, Survey, Delivery]

@@ -47,7 +47,7 @@ def forget_table(model: type, database: Any) -> None:
 def login(client: Any, user: Any) -> None:
     """Log ``user`` in to the admin the way Flask-Login remembers a login: in the session."""
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(user.id)
+        sess["_user_id"] = user.get_id()
         sess["_fresh"] = True
 
 

@@ -172,7 +172,7 @@ def test_admin_page(make_app, make_user):
     client = app.test_client()
     assert client.get("/admin/loyalty_points/").status_code == 302  # log in first
     with client.session_transaction() as sess:
-        sess["_user_id"] = str(admin.id)
+        sess["_user_id"] = admin.get_id()
         sess["_fresh"] = True
     r = client.get("/admin/loyalty_points/")
     assert r.status_code == 200 and "Welcome gift" in r.get_data(as_text=True)

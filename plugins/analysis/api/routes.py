@@ -12,6 +12,7 @@ from crmcore.api import current_ctx
 from crmcore.errors import ValidationError
 from crmcore.events import jsonable
 from crmcore.i18n import _
+from crmcore.schemas.common import page_size_max
 
 from ..services import basket, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
@@ -51,7 +52,7 @@ def _body() -> dict[str, Any]:
 
 def _page(table: str) -> Any:
     ctx = current_ctx()
-    page, size = _int("page", 1), _int("page_size", 50, 1, 500)
+    page, size = _int("page", 1), _int("page_size", 50, 1, page_size_max())
     run_date, rows, total = customer_rows(ctx, table, run_date=_date("run_date"), segment=request.args.get("segment"),
                                           page=page, page_size=size)
     return jsonable({"run_date": run_date, "total": total, "page": page, "page_size": size, "items": rows})

@@ -4,6 +4,10 @@ Not under /api (no API token): a form key from the ``SALES_WEB_FORM_KEYS`` setti
 comma-separated) identifies the form; without configured keys the endpoint is off (404). A
 filled honeypot field ``website_url`` is accepted silently and dropped. The lead is created as
 the system with source channel ``web``; the answer reveals nothing about existing records.
+
+Every POST counts against its client address (the core's database-backed rate limit, shared by
+all workers): over ``SALES_WEB_FORM_RATE_LIMIT`` posts (default 10; 0 turns it off) per
+``SALES_WEB_FORM_RATE_WINDOW`` seconds (default 3600) the answer is 429 with ``Retry-After``.
 """
 from __future__ import annotations
 
@@ -12,14 +16,18 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
+from crmcore.config import setting_int
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
+from crmcore.services import ratelimit
 
 from ..services.leads import create_lead
 
 bp = Blueprint("sales_webform", __name__, url_prefix="/sales/forms")
 FIELDS = ("name", "company", "contact_name", "title", "phone", "email", "wechat", "campaign", "message")
 MAX_FIELD = 2000
+RATE_LIMIT = 10
+RATE_WINDOW = 3600
 
 
 def _keys() -> list[str]:
@@ -29,11 +37,27 @@ def _keys() -> list[str]:
     return [k.strip() for k in raw if k and k.strip()]
 
 
+def _limited() -> Any:
+    """None while this client may post, else the 429 answer saying how long to wait."""
+    rt = current_app.extensions["crm"]
+    verdict = ratelimit.hit(rt.db, rt.settings, "sales-web-form", request.remote_addr or "unknown",
+                            limit=setting_int(rt.settings, "SALES_WEB_FORM_RATE_LIMIT", RATE_LIMIT),
+                            window=setting_int(rt.settings, "SALES_WEB_FORM_RATE_WINDOW", RATE_WINDOW, 1))
+    if verdict.allowed:
+        return None
+    minutes = max((verdict.retry_after + 59) // 60, 1)
+    message = _("Too many requests from your network. Try again in %(minutes)s minute(s).", minutes=minutes)
+    return jsonify({"status": "error", "message": str(message)}), 429, {"Retry-After": str(verdict.retry_after)}
+
+
 @bp.route("/lead", methods=["POST"])
 def web_lead() -> Any:
     keys = _keys()
     if not keys:
         abort(404)
+    limited = _limited()
+    if limited is not None:
+        return limited
     payload = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(payload, dict):
         return jsonify({"status": "error", "message": str(_("Send a form or a JSON object."))}), 400

@@ -21,6 +21,7 @@ from babel import Locale
 from babel.support import Translations
 from sqlalchemy import select
 
+from crmcore.config import setting_bool
 from crmcore.contracts import OutboxHandler
 from crmcore.errors import RetriableAdapterError
 from crmcore.i18n import gettext
@@ -202,7 +203,7 @@ def send(ctx: Any, mail: EmailMessage) -> None:
     port = int(ctx.settings.get("SERVICE_SMTP_PORT") or 25)
     try:
         with smtplib.SMTP(host, port, timeout=30) as smtp:
-            if str(ctx.settings.get("SERVICE_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"):
+            if setting_bool(ctx.settings, "SERVICE_SMTP_STARTTLS", False):
                 smtp.starttls()
             if ctx.settings.get("SERVICE_SMTP_USER"):
                 smtp.login(str(ctx.settings["SERVICE_SMTP_USER"]), str(ctx.settings.get("SERVICE_SMTP_PASSWORD") or ""))

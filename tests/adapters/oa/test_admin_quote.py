@@ -19,7 +19,7 @@ CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 def login(client: Any, ctx: Any, user: Any) -> None:
     """Log in the way Flask-Login remembers a login (the password form is tested in tests/crmcore)."""
     with client.session_transaction() as sess:
-        sess["_user_id"], sess["_fresh"] = str(user.id), True
+        sess["_user_id"], sess["_fresh"] = user.get_id(), True
 
 
 def test_manager_approves_the_quote_in_the_admin(app, client, ctx, people, sessions):

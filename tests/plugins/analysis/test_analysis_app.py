@@ -314,7 +314,7 @@ def test_admin_tag_rule_and_segment_forms(make_app: Any, make_user: Any) -> None
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     with client.session_transaction() as s:
-        s["_user_id"] = str(manager.id)
+        s["_user_id"] = manager.get_id()
     bad = client.post("/admin/analysis/tag-rule/new/", data={"name": "Big", "tag": "big", "conditions": "{not json", "active": "y"})
     assert bad.status_code == 200 and "Write JSON" in bad.text
     ok = client.post("/admin/analysis/tag-rule/new/", data={
@@ -326,7 +326,7 @@ def test_admin_tag_rule_and_segment_forms(make_app: Any, make_user: Any) -> None
         "m_min": "1", "m_max": "5", "active": "y"})
     assert seg.status_code == 200 and "minimum may not exceed" in seg.text
     with client.session_transaction() as s:
-        s["_user_id"] = str(analyst.id)
+        s["_user_id"] = analyst.get_id()
     assert client.get("/admin/analysis/tag-rule/").status_code == 200
     assert client.post("/admin/analysis/tag-rule/new/", data={"name": "x", "tag": "x", "conditions": "{}"}).status_code in (302, 403)
     assert len(tags.list_rules(rt.context())) == 1  # the analyst may not write

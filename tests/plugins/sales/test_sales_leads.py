@@ -135,3 +135,25 @@ def test_bulk_import_rejects_rows_on_their_own(client, make_user, tmp_path, runn
     path.write_text("name,company,phone,email\n李四,北京某公司,13911112222,\n坏,,,\n", encoding="utf-8")
     result = runner.invoke(sales, ["import-leads", str(path)])
     assert result.exit_code == 0 and "created 1, rejected 1" in result.output
+
+
+def test_web_form_is_rate_limited_per_client_across_workers(make_app, ctx):
+    settings = {"PLUGINS": ["plugins.sales"], "SALES_WEB_FORM_KEYS": "site-key", "SALES_WEB_FORM_RATE_LIMIT": "2"}
+    worker_a, worker_b = make_app(**settings), make_app(**settings)  # two processes on one database
+
+    def post(app, ip="192.0.2.10", language="en", key="site-key"):
+        return app.test_client().post("/sales/forms/lead", data={"form_key": key, "name": "Visitor",
+                                                                       "email": "visitor@example.com"},
+                                      environ_overrides={"REMOTE_ADDR": ip}, headers={"Accept-Language": language})
+
+    assert post(worker_a).status_code == 201
+    assert post(worker_b, key="guessed").status_code == 403  # wrong keys count too: guessing is limited
+    refused = post(worker_a)
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 3600
+    minutes = (int(refused.headers["Retry-After"]) + 59) // 60
+    assert refused.json["message"] == f"Too many requests from your network. Try again in {minutes} minute(s)."
+    assert "请求过多" in post(worker_b, language="zh-CN").json["message"]
+    assert count(ctx, Lead) == 1  # nothing was stored past the limit
+    assert post(worker_b, ip="198.51.100.7").status_code == 201  # another client is welcome
+    off = make_app(**{**settings, "SALES_WEB_FORM_RATE_LIMIT": 0})
+    assert all(post(off).status_code == 201 for _ in range(3))

@@ -27,7 +27,8 @@ def login(client: Any, username: str) -> str:
     token = CSRF.search(client.get("/admin/auth/login").text).group(1)
     assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
                                                   "password": PASSWORD}).status_code == 302
-    return token
+    # a login starts a new session with a new CSRF token: read it from a page of the new session
+    return CSRF.search(client.get("/admin/auth/logout").text).group(1)
 
 
 def test_schedule_and_report_a_visit_in_the_admin(app, client, make_user, ctx, make_customer):

@@ -47,7 +47,7 @@ def test_migration_matches_the_models_and_downgrades(tmp_path):
     try:
         migrate.upgrade(rt)
         tables = {t for t in Base.metadata.tables if t.startswith("service_")}
-        assert len(tables) == 16 and tables <= set(inspect(rt.db.engine).get_table_names())
+        assert len(tables) == 15 and tables <= set(inspect(rt.db.engine).get_table_names())
         with rt.db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
         assert [d for d in diff if "service_" in repr(d)] == []

@@ -8,7 +8,8 @@ import re
 
 from sqlalchemy import func, select
 
-from plugins.service.models import PortalHit, Ticket, TicketMessage
+from crmcore.models import RateLimitHit
+from plugins.service.models import Ticket, TicketMessage
 from plugins.service.services import ratelimit
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -53,7 +54,7 @@ def test_submissions_are_limited_per_address_across_workers(make_app, zh_catalog
         # another address is still welcome
         assert submit(client, ip="198.51.100.7").status_code == 201
         # what is stored: a keyed hash per action and window, never the address
-        rows = ctx.session.scalars(select(PortalHit)).all()
+        rows = ctx.session.scalars(select(RateLimitHit)).all()
         assert sorted(r.hits for r in rows) == [1, 4]
         assert all("192.0.2.10" not in r.bucket and len(r.bucket) == 64 for r in rows)
     finally:
@@ -90,11 +91,39 @@ def test_windows_roll_over_and_zero_turns_it_off(rt):
     assert verdicts[-1].retry_after == 540  # the window started at 10:00
     later = ratelimit.hit(rt.db, settings, "submit", "192.0.2.1", now=t + dt.timedelta(minutes=9))
     assert later.allowed and later.hits == 1
-    # a new window forgets the windows before the previous one (10:00 goes, 10:10 stays)
+    # a new window forgets the windows that are over (10:00 and 10:10 go, 10:20 stays)
     ratelimit.hit(rt.db, settings, "submit", "192.0.2.1", now=t + dt.timedelta(minutes=19))
     with rt.db.engine.connect() as conn:
-        starts = sorted(r[0] for r in conn.execute(select(PortalHit.window_start)))
-    assert starts == [dt.datetime(2026, 3, 2, 10, 10, tzinfo=dt.timezone.utc),
-                      dt.datetime(2026, 3, 2, 10, 20, tzinfo=dt.timezone.utc)]
+        starts = sorted(r[0] for r in conn.execute(select(RateLimitHit.window_start)))
+    assert starts == [dt.datetime(2026, 3, 2, 10, 20, tzinfo=dt.timezone.utc)]
     off = {**settings, "SERVICE_PORTAL_RATE_LIMIT": 0}
     assert all(ratelimit.hit(rt.db, off, "submit", "192.0.2.1", now=t).allowed for _ in range(5))
+
+
+def submit_via(client, forwarded_for, proxy="10.0.0.2"):
+    """A submission that reached the app through ``proxy`` with this X-Forwarded-For header."""
+    env = {"REMOTE_ADDR": proxy}
+    headers = {"X-Forwarded-For": forwarded_for}
+    page = client.get("/service/portal/new", environ_overrides=env, headers=headers).get_data(as_text=True)
+    data = {"csrf_token": CSRF.search(page).group(1), "name": "Amy", "email": "amy@example.com", "subject": "Help",
+            "description": "Broken"}
+    return client.post("/service/portal/new", data=data, environ_overrides=env, headers=headers)
+
+
+def test_without_trusted_proxies_a_forged_forwarded_for_changes_nothing(make_app):
+    app = make_app(PLUGINS=["plugins.service"], SERVICE_PORTAL_RATE_LIMIT=2)  # TRUSTED_PROXIES: 0 by default
+    client = app.test_client()
+    assert submit_via(client, "203.0.113.1", proxy="192.0.2.10").status_code == 201
+    assert submit_via(client, "203.0.113.2", proxy="192.0.2.10").status_code == 201
+    assert submit_via(client, "203.0.113.3", proxy="192.0.2.10").status_code == 429  # one address, whatever it says
+
+
+def test_behind_one_trusted_proxy_each_client_has_its_own_count(make_app):
+    app = make_app(PLUGINS=["plugins.service"], SERVICE_PORTAL_RATE_LIMIT=2, TRUSTED_PROXIES=1)
+    client = app.test_client()
+    for _ in range(2):
+        assert submit_via(client, "203.0.113.1").status_code == 201
+    assert submit_via(client, "203.0.113.1").status_code == 429
+    assert submit_via(client, "203.0.113.2").status_code == 201  # another client behind the same proxy
+    # only the address the trusted proxy appended counts: a client prepending others does not escape
+    assert submit_via(client, "198.51.100.9, 203.0.113.1").status_code == 429
