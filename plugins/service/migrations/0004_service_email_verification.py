@@ -1,15 +1,15 @@
 """service: the hash of a portal requester's pending e-mail confirmation
 
-Revision ID: 0003_service
-Revises: 0002_service
+Revision ID: 0004_service_email_verification
+Revises: 0003_service_drop_portal_hits
 Create Date: 2026-12-06 06:20:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_service'
-down_revision = '0002_service'
+revision = '0004_service_email_verification'
+down_revision = '0003_service_drop_portal_hits'
 branch_labels = None
 depends_on = None
 
