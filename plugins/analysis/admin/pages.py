@@ -72,6 +72,7 @@ class DashboardView(SecureView):
         return self.render("admin/analysis/dashboard.html", segments=segments, segment_chart=segment_chart,
                            heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
                            cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),
+                           any_rules=bool(basket.top_rules(ctx, limit=1, min_lift=None)),
                            churn_model=churn.latest_model(ctx), clv_notes=_clv_notes(ctx),
                            missing=checks.missing_rates(ctx, today, base_currency(ctx), customer_ids=ids),
                            loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,

@@ -356,6 +356,14 @@ def test_strongest_rules_have_lift_above_one(app: Any, ctx: Any, make_customer: 
     assert "lift above 1" in section and "Cheese" in section and "Apple" not in section
     exported = client.get("/api/v1/analysis/export/rules.csv", headers=headers).text
     assert "Apple" in exported  # the export is the data: every rule, lift in its column
+    # a later run where only the weak pair is left: rules exist, none is among the strongest
+    later = AS_OF + dt.timedelta(days=20)
+    for _ in range(2):
+        buy(who, -20, products=[a, b])
+    run = client.post("/api/v1/analysis/basket/run", headers=headers, json={"as_of": later.isoformat(), "days": 21}).json
+    assert run["rules_lift_above_1"] == 0 and client.get("/api/v1/analysis/basket/rules", headers=headers).json == {"items": []}
+    section = _login(app, "ana").get("/admin/analysis/dashboard/").text.split('id="rules"')[1].split("</section>")[0]
+    assert "none with lift above 1" in section and "Apple" not in section
 
 
 def test_clv_bands_do_not_overlap_or_go_negative(app: Any, ctx: Any, shop: list[Any], make_user: Any) -> None:
