@@ -67,13 +67,13 @@ def _fit_one(name: str, fitter: Any, penalizer: float) -> tuple[Any, list[dict[s
     params = fitter(penalizer)
     if params.converged:
         return params, []
+    notes = []
     if penalizer == 0:
-        retry = fitter(FALLBACK_PENALIZER)
-        note = warning("penalized_fallback", model=name, penalizer=FALLBACK_PENALIZER)
-        if retry.converged:
-            return retry, [note]
-        params = retry
-    return params, [warning("not_converged", model=name, penalizer=params.penalizer)]
+        params = fitter(FALLBACK_PENALIZER)
+        notes.append(warning("penalized_fallback", model=name, penalizer=FALLBACK_PENALIZER))
+        if params.converged:
+            return params, notes
+    return params, notes + [warning("not_converged", model=name, penalizer=params.penalizer)]
 
 
 def fit(summary: dict[str, np.ndarray], penalizer: float = 0.0

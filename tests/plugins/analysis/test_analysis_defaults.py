@@ -450,3 +450,15 @@ def test_churn_auc_below_chance(app: Any, ctx: Any, shop: list[Any], make_user: 
     assert "比随机还差" in zh.json["model"]["warnings"][0]["message"]
     page = _login(app, "ana").get("/admin/analysis/dashboard/").text
     assert "worse than chance" in page.split('id="churn"')[1]
+
+
+def test_a_fit_that_fails_even_penalised_says_both(analyze: Any, demo: None) -> None:
+    """On the demo's 14 customers nobody seems to drop out: BG/NBD's drop-out parameter a runs to 0
+    with or without the fallback penalizer, and the run says both that it refitted and that the
+    refit did not converge either."""
+    out = analyze("clv", "--json")
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)
+    bgnbd = [w["code"] for w in result["warnings"] if w.get("model") == "BG/NBD"]
+    assert bgnbd == ["penalized_fallback", "not_converged"] and result["bgnbd"]["converged"] is False
+    assert "Warning: The BG/NBD fit did not converge (penalizer 0.001)" in out.stderr
