@@ -1,5 +1,4 @@
-"""Response schemas of the analysis API's per-customer lists, so the OpenAPI document names what
-they hold (the CLV model's inputs apart from RFM's, and the churn model's caveats)."""
+"""Response schemas of the analysis API's per-customer lists, so the OpenAPI document names their fields."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,7 +1,4 @@
-"""What an analysis must say about its input and its models: orders it leaves out because their
-currency has no exchange rate, history that ended long before the run date, fits and models not to
-be trusted. Each finding is a warning (a code, its numbers and a message rendered from them) that
-runs return and store, the CLI prints and the admin shows, re-rendered in the reader's language."""
+"""Warnings that go with analysis results: orders without a rate, stale history, untrusted fits."""
 from __future__ import annotations
 
 import datetime as dt
