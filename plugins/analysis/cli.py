@@ -1,9 +1,11 @@
-"""``crm analyze rfm|clv|cohorts|churn|basket|tags``: run the analyses with progress bars; the
-nightly jobs that keep segments, CLV, churn scores, rules and rule-based tags fresh."""
+"""``crm analyze rfm|clv|cohorts|churn|basket|tags``: run the analyses with progress bars (on
+stderr, so ``--json`` output is JSON alone); warnings go to stderr too; the nightly jobs that keep
+segments, CLV, churn scores, rules and rule-based tags fresh."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from typing import Any
 
 import click
@@ -12,6 +14,7 @@ from flask.cli import AppGroup
 
 from crmcore.contracts import Job
 from crmcore.events import jsonable
+from crmcore.i18n import _
 
 
 def _ctx() -> Any:
@@ -19,19 +22,32 @@ def _ctx() -> Any:
 
 
 def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        raise click.BadParameter(str(_("Use a date like 2026-03-31.")), param_hint="--as-of") from None
 
 
 def _steps(label: str, steps: list[tuple[str, Any]]) -> list[Any]:
     """Run named steps under one click progress bar; return each step's result."""
     out = []
-    with click.progressbar(steps, label=label, item_show_func=lambda s: s[0] if s else "") as bar:
+    with click.progressbar(steps, label=label, item_show_func=lambda s: s[0] if s else "",
+                           file=sys.stderr) as bar:
         for _name, func in bar:
             out.append(func())
     return out
 
 
+def _warn(result: Any) -> None:
+    """Print the result's warnings on stderr, each on its own line."""
+    label = str(_("Warning"))
+    for w in (result.get("warnings") or []) if isinstance(result, dict) else []:
+        click.echo(f"{label}: {w['message']}", err=True)
+
+
 def _echo(result: Any, as_json: bool) -> None:
+    """The result as JSON alone on stdout, or as ``key value`` lines; warnings on stderr either way."""
+    _warn(result)
     if as_json:
         click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
         return
@@ -45,7 +61,9 @@ def analyze() -> None:
     """Customer analysis: RFM, CLV, cohorts, churn, basket rules, tags."""
 
 
-as_of_opt = click.option("--as-of", help="Run date, YYYY-MM-DD (default: today, UTC)")
+as_of_opt = click.option("--as-of", help="Run date, YYYY-MM-DD: only orders up to it count, and recency and age "
+                                         "are measured to it (default: today, UTC; for a history that ended "
+                                         "earlier give its last day)")
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
 
 
@@ -70,20 +88,28 @@ def rfm_cmd(as_of: str | None, bins: int | None, currency: str | None, as_json: 
 
 @analyze.command("clv")
 @as_of_opt
-@click.option("--months", type=click.IntRange(1, 120))
+@click.option("--horizon-days", type=click.IntRange(1, 3650),
+              help="Days ahead for expected purchases (default 90 or settings)")
+@click.option("--months", type=click.IntRange(1, 120), help="Months of lifetime value (default 12 or settings)")
 @click.option("--discount", "monthly_discount", type=click.FloatRange(0, 0.99), help="Monthly discount rate")
+@click.option("--penalizer", type=click.FloatRange(0, 10),
+              help="L2 penalty on the parameters (default 0: plain maximum likelihood)")
+@click.option("--currency")
 @json_opt
-def clv_cmd(as_of: str | None, months: int | None, monthly_discount: float | None, as_json: bool) -> None:
+def clv_cmd(as_of: str | None, horizon_days: int | None, months: int | None, monthly_discount: float | None,
+            penalizer: float | None, currency: str | None, as_json: bool) -> None:
     """Fit BG/NBD and Gamma-Gamma and store every customer's CLV."""
     from .services import clv
 
     ctx = _ctx()
-    with click.progressbar(length=1, label="CLV (customers written)") as bar:
+    with click.progressbar(length=1, label="CLV (customers written)", file=sys.stderr) as bar:
         def progress(n: int) -> None:
             bar.length = max(bar.length or 0, bar.pos + n)
             bar.update(n)
 
-        result = clv.run_clv(ctx, _date(as_of), months=months, monthly_discount=monthly_discount, progress=progress)
+        result = clv.run_clv(ctx, _date(as_of), horizon_days=horizon_days, months=months,
+                             monthly_discount=monthly_discount, penalizer=penalizer, currency=currency,
+                             progress=progress)
     _echo(result, as_json)
     if not as_json:
         click.echo(f"  BG/NBD       {result['bgnbd']}")
@@ -96,18 +122,27 @@ def clv_cmd(as_of: str | None, months: int | None, monthly_discount: float | Non
 @json_opt
 def cohorts_cmd(as_of: str | None, months: int, as_json: bool) -> None:
     """Print the retention table by first-purchase month and the loyalty factors."""
-    from .services import loyalty
+    from .services import checks, loyalty
 
     ctx = _ctx()
     ctx.require("analysis.read")
     day = _date(as_of) or dt.datetime.now(dt.timezone.utc).date()
     table, summary = _steps("Cohorts", [("retention", lambda: loyalty.cohort_table(ctx, day, months)),
                                         ("loyalty", lambda: loyalty.loyalty_summary(ctx, day))])
+    warnings = checks.stale_history(ctx, day)
+    _warn({"warnings": warnings})
     if as_json:
-        click.echo(json.dumps(jsonable({"cohorts": table, "loyalty": summary}), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(jsonable({"as_of": day, "cohorts": table, "loyalty": summary, "warnings": warnings}),
+                              indent=2, ensure_ascii=False))
         return
+    width = max((len(row["retention"]) for row in table), default=0)
+    click.echo(_("Retention: customers by month of their first purchase, and the share of them in percent "
+                 "buying in each month after it (M0 = the first month)"))
+    cohort, customers = str(_("Cohort")), str(_("Customers"))
+    click.echo(f"  {cohort:<8} {customers:>9}  " + " ".join(f"{f'M{k}':>5}" for k in range(width)))
     for row in table:
-        click.echo(f"  {row['cohort']}  {row['size']:>6}  " + " ".join(f"{(r or 0) * 100:5.1f}" for r in row["retention"]))
+        click.echo(f"  {row['cohort']:<8} {row['size']:>9}  " + " ".join(f"{(r or 0) * 100:5.1f}" for r in row["retention"]))
+    click.echo(_("Loyalty"))
     _echo(summary, False)
 
 
@@ -139,11 +174,16 @@ def basket_cmd(as_of: str | None, days: int, min_pairs: int, as_json: bool) -> N
 
 
 @analyze.command("tags")
-def tags_cmd() -> None:
+@json_opt
+def tags_cmd(as_json: bool) -> None:
     """Refresh the customer tags of every active tag rule."""
     from .services import tags
 
-    for name, count in tags.apply_rules(_ctx()).items():
+    applied = tags.apply_rules(_ctx())
+    if as_json:
+        click.echo(json.dumps({"applied": applied}, indent=2, ensure_ascii=False))
+        return
+    for name, count in applied.items():
         click.echo(f"  {name:<30} {count}")
 
 

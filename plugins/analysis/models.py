@@ -59,7 +59,13 @@ class RfmScore(Base):
 
 
 class ClvScore(Base):
-    """BG/NBD and Gamma-Gamma predictions for a customer on a run date (time in days)."""
+    """BG/NBD and Gamma-Gamma predictions for a customer on a run date (time in days).
+
+    The model's inputs are not RFM's recency and frequency: ``repeat_purchases`` counts purchase days
+    after the first, ``t_x_days`` runs from the first to the last purchase, ``age_days`` from the first
+    purchase to the run date. ``p_alive`` is empty for one-time buyers: BG/NBD lets a customer drop out
+    only after a repeat purchase, so it would say 1 for all of them.
+    """
 
     __tablename__ = "analysis_clv_scores"
     __table_args__ = (UniqueConstraint("run_date", "customer_id", name="uq_analysis_clv_scores_run_customer"),
@@ -68,12 +74,12 @@ class ClvScore(Base):
     id: Mapped[intpk]
     run_date: Mapped[dt.date] = mapped_column(Date)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    frequency: Mapped[int]
-    recency_days: Mapped[int]
+    repeat_purchases: Mapped[int]
+    t_x_days: Mapped[int]
     age_days: Mapped[int]
     average_spend: Mapped[decimal.Decimal] = mapped_column(Amount)
     expected_purchases: Mapped[float] = mapped_column(Float)
-    p_alive: Mapped[float] = mapped_column(Float)
+    p_alive: Mapped[float | None] = mapped_column(Float)
     expected_spend: Mapped[decimal.Decimal] = mapped_column(Amount)
     clv: Mapped[decimal.Decimal] = mapped_column(Amount)
     currency: Mapped[str] = mapped_column(String(3))

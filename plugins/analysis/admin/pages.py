@@ -11,8 +11,10 @@ from flask_admin import expose
 from crmcore.admin.views import SecureView, flash_crm_error
 from crmcore.errors import CRMError
 from crmcore.i18n import gettext, local_number
+from plugins.sales.services.money import base_currency
 
-from ..services import basket, churn, clv, export, loyalty, profile, rfm, tags
+from ..models import ModelFit
+from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import scoped_ids
 from .charts import bar_chart, heat_map
 
@@ -25,10 +27,28 @@ RUNS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], str]]] = {
                                            n=local_number(r["customers"]))),
     "churn": (churn.run_churn, lambda r: gettext("Churn: %(n)s customers scored (AUC %(auc)s on the held-out period).",
                                                  n=local_number(r["customers"]), auc=local_number(r["auc"], 2))),
-    "basket": (basket.run_basket, lambda r: gettext("Basket: %(n)s association rules found.",
-                                                    n=local_number(r["rules"]))),
+    "basket": (basket.run_basket, lambda r: gettext("Basket: %(n)s association rules found, %(useful)s with lift above 1.",
+                                                    n=local_number(r["rules"]), useful=local_number(r["rules_lift_above_1"]))),
     "tags": (tags.apply_rules, lambda r: gettext("Tag rules applied: %(n)s.", n=len(r))),
 }
+
+
+def _band_label(band: dict[str, Any]) -> str:
+    """``lo–hi`` of a CLV band in whole units (one number when the band holds a single value)."""
+    lo, hi = f"{band['min']:.0f}", f"{band['max']:.0f}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def _clv_notes(ctx: Any) -> list[dict[str, Any]]:
+    """The warnings stored with the latest CLV fit about the fit itself and the run date (penalizer
+    fallback, no convergence, undefined mean spend, stale history); orders left out for want of a
+    rate are shown above the dashboard, counted within the reader's scope."""
+    from sqlalchemy import select
+
+    fit = ctx.session.scalar(select(ModelFit).where(ModelFit.kind == "bgnbd")
+                             .order_by(ModelFit.run_date.desc(), ModelFit.id.desc()).limit(1))
+    stored = (fit.metrics or {}).get("warnings", []) if fit is not None else []
+    return checks.localized([w for w in stored if w.get("code") != "missing_rate"])
 
 
 class DashboardView(SecureView):
@@ -46,12 +66,15 @@ class DashboardView(SecureView):
                                   title=gettext("Customers per segment"), width=max(640, 70 * len(segments)))
         cohorts = loyalty.cohort_table(ctx, today, 12, ids)
         bands = clv.clv_distribution(ctx, customer_ids=ids)
-        clv_chart = bar_chart([f"{b['min']:.0f}–{b['max']:.0f}" for b in bands],
+        clv_chart = bar_chart([_band_label(b) for b in bands],
                               [(gettext("Customers"), [b["customers"] for b in bands])],
                               title=gettext("Customer lifetime value by decile"))
         return self.render("admin/analysis/dashboard.html", segments=segments, segment_chart=segment_chart,
                            heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
                            cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),
+                           any_rules=bool(basket.top_rules(ctx, limit=1, min_lift=None)),
+                           churn_model=churn.latest_model(ctx), clv_notes=_clv_notes(ctx),
+                           missing=checks.missing_rates(ctx, today, base_currency(ctx), customer_ids=ids),
                            loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,
                            can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"))
 
@@ -72,6 +95,8 @@ class DashboardView(SecureView):
             flash_crm_error(exc)
         else:
             flash(RUNS[kind][1](result), "success")
+            for note in (result.get("warnings") or []) if isinstance(result, dict) else []:
+                flash(note["message"], "warning")
         return redirect(url_for(".index"))
 
     @expose("/export/<table>.csv")

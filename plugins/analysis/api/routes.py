@@ -14,8 +14,9 @@ from crmcore.events import jsonable
 from crmcore.i18n import _
 from crmcore.schemas.common import page_size_max
 
-from ..services import basket, churn, clv, export, loyalty, profile, rfm, tags
+from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
+from .schemas import ChurnPageSchema, ClvPageSchema
 
 blp = Blueprint("analysis", __name__, url_prefix="/api/v1/analysis", description="Analysis: RFM, CLV, churn, cohorts")
 
@@ -50,12 +51,16 @@ def _body() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _page(table: str) -> Any:
+def _rows(table: str) -> dict[str, Any]:
     ctx = current_ctx()
     page, size = _int("page", 1), _int("page_size", 50, 1, page_size_max())
     run_date, rows, total = customer_rows(ctx, table, run_date=_date("run_date"), segment=request.args.get("segment"),
                                           page=page, page_size=size)
-    return jsonable({"run_date": run_date, "total": total, "page": page, "page_size": size, "items": rows})
+    return {"run_date": run_date, "total": total, "page": page, "page_size": size, "items": rows}
+
+
+def _page(table: str) -> Any:
+    return jsonable(_rows(table))
 
 
 @blp.route("/rfm/run", methods=["POST"])
@@ -84,18 +89,24 @@ def rfm_customers() -> Any:
 
 @blp.route("/clv/run", methods=["POST"])
 def clv_run() -> Any:
-    """Fit BG/NBD and Gamma-Gamma and store every customer's predictions"""
+    """Fit BG/NBD and Gamma-Gamma and store every customer's predictions
+
+    Body: ``as_of``, ``horizon_days``, ``months``, ``monthly_discount``, ``penalizer`` (default 0: plain
+    maximum likelihood), ``currency``. ``warnings`` say what was left out, refitted or stale.
+    """
     ctx = current_ctx()
     body = _body()
     result = clv.run_clv(ctx, _date("as_of"), currency=body.get("currency"), horizon_days=body.get("horizon_days"),
-                         months=body.get("months"), monthly_discount=body.get("monthly_discount"))
+                         months=body.get("months"), monthly_discount=body.get("monthly_discount"),
+                         penalizer=body.get("penalizer"))
     return jsonable(result), 201
 
 
 @blp.route("/clv/customers")
+@blp.response(200, ClvPageSchema)
 def clv_customers() -> Any:
     """Customers' expected purchases, P(alive), expected spend and CLV, highest CLV first"""
-    return _page("clv")
+    return _rows("clv")
 
 
 @blp.route("/clv/distribution")
@@ -115,9 +126,15 @@ def churn_run() -> Any:
 
 
 @blp.route("/churn/customers")
+@blp.response(200, ChurnPageSchema)
 def churn_customers() -> Any:
-    """Customers' churn score (1 - probability to buy in the next window), riskiest first"""
-    return _page("churn")
+    """Customers' churn score (1 - probability to buy in the next window), riskiest first
+
+    ``model`` gives the AUC and the caveats; ``model.reliable`` is false when the AUC is near or below
+    chance (under 0.6) or the data too small: do not act on such scores.
+    """
+    page = _rows("churn")
+    return {**page, "model": churn.latest_model(current_ctx(), page["run_date"]) if page["run_date"] else None}
 
 
 @blp.route("/cohorts")
@@ -126,7 +143,9 @@ def cohorts() -> Any:
     ctx = current_ctx()
     ctx.require("analysis.read")
     as_of = _date("as_of") or dt.datetime.now(dt.timezone.utc).date()
-    return jsonable({"as_of": as_of, "items": loyalty.cohort_table(ctx, as_of, _int("months", 12, 1, 120), scoped_ids(ctx))})
+    ids = scoped_ids(ctx)
+    return jsonable({"as_of": as_of, "items": loyalty.cohort_table(ctx, as_of, _int("months", 12, 1, 120), ids),
+                     "warnings": checks.stale_history(ctx, as_of, ids)})
 
 
 @blp.route("/loyalty")
@@ -150,7 +169,7 @@ def basket_run() -> Any:
 
 @blp.route("/basket/rules")
 def basket_rules() -> Any:
-    """The strongest association rules (optionally for one antecedent ``product_id``)"""
+    """The strongest association rules, lift above 1 (optionally for one antecedent ``product_id``)"""
     ctx = current_ctx()
     ctx.require("analysis.read")
     product_id = request.args.get("product_id", type=int)

@@ -16,6 +16,7 @@ from plugins.sales.contracts import Suggestion
 from plugins.sales.models import Order, OrderLine, Product
 
 from ..models import AssociationRule
+from .checks import stale_history
 from .sqlfuncs import as_date, sold_orders
 
 
@@ -52,13 +53,17 @@ def run_basket(ctx: Any, as_of: dt.date | None = None, *, days: int = 365, min_p
         ctx.session.execute(insert(AssociationRule).from_select(
             ["run_date", "antecedent_id", "consequent_id", "pair_count", "support", "confidence", "lift"], rules))
         n = ctx.session.scalar(select(func.count()).select_from(AssociationRule).where(AssociationRule.run_date == as_of))
+        useful = ctx.session.scalar(select(func.count()).select_from(AssociationRule).where(
+            AssociationRule.run_date == as_of, AssociationRule.lift > 1))
         audit(ctx, "computed", "analysis_basket", as_of.isoformat(), data={"rules": n, "days": days, "min_pairs": min_pairs})
-    return {"run_date": as_of, "rules": int(n or 0), "days": days, "min_pairs": min_pairs,
-            "min_confidence": min_confidence}
+    return {"run_date": as_of, "rules": int(n or 0), "rules_lift_above_1": int(useful or 0), "days": days,
+            "min_pairs": min_pairs, "min_confidence": min_confidence, "warnings": stale_history(ctx, as_of)}
 
 
-def top_rules(ctx: Any, run_date: dt.date | None = None, limit: int = 20, product_id: int | None = None) -> list[dict[str, Any]]:
-    """The strongest rules of a run (latest by default), by lift then confidence."""
+def top_rules(ctx: Any, run_date: dt.date | None = None, limit: int = 20, product_id: int | None = None, *,
+              min_lift: float | None = 1.0) -> list[dict[str, Any]]:
+    """The strongest rules of a run (latest by default), by lift then confidence: only rules with
+    lift above ``min_lift`` (1: buying A makes B more likely than it is anyway; None: every rule)."""
     from .rfm import latest_run
 
     run_date = run_date or latest_run(ctx, AssociationRule)
@@ -70,6 +75,8 @@ def top_rules(ctx: Any, run_date: dt.date | None = None, limit: int = 20, produc
             .order_by(AssociationRule.lift.desc(), AssociationRule.confidence.desc(), AssociationRule.id).limit(limit))
     if product_id is not None:
         stmt = stmt.where(AssociationRule.antecedent_id == product_id)
+    if min_lift is not None:
+        stmt = stmt.where(AssociationRule.lift > min_lift)
     return [{"antecedent_id": r.antecedent_id, "antecedent": an, "consequent_id": r.consequent_id, "consequent": bn,
              "orders": r.pair_count, "support": round(r.support, 4), "confidence": round(r.confidence, 4),
              "lift": round(r.lift, 3)} for r, an, bn in ctx.session.execute(stmt)]

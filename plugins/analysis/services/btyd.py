@@ -1,6 +1,10 @@
 """BG/NBD (Fader, Hardie & Lee 2005) and Gamma-Gamma (Fader & Hardie 2013) fitted by maximum
 likelihood with numpy/scipy, and the per-customer predictions built on them. Pure math: arrays in,
-arrays out; the database side is :mod:`plugins.analysis.services.clv`."""
+arrays out; the database side is :mod:`plugins.analysis.services.clv`.
+
+The fits are plain maximum likelihood unless a ``penalizer`` (L2 on the parameters) is given; the
+reported log-likelihood is always the model's own, without the penalty, and ``converged`` says
+whether the optimiser found a finite maximum."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,6 +24,8 @@ class BgNbdParams:
     b: float
     log_likelihood: float = float("nan")
     n: int = 0
+    penalizer: float = 0.0
+    converged: bool = True
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class GammaGammaParams:
     gamma: float
     log_likelihood: float = float("nan")
     n: int = 0
+    penalizer: float = 0.0
+    converged: bool = True
 
 
 def _arrays(*values: object) -> list[np.ndarray]:
@@ -51,13 +59,21 @@ def bgnbd_log_likelihood(params: tuple[float, float, float, float], x: np.ndarra
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _fit(neg_ll: object, start: np.ndarray) -> tuple[np.ndarray, float]:
-    """Minimise over log-parameters (so every parameter stays positive); Nelder-Mead then a polish."""
+LOG_CLIP = 30.0  # log-parameters are clipped here inside the objectives
+RUNAWAY = 18.0  # a log-parameter past this (a parameter over 6e7 or under 1.5e-8) is running off to infinity
+SHAPE_LIMIT = 1e5  # a shape parameter (no unit: r, a, b, p, q) this large means the maximum lies at infinity
+
+
+def _fit(neg_ll: object, start: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Minimise over log-parameters (so every parameter stays positive); Nelder-Mead then a polish.
+    Returns the parameters and whether the optimum is a finite, interior maximum of the likelihood."""
     res = minimize(neg_ll, start, method="Nelder-Mead",
                    options={"maxiter": 4000, "maxfev": 8000, "xatol": 1e-7, "fatol": 1e-9})
     polish = minimize(neg_ll, res.x, method="L-BFGS-B")
     best = polish if polish.success and polish.fun <= res.fun else res
-    return np.exp(best.x), float(best.fun)
+    converged = bool(np.isfinite(best.fun) and best.fun < 1e99 and np.all(np.abs(best.x) < RUNAWAY)
+                     and (res.success or polish.success))
+    return np.exp(np.clip(best.x, -LOG_CLIP, LOG_CLIP)), converged
 
 
 def fit_bgnbd(x: object, t_x: object, T: object, weights: object | None = None,
@@ -70,13 +86,16 @@ def fit_bgnbd(x: object, t_x: object, T: object, weights: object | None = None,
     total = w.sum()
 
     def neg_ll(log_params: np.ndarray) -> float:
-        params = np.exp(np.clip(log_params, -30, 30))
+        params = np.exp(np.clip(log_params, -LOG_CLIP, LOG_CLIP))
         ll = bgnbd_log_likelihood(tuple(params), x, t_x, T)
         value = -(w * ll).sum() / total + penalizer * (params ** 2).sum()
         return float(value) if np.isfinite(value) else 1e100
 
-    best, fun = _fit(neg_ll, np.log([0.5, max(float(np.average(T, weights=w)), 1e-3) / 4, 1.0, 1.0]))
-    return BgNbdParams(*map(float, best), log_likelihood=float(-fun * total), n=int(total))
+    best, converged = _fit(neg_ll, np.log([0.5, max(float(np.average(T, weights=w)), 1e-3) / 4, 1.0, 1.0]))
+    ll = float((w * bgnbd_log_likelihood(tuple(best), x, t_x, T)).sum())  # without the penalty
+    shapes_ok = max(best[0], best[2], best[3]) < SHAPE_LIMIT
+    return BgNbdParams(*map(float, best), log_likelihood=ll, n=int(total), penalizer=float(penalizer),
+                       converged=bool(converged and shapes_ok and np.isfinite(ll)))
 
 
 def gamma_gamma_log_likelihood(params: tuple[float, float, float], x: np.ndarray, zbar: np.ndarray) -> np.ndarray:
@@ -100,13 +119,16 @@ def fit_gamma_gamma(x: object, zbar: object, weights: object | None = None,
     total = w.sum()
 
     def neg_ll(log_params: np.ndarray) -> float:
-        params = np.exp(np.clip(log_params, -30, 30))
+        params = np.exp(np.clip(log_params, -LOG_CLIP, LOG_CLIP))
         value = -(w * gamma_gamma_log_likelihood(tuple(params), x, zbar)).sum() / total
         value += penalizer * (params ** 2).sum()
         return float(value) if np.isfinite(value) else 1e100
 
-    best, fun = _fit(neg_ll, np.log([1.0, 1.0, max(float(np.average(zbar, weights=w)), 1e-3)]))
-    return GammaGammaParams(*map(float, best), log_likelihood=float(-fun * total), n=int(total))
+    best, converged = _fit(neg_ll, np.log([1.0, 1.0, max(float(np.average(zbar, weights=w)), 1e-3)]))
+    ll = float((w * gamma_gamma_log_likelihood(tuple(best), x, zbar)).sum())  # without the penalty
+    shapes_ok = max(best[0], best[1]) < SHAPE_LIMIT
+    return GammaGammaParams(*map(float, best), log_likelihood=ll, n=int(total), penalizer=float(penalizer),
+                            converged=bool(converged and shapes_ok and np.isfinite(ll)))
 
 
 def _alive_odds(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -144,21 +166,24 @@ def expected_purchases_new(params: BgNbdParams, t: float) -> float:
 
 
 def expected_spend(params: GammaGammaParams, x: object, zbar: object) -> np.ndarray:
-    """E[mean spend | x, zbar] (Fader & Hardie 2013, eq. 5); the population mean when x = 0."""
+    """E[mean spend | x, zbar] (Fader & Hardie 2013, eq. 5); the population mean when x = 0.
+    NaN where the model has no finite mean (``p * x + q <= 1``, e.g. every x = 0 when q <= 1)."""
     p, q, g = params.p, params.q, params.gamma
     x, zbar = _arrays(x, zbar)
     zbar = np.where(x > 0, zbar, 0.0)
-    return (g + x * zbar) * p / (p * x + q - 1)
+    denominator = p * x + q - 1
+    return np.where(denominator > 0, (g + x * zbar) * p / np.where(denominator > 0, denominator, 1.0), np.nan)
 
 
 def clv(bg: BgNbdParams, gg: GammaGammaParams, x: object, t_x: object, T: object, zbar: object, *,
-        periods: int, period_length: float, discount_rate: float) -> np.ndarray:
+        periods: int, period_length: float, discount_rate: float, spend: np.ndarray | None = None) -> np.ndarray:
     """Discounted value of the next ``periods`` periods: sum_i (E[X(i)] - E[X(i-1)]) * spend / (1 + d)^i.
 
     ``period_length`` is in the model's time unit (a month of days in weeks is 30/7);
-    ``discount_rate`` is per period (0.01 a month is about 12.7 % a year).
+    ``discount_rate`` is per period (0.01 a month is about 12.7 % a year); ``spend`` overrides the
+    expected spend per purchase.
     """
-    spend = expected_spend(gg, x, zbar)
+    spend = expected_spend(gg, x, zbar) if spend is None else np.asarray(spend, dtype=float)
     total = np.zeros_like(spend)
     previous = np.zeros_like(spend)
     for i in range(1, periods + 1):

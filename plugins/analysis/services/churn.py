@@ -17,9 +17,12 @@ from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency
 
 from ..models import ChurnScore, ModelFit
+from .checks import localized, missing_rates, stale_history, warning
 from .loyalty import customer_features
 from .sqlfuncs import sold_orders
 
+CHANCE_AUC = 0.6  # below this the model ranks customers little better than a coin (0.5)
+SMALL_CLASS = 30  # fewer buyers or non-buyers than this in the held-out window: the AUC is noise
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_days", "discount_share")
 
 
@@ -48,6 +51,19 @@ def _labelled(ctx: Any, cutoff: dt.date, window: int, currency: str) -> tuple[np
     return ids, x, y
 
 
+def caveats(auc: float, test_customers: int, test_buyers: int) -> list[dict[str, Any]]:
+    """Warnings that must travel with the churn scores: an AUC at or below chance, or too few
+    customers of either class in the held-out window to trust it."""
+    out = []
+    if auc < 0.5:
+        out.append(warning("auc_below_chance", auc=auc))
+    elif auc < CHANCE_AUC:
+        out.append(warning("auc_near_chance", auc=auc))
+    if min(test_buyers, test_customers - test_buyers) < SMALL_CLASS:
+        out.append(warning("small_data", customers=test_customers, buyers=test_buyers, min=SMALL_CLASS))
+    return out
+
+
 def _model() -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -59,7 +75,8 @@ def _model() -> Any:
 def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
               currency: str | None = None) -> dict[str, Any]:
     """Train on (features at as_of - 2w, bought in the next w), evaluate on (features at as_of - w,
-    bought up to as_of), store the AUC; refit on the later window and score everyone as of ``as_of``."""
+    bought up to as_of), store the AUC; refit on the later window and score everyone as of ``as_of``.
+    ``warnings`` carry the caveats (AUC near or below chance, too little data) with the scores."""
     from sklearn.metrics import roc_auc_score
 
     ctx.require("analysis.run")
@@ -82,6 +99,8 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
     ids, x_now = feature_matrix(ctx, as_of, currency)
     prob = final.predict_proba(x_now)[:, 1] if len(ids) else np.zeros(0)
     coefficients = dict(zip(FEATURES, map(float, final[-1].coef_[0])))
+    warnings = (missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
+                + caveats(auc, int(len(y_test)), int(y_test.sum())))
     with unit_of_work(ctx):
         ctx.session.execute(delete(ChurnScore).where(ChurnScore.run_date == as_of))
         rows = [{"run_date": as_of, "customer_id": int(c), "purchase_probability": float(p), "churn_score": float(1 - p)}
@@ -91,7 +110,26 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
         ctx.session.execute(delete(ModelFit).where(ModelFit.run_date == as_of, ModelFit.kind == "churn"))
         metrics = {"auc": auc, "train_cutoff": train_cut.isoformat(), "test_cutoff": test_cut.isoformat(),
                    "window_days": window_days, "train_customers": int(len(y_train)),
-                   "test_customers": int(len(y_test)), "test_buy_rate": float(y_test.mean())}
+                   "test_customers": int(len(y_test)), "test_buy_rate": float(y_test.mean()), "warnings": warnings}
         ctx.session.add(ModelFit(kind="churn", run_date=as_of, params={"coefficients": coefficients}, metrics=metrics))
-        audit(ctx, "computed", "analysis_churn", as_of.isoformat(), data={"customers": len(rows), "auc": auc})
+        audit(ctx, "computed", "analysis_churn", as_of.isoformat(),
+              data={"customers": len(rows), "auc": auc, "warnings": [w["code"] for w in warnings]})
     return {"run_date": as_of, "customers": len(rows), "auc": round(auc, 4), **metrics, "coefficients": coefficients}
+
+
+def latest_model(ctx: Any, run_date: dt.date | None = None) -> dict[str, Any] | None:
+    """The churn model behind the latest (or ``run_date``'s) scores: its AUC and the caveats that go
+    with its scores (recomputed from the stored metrics, so older runs get them too)."""
+    stmt = select(ModelFit).where(ModelFit.kind == "churn")
+    if run_date is not None:
+        stmt = stmt.where(ModelFit.run_date == run_date)
+    fit = ctx.session.scalar(stmt.order_by(ModelFit.run_date.desc(), ModelFit.id.desc()).limit(1))
+    if fit is None:
+        return None
+    m = fit.metrics or {}
+    auc, tested = float(m.get("auc", 0.5)), int(m.get("test_customers", 0))
+    buyers = int(round(float(m.get("test_buy_rate", 0)) * tested))
+    stored = [w for w in m.get("warnings", []) if w.get("code") == "stale_history"]  # not global counts
+    return {"run_date": fit.run_date, "auc": round(auc, 4), "test_customers": tested, "test_buyers": buyers,
+            "reliable": auc >= CHANCE_AUC and min(buyers, tested - buyers) >= SMALL_CLASS,
+            "warnings": caveats(auc, tested, buyers) + localized(stored)}

@@ -21,20 +21,23 @@ from plugins.sales.services.money import base_currency, converted
 
 from ..models import ClvScore, ModelFit
 from . import btyd
-from .sqlfuncs import as_date, days_between, sold_orders
+from .checks import convertible, live_sold, missing_rates, stale_history, warning
+from .sqlfuncs import as_date, days_between
 
 TIME_UNIT_DAYS = 7.0  # the models are fitted in weeks, as in the papers
 CHUNK = 10_000
+FALLBACK_PENALIZER = 0.001  # used only when the plain maximum likelihood does not converge
 
 
 def summary_select(ctx: Any, as_of: dt.date, currency: str) -> Any:
     """Per customer: repeat purchase days ``x``, days first->last ``t_x``, days first->as_of ``T``,
-    and the total amount of the repeat purchases (orders after the first purchase day)."""
+    and the total amount of the repeat purchases (orders after the first purchase day). Orders whose
+    currency has no rate to ``currency`` are left out (``checks.missing_rates`` says so)."""
     amount = converted(ctx, Order.total, Order.currency, currency)
     per_order = (select(Order.customer_id, Order.order_date, amount.label("amount"),
                         func.min(Order.order_date).over(partition_by=Order.customer_id).label("first_day"))
                  .join(Customer, Customer.id == Order.customer_id)
-                 .where(sold_orders(as_of), Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
+                 .where(live_sold(as_of), convertible(ctx, currency))
                  .subquery("per_order"))
     c = per_order.c
     return (select(c.customer_id,
@@ -58,44 +61,78 @@ def load_summary(ctx: Any, as_of: dt.date, currency: str) -> dict[str, np.ndarra
             "T": np.asarray(Ts, dtype=float), "zbar": spend}
 
 
-def fit(summary: dict[str, np.ndarray], penalizer: float = 0.0) -> tuple[btyd.BgNbdParams, btyd.GammaGammaParams]:
+def _fit_one(name: str, fitter: Any, penalizer: float) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit with ``penalizer``; if the plain fit (0) does not converge, refit with ``FALLBACK_PENALIZER``
+    and say so; a fit that still does not converge is kept with a warning."""
+    params = fitter(penalizer)
+    if params.converged:
+        return params, []
+    notes = []
+    if penalizer == 0:
+        params = fitter(FALLBACK_PENALIZER)
+        notes.append(warning("penalized_fallback", model=name, penalizer=FALLBACK_PENALIZER))
+        if params.converged:
+            return params, notes
+    return params, notes + [warning("not_converged", model=name, penalizer=params.penalizer)]
+
+
+def fit(summary: dict[str, np.ndarray], penalizer: float = 0.0
+        ) -> tuple[btyd.BgNbdParams, btyd.GammaGammaParams, list[dict[str, Any]]]:
     """Fit both models on a summary in days (converted to weeks); identical rows are weighted once.
-    A small ``penalizer`` (L2 on the parameters) keeps small data sets from running off to infinity."""
+    Plain maximum likelihood by default; ``penalizer`` > 0 adds an L2 penalty on the parameters.
+    Returns the fits and warnings (a fallback to a small penalizer, a fit that did not converge)."""
     unit = TIME_UNIT_DAYS
     triples = np.column_stack([summary["x"], summary["t_x"] / unit, summary["T"] / unit])
     unique, counts = np.unique(triples, axis=0, return_counts=True)
-    bg = btyd.fit_bgnbd(unique[:, 0], unique[:, 1], unique[:, 2], weights=counts, penalizer=penalizer)
+    bg, notes = _fit_one("BG/NBD", lambda pen: btyd.fit_bgnbd(unique[:, 0], unique[:, 1], unique[:, 2],
+                                                              weights=counts, penalizer=pen), penalizer)
     repeat = (summary["x"] > 0) & (summary["zbar"] > 0)
     if repeat.sum() < 3:
         raise ValidationError(_("Too few repeat customers to fit the spend model (need 3)."),
                               errors={"orders": [str(_("At least 3 customers must have bought twice."))]})
-    gg = btyd.fit_gamma_gamma(summary["x"][repeat], summary["zbar"][repeat], penalizer=penalizer)
-    return bg, gg
+    gg, more = _fit_one("Gamma-Gamma", lambda pen: btyd.fit_gamma_gamma(summary["x"][repeat], summary["zbar"][repeat],
+                                                                        penalizer=pen), penalizer)
+    return bg, gg, notes + more
 
 
 def predict(summary: dict[str, np.ndarray], bg: btyd.BgNbdParams, gg: btyd.GammaGammaParams, *,
-            horizon_days: int, months: int, monthly_discount: float) -> dict[str, np.ndarray]:
-    """Expected purchases in ``horizon_days``, P(alive), expected spend and discounted CLV over ``months``."""
+            horizon_days: int, months: int, monthly_discount: float) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Expected purchases in ``horizon_days``, P(alive), expected spend and discounted CLV over ``months``,
+    and warnings. P(alive) is NaN (stored empty) for one-time buyers: BG/NBD says 1 for all of them.
+    Where the spend model has no finite mean (q <= 1) a customer's expected spend is their own mean
+    repeat spend, or the mean over repeat customers for one-time buyers, and a warning says so."""
     unit = TIME_UNIT_DAYS
     x, t_x, T, zbar = summary["x"], summary["t_x"] / unit, summary["T"] / unit, summary["zbar"]
+    notes: list[dict[str, Any]] = []
+    spend = btyd.expected_spend(gg, x, zbar)
+    undefined = ~np.isfinite(spend)
+    if undefined.any():
+        repeat = (x > 0) & (zbar > 0)
+        observed = float(zbar[repeat].mean()) if repeat.any() else 0.0
+        spend = np.where(undefined, np.where(x > 0, zbar, observed), spend)
+        notes.append(warning("spend_mean_undefined", customers=int(undefined.sum()), q=gg.q))
     out = {"expected_purchases": btyd.expected_purchases(bg, horizon_days / unit, x, t_x, T),
-           "p_alive": btyd.probability_alive(bg, x, t_x, T),
-           "expected_spend": btyd.expected_spend(gg, x, zbar),
+           "expected_spend": spend,
            "clv": btyd.clv(bg, gg, x, t_x, T, zbar, periods=months, period_length=30.0 / unit,
-                           discount_rate=monthly_discount)}
-    # a value the special functions cannot give (overflow at extreme parameters) is stored as 0
-    return {k: np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0) for k, v in out.items()}
+                           discount_rate=monthly_discount, spend=spend)}
+    # a value the special functions cannot give (overflow at extreme parameters) is stored as 0;
+    # no prediction is negative (a rounding -0.0 would make a "negative" CLV band)
+    out = {k: np.maximum(np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0), 0.0) for k, v in out.items()}
+    out["p_alive"] = np.where(x > 0, btyd.probability_alive(bg, x, t_x, T), np.nan)
+    return out, notes
 
 
 def _money(value: float) -> Decimal:
-    return Decimal(str(round(float(value), 2))) if math.isfinite(value) else Decimal("0.00")
+    return Decimal(str(round(float(value), 2) + 0.0)) if math.isfinite(value) else Decimal("0.00")  # + 0.0: no -0.0
 
 
 def _rows(run_date: dt.date, currency: str, s: dict[str, np.ndarray], p: dict[str, np.ndarray]) -> Iterator[dict[str, Any]]:
     for i in range(len(s["customer_id"])):
-        yield {"run_date": run_date, "customer_id": int(s["customer_id"][i]), "frequency": int(s["x"][i]),
-               "recency_days": int(s["t_x"][i]), "age_days": int(s["T"][i]), "average_spend": _money(s["zbar"][i]),
-               "expected_purchases": float(p["expected_purchases"][i]), "p_alive": float(p["p_alive"][i]),
+        alive = float(p["p_alive"][i])
+        yield {"run_date": run_date, "customer_id": int(s["customer_id"][i]), "repeat_purchases": int(s["x"][i]),
+               "t_x_days": int(s["t_x"][i]), "age_days": int(s["T"][i]), "average_spend": _money(s["zbar"][i]),
+               "expected_purchases": float(p["expected_purchases"][i]),
+               "p_alive": alive if math.isfinite(alive) else None,
                "expected_spend": _money(p["expected_spend"][i]), "clv": _money(p["clv"][i]), "currency": currency}
 
 
@@ -103,30 +140,63 @@ def settings_of(ctx: Any) -> dict[str, Any]:
     raw = (ctx.settings.get("ANALYSIS") or {}).get("clv") or {}
     return {"horizon_days": int(raw.get("horizon_days", 90)), "months": int(raw.get("months", 12)),
             "monthly_discount": float(raw.get("monthly_discount", 0.01)),
-            "penalizer": float(raw.get("penalizer", 0.001))}
+            "penalizer": float(raw.get("penalizer", 0.0))}
+
+
+def _number(name: str, value: Any, kind: type, errors: dict[str, list[str]]) -> Any:
+    """``value`` as ``kind`` (int or float), or an error under ``name``; None stays None."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = kind(value)
+        if not math.isfinite(number):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        errors.setdefault(name, []).append(str(_("Must be a number.") if kind is float else _("Must be a whole number.")))
+        return None
+    return number
 
 
 def run_clv(ctx: Any, as_of: dt.date | None = None, *, currency: str | None = None, horizon_days: int | None = None,
-            months: int | None = None, monthly_discount: float | None = None,
+            months: int | None = None, monthly_discount: float | None = None, penalizer: float | None = None,
             progress: Any = None) -> dict[str, Any]:
     """Fit BG/NBD and Gamma-Gamma on all customers' orders up to ``as_of`` and store each customer's
-    predictions (replacing that day's); ``progress(n)`` is called as rows are written."""
+    predictions (replacing that day's); ``progress(n)`` is called as rows are written.
+
+    Plain maximum likelihood unless ``penalizer`` (or the setting) is above 0; the result's
+    ``warnings`` say when a fit fell back to a small penalizer, which orders were left out for want of
+    an exchange rate, and when the history ended long before ``as_of``."""
     ctx.require("analysis.run")
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     currency = (currency or base_currency(ctx)).upper()
     opts = settings_of(ctx)
-    opts.update({k: v for k, v in {"horizon_days": horizon_days, "months": months,
-                                   "monthly_discount": monthly_discount}.items() if v is not None})
-    if opts["horizon_days"] <= 0 or opts["months"] <= 0 or not 0 <= opts["monthly_discount"] < 1:
-        raise ValidationError(_("The CLV settings are not valid."),
-                              errors={"settings": [str(_("Horizon and months must be positive; the discount rate in [0, 1)."))]})
+    errors: dict[str, list[str]] = {}
+    given = {"horizon_days": _number("horizon_days", horizon_days, int, errors),
+             "months": _number("months", months, int, errors),
+             "monthly_discount": _number("monthly_discount", monthly_discount, float, errors),
+             "penalizer": _number("penalizer", penalizer, float, errors)}
+    opts.update({k: v for k, v in given.items() if v is not None})
+    if not 0 < opts["horizon_days"] <= 3650:
+        errors.setdefault("horizon_days", []).append(str(_("Use a whole number from %(low)s to %(high)s.", low=1, high=3650)))
+    if not 0 < opts["months"] <= 120:
+        errors.setdefault("months", []).append(str(_("Use a whole number from %(low)s to %(high)s.", low=1, high=120)))
+    if not 0 <= opts["monthly_discount"] < 1:
+        errors.setdefault("monthly_discount", []).append(str(_("Use a rate from 0 up to (not including) 1.")))
+    if not 0 <= opts["penalizer"] <= 10:
+        errors.setdefault("penalizer", []).append(str(_("Use a number from 0 (none) to 10.")))
+    if errors:
+        raise ValidationError(_("The CLV settings are not valid."), errors=errors)
+    warnings = missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
     summary = load_summary(ctx, as_of, currency)
     if len(summary["customer_id"]) < 3:
         raise ValidationError(_("Too few customers with orders to fit the models (need 3)."),
                               errors={"orders": [str(_("Record more orders first."))]})
-    bg, gg = fit(summary, opts["penalizer"])
-    predictions = predict(summary, bg, gg, horizon_days=opts["horizon_days"], months=opts["months"],
-                          monthly_discount=opts["monthly_discount"])
+    bg, gg, notes = fit(summary, opts["penalizer"])
+    predictions, more = predict(summary, bg, gg, horizon_days=opts["horizon_days"], months=opts["months"],
+                                monthly_discount=opts["monthly_discount"])
+    warnings += notes + more
     with unit_of_work(ctx):
         ctx.session.execute(delete(ClvScore).where(ClvScore.run_date == as_of))
         batch: list[dict[str, Any]] = []
@@ -143,23 +213,31 @@ def run_clv(ctx: Any, as_of: dt.date | None = None, *, currency: str | None = No
                 progress(len(batch))
         ctx.session.execute(delete(ModelFit).where(ModelFit.run_date == as_of, ModelFit.kind.in_(("bgnbd", "gamma_gamma"))))
         ctx.session.add(ModelFit(kind="bgnbd", run_date=as_of,
-                                 params={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "time_unit_days": TIME_UNIT_DAYS},
-                                 metrics={"log_likelihood": bg.log_likelihood, "customers": bg.n}))
+                                 params={"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "time_unit_days": TIME_UNIT_DAYS,
+                                         "penalizer": bg.penalizer},
+                                 metrics={"log_likelihood": bg.log_likelihood, "customers": bg.n,
+                                          "converged": bg.converged, "warnings": warnings}))
         ctx.session.add(ModelFit(kind="gamma_gamma", run_date=as_of,
-                                 params={"p": gg.p, "q": gg.q, "gamma": gg.gamma, "currency": currency},
-                                 metrics={"log_likelihood": gg.log_likelihood, "customers": gg.n}))
+                                 params={"p": gg.p, "q": gg.q, "gamma": gg.gamma, "currency": currency,
+                                         "penalizer": gg.penalizer},
+                                 metrics={"log_likelihood": gg.log_likelihood, "customers": gg.n,
+                                          "converged": gg.converged}))
         audit(ctx, "computed", "analysis_clv", as_of.isoformat(),
-              data={"customers": len(summary["customer_id"]), **opts})
+              data={"customers": len(summary["customer_id"]), **opts, "warnings": [w["code"] for w in warnings]})
     total = float(np.nansum(predictions["clv"]))
     return {"run_date": as_of, "customers": int(len(summary["customer_id"])), "currency": currency,
-            "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood},
-            "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood},
-            "total_clv": _money(total), **opts}
+            "bgnbd": {"r": bg.r, "alpha": bg.alpha, "a": bg.a, "b": bg.b, "log_likelihood": bg.log_likelihood,
+                      "penalizer": bg.penalizer, "converged": bg.converged},
+            "gamma_gamma": {"p": gg.p, "q": gg.q, "gamma": gg.gamma, "log_likelihood": gg.log_likelihood,
+                            "penalizer": gg.penalizer, "converged": gg.converged},
+            "total_clv": _money(total), **opts, "warnings": warnings}
 
 
 def clv_distribution(ctx: Any, run_date: dt.date | None = None, buckets: int = 10,
                      customer_ids: Any = None) -> list[dict[str, Any]]:
-    """Customers per CLV decile band (value ranges from the data) on a run, for the histogram."""
+    """Customers per CLV band on a run, for the histogram: deciles by value, where equal values
+    never straddle two bands (deciles that share a value are merged), so the bands do not overlap
+    and there are fewer than ``buckets`` when many customers have the same CLV (often 0)."""
     from .rfm import latest_run
 
     run_date = run_date or latest_run(ctx, ClvScore)
@@ -172,5 +250,12 @@ def clv_distribution(ctx: Any, run_date: dt.date | None = None, buckets: int = 1
     sub = inner.subquery()
     stmt = (select(sub.c.tile, func.count(), func.min(sub.c.clv), func.max(sub.c.clv), func.sum(sub.c.clv))
             .group_by(sub.c.tile).order_by(sub.c.tile))
-    return [{"band": int(t), "customers": int(n), "min": lo, "max": hi, "total": total}
-            for t, n, lo, hi, total in ctx.session.execute(stmt)]
+    bands: list[dict[str, Any]] = []
+    for _tile, n, lo, hi, total in ctx.session.execute(stmt):
+        lo, hi, total = (max(Decimal(str(v or 0)), Decimal("0.00")) for v in (lo, hi, total))
+        if bands and lo <= bands[-1]["max"]:  # the same value in two deciles: one band
+            last = bands[-1]
+            last.update(customers=last["customers"] + int(n), max=max(last["max"], hi), total=last["total"] + total)
+            continue
+        bands.append({"band": len(bands) + 1, "customers": int(n), "min": lo, "max": hi, "total": total})
+    return bands

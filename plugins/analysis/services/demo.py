@@ -41,8 +41,11 @@ def load_demo(ctx: Any, today: dt.date | None = None, seed: int = 20261202) -> s
             first, second = rng.sample(products, 2)
             lines = [_line(first, rng)] + ([_line(second, rng)] if rng.random() < 0.45 else [])
             count += 1
+            # priced from the catalogue, so in its currency (not the customer's: a USD customer's order
+            # of CNY prices would be a USD amount without a rate, left out of every analysis)
             orders.record_order(ctx, {"number": f"{PREFIX}{count:05d}", "customer_id": customer.id,
-                                      "order_date": day, "source": "erp", "lines": lines})
+                                      "order_date": day, "source": "erp", "lines": lines,
+                                      "currency": first.currency})
             day += dt.timedelta(days=max(7, int(rng.expovariate(per_year / 365))))
     return f"Analysis demo data: {count} orders over two years; {_run(ctx, today)}."
 

@@ -50,7 +50,7 @@ def table(ctx: Any, name: str, as_of: Any = None) -> tuple[list[str], Iterable[l
         header = ["cohort", "size", *[f"m{k}" for k in range(width)]]
         return header, [[c["cohort"], c["size"], *c["retention"]] for c in cohorts]
     if name == "rules":
-        rows = basket.top_rules(ctx, limit=10_000)
+        rows = basket.top_rules(ctx, limit=10_000, min_lift=None)  # every rule, lift in its column
         header = ["antecedent", "consequent", "orders", "support", "confidence", "lift"]
         return header, [[r[h] for h in header] for r in rows]
     raise ValidationError(_("Unknown export."), errors={"table": [str(_("Use one of: %(names)s.", names=", ".join(EXPORTS)))]})

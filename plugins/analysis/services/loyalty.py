@@ -90,8 +90,11 @@ def loyalty_summary(ctx: Any, as_of: dt.date, customer_ids: Any = None) -> dict[
 
 def customer_features(ctx: Any, as_of: dt.date, currency: str) -> Any:
     """Subquery of each buying customer's features as of a date: recency, frequency, monetary,
-    tenure, mean days between purchases and discount share (what churn and tags read)."""
+    tenure, mean days between purchases and discount share (what churn and tags read). Orders whose
+    currency has no rate to ``currency`` are left out (``checks.missing_rates`` says so)."""
     from plugins.sales.services.money import converted
+
+    from .checks import convertible
 
     amount = converted(ctx, Order.total, Order.currency, currency)
     orders = _live(select(Order.customer_id.label("customer_id"),
@@ -100,10 +103,11 @@ def customer_features(ctx: Any, as_of: dt.date, currency: str) -> Any:
                           func.coalesce(func.sum(amount), 0).label("monetary"),
                           days_between(as_date(as_of), func.min(Order.order_date)).label("tenure_days"),
                           days_between(func.max(Order.order_date), func.min(Order.order_date)).label("span_days"))
-                   .where(sold_orders(as_of))).group_by(Order.customer_id).subquery("orders")
+                   .where(sold_orders(as_of), convertible(ctx, currency))).group_by(Order.customer_id).subquery("orders")
     lines = (select(Order.customer_id.label("customer_id"), func.count(OrderLine.id).label("lines"),
                     func.sum(case((discounted(), 1), else_=0)).label("discounted"))
-             .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id).where(sold_orders(as_of))
+             .select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
+             .where(sold_orders(as_of), convertible(ctx, currency))
              .group_by(Order.customer_id).subquery("lines"))
     gap = case((orders.c.frequency > 1, cast(orders.c.span_days, Float) / (orders.c.frequency - 1)), else_=None)
     share = case((lines.c.lines > 0, cast(lines.c.discounted, Float) / lines.c.lines), else_=0.0)

@@ -14,9 +14,10 @@ from crmcore.i18n import _, local_money, local_percent
 from crmcore.models import Address
 from crmcore.services.customers import get_customer
 from plugins.sales.models import Invoice, Lead, Order, OrderLine, Product
-from plugins.sales.services.money import base_currency, cents, converted
+from plugins.sales.services.money import base_currency, cents, converted, unconvertible
 
 from ..models import ChurnScore, ClvScore, RfmScore
+from .checks import missing_rates, warning
 from .loyalty import discounted
 from .sqlfuncs import SOLD
 
@@ -24,6 +25,29 @@ from .sqlfuncs import SOLD
 def _latest(ctx: Any, model: Any, customer_id: int) -> Any:
     return ctx.session.scalar(select(model).where(model.customer_id == customer_id)
                               .order_by(model.run_date.desc()).limit(1))
+
+
+def _unconverted(ctx: Any, customer_id: int, currency: str) -> list[dict[str, Any]]:
+    """Warnings for the amounts of this customer the profile cannot convert to ``currency``: orders,
+    open invoices and product costs in a currency without a rate (left out of the sums)."""
+    out = missing_rates(ctx, dt.date.max, currency, customer_id=customer_id)
+    invoices = ctx.session.execute(
+        select(Invoice.currency, func.count(Invoice.id))
+        .where(Invoice.customer_id == customer_id, Invoice.state.in_(("open", "partial")),
+               unconvertible(ctx, Invoice.currency, currency)).group_by(Invoice.currency).order_by(Invoice.currency))
+    out += [warning("missing_rate_invoices", source=cur, target=currency, invoices=int(n)) for cur, n in invoices]
+    costs = ctx.session.execute(
+        select(Product.currency, func.count(OrderLine.id)).join(Order, Order.id == OrderLine.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(Order.customer_id == customer_id, Order.status.in_(SOLD), Product.cost.is_not(None),
+               unconvertible(ctx, Product.currency, currency)).group_by(Product.currency).order_by(Product.currency))
+    out += [warning("missing_rate_costs", source=cur, target=currency, lines=int(n)) for cur, n in costs]
+    return out
+
+
+def _alive(clv: Any) -> float | None:
+    """P(alive) where it means something: BG/NBD says 1 for every one-time buyer (stored empty)."""
+    return round(clv.p_alive, 4) if clv is not None and clv.p_alive is not None else None
 
 
 def profile(ctx: Any, customer_id: int, currency: str | None = None) -> dict[str, Any]:
@@ -89,15 +113,24 @@ def profile(ctx: Any, customer_id: int, currency: str | None = None) -> dict[str
         "performance": {"by_category": by_category, "by_channel": by_channel, "region": region},
         "prospecting": {"segment": rfm.segment if rfm else None,
                         "rfm": {"r": rfm.r_score, "f": rfm.f_score, "m": rfm.m_score} if rfm else None,
-                        "clv": clv.clv if clv else None, "p_alive": round(clv.p_alive, 4) if clv else None,
+                        "clv": clv.clv if clv else None, "p_alive": _alive(clv),
                         "expected_purchases": round(clv.expected_purchases, 3) if clv else None,
-                        "churn_score": round(churn.churn_score, 4) if churn else None},
+                        "churn_score": round(churn.churn_score, 4) if churn else None,
+                        "churn_model": _churn_model(ctx, churn)},
         "product": {"top_products": top_products,
                     "suggestions": [s.to_dict() for s in suggestions_for(ctx, c, limit=5)]},
         "promotion": {"discounted_lines": int(n_disc or 0), "order_lines": int(n_lines or 0),
                       "discount_share": round(int(n_disc or 0) / int(n_lines), 4) if n_lines else None,
                       "discounted_amount": cents(disc_amount), "campaigns": campaigns},
+        "warnings": _unconverted(ctx, c.id, currency),
     }
+
+
+def _churn_model(ctx: Any, churn: Any) -> dict[str, Any] | None:
+    """The AUC and caveats of the model that gave this customer's churn score."""
+    from .churn import latest_model
+
+    return latest_model(ctx, churn.run_date) if churn is not None else None
 
 
 def customer_panel(ctx: Any, customer: Any) -> list[Panel]:
@@ -111,8 +144,16 @@ def customer_panel(ctx: Any, customer: Any) -> list[Panel]:
     if rfm is not None:
         rows += [(str(_("Segment")), rfm.segment or "-"), (str(_("RFM")), f"{rfm.r_score}{rfm.f_score}{rfm.m_score}")]
     if clv is not None:
-        rows += [(str(_("Lifetime value")), local_money(clv.clv, clv.currency)),
-                 (str(_("P(alive)")), local_percent(clv.p_alive, 0))]
+        rows.append((str(_("Lifetime value")), local_money(clv.clv, clv.currency)))
+        rows += [(str(_("Warning")), w["message"])
+                 for w in missing_rates(ctx, clv.run_date, clv.currency, customer_id=customer.id)]
+        if clv.p_alive is not None:
+            rows.append((str(_("P(alive), repeat buyers only")), local_percent(clv.p_alive, 0)))
     if churn is not None:
+        model = _churn_model(ctx, churn)
         rows.append((str(_("Churn risk")), local_percent(churn.churn_score, 0)))
+        if model is not None and not model["reliable"]:
+            rows.append((str(_("Churn model")), str(_(
+                "Not reliable (AUC %(auc)s on the held-out period): do not act on this score.",
+                auc=f"{model['auc']:.2f}"))))
     return [Panel(key="analysis", title=str(_("Customer value")), rows=rows, order=60)]

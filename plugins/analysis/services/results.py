@@ -16,7 +16,7 @@ from .rfm import latest_run
 TABLES = {"rfm": RfmScore, "clv": ClvScore, "churn": ChurnScore}
 COLUMNS = {
     "rfm": ("customer_id", "recency_days", "frequency", "monetary", "currency", "r_score", "f_score", "m_score", "segment"),
-    "clv": ("customer_id", "frequency", "recency_days", "age_days", "average_spend", "expected_purchases", "p_alive",
+    "clv": ("customer_id", "repeat_purchases", "t_x_days", "age_days", "average_spend", "expected_purchases", "p_alive",
             "expected_spend", "clv", "currency"),
     "churn": ("customer_id", "purchase_probability", "churn_score"),
 }

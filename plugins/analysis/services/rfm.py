@@ -20,8 +20,9 @@ from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
 from ..models import RfmScore, SegmentRule
+from .checks import convertible, live_sold, missing_rates, stale_history
 from .segments import ensure_segments, segment_labels
-from .sqlfuncs import as_date, days_between, sold_orders
+from .sqlfuncs import as_date, days_between
 
 SEGMENT_EVENT = "analysis.segment.changed"
 EVENT_BATCH = 500
@@ -87,12 +88,13 @@ def _scale(score: Any, top: int) -> Any:
 
 
 def customer_totals(ctx: Any, as_of: dt.date, currency: str) -> Any:
-    """Subquery: per customer with sold orders up to ``as_of``: last order date, orders, amount in ``currency``."""
+    """Subquery: per customer with sold orders up to ``as_of``: last order date, orders, amount in ``currency``.
+    Orders whose currency has no rate to ``currency`` are left out (``checks.missing_rates`` says so)."""
     amount = converted(ctx, Order.total, Order.currency, currency)
     return (select(Order.customer_id.label("customer_id"), func.max(Order.order_date).label("last_order"),
                    func.count(Order.id).label("frequency"), func.coalesce(func.sum(amount), 0).label("monetary"))
             .join(Customer, Customer.id == Order.customer_id)
-            .where(sold_orders(as_of), Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
+            .where(live_sold(as_of), convertible(ctx, currency))
             .group_by(Order.customer_id)).subquery("totals")
 
 
@@ -140,13 +142,15 @@ def run_rfm(ctx: Any, as_of: dt.date | None = None, *, config: RfmConfig | None 
             currency: str | None = None) -> dict[str, Any]:
     """Score every customer with sold orders as of ``as_of`` (default today, UTC); replace that
     day's scores; emit ``analysis.segment.changed`` for customers whose segment differs from the
-    previous run (none on the first run), ``EVENT_BATCH`` customers per event."""
+    previous run (none on the first run), ``EVENT_BATCH`` customers per event. ``warnings`` name
+    orders left out for want of an exchange rate and history that ended long before ``as_of``."""
     ctx.require("analysis.run")
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     config = config or RfmConfig.from_settings(ctx)
     currency = (currency or base_currency(ctx)).upper()
     columns = ["run_date", "customer_id", "recency_days", "frequency", "monetary", "currency", "r_score",
                "f_score", "m_score", "segment"]
+    warnings = missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
     with unit_of_work(ctx):
         ensure_segments(ctx)
         ctx.session.execute(delete(RfmScore).where(RfmScore.run_date == as_of))
@@ -156,9 +160,9 @@ def run_rfm(ctx: Any, as_of: dt.date | None = None, *, config: RfmConfig | None 
         changed = _emit_changes(ctx, as_of, before) if before is not None else 0
         audit(ctx, "computed", "analysis_rfm", as_of.isoformat(), data={
             "customers": count, "previous_run": before, "segment_changes": changed, "currency": currency,
-            "bins": config.bins})
+            "bins": config.bins, "warnings": warnings})
     return {"run_date": as_of, "customers": int(count), "previous_run": before, "segment_changes": changed,
-            "currency": currency, "segments": segment_sizes(ctx, as_of)}
+            "currency": currency, "segments": segment_sizes(ctx, as_of), "warnings": warnings}
 
 
 def _emit_changes(ctx: Any, as_of: dt.date, before: dt.date) -> int:

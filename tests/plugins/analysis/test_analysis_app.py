@@ -47,11 +47,12 @@ def test_clv_run_stores_predictions(ctx: Any, shop: list[Any]) -> None:
     rows = {r.customer_id: r for r in ctx.session.scalars(select(ClvScore).where(ClvScore.run_date == AS_OF))}
     assert set(rows) == {c.id for c in shop}
     first = rows[shop[3].id]  # 4 orders: 3 repeat purchase days, 75 days from first to last
-    assert (first.frequency, first.recency_days, first.age_days) == (3, 75, 24 + 75)
+    assert (first.repeat_purchases, first.t_x_days, first.age_days) == (3, 75, 24 + 75)
     assert str(first.average_spend) == "65.00"
     one_timer = rows[shop[0].id]
-    assert one_timer.frequency == 0 and one_timer.p_alive == 1.0
-    assert all(0 < r.p_alive <= 1 and r.expected_purchases >= 0 and r.clv >= 0 for r in rows.values())
+    assert one_timer.repeat_purchases == 0 and one_timer.p_alive is None  # BG/NBD would say 1: not shown
+    assert all((r.p_alive is None) == (r.repeat_purchases == 0) for r in rows.values())
+    assert all((r.p_alive is None or 0 < r.p_alive <= 1) and r.expected_purchases >= 0 and r.clv >= 0 for r in rows.values())
     assert {f.kind for f in ctx.session.scalars(select(ModelFit))} == {"bgnbd", "gamma_gamma"}
     # same history, more recent last purchase -> at least as likely alive (customers 1 and 5: 2 orders each)
     assert rows[shop[1].id].p_alive >= rows[shop[5].id].p_alive

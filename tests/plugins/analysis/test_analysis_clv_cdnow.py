@@ -95,3 +95,26 @@ def test_clv_discounts_future_value(cdnow: dict[str, np.ndarray]) -> None:
     undiscounted_total = btyd.expected_purchases(bg, 12 * 30 / 7, *args[:3]) * btyd.expected_spend(gg, args[0], args[3])
     assert plain == pytest.approx(undiscounted_total, rel=1e-9)
     assert np.all(discounted < plain) and np.all(discounted > plain / 1.01 ** 12)
+
+
+def test_penalised_fit_reports_the_models_own_log_likelihood(cdnow: dict[str, np.ndarray]) -> None:
+    """A penalty moves the parameters (so a penalised fit is worse on the data), and the reported
+    log-likelihood is the model's at those parameters, without the penalty term."""
+    fit = btyd.fit_bgnbd(cdnow["x"], cdnow["t_x"], cdnow["T"], penalizer=0.001)
+    own = btyd.bgnbd_log_likelihood((fit.r, fit.alpha, fit.a, fit.b), cdnow["x"], cdnow["t_x"], cdnow["T"]).sum()
+    assert fit.log_likelihood == pytest.approx(own, rel=1e-12)
+    assert fit.log_likelihood < -9582.4 and fit.r < 0.23 and fit.penalizer == 0.001 and fit.converged
+    gg = btyd.fit_gamma_gamma(cdnow["x"], cdnow["zbar"], penalizer=0.001)
+    keep = cdnow["x"] > 0
+    own = btyd.gamma_gamma_log_likelihood((gg.p, gg.q, gg.gamma), cdnow["x"][keep], cdnow["zbar"][keep]).sum()
+    assert gg.log_likelihood == pytest.approx(own, rel=1e-12)
+
+
+def test_a_likelihood_without_a_finite_maximum_is_not_converged() -> None:
+    """Every repeat customer spends exactly the same: Gamma-Gamma's q and gamma run off to infinity."""
+    fit = btyd.fit_gamma_gamma([1, 2, 3, 1, 2], [50.0] * 5)
+    assert not fit.converged
+    assert btyd.fit_gamma_gamma([1, 2, 3, 1, 2], [50.0] * 5, penalizer=0.001).converged
+    # no finite mean spend (q <= 1): NaN, never a negative amount
+    spend = btyd.expected_spend(btyd.GammaGammaParams(p=0.4, q=0.6, gamma=10.0), [0, 1, 3], [0, 20.0, 30.0])
+    assert np.isnan(spend[0]) and np.isnan(spend[1]) and spend[2] > 0
