@@ -53,7 +53,8 @@ class DashboardView(SecureView):
                            heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
                            cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),
                            loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,
-                           can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"))
+                           can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"),
+                           can_tag=ctx.can("analysis.run") and ctx.can("customer.write"))
 
     @expose("/run", methods=["POST"])
     def run(self) -> Any:
