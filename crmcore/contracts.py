@@ -19,6 +19,21 @@ class Permission:
 
 
 @dataclass(frozen=True)
+class AuditEntity:
+    """Who reads the audit entries of one entity type (``AuditLog.entity == name``).
+
+    A reader needs ``permission`` to see any of them; ``visible(ctx)`` then returns a SQL
+    condition over ``AuditLog`` picking the entries whose record the reader may see under record
+    rules, or ``None`` when they see them all (``crmcore.services.audit_scope`` has builders:
+    ``ids_in(select_of_ids)`` and ``customer_in(ctx)``).
+    """
+
+    name: str
+    permission: str
+    visible: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
 class FieldType:
     """A custom field type: ``validate(value, field)`` returns the clean value or raises ValueError."""
 

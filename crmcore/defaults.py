@@ -115,3 +115,34 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
         panels.append(Panel("recent", _("Recent interactions"), items=[
             {"when": i.occurred_at.isoformat(), "channel": i.channel, "subject": i.subject} for i in recent], order=20))
     return panels
+
+
+def _visible_approvals(ctx: Any) -> Any:
+    """Approvals the reader requested or reviews; every one with ``approval.manage``."""
+    from sqlalchemy import or_
+
+    from .models import ApprovalRequest, ApprovalTask
+    from .services.audit_scope import ids_in
+
+    if ctx.actor is None or ctx.can("approval.manage"):
+        return None
+    mine = select(ApprovalTask.request_id).where(ApprovalTask.approver_id == ctx.actor.id)
+    return ids_in(select(ApprovalRequest.id).where(or_(ApprovalRequest.requester_id == ctx.actor.id,
+                                                       ApprovalRequest.id.in_(mine))))
+
+
+@hookimpl
+def crm_register_audit_entities() -> list[Any]:
+    from .contracts import AuditEntity
+    from .services.audit_scope import customer_ids_in, customer_in
+
+    return [AuditEntity("customer", "customer.read", customer_ids_in),
+            AuditEntity("contact", "customer.read", customer_in),
+            AuditEntity("address", "customer.read", customer_in),
+            AuditEntity("interaction", "interaction.read", customer_in),
+            AuditEntity("custom_field", "customer.read"),
+            *(AuditEntity(name, "user.manage") for name in ("user", "role", "team", "api_token")),
+            AuditEntity("workflow", "workflow.read"),
+            AuditEntity("approval_policy", "workflow.read"),
+            AuditEntity("oa_provider", "workflow.manage"),
+            AuditEntity("approval", "approval.read", _visible_approvals)]

@@ -62,6 +62,18 @@ def crm_register_translations() -> list[str]:
 
 
 @hookspec
+def crm_register_audit_entities() -> list[Any]:
+    """Return how the audit log shows the entries of the entity types the plugin audits.
+
+    Called once per runtime, when the audit log is first read. An entry is shown to a reader
+    who has the entity's ``permission`` and, under record rules, sees its record; entries of an
+    entity type nobody registered are shown only to administrators (permission ``*``).
+
+    :return: a list of ``crmcore.contracts.AuditEntity``.
+    """
+
+
+@hookspec
 def crm_register_field_types() -> list[Any]:
     """Return custom field types admins may choose for a ``CustomField``.
 

@@ -60,10 +60,18 @@ def select_locale() -> str | None:
     return _norm(best)
 
 
+def known_timezone(name: Any) -> bool:
+    """Whether ``name`` is an IANA time zone both zoneinfo and Flask-Babel (pytz) know."""
+    import pytz
+
+    return isinstance(name, str) and name in pytz.all_timezones_set
+
+
 def select_timezone() -> str | None:
     if not has_request_context():
         return None
-    return getattr(_current_user(), "timezone", None) or None
+    zone = getattr(_current_user(), "timezone", None) or None
+    return zone if zone is None or known_timezone(zone) else None  # a bad stored zone must not break every page
 
 
 def compile_catalogues(target: Path, source: Path = CATALOGUES) -> Path:

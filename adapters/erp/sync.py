@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
 _PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatch after commit here
 RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict)
+RETRIED_KINDS = ("rejected", "unlinked")  # issues whose record each run of the stream applies again
 
 
 @dataclass
@@ -80,6 +81,8 @@ class SyncHelper:
         self._refs: dict[tuple[str, str], ExternalRef | _Linked | None] = {}
         # The highest CRM id linked per entity (one query per page): a CRM id above it has no link yet.
         self._max_linked: dict[str, int] = {}
+        self._waiting: dict[str, str] = {}  # what the record being stored points to and is not synced yet
+        self._unlinked: set[str] | None = None  # ERP ids of the stream's open ``unlinked`` issues (read once)
 
     def pulls(self, stream: str) -> bool:
         """Whether this connection pulls ``stream``: its adapter offers it and the connection's choice of
@@ -168,6 +171,42 @@ class SyncHelper:
         open_issue(self.ctx, self.system, self.stream or entity, external_id, "conflict",
                    f"{entity}.{field_name}: the CRM has {crm_value!r}, the ERP {erp_value!r}; the CRM owns it",
                    {"field": field_name, "crm": _text(crm_value), "erp": _text(erp_value)}, entity_id=entity_id)
+
+    def waiting_for(self, entity: str, external_id: Any) -> None:
+        """Say that the record being stored points to an ERP record not synced yet (an invoice's order): it is
+        stored without that link, kept as an open ``unlinked`` issue and applied again at the end of each
+        run of its stream until the link resolves (then the issue is resolved)."""
+        self._waiting[entity] = str(external_id)
+
+    def settle_links(self, stream: str, record: Record, entity_id: int) -> bool:
+        """After ``record`` was stored: open its ``unlinked`` issue when it waits for a record, else resolve
+        an earlier one; True when it waits (its link then keeps no fingerprint, so a re-read applies it)."""
+        waiting, self._waiting = self._waiting, {}
+        if waiting:
+            what = ", ".join(f"{entity} {ext}" for entity, ext in waiting.items())
+            open_issue(self.ctx, self.system, stream, record.external_id, "unlinked",
+                       f"stored without its link to {what}, which is not synced yet; linked when it is",
+                       record.to_dict(), entity_id=entity_id)
+            return True
+        if self._unlinked is None:
+            self._unlinked = set(self.ctx.session.scalars(select(SyncIssue.external_id).where(
+                SyncIssue.connection == self.system, SyncIssue.stream == stream, SyncIssue.kind == "unlinked",
+                SyncIssue.status == "open")))
+        if record.external_id in self._unlinked:
+            resolve_issues(self.ctx, self.system, stream, record.external_id, kind="unlinked")
+        return False
+
+    def invalid(self, entity: str, entity_id: int | None, external_id: str, values: dict[str, Any]) -> None:
+        """Record the ERP values the CRM cannot take (``{field: value}``, e.g. a phone that is no number) as
+        one open ``invalid`` issue of the record, which is stored without them; none left: the issue of an
+        earlier run is resolved (the ERP fixed them)."""
+        if not values:
+            resolve_issues(self.ctx, self.system, self.stream or entity, external_id, kind="invalid")
+            return
+        fields = "; ".join(f"{name} {value!r}" for name, value in values.items())
+        open_issue(self.ctx, self.system, self.stream or entity, external_id, "invalid",
+                   f"{entity} {external_id}: not valid, stored without it: {fields}",
+                   {"fields": {k: _text(v) for k, v in values.items()}}, entity_id=entity_id)
 
     def link(self, entity: str, entity_id: int, external_id: str, fingerprint: str | None = None) -> ExternalRef:
         """Link a CRM record to its ERP id (insert or update the ``ExternalRef``)."""
@@ -300,14 +339,19 @@ def apply_record(ctx: Any, helper: SyncHelper, stream: str, record: Record, fing
         fingerprint = record.fingerprint()
         if known_fingerprints(ctx, helper.system, stream, [record.external_id]).get(record.external_id) == fingerprint:
             return "skipped"
+    mirrored = "unchanged"
     if stream == "invoices":
         from .customers import mirror_invoice
 
-        mirror_invoice(ctx, helper, record)
+        mirrored = mirror_invoice(ctx, helper, record)
     result = ctx.hook.crm_sync_apply(ctx=ctx, stream=stream, record=record, sync=helper)
     if result is None:
-        return "skipped"  # no loaded plugin stores this kind of record
+        return "skipped" if mirrored == "unchanged" else mirrored  # no loaded plugin stores this kind of record
     entity, entity_id, action = result
+    if action == "unchanged" and mirrored != "unchanged":
+        action = "updated"  # the finance panel's copy changed (amount due, state): an update, not a skip
+    if helper.settle_links(stream, record, entity_id):
+        fingerprint = None
     helper.link(entity, entity_id, record.external_id, fingerprint)
     return "skipped" if action == "unchanged" else action
 
@@ -566,12 +610,13 @@ def _store_counts(ctx: Any, run_id: int, counts: Counts, status: str | None = No
 
 def retry_open_issues(ctx: Any, connection: ErpConnection, stream: str, counts: Counts | None = None,
                       before: dt.datetime | None = None) -> int:
-    """Apply again the records of open ``rejected`` issues (a customer may have arrived since).
+    """Apply again the records of open ``rejected`` and ``unlinked`` issues (a customer, an order may have
+    arrived since).
 
     ``before``: only issues not already tried since then (a run does not retry what it just refused).
     """
     stmt = select(SyncIssue.id).where(SyncIssue.connection == connection.name, SyncIssue.stream == stream,
-                                      SyncIssue.kind == "rejected", SyncIssue.status == "open")
+                                      SyncIssue.kind.in_(RETRIED_KINDS), SyncIssue.status == "open")
     if before is not None:
         stmt = stmt.where(SyncIssue.updated_at < before)
     fixed = 0
@@ -588,7 +633,7 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
     issue = ctx.session.get(SyncIssue, issue_id)
     if issue is None:
         raise NotFound(_("Sync issue %(id)s does not exist.", id=issue_id))
-    if issue.kind != "rejected" or issue.status != "open" or issue.stream not in STREAMS:
+    if issue.kind not in RETRIED_KINDS or issue.status != "open" or issue.stream not in STREAMS:
         return False
     connection = connection or ctx.session.scalar(select(ErpConnection).where(ErpConnection.name == issue.connection))
     if connection is None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_admin.contrib.sqla.fields import QuerySelectField
+from markupsafe import escape
 from sqlalchemy import select
 from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField, PasswordField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
@@ -122,7 +123,8 @@ CUSTOMER_FIELDS = ("name", "code", "kind", "stage", "level", "source_channel", "
 def attribute_field(field: Any) -> Any:
     """A form input for one CustomField; the service validates the value."""
     label = field.label + (" *" if field.required else "")
-    desc = field.help_text or ""
+    # Flask-Admin renders a field's description with |safe: an admin's help text is text, not HTML
+    desc = escape(field.help_text or "")
     choices = [(str(c), str(c)) for c in (field.choices or [])]
     if field.type == "choice":
         return SelectField(label, choices=[("", "—")] + choices, description=desc, validators=[Optional()])

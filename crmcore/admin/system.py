@@ -18,7 +18,7 @@ from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l
 from ..models import AuditLog, OutboxMessage
 from ..plugins import plugin_summary
-from ..services import outbox
+from ..services import audit_scope, outbox
 from . import forms
 from .views import SecureModelView, SecureView, flash_crm_error, with_options
 
@@ -71,7 +71,8 @@ def _pretty(value: Any) -> str:
 
 def _distinct(column: Any) -> Any:
     def load() -> list[tuple[str, str]]:
-        rows = forms.service_context().session.scalars(select(column).distinct().order_by(column).limit(200))
+        ctx = forms.service_context()
+        rows = ctx.session.scalars(audit_scope.scope_audit(ctx, select(column).distinct()).order_by(column).limit(200))
         return [(str(v), str(v)) for v in rows if v is not None]
 
     return load
@@ -101,6 +102,17 @@ class AuditLogView(SecureModelView):
                          "changes": lambda v, c, m, n: changes_summary(m.changes),
                          "entity_id": lambda v, c, m, n: record_link(m)}
     page_size = 50
+
+    # record rules: an entry is listed, counted and opened only when its record is visible to the reader
+    def get_query(self) -> Any:
+        return self._scoped(super().get_query())
+
+    def get_count_query(self) -> Any:
+        return self._scoped(super().get_count_query())
+
+    def _scoped(self, query: Any) -> Any:
+        cond = audit_scope.audit_condition(self.ctx())
+        return query if cond is None else query.filter(cond)
 
     @expose("/details/")
     def details_view(self) -> Any:

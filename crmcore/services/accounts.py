@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ..errors import Conflict, NotFound, ValidationError
 from ..events import record_change
-from ..i18n import _
+from ..i18n import _, known_timezone
 from ..models import Role, Team, User
 from .unit import apply_changes, unit_of_work
 from .sessions import end_sessions
@@ -32,6 +32,8 @@ def update_user(ctx: Any, user_id: int, data: dict[str, Any]) -> User:
         errors["role_id"] = [_("Choose an existing role.")]
     if data.get("team_id") is not None and ctx.session.get(Team, data["team_id"]) is None:
         errors["team_id"] = [_("Choose an existing team.")]
+    if data.get("timezone") and not known_timezone(data["timezone"]):
+        errors["timezone"] = [_("Unknown time zone; use a name such as Asia/Shanghai.")]
     password = data.get("password")
     if password and len(password) < MIN_PASSWORD:
         errors["password"] = [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]

@@ -19,7 +19,7 @@ from . import access
 from .completeness import completeness
 from .contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _clean_contact, _derive, clean_address
 from .custom_fields import active_fields, validate_attributes
-from .customers import _clean, build_customer
+from .customers import _clean, build_customer, code_taken
 from .unit import apply_changes, unit_of_work
 
 
@@ -35,12 +35,11 @@ def _check_codes(ctx: Any, items: list[dict[str, Any]]) -> list[str | None]:
             raise ValidationError(_("The customer is not valid."), errors={"code": [_("This field cannot be empty.")]})
         codes.append(code)
     wanted = [c for c in codes if c is not None]
-    used = dict(ctx.session.execute(select(Customer.code, Customer.id).where(Customer.code.in_(wanted))).all()) \
+    used = {c.code: c for c in ctx.session.scalars(select(Customer).where(Customer.code.in_(wanted)))} \
         if wanted else {}
     for code in wanted:
         if code in used:
-            raise ValidationError(_("The customer is not valid."), errors={"code": [_(
-                "Code '%(code)s' is already used by customer %(id)s.", code=code, id=used[code])]})
+            raise ValidationError(_("The customer is not valid."), errors={"code": [code_taken(ctx, code, used[code])]})
     return codes
 
 

@@ -40,9 +40,22 @@ def get_customer(ctx: Any, customer_id: int, *, permission: str = "customer.read
     if customer is None or customer.deleted_at is not None:
         raise NotFound(_("Customer %(id)s does not exist.", id=customer_id))
     if customer.merged_into_id is not None:
-        raise NotFound(_("Customer %(id)s was merged into customer %(winner)s.", id=customer_id, winner=customer.merged_into_id))
+        winner = ctx.session.get(Customer, customer.merged_into_id)
+        if winner is not None and access.can_access_customer(ctx, winner):
+            raise NotFound(_("Customer %(id)s was merged into customer %(winner)s.", id=customer_id,
+                             winner=customer.merged_into_id))
+        access.check_customer_access(ctx, customer)
+        raise NotFound(_("Customer %(id)s was merged into another customer.", id=customer_id))
     access.check_customer_access(ctx, customer)
     return customer
+
+
+def code_taken(ctx: Any, code: str, other: Customer) -> str:
+    """The message for a code another customer holds: it names that customer only when the actor
+    may see it (a uniqueness error must not reveal records outside the actor's scope)."""
+    if other.deleted_at is None and other.merged_into_id is None and access.can_access_customer(ctx, other):
+        return _("Code '%(code)s' is already used by customer '%(name)s'.", code=code, name=other.name)
+    return _("Code '%(code)s' is already used by another customer.", code=code)
 
 
 def get_by_code(ctx: Any, code: str) -> Customer | None:
@@ -134,7 +147,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[st
     if "code" in data and data.get("code") and "code" not in errors:
         other = get_by_code(ctx, data["code"])
         if other is not None and (existing is None or other.id != existing.id):
-            errors["code"] = [_("Code '%(code)s' is already used by customer %(id)s.", code=data["code"], id=other.id)]
+            errors["code"] = [code_taken(ctx, data["code"], other)]
     if errors:
         raise ValidationError(_("The customer is not valid."), errors=errors)
     return data

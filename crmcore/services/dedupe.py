@@ -71,6 +71,10 @@ def find_duplicates(ctx: Any, customer_id: int, limit: int = 10) -> list[Duplica
         for cand in group or ():
             if cand.customer_id != customer.id:
                 _combine(found, cand)
+    if found:  # a plugin's candidates too: only customers the actor may see, never deleted or merged ones
+        visible = set(ctx.session.scalars(access.scope_customers(
+            ctx, _visible(select(Customer.id)).where(Customer.id.in_(list(found))))))
+        found = {cid: cand for cid, cand in found.items() if cid in visible}
     return sorted(found.values(), key=lambda c: (-c.score, c.customer_id))[:limit]
 
 

@@ -7,7 +7,7 @@ policy guards it).
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape
+from markupsafe import escape  # quotes too: names land in attributes (aria-label) as well as text
 
 BOX_W, BOX_H, GAP, TOP = 130, 40, 60, 150
 

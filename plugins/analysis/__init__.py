@@ -32,6 +32,14 @@ def crm_register_permissions() -> list[Any]:
 
 
 @hookimpl
+def crm_register_audit_entities() -> list[Any]:
+    from crmcore.contracts import AuditEntity
+
+    return [AuditEntity(name, "analysis.read") for name in ("analysis_tag_rule", "analysis_segment_rule", "analysis_rfm",
+                                                                "analysis_clv", "analysis_churn", "analysis_basket")]
+
+
+@hookimpl
 def crm_register_blueprints() -> list[Any]:
     from .api import blueprints
 

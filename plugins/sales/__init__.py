@@ -35,6 +35,13 @@ def crm_register_permissions() -> list[Any]:
 
 
 @hookimpl
+def crm_register_audit_entities() -> list[Any]:
+    from .audit import entities
+
+    return entities()
+
+
+@hookimpl
 def crm_register_blueprints() -> list[Any]:
     from .api import blueprints
 

@@ -1029,3 +1029,36 @@ def test_hook_crm_sync_export(make_app):
                                                                      ExternalRef.entity_id == 41)) == "SO-1"
     assert push_order(ctx, conn, MemoryAdapter({}), 41) is None and len(written) == 1  # linked: not pushed twice
     assert push_order(ctx, conn, MemoryAdapter({}), 42) is None  # nobody exports it
+
+
+def test_hook_crm_register_audit_entities(make_app, make_user):
+    """A plugin's audit entries: hidden from everyone but administrators until it registers the
+    entity type; then shown to who holds its permission and sees the entry's customer."""
+    from crmcore.contracts import AuditEntity
+    from crmcore.events import audit
+    from crmcore.services import audit_scope
+
+    class Plugin:
+        @hookimpl
+        def crm_register_audit_entities(self):
+            return [AuditEntity("hooktest_points", "customer.read", audit_scope.customer_in)]
+
+    rep, _ = make_user("sales")
+    other, _ = make_user("sales")
+    for plugins, expected in (((), set()), ([("hooktest", Plugin())], {"mine"})):
+        app = make_app(plugins=plugins)
+        rt = app.extensions["crm"]
+        ctx = rt.context(source="test")
+        if not ctx.session.scalar(select(AuditLog.id).where(AuditLog.entity == "hooktest_points")):
+            mine = customer_svc.create_customer(ctx, {"name": "Mine", "owner_id": rep.id})
+            theirs = customer_svc.create_customer(ctx, {"name": "Theirs", "owner_id": other.id})
+            audit(ctx, "created", "hooktest_points", 1, data={"customer_id": mine.id, "tag": "mine"})
+            audit(ctx, "created", "hooktest_points", 2, data={"customer_id": theirs.id, "tag": "theirs"})
+            ctx.session.commit()
+        as_rep = rt.context(actor=ctx.session.get(type(rep), rep.id), source="test")
+        seen = as_rep.session.scalars(audit_scope.scope_audit(as_rep, select(AuditLog).where(
+            AuditLog.entity == "hooktest_points"))).all()
+        assert {e.data["tag"] for e in seen} == expected
+        assert len(ctx.session.scalars(audit_scope.scope_audit(ctx, select(AuditLog).where(
+            AuditLog.entity == "hooktest_points"))).all()) == 2  # the system context (an administrator) sees all
+        ctx.session.close()

@@ -65,6 +65,16 @@ def _tier(value: Any, field: Any) -> str:
 
 
 @hookimpl
+def crm_register_audit_entities() -> list[Any]:
+    # Its audit entries (data["customer_id"]) are shown to who may see the customer; without this,
+    # only administrators would see them in the audit log.
+    from crmcore.contracts import AuditEntity
+    from crmcore.services.audit_scope import customer_in
+
+    return [AuditEntity("loyalty_points", "loyalty.read", customer_in)]
+
+
+@hookimpl
 def crm_register_translations() -> list[str]:
     # The plugin's own catalogues (zh_CN here); `_()` above finds its strings in them.
     return [str(TRANSLATIONS)]

@@ -76,7 +76,8 @@ class DashboardView(SecureView):
                            churn_model=churn.latest_model(ctx), clv_notes=_clv_notes(ctx),
                            missing=checks.missing_rates(ctx, today, base_currency(ctx), customer_ids=ids),
                            loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,
-                           can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"))
+                           can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"),
+                           can_tag=ctx.can("analysis.run") and ctx.can("customer.write"))
 
     @expose("/run", methods=["POST"])
     def run(self) -> Any:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, insert, literal, not_, or_, select, true
+from sqlalchemy import and_, delete, false, func, insert, not_, or_, select, true
 
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import audit, record_change
 from crmcore.i18n import _
-from crmcore.models import Customer, Tag
+from crmcore.models import AuditLog, Customer, Tag
 from crmcore.models.customer import customer_tags
 from crmcore.db import utcnow
+from crmcore.services.access import scope_customers
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import ChurnScore, ClvScore, RfmScore, TagRule
@@ -172,10 +173,15 @@ def list_rules(ctx: Any) -> list[TagRule]:
 
 
 def apply_rules(ctx: Any) -> dict[str, int]:
-    """Refresh every active rule's tag; return ``{rule name: customers tagged}``."""
+    """Refresh every active rule's tag on the customers the actor may change; return ``{rule name:
+    customers tagged}``. Changing customers' tags needs ``customer.write`` besides ``analysis.run``;
+    an actor whose record scope is not ``all`` refreshes the tag only on the customers in that scope.
+    Each customer whose tags changed gets an audit entry (written in one bulk INSERT per rule)."""
     ctx.require("analysis.run")
+    ctx.require("customer.write")
     out: dict[str, int] = {}
     metrics = metrics_select(ctx)
+    in_scope = None if ctx.scope == "all" else scope_customers(ctx, select(Customer.id))
     for rule in list(ctx.session.scalars(select(TagRule).where(TagRule.active.is_(True)).order_by(TagRule.id))):
         cond = compile_conditions(rule.conditions, metrics.c)
         matching = select(metrics.c.customer_id).where(cond)
@@ -185,16 +191,56 @@ def apply_rules(ctx: Any) -> dict[str, int]:
                 tag = Tag(name=rule.tag)
                 ctx.session.add(tag)
                 ctx.session.flush()
-            removed = ctx.session.execute(delete(customer_tags).where(
-                customer_tags.c.tag_id == tag.id, customer_tags.c.customer_id.not_in(matching))).rowcount
-            already = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id == tag.id)
-            added = ctx.session.execute(insert(customer_tags).from_select(
-                ["customer_id", "tag_id"],
-                select(metrics.c.customer_id, literal(tag.id)).where(cond, metrics.c.customer_id.not_in(already)))).rowcount
+            holders = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id == tag.id)
+            losing = holders.where(customer_tags.c.customer_id.not_in(matching))
+            gaining = select(metrics.c.customer_id).where(cond, metrics.c.customer_id.not_in(holders))
+            if in_scope is not None:
+                losing = losing.where(customer_tags.c.customer_id.in_(in_scope))
+                gaining = gaining.where(metrics.c.customer_id.in_(in_scope))
+            removed_ids = list(ctx.session.scalars(losing))
+            added_ids = list(ctx.session.scalars(gaining))
+            _audit_tag_changes(ctx, rule, tag.name, added_ids, removed_ids)
+            for chunk in _chunks(removed_ids):
+                ctx.session.execute(delete(customer_tags).where(customer_tags.c.tag_id == tag.id,
+                                                                customer_tags.c.customer_id.in_(chunk)))
+            if added_ids:
+                ctx.session.execute(insert(customer_tags), [{"customer_id": i, "tag_id": tag.id} for i in added_ids])
             count = ctx.session.scalar(select(func.count()).select_from(customer_tags).where(customer_tags.c.tag_id == tag.id))
             rule.last_applied_at, rule.last_count = utcnow(), int(count or 0)
-            audit(ctx, "applied", "analysis_tag_rule", rule.id, data={"tag": rule.tag, "added": added,
-                                                                      "removed": removed, "count": count})
+            audit(ctx, "applied", "analysis_tag_rule", rule.id, data={"tag": rule.tag, "added": len(added_ids),
+                                                                      "removed": len(removed_ids), "count": count})
         ctx.session.expire_all()  # customers' tag collections changed underneath the ORM
         out[rule.name] = int(count or 0)
     return out
+
+
+def _chunks(ids: list[int], size: int = 500) -> Any:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def _audit_tag_changes(ctx: Any, rule: TagRule, tag: str, added: list[int], removed: list[int]) -> None:
+    """One ``customer``/``updated`` audit entry per customer whose tags change, with the tags before
+    and after (as a customer edit records them), in one bulk INSERT."""
+    changed = sorted(set(added) | set(removed))
+    if not changed:
+        return
+    before: dict[int, list[str]] = {i: [] for i in changed}
+    for chunk in _chunks(changed):
+        rows = ctx.session.execute(select(customer_tags.c.customer_id, Tag.name)
+                                   .join(Tag, Tag.id == customer_tags.c.tag_id)
+                                   .where(customer_tags.c.customer_id.in_(chunk)).order_by(Tag.name))
+        for customer_id, name in rows:
+            before[customer_id].append(name)
+    gained = set(added)
+    now = utcnow()
+    actor_id = getattr(ctx.actor, "id", None)
+    entries = []
+    for customer_id in changed:
+        after = (sorted(before[customer_id] + [tag]) if customer_id in gained
+                 else [n for n in before[customer_id] if n != tag])
+        entries.append({"at": now, "actor_id": actor_id, "actor_label": ctx.actor_label, "source": ctx.source,
+                        "action": "updated", "entity": "customer", "entity_id": str(customer_id),
+                        "changes": {"tags": [before[customer_id], after]},
+                        "data": {"tag_rule": rule.name, "tag_rule_id": rule.id}, "event_id": None})
+    ctx.session.execute(insert(AuditLog), entries)

@@ -55,7 +55,8 @@ def _clean_product(ctx: Any, data: dict[str, Any], existing: Product | None) -> 
     if data.get("code"):
         other = ctx.session.scalar(select(Product).where(Product.code == data["code"]))
         if other is not None and (existing is None or other.id != existing.id):
-            errors["code"] = [_("Code '%(code)s' is already used by product %(id)s.", code=data["code"], id=other.id)]
+            errors["code"] = [_("Code '%(code)s' is already used by product '%(name)s'.", code=data["code"],
+                                name=other.name)]
     for key in ("list_price", "cost"):
         if key in data:
             data[key] = parse_amount(data[key], key, errors)

@@ -219,9 +219,9 @@ def qualify_lead(ctx: Any, lead_id: int, data: dict[str, Any] | None = None, *,
                 candidate = ctx.session.get(Customer, cid)
                 if not core_access.can_access_customer(ctx, candidate):
                     why = MATCH_REASONS.get(reason, reason)
-                    raise Conflict(_("Customer %(id)s (%(reason)s) matches this lead but belongs to someone outside "
-                                     "your scope; ask its owner or a manager to qualify the lead.", id=cid, reason=why),
-                                   errors={"customer_id": [_("Existing customer %(id)s: %(reason)s.", id=cid,
+                    raise Conflict(_("An existing customer (%(reason)s) matches this lead but belongs to someone "
+                                     "outside your scope; ask a manager to qualify the lead.", reason=why),
+                                   errors={"customer_id": [_("An existing customer outside your scope: %(reason)s.",
                                                              reason=why)]})
                 customer = candidate
             if customer is None:

@@ -55,11 +55,15 @@ def schedule_visit(ctx: Any, ticket_id: int, data: dict[str, Any]) -> Visit:
         errors["address"] = [_("An address is required.")]
     if errors:
         raise ValidationError(_("The visit is not valid."), errors=errors)
-    clash = ctx.session.scalar(select(Visit.id).where(Visit.technician_id == tech.id, Visit.state == "scheduled",
-                                                      Visit.window_start < end, Visit.window_end > start))
+    overlapping = select(Visit.id).where(Visit.technician_id == tech.id, Visit.state == "scheduled",
+                                         Visit.window_start < end, Visit.window_end > start)
+    clash = ctx.session.scalar(overlapping)
     if clash is not None:
+        # name the visit only when the actor may see it (scope_visits); otherwise just say it overlaps
+        shown = ctx.session.scalar(scope_visits(ctx, overlapping))
         raise ValidationError(_("The technician already has a visit in this window."),
-                              errors={"window_start": [_("Overlaps visit %(id)s.", id=clash)]})
+                              errors={"window_start": [_("Overlaps visit %(id)s.", id=shown) if shown is not None
+                                                       else _("Overlaps another visit of this technician.")]})
     with unit_of_work(ctx):
         visit = Visit(ticket_id=ticket.id, technician_id=tech.id, window_start=start, window_end=end,
                       address=data["address"].strip()[:500], state="scheduled", parts_used=[])

@@ -68,7 +68,8 @@ def test_clv_needs_customers(ctx: Any, make_customer: Any, buy: Any) -> None:
         clv.run_clv(ctx, AS_OF)
 
 
-def test_tag_rules_apply_and_remove(app: Any, ctx: Any, shop: list[Any], buy: Any, make_user: Any) -> None:
+def test_tag_rules_apply_and_remove(app: Any, ctx: Any, shop: list[Any], buy: Any, make_user: Any,
+                                   admin_headers: Any) -> None:
     client = app.test_client()
     manager = make_user("manager")[1]
     rep = make_user("sales")[1]
@@ -84,7 +85,7 @@ def test_tag_rules_apply_and_remove(app: Any, ctx: Any, shop: list[Any], buy: An
         "name": "Frequent buyers", "tag": "frequent",
         "conditions": {"all": [{"field": "frequency", "op": "gte", "value": 3}, {"not": {"field": "segment", "op": "eq", "value": "lost"}}]}})
     assert res.status_code == 201, res.json
-    applied = client.post("/api/v1/analysis/tag-rules/apply", headers=manager).json["applied"]
+    applied = client.post("/api/v1/analysis/tag-rules/apply", headers=admin_headers).json["applied"]
     expected = {c.id for i, c in enumerate(shop) if i % 4 + 1 >= 3}
     assert applied == {"Frequent buyers": len(expected)}
 
@@ -178,8 +179,10 @@ def test_admin_run_buttons(app: Any, ctx: Any, shop: list[Any], make_user: Any) 
     done = ana.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "rfm"}, follow_redirects=True)
     assert done.status_code == 200 and "RFM: 12 customers scored and segmented." in done.text
     assert ctx.session.scalar(select(func.count()).select_from(RfmScore)) == 12
+    # the analyst changes nothing: no "Tag rules" button, and applying them is refused (customer.write)
+    assert 'value="tags"' not in page.text
     tagged = ana.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "tags"}, follow_redirects=True)
-    assert "Tag rules applied: 0." in tagged.text
+    assert "Tag rules applied" not in tagged.text and "customer.write" in tagged.text
     assert ana.post("/admin/analysis/dashboard/run", data={"csrf_token": token, "kind": "eval"}).status_code == 400
     assert ana.post("/admin/analysis/dashboard/run", data={"kind": "rfm"}).status_code == 400  # no CSRF token
 
