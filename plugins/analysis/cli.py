@@ -142,7 +142,7 @@ def cohorts_cmd(as_of: str | None, months: int, as_json: bool) -> None:
     click.echo(f"  {cohort:<8} {customers:>9}  " + " ".join(f"{f'M{k}':>5}" for k in range(width)))
     for row in table:
         click.echo(f"  {row['cohort']:<8} {row['size']:>9}  " + " ".join(f"{(r or 0) * 100:5.1f}" for r in row["retention"]))
-    click.echo(_("Loyalty"))
+    click.echo(_("Loyalty measures"))
     _echo(summary, False)
 
 
