@@ -1,4 +1,7 @@
-"""Normalising what people type: phone numbers to E.164, e-mails, names (full-width, suffixes, pinyin)."""
+"""Normalising what people type: phone numbers to E.164, e-mails, names (full-width, suffixes, pinyin).
+
+Stored text is kept as given (``tidy``: outer spaces trimmed); folding (``fold``) is for match keys only:
+search text, name keys, normalised phones and e-mails, codes."""
 from __future__ import annotations
 
 import re
@@ -18,10 +21,21 @@ _SUFFIX_KEYS = tuple(_PUNCT.sub(" ", suffix).strip() for suffix in COMPANY_SUFFI
 
 
 def fold(text: str | None) -> str:
-    """NFKC-fold (full-width to half-width), trim and collapse spaces."""
+    """NFKC-fold (full-width to half-width), trim and collapse spaces: for match keys, never stored text."""
     if not text:
         return ""
     return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def tidy(text: str | None) -> str:
+    """Stored text as given: only the outer white space trimmed (``（``, ``Ａ``, inner spaces are kept)."""
+    return text.strip() if text else ""
+
+
+def like_terms(q: str) -> list[str]:
+    """The lower-cased ``LIKE`` patterns for a search ``q`` over stored text: as typed and folded, so
+    ``（`` typed finds ``（`` stored, and ``(`` typed finds ``(`` stored."""
+    return [f"%{t}%" for t in dict.fromkeys((tidy(q).lower(), fold(q).lower())) if t]
 
 
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:

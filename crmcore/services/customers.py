@@ -13,7 +13,7 @@ from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
 from ..models import Contact, Customer, Interaction, Tag, User
 from ..models.customer import KINDS, STAGES
-from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text
+from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
 from . import access
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
@@ -97,8 +97,8 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[st
     data = dict(data)
     errors: dict[str, list[str]] = {}
     for key in ("name", "code"):
-        if key in data:
-            data[key] = fold(data[key]) if data[key] is not None else None
+        if key in data:  # the name is stored as given (the ERP's name stays the ERP's); the code is a key: folded
+            data[key] = (fold if key == "code" else tidy)(data[key]) if data[key] is not None else None
             if not data[key]:
                 errors[key] = [_("This field cannot be empty.")]
     if existing is None and not data.get("name") and "name" not in errors:
