@@ -32,14 +32,23 @@ def tidy(text: str | None) -> str:
     return text.strip() if text else ""
 
 
+_WIDEN = {c: chr(c + 0xFEE0) for c in range(0x21, 0x7F) if not chr(c).isalnum()}  # "(" -> "（", ...
+
+
 def like_terms(q: str) -> list[str]:
-    """The lower-cased ``LIKE`` patterns for a search ``q`` over stored text: as typed and folded, so
-    ``（`` typed finds ``（`` stored, and ``(`` typed finds ``(`` stored."""
-    return [f"%{t}%" for t in dict.fromkeys((tidy(q).lower(), fold(q).lower())) if t]
+    """The lower-cased ``LIKE`` patterns for a search ``q`` over stored text (kept as given, with no
+    folded copy): as typed, folded and with its punctuation full-width, so ``(`` and ``（`` typed
+    both find ``（`` or ``(`` stored. ``%`` and ``_`` keep their ``LIKE`` meaning."""
+    folded = fold(q).lower()
+    terms = (tidy(q).lower(), folded, folded.translate(_WIDEN))
+    return [f"%{t}%" for t in dict.fromkeys(terms) if t]
 
 
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
-    """Return the number in E.164 (``+8613800138000``), or None when it is not a valid number."""
+    """Return the number in E.164 (``+8613800138000``), or None when it is not a valid number.
+
+    Valid means a number the numbering plan of its country has (``12345`` is possible as a length but no
+    Chinese number: None, never a made-up ``+8612345``); any format of a valid number works."""
     if not raw:
         return None
     text = fold(raw)
@@ -47,7 +56,7 @@ def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
         num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(num):
+    if not phonenumbers.is_valid_number(num):
         return None
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 

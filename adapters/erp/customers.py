@@ -23,14 +23,15 @@ from .models import ErpInvoice
 CUSTOMER_FIELDS = ("name", "kind", "phone", "email", "website", "currency")
 
 
-def _clean(ctx: Any, sync: Any, record: CustomerRecord, values: dict[str, Any]) -> dict[str, Any]:
-    """Drop values the CRM would refuse (a malformed phone), noting each as a conflict."""
+def _clean(ctx: Any, record: CustomerRecord, values: dict[str, Any], invalid: dict[str, Any]) -> dict[str, Any]:
+    """Drop values the CRM would refuse (a phone that is no number, a malformed e-mail) into ``invalid``:
+    the customer is stored without them and they become the record's ``invalid`` sync issue."""
     region = ctx.settings["DEFAULT_REGION"]
     out = dict(values)
     if out.get("phone") and normalize_phone(out["phone"], region) is None:
-        sync.conflict("customer", 0, "phone", None, out.pop("phone"), record.external_id)
+        invalid["phone"] = out.pop("phone")
     if out.get("email") and normalize_email(out["email"]) is None:
-        sync.conflict("customer", 0, "email", None, out.pop("email"), record.external_id)
+        invalid["email"] = out.pop("email")
     if out.get("kind") not in ("person", "organization"):
         out.pop("kind", None)
     return out
@@ -42,8 +43,9 @@ def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, in
     if customer_id is None and record.crm_ref:
         known = customer_svc.get_by_code(ctx, record.crm_ref)
         customer_id = known.id if known is not None else None
-    values = _clean(ctx, sync, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
-                                        if getattr(record, k) not in (None, "")})
+    invalid: dict[str, Any] = {}
+    values = _clean(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
+                                  if getattr(record, k) not in (None, "")}, invalid)
     if customer_id is None:
         data = {**values, "stage": "customer", "source_channel": "erp", "owner_id": sync.default_owner_id}
         if record.code and customer_svc.get_by_code(ctx, record.code) is None:
@@ -70,21 +72,23 @@ def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, in
         if changes:
             customer_svc.update_customer(ctx, customer.id, changes)
             action = "updated"
-    if _apply_contacts(ctx, sync, customer, record) and action == "unchanged":
+    if _apply_contacts(ctx, sync, customer, record, invalid) and action == "unchanged":
         action = "updated"
+    sync.invalid("customer", customer.id, record.external_id, invalid)
     return "customer", customer.id, action
 
 
-def _contact_data(ctx: Any, person: ContactPerson, customer_name: str) -> dict[str, Any]:
-    """A contact person as the contact service takes it; malformed phones and e-mails are left out."""
+def _contact_data(ctx: Any, person: ContactPerson, customer_name: str, invalid: dict[str, Any]) -> dict[str, Any]:
+    """A contact person as the contact service takes it; phones that are no number and malformed e-mails
+    are left out, into ``invalid`` (``contact <name>.<field>``: the customer's sync issue)."""
     region = ctx.settings["DEFAULT_REGION"]
     data = {"name": person.name or customer_name, "title": person.title, "phone": person.phone,
             "mobile": person.mobile, "email": person.email}
-    for key in ("phone", "mobile"):
-        if data[key] and normalize_phone(data[key], region) is None:
+    for key in ("phone", "mobile", "email"):
+        check = normalize_email if key == "email" else (lambda v: normalize_phone(v, region))
+        if data[key] and check(data[key]) is None:
+            invalid[f"contact {data['name']}.{key}"] = data[key]
             data[key] = None
-    if data["email"] and normalize_email(data["email"]) is None:
-        data["email"] = None
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
@@ -108,7 +112,7 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
     sync.prefetch("address", [a.external_id for r in records for a in r.addresses])
     codes = {c for r in records for c in (r.crm_ref, r.code) if c}
     taken = set(ctx.session.scalars(select(Customer.code).where(Customer.code.in_(codes)))) if codes else set()
-    new, left, items = [], [], []
+    new, left, items, invalids = [], [], [], []
     for record in records:
         people = [p.name or record.name for p in record.contacts]
         lines = [a.line1.strip() for a in record.addresses
@@ -119,19 +123,24 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
                 or any(sync.resolve("contact", p.external_id) is not None for p in record.contacts)):
             left.append(record)
             continue
-        values = _clean(ctx, sync, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
-                                            if getattr(record, k) not in (None, "")})
+        invalid: dict[str, Any] = {}
+        values = _clean(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
+                                      if getattr(record, k) not in (None, "")}, invalid)
         data: dict[str, Any] = {**values, "stage": "customer", "source_channel": "erp",
                                 "owner_id": sync.default_owner_id}
         if record.code and record.code not in taken:
             data["code"] = record.code
             taken.add(record.code)
-        data["contacts"] = [_contact_data(ctx, p, values.get("name") or record.name) for p in record.contacts]
+        data["contacts"] = [_contact_data(ctx, p, values.get("name") or record.name, invalid) for p in record.contacts]
         addresses = [a for a in record.addresses if a.line1 and sync.resolve("address", a.external_id) is None]
         data["addresses"] = [_address_data(a, i == 0) for i, a in enumerate(addresses)]
         new.append((record, addresses))
         items.append(data)
+        invalids.append(invalid)
     created = customer_batch.create_customers(ctx, items)
+    for customer, (record, _a), invalid in zip(created, new, invalids):
+        if invalid:
+            sync.invalid("customer", customer.id, record.external_id, invalid)
     sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
                                for c, (r, _a) in zip(created, new)])
     sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a) in zip(created, new)
@@ -141,10 +150,10 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
     return [r.external_id for r, _a in new], left
 
 
-def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRecord) -> bool:
+def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRecord, invalid: dict[str, Any]) -> bool:
     changed = False
     for person in record.contacts:
-        data = _contact_data(ctx, person, customer.name)
+        data = _contact_data(ctx, person, customer.name, invalid)
         contact_id = sync.resolve("contact", person.external_id)
         if contact_id is None:  # the CRM's own contact of that name (pushed before): link, do not copy
             same = next((c for c in customer.contacts if c.name == data["name"]), None)
@@ -190,20 +199,30 @@ def apply_credit_limit(ctx: Any, sync: Any, record: CreditLimitRecord) -> tuple[
     return "credit_limit", customer_id, "updated"
 
 
-def mirror_invoice(ctx: Any, sync: Any, record: InvoiceRecord) -> None:
-    """Keep the ERP's view of an invoice for the finance panel (amount due, overdue)."""
+def mirror_invoice(ctx: Any, sync: Any, record: InvoiceRecord) -> str:
+    """Keep the ERP's view of an invoice for the finance panel (amount due, overdue); return created, updated
+    or unchanged (a payment in the ERP may change the amount due and state here only: an update too)."""
     customer_id = sync.resolve("customer", record.customer_ref)
     if customer_id is None:
         raise SkippableRecordError(f"customer {record.customer_ref} of invoice {record.number} is not synced yet")
+    customer = ctx.session.get(Customer, customer_id)
+    while customer is not None and customer.merged_into_id is not None:  # merged in the CRM: the winner's panel
+        customer_id = customer.merged_into_id
+        customer = ctx.session.get(Customer, customer_id)
     row = ctx.session.scalar(select(ErpInvoice).where(ErpInvoice.connection == sync.system,
                                                       ErpInvoice.external_id == record.external_id))
     if row is None:
         row = ErpInvoice(connection=sync.system, external_id=record.external_id)
         ctx.session.add(row)
-    row.customer_id, row.number = customer_id, record.number or record.external_id
-    row.invoice_date, row.due_date = record.invoice_date, record.due_date
-    row.currency = record.currency or ctx.settings["DEFAULT_CURRENCY"]
-    row.amount_total, row.amount_due, row.state = record.amount_total, record.amount_due, record.state
+    values = {"customer_id": customer_id, "number": record.number or record.external_id,
+              "invoice_date": record.invoice_date, "due_date": record.due_date,
+              "currency": record.currency or ctx.settings["DEFAULT_CURRENCY"], "amount_total": record.amount_total,
+              "amount_due": record.amount_due, "state": record.state}
+    action = "created" if row.id is None else (
+        "updated" if any(getattr(row, k) != v for k, v in values.items()) else "unchanged")
+    for key, value in values.items():
+        setattr(row, key, value)
+    return action
 
 
 def customer_record(ctx: Any, customer: Customer, sync: Any, *, creating: bool) -> CustomerRecord:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
 _PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatch after commit here
 RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict)
+RETRIED_KINDS = ("rejected", "unlinked")  # issues whose record each run of the stream applies again
 
 
 @dataclass
@@ -50,6 +51,14 @@ class Counts:
 
     def add(self, action: str) -> None:
         setattr(self, action, getattr(self, action) + 1)
+
+    def copy(self) -> "Counts":
+        return dataclasses.replace(self)
+
+    def restore(self, other: "Counts") -> None:
+        """Take ``other``'s numbers (what was committed, after a failure undid the rest)."""
+        for key, value in other.as_dict().items():
+            setattr(self, key, value)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -80,6 +89,8 @@ class SyncHelper:
         self._refs: dict[tuple[str, str], ExternalRef | _Linked | None] = {}
         # The highest CRM id linked per entity (one query per page): a CRM id above it has no link yet.
         self._max_linked: dict[str, int] = {}
+        self._waiting: dict[str, str] = {}  # what the record being stored points to and is not synced yet
+        self._unlinked: set[str] | None = None  # ERP ids of the stream's open ``unlinked`` issues (read once)
 
     def pulls(self, stream: str) -> bool:
         """Whether this connection pulls ``stream``: its adapter offers it and the connection's choice of
@@ -168,6 +179,42 @@ class SyncHelper:
         open_issue(self.ctx, self.system, self.stream or entity, external_id, "conflict",
                    f"{entity}.{field_name}: the CRM has {crm_value!r}, the ERP {erp_value!r}; the CRM owns it",
                    {"field": field_name, "crm": _text(crm_value), "erp": _text(erp_value)}, entity_id=entity_id)
+
+    def waiting_for(self, entity: str, external_id: Any) -> None:
+        """Say that the record being stored points to an ERP record not synced yet (an invoice's order): it is
+        stored without that link, kept as an open ``unlinked`` issue and applied again at the end of each
+        run of its stream until the link resolves (then the issue is resolved)."""
+        self._waiting[entity] = str(external_id)
+
+    def settle_links(self, stream: str, record: Record, entity_id: int) -> bool:
+        """After ``record`` was stored: open its ``unlinked`` issue when it waits for a record, else resolve
+        an earlier one; True when it waits (its link then keeps no fingerprint, so a re-read applies it)."""
+        waiting, self._waiting = self._waiting, {}
+        if waiting:
+            what = ", ".join(f"{entity} {ext}" for entity, ext in waiting.items())
+            open_issue(self.ctx, self.system, stream, record.external_id, "unlinked",
+                       f"stored without its link to {what}, which is not synced yet; linked when it is",
+                       record.to_dict(), entity_id=entity_id)
+            return True
+        if self._unlinked is None:
+            self._unlinked = set(self.ctx.session.scalars(select(SyncIssue.external_id).where(
+                SyncIssue.connection == self.system, SyncIssue.stream == stream, SyncIssue.kind == "unlinked",
+                SyncIssue.status == "open")))
+        if record.external_id in self._unlinked:
+            resolve_issues(self.ctx, self.system, stream, record.external_id, kind="unlinked")
+        return False
+
+    def invalid(self, entity: str, entity_id: int | None, external_id: str, values: dict[str, Any]) -> None:
+        """Record the ERP values the CRM cannot take (``{field: value}``, e.g. a phone that is no number) as
+        one open ``invalid`` issue of the record, which is stored without them; none left: the issue of an
+        earlier run is resolved (the ERP fixed them)."""
+        if not values:
+            resolve_issues(self.ctx, self.system, self.stream or entity, external_id, kind="invalid")
+            return
+        fields = "; ".join(f"{name} {value!r}" for name, value in values.items())
+        open_issue(self.ctx, self.system, self.stream or entity, external_id, "invalid",
+                   f"{entity} {external_id}: not valid, stored without it: {fields}",
+                   {"fields": {k: _text(v) for k, v in values.items()}}, entity_id=entity_id)
 
     def link(self, entity: str, entity_id: int, external_id: str, fingerprint: str | None = None) -> ExternalRef:
         """Link a CRM record to its ERP id (insert or update the ``ExternalRef``)."""
@@ -300,14 +347,19 @@ def apply_record(ctx: Any, helper: SyncHelper, stream: str, record: Record, fing
         fingerprint = record.fingerprint()
         if known_fingerprints(ctx, helper.system, stream, [record.external_id]).get(record.external_id) == fingerprint:
             return "skipped"
+    mirrored = "unchanged"
     if stream == "invoices":
         from .customers import mirror_invoice
 
-        mirror_invoice(ctx, helper, record)
+        mirrored = mirror_invoice(ctx, helper, record)
     result = ctx.hook.crm_sync_apply(ctx=ctx, stream=stream, record=record, sync=helper)
     if result is None:
-        return "skipped"  # no loaded plugin stores this kind of record
+        return "skipped" if mirrored == "unchanged" else mirrored  # no loaded plugin stores this kind of record
     entity, entity_id, action = result
+    if action == "unchanged" and mirrored != "unchanged":
+        action = "updated"  # the finance panel's copy changed (amount due, state): an update, not a skip
+    if helper.settle_links(stream, record, entity_id):
+        fingerprint = None
     helper.link(entity, entity_id, record.external_id, fingerprint)
     return "skipped" if action == "unchanged" else action
 
@@ -489,11 +541,15 @@ def collector_paused() -> Iterator[None]:
 
 
 def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream: str,
-               progress: Progress | None = None) -> Counts:
-    """Pull one stream from its bookmark; commit each page with the resume position."""
+               progress: Progress | None = None, counts: Counts | None = None) -> Counts:
+    """Pull one stream from its bookmark; commit each page with the resume position.
+
+    ``counts`` (optional) is filled as the run goes; when the stream fails it holds what was committed
+    before the failure (the pages stored), which the run's row keeps too, and the error is raised."""
     spec = STREAMS[stream]
     helper = SyncHelper(ctx, connection, stream)
-    counts = Counts()
+    counts = counts if counts is not None else Counts()
+    committed = counts.copy()
     with unit_of_work(ctx):
         state = state_of(ctx, connection.name, stream)
         run = SyncRun(connection=connection.name, stream=stream, started_at=utcnow())
@@ -533,14 +589,17 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
                     helper.forget()
                 seen = _later(seen, _as_key(page.max_key, spec.key_kind))
                 _store_counts(ctx, run.id, counts)
+            committed = counts.copy()  # the page is stored: these numbers are true whatever happens next
             if changed:  # the page's new rows (customers, their contacts and addresses) refer to each other: only
                 del changed  # the cycle collector frees them; doing it per page keeps the memory flat (and is
                 gc.collect()  # quick: run_connection froze everything older than the run)
             if progress:
                 progress(stream, len(page.records))
         retried = retry_open_issues(ctx, connection, stream, counts, before=run.started_at)
+        committed = counts.copy()  # each retry commits alone
         deleted = detect_deletions(ctx, connection, adapter, stream) if stream in adapter.detects_deletions else 0
         counts.deleted += deleted
+        committed = counts.copy()
         with unit_of_work(ctx):
             state = state_of(ctx, connection.name, stream)
             value = _later(_as_key(state.bookmark.get("value"), spec.key_kind), seen)
@@ -550,6 +609,7 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
             log.info("stream %s: %s earlier issues fixed", stream, retried)
     except Exception as exc:
         ctx.session.rollback()
+        counts.restore(committed)  # the failed page was rolled back: count only what is stored
         with unit_of_work(ctx):
             _store_counts(ctx, run.id, counts, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
@@ -566,12 +626,13 @@ def _store_counts(ctx: Any, run_id: int, counts: Counts, status: str | None = No
 
 def retry_open_issues(ctx: Any, connection: ErpConnection, stream: str, counts: Counts | None = None,
                       before: dt.datetime | None = None) -> int:
-    """Apply again the records of open ``rejected`` issues (a customer may have arrived since).
+    """Apply again the records of open ``rejected`` and ``unlinked`` issues (a customer, an order may have
+    arrived since).
 
     ``before``: only issues not already tried since then (a run does not retry what it just refused).
     """
     stmt = select(SyncIssue.id).where(SyncIssue.connection == connection.name, SyncIssue.stream == stream,
-                                      SyncIssue.kind == "rejected", SyncIssue.status == "open")
+                                      SyncIssue.kind.in_(RETRIED_KINDS), SyncIssue.status == "open")
     if before is not None:
         stmt = stmt.where(SyncIssue.updated_at < before)
     fixed = 0
@@ -588,7 +649,7 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
     issue = ctx.session.get(SyncIssue, issue_id)
     if issue is None:
         raise NotFound(_("Sync issue %(id)s does not exist.", id=issue_id))
-    if issue.kind != "rejected" or issue.status != "open" or issue.stream not in STREAMS:
+    if issue.kind not in RETRIED_KINDS or issue.status != "open" or issue.stream not in STREAMS:
         return False
     connection = connection or ctx.session.scalar(select(ErpConnection).where(ErpConnection.name == issue.connection))
     if connection is None:
@@ -716,8 +777,9 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
             if any(dep in result.errors for dep in STREAMS[stream].depends_on):
                 result.errors[stream] = "skipped: a stream it depends on failed"
                 continue
+            counts = result.streams[stream] = Counts()  # on failure: what was stored before it
             try:
-                result.streams[stream] = run_stream(ctx, connection, adapter, stream, progress)
+                run_stream(ctx, connection, adapter, stream, progress, counts)
             except AdapterError as exc:
                 log.warning("stream %s of %s failed: %s", stream, connection.name, exc)
                 result.errors[stream] = str(exc)

@@ -301,7 +301,9 @@ class TrytonAdapter(ErpAdapter):
                   "orders": ["number", "reference", "party", "sale_date", "state", "total_amount", "currency.code",
                              "create_date", "write_date"],
                   "invoices": ["number", "party", "invoice_date", "state", "total_amount", "amount_to_pay",
-                               "currency.code", "lines_to_pay", "create_date", "write_date"]}[stream]
+                               "currency.code", "lines_to_pay", "sales", "create_date", "write_date"]}[stream]
+        if stream == "invoices" and not self._invoices_have_sales():
+            fields = [f for f in fields if f != "sales"]
         convert = getattr(self, f"_{stream}")
         for rows in self._pages(model, self._changed(since, cursor, extra) + base_domain, fields):
             stamps = [_stamp(r) for r in rows]
@@ -310,6 +312,12 @@ class TrytonAdapter(ErpAdapter):
                 if t is not None:
                     stamps.append(t)
             yield Page(records=convert(rows), cursor=rows[-1]["id"], max_key=max((s for s in stamps if s), default=None))
+
+    def _invoices_have_sales(self) -> bool:
+        """Whether invoices name their sales (field ``sales`` of the module ``sale``; asked once)."""
+        if "invoice.sales" not in self._models:
+            self._models["invoice.sales"] = "sales" in self.client.call("account.invoice", "fields_get", ["sales"])
+        return self._models["invoice.sales"]
 
     def has_source(self, stream: str) -> bool:
         """Whether the server has what ``stream`` reads: prices need the module ``product_price_list``,
@@ -446,8 +454,10 @@ class TrytonAdapter(ErpAdapter):
             state = {"posted": "open", "paid": "paid", "cancelled": "cancelled"}.get(r["state"], "draft")
             if state == "open" and to_pay <= 0:
                 state = "paid"
+            sales = sorted(r.get("sales") or [])  # module sale: the sales of its lines (the first, if several)
             out.append(InvoiceRecord(external_id=str(r["id"]), number=r.get("number") or f"TRYTON-INV-{r['id']}",
-                                     customer_ref=str(r["party"]), invoice_date=r.get("invoice_date"),
+                                     customer_ref=str(r["party"]), order_ref=str(sales[0]) if sales else None,
+                                     invoice_date=r.get("invoice_date"),
                                      due_date=min(dues) if dues else r.get("invoice_date"),
                                      currency=(r.get("currency.") or {}).get("code"),
                                      amount_total=r.get("total_amount") or Decimal("0"),

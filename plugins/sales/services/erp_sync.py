@@ -117,8 +117,12 @@ def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
             "due_date": record.due_date or record.invoice_date, "amount_total": record.amount_total}
     if record.currency:
         data["currency"] = record.currency
-    if record.order_ref:
-        data["order_id"] = sync.resolve("order", record.order_ref)
+    if record.order_ref:  # the sale it was made from; not synced yet: stored without it, linked when it is
+        order_id = sync.resolve("order", record.order_ref)
+        if order_id is not None:
+            data["order_id"] = order_id
+        elif hasattr(sync, "waiting_for"):
+            sync.waiting_for("order", record.order_ref)
     if record.state in ("draft", "cancelled"):
         data["state"] = record.state
     if existing is None:

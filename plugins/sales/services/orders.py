@@ -104,6 +104,11 @@ def _order_lines(ctx: Any, raw_lines: list[dict[str, Any]], errors: dict[str, li
     return lines
 
 
+def _line_values(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
+    return [(ln.product_id, ln.description, ln.quantity, ln.unit_price, ln.list_price, ln.discount_percent or ZERO,
+             ln.line_total) for ln in lines]
+
+
 def record_order(ctx: Any, data: dict[str, Any]) -> Order:
     """Create or update (by ``number``) an order, e.g. from the ERP.
 
@@ -147,8 +152,8 @@ def record_order(ctx: Any, data: dict[str, Any]) -> Order:
             data.setdefault("owner_id", customer.owner_id)
             ctx.session.add(order)
         changes = apply_changes(order, data, ORDER_FIELDS)
-        if lines is not None:
-            order.lines = lines
+        if lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
+            order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
             changes["lines"] = [None, len(lines)]
         if total is None and lines is not None:
             total = sum((ln.line_total for ln in lines), ZERO)
