@@ -45,6 +45,32 @@ def get_customer(ctx: Any, customer_id: int, *, permission: str = "customer.read
     return customer
 
 
+def live_customer(ctx: Any, customer_id: Any, *, field: str = "customer_id",
+                  permission: str = "customer.read") -> Customer:
+    """The customer a new record (order, invoice, quote, opportunity, activity, ticket, ...) is for.
+
+    Unlike ``get_customer`` (a 404 for the customer's own URL), a customer named in a record's data that
+    does not exist, was deleted or was merged away is bad input: ``ValidationError`` (422) on ``field``,
+    saying which (a deleted customer takes no new records; a merged one sends you to its winner). One
+    outside the actor's scope stays a 403, and is never named."""
+    ctx.require(permission)
+    customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
+    message = None
+    if customer is None or ((customer.deleted_at is not None or customer.merged_into_id is not None)
+                            and not access.can_access_customer(ctx, customer)):
+        message = _("Customer %(id)s does not exist.", id=customer_id)
+    elif customer.merged_into_id is not None:
+        message = _("Customer %(name)s was merged into another customer; record this on the customer it was "
+                    "merged into.", name=customer.name)
+    elif customer.deleted_at is not None:
+        message = _("Customer %(name)s was deleted and takes no new orders, quotes, tickets or other records; "
+                    "restore it or choose another customer.", name=customer.name)
+    if message is not None:
+        raise ValidationError(message, errors={field: [message]})
+    access.check_customer_access(ctx, customer)
+    return customer
+
+
 def get_by_code(ctx: Any, code: str) -> Customer | None:
     return ctx.session.scalar(select(Customer).where(Customer.code == code))
 

@@ -217,3 +217,33 @@ def test_a_failed_run_counts_what_it_stored_and_the_status_says_why(ctx, tryton,
     page = client.get("/admin/erp/status/").text
     assert "could not be reached" in page and f"The {stored} records stored before stay stored" in page
 
+
+def test_orders_of_deleted_customers_are_sync_issues_and_of_merged_ones_go_to_the_winner(ctx, server, erp):
+    from crmcore.services import customers as customer_svc
+    from crmcore.services import dedupe
+
+    deleted_party = erp.party("Deleted In CRM Co", street="6 Dock Road")
+    merged_party = erp.party("Merged In CRM Co", street="7 Dock Road")
+    live_party = erp.party("Live Co", street="8 Dock Road")
+    product = erp.product("Deletion widget", "DL-1", "5.00")
+    connect(ctx, server, push_enabled=False, streams=["customers", "products", "orders"])
+    run_sync(ctx, streams=["customers", "products"])
+    by_name = {c.name: c for c in ctx.session.scalars(select(Customer))}
+    customer_svc.delete_customer(ctx, by_name["Deleted In CRM Co"].id)
+    winner = customer_svc.create_customer(ctx, {"name": "Merged In CRM Company"})
+    dedupe.merge_customers(ctx, winner.id, by_name["Merged In CRM Co"].id)
+
+    sales = {name: erp.sale(party, product, 1, "5.00")
+             for name, party in (("deleted", deleted_party), ("merged", merged_party), ("live", live_party))}
+    [result] = run_sync(ctx, streams=["orders"])
+    assert result.errors == {}  # the refused order does not stop the page
+    c = result.streams["orders"]
+    assert (c.failed, c.created) == (1, 2)
+    orders = {ref: order for ref, order in ctx.session.execute(
+        select(ExternalRef.external_id, Order).join(Order, Order.id == ExternalRef.entity_id).where(
+            ExternalRef.entity == "order"))}
+    assert str(sales["deleted"]) not in orders
+    assert orders[str(sales["merged"])].customer_id == winner.id  # followed to the customer it was merged into
+    assert orders[str(sales["live"])].customer_id == by_name["Live Co"].id
+    issue = ctx.session.scalar(select(SyncIssue).where(SyncIssue.external_id == str(sales["deleted"])))
+    assert (issue.kind, issue.status) == ("rejected", "open") and "was deleted in the CRM" in issue.reason
