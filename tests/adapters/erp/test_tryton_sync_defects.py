@@ -247,3 +247,17 @@ def test_orders_of_deleted_customers_are_sync_issues_and_of_merged_ones_go_to_th
     assert orders[str(sales["live"])].customer_id == by_name["Live Co"].id
     issue = ctx.session.scalar(select(SyncIssue).where(SyncIssue.external_id == str(sales["deleted"])))
     assert (issue.kind, issue.status) == ("rejected", "open") and "was deleted in the CRM" in issue.reason
+
+
+def test_the_admin_names_issue_kinds_in_the_readers_language(ctx, server, erp, client, make_user):
+    from .test_interfaces import login
+
+    erp.party("Admin Kind Co", phone="12345", street="9 Dock Road")
+    connect(ctx, server, push_enabled=False, streams=["customers"])
+    run_sync(ctx)
+    make_user("admin", username="boss")
+    login(client, "boss")
+    page = client.get("/admin/erp/issue/").text
+    assert "Invalid value" in page and ">invalid<" not in page
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert "无效的值" in client.get("/admin/erp/issue/").text
