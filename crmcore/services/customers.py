@@ -72,7 +72,8 @@ def live_customer(ctx: Any, customer_id: Any, *, field: str = "customer_id",
 
 
 def get_by_code(ctx: Any, code: str) -> Customer | None:
-    return ctx.session.scalar(select(Customer).where(Customer.code == code))
+    """The customer of this code (codes are keys, stored folded: ``ＣＵ１`` finds ``CU1``)."""
+    return ctx.session.scalar(select(Customer).where(Customer.code == fold(code)))
 
 
 def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,

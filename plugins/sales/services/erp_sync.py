@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from crmcore.errors import SkippableRecordError
 from crmcore.models import Customer
+from crmcore.normalize import fold
 
 from ..models import Invoice, Order, Payment, PriceList, Product
 from . import catalog, orders
@@ -49,7 +50,7 @@ def _customer(ctx: Any, sync: Any, external_id: str, what: str) -> int:
 def _product(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     product_id = sync.resolve("product", record.external_id)
     if product_id is None and record.code:
-        product_id = ctx.session.scalar(select(Product.id).where(Product.code == record.code))
+        product_id = ctx.session.scalar(select(Product.id).where(Product.code == fold(record.code)))  # codes: folded
     data = {"code": record.code, "name": record.name, "active": record.active, "source": "erp"}
     if record.unit:
         data["unit"] = record.unit[:16]

@@ -46,3 +46,11 @@ def test_names_keep_full_width_characters_and_are_found_either_way(client, admin
     for q in ("widget(小)", "Widget（小）"):
         found = client.get("/api/v1/sales/products", query_string={"q": q}, headers=admin_headers).json["items"]
         assert [p["name"] for p in found] == ["Widget（小）"], q
+
+
+def test_codes_are_keys_folded_when_stored_and_when_looked_up(ctx):
+    from crmcore.services import customers as customer_svc
+
+    customer = customer_svc.create_customer(ctx, {"name": "Code Co", "code": "ＣＵ-9"})
+    assert customer.code == "CU-9"
+    assert customer_svc.get_by_code(ctx, "ＣＵ-9").id == customer.id  # the sync looks ERP codes up as sent
