@@ -133,7 +133,7 @@ def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
         order_id = sync.resolve("order", record.order_ref)
         if order_id is not None:
             data["order_id"] = order_id
-        elif hasattr(sync, "waiting_for"):
+        elif hasattr(sync, "waiting_for") and sync.pulls("orders"):  # (a connection without orders: no wait)
             sync.waiting_for("order", record.order_ref)
     if record.state in ("draft", "cancelled"):
         data["state"] = record.state

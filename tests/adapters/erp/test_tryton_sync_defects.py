@@ -261,3 +261,16 @@ def test_the_admin_names_issue_kinds_in_the_readers_language(ctx, server, erp, c
     assert "Invalid value" in page and ">invalid<" not in page
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     assert "无效的值" in client.get("/admin/erp/issue/").text
+
+
+def test_a_connection_that_pulls_no_orders_stores_invoices_without_waiting_for_them(ctx, server, erp):
+    party = erp.party("No Orders Co", street="10 Dock Road")
+    product = _accounted_product(erp, "No-order widget", "NO-1", "3.00")
+    _sale, invoice = _invoiced_sale(erp, party, product, 1, "3.00")
+    connect(ctx, server, push_enabled=False, streams=["customers", "products", "invoices"])
+    [result] = run_sync(ctx)
+    assert result.errors == {}
+    crm_invoice = ctx.session.scalar(select(Invoice).join(ExternalRef, ExternalRef.entity_id == Invoice.id).where(
+        ExternalRef.entity == "invoice", ExternalRef.external_id == str(invoice)))
+    assert crm_invoice.order_id is None
+    assert ctx.session.scalar(select(func.count()).select_from(SyncIssue).where(SyncIssue.kind == "unlinked")) == 0
