@@ -15,7 +15,7 @@ from crmcore.models import Contact, Customer
 from crmcore.normalize import company_key, fold, like_terms, normalize_email, normalize_phone, tidy
 from crmcore.services import access as core_access
 from crmcore.services.contacts import create_contact
-from crmcore.services.customers import check_version, create_customer, get_customer
+from crmcore.services.customers import check_version, create_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import LEAD_CHANNELS, Lead
@@ -209,7 +209,7 @@ def qualify_lead(ctx: Any, lead_id: int, data: dict[str, Any] | None = None, *,
     customer_created = False
     with unit_of_work(ctx):
         if data.get("customer_id") is not None:
-            customer = get_customer(ctx, data["customer_id"], permission="customer.write")
+            customer = live_customer(ctx, data["customer_id"], permission="customer.write")  # deleted: 422
             reason = "chosen"
         else:
             matches = matching_customers(ctx, lead)

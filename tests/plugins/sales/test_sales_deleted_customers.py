@@ -73,3 +73,11 @@ def test_a_quote_of_a_customer_deleted_since_cannot_become_an_order(ctx):
 def test_a_customer_that_does_not_exist_is_a_422_naming_the_field(client, admin_headers):
     r = client.post("/api/v1/sales/orders", json=bodies(999999)["/api/v1/sales/orders"], headers=admin_headers)
     assert r.status_code == 422 and "999999" in r.json["errors"]["customer_id"][0]
+
+
+def test_a_lead_cannot_be_qualified_onto_a_deleted_customer(client, admin_headers, ctx):
+    gone = customer_svc.create_customer(ctx, {"name": "Gone Lead Target"})
+    customer_svc.delete_customer(ctx, gone.id)
+    lead = client.post("/api/v1/sales/leads", json={"name": "Wang", "phone": "13800138000"}, headers=admin_headers).json
+    r = client.post(f"/api/v1/sales/leads/{lead['id']}/qualify", json={"customer_id": gone.id}, headers=admin_headers)
+    assert r.status_code == 422 and "Gone Lead Target" in r.json["errors"]["customer_id"][0]
