@@ -1,10 +1,12 @@
 """The Flask app factory: REST API at /api/v1, admin at /admin, plugins' blueprints and views."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Iterable
 
 from flask import Flask, redirect, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -22,6 +24,17 @@ class BoundedInt(IntegerConverter):
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", 2**63 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+class IsoJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with dates and times in ISO 8601 (``2026-12-06``, ``2026-12-06T08:00:00+00:00``): Flask's
+    own writes HTTP dates (``Sun, 06 Dec 2026 00:00:00 GMT``) for any date a view returns in a plain dict."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, (dt.date, dt.time)):  # datetime is a date
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[tuple[str, Any]] = (),
@@ -52,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     if rt.settings["TRUSTED_PROXIES"]:  # else X-Forwarded-* are ignored: a client cannot pick its address
         n = int(rt.settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.json = IsoJSONProvider(app)
     app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past BIGINT are 404, not 500
     app.extensions["crm"] = rt
     rt.db.init_app(app)

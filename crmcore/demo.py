@@ -54,7 +54,7 @@ CUSTOMERS: list[tuple[Any, ...]] = [
      ("王伟", None, "13500135000", None, "60607890")),
     ("EN001", "Acme Trading Ltd", "organization", "customer", "A", "referral", "Wholesale", "emma",
      "+44 20 7946 0000", "orders@acme-trading.co.uk", "250000", ["VIP", "Export"], ("London", "England", "1 King's Road"),
-     ("John Carter", "Purchasing Manager", "+44 7700 900123", None, None)),
+     ("John Carter", "Purchasing Manager", "+44 7911 123456", None, None)),
     ("EN002", "Northwind Traders Inc.", "organization", "customer", "B", "web", "Food", "emma", "+1 206 555 0100",
      "hello@northwind.example", "100000", ["Export"], ("Seattle", "WA", "500 Pine Street"),
      ("Nancy Davolio", "Buyer", "+1 206 555 0199", None, None)),

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .contracts import FieldType
-from .normalize import fold, normalize_email, normalize_phone
+from .normalize import fold, normalize_email, normalize_phone, tidy
 from .i18n import _
 
 _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.I)
@@ -16,7 +16,7 @@ _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.I)
 def _text(value: Any, field: Any) -> str:
     if not isinstance(value, (str, int, float)):
         raise ValueError(_("Must be text."))
-    text = fold(str(value))
+    text = tidy(str(value))  # stored as given
     if len(text) > 1000:
         raise ValueError(_("At most 1000 characters."))
     return text

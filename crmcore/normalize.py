@@ -1,4 +1,7 @@
-"""Normalising what people type: phone numbers to E.164, e-mails, names (full-width, suffixes, pinyin)."""
+"""Normalising what people type: phone numbers to E.164, e-mails, names (full-width, suffixes, pinyin).
+
+Stored text is kept as given (``tidy``: outer spaces trimmed); folding (``fold``) is for match keys only:
+search text, name keys, normalised phones and e-mails, codes."""
 from __future__ import annotations
 
 import re
@@ -18,14 +21,34 @@ _SUFFIX_KEYS = tuple(_PUNCT.sub(" ", suffix).strip() for suffix in COMPANY_SUFFI
 
 
 def fold(text: str | None) -> str:
-    """NFKC-fold (full-width to half-width), trim and collapse spaces."""
+    """NFKC-fold (full-width to half-width), trim and collapse spaces: for match keys, never stored text."""
     if not text:
         return ""
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
+def tidy(text: str | None) -> str:
+    """Stored text as given: only the outer white space trimmed (``（``, ``Ａ``, inner spaces are kept)."""
+    return text.strip() if text else ""
+
+
+_WIDEN = {c: chr(c + 0xFEE0) for c in range(0x21, 0x7F) if not chr(c).isalnum()}  # "(" -> "（", ...
+
+
+def like_terms(q: str) -> list[str]:
+    """The lower-cased ``LIKE`` patterns for a search ``q`` over stored text (kept as given, with no
+    folded copy): as typed, folded and with its punctuation full-width, so ``(`` and ``（`` typed
+    both find ``（`` or ``(`` stored. ``%`` and ``_`` keep their ``LIKE`` meaning."""
+    folded = fold(q).lower()
+    terms = (tidy(q).lower(), folded, folded.translate(_WIDEN))
+    return [f"%{t}%" for t in dict.fromkeys(terms) if t]
+
+
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
-    """Return the number in E.164 (``+8613800138000``), or None when it is not a valid number."""
+    """Return the number in E.164 (``+8613800138000``), or None when it is not a valid number.
+
+    Valid means a number the numbering plan of its country has (``12345`` is possible as a length but no
+    Chinese number: None, never a made-up ``+8612345``); any format of a valid number works."""
     if not raw:
         return None
     text = fold(raw)
@@ -33,7 +56,7 @@ def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
         num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(num):
+    if not phonenumbers.is_valid_number(num):
         return None
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 

@@ -22,6 +22,9 @@ from . import issues as issue_svc
 from .models import ErpConnection, SyncIssue
 
 ERP = _l("ERP sync")
+ISSUE_KIND_LABELS = {"rejected": _l("Refused record"), "conflict": _l("Conflict"), "push_failed": _l("Push failed"),
+                     "deleted": _l("Deleted in the ERP"), "invalid": _l("Invalid value"),
+                     "unlinked": _l("Waiting for a linked record")}
 
 
 class ConnectionForm(AdminForm):
@@ -140,7 +143,8 @@ class IssueView(SecureModelView):
     column_default_sort = ("id", True)
     can_view_details = True
     column_formatters = {"status": lambda v, c, m, p: badge(m.status, {"open": "warning", "resolved": "success"}
-                                                            .get(m.status, "secondary"))}
+                                                            .get(m.status, "secondary")),
+                         "kind": lambda v, c, m, p: ISSUE_KIND_LABELS.get(m.kind, m.kind)}
 
     @action("retry", _l("Retry"))
     def action_retry(self, ids: list[str]) -> None:

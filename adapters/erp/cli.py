@@ -71,7 +71,9 @@ def run_cmd(connection: str | None, streams: tuple[str, ...], no_push: bool) -> 
         click.echo(f"  {'total':<14} {t.read:>7} {t.created:>8} {t.updated:>8} {t.skipped:>8} {t.failed:>7}")
         for stream, error in result.errors.items():
             failed = True
-            click.echo(f"  {stream}: FAILED {error}", err=True)
+            c = result.streams.get(stream)
+            click.echo(f"  {stream}: FAILED {error}" + (f" (stored before: {c.created} created, {c.updated} updated)"
+                                                        if c is not None else ""), err=True)
     if failed:
         raise SystemExit(1)
 
@@ -93,8 +95,10 @@ def status_cmd(as_json: bool) -> None:
         for s in conn["streams"]:
             run = s["last_run"] or {}
             click.echo(f"  {s['stream']:<14} bookmark={s['bookmark'] or '-'}{' (interrupted)' if s['interrupted'] else ''}"
-                       f"  last={run.get('status', '-')} read={run.get('read', 0)} failed={run.get('failed', 0)}"
-                       f"  open issues={s['open_issues']}")
+                       f"  last={run.get('status_label', '-')} read={run.get('read', 0)} created={run.get('created', 0)}"
+                       f" updated={run.get('updated', 0)} failed={run.get('failed', 0)}  open issues={s['open_issues']}")
+            if run.get("reason"):
+                click.echo(f"    {run['reason']}")
 
 
 @sync.command("add-connection")

@@ -205,6 +205,10 @@ def mirror_invoice(ctx: Any, sync: Any, record: InvoiceRecord) -> str:
     customer_id = sync.resolve("customer", record.customer_ref)
     if customer_id is None:
         raise SkippableRecordError(f"customer {record.customer_ref} of invoice {record.number} is not synced yet")
+    customer = ctx.session.get(Customer, customer_id)
+    while customer is not None and customer.merged_into_id is not None:  # merged in the CRM: the winner's panel
+        customer_id = customer.merged_into_id
+        customer = ctx.session.get(Customer, customer_id)
     row = ctx.session.scalar(select(ErpInvoice).where(ErpInvoice.connection == sync.system,
                                                       ErpInvoice.external_id == record.external_id))
     if row is None:

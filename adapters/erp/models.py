@@ -18,7 +18,7 @@ DEFAULT_OWNERSHIP: dict[str, dict[str, str]] = {
     # ERP wins finance fields, the CRM wins contact fields; ``*`` is the default of an entity.
     "customer": {"*": "crm", "name": "erp", "credit_limit": "erp", "currency": "erp"},
 }
-ISSUE_KINDS = ("rejected", "conflict", "push_failed", "deleted")
+ISSUE_KINDS = ("rejected", "conflict", "push_failed", "deleted", "invalid", "unlinked")
 ISSUE_STATES = ("open", "resolved", "ignored")
 
 

@@ -220,11 +220,18 @@ class OdooAdapter(ErpAdapter):
         return out
 
     def _invoices(self, rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
+        # the sale each invoice was made from: sale.order.invoice_ids (computed from the order lines' invoice
+        # lines, searchable), one call per page; the first order when an invoice has several
+        order_of: dict[int, int] = {}
+        for o in self.search_read("sale.order", [("invoice_ids", "in", [r["id"] for r in rows])], ["invoice_ids"]):
+            for move in o.get("invoice_ids") or ():
+                order_of.setdefault(move, o["id"])
         out = []
         for r in rows:
             residual = _money(r.get("amount_residual"))
             state = "cancelled" if r["state"] == "cancel" else ("paid" if residual <= 0 else "open")
             out.append(InvoiceRecord(external_id=str(r["id"]), number=r["name"], customer_ref=_m2o(r["partner_id"]),
+                                     order_ref=str(order_of[r["id"]]) if r["id"] in order_of else None,
                                      invoice_date=_date(r.get("invoice_date")), due_date=_date(r.get("invoice_date_due")),
                                      currency=(r.get("currency_id") or [None, None])[1] or None,
                                      amount_total=_money(r.get("amount_total")),

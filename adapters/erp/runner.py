@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
+from crmcore.i18n import _
 from crmcore.models import OutboxMessage, SyncState
 
 from .connections import build_adapter, get_connection, list_connections
@@ -45,6 +46,23 @@ def sync_job(ctx: Any) -> None:
             log.warning("ERP sync %s/%s: %s", result.connection, stream, error)
 
 
+RUN_STATUS = {"ok": _("completed"), "failed": _("failed"), "running": _("running or interrupted")}
+_CAUSES = {"RetriableAdapterError": _("the ERP could not be reached or was busy (retried without success)"),
+           "FatalAdapterError": _("the ERP refused the request"),
+           "SkippableRecordError": _("the ERP refused a record")}
+
+
+def failure_reason(error: str | None, stored: int = 0) -> str | None:
+    """A failed run's stored error as a sentence in the reader's language: the cause, the ERP's own words,
+    and that the records stored before it stay stored (the next run goes on after them)."""
+    if not error:
+        return None
+    kind, _sep, detail = error.partition(": ")
+    cause = _CAUSES.get(kind, _("an unexpected error"))
+    return str(_("Stopped: %(cause)s (%(detail)s). The %(stored)s records stored before stay stored; the next "
+                 "run continues after them.", cause=cause, detail=detail or kind, stored=stored))
+
+
 def status(ctx: Any) -> dict[str, Any]:
     """Per connection and stream: bookmark, last run and its counts, open issues; pending pushes."""
     ctx.require("erp.sync.read")
@@ -73,7 +91,9 @@ def status(ctx: Any) -> dict[str, Any]:
                 "bookmark": (state.bookmark or {}).get("value") if state else None,
                 "interrupted": bool(state and (state.bookmark or {}).get("resume")),
                 "last_run": None if run is None else {
-                    "status": run.status, "started_at": run.started_at.isoformat(),
+                    "status": run.status, "status_label": str(RUN_STATUS.get(run.status, run.status)),
+                    "reason": failure_reason(run.error, run.created + run.updated) if run.status == "failed" else None,
+                    "started_at": run.started_at.isoformat(),
                     "finished_at": run.finished_at.isoformat() if run.finished_at else None,
                     "read": run.read, "created": run.created, "updated": run.updated, "skipped": run.skipped,
                     "failed": run.failed, "deleted": run.deleted, "error": run.error},

@@ -52,6 +52,14 @@ class Counts:
     def add(self, action: str) -> None:
         setattr(self, action, getattr(self, action) + 1)
 
+    def copy(self) -> "Counts":
+        return dataclasses.replace(self)
+
+    def restore(self, other: "Counts") -> None:
+        """Take ``other``'s numbers (what was committed, after a failure undid the rest)."""
+        for key, value in other.as_dict().items():
+            setattr(self, key, value)
+
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
@@ -533,11 +541,15 @@ def collector_paused() -> Iterator[None]:
 
 
 def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream: str,
-               progress: Progress | None = None) -> Counts:
-    """Pull one stream from its bookmark; commit each page with the resume position."""
+               progress: Progress | None = None, counts: Counts | None = None) -> Counts:
+    """Pull one stream from its bookmark; commit each page with the resume position.
+
+    ``counts`` (optional) is filled as the run goes; when the stream fails it holds what was committed
+    before the failure (the pages stored), which the run's row keeps too, and the error is raised."""
     spec = STREAMS[stream]
     helper = SyncHelper(ctx, connection, stream)
-    counts = Counts()
+    counts = counts if counts is not None else Counts()
+    committed = counts.copy()
     with unit_of_work(ctx):
         state = state_of(ctx, connection.name, stream)
         run = SyncRun(connection=connection.name, stream=stream, started_at=utcnow())
@@ -577,14 +589,17 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
                     helper.forget()
                 seen = _later(seen, _as_key(page.max_key, spec.key_kind))
                 _store_counts(ctx, run.id, counts)
+            committed = counts.copy()  # the page is stored: these numbers are true whatever happens next
             if changed:  # the page's new rows (customers, their contacts and addresses) refer to each other: only
                 del changed  # the cycle collector frees them; doing it per page keeps the memory flat (and is
                 gc.collect()  # quick: run_connection froze everything older than the run)
             if progress:
                 progress(stream, len(page.records))
         retried = retry_open_issues(ctx, connection, stream, counts, before=run.started_at)
+        committed = counts.copy()  # each retry commits alone
         deleted = detect_deletions(ctx, connection, adapter, stream) if stream in adapter.detects_deletions else 0
         counts.deleted += deleted
+        committed = counts.copy()
         with unit_of_work(ctx):
             state = state_of(ctx, connection.name, stream)
             value = _later(_as_key(state.bookmark.get("value"), spec.key_kind), seen)
@@ -594,6 +609,7 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
             log.info("stream %s: %s earlier issues fixed", stream, retried)
     except Exception as exc:
         ctx.session.rollback()
+        counts.restore(committed)  # the failed page was rolled back: count only what is stored
         with unit_of_work(ctx):
             _store_counts(ctx, run.id, counts, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
@@ -761,8 +777,9 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
             if any(dep in result.errors for dep in STREAMS[stream].depends_on):
                 result.errors[stream] = "skipped: a stream it depends on failed"
                 continue
+            counts = result.streams[stream] = Counts()  # on failure: what was stored before it
             try:
-                result.streams[stream] = run_stream(ctx, connection, adapter, stream, progress)
+                run_stream(ctx, connection, adapter, stream, progress, counts)
             except AdapterError as exc:
                 log.warning("stream %s of %s failed: %s", stream, connection.name, exc)
                 result.errors[stream] = str(exc)

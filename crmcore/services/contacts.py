@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import Address, Contact, Customer
-from ..normalize import fold, normalize_email, normalize_phone
+from ..normalize import fold, like_terms, normalize_email, normalize_phone, tidy
 from . import access
 from .customers import check_version, get_customer, refresh_completeness
 from .custom_fields import validate_attributes
@@ -20,7 +20,8 @@ ADDRESS_FIELDS = ("kind", "line1", "line2", "city", "region", "postcode", "count
 
 
 def _clean_contact(ctx: Any, data: dict[str, Any], creating: bool) -> dict[str, Any]:
-    data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
+    # stored as given (a name keeps its full-width brackets); a QQ number is an identifier: folded
+    data = {k: ((fold(v) if k == "qq" else tidy(v)) if isinstance(v, str) else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
     if creating and not data.get("name") or "name" in data and not data.get("name"):
         errors["name"] = [_("A contact needs a name.")]
@@ -61,10 +62,11 @@ def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = N
     if customer_id is not None:
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q:
-        like = f"%{fold(q).casefold()}%"
         phone = normalize_phone(q, ctx.settings["DEFAULT_REGION"])
-        conds = [func.lower(Contact.name).like(like), Contact.email_normalized.like(like),
-                 func.lower(Contact.wechat).like(like), Contact.qq == q]
+        conds = [Contact.qq == fold(q)]
+        for like in like_terms(q):
+            conds += [func.lower(Contact.name).like(like), Contact.email_normalized.like(like),
+                      func.lower(Contact.wechat).like(like)]
         if phone:
             conds += [Contact.phone_normalized == phone, Contact.mobile_normalized == phone]
         stmt = stmt.where(or_(*conds))
@@ -128,8 +130,9 @@ def delete_contact(ctx: Any, contact_id: int) -> None:
 
 
 def clean_address(data: dict[str, Any]) -> dict[str, Any]:
-    """An address's fields folded and checked: a first line, a two-letter ISO country code."""
-    data = {k: (fold(v) if isinstance(v, str) else v) for k, v in data.items()}
+    """An address's fields checked (a first line, a two-letter ISO country code), stored as given; only the
+    country code is folded."""
+    data = {k: ((fold(v) if k == "country" else tidy(v)) if isinstance(v, str) else v) for k, v in data.items()}
     if not data.get("line1"):
         raise ValidationError(_("The address is not valid."), errors={"line1": [_("An address needs a first line.")]})
     if data.get("country") and (len(data["country"]) != 2 or not data["country"].isalpha()):

@@ -13,7 +13,7 @@ from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
 from ..models import Contact, Customer, Interaction, Tag, User
 from ..models.customer import KINDS, STAGES
-from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text
+from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
 from . import access
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
@@ -58,8 +58,35 @@ def code_taken(ctx: Any, code: str, other: Customer) -> str:
     return _("Code '%(code)s' is already used by another customer.", code=code)
 
 
+def live_customer(ctx: Any, customer_id: Any, *, field: str = "customer_id",
+                  permission: str = "customer.read") -> Customer:
+    """The customer a new record (order, invoice, quote, opportunity, activity, ticket, ...) is for.
+
+    Unlike ``get_customer`` (a 404 for the customer's own URL), a customer named in a record's data that
+    does not exist, was deleted or was merged away is bad input: ``ValidationError`` (422) on ``field``,
+    saying which (a deleted customer takes no new records; a merged one sends you to its winner). One
+    outside the actor's scope stays a 403, and is never named."""
+    ctx.require(permission)
+    customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
+    message = None
+    if customer is None or ((customer.deleted_at is not None or customer.merged_into_id is not None)
+                            and not access.can_access_customer(ctx, customer)):
+        message = _("Customer %(id)s does not exist.", id=customer_id)
+    elif customer.merged_into_id is not None:
+        message = _("Customer %(name)s was merged into another customer; record this on the customer it was "
+                    "merged into.", name=customer.name)
+    elif customer.deleted_at is not None:
+        message = _("Customer %(name)s was deleted and takes no new orders, quotes, tickets or other records; "
+                    "restore it or choose another customer.", name=customer.name)
+    if message is not None:
+        raise ValidationError(message, errors={field: [message]})
+    access.check_customer_access(ctx, customer)
+    return customer
+
+
 def get_by_code(ctx: Any, code: str) -> Customer | None:
-    return ctx.session.scalar(select(Customer).where(Customer.code == code))
+    """The customer of this code (codes are keys, stored folded: ``ＣＵ１`` finds ``CU1``)."""
+    return ctx.session.scalar(select(Customer).where(Customer.code == fold(code)))
 
 
 def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
@@ -110,8 +137,8 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[st
     data = dict(data)
     errors: dict[str, list[str]] = {}
     for key in ("name", "code"):
-        if key in data:
-            data[key] = fold(data[key]) if data[key] is not None else None
+        if key in data:  # the name is stored as given (the ERP's name stays the ERP's); the code is a key: folded
+            data[key] = (fold if key == "code" else tidy)(data[key]) if data[key] is not None else None
             if not data[key]:
                 errors[key] = [_("This field cannot be empty.")]
     if existing is None and not data.get("name") and "name" not in errors:

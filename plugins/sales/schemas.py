@@ -363,10 +363,21 @@ class PaymentSchema(Schema):
     source = fields.Str(validate=validate.OneOf(SOURCES))
 
 
+class CurrencyOrdersSchema(Schema):
+    count = fields.Int()
+    total = Money()
+    last_order_date = fields.Date(allow_none=True)
+
+
+class CurrencyDueSchema(Schema):
+    amount_due = Money()
+    overdue = Money(allow_none=True)
+
+
 class CustomerSalesSchema(Schema):
     customer_id = fields.Int()
-    orders = fields.Dict(keys=fields.Str(), values=fields.Dict())
-    receivables = fields.Dict(keys=fields.Str(), values=fields.Dict())
+    orders = fields.Dict(keys=fields.Str(metadata={"description": "currency"}), values=fields.Nested(CurrencyOrdersSchema))
+    receivables = fields.Dict(keys=fields.Str(metadata={"description": "currency"}), values=fields.Nested(CurrencyDueSchema))
     recent_orders = fields.List(fields.Nested(OrderSchema(exclude=("lines",))))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from crmcore.errors import Conflict, NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.services.customers import check_version, get_customer
+from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -85,7 +85,7 @@ def create_activity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None = 
     """Plan an activity; with ``status: done`` (and ``outcome`` for a visit) it is done at once."""
     ctx.require("sales.activity.write")
     data = _clean(ctx, data, None)
-    get_customer(ctx, data["customer_id"])
+    live_customer(ctx, data["customer_id"])
     if data.get("opportunity_id") is not None:
         access.check_owned(ctx, ctx.session.get(Opportunity, data["opportunity_id"]).owner_id, "opportunity")
     if "owner_id" not in data and ctx.actor is not None:

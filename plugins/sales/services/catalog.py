@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.normalize import fold
+from crmcore.normalize import fold, like_terms, tidy
 from crmcore.services.customers import check_version
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -39,15 +39,17 @@ def list_products(ctx: Any, *, q: str | None = None, category: str | None = None
     if category:
         stmt = stmt.where(Product.category == category)
     if q:
-        like = f"%{fold(q).lower()}%"
-        stmt = stmt.where(or_(func.lower(Product.name).like(like), func.lower(Product.code).like(like)))
+        stmt = stmt.where(or_(*[c for like in like_terms(q) for c in (
+            func.lower(Product.name).like(like), func.lower(Product.code).like(like))]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = ctx.session.scalars(stmt.order_by(Product.name, Product.id).offset((page - 1) * page_size).limit(page_size))
     return list(items), int(total or 0)
 
 
 def _clean_product(ctx: Any, data: dict[str, Any], existing: Product | None) -> dict[str, Any]:
-    data = {k: (fold(v) if isinstance(v, str) and k != "description" else v) for k, v in data.items()}
+    # the code is a key (folded); the name and other text are stored as given (the ERP's name stays the ERP's)
+    data = {k: ((fold(v) if k == "code" else tidy(v)) if isinstance(v, str) and k != "description" else v)
+            for k, v in data.items()}
     errors: dict[str, list[str]] = {}
     for key in ("code", "name"):
         if (existing is None or key in data) and not data.get(key):
@@ -133,7 +135,7 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if pl is None or "name" in data:
-        data["name"] = fold(data.get("name") or "")
+        data["name"] = tidy(data.get("name") or "")  # as given: the ERP's list is found again by its name
         if not data["name"]:
             errors["name"] = [_("A price list needs a name.")]
         else:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.errors import SkippableRecordError
+from crmcore.models import Customer
+from crmcore.normalize import fold
 
 from ..models import Invoice, Order, Payment, PriceList, Product
 from . import catalog, orders
@@ -28,17 +30,27 @@ def apply_record(ctx: Any, stream: str, record: Any, sync: Any) -> tuple[str, in
     return handler(ctx, record, sync) if handler else None
 
 
-def _customer(sync: Any, external_id: str, what: str) -> int:
+def _customer(ctx: Any, sync: Any, external_id: str, what: str) -> int:
+    """The CRM customer of an ERP party: a customer merged in the CRM since is followed to the one it was
+    merged into (the same real customer); a deleted one refuses the record (a sync issue, the page goes on)."""
     customer_id = sync.resolve("customer", external_id)
     if customer_id is None:
         raise SkippableRecordError(f"customer {external_id} of {what} is not synced yet")
-    return customer_id
+    customer = ctx.session.get(Customer, customer_id)
+    for _hop in range(10):  # a merge chain (A into B, B into C) ends at the live customer
+        if customer is None or customer.merged_into_id is None:
+            break
+        customer = ctx.session.get(Customer, customer.merged_into_id)
+    if customer is None or customer.deleted_at is not None:
+        raise SkippableRecordError(f"customer {customer_id} (ERP party {external_id}) of {what} was deleted in the "
+                                   "CRM: it takes no new records; restore it, or ignore this issue")
+    return customer.id
 
 
 def _product(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     product_id = sync.resolve("product", record.external_id)
     if product_id is None and record.code:
-        product_id = ctx.session.scalar(select(Product.id).where(Product.code == record.code))
+        product_id = ctx.session.scalar(select(Product.id).where(Product.code == fold(record.code)))  # codes: folded
     data = {"code": record.code, "name": record.name, "active": record.active, "source": "erp"}
     if record.unit:
         data["unit"] = record.unit[:16]
@@ -81,7 +93,7 @@ def _number(ctx: Any, model: Any, number: str, own_id: int | None, sync: Any) ->
 
 
 def _order(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
-    customer_id = _customer(sync, record.customer_ref, f"order {record.number}")
+    customer_id = _customer(ctx, sync, record.customer_ref, f"order {record.number}")
     order_id = sync.resolve("order", record.external_id)
     if order_id is None and record.crm_ref:  # an order the CRM pushed: the ERP's copy comes back
         order_id = ctx.session.scalar(select(Order.id).where(Order.number == record.crm_ref))
@@ -109,7 +121,7 @@ def _order(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
 
 
 def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
-    customer_id = _customer(sync, record.customer_ref, f"invoice {record.number}")
+    customer_id = _customer(ctx, sync, record.customer_ref, f"invoice {record.number}")
     invoice_id = sync.resolve("invoice", record.external_id)
     existing = ctx.session.get(Invoice, invoice_id) if invoice_id is not None else None
     number = existing.number if existing is not None else _number(ctx, Invoice, record.number, None, sync)
@@ -121,7 +133,7 @@ def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
         order_id = sync.resolve("order", record.order_ref)
         if order_id is not None:
             data["order_id"] = order_id
-        elif hasattr(sync, "waiting_for"):
+        elif hasattr(sync, "waiting_for") and sync.pulls("orders"):  # (a connection without orders: no wait)
             sync.waiting_for("order", record.order_ref)
     if record.state in ("draft", "cancelled"):
         data["state"] = record.state

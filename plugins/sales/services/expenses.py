@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.services.customers import get_customer
+from crmcore.services.customers import live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import Expense
@@ -39,7 +39,7 @@ def record_expense(ctx: Any, data: dict[str, Any]) -> Expense:
     check_user(ctx, data.get("owner_id"), "owner_id", errors)
     raise_if(errors, "expense")
     if data.get("customer_id") is not None:
-        get_customer(ctx, data["customer_id"])
+        live_customer(ctx, data["customer_id"])
     if "owner_id" not in data and ctx.actor is not None:
         data["owner_id"] = ctx.actor.id
     access.may_assign(ctx, data.get("owner_id"), "expense")

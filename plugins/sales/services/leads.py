@@ -12,10 +12,10 @@ from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer
-from crmcore.normalize import company_key, fold, normalize_email, normalize_phone
+from crmcore.normalize import company_key, fold, like_terms, normalize_email, normalize_phone, tidy
 from crmcore.services import access as core_access
 from crmcore.services.contacts import create_contact
-from crmcore.services.customers import check_version, create_customer, get_customer
+from crmcore.services.customers import check_version, create_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import LEAD_CHANNELS, Lead
@@ -64,9 +64,9 @@ def list_leads(ctx: Any, *, status: str | None = None, source_channel: str | Non
     if owner_id is not None:
         stmt = stmt.where(Lead.owner_id == owner_id)
     if q:
-        like = f"%{fold(q).lower()}%"
-        stmt = stmt.where(or_(func.lower(Lead.name).like(like), func.lower(Lead.company).like(like),
-                              func.lower(Lead.email).like(like), Lead.phone.like(like)))
+        stmt = stmt.where(or_(*[c for like in like_terms(q) for c in (
+            func.lower(Lead.name).like(like), func.lower(Lead.company).like(like),
+            func.lower(Lead.email).like(like), Lead.phone.like(like))]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = ctx.session.scalars(stmt.order_by(Lead.created_at.desc(), Lead.id.desc())
                                 .offset((page - 1) * page_size).limit(page_size))
@@ -74,7 +74,7 @@ def list_leads(ctx: Any, *, status: str | None = None, source_channel: str | Non
 
 
 def _clean(ctx: Any, data: dict[str, Any], existing: Lead | None) -> dict[str, Any]:
-    data = {k: (fold(v) if isinstance(v, str) and k not in ("message",) else v) for k, v in data.items()}
+    data = {k: (tidy(v) if isinstance(v, str) and k not in ("message",) else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
     if existing is None or "name" in data:
         if not data.get("name"):
@@ -209,7 +209,7 @@ def qualify_lead(ctx: Any, lead_id: int, data: dict[str, Any] | None = None, *,
     customer_created = False
     with unit_of_work(ctx):
         if data.get("customer_id") is not None:
-            customer = get_customer(ctx, data["customer_id"], permission="customer.write")
+            customer = live_customer(ctx, data["customer_id"], permission="customer.write")  # deleted: 422
             reason = "chosen"
         else:
             matches = matching_customers(ctx, lead)

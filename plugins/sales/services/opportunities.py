@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.services.customers import check_version, get_customer, update_customer
+from crmcore.services.customers import check_version, get_customer, live_customer, update_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import Opportunity, Stage, StageHistory
@@ -136,7 +136,7 @@ def create_opportunity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None
     """Create an opportunity in ``stage_id`` (default: the first open stage); owner defaults to the actor."""
     ctx.require("sales.opportunity.write")
     data = _clean(ctx, data, None)
-    customer = get_customer(ctx, data["customer_id"])
+    customer = live_customer(ctx, data["customer_id"])
     if "owner_id" not in data and ctx.actor is not None:
         data["owner_id"] = ctx.actor.id
     data.setdefault("owner_id", customer.owner_id)

@@ -16,7 +16,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services import access as core_access
-from crmcore.services.customers import get_customer
+from crmcore.services.customers import get_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import INVOICE_STATES, ORDER_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment, Product
@@ -125,10 +125,8 @@ def record_order(ctx: Any, data: dict[str, Any]) -> Order:
     customer = None
     if data.get("customer_id") is None and existing is None:
         errors["customer_id"] = [_("Say which customer ordered.")]
-    elif data.get("customer_id") is not None:
-        customer = ctx.session.get(Customer, data["customer_id"])
-        if customer is None:
-            errors["customer_id"] = [_("Customer %(id)s does not exist.", id=data["customer_id"])]
+    elif data.get("customer_id") is not None:  # a deleted or merged-away customer takes no orders (422)
+        customer = live_customer(ctx, data["customer_id"])
     if "order_date" in data or existing is None:
         data["order_date"] = as_date(data.get("order_date"), "order_date", errors)
         if data["order_date"] is None and "order_date" not in errors:
@@ -179,6 +177,8 @@ def record_order(ctx: Any, data: dict[str, Any]) -> Order:
 def create_order_from_quote(ctx: Any, quote: Any, order_date: dt.date | None = None) -> Order:
     """The order of a quote: its lines, totals, customer, owner and opportunity (called by the quote service)."""
     from .quotes import new_number
+
+    live_customer(ctx, quote.customer_id)  # a quote of a customer deleted since cannot become an order
 
     lines = [OrderLine(product_id=ln.product_id, description=ln.description, quantity=ln.quantity,
                        list_price=ln.list_price, unit_price=ln.unit_price, discount_percent=ln.discount_percent,
@@ -243,8 +243,8 @@ def record_invoice(ctx: Any, data: dict[str, Any]) -> Invoice:
     creating = existing is None
     if creating and data.get("customer_id") is None:
         errors["customer_id"] = [_("Say which customer is invoiced.")]
-    elif data.get("customer_id") is not None and ctx.session.get(Customer, data["customer_id"]) is None:
-        errors["customer_id"] = [_("Customer %(id)s does not exist.", id=data["customer_id"])]
+    elif data.get("customer_id") is not None:  # a deleted or merged-away customer takes no invoices (422)
+        live_customer(ctx, data["customer_id"])
     order = None
     if data.get("order_id") is not None:
         order = ctx.session.get(Order, data["order_id"])

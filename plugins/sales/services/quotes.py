@@ -25,7 +25,7 @@ from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services import approvals
-from crmcore.services.customers import check_version, get_customer
+from crmcore.services.customers import check_version, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import PriceList, Product, Quote, QuoteLine
@@ -184,7 +184,7 @@ def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
     ``unit_price`` (default: the list price), ``discount_percent``)."""
     ctx.require("sales.quote.write")
     data, price_list = _clean(ctx, data, None)
-    customer = get_customer(ctx, data["customer_id"])
+    customer = live_customer(ctx, data["customer_id"])
     if "owner_id" not in data:
         data["owner_id"] = ctx.actor.id if ctx.actor is not None else customer.owner_id
     access.may_assign(ctx, data["owner_id"], "quote")

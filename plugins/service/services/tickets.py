@@ -21,7 +21,7 @@ from crmcore.i18n import _
 from crmcore.models import Contact, Customer, User
 from crmcore.normalize import normalize_email
 from crmcore.services.access import team_ids
-from crmcore.services.customers import check_version, get_customer
+from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import unit_of_work
 
@@ -131,7 +131,7 @@ def _clean(ctx: Any, data: dict[str, Any], ticket: Ticket | None) -> dict[str, A
         elif "kind" not in data and ticket is None:
             out["kind"] = category.kind
     if out.get("customer_id") is not None:
-        get_customer(ctx, out["customer_id"])  # 404 / 403 outside the actor's scope
+        live_customer(ctx, out["customer_id"])  # 422 when deleted or merged away; 403 outside the actor's scope
     customer_id = out.get("customer_id", ticket.customer_id if ticket else None)
     if out.get("contact_id") is not None:
         contact = ctx.session.get(Contact, out["contact_id"])

@@ -8,7 +8,8 @@ Protocol as Odoo 17 serves it: ``POST /jsonrpc`` with ``{"jsonrpc": "2.0", "meth
 uid, password, model, method, args, kwargs)`` with ``search_read`` (domain in Polish notation with
 ``&``, ``|``, ``!``; ``fields``, ``offset``, ``limit``, ``order``), ``search``, ``search_count``,
 ``read``, ``create`` (x2many commands ``(0, 0, values)``), ``write``, ``fields_get`` and
-``sale.order.action_confirm``. Many2one values read as ``[id, display_name]``, empty values as
+``sale.order.action_confirm``; ``sale.order.invoice_ids`` computed from the invoice lines' ``sale_line_ids``
+(readable, searchable with ``in``). Many2one values read as ``[id, display_name]``, empty values as
 ``false``, ``write_date`` / ``create_date`` as UTC ``"YYYY-MM-DD HH:MM:SS"`` (set on create too),
 archived records hidden unless ``context={"active_test": False}``. Errors use Odoo's envelope:
 ``{"error": {"code": 200, "message": "Odoo Server Error", "data": {"name":
@@ -26,9 +27,13 @@ M2O = {"res.partner": {"parent_id": "res.partner", "country_id": "res.country", 
        "product.product": {"uom_id": "uom.uom", "categ_id": "product.category"},
        "sale.order": {"partner_id": "res.partner", "currency_id": "res.currency"},
        "sale.order.line": {"order_id": "sale.order", "product_id": "product.product"},
-       "account.move": {"partner_id": "res.partner", "currency_id": "res.currency"}}
+       "account.move": {"partner_id": "res.partner", "currency_id": "res.currency"},
+       "account.move.line": {"move_id": "account.move"}}
 O2M = {"res.partner": {"child_ids": ("res.partner", "parent_id")},
-       "sale.order": {"order_line": ("sale.order.line", "order_id")}}
+       "sale.order": {"order_line": ("sale.order.line", "order_id")},
+       "account.move": {"invoice_line_ids": ("account.move.line", "move_id")}}
+# Many2many fields stored as id lists, written with the command (6, 0, ids): an invoice line's sale lines.
+M2M = {"account.move.line": ("sale_line_ids",)}
 REQUIRED = {"res.partner": ("name",), "product.product": ("name",), "sale.order": ("partner_id",),
             "sale.order.line": ("order_id",), "account.move": ("partner_id",)}
 DEFAULTS = {"res.partner": {"active": True, "is_company": False, "customer_rank": 0, "credit_limit": 0.0},
@@ -89,6 +94,8 @@ class FakeOdoo:
                     elif command[0] == 1:
                         self.write(child_model, [command[1]], command[2])
                 continue
+            if key in M2M.get(model, ()):  # [(6, 0, ids)]: replace the set
+                value = sorted({i for command in value if command[0] == 6 for i in command[2]})
             row[key] = value
         row["write_date"] = self.now()
 
@@ -123,6 +130,8 @@ class FakeOdoo:
             elif name in O2M.get(model, {}):
                 child_model, inverse = O2M[model][name]
                 out[name] = sorted(r["id"] for r in self.tables.get(child_model, {}).values() if r.get(inverse) == row["id"])
+            elif name == "invoice_ids" and model == "sale.order":
+                out[name] = self._invoices_of(row["id"])
             elif name == "country_code" and model == "res.partner":
                 country = self.tables.get("res.country", {}).get(row.get("country_id"))
                 out[name] = country["code"] if country else False
@@ -130,6 +139,13 @@ class FakeOdoo:
                 value = row.get(name, False)
                 out[name] = False if value is None else value
         return out
+
+    def _invoices_of(self, order_id: int) -> list[int]:
+        """``sale.order.invoice_ids`` (computed in Odoo from ``order_line.invoice_lines.move_id``): the moves
+        with a line whose ``sale_line_ids`` has a line of this order."""
+        lines = {r["id"] for r in self.tables.get("sale.order.line", {}).values() if r.get("order_id") == order_id}
+        return sorted({ln["move_id"] for ln in self.tables.get("account.move.line", {}).values()
+                       if lines & set(ln.get("sale_line_ids") or ())})
 
     # --- domains -----------------------------------------------------------------------------
 
@@ -151,6 +167,8 @@ class FakeOdoo:
             head, rest = field.split(".", 1)
             target = self.tables.get(M2O[model][head], {}).get(row.get(head))
             return bool(target) and self._leaf(M2O[model][head], target, [rest, op, value])
+        if field == "invoice_ids" and model == "sale.order" and op == "in":  # searchable in Odoo too
+            return bool(set(self._invoices_of(row["id"])) & set(value))
         have = row.get(field)
         have = False if have is None else have
         if op == "=":

@@ -86,9 +86,11 @@ def test_sync_with_odoo_pulls_and_pushes(ctx, odoo):
                                        "date_order": "2026-10-30 09:00:00", "currency_id": 1,
                                        "order_line": [(0, 0, {"product_id": product, "name": "Tea",
                                                               "product_uom_qty": 2, "price_unit": 35.5})]})
+    [order_line] = [i for i, r in fake.tables["sale.order.line"].items() if r["order_id"] == order]
     fake.create("account.move", {"partner_id": partner, "name": "INV/2026/0001", "state": "posted",
                                  "invoice_date": "2026-10-31", "invoice_date_due": "2026-11-30",
-                                 "amount_total": 71.0, "amount_residual": 21.0, "currency_id": 1})
+                                 "amount_total": 71.0, "amount_residual": 21.0, "currency_id": 1,
+                                 "invoice_line_ids": [(0, 0, {"name": "Tea", "sale_line_ids": [(6, 0, [order_line])]})]})
     save_connection(ctx, {"name": "odoo", "adapter": "odoo", "settings": settings(odoo), "secret": "api-key"})
     [result] = run_sync(ctx)
     assert result.errors == {} and {s: c.created for s, c in result.streams.items()} == {
@@ -99,6 +101,7 @@ def test_sync_with_odoo_pulls_and_pushes(ctx, odoo):
     assert ctx.session.scalar(select(Order.number)) == "S00001"
     invoice = ctx.session.scalar(select(Invoice))
     assert (invoice.amount_paid, invoice.state) == (Decimal("50.00"), "partial")
+    assert invoice.order_id == ctx.session.scalar(select(Order.id).where(Order.number == "S00001"))  # made from it
     assert order
 
     # a confirmed CRM quote becomes a confirmed Odoo sale order, once

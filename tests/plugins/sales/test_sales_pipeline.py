@@ -54,7 +54,7 @@ def test_create_move_and_record_rules(client, make_user, make_customer):
     assert r.status_code == 422 and "amount" in r.json["errors"]
     assert client.get("/api/v1/sales/opportunities/999999", headers=ha).status_code == 404
     assert client.post("/api/v1/sales/opportunities", json={"name": "X", "customer_id": 999999},
-                       headers=ha).status_code == 404
+                       headers=ha).status_code == 422  # a body naming no customer: bad input
 
     # record rules: a rep sees only their own; cannot open an opportunity on someone else's customer
     assert client.get(f"/api/v1/sales/opportunities/{opp['id']}", headers=hb).status_code == 403
