@@ -5,14 +5,14 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy import inspect as sa_inspect
 
-from ..contracts import DuplicateCandidate, MovedRows
+from ..contracts import DuplicateCandidate, MovedRows, RemovedRows
 from ..db import Base
 from ..errors import Conflict, NotFound, ValidationError
 from ..events import jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
+from .merge_rows import move_rows, restore
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
 from .unit import unit_of_work
 from ..i18n import _
@@ -90,23 +90,10 @@ def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
     return groups[:limit]
 
 
-def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows]:
-    """Move every row of every table with a foreign key to customers.id, plus external refs."""
-    moved: list[MovedRows] = []
-    existing = set(sa_inspect(ctx.session.connection()).get_table_names())
-    for table in Base.metadata.sorted_tables:
-        # skip tables of plugins imported here but not migrated into this database
-        if table.name == "customers" or table.name not in existing or len(table.primary_key.columns) != 1:
-            continue
-        pk = list(table.primary_key.columns)[0]
-        for fk in table.foreign_keys:
-            if fk.column.table.name != "customers" or fk.column.name != "id":
-                continue
-            col = fk.parent
-            ids = list(ctx.session.scalars(select(pk).where(col == loser.id)))
-            if ids:
-                ctx.session.execute(update(table).where(pk.in_(ids)).values({col.name: winner.id}))
-                moved.append(MovedRows(table.name, col.name, ids, pk.name))
+def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows | RemovedRows]:
+    """Move every row of every table with a foreign key to customers.id (applying each table's
+    declared merge policy where a unique key clashes), plus external refs."""
+    moved = move_rows(ctx, winner.id, loser.id)
     refs = ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "customer",
                                                          ExternalRef.entity_id == loser.id)).all()
     ids = []
@@ -132,8 +119,10 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
     with unit_of_work(ctx):
         ctx.session.flush()
         moved: list[MovedRows] = []
+        removed: list[RemovedRows] = []
         for group in ctx.hook.crm_customer_merge(ctx=ctx, winner=winner, loser=loser):
-            moved.extend(group or ())
+            for item in group or ():
+                (removed if isinstance(item, RemovedRows) else moved).append(item)
         ctx.session.flush()
         ctx.session.expire_all()  # rows moved by bulk UPDATEs: reload what the session holds
         filled: dict[str, list[Any]] = {}
@@ -152,9 +141,16 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
         refresh_completeness(ctx, winner)
         data = {"loser_id": loser.id, "winner_id": winner.id,
                 "moved": [{"table": m.table, "column": m.column, "ids": m.ids, "pk": m.pk} for m in moved],
+                "removed": [{"table": r.table, "rows": r.rows} for r in removed],
                 "filled": filled, "attributes_added": attrs_added, "tags_added": [t.name for t in tags_added]}
         event = record_change(ctx, "customer", "merged", winner.id, filled, data=data, event_name="customer.merged")
-        summary = {"winner_id": winner.id, "loser_id": loser.id, "moved": {m.table: len(m.ids) for m in moved},
+        counts: dict[str, int] = {}
+        for m in moved:
+            counts[m.table] = counts.get(m.table, 0) + len(m.ids)
+        dropped: dict[str, int] = {}
+        for r in removed:
+            dropped[r.table] = dropped.get(r.table, 0) + len(r.rows)
+        summary = {"winner_id": winner.id, "loser_id": loser.id, "moved": counts, "removed": dropped,
                    "filled": sorted(filled), "tags_added": data["tags_added"], "event_id": event.id}
     ctx.session.refresh(winner)
     summary["audit_id"] = ctx.session.scalar(select(AuditLog.id).where(AuditLog.event_id == summary["event_id"]))
@@ -162,7 +158,8 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
 
 
 def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
-    """Undo a merge from its audit entry: rows move back, filled fields and added tags are undone."""
+    """Undo a merge from its audit entry: rows move back, rows it removed are put back, filled
+    fields and added tags are undone."""
     ctx.require("customer.merge")
     entry = ctx.session.get(AuditLog, audit_id)
     if entry is None or entry.action != "merged" or entry.entity != "customer":
@@ -183,6 +180,7 @@ def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
             pk = table.c[m.get("pk", "id")]
             ctx.session.execute(update(table).where(pk.in_(m["ids"]), table.c[m["column"]] == winner.id)
                                 .values({m["column"]: loser.id}))
+        restore(ctx, data.get("removed") or [])
         ctx.session.flush()
         ctx.session.expire_all()
         restored = {}

@@ -1,0 +1,189 @@
+"""The core's row mover and a third-party plugin's per-year ledger, unique on (customer_id, year):
+each declared merge policy, the clear refusal when none is declared, and undo (issue 13)."""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Date, ForeignKey, Numeric, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crmcore import hookimpl
+from crmcore.db import Base, intpk, utcnow
+from crmcore.errors import PluginError
+from crmcore.models import AuditLog, Customer
+from crmcore.services import customers
+
+POLICIES = ("keep_winner", "keep_loser", "drop_derived")
+
+
+def _ledger(policy: str | None) -> type:
+    """A ledger model like a third party would write, declaring ``policy`` (or nothing)."""
+    args: tuple[Any, ...] = (UniqueConstraint("customer_id", "year"),)
+    if policy:
+        args += ({"info": {"merge_policy": policy}},)
+    return type(f"Ledger_{policy or 'undeclared'}", (Base,), {
+        "__tablename__": f"ledger_{policy or 'undeclared'}",
+        "__table_args__": args,
+        "__annotations__": {"id": Mapped[intpk], "customer_id": Mapped[int], "year": Mapped[int],
+                            "amount": Mapped[decimal.Decimal], "closed_on": Mapped[dt.date | None],
+                            "updated_at": Mapped[dt.datetime]},
+        "customer_id": mapped_column(ForeignKey("customers.id", ondelete="CASCADE")),
+        "amount": mapped_column(Numeric(12, 2)),
+        "closed_on": mapped_column(Date),
+        "updated_at": mapped_column(default=utcnow),
+    })
+
+
+LEDGERS = {policy: _ledger(policy) for policy in (None, *POLICIES)}
+
+
+class LedgerPlugin:
+    """A third-party plugin registering its ledgers, with no merge hook of its own."""
+
+    @hookimpl
+    def crm_register_models(self) -> list[type]:
+        return list(LEDGERS.values())
+
+
+@pytest.fixture
+def app(make_app: Any) -> Any:
+    return make_app(plugins=[("ledger", LedgerPlugin())])
+
+
+class Ref:
+    """A customer's id, usable after the request that closed the session."""
+
+    def __init__(self, customer: Customer) -> None:
+        self.id = customer.id
+
+
+def _customers(ctx: Any) -> tuple[Ref, Ref]:
+    return (Ref(customers.create_customer(ctx, {"name": "Ledger Winner"})),
+            Ref(customers.create_customer(ctx, {"name": "Ledger Loser"})))
+
+
+def _book(ctx: Any, model: type, customer: Ref, year: int, amount: str) -> int:
+    row = model(customer_id=customer.id, year=year, amount=decimal.Decimal(amount), closed_on=dt.date(year, 12, 31))
+    ctx.session.add(row)
+    ctx.session.commit()
+    return row.id
+
+
+def _pair(ctx: Any, model: type) -> tuple[Ref, Ref]:
+    """Winner books 2024 and 2025, loser 2025 (the clash) and 2026."""
+    winner, loser = _customers(ctx)
+    _book(ctx, model, winner, 2024, "10.00")
+    _book(ctx, model, winner, 2025, "20.00")
+    _book(ctx, model, loser, 2025, "5.50")
+    _book(ctx, model, loser, 2026, "7.25")
+    return winner, loser
+
+
+def _rows(rt: Any, model: type) -> set[tuple[Any, ...]]:
+    s = rt.db.new_session()
+    try:
+        return {(r.id, r.customer_id, r.year, r.amount, r.closed_on, r.updated_at) for r in s.scalars(select(model))}
+    finally:
+        s.close()
+
+
+def _books(rt: Any, model: type, customer: Ref) -> dict[int, str]:
+    s = rt.db.new_session()
+    try:
+        return {r.year: str(r.amount) for r in s.scalars(select(model).where(model.customer_id == customer.id))}
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("lang, words", [("en", ("ledger_undeclared", "plugin ledger", "customer_id, year",
+                                                  "declares no merge policy")),
+                                         ("zh_CN", ("ledger_undeclared", "插件 ledger", "合并策略"))])
+def test_clash_without_a_declared_policy_is_refused_naming_table_and_plugin(client: Any, ctx: Any, rt: Any,
+                                                                            admin_headers: dict[str, str],
+                                                                            lang: str, words: tuple[str, ...]) -> None:
+    model = LEDGERS[None]
+    winner, loser = _pair(ctx, model)
+    before = _rows(rt, model)
+    resp = client.post(f"/api/v1/customers/{winner.id}/merge", json={"loser_id": loser.id},
+                       headers={**admin_headers, "Accept-Language": lang})
+    assert resp.status_code == 409
+    message = resp.get_json()["message"]
+    for word in words:
+        assert word in message, message
+    assert "UNIQUE" not in message.upper() and "constraint" not in message
+    assert _rows(rt, model) == before
+    s = rt.db.new_session()
+    assert s.get(Customer, loser.id).merged_into_id is None
+    s.close()
+
+
+def test_without_a_clash_no_policy_is_needed(client: Any, ctx: Any, rt: Any, admin_headers: dict[str, str]) -> None:
+    model = LEDGERS[None]
+    winner, loser = _customers(ctx)
+    _book(ctx, model, winner, 2024, "10.00")
+    _book(ctx, model, loser, 2026, "7.25")
+    resp = client.post(f"/api/v1/customers/{winner.id}/merge", json={"loser_id": loser.id}, headers=admin_headers)
+    assert resp.status_code == 200, resp.get_json()
+    assert _books(rt, model, winner) == {2024: "10.00", 2026: "7.25"}
+
+
+EXPECTED = {
+    "keep_winner": ({2024: "10.00", 2025: "20.00", 2026: "7.25"}, 1),
+    "keep_loser": ({2024: "10.00", 2025: "5.50", 2026: "7.25"}, 1),
+    "drop_derived": ({2024: "10.00", 2025: "20.00"}, 2),
+}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_declared_policy_decides_and_undo_restores(client: Any, ctx: Any, rt: Any, admin_headers: dict[str, str],
+                                                   policy: str) -> None:
+    model = LEDGERS[policy]
+    winner, loser = _pair(ctx, model)
+    before = _rows(rt, model)
+    resp = client.post(f"/api/v1/customers/{winner.id}/merge", json={"loser_id": loser.id}, headers=admin_headers)
+    assert resp.status_code == 200, resp.get_json()
+    books, removed = EXPECTED[policy]
+    assert _books(rt, model, winner) == books
+    assert _books(rt, model, loser) == {}
+    assert resp.get_json()["removed"] == {model.__tablename__: removed}
+    undo = client.post(f"/api/v1/customers/merges/{resp.get_json()['audit_id']}/undo", headers=admin_headers)
+    assert undo.status_code == 200, undo.get_json()
+    assert _rows(rt, model) == before  # same ids, customers, amounts, dates and times
+
+
+def test_undo_puts_a_removed_row_back_even_when_its_id_was_reused(ctx: Any, rt: Any) -> None:
+    from crmcore.services import dedupe
+
+    model = LEDGERS["drop_derived"]
+    winner, loser = _pair(ctx, model)
+    summary = dedupe.merge_customers(ctx, winner.id, loser.id)
+    newest = _book(ctx, model, winner, 2030, "1.00")  # SQLite may hand out the dropped row's id again
+    dedupe.unmerge(ctx, summary["audit_id"])
+    assert _books(rt, model, loser) == {2025: "5.50", 2026: "7.25"}
+    assert _books(rt, model, winner) == {2024: "10.00", 2025: "20.00", 2030: "1.00"}
+    s = rt.db.new_session()
+    assert s.get(model, newest).year == 2030
+    assert s.scalar(select(AuditLog).where(AuditLog.action == "unmerged")) is not None
+    s.close()
+
+
+def test_an_unknown_policy_fails_at_start_up_naming_plugin_and_table(make_app: Any) -> None:
+    odd = type("LedgerOdd", (Base,), {
+        "__tablename__": "ledger_odd", "__table_args__": ({"info": {"merge_policy": "keep_both"}},),
+        "__annotations__": {"id": Mapped[intpk], "customer_id": Mapped[int]},
+        "customer_id": mapped_column(ForeignKey("customers.id")),
+    })
+
+    class Odd:
+        @hookimpl
+        def crm_register_models(self) -> list[type]:
+            return [odd]
+
+    try:
+        with pytest.raises(PluginError, match="'oddball'.*keep_both.*ledger_odd"):
+            make_app(plugins=[("oddball", Odd())])
+    finally:
+        Base.metadata.remove(odd.__table__)
