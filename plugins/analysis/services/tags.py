@@ -10,9 +10,10 @@ from sqlalchemy import and_, delete, false, func, insert, literal, not_, or_, se
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import audit, record_change
 from crmcore.i18n import _
-from crmcore.models import Customer, Tag
+from crmcore.models import Customer
 from crmcore.models.customer import customer_tags
 from crmcore.db import utcnow
+from crmcore.services.tags import ensure_tag
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import ChurnScore, ClvScore, RfmScore, TagRule
@@ -180,11 +181,7 @@ def apply_rules(ctx: Any) -> dict[str, int]:
         cond = compile_conditions(rule.conditions, metrics.c)
         matching = select(metrics.c.customer_id).where(cond)
         with unit_of_work(ctx):
-            tag = ctx.session.scalar(select(Tag).where(Tag.name == rule.tag))
-            if tag is None:
-                tag = Tag(name=rule.tag)
-                ctx.session.add(tag)
-                ctx.session.flush()
+            tag = ensure_tag(ctx, rule.tag)  # a concurrent run or customer write may create it too
             removed = ctx.session.execute(delete(customer_tags).where(
                 customer_tags.c.tag_id == tag.id, customer_tags.c.customer_id.not_in(matching))).rowcount
             already = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id == tag.id)
