@@ -4,7 +4,7 @@ from __future__ import annotations
 import codecs
 import csv
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from marshmallow import ValidationError as SchemaError
 
@@ -87,7 +87,7 @@ def import_rows(ctx: Any, rows: Iterable[dict[str, Any]], upsert: bool = True) -
 
 
 SNIFF_BYTES = 1 << 20  # how much text (from the first line that is not plain ASCII) decides the encoding
-SNIFF_TOLERANCE = 0.1  # share of those lines the chosen encoding may fail on (they become rejects)
+SNIFF_TOLERANCE = 0.5  # share of those lines the chosen encoding may fail on (they become rejects)
 
 
 def _check_encoding(encoding: str) -> str:
@@ -105,7 +105,7 @@ def sniff_encoding(path: str) -> str:
     """UTF-8 (with or without BOM) or GB18030, judged on whole lines: from the first line that is
     not plain ASCII, up to :data:`SNIFF_BYTES` of them, so no character is ever cut in two. The
     encoding that decodes the most of those lines wins (UTF-8 on a tie); lines it cannot decode
-    become rejected rows later. When neither decodes nearly all of them the file is refused."""
+    become rejected rows later. When neither decodes most of them the file is refused."""
     sample: list[bytes] = []
     size = 0
     with open(path, "rb") as fh:
@@ -162,11 +162,22 @@ def _undecodable(line: int, offset: int, encoding: str) -> ValidationError:
     return ValidationError(message, errors={"row": [message]})
 
 
-def read_csv(fh: Iterable[bytes], encoding: str = "utf-8") -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+def plain_row(row: dict[Any, Any]) -> dict[str, str]:
+    """CSV cells by trimmed column name, values trimmed; more cells than the header is an error."""
+    if None in row:
+        raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
+    return {k.strip(): (v or "").strip() for k, v in row.items() if k and k.strip()}
+
+
+def read_csv(fh: Iterable[bytes], encoding: str = "utf-8",
+             convert: Callable[[dict[Any, Any]], dict[str, Any]] | None = None
+             ) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
     """Yield ``(line number, row dict)`` for each record of a CSV file opened by :func:`open_csv`,
     or ``(line number, error)`` for a record that cannot be read (undecodable bytes, broken
     quoting, more cells than the header): every record comes out as one or the other. The line
-    number is the record's first physical line."""
+    number is the record's first physical line. ``convert`` turns the cells into the row dict
+    (default: a customer's, see :func:`_from_csv_row`; :func:`plain_row` for other records)."""
+    convert = convert or _from_csv_row
     bad: dict[int, int] = {}
     reader = csv.reader(_decoded_lines(fh, encoding, bad))
     try:
@@ -201,7 +212,7 @@ def read_csv(fh: Iterable[bytes], encoding: str = "utf-8") -> Iterator[tuple[int
         for name in header[len(cells):]:
             row[name] = None
         try:
-            yield first, _from_csv_row(row)
+            yield first, convert(row)
         except ValidationError as exc:
             yield first, exc
 
