@@ -10,6 +10,7 @@ from marshmallow import ValidationError as SchemaError
 
 from ..errors import CRMError, ValidationError
 from ..schemas.customers import CustomerSchema
+from .exporter import unguard_cell
 from .customers import FIELDS, get_by_code, create_customer, update_customer
 from ..i18n import _
 
@@ -38,7 +39,7 @@ def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
         if key is None:
             raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
         key = key.strip()
-        value = (value or "").strip()
+        value = unguard_cell((value or "").strip())  # the export's guard against spreadsheet formulas
         if not value:
             continue
         if key.startswith(("attr.", "attributes.")):
@@ -87,6 +88,7 @@ def import_rows(ctx: Any, rows: Iterable[dict[str, Any]], upsert: bool = True) -
 
 
 SNIFF_BYTES = 1 << 20  # how much text (from the first line that is not plain ASCII) decides the encoding
+FIELD_LIMIT = 1 << 30  # the longest cell the CSV reader accepts (its default, 128 KiB, is less than a note)
 SNIFF_TOLERANCE = 0.5  # share of those lines the chosen encoding may fail on (they become rejects)
 
 
@@ -179,6 +181,8 @@ def read_csv(fh: Iterable[bytes], encoding: str = "utf-8",
     (default: a customer's, see :func:`_from_csv_row`; :func:`plain_row` for other records)."""
     convert = convert or _from_csv_row
     bad: dict[int, int] = {}
+    if csv.field_size_limit() < FIELD_LIMIT:  # a long note the export wrote must read back
+        csv.field_size_limit(FIELD_LIMIT)
     reader = csv.reader(_decoded_lines(fh, encoding, bad))
     try:
         header = next(reader)
