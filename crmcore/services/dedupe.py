@@ -4,15 +4,14 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from ..contracts import DuplicateCandidate, MovedRows, RemovedRows
-from ..db import Base
 from ..errors import Conflict, NotFound, ValidationError
 from ..events import jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
-from .merge_rows import move_rows, restore
+from .merge_rows import move_back, move_rows, restore
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
 from .unit import unit_of_work
 from ..i18n import _
@@ -173,13 +172,9 @@ def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
     loser = ctx.session.get(Customer, int(data["loser_id"]))
     if loser is None or loser.merged_into_id != winner.id:
         raise Conflict(_("The merged customer is no longer linked to the winner; it cannot be undone."))
-    tables = Base.metadata.tables
     with unit_of_work(ctx):
         for m in data["moved"]:
-            table = tables[m["table"]]
-            pk = table.c[m.get("pk", "id")]
-            ctx.session.execute(update(table).where(pk.in_(m["ids"]), table.c[m["column"]] == winner.id)
-                                .values({m["column"]: loser.id}))
+            move_back(ctx, m, winner.id, loser.id)
         restore(ctx, data.get("removed") or [])
         ctx.session.flush()
         ctx.session.expire_all()

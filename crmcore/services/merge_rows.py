@@ -6,7 +6,8 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from sqlalchemy import Column, Index, Table, UniqueConstraint, delete, exists, insert, select, update
+from sqlalchemy import (Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint, delete, exists, insert, select,
+                        tuple_, update)
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -41,28 +42,38 @@ def merge_policy(table: Table) -> str | None:
 
 
 def unique_keys(table: Table, column: Column) -> list[tuple[Column, ...]]:
-    """Every unique constraint or unique index of ``table`` that includes ``column``."""
+    """Every unique constraint, unique index or primary key of ``table`` that includes ``column``."""
     keys: list[tuple[Column, ...]] = []
     for item in list(table.constraints) + list(table.indexes):
-        if isinstance(item, UniqueConstraint) or (isinstance(item, Index) and item.unique):
+        if isinstance(item, (UniqueConstraint, PrimaryKeyConstraint)) or (isinstance(item, Index) and item.unique):
             cols = tuple(item.columns)
             if any(c is column for c in cols) and cols not in keys:
                 keys.append(cols)
     return keys
 
 
-def _clashing(ctx: Any, table: Table, column: Column, pk: Column, key: tuple[Column, ...], mine: int, theirs: int) -> list[Any]:
-    """Ids of ``mine``'s rows that have a row of ``theirs`` with the same values on ``key``."""
+def _ids(ctx: Any, pk: list[Column], *where: Any) -> list[Any]:
+    """Primary keys of the matching rows: values for a one-column key, lists for a composite one."""
+    rows = ctx.session.execute(select(*pk).where(*where).order_by(*pk)).all()
+    return [row[0] if len(pk) == 1 else list(row) for row in rows]
+
+
+def _in(pk: list[Column], ids: list[Any]) -> Any:
+    return pk[0].in_(ids) if len(pk) == 1 else tuple_(*pk).in_([tuple(i) for i in ids])
+
+
+def _clashing(ctx: Any, table: Table, column: Column, pk: list[Column], key: tuple[Column, ...], mine: int,
+              theirs: int) -> list[Any]:
+    """Keys of ``mine``'s rows that have a row of ``theirs`` with the same values on ``key``."""
     other = table.alias("other")
     same = [other.c[c.name] == c for c in key if c is not column]
-    stmt = select(pk).where(column == mine, exists().where(other.c[column.name] == theirs, *same))
-    return list(ctx.session.scalars(stmt))
+    return _ids(ctx, pk, column == mine, exists().where(other.c[column.name] == theirs, *same))
 
 
-def _remove(ctx: Any, table: Table, pk: Column, ids: list[Any]) -> RemovedRows:
+def _remove(ctx: Any, table: Table, pk: list[Column], ids: list[Any]) -> RemovedRows:
     rows = [{k: _to_json(v) for k, v in row.items()} for row in ctx.session.execute(
-        select(table).where(pk.in_(ids)).order_by(pk)).mappings()]
-    ctx.session.execute(delete(table).where(pk.in_(ids)))
+        select(table).where(_in(pk, ids)).order_by(*pk)).mappings()]
+    ctx.session.execute(delete(table).where(_in(pk, ids)))
     return RemovedRows(table.name, rows)
 
 
@@ -111,16 +122,16 @@ def move_rows(ctx: Any, winner_id: int, loser_id: int) -> list[MovedRows | Remov
     existing = set(sa_inspect(ctx.session.connection()).get_table_names())
     for table in Base.metadata.sorted_tables:
         # skip tables of plugins imported here but not migrated into this database
-        if table.name in SKIP_TABLES or table.name not in existing or len(table.primary_key.columns) != 1:
+        if table.name in SKIP_TABLES or table.name not in existing or not table.primary_key.columns:
             continue
-        pk = list(table.primary_key.columns)[0]
+        pk = list(table.primary_key.columns)
         for fk in table.foreign_keys:
             if fk.column.table.name != "customers" or fk.column.name != "id":
                 continue
             col = fk.parent
             policy, removed = merge_policy(table), []
             if policy == MERGE_DROP_DERIVED:
-                removed = list(ctx.session.scalars(select(pk).where(col == loser_id)))
+                removed = _ids(ctx, pk, col == loser_id)
             for key in unique_keys(table, col):
                 clash = _clashing(ctx, table, col, pk, key, loser_id, winner_id)
                 if not clash or policy == MERGE_DROP_DERIVED:
@@ -134,17 +145,33 @@ def move_rows(ctx: Any, winner_id: int, loser_id: int) -> list[MovedRows | Remov
                     done.append(_remove(ctx, table, pk, theirs))
             if removed:
                 done.append(_remove(ctx, table, pk, removed))
-            ids = list(ctx.session.scalars(select(pk).where(col == loser_id)))
+            ids = _ids(ctx, pk, col == loser_id)
             if not ids:
                 continue
             try:
-                ctx.session.execute(update(table).where(pk.in_(ids)).values({col.name: winner_id}))
+                ctx.session.execute(update(table).where(_in(pk, ids)).values({col.name: winner_id}))
             except IntegrityError as exc:  # a unique key the model does not declare
                 raise Conflict(_("These customers cannot be merged: their rows in table %(table)s (plugin "
                                  "%(plugin)s) clash on a unique key that the table's model does not declare.",
                                  table=table.name, plugin=table_owner(ctx, table))) from exc
-            done.append(MovedRows(table.name, col.name, ids, pk.name))
+            if any(c is col for c in pk):  # the key itself changed: record the rows' keys after the move
+                at = [i for i, c in enumerate(pk) if c is col][0]
+                ids = [winner_id if len(pk) == 1 else [winner_id if n == at else v for n, v in enumerate(i)]
+                       for i in ids]
+            done.append(MovedRows(table.name, col.name, ids, ",".join(c.name for c in pk)))
     return done
+
+
+def move_back(ctx: Any, moved: dict[str, Any], winner_id: int, loser_id: int) -> None:
+    """Undo one :class:`MovedRows` entry of a merge's audit data: those rows go back to the loser."""
+    table = Base.metadata.tables[moved["table"]]
+    pk = [table.c[name] for name in moved.get("pk", "id").split(",")]
+    if len(pk) == 1:
+        ids = [_from_json(pk[0], i) for i in moved["ids"]]
+    else:
+        ids = [[_from_json(c, v) for c, v in zip(pk, i)] for i in moved["ids"]]
+    column = table.c[moved["column"]]
+    ctx.session.execute(update(table).where(_in(pk, ids), column == winner_id).values({column.name: loser_id}))
 
 
 def restore(ctx: Any, removed: list[dict[str, Any]]) -> None:
@@ -152,11 +179,13 @@ def restore(ctx: Any, removed: list[dict[str, Any]]) -> None:
     tables = Base.metadata.tables
     for entry in removed:
         table = tables[entry["table"]]
-        pk = list(table.primary_key.columns)[0]
+        pk = list(table.primary_key.columns)
+        surrogate = pk[0] if len(pk) == 1 and not pk[0].foreign_keys else None
         for row in entry["rows"]:
             values = {k: _from_json(table.c[k], v) for k, v in row.items() if k in table.c}
-            if ctx.session.scalar(select(pk).where(pk == values.get(pk.name))) is not None:
-                values.pop(pk.name)  # the id was given to a newer row meanwhile
+            if surrogate is not None and ctx.session.scalar(
+                    select(surrogate).where(surrogate == values.get(surrogate.name))) is not None:
+                values.pop(surrogate.name)  # the id was given to a newer row meanwhile
             try:
                 ctx.session.execute(insert(table).values(values))
             except IntegrityError as exc:

@@ -40,12 +40,33 @@ def _ledger(policy: str | None) -> type:
 LEDGERS = {policy: _ledger(policy) for policy in (None, *POLICIES)}
 
 
+class YearTotal(Base):
+    """A per-year total keyed by (customer_id, year) itself: the primary key is the unique key."""
+
+    __tablename__ = "ledger_year_totals"
+    __table_args__ = ({"info": {"merge_policy": "keep_loser"}},)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    closed_on: Mapped[dt.date]
+
+
+class Balance(Base):
+    """One row per customer, keyed by the customer: a clash whenever both have one."""
+
+    __tablename__ = "ledger_balances"
+    __table_args__ = ({"info": {"merge_policy": "keep_winner"}},)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    points: Mapped[int]
+
+
 class LedgerPlugin:
     """A third-party plugin registering its ledgers, with no merge hook of its own."""
 
     @hookimpl
     def crm_register_models(self) -> list[type]:
-        return list(LEDGERS.values())
+        return [*LEDGERS.values(), YearTotal, Balance]
 
 
 @pytest.fixture
@@ -187,3 +208,32 @@ def test_an_unknown_policy_fails_at_start_up_naming_plugin_and_table(make_app: A
             make_app(plugins=[("oddball", Odd())])
     finally:
         Base.metadata.remove(odd.__table__)
+
+
+def test_tables_keyed_by_the_customer_itself_merge_by_their_policy_and_undo(ctx: Any, rt: Any) -> None:
+    from crmcore.services import dedupe
+
+    winner, loser = _customers(ctx)
+    for cid, year in ((winner.id, 2024), (winner.id, 2025), (loser.id, 2025), (loser.id, 2026)):
+        ctx.session.add(YearTotal(customer_id=cid, year=year, closed_on=dt.date(year, 12, cid % 28 + 1)))
+    ctx.session.add_all([Balance(customer_id=winner.id, points=10), Balance(customer_id=loser.id, points=7)])
+    ctx.session.commit()
+
+    def state() -> tuple[set[tuple[Any, ...]], set[tuple[int, int]]]:
+        s = rt.db.new_session()
+        try:
+            return ({(t.customer_id, t.year, t.closed_on) for t in s.scalars(select(YearTotal))},
+                    {(b.customer_id, b.points) for b in s.scalars(select(Balance))})
+        finally:
+            s.close()
+
+    before = state()
+    summary = dedupe.merge_customers(ctx, winner.id, loser.id)
+    totals, balances = state()
+    w, lo = winner.id, loser.id
+    assert totals == {(w, 2024, dt.date(2024, 12, w % 28 + 1)), (w, 2025, dt.date(2025, 12, lo % 28 + 1)),
+                      (w, 2026, dt.date(2026, 12, lo % 28 + 1))}  # keep_loser: the loser's 2025 replaced the winner's
+    assert balances == {(w, 10)}  # keep_winner
+    assert summary["removed"] == {"ledger_year_totals": 1, "ledger_balances": 1}
+    dedupe.unmerge(ctx, summary["audit_id"])
+    assert state() == before
