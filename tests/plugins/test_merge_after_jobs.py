@@ -105,13 +105,15 @@ def test_merge_demo_pair_after_every_job_through_the_admin_and_undo(app: Any, rt
     assert resp.status_code == 302
     page = client.get(resp.headers["Location"]).text
     assert "was merged into this one" in page and "UNIQUE" not in page and "constraint" not in page
+    assert "Customer 张三商贸(有限公司) was merged" in page  # its name, not its id
+    assert "analysis_churn_scores" in page and "undoing the merge puts them back" in page
     s = rt.db.new_session()
     assert s.get(Customer, loser).merged_into_id == winner
     entry = s.scalar(select(AuditLog).where(AuditLog.action == "merged"))
     s.close()
     resp = client.post(f"/admin/customer/unmerge/?id={winner}", data={"csrf_token": csrf_from(page), "target": entry.id})
     assert resp.status_code == 302
-    assert "separate again" in client.get(resp.headers["Location"]).text
+    assert "customer 张三商贸(有限公司) is separate again" in client.get(resp.headers["Location"]).text
     assert _scores(rt, loser) == before
 
 
