@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from marshmallow import ValidationError as SchemaError
 
-from ..errors import CRMError, ValidationError
+from ..errors import Conflict, CRMError, ValidationError
 from ..schemas.customers import CustomerSchema
 from .exporter import unguard_cell
 from .customers import FIELDS, get_by_code, create_customer, update_customer
@@ -53,8 +53,9 @@ def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True) -> RowResult:
-    """Create or update one customer; any error rejects this row only."""
+def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True, *, retry: bool = True) -> RowResult:
+    """Create or update one customer; any error rejects this row only. When another transaction
+    creates the same code at the same moment, the row updates that customer instead."""
     code = raw.get("code") if isinstance(raw, dict) else None
     try:
         if not isinstance(raw, dict):
@@ -77,6 +78,9 @@ def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True) -
         return RowResult(index, "rejected", code=code, errors=exc.messages_dict)
     except CRMError as exc:
         ctx.session.rollback()
+        if (retry and upsert and isinstance(exc, Conflict) and isinstance(raw, dict) and raw.get("code")
+                and get_by_code(ctx, raw["code"]) is not None):
+            return import_one(ctx, index, raw, upsert, retry=False)  # created meanwhile: update it
         return RowResult(index, "rejected", code=code, errors=exc.errors or {"row": [exc.message]})
 
 

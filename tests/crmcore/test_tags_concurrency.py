@@ -3,6 +3,7 @@
 have looked the tag up (and not found it) before either creates it."""
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -16,9 +17,9 @@ TAG = "并发新标签"
 
 
 @contextmanager
-def both_look_up_the_tag_first(engine: Any, threads: int) -> Iterator[None]:
-    """Hold each worker thread right after its first lookup of tags by name until every worker
-    has made its own: all of them have seen that the tag does not exist yet."""
+def both_look_up_the_tag_first(engine: Any, threads: int, table: str = "tags", column: str = "name") -> Iterator[None]:
+    """Hold each worker thread right after its first lookup of ``table`` by ``column`` until every
+    worker has made its own: all of them have seen that the row does not exist yet."""
     barrier = threading.Barrier(threads)
     waited: set[int] = set()
     workers: set[int] = set()
@@ -26,7 +27,7 @@ def both_look_up_the_tag_first(engine: Any, threads: int) -> Iterator[None]:
     def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
         me = threading.get_ident()
         if me in workers and me not in waited and statement.lstrip().upper().startswith("SELECT") \
-                and "FROM tags" in statement and "tags.name" in statement:
+                and f"FROM {table}" in statement and re.search(rf"\b{table}\.{column} (=|IN)", statement):
             waited.add(me)
             barrier.wait(timeout=60)  # a safety net against a hang, not a timing assumption
 
@@ -35,11 +36,12 @@ def both_look_up_the_tag_first(engine: Any, threads: int) -> Iterator[None]:
         yield workers
     finally:
         event.remove(engine, "after_cursor_execute", after)
+    assert len(waited) == threads, "not every worker looked the row up: the race was not staged"
 
 
-def run_together(engine: Any, calls: list[Callable[[], Any]]) -> list[Any]:
+def run_together(engine: Any, calls: list[Callable[[], Any]], table: str = "tags", column: str = "name") -> list[Any]:
     results: list[Any] = [None] * len(calls)
-    with both_look_up_the_tag_first(engine, len(calls)) as workers:
+    with both_look_up_the_tag_first(engine, len(calls), table, column) as workers:
         def work(i: int) -> None:
             workers.add(threading.get_ident())
             try:
@@ -124,3 +126,23 @@ def test_concurrent_imports_naming_one_new_tag(app: Any, rt: Any, tmp_path: Any)
 def test_tags_are_folded_and_deduplicated_in_order(ctx: Any) -> None:
     c = customers.create_customer(ctx, {"name": "Fold Co", "tags": ["ＶＩＰ", "b", " VIP ", "", "a", "b"]})
     assert [t.name for t in c.tags] == ["VIP", "b", "a"]
+
+
+def test_concurrent_imports_of_one_new_code_create_it_once(app: Any, rt: Any) -> None:
+    """The same new code imported twice at once: one creates it, the other finds it and updates it."""
+    from crmcore.services.importer import import_rows
+
+    def importer(i: int) -> Callable[[], Any]:
+        def call() -> Any:
+            ctx = rt.context(session=rt.db.new_session(), source="import")
+            try:
+                return [r.status for r in import_rows(ctx, [{"code": "SAME1", "name": "Same Co", "industry": f"I{i}"}])]
+            finally:
+                ctx.session.close()
+        return call
+
+    results = run_together(rt.db.engine, [importer(0), importer(1)], table="customers", column="code")
+    assert sorted(r[0] for r in results) == ["created", "updated"], results
+    s = rt.db.new_session()
+    assert s.scalar(select(func.count()).select_from(Customer).where(Customer.code == "SAME1")) == 1
+    s.close()
