@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from ..contracts import DuplicateCandidate, MovedRows, RemovedRows
+from ..contracts import DuplicateCandidate, Event, MovedRows, RemovedRows
 from ..errors import Conflict, NotFound, ValidationError
-from ..events import jsonable, record_change
+from ..events import audit, emit, jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
 from .merge_rows import move_back, move_rows, restore
@@ -142,7 +142,12 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
                 "moved": [{"table": m.table, "column": m.column, "ids": m.ids, "pk": m.pk} for m in moved],
                 "removed": [{"table": r.table, "rows": r.rows} for r in removed],
                 "filled": filled, "attributes_added": attrs_added, "tags_added": [t.name for t in tags_added]}
-        event = record_change(ctx, "customer", "merged", winner.id, filled, data=data, event_name="customer.merged")
+        # the audit entry keeps the removed rows whole (undo needs them); the event and its outbox
+        # messages only say how many rows of which table were removed
+        event = Event(name="customer.merged", entity="customer", entity_id=winner.id, data=jsonable(
+            {"changes": filled, **data, "removed": [{"table": r.table, "count": len(r.rows)} for r in removed]}))
+        audit(ctx, "merged", "customer", winner.id, filled, data, event.id)
+        emit(ctx, event, lifecycle=("customer", "merged", winner.id, filled))
         counts: dict[str, int] = {}
         for m in moved:
             counts[m.table] = counts.get(m.table, 0) + len(m.ids)

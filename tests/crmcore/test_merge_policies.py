@@ -64,13 +64,21 @@ class Balance(Base):
 class LedgerPlugin:
     """A third-party plugin registering its ledgers, with no merge hook of its own."""
 
+    events: list[Any] = []
+
     @hookimpl
     def crm_register_models(self) -> list[type]:
         return [*LEDGERS.values(), YearTotal, Balance]
 
+    @hookimpl
+    def crm_event(self, ctx: Any, event: Any) -> None:
+        if event.name == "customer.merged":
+            self.events.append(event)
+
 
 @pytest.fixture
 def app(make_app: Any) -> Any:
+    LedgerPlugin.events = []
     return make_app(plugins=[("ledger", LedgerPlugin())])
 
 
@@ -170,6 +178,13 @@ def test_declared_policy_decides_and_undo_restores(client: Any, ctx: Any, rt: An
     assert _books(rt, model, winner) == books
     assert _books(rt, model, loser) == {}
     assert resp.get_json()["removed"] == {model.__tablename__: removed}
+    # the audit entry keeps the removed rows for undo; the event (and webhooks) only their count
+    s = rt.db.new_session()
+    entry = s.get(AuditLog, resp.get_json()["audit_id"])
+    assert [len(r["rows"]) for r in entry.data["removed"]] == [removed]
+    s.close()
+    [event] = LedgerPlugin.events
+    assert event.data["removed"] == [{"table": model.__tablename__, "count": removed}]
     undo = client.post(f"/api/v1/customers/merges/{resp.get_json()['audit_id']}/undo", headers=admin_headers)
     assert undo.status_code == 200, undo.get_json()
     assert _rows(rt, model) == before  # same ids, customers, amounts, dates and times

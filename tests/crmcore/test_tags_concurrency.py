@@ -1,6 +1,6 @@
-"""Two requests naming the same new tag at the same moment both succeed and share one tag
-(issue 13), on SQLite and PostgreSQL: each thread has its own client and session, and both
-have looked the tag up (and not found it) before either creates it."""
+"""Two requests naming the same new tag at the same moment both succeed and share one tag, and
+two imports of one new code create it once (issue 13), on SQLite and PostgreSQL: each thread has
+its own client and session, and all have looked the row up (and not found it) before any creates it."""
 from __future__ import annotations
 
 import re
