@@ -43,13 +43,13 @@ def merge_policy(table: Table) -> str | None:
 
 def unique_keys(table: Table, column: Column) -> list[tuple[Column, ...]]:
     """Every unique constraint, unique index or primary key of ``table`` that includes ``column``."""
-    keys: list[tuple[Column, ...]] = []
+    keys: dict[tuple[str, ...], tuple[Column, ...]] = {}
     for item in list(table.constraints) + list(table.indexes):
         if isinstance(item, (UniqueConstraint, PrimaryKeyConstraint)) or (isinstance(item, Index) and item.unique):
             cols = tuple(item.columns)
-            if any(c is column for c in cols) and cols not in keys:
-                keys.append(cols)
-    return keys
+            if any(c is column for c in cols):
+                keys.setdefault(tuple(sorted(c.name for c in cols)), cols)
+    return list(keys.values())
 
 
 def _ids(ctx: Any, pk: list[Column], *where: Any) -> list[Any]:
