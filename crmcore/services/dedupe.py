@@ -5,6 +5,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..contracts import DuplicateCandidate, Event, MovedRows, RemovedRows
 from ..errors import Conflict, NotFound, ValidationError
@@ -107,6 +108,22 @@ def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows
     return moved
 
 
+def _merge_hooks(ctx: Any, winner: Customer, loser: Customer) -> list[Any]:
+    """Call each plugin's ``crm_customer_merge`` in hook order (the core's default last); a unique
+    key its rows break is refused naming that plugin, never as the database's own message."""
+    hook = ctx.hook.crm_customer_merge
+    kwargs = {"ctx": ctx, "winner": winner, "loser": loser}
+    groups = []
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            groups.append(impl.function(*[kwargs[a] for a in impl.argnames]))
+            ctx.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(_("These customers cannot be merged: plugin %(plugin)s could not move its records, "
+                             "which clash with the other customer's.", plugin=impl.plugin_name)) from exc
+    return groups
+
+
 def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
     """Merge ``loser`` into ``winner``: history moves over, empty fields of the winner are filled,
     tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
@@ -119,7 +136,7 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
         ctx.session.flush()
         moved: list[MovedRows] = []
         removed: list[RemovedRows] = []
-        for group in ctx.hook.crm_customer_merge(ctx=ctx, winner=winner, loser=loser):
+        for group in _merge_hooks(ctx, winner, loser):
             for item in group or ():
                 (removed if isinstance(item, RemovedRows) else moved).append(item)
         ctx.session.flush()

@@ -7,7 +7,7 @@ import decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Date, ForeignKey, Numeric, UniqueConstraint, select
+from sqlalchemy import Date, ForeignKey, Numeric, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crmcore import hookimpl
@@ -252,3 +252,43 @@ def test_tables_keyed_by_the_customer_itself_merge_by_their_policy_and_undo(ctx:
     assert summary["removed"] == {"ledger_year_totals": 1, "ledger_balances": 1}
     dedupe.unmerge(ctx, summary["audit_id"])
     assert state() == before
+
+
+def test_a_plugin_merge_hook_breaking_a_unique_key_is_refused_naming_the_plugin(make_app: Any, rt: Any,
+                                                                               admin_headers: dict[str, str]) -> None:
+    """A plugin that moves rows itself (a customer id without a foreign key) and breaks a unique key."""
+    from sqlalchemy import update
+
+    class ShopAccount(Base):
+        __tablename__ = "shop_accounts_merge_test"
+        __table_args__ = (UniqueConstraint("customer_ref", "shop"),)
+
+        id: Mapped[intpk]
+        customer_ref: Mapped[int]
+        shop: Mapped[str] = mapped_column(String(20))
+
+    class Shop:
+        @hookimpl
+        def crm_register_models(self) -> list[type]:
+            return [ShopAccount]
+
+        @hookimpl
+        def crm_customer_merge(self, ctx: Any, winner: Any, loser: Any) -> list[Any]:
+            ctx.session.execute(update(ShopAccount).where(ShopAccount.customer_ref == loser.id)
+                                .values(customer_ref=winner.id))
+            return []
+
+    try:
+        app = make_app(plugins=[("shop", Shop())])
+        ctx = app.extensions["crm"].context(source="test")
+        winner, loser = _customers(ctx)
+        ctx.session.add_all([ShopAccount(customer_ref=winner.id, shop="tmall"),
+                             ShopAccount(customer_ref=loser.id, shop="tmall")])
+        ctx.session.commit()
+        resp = app.test_client().post(f"/api/v1/customers/{winner.id}/merge", json={"loser_id": loser.id},
+                                      headers={**admin_headers, "Accept-Language": "en"})
+        assert resp.status_code == 409
+        message = resp.get_json()["message"]
+        assert "plugin shop could not move its records" in message and "UNIQUE" not in message.upper()
+    finally:
+        Base.metadata.remove(ShopAccount.__table__)
