@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from .errors import CRMError
+from .i18n import _
 from .runtime import Runtime, build_runtime
 
 _runtime: dict[str, Runtime] = {}
@@ -213,9 +214,10 @@ def import_customers(file: str, encoding: str | None, no_update: bool, report: s
     try:
         with fh, click.progressbar(length=size, label="Importing", file=sys.stderr) as bar:
             last = 0
-            for line, row in read_csv(fh):
+            for line, row in read_csv(fh, used):
                 if isinstance(row, Exception):
-                    result_status, errors, code = "rejected", {"row": [f"Cannot read this row: {row}"]}, None
+                    result_status, code = "rejected", None
+                    errors = getattr(row, "errors", None) or {"row": [str(row)]}
                 else:
                     res = import_one(ctx, line, row, upsert=not no_update)
                     result_status, errors, code = res.status, res.errors, res.code
@@ -227,15 +229,17 @@ def import_customers(file: str, encoding: str | None, no_update: bool, report: s
                         rejected_writer.writerow(["line", "code", "reason"])
                     reason = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items())
                     rejected_writer.writerow([line, code or "", reason])
-                pos = fh.buffer.tell() if hasattr(fh, "buffer") else last
+                pos = fh.tell()
                 bar.update(max(0, pos - last))
                 last = pos
     finally:
         if rejected_fh:
             rejected_fh.close()
-    click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+    # every record read is counted once: created + updated + unchanged + rejected = rows read
+    click.echo(str(_("%(total)s rows read: created %(created)s, updated %(updated)s, unchanged %(unchanged)s, "
+                     "rejected %(rejected)s", total=sum(counts.values()), **counts)))
     if counts["rejected"]:
-        click.echo(f"Rejected rows and reasons: {report_path}")
+        click.echo(str(_("Rejected rows and reasons: %(path)s", path=report_path)))
 
 
 @cli.group("export")

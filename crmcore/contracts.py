@@ -108,6 +108,22 @@ class MovedRows:
     pk: str = "id"
 
 
+#: What a table's owner declares, as ``info={"merge_policy": ...}`` in its ``__table_args__``, for
+#: rows of the two merged customers that clash on a unique key including the customer.
+MERGE_KEEP_WINNER = "keep_winner"  # the winner's row stays; the loser's clashing row is removed
+MERGE_KEEP_LOSER = "keep_loser"  # the loser's row replaces the winner's clashing row
+MERGE_DROP_DERIVED = "drop_derived"  # derived data: every row of the loser is removed, the winner's stay
+MERGE_POLICIES = (MERGE_KEEP_WINNER, MERGE_KEEP_LOSER, MERGE_DROP_DERIVED)
+
+
+@dataclass
+class RemovedRows:
+    """Rows of ``table`` a merge deleted (as JSON-ready ``{column: value}``), put back by undo."""
+
+    table: str
+    rows: list[dict[str, Any]]
+
+
 @dataclass
 class Event:
     """Something that happened, delivered to ``crm_event`` after commit and to the outbox."""

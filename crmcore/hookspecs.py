@@ -221,13 +221,14 @@ def crm_customer_merge(ctx: Any, winner: Any, loser: Any) -> list[Any]:
     """Move the plugin's rows from ``loser`` to ``winner`` during a merge.
 
     Called inside the merge transaction. The core's default (called last) moves every row of
-    any table with a foreign key to ``customers.id``; implement this only for data it cannot
-    see. Return what you moved so the merge can be undone.
+    any table with a foreign key to ``customers.id``, applying each table's declared
+    ``merge_policy`` where a unique key includes the customer; implement this only for data it
+    cannot see. Return what you moved (and removed) so the merge can be undone.
 
     :param ctx: the ``ServiceContext``.
     :param winner: the ``Customer`` kept.
     :param loser: the ``Customer`` merged away.
-    :return: a list of ``crmcore.contracts.MovedRows``.
+    :return: a list of ``crmcore.contracts.MovedRows`` (and ``RemovedRows`` for deleted rows).
     """
 
 

@@ -47,6 +47,7 @@ class Registry:
     oa_providers: dict[str, Any] = field(default_factory=dict)
     models: list[type] = field(default_factory=list)
     migrations: list[str] = field(default_factory=list)
+    table_owners: dict[str, str] = field(default_factory=dict)  # table name -> plugin that registered it
 
 
 def _call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
@@ -87,9 +88,24 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
         erp_adapters=_collect(pm, "crm_register_erp_adapters", "ERP adapter"),
         oa_providers=_collect(pm, "crm_register_oa_providers", "OA provider"),
     )
-    reg.models = [m for _, m in _call_per_plugin(pm, "crm_register_models")]
+    for plugin, model in _call_per_plugin(pm, "crm_register_models"):
+        reg.models.append(model)
+        table = getattr(model, "__table__", None)
+        if table is not None:
+            reg.table_owners[table.name] = plugin
+            _check_merge_policy(plugin, table)
     reg.migrations = [p for _, p in _call_per_plugin(pm, "crm_register_migrations")]
     return reg
+
+
+def _check_merge_policy(plugin: str, table: Any) -> None:
+    """A declared merge policy must be one the core's row mover knows."""
+    from .contracts import MERGE_POLICIES
+
+    policy = table.info.get("merge_policy")
+    if policy is not None and policy not in MERGE_POLICIES:
+        raise PluginError(f"plugin {plugin!r} declares merge_policy {policy!r} on table {table.name!r}; "
+                          f"use one of {', '.join(MERGE_POLICIES)}")
 
 
 def _add_plugin_hookspecs(pm: pluggy.PluginManager, obj: ModuleType | Any, name: str) -> None:

@@ -259,9 +259,19 @@ class CustomerView(SecureModelView):
             flash_crm_error(exc)
             return self._back(winner_id)
         moved = sum(summary["moved"].values())
+        name = self._name(loser_id)
         flash(gettext("Customer %(loser)s was merged into this one (%(moved)s records moved). "
-                      "You can undo it below.", loser=loser_id, moved=moved), "success")
+                      "You can undo it below.", loser=name, moved=moved), "success")
+        if summary.get("removed"):
+            flash(gettext("%(removed)s records of %(loser)s that clashed with this customer's were dropped "
+                          "(%(tables)s), as their plugins declare; undoing the merge puts them back.",
+                          removed=sum(summary["removed"].values()), loser=name,
+                          tables=", ".join(sorted(summary["removed"]))), "info")
         return self._back(winner_id)
+
+    def _name(self, customer_id: int) -> str:
+        customer = self.ctx().session.get(Customer, customer_id)
+        return customer.name if customer is not None else str(customer_id)
 
     @expose("/unmerge/", methods=("POST",))
     def unmerge_view(self) -> Any:
@@ -276,8 +286,8 @@ class CustomerView(SecureModelView):
         except CRMError as exc:
             flash_crm_error(exc)
             return self._back(customer_id)
-        flash(gettext("The merge was undone; customer %(loser)s is separate again.", loser=result["loser_id"]),
-              "success")
+        flash(gettext("The merge was undone; customer %(loser)s is separate again.",
+                      loser=self._name(result["loser_id"])), "success")
         return self._back(customer_id)
 
     @expose("/log/", methods=("POST",))

@@ -17,6 +17,7 @@ from ..normalize import company_key, fold, normalize_email, normalize_phone, sea
 from . import access
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
+from .tags import ensure_tags
 from .unit import apply_changes, unit_of_work
 from ..i18n import _
 
@@ -196,24 +197,14 @@ def refresh_completeness(ctx: Any, customer: Customer) -> None:
 
 
 def _tags(ctx: Any, names: list[str], known: dict[str, Tag] | None = None) -> list[Tag]:
-    """The tags of these names, new ones created; ``known``: tags found or made earlier in the same
-    unit of work (a batch), so two customers naming one new tag share it."""
-    out = []
-    for raw in names:
-        name = fold(raw)
-        if not name:
-            continue
-        tag = known.get(name) if known is not None else None
-        if tag is None:
-            tag = ctx.session.scalar(select(Tag).where(Tag.name == name))
-        if tag is None:
-            tag = Tag(name=name)
-            ctx.session.add(tag)
-        if known is not None:
-            known[name] = tag
-        if tag not in out:
-            out.append(tag)
-    return out
+    """The tags of these names, new ones created (safe under concurrency); ``known``: tags found or
+    made earlier in the same unit of work (a batch), so two customers naming one new tag share it."""
+    folded = list(dict.fromkeys(n for n in (fold(raw) for raw in names) if n))
+    have = {n: known[n] for n in folded if known is not None and n in known}
+    have.update(ensure_tags(ctx, [n for n in folded if n not in have]))
+    if known is not None:
+        known.update(have)
+    return [have[n] for n in folded]
 
 
 def build_customer(ctx: Any, data: dict[str, Any], attributes: dict[str, Any] | None = None,

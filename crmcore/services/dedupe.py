@@ -4,15 +4,15 @@ from __future__ import annotations
 from difflib import SequenceMatcher
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
-from ..contracts import DuplicateCandidate, MovedRows
-from ..db import Base
+from ..contracts import DuplicateCandidate, Event, MovedRows, RemovedRows
 from ..errors import Conflict, NotFound, ValidationError
-from ..events import jsonable, record_change
+from ..events import audit, emit, jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
+from .merge_rows import move_back, move_rows, restore
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
 from .unit import unit_of_work
 from ..i18n import _
@@ -94,23 +94,10 @@ def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
     return groups[:limit]
 
 
-def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows]:
-    """Move every row of every table with a foreign key to customers.id, plus external refs."""
-    moved: list[MovedRows] = []
-    existing = set(sa_inspect(ctx.session.connection()).get_table_names())
-    for table in Base.metadata.sorted_tables:
-        # skip tables of plugins imported here but not migrated into this database
-        if table.name == "customers" or table.name not in existing or len(table.primary_key.columns) != 1:
-            continue
-        pk = list(table.primary_key.columns)[0]
-        for fk in table.foreign_keys:
-            if fk.column.table.name != "customers" or fk.column.name != "id":
-                continue
-            col = fk.parent
-            ids = list(ctx.session.scalars(select(pk).where(col == loser.id)))
-            if ids:
-                ctx.session.execute(update(table).where(pk.in_(ids)).values({col.name: winner.id}))
-                moved.append(MovedRows(table.name, col.name, ids, pk.name))
+def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows | RemovedRows]:
+    """Move every row of every table with a foreign key to customers.id (applying each table's
+    declared merge policy where a unique key clashes), plus external refs."""
+    moved = move_rows(ctx, winner.id, loser.id)
     refs = ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "customer",
                                                          ExternalRef.entity_id == loser.id)).all()
     ids = []
@@ -125,6 +112,22 @@ def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows
     return moved
 
 
+def _merge_hooks(ctx: Any, winner: Customer, loser: Customer) -> list[Any]:
+    """Call each plugin's ``crm_customer_merge`` in hook order (the core's default last); a unique
+    key its rows break is refused naming that plugin, never as the database's own message."""
+    hook = ctx.hook.crm_customer_merge
+    kwargs = {"ctx": ctx, "winner": winner, "loser": loser}
+    groups = []
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            groups.append(impl.function(*[kwargs[a] for a in impl.argnames]))
+            ctx.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(_("These customers cannot be merged: plugin %(plugin)s could not move its records, "
+                             "which clash with the other customer's.", plugin=impl.plugin_name)) from exc
+    return groups
+
+
 def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
     """Merge ``loser`` into ``winner``: history moves over, empty fields of the winner are filled,
     tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
@@ -136,8 +139,10 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
     with unit_of_work(ctx):
         ctx.session.flush()
         moved: list[MovedRows] = []
-        for group in ctx.hook.crm_customer_merge(ctx=ctx, winner=winner, loser=loser):
-            moved.extend(group or ())
+        removed: list[RemovedRows] = []
+        for group in _merge_hooks(ctx, winner, loser):
+            for item in group or ():
+                (removed if isinstance(item, RemovedRows) else moved).append(item)
         ctx.session.flush()
         ctx.session.expire_all()  # rows moved by bulk UPDATEs: reload what the session holds
         filled: dict[str, list[Any]] = {}
@@ -156,9 +161,21 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
         refresh_completeness(ctx, winner)
         data = {"loser_id": loser.id, "winner_id": winner.id,
                 "moved": [{"table": m.table, "column": m.column, "ids": m.ids, "pk": m.pk} for m in moved],
+                "removed": [{"table": r.table, "rows": r.rows} for r in removed],
                 "filled": filled, "attributes_added": attrs_added, "tags_added": [t.name for t in tags_added]}
-        event = record_change(ctx, "customer", "merged", winner.id, filled, data=data, event_name="customer.merged")
-        summary = {"winner_id": winner.id, "loser_id": loser.id, "moved": {m.table: len(m.ids) for m in moved},
+        # the audit entry keeps the removed rows whole (undo needs them); the event and its outbox
+        # messages only say how many rows of which table were removed
+        event = Event(name="customer.merged", entity="customer", entity_id=winner.id, data=jsonable(
+            {"changes": filled, **data, "removed": [{"table": r.table, "count": len(r.rows)} for r in removed]}))
+        audit(ctx, "merged", "customer", winner.id, filled, data, event.id)
+        emit(ctx, event, lifecycle=("customer", "merged", winner.id, filled))
+        counts: dict[str, int] = {}
+        for m in moved:
+            counts[m.table] = counts.get(m.table, 0) + len(m.ids)
+        dropped: dict[str, int] = {}
+        for r in removed:
+            dropped[r.table] = dropped.get(r.table, 0) + len(r.rows)
+        summary = {"winner_id": winner.id, "loser_id": loser.id, "moved": counts, "removed": dropped,
                    "filled": sorted(filled), "tags_added": data["tags_added"], "event_id": event.id}
     ctx.session.refresh(winner)
     summary["audit_id"] = ctx.session.scalar(select(AuditLog.id).where(AuditLog.event_id == summary["event_id"]))
@@ -166,7 +183,8 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
 
 
 def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
-    """Undo a merge from its audit entry: rows move back, filled fields and added tags are undone."""
+    """Undo a merge from its audit entry: rows move back, rows it removed are put back, filled
+    fields and added tags are undone."""
     ctx.require("customer.merge")
     entry = ctx.session.get(AuditLog, audit_id)
     if entry is None or entry.action != "merged" or entry.entity != "customer":
@@ -180,13 +198,10 @@ def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
     loser = ctx.session.get(Customer, int(data["loser_id"]))
     if loser is None or loser.merged_into_id != winner.id:
         raise Conflict(_("The merged customer is no longer linked to the winner; it cannot be undone."))
-    tables = Base.metadata.tables
     with unit_of_work(ctx):
         for m in data["moved"]:
-            table = tables[m["table"]]
-            pk = table.c[m.get("pk", "id")]
-            ctx.session.execute(update(table).where(pk.in_(m["ids"]), table.c[m["column"]] == winner.id)
-                                .values({m["column"]: loser.id}))
+            move_back(ctx, m, winner.id, loser.id)
+        restore(ctx, data.get("removed") or [])
         ctx.session.flush()
         ctx.session.expire_all()
         restored = {}

@@ -33,7 +33,9 @@ def check_encoding(name: str | None) -> str:
 
 def safe_cell(value: Any) -> str:
     """A cell as text; a would-be formula gets a leading apostrophe. A phone number such as
-    ``+86 138 0013 8000`` or a negative number stays as it is."""
+    ``+86 138 0013 8000`` or a negative number stays as it is. A value that itself starts with an
+    apostrophe before such a character gets one more, so :func:`unguard_cell` (the importer)
+    gives every value back exactly."""
     if value is None:
         return ""
     text = str(value)
@@ -41,6 +43,16 @@ def safe_cell(value: Any) -> str:
         body = text[1:].replace(" ", "").replace("-", "").replace(".", "", 1)
         if not (text[0] in "+-" and body.isdigit()):
             return "'" + text
+    elif text[:1] == "'" and text[1:2] and text[1] in _FORMULA + ("'",):
+        return "'" + text
+    return text
+
+
+def unguard_cell(text: str) -> str:
+    """Undo :func:`safe_cell`: the apostrophe before a formula character (or before another
+    apostrophe) goes; any other text stays as it is."""
+    if text[:1] == "'" and text[1:2] and text[1] in _FORMULA + ("'",):
+        return text[1:]
     return text
 
 

@@ -10,9 +10,13 @@ from typing import Any
 from sqlalchemy import Date, Float, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crmcore.contracts import MERGE_DROP_DERIVED
 from crmcore.db import Base, created_ts, intpk, updated_ts
 
 Amount = Numeric(18, 2)
+# Scores are derived from orders: when two customers merge, the loser's are dropped (the next
+# run scores the winner on the joined history); undoing the merge puts them back.
+DERIVED = {"info": {"merge_policy": MERGE_DROP_DERIVED}}
 
 
 class SegmentRule(Base):
@@ -43,7 +47,7 @@ class RfmScore(Base):
 
     __tablename__ = "analysis_rfm_scores"
     __table_args__ = (UniqueConstraint("run_date", "customer_id", name="uq_analysis_rfm_scores_run_customer"),
-                      Index("ix_analysis_rfm_scores_customer", "customer_id", "run_date"))
+                      Index("ix_analysis_rfm_scores_customer", "customer_id", "run_date"), DERIVED)
 
     id: Mapped[intpk]
     run_date: Mapped[dt.date] = mapped_column(Date)
@@ -69,7 +73,7 @@ class ClvScore(Base):
 
     __tablename__ = "analysis_clv_scores"
     __table_args__ = (UniqueConstraint("run_date", "customer_id", name="uq_analysis_clv_scores_run_customer"),
-                      Index("ix_analysis_clv_scores_customer", "customer_id", "run_date"))
+                      Index("ix_analysis_clv_scores_customer", "customer_id", "run_date"), DERIVED)
 
     id: Mapped[intpk]
     run_date: Mapped[dt.date] = mapped_column(Date)
@@ -90,7 +94,7 @@ class ChurnScore(Base):
 
     __tablename__ = "analysis_churn_scores"
     __table_args__ = (UniqueConstraint("run_date", "customer_id", name="uq_analysis_churn_scores_run_customer"),
-                      Index("ix_analysis_churn_scores_customer", "customer_id", "run_date"))
+                      Index("ix_analysis_churn_scores_customer", "customer_id", "run_date"), DERIVED)
 
     id: Mapped[intpk]
     run_date: Mapped[dt.date] = mapped_column(Date)

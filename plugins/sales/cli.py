@@ -1,7 +1,6 @@
 """``crm sales ...``: recompute and show KPIs, import leads, seed stages, demo data; the daily KPI job."""
 from __future__ import annotations
 
-import csv
 import json
 from typing import Any
 
@@ -66,19 +65,39 @@ def show_cmd(period: str | None, rep_id: int | None, team_id: int | None, curren
 
 @sales.command("import-leads")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--encoding", default="utf-8-sig", show_default=True)
-def import_leads_cmd(file: str, encoding: str) -> None:
-    """Import leads from a CSV file with a header (name, company, phone, email, campaign, ...)."""
+@click.option("--encoding", help="utf-8, utf-8-sig, gb18030, ... (detected when omitted)")
+def import_leads_cmd(file: str, encoding: str | None) -> None:
+    """Import leads from a CSV file with a header (name, company, phone, email, campaign, ...).
+
+    Every row is created or rejected with its line and reason; a row the encoding cannot read
+    is rejected too, never skipped."""
+    from crmcore.errors import CRMError
+    from crmcore.i18n import _
+    from crmcore.services.importer import open_csv, plain_row, read_csv
+
     from .services.leads import import_leads
 
-    with open(file, encoding=encoding, newline="") as fh:
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(fh)]
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    unreadable: list[tuple[int, Any]] = []
+    try:
+        fh, used = open_csv(file, encoding)
+        with fh:
+            for line, row in read_csv(fh, used, convert=plain_row):
+                if isinstance(row, Exception):
+                    unreadable.append((line, getattr(row, "errors", None) or {"row": [str(row)]}))
+                else:
+                    rows.append(row)
+                    lines.append(line)
+    except CRMError as exc:
+        raise click.ClickException(exc.message) from None
     results = import_leads(_ctx(), rows)
     created = sum(1 for r in results if r.status == "created")
-    click.echo(f"created {created}, rejected {len(results) - created}")
-    for r in results:
-        if r.status == "rejected":
-            click.echo(f"  line {r.index + 2}: {r.errors}", err=True)
+    rejected = sorted(unreadable + [(lines[r.index], r.errors) for r in results if r.status == "rejected"])
+    click.echo(str(_("%(total)s rows read: created %(created)s, rejected %(rejected)s",
+                     total=created + len(rejected), created=created, rejected=len(rejected))))
+    for line, errors in rejected:
+        click.echo(f"  line {line}: {errors}", err=True)
 
 
 @sales.command("seed-stages")

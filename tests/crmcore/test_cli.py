@@ -84,7 +84,7 @@ def test_import_updates_changed_rows_and_reports_undecodable(crm, rt, tmp_path):
     bad.write_bytes(b"code,name\nX1,\xff\xfe\xfa broken\n")
     r = crm("import", "customers", str(bad), "--encoding", "utf-8")
     assert r.exit_code == 0 and "rejected 1" in r.output
-    assert "Cannot read this row" in (tmp_path / "c.rejected.csv").read_text(encoding="utf-8-sig")
+    assert "Line 2 is not valid utf-8" in (tmp_path / "c.rejected.csv").read_text(encoding="utf-8-sig")
     r = crm("import", "customers", str(bad), "--encoding", "klingon")
     assert r.exit_code != 0 and "Unknown encoding" in r.output
     r = crm("import", "customers", _write(tmp_path / "d.csv", "code,name,shoe_size\nQ1,Q,42\n", "utf-8"))

@@ -14,6 +14,7 @@ from crmcore.models import AuditLog, Customer, Tag
 from crmcore.models.customer import customer_tags
 from crmcore.db import utcnow
 from crmcore.services.access import scope_customers
+from crmcore.services.tags import ensure_tag
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import ChurnScore, ClvScore, RfmScore, TagRule
@@ -186,11 +187,7 @@ def apply_rules(ctx: Any) -> dict[str, int]:
         cond = compile_conditions(rule.conditions, metrics.c)
         matching = select(metrics.c.customer_id).where(cond)
         with unit_of_work(ctx):
-            tag = ctx.session.scalar(select(Tag).where(Tag.name == rule.tag))
-            if tag is None:
-                tag = Tag(name=rule.tag)
-                ctx.session.add(tag)
-                ctx.session.flush()
+            tag = ensure_tag(ctx, rule.tag)  # a concurrent run or customer write may create it too
             holders = select(customer_tags.c.customer_id).where(customer_tags.c.tag_id == tag.id)
             losing = holders.where(customer_tags.c.customer_id.not_in(matching))
             gaining = select(metrics.c.customer_id).where(cond, metrics.c.customer_id.not_in(holders))
