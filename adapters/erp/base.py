@@ -22,7 +22,18 @@ from crmcore.errors import FatalAdapterError, RetriableAdapterError, SkippableRe
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FatalAdapterError", "RetriableAdapterError", "SkippableRecordError"]
+__all__ = ["ConnectionRefused", "ErpUnreachable", "FatalAdapterError", "RetriableAdapterError",
+           "SkippableRecordError"]
+
+
+class ConnectionRefused(FatalAdapterError):
+    """The ERP refuses the connection itself (wrong user or password, unknown database): nothing of it
+    can be read or written until the connection is fixed, so its other streams are not tried."""
+
+
+class ErpUnreachable(RetriableAdapterError):
+    """The ERP's server did not accept a connection (refused, no route, connect timeout). Retried within
+    one call; once a call has used its retries the server counts as down for the rest of the run."""
 
 # ---------------------------------------------------------------------------------------------
 # Canonical records

@@ -64,6 +64,10 @@ def run_cmd(connection: str | None, streams: tuple[str, ...], no_push: bool) -> 
     failed = False
     for result in results:
         click.echo(f"{result.connection}:")
+        if result.error and not result.streams:
+            failed = True
+            click.echo(f"  FAILED {result.error}", err=True)
+            continue
         click.echo(f"  {'stream':<14} {'read':>7} {'created':>8} {'updated':>8} {'skipped':>8} {'failed':>7}")
         for stream, c in result.streams.items():
             click.echo(f"  {stream:<14} {c.read:>7} {c.created:>8} {c.updated:>8} {c.skipped:>8} {c.failed:>7}")

@@ -16,8 +16,10 @@ from typing import Any, Iterator
 
 import requests
 
-from .base import (ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, FatalAdapterError, InvoiceRecord,
-                   OrderItem, Page, PostalAddress, ProductRecord, RetriableAdapterError, SalesOrderRecord,
+from crmcore.i18n import _
+
+from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
+                   FatalAdapterError, InvoiceRecord, OrderItem, Page, PostalAddress, ProductRecord, RetriableAdapterError, SalesOrderRecord,
                    SkippableRecordError)
 
 STAMP = "%Y-%m-%d %H:%M:%S"
@@ -76,7 +78,9 @@ class OdooAdapter(ErpAdapter):
         def once() -> Any:
             try:
                 resp = self.http.post(self.endpoint, json=payload, timeout=(min(self.timeout, 5.0), self.timeout))
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.ConnectionError as exc:  # refused, no route, connect timeout: the server is down
+                raise ErpUnreachable(f"Odoo at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+            except requests.Timeout as exc:
                 raise RetriableAdapterError(f"Odoo at {self.endpoint} did not answer: {type(exc).__name__}") from exc
             if resp.status_code == 429 or resp.status_code >= 500:
                 raise RetriableAdapterError(f"Odoo answered HTTP {resp.status_code}")
@@ -87,6 +91,10 @@ class OdooAdapter(ErpAdapter):
                 data = body["error"].get("data") or {}
                 name, message = str(data.get("name") or ""), data.get("message") or body["error"].get("message")
                 short = name.rsplit(".", 1)[-1]
+                if short == "OperationalError" and "does not exist" in str(message) and "database" in str(message):
+                    raise ConnectionRefused(_("Odoo at %(url)s has no database named '%(database)s': check the "
+                                              "connection's database setting.", url=self.config["url"],
+                                              database=self.config["database"]))
                 if short in SKIPPABLE:
                     raise SkippableRecordError(f"Odoo {short}: {message}")
                 if short in RETRIABLE:
@@ -102,7 +110,9 @@ class OdooAdapter(ErpAdapter):
             uid = self._rpc("common", "authenticate", self.config["database"], self.config["login"], self._secret or "",
                             {})
             if not uid:
-                raise FatalAdapterError("Odoo refused the login: check the user and password / API key")
+                raise ConnectionRefused(_("Odoo refused the login of user '%(login)s' to database '%(database)s': "
+                                          "wrong user or password / API key.", login=self.config["login"],
+                                          database=self.config["database"]))
             self._uid = int(uid)
         return self._uid
 

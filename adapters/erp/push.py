@@ -8,16 +8,17 @@ message waits and is retried with backoff. Each push is idempotent: a record alr
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select
 
 from crmcore.contracts import OutboxHandler
 from crmcore.db import utcnow
-from crmcore.errors import FatalAdapterError, SkippableRecordError
+from crmcore.errors import FatalAdapterError, RetriableAdapterError, SkippableRecordError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 
-from .base import OrderItem, SalesOrderRecord
+from .base import ErpUnreachable, OrderItem, SalesOrderRecord
 from .connections import build_adapter, list_connections
 from .customers import customer_record
 from .issues import open_issue
@@ -31,32 +32,69 @@ TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.up
 
 
 def deliver(ctx: Any, msg: OutboxMessage) -> None:
-    """Push the change of one outbox message to every connection that takes pushes; raise to retry."""
+    """Push the change of one outbox message to every connection that takes pushes; raise to retry.
+
+    Each connection gets it on its own: one that fails does not hold back the others (those that took
+    it are noted on the message, ``delivered_to``, and skipped when it is retried), and a server found
+    down in this session is not tried again for a minute (no retry budget spent per message)."""
     source = ctx.session.scalar(select(AuditLog.source).where(AuditLog.event_id == msg.event_id).limit(1))
     if source == SOURCE:
         return  # the change came from the ERP: pushing it back would echo (messages written before
         # the handler declared ``ignore_sources``)
-    payload = msg.payload or {}
+    msg_id = msg.id
+    failures: list[Exception] = []
     for conn in list_connections(ctx, enabled=True):
-        if not conn.push_enabled:
+        msg = ctx.session.get(OutboxMessage, msg_id)
+        payload = msg.payload or {}
+        if not conn.push_enabled or conn.name in (payload.get("delivered_to") or []):
             continue
-        adapter = build_adapter(ctx, conn)
         try:
-            if msg.topic == "sales.order.created":
-                push_order(ctx, conn, adapter, int(payload["entity_id"]))
-            else:
-                data = payload.get("data") or {}
-                customer_id = payload["entity_id"] if msg.topic.startswith("customer.") else data.get("customer_id")
-                if customer_id is not None:
-                    push_customer(ctx, conn, adapter, int(customer_id))
+            _deliver_to(ctx, conn, msg.topic, payload)
         except (FatalAdapterError, SkippableRecordError) as exc:
             ctx.session.rollback()
             open_issue(ctx, conn.name, "push", str(payload.get("entity_id")), "push_failed",
-                       f"{msg.topic}: {exc}", {"topic": msg.topic, "message_id": msg.id})
+                       f"{msg.topic}: {exc}", {"topic": msg.topic, "message_id": msg_id})
             ctx.session.commit()
-            raise
-        finally:
-            adapter.close()
+            failures.append(exc)
+        except RetriableAdapterError as exc:
+            ctx.session.rollback()
+            failures.append(exc)
+        else:
+            msg = ctx.session.get(OutboxMessage, msg_id)
+            msg.payload = {**(msg.payload or {}), "delivered_to": [*((msg.payload or {}).get("delivered_to") or []),
+                                                                   conn.name]}
+            ctx.session.commit()  # kept even if another connection fails below
+    if failures:
+        raise failures[0]
+
+
+_DOWN = "erp_down"  # session.info: {connection key: (until, error)} servers found down in this session
+DOWN_FOR = 60.0  # seconds a server found down is not tried again by the same session
+
+
+def _key(conn: ErpConnection) -> str:
+    return f"{conn.name}|{sorted((conn.settings or {}).items())}"
+
+
+def _deliver_to(ctx: Any, conn: ErpConnection, topic: str, payload: dict[str, Any]) -> None:
+    down = ctx.session.info.setdefault(_DOWN, {})
+    known = down.get(_key(conn))
+    if known is not None and known[0] > time.monotonic():
+        raise ErpUnreachable(known[1])
+    adapter = build_adapter(ctx, conn)
+    try:
+        if topic == "sales.order.created":
+            push_order(ctx, conn, adapter, int(payload["entity_id"]))
+        else:
+            data = payload.get("data") or {}
+            customer_id = payload["entity_id"] if topic.startswith("customer.") else data.get("customer_id")
+            if customer_id is not None:
+                push_customer(ctx, conn, adapter, int(customer_id))
+    except ErpUnreachable as exc:
+        down[_key(conn)] = (time.monotonic() + DOWN_FOR, str(exc))
+        raise
+    finally:
+        adapter.close()
 
 
 def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int) -> str | None:

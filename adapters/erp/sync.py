@@ -27,7 +27,7 @@ from crmcore.i18n import _
 from crmcore.models import ExternalRef, SyncState
 from crmcore.services.unit import unit_of_work
 
-from .base import STREAM_ORDER, STREAMS, ErpAdapter, Page, Record
+from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Page, Record
 from .issues import open_issue, resolve_issues
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncIssue, SyncRun
 
@@ -649,9 +649,13 @@ def streams_to_run(connection: ErpConnection, adapter: ErpAdapter, wanted: Itera
 
 @dataclass
 class RunResult:
+    """What one connection's run did: counts per stream, the error of each failed stream, and ``error``
+    when the connection itself failed (wrong password, unknown database, server down)."""
+
     connection: str
     streams: dict[str, Counts] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def total(self) -> Counts:
@@ -713,6 +717,9 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
     gc.freeze()  # what lives before the run is no garbage of it: the per-page collections scan the run's objects only
     try:
         for stream in streams_to_run(connection, adapter, streams):
+            if result.error is not None:  # the connection failed: its other streams would fail the same way
+                result.errors[stream] = str(_("skipped: %(reason)s", reason=result.error))
+                continue
             if any(dep in result.errors for dep in STREAMS[stream].depends_on):
                 result.errors[stream] = "skipped: a stream it depends on failed"
                 continue
@@ -721,6 +728,8 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
             except AdapterError as exc:
                 log.warning("stream %s of %s failed: %s", stream, connection.name, exc)
                 result.errors[stream] = str(exc)
+                if isinstance(exc, (ConnectionRefused, ErpUnreachable)):
+                    result.error = str(exc)
     finally:
         gc.unfreeze()
         ctx.session.rollback()

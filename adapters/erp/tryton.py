@@ -20,8 +20,10 @@ from typing import Any, Iterator
 
 import requests
 
-from .base import (ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, FatalAdapterError, InvoiceRecord,
-                   OrderItem, Page, PaymentRecord, PostalAddress, PriceRecord, ProductRecord, RetriableAdapterError,
+from crmcore.i18n import _
+
+from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
+                   FatalAdapterError, InvoiceRecord, OrderItem, Page, PaymentRecord, PostalAddress, PriceRecord, ProductRecord, RetriableAdapterError,
                    SalesOrderRecord, SkippableRecordError)
 
 CRM_PREFIX = "CRM:"  # party identifier code carrying the CRM customer code
@@ -79,6 +81,7 @@ class TrytonClient:
     def __init__(self, url: str, database: str, login: str, password: str | None, *, timeout: float,
                  retry: Any) -> None:
         self.endpoint = f"{url.rstrip('/')}/{database}/rpc/"
+        self.url, self.database = url.rstrip("/"), database
         self.login, self._password = login, password
         self.timeout, self.retry = timeout, retry
         self.http = requests.Session()
@@ -89,8 +92,16 @@ class TrytonClient:
         try:
             resp = self.http.post(self.endpoint, json={"id": next(self._ids), "method": method, "params": encode(params)},
                                   timeout=(min(self.timeout, 5.0), self.timeout))
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.ConnectionError as exc:  # refused, no route, connect timeout: the server is down
+            raise ErpUnreachable(f"Tryton at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+        except requests.Timeout as exc:
             raise RetriableAdapterError(f"Tryton at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+        if resp.status_code == 404:  # the path is /<database>/rpc/: Tryton serves no database of that name
+            raise ConnectionRefused(_("Tryton at %(url)s has no database named '%(database)s': check the "
+                                      "connection's database setting.", url=self.url, database=self.database))
+        if resp.status_code in (401, 403) and method == "common.db.login":
+            raise ConnectionRefused(_("Tryton refused the login of user '%(login)s' to database '%(database)s': "
+                                      "wrong user or password.", login=self.login, database=self.database))
         if resp.status_code in (401, 403):
             self.context = None
             raise _Relogin(f"HTTP {resp.status_code}")
@@ -110,13 +121,19 @@ class TrytonClient:
         return body.get("result")
 
     def _session_login(self) -> None:
-        result = self._post("common.db.login", [self.login, {"password": self._password or ""}, "en"])
-        if not result:
-            raise FatalAdapterError("Tryton refused the login: check the user and password")
-        uid, key = result[0], result[1]
-        token = base64.b64encode(f"{self.login}:{uid}:{key}".encode()).decode()
-        self.http.headers["Authorization"] = f"Session {token}"
-        self.context = self._post("model.res.user.get_preferences", [True, {}])
+        refused = ConnectionRefused(_("Tryton refused the login of user '%(login)s' to database '%(database)s': "
+                                      "wrong user or password.", login=self.login, database=self.database))
+        try:
+            result = self._post("common.db.login", [self.login, {"password": self._password or ""}, "en"])
+            if not result:
+                raise refused
+            uid, key = result[0], result[1]
+            token = base64.b64encode(f"{self.login}:{uid}:{key}".encode()).decode()
+            self.http.headers["Authorization"] = f"Session {token}"
+            self.context = self._post("model.res.user.get_preferences", [True, {}])
+        except _Relogin as exc:  # refused at login itself: never a session to renew
+            self.context = None
+            raise refused from exc
 
     def call(self, model: str, method: str, *args: Any) -> Any:
         """Call ``model.<model>.<method>(*args, context)`` with retries; log in first when needed."""
