@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DataError
 
 from crmcore.db import utcnow
 from crmcore.errors import AdapterError, Conflict, CRMError, NotFound, SkippableRecordError, ValidationError
@@ -29,12 +30,15 @@ from crmcore.services.unit import unit_of_work
 
 from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Page, Record
 from .issues import open_issue, resolve_issues
+from .lengths import lengths_checked
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncIssue, SyncRun
 
 log = logging.getLogger(__name__)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
 _PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatch after commit here
-RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict)
+# What refuses one record (it becomes a sync issue); DataError: a value the database refuses (PostgreSQL),
+# e.g. a number too large for its column, rolled back with the record's savepoint.
+RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict, DataError)
 
 
 @dataclass
@@ -511,7 +515,7 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
         cursor, seen = None, None
     try:
         for page in read_ahead(adapter.read(stream, since, cursor)):
-            with collector_paused(), unit_of_work(ctx):
+            with collector_paused(), lengths_checked(ctx.session), unit_of_work(ctx):
                 state = state_of(ctx, connection.name, stream)
                 # the first write of the page opens the transaction before any savepoint (SQLite)
                 state.bookmark = {**state.bookmark, "resume": {"since": _key_text(since), "cursor": page.cursor,
@@ -595,7 +599,7 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
         raise NotFound(_("No ERP connection named '%(name)s'.", name=issue.connection))
     record = STREAMS[issue.stream].record.from_dict(issue.payload or {})
     local = Counts()
-    with unit_of_work(ctx):
+    with lengths_checked(ctx.session), unit_of_work(ctx):
         state_of(ctx, connection.name, issue.stream).updated_at = utcnow()  # opens the transaction (SQLite)
         ctx.session.flush()
         _apply_guarded(ctx, SyncHelper(ctx, connection, issue.stream), issue.stream, record, local)
