@@ -57,6 +57,8 @@ class Record:
         for name, f in known.items():
             if name not in data:
                 continue
+            if data[name] in (None, "") and str(f.type) == "bool":
+                continue  # a blank flag (an empty ``active`` cell) keeps its default
             values[name] = _coerce(f.type, data[name])
         return cls(**values)
 

@@ -522,17 +522,23 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
                                                                "max": _key_text(_later(seen, _as_key(page.max_key, spec.key_kind)))}}
                 ctx.session.flush()
                 stored = known_fingerprints(ctx, connection.name, stream, [r.external_id for r in page.records])
-                changed = []
+                changed, deactivated = [], []
                 for record in page.records:
                     counts.read += 1
                     fingerprint = record.fingerprint()
                     if stored.get(record.external_id) == fingerprint:
                         counts.add("skipped")  # unchanged since it was stored: no savepoint, no hook
                         continue
+                    if getattr(record, "active", True) is False:
+                        if record.external_id not in stored:
+                            counts.add("skipped")  # archived before the CRM ever had it: not brought in
+                            continue
+                        deactivated.append(record.external_id)
                     changed.append((record, fingerprint))
                 try:
                     if changed:
                         apply_page(ctx, helper, stream, changed, counts)
+                        report_deactivated(ctx, helper, stream, [r for r, _fp in changed], deactivated, counts)
                 finally:
                     helper.forget()
                 seen = _later(seen, _as_key(page.max_key, spec.key_kind))
@@ -609,6 +615,30 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
         counts.created += local.created
         counts.updated += local.updated
     return not local.failed
+
+
+def report_deactivated(ctx: Any, helper: SyncHelper, stream: str, records: list[Record], deactivated: list[str],
+                       counts: Counts) -> None:
+    """Report linked records the ERP deactivated (archived: ``active`` false) as deletions are reported:
+    a ``deleted`` sync issue each (the CRM keeps the record; a person decides), counted once. The record
+    itself was applied as usual (an owner that keeps ``active``, like the sales catalogue, archives it).
+    A record that is active again closes its open ``deleted`` issue."""
+    entity = _ENTITY[stream]
+    back = [r.external_id for r in records if r.external_id not in deactivated]
+    if back:
+        resolve_issues(ctx, helper.system, stream, back, kind="deleted")
+    if not deactivated:
+        return
+    reported = set(ctx.session.scalars(select(SyncIssue.external_id).where(
+        SyncIssue.connection == helper.system, SyncIssue.stream == stream, SyncIssue.kind == "deleted",
+        SyncIssue.status == "open", SyncIssue.external_id.in_(deactivated))))
+    for ext in deactivated:
+        if ext in reported:
+            continue
+        local = helper.resolve(entity, ext)
+        open_issue(ctx, helper.system, stream, ext, "deleted",
+                   f"{entity} {local} is linked to {ext}, which the ERP deactivated (archived)", {}, entity_id=local)
+        counts.deleted += 1
 
 
 def detect_deletions(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream: str) -> int:

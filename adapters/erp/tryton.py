@@ -135,15 +135,16 @@ class TrytonClient:
             self.context = None
             raise refused from exc
 
-    def call(self, model: str, method: str, *args: Any) -> Any:
-        """Call ``model.<model>.<method>(*args, context)`` with retries; log in first when needed."""
+    def call(self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None) -> Any:
+        """Call ``model.<model>.<method>(*args, context)`` with retries; log in first when needed.
+        ``context`` adds to the user's (e.g. ``{"active_test": False}``: deactivated records too)."""
 
         def once() -> Any:
             for _attempt in range(2):
                 if self.context is None:
                     self._session_login()
                 try:
-                    return self._post(f"model.{model}.{method}", [*args, self.context])
+                    return self._post(f"model.{model}.{method}", [*args, {**self.context, **(context or {})}])
                 except _Relogin:
                     continue
             raise FatalAdapterError("Tryton keeps refusing the session: check the user's rights")
@@ -151,8 +152,9 @@ class TrytonClient:
         return self.retry.run(once, f"{model}.{method}")
 
     def search_read(self, model: str, domain: list[Any], fields: list[str], *, offset: int = 0,
-                    limit: int | None = None, order: list[Any] | None = None) -> list[dict[str, Any]]:
-        return self.call(model, "search_read", domain, offset, limit, order, fields)
+                    limit: int | None = None, order: list[Any] | None = None,
+                    context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.call(model, "search_read", domain, offset, limit, order, fields, context=context)
 
     def close(self) -> None:
         self.http.close()
@@ -175,6 +177,12 @@ def _error(method: str, error: Any) -> Exception:
         return _Relogin(name) if name in ("NotLogged", "LoginException") else FatalAdapterError(
             f"Tryton {name} in {method}: {message}")
     return FatalAdapterError(f"Tryton {name} in {method}: {message}")
+
+
+# Streams read with deactivated records too (context ``active_test`` off: a domain leaf ``('active', 'in',
+# [True, False])`` is not enough once the domain has an OR over related rows): the engine reports
+# deactivated parties like deletions, and the catalogue archives deactivated products.
+_ARCHIVED: dict[str, dict[str, Any]] = {"customers": {"active_test": False}, "products": {"active_test": False}}
 
 
 def _position(mechanism: dict[str, Any]) -> tuple[int, int]:
@@ -257,11 +265,13 @@ class TrytonAdapter(ErpAdapter):
             domain.append(("id", ">", int(cursor)))
         return domain
 
-    def _pages(self, model: str, domain: list[Any], fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, model: str, domain: list[Any], fields: list[str],
+               context: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         last = None
         while True:
             where = domain + ([("id", ">", last)] if last is not None else [])
-            rows = self.client.search_read(model, where, fields, limit=self.page_size, order=[["id", "ASC"]])
+            rows = self.client.search_read(model, where, fields, limit=self.page_size, order=[["id", "ASC"]],
+                                           context=context)
             if not rows:
                 return
             yield rows
@@ -278,7 +288,8 @@ class TrytonAdapter(ErpAdapter):
         if stream in ("prices", "payments") or not self.has_source(stream):
             return None  # records per price list / invoice vary: unknown until read
         model, extra, domain = self._source(stream)
-        return self.client.call(model, "search_count", self._changed(since, None, extra) + domain)
+        return self.client.call(model, "search_count", self._changed(since, None, extra) + domain,
+                                context=_ARCHIVED.get(stream))
 
     def _source(self, stream: str) -> tuple[str, tuple[str, ...], list[Any]]:
         if stream == "customers":
@@ -320,7 +331,8 @@ class TrytonAdapter(ErpAdapter):
                   "invoices": ["number", "party", "invoice_date", "state", "total_amount", "amount_to_pay",
                                "currency.code", "lines_to_pay", "create_date", "write_date"]}[stream]
         convert = getattr(self, f"_{stream}")
-        for rows in self._pages(model, self._changed(since, cursor, extra) + base_domain, fields):
+        for rows in self._pages(model, self._changed(since, cursor, extra) + base_domain, fields,
+                                _ARCHIVED.get(stream)):
             stamps = [_stamp(r) for r in rows]
             for r in rows:  # a template's change is the product's change too
                 t = (r.get("template.") or {}).get("write_date")
