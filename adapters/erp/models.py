@@ -110,4 +110,19 @@ class ErpInvoice(Base):
     updated_at: Mapped[updated_ts]
 
 
-MODELS = [ErpConnection, SyncRun, SyncIssue, ErpInvoice]
+class SyncedValues(Base):
+    """A linked record's field values as the ERP last had them (pulled, or pushed by the CRM): the base
+    that tells which side changed a field since (the ERP clearing a value it had, an edit on both sides)."""
+
+    __tablename__ = "erp_synced_values"
+    __table_args__ = (UniqueConstraint("connection", "entity", "entity_id", name="uq_erp_synced_values_record"),)
+
+    id: Mapped[intpk]
+    connection: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int]
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[updated_ts]
+
+
+MODELS = [ErpConnection, SyncRun, SyncIssue, ErpInvoice, SyncedValues]

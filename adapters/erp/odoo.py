@@ -56,7 +56,7 @@ class OdooAdapter(ErpAdapter):
     name = "odoo"
     label = "Odoo"
     streams = ("customers", "products", "orders", "invoices", "credit_limits")
-    writes = ("customers", "orders")
+    writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products")
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
@@ -271,7 +271,18 @@ class OdooAdapter(ErpAdapter):
             return None
         return str(ids[0]) if ids else None
 
+    def fetch(self, kind: str, external_id: str) -> CustomerRecord | None:
+        if kind != "customers" or not str(external_id).isdigit():
+            return None
+        model, base, fields, _archived = self._source("customers")
+        rows = self.search_read(model, [*base, ("id", "=", int(external_id))], fields, archived=True)
+        return self._customers(rows)[0] if rows else None
+
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:
+        if kind == "credit_limits" and external_id is not None:
+            self.call("res.partner", "write", [[int(external_id)], {
+                "credit_limit": float(record.credit_limit) if record.credit_limit is not None else 0.0}])
+            return external_id
         if kind == "customers":
             values = {k: v for k, v in {"name": record.name, "phone": record.phone, "email": record.email,
                                         "website": record.website}.items() if v}

@@ -18,11 +18,12 @@ from crmcore.db import utcnow
 from crmcore.errors import FatalAdapterError, RetriableAdapterError, SkippableRecordError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 
-from .base import ErpUnreachable, OrderItem, SalesOrderRecord
+from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord
 from .connections import build_adapter, list_connections
-from .customers import customer_record
+from .customers import CUSTOMER_FIELDS, customer_record
 from .issues import open_issue
 from .models import ErpConnection
+from .ownership import empty, load_base, same, save_base
 from .sync import SOURCE, SyncHelper
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,11 @@ def _deliver_to(ctx: Any, conn: ErpConnection, topic: str, payload: dict[str, An
 
 
 def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int) -> str | None:
-    """Create or update the ERP's copy of a customer; return its external id."""
+    """Create or update the ERP's copy of a customer; return its external id.
+
+    A new copy gets every value the CRM has, its credit limit too (where the adapter writes them); an
+    update sends the fields the CRM owns. A field the ERP changed since the last sync, that the update
+    overwrites, is kept in a ``conflict`` sync issue (read with ``adapter.fetch`` where it can)."""
     if "customers" not in adapter.writes:
         return None
     sync = SyncHelper(ctx, conn, "customers")
@@ -106,15 +111,48 @@ def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int)
     if customer is None or customer.deleted_at is not None or customer.merged_into_id is not None:
         return None
     external_id = sync.external_id("customer", customer.id)
-    record = customer_record(ctx, customer, sync, creating=external_id is None)
+    creating = external_id is None
+    record = customer_record(ctx, customer, sync, creating=creating)
     if external_id is None:
         external_id = adapter.find("customers", record)  # pushed before, killed before we linked it?
         if external_id is not None:
+            creating = False
             record = customer_record(ctx, customer, sync, creating=False)
+    if not creating:
+        _keep_erp_edits(ctx, sync, adapter, customer.id, record, external_id)
     external_id = adapter.write("customers", record, external_id)
     sync.link("customer", customer.id, external_id, fingerprint=None)
+    pushed = {k: getattr(record, k) for k in CUSTOMER_FIELDS if not empty(getattr(record, k))}
+    if (customer.credit_limit is not None and "credit_limits" in adapter.writes
+            and (creating or not sync.erp_wins("customer", "credit_limit"))):
+        limit = CreditLimitRecord(external_id=external_id, customer_ref=external_id,
+                                  credit_limit=customer.credit_limit, currency=customer.currency)
+        try:
+            adapter.write("credit_limits", limit, external_id)
+            pushed["credit_limit"] = customer.credit_limit
+        except SkippableRecordError as exc:  # the ERP keeps no credit limits: the CRM's stays (nothing overwrites it)
+            open_issue(ctx, conn.name, "push", str(customer.id), "push_failed", f"credit limit: {exc}",
+                       {"topic": "customer.credit_limit"}, entity_id=customer.id)
+    save_base(ctx, conn.name, "customer", customer.id, pushed)
     ctx.session.flush()
     return external_id
+
+
+def _keep_erp_edits(ctx: Any, sync: SyncHelper, adapter: Any, customer_id: int, record: Any,
+                    external_id: str) -> None:
+    """Before an update overwrites the ERP's copy: each field it sends that the ERP changed since the last
+    sync (not its value then, nor the CRM's now) opens a conflict issue with the ERP's value."""
+    base = load_base(ctx, sync.system, "customer", customer_id)
+    fields = [k for k in CUSTOMER_FIELDS if not empty(getattr(record, k)) and k in base]
+    if not fields:
+        return
+    current = adapter.fetch("customers", external_id)
+    if current is None:
+        return
+    for key in fields:
+        erp, crm = getattr(current, key), getattr(record, key)
+        if not empty(erp) and not same(erp, base[key]) and not same(erp, crm):
+            sync.conflict("customer", customer_id, key, crm, erp, external_id, owner="crm")
 
 
 def push_order(ctx: Any, conn: ErpConnection, adapter: Any, order_id: int) -> str | None:

@@ -35,6 +35,7 @@ from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncIssue, SyncRun
 
 log = logging.getLogger(__name__)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
+SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 _PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatch after commit here
 # What refuses one record (it becomes a sync issue); DataError: a value the database refuses (PostgreSQL),
 # e.g. a number too large for its column, rolled back with the record's savepoint.
@@ -168,10 +169,23 @@ class SyncHelper:
         return rules.get(field_name, rules.get("*", "erp")) == "erp"
 
     def conflict(self, entity: str, entity_id: int, field_name: str, crm_value: Any, erp_value: Any,
-                 external_id: str | None = None) -> None:
-        open_issue(self.ctx, self.system, self.stream or entity, external_id, "conflict",
-                   f"{entity}.{field_name}: the CRM has {crm_value!r}, the ERP {erp_value!r}; the CRM owns it",
-                   {"field": field_name, "crm": _text(crm_value), "erp": _text(erp_value)}, entity_id=entity_id)
+                 external_id: str | None = None, owner: str = "crm") -> None:
+        """Record that the two sides disagree on a field; ``owner`` (``crm`` or ``erp``) is the side whose
+        value was kept, the other one is in the issue (a person settles it)."""
+        kept = ("the CRM owns it and keeps its value" if owner == "crm"
+                else "the ERP owns it: the CRM's value was replaced by the ERP's")
+        stream = self.stream or entity
+        line = f"{entity}.{field_name}: the CRM has {crm_value!r}, the ERP {erp_value!r}; {kept}"
+        earlier = self.ctx.session.scalar(select(SyncIssue).where(
+            SyncIssue.connection == self.system, SyncIssue.stream == stream, SyncIssue.external_id == external_id,
+            SyncIssue.kind == "conflict", SyncIssue.status == "open"))
+        fields = dict((earlier.payload or {}).get("fields") or {}) if earlier is not None else {}
+        fields[field_name] = {"crm": _text(crm_value), "erp": _text(erp_value), "kept": owner, "reason": line}
+        # one open issue per record: the fields in conflict are kept side by side, none replaces another
+        open_issue(self.ctx, self.system, stream, external_id, "conflict",
+                   "\n".join(f["reason"] for f in fields.values()),
+                   {"field": field_name, "crm": _text(crm_value), "erp": _text(erp_value), "kept": owner,
+                    "fields": fields}, entity_id=entity_id)
 
     def link(self, entity: str, entity_id: int, external_id: str, fingerprint: str | None = None) -> ExternalRef:
         """Link a CRM record to its ERP id (insert or update the ``ExternalRef``)."""
@@ -477,6 +491,19 @@ def read_ahead(pages: Iterable[Page]) -> Iterator[Page]:
 
 
 @contextlib.contextmanager
+def sync_writes(session: Any) -> Iterator[None]:
+    """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
+    them through, whatever the context's source) and check their text lengths."""
+    before = session.info.get(SYNC_WRITES)
+    session.info[SYNC_WRITES] = True
+    try:
+        with lengths_checked(session):
+            yield
+    finally:
+        session.info[SYNC_WRITES] = before
+
+
+@contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's automatic cycle collector while a page is stored (the caller collects once after).
 
@@ -515,7 +542,7 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
         cursor, seen = None, None
     try:
         for page in read_ahead(adapter.read(stream, since, cursor)):
-            with collector_paused(), lengths_checked(ctx.session), unit_of_work(ctx):
+            with collector_paused(), sync_writes(ctx.session), unit_of_work(ctx):
                 state = state_of(ctx, connection.name, stream)
                 # the first write of the page opens the transaction before any savepoint (SQLite)
                 state.bookmark = {**state.bookmark, "resume": {"since": _key_text(since), "cursor": page.cursor,
@@ -605,7 +632,7 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
         raise NotFound(_("No ERP connection named '%(name)s'.", name=issue.connection))
     record = STREAMS[issue.stream].record.from_dict(issue.payload or {})
     local = Counts()
-    with lengths_checked(ctx.session), unit_of_work(ctx):
+    with sync_writes(ctx.session), unit_of_work(ctx):
         state_of(ctx, connection.name, issue.stream).updated_at = utcnow()  # opens the transaction (SQLite)
         ctx.session.flush()
         _apply_guarded(ctx, SyncHelper(ctx, connection, issue.stream), issue.stream, record, local)

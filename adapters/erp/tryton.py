@@ -179,6 +179,10 @@ def _error(method: str, error: Any) -> Exception:
     return FatalAdapterError(f"Tryton {name} in {method}: {message}")
 
 
+PARTY_FIELDS = ["name", "code", "active", "create_date", "write_date", "identifiers.code",
+                *[f"contact_mechanisms.{f}" for f in ("type", "value", "name", "active", "sequence")],
+                *[f"addresses.{f}" for f in ("street", "city", "postal_code", "country.code", "subdivision.name",
+                                             "active")]]
 # Streams read with deactivated records too (context ``active_test`` off: a domain leaf ``('active', 'in',
 # [True, False])`` is not enough once the domain has an OR over related rows): the engine reports
 # deactivated parties like deletions, and the catalogue archives deactivated products.
@@ -228,7 +232,7 @@ class TrytonAdapter(ErpAdapter):
     name = "tryton"
     label = "Tryton"
     streams = ("customers", "products", "prices", "orders", "invoices", "payments", "credit_limits")
-    writes = ("customers", "orders")
+    writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products", "prices")
     reads_payments = True  # the invoices' payment lines: invoices derive no payments from amount_to_pay
 
@@ -315,10 +319,7 @@ class TrytonAdapter(ErpAdapter):
         model, extra, base_domain = self._source(stream)
         if not self.has_source(stream):
             return
-        fields = {"customers": ["name", "code", "active", "create_date", "write_date", "identifiers.code",
-                                *[f"contact_mechanisms.{f}" for f in ("type", "value", "name", "active", "sequence")],
-                                *[f"addresses.{f}" for f in ("street", "city", "postal_code", "country.code",
-                                                             "subdivision.name", "active")]],
+        fields = {"customers": PARTY_FIELDS,
                   "credit_limits": ["create_date", "write_date", "credit_limit_amount"],
                   "prices": ["name", "create_date", "write_date", "company.currency.code",
                              *[f"lines.{f}" for f in ("product", "category", "quantity", "formula", "sequence")]],
@@ -521,9 +522,21 @@ class TrytonAdapter(ErpAdapter):
             return None
         return str(rows[0]["id"]) if rows else None
 
+    def fetch(self, kind: str, external_id: str) -> CustomerRecord | None:
+        if kind != "customers" or not str(external_id).isdigit():
+            return None
+        rows = self.client.search_read("party.party", [("id", "=", int(external_id))], PARTY_FIELDS,
+                                       context=_ARCHIVED["customers"])
+        return self._customers(rows)[0] if rows else None
+
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:
         if kind == "customers":
             return self._write_party(record, external_id)
+        if kind == "credit_limits" and external_id is not None:  # the party's, in the user's company
+            if not self.has_source("credit_limits"):
+                raise SkippableRecordError("Tryton has no credit limits (module account_credit_limit)")
+            self.client.call("party.party", "write", [int(external_id)], {"credit_limit_amount": record.credit_limit})
+            return external_id
         if kind == "orders" and external_id is None:
             return self._create_sale(record)
         raise FatalAdapterError(f"Tryton does not accept {'changes' if external_id else 'new'} {kind} from the CRM")
