@@ -104,3 +104,22 @@ def test_pushes_to_a_healthy_connection_are_not_held_back(ctx, tryton, seed):
     for customer in customers:
         found = seed.search_read("party.party", [("identifiers.code", "=", f"CRM:{customer.code}")], ["id"])
         assert len(found) == 1
+
+
+def test_the_admin_sync_now_says_which_connection_failed_and_why(ctx, tryton, seed, client, make_user):
+    from .test_interfaces import CSRF, login
+
+    seed.party("管理页客户")
+    broken(ctx, tryton)
+    connect(ctx, tryton, "d-no-url", settings={"url": ""})  # its adapter cannot even be built
+    make_user("admin", username="boss")
+    login(client, "boss")
+    status = client.get("/admin/erp/status/")
+    r = client.post("/admin/erp/status/run", data={"csrf_token": CSRF.search(status.text).group(1)},
+                    follow_redirects=True)
+    assert r.status_code == 200
+    assert "z-good: read 2, created 1" in r.text  # the party, read by customers and by credit limits
+    assert f"a-password: Tryton refused the login of user &#39;{tryton.login}&#39;" in r.text
+    assert WRONG_PASSWORD in r.text and "b-database: Tryton at" in r.text and "no_such_db" in r.text
+    assert "c-dead: Tryton at" in r.text and "products: skipped" not in r.text
+    assert "d-no-url: the Tryton connection needs &#39;url&#39;" in r.text
