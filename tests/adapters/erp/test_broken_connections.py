@@ -59,6 +59,9 @@ def test_cli_and_api_say_what_is_wrong(ctx, tryton, runner, client, admin_header
     assert result.exit_code == 1 and "no database named 'no_such_db'" in result.output
     assert "HTTP 404" not in result.output
     assert runner.invoke(sync, ["test", "z-good"]).exit_code == 0
+    for args in (["test", "nobody"], ["run", "--connection", "nobody"]):
+        result = runner.invoke(sync, args)
+        assert result.exit_code == 1 and "No ERP connection named 'nobody'" in result.output
 
     result = runner.invoke(sync, ["run", "--connection", "a-password"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
