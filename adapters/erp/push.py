@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from crmcore.contracts import OutboxHandler
 from crmcore.db import utcnow
-from crmcore.errors import FatalAdapterError, RetriableAdapterError, SkippableRecordError
+from crmcore.errors import FatalAdapterError, SkippableRecordError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 
 from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord
@@ -57,8 +57,9 @@ def deliver(ctx: Any, msg: OutboxMessage) -> None:
                        f"{msg.topic}: {exc}", {"topic": msg.topic, "message_id": msg_id})
             ctx.session.commit()
             failures.append(exc)
-        except RetriableAdapterError as exc:
+        except Exception as exc:  # noqa: BLE001 - retried later; the other connections still get the change
             ctx.session.rollback()
+            log.warning("push of %s to %s failed: %s", msg.topic, conn.name, exc)
             failures.append(exc)
         else:
             msg = ctx.session.get(OutboxMessage, msg_id)
