@@ -144,6 +144,8 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
     created = customer_batch.create_customers(ctx, items)
     save_bases(ctx, sync.system, "customer", [(c.id, {k: v.get(k) for k in CUSTOMER_FIELDS})
                                               for c, (_r, _a, v) in zip(created, new)])
+    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items)
+                                             for contact, given in zip(c.contacts, item["contacts"])])
     sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
                                for c, (r, _a, _v) in zip(created, new)])
     sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new)
@@ -166,14 +168,24 @@ def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRec
         if contact_id is None:
             contact = contact_svc.create_contact(ctx, customer.id, data)
             sync.link("contact", contact.id, person.external_id)
+            save_base(ctx, sync.system, "contact", contact.id, data)
             changed = True
             continue
         contact = contact_svc.get_contact(ctx, contact_id)
-        fill = {k: v for k, v in data.items() if getattr(contact, k) in (None, "") or sync.erp_wins("contact", k)}
-        fill = {k: v for k, v in fill.items() if getattr(contact, k) != v}
+        base = load_base(ctx, sync.system, "contact", contact.id)
+        fill = {}
+        for key, erp_value in data.items():  # only the ERP's values: an absent one changes nothing
+            crm_value = getattr(contact, key)
+            write, conflict = decide(sync.erp_wins("contact", key), crm_value, erp_value, base.get(key, MISSING))
+            if conflict:
+                sync.conflict("contact", contact.id, key, crm_value, erp_value, person.external_id,
+                              owner="erp" if write else "crm")
+            if write:
+                fill[key] = erp_value
         if fill:
             contact_svc.update_contact(ctx, contact.id, fill)
             changed = True
+        save_base(ctx, sync.system, "contact", contact.id, data)
     for address in record.addresses:
         if sync.resolve("address", address.external_id) is not None or not address.line1:
             continue  # addresses are the CRM's once linked (contact data)

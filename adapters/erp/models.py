@@ -17,6 +17,7 @@ from crmcore.db import Base, created_ts, intpk, updated_ts
 DEFAULT_OWNERSHIP: dict[str, dict[str, str]] = {
     # ERP wins finance fields, the CRM wins contact fields; ``*`` is the default of an entity.
     "customer": {"*": "crm", "name": "erp", "credit_limit": "erp", "currency": "erp"},
+    "contact": {"*": "crm"},  # contact persons are contact data: the CRM's (an entity without rules is the ERP's)
 }
 ISSUE_KINDS = ("rejected", "conflict", "push_failed", "deleted")
 ISSUE_STATES = ("open", "resolved", "ignored")

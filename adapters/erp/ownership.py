@@ -5,8 +5,9 @@ The rule, for one field of a linked record (documented in docs/erp_sync.md, "Fie
 - An absent value (None or empty) from the ERP never overwrites a CRM value, unless the ERP owns the
   field and explicitly cleared it: it had a value (the base) and the CRM still has that same value.
 - A value is filled while the CRM's is empty, whoever owns the field.
-- The owner's value wins. When the other side changed the field too since the base (an edit on both
-  sides), its value is kept in a ``conflict`` sync issue: no edit is lost silently.
+- A field only one side changed since the base takes that side's value (nothing else is lost).
+- Otherwise the owner's value wins, and the other side's value is kept in a ``conflict`` sync issue:
+  no edit is lost silently.
 - The CRM refuses its users' edits of a field the ERP owns on a linked customer (``refuse_locked``:
   422 naming the connection), so such an edit is not silently reverted by the next pull.
 """
@@ -62,7 +63,9 @@ def decide(erp_owns: bool, crm: Any, erp: Any, base: Any = MISSING) -> tuple[boo
         return True, False
     if erp_owns:  # the ERP's value wins; a CRM value that was not the ERP's last one is kept in an issue
         return True, base is MISSING or not same(crm, base)
-    return False, True
+    if base is not MISSING and same(crm, base):  # only the ERP changed it since: nothing of the CRM's is lost
+        return True, False
+    return False, True  # the CRM's value wins; the ERP's is kept in an issue
 
 
 def load_base(ctx: Any, connection: str, entity: str, entity_id: int) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def credit(seed, party):
     (True, "Old Name", "New Name", "Old Name", (True, False)),  # only the ERP changed it
     (True, "CRM Name", "ERP Name", "Old Name", (True, True)),  # both changed it: ERP's wins, CRM's in the issue
     (False, "crm@x.example", "erp@x.example", "old@x.example", (False, True)),
+    (False, "crm@x.example", "erp@x.example", MISSING, (False, True)),
+    (False, "old@x.example", "erp@x.example", "old@x.example", (True, False)),  # only the ERP changed it
     (True, Decimal("5000.00"), Decimal("5000"), MISSING, (False, False)),  # amounts compare as numbers
 ])
 def test_the_rule(erp_owns, crm, erp, base, expected):
@@ -139,3 +141,29 @@ def test_an_erp_edit_overwritten_by_a_push_is_kept_in_a_conflict(ctx, tryton, se
     ctx.session.expire_all()
     assert ctx.session.get(Customer, customer.id).email == "crm-edit@both.example"
     assert ctx.session.get(SyncIssue, issue.id).status == "open"
+
+
+def test_contact_persons_merge_field_by_field_and_never_lose_an_edit(ctx, tryton, seed):
+    from crmcore.models import Contact
+    from crmcore.services import contacts as contact_svc
+
+    party = seed.party("联系人客户", contacts=[{"type": "email", "value": "li@v1.example", "name": "李经理"},
+                                              {"type": "phone", "value": "13800138000", "name": "李经理"}])
+    connect(ctx, tryton, push_enabled=False, streams=["customers"])
+    run_sync(ctx)
+    contact = ctx.session.scalar(select(Contact).where(Contact.name == "李经理"))
+    email, phone = (seed.search_read("party.contact_mechanism", [("party", "=", party), ("type", "=", kind)], ["id"])
+                    [0]["id"] for kind in ("email", "phone"))
+
+    seed.call("model.party.contact_mechanism.write", [email], {"value": "li@v2.example"})  # only the ERP
+    run_sync(ctx)
+    ctx.session.expire_all()
+    assert ctx.session.get(Contact, contact.id).email == "li@v2.example"
+
+    contact_svc.update_contact(ctx, contact.id, {"phone": "13900139000"})  # both sides change the phone
+    seed.call("model.party.contact_mechanism.write", [phone], {"value": "13700137000"})
+    run_sync(ctx)
+    ctx.session.expire_all()
+    assert ctx.session.get(Contact, contact.id).phone == "13900139000"  # the CRM owns contact persons
+    [issue] = ctx.session.scalars(select(SyncIssue).where(SyncIssue.kind == "conflict")).all()
+    assert issue.payload["fields"]["phone"]["erp"] == "13700137000" and issue.entity_id == contact.id
