@@ -65,7 +65,9 @@ def decide(erp_owns: bool, crm: Any, erp: Any, base: Any = MISSING) -> tuple[boo
         return True, base is MISSING or not same(crm, base)
     if base is not MISSING and same(crm, base):  # only the ERP changed it since: nothing of the CRM's is lost
         return True, False
-    return False, True  # the CRM's value wins; the ERP's is kept in an issue
+    if base is not MISSING and same(erp, base):  # only the CRM changed it (not pushed yet): nothing to record
+        return False, False
+    return False, True  # both changed it: the CRM's value wins; the ERP's is kept in an issue
 
 
 def load_base(ctx: Any, connection: str, entity: str, entity_id: int) -> dict[str, Any]:

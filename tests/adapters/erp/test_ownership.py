@@ -44,6 +44,7 @@ def credit(seed, party):
     (False, "crm@x.example", "erp@x.example", "old@x.example", (False, True)),
     (False, "crm@x.example", "erp@x.example", MISSING, (False, True)),
     (False, "old@x.example", "erp@x.example", "old@x.example", (True, False)),  # only the ERP changed it
+    (False, "crm@x.example", "old@x.example", "old@x.example", (False, False)),  # only the CRM: it stays
     (True, Decimal("5000.00"), Decimal("5000"), MISSING, (False, False)),  # amounts compare as numbers
 ])
 def test_the_rule(erp_owns, crm, erp, base, expected):
