@@ -9,7 +9,8 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
-from crmcore.errors import AdapterError, Conflict, ValidationError
+from crmcore.errors import AdapterError, Conflict, FatalAdapterError, ValidationError
+from crmcore.i18n import _
 from crmcore.models import OutboxMessage, SyncState
 
 from .connections import build_adapter, get_connection, list_connections
@@ -52,12 +53,17 @@ def run_sync(ctx: Any, *, connection: str | None = None, streams: Iterable[str] 
 
 
 def sync_job(ctx: Any) -> None:
-    """The scheduled run: every enabled connection; a failed stream is logged and recorded."""
+    """The scheduled run: every enabled connection; a failed stream is logged and recorded. A connection
+    that failed as a whole fails the job after every connection ran (its reason is the job's error)."""
+    broken = []
     for result in run_sync(ctx):
         if result.error:
             log.warning("ERP sync %s: %s", result.connection, result.error)
+            broken.append(f"{result.connection}: {result.error}")
         for stream, error in result.errors.items():
             log.warning("ERP sync %s/%s: %s", result.connection, stream, error)
+    if broken:
+        raise FatalAdapterError(_("ERP connections that failed: %(reasons)s", reasons="; ".join(broken)))
 
 
 def status(ctx: Any) -> dict[str, Any]:

@@ -44,10 +44,13 @@ def test_each_connection_fails_alone_with_a_clear_reason(ctx, tryton, seed):
         assert len(errors) == 7 and all(e.startswith("skipped: ") for e in errors[1:]), errors
         assert results[name].streams == {}
 
-    # the scheduled job runs every connection too and does not stop at the first broken one
-    ctx.session.execute(SyncIssue.__table__.delete())
-    ctx.session.commit()
-    assert jobs.run_job(ctx, "erp.sync").last_status == "ok"
+    # the scheduled job runs every connection too and does not stop at the first broken one; it ends
+    # failed, naming each broken connection and why
+    seed.party("第二个客户")
+    state = jobs.run_job(ctx, "erp.sync")
+    assert state.last_status == "failed" and "a-password: " in state.last_error and "c-dead: " in state.last_error
+    assert WRONG_PASSWORD in state.last_error and "no_such_db" in state.last_error
+    assert ctx.session.scalar(select(func.count()).select_from(Customer).where(Customer.name == "第二个客户")) == 1
 
 
 def test_cli_and_api_say_what_is_wrong(ctx, tryton, runner, client, admin_headers):
