@@ -62,6 +62,13 @@ def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
 
 
 @hookimpl
+def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+    from .ownership import refuse_locked
+
+    refuse_locked(ctx, entity, obj, changes, created)
+
+
+@hookimpl
 def crm_register_commands(cli: Any) -> None:
     from .cli import sync
 

@@ -199,7 +199,10 @@ class StatusView(SecureView):
                 t = result.total
                 flash(gettext("%(conn)s: read %(read)s, created %(created)s, updated %(updated)s, failed %(failed)s",
                               conn=result.connection, read=t.read, created=t.created, updated=t.updated,
-                              failed=t.failed), "error" if result.errors else "success")
+                              failed=t.failed), "error" if result.errors or result.error else "success")
+                if result.error:  # the connection itself failed: one reason, not one per skipped stream
+                    flash(f"{result.connection}: {result.error}", "error")
+                    continue
                 for stream, error in result.errors.items():
                     flash(f"{stream}: {error}", "error")
         except CRMError as exc:

@@ -171,7 +171,7 @@ def run(args: dict[str, Any]) -> Any:
 
     results = run_sync(current_ctx(), connection=args.get("connection"), streams=args.get("streams") or None)
     return {"results": [{"connection": r.connection, "streams": {k: v.as_dict() for k, v in r.streams.items()},
-                         "errors": r.errors} for r in results]}
+                         "errors": r.errors, "error": r.error} for r in results]}
 
 
 def blueprints() -> list[Any]:

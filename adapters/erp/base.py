@@ -22,7 +22,18 @@ from crmcore.errors import FatalAdapterError, RetriableAdapterError, SkippableRe
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FatalAdapterError", "RetriableAdapterError", "SkippableRecordError"]
+__all__ = ["ConnectionRefused", "ErpUnreachable", "FatalAdapterError", "RetriableAdapterError",
+           "SkippableRecordError"]
+
+
+class ConnectionRefused(FatalAdapterError):
+    """The ERP refuses the connection itself (wrong user or password, unknown database): nothing of it
+    can be read or written until the connection is fixed, so its other streams are not tried."""
+
+
+class ErpUnreachable(RetriableAdapterError):
+    """The ERP's server did not accept a connection (refused, no route, connect timeout). Retried within
+    one call; once a call has used its retries the server counts as down for the rest of the run."""
 
 # ---------------------------------------------------------------------------------------------
 # Canonical records
@@ -46,6 +57,8 @@ class Record:
         for name, f in known.items():
             if name not in data:
                 continue
+            if data[name] in (None, "") and str(f.type) == "bool":
+                continue  # a blank flag (an empty ``active`` cell) keeps its default
             values[name] = _coerce(f.type, data[name])
         return cls(**values)
 
@@ -334,7 +347,7 @@ class ErpAdapter:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     streams: ClassVar[tuple[str, ...]] = ()
-    writes: ClassVar[tuple[str, ...]] = ()  # kinds ``write`` accepts: customers, orders
+    writes: ClassVar[tuple[str, ...]] = ()  # kinds ``write`` accepts: customers, orders, credit_limits
     detects_deletions: ClassVar[tuple[str, ...]] = ()
     # True when ``payments`` yields every payment of the invoices read (then invoices derive none from
     # their amount due); False when payments may be missing (a CSV drop without payments.csv).
@@ -376,6 +389,12 @@ class ErpAdapter:
         """Whether the ERP still has every one of ``external_ids`` (archived ones count), or None when
         this adapter cannot tell cheaply. Deletion detection asks this first (a count is fast where
         listing every id is not) and reads ``existing_ids`` only when something is missing."""
+        return None
+
+    def fetch(self, kind: str, external_id: str) -> Record | None:
+        """The ERP's current record of ``kind`` (``customers``) with this id, or None when it has none or
+        this adapter cannot read one record. The push reads it to see whether the ERP changed a field the
+        CRM is about to overwrite (then the ERP's value is kept in a conflict issue)."""
         return None
 
     def find(self, kind: str, record: Record) -> str | None:

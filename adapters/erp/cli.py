@@ -57,13 +57,23 @@ def run_cmd(connection: str | None, streams: tuple[str, ...], no_push: bool) -> 
             bar.__enter__()
         bar.update(n)
 
-    results = run_sync(ctx, connection=connection, streams=streams or None, progress=progress, push=not no_push,
-                       before_stream=before)
+    from crmcore.errors import CRMError
+
+    try:
+        results = run_sync(ctx, connection=connection, streams=streams or None, progress=progress,
+                           push=not no_push, before_stream=before)
+    except CRMError as exc:  # an unknown connection or stream, a connection another process runs
+        click.echo(f"FAILED {exc}", err=True)
+        raise SystemExit(1)
     for bar in bars.values():
         bar.__exit__(None, None, None)
     failed = False
     for result in results:
         click.echo(f"{result.connection}:")
+        if result.error and not result.streams:
+            failed = True
+            click.echo(f"  FAILED {result.error}", err=True)
+            continue
         click.echo(f"  {'stream':<14} {'read':>7} {'created':>8} {'updated':>8} {'skipped':>8} {'failed':>7}")
         for stream, c in result.streams.items():
             click.echo(f"  {stream:<14} {c.read:>7} {c.created:>8} {c.updated:>8} {c.skipped:>8} {c.failed:>7}")
@@ -138,7 +148,12 @@ def test_cmd(name: str) -> None:
     """Try a connection now."""
     from .connections import test_connection
 
-    ok, message = test_connection(_ctx(), name)
+    from crmcore.errors import CRMError
+
+    try:
+        ok, message = test_connection(_ctx(), name)
+    except CRMError as exc:  # no such connection, an adapter that is not loaded: said, not a traceback
+        ok, message = False, str(exc)
     click.echo(("OK " if ok else "FAILED ") + message)
     if not ok:
         raise SystemExit(1)

@@ -77,13 +77,15 @@ def test_connection(ctx: Any, name: str) -> tuple[bool, str]:
     """Try the connection now; remember and return (ok, message)."""
     ctx.require("erp.sync.manage")
     conn = get_connection(ctx, name)
-    adapter = build_adapter(ctx, conn)
+    adapter = None
     try:
+        adapter = build_adapter(ctx, conn)
         message, ok = adapter.test_connection(), True
     except AdapterError as exc:
         message, ok = str(exc), False
     finally:
-        adapter.close()
+        if adapter is not None:
+            adapter.close()
     conn.last_test_at, conn.last_test_result = utcnow(), (("ok: " if ok else "failed: ") + message)[:255]
     ctx.session.commit()
     return ok, message

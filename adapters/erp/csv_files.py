@@ -15,7 +15,7 @@ from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator
 
-from .base import (STREAMS, ContactPerson, ErpAdapter, FatalAdapterError, OrderItem, Page,
+from .base import (STREAMS, ContactPerson, ErpAdapter, ErpUnreachable, FatalAdapterError, OrderItem, Page,
                    PostalAddress, Record, RetriableAdapterError, SalesOrderRecord)
 
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -66,7 +66,7 @@ class CsvAdapter(ErpAdapter):
 
     def test_connection(self) -> str:
         if not self.directory.is_dir():
-            raise RetriableAdapterError(f"the folder {self.directory} does not exist or is not mounted")
+            raise ErpUnreachable(f"the folder {self.directory} does not exist or is not mounted")
         found = sorted(p.name for p in self.directory.glob("*.csv"))
         return f"folder {self.directory}: {', '.join(found) or 'no files yet'}"
 

@@ -1,8 +1,9 @@
 """The ERP plugin's own records: customers with contacts and addresses, credit limits, and the ERP's
 invoices per customer (for the finance panel); stored through the core's services.
 
-Field ownership decides who wins per field: a field the ERP owns is overwritten, a field the CRM
-owns is filled only while empty, and a different ERP value becomes a ``conflict`` sync issue.
+Field ownership decides who wins per field (``ownership.decide``): the owner's value wins, an empty
+CRM value is filled, an absent ERP value overwrites nothing unless the ERP owns the field and cleared
+it, and the value of the side that lost (an edit on both sides) is kept in a ``conflict`` sync issue.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from crmcore.services import customers as customer_svc
 
 from .base import ContactPerson, CreditLimitRecord, CustomerRecord, InvoiceRecord, PostalAddress
 from .models import ErpInvoice
+from .ownership import MISSING, decide, load_base, save_base, save_bases
 
 CUSTOMER_FIELDS = ("name", "kind", "phone", "email", "website", "currency")
 
@@ -51,6 +53,7 @@ def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, in
         if record.code and customer_svc.get_by_code(ctx, record.code) is None:
             data["code"] = record.code
         customer = customer_svc.create_customer(ctx, data)
+        save_base(ctx, sync.system, "customer", customer.id, {k: values.get(k) for k in CUSTOMER_FIELDS})
         action = "created"
     else:
         customer = ctx.session.get(Customer, customer_id)
@@ -59,19 +62,26 @@ def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, in
             if target is None:
                 raise SkippableRecordError(f"customer {customer_id} linked to {record.external_id} is deleted")
             customer = ctx.session.get(Customer, target)
-        changes = {}
-        for key, erp_value in values.items():
-            crm_value = getattr(customer, key)
-            if crm_value == erp_value:
-                continue
-            if sync.erp_wins("customer", key) or crm_value in (None, ""):
+        base = load_base(ctx, sync.system, "customer", customer.id)
+        changes, seen = {}, {}
+        for key in CUSTOMER_FIELDS:
+            if key not in values and getattr(record, key) not in (None, ""):
+                continue  # a value the CRM refuses (a malformed phone): noted as a conflict by _clean
+            erp_value, crm_value = values.get(key), getattr(customer, key)
+            seen[key] = erp_value
+            write, conflict = decide(sync.erp_wins("customer", key), crm_value, erp_value, base.get(key, MISSING))
+            if write and erp_value is None and not Customer.__table__.c[key].nullable:
+                write, conflict = False, False  # a required field is never emptied
+            if conflict:
+                sync.conflict("customer", customer.id, key, crm_value, erp_value, record.external_id,
+                              owner="erp" if write else "crm")
+            if write:
                 changes[key] = erp_value
-            else:
-                sync.conflict("customer", customer.id, key, crm_value, erp_value, record.external_id)
         action = "unchanged"
         if changes:
             customer_svc.update_customer(ctx, customer.id, changes)
             action = "updated"
+        save_base(ctx, sync.system, "customer", customer.id, seen)
     if _apply_contacts(ctx, sync, customer, record, invalid) and action == "unchanged":
         action = "updated"
     sync.invalid("customer", customer.id, record.external_id, invalid)
@@ -134,20 +144,24 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
         data["contacts"] = [_contact_data(ctx, p, values.get("name") or record.name, invalid) for p in record.contacts]
         addresses = [a for a in record.addresses if a.line1 and sync.resolve("address", a.external_id) is None]
         data["addresses"] = [_address_data(a, i == 0) for i, a in enumerate(addresses)]
-        new.append((record, addresses))
+        new.append((record, addresses, values))
         items.append(data)
         invalids.append(invalid)
     created = customer_batch.create_customers(ctx, items)
-    for customer, (record, _a), invalid in zip(created, new, invalids):
+    for customer, (record, _a, _v), invalid in zip(created, new, invalids):
         if invalid:
             sync.invalid("customer", customer.id, record.external_id, invalid)
+    save_bases(ctx, sync.system, "customer", [(c.id, {k: v.get(k) for k in CUSTOMER_FIELDS})
+                                              for c, (_r, _a, v) in zip(created, new)])
+    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items)
+                                             for contact, given in zip(c.contacts, item["contacts"])])
     sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
-                               for c, (r, _a) in zip(created, new)])
-    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a) in zip(created, new)
+                               for c, (r, _a, _v) in zip(created, new)])
+    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new)
                               for contact, person in zip(c.contacts, r.contacts)])
-    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses) in zip(created, new)
+    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses, _v) in zip(created, new)
                               for address, source in zip(c.addresses, addresses)])
-    return [r.external_id for r, _a in new], left
+    return [r.external_id for r, _a, _v in new], left
 
 
 def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRecord, invalid: dict[str, Any]) -> bool:
@@ -163,14 +177,24 @@ def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRec
         if contact_id is None:
             contact = contact_svc.create_contact(ctx, customer.id, data)
             sync.link("contact", contact.id, person.external_id)
+            save_base(ctx, sync.system, "contact", contact.id, data)
             changed = True
             continue
         contact = contact_svc.get_contact(ctx, contact_id)
-        fill = {k: v for k, v in data.items() if getattr(contact, k) in (None, "") or sync.erp_wins("contact", k)}
-        fill = {k: v for k, v in fill.items() if getattr(contact, k) != v}
+        base = load_base(ctx, sync.system, "contact", contact.id)
+        fill = {}
+        for key, erp_value in data.items():  # only the ERP's values: an absent one changes nothing
+            crm_value = getattr(contact, key)
+            write, conflict = decide(sync.erp_wins("contact", key), crm_value, erp_value, base.get(key, MISSING))
+            if conflict:
+                sync.conflict("contact", contact.id, key, crm_value, erp_value, person.external_id,
+                              owner="erp" if write else "crm")
+            if write:
+                fill[key] = erp_value
         if fill:
             contact_svc.update_contact(ctx, contact.id, fill)
             changed = True
+        save_base(ctx, sync.system, "contact", contact.id, data)
     for address in record.addresses:
         if sync.resolve("address", address.external_id) is not None or not address.line1:
             continue  # addresses are the CRM's once linked (contact data)
@@ -189,11 +213,14 @@ def apply_credit_limit(ctx: Any, sync: Any, record: CreditLimitRecord) -> tuple[
     if customer_id is None:
         raise SkippableRecordError(f"customer {record.customer_ref or record.external_id} is not synced yet")
     customer = ctx.session.get(Customer, customer_id)
-    if customer.credit_limit == record.credit_limit:
-        return "credit_limit", customer_id, "unchanged"
-    if not sync.erp_wins("customer", "credit_limit"):
+    base = load_base(ctx, sync.system, "customer", customer_id)
+    write, conflict = decide(sync.erp_wins("customer", "credit_limit"), customer.credit_limit, record.credit_limit,
+                             base.get("credit_limit", MISSING))
+    save_base(ctx, sync.system, "customer", customer_id, {"credit_limit": record.credit_limit})
+    if conflict:
         sync.conflict("customer", customer_id, "credit_limit", customer.credit_limit, record.credit_limit,
-                      record.external_id)
+                      record.external_id, owner="erp" if write else "crm")
+    if not write:  # equal, the CRM's, or absent in the ERP (an absent value never overwrites)
         return "credit_limit", customer_id, "unchanged"
     customer_svc.update_customer(ctx, customer_id, {"credit_limit": record.credit_limit})
     return "credit_limit", customer_id, "updated"

@@ -17,6 +17,7 @@ from crmcore.db import Base, created_ts, intpk, updated_ts
 DEFAULT_OWNERSHIP: dict[str, dict[str, str]] = {
     # ERP wins finance fields, the CRM wins contact fields; ``*`` is the default of an entity.
     "customer": {"*": "crm", "name": "erp", "credit_limit": "erp", "currency": "erp"},
+    "contact": {"*": "crm"},  # contact persons are contact data: the CRM's (an entity without rules is the ERP's)
 }
 ISSUE_KINDS = ("rejected", "conflict", "push_failed", "deleted", "invalid", "unlinked")
 ISSUE_STATES = ("open", "resolved", "ignored")
@@ -110,4 +111,19 @@ class ErpInvoice(Base):
     updated_at: Mapped[updated_ts]
 
 
-MODELS = [ErpConnection, SyncRun, SyncIssue, ErpInvoice]
+class SyncedValues(Base):
+    """A linked record's field values as the ERP last had them (pulled, or pushed by the CRM): the base
+    that tells which side changed a field since (the ERP clearing a value it had, an edit on both sides)."""
+
+    __tablename__ = "erp_synced_values"
+    __table_args__ = (UniqueConstraint("connection", "entity", "entity_id", name="uq_erp_synced_values_record"),)
+
+    id: Mapped[intpk]
+    connection: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int]
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[updated_ts]
+
+
+MODELS = [ErpConnection, SyncRun, SyncIssue, ErpInvoice, SyncedValues]

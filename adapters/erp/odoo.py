@@ -16,8 +16,10 @@ from typing import Any, Iterator
 
 import requests
 
-from .base import (ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, FatalAdapterError, InvoiceRecord,
-                   OrderItem, Page, PostalAddress, ProductRecord, RetriableAdapterError, SalesOrderRecord,
+from crmcore.i18n import _
+
+from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
+                   FatalAdapterError, InvoiceRecord, OrderItem, Page, PostalAddress, ProductRecord, RetriableAdapterError, SalesOrderRecord,
                    SkippableRecordError)
 
 STAMP = "%Y-%m-%d %H:%M:%S"
@@ -54,7 +56,7 @@ class OdooAdapter(ErpAdapter):
     name = "odoo"
     label = "Odoo"
     streams = ("customers", "products", "orders", "invoices", "credit_limits")
-    writes = ("customers", "orders")
+    writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products")
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
@@ -76,7 +78,9 @@ class OdooAdapter(ErpAdapter):
         def once() -> Any:
             try:
                 resp = self.http.post(self.endpoint, json=payload, timeout=(min(self.timeout, 5.0), self.timeout))
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.ConnectionError as exc:  # refused, no route, connect timeout: the server is down
+                raise ErpUnreachable(f"Odoo at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+            except requests.Timeout as exc:
                 raise RetriableAdapterError(f"Odoo at {self.endpoint} did not answer: {type(exc).__name__}") from exc
             if resp.status_code == 429 or resp.status_code >= 500:
                 raise RetriableAdapterError(f"Odoo answered HTTP {resp.status_code}")
@@ -87,6 +91,10 @@ class OdooAdapter(ErpAdapter):
                 data = body["error"].get("data") or {}
                 name, message = str(data.get("name") or ""), data.get("message") or body["error"].get("message")
                 short = name.rsplit(".", 1)[-1]
+                if short == "OperationalError" and "does not exist" in str(message) and "database" in str(message):
+                    raise ConnectionRefused(_("Odoo at %(url)s has no database named '%(database)s': check the "
+                                              "connection's database setting.", url=self.config["url"],
+                                              database=self.config["database"]))
                 if short in SKIPPABLE:
                     raise SkippableRecordError(f"Odoo {short}: {message}")
                 if short in RETRIABLE:
@@ -102,7 +110,9 @@ class OdooAdapter(ErpAdapter):
             uid = self._rpc("common", "authenticate", self.config["database"], self.config["login"], self._secret or "",
                             {})
             if not uid:
-                raise FatalAdapterError("Odoo refused the login: check the user and password / API key")
+                raise ConnectionRefused(_("Odoo refused the login of user '%(login)s' to database '%(database)s': "
+                                          "wrong user or password / API key.", login=self.config["login"],
+                                          database=self.config["database"]))
             self._uid = int(uid)
         return self._uid
 
@@ -268,7 +278,18 @@ class OdooAdapter(ErpAdapter):
             return None
         return str(ids[0]) if ids else None
 
+    def fetch(self, kind: str, external_id: str) -> CustomerRecord | None:
+        if kind != "customers" or not str(external_id).isdigit():
+            return None
+        model, base, fields, _archived = self._source("customers")
+        rows = self.search_read(model, [*base, ("id", "=", int(external_id))], fields, archived=True)
+        return self._customers(rows)[0] if rows else None
+
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:
+        if kind == "credit_limits" and external_id is not None:
+            self.call("res.partner", "write", [[int(external_id)], {
+                "credit_limit": float(record.credit_limit) if record.credit_limit is not None else 0.0}])
+            return external_id
         if kind == "customers":
             values = {k: v for k, v in {"name": record.name, "phone": record.phone, "email": record.email,
                                         "website": record.website}.items() if v}

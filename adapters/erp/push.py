@@ -8,6 +8,7 @@ message waits and is retried with backoff. Each push is idempotent: a record alr
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -17,11 +18,12 @@ from crmcore.db import utcnow
 from crmcore.errors import FatalAdapterError, SkippableRecordError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 
-from .base import OrderItem, SalesOrderRecord
+from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord
 from .connections import build_adapter, list_connections
-from .customers import customer_record
+from .customers import CUSTOMER_FIELDS, customer_record
 from .issues import open_issue
 from .models import ErpConnection
+from .ownership import empty, load_base, same, save_base
 from .sync import SOURCE, SyncHelper
 
 log = logging.getLogger(__name__)
@@ -31,36 +33,78 @@ TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.up
 
 
 def deliver(ctx: Any, msg: OutboxMessage) -> None:
-    """Push the change of one outbox message to every connection that takes pushes; raise to retry."""
+    """Push the change of one outbox message to every connection that takes pushes; raise to retry.
+
+    Each connection gets it on its own: one that fails does not hold back the others (those that took
+    it are noted on the message, ``delivered_to``, and skipped when it is retried), and a server found
+    down in this session is not tried again for a minute (no retry budget spent per message)."""
     source = ctx.session.scalar(select(AuditLog.source).where(AuditLog.event_id == msg.event_id).limit(1))
     if source == SOURCE:
         return  # the change came from the ERP: pushing it back would echo (messages written before
         # the handler declared ``ignore_sources``)
-    payload = msg.payload or {}
+    msg_id = msg.id
+    failures: list[Exception] = []
     for conn in list_connections(ctx, enabled=True):
-        if not conn.push_enabled:
+        msg = ctx.session.get(OutboxMessage, msg_id)
+        payload = msg.payload or {}
+        if not conn.push_enabled or conn.name in (payload.get("delivered_to") or []):
             continue
-        adapter = build_adapter(ctx, conn)
         try:
-            if msg.topic == "sales.order.created":
-                push_order(ctx, conn, adapter, int(payload["entity_id"]))
-            else:
-                data = payload.get("data") or {}
-                customer_id = payload["entity_id"] if msg.topic.startswith("customer.") else data.get("customer_id")
-                if customer_id is not None:
-                    push_customer(ctx, conn, adapter, int(customer_id))
+            _deliver_to(ctx, conn, msg.topic, payload)
         except (FatalAdapterError, SkippableRecordError) as exc:
             ctx.session.rollback()
             open_issue(ctx, conn.name, "push", str(payload.get("entity_id")), "push_failed",
-                       f"{msg.topic}: {exc}", {"topic": msg.topic, "message_id": msg.id})
+                       f"{msg.topic}: {exc}", {"topic": msg.topic, "message_id": msg_id})
             ctx.session.commit()
-            raise
-        finally:
-            adapter.close()
+            failures.append(exc)
+        except Exception as exc:  # noqa: BLE001 - retried later; the other connections still get the change
+            ctx.session.rollback()
+            log.warning("push of %s to %s failed: %s", msg.topic, conn.name, exc)
+            failures.append(exc)
+        else:
+            msg = ctx.session.get(OutboxMessage, msg_id)
+            msg.payload = {**(msg.payload or {}), "delivered_to": [*((msg.payload or {}).get("delivered_to") or []),
+                                                                   conn.name]}
+            ctx.session.commit()  # kept even if another connection fails below
+    if failures:
+        raise failures[0]
+
+
+_DOWN = "erp_down"  # session.info: {connection key: (until, error)} servers found down in this session
+DOWN_FOR = 60.0  # seconds a server found down is not tried again by the same session
+
+
+def _key(conn: ErpConnection) -> str:
+    return f"{conn.name}|{sorted((conn.settings or {}).items())}"
+
+
+def _deliver_to(ctx: Any, conn: ErpConnection, topic: str, payload: dict[str, Any]) -> None:
+    down = ctx.session.info.setdefault(_DOWN, {})
+    known = down.get(_key(conn))
+    if known is not None and known[0] > time.monotonic():
+        raise ErpUnreachable(known[1])
+    adapter = build_adapter(ctx, conn)
+    try:
+        if topic == "sales.order.created":
+            push_order(ctx, conn, adapter, int(payload["entity_id"]))
+        else:
+            data = payload.get("data") or {}
+            customer_id = payload["entity_id"] if topic.startswith("customer.") else data.get("customer_id")
+            if customer_id is not None:
+                push_customer(ctx, conn, adapter, int(customer_id))
+    except ErpUnreachable as exc:
+        down[_key(conn)] = (time.monotonic() + DOWN_FOR, str(exc))
+        raise
+    finally:
+        adapter.close()
 
 
 def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int) -> str | None:
-    """Create or update the ERP's copy of a customer; return its external id."""
+    """Create or update the ERP's copy of a customer; return its external id.
+
+    A new copy gets every value the CRM has, its credit limit too (where the adapter writes them); an
+    update sends the fields the CRM owns. A field the ERP changed since the last sync, that the update
+    overwrites, is kept in a ``conflict`` sync issue (read with ``adapter.fetch`` where it can)."""
     if "customers" not in adapter.writes:
         return None
     sync = SyncHelper(ctx, conn, "customers")
@@ -68,15 +112,48 @@ def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int)
     if customer is None or customer.deleted_at is not None or customer.merged_into_id is not None:
         return None
     external_id = sync.external_id("customer", customer.id)
-    record = customer_record(ctx, customer, sync, creating=external_id is None)
+    creating = external_id is None
+    record = customer_record(ctx, customer, sync, creating=creating)
     if external_id is None:
         external_id = adapter.find("customers", record)  # pushed before, killed before we linked it?
         if external_id is not None:
+            creating = False
             record = customer_record(ctx, customer, sync, creating=False)
+    if not creating:
+        _keep_erp_edits(ctx, sync, adapter, customer.id, record, external_id)
     external_id = adapter.write("customers", record, external_id)
     sync.link("customer", customer.id, external_id, fingerprint=None)
+    pushed = {k: getattr(record, k) for k in CUSTOMER_FIELDS if not empty(getattr(record, k))}
+    if (customer.credit_limit is not None and "credit_limits" in adapter.writes
+            and (creating or not sync.erp_wins("customer", "credit_limit"))):
+        limit = CreditLimitRecord(external_id=external_id, customer_ref=external_id,
+                                  credit_limit=customer.credit_limit, currency=customer.currency)
+        try:
+            adapter.write("credit_limits", limit, external_id)
+            pushed["credit_limit"] = customer.credit_limit
+        except SkippableRecordError as exc:  # the ERP keeps no credit limits: the CRM's stays (nothing overwrites it)
+            open_issue(ctx, conn.name, "push", str(customer.id), "push_failed", f"credit limit: {exc}",
+                       {"topic": "customer.credit_limit"}, entity_id=customer.id)
+    save_base(ctx, conn.name, "customer", customer.id, pushed)
     ctx.session.flush()
     return external_id
+
+
+def _keep_erp_edits(ctx: Any, sync: SyncHelper, adapter: Any, customer_id: int, record: Any,
+                    external_id: str) -> None:
+    """Before an update overwrites the ERP's copy: each field it sends that the ERP changed since the last
+    sync (not its value then, nor the CRM's now) opens a conflict issue with the ERP's value."""
+    base = load_base(ctx, sync.system, "customer", customer_id)
+    fields = [k for k in CUSTOMER_FIELDS if not empty(getattr(record, k)) and k in base]
+    if not fields:
+        return
+    current = adapter.fetch("customers", external_id)
+    if current is None:
+        return
+    for key in fields:
+        erp, crm = getattr(current, key), getattr(record, key)
+        if not empty(erp) and not same(erp, base[key]) and not same(erp, crm):
+            sync.conflict("customer", customer_id, key, crm, erp, external_id, owner="crm")
 
 
 def push_order(ctx: Any, conn: ErpConnection, adapter: Any, order_id: int) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
+from crmcore.errors import AdapterError, Conflict, FatalAdapterError, ValidationError
 from crmcore.i18n import _
 from crmcore.models import OutboxMessage, SyncState
 
@@ -28,22 +29,41 @@ def run_sync(ctx: Any, *, connection: str | None = None, streams: Iterable[str] 
         push_pending(ctx)
     conns = [get_connection(ctx, connection)] if connection else list_connections(ctx, enabled=True)
     results = []
-    for conn in conns:
-        adapter = build_adapter(ctx, conn)
+    for conn in conns:  # each connection fails alone: a broken one never stops the others
+        try:
+            adapter = build_adapter(ctx, conn)
+        except (AdapterError, ValidationError) as exc:
+            ctx.session.rollback()
+            log.warning("ERP connection %s cannot be used: %s", conn.name, exc)
+            results.append(RunResult(conn.name, error=str(exc)))
+            continue
         try:
             if before_stream is not None:
                 before_stream(conn, adapter)
             results.append(run_connection(ctx, conn, adapter, streams, progress))
+        except (AdapterError, Conflict) as exc:  # Conflict: another process runs this connection now
+            if isinstance(exc, Conflict) and connection:
+                raise  # the one connection asked for is busy: say so (409)
+            ctx.session.rollback()
+            log.warning("ERP connection %s failed: %s", conn.name, exc)
+            results.append(RunResult(conn.name, error=str(exc)))
         finally:
             adapter.close()
     return results
 
 
 def sync_job(ctx: Any) -> None:
-    """The scheduled run: every enabled connection; a failed stream is logged and recorded."""
+    """The scheduled run: every enabled connection; a failed stream is logged and recorded. A connection
+    that failed as a whole fails the job after every connection ran (its reason is the job's error)."""
+    broken = []
     for result in run_sync(ctx):
+        if result.error:
+            log.warning("ERP sync %s: %s", result.connection, result.error)
+            broken.append(f"{result.connection}: {result.error}")
         for stream, error in result.errors.items():
             log.warning("ERP sync %s/%s: %s", result.connection, stream, error)
+    if broken:
+        raise FatalAdapterError(_("ERP connections that failed: %(reasons)s", reasons="; ".join(broken)))
 
 
 RUN_STATUS = {"ok": _("completed"), "failed": _("failed"), "running": _("running or interrupted")}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DataError
 
 from crmcore.db import utcnow
 from crmcore.errors import AdapterError, Conflict, CRMError, NotFound, SkippableRecordError, ValidationError
@@ -27,14 +28,18 @@ from crmcore.i18n import _
 from crmcore.models import ExternalRef, SyncState
 from crmcore.services.unit import unit_of_work
 
-from .base import STREAM_ORDER, STREAMS, ErpAdapter, Page, Record
+from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Page, Record
 from .issues import open_issue, resolve_issues
+from .lengths import lengths_checked
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncIssue, SyncRun
 
 log = logging.getLogger(__name__)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
+SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 _PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatch after commit here
-RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict)
+# What refuses one record (it becomes a sync issue); DataError: a value the database refuses (PostgreSQL),
+# e.g. a number too large for its column, rolled back with the record's savepoint.
+RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict, DataError)
 RETRIED_KINDS = ("rejected", "unlinked")  # issues whose record each run of the stream applies again
 
 
@@ -175,10 +180,23 @@ class SyncHelper:
         return rules.get(field_name, rules.get("*", "erp")) == "erp"
 
     def conflict(self, entity: str, entity_id: int, field_name: str, crm_value: Any, erp_value: Any,
-                 external_id: str | None = None) -> None:
-        open_issue(self.ctx, self.system, self.stream or entity, external_id, "conflict",
-                   f"{entity}.{field_name}: the CRM has {crm_value!r}, the ERP {erp_value!r}; the CRM owns it",
-                   {"field": field_name, "crm": _text(crm_value), "erp": _text(erp_value)}, entity_id=entity_id)
+                 external_id: str | None = None, owner: str = "crm") -> None:
+        """Record that the two sides disagree on a field; ``owner`` (``crm`` or ``erp``) is the side whose
+        value was kept, the other one is in the issue (a person settles it)."""
+        kept = ("the CRM owns it and keeps its value" if owner == "crm"
+                else "the ERP owns it: the CRM's value was replaced by the ERP's")
+        stream = self.stream or entity
+        line = f"{entity}.{field_name}: the CRM has {crm_value!r}, the ERP {erp_value!r}; {kept}"
+        earlier = self.ctx.session.scalar(select(SyncIssue).where(
+            SyncIssue.connection == self.system, SyncIssue.stream == stream, SyncIssue.external_id == external_id,
+            SyncIssue.kind == "conflict", SyncIssue.status == "open"))
+        fields = dict((earlier.payload or {}).get("fields") or {}) if earlier is not None else {}
+        fields[field_name] = {"crm": _text(crm_value), "erp": _text(erp_value), "kept": owner, "reason": line}
+        # one open issue per record: the fields in conflict are kept side by side, none replaces another
+        open_issue(self.ctx, self.system, stream, external_id, "conflict",
+                   "\n".join(f["reason"] for f in fields.values()),
+                   {"field": field_name, "crm": _text(crm_value), "erp": _text(erp_value), "kept": owner,
+                    "fields": fields}, entity_id=entity_id)
 
     def waiting_for(self, entity: str, external_id: Any) -> None:
         """Say that the record being stored points to an ERP record not synced yet (an invoice's order): it is
@@ -525,6 +543,19 @@ def read_ahead(pages: Iterable[Page]) -> Iterator[Page]:
 
 
 @contextlib.contextmanager
+def sync_writes(session: Any) -> Iterator[None]:
+    """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
+    them through, whatever the context's source) and check their text lengths."""
+    before = session.info.get(SYNC_WRITES)
+    session.info[SYNC_WRITES] = True
+    try:
+        with lengths_checked(session):
+            yield
+    finally:
+        session.info[SYNC_WRITES] = before
+
+
+@contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's automatic cycle collector while a page is stored (the caller collects once after).
 
@@ -567,24 +598,30 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
         cursor, seen = None, None
     try:
         for page in read_ahead(adapter.read(stream, since, cursor)):
-            with collector_paused(), unit_of_work(ctx):
+            with collector_paused(), sync_writes(ctx.session), unit_of_work(ctx):
                 state = state_of(ctx, connection.name, stream)
                 # the first write of the page opens the transaction before any savepoint (SQLite)
                 state.bookmark = {**state.bookmark, "resume": {"since": _key_text(since), "cursor": page.cursor,
                                                                "max": _key_text(_later(seen, _as_key(page.max_key, spec.key_kind)))}}
                 ctx.session.flush()
                 stored = known_fingerprints(ctx, connection.name, stream, [r.external_id for r in page.records])
-                changed = []
+                changed, deactivated = [], []
                 for record in page.records:
                     counts.read += 1
                     fingerprint = record.fingerprint()
                     if stored.get(record.external_id) == fingerprint:
                         counts.add("skipped")  # unchanged since it was stored: no savepoint, no hook
                         continue
+                    if getattr(record, "active", True) is False:
+                        if record.external_id not in stored:
+                            counts.add("skipped")  # archived before the CRM ever had it: not brought in
+                            continue
+                        deactivated.append(record.external_id)
                     changed.append((record, fingerprint))
                 try:
                     if changed:
                         apply_page(ctx, helper, stream, changed, counts)
+                        report_deactivated(ctx, helper, stream, [r for r, _fp in changed], deactivated, counts)
                 finally:
                     helper.forget()
                 seen = _later(seen, _as_key(page.max_key, spec.key_kind))
@@ -656,7 +693,7 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
         raise NotFound(_("No ERP connection named '%(name)s'.", name=issue.connection))
     record = STREAMS[issue.stream].record.from_dict(issue.payload or {})
     local = Counts()
-    with unit_of_work(ctx):
+    with sync_writes(ctx.session), unit_of_work(ctx):
         state_of(ctx, connection.name, issue.stream).updated_at = utcnow()  # opens the transaction (SQLite)
         ctx.session.flush()
         _apply_guarded(ctx, SyncHelper(ctx, connection, issue.stream), issue.stream, record, local)
@@ -666,6 +703,30 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
         counts.created += local.created
         counts.updated += local.updated
     return not local.failed
+
+
+def report_deactivated(ctx: Any, helper: SyncHelper, stream: str, records: list[Record], deactivated: list[str],
+                       counts: Counts) -> None:
+    """Report linked records the ERP deactivated (archived: ``active`` false) as deletions are reported:
+    a ``deleted`` sync issue each (the CRM keeps the record; a person decides), counted once. The record
+    itself was applied as usual (an owner that keeps ``active``, like the sales catalogue, archives it).
+    A record that is active again closes its open ``deleted`` issue."""
+    entity = _ENTITY[stream]
+    back = [r.external_id for r in records if r.external_id not in deactivated]
+    if back:
+        resolve_issues(ctx, helper.system, stream, back, kind="deleted")
+    if not deactivated:
+        return
+    reported = set(ctx.session.scalars(select(SyncIssue.external_id).where(
+        SyncIssue.connection == helper.system, SyncIssue.stream == stream, SyncIssue.kind == "deleted",
+        SyncIssue.status == "open", SyncIssue.external_id.in_(deactivated))))
+    for ext in deactivated:
+        if ext in reported:
+            continue
+        local = helper.resolve(entity, ext)
+        open_issue(ctx, helper.system, stream, ext, "deleted",
+                   f"{entity} {local} is linked to {ext}, which the ERP deactivated (archived)", {}, entity_id=local)
+        counts.deleted += 1
 
 
 def detect_deletions(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream: str) -> int:
@@ -710,9 +771,13 @@ def streams_to_run(connection: ErpConnection, adapter: ErpAdapter, wanted: Itera
 
 @dataclass
 class RunResult:
+    """What one connection's run did: counts per stream, the error of each failed stream, and ``error``
+    when the connection itself failed (wrong password, unknown database, server down)."""
+
     connection: str
     streams: dict[str, Counts] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
 
     @property
     def total(self) -> Counts:
@@ -774,6 +839,9 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
     gc.freeze()  # what lives before the run is no garbage of it: the per-page collections scan the run's objects only
     try:
         for stream in streams_to_run(connection, adapter, streams):
+            if result.error is not None:  # the connection failed: its other streams would fail the same way
+                result.errors[stream] = str(_("skipped: %(reason)s", reason=result.error))
+                continue
             if any(dep in result.errors for dep in STREAMS[stream].depends_on):
                 result.errors[stream] = "skipped: a stream it depends on failed"
                 continue
@@ -783,6 +851,8 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
             except AdapterError as exc:
                 log.warning("stream %s of %s failed: %s", stream, connection.name, exc)
                 result.errors[stream] = str(exc)
+                if isinstance(exc, (ConnectionRefused, ErpUnreachable)):
+                    result.error = str(exc)
     finally:
         gc.unfreeze()
         ctx.session.rollback()

@@ -20,8 +20,10 @@ from typing import Any, Iterator
 
 import requests
 
-from .base import (ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, FatalAdapterError, InvoiceRecord,
-                   OrderItem, Page, PaymentRecord, PostalAddress, PriceRecord, ProductRecord, RetriableAdapterError,
+from crmcore.i18n import _
+
+from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
+                   FatalAdapterError, InvoiceRecord, OrderItem, Page, PaymentRecord, PostalAddress, PriceRecord, ProductRecord, RetriableAdapterError,
                    SalesOrderRecord, SkippableRecordError)
 
 CRM_PREFIX = "CRM:"  # party identifier code carrying the CRM customer code
@@ -79,6 +81,7 @@ class TrytonClient:
     def __init__(self, url: str, database: str, login: str, password: str | None, *, timeout: float,
                  retry: Any) -> None:
         self.endpoint = f"{url.rstrip('/')}/{database}/rpc/"
+        self.url, self.database = url.rstrip("/"), database
         self.login, self._password = login, password
         self.timeout, self.retry = timeout, retry
         self.http = requests.Session()
@@ -89,8 +92,16 @@ class TrytonClient:
         try:
             resp = self.http.post(self.endpoint, json={"id": next(self._ids), "method": method, "params": encode(params)},
                                   timeout=(min(self.timeout, 5.0), self.timeout))
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.ConnectionError as exc:  # refused, no route, connect timeout: the server is down
+            raise ErpUnreachable(f"Tryton at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+        except requests.Timeout as exc:
             raise RetriableAdapterError(f"Tryton at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+        if resp.status_code == 404:  # the path is /<database>/rpc/: Tryton serves no database of that name
+            raise ConnectionRefused(_("Tryton at %(url)s has no database named '%(database)s': check the "
+                                      "connection's database setting.", url=self.url, database=self.database))
+        if resp.status_code in (401, 403) and method == "common.db.login":
+            raise ConnectionRefused(_("Tryton refused the login of user '%(login)s' to database '%(database)s': "
+                                      "wrong user or password.", login=self.login, database=self.database))
         if resp.status_code in (401, 403):
             self.context = None
             raise _Relogin(f"HTTP {resp.status_code}")
@@ -110,23 +121,30 @@ class TrytonClient:
         return body.get("result")
 
     def _session_login(self) -> None:
-        result = self._post("common.db.login", [self.login, {"password": self._password or ""}, "en"])
-        if not result:
-            raise FatalAdapterError("Tryton refused the login: check the user and password")
-        uid, key = result[0], result[1]
-        token = base64.b64encode(f"{self.login}:{uid}:{key}".encode()).decode()
-        self.http.headers["Authorization"] = f"Session {token}"
-        self.context = self._post("model.res.user.get_preferences", [True, {}])
+        refused = ConnectionRefused(_("Tryton refused the login of user '%(login)s' to database '%(database)s': "
+                                      "wrong user or password.", login=self.login, database=self.database))
+        try:
+            result = self._post("common.db.login", [self.login, {"password": self._password or ""}, "en"])
+            if not result:
+                raise refused
+            uid, key = result[0], result[1]
+            token = base64.b64encode(f"{self.login}:{uid}:{key}".encode()).decode()
+            self.http.headers["Authorization"] = f"Session {token}"
+            self.context = self._post("model.res.user.get_preferences", [True, {}])
+        except _Relogin as exc:  # refused at login itself: never a session to renew
+            self.context = None
+            raise refused from exc
 
-    def call(self, model: str, method: str, *args: Any) -> Any:
-        """Call ``model.<model>.<method>(*args, context)`` with retries; log in first when needed."""
+    def call(self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None) -> Any:
+        """Call ``model.<model>.<method>(*args, context)`` with retries; log in first when needed.
+        ``context`` adds to the user's (e.g. ``{"active_test": False}``: deactivated records too)."""
 
         def once() -> Any:
             for _attempt in range(2):
                 if self.context is None:
                     self._session_login()
                 try:
-                    return self._post(f"model.{model}.{method}", [*args, self.context])
+                    return self._post(f"model.{model}.{method}", [*args, {**self.context, **(context or {})}])
                 except _Relogin:
                     continue
             raise FatalAdapterError("Tryton keeps refusing the session: check the user's rights")
@@ -134,8 +152,9 @@ class TrytonClient:
         return self.retry.run(once, f"{model}.{method}")
 
     def search_read(self, model: str, domain: list[Any], fields: list[str], *, offset: int = 0,
-                    limit: int | None = None, order: list[Any] | None = None) -> list[dict[str, Any]]:
-        return self.call(model, "search_read", domain, offset, limit, order, fields)
+                    limit: int | None = None, order: list[Any] | None = None,
+                    context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.call(model, "search_read", domain, offset, limit, order, fields, context=context)
 
     def close(self) -> None:
         self.http.close()
@@ -158,6 +177,16 @@ def _error(method: str, error: Any) -> Exception:
         return _Relogin(name) if name in ("NotLogged", "LoginException") else FatalAdapterError(
             f"Tryton {name} in {method}: {message}")
     return FatalAdapterError(f"Tryton {name} in {method}: {message}")
+
+
+PARTY_FIELDS = ["name", "code", "active", "create_date", "write_date", "identifiers.code",
+                *[f"contact_mechanisms.{f}" for f in ("type", "value", "name", "active", "sequence")],
+                *[f"addresses.{f}" for f in ("street", "city", "postal_code", "country.code", "subdivision.name",
+                                             "active")]]
+# Streams read with deactivated records too (context ``active_test`` off: a domain leaf ``('active', 'in',
+# [True, False])`` is not enough once the domain has an OR over related rows): the engine reports
+# deactivated parties like deletions, and the catalogue archives deactivated products.
+_ARCHIVED: dict[str, dict[str, Any]] = {"customers": {"active_test": False}, "products": {"active_test": False}}
 
 
 def _position(mechanism: dict[str, Any]) -> tuple[int, int]:
@@ -203,7 +232,7 @@ class TrytonAdapter(ErpAdapter):
     name = "tryton"
     label = "Tryton"
     streams = ("customers", "products", "prices", "orders", "invoices", "payments", "credit_limits")
-    writes = ("customers", "orders")
+    writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products", "prices")
     reads_payments = True  # the invoices' payment lines: invoices derive no payments from amount_to_pay
 
@@ -240,11 +269,13 @@ class TrytonAdapter(ErpAdapter):
             domain.append(("id", ">", int(cursor)))
         return domain
 
-    def _pages(self, model: str, domain: list[Any], fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, model: str, domain: list[Any], fields: list[str],
+               context: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
         last = None
         while True:
             where = domain + ([("id", ">", last)] if last is not None else [])
-            rows = self.client.search_read(model, where, fields, limit=self.page_size, order=[["id", "ASC"]])
+            rows = self.client.search_read(model, where, fields, limit=self.page_size, order=[["id", "ASC"]],
+                                           context=context)
             if not rows:
                 return
             yield rows
@@ -261,7 +292,8 @@ class TrytonAdapter(ErpAdapter):
         if stream in ("prices", "payments") or not self.has_source(stream):
             return None  # records per price list / invoice vary: unknown until read
         model, extra, domain = self._source(stream)
-        return self.client.call(model, "search_count", self._changed(since, None, extra) + domain)
+        return self.client.call(model, "search_count", self._changed(since, None, extra) + domain,
+                                context=_ARCHIVED.get(stream))
 
     def _source(self, stream: str) -> tuple[str, tuple[str, ...], list[Any]]:
         if stream == "customers":
@@ -287,10 +319,7 @@ class TrytonAdapter(ErpAdapter):
         model, extra, base_domain = self._source(stream)
         if not self.has_source(stream):
             return
-        fields = {"customers": ["name", "code", "active", "create_date", "write_date", "identifiers.code",
-                                *[f"contact_mechanisms.{f}" for f in ("type", "value", "name", "active", "sequence")],
-                                *[f"addresses.{f}" for f in ("street", "city", "postal_code", "country.code",
-                                                             "subdivision.name", "active")]],
+        fields = {"customers": PARTY_FIELDS,
                   "credit_limits": ["create_date", "write_date", "credit_limit_amount"],
                   "prices": ["name", "create_date", "write_date", "company.currency.code",
                              *[f"lines.{f}" for f in ("product", "category", "quantity", "formula", "sequence")]],
@@ -305,7 +334,8 @@ class TrytonAdapter(ErpAdapter):
         if stream == "invoices" and not self._invoices_have_sales():
             fields = [f for f in fields if f != "sales"]
         convert = getattr(self, f"_{stream}")
-        for rows in self._pages(model, self._changed(since, cursor, extra) + base_domain, fields):
+        for rows in self._pages(model, self._changed(since, cursor, extra) + base_domain, fields,
+                                _ARCHIVED.get(stream)):
             stamps = [_stamp(r) for r in rows]
             for r in rows:  # a template's change is the product's change too
                 t = (r.get("template.") or {}).get("write_date")
@@ -502,9 +532,21 @@ class TrytonAdapter(ErpAdapter):
             return None
         return str(rows[0]["id"]) if rows else None
 
+    def fetch(self, kind: str, external_id: str) -> CustomerRecord | None:
+        if kind != "customers" or not str(external_id).isdigit():
+            return None
+        rows = self.client.search_read("party.party", [("id", "=", int(external_id))], PARTY_FIELDS,
+                                       context=_ARCHIVED["customers"])
+        return self._customers(rows)[0] if rows else None
+
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:
         if kind == "customers":
             return self._write_party(record, external_id)
+        if kind == "credit_limits" and external_id is not None:  # the party's, in the user's company
+            if not self.has_source("credit_limits"):
+                raise SkippableRecordError("Tryton has no credit limits (module account_credit_limit)")
+            self.client.call("party.party", "write", [int(external_id)], {"credit_limit_amount": record.credit_limit})
+            return external_id
         if kind == "orders" and external_id is None:
             return self._create_sale(record)
         raise FatalAdapterError(f"Tryton does not accept {'changes' if external_id else 'new'} {kind} from the CRM")

@@ -20,6 +20,8 @@ class ContractEnv(Protocol):
 
     def advance(self) -> None: ...
 
+    def deactivate(self, external_id: str) -> None: ...
+
     def unreachable(self) -> ErpAdapter: ...
 
 
@@ -77,6 +79,20 @@ class AdapterContract:
         if answer is not None:
             assert env.adapter.all_exist("customers", [*made, "987654321"]) is False
             assert env.adapter.all_exist("customers", []) is True
+
+    def test_a_deactivated_customer_is_still_read_as_inactive(self, env: ContractEnv) -> None:
+        """Archived (``active`` false) customers are read, with ``active=False``, from the start and as a
+        change since a bookmark: the engine reports them like deletions."""
+        kept, archived = env.add_customer("Active Co", "a@contract.example"), env.add_customer("Archived Co",
+                                                                                             "z@contract.example")
+        env.advance()
+        bookmark = max(p.max_key for p in env.adapter.read("customers", None) if p.max_key is not None)
+        env.advance()
+        env.deactivate(archived)
+        changed = {r.external_id: r for p in env.adapter.read("customers", bookmark) for r in p.records}
+        assert archived in changed and changed[archived].active is False
+        every = {r.external_id: r for p in env.adapter.read("customers", None) for r in p.records}
+        assert every[archived].active is False and every[kept].active is True
 
     def test_fingerprints_are_stable_between_reads(self, env: ContractEnv) -> None:
         env.add_customer("Stable", "stable@contract.example")

@@ -11,7 +11,7 @@ from adapters.erp.csv_files import CsvAdapter, decode_bytes
 
 from .contract import AdapterContract
 
-HEADER = ["external_id", "name", "email", "crm_ref", "updated_at"]
+HEADER = ["external_id", "name", "email", "crm_ref", "active", "updated_at"]
 
 
 class CsvEnv:
@@ -39,6 +39,10 @@ class CsvEnv:
 
     def touch(self, external_id: str, name: str) -> None:
         self.rows[external_id].update(name=name, updated_at=self.now.isoformat())
+        self._save()
+
+    def deactivate(self, external_id: str) -> None:
+        self.rows[external_id].update(active="false", updated_at=self.now.isoformat())
         self._save()
 
     def advance(self) -> None:

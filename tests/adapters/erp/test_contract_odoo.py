@@ -52,6 +52,10 @@ class OdooEnv:
     def touch(self, external_id: str, name: str) -> None:
         self.fake.write("res.partner", [int(external_id)], {"name": name})
 
+    def deactivate(self, external_id: str) -> None:
+        self.advance()
+        self.fake.write("res.partner", [int(external_id)], {"active": False})
+
     def unreachable(self) -> OdooAdapter:
         return OdooAdapter({"url": f"http://127.0.0.1:{free_port()}", "database": "odoo", "login": "crm",
                             "retry_attempts": 1}, "api-key")

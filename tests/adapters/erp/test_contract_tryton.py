@@ -32,6 +32,9 @@ class TrytonEnv:
     def touch(self, external_id: str, name: str) -> None:
         self.seed.call("model.party.party.write", [int(external_id)], {"name": name})
 
+    def deactivate(self, external_id: str) -> None:
+        self.seed.call("model.party.party.write", [int(external_id)], {"active": False})
+
     def advance(self) -> None:
         time.sleep(0.01)  # Tryton stamps rows with the transaction's time, in microseconds
 

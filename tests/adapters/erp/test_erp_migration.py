@@ -14,7 +14,7 @@ def test_erp_branch_builds_its_tables(tmp_path):
     rt = build_runtime({"DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite'}", "INSTANCE_PATH": str(tmp_path),
                         "PLUGINS_AUTOLOAD": False, "PLUGINS": ["adapters.erp"]})
     migrate.upgrade(rt)
-    assert "0001_erp" in migrate.current_heads(rt)
+    assert "0002_erp" in migrate.current_heads(rt)
     ours = {m.__tablename__ for m in MODELS}
     with rt.db.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
