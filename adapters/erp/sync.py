@@ -23,7 +23,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DataError
 
 from crmcore.db import utcnow
-from crmcore.errors import AdapterError, Conflict, CRMError, NotFound, SkippableRecordError, ValidationError
+from crmcore.errors import (AdapterError, Conflict, CRMError, FatalAdapterError, NotFound, RetriableAdapterError,
+                            SkippableRecordError, ValidationError)
 from crmcore.i18n import _
 from crmcore.models import ExternalRef, SyncState
 from crmcore.services.unit import unit_of_work
@@ -41,6 +42,13 @@ _PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatc
 # e.g. a number too large for its column, rolled back with the record's savepoint.
 RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict, DataError)
 RETRIED_KINDS = ("rejected", "unlinked")  # issues whose record each run of the stream applies again
+
+
+def error_kind(exc: BaseException) -> str:
+    """The contract's name for a failure (``RetriableAdapterError``, ``FatalAdapterError``, ...), which the
+    status turns into a sentence; an adapter's own subclass is named by the contract class it extends."""
+    kinds = (SkippableRecordError, RetriableAdapterError, FatalAdapterError)
+    return next((k.__name__ for k in type(exc).__mro__ if k in kinds), type(exc).__name__)
 
 
 @dataclass
@@ -648,7 +656,7 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
         ctx.session.rollback()
         counts.restore(committed)  # the failed page was rolled back: count only what is stored
         with unit_of_work(ctx):
-            _store_counts(ctx, run.id, counts, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+            _store_counts(ctx, run.id, counts, status="failed", error=f"{error_kind(exc)}: {exc}"[:2000])
         raise
     return counts
 
@@ -853,6 +861,8 @@ def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, str
                 result.errors[stream] = str(exc)
                 if isinstance(exc, (ConnectionRefused, ErpUnreachable)):
                     result.error = str(exc)
+                if counts == Counts():  # it stored nothing: there is nothing to count
+                    del result.streams[stream]
     finally:
         gc.unfreeze()
         ctx.session.rollback()
