@@ -50,18 +50,18 @@ def crm_register_field_types() -> list[Any]:
 def crm_register_jobs() -> list[Job]:
     from .services.outbox import deliver_due
 
-    from .services import approvals
+    from .services import approvals, oa_delivery
 
     return [Job("outbox.deliver", lambda ctx: deliver_due(ctx), 60, "Deliver pending outbox messages"),
             Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals"),
-            Job("approvals.inbox", approvals.process_inbox, 60, "Process received OA callbacks"),
-            Job("approvals.reconcile", approvals.reconcile, 300, "Ask OAs about approvals pending too long")]
+            Job("approvals.inbox", oa_delivery.process_inbox, 60, "Process received OA callbacks"),
+            Job("approvals.reconcile", oa_delivery.reconcile, 300, "Ask OAs about approvals pending too long")]
 
 
 @hookimpl
 def crm_register_outbox_handlers() -> list[Any]:
     from .contracts import OutboxHandler
-    from .services.approvals import deliver_oa
+    from .services.oa_delivery import deliver_oa
 
     return [OutboxHandler("oa", ("approval.submit", "approval.cancel"), deliver_oa)]
 

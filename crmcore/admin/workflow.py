@@ -16,7 +16,7 @@ from ..errors import CRMError, ValidationError
 from ..i18n import gettext
 from ..models import ApprovalRequest, OACallback, OutboxMessage, Role
 from ..services import approvals as approval_svc
-from ..services import conditions
+from ..services import conditions, oa_delivery
 from ..services import outbox as outbox_svc
 from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
@@ -265,7 +265,7 @@ class WorkflowDesignerView(SecureView):
                 config = {f: request.form.get(f"config_{f}", "").strip() for f in cls.config_fields}
                 secrets = {f: request.form.get(f"secret_{f}", "") for f in cls.secret_fields}
                 try:
-                    approval_svc.save_provider_settings(ctx, name, {k: v for k, v in config.items() if v}, secrets)
+                    oa_delivery.save_provider_settings(ctx, name, {k: v for k, v in config.items() if v}, secrets)
                     flash(gettext("Settings of %(name)s saved.", name=name), "success")
                 except CRMError as exc:
                     ctx.session.rollback()
@@ -274,7 +274,7 @@ class WorkflowDesignerView(SecureView):
         rows = []
         for name in names:
             cls = ctx.registry.oa_providers[name]
-            config, secrets = approval_svc.provider_config(ctx, name)
+            config, secrets = oa_delivery.provider_config(ctx, name)
             rows.append({"name": name, "label": getattr(cls, "label", name),
                          "config": [(f, config.get(f, "")) for f in cls.config_fields],
                          "secrets": [(f, bool(secrets.get(f))) for f in cls.secret_fields]})
@@ -325,7 +325,7 @@ class ApprovalsView(SecureView):
         ctx = self.ctx()
         if not ctx.can("approval.manage"):
             return self.forbidden()
-        stuck_after = int(ctx.settings.get("APPROVAL_RECONCILE_AFTER") or approval_svc.RECONCILE_AFTER)
+        stuck_after = int(ctx.settings.get("APPROVAL_RECONCILE_AFTER") or oa_delivery.RECONCILE_AFTER)
         pending = list(ctx.session.scalars(select(ApprovalRequest).where(ApprovalRequest.status.in_(("submitting", "pending")))
                                           .order_by(ApprovalRequest.created_at)))
         now = utcnow()
@@ -354,7 +354,7 @@ class ApprovalsView(SecureView):
     def replay_callback(self, callback_id: int) -> Any:
         ctx = self.ctx()
         try:
-            cb = approval_svc.replay_callback(ctx, callback_id)
+            cb = oa_delivery.replay_callback(ctx, callback_id)
             flash(gettext("Callback %(id)s processed again: %(status)s.", id=cb.id, status=cb.status), "success")
         except CRMError as exc:
             ctx.session.rollback()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from crmcore.models import OAProviderSetting, WorkflowDefinition
-from crmcore.services import approvals
+from crmcore.services import approvals, oa_delivery
 from crmcore.services import customers as customer_svc
 from crmcore.services import users as user_svc
 
@@ -125,7 +125,7 @@ def test_provider_secrets_are_write_only(admin, ctx):
     row = ctx.session.query(OAProviderSetting).one()
     assert row.secrets == {"secret": "TOPSECRET"} and row.config == {"base_url": "https://oa2.example"}
     assert "TOPSECRET" not in repr(row)
-    config, secrets = approvals.provider_config(ctx, "hooktest-oa")
+    config, secrets = oa_delivery.provider_config(ctx, "hooktest-oa")
     assert secrets == {"secret": "TOPSECRET"}
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from crmcore.models import OACallback, OutboxMessage
-from crmcore.services import approvals
+from crmcore.services import approvals, oa_delivery
 from crmcore.services import users as user_svc
 from crmcore.services.outbox import deliver_due
 from plugins.sales.models import Quote
@@ -48,7 +48,7 @@ def test_manager_approves_the_quote_in_the_admin(app, client, ctx, people, sessi
 
 
 def test_monitor_shows_failures_and_replays_them(app, client, ctx, people, sessions):
-    approvals.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": "x"})
+    oa_delivery.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": "x"})
     approvals.create_policy(ctx, policy("webhook"))
     quote_id = new_quote(client, people, "20")
     submit(client, people, quote_id)
