@@ -32,9 +32,11 @@ from .unit import unit_of_work
 from .workflow_registry import actions, entities
 
 OPEN = ("submitting", "pending")
-__all__ = ["INTERNAL", "OPEN", "POLICY_FIELDS", "RANK", "TIER_FIELDS", "applicable_tiers", "apply_state", "create_policy",
+PROVIDER_TOPICS = ("approval.submit", "approval.cancel")  # events telling another provider (outbox)
+PENDING_TOO_LONG = 600  # seconds an approval at another provider may wait before it is asked (and shown stuck)
+__all__ = ["INTERNAL", "OPEN", "PENDING_TOO_LONG", "PROVIDER_TOPICS", "POLICY_FIELDS", "RANK", "TIER_FIELDS", "applicable_tiers", "apply_state", "create_policy",
            "decide", "describe_policy", "finish", "get_policy", "get_request", "inbox", "key_snapshot", "list_policies",
-           "list_requests", "open_request", "policy_for", "record_decision", "record_of", "remind_and_escalate",
+           "list_requests", "open_request", "pending_too_long", "policy_for", "record_decision", "record_of", "remind_and_escalate",
            "restart_if_key_fields_changed", "reviewers_of", "revoke", "start", "terminate", "update_policy", "withdraw"]
 
 
@@ -44,7 +46,7 @@ __all__ = ["INTERNAL", "OPEN", "POLICY_FIELDS", "RANK", "TIER_FIELDS", "applicab
 
 
 def record_decision(ctx: Any, request: ApprovalRequest, decision: str, *, comment: str | None = None, step: int | None = None,
-              source: str | None = None, actor: User | None = None, actor_label: str | None = None) -> ApprovalDecision:
+                    source: str | None = None, actor: User | None = None, actor_label: str | None = None) -> ApprovalDecision:
     """Add a row to the request's decision history (by the actor of ``ctx`` unless ``actor`` is given)."""
     actor = actor if actor is not None else ctx.actor
     row = ApprovalDecision(request=request, step=step, decision=decision, actor_id=getattr(actor, "id", None),
@@ -371,7 +373,7 @@ def remind_and_escalate(ctx: Any, now: dt.datetime | None = None) -> dict[str, i
                         request.tasks.append(ApprovalTask(tier_id=tier.id, step=task.step, position=99, approver_id=user.id,
                                                           status="pending", opened_at=now, escalated=True))
                 record_decision(ctx, request, "escalated", step=task.step, source="timeout",
-                          comment=f"{target.get('kind')}: {target.get('value')}")
+                                comment=f"{target.get('kind')}: {target.get('value')}")
                 counts["escalated"] += 1
             record_change(ctx, "approval", "escalated", request.id, data={"task": task.id}, event_name="approval.escalated")
         elif tier.remind_after and age >= tier.remind_after and task.reminded_at is None:
@@ -393,8 +395,18 @@ RANK = {"submitting": 0, "unknown": 0, "pending": 1, "approved": 2, "rejected": 
         "revoked": 3}
 
 
+def pending_too_long(ctx: Any) -> int:
+    """Seconds an approval at another provider may stay open before it is asked again and shown stuck
+    (setting ``APPROVAL_RECONCILE_AFTER``, default 600)."""
+    return int(ctx.settings.get("APPROVAL_RECONCILE_AFTER") or PENDING_TOO_LONG)
+
+
 def apply_state(ctx: Any, request: ApprovalRequest, state: Any, *, source: str) -> bool:
     """Move ``request`` forward to the provider's authoritative ``state``; never backwards.
+
+    The one way another provider's result reaches a request: ``state`` has ``status`` (one of
+    ``submitting pending approved rejected withdrawn terminated revoked unknown``) and
+    ``decisions`` (``[{"approver", "decision", "comment", "at"}]``). Runs in the caller's transaction.
 
     :return: True when the request changed.
     """
@@ -411,8 +423,8 @@ def apply_state(ctx: Any, request: ApprovalRequest, state: Any, *, source: str) 
         return True
     for d in state.decisions or []:
         record_decision(ctx, request, str(d.get("decision") or new)[:24], comment=d.get("comment"), source=source,
-                  actor=find_user(ctx, d.get("approver")) if d.get("approver") else None,
-                  actor_label=str(d.get("approver") or source))
+                        actor=find_user(ctx, d.get("approver")) if d.get("approver") else None,
+                        actor_label=str(d.get("approver") or source))
     comment = next((d.get("comment") for d in reversed(state.decisions or []) if d.get("comment")), None)
     finish(ctx, request, new, comment=comment, source=source)
     return True

@@ -7,7 +7,7 @@ from pathlib import Path
 import crmcore
 
 SERVICES = Path(crmcore.__file__).parent / "services"
-FAMILY = ("approvals", "approval_policies", "approval_reviewers", "oa_delivery", "transitions", "workflow",
+FAMILY = ("approvals", "approval_policies", "approval_reviewers", "transitions", "workflow",
           "workflow_registry")
 
 
