@@ -1,9 +1,9 @@
 """Value types the workflow hooks exchange: named condition predicates, named actions, the
-entities a workflow can drive, and what an OA provider reports."""
+entities a workflow can drive, and what the core needs of an approval provider."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,17 @@ class WorkflowEntity:
     write_permission: str | None = None
 
 
-@dataclass
-class OAState:
-    """The authoritative state of one approval at its OA: normalised status and the decisions."""
+class ApprovalProvider(Protocol):
+    """What the core needs of an approval provider class (``crm_register_oa_providers``).
 
-    external_id: str
-    status: str  # submitting, pending, approved, rejected, withdrawn, terminated, revoked, unknown
-    decisions: list[dict[str, Any]] = field(default_factory=list)  # {"approver", "decision", "comment", "at"}
-    raw: dict[str, Any] = field(default_factory=dict)
+    A policy names its provider by ``name``; ``label`` is shown to people. The embedded
+    ``internal`` path (tasks, inbox, decisions in the CRM) is the core's own and needs no provider
+    class. Any other provider is handed each request through the transactional outbox: the core
+    emits ``approval.submit`` and ``approval.cancel`` (``approvals.PROVIDER_TOPICS``, payload
+    ``request_id``, ``provider``, ``idempotency_key``), and the provider's side reports every
+    result through ``crmcore.services.approvals.apply_state`` (forward only). How a provider is
+    configured, delivers, verifies callbacks and reconciles is its own (``adapters/oa``).
+    """
 
-
-@dataclass
-class OACallbackEvent:
-    """One verified callback event: which approval, what happened, and its per-event dedupe key."""
-
-    dedupe_key: str
-    external_id: str | None
-    event_type: str
-    status_hint: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    name: str
+    label: str

@@ -48,22 +48,11 @@ def crm_register_field_types() -> list[Any]:
 
 @hookimpl
 def crm_register_jobs() -> list[Job]:
+    from .services import approvals
     from .services.outbox import deliver_due
 
-    from .services import approvals
-
     return [Job("outbox.deliver", lambda ctx: deliver_due(ctx), 60, "Deliver pending outbox messages"),
-            Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals"),
-            Job("approvals.inbox", approvals.process_inbox, 60, "Process received OA callbacks"),
-            Job("approvals.reconcile", approvals.reconcile, 300, "Ask OAs about approvals pending too long")]
-
-
-@hookimpl
-def crm_register_outbox_handlers() -> list[Any]:
-    from .contracts import OutboxHandler
-    from .services.approvals import deliver_oa
-
-    return [OutboxHandler("oa", ("approval.submit", "approval.cancel"), deliver_oa)]
+            Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals")]
 
 
 @hookimpl
@@ -144,5 +133,4 @@ def crm_register_audit_entities() -> list[Any]:
             *(AuditEntity(name, "user.manage") for name in ("user", "role", "team", "api_token")),
             AuditEntity("workflow", "workflow.read"),
             AuditEntity("approval_policy", "workflow.read"),
-            AuditEntity("oa_provider", "workflow.manage"),
             AuditEntity("approval", "approval.read", _visible_approvals)]

@@ -1,6 +1,6 @@
 """The provider-neutral OA contract every approval provider implements, and shared helpers.
 
-The core (``crmcore.services.approvals``) builds a provider as ``cls(config=..., secrets=...)``
+The adapter (``settings.provider``) builds a provider as ``cls(config=..., secrets=...)``
 and calls: ``submit(submission) -> OAState`` (idempotent by ``submission["idempotency_key"]``),
 ``fetch(external_id) -> OAState`` (the authoritative state), ``cancel(external_id)``,
 ``find(idempotency_key) -> OAState | None`` (after an unknown submit outcome),
@@ -18,12 +18,12 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import requests
 from urllib.parse import urlsplit
 
-from crmcore.contracts_workflow import OACallbackEvent, OAState
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
 STATES = ("submitting", "pending", "approved", "rejected", "withdrawn", "terminated", "revoked", "unknown")
@@ -42,6 +42,28 @@ def describe(exc: requests.RequestException) -> str:
     url = getattr(getattr(exc, "request", None), "url", None) or ""
     host = urlsplit(url).netloc if url else ""
     return f"{type(exc).__name__}" + (f" ({host})" if host else "")
+
+
+@dataclass
+class OAState:
+    """The authoritative state of one approval at its OA: normalised status and the decisions."""
+
+    external_id: str
+    status: str  # submitting, pending, approved, rejected, withdrawn, terminated, revoked, unknown
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # {"approver", "decision", "comment", "at"}
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OACallbackEvent:
+    """One verified callback event: which approval, what happened, and its per-event dedupe key."""
+
+    dedupe_key: str
+    external_id: str | None
+    event_type: str
+    status_hint: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
 
 class CallbackRejected(Exception):
     """A callback failed verification (signature, timestamp window, replayed nonce, bad format)."""

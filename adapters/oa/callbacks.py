@@ -16,9 +16,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, make_response, request
 
 from crmcore.config import setting_bool
-from crmcore.services import approvals
-
+from . import inbox
 from .base import CHECKS, CallbackRejected
+from .settings import provider as configured_provider
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oa_callbacks", __name__, url_prefix="/oa")
@@ -27,7 +27,7 @@ bp = Blueprint("oa_callbacks", __name__, url_prefix="/oa")
 def _process_later(rt: Any) -> None:
     ctx = rt.context(source="oa-inbox", session=rt.db.new_session())
     try:
-        approvals.process_inbox(ctx)
+        inbox.process_inbox(ctx)
     except Exception:  # noqa: BLE001 - the job retries what is left
         log.exception("processing OA callbacks failed")
     finally:
@@ -41,12 +41,12 @@ def callback(provider: str) -> Any:
         return jsonify({"error": "unknown provider"}), 404
     ctx = rt.context(source=f"oa:{provider}", session=rt.db.new_session())
     try:
-        oa = approvals.provider(ctx, provider)
+        oa = configured_provider(ctx, provider)
         accepts = getattr(oa, "accepts_callbacks", None)
         if accepts is None or not accepts():  # not configured: nothing could be verified
             return jsonify({"error": "unknown provider"}), 404
         keep = oa.nonce_memory()
-        oa.nonces = lambda nonce: approvals.remember_nonce(ctx, provider, nonce, keep=keep)
+        oa.nonces = lambda nonce: inbox.remember_nonce(ctx, provider, nonce, keep=keep)
         answer = oa.handshake(request)
         if answer is not None:
             ctx.session.commit()  # the handshake's nonce
@@ -58,7 +58,7 @@ def callback(provider: str) -> Any:
         if missing:
             log.error("OA provider %s returned a callback without checking its %s", provider, ", ".join(sorted(missing)))
             raise CallbackRejected("the callback was not verified")
-        fresh = [ev for ev in events if approvals.receive_callback(ctx, provider, ev) is not None]
+        fresh = [ev for ev in events if inbox.receive_callback(ctx, provider, ev) is not None]
         ctx.session.commit()
         response = make_response(oa.acknowledge(events))
         if fresh and setting_bool(rt.settings, "OA_PROCESS_INLINE", True):  # CRM_OA_PROCESS_INLINE=0 turns it off

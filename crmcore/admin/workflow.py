@@ -1,6 +1,6 @@
 """Admin pages of workflows and approvals: the designer (workflows, policies and tiers as validated
-JSON, a server-drawn picture, a live condition check against a chosen record), OA provider
-settings with write-only secrets, the approver's inbox and the approvals monitor with replay."""
+JSON, a server-drawn picture, a live condition check against a chosen record), the approver's
+inbox and the approvals monitor (stuck approvals, deliveries to providers, with replay)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ..db import utcnow
 from ..errors import CRMError, ValidationError
 from ..i18n import gettext
-from ..models import ApprovalRequest, OACallback, OutboxMessage, Role
+from ..models import ApprovalRequest, OutboxMessage, Role
 from ..services import approvals as approval_svc
 from ..services import conditions
 from ..services import outbox as outbox_svc
@@ -249,37 +249,6 @@ class WorkflowDesignerView(SecureView):
                            entities=sorted(entities(ctx)), problems=problems, result=result, rows=rows,
                            checked=request.method == "POST")
 
-    @expose("/providers", methods=["GET", "POST"])
-    def providers(self) -> Any:
-        """Provider settings; secrets are write-only: never shown, kept when left empty."""
-        ctx = self.ctx()
-        if not ctx.can("workflow.manage"):
-            return self.forbidden()
-        names = sorted(p for p in ctx.registry.oa_providers if p != "internal")
-        if request.method == "POST":
-            name = request.form.get("provider", "")
-            cls = ctx.registry.oa_providers.get(name)
-            if cls is None or name == "internal":
-                flash(gettext("Choose a provider."), "error")
-            else:
-                config = {f: request.form.get(f"config_{f}", "").strip() for f in cls.config_fields}
-                secrets = {f: request.form.get(f"secret_{f}", "") for f in cls.secret_fields}
-                try:
-                    approval_svc.save_provider_settings(ctx, name, {k: v for k, v in config.items() if v}, secrets)
-                    flash(gettext("Settings of %(name)s saved.", name=name), "success")
-                except CRMError as exc:
-                    ctx.session.rollback()
-                    flash_crm_error(exc)
-            return redirect(url_for(".providers"))
-        rows = []
-        for name in names:
-            cls = ctx.registry.oa_providers[name]
-            config, secrets = approval_svc.provider_config(ctx, name)
-            rows.append({"name": name, "label": getattr(cls, "label", name),
-                         "config": [(f, config.get(f, "")) for f in cls.config_fields],
-                         "secrets": [(f, bool(secrets.get(f))) for f in cls.secret_fields]})
-        return self.render("admin/workflow/providers.html", rows=rows)
-
 
 class ApprovalsView(SecureView):
     """The approver's inbox (decide here) and, for approval managers, the monitor with replay."""
@@ -325,18 +294,16 @@ class ApprovalsView(SecureView):
         ctx = self.ctx()
         if not ctx.can("approval.manage"):
             return self.forbidden()
-        stuck_after = int(ctx.settings.get("APPROVAL_RECONCILE_AFTER") or approval_svc.RECONCILE_AFTER)
+        stuck_after = approval_svc.pending_too_long(ctx)
         pending = list(ctx.session.scalars(select(ApprovalRequest).where(ApprovalRequest.status.in_(("submitting", "pending")))
                                           .order_by(ApprovalRequest.created_at)))
         now = utcnow()
         stuck = [r for r in pending if (now - r.updated_at).total_seconds() >= stuck_after]
         deliveries = list(ctx.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.destination == "oa", OutboxMessage.status != "delivered").order_by(OutboxMessage.id.desc())
-            .limit(50)))
-        callbacks = list(ctx.session.scalars(select(OACallback).where(OACallback.status.in_(("failed", "ignored", "received")))
-                                             .order_by(OACallback.id.desc()).limit(50)))
+            OutboxMessage.topic.in_(approval_svc.PROVIDER_TOPICS), OutboxMessage.status != "delivered")
+            .order_by(OutboxMessage.id.desc()).limit(50)))
         return self.render("admin/workflow/monitor.html", pending=pending, stuck={r.id for r in stuck},
-                           deliveries=deliveries, callbacks=callbacks)
+                           deliveries=deliveries)
 
     @expose("/monitor/outbox/<int:message_id>/replay", methods=["POST"])
     def replay_delivery(self, message_id: int) -> Any:
@@ -348,18 +315,4 @@ class ApprovalsView(SecureView):
         except CRMError as exc:
             ctx.session.rollback()
             flash_crm_error(exc)
-        return redirect(url_for(".monitor"))
-
-    @expose("/monitor/callback/<int:callback_id>/replay", methods=["POST"])
-    def replay_callback(self, callback_id: int) -> Any:
-        ctx = self.ctx()
-        try:
-            cb = approval_svc.replay_callback(ctx, callback_id)
-            flash(gettext("Callback %(id)s processed again: %(status)s.", id=cb.id, status=cb.status), "success")
-        except CRMError as exc:
-            ctx.session.rollback()
-            flash_crm_error(exc)
-        except Exception as exc:  # noqa: BLE001 - an OA that cannot be reached: say so
-            ctx.session.rollback()
-            flash(gettext("The OA could not be asked: %(error)s", error=str(exc)), "error")
         return redirect(url_for(".monitor"))

@@ -6,13 +6,12 @@ from .customer import Address, Contact, Customer, Tag, customer_tags
 from .integration import ExternalRef, JobRun, OutboxMessage, SyncState
 from .interaction import Interaction
 from .security import LoginFailure, RateLimitHit
-from .workflow import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, ApprovalTask, ApprovalTier, OACallback,
-                       OANonce, OAProviderSetting, WorkflowDefinition, WorkflowState, WorkflowTransition)
+from .workflow import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, ApprovalTask, ApprovalTier, WorkflowDefinition,
+                       WorkflowState, WorkflowTransition)
 
 __all__ = [
     "Address", "ApiToken", "AuditLog", "Contact", "CustomField", "Customer", "ExternalRef",
     "Interaction", "JobRun", "LoginFailure", "OutboxMessage", "RateLimitHit", "Role", "SyncState", "Tag", "Team", "User",
     "customer_tags",
-    "ApprovalDecision", "ApprovalPolicy", "ApprovalRequest", "ApprovalTask", "ApprovalTier", "OACallback", "OANonce",
-    "OAProviderSetting", "WorkflowDefinition", "WorkflowState", "WorkflowTransition",
+    "ApprovalDecision", "ApprovalPolicy", "ApprovalRequest", "ApprovalTask", "ApprovalTier", "WorkflowDefinition", "WorkflowState", "WorkflowTransition",
 ]

@@ -17,9 +17,13 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..events import jsonable, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, WorkflowDefinition, WorkflowState, WorkflowTransition
-from . import conditions
+from . import approvals, conditions
+from .transitions import apply_transition
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
+
+__all__ = ["apply_transition", "available_actions", "create_workflow", "delete_workflow", "describe", "fire",
+           "get_workflow", "list_workflows", "load_record", "update_workflow", "workflow_for"]
 
 DEF_FIELDS = ("name", "entity", "state_field", "description", "priority", "condition", "active")
 FORBIDDEN_UPDATES = ("id", "version", "created_at", "updated_at")
@@ -249,8 +253,6 @@ def fire(ctx: Any, entity: str, record_id: int, action: str, *, comment: str | N
 
     :return: ``{"status": "done", "state": ...}`` or ``{"status": "pending_approval", "request_id": ...}``.
     """
-    from . import approvals
-
     spec = entity_spec(ctx, entity)
     if spec.write_permission:
         ctx.require(spec.write_permission)
@@ -279,30 +281,3 @@ def fire(ctx: Any, entity: str, record_id: int, action: str, *, comment: str | N
                 return {"status": "pending_approval", "request_id": request.id, "state": state}
         apply_transition(ctx, wf, tr, record, comment=comment)
     return {"status": "done", "state": getattr(record, wf.state_field)}
-
-
-def apply_transition(ctx: Any, wf: WorkflowDefinition, tr: WorkflowTransition, record: Any, *,
-                     comment: str | None = None, request_id: int | None = None) -> None:
-    """Move the record to the transition's target state: field updates, named actions, audit, event."""
-    entity = wf.entity
-    before = getattr(record, wf.state_field)
-    if before != tr.from_state and tr.from_state != "*":
-        raise Conflict(_("The record left the state '%(state)s'; the transition no longer applies.", state=tr.from_state))
-    changes: dict[str, list[Any]] = {wf.state_field: [before, tr.to_state]}
-    setattr(record, wf.state_field, tr.to_state)
-    target = next((s for s in wf.states if s.name == tr.to_state), None)
-    if target is not None:
-        for field, value in (target.on_enter or {}).items():
-            old = getattr(record, field)
-            if old != value:
-                setattr(record, field, value)
-                changes[field] = [old, value]
-    ctx.hook.crm_before_save(ctx=ctx, entity=entity, obj=record, changes=changes, created=False)
-    if target is not None:
-        known = actions(ctx)
-        for act in target.actions or []:
-            known[act["name"]].func(ctx, record, act.get("params") or {})
-    ctx.session.flush()
-    record_change(ctx, entity, "updated", record.id, changes, event_name="workflow.transitioned",
-                  data={"workflow": wf.name, "action": tr.action, "from": before, "to": tr.to_state,
-                        "comment": comment, "approval_request_id": request_id})

@@ -12,7 +12,7 @@ from crmcore import hookimpl
 from crmcore.contracts_workflow import WorkflowAction
 from crmcore.db import utcnow
 from crmcore.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from crmcore.models import ApprovalDecision, ApprovalRequest, AuditLog
+from crmcore.models import ApprovalDecision, ApprovalRequest, AuditLog, OutboxMessage
 from crmcore.services import approvals as appr
 from crmcore.services import customers as customer_svc
 from crmcore.services import users as user_svc
@@ -285,3 +285,19 @@ def test_inbox_and_decisions_through_the_api(client, rt, ctx, team, make_user):
     assert r.json["decisions"][1]["comment"] == "fine" and r.json["decisions"][1]["source"] == "api"
     assert stage_of(rt, acme.id) == "customer"
     assert client.post(f"/api/v1/approvals/{request_id}/approve", json={}, headers=h["boss"]).status_code == 409
+
+
+def test_internal_approvals_need_no_oa_adapter(rt, ctx, team):
+    """The OA adapter is not loaded here: ``internal`` is the core's own path, and a policy naming
+    an OA provider is refused with the providers that are loaded."""
+    assert "oa" not in rt.registry.outbox_handlers and "approvals.inbox" not in rt.registry.jobs
+    with pytest.raises(ValidationError) as refused:
+        appr.create_policy(ctx, {"name": "via-oa", "entity": "customer", "provider": "webhook",
+                                 "tiers": [{"reviewers": [MANAGER_OF_OWNER]}]})
+    assert "webhook" in refused.value.errors["provider"][0]
+    workflow(ctx, [{"step": 1, "reviewers": [MANAGER_OF_OWNER]}])
+    acme = prospect(ctx, team["rep"])
+    request_id = wf_svc.fire(act(rt, team["rep"]), "customer", acme.id, "win")["request_id"]
+    appr.decide(act(rt, team["boss"]), request_id, True)
+    assert stage_of(rt, acme.id) == "customer"
+    assert fresh(rt).query(OutboxMessage).filter(OutboxMessage.topic.in_(appr.PROVIDER_TOPICS)).count() == 0

@@ -1,5 +1,5 @@
 """The workflow designer and approvals pages of the admin: login and permissions, CSRF, validated
-JSON definitions, the server-drawn picture, the live condition check, write-only secrets, the monitor."""
+JSON definitions, the server-drawn picture, the live condition check, the monitor."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crmcore.models import OAProviderSetting, WorkflowDefinition
+from crmcore.models import WorkflowDefinition
 from crmcore.services import approvals
 from crmcore.services import customers as customer_svc
 from crmcore.services import users as user_svc
@@ -20,29 +20,6 @@ DEFINITION = {"name": "lifecycle", "entity": "customer", "state_field": "stage",
               "transitions": [{"action": "qualify", "from_state": "lead", "to_state": "prospect"}]}
 
 
-class SecretProvider:
-    """A provider class with one config field and one secret (only its settings are exercised)."""
-
-    name = "hooktest-oa"
-    label = "Test OA"
-    config_fields = ("base_url",)
-    secret_fields = ("secret",)
-
-    def __init__(self, config: dict, secrets: dict) -> None:
-        self.config, self.secrets = config, secrets
-
-
-class Plugin:
-    from crmcore import hookimpl
-
-    @hookimpl
-    def crm_register_oa_providers(self):
-        return [SecretProvider]
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app(plugins=[("admintest", Plugin())])
 
 
 def login(client: Any, username: str) -> None:
@@ -70,7 +47,6 @@ def test_pages_need_login_and_permission(client, ctx):
     user_svc.create_user(ctx, "viewer", PASSWORD, "analyst")
     login(client, "viewer")
     assert client.get("/admin/workflow_designer/").status_code == 200  # workflow.read
-    assert client.get("/admin/workflow_designer/providers").status_code == 403
     assert client.get("/admin/approval_inbox/").status_code == 403  # analysts do not approve
     csrf = token(client, "/admin/workflow_designer/workflow/new")
     r = client.post("/admin/workflow_designer/workflow/new", data={"csrf_token": csrf, "definition": json.dumps(DEFINITION)})
@@ -109,24 +85,6 @@ def test_live_condition_check_against_a_record(admin, ctx):
     r = admin.post("/admin/workflow_designer/check", data={"csrf_token": csrf, "entity": "customer",
                                                             "condition": json.dumps({"field": "stage", "op": "??"})})
     assert "condition-problems" in r.text and "unknown operator" in r.text
-
-
-def test_provider_secrets_are_write_only(admin, ctx):
-    csrf = token(admin, "/admin/workflow_designer/providers")
-    r = admin.post("/admin/workflow_designer/providers", data={
-        "csrf_token": csrf, "provider": "hooktest-oa", "config_base_url": "https://oa.example", "secret_secret": "TOPSECRET"})
-    assert r.status_code == 302
-    page = admin.get("/admin/workflow_designer/providers").text
-    assert "https://oa.example" in page and "TOPSECRET" not in page and ">set<" in page
-    # saving again with the secret left empty keeps it
-    admin.post("/admin/workflow_designer/providers", data={
-        "csrf_token": csrf, "provider": "hooktest-oa", "config_base_url": "https://oa2.example", "secret_secret": ""})
-    ctx.session.expire_all()
-    row = ctx.session.query(OAProviderSetting).one()
-    assert row.secrets == {"secret": "TOPSECRET"} and row.config == {"base_url": "https://oa2.example"}
-    assert "TOPSECRET" not in repr(row)
-    config, secrets = approvals.provider_config(ctx, "hooktest-oa")
-    assert secrets == {"secret": "TOPSECRET"}
 
 
 def test_structured_designer_forms(admin, ctx):

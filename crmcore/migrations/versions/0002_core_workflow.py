@@ -1,5 +1,9 @@
 """core workflow
 
+Until issue 14 this revision also created the OA tables (oa_callbacks, oa_nonces,
+oa_provider_settings); they now belong to the ``oa`` branch (adapters/oa/migrations), whose
+first revision takes them over as they are in databases made before, and creates them in new ones.
+
 Revision ID: 0002_core_workflow
 Revises: 0001_core
 Create Date: 2026-12-02 14:30:08.688613
@@ -37,45 +41,6 @@ def upgrade() -> None:
     with op.batch_alter_table('approval_policies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_approval_policies_entity'), ['entity'], unique=False)
 
-    op.create_table('oa_callbacks',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('provider', sa.String(length=32), nullable=False),
-    sa.Column('dedupe_key', sa.String(length=200), nullable=False),
-    sa.Column('external_id', sa.String(length=128), nullable=True),
-    sa.Column('event_type', sa.String(length=64), nullable=True),
-    sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('received_at', crmcore.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', crmcore.db.UTCDateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_oa_callbacks')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_oa_callbacks_dedupe_key'))
-    )
-    with op.batch_alter_table('oa_callbacks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_oa_callbacks_status'), ['status'], unique=False)
-
-    op.create_table('oa_nonces',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('provider', sa.String(length=32), nullable=False),
-    sa.Column('nonce', sa.String(length=128), nullable=False),
-    sa.Column('seen_at', crmcore.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_oa_nonces')),
-    sa.UniqueConstraint('provider', 'nonce', name='uq_oa_nonces_nonce')
-    )
-    with op.batch_alter_table('oa_nonces', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_oa_nonces_seen_at'), ['seen_at'], unique=False)
-
-    op.create_table('oa_provider_settings',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('provider', sa.String(length=32), nullable=False),
-    sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.Column('config', sa.JSON(), nullable=False),
-    sa.Column('secrets', sa.JSON(), nullable=False),
-    sa.Column('updated_at', crmcore.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_oa_provider_settings')),
-    sa.UniqueConstraint('provider', name=op.f('uq_oa_provider_settings_provider'))
-    )
     op.create_table('workflow_definitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -260,15 +225,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_workflow_definitions_entity'))
 
     op.drop_table('workflow_definitions')
-    op.drop_table('oa_provider_settings')
-    with op.batch_alter_table('oa_nonces', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_oa_nonces_seen_at'))
-
-    op.drop_table('oa_nonces')
-    with op.batch_alter_table('oa_callbacks', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_oa_callbacks_status'))
-
-    op.drop_table('oa_callbacks')
     with op.batch_alter_table('approval_policies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_approval_policies_entity'))
 

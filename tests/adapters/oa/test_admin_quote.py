@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crmcore.models import OACallback, OutboxMessage
+from adapters.oa import settings as oa_settings
+from adapters.oa.models import OACallback
+from crmcore.models import OutboxMessage
 from crmcore.services import approvals
 from crmcore.services import users as user_svc
 from crmcore.services.outbox import deliver_due
@@ -45,10 +47,11 @@ def test_manager_approves_the_quote_in_the_admin(app, client, ctx, people, sessi
     login(rep, ctx, people["rep"])
     assert "data-request" not in rep.get("/admin/approval_inbox/").text
     assert rep.get("/admin/approval_inbox/monitor").status_code == 403
+    assert rep.get("/admin/oa/callbacks/").status_code == 403
 
 
 def test_monitor_shows_failures_and_replays_them(app, client, ctx, people, sessions):
-    approvals.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": "x"})
+    oa_settings.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": "x"})
     approvals.create_policy(ctx, policy("webhook"))
     quote_id = new_quote(client, people, "20")
     submit(client, people, quote_id)
@@ -63,13 +66,14 @@ def test_monitor_shows_failures_and_replays_them(app, client, ctx, people, sessi
     admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(admin, ctx, root)
     page = admin.get("/admin/approval_inbox/monitor").text
-    assert "approval.submit" in page and "ConnectionError" in page and "AP-9" in page
+    assert "approval.submit" in page and "ConnectionError" in page
+    assert "AP-9" in admin.get("/admin/oa/callbacks/").text  # the OA adapter's inbox page
     csrf = CSRF.search(page).group(1)
     message = sessions().query(OutboxMessage).filter_by(topic="approval.submit").one()
     assert admin.post(f"/admin/approval_inbox/monitor/outbox/{message.id}/replay", data={"csrf_token": csrf}).status_code == 302
     assert sessions().get(OutboxMessage, message.id).attempts == 0
     callback = sessions().query(OACallback).one()
-    assert admin.post(f"/admin/approval_inbox/monitor/callback/{callback.id}/replay",
+    assert admin.post(f"/admin/oa/callbacks/{callback.id}/replay",
                       data={"csrf_token": csrf}).status_code == 302
     stored = sessions().get(OACallback, callback.id)
     assert stored.status == "ignored" and "no approval request" in stored.error

@@ -15,8 +15,8 @@ import pytest
 
 from adapters.oa import crypto
 from adapters.oa.webhook import sign
-from crmcore.models import OACallback, OANonce
-from crmcore.services import approvals
+from adapters.oa import settings as oa_settings
+from adapters.oa.models import OACallback, OANonce
 
 from .test_crypto_vectors import DING, WECOM, WECOM_MSG, WECOM_URL
 
@@ -122,7 +122,7 @@ def app(make_app: Any) -> Any:
 
 def configure(ctx: Any, provider: Any) -> None:
     config, secrets_ = provider.settings
-    approvals.save_provider_settings(ctx, provider.name, config, secrets_)
+    oa_settings.save_provider_settings(ctx, provider.name, config, secrets_)
 
 
 def post(client: Any, req: dict[str, Any]) -> Any:

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from crmcore.models import ApprovalRequest, OACallback
+from adapters.oa import delivery as oa_delivery
+from adapters.oa import settings as oa_settings
+from adapters.oa.models import OACallback
+from crmcore.models import ApprovalRequest
 from crmcore.services import approvals, jobs
 from plugins.sales.models import Quote
 
@@ -124,7 +127,7 @@ def platform_app(served):
 def setup(platform: Any, served: str, ctx: Any) -> Any:
     fake = platform.fake_cls(f"{served}/oa/{platform.name}/callback")
     config, secrets = platform.settings(fake)
-    approvals.save_provider_settings(ctx, platform.name, config, secrets)
+    oa_settings.save_provider_settings(ctx, platform.name, config, secrets)
     approvals.create_policy(ctx, policy(platform.name))
     return fake
 
@@ -185,7 +188,7 @@ def test_rejection_lost_callback_and_expired_token(platform, served, client, rt,
         fake.callback_url = f"{served}/nowhere"  # the callback gets lost
         platform.decide(fake, ext, False, "too cheap")
         fake.expire_tokens()  # and meanwhile the access token expired
-        result = approvals.reconcile(rt.context(source="scheduler", session=sessions()), older_than=0)
+        result = oa_delivery.reconcile(rt.context(source="scheduler", session=sessions()), older_than=0)
         assert result == {"checked": 1, "changed": 1, "failed": 0}
         assert fake.token_requests == 2  # a new token was fetched after the platform refused the old one
         quote = sessions().get(Quote, quote_id)
@@ -224,7 +227,7 @@ def test_dingtalk_check_url_gets_the_encrypted_success(served, ctx):
 def test_feishu_repeated_uuid_finds_the_existing_instance(served, ctx):
     fake = setup(Feishu, served, ctx)
     try:
-        oa = approvals.provider(ctx, "feishu")
+        oa = oa_settings.provider(ctx, "feishu")
         submission = {"idempotency_key": "quote-1-submit-abc", "requester": "rep", "form": {"amount": "800.00"},
                       "template": "APPROVAL-QUOTE"}
         first = oa.submit(submission)
@@ -238,7 +241,7 @@ def test_feishu_repeated_uuid_finds_the_existing_instance(served, ctx):
 def test_find_by_key_after_an_unknown_create_outcome(platform, served, ctx):
     fake = setup(platform, served, ctx)
     try:
-        oa = approvals.provider(ctx, platform.name)
+        oa = oa_settings.provider(ctx, platform.name)
         submission = {"idempotency_key": "quote-7-submit-k1", "requester": "rep", "form": {"amount": "800.00"},
                       "title": "quote 7"}
         created = oa.submit(submission)

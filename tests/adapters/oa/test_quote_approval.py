@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from crmcore.models import ApprovalRequest, OACallback, OutboxMessage
+from adapters.oa import delivery as oa_delivery
+from adapters.oa import settings as oa_settings
+from adapters.oa.models import OACallback
+from crmcore.models import ApprovalRequest, OutboxMessage
 from crmcore.services import approvals
 from crmcore.services import jobs
 from plugins.sales.models import Quote
@@ -139,7 +142,7 @@ def oa(served):
 
 @pytest.fixture
 def webhook_policy(ctx, oa):
-    approvals.save_provider_settings(ctx, "webhook", {"base_url": oa.url, "replay_window": 300}, {"secret": SECRET})
+    oa_settings.save_provider_settings(ctx, "webhook", {"base_url": oa.url, "replay_window": 300}, {"secret": SECRET})
     return approvals.create_policy(ctx, policy("webhook", compensation="sales.quote.back_to_draft"))
 
 
@@ -233,8 +236,8 @@ def test_lost_callback_is_found_by_the_reconciler(client, rt, people, oa, webhoo
     oa.decide(approval_id, "rejected", comment="no")
     assert quote_status(sessions, quote_id) == "pending_approval"
     job_ctx = rt.context(source="scheduler", session=sessions())
-    assert approvals.reconcile(job_ctx)["checked"] == 0  # not pending long enough yet
-    assert approvals.reconcile(job_ctx, older_than=0) == {"checked": 1, "changed": 1, "failed": 0}
+    assert oa_delivery.reconcile(job_ctx)["checked"] == 0  # not pending long enough yet
+    assert oa_delivery.reconcile(job_ctx, older_than=0) == {"checked": 1, "changed": 1, "failed": 0}
     assert quote_status(sessions, quote_id) == "rejected"
     assert request_of(sessions, quote_id).decisions[-1].comment == "no"
 
@@ -287,7 +290,7 @@ def test_callbacks_are_processed_right_after_the_acknowledgement(make_app, peopl
     oa = WebhookOA(SECRET, callback_url=f"http://127.0.0.1:{server.server_port}/oa/webhook/callback").start()
     try:
         ctx = rt.context()
-        approvals.save_provider_settings(ctx, "webhook", {"base_url": oa.url}, {"secret": SECRET})
+        oa_settings.save_provider_settings(ctx, "webhook", {"base_url": oa.url}, {"secret": SECRET})
         approvals.create_policy(ctx, policy("webhook"))
         client = app.test_client()
         quote_id = new_quote(client, people, "20")
@@ -310,7 +313,7 @@ def test_callback_endpoint_refuses_unknown_providers_and_unsigned_posts(client, 
     assert client.post("/oa/nope/callback", json={}).status_code == 404
     assert client.post("/oa/internal/callback", json={}).status_code == 404  # nothing calls the embedded engine back
     assert client.post("/oa/webhook/callback", json={}).status_code == 404  # loaded, but not configured
-    approvals.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": SECRET})
+    oa_settings.save_provider_settings(ctx, "webhook", {"base_url": "http://127.0.0.1:9"}, {"secret": SECRET})
     assert client.get("/oa/webhook/callback").status_code == 405
     r = client.post("/oa/webhook/callback", json={"approval_id": "AP-1", "status": "approved"})
     assert r.status_code == 401 and r.json == {"error": "missing signature headers"}
