@@ -9,6 +9,8 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from .requestlimits import init_limits
+
 from .config import secret_key
 from .runtime import Runtime, build_runtime
 
@@ -39,10 +41,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in (test_config or {}).items() if k.isupper()})
+    init_limits(app, rt.settings)
     app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past BIGINT are 404, not 500
     app.extensions["crm"] = rt
     rt.db.init_app(app)

@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_TIMEZONE": "Asia/Shanghai",
     "PAGE_SIZE_MAX": 200,
     "TOKEN_TTL_DAYS": None,
+    "MAX_REQUEST_BYTES": 2 * 1024 * 1024,  # a larger body is refused with 413
+    "MAX_UPLOAD_BYTES": 25 * 1024 * 1024,  # the same for routes that take a file (e-mail intake)
+    "TEXT_MAX": 65535,  # characters in any text input without a shorter column length
 }
 
 _LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW", "PLUGINS"}

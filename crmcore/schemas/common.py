@@ -1,15 +1,21 @@
 """Shared schema pieces: list query arguments and the paginated envelope."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 
 MAX_ID = 2**63 - 1  # the largest BIGINT; larger numbers cannot name a record
+SEARCH_MAX = 200  # characters of a search term (``q``); SQLite refuses LIKE patterns over 50,000 bytes
 
 
 def Id(**kwargs: object) -> fields.Int:
     """An integer id field: positive and within the database's range."""
     return fields.Int(strict=False, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def Search(**kwargs: object) -> fields.Str:
+    """A search term (``q``) of at most ``SEARCH_MAX`` characters."""
+    return fields.Str(validate=validate.Length(max=SEARCH_MAX), **kwargs)
 
 
 class PageArgs(Schema):
@@ -32,3 +38,18 @@ class ErrorSchema(Schema):
     status = fields.Str()
     message = fields.Str()
     errors = fields.Dict()
+
+
+class _Zone(validate.Validator):
+    def __call__(self, value: str) -> str:
+        from ..i18n import _
+        from ..timezones import is_zone
+
+        if not is_zone(value):
+            raise ValidationError(_("Give an IANA time zone such as Asia/Shanghai."))
+        return value
+
+
+def TimeZone(**kwargs: object) -> fields.Str:
+    """An IANA time-zone name such as ``Asia/Shanghai``."""
+    return fields.Str(validate=_Zone(), **kwargs)
