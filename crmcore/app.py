@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from .requestlimits import init_limits
+from .schemas.common import MAX_ID
 
 from .config import secret_key
 from .runtime import Runtime, build_runtime
@@ -18,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class BoundedInt(IntegerConverter):
-    """``<int:...>`` limited to the database's integer range."""
+    """``<int:...>`` limited to the database's INTEGER range (every id column is one)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 
-MAX_ID = 2**63 - 1  # the largest BIGINT; larger numbers cannot name a record
+MAX_ID = 2**31 - 1  # the largest INTEGER (every id column is one): larger numbers cannot name a record
 SEARCH_MAX = 200  # characters of a search term (``q``); SQLite refuses LIKE patterns over 50,000 bytes
+
+
+def db_id(value: str) -> int:
+    """``type=`` for ``request.args.get``: an integer an INTEGER column can hold; otherwise a ValueError,
+    so werkzeug gives the default (a huge ``?id=`` is "no such record", not a database error)."""
+    number = int(value)
+    if not -MAX_ID - 1 <= number <= MAX_ID:
+        raise ValueError(f"{value} does not fit an INTEGER column")
+    return number
 
 
 def Id(**kwargs: object) -> fields.Int:

@@ -2,7 +2,7 @@
 
 :func:`install` adds them to marshmallow's ``String`` and ``Integer`` fields once, so every schema of the
 core, the plugins and third-party plugins gets them: text is at most ``TEXT_MAX`` characters (a shorter
-``Length`` validator still applies), holds no NUL and no unpaired surrogate; an integer fits a BIGINT.
+``Length`` validator still applies), holds no NUL and no unpaired surrogate; an integer fits an INTEGER.
 Values that fit the field but not a shorter database column are refused when saved (:mod:`crmcore.db`).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from marshmallow import ValidationError, fields
 from ..i18n import _
 
 DEFAULT_TEXT_MAX = 65535
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # every integer column is an INTEGER; PostgreSQL refuses more, even to compare
 
 
 def text_max() -> int:

@@ -37,9 +37,14 @@ def test_ids_past_bigint_are_refused_in_queries_and_bodies(client, admin_headers
     assert r.status_code == 422 and "product_id" in r.json["errors"]
 
 
-def test_an_id_that_fits_the_field_but_not_the_column_is_422(client, admin_headers, customer):
+def test_ids_past_the_integer_columns_are_404_in_paths_and_422_elsewhere(client, admin_headers, customer):
+    # every id column is an INTEGER: PostgreSQL refuses 2**32 even to compare with one
+    assert client.get(f"/api/v1/customers/{2**32}", headers=admin_headers).status_code == 404
+    assert client.get(f"/api/v1/contacts/{2**31}", headers=admin_headers).status_code == 404
     r = client.patch(f"/api/v1/customers/{customer.id}", headers=admin_headers, json={"owner_id": 2**40})
-    assert r.status_code in (404, 422), r.json
+    assert r.status_code == 422 and "owner_id" in r.json["errors"]
+    r = client.get("/api/v1/interactions", headers=admin_headers, query_string={"customer_id": 2**31})
+    assert r.status_code == 422 and "customer_id" in r.json["errors"]
 
 
 def test_deeply_nested_json_is_400_also_without_authentication(client, admin_headers):
@@ -178,3 +183,17 @@ def test_a_negative_loyalty_balance_shows_on_the_360_page(client, admin_headers,
     assert ["Tier", "No tier"] in [list(row) for row in panel["rows"]]
     r = client.get(f"/api/v1/loyalty/customers/{customer.id}", headers=admin_headers)
     assert (r.status_code, r.json["points"], r.json["tier"]) == (200, -5, "none")
+
+
+def test_admin_pages_take_ids_past_the_integer_columns_as_no_record(client, make_user, customer):
+    import re
+
+    make_user("admin", username="boss")
+    page = client.get("/admin/auth/login")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+    assert client.post("/admin/auth/login", data={"csrf_token": token, "username": "boss",
+                                                  "password": "password123"}).status_code == 302
+    for url in (f"/admin/contact/new/?customer_id={2**40}", f"/admin/sales/board/?owner_id={2**40}",
+                f"/admin/analysis/profile/?customer_id={2**40}"):
+        r = client.get(url)
+        assert r.status_code in (200, 302, 404), (url, r.status_code)

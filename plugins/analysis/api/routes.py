@@ -12,6 +12,7 @@ from crmcore.api import current_ctx
 from crmcore.errors import ValidationError
 from crmcore.events import jsonable
 from crmcore.i18n import _
+from crmcore.schemas.common import MAX_ID
 
 from ..services import basket, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
@@ -175,7 +176,7 @@ def basket_rules() -> Any:
     """The strongest association rules (optionally for one antecedent ``product_id``)"""
     ctx = current_ctx()
     ctx.require("analysis.read")
-    product_id = _optional("product_id", 1, 2**63 - 1, whole=True)
+    product_id = _optional("product_id", 1, MAX_ID, whole=True)
     return jsonable({"items": basket.top_rules(ctx, _date("run_date"), _int("limit", 20, 1, 1000), product_id)})
 
 

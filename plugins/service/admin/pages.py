@@ -14,6 +14,7 @@ from sqlalchemy import select
 from crmcore.admin.forms import user_label
 from crmcore.admin.views import SecureView, flash_crm_error
 from crmcore.db import utcnow
+from crmcore.schemas.common import db_id
 from crmcore.timezones import is_zone
 from crmcore.errors import CRMError, NotFound, ValidationError
 from crmcore.i18n import gettext
@@ -160,7 +161,7 @@ VISIT_ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "
 
 def _int(value: Any) -> int | None:
     try:
-        return int(value)
+        return db_id(value)  # an id an INTEGER column can hold
     except (TypeError, ValueError):
         return None
 
