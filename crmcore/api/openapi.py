@@ -28,15 +28,21 @@ def output_nullable(self: Any, field: fields.Field, ret: dict[str, Any], **kwarg
     return {}
 
 
+MEDIA_TYPES = {".svg": "image/svg+xml", ".csv": "text/csv"}  # by the path's suffix; anything else answers JSON
+
+
 class SuccessResponsePlugin(BasePlugin):
-    """An operation that declares no success response gets a generic ``2XX`` one (body described in its summary)."""
+    """An operation that declares no success response gets a generic ``2XX`` one: its media type
+    (JSON unless the path ends in ``.svg`` or ``.csv``), the body described in its summary."""
 
     def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
                          **kwargs: Any) -> None:
-        for operation in (operations or {}).values():
+        media_type = next((t for suffix, t in MEDIA_TYPES.items() if (path or "").endswith(suffix)), "application/json")
+        for method, operation in (operations or {}).items():
             responses = operation.setdefault("responses", {})
             if not any(str(code).startswith("2") for code in responses):
-                responses["2XX"] = {"description": "Success; the body is described in the operation's summary"}
+                content = {} if method == "delete" else {"content": {media_type: {"schema": {}}}}
+                responses["2XX"] = {"description": "Success; the body is described in the operation's summary", **content}
 
 
 def install(api: Any) -> None:

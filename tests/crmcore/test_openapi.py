@@ -63,3 +63,10 @@ def test_every_operation_documents_a_success_response(spec):
     missing = [f"{method} {path}" for path, item in spec["paths"].items() for method, op in item.items()
                if isinstance(op, dict) and "responses" in op and not any(c.startswith("2") for c in op["responses"])]
     assert missing == []
+
+
+def test_generic_success_responses_name_their_media_type(spec):
+    svg = spec["paths"]["/api/v1/workflows/{workflow_id}/diagram.svg"]["get"]["responses"]["2XX"]
+    assert list(svg["content"]) == ["image/svg+xml"]
+    status = spec["paths"]["/api/v1/sync/status"]["get"]["responses"]["2XX"]
+    assert list(status["content"]) == ["application/json"]
