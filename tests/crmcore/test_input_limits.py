@@ -197,3 +197,26 @@ def test_admin_pages_take_ids_past_the_integer_columns_as_no_record(client, make
                 f"/admin/analysis/profile/?customer_id={2**40}"):
         r = client.get(url)
         assert r.status_code in (200, 302, 404), (url, r.status_code)
+
+
+def test_admin_forms_apply_the_text_limit(make_app, make_user, rt):
+    import re
+
+    from sqlalchemy import func, select
+
+    from crmcore.models import Customer
+
+    app = make_app(TEXT_MAX=1000)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    make_user("admin", username="boss")
+    page = client.get("/admin/auth/login")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+    client.post("/admin/auth/login", data={"csrf_token": token, "username": "boss", "password": "password123"})
+    page = client.get("/admin/customer/new/")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+    r = client.post("/admin/customer/new/", data={"csrf_token": token, "name": "Acme", "kind": "organization",
+                                                  "stage": "lead", "currency": "CNY", "notes": "n" * 1001})
+    assert r.status_code == 200 and "At most 1000 characters." in r.text
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(func.count()).select_from(Customer)) == 0
