@@ -9,10 +9,9 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from .config import secret_key
 from .requestlimits import init_limits
 from .schemas.common import MAX_ID
-
-from .config import secret_key
 from .runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     )
     app.config.update({k: v for k, v in (test_config or {}).items() if k.isupper()})
     init_limits(app, rt.settings)
-    app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past BIGINT are 404, not 500
+    app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past INTEGER are 404, not 500
     app.extensions["crm"] = rt
     rt.db.init_app(app)
 

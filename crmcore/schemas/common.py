@@ -1,7 +1,10 @@
-"""Shared schema pieces: list query arguments and the paginated envelope."""
+"""Shared schema pieces: list query arguments, the paginated envelope, id, search and time-zone fields."""
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
+
+from ..i18n import _
+from ..timezones import is_zone
 
 
 MAX_ID = 2**31 - 1  # the largest INTEGER (every id column is one): larger numbers cannot name a record
@@ -51,9 +54,6 @@ class ErrorSchema(Schema):
 
 class _Zone(validate.Validator):
     def __call__(self, value: str) -> str:
-        from ..i18n import _
-        from ..timezones import is_zone
-
         if not is_zone(value):
             raise ValidationError(_("Give an IANA time zone such as Asia/Shanghai."))
         return value
