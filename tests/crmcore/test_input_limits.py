@@ -220,3 +220,15 @@ def test_admin_forms_apply_the_text_limit(make_app, make_user, rt):
     assert r.status_code == 200 and "At most 1000 characters." in r.text
     rt.db.session.remove()
     assert rt.db.session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_dates_at_the_calendars_edge_are_422(client, admin_headers, make_user, customer, day):
+    tech, _ = make_user("service")
+    r = client.get("/api/v1/service/visits/day", headers=admin_headers,
+                   query_string={"technician_id": tech.id, "day": day})
+    assert r.status_code == 422 and "day" in r.json["errors"]
+    r = client.post("/api/v1/interactions", headers=admin_headers,
+                    json={"customer_id": customer.id, "channel": "phone", "subject": "Hi",
+                          "occurred_at": f"{day}T00:00:00+08:00" if day.startswith("0001") else f"{day}T23:00:00-08:00"})
+    assert r.status_code == 422 and "occurred_at" in r.json["errors"]
