@@ -384,7 +384,7 @@ class ActivitySchema(Schema):
     owner_id = fields.Int()
     due_at = fields.AwareDateTime(allow_none=True)
     status = fields.Str(validate=validate.OneOf(ACTIVITY_STATUSES), metadata={"description": "planned or done when created"})
-    done_at = fields.AwareDateTime()
+    done_at = fields.AwareDateTime(allow_none=True)  # null while planned
     outcome = fields.Str(validate=validate.OneOf(VISIT_OUTCOMES), allow_none=True)
     outcome_note = fields.Str(allow_none=True)
     interaction_id = fields.Int(dump_only=True)
@@ -413,7 +413,7 @@ class ActivityListArgs(PageArgs):
 class CompleteSchema(Schema):
     outcome = fields.Str(validate=validate.OneOf(VISIT_OUTCOMES), metadata={"description": "Required for a visit"})
     outcome_note = fields.Str()
-    done_at = fields.AwareDateTime()
+    done_at = fields.AwareDateTime(allow_none=True)  # null while planned
 
 
 class ExpenseSchema(Schema):

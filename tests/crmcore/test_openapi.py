@@ -70,3 +70,8 @@ def test_generic_success_responses_name_their_media_type(spec):
     assert list(svg["content"]) == ["image/svg+xml"]
     status = spec["paths"]["/api/v1/sync/status"]["get"]["responses"]["2XX"]
     assert list(status["content"]) == ["application/json"]
+
+
+def test_fields_a_record_may_leave_empty_are_nullable(spec):
+    schemas = spec["components"]["schemas"]
+    assert schemas["Activity"]["properties"]["done_at"]["nullable"] is True  # a planned activity
