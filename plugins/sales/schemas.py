@@ -485,8 +485,8 @@ class KpiReportSchema(Schema):
 
 class MetricShareSchema(Schema):
     role = fields.Str()
-    role_id = fields.Int()
-    user_id = fields.Int()
+    role_id = fields.Int(allow_none=True)  # a share names a role or a user
+    user_id = fields.Int(allow_none=True)
 
 
 class MetricSchema(Schema):

@@ -160,7 +160,7 @@ class FollowUpRuleSchema(Schema):
 
 class FollowUpSchema(Schema):
     id = fields.Int(dump_only=True)
-    rule_id = fields.Int()
+    rule_id = fields.Int(allow_none=True)  # null for a follow-up planned by hand
     step = fields.Int()
     customer_id = fields.Int()
     ticket_id = fields.Int(allow_none=True)
