@@ -13,16 +13,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import secret_key
+from .requestlimits import init_limits
+from .schemas.common import MAX_ID
 from .runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
 
 
 class BoundedInt(IntegerConverter):
-    """``<int:...>`` limited to the database's integer range."""
+    """``<int:...>`` limited to the database's INTEGER range (every id column is one)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -58,7 +60,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in (test_config or {}).items() if k.isupper()})
@@ -66,7 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
         n = int(rt.settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.json = IsoJSONProvider(app)
-    app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past BIGINT are 404, not 500
+    init_limits(app, rt.settings)
+    app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past INTEGER are 404, not 500
     app.extensions["crm"] = rt
     rt.db.init_app(app)
 

@@ -27,12 +27,15 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,  # failed logins of one account before it is locked; 0: off
     "LOGIN_CLIENT_MAX_FAILURES": 20,  # failed logins from one client address before it is locked; 0: off
     "LOGIN_LOCKOUT_SECONDS": 900,  # how long a lock lasts, and how long failures are remembered
+    "MAX_REQUEST_BYTES": 2 * 1024 * 1024,  # a larger body is refused with 413
+    "MAX_UPLOAD_BYTES": 25 * 1024 * 1024,  # the same for routes that take a file (e-mail intake)
+    "TEXT_MAX": 65535,  # characters in any text input without a shorter column length
 }
 
 _LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW", "PLUGINS"}
 _BOOL_KEYS = {"PLUGINS_AUTOLOAD", "SESSION_COOKIE_SECURE"}
 _INT_KEYS = {"PAGE_SIZE_MAX", "TOKEN_TTL_DAYS", "TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_CLIENT_MAX_FAILURES",
-             "LOGIN_LOCKOUT_SECONDS"}
+             "LOGIN_LOCKOUT_SECONDS", "MAX_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "TEXT_MAX"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -105,6 +105,9 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.session = scoped_session(self.sessionmaker)
+        from .columnsizes import check_sizes
+
+        event.listen(self.sessionmaker, "before_flush", check_sizes)
 
     def new_session(self) -> Session:
         """A fresh session not tied to the current request or thread."""

@@ -17,6 +17,7 @@ from .config import load_settings
 from .db import Database
 from .errors import AuthenticationRequired, PermissionDenied
 from .plugins import Registry, build_plugin_manager, collect_registry
+from .schemas.limits import install as install_limits
 from .i18n import _
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Runtime:
 def build_runtime(settings: dict[str, Any] | None = None, plugins: Iterable[tuple[str, Any]] = (), db: Database | None = None) -> Runtime:
     """Load settings, build the plugin manager and the database for one application."""
     settings = load_settings(settings)
+    install_limits()  # text and integer limits on every marshmallow field, for every schema
     pm = build_plugin_manager(settings, extra=plugins)
     registry = collect_registry(pm)
     return Runtime(settings=settings, db=db or Database(settings["DATABASE_URL"]), pm=pm, registry=registry)

@@ -19,6 +19,7 @@ from ..models import ApiToken, Role, Team, User
 from ..services import accounts, users as user_svc
 from . import forms
 from .views import SecureModelView, flash_crm_error, service_context
+from ..schemas.common import db_id
 
 
 def _when(value: Any) -> str:
@@ -256,7 +257,7 @@ class TokenView(SecureModelView):
     @expose("/revoke/", methods=("POST",))
     def revoke_view(self) -> Any:
         form = forms.ConfirmForm()
-        token_id = request.form.get("target", type=int)
+        token_id = request.form.get("target", type=db_id)
         if not form.validate() or token_id is None:
             abort(400)
         token = self.get_one(str(token_id))

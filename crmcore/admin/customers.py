@@ -18,6 +18,7 @@ from ..services import access, customers as customer_svc, dedupe, exporter, inte
 from ..services.custom_fields import active_fields
 from . import forms
 from .views import SecureModelView, flash_crm_error, with_options
+from ..schemas.common import db_id
 
 STAGE_BADGES = {"lead": "info", "prospect": "warning", "customer": "success", "inactive": "secondary"}
 
@@ -248,7 +249,7 @@ class CustomerView(SecureModelView):
     @expose("/merge/", methods=("POST",))
     def merge_view(self) -> Any:
         form = forms.ConfirmForm()
-        winner_id, loser_id = request.args.get("id", type=int), request.form.get("target", type=int)
+        winner_id, loser_id = request.args.get("id", type=db_id), request.form.get("target", type=db_id)
         if not form.validate() or winner_id is None or loser_id is None:
             abort(400)
         try:
@@ -276,7 +277,7 @@ class CustomerView(SecureModelView):
     @expose("/unmerge/", methods=("POST",))
     def unmerge_view(self) -> Any:
         form = forms.ConfirmForm()
-        customer_id, audit_id = request.args.get("id", type=int), request.form.get("target", type=int)
+        customer_id, audit_id = request.args.get("id", type=db_id), request.form.get("target", type=db_id)
         if not form.validate() or customer_id is None or audit_id is None:
             abort(400)
         try:
@@ -293,7 +294,7 @@ class CustomerView(SecureModelView):
     @expose("/log/", methods=("POST",))
     def log_view(self) -> Any:
         form = forms.QuickInteractionForm()
-        customer_id = request.args.get("id", type=int)
+        customer_id = request.args.get("id", type=db_id)
         if customer_id is None:
             abort(400)
         if not form.validate():

@@ -14,6 +14,7 @@ from ..models import Contact, Customer, CustomField, Interaction
 from ..services import access, contacts as contact_svc, custom_fields as field_svc, interactions
 from . import forms
 from .views import SecureModelView
+from ..schemas.common import db_id
 
 
 def _customer_link(customer: Customer | None) -> Markup | str:
@@ -29,7 +30,7 @@ def _visible_customer_ids(ctx: Any) -> Any:
 
 def _preselect_customer(form: Any) -> None:
     """``?customer_id=`` (links from the customer page) preselects the customer on GET."""
-    customer_id = request.args.get("customer_id", type=int)
+    customer_id = request.args.get("customer_id", type=db_id)
     if request.method == "GET" and customer_id and form.customer.data is None:
         form.customer.data = next((c for c in form.customer.query_factory() if c.id == customer_id), None)
 

@@ -21,6 +21,7 @@ from ..plugins import plugin_summary
 from ..services import audit_scope, outbox
 from . import forms
 from .views import SecureModelView, SecureView, flash_crm_error, with_options
+from ..schemas.common import db_id
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -190,7 +191,7 @@ class OutboxView(SecureModelView):
     @expose("/replay/", methods=("POST",))
     def replay_view(self) -> Any:
         form = forms.ConfirmForm()
-        message_id = request.form.get("target", type=int)
+        message_id = request.form.get("target", type=db_id)
         if not form.validate() or message_id is None:
             abort(400)
         try:

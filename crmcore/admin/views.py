@@ -23,6 +23,7 @@ create / edit / delete: there is no write path that bypasses the services.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import current_app, flash, redirect, request, url_for
@@ -32,8 +33,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from markupsafe import Markup, escape
+from marshmallow import ValidationError as MarshmallowValidationError
 
 from ..errors import CRMError, PermissionDenied
+from ..schemas.limits import check_date, check_text
 from ..i18n import gettext
 
 
@@ -44,6 +47,19 @@ class AdminForm(FlaskForm):
         # Flask-Admin passes formdata explicitly (None on GET); called without it, FlaskForm reads the request.
         self._obj = obj
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The field validators, then the limits every input gets (``CRM_TEXT_MAX``, no NUL, dates in range)."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, (str, dt.date)):
+                try:
+                    check_text(field.data) if isinstance(field.data, str) else check_date(field.data)
+                except MarshmallowValidationError as exc:
+                    messages = exc.messages if isinstance(exc.messages, list) else [exc.messages]  # a lone lazy one
+                    field.errors = [*field.errors, *(str(m) for m in messages)]
+                    valid = False
+        return valid
 
 
 def runtime() -> Any:

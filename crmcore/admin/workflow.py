@@ -22,6 +22,7 @@ from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
 from ..services.workflow_registry import entities
 from .views import SecureView, flash_crm_error
+from ..schemas.common import db_id
 
 EXAMPLE_WORKFLOW = {"name": "", "entity": "customer", "state_field": "stage", "priority": 100, "condition": None,
                     "states": [{"name": "lead", "initial": True}, {"name": "prospect"}],
@@ -80,7 +81,7 @@ class WorkflowDesignerView(SecureView):
                 if wf is None:
                     wf = wf_svc.create_workflow(ctx, data)
                 else:
-                    wf = wf_svc.update_workflow(ctx, wf.id, data, expected_version=request.form.get("version", type=int))
+                    wf = wf_svc.update_workflow(ctx, wf.id, data, expected_version=request.form.get("version", type=db_id))
                 flash(gettext("Workflow '%(name)s' saved.", name=wf.name), "success")
                 return redirect(url_for(".workflow", workflow_id=wf.id))
             except CRMError as exc:
@@ -102,7 +103,7 @@ class WorkflowDesignerView(SecureView):
             wf = wf_svc.get_workflow(ctx, workflow_id)
             data = {k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")}
             change(data)
-            wf_svc.update_workflow(ctx, workflow_id, data, expected_version=request.form.get("version", type=int))
+            wf_svc.update_workflow(ctx, workflow_id, data, expected_version=request.form.get("version", type=db_id))
             flash(gettext("Workflow '%(name)s' saved.", name=wf.name), "success")
         except (ValueError, KeyError, IndexError):
             ctx.session.rollback()
@@ -227,7 +228,7 @@ class WorkflowDesignerView(SecureView):
         ctx = self.ctx()
         text = request.form.get("condition") or _pretty({"field": "stage", "op": "eq", "value": "lead"})
         entity = request.form.get("entity") or "customer"
-        record_id = request.form.get("record_id", type=int)
+        record_id = request.form.get("record_id", type=db_id)
         problems: list[str] = []
         result = None
         rows: list[Any] = []

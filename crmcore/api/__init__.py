@@ -13,6 +13,7 @@ from ..errors import AuthenticationRequired, CRMError, TooManyRequests, as_text
 from ..i18n import gettext
 from ..messages_marshmallow import install as install_messages
 from ..services.users import user_for_token
+from . import openapi
 from ..i18n import _
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,9 @@ def init_api(app: Flask, blueprints: list[Any]) -> Api:
         "security": [{"bearer": []}],
     })
     install_messages()
-    api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)})
+    api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+                                "extra_plugins": [openapi.SuccessResponsePlugin()]})
+    openapi.install(api)
     app.before_request(_authenticate)
     app.register_error_handler(CRMError, _crm_error)
     app.register_error_handler(HTTPException, _http_error)

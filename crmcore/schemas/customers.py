@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..models.customer import KINDS, STAGES
 from ..models.interaction import DIRECTIONS
-from .common import Id, PageArgs, PageSize, page_of
+from .common import Id, PageArgs, PageSize, Search, page_of
 
 _str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
 
@@ -101,7 +101,7 @@ class CustomerUpdateSchema(CustomerSchema):
 
 
 class CustomerListArgs(PageArgs):
-    q = fields.Str(metadata={"description": "Name, code, pinyin, pinyin initials, phone, e-mail, contact"})
+    q = Search(metadata={"description": "Name, code, pinyin, pinyin initials, phone, e-mail, contact"})
     tag = fields.Str()
     owner_id = Id()
     stage = fields.Str(validate=validate.OneOf(STAGES))
@@ -110,7 +110,7 @@ class CustomerListArgs(PageArgs):
 
 
 class CustomerExportArgs(Schema):
-    q = fields.Str(metadata={"description": "Same search as the list"})
+    q = Search(metadata={"description": "Same search as the list"})
     tag = fields.Str()
     owner_id = Id()
     stage = fields.Str(validate=validate.OneOf(STAGES))
@@ -154,7 +154,7 @@ class TimelineArgs(Schema):
 
 class ContactListArgs(PageArgs):
     customer_id = Id()
-    q = fields.Str()
+    q = Search()
 
 
 class DuplicateSchema(Schema):

@@ -14,6 +14,7 @@ from ..events import record_change
 from ..models import Contact, Customer, Interaction, Tag, User
 from ..models.customer import KINDS, STAGES
 from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
+from ..schemas.common import SEARCH_MAX
 from . import access
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
@@ -111,6 +112,8 @@ def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, 
     """The ``select(Customer)`` of the customers the actor may see that match the filters (unordered)."""
     ctx.require("customer.read")
     stmt = access.scope_customers(ctx, _visible(select(Customer)))
+    if q and len(q) > SEARCH_MAX:  # the admin's and the export's searches come here without the API's schema
+        raise ValidationError(_("The search is too long."), errors={"q": [_("At most %(n)s characters.", n=SEARCH_MAX)]})
     if q:
         term = fold(q).casefold()
         like = f"%{term}%"

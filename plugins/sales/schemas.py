@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from crmcore.i18n import _
-from crmcore.schemas.common import PageArgs, page_of
+from crmcore.schemas.common import PageArgs, Search, page_of
 
 from .models import (ACTIVITY_KINDS, ACTIVITY_STATUSES, INVOICE_STATES, LEAD_CHANNELS, LEAD_STATUSES,
                      OPPORTUNITY_STATUSES, ORDER_STATUSES, QUOTE_STATUSES, SOURCES, VISIT_OUTCOMES)
@@ -37,7 +37,8 @@ class LeadSchema(Schema):
     estimated_amount = Money(allow_none=True)
     currency = Currency()
     owner_id = fields.Int(allow_none=True)
-    status = fields.Str(validate=validate.OneOf(("new", "working")), metadata={"description": str(LEAD_STATUSES)})
+    # every state a lead can be in (the answer shows them all); the service takes only new/working as input
+    status = fields.Str(validate=validate.OneOf(LEAD_STATUSES), metadata={"description": "qualified and disqualified only through their actions"})
     customer_id = fields.Int(dump_only=True)
     contact_id = fields.Int(dump_only=True)
     opportunity_id = fields.Int(dump_only=True)
@@ -56,7 +57,7 @@ class LeadListArgs(PageArgs):
     status = fields.Str(validate=validate.OneOf(LEAD_STATUSES))
     source_channel = fields.Str()
     owner_id = fields.Int()
-    q = fields.Str()
+    q = Search()
 
 
 class BulkLeadsSchema(Schema):
@@ -135,7 +136,7 @@ class OpportunityListArgs(PageArgs):
     status = fields.Str(validate=validate.OneOf(OPPORTUNITY_STATUSES))
     owner_id = fields.Int()
     customer_id = fields.Int()
-    q = fields.Str()
+    q = Search()
     sort = fields.Str(load_default="-updated_at")
 
 
@@ -213,7 +214,7 @@ class ProductUpdateSchema(ProductSchema):
 
 
 class ProductListArgs(PageArgs):
-    q = fields.Str()
+    q = Search()
     category = fields.Str()
     active = fields.Bool(load_default=True)
 
@@ -393,8 +394,8 @@ class ActivitySchema(Schema):
     contact_id = fields.Int(allow_none=True)
     owner_id = fields.Int()
     due_at = fields.AwareDateTime(allow_none=True)
-    status = fields.Str(validate=validate.OneOf(("planned", "done")), metadata={"description": str(ACTIVITY_STATUSES)})
-    done_at = fields.AwareDateTime()
+    status = fields.Str(validate=validate.OneOf(ACTIVITY_STATUSES), metadata={"description": "planned or done when created"})
+    done_at = fields.AwareDateTime(allow_none=True)  # null while planned
     outcome = fields.Str(validate=validate.OneOf(VISIT_OUTCOMES), allow_none=True)
     outcome_note = fields.Str(allow_none=True)
     interaction_id = fields.Int(dump_only=True)
@@ -423,7 +424,7 @@ class ActivityListArgs(PageArgs):
 class CompleteSchema(Schema):
     outcome = fields.Str(validate=validate.OneOf(VISIT_OUTCOMES), metadata={"description": "Required for a visit"})
     outcome_note = fields.Str()
-    done_at = fields.AwareDateTime()
+    done_at = fields.AwareDateTime(allow_none=True)  # null while planned
 
 
 class ExpenseSchema(Schema):
@@ -495,8 +496,8 @@ class KpiReportSchema(Schema):
 
 class MetricShareSchema(Schema):
     role = fields.Str()
-    role_id = fields.Int()
-    user_id = fields.Int()
+    role_id = fields.Int(allow_none=True)  # a share names a role or a user
+    user_id = fields.Int(allow_none=True)
 
 
 class MetricSchema(Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from crmcore.schemas.common import PageArgs, page_of
+from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
 from .models import KINDS, PRIORITIES
 
@@ -69,7 +69,7 @@ class TicketListArgs(PageArgs):
     kind = fields.Str(validate=validate.OneOf(KINDS))
     open = fields.Bool(data_key="open")
     breached = fields.Bool()
-    q = fields.Str()
+    q = Search()
 
 
 TicketPage = page_of(TicketSchema, "TicketPage")
@@ -121,7 +121,7 @@ class BusinessCalendarDaySchema(Schema):
 class BusinessCalendarSchema(Schema):
     id = fields.Int(dump_only=True)
     name = _str(120, required=True)
-    timezone = _str(64, load_default="Asia/Shanghai")
+    timezone = TimeZone(load_default="Asia/Shanghai")
     weekly = fields.Dict(keys=fields.Str(validate=validate.OneOf([str(i) for i in range(1, 8)])),
                          values=fields.List(fields.List(fields.Str())),
                          metadata={"description": 'ISO weekday -> [["09:00","12:00"],["13:00","18:00"]]'})
@@ -160,7 +160,7 @@ class FollowUpRuleSchema(Schema):
 
 class FollowUpSchema(Schema):
     id = fields.Int(dump_only=True)
-    rule_id = fields.Int()
+    rule_id = fields.Int(allow_none=True)  # null for a follow-up planned by hand
     step = fields.Int()
     customer_id = fields.Int()
     ticket_id = fields.Int(allow_none=True)
@@ -210,7 +210,7 @@ class FieldVisitReportSchema(Schema):
 class VisitDayArgs(Schema):
     technician_id = fields.Int(required=True)
     day = fields.Date(required=True)
-    timezone = fields.Str(load_default="Asia/Shanghai")
+    timezone = TimeZone(load_default="Asia/Shanghai")
 
 
 class QualityRecordSchema(Schema):

@@ -31,7 +31,7 @@ CRM_REQUIRES: tuple[str, ...] = ()
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 TRANSLATIONS = Path(__file__).parent / "translations"  # <lang>/LC_MESSAGES/messages.po
-TIER_LABELS = {"bronze": _("Bronze"), "silver": _("Silver"), "gold": _("Gold")}
+TIER_LABELS = {"none": _("No tier"), "bronze": _("Bronze"), "silver": _("Silver"), "gold": _("Gold")}
 
 
 # ---- entities --------------------------------------------------------------------------------

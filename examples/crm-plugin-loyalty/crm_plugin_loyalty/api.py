@@ -29,7 +29,7 @@ class EntrySchema(Schema):
 class BalanceSchema(Schema):
     customer_id = fields.Int()
     points = fields.Int()
-    tier = fields.Str()
+    tier = fields.Str(validate=validate.OneOf(["none", *(name for name, _needed in services.TIERS)]))
     entries = fields.List(fields.Nested(EntrySchema))
 
 

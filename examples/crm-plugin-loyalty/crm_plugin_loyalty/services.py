@@ -22,8 +22,8 @@ MAX_AWARD = 10_000
 
 
 def tier_for(points: int) -> str:
-    """The tier a balance reaches."""
-    return next(name for name, needed in TIERS if points >= needed)
+    """The tier a balance reaches; ``none`` below every tier (a balance deducted below 0)."""
+    return next((name for name, needed in TIERS if points >= needed), "none")
 
 
 def points_of(ctx: Any, customer_id: int) -> int:

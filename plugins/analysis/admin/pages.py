@@ -17,6 +17,7 @@ from ..models import ModelFit
 from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import scoped_ids
 from .charts import bar_chart, heat_map
+from crmcore.schemas.common import db_id
 
 
 # What the dashboard's "Run now" buttons run, with defaults (as of today), and the message each shows.
@@ -120,7 +121,7 @@ class ProfileView(SecureView):
     @expose("/")
     def index(self) -> Any:
         ctx = self.ctx()
-        customer_id = request.args.get("customer_id", type=int)
+        customer_id = request.args.get("customer_id", type=db_id)
         data = None
         if customer_id:
             try:

@@ -12,7 +12,7 @@ from crmcore.api import current_ctx
 from crmcore.errors import ValidationError
 from crmcore.events import jsonable
 from crmcore.i18n import _
-from crmcore.schemas.common import page_size_max
+from crmcore.schemas.common import MAX_ID, page_size_max
 
 from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
@@ -38,11 +38,28 @@ def _int(name: str, default: int, low: int = 1, high: int = 10_000) -> int:
         raw = (request.get_json(silent=True) or {}).get(name, default)
     try:
         value = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # text, a list, infinity
         value = low - 1
     if not low <= value <= high:
         raise ValidationError(_("The request is not valid; see 'errors' for each field."),
                               errors={name: [str(_("Use a whole number from %(low)s to %(high)s.", low=low, high=high))]})
+    return value
+
+
+def _optional(name: str, low: float, high: float, whole: bool = False) -> Any:
+    """A number from the query or the JSON body, or None when absent; a 422 naming it when not a number in range."""
+    raw = request.args.get(name)
+    if raw is None:
+        raw = _body().get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw) if whole else float(raw)
+    except (TypeError, ValueError, OverflowError):
+        value = None
+    if isinstance(raw, bool) or value is None or value != value or not low <= value <= high:  # value != value: NaN
+        raise ValidationError(_("The request is not valid; see 'errors' for each field."),
+                              errors={name: [str(_("Use a number from %(low)s to %(high)s.", low=low, high=high))]})
     return value
 
 
@@ -96,7 +113,12 @@ def clv_run() -> Any:
     """
     ctx = current_ctx()
     body = _body()
-    result = clv.run_clv(ctx, _date("as_of"), currency=body.get("currency"), horizon_days=body.get("horizon_days"),
+    currency = body.get("currency")
+    if currency is not None and not (isinstance(currency, str) and currency.isascii() and currency.isalpha()
+                                     and len(currency) == 3):
+        raise ValidationError(_("The request is not valid; see 'errors' for each field."),
+                              errors={"currency": [str(_("Use a three-letter code."))]})
+    result = clv.run_clv(ctx, _date("as_of"), currency=currency, horizon_days=body.get("horizon_days"),
                          months=body.get("months"), monthly_discount=body.get("monthly_discount"),
                          penalizer=body.get("penalizer"))
     return jsonable(result), 201
@@ -164,7 +186,7 @@ def basket_run() -> Any:
     body = _body()
     return jsonable(basket.run_basket(ctx, _date("as_of"), days=_int("days", 365, 1, 3650),
                                       min_pairs=_int("min_pairs", 2, 1, 10**6),
-                                      min_confidence=float(body.get("min_confidence", 0.05)))), 201
+                                      min_confidence=_optional("min_confidence", 0, 1) or 0.05)), 201
 
 
 @blp.route("/basket/rules")
@@ -172,7 +194,7 @@ def basket_rules() -> Any:
     """The strongest association rules, lift above 1 (optionally for one antecedent ``product_id``)"""
     ctx = current_ctx()
     ctx.require("analysis.read")
-    product_id = request.args.get("product_id", type=int)
+    product_id = _optional("product_id", 1, MAX_ID, whole=True)
     return jsonable({"items": basket.top_rules(ctx, _date("run_date"), _int("limit", 20, 1, 1000), product_id)})
 
 

@@ -22,6 +22,7 @@ from ..services.money import base_currency
 from ..services.periods import Period, parse_period
 from ..services.subjects import resolve_subject
 from .charts import bar_chart, ratio_bar
+from crmcore.schemas.common import db_id
 
 MONTHS_SHOWN = 6
 
@@ -34,7 +35,7 @@ class BoardView(SecureView):
     @expose("/")
     def index(self) -> Any:
         ctx = self.ctx()
-        owner_id = request.args.get("owner_id", type=int)
+        owner_id = request.args.get("owner_id", type=db_id)
         columns = opportunities.board(ctx, owner_id=owner_id)
         owners = []
         visible = access.visible_owner_ids(ctx)
@@ -94,8 +95,8 @@ class KpiDashboardView(SecureView):
         ctx = self.ctx()
         args = request.args
         try:
-            subject = resolve_subject(ctx, rep_id=args.get("rep_id", type=int) or None,
-                                      team_id=args.get("team_id", type=int) or None)
+            subject = resolve_subject(ctx, rep_id=args.get("rep_id", type=db_id) or None,
+                                      team_id=args.get("team_id", type=db_id) or None)
             period = parse_period(args.get("period") or None, ctx)
             currency = (args.get("currency") or base_currency(ctx)).upper()
             q = KpiQuery(subject, period, currency)

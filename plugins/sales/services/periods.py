@@ -18,6 +18,7 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.I)
 _YEAR = re.compile(r"^(\d{4})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # reports compare with the period before: keep both far from the calendar's edges
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -79,6 +80,14 @@ def parse_period(text: str | None, ctx: Any = None, today: dt.date | None = None
         start = today.replace(day=1)
         return Period(start, _add_months(start, 1), "month", f"{start:%Y-%m}", tz)
     text = text.strip()
+    period = _parse(text, tz)
+    if period.start.year < FIRST_YEAR or period.end > dt.date(LAST_YEAR + 1, 1, 1):
+        raise ValidationError(_("The period is not valid."), errors={"period": [
+            _("Give a period between %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR)]})
+    return period
+
+
+def _parse(text: str, tz: str) -> Period:
     try:
         if m := _MONTH.match(text):
             start = dt.date(int(m[1]), int(m[2]), 1)
@@ -92,9 +101,9 @@ def parse_period(text: str | None, ctx: Any = None, today: dt.date | None = None
         if m := _RANGE.match(text):
             start, last = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
             if last < start:
-                raise ValueError(_("the range ends before it starts"))
+                raise ValidationError(_("The period is not valid."), errors={"period": [_("the range ends before it starts")]})
             return Period(start, last + dt.timedelta(days=1), "range", text, tz)
-    except ValueError as exc:
-        raise ValidationError(_("The period is not valid."), errors={"period": [str(exc)]}) from None
+    except (ValueError, OverflowError):  # month 13, day 32, the year after 9999: no such date
+        pass
     raise ValidationError(_("The period is not valid."), errors={
         "period": [_("Use 2026-03 (month), 2026-Q1 (quarter), 2026 (year) or 2026-01-01..2026-01-31.")]})

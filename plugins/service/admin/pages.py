@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
@@ -14,6 +14,8 @@ from sqlalchemy import select
 from crmcore.admin.forms import user_label
 from crmcore.admin.views import SecureView, flash_crm_error
 from crmcore.db import utcnow
+from crmcore.schemas.common import db_id
+from crmcore.timezones import is_zone
 from crmcore.errors import CRMError, NotFound, ValidationError
 from crmcore.i18n import gettext
 from crmcore.models import User
@@ -159,7 +161,7 @@ VISIT_ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "
 
 def _int(value: Any) -> int | None:
     try:
-        return int(value)
+        return db_id(value)  # an id an INTEGER column can hold
     except (TypeError, ValueError):
         return None
 
@@ -200,10 +202,8 @@ class ScheduleView(SecureView):
     @expose("/")
     def index(self) -> Any:
         ctx = self.ctx()
-        try:
-            tz = ZoneInfo(request.args.get("tz") or TZ)
-        except (ValueError, ZoneInfoNotFoundError):  # a bad ?tz= shows the default zone, not a 500
-            tz = ZoneInfo(TZ)
+        tz_name = request.args.get("tz") or TZ
+        tz = ZoneInfo(tz_name if is_zone(tz_name) else TZ)  # a bad ?tz= ("Asia", NUL) shows the default zone
         try:
             day = dt.date.fromisoformat(request.args.get("day") or "")
         except ValueError:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
@@ -18,6 +18,7 @@ blp = Blueprint("service_intake", __name__, url_prefix="/api/v1/service", descri
 @blp.route("/intake", methods=["POST"])
 def intake_message() -> Any:
     """Feed one e-mail message: a new ticket or a reply threaded onto its ticket"""
+    request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]  # a message with its attachments
     raw = request.get_data(cache=False)
     if not raw:
         raise ValidationError(_("Send the raw message as the request body (Content-Type: message/rfc822)."))

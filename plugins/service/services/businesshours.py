@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
+from crmcore.timezones import zone
+
 UTC = dt.timezone.utc
 MAX_DAYS = 3 * 366  # a target further than this in business time is a configuration error
 DEFAULT_WEEKLY = {str(d): [["09:00", "18:00"]] for d in range(1, 6)}
@@ -52,7 +54,7 @@ class BusinessHours:
     @classmethod
     def from_data(cls, timezone: str, weekly: dict[str, Any] | None, days: list[tuple[dt.date, str, Any]] = ()) -> "BusinessHours":
         """Build from stored data: ``weekly`` ``{"1": [["09:00","18:00"]], ...}`` and ``(day, kind, hours)`` rows."""
-        ZoneInfo(timezone)  # unknown zones fail here
+        zone(timezone)  # unknown zones fail here, as a ValidationError
         week = {int(k): parse_hours(v) for k, v in (weekly if weekly is not None else DEFAULT_WEEKLY).items()}
         default = next((h for _, h in sorted(week.items()) if h), parse_hours([["09:00", "18:00"]]))
         holidays: set[dt.date] = set()

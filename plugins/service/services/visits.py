@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
+from crmcore.timezones import zone
 
 from sqlalchemy import or_, select
 
@@ -127,7 +127,7 @@ def day_list(ctx: Any, technician_id: int, day: dt.date, timezone: str = "Asia/S
         tech = ctx.session.get(User, technician_id)
         if tech is None or tech.team_id not in team_ids(ctx):
             raise PermissionDenied(_("You can only see the day lists of your team."))
-    tz = ZoneInfo(timezone)
+    tz = zone(timezone)
     start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     return list(ctx.session.scalars(select(Visit).where(Visit.technician_id == technician_id,
