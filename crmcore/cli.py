@@ -16,6 +16,7 @@ from flask.cli import FlaskGroup
 
 from .errors import CRMError
 from .i18n import _
+from .plugins import register_commands
 from .runtime import Runtime, build_runtime
 
 _runtime: dict[str, Runtime] = {}
@@ -339,7 +340,7 @@ def main() -> None:
     """Entry point of the ``crm`` console script."""
     try:
         rt = get_runtime()
-        rt.pm.hook.crm_register_commands(cli=cli)
+        register_commands(rt.pm, cli)
     except CRMError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)

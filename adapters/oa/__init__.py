@@ -10,23 +10,10 @@ from typing import Any
 
 from crmcore import hookimpl
 
-
-@hookimpl
-def crm_register_oa_providers() -> list[Any]:
-    from .dingtalk import DingTalkProvider
-    from .feishu import FeishuProvider
-    from .internal import InternalProvider
-    from .webhook import WebhookProvider
-    from .wecom import WeComProvider
-
-    return [InternalProvider, WebhookProvider, DingTalkProvider, WeComProvider, FeishuProvider]
-
-
-@hookimpl
-def crm_register_blueprints() -> list[Any]:
-    from .callbacks import bp
-
-    return [bp]
+# Declared (crmcore.declarations):
+CRM_OA_PROVIDERS = [".internal:InternalProvider", ".webhook:WebhookProvider", ".dingtalk:DingTalkProvider",
+                    ".wecom:WeComProvider", ".feishu:FeishuProvider"]
+CRM_BLUEPRINTS = [".callbacks:bp"]
 
 
 @hookimpl
