@@ -34,14 +34,6 @@ def app(make_app: Callable[..., Any]) -> Any:
     return make_app(PLUGINS=["plugins.sales", "adapters.erp"])
 
 
-@pytest.fixture
-def ctx(rt: Any) -> Any:
-    """A system context as the sync uses it; its session is closed at the end."""
-    context = rt.context(source="test")
-    yield context
-    context.session.close()
-
-
 def connect(ctx: Any, server: TrytonServer, name: str = "tryton", **extra: Any) -> Any:
     """An ERP connection to ``server`` (small pages, quick retries)."""
     from adapters.erp.connections import save_connection
