@@ -7,10 +7,12 @@ from typing import Any, Callable
 
 import pytest
 
-from adapters.erp import models as erp_models  # noqa: F401 - the tables are on the metadata before the database fixture
-from plugins.sales import models as sales_models  # noqa: F401
+pytest.register_assert_rewrite("adapters.erp.testing")  # the contract suite's asserts explain their failures
 
-from .tryton.server import TrytonServer, ensure_template
+from adapters.erp import models as erp_models  # noqa: E402,F401 - the tables are on the metadata before the database fixture
+from plugins.sales import models as sales_models  # noqa: E402,F401
+
+from .tryton.server import TrytonServer, ensure_template  # noqa: E402
 
 
 @pytest.fixture(scope="session")
