@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import check_declarations, declared
+from .declarations import check_declarations, declared, declared_attributes
 from .errors import PluginError
 
 log = logging.getLogger(__name__)
@@ -237,15 +237,16 @@ def _requires(obj: Any) -> tuple[str, ...]:
 
 
 def plugin_summary(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Each loaded plugin with its source, version, requirements and hooks; then disabled ones."""
+    """Each loaded plugin with its source, version, requirements, hooks and ``CRM_*`` declarations; then disabled ones."""
     infos: dict[str, PluginInfo] = getattr(pm, "crm_plugin_info", {})
     out = []
     for name, plugin in pm.list_name_plugin():
         info = infos.get(name) or PluginInfo(name, getattr(plugin, "__name__", str(plugin)), "app")
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        declares = sorted(declared_attributes(plugin).values())
         out.append({"name": name, "module": info.module, "source": info.source, "version": info.version,
-                    "requires": list(info.requires), "hooks": hooks, "enabled": True})
+                    "requires": list(info.requires), "hooks": hooks, "declares": declares, "enabled": True})
     for name in getattr(pm, "crm_disabled", []):
         out.append({"name": name, "module": None, "source": "config", "version": None,
-                    "requires": [], "hooks": [], "enabled": False})
+                    "requires": [], "hooks": [], "declares": [], "enabled": False})
     return out

@@ -115,3 +115,13 @@ def test_a_hook_the_plugin_implements_wins_over_its_package_convention(make_app:
         assert "declared_demo" not in app.extensions["crm"].registry.table_owners
     finally:
         del module.crm_register_models
+
+
+def test_crm_plugins_lists_the_declarations(make_app: Any) -> None:
+    app = make_app(PLUGINS=["plugins.sales"])
+    from crmcore.cli import cli
+
+    result = app.test_cli_runner().invoke(cli, ["plugins"])
+    assert result.exit_code == 0, result.output
+    sales = result.output.split("\nsales", 1)[1]
+    assert "    CRM_PERMISSIONS (declared)" in sales and "    crm_customer_panels" in sales
