@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any, Iterable
 
 from flask import Flask, redirect, url_for
@@ -89,7 +90,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
 
     from .api import init_api
 
-    blueprints = [bp for group in rt.pm.hook.crm_register_blueprints() for bp in (group or [])]
+    from .plugins import plugin_items
+
+    blueprints = plugin_items(rt.pm, "crm_register_blueprints")
     api = init_api(app, blueprints)
     for bp in app.blueprints.values():
         if bp.url_prefix and bp.url_prefix.startswith("/api/"):
@@ -98,12 +101,24 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
 
     from .admin import init_admin
 
-    views = [v for group in rt.pm.hook.crm_register_admin_views(db=rt.db) for v in (group or [])]
+    views = plugin_items(rt.pm, "crm_register_admin_views", db=rt.db)
     init_admin(app, rt, views)
 
     @app.route("/")
     def index() -> Any:
         return redirect(url_for("admin.index"))
 
+    _register_template_folders(app, rt)
     rt.pm.hook.crm_startup(app=app)
     return app
+
+
+def _register_template_folders(app: Flask, rt: Runtime) -> None:
+    """A plugin package's ``templates/`` folder joins the app's template search path (by convention)."""
+    from flask import Blueprint
+
+    from .declarations import template_folders
+
+    for name, folder in template_folders(rt.pm):
+        safe = re.sub(r"\W", "_", name)
+        app.register_blueprint(Blueprint(f"crm_templates_{safe}", __name__, template_folder=folder))

@@ -16,6 +16,7 @@ from flask.cli import FlaskGroup
 
 from .errors import CRMError
 from .i18n import _
+from .plugins import register_commands
 from .runtime import Runtime, build_runtime
 
 _runtime: dict[str, Runtime] = {}
@@ -152,7 +153,7 @@ def token_revoke(token_id: int) -> None:
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json: bool) -> None:
-    """List the loaded plugins and the hooks each implements."""
+    """List the loaded plugins, the hooks each implements and what each declares (CRM_*)."""
     from .plugins import plugin_summary
 
     rows = plugin_summary(current_app.extensions["crm"].pm)
@@ -167,6 +168,8 @@ def plugins_cmd(as_json: bool) -> None:
             click.echo(f"    requires: {', '.join(row['requires'])}")
         for hook in row["hooks"]:
             click.echo(f"    {hook}")
+        for attr in row.get("declares", ()):
+            click.echo(f"    {attr} (declared)")
 
 
 @cli.command("demo")
@@ -339,7 +342,7 @@ def main() -> None:
     """Entry point of the ``crm`` console script."""
     try:
         rt = get_runtime()
-        rt.pm.hook.crm_register_commands(cli=cli)
+        register_commands(rt.pm, cli)
     except CRMError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)

@@ -110,14 +110,17 @@ def init_i18n(app: Flask) -> Babel:
 
 
 def _plugin_catalogues(rt: Any) -> list[tuple[str, str]]:
-    """(plugin name, catalogue folder) for every folder a plugin registers, in load order."""
-    hook = rt.pm.hook.crm_register_translations
+    """(plugin name, catalogue folder) for every folder a plugin registers (``crm_register_translations``,
+    ``CRM_TRANSLATIONS`` or its package's ``translations/``), in load order."""
+    from .plugins import _call_per_plugin
+
     out = []
-    for impl in reversed(hook.get_hookimpls()):
-        for i, folder in enumerate(impl.function() or ()):
-            if not Path(folder).is_dir():
-                raise PluginError(f"plugin {impl.plugin_name!r} registers translations in {folder}, which is not a folder")
-            out.append((f"{impl.plugin_name}-{i}" if i else impl.plugin_name, str(folder)))
+    count: dict[str, int] = {}
+    for plugin, folder in _call_per_plugin(rt.pm, "crm_register_translations"):
+        if not Path(folder).is_dir():
+            raise PluginError(f"plugin {plugin!r} registers translations in {folder}, which is not a folder")
+        i = count[plugin] = count.get(plugin, -1) + 1
+        out.append((f"{plugin}-{i}" if i else plugin, str(folder)))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
+from .declarations import check_declarations, declared, declared_attributes
 from .errors import PluginError
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,45 @@ class Registry:
 
 
 def _call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
-    """Yield (plugin name, item) for each item each plugin returns from a collector hook."""
+    """Yield (plugin name, item) for each item each plugin registers for a collector hook, in pluggy's
+    calling order (the plugin loaded last first; ``tryfirst``/``trylast`` respected): what its hook
+    implementation returns, else its ``CRM_*`` declaration or its package's convention
+    (:mod:`crmcore.declarations`), placed as an implementation would be."""
     hook = getattr(pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):  # registration order
-        try:
-            result = impl.function(*[kwargs[a] for a in impl.argnames])
-        except Exception as exc:  # noqa: BLE001 - name the plugin
-            raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
-        for item in result or ():
-            yield impl.plugin_name, item
+    impls: dict[str, list[Any]] = {}
+    for impl in hook.get_hookimpls():
+        impls.setdefault(impl.plugin_name, []).append(impl)
+
+    def rank(name: str) -> int:
+        first = impls.get(name, [None])[0]
+        return 0 if first is not None and first.trylast else 2 if first is not None and first.tryfirst else 1
+
+    names = sorted((n for n, p in pm.list_name_plugin() if p is not None), key=rank)
+    for name in reversed(names):
+        if name not in impls:
+            for item in declared(pm, name, pm.get_plugin(name), hook_name, **kwargs):
+                yield name, item
+            continue
+        for impl in reversed(impls[name]):
+            try:
+                result = impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:  # noqa: BLE001 - name the plugin
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+            for item in result or ():
+                yield impl.plugin_name, item
+
+
+def plugin_items(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
+    """Every item the plugins register for a collector hook (implemented or declared), in calling order."""
+    return [item for _, item in _call_per_plugin(pm, hook_name, **kwargs)]
+
+
+def register_commands(pm: pluggy.PluginManager, cli: Any) -> None:
+    """Add the plugins' commands to ``cli``: ``crm_register_commands`` and ``CRM_COMMANDS``."""
+    pm.hook.crm_register_commands(cli=cli)
+    for name, plugin in pm.list_name_plugin():
+        for command in declared(pm, name, plugin, "crm_register_commands", cli=cli):
+            cli.add_command(command)
 
 
 def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:
@@ -187,6 +218,7 @@ def build_plugin_manager(settings: dict[str, Any] | None = None, extra: Iterable
             raise PluginError(
                 f"plugin {info.name!r} requires {', '.join(repr(m) for m in missing)}, which is {why}"
             )
+    check_declarations(pm)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -205,15 +237,16 @@ def _requires(obj: Any) -> tuple[str, ...]:
 
 
 def plugin_summary(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Each loaded plugin with its source, version, requirements and hooks; then disabled ones."""
+    """Each loaded plugin with its source, version, requirements, hooks and ``CRM_*`` declarations; then disabled ones."""
     infos: dict[str, PluginInfo] = getattr(pm, "crm_plugin_info", {})
     out = []
     for name, plugin in pm.list_name_plugin():
         info = infos.get(name) or PluginInfo(name, getattr(plugin, "__name__", str(plugin)), "app")
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        declares = sorted(declared_attributes(plugin).values())
         out.append({"name": name, "module": info.module, "source": info.source, "version": info.version,
-                    "requires": list(info.requires), "hooks": hooks, "enabled": True})
+                    "requires": list(info.requires), "hooks": hooks, "declares": declares, "enabled": True})
     for name in getattr(pm, "crm_disabled", []):
         out.append({"name": name, "module": None, "source": "config", "version": None,
-                    "requires": [], "hooks": [], "enabled": False})
+                    "requires": [], "hooks": [], "declares": [], "enabled": False})
     return out

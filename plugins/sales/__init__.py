@@ -6,53 +6,21 @@ This module holds only the hook implementations; the plugin's own hook specifica
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from crmcore import hookimpl
 
 CRM_HOOKSPECS = "plugins.sales.hookspecs"
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@hookimpl
-def crm_register_models() -> list[type]:
-    from .models import MODELS
-
-    return MODELS
-
-
-@hookimpl
-def crm_register_migrations() -> list[str]:
-    return [str(MIGRATIONS)]
-
-
-@hookimpl
-def crm_register_permissions() -> list[Any]:
-    from .permissions import PERMISSIONS
-
-    return PERMISSIONS
-
-
-@hookimpl
-def crm_register_audit_entities() -> list[Any]:
-    from .audit import entities
-
-    return entities()
-
-
-@hookimpl
-def crm_register_blueprints() -> list[Any]:
-    from .api import blueprints
-
-    return blueprints()
-
-
-@hookimpl
-def crm_register_admin_views(db: Any) -> list[Any]:
-    from .admin import admin_views
-
-    return admin_views(db)
+# Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
+CRM_PERMISSIONS = ".permissions:PERMISSIONS"
+CRM_AUDIT_ENTITIES = ".audit:entities"
+CRM_BLUEPRINTS = ".api:blueprints"
+CRM_ADMIN_VIEWS = ".admin:admin_views"
+CRM_COMMANDS = ".cli:sales"
+CRM_JOBS = ".cli:JOBS"
+CRM_WORKFLOW_ENTITIES = ".services.workflow:entities"
+CRM_CONDITION_PREDICATES = ".services.workflow:predicates"
+CRM_WORKFLOW_ACTIONS = ".services.workflow:actions"
 
 
 @hookimpl
@@ -63,45 +31,10 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
 
 
 @hookimpl
-def crm_register_commands(cli: Any) -> None:
-    from .cli import sales
-
-    cli.add_command(sales)
-
-
-@hookimpl
 def crm_demo_data(ctx: Any) -> list[str]:
     from .services.demo import load_demo
 
     return [load_demo(ctx)]
-
-
-@hookimpl
-def crm_register_jobs() -> list[Any]:
-    from .cli import JOBS
-
-    return JOBS
-
-
-@hookimpl
-def crm_register_workflow_entities() -> list[Any]:
-    from .services.workflow import entities
-
-    return entities()
-
-
-@hookimpl
-def crm_register_condition_predicates() -> list[Any]:
-    from .services.workflow import predicates
-
-    return predicates()
-
-
-@hookimpl
-def crm_register_workflow_actions() -> list[Any]:
-    from .services.workflow import actions
-
-    return actions()
 
 
 @hookimpl
@@ -141,12 +74,8 @@ def crm_sync_export(ctx: Any, entity: str, entity_id: int, sync: Any) -> Any:
 
 @hookimpl
 def crm_startup(app: Any) -> None:
-    from flask import Blueprint
-
     from .api.webform import bp
 
-    # the admin pages' templates (admin/sales/*.html) join the app's template search path
-    app.register_blueprint(Blueprint("sales_templates", __name__, template_folder="templates"))
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(bp)  # a public form posts from another site; it is checked by its form key

@@ -8,52 +8,21 @@ the sales plugin's ``crm_sales_complaints`` hook as an optional hook and reacts 
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from crmcore import hookimpl
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@hookimpl
-def crm_register_models() -> list[type]:
-    from .models import MODELS
-
-    return MODELS
-
-
-@hookimpl
-def crm_register_migrations() -> list[str]:
-    return [str(MIGRATIONS)]
-
-
-@hookimpl
-def crm_register_permissions() -> list[Any]:
-    from .permissions import PERMISSIONS
-
-    return PERMISSIONS
-
-
-@hookimpl
-def crm_register_audit_entities() -> list[Any]:
-    from .audit import entities
-
-    return entities()
-
-
-@hookimpl
-def crm_register_blueprints() -> list[Any]:
-    from .api import blueprints
-
-    return blueprints()
-
-
-@hookimpl
-def crm_register_admin_views(db: Any) -> list[Any]:
-    from .admin import admin_views
-
-    return admin_views(db)
+# Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
+CRM_PERMISSIONS = ".permissions:PERMISSIONS"
+CRM_AUDIT_ENTITIES = ".audit:entities"
+CRM_BLUEPRINTS = ".api:blueprints"
+CRM_ADMIN_VIEWS = ".admin:admin_views"
+CRM_COMMANDS = ".cli:service"
+CRM_JOBS = ".cli:JOBS"
+CRM_OUTBOX_HANDLERS = ".services.mailout:HANDLER"
+CRM_WORKFLOW_ENTITIES = ".services.engine:entities"
+CRM_CONDITION_PREDICATES = ".services.engine:predicates"
+CRM_WORKFLOW_ACTIONS = ".services.engine:actions"
 
 
 @hookimpl
@@ -64,31 +33,10 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
 
 
 @hookimpl
-def crm_register_commands(cli: Any) -> None:
-    from .cli import service
-
-    cli.add_command(service)
-
-
-@hookimpl
 def crm_demo_data(ctx: Any) -> list[str]:
     from .services.demo import load_demo
 
     return [load_demo(ctx)]
-
-
-@hookimpl
-def crm_register_jobs() -> list[Any]:
-    from .cli import JOBS
-
-    return JOBS
-
-
-@hookimpl
-def crm_register_outbox_handlers() -> list[Any]:
-    from .services.mailout import HANDLER
-
-    return [HANDLER]
 
 
 @hookimpl
@@ -120,27 +68,6 @@ def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], cr
         from .services.engine import on_before_save
 
         on_before_save(ctx, obj, changes)
-
-
-@hookimpl
-def crm_register_workflow_entities() -> list[Any]:
-    from .services.engine import entities
-
-    return entities()
-
-
-@hookimpl
-def crm_register_condition_predicates() -> list[Any]:
-    from .services.engine import predicates
-
-    return predicates()
-
-
-@hookimpl
-def crm_register_workflow_actions() -> list[Any]:
-    from .services.engine import actions
-
-    return actions()
 
 
 @hookimpl(optionalhook=True)

@@ -17,44 +17,19 @@ Settings: ``LOYALTY_POINTS_PER_INTERACTION`` (env ``CRM_LOYALTY_POINTS_PER_INTER
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from crmcore import hookimpl
-from crmcore.contracts import FieldType, Panel, Permission
+from crmcore.contracts import AuditEntity, FieldType, Panel, Permission
 from crmcore.i18n import _
+from crmcore.services.audit_scope import customer_in
 
 __version__ = "0.1.0"
 # Plugins this one needs, by their names; none here (a sales add-on would say ("sales",)).
 CRM_REQUIRES: tuple[str, ...] = ()
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
-TRANSLATIONS = Path(__file__).parent / "translations"  # <lang>/LC_MESSAGES/messages.po
 TIER_LABELS = {"none": _("No tier"), "bronze": _("Bronze"), "silver": _("Silver"), "gold": _("Gold")}
-
-
-# ---- entities --------------------------------------------------------------------------------
-
-
-@hookimpl
-def crm_register_models() -> list[type]:
-    from .models import LoyaltyPoints
-
-    return [LoyaltyPoints]
-
-
-@hookimpl
-def crm_register_migrations() -> list[str]:
-    return [str(MIGRATIONS)]
-
-
-@hookimpl
-def crm_register_permissions() -> list[Permission]:
-    return [
-        Permission("loyalty.read", _("See loyalty points"), ("manager", "sales", "service", "analyst")),
-        Permission("loyalty.write", _("Give or take loyalty points by hand"), ("manager",)),
-    ]
 
 
 def _tier(value: Any, field: Any) -> str:
@@ -64,42 +39,25 @@ def _tier(value: Any, field: Any) -> str:
     return tier
 
 
-@hookimpl
-def crm_register_audit_entities() -> list[Any]:
-    # Its audit entries (data["customer_id"]) are shown to who may see the customer; without this,
-    # only administrators would see them in the audit log.
-    from crmcore.contracts import AuditEntity
-    from crmcore.services.audit_scope import customer_in
+# ---- what the plugin registers: declared, no hook needed -------------------------------------
+# Found by convention in this package: models.py (its mapped classes), migrations/ (the Alembic
+# branch "loyalty"), translations/ (<lang>/LC_MESSAGES/messages.po). Declared here, each standing
+# for its crm_register_* hook; "module:name" is imported only when the CRM starts.
 
-    return [AuditEntity("loyalty_points", "loyalty.read", customer_in)]
-
-
-@hookimpl
-def crm_register_translations() -> list[str]:
-    # The plugin's own catalogues (zh_CN here); `_()` above finds its strings in them.
-    return [str(TRANSLATIONS)]
-
-
-@hookimpl
-def crm_register_field_types() -> list[FieldType]:
-    return [FieldType("loyalty_tier", _tier, _("Loyalty tier"))]
+CRM_PERMISSIONS = [
+    Permission("loyalty.read", _("See loyalty points"), ("manager", "sales", "service", "analyst")),
+    Permission("loyalty.write", _("Give or take loyalty points by hand"), ("manager",)),
+]
+# Its audit entries (data["customer_id"]) are shown to who may see the customer; without this,
+# only administrators would see them in the audit log.
+CRM_AUDIT_ENTITIES = [AuditEntity("loyalty_points", "loyalty.read", customer_in)]
+CRM_FIELD_TYPES = [FieldType("loyalty_tier", _tier, _("Loyalty tier"))]
+CRM_BLUEPRINTS = ".api:blp"
+CRM_ADMIN_VIEWS = ".admin:views"  # a function of ``db``
+CRM_COMMANDS = ".cli:loyalty"
 
 
-# ---- web -------------------------------------------------------------------------------------
-
-
-@hookimpl
-def crm_register_blueprints() -> list[Any]:
-    from .api import blp
-
-    return [blp]
-
-
-@hookimpl
-def crm_register_admin_views(db: Any) -> list[Any]:
-    from .admin import views
-
-    return views(db)
+# ---- behaviour: hooks --------------------------------------------------------------------------
 
 
 @hookimpl
@@ -127,27 +85,3 @@ def crm_event(ctx: Any, event: Any) -> None:
     # a sales rep may not give points by hand, but the rule may.
     system = ctx.runtime.context(session=ctx.session, source="plugin:loyalty")
     award(system, int(event.data["customer_id"]), points, f"Interaction {event.entity_id}", event_id=event.id)
-
-
-# ---- CLI -------------------------------------------------------------------------------------
-
-
-@hookimpl
-def crm_register_commands(cli: Any) -> None:
-    import click
-    from flask import current_app
-
-    @cli.group()
-    def loyalty() -> None:
-        """Loyalty points (plugin crm-plugin-loyalty)."""
-
-    @loyalty.command("show")
-    @click.argument("customer_id", type=int)
-    def show(customer_id: int) -> None:
-        """Print a customer's points and tier."""
-        from .services import balance
-
-        rt = current_app.extensions["crm"]
-        info = balance(rt.context(source="cli"), customer_id)
-        points = info["points"]
-        click.echo(f"{points} point{'' if abs(points) == 1 else 's'} ({info['tier']})")

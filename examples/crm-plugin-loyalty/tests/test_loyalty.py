@@ -18,6 +18,7 @@ from crmcore import migrate
 from crmcore.cli import cli
 from crmcore.db import Base
 from crmcore.errors import PermissionDenied, ValidationError
+from crmcore.plugins import register_commands
 from crmcore.runtime import build_runtime
 from crmcore.services import custom_fields, customers, dedupe, interactions
 
@@ -137,7 +138,7 @@ def test_every_string_of_the_plugin_is_translated():
 
     package = Path(crm_plugin_loyalty.__file__).parent
     marked = {m for _f, _l, m, _c, _x in extract_from_dir(str(package), [("**.py", "python")], keywords={"_": None})}
-    with (crm_plugin_loyalty.TRANSLATIONS / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+    with (Path(crm_plugin_loyalty.__file__).parent / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalogue = read_po(fh)
     assert marked and sorted(m for m in marked if not (catalogue.get(m) and catalogue.get(m).string)) == []
 
@@ -184,7 +185,7 @@ def test_admin_page(make_app, make_user):
 def test_cli_command(app, ctx):
     customer = customers.create_customer(ctx, {"name": "CLI Trading"})
     services.award(ctx, customer.id, 25, "Order")
-    app.extensions["crm"].pm.hook.crm_register_commands(cli=cli)  # what `crm` does at start
+    register_commands(app.extensions["crm"].pm, cli)  # what `crm` does at start
     try:
         result = app.test_cli_runner().invoke(cli, ["loyalty", "show", str(customer.id)])
         assert result.exit_code == 0, result.output

@@ -7,10 +7,12 @@ from typing import Any, Callable
 
 import pytest
 
-from adapters.erp import models as erp_models  # noqa: F401 - the tables are on the metadata before the database fixture
-from plugins.sales import models as sales_models  # noqa: F401
+pytest.register_assert_rewrite("adapters.erp.testing")  # the contract suite's asserts explain their failures
 
-from .tryton.server import TrytonServer, ensure_template
+from adapters.erp import models as erp_models  # noqa: E402,F401 - the tables are on the metadata before the database fixture
+from plugins.sales import models as sales_models  # noqa: E402,F401
+
+from .tryton.server import TrytonServer, ensure_template  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +34,6 @@ def tryton(tryton_template, tmp_path):
 @pytest.fixture
 def app(make_app: Callable[..., Any]) -> Any:
     return make_app(PLUGINS=["plugins.sales", "adapters.erp"])
-
-
-@pytest.fixture
-def ctx(rt: Any) -> Any:
-    """A system context as the sync uses it; its session is closed at the end."""
-    context = rt.context(source="test")
-    yield context
-    context.session.close()
 
 
 def connect(ctx: Any, server: TrytonServer, name: str = "tryton", **extra: Any) -> Any:

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.erp.csv_files import CsvAdapter, decode_bytes
 
-from .contract import AdapterContract
+from adapters.erp.testing import AdapterContract
 
 HEADER = ["external_id", "name", "email", "crm_ref", "active", "updated_at"]
 

@@ -18,7 +18,7 @@ from crmcore.services import customers as customer_svc
 from plugins.sales.models import Invoice, Order, Product
 from plugins.sales.services import quotes as quote_svc
 
-from .contract import AdapterContract
+from adapters.erp.testing import AdapterContract
 from .odoo_fake import FakeOdoo
 from .tryton.server import free_port
 

@@ -8,7 +8,7 @@ import pytest
 from adapters.erp.tryton import TrytonAdapter
 
 from .conftest import TrytonSeed
-from .contract import AdapterContract
+from adapters.erp.testing import AdapterContract
 from .tryton.server import TrytonServer, free_port
 
 

@@ -1,5 +1,6 @@
 """Fixtures of the analysis plugin's tests: the app with sales and analysis loaded by import path,
-and a builder that records sold orders (with lines) through the sales plugin's service."""
+and a builder that records sold orders (with lines) through the sales plugin's service; the rest
+comes from the testing kit (crmcore.testing)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +9,6 @@ from typing import Any, Callable
 
 import pytest
 
-from crmcore.services import customers as customer_svc
 from plugins.analysis import models as _analysis_models  # noqa: F401 - tables on the metadata early
 from plugins.sales import models  # noqa: F401
 
@@ -18,21 +18,6 @@ AS_OF = dt.date(2026, 6, 30)
 @pytest.fixture
 def app(make_app: Callable[..., Any]) -> Any:
     return make_app(PLUGINS=["plugins.sales", "plugins.analysis"])
-
-
-@pytest.fixture
-def ctx(rt: Any) -> Any:
-    context = rt.context(source="test")
-    yield context
-    context.session.close()
-
-
-@pytest.fixture
-def make_customer(ctx: Any) -> Callable[..., Any]:
-    def factory(name: str, owner: Any = None, **data: Any) -> Any:
-        return customer_svc.create_customer(ctx, {"name": name, "owner_id": getattr(owner, "id", None), **data})
-
-    return factory
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import func, inspect, select
 from crmcore.db import Base
 from crmcore.errors import PluginError, ValidationError
 from crmcore.models import Customer, Role
-from crmcore.plugins import build_plugin_manager
+from crmcore.plugins import build_plugin_manager, register_commands
 from crmcore.runtime import build_runtime
 from plugins.analysis.models import ClvScore, ModelFit
 from plugins.analysis.services import clv, rfm, tags
@@ -239,7 +239,7 @@ def test_api_csv_and_lists(app: Any, ctx: Any, shop: list[Any], make_user: Any) 
 def test_cli_commands(app: Any, ctx: Any, shop: list[Any]) -> None:
     from crmcore.cli import cli
 
-    app.extensions["crm"].pm.hook.crm_register_commands(cli=cli)
+    register_commands(app.extensions["crm"].pm, cli)
     try:
         runner = app.test_cli_runner()
         out = runner.invoke(cli, ["analyze", "rfm", "--as-of", AS_OF.isoformat()])

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import insert, select
 
+from crmcore.plugins import register_commands
 from crmcore.models import Customer
 from plugins.analysis.models import ChurnScore, ClvScore, ModelFit, RfmScore
 from plugins.analysis.services import clv
@@ -31,7 +32,7 @@ def analyze(app: Any) -> Callable[..., Any]:
     """``analyze("clv", "--json")`` runs ``crm analyze clv --json`` with click's runner."""
     from crmcore.cli import cli
 
-    app.extensions["crm"].pm.hook.crm_register_commands(cli=cli)
+    register_commands(app.extensions["crm"].pm, cli)
     runner = app.test_cli_runner()
     yield lambda *args: runner.invoke(cli, ["analyze", *args])
     cli.commands.pop("analyze", None)

@@ -1,6 +1,7 @@
 """Fixtures of the service plugin's tests: the app with the plugin loaded like a third party (by
 import path in the settings), builders for customers, users, calendars and policies, a real SMTP
-server (aiosmtpd on a local port) and a plugin that adds a Chinese catalogue for given strings."""
+server (aiosmtpd on a local port) and a plugin that adds a Chinese catalogue for given strings; the
+rest (``ctx``, ``make_customer``, ...) comes from the testing kit (crmcore.testing)."""
 from __future__ import annotations
 
 import email
@@ -15,31 +16,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
 from crmcore import hookimpl
-
-from crmcore.services import customers as customer_svc
 from plugins.service import models  # noqa: F401 - the tables are on the metadata before the database fixture
+
 
 @pytest.fixture
 def app(make_app: Callable[..., Any]) -> Any:
     return make_app(PLUGINS=["plugins.service"])
-
-
-@pytest.fixture
-def ctx(rt: Any) -> Any:
-    """A system context whose session is closed at the end (see tests/plugins/sales/conftest.py)."""
-    context = rt.context(source="test")
-    yield context
-    context.session.close()
-
-
-@pytest.fixture
-def make_customer(ctx: Any) -> Callable[..., Any]:
-    """``make_customer("Acme", owner, email=...)`` -> a Customer owned by ``owner`` (a User or None)."""
-
-    def factory(name: str, owner: Any = None, **data: Any) -> Any:
-        return customer_svc.create_customer(ctx, {"name": name, "owner_id": getattr(owner, "id", None), **data})
-
-    return factory
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crmcore.plugins import register_commands
 from crmcore.errors import PermissionDenied
 from crmcore.models import Interaction
 from crmcore.services.contacts import create_contact
@@ -105,7 +106,7 @@ def test_cli_reads_eml_mbox_and_stdin(app, ctx, tmp_path):
     import crmcore.cli
 
     ctx.session.close()
-    app.extensions["crm"].pm.hook.crm_register_commands(cli=crmcore.cli.cli)
+    register_commands(app.extensions["crm"].pm, crmcore.cli.cli)
     try:
         runner = app.test_cli_runner()
         path = tmp_path / "in.mbox"

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, select
 
 from crmcore.db import Base
 from crmcore.models import Role
-from crmcore.plugins import build_plugin_manager
+from crmcore.plugins import build_plugin_manager, register_commands
 from crmcore.runtime import build_runtime
 from plugins.service.services import sla, tickets
 
@@ -77,7 +77,7 @@ def test_sla_job_and_cli(app, ctx, rt):
                           "resolution_minutes": 60})
     old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
     t = tickets.create_ticket(ctx, {"subject": "Old"}, now=old)
-    rt.pm.hook.crm_register_commands(cli=crmcore.cli.cli)
+    register_commands(rt.pm, crmcore.cli.cli)
     try:
         runner = app.test_cli_runner()
         result = runner.invoke(crmcore.cli.cli, ["service", "sla-check", "--json"])

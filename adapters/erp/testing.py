@@ -1,7 +1,11 @@
-"""One contract every ERP adapter passes (Meltano SDK style): a test module subclasses
-``AdapterContract`` and provides an ``env`` fixture with the adapter (pages of 2) and helpers that
-change the ERP behind it. The suite checks paging, resuming, incremental reads, stable
-fingerprints, errors sorted into retriable and fatal, and idempotent writes."""
+"""The contract suite every ERP adapter passes, ours and third parties' (Singer SDK ``singer_sdk/testing`` style).
+
+A test module subclasses ``AdapterContract`` and provides an ``env`` fixture: an object with the
+``adapter`` (pages of 2) and helpers that change the ERP behind it (see ``ContractEnv``). The suite
+checks paging, resuming, incremental reads, deletion checks, stable fingerprints, errors sorted
+into retriable and fatal, and idempotent writes. It ships in the package (``adapters.erp.testing``)
+so an adapter outside this repository runs the same tests: see docs/erp_sync.md.
+"""
 from __future__ import annotations
 
 from typing import Protocol
@@ -12,20 +16,28 @@ from adapters.erp.base import ContactPerson, CustomerRecord, ErpAdapter, Page, R
 
 
 class ContractEnv(Protocol):
-    adapter: ErpAdapter
+    """What a test module's ``env`` fixture gives the suite."""
 
-    def add_customer(self, name: str, email: str) -> str: ...
+    adapter: ErpAdapter  # connected to a test ERP, ``page_size`` 2
 
-    def touch(self, external_id: str, name: str) -> None: ...
+    def add_customer(self, name: str, email: str) -> str:
+        """Create a customer in the ERP (not through the adapter); return its external id."""
 
-    def advance(self) -> None: ...
+    def touch(self, external_id: str, name: str) -> None:
+        """Rename a customer in the ERP, so its change stamp moves."""
 
-    def deactivate(self, external_id: str) -> None: ...
+    def deactivate(self, external_id: str) -> None:
+        """Deactivate (archive) a customer in the ERP, as Tryton's ``active=False``."""
 
-    def unreachable(self) -> ErpAdapter: ...
+    def advance(self) -> None:
+        """Let the ERP's clock move past the last change (its stamps' precision)."""
+
+    def unreachable(self) -> ErpAdapter:
+        """An adapter whose ERP cannot be reached (a closed port, a missing folder)."""
 
 
 def ids(pages: list[Page]) -> list[str]:
+    """The external ids of every record of ``pages``, in order."""
     return [r.external_id for p in pages for r in p.records]
 
 

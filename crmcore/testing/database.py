@@ -1,0 +1,50 @@
+"""The test database: SQLite in a temporary folder, or PostgreSQL named by ``CRM_TEST_DATABASE_URL``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import close_all_sessions
+
+from ..db import Base, Database
+
+ENV = "CRM_TEST_DATABASE_URL"
+
+
+def test_database_url(folder: Path) -> str:
+    """``CRM_TEST_DATABASE_URL`` if set, else a SQLite file in ``folder``."""
+    return os.environ.get(ENV) or f"sqlite:///{folder / 'test.sqlite'}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
+
+
+def open_test_database(url: str) -> Database:
+    """A database with every table of the models imported so far, created from nothing (on PostgreSQL
+    the public schema is dropped first, with tables of plugins this run did not import)."""
+    db = Database(url)
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    Base.metadata.drop_all(db.engine)
+    Base.metadata.create_all(db.engine)
+    return db
+
+
+def wipe(db: Database) -> None:
+    """Empty every table (plugins' too) so each test starts from nothing."""
+    db.session.remove()
+    # a test may keep a session of its own open (a context whose scoped session a request removed,
+    # ``ctx.fresh()``): end them all, or on PostgreSQL their open transaction blocks the TRUNCATE
+    close_all_sessions()
+    with db.engine.begin() as conn:
+        tables = [t for t in reversed(Base.metadata.sorted_tables) if conn.dialect.has_table(conn, t.name)]
+        if conn.dialect.name == "postgresql":
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for t in tables:
+                conn.execute(t.delete())
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
