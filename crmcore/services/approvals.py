@@ -25,7 +25,7 @@ from ..i18n import _
 from ..models import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, ApprovalTask, ApprovalTier, OACallback,
                       OANonce, OAProviderSetting, Role, User, WorkflowDefinition, WorkflowTransition)
 from ..models.workflow import FINAL_STATES, REVIEWER_KINDS, TIER_MODES
-from . import conditions
+from .. import conditions
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
 

@@ -17,7 +17,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..events import jsonable, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, WorkflowDefinition, WorkflowState, WorkflowTransition
-from . import conditions
+from .. import conditions
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
 

@@ -9,7 +9,7 @@ import pytest
 from crmcore import hookimpl
 from crmcore.contracts_workflow import Predicate
 from crmcore.errors import ValidationError
-from crmcore.services import conditions as cond
+from crmcore import conditions as cond
 from crmcore.services import customers as customer_svc
 from crmcore.services import users as user_svc
 

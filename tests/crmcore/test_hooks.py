@@ -798,7 +798,7 @@ def _lifecycle(actions_on_customer: list[Any] | None = None, entity: str = "cust
 def test_hook_crm_register_condition_predicates(make_app):
     from crmcore.contracts_workflow import Predicate
     from crmcore.errors import PluginError
-    from crmcore.services import conditions
+    from crmcore import conditions
 
     class Plugin:
         @hookimpl
