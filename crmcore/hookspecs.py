@@ -74,6 +74,20 @@ def crm_register_audit_entities() -> list[Any]:
 
 
 @hookspec
+def crm_register_entities() -> list[Any]:
+    """Return the record types tools may read (condition builders, audiences, exports).
+
+    Called once per runtime, the first time entity metadata is read (``GET /api/v1/meta/entities``).
+    Fields are derived from the model's columns (type, length, required, foreign keys to other
+    registered entities); the declaration adds labels, choices with labels, hidden columns and
+    computed fields. Active custom fields of the entity are added by the core. Duplicate names
+    across plugins are an error naming both.
+
+    :return: a list of ``crmcore.entities.Entity``.
+    """
+
+
+@hookspec
 def crm_register_field_types() -> list[Any]:
     """Return custom field types admins may choose for a ``CustomField``.
 

@@ -181,6 +181,37 @@ def test_hook_crm_register_translations(make_app, tmp_path):
         make_app(plugins=[("brokenplugin", Broken())])
 
 
+def test_hook_crm_register_entities(make_app):
+    from crmcore.entities import Entity
+    from crmcore.errors import PluginError
+    from crmcore.models import Tag
+
+    class Plugin:
+        @hookimpl
+        def crm_register_entities(self):
+            return [Entity("hooktag", Tag, "Hook tags", "customer.read", {"name": "Tag name"},
+                           {"color": [("red", "Red")]}, computed=({"name": "uses", "kind": "int", "label": "Uses"},))]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    ctx = app.extensions["crm"].context()
+    from crmcore import entities
+    described = entities.describe(ctx, entities.get(ctx, "hooktag"))
+    fields = {f["name"]: f for f in described["fields"]}
+    assert described["label"] == "Hook tags" and fields["name"]["label"] == "Tag name"
+    assert fields["color"]["choices"] == [{"value": "red", "label": "Red"}]
+    assert fields["uses"]["source"] == "computed" and fields["uses"]["type"] == "int"
+
+    class Clash:
+        @hookimpl
+        def crm_register_entities(self):
+            return [Entity("customer", Tag, "Mine", "customer.read")]
+
+    clash = make_app(plugins=[("clash", Clash())]).extensions["crm"]
+    with pytest.raises(PluginError) as err:
+        entities.registered(clash.context())
+    assert "customer" in str(err.value)
+
+
 def test_hook_crm_register_field_types(make_app):
     def even(value: Any, field: Any) -> int:
         try:

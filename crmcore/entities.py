@@ -1,0 +1,109 @@
+"""Entity metadata for tools (condition builders, audiences, exports): fields, types, labels, choices, relations.
+
+Plugins declare an :class:`Entity` with ``crm_register_entities``; the fields are derived from the
+SQLAlchemy model (type, length, nullability, foreign keys), with declared labels and choices, plus
+the active custom fields of the entity and computed fields the declaration names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric, String, Text, select
+from sqlalchemy import inspect as sa_inspect
+
+from .conditions import SECRET_PARTS
+from .errors import NotFound
+from .i18n import _
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A record type tools may read: its model, the permission to read it, and labels for its fields."""
+
+    name: str
+    model: Any
+    label: Any
+    read_permission: str
+    labels: dict[str, Any] = field(default_factory=dict)  # field -> label (lazily translated)
+    choices: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)  # field -> [(value, label)]
+    hidden: tuple[str, ...] = ()  # columns never shown (besides anything secret)
+    computed: tuple[dict[str, Any], ...] = ()  # {"name", "kind", "label"} of fields a plugin computes
+
+
+def registered(ctx: Any) -> dict[str, Entity]:
+    """Every declared entity (``crm_register_entities``), by name."""
+    from .services.workflow_registry import collected
+
+    return collected(ctx, "crm_register_entities", "entity")
+
+
+def readable(ctx: Any) -> list[Entity]:
+    """The entities the actor may read, by name."""
+    return [e for name, e in sorted(registered(ctx).items()) if ctx.can(e.read_permission)]
+
+
+def get(ctx: Any, name: str) -> Entity:
+    """One entity the actor may read; NotFound for an unknown one or one the actor may not read."""
+    entity = registered(ctx).get(name)
+    if entity is None or not ctx.can(entity.read_permission):
+        raise NotFound(_("Unknown record type %(name)s.", name=name))
+    return entity
+
+
+def _kind(column: Any) -> str:
+    t = column.type
+    impl = getattr(t, "impl", None)
+    for cls, kind in ((Boolean, "bool"), (DateTime, "datetime"), (Date, "date"), (Numeric, "num"),
+                      (Float, "num"), (Integer, "int"), (JSON, "json"), (Text, "str"), (String, "str")):
+        if isinstance(t, cls) or (impl is not None and isinstance(impl, cls)):
+            return "money" if kind == "num" and isinstance(t, Numeric) and getattr(t, "scale", None) == 2 else kind
+    return "str"
+
+
+def describe(ctx: Any, entity: Entity) -> dict[str, Any]:
+    """The entity's fields (columns, custom and computed) with labels, choices and relations one hop away."""
+    by_table = {e.model.__table__.name: e.name for e in registered(ctx).values()}
+    fields: list[dict[str, Any]] = []
+    related: list[dict[str, Any]] = []
+    for column in sa_inspect(entity.model).columns:
+        name = column.key
+        if name in entity.hidden or any(s in name.lower() for s in SECRET_PARTS):
+            continue
+        kind = _kind(column)
+        target = next((by_table.get(fk.column.table.name) for fk in column.foreign_keys), None)
+        item: dict[str, Any] = {
+            "name": name, "label": str(entity.labels.get(name, name)), "type": kind,
+            "max_length": getattr(column.type, "length", None), "required": not column.nullable,
+            "choices": [{"value": v, "label": str(label)} for v, label in entity.choices.get(name, [])],
+            "filterable": kind != "json", "sortable": kind not in ("json",), "source": "column",
+            "related": target}
+        fields.append(item)
+        if target:
+            related.append({"field": name, "entity": target, "label": str(registered(ctx)[target].label)})
+    fields += _custom_fields(ctx, entity.name)
+    for spec in entity.computed:
+        fields.append({"name": spec["name"], "label": str(spec["label"]), "type": spec["kind"], "max_length": None,
+                       "required": False, "choices": [], "filterable": True, "sortable": True, "source": "computed",
+                       "related": None})
+    return {"name": entity.name, "label": str(entity.label), "fields": fields, "related": related}
+
+
+def _custom_fields(ctx: Any, entity: str) -> list[dict[str, Any]]:
+    from .models import CustomField
+
+    rows = ctx.session.scalars(select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True))
+                               .order_by(CustomField.position, CustomField.id))
+    kinds = {"integer": "int", "decimal": "num", "date": "date", "boolean": "bool"}
+    out = []
+    for cf in rows:
+        choices = [c if isinstance(c, dict) else {"value": c, "label": str(c)} for c in cf.choices or []]
+        out.append({"name": f"attributes.{cf.name}", "label": cf.label, "type": kinds.get(cf.type, "str"),
+                    "max_length": None, "required": cf.required, "choices": choices, "filterable": True,
+                    "sortable": False, "source": "custom", "related": None})
+    return out
+
+
+def field_names(ctx: Any, name: str) -> list[str]:
+    """The names of an entity's fields (for "did you mean" in the condition validator)."""
+    return [f["name"] for f in describe(ctx, get(ctx, name))["fields"]]
