@@ -7,12 +7,12 @@ the active custom fields of the entity and computed fields the declaration names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric, String, Text, select
 from sqlalchemy import inspect as sa_inspect
 
-from .conditions import SECRET_PARTS
+from .conditions import SECRET_PARTS, Field
 from .errors import NotFound
 from .i18n import _
 
@@ -28,7 +28,25 @@ class Entity:
     labels: dict[str, Any] = field(default_factory=dict)  # field -> label (lazily translated)
     choices: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)  # field -> [(value, label)]
     hidden: tuple[str, ...] = ()  # columns never shown (besides anything secret)
-    computed: tuple[dict[str, Any], ...] = ()  # {"name", "kind", "label"} of fields a plugin computes
+
+
+@dataclass(frozen=True)
+class ComputedField:
+    """A field a plugin computes for an entity (an RFM segment, a lifetime value), usable in conditions.
+
+    ``expr(ctx)`` returns a SQL expression correlated to the entity's model (a scalar subquery),
+    so :func:`crmcore.conditions.compile_sql` can filter on it.
+    """
+
+    entity: str
+    field: str
+    kind: str
+    label: Any
+    expr: Callable[[Any], Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.entity}.{self.field}"
 
 
 def registered(ctx: Any) -> dict[str, Entity]:
@@ -36,6 +54,13 @@ def registered(ctx: Any) -> dict[str, Entity]:
     from .services.workflow_registry import collected
 
     return collected(ctx, "crm_register_entities", "entity")
+
+
+def computed(ctx: Any, entity: str) -> list[ComputedField]:
+    """The computed fields plugins registered for ``entity`` (``crm_register_computed_fields``)."""
+    from .services.workflow_registry import collected
+
+    return [f for f in collected(ctx, "crm_register_computed_fields", "computed field").values() if f.entity == entity]
 
 
 def readable(ctx: Any) -> list[Entity]:
@@ -82,8 +107,8 @@ def describe(ctx: Any, entity: Entity) -> dict[str, Any]:
         if target:
             related.append({"field": name, "entity": target, "label": str(registered(ctx)[target].label)})
     fields += _custom_fields(ctx, entity.name)
-    for spec in entity.computed:
-        fields.append({"name": spec["name"], "label": str(spec["label"]), "type": spec["kind"], "max_length": None,
+    for spec in computed(ctx, entity.name):
+        fields.append({"name": spec.field, "label": str(spec.label), "type": spec.kind, "max_length": None,
                        "required": False, "choices": [], "filterable": True, "sortable": True, "source": "computed",
                        "related": None})
     return {"name": entity.name, "label": str(entity.label), "fields": fields, "related": related}
@@ -104,6 +129,19 @@ def _custom_fields(ctx: Any, entity: str) -> list[dict[str, Any]]:
     return out
 
 
-def field_names(ctx: Any, name: str) -> list[str]:
-    """The names of an entity's fields (for "did you mean" in the condition validator)."""
-    return [f["name"] for f in describe(ctx, get(ctx, name))["fields"]]
+def condition_fields(ctx: Any, name: str) -> dict[str, Field]:
+    """The fields of an entity a SQL condition may name: its columns and the computed fields plugins add.
+
+    Used with :func:`crmcore.conditions.compile_sql`, e.g. an audience over customers
+    ``{"field": "rfm_segment", "op": "in", "value": ["champions"]}``.
+    """
+    entity = get(ctx, name)
+    out: dict[str, Field] = {}
+    for column in sa_inspect(entity.model).columns:
+        kind = _kind(column)
+        if kind == "json" or column.key in entity.hidden or any(s in column.key.lower() for s in SECRET_PARTS):
+            continue
+        out[column.key] = Field(column.key, kind, getattr(entity.model, column.key), entity.labels.get(column.key))
+    for spec in computed(ctx, name):
+        out[spec.field] = Field(spec.field, spec.kind, spec.expr(ctx), spec.label)
+    return out

@@ -54,6 +54,13 @@ def crm_register_admin_views(db: Any) -> list[Any]:
 
 
 @hookimpl
+def crm_register_computed_fields() -> list[Any]:
+    from .services.computed import computed_fields
+
+    return computed_fields()
+
+
+@hookimpl
 def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
     from .services.profile import customer_panel
 
