@@ -49,6 +49,18 @@ class ComputedField:
         return f"{self.entity}.{self.field}"
 
 
+# labels of columns many entities share, used where the declaration gives none
+COMMON_LABELS: dict[str, Any] = {
+    "id": _("ID"), "created_at": _("Created"), "updated_at": _("Updated"), "owner_id": _("Owner"),
+    "customer_id": _("Customer"), "contact_id": _("Contact"), "opportunity_id": _("Opportunity"),
+    "lead_id": _("Lead"), "order_id": _("Order"), "quote_id": _("Quote"), "interaction_id": _("Interaction"),
+    "currency": _("Currency"), "source": _("Source"), "source_channel": _("Source"), "notes": _("Notes"),
+    "title": _("Title"), "data": _("Details"), "closed_at": _("Closed"), "qualified_at": _("Qualified"),
+    "attributes": _("Custom fields"), "weibo": _("Weibo"), "other": _("Other"),
+}
+INTERNAL = ("version",)  # bookkeeping columns no tool filters on
+
+
 def registered(ctx: Any) -> dict[str, Entity]:
     """Every declared entity (``crm_register_entities``), by name."""
     from .services.workflow_registry import collected
@@ -93,12 +105,12 @@ def describe(ctx: Any, entity: Entity) -> dict[str, Any]:
     related: list[dict[str, Any]] = []
     for column in sa_inspect(entity.model).columns:
         name = column.key
-        if name in entity.hidden or any(s in name.lower() for s in SECRET_PARTS):
+        if _hidden(entity, name):
             continue
         kind = _kind(column)
         target = next((by_table.get(fk.column.table.name) for fk in column.foreign_keys), None)
         item: dict[str, Any] = {
-            "name": name, "label": str(entity.labels.get(name, name)), "type": kind,
+            "name": name, "label": str(entity.labels.get(name, COMMON_LABELS.get(name, name))), "type": kind,
             "max_length": getattr(column.type, "length", None), "required": not column.nullable,
             "choices": [{"value": v, "label": str(label)} for v, label in entity.choices.get(name, [])],
             "filterable": kind != "json", "sortable": kind not in ("json",), "source": "column",
@@ -112,6 +124,11 @@ def describe(ctx: Any, entity: Entity) -> dict[str, Any]:
                        "required": False, "choices": [], "filterable": True, "sortable": True, "source": "computed",
                        "related": None})
     return {"name": entity.name, "label": str(entity.label), "fields": fields, "related": related}
+
+
+def _hidden(entity: Entity, name: str) -> bool:
+    return (name in entity.hidden or name in INTERNAL or name.endswith("_normalized")
+            or any(s in name.lower() for s in SECRET_PARTS))
 
 
 def _custom_fields(ctx: Any, entity: str) -> list[dict[str, Any]]:
@@ -139,9 +156,45 @@ def condition_fields(ctx: Any, name: str) -> dict[str, Field]:
     out: dict[str, Field] = {}
     for column in sa_inspect(entity.model).columns:
         kind = _kind(column)
-        if kind == "json" or column.key in entity.hidden or any(s in column.key.lower() for s in SECRET_PARTS):
+        if kind == "json" or _hidden(entity, column.key):
             continue
         out[column.key] = Field(column.key, kind, getattr(entity.model, column.key), entity.labels.get(column.key))
     for spec in computed(ctx, name):
         out[spec.field] = Field(spec.field, spec.kind, spec.expr(ctx), spec.label)
     return out
+
+
+def from_admin_view(name: str, model: Any, label: Any, view: Any, **extra: Any) -> Entity:
+    """An :class:`Entity` whose labels and choices come from the admin view that already declares them.
+
+    Labels: the view's form field labels, then its ``column_labels`` (a relationship's label also
+    names its foreign-key column); choices: the options of its equality filters and form selects.
+    The read permission is the view's ``permission``.
+    """
+    mapper = sa_inspect(model)
+    labels: dict[str, Any] = {}
+    choices: dict[str, list[tuple[str, Any]]] = {}
+    form = getattr(view, "form", None)
+    for key in dir(form) if form is not None else ():
+        unbound = getattr(form, key, None)
+        kwargs = getattr(unbound, "kwargs", None)
+        if not isinstance(kwargs, dict) or not hasattr(unbound, "field_class"):
+            continue
+        args = getattr(unbound, "args", ())
+        text = kwargs.get("label", args[0] if args else None)
+        if text is not None:
+            labels[key] = text
+        options = kwargs.get("choices")
+        if isinstance(options, list) and options and all(isinstance(o, tuple) and len(o) == 2 for o in options):
+            choices[key] = options
+    for key, text in (getattr(view, "column_labels", None) or {}).items():
+        labels[key] = text
+        if key in mapper.relationships:
+            for column in mapper.relationships[key].local_columns:
+                labels.setdefault(column.key, text)
+    for flt in getattr(view, "column_filters", None) or ():
+        column, options = getattr(flt, "column", None), getattr(flt, "options", None)
+        if getattr(column, "key", None) in mapper.columns and isinstance(options, (list, tuple)) and options:
+            choices.setdefault(column.key, list(options))
+    return Entity(name, model, label, getattr(view, "permission", None) or "*", {**labels, **extra.pop("labels", {})},
+                  {**choices, **extra.pop("choices", {})}, **extra)

@@ -56,6 +56,13 @@ def crm_register_admin_views(db: Any) -> list[Any]:
 
 
 @hookimpl
+def crm_register_entities() -> list[Any]:
+    from .admin.entities import entities
+
+    return entities()
+
+
+@hookimpl
 def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
     from .panels import customer_panels
 

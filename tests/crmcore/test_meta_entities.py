@@ -53,3 +53,16 @@ def test_custom_fields_are_listed_with_their_labels(client, admin_headers, ctx):
 
 def test_unknown_entity_is_404(client, admin_headers):
     assert client.get("/api/v1/meta/entities/nope", headers=admin_headers).status_code == 404
+
+
+def test_every_entity_is_labelled_in_both_languages(client, admin_headers):
+    for lang in ("zh-CN", "en"):
+        headers = {**admin_headers, "Accept-Language": lang}
+        for summary in client.get("/api/v1/meta/entities", headers=headers).json:
+            entity = client.get(f"/api/v1/meta/entities/{summary['name']}", headers=headers).json
+            unlabelled = [f["name"] for f in entity["fields"] if f["label"] == f["name"]]
+            assert unlabelled == [], (lang, summary["name"], unlabelled)  # no stored name shown as a label
+            for f in entity["fields"]:
+                assert all(c["label"] for c in f["choices"]), (summary["name"], f["name"])
+            if lang == "zh-CN":
+                assert not summary["label"].isascii(), summary
