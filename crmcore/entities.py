@@ -187,14 +187,16 @@ def from_admin_view(name: str, model: Any, label: Any, view: Any, **extra: Any) 
         options = kwargs.get("choices")
         if isinstance(options, list) and options and all(isinstance(o, tuple) and len(o) == 2 for o in options):
             choices[key] = options
-    for key, text in (getattr(view, "column_labels", None) or {}).items():
+    column_labels = getattr(view, "column_labels", None)  # Flask-Admin leaves a placeholder when unset
+    for key, text in (column_labels if isinstance(column_labels, dict) else {}).items():
         labels[key] = text
-        if key in mapper.relationships:
+        if isinstance(key, str) and key in mapper.relationships:
             for column in mapper.relationships[key].local_columns:
                 labels.setdefault(column.key, text)
-    for flt in getattr(view, "column_filters", None) or ():
-        column, options = getattr(flt, "column", None), getattr(flt, "options", None)
-        if getattr(column, "key", None) in mapper.columns and isinstance(options, (list, tuple)) and options:
-            choices.setdefault(column.key, list(options))
+    filters = getattr(view, "column_filters", None)
+    for flt in filters if isinstance(filters, (list, tuple)) else ():
+        key, options = getattr(getattr(flt, "column", None), "key", None), getattr(flt, "options", None)
+        if isinstance(key, str) and key in mapper.columns and isinstance(options, (list, tuple)) and options:
+            choices.setdefault(key, list(options))
     return Entity(name, model, label, getattr(view, "permission", None) or "*", {**labels, **extra.pop("labels", {})},
                   {**choices, **extra.pop("choices", {})}, **extra)

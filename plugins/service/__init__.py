@@ -123,6 +123,13 @@ def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], cr
 
 
 @hookimpl
+def crm_register_entities() -> list[Any]:
+    from .admin.entities import entities
+
+    return entities()
+
+
+@hookimpl
 def crm_register_workflow_entities() -> list[Any]:
     from .services.engine import entities
 
