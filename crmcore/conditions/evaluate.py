@@ -11,12 +11,14 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 
 from ..contracts_workflow import Predicate
 from ..i18n import _
 from .grammar import SECRET_PARTS, ConditionError, Problems, path_problem, value_shape, walk
+from .sql import near_names
 
 _MISSING = object()
 
@@ -28,8 +30,13 @@ def predicates(ctx: Any) -> dict[str, Predicate]:
     return collected(ctx, "crm_register_condition_predicates", "condition predicate")
 
 
-def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any] | None = None) -> list[str]:
-    """Every problem of ``condition`` as ``"path: message"``; an empty list means it is valid."""
+def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any] | None = None,
+             model: Any = None) -> list[str]:
+    """Every problem of ``condition`` as ``"path: message"``; an empty list means it is valid.
+
+    :param model: the mapped class the condition will read; when given, each field path must
+        exist on it (an unknown name is refused listing the nearest ones).
+    """
     if known_predicates is None and ctx is not None:
         known_predicates = predicates(ctx)
     if condition in (None, {}):
@@ -38,6 +45,8 @@ def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any
 
     def leaf(node: dict[str, Any], path: str, problems: Problems) -> None:
         problem = path_problem(node["field"])
+        if problem is None and model is not None:
+            problem = unknown_field(model, node["field"])
         if problem:
             problems.append((f"{path}.field", problem))
         value_shape(node, path, problems)
@@ -57,6 +66,31 @@ def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any
                 problems.append((f"{path}.args", problem))
 
     return [f"{path}: {message}" for path, message in walk(condition, "condition", leaf, predicate)]
+
+
+def unknown_field(model: Any, path: str) -> str | None:
+    """Why the dotted ``path`` does not name a field of ``model`` (with the nearest names), or None.
+
+    Relationships lead to the related model; a JSON column ends the check (the rest are its keys).
+    """
+    mapper = sa_inspect(model)
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if part not in mapper.attrs:
+            names = [n for n in mapper.attrs.keys() if not n.startswith("_")
+                     and not any(s in n.lower() for s in SECRET_PARTS)]
+            return str(_("Unknown field %(name)r; did you mean: %(names)s?", name=part,
+                          names=", ".join(near_names(part, dict.fromkeys(names)))))
+        attr = mapper.attrs[part]
+        if hasattr(attr, "mapper"):
+            mapper = attr.mapper
+            continue
+        columns = getattr(attr, "columns", None) or []
+        if columns and isinstance(columns[0].type, JSON):
+            return None  # the rest of the path are keys of the JSON value
+        if i < len(parts) - 1:
+            return str(_("%(part)r is not a related record", part=part))
+    return None
 
 
 def check(condition: Any, ctx: Any = None, *, field: str = "condition") -> Any:
