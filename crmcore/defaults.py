@@ -134,3 +134,35 @@ def crm_register_audit_entities() -> list[Any]:
             AuditEntity("workflow", "workflow.read"),
             AuditEntity("approval_policy", "workflow.read"),
             AuditEntity("approval", "approval.read", _visible_approvals)]
+
+
+@hookimpl
+def crm_register_entities() -> list[Any]:
+    from .admin.forms import CHANNEL_CHOICES, DIRECTION_CHOICES, KIND_CHOICES, STAGE_CHOICES
+    from .entities import Entity
+    from .models import Contact, Customer, User
+
+    common = {"id": _("ID"), "name": _("Name"), "phone": _("Phone"), "email": _("E-mail"),
+              "created_at": _("Created"), "updated_at": _("Updated"), "customer_id": _("Customer")}
+    return [
+        Entity("customer", Customer, _("Customers"), "customer.read", {
+            **common, "code": _("Code"), "kind": _("Kind"), "stage": _("Stage"), "level": _("Level"),
+            "source_channel": _("Source"), "industry": _("Industry"), "website": _("Website"),
+            "credit_limit": _("Credit limit"), "currency": _("Currency"), "notes": _("Notes"),
+            "attributes": _("Custom fields"), "owner_id": _("Owner"), "completeness": _("Complete")},
+            {"stage": STAGE_CHOICES, "kind": KIND_CHOICES},
+            hidden=("phone_normalized", "email_normalized", "search_text", "name_key", "merged_into_id", "deleted_at",
+                    "version")),
+        Entity("contact", Contact, _("Contacts"), "customer.read", {
+            **common, "title": _("Title"), "mobile": _("Mobile"), "wechat": _("WeChat"), "qq": _("QQ"),
+            "is_primary": _("Primary")}, hidden=("version",)),
+        Entity("interaction", Interaction, _("Interactions"), "interaction.read", {
+            **common, "occurred_at": _("When"), "channel": _("Channel"), "direction": _("Direction"),
+            "subject": _("Subject"), "body": _("Notes"), "user_id": _("By"), "source": _("Source"),
+            "contact_id": _("Contact")}, {"channel": CHANNEL_CHOICES, "direction": DIRECTION_CHOICES},
+            hidden=("entity_type", "entity_id", "data")),
+        Entity("user", User, _("Users"), "user.manage", {
+            **common, "username": _("Username"), "full_name": _("Full name"), "role_id": _("Role"), "team_id": _("Team"),
+            "active": _("Active"), "locale": _("Language"), "timezone": _("Time zone"),
+            "last_login_at": _("Last login")}, hidden=("auth_version",)),
+    ]

@@ -74,6 +74,33 @@ def crm_register_audit_entities() -> list[Any]:
 
 
 @hookspec
+def crm_register_entities() -> list[Any]:
+    """Return the record types tools may read (condition builders, audiences, exports).
+
+    Called once per runtime, the first time entity metadata is read (``GET /api/v1/meta/entities``).
+    Fields are derived from the model's columns (type, length, required, foreign keys to other
+    registered entities); the declaration adds labels, choices with labels and hidden columns;
+    ``crm_register_computed_fields`` adds computed fields. Active custom fields of the entity are
+    added by the core. Duplicate names across plugins are an error naming both.
+
+    :return: a list of ``crmcore.entities.Entity``.
+    """
+
+
+@hookspec
+def crm_register_computed_fields() -> list[Any]:
+    """Return fields your plugin computes for an entity, usable in conditions and listed in its metadata.
+
+    Called once per runtime, the first time an entity's fields are read. ``expr(ctx)`` returns a
+    SQL expression correlated to the entity's model (a scalar subquery such as "the segment of
+    the latest RFM run"), which :func:`crmcore.conditions.compile_sql` filters on. A field named
+    twice for one entity is an error naming both plugins.
+
+    :return: a list of ``crmcore.entities.ComputedField(entity, field, kind, label, expr)``.
+    """
+
+
+@hookspec
 def crm_register_field_types() -> list[Any]:
     """Return custom field types admins may choose for a ``CustomField``.
 

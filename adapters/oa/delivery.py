@@ -14,7 +14,7 @@ from crmcore.contracts import Job, OutboxHandler
 from crmcore.db import utcnow
 from crmcore.events import jsonable
 from crmcore.models import ApprovalRequest, User
-from crmcore.services import conditions
+from crmcore import conditions
 from crmcore.services.approvals import INTERNAL, OPEN, PROVIDER_TOPICS, apply_state, pending_too_long, record_decision, record_of
 from crmcore.services.unit import unit_of_work
 

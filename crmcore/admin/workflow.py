@@ -16,7 +16,7 @@ from ..errors import CRMError, ValidationError
 from ..i18n import gettext
 from ..models import ApprovalRequest, OutboxMessage, Role
 from ..services import approvals as approval_svc
-from ..services import conditions
+from .. import conditions
 from ..services import outbox as outbox_svc
 from ..services import workflow as wf_svc
 from ..services.diagram import render_svg

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from ..schemas.workflow import ConditionCheckSchema, FireSchema, PolicySchema, WorkflowSchema
 from ..services import approvals as approval_svc
-from ..services import conditions
+from .. import conditions
 from ..services import workflow as svc
 from ..services.diagram import render_svg
 from . import current_ctx

@@ -10,7 +10,7 @@ from ..events import jsonable, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, ApprovalTier
 from ..models.workflow import REVIEWER_KINDS, TIER_MODES
-from . import conditions
+from .. import conditions
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
 

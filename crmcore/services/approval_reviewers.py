@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..models import Role, User
-from . import conditions
+from .. import conditions
 from .workflow_registry import entities
 
 

@@ -17,7 +17,8 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..events import jsonable, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, WorkflowDefinition, WorkflowState, WorkflowTransition
-from . import approvals, conditions
+from .. import conditions
+from . import approvals
 from .transitions import apply_transition
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
@@ -72,7 +73,8 @@ def _clean_definition(ctx: Any, data: dict[str, Any], existing: WorkflowDefiniti
         errors["entity"] = [str(_("Say which entity the workflow drives."))]
     if not (data.get("name") or (existing and existing.name)):
         errors["name"] = [str(_("Give the workflow a name."))]
-    for problem in conditions.validate(data.get("condition"), ctx):
+    model = spec.model if spec is not None else None
+    for problem in conditions.validate(data.get("condition"), ctx, model=model):
         errors.setdefault("condition", []).append(problem)
     states = data.get("states")
     if states is None and existing is None:
@@ -115,7 +117,7 @@ def _clean_definition(ctx: Any, data: dict[str, Any], existing: WorkflowDefiniti
         if pair in seen:
             errors.setdefault(f"{where}.action", []).append(str(_("This action leaves that state twice.")))
         seen.add(pair)
-        for problem in conditions.validate(tr.get("guard"), ctx):
+        for problem in conditions.validate(tr.get("guard"), ctx, model=model):
             errors.setdefault(f"{where}.guard", []).append(problem)
         if tr.get("policy") and _policy_by_name(ctx, tr["policy"]) is None:
             errors.setdefault(f"{where}.policy", []).append(str(_("No approval policy named '%(name)s'.", name=tr["policy"])))

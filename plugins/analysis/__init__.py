@@ -15,6 +15,7 @@ CRM_BLUEPRINTS = ".api:blueprints"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:analyze"
 CRM_JOBS = ".cli:JOBS"
+CRM_COMPUTED_FIELDS = ".services.computed:computed_fields"
 
 
 @hookimpl

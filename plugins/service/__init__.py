@@ -23,6 +23,7 @@ CRM_OUTBOX_HANDLERS = ".services.mailout:HANDLER"
 CRM_WORKFLOW_ENTITIES = ".services.engine:entities"
 CRM_CONDITION_PREDICATES = ".services.engine:predicates"
 CRM_WORKFLOW_ACTIONS = ".services.engine:actions"
+CRM_ENTITIES = ".admin.entities:entities"
 
 
 @hookimpl

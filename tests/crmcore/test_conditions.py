@@ -9,7 +9,7 @@ import pytest
 from crmcore import hookimpl
 from crmcore.contracts_workflow import Predicate
 from crmcore.errors import ValidationError
-from crmcore.services import conditions as cond
+from crmcore import conditions as cond
 from crmcore.services import customers as customer_svc
 from crmcore.services import users as user_svc
 
@@ -153,3 +153,28 @@ def test_explain_shows_each_leaf_with_the_record_value(acme):
                                  {"field": "owner.username", "op": "eq", "value": "nobody"}]}, acme)
     assert rows == [("condition.all.0 stage eq prospect", "prospect", True),
                     ("condition.all.1 owner.username eq nobody", "rep", False)]
+
+
+def test_fields_are_checked_against_the_model_with_near_names():
+    from crmcore.models import Customer
+
+    assert cond.validate({"field": "owner.team.name", "value": "East"}, model=Customer) == []
+    assert cond.validate({"field": "attributes.region", "value": "north"}, model=Customer) == []
+    problems = cond.validate({"field": "stgae", "value": "lead"}, model=Customer)
+    assert len(problems) == 1 and problems[0].startswith("condition.field:") and "stage" in problems[0]
+    assert "owner" in cond.validate({"field": "ownr.username", "value": "x"}, model=Customer)[0]
+    assert "related record" in cond.validate({"field": "name.first", "value": "x"}, model=Customer)[0]
+
+
+def test_a_workflow_with_a_misspelt_field_is_refused_naming_the_near_one(ctx):
+    from crmcore.errors import ValidationError
+    from crmcore.services import workflow
+
+    with pytest.raises(ValidationError) as err:
+        workflow.create_workflow(ctx, {
+            "name": "typo", "entity": "customer", "state_field": "stage", "condition": {"field": "levle", "value": "A"},
+            "states": [{"name": "lead", "initial": True}, {"name": "customer"}],
+            "transitions": [{"action": "win", "from_state": "lead", "to_state": "customer",
+                             "guard": {"field": "owner.usernme", "value": "x"}}]})
+    assert "level" in err.value.errors["condition"][0]
+    assert "username" in err.value.errors["transitions.0.guard"][0]

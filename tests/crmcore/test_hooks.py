@@ -181,6 +181,64 @@ def test_hook_crm_register_translations(make_app, tmp_path):
         make_app(plugins=[("brokenplugin", Broken())])
 
 
+def test_hook_crm_register_entities(make_app):
+    from crmcore.entities import Entity
+    from crmcore.errors import PluginError
+    from crmcore.models import Tag
+
+    class Plugin:
+        @hookimpl
+        def crm_register_entities(self):
+            return [Entity("hooktag", Tag, "Hook tags", "customer.read", {"name": "Tag name"},
+                           {"color": [("red", "Red")]})]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    ctx = app.extensions["crm"].context()
+    from crmcore import entities
+    described = entities.describe(ctx, entities.get(ctx, "hooktag"))
+    fields = {f["name"]: f for f in described["fields"]}
+    assert described["label"] == "Hook tags" and fields["name"]["label"] == "Tag name"
+    assert fields["color"]["choices"] == [{"value": "red", "label": "Red"}]
+    assert fields["color"]["type"] == "str" and fields["name"]["max_length"] == Tag.__table__.c.name.type.length
+
+    class Clash:
+        @hookimpl
+        def crm_register_entities(self):
+            return [Entity("customer", Tag, "Mine", "customer.read")]
+
+    clash = make_app(plugins=[("clash", Clash())]).extensions["crm"]
+    with pytest.raises(PluginError) as err:
+        entities.registered(clash.context())
+    assert "customer" in str(err.value)
+
+
+def test_hook_crm_register_computed_fields(make_app):
+    from crmcore import conditions, entities
+    from crmcore.entities import ComputedField
+    from crmcore.models import customer_tags
+
+    def tag_count(ctx):
+        return (select(func.count()).select_from(customer_tags).where(customer_tags.c.customer_id == Customer.id)
+                .correlate(Customer).scalar_subquery())
+
+    class Plugin:
+        @hookimpl
+        def crm_register_computed_fields(self):
+            return [ComputedField("customer", "tag_count", "int", "Tags held", tag_count)]
+
+    ctx = make_app(plugins=[("hooktest", Plugin())]).extensions["crm"].context()
+    tagged = customer_svc.create_customer(ctx, {"name": "Tagged", "tags": ["a", "b"]})
+    customer_svc.create_customer(ctx, {"name": "Plain"})
+    fields = entities.condition_fields(ctx, "customer")
+    where = conditions.compile_sql({"field": "tag_count", "op": "gte", "value": 2}, fields)
+    assert list(ctx.session.scalars(select(Customer.id).where(where))) == [tagged.id]
+    described = {f["name"]: f for f in entities.describe(ctx, entities.get(ctx, "customer"))["fields"]}
+    assert described["tag_count"]["source"] == "computed" and described["tag_count"]["label"] == "Tags held"
+    with pytest.raises(conditions.ConditionError) as err:
+        conditions.compile_sql({"field": "tag_cont", "op": "gte", "value": 2}, fields)
+    assert "tag_count" in err.value.errors["conditions.field"][0]  # near names come from the metadata
+
+
 def test_hook_crm_register_field_types(make_app):
     def even(value: Any, field: Any) -> int:
         try:
@@ -798,7 +856,7 @@ def _lifecycle(actions_on_customer: list[Any] | None = None, entity: str = "cust
 def test_hook_crm_register_condition_predicates(make_app):
     from crmcore.contracts_workflow import Predicate
     from crmcore.errors import PluginError
-    from crmcore.services import conditions
+    from crmcore import conditions
 
     class Plugin:
         @hookimpl

@@ -1,12 +1,13 @@
-"""Customer tags from declarative rules over the analysis metrics: JSON conditions compiled to SQL
-(a whitelist of fields and operators, never ``eval``), refreshed by a job. A rule owns its tag:
+"""Customer tags from declarative rules over the analysis metrics: conditions in the core's language
+compiled to SQL over a whitelist of typed fields (never ``eval``), refreshed by a job. A rule owns its tag:
 after a refresh exactly the customers meeting the conditions carry it."""
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, insert, not_, or_, select, true
+from sqlalchemy import and_, delete, false, func, insert, select
 
+from crmcore.conditions import Field, compile_sql
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import audit, record_change
 from crmcore.i18n import _
@@ -34,9 +35,6 @@ FIELDS: dict[str, tuple[str, Any, str]] = {
     "churn_score": ("num", ChurnScore, "churn_score"),
     "purchase_probability": ("num", ChurnScore, "purchase_probability"),
 }
-OPS = {"num": ("eq", "ne", "lt", "lte", "gt", "gte", "is_null"),
-       "str": ("eq", "ne", "in", "not_in", "is_null")}
-MAX_NODES, MAX_DEPTH = 50, 8
 RULE_FIELDS = ("name", "tag", "conditions", "active")
 
 
@@ -54,61 +52,14 @@ def metrics_select(ctx: Any) -> Any:
     return stmt.where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)).subquery("metrics")
 
 
+def condition_fields(columns: Any) -> dict[str, Field]:
+    """The fields a tag rule's conditions may name, over ``columns`` (the metrics subquery's ``.c``)."""
+    return {name: Field(name, kind, columns[name]) for name, (kind, _model, _column) in FIELDS.items()}
+
+
 def compile_conditions(node: Any, columns: Any, path: str = "conditions") -> Any:
-    """Validate ``node`` and return the SQL condition over ``columns`` (the metrics subquery's ``.c``)."""
-    errors: dict[str, list[str]] = {}
-    counter = {"n": 0}
-    expr = _compile(node, columns, path, 0, counter, errors)
-    if errors:
-        raise ValidationError(_("The conditions are not valid."), errors=errors)
-    return expr
-
-
-def _compile(node: Any, columns: Any, path: str, depth: int, counter: dict[str, int], errors: dict[str, list[str]]) -> Any:
-    counter["n"] += 1
-    if counter["n"] > MAX_NODES or depth > MAX_DEPTH:
-        errors.setdefault(path, []).append(str(_("Too many or too deeply nested conditions.")))
-        return true()
-    if not isinstance(node, dict) or not node:
-        errors.setdefault(path, []).append(str(_("Write an object: a condition, or all / any / not.")))
-        return true()
-    for key, combine in (("all", and_), ("any", or_)):
-        if key in node:
-            items = node[key]
-            if not isinstance(items, list) or not items:
-                errors.setdefault(f"{path}.{key}", []).append(str(_("Give a non-empty list.")))
-                return true()
-            return combine(*[_compile(n, columns, f"{path}.{key}.{i}", depth + 1, counter, errors)
-                             for i, n in enumerate(items)])
-    if "not" in node:
-        return not_(_compile(node["not"], columns, f"{path}.not", depth + 1, counter, errors))
-    field, op, value = node.get("field"), node.get("op"), node.get("value")
-    if field not in FIELDS:
-        errors.setdefault(f"{path}.field", []).append(str(_("Unknown field; use one of: %(fields)s.",
-                                                                 fields=", ".join(FIELDS))))
-        return true()
-    kind = FIELDS[field][0]
-    if op not in OPS[kind]:
-        errors.setdefault(f"{path}.op", []).append(str(_("Use one of: %(ops)s.", ops=", ".join(OPS[kind]))))
-        return true()
-    column = columns[field]
-    if op == "is_null":
-        return column.is_(None) if value in (True, None) else column.is_not(None)
-    if kind == "num":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            errors.setdefault(f"{path}.value", []).append(str(_("Must be a number.")))
-            return true()
-    elif op in ("in", "not_in"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > 100:
-            errors.setdefault(f"{path}.value", []).append(str(_("Must be a list of texts.")))
-            return true()
-    elif not isinstance(value, str):
-        errors.setdefault(f"{path}.value", []).append(str(_("Must be a text.")))
-        return true()
-    return {"eq": lambda: column == value, "ne": lambda: or_(column != value, column.is_(None)),
-            "lt": lambda: column < value, "lte": lambda: column <= value, "gt": lambda: column > value,
-            "gte": lambda: column >= value, "in": lambda: column.in_(value),
-            "not_in": lambda: or_(column.not_in(value), column.is_(None))}[op]()
+    """Validate ``node`` and return the SQL condition over ``columns`` (the core's condition language)."""
+    return compile_sql(node, condition_fields(columns), path)
 
 
 def _clean(ctx: Any, data: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from crmcore.i18n import gettext, lazy_gettext as _l, local_money, local_time
 from ..models import (ACTIVITY_KINDS, ACTIVITY_STATUSES, LEAD_CHANNELS, LEAD_STATUSES, OPPORTUNITY_STATUSES,
                       QUOTE_STATUSES, Activity, Lead, Opportunity, Quote, SalesTarget, Stage)
 from ..services import access, activities, catalog, leads, metrics, opportunities, quotes, stages, targets
-from ..services.conditions import ENTITIES
+from ..services.metric_entities import ENTITIES
 
 STATUS_BADGES = {"open": "info", "won": "success", "lost": "secondary", "new": "info", "working": "warning",
                  "qualified": "success", "disqualified": "secondary", "draft": "light", "pending_approval": "warning",

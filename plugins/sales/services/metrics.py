@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from crmcore.conditions import ConditionError, compile_sql
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
@@ -15,7 +16,7 @@ from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import Metric, MetricShare
 from . import access, money
-from .conditions import AGGREGATABLE, ENTITIES, ConditionError, compile_conditions
+from .metric_entities import AGGREGATABLE, ENTITIES
 from .periods import Period
 from .subjects import Subject
 
@@ -51,7 +52,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Metric | None) -> dict[str,
         data["field"] = None
     if spec is not None:
         try:
-            compile_conditions(spec.name, merged["conditions"])
+            compile_sql(merged["conditions"], spec.condition_fields())
         except ConditionError as exc:
             errors.update(exc.errors)
     if errors:
@@ -179,7 +180,7 @@ def evaluate(ctx: Any, metric_id: int, subject: Subject, period: Period, currenc
     spec = ENTITIES[metric.entity]
     model = spec.model
     try:
-        cond = compile_conditions(spec.name, metric.conditions)
+        cond = compile_sql(metric.conditions, spec.condition_fields())
     except ConditionError as exc:  # pragma: no cover - validated on save; whitelist may shrink later
         raise ValidationError(_("The metric's conditions are no longer valid."), errors=exc.errors) from None
     date_col = spec.column(spec.date)

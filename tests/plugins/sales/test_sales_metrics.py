@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from plugins.sales.services import opportunities, stages
-from plugins.sales.services.conditions import ConditionError, compile_conditions
+from crmcore.conditions import MAX_DEPTH, MAX_LIST, ConditionError, compile_sql
+from plugins.sales.services.metric_entities import ENTITIES
 
 UTC = dt.timezone.utc
 WON_BIG = {"all": [{"field": "status", "op": "eq", "value": "won"},
@@ -16,11 +17,16 @@ WON_BIG = {"all": [{"field": "status", "op": "eq", "value": "won"},
                    {"not": {"field": "source_channel", "op": "in", "value": ["taobao"]}}]}
 
 
+def compile_conditions(entity, conditions):
+    return compile_sql(conditions, ENTITIES[entity].condition_fields())
+
+
 @pytest.mark.parametrize("conditions, path", [
     ({"field": "password_hash", "op": "eq", "value": "x"}, "conditions.field"),
     ({"field": "amount", "op": "contains", "value": "1"}, "conditions.op"),
     ({"field": "amount", "op": "gt", "value": "lots"}, "conditions.value"),
-    ({"field": "probability", "op": "in", "value": []}, "conditions.value"),
+    ({"field": "probability", "op": "in", "value": list(range(MAX_LIST + 1))}, "conditions.value"),
+    ({"field": "probability", "op": "in", "value": [1, "x"]}, "conditions.value"),
     ({"field": "created_at", "op": "gt", "value": "2026-03-01T00:00:00"}, "conditions.value"),  # no time zone
     ({"all": [{"field": "status", "op": "eq", "value": "won"}, {"field": "x", "op": "eq", "value": 1}]},
      "conditions.all.1.field"),
@@ -38,7 +44,7 @@ def test_bad_conditions_are_refused_with_their_path(conditions, path):
 def test_conditions_nest_and_limit_depth():
     assert compile_conditions("opportunity", WON_BIG) is not None
     deep = {"field": "status", "op": "eq", "value": "won"}
-    for _ in range(10):
+    for _ in range(MAX_DEPTH + 1):
         deep = {"not": deep}
     with pytest.raises(ConditionError):
         compile_conditions("opportunity", deep)

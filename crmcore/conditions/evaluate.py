@@ -1,155 +1,105 @@
-"""The declarative condition language of workflows and approvals, and its small interpreter.
+"""Back-end 1: evaluate a condition against a loaded record (workflows, approval tiers, live checks).
 
-A condition is JSON data, never code: a leaf ``{"field": "discount", "op": "gt", "value": 15}``,
-``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}``, or a named predicate a plugin
-registered (``{"predicate": "sales.big_customer", "args": {...}}``). Fields may follow related
-records with dots (``customer.owner.team.name``) through mapped columns and relationships only
-(no properties, no methods, nothing private or secret), and keys of JSON columns
-(``attributes.region``). :func:`validate` returns every problem by path; :func:`evaluate`
+Fields may follow related records with dots (``customer.owner.team.name``) through mapped columns
+and relationships only (no properties, no methods, nothing private or secret), and keys of JSON
+columns (``attributes.region``). :func:`validate` returns every problem by path; :func:`evaluate`
 answers True or False. Nothing here calls ``eval``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 
 from ..contracts_workflow import Predicate
-from ..errors import ValidationError
 from ..i18n import _
+from .grammar import SECRET_PARTS, ConditionError, Problems, path_problem, value_shape, walk
+from .sql import near_names
 
-MAX_DEPTH = 10
-MAX_NODES = 200
-MAX_PATH = 5
-OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "startswith", "is_null",
-             "is_true", "is_false", "changed")
-NO_VALUE = ("is_null", "is_true", "is_false", "changed")
-SECRET_PARTS = ("password", "secret", "token", "hash", "key")
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _MISSING = object()
-
-
-class ConditionError(ValidationError):
-    """The condition is not valid."""
 
 
 def predicates(ctx: Any) -> dict[str, Predicate]:
     """The named predicates plugins registered (``crm_register_condition_predicates``)."""
-    from .workflow_registry import collected
+    from ..services.workflow_registry import collected
 
     return collected(ctx, "crm_register_condition_predicates", "condition predicate")
 
 
-def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any] | None = None) -> list[str]:
-    """Every problem of ``condition`` as ``"path: message"``; an empty list means it is valid."""
+def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any] | None = None,
+             model: Any = None) -> list[str]:
+    """Every problem of ``condition`` as ``"path: message"``; an empty list means it is valid.
+
+    :param model: the mapped class the condition will read; when given, each field path must
+        exist on it (an unknown name is refused listing the nearest ones).
+    """
     if known_predicates is None and ctx is not None:
         known_predicates = predicates(ctx)
-    errors: list[str] = []
-    count = [0]
     if condition in (None, {}):
-        return errors
-    _check(condition, "condition", 0, count, known_predicates or {}, errors)
-    return errors
+        return []
+    preds = known_predicates or {}
+
+    def leaf(node: dict[str, Any], path: str, problems: Problems) -> None:
+        problem = path_problem(node["field"])
+        if problem is None and model is not None:
+            problem = unknown_field(model, node["field"])
+        if problem:
+            problems.append((f"{path}.field", problem))
+        value_shape(node, path, problems)
+
+    def predicate(node: dict[str, Any], path: str, problems: Problems) -> None:
+        name = node["predicate"]
+        if set(node) - {"predicate", "args"}:
+            problems.append((path, str(_("a predicate takes only 'predicate' and 'args'"))))
+        if not isinstance(name, str) or name not in preds:
+            known = ", ".join(sorted(preds)) or "-"
+            problems.append((f"{path}.predicate", str(_("unknown predicate %(name)r (known: %(known)s)",
+                                                         name=name, known=known))))
+        elif not isinstance(node.get("args", {}), dict):
+            problems.append((f"{path}.args", str(_("give the arguments as an object"))))
+        elif preds[name].validate is not None:
+            for problem in preds[name].validate(node.get("args") or {}) or []:
+                problems.append((f"{path}.args", problem))
+
+    return [f"{path}: {message}" for path, message in walk(condition, "condition", leaf, predicate)]
+
+
+def unknown_field(model: Any, path: str) -> str | None:
+    """Why the dotted ``path`` does not name a field of ``model`` (with the nearest names), or None.
+
+    Relationships lead to the related model; a JSON column ends the check (the rest are its keys).
+    """
+    mapper = sa_inspect(model)
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if part not in mapper.attrs:
+            names = [n for n in mapper.attrs.keys() if not n.startswith("_")
+                     and not any(s in n.lower() for s in SECRET_PARTS)]
+            return str(_("Unknown field %(name)r; did you mean: %(names)s?", name=part,
+                          names=", ".join(near_names(part, dict.fromkeys(names)))))
+        attr = mapper.attrs[part]
+        if hasattr(attr, "mapper"):
+            mapper = attr.mapper
+            continue
+        columns = getattr(attr, "columns", None) or []
+        if columns and isinstance(columns[0].type, JSON):
+            return None  # the rest of the path are keys of the JSON value
+        if i < len(parts) - 1:
+            return str(_("%(part)r is not a related record", part=part))
+    return None
 
 
 def check(condition: Any, ctx: Any = None, *, field: str = "condition") -> Any:
-    """Raise ``ValidationError`` naming ``field`` when ``condition`` is not valid; return it otherwise."""
+    """Raise ``ConditionError`` naming ``field`` when ``condition`` is not valid; return it otherwise."""
     problems = validate(condition, ctx)
     if problems:
         raise ConditionError(_("The condition is not valid: %(problems)s", problems="; ".join(problems)),
                              errors={field: problems})
     return condition or None
-
-
-def _check(node: Any, path: str, depth: int, count: list[int], preds: dict[str, Any], errors: list[str]) -> None:
-    count[0] += 1
-    if count[0] > MAX_NODES:
-        if count[0] == MAX_NODES + 1:
-            errors.append(f"{path}: " + str(_("too many conditions (at most %(n)s)", n=MAX_NODES)))
-        return
-    if depth > MAX_DEPTH:
-        errors.append(f"{path}: " + str(_("nested too deep (at most %(n)s levels)", n=MAX_DEPTH)))
-        return
-    if not isinstance(node, dict):
-        errors.append(f"{path}: " + str(_("a condition is an object such as {\"field\": ..., \"op\": ..., \"value\": ...}")))
-        return
-    keys = set(node)
-    if keys & {"all", "any"}:
-        key = "all" if "all" in node else "any"
-        if len(keys) != 1:
-            errors.append(f"{path}: " + str(_("'%(key)s' stands alone; move other keys into its list", key=key)))
-        items = node[key]
-        if not isinstance(items, list) or not items:
-            errors.append(f"{path}.{key}: " + str(_("give a non-empty list of conditions")))
-            return
-        for i, item in enumerate(items):
-            _check(item, f"{path}.{key}.{i}", depth + 1, count, preds, errors)
-        return
-    if "not" in keys:
-        if len(keys) != 1:
-            errors.append(f"{path}: " + str(_("'not' stands alone; move other keys into it")))
-        _check(node["not"], f"{path}.not", depth + 1, count, preds, errors)
-        return
-    if "predicate" in keys:
-        name = node["predicate"]
-        if keys - {"predicate", "args"}:
-            errors.append(f"{path}: " + str(_("a predicate takes only 'predicate' and 'args'")))
-        if not isinstance(name, str) or name not in preds:
-            known = ", ".join(sorted(preds)) or "-"
-            errors.append(f"{path}.predicate: " + str(_("unknown predicate %(name)r (known: %(known)s)", name=name, known=known)))
-        elif not isinstance(node.get("args", {}), dict):
-            errors.append(f"{path}.args: " + str(_("give the arguments as an object")))
-        else:
-            pred = preds[name]
-            if pred.validate is not None:
-                for problem in pred.validate(node.get("args") or {}) or []:
-                    errors.append(f"{path}.args: {problem}")
-        return
-    if "field" not in keys:
-        errors.append(f"{path}: " + str(_("use 'field'/'op'/'value', 'all', 'any', 'not' or 'predicate'")))
-        return
-    extra = keys - {"field", "op", "value"}
-    if extra:
-        errors.append(f"{path}: " + str(_("unknown keys: %(keys)s", keys=", ".join(sorted(extra)))))
-    problem = _path_problem(node["field"])
-    if problem:
-        errors.append(f"{path}.field: {problem}")
-    op = node.get("op", "eq")
-    if op not in OPERATORS:
-        errors.append(f"{path}.op: " + str(_("unknown operator %(op)r (use one of %(ops)s)", op=op, ops=", ".join(OPERATORS))))
-        return
-    if op in NO_VALUE:
-        if "value" in node and op != "is_null":
-            errors.append(f"{path}.value: " + str(_("'%(op)s' takes no value", op=op)))
-        return
-    if "value" not in node:
-        errors.append(f"{path}.value: " + str(_("'%(op)s' needs a value", op=op)))
-        return
-    value = node["value"]
-    if op in ("in", "not_in") and not isinstance(value, list):
-        errors.append(f"{path}.value: " + str(_("'%(op)s' needs a list", op=op)))
-    elif op not in ("in", "not_in") and isinstance(value, (list, dict)):
-        errors.append(f"{path}.value: " + str(_("'%(op)s' needs a single value", op=op)))
-    elif op in ("startswith",) and not isinstance(value, str):
-        errors.append(f"{path}.value: " + str(_("'%(op)s' needs text", op=op)))
-
-
-def _path_problem(field: Any) -> str | None:
-    if not isinstance(field, str) or not field:
-        return str(_("name a field, such as 'total' or 'customer.owner.username'"))
-    parts = field.split(".")
-    if len(parts) > MAX_PATH:
-        return str(_("follow at most %(n)s records", n=MAX_PATH - 1))
-    for part in parts:
-        if not _NAME.match(part):
-            return str(_("%(part)r is not a field name", part=part))
-        if any(s in part.lower() for s in SECRET_PARTS):
-            return str(_("%(part)r cannot be used in a condition", part=part))
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,6 +270,3 @@ def explain(condition: Any, record: Any, ctx: Any = None) -> list[tuple[str, Any
     if condition:
         walk(condition, "condition")
     return out
-
-
-Check = Callable[[dict[str, Any]], list[str]]

@@ -1,0 +1,39 @@
+"""Schemas of the entity metadata API (/api/v1/meta/entities)."""
+from __future__ import annotations
+
+from marshmallow import Schema
+from marshmallow import fields as f
+
+
+class ChoiceSchema(Schema):
+    value = f.Raw(required=True)
+    label = f.String(required=True)
+
+
+class EntityFieldSchema(Schema):
+    name = f.String(required=True)
+    label = f.String(required=True)
+    type = f.String(required=True, metadata={"description": "str, int, num, money, date, datetime, bool, json"})
+    max_length = f.Integer(allow_none=True)
+    required = f.Boolean()
+    choices = f.List(f.Nested(ChoiceSchema))
+    filterable = f.Boolean()
+    sortable = f.Boolean()
+    source = f.String(metadata={"description": "column, custom or computed"})
+    related = f.String(allow_none=True, metadata={"description": "the entity a foreign key points to"})
+
+
+class RelatedSchema(Schema):
+    field = f.String(required=True)
+    entity = f.String(required=True)
+    label = f.String(required=True)
+
+
+class EntitySummarySchema(Schema):
+    name = f.String(required=True)
+    label = f.String(required=True)
+
+
+class EntityMetaSchema(EntitySummarySchema):
+    fields = f.List(f.Nested(EntityFieldSchema))
+    related = f.List(f.Nested(RelatedSchema))

@@ -1,0 +1,26 @@
+"""The sales record types in the entity metadata, labelled by the admin views that declare them."""
+from __future__ import annotations
+
+from crmcore.entities import Entity, from_admin_view
+from crmcore.i18n import _
+
+from ..models import Activity, Invoice, Lead, Opportunity, Order, Product, Quote
+from .records import ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, QuoteView
+
+
+def entities() -> list[Entity]:
+    """Leads, opportunities, quotes, orders, invoices, activities and products."""
+    return [from_admin_view("lead", Lead, _("Leads"), LeadView,
+                            labels={"disqualified_reason": _("Disqualified reason")}),
+            from_admin_view("opportunity", Opportunity, _("Opportunities"), OpportunityView,
+                            labels={"stage_entered_at": _("Stage entered"), "cycle_seconds": _("Cycle time (seconds)")}),
+            from_admin_view("quote", Quote, _("Quotes"), QuoteView, labels={
+                "price_list_id": _("Price list"), "valid_until": _("Valid until"), "discount_percent": _("Discount %"),
+                "list_total": _("List total"), "subtotal": _("Subtotal"), "discount_total": _("Discount total"),
+                "requires_approval": _("Requires approval"), "decided_by_id": _("Decided by"),
+                "decided_at": _("Decided"), "decision_note": _("Decision note")}),
+            from_admin_view("order", Order, _("Orders"), OrderView, labels={"list_total": _("List total")}),
+            from_admin_view("invoice", Invoice, _("Invoices"), InvoiceView),
+            from_admin_view("activity", Activity, _("Activities"), ActivityView,
+                            labels={"outcome_note": _("Outcome note")}),
+            from_admin_view("product", Product, _("Products"), ProductView)]
