@@ -47,6 +47,19 @@ def check_declarations(pm: pluggy.PluginManager) -> None:
                 raise PluginError(f"plugin {name!r} both declares {attr} and implements {hook_name}; keep one")
 
 
+def check_hookimpls(pm: pluggy.PluginManager) -> None:
+    """A module-level ``crm_*`` function of a plugin module is marked ``@hookimpl``: without the marker it
+    would never be called, and nothing else would say so."""
+    for name, plugin in pm.list_name_plugin():
+        if not isinstance(plugin, ModuleType):
+            continue
+        for attr, value in vars(plugin).items():
+            if (attr.startswith("crm_") and inspect.isfunction(value) and value.__module__ == plugin.__name__
+                    and not hasattr(value, "crmcore_impl")):
+                raise PluginError(f"plugin {name!r} defines {attr} without @hookimpl, so it would never be called; "
+                                  "mark it with 'from crmcore import hookimpl'")
+
+
 def _implements(pm: pluggy.PluginManager, plugin: Any, hook_name: str) -> bool:
     hook = getattr(pm.hook, hook_name, None)
     return hook is not None and any(impl.plugin is plugin for impl in hook.get_hookimpls())

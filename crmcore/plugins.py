@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import check_declarations, declared, declared_attributes
+from .declarations import check_declarations, check_hookimpls, declared, declared_attributes
 from .errors import PluginError
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,7 @@ def build_plugin_manager(settings: dict[str, Any] | None = None, extra: Iterable
                 f"plugin {info.name!r} requires {', '.join(repr(m) for m in missing)}, which is {why}"
             )
     check_declarations(pm)
+    check_hookimpls(pm)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

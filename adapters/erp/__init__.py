@@ -39,6 +39,7 @@ def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], cr
     refuse_locked(ctx, entity, obj, changes, created)
 
 
+@hookimpl
 def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
     from .panels import finance_panel
 

@@ -2,10 +2,11 @@
 views, commands and jobs by ``CRM_*`` attributes and folder conventions instead of stub hooks."""
 from __future__ import annotations
 
+
 import sys
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import click
@@ -99,6 +100,18 @@ def test_declaring_and_implementing_the_same_hook_is_refused(make_app: Any) -> N
                            crm_register_permissions=hookimpl(lambda: [Permission("both.write", "y")]))
     with pytest.raises(PluginError, match=r"'both'.*CRM_PERMISSIONS.*crm_register_permissions"):
         make_app(plugins=[("both", both)])
+
+
+def test_a_hook_function_without_hookimpl_is_refused(make_app: Any) -> None:
+    """A ``crm_*`` function left without ``@hookimpl`` (easy to lose in an edit) would never be called."""
+    def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+        return []
+
+    forgot = ModuleType("forgot_plugin")
+    crm_customer_panels.__module__ = forgot.__name__  # defined in the plugin's module, as in a real one
+    forgot.crm_customer_panels = crm_customer_panels  # type: ignore[attr-defined]
+    with pytest.raises(PluginError, match=r"'forgot'.*crm_customer_panels without @hookimpl"):
+        make_app(plugins=[("forgot", forgot)])
 
 
 def test_a_reference_that_cannot_be_found_names_the_plugin(make_app: Any) -> None:
