@@ -31,7 +31,6 @@ from crmcore.services.unit import unit_of_work
 
 from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Page, Record
 from .issues import open_issue, resolve_issues
-from .lengths import lengths_checked
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncIssue, SyncRun
 
 log = logging.getLogger(__name__)
@@ -553,12 +552,12 @@ def read_ahead(pages: Iterable[Page]) -> Iterator[Page]:
 @contextlib.contextmanager
 def sync_writes(session: Any) -> Iterator[None]:
     """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
-    them through, whatever the context's source) and check their text lengths."""
+    them through, whatever the context's source). Values that do not fit their columns are refused by the
+    core's check before every flush (``crmcore.columnsizes``): the record becomes a sync issue."""
     before = session.info.get(SYNC_WRITES)
     session.info[SYNC_WRITES] = True
     try:
-        with lengths_checked(session):
-            yield
+        yield
     finally:
         session.info[SYNC_WRITES] = before
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from adapters.erp.lengths import column_limits
+from crmcore.columnsizes import column_limits
 from adapters.erp.models import SyncIssue
 from adapters.erp.runner import run_sync
 from crmcore.models import Address, Contact, Customer
