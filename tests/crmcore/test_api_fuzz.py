@@ -7,7 +7,6 @@ on every run).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from crmcore.db import Base, Database
 from crmcore.demo import load_demo
 from crmcore.runtime import build_runtime
 from crmcore.services import users as user_svc
+from crmcore.testing import wipe
 
 
 PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.oa", "adapters.erp"]
@@ -41,15 +41,8 @@ def _clean() -> Any:
     yield
 
 
-def root_conftest(config: pytest.Config) -> Any:
-    """tests/conftest.py as pytest loaded it (``import conftest`` finds whichever conftest is first on the path)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    return next(p for p in config.pluginmanager.get_plugins() if Path(getattr(p, "__file__", "") or ".").resolve() == path)
-
-
 @pytest.fixture(scope="module")
-def fuzz_app(database: Database, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Any:
-    wipe = root_conftest(request.config).wipe
+def fuzz_app(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Any:
     wipe(database)
     config = {"DATABASE_URL": database.url, "INSTANCE_PATH": str(tmp_path_factory.mktemp("fuzz")),
               "PLUGINS_AUTOLOAD": False, "PLUGINS": PLUGINS, "SECRET_KEY": "fuzz", "TESTING": True}
