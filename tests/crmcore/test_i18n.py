@@ -24,7 +24,7 @@ def _source_messages() -> set[str]:
 
 def _catalogue(lang: str):
     with (CATALOGUES / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
-        return read_po(fh)
+        return read_po(fh, abort_invalid=True)  # a malformed entry (e.g. a msgid without msgstr) fails
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
