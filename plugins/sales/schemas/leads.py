@@ -1,0 +1,78 @@
+"""Schemas of leads: the lead itself, its list, bulk import and qualification."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from crmcore.schemas.common import PageArgs, Search, page_of
+
+from ..models import LEAD_CHANNELS, LEAD_STATUSES
+from .common import Currency, Money, VERSION, _str
+
+
+class LeadSchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(255, required=True, metadata={"description": "The person or the company"})
+    company = _str(255, allow_none=True)
+    contact_name = _str(255, allow_none=True)
+    title = _str(120, allow_none=True)
+    phone = _str(40, allow_none=True)
+    email = _str(255, allow_none=True)
+    wechat = _str(120, allow_none=True)
+    source_channel = fields.Str(validate=validate.OneOf(LEAD_CHANNELS))
+    campaign = _str(120, allow_none=True)
+    message = fields.Str(allow_none=True, validate=validate.Length(max=5000))
+    estimated_amount = Money(allow_none=True)
+    currency = Currency()
+    owner_id = fields.Int(allow_none=True)
+    # every state a lead can be in (the answer shows them all); the service takes only new/working as input
+    status = fields.Str(validate=validate.OneOf(LEAD_STATUSES), metadata={"description": "qualified and disqualified only through their actions"})
+    customer_id = fields.Int(dump_only=True)
+    contact_id = fields.Int(dump_only=True)
+    opportunity_id = fields.Int(dump_only=True)
+    disqualified_reason = fields.Str(dump_only=True)
+    qualified_at = fields.AwareDateTime(dump_only=True)
+    version = fields.Int(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+class LeadUpdateSchema(LeadSchema):
+    version = fields.Int(load_only=True, metadata=VERSION)
+
+
+class LeadListArgs(PageArgs):
+    status = fields.Str(validate=validate.OneOf(LEAD_STATUSES))
+    source_channel = fields.Str()
+    owner_id = fields.Int()
+    q = Search()
+
+
+class BulkLeadsSchema(Schema):
+    leads = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class QualifySchema(Schema):
+    customer_id = fields.Int(allow_none=True, metadata={"description": "Use this customer instead of matching"})
+    create_opportunity = fields.Bool(load_default=True)
+    name = _str(255, metadata={"description": "The opportunity's name"})
+    amount = Money()
+    currency = Currency()
+    expected_close_date = fields.Date()
+    stage_id = fields.Int()
+    probability = fields.Int(validate=validate.Range(min=0, max=100))
+
+
+class QualifyResultSchema(Schema):
+    lead = fields.Nested(LeadSchema)
+    customer_id = fields.Int()
+    contact_id = fields.Int()
+    opportunity_id = fields.Int(allow_none=True)
+    customer_created = fields.Bool()
+    matched_by = fields.Str(allow_none=True)
+
+
+class ReasonSchema(Schema):
+    reason = _str(255, required=True)
+
+
+LeadPage = page_of(LeadSchema, "LeadPage")

@@ -1,0 +1,159 @@
+"""Schemas of quotes, orders, invoices and payments, and a customer's sales."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from crmcore.schemas.common import PageArgs, page_of
+
+from ..models import INVOICE_STATES, ORDER_STATUSES, QUOTE_STATUSES, SOURCES
+from .common import Currency, Money, Pct, VERSION, _str
+
+
+class QuoteLineSchema(Schema):
+    id = fields.Int(dump_only=True)
+    product_id = fields.Int(allow_none=True)
+    description = _str(255)
+    quantity = fields.Decimal(as_string=True, load_default=1, validate=validate.Range(min=0, min_inclusive=False))
+    unit_price = Money(metadata={"description": "Defaults to the list price"})
+    list_price = Money(dump_only=True)
+    discount_percent = Pct()
+    line_total = Money(dump_only=True)
+
+
+class QuoteSchema(Schema):
+    id = fields.Int(dump_only=True)
+    number = fields.Str(dump_only=True)
+    customer_id = fields.Int(required=True)
+    opportunity_id = fields.Int(allow_none=True)
+    owner_id = fields.Int()
+    price_list_id = fields.Int(allow_none=True)
+    currency = Currency()
+    status = fields.Str(dump_only=True, metadata={"description": str(QUOTE_STATUSES)})
+    valid_until = fields.Date(allow_none=True)
+    discount_percent = Pct(metadata={"description": "Overall discount on the sum of the lines"})
+    notes = fields.Str(allow_none=True)
+    lines = fields.List(fields.Nested(QuoteLineSchema))
+    list_total = Money(dump_only=True)
+    subtotal = Money(dump_only=True)
+    discount_total = Money(dump_only=True)
+    total = Money(dump_only=True)
+    effective_discount_percent = Money(dump_only=True)
+    max_line_discount_percent = Money(dump_only=True)
+    requires_approval = fields.Bool(dump_only=True)
+    decided_by_id = fields.Int(dump_only=True)
+    decided_at = fields.AwareDateTime(dump_only=True)
+    decision_note = fields.Str(dump_only=True)
+    version = fields.Int(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class QuoteUpdateSchema(QuoteSchema):
+    version = fields.Int(load_only=True, metadata=VERSION)
+
+
+class QuoteListArgs(PageArgs):
+    customer_id = fields.Int()
+    opportunity_id = fields.Int()
+    status = fields.Str(validate=validate.OneOf(QUOTE_STATUSES))
+
+
+class DecisionSchema(Schema):
+    note = fields.Str(validate=validate.Length(max=2000))
+
+
+class QuoteActionSchema(Schema):
+    action = fields.Str(required=True, validate=validate.OneOf(("send", "accept", "decline", "cancel")))
+
+
+class ToOrderSchema(Schema):
+    order_date = fields.Date()
+
+
+class OrderLineSchema(Schema):
+    id = fields.Int(dump_only=True)
+    product_id = fields.Int(allow_none=True)
+    description = _str(255)
+    quantity = fields.Decimal(as_string=True, load_default=1)
+    unit_price = Money(required=True)
+    list_price = Money(allow_none=True)
+    discount_percent = Pct()
+    line_total = Money()
+
+
+class OrderSchema(Schema):
+    id = fields.Int(dump_only=True)
+    number = _str(64, required=True)
+    customer_id = fields.Int(required=True)
+    owner_id = fields.Int(allow_none=True)
+    quote_id = fields.Int(dump_only=True)
+    opportunity_id = fields.Int(allow_none=True)
+    order_date = fields.Date(required=True)
+    currency = Currency()
+    status = fields.Str(validate=validate.OneOf(ORDER_STATUSES))
+    total = Money()
+    list_total = Money(allow_none=True)
+    source = fields.Str(validate=validate.OneOf(SOURCES))
+    lines = fields.List(fields.Nested(OrderLineSchema))
+    version = fields.Int(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class OrderListArgs(PageArgs):
+    customer_id = fields.Int()
+    status = fields.Str(validate=validate.OneOf(ORDER_STATUSES))
+
+
+class InvoiceSchema(Schema):
+    id = fields.Int(dump_only=True)
+    number = _str(64, required=True)
+    customer_id = fields.Int(required=True)
+    order_id = fields.Int(allow_none=True)
+    owner_id = fields.Int(allow_none=True)
+    invoice_date = fields.Date(required=True)
+    due_date = fields.Date(required=True)
+    currency = Currency()
+    amount_total = Money(required=True)
+    amount_paid = Money(dump_only=True)
+    amount_due = Money(dump_only=True)
+    state = fields.Str(validate=validate.OneOf(INVOICE_STATES))
+    source = fields.Str(validate=validate.OneOf(SOURCES))
+    version = fields.Int(dump_only=True)
+
+
+class InvoiceListArgs(PageArgs):
+    customer_id = fields.Int()
+    state = fields.Str(validate=validate.OneOf(INVOICE_STATES))
+    overdue = fields.Bool(load_default=False)
+
+
+class PaymentSchema(Schema):
+    id = fields.Int(dump_only=True)
+    invoice_id = fields.Int(dump_only=True)
+    paid_on = fields.Date(required=True)
+    amount = Money(required=True)
+    currency = Currency()
+    reference = _str(120, allow_none=True, metadata={"description": "Idempotency: a known reference is not paid twice"})
+    source = fields.Str(validate=validate.OneOf(SOURCES))
+
+
+class CurrencyOrdersSchema(Schema):
+    count = fields.Int()
+    total = Money()
+    last_order_date = fields.Date(allow_none=True)
+
+
+class CurrencyDueSchema(Schema):
+    amount_due = Money()
+    overdue = Money(allow_none=True)
+
+
+class CustomerSalesSchema(Schema):
+    customer_id = fields.Int()
+    orders = fields.Dict(keys=fields.Str(metadata={"description": "currency"}), values=fields.Nested(CurrencyOrdersSchema))
+    receivables = fields.Dict(keys=fields.Str(metadata={"description": "currency"}), values=fields.Nested(CurrencyDueSchema))
+    recent_orders = fields.List(fields.Nested(OrderSchema(exclude=("lines",))))
+
+
+QuotePage = page_of(QuoteSchema(exclude=("lines",)), "QuotePage")
+OrderPage = page_of(OrderSchema(exclude=("lines",)), "OrderPage")
+InvoicePage = page_of(InvoiceSchema, "InvoicePage")

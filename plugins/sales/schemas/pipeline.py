@@ -1,0 +1,114 @@
+"""Schemas of stages and opportunities: the pipeline, its board, moves and stage history."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from crmcore.schemas.common import PageArgs, Search, page_of
+
+from ..models import OPPORTUNITY_STATUSES
+from .common import Currency, Money, VERSION, _str
+
+
+class StageSchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(64, required=True)
+    sequence = fields.Int(load_default=10)
+    probability = fields.Int(validate=validate.Range(min=0, max=100))
+    is_won = fields.Bool(load_default=False)
+    is_lost = fields.Bool(load_default=False)
+    active = fields.Bool(load_default=True)
+
+
+class OpportunitySchema(Schema):
+    id = fields.Int(dump_only=True)
+    name = _str(255, required=True)
+    customer_id = fields.Int(required=True)
+    contact_id = fields.Int(allow_none=True)
+    owner_id = fields.Int(allow_none=True)
+    amount = Money()
+    currency = Currency()
+    expected_close_date = fields.Date(allow_none=True)
+    probability = fields.Int(validate=validate.Range(min=0, max=100),
+                             metadata={"description": "Defaults to the stage's probability"})
+    stage_id = fields.Int()
+    stage = fields.Pluck(StageSchema, "name", dump_only=True)
+    status = fields.Str(dump_only=True, metadata={"description": str(OPPORTUNITY_STATUSES)})
+    lost_reason = _str(255, allow_none=True)
+    competitor = _str(255, allow_none=True)
+    source_channel = _str(32, allow_none=True)
+    lead_id = fields.Int(dump_only=True)
+    notes = fields.Str(allow_none=True)
+    stage_entered_at = fields.AwareDateTime(dump_only=True)
+    closed_at = fields.AwareDateTime(dump_only=True)
+    cycle_seconds = fields.Int(dump_only=True)
+    version = fields.Int(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+class OpportunityUpdateSchema(OpportunitySchema):
+    version = fields.Int(load_only=True, metadata=VERSION)
+
+
+class OpportunityListArgs(PageArgs):
+    stage_id = fields.Int()
+    status = fields.Str(validate=validate.OneOf(OPPORTUNITY_STATUSES))
+    owner_id = fields.Int()
+    customer_id = fields.Int()
+    q = Search()
+    sort = fields.Str(load_default="-updated_at")
+
+
+class MoveSchema(Schema):
+    stage_id = fields.Int(required=True)
+    lost_reason = _str(255)
+    competitor = _str(255)
+    probability = fields.Int(validate=validate.Range(min=0, max=100))
+    version = fields.Int(load_only=True, metadata=VERSION)
+
+
+class StaySchema(Schema):
+    stage_id = fields.Int()
+    stage = fields.Str()
+    entered_at = fields.AwareDateTime()
+    left_at = fields.AwareDateTime(allow_none=True)
+    seconds = fields.Int()
+    current = fields.Bool()
+
+
+class StageTotalSchema(Schema):
+    stage_id = fields.Int()
+    stage = fields.Str()
+    seconds = fields.Int()
+
+
+class StageHistorySchema(Schema):
+    opportunity_id = fields.Int()
+    stays = fields.List(fields.Nested(StaySchema))
+    per_stage = fields.List(fields.Nested(StageTotalSchema))
+
+
+class BoardColumnSchema(Schema):
+    stage = fields.Nested(StageSchema)
+    count = fields.Int()
+    totals = fields.Dict(keys=fields.Str(), values=fields.Decimal(as_string=True))
+    opportunities = fields.List(fields.Nested(OpportunitySchema(only=(
+        "id", "name", "customer_id", "owner_id", "amount", "currency", "probability", "expected_close_date"))))
+
+
+class BoardArgs(Schema):
+    owner_id = fields.Int()
+
+
+class SuggestionSchema(Schema):
+    product_id = fields.Int()
+    code = fields.Str()
+    name = fields.Str()
+    score = fields.Float()
+    reasons = fields.List(fields.Str())
+    source = fields.Str()
+    list_price = Money()
+    currency = fields.Str()
+
+
+OpportunityPage = page_of(OpportunitySchema, "OpportunityPage")
