@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import requests
 
@@ -21,6 +21,7 @@ from crmcore.i18n import _
 from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
                    FatalAdapterError, InvoiceRecord, OrderItem, Page, PostalAddress, ProductRecord, RetriableAdapterError, SalesOrderRecord,
                    SkippableRecordError)
+from .streams import ErpStream, IdPaginator, Rows, stream_map
 
 STAMP = "%Y-%m-%d %H:%M:%S"
 SALE_STATES = {"draft": "quotation", "sent": "quotation", "sale": "confirmed", "done": "done", "cancel": "cancelled"}
@@ -50,6 +51,130 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
+class OdooStream(ErpStream):
+    """An Odoo stream; ``archived``: read deactivated records too (context ``active_test`` off)."""
+
+    archived: ClassVar[bool] = False
+
+    def max_key(self, rows: Rows) -> dt.datetime | None:
+        return max((s for s in (_time(r.get("write_date")) for r in rows) if s), default=None)
+
+
+class Customers(OdooStream):
+    """Top-level partners; their child contacts become contact persons."""
+
+    name = "customers"
+    model = "res.partner"
+    domain = (("parent_id", "=", False),)
+    fields = ("name", "ref", "is_company", "phone", "mobile", "email", "website", "street", "street2", "city", "zip",
+              "country_code", "active", "write_date")
+    archived = True
+
+    def records(self, rows: Rows) -> list[CustomerRecord]:
+        children = self.adapter.search_read("res.partner", [("parent_id", "in", [r["id"] for r in rows])],
+                                    ["parent_id", "name", "function", "phone", "mobile", "email"])
+        out = []
+        for r in rows:
+            contacts = [ContactPerson(external_id=str(c["id"]), name=c["name"] or "", title=_text(c.get("function")),
+                                      phone=_text(c.get("phone")), mobile=_text(c.get("mobile")),
+                                      email=_text(c.get("email")))
+                        for c in children if _m2o(c.get("parent_id")) == str(r["id"])]
+            addresses = [PostalAddress(external_id=f"{r['id']}-address", line1=r["street"], line2=_text(r.get("street2")),
+                                       city=_text(r.get("city")), postcode=_text(r.get("zip")),
+                                       country=_text(r.get("country_code")))] if r.get("street") else []
+            out.append(CustomerRecord(external_id=str(r["id"]), name=r["name"] or "", code=None,
+                                      kind="organization" if r.get("is_company") else "person",
+                                      phone=_text(r.get("phone")) or _text(r.get("mobile")), email=_text(r.get("email")),
+                                      website=_text(r.get("website")), active=bool(r.get("active", True)),
+                                      crm_ref=_text(r.get("ref")), contacts=contacts, addresses=addresses,
+                                      updated_at=_time(r.get("write_date"))))
+        return out
+
+
+
+class CreditLimits(OdooStream):
+    name = "credit_limits"
+    model = "res.partner"
+    domain = (("parent_id", "=", False),)
+    fields = ("credit_limit", "currency_id", "write_date")
+    archived = True
+
+    def records(self, rows: Rows) -> list[CreditLimitRecord]:
+        return [CreditLimitRecord(external_id=str(r["id"]), customer_ref=str(r["id"]),
+                                  credit_limit=_money(r.get("credit_limit")) if r.get("credit_limit") else None,
+                                  currency=(r.get("currency_id") or [None, None])[1] or None,
+                                  updated_at=_time(r.get("write_date"))) for r in rows]
+
+
+class Products(OdooStream):
+    name = "products"
+    model = "product.product"
+    domain = (("sale_ok", "=", True),)
+    fields = ("default_code", "name", "list_price", "uom_id", "categ_id", "active", "write_date")
+    archived = True
+
+    def records(self, rows: Rows) -> list[ProductRecord]:
+        return [ProductRecord(external_id=str(r["id"]), code=r.get("default_code") or f"ODOO-{r['id']}", name=r["name"],
+                              unit=(r.get("uom_id") or [None, None])[1] or None, list_price=_money(r.get("list_price")),
+                              category=(r.get("categ_id") or [None, None])[1] or None, active=bool(r.get("active")),
+                              updated_at=_time(r.get("write_date"))) for r in rows]
+
+
+class Orders(OdooStream):
+    name = "orders"
+    model = "sale.order"
+    fields = ("name", "partner_id", "date_order", "state", "amount_total", "currency_id", "client_order_ref",
+              "write_date")
+
+    def records(self, rows: Rows) -> list[SalesOrderRecord]:
+        lines = self.adapter.search_read("sale.order.line", [("order_id", "in", [r["id"] for r in rows])],
+                                 ["order_id", "product_id", "name", "product_uom_qty", "price_unit", "price_subtotal"])
+        out = []
+        for r in rows:
+            items = [OrderItem(external_id=str(ln["id"]), product_ref=_m2o(ln.get("product_id")),
+                               description=(ln.get("name") or "")[:255], quantity=Decimal(str(ln["product_uom_qty"])),
+                               unit_price=_money(ln.get("price_unit")), line_total=_money(ln.get("price_subtotal")))
+                     for ln in lines if _m2o(ln.get("order_id")) == str(r["id"])]
+            out.append(SalesOrderRecord(external_id=str(r["id"]), number=r["name"], customer_ref=_m2o(r["partner_id"]),
+                                        order_date=_date(r.get("date_order")),
+                                        currency=(r.get("currency_id") or [None, None])[1] or None,
+                                        state=SALE_STATES.get(r["state"], "confirmed"), total=_money(r["amount_total"]),
+                                        crm_ref=_text(r.get("client_order_ref")), lines=items,
+                                        updated_at=_time(r.get("write_date"))))
+        return out
+
+
+class Invoices(OdooStream):
+    name = "invoices"
+    model = "account.move"
+    domain = (("move_type", "=", "out_invoice"), ("state", "in", ["posted", "cancel"]))
+    fields = ("name", "partner_id", "invoice_date", "invoice_date_due", "amount_total", "amount_residual",
+              "currency_id", "state", "payment_state", "write_date")
+
+    def records(self, rows: Rows) -> list[InvoiceRecord]:
+        # the sale each invoice was made from: sale.order.invoice_ids (computed from the order lines' invoice
+        # lines, searchable), one call per page; the first order when an invoice has several
+        order_of: dict[int, int] = {}
+        for o in self.adapter.search_read("sale.order", [("invoice_ids", "in", [r["id"] for r in rows])], ["invoice_ids"]):
+            for move in o.get("invoice_ids") or ():
+                order_of.setdefault(move, o["id"])
+        out = []
+        for r in rows:
+            residual = _money(r.get("amount_residual"))
+            state = "cancelled" if r["state"] == "cancel" else ("paid" if residual <= 0 else "open")
+            out.append(InvoiceRecord(external_id=str(r["id"]), number=r["name"], customer_ref=_m2o(r["partner_id"]),
+                                     order_ref=str(order_of[r["id"]]) if r["id"] in order_of else None,
+                                     invoice_date=_date(r.get("invoice_date")), due_date=_date(r.get("invoice_date_due")),
+                                     currency=(r.get("currency_id") or [None, None])[1] or None,
+                                     amount_total=_money(r.get("amount_total")),
+                                     amount_due=residual if state != "cancelled" else Decimal("0"), state=state,
+                                     updated_at=_time(r.get("write_date"))))
+        return out
+
+
+STREAMS: tuple[type[OdooStream], ...] = (Customers, Products, Orders, Invoices, CreditLimits)
+
+
 class OdooAdapter(ErpAdapter):
     """Odoo 16/17 via JSON-RPC. Settings: ``url``, ``database``, ``login``; the secret is the password or API key."""
 
@@ -68,6 +193,7 @@ class OdooAdapter(ErpAdapter):
         self.http = requests.Session()
         self._uid: int | None = None
         self._ids = itertools.count(1)
+        self._streams = stream_map(self, STREAMS)
 
     # --- RPC ----------------------------------------------------------------------------------
 
@@ -135,23 +261,12 @@ class OdooAdapter(ErpAdapter):
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _source(self, stream: str) -> tuple[str, list[Any], list[str], bool]:
-        if stream in ("customers", "credit_limits"):
-            fields = (["name", "ref", "is_company", "phone", "mobile", "email", "website", "street", "street2", "city",
-                       "zip", "country_code", "active", "write_date"] if stream == "customers"
-                      else ["credit_limit", "currency_id", "write_date"])
-            return "res.partner", [("parent_id", "=", False)], fields, True
-        if stream == "products":
-            return "product.product", [("sale_ok", "=", True)], ["default_code", "name", "list_price", "uom_id",
-                                                                 "categ_id", "active", "write_date"], True
-        if stream == "orders":
-            return "sale.order", [], ["name", "partner_id", "date_order", "state", "amount_total", "currency_id",
-                                      "client_order_ref", "write_date"], False
-        if stream == "invoices":
-            return "account.move", [("move_type", "=", "out_invoice"), ("state", "in", ["posted", "cancel"])], [
-                "name", "partner_id", "invoice_date", "invoice_date_due", "amount_total", "amount_residual",
-                "currency_id", "state", "payment_state", "write_date"], False
-        raise FatalAdapterError(f"Odoo has no stream {stream}")
+    def stream(self, name: str) -> OdooStream:
+        """The class reading stream ``name``, bound to this adapter."""
+        try:
+            return self._streams[name]
+        except KeyError:
+            raise FatalAdapterError(f"Odoo has no stream {name}") from None
 
     def _domain(self, base: list[Any], since: dt.datetime | None, cursor: Any) -> list[Any]:
         domain = list(base)
@@ -162,105 +277,31 @@ class OdooAdapter(ErpAdapter):
         return domain
 
     def count(self, stream: str, since: Any) -> int | None:
-        model, base, _fields, archived = self._source(stream)
-        kwargs = {"context": {"active_test": False}} if archived else {}
-        return self.call(model, "search_count", [self._domain(base, since, None)], **kwargs)
+        source = self.stream(stream)
+        kwargs = {"context": {"active_test": False}} if source.archived else {}
+        return self.call(source.model, "search_count", [self._domain(source.base_domain(), since, None)], **kwargs)
 
     def read(self, stream: str, since: Any, cursor: Any = None) -> Iterator[Page]:
-        model, base, fields, archived = self._source(stream)
-        convert = getattr(self, f"_{stream}")
-        while True:
-            rows = self.search_read(model, self._domain(base, since, cursor), fields, limit=self.page_size,
-                                    archived=archived)
-            if not rows:
-                return
-            cursor = rows[-1]["id"]
-            stamps = [_time(r.get("write_date")) for r in rows]
-            yield Page(records=convert(rows), cursor=cursor, max_key=max((s for s in stamps if s), default=None))
-            if len(rows) < self.page_size:
-                return
-
-    def _customers(self, rows: list[dict[str, Any]]) -> list[CustomerRecord]:
-        children = self.search_read("res.partner", [("parent_id", "in", [r["id"] for r in rows])],
-                                    ["parent_id", "name", "function", "phone", "mobile", "email"])
-        out = []
-        for r in rows:
-            contacts = [ContactPerson(external_id=str(c["id"]), name=c["name"] or "", title=_text(c.get("function")),
-                                      phone=_text(c.get("phone")), mobile=_text(c.get("mobile")),
-                                      email=_text(c.get("email")))
-                        for c in children if _m2o(c.get("parent_id")) == str(r["id"])]
-            addresses = [PostalAddress(external_id=f"{r['id']}-address", line1=r["street"], line2=_text(r.get("street2")),
-                                       city=_text(r.get("city")), postcode=_text(r.get("zip")),
-                                       country=_text(r.get("country_code")))] if r.get("street") else []
-            out.append(CustomerRecord(external_id=str(r["id"]), name=r["name"] or "", code=None,
-                                      kind="organization" if r.get("is_company") else "person",
-                                      phone=_text(r.get("phone")) or _text(r.get("mobile")), email=_text(r.get("email")),
-                                      website=_text(r.get("website")), active=bool(r.get("active", True)),
-                                      crm_ref=_text(r.get("ref")), contacts=contacts, addresses=addresses,
-                                      updated_at=_time(r.get("write_date"))))
-        return out
-
-    def _credit_limits(self, rows: list[dict[str, Any]]) -> list[CreditLimitRecord]:
-        return [CreditLimitRecord(external_id=str(r["id"]), customer_ref=str(r["id"]),
-                                  credit_limit=_money(r.get("credit_limit")) if r.get("credit_limit") else None,
-                                  currency=(r.get("currency_id") or [None, None])[1] or None,
-                                  updated_at=_time(r.get("write_date"))) for r in rows]
-
-    def _products(self, rows: list[dict[str, Any]]) -> list[ProductRecord]:
-        return [ProductRecord(external_id=str(r["id"]), code=r.get("default_code") or f"ODOO-{r['id']}", name=r["name"],
-                              unit=(r.get("uom_id") or [None, None])[1] or None, list_price=_money(r.get("list_price")),
-                              category=(r.get("categ_id") or [None, None])[1] or None, active=bool(r.get("active")),
-                              updated_at=_time(r.get("write_date"))) for r in rows]
-
-    def _orders(self, rows: list[dict[str, Any]]) -> list[SalesOrderRecord]:
-        lines = self.search_read("sale.order.line", [("order_id", "in", [r["id"] for r in rows])],
-                                 ["order_id", "product_id", "name", "product_uom_qty", "price_unit", "price_subtotal"])
-        out = []
-        for r in rows:
-            items = [OrderItem(external_id=str(ln["id"]), product_ref=_m2o(ln.get("product_id")),
-                               description=(ln.get("name") or "")[:255], quantity=Decimal(str(ln["product_uom_qty"])),
-                               unit_price=_money(ln.get("price_unit")), line_total=_money(ln.get("price_subtotal")))
-                     for ln in lines if _m2o(ln.get("order_id")) == str(r["id"])]
-            out.append(SalesOrderRecord(external_id=str(r["id"]), number=r["name"], customer_ref=_m2o(r["partner_id"]),
-                                        order_date=_date(r.get("date_order")),
-                                        currency=(r.get("currency_id") or [None, None])[1] or None,
-                                        state=SALE_STATES.get(r["state"], "confirmed"), total=_money(r["amount_total"]),
-                                        crm_ref=_text(r.get("client_order_ref")), lines=items,
-                                        updated_at=_time(r.get("write_date"))))
-        return out
-
-    def _invoices(self, rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
-        # the sale each invoice was made from: sale.order.invoice_ids (computed from the order lines' invoice
-        # lines, searchable), one call per page; the first order when an invoice has several
-        order_of: dict[int, int] = {}
-        for o in self.search_read("sale.order", [("invoice_ids", "in", [r["id"] for r in rows])], ["invoice_ids"]):
-            for move in o.get("invoice_ids") or ():
-                order_of.setdefault(move, o["id"])
-        out = []
-        for r in rows:
-            residual = _money(r.get("amount_residual"))
-            state = "cancelled" if r["state"] == "cancel" else ("paid" if residual <= 0 else "open")
-            out.append(InvoiceRecord(external_id=str(r["id"]), number=r["name"], customer_ref=_m2o(r["partner_id"]),
-                                     order_ref=str(order_of[r["id"]]) if r["id"] in order_of else None,
-                                     invoice_date=_date(r.get("invoice_date")), due_date=_date(r.get("invoice_date_due")),
-                                     currency=(r.get("currency_id") or [None, None])[1] or None,
-                                     amount_total=_money(r.get("amount_total")),
-                                     amount_due=residual if state != "cancelled" else Decimal("0"), state=state,
-                                     updated_at=_time(r.get("write_date"))))
-        return out
+        source = self.stream(stream)
+        domain, fields = self._domain(source.base_domain(), since, None), source.select()
+        for rows in IdPaginator(self.page_size, cursor).pages(lambda after: self.search_read(
+                source.model, domain + after, fields, limit=self.page_size, archived=source.archived)):
+            yield Page(records=source.records(rows), cursor=rows[-1]["id"], max_key=source.max_key(rows))
 
     def existing_ids(self, stream: str) -> set[str] | None:
         if stream not in self.detects_deletions:
             return None
-        model, base, _fields, _archived = self._source(stream)
-        return {str(i) for i in self.call(model, "search", [base], context={"active_test": False})}
+        source = self.stream(stream)
+        return {str(i) for i in self.call(source.model, "search", [source.base_domain()],
+                                          context={"active_test": False})}
 
     def all_exist(self, stream: str, external_ids: list[str]) -> bool | None:
         if stream not in self.detects_deletions or not all(i.isdigit() for i in external_ids):
             return None
-        model, base, _fields, _archived = self._source(stream)
+        source = self.stream(stream)
         ids = [int(i) for i in external_ids]
-        found = sum(self.call(model, "search_count", [[*base, ["id", "in", ids[start:start + 2000]]]],
+        domain = source.base_domain()
+        found = sum(self.call(source.model, "search_count", [[*domain, ["id", "in", ids[start:start + 2000]]]],
                               context={"active_test": False}) for start in range(0, len(ids), 2000))
         return found == len(ids)
 
@@ -281,9 +322,10 @@ class OdooAdapter(ErpAdapter):
     def fetch(self, kind: str, external_id: str) -> CustomerRecord | None:
         if kind != "customers" or not str(external_id).isdigit():
             return None
-        model, base, fields, _archived = self._source("customers")
-        rows = self.search_read(model, [*base, ("id", "=", int(external_id))], fields, archived=True)
-        return self._customers(rows)[0] if rows else None
+        source = self.stream("customers")
+        rows = self.search_read(source.model, [*source.base_domain(), ("id", "=", int(external_id))], source.select(),
+                                archived=True)
+        return source.records(rows)[0] if rows else None
 
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:
         if kind == "credit_limits" and external_id is not None:

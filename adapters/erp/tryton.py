@@ -22,13 +22,12 @@ import requests
 
 from crmcore.i18n import _
 
-from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
-                   FatalAdapterError, InvoiceRecord, OrderItem, Page, PaymentRecord, PostalAddress, PriceRecord, ProductRecord, RetriableAdapterError,
-                   SalesOrderRecord, SkippableRecordError)
+from .base import (ConnectionRefused, CustomerRecord, ErpAdapter, ErpUnreachable, FatalAdapterError, Page,
+                   RetriableAdapterError, SalesOrderRecord, SkippableRecordError)
+from .streams import IdPaginator, stream_map
+from .tryton_streams import (CRM_PREFIX, PARTY_FIELDS, PRICE_LINE_FIELDS, SALE_STATES,  # noqa: F401 - re-exported
+                             STREAMS, TrytonStream, _fixed_prices, _position)
 
-CRM_PREFIX = "CRM:"  # party identifier code carrying the CRM customer code
-SALE_STATES = {"draft": "draft", "quotation": "quotation", "confirmed": "confirmed", "processing": "confirmed",
-               "done": "done", "cancelled": "cancelled"}
 RETRIABLE_ERRORS = ("ConcurrencyException", "TooManyRequests", "DatabaseOperationalError", "RateLimitException")
 FATAL_ERRORS = ("AccessError", "LoginException", "NotLogged", "RPCError")
 
@@ -179,53 +178,6 @@ def _error(method: str, error: Any) -> Exception:
     return FatalAdapterError(f"Tryton {name} in {method}: {message}")
 
 
-PARTY_FIELDS = ["name", "code", "active", "create_date", "write_date", "identifiers.code",
-                *[f"contact_mechanisms.{f}" for f in ("type", "value", "name", "active", "sequence")],
-                *[f"addresses.{f}" for f in ("street", "city", "postal_code", "country.code", "subdivision.name",
-                                             "active")]]
-# Streams read with deactivated records too (context ``active_test`` off: a domain leaf ``('active', 'in',
-# [True, False])`` is not enough once the domain has an OR over related rows): the engine reports
-# deactivated parties like deletions, and the catalogue archives deactivated products.
-_ARCHIVED: dict[str, dict[str, Any]] = {"customers": {"active_test": False}, "products": {"active_test": False}}
-
-
-def _position(mechanism: dict[str, Any]) -> tuple[int, int]:
-    """Tryton's order of a party's contact mechanisms: sequence (empty last), then id."""
-    seq = mechanism.get("sequence")
-    return (seq if seq is not None else 2**31, mechanism["id"])
-
-
-def _fixed_prices(lines: list[dict[str, Any]]) -> dict[int, Decimal]:
-    """Per product, the price of a price list's first line (by sequence) for that product alone,
-    when its formula is a number; the number is parsed as a Decimal, never evaluated. A line for
-    every product (no product, category or quantity) hides the lines after it. Order as Tryton's
-    ``sequence_ordered``: sequence ascending with empty ones first, then id."""
-    prices: dict[int, Decimal] = {}
-    seen: set[int] = set()
-    for ln in sorted(lines, key=lambda x: (x.get("sequence") is not None, x.get("sequence") or 0, x["id"])):
-        product = ln.get("product")
-        if not product and not ln.get("category") and not ln.get("quantity"):
-            break
-        if not product or ln.get("category") or (ln.get("quantity") or 0) > 0 or product in seen:
-            continue
-        seen.add(product)  # Tryton uses the first matching line, fixed price or not
-        text = (ln.get("formula") or "").strip()
-        if text.startswith("Decimal(") and text.endswith(")"):
-            text = text[len("Decimal("):-1].strip().strip("'\"")
-        try:
-            price = Decimal(text)
-        except ArithmeticError:
-            continue
-        if price.is_finite() and price >= 0:
-            prices[product] = price
-    return prices
-
-
-def _stamp(row: dict[str, Any]) -> dt.datetime | None:
-    stamps = [s for s in (row.get("write_date"), row.get("create_date")) if s is not None]
-    return max(stamps) if stamps else None
-
-
 class TrytonAdapter(ErpAdapter):
     """Tryton 7/8 via JSON-RPC. Settings: ``url``, ``database``, ``login``; the secret is the password."""
 
@@ -245,6 +197,7 @@ class TrytonAdapter(ErpAdapter):
                                    timeout=self.timeout, retry=self.retry)
         self._company: dict[str, Any] | None = None
         self._models: dict[str, bool] = {}  # optional modules' models: does the server have them?
+        self._streams = stream_map(self, STREAMS)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -259,253 +212,57 @@ class TrytonAdapter(ErpAdapter):
             self._company = self.client.call("company.company", "read", [company_id], ["party", "currency.code"])[0]
         return self._company
 
-    def _changed(self, since: dt.datetime | None, cursor: Any, extra: tuple[str, ...] = ()) -> list[Any]:
-        domain: list[Any] = []
-        if since is not None:  # an ``extra`` path is a relation (its write_date) or a dotted date field
-            domain.append(["OR", ("create_date", ">=", since), ("write_date", ">=", since),
-                           *[(path if path.endswith("_date") else f"{path}.write_date", ">=", since)
-                             for path in extra]])
-        if cursor is not None:
-            domain.append(("id", ">", int(cursor)))
-        return domain
-
-    def _pages(self, model: str, domain: list[Any], fields: list[str],
-               context: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
-        last = None
-        while True:
-            where = domain + ([("id", ">", last)] if last is not None else [])
-            rows = self.client.search_read(model, where, fields, limit=self.page_size, order=[["id", "ASC"]],
-                                           context=context)
-            if not rows:
-                return
-            yield rows
-            last = rows[-1]["id"]
-            if len(rows) < self.page_size:
-                return
-
     def test_connection(self) -> str:
         company = self.company
         return (f"Tryton database {self.config['database']}: company party {company['party']}, "
                 f"currency {company['currency.']['code']}")
 
-    def count(self, stream: str, since: Any) -> int | None:
-        if stream in ("prices", "payments") or not self.has_source(stream):
-            return None  # records per price list / invoice vary: unknown until read
-        model, extra, domain = self._source(stream)
-        return self.client.call(model, "search_count", self._changed(since, None, extra) + domain,
-                                context=_ARCHIVED.get(stream))
-
-    def _source(self, stream: str) -> tuple[str, tuple[str, ...], list[Any]]:
-        if stream == "customers":
-            return "party.party", ("contact_mechanisms", "addresses"), [("id", "!=", self.company["party"])]
-        if stream == "credit_limits":  # a MultiValue: its rows change without the party's write_date
-            return "party.party", ("credit_limit_amounts", "credit_limit_amounts.create_date"), [
-                ("id", "!=", self.company["party"])]
-        if stream == "prices":
-            return "product.price_list", ("lines", "lines.create_date"), []
-        if stream == "payments":  # paying or reconciling an invoice writes it (payment_lines, state)
-            return "account.invoice", (), [("type", "=", "out"), ("state", "in", ["posted", "paid"])]
-        if stream == "products":
-            return "product.product", ("template",), []
-        if stream == "orders":
-            return "sale.sale", ("lines",), [("state", "!=", "draft")]
-        if stream == "invoices":
-            return "account.invoice", (), [("type", "=", "out"), ("state", "in", ["posted", "paid", "cancelled"])]
-        raise FatalAdapterError(f"Tryton has no stream {stream}")
-
-    # --- reading ------------------------------------------------------------------------------
-
-    def read(self, stream: str, since: Any, cursor: Any = None) -> Iterator[Page]:
-        model, extra, base_domain = self._source(stream)
-        if not self.has_source(stream):
-            return
-        fields = {"customers": PARTY_FIELDS,
-                  "credit_limits": ["create_date", "write_date", "credit_limit_amount"],
-                  "prices": ["name", "create_date", "write_date", "company.currency.code",
-                             *[f"lines.{f}" for f in ("product", "category", "quantity", "formula", "sequence")]],
-                  "payments": ["total_amount", "currency.code", "payment_lines", "reconciliation_lines",
-                               "create_date", "write_date"],
-                  "products": ["code", "name", "active", "create_date", "write_date", "list_price_used",
-                               "default_uom.symbol", "template.write_date"],
-                  "orders": ["number", "reference", "party", "sale_date", "state", "total_amount", "currency.code",
-                             "create_date", "write_date"],
-                  "invoices": ["number", "party", "invoice_date", "state", "total_amount", "amount_to_pay",
-                               "currency.code", "lines_to_pay", "sales", "create_date", "write_date"]}[stream]
-        if stream == "invoices" and not self._invoices_have_sales():
-            fields = [f for f in fields if f != "sales"]
-        convert = getattr(self, f"_{stream}")
-        for rows in self._pages(model, self._changed(since, cursor, extra) + base_domain, fields,
-                                _ARCHIVED.get(stream)):
-            stamps = [_stamp(r) for r in rows]
-            for r in rows:  # a template's change is the product's change too
-                t = (r.get("template.") or {}).get("write_date")
-                if t is not None:
-                    stamps.append(t)
-            yield Page(records=convert(rows), cursor=rows[-1]["id"], max_key=max((s for s in stamps if s), default=None))
-
-    def _invoices_have_sales(self) -> bool:
-        """Whether invoices name their sales (field ``sales`` of the module ``sale``; asked once)."""
-        if "invoice.sales" not in self._models:
-            self._models["invoice.sales"] = "sales" in self.client.call("account.invoice", "fields_get", ["sales"])
-        return self._models["invoice.sales"]
+    def stream(self, name: str) -> TrytonStream:
+        """The class reading stream ``name``, bound to this adapter."""
+        try:
+            return self._streams[name]
+        except KeyError:
+            raise FatalAdapterError(f"Tryton has no stream {name}") from None
 
     def has_source(self, stream: str) -> bool:
         """Whether the server has what ``stream`` reads: prices need the module ``product_price_list``,
         credit limits ``account_credit_limit`` (asked once per adapter; other streams always)."""
-        if stream not in ("prices", "credit_limits"):
-            return True
-        if stream not in self._models:
-            if stream == "credit_limits":
-                found = "credit_limit_amount" in self.client.call("party.party", "fields_get", ["credit_limit_amount"])
-            else:
-                found = bool(self.client.search_read("ir.module", [("name", "=", "product_price_list"),
-                                                                   ("state", "=", "activated")], ["id"], limit=1))
-            self._models[stream] = found
-        return self._models[stream]
+        return self.stream(stream).available()
 
-    def _customers(self, rows: list[dict[str, Any]]) -> list[CustomerRecord]:
-        """Parties with their contact mechanisms and addresses, read nested in the page's one call."""
-        out = []
-        for r in rows:
-            crm_ref = next((i["code"][len(CRM_PREFIX):] for i in r.get("identifiers.") or []
-                            if (i.get("code") or "").startswith(CRM_PREFIX)), None)
-            rec = CustomerRecord(external_id=str(r["id"]), name=r["name"] or "", code=r.get("code"),
-                                 active=bool(r.get("active", True)), crm_ref=crm_ref, updated_at=_stamp(r))
-            people: dict[str, ContactPerson] = {}
-            for m in sorted(r.get("contact_mechanisms.") or [], key=_position):
-                if not m.get("active", True):
-                    continue
-                kind, value = m["type"], m["value"]
-                if m.get("name"):
-                    person = people.setdefault(m["name"], ContactPerson(external_id=f"cm{m['id']}", name=m["name"]))
-                    attr = {"phone": "phone", "mobile": "mobile", "email": "email"}.get(kind)
-                    if attr and getattr(person, attr) is None:
-                        setattr(person, attr, value)
-                elif kind in ("phone", "mobile") and rec.phone is None:
-                    rec.phone = value
-                elif kind == "email" and rec.email is None:
-                    rec.email = value
-                elif kind == "website" and rec.website is None:
-                    rec.website = value
-            rec.contacts = list(people.values())
-            rec.addresses = [PostalAddress(external_id=str(a["id"]), line1=(a.get("street") or "").split("\n")[0],
-                                           line2="\n".join((a.get("street") or "").split("\n")[1:]) or None,
-                                           city=a.get("city"), postcode=a.get("postal_code"),
-                                           region=(a.get("subdivision.") or {}).get("name"),
-                                           country=(a.get("country.") or {}).get("code"))
-                             for a in sorted(r.get("addresses.") or [], key=lambda a: a["id"])
-                             if a.get("street") and a.get("active", True)]
-            out.append(rec)
-        return out
+    def count(self, stream: str, since: Any) -> int | None:
+        if stream in ("prices", "payments") or not self.has_source(stream):
+            return None  # records per price list / invoice vary: unknown until read
+        source = self.stream(stream)
+        return self.client.call(source.model, "search_count", source.changed(since) + source.base_domain(),
+                                context=source.context)
 
-    def _credit_limits(self, rows: list[dict[str, Any]]) -> list[CreditLimitRecord]:
-        currency = self.company["currency."]["code"]
-        return [CreditLimitRecord(external_id=str(r["id"]), customer_ref=str(r["id"]),
-                                  credit_limit=r.get("credit_limit_amount"), currency=currency, updated_at=_stamp(r))
-                for r in rows]
+    # --- reading ------------------------------------------------------------------------------
 
-    def _prices(self, rows: list[dict[str, Any]]) -> list[PriceRecord]:
-        """Each price list's fixed price per product: Tryton uses a list's first matching line (by
-        sequence), so per product the first line for that product (no category, no minimum quantity)
-        counts, and only when its formula is a plain number; formulas (``list_price * 0.9``) and
-        category or quantity lines are computed by Tryton at sale time and are not read."""
-        out = []
-        for r in rows:
-            currency = ((r.get("company.") or {}).get("currency.") or {}).get("code")
-            for product, price in _fixed_prices(r.get("lines.") or []).items():
-                out.append(PriceRecord(external_id=f"{r['id']}:{product}", price_list=r["name"],
-                                       product_ref=str(product), price=price, currency=currency,
-                                       updated_at=_stamp(r)))
-        return out
+    def _rows(self, source: TrytonStream, domain: list[Any], fields: list[str],
+              cursor: Any = None) -> Iterator[list[dict[str, Any]]]:
+        """The rows of ``domain`` after ``cursor``, a page at a time, in id order (the shared paginator)."""
+        return IdPaginator(self.page_size, cursor).pages(lambda after: self.client.search_read(
+            source.model, domain + after, fields, limit=self.page_size, order=[["id", "ASC"]], context=source.context))
 
-    def _payments(self, rows: list[dict[str, Any]]) -> list[PaymentRecord]:
-        """The receivable lines that pay each invoice: ``payment_lines`` (added while it is open) and
-        ``reconciliation_lines`` (what settled it: payments, credit notes, write-offs), oldest first.
-        A line that settles several invoices at once counts for each up to what it still owed."""
-        ids = sorted({i for r in rows for i in (r.get("payment_lines") or []) + (r.get("reconciliation_lines") or [])})
-        lines = {ln["id"]: ln for ln in self.client.search_read(
-            "account.move.line", [("id", "in", ids)],
-            ["date", "debit", "credit", "amount_second_currency", "second_currency.code"])} if ids else {}
-        out = []
-        for r in rows:
-            currency = (r.get("currency.") or {}).get("code")
-            owed = r.get("total_amount") or Decimal("0")
-            paying = dict.fromkeys((r.get("reconciliation_lines") or []) + (r.get("payment_lines") or []))
-            used = [lines[i] for i in paying if i in lines]
-            for ln in sorted(used, key=lambda x: (x.get("date") or dt.date.min, x["id"])):
-                if (ln.get("second_currency.") or {}).get("code") == currency and ln.get("amount_second_currency"):
-                    amount = -ln["amount_second_currency"]
-                else:
-                    amount = (ln.get("credit") or Decimal("0")) - (ln.get("debit") or Decimal("0"))
-                amount = min(amount, owed)
-                if amount <= 0:
-                    continue  # a refund (a debit), or the invoice is already settled by earlier lines
-                owed -= amount
-                out.append(PaymentRecord(external_id=f"{ln['id']}:{r['id']}", invoice_ref=str(r["id"]),
-                                         paid_on=ln.get("date"), amount=amount, currency=currency,
-                                         updated_at=_stamp(r)))
-        return out
-
-    def _products(self, rows: list[dict[str, Any]]) -> list[ProductRecord]:
-        currency = self.company["currency."]["code"]
-        return [ProductRecord(external_id=str(r["id"]), code=r.get("code") or f"TRYTON-{r['id']}", name=r["name"],
-                              unit=(r.get("default_uom.") or {}).get("symbol"), list_price=r.get("list_price_used"),
-                              currency=currency, active=bool(r.get("active", True)), updated_at=_stamp(r))
-                for r in rows]
-
-    def _orders(self, rows: list[dict[str, Any]]) -> list[SalesOrderRecord]:
-        lines = self.client.search_read("sale.line", [("sale", "in", [r["id"] for r in rows]), ("type", "=", "line")],
-                                        ["sale", "product", "description", "quantity", "unit_price", "amount"],
-                                        order=[["id", "ASC"]])
-        out = []
-        for r in rows:
-            items = [OrderItem(external_id=str(ln["id"]), product_ref=str(ln["product"]) if ln.get("product") else None,
-                               description=(ln.get("description") or "").strip()[:255],
-                               quantity=Decimal(str(ln["quantity"])), unit_price=ln["unit_price"],
-                               line_total=ln.get("amount")) for ln in lines if ln["sale"] == r["id"]]
-            out.append(SalesOrderRecord(external_id=str(r["id"]), number=r.get("number") or f"TRYTON-SO-{r['id']}",
-                                        customer_ref=str(r["party"]), order_date=r.get("sale_date"),
-                                        currency=(r.get("currency.") or {}).get("code"),
-                                        state=SALE_STATES.get(r["state"], "confirmed"), total=r.get("total_amount"),
-                                        crm_ref=r.get("reference"), lines=items, updated_at=_stamp(r)))
-        return out
-
-    def _invoices(self, rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
-        line_ids = [i for r in rows for i in r.get("lines_to_pay") or []]
-        maturity: dict[int, dt.date] = {}
-        if line_ids:
-            for ln in self.client.search_read("account.move.line", [("id", "in", line_ids)], ["maturity_date"]):
-                if ln.get("maturity_date"):
-                    maturity[ln["id"]] = ln["maturity_date"]
-        out = []
-        for r in rows:
-            dues = [maturity[i] for i in r.get("lines_to_pay") or [] if i in maturity]
-            to_pay = r.get("amount_to_pay") or Decimal("0")
-            state = {"posted": "open", "paid": "paid", "cancelled": "cancelled"}.get(r["state"], "draft")
-            if state == "open" and to_pay <= 0:
-                state = "paid"
-            sales = sorted(r.get("sales") or [])  # module sale: the sales of its lines (the first, if several)
-            out.append(InvoiceRecord(external_id=str(r["id"]), number=r.get("number") or f"TRYTON-INV-{r['id']}",
-                                     customer_ref=str(r["party"]), order_ref=str(sales[0]) if sales else None,
-                                     invoice_date=r.get("invoice_date"),
-                                     due_date=min(dues) if dues else r.get("invoice_date"),
-                                     currency=(r.get("currency.") or {}).get("code"),
-                                     amount_total=r.get("total_amount") or Decimal("0"),
-                                     amount_due=to_pay if state != "cancelled" else Decimal("0"), state=state,
-                                     updated_at=_stamp(r)))
-        return out
+    def read(self, stream: str, since: Any, cursor: Any = None) -> Iterator[Page]:
+        source = self.stream(stream)
+        base_domain = source.base_domain()
+        if not source.available():
+            return
+        for rows in self._rows(source, source.changed(since) + base_domain, source.select(), cursor):
+            yield Page(records=source.records(rows), cursor=rows[-1]["id"], max_key=source.max_key(rows))
 
     def existing_ids(self, stream: str) -> set[str] | None:
         if stream not in self.detects_deletions:
             return None
+        source = self.stream(stream)
         if stream == "prices":
-            if not self.has_source("prices"):
+            if not source.available():
                 return set()
-            fields = [f"lines.{f}" for f in ("product", "category", "quantity", "formula", "sequence")]
-            return {f"{r['id']}:{p}" for rows in self._pages("product.price_list", [], fields)
+            return {f"{r['id']}:{p}" for rows in self._rows(source, [], list(PRICE_LINE_FIELDS))
                     for r in rows for p in _fixed_prices(r.get("lines.") or [])}
-        model, _extra, domain = self._source(stream)
-        return {str(i) for i in self.client.call(model, "search", domain + [("active", "in", [True, False])], 0, None,
+        return {str(i) for i in self.client.call(source.model, "search",
+                                                 source.base_domain() + [("active", "in", [True, False])], 0, None,
                                                  None)}
 
     def all_exist(self, stream: str, external_ids: list[str]) -> bool | None:
@@ -513,10 +270,10 @@ class TrytonAdapter(ErpAdapter):
         behind ``existing_ids`` takes ~0.8 s."""
         if stream not in ("customers", "products") or not all(i.isdigit() for i in external_ids):
             return None  # price list items have composite ids
-        model, _extra, domain = self._source(stream)
-        ids = [int(i) for i in external_ids]
-        found = sum(self.client.call(model, "search_count", domain + [("id", "in", ids[start:start + 2000]),
-                                                                      ("active", "in", [True, False])])
+        source = self.stream(stream)
+        ids, domain = [int(i) for i in external_ids], source.base_domain()
+        found = sum(self.client.call(source.model, "search_count", domain + [("id", "in", ids[start:start + 2000]),
+                                                                             ("active", "in", [True, False])])
                     for start in range(0, len(ids), 2000))
         return found == len(ids)
 
@@ -535,9 +292,10 @@ class TrytonAdapter(ErpAdapter):
     def fetch(self, kind: str, external_id: str) -> CustomerRecord | None:
         if kind != "customers" or not str(external_id).isdigit():
             return None
-        rows = self.client.search_read("party.party", [("id", "=", int(external_id))], PARTY_FIELDS,
-                                       context=_ARCHIVED["customers"])
-        return self._customers(rows)[0] if rows else None
+        source = self.stream("customers")
+        rows = self.client.search_read(source.model, [("id", "=", int(external_id))], source.select(),
+                                       context=source.context)
+        return source.records(rows)[0] if rows else None
 
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:
         if kind == "customers":
