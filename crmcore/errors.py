@@ -128,9 +128,3 @@ class RetriableAdapterError(AdapterError):
     """The external system failed in a way a later retry may fix."""
 
     status = 503
-
-
-class SkippableRecordError(AdapterError):
-    """One record cannot be processed; skip it and record why."""
-
-    status = 422

@@ -108,6 +108,19 @@ def record_changes(ctx: Any, entries: list[tuple[str, str, Any, dict[str, Any] |
     return [ev for _ctx, ev, _lifecycle in pending]
 
 
+def pending_mark(session: Session) -> int:
+    """How many events the session holds for after commit: pass it to :func:`discard_pending_since`."""
+    return len(session.info.get(_PENDING) or ())
+
+
+def discard_pending_since(session: Session, mark: int) -> None:
+    """Drop the events queued since ``mark`` (:func:`pending_mark`): call it after rolling back a
+    savepoint, whose writes' events must not be dispatched when the outer transaction commits."""
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        del pending[mark:]
+
+
 def _call_each(hook: Any, **kwargs: Any) -> None:
     """Call every implementation; one failing listener is logged and does not stop the rest.
 

@@ -44,7 +44,6 @@ class Registry:
     field_types: dict[str, Any] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)
     outbox_handlers: dict[str, Any] = field(default_factory=dict)
-    erp_adapters: dict[str, Any] = field(default_factory=dict)
     oa_providers: dict[str, Any] = field(default_factory=dict)
     models: list[type] = field(default_factory=list)
     migrations: list[str] = field(default_factory=list)
@@ -109,6 +108,19 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, A
     return found
 
 
+_CACHE = "_crm_collected"
+
+
+def collected(ctx: Any, hook_name: str, kind: str) -> dict[str, Any]:
+    """``{name: item}`` from a ``crm_register_*`` collector (a plugin's own hook spec too), collected once
+    per runtime the first time it is asked for; duplicate names are a ``PluginError`` naming both plugins."""
+    runtime = ctx.runtime
+    cache = runtime.__dict__.setdefault(_CACHE, {})
+    if hook_name not in cache:
+        cache[hook_name] = _collect(runtime.pm, hook_name, kind)
+    return cache[hook_name]
+
+
 def collect_registry(pm: pluggy.PluginManager) -> Registry:
     """Call every ``crm_register_*`` collector once and check names are unique."""
     reg = Registry(
@@ -116,7 +128,6 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
         field_types=_collect(pm, "crm_register_field_types", "field type"),
         jobs=_collect(pm, "crm_register_jobs", "job"),
         outbox_handlers=_collect(pm, "crm_register_outbox_handlers", "outbox handler"),
-        erp_adapters=_collect(pm, "crm_register_erp_adapters", "ERP adapter"),
         oa_providers=_collect(pm, "crm_register_oa_providers", "OA provider"),
     )
     for plugin, model in _call_per_plugin(pm, "crm_register_models"):

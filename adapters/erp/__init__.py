@@ -3,14 +3,17 @@
 Registers exactly as a third-party plugin: its tables (connections, runs, issues, the ERP's
 invoices), the ``erp`` outbox destination that pushes CRM changes, ``crm sync``, the scheduled
 sync, ``/api/v1/sync``, admin pages and the customer's ERP finance panel. Records of other
-plugins (orders, invoices, ...) reach them through ``crm_sync_apply``.
+plugins (orders, invoices, ...) reach them through ``crm_sync_apply``, a hook this plugin owns
+(:mod:`adapters.erp.hookspecs`) with ``crm_sync_export`` and ``crm_register_erp_adapters``.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from crmcore import hookimpl
 
+CRM_HOOKSPECS = "adapters.erp.hookspecs"  # crm_register_erp_adapters, crm_sync_apply, crm_sync_export
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_ERP_ADAPTERS = [".tryton:TrytonAdapter", ".odoo:OdooAdapter", ".csv_files:CsvAdapter"]
@@ -45,3 +48,10 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
 
     panel = finance_panel(ctx, customer)
     return [panel] if panel is not None else []
+
+
+@hookimpl
+def crm_startup(app: Any) -> None:
+    from .connections import erp_adapters
+
+    erp_adapters(SimpleNamespace(runtime=app.extensions["crm"]))  # two adapters of one name fail at start

@@ -61,12 +61,12 @@ class ConnectionView(SecureModelView):
 
     def create_form(self, obj: Any = None) -> Any:
         form = super().create_form(obj)
-        form.adapter.choices = sorted(self.ctx().registry.erp_adapters)
+        form.adapter.choices = sorted(conn_svc.erp_adapters(self.ctx()))
         return form
 
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)
-        form.adapter.choices = sorted(self.ctx().registry.erp_adapters)
+        form.adapter.choices = sorted(conn_svc.erp_adapters(self.ctx()))
         if request.method == "GET" and obj is not None:
             form.settings.data = json.dumps(obj.settings or {}, ensure_ascii=False)
             form.streams.data = ", ".join(obj.streams or [])

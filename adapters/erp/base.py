@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
-from crmcore.errors import FatalAdapterError, RetriableAdapterError, SkippableRecordError
+from crmcore.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ConnectionRefused", "ErpUnreachable", "FatalAdapterError", "RetriableAdapterError",
            "SkippableRecordError"]
+
+
+class SkippableRecordError(AdapterError):
+    """One record cannot be processed; skip it and record why (it is kept as a sync issue)."""
+
+    status = 422
 
 
 class ConnectionRefused(FatalAdapterError):

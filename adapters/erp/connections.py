@@ -8,6 +8,7 @@ from sqlalchemy import select
 from crmcore.db import utcnow
 from crmcore.errors import AdapterError, NotFound, ValidationError
 from crmcore.i18n import _
+from crmcore.plugins import collected
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from .base import STREAMS, ErpAdapter
@@ -15,6 +16,11 @@ from .models import ErpConnection
 
 FIELDS = ("name", "adapter", "settings", "streams", "ownership", "overlap_seconds", "timeout_seconds", "page_size",
           "push_enabled", "enabled")
+
+
+def erp_adapters(ctx: Any) -> dict[str, Any]:
+    """``{name: adapter class}`` the plugins register (``CRM_ERP_ADAPTERS`` / ``crm_register_erp_adapters``)."""
+    return collected(ctx, "crm_register_erp_adapters", "ERP adapter")
 
 
 def list_connections(ctx: Any, *, enabled: bool | None = None) -> list[ErpConnection]:
@@ -40,8 +46,8 @@ def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> 
     if conn is None and not (data.get("name") or "").strip():
         errors["name"] = [_("A connection needs a name.")]
     adapter = data.get("adapter", conn.adapter if conn else None)
-    if adapter not in ctx.registry.erp_adapters:
-        errors["adapter"] = [_("Choose one of: %(choices)s.", choices=", ".join(sorted(ctx.registry.erp_adapters)))]
+    if adapter not in erp_adapters(ctx):
+        errors["adapter"] = [_("Choose one of: %(choices)s.", choices=", ".join(sorted(erp_adapters(ctx))))]
     unknown = [s for s in data.get("streams") or [] if s not in STREAMS]
     if unknown:
         errors["streams"] = [_("Unknown stream(s): %(names)s.", names=", ".join(unknown))]
@@ -66,7 +72,7 @@ def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> 
 
 def build_adapter(ctx: Any, conn: ErpConnection) -> ErpAdapter:
     """The adapter object of a connection, with its settings, secret, timeout and page size."""
-    cls = ctx.registry.erp_adapters.get(conn.adapter)
+    cls = erp_adapters(ctx).get(conn.adapter)
     if cls is None:
         raise ValidationError(_("The adapter '%(name)s' of connection '%(conn)s' is not loaded.",
                                 name=conn.adapter, conn=conn.name))

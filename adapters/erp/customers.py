@@ -11,14 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmcore.errors import SkippableRecordError
 from crmcore.models import Customer
 from crmcore.normalize import normalize_email, normalize_phone
 from crmcore.services import contacts as contact_svc
 from crmcore.services import customer_batch
 from crmcore.services import customers as customer_svc
 
-from .base import ContactPerson, CreditLimitRecord, CustomerRecord, InvoiceRecord, PostalAddress
+from .base import ContactPerson, CreditLimitRecord, CustomerRecord, InvoiceRecord, PostalAddress, SkippableRecordError
 from .models import ErpInvoice
 from .ownership import MISSING, decide, load_base, save_base, save_bases
 

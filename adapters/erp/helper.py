@@ -9,7 +9,8 @@ from sqlalchemy import func, insert, select
 from crmcore.db import utcnow
 from crmcore.models import ExternalRef
 
-from .base import Record
+from .base import Record, SkippableRecordError
+from .connections import erp_adapters
 from .issues import open_issue, resolve_issues
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncIssue
 
@@ -20,7 +21,8 @@ class SyncHelper:
     ``system`` names the connection; ``resolve(entity, external_id)`` gives the CRM id linked to
     an ERP id (or None); ``erp_wins(entity, field)`` reads the field ownership;
     ``conflict(...)`` records a conflict the admin sees in the sync issues; ``pulls(stream)`` says
-    whether the connection pulls that stream, ``payments_pulled`` whether payments come as records.
+    whether the connection pulls that stream, ``payments_pulled`` whether payments come as records;
+    ``raise sync.skip(message)`` refuses the record being stored (it becomes a sync issue).
     """
 
     def __init__(self, ctx: Any, connection: ErpConnection, stream: str | None = None) -> None:
@@ -59,7 +61,13 @@ class SyncHelper:
 
     @property
     def _adapter_class(self) -> Any:
-        return getattr(getattr(self.ctx, "registry", None), "erp_adapters", {}).get(self._adapter)
+        return erp_adapters(self.ctx).get(self._adapter) if hasattr(self.ctx, "runtime") else None
+
+    @staticmethod
+    def skip(message: str) -> SkippableRecordError:
+        """The error a ``crm_sync_apply`` implementation raises to refuse one record (``raise sync.skip(...)``):
+        the record is kept as a sync issue with ``message`` and applied again on later runs."""
+        return SkippableRecordError(message)
 
     def prefetch(self, entity: str, external_ids: Iterable[Any]) -> None:
         """Read the links of many ERP ids in one query, so ``resolve`` and ``link`` need none for them."""

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from crmcore.contracts import OutboxHandler
 from crmcore.db import utcnow
-from crmcore.errors import FatalAdapterError, SkippableRecordError
+from crmcore.errors import FatalAdapterError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 
-from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord
+from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord, SkippableRecordError
 from .connections import build_adapter, list_connections
 from .customers import CUSTOMER_FIELDS, customer_record
 from .issues import open_issue

@@ -13,7 +13,7 @@ from crmcore.errors import AdapterError, Conflict, FatalAdapterError, Validation
 from crmcore.i18n import _
 from crmcore.models import OutboxMessage, SyncState
 
-from .connections import build_adapter, get_connection, list_connections
+from .connections import build_adapter, erp_adapters, get_connection, list_connections
 from .models import SyncIssue, SyncRun
 from .push import DESTINATION, push_pending
 from .sync import Progress, RunResult, run_connection
@@ -95,7 +95,7 @@ def status(ctx: Any) -> dict[str, Any]:
             out["dead_pushes"] = n
     for conn in list_connections(ctx):
         streams = []
-        adapter_cls = ctx.registry.erp_adapters.get(conn.adapter)
+        adapter_cls = erp_adapters(ctx).get(conn.adapter)
         offered = getattr(adapter_cls, "streams", ()) if adapter_cls else ()
         for stream in offered:
             if conn.streams and stream not in conn.streams:

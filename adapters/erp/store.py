@@ -11,17 +11,17 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
-from crmcore.errors import Conflict, CRMError, NotFound, SkippableRecordError, ValidationError
+from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
+from crmcore.events import discard_pending_since, pending_mark
 from crmcore.models import ExternalRef
 
-from .base import Record
+from .base import Record, SkippableRecordError
 from .helper import SyncHelper
 from .issues import open_issue, resolve_issues
 
 log = logging.getLogger(__name__)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
 SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
-_PENDING_EVENTS = "crm_pending_events"  # crmcore.events keeps events to dispatch after commit here
 # What refuses one record (it becomes a sync issue); DataError: a value the database refuses (PostgreSQL),
 # e.g. a number too large for its column, rolled back with the record's savepoint.
 RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict, DataError)
@@ -110,8 +110,7 @@ _ENTITY = {"customers": "customer", "products": "product", "prices": "price", "o
 def _apply_guarded(ctx: Any, helper: SyncHelper, stream: str, record: Record, counts: Counts,
                    fingerprint: str | None = None) -> None:
     """Apply one record in a savepoint; a refused record becomes an open sync issue."""
-    pending = ctx.session.info.get(_PENDING_EVENTS)
-    mark = len(pending) if pending is not None else 0
+    mark = pending_mark(ctx.session)
     savepoint = ctx.session.begin_nested()
     try:
         action = apply_record(ctx, helper, stream, record, fingerprint)
@@ -133,9 +132,7 @@ def _apply_guarded(ctx: Any, helper: SyncHelper, stream: str, record: Record, co
 def _undo(ctx: Any, helper: SyncHelper, savepoint: Any, mark: int) -> None:
     """Roll a savepoint back with everything it queued: its events and the links it cached."""
     savepoint.rollback()
-    pending = ctx.session.info.get(_PENDING_EVENTS)
-    if pending is not None:
-        del pending[mark:]  # the events of the undone writes must not be dispatched
+    discard_pending_since(ctx.session, mark)  # the events of the undone writes must not be dispatched
     helper.forget()
 
 
@@ -193,8 +190,7 @@ def apply_page(ctx: Any, helper: SyncHelper, stream: str, changed: list[tuple[Re
     rest = changed
     if batch is not None:
         fingerprints = {r.external_id: fp for r, fp in changed}
-        pending = ctx.session.info.get(_PENDING_EVENTS)
-        mark = len(pending) if pending is not None else 0
+        mark = pending_mark(ctx.session)
         savepoint = ctx.session.begin_nested()
         try:
             done, left = batch(ctx, helper, [r for r, _fp in changed], fingerprints)

@@ -15,13 +15,12 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import select
 
 from crmcore.db import utcnow
-from crmcore.errors import (AdapterError, FatalAdapterError, NotFound, RetriableAdapterError, SkippableRecordError,
-                            ValidationError)
+from crmcore.errors import AdapterError, FatalAdapterError, NotFound, RetriableAdapterError, ValidationError
 from crmcore.i18n import _
 from crmcore.models import ExternalRef
 from crmcore.services.unit import unit_of_work
 
-from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Record
+from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Record, SkippableRecordError
 from .helper import SyncHelper
 from .issues import open_issue, resolve_issues
 from .leases import LEASE, _as_key, _key_text, _later, acquire_lease, release_lease, state_of

@@ -3,18 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import _collect
+from ..plugins import collected
 
-_CACHE = "_crm_workflow_registry"
-
-
-def collected(ctx: Any, hook_name: str, kind: str) -> dict[str, Any]:
-    """``{name: item}`` from a ``crm_register_*`` collector; duplicate names are a ``PluginError``."""
-    runtime = ctx.runtime
-    cache = runtime.__dict__.setdefault(_CACHE, {})
-    if hook_name not in cache:
-        cache[hook_name] = _collect(runtime.pm, hook_name, kind)
-    return cache[hook_name]
+__all__ = ["actions", "collected", "entities"]
 
 
 def entities(ctx: Any) -> dict[str, Any]:

@@ -59,14 +59,14 @@ def crm_after_commit(ctx: Any, entity: str, action: str, entity_id: Any, changes
     close_when_decided_elsewhere(ctx, entity, entity_id, changes)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # a hook of the erp plugin: sales loads without it
 def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
     from .services.erp_sync import apply_record
 
     return apply_record(ctx, stream, record, sync)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # a hook of the erp plugin: sales loads without it
 def crm_sync_export(ctx: Any, entity: str, entity_id: int, sync: Any) -> Any:
     from .services.erp_sync import export_record
 

@@ -801,21 +801,8 @@ def test_the_scheduler_thread_runs_jobs_in_the_apps_context(make_app):
 
 
 # ---------------------------------------------------------------------------
-# Integration: ERP adapters and OA approval providers
+# Integration: OA approval providers (the ERP adapter's hooks: tests/adapters/erp/test_hooks.py)
 # ---------------------------------------------------------------------------
-
-
-def test_hook_crm_register_erp_adapters(make_app):
-    class HookTestERP:
-        name = "hooktest-erp"
-
-    class Plugin:
-        @hookimpl
-        def crm_register_erp_adapters(self):
-            return [HookTestERP]
-
-    rt = make_app(plugins=[("hooktest", Plugin())]).extensions["crm"]
-    assert rt.registry.erp_adapters["hooktest-erp"] is HookTestERP
 
 
 def test_hook_crm_register_oa_providers(make_app):
@@ -989,104 +976,6 @@ def test_hook_crm_approval_completed(make_app):
     approvals.decide(as_boss, request_id, True)
     assert seen == [("approved", "win", "Acme", "customer")]  # after the transition was applied
     as_boss.session.close()
-
-
-# ---------------------------------------------------------------------------
-# Sync: canonical ERP records
-# ---------------------------------------------------------------------------
-
-
-def test_hook_crm_sync_apply(make_app):
-    from decimal import Decimal
-
-    from adapters.erp.base import ErpAdapter, Page, PriceRecord
-    from adapters.erp.connections import save_connection
-    from adapters.erp.models import SyncIssue
-    from adapters.erp.sync import run_connection
-    from crmcore.errors import SkippableRecordError
-    from crmcore.models import ExternalRef
-
-    stored: list[tuple[str, str, Any]] = []
-
-    class MemoryAdapter(ErpAdapter):
-        name = "hooktest-memory"
-        streams = ("prices",)
-        rows = [PriceRecord(external_id="p1", price_list="Retail", product_ref="x", price=Decimal("9.90")),
-                PriceRecord(external_id="p2", price_list="Retail", product_ref="missing", price=Decimal("1.00"))]
-
-        def read(self, stream, since, cursor=None):
-            yield Page(records=list(self.rows), cursor=2)
-
-    class Plugin:
-        @hookimpl
-        def crm_register_erp_adapters(self):
-            return [MemoryAdapter]
-
-        @hookimpl
-        def crm_sync_apply(self, ctx, stream, record, sync):
-            if record.product_ref == "missing":
-                raise SkippableRecordError("product missing is not synced yet")
-            stored.append((stream, record.external_id, record.price, sync.system))
-            return "price", 7, "created"
-
-    rt = make_app(plugins=[("hooktest", Plugin())], PLUGINS=["adapters.erp"]).extensions["crm"]
-    ctx = rt.context(source="erp-sync")
-    conn = save_connection(ctx, {"name": "mem", "adapter": "hooktest-memory"})
-    result = run_connection(ctx, conn, MemoryAdapter({}), None)
-    assert stored == [("prices", "p1", Decimal("9.90"), "mem")]
-    assert (result.streams["prices"].created, result.streams["prices"].failed) == (1, 1)
-    ref = ctx.session.scalar(select(ExternalRef).where(ExternalRef.system == "mem"))
-    assert (ref.entity, ref.entity_id, ref.external_id) == ("price", 7, "p1")
-    issue = ctx.session.scalar(select(SyncIssue))
-    assert (issue.external_id, issue.status, issue.reason) == ("p2", "open", "product missing is not synced yet")
-    again = run_connection(ctx, conn, MemoryAdapter({}), None)
-    assert len(stored) == 1 and again.streams["prices"].skipped == 1  # unchanged: the hook is not called again
-
-
-def test_hook_crm_sync_export(make_app):
-    from decimal import Decimal
-
-    from adapters.erp.base import ErpAdapter
-    from adapters.erp.connections import save_connection
-    from adapters.erp.push import push_order
-    from crmcore.models import ExternalRef
-
-    written: list[Any] = []
-
-    class MemoryAdapter(ErpAdapter):
-        name = "hooktest-memory"
-        writes = ("orders",)
-
-        def write(self, kind, record, external_id=None):
-            written.append((kind, record))
-            return "SO-1"
-
-    class Plugin:
-        @hookimpl
-        def crm_register_erp_adapters(self):
-            return [MemoryAdapter]
-
-        @hookimpl
-        def crm_sync_export(self, ctx, entity, entity_id, sync):
-            if entity != "order" or entity_id != 41:
-                return None
-            return {"number": "CRM-41", "customer_id": customer.id, "currency": "CNY", "total": Decimal("30.00"),
-                    "lines": [{"product_id": None, "description": "Tea", "quantity": Decimal("3"),
-                               "unit_price": Decimal("10.00")}]}
-
-    rt = make_app(plugins=[("hooktest", Plugin())], PLUGINS=["adapters.erp"]).extensions["crm"]
-    ctx = rt.context()
-    customer = customer_svc.create_customer(ctx, {"name": "Acme"})
-    conn = save_connection(ctx, {"name": "mem", "adapter": "hooktest-memory"})
-    ctx.session.add(ExternalRef(system="mem", entity="customer", entity_id=customer.id, external_id="P9"))
-    ctx.session.commit()
-    assert push_order(ctx, conn, MemoryAdapter({}), 41) == "SO-1"
-    [(kind, record)] = written
-    assert (kind, record.crm_ref, record.customer_ref, record.lines[0].description) == ("orders", "CRM-41", "P9", "Tea")
-    assert ctx.session.scalar(select(ExternalRef.external_id).where(ExternalRef.entity == "order",
-                                                                     ExternalRef.entity_id == 41)) == "SO-1"
-    assert push_order(ctx, conn, MemoryAdapter({}), 41) is None and len(written) == 1  # linked: not pushed twice
-    assert push_order(ctx, conn, MemoryAdapter({}), 42) is None  # nobody exports it
 
 
 def test_hook_crm_register_audit_entities(make_app, make_user):

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmcore.errors import SkippableRecordError
 from crmcore.models import Customer
 from crmcore.normalize import fold
 
@@ -35,14 +34,14 @@ def _customer(ctx: Any, sync: Any, external_id: str, what: str) -> int:
     merged into (the same real customer); a deleted one refuses the record (a sync issue, the page goes on)."""
     customer_id = sync.resolve("customer", external_id)
     if customer_id is None:
-        raise SkippableRecordError(f"customer {external_id} of {what} is not synced yet")
+        raise sync.skip(f"customer {external_id} of {what} is not synced yet")
     customer = ctx.session.get(Customer, customer_id)
     for _hop in range(10):  # a merge chain (A into B, B into C) ends at the live customer
         if customer is None or customer.merged_into_id is None:
             break
         customer = ctx.session.get(Customer, customer.merged_into_id)
     if customer is None or customer.deleted_at is not None:
-        raise SkippableRecordError(f"customer {customer_id} (ERP party {external_id}) of {what} was deleted in the "
+        raise sync.skip(f"customer {customer_id} (ERP party {external_id}) of {what} was deleted in the "
                                    "CRM: it takes no new records; restore it, or ignore this issue")
     return customer.id
 
@@ -73,9 +72,9 @@ def _price(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     ``price`` with the id of the price list's item."""
     product_id = sync.resolve("product", record.product_ref)
     if product_id is None:
-        raise SkippableRecordError(f"product {record.product_ref} of price list '{record.price_list}' is not synced yet")
+        raise sync.skip(f"product {record.product_ref} of price list '{record.price_list}' is not synced yet")
     if record.price is None:
-        raise SkippableRecordError(f"price list '{record.price_list}' has no price for product {record.product_ref}")
+        raise sync.skip(f"price list '{record.price_list}' has no price for product {record.product_ref}")
     pl = ctx.session.scalar(select(PriceList).where(PriceList.name == record.price_list))
     if pl is None:  # its first price creates the list
         pl = catalog.save_price_list(ctx, {"name": record.price_list, "source": "erp", "items": [
@@ -102,7 +101,7 @@ def _order(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     for item in record.lines:
         product_id = sync.resolve("product", item.product_ref) if item.product_ref else None
         if item.product_ref and product_id is None:
-            raise SkippableRecordError(f"product {item.product_ref} of order {record.number} is not synced yet")
+            raise sync.skip(f"product {item.product_ref} of order {record.number} is not synced yet")
         lines.append({"product_id": product_id, "description": item.description, "quantity": item.quantity,
                       "unit_price": item.unit_price, "line_total": item.line_total})
     number = existing.number if existing is not None else _number(ctx, Order, record.number, None, sync)
@@ -157,12 +156,12 @@ def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
 def _payment(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     invoice_id = sync.resolve("invoice", record.invoice_ref)
     if invoice_id is None:
-        raise SkippableRecordError(f"invoice {record.invoice_ref} of payment {record.external_id} is not synced yet")
+        raise sync.skip(f"invoice {record.invoice_ref} of payment {record.external_id} is not synced yet")
     reference = f"{sync.system}:payment:{record.external_id}"
     known = ctx.session.scalar(select(Payment).where(Payment.reference == reference))
     if known is not None:  # recorded before (an interrupted run): payments are never changed afterwards
         if known.invoice_id != invoice_id or known.amount != Decimal(record.amount):
-            raise SkippableRecordError(f"payment {record.external_id} was recorded as {known.amount} on invoice "
+            raise sync.skip(f"payment {record.external_id} was recorded as {known.amount} on invoice "
                                        f"{known.invoice_id}; the ERP now says {record.amount} on invoice {invoice_id}")
         return "payment", known.id, "unchanged"
     payment = orders.record_payment(ctx, invoice_id, {"amount": record.amount, "paid_on": record.paid_on,
