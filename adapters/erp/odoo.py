@@ -208,6 +208,8 @@ class OdooAdapter(ErpAdapter):
                 raise ErpUnreachable(f"Odoo at {self.endpoint} did not answer: {type(exc).__name__}") from exc
             except requests.Timeout as exc:
                 raise RetriableAdapterError(f"Odoo at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+            except requests.RequestException as exc:  # the answer broke off (the server went away mid-reply)
+                raise RetriableAdapterError(f"Odoo at {self.endpoint} broke off its answer: {type(exc).__name__}") from exc
             if resp.status_code == 429 or resp.status_code >= 500:
                 raise RetriableAdapterError(f"Odoo answered HTTP {resp.status_code}")
             if resp.status_code >= 400:

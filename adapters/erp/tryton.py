@@ -95,6 +95,8 @@ class TrytonClient:
             raise ErpUnreachable(f"Tryton at {self.endpoint} did not answer: {type(exc).__name__}") from exc
         except requests.Timeout as exc:
             raise RetriableAdapterError(f"Tryton at {self.endpoint} did not answer: {type(exc).__name__}") from exc
+        except requests.RequestException as exc:  # the answer broke off (the server went away mid-reply)
+            raise RetriableAdapterError(f"Tryton at {self.endpoint} broke off its answer: {type(exc).__name__}") from exc
         if resp.status_code == 404:  # the path is /<database>/rpc/: Tryton serves no database of that name
             raise ConnectionRefused(_("Tryton at %(url)s has no database named '%(database)s': check the "
                                       "connection's database setting.", url=self.url, database=self.database))
