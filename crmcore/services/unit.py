@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..errors import Conflict
 from ..i18n import _
+from .integrity import integrity_message
 
 _DEPTH = "crm_uow_depth"
 
@@ -33,8 +34,7 @@ def unit_of_work(ctx: Any) -> Iterator[Any]:
     except IntegrityError as exc:
         if depth == 0:
             ctx.session.rollback()
-        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint failed"
-        raise Conflict(_("The change conflicts with existing data (%(detail)s).", detail=detail)) from exc
+        raise Conflict(integrity_message(ctx, exc)) from exc
     except BaseException:
         if depth == 0:
             ctx.session.rollback()
