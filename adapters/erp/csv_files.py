@@ -8,12 +8,12 @@ Nested data is flattened: one contact and one address per customer row (``contac
 """
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import os
 from decimal import InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from .base import (STREAMS, ContactPerson, ErpAdapter, ErpUnreachable, FatalAdapterError, OrderItem, Page,
                    PostalAddress, Record, RetriableAdapterError, SalesOrderRecord)
@@ -22,18 +22,6 @@ ENCODINGS = ("utf-8-sig", "gb18030")
 CUSTOMER_EXTRA = ("contact_name", "contact_phone", "contact_email", "address_line1", "address_city",
                   "address_postcode", "address_country")
 ORDER_LINE = ("line_product_ref", "line_description", "line_quantity", "line_unit_price", "line_total")
-
-
-def decode_bytes(raw: bytes, encoding: str | None = None) -> str:
-    """Text of a dropped file: the given encoding, else UTF-8 (BOM or not), else GB18030."""
-    if encoding:
-        return raw.decode(encoding)
-    for enc in ENCODINGS:
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise FatalAdapterError("the file is neither UTF-8 nor GB18030")
 
 
 def _columns(stream: str) -> list[str]:
@@ -72,34 +60,64 @@ class CsvAdapter(ErpAdapter):
 
     # --- reading ------------------------------------------------------------------------------
 
-    def _rows(self, stream: str) -> list[dict[str, str]]:
+    def _open(self, path: Path, encoding: str | None) -> TextIO:
+        """The file opened as text, streaming: the given encoding, else the first of ``ENCODINGS``
+        that decodes the whole file (checked in chunks, so memory stays flat in the file's size)."""
+        if not encoding:
+            for candidate in ENCODINGS:
+                decoder = codecs.getincrementaldecoder(candidate)()
+                try:
+                    with open(path, "rb") as raw:
+                        while chunk := raw.read(1 << 16):
+                            decoder.decode(chunk)
+                        decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    continue
+                encoding = candidate
+                break
+            else:
+                raise FatalAdapterError(f"{path.name} is neither UTF-8 nor GB18030")
+        return open(path, encoding=encoding, newline="")
+
+    def _rows(self, stream: str) -> Iterator[dict[str, str]]:
+        """The rows of ``<stream>.csv``, one at a time (the file is never read whole)."""
         path = self.directory / f"{stream}.csv"
         if not path.exists():
-            return []
+            return
         try:
-            text = decode_bytes(path.read_bytes(), self.config.get("encoding"))
+            fh = self._open(path, self.config.get("encoding"))
         except OSError as exc:
             raise RetriableAdapterError(f"cannot read {path}: {exc}") from exc
-        return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+        with fh:
+            for row in csv.DictReader(fh):
+                yield {(k or "").strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str) or v is None}
 
-    def _records(self, stream: str) -> list[Record]:
-        rows = self._rows(stream)
+    def _records(self, stream: str) -> Iterator[Record]:
+        """Records of the stream in file order. An order's lines are consecutive rows with the same
+        ``external_id``; an order whose rows are split by another order's is refused (it would be
+        read as two orders)."""
         cls = STREAMS[stream].record
         if stream == "orders":
-            grouped: dict[str, SalesOrderRecord] = {}
-            for row in rows:
-                order = grouped.get(row["external_id"])
-                if order is None:
-                    order = grouped[row["external_id"]] = SalesOrderRecord.from_dict(row)
+            order: SalesOrderRecord | None = None
+            seen: set[str] = set()
+            for row in self._rows(stream):
+                if order is None or row["external_id"] != order.external_id:
+                    if order is not None:
+                        yield order
+                    if row["external_id"] in seen:
+                        raise FatalAdapterError(f"the lines of order {row['external_id']} are not on consecutive rows")
+                    seen.add(row["external_id"])
+                    order = SalesOrderRecord.from_dict(row)
                 if row.get("line_description") or row.get("line_product_ref"):
                     order.lines.append(OrderItem.from_dict({
                         "external_id": f"{row['external_id']}-{len(order.lines) + 1}",
                         "product_ref": row.get("line_product_ref") or None,
                         "description": row.get("line_description") or "", "quantity": row.get("line_quantity") or "1",
                         "unit_price": row.get("line_unit_price") or "0", "line_total": row.get("line_total")}))
-            return list(grouped.values())
-        out = []
-        for row in rows:
+            if order is not None:
+                yield order
+            return
+        for row in self._rows(stream):
             record = cls.from_dict(row)
             if stream == "customers":
                 if row.get("contact_name"):
@@ -111,21 +129,30 @@ class CsvAdapter(ErpAdapter):
                                                       city=row.get("address_city") or None,
                                                       postcode=row.get("address_postcode") or None,
                                                       country=row.get("address_country") or None)]
-            out.append(record)
-        return out
+            yield record
 
     def read(self, stream: str, since: Any, cursor: Any = None) -> Iterator[Page]:
-        try:
-            records = self._records(stream)
-        except (ValueError, InvalidOperation, KeyError) as exc:
-            raise FatalAdapterError(f"{stream}.csv is malformed: {exc}") from exc
-        if since is not None:
-            records = [r for r in records if getattr(r, "updated_at", None) is None or r.updated_at >= since]
         start = int(cursor or 0)
-        for i in range(start, len(records), self.page_size):
-            chunk = records[i:i + self.page_size]
-            stamps = [r.updated_at for r in chunk if getattr(r, "updated_at", None) is not None]
-            yield Page(records=chunk, cursor=i + len(chunk), max_key=max(stamps) if stamps else None)
+        position, chunk = 0, []
+        records = self._records(stream)
+        while True:
+            try:
+                record = next(records, None)
+            except (ValueError, InvalidOperation, KeyError) as exc:
+                raise FatalAdapterError(f"{stream}.csv is malformed: {exc}") from exc
+            if record is not None:
+                if since is not None and getattr(record, "updated_at", None) is not None and record.updated_at < since:
+                    continue
+                position += 1
+                if position <= start:
+                    continue
+                chunk.append(record)
+            if chunk and (record is None or len(chunk) >= self.page_size):
+                stamps = [r.updated_at for r in chunk if getattr(r, "updated_at", None) is not None]
+                yield Page(records=chunk, cursor=position, max_key=max(stamps) if stamps else None)
+                chunk = []
+            if record is None:
+                return
 
     def count(self, stream: str, since: Any) -> int | None:
         return sum(len(p.records) for p in self.read(stream, since))
@@ -146,10 +173,10 @@ class CsvAdapter(ErpAdapter):
         path = self._outgoing(kind)
         if not record.crm_ref or not path.exists():
             return None
-        text = decode_bytes(path.read_bytes(), self.config.get("write_encoding"))
-        for row in csv.DictReader(io.StringIO(text)):
-            if row.get("crm_ref") == record.crm_ref:
-                return row["external_id"]
+        with self._open(path, self.config.get("write_encoding")) as fh:
+            for row in csv.DictReader(fh):
+                if row.get("crm_ref") == record.crm_ref:
+                    return row["external_id"]
         return None
 
     def write(self, kind: str, record: Any, external_id: str | None = None) -> str:

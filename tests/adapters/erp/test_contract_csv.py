@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from adapters.erp.csv_files import CsvAdapter, decode_bytes
+from adapters.erp.base import FatalAdapterError
+from adapters.erp.csv_files import CsvAdapter
 
 from adapters.erp.testing import AdapterContract
 
@@ -64,7 +65,7 @@ class TestCsvContract(AdapterContract):
         record = CustomerRecord(external_id="", name="推送客户", email="push@contract.example", crm_ref="C-CONTRACT-1")
         external_id = env.adapter.write("customers", record, None)
         assert env.adapter.find("customers", record) == external_id == "crm:C-CONTRACT-1"
-        text = decode_bytes((env.folder / "outgoing" / "customers.csv").read_bytes())
+        text = (env.folder / "outgoing" / "customers.csv").read_text(encoding="utf-8-sig")
         assert "推送客户" in text and len(text.strip().splitlines()) == 2  # the header and one row
 
 
@@ -76,9 +77,40 @@ def test_dropped_files_in_each_encoding_read_the_same(tmp_path, encoding):
     assert [(r.external_id, r.name) for r in page.records] == [("K1", "广州丙贸易有限公司")]
 
 
-def test_gb18030_bytes_are_not_mistaken_for_utf8():
+def test_gb18030_bytes_are_not_mistaken_for_utf8(tmp_path):
+    """The encoding is decided on the whole file, read in chunks: a GB18030 name far past the first
+    chunk still makes the file GB18030, and an unreadable file is refused with its name."""
     raw = "客户".encode("gb18030")
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
-    assert decode_bytes(raw) == "客户"
-    assert decode_bytes("\ufeff客户".encode("utf-8")) == "客户"
+    lines = ["external_id,name,email,crm_ref,active,updated_at"]
+    lines += [f"A{i},Company {i},a{i}@example.com,,true," for i in range(3000)]  # ~130 kB of ASCII first
+    lines.append("K1,广州丙贸易有限公司,bing@example.cn,,true,")
+    (tmp_path / "customers.csv").write_bytes(("\n".join(lines) + "\n").encode("gb18030"))
+    adapter = CsvAdapter({"directory": str(tmp_path), "page_size": 1000})
+    records = [r for page in adapter.read("customers", None) for r in page.records]
+    assert len(records) == 3001 and records[-1].name == "广州丙贸易有限公司"
+    (tmp_path / "customers.csv").write_bytes(b"external_id,name\nK1,\xff\xfe\xff\n")
+    with pytest.raises(FatalAdapterError, match="customers.csv"):
+        list(adapter.read("customers", None))
+
+
+def test_order_lines_are_read_in_pages_and_resume_from_the_cursor(tmp_path):
+    rows = ["external_id,customer_ref,line_description,line_quantity,line_unit_price"]
+    for order in range(5):
+        rows += [f"SO{order},K1,item {order}-{n},1,10" for n in range(3)]
+    (tmp_path / "orders.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    adapter = CsvAdapter({"directory": str(tmp_path), "page_size": 2})
+    pages = list(adapter.read("orders", None))
+    assert [[o.external_id for o in p.records] for p in pages] == [["SO0", "SO1"], ["SO2", "SO3"], ["SO4"]]
+    assert all(len(o.lines) == 3 for p in pages for o in p.records)
+    resumed = list(adapter.read("orders", None, pages[0].cursor))
+    assert [o.external_id for p in resumed for o in p.records] == ["SO2", "SO3", "SO4"]
+
+
+def test_an_order_split_by_another_is_refused_not_read_as_two(tmp_path):
+    rows = ["external_id,customer_ref,line_description", "SO1,K1,a", "SO2,K1,b", "SO1,K1,c"]
+    (tmp_path / "orders.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    adapter = CsvAdapter({"directory": str(tmp_path)})
+    with pytest.raises(FatalAdapterError, match="SO1"):
+        list(adapter.read("orders", None))
