@@ -3,7 +3,6 @@ of their contacts and interactions, deleted ones included), never another team's
 values; entries of entity types without record rules need their permission (users: user.manage)."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -11,18 +10,13 @@ from sqlalchemy import select
 
 from crmcore.models import AuditLog
 from crmcore.services import contacts, customers, interactions
+from crmcore.testing import admin_login
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 SECRET = "west-secret-value"
 
 
 def _login(app: Any, username: str) -> Any:
-    client = app.test_client()
-    page = client.get("/admin/auth/login")
-    token = CSRF.search(page.text).group(1)
-    assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
-                                                  "password": "password123"}).status_code == 302
-    return client
+    return admin_login(app.test_client(), username)
 
 
 def _world(rt: Any, make_user: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from crmcore.models import WorkflowDefinition
 from crmcore.services import approvals
 from crmcore.services import customers as customer_svc
 from crmcore.services import users as user_svc
+from crmcore.testing import admin_login
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "password123"
@@ -23,10 +24,7 @@ DEFINITION = {"name": "lifecycle", "entity": "customer", "state_field": "stage",
 
 
 def login(client: Any, username: str) -> None:
-    page = client.get("/admin/auth/login")
-    token = CSRF.search(page.text).group(1)
-    assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
-                                                  "password": PASSWORD}).status_code == 302
+    admin_login(client, username, PASSWORD)
 
 
 def token(client: Any, url: str) -> str:

@@ -15,6 +15,7 @@ from adapters.erp.connections import save_connection
 from adapters.erp.models import ErpInvoice, SyncIssue
 from adapters.erp.runner import run_sync
 from crmcore.models import Customer
+from crmcore.testing import admin_login
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
@@ -86,11 +87,7 @@ def test_issues_api_retry_and_finance_panel(ctx, tmp_path, make_user, client):
 
 
 def login(client: Any, username: str) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    page = client.get("/admin/auth/login")
-    r = client.post("/admin/auth/login", data={"csrf_token": CSRF.search(page.text).group(1), "username": username,
-                                               "password": "password123"})
-    assert r.status_code == 302
+    admin_login(client, username, lang="en")
 
 
 def test_admin_pages_connections_secret_write_only_and_issue_retry(ctx, client, make_user, tmp_path):

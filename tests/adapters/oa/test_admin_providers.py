@@ -10,6 +10,7 @@ from adapters.oa import settings as oa_settings
 from adapters.oa.models import OAProviderSetting
 from crmcore import hookimpl
 from crmcore.services import users as user_svc
+from crmcore.testing import admin_login
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PASSWORD = "password123"
@@ -39,10 +40,7 @@ def app(make_app):
 
 
 def login(client: Any, username: str) -> None:
-    page = client.get("/admin/auth/login")
-    token = CSRF.search(page.text).group(1)
-    assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
-                                                  "password": PASSWORD}).status_code == 302
+    admin_login(client, username, PASSWORD)
 
 
 def token(client: Any, url: str) -> str:

@@ -23,6 +23,7 @@ from crmcore.plugins import build_plugin_manager, register_commands
 from crmcore.runtime import build_runtime
 from plugins.analysis.models import ClvScore, ModelFit
 from plugins.analysis.services import clv, rfm, tags
+from crmcore.testing import admin_login
 
 AS_OF = dt.date(2026, 6, 30)  # the conftest builders date orders back from this day
 PLUGIN_DIR = Path(__file__).resolve().parents[3] / "plugins" / "analysis"
@@ -156,13 +157,7 @@ def test_profile_converts_every_currency(app: Any, ctx: Any, make_customer: Any,
 
 
 def _login(app: Any, username: str) -> Any:
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    page = client.get("/admin/auth/login")
-    token = CSRF.search(page.text).group(1)
-    assert client.post("/admin/auth/login", data={"csrf_token": token, "username": username,
-                                                  "password": "password123"}).status_code == 302
-    return client
+    return admin_login(app.test_client(), username, lang="en")
 
 
 def test_admin_run_buttons(app: Any, ctx: Any, shop: list[Any], make_user: Any) -> None:
