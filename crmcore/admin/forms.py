@@ -200,7 +200,7 @@ class CustomFieldForm(AdminForm):
     choices = TextAreaField(_l("Choices"), description=_l("For choice fields: one per line or separated by commas."),
                             render_kw={"rows": 3})
     help_text = TextAreaField(_l("Help text"), render_kw={"rows": 2})
-    position = IntegerField(_l("Position"), default=0, validators=[Optional()])
+    position = IntegerField(_l("Sort order"), default=0, validators=[Optional()])
     active = BooleanField(_l("Active"), default=True)
 
 

@@ -156,7 +156,7 @@ class CustomFieldView(SecureModelView):
     form = forms.CustomFieldForm
     column_list = ("entity", "name", "label", "type", "required", "choices", "position", "active")
     column_labels = {"entity": _l("Record type"), "name": _l("Name"), "label": _l("Label"), "type": _l("Type"),
-                     "required": _l("Required"), "choices": _l("Choices"), "position": _l("Position"),
+                     "required": _l("Required"), "choices": _l("Choices"), "position": _l("Sort order"),
                      "active": _l("Active")}
     column_filters = ("entity", "type", "active")
     column_default_sort = [("entity", False), ("position", False)]

@@ -201,7 +201,7 @@ class AssignmentRuleForm(AdminForm):
                                                     ("least_loaded", _l("Least loaded")), ("fixed", _l("Fixed"))])
     members = QuerySelectMultipleField(_l("Members"), query_factory=active_users, get_label=user_label,
                                        validators=[DataRequired()])
-    position = IntegerField(_l("Position"), default=100, validators=[Optional()])
+    position = IntegerField(_l("Sort order"), default=100, validators=[Optional()])
     active = BooleanField(_l("Active"), default=True)
 
 
@@ -210,7 +210,7 @@ class AssignmentRuleView(SecureModelView):
     write_permission = "service.config.manage"
     form = AssignmentRuleForm
     column_list = ("position", "name", "category", "strategy", "member_ids", "active")
-    column_labels = {"position": _l("Position"), "name": _l("Name"), "category": _l("Category"),
+    column_labels = {"position": _l("Sort order"), "name": _l("Name"), "category": _l("Category"),
                      "strategy": _l("Strategy"), "member_ids": _l("Members"), "active": _l("Active")}
     column_default_sort = ("position", False)
     column_formatters = {"member_ids": lambda v, c, m, n: ", ".join(_user_names(m.member_ids))}
@@ -286,7 +286,7 @@ class TicketStateForm(AdminForm):
     phase = SelectField(_l("Phase"), choices=[("open", _l("open: SLA clocks run")),
                                               ("paused", _l("paused: the resolution clock stops")),
                                               ("done", _l("done: clocks stop"))])
-    position = IntegerField(_l("Position"), default=100, validators=[Optional()])
+    position = IntegerField(_l("Sort order"), default=100, validators=[Optional()])
 
 
 class TicketStateView(SecureModelView):
@@ -294,7 +294,7 @@ class TicketStateView(SecureModelView):
     write_permission = "service.config.manage"
     form = TicketStateForm
     column_list = ("position", "key", "name", "phase")
-    column_labels = {"position": _l("Position"), "key": _l("Key"), "name": _l("Name"), "phase": _l("Phase")}
+    column_labels = {"position": _l("Sort order"), "key": _l("Key"), "name": _l("Name"), "phase": _l("Phase")}
     column_default_sort = ("position", False)
 
     def edit_form(self, obj: Any = None) -> Any:
