@@ -53,6 +53,25 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What ``crm check`` found: ``level`` is ``error`` (exit code 1), ``warning`` or ``ok``; ``message``
+    says what is wrong and what to do, in the reader's language (never a secret)."""
+
+    level: str
+    topic: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A deployment check of ``crm check``: ``func(ctx)`` returns a list of :class:`Finding`."""
+
+    name: str
+    func: Callable[[Any], list[Finding]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class OutboxHandler:
     """A destination for outbox messages: ``deliver(ctx, message)`` raises to retry.
 
