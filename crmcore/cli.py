@@ -150,6 +150,32 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"Token {token_id} revoked.")
 
 
+@cli.command("check")
+@click.option("--public-url", help="Where users reach the CRM (overrides CRM_PUBLIC_URL), e.g. https://crm.example.com")
+@click.option("--locale", type=click.Choice(["zh_CN", "en"]), help="Language of the report (default CRM_DEFAULT_LOCALE)")
+def check(public_url: str | None, locale: str | None) -> None:
+    """Check this deployment's settings (secret key, cookies, database, jobs, mail, ERP); exit 1 on an error."""
+    from flask_babel import force_locale
+
+    from .checks import run_checks
+
+    rt = current_app.extensions["crm"]
+    ctx = rt.context(source="cli")
+    if public_url is not None:
+        ctx.settings["PUBLIC_URL"] = public_url
+    marks = {"error": "✗", "warning": "!", "ok": "✓"}
+    with force_locale(locale or rt.settings.get("DEFAULT_LOCALE") or "en"):
+        findings = run_checks(ctx)
+        for finding in findings:
+            click.echo(f"{marks.get(finding.level, '?')} {finding.message}")
+        errors = sum(1 for f in findings if f.level == "error")
+        warnings = sum(1 for f in findings if f.level == "warning")
+        click.echo(_("%(errors)s error(s), %(warnings)s warning(s).", errors=errors, warnings=warnings))
+    ctx.session.close()
+    if errors:
+        sys.exit(1)
+
+
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json: bool) -> None:

@@ -53,12 +53,35 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What ``crm check`` found: ``level`` is ``error`` (exit code 1), ``warning`` or ``ok``; ``message``
+    says what is wrong and what to do, in the reader's language (never a secret)."""
+
+    level: str
+    topic: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A deployment check of ``crm check``: ``func(ctx)`` returns a list of :class:`Finding`."""
+
+    name: str
+    func: Callable[[Any], list[Finding]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class OutboxHandler:
     """A destination for outbox messages: ``deliver(ctx, message)`` raises to retry.
 
     ``topics`` are event names; a trailing ``*`` matches a prefix (``customer.*``).
     ``ignore_sources``: changes made with these ``ctx.source`` values get no message for this
     destination (the ERP sync's own writes are not pushed back to the ERP: that would echo).
+    ``active(ctx)``: whether the destination exists now (an ERP connection, a mail server), asked
+    once per writing transaction; when it says no, events get no row for it. ``None``: always.
+    A failure raising ``OSError`` or ``RetriableAdapterError`` means the destination is down: it is
+    paused with backoff (its other messages wait); any other exception retries that message only.
     """
 
     name: str
@@ -66,6 +89,7 @@ class OutboxHandler:
     deliver: Callable[[Any, Any], None]
     max_attempts: int = 10
     ignore_sources: tuple[str, ...] = ()
+    active: Callable[[Any], bool] | None = None
 
     def wants(self, topic: str, source: str | None = None) -> bool:
         if source is not None and source in self.ignore_sources:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .contracts import Event
 from .models import AuditLog, OutboxMessage
+from .services.outbox import active_handlers
 
 log = logging.getLogger(__name__)
 _PENDING = "crm_pending_events"
@@ -56,7 +57,7 @@ def emit(ctx: Any, event: Event, *, lifecycle: tuple[str, str, Any, dict[str, An
     if event.actor_id is None and ctx.actor is not None:
         event.actor_id = ctx.actor.id
     payload = jsonable(event.to_dict())
-    for handler in ctx.registry.outbox_handlers.values():
+    for handler in active_handlers(ctx):
         if handler.wants(event.name, ctx.source):
             ctx.session.add(OutboxMessage(
                 event_id=event.id, topic=event.name, destination=handler.name, payload=payload,
@@ -84,7 +85,7 @@ def record_changes(ctx: Any, entries: list[tuple[str, str, Any, dict[str, Any] |
     audits: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     pending = []
-    handlers = list(ctx.registry.outbox_handlers.values())
+    handlers = active_handlers(ctx)
     actor_id = getattr(ctx.actor, "id", None)
     for entity, action, entity_id, changes, data in entries:
         changes = changes or {}

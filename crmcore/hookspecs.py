@@ -283,6 +283,17 @@ def crm_register_jobs() -> list[Any]:
 
 
 @hookspec
+def crm_register_checks() -> list[Any]:
+    """Return deployment checks that ``crm check`` runs after the core's (settings, database, jobs).
+
+    Called once when ``crm check`` runs. A check tries what it checks (connects to the mail server,
+    asks each ERP connection) and reports each problem in the reader's language, never a secret.
+
+    :return: a list of ``crmcore.contracts.Check``; each ``func(ctx)`` returns ``Finding`` items.
+    """
+
+
+@hookspec
 def crm_demo_data(ctx: Any) -> list[str]:
     """Add the plugin's demo records, after the core's demo users and customers exist.
 

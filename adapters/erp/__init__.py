@@ -22,6 +22,7 @@ CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:sync"
 CRM_JOBS = ".cli:JOBS"
 CRM_OUTBOX_HANDLERS = ".push:handler"
+CRM_CHECKS = ".checks:CHECKS"
 
 
 @hookimpl

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from crmcore.services import outbox
 from crmcore.db import utcnow
 from crmcore.errors import AdapterError, NotFound, ValidationError
 from crmcore.i18n import _
@@ -67,6 +68,7 @@ def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> 
         apply_changes(conn, data, FIELDS)
         if data.get("secret"):
             conn.secret = data["secret"]
+        outbox.resume(ctx.session, "erp")  # a changed connection is tried at the next delivery, not after the pause
     return conn
 
 

@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.contracts import OutboxHandler
-from crmcore.db import utcnow
-from crmcore.errors import FatalAdapterError
+from crmcore.errors import AdapterError, FatalAdapterError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 
 from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord, SkippableRecordError
@@ -38,12 +37,16 @@ def deliver(ctx: Any, msg: OutboxMessage) -> None:
     Each connection gets it on its own: one that fails does not hold back the others (those that took
     it are noted on the message, ``delivered_to``, and skipped when it is retried), and a server found
     down in this session is not tried again for a minute (no retry budget spent per message)."""
-    source = ctx.session.scalar(select(AuditLog.source).where(AuditLog.event_id == msg.event_id).limit(1))
+    payload = msg.payload or {}
+    source = ctx.session.scalar(select(AuditLog.source).where(  # by (entity, entity_id): indexed
+        AuditLog.entity == str(payload.get("entity")), AuditLog.entity_id == str(payload.get("entity_id")),
+        AuditLog.event_id == msg.event_id).limit(1))
     if source == SOURCE:
         return  # the change came from the ERP: pushing it back would echo (messages written before
         # the handler declared ``ignore_sources``)
     msg_id = msg.id
     failures: list[Exception] = []
+    took = 0
     for conn in list_connections(ctx, enabled=True):
         msg = ctx.session.get(OutboxMessage, msg_id)
         payload = msg.payload or {}
@@ -66,8 +69,21 @@ def deliver(ctx: Any, msg: OutboxMessage) -> None:
             msg.payload = {**(msg.payload or {}), "delivered_to": [*((msg.payload or {}).get("delivered_to") or []),
                                                                    conn.name]}
             ctx.session.commit()  # kept even if another connection fails below
+            took += 1
+    if failures and took:  # some connections took it: the message waits, the destination is not down
+        raise PushIncomplete(f"{type(failures[0]).__name__}: {failures[0]}")
     if failures:
         raise failures[0]
+
+
+class PushIncomplete(AdapterError):
+    """Some connections took a change and others failed: that message is retried, the others go on."""
+
+
+def has_push_connection(ctx: Any) -> bool:
+    """Whether the destination ``erp`` exists: an enabled connection that takes pushes (asked when writing)."""
+    return ctx.session.scalar(select(ErpConnection.id).where(ErpConnection.enabled.is_(True),
+                                                             ErpConnection.push_enabled.is_(True)).limit(1)) is not None
 
 
 _DOWN = "erp_down"  # session.info: {connection key: (until, error)} servers found down in this session
@@ -186,36 +202,14 @@ def push_order(ctx: Any, conn: ErpConnection, adapter: Any, order_id: int) -> st
 
 
 def handler() -> OutboxHandler:
-    return OutboxHandler(name=DESTINATION, topics=TOPICS, deliver=deliver, max_attempts=12, ignore_sources=(SOURCE,))
+    return OutboxHandler(name=DESTINATION, topics=TOPICS, deliver=deliver, max_attempts=12, ignore_sources=(SOURCE,),
+                         active=has_push_connection)
 
 
 def push_pending(ctx: Any, limit: int = 500) -> dict[str, int]:
-    """Deliver the ERP's due outbox messages now (``crm sync run`` does this before pulling)."""
+    """Deliver the ERP's due outbox messages now (``crm sync run`` does this before pulling): the
+    outbox's own delivery, so a message claimed by a worker is never pushed twice."""
     from crmcore.services import outbox
 
-    counts = {"delivered": 0, "retry": 0, "dead": 0}
-    ids = list(ctx.session.scalars(select(OutboxMessage.id).where(
-        OutboxMessage.destination == DESTINATION, OutboxMessage.status == "pending",
-        OutboxMessage.next_attempt_at <= utcnow()).order_by(OutboxMessage.id).limit(limit)))
-    h = ctx.registry.outbox_handlers.get(DESTINATION)
-    for msg_id in ids:
-        msg = ctx.session.get(OutboxMessage, msg_id)
-        msg.attempts += 1
-        try:
-            h.deliver(ctx, msg)
-        except Exception as exc:  # noqa: BLE001 - kept for a retry, as the outbox does
-            ctx.session.rollback()
-            msg = ctx.session.get(OutboxMessage, msg_id)
-            msg.attempts += 1
-            msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if msg.attempts >= h.max_attempts:
-                msg.status = "dead"
-                counts["dead"] += 1
-            else:
-                msg.next_attempt_at = utcnow() + outbox.backoff(msg.attempts)
-                counts["retry"] += 1
-        else:
-            msg.status, msg.delivered_at, msg.last_error = "delivered", utcnow(), None
-            counts["delivered"] += 1
-        ctx.session.commit()
-    return counts
+    counts = outbox.deliver_due(ctx, limit=limit, destinations=[DESTINATION])
+    return {k: counts[k] for k in ("delivered", "retry", "dead")}

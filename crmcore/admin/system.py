@@ -154,7 +154,7 @@ class OutboxView(SecureModelView):
     column_labels = {"topic": _l("Event"), "destination": _l("Destination"), "status": _l("Status"),
                      "attempts": _l("Attempts"), "next_attempt_at": _l("Next attempt"), "last_error": _l("Last error"),
                      "created_at": _l("Created"), "payload": _l("Payload"), "delivered_at": _l("Delivered"),
-                     "replay": ""}
+                     "claimed_by": _l("Delivered now by"), "claimed_until": _l("Claimed until"), "replay": ""}
     column_default_sort = ("id", True)
     column_filters = (FilterEqual(OutboxMessage.status, _l("Status"),
                                   options=[("pending", "pending"), ("delivered", "delivered"), ("dead", "dead")]),
@@ -170,7 +170,8 @@ class OutboxView(SecureModelView):
         "replay": lambda v, c, m, n: _replay_button(m),
     }
     column_formatters_detail = {"payload": lambda v, c, m, n: Markup('<pre class="crm-pre">{}</pre>').format(
-        _pretty(m.payload))}
+        _pretty(m.payload)),
+        "claimed_until": lambda v, c, m, n: local_time(m.claimed_until, seconds=True) if m.claimed_until else ""}
 
     def is_action_allowed(self, name: str) -> bool:
         return name == "replay" and self.can("outbox.manage")

@@ -47,7 +47,8 @@ class OutboxMessage(Base):
     """One event for one destination, written in the same transaction as the change."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_destination_due", "destination", "status", "next_attempt_at", "id"))
 
     id: Mapped[intpk]
     event_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -61,6 +62,19 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_ts]
     delivered_at: Mapped[dt.datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(120))  # the worker delivering it now
+    claimed_until: Mapped[dt.datetime | None]  # its claim ends then (a crashed worker's claim expires)
+
+
+class OutboxDestination(Base):
+    """Delivery state of one destination, shared by every worker: paused after failures (backoff)."""
+
+    __tablename__ = "outbox_destinations"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)  # consecutive failures of the destination itself
+    paused_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class JobRun(Base):

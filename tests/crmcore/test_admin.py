@@ -333,6 +333,20 @@ def test_outbox_replay(admin_client: Any, ctx: Any, rt: Any) -> None:
     assert rt.db.session.get(OutboxMessage, msg.id).status == "pending"
 
 
+def test_outbox_details_show_who_delivers_a_claimed_message(admin_client: Any, ctx: Any) -> None:
+    from crmcore.db import utcnow
+    from crmcore.models import OutboxMessage
+    from crmcore.services import outbox
+
+    msg = OutboxMessage(event_id="e2", topic="customer.updated", destination="shop", payload={},
+                        idempotency_key="e2:shop")
+    ctx.session.add(msg)
+    ctx.session.commit()
+    assert outbox.claim(ctx.session, "shop", "web-1:4242:abcd", utcnow()) == [msg.id]
+    page = admin_client.get(f"/admin/outbox/details/?id={msg.id}").text
+    assert "Delivered now by" in page and "web-1:4242:abcd" in page and "Claimed until" in page
+
+
 # ---- the customer page: duplicates, merge, undo, log an interaction -----------------------------------------
 
 

@@ -739,6 +739,34 @@ def test_hook_crm_demo_data(make_app):
     assert again.exit_code == 0 and seen[1] == seen[0]  # the core's demo is idempotent too
 
 
+def test_hook_crm_register_checks(make_app):
+    """A plugin's checks run after the core's; an error finding fails ``crm check``; a check that
+    raises is reported by name and does not stop the others."""
+    from crmcore.checks import run_checks
+    from crmcore.contracts import Check, Finding
+
+    def shop(ctx: Any) -> list[Finding]:
+        return [Finding("error", "shop", "The shop cannot be reached.")]
+
+    def broken(ctx: Any) -> list[Finding]:
+        raise RuntimeError("no shop settings")
+
+    class Plugin:
+        @hookimpl
+        def crm_register_checks(self):
+            return [Check("hooktest.shop", shop), Check("hooktest.broken", broken)]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    with app.app_context():
+        findings = run_checks(app.extensions["crm"].context(source="cli"))
+    topics = [f.topic for f in findings]
+    assert topics.index("secret_key") < topics.index("shop")  # the core's first
+    assert Finding("error", "shop", "The shop cannot be reached.") in findings
+    [failed] = [f for f in findings if f.topic == "hooktest.broken"]
+    assert failed.level == "error" and "hooktest.broken" in failed.message and "no shop settings" in failed.message
+    assert [t for t in topics if t.startswith(("shop", "hooktest"))] == ["shop", "hooktest.broken"]
+
+
 def test_hook_crm_register_jobs(make_app):
     runs: list[str] = []
 

@@ -17,7 +17,7 @@ from crmcore.runtime import build_runtime
 CORE_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "customers", "contacts", "addresses", "tags", "customer_tags", "interactions", "custom_fields", "users", "roles",
     "teams", "api_tokens", "audit_log", "external_refs", "sync_state", "outbox", "job_runs", "rate_limit_hits",
-    "login_failures"}}
+    "login_failures", "outbox_destinations"}}
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def empty_database_url(tmp_path):
 def test_upgrade_builds_the_models_schema(empty_database_url, tmp_path):
     assert CORE_TABLES == {"customers", "contacts", "addresses", "tags", "customer_tags", "interactions",
                            "custom_fields", "users", "roles", "teams", "api_tokens", "audit_log", "external_refs",
-                           "sync_state", "outbox", "job_runs", "rate_limit_hits", "login_failures"}
+                           "sync_state", "outbox", "job_runs", "rate_limit_hits", "login_failures",
+                           "outbox_destinations"}
     rt = build_runtime({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path), "PLUGINS_AUTOLOAD": False})
     migrate.upgrade(rt)
     assert "0001_core" in migrate.current_heads(rt) or migrate.current_heads(rt)
@@ -80,3 +81,34 @@ def test_init_db_cli_creates_schema_and_roles(tmp_path, monkeypatch):
     assert roles == {"admin", "manager", "sales", "service", "analyst"}
     engine.dispose()
     cli_mod._runtime.clear()
+
+
+def test_outbox_migration_keeps_existing_messages_and_reverses(empty_database_url, tmp_path):
+    """0006_core_outbox adds the claim columns, the destination index and table to a database with
+    messages in it: they are kept (unclaimed), and a downgrade removes only what it added."""
+    from alembic import command
+
+    rt = build_runtime({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path), "PLUGINS_AUTOLOAD": False})
+    migrate.upgrade(rt, "0004_core_conditions")
+    with rt.db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO outbox (event_id, topic, destination, payload, idempotency_key, status, attempts, "
+                          "next_attempt_at, created_at) VALUES ('e1', 'customer.created', 'erp', '{}', 'e1:erp', "
+                          "'pending', 2, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    migrate.upgrade(rt, "0006_core_outbox")
+    with rt.db.engine.connect() as conn:
+        row = conn.execute(text("SELECT idempotency_key, status, attempts, claimed_by, claimed_until FROM outbox")).one()
+        assert tuple(row) == ("e1:erp", "pending", 2, None, None)
+        assert conn.execute(text("SELECT count(*) FROM outbox_destinations")).scalar() == 0
+        from sqlalchemy import inspect
+
+        assert "ix_outbox_destination_due" in {ix["name"] for ix in inspect(conn).get_indexes("outbox")}
+    command.downgrade(migrate.alembic_config(rt), "0004_core_conditions")
+    with rt.db.engine.connect() as conn:
+        from sqlalchemy import inspect
+
+        insp = inspect(conn)
+        assert "outbox_destinations" not in insp.get_table_names()
+        assert {c["name"] for c in insp.get_columns("outbox")} >= {"idempotency_key", "attempts"}
+        assert "claimed_by" not in {c["name"] for c in insp.get_columns("outbox")}
+        assert conn.execute(text("SELECT idempotency_key, attempts FROM outbox")).one() == ("e1:erp", 2)
+    rt.db.dispose()

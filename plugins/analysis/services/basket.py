@@ -12,6 +12,7 @@ from crmcore.errors import ValidationError
 from crmcore.events import audit
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.staging import staged
 from plugins.sales.contracts import Suggestion
 from plugins.sales.models import Order, OrderLine, Product
 
@@ -48,10 +49,11 @@ def run_basket(ctx: Any, as_of: dt.date | None = None, *, days: int = 365, min_p
                     (confidence / (cast(cb.c.n, Float) / total)).label("lift"))
              .join(ca, ca.c.product_id == pairs.c.antecedent_id).join(cb, cb.c.product_id == pairs.c.consequent_id)
              .where(confidence >= literal(min_confidence)))
-    with unit_of_work(ctx):
+    # the pairs are counted over every order line: staged first, so the write holds SQLite's lock only to copy
+    with unit_of_work(ctx), staged(ctx.session, rules) as staged_rules:
         ctx.session.execute(delete(AssociationRule).where(AssociationRule.run_date == as_of))
         ctx.session.execute(insert(AssociationRule).from_select(
-            ["run_date", "antecedent_id", "consequent_id", "pair_count", "support", "confidence", "lift"], rules))
+            ["run_date", "antecedent_id", "consequent_id", "pair_count", "support", "confidence", "lift"], staged_rules))
         n = ctx.session.scalar(select(func.count()).select_from(AssociationRule).where(AssociationRule.run_date == as_of))
         useful = ctx.session.scalar(select(func.count()).select_from(AssociationRule).where(
             AssociationRule.run_date == as_of, AssociationRule.lift > 1))

@@ -16,6 +16,7 @@ from crmcore.events import audit, emit
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services.unit import unit_of_work
+from crmcore.staging import staged
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
@@ -153,8 +154,10 @@ def run_rfm(ctx: Any, as_of: dt.date | None = None, *, config: RfmConfig | None 
     warnings = missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
     with unit_of_work(ctx):
         ensure_segments(ctx)
+    # the scoring reads every order: staged first, so the write below holds SQLite's lock only to copy
+    with unit_of_work(ctx), staged(ctx.session, scored_select(ctx, as_of, config, currency)) as scored:
         ctx.session.execute(delete(RfmScore).where(RfmScore.run_date == as_of))
-        ctx.session.execute(insert(RfmScore).from_select(columns, scored_select(ctx, as_of, config, currency)))
+        ctx.session.execute(insert(RfmScore).from_select(columns, scored))
         count = ctx.session.scalar(select(func.count()).select_from(RfmScore).where(RfmScore.run_date == as_of)) or 0
         before = previous_run(ctx, RfmScore, as_of)
         changed = _emit_changes(ctx, as_of, before) if before is not None else 0

@@ -236,4 +236,9 @@ def deliver(ctx: Any, message: Any) -> None:
     send(ctx, mail)
 
 
-HANDLER = OutboxHandler("service.mail", TOPICS, deliver, max_attempts=8)
+def mail_is_on(ctx: Any) -> bool:
+    """Whether the destination ``service.mail`` exists: a mail server is configured (asked when writing)."""
+    return bool(ctx.settings.get("SERVICE_SMTP_HOST"))
+
+
+HANDLER = OutboxHandler("service.mail", TOPICS, deliver, max_attempts=8, active=mail_is_on)

@@ -143,25 +143,39 @@ def timer(ticket: Ticket, now: dt.datetime | None = None) -> dict[str, Any]:
     return {**out, "target": target, "due_at": due, "minutes_left": round(hours.minutes_between(ref, due))}
 
 
+CHUNK = 200  # breaches committed together: a long backlog never holds the (SQLite) write lock for long
+
+
 def check_breaches(ctx: Any, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Mark tickets whose first response or resolution is overdue; each breach is audited and
-    emits ``service.ticket.sla_breached`` and ``service.ticket.escalated``. Idempotent."""
+    emits ``service.ticket.sla_breached`` and ``service.ticket.escalated``. Idempotent: the overdue
+    tickets are found first, then marked ``CHUNK`` at a time, each chunk its own transaction (a run
+    stopped halfway is finished by the next)."""
     now = now or utcnow()
     done = keys_in_phase(ctx, "done")
     found: list[dict[str, Any]] = []
-    with unit_of_work(ctx):
-        first = ctx.session.scalars(select(Ticket).where(
-            Ticket.first_responded_at.is_(None), Ticket.first_response_breached_at.is_(None),
-            Ticket.first_response_due_at < now, Ticket.state.not_in(done)).order_by(Ticket.id))
-        for t in list(first):
-            t.first_response_breached_at = now
-            found.append(_escalate(ctx, t, "first_response", t.first_response_due_at, now))
-        late = ctx.session.scalars(select(Ticket).where(
-            Ticket.resolution_breached_at.is_(None), Ticket.paused_since.is_(None),
-            Ticket.resolution_due_at < now, Ticket.state.not_in(done)).order_by(Ticket.id))
-        for t in list(late):
-            t.resolution_breached_at = now
-            found.append(_escalate(ctx, t, "resolution", t.resolution_due_at, now))
+    first = list(ctx.session.scalars(select(Ticket.id).where(
+        Ticket.first_responded_at.is_(None), Ticket.first_response_breached_at.is_(None),
+        Ticket.first_response_due_at < now, Ticket.state.not_in(done)).order_by(Ticket.id)))
+    late = list(ctx.session.scalars(select(Ticket.id).where(
+        Ticket.resolution_breached_at.is_(None), Ticket.paused_since.is_(None),
+        Ticket.resolution_due_at < now, Ticket.state.not_in(done)).order_by(Ticket.id)))
+    ctx.session.commit()  # end the read: the writes below each take the lock briefly
+    work = [(i, "first_response") for i in first] + [(i, "resolution") for i in late]
+    for start in range(0, len(work), CHUNK):
+        with unit_of_work(ctx):
+            for ticket_id, target in work[start:start + CHUNK]:
+                t = ctx.session.get(Ticket, ticket_id, populate_existing=True)
+                if target == "first_response":
+                    if t is None or t.first_responded_at is not None or t.first_response_breached_at is not None:
+                        continue  # answered or marked meanwhile
+                    t.first_response_breached_at = now
+                    found.append(_escalate(ctx, t, target, t.first_response_due_at, now))
+                else:
+                    if t is None or t.resolution_breached_at is not None or t.paused_since is not None:
+                        continue
+                    t.resolution_breached_at = now
+                    found.append(_escalate(ctx, t, target, t.resolution_due_at, now))
     return found
 
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from crmcore.models import OutboxMessage
 from plugins.service.models import Ticket
 from plugins.service.services import portal, tickets
+
+
+@pytest.fixture
+def app(make_app):
+    """With a mail server configured: the confirmation link is in the mail's outbox row, which is
+    written only when the destination ``service.mail`` exists (nothing is delivered here)."""
+    return make_app(PLUGINS=["plugins.service"], SERVICE_SMTP_HOST="127.0.0.1")
 
 
 def csrf(html: str) -> str:

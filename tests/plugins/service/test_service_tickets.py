@@ -232,3 +232,36 @@ def test_targets_met_late_count_as_missed_in_the_compliance_report(ctx, make_cus
     assert per_agent[a.id]["first_response_met"] == 1.0 and per_agent[b.id]["first_response_met"] == 0.0
     # the breach job never reports what was already recorded as missed
     assert sla.check_breaches(ctx, now=sh(2026, 3, 20, 9, 0)) == []
+
+
+def test_breaches_are_committed_a_chunk_at_a_time(ctx, make_customer, policy, monkeypatch):
+    """A long backlog of overdue tickets is marked ``sla.CHUNK`` tickets per transaction, so the job never
+    holds the write lock (SQLite: every web writer waits on it) for the whole backlog."""
+    from sqlalchemy import event
+
+    customer = make_customer("Backlog Co")
+    ids = [tickets.create_ticket(ctx, {"subject": f"t{i}", "customer_id": customer.id}, now=sh(2026, 3, 2, 9, 0)).id
+           for i in range(5)]
+    monkeypatch.setattr(sla, "CHUNK", 2)
+    engine = ctx.session.get_bind()
+    per_transaction: list[int] = [0]
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE SERVICE_TICKETS"):
+            per_transaction[-1] += len(params) if executemany else 1
+
+    def commit(conn):
+        per_transaction.append(0)
+
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "commit", commit)
+    try:
+        found = sla.check_breaches(ctx, now=sh(2026, 3, 4, 9, 0))  # first response and resolution overdue
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "commit", commit)
+    assert sorted((b["ticket_id"], b["target"]) for b in found) == sorted(
+        [(i, "first_response") for i in ids] + [(i, "resolution") for i in ids])
+    assert max(per_transaction) <= 2 * 2  # a ticket is updated twice at most in its chunk (breach, escalation)
+    assert sum(1 for n in per_transaction if n) >= 5  # 10 breaches in chunks of 2
+    assert sla.check_breaches(ctx, now=sh(2026, 3, 4, 9, 5)) == []
