@@ -6,16 +6,16 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..db import utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
-from ..models import Contact, Customer, Interaction, Tag, User
+from ..models import Customer, Interaction, Tag, User
 from ..models.customer import KINDS, STAGES
 from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
 from ..schemas.common import SEARCH_MAX
-from . import access
+from . import access, search
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
 from .tags import ensure_tags
@@ -115,17 +115,7 @@ def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, 
     if q and len(q) > SEARCH_MAX:  # the admin's and the export's searches come here without the API's schema
         raise ValidationError(_("The search is too long."), errors={"q": [_("At most %(n)s characters.", n=SEARCH_MAX)]})
     if q:
-        term = fold(q).casefold()
-        like = f"%{term}%"
-        phone = normalize_phone(q, ctx.settings["DEFAULT_REGION"])
-        conds = [Customer.search_text.like(like), Customer.email_normalized.like(like)]
-        if phone:
-            conds.append(Customer.phone_normalized == phone)
-            conds.append(Customer.id.in_(select(Contact.customer_id).where(
-                or_(Contact.phone_normalized == phone, Contact.mobile_normalized == phone))))
-        conds.append(Customer.id.in_(select(Contact.customer_id).where(
-            or_(func.lower(Contact.name).like(like), Contact.email_normalized.like(like)))))
-        stmt = stmt.where(or_(*conds))
+        stmt = stmt.where(Customer.id.in_(search.customer_ids(ctx, q)))
     if tag:
         stmt = stmt.where(Customer.tags.any(Tag.name == tag))
     if owner_id is not None:
