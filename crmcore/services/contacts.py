@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import Address, Contact, Customer
 from ..normalize import fold, normalize_email, normalize_phone, tidy
-from . import access, search
+from . import access, listing, search
 from .customers import check_version, get_customer, refresh_completeness
 from .custom_fields import validate_attributes
 from .unit import apply_changes, unit_of_work
@@ -54,7 +54,8 @@ def get_contact(ctx: Any, contact_id: int, permission: str = "customer.read") ->
 
 
 def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = None, page: int = 1,
-                  page_size: int = 25) -> tuple[list[Contact], int]:
+                  page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
+    """The contacts of customers the actor may see, oldest first; by keyset from ``cursor``."""
     ctx.require("customer.read")
     visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None),
                                                                     Customer.merged_into_id.is_(None)))
@@ -63,9 +64,8 @@ def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = N
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q:
         stmt = stmt.where(Contact.id.in_(search.contact_ids(ctx, q)))
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    items = list(ctx.session.scalars(stmt.order_by(Contact.id).offset((page - 1) * page_size).limit(page_size)))
-    return items, int(total or 0)
+    return listing.list_page(ctx, stmt, name="contacts", keys=[listing.Key(Contact.id)], cursor=cursor, page=page,
+                             page_size=page_size)
 
 
 def create_contact(ctx: Any, customer_id: int, data: dict[str, Any]) -> Contact:

@@ -6,7 +6,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..db import utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
@@ -15,7 +15,7 @@ from ..models import Customer, Interaction, Tag, User
 from ..models.customer import KINDS, STAGES
 from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
 from ..schemas.common import SEARCH_MAX
-from . import access, search
+from . import access, listing, search
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
 from .tags import ensure_tags
@@ -93,18 +93,18 @@ def get_by_code(ctx: Any, code: str) -> Customer | None:
 
 def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
                    stage: str | None = None, level: str | None = None, sort: str = "name",
-                   page: int = 1, page_size: int = 25) -> tuple[list[Customer], int]:
-    """Search the customers the actor may see; return ``(page of customers, total)``."""
+                   page: int = 1, page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
+    """Search the customers the actor may see; return ``(page of customers, total)`` (a ``ListPage``: the
+    total may be an estimate above ``COUNT_EXACT_MAX``; ``cursor`` pages by keyset, from ``next_cursor``)."""
     stmt = search_statement(ctx, q=q, tag=tag, owner_id=owner_id, stage=stage, level=level)
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    desc = sort.startswith("-")
     key = sort.lstrip("-+")
     if key not in SORTABLE:
         raise ValidationError(_("Unknown sort key."), errors={"sort": [_("Sort by one of: %(choices)s.", choices=", ".join(sorted(SORTABLE)))]})
-    col = getattr(Customer, key)
-    stmt = stmt.order_by(col.desc() if desc else col.asc(), Customer.id.asc())
-    items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique())
-    return items, int(total or 0)
+    keys = [listing.Key(getattr(Customer, key), sort.startswith("-"), Customer.__table__.c[key].nullable)]
+    if key != "id":
+        keys.append(listing.Key(Customer.id))
+    return listing.list_page(ctx, stmt, name="customers", keys=keys, sort=sort, cursor=cursor, page=page,
+                             page_size=page_size)
 
 
 def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,

@@ -1,6 +1,6 @@
 """core search: text indexes for customer and contact search (FTS5 trigram tables kept in step by
 triggers on SQLite; pg_trgm GIN and pattern-ops prefix indexes on PostgreSQL) and the name/id index the
-list pages through by keyset
+lists page through by keyset (customers by name, interactions by time)
 
 Revision ID: 0005_core_search
 Revises: 0004_core_conditions
@@ -90,6 +90,7 @@ def _trgm(conn) -> bool:
 def upgrade() -> None:
     conn = op.get_bind()
     op.create_index("ix_customers_name_id", "customers", ["name", "id"])
+    op.create_index("ix_interactions_time_id", "interactions", ["occurred_at", "id"])
     if conn.dialect.name == "sqlite":
         for stmt in SQLITE_SEARCH_DDL:
             conn.exec_driver_sql(stmt)
@@ -111,4 +112,5 @@ def downgrade() -> None:
     elif conn.dialect.name == "postgresql":
         for name, _table, _expr in PG_TEXT_INDEXES + PG_PREFIX_INDEXES:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index("ix_interactions_time_id", "interactions")
     op.drop_index("ix_customers_name_id", "customers")
