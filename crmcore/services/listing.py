@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, literal, or_, select
 
 from ..config import secret_key
 from ..errors import BadRequest
 from ..i18n import _
 
-COUNT_EXACT_MAX = 10_000  # rows counted exactly; above: an estimate (the COUNT_EXACT_MAX setting wins)
+COUNT_EXACT_MAX = 1000  # rows counted exactly; above: an estimate (the COUNT_EXACT_MAX setting wins)
 COUNT_CACHE_SECONDS = 60  # how long SQLite keeps a large count it made
 
 
@@ -139,7 +139,7 @@ def _estimate(ctx: Any, stmt: Select[Any]) -> int:
         return int(plan[0]["Plan"]["Plan Rows"])
     key = (str(conn.engine.url), compiled.string, json.dumps(compiled.params, default=str, sort_keys=True))
     now = time.monotonic()
-    ttl = float(ctx.settings.get("COUNT_CACHE_SECONDS") or COUNT_CACHE_SECONDS)
+    ttl = float(ctx.settings.get("COUNT_CACHE_SECONDS", COUNT_CACHE_SECONDS))
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and now - hit[0] < ttl:
@@ -156,8 +156,9 @@ def count(ctx: Any, stmt: Select[Any]) -> tuple[int, bool]:
     """``(total, estimated)``: exact up to ``COUNT_EXACT_MAX`` rows (a count that stops there), above it an
     estimate, never below the threshold."""
     stmt = stmt.order_by(None)
-    limit = int(ctx.settings.get("COUNT_EXACT_MAX") or COUNT_EXACT_MAX)
-    capped = int(ctx.session.scalar(select(func.count()).select_from(stmt.limit(limit + 1).subquery())) or 0)
+    limit = int(ctx.settings.get("COUNT_EXACT_MAX", COUNT_EXACT_MAX))
+    ones = stmt.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1)  # no row is read whole
+    capped = int(ctx.session.scalar(select(func.count()).select_from(ones.subquery())) or 0)
     if capped <= limit:
         return capped, False
     return max(_estimate(ctx, stmt), limit + 1), True
@@ -181,7 +182,9 @@ class ListPage(tuple[list[Any], int]):
 def list_page(ctx: Any, stmt: Select[Any], *, name: str, keys: list[Key], sort: str = "", cursor: str | None = None,
               page: int = 1, page_size: int = 25) -> ListPage:
     """A page of ``stmt`` (unordered) with its total: what every large list of the API returns."""
-    total, estimated = count(ctx, stmt)
     items, next_cursor = keyset_page(ctx, stmt, name=name, sort=sort, keys=keys, cursor=cursor, page=page,
                                      page_size=page_size)
+    if not cursor and page == 1 and next_cursor is None:  # the whole list is on this page: no count to make
+        return ListPage(items, len(items), False, None)
+    total, estimated = count(ctx, stmt)
     return ListPage(items, total, estimated, next_cursor)
