@@ -84,14 +84,18 @@ def _serializer(ctx: Any) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key(ctx.settings), salt="crm.list-cursor")
 
 
-def make_cursor(ctx: Any, name: str, sort: str, keys: list[Key], row: Any) -> str:
-    """The opaque, signed cursor of the page after ``row`` in list ``name`` sorted by ``sort``."""
-    values = [_dump(getattr(row, k.column.key)) for k in keys]
-    return str(_serializer(ctx).dumps({"l": name, "s": sort, "v": values}))
+def make_cursor(ctx: Any, name: str, sort: str, keys: list[Key], row: Any, estimate: int | None = None) -> str:
+    """The opaque, signed cursor of the page after ``row`` in list ``name`` sorted by ``sort``; it carries the
+    list's estimated total, so later pages count nothing."""
+    data: dict[str, Any] = {"l": name, "s": sort, "v": [_dump(getattr(row, k.column.key)) for k in keys]}
+    if estimate is not None:
+        data["t"] = estimate
+    return str(_serializer(ctx).dumps(data))
 
 
-def read_cursor(ctx: Any, cursor: str, name: str, sort: str, keys: list[Key]) -> list[Any]:
-    """The key values a cursor of this list and sort carries; ``BadRequest`` (400) for anything else."""
+def read_cursor(ctx: Any, cursor: str, name: str, sort: str, keys: list[Key]) -> tuple[list[Any], int | None]:
+    """The key values (and estimated total) a cursor of this list and sort carries; ``BadRequest`` (400) for
+    anything else."""
     other = _("The cursor belongs to another list; start again from the first page.")
     try:
         data = _serializer(ctx).loads(cursor)
@@ -102,27 +106,30 @@ def read_cursor(ctx: Any, cursor: str, name: str, sort: str, keys: list[Key]) ->
                         "or start again from the first page.")
             raise BadRequest(message, errors={"cursor": [message]})
         values = [_load(v) for v in data["v"]]
+        estimate = data.get("t")
+        if estimate is not None and (not isinstance(estimate, int) or isinstance(estimate, bool) or estimate < 0):
+            raise ValueError("not a total")
     except (BadSignature, ValueError, TypeError):
         message = _("The cursor was not given out by this server, or it was changed; start again from the "
                     "first page.")
         raise BadRequest(message, errors={"cursor": [message]}) from None
     if len(values) != len(keys):
         raise BadRequest(other, errors={"cursor": [other]})
-    return values
+    return values, estimate
 
 
-def keyset_page(ctx: Any, stmt: Select[Any], *, name: str, sort: str, keys: list[Key], cursor: str | None,
-                page: int, page_size: int) -> tuple[list[Any], str | None]:
-    """One page of ``stmt`` in the order of ``keys``: after ``cursor`` when given (``page`` is then not
-    used), else the ``page``-th; with the cursor of the next page (None on the last)."""
-    if cursor:
-        stmt = stmt.where(after(keys, read_cursor(ctx, cursor, name, sort, keys)))
+def keyset_page(ctx: Any, stmt: Select[Any], *, keys: list[Key], after_values: list[Any] | None, page: int,
+                page_size: int) -> tuple[list[Any], Any]:
+    """One page of ``stmt`` in the order of ``keys``: after the row of ``after_values`` when given (``page``
+    is then not used), else the ``page``-th; with its last row when more follow (else None)."""
+    if after_values is not None:
+        stmt = stmt.where(after(keys, after_values))
     else:
         stmt = stmt.offset((page - 1) * page_size)
     rows = list(ctx.session.scalars(ordered(stmt, keys).limit(page_size + 1)).unique())
     more = len(rows) > page_size
     rows = rows[:page_size]
-    return rows, make_cursor(ctx, name, sort, keys, rows[-1]) if more and rows else None
+    return rows, rows[-1] if more and rows else None
 
 
 _cache: dict[tuple[str, str, str], tuple[float, int]] = {}
@@ -181,10 +188,15 @@ class ListPage(tuple[list[Any], int]):
 
 def list_page(ctx: Any, stmt: Select[Any], *, name: str, keys: list[Key], sort: str = "", cursor: str | None = None,
               page: int = 1, page_size: int = 25) -> ListPage:
-    """A page of ``stmt`` (unordered) with its total: what every large list of the API returns."""
-    items, next_cursor = keyset_page(ctx, stmt, name=name, sort=sort, keys=keys, cursor=cursor, page=page,
-                                     page_size=page_size)
-    if not cursor and page == 1 and next_cursor is None:  # the whole list is on this page: no count to make
-        return ListPage(items, len(items), False, None)
-    total, estimated = count(ctx, stmt)
+    """A page of ``stmt`` (unordered) with its total: what every large list of the API returns. The total is
+    counted on the first page only when the list is larger than it; an estimated one rides in the cursor."""
+    after_values, carried = read_cursor(ctx, cursor, name, sort, keys) if cursor else (None, None)
+    items, last = keyset_page(ctx, stmt, keys=keys, after_values=after_values, page=page, page_size=page_size)
+    if carried is not None:
+        total, estimated = carried, True
+    elif not cursor and page == 1 and last is None:  # the whole list is on this page: nothing to count
+        total, estimated = len(items), False
+    else:
+        total, estimated = count(ctx, stmt)
+    next_cursor = None if last is None else make_cursor(ctx, name, sort, keys, last, total if estimated else None)
     return ListPage(items, total, estimated, next_cursor)

@@ -9,18 +9,13 @@ import phonenumbers
 from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, or_, select, table, union
 
 from ..models import Contact, Customer
-from ..normalize import fold, like_terms, normalize_phone
+from ..normalize import LIKE_ESCAPE, escape_like, fold, normalize_phone, search_variants
 
 TRIGRAM = 3  # characters: shorter terms have no trigram; they are matched by a scan (still correct)
 PHONE_PREFIX_MIN = 4  # digits typed before a partial number is looked up as a prefix
 _PHONE_TYPED = re.compile(r"^\+?[\d\s\-().]+$")
 _CUSTOMERS_FTS = table("customers_fts", column("rowid"))
 _CONTACTS_FTS = table("contacts_fts", column("rowid"))
-
-
-def escape_like(term: str) -> str:
-    """``term`` for a ``LIKE ... ESCAPE '\\'`` pattern: ``%``, ``_`` and ``\\`` match themselves."""
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def phone_prefix(q: str, region: str) -> str | None:
@@ -48,14 +43,14 @@ def _prefix(dialect: str, col: Any, prefix: str) -> ColumnElement[bool]:
     """``col`` starts with ``prefix``, served by a B-tree: a range on SQLite (binary collation), ``LIKE``
     on PostgreSQL (the ``varchar_pattern_ops`` indexes)."""
     if dialect == "postgresql":
-        return col.like(escape_like(prefix) + "%", escape="\\")
+        return col.like(escape_like(prefix) + "%", escape=LIKE_ESCAPE)
     return (col >= prefix) & (col < prefix + "\U0010ffff")
 
 
 def _contains(dialect: str, col: Any, term: str) -> ColumnElement[bool]:
     """``col`` contains ``term`` literally (no wildcard), case as stored."""
     if dialect == "postgresql":
-        return col.like("%" + escape_like(term) + "%", escape="\\")
+        return col.like("%" + escape_like(term) + "%", escape=LIKE_ESCAPE)
     return func.instr(col, term) > 0
 
 
@@ -71,7 +66,7 @@ def contact_text(ctx: Any, q: str, key: Any) -> list[Select[Any]]:
     """Selects of ``key`` (a Contact column) for contacts whose name, e-mail or WeChat id contains ``q``
     (as typed, folded, or with full-width punctuation, like the stored names)."""
     dialect = _dialect(ctx)
-    terms = [t[1:-1] for t in like_terms(q)]  # without the pattern's own outer "%"
+    terms = search_variants(q)
     if dialect == "sqlite" and all(len(t) >= TRIGRAM for t in terms):
         ids = union(*[_fts(_CONTACTS_FTS, "contacts_fts", t) for t in terms])
         return [select(key).where(Contact.id.in_(ids))]

@@ -1,6 +1,7 @@
 """The admin's customer list: the indexed search of the API, and "about N" when the total is estimated."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from crmcore.services import customers
@@ -32,6 +33,7 @@ def test_admin_list_shows_about_n_above_the_threshold(make_app: Any, make_user: 
     assert "(2)" in page and "about" not in page
     customers.create_customer(ctx, {"name": "c2"})
     page = client.get("/admin/customer/").text
-    assert "(about 3)" in page and "c2" in page
+    about = re.search(r"\(about ([\d,]+)\)", page)  # an estimate: PostgreSQL's planner, SQLite's kept count
+    assert about and int(about.group(1).replace(",", "")) >= 3 and "c2" in page
     page = client.get("/admin/customer/", headers={"Accept-Language": "zh-CN"}).text
-    assert "约 3" in page
+    assert re.search(r"\(约 [\d,]+\)", page)
