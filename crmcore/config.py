@@ -30,12 +30,15 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_BYTES": 2 * 1024 * 1024,  # a larger body is refused with 413
     "MAX_UPLOAD_BYTES": 25 * 1024 * 1024,  # the same for routes that take a file (e-mail intake)
     "TEXT_MAX": 65535,  # characters in any text input without a shorter column length
+    "COUNT_EXACT_MAX": 1000,  # rows a list counts exactly; above, its total is an estimate (total_estimated)
+    "COUNT_CACHE_SECONDS": 60,  # SQLite: how long a list's large count is reused as its estimate
 }
 
 _LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW", "PLUGINS"}
 _BOOL_KEYS = {"PLUGINS_AUTOLOAD", "SESSION_COOKIE_SECURE"}
 _INT_KEYS = {"PAGE_SIZE_MAX", "TOKEN_TTL_DAYS", "TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_CLIENT_MAX_FAILURES",
-             "LOGIN_LOCKOUT_SECONDS", "MAX_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "TEXT_MAX"}
+             "LOGIN_LOCKOUT_SECONDS", "MAX_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "TEXT_MAX", "COUNT_EXACT_MAX",
+             "COUNT_CACHE_SECONDS"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

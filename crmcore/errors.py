@@ -53,6 +53,13 @@ class ValidationError(CRMError):
     code = "validation_error"
 
 
+class BadRequest(CRMError):
+    """The request is malformed (a cursor or header this API did not give out)."""
+
+    status = 400
+    code = "bad_request"
+
+
 class NotFound(CRMError):
     """No such record."""
 

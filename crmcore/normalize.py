@@ -35,13 +35,25 @@ def tidy(text: str | None) -> str:
 _WIDEN = {c: chr(c + 0xFEE0) for c in range(0x21, 0x7F) if not chr(c).isalnum()}  # "(" -> "（", ...
 
 
-def like_terms(q: str) -> list[str]:
-    """The lower-cased ``LIKE`` patterns for a search ``q`` over stored text (kept as given, with no
-    folded copy): as typed, folded and with its punctuation full-width, so ``(`` and ``（`` typed
-    both find ``（`` or ``(`` stored. ``%`` and ``_`` keep their ``LIKE`` meaning."""
+def search_variants(q: str) -> list[str]:
+    """The lower-cased forms of a search ``q`` over stored text (kept as given, with no folded copy): as
+    typed, folded and with its punctuation full-width, so ``(`` and ``（`` typed both find either stored."""
     folded = fold(q).lower()
-    terms = (tidy(q).lower(), folded, folded.translate(_WIDEN))
-    return [f"%{t}%" for t in dict.fromkeys(terms) if t]
+    return [t for t in dict.fromkeys((tidy(q).lower(), folded, folded.translate(_WIDEN))) if t]
+
+
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(term: str) -> str:
+    """``term`` for a ``LIKE`` pattern with ``escape=LIKE_ESCAPE``: ``%``, ``_`` and ``\\`` match themselves."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def like_terms(q: str) -> list[str]:
+    """The ``LIKE`` patterns (use ``escape=LIKE_ESCAPE``) of text containing one of ``search_variants(q)``:
+    what is typed is matched literally (``%`` and ``_`` are no wildcards)."""
+    return [f"%{escape_like(t)}%" for t in search_variants(q)]
 
 
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:

@@ -8,17 +8,18 @@ from flask import Response, abort, flash, redirect, request, stream_with_context
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqualFilter
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from ..i18n import local_time
 from ..errors import CRMError, NotFound, PermissionDenied
 from ..i18n import gettext, lazy_gettext as _l
 from ..models import AuditLog, Customer, Tag
-from ..services import access, customers as customer_svc, dedupe, exporter, interactions
+from ..services import access, customers as customer_svc, dedupe, exporter, interactions, search
 from ..services.custom_fields import active_fields
 from . import forms
+from .largelists import LargeListMixin
 from .views import SecureModelView, flash_crm_error, with_options
-from ..schemas.common import db_id
+from ..schemas.common import SEARCH_MAX, db_id
 
 STAGE_BADGES = {"lead": "info", "prospect": "warning", "customer": "success", "inactive": "secondary"}
 
@@ -60,7 +61,7 @@ def completeness_bar(score: int) -> Markup:
                   'aria-valuemax="100">{0}%</div></div>').format(int(score or 0), kind)
 
 
-class CustomerView(SecureModelView):
+class CustomerView(LargeListMixin, SecureModelView):
     permission = "customer.read"
     write_permission = "customer.write"
     delete_permission = "customer.delete"
@@ -105,6 +106,16 @@ class CustomerView(SecureModelView):
 
     def get_count_query(self) -> Any:
         return self._visible(super().get_count_query())
+
+    def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any, term: str) -> Any:
+        """The search of the API (indexed: names, codes, pinyin, phones, e-mails, contacts), not LIKE scans."""
+        if len(term) > SEARCH_MAX:
+            flash(gettext("The search is too long."), "error")
+            ids: Any = select(Customer.id).where(false())
+        else:
+            ids = search.customer_ids(self.ctx(), term)
+        count_query = count_query.filter(Customer.id.in_(ids)) if count_query is not None else None
+        return query.filter(Customer.id.in_(ids)), count_query, joins, count_joins
 
     # ---- the form: tags and custom attributes ----------------------------------------------
     def _with_attributes(self, form_class: Any) -> Any:

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
 from . import current_ctx
-from .http import expected_version, page, with_etag
+from .http import cursor_page, expected_version, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
 
@@ -18,8 +18,7 @@ blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description
 @blp.response(200, ContactPage)
 def list_contacts(args: dict[str, Any]) -> Any:
     """List contacts of the customers you may see; ``q`` matches name, phone, e-mail, WeChat, QQ"""
-    items, total = svc.list_contacts(current_ctx(), **args)
-    return page(items, total, args)
+    return cursor_page(svc.list_contacts(current_ctx(), **args), args)
 
 
 @blp.route("", methods=["POST"])

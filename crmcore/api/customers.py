@@ -16,7 +16,7 @@ from ..services import dedupe
 from ..services import exporter
 from ..services.importer import import_rows
 from . import current_ctx
-from .http import expected_version, page, with_etag
+from .http import cursor_page, expected_version, with_etag
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers", description="Customers: the one shared record")
 
@@ -33,8 +33,7 @@ def dump(ctx: Any, customer: Any) -> Any:
 def list_customers(args: dict[str, Any]) -> Any:
     """Search and list the customers you may see"""
     ctx = current_ctx()
-    items, total = svc.list_customers(ctx, **args)
-    return page(items, total, args)
+    return cursor_page(svc.list_customers(ctx, **args), args)
 
 
 @blp.route("/export")

@@ -40,3 +40,9 @@ def expected_version() -> tuple[int | None, bool]:
 
 def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "total": total, "page": args["page"], "page_size": args["page_size"]}
+
+
+def cursor_page(result: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """The envelope of a large list (a ``ListPage``): ``page`` plus ``total_estimated`` and ``next_cursor``."""
+    items, total = result
+    return {**page(items, total, args), "total_estimated": result.estimated, "next_cursor": result.next_cursor}

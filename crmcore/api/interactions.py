@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
 from . import current_ctx
-from .http import page
+from .http import cursor_page
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
 
@@ -18,8 +18,7 @@ blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", des
 @blp.response(200, InteractionPage)
 def list_interactions(args: dict[str, Any]) -> Any:
     """List interactions, newest first"""
-    items, total = svc.list_interactions(current_ctx(), **args)
-    return page(items, total, args)
+    return cursor_page(svc.list_interactions(current_ctx(), **args), args)
 
 
 @blp.route("", methods=["POST"])

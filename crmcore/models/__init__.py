@@ -6,6 +6,7 @@ from .customer import Address, Contact, Customer, Tag, customer_tags
 from .integration import ExternalRef, JobRun, OutboxDestination, OutboxMessage, SyncState
 from .interaction import Interaction
 from .security import LoginFailure, RateLimitHit
+from . import search  # noqa: F401  # the search indexes, created with the tables
 from .workflow import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, ApprovalTask, ApprovalTier, WorkflowDefinition,
                        WorkflowState, WorkflowTransition)
 

@@ -35,7 +35,8 @@ class Tag(Base):
 
 class Customer(Base):
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_owner_stage", "owner_id", "stage"),)
+    __table_args__ = (Index("ix_customers_owner_stage", "owner_id", "stage"),
+                      Index("ix_customers_name_id", "name", "id"))  # the list by name, paged by keyset
 
     id: Mapped[intpk]
     code: Mapped[str] = mapped_column(String(64), unique=True)

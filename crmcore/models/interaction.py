@@ -15,7 +15,8 @@ DIRECTIONS = ("inbound", "outbound", "internal")
 
 class Interaction(Base):
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "occurred_at"),)
+    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "occurred_at"),
+                      Index("ix_interactions_time_id", "occurred_at", "id"))  # the list, paged by keyset
 
     id: Mapped[intpk]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))

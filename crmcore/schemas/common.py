@@ -62,14 +62,31 @@ class PageArgs(Schema):
     page_size = PageSize()
 
 
-def page_of(item_schema: type[Schema] | Schema, name: str) -> type[Schema]:
-    """A schema ``{items: [...], total, page, page_size}`` around ``item_schema``."""
-    return Schema.from_dict({
+class CursorPageArgs(PageArgs):
+    """List arguments of a large list: ``page`` or, from the second page on, ``cursor`` (keyset)."""
+
+    cursor = fields.Str(validate=validate.Length(max=2000), metadata={
+        "description": "The next_cursor of the previous page: the next page by keyset (stable under inserts, "
+                       "as fast at page 10,000 as at page 1); page is then not used. Opaque and signed: a cursor "
+                       "this server did not give out, or one of another list or sort, is refused with 400"})
+
+
+def page_of(item_schema: type[Schema] | Schema, name: str, cursor: bool = False) -> type[Schema]:
+    """A schema ``{items: [...], total, page, page_size}`` around ``item_schema``; with ``cursor``, also
+    ``total_estimated`` and ``next_cursor`` (lists taking ``CursorPageArgs``)."""
+    spec: dict[str, fields.Field] = {
         "items": fields.List(fields.Nested(item_schema)),
         "total": fields.Int(metadata={"description": "Number of matching records over all pages"}),
         "page": fields.Int(),
         "page_size": fields.Int(),
-    }, name=name)
+    }
+    if cursor:
+        spec["total"] = fields.Int(metadata={"description": "Number of matching records over all pages: exact "
+                                                            "up to the server's COUNT_EXACT_MAX, an estimate above"})
+        spec["total_estimated"] = fields.Bool(metadata={"description": "True when total is an estimate"})
+        spec["next_cursor"] = fields.Str(allow_none=True, metadata={
+            "description": "Pass as cursor for the next page; null on the last page"})
+    return Schema.from_dict(spec, name=name)
 
 
 class ErrorSchema(Schema):

@@ -5,7 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..models.customer import KINDS, STAGES
 from ..models.interaction import DIRECTIONS
-from .common import Id, PageArgs, PageSize, Search, page_of
+from .common import CursorPageArgs, Id, PageSize, Search, page_of
 
 _str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
 
@@ -100,7 +100,7 @@ class CustomerUpdateSchema(CustomerSchema):
     version = fields.Int(load_only=True, metadata={"description": "Version you read; a stale one gives 409"})
 
 
-class CustomerListArgs(PageArgs):
+class CustomerListArgs(CursorPageArgs):
     q = Search(metadata={"description": "Name, code, pinyin, pinyin initials, phone, e-mail, contact"})
     tag = fields.Str()
     owner_id = Id()
@@ -141,7 +141,7 @@ class InteractionSchema(Schema):
     created_at = fields.AwareDateTime(dump_only=True)
 
 
-class InteractionListArgs(PageArgs):
+class InteractionListArgs(CursorPageArgs):
     customer_id = Id()
     channel = fields.Str()
 
@@ -152,7 +152,7 @@ class TimelineArgs(Schema):
     limit = PageSize(50)
 
 
-class ContactListArgs(PageArgs):
+class ContactListArgs(CursorPageArgs):
     customer_id = Id()
     q = Search()
 
@@ -181,6 +181,6 @@ class PanelSchema(Schema):
     items = fields.List(fields.Dict())
 
 
-CustomerPage = page_of(CustomerSchema(exclude=("contacts", "addresses")), "CustomerPage")
-ContactPage = page_of(ContactSchema, "ContactPage")
-InteractionPage = page_of(InteractionSchema, "InteractionPage")
+CustomerPage = page_of(CustomerSchema(exclude=("contacts", "addresses")), "CustomerPage", cursor=True)
+ContactPage = page_of(ContactSchema, "ContactPage", cursor=True)
+InteractionPage = page_of(InteractionSchema, "InteractionPage", cursor=True)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import Address, Contact, Customer
-from ..normalize import fold, like_terms, normalize_email, normalize_phone, tidy
-from . import access
+from ..normalize import fold, normalize_email, normalize_phone, tidy
+from . import access, listing, search
 from .customers import check_version, get_customer, refresh_completeness
 from .custom_fields import validate_attributes
 from .unit import apply_changes, unit_of_work
@@ -54,7 +54,8 @@ def get_contact(ctx: Any, contact_id: int, permission: str = "customer.read") ->
 
 
 def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = None, page: int = 1,
-                  page_size: int = 25) -> tuple[list[Contact], int]:
+                  page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
+    """The contacts of customers the actor may see, oldest first; by keyset from ``cursor``."""
     ctx.require("customer.read")
     visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None),
                                                                     Customer.merged_into_id.is_(None)))
@@ -62,17 +63,9 @@ def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = N
     if customer_id is not None:
         stmt = stmt.where(Contact.customer_id == customer_id)
     if q:
-        phone = normalize_phone(q, ctx.settings["DEFAULT_REGION"])
-        conds = [Contact.qq == fold(q)]
-        for like in like_terms(q):
-            conds += [func.lower(Contact.name).like(like), Contact.email_normalized.like(like),
-                      func.lower(Contact.wechat).like(like)]
-        if phone:
-            conds += [Contact.phone_normalized == phone, Contact.mobile_normalized == phone]
-        stmt = stmt.where(or_(*conds))
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    items = list(ctx.session.scalars(stmt.order_by(Contact.id).offset((page - 1) * page_size).limit(page_size)))
-    return items, int(total or 0)
+        stmt = stmt.where(Contact.id.in_(search.contact_ids(ctx, q)))
+    return listing.list_page(ctx, stmt, name="contacts", keys=[listing.Key(Contact.id)], cursor=cursor, page=page,
+                             page_size=page_size)
 
 
 def create_contact(ctx: Any, customer_id: int, data: dict[str, Any]) -> Contact:

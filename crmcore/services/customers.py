@@ -6,16 +6,16 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from ..db import utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
-from ..models import Contact, Customer, Interaction, Tag, User
+from ..models import Customer, Interaction, Tag, User
 from ..models.customer import KINDS, STAGES
 from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
 from ..schemas.common import SEARCH_MAX
-from . import access
+from . import access, listing, search
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
 from .tags import ensure_tags
@@ -93,18 +93,18 @@ def get_by_code(ctx: Any, code: str) -> Customer | None:
 
 def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
                    stage: str | None = None, level: str | None = None, sort: str = "name",
-                   page: int = 1, page_size: int = 25) -> tuple[list[Customer], int]:
-    """Search the customers the actor may see; return ``(page of customers, total)``."""
+                   page: int = 1, page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
+    """Search the customers the actor may see; return ``(page of customers, total)`` (a ``ListPage``: the
+    total may be an estimate above ``COUNT_EXACT_MAX``; ``cursor`` pages by keyset, from ``next_cursor``)."""
     stmt = search_statement(ctx, q=q, tag=tag, owner_id=owner_id, stage=stage, level=level)
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    desc = sort.startswith("-")
     key = sort.lstrip("-+")
     if key not in SORTABLE:
         raise ValidationError(_("Unknown sort key."), errors={"sort": [_("Sort by one of: %(choices)s.", choices=", ".join(sorted(SORTABLE)))]})
-    col = getattr(Customer, key)
-    stmt = stmt.order_by(col.desc() if desc else col.asc(), Customer.id.asc())
-    items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique())
-    return items, int(total or 0)
+    keys = [listing.Key(getattr(Customer, key), sort.startswith("-"), Customer.__table__.c[key].nullable)]
+    if key != "id":
+        keys.append(listing.Key(Customer.id))
+    return listing.list_page(ctx, stmt, name="customers", keys=keys, sort=sort, cursor=cursor, page=page,
+                             page_size=page_size)
 
 
 def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
@@ -115,17 +115,7 @@ def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, 
     if q and len(q) > SEARCH_MAX:  # the admin's and the export's searches come here without the API's schema
         raise ValidationError(_("The search is too long."), errors={"q": [_("At most %(n)s characters.", n=SEARCH_MAX)]})
     if q:
-        term = fold(q).casefold()
-        like = f"%{term}%"
-        phone = normalize_phone(q, ctx.settings["DEFAULT_REGION"])
-        conds = [Customer.search_text.like(like), Customer.email_normalized.like(like)]
-        if phone:
-            conds.append(Customer.phone_normalized == phone)
-            conds.append(Customer.id.in_(select(Contact.customer_id).where(
-                or_(Contact.phone_normalized == phone, Contact.mobile_normalized == phone))))
-        conds.append(Customer.id.in_(select(Contact.customer_id).where(
-            or_(func.lower(Contact.name).like(like), Contact.email_normalized.like(like)))))
-        stmt = stmt.where(or_(*conds))
+        stmt = stmt.where(Customer.id.in_(search.customer_ids(ctx, q)))
     if tag:
         stmt = stmt.where(Customer.tags.any(Tag.name == tag))
     if owner_id is not None:

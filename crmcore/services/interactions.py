@@ -4,14 +4,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import Contact, Customer, Interaction
 from ..models.interaction import DIRECTIONS
-from . import access
+from . import access, listing
 from .customers import get_customer
 from .unit import unit_of_work
 from ..i18n import _
@@ -67,7 +67,8 @@ def get_interaction(ctx: Any, interaction_id: int) -> Interaction:
 
 
 def list_interactions(ctx: Any, *, customer_id: int | None = None, channel: str | None = None,
-                      page: int = 1, page_size: int = 25) -> tuple[list[Interaction], int]:
+                      page: int = 1, page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
+    """Interactions with customers the actor may see, newest first; by keyset from ``cursor``."""
     ctx.require("interaction.read")
     visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None)))
     stmt = select(Interaction).where(Interaction.customer_id.in_(visible))
@@ -75,6 +76,5 @@ def list_interactions(ctx: Any, *, customer_id: int | None = None, channel: str 
         stmt = stmt.where(Interaction.customer_id == customer_id)
     if channel:
         stmt = stmt.where(Interaction.channel == channel)
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    stmt = stmt.order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
-    return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size))), int(total or 0)
+    keys = [listing.Key(Interaction.occurred_at, desc=True), listing.Key(Interaction.id, desc=True)]
+    return listing.list_page(ctx, stmt, name="interactions", keys=keys, cursor=cursor, page=page, page_size=page_size)

@@ -276,7 +276,8 @@ class Order(Base):
 
     __tablename__ = "sales_orders"
     __table_args__ = (Index("ix_sales_orders_owner_date", "owner_id", "order_date"),
-                      Index("ix_sales_orders_customer_date", "customer_id", "order_date"))
+                      Index("ix_sales_orders_customer_date", "customer_id", "order_date"),
+                      Index("ix_sales_orders_date_id", "order_date", "id"))  # the list, paged by keyset
 
     id: Mapped[intpk]
     number: Mapped[str] = mapped_column(String(64), unique=True)

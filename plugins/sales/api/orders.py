@@ -6,7 +6,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
-from crmcore.api.http import page
+from crmcore.api.http import cursor_page, page
 
 from ..schemas import (CustomerSalesSchema, InvoiceListArgs, InvoicePage, InvoiceSchema, OrderListArgs, OrderPage,
                        OrderSchema, PaymentSchema)
@@ -21,8 +21,7 @@ blp = Blueprint("sales_orders", __name__, url_prefix="/api/v1/sales",
 @blp.response(200, OrderPage)
 def list_orders(args: dict[str, Any]) -> Any:
     """List orders, newest first"""
-    items, total = svc.list_orders(current_ctx(), **args)
-    return page(items, total, args)
+    return cursor_page(svc.list_orders(current_ctx(), **args), args)
 
 
 @blp.route("/orders", methods=["POST"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from crmcore.schemas.common import PageArgs, page_of
+from crmcore.schemas.common import CursorPageArgs, PageArgs, page_of
 
 from ..models import INVOICE_STATES, ORDER_STATUSES, QUOTE_STATUSES, SOURCES
 from .common import Currency, Money, Pct, VERSION, _str
@@ -98,7 +98,7 @@ class OrderSchema(Schema):
     created_at = fields.AwareDateTime(dump_only=True)
 
 
-class OrderListArgs(PageArgs):
+class OrderListArgs(CursorPageArgs):
     customer_id = fields.Int()
     status = fields.Str(validate=validate.OneOf(ORDER_STATUSES))
 
@@ -155,5 +155,5 @@ class CustomerSalesSchema(Schema):
 
 
 QuotePage = page_of(QuoteSchema(exclude=("lines",)), "QuotePage")
-OrderPage = page_of(OrderSchema(exclude=("lines",)), "OrderPage")
+OrderPage = page_of(OrderSchema(exclude=("lines",)), "OrderPage", cursor=True)
 InvoicePage = page_of(InvoiceSchema, "InvoicePage")

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.normalize import fold, like_terms, tidy
+from crmcore.normalize import LIKE_ESCAPE, fold, like_terms, tidy
 from crmcore.services.customers import check_version
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -40,7 +40,8 @@ def list_products(ctx: Any, *, q: str | None = None, category: str | None = None
         stmt = stmt.where(Product.category == category)
     if q:
         stmt = stmt.where(or_(*[c for like in like_terms(q) for c in (
-            func.lower(Product.name).like(like), func.lower(Product.code).like(like))]))
+            func.lower(Product.name).like(like, escape=LIKE_ESCAPE),
+            func.lower(Product.code).like(like, escape=LIKE_ESCAPE))]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = ctx.session.scalars(stmt.order_by(Product.name, Product.id).offset((page - 1) * page_size).limit(page_size))
     return list(items), int(total or 0)

@@ -12,7 +12,7 @@ from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer
-from crmcore.normalize import company_key, fold, like_terms, normalize_email, normalize_phone, tidy
+from crmcore.normalize import LIKE_ESCAPE, company_key, fold, like_terms, normalize_email, normalize_phone, tidy
 from crmcore.services import access as core_access
 from crmcore.services.contacts import create_contact
 from crmcore.services.customers import check_version, create_customer, live_customer
@@ -65,8 +65,8 @@ def list_leads(ctx: Any, *, status: str | None = None, source_channel: str | Non
         stmt = stmt.where(Lead.owner_id == owner_id)
     if q:
         stmt = stmt.where(or_(*[c for like in like_terms(q) for c in (
-            func.lower(Lead.name).like(like), func.lower(Lead.company).like(like),
-            func.lower(Lead.email).like(like), Lead.phone.like(like))]))
+            func.lower(Lead.name).like(like, escape=LIKE_ESCAPE), func.lower(Lead.company).like(like, escape=LIKE_ESCAPE),
+            func.lower(Lead.email).like(like, escape=LIKE_ESCAPE), Lead.phone.like(like, escape=LIKE_ESCAPE))]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = ctx.session.scalars(stmt.order_by(Lead.created_at.desc(), Lead.id.desc())
                                 .offset((page - 1) * page_size).limit(page_size))

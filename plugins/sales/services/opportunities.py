@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
+from crmcore.normalize import LIKE_ESCAPE, like_terms
 from crmcore.services.customers import check_version, get_customer, live_customer, update_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -48,7 +49,7 @@ def list_opportunities(ctx: Any, *, stage_id: int | None = None, status: str | N
     if customer_id is not None:
         stmt = stmt.where(Opportunity.customer_id == customer_id)
     if q:
-        stmt = stmt.where(func.lower(Opportunity.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(or_(*[func.lower(Opportunity.name).like(like, escape=LIKE_ESCAPE) for like in like_terms(q)]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     key = sort.lstrip("-+")
     if key not in SORTABLE:

@@ -16,6 +16,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services import access as core_access
+from crmcore.services import listing
 from crmcore.services.customers import get_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 
@@ -64,18 +65,17 @@ def get_order(ctx: Any, order_id: int) -> Order:
 
 
 def list_orders(ctx: Any, *, customer_id: int | None = None, status: str | None = None, page: int = 1,
-                page_size: int = 25) -> tuple[list[Order], int]:
-    """Orders the actor may see, newest first (a customer's order history with ``customer_id``)."""
+                page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
+    """Orders the actor may see, newest first (a customer's order history with ``customer_id``); by keyset
+    from ``cursor``, with a total that is an estimate above ``COUNT_EXACT_MAX``."""
     ctx.require("sales.order.read")
     stmt = _scope(ctx, select(Order), Order)
     if customer_id is not None:
         stmt = stmt.where(Order.customer_id == customer_id)
     if status:
         stmt = stmt.where(Order.status == status)
-    total = ctx.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    items = ctx.session.scalars(stmt.order_by(Order.order_date.desc(), Order.id.desc())
-                                .offset((page - 1) * page_size).limit(page_size))
-    return list(items), int(total or 0)
+    keys = [listing.Key(Order.order_date, desc=True), listing.Key(Order.id, desc=True)]
+    return listing.list_page(ctx, stmt, name="sales.orders", keys=keys, cursor=cursor, page=page, page_size=page_size)
 
 
 def _order_lines(ctx: Any, raw_lines: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[OrderLine]:

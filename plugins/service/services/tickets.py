@@ -19,7 +19,7 @@ from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer, User
-from crmcore.normalize import normalize_email
+from crmcore.normalize import LIKE_ESCAPE, escape_like, normalize_email
 from crmcore.services.access import team_ids
 from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
@@ -91,8 +91,9 @@ def list_tickets(ctx: Any, *, state: str | None = None, assignee_id: int | None 
         cond = or_(Ticket.first_response_breached_at.is_not(None), Ticket.resolution_breached_at.is_not(None))
         stmt = stmt.where(cond if breached else ~cond)
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(or_(Ticket.subject.ilike(like), Ticket.number.ilike(like), Ticket.requester_email.ilike(like)))
+        like = f"%{escape_like(q.strip())}%"  # what is typed matches literally: % and _ are no wildcards
+        stmt = stmt.where(or_(*[col.ilike(like, escape=LIKE_ESCAPE)
+                                for col in (Ticket.subject, Ticket.number, Ticket.requester_email)]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     stmt = stmt.order_by(Ticket.resolution_due_at.is_(None), Ticket.resolution_due_at, Ticket.id.desc())
     items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)))
