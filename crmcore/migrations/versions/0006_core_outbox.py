@@ -2,7 +2,7 @@
 an index for each destination's due messages, and the per-destination delivery state (backoff)
 
 Revision ID: 0006_core_outbox
-Revises: 0004_core_conditions
+Revises: 0005_core_search
 Create Date: 2026-12-06 09:20:00
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import crmcore.db
 
 revision = '0006_core_outbox'
-down_revision = '0004_core_conditions'
+down_revision = '0005_core_search'
 branch_labels = None
 depends_on = None
 
