@@ -17,7 +17,7 @@ from crmcore.runtime import build_runtime
 CORE_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "customers", "contacts", "addresses", "tags", "customer_tags", "interactions", "custom_fields", "users", "roles",
     "teams", "api_tokens", "audit_log", "external_refs", "sync_state", "outbox", "job_runs", "rate_limit_hits",
-    "login_failures"}}
+    "login_failures", "job_executions"}}
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def empty_database_url(tmp_path):
 def test_upgrade_builds_the_models_schema(empty_database_url, tmp_path):
     assert CORE_TABLES == {"customers", "contacts", "addresses", "tags", "customer_tags", "interactions",
                            "custom_fields", "users", "roles", "teams", "api_tokens", "audit_log", "external_refs",
-                           "sync_state", "outbox", "job_runs", "rate_limit_hits", "login_failures"}
+                           "sync_state", "outbox", "job_runs", "rate_limit_hits", "login_failures",
+                           "job_executions"}
     rt = build_runtime({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path), "PLUGINS_AUTOLOAD": False})
     migrate.upgrade(rt)
     assert "0001_core" in migrate.current_heads(rt) or migrate.current_heads(rt)
