@@ -223,3 +223,12 @@ def test_job_settings_defaults(tmp_path: Any) -> None:
     settings = load_settings({"INSTANCE_PATH": str(tmp_path)}, environ={"CRM_JOBS_SCHEDULE": "a=5,b=0"})
     assert settings["JOBS_BACKEND"] == "inprocess" and settings["JOBS_SCHEDULE"] == {"a": 5, "b": 0}
     assert settings["JOBS_STALLED_SECONDS"] == 30
+
+
+def test_periodic_intervals_become_cron_schedules() -> None:
+    from crmcore.services.jobs_procrastinate import cron_for
+
+    assert [cron_for("j", s) for s in (2, 60, 300, 900, 3600, 6 * 3600, 86400)] == [
+        "* * * * * */2", "*/1 * * * *", "*/5 * * * *", "*/15 * * * *", "0 */1 * * *", "0 */6 * * *", "0 0 * * *"]
+    with pytest.raises(ConfigError, match="Job j runs every 7 s"):
+        cron_for("j", 7)
