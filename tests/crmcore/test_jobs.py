@@ -150,6 +150,13 @@ def test_progress_is_visible_and_a_running_job_stops_when_cancelled(rt: Any, ctx
     assert again.status_code == 409 and "has already ended" in again.json["message"]
 
 
+def test_a_queued_run_gets_its_parameters(ctx: Any, rec: Recorder) -> None:
+    run = jobs.enqueue(ctx, "jobtest.slow", {"chunks": 2})
+    assert jobs.run_queued(ctx) == {f"jobtest.slow#{run.id}": "ok"}
+    done = jobs.get_run(ctx, run.id)
+    assert (done.status, done.progress_done, done.progress_total, done.params) == ("ok", 2, 2, {"chunks": 2})
+
+
 def test_a_queued_run_cancelled_from_the_cli_never_starts(runner: Any, ctx: Any, rec: Recorder) -> None:
     from crmcore.cli import cli
 

@@ -41,9 +41,19 @@ def _wait(what: str, check: Callable[[], Any], procs: list[subprocess.Popen[byte
             return value
         for p in procs:
             if p.poll() is not None and p.returncode not in (-signal.SIGKILL,):
-                pytest.fail(f"{p.args!r} ended with {p.returncode} while waiting for {what}")
+                pytest.fail(f"{p.args!r} ended with {p.returncode} while waiting for {what}{_logs(procs)}")
         time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}")
+    pytest.fail(f"gave up waiting for {what}{_logs(procs)}")
+
+
+def _logs(procs: list[subprocess.Popen[bytes]]) -> str:
+    """The end of each process's output, for the failure message."""
+    out = []
+    for p in procs:
+        log = getattr(p, "log_path", None)
+        if log is not None and Path(log).exists():
+            out.append(f"\n--- {Path(log).name} ---\n" + Path(log).read_text(errors="replace")[-3000:])
+    return "".join(out)
 
 
 class Api:
@@ -101,6 +111,7 @@ def test_production_shape(database_url: str, tmp_path: Path, monkeypatch: pytest
         logs.append(log)
         proc = subprocess.Popen(list(cmd), env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        proc.log_path = tmp_path / f"{name}.log"  # type: ignore[attr-defined]
         procs.append(proc)
         return proc
 
