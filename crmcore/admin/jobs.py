@@ -66,7 +66,7 @@ class JobRunView(SecureModelView):
                      "backend": _l("Backend"), "scheduled_for": _l("Scheduled for"), "created_at": _l("Queued"),
                      "heartbeat_at": _l("Last report"), "cancel": ""}
     column_default_sort = ("id", True)
-    column_filters = (FilterEqual(JobExecution.status, _l("Status"), options=[(s, s) for s in BADGES]),
+    column_filters = (FilterEqual(JobExecution.status, _l("Status"), options=list(jobs.STATUS_LABELS.items())),
                       FilterEqual(JobExecution.name, _l("Job")))
     column_formatters = {
         "name": lambda v, c, m, n: _job_label(v, m),
