@@ -88,13 +88,50 @@ def engine(runtime: Any) -> procrastinate.App:
                   periodic_id="crm.retry_stalled")
     @app.task(name="crm.retry_stalled", queue=QUEUE, queueing_lock="crm.retry_stalled", pass_context=True)
     async def retry_stalled(context: Any, timestamp: int) -> None:
-        for stuck in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled):
-            log.warning("job %s (%s) was running on a worker silent for %s s: queued again", stuck.id,
-                        stuck.task_name, stalled)
-            await app.job_manager.retry_job(stuck)
+        await retry_stalled_jobs(runtime, app, stalled)
 
     runtime.__dict__[_KEY] = app
     return app
+
+
+async def retry_stalled_jobs(runtime: Any, app: procrastinate.App, stalled: int) -> list[int]:
+    """Queue again the jobs of workers silent for ``stalled`` seconds; return their ids.
+
+    A periodic job whose next run is already queued (its queueing lock is taken) is not queued twice: the
+    stalled run is marked failed, which frees the job's lock, and the queued run does the work."""
+    import asyncio
+
+    from procrastinate.exceptions import UniqueViolation
+    from procrastinate.jobs import Status
+
+    retried = []
+    for stuck in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled):
+        try:
+            await app.job_manager.retry_job(stuck)
+        except UniqueViolation:
+            await app.job_manager.finish_job(stuck, status=Status.FAILED, delete_job=False)
+            await asyncio.to_thread(_abandon, runtime, stuck.id)
+            log.warning("job %s (%s) was running on a worker silent for %s s; its next run is queued already",
+                        stuck.id, stuck.task_name, stalled)
+            continue
+        retried.append(int(stuck.id))
+        log.warning("job %s (%s) was running on a worker silent for %s s: queued again", stuck.id, stuck.task_name,
+                    stalled)
+    return retried
+
+
+def _abandon(runtime: Any, engine_job_id: int) -> None:
+    """Record on our run that its worker died and a later run of the same job took over."""
+    from sqlalchemy import update
+
+    from ..db import utcnow
+    from ..models import JobExecution
+
+    with runtime.db.engine.begin() as conn:
+        conn.execute(update(JobExecution).where(JobExecution.engine_job_id == engine_job_id,
+                                                JobExecution.status.in_(("queued", "running")))
+                     .values(status="failed", finished_at=utcnow(),
+                             error="its worker stopped answering; the next scheduled run took over"))
 
 
 def _divisor_at_most(seconds: int) -> int:

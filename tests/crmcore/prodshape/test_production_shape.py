@@ -73,19 +73,6 @@ class Api:
             return 0, None
 
 
-@pytest.fixture
-def database_url() -> Any:
-    base = os.environ["CRM_TEST_DATABASE_URL"]
-    name = f"crm_prodshape_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def test_production_shape(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     trace = tmp_path / "deliveries.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
