@@ -106,15 +106,16 @@ async def retry_stalled_jobs(runtime: Any, app: procrastinate.App, stalled: int)
 
     retried = []
     for stuck in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled):
+        job_id = int(stuck.id or 0)
         try:
             await app.job_manager.retry_job(stuck)
         except UniqueViolation:
             await app.job_manager.finish_job(stuck, status=Status.FAILED, delete_job=False)
-            await asyncio.to_thread(_abandon, runtime, stuck.id)
+            await asyncio.to_thread(_abandon, runtime, job_id)
             log.warning("job %s (%s) was running on a worker silent for %s s; its next run is queued already",
                         stuck.id, stuck.task_name, stalled)
             continue
-        retried.append(int(stuck.id))
+        retried.append(job_id)
         log.warning("job %s (%s) was running on a worker silent for %s s: queued again", stuck.id, stuck.task_name,
                     stalled)
     return retried

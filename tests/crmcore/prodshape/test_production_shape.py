@@ -19,7 +19,6 @@ from typing import Any, Callable
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
