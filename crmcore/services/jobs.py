@@ -15,9 +15,9 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from ..db import utcnow
@@ -27,6 +27,8 @@ from ..models import JobExecution, JobRun
 
 log = logging.getLogger(__name__)
 RUNNING_GRACE = 600  # seconds: an in-process run still "running" this long after its interval is taken as crashed
+HEARTBEAT = 30.0  # seconds between two "still running" stamps a process puts on each run it is running
+STALE = 120.0  # seconds: a queued in-process run "running" without a stamp this long lost its process; taken again
 FINISHED = ("ok", "failed", "cancelled")
 
 
@@ -120,7 +122,8 @@ def run_job(ctx: Any, name: str, *, execution_id: int | None = None, params: dic
     run_params = dict(execution.params or {})
     previous, ctx.job = getattr(ctx, "job", None), handle
     try:
-        job.func(ctx, **run_params)
+        with _heartbeat(ctx.runtime, handle.execution_id):
+            job.func(ctx, **run_params)
     except JobCancelled:
         ctx.session.rollback()
         log.info("job %s (run %s) cancelled", name, handle.execution_id)
@@ -171,16 +174,21 @@ def report_progress(ctx: Any, done: int, total: int | None = None) -> None:
     handle: JobHandle | None = getattr(ctx, "job", None)
     if handle is None:
         return
-    engine = ctx.runtime.db.engine
+    _stamp(ctx.runtime, handle.execution_id, progress_done=int(done),
+           progress_total=None if total is None else int(total), heartbeat_at=utcnow())
+    check_cancelled(ctx)
+
+
+def _stamp(runtime: Any, execution_id: int, **values: Any) -> None:
+    """Write ``values`` on a run in a short transaction of its own; on SQLite, skipped if the write lock is taken
+    (by the job itself, maybe): the next stamp writes it."""
     try:
-        with engine.connect() as conn:
+        with runtime.db.engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
-            if sqlite:  # the job itself may hold the write lock: skip this report rather than wait for it
+            if sqlite:
                 conn.exec_driver_sql("PRAGMA busy_timeout=200")
             try:
-                conn.execute(update(JobExecution).where(JobExecution.id == handle.execution_id)
-                             .values(progress_done=int(done), progress_total=None if total is None else int(total),
-                                     heartbeat_at=utcnow()))
+                conn.execute(update(JobExecution).where(JobExecution.id == execution_id).values(**values))
                 conn.commit()
             finally:
                 if sqlite:
@@ -188,8 +196,25 @@ def report_progress(ctx: Any, done: int, total: int | None = None) -> None:
                     conn.exec_driver_sql("PRAGMA busy_timeout=10000")
                     conn.commit()
     except OperationalError as exc:
-        log.debug("progress of job run %s not written now: %s", handle.execution_id, exc)
-    check_cancelled(ctx)
+        log.debug("job run %s not stamped now: %s", execution_id, exc)
+
+
+@contextlib.contextmanager
+def _heartbeat(runtime: Any, execution_id: int) -> Iterator[None]:
+    """Stamp ``heartbeat_at`` every ``HEARTBEAT`` seconds while the block runs (so a dead process is noticed)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT):
+            _stamp(runtime, execution_id, heartbeat_at=utcnow())
+
+    thread = threading.Thread(target=beat, name="crm-job-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 def check_cancelled(ctx: Any) -> None:
@@ -314,16 +339,22 @@ def run_due(ctx: Any, now: dt.datetime | None = None) -> dict[str, str]:
 
 
 def run_queued(ctx: Any, limit: int = 20) -> dict[str, str]:
-    """Run queued in-process runs, each taken by a conditional UPDATE (one process gets each)."""
+    """Run queued in-process runs, and runs whose process died (no heartbeat for ``STALE`` seconds: they run
+    again, a second attempt), each taken by a conditional UPDATE (one process gets each)."""
     out: dict[str, str] = {}
-    ids = list(ctx.session.scalars(select(JobExecution.id).where(JobExecution.status == "queued",
-                                                                   JobExecution.backend == "inprocess")
-                                   .order_by(JobExecution.id).limit(limit)))
+
+    def takeable() -> Any:
+        stale = utcnow() - dt.timedelta(seconds=STALE)
+        return and_(JobExecution.backend == "inprocess",
+                    or_(JobExecution.status == "queued",
+                        and_(JobExecution.status == "running", JobExecution.heartbeat_at < stale)))
+
+    ids = list(ctx.session.scalars(select(JobExecution.id).where(takeable()).order_by(JobExecution.id).limit(limit)))
     ctx.session.commit()
     for execution_id in ids:
         taken = ctx.session.execute(update(JobExecution)
-                                    .where(JobExecution.id == execution_id, JobExecution.status == "queued")
-                                    .values(status="running", worker=worker_name())
+                                    .where(JobExecution.id == execution_id, takeable())
+                                    .values(status="running", worker=worker_name(), heartbeat_at=utcnow())
                                     .execution_options(synchronize_session=False)).rowcount == 1
         ctx.session.commit()
         if not taken:

@@ -150,6 +150,41 @@ def test_progress_is_visible_and_a_running_job_stops_when_cancelled(rt: Any, ctx
     assert again.status_code == 409 and "has already ended" in again.json["message"]
 
 
+def test_a_run_whose_process_died_runs_again_and_a_live_one_does_not(ctx: Any, rec: Recorder) -> None:
+    long_ago = utcnow() - dt.timedelta(seconds=jobs.STALE + 60)
+
+    def running(heartbeat: Any) -> JobExecution:
+        run = JobExecution(name="jobtest.tick", status="running", backend="inprocess", params={}, progress_done=0,
+                           attempts=1, cancel_requested=False, started_at=heartbeat, heartbeat_at=heartbeat)
+        ctx.session.add(run)
+        ctx.session.commit()
+        return run
+
+    dead, alive = running(long_ago), running(utcnow())
+    assert jobs.run_queued(ctx) == {f"jobtest.tick#{dead.id}": "ok"} and len(rec.ticks) == 1
+    assert (jobs.get_run(ctx, dead.id).status, jobs.get_run(ctx, dead.id).attempts) == ("ok", 2)
+    assert jobs.get_run(ctx, alive.id).status == "running"
+
+
+def test_a_running_job_stamps_a_heartbeat(ctx: Any, rec: Recorder, rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "HEARTBEAT", 0.05)
+    run = jobs.enqueue(ctx, "jobtest.slow")
+    thread = _run_in_thread(jobs.run_tick, rt)
+    assert rec.reached.wait(20)  # the job now waits inside a chunk, reporting nothing
+    first = jobs.get_run(ctx, run.id).heartbeat_at
+    ctx.session.commit()
+    beats = [first]
+    for _ in range(200):
+        beats.append(jobs.get_run(ctx, run.id).heartbeat_at)
+        ctx.session.commit()
+        if beats[-1] > first:
+            break
+        rec.go.wait(0.05)
+    rec.go.set()
+    thread.join(30)
+    assert beats[-1] > first  # stamped by the runner while the job said nothing
+
+
 def test_a_queued_run_gets_its_parameters(ctx: Any, rec: Recorder) -> None:
     run = jobs.enqueue(ctx, "jobtest.slow", {"chunks": 2})
     assert jobs.run_queued(ctx) == {f"jobtest.slow#{run.id}": "ok"}
