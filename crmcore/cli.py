@@ -407,7 +407,10 @@ def serve(host: str, port: int, debug: bool, scheduler: bool) -> None:
     hint = demo_login_hint(rt.context(source="cli", session=rt.db.new_session()))
     if hint:
         click.echo(hint)
-    if scheduler and rt.settings["JOBS_BACKEND"] == "inprocess":
+    if rt.settings["JOBS_BACKEND"] != "inprocess":
+        click.echo(_("Background jobs run in `crm worker` processes (CRM_JOBS_BACKEND=%(backend)s).",
+                     backend=rt.settings["JOBS_BACKEND"]))
+    elif scheduler:
         start_scheduler(rt, app=app)
     from werkzeug.serving import run_simple
 

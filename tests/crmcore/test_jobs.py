@@ -276,3 +276,16 @@ def test_periodic_intervals_become_cron_schedules() -> None:
         "* * * * * */2", "*/1 * * * *", "*/5 * * * *", "*/15 * * * *", "0 */1 * * *", "0 */6 * * *", "0 0 * * *"]
     with pytest.raises(ConfigError, match="Job j runs every 7 s"):
         cron_for("j", 7)
+
+
+def test_serve_runs_the_scheduler_on_the_inprocess_backend(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import werkzeug.serving
+
+    from crmcore.cli import cli
+
+    started: list[Any] = []
+    monkeypatch.setattr(jobs, "start_scheduler", lambda rt, **kw: started.append(rt))
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda *a, **kw: None)
+    r = app.test_cli_runner().invoke(cli, ["serve", "--port", "5999"])
+    assert r.exit_code == 0, r.output
+    assert started == [app.extensions["crm"]] and "crm worker" not in r.output
