@@ -291,7 +291,8 @@ def jobs() -> None:
 def jobs_list(runs: int) -> None:
     """List jobs (interval and last run), then the latest runs with their progress."""
     from .models import JobRun
-    from .services.jobs import interval_of, list_runs, status_label
+    from .services.job_runs import list_runs, status_label
+    from .services.jobs import interval_of
 
     ctx = system_ctx()
     for name, job in sorted(ctx.registry.jobs.items()):
@@ -339,7 +340,7 @@ def jobs_enqueue(name: str) -> None:
 @click.argument("run_id", type=int)
 def jobs_cancel(run_id: int) -> None:
     """Cancel run RUN_ID: a queued run never starts, a running one stops at its next progress report."""
-    from .services.jobs import cancel, status_label
+    from .services.job_runs import cancel, status_label
 
     run = cancel(system_ctx(), run_id)
     if run.status == "cancelled":

@@ -14,7 +14,7 @@ from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l, local_time
 from ..models import JobExecution
 from ..schemas.common import db_id
-from ..services import jobs
+from ..services import job_runs as jobs
 from . import forms
 from .views import SecureModelView, flash_crm_error
 

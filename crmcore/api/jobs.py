@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from ..api.http import page
 from ..schemas.jobs import EnqueueSchema, JobRunListArgs, JobRunPage, JobRunSchema
+from ..services import job_runs as runs
 from ..services import jobs as svc
 from . import current_ctx
 
@@ -18,8 +19,8 @@ blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Backgr
 @blp.response(200, JobRunPage)
 def list_runs(args: dict[str, Any]) -> Any:
     """Runs of background jobs, newest first, with their progress (needs job.manage)"""
-    items, total = svc.page_runs(current_ctx(), status=args.get("status"), name=args.get("name"),
-                                 page=args["page"], page_size=args["page_size"])
+    items, total = runs.page_runs(current_ctx(), status=args.get("status"), name=args.get("name"),
+                                  page=args["page"], page_size=args["page_size"])
     return page(items, total, args)
 
 
@@ -37,11 +38,11 @@ def enqueue(data: dict[str, Any]) -> Any:
 @blp.response(200, JobRunSchema)
 def get_run(run_id: int) -> Any:
     """One run with its progress and outcome (needs job.manage)"""
-    return svc.get_run(current_ctx(), run_id)
+    return runs.get_run(current_ctx(), run_id)
 
 
 @blp.route("/<int:run_id>/cancel", methods=["POST"])
 @blp.response(200, JobRunSchema)
 def cancel(run_id: int) -> Any:
     """Cancel a run: a queued one never starts, a running one stops at its next progress report (409 once ended)"""
-    return svc.cancel(current_ctx(), run_id)
+    return runs.cancel(current_ctx(), run_id)

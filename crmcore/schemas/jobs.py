@@ -29,7 +29,7 @@ class JobRunSchema(Schema):
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
 
     def _status_label(self, run: Any) -> str:
-        from ..services.jobs import status_label
+        from ..services.job_runs import status_label
 
         return status_label(run.status)
 

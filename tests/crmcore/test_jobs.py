@@ -16,7 +16,7 @@ from crmcore.contracts import Job
 from crmcore.db import utcnow
 from crmcore.errors import ConfigError
 from crmcore.models import JobExecution, JobRun
-from crmcore.services import jobs
+from crmcore.services import job_runs, jobs
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
@@ -162,8 +162,8 @@ def test_a_run_whose_process_died_runs_again_and_a_live_one_does_not(ctx: Any, r
 
     dead, alive = running(long_ago), running(utcnow())
     assert jobs.run_queued(ctx) == {f"jobtest.tick#{dead.id}": "ok"} and len(rec.ticks) == 1
-    assert (jobs.get_run(ctx, dead.id).status, jobs.get_run(ctx, dead.id).attempts) == ("ok", 2)
-    assert jobs.get_run(ctx, alive.id).status == "running"
+    assert (job_runs.get_run(ctx, dead.id).status, job_runs.get_run(ctx, dead.id).attempts) == ("ok", 2)
+    assert job_runs.get_run(ctx, alive.id).status == "running"
 
 
 def test_a_running_job_stamps_a_heartbeat(ctx: Any, rec: Recorder, rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,11 +171,11 @@ def test_a_running_job_stamps_a_heartbeat(ctx: Any, rec: Recorder, rt: Any, monk
     run = jobs.enqueue(ctx, "jobtest.slow")
     thread = _run_in_thread(jobs.run_tick, rt)
     assert rec.reached.wait(20)  # the job now waits inside a chunk, reporting nothing
-    first = jobs.get_run(ctx, run.id).heartbeat_at
+    first = job_runs.get_run(ctx, run.id).heartbeat_at
     ctx.session.commit()
     beats = [first]
     for _ in range(200):
-        beats.append(jobs.get_run(ctx, run.id).heartbeat_at)
+        beats.append(job_runs.get_run(ctx, run.id).heartbeat_at)
         ctx.session.commit()
         if beats[-1] > first:
             break
@@ -188,7 +188,7 @@ def test_a_running_job_stamps_a_heartbeat(ctx: Any, rec: Recorder, rt: Any, monk
 def test_a_queued_run_gets_its_parameters(ctx: Any, rec: Recorder) -> None:
     run = jobs.enqueue(ctx, "jobtest.slow", {"chunks": 2})
     assert jobs.run_queued(ctx) == {f"jobtest.slow#{run.id}": "ok"}
-    done = jobs.get_run(ctx, run.id)
+    done = job_runs.get_run(ctx, run.id)
     assert (done.status, done.progress_done, done.progress_total, done.params) == ("ok", 2, 2, {"chunks": 2})
 
 
