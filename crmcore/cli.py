@@ -70,6 +70,11 @@ def init_db() -> None:
     rt = current_app.extensions["crm"]
     migrate.upgrade(rt)
     seed_roles(system_ctx())
+    if rt.settings["JOBS_BACKEND"] == "procrastinate":
+        from .services import jobs_procrastinate
+
+        if jobs_procrastinate.apply_schema(rt):
+            click.echo(_("Job engine tables created (procrastinate)."))
     click.echo(f"Database ready: {_safe_url(rt.db.url)}")
 
 
@@ -304,25 +309,41 @@ def export_customers(output: str | None, encoding: str, q: str | None, tag: str 
 
 @cli.group()
 def jobs() -> None:
-    """Scheduled jobs registered by the core and the plugins."""
+    """Background jobs registered by the core and the plugins: schedule, runs, progress, cancel."""
 
 
 @jobs.command("list")
-def jobs_list() -> None:
-    """List jobs, their interval and last run."""
+@click.option("--runs", default=20, show_default=True, type=click.IntRange(0, 500), help="How many recent runs to show.")
+def jobs_list(runs: int) -> None:
+    """List jobs (interval and last run), then the latest runs with their progress."""
     from .models import JobRun
+    from .services.job_runs import list_runs, status_label
+    from .services.jobs import interval_of
 
     ctx = system_ctx()
     for name, job in sorted(ctx.registry.jobs.items()):
         state = ctx.session.get(JobRun, name)
-        last = f"{state.last_started_at:%Y-%m-%d %H:%M} {state.last_status}" if state and state.last_started_at else "never"
-        click.echo(f"{name}\tevery {job.interval}s\tlast: {last}\t{job.description}")
+        last = (f"{state.last_started_at:%Y-%m-%d %H:%M} {status_label(state.last_status)}"
+                if state and state.last_started_at else "never")
+        seconds = interval_of(ctx.settings, job)
+        every = f"every {seconds}s" if seconds else "on demand"
+        click.echo(f"{name}\t{every}\tlast: {last}\t{job.description}")
+    recent = list_runs(ctx, limit=runs) if runs else []
+    if recent:
+        click.echo(f"\n{_('Run')}\t{_('Job')}\t{_('Status')}\t{_('Progress')}\t{_('Started')}\t{_('Worker')}")
+    for run in recent:
+        progress = f"{run.progress_done}/{run.progress_total}" if run.progress_total else str(run.progress_done or "")
+        started = f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else ""
+        status = status_label(run.status) + (f" ({_('cancel requested')})" if run.cancel_requested
+                                             and run.status in ("queued", "running") else "")
+        click.echo(f"{run.id}\t{run.name}\t{status}\t{progress}\t{started}\t{run.worker or ''}"
+                   + (f"\t{run.error}" if run.error else ""))
 
 
 @jobs.command("run")
 @click.argument("name")
 def jobs_run(name: str) -> None:
-    """Run job NAME now."""
+    """Run job NAME now, in this process."""
     from .services.jobs import run_job
 
     state = run_job(system_ctx(), name)
@@ -331,20 +352,76 @@ def jobs_run(name: str) -> None:
         sys.exit(1)
 
 
+@jobs.command("enqueue")
+@click.argument("name")
+def jobs_enqueue(name: str) -> None:
+    """Queue one run of job NAME for the workers (CRM_JOBS_BACKEND); print its run id."""
+    from .services.jobs import enqueue
+
+    run = enqueue(system_ctx(), name)
+    click.echo(_("Run %(id)s of %(name)s is queued.", id=run.id, name=name))
+
+
+@jobs.command("cancel")
+@click.argument("run_id", type=int)
+def jobs_cancel(run_id: int) -> None:
+    """Cancel run RUN_ID: a queued run never starts, a running one stops at its next progress report."""
+    from .services.job_runs import cancel, status_label
+
+    run = cancel(system_ctx(), run_id)
+    if run.status == "cancelled":
+        click.echo(_("Run %(id)s is cancelled.", id=run.id))
+    else:
+        click.echo(_("Run %(id)s will stop at its next progress report (now: %(status)s).", id=run.id,
+                     status=status_label(run.status)))
+
+
 @jobs.command("run-due")
 def jobs_run_due() -> None:
-    """Run every job whose interval has passed (call this from cron)."""
+    """Run every job whose interval has passed, and queued runs (call this from cron)."""
     from .services.jobs import run_due
 
     for name, status in run_due(system_ctx()).items():
         click.echo(f"{name}: {status}")
 
 
+@cli.command("worker")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Jobs one worker runs at the same time (procrastinate backend).")
+@click.option("--tick", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds between two looks for due jobs (inprocess backend).")
+def worker(concurrency: int, tick: float) -> None:
+    """Run background jobs until stopped (SIGTERM/Ctrl-C): periodic jobs and queued runs, on CRM_JOBS_BACKEND."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    rt = app.extensions["crm"]
+    if rt.settings["JOBS_BACKEND"] == "procrastinate":
+        from .services import jobs_procrastinate
+
+        click.echo(_("Worker on the procrastinate backend (concurrency %(n)s).", n=concurrency))
+        jobs_procrastinate.run_worker(rt, app, concurrency=concurrency)
+        return
+    import signal
+    import threading
+
+    from .services.jobs import run_tick
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
+    click.echo(_("Worker on the inprocess backend (a look for due jobs every %(n)s s).", n=tick))
+    try:
+        while not stop.is_set():
+            run_tick(rt, app)
+            stop.wait(tick)
+    except KeyboardInterrupt:
+        pass
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True)
-@click.option("--scheduler/--no-scheduler", default=True, show_default=True, help="Run due jobs in-process.")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Run due jobs in-process (CRM_JOBS_BACKEND=inprocess; with procrastinate, `crm worker` runs them).")
 def serve(host: str, port: int, debug: bool, scheduler: bool) -> None:
     """Serve the admin (/admin) and the API (/api/v1). Use gunicorn for production."""
     from .demo import demo_login_hint
@@ -357,7 +434,10 @@ def serve(host: str, port: int, debug: bool, scheduler: bool) -> None:
     hint = demo_login_hint(rt.context(source="cli", session=rt.db.new_session()))
     if hint:
         click.echo(hint)
-    if scheduler:
+    if rt.settings["JOBS_BACKEND"] != "inprocess":
+        click.echo(_("Background jobs run in `crm worker` processes (CRM_JOBS_BACKEND=%(backend)s).",
+                     backend=rt.settings["JOBS_BACKEND"]))
+    elif scheduler:
         start_scheduler(rt, app=app)
     from werkzeug.serving import run_simple
 

@@ -32,13 +32,19 @@ DEFAULTS: dict[str, Any] = {
     "TEXT_MAX": 65535,  # characters in any text input without a shorter column length
     "COUNT_EXACT_MAX": 1000,  # rows a list counts exactly; above, its total is an estimate (total_estimated)
     "COUNT_CACHE_SECONDS": 60,  # SQLite: how long a list's large count is reused as its estimate
+    "JOBS_BACKEND": "inprocess",  # inprocess (crm serve / crm worker run jobs themselves) or procrastinate
+    "JOBS_SCHEDULE": {},  # job name -> seconds between runs, overriding the job's own interval; 0: never
+    "JOBS_STALLED_SECONDS": 30,  # procrastinate: a worker silent this long is dead; its jobs run again elsewhere
+    "JOBS_HISTORY_DAYS": 14,  # finished job runs are kept this long
 }
+
+JOBS_BACKENDS = ("inprocess", "procrastinate")
 
 _LIST_KEYS = {"PLUGINS_DISABLED", "PLUGINS_ALLOW", "PLUGINS"}
 _BOOL_KEYS = {"PLUGINS_AUTOLOAD", "SESSION_COOKIE_SECURE"}
 _INT_KEYS = {"PAGE_SIZE_MAX", "TOKEN_TTL_DAYS", "TRUSTED_PROXIES", "LOGIN_MAX_FAILURES", "LOGIN_CLIENT_MAX_FAILURES",
              "LOGIN_LOCKOUT_SECONDS", "MAX_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "TEXT_MAX", "COUNT_EXACT_MAX",
-             "COUNT_CACHE_SECONDS"}
+             "COUNT_CACHE_SECONDS", "JOBS_STALLED_SECONDS", "JOBS_HISTORY_DAYS"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -74,6 +80,23 @@ def setting_bool(settings: dict[str, Any], name: str, default: bool) -> bool:
     """A yes/no setting of any plugin (``CRM_X=0`` means no), ``default`` when unset or empty."""
     value = settings.get(name)
     return default if value is None or (isinstance(value, str) and not value.strip()) else as_bool(name, value)
+
+
+def jobs_schedule(name: str, value: Any) -> dict[str, int]:
+    """``CRM_JOBS_SCHEDULE``: ``outbox.deliver=30,erp.sync=0`` (or a TOML table) -> ``{job: seconds}``."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"Setting {name} must be job=seconds pairs separated by commas, not {value!r}")
+        value = {k.strip(): v for k, v in pairs}
+    if not isinstance(value, dict):
+        raise ConfigError(f"Setting {name} must be job=seconds pairs, not {value!r}")
+    out = {str(k): as_int(f"{name} ({k})", v) for k, v in value.items()}
+    if any(v < 0 for v in out.values()):
+        raise ConfigError(f"Setting {name} takes seconds of 0 or more, not {value!r}")
+    return out
 
 
 def _parse_env(key: str, raw: str) -> Any:
@@ -112,10 +135,18 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         settings[key] = max(as_int(key, settings.get(key), DEFAULTS[key]), 1 if key == "PAGE_SIZE_MAX" else 0)
     for key in _BOOL_KEYS:
         settings[key] = as_bool(key, settings.get(key))
+    settings["JOBS_SCHEDULE"] = jobs_schedule("CRM_JOBS_SCHEDULE", settings.get("JOBS_SCHEDULE"))
+    backend = str(settings.get("JOBS_BACKEND") or "inprocess").strip().lower()
+    if backend not in JOBS_BACKENDS:
+        raise ConfigError(f"Setting CRM_JOBS_BACKEND must be one of {', '.join(JOBS_BACKENDS)}, not {backend!r}")
+    settings["JOBS_BACKEND"] = backend
     instance = Path(settings["INSTANCE_PATH"] or Path.cwd() / "instance")
     settings["INSTANCE_PATH"] = str(instance)
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'crm.sqlite'}"
+    if backend == "procrastinate" and not str(settings["DATABASE_URL"]).startswith("postgresql"):
+        raise ConfigError("Setting CRM_JOBS_BACKEND=procrastinate needs PostgreSQL (CRM_DATABASE_URL=postgresql+psycopg://...); "
+                          "the embedded SQLite default runs jobs in-process (CRM_JOBS_BACKEND=inprocess)")
     return settings
 
 

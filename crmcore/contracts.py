@@ -44,7 +44,8 @@ class FieldType:
 
 @dataclass(frozen=True)
 class Job:
-    """A scheduled job: ``func(ctx)`` runs every ``interval`` seconds (in-process by default)."""
+    """A job: ``func(ctx, **params)`` runs every ``interval`` seconds (``0``: only when queued) on the configured
+    backend (docs/jobs.md); ``ctx.report_progress(done, total)`` between chunks shows progress and honours cancel."""
 
     name: str
     func: Callable[[Any], Any]

@@ -28,6 +28,7 @@ PERMISSIONS = [
     Permission("audit.read", _("Read the audit log"), ("manager", "analyst")),
     Permission("plugin.read", _("See loaded plugins and their hooks"), ()),
     Permission("outbox.manage", _("See and replay outbox messages"), ()),
+    Permission("job.manage", _("See background jobs, their progress, and cancel them"), ()),
     Permission("workflow.read", _("See workflows and approval policies"), ("manager", "sales", "service", "analyst")),
     Permission("workflow.manage", _("Design workflows, approval policies and OA provider settings"), ()),
     Permission("approval.read", _("See own approvals and the inbox of pending decisions"), ("manager", "sales", "service")),
@@ -49,10 +50,12 @@ def crm_register_field_types() -> list[Any]:
 @hookimpl
 def crm_register_jobs() -> list[Job]:
     from .services import approvals
+    from .services.jobs import prune_history
     from .services.outbox import deliver_due
 
     return [Job("outbox.deliver", lambda ctx: deliver_due(ctx), 60, "Deliver pending outbox messages"),
-            Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals")]
+            Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals"),
+            Job("jobs.prune", prune_history, 24 * 3600, "Forget finished job runs older than CRM_JOBS_HISTORY_DAYS")]
 
 
 @hookimpl

@@ -135,3 +135,10 @@ class RetriableAdapterError(AdapterError):
     """The external system failed in a way a later retry may fix."""
 
     status = 503
+
+
+class JobCancelled(CRMError):
+    """The job was cancelled; it stops between two chunks of work."""
+
+    status = 409
+    code = "job_cancelled"

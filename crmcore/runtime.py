@@ -52,6 +52,7 @@ class ServiceContext:
     runtime: Runtime
     actor: Any = None  # crmcore.models.User or None for the system (CLI, jobs)
     source: str = "system"
+    job: Any = None  # crmcore.services.jobs.JobHandle while this context runs a job, else None
     _perms: frozenset[str] | None = field(default=None, repr=False)
 
     @property
@@ -103,6 +104,13 @@ class ServiceContext:
             raise AuthenticationRequired(_("This account is disabled."))
         if not self.can(permission):
             raise PermissionDenied(_("You need the permission '%(permission)s' to do this.", permission=permission))
+
+    def report_progress(self, done: int, total: int | None = None) -> None:
+        """In a job: record ``done`` of ``total`` (seen in ``crm jobs list``, the API, the admin) and raise
+        ``JobCancelled`` if the run was cancelled. Call it between chunks of work; outside a job it does nothing."""
+        from .services.jobs import report_progress
+
+        report_progress(self, done, total)
 
     def fresh(self) -> "ServiceContext":
         """A context like this one with a new session (for work after a commit)."""

@@ -56,7 +56,8 @@ def sync_job(ctx: Any) -> None:
     """The scheduled run: every enabled connection; a failed stream is logged and recorded. A connection
     that failed as a whole fails the job after every connection ran (its reason is the job's error)."""
     broken = []
-    for result in run_sync(ctx):
+    for done, result in enumerate(run_sync(ctx), 1):
+        ctx.report_progress(done)  # connections synced so far; a cancelled run stops before the next one
         if result.error:
             log.warning("ERP sync %s: %s", result.connection, result.error)
             broken.append(f"{result.connection}: {result.error}")

@@ -14,11 +14,13 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from ..i18n import lazy_gettext as _l
-from ..models import ApiToken, AuditLog, Contact, Customer, CustomField, Interaction, OutboxMessage, Role, Team, User
+from ..models import (ApiToken, AuditLog, Contact, Customer, CustomField, Interaction, JobExecution, OutboxMessage, Role,
+                      Team, User)
 from .accounts import RoleView, TeamView, TokenView, UserView
 from .auth import create_blueprint
 from .customers import CustomerView
 from .dashboard import DashboardView
+from .jobs import JobRunView
 from .records import ContactView, CustomFieldView, InteractionView
 from .system import AuditLogView, OutboxView, PluginsView
 from .views import SecureModelView, SecureView
@@ -44,6 +46,7 @@ def core_views(db: Any) -> list[Any]:
         TokenView(ApiToken, db, name=_l("API tokens"), endpoint="api_token", category=SETTINGS),
         AuditLogView(AuditLog, db, name=_l("Audit log"), endpoint="audit_log", category=SYSTEM),
         OutboxView(OutboxMessage, db, name=_l("Outbox"), endpoint="outbox", category=SYSTEM),
+        JobRunView(JobExecution, db, name=_l("Jobs"), endpoint="job_run", category=SYSTEM),
         PluginsView(name=_l("Plugins"), endpoint="plugins", category=SYSTEM),
         WorkflowDesignerView(name=_l("Workflows"), endpoint="workflow_designer", category=SETTINGS),
         ApprovalsView(name=_l("Approvals"), endpoint="approval_inbox"),

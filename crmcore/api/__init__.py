@@ -144,9 +144,9 @@ def init_api(app: Flask, blueprints: list[Any]) -> Api:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     from . import customers, contacts, interactions, custom_fields, users
-    from . import approvals, meta, workflow
+    from . import approvals, jobs, meta, workflow
 
-    for module in (customers, contacts, interactions, custom_fields, users, workflow, approvals, meta):
+    for module in (customers, contacts, interactions, custom_fields, users, workflow, approvals, meta, jobs):
         api.register_blueprint(module.blp)
     for bp in blueprints:
         if hasattr(bp, "_docs") or type(bp).__module__.startswith("flask_smorest"):

@@ -3,7 +3,7 @@ from .audit import AuditLog
 from .auth import ApiToken, Role, Team, User
 from .custom_field import CustomField
 from .customer import Address, Contact, Customer, Tag, customer_tags
-from .integration import ExternalRef, JobRun, OutboxDestination, OutboxMessage, SyncState
+from .integration import ExternalRef, JobExecution, JobRun, OutboxDestination, OutboxMessage, SyncState
 from .interaction import Interaction
 from .security import LoginFailure, RateLimitHit
 from . import search  # noqa: F401  # the search indexes, created with the tables
@@ -12,7 +12,7 @@ from .workflow import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approv
 
 __all__ = [
     "Address", "ApiToken", "AuditLog", "Contact", "CustomField", "Customer", "ExternalRef",
-    "Interaction", "JobRun", "LoginFailure", "OutboxDestination", "OutboxMessage", "RateLimitHit", "Role", "SyncState", "Tag", "Team", "User",
+    "Interaction", "JobExecution", "JobRun", "LoginFailure", "OutboxDestination", "OutboxMessage", "RateLimitHit", "Role", "SyncState", "Tag", "Team", "User",
     "customer_tags",
     "ApprovalDecision", "ApprovalPolicy", "ApprovalRequest", "ApprovalTask", "ApprovalTier", "WorkflowDefinition", "WorkflowState", "WorkflowTransition",
 ]

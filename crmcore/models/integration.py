@@ -87,3 +87,28 @@ class JobRun(Base):
     last_finished_at: Mapped[dt.datetime | None]
     last_status: Mapped[str | None] = mapped_column(String(16))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobExecution(Base):
+    """One run of a job, queued or periodic, in either backend: its progress, cancel request and outcome."""
+
+    __tablename__ = "job_executions"
+    __table_args__ = (Index("ix_job_executions_status", "status", "id"),)
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued running ok failed cancelled
+    backend: Mapped[str] = mapped_column(String(16), default="inprocess")
+    engine_job_id: Mapped[int | None] = mapped_column(index=True)  # the engine's own id (procrastinate_jobs.id)
+    scheduled_for: Mapped[dt.datetime | None]  # the schedule slot of a periodic run
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int | None]
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_ts]
+    started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]

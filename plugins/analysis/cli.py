@@ -193,12 +193,15 @@ def _nightly(ctx: Any) -> None:
     from .services import basket, churn, clv, rfm
 
     rfm.run_rfm(ctx)
+    ctx.report_progress(1, 4)  # between steps: progress shows in `crm jobs list`, and a cancel stops here
     basket.run_basket(ctx)
-    for step in (clv.run_clv, churn.run_churn):
+    ctx.report_progress(2, 4)
+    for done, step in enumerate((clv.run_clv, churn.run_churn), 3):
         try:
             step(ctx)
         except ValidationError:  # too little history yet: nothing to fit; RFM and rules still ran
             ctx.session.rollback()
+        ctx.report_progress(done, 4)
 
 
 def _tags(ctx: Any) -> None:

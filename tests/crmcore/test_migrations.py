@@ -18,7 +18,7 @@ from crmcore.runtime import build_runtime
 CORE_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "customers", "contacts", "addresses", "tags", "customer_tags", "interactions", "custom_fields", "users", "roles",
     "teams", "api_tokens", "audit_log", "external_refs", "sync_state", "outbox", "job_runs", "rate_limit_hits",
-    "login_failures", "outbox_destinations"}}
+    "login_failures", "outbox_destinations", "job_executions"}}
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_upgrade_builds_the_models_schema(empty_database_url, tmp_path):
     assert CORE_TABLES == {"customers", "contacts", "addresses", "tags", "customer_tags", "interactions",
                            "custom_fields", "users", "roles", "teams", "api_tokens", "audit_log", "external_refs",
                            "sync_state", "outbox", "job_runs", "rate_limit_hits", "login_failures",
-                           "outbox_destinations"}
+                           "outbox_destinations", "job_executions"}
     rt = build_runtime({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path), "PLUGINS_AUTOLOAD": False})
     migrate.upgrade(rt)
     assert "0001_core" in migrate.current_heads(rt) or migrate.current_heads(rt)

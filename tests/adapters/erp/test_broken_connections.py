@@ -8,7 +8,7 @@ from adapters.erp.cli import sync
 from adapters.erp.models import SyncIssue
 from adapters.erp.push import push_pending
 from adapters.erp.runner import run_sync
-from crmcore.models import Customer, OutboxMessage
+from crmcore.models import Customer, JobExecution, OutboxMessage
 from crmcore.services import customers as customer_svc
 from crmcore.services import jobs
 
@@ -50,6 +50,8 @@ def test_each_connection_fails_alone_with_a_clear_reason(ctx, tryton, seed):
     state = jobs.run_job(ctx, "erp.sync")
     assert state.last_status == "failed" and "a-password: " in state.last_error and "c-dead: " in state.last_error
     assert WRONG_PASSWORD in state.last_error and "no_such_db" in state.last_error
+    run = ctx.session.scalars(select(JobExecution).where(JobExecution.name == "erp.sync")).one()
+    assert run.progress_done == len(results)  # one progress report per connection, the broken ones too
     assert ctx.session.scalar(select(func.count()).select_from(Customer).where(Customer.name == "第二个客户")) == 1
 
 

@@ -260,6 +260,10 @@ def test_jobs_registered_and_nightly_runs(app: Any, ctx: Any, shop: list[Any]) -
     state = run_job(ctx, "analysis.nightly")
     assert state.last_status == "ok", state.last_error
     assert rfm.latest_run(ctx, ClvScore) is not None
+    from crmcore.models import JobExecution
+
+    run = ctx.session.scalars(select(JobExecution).where(JobExecution.name == "analysis.nightly")).one()
+    assert (run.status, run.progress_done, run.progress_total) == ("ok", 4, 4)  # reported after each step
 
 
 def test_registration_permissions_and_requirements(ctx: Any) -> None:
