@@ -18,7 +18,7 @@ CRM_OA_PROVIDERS = [".internal:InternalProvider", ".webhook:WebhookProvider", ".
                     ".wecom:WeComProvider", ".feishu:FeishuProvider"]
 CRM_BLUEPRINTS = [".callbacks:bp"]
 CRM_OUTBOX_HANDLERS = ".delivery:handler"
-CRM_JOBS = ".delivery:JOBS"
+CRM_JOBS = ".jobs:JOBS"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_AUDIT_ENTITIES = [AuditEntity("oa_provider", "workflow.manage")]
 

@@ -14,7 +14,6 @@ from flask.cli import AppGroup
 
 from crmcore.contracts import Job
 from crmcore.errors import CRMError
-from crmcore.events import jsonable
 
 
 def _ctx() -> Any:
@@ -34,6 +33,8 @@ def sla_check_cmd(as_json: bool) -> None:
 
     found = check_breaches(_ctx())
     if as_json:
+        from crmcore.events import jsonable
+
         click.echo(json.dumps(jsonable(found), ensure_ascii=False, indent=2))
         return
     for b in found:
