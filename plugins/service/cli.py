@@ -3,7 +3,6 @@ status links and default states."""
 from __future__ import annotations
 
 import json
-import mailbox
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,8 @@ def _messages(source: str) -> list[bytes]:
         raise click.BadParameter(f"{source}: no such file", param_hint="SOURCE")
     head = path.read_bytes()[:5]
     if head == b"From ":  # an mbox file
+        import mailbox
+
         box = mailbox.mbox(str(path), create=False)
         try:
             return [m.as_bytes() for m in box]
