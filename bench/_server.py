@@ -55,7 +55,9 @@ class Gunicorn:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--pythonpath", str(HERE), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
-             "--log-level", "warning", f"_wsgi:{which}()"], env=env, stdout=subprocess.DEVNULL)
+             "--log-level", "warning",
+             "--no-control-socket",  # else every gunicorn on the machine shares one control socket path
+             f"_wsgi:{which}()"], env=env, stdout=subprocess.DEVNULL)
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
@@ -122,7 +124,10 @@ def load(port: int, token: str | None, calls: list[tuple[str, str, Any]], client
                 if not todo or failure:
                     return
                 method, path, body = todo.pop()
-            status, data = request(port, method, path, token, body)
+            try:
+                status, data = request(port, method, path, token, body)
+            except OSError as exc:
+                status, data = 599, str(exc).encode()
             if status >= 300:
                 with lock:
                     failure.append(f"{method} {path}: {status} {data[:300]!r}")

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("numpy", "scipy", "sklearn", "pandas", "lifetimes", "pypinyin", "phonenumbers", "schemathesis", "cryptography")
+HEAVY = ("numpy", "scipy", "sklearn", "pandas", "lifetimes", "pypinyin", "phonenumbers", "schemathesis", "cryptography", "requests")
 # Builds the app as a worker does, answers a read, then a write; prints the heavy modules loaded after each.
 WORKER = """
 import json, sys
