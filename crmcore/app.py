@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from .config import secret_key
 from .requestlimits import init_limits
 from .schemas.common import MAX_ID
+from .schemas.limits import install as install_limits
 from .runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     :param runtime: an existing runtime to share (the CLI passes its own).
     """
     rt = runtime or build_runtime(test_config, plugins=plugins)
+    rt.registry.load_all()  # a runtime built lazily (the CLI's) too: a broken plugin fails at start-up
+    install_limits()
     app = Flask(__name__, instance_path=rt.settings["INSTANCE_PATH"], instance_relative_config=True)
     secure = bool(rt.settings["SESSION_COOKIE_SECURE"])
     app.config.update(

@@ -1,18 +1,22 @@
 """The ``crm`` command: database, users and tokens, plugins, demo data, import, jobs, serve.
 
 Built on Flask's click integration; plugins add commands with ``crm_register_commands``.
+``crm --help`` builds no app, and the light commands (``plugins``, ``jobs list``, ``token ...``,
+``create-user``) run in a light app (runtime, database, translations; no API or admin): they start in
+a fraction of the full app's time. Every other command gets the full app, as before.
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+from functools import update_wrapper
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from .errors import CRMError
 from .i18n import _
@@ -23,8 +27,9 @@ _runtime: dict[str, Runtime] = {}
 
 
 def get_runtime() -> Runtime:
+    """The command's runtime; what plugins register is collected when a command first uses it."""
     if "rt" not in _runtime:
-        _runtime["rt"] = build_runtime()
+        _runtime["rt"] = build_runtime(lazy=True)
     return _runtime["rt"]
 
 
@@ -32,6 +37,30 @@ def _create_app() -> Any:
     from .app import create_app
 
     return create_app(runtime=get_runtime())
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def light(f: F) -> F:
+    """Run a command (declared ``with_appcontext=False``) in the light app: the runtime, the database and the
+    translations, without the API, the admin or the plugins' views. An app already given (an embedding
+    app, ``app.test_cli_runner()``) or already active is used as it is."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        if not current_app:
+            info = ctx.ensure_object(ScriptInfo)
+            if info.create_app is _create_app and getattr(info, "_loaded_app", None) is None:
+                from .cli_app import create_cli_app
+
+                app = info.crm_light_app = create_cli_app(get_runtime())  # type: ignore[attr-defined]
+            else:
+                app = info.load_app()
+            ctx.with_resource(app.app_context())
+        return ctx.invoke(f, *args, **kwargs)
+
+    return update_wrapper(wrapper, f)  # type: ignore[return-value]
 
 
 def system_ctx() -> Any:
@@ -48,12 +77,24 @@ def _fail(exc: CRMError) -> None:
 
 
 class CRMGroup(FlaskGroup):
-    """Turns CRM errors into one clear line instead of a traceback."""
+    """Turns CRM errors into one clear line instead of a traceback; lists its commands without the app."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The CRM's and the plugins' commands, without building the app (so ``crm --help`` is fast).
+        Commands an extension adds to ``app.cli`` (flask-smorest's ``openapi``) still run by name."""
+        self._load_plugin_commands()
+        return sorted(self.commands)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CRMError as exc:
+            # the command's app context has ended by now: the message is written in its app's language
+            info = ctx.ensure_object(ScriptInfo)
+            app = getattr(info, "_loaded_app", None) or getattr(info, "crm_light_app", None)
+            if app is not None and not current_app:
+                with app.app_context():
+                    _fail(exc)
             _fail(exc)
 
 
@@ -84,7 +125,7 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@cli.command("create-user")
+@cli.command("create-user", with_appcontext=False)
 @click.argument("username")
 @click.option("--role", default="sales", show_default=True, help="admin, manager, sales, service, analyst or your own")
 @click.option("--password", help="Asked for when omitted (not echoed).")
@@ -92,6 +133,7 @@ def _safe_url(url: str) -> str:
 @click.option("--full-name")
 @click.option("--team", help="Team name; created when new.")
 @click.option("--locale", type=click.Choice(["zh_CN", "en"]))
+@light
 def create_user_cmd(username: str, role: str, password: str | None, email: str | None, full_name: str | None,
                     team: str | None, locale: str | None) -> None:
     """Create a user who can log in to the admin and own customers."""
@@ -108,11 +150,12 @@ def token() -> None:
     """API tokens: create (shown once), list, revoke."""
 
 
-@token.command("create")
+@token.command("create", with_appcontext=False)
 @click.argument("user")
 @click.option("--name", default="default", show_default=True)
 @click.option("--expires-days", type=click.IntRange(min=1),
               help="Days until the token stops working; default and most: the TOKEN_TTL_DAYS setting.")
+@light
 def token_create(user: str, name: str, expires_days: int | None) -> None:
     """Create an API token for USER (name or id); it is printed once, only its hash is stored."""
     from .services.users import create_token, get_user
@@ -124,8 +167,9 @@ def token_create(user: str, name: str, expires_days: int | None) -> None:
     click.echo(f"Token {tok.id} for {user}; {until}. Store it now, it cannot be shown again.", err=True)
 
 
-@token.command("list")
+@token.command("list", with_appcontext=False)
 @click.argument("user")
+@light
 def token_list(user: str) -> None:
     """List USER's tokens (id, prefix, name, state, created, expires, last used; never the token)."""
     from sqlalchemy import select
@@ -145,8 +189,9 @@ def token_list(user: str) -> None:
         click.echo(f"{t.id}\t{t.prefix}…\t{t.name}\t{state}\tcreated {t.created_at:%Y-%m-%d}\t{until}\t{used}")
 
 
-@token.command("revoke")
+@token.command("revoke", with_appcontext=False)
 @click.argument("token_id", type=int)
+@light
 def token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID; requests with it get 401 from now on."""
     from .services.users import revoke_token
@@ -181,8 +226,9 @@ def check(public_url: str | None, locale: str | None) -> None:
         sys.exit(1)
 
 
-@cli.command("plugins")
+@cli.command("plugins", with_appcontext=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@light
 def plugins_cmd(as_json: bool) -> None:
     """List the loaded plugins, the hooks each implements and what each declares (CRM_*)."""
     from .plugins import plugin_summary
@@ -312,8 +358,9 @@ def jobs() -> None:
     """Background jobs registered by the core and the plugins: schedule, runs, progress, cancel."""
 
 
-@jobs.command("list")
+@jobs.command("list", with_appcontext=False)
 @click.option("--runs", default=20, show_default=True, type=click.IntRange(0, 500), help="How many recent runs to show.")
+@light
 def jobs_list(runs: int) -> None:
     """List jobs (interval and last run), then the latest runs with their progress."""
     from .models import JobRun

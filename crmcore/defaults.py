@@ -12,7 +12,6 @@ from . import hookimpl
 from .contracts import Job, Panel, Permission
 from .field_types import BUILTIN
 from .i18n import _
-from .models import ExternalRef, Interaction
 
 ALL = ("admin",)
 PERMISSIONS = [
@@ -47,15 +46,29 @@ def crm_register_field_types() -> list[Any]:
     return BUILTIN
 
 
+def _deliver_outbox(ctx: Any) -> Any:
+    from .services.outbox import deliver_due  # imported when the job runs, not when jobs are listed
+
+    return deliver_due(ctx)
+
+
+def _remind_approvers(ctx: Any) -> Any:
+    from .services.approvals import remind_and_escalate
+
+    return remind_and_escalate(ctx)
+
+
+def _prune_job_history(ctx: Any) -> Any:
+    from .services.jobs import prune_history
+
+    return prune_history(ctx)
+
+
 @hookimpl
 def crm_register_jobs() -> list[Job]:
-    from .services import approvals
-    from .services.jobs import prune_history
-    from .services.outbox import deliver_due
-
-    return [Job("outbox.deliver", lambda ctx: deliver_due(ctx), 60, "Deliver pending outbox messages"),
-            Job("approvals.remind", approvals.remind_and_escalate, 300, "Remind approvers; escalate timed-out approvals"),
-            Job("jobs.prune", prune_history, 24 * 3600, "Forget finished job runs older than CRM_JOBS_HISTORY_DAYS")]
+    return [Job("outbox.deliver", _deliver_outbox, 60, "Deliver pending outbox messages"),
+            Job("approvals.remind", _remind_approvers, 300, "Remind approvers; escalate timed-out approvals"),
+            Job("jobs.prune", _prune_job_history, 24 * 3600, "Forget finished job runs older than CRM_JOBS_HISTORY_DAYS")]
 
 
 @hookimpl
@@ -92,6 +105,7 @@ def crm_customer_merge(ctx: Any, winner: Any, loser: Any) -> list[Any]:
 
 @hookimpl
 def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
+    from .models import ExternalRef, Interaction
     from .services.customers import completeness_of
 
     score, missing = completeness_of(ctx, customer)
@@ -143,7 +157,7 @@ def crm_register_audit_entities() -> list[Any]:
 def crm_register_entities() -> list[Any]:
     from .admin.forms import CHANNEL_CHOICES, DIRECTION_CHOICES, KIND_CHOICES, STAGE_CHOICES
     from .entities import Entity
-    from .models import Contact, Customer, User
+    from .models import Contact, Customer, Interaction, User
 
     common = {"id": _("ID"), "name": _("Name"), "phone": _("Phone"), "email": _("E-mail"),
               "created_at": _("Created"), "updated_at": _("Updated"), "customer_id": _("Customer")}

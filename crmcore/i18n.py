@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, gettext, lazy_gettext
 
@@ -76,13 +74,16 @@ def select_timezone() -> str | None:
 
 def compile_catalogues(target: Path, source: Path = CATALOGUES) -> Path:
     """Compile every ``.po`` under ``source`` to ``.mo`` under ``target`` when missing or older;
-    return ``target``."""
+    return ``target``. Compiled once: later starts only compare modification times (and import no compiler)."""
     for po in Path(source).glob("*/LC_MESSAGES/*.po"):
         # Flask-Babel looks catalogues up by the parsed locale's name: zh_CN -> zh_Hans_CN.
         lang = str(Locale.parse(po.parent.parent.name))
         mo = target / lang / "LC_MESSAGES" / po.with_suffix(".mo").name
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
+        from babel.messages.mofile import write_mo
+        from babel.messages.pofile import read_po
+
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as fh:
             catalog = read_po(fh)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import phonenumbers
-from pypinyin import lazy_pinyin
+# phonenumbers and pypinyin (its dictionaries are tens of MiB) are imported on first use, not at start-up:
+# a command or web worker that never normalises a phone number or a Chinese name never loads them.
 
 # Legal-form suffixes removed before names are compared: 张三商贸有限公司 ~ 张三商贸(有限公司).
 COMPANY_SUFFIXES = (
@@ -63,6 +63,8 @@ def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
     Chinese number: None, never a made-up ``+8612345``); any format of a valid number works."""
     if not raw:
         return None
+    import phonenumbers
+
     text = fold(raw)
     try:
         num = phonenumbers.parse(text, region)
@@ -109,6 +111,8 @@ def search_text(*parts: str | None) -> str:
         hans = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
         if hans and not any(hans in earlier for earlier in hans_seen):
             hans_seen.append(hans)
+            from pypinyin import lazy_pinyin
+
             syllables = lazy_pinyin(text, errors="ignore")
             out.append("".join(syllables))
             # the initials: the first letter of each syllable is what Style.FIRST_LETTER gives (checked over

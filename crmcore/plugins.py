@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, Iterable
@@ -36,18 +37,68 @@ class PluginInfo:
     version: str | None = None
 
 
-@dataclass
 class Registry:
-    """What the plugins registered, collected once and checked for duplicate names."""
+    """What the plugins registered, each kind collected on first use and checked for duplicate names.
 
-    permissions: dict[str, Any] = field(default_factory=dict)
-    field_types: dict[str, Any] = field(default_factory=dict)
-    jobs: dict[str, Any] = field(default_factory=dict)
-    outbox_handlers: dict[str, Any] = field(default_factory=dict)
-    oa_providers: dict[str, Any] = field(default_factory=dict)
-    models: list[type] = field(default_factory=list)
-    migrations: list[str] = field(default_factory=list)
-    table_owners: dict[str, str] = field(default_factory=dict)  # table name -> plugin that registered it
+    A command that needs only the jobs imports no plugin's models, admin or providers; ``load_all``
+    collects every kind at once (the web app does, so a broken plugin fails at start-up).
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+
+    @cached_property
+    def permissions(self) -> dict[str, Any]:
+        return _collect(self._pm, "crm_register_permissions", "permission")
+
+    @cached_property
+    def field_types(self) -> dict[str, Any]:
+        return _collect(self._pm, "crm_register_field_types", "field type")
+
+    @cached_property
+    def jobs(self) -> dict[str, Any]:
+        return _collect(self._pm, "crm_register_jobs", "job")
+
+    @cached_property
+    def outbox_handlers(self) -> dict[str, Any]:
+        return _collect(self._pm, "crm_register_outbox_handlers", "outbox handler")
+
+    @cached_property
+    def oa_providers(self) -> dict[str, Any]:
+        return _collect(self._pm, "crm_register_oa_providers", "OA provider")
+
+    @cached_property
+    def _models(self) -> tuple[list[type], dict[str, str]]:
+        from . import models as _core_tables  # noqa: F401 - the core's tables first, which plugins' refer to
+
+        models: list[type] = []
+        owners: dict[str, str] = {}
+        for plugin, model in _call_per_plugin(self._pm, "crm_register_models"):
+            models.append(model)
+            table = getattr(model, "__table__", None)
+            if table is not None:
+                owners[table.name] = plugin
+                _check_merge_policy(plugin, table)
+        return models, owners
+
+    @property
+    def models(self) -> list[type]:
+        return self._models[0]
+
+    @property
+    def table_owners(self) -> dict[str, str]:
+        """Table name -> the plugin that registered it."""
+        return self._models[1]
+
+    @cached_property
+    def migrations(self) -> list[str]:
+        return [p for _, p in _call_per_plugin(self._pm, "crm_register_migrations")]
+
+    def load_all(self) -> "Registry":
+        """Collect every kind now (and raise ``PluginError`` now for a broken plugin)."""
+        for name in ("permissions", "field_types", "jobs", "outbox_handlers", "oa_providers", "models", "migrations"):
+            getattr(self, name)
+        return self
 
 
 def _call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
@@ -121,23 +172,11 @@ def collected(ctx: Any, hook_name: str, kind: str) -> dict[str, Any]:
     return cache[hook_name]
 
 
-def collect_registry(pm: pluggy.PluginManager) -> Registry:
-    """Call every ``crm_register_*`` collector once and check names are unique."""
-    reg = Registry(
-        permissions=_collect(pm, "crm_register_permissions", "permission"),
-        field_types=_collect(pm, "crm_register_field_types", "field type"),
-        jobs=_collect(pm, "crm_register_jobs", "job"),
-        outbox_handlers=_collect(pm, "crm_register_outbox_handlers", "outbox handler"),
-        oa_providers=_collect(pm, "crm_register_oa_providers", "OA provider"),
-    )
-    for plugin, model in _call_per_plugin(pm, "crm_register_models"):
-        reg.models.append(model)
-        table = getattr(model, "__table__", None)
-        if table is not None:
-            reg.table_owners[table.name] = plugin
-            _check_merge_policy(plugin, table)
-    reg.migrations = [p for _, p in _call_per_plugin(pm, "crm_register_migrations")]
-    return reg
+def collect_registry(pm: pluggy.PluginManager, lazy: bool = False) -> Registry:
+    """The plugins' registry: every ``crm_register_*`` collector called once, names checked unique;
+    ``lazy``: each kind on first use instead of now."""
+    reg = Registry(pm)
+    return reg if lazy else reg.load_all()
 
 
 def _check_merge_policy(plugin: str, table: Any) -> None:

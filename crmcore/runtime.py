@@ -12,12 +12,10 @@ from typing import Any, Iterable
 import pluggy
 from sqlalchemy.orm import Session
 
-from . import models  # noqa: F401 - registers the core tables
 from .config import load_settings
 from .db import Database
 from .errors import AuthenticationRequired, PermissionDenied
 from .plugins import Registry, build_plugin_manager, collect_registry
-from .schemas.limits import install as install_limits
 from .i18n import _
 
 log = logging.getLogger(__name__)
@@ -35,12 +33,20 @@ class Runtime:
         return ServiceContext(session=session or self.db.session(), runtime=self, actor=actor, source=source)
 
 
-def build_runtime(settings: dict[str, Any] | None = None, plugins: Iterable[tuple[str, Any]] = (), db: Database | None = None) -> Runtime:
-    """Load settings, build the plugin manager and the database for one application."""
+def build_runtime(settings: dict[str, Any] | None = None, plugins: Iterable[tuple[str, Any]] = (), db: Database | None = None,
+                  *, lazy: bool = False) -> Runtime:
+    """Load settings, build the plugin manager and the database for one application.
+
+    :param lazy: collect what plugins register (models, jobs, providers, ...) on first use, not now
+        (the ``crm`` command: a light command imports only what it uses).
+    """
     settings = load_settings(settings)
-    install_limits()  # text and integer limits on every marshmallow field, for every schema
+    if not lazy:  # else when a schema is first imported (crmcore.schemas) or the app is made
+        from .schemas.limits import install as install_limits
+
+        install_limits()  # text and integer limits on every marshmallow field, for every schema
     pm = build_plugin_manager(settings, extra=plugins)
-    registry = collect_registry(pm)
+    registry = collect_registry(pm, lazy=lazy)
     return Runtime(settings=settings, db=db or Database(settings["DATABASE_URL"]), pm=pm, registry=registry)
 
 

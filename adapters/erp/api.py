@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import page
 from crmcore.errors import NotFound
 from crmcore.i18n import _

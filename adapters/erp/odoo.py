@@ -14,8 +14,6 @@ import itertools
 from decimal import Decimal
 from typing import Any, ClassVar, Iterator
 
-import requests
-
 from crmcore.i18n import _
 
 from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
@@ -190,6 +188,8 @@ class OdooAdapter(ErpAdapter):
             if not self.config.get(key):
                 raise FatalAdapterError(f"the Odoo connection needs '{key}' in its settings")
         self.endpoint = self.config["url"].rstrip("/") + "/jsonrpc"
+        import requests  # with the first connection, not in every web worker that lists the adapters
+
         self.http = requests.Session()
         self._uid: int | None = None
         self._ids = itertools.count(1)
@@ -198,6 +198,8 @@ class OdooAdapter(ErpAdapter):
     # --- RPC ----------------------------------------------------------------------------------
 
     def _rpc(self, service: str, method: str, *args: Any) -> Any:
+        import requests
+
         payload = {"jsonrpc": "2.0", "method": "call", "id": next(self._ids),
                    "params": {"service": service, "method": method, "args": list(args)}}
 

@@ -18,8 +18,6 @@ import json
 from decimal import Decimal
 from typing import Any, Iterator
 
-import requests
-
 from crmcore.i18n import _
 
 from .base import (ConnectionRefused, CustomerRecord, ErpAdapter, ErpUnreachable, FatalAdapterError, Page,
@@ -83,11 +81,15 @@ class TrytonClient:
         self.url, self.database = url.rstrip("/"), database
         self.login, self._password = login, password
         self.timeout, self.retry = timeout, retry
+        import requests  # with the first connection, not in every web worker that lists the adapters
+
         self.http = requests.Session()
         self.context: dict[str, Any] | None = None
         self._ids = itertools.count(1)
 
     def _post(self, method: str, params: list[Any]) -> Any:
+        import requests
+
         try:
             resp = self.http.post(self.endpoint, json={"id": next(self._ids), "method": method, "params": encode(params)},
                                   timeout=(min(self.timeout, 5.0), self.timeout))

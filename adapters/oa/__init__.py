@@ -19,7 +19,7 @@ CRM_OA_PROVIDERS = [".internal:InternalProvider", ".webhook:WebhookProvider", ".
 CRM_BLUEPRINTS = [".callbacks:bp"]
 CRM_OUTBOX_HANDLERS = ".delivery:handler"
 CRM_CHECKS = ".checks:CHECKS"
-CRM_JOBS = ".delivery:JOBS"
+CRM_JOBS = ".jobs:JOBS"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_AUDIT_ENTITIES = [AuditEntity("oa_provider", "workflow.manage")]
 

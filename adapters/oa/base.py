@@ -19,12 +19,13 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import requests
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
+
+if TYPE_CHECKING:  # requests loads with the first provider made, not with every web worker
+    import requests
 
 STATES = ("submitting", "pending", "approved", "rejected", "withdrawn", "terminated", "revoked", "unknown")
 REPLAY_WINDOW = 300  # seconds a callback's timestamp may differ from our clock
@@ -87,7 +88,11 @@ class OAProvider:
                  http: requests.Session | None = None, clock: Callable[[], float] = time.time) -> None:
         self.config = dict(config or {})
         self.secrets = dict(secrets or {})
-        self.http = http or requests.Session()
+        if http is None:
+            import requests
+
+            http = requests.Session()
+        self.http = http
         self.clock = clock
         self.verified: set[str] = set()  # the checks a callback passed ("signature", "timestamp", "nonce")
         self.nonces: Callable[[str], bool] | None = None  # set by the endpoint for handshakes
@@ -172,6 +177,8 @@ class OAProvider:
 
     def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         """An HTTP call: connection errors and 5xx/429 are retriable, other 4xx fatal."""
+        import requests
+
         kwargs.setdefault("timeout", self.timeout)
         try:
             response = self.http.request(method, url, **kwargs)

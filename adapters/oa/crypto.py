@@ -17,14 +17,15 @@ import hmac
 import os
 import struct
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 
 class CryptoError(ValueError):
     """A signature does not match or a ciphertext does not decrypt to a valid message."""
 
 
 def _aes_cbc(key: bytes, iv: bytes, data: bytes, *, decrypt: bool) -> bytes:
+    # imported when a callback is decrypted, not in every web worker and command that loads the providers
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
     op = cipher.decryptor() if decrypt else cipher.encryptor()
     return op.update(data) + op.finalize()

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from crmcore.contracts import Job, OutboxHandler
+from crmcore.contracts import OutboxHandler
 from crmcore.db import utcnow
 from crmcore.events import jsonable
 from crmcore.models import ApprovalRequest, User
@@ -18,7 +18,6 @@ from crmcore import conditions
 from crmcore.services.approvals import INTERNAL, OPEN, PROVIDER_TOPICS, apply_state, pending_too_long, record_decision, record_of
 from crmcore.services.unit import unit_of_work
 
-from .inbox import process_inbox
 from .settings import provider
 
 
@@ -95,6 +94,3 @@ def handler() -> OutboxHandler:
     """The outbox destination ``oa``: approval submissions and cancellations for the OA providers."""
     return OutboxHandler("oa", PROVIDER_TOPICS, deliver_oa)
 
-
-JOBS = [Job("approvals.inbox", process_inbox, 60, "Process received OA callbacks"),
-        Job("approvals.reconcile", reconcile, 300, "Ask OAs about approvals pending too long")]

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from ..models import CustomField
 from ..schemas.admin import CustomFieldSchema, CustomFieldUpdateSchema
 from ..services import custom_fields as svc
 from . import current_ctx
+from .blueprint import Blueprint
 
 blp = Blueprint("custom_fields", __name__, url_prefix="/api/v1/custom-fields", description="Custom fields")
 

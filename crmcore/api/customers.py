@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, stream_with_context
-from flask_smorest import Blueprint
 
 from ..schemas.customers import (AddressSchema, BulkCustomersSchema, CustomerExportArgs, CustomerListArgs, CustomerPage, CustomerSchema,
                                  CustomerUpdateSchema, DuplicateGroupSchema, DuplicateSchema, InteractionSchema,
@@ -16,6 +15,7 @@ from ..services import dedupe
 from ..services import exporter
 from ..services.importer import import_rows
 from . import current_ctx
+from .blueprint import Blueprint
 from .http import cursor_page, expected_version, with_etag
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers", description="Customers: the one shared record")

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from .. import entities
 from ..schemas.meta import EntityMetaSchema, EntitySummarySchema
 from . import current_ctx
+from .blueprint import Blueprint
 
 blp = Blueprint("meta", __name__, url_prefix="/api/v1/meta", description="Entity metadata for tools")
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from ..plugins import plugin_summary
 from ..schemas.admin import UserSchema
 from . import current_ctx
+from .blueprint import Blueprint
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users and the system")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from ..schemas.workflow import ConditionCheckSchema, FireSchema, PolicySchema, WorkflowSchema
 from ..services import approvals as approval_svc
@@ -12,6 +11,7 @@ from .. import conditions
 from ..services import workflow as svc
 from ..services.diagram import render_svg
 from . import current_ctx
+from .blueprint import Blueprint
 
 blp = Blueprint("workflows", __name__, url_prefix="/api/v1/workflows",
                 description="Workflows: state machines as data, approval policies, conditions")

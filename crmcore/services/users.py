@@ -156,7 +156,11 @@ def _audit_login(ctx: Any, user: User | None, username: str, client: str | None,
         actx.session.close()
 
 
-_DUMMY = hash_password(secrets.token_hex(8))
+# The hash an unknown user's password is checked against, so timing does not tell (scrypt, Werkzeug's default
+# parameters, of a random password nobody kept). A literal: hashing one at import cost every process
+# (each web worker, each ``crm`` command) a scrypt run and 32 MiB at start-up.
+_DUMMY = ("scrypt:32768:8:1$1EOnammw3FS5drd5$e1ec2c2441b6e068b67f7737fc3465efb5d33742f3b4f5df810cd799830e520a"
+          "d5deca869f5d8ed1b8055f4ab6fa3c72dbfd1abfa93acd46ece1dd35c421b3e3")
 
 
 def get_user(ctx: Any, ref: str | int) -> User:

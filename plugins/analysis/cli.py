@@ -13,8 +13,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from crmcore.contracts import Job
-from crmcore.events import jsonable
 from crmcore.i18n import _
+
+
+def jsonable(value: Any) -> Any:
+    """:func:`crmcore.events.jsonable`, imported when a command prints (not when ``crm`` starts)."""
+    from crmcore.events import jsonable as to_plain
+
+    return to_plain(value)
 
 
 def _ctx() -> Any:

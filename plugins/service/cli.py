@@ -3,7 +3,6 @@ status links and default states."""
 from __future__ import annotations
 
 import json
-import mailbox
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from flask.cli import AppGroup
 
 from crmcore.contracts import Job
 from crmcore.errors import CRMError
-from crmcore.events import jsonable
 
 
 def _ctx() -> Any:
@@ -34,6 +32,8 @@ def sla_check_cmd(as_json: bool) -> None:
 
     found = check_breaches(_ctx())
     if as_json:
+        from crmcore.events import jsonable
+
         click.echo(json.dumps(jsonable(found), ensure_ascii=False, indent=2))
         return
     for b in found:
@@ -49,6 +49,8 @@ def _messages(source: str) -> list[bytes]:
         raise click.BadParameter(f"{source}: no such file", param_hint="SOURCE")
     head = path.read_bytes()[:5]
     if head == b"From ":  # an mbox file
+        import mailbox
+
         box = mailbox.mbox(str(path), create=False)
         try:
             return [m.as_bytes() for m in box]

@@ -22,9 +22,17 @@ from typing import Any
 from crmcore import hookimpl
 from crmcore.contracts import AuditEntity, FieldType, Panel, Permission
 from crmcore.i18n import _
-from crmcore.services.audit_scope import customer_in
 
 __version__ = "0.1.0"
+
+
+def _customer_in(ctx: Any) -> Any:
+    """The audit filter of the core, imported when the audit log asks (``crm`` starts without the ORM models)."""
+    from crmcore.services.audit_scope import customer_in
+
+    return customer_in(ctx)
+
+
 # Plugins this one needs, by their names; none here (a sales add-on would say ("sales",)).
 CRM_REQUIRES: tuple[str, ...] = ()
 
@@ -50,7 +58,7 @@ CRM_PERMISSIONS = [
 ]
 # Its audit entries (data["customer_id"]) are shown to who may see the customer; without this,
 # only administrators would see them in the audit log.
-CRM_AUDIT_ENTITIES = [AuditEntity("loyalty_points", "loyalty.read", customer_in)]
+CRM_AUDIT_ENTITIES = [AuditEntity("loyalty_points", "loyalty.read", _customer_in)]
 CRM_FIELD_TYPES = [FieldType("loyalty_tier", _tier, _("Loyalty tier"))]
 CRM_BLUEPRINTS = ".api:blp"
 CRM_ADMIN_VIEWS = ".admin:views"  # a function of ``db``

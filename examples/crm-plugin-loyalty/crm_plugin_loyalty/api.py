@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 
 from . import services
 

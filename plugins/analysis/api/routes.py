@@ -6,9 +6,9 @@ import datetime as dt
 from typing import Any
 
 from flask import Response, request, stream_with_context
-from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 from crmcore.errors import ValidationError
 from crmcore.events import jsonable
 from crmcore.i18n import _

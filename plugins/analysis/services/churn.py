@@ -4,9 +4,8 @@ window before, scored on the next, AUC reported), then scores every customer as 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import delete, insert, select
 
 from crmcore.errors import ValidationError
@@ -21,6 +20,9 @@ from .checks import localized, missing_rates, stale_history, warning
 from .loyalty import customer_features
 from .sqlfuncs import sold_orders
 
+if TYPE_CHECKING:  # numpy and scikit-learn load when the model is trained, not with the web app or the CLI
+    import numpy as np
+
 CHANCE_AUC = 0.6  # below this the model ranks customers little better than a coin (0.5)
 SMALL_CLASS = 30  # fewer buyers or non-buyers than this in the held-out window: the AUC is noise
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_days", "discount_share")
@@ -28,6 +30,8 @@ FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_day
 
 def feature_matrix(ctx: Any, as_of: dt.date, currency: str) -> tuple[np.ndarray, np.ndarray]:
     """(customer ids, feature matrix) of every customer who bought by ``as_of``; logs for skewed counts."""
+    import numpy as np
+
     f = customer_features(ctx, as_of, currency)
     rows = ctx.session.execute(select(f.c.customer_id, *[f.c[name] for name in FEATURES]).order_by(f.c.customer_id)).all()
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
@@ -45,6 +49,8 @@ def buyers_between(ctx: Any, after: dt.date, until: dt.date) -> set[int]:
 
 
 def _labelled(ctx: Any, cutoff: dt.date, window: int, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import numpy as np
+
     ids, x = feature_matrix(ctx, cutoff, currency)
     bought = buyers_between(ctx, cutoff, cutoff + dt.timedelta(days=window))
     y = np.asarray([1 if int(i) in bought else 0 for i in ids], dtype=int)
@@ -77,6 +83,7 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
     """Train on (features at as_of - 2w, bought in the next w), evaluate on (features at as_of - w,
     bought up to as_of), store the AUC; refit on the later window and score everyone as of ``as_of``.
     ``warnings`` carry the caveats (AUC near or below chance, too little data) with the scores."""
+    import numpy as np
     from sklearn.metrics import roc_auc_score
 
     ctx.require("analysis.run")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
 from sqlalchemy import case, delete, func, insert, select
 
 from crmcore.errors import ValidationError
@@ -20,9 +19,13 @@ from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
 from ..models import ClvScore, ModelFit
-from . import btyd
 from .checks import convertible, live_sold, missing_rates, stale_history, warning
 from .sqlfuncs import as_date, days_between
+
+if TYPE_CHECKING:  # numpy and scipy (btyd) load when a model is fitted, not with the web app or the CLI
+    import numpy as np
+
+    from . import btyd
 
 TIME_UNIT_DAYS = 7.0  # the models are fitted in weeks, as in the papers
 CHUNK = 10_000
@@ -50,6 +53,8 @@ def summary_select(ctx: Any, as_of: dt.date, currency: str) -> Any:
 
 def load_summary(ctx: Any, as_of: dt.date, currency: str) -> dict[str, np.ndarray]:
     """The summary as numpy arrays (memory grows with customers, not with orders)."""
+    import numpy as np
+
     ids, xs, txs, Ts, amounts = [], [], [], [], []
     result = ctx.session.execute(summary_select(ctx, as_of, currency).execution_options(yield_per=CHUNK))
     for part in result.partitions():
@@ -81,6 +86,10 @@ def fit(summary: dict[str, np.ndarray], penalizer: float = 0.0
     """Fit both models on a summary in days (converted to weeks); identical rows are weighted once.
     Plain maximum likelihood by default; ``penalizer`` > 0 adds an L2 penalty on the parameters.
     Returns the fits and warnings (a fallback to a small penalizer, a fit that did not converge)."""
+    import numpy as np
+
+    from . import btyd
+
     unit = TIME_UNIT_DAYS
     triples = np.column_stack([summary["x"], summary["t_x"] / unit, summary["T"] / unit])
     unique, counts = np.unique(triples, axis=0, return_counts=True)
@@ -101,6 +110,10 @@ def predict(summary: dict[str, np.ndarray], bg: btyd.BgNbdParams, gg: btyd.Gamma
     and warnings. P(alive) is NaN (stored empty) for one-time buyers: BG/NBD says 1 for all of them.
     Where the spend model has no finite mean (q <= 1) a customer's expected spend is their own mean
     repeat spend, or the mean over repeat customers for one-time buyers, and a warning says so."""
+    import numpy as np
+
+    from . import btyd
+
     unit = TIME_UNIT_DAYS
     x, t_x, T, zbar = summary["x"], summary["t_x"] / unit, summary["T"] / unit, summary["zbar"]
     notes: list[dict[str, Any]] = []
@@ -168,6 +181,8 @@ def run_clv(ctx: Any, as_of: dt.date | None = None, *, currency: str | None = No
     Plain maximum likelihood unless ``penalizer`` (or the setting) is above 0; the result's
     ``warnings`` say when a fit fell back to a small penalizer, which orders were left out for want of
     an exchange rate, and when the history ended long before ``as_of``."""
+    import numpy as np
+
     ctx.require("analysis.run")
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     currency = (currency or base_currency(ctx)).upper()

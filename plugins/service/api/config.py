@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 
 from ..models import AssignmentRule, Calendar, FollowUpRule, SlaPolicy
 from ..schemas import AssignmentRuleSchema, BusinessCalendarSchema, TicketCategorySchema, FollowUpRuleSchema, SlaPolicySchema

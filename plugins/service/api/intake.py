@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 from crmcore.events import jsonable
 
 from ..schemas import (DefectRateSchema, OrderDeliverySchema, NpsRequestSchema, ServicePeriodArgs, QualityRecordPatchSchema, QualityRecordSchema,

@@ -4,9 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
+from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import expected_version, page, with_etag
 
 from ..schemas import (StatusLinkSchema, TicketMessageSchema, TicketMovesSchema, TicketListArgs, TicketPage, TicketSchema,

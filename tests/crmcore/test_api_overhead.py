@@ -1,0 +1,52 @@
+"""Per-request overhead of the API that a profile showed (issue 15): argument schemas are built once, not per request."""
+from __future__ import annotations
+
+import flask_smorest
+import marshmallow
+import pytest
+
+from crmcore.api.blueprint import Blueprint
+from crmcore.schemas.customers import CustomerSchema
+
+
+@pytest.fixture
+def schemas_built(monkeypatch):
+    """Names of the marshmallow schemas instantiated while the test runs."""
+    built: list[str] = []
+    init = marshmallow.Schema.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(marshmallow.Schema, "__init__", counting)
+    return built
+
+
+def test_requests_build_no_argument_schema(client, admin_headers, schemas_built):
+    r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司", "phone": "0571-8765 4321"}, headers=admin_headers)
+    assert r.status_code == 201, r.json
+    r = client.get("/api/v1/contacts?page=1&page_size=5", headers=admin_headers)
+    assert r.status_code == 200, r.json
+    r = client.post("/api/v1/customers", json={"name": ""}, headers=admin_headers)  # still validated by the same schema
+    assert r.status_code == 422 and "name" in r.json["errors"]
+    assert schemas_built == []
+
+
+def test_every_api_blueprint_builds_argument_schemas_once(make_app):
+    app = make_app(PLUGINS=["plugins.sales", "plugins.service", "plugins.analysis", "adapters.erp"])
+    smorest = [bp for bp in app.blueprints.values() if isinstance(bp, flask_smorest.Blueprint)]
+    assert len(smorest) > 20
+    assert [bp.name for bp in smorest if not isinstance(bp, Blueprint)] == []
+
+
+def test_a_schema_class_is_instantiated_when_declared():
+    blp = Blueprint("overhead_test", __name__)
+
+    @blp.route("/x", methods=["POST"])
+    @blp.arguments(CustomerSchema)
+    def view(data):
+        return data
+
+    params = view._apidoc["arguments"]["parameters"]
+    assert isinstance(params[0]["schema"], CustomerSchema)
