@@ -129,14 +129,14 @@ def test_production_shape(database_url: str, tmp_path: Path, monkeypatch: pytest
         started = _wait("the slow job to start", lambda: _audit(db, "prodshape.slow.start"), procs)
         victim = int(started[0]["pid"])
         assert victim in {w.pid for w in workers}
-        _wait("progress", lambda: (api.call("GET", f"/jobs/{run['id']}")[1] or {}).get("progress_done", 0) >= 3, procs)
+        _wait("progress", lambda: (api.call("GET", f"/jobs/{run['id']}")[1] or {}).get("progress_done", 0) >= 2, procs)
         ticks_before_kill = len(_slots(db))
         os.kill(victim, signal.SIGKILL)
         finished = _wait("the job to complete elsewhere",
                          lambda: (lambda r: r if r.get("status") in ("ok", "failed", "cancelled") else None)(
                              api.call("GET", f"/jobs/{run['id']}")[1] or {}), procs)
         assert finished["status"] == "ok" and finished["attempts"] == 2, finished
-        assert (finished["progress_done"], finished["progress_total"]) == (20, 20)
+        assert (finished["progress_done"], finished["progress_total"]) == (30, 30)
         done = _audit(db, "prodshape.slow.done")
         survivor = ({w.pid for w in workers} - {victim}).pop()
         assert [int(d["pid"]) for d in done] == [survivor]  # completed once, on the other worker
