@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
-    instance = Path(f"/tmp/{name}")
+    instance = Path(tempfile.gettempdir()) / name
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update(CRM_DATABASE_URL=url, CRM_JOBS_BACKEND="procrastinate", CRM_PLUGINS_AUTOLOAD="0",
                CRM_SECRET_KEY="bench", CRM_INSTANCE_PATH=str(instance))

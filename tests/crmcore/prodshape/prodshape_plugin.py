@@ -11,11 +11,11 @@ from crmcore import hookimpl
 from crmcore.contracts import Job, OutboxHandler
 from crmcore.events import audit
 
-CHUNKS = 20
+CHUNKS = 30
 
 
 def slow(ctx: Any) -> None:
-    """Twenty chunks of 0.3 s, each reported; the start is committed first so the test sees who runs it."""
+    """Thirty chunks of 0.3 s, each reported; the start is committed first so the test sees who runs it."""
     audit(ctx, "prodshape.slow.start", "prodshape", os.getpid(), data={"pid": os.getpid()})
     ctx.session.commit()
     for done in range(1, CHUNKS + 1):

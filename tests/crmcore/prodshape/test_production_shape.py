@@ -129,14 +129,14 @@ def test_production_shape(database_url: str, tmp_path: Path, monkeypatch: pytest
         started = _wait("the slow job to start", lambda: _audit(db, "prodshape.slow.start"), procs)
         victim = int(started[0]["pid"])
         assert victim in {w.pid for w in workers}
-        _wait("progress", lambda: (api.call("GET", f"/jobs/{run['id']}")[1] or {}).get("progress_done", 0) >= 3, procs)
+        _wait("progress", lambda: (api.call("GET", f"/jobs/{run['id']}")[1] or {}).get("progress_done", 0) >= 2, procs)
         ticks_before_kill = len(_slots(db))
         os.kill(victim, signal.SIGKILL)
         finished = _wait("the job to complete elsewhere",
                          lambda: (lambda r: r if r.get("status") in ("ok", "failed", "cancelled") else None)(
                              api.call("GET", f"/jobs/{run['id']}")[1] or {}), procs)
         assert finished["status"] == "ok" and finished["attempts"] == 2, finished
-        assert (finished["progress_done"], finished["progress_total"]) == (20, 20)
+        assert (finished["progress_done"], finished["progress_total"]) == (30, 30)
         done = _audit(db, "prodshape.slow.done")
         survivor = ({w.pid for w in workers} - {victim}).pop()
         assert [int(d["pid"]) for d in done] == [survivor]  # completed once, on the other worker
@@ -144,7 +144,10 @@ def test_production_shape(database_url: str, tmp_path: Path, monkeypatch: pytest
         # the periodic tick: once per schedule slot across both workers, and it kept running after the kill
         _wait("ticks after the kill", lambda: len(_slots(db)) >= ticks_before_kill + 2, procs)
         slots = _slots(db)
-        assert all(n == 1 for n in slots.values()), slots
+        # once per slot; the one exception the engine allows (at least once): a run killed after its work was
+        # committed but before the engine heard, run again elsewhere; only the killed worker can cause it
+        twice = {slot: pids for slot, pids in slots.items() if len(pids) > 1}
+        assert all(len(pids) == 2 and victim in pids for pids in twice.values()) and len(twice) <= 1, slots
         # the outbox: every message delivered, each exactly once
         delivered = collections.Counter(line.split("\t")[0] for line in trace.read_text().splitlines())
         assert set(delivered) == {key for key, _ in outbox()} and set(delivered.values()) == {1}, delivered
@@ -186,10 +189,14 @@ def _audit(db: Any, action: str) -> list[dict[str, Any]]:
         return [r[0] if isinstance(r[0], dict) else json.loads(r[0]) for r in rows]
 
 
-def _slots(db: Any) -> dict[str, int]:
+def _slots(db: Any) -> dict[str, list[int]]:
+    """Each schedule slot of the periodic tick -> the pids of the workers that ran it."""
+    out: dict[str, list[int]] = collections.defaultdict(list)
     with db.connect() as conn:
-        return dict(conn.execute(text("SELECT entity_id, count(*) FROM audit_log WHERE action = 'prodshape.tick' "
-                                      "GROUP BY entity_id")).all())
+        for slot, data in conn.execute(text("SELECT entity_id, data FROM audit_log WHERE action = 'prodshape.tick' "
+                                            "ORDER BY id")):
+            out[slot].append(int((data if isinstance(data, dict) else json.loads(data))["pid"]))
+    return dict(out)
 
 
 def _children(pid: int) -> list[int]:
