@@ -132,26 +132,29 @@ def keyset_page(ctx: Any, stmt: Select[Any], *, keys: list[Key], after_values: l
     return rows, rows[-1] if more and rows else None
 
 
-_cache: dict[tuple[str, str, str], tuple[float, int]] = {}
+_cache: dict[Any, tuple[float, int]] = {}
 _cache_lock = threading.Lock()
 
 
-def _estimate(ctx: Any, stmt: Select[Any]) -> int:
-    """The planner's row estimate (PostgreSQL), or a count kept for ``COUNT_CACHE_SECONDS`` (SQLite)."""
+def _estimate(ctx: Any, ones: Select[Any]) -> int:
+    """The planner's row estimate (PostgreSQL), or a count kept for ``COUNT_CACHE_SECONDS`` (SQLite), of
+    ``ones`` (the list's statement selecting a constant: nothing of the ORM to compile)."""
     conn = ctx.session.connection()
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     if conn.dialect.name == "postgresql":
+        compiled = ones.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return int(plan[0]["Plan"]["Plan Rows"])
-    key = (str(conn.engine.url), compiled.string, json.dumps(compiled.params, default=str, sort_keys=True))
+    cache_key = ones._generate_cache_key()  # SQLAlchemy's own statement key: no compiling
+    values = tuple(repr(b.effective_value) for b in cache_key.bindparams) if cache_key is not None else ()
+    key = (str(conn.engine.url), cache_key.key if cache_key is not None else str(ones), values)
     now = time.monotonic()
     ttl = float(ctx.settings.get("COUNT_CACHE_SECONDS", COUNT_CACHE_SECONDS))
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and now - hit[0] < ttl:
         return hit[1]
-    total = int(ctx.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    total = int(ctx.session.scalar(select(func.count()).select_from(ones.subquery())) or 0)
     with _cache_lock:
         if len(_cache) > 256:
             _cache.clear()
@@ -162,14 +165,12 @@ def _estimate(ctx: Any, stmt: Select[Any]) -> int:
 def count(ctx: Any, stmt: Select[Any]) -> tuple[int, bool]:
     """``(total, estimated)``: exact up to ``COUNT_EXACT_MAX`` rows (a count that stops there), above it an
     estimate, never below the threshold."""
-    stmt = stmt.order_by(None)
+    ones = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True)  # no row read whole
     limit = int(ctx.settings.get("COUNT_EXACT_MAX", COUNT_EXACT_MAX))
-    ones = stmt.with_only_columns(literal(1), maintain_column_froms=True).limit(limit + 1)  # no row is read whole
-    capped = int(ctx.session.scalar(select(func.count()).select_from(ones.subquery())) or 0)
+    capped = int(ctx.session.scalar(select(func.count()).select_from(ones.limit(limit + 1).subquery())) or 0)
     if capped <= limit:
         return capped, False
-    return max(_estimate(ctx, stmt), limit + 1), True
-
+    return max(_estimate(ctx, ones), limit + 1), True
 
 
 class ListPage(tuple[list[Any], int]):
