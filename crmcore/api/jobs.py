@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
+from .blueprint import Blueprint
 
 from ..api.http import page
 from ..schemas.jobs import EnqueueSchema, JobRunListArgs, JobRunPage, JobRunSchema

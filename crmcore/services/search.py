@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, or_, select, table, union
 
 from ..models import Contact, Customer
@@ -31,6 +30,8 @@ def phone_prefix(q: str, region: str) -> str | None:
         return "+" + digits
     if digits.startswith("00"):
         return "+" + digits[2:]
+    import phonenumbers  # loaded by the first phone-like query, not with the worker (issue 15)
+
     country = phonenumbers.country_code_for_region(region) or ""
     return f"+{country}{digits[1:] if digits.startswith('0') else digits}"
 
