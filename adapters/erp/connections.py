@@ -5,11 +5,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmcore.services import outbox
 from crmcore.db import utcnow
 from crmcore.errors import AdapterError, NotFound, ValidationError
 from crmcore.i18n import _
 from crmcore.plugins import collected
+from crmcore.services import outbox
 from crmcore.services.unit import apply_changes, unit_of_work
 
 from .base import STREAMS, ErpAdapter

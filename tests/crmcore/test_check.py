@@ -139,8 +139,8 @@ def test_mail_server_findings(crm):
 def test_erp_connection_findings(crm, tmp_path):
     env = {"CRM_SECRET_KEY": STRONG, "CRM_PLUGINS": "plugins.sales,adapters.erp"}
     _ready(crm, **env)
-    from crmcore.runtime import build_runtime
     from adapters.erp.connections import save_connection
+    from crmcore.runtime import build_runtime
 
     rt = build_runtime({"DATABASE_URL": f"sqlite:///{tmp_path / 'crm.sqlite'}", "INSTANCE_PATH": str(tmp_path),
                         "PLUGINS_AUTOLOAD": False, "PLUGINS": ["plugins.sales", "adapters.erp"]})
