@@ -1,5 +1,4 @@
-"""Admin lists of large tables: the search through the indexes and a count that stops at ``COUNT_EXACT_MAX``
-(above it the list shows "about N")."""
+"""Admin lists of large tables: a count that stops at ``COUNT_EXACT_MAX`` (above it the list shows "about N")."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,4 @@
-"""The search indexes of customers and contacts, kept in step by the database itself: FTS5 tables
-(trigram tokenizer) with triggers on SQLite; pg_trgm GIN and prefix (pattern) indexes on PostgreSQL."""
+"""Search indexes kept by the database itself: FTS5 trigram tables + triggers (SQLite), pg_trgm and prefix indexes (PG)."""
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,4 @@
-"""Large lists: keyset (cursor) pages alongside ``page``, and a count that stops counting above a threshold
-and gives an estimate instead (flagged), so no page scans a million rows."""
+"""Large lists: keyset (cursor) pages alongside ``page``, and counts that turn into flagged estimates above a threshold."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,5 +1,4 @@
-"""Customer and contact search through the database's indexes (``crmcore.models.search``): phone numbers
-and e-mails by their normalised value (equality, prefix), everything else by the trigram text index."""
+"""Customer and contact search through the indexes: phones and e-mails by normalised value, the rest by trigrams."""
 from __future__ import annotations
 
 import re
