@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from ..errors import NotFound, ValidationError
 from ..events import record_change
@@ -17,10 +18,30 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FIELDS = ("label", "type", "required", "choices", "help_text", "position", "active")
 
 
+_CACHE = "crm_active_fields"
+
+
 def active_fields(ctx: Any, entity: str) -> list[CustomField]:
-    stmt = select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True)).order_by(
-        CustomField.position, CustomField.id)
-    return list(ctx.session.scalars(stmt))
+    """The entity's active custom fields, read once per transaction (a write validates, scores and answers
+    with them: one query, not three); a flush that changes a custom field and the transaction's end forget them."""
+    cache = ctx.session.info.setdefault(_CACHE, {})
+    if entity not in cache:
+        stmt = select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True)).order_by(
+            CustomField.position, CustomField.id)
+        cache[entity] = list(ctx.session.scalars(stmt))
+    return list(cache[entity])
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed(session: Session, _flush_context: Any) -> None:
+    if _CACHE in session.info and any(isinstance(o, CustomField) for o in (*session.new, *session.dirty, *session.deleted)):
+        del session.info[_CACHE]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: another may see other fields
+        session.info.pop(_CACHE, None)
 
 
 def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, current: dict[str, Any] | None = None,

@@ -50,3 +50,44 @@ def test_a_schema_class_is_instantiated_when_declared():
 
     params = view._apidoc["arguments"]["parameters"]
     assert isinstance(params[0]["schema"], CustomerSchema)
+
+
+@pytest.fixture
+def custom_field_reads(rt):
+    """How many SELECTs of the custom fields the database received while the test runs."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM custom_fields" in statement:
+            seen.append(statement)
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(rt.db.engine, "before_cursor_execute", count)
+
+
+def test_a_write_reads_the_custom_fields_once_per_transaction(client, admin_headers, custom_field_reads):
+    r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers)
+    assert r.status_code == 201, r.json
+    assert len(custom_field_reads) == 2  # validation and score in the write's transaction; the answer after commit
+
+
+def test_custom_fields_changed_in_a_transaction_are_seen_at_once(ctx):
+    from crmcore.services import custom_fields as svc
+    from crmcore.services.unit import unit_of_work
+
+    with unit_of_work(ctx):
+        assert svc.active_fields(ctx, "customer") == []
+        field = svc.create_field(ctx, {"name": "tier", "label": "Tier", "type": "text"})
+        assert [f.name for f in svc.active_fields(ctx, "customer")] == ["tier"]  # the flush forgot the old answer
+        field.active = False
+        ctx.session.flush()
+        assert svc.active_fields(ctx, "customer") == []
+    other = ctx.fresh()
+    try:  # another session in another transaction
+        field = svc.create_field(other, {"name": "region", "label": "Region", "type": "text"})
+    finally:
+        other.session.close()
+    assert [f.name for f in svc.active_fields(ctx, "customer")] == ["region"]  # a new transaction reads again
