@@ -64,7 +64,7 @@ def run_cmd(connection: str | None, streams: tuple[str, ...], no_push: bool) -> 
                            push=not no_push, before_stream=before)
     except CRMError as exc:  # an unknown connection or stream, a connection another process runs
         click.echo(f"FAILED {exc}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     for bar in bars.values():
         bar.__exit__(None, None, None)
     failed = False

@@ -51,7 +51,7 @@ def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> 
     unknown = [s for s in data.get("streams") or [] if s not in STREAMS]
     if unknown:
         errors["streams"] = [_("Unknown stream(s): %(names)s.", names=", ".join(unknown))]
-    for entity, rules in (data.get("ownership") or {}).items():
+    for rules in (data.get("ownership") or {}).values():
         if not isinstance(rules, dict) or any(v not in ("erp", "crm") for v in rules.values()):
             errors["ownership"] = [_("Give each field 'erp' or 'crm', per entity: %(example)s.",
                                      example='{"customer": {"email": "erp"}}')]

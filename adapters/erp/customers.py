@@ -147,19 +147,19 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
         items.append(data)
         invalids.append(invalid)
     created = customer_batch.create_customers(ctx, items)
-    for customer, (record, _a, _v), invalid in zip(created, new, invalids):
+    for customer, (record, _a, _v), invalid in zip(created, new, invalids, strict=True):
         if invalid:
             sync.invalid("customer", customer.id, record.external_id, invalid)
     save_bases(ctx, sync.system, "customer", [(c.id, {k: v.get(k) for k in CUSTOMER_FIELDS})
-                                              for c, (_r, _a, v) in zip(created, new)])
-    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items)
-                                             for contact, given in zip(c.contacts, item["contacts"])])
+                                              for c, (_r, _a, v) in zip(created, new, strict=True)])
+    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items, strict=True)
+                                             for contact, given in zip(c.contacts, item["contacts"], strict=True)])
     sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
-                               for c, (r, _a, _v) in zip(created, new)])
-    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new)
-                              for contact, person in zip(c.contacts, r.contacts)])
-    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses, _v) in zip(created, new)
-                              for address, source in zip(c.addresses, addresses)])
+                               for c, (r, _a, _v) in zip(created, new, strict=True)])
+    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new, strict=True)
+                              for contact, person in zip(c.contacts, r.contacts, strict=True)])
+    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses, _v) in zip(created, new, strict=True)
+                              for address, source in zip(c.addresses, addresses, strict=True)])
     return [r.external_id for r, _a, _v in new], left
 
 

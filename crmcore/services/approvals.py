@@ -183,7 +183,7 @@ def decide(ctx: Any, request_id: int, approve: bool, comment: str | None = None)
         task.status, task.decided_at = ("approved" if approve else "rejected"), utcnow()
         record_decision(ctx, request, "approved" if approve else "rejected", comment=comment, step=task.step)
         record_change(ctx, "approval", "decided", request.id, data={
-            "decision": task.status, "step": task.step, "comment": comment}, event_name=f"approval.decision")
+            "decision": task.status, "step": task.step, "comment": comment}, event_name="approval.decision")
         if not approve:
             finish(ctx, request, "rejected", comment=comment)
         else:

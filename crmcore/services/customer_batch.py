@@ -62,7 +62,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
             plain_attributes = validate_attributes(ctx, "customer", None)  # the same for every item without any
             codes = _check_codes(ctx, items)
             tags: dict[str, Any] = {}  # new tags named by several items are created once
-            for item, code in zip(items, codes):
+            for item, code in zip(items, codes, strict=True):
                 data = {k: v for k, v in item.items() if k not in ("contacts", "addresses", "code")}
                 data = _clean(ctx, data, None)  # as create_customer's, the code checked for all at once above
                 if code is not None:

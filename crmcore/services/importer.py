@@ -214,7 +214,7 @@ def read_csv(fh: Iterable[bytes], encoding: str = "utf-8",
         if broken:
             yield first, _undecodable(broken[0], bad[broken[0]], encoding)
             continue
-        row: dict[Any, Any] = dict(zip(header, cells))
+        row: dict[Any, Any] = dict(zip(header, cells, strict=False))  # a short or long row: handled below
         if len(cells) > len(header):
             row[None] = cells[len(header):]
         for name in header[len(cells):]:

@@ -169,7 +169,7 @@ def move_back(ctx: Any, moved: dict[str, Any], winner_id: int, loser_id: int) ->
     if len(pk) == 1:
         ids = [_from_json(pk[0], i) for i in moved["ids"]]
     else:
-        ids = [[_from_json(c, v) for c, v in zip(pk, i)] for i in moved["ids"]]
+        ids = [[_from_json(c, v) for c, v in zip(pk, i, strict=True)] for i in moved["ids"]]
     column = table.c[moved["column"]]
     ctx.session.execute(update(table).where(_in(pk, ids), column == winner_id).values({column.name: loser_id}))
 

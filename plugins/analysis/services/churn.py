@@ -98,13 +98,13 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
     final = _model().fit(x_test, y_test)
     ids, x_now = feature_matrix(ctx, as_of, currency)
     prob = final.predict_proba(x_now)[:, 1] if len(ids) else np.zeros(0)
-    coefficients = dict(zip(FEATURES, map(float, final[-1].coef_[0])))
+    coefficients = dict(zip(FEATURES, map(float, final[-1].coef_[0]), strict=True))
     warnings = (missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
                 + caveats(auc, int(len(y_test)), int(y_test.sum())))
     with unit_of_work(ctx):
         ctx.session.execute(delete(ChurnScore).where(ChurnScore.run_date == as_of))
         rows = [{"run_date": as_of, "customer_id": int(c), "purchase_probability": float(p), "churn_score": float(1 - p)}
-                for c, p in zip(ids, prob)]
+                for c, p in zip(ids, prob, strict=True)]
         for i in range(0, len(rows), 10_000):
             ctx.session.execute(insert(ChurnScore), rows[i:i + 10_000])
         ctx.session.execute(delete(ModelFit).where(ModelFit.run_date == as_of, ModelFit.kind == "churn"))

@@ -54,7 +54,11 @@ def load_summary(ctx: Any, as_of: dt.date, currency: str) -> dict[str, np.ndarra
     result = ctx.session.execute(summary_select(ctx, as_of, currency).execution_options(yield_per=CHUNK))
     for part in result.partitions():
         for cid, x, t_x, T, repeat_amount in part:
-            ids.append(cid); xs.append(x); txs.append(t_x); Ts.append(T); amounts.append(float(repeat_amount or 0))
+            ids.append(cid)
+            xs.append(x)
+            txs.append(t_x)
+            Ts.append(T)
+            amounts.append(float(repeat_amount or 0))
     x = np.asarray(xs, dtype=float)
     spend = np.divide(np.asarray(amounts), x, out=np.zeros_like(x), where=x > 0)
     return {"customer_id": np.asarray(ids, dtype=np.int64), "x": x, "t_x": np.asarray(txs, dtype=float),

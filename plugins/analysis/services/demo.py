@@ -32,7 +32,7 @@ def load_demo(ctx: Any, today: dt.date | None = None, seed: int = 20261202) -> s
     rng = random.Random(seed)
     today = today or dt.date.today()
     count = 0
-    for customer, per_year in zip(customers, RHYTHMS * (len(customers) // len(RHYTHMS) + 1)):
+    for customer, per_year in zip(customers, RHYTHMS * (len(customers) // len(RHYTHMS) + 1), strict=False):
         if not per_year:
             continue
         stopped = today - dt.timedelta(days=400) if per_year == 1 else today - dt.timedelta(days=rng.randint(0, 40))

@@ -47,7 +47,7 @@ def load_demo(ctx: Any) -> str:
         activities.create_activity(ctx, {"kind": "visit", "subject": "拜访客户", "customer_id": cust.id,
                                          "owner_id": user.id, "status": "done", "outcome": "success"
                                          if stage != "Lost" else "failure"})
-    for i, (code, owner, _stage, amount) in enumerate(DEALS[:5]):
+    for i, (code, _owner, _stage, _amount) in enumerate(DEALS[:5]):
         cust = customers[code]
         order = orders.record_order(ctx, {"number": f"DEMO-SO-{i + 1}", "customer_id": cust.id,
                                           "order_date": today - dt.timedelta(days=3 * i), "source": "erp", "lines": [

@@ -24,7 +24,6 @@ from sqlalchemy import select
 from crmcore.config import setting_bool
 from crmcore.contracts import OutboxHandler
 from crmcore.errors import RetriableAdapterError
-from crmcore.i18n import gettext
 from crmcore.models import Contact
 
 from ..models import Survey, Ticket, TicketMessage

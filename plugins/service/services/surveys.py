@@ -42,7 +42,8 @@ def _new(ctx: Any, kind: str, customer_id: int | None, ticket: Ticket | None, no
     days = int(ctx.settings.get("SERVICE_SURVEY_DAYS") or DEFAULT_DAYS)
     survey = Survey(kind=kind, customer_id=customer_id, ticket_id=ticket.id if ticket else None,
                     agent_id=ticket.assignee_id if ticket else None, token_hash="pending-" + hashlib.sha1(
-                        f"{kind}{customer_id}{now.timestamp()}{id(ticket)}".encode()).hexdigest()[:40],
+                        f"{kind}{customer_id}{now.timestamp()}{id(ticket)}".encode(),
+                        usedforsecurity=False).hexdigest()[:40],
                     sent_at=now, expires_at=now + dt.timedelta(days=days))
     ctx.session.add(survey)
     ctx.session.flush()
