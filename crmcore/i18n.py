@@ -16,6 +16,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, gettext, lazy_gettext
 
+from .declarations import call_per_plugin
 from .errors import PluginError
 
 _ = lazy_gettext
@@ -112,11 +113,9 @@ def init_i18n(app: Flask) -> Babel:
 def _plugin_catalogues(rt: Any) -> list[tuple[str, str]]:
     """(plugin name, catalogue folder) for every folder a plugin registers (``crm_register_translations``,
     ``CRM_TRANSLATIONS`` or its package's ``translations/``), in load order."""
-    from .plugins import _call_per_plugin
-
     out = []
     count: dict[str, int] = {}
-    for plugin, folder in _call_per_plugin(rt.pm, "crm_register_translations"):
+    for plugin, folder in call_per_plugin(rt.pm, "crm_register_translations"):
         if not Path(folder).is_dir():
             raise PluginError(f"plugin {plugin!r} registers translations in {folder}, which is not a folder")
         i = count[plugin] = count.get(plugin, -1) + 1

@@ -18,7 +18,8 @@ from typing import Any, Iterable
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import check_declarations, check_hookimpls, declared, declared_attributes
+from .contracts import MERGE_POLICIES
+from .declarations import call_per_plugin, check_declarations, check_hookimpls, declared, declared_attributes
 from .errors import PluginError
 
 log = logging.getLogger(__name__)
@@ -50,38 +51,9 @@ class Registry:
     table_owners: dict[str, str] = field(default_factory=dict)  # table name -> plugin that registered it
 
 
-def _call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
-    """Yield (plugin name, item) for each item each plugin registers for a collector hook, in pluggy's
-    calling order (the plugin loaded last first; ``tryfirst``/``trylast`` respected): what its hook
-    implementation returns, else its ``CRM_*`` declaration or its package's convention
-    (:mod:`crmcore.declarations`), placed as an implementation would be."""
-    hook = getattr(pm.hook, hook_name)
-    impls: dict[str, list[Any]] = {}
-    for impl in hook.get_hookimpls():
-        impls.setdefault(impl.plugin_name, []).append(impl)
-
-    def rank(name: str) -> int:
-        first = impls.get(name, [None])[0]
-        return 0 if first is not None and first.trylast else 2 if first is not None and first.tryfirst else 1
-
-    names = sorted((n for n, p in pm.list_name_plugin() if p is not None), key=rank)
-    for name in reversed(names):
-        if name not in impls:
-            for item in declared(pm, name, pm.get_plugin(name), hook_name, **kwargs):
-                yield name, item
-            continue
-        for impl in reversed(impls[name]):
-            try:
-                result = impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:  # noqa: BLE001 - name the plugin
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
-            for item in result or ():
-                yield impl.plugin_name, item
-
-
 def plugin_items(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
     """Every item the plugins register for a collector hook (implemented or declared), in calling order."""
-    return [item for _, item in _call_per_plugin(pm, hook_name, **kwargs)]
+    return [item for _, item in call_per_plugin(pm, hook_name, **kwargs)]
 
 
 def register_commands(pm: pluggy.PluginManager, cli: Any) -> None:
@@ -95,7 +67,7 @@ def register_commands(pm: pluggy.PluginManager, cli: Any) -> None:
 def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     owner: dict[str, str] = {}
-    for plugin, item in _call_per_plugin(pm, hook_name):
+    for plugin, item in call_per_plugin(pm, hook_name):
         name = getattr(item, "name", None)
         if not name:
             raise PluginError(f"plugin {plugin!r} registered a {kind} without a name: {item!r}")
@@ -130,20 +102,18 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
         outbox_handlers=_collect(pm, "crm_register_outbox_handlers", "outbox handler"),
         oa_providers=_collect(pm, "crm_register_oa_providers", "OA provider"),
     )
-    for plugin, model in _call_per_plugin(pm, "crm_register_models"):
+    for plugin, model in call_per_plugin(pm, "crm_register_models"):
         reg.models.append(model)
         table = getattr(model, "__table__", None)
         if table is not None:
             reg.table_owners[table.name] = plugin
             _check_merge_policy(plugin, table)
-    reg.migrations = [p for _, p in _call_per_plugin(pm, "crm_register_migrations")]
+    reg.migrations = [p for _, p in call_per_plugin(pm, "crm_register_migrations")]
     return reg
 
 
 def _check_merge_policy(plugin: str, table: Any) -> None:
     """A declared merge policy must be one the core's row mover knows."""
-    from .contracts import MERGE_POLICIES
-
     policy = table.info.get("merge_policy")
     if policy is not None and policy not in MERGE_POLICIES:
         raise PluginError(f"plugin {plugin!r} declares merge_policy {policy!r} on table {table.name!r}; "

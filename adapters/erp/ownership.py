@@ -13,8 +13,9 @@ The rule, for one field of a linked record (documented in docs/erp_sync.md, "Fie
 """
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import insert, select
 
@@ -25,6 +26,8 @@ from crmcore.models import ExternalRef
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncedValues
 
 MISSING = object()  # no base known for a field (linked before bases were kept, or never seen)
+SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
+SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 _LABELS = {"name": lambda: _("Name"), "credit_limit": lambda: _("Credit limit"), "currency": lambda: _("Currency"),
            "phone": lambda: _("Phone"), "email": lambda: _("E-mail"), "website": lambda: _("Website"),
            "kind": lambda: _("Kind")}
@@ -105,8 +108,6 @@ def refuse_locked(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], crea
     """Refuse (422, naming the connection) a CRM user's change of a customer field an ERP owns, on a
     customer linked to that ERP: the next pull would put the ERP's value back. The sync's own writes
     (source ``erp-sync``) and new customers are not concerned."""
-    from .sync import SOURCE, SYNC_WRITES
-
     if entity != "customer" or created or not changes:
         return
     if getattr(ctx, "source", None) == SOURCE or ctx.session.info.get(SYNC_WRITES):
@@ -128,3 +129,16 @@ def refuse_locked(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], crea
     if errors:
         raise ValidationError(_("Some fields of this customer are kept by an ERP and cannot be changed here."),
                               errors=errors)
+
+
+@contextlib.contextmanager
+def sync_writes(session: Any) -> Iterator[None]:
+    """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
+    them through, whatever the context's source). Values that do not fit their columns are refused by the
+    core's check before every flush (``crmcore.columnsizes``): the record becomes a sync issue."""
+    before = session.info.get(SYNC_WRITES)
+    session.info[SYNC_WRITES] = True
+    try:
+        yield
+    finally:
+        session.info[SYNC_WRITES] = before

@@ -1,12 +1,11 @@
 """Storing one page of records in its transaction: savepoints, the batch store, counts, refused records."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
@@ -20,8 +19,6 @@ from .helper import SyncHelper
 from .issues import open_issue, resolve_issues
 
 log = logging.getLogger(__name__)
-SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
-SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 # What refuses one record (it becomes a sync issue); DataError: a value the database refuses (PostgreSQL),
 # e.g. a number too large for its column, rolled back with the record's savepoint.
 RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict, DataError)
@@ -51,19 +48,6 @@ class Counts:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-
-@contextlib.contextmanager
-def sync_writes(session: Any) -> Iterator[None]:
-    """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
-    them through, whatever the context's source). Values that do not fit their columns are refused by the
-    core's check before every flush (``crmcore.columnsizes``): the record becomes a sync issue."""
-    before = session.info.get(SYNC_WRITES)
-    session.info[SYNC_WRITES] = True
-    try:
-        yield
-    finally:
-        session.info[SYNC_WRITES] = before
 
 
 def known_fingerprints(ctx: Any, system: str, stream: str, external_ids: list[str]) -> dict[str, str | None]:

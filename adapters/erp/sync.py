@@ -26,8 +26,9 @@ from .issues import open_issue, resolve_issues
 from .leases import LEASE, _as_key, _key_text, _later, acquire_lease, release_lease, state_of
 from .models import ErpConnection, SyncIssue, SyncRun
 from .readahead import collector_paused, read_ahead
-from .store import (_ENTITY, RECORD_ERRORS, SOURCE, SYNC_WRITES, Counts, _apply_guarded, apply_page, apply_record,
-                    known_fingerprints, references, sync_writes)
+from .ownership import SOURCE, SYNC_WRITES, sync_writes
+from .store import (_ENTITY, RECORD_ERRORS, Counts, _apply_guarded, apply_page, apply_record, known_fingerprints,
+                    references)
 
 # Re-exported: what the rest of the plugin, the tests and the docs import from ``adapters.erp.sync``.
 __all__ = ["LEASE", "RECORD_ERRORS", "RETRIED_KINDS", "SOURCE", "SYNC_WRITES", "Counts", "Progress", "RunResult",

@@ -5,10 +5,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from ..api.http import page
+from .http import current_ctx, page
 from ..schemas.workflow import ApprovalListArgs, ApprovalPage, ApprovalRequestSchema, ApprovalCommentSchema, InboxItemSchema
 from ..services import approvals as svc
-from . import current_ctx
 
 blp = Blueprint("approvals", __name__, url_prefix="/api/v1/approvals",
                 description="Approvals: the inbox of pending decisions, approve, reject, withdraw, revoke")

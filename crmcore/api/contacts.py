@@ -7,8 +7,7 @@ from flask_smorest import Blueprint
 
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
-from . import current_ctx
-from .http import expected_version, page, with_etag
+from .http import current_ctx, expected_version, page, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
 

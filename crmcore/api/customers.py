@@ -15,8 +15,7 @@ from ..services import customers as svc
 from ..services import dedupe
 from ..services import exporter
 from ..services.importer import import_rows
-from . import current_ctx
-from .http import expected_version, page, with_etag
+from .http import current_ctx, expected_version, page, with_etag
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers", description="Customers: the one shared record")
 

@@ -7,8 +7,7 @@ from flask_smorest import Blueprint
 
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
-from . import current_ctx
-from .http import page
+from .http import current_ctx, page
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
 

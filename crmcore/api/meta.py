@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from .. import entities
 from ..schemas.meta import EntityMetaSchema, EntitySummarySchema
-from . import current_ctx
+from .http import current_ctx
 
 blp = Blueprint("meta", __name__, url_prefix="/api/v1/meta", description="Entity metadata for tools")
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from ..plugins import plugin_summary
 from ..schemas.admin import UserSchema
-from . import current_ctx
+from .http import current_ctx
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users and the system")
 

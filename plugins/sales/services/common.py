@@ -1,7 +1,8 @@
-"""Input cleaning shared by the sales services: dates, times, owners, customers, contacts."""
+"""Input cleaning shared by the sales services: dates, times, owners, customers, contacts; document numbers."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from crmcore.db import utcnow
@@ -84,3 +85,8 @@ def raise_if(errors: dict[str, list[str]], what: str) -> None:
     if errors:
         message = INVALID.get(what) or _("The %(what)s is not valid.", what=what)
         raise ValidationError(message, errors=errors)
+
+
+def new_number(prefix: str) -> str:
+    """A new document number: ``prefix``, today's date and a random suffix (``SO20260331-3FA9C1``)."""
+    return f"{prefix}{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"

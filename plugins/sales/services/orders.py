@@ -21,7 +21,7 @@ from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..models import INVOICE_STATES, ORDER_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment, Product
 from . import access
-from .common import as_date, check_user, one_of, raise_if
+from .common import as_date, check_user, new_number, one_of, raise_if
 from .money import ZERO, cents, clean_currency, parse_amount
 
 ORDER_FIELDS = ("number", "customer_id", "owner_id", "opportunity_id", "order_date", "currency", "status", "source")
@@ -176,8 +176,6 @@ def record_order(ctx: Any, data: dict[str, Any]) -> Order:
 
 def create_order_from_quote(ctx: Any, quote: Any, order_date: dt.date | None = None) -> Order:
     """The order of a quote: its lines, totals, customer, owner and opportunity (called by the quote service)."""
-    from .quotes import new_number
-
     live_customer(ctx, quote.customer_id)  # a quote of a customer deleted since cannot become an order
 
     lines = [OrderLine(product_id=ln.product_id, description=ln.description, quantity=ln.quantity,

@@ -14,7 +14,6 @@ Every step is an event (``sales.quote.submitted``, ``.approval_requested``, ``.a
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -31,8 +30,9 @@ from crmcore.services.unit import apply_changes, unit_of_work
 from ..models import PriceList, Product, Quote, QuoteLine
 from . import access
 from .catalog import price_of
-from .common import as_date, check_user, raise_if
+from .common import as_date, check_user, new_number, raise_if
 from .money import ZERO, cents, clean_currency, parse_amount
+from .orders import create_order_from_quote
 
 HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",
                  "discount_percent", "notes")
@@ -40,10 +40,6 @@ EDITABLE = ("draft", "rejected", "approved", "pending_approval")
 ORDERABLE = ("approved", "sent", "accepted")
 HUNDRED = Decimal(100)
 PCT = Decimal("0.01")
-
-
-def new_number(prefix: str) -> str:
-    return f"{prefix}{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"
 
 
 def get_quote(ctx: Any, quote_id: int, *, permission: str = "sales.quote.read") -> Quote:
@@ -363,8 +359,6 @@ def set_status(ctx: Any, quote_id: int, action: str) -> Quote:
 
 def convert_to_order(ctx: Any, quote_id: int, *, order_date: dt.date | None = None) -> Any:
     """Turn an approved, sent or accepted quote into a confirmed order with the same lines and totals."""
-    from .orders import create_order_from_quote
-
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     ctx.require("sales.order.read")
     if quote.status not in ORDERABLE:
