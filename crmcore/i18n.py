@@ -8,18 +8,25 @@ Update them with ``make translations``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, gettext, lazy_gettext
+from flask_babel import Babel, lazy_gettext
+from flask_babel import gettext as _babel_gettext
 
 from .declarations import call_per_plugin
 from .errors import PluginError
 
-_ = lazy_gettext
+if TYPE_CHECKING:  # flask-babel has no types: say what these give (a lazy string behaves as a str)
+    def _(string: str, **variables: Any) -> str: ...
+
+    def gettext(string: str, **variables: Any) -> str: ...
+else:
+    _ = lazy_gettext
+    gettext = _babel_gettext
 LANGUAGES = ("zh_CN", "en")
 CATALOGUES = Path(__file__).parent / "translations"
 
@@ -130,7 +137,7 @@ def local_time(value: Any, seconds: bool = False) -> str:
     from flask_babel import to_user_timezone
 
     shown = to_user_timezone(value) if has_request_context() else value
-    return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return str(shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
 def _locale() -> Any:

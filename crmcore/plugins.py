@@ -13,14 +13,18 @@ import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Iterable, TYPE_CHECKING
 
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .contracts import MERGE_POLICIES
+from .contracts import MERGE_POLICIES, FieldType, Job, OutboxHandler, Permission
+from .contracts_workflow import ApprovalProvider
 from .declarations import call_per_plugin, check_declarations, check_hookimpls, declared, declared_attributes
 from .errors import PluginError
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,11 @@ class PluginInfo:
 class Registry:
     """What the plugins registered, collected once and checked for duplicate names."""
 
-    permissions: dict[str, Any] = field(default_factory=dict)
-    field_types: dict[str, Any] = field(default_factory=dict)
-    jobs: dict[str, Any] = field(default_factory=dict)
-    outbox_handlers: dict[str, Any] = field(default_factory=dict)
-    oa_providers: dict[str, Any] = field(default_factory=dict)
+    permissions: dict[str, Permission] = field(default_factory=dict)
+    field_types: dict[str, FieldType] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    outbox_handlers: dict[str, OutboxHandler] = field(default_factory=dict)
+    oa_providers: dict[str, type[ApprovalProvider]] = field(default_factory=dict)
     models: list[type] = field(default_factory=list)
     migrations: list[str] = field(default_factory=list)
     table_owners: dict[str, str] = field(default_factory=dict)  # table name -> plugin that registered it
@@ -83,11 +87,11 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, A
 _CACHE = "_crm_collected"
 
 
-def collected(ctx: Any, hook_name: str, kind: str) -> dict[str, Any]:
+def collected(ctx: ServiceContext, hook_name: str, kind: str) -> dict[str, Any]:
     """``{name: item}`` from a ``crm_register_*`` collector (a plugin's own hook spec too), collected once
     per runtime the first time it is asked for; duplicate names are a ``PluginError`` naming both plugins."""
     runtime = ctx.runtime
-    cache = runtime.__dict__.setdefault(_CACHE, {})
+    cache: dict[str, dict[str, Any]] = runtime.__dict__.setdefault(_CACHE, {})
     if hook_name not in cache:
         cache[hook_name] = _collect(runtime.pm, hook_name, kind)
     return cache[hook_name]

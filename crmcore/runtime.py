@@ -19,6 +19,7 @@ from .errors import AuthenticationRequired, PermissionDenied
 from .plugins import Registry, build_plugin_manager, collect_registry
 from .schemas.limits import install as install_limits
 from .i18n import _
+from .models import User
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class Runtime:
     pm: pluggy.PluginManager
     registry: Registry
 
-    def context(self, actor: Any = None, source: str = "system", session: Session | None = None) -> "ServiceContext":
+    def context(self, actor: User | None = None, source: str = "system", session: Session | None = None) -> "ServiceContext":
         """A service context; without ``session`` it uses the thread's scoped session."""
         return ServiceContext(session=session or self.db.session(), runtime=self, actor=actor, source=source)
 
@@ -50,7 +51,7 @@ class ServiceContext:
 
     session: Session
     runtime: Runtime
-    actor: Any = None  # crmcore.models.User or None for the system (CLI, jobs)
+    actor: User | None = None  # None for the system (CLI, jobs)
     source: str = "system"
     _perms: frozenset[str] | None = field(default=None, repr=False)
 
@@ -73,6 +74,11 @@ class ServiceContext:
     @property
     def is_system(self) -> bool:
         return self.actor is None
+
+    @property
+    def actor_id(self) -> int | None:
+        """The acting user's id; None for the system (whose record scope is ``all``)."""
+        return self.actor.id if self.actor is not None else None
 
     @property
     def permissions(self) -> frozenset[str]:

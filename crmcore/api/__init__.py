@@ -72,7 +72,8 @@ def _flatten(messages: dict[str, Any]) -> dict[str, Any]:
             out.update(errors)
         else:
             out[f"_{location}"] = errors
-    return _translate(out)
+    translated: dict[str, Any] = _translate(out)
+    return translated
 
 
 def _translate(value: Any) -> Any:

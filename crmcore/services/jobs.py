@@ -9,17 +9,20 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ..db import utcnow
 from ..errors import NotFound
 from ..models import JobRun
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 log = logging.getLogger(__name__)
 
 
-def run_job(ctx: Any, name: str) -> JobRun:
+def run_job(ctx: ServiceContext, name: str) -> JobRun:
     """Run one job now and record how it ended; a failure is recorded, not raised."""
     job = ctx.registry.jobs.get(name)
     if job is None:
@@ -33,7 +36,7 @@ def run_job(ctx: Any, name: str) -> JobRun:
     except Exception as exc:  # noqa: BLE001
         ctx.session.rollback()
         log.exception("job %s failed", name)
-        state = ctx.session.get(JobRun, name)
+        state = ctx.session.get_one(JobRun, name)
         state.last_status, state.last_error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
     else:
         state.last_status, state.last_error = "ok", None
@@ -42,7 +45,7 @@ def run_job(ctx: Any, name: str) -> JobRun:
     return state
 
 
-def due_jobs(ctx: Any, now: dt.datetime | None = None) -> list[str]:
+def due_jobs(ctx: ServiceContext, now: dt.datetime | None = None) -> list[str]:
     now = now or utcnow()
     out = []
     for name, job in sorted(ctx.registry.jobs.items()):
@@ -52,7 +55,7 @@ def due_jobs(ctx: Any, now: dt.datetime | None = None) -> list[str]:
     return out
 
 
-def run_due(ctx: Any, now: dt.datetime | None = None) -> dict[str, str]:
+def run_due(ctx: ServiceContext, now: dt.datetime | None = None) -> dict[str, str]:
     """Run every job whose interval has passed since it last started; return name -> status."""
     return {name: run_job(ctx, name).last_status or "" for name in due_jobs(ctx, now)}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -11,6 +11,9 @@ from ..db import utcnow
 from ..errors import NotFound
 from ..models import OutboxMessage
 from ..i18n import _
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 BASE_DELAY = 5  # seconds; doubles per attempt
@@ -21,7 +24,7 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1)))
 
 
-def deliver_due(ctx: Any, *, limit: int = 100, now: dt.datetime | None = None) -> dict[str, int]:
+def deliver_due(ctx: ServiceContext, *, limit: int = 100, now: dt.datetime | None = None) -> dict[str, int]:
     """Deliver pending messages whose time has come; return counts of delivered, retried, dead.
 
     Each message is committed on its own, so a crash loses at most the one in flight, which
@@ -44,7 +47,7 @@ def deliver_due(ctx: Any, *, limit: int = 100, now: dt.datetime | None = None) -
             handler.deliver(ctx, msg)
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then parked
             ctx.session.rollback()
-            msg = ctx.session.get(OutboxMessage, msg.id)
+            msg = ctx.session.get_one(OutboxMessage, msg.id)
             msg.attempts += 1
             msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if msg.attempts >= handler.max_attempts:
@@ -63,7 +66,7 @@ def deliver_due(ctx: Any, *, limit: int = 100, now: dt.datetime | None = None) -
     return counts
 
 
-def replay(ctx: Any, message_id: int) -> OutboxMessage:
+def replay(ctx: ServiceContext, message_id: int) -> OutboxMessage:
     """Put a dead or delivered message back in the queue (admins use this after a fix)."""
     ctx.require("outbox.manage")
     msg = ctx.session.get(OutboxMessage, message_id)
