@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.models import ExternalRef
+from crmcore.runtime import ServiceContext
 
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncedValues
 
@@ -73,13 +74,13 @@ def decide(erp_owns: bool, crm: Any, erp: Any, base: Any = MISSING) -> tuple[boo
     return False, True  # both changed it: the CRM's value wins; the ERP's is kept in an issue
 
 
-def load_base(ctx: Any, connection: str, entity: str, entity_id: int) -> dict[str, Any]:
+def load_base(ctx: ServiceContext, connection: str, entity: str, entity_id: int) -> dict[str, Any]:
     row = ctx.session.scalar(select(SyncedValues.values).where(
         SyncedValues.connection == connection, SyncedValues.entity == entity, SyncedValues.entity_id == entity_id))
     return dict(row or {})
 
 
-def save_base(ctx: Any, connection: str, entity: str, entity_id: int, values: dict[str, Any]) -> None:
+def save_base(ctx: ServiceContext, connection: str, entity: str, entity_id: int, values: dict[str, Any]) -> None:
     """Remember the ERP's values of these fields (merged into what is kept)."""
     row = ctx.session.scalar(select(SyncedValues).where(
         SyncedValues.connection == connection, SyncedValues.entity == entity, SyncedValues.entity_id == entity_id))
@@ -90,7 +91,7 @@ def save_base(ctx: Any, connection: str, entity: str, entity_id: int, values: di
         row.values = {**row.values, **clean}
 
 
-def save_bases(ctx: Any, connection: str, entity: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
+def save_bases(ctx: ServiceContext, connection: str, entity: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
     """``save_base`` for records created in this transaction (no base yet): one INSERT."""
     if rows:
         ctx.session.execute(insert(SyncedValues), [
@@ -104,7 +105,7 @@ def erp_owned(connection: ErpConnection, entity: str) -> set[str]:
     return {name for name, owner in rules.items() if owner == "erp" and name != "*"}
 
 
-def refuse_locked(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+def refuse_locked(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
     """Refuse (422, naming the connection) a CRM user's change of a customer field an ERP owns, on a
     customer linked to that ERP: the next pull would put the ERP's value back. The sync's own writes
     (source ``erp-sync``) and new customers are not concerned."""

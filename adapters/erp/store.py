@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError
 from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
 from crmcore.events import discard_pending_since, pending_mark
 from crmcore.models import ExternalRef
+from crmcore.runtime import ServiceContext
 
 from .base import Record, SkippableRecordError
 from .helper import SyncHelper
@@ -50,7 +51,7 @@ class Counts:
         return dict(self.__dict__)
 
 
-def known_fingerprints(ctx: Any, system: str, stream: str, external_ids: list[str]) -> dict[str, str | None]:
+def known_fingerprints(ctx: ServiceContext, system: str, stream: str, external_ids: list[str]) -> dict[str, str | None]:
     """The fingerprints stored for a page's records, in one query (unchanged records are skipped)."""
     if not external_ids:
         return {}
@@ -59,7 +60,7 @@ def known_fingerprints(ctx: Any, system: str, stream: str, external_ids: list[st
     return dict(rows.all())
 
 
-def apply_record(ctx: Any, helper: SyncHelper, stream: str, record: Record, fingerprint: str | None = None) -> str:
+def apply_record(ctx: ServiceContext, helper: SyncHelper, stream: str, record: Record, fingerprint: str | None = None) -> str:
     """Store one record through the hook; return created, updated or skipped.
 
     Runs inside the caller's transaction; a record the owning plugin refuses raises one of
@@ -91,7 +92,7 @@ _ENTITY = {"customers": "customer", "products": "product", "prices": "price", "o
            "invoices": "invoice", "payments": "payment", "credit_limits": "credit_limit"}
 
 
-def _apply_guarded(ctx: Any, helper: SyncHelper, stream: str, record: Record, counts: Counts,
+def _apply_guarded(ctx: ServiceContext, helper: SyncHelper, stream: str, record: Record, counts: Counts,
                    fingerprint: str | None = None) -> None:
     """Apply one record in a savepoint; a refused record becomes an open sync issue."""
     mark = pending_mark(ctx.session)
@@ -113,7 +114,7 @@ def _apply_guarded(ctx: Any, helper: SyncHelper, stream: str, record: Record, co
         resolve_issues(ctx, helper.system, stream, record.external_id)
 
 
-def _undo(ctx: Any, helper: SyncHelper, savepoint: Any, mark: int) -> None:
+def _undo(ctx: ServiceContext, helper: SyncHelper, savepoint: Any, mark: int) -> None:
     """Roll a savepoint back with everything it queued: its events and the links it cached."""
     savepoint.rollback()
     discard_pending_since(ctx.session, mark)  # the events of the undone writes must not be dispatched
@@ -160,7 +161,7 @@ def references(records: Iterable[Any]) -> dict[str, list[str]]:
     return out
 
 
-def apply_page(ctx: Any, helper: SyncHelper, stream: str, changed: list[tuple[Record, str]], counts: Counts) -> None:
+def apply_page(ctx: ServiceContext, helper: SyncHelper, stream: str, changed: list[tuple[Record, str]], counts: Counts) -> None:
     """Store a page's new and changed records (inside the page's transaction).
 
     Records the stream's batch store takes (new customers) are created together in one savepoint,

@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from crmcore.contracts import Job
 from crmcore.events import jsonable
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 
 def _ctx() -> Any:
@@ -187,7 +188,7 @@ def tags_cmd(as_json: bool) -> None:
         click.echo(f"  {name:<30} {count}")
 
 
-def _nightly(ctx: Any) -> None:
+def _nightly(ctx: ServiceContext) -> None:
     from crmcore.errors import ValidationError
 
     from .services import basket, churn, clv, rfm
@@ -201,7 +202,7 @@ def _nightly(ctx: Any) -> None:
             ctx.session.rollback()
 
 
-def _tags(ctx: Any) -> None:
+def _tags(ctx: ServiceContext) -> None:
     from .services import tags
 
     tags.apply_rules(ctx)

@@ -13,6 +13,7 @@ from crmcore.errors import ValidationError
 from crmcore.events import audit
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency
 
@@ -26,7 +27,7 @@ SMALL_CLASS = 30  # fewer buyers or non-buyers than this in the held-out window:
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_days", "discount_share")
 
 
-def feature_matrix(ctx: Any, as_of: dt.date, currency: str) -> tuple[np.ndarray, np.ndarray]:
+def feature_matrix(ctx: ServiceContext, as_of: dt.date, currency: str) -> tuple[np.ndarray, np.ndarray]:
     """(customer ids, feature matrix) of every customer who bought by ``as_of``; logs for skewed counts."""
     f = customer_features(ctx, as_of, currency)
     rows = ctx.session.execute(select(f.c.customer_id, *[f.c[name] for name in FEATURES]).order_by(f.c.customer_id)).all()
@@ -39,12 +40,12 @@ def feature_matrix(ctx: Any, as_of: dt.date, currency: str) -> tuple[np.ndarray,
     return ids, x
 
 
-def buyers_between(ctx: Any, after: dt.date, until: dt.date) -> set[int]:
+def buyers_between(ctx: ServiceContext, after: dt.date, until: dt.date) -> set[int]:
     """Customers with a sold order dated after ``after`` up to ``until``."""
     return set(ctx.session.scalars(select(Order.customer_id).where(sold_orders(until, since=after)).distinct()))
 
 
-def _labelled(ctx: Any, cutoff: dt.date, window: int, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _labelled(ctx: ServiceContext, cutoff: dt.date, window: int, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ids, x = feature_matrix(ctx, cutoff, currency)
     bought = buyers_between(ctx, cutoff, cutoff + dt.timedelta(days=window))
     y = np.asarray([1 if int(i) in bought else 0 for i in ids], dtype=int)
@@ -72,7 +73,7 @@ def _model() -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, class_weight="balanced"))
 
 
-def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
+def run_churn(ctx: ServiceContext, as_of: dt.date | None = None, *, window_days: int = 90,
               currency: str | None = None) -> dict[str, Any]:
     """Train on (features at as_of - 2w, bought in the next w), evaluate on (features at as_of - w,
     bought up to as_of), store the AUC; refit on the later window and score everyone as of ``as_of``.
@@ -117,7 +118,7 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
     return {"run_date": as_of, "customers": len(rows), "auc": round(auc, 4), **metrics, "coefficients": coefficients}
 
 
-def latest_model(ctx: Any, run_date: dt.date | None = None) -> dict[str, Any] | None:
+def latest_model(ctx: ServiceContext, run_date: dt.date | None = None) -> dict[str, Any] | None:
     """The churn model behind the latest (or ``run_date``'s) scores: its AUC and the caveats that go
     with its scores (recomputed from the stored metrics, so older runs get them too)."""
     stmt = select(ModelFit).where(ModelFit.kind == "churn")

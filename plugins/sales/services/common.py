@@ -9,6 +9,7 @@ from crmcore.db import utcnow
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.models import Contact, User
+from crmcore.runtime import ServiceContext
 
 
 def as_date(value: Any, field: str, errors: dict[str, list[str]]) -> dt.date | None:
@@ -52,12 +53,12 @@ def moment(at: dt.datetime | None) -> dt.datetime:
     return at.astimezone(dt.timezone.utc)
 
 
-def check_user(ctx: Any, user_id: Any, field: str, errors: dict[str, list[str]]) -> None:
+def check_user(ctx: ServiceContext, user_id: Any, field: str, errors: dict[str, list[str]]) -> None:
     if user_id is not None and ctx.session.get(User, user_id) is None:
         errors.setdefault(field, []).append(_("User %(id)s does not exist.", id=user_id))
 
 
-def check_contact(ctx: Any, contact_id: Any, customer_id: int | None, errors: dict[str, list[str]]) -> None:
+def check_contact(ctx: ServiceContext, contact_id: Any, customer_id: int | None, errors: dict[str, list[str]]) -> None:
     if contact_id is None:
         return
     contact = ctx.session.get(Contact, contact_id)
