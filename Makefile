@@ -1,11 +1,11 @@
 # `make run`: venv + pinned install + database + demo data + serve on 127.0.0.1:5000.
-# `make test`: venv + pinned install + the whole test suite.
+# `make test`: venv + pinned install + lint (ruff) + types (mypy) + the whole test suite.
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml examples/*/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench install clean translations
+.PHONY: run test lint bench install clean translations
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,14 +21,19 @@ run: $(STAMP)
 	$(BIN)/crm demo
 	$(BIN)/crm serve
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint and types (configured in pyproject.toml); `make test` runs this first and stops on a failure.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
 
 # Re-extract marked strings and merge them into the zh_CN and en catalogues (then translate zh_CN).
 translations: $(STAMP)

@@ -64,7 +64,7 @@ class Gunicorn:
                     break
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"gunicorn {which} exited with {self.proc.returncode}")
+                    raise RuntimeError(f"gunicorn {which} exited with {self.proc.returncode}") from None
                 time.sleep(0.2)
         while len(self.worker_pids()) < workers and time.time() < deadline:
             time.sleep(0.1)

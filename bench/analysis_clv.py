@@ -44,7 +44,7 @@ def baseline(rt, penalizer: float) -> None:
         raw.execute("CREATE TEMP TABLE IF NOT EXISTS baseline_clv (customer_id, e, p, s, v)")
         raw.execute("DELETE FROM baseline_clv")
         raw.executemany("INSERT INTO baseline_clv VALUES (?, ?, ?, ?, ?)",
-                        zip(ids.astype(int).tolist(), e.tolist(), p.tolist(), np.round(s, 2).tolist(), np.round(v, 2).tolist()))
+                        zip(ids.astype(int).tolist(), e.tolist(), p.tolist(), np.round(s, 2).tolist(), np.round(v, 2).tolist(), strict=True))
         raw.commit()
     finally:
         raw.close()

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             bare_rps, crm_rps = max(best[(what, "bare")]), max(best[(what, "crm")])
             ratio = bare_rps / crm_rps
             worst = max(worst, ratio / target)
-            runs = " ".join(f"{b:.0f}/{c:.0f}" for b, c in zip(best[(what, "bare")], best[(what, "crm")]))
+            runs = " ".join(f"{b:.0f}/{c:.0f}" for b, c in zip(best[(what, "bare")], best[(what, "crm")], strict=True))
             print(f"{what:22} bare {bare_rps:7.1f}  crm {crm_rps:7.1f}  crm is {ratio:4.2f}x slower (target {target}x)"
                   f"  runs bare/crm: {runs}")
     return 0

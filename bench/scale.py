@@ -285,11 +285,11 @@ def measure(url: str, customers: int, rounds: int, queries: int, out: list[str])
             "today": lambda v: today_orders(ctx)},
     }
     inputs: dict[str, list[Any]] = {
-        "phone search": [(p, f"+86138{i:08d}") for p, i in zip(phones, ids)],
+        "phone search": [(p, f"+86138{i:08d}") for p, i in zip(phones, ids, strict=False)],
         "e-mail search": [(e, e.lower()) for e in emails],
         "name search (Chinese)": names, "pinyin search": pinyin,
         "list page 1 (+count)": [None] * queries,
-        "list page N (cursor)": [(c, 2 + (i % 200)) for c, i in zip(cursors, ids)],
+        "list page N (cursor)": [(c, 2 + (i % 200)) for c, i in zip(cursors, ids, strict=False)],
         "count": [None] * 3, "orders page 1 (+count)": [None] * 3,
     }
     for case, variants in cases.items():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
 
 from sqlalchemy import inspect, text
@@ -12,6 +12,9 @@ from .config import secret_key
 from .contracts import Check, Finding
 from .i18n import _
 
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
+
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
 WEAK_SECRETS = {"secret", "changeme", "change-me", "dev", "development", "test", "test-secret", "password",
                 "crm", "default", "insecure", "please-change-me"}
@@ -19,12 +22,12 @@ MIN_SECRET_LENGTH = 32
 JOBS_BACKENDS = ("inprocess", "procrastinate")
 
 
-def public_url(ctx: Any) -> str:
+def public_url(ctx: ServiceContext) -> str:
     """Where users reach the CRM (``CRM_PUBLIC_URL``; ``crm check --public-url`` overrides it)."""
     return str(ctx.settings.get("PUBLIC_URL") or "").strip()
 
 
-def is_local(ctx: Any) -> bool:
+def is_local(ctx: ServiceContext) -> bool:
     """Whether the CRM is served to this machine only (no public URL, or one on localhost)."""
     return (urlsplit(public_url(ctx)).hostname or "") in LOCAL_HOSTS
 
@@ -41,7 +44,7 @@ def _ok(topic: str, message: Any) -> Finding:
     return Finding("ok", topic, str(message))
 
 
-def check_public_url(ctx: Any) -> list[Finding]:
+def check_public_url(ctx: ServiceContext) -> list[Finding]:
     url = public_url(ctx)
     if not url:
         return [_warning("public_url", _("CRM_PUBLIC_URL is not set: say where users reach the CRM "
@@ -55,7 +58,7 @@ def check_public_url(ctx: Any) -> list[Finding]:
     return [_ok("public_url", _("Served at %(url)s.", url=url))]
 
 
-def check_secret_key(ctx: Any) -> list[Finding]:
+def check_secret_key(ctx: ServiceContext) -> list[Finding]:
     configured = str(ctx.settings.get("SECRET_KEY") or "")
     if not configured:
         level = _warning if is_local(ctx) else _error
@@ -74,7 +77,7 @@ def check_secret_key(ctx: Any) -> list[Finding]:
     return [_ok("secret_key", _("The secret key is set and long enough."))]
 
 
-def check_cookies(ctx: Any) -> list[Finding]:
+def check_cookies(ctx: ServiceContext) -> list[Finding]:
     if is_local(ctx):
         return []
     if not ctx.settings.get("SESSION_COOKIE_SECURE"):
@@ -88,7 +91,7 @@ def _safe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def check_database(ctx: Any) -> list[Finding]:
+def check_database(ctx: ServiceContext) -> list[Finding]:
     from . import migrate
 
     rt = ctx.runtime
@@ -121,7 +124,7 @@ def check_database(ctx: Any) -> list[Finding]:
     return findings
 
 
-def check_jobs(ctx: Any) -> list[Finding]:
+def check_jobs(ctx: ServiceContext) -> list[Finding]:
     backend = str(ctx.settings.get("JOBS_BACKEND") or "inprocess").strip().lower()
     if backend not in JOBS_BACKENDS:
         return [_error("jobs", _("CRM_JOBS_BACKEND is %(value)s: choose one of %(choices)s.",
@@ -151,13 +154,13 @@ CORE_CHECKS = [Check("public_url", check_public_url), Check("secret_key", check_
                Check("cookies", check_cookies), Check("database", check_database), Check("jobs", check_jobs)]
 
 
-def plugin_checks(ctx: Any) -> Iterable[Check]:
+def plugin_checks(ctx: ServiceContext) -> Iterable[Check]:
     from .plugins import plugin_items
 
     return plugin_items(ctx.runtime.pm, "crm_register_checks")
 
 
-def run_checks(ctx: Any) -> list[Finding]:
+def run_checks(ctx: ServiceContext) -> list[Finding]:
     """Every core check, then every plugin's; a check that fails itself is a finding, not a crash."""
     findings: list[Finding] = []
     for check in [*CORE_CHECKS, *plugin_checks(ctx)]:

@@ -347,7 +347,7 @@ def export_customers(output: str | None, encoding: str, q: str | None, tag: str 
                 fh.write(chunk)
         click.echo(f"Wrote {output} ({encoding})", err=True)
     else:
-        out = click.get_binary_stream("stdout")
+        out = sys.stdout.buffer
         for chunk in chunks:
             out.write(chunk)
         out.flush()

@@ -11,6 +11,7 @@ import functools
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, inspect
+from sqlalchemy.orm import Mapper
 
 from .errors import ValidationError
 from .i18n import _
@@ -22,14 +23,14 @@ INT32 = 2**31 - 1
 def column_limits(cls: type) -> tuple[tuple[str, str, int | None], ...]:
     """``(attribute, table.column, length)`` of every text column with a declared length (``length`` set)
     and every 32-bit integer column (``length`` None) of a mapped class."""
-    mapper = inspect(cls, raiseerr=False)
+    mapper: Mapper[Any] | None = inspect(cls, raiseerr=False)
     if mapper is None:
         return ()
     out: list[tuple[str, str, int | None]] = []
     for attr in mapper.column_attrs:
         if len(attr.columns) != 1:
             continue
-        column = attr.columns[0]
+        column: Any = attr.columns[0]
         where = f"{column.table.name}.{column.name}"
         if isinstance(column.type, String) and column.type.length:
             out.append((attr.key, where, int(column.type.length)))
@@ -42,7 +43,8 @@ def check_sizes(session: Any, _flush_context: Any = None, _instances: Any = None
     errors: dict[str, list[Any]] = {}
     places: list[str] = []
     for obj in list(session.new) + list(session.dirty):
-        for key, where, length in column_limits(type(obj)):
+        cls: type = obj.__class__
+        for key, where, length in column_limits(cls):
             value = obj.__dict__.get(key)  # the loaded or assigned value: never a lazy load
             if value is None:
                 continue

@@ -4,9 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .db import utcnow
+
+if TYPE_CHECKING:
+    from .models import OutboxMessage
+    from .runtime import ServiceContext
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class AuditEntity:
 
     name: str
     permission: str
-    visible: Callable[[Any], Any] | None = None
+    visible: Callable[[ServiceContext], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Job:
     backend (docs/jobs.md); ``ctx.report_progress(done, total)`` between chunks shows progress and honours cancel."""
 
     name: str
-    func: Callable[[Any], Any]
+    func: Callable[[ServiceContext], Any]
     interval: int
     description: str = ""
 
@@ -87,7 +91,7 @@ class OutboxHandler:
 
     name: str
     topics: tuple[str, ...]
-    deliver: Callable[[Any, Any], None]
+    deliver: Callable[[ServiceContext, OutboxMessage], None]
     max_attempts: int = 10
     ignore_sources: tuple[str, ...] = ()
     active: Callable[[Any], bool] | None = None

@@ -3,7 +3,10 @@ entities a workflow can drive, and what the core needs of an approval provider."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,7 @@ class Predicate:
     """
 
     name: str
-    func: Callable[[Any, Any, dict[str, Any]], bool]
+    func: Callable[[ServiceContext, Any, dict[str, Any]], bool]
     description: str = ""
     validate: Callable[[dict[str, Any]], list[str]] | None = None
 
@@ -25,7 +28,7 @@ class WorkflowAction:
     ``func(ctx, record, params)``, inside the transaction of the change."""
 
     name: str
-    func: Callable[[Any, Any, dict[str, Any]], Any]
+    func: Callable[[ServiceContext, Any, dict[str, Any]], Any]
     description: str = ""
 
 
@@ -40,7 +43,7 @@ class WorkflowEntity:
 
     name: str
     model: Any
-    load: Callable[[Any, int], Any]
+    load: Callable[[ServiceContext, int], Any]
     owner_field: str | None = "owner_id"
     label: str = ""
     fields: tuple[str, ...] = ()

@@ -12,12 +12,17 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, scoped_sessi
 from sqlalchemy.types import TypeDecorator
 
 
+def changed_rows(result: Any) -> int:
+    """Rows an UPDATE or DELETE run through ``Session.execute`` changed (its ``CursorResult.rowcount``)."""
+    return int(result.rowcount)
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC."""
     return dt.datetime.now(dt.timezone.utc)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite keeps no zone)."""
 
     impl = DateTime(timezone=True)

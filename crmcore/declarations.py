@@ -137,3 +137,32 @@ def template_folders(pm: pluggy.PluginManager) -> Iterable[tuple[str, str]]:
         folder = Path(next(iter(package.__path__))) / "templates"
         if folder.is_dir():
             yield name, str(folder)
+
+
+def call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
+    """Yield (plugin name, item) for each item each plugin registers for a collector hook, in pluggy's
+    calling order (the plugin loaded last first; ``tryfirst``/``trylast`` respected): what its hook
+    implementation returns, else its ``CRM_*`` declaration or its package's convention
+    (this module), placed as an implementation would be."""
+    hook = getattr(pm.hook, hook_name)
+    impls: dict[str, list[Any]] = {}
+    for impl in hook.get_hookimpls():
+        impls.setdefault(impl.plugin_name, []).append(impl)
+
+    def rank(name: str) -> int:
+        first = impls.get(name, [None])[0]
+        return 0 if first is not None and first.trylast else 2 if first is not None and first.tryfirst else 1
+
+    names = sorted((n for n, p in pm.list_name_plugin() if p is not None), key=rank)
+    for name in reversed(names):
+        if name not in impls:
+            for item in declared(pm, name, pm.get_plugin(name), hook_name, **kwargs):
+                yield name, item
+            continue
+        for impl in reversed(impls[name]):
+            try:
+                result = impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:  # noqa: BLE001 - name the plugin
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
+            for item in result or ():
+                yield impl.plugin_name, item

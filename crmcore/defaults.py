@@ -4,7 +4,7 @@ Defaults that plugins may override or extend are ``trylast`` (datasette style).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -12,6 +12,9 @@ from . import hookimpl
 from .contracts import Job, Panel, Permission
 from .field_types import BUILTIN
 from .i18n import _
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 ALL = ("admin",)
 PERMISSIONS = [
@@ -46,19 +49,19 @@ def crm_register_field_types() -> list[Any]:
     return BUILTIN
 
 
-def _deliver_outbox(ctx: Any) -> Any:
+def _deliver_outbox(ctx: ServiceContext) -> Any:
     from .services.outbox import deliver_due  # imported when the job runs, not when jobs are listed
 
     return deliver_due(ctx)
 
 
-def _remind_approvers(ctx: Any) -> Any:
+def _remind_approvers(ctx: ServiceContext) -> Any:
     from .services.approvals import remind_and_escalate
 
     return remind_and_escalate(ctx)
 
 
-def _prune_job_history(ctx: Any) -> Any:
+def _prune_job_history(ctx: ServiceContext) -> Any:
     from .services.jobs import prune_history
 
     return prune_history(ctx)
@@ -82,7 +85,7 @@ def crm_register_workflow_entities() -> list[Any]:
 
 
 @hookimpl
-def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+def crm_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
     if not created:
         from .services.approvals import restart_if_key_fields_changed
 
@@ -90,21 +93,21 @@ def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], cr
 
 
 @hookimpl(trylast=True)
-def crm_find_duplicates(ctx: Any, customer: Any, limit: int) -> list[Any]:
+def crm_find_duplicates(ctx: ServiceContext, customer: Any, limit: int) -> list[Any]:
     from .services.dedupe import default_candidates
 
     return default_candidates(ctx, customer, limit)
 
 
 @hookimpl(trylast=True)
-def crm_customer_merge(ctx: Any, winner: Any, loser: Any) -> list[Any]:
+def crm_customer_merge(ctx: ServiceContext, winner: Any, loser: Any) -> list[Any]:
     from .services.dedupe import default_merge
 
     return default_merge(ctx, winner, loser)
 
 
 @hookimpl
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
     from .models import ExternalRef, Interaction
     from .services.customers import completeness_of
 
@@ -123,7 +126,7 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
     return panels
 
 
-def _visible_approvals(ctx: Any) -> Any:
+def _visible_approvals(ctx: ServiceContext) -> Any:
     """Approvals the reader requested or reviews; every one with ``approval.manage``."""
     from sqlalchemy import or_
 

@@ -5,7 +5,7 @@ Loaded by ``crm demo`` (and ``make run``); running it twice changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
@@ -13,6 +13,9 @@ from werkzeug.security import check_password_hash
 from .db import utcnow
 from .models import Customer, CustomField, User
 from .services import contacts, custom_fields, customers, interactions, users
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 DEMO_PASSWORD = "demo1234"  # demo only: printed on start while it is unchanged
 
@@ -72,7 +75,7 @@ CHANNEL_STORIES = [
 ]
 
 
-def load_demo(ctx: Any) -> str:
+def load_demo(ctx: ServiceContext) -> str:
     """Create the demo users and records that do not exist yet; return a one-line summary."""
     users.seed_roles(ctx)
     made_users = 0
@@ -123,7 +126,7 @@ def load_demo(ctx: Any) -> str:
     return f"Demo data: {made_users} users and {made} customers added ({total} customers in all)."
 
 
-def demo_login_hint(ctx: Any) -> str | None:
+def demo_login_hint(ctx: ServiceContext) -> str | None:
     """The demo admin login while its password is still the published demo one."""
     try:
         admin = ctx.session.scalar(select(User).where(User.username == "admin"))

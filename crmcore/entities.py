@@ -7,7 +7,7 @@ the active custom fields of the entity and computed fields the declaration names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric, String, Text, select
 from sqlalchemy import inspect as sa_inspect
@@ -15,6 +15,9 @@ from sqlalchemy import inspect as sa_inspect
 from .conditions import SECRET_PARTS, Field
 from .errors import NotFound
 from .i18n import _
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class ComputedField:
     field: str
     kind: str
     label: Any
-    expr: Callable[[Any], Any]
+    expr: Callable[[ServiceContext], Any]
 
     @property
     def name(self) -> str:
@@ -61,26 +64,26 @@ COMMON_LABELS: dict[str, Any] = {
 INTERNAL = ("version",)  # bookkeeping columns no tool filters on
 
 
-def registered(ctx: Any) -> dict[str, Entity]:
+def registered(ctx: ServiceContext) -> dict[str, Entity]:
     """Every declared entity (``crm_register_entities``), by name."""
     from .services.workflow_registry import collected
 
     return collected(ctx, "crm_register_entities", "entity")
 
 
-def computed(ctx: Any, entity: str) -> list[ComputedField]:
+def computed(ctx: ServiceContext, entity: str) -> list[ComputedField]:
     """The computed fields plugins registered for ``entity`` (``crm_register_computed_fields``)."""
     from .services.workflow_registry import collected
 
     return [f for f in collected(ctx, "crm_register_computed_fields", "computed field").values() if f.entity == entity]
 
 
-def readable(ctx: Any) -> list[Entity]:
+def readable(ctx: ServiceContext) -> list[Entity]:
     """The entities the actor may read, by name."""
     return [e for name, e in sorted(registered(ctx).items()) if ctx.can(e.read_permission)]
 
 
-def get(ctx: Any, name: str) -> Entity:
+def get(ctx: ServiceContext, name: str) -> Entity:
     """One entity the actor may read; NotFound for an unknown one or one the actor may not read."""
     entity = registered(ctx).get(name)
     if entity is None or not ctx.can(entity.read_permission):
@@ -98,7 +101,7 @@ def _kind(column: Any) -> str:
     return "str"
 
 
-def describe(ctx: Any, entity: Entity) -> dict[str, Any]:
+def describe(ctx: ServiceContext, entity: Entity) -> dict[str, Any]:
     """The entity's fields (columns, custom and computed) with labels, choices and relations one hop away."""
     by_table = {e.model.__table__.name: e.name for e in registered(ctx).values()}
     fields: list[dict[str, Any]] = []
@@ -131,7 +134,7 @@ def _hidden(entity: Entity, name: str) -> bool:
             or any(s in name.lower() for s in SECRET_PARTS))
 
 
-def _custom_fields(ctx: Any, entity: str) -> list[dict[str, Any]]:
+def _custom_fields(ctx: ServiceContext, entity: str) -> list[dict[str, Any]]:
     from .models import CustomField
 
     rows = ctx.session.scalars(select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True))
@@ -146,7 +149,7 @@ def _custom_fields(ctx: Any, entity: str) -> list[dict[str, Any]]:
     return out
 
 
-def condition_fields(ctx: Any, name: str) -> dict[str, Field]:
+def condition_fields(ctx: ServiceContext, name: str) -> dict[str, Field]:
     """The fields of an entity a SQL condition may name: its columns and the computed fields plugins add.
 
     Used with :func:`crmcore.conditions.compile_sql`, e.g. an audience over customers
@@ -195,8 +198,8 @@ def from_admin_view(name: str, model: Any, label: Any, view: Any, **extra: Any) 
                 labels.setdefault(column.key, text)
     filters = getattr(view, "column_filters", None)
     for flt in filters if isinstance(filters, (list, tuple)) else ():
-        key, options = getattr(getattr(flt, "column", None), "key", None), getattr(flt, "options", None)
-        if isinstance(key, str) and key in mapper.columns and isinstance(options, (list, tuple)) and options:
-            choices.setdefault(key, list(options))
+        column_key, options = getattr(getattr(flt, "column", None), "key", None), getattr(flt, "options", None)
+        if isinstance(column_key, str) and column_key in mapper.columns and isinstance(options, (list, tuple)) and options:
+            choices.setdefault(column_key, list(options))
     return Entity(name, model, label, getattr(view, "permission", None) or "*", {**labels, **extra.pop("labels", {})},
                   {**choices, **extra.pop("choices", {})}, **extra)

@@ -1,7 +1,7 @@
 """The one exception hierarchy of the CRM; the API maps each class to its HTTP status."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 
 class CRMError(Exception):
@@ -19,7 +19,7 @@ class CRMError(Exception):
     @property
     def errors(self) -> dict[str, Any]:
         """``{field: [messages]}`` as text in the current language."""
-        return as_text(self._errors)
+        return cast("dict[str, Any]", as_text(self._errors))
 
     @property
     def message(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 from .contracts import Event
 from .models import AuditLog, OutboxMessage
 from .services.outbox import active_handlers
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 _PENDING = "crm_pending_events"
@@ -40,7 +43,13 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def audit(ctx: Any, action: str, entity: str, entity_id: Any, changes: dict[str, Any] | None = None,
+def jsonable_dict(value: dict[str, Any]) -> dict[str, Any]:
+    """``jsonable`` of a dict, typed as the dict it stays."""
+    out: dict[str, Any] = jsonable(value)
+    return out
+
+
+def audit(ctx: ServiceContext, action: str, entity: str, entity_id: Any, changes: dict[str, Any] | None = None,
           data: dict[str, Any] | None = None, event_id: str | None = None) -> AuditLog:
     """Add an audit entry to the current transaction."""
     entry = AuditLog(
@@ -52,7 +61,7 @@ def audit(ctx: Any, action: str, entity: str, entity_id: Any, changes: dict[str,
     return entry
 
 
-def emit(ctx: Any, event: Event, *, lifecycle: tuple[str, str, Any, dict[str, Any]] | None = None) -> Event:
+def emit(ctx: ServiceContext, event: Event, *, lifecycle: tuple[str, str, Any, dict[str, Any]] | None = None) -> Event:
     """Write outbox rows for the event's subscribers and queue it for after commit."""
     if event.actor_id is None and ctx.actor is not None:
         event.actor_id = ctx.actor.id
@@ -67,7 +76,7 @@ def emit(ctx: Any, event: Event, *, lifecycle: tuple[str, str, Any, dict[str, An
     return event
 
 
-def record_change(ctx: Any, entity: str, action: str, entity_id: Any, changes: dict[str, Any] | None = None,
+def record_change(ctx: ServiceContext, entity: str, action: str, entity_id: Any, changes: dict[str, Any] | None = None,
                   data: dict[str, Any] | None = None, event_name: str | None = None) -> Event:
     """Audit a change and emit its event (``<entity>.<action>``) in the current transaction."""
     changes = changes or {}
@@ -77,7 +86,7 @@ def record_change(ctx: Any, entity: str, action: str, entity_id: Any, changes: d
     return emit(ctx, ev, lifecycle=(entity, action, entity_id, changes))
 
 
-def record_changes(ctx: Any, entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]]
+def record_changes(ctx: ServiceContext, entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]]
                    ) -> list[Event]:
     """``record_change`` for many changes at once, each ``(entity, action, entity_id, changes, data)``:
     the same audit entries, outbox rows and events after commit, written with one bulk INSERT per

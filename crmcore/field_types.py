@@ -67,7 +67,7 @@ def _date(value: Any, field: Any) -> str:
 def _choice(value: Any, field: Any) -> str:
     if value not in (field.choices or []):
         raise ValueError(_("Must be one of: %(choices)s.", choices=", ".join(map(str, field.choices or []))))
-    return value
+    return str(value)  # one of the choices: a str already
 
 
 def _multichoice(value: Any, field: Any) -> list[Any]:

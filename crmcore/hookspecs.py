@@ -6,9 +6,22 @@ at start-up, and duplicate names across plugins are an error that names both plu
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import hookspec
+
+if TYPE_CHECKING:  # real types for readers and mypy, without importing them at run time (as pytest's hookspec.py)
+    import click
+    from flask import Blueprint, Flask
+    from flask_admin import BaseView
+
+    from .contracts import (AuditEntity, DuplicateCandidate, Event, FieldType, Job, MovedRows, OutboxHandler, Panel,
+                            Permission, RemovedRows)
+    from .contracts_workflow import ApprovalProvider, Predicate, WorkflowAction, WorkflowEntity
+    from .db import Base, Database
+    from .entities import ComputedField, Entity
+    from .models import ApprovalRequest, Customer
+    from .runtime import ServiceContext
 
 # ---------------------------------------------------------------------------
 # Entities: tables, migrations, permissions, custom field types
@@ -16,7 +29,7 @@ from . import hookspec
 
 
 @hookspec
-def crm_register_models() -> list[type]:
+def crm_register_models() -> list[type[Base]]:
     """Return the SQLAlchemy model classes (subclasses of ``crmcore.db.Base``) the plugin adds.
 
     Called once when the plugin manager is built; importing the classes puts their tables on
@@ -39,7 +52,7 @@ def crm_register_migrations() -> list[str]:
 
 
 @hookspec
-def crm_register_permissions() -> list[Any]:
+def crm_register_permissions() -> list[Permission]:
     """Return the permissions the plugin checks, as ``crmcore.contracts.Permission`` objects.
 
     Called once at start-up; ``default_roles`` names the default roles that get each
@@ -62,7 +75,7 @@ def crm_register_translations() -> list[str]:
 
 
 @hookspec
-def crm_register_audit_entities() -> list[Any]:
+def crm_register_audit_entities() -> list[AuditEntity]:
     """Return how the audit log shows the entries of the entity types the plugin audits.
 
     Called once per runtime, when the audit log is first read. An entry is shown to a reader
@@ -74,7 +87,7 @@ def crm_register_audit_entities() -> list[Any]:
 
 
 @hookspec
-def crm_register_entities() -> list[Any]:
+def crm_register_entities() -> list[Entity]:
     """Return the record types tools may read (condition builders, audiences, exports).
 
     Called once per runtime, the first time entity metadata is read (``GET /api/v1/meta/entities``).
@@ -88,7 +101,7 @@ def crm_register_entities() -> list[Any]:
 
 
 @hookspec
-def crm_register_computed_fields() -> list[Any]:
+def crm_register_computed_fields() -> list[ComputedField]:
     """Return fields your plugin computes for an entity, usable in conditions and listed in its metadata.
 
     Called once per runtime, the first time an entity's fields are read. ``expr(ctx)`` returns a
@@ -101,7 +114,7 @@ def crm_register_computed_fields() -> list[Any]:
 
 
 @hookspec
-def crm_register_field_types() -> list[Any]:
+def crm_register_field_types() -> list[FieldType]:
     """Return custom field types admins may choose for a ``CustomField``.
 
     Called once at start-up. A ``FieldType.validate(value, field)`` returns the cleaned
@@ -117,7 +130,7 @@ def crm_register_field_types() -> list[Any]:
 
 
 @hookspec
-def crm_register_blueprints() -> list[Any]:
+def crm_register_blueprints() -> list[Blueprint]:
     """Return Flask blueprints to mount; flask-smorest blueprints appear in the OpenAPI.
 
     Called once by ``create_app``. Blueprints whose ``url_prefix`` starts with ``/api/`` are
@@ -128,7 +141,7 @@ def crm_register_blueprints() -> list[Any]:
 
 
 @hookspec
-def crm_register_admin_views(db: Any) -> list[Any]:
+def crm_register_admin_views(db: Database) -> list[BaseView]:
     """Return Flask-Admin views to add to ``/admin``.
 
     Called once by ``create_app``. Subclass ``crmcore.admin.views.SecureModelView`` to
@@ -140,7 +153,7 @@ def crm_register_admin_views(db: Any) -> list[Any]:
 
 
 @hookspec
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+def crm_customer_panels(ctx: ServiceContext, customer: Customer) -> list[Panel]:
     """Return sections for the customer 360 view (admin page and ``/customers/<id>/panels``).
 
     Called each time a customer's 360 view is shown.
@@ -157,7 +170,7 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
 
 
 @hookspec
-def crm_event(ctx: Any, event: Any) -> None:
+def crm_event(ctx: ServiceContext, event: Event) -> None:
     """React to an event after its transaction committed.
 
     Called once per event (``customer.created``, ``customer.updated``, ``customer.merged``,
@@ -170,7 +183,7 @@ def crm_event(ctx: Any, event: Any) -> None:
 
 
 @hookspec
-def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+def crm_before_save(ctx: ServiceContext, entity: str, obj: Base, changes: dict[str, Any], created: bool) -> None:
     """Check or adjust a record inside its transaction, before it is written.
 
     Called by every service write. Raise ``crmcore.errors.ValidationError`` to refuse the
@@ -185,7 +198,7 @@ def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], cr
 
 
 @hookspec
-def crm_after_commit(ctx: Any, entity: str, action: str, entity_id: Any, changes: dict[str, Any]) -> None:
+def crm_after_commit(ctx: ServiceContext, entity: str, action: str, entity_id: int | str, changes: dict[str, Any]) -> None:
     """React to a committed create, update or delete of a record.
 
     Called after commit for every entity write, before ``crm_event`` of the same write.
@@ -200,7 +213,7 @@ def crm_after_commit(ctx: Any, entity: str, action: str, entity_id: Any, changes
 
 
 @hookspec
-def crm_before_delete(ctx: Any, entity: str, obj: Any) -> None:
+def crm_before_delete(ctx: ServiceContext, entity: str, obj: Base) -> None:
     """Check a record inside its transaction before it is deleted.
 
     Raise ``crmcore.errors.ValidationError`` or ``Conflict`` to refuse the deletion.
@@ -212,7 +225,7 @@ def crm_before_delete(ctx: Any, entity: str, obj: Any) -> None:
 
 
 @hookspec
-def crm_register_outbox_handlers() -> list[Any]:
+def crm_register_outbox_handlers() -> list[OutboxHandler]:
     """Return outbox destinations: events for their topics are written to the outbox for them.
 
     Called once at start-up. Delivery is at least once; the message's ``idempotency_key``
@@ -229,7 +242,7 @@ def crm_register_outbox_handlers() -> list[Any]:
 
 
 @hookspec
-def crm_find_duplicates(ctx: Any, customer: Any, limit: int) -> list[Any]:
+def crm_find_duplicates(ctx: ServiceContext, customer: Customer, limit: int) -> list[DuplicateCandidate]:
     """Return customers that are probably the same as ``customer``.
 
     Called by the duplicate finder. The core's default matches normalised phone and e-mail
@@ -244,7 +257,7 @@ def crm_find_duplicates(ctx: Any, customer: Any, limit: int) -> list[Any]:
 
 
 @hookspec
-def crm_customer_merge(ctx: Any, winner: Any, loser: Any) -> list[Any]:
+def crm_customer_merge(ctx: ServiceContext, winner: Customer, loser: Customer) -> list[MovedRows | RemovedRows]:
     """Move the plugin's rows from ``loser`` to ``winner`` during a merge.
 
     Called inside the merge transaction. The core's default (called last) moves every row of
@@ -265,7 +278,7 @@ def crm_customer_merge(ctx: Any, winner: Any, loser: Any) -> list[Any]:
 
 
 @hookspec
-def crm_register_commands(cli: Any) -> None:
+def crm_register_commands(cli: click.Group) -> None:
     """Add click commands or groups to the ``crm`` command.
 
     Called once when the ``crm`` command starts.
@@ -275,7 +288,7 @@ def crm_register_commands(cli: Any) -> None:
 
 
 @hookspec
-def crm_register_jobs() -> list[Any]:
+def crm_register_jobs() -> list[Job]:
     """Return scheduled jobs; ``crm jobs run-due`` and the in-process scheduler run them.
 
     :return: a list of ``crmcore.contracts.Job``.
@@ -294,7 +307,7 @@ def crm_register_checks() -> list[Any]:
 
 
 @hookspec
-def crm_demo_data(ctx: Any) -> list[str]:
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
     """Add the plugin's demo records, after the core's demo users and customers exist.
 
     Called by ``crm demo`` (and so by ``make run``). Must be idempotent: running it twice
@@ -311,7 +324,7 @@ def crm_demo_data(ctx: Any) -> list[str]:
 
 
 @hookspec
-def crm_register_oa_providers() -> list[Any]:
+def crm_register_oa_providers() -> list[type[ApprovalProvider]]:
     """Return OA approval provider classes, each with a unique ``name`` class attribute.
 
     Called once at start-up; an approval policy names its provider by that ``name``.
@@ -321,7 +334,7 @@ def crm_register_oa_providers() -> list[Any]:
 
 
 @hookspec
-def crm_startup(app: Any) -> None:
+def crm_startup(app: Flask) -> None:
     """Finish setting up after the Flask app is built (read config, warm caches).
 
     Called once at the end of ``create_app``.
@@ -336,7 +349,7 @@ def crm_startup(app: Any) -> None:
 
 
 @hookspec
-def crm_register_condition_predicates() -> list[Any]:
+def crm_register_condition_predicates() -> list[Predicate]:
     """Return named predicates that workflow and approval conditions may use.
 
     Called once per runtime, the first time a condition is validated or evaluated. A condition
@@ -348,7 +361,7 @@ def crm_register_condition_predicates() -> list[Any]:
 
 
 @hookspec
-def crm_register_workflow_actions() -> list[Any]:
+def crm_register_workflow_actions() -> list[WorkflowAction]:
     """Return named actions a workflow runs on entering a state or to compensate an approval.
 
     Called once per runtime. A state's ``actions`` list and an approval policy's
@@ -360,7 +373,7 @@ def crm_register_workflow_actions() -> list[Any]:
 
 
 @hookspec
-def crm_register_workflow_entities() -> list[Any]:
+def crm_register_workflow_entities() -> list[WorkflowEntity]:
     """Return the entities workflows and approval policies can drive.
 
     Called once per runtime. ``load(ctx, id)`` returns the record, checking the reader's
@@ -371,7 +384,7 @@ def crm_register_workflow_entities() -> list[Any]:
 
 
 @hookspec
-def crm_approval_completed(ctx: Any, request: Any, record: Any) -> None:
+def crm_approval_completed(ctx: ServiceContext, request: ApprovalRequest, record: Base | None) -> None:
     """Apply the outcome of an approval to the record, inside the decision's transaction.
 
     Called once when an approval request reaches ``approved``, ``rejected``, ``withdrawn``,

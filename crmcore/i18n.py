@@ -8,15 +8,23 @@ Update them with ``make translations``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel import Locale
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, gettext, lazy_gettext
+from flask_babel import Babel, lazy_gettext
+from flask_babel import gettext as _babel_gettext
 
+from .declarations import call_per_plugin
 from .errors import PluginError
 
-_ = lazy_gettext
+if TYPE_CHECKING:  # flask-babel has no types: say what these give (a lazy string behaves as a str)
+    def _(string: str, **variables: Any) -> str: ...
+
+    def gettext(string: str, **variables: Any) -> str: ...
+else:
+    _ = lazy_gettext
+    gettext = _babel_gettext
 LANGUAGES = ("zh_CN", "en")
 CATALOGUES = Path(__file__).parent / "translations"
 
@@ -113,11 +121,9 @@ def init_i18n(app: Flask) -> Babel:
 def _plugin_catalogues(rt: Any) -> list[tuple[str, str]]:
     """(plugin name, catalogue folder) for every folder a plugin registers (``crm_register_translations``,
     ``CRM_TRANSLATIONS`` or its package's ``translations/``), in load order."""
-    from .plugins import _call_per_plugin
-
     out = []
     count: dict[str, int] = {}
-    for plugin, folder in _call_per_plugin(rt.pm, "crm_register_translations"):
+    for plugin, folder in call_per_plugin(rt.pm, "crm_register_translations"):
         if not Path(folder).is_dir():
             raise PluginError(f"plugin {plugin!r} registers translations in {folder}, which is not a folder")
         i = count[plugin] = count.get(plugin, -1) + 1
@@ -132,7 +138,7 @@ def local_time(value: Any, seconds: bool = False) -> str:
     from flask_babel import to_user_timezone
 
     shown = to_user_timezone(value) if has_request_context() else value
-    return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return str(shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
 def _locale() -> Any:

@@ -6,11 +6,13 @@ looked up in the catalogue when the API answers (crmcore.api).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate
 
 from .i18n import _
 
-FIELD_MESSAGES = {
+FIELD_MESSAGES: dict[type[Any], dict[str, Any]] = {
     fields.Field: {"required": _("Missing data for required field."), "null": _("Field may not be null."),
                    "validator_failed": _("Invalid value.")},
     fields.String: {"invalid": _("Not a valid string."), "invalid_utf8": _("Not a valid utf-8 string.")},

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any, Iterable, TYPE_CHECKING
 
 import pluggy
 
 from . import PROJECT_NAME, hookspecs
-from .declarations import check_declarations, check_hookimpls, declared, declared_attributes
+from .contracts import MERGE_POLICIES, FieldType, Job, OutboxHandler, Permission
+from .contracts_workflow import ApprovalProvider
+from .declarations import call_per_plugin, check_declarations, check_hookimpls, declared, declared_attributes
 from .errors import PluginError
+
+if TYPE_CHECKING:
+    from .runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +53,23 @@ class Registry:
         self._pm = pm
 
     @cached_property
-    def permissions(self) -> dict[str, Any]:
+    def permissions(self) -> dict[str, Permission]:
         return _collect(self._pm, "crm_register_permissions", "permission")
 
     @cached_property
-    def field_types(self) -> dict[str, Any]:
+    def field_types(self) -> dict[str, FieldType]:
         return _collect(self._pm, "crm_register_field_types", "field type")
 
     @cached_property
-    def jobs(self) -> dict[str, Any]:
+    def jobs(self) -> dict[str, Job]:
         return _collect(self._pm, "crm_register_jobs", "job")
 
     @cached_property
-    def outbox_handlers(self) -> dict[str, Any]:
+    def outbox_handlers(self) -> dict[str, OutboxHandler]:
         return _collect(self._pm, "crm_register_outbox_handlers", "outbox handler")
 
     @cached_property
-    def oa_providers(self) -> dict[str, Any]:
+    def oa_providers(self) -> dict[str, type[ApprovalProvider]]:
         return _collect(self._pm, "crm_register_oa_providers", "OA provider")
 
     @cached_property
@@ -73,7 +78,7 @@ class Registry:
 
         models: list[type] = []
         owners: dict[str, str] = {}
-        for plugin, model in _call_per_plugin(self._pm, "crm_register_models"):
+        for plugin, model in call_per_plugin(self._pm, "crm_register_models"):
             models.append(model)
             table = getattr(model, "__table__", None)
             if table is not None:
@@ -92,7 +97,7 @@ class Registry:
 
     @cached_property
     def migrations(self) -> list[str]:
-        return [p for _, p in _call_per_plugin(self._pm, "crm_register_migrations")]
+        return [p for _, p in call_per_plugin(self._pm, "crm_register_migrations")]
 
     def load_all(self) -> "Registry":
         """Collect every kind now (and raise ``PluginError`` now for a broken plugin)."""
@@ -101,38 +106,9 @@ class Registry:
         return self
 
 
-def _call_per_plugin(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> Iterable[tuple[str, Any]]:
-    """Yield (plugin name, item) for each item each plugin registers for a collector hook, in pluggy's
-    calling order (the plugin loaded last first; ``tryfirst``/``trylast`` respected): what its hook
-    implementation returns, else its ``CRM_*`` declaration or its package's convention
-    (:mod:`crmcore.declarations`), placed as an implementation would be."""
-    hook = getattr(pm.hook, hook_name)
-    impls: dict[str, list[Any]] = {}
-    for impl in hook.get_hookimpls():
-        impls.setdefault(impl.plugin_name, []).append(impl)
-
-    def rank(name: str) -> int:
-        first = impls.get(name, [None])[0]
-        return 0 if first is not None and first.trylast else 2 if first is not None and first.tryfirst else 1
-
-    names = sorted((n for n, p in pm.list_name_plugin() if p is not None), key=rank)
-    for name in reversed(names):
-        if name not in impls:
-            for item in declared(pm, name, pm.get_plugin(name), hook_name, **kwargs):
-                yield name, item
-            continue
-        for impl in reversed(impls[name]):
-            try:
-                result = impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:  # noqa: BLE001 - name the plugin
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in {hook_name}: {exc}") from exc
-            for item in result or ():
-                yield impl.plugin_name, item
-
-
 def plugin_items(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
     """Every item the plugins register for a collector hook (implemented or declared), in calling order."""
-    return [item for _, item in _call_per_plugin(pm, hook_name, **kwargs)]
+    return [item for _, item in call_per_plugin(pm, hook_name, **kwargs)]
 
 
 def register_commands(pm: pluggy.PluginManager, cli: Any) -> None:
@@ -146,7 +122,7 @@ def register_commands(pm: pluggy.PluginManager, cli: Any) -> None:
 def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     owner: dict[str, str] = {}
-    for plugin, item in _call_per_plugin(pm, hook_name):
+    for plugin, item in call_per_plugin(pm, hook_name):
         name = getattr(item, "name", None)
         if not name:
             raise PluginError(f"plugin {plugin!r} registered a {kind} without a name: {item!r}")
@@ -162,11 +138,11 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, A
 _CACHE = "_crm_collected"
 
 
-def collected(ctx: Any, hook_name: str, kind: str) -> dict[str, Any]:
+def collected(ctx: ServiceContext, hook_name: str, kind: str) -> dict[str, Any]:
     """``{name: item}`` from a ``crm_register_*`` collector (a plugin's own hook spec too), collected once
     per runtime the first time it is asked for; duplicate names are a ``PluginError`` naming both plugins."""
     runtime = ctx.runtime
-    cache = runtime.__dict__.setdefault(_CACHE, {})
+    cache: dict[str, dict[str, Any]] = runtime.__dict__.setdefault(_CACHE, {})
     if hook_name not in cache:
         cache[hook_name] = _collect(runtime.pm, hook_name, kind)
     return cache[hook_name]
@@ -181,8 +157,6 @@ def collect_registry(pm: pluggy.PluginManager, lazy: bool = False) -> Registry:
 
 def _check_merge_policy(plugin: str, table: Any) -> None:
     """A declared merge policy must be one the core's row mover knows."""
-    from .contracts import MERGE_POLICIES
-
     policy = table.info.get("merge_policy")
     if policy is not None and policy not in MERGE_POLICIES:
         raise PluginError(f"plugin {plugin!r} declares merge_policy {policy!r} on table {table.name!r}; "

@@ -17,6 +17,7 @@ from .db import Database
 from .errors import AuthenticationRequired, PermissionDenied
 from .plugins import Registry, build_plugin_manager, collect_registry
 from .i18n import _
+from .models import User
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class Runtime:
     pm: pluggy.PluginManager
     registry: Registry
 
-    def context(self, actor: Any = None, source: str = "system", session: Session | None = None) -> "ServiceContext":
+    def context(self, actor: User | None = None, source: str = "system", session: Session | None = None) -> "ServiceContext":
         """A service context; without ``session`` it uses the thread's scoped session."""
         return ServiceContext(session=session or self.db.session(), runtime=self, actor=actor, source=source)
 
@@ -56,7 +57,7 @@ class ServiceContext:
 
     session: Session
     runtime: Runtime
-    actor: Any = None  # crmcore.models.User or None for the system (CLI, jobs)
+    actor: User | None = None  # None for the system (CLI, jobs)
     source: str = "system"
     job: Any = None  # crmcore.services.jobs.JobHandle while this context runs a job, else None
     _perms: frozenset[str] | None = field(default=None, repr=False)
@@ -80,6 +81,11 @@ class ServiceContext:
     @property
     def is_system(self) -> bool:
         return self.actor is None
+
+    @property
+    def actor_id(self) -> int | None:
+        """The acting user's id; None for the system (whose record scope is ``all``)."""
+        return self.actor.id if self.actor is not None else None
 
     @property
     def permissions(self) -> frozenset[str]:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.runtime import ServiceContext
 
 CRM_HOOKSPECS = "adapters.erp.hookspecs"  # crm_register_erp_adapters, crm_sync_apply, crm_sync_export
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
@@ -26,7 +27,7 @@ CRM_CHECKS = ".checks:CHECKS"
 
 
 @hookimpl
-def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
+def crm_sync_apply(ctx: ServiceContext, stream: str, record: Any, sync: Any) -> Any:
     from .customers import apply_credit_limit, apply_customer
 
     if stream == "customers":
@@ -37,14 +38,14 @@ def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
 
 
 @hookimpl
-def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+def crm_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
     from .ownership import refuse_locked
 
     refuse_locked(ctx, entity, obj, changes, created)
 
 
 @hookimpl
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .panels import finance_panel
 
     panel = finance_panel(ctx, customer)

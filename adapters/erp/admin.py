@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from crmcore.admin.views import AdminForm, SecureModelView, SecureView, badge, flash_crm_error
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import gettext, lazy_gettext as _l
+from crmcore.runtime import ServiceContext
 
 from . import connections as conn_svc
 from . import issues as issue_svc
@@ -95,10 +96,10 @@ class ConnectionView(SecureModelView):
             data["secret"] = form.secret.data
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return conn_svc.save_connection(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return conn_svc.save_connection(ctx, data, model.name)
 
     def _test_button(self, model: Any) -> Markup:

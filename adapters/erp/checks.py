@@ -1,15 +1,15 @@
 """``crm check`` for the ERP sync: each enabled connection answers (the same test as the admin's button)."""
 from __future__ import annotations
 
-from typing import Any
 
 from crmcore.contracts import Check, Finding
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 from .connections import list_connections, test_connection
 
 
-def check_connections(ctx: Any) -> list[Finding]:
+def check_connections(ctx: ServiceContext) -> list[Finding]:
     findings = []
     for conn in list_connections(ctx, enabled=True):
         try:

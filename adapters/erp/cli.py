@@ -10,11 +10,12 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from crmcore.contracts import Job
+from crmcore.runtime import ServiceContext
 
 JOBS = [Job("erp.sync", lambda ctx: _job(ctx), 900, "Pull every ERP connection and push pending changes")]
 
 
-def _job(ctx: Any) -> None:
+def _job(ctx: ServiceContext) -> None:
     from .runner import sync_job
 
     sync_job(ctx)
@@ -64,7 +65,7 @@ def run_cmd(connection: str | None, streams: tuple[str, ...], no_push: bool) -> 
                            push=not no_push, before_stream=before)
     except CRMError as exc:  # an unknown connection or stream, a connection another process runs
         click.echo(f"FAILED {exc}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     for bar in bars.values():
         bar.__exit__(None, None, None)
     failed = False

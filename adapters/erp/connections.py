@@ -11,6 +11,7 @@ from crmcore.i18n import _
 from crmcore.plugins import collected
 from crmcore.services import outbox
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from .base import STREAMS, ErpAdapter
 from .models import ErpConnection
@@ -19,26 +20,26 @@ FIELDS = ("name", "adapter", "settings", "streams", "ownership", "overlap_second
           "push_enabled", "enabled")
 
 
-def erp_adapters(ctx: Any) -> dict[str, Any]:
+def erp_adapters(ctx: ServiceContext) -> dict[str, Any]:
     """``{name: adapter class}`` the plugins register (``CRM_ERP_ADAPTERS`` / ``crm_register_erp_adapters``)."""
     return collected(ctx, "crm_register_erp_adapters", "ERP adapter")
 
 
-def list_connections(ctx: Any, *, enabled: bool | None = None) -> list[ErpConnection]:
+def list_connections(ctx: ServiceContext, *, enabled: bool | None = None) -> list[ErpConnection]:
     stmt = select(ErpConnection).order_by(ErpConnection.name)
     if enabled is not None:
         stmt = stmt.where(ErpConnection.enabled.is_(enabled))
     return list(ctx.session.scalars(stmt))
 
 
-def get_connection(ctx: Any, name: str) -> ErpConnection:
+def get_connection(ctx: ServiceContext, name: str) -> ErpConnection:
     conn = ctx.session.scalar(select(ErpConnection).where(ErpConnection.name == name))
     if conn is None:
         raise NotFound(_("No ERP connection named '%(name)s'.", name=name))
     return conn
 
 
-def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> ErpConnection:
+def save_connection(ctx: ServiceContext, data: dict[str, Any], name: str | None = None) -> ErpConnection:
     """Create a connection or change one; ``secret`` is set only when given and never read back."""
     ctx.require("erp.sync.manage")
     conn = get_connection(ctx, name) if name else None
@@ -52,7 +53,7 @@ def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> 
     unknown = [s for s in data.get("streams") or [] if s not in STREAMS]
     if unknown:
         errors["streams"] = [_("Unknown stream(s): %(names)s.", names=", ".join(unknown))]
-    for entity, rules in (data.get("ownership") or {}).items():
+    for rules in (data.get("ownership") or {}).values():
         if not isinstance(rules, dict) or any(v not in ("erp", "crm") for v in rules.values()):
             errors["ownership"] = [_("Give each field 'erp' or 'crm', per entity: %(example)s.",
                                      example='{"customer": {"email": "erp"}}')]
@@ -72,7 +73,7 @@ def save_connection(ctx: Any, data: dict[str, Any], name: str | None = None) -> 
     return conn
 
 
-def build_adapter(ctx: Any, conn: ErpConnection) -> ErpAdapter:
+def build_adapter(ctx: ServiceContext, conn: ErpConnection) -> ErpAdapter:
     """The adapter object of a connection, with its settings, secret, timeout and page size."""
     cls = erp_adapters(ctx).get(conn.adapter)
     if cls is None:
@@ -81,7 +82,7 @@ def build_adapter(ctx: Any, conn: ErpConnection) -> ErpAdapter:
     return cls(conn.settings or {}, conn.secret, timeout=conn.timeout_seconds or 10, page_size=conn.page_size or 200)
 
 
-def test_connection(ctx: Any, name: str) -> tuple[bool, str]:
+def test_connection(ctx: ServiceContext, name: str) -> tuple[bool, str]:
     """Try the connection now; remember and return (ok, message)."""
     ctx.require("erp.sync.manage")
     conn = get_connection(ctx, name)

@@ -16,6 +16,7 @@ from crmcore.normalize import normalize_email, normalize_phone
 from crmcore.services import contacts as contact_svc
 from crmcore.services import customer_batch
 from crmcore.services import customers as customer_svc
+from crmcore.runtime import ServiceContext
 
 from .base import ContactPerson, CreditLimitRecord, CustomerRecord, InvoiceRecord, PostalAddress, SkippableRecordError
 from .models import ErpInvoice
@@ -24,7 +25,7 @@ from .ownership import MISSING, decide, load_base, save_base, save_bases
 CUSTOMER_FIELDS = ("name", "kind", "phone", "email", "website", "currency")
 
 
-def _clean(ctx: Any, record: CustomerRecord, values: dict[str, Any], invalid: dict[str, Any]) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, record: CustomerRecord, values: dict[str, Any], invalid: dict[str, Any]) -> dict[str, Any]:
     """Drop values the CRM would refuse (a phone that is no number, a malformed e-mail) into ``invalid``:
     the customer is stored without them and they become the record's ``invalid`` sync issue."""
     region = ctx.settings["DEFAULT_REGION"]
@@ -38,7 +39,7 @@ def _clean(ctx: Any, record: CustomerRecord, values: dict[str, Any], invalid: di
     return out
 
 
-def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, int, str]:
+def apply_customer(ctx: ServiceContext, sync: Any, record: CustomerRecord) -> tuple[str, int, str]:
     """Create or update the customer linked to ``record`` with its contacts and addresses."""
     customer_id = sync.resolve("customer", record.external_id)
     if customer_id is None and record.crm_ref:
@@ -87,7 +88,7 @@ def apply_customer(ctx: Any, sync: Any, record: CustomerRecord) -> tuple[str, in
     return "customer", customer.id, action
 
 
-def _contact_data(ctx: Any, person: ContactPerson, customer_name: str, invalid: dict[str, Any]) -> dict[str, Any]:
+def _contact_data(ctx: ServiceContext, person: ContactPerson, customer_name: str, invalid: dict[str, Any]) -> dict[str, Any]:
     """A contact person as the contact service takes it; phones that are no number and malformed e-mails
     are left out, into ``invalid`` (``contact <name>.<field>``: the customer's sync issue)."""
     region = ctx.settings["DEFAULT_REGION"]
@@ -107,7 +108,7 @@ def _address_data(address: PostalAddress, primary: bool) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
+def create_new_customers(ctx: ServiceContext, sync: Any, records: list[CustomerRecord],
                          fingerprints: dict[str, str]) -> tuple[list[str], list[CustomerRecord]]:
     """Create the page's new customers together (``customer_batch.create_customers``: one flush, the same
     checks, audit rows and events) and link them; return ``(external ids created, records left)``.
@@ -147,23 +148,23 @@ def create_new_customers(ctx: Any, sync: Any, records: list[CustomerRecord],
         items.append(data)
         invalids.append(invalid)
     created = customer_batch.create_customers(ctx, items)
-    for customer, (record, _a, _v), invalid in zip(created, new, invalids):
+    for customer, (record, _a, _v), invalid in zip(created, new, invalids, strict=True):
         if invalid:
             sync.invalid("customer", customer.id, record.external_id, invalid)
     save_bases(ctx, sync.system, "customer", [(c.id, {k: v.get(k) for k in CUSTOMER_FIELDS})
-                                              for c, (_r, _a, v) in zip(created, new)])
-    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items)
-                                             for contact, given in zip(c.contacts, item["contacts"])])
+                                              for c, (_r, _a, v) in zip(created, new, strict=True)])
+    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items, strict=True)
+                                             for contact, given in zip(c.contacts, item["contacts"], strict=True)])
     sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
-                               for c, (r, _a, _v) in zip(created, new)])
-    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new)
-                              for contact, person in zip(c.contacts, r.contacts)])
-    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses, _v) in zip(created, new)
-                              for address, source in zip(c.addresses, addresses)])
+                               for c, (r, _a, _v) in zip(created, new, strict=True)])
+    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new, strict=True)
+                              for contact, person in zip(c.contacts, r.contacts, strict=True)])
+    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses, _v) in zip(created, new, strict=True)
+                              for address, source in zip(c.addresses, addresses, strict=True)])
     return [r.external_id for r, _a, _v in new], left
 
 
-def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRecord, invalid: dict[str, Any]) -> bool:
+def _apply_contacts(ctx: ServiceContext, sync: Any, customer: Customer, record: CustomerRecord, invalid: dict[str, Any]) -> bool:
     changed = False
     for person in record.contacts:
         data = _contact_data(ctx, person, customer.name, invalid)
@@ -207,7 +208,7 @@ def _apply_contacts(ctx: Any, sync: Any, customer: Customer, record: CustomerRec
     return changed
 
 
-def apply_credit_limit(ctx: Any, sync: Any, record: CreditLimitRecord) -> tuple[str, int, str]:
+def apply_credit_limit(ctx: ServiceContext, sync: Any, record: CreditLimitRecord) -> tuple[str, int, str]:
     customer_id = sync.resolve("customer", record.customer_ref or record.external_id)
     if customer_id is None:
         raise SkippableRecordError(f"customer {record.customer_ref or record.external_id} is not synced yet")
@@ -225,7 +226,7 @@ def apply_credit_limit(ctx: Any, sync: Any, record: CreditLimitRecord) -> tuple[
     return "credit_limit", customer_id, "updated"
 
 
-def mirror_invoice(ctx: Any, sync: Any, record: InvoiceRecord) -> str:
+def mirror_invoice(ctx: ServiceContext, sync: Any, record: InvoiceRecord) -> str:
     """Keep the ERP's view of an invoice for the finance panel (amount due, overdue); return created, updated
     or unchanged (a payment in the ERP may change the amount due and state here only: an update too)."""
     customer_id = sync.resolve("customer", record.customer_ref)
@@ -251,7 +252,7 @@ def mirror_invoice(ctx: Any, sync: Any, record: InvoiceRecord) -> str:
     return action
 
 
-def customer_record(ctx: Any, customer: Customer, sync: Any, *, creating: bool) -> CustomerRecord:
+def customer_record(ctx: ServiceContext, customer: Customer, sync: Any, *, creating: bool) -> CustomerRecord:
     """The canonical record of a CRM customer to push; on updates, ERP-owned fields stay None (untouched)."""
     values: dict[str, Any] = {k: getattr(customer, k) for k in CUSTOMER_FIELDS}
     if not creating:

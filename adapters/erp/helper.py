@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select
 
 from crmcore.db import utcnow
 from crmcore.models import ExternalRef
+from crmcore.runtime import ServiceContext
 
 from .base import Record, SkippableRecordError
 from .connections import erp_adapters
@@ -25,7 +26,7 @@ class SyncHelper:
     ``raise sync.skip(message)`` refuses the record being stored (it becomes a sync issue).
     """
 
-    def __init__(self, ctx: Any, connection: ErpConnection, stream: str | None = None) -> None:
+    def __init__(self, ctx: ServiceContext, connection: ErpConnection, stream: str | None = None) -> None:
         self.ctx = ctx
         self.system = connection.name
         self.stream = stream

@@ -5,13 +5,19 @@ implements one of these without requiring ``erp`` marks the impl ``optionalhook=
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmcore import hookspec
 
+if TYPE_CHECKING:  # real types for readers, not imported at run time
+    from crmcore.runtime import ServiceContext
+
+    from .base import ErpAdapter, Record
+    from .helper import SyncHelper
+
 
 @hookspec
-def crm_register_erp_adapters() -> list[Any]:
+def crm_register_erp_adapters() -> list[type[ErpAdapter]]:
     """Return ERP adapter classes, each with a unique ``name`` class attribute.
 
     Collected once per runtime (checked when the app starts; duplicate names are an error naming
@@ -28,7 +34,7 @@ def crm_register_erp_adapters() -> list[Any]:
 
 
 @hookspec(firstresult=True)
-def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
+def crm_sync_apply(ctx: ServiceContext, stream: str, record: Record, sync: SyncHelper) -> tuple[str, int, str] | None:
     """Store one canonical record pulled from an ERP in the plugin that owns its kind.
 
     Called by the sync engine for each new or changed record of the streams ``products``,
@@ -58,7 +64,7 @@ def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
 
 
 @hookspec(firstresult=True)
-def crm_sync_export(ctx: Any, entity: str, entity_id: int, sync: Any) -> Any:
+def crm_sync_export(ctx: ServiceContext, entity: str, entity_id: int, sync: SyncHelper) -> dict[str, Any] | None:
     """Describe a CRM record the ERP push needs (a confirmed order) as a canonical dict.
 
     Called by the ERP push when an outbox message names a record of ``entity`` that another

@@ -6,11 +6,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from crmcore.db import utcnow
+from crmcore.runtime import ServiceContext
 
 from .models import SyncIssue
 
 
-def open_issue(ctx: Any, connection: str, stream: str, external_id: str | None, kind: str, reason: str,
+def open_issue(ctx: ServiceContext, connection: str, stream: str, external_id: str | None, kind: str, reason: str,
                payload: dict[str, Any], entity_id: int | None = None) -> SyncIssue:
     """Open an issue, or count another attempt on the open one of the same record and kind."""
     issue = ctx.session.scalar(select(SyncIssue).where(
@@ -24,7 +25,7 @@ def open_issue(ctx: Any, connection: str, stream: str, external_id: str | None, 
     return issue
 
 
-def resolve_issues(ctx: Any, connection: str, stream: str, external_id: str | None | list[str],
+def resolve_issues(ctx: ServiceContext, connection: str, stream: str, external_id: str | None | list[str],
                    kind: str = "rejected") -> int:
     """Close the open issues of a record that is now stored (or of a list of them, in one statement)."""
     if isinstance(external_id, list):
@@ -39,7 +40,7 @@ def resolve_issues(ctx: Any, connection: str, stream: str, external_id: str | No
     return result.rowcount or 0
 
 
-def list_issues(ctx: Any, *, status: str | None = "open", connection: str | None = None, stream: str | None = None,
+def list_issues(ctx: ServiceContext, *, status: str | None = "open", connection: str | None = None, stream: str | None = None,
                 page: int = 1, page_size: int = 50) -> tuple[list[SyncIssue], int]:
     ctx.require("erp.sync.read")
     stmt = select(SyncIssue)
@@ -54,7 +55,7 @@ def list_issues(ctx: Any, *, status: str | None = "open", connection: str | None
     return list(items), int(total or 0)
 
 
-def set_status(ctx: Any, issue_id: int, status: str) -> SyncIssue:
+def set_status(ctx: ServiceContext, issue_id: int, status: str) -> SyncIssue:
     """Mark an issue resolved or ignored by hand (conflicts are settled by a person)."""
     from crmcore.errors import NotFound, ValidationError
     from crmcore.i18n import _

@@ -13,6 +13,7 @@ from crmcore.errors import Conflict
 from crmcore.i18n import _
 from crmcore.models import SyncState
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 LEASE = "__run__"  # a sync_state row per connection: which process runs its sync now
 
@@ -40,7 +41,7 @@ def _later(a: Any, b: Any) -> Any:
     return max(a, b)
 
 
-def state_of(ctx: Any, connection: str, stream: str) -> SyncState:
+def state_of(ctx: ServiceContext, connection: str, stream: str) -> SyncState:
     state = ctx.session.scalar(select(SyncState).where(SyncState.connection == connection, SyncState.stream == stream))
     if state is None:
         state = SyncState(connection=connection, stream=stream, bookmark={})
@@ -62,7 +63,7 @@ def _alive(owner: str) -> bool:
     return True
 
 
-def acquire_lease(ctx: Any, connection: str, minutes: int = 30) -> str:
+def acquire_lease(ctx: ServiceContext, connection: str, minutes: int = 30) -> str:
     """Make this process the only one syncing ``connection`` (a scheduled run and a manual one must not
     overlap); a lease whose process died (SIGKILL) or expired is taken over. Raise Conflict if busy."""
     me = f"{socket.gethostname()}:{os.getpid()}"
@@ -81,7 +82,7 @@ def acquire_lease(ctx: Any, connection: str, minutes: int = 30) -> str:
     return me
 
 
-def release_lease(ctx: Any, connection: str, owner: str) -> None:
+def release_lease(ctx: ServiceContext, connection: str, owner: str) -> None:
     state = state_of(ctx, connection, LEASE)
     if (state.bookmark or {}).get("owner") == owner:
         state.bookmark = {}

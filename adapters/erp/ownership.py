@@ -13,18 +13,22 @@ The rule, for one field of a linked record (documented in docs/erp_sync.md, "Fie
 """
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import insert, select
 
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.models import ExternalRef
+from crmcore.runtime import ServiceContext
 
 from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncedValues
 
 MISSING = object()  # no base known for a field (linked before bases were kept, or never seen)
+SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
+SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 _LABELS = {"name": lambda: _("Name"), "credit_limit": lambda: _("Credit limit"), "currency": lambda: _("Currency"),
            "phone": lambda: _("Phone"), "email": lambda: _("E-mail"), "website": lambda: _("Website"),
            "kind": lambda: _("Kind")}
@@ -70,13 +74,13 @@ def decide(erp_owns: bool, crm: Any, erp: Any, base: Any = MISSING) -> tuple[boo
     return False, True  # both changed it: the CRM's value wins; the ERP's is kept in an issue
 
 
-def load_base(ctx: Any, connection: str, entity: str, entity_id: int) -> dict[str, Any]:
+def load_base(ctx: ServiceContext, connection: str, entity: str, entity_id: int) -> dict[str, Any]:
     row = ctx.session.scalar(select(SyncedValues.values).where(
         SyncedValues.connection == connection, SyncedValues.entity == entity, SyncedValues.entity_id == entity_id))
     return dict(row or {})
 
 
-def save_base(ctx: Any, connection: str, entity: str, entity_id: int, values: dict[str, Any]) -> None:
+def save_base(ctx: ServiceContext, connection: str, entity: str, entity_id: int, values: dict[str, Any]) -> None:
     """Remember the ERP's values of these fields (merged into what is kept)."""
     row = ctx.session.scalar(select(SyncedValues).where(
         SyncedValues.connection == connection, SyncedValues.entity == entity, SyncedValues.entity_id == entity_id))
@@ -87,7 +91,7 @@ def save_base(ctx: Any, connection: str, entity: str, entity_id: int, values: di
         row.values = {**row.values, **clean}
 
 
-def save_bases(ctx: Any, connection: str, entity: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
+def save_bases(ctx: ServiceContext, connection: str, entity: str, rows: list[tuple[int, dict[str, Any]]]) -> None:
     """``save_base`` for records created in this transaction (no base yet): one INSERT."""
     if rows:
         ctx.session.execute(insert(SyncedValues), [
@@ -101,12 +105,10 @@ def erp_owned(connection: ErpConnection, entity: str) -> set[str]:
     return {name for name, owner in rules.items() if owner == "erp" and name != "*"}
 
 
-def refuse_locked(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+def refuse_locked(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
     """Refuse (422, naming the connection) a CRM user's change of a customer field an ERP owns, on a
     customer linked to that ERP: the next pull would put the ERP's value back. The sync's own writes
     (source ``erp-sync``) and new customers are not concerned."""
-    from .sync import SOURCE, SYNC_WRITES
-
     if entity != "customer" or created or not changes:
         return
     if getattr(ctx, "source", None) == SOURCE or ctx.session.info.get(SYNC_WRITES):
@@ -128,3 +130,16 @@ def refuse_locked(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], crea
     if errors:
         raise ValidationError(_("Some fields of this customer are kept by an ERP and cannot be changed here."),
                               errors=errors)
+
+
+@contextlib.contextmanager
+def sync_writes(session: Any) -> Iterator[None]:
+    """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
+    them through, whatever the context's source). Values that do not fit their columns are refused by the
+    core's check before every flush (``crmcore.columnsizes``): the record becomes a sync issue."""
+    before = session.info.get(SYNC_WRITES)
+    session.info[SYNC_WRITES] = True
+    try:
+        yield
+    finally:
+        session.info[SYNC_WRITES] = before

@@ -10,16 +10,17 @@ from sqlalchemy import select
 
 from crmcore.contracts import Panel
 from crmcore.i18n import _, local_money, local_percent
+from crmcore.runtime import ServiceContext
 
 from .models import ErpInvoice
 
 
-def local_today(ctx: Any) -> dt.date:
+def local_today(ctx: ServiceContext) -> dt.date:
     """Today in the company's time zone (``DEFAULT_TIMEZONE``), which decides what is overdue."""
     return dt.datetime.now(ZoneInfo(ctx.settings.get("DEFAULT_TIMEZONE") or "Asia/Shanghai")).date()
 
 
-def finance(ctx: Any, customer: Any, today: dt.date | None = None) -> dict[str, Any]:
+def finance(ctx: ServiceContext, customer: Any, today: dt.date | None = None) -> dict[str, Any]:
     """The ERP's figures for one customer (in the customer's currency; other currencies are listed apart)."""
     today = today or local_today(ctx)
     rows = list(ctx.session.scalars(select(ErpInvoice).where(ErpInvoice.customer_id == customer.id)
@@ -39,7 +40,7 @@ def finance(ctx: Any, customer: Any, today: dt.date | None = None) -> dict[str, 
             "credit_available": (limit - used) if limit is not None else None}
 
 
-def finance_panel(ctx: Any, customer: Any) -> Panel | None:
+def finance_panel(ctx: ServiceContext, customer: Any) -> Panel | None:
     if not ctx.can("erp.finance.read"):
         return None
     data = finance(ctx, customer)

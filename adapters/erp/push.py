@@ -16,6 +16,7 @@ from sqlalchemy import select
 from crmcore.contracts import OutboxHandler
 from crmcore.errors import AdapterError, FatalAdapterError
 from crmcore.models import AuditLog, Customer, OutboxMessage
+from crmcore.runtime import ServiceContext
 
 from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord, SkippableRecordError
 from .connections import build_adapter, list_connections
@@ -31,7 +32,7 @@ TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.up
           "sales.order.created")
 
 
-def deliver(ctx: Any, msg: OutboxMessage) -> None:
+def deliver(ctx: ServiceContext, msg: OutboxMessage) -> None:
     """Push the change of one outbox message to every connection that takes pushes; raise to retry.
 
     Each connection gets it on its own: one that fails does not hold back the others (those that took
@@ -80,7 +81,7 @@ class PushIncomplete(AdapterError):
     """Some connections took a change and others failed: that message is retried, the others go on."""
 
 
-def has_push_connection(ctx: Any) -> bool:
+def has_push_connection(ctx: ServiceContext) -> bool:
     """Whether the destination ``erp`` exists: an enabled connection that takes pushes (asked when writing)."""
     return ctx.session.scalar(select(ErpConnection.id).where(ErpConnection.enabled.is_(True),
                                                              ErpConnection.push_enabled.is_(True)).limit(1)) is not None
@@ -94,7 +95,7 @@ def _key(conn: ErpConnection) -> str:
     return f"{conn.name}|{sorted((conn.settings or {}).items())}"
 
 
-def _deliver_to(ctx: Any, conn: ErpConnection, topic: str, payload: dict[str, Any]) -> None:
+def _deliver_to(ctx: ServiceContext, conn: ErpConnection, topic: str, payload: dict[str, Any]) -> None:
     down = ctx.session.info.setdefault(_DOWN, {})
     known = down.get(_key(conn))
     if known is not None and known[0] > time.monotonic():
@@ -115,7 +116,7 @@ def _deliver_to(ctx: Any, conn: ErpConnection, topic: str, payload: dict[str, An
         adapter.close()
 
 
-def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int) -> str | None:
+def push_customer(ctx: ServiceContext, conn: ErpConnection, adapter: Any, customer_id: int) -> str | None:
     """Create or update the ERP's copy of a customer; return its external id.
 
     A new copy gets every value the CRM has, its credit limit too (where the adapter writes them); an
@@ -155,7 +156,7 @@ def push_customer(ctx: Any, conn: ErpConnection, adapter: Any, customer_id: int)
     return external_id
 
 
-def _keep_erp_edits(ctx: Any, sync: SyncHelper, adapter: Any, customer_id: int, record: Any,
+def _keep_erp_edits(ctx: ServiceContext, sync: SyncHelper, adapter: Any, customer_id: int, record: Any,
                     external_id: str) -> None:
     """Before an update overwrites the ERP's copy: each field it sends that the ERP changed since the last
     sync (not its value then, nor the CRM's now) opens a conflict issue with the ERP's value."""
@@ -172,7 +173,7 @@ def _keep_erp_edits(ctx: Any, sync: SyncHelper, adapter: Any, customer_id: int, 
             sync.conflict("customer", customer_id, key, crm, erp, external_id, owner="crm")
 
 
-def push_order(ctx: Any, conn: ErpConnection, adapter: Any, order_id: int) -> str | None:
+def push_order(ctx: ServiceContext, conn: ErpConnection, adapter: Any, order_id: int) -> str | None:
     """Create the ERP's sales order for a CRM order (quoted and confirmed there); return its id."""
     if "orders" not in adapter.writes:
         return None
@@ -206,7 +207,7 @@ def handler() -> OutboxHandler:
                          active=has_push_connection)
 
 
-def push_pending(ctx: Any, limit: int = 500) -> dict[str, int]:
+def push_pending(ctx: ServiceContext, limit: int = 500) -> dict[str, int]:
     """Deliver the ERP's due outbox messages now (``crm sync run`` does this before pulling): the
     outbox's own delivery, so a message claimed by a worker is never pushed twice."""
     from crmcore.services import outbox

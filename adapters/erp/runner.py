@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from crmcore.errors import AdapterError, Conflict, FatalAdapterError, ValidationError
 from crmcore.i18n import _
 from crmcore.models import OutboxMessage, SyncState
+from crmcore.runtime import ServiceContext
 
 from .connections import build_adapter, erp_adapters, get_connection, list_connections
 from .models import SyncIssue, SyncRun
@@ -21,7 +22,7 @@ from .sync import Progress, RunResult, run_connection
 log = logging.getLogger(__name__)
 
 
-def run_sync(ctx: Any, *, connection: str | None = None, streams: Iterable[str] | None = None,
+def run_sync(ctx: ServiceContext, *, connection: str | None = None, streams: Iterable[str] | None = None,
              progress: Progress | None = None, push: bool = True, before_stream: Any = None) -> list[RunResult]:
     """Push, then pull each chosen stream of each enabled connection (or the one named)."""
     ctx.require("erp.sync.manage")
@@ -52,7 +53,7 @@ def run_sync(ctx: Any, *, connection: str | None = None, streams: Iterable[str] 
     return results
 
 
-def sync_job(ctx: Any) -> None:
+def sync_job(ctx: ServiceContext) -> None:
     """The scheduled run: every enabled connection; a failed stream is logged and recorded. A connection
     that failed as a whole fails the job after every connection ran (its reason is the job's error)."""
     broken = []
@@ -84,7 +85,7 @@ def failure_reason(error: str | None, stored: int = 0) -> str | None:
                  "run continues after them.", cause=cause, detail=detail or kind, stored=stored))
 
 
-def status(ctx: Any) -> dict[str, Any]:
+def status(ctx: ServiceContext) -> dict[str, Any]:
     """Per connection and stream: bookmark, last run and its counts, open issues; pending pushes."""
     ctx.require("erp.sync.read")
     out: dict[str, Any] = {"connections": [], "pending_pushes": 0, "dead_pushes": 0}

@@ -1,12 +1,11 @@
 """Storing one page of records in its transaction: savepoints, the batch store, counts, refused records."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
@@ -14,14 +13,13 @@ from sqlalchemy.exc import DataError
 from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
 from crmcore.events import discard_pending_since, pending_mark
 from crmcore.models import ExternalRef
+from crmcore.runtime import ServiceContext
 
 from .base import Record, SkippableRecordError
 from .helper import SyncHelper
 from .issues import open_issue, resolve_issues
 
 log = logging.getLogger(__name__)
-SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
-SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 # What refuses one record (it becomes a sync issue); DataError: a value the database refuses (PostgreSQL),
 # e.g. a number too large for its column, rolled back with the record's savepoint.
 RECORD_ERRORS = (SkippableRecordError, ValidationError, NotFound, Conflict, DataError)
@@ -53,20 +51,7 @@ class Counts:
         return dict(self.__dict__)
 
 
-@contextlib.contextmanager
-def sync_writes(session: Any) -> Iterator[None]:
-    """Mark the session's writes as the sync's own (``session.info[SYNC_WRITES]``: the ownership lock lets
-    them through, whatever the context's source). Values that do not fit their columns are refused by the
-    core's check before every flush (``crmcore.columnsizes``): the record becomes a sync issue."""
-    before = session.info.get(SYNC_WRITES)
-    session.info[SYNC_WRITES] = True
-    try:
-        yield
-    finally:
-        session.info[SYNC_WRITES] = before
-
-
-def known_fingerprints(ctx: Any, system: str, stream: str, external_ids: list[str]) -> dict[str, str | None]:
+def known_fingerprints(ctx: ServiceContext, system: str, stream: str, external_ids: list[str]) -> dict[str, str | None]:
     """The fingerprints stored for a page's records, in one query (unchanged records are skipped)."""
     if not external_ids:
         return {}
@@ -75,7 +60,7 @@ def known_fingerprints(ctx: Any, system: str, stream: str, external_ids: list[st
     return dict(rows.all())
 
 
-def apply_record(ctx: Any, helper: SyncHelper, stream: str, record: Record, fingerprint: str | None = None) -> str:
+def apply_record(ctx: ServiceContext, helper: SyncHelper, stream: str, record: Record, fingerprint: str | None = None) -> str:
     """Store one record through the hook; return created, updated or skipped.
 
     Runs inside the caller's transaction; a record the owning plugin refuses raises one of
@@ -107,7 +92,7 @@ _ENTITY = {"customers": "customer", "products": "product", "prices": "price", "o
            "invoices": "invoice", "payments": "payment", "credit_limits": "credit_limit"}
 
 
-def _apply_guarded(ctx: Any, helper: SyncHelper, stream: str, record: Record, counts: Counts,
+def _apply_guarded(ctx: ServiceContext, helper: SyncHelper, stream: str, record: Record, counts: Counts,
                    fingerprint: str | None = None) -> None:
     """Apply one record in a savepoint; a refused record becomes an open sync issue."""
     mark = pending_mark(ctx.session)
@@ -129,7 +114,7 @@ def _apply_guarded(ctx: Any, helper: SyncHelper, stream: str, record: Record, co
         resolve_issues(ctx, helper.system, stream, record.external_id)
 
 
-def _undo(ctx: Any, helper: SyncHelper, savepoint: Any, mark: int) -> None:
+def _undo(ctx: ServiceContext, helper: SyncHelper, savepoint: Any, mark: int) -> None:
     """Roll a savepoint back with everything it queued: its events and the links it cached."""
     savepoint.rollback()
     discard_pending_since(ctx.session, mark)  # the events of the undone writes must not be dispatched
@@ -176,7 +161,7 @@ def references(records: Iterable[Any]) -> dict[str, list[str]]:
     return out
 
 
-def apply_page(ctx: Any, helper: SyncHelper, stream: str, changed: list[tuple[Record, str]], counts: Counts) -> None:
+def apply_page(ctx: ServiceContext, helper: SyncHelper, stream: str, changed: list[tuple[Record, str]], counts: Counts) -> None:
     """Store a page's new and changed records (inside the page's transaction).
 
     Records the stream's batch store takes (new customers) are created together in one savepoint,

@@ -10,7 +10,7 @@ import datetime as dt
 import gc
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from crmcore.errors import AdapterError, FatalAdapterError, NotFound, RetriableA
 from crmcore.i18n import _
 from crmcore.models import ExternalRef
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from .base import STREAM_ORDER, STREAMS, ConnectionRefused, ErpAdapter, ErpUnreachable, Record, SkippableRecordError
 from .helper import SyncHelper
@@ -26,8 +27,9 @@ from .issues import open_issue, resolve_issues
 from .leases import LEASE, _as_key, _key_text, _later, acquire_lease, release_lease, state_of
 from .models import ErpConnection, SyncIssue, SyncRun
 from .readahead import collector_paused, read_ahead
-from .store import (_ENTITY, RECORD_ERRORS, SOURCE, SYNC_WRITES, Counts, _apply_guarded, apply_page, apply_record,
-                    known_fingerprints, references, sync_writes)
+from .ownership import SOURCE, SYNC_WRITES, sync_writes
+from .store import (_ENTITY, RECORD_ERRORS, Counts, _apply_guarded, apply_page, apply_record, known_fingerprints,
+                    references)
 
 # Re-exported: what the rest of the plugin, the tests and the docs import from ``adapters.erp.sync``.
 __all__ = ["LEASE", "RECORD_ERRORS", "RETRIED_KINDS", "SOURCE", "SYNC_WRITES", "Counts", "Progress", "RunResult",
@@ -50,7 +52,7 @@ def error_kind(exc: BaseException) -> str:
 Progress = Callable[[str, int], None]
 
 
-def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream: str,
+def run_stream(ctx: ServiceContext, connection: ErpConnection, adapter: ErpAdapter, stream: str,
                progress: Progress | None = None, counts: Counts | None = None) -> Counts:
     """Pull one stream from its bookmark; commit each page with the resume position.
 
@@ -132,7 +134,7 @@ def run_stream(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream:
     return counts
 
 
-def _store_counts(ctx: Any, run_id: int, counts: Counts, status: str | None = None, error: str | None = None) -> None:
+def _store_counts(ctx: ServiceContext, run_id: int, counts: Counts, status: str | None = None, error: str | None = None) -> None:
     run = ctx.session.get(SyncRun, run_id)
     for key, value in counts.as_dict().items():
         setattr(run, key, value)
@@ -140,7 +142,7 @@ def _store_counts(ctx: Any, run_id: int, counts: Counts, status: str | None = No
         run.status, run.finished_at, run.error = status, utcnow(), error
 
 
-def retry_open_issues(ctx: Any, connection: ErpConnection, stream: str, counts: Counts | None = None,
+def retry_open_issues(ctx: ServiceContext, connection: ErpConnection, stream: str, counts: Counts | None = None,
                       before: dt.datetime | None = None) -> int:
     """Apply again the records of open ``rejected`` and ``unlinked`` issues (a customer, an order may have
     arrived since).
@@ -158,7 +160,7 @@ def retry_open_issues(ctx: Any, connection: ErpConnection, stream: str, counts: 
     return fixed
 
 
-def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = None,
+def retry_issue(ctx: ServiceContext, issue_id: int, *, connection: ErpConnection | None = None,
                 counts: Counts | None = None) -> bool:
     """Apply a rejected record again from its stored payload; True when it is stored now (the issue
     is then resolved); a refused one stays open with the new reason and one more attempt."""
@@ -184,7 +186,7 @@ def retry_issue(ctx: Any, issue_id: int, *, connection: ErpConnection | None = N
     return not local.failed
 
 
-def report_deactivated(ctx: Any, helper: SyncHelper, stream: str, records: list[Record], deactivated: list[str],
+def report_deactivated(ctx: ServiceContext, helper: SyncHelper, stream: str, records: list[Record], deactivated: list[str],
                        counts: Counts) -> None:
     """Report linked records the ERP deactivated (archived: ``active`` false) as deletions are reported:
     a ``deleted`` sync issue each (the CRM keeps the record; a person decides), counted once. The record
@@ -208,7 +210,7 @@ def report_deactivated(ctx: Any, helper: SyncHelper, stream: str, records: list[
         counts.deleted += 1
 
 
-def detect_deletions(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, stream: str) -> int:
+def detect_deletions(ctx: ServiceContext, connection: ErpConnection, adapter: ErpAdapter, stream: str) -> int:
     """Open a ``deleted`` issue for each linked record the ERP no longer has; return how many.
 
     First the cheap question: does the ERP still have every linked record not already reported
@@ -267,7 +269,7 @@ class RunResult:
         return out
 
 
-def run_connection(ctx: Any, connection: ErpConnection, adapter: ErpAdapter, streams: Iterable[str] | None = None,
+def run_connection(ctx: ServiceContext, connection: ErpConnection, adapter: ErpAdapter, streams: Iterable[str] | None = None,
                    progress: Progress | None = None) -> RunResult:
     """Pull every chosen stream of one connection; a failing stream is recorded and the rest still run,
     except those that depend on it. Only one process syncs a connection at a time."""

@@ -12,13 +12,14 @@ from crmcore.contracts import Check, Finding
 from crmcore.i18n import _
 from crmcore.models import ApprovalPolicy
 from crmcore.services.approvals import INTERNAL
+from crmcore.runtime import ServiceContext
 
 
 def _address(oa: Any) -> str | None:
     return str(oa.config.get("base_url") or getattr(oa, "base", "") or "") or None
 
 
-def check_providers(ctx: Any) -> list[Finding]:
+def check_providers(ctx: ServiceContext) -> list[Finding]:
     names = sorted(set(ctx.session.scalars(select(ApprovalPolicy.provider).where(
         ApprovalPolicy.active.is_(True), ApprovalPolicy.provider != INTERNAL))))
     findings = []

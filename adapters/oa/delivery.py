@@ -17,11 +17,12 @@ from crmcore.models import ApprovalRequest, User
 from crmcore import conditions
 from crmcore.services.approvals import INTERNAL, OPEN, PROVIDER_TOPICS, apply_state, pending_too_long, record_decision, record_of
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from .settings import provider
 
 
-def submission(ctx: Any, request: ApprovalRequest) -> dict[str, Any]:
+def submission(ctx: ServiceContext, request: ApprovalRequest) -> dict[str, Any]:
     """What a provider submits: the policy's template, the record's mapped fields, requester and reviewers."""
     record = record_of(ctx, request)
     mapping = request.policy.field_mapping or {}
@@ -36,7 +37,7 @@ def submission(ctx: Any, request: ApprovalRequest) -> dict[str, Any]:
             "requester": requester.username if requester else None, "approvers": steps}
 
 
-def deliver_oa(ctx: Any, message: Any) -> None:
+def deliver_oa(ctx: ServiceContext, message: Any) -> None:
     """Outbox handler ``oa``: submit a request (finding it first after an unknown outcome) or cancel it."""
     request = ctx.session.get(ApprovalRequest, message.payload.get("entity_id"))
     if request is None:
@@ -58,7 +59,7 @@ def deliver_oa(ctx: Any, message: Any) -> None:
         request.status = "pending"
 
 
-def reconcile(ctx: Any, now: dt.datetime | None = None, older_than: int | None = None) -> dict[str, int]:
+def reconcile(ctx: ServiceContext, now: dt.datetime | None = None, older_than: int | None = None) -> dict[str, int]:
     """Ask the OA about external approvals pending too long (lost callbacks, unknown submit outcomes)."""
     now = now or utcnow()
     age = dt.timedelta(seconds=older_than if older_than is not None else pending_too_long(ctx))

@@ -16,6 +16,7 @@ from crmcore.i18n import _
 from crmcore.models import ApprovalRequest
 from crmcore.services.approvals import apply_state
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from .models import OACallback, OANonce
 from .settings import provider
@@ -23,7 +24,7 @@ from .settings import provider
 log = logging.getLogger(__name__)
 
 
-def remember_nonce(ctx: Any, provider_name: str, nonce: str, *, keep: int = 86400) -> bool:
+def remember_nonce(ctx: ServiceContext, provider_name: str, nonce: str, *, keep: int = 86400) -> bool:
     """Remember a callback's nonce; False when it was seen before (a replay). Old nonces are pruned."""
     now = utcnow()
     ctx.session.query(OANonce).filter(OANonce.provider == provider_name,
@@ -39,7 +40,7 @@ def remember_nonce(ctx: Any, provider_name: str, nonce: str, *, keep: int = 8640
     return True
 
 
-def receive_callback(ctx: Any, provider_name: str, event: Any) -> OACallback | None:
+def receive_callback(ctx: ServiceContext, provider_name: str, event: Any) -> OACallback | None:
     """Put a verified callback event in the inbox; None when its dedupe key is already there."""
     savepoint = ctx.session.begin_nested()
     try:
@@ -54,7 +55,7 @@ def receive_callback(ctx: Any, provider_name: str, event: Any) -> OACallback | N
     return row
 
 
-def process_callback(ctx: Any, callback: OACallback) -> str:
+def process_callback(ctx: ServiceContext, callback: OACallback) -> str:
     """Fetch the authoritative state of the callback's approval and move the request forward."""
     callback.attempts += 1
     request = ctx.session.scalar(select(ApprovalRequest).where(
@@ -70,7 +71,7 @@ def process_callback(ctx: Any, callback: OACallback) -> str:
     return callback.status
 
 
-def process_inbox(ctx: Any, limit: int = 100) -> dict[str, int]:
+def process_inbox(ctx: ServiceContext, limit: int = 100) -> dict[str, int]:
     """Process received callbacks, each in its own transaction; a failure is kept for a retry."""
     counts = {"processed": 0, "ignored": 0, "failed": 0}
     ids = list(ctx.session.scalars(select(OACallback.id).where(OACallback.status.in_(("received", "failed")),
@@ -96,7 +97,7 @@ def process_inbox(ctx: Any, limit: int = 100) -> dict[str, int]:
     return counts
 
 
-def replay_callback(ctx: Any, callback_id: int) -> OACallback:
+def replay_callback(ctx: ServiceContext, callback_id: int) -> OACallback:
     """Process a failed or ignored callback again (the approvals monitor's replay)."""
     ctx.require("approval.manage")
     callback = ctx.session.get(OACallback, callback_id)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore.contracts import Job
+from crmcore.runtime import ServiceContext
 
 
-def process_inbox(ctx: Any) -> Any:
+def process_inbox(ctx: ServiceContext) -> Any:
     from .inbox import process_inbox as run
 
     return run(ctx)
 
 
-def reconcile(ctx: Any) -> Any:
+def reconcile(ctx: ServiceContext) -> Any:
     from .delivery import reconcile as run
 
     return run(ctx)

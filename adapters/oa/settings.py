@@ -10,11 +10,12 @@ from crmcore.errors import ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from .models import OAProviderSetting
 
 
-def provider_config(ctx: Any, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def provider_config(ctx: ServiceContext, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(config, secrets)`` of a provider: the settings file's ``OA.<name>``, overridden by the admin's row."""
     base = dict(((ctx.settings.get("OA") or {}).get(name)) or {})
     secrets = {k: base.pop(k) for k in list(base) if k in ("secret", "app_secret", "token", "aes_key", "encrypt_key",
@@ -26,7 +27,7 @@ def provider_config(ctx: Any, name: str) -> tuple[dict[str, Any], dict[str, Any]
     return base, secrets
 
 
-def provider(ctx: Any, name: str) -> Any:
+def provider(ctx: ServiceContext, name: str) -> Any:
     """An instance of the OA provider ``name`` configured from its settings."""
     cls = ctx.registry.oa_providers.get(name)
     if cls is None:
@@ -35,7 +36,7 @@ def provider(ctx: Any, name: str) -> Any:
     return cls(config=config, secrets=secrets)
 
 
-def save_provider_settings(ctx: Any, name: str, config: dict[str, Any], secrets: dict[str, Any]) -> OAProviderSetting:
+def save_provider_settings(ctx: ServiceContext, name: str, config: dict[str, Any], secrets: dict[str, Any]) -> OAProviderSetting:
     """Store a provider's settings; an empty secret keeps the stored one (secrets are write-only)."""
     ctx.require("workflow.manage")
     with unit_of_work(ctx):

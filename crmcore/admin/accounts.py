@@ -1,9 +1,9 @@
 """Users, roles, teams and API tokens in the admin (``user.manage``; tokens: also one's own)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from flask import abort, current_app, flash, make_response, redirect, request
+from flask import abort, current_app, flash, g, make_response, redirect, request
 from flask_login import current_user, login_user
 from flask_admin import expose
 from flask_admin.actions import action
@@ -20,6 +20,9 @@ from ..services import accounts, users as user_svc
 from . import forms
 from .views import SecureModelView, flash_crm_error, service_context
 from ..schemas.common import db_id
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 
 def _when(value: Any) -> str:
@@ -75,12 +78,12 @@ class UserView(SecureModelView):
             data["timezone"] = forms.blank_to_none(form.timezone.data)
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> User:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> User:
         return user_svc.create_user(ctx, data["username"], data["password"], data["role"].name, email=data["email"],
                                     full_name=data["full_name"], team=data["team"].name if data["team"] else None,
                                     locale=data["locale"])
 
-    def service_update(self, ctx: Any, model: User, data: dict[str, Any]) -> User:
+    def service_update(self, ctx: ServiceContext, model: User, data: dict[str, Any]) -> User:
         role, team = data.pop("role"), data.pop("team")
         data.update(role_id=role.id, team_id=team.id if team else None)
         if not data["password"]:
@@ -142,13 +145,13 @@ class RoleView(SecureModelView):
         return {"name": (form.name.data or "").strip(), "description": forms.blank_to_none(form.description.data),
                 "scope": form.scope.data, "permissions": list(form.permissions.data or [])}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Role:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Role:
         return accounts.create_role(ctx, data)
 
-    def service_update(self, ctx: Any, model: Role, data: dict[str, Any]) -> Role:
+    def service_update(self, ctx: ServiceContext, model: Role, data: dict[str, Any]) -> Role:
         return accounts.update_role(ctx, model.id, data)
 
-    def service_delete(self, ctx: Any, model: Role) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Role) -> None:
         accounts.delete_role(ctx, model.id)
 
 
@@ -164,13 +167,13 @@ class TeamView(SecureModelView):
         return {"name": (form.name.data or "").strip(),
                 "manager_id": form.manager.data.id if form.manager.data is not None else None}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Team:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Team:
         return accounts.create_team(ctx, data)
 
-    def service_update(self, ctx: Any, model: Team, data: dict[str, Any]) -> Team:
+    def service_update(self, ctx: ServiceContext, model: Team, data: dict[str, Any]) -> Team:
         return accounts.update_team(ctx, model.id, data)
 
-    def service_delete(self, ctx: Any, model: Team) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Team) -> None:
         accounts.delete_team(ctx, model.id)
 
 
@@ -230,9 +233,9 @@ class TokenView(SecureModelView):
         return {"user": form.user.data, "name": (form.name.data or "").strip() or "default",
                 "expires_days": form.expires_days.data}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> ApiToken:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> ApiToken:
         token, plain = user_svc.create_token(ctx, data["user"], data["name"], data["expires_days"])
-        token.plain_once = plain  # for this response only; never stored
+        g.crm_token_plain = plain  # for this response only; never stored
         return token
 
     @expose("/new/", methods=("GET", "POST"))
@@ -245,7 +248,7 @@ class TokenView(SecureModelView):
         if self.validate_form(form):
             token = self.create_model(form)
             if token:
-                resp = make_response(self.render("admin/crm/token_created.html", token=token, plain=token.plain_once,
+                resp = make_response(self.render("admin/crm/token_created.html", token=token, plain=g.pop("crm_token_plain", None),
                                                  return_url=return_url))
                 resp.headers["Cache-Control"] = "no-store"
                 return resp

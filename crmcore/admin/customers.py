@@ -2,7 +2,7 @@
 with timeline, duplicates, merge and undo, and logging an interaction from the page."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
@@ -18,8 +18,11 @@ from ..services import access, customers as customer_svc, dedupe, exporter, inte
 from ..services.custom_fields import active_fields
 from . import forms
 from .largelists import LargeListMixin
-from .views import SecureModelView, flash_crm_error, with_options
+from .views import SecureModelView, flash_crm_error, service_context, with_options
 from ..schemas.common import SEARCH_MAX, db_id
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 STAGE_BADGES = {"lead": "info", "prospect": "warning", "customer": "success", "inactive": "secondary"}
 
@@ -35,7 +38,7 @@ class TagFilter(BaseSQLAFilter):
 
 
 def _tag_options() -> list[tuple[str, str]]:
-    names = forms.service_context().session.scalars(select(Tag.name).order_by(Tag.name))
+    names = service_context().session.scalars(select(Tag.name).order_by(Tag.name))
     return [(n, n) for n in names]
 
 
@@ -158,19 +161,19 @@ class CustomerView(LargeListMixin, SecureModelView):
             data["attributes"] = {k: (v if v not in ("", []) else None) for k, v in attrs.items()}
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Customer:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Customer:
         return customer_svc.create_customer(ctx, data)
 
-    def service_update(self, ctx: Any, model: Customer, data: dict[str, Any]) -> Customer:
+    def service_update(self, ctx: ServiceContext, model: Customer, data: dict[str, Any]) -> Customer:
         version = request.form.get("version")
         return customer_svc.update_customer(ctx, model.id, data,
                                             expected_version=int(version) if version and version.isdigit() else None)
 
-    def service_delete(self, ctx: Any, model: Customer) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Customer) -> None:
         customer_svc.delete_customer(ctx, model.id)
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
-        return self.get_url(".details_view", id=model.id)
+        return str(self.get_url(".details_view", id=model.id))
 
     # ---- details: the customer 360 ------------------------------------------------------------
     def _customer_or_abort(self, customer_id: Any) -> Customer | Any:

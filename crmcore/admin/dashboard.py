@@ -1,7 +1,7 @@
 """The admin home page: customers by stage and the latest interactions the user may see."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from flask_admin import AdminIndexView, expose
 from sqlalchemy import func, select
@@ -12,21 +12,24 @@ from ..models.customer import STAGES
 from ..services import access
 from .views import PermissionMixin
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 STAGE_LABELS = {"lead": lazy_gettext("Leads"), "prospect": lazy_gettext("Prospects"),
                 "customer": lazy_gettext("Customers"), "inactive": lazy_gettext("Inactive")}
 
 
-def stage_counts(ctx: Any) -> list[tuple[str, Any, int]]:
+def stage_counts(ctx: ServiceContext) -> list[tuple[str, Any, int]]:
     """``(stage, label, count)`` for each lifecycle stage, within the actor's record scope."""
     if not ctx.can("customer.read"):
         return []
     stmt = access.scope_customers(ctx, select(Customer.stage, func.count()).where(
         Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)).group_by(Customer.stage))
-    counts = dict(ctx.session.execute(stmt).all())
+    counts: dict[str, int] = {stage: count for stage, count in ctx.session.execute(stmt)}
     return [(s, STAGE_LABELS.get(s, s), int(counts.get(s, 0))) for s in STAGES]
 
 
-def recent_interactions(ctx: Any, limit: int = 10) -> list[Interaction]:
+def recent_interactions(ctx: ServiceContext, limit: int = 10) -> list[Interaction]:
     if not (ctx.can("interaction.read") and ctx.can("customer.read")):
         return []
     visible = access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None)))
@@ -35,7 +38,7 @@ def recent_interactions(ctx: Any, limit: int = 10) -> list[Interaction]:
     return list(ctx.session.scalars(stmt))
 
 
-def outbox_counts(ctx: Any) -> dict[str, int]:
+def outbox_counts(ctx: ServiceContext) -> dict[str, int]:
     if not ctx.can("outbox.manage"):
         return {}
     rows = ctx.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()

@@ -71,8 +71,8 @@ def assignable_owners() -> list[User]:
         return users
     if ctx.scope == "team":
         teams = set(access.team_ids(ctx))
-        return [u for u in users if u.id == ctx.actor.id or (u.team_id is not None and u.team_id in teams)]
-    return [u for u in users if u.id == ctx.actor.id]
+        return [u for u in users if u.id == ctx.actor_id or (u.team_id is not None and u.team_id in teams)]
+    return [u for u in users if u.id == ctx.actor_id]
 
 
 def visible_customers() -> Any:

@@ -1,7 +1,7 @@
 """Contacts, interactions and custom field definitions in the admin, all written through services."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from flask import request, url_for
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -16,6 +16,9 @@ from . import forms
 from .views import SecureModelView
 from ..schemas.common import db_id
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 
 def _customer_link(customer: Customer | None) -> Markup | str:
     if customer is None:
@@ -23,7 +26,7 @@ def _customer_link(customer: Customer | None) -> Markup | str:
     return Markup('<a href="{}">{}</a>').format(url_for("customer.details_view", id=customer.id), customer.name)
 
 
-def _visible_customer_ids(ctx: Any) -> Any:
+def _visible_customer_ids(ctx: ServiceContext) -> Any:
     return access.scope_customers(ctx, select(Customer.id).where(Customer.deleted_at.is_(None),
                                                                  Customer.merged_into_id.is_(None)))
 
@@ -77,16 +80,16 @@ class ContactView(SecureModelView):
             data["customer_id"] = form.customer.data.id
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Contact:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Contact:
         customer_id = data.pop("customer_id")
         return contact_svc.create_contact(ctx, customer_id, data)
 
-    def service_update(self, ctx: Any, model: Contact, data: dict[str, Any]) -> Contact:
+    def service_update(self, ctx: ServiceContext, model: Contact, data: dict[str, Any]) -> Contact:
         version = request.form.get("version")
         return contact_svc.update_contact(ctx, model.id, data,
                                           expected_version=int(version) if version and version.isdigit() else None)
 
-    def service_delete(self, ctx: Any, model: Contact) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Contact) -> None:
         contact_svc.delete_contact(ctx, model.id)
 
     def get_save_return_url(self, model: Any, is_created: bool = False) -> str:
@@ -143,7 +146,7 @@ class InteractionView(SecureModelView):
                 "subject": (form.subject.data or "").strip(), "body": forms.blank_to_none(form.body.data),
                 "customer_id": form.customer.data.id if form.customer.data else None}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Interaction:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Interaction:
         customer_id = data.pop("customer_id")
         return interactions.log_interaction(ctx, customer_id, data)
 
@@ -188,11 +191,11 @@ class CustomFieldView(SecureModelView):
             data.update(entity=form.entity.data, name=(form.name.data or "").strip())
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> CustomField:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> CustomField:
         return field_svc.create_field(ctx, data)
 
-    def service_update(self, ctx: Any, model: CustomField, data: dict[str, Any]) -> CustomField:
+    def service_update(self, ctx: ServiceContext, model: CustomField, data: dict[str, Any]) -> CustomField:
         return field_svc.update_field(ctx, model.id, data)
 
-    def service_delete(self, ctx: Any, model: CustomField) -> None:
+    def service_delete(self, ctx: ServiceContext, model: CustomField) -> None:
         field_svc.delete_field(ctx, model.id)

@@ -20,7 +20,7 @@ from ..models import AuditLog, OutboxMessage
 from ..plugins import plugin_summary
 from ..services import audit_scope, outbox
 from . import forms
-from .views import SecureModelView, SecureView, flash_crm_error, with_options
+from .views import SecureModelView, SecureView, flash_crm_error, service_context, with_options
 from ..schemas.common import db_id
 
 
@@ -72,7 +72,7 @@ def _pretty(value: Any) -> str:
 
 def _distinct(column: Any) -> Any:
     def load() -> list[tuple[str, str]]:
-        ctx = forms.service_context()
+        ctx = service_context()
         rows = ctx.session.scalars(audit_scope.scope_audit(ctx, select(column).distinct()).order_by(column).limit(200))
         return [(str(v), str(v)) for v in rows if v is not None]
 

@@ -24,7 +24,7 @@ create / edit / delete: there is no write path that bypasses the services.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_admin import BaseView
@@ -39,6 +39,9 @@ from ..errors import CRMError, PermissionDenied
 from ..schemas.limits import check_date, check_text
 from ..i18n import gettext
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 
 class AdminForm(FlaskForm):
     """Flask-Admin's form base with Flask-WTF's CSRF token (checked by CSRFProtect too)."""
@@ -50,7 +53,7 @@ class AdminForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         """The field validators, then the limits every input gets (``CRM_TEXT_MAX``, no NUL, dates in range)."""
-        valid = super().validate(extra_validators)
+        valid = bool(super().validate(extra_validators))
         for field in self:
             if isinstance(field.data, (str, dt.date)):
                 try:
@@ -67,12 +70,13 @@ def runtime() -> Any:
     return current_app.extensions["crm"]
 
 
-def service_context() -> Any:
+def service_context() -> ServiceContext:
     """A ServiceContext acting as the logged-in user, from the admin."""
     actor = current_user._get_current_object() if current_user.is_authenticated else None
     if actor is None:
         raise PermissionDenied(gettext("Log in first."))
-    return runtime().context(actor=actor, source="admin")
+    ctx: ServiceContext = runtime().context(actor=actor, source="admin")
+    return ctx
 
 
 def login_redirect() -> Any:
@@ -99,7 +103,7 @@ def _flatten(errors: dict[str, Any], prefix: str = "") -> list[tuple[str, list[s
         if isinstance(value, dict):
             out.extend(_flatten(value, prefix=f"{name}."))
         else:
-            out.append((name, value if isinstance(value, (list, tuple)) else [value]))
+            out.append((name, list(value) if isinstance(value, (list, tuple)) else [value]))
     return out
 
 
@@ -111,7 +115,7 @@ def _form_field(form: Any, name: str) -> Any:
     return None
 
 
-def _require(ctx: Any, permission: str | None) -> None:
+def _require(ctx: ServiceContext, permission: str | None) -> None:
     if permission is not None:
         ctx.require(permission)
     elif ctx.actor is not None and not ctx.actor.active:
@@ -188,8 +192,8 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
     # Flask-Admin 2.2.0 unwraps only Flask-SQLAlchemy's db objects; ours (crmcore.db.Database,
     # anything with ``.session``) is unwrapped here, to its scoped session, on every access.
     @property
-    def session(self) -> Any:  # type: ignore[override]
-        db = self.__dict__.get("_crm_db")
+    def session(self) -> Any:
+        db: Any = self.__dict__.get("_crm_db")
         return db.session if hasattr(db, "session") else db
 
     @session.setter
@@ -197,15 +201,15 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
         self.__dict__["_crm_db"] = value
 
     # ---- what subclasses implement -------------------------------------------------------
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         """Create the record through a service; return it."""
         raise NotImplementedError
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         """Change ``model`` through a service."""
         raise NotImplementedError
 
-    def service_delete(self, ctx: Any, model: Any) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         """Delete ``model`` through a service."""
         raise NotImplementedError
 
@@ -218,15 +222,15 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
         return getattr(type(self), name) is not getattr(SecureModelView, name)
 
     @property
-    def can_create(self) -> bool:  # type: ignore[override]
+    def can_create(self) -> bool:
         return self._implements("service_create") and self.can_write()
 
     @property
-    def can_edit(self) -> bool:  # type: ignore[override]
+    def can_edit(self) -> bool:
         return self._implements("service_update") and self.can_write()
 
     @property
-    def can_delete(self) -> bool:  # type: ignore[override]
+    def can_delete(self) -> bool:
         return self._implements("service_delete") and self.can_remove()
 
     # ---- writes ---------------------------------------------------------------------------
@@ -266,7 +270,7 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
         if isinstance(exc, CRMError):
             flash_crm_error(exc)
             return True
-        return super().handle_view_exception(exc)
+        return bool(super().handle_view_exception(exc))
 
     # ---- reads ------------------------------------------------------------------------------
     def get_one(self, id: Any) -> Any:

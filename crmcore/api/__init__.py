@@ -14,22 +14,12 @@ from ..i18n import gettext
 from ..messages_marshmallow import install as install_messages
 from ..services.users import user_for_token
 from . import openapi
+from .http import current_ctx as current_ctx  # public: plugins write `from crmcore.api import current_ctx`
+from .http import runtime
 from ..i18n import _
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
-
-
-def runtime() -> Any:
-    return current_app.extensions["crm"]
-
-
-def current_ctx() -> Any:
-    """The ``ServiceContext`` of the authenticated API request."""
-    ctx = g.get("crm_ctx")
-    if ctx is None:
-        raise AuthenticationRequired(_("Send 'Authorization: Bearer <token>'."))
-    return ctx
 
 
 def _authenticate() -> None:
@@ -82,7 +72,8 @@ def _flatten(messages: dict[str, Any]) -> dict[str, Any]:
             out.update(errors)
         else:
             out[f"_{location}"] = errors
-    return _translate(out)
+    translated: dict[str, Any] = _translate(out)
+    return translated
 
 
 def _translate(value: Any) -> Any:

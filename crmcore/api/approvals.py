@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.http import page
+from .http import current_ctx, page
 from ..schemas.workflow import ApprovalListArgs, ApprovalPage, ApprovalRequestSchema, ApprovalCommentSchema, InboxItemSchema
 from ..services import approvals as svc
-from . import current_ctx
 from .blueprint import Blueprint
 
 blp = Blueprint("approvals", __name__, url_prefix="/api/v1/approvals",

@@ -5,9 +5,8 @@ from typing import Any
 
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
-from . import current_ctx
 from .blueprint import Blueprint
-from .http import cursor_page, expected_version, with_etag
+from .http import current_ctx, cursor_page, expected_version, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from ..models import CustomField
 from ..schemas.admin import CustomFieldSchema, CustomFieldUpdateSchema
 from ..services import custom_fields as svc
-from . import current_ctx
 from .blueprint import Blueprint
+from .http import current_ctx
 
 blp = Blueprint("custom_fields", __name__, url_prefix="/api/v1/custom-fields", description="Custom fields")
 

@@ -2,7 +2,7 @@
 duplicates, merge, 360 panels and bulk create."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from flask import Response, stream_with_context
 
@@ -14,14 +14,16 @@ from ..services import customers as svc
 from ..services import dedupe
 from ..services import exporter
 from ..services.importer import import_rows
-from . import current_ctx
 from .blueprint import Blueprint
-from .http import cursor_page, expected_version, with_etag
+from .http import current_ctx, cursor_page, expected_version, with_etag
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers", description="Customers: the one shared record")
 
 
-def dump(ctx: Any, customer: Any) -> Any:
+def dump(ctx: ServiceContext, customer: Any) -> Any:
     """The customer with what is missing from its profile, for the response schema."""
     customer.completeness_missing = svc.completeness_of(ctx, customer)[1]
     return customer

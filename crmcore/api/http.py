@@ -1,12 +1,25 @@
-"""HTTP helpers of the API: ETags from versions, If-Match, pagination envelopes."""
+"""HTTP helpers of the API: the request's service context, ETags from versions, If-Match, pagination envelopes."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, g, request
 
-from ..errors import ValidationError
+from ..errors import AuthenticationRequired, ValidationError
 from ..i18n import _
+
+
+def runtime() -> Any:
+    """The application's ``Runtime``."""
+    return current_app.extensions["crm"]
+
+
+def current_ctx() -> Any:
+    """The ``ServiceContext`` of the authenticated API request."""
+    ctx = g.get("crm_ctx")
+    if ctx is None:
+        raise AuthenticationRequired(_("Send 'Authorization: Bearer <token>'."))
+    return ctx
 
 
 def etag_of(obj: Any) -> str:

@@ -5,9 +5,8 @@ from typing import Any
 
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
-from . import current_ctx
 from .blueprint import Blueprint
-from .http import cursor_page
+from .http import current_ctx, cursor_page
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
 

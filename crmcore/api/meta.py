@@ -5,8 +5,8 @@ from typing import Any
 
 from .. import entities
 from ..schemas.meta import EntityMetaSchema, EntitySummarySchema
-from . import current_ctx
 from .blueprint import Blueprint
+from .http import current_ctx
 
 blp = Blueprint("meta", __name__, url_prefix="/api/v1/meta", description="Entity metadata for tools")
 

@@ -10,7 +10,7 @@ from marshmallow import fields
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 
 
-def decimal_as_string(self: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+def decimal_as_string(self: Any, field: fields.Field[Any], ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Money and other decimals travel as decimal strings (``"1234.50"``), never as floats."""
     out: dict[str, Any] = {}
     if isinstance(field, fields.Decimal):
@@ -21,7 +21,7 @@ def decimal_as_string(self: Any, field: fields.Field, ret: dict[str, Any], **kwa
     return out
 
 
-def output_nullable(self: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+def output_nullable(self: Any, field: fields.Field[Any], ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """An output-only field is null while the record has no value for it (``resolved_at``, ``user_id``)."""
     if field.dump_only and not field.allow_none and "$ref" not in ret and "allOf" not in ret:
         return {"nullable": True}
@@ -41,7 +41,7 @@ class SuccessResponsePlugin(BasePlugin):
         for method, operation in (operations or {}).items():
             responses = operation.setdefault("responses", {})
             if not any(str(code).startswith("2") for code in responses):
-                content = {} if method == "delete" else {"content": {media_type: {"schema": {}}}}
+                content: dict[str, Any] = {} if method == "delete" else {"content": {media_type: {"schema": {}}}}
                 responses["2XX"] = {"description": "Success; the body is described in the operation's summary", **content}
 
 

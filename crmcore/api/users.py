@@ -5,8 +5,8 @@ from typing import Any
 
 from ..plugins import plugin_summary
 from ..schemas.admin import UserSchema
-from . import current_ctx
 from .blueprint import Blueprint
+from .http import current_ctx
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users and the system")
 

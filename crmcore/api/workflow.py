@@ -10,8 +10,8 @@ from ..services import approvals as approval_svc
 from .. import conditions
 from ..services import workflow as svc
 from ..services.diagram import render_svg
-from . import current_ctx
 from .blueprint import Blueprint
+from .http import current_ctx
 
 blp = Blueprint("workflows", __name__, url_prefix="/api/v1/workflows",
                 description="Workflows: state machines as data, approval policies, conditions")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
@@ -20,17 +20,20 @@ from ..i18n import _
 from .grammar import SECRET_PARTS, ConditionError, Problems, path_problem, value_shape, walk
 from .sql import near_names
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 _MISSING = object()
 
 
-def predicates(ctx: Any) -> dict[str, Predicate]:
+def predicates(ctx: ServiceContext) -> dict[str, Predicate]:
     """The named predicates plugins registered (``crm_register_condition_predicates``)."""
     from ..services.workflow_registry import collected
 
     return collected(ctx, "crm_register_condition_predicates", "condition predicate")
 
 
-def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any] | None = None,
+def validate(condition: Any, ctx: ServiceContext | None = None, *, known_predicates: dict[str, Any] | None = None,
              model: Any = None) -> list[str]:
     """Every problem of ``condition`` as ``"path: message"``; an empty list means it is valid.
 
@@ -61,8 +64,8 @@ def validate(condition: Any, ctx: Any = None, *, known_predicates: dict[str, Any
                                                          name=name, known=known))))
         elif not isinstance(node.get("args", {}), dict):
             problems.append((f"{path}.args", str(_("give the arguments as an object"))))
-        elif preds[name].validate is not None:
-            for problem in preds[name].validate(node.get("args") or {}) or []:
+        elif (check_args := preds[name].validate) is not None:
+            for problem in check_args(node.get("args") or {}) or []:
                 problems.append((f"{path}.args", problem))
 
     return [f"{path}: {message}" for path, message in walk(condition, "condition", leaf, predicate)]
@@ -93,7 +96,7 @@ def unknown_field(model: Any, path: str) -> str | None:
     return None
 
 
-def check(condition: Any, ctx: Any = None, *, field: str = "condition") -> Any:
+def check(condition: Any, ctx: ServiceContext | None = None, *, field: str = "condition") -> Any:
     """Raise ``ConditionError`` naming ``field`` when ``condition`` is not valid; return it otherwise."""
     problems = validate(condition, ctx)
     if problems:
@@ -107,7 +110,7 @@ def check(condition: Any, ctx: Any = None, *, field: str = "condition") -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-def evaluate(condition: Any, record: Any, ctx: Any = None, *, changes: dict[str, Any] | None = None,
+def evaluate(condition: Any, record: Any, ctx: ServiceContext | None = None, *, changes: dict[str, Any] | None = None,
              known_predicates: dict[str, Any] | None = None) -> bool:
     """Whether ``record`` satisfies ``condition`` (an empty condition always holds).
 
@@ -124,7 +127,7 @@ def evaluate(condition: Any, record: Any, ctx: Any = None, *, changes: dict[str,
     return _eval(condition, record, ctx, changes or {}, preds)
 
 
-def _eval(node: dict[str, Any], record: Any, ctx: Any, changes: dict[str, Any], preds: dict[str, Any]) -> bool:
+def _eval(node: dict[str, Any], record: Any, ctx: ServiceContext | None, changes: dict[str, Any], preds: dict[str, Any]) -> bool:
     if "all" in node:
         return all(_eval(n, record, ctx, changes, preds) for n in node["all"])
     if "any" in node:
@@ -189,7 +192,7 @@ def compare(actual: Any, op: str, expected: Any) -> bool:
     if left is _MISSING:
         return False
     try:
-        return {"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op]
+        return bool({"lt": left < right, "lte": left <= right, "gt": left > right, "gte": left >= right}[op])
     except TypeError:
         return False
 
@@ -245,7 +248,7 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def explain(condition: Any, record: Any, ctx: Any = None) -> list[tuple[str, Any, bool]]:
+def explain(condition: Any, record: Any, ctx: ServiceContext | None = None) -> list[tuple[str, Any, bool]]:
     """Each leaf of ``condition`` with the record's value and its result (the admin's live check)."""
     out: list[tuple[str, Any, bool]] = []
     preds = predicates(ctx) if ctx is not None else {}

@@ -41,7 +41,7 @@ def upgrade_compiled(node: Any, text_fields: Collection[str], *, three_valued: b
     ``not`` around it did not select the row either: under an odd number of ``not`` such a
     comparison becomes ``empty or comparison``.
     """
-    def null(field: str) -> dict[str, Any]:
+    def null(field: str | None) -> dict[str, Any]:
         """Exactly NULL (the one language's ``is_null`` also counts empty text)."""
         if field in text_fields:
             return {"all": [{"field": field, "op": "is_null", "value": True}, {"field": field, "op": "ne", "value": ""}]}

@@ -1,6 +1,6 @@
 """Alembic environment: runs on the engine the CRM passes in ``config.attributes``."""
 from alembic import context
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from crmcore import models  # noqa: F401 - core tables on the metadata
 from crmcore.db import Base
@@ -11,7 +11,7 @@ engine = config.attributes["engine"]
 VERSION_LENGTH = 128  # Alembic makes VARCHAR(32); plugin revision ids may be longer
 
 
-def widen_version_table(connection) -> None:
+def widen_version_table(connection: Connection) -> None:
     """Alembic's recipe for revision ids over 32 characters: make (or widen) the version table first.
     SQLite does not enforce VARCHAR lengths, so only other databases need it."""
     if connection.dialect.name == "sqlite":

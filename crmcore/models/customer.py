@@ -5,10 +5,10 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, created_ts, intpk, str40, str120, str255, updated_ts
+from ..db import Base, created_ts, intpk, str120, str255, updated_ts
 
 KINDS = ("person", "organization")
 STAGES = ("lead", "prospect", "customer", "inactive")

@@ -22,7 +22,7 @@ def db_id(value: str) -> int:
     return number
 
 
-def Id(**kwargs: object) -> fields.Int:
+def Id(**kwargs: Any) -> fields.Int:
     """An integer id field: positive and within the database's range."""
     return fields.Int(strict=False, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
@@ -52,7 +52,7 @@ def PageSize(default: int = 25, **kwargs: Any) -> fields.Int:
                                                "configured); larger values get 422"}, **kwargs)
 
 
-def Search(**kwargs: object) -> fields.Str:
+def Search(**kwargs: Any) -> fields.Str:
     """A search term (``q``) of at most ``SEARCH_MAX`` characters."""
     return fields.Str(validate=validate.Length(max=SEARCH_MAX), **kwargs)
 
@@ -74,7 +74,7 @@ class CursorPageArgs(PageArgs):
 def page_of(item_schema: type[Schema] | Schema, name: str, cursor: bool = False) -> type[Schema]:
     """A schema ``{items: [...], total, page, page_size}`` around ``item_schema``; with ``cursor``, also
     ``total_estimated`` and ``next_cursor`` (lists taking ``CursorPageArgs``)."""
-    spec: dict[str, fields.Field] = {
+    spec: dict[str, Any] = {
         "items": fields.List(fields.Nested(item_schema)),
         "total": fields.Int(metadata={"description": "Number of matching records over all pages"}),
         "page": fields.Int(),
@@ -103,6 +103,6 @@ class _Zone(validate.Validator):
         return value
 
 
-def TimeZone(**kwargs: object) -> fields.Str:
+def TimeZone(**kwargs: Any) -> fields.Str:
     """An IANA time-zone name such as ``Asia/Shanghai``."""
     return fields.Str(validate=_Zone(), **kwargs)

@@ -1,13 +1,17 @@
 """Schemas for customers, contacts, addresses, interactions, duplicates and merges."""
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..models.customer import KINDS, STAGES
 from ..models.interaction import DIRECTIONS
 from .common import CursorPageArgs, Id, PageSize, Search, page_of
 
-_str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
+
+def _str(n: int, **kw: Any) -> fields.Str:
+    return fields.Str(validate=validate.Length(max=n), **kw)
 
 
 def _non_negative(value: object) -> None:

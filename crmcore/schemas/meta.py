@@ -35,5 +35,5 @@ class EntitySummarySchema(Schema):
 
 
 class EntityMetaSchema(EntitySummarySchema):
-    fields = f.List(f.Nested(EntityFieldSchema))
+    fields = f.List(f.Nested(EntityFieldSchema))  # type: ignore[assignment]  # the API's key; a declared field
     related = f.List(f.Nested(RelatedSchema))

@@ -4,7 +4,7 @@ Every change needs ``user.manage``, is audited and emits its event, like any oth
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -16,12 +16,15 @@ from .unit import apply_changes, unit_of_work
 from .sessions import end_sessions
 from .users import MIN_PASSWORD, check_role, set_password
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 USER_FIELDS = ("email", "full_name", "role_id", "team_id", "active", "locale", "timezone")
 ROLE_FIELDS = ("name", "description", "permissions", "scope")
 TEAM_FIELDS = ("name", "manager_id")
 
 
-def update_user(ctx: Any, user_id: int, data: dict[str, Any]) -> User:
+def update_user(ctx: ServiceContext, user_id: int, data: dict[str, Any]) -> User:
     """Change a user's profile, role, team or active flag; ``password`` (optional) sets a new one."""
     ctx.require("user.manage")
     user = ctx.session.get(User, user_id)
@@ -53,12 +56,12 @@ def update_user(ctx: Any, user_id: int, data: dict[str, Any]) -> User:
     return user
 
 
-def set_active(ctx: Any, user_id: int, active: bool) -> User:
+def set_active(ctx: ServiceContext, user_id: int, active: bool) -> User:
     """Deactivate (or reactivate) a user: a deactivated user cannot log in or use tokens."""
     return update_user(ctx, user_id, {"active": active})
 
 
-def _clean_role(ctx: Any, data: dict[str, Any], role: Role | None) -> dict[str, Any]:
+def _clean_role(ctx: ServiceContext, data: dict[str, Any], role: Role | None) -> dict[str, Any]:
     data = dict(data)
     if "name" in data or role is None:
         data["name"] = (data.get("name") or "").strip()
@@ -73,7 +76,7 @@ def _clean_role(ctx: Any, data: dict[str, Any], role: Role | None) -> dict[str, 
     return data
 
 
-def create_role(ctx: Any, data: dict[str, Any]) -> Role:
+def create_role(ctx: ServiceContext, data: dict[str, Any]) -> Role:
     ctx.require("user.manage")
     data = _clean_role(ctx, data, None)
     with unit_of_work(ctx):
@@ -85,7 +88,7 @@ def create_role(ctx: Any, data: dict[str, Any]) -> Role:
     return role
 
 
-def update_role(ctx: Any, role_id: int, data: dict[str, Any]) -> Role:
+def update_role(ctx: ServiceContext, role_id: int, data: dict[str, Any]) -> Role:
     ctx.require("user.manage")
     role = ctx.session.get(Role, role_id)
     if role is None:
@@ -101,7 +104,7 @@ def update_role(ctx: Any, role_id: int, data: dict[str, Any]) -> Role:
     return role
 
 
-def delete_role(ctx: Any, role_id: int) -> None:
+def delete_role(ctx: ServiceContext, role_id: int) -> None:
     ctx.require("user.manage")
     role = ctx.session.get(Role, role_id)
     if role is None:
@@ -115,7 +118,7 @@ def delete_role(ctx: Any, role_id: int) -> None:
         record_change(ctx, "role", "deleted", role_id, snapshot)
 
 
-def _clean_team(ctx: Any, data: dict[str, Any], team: Team | None) -> dict[str, Any]:
+def _clean_team(ctx: ServiceContext, data: dict[str, Any], team: Team | None) -> dict[str, Any]:
     data = dict(data)
     if "name" in data or team is None:
         data["name"] = (data.get("name") or "").strip()
@@ -129,7 +132,7 @@ def _clean_team(ctx: Any, data: dict[str, Any], team: Team | None) -> dict[str, 
     return data
 
 
-def create_team(ctx: Any, data: dict[str, Any]) -> Team:
+def create_team(ctx: ServiceContext, data: dict[str, Any]) -> Team:
     ctx.require("user.manage")
     data = _clean_team(ctx, data, None)
     with unit_of_work(ctx):
@@ -141,7 +144,7 @@ def create_team(ctx: Any, data: dict[str, Any]) -> Team:
     return team
 
 
-def update_team(ctx: Any, team_id: int, data: dict[str, Any]) -> Team:
+def update_team(ctx: ServiceContext, team_id: int, data: dict[str, Any]) -> Team:
     ctx.require("user.manage")
     team = ctx.session.get(Team, team_id)
     if team is None:
@@ -154,7 +157,7 @@ def update_team(ctx: Any, team_id: int, data: dict[str, Any]) -> Team:
     return team
 
 
-def delete_team(ctx: Any, team_id: int) -> None:
+def delete_team(ctx: ServiceContext, team_id: int) -> None:
     """Delete a team; its members stay, without a team."""
     ctx.require("user.manage")
     team = ctx.session.get(Team, team_id)

@@ -1,18 +1,21 @@
 """Approval policies: who must approve what, in which tiers, through which provider; validated here."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
 from ..errors import NotFound, ValidationError
-from ..events import jsonable, record_change
+from ..events import jsonable_dict, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, ApprovalTier
 from ..models.workflow import REVIEWER_KINDS, TIER_MODES
 from .. import conditions
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 INTERNAL = "internal"
 POLICY_FIELDS = ("name", "entity", "action", "provider", "template", "field_mapping", "key_fields",
@@ -21,7 +24,7 @@ TIER_FIELDS = ("step", "name", "condition", "reviewers", "quorum", "mode", "comm
                "remind_after", "timeout_after", "escalate_to")
 
 
-def get_policy(ctx: Any, policy_id: int) -> ApprovalPolicy:
+def get_policy(ctx: ServiceContext, policy_id: int) -> ApprovalPolicy:
     ctx.require("workflow.read")
     policy = ctx.session.get(ApprovalPolicy, policy_id)
     if policy is None:
@@ -29,7 +32,7 @@ def get_policy(ctx: Any, policy_id: int) -> ApprovalPolicy:
     return policy
 
 
-def list_policies(ctx: Any, entity: str | None = None) -> list[ApprovalPolicy]:
+def list_policies(ctx: ServiceContext, entity: str | None = None) -> list[ApprovalPolicy]:
     ctx.require("workflow.read")
     stmt = select(ApprovalPolicy).order_by(ApprovalPolicy.entity, ApprovalPolicy.name)
     if entity:
@@ -50,7 +53,7 @@ def _check_reviewer(spec: Any, where: str, errors: dict[str, list[str]], *, allo
             errors.setdefault(where, []).append(problem)
 
 
-def _clean_policy(ctx: Any, data: dict[str, Any], existing: ApprovalPolicy | None) -> dict[str, Any]:
+def _clean_policy(ctx: ServiceContext, data: dict[str, Any], existing: ApprovalPolicy | None) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     if not (data.get("name") or (existing and existing.name)):
         errors["name"] = [str(_("Give the policy a name."))]
@@ -107,7 +110,7 @@ def _tiers(data: dict[str, Any]) -> list[ApprovalTier]:
     return out
 
 
-def create_policy(ctx: Any, data: dict[str, Any]) -> ApprovalPolicy:
+def create_policy(ctx: ServiceContext, data: dict[str, Any]) -> ApprovalPolicy:
     """Create an approval policy with ``tiers`` (step, condition, reviewers, quorum, mode, ...)."""
     ctx.require("workflow.manage")
     data = _clean_policy(ctx, data, None)
@@ -120,7 +123,7 @@ def create_policy(ctx: Any, data: dict[str, Any]) -> ApprovalPolicy:
     return policy
 
 
-def update_policy(ctx: Any, policy_id: int, data: dict[str, Any]) -> ApprovalPolicy:
+def update_policy(ctx: ServiceContext, policy_id: int, data: dict[str, Any]) -> ApprovalPolicy:
     """Change a policy; ``tiers``, when given, replace all (running requests keep their tasks)."""
     policy = get_policy(ctx, policy_id)
     ctx.require("workflow.manage")
@@ -143,23 +146,23 @@ def update_policy(ctx: Any, policy_id: int, data: dict[str, Any]) -> ApprovalPol
 
 
 def describe_policy(policy: ApprovalPolicy) -> dict[str, Any]:
-    return jsonable({
+    return jsonable_dict({
         "id": policy.id, **{k: getattr(policy, k) for k in POLICY_FIELDS},
         "tiers": [{k: getattr(t, k) for k in TIER_FIELDS} for t in policy.tiers],
     })
 
 
-def policy_for(ctx: Any, entity: str, action: str) -> ApprovalPolicy | None:
+def policy_for(ctx: ServiceContext, entity: str, action: str) -> ApprovalPolicy | None:
     """The active policy a plugin names by entity and action (for state machines written in code)."""
     return ctx.session.scalar(select(ApprovalPolicy).where(
         ApprovalPolicy.entity == entity, ApprovalPolicy.action == action, ApprovalPolicy.active.is_(True))
         .order_by(ApprovalPolicy.id))
 
 
-def applicable_tiers(ctx: Any, policy: ApprovalPolicy, record: Any) -> list[ApprovalTier]:
+def applicable_tiers(ctx: ServiceContext, policy: ApprovalPolicy, record: Any) -> list[ApprovalTier]:
     """The policy's tiers whose condition holds for ``record``, in step order."""
     return [t for t in policy.tiers if conditions.evaluate(t.condition, record, ctx)]
 
 
 def key_snapshot(policy: ApprovalPolicy, record: Any) -> dict[str, Any]:
-    return jsonable({name: conditions.resolve(record, name) for name in policy.key_fields or []})
+    return jsonable_dict({name: conditions.resolve(record, name) for name in policy.key_fields or []})

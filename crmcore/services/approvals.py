@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 
@@ -31,6 +31,9 @@ from .transitions import apply_transition
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 OPEN = ("submitting", "pending")
 PROVIDER_TOPICS = ("approval.submit", "approval.cancel")  # events telling another provider (outbox)
 PENDING_TOO_LONG = 600  # seconds an approval at another provider may wait before it is asked (and shown stuck)
@@ -45,7 +48,7 @@ __all__ = ["INTERNAL", "OPEN", "PENDING_TOO_LONG", "PROVIDER_TOPICS", "POLICY_FI
 # ---------------------------------------------------------------------------------------------
 
 
-def record_decision(ctx: Any, request: ApprovalRequest, decision: str, *, comment: str | None = None, step: int | None = None,
+def record_decision(ctx: ServiceContext, request: ApprovalRequest, decision: str, *, comment: str | None = None, step: int | None = None,
                     source: str | None = None, actor: User | None = None, actor_label: str | None = None) -> ApprovalDecision:
     """Add a row to the request's decision history (by the actor of ``ctx`` unless ``actor`` is given)."""
     actor = actor if actor is not None else ctx.actor
@@ -56,7 +59,7 @@ def record_decision(ctx: Any, request: ApprovalRequest, decision: str, *, commen
     return row
 
 
-def start(ctx: Any, policy: ApprovalPolicy, entity: str, record: Any, *, action: str, to_state: str | None = None,
+def start(ctx: ServiceContext, policy: ApprovalPolicy, entity: str, record: Any, *, action: str, to_state: str | None = None,
           transition: WorkflowTransition | None = None, comment: str | None = None,
           allow_self: bool | None = None) -> ApprovalRequest | None:
     """Open an approval request when some tier of ``policy`` applies to ``record``; None when none does.
@@ -118,7 +121,7 @@ def _open_step(request: ApprovalRequest, tier: ApprovalTier | None) -> None:
         task.status, task.opened_at = "pending", now
 
 
-def get_request(ctx: Any, request_id: int) -> ApprovalRequest:
+def get_request(ctx: ServiceContext, request_id: int) -> ApprovalRequest:
     """A request the actor may see: theirs, one they review, or any with ``approval.manage``."""
     ctx.require("approval.read")
     request = ctx.session.get(ApprovalRequest, request_id)
@@ -127,14 +130,14 @@ def get_request(ctx: Any, request_id: int) -> ApprovalRequest:
     return request
 
 
-def _may_see(ctx: Any, request: ApprovalRequest) -> bool:
+def _may_see(ctx: ServiceContext, request: ApprovalRequest) -> bool:
     if ctx.actor is None or ctx.can("approval.manage"):
         return True
     me = ctx.actor.id
     return request.requester_id == me or any(t.approver_id == me for t in request.tasks)
 
 
-def list_requests(ctx: Any, *, status: str | None = None, entity: str | None = None, entity_id: int | None = None,
+def list_requests(ctx: ServiceContext, *, status: str | None = None, entity: str | None = None, entity_id: int | None = None,
                   page: int = 1, page_size: int = 25) -> tuple[list[ApprovalRequest], int]:
     ctx.require("approval.read")
     stmt = select(ApprovalRequest)
@@ -152,7 +155,7 @@ def list_requests(ctx: Any, *, status: str | None = None, entity: str | None = N
     return list(items), int(total or 0)
 
 
-def inbox(ctx: Any) -> list[ApprovalTask]:
+def inbox(ctx: ServiceContext) -> list[ApprovalTask]:
     """The actor's pending decisions (internal provider), oldest first."""
     ctx.require("approval.read")
     if ctx.actor is None:
@@ -163,7 +166,7 @@ def inbox(ctx: Any) -> list[ApprovalTask]:
     return list(ctx.session.scalars(stmt))
 
 
-def decide(ctx: Any, request_id: int, approve: bool, comment: str | None = None) -> ApprovalRequest:
+def decide(ctx: ServiceContext, request_id: int, approve: bool, comment: str | None = None) -> ApprovalRequest:
     """Record the actor's decision on their pending task; complete the step, the request, or reject it."""
     ctx.require("approval.decide")
     request = get_request(ctx, request_id)
@@ -183,7 +186,7 @@ def decide(ctx: Any, request_id: int, approve: bool, comment: str | None = None)
         task.status, task.decided_at = ("approved" if approve else "rejected"), utcnow()
         record_decision(ctx, request, "approved" if approve else "rejected", comment=comment, step=task.step)
         record_change(ctx, "approval", "decided", request.id, data={
-            "decision": task.status, "step": task.step, "comment": comment}, event_name=f"approval.decision")
+            "decision": task.status, "step": task.step, "comment": comment}, event_name="approval.decision")
         if not approve:
             finish(ctx, request, "rejected", comment=comment)
         else:
@@ -191,7 +194,7 @@ def decide(ctx: Any, request_id: int, approve: bool, comment: str | None = None)
     return request
 
 
-def _advance(ctx: Any, request: ApprovalRequest, tier: ApprovalTier | None) -> None:
+def _advance(ctx: ServiceContext, request: ApprovalRequest, tier: ApprovalTier | None) -> None:
     step_tasks = [t for t in request.tasks if t.step == request.current_step]
     approved = sum(1 for t in step_tasks if t.status == "approved")
     quorum = (tier.quorum if tier is not None else 1) or len(step_tasks)
@@ -211,7 +214,7 @@ def _advance(ctx: Any, request: ApprovalRequest, tier: ApprovalTier | None) -> N
     record_decision(ctx, request, "step_completed", step=done)
 
 
-def finish(ctx: Any, request: ApprovalRequest, status: str, *, comment: str | None = None, source: str | None = None) -> None:
+def finish(ctx: ServiceContext, request: ApprovalRequest, status: str, *, comment: str | None = None, source: str | None = None) -> None:
     """Close a request (inside the caller's transaction): apply the transition when approved, run the
     policy's compensating action when withdrawn or revoked, and let plugins apply the outcome."""
     assert status in FINAL_STATES, status
@@ -235,13 +238,13 @@ def finish(ctx: Any, request: ApprovalRequest, status: str, *, comment: str | No
                         "comment": comment}, event_name=f"approval.{status}")
 
 
-def record_of(ctx: Any, request: ApprovalRequest) -> Any:
+def record_of(ctx: ServiceContext, request: ApprovalRequest) -> Any:
     """The record the request is about, or None when its entity is no longer registered."""
     spec = entities(ctx).get(request.entity)
     return ctx.session.get(spec.model, request.entity_id) if spec is not None else None
 
 
-def withdraw(ctx: Any, request_id: int, comment: str | None = None) -> ApprovalRequest:
+def withdraw(ctx: ServiceContext, request_id: int, comment: str | None = None) -> ApprovalRequest:
     """The requester (or an approvals manager) withdraws an open request; the OA is told to cancel."""
     request = get_request(ctx, request_id)
     if request.status not in OPEN:
@@ -255,7 +258,7 @@ def withdraw(ctx: Any, request_id: int, comment: str | None = None) -> ApprovalR
     return request
 
 
-def revoke(ctx: Any, request_id: int, comment: str | None = None) -> ApprovalRequest:
+def revoke(ctx: ServiceContext, request_id: int, comment: str | None = None) -> ApprovalRequest:
     """Revoke an approved request (approvals managers, internal provider): its compensating action runs."""
     ctx.require("approval.manage")
     request = get_request(ctx, request_id)
@@ -269,13 +272,13 @@ def revoke(ctx: Any, request_id: int, comment: str | None = None) -> ApprovalReq
     return request
 
 
-def _cancel_at_provider(ctx: Any, request: ApprovalRequest) -> None:
+def _cancel_at_provider(ctx: ServiceContext, request: ApprovalRequest) -> None:
     if request.provider != INTERNAL:
         emit(ctx, Event(name="approval.cancel", entity="approval", entity_id=request.id,
                         data={"request_id": request.id, "provider": request.provider}))
 
 
-def terminate(ctx: Any, request: ApprovalRequest, decision: str, comment: str | None = None) -> None:
+def terminate(ctx: ServiceContext, request: ApprovalRequest, decision: str, comment: str | None = None) -> None:
     """End an open request without applying any outcome (the record was decided, cancelled or
     changed elsewhere): tasks are skipped, the OA is told to cancel, the decision is recorded."""
     request.status, request.decided_at = "terminated", utcnow()
@@ -288,13 +291,13 @@ def terminate(ctx: Any, request: ApprovalRequest, decision: str, comment: str | 
                   data={"reason": decision, "comment": comment}, event_name=f"approval.{decision}")
 
 
-def open_request(ctx: Any, entity: str, entity_id: int) -> ApprovalRequest | None:
+def open_request(ctx: ServiceContext, entity: str, entity_id: int) -> ApprovalRequest | None:
     """The record's running approval, if any."""
     return ctx.session.scalar(select(ApprovalRequest).where(
         ApprovalRequest.entity == entity, ApprovalRequest.entity_id == entity_id, ApprovalRequest.status.in_(OPEN)))
 
 
-def restart_if_key_fields_changed(ctx: Any, entity: str, record: Any, changes: dict[str, Any]) -> list[ApprovalRequest]:
+def restart_if_key_fields_changed(ctx: ServiceContext, entity: str, record: Any, changes: dict[str, Any]) -> list[ApprovalRequest]:
     """A write touching a key field of an open request ends it (``terminated``, decision ``restarted``)
     and opens a new one on the changed record (core ``crm_before_save``)."""
     if not changes or getattr(record, "id", None) is None or entity not in entities(ctx):
@@ -311,7 +314,7 @@ def restart_if_key_fields_changed(ctx: Any, entity: str, record: Any, changes: d
         return _restart(ctx, entity, record, changes, open_requests)
 
 
-def _restart(ctx: Any, entity: str, record: Any, changes: dict[str, Any],
+def _restart(ctx: ServiceContext, entity: str, record: Any, changes: dict[str, Any],
              open_requests: list[ApprovalRequest]) -> list[ApprovalRequest]:
     started = []
     for request in open_requests:
@@ -332,9 +335,9 @@ def _restart(ctx: Any, entity: str, record: Any, changes: dict[str, Any],
     return started
 
 
-def finish_without_approval(ctx: Any, request: ApprovalRequest, record: Any, transition: WorkflowTransition | None) -> None:
+def finish_without_approval(ctx: ServiceContext, request: ApprovalRequest, record: Any, transition: WorkflowTransition | None) -> None:
     if transition is not None:
-        wf = ctx.session.get(WorkflowDefinition, transition.workflow_id)
+        wf = ctx.session.get_one(WorkflowDefinition, transition.workflow_id)
         apply_transition(ctx, wf, transition, record, request_id=request.id)
 
 
@@ -343,7 +346,7 @@ def finish_without_approval(ctx: Any, request: ApprovalRequest, record: Any, tra
 # ---------------------------------------------------------------------------------------------
 
 
-def remind_and_escalate(ctx: Any, now: dt.datetime | None = None) -> dict[str, int]:
+def remind_and_escalate(ctx: ServiceContext, now: dt.datetime | None = None) -> dict[str, int]:
     """Remind reviewers past their tier's ``remind_after``; past ``timeout_after`` add the escalation
     reviewers (or reject when ``escalate_to`` is ``{"kind": "reject"}``)."""
     now = now or utcnow()
@@ -395,13 +398,13 @@ RANK = {"submitting": 0, "unknown": 0, "pending": 1, "approved": 2, "rejected": 
         "revoked": 3}
 
 
-def pending_too_long(ctx: Any) -> int:
+def pending_too_long(ctx: ServiceContext) -> int:
     """Seconds an approval at another provider may stay open before it is asked again and shown stuck
     (setting ``APPROVAL_RECONCILE_AFTER``, default 600)."""
     return int(ctx.settings.get("APPROVAL_RECONCILE_AFTER") or PENDING_TOO_LONG)
 
 
-def apply_state(ctx: Any, request: ApprovalRequest, state: Any, *, source: str) -> bool:
+def apply_state(ctx: ServiceContext, request: ApprovalRequest, state: Any, *, source: str) -> bool:
     """Move ``request`` forward to the provider's authoritative ``state``; never backwards.
 
     The one way another provider's result reaches a request: ``state`` has ``status`` (one of

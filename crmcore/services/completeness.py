@@ -4,7 +4,7 @@ A record with only a phone number tells the rep they do not know the customer ye
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from ..i18n import _
 
@@ -41,7 +41,7 @@ def _known(customer: Any, key: str) -> bool:
     return getattr(customer, key) not in (None, "")
 
 
-def completeness(customer: Any, custom_fields: list[Any] = (), labels: bool = True) -> tuple[int, list[str]]:
+def completeness(customer: Any, custom_fields: Sequence[Any] = (), labels: bool = True) -> tuple[int, list[str]]:
     """Return ``(score, missing labels)``; active custom fields count one point each on top.
     ``labels=False`` leaves the labels out (an empty list): the score alone, without translating them."""
     total = got = 0

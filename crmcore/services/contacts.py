@@ -1,7 +1,7 @@
 """Contacts and addresses of a customer; each change refreshes the customer's completeness."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -15,11 +15,14 @@ from .custom_fields import validate_attributes
 from .unit import apply_changes, unit_of_work
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 CONTACT_FIELDS = ("name", "title", "is_primary", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
 ADDRESS_FIELDS = ("kind", "line1", "line2", "city", "region", "postcode", "country", "is_primary")
 
 
-def _clean_contact(ctx: Any, data: dict[str, Any], creating: bool) -> dict[str, Any]:
+def _clean_contact(ctx: ServiceContext, data: dict[str, Any], creating: bool) -> dict[str, Any]:
     # stored as given (a name keeps its full-width brackets); a QQ number is an identifier: folded
     data = {k: ((fold(v) if k == "qq" else tidy(v)) if isinstance(v, str) else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
@@ -38,14 +41,14 @@ def _clean_contact(ctx: Any, data: dict[str, Any], creating: bool) -> dict[str, 
     return data
 
 
-def _derive(ctx: Any, contact: Contact) -> None:
+def _derive(ctx: ServiceContext, contact: Contact) -> None:
     region = ctx.settings["DEFAULT_REGION"]
     contact.phone_normalized = normalize_phone(contact.phone, region)
     contact.mobile_normalized = normalize_phone(contact.mobile, region)
     contact.email_normalized = normalize_email(contact.email)
 
 
-def get_contact(ctx: Any, contact_id: int, permission: str = "customer.read") -> Contact:
+def get_contact(ctx: ServiceContext, contact_id: int, permission: str = "customer.read") -> Contact:
     contact = ctx.session.get(Contact, contact_id)
     if contact is None:
         raise NotFound(_("Contact %(id)s does not exist.", id=contact_id))
@@ -53,7 +56,7 @@ def get_contact(ctx: Any, contact_id: int, permission: str = "customer.read") ->
     return contact
 
 
-def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = None, page: int = 1,
+def list_contacts(ctx: ServiceContext, *, customer_id: int | None = None, q: str | None = None, page: int = 1,
                   page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
     """The contacts of customers the actor may see, oldest first; by keyset from ``cursor``."""
     ctx.require("customer.read")
@@ -68,7 +71,7 @@ def list_contacts(ctx: Any, *, customer_id: int | None = None, q: str | None = N
                              page_size=page_size)
 
 
-def create_contact(ctx: Any, customer_id: int, data: dict[str, Any]) -> Contact:
+def create_contact(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Contact:
     customer = get_customer(ctx, customer_id, permission="customer.write")
     data = _clean_contact(ctx, data, creating=True)
     with unit_of_work(ctx):
@@ -85,7 +88,7 @@ def create_contact(ctx: Any, customer_id: int, data: dict[str, Any]) -> Contact:
     return contact
 
 
-def update_contact(ctx: Any, contact_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_contact(ctx: ServiceContext, contact_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                    if_match: bool = False) -> Contact:
     contact = get_contact(ctx, contact_id, permission="customer.write")
     check_version(contact, expected_version, if_match)
@@ -108,7 +111,7 @@ def update_contact(ctx: Any, contact_id: int, data: dict[str, Any], *, expected_
     return contact
 
 
-def delete_contact(ctx: Any, contact_id: int) -> None:
+def delete_contact(ctx: ServiceContext, contact_id: int) -> None:
     contact = get_contact(ctx, contact_id, permission="customer.write")
     customer = contact.customer
     with unit_of_work(ctx):
@@ -135,7 +138,7 @@ def clean_address(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
+def add_address(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Address:
     customer = get_customer(ctx, customer_id, permission="customer.write")
     data = clean_address(data)
     with unit_of_work(ctx):
@@ -149,7 +152,7 @@ def add_address(ctx: Any, customer_id: int, data: dict[str, Any]) -> Address:
     return address
 
 
-def delete_address(ctx: Any, address_id: int, customer_id: int | None = None) -> None:
+def delete_address(ctx: ServiceContext, address_id: int, customer_id: int | None = None) -> None:
     address = ctx.session.get(Address, address_id)
     if address is None or (customer_id is not None and address.customer_id != customer_id):
         raise NotFound(_("Address %(id)s does not exist.", id=address_id))

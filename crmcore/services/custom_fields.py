@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -13,6 +13,9 @@ from ..models import CustomField
 from .unit import apply_changes, unit_of_work
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 ENTITIES = ("customer", "contact")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FIELDS = ("label", "type", "required", "choices", "help_text", "position", "active")
@@ -21,7 +24,7 @@ FIELDS = ("label", "type", "required", "choices", "help_text", "position", "acti
 _CACHE = "crm_active_fields"
 
 
-def active_fields(ctx: Any, entity: str) -> list[CustomField]:
+def active_fields(ctx: ServiceContext, entity: str) -> list[CustomField]:
     """The entity's active custom fields, read once per transaction (a write validates, scores and answers
     with them: one query, not three); a flush that changes a custom field and the transaction's end forget them."""
     cache = ctx.session.info.setdefault(_CACHE, {})
@@ -44,7 +47,7 @@ def _forget(session: Session, transaction: Any) -> None:
         session.info.pop(_CACHE, None)
 
 
-def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, current: dict[str, Any] | None = None,
+def validate_attributes(ctx: ServiceContext, entity: str, values: dict[str, Any] | None, current: dict[str, Any] | None = None,
                         partial: bool = False) -> dict[str, Any]:
     """Check ``values`` against the entity's custom fields; return the merged, cleaned attributes.
 
@@ -80,7 +83,7 @@ def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, cu
     return result
 
 
-def _check(ctx: Any, data: dict[str, Any], existing: CustomField | None) -> None:
+def _check(ctx: ServiceContext, data: dict[str, Any], existing: CustomField | None) -> None:
     errors: dict[str, list[str]] = {}
     if existing is None:
         if data.get("entity", "customer") not in ENTITIES:
@@ -100,7 +103,7 @@ def _check(ctx: Any, data: dict[str, Any], existing: CustomField | None) -> None
         raise ValidationError(_("The custom field is not valid."), errors=errors)
 
 
-def create_field(ctx: Any, data: dict[str, Any]) -> CustomField:
+def create_field(ctx: ServiceContext, data: dict[str, Any]) -> CustomField:
     ctx.require("customfield.manage")
     _check(ctx, data, None)
     with unit_of_work(ctx):
@@ -112,14 +115,14 @@ def create_field(ctx: Any, data: dict[str, Any]) -> CustomField:
     return field
 
 
-def get_field(ctx: Any, field_id: int) -> CustomField:
+def get_field(ctx: ServiceContext, field_id: int) -> CustomField:
     field = ctx.session.get(CustomField, field_id)
     if field is None:
         raise NotFound(_("Custom field %(id)s does not exist.", id=field_id))
     return field
 
 
-def update_field(ctx: Any, field_id: int, data: dict[str, Any]) -> CustomField:
+def update_field(ctx: ServiceContext, field_id: int, data: dict[str, Any]) -> CustomField:
     ctx.require("customfield.manage")
     field = get_field(ctx, field_id)
     _check(ctx, data, field)
@@ -130,7 +133,7 @@ def update_field(ctx: Any, field_id: int, data: dict[str, Any]) -> CustomField:
     return field
 
 
-def delete_field(ctx: Any, field_id: int) -> None:
+def delete_field(ctx: ServiceContext, field_id: int) -> None:
     """Deactivate the field: values already stored stay in the records' attributes."""
     ctx.require("customfield.manage")
     field = get_field(ctx, field_id)

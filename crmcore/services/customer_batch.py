@@ -6,7 +6,7 @@ and ``contacts.add_address`` would give it one by one.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -22,8 +22,11 @@ from .custom_fields import active_fields, validate_attributes
 from .customers import _clean, build_customer, code_taken
 from .unit import apply_changes, unit_of_work
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
-def _check_codes(ctx: Any, items: list[dict[str, Any]]) -> list[str | None]:
+
+def _check_codes(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[str | None]:
     """The items' codes, folded and checked as ``customers._clean`` does, with one query for all."""
     codes: list[str | None] = []
     for item in items:
@@ -43,7 +46,7 @@ def _check_codes(ctx: Any, items: list[dict[str, Any]]) -> list[str | None]:
     return codes
 
 
-def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
+def create_customers(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[Customer]:
     """Create customers, each item the data of ``create_customer`` plus optional ``contacts`` and
     ``addresses`` (lists of the data of ``create_contact`` and ``add_address``); return them in order.
 
@@ -62,7 +65,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
             plain_attributes = validate_attributes(ctx, "customer", None)  # the same for every item without any
             codes = _check_codes(ctx, items)
             tags: dict[str, Any] = {}  # new tags named by several items are created once
-            for item, code in zip(items, codes):
+            for item, code in zip(items, codes, strict=True):
                 data = {k: v for k, v in item.items() if k not in ("contacts", "addresses", "code")}
                 data = _clean(ctx, data, None)  # as create_customer's, the code checked for all at once above
                 if code is not None:
@@ -94,7 +97,7 @@ def create_customers(ctx: Any, items: list[dict[str, Any]]) -> list[Customer]:
                 customer.completeness = completeness(customer, fields, labels=False)[0]
                 created.append((customer, changes, contacts, addresses))
         ctx.session.flush()  # the batch's rows in one flush (they need their ids for the audit)
-        entries = []
+        entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]] = []
         for customer, changes, contacts, addresses in created:
             changes["code"] = [None, customer.code]
             entries.append(("customer", "created", customer.id, changes, None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -22,6 +22,9 @@ from .tags import ensure_tags
 from .unit import apply_changes, unit_of_work
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 FIELDS = ("code", "name", "kind", "stage", "level", "source_channel", "industry", "website", "phone",
           "email", "credit_limit", "currency", "notes", "owner_id")
 SORTABLE = {"name", "code", "created_at", "updated_at", "stage", "completeness", "level", "id"}
@@ -35,7 +38,7 @@ def new_code() -> str:
     return "C" + secrets.token_hex(4).upper()
 
 
-def get_customer(ctx: Any, customer_id: int, *, permission: str = "customer.read") -> Customer:
+def get_customer(ctx: ServiceContext, customer_id: int, *, permission: str = "customer.read") -> Customer:
     """Return a visible customer the actor may access, or raise NotFound / PermissionDenied."""
     ctx.require(permission)
     customer = ctx.session.get(Customer, customer_id)
@@ -52,7 +55,7 @@ def get_customer(ctx: Any, customer_id: int, *, permission: str = "customer.read
     return customer
 
 
-def code_taken(ctx: Any, code: str, other: Customer) -> str:
+def code_taken(ctx: ServiceContext, code: str, other: Customer) -> str:
     """The message for a code another customer holds: it names that customer only when the actor
     may see it (a uniqueness error must not reveal records outside the actor's scope)."""
     if other.deleted_at is None and other.merged_into_id is None and access.can_access_customer(ctx, other):
@@ -60,7 +63,7 @@ def code_taken(ctx: Any, code: str, other: Customer) -> str:
     return _("Code '%(code)s' is already used by another customer.", code=code)
 
 
-def live_customer(ctx: Any, customer_id: Any, *, field: str = "customer_id",
+def live_customer(ctx: ServiceContext, customer_id: Any, *, field: str = "customer_id",
                   permission: str = "customer.read") -> Customer:
     """The customer a new record (order, invoice, quote, opportunity, activity, ticket, ...) is for.
 
@@ -80,18 +83,18 @@ def live_customer(ctx: Any, customer_id: Any, *, field: str = "customer_id",
     elif customer.deleted_at is not None:
         message = _("Customer %(name)s was deleted and takes no new orders, quotes, tickets or other records; "
                     "restore it or choose another customer.", name=customer.name)
-    if message is not None:
+    if message is not None or customer is None:  # (no customer: a message already)
         raise ValidationError(message, errors={field: [message]})
     access.check_customer_access(ctx, customer)
     return customer
 
 
-def get_by_code(ctx: Any, code: str) -> Customer | None:
+def get_by_code(ctx: ServiceContext, code: str) -> Customer | None:
     """The customer of this code (codes are keys, stored folded: ``ＣＵ１`` finds ``CU1``)."""
     return ctx.session.scalar(select(Customer).where(Customer.code == fold(code)))
 
 
-def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
+def list_customers(ctx: ServiceContext, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
                    stage: str | None = None, level: str | None = None, sort: str = "name",
                    page: int = 1, page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
     """Search the customers the actor may see; return ``(page of customers, total)`` (a ``ListPage``: the
@@ -107,7 +110,7 @@ def list_customers(ctx: Any, *, q: str | None = None, tag: str | None = None, ow
                              page_size=page_size)
 
 
-def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
+def search_statement(ctx: ServiceContext, *, q: str | None = None, tag: str | None = None, owner_id: int | None = None,
                      stage: str | None = None, level: str | None = None) -> Any:
     """The ``select(Customer)`` of the customers the actor may see that match the filters (unordered)."""
     ctx.require("customer.read")
@@ -127,7 +130,7 @@ def search_statement(ctx: Any, *, q: str | None = None, tag: str | None = None, 
     return stmt
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Customer | None) -> dict[str, Any]:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     for key in ("name", "code"):
@@ -174,7 +177,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Customer | None) -> dict[st
     return data
 
 
-def derive_fields(ctx: Any, customer: Customer) -> None:
+def derive_fields(ctx: ServiceContext, customer: Customer) -> None:
     region = ctx.settings["DEFAULT_REGION"]
     customer.phone_normalized = normalize_phone(customer.phone, region)
     customer.email_normalized = normalize_email(customer.email)
@@ -182,14 +185,14 @@ def derive_fields(ctx: Any, customer: Customer) -> None:
     customer.search_text = search_text(customer.name, customer.code, customer.name_key)
 
 
-def refresh_completeness(ctx: Any, customer: Customer) -> None:
+def refresh_completeness(ctx: ServiceContext, customer: Customer) -> None:
     with ctx.session.no_autoflush:
         score = completeness(customer, active_fields(ctx, "customer"), labels=False)[0]
     if customer.completeness != score:
         customer.completeness = score
 
 
-def _tags(ctx: Any, names: list[str], known: dict[str, Tag] | None = None) -> list[Tag]:
+def _tags(ctx: ServiceContext, names: list[str], known: dict[str, Tag] | None = None) -> list[Tag]:
     """The tags of these names, new ones created (safe under concurrency); ``known``: tags found or
     made earlier in the same unit of work (a batch), so two customers naming one new tag share it."""
     folded = list(dict.fromkeys(n for n in (fold(raw) for raw in names) if n))
@@ -200,7 +203,7 @@ def _tags(ctx: Any, names: list[str], known: dict[str, Tag] | None = None) -> li
     return [have[n] for n in folded]
 
 
-def build_customer(ctx: Any, data: dict[str, Any], attributes: dict[str, Any] | None = None,
+def build_customer(ctx: ServiceContext, data: dict[str, Any], attributes: dict[str, Any] | None = None,
                    tags: dict[str, Tag] | None = None) -> tuple[Customer, dict[str, Any]]:
     """A new customer from cleaned ``data``: fields, custom attributes (``attributes``: already
     validated ones, to skip the check), tags and derived fields; added to the session and checked
@@ -221,7 +224,7 @@ def build_customer(ctx: Any, data: dict[str, Any], attributes: dict[str, Any] | 
     return customer, changes
 
 
-def create_customer(ctx: Any, data: dict[str, Any]) -> Customer:
+def create_customer(ctx: ServiceContext, data: dict[str, Any]) -> Customer:
     """Create a customer with its tags and custom attributes; owner defaults to the actor."""
     ctx.require("customer.write")
     data = _clean(ctx, data, None)
@@ -243,7 +246,7 @@ def check_version(customer: Any, expected_version: int | None, if_match: bool = 
         raise cls(_("The record is at version %(current)s, not %(given)s; reload it and try again.", current=customer.version, given=expected_version))
 
 
-def update_customer(ctx: Any, customer_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_customer(ctx: ServiceContext, customer_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                     if_match: bool = False) -> Customer:
     """Change a customer; a stale ``expected_version`` raises Conflict (or PreconditionFailed)."""
     customer = get_customer(ctx, customer_id, permission="customer.write")
@@ -275,7 +278,7 @@ def update_customer(ctx: Any, customer_id: int, data: dict[str, Any], *, expecte
     return customer
 
 
-def delete_customer(ctx: Any, customer_id: int, *, expected_version: int | None = None, if_match: bool = False) -> None:
+def delete_customer(ctx: ServiceContext, customer_id: int, *, expected_version: int | None = None, if_match: bool = False) -> None:
     """Soft-delete: the record and its history stay for audit, hidden from lists and search."""
     customer = get_customer(ctx, customer_id, permission="customer.delete")
     check_version(customer, expected_version, if_match)
@@ -287,7 +290,7 @@ def delete_customer(ctx: Any, customer_id: int, *, expected_version: int | None 
                       data={"code": customer.code, "name": customer.name})
 
 
-def timeline(ctx: Any, customer_id: int, *, before: dt.datetime | None = None, channel: str | None = None,
+def timeline(ctx: ServiceContext, customer_id: int, *, before: dt.datetime | None = None, channel: str | None = None,
              limit: int = 50) -> list[Interaction]:
     """The customer's interactions, newest first (every channel, every plugin's touchpoints)."""
     customer = get_customer(ctx, customer_id)
@@ -301,12 +304,12 @@ def timeline(ctx: Any, customer_id: int, *, before: dt.datetime | None = None, c
     return list(ctx.session.scalars(stmt))
 
 
-def panels(ctx: Any, customer_id: int) -> list[dict[str, Any]]:
+def panels(ctx: ServiceContext, customer_id: int) -> list[dict[str, Any]]:
     """The customer 360 sections contributed by the core and the plugins, in order."""
     customer = get_customer(ctx, customer_id)
     found = [p for group in ctx.hook.crm_customer_panels(ctx=ctx, customer=customer) for p in (group or [])]
     return [p.to_dict() for p in sorted(found, key=lambda p: (p.order, p.key))]
 
 
-def completeness_of(ctx: Any, customer: Customer) -> tuple[int, list[str]]:
+def completeness_of(ctx: ServiceContext, customer: Customer) -> tuple[int, list[str]]:
     return completeness(customer, active_fields(ctx, "customer"))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,9 @@ from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_co
 from .unit import unit_of_work
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 NAME_SIMILARITY = 0.85
 FILL_FIELDS = tuple(f for f in FIELDS if f not in ("code", "name", "owner_id", "stage", "currency"))
 
@@ -30,7 +33,7 @@ def _combine(found: dict[int, DuplicateCandidate], cand: DuplicateCandidate) -> 
     have.reasons += [r for r in cand.reasons if r not in have.reasons]
 
 
-def default_candidates(ctx: Any, customer: Customer, limit: int) -> list[DuplicateCandidate]:
+def default_candidates(ctx: ServiceContext, customer: Customer, limit: int) -> list[DuplicateCandidate]:
     """Same normalised phone or e-mail (customer or contacts), same or similar company name."""
     found: dict[int, DuplicateCandidate] = {}
     base = access.scope_customers(ctx, _visible(select(Customer.id)).where(Customer.id != customer.id))
@@ -63,7 +66,7 @@ def default_candidates(ctx: Any, customer: Customer, limit: int) -> list[Duplica
     return sorted(found.values(), key=lambda c: -c.score)[:limit]
 
 
-def find_duplicates(ctx: Any, customer_id: int, limit: int = 10) -> list[DuplicateCandidate]:
+def find_duplicates(ctx: ServiceContext, customer_id: int, limit: int = 10) -> list[DuplicateCandidate]:
     """Probable duplicates of one customer, best first, from the core and every plugin."""
     customer = get_customer(ctx, customer_id)
     found: dict[int, DuplicateCandidate] = {}
@@ -78,7 +81,7 @@ def find_duplicates(ctx: Any, customer_id: int, limit: int = 10) -> list[Duplica
     return sorted(found.values(), key=lambda c: (-c.score, c.customer_id))[:limit]
 
 
-def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
+def duplicate_groups(ctx: ServiceContext, limit: int = 100) -> list[dict[str, Any]]:
     """Groups of visible customers sharing a normalised phone, e-mail or company name."""
     ctx.require("customer.read")
     groups: list[dict[str, Any]] = []
@@ -94,7 +97,7 @@ def duplicate_groups(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
     return groups[:limit]
 
 
-def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows | RemovedRows]:
+def default_merge(ctx: ServiceContext, winner: Customer, loser: Customer) -> list[MovedRows | RemovedRows]:
     """Move every row of every table with a foreign key to customers.id (applying each table's
     declared merge policy where a unique key clashes), plus external refs."""
     moved = move_rows(ctx, winner.id, loser.id)
@@ -112,7 +115,7 @@ def default_merge(ctx: Any, winner: Customer, loser: Customer) -> list[MovedRows
     return moved
 
 
-def _merge_hooks(ctx: Any, winner: Customer, loser: Customer) -> list[Any]:
+def _merge_hooks(ctx: ServiceContext, winner: Customer, loser: Customer) -> list[Any]:
     """Call each plugin's ``crm_customer_merge`` in hook order (the core's default last); a unique
     key its rows break is refused naming that plugin, never as the database's own message."""
     hook = ctx.hook.crm_customer_merge
@@ -128,7 +131,7 @@ def _merge_hooks(ctx: Any, winner: Customer, loser: Customer) -> list[Any]:
     return groups
 
 
-def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
+def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int) -> dict[str, Any]:
     """Merge ``loser`` into ``winner``: history moves over, empty fields of the winner are filled,
     tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
     ctx.require("customer.merge")
@@ -182,7 +185,7 @@ def merge_customers(ctx: Any, winner_id: int, loser_id: int) -> dict[str, Any]:
     return summary
 
 
-def unmerge(ctx: Any, audit_id: int) -> dict[str, Any]:
+def unmerge(ctx: ServiceContext, audit_id: int) -> dict[str, Any]:
     """Undo a merge from its audit entry: rows move back, rows it removed are put back, filled
     fields and added tags are undone."""
     ctx.require("customer.merge")

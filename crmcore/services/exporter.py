@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterator
+from typing import Any, Iterator, TYPE_CHECKING
 
 from ..errors import ValidationError
 from ..i18n import _
 from ..models import Customer
 from .custom_fields import active_fields
 from .customers import FIELDS, search_statement
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 ENCODINGS = {"utf-8-sig": "utf-8-sig", "utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030"}
 BATCH = 500
@@ -56,7 +59,7 @@ def unguard_cell(text: str) -> str:
     return text
 
 
-def header(ctx: Any) -> list[str]:
+def header(ctx: ServiceContext) -> list[str]:
     """The export's columns: the importer's fields, ``tags`` and one ``attr.<name>`` per custom field."""
     return [*FIELDS, "tags", *(f"attr.{f.name}" for f in active_fields(ctx, "customer"))]
 
@@ -73,7 +76,7 @@ def _row(customer: Customer, columns: list[str]) -> list[str]:
     return out
 
 
-def iter_customer_rows(ctx: Any, **filters: Any) -> Iterator[list[str]]:
+def iter_customer_rows(ctx: ServiceContext, **filters: Any) -> Iterator[list[str]]:
     """The header, then one row per customer the actor may see (matching ``filters``), by id."""
     columns = header(ctx)
     yield columns
@@ -90,7 +93,7 @@ def iter_customer_rows(ctx: Any, **filters: Any) -> Iterator[list[str]]:
             ctx.session.expunge(customer)
 
 
-def iter_customer_csv(ctx: Any, encoding: str | None = None, **filters: Any) -> Iterator[bytes]:
+def iter_customer_csv(ctx: ServiceContext, encoding: str | None = None, **filters: Any) -> Iterator[bytes]:
     """The export as encoded byte chunks (the BOM first for ``utf-8-sig``)."""
     codec = check_encoding(encoding)
     buf = io.StringIO()

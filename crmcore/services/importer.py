@@ -4,7 +4,7 @@ from __future__ import annotations
 import codecs
 import csv
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TYPE_CHECKING
 
 from marshmallow import ValidationError as SchemaError
 
@@ -13,6 +13,9 @@ from ..schemas.customers import CustomerSchema
 from .exporter import unguard_cell
 from .customers import FIELDS, get_by_code, create_customer, update_customer
 from ..i18n import _
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 ENCODINGS = ("utf-8-sig", "gb18030")
 _schema = CustomerSchema(exclude=("contacts", "addresses"))
@@ -53,7 +56,7 @@ def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True, *, retry: bool = True) -> RowResult:
+def import_one(ctx: ServiceContext, index: int, raw: dict[str, Any], upsert: bool = True, *, retry: bool = True) -> RowResult:
     """Create or update one customer; any error rejects this row only. When another transaction
     creates the same code at the same moment, the row updates that customer instead."""
     code = raw.get("code") if isinstance(raw, dict) else None
@@ -84,7 +87,7 @@ def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True, *
         return RowResult(index, "rejected", code=code, errors=exc.errors or {"row": [exc.message]})
 
 
-def import_rows(ctx: Any, rows: Iterable[dict[str, Any]], upsert: bool = True) -> Iterator[RowResult]:
+def import_rows(ctx: ServiceContext, rows: Iterable[dict[str, Any]], upsert: bool = True) -> Iterator[RowResult]:
     """Import rows one by one (each in its own transaction), yielding each row's result."""
     ctx.require("customer.import")
     for index, raw in enumerate(rows, start=1):
@@ -214,7 +217,7 @@ def read_csv(fh: Iterable[bytes], encoding: str = "utf-8",
         if broken:
             yield first, _undecodable(broken[0], bad[broken[0]], encoding)
             continue
-        row: dict[Any, Any] = dict(zip(header, cells))
+        row: dict[Any, Any] = dict(zip(header, cells, strict=False))  # a short or long row: handled below
         if len(cells) > len(header):
             row[None] = cells[len(header):]
         for name in header[len(cells):]:

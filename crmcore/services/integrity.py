@@ -7,9 +7,12 @@ words it with the entities' field labels in the reader's language. The raw text 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..i18n import _
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 _SQLITE = re.compile(r"^(UNIQUE|NOT NULL|CHECK|FOREIGN KEY) constraint failed(?::\s*(.*))?$", re.I)
 _PG_KEY = re.compile(r"Key \((?P<cols>[^)]*)\)=")
@@ -45,7 +48,7 @@ def _kind_and_columns(orig: Any) -> tuple[str | None, str | None, list[str]]:
     return kind, table, cols
 
 
-def _labels(ctx: Any, table: str | None, columns: list[str]) -> str:
+def _labels(ctx: ServiceContext, table: str | None, columns: list[str]) -> str:
     from ..entities import COMMON_LABELS, registered
 
     labels: dict[str, Any] = {}
@@ -61,7 +64,7 @@ def _labels(ctx: Any, table: str | None, columns: list[str]) -> str:
     return str(_(", ")).join(names) if names else ""
 
 
-def integrity_message(ctx: Any, exc: Any) -> str:
+def integrity_message(ctx: ServiceContext, exc: Any) -> str:
     """The user's message for an ``IntegrityError`` (``exc``), in the reader's language."""
     kind, table, columns = _kind_and_columns(getattr(exc, "orig", None))
     fields = _labels(ctx, table, columns)

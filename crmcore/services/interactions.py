@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -16,11 +16,14 @@ from .customers import get_customer
 from .unit import unit_of_work
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 FIELDS = ("channel", "direction", "subject", "body", "occurred_at", "contact_id", "entity_type", "entity_id",
           "source", "data")
 
 
-def log_interaction(ctx: Any, customer_id: int, data: dict[str, Any]) -> Interaction:
+def log_interaction(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Interaction:
     """Append a touchpoint to the customer's timeline."""
     ctx.require("interaction.write")
     customer = get_customer(ctx, customer_id)
@@ -57,7 +60,7 @@ def log_interaction(ctx: Any, customer_id: int, data: dict[str, Any]) -> Interac
     return item
 
 
-def get_interaction(ctx: Any, interaction_id: int) -> Interaction:
+def get_interaction(ctx: ServiceContext, interaction_id: int) -> Interaction:
     ctx.require("interaction.read")
     item = ctx.session.get(Interaction, interaction_id)
     if item is None:
@@ -66,7 +69,7 @@ def get_interaction(ctx: Any, interaction_id: int) -> Interaction:
     return item
 
 
-def list_interactions(ctx: Any, *, customer_id: int | None = None, channel: str | None = None,
+def list_interactions(ctx: ServiceContext, *, customer_id: int | None = None, channel: str | None = None,
                       page: int = 1, page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
     """Interactions with customers the actor may see, newest first; by keyset from ``cursor``."""
     ctx.require("interaction.read")

@@ -1,17 +1,20 @@
 """Runs of jobs as people see them: the list, one run, cancel, status labels (``crm jobs``, the API, the admin)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from ..db import utcnow
+from ..db import changed_rows, utcnow
 from ..errors import Conflict, NotFound
 from ..i18n import _
 from ..models import JobExecution
 from .jobs import FINISHED
 
-def cancel(ctx: Any, execution_id: int) -> JobExecution:
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
+def cancel(ctx: ServiceContext, execution_id: int) -> JobExecution:
     """Cancel a run: a queued one never starts, a running one stops at its next progress report."""
     ctx.require("job.manage")
     execution = ctx.session.get(JobExecution, execution_id, populate_existing=True)
@@ -27,15 +30,15 @@ def cancel(ctx: Any, execution_id: int) -> JobExecution:
     return execution
 
 
-def _dequeue(ctx: Any, execution: JobExecution) -> bool:
+def _dequeue(ctx: ServiceContext, execution: JobExecution) -> bool:
     """Take a queued run out of its queue; False when a worker has already started it."""
     if execution.backend == "procrastinate" and execution.engine_job_id is not None:
         from . import jobs_procrastinate
 
         return jobs_procrastinate.cancel(ctx.runtime, execution.engine_job_id)
-    taken = ctx.session.execute(update(JobExecution).where(JobExecution.id == execution.id, JobExecution.status == "queued")
-                                .values(status="cancelled", finished_at=utcnow())
-                                .execution_options(synchronize_session=False)).rowcount == 1
+    taken = changed_rows(ctx.session.execute(
+        update(JobExecution).where(JobExecution.id == execution.id, JobExecution.status == "queued")
+        .values(status="cancelled", finished_at=utcnow()).execution_options(synchronize_session=False))) == 1
     ctx.session.refresh(execution)
     return taken
 
@@ -49,12 +52,12 @@ def status_label(status: str | None) -> str:
     return str(STATUS_LABELS.get(status or "", status or ""))
 
 
-def list_runs(ctx: Any, *, status: str | None = None, name: str | None = None, limit: int = 50) -> list[JobExecution]:
+def list_runs(ctx: ServiceContext, *, status: str | None = None, name: str | None = None, limit: int = 50) -> list[JobExecution]:
     """The latest runs, newest first (``job.manage``)."""
     return page_runs(ctx, status=status, name=name, page=1, page_size=limit)[0]
 
 
-def page_runs(ctx: Any, *, status: str | None = None, name: str | None = None, page: int = 1,
+def page_runs(ctx: ServiceContext, *, status: str | None = None, name: str | None = None, page: int = 1,
               page_size: int = 50) -> tuple[list[JobExecution], int]:
     """One page of runs, newest first, and how many match (``job.manage``)."""
     ctx.require("job.manage")
@@ -68,7 +71,7 @@ def page_runs(ctx: Any, *, status: str | None = None, name: str | None = None, p
     return items, int(total)
 
 
-def get_run(ctx: Any, execution_id: int) -> JobExecution:
+def get_run(ctx: ServiceContext, execution_id: int) -> JobExecution:
     """One run (``job.manage``)."""
     ctx.require("job.manage")
     execution = ctx.session.get(JobExecution, execution_id, populate_existing=True)

@@ -15,15 +15,18 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
-from ..db import utcnow
+from ..db import changed_rows, utcnow
 from ..errors import JobCancelled, NotFound
 from ..i18n import _
 from ..models import JobExecution, JobRun
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 RUNNING_GRACE = 600  # seconds: an in-process run still "running" this long after its interval is taken as crashed
@@ -46,7 +49,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
-def backend(ctx: Any) -> str:
+def backend(ctx: ServiceContext) -> str:
     """The configured backend: ``inprocess`` or ``procrastinate``."""
     return str(ctx.settings.get("JOBS_BACKEND") or "inprocess")
 
@@ -56,14 +59,14 @@ def interval_of(settings: dict[str, Any], job: Any) -> int:
     return int((settings.get("JOBS_SCHEDULE") or {}).get(job.name, job.interval) or 0)
 
 
-def get_job(ctx: Any, name: str) -> Any:
+def get_job(ctx: ServiceContext, name: str) -> Any:
     job = ctx.registry.jobs.get(name)
     if job is None:
         raise NotFound(_("No job named '%(name)s'. Known: %(known)s.", name=name, known=", ".join(sorted(ctx.registry.jobs)) or "-"))
     return job
 
 
-def _ensure_state_rows(ctx: Any, names: list[str]) -> None:
+def _ensure_state_rows(ctx: ServiceContext, names: list[str]) -> None:
     """A ``job_runs`` row per job, so claims are a conditional UPDATE (inserted once; a concurrent insert is fine)."""
     have = set(ctx.session.scalars(select(JobRun.name).where(JobRun.name.in_(names))))
     missing = [n for n in names if n not in have]
@@ -78,7 +81,7 @@ def _ensure_state_rows(ctx: Any, names: list[str]) -> None:
     ctx.session.commit()
 
 
-def claim(ctx: Any, name: str, interval: int, now: dt.datetime) -> bool:
+def claim(ctx: ServiceContext, name: str, interval: int, now: dt.datetime) -> bool:
     """Take the run of ``name`` due at ``now``: True for exactly one caller however many processes ask.
 
     Due when it never started or started ``interval`` seconds ago or more, and it is not still running
@@ -92,12 +95,12 @@ def claim(ctx: Any, name: str, interval: int, now: dt.datetime) -> bool:
                    or_(JobRun.last_status.is_(None), JobRun.last_status != "running", JobRun.last_started_at <= stale))
             .values(last_started_at=now, last_status="running", last_error=None)
             .execution_options(synchronize_session=False))
-    taken = ctx.session.execute(stmt).rowcount == 1
+    taken = changed_rows(ctx.session.execute(stmt)) == 1
     ctx.session.commit()
     return taken
 
 
-def run_job(ctx: Any, name: str, *, execution_id: int | None = None, params: dict[str, Any] | None = None,
+def run_job(ctx: ServiceContext, name: str, *, execution_id: int | None = None, params: dict[str, Any] | None = None,
             scheduled_for: dt.datetime | None = None, engine_job_id: int | None = None,
             claimed: bool = False) -> JobRun:
     """Run one job now in this process and record how it ended; a failure is recorded, not raised.
@@ -109,7 +112,7 @@ def run_job(ctx: Any, name: str, *, execution_id: int | None = None, params: dic
     job = get_job(ctx, name)
     _ensure_state_rows(ctx, [name])
     execution = _execution_for(ctx, name, execution_id, engine_job_id, params, scheduled_for)
-    state = ctx.session.get(JobRun, name)
+    state = ctx.session.get_one(JobRun, name)
     if not claimed:
         state.last_started_at, state.last_status, state.last_error = utcnow(), "running", None
     if execution.cancel_requested and execution.status in ("queued", "running"):
@@ -137,7 +140,7 @@ def run_job(ctx: Any, name: str, *, execution_id: int | None = None, params: dic
     return _finish(ctx, name, handle.execution_id, "ok", None)
 
 
-def _execution_for(ctx: Any, name: str, execution_id: int | None, engine_job_id: int | None,
+def _execution_for(ctx: ServiceContext, name: str, execution_id: int | None, engine_job_id: int | None,
                    params: dict[str, Any] | None, scheduled_for: dt.datetime | None) -> JobExecution:
     execution = None
     if execution_id is not None:
@@ -156,17 +159,17 @@ def _execution_for(ctx: Any, name: str, execution_id: int | None, engine_job_id:
     return execution
 
 
-def _finish(ctx: Any, name: str, execution_id: int, status: str, error: str | None) -> JobRun:
+def _finish(ctx: ServiceContext, name: str, execution_id: int, status: str, error: str | None) -> JobRun:
     now = utcnow()
-    execution = ctx.session.get(JobExecution, execution_id)
+    execution = ctx.session.get_one(JobExecution, execution_id)
     execution.status, execution.error, execution.finished_at = status, error, now
-    state = ctx.session.get(JobRun, name)
+    state = ctx.session.get_one(JobRun, name)
     state.last_status, state.last_error, state.last_finished_at = status, error, now
     ctx.session.commit()
     return state
 
 
-def report_progress(ctx: Any, done: int, total: int | None = None) -> None:
+def report_progress(ctx: ServiceContext, done: int, total: int | None = None) -> None:
     """Record how far the current run is (shown by ``crm jobs list``, the API and the admin) and stop it
     with ``JobCancelled`` if someone asked to cancel it. Call it between chunks, after committing one.
 
@@ -217,7 +220,7 @@ def _heartbeat(runtime: Any, execution_id: int) -> Iterator[None]:
         thread.join(5)
 
 
-def check_cancelled(ctx: Any) -> None:
+def check_cancelled(ctx: ServiceContext) -> None:
     """Raise ``JobCancelled`` if the current run was asked to stop; outside a job it does nothing."""
     handle: JobHandle | None = getattr(ctx, "job", None)
     if handle is None:
@@ -228,7 +231,7 @@ def check_cancelled(ctx: Any) -> None:
         raise JobCancelled(_("Job run %(id)s was cancelled.", id=handle.execution_id))
 
 
-def enqueue(ctx: Any, name: str, params: dict[str, Any] | None = None) -> JobExecution:
+def enqueue(ctx: ServiceContext, name: str, params: dict[str, Any] | None = None) -> JobExecution:
     """Queue one run of job ``name`` with keyword ``params`` on the configured backend; return its row."""
     get_job(ctx, name)
     where = backend(ctx)
@@ -244,7 +247,7 @@ def enqueue(ctx: Any, name: str, params: dict[str, Any] | None = None) -> JobExe
     return execution
 
 
-def due_jobs(ctx: Any, now: dt.datetime | None = None) -> list[str]:
+def due_jobs(ctx: ServiceContext, now: dt.datetime | None = None) -> list[str]:
     """Periodic jobs whose interval has passed since they last started (a preview; ``run_due`` claims them)."""
     now = now or utcnow()
     out = []
@@ -258,7 +261,7 @@ def due_jobs(ctx: Any, now: dt.datetime | None = None) -> list[str]:
     return out
 
 
-def run_due(ctx: Any, now: dt.datetime | None = None) -> dict[str, str]:
+def run_due(ctx: ServiceContext, now: dt.datetime | None = None) -> dict[str, str]:
     """Run every periodic job this process claims (interval passed since it last started) and the queued runs
     of the in-process backend; return name -> status. Safe to call from any number of processes at once."""
     now = now or utcnow()
@@ -270,7 +273,7 @@ def run_due(ctx: Any, now: dt.datetime | None = None) -> dict[str, str]:
     return out
 
 
-def run_queued(ctx: Any, limit: int = 20) -> dict[str, str]:
+def run_queued(ctx: ServiceContext, limit: int = 20) -> dict[str, str]:
     """Run queued in-process runs, and runs whose process died (no heartbeat for ``STALE`` seconds: they run
     again, a second attempt), each taken by a conditional UPDATE (one process gets each)."""
     out: dict[str, str] = {}
@@ -284,14 +287,14 @@ def run_queued(ctx: Any, limit: int = 20) -> dict[str, str]:
     ids = list(ctx.session.scalars(select(JobExecution.id).where(takeable()).order_by(JobExecution.id).limit(limit)))
     ctx.session.commit()
     for execution_id in ids:
-        taken = ctx.session.execute(update(JobExecution)
-                                    .where(JobExecution.id == execution_id, takeable())
-                                    .values(status="running", worker=worker_name(), heartbeat_at=utcnow())
-                                    .execution_options(synchronize_session=False)).rowcount == 1
+        taken = changed_rows(ctx.session.execute(update(JobExecution)
+                                                 .where(JobExecution.id == execution_id, takeable())
+                                                 .values(status="running", worker=worker_name(), heartbeat_at=utcnow())
+                                                 .execution_options(synchronize_session=False))) == 1
         ctx.session.commit()
         if not taken:
             continue
-        execution = ctx.session.get(JobExecution, execution_id)
+        execution = ctx.session.get_one(JobExecution, execution_id)
         ctx.session.refresh(execution)
         if execution.name not in ctx.registry.jobs:
             _finish_unknown(ctx, execution)
@@ -300,13 +303,13 @@ def run_queued(ctx: Any, limit: int = 20) -> dict[str, str]:
     return out
 
 
-def _finish_unknown(ctx: Any, execution: JobExecution) -> None:
+def _finish_unknown(ctx: ServiceContext, execution: JobExecution) -> None:
     execution.status, execution.finished_at = "failed", utcnow()
     execution.error = f"no job named {execution.name!r} is registered in this process"
     ctx.session.commit()
 
 
-def prune_history(ctx: Any) -> int:
+def prune_history(ctx: ServiceContext) -> int:
     """Delete finished runs older than ``CRM_JOBS_HISTORY_DAYS``; return how many."""
     days = int(ctx.settings.get("JOBS_HISTORY_DAYS") or 0)
     if days <= 0:
@@ -314,8 +317,8 @@ def prune_history(ctx: Any) -> int:
     from sqlalchemy import delete
 
     cutoff = utcnow() - dt.timedelta(days=days)
-    gone = ctx.session.execute(delete(JobExecution).where(JobExecution.status.in_(FINISHED),
-                                                          JobExecution.finished_at < cutoff)).rowcount
+    gone = changed_rows(ctx.session.execute(delete(JobExecution).where(JobExecution.status.in_(FINISHED),
+                                                                       JobExecution.finished_at < cutoff)))
     ctx.session.commit()
     return int(gone or 0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
 import procrastinate
 from sqlalchemy.engine import make_url
@@ -52,7 +52,7 @@ def engine(runtime: Any) -> procrastinate.App:
     """The engine app of ``runtime`` (built once): tasks and periodic tasks from ``runtime.registry.jobs``."""
     cached = runtime.__dict__.get(_KEY)
     if cached is not None:
-        return cached
+        return cast("procrastinate.App", cached)
     from . import jobs as job_svc
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, and_, false, func, literal, or_, select
@@ -14,6 +14,9 @@ from sqlalchemy import Select, and_, false, func, literal, or_, select
 from ..config import secret_key
 from ..errors import BadRequest
 from ..i18n import _
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 COUNT_EXACT_MAX = 1000  # rows counted exactly; above: an estimate (the COUNT_EXACT_MAX setting wins)
 COUNT_CACHE_SECONDS = 60  # how long SQLite keeps a large count it made
@@ -54,7 +57,7 @@ def after(keys: list[Key], values: list[Any]) -> Any:
     """The rows after the row of ``values`` in the order of ``keys`` (the last key is unique: the id)."""
     terms = []
     for i, key in enumerate(keys):
-        terms.append(and_(*[k.same(v) for k, v in zip(keys[:i], values[:i])], key.after(values[i])))
+        terms.append(and_(*[k.same(v) for k, v in zip(keys[:i], values[:i], strict=True)], key.after(values[i])))
     first, value = keys[0], values[0]
     if value is not None and not first.nullable:  # a bound on the first key, so an index can seek to it
         return and_(first.column <= value if first.desc else first.column >= value, or_(*terms))
@@ -79,11 +82,11 @@ def _load(value: Any) -> Any:
     raise ValueError("not a key value")
 
 
-def _serializer(ctx: Any) -> URLSafeSerializer:
+def _serializer(ctx: ServiceContext) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key(ctx.settings), salt="crm.list-cursor")
 
 
-def make_cursor(ctx: Any, name: str, sort: str, keys: list[Key], row: Any, estimate: int | None = None) -> str:
+def make_cursor(ctx: ServiceContext, name: str, sort: str, keys: list[Key], row: Any, estimate: int | None = None) -> str:
     """The opaque, signed cursor of the page after ``row`` in list ``name`` sorted by ``sort``; it carries the
     list's estimated total, so later pages count nothing."""
     data: dict[str, Any] = {"l": name, "s": sort, "v": [_dump(getattr(row, k.column.key)) for k in keys]}
@@ -92,7 +95,7 @@ def make_cursor(ctx: Any, name: str, sort: str, keys: list[Key], row: Any, estim
     return str(_serializer(ctx).dumps(data))
 
 
-def read_cursor(ctx: Any, cursor: str, name: str, sort: str, keys: list[Key]) -> tuple[list[Any], int | None]:
+def read_cursor(ctx: ServiceContext, cursor: str, name: str, sort: str, keys: list[Key]) -> tuple[list[Any], int | None]:
     """The key values (and estimated total) a cursor of this list and sort carries; ``BadRequest`` (400) for
     anything else."""
     other = _("The cursor belongs to another list; start again from the first page.")
@@ -117,7 +120,7 @@ def read_cursor(ctx: Any, cursor: str, name: str, sort: str, keys: list[Key]) ->
     return values, estimate
 
 
-def keyset_page(ctx: Any, stmt: Select[Any], *, keys: list[Key], after_values: list[Any] | None, page: int,
+def keyset_page(ctx: ServiceContext, stmt: Select[Any], *, keys: list[Key], after_values: list[Any] | None, page: int,
                 page_size: int) -> tuple[list[Any], Any]:
     """One page of ``stmt`` in the order of ``keys``: after the row of ``after_values`` when given (``page``
     is then not used), else the ``page``-th; with its last row when more follow (else None)."""
@@ -135,14 +138,14 @@ _cache: dict[Any, tuple[float, int]] = {}
 _cache_lock = threading.Lock()
 
 
-def _estimate(ctx: Any, ones: Select[Any]) -> int:
+def _estimate(ctx: ServiceContext, ones: Select[Any]) -> int:
     """The planner's row estimate (PostgreSQL), or a count kept for ``COUNT_CACHE_SECONDS`` (SQLite), of
     ``ones`` (the list's statement selecting a constant: nothing of the ORM to compile)."""
     conn = ctx.session.connection()
     if conn.dialect.name == "postgresql":
         compiled = ones.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params).scalar()
-        plan = json.loads(plan) if isinstance(plan, str) else plan
+        raw = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params).scalar()
+        plan: Any = json.loads(raw) if isinstance(raw, str) else raw
         return int(plan[0]["Plan"]["Plan Rows"])
     cache_key = ones._generate_cache_key()  # SQLAlchemy's own statement key: no compiling
     values = tuple(repr(b.effective_value) for b in cache_key.bindparams) if cache_key is not None else ()
@@ -161,7 +164,7 @@ def _estimate(ctx: Any, ones: Select[Any]) -> int:
     return total
 
 
-def count(ctx: Any, stmt: Select[Any]) -> tuple[int, bool]:
+def count(ctx: ServiceContext, stmt: Select[Any]) -> tuple[int, bool]:
     """``(total, estimated)``: exact up to ``COUNT_EXACT_MAX`` rows (a count that stops there), above it an
     estimate, never below the threshold."""
     ones = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True)  # no row read whole
@@ -186,7 +189,7 @@ class ListPage(tuple[list[Any], int]):
         return page
 
 
-def list_page(ctx: Any, stmt: Select[Any], *, name: str, keys: list[Key], sort: str = "", cursor: str | None = None,
+def list_page(ctx: ServiceContext, stmt: Select[Any], *, name: str, keys: list[Key], sort: str = "", cursor: str | None = None,
               page: int = 1, page_size: int = 25) -> ListPage:
     """A page of ``stmt`` (unordered) with its total: what every large list of the API returns. The total is
     counted on the first page only when the list is larger than it; an estimated one rides in the cursor."""

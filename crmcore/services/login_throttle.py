@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, insert, literal, or_, select, update
+from sqlalchemy import Table, case, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..config import setting_int
@@ -48,7 +48,7 @@ def check(db: Any, settings: dict[str, Any], username: str, client: str | None, 
     keys = [key for _kind, key, _limit in _limits(settings, username, client)]
     if not keys:
         return
-    table = LoginFailure.__table__
+    table = cast(Table, LoginFailure.__table__)
     with db.engine.connect() as conn:
         until = conn.scalar(select(table.c.locked_until).where(table.c.key.in_(keys), table.c.locked_until > now)
                             .order_by(table.c.locked_until.desc()).limit(1))
@@ -62,7 +62,7 @@ def failed(db: Any, settings: dict[str, Any], username: str, client: str | None,
     (``"account"``, ``"client"``), so the caller audits each lock once."""
     now = now or utcnow()
     span = dt.timedelta(seconds=lockout_seconds(settings))
-    table = LoginFailure.__table__
+    table = cast(Table, LoginFailure.__table__)
     at = literal(now, UTCDateTime())
     stale = or_(table.c.first_at <= now - span, table.c.locked_until <= now)  # a new count starts
     locked: list[str] = []
@@ -96,6 +96,6 @@ def succeeded(db: Any, settings: dict[str, Any], username: str) -> None:
     """A right password: the account's count starts again (the client's does not, so one known
     password does not reset the count of guesses at other accounts)."""
     key = client_key(settings, "login-account", username)
-    table = LoginFailure.__table__
+    table = cast(Table, LoginFailure.__table__)
     with db.engine.begin() as conn:
         conn.execute(delete(table).where(table.c.key == key))

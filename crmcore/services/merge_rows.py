@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import (Column, Index, PrimaryKeyConstraint, Table, UniqueConstraint, delete, exists, insert, select,
                         tuple_, update)
@@ -18,12 +18,15 @@ from ..errors import Conflict, PluginError
 from ..events import jsonable
 from ..i18n import _
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 SKIP_TABLES = ("customers", "customer_tags")  # the merge itself handles the customer row and its tags
 
 
-def table_owner(ctx: Any, table: Table) -> str:
+def table_owner(ctx: ServiceContext, table: Table) -> str:
     """The plugin that registered ``table`` (``core`` for the core's own tables)."""
-    owner = getattr(ctx.registry, "table_owners", {}).get(table.name)
+    owner = ctx.registry.table_owners.get(table.name)
     if owner:
         return owner
     for mapper in Base.registry.mappers:
@@ -41,9 +44,9 @@ def merge_policy(table: Table) -> str | None:
     return policy
 
 
-def unique_keys(table: Table, column: Column) -> list[tuple[Column, ...]]:
+def unique_keys(table: Table, column: Column[Any]) -> list[tuple[Column[Any], ...]]:
     """Every unique constraint, unique index or primary key of ``table`` that includes ``column``."""
-    keys: dict[tuple[str, ...], tuple[Column, ...]] = {}
+    keys: dict[tuple[str, ...], tuple[Column[Any], ...]] = {}
     for item in list(table.constraints) + list(table.indexes):
         if isinstance(item, (UniqueConstraint, PrimaryKeyConstraint)) or (isinstance(item, Index) and item.unique):
             cols = tuple(item.columns)
@@ -52,17 +55,17 @@ def unique_keys(table: Table, column: Column) -> list[tuple[Column, ...]]:
     return list(keys.values())
 
 
-def _ids(ctx: Any, pk: list[Column], *where: Any) -> list[Any]:
+def _ids(ctx: ServiceContext, pk: list[Column[Any]], *where: Any) -> list[Any]:
     """Primary keys of the matching rows: values for a one-column key, lists for a composite one."""
     rows = ctx.session.execute(select(*pk).where(*where).order_by(*pk)).all()
     return [row[0] if len(pk) == 1 else list(row) for row in rows]
 
 
-def _in(pk: list[Column], ids: list[Any]) -> Any:
+def _in(pk: list[Column[Any]], ids: list[Any]) -> Any:
     return pk[0].in_(ids) if len(pk) == 1 else tuple_(*pk).in_([tuple(i) for i in ids])
 
 
-def _clashing(ctx: Any, table: Table, column: Column, pk: list[Column], key: tuple[Column, ...], mine: int,
+def _clashing(ctx: ServiceContext, table: Table, column: Column[Any], pk: list[Column[Any]], key: tuple[Column[Any], ...], mine: int,
               theirs: int) -> list[Any]:
     """Keys of ``mine``'s rows that have a row of ``theirs`` with the same values on ``key``."""
     other = table.alias("other")
@@ -70,7 +73,7 @@ def _clashing(ctx: Any, table: Table, column: Column, pk: list[Column], key: tup
     return _ids(ctx, pk, column == mine, exists().where(other.c[column.name] == theirs, *same))
 
 
-def _remove(ctx: Any, table: Table, pk: list[Column], ids: list[Any]) -> RemovedRows:
+def _remove(ctx: ServiceContext, table: Table, pk: list[Column[Any]], ids: list[Any]) -> RemovedRows:
     rows = [{k: _to_json(v) for k, v in row.items()} for row in ctx.session.execute(
         select(table).where(_in(pk, ids)).order_by(*pk)).mappings()]
     ctx.session.execute(delete(table).where(_in(pk, ids)))
@@ -83,7 +86,7 @@ def _to_json(value: Any) -> Any:
     return jsonable(value)
 
 
-def _from_json(column: Column, value: Any) -> Any:
+def _from_json(column: Column[Any], value: Any) -> Any:
     if value is None:
         return None
     type_ = column.type
@@ -104,14 +107,14 @@ def _from_json(column: Column, value: Any) -> Any:
     return value
 
 
-def _refuse(ctx: Any, table: Table, key: tuple[Column, ...]) -> Conflict:
+def _refuse(ctx: ServiceContext, table: Table, key: tuple[Column[Any], ...]) -> Conflict:
     return Conflict(_("These customers cannot be merged: both have rows in table %(table)s (plugin %(plugin)s) "
                       "with the same %(columns)s, and the plugin declares no merge policy for that table. "
                       "Ask its maintainer to declare one (keep_winner, keep_loser or drop_derived).",
                       table=table.name, plugin=table_owner(ctx, table), columns=", ".join(c.name for c in key)))
 
 
-def move_rows(ctx: Any, winner_id: int, loser_id: int) -> list[MovedRows | RemovedRows]:
+def move_rows(ctx: ServiceContext, winner_id: int, loser_id: int) -> list[MovedRows | RemovedRows]:
     """Move the loser's rows of every table with a foreign key to customers.id to the winner.
 
     Where a unique key includes the customer column, rows of both customers may clash; the
@@ -162,19 +165,19 @@ def move_rows(ctx: Any, winner_id: int, loser_id: int) -> list[MovedRows | Remov
     return done
 
 
-def move_back(ctx: Any, moved: dict[str, Any], winner_id: int, loser_id: int) -> None:
+def move_back(ctx: ServiceContext, moved: dict[str, Any], winner_id: int, loser_id: int) -> None:
     """Undo one :class:`MovedRows` entry of a merge's audit data: those rows go back to the loser."""
     table = Base.metadata.tables[moved["table"]]
     pk = [table.c[name] for name in moved.get("pk", "id").split(",")]
     if len(pk) == 1:
         ids = [_from_json(pk[0], i) for i in moved["ids"]]
     else:
-        ids = [[_from_json(c, v) for c, v in zip(pk, i)] for i in moved["ids"]]
+        ids = [[_from_json(c, v) for c, v in zip(pk, i, strict=True)] for i in moved["ids"]]
     column = table.c[moved["column"]]
     ctx.session.execute(update(table).where(_in(pk, ids), column == winner_id).values({column.name: loser_id}))
 
 
-def restore(ctx: Any, removed: list[dict[str, Any]]) -> None:
+def restore(ctx: ServiceContext, removed: list[dict[str, Any]]) -> None:
     """Put back the rows a merge removed (after its moved rows went back to the loser)."""
     tables = Base.metadata.tables
     for entry in removed:

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import or_, select, update
@@ -25,6 +25,9 @@ from ..db import utcnow
 from ..errors import NotFound, RetriableAdapterError
 from ..i18n import _
 from ..models import OutboxDestination, OutboxMessage
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 log = logging.getLogger(__name__)
 BASE_DELAY = 5  # seconds; doubles per attempt
@@ -43,7 +46,7 @@ def backoff(attempts: int) -> dt.timedelta:
 # Writing: only destinations that exist
 # ---------------------------------------------------------------------------
 
-def active_handlers(ctx: Any) -> list[Any]:
+def active_handlers(ctx: ServiceContext) -> list[Any]:
     """The outbox handlers whose destination exists now (each handler's ``active(ctx)``, asked once
     per transaction): events get rows only for these (no ``erp`` rows without an ERP connection)."""
     handlers = ctx.registry.outbox_handlers
@@ -155,15 +158,15 @@ def resume(session: Session, name: str) -> None:
         state.failures, state.paused_until = 0, None
 
 
-def _deliver_one(ctx: Any, handler: Any, msg_id: int, now: dt.datetime, counts: dict[str, int]) -> BaseException | None:
+def _deliver_one(ctx: ServiceContext, handler: Any, msg_id: int, now: dt.datetime, counts: dict[str, int]) -> BaseException | None:
     """Deliver one claimed message and commit its outcome; return the failure, if any."""
-    msg = ctx.session.get(OutboxMessage, msg_id)
+    msg = ctx.session.get_one(OutboxMessage, msg_id)
     msg.attempts += 1
     try:
         handler.deliver(ctx, msg)
     except Exception as exc:  # noqa: BLE001 - any failure is retried, then parked
         ctx.session.rollback()
-        msg = ctx.session.get(OutboxMessage, msg_id)
+        msg = ctx.session.get_one(OutboxMessage, msg_id)
         msg.attempts += 1
         msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         msg.claimed_by = msg.claimed_until = None
@@ -178,7 +181,7 @@ def _deliver_one(ctx: Any, handler: Any, msg_id: int, now: dt.datetime, counts: 
             _note_destination(ctx.session, handler.name, now, exc)
         ctx.session.commit()
         return exc
-    msg = ctx.session.get(OutboxMessage, msg_id)  # the handler may have committed (and expired it)
+    msg = ctx.session.get_one(OutboxMessage, msg_id)  # the handler may have committed (and expired it)
     msg.status, msg.delivered_at, msg.last_error = "delivered", utcnow(), None
     msg.claimed_by = msg.claimed_until = None
     counts["delivered"] += 1
@@ -186,7 +189,7 @@ def _deliver_one(ctx: Any, handler: Any, msg_id: int, now: dt.datetime, counts: 
     return None
 
 
-def deliver_destination(ctx: Any, handler: Any, counts: dict[str, int], *, now: dt.datetime, worker: str,
+def deliver_destination(ctx: ServiceContext, handler: Any, counts: dict[str, int], *, now: dt.datetime, worker: str,
                         limit: int, batch: int = BATCH, budget: float = float("inf"), lease: int = LEASE_SECONDS,
                         clock: Callable[[], float] = time.monotonic) -> tuple[int, bool]:
     """Deliver up to ``limit`` due messages of one destination within ``budget`` seconds; return how
@@ -222,7 +225,7 @@ def deliver_destination(ctx: Any, handler: Any, counts: dict[str, int], *, now: 
     return tried, True
 
 
-def _unroutable(ctx: Any, now: dt.datetime, limit: int, counts: dict[str, int]) -> None:
+def _unroutable(ctx: ServiceContext, now: dt.datetime, limit: int, counts: dict[str, int]) -> None:
     """Messages for a destination no loaded plugin handles: noted and retried later (its plugin may return)."""
     names = list(ctx.registry.outbox_handlers)
     stmt = (select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
@@ -236,7 +239,7 @@ def _unroutable(ctx: Any, now: dt.datetime, limit: int, counts: dict[str, int]) 
     ctx.session.commit()
 
 
-def deliver_due(ctx: Any, *, limit: int = 1000, now: dt.datetime | None = None, destinations: list[str] | None = None,
+def deliver_due(ctx: ServiceContext, *, limit: int = 1000, now: dt.datetime | None = None, destinations: list[str] | None = None,
                 batch: int | None = None, time_slice: float | None = None,
                 clock: Callable[[], float] = time.monotonic) -> dict[str, int]:
     """Deliver pending messages whose time has come; return counts of delivered, retried, dead, unroutable.
@@ -276,7 +279,7 @@ def deliver_due(ctx: Any, *, limit: int = 1000, now: dt.datetime | None = None, 
     return counts
 
 
-def replay(ctx: Any, message_id: int) -> OutboxMessage:
+def replay(ctx: ServiceContext, message_id: int) -> OutboxMessage:
     """Put a dead or delivered message back in the queue (admins use this after a fix)."""
     ctx.require("outbox.manage")
     msg = ctx.session.get(OutboxMessage, message_id)

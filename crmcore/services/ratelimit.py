@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import utcnow
@@ -48,7 +48,7 @@ def hit(db: Any, settings: dict[str, Any], scope: str, client: str, *, limit: in
     if limit <= 0:
         return Verdict(True, 0, 0, 0)
     key = client_key(settings, scope, client)
-    table = RateLimitHit.__table__
+    table = cast(Table, RateLimitHit.__table__)
     mine = (table.c.bucket == key) & (table.c.window_start == start)
     bump = update(table).where(mine).values(hits=table.c.hits + 1)
     with db.engine.begin() as conn:

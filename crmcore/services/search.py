@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, or_, select, table, union
 
 from ..models import Contact, Customer
 from ..normalize import LIKE_ESCAPE, escape_like, fold, normalize_phone, search_variants
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 TRIGRAM = 3  # characters: shorter terms have no trigram; they are matched by a scan (still correct)
 PHONE_PREFIX_MIN = 4  # digits typed before a partial number is looked up as a prefix
@@ -35,7 +38,7 @@ def phone_prefix(q: str, region: str) -> str | None:
     return f"+{country}{digits[1:] if digits.startswith('0') else digits}"
 
 
-def _dialect(ctx: Any) -> str:
+def _dialect(ctx: ServiceContext) -> str:
     return str(ctx.session.get_bind().dialect.name)
 
 
@@ -43,14 +46,14 @@ def _prefix(dialect: str, col: Any, prefix: str) -> ColumnElement[bool]:
     """``col`` starts with ``prefix``, served by a B-tree: a range on SQLite (binary collation), ``LIKE``
     on PostgreSQL (the ``varchar_pattern_ops`` indexes)."""
     if dialect == "postgresql":
-        return col.like(escape_like(prefix) + "%", escape=LIKE_ESCAPE)
-    return (col >= prefix) & (col < prefix + "\U0010ffff")
+        return cast(ColumnElement[bool], col.like(escape_like(prefix) + "%", escape=LIKE_ESCAPE))
+    return cast(ColumnElement[bool], (col >= prefix) & (col < prefix + "\U0010ffff"))
 
 
 def _contains(dialect: str, col: Any, term: str) -> ColumnElement[bool]:
     """``col`` contains ``term`` literally (no wildcard), case as stored."""
     if dialect == "postgresql":
-        return col.like("%" + escape_like(term) + "%", escape=LIKE_ESCAPE)
+        return cast(ColumnElement[bool], col.like("%" + escape_like(term) + "%", escape=LIKE_ESCAPE))
     return func.instr(col, term) > 0
 
 
@@ -62,7 +65,7 @@ def _fts(fts: Any, name: str, term: str) -> Select[Any]:
     return select(fts.c.rowid.label("id")).where(literal_column(name).op("MATCH")(literal(_phrase(term))))
 
 
-def contact_text(ctx: Any, q: str, key: Any) -> list[Select[Any]]:
+def contact_text(ctx: ServiceContext, q: str, key: Any) -> list[Select[Any]]:
     """Selects of ``key`` (a Contact column) for contacts whose name, e-mail or WeChat id contains ``q``
     (as typed, folded, or with full-width punctuation, like the stored names)."""
     dialect = _dialect(ctx)
@@ -75,7 +78,7 @@ def contact_text(ctx: Any, q: str, key: Any) -> list[Select[Any]]:
     return [select(key).where(or_(*conds))]
 
 
-def _phone_arms(ctx: Any, key: Any, exact: str | None, prefix: str | None) -> list[Select[Any]]:
+def _phone_arms(ctx: ServiceContext, key: Any, exact: str | None, prefix: str | None) -> list[Select[Any]]:
     """Customers (``key`` None) or contacts whose numbers equal ``exact`` or start with ``prefix``."""
     dialect = _dialect(ctx)
     arms: list[Select[Any]] = []
@@ -88,14 +91,14 @@ def _phone_arms(ctx: Any, key: Any, exact: str | None, prefix: str | None) -> li
     return arms
 
 
-def _email_arms(ctx: Any, key: Any, typed: str) -> list[Select[Any]]:
+def _email_arms(ctx: ServiceContext, key: Any, typed: str) -> list[Select[Any]]:
     dialect = _dialect(ctx)
     if key is None:
         return [select(Customer.id).where(_prefix(dialect, Customer.email_normalized, typed))]
     return [select(key).where(_prefix(dialect, Contact.email_normalized, typed))]
 
 
-def customer_ids(ctx: Any, q: str) -> Any:
+def customer_ids(ctx: ServiceContext, q: str) -> Any:
     """The ids of customers matching ``q`` (a union of indexed lookups; visibility is the caller's).
 
     A phone number in any written form finds the E.164 numbers of customers and contacts (and a code equal
@@ -127,7 +130,7 @@ def customer_ids(ctx: Any, q: str) -> Any:
     return union(*arms)
 
 
-def contact_ids(ctx: Any, q: str) -> Any:
+def contact_ids(ctx: ServiceContext, q: str) -> Any:
     """The ids of contacts matching ``q``: numbers (E.164, any written form; prefix when partly typed),
     e-mails (prefix, with ``@``), QQ numbers (equal), names, e-mails and WeChat ids (containing it)."""
     region = ctx.settings["DEFAULT_REGION"]

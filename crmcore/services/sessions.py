@@ -6,12 +6,13 @@ login's session and remember-me cookie new; the version makes them all stop work
 """
 from __future__ import annotations
 
-from typing import Any
+
+from sqlalchemy.orm import Session, scoped_session
 
 from ..models import User
 
 
-def user_for_session(session: Any, session_id: str) -> User | None:
+def user_for_session(session: Session | scoped_session[Session], session_id: str) -> User | None:
     """The active user a session names, or None when it is malformed, old (another auth version) or disabled."""
     parts = str(session_id or "").split(":")
     if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[0]) > 18:

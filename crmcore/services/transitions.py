@@ -5,7 +5,7 @@ waited for its approval); neither imports the other for it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from ..errors import Conflict
 from ..events import record_change
@@ -13,8 +13,11 @@ from ..i18n import _
 from ..models import WorkflowDefinition, WorkflowTransition
 from .workflow_registry import actions
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
-def apply_transition(ctx: Any, wf: WorkflowDefinition, tr: WorkflowTransition, record: Any, *,
+
+def apply_transition(ctx: ServiceContext, wf: WorkflowDefinition, tr: WorkflowTransition, record: Any, *,
                      comment: str | None = None, request_id: int | None = None) -> None:
     """Move the record to the transition's target state: field updates, named actions, audit, event."""
     entity = wf.entity

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -11,11 +11,14 @@ from ..errors import Conflict
 from ..i18n import _
 from .integrity import integrity_message
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 _DEPTH = "crm_uow_depth"
 
 
 @contextmanager
-def unit_of_work(ctx: Any) -> Iterator[Any]:
+def unit_of_work(ctx: ServiceContext) -> Iterator[Any]:
     """Commit at the end of the outermost block; roll everything back on any error.
 
     Nested blocks (a service calling another) join the outer one.

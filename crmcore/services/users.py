@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -19,6 +19,9 @@ from ..models.auth import SCOPES
 from . import login_throttle
 from .sessions import end_sessions
 from .unit import unit_of_work
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD = 8
@@ -41,7 +44,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def seed_roles(ctx: Any) -> list[Role]:
+def seed_roles(ctx: ServiceContext) -> list[Role]:
     """Create missing default roles and grant each the permissions plugins assign to it."""
     out = []
     with unit_of_work(ctx):
@@ -60,7 +63,7 @@ def seed_roles(ctx: Any) -> list[Role]:
     return out
 
 
-def get_role(ctx: Any, name: str) -> Role:
+def get_role(ctx: ServiceContext, name: str) -> Role:
     role = ctx.session.scalar(select(Role).where(Role.name == name))
     if role is None:
         names = ", ".join(ctx.session.scalars(select(Role.name).order_by(Role.name)))
@@ -68,7 +71,7 @@ def get_role(ctx: Any, name: str) -> Role:
     return role
 
 
-def check_role(ctx: Any, permissions: list[str], scope: str) -> None:
+def check_role(ctx: ServiceContext, permissions: list[str], scope: str) -> None:
     errors = {}
     unknown = [p for p in permissions if p != "*" and not p.endswith(".*") and p not in ctx.registry.permissions]
     if unknown:
@@ -79,7 +82,7 @@ def check_role(ctx: Any, permissions: list[str], scope: str) -> None:
         raise ValidationError(_("The role is not valid."), errors=errors)
 
 
-def create_user(ctx: Any, username: str, password: str | None, role: str = "sales", *, email: str | None = None,
+def create_user(ctx: ServiceContext, username: str, password: str | None, role: str = "sales", *, email: str | None = None,
                 full_name: str | None = None, team: str | None = None, locale: str | None = None) -> User:
     ctx.require("user.manage")
     errors = {}
@@ -106,7 +109,7 @@ def create_user(ctx: Any, username: str, password: str | None, role: str = "sale
     return user
 
 
-def set_password(ctx: Any, user: User, password: str) -> None:
+def set_password(ctx: ServiceContext, user: User, password: str) -> None:
     """Set a new password; every session and remember-me cookie of the user ends."""
     if len(password) < MIN_PASSWORD:
         raise ValidationError(_("The password is too short."), errors={"password": [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]})
@@ -116,7 +119,7 @@ def set_password(ctx: Any, user: User, password: str) -> None:
         record_change(ctx, "user", "updated", user.id, {"password": ["***", "***"]})
 
 
-def authenticate(ctx: Any, username: str, password: str, client: str | None = None) -> User:
+def authenticate(ctx: ServiceContext, username: str, password: str, client: str | None = None) -> User:
     """Return the active user with these credentials or raise AuthenticationRequired.
 
     Failed attempts count against the account and ``client`` (the caller's address): past the
@@ -141,7 +144,7 @@ def authenticate(ctx: Any, username: str, password: str, client: str | None = No
     return user
 
 
-def _audit_login(ctx: Any, user: User | None, username: str, client: str | None, locked: list[str]) -> None:
+def _audit_login(ctx: ServiceContext, user: User | None, username: str, client: str | None, locked: list[str]) -> None:
     """Audit a failed login (and the locks it set) in a transaction of its own: it stays whatever happens next."""
     actx = ctx.fresh()
     try:
@@ -163,7 +166,7 @@ _DUMMY = ("scrypt:32768:8:1$1EOnammw3FS5drd5$e1ec2c2441b6e068b67f7737fc3465efb5d
           "d5deca869f5d8ed1b8055f4ab6fa3c72dbfd1abfa93acd46ece1dd35c421b3e3")
 
 
-def get_user(ctx: Any, ref: str | int) -> User:
+def get_user(ctx: ServiceContext, ref: str | int) -> User:
     stmt = select(User).where(User.id == int(ref)) if str(ref).isdigit() else select(User).where(User.username == ref)
     user = ctx.session.scalar(stmt)
     if user is None:
@@ -185,7 +188,7 @@ def token_expiry(token: ApiToken, settings: dict[str, Any]) -> dt.datetime | Non
     return token.created_at + dt.timedelta(days=ttl) if ttl and token.created_at else None
 
 
-def create_token(ctx: Any, user: User, name: str = "default", expires_days: int | None = None) -> tuple[ApiToken, str]:
+def create_token(ctx: ServiceContext, user: User, name: str = "default", expires_days: int | None = None) -> tuple[ApiToken, str]:
     """Issue a token; the plain value is returned once and only its SHA-256 is stored.
 
     It expires after ``expires_days``, which defaults to and may not exceed ``TOKEN_TTL_DAYS``.
@@ -208,7 +211,7 @@ def create_token(ctx: Any, user: User, name: str = "default", expires_days: int 
     return token, plain
 
 
-def revoke_token(ctx: Any, token_id: int) -> None:
+def revoke_token(ctx: ServiceContext, token_id: int) -> None:
     token = ctx.session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(_("Token %(id)s does not exist.", id=token_id))
@@ -236,4 +239,5 @@ def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = N
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
         token.last_used_at = now  # coarse, so reads do not write on every request
         session.commit()
-    return token.user
+    user: User = token.user
+    return user

@@ -7,14 +7,14 @@ an approval request instead and the transition happens when the request is appro
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from ..db import utcnow
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
-from ..events import jsonable, record_change
+from ..events import jsonable_dict, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, WorkflowDefinition, WorkflowState, WorkflowTransition
 from .. import conditions
@@ -23,6 +23,9 @@ from .transitions import apply_transition
 from .unit import unit_of_work
 from .workflow_registry import actions, entities
 
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
 __all__ = ["apply_transition", "available_actions", "create_workflow", "delete_workflow", "describe", "fire",
            "get_workflow", "list_workflows", "load_record", "update_workflow", "workflow_for"]
 
@@ -30,7 +33,7 @@ DEF_FIELDS = ("name", "entity", "state_field", "description", "priority", "condi
 FORBIDDEN_UPDATES = ("id", "version", "created_at", "updated_at")
 
 
-def entity_spec(ctx: Any, name: str) -> Any:
+def entity_spec(ctx: ServiceContext, name: str) -> Any:
     spec = entities(ctx).get(name)
     if spec is None:
         raise ValidationError(_("Unknown entity '%(name)s'.", name=name),
@@ -38,7 +41,7 @@ def entity_spec(ctx: Any, name: str) -> Any:
     return spec
 
 
-def load_record(ctx: Any, entity: str, record_id: int) -> Any:
+def load_record(ctx: ServiceContext, entity: str, record_id: int) -> Any:
     """The record of ``entity`` with id ``record_id``, through the entity's loader (its record rules)."""
     return entity_spec(ctx, entity).load(ctx, record_id)
 
@@ -48,7 +51,7 @@ def load_record(ctx: Any, entity: str, record_id: int) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-def get_workflow(ctx: Any, workflow_id: int) -> WorkflowDefinition:
+def get_workflow(ctx: ServiceContext, workflow_id: int) -> WorkflowDefinition:
     ctx.require("workflow.read")
     wf = ctx.session.get(WorkflowDefinition, workflow_id)
     if wf is None:
@@ -56,7 +59,7 @@ def get_workflow(ctx: Any, workflow_id: int) -> WorkflowDefinition:
     return wf
 
 
-def list_workflows(ctx: Any, entity: str | None = None) -> list[WorkflowDefinition]:
+def list_workflows(ctx: ServiceContext, entity: str | None = None) -> list[WorkflowDefinition]:
     ctx.require("workflow.read")
     stmt = select(WorkflowDefinition).order_by(WorkflowDefinition.entity, WorkflowDefinition.priority.desc(),
                                                WorkflowDefinition.id)
@@ -65,7 +68,7 @@ def list_workflows(ctx: Any, entity: str | None = None) -> list[WorkflowDefiniti
     return list(ctx.session.scalars(stmt))
 
 
-def _clean_definition(ctx: Any, data: dict[str, Any], existing: WorkflowDefinition | None) -> dict[str, Any]:
+def _clean_definition(ctx: ServiceContext, data: dict[str, Any], existing: WorkflowDefinition | None) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     entity = data.get("entity", existing.entity if existing else None)
     spec = entity_spec(ctx, entity) if entity else None
@@ -126,11 +129,11 @@ def _clean_definition(ctx: Any, data: dict[str, Any], existing: WorkflowDefiniti
     return data
 
 
-def _policy_by_name(ctx: Any, name: str) -> ApprovalPolicy | None:
+def _policy_by_name(ctx: ServiceContext, name: str) -> ApprovalPolicy | None:
     return ctx.session.scalar(select(ApprovalPolicy).where(ApprovalPolicy.name == name))
 
 
-def _build_children(ctx: Any, wf: WorkflowDefinition, data: dict[str, Any]) -> None:
+def _build_children(ctx: ServiceContext, wf: WorkflowDefinition, data: dict[str, Any]) -> None:
     if wf.id is not None:  # delete the old rows first: the new ones reuse their unique names
         if "states" in data:
             wf.states = []
@@ -150,7 +153,7 @@ def _build_children(ctx: Any, wf: WorkflowDefinition, data: dict[str, Any]) -> N
             policy=_policy_by_name(ctx, t["policy"]) if t.get("policy") else None) for t in data["transitions"]]
 
 
-def create_workflow(ctx: Any, data: dict[str, Any]) -> WorkflowDefinition:
+def create_workflow(ctx: ServiceContext, data: dict[str, Any]) -> WorkflowDefinition:
     """Create a workflow from data: ``states`` (name, label, initial, final, on_enter, actions) and
     ``transitions`` (action, from_state, to_state, roles, guard, allow_self_approval, policy)."""
     ctx.require("workflow.manage")
@@ -165,7 +168,7 @@ def create_workflow(ctx: Any, data: dict[str, Any]) -> WorkflowDefinition:
     return wf
 
 
-def update_workflow(ctx: Any, workflow_id: int, data: dict[str, Any], *, expected_version: int | None = None) -> WorkflowDefinition:
+def update_workflow(ctx: ServiceContext, workflow_id: int, data: dict[str, Any], *, expected_version: int | None = None) -> WorkflowDefinition:
     """Change a workflow; ``states`` and ``transitions``, when given, replace all of them."""
     wf = get_workflow(ctx, workflow_id)
     ctx.require("workflow.manage")
@@ -189,7 +192,7 @@ def update_workflow(ctx: Any, workflow_id: int, data: dict[str, Any], *, expecte
     return wf
 
 
-def delete_workflow(ctx: Any, workflow_id: int) -> None:
+def delete_workflow(ctx: ServiceContext, workflow_id: int) -> None:
     wf = get_workflow(ctx, workflow_id)
     ctx.require("workflow.manage")
     with unit_of_work(ctx):
@@ -200,7 +203,7 @@ def delete_workflow(ctx: Any, workflow_id: int) -> None:
 
 def describe(wf: WorkflowDefinition) -> dict[str, Any]:
     """The workflow as plain data (the API's body, the audit entry)."""
-    return jsonable({
+    return jsonable_dict({
         "id": wf.id, "name": wf.name, "entity": wf.entity, "state_field": wf.state_field,
         "description": wf.description, "priority": wf.priority, "condition": wf.condition, "active": wf.active,
         "version": wf.version,
@@ -217,7 +220,7 @@ def describe(wf: WorkflowDefinition) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def workflow_for(ctx: Any, entity: str, record: Any) -> WorkflowDefinition | None:
+def workflow_for(ctx: ServiceContext, entity: str, record: Any) -> WorkflowDefinition | None:
     """The active workflow of ``entity`` with the highest priority whose condition holds for ``record``."""
     stmt = (select(WorkflowDefinition).where(WorkflowDefinition.entity == entity, WorkflowDefinition.active.is_(True))
             .order_by(WorkflowDefinition.priority.desc(), WorkflowDefinition.id))
@@ -227,13 +230,13 @@ def workflow_for(ctx: Any, entity: str, record: Any) -> WorkflowDefinition | Non
     return None
 
 
-def _role_allows(ctx: Any, tr: WorkflowTransition) -> bool:
+def _role_allows(ctx: ServiceContext, tr: WorkflowTransition) -> bool:
     if not tr.roles or ctx.actor is None or "*" in ctx.permissions:
         return True
     return ctx.actor.role is not None and ctx.actor.role.name in tr.roles
 
 
-def available_actions(ctx: Any, entity: str, record_id: int) -> dict[str, Any]:
+def available_actions(ctx: ServiceContext, entity: str, record_id: int) -> dict[str, Any]:
     """The record's workflow, its state and the actions the actor may fire now (guards checked)."""
     record = load_record(ctx, entity, record_id)
     wf = workflow_for(ctx, entity, record)
@@ -250,7 +253,7 @@ def available_actions(ctx: Any, entity: str, record_id: int) -> dict[str, Any]:
     return {"workflow": wf.name, "state": state, "actions": out}
 
 
-def fire(ctx: Any, entity: str, record_id: int, action: str, *, comment: str | None = None) -> dict[str, Any]:
+def fire(ctx: ServiceContext, entity: str, record_id: int, action: str, *, comment: str | None = None) -> dict[str, Any]:
     """Fire ``action`` on a record: the transition happens now, or an approval request opens.
 
     :return: ``{"status": "done", "state": ...}`` or ``{"status": "pending_approval", "request_id": ...}``.

@@ -8,9 +8,12 @@ Imports of the CRM happen inside the fixtures, so loading the plugin costs nothi
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
 
 
 @pytest.fixture(scope="session")
@@ -119,11 +122,12 @@ def make_user(rt: Any) -> Callable[..., tuple[Any, dict[str, str]]]:
 @pytest.fixture
 def admin_headers(make_user: Callable[..., Any]) -> dict[str, str]:
     """API headers of an administrator."""
-    return make_user("admin", username="root")[1]
+    headers: dict[str, str] = make_user("admin", username="root")[1]
+    return headers
 
 
 @pytest.fixture
-def make_customer(ctx: Any) -> Callable[..., Any]:
+def make_customer(ctx: ServiceContext) -> Callable[..., Any]:
     """``make_customer("Acme", owner, email=...)`` -> a Customer owned by ``owner`` (a User or None),
     created through the service (audited, events sent)."""
     from ..services import customers as customer_svc

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.runtime import ServiceContext
 
 CRM_REQUIRES = ["sales"]
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
@@ -19,21 +20,21 @@ CRM_COMPUTED_FIELDS = ".services.computed:computed_fields"
 
 
 @hookimpl
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .services.profile import customer_panel
 
     return customer_panel(ctx, customer)
 
 
 @hookimpl
-def crm_sales_cross_sell(ctx: Any, customer: Any, opportunity: Any) -> list[Any]:
+def crm_sales_cross_sell(ctx: ServiceContext, customer: Any, opportunity: Any) -> list[Any]:
     from .services.basket import suggestions_for
 
     return suggestions_for(ctx, customer)
 
 
 @hookimpl(trylast=True)  # after the sales plugin's demo, whose products and customers it uses
-def crm_demo_data(ctx: Any) -> list[str]:
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo
 
     return [load_demo(ctx)]

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 from crmcore.contracts import Job
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 
 def jsonable(value: Any) -> Any:
@@ -193,7 +194,7 @@ def tags_cmd(as_json: bool) -> None:
         click.echo(f"  {name:<30} {count}")
 
 
-def _nightly(ctx: Any) -> None:
+def _nightly(ctx: ServiceContext) -> None:
     from crmcore.errors import ValidationError
 
     from .services import basket, churn, clv, rfm
@@ -210,7 +211,7 @@ def _nightly(ctx: Any) -> None:
         ctx.report_progress(done, 4)
 
 
-def _tags(ctx: Any) -> None:
+def _tags(ctx: ServiceContext) -> None:
     from .services import tags
 
     tags.apply_rules(ctx)

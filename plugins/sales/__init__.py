@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.runtime import ServiceContext
 
 CRM_HOOKSPECS = "plugins.sales.hookspecs"
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
@@ -25,49 +26,49 @@ CRM_WORKFLOW_ACTIONS = ".services.workflow:actions"
 
 
 @hookimpl
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .panels import customer_panels
 
     return customer_panels(ctx, customer)
 
 
 @hookimpl
-def crm_demo_data(ctx: Any) -> list[str]:
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo
 
     return [load_demo(ctx)]
 
 
 @hookimpl
-def crm_sales_discount_approval(ctx: Any, quote: Any) -> bool | None:
+def crm_sales_discount_approval(ctx: ServiceContext, quote: Any) -> bool | None:
     from .services.workflow import needs_approval
 
     return needs_approval(ctx, quote)
 
 
 @hookimpl
-def crm_approval_completed(ctx: Any, request: Any, record: Any) -> None:
+def crm_approval_completed(ctx: ServiceContext, request: Any, record: Any) -> None:
     from .services.workflow import apply_outcome
 
     apply_outcome(ctx, request, record)
 
 
 @hookimpl
-def crm_after_commit(ctx: Any, entity: str, action: str, entity_id: Any, changes: dict[str, Any]) -> None:
+def crm_after_commit(ctx: ServiceContext, entity: str, action: str, entity_id: Any, changes: dict[str, Any]) -> None:
     from .services.workflow import close_when_decided_elsewhere
 
     close_when_decided_elsewhere(ctx, entity, entity_id, changes)
 
 
 @hookimpl(optionalhook=True)  # a hook of the erp plugin: sales loads without it
-def crm_sync_apply(ctx: Any, stream: str, record: Any, sync: Any) -> Any:
+def crm_sync_apply(ctx: ServiceContext, stream: str, record: Any, sync: Any) -> Any:
     from .services.erp_sync import apply_record
 
     return apply_record(ctx, stream, record, sync)
 
 
 @hookimpl(optionalhook=True)  # a hook of the erp plugin: sales loads without it
-def crm_sync_export(ctx: Any, entity: str, entity_id: int, sync: Any) -> Any:
+def crm_sync_export(ctx: ServiceContext, entity: str, entity_id: int, sync: Any) -> Any:
     from .services.erp_sync import export_record
 
     return export_record(ctx, entity, entity_id, sync)

@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 
 from crmcore.contracts import AuditEntity
 from crmcore.services.audit_scope import customer_in, ids_in
+from crmcore.runtime import ServiceContext
 
 from .models import Activity, Expense, Invoice, Lead, Metric, Opportunity, Order, Quote, SalesTarget
 from .services import access
@@ -14,13 +15,13 @@ from .services import access
 
 def _owned(model: Any) -> Any:
     """Entries of the records whose owner the reader sees."""
-    def visible(ctx: Any) -> Any:
+    def visible(ctx: ServiceContext) -> Any:
         return None if ctx.scope == "all" else ids_in(access.scope_owned(ctx, select(model.id), model.owner_id))
 
     return visible
 
 
-def _leads(ctx: Any) -> Any:
+def _leads(ctx: ServiceContext) -> Any:
     from .services.leads import _scope
 
     return None if ctx.scope == "all" else ids_in(_scope(ctx, select(Lead.id)))
@@ -28,7 +29,7 @@ def _leads(ctx: Any) -> Any:
 
 def _sold(model: Any) -> Any:
     """Orders and invoices: visible when their owner or their customer is (deleted ones by their customer)."""
-    def visible(ctx: Any) -> Any:
+    def visible(ctx: ServiceContext) -> Any:
         from .services.orders import _scope
 
         if ctx.scope == "all":
@@ -38,7 +39,7 @@ def _sold(model: Any) -> Any:
     return visible
 
 
-def _targets(ctx: Any) -> Any:
+def _targets(ctx: ServiceContext) -> Any:
     from crmcore.services.access import team_ids
 
     cond = access.owner_condition(ctx, SalesTarget.user_id)
@@ -47,7 +48,7 @@ def _targets(ctx: Any) -> Any:
     return ids_in(select(SalesTarget.id).where(or_(cond, SalesTarget.team_id.in_(team_ids(ctx) or [-1]))))
 
 
-def _metrics(ctx: Any) -> Any:
+def _metrics(ctx: ServiceContext) -> Any:
     from .services.metrics import _shared_with
 
     if ctx.actor is None or ctx.can("sales.metric.manage"):

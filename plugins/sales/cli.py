@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from crmcore.contracts import Job
+from crmcore.runtime import ServiceContext
 
 
 def _ctx() -> Any:
@@ -117,7 +118,7 @@ def demo_cmd() -> None:
     click.echo(load_demo(_ctx()))
 
 
-def _daily_kpis(ctx: Any) -> None:
+def _daily_kpis(ctx: ServiceContext) -> None:
     from .services.money import base_currency
     from .services.periods import parse_period
     from .services.snapshots import recompute

@@ -6,9 +6,18 @@ that implements one of these without requiring ``sales`` marks the impl ``option
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmcore import hookspec
+
+if TYPE_CHECKING:  # real types for readers, not imported at run time
+    from sqlalchemy import Select
+
+    from crmcore.models import Customer
+    from crmcore.runtime import ServiceContext
+
+    from .contracts import Suggestion
+    from .models import Opportunity, Quote
 
 # ---------------------------------------------------------------------------
 # Sales: cross-selling, complaints, discount approval
@@ -16,7 +25,7 @@ from crmcore import hookspec
 
 
 @hookspec
-def crm_sales_cross_sell(ctx: Any, customer: Any, opportunity: Any | None) -> list[Any]:
+def crm_sales_cross_sell(ctx: ServiceContext, customer: Customer, opportunity: Opportunity | None) -> list[Suggestion]:
     """Suggest products to offer a customer, shown on the opportunity and the customer.
 
     Called each time suggestions are shown (``GET .../suggestions``, the customer 360 panel).
@@ -31,7 +40,8 @@ def crm_sales_cross_sell(ctx: Any, customer: Any, opportunity: Any | None) -> li
 
 
 @hookspec(firstresult=True)
-def crm_sales_complaints(ctx: Any, customer_ids: Any, start: dt.datetime, end: dt.datetime) -> int | None:
+def crm_sales_complaints(ctx: ServiceContext, customer_ids: Select[Any], start: dt.datetime, end: dt.datetime
+                         ) -> int | None:
     """Count the complaints received from some customers in a period (the complaint-rate KPI).
 
     Called by the KPI service. The service plugin answers from its tickets; when no plugin
@@ -46,7 +56,7 @@ def crm_sales_complaints(ctx: Any, customer_ids: Any, start: dt.datetime, end: d
 
 
 @hookspec(firstresult=True)
-def crm_sales_discount_approval(ctx: Any, quote: Any) -> bool | None:
+def crm_sales_discount_approval(ctx: ServiceContext, quote: Quote) -> bool | None:
     """Decide whether a submitted quote needs approval before it may be sent or ordered.
 
     Called by ``submit_quote`` inside its transaction. The workflow plugin answers from its

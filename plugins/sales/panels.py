@@ -8,12 +8,13 @@ from sqlalchemy import func, select
 
 from crmcore.contracts import Panel
 from crmcore.i18n import _, local_money
+from crmcore.runtime import ServiceContext
 
 from .models import Activity, Opportunity
 from .services import access
 
 
-def customer_panels(ctx: Any, customer: Any) -> list[Panel]:
+def customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
     panels = []
     if ctx.can("sales.opportunity.read"):
         stmt = access.scope_owned(ctx, select(Opportunity), Opportunity.owner_id).where(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.runtime import ServiceContext
 
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
@@ -28,14 +29,14 @@ CRM_ENTITIES = ".admin.entities:entities"
 
 
 @hookimpl
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Any]:
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .panels import customer_panels
 
     return customer_panels(ctx, customer)
 
 
 @hookimpl
-def crm_demo_data(ctx: Any) -> list[str]:
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo
 
     return [load_demo(ctx)]
@@ -50,7 +51,7 @@ def crm_startup(app: Any) -> None:
 
 
 @hookimpl
-def crm_event(ctx: Any, event: Any) -> None:
+def crm_event(ctx: ServiceContext, event: Any) -> None:
     """An order of the sales plugin (when loaded) schedules the ``order`` follow-up rules."""
     if event.name != "sales.order.created":
         return
@@ -64,7 +65,7 @@ def crm_event(ctx: Any, event: Any) -> None:
 
 
 @hookimpl
-def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+def crm_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
     """A ticket moved by the core's workflow engine gets the same SLA effects as the plugin's moves."""
     if entity == "service_ticket" and not created:
         from .services.engine import on_before_save
@@ -73,7 +74,7 @@ def crm_before_save(ctx: Any, entity: str, obj: Any, changes: dict[str, Any], cr
 
 
 @hookimpl(optionalhook=True)
-def crm_sales_complaints(ctx: Any, customer_ids: Any, start: Any, end: Any) -> int | None:
+def crm_sales_complaints(ctx: ServiceContext, customer_ids: Any, start: Any, end: Any) -> int | None:
     """Complaint tickets of these customers opened in the period (for the sales complaint-rate KPI)."""
     from .services.tickets import count_complaints
 

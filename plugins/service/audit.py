@@ -7,28 +7,29 @@ from sqlalchemy import or_, select
 
 from crmcore.contracts import AuditEntity
 from crmcore.services.audit_scope import customer_in, ids_in, visible_customer_ids
+from crmcore.runtime import ServiceContext
 
 from .models import Delivery, FollowUp, QualityRecord, Survey, Ticket, TicketMessage, Visit
 
 
-def _tickets_select(ctx: Any) -> Any:
+def _tickets_select(ctx: ServiceContext) -> Any:
     from .services.tickets import scope_tickets
 
     return scope_tickets(ctx, select(Ticket.id))
 
 
-def _tickets(ctx: Any) -> Any:
+def _tickets(ctx: ServiceContext) -> Any:
     """Tickets the reader sees; deleted ones by their customer (the entry keeps it)."""
     return None if ctx.scope == "all" else or_(ids_in(_tickets_select(ctx)), customer_in(ctx))
 
 
-def _messages(ctx: Any) -> Any:
+def _messages(ctx: ServiceContext) -> Any:
     if ctx.scope == "all":
         return None
     return ids_in(select(TicketMessage.id).where(TicketMessage.ticket_id.in_(_tickets_select(ctx))))
 
 
-def _visits(ctx: Any) -> Any:
+def _visits(ctx: ServiceContext) -> Any:
     from .services.visits import scope_visits
 
     return None if ctx.scope == "all" else ids_in(scope_visits(ctx, select(Visit.id)))
@@ -36,7 +37,7 @@ def _visits(ctx: Any) -> Any:
 
 def _by_customer(model: Any) -> Any:
     """Records of a customer the reader sees, or of a ticket they see."""
-    def visible(ctx: Any) -> Any:
+    def visible(ctx: ServiceContext) -> Any:
         if ctx.scope == "all":
             return None
         conds = [model.customer_id.in_(visible_customer_ids(ctx))]

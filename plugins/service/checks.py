@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import smtplib
-from typing import Any
 
 from crmcore.config import setting_bool
 from crmcore.contracts import Check, Finding
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 
-def check_mail(ctx: Any) -> list[Finding]:
+def check_mail(ctx: ServiceContext) -> list[Finding]:
     """Connect to ``SERVICE_SMTP_HOST`` and greet it (STARTTLS when configured); no mail is sent."""
     host = str(ctx.settings.get("SERVICE_SMTP_HOST") or "").strip()
     if not host:

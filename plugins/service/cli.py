@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from crmcore.contracts import Job
 from crmcore.errors import CRMError
+from crmcore.runtime import ServiceContext
 
 
 def _ctx() -> Any:
@@ -110,7 +111,7 @@ def seed_states_cmd() -> None:
     click.echo("States ready.")
 
 
-def _sla_job(ctx: Any) -> None:
+def _sla_job(ctx: ServiceContext) -> None:
     from .services.sla import check_breaches
 
     check_breaches(ctx)

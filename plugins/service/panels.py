@@ -7,13 +7,14 @@ from sqlalchemy import func, select
 
 from crmcore.contracts import Panel
 from crmcore.i18n import gettext
+from crmcore.runtime import ServiceContext
 
 from .models import Survey, Ticket
 from .services.states import keys_in_phase
 from .services.tickets import scope_tickets
 
 
-def customer_panels(ctx: Any, customer: Any) -> list[Panel]:
+def customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
     if not ctx.can("service.ticket.read"):
         return []
     done = keys_in_phase(ctx, "done")

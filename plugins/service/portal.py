@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from crmcore.errors import NotFound, ValidationError
 from crmcore.i18n import gettext
+from crmcore.runtime import ServiceContext
 
 from .models import Survey
 from .services import portal as svc
@@ -63,7 +64,7 @@ def _locale() -> str | None:
     return "zh_CN" if current.startswith("zh") else "en" if current.startswith("en") else None
 
 
-def _ticket(ctx: Any, token: str) -> Any:
+def _ticket(ctx: ServiceContext, token: str) -> Any:
     try:
         return svc.ticket_for_token(ctx, token)
     except NotFound:

@@ -8,7 +8,6 @@ hold a code from a fixed list (``CODED``: the services refuse anything else ther
 store text in them) and secrets (hashes)."""
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter, deque
 from html.parser import HTMLParser
 from typing import Any

@@ -86,8 +86,8 @@ WORKFLOW_RULES: list[dict[str, Any]] = [
 ]
 
 
-def _ids(session: Any, expr: Any) -> set[int]:
-    return set(session.scalars(select(Thing.id).where(expr)))
+def _ids(db: Any, expr: Any) -> set[int]:
+    return set(db.scalars(select(Thing.id).where(expr)))
 
 
 def test_old_analysis_tag_rules_select_the_same_rows(session: Any) -> None:  # noqa: F811

@@ -10,7 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from crmcore import migrate, models
+from crmcore import migrate
+from crmcore import models  # noqa: F401 - registers the core's tables on Base.metadata
 from crmcore.db import Base
 from crmcore.models import search
 from crmcore.runtime import build_runtime

@@ -7,6 +7,7 @@ Revises: 0004_core_conditions
 Create Date: 2026-12-06 09:10:00
 """
 import logging
+from typing import Any
 
 from alembic import op
 from sqlalchemy import text
@@ -75,7 +76,7 @@ TRGM_MISSING = ("PostgreSQL: the pg_trgm extension is not installed and this dat
                 "CREATE EXTENSION pg_trgm; in this database, then run 'crm init-db' again.")
 
 
-def _trgm(conn) -> bool:
+def _trgm(conn: Any) -> bool:
     if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar():
         return True
     try:

@@ -22,11 +22,12 @@ from typing import Any
 from crmcore import hookimpl
 from crmcore.contracts import AuditEntity, FieldType, Panel, Permission
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 __version__ = "0.1.0"
 
 
-def _customer_in(ctx: Any) -> Any:
+def _customer_in(ctx: ServiceContext) -> Any:
     """The audit filter of the core, imported when the audit log asks (``crm`` starts without the ORM models)."""
     from crmcore.services.audit_scope import customer_in
 
@@ -69,7 +70,7 @@ CRM_COMMANDS = ".cli:loyalty"
 
 
 @hookimpl
-def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
     if not ctx.can("loyalty.read"):
         return []
     from .services import points_of, tier_for
@@ -82,7 +83,7 @@ def crm_customer_panels(ctx: Any, customer: Any) -> list[Panel]:
 
 
 @hookimpl
-def crm_event(ctx: Any, event: Any) -> None:
+def crm_event(ctx: ServiceContext, event: Any) -> None:
     """Every interaction logged earns its customer points, once per event."""
     if event.name != "interaction.created" or not event.data.get("customer_id"):
         return

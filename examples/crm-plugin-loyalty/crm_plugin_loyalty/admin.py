@@ -13,6 +13,7 @@ from crmcore.admin.views import SecureModelView
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services import access
+from crmcore.runtime import ServiceContext
 
 from . import services
 from .models import LoyaltyPoints
@@ -40,7 +41,7 @@ class LoyaltyPointsView(SecureModelView):
     def get_count_query(self) -> Any:
         return self._visible(super().get_count_query())
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return services.award(ctx, data["customer_id"], data["points"], data["reason"])
 
 

@@ -14,6 +14,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.customers import get_customer
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from .models import LoyaltyPoints
 
@@ -26,14 +27,14 @@ def tier_for(points: int) -> str:
     return next((name for name, needed in TIERS if points >= needed), "none")
 
 
-def points_of(ctx: Any, customer_id: int) -> int:
+def points_of(ctx: ServiceContext, customer_id: int) -> int:
     """The balance, without permission checks (for code that already checked them)."""
     total = ctx.session.scalar(select(func.coalesce(func.sum(LoyaltyPoints.points), 0))
                                .where(LoyaltyPoints.customer_id == customer_id))
     return int(total or 0)
 
 
-def balance(ctx: Any, customer_id: int, *, recent: int = 20) -> dict[str, Any]:
+def balance(ctx: ServiceContext, customer_id: int, *, recent: int = 20) -> dict[str, Any]:
     """The customer's points, tier and latest ledger entries; needs ``loyalty.read``."""
     ctx.require("loyalty.read")
     customer = get_customer(ctx, customer_id)  # customer.read and the record rules (own / team / all)
@@ -43,7 +44,7 @@ def balance(ctx: Any, customer_id: int, *, recent: int = 20) -> dict[str, Any]:
     return {"customer_id": customer.id, "points": points, "tier": tier_for(points), "entries": list(entries)}
 
 
-def award(ctx: Any, customer_id: int, points: int, reason: str, *, event_id: str | None = None) -> LoyaltyPoints | None:
+def award(ctx: ServiceContext, customer_id: int, points: int, reason: str, *, event_id: str | None = None) -> LoyaltyPoints | None:
     """Add ``points`` (negative to deduct) to the customer; needs ``loyalty.write``.
 
     With ``event_id`` the award is idempotent: the same event never pays twice, and the

@@ -18,6 +18,7 @@ from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm
 from ..services.results import scoped_ids
 from .charts import bar_chart, heat_map
 from crmcore.schemas.common import db_id
+from crmcore.runtime import ServiceContext
 
 
 # What the dashboard's "Run now" buttons run, with defaults (as of today), and the message each shows.
@@ -40,7 +41,7 @@ def _band_label(band: dict[str, Any]) -> str:
     return lo if lo == hi else f"{lo}–{hi}"
 
 
-def _clv_notes(ctx: Any) -> list[dict[str, Any]]:
+def _clv_notes(ctx: ServiceContext) -> list[dict[str, Any]]:
     """The warnings stored with the latest CLV fit about the fit itself and the run date (penalizer
     fallback, no convergence, undefined mean spend, stale history); orders left out for want of a
     rate are shown above the dashboard, counted within the reader's scope."""

@@ -12,6 +12,7 @@ from crmcore.errors import ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import SegmentRule
 from ..services import tags
@@ -36,7 +37,7 @@ class SegmentRuleView(SecureModelView):
     form_columns = SEGMENT_FIELDS
     column_default_sort = "priority"
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         _check_segment(data)
         with unit_of_work(ctx):
             rule = SegmentRule()
@@ -46,14 +47,14 @@ class SegmentRuleView(SecureModelView):
             record_change(ctx, "analysis_segment_rule", "created", rule.id, changes)
         return rule
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         _check_segment({**{f: getattr(model, f) for f in SEGMENT_FIELDS}, **data})
         with unit_of_work(ctx):
             changes = apply_changes(model, data, SEGMENT_FIELDS)
             record_change(ctx, "analysis_segment_rule", "updated", model.id, changes)
         return model
 
-    def service_delete(self, ctx: Any, model: Any) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         with unit_of_work(ctx):
             ctx.session.delete(model)
             record_change(ctx, "analysis_segment_rule", "deleted", model.id, {"name": [model.name, None]})
@@ -82,11 +83,11 @@ class TagRuleView(SecureModelView):
                                       errors={"conditions": [str(_("Write JSON, e.g. {\"field\": \"clv\", \"op\": \"gte\", \"value\": 1000}."))]}) from None
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return tags.create_rule(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return tags.update_rule(ctx, model.id, data)
 
-    def service_delete(self, ctx: Any, model: Any) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         tags.delete_rule(ctx, model.id)

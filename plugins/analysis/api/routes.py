@@ -183,7 +183,6 @@ def loyalty_summary() -> Any:
 def basket_run() -> Any:
     """Compute association rules from the order lines of the last ``days`` days"""
     ctx = current_ctx()
-    body = _body()
     return jsonable(basket.run_basket(ctx, _date("as_of"), days=_int("days", 365, 1, 3650),
                                       min_pairs=_int("min_pairs", 2, 1, 10**6),
                                       min_confidence=_optional("min_confidence", 0, 1) or 0.05)), 201

@@ -13,6 +13,7 @@ from crmcore.events import audit
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
 from crmcore.staging import staged
+from crmcore.runtime import ServiceContext
 from plugins.sales.contracts import Suggestion
 from plugins.sales.models import Order, OrderLine, Product
 
@@ -21,7 +22,7 @@ from .checks import stale_history
 from .sqlfuncs import as_date, sold_orders
 
 
-def run_basket(ctx: Any, as_of: dt.date | None = None, *, days: int = 365, min_pairs: int = 2,
+def run_basket(ctx: ServiceContext, as_of: dt.date | None = None, *, days: int = 365, min_pairs: int = 2,
                min_confidence: float = 0.05) -> dict[str, Any]:
     """Rules A -> B over the orders of the last ``days`` days with at least ``min_pairs`` orders
     containing both and confidence >= ``min_confidence``; replaces the run date's rules."""
@@ -62,7 +63,7 @@ def run_basket(ctx: Any, as_of: dt.date | None = None, *, days: int = 365, min_p
             "min_pairs": min_pairs, "min_confidence": min_confidence, "warnings": stale_history(ctx, as_of)}
 
 
-def top_rules(ctx: Any, run_date: dt.date | None = None, limit: int = 20, product_id: int | None = None, *,
+def top_rules(ctx: ServiceContext, run_date: dt.date | None = None, limit: int = 20, product_id: int | None = None, *,
               min_lift: float | None = 1.0) -> list[dict[str, Any]]:
     """The strongest rules of a run (latest by default), by lift then confidence: only rules with
     lift above ``min_lift`` (1: buying A makes B more likely than it is anyway; None: every rule)."""
@@ -84,7 +85,7 @@ def top_rules(ctx: Any, run_date: dt.date | None = None, limit: int = 20, produc
              "lift": round(r.lift, 3)} for r, an, bn in ctx.session.execute(stmt)]
 
 
-def suggestions_for(ctx: Any, customer: Any, limit: int = 10) -> list[Suggestion]:
+def suggestions_for(ctx: ServiceContext, customer: Any, limit: int = 10) -> list[Suggestion]:
     """Products that go with what the customer bought (latest rules, lift > 1), not yet bought."""
     from .rfm import latest_run
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from crmcore.i18n import _
 from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import unconvertible
 
@@ -70,12 +71,12 @@ def live_sold(as_of: dt.date, since: dt.date | None = None) -> Any:
     return (sold_orders(as_of, since) & Customer.deleted_at.is_(None) & Customer.merged_into_id.is_(None))
 
 
-def convertible(ctx: Any, currency: str) -> Any:
+def convertible(ctx: ServiceContext, currency: str) -> Any:
     """SQL condition: the order's amount can be converted to ``currency`` (it has a rate)."""
     return ~unconvertible(ctx, Order.currency, currency)
 
 
-def missing_rates(ctx: Any, as_of: dt.date, currency: str, *, since: dt.date | None = None,
+def missing_rates(ctx: ServiceContext, as_of: dt.date, currency: str, *, since: dt.date | None = None,
                   customer_id: int | None = None, customer_ids: Any = None) -> list[dict[str, Any]]:
     """One warning per currency whose sold orders (up to ``as_of``; of one customer, or of
     ``customer_ids``, a select) cannot be converted to ``currency`` for want of a rate: the pair and
@@ -90,11 +91,11 @@ def missing_rates(ctx: Any, as_of: dt.date, currency: str, *, since: dt.date | N
     return [warning("missing_rate", source=cur, target=currency, orders=int(n)) for cur, n in ctx.session.execute(stmt)]
 
 
-def stale_after_days(ctx: Any) -> int:
+def stale_after_days(ctx: ServiceContext) -> int:
     return int((ctx.settings.get("ANALYSIS") or {}).get("stale_after_days", STALE_AFTER_DAYS))
 
 
-def stale_history(ctx: Any, as_of: dt.date, customer_ids: Any = None) -> list[dict[str, Any]]:
+def stale_history(ctx: ServiceContext, as_of: dt.date, customer_ids: Any = None) -> list[dict[str, Any]]:
     """A warning when the last sold order (of ``customer_ids``, a select, if given) is more than
     ``stale_after_days`` before ``as_of``: every customer then looks long gone; the run date should
     usually be the end of the data."""

@@ -12,6 +12,7 @@ from crmcore.errors import ValidationError
 from crmcore.events import audit
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency
 
@@ -28,7 +29,7 @@ SMALL_CLASS = 30  # fewer buyers or non-buyers than this in the held-out window:
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_days", "discount_share")
 
 
-def feature_matrix(ctx: Any, as_of: dt.date, currency: str) -> tuple[np.ndarray, np.ndarray]:
+def feature_matrix(ctx: ServiceContext, as_of: dt.date, currency: str) -> tuple[np.ndarray, np.ndarray]:
     """(customer ids, feature matrix) of every customer who bought by ``as_of``; logs for skewed counts."""
     import numpy as np
 
@@ -43,12 +44,12 @@ def feature_matrix(ctx: Any, as_of: dt.date, currency: str) -> tuple[np.ndarray,
     return ids, x
 
 
-def buyers_between(ctx: Any, after: dt.date, until: dt.date) -> set[int]:
+def buyers_between(ctx: ServiceContext, after: dt.date, until: dt.date) -> set[int]:
     """Customers with a sold order dated after ``after`` up to ``until``."""
     return set(ctx.session.scalars(select(Order.customer_id).where(sold_orders(until, since=after)).distinct()))
 
 
-def _labelled(ctx: Any, cutoff: dt.date, window: int, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _labelled(ctx: ServiceContext, cutoff: dt.date, window: int, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import numpy as np
 
     ids, x = feature_matrix(ctx, cutoff, currency)
@@ -78,7 +79,7 @@ def _model() -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, class_weight="balanced"))
 
 
-def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
+def run_churn(ctx: ServiceContext, as_of: dt.date | None = None, *, window_days: int = 90,
               currency: str | None = None) -> dict[str, Any]:
     """Train on (features at as_of - 2w, bought in the next w), evaluate on (features at as_of - w,
     bought up to as_of), store the AUC; refit on the later window and score everyone as of ``as_of``.
@@ -105,13 +106,13 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
     final = _model().fit(x_test, y_test)
     ids, x_now = feature_matrix(ctx, as_of, currency)
     prob = final.predict_proba(x_now)[:, 1] if len(ids) else np.zeros(0)
-    coefficients = dict(zip(FEATURES, map(float, final[-1].coef_[0])))
+    coefficients = dict(zip(FEATURES, map(float, final[-1].coef_[0]), strict=True))
     warnings = (missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
                 + caveats(auc, int(len(y_test)), int(y_test.sum())))
     with unit_of_work(ctx):
         ctx.session.execute(delete(ChurnScore).where(ChurnScore.run_date == as_of))
         rows = [{"run_date": as_of, "customer_id": int(c), "purchase_probability": float(p), "churn_score": float(1 - p)}
-                for c, p in zip(ids, prob)]
+                for c, p in zip(ids, prob, strict=True)]
         for i in range(0, len(rows), 10_000):
             ctx.session.execute(insert(ChurnScore), rows[i:i + 10_000])
         ctx.session.execute(delete(ModelFit).where(ModelFit.run_date == as_of, ModelFit.kind == "churn"))
@@ -124,7 +125,7 @@ def run_churn(ctx: Any, as_of: dt.date | None = None, *, window_days: int = 90,
     return {"run_date": as_of, "customers": len(rows), "auc": round(auc, 4), **metrics, "coefficients": coefficients}
 
 
-def latest_model(ctx: Any, run_date: dt.date | None = None) -> dict[str, Any] | None:
+def latest_model(ctx: ServiceContext, run_date: dt.date | None = None) -> dict[str, Any] | None:
     """The churn model behind the latest (or ``run_date``'s) scores: its AUC and the caveats that go
     with its scores (recomputed from the stored metrics, so older runs get them too)."""
     stmt = select(ModelFit).where(ModelFit.kind == "churn")

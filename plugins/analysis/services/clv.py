@@ -15,6 +15,7 @@ from crmcore.events import audit
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
@@ -32,7 +33,7 @@ CHUNK = 10_000
 FALLBACK_PENALIZER = 0.001  # used only when the plain maximum likelihood does not converge
 
 
-def summary_select(ctx: Any, as_of: dt.date, currency: str) -> Any:
+def summary_select(ctx: ServiceContext, as_of: dt.date, currency: str) -> Any:
     """Per customer: repeat purchase days ``x``, days first->last ``t_x``, days first->as_of ``T``,
     and the total amount of the repeat purchases (orders after the first purchase day). Orders whose
     currency has no rate to ``currency`` are left out (``checks.missing_rates`` says so)."""
@@ -51,7 +52,7 @@ def summary_select(ctx: Any, as_of: dt.date, currency: str) -> Any:
             .group_by(c.customer_id).order_by(c.customer_id))
 
 
-def load_summary(ctx: Any, as_of: dt.date, currency: str) -> dict[str, np.ndarray]:
+def load_summary(ctx: ServiceContext, as_of: dt.date, currency: str) -> dict[str, np.ndarray]:
     """The summary as numpy arrays (memory grows with customers, not with orders)."""
     import numpy as np
 
@@ -59,7 +60,11 @@ def load_summary(ctx: Any, as_of: dt.date, currency: str) -> dict[str, np.ndarra
     result = ctx.session.execute(summary_select(ctx, as_of, currency).execution_options(yield_per=CHUNK))
     for part in result.partitions():
         for cid, x, t_x, T, repeat_amount in part:
-            ids.append(cid); xs.append(x); txs.append(t_x); Ts.append(T); amounts.append(float(repeat_amount or 0))
+            ids.append(cid)
+            xs.append(x)
+            txs.append(t_x)
+            Ts.append(T)
+            amounts.append(float(repeat_amount or 0))
     x = np.asarray(xs, dtype=float)
     spend = np.divide(np.asarray(amounts), x, out=np.zeros_like(x), where=x > 0)
     return {"customer_id": np.asarray(ids, dtype=np.int64), "x": x, "t_x": np.asarray(txs, dtype=float),
@@ -149,7 +154,7 @@ def _rows(run_date: dt.date, currency: str, s: dict[str, np.ndarray], p: dict[st
                "expected_spend": _money(p["expected_spend"][i]), "clv": _money(p["clv"][i]), "currency": currency}
 
 
-def settings_of(ctx: Any) -> dict[str, Any]:
+def settings_of(ctx: ServiceContext) -> dict[str, Any]:
     raw = (ctx.settings.get("ANALYSIS") or {}).get("clv") or {}
     return {"horizon_days": int(raw.get("horizon_days", 90)), "months": int(raw.get("months", 12)),
             "monthly_discount": float(raw.get("monthly_discount", 0.01)),
@@ -172,7 +177,7 @@ def _number(name: str, value: Any, kind: type, errors: dict[str, list[str]]) -> 
     return number
 
 
-def run_clv(ctx: Any, as_of: dt.date | None = None, *, currency: str | None = None, horizon_days: int | None = None,
+def run_clv(ctx: ServiceContext, as_of: dt.date | None = None, *, currency: str | None = None, horizon_days: int | None = None,
             months: int | None = None, monthly_discount: float | None = None, penalizer: float | None = None,
             progress: Any = None) -> dict[str, Any]:
     """Fit BG/NBD and Gamma-Gamma on all customers' orders up to ``as_of`` and store each customer's
@@ -248,7 +253,7 @@ def run_clv(ctx: Any, as_of: dt.date | None = None, *, currency: str | None = No
             "total_clv": _money(total), **opts, "warnings": warnings}
 
 
-def clv_distribution(ctx: Any, run_date: dt.date | None = None, buckets: int = 10,
+def clv_distribution(ctx: ServiceContext, run_date: dt.date | None = None, buckets: int = 10,
                      customer_ids: Any = None) -> list[dict[str, Any]]:
     """Customers per CLV band on a run, for the histogram: deciles by value, where equal values
     never straddle two bands (deciles that share a value are merged), so the bands do not overlap

@@ -9,12 +9,13 @@ from sqlalchemy import and_, func, select
 from crmcore.entities import ComputedField
 from crmcore.i18n import _
 from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
 
 from ..models import ChurnScore, ClvScore, RfmScore
 
 
 def _latest(model: Any, column: str) -> Any:
-    def expr(ctx: Any) -> Any:
+    def expr(ctx: ServiceContext) -> Any:
         latest = select(func.max(model.run_date)).scalar_subquery()
         return (select(getattr(model, column))
                 .where(and_(model.customer_id == Customer.id, model.run_date == latest))

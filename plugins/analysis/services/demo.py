@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from crmcore.errors import CRMError
 from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order, Product
 from plugins.sales.services import orders
 
@@ -20,7 +21,7 @@ PREFIX = "DEMO-H-"
 RHYTHMS = (10, 6, 3, 1, 8, 2, 0, 5, 4, 1, 12, 2, 6, 3)
 
 
-def load_demo(ctx: Any, today: dt.date | None = None, seed: int = 20261202) -> str:
+def load_demo(ctx: ServiceContext, today: dt.date | None = None, seed: int = 20261202) -> str:
     """Add the history unless it is there, then run RFM, CLV, churn and basket once."""
     if ctx.session.scalar(select(func.count()).select_from(Order).where(Order.number.like(PREFIX + "%"))):
         return "Analysis demo data is already there."
@@ -32,7 +33,7 @@ def load_demo(ctx: Any, today: dt.date | None = None, seed: int = 20261202) -> s
     rng = random.Random(seed)
     today = today or dt.date.today()
     count = 0
-    for customer, per_year in zip(customers, RHYTHMS * (len(customers) // len(RHYTHMS) + 1)):
+    for customer, per_year in zip(customers, RHYTHMS * (len(customers) // len(RHYTHMS) + 1), strict=False):
         if not per_year:
             continue
         stopped = today - dt.timedelta(days=400) if per_year == 1 else today - dt.timedelta(days=rng.randint(0, 40))
@@ -57,7 +58,7 @@ def _line(product: Product, rng: random.Random) -> dict[str, Any]:
             "unit_price": str((listed * (100 - discount) / 100).quantize(Decimal("0.01"))), "list_price": str(listed)}
 
 
-def _run(ctx: Any, today: dt.date) -> str:
+def _run(ctx: ServiceContext, today: dt.date) -> str:
     from . import basket, churn, clv, rfm
 
     done = []

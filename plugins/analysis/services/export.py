@@ -9,6 +9,7 @@ from typing import Any, Iterable, Iterator
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.services.exporter import safe_cell
+from crmcore.runtime import ServiceContext
 
 EXPORTS = ("rfm", "clv", "churn", "segments", "cohorts", "rules")
 
@@ -29,7 +30,7 @@ def to_csv(header: list[str], rows: Iterable[Iterable[Any]], *, bom: bool = Fals
     yield buf.getvalue()
 
 
-def table(ctx: Any, name: str, as_of: Any = None) -> tuple[list[str], Iterable[list[Any]]]:
+def table(ctx: ServiceContext, name: str, as_of: Any = None) -> tuple[list[str], Iterable[list[Any]]]:
     """Header and rows of an export (customer tables: the latest run, within the actor's scope)."""
     import datetime as dt
 

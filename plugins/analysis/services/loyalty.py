@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Float, and_, case, cast, extract, func, or_, select
 
 from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order, OrderLine
 
 from .sqlfuncs import as_date, days_between, sold_orders
@@ -28,7 +29,7 @@ def _live(stmt: Any) -> Any:
                                                                         Customer.merged_into_id.is_(None))
 
 
-def cohort_table(ctx: Any, as_of: dt.date, months: int = 12, customer_ids: Any = None) -> list[dict[str, Any]]:
+def cohort_table(ctx: ServiceContext, as_of: dt.date, months: int = 12, customer_ids: Any = None) -> list[dict[str, Any]]:
     """One row per first-purchase month of the last ``months`` months: its size and, for each month
     after it (0 = the first month), how many of its customers bought and what share that is."""
     start_index = as_of.year * 12 + as_of.month - 1 - (months - 1)
@@ -64,7 +65,7 @@ def discounted(line: Any = OrderLine) -> Any:
     return or_(line.discount_percent > 0, and_(line.list_price.is_not(None), line.unit_price < line.list_price))
 
 
-def loyalty_summary(ctx: Any, as_of: dt.date, customer_ids: Any = None) -> dict[str, Any]:
+def loyalty_summary(ctx: ServiceContext, as_of: dt.date, customer_ids: Any = None) -> dict[str, Any]:
     """Repeat-purchase rate, mean days between purchases, share of order lines on discount."""
     per_customer = _live(select(Order.customer_id, func.count(Order.id).label("n"),
                                 days_between(func.max(Order.order_date), func.min(Order.order_date)).label("span"))
@@ -88,7 +89,7 @@ def loyalty_summary(ctx: Any, as_of: dt.date, customer_ids: Any = None) -> dict[
             "discount_share": round(int(n_discounted or 0) / int(n_lines), 4) if n_lines else None}
 
 
-def customer_features(ctx: Any, as_of: dt.date, currency: str) -> Any:
+def customer_features(ctx: ServiceContext, as_of: dt.date, currency: str) -> Any:
     """Subquery of each buying customer's features as of a date: recency, frequency, monetary,
     tenure, mean days between purchases and discount share (what churn and tags read). Orders whose
     currency has no rate to ``currency`` are left out (``checks.missing_rates`` says so)."""

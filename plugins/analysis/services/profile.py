@@ -13,6 +13,7 @@ from crmcore.contracts import Panel
 from crmcore.i18n import _, local_money, local_percent
 from crmcore.models import Address
 from crmcore.services.customers import get_customer
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Invoice, Lead, Order, OrderLine, Product
 from plugins.sales.services.money import base_currency, cents, converted, unconvertible
 
@@ -22,12 +23,12 @@ from .loyalty import discounted
 from .sqlfuncs import SOLD
 
 
-def _latest(ctx: Any, model: Any, customer_id: int) -> Any:
+def _latest(ctx: ServiceContext, model: Any, customer_id: int) -> Any:
     return ctx.session.scalar(select(model).where(model.customer_id == customer_id)
                               .order_by(model.run_date.desc()).limit(1))
 
 
-def _unconverted(ctx: Any, customer_id: int, currency: str) -> list[dict[str, Any]]:
+def _unconverted(ctx: ServiceContext, customer_id: int, currency: str) -> list[dict[str, Any]]:
     """Warnings for the amounts of this customer the profile cannot convert to ``currency``: orders,
     open invoices and product costs in a currency without a rate (left out of the sums)."""
     out = missing_rates(ctx, dt.date.max, currency, customer_id=customer_id)
@@ -50,7 +51,7 @@ def _alive(clv: Any) -> float | None:
     return round(clv.p_alive, 4) if clv is not None and clv.p_alive is not None else None
 
 
-def profile(ctx: Any, customer_id: int, currency: str | None = None) -> dict[str, Any]:
+def profile(ctx: ServiceContext, customer_id: int, currency: str | None = None) -> dict[str, Any]:
     """Everything the 7P view shows for a customer in the actor's scope; amounts in ``currency`` (the base
     currency by default), each order, line, cost and invoice converted from its own currency."""
     ctx.require("analysis.read")
@@ -126,14 +127,14 @@ def profile(ctx: Any, customer_id: int, currency: str | None = None) -> dict[str
     }
 
 
-def _churn_model(ctx: Any, churn: Any) -> dict[str, Any] | None:
+def _churn_model(ctx: ServiceContext, churn: Any) -> dict[str, Any] | None:
     """The AUC and caveats of the model that gave this customer's churn score."""
     from .churn import latest_model
 
     return latest_model(ctx, churn.run_date) if churn is not None else None
 
 
-def customer_panel(ctx: Any, customer: Any) -> list[Panel]:
+def customer_panel(ctx: ServiceContext, customer: Any) -> list[Panel]:
     """A small "Value" section on the customer 360 view for users who may read the analysis."""
     if not ctx.can("analysis.read"):
         return []

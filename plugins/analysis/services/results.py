@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from crmcore.models import Customer
 from crmcore.services.access import scope_customers
+from crmcore.runtime import ServiceContext
 
 from ..models import ChurnScore, ClvScore, RfmScore
 from .rfm import latest_run
@@ -23,14 +24,14 @@ COLUMNS = {
 ORDER = {"rfm": RfmScore.monetary.desc(), "clv": ClvScore.clv.desc(), "churn": ChurnScore.churn_score.desc()}
 
 
-def scoped_ids(ctx: Any) -> Any:
+def scoped_ids(ctx: ServiceContext) -> Any:
     """None when the actor sees every customer, else a select of the customer ids they may see."""
     if ctx.scope == "all":
         return None
     return scope_customers(ctx, select(Customer.id))
 
 
-def _statement(ctx: Any, table: str, run_date: dt.date, segment: str | None) -> Any:
+def _statement(ctx: ServiceContext, table: str, run_date: dt.date, segment: str | None) -> Any:
     model = TABLES[table]
     stmt = (select(model, Customer.name).join(Customer, Customer.id == model.customer_id)
             .where(model.run_date == run_date))
@@ -42,7 +43,7 @@ def _statement(ctx: Any, table: str, run_date: dt.date, segment: str | None) -> 
     return stmt
 
 
-def stream_rows(ctx: Any, table: str) -> tuple[dt.date | None, Iterator[list[Any]]]:
+def stream_rows(ctx: ServiceContext, table: str) -> tuple[dt.date | None, Iterator[list[Any]]]:
     """(run date, rows as lists in ``COLUMNS`` order with the customer's name first) of the latest
     run, fetched in chunks so an export of a million customers does not sit in memory."""
     ctx.require("analysis.read")
@@ -60,7 +61,7 @@ def stream_rows(ctx: Any, table: str) -> tuple[dt.date | None, Iterator[list[Any
     return run_date, rows()
 
 
-def customer_rows(ctx: Any, table: str, *, run_date: dt.date | None = None, segment: str | None = None,
+def customer_rows(ctx: ServiceContext, table: str, *, run_date: dt.date | None = None, segment: str | None = None,
                   page: int = 1, page_size: int = 50) -> tuple[dt.date | None, list[dict[str, Any]], int]:
     """(run date, rows with the customer's name, total) of a result table, best first."""
     ctx.require("analysis.read")

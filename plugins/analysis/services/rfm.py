@@ -17,6 +17,7 @@ from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services.unit import unit_of_work
 from crmcore.staging import staged
+from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
@@ -45,7 +46,7 @@ class RfmConfig:
     monetary_edges: list[float] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, ctx: Any, **overrides: Any) -> "RfmConfig":
+    def from_settings(cls, ctx: ServiceContext, **overrides: Any) -> "RfmConfig":
         raw = dict((ctx.settings.get("ANALYSIS") or {}).get("rfm") or {})
         raw.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(bins=int(raw.get("bins", 5)), recency_edges=list(raw.get("recency_edges") or []),
@@ -88,7 +89,7 @@ def _scale(score: Any, top: int) -> Any:
     return score if top == SEGMENT_SCALE else ((score - 1) * SEGMENT_SCALE) // top + 1
 
 
-def customer_totals(ctx: Any, as_of: dt.date, currency: str) -> Any:
+def customer_totals(ctx: ServiceContext, as_of: dt.date, currency: str) -> Any:
     """Subquery: per customer with sold orders up to ``as_of``: last order date, orders, amount in ``currency``.
     Orders whose currency has no rate to ``currency`` are left out (``checks.missing_rates`` says so)."""
     amount = converted(ctx, Order.total, Order.currency, currency)
@@ -99,7 +100,7 @@ def customer_totals(ctx: Any, as_of: dt.date, currency: str) -> Any:
             .group_by(Order.customer_id)).subquery("totals")
 
 
-def scored_select(ctx: Any, as_of: dt.date, config: RfmConfig, currency: str) -> Any:
+def scored_select(ctx: ServiceContext, as_of: dt.date, config: RfmConfig, currency: str) -> Any:
     """The SELECT that ``run_rfm`` inserts: one row per customer with values, scores and segment."""
     totals = customer_totals(ctx, as_of, currency)
     recency = days_between(as_date(as_of), totals.c.last_order)
@@ -131,15 +132,15 @@ def scored_select(ctx: Any, as_of: dt.date, config: RfmConfig, currency: str) ->
                   scored.c.r_score, scored.c.f_score, scored.c.m_score, segment.label("segment"))
 
 
-def previous_run(ctx: Any, model: Any, before: dt.date) -> dt.date | None:
+def previous_run(ctx: ServiceContext, model: Any, before: dt.date) -> dt.date | None:
     return ctx.session.scalar(select(func.max(model.run_date)).where(model.run_date < before))
 
 
-def latest_run(ctx: Any, model: Any) -> dt.date | None:
+def latest_run(ctx: ServiceContext, model: Any) -> dt.date | None:
     return ctx.session.scalar(select(func.max(model.run_date)))
 
 
-def run_rfm(ctx: Any, as_of: dt.date | None = None, *, config: RfmConfig | None = None,
+def run_rfm(ctx: ServiceContext, as_of: dt.date | None = None, *, config: RfmConfig | None = None,
             currency: str | None = None) -> dict[str, Any]:
     """Score every customer with sold orders as of ``as_of`` (default today, UTC); replace that
     day's scores; emit ``analysis.segment.changed`` for customers whose segment differs from the
@@ -168,7 +169,7 @@ def run_rfm(ctx: Any, as_of: dt.date | None = None, *, config: RfmConfig | None 
             "currency": currency, "segments": segment_sizes(ctx, as_of), "warnings": warnings}
 
 
-def _emit_changes(ctx: Any, as_of: dt.date, before: dt.date) -> int:
+def _emit_changes(ctx: ServiceContext, as_of: dt.date, before: dt.date) -> int:
     new, old = aliased(RfmScore), aliased(RfmScore)
     stmt = (select(new.customer_id, old.segment, new.segment)
             .join(old, and_(old.customer_id == new.customer_id, old.run_date == before), isouter=True)
@@ -188,13 +189,13 @@ def _emit_changes(ctx: Any, as_of: dt.date, before: dt.date) -> int:
     return total
 
 
-def _emit_batch(ctx: Any, as_of: dt.date, before: dt.date, batch: list[dict[str, Any]]) -> int:
+def _emit_batch(ctx: ServiceContext, as_of: dt.date, before: dt.date, batch: list[dict[str, Any]]) -> int:
     emit(ctx, Event(name=SEGMENT_EVENT, entity="analysis_rfm", entity_id=as_of.isoformat(),
                     data={"run_date": as_of.isoformat(), "previous_run": before.isoformat(), "changes": batch}))
     return len(batch)
 
 
-def segment_sizes(ctx: Any, run_date: dt.date | None = None, customer_ids: Any = None) -> list[dict[str, Any]]:
+def segment_sizes(ctx: ServiceContext, run_date: dt.date | None = None, customer_ids: Any = None) -> list[dict[str, Any]]:
     """Customers and value per segment on a run (the latest by default), largest first."""
     run_date = run_date or latest_run(ctx, RfmScore)
     if run_date is None:

@@ -2,11 +2,11 @@
 champions, loyal customers, at risk, can't lose, hibernating, lost and the rest; editable data."""
 from __future__ import annotations
 
-from typing import Any
 
 from sqlalchemy import func, select
 
 from crmcore.i18n import _, gettext
+from crmcore.runtime import ServiceContext
 
 from ..models import SegmentRule
 
@@ -43,7 +43,7 @@ DEFAULT_LABELS = [
 ]
 
 
-def ensure_segments(ctx: Any) -> int:
+def ensure_segments(ctx: ServiceContext) -> int:
     """Insert the default segments when the table is empty; return how many were added."""
     if ctx.session.scalar(select(func.count()).select_from(SegmentRule)):
         return 0
@@ -54,7 +54,7 @@ def ensure_segments(ctx: Any) -> int:
     return len(DEFAULT_SEGMENTS)
 
 
-def segment_labels(ctx: Any) -> dict[str, str]:
+def segment_labels(ctx: ServiceContext) -> dict[str, str]:
     """``{name: label}`` of every segment, in priority order, in the reader's language."""
     rows = ctx.session.execute(select(SegmentRule.name, SegmentRule.label).order_by(SegmentRule.priority)).all()
     return {name: gettext(label) for name, label in rows}

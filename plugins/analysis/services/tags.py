@@ -17,6 +17,7 @@ from crmcore.db import utcnow
 from crmcore.services.access import scope_customers
 from crmcore.services.tags import ensure_tag
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import ChurnScore, ClvScore, RfmScore, TagRule
 
@@ -38,7 +39,7 @@ FIELDS: dict[str, tuple[str, Any, str]] = {
 RULE_FIELDS = ("name", "tag", "conditions", "active")
 
 
-def metrics_select(ctx: Any) -> Any:
+def metrics_select(ctx: ServiceContext) -> Any:
     """Subquery: each customer's metrics from the latest RFM, CLV and churn runs (missing ones NULL)."""
     from .rfm import latest_run
 
@@ -62,7 +63,7 @@ def compile_conditions(node: Any, columns: Any, path: str = "conditions") -> Any
     return compile_sql(node, condition_fields(columns), path)
 
 
-def _clean(ctx: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     out = dict(data)
     for key in ("name", "tag"):
@@ -77,7 +78,7 @@ def _clean(ctx: Any, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def create_rule(ctx: Any, data: dict[str, Any]) -> TagRule:
+def create_rule(ctx: ServiceContext, data: dict[str, Any]) -> TagRule:
     ctx.require("analysis.manage")
     missing = {k: [str(_("Required."))] for k in ("name", "tag", "conditions") if k not in data}
     if missing:
@@ -92,7 +93,7 @@ def create_rule(ctx: Any, data: dict[str, Any]) -> TagRule:
     return rule
 
 
-def update_rule(ctx: Any, rule_id: int, data: dict[str, Any]) -> TagRule:
+def update_rule(ctx: ServiceContext, rule_id: int, data: dict[str, Any]) -> TagRule:
     ctx.require("analysis.manage")
     rule = get_rule(ctx, rule_id)
     data = _clean(ctx, data)
@@ -103,7 +104,7 @@ def update_rule(ctx: Any, rule_id: int, data: dict[str, Any]) -> TagRule:
     return rule
 
 
-def delete_rule(ctx: Any, rule_id: int) -> None:
+def delete_rule(ctx: ServiceContext, rule_id: int) -> None:
     ctx.require("analysis.manage")
     rule = get_rule(ctx, rule_id)
     with unit_of_work(ctx):
@@ -111,7 +112,7 @@ def delete_rule(ctx: Any, rule_id: int) -> None:
         record_change(ctx, "analysis_tag_rule", "deleted", rule_id, {"name": [rule.name, None]})
 
 
-def get_rule(ctx: Any, rule_id: int) -> TagRule:
+def get_rule(ctx: ServiceContext, rule_id: int) -> TagRule:
     ctx.require("analysis.read")
     rule = ctx.session.get(TagRule, rule_id)
     if rule is None:
@@ -119,12 +120,12 @@ def get_rule(ctx: Any, rule_id: int) -> TagRule:
     return rule
 
 
-def list_rules(ctx: Any) -> list[TagRule]:
+def list_rules(ctx: ServiceContext) -> list[TagRule]:
     ctx.require("analysis.read")
     return list(ctx.session.scalars(select(TagRule).order_by(TagRule.name)))
 
 
-def apply_rules(ctx: Any) -> dict[str, int]:
+def apply_rules(ctx: ServiceContext) -> dict[str, int]:
     """Refresh every active rule's tag on the customers the actor may change; return ``{rule name:
     customers tagged}``. Changing customers' tags needs ``customer.write`` besides ``analysis.run``;
     an actor whose record scope is not ``all`` refreshes the tag only on the customers in that scope.
@@ -167,7 +168,7 @@ def _chunks(ids: list[int], size: int = 500) -> Any:
         yield ids[start:start + size]
 
 
-def _audit_tag_changes(ctx: Any, rule: TagRule, tag: str, added: list[int], removed: list[int]) -> None:
+def _audit_tag_changes(ctx: ServiceContext, rule: TagRule, tag: str, added: list[int], removed: list[int]) -> None:
     """One ``customer``/``updated`` audit entry per customer whose tags change, with the tags before
     and after (as a customer edit records them), in one bulk INSERT."""
     changed = sorted(set(added) | set(removed))

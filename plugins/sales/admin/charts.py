@@ -45,7 +45,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Any]]]
         parts.append(f'<text x="{gx + group_w / 2 - 6:.1f}" y="{height - 18}" font-size="11" '
                      f'text-anchor="middle">{escape(label)}</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 
 
 def ratio_bar(value: Decimal | None) -> Markup:

@@ -23,6 +23,7 @@ from ..services.periods import Period, parse_period
 from ..services.subjects import resolve_subject
 from .charts import bar_chart, ratio_bar
 from crmcore.schemas.common import db_id
+from crmcore.runtime import ServiceContext
 
 MONTHS_SHOWN = 6
 
@@ -129,7 +130,7 @@ class KpiDashboardView(SecureView):
                            pipeline=pipeline, pipeline_chart=pipeline_chart, trend_chart=trend_chart, shared=shared,
                            reps=reps, teams=teams, args=args)
 
-    def _choices(self, ctx: Any) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    def _choices(self, ctx: ServiceContext) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
         visible = access.visible_owner_ids(ctx)
         stmt = select(User).where(User.active.is_(True)).order_by(User.username)
         if visible is not None:

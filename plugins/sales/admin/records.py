@@ -17,6 +17,7 @@ from crmcore.admin.forms import active_users, all_teams, blank_to_none, user_lab
 from crmcore.admin.views import AdminForm, SecureModelView, badge, flash_crm_error, service_context
 from crmcore.errors import CRMError
 from crmcore.i18n import gettext, lazy_gettext as _l, local_money, local_time
+from crmcore.runtime import ServiceContext
 
 from ..models import (ACTIVITY_KINDS, ACTIVITY_STATUSES, LEAD_CHANNELS, LEAD_STATUSES, OPPORTUNITY_STATUSES,
                       QUOTE_STATUSES, Activity, Lead, Opportunity, Quote, SalesTarget, Stage)
@@ -135,10 +136,10 @@ class LeadView(OwnedView):
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         return {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Lead:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Lead:
         return leads.create_lead(ctx, data, source_channel=data.get("source_channel"))
 
-    def service_update(self, ctx: Any, model: Lead, data: dict[str, Any]) -> Lead:
+    def service_update(self, ctx: ServiceContext, model: Lead, data: dict[str, Any]) -> Lead:
         return leads.update_lead(ctx, model.id, data)
 
     @action("qualify", _l("Qualify"), _l("Turn the selected leads into customers and opportunities?"))
@@ -199,10 +200,10 @@ class OpportunityView(OwnedView):
                 data.pop(key)
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Opportunity:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Opportunity:
         return opportunities.create_opportunity(ctx, data)
 
-    def service_update(self, ctx: Any, model: Opportunity, data: dict[str, Any]) -> Opportunity:
+    def service_update(self, ctx: ServiceContext, model: Opportunity, data: dict[str, Any]) -> Opportunity:
         return opportunities.update_opportunity(ctx, model.id, data)
 
 
@@ -223,13 +224,13 @@ class StageView(SecureModelView):
                      "is_won": _l("Won"), "is_lost": _l("Lost"), "active": _l("Active")}
     column_default_sort = ("sequence", False)
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Stage:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Stage:
         return stages.create_stage(ctx, data)
 
-    def service_update(self, ctx: Any, model: Stage, data: dict[str, Any]) -> Stage:
+    def service_update(self, ctx: ServiceContext, model: Stage, data: dict[str, Any]) -> Stage:
         return stages.update_stage(ctx, model.id, data)
 
-    def service_delete(self, ctx: Any, model: Stage) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Stage) -> None:
         stages.delete_stage(ctx, model.id)
 
 
@@ -260,10 +261,10 @@ class ProductView(SecureModelView):
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         return {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return catalog.create_product(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return catalog.update_product(ctx, model.id, data)
 
 
@@ -356,7 +357,7 @@ class ActivityView(OwnedView):
         return {"kind": form.kind.data, "subject": form.subject.data, "notes": blank_to_none(form.notes.data),
                 "customer_id": form.customer.data.id if form.customer.data else None}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Activity:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Activity:
         return activities.create_activity(ctx, data)
 
     @action("done_success", _l("Done (visit succeeded)"))
@@ -408,13 +409,13 @@ class TargetView(SecureModelView):
                 "user_id": form.user.data.id if form.user.data else None,
                 "team_id": form.team.data.id if form.team.data else None}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return targets.set_target(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return targets.set_target(ctx, data)
 
-    def service_delete(self, ctx: Any, model: Any) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         targets.delete_target(ctx, model.id)
 
 
@@ -472,12 +473,12 @@ class MetricView(SecureModelView):
                 "entity": form.entity.data, "conditions": conditions, "aggregate": form.aggregate.data,
                 "field": blank_to_none(form.field.data), "shares": shares}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return metrics.create_metric(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return metrics.update_metric(ctx, model.id, data)
 
-    def service_delete(self, ctx: Any, model: Any) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         metrics.delete_metric(ctx, model.id)
 

@@ -7,6 +7,7 @@ from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 from ..schemas import KpiArgs, KpiReportSchema, MetricSchema, MetricValueArgs
 from ..services import metrics
@@ -18,7 +19,7 @@ from ..services.subjects import resolve_subject
 blp = Blueprint("sales_kpis", __name__, url_prefix="/api/v1/sales", description="Sales: KPIs and custom metrics")
 
 
-def kpi_query(ctx: Any, args: dict[str, Any]) -> KpiQuery:
+def kpi_query(ctx: ServiceContext, args: dict[str, Any]) -> KpiQuery:
     """The subject, period and currency asked for, checked against the actor's scope."""
     ctx.require("sales.kpi.read")
     subject = resolve_subject(ctx, rep_id=args.get("rep_id"), team_id=args.get("team_id"))
@@ -26,7 +27,7 @@ def kpi_query(ctx: Any, args: dict[str, Any]) -> KpiQuery:
     return KpiQuery(subject, period, (args.get("currency") or base_currency(ctx)).upper())
 
 
-def report(ctx: Any, q: KpiQuery, only: list[str] | None = None) -> dict[str, Any]:
+def report(ctx: ServiceContext, q: KpiQuery, only: list[str] | None = None) -> dict[str, Any]:
     values = compute(ctx, q, only)
     return {"subject": q.subject.key, "subject_label": q.subject.label, "period": q.period.label,
             "previous_period": q.period.previous().label, "start": q.period.start, "end": q.period.end,

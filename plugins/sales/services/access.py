@@ -14,6 +14,7 @@ from crmcore.errors import PermissionDenied
 from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.services.access import team_ids
+from crmcore.runtime import ServiceContext
 
 
 # The records named in the messages below, in the reader's words.
@@ -28,7 +29,7 @@ def _noun(what: str) -> object:
     return NOUNS.get(what, what)
 
 
-def owner_condition(ctx: Any, column: Any) -> ColumnElement[bool] | None:
+def owner_condition(ctx: ServiceContext, column: Any) -> ColumnElement[bool] | None:
     """A condition on an owner column for the actor's scope, or None when they see everything."""
     scope = ctx.scope
     if scope == "all":
@@ -42,13 +43,13 @@ def owner_condition(ctx: Any, column: Any) -> ColumnElement[bool] | None:
     return column == ctx.actor.id
 
 
-def scope_owned(ctx: Any, stmt: Select, column: Any) -> Select:
+def scope_owned(ctx: ServiceContext, stmt: Select, column: Any) -> Select:
     """Restrict a select to the records whose ``column`` (an owner id) the actor may see."""
     cond = owner_condition(ctx, column)
     return stmt if cond is None else stmt.where(cond)
 
 
-def can_access_owner(ctx: Any, owner_id: int | None) -> bool:
+def can_access_owner(ctx: ServiceContext, owner_id: int | None) -> bool:
     scope = ctx.scope
     if scope == "all":
         return True
@@ -60,13 +61,13 @@ def can_access_owner(ctx: Any, owner_id: int | None) -> bool:
     return False
 
 
-def check_owned(ctx: Any, owner_id: int | None, what: str) -> None:
+def check_owned(ctx: ServiceContext, owner_id: int | None, what: str) -> None:
     """Raise ``PermissionDenied`` when a record owned by ``owner_id`` is outside the actor's scope."""
     if not can_access_owner(ctx, owner_id):
         raise PermissionDenied(_("This %(what)s belongs to someone outside your scope.", what=_noun(what)))
 
 
-def may_assign(ctx: Any, owner_id: int | None, what: str) -> None:
+def may_assign(ctx: ServiceContext, owner_id: int | None, what: str) -> None:
     """A rep may only own records themselves; a manager may assign within their teams."""
     scope = ctx.scope
     if scope == "all":
@@ -83,7 +84,7 @@ def may_assign(ctx: Any, owner_id: int | None, what: str) -> None:
         raise PermissionDenied(_("You can only assign a %(what)s to members of your team.", what=_noun(what)))
 
 
-def visible_owner_ids(ctx: Any) -> Select | None:
+def visible_owner_ids(ctx: ServiceContext) -> Select | None:
     """A select of the user ids whose records the actor sees, or None for everyone."""
     scope = ctx.scope
     if scope == "all":

@@ -16,6 +16,7 @@ from crmcore.i18n import _
 from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import ACTIVITY_KINDS, VISIT_OUTCOMES, Activity, Opportunity
 from . import access
@@ -25,7 +26,7 @@ FIELDS = ("kind", "subject", "notes", "customer_id", "opportunity_id", "contact_
 CHANNEL = {"call": "phone", "visit": "visit", "task": "other"}
 
 
-def get_activity(ctx: Any, activity_id: int, *, permission: str = "sales.activity.read") -> Activity:
+def get_activity(ctx: ServiceContext, activity_id: int, *, permission: str = "sales.activity.read") -> Activity:
     ctx.require(permission)
     activity = ctx.session.get(Activity, activity_id)
     if activity is None:
@@ -34,7 +35,7 @@ def get_activity(ctx: Any, activity_id: int, *, permission: str = "sales.activit
     return activity
 
 
-def list_activities(ctx: Any, *, customer_id: int | None = None, opportunity_id: int | None = None,
+def list_activities(ctx: ServiceContext, *, customer_id: int | None = None, opportunity_id: int | None = None,
                     kind: str | None = None, status: str | None = None, owner_id: int | None = None,
                     due_before: dt.datetime | None = None, page: int = 1,
                     page_size: int = 25) -> tuple[list[Activity], int]:
@@ -53,7 +54,7 @@ def list_activities(ctx: Any, *, customer_id: int | None = None, opportunity_id:
     return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size))), int(total or 0)
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Activity | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Activity | None) -> dict[str, Any]:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if existing is None or "kind" in data:
@@ -81,7 +82,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Activity | None) -> dict[st
     return data
 
 
-def create_activity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None = None) -> Activity:
+def create_activity(ctx: ServiceContext, data: dict[str, Any], *, at: dt.datetime | None = None) -> Activity:
     """Plan an activity; with ``status: done`` (and ``outcome`` for a visit) it is done at once."""
     ctx.require("sales.activity.write")
     data = _clean(ctx, data, None)
@@ -106,7 +107,7 @@ def create_activity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None = 
     return activity
 
 
-def update_activity(ctx: Any, activity_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_activity(ctx: ServiceContext, activity_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                     if_match: bool = False) -> Activity:
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     check_version(activity, expected_version, if_match)
@@ -124,7 +125,7 @@ def update_activity(ctx: Any, activity_id: int, data: dict[str, Any], *, expecte
     return activity
 
 
-def complete_activity(ctx: Any, activity_id: int, data: dict[str, Any] | None = None, *,
+def complete_activity(ctx: ServiceContext, activity_id: int, data: dict[str, Any] | None = None, *,
                       at: dt.datetime | None = None) -> Activity:
     """Mark an activity done (``done_at`` defaults to now) and log it on the customer's timeline.
 
@@ -159,7 +160,7 @@ def complete_activity(ctx: Any, activity_id: int, data: dict[str, Any] | None = 
     return activity
 
 
-def cancel_activity(ctx: Any, activity_id: int) -> Activity:
+def cancel_activity(ctx: ServiceContext, activity_id: int) -> Activity:
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     if activity.status != "planned":
         raise Conflict(_("The activity is already %(status)s.", status=activity.status))

@@ -12,6 +12,7 @@ from crmcore.i18n import _
 from crmcore.normalize import LIKE_ESCAPE, fold, like_terms, tidy
 from crmcore.services.customers import check_version
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import SOURCES, PriceList, PriceListItem, Product
 from .common import as_date, one_of, raise_if
@@ -22,7 +23,7 @@ PRODUCT_FIELDS = ("code", "name", "category", "unit", "list_price", "currency", 
 PRICE_LIST_FIELDS = ("name", "currency", "valid_from", "valid_to", "active", "source")
 
 
-def get_product(ctx: Any, product_id: int) -> Product:
+def get_product(ctx: ServiceContext, product_id: int) -> Product:
     ctx.require("sales.product.read")
     product = ctx.session.get(Product, product_id)
     if product is None:
@@ -30,7 +31,7 @@ def get_product(ctx: Any, product_id: int) -> Product:
     return product
 
 
-def list_products(ctx: Any, *, q: str | None = None, category: str | None = None, active: bool | None = True,
+def list_products(ctx: ServiceContext, *, q: str | None = None, category: str | None = None, active: bool | None = True,
                   page: int = 1, page_size: int = 25) -> tuple[list[Product], int]:
     ctx.require("sales.product.read")
     stmt = select(Product)
@@ -47,7 +48,7 @@ def list_products(ctx: Any, *, q: str | None = None, category: str | None = None
     return list(items), int(total or 0)
 
 
-def _clean_product(ctx: Any, data: dict[str, Any], existing: Product | None) -> dict[str, Any]:
+def _clean_product(ctx: ServiceContext, data: dict[str, Any], existing: Product | None) -> dict[str, Any]:
     # the code is a key (folded); the name and other text are stored as given (the ERP's name stays the ERP's)
     data = {k: ((fold(v) if k == "code" else tidy(v)) if isinstance(v, str) and k != "description" else v)
             for k, v in data.items()}
@@ -73,7 +74,7 @@ def _clean_product(ctx: Any, data: dict[str, Any], existing: Product | None) -> 
     return data
 
 
-def create_product(ctx: Any, data: dict[str, Any]) -> Product:
+def create_product(ctx: ServiceContext, data: dict[str, Any]) -> Product:
     ctx.require("sales.product.write")
     data = _clean_product(ctx, data, None)
     with unit_of_work(ctx):
@@ -86,7 +87,7 @@ def create_product(ctx: Any, data: dict[str, Any]) -> Product:
     return product
 
 
-def update_product(ctx: Any, product_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_product(ctx: ServiceContext, product_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                    if_match: bool = False) -> Product:
     product = get_product(ctx, product_id)
     ctx.require("sales.product.write")
@@ -101,7 +102,7 @@ def update_product(ctx: Any, product_id: int, data: dict[str, Any], *, expected_
     return product
 
 
-def get_price_list(ctx: Any, price_list_id: int) -> PriceList:
+def get_price_list(ctx: ServiceContext, price_list_id: int) -> PriceList:
     ctx.require("sales.product.read")
     pl = ctx.session.get(PriceList, price_list_id)
     if pl is None:
@@ -109,12 +110,12 @@ def get_price_list(ctx: Any, price_list_id: int) -> PriceList:
     return pl
 
 
-def list_price_lists(ctx: Any) -> list[PriceList]:
+def list_price_lists(ctx: ServiceContext) -> list[PriceList]:
     ctx.require("sales.product.read")
     return list(ctx.session.scalars(select(PriceList).order_by(PriceList.name)))
 
 
-def _clean_items(ctx: Any, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
+def _clean_items(ctx: ServiceContext, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
     out: dict[int, Decimal] = {}
     for i, item in enumerate(items or []):
         pid = item.get("product_id")
@@ -129,7 +130,7 @@ def _clean_items(ctx: Any, items: list[dict[str, Any]], errors: dict[str, list[s
     return list(out.items())
 
 
-def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:
+def save_price_list(ctx: ServiceContext, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:
     """Create a price list or change one; ``items`` (``[{product_id, price}]``), when given, replace all."""
     ctx.require("sales.product.write")
     pl = get_price_list(ctx, price_list_id) if price_list_id is not None else None
@@ -169,7 +170,7 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
     return pl
 
 
-def set_price(ctx: Any, price_list_id: int, product_id: int, price: Any) -> tuple[PriceListItem, str]:
+def set_price(ctx: ServiceContext, price_list_id: int, product_id: int, price: Any) -> tuple[PriceListItem, str]:
     """Set one product's price in a price list, leaving its other items alone (an ERP sync sets prices
     one by one: rewriting the whole list each time would be quadratic). The audit entry and the
     ``sales.price_list.updated`` event name this item only. Returns the item and ``created``,
@@ -209,7 +210,7 @@ def _replace_items(pl: PriceList, items: list[tuple[int, Decimal]]) -> None:
     pl.items.extend(PriceListItem(product_id=pid, price=price) for pid, price in items if pid not in listed)
 
 
-def price_of(ctx: Any, product: Product, price_list: PriceList | None) -> tuple[Decimal, str]:
+def price_of(ctx: ServiceContext, product: Product, price_list: PriceList | None) -> tuple[Decimal, str]:
     """The list price of a product and its currency: from the price list when it has the product,
     else the product's own."""
     if price_list is not None:

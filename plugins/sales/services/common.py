@@ -1,13 +1,15 @@
-"""Input cleaning shared by the sales services: dates, times, owners, customers, contacts."""
+"""Input cleaning shared by the sales services: dates, times, owners, customers, contacts; document numbers."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 from crmcore.db import utcnow
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.models import Contact, User
+from crmcore.runtime import ServiceContext
 
 
 def as_date(value: Any, field: str, errors: dict[str, list[str]]) -> dt.date | None:
@@ -51,12 +53,12 @@ def moment(at: dt.datetime | None) -> dt.datetime:
     return at.astimezone(dt.timezone.utc)
 
 
-def check_user(ctx: Any, user_id: Any, field: str, errors: dict[str, list[str]]) -> None:
+def check_user(ctx: ServiceContext, user_id: Any, field: str, errors: dict[str, list[str]]) -> None:
     if user_id is not None and ctx.session.get(User, user_id) is None:
         errors.setdefault(field, []).append(_("User %(id)s does not exist.", id=user_id))
 
 
-def check_contact(ctx: Any, contact_id: Any, customer_id: int | None, errors: dict[str, list[str]]) -> None:
+def check_contact(ctx: ServiceContext, contact_id: Any, customer_id: int | None, errors: dict[str, list[str]]) -> None:
     if contact_id is None:
         return
     contact = ctx.session.get(Contact, contact_id)
@@ -84,3 +86,8 @@ def raise_if(errors: dict[str, list[str]], what: str) -> None:
     if errors:
         message = INVALID.get(what) or _("The %(what)s is not valid.", what=what)
         raise ValidationError(message, errors=errors)
+
+
+def new_number(prefix: str) -> str:
+    """A new document number: ``prefix``, today's date and a random suffix (``SO20260331-3FA9C1``)."""
+    return f"{prefix}{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"

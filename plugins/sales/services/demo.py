@@ -4,12 +4,12 @@ this month's plans, so the board and the KPI dashboard have something to show. I
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
 
 from crmcore.db import utcnow
 from crmcore.models import Customer, User
+from crmcore.runtime import ServiceContext
 
 from ..models import Product
 from . import activities, catalog, opportunities, orders, quotes, stages, targets
@@ -22,7 +22,7 @@ DEALS = [("HZ001", "lisi", "Visit", "12000"), ("SH002", "zhaoliu", "Proposal", "
          ("GZ001", "zhaoliu", "Won", "20000"), ("ZS001", "lisi", "Lost", "15000")]
 
 
-def load_demo(ctx: Any) -> str:
+def load_demo(ctx: ServiceContext) -> str:
     """Add the demo sales data unless the demo products already exist; return a summary."""
     if ctx.session.scalar(select(Product.id).where(Product.code == PRODUCTS[0][0])):
         return "Sales demo data is already there."
@@ -47,7 +47,7 @@ def load_demo(ctx: Any) -> str:
         activities.create_activity(ctx, {"kind": "visit", "subject": "拜访客户", "customer_id": cust.id,
                                          "owner_id": user.id, "status": "done", "outcome": "success"
                                          if stage != "Lost" else "failure"})
-    for i, (code, owner, _stage, amount) in enumerate(DEALS[:5]):
+    for i, (code, _owner, _stage, _amount) in enumerate(DEALS[:5]):
         cust = customers[code]
         order = orders.record_order(ctx, {"number": f"DEMO-SO-{i + 1}", "customer_id": cust.id,
                                           "order_date": today - dt.timedelta(days=3 * i), "source": "erp", "lines": [
@@ -69,7 +69,7 @@ def load_demo(ctx: Any) -> str:
             f"a discount approval policy and {pending} quote waiting for the manager's approval.")
 
 
-def _approval_demo(ctx: Any, customer: Customer, rep: User, product: Product) -> int:
+def _approval_demo(ctx: ServiceContext, customer: Customer, rep: User, product: Product) -> int:
     """The approval example: quotes discounted more than 15% need the rep's manager (internal
     provider); one such quote waits in the manager's inbox. Returns how many quotes wait."""
     from crmcore.services import approvals

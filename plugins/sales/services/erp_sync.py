@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from crmcore.models import Customer
 from crmcore.normalize import fold
+from crmcore.runtime import ServiceContext
 
 from ..models import Invoice, Order, Payment, PriceList, Product
 from . import catalog, orders
@@ -22,14 +23,14 @@ ORDER_STATES = {"draft": "draft", "quotation": "draft", "confirmed": "confirmed"
                 "cancelled": "cancelled"}
 
 
-def apply_record(ctx: Any, stream: str, record: Any, sync: Any) -> tuple[str, int, str] | None:
+def apply_record(ctx: ServiceContext, stream: str, record: Any, sync: Any) -> tuple[str, int, str] | None:
     """Store one record of ``stream``; return ``(entity, id, created|updated|unchanged)`` or None."""
     handler = {"products": _product, "prices": _price, "orders": _order, "invoices": _invoice,
                "payments": _payment}.get(stream)
     return handler(ctx, record, sync) if handler else None
 
 
-def _customer(ctx: Any, sync: Any, external_id: str, what: str) -> int:
+def _customer(ctx: ServiceContext, sync: Any, external_id: str, what: str) -> int:
     """The CRM customer of an ERP party: a customer merged in the CRM since is followed to the one it was
     merged into (the same real customer); a deleted one refuses the record (a sync issue, the page goes on)."""
     customer_id = sync.resolve("customer", external_id)
@@ -46,7 +47,7 @@ def _customer(ctx: Any, sync: Any, external_id: str, what: str) -> int:
     return customer.id
 
 
-def _product(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
+def _product(ctx: ServiceContext, record: Any, sync: Any) -> tuple[str, int, str]:
     product_id = sync.resolve("product", record.external_id)
     if product_id is None and record.code:
         product_id = ctx.session.scalar(select(Product.id).where(Product.code == fold(record.code)))  # codes: folded
@@ -67,7 +68,7 @@ def _product(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     return "product", product_id, "updated" if product.version != before else "unchanged"
 
 
-def _price(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
+def _price(ctx: ServiceContext, record: Any, sync: Any) -> tuple[str, int, str]:
     """One product's price in a named price list (created on its first price); linked as entity
     ``price`` with the id of the price list's item."""
     product_id = sync.resolve("product", record.product_ref)
@@ -85,13 +86,13 @@ def _price(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     return "price", item.id, action
 
 
-def _number(ctx: Any, model: Any, number: str, own_id: int | None, sync: Any) -> str:
+def _number(ctx: ServiceContext, model: Any, number: str, own_id: int | None, sync: Any) -> str:
     """The ERP's number, prefixed with the connection when another record already uses it."""
     other = ctx.session.scalar(select(model.id).where(model.number == number))
     return number if other is None or other == own_id else f"{sync.system}-{number}"
 
 
-def _order(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
+def _order(ctx: ServiceContext, record: Any, sync: Any) -> tuple[str, int, str]:
     customer_id = _customer(ctx, sync, record.customer_ref, f"order {record.number}")
     order_id = sync.resolve("order", record.external_id)
     if order_id is None and record.crm_ref:  # an order the CRM pushed: the ERP's copy comes back
@@ -119,7 +120,7 @@ def _order(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     return "order", order.id, action
 
 
-def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
+def _invoice(ctx: ServiceContext, record: Any, sync: Any) -> tuple[str, int, str]:
     customer_id = _customer(ctx, sync, record.customer_ref, f"invoice {record.number}")
     invoice_id = sync.resolve("invoice", record.external_id)
     existing = ctx.session.get(Invoice, invoice_id) if invoice_id is not None else None
@@ -153,7 +154,7 @@ def _invoice(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     return "invoice", invoice.id, action
 
 
-def _payment(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
+def _payment(ctx: ServiceContext, record: Any, sync: Any) -> tuple[str, int, str]:
     invoice_id = sync.resolve("invoice", record.invoice_ref)
     if invoice_id is None:
         raise sync.skip(f"invoice {record.invoice_ref} of payment {record.external_id} is not synced yet")
@@ -170,7 +171,7 @@ def _payment(ctx: Any, record: Any, sync: Any) -> tuple[str, int, str]:
     return "payment", payment.id, "created"
 
 
-def export_record(ctx: Any, entity: str, entity_id: int, sync: Any) -> dict[str, Any] | None:
+def export_record(ctx: ServiceContext, entity: str, entity_id: int, sync: Any) -> dict[str, Any] | None:
     """A confirmed CRM order as the canonical dict the ERP push needs; None for anything else."""
     if entity != "order":
         return None

@@ -10,6 +10,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.customers import live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Expense
 from . import access
@@ -21,7 +22,7 @@ FIELDS = ("owner_id", "customer_id", "opportunity_id", "activity_id", "spent_on"
 CATEGORIES = ("travel", "entertainment", "samples", "gifts", "marketing", "other")
 
 
-def record_expense(ctx: Any, data: dict[str, Any]) -> Expense:
+def record_expense(ctx: ServiceContext, data: dict[str, Any]) -> Expense:
     """Record an expense; the owner defaults to the actor (a rep records their own)."""
     ctx.require("sales.expense.write")
     data = dict(data)
@@ -52,7 +53,7 @@ def record_expense(ctx: Any, data: dict[str, Any]) -> Expense:
     return expense
 
 
-def list_expenses(ctx: Any, *, owner_id: int | None = None, page: int = 1,
+def list_expenses(ctx: ServiceContext, *, owner_id: int | None = None, page: int = 1,
                   page_size: int = 25) -> tuple[list[Expense], int]:
     ctx.require("sales.kpi.read")
     stmt = access.scope_owned(ctx, select(Expense), Expense.owner_id)

@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, func, literal, select, true
 
 from crmcore.i18n import _
 from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
 
 from ..models import Activity, Expense, Invoice, Opportunity, Order, Payment, SalesTarget, Stage
 from . import money
@@ -73,7 +74,7 @@ def ratio(num: Decimal | int, den: Decimal | int) -> Decimal | None:
     return (Decimal(num) / Decimal(den)).quantize(RATIO, rounding=ROUND_HALF_UP)
 
 
-def _money_sum(ctx: Any, q: KpiQuery, amount: Any, currency_col: Any, *conds: Any) -> tuple[Decimal, list[str]]:
+def _money_sum(ctx: ServiceContext, q: KpiQuery, amount: Any, currency_col: Any, *conds: Any) -> tuple[Decimal, list[str]]:
     """Σ amount converted to the report currency, and the currencies that could not be converted."""
     conv = money.converted(ctx, amount, currency_col, q.currency)
     total = ctx.session.scalar(select(func.sum(conv)).where(*conds))
@@ -91,14 +92,14 @@ def _sold_in(q: KpiQuery, period: Period) -> list[Any]:
             q.owned(Order.owner_id)]
 
 
-def sales_amount(ctx: Any, q: KpiQuery, period: Period | None = None) -> KpiValue:
+def sales_amount(ctx: ServiceContext, q: KpiQuery, period: Period | None = None) -> KpiValue:
     """Sales: ``Σ total`` of orders in scope, status confirmed or delivered, order date in P (in C)."""
     period = period or q.period
     total, bad = _money_sum(ctx, q, Order.total, Order.currency, *_sold_in(q, period))
     return KpiValue("sales", _("Sales"), "money", total, excluded_currencies=bad)
 
 
-def plan_completion(ctx: Any, q: KpiQuery) -> KpiValue:
+def plan_completion(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Sales-plan completion rate = sales(P) / plan(P).
 
     plan(P) = Σ of the subject's monthly plans for the months whose first day is in P: a rep's
@@ -128,7 +129,7 @@ def plan_completion(ctx: Any, q: KpiQuery) -> KpiValue:
                     excluded_currencies=excluded)
 
 
-def sales_growth(ctx: Any, q: KpiQuery) -> KpiValue:
+def sales_growth(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Sales growth rate = (sales(P) - sales(P-1)) / sales(P-1); None when sales(P-1) is 0."""
     now = sales_amount(ctx, q)
     before = sales_amount(ctx, q, q.period.previous())
@@ -141,7 +142,7 @@ def sales_growth(ctx: Any, q: KpiQuery) -> KpiValue:
                     now.value - before.value, before.value, excluded_currencies=excluded)
 
 
-def price_retention(ctx: Any, q: KpiQuery) -> KpiValue:
+def price_retention(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Price retention rate = Σ realised order total / Σ order list total (quantity x list price),
     over orders in scope sold in P whose list total is known and positive."""
     conds = [*_sold_in(q, q.period), Order.list_total.is_not(None), Order.list_total > 0]
@@ -155,14 +156,14 @@ def price_retention(ctx: Any, q: KpiQuery) -> KpiValue:
                     excluded_currencies=excluded)
 
 
-def sales_expenses(ctx: Any, q: KpiQuery) -> KpiValue:
+def sales_expenses(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Sales expenses = Σ amount of expenses in scope spent in P (0 when there are none)."""
     total, bad = _money_sum(ctx, q, Expense.amount, Expense.currency, Expense.spent_on >= q.period.start,
                             Expense.spent_on < q.period.end, q.owned(Expense.owner_id))
     return KpiValue("sales_expenses", _("Sales expenses"), "money", total, excluded_currencies=bad)
 
 
-def collection_rate(ctx: Any, q: KpiQuery) -> KpiValue:
+def collection_rate(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Receivables collection rate = collected / due, over invoices in scope due in P (not draft
     or cancelled): due = Σ invoice total; collected = Σ per invoice of min(total, payments made
     before the end of P). Partial payments count for what was paid. None when nothing is due."""
@@ -182,7 +183,7 @@ def collection_rate(ctx: Any, q: KpiQuery) -> KpiValue:
                     excluded_currencies=excluded)
 
 
-def visit_success(ctx: Any, q: KpiQuery) -> KpiValue:
+def visit_success(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Visit success rate = visits done in P with outcome success / visits done in P with an outcome."""
     conds = [Activity.kind == "visit", Activity.status == "done", Activity.outcome.in_(("success", "failure")),
              Activity.done_at >= q.period.start_utc, Activity.done_at < q.period.end_utc, q.owned(Activity.owner_id)]
@@ -199,7 +200,7 @@ def scope_customers(q: KpiQuery) -> Any:
                                      q.owned(Customer.owner_id))
 
 
-def complaint_rate(ctx: Any, q: KpiQuery) -> KpiValue | None:
+def complaint_rate(ctx: ServiceContext, q: KpiQuery) -> KpiValue | None:
     """Complaint rate = complaints received in P from customers owned in scope / orders in scope
     sold in P. The count comes from the ``crm_sales_complaints`` hook (the service plugin); when no
     plugin answers, the KPI is absent (None), not 0. No orders: value None."""
@@ -217,7 +218,7 @@ def _buyers(q: KpiQuery, period: Period) -> Any:
     return select(Order.customer_id).where(*_sold_in(q, period)).distinct()
 
 
-def new_customer_rate(ctx: Any, q: KpiQuery) -> KpiValue:
+def new_customer_rate(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """New-customer development rate = new customers / buying customers: buying customers are the
     distinct customers with an order in scope sold in P; new ones had no sold order (by anyone)
     before P. None when nobody bought."""
@@ -231,7 +232,7 @@ def new_customer_rate(ctx: Any, q: KpiQuery) -> KpiValue:
     return KpiValue("new_customer_rate", _("New-customer development rate"), "ratio", ratio(new, total), new, total)
 
 
-def retention_rate(ctx: Any, q: KpiQuery) -> KpiValue:
+def retention_rate(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Old-customer retention rate = customers with an order in scope in P-1 who also have one in P
     / customers with an order in scope in P-1. None when nobody bought in P-1."""
     before = _buyers(q, q.period.previous()).subquery()
@@ -244,7 +245,7 @@ def retention_rate(ctx: Any, q: KpiQuery) -> KpiValue:
     return KpiValue("retention_rate", _("Old-customer retention rate"), "ratio", ratio(kept, total), kept, total)
 
 
-def pipeline(ctx: Any, q: KpiQuery) -> KpiValue:
+def pipeline(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Pipeline by stage (now, not per period): open opportunities in scope per stage, with count,
     Σ amount and Σ amount x probability / 100 (in C); the value is the total Σ amount."""
     conv = money.converted(ctx, Opportunity.amount, Opportunity.currency, q.currency)
@@ -262,7 +263,7 @@ def pipeline(ctx: Any, q: KpiQuery) -> KpiValue:
     return KpiValue("pipeline", _("Pipeline by stage"), "money", total, excluded_currencies=sorted(bad), detail=detail)
 
 
-def weighted_forecast(ctx: Any, q: KpiQuery) -> KpiValue:
+def weighted_forecast(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Weighted forecast = Σ amount x probability / 100 of open opportunities in scope whose
     expected close date is in P (in C)."""
     total, bad = _money_sum(ctx, q, Opportunity.amount * Opportunity.probability / literal(100),
@@ -277,7 +278,7 @@ def _closed_in(q: KpiQuery) -> list[Any]:
             q.owned(Opportunity.owner_id)]
 
 
-def win_rate(ctx: Any, q: KpiQuery) -> KpiValue:
+def win_rate(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Win rate = opportunities in scope won in P / those won or lost in P (by close time)."""
     closed, won = ctx.session.execute(
         select(func.count(), func.count().filter(Opportunity.status == "won"))
@@ -287,7 +288,7 @@ def win_rate(ctx: Any, q: KpiQuery) -> KpiValue:
     return KpiValue("win_rate", _("Win rate"), "ratio", ratio(won, closed), won, closed)
 
 
-def cycle_time(ctx: Any, q: KpiQuery) -> KpiValue:
+def cycle_time(ctx: ServiceContext, q: KpiQuery) -> KpiValue:
     """Average cycle time = average days from creation to winning, over opportunities in scope won
     in P. None when none was won."""
     n, avg = ctx.session.execute(select(func.count(), func.avg(Opportunity.cycle_seconds))
@@ -316,7 +317,7 @@ KPIS: dict[str, Callable[[Any, KpiQuery], KpiValue | None]] = {
 }
 
 
-def compute(ctx: Any, q: KpiQuery, only: list[str] | None = None) -> dict[str, KpiValue]:
+def compute(ctx: ServiceContext, q: KpiQuery, only: list[str] | None = None) -> dict[str, KpiValue]:
     """Every KPI (or ``only`` these) for the query; absent KPIs (no complaint data) are left out."""
     ctx.require("sales.kpi.read")
     out = {}

@@ -17,6 +17,7 @@ from crmcore.services import access as core_access
 from crmcore.services.contacts import create_contact
 from crmcore.services.customers import check_version, create_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import LEAD_CHANNELS, Lead
 from . import access
@@ -32,7 +33,7 @@ MATCH_REASONS = {"same phone number": _("same phone number"), "same e-mail addre
                  "same company name": _("same company name")}
 
 
-def _scope(ctx: Any, stmt: Any) -> Any:
+def _scope(ctx: ServiceContext, stmt: Any) -> Any:
     """Reps see their own leads; managers their team's and the unassigned ones; others all."""
     cond = access.owner_condition(ctx, Lead.owner_id)
     if cond is None:
@@ -42,7 +43,7 @@ def _scope(ctx: Any, stmt: Any) -> Any:
     return stmt.where(cond)
 
 
-def get_lead(ctx: Any, lead_id: int, *, permission: str = "sales.lead.read") -> Lead:
+def get_lead(ctx: ServiceContext, lead_id: int, *, permission: str = "sales.lead.read") -> Lead:
     ctx.require(permission)
     lead = ctx.session.get(Lead, lead_id)
     if lead is None:
@@ -52,7 +53,7 @@ def get_lead(ctx: Any, lead_id: int, *, permission: str = "sales.lead.read") -> 
     return lead
 
 
-def list_leads(ctx: Any, *, status: str | None = None, source_channel: str | None = None,
+def list_leads(ctx: ServiceContext, *, status: str | None = None, source_channel: str | None = None,
                owner_id: int | None = None, q: str | None = None, page: int = 1,
                page_size: int = 25) -> tuple[list[Lead], int]:
     ctx.require("sales.lead.read")
@@ -73,7 +74,7 @@ def list_leads(ctx: Any, *, status: str | None = None, source_channel: str | Non
     return list(items), int(total or 0)
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Lead | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Lead | None) -> dict[str, Any]:
     data = {k: (tidy(v) if isinstance(v, str) and k not in ("message",) else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
     if existing is None or "name" in data:
@@ -99,7 +100,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Lead | None) -> dict[str, A
     return data
 
 
-def create_lead(ctx: Any, data: dict[str, Any], *, source_channel: str | None = None) -> Lead:
+def create_lead(ctx: ServiceContext, data: dict[str, Any], *, source_channel: str | None = None) -> Lead:
     """Capture a lead. ``source_channel`` (web, import, api, ...) defaults to how it arrived."""
     ctx.require("sales.lead.write")
     data = dict(data)
@@ -120,7 +121,7 @@ def create_lead(ctx: Any, data: dict[str, Any], *, source_channel: str | None = 
     return lead
 
 
-def update_lead(ctx: Any, lead_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_lead(ctx: ServiceContext, lead_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                 if_match: bool = False) -> Lead:
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     check_version(lead, expected_version, if_match)
@@ -138,7 +139,7 @@ def update_lead(ctx: Any, lead_id: int, data: dict[str, Any], *, expected_versio
     return lead
 
 
-def disqualify_lead(ctx: Any, lead_id: int, reason: str) -> Lead:
+def disqualify_lead(ctx: ServiceContext, lead_id: int, reason: str) -> Lead:
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     if lead.status not in OPEN:
         raise Conflict(_("The lead is already %(status)s.", status=lead.status))
@@ -152,7 +153,7 @@ def disqualify_lead(ctx: Any, lead_id: int, reason: str) -> Lead:
     return lead
 
 
-def matching_customers(ctx: Any, lead: Lead) -> list[tuple[int, str]]:
+def matching_customers(ctx: ServiceContext, lead: Lead) -> list[tuple[int, str]]:
     """Existing customers (all of them, not only the visible ones) that are probably this lead:
     same phone or e-mail (customer or a contact), or the same company name. Best first."""
     region = ctx.settings["DEFAULT_REGION"]
@@ -178,7 +179,7 @@ def matching_customers(ctx: Any, lead: Lead) -> list[tuple[int, str]]:
     return found
 
 
-def _find_contact(ctx: Any, customer: Customer, lead: Lead, name: str) -> Contact | None:
+def _find_contact(ctx: ServiceContext, customer: Customer, lead: Lead, name: str) -> Contact | None:
     region = ctx.settings["DEFAULT_REGION"]
     phone, email = normalize_phone(lead.phone, region), normalize_email(lead.email)
     for contact in customer.contacts:
@@ -191,7 +192,7 @@ def _find_contact(ctx: Any, customer: Customer, lead: Lead, name: str) -> Contac
     return None
 
 
-def qualify_lead(ctx: Any, lead_id: int, data: dict[str, Any] | None = None, *,
+def qualify_lead(ctx: ServiceContext, lead_id: int, data: dict[str, Any] | None = None, *,
                  at: dt.datetime | None = None) -> dict[str, Any]:
     """Turn a lead into a customer, a contact and an opportunity, all or nothing.
 
@@ -269,7 +270,7 @@ class LeadRowResult:
         return {"index": self.index, "status": self.status, "id": self.id, "errors": self.errors}
 
 
-def import_leads(ctx: Any, rows: list[dict[str, Any]], *, source_channel: str = "import") -> list[LeadRowResult]:
+def import_leads(ctx: ServiceContext, rows: list[dict[str, Any]], *, source_channel: str = "import") -> list[LeadRowResult]:
     """Create one lead per row, each in its own transaction; a bad row is rejected alone."""
     ctx.require("sales.lead.import")
     out = []

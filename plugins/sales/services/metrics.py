@@ -13,6 +13,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Role, User
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Metric, MetricShare
 from . import access, money
@@ -24,7 +25,7 @@ AGGREGATES = ("count", "sum", "avg")
 FIELDS = ("name", "label", "description", "entity", "conditions", "aggregate", "field")
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Metric | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Metric | None) -> dict[str, Any]:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     merged = {k: data.get(k, getattr(existing, k) if existing else None) for k in FIELDS}
@@ -60,7 +61,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Metric | None) -> dict[str,
     return data
 
 
-def create_metric(ctx: Any, data: dict[str, Any]) -> Metric:
+def create_metric(ctx: ServiceContext, data: dict[str, Any]) -> Metric:
     ctx.require("sales.metric.manage")
     shares = data.get("shares")
     data = _clean(ctx, data, None)
@@ -75,7 +76,7 @@ def create_metric(ctx: Any, data: dict[str, Any]) -> Metric:
     return metric
 
 
-def update_metric(ctx: Any, metric_id: int, data: dict[str, Any]) -> Metric:
+def update_metric(ctx: ServiceContext, metric_id: int, data: dict[str, Any]) -> Metric:
     ctx.require("sales.metric.manage")
     metric = _get(ctx, metric_id)
     shares = data.get("shares")
@@ -90,7 +91,7 @@ def update_metric(ctx: Any, metric_id: int, data: dict[str, Any]) -> Metric:
     return metric
 
 
-def delete_metric(ctx: Any, metric_id: int) -> None:
+def delete_metric(ctx: ServiceContext, metric_id: int) -> None:
     ctx.require("sales.metric.manage")
     metric = _get(ctx, metric_id)
     with unit_of_work(ctx):
@@ -99,7 +100,7 @@ def delete_metric(ctx: Any, metric_id: int) -> None:
                       event_name="sales.metric.deleted")
 
 
-def share_metric(ctx: Any, metric_id: int, shares: list[dict[str, Any]]) -> Metric:
+def share_metric(ctx: ServiceContext, metric_id: int, shares: list[dict[str, Any]]) -> Metric:
     """Replace who the metric is shared with: ``[{"role": "sales"}, {"user_id": 7}, ...]``."""
     ctx.require("sales.metric.manage")
     metric = _get(ctx, metric_id)
@@ -135,14 +136,14 @@ def share_metric(ctx: Any, metric_id: int, shares: list[dict[str, Any]]) -> Metr
     return metric
 
 
-def _get(ctx: Any, metric_id: int) -> Metric:
+def _get(ctx: ServiceContext, metric_id: int) -> Metric:
     metric = ctx.session.get(Metric, metric_id)
     if metric is None:
         raise NotFound(_("Metric %(id)s does not exist.", id=metric_id))
     return metric
 
 
-def _shared_with(ctx: Any) -> Any:
+def _shared_with(ctx: ServiceContext) -> Any:
     """SQL condition: the metric is shared with the actor (directly or through their role)."""
     conds = [MetricShare.user_id == ctx.actor.id]
     if ctx.actor.role_id is not None:
@@ -150,7 +151,7 @@ def _shared_with(ctx: Any) -> Any:
     return Metric.id.in_(select(MetricShare.metric_id).where(or_(*conds)))
 
 
-def visible_metrics(ctx: Any) -> list[Metric]:
+def visible_metrics(ctx: ServiceContext) -> list[Metric]:
     """The metrics shared with the actor; metric managers see all of them."""
     ctx.require("sales.kpi.read")
     stmt = select(Metric).order_by(Metric.label, Metric.id)
@@ -159,7 +160,7 @@ def visible_metrics(ctx: Any) -> list[Metric]:
     return list(ctx.session.scalars(stmt))
 
 
-def get_metric(ctx: Any, metric_id: int) -> Metric:
+def get_metric(ctx: ServiceContext, metric_id: int) -> Metric:
     """A metric the actor may see; one not shared with them is 404, as if it did not exist."""
     ctx.require("sales.kpi.read")
     metric = _get(ctx, metric_id)
@@ -169,7 +170,7 @@ def get_metric(ctx: Any, metric_id: int) -> Metric:
     return metric
 
 
-def evaluate(ctx: Any, metric_id: int, subject: Subject, period: Period, currency: str) -> dict[str, Any]:
+def evaluate(ctx: ServiceContext, metric_id: int, subject: Subject, period: Period, currency: str) -> dict[str, Any]:
     """The metric's value for a subject and period, over the records the actor may see.
 
     Records count when they match the conditions, their date field falls in the period and their

@@ -14,6 +14,7 @@ from sqlalchemy import Numeric, case, literal, select, type_coerce
 
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 from ..models import ExchangeRate
 
@@ -52,18 +53,18 @@ def clean_currency(value: Any, field: str, errors: dict[str, list[str]]) -> str 
     return cur
 
 
-def base_currency(ctx: Any) -> str:
+def base_currency(ctx: ServiceContext) -> str:
     return str(ctx.settings.get("DEFAULT_CURRENCY") or "CNY").upper()
 
 
-def rate_of(ctx: Any, currency: str) -> Decimal | None:
+def rate_of(ctx: ServiceContext, currency: str) -> Decimal | None:
     """Units of the base currency per unit of ``currency`` (1 for the base), or None if unknown."""
     if currency == base_currency(ctx):
         return Decimal(1)
     return ctx.session.scalar(select(ExchangeRate.rate).where(ExchangeRate.currency == currency))
 
 
-def converted(ctx: Any, amount: Any, currency_col: Any, target: str) -> Any:
+def converted(ctx: ServiceContext, amount: Any, currency_col: Any, target: str) -> Any:
     """SQL: ``amount`` (in the row's ``currency_col``) converted to ``target``; NULL when no rate.
 
     Rows already in ``target`` are taken as they are, so a report in one currency needs no rates.
@@ -82,14 +83,14 @@ def converted(ctx: Any, amount: Any, currency_col: Any, target: str) -> Any:
     return type_coerce(amount * factor, Numeric(28, 8))
 
 
-def unconvertible(ctx: Any, currency_col: Any, target: str) -> Any:
+def unconvertible(ctx: ServiceContext, currency_col: Any, target: str) -> Any:
     """SQL condition: the row's currency cannot be converted to ``target`` (no rate)."""
     base = base_currency(ctx)
     known = select(ExchangeRate.currency)
     return (currency_col != target) & (currency_col != base) & currency_col.not_in(known)
 
 
-def set_rate(ctx: Any, currency: str, rate: Any) -> ExchangeRate:
+def set_rate(ctx: ServiceContext, currency: str, rate: Any) -> ExchangeRate:
     """Set the rate of ``currency`` in units of the base currency."""
     from crmcore.events import record_change
     from crmcore.services.unit import unit_of_work

@@ -12,6 +12,7 @@ from crmcore.i18n import _
 from crmcore.normalize import LIKE_ESCAPE, like_terms
 from crmcore.services.customers import check_version, get_customer, live_customer, update_customer
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Opportunity, Stage, StageHistory
 from . import access
@@ -24,7 +25,7 @@ FIELDS = ("name", "customer_id", "contact_id", "owner_id", "amount", "currency",
 SORTABLE = {"id", "name", "amount", "expected_close_date", "created_at", "updated_at", "probability"}
 
 
-def get_opportunity(ctx: Any, opportunity_id: int, *, permission: str = "sales.opportunity.read") -> Opportunity:
+def get_opportunity(ctx: ServiceContext, opportunity_id: int, *, permission: str = "sales.opportunity.read") -> Opportunity:
     """An opportunity the actor may access, or NotFound / PermissionDenied."""
     ctx.require(permission)
     opp = ctx.session.get(Opportunity, opportunity_id)
@@ -34,7 +35,7 @@ def get_opportunity(ctx: Any, opportunity_id: int, *, permission: str = "sales.o
     return opp
 
 
-def list_opportunities(ctx: Any, *, stage_id: int | None = None, status: str | None = None,
+def list_opportunities(ctx: ServiceContext, *, stage_id: int | None = None, status: str | None = None,
                        owner_id: int | None = None, customer_id: int | None = None, q: str | None = None,
                        sort: str = "-updated_at", page: int = 1, page_size: int = 25) -> tuple[list[Opportunity], int]:
     """The opportunities the actor may see, filtered; ``(page, total)``."""
@@ -60,7 +61,7 @@ def list_opportunities(ctx: Any, *, stage_id: int | None = None, status: str | N
     return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique()), int(total or 0)
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Opportunity | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Opportunity | None) -> dict[str, Any]:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if "name" in data or existing is None:
@@ -92,14 +93,14 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Opportunity | None) -> dict
     return data
 
 
-def _enter(ctx: Any, opp: Opportunity, stage: Stage, at: dt.datetime) -> StageHistory:
+def _enter(ctx: ServiceContext, opp: Opportunity, stage: Stage, at: dt.datetime) -> StageHistory:
     row = StageHistory(opportunity_id=opp.id, stage_id=stage.id, entered_at=at, user_id=getattr(ctx.actor, "id", None))
     ctx.session.add(row)
     opp.stage_entered_at = at
     return row
 
 
-def _close_current(ctx: Any, opp: Opportunity, at: dt.datetime) -> StageHistory | None:
+def _close_current(ctx: ServiceContext, opp: Opportunity, at: dt.datetime) -> StageHistory | None:
     row = ctx.session.scalar(select(StageHistory).where(StageHistory.opportunity_id == opp.id,
                                                         StageHistory.left_at.is_(None))
                              .order_by(StageHistory.entered_at.desc(), StageHistory.id.desc()))
@@ -112,7 +113,7 @@ def _close_current(ctx: Any, opp: Opportunity, at: dt.datetime) -> StageHistory 
     return row
 
 
-def _apply_stage(ctx: Any, opp: Opportunity, stage: Stage, at: dt.datetime, changes: dict[str, list[Any]],
+def _apply_stage(ctx: ServiceContext, opp: Opportunity, stage: Stage, at: dt.datetime, changes: dict[str, list[Any]],
                  probability_given: bool) -> None:
     """Set stage, status, probability, close time and cycle time for ``stage``."""
     status = "won" if stage.is_won else "lost" if stage.is_lost else "open"
@@ -133,7 +134,7 @@ def _apply_stage(ctx: Any, opp: Opportunity, stage: Stage, at: dt.datetime, chan
     opp.stage = stage
 
 
-def create_opportunity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None = None) -> Opportunity:
+def create_opportunity(ctx: ServiceContext, data: dict[str, Any], *, at: dt.datetime | None = None) -> Opportunity:
     """Create an opportunity in ``stage_id`` (default: the first open stage); owner defaults to the actor."""
     ctx.require("sales.opportunity.write")
     data = _clean(ctx, data, None)
@@ -159,7 +160,7 @@ def create_opportunity(ctx: Any, data: dict[str, Any], *, at: dt.datetime | None
     return opp
 
 
-def update_opportunity(ctx: Any, opportunity_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_opportunity(ctx: ServiceContext, opportunity_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                        if_match: bool = False, at: dt.datetime | None = None) -> Opportunity:
     """Change fields; a ``stage_id`` in ``data`` moves the opportunity (see :func:`move_stage`)."""
     opp = get_opportunity(ctx, opportunity_id, permission="sales.opportunity.write")
@@ -180,7 +181,7 @@ def update_opportunity(ctx: Any, opportunity_id: int, data: dict[str, Any], *, e
     return opp
 
 
-def move_stage(ctx: Any, opportunity_id: int, stage_id: int, *, at: dt.datetime | None = None,
+def move_stage(ctx: ServiceContext, opportunity_id: int, stage_id: int, *, at: dt.datetime | None = None,
                expected_version: int | None = None, if_match: bool = False, **fields: Any) -> Opportunity:
     """Move to another stage: the stay in the old stage ends (its duration is kept), one in the new begins.
 
@@ -217,7 +218,7 @@ def move_stage(ctx: Any, opportunity_id: int, stage_id: int, *, at: dt.datetime 
     return opp
 
 
-def stage_history(ctx: Any, opportunity_id: int, *, now: dt.datetime | None = None) -> dict[str, Any]:
+def stage_history(ctx: ServiceContext, opportunity_id: int, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """Each stay in a stage with its duration (the current one up to ``now``), and totals per stage."""
     opp = get_opportunity(ctx, opportunity_id)
     now = moment(now)
@@ -235,7 +236,7 @@ def stage_history(ctx: Any, opportunity_id: int, *, now: dt.datetime | None = No
     return {"opportunity_id": opp.id, "stays": stays, "per_stage": per_stage}
 
 
-def board(ctx: Any, *, owner_id: int | None = None, limit_per_stage: int = 50) -> list[dict[str, Any]]:
+def board(ctx: ServiceContext, *, owner_id: int | None = None, limit_per_stage: int = 50) -> list[dict[str, Any]]:
     """The pipeline board: every active stage with the visible opportunities in it, their count and
     amount per currency."""
     from .stages import list_stages

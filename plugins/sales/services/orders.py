@@ -19,10 +19,11 @@ from crmcore.services import access as core_access
 from crmcore.services import listing
 from crmcore.services.customers import get_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import INVOICE_STATES, ORDER_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment, Product
 from . import access
-from .common import as_date, check_user, one_of, raise_if
+from .common import as_date, check_user, new_number, one_of, raise_if
 from .money import ZERO, cents, clean_currency, parse_amount
 
 ORDER_FIELDS = ("number", "customer_id", "owner_id", "opportunity_id", "order_date", "currency", "status", "source")
@@ -31,7 +32,7 @@ INVOICE_FIELDS = ("number", "customer_id", "order_id", "owner_id", "invoice_date
 HUNDRED = Decimal(100)
 
 
-def _scope(ctx: Any, stmt: Any, model: Any) -> Any:
+def _scope(ctx: ServiceContext, stmt: Any, model: Any) -> Any:
     """Visible when the record's owner is in scope or its customer is."""
     cond = access.owner_condition(ctx, model.owner_id)
     if cond is None:
@@ -40,7 +41,7 @@ def _scope(ctx: Any, stmt: Any, model: Any) -> Any:
     return stmt.where(or_(cond, model.customer_id.in_(customers)))
 
 
-def _check(ctx: Any, obj: Any, what: str) -> None:
+def _check(ctx: ServiceContext, obj: Any, what: str) -> None:
     if access.can_access_owner(ctx, obj.owner_id):
         return
     customer = ctx.session.get(Customer, obj.customer_id)
@@ -48,14 +49,14 @@ def _check(ctx: Any, obj: Any, what: str) -> None:
         access.check_owned(ctx, obj.owner_id, what)
 
 
-def _check_customer(ctx: Any, customer_id: Any) -> None:
+def _check_customer(ctx: ServiceContext, customer_id: Any) -> None:
     """A person (not the ERP sync, which acts as the system) writes only for customers in scope."""
     customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
     if customer is not None and not core_access.can_access_customer(ctx, customer):
         core_access.check_customer_access(ctx, customer)
 
 
-def get_order(ctx: Any, order_id: int) -> Order:
+def get_order(ctx: ServiceContext, order_id: int) -> Order:
     ctx.require("sales.order.read")
     order = ctx.session.get(Order, order_id)
     if order is None:
@@ -64,7 +65,7 @@ def get_order(ctx: Any, order_id: int) -> Order:
     return order
 
 
-def list_orders(ctx: Any, *, customer_id: int | None = None, status: str | None = None, page: int = 1,
+def list_orders(ctx: ServiceContext, *, customer_id: int | None = None, status: str | None = None, page: int = 1,
                 page_size: int = 25, cursor: str | None = None) -> listing.ListPage:
     """Orders the actor may see, newest first (a customer's order history with ``customer_id``); by keyset
     from ``cursor``, with a total that is an estimate above ``COUNT_EXACT_MAX``."""
@@ -78,7 +79,7 @@ def list_orders(ctx: Any, *, customer_id: int | None = None, status: str | None 
     return listing.list_page(ctx, stmt, name="sales.orders", keys=keys, cursor=cursor, page=page, page_size=page_size)
 
 
-def _order_lines(ctx: Any, raw_lines: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[OrderLine]:
+def _order_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[OrderLine]:
     lines = []
     for i, raw in enumerate(raw_lines):
         where = f"lines.{i}"
@@ -109,7 +110,7 @@ def _line_values(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
              ln.line_total) for ln in lines]
 
 
-def record_order(ctx: Any, data: dict[str, Any]) -> Order:
+def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
     """Create or update (by ``number``) an order, e.g. from the ERP.
 
     ``total`` defaults to the sum of the lines' totals; ``list_total`` to the sum of ``quantity *
@@ -174,10 +175,8 @@ def record_order(ctx: Any, data: dict[str, Any]) -> Order:
     return order
 
 
-def create_order_from_quote(ctx: Any, quote: Any, order_date: dt.date | None = None) -> Order:
+def create_order_from_quote(ctx: ServiceContext, quote: Any, order_date: dt.date | None = None) -> Order:
     """The order of a quote: its lines, totals, customer, owner and opportunity (called by the quote service)."""
-    from .quotes import new_number
-
     live_customer(ctx, quote.customer_id)  # a quote of a customer deleted since cannot become an order
 
     lines = [OrderLine(product_id=ln.product_id, description=ln.description, quantity=ln.quantity,
@@ -198,7 +197,7 @@ def create_order_from_quote(ctx: Any, quote: Any, order_date: dt.date | None = N
 # --- invoices and payments -------------------------------------------------------------------
 
 
-def get_invoice(ctx: Any, invoice_id: int) -> Invoice:
+def get_invoice(ctx: ServiceContext, invoice_id: int) -> Invoice:
     ctx.require("sales.order.read")
     invoice = ctx.session.get(Invoice, invoice_id)
     if invoice is None:
@@ -207,7 +206,7 @@ def get_invoice(ctx: Any, invoice_id: int) -> Invoice:
     return invoice
 
 
-def list_invoices(ctx: Any, *, customer_id: int | None = None, state: str | None = None, overdue: bool = False,
+def list_invoices(ctx: ServiceContext, *, customer_id: int | None = None, state: str | None = None, overdue: bool = False,
                   page: int = 1, page_size: int = 25, today: dt.date | None = None) -> tuple[list[Invoice], int]:
     ctx.require("sales.order.read")
     stmt = _scope(ctx, select(Invoice), Invoice)
@@ -231,7 +230,7 @@ def _state(invoice: Invoice, requested: str | None) -> str:
     return "partial" if invoice.amount_paid > 0 else "open"
 
 
-def record_invoice(ctx: Any, data: dict[str, Any]) -> Invoice:
+def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
     """Create or update (by ``number``) an invoice. Its state follows the payments (open, partial,
     paid) unless it is ``draft`` or ``cancelled``; the owner defaults to the order's or customer's."""
     ctx.require("sales.order.write")
@@ -285,7 +284,7 @@ def record_invoice(ctx: Any, data: dict[str, Any]) -> Invoice:
     return invoice
 
 
-def record_payment(ctx: Any, invoice_id: int, data: dict[str, Any]) -> Payment:
+def record_payment(ctx: ServiceContext, invoice_id: int, data: dict[str, Any]) -> Payment:
     """Record a (possibly partial) payment of an invoice; a known ``reference`` returns the earlier one."""
     ctx.require("sales.order.write")
     invoice = get_invoice(ctx, invoice_id)
@@ -330,7 +329,7 @@ def record_payment(ctx: Any, invoice_id: int, data: dict[str, Any]) -> Payment:
     return payment
 
 
-def customer_summary(ctx: Any, customer_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
+def customer_summary(ctx: ServiceContext, customer_id: int, *, today: dt.date | None = None) -> dict[str, Any]:
     """A customer's order history and receivables: per currency, orders and amount due (overdue too)."""
     customer = get_customer(ctx, customer_id)
     ctx.require("sales.order.read")

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.I)
@@ -72,7 +72,7 @@ class Period:
         return self.start <= day < self.end
 
 
-def parse_period(text: str | None, ctx: Any = None, today: dt.date | None = None) -> Period:
+def parse_period(text: str | None, ctx: ServiceContext | None = None, today: dt.date | None = None) -> Period:
     """Parse a period; None means the current month. Ranges are inclusive: ``2026-01-01..2026-01-31``."""
     tz = str((ctx.settings.get("DEFAULT_TIMEZONE") if ctx is not None else None) or "UTC")
     if not text:

@@ -14,7 +14,6 @@ Every step is an event (``sales.quote.submitted``, ``.approval_requested``, ``.a
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,12 +26,14 @@ from crmcore.i18n import _
 from crmcore.services import approvals
 from crmcore.services.customers import check_version, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import PriceList, Product, Quote, QuoteLine
 from . import access
 from .catalog import price_of
-from .common import as_date, check_user, raise_if
+from .common import as_date, check_user, new_number, raise_if
 from .money import ZERO, cents, clean_currency, parse_amount
+from .orders import create_order_from_quote
 
 HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",
                  "discount_percent", "notes")
@@ -42,11 +43,7 @@ HUNDRED = Decimal(100)
 PCT = Decimal("0.01")
 
 
-def new_number(prefix: str) -> str:
-    return f"{prefix}{utcnow():%Y%m%d}-{secrets.token_hex(3).upper()}"
-
-
-def get_quote(ctx: Any, quote_id: int, *, permission: str = "sales.quote.read") -> Quote:
+def get_quote(ctx: ServiceContext, quote_id: int, *, permission: str = "sales.quote.read") -> Quote:
     ctx.require(permission)
     quote = ctx.session.get(Quote, quote_id)
     if quote is None:
@@ -55,7 +52,7 @@ def get_quote(ctx: Any, quote_id: int, *, permission: str = "sales.quote.read") 
     return quote
 
 
-def list_quotes(ctx: Any, *, customer_id: int | None = None, opportunity_id: int | None = None,
+def list_quotes(ctx: ServiceContext, *, customer_id: int | None = None, opportunity_id: int | None = None,
                 status: str | None = None, page: int = 1, page_size: int = 25) -> tuple[list[Quote], int]:
     ctx.require("sales.quote.read")
     stmt = access.scope_owned(ctx, select(Quote), Quote.owner_id)
@@ -77,7 +74,7 @@ def _percent(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
     return pct if pct is not None else ZERO
 
 
-def _build_lines(ctx: Any, raw_lines: list[dict[str, Any]], currency: str, price_list: PriceList | None,
+def _build_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]], currency: str, price_list: PriceList | None,
                  errors: dict[str, list[str]]) -> list[QuoteLine]:
     lines = []
     for i, raw in enumerate(raw_lines):
@@ -144,7 +141,7 @@ def _discount_pct(actual: Decimal, listed: Decimal) -> Decimal:
     return max(ZERO, ((1 - Decimal(actual) / Decimal(listed)) * HUNDRED).quantize(PCT, rounding=ROUND_HALF_UP))
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Quote | None) -> tuple[dict[str, Any], PriceList | None]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Quote | None) -> tuple[dict[str, Any], PriceList | None]:
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if existing is None and data.get("customer_id") is None:
@@ -168,7 +165,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Quote | None) -> tuple[dict
     return data, price_list
 
 
-def _check_opportunity(ctx: Any, quote: Quote) -> None:
+def _check_opportunity(ctx: ServiceContext, quote: Quote) -> None:
     if quote.opportunity_id is None:
         return
     from .opportunities import get_opportunity
@@ -179,7 +176,7 @@ def _check_opportunity(ctx: Any, quote: Quote) -> None:
                               errors={"opportunity_id": [_("Choose an opportunity of the same customer.")]})
 
 
-def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
+def create_quote(ctx: ServiceContext, data: dict[str, Any]) -> Quote:
     """Create a draft quote with ``lines`` (``product_id``, ``description``, ``quantity``,
     ``unit_price`` (default: the list price), ``discount_percent``)."""
     ctx.require("sales.quote.write")
@@ -210,7 +207,7 @@ def create_quote(ctx: Any, data: dict[str, Any]) -> Quote:
     return quote
 
 
-def update_quote(ctx: Any, quote_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_quote(ctx: ServiceContext, quote_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                  if_match: bool = False) -> Quote:
     """Change a draft, rejected or approved quote (back to draft), or one under review (see the module's
     docstring); ``lines``, when given, replace all."""
@@ -258,7 +255,7 @@ def update_quote(ctx: Any, quote_id: int, data: dict[str, Any], *, expected_vers
     return quote
 
 
-def approval_threshold(ctx: Any) -> Decimal | None:
+def approval_threshold(ctx: ServiceContext) -> Decimal | None:
     """``SALES_DISCOUNT_APPROVAL_THRESHOLD`` (percent), or None: no discount needs approval."""
     raw = ctx.settings.get("SALES_DISCOUNT_APPROVAL_THRESHOLD")
     if raw is None:
@@ -266,7 +263,7 @@ def approval_threshold(ctx: Any) -> Decimal | None:
     return None if raw in (None, "") else Decimal(str(raw))
 
 
-def needs_approval(ctx: Any, quote: Quote) -> bool:
+def needs_approval(ctx: ServiceContext, quote: Quote) -> bool:
     """Ask the plugins (``crm_sales_discount_approval``), else compare the largest discount with the threshold."""
     answer = ctx.hook.crm_sales_discount_approval(ctx=ctx, quote=quote)
     if answer is not None:
@@ -277,7 +274,7 @@ def needs_approval(ctx: Any, quote: Quote) -> bool:
     return quote.largest_discount_percent > threshold
 
 
-def _transition(ctx: Any, quote: Quote, status: str, event: str, **extra: Any) -> Quote:
+def _transition(ctx: ServiceContext, quote: Quote, status: str, event: str, **extra: Any) -> Quote:
     data = extra.pop("data", {})
     changes = apply_changes(quote, {"status": status, **extra}, ("status", *extra))
     ctx.session.flush()
@@ -288,7 +285,7 @@ def _transition(ctx: Any, quote: Quote, status: str, event: str, **extra: Any) -
     return quote
 
 
-def submit_quote(ctx: Any, quote_id: int) -> Quote:
+def submit_quote(ctx: ServiceContext, quote_id: int) -> Quote:
     """Submit a draft: it is approved at once, or waits in ``pending_approval`` when its discount needs it."""
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     if quote.status != "draft":
@@ -299,7 +296,7 @@ def submit_quote(ctx: Any, quote_id: int) -> Quote:
     return quote
 
 
-def _submit(ctx: Any, quote: Quote) -> None:
+def _submit(ctx: ServiceContext, quote: Quote) -> None:
     """Submit a draft in the caller's transaction: approved at once, or ``pending_approval``."""
     if not quote.lines:
         raise ValidationError(_("The quote has no lines."), errors={"lines": [_("Add at least one line.")]})
@@ -313,7 +310,7 @@ def _submit(ctx: Any, quote: Quote) -> None:
         _transition(ctx, quote, "approved", "approved", data={"automatic": True})
 
 
-def _decide(ctx: Any, quote_id: int, approve: bool, note: str | None) -> Quote:
+def _decide(ctx: ServiceContext, quote_id: int, approve: bool, note: str | None) -> Quote:
     quote = get_quote(ctx, quote_id, permission="sales.quote.approve")
     if quote.status != "pending_approval":
         raise Conflict(_("The quote is %(status)s, not waiting for approval.", status=quote.status.replace("_", " ")))
@@ -332,12 +329,12 @@ def _decide(ctx: Any, quote_id: int, approve: bool, note: str | None) -> Quote:
                            decided_by_id=getattr(ctx.actor, "id", None), decided_at=utcnow(), decision_note=note)
 
 
-def approve_quote(ctx: Any, quote_id: int, note: str | None = None) -> Quote:
+def approve_quote(ctx: ServiceContext, quote_id: int, note: str | None = None) -> Quote:
     """Approve a quote waiting for approval (the workflow/OA callback calls this too)."""
     return _decide(ctx, quote_id, True, note)
 
 
-def reject_quote(ctx: Any, quote_id: int, note: str) -> Quote:
+def reject_quote(ctx: ServiceContext, quote_id: int, note: str) -> Quote:
     """Reject a quote waiting for approval; the rep may change it and submit again."""
     return _decide(ctx, quote_id, False, note)
 
@@ -347,7 +344,7 @@ _MOVES = {"send": (("approved",), "sent"), "accept": (("approved", "sent"), "acc
           "cancel": (("draft", "pending_approval", "approved", "rejected", "sent"), "cancelled")}
 
 
-def set_status(ctx: Any, quote_id: int, action: str) -> Quote:
+def set_status(ctx: ServiceContext, quote_id: int, action: str) -> Quote:
     """``send``, ``accept``, ``decline`` or ``cancel`` a quote."""
     if action not in _MOVES:
         raise ValidationError(_("Unknown action."),
@@ -361,10 +358,8 @@ def set_status(ctx: Any, quote_id: int, action: str) -> Quote:
         return _transition(ctx, quote, target, target)
 
 
-def convert_to_order(ctx: Any, quote_id: int, *, order_date: dt.date | None = None) -> Any:
+def convert_to_order(ctx: ServiceContext, quote_id: int, *, order_date: dt.date | None = None) -> Any:
     """Turn an approved, sent or accepted quote into a confirmed order with the same lines and totals."""
-    from .orders import create_order_from_quote
-
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     ctx.require("sales.order.read")
     if quote.status not in ORDERABLE:

@@ -3,7 +3,6 @@ each team and each rep, so dashboards and BI tools can read history without reco
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select, union
 
@@ -11,6 +10,7 @@ from crmcore.db import utcnow
 from crmcore.events import jsonable
 from crmcore.models import Team, User
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import KpiSnapshot, Opportunity, Order, SalesTarget
 from .kpis import KpiQuery, compute
@@ -18,7 +18,7 @@ from .periods import Period
 from .subjects import Subject, rep
 
 
-def subjects(ctx: Any) -> list[Subject]:
+def subjects(ctx: ServiceContext) -> list[Subject]:
     """The company, every team, and every rep who owns an opportunity or an order or has a plan."""
     out = [Subject("company", label="Company")]
     for team in ctx.session.scalars(select(Team).order_by(Team.id)):
@@ -29,7 +29,7 @@ def subjects(ctx: Any) -> list[Subject]:
     return out
 
 
-def recompute(ctx: Any, period: Period, currency: str) -> int:
+def recompute(ctx: ServiceContext, period: Period, currency: str) -> int:
     """Compute and store every KPI for every subject for ``period``; return how many were stored."""
     ctx.require("sales.kpi.read")
     stored = 0
@@ -52,7 +52,7 @@ def recompute(ctx: Any, period: Period, currency: str) -> int:
     return stored
 
 
-def stored(ctx: Any, period: Period, subject: Subject, currency: str) -> list[KpiSnapshot]:
+def stored(ctx: ServiceContext, period: Period, subject: Subject, currency: str) -> list[KpiSnapshot]:
     ctx.require("sales.kpi.read")
     return list(ctx.session.scalars(select(KpiSnapshot).where(
         KpiSnapshot.period == period.label, KpiSnapshot.subject == subject.key, KpiSnapshot.currency == currency)

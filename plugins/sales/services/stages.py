@@ -9,6 +9,7 @@ from crmcore.errors import Conflict, NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Opportunity, Stage, StageHistory
 
@@ -24,7 +25,7 @@ DEFAULT_STAGES = [
 ]
 
 
-def ensure_stages(ctx: Any) -> None:
+def ensure_stages(ctx: ServiceContext) -> None:
     """Create the default stages when none are defined yet (first use, fresh databases)."""
     if ctx.session.scalar(select(func.count(Stage.id))):
         return
@@ -33,7 +34,7 @@ def ensure_stages(ctx: Any) -> None:
             ctx.session.add(Stage(name=name, sequence=seq, probability=prob, is_won=won, is_lost=lost))
 
 
-def list_stages(ctx: Any, include_inactive: bool = False) -> list[Stage]:
+def list_stages(ctx: ServiceContext, include_inactive: bool = False) -> list[Stage]:
     """The stages in pipeline order."""
     ctx.require("sales.opportunity.read")
     ensure_stages(ctx)
@@ -43,14 +44,14 @@ def list_stages(ctx: Any, include_inactive: bool = False) -> list[Stage]:
     return list(ctx.session.scalars(stmt))
 
 
-def get_stage(ctx: Any, stage_id: int) -> Stage:
+def get_stage(ctx: ServiceContext, stage_id: int) -> Stage:
     stage = ctx.session.get(Stage, stage_id)
     if stage is None:
         raise NotFound(_("Stage %(id)s does not exist.", id=stage_id))
     return stage
 
 
-def first_open_stage(ctx: Any) -> Stage:
+def first_open_stage(ctx: ServiceContext) -> Stage:
     ensure_stages(ctx)
     stage = ctx.session.scalar(select(Stage).where(Stage.active.is_(True), Stage.is_won.is_(False),
                                                    Stage.is_lost.is_(False)).order_by(Stage.sequence, Stage.id))
@@ -59,7 +60,7 @@ def first_open_stage(ctx: Any) -> Stage:
     return stage
 
 
-def _clean(ctx: Any, data: dict[str, Any], existing: Stage | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Stage | None) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     if "name" in data or existing is None:
         name = (data.get("name") or "").strip()
@@ -83,7 +84,7 @@ def _clean(ctx: Any, data: dict[str, Any], existing: Stage | None) -> dict[str, 
     return data
 
 
-def create_stage(ctx: Any, data: dict[str, Any]) -> Stage:
+def create_stage(ctx: ServiceContext, data: dict[str, Any]) -> Stage:
     ctx.require("sales.stage.manage")
     ensure_stages(ctx)  # the defaults first, so a new stage joins them rather than replacing them
     data = _clean(ctx, dict(data), None)
@@ -96,7 +97,7 @@ def create_stage(ctx: Any, data: dict[str, Any]) -> Stage:
     return stage
 
 
-def update_stage(ctx: Any, stage_id: int, data: dict[str, Any]) -> Stage:
+def update_stage(ctx: ServiceContext, stage_id: int, data: dict[str, Any]) -> Stage:
     """Change a stage; a stage that opportunities are in cannot switch between open, won and lost."""
     ctx.require("sales.stage.manage")
     stage = get_stage(ctx, stage_id)
@@ -112,7 +113,7 @@ def update_stage(ctx: Any, stage_id: int, data: dict[str, Any]) -> Stage:
     return stage
 
 
-def delete_stage(ctx: Any, stage_id: int) -> None:
+def delete_stage(ctx: ServiceContext, stage_id: int) -> None:
     """Delete an unused stage; a used one can only be deactivated (``active: false``)."""
     ctx.require("sales.stage.manage")
     stage = get_stage(ctx, stage_id)

@@ -11,6 +11,7 @@ from crmcore.errors import NotFound, PermissionDenied
 from crmcore.i18n import _
 from crmcore.models import Team, User
 from crmcore.services.access import team_ids
+from crmcore.runtime import ServiceContext
 
 from . import access
 
@@ -43,7 +44,7 @@ def rep(user: User) -> Subject:
     return Subject("rep", user_id=user.id, label=str(user))
 
 
-def resolve_subject(ctx: Any, *, rep_id: int | None = None, team_id: int | None = None) -> Subject:
+def resolve_subject(ctx: ServiceContext, *, rep_id: int | None = None, team_id: int | None = None) -> Subject:
     """The subject asked for, checked against the actor's record scope; none asked: the actor's own
     figures (a rep), their teams' (a manager), or the company's (scope ``all``)."""
     if rep_id is not None and team_id is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.services.customers import get_customer
+from crmcore.runtime import ServiceContext
 
 from ..contracts import Suggestion
 from ..models import Product
@@ -16,7 +17,7 @@ from .opportunities import get_opportunity
 log = logging.getLogger(__name__)
 
 
-def _collect(ctx: Any, customer: Any, opportunity: Any, limit: int) -> list[dict[str, Any]]:
+def _collect(ctx: ServiceContext, customer: Any, opportunity: Any, limit: int) -> list[dict[str, Any]]:
     merged: dict[int, Suggestion] = {}
     for impl in reversed(ctx.hook.crm_sales_cross_sell.get_hookimpls()):
         kwargs = {"ctx": ctx, "customer": customer, "opportunity": opportunity}
@@ -48,14 +49,14 @@ def _collect(ctx: Any, customer: Any, opportunity: Any, limit: int) -> list[dict
     return out[:limit]
 
 
-def for_customer(ctx: Any, customer_id: int, limit: int = 10) -> list[dict[str, Any]]:
+def for_customer(ctx: ServiceContext, customer_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Products suggested for the customer (inactive or unknown products are dropped)."""
     ctx.require("sales.product.read")
     customer = get_customer(ctx, customer_id)
     return _collect(ctx, customer, None, limit)
 
 
-def for_opportunity(ctx: Any, opportunity_id: int, limit: int = 10) -> list[dict[str, Any]]:
+def for_opportunity(ctx: ServiceContext, opportunity_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Products suggested for the opportunity's customer, in the opportunity's context."""
     ctx.require("sales.product.read")
     opp = get_opportunity(ctx, opportunity_id)

@@ -11,6 +11,7 @@ from crmcore.i18n import _
 from crmcore.models import Team, User
 from crmcore.services.access import team_ids
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import SalesTarget
 from . import access
@@ -23,7 +24,7 @@ def _subject_filter(user_id: int | None, team_id: int | None) -> list[Any]:
             SalesTarget.team_id.is_(None) if team_id is None else SalesTarget.team_id == team_id]
 
 
-def set_target(ctx: Any, data: dict[str, Any]) -> SalesTarget:
+def set_target(ctx: ServiceContext, data: dict[str, Any]) -> SalesTarget:
     """Set the plan of one month for a rep (``user_id``), a team (``team_id``) or the company (neither).
 
     Setting it again replaces the amount (one plan per subject and month).
@@ -69,7 +70,7 @@ def set_target(ctx: Any, data: dict[str, Any]) -> SalesTarget:
     return target
 
 
-def list_targets(ctx: Any, *, year: int | None = None, user_id: int | None = None,
+def list_targets(ctx: ServiceContext, *, year: int | None = None, user_id: int | None = None,
                  team_id: int | None = None) -> list[SalesTarget]:
     """Plans the actor may see: their own and their teams' (a rep), their teams' members' (a manager)."""
     ctx.require("sales.target.read")
@@ -86,7 +87,7 @@ def list_targets(ctx: Any, *, year: int | None = None, user_id: int | None = Non
     return list(ctx.session.scalars(stmt.order_by(SalesTarget.year, SalesTarget.month, SalesTarget.id)))
 
 
-def delete_target(ctx: Any, target_id: int) -> None:
+def delete_target(ctx: ServiceContext, target_id: int) -> None:
     ctx.require("sales.target.manage")
     target = ctx.session.get(SalesTarget, target_id)
     if target is None:

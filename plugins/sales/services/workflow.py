@@ -14,6 +14,7 @@ from crmcore.contracts_workflow import Predicate, WorkflowAction, WorkflowEntity
 from crmcore.events import record_change
 from crmcore.services import approvals
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Quote
 
@@ -21,7 +22,7 @@ ENTITY = "quote"
 ACTION = "submit"
 
 
-def _load(ctx: Any, quote_id: int) -> Quote:
+def _load(ctx: ServiceContext, quote_id: int) -> Quote:
     from .quotes import get_quote
 
     return get_quote(ctx, quote_id)
@@ -42,7 +43,7 @@ def _percent_args(args: dict[str, Any]) -> list[str]:
     return []
 
 
-def discount_over(ctx: Any, quote: Any, args: dict[str, Any]) -> bool:
+def discount_over(ctx: ServiceContext, quote: Any, args: dict[str, Any]) -> bool:
     """The largest discount of the quote (overall or any line) is above ``args["percent"]``."""
     limit = Decimal(str(args["percent"]))
     return quote.largest_discount_percent > limit
@@ -53,7 +54,7 @@ def predicates() -> list[Predicate]:
                       "The quote's largest discount (overall or a line) is above a percent", _percent_args)]
 
 
-def back_to_draft(ctx: Any, quote: Any, params: dict[str, Any]) -> None:
+def back_to_draft(ctx: ServiceContext, quote: Any, params: dict[str, Any]) -> None:
     """Compensation: a withdrawn or revoked approval puts the quote back to draft."""
     if quote.status in ("pending_approval", "approved"):
         before = quote.status
@@ -67,7 +68,7 @@ def actions() -> list[WorkflowAction]:
     return [WorkflowAction("sales.quote.back_to_draft", back_to_draft, "Put the quote back to draft")]
 
 
-def needs_approval(ctx: Any, quote: Any) -> bool | None:
+def needs_approval(ctx: ServiceContext, quote: Any) -> bool | None:
     """Answer from the active ``quote``/``submit`` policy and open its request; None without a policy."""
     policy = approvals.policy_for(ctx, ENTITY, ACTION)
     if policy is None:
@@ -76,7 +77,7 @@ def needs_approval(ctx: Any, quote: Any) -> bool | None:
     return request is not None
 
 
-def apply_outcome(ctx: Any, request: Any, quote: Any) -> None:
+def apply_outcome(ctx: ServiceContext, request: Any, quote: Any) -> None:
     """Approve, reject or reset the quote when its approval ends."""
     from .quotes import approve_quote, reject_quote
 
@@ -92,7 +93,7 @@ def apply_outcome(ctx: Any, request: Any, quote: Any) -> None:
         back_to_draft(system, quote, {"request_id": request.id, "status": request.status})
 
 
-def close_when_decided_elsewhere(ctx: Any, entity: str, entity_id: Any, changes: dict[str, Any]) -> None:
+def close_when_decided_elsewhere(ctx: ServiceContext, entity: str, entity_id: Any, changes: dict[str, Any]) -> None:
     """A quote that left ``pending_approval`` outside its approval (the sales approve/reject
     endpoints, a cancellation) ends the approval (``terminated``) so no stale task remains."""
     status = (changes or {}).get("status")

@@ -19,6 +19,7 @@ from crmcore.timezones import is_zone
 from crmcore.errors import CRMError, NotFound, ValidationError
 from crmcore.i18n import gettext
 from crmcore.models import User
+from crmcore.runtime import ServiceContext
 
 from ..models import Visit
 from ..services import logistics, quality, sla, surveys, tickets
@@ -55,7 +56,7 @@ class QueueView(SecureView):
         visits (schedule one, report one) and a button for a new customer status link."""
         return self._page(self.ctx(), ticket_id)
 
-    def _page(self, ctx: Any, ticket_id: int, **extra: Any) -> Any:
+    def _page(self, ctx: ServiceContext, ticket_id: int, **extra: Any) -> Any:
         try:
             item = tickets.get_ticket(ctx, ticket_id)
         except NotFound:
@@ -104,7 +105,7 @@ class QueueView(SecureView):
     @expose("/ticket/<int:ticket_id>/visit", methods=["POST"])
     def schedule_visit(self, ticket_id: int) -> Any:
         """Schedule an on-site visit (``services.visits.schedule_visit``, as ``POST .../visits``)."""
-        def call(ctx: Any) -> Any:
+        def call(ctx: ServiceContext) -> Any:
             data = {"technician_id": _int(request.form.get("technician_id")),
                     "address": request.form.get("address", "")}
             data["window_start"], data["window_end"] = _window(request.form)
@@ -125,7 +126,7 @@ class QueueView(SecureView):
         except NotFound:
             abort(404)
 
-        def call(ctx: Any) -> Any:
+        def call(ctx: ServiceContext) -> Any:
             return visit_svc.complete_visit(ctx, visit_id, {
                 "state": request.form.get("state", "done"), "outcome": request.form.get("outcome", ""),
                 "parts_used": parse_parts(request.form.get("parts", ""))})

@@ -14,6 +14,7 @@ from crmcore.admin.forms import active_users, blank_to_none, split_list, user_la
 from crmcore.admin.views import AdminForm, SecureModelView, badge, service_context
 from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.services.access import scope_customers
+from crmcore.runtime import ServiceContext
 
 from ..models import KINDS, Category
 from ..services import assignment, categories, followups, sla, tickets
@@ -96,12 +97,12 @@ class TicketView(SecureModelView):
             data[f"{name}_id"] = value.id if value is not None else None
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         if data.get("assignee_id") is None:
             data.pop("assignee_id", None)  # let the assignment rules choose
         return tickets.create_ticket(ctx, data, channel="phone")
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return tickets.update_ticket(ctx, model.id, data)
 
 
@@ -153,10 +154,10 @@ class CategoryView(SecureModelView):
     form_overrides = {"kind": SelectField}
     form_args = {"kind": {"choices": list(KINDS)}}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return categories.save_category(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return categories.save_category(ctx, data, model.id)
 
 
@@ -174,10 +175,10 @@ class SlaPolicyView(SecureModelView):
         data["customer_level"] = data.get("customer_level") or None
         return data
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return sla.save_policy(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return sla.save_policy(ctx, data, model.id)
 
 
@@ -226,10 +227,10 @@ class AssignmentRuleView(SecureModelView):
                 "active": bool(form.active.data), "category_id": form.category.data.id if form.category.data else None,
                 "member_ids": [u.id for u in form.members.data or []]}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return assignment.save_rule(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return assignment.save_rule(ctx, data, model.id)
 
 
@@ -273,10 +274,10 @@ class FollowUpRuleView(SecureModelView):
         return {"name": form.name.data, "trigger": form.trigger.data, "offsets_days": offsets,
                 "channel": form.channel.data, "active": bool(form.active.data)}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return followups.save_rule(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return followups.save_rule(ctx, data, model.id)
 
 
@@ -306,10 +307,10 @@ class TicketStateView(SecureModelView):
         return {"key": form.key.data, "name": form.name.data, "phase": form.phase.data,
                 "position": form.position.data if form.position.data is not None else 100}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return states_svc.save_state(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return states_svc.save_state(ctx, data, model.id)
 
 
@@ -346,11 +347,11 @@ class TicketTransitionView(SecureModelView):
         return {"from_state": form.from_state.data, "to_state": form.to_state.data,
                 "roles": split_list(form.roles.data)}
 
-    def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
+    def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return states_svc.save_transition(ctx, data)
 
-    def service_update(self, ctx: Any, model: Any, data: dict[str, Any]) -> Any:
+    def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         return states_svc.save_transition(ctx, data, model.id)
 
-    def service_delete(self, ctx: Any, model: Any) -> None:
+    def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         states_svc.delete_transition(ctx, model.id)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
+from crmcore.runtime import ServiceContext
 
 from ..models import AssignmentRule, Calendar, FollowUpRule, SlaPolicy
 from ..schemas import AssignmentRuleSchema, BusinessCalendarSchema, TicketCategorySchema, FollowUpRuleSchema, SlaPolicySchema
@@ -16,7 +17,7 @@ blp = Blueprint("service_config", __name__, url_prefix="/api/v1/service",
                 description="Service: categories, SLA, assignment and follow-up rules")
 
 
-def _all(ctx: Any, model: Any) -> list[Any]:
+def _all(ctx: ServiceContext, model: Any) -> list[Any]:
     ctx.require("service.ticket.read")
     return list(ctx.session.scalars(select(model).order_by(model.id)))
 

@@ -10,6 +10,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import AssignmentRule, Category, Ticket
 from .states import keys_in_phase
@@ -17,13 +18,13 @@ from .states import keys_in_phase
 STRATEGIES = ("round_robin", "least_loaded", "fixed")
 
 
-def _members(ctx: Any, rule: AssignmentRule) -> list[int]:
+def _members(ctx: ServiceContext, rule: AssignmentRule) -> list[int]:
     ids = [int(i) for i in rule.member_ids or []]
     active = set(ctx.session.scalars(select(User.id).where(User.id.in_(ids), User.active.is_(True)))) if ids else set()
     return [i for i in ids if i in active]
 
 
-def open_load(ctx: Any, user_ids: list[int]) -> dict[int, int]:
+def open_load(ctx: ServiceContext, user_ids: list[int]) -> dict[int, int]:
     """Open (not resolved or closed) tickets per user."""
     done = keys_in_phase(ctx, "done")
     rows = ctx.session.execute(select(Ticket.assignee_id, func.count(Ticket.id)).where(
@@ -33,7 +34,7 @@ def open_load(ctx: Any, user_ids: list[int]) -> dict[int, int]:
     return load
 
 
-def choose_assignee(ctx: Any, ticket: Ticket) -> int | None:
+def choose_assignee(ctx: ServiceContext, ticket: Ticket) -> int | None:
     """Apply the first matching active rule (category rules before catch-all ones, then by position);
     return the chosen user id or None. Round robin remembers its last pick on the rule."""
     rules = ctx.session.scalars(select(AssignmentRule).where(
@@ -60,7 +61,7 @@ def choose_assignee(ctx: Any, ticket: Ticket) -> int | None:
 FIELDS = ("name", "category_id", "strategy", "member_ids", "position", "active")
 
 
-def save_rule(ctx: Any, data: dict[str, Any], rule_id: int | None = None) -> AssignmentRule:
+def save_rule(ctx: ServiceContext, data: dict[str, Any], rule_id: int | None = None) -> AssignmentRule:
     """Create or change an assignment rule."""
     ctx.require("service.config.manage")
     rule = ctx.session.get(AssignmentRule, rule_id) if rule_id else AssignmentRule(active=True, position=100)

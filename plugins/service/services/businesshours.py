@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,7 @@ def parse_hours(spans: Any) -> list[Interval]:
             raise ValueError(f"{start}-{end}: the end must be after the start")
         out.append((t_start, t_end))
     out.sort()
-    for (_, a_end), (b_start, _) in zip(out, out[1:]):
+    for (_, a_end), (b_start, _) in pairwise(out):
         if b_start < a_end:
             raise ValueError("business hours overlap")
     return out

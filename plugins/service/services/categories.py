@@ -9,16 +9,17 @@ from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import KINDS, Category
 
 
-def list_categories(ctx: Any) -> list[Category]:
+def list_categories(ctx: ServiceContext) -> list[Category]:
     ctx.require("service.ticket.read")
     return list(ctx.session.scalars(select(Category).order_by(Category.name)))
 
 
-def save_category(ctx: Any, data: dict[str, Any], category_id: int | None = None) -> Category:
+def save_category(ctx: ServiceContext, data: dict[str, Any], category_id: int | None = None) -> Category:
     """Create or change a category."""
     ctx.require("service.config.manage")
     cat = ctx.session.get(Category, category_id) if category_id else Category(active=True, kind="request")

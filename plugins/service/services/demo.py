@@ -4,13 +4,13 @@ deliveries and a CSAT answer. Idempotent; needs the core's demo users and custom
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from crmcore.db import utcnow
 from crmcore.models import Customer, User
+from crmcore.runtime import ServiceContext
 
 from ..models import Calendar, Survey
 from . import assignment, categories, followups, logistics, quality, sla, surveys, tickets, visits
@@ -34,7 +34,7 @@ TICKETS = [
 ]
 
 
-def load_demo(ctx: Any) -> str:
+def load_demo(ctx: ServiceContext) -> str:
     """Add the demo service data unless its calendar exists; return a one-line summary."""
     if ctx.session.scalar(select(Calendar.id).where(Calendar.name == CALENDAR)) is not None:
         return "Service demo data is already there."

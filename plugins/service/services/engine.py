@@ -13,6 +13,7 @@ from crmcore.contracts import Event
 from crmcore.contracts_workflow import Predicate, WorkflowAction, WorkflowEntity
 from crmcore.db import utcnow
 from crmcore.events import emit, jsonable
+from crmcore.runtime import ServiceContext
 
 from ..models import Ticket
 from .tickets import EFFECTS_DONE, OWN_WRITE, after_state, event_data, get_ticket, state_effects
@@ -27,7 +28,7 @@ def entities() -> list[WorkflowEntity]:
                            "service.ticket.write")]
 
 
-def breached(ctx: Any, ticket: Any, args: dict[str, Any]) -> bool:
+def breached(ctx: ServiceContext, ticket: Any, args: dict[str, Any]) -> bool:
     """The ticket missed its first-response or resolution target."""
     return bool(ticket.first_response_breached_at or ticket.resolution_breached_at)
 
@@ -36,7 +37,7 @@ def predicates() -> list[Predicate]:
     return [Predicate("service.ticket.sla_breached", breached, "The ticket missed an SLA target")]
 
 
-def escalate(ctx: Any, ticket: Any, params: dict[str, Any]) -> None:
+def escalate(ctx: ServiceContext, ticket: Any, params: dict[str, Any]) -> None:
     """Raise the ticket's escalation level and emit ``service.ticket.escalated``."""
     ticket.escalation_level += 1
     emit(ctx, Event(name="service.ticket.escalated", entity=ENTITY, entity_id=ticket.id,
@@ -48,7 +49,7 @@ def actions() -> list[WorkflowAction]:
     return [WorkflowAction("service.ticket.escalate", escalate, "Escalate the ticket (level + 1, an event)")]
 
 
-def on_before_save(ctx: Any, obj: Any, changes: dict[str, Any]) -> None:
+def on_before_save(ctx: ServiceContext, obj: Any, changes: dict[str, Any]) -> None:
     """A state change made by someone else (the workflow engine) gets the plugin's SLA effects and
     its ``service.ticket.<state>`` event, as if the plugin had moved the ticket (the engine audits
     the move and announces ``workflow.transitioned`` itself)."""

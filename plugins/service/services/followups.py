@@ -15,6 +15,7 @@ from crmcore.models import Customer
 from crmcore.services.access import scope_customers
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import FollowUp, FollowUpRule, Ticket
 
@@ -22,7 +23,7 @@ TRIGGERS = ("order", "ticket")
 OUTCOMES = ("done", "unreachable", "cancelled")
 
 
-def _schedule(ctx: Any, trigger: str, source: str, customer_id: int, start: dt.datetime, *,
+def _schedule(ctx: ServiceContext, trigger: str, source: str, customer_id: int, start: dt.datetime, *,
               ticket: Ticket | None = None, order_number: str | None = None) -> list[FollowUp]:
     created = []
     rules = ctx.session.scalars(select(FollowUpRule).where(FollowUpRule.active.is_(True),
@@ -46,14 +47,14 @@ def _schedule(ctx: Any, trigger: str, source: str, customer_id: int, start: dt.d
     return created
 
 
-def schedule_for_ticket(ctx: Any, ticket: Ticket, now: dt.datetime) -> list[FollowUp]:
+def schedule_for_ticket(ctx: ServiceContext, ticket: Ticket, now: dt.datetime) -> list[FollowUp]:
     """Follow-ups of the ``ticket`` rules for a just-resolved ticket (inside its transaction)."""
     if ticket.customer_id is None:
         return []
     return _schedule(ctx, "ticket", f"ticket:{ticket.id}", ticket.customer_id, now, ticket=ticket)
 
 
-def schedule_for_order(ctx: Any, order_number: str, customer_id: int, start: dt.datetime | None = None) -> list[FollowUp]:
+def schedule_for_order(ctx: ServiceContext, order_number: str, customer_id: int, start: dt.datetime | None = None) -> list[FollowUp]:
     """Follow-ups of the ``order`` rules for an order (called on ``sales.order.created``; idempotent)."""
     if ctx.session.get(Customer, customer_id) is None:
         return []
@@ -61,7 +62,7 @@ def schedule_for_order(ctx: Any, order_number: str, customer_id: int, start: dt.
         return _schedule(ctx, "order", f"order:{order_number}", customer_id, start or utcnow(), order_number=order_number)
 
 
-def due_list(ctx: Any, *, before: dt.datetime | None = None, assignee_id: int | None = None,
+def due_list(ctx: ServiceContext, *, before: dt.datetime | None = None, assignee_id: int | None = None,
              state: str = "due", limit: int = 200) -> list[FollowUp]:
     """Follow-ups due before ``before`` (default now) for customers in the actor's scope, oldest first."""
     ctx.require("service.followup.read")
@@ -73,7 +74,7 @@ def due_list(ctx: Any, *, before: dt.datetime | None = None, assignee_id: int | 
     return list(ctx.session.scalars(stmt.order_by(FollowUp.due_at, FollowUp.id).limit(limit)))
 
 
-def record_outcome(ctx: Any, followup_id: int, outcome: str, notes: str | None = None,
+def record_outcome(ctx: ServiceContext, followup_id: int, outcome: str, notes: str | None = None,
                    now: dt.datetime | None = None) -> FollowUp:
     """Close a follow-up as done, unreachable or cancelled, with what the customer said."""
     ctx.require("service.followup.write")
@@ -101,7 +102,7 @@ def record_outcome(ctx: Any, followup_id: int, outcome: str, notes: str | None =
     return item
 
 
-def save_rule(ctx: Any, data: dict[str, Any], rule_id: int | None = None) -> FollowUpRule:
+def save_rule(ctx: ServiceContext, data: dict[str, Any], rule_id: int | None = None) -> FollowUpRule:
     """Create or change a follow-up rule: ``trigger`` order or ticket, ``offsets_days`` e.g. [3, 30, 90]."""
     ctx.require("service.config.manage")
     rule = ctx.session.get(FollowUpRule, rule_id) if rule_id else FollowUpRule(active=True)

@@ -18,6 +18,7 @@ from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer
 from crmcore.normalize import normalize_email
+from crmcore.runtime import ServiceContext
 
 from ..models import Ticket, TicketMessage
 from . import mailparse
@@ -40,7 +41,7 @@ class IntakeResult:
                 "customer_id": getattr(self.ticket, "customer_id", None)}
 
 
-def match_sender(ctx: Any, email: str | None) -> tuple[int | None, int | None]:
+def match_sender(ctx: ServiceContext, email: str | None) -> tuple[int | None, int | None]:
     """(customer_id, contact_id) of a sender address: a contact first, then the customer's own e-mail;
     merged-away and deleted customers are never matched."""
     key = normalize_email(email)
@@ -56,7 +57,7 @@ def match_sender(ctx: Any, email: str | None) -> tuple[int | None, int | None]:
     return cid, None
 
 
-def _sender_belongs(ctx: Any, ticket: Ticket, email: str | None) -> bool:
+def _sender_belongs(ctx: ServiceContext, ticket: Ticket, email: str | None) -> bool:
     key = normalize_email(email)
     if not key:
         return False
@@ -70,7 +71,7 @@ def _sender_belongs(ctx: Any, ticket: Ticket, email: str | None) -> bool:
                                                        Contact.email_normalized == key)) is not None
 
 
-def find_thread(ctx: Any, mail: mailparse.ParsedMail) -> Ticket | None:
+def find_thread(ctx: ServiceContext, mail: mailparse.ParsedMail) -> Ticket | None:
     """The ticket a message answers, or None."""
     ids = mail.thread_ids
     if ids:
@@ -85,7 +86,7 @@ def find_thread(ctx: Any, mail: mailparse.ParsedMail) -> Ticket | None:
     return None
 
 
-def intake(ctx: Any, raw: bytes, *, priority: str = "normal") -> IntakeResult:
+def intake(ctx: ServiceContext, raw: bytes, *, priority: str = "normal") -> IntakeResult:
     """Turn one raw message into a ticket or a reply (as the given context, normally the system)."""
     ctx.require("service.intake")
     if len(raw) > MAX_RAW:

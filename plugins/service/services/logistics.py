@@ -12,6 +12,7 @@ from crmcore.errors import ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Delivery
 
@@ -19,7 +20,7 @@ FIELDS = ("customer_id", "carrier", "rush", "promised_dispatch_at", "dispatched_
           "damaged", "completed", "lines")
 
 
-def record_delivery(ctx: Any, data: dict[str, Any]) -> Delivery:
+def record_delivery(ctx: ServiceContext, data: dict[str, Any]) -> Delivery:
     """Create or update (by ``order_number``) the delivery data of an order."""
     ctx.require("service.delivery.write")
     number = (data.get("order_number") or "").strip()
@@ -50,7 +51,7 @@ def _rate(hits: int, total: int) -> float | None:
     return round(hits / total, 4) if total else None
 
 
-def kpis(ctx: Any, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> dict[str, Any]:
+def kpis(ctx: ServiceContext, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> dict[str, Any]:
     """KPIs over deliveries promised (or dispatched) in [start, end). Each is a ratio with its counts;
     None when no delivery data exists for it."""
     ctx.require("service.report.read")

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from crmcore.config import setting_bool
 from crmcore.contracts import OutboxHandler
 from crmcore.errors import RetriableAdapterError
-from crmcore.i18n import gettext
 from crmcore.models import Contact
+from crmcore.runtime import ServiceContext
 
 from ..models import Survey, Ticket, TicketMessage
 
@@ -40,7 +40,7 @@ def remember_app(app: Any) -> None:
     _APPS[app.extensions["crm"].pm] = weakref.ref(app)
 
 
-def translator(ctx: Any, locale: str | None) -> Callable[..., str]:
+def translator(ctx: ServiceContext, locale: str | None) -> Callable[..., str]:
     """A ``gettext(msgid, **values)`` in ``locale`` (``zh_CN`` or ``en``; None: the default locale)
     from the app's catalogues, merged like Flask-Babel does. It needs no app or request context (and
     pushes none, so the caller's session stays as it is)."""
@@ -69,7 +69,7 @@ def translator(ctx: Any, locale: str | None) -> Callable[..., str]:
     return gettext
 
 
-def recipient(ctx: Any, ticket: Ticket | None, customer_id: int | None) -> str | None:
+def recipient(ctx: ServiceContext, ticket: Ticket | None, customer_id: int | None) -> str | None:
     """Where to write: the ticket's requester, its contact, else the customer's e-mail."""
     if ticket is not None and ticket.requester_email:
         return ticket.requester_email
@@ -89,12 +89,12 @@ def recipient(ctx: Any, ticket: Ticket | None, customer_id: int | None) -> str |
                               .order_by(Contact.is_primary.desc(), Contact.id).limit(1))
 
 
-def _sender(ctx: Any) -> str:
+def _sender(ctx: ServiceContext) -> str:
     domain = str(ctx.settings.get("SERVICE_MAIL_DOMAIN") or "crm.invalid")
     return str(ctx.settings.get("SERVICE_MAIL_FROM") or f"service@{domain}")
 
 
-def reply_mail(ctx: Any, msg: TicketMessage) -> EmailMessage | None:
+def reply_mail(ctx: ServiceContext, msg: TicketMessage) -> EmailMessage | None:
     """The e-mail of an agent's public reply, or None (internal note, no address)."""
     if msg.internal or msg.author != "agent":
         return None
@@ -120,7 +120,7 @@ def reply_mail(ctx: Any, msg: TicketMessage) -> EmailMessage | None:
     return mail
 
 
-def survey_mail(ctx: Any, survey: Survey) -> EmailMessage | None:
+def survey_mail(ctx: ServiceContext, survey: Survey) -> EmailMessage | None:
     """The invitation to a CSAT or NPS survey, or None (no address or no ``SERVICE_PUBLIC_URL``)."""
     from .surveys import token_for
 
@@ -144,7 +144,7 @@ def survey_mail(ctx: Any, survey: Survey) -> EmailMessage | None:
     return mail
 
 
-def link_mail(ctx: Any, ticket: Ticket, issue: str | None, reason: str, locale: str | None,
+def link_mail(ctx: ServiceContext, ticket: Ticket, issue: str | None, reason: str, locale: str | None,
               confirm: str | None = None) -> EmailMessage | None:
     """The requester's links: while their address is unconfirmed, the confirmation link only (the
     status link is then shown in their browser and replaced on confirmation); afterwards the private
@@ -197,7 +197,7 @@ def _content_language(locale: str | None) -> str:
     return "zh-CN" if (locale or "").startswith("zh") else "en"
 
 
-def send(ctx: Any, mail: EmailMessage) -> None:
+def send(ctx: ServiceContext, mail: EmailMessage) -> None:
     """Hand one message to the configured SMTP server (STARTTLS and login when configured)."""
     host = str(ctx.settings["SERVICE_SMTP_HOST"])
     port = int(ctx.settings.get("SERVICE_SMTP_PORT") or 25)
@@ -212,7 +212,7 @@ def send(ctx: Any, mail: EmailMessage) -> None:
         raise RetriableAdapterError(f"SMTP {host}:{port} failed: {type(exc).__name__}: {exc}") from None
 
 
-def deliver(ctx: Any, message: Any) -> None:
+def deliver(ctx: ServiceContext, message: Any) -> None:
     """The outbox handler: build the mail of the event and send it (nothing when mail is off)."""
     if not ctx.settings.get("SERVICE_SMTP_HOST"):
         return
@@ -236,7 +236,7 @@ def deliver(ctx: Any, message: Any) -> None:
     send(ctx, mail)
 
 
-def mail_is_on(ctx: Any) -> bool:
+def mail_is_on(ctx: ServiceContext) -> bool:
     """Whether the destination ``service.mail`` exists: a mail server is configured (asked when writing)."""
     return bool(ctx.settings.get("SERVICE_SMTP_HOST"))
 

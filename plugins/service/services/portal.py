@@ -29,6 +29,7 @@ from crmcore.normalize import normalize_email
 from crmcore.services.unit import unit_of_work
 from crmcore.contracts import Event
 from crmcore.events import audit, emit
+from crmcore.runtime import ServiceContext
 
 from ..models import Ticket
 from .intake import match_sender
@@ -42,7 +43,7 @@ MAX_SUBJECT = 255
 MAX_TEXT = 20_000
 
 
-def _serializer(ctx: Any, salt: str = "service-portal") -> URLSafeTimedSerializer:
+def _serializer(ctx: ServiceContext, salt: str = "service-portal") -> URLSafeTimedSerializer:
     from crmcore.config import secret_key
 
     return URLSafeTimedSerializer(secret_key(ctx.settings), salt=salt)
@@ -52,7 +53,7 @@ def _hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def _nonce(ctx: Any, ticket_id: int, issue: str, purpose: str = "nonce") -> str:
+def _nonce(ctx: ServiceContext, ticket_id: int, issue: str, purpose: str = "nonce") -> str:
     from crmcore.config import secret_key
 
     mac = hmac.new(secret_key(ctx.settings).encode(), f"service-portal-{purpose}:{ticket_id}:{issue}".encode(),
@@ -60,7 +61,7 @@ def _nonce(ctx: Any, ticket_id: int, issue: str, purpose: str = "nonce") -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def issue_link(ctx: Any, ticket: Ticket) -> tuple[str, str]:
+def issue_link(ctx: ServiceContext, ticket: Ticket) -> tuple[str, str]:
     """A new status-link token and its issue id; earlier links stop working. Call inside a unit of
     work, after the ticket has an id."""
     issue = secrets.token_urlsafe(18)
@@ -70,7 +71,7 @@ def issue_link(ctx: Any, ticket: Ticket) -> tuple[str, str]:
 
 
 
-def token_for_issue(ctx: Any, ticket: Ticket, issue: str) -> str | None:
+def token_for_issue(ctx: ServiceContext, ticket: Ticket, issue: str) -> str | None:
     """The status-link token of an issue id, or None when a newer link has replaced it."""
     nonce = _nonce(ctx, ticket.id, str(issue))
     if not ticket.portal_nonce_hash or not hmac.compare_digest(ticket.portal_nonce_hash, _hash(nonce)):
@@ -78,7 +79,7 @@ def token_for_issue(ctx: Any, ticket: Ticket, issue: str) -> str | None:
     return str(_serializer(ctx).dumps({"t": ticket.id, "n": nonce}))
 
 
-def announce_link(ctx: Any, ticket: Ticket, issue: str | None, reason: str, locale: str | None = None,
+def announce_link(ctx: ServiceContext, ticket: Ticket, issue: str | None, reason: str, locale: str | None = None,
                   confirm: str | None = None) -> None:
     """Emit ``service.ticket.link_issued`` (the mailer sends the links to the requester). ``reason``
     is ``submitted``, ``reissued``, ``confirm`` (the confirmation link again) or ``confirmed``;
@@ -99,14 +100,14 @@ def awaiting_confirmation(ticket: Ticket) -> bool:
     return ticket.email_verify_hash is not None
 
 
-def issue_confirmation(ctx: Any, ticket: Ticket) -> str:
+def issue_confirmation(ctx: ServiceContext, ticket: Ticket) -> str:
     """A new confirmation issue id (earlier confirmation links stop working). Inside a unit of work."""
     issue = secrets.token_urlsafe(18)
     ticket.email_verify_hash = _hash(_nonce(ctx, ticket.id, issue, "confirm"))
     return issue
 
 
-def confirm_token_for_issue(ctx: Any, ticket: Ticket, issue: str) -> str | None:
+def confirm_token_for_issue(ctx: ServiceContext, ticket: Ticket, issue: str) -> str | None:
     """The confirmation-link token of an issue id; None once used or replaced."""
     nonce = _nonce(ctx, ticket.id, str(issue), "confirm")
     if not ticket.email_verify_hash or not hmac.compare_digest(ticket.email_verify_hash, _hash(nonce)):
@@ -114,7 +115,7 @@ def confirm_token_for_issue(ctx: Any, ticket: Ticket, issue: str) -> str | None:
     return str(_serializer(ctx, "service-portal-confirm").dumps({"t": ticket.id, "c": nonce}))
 
 
-def confirm_hours(ctx: Any) -> float:
+def confirm_hours(ctx: ServiceContext) -> float:
     """``SERVICE_PORTAL_CONFIRM_HOURS``: how long a confirmation link works (48 when unset or not a number)."""
     try:
         return float(ctx.settings.get("SERVICE_PORTAL_CONFIRM_HOURS") or CONFIRM_HOURS)
@@ -122,7 +123,7 @@ def confirm_hours(ctx: Any) -> float:
         return float(CONFIRM_HOURS)
 
 
-def ticket_for_confirmation(ctx: Any, token: str) -> Ticket:
+def ticket_for_confirmation(ctx: ServiceContext, token: str) -> Ticket:
     """The ticket a confirmation link confirms; ``NotFound`` when forged, expired, used or replaced."""
     try:
         payload = _serializer(ctx, "service-portal-confirm").loads(token, max_age=int(confirm_hours(ctx) * 3600))
@@ -136,7 +137,7 @@ def ticket_for_confirmation(ctx: Any, token: str) -> Ticket:
     return ticket
 
 
-def confirm_email(ctx: Any, token: str) -> tuple[Ticket, str]:
+def confirm_email(ctx: ServiceContext, token: str) -> tuple[Ticket, str]:
     """Use a confirmation link once: attach the request to the customer (or contact) of the confirmed
     address, if any and if no agent attached it meanwhile; replace the status link and mail the new
     one. Returns the ticket and its new status-link token."""
@@ -159,7 +160,7 @@ def confirm_email(ctx: Any, token: str) -> tuple[Ticket, str]:
     return ticket, status_token
 
 
-def resend_confirmation(ctx: Any, ticket: Ticket) -> bool:
+def resend_confirmation(ctx: ServiceContext, ticket: Ticket) -> bool:
     """Mail a new confirmation link (the earlier one stops working); False when already confirmed."""
     if not awaiting_confirmation(ticket):
         return False
@@ -168,7 +169,7 @@ def resend_confirmation(ctx: Any, ticket: Ticket) -> bool:
     return True
 
 
-def ticket_for_token(ctx: Any, token: str) -> Ticket:
+def ticket_for_token(ctx: ServiceContext, token: str) -> Ticket:
     """The one ticket a token opens; ``NotFound`` for anything else (no detail why)."""
     days = int(ctx.settings.get("SERVICE_PORTAL_LINK_DAYS") or DEFAULT_DAYS)
     try:
@@ -182,7 +183,7 @@ def ticket_for_token(ctx: Any, token: str) -> Ticket:
     return ticket
 
 
-def submit_request(ctx: Any, data: dict[str, Any], locale: str | None = None) -> tuple[Ticket, str]:
+def submit_request(ctx: ServiceContext, data: dict[str, Any], locale: str | None = None) -> tuple[Ticket, str]:
     """A request from the public form (system context): the ticket and its status-link token. The
     customer is mailed the link (``service.ticket.link_issued``) in ``locale``, the form's language."""
     errors: dict[str, list[Any]] = {}
@@ -214,7 +215,7 @@ def submit_request(ctx: Any, data: dict[str, Any], locale: str | None = None) ->
     return ticket, token
 
 
-def reissue_link(ctx: Any, ticket_id: int) -> str:
+def reissue_link(ctx: ServiceContext, ticket_id: int) -> str:
     """A fresh status-link token for an agent to give the customer (the old link stops working); the
     customer is also mailed it when they have an address (in the language of their request)."""
     ticket = get_ticket(ctx, ticket_id, "service.ticket.write")

@@ -13,6 +13,7 @@ from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Delivery, QualityRecord
 from .tickets import get_ticket
@@ -24,7 +25,7 @@ FIELDS = ("kind", "product_code", "product_name", "order_number", "ticket_id", "
           "description", "root_cause", "corrective_action", "state")
 
 
-def save_record(ctx: Any, data: dict[str, Any], record_id: int | None = None, now: dt.datetime | None = None) -> QualityRecord:
+def save_record(ctx: ServiceContext, data: dict[str, Any], record_id: int | None = None, now: dt.datetime | None = None) -> QualityRecord:
     """Create or change a quality record; closing a defect needs its root cause and corrective action."""
     ctx.require("service.quality.write")
     rec = ctx.session.get(QualityRecord, record_id) if record_id else QualityRecord(state="open")
@@ -81,7 +82,7 @@ def save_record(ctx: Any, data: dict[str, Any], record_id: int | None = None, no
     return rec
 
 
-def defect_rates(ctx: Any, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+def defect_rates(ctx: ServiceContext, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     """Per product: defects reported in [start, end) (records and affected quantity), units delivered in
     the period (delivery lines ``{"product_code", "quantity"}`` of deliveries arrived, else dispatched,
     in it) and the defect rate = affected quantity / units delivered (None without deliveries)."""

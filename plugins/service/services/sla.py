@@ -12,6 +12,7 @@ from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
 from .businesshours import ALWAYS, BusinessHours
@@ -26,7 +27,7 @@ def hours_of(calendar: Calendar | None) -> BusinessHours:
                                    [(d.day, d.kind, d.hours) for d in calendar.days])
 
 
-def policy_for(ctx: Any, priority: str, customer_level: str | None) -> SlaPolicy | None:
+def policy_for(ctx: ServiceContext, priority: str, customer_level: str | None) -> SlaPolicy | None:
     """The active policy for the priority and the customer's level; a level-specific one wins."""
     rows = list(ctx.session.scalars(select(SlaPolicy).where(
         SlaPolicy.active.is_(True), SlaPolicy.priority == priority,
@@ -36,7 +37,7 @@ def policy_for(ctx: Any, priority: str, customer_level: str | None) -> SlaPolicy
     return (specific or [p for p in rows if p.customer_level is None] or [None])[0]
 
 
-def apply_policy(ctx: Any, ticket: Ticket, start: dt.datetime | None = None) -> None:
+def apply_policy(ctx: ServiceContext, ticket: Ticket, start: dt.datetime | None = None) -> None:
     """Set the policy and both due times of a new or re-prioritised ticket. The first response is
     counted from ``start`` (default: its creation); the resolution from the start of its resolution
     clock (creation, or its reopening) plus every earlier pause (``paused_minutes``), so a priority
@@ -102,7 +103,7 @@ def record_late(ticket: Ticket, now: dt.datetime) -> None:
         ticket.resolution_breached_at = ticket.resolved_at
 
 
-def compliance(ctx: Any, start: dt.datetime, end: dt.datetime, by: str = "all") -> list[dict[str, Any]]:
+def compliance(ctx: ServiceContext, start: dt.datetime, end: dt.datetime, by: str = "all") -> list[dict[str, Any]]:
     """SLA compliance of the tickets resolved in [start, end) that had a policy: how many met their
     first-response and resolution targets, overall or per assignee (``by="agent"``)."""
     from sqlalchemy import func
@@ -146,7 +147,7 @@ def timer(ticket: Ticket, now: dt.datetime | None = None) -> dict[str, Any]:
 CHUNK = 200  # breaches committed together: a long backlog never holds the (SQLite) write lock for long
 
 
-def check_breaches(ctx: Any, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def check_breaches(ctx: ServiceContext, now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Mark tickets whose first response or resolution is overdue; each breach is audited and
     emits ``service.ticket.sla_breached`` and ``service.ticket.escalated``. Idempotent: the overdue
     tickets are found first, then marked ``CHUNK`` at a time, each chunk its own transaction (a run
@@ -179,7 +180,7 @@ def check_breaches(ctx: Any, now: dt.datetime | None = None) -> list[dict[str, A
     return found
 
 
-def _escalate(ctx: Any, ticket: Ticket, target: str, due: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
+def _escalate(ctx: ServiceContext, ticket: Ticket, target: str, due: dt.datetime | None, now: dt.datetime) -> dict[str, Any]:
     ticket.escalation_level += 1
     ctx.session.flush()
     info = {"number": ticket.number, "target": target, "due_at": due, "level": ticket.escalation_level,
@@ -200,7 +201,7 @@ def _escalate(ctx: Any, ticket: Ticket, target: str, due: dt.datetime | None, no
 CALENDAR_FIELDS = ("name", "timezone", "weekly")
 
 
-def save_calendar(ctx: Any, data: dict[str, Any], calendar_id: int | None = None) -> Calendar:
+def save_calendar(ctx: ServiceContext, data: dict[str, Any], calendar_id: int | None = None) -> Calendar:
     """Create or change a business-hours calendar; ``days`` (optional) replaces its exceptions."""
     ctx.require("service.sla.manage")
     cal = ctx.session.get(Calendar, calendar_id) if calendar_id else Calendar()
@@ -235,7 +236,7 @@ POLICY_FIELDS = ("name", "priority", "customer_level", "first_response_minutes",
                  "active")
 
 
-def save_policy(ctx: Any, data: dict[str, Any], policy_id: int | None = None) -> SlaPolicy:
+def save_policy(ctx: ServiceContext, data: dict[str, Any], policy_id: int | None = None) -> SlaPolicy:
     """Create or change an SLA policy."""
     from ..models import PRIORITIES
 

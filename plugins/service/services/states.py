@@ -9,6 +9,7 @@ from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import TicketState, TicketTransition
 
@@ -39,7 +40,7 @@ DEFAULT_TRANSITIONS = [
 ]
 
 
-def ensure_states(ctx: Any) -> None:
+def ensure_states(ctx: ServiceContext) -> None:
     """Create the default states and moves when none are defined (inside the caller's transaction)."""
     if ctx.session.scalar(select(TicketState.id).limit(1)) is not None:
         return
@@ -50,22 +51,22 @@ def ensure_states(ctx: Any) -> None:
     ctx.session.flush()
 
 
-def states(ctx: Any) -> dict[str, TicketState]:
+def states(ctx: ServiceContext) -> dict[str, TicketState]:
     ensure_states(ctx)
     return {s.key: s for s in ctx.session.scalars(select(TicketState).order_by(TicketState.position))}
 
 
-def keys_in_phase(ctx: Any, phase: str) -> list[str]:
+def keys_in_phase(ctx: ServiceContext, phase: str) -> list[str]:
     """The keys of the states in ``phase`` (``done``: the states where a ticket counts as finished)."""
     return [k for k, s in states(ctx).items() if s.phase == phase]
 
 
-def phase_of(ctx: Any, key: str) -> str:
+def phase_of(ctx: ServiceContext, key: str) -> str:
     state = states(ctx).get(key)
     return state.phase if state is not None else "open"
 
 
-def allowed_moves(ctx: Any, current: str) -> list[str]:
+def allowed_moves(ctx: ServiceContext, current: str) -> list[str]:
     """The states a ticket in ``current`` may move to, for this actor's role."""
     ensure_states(ctx)
     role = getattr(getattr(ctx.actor, "role", None), "name", None)
@@ -77,7 +78,7 @@ def allowed_moves(ctx: Any, current: str) -> list[str]:
     return out
 
 
-def check_move(ctx: Any, current: str, target: str) -> None:
+def check_move(ctx: ServiceContext, current: str, target: str) -> None:
     """Raise unless ``current`` -> ``target`` is an allowed move for the actor."""
     known = states(ctx)
     if target not in known:
@@ -96,7 +97,7 @@ def check_move(ctx: Any, current: str, target: str) -> None:
 PHASES = ("open", "paused", "done")
 
 
-def save_state(ctx: Any, data: dict[str, Any], state_id: int | None = None) -> TicketState:
+def save_state(ctx: ServiceContext, data: dict[str, Any], state_id: int | None = None) -> TicketState:
     """Create or change a state (its key is fixed once created: tickets refer to it)."""
     ctx.require("service.config.manage")
     ensure_states(ctx)
@@ -130,7 +131,7 @@ def save_state(ctx: Any, data: dict[str, Any], state_id: int | None = None) -> T
     return state
 
 
-def save_transition(ctx: Any, data: dict[str, Any], transition_id: int | None = None) -> TicketTransition:
+def save_transition(ctx: ServiceContext, data: dict[str, Any], transition_id: int | None = None) -> TicketTransition:
     """Create or change an allowed move between two existing states, optionally limited to roles."""
     ctx.require("service.config.manage")
     known = states(ctx)
@@ -156,7 +157,7 @@ def save_transition(ctx: Any, data: dict[str, Any], transition_id: int | None = 
     return move
 
 
-def delete_transition(ctx: Any, transition_id: int) -> None:
+def delete_transition(ctx: ServiceContext, transition_id: int) -> None:
     """Remove an allowed move."""
     ctx.require("service.config.manage")
     move = ctx.session.get(TicketTransition, transition_id)

@@ -16,6 +16,7 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.customers import get_customer
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Survey, Ticket
 
@@ -23,7 +24,7 @@ SCALES = {"csat": (1, 5), "nps": (0, 10)}
 DEFAULT_DAYS = 30
 
 
-def _serializer(ctx: Any) -> URLSafeSerializer:
+def _serializer(ctx: ServiceContext) -> URLSafeSerializer:
     from crmcore.config import secret_key
 
     return URLSafeSerializer(secret_key(ctx.settings), salt="service-survey")
@@ -33,16 +34,17 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_for(ctx: Any, survey: Survey) -> str:
+def token_for(ctx: ServiceContext, survey: Survey) -> str:
     """The survey's link token: signed with the app's secret key (only the CRM can make one)."""
     return str(_serializer(ctx).dumps({"s": survey.id, "k": survey.kind}))
 
 
-def _new(ctx: Any, kind: str, customer_id: int | None, ticket: Ticket | None, now: dt.datetime) -> Survey:
+def _new(ctx: ServiceContext, kind: str, customer_id: int | None, ticket: Ticket | None, now: dt.datetime) -> Survey:
     days = int(ctx.settings.get("SERVICE_SURVEY_DAYS") or DEFAULT_DAYS)
     survey = Survey(kind=kind, customer_id=customer_id, ticket_id=ticket.id if ticket else None,
                     agent_id=ticket.assignee_id if ticket else None, token_hash="pending-" + hashlib.sha1(
-                        f"{kind}{customer_id}{now.timestamp()}{id(ticket)}".encode()).hexdigest()[:40],
+                        f"{kind}{customer_id}{now.timestamp()}{id(ticket)}".encode(),
+                        usedforsecurity=False).hexdigest()[:40],
                     sent_at=now, expires_at=now + dt.timedelta(days=days))
     ctx.session.add(survey)
     ctx.session.flush()
@@ -53,14 +55,14 @@ def _new(ctx: Any, kind: str, customer_id: int | None, ticket: Ticket | None, no
     return survey
 
 
-def create_csat(ctx: Any, ticket: Ticket, now: dt.datetime | None = None) -> Survey | None:
+def create_csat(ctx: ServiceContext, ticket: Ticket, now: dt.datetime | None = None) -> Survey | None:
     """The CSAT survey of a resolved ticket (one per ticket; called inside the resolve transaction)."""
     if ctx.session.scalar(select(Survey.id).where(Survey.ticket_id == ticket.id)) is not None:
         return None
     return _new(ctx, "csat", ticket.customer_id, ticket, now or utcnow())
 
 
-def create_nps(ctx: Any, customer_id: int, now: dt.datetime | None = None) -> Survey:
+def create_nps(ctx: ServiceContext, customer_id: int, now: dt.datetime | None = None) -> Survey:
     """An NPS survey for a customer ("How likely are you to recommend us?", 0-10)."""
     ctx.require("service.survey.manage")
     customer = get_customer(ctx, customer_id)
@@ -68,7 +70,7 @@ def create_nps(ctx: Any, customer_id: int, now: dt.datetime | None = None) -> Su
         return _new(ctx, "nps", customer.id, None, now or utcnow())
 
 
-def survey_by_token(ctx: Any, token: str, now: dt.datetime | None = None) -> Survey:
+def survey_by_token(ctx: ServiceContext, token: str, now: dt.datetime | None = None) -> Survey:
     """The survey of a link token; a tampered, unknown or expired token is ``NotFound``."""
     try:
         payload = _serializer(ctx).loads(token)
@@ -82,7 +84,7 @@ def survey_by_token(ctx: Any, token: str, now: dt.datetime | None = None) -> Sur
     return survey
 
 
-def answer(ctx: Any, token: str, score: Any, comment: str | None = None, now: dt.datetime | None = None) -> Survey:
+def answer(ctx: ServiceContext, token: str, score: Any, comment: str | None = None, now: dt.datetime | None = None) -> Survey:
     """Record the answer of a survey link (once; a second answer is refused)."""
     survey = survey_by_token(ctx, token, now)
     low, high = SCALES[survey.kind]
@@ -105,7 +107,7 @@ def answer(ctx: Any, token: str, score: Any, comment: str | None = None, now: dt
     return survey
 
 
-def scores(ctx: Any, *, start: dt.datetime, end: dt.datetime, by: str = "agent", kind: str = "csat") -> list[dict[str, Any]]:
+def scores(ctx: ServiceContext, *, start: dt.datetime, end: dt.datetime, by: str = "agent", kind: str = "csat") -> list[dict[str, Any]]:
     """Scores answered in [start, end) grouped ``by`` agent, customer or ``all``: CSAT as the share of
     4-5 answers and the mean; NPS as %promoters (9-10) - %detractors (0-6)."""
     ctx.require("service.report.read")

@@ -24,6 +24,7 @@ from crmcore.services.access import team_ids
 from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import CHANNELS, KINDS, PRIORITIES, Category, Ticket, TicketMessage
 from . import sla
@@ -38,7 +39,7 @@ MAX_BODY = 100_000
 
 # ---- record rules ---------------------------------------------------------------------------
 
-def scope_tickets(ctx: Any, stmt: Select) -> Select:
+def scope_tickets(ctx: ServiceContext, stmt: Select) -> Select:
     """Restrict a select over ``Ticket`` to what the actor may see."""
     scope = ctx.scope
     if scope == "all":
@@ -54,7 +55,7 @@ def scope_tickets(ctx: Any, stmt: Select) -> Select:
     return stmt.where(or_(Ticket.assignee_id.in_(people), Ticket.customer_id.in_(owned)))
 
 
-def get_ticket(ctx: Any, ticket_id: int, permission: str = "service.ticket.read") -> Ticket:
+def get_ticket(ctx: ServiceContext, ticket_id: int, permission: str = "service.ticket.read") -> Ticket:
     """A ticket the actor may see (404 when it does not exist or is outside their scope)."""
     ctx.require(permission)
     ticket = ctx.session.scalar(scope_tickets(ctx, select(Ticket).where(Ticket.id == ticket_id)))
@@ -63,11 +64,11 @@ def get_ticket(ctx: Any, ticket_id: int, permission: str = "service.ticket.read"
     return ticket
 
 
-def get_by_number(ctx: Any, number: str) -> Ticket | None:
+def get_by_number(ctx: ServiceContext, number: str) -> Ticket | None:
     return ctx.session.scalar(scope_tickets(ctx, select(Ticket).where(Ticket.number == number)))
 
 
-def list_tickets(ctx: Any, *, state: str | None = None, assignee_id: int | None = None, customer_id: int | None = None,
+def list_tickets(ctx: ServiceContext, *, state: str | None = None, assignee_id: int | None = None, customer_id: int | None = None,
                  priority: str | None = None, kind: str | None = None, open_only: bool = False,
                  breached: bool | None = None, q: str | None = None, page: int = 1,
                  page_size: int = 50) -> tuple[list[Ticket], int]:
@@ -102,7 +103,7 @@ def list_tickets(ctx: Any, *, state: str | None = None, assignee_id: int | None 
 
 # ---- validation -------------------------------------------------------------------------------
 
-def _clean(ctx: Any, data: dict[str, Any], ticket: Ticket | None) -> dict[str, Any]:
+def _clean(ctx: ServiceContext, data: dict[str, Any], ticket: Ticket | None) -> dict[str, Any]:
     errors: dict[str, list[Any]] = {}
     out = {k: data[k] for k in EDITABLE if k in data}
     for key in ("subject", "requester_name", "requester_email", "order_number", "product_code"):
@@ -143,7 +144,7 @@ def _clean(ctx: Any, data: dict[str, Any], ticket: Ticket | None) -> dict[str, A
     return out
 
 
-def _check_assignee(ctx: Any, user_id: int | None) -> None:
+def _check_assignee(ctx: ServiceContext, user_id: int | None) -> None:
     if user_id is None:
         return
     user = ctx.session.get(User, user_id)
@@ -157,7 +158,7 @@ def _check_assignee(ctx: Any, user_id: int | None) -> None:
 
 # ---- writes -----------------------------------------------------------------------------------
 
-def create_ticket(ctx: Any, data: dict[str, Any], *, channel: str = "api", first_message: dict[str, Any] | None = None,
+def create_ticket(ctx: ServiceContext, data: dict[str, Any], *, channel: str = "api", first_message: dict[str, Any] | None = None,
                   now: dt.datetime | None = None) -> Ticket:
     """Open a ticket: SLA due times, assignment by rules (unless ``assignee_id`` is given), the first
     message when it came from a customer, and an interaction on the customer's timeline."""
@@ -198,7 +199,7 @@ def create_ticket(ctx: Any, data: dict[str, Any], *, channel: str = "api", first
     return ticket
 
 
-def update_ticket(ctx: Any, ticket_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+def update_ticket(ctx: ServiceContext, ticket_id: int, data: dict[str, Any], *, expected_version: int | None = None,
                   if_match: bool = False) -> Ticket:
     """Change a ticket's fields or assignee (a new priority or customer recomputes the SLA due times)."""
     ticket = get_ticket(ctx, ticket_id, "service.ticket.write")
@@ -234,7 +235,7 @@ def update_ticket(ctx: Any, ticket_id: int, data: dict[str, Any], *, expected_ve
     return ticket
 
 
-def delete_ticket(ctx: Any, ticket_id: int, *, expected_version: int | None = None, if_match: bool = False) -> None:
+def delete_ticket(ctx: ServiceContext, ticket_id: int, *, expected_version: int | None = None, if_match: bool = False) -> None:
     """Delete a ticket with its messages and visits (managers; e.g. spam or a test). The audit entry
     keeps its number, subject and customer; follow-ups, quality records and surveys stay, unlinked."""
     ticket = get_ticket(ctx, ticket_id, "service.ticket.delete")
@@ -247,7 +248,7 @@ def delete_ticket(ctx: Any, ticket_id: int, *, expected_version: int | None = No
         ctx.session.delete(ticket)
 
 
-def transition(ctx: Any, ticket_id: int, target: str, *, note: str | None = None, now: dt.datetime | None = None,
+def transition(ctx: ServiceContext, ticket_id: int, target: str, *, note: str | None = None, now: dt.datetime | None = None,
                expected_version: int | None = None, if_match: bool = False, check_role: bool = True) -> Ticket:
     """Move a ticket to another state along an allowed move; SLA clocks pause, resume and stop with
     the state's phase. Emits ``service.ticket.<state>`` (e.g. ``service.ticket.resolved``)."""
@@ -258,7 +259,7 @@ def transition(ctx: Any, ticket_id: int, target: str, *, note: str | None = None
     return ticket
 
 
-def _move(ctx: Any, ticket: Ticket, target: str, now: dt.datetime, *, note: str | None = None,
+def _move(ctx: ServiceContext, ticket: Ticket, target: str, now: dt.datetime, *, note: str | None = None,
           check_role: bool = True) -> None:
     before = ticket.state
     if check_role:
@@ -283,7 +284,7 @@ EFFECTS_DONE = "_service_state_effects_done"
 OWN_WRITE = "_service_own_write"
 
 
-def state_effects(ctx: Any, ticket: Ticket, before: str, target: str, now: dt.datetime, *, by_agent: bool = True,
+def state_effects(ctx: ServiceContext, ticket: Ticket, before: str, target: str, now: dt.datetime, *, by_agent: bool = True,
                   changes: dict[str, list[Any]] | None = None) -> None:
     """What entering ``target`` from ``before`` does to the SLA clocks and timestamps, by the
     states' phases: pause, resume, first response, resolved, closed, reopened."""
@@ -310,7 +311,7 @@ def state_effects(ctx: Any, ticket: Ticket, before: str, target: str, now: dt.da
         ticket.paused_since = now if new_phase == "paused" else None
 
 
-def after_state(ctx: Any, ticket: Ticket, target: str, now: dt.datetime) -> None:
+def after_state(ctx: ServiceContext, ticket: Ticket, target: str, now: dt.datetime) -> None:
     """Work that follows a resolution: the CSAT survey and the ``ticket`` follow-ups (once each)."""
     if phase_of(ctx, target) == "done" and target != "closed":
         from .followups import schedule_for_ticket
@@ -320,7 +321,7 @@ def after_state(ctx: Any, ticket: Ticket, target: str, now: dt.datetime) -> None
         schedule_for_ticket(ctx, ticket, now)
 
 
-def add_message(ctx: Any, ticket_id: int, data: dict[str, Any], *, now: dt.datetime | None = None) -> TicketMessage:
+def add_message(ctx: ServiceContext, ticket_id: int, data: dict[str, Any], *, now: dt.datetime | None = None) -> TicketMessage:
     """An agent's reply or internal note (``internal``); the first public reply is the first response."""
     ticket = get_ticket(ctx, ticket_id, "service.ticket.write")
     body = (data.get("body") or "").strip()
@@ -347,7 +348,7 @@ def add_message(ctx: Any, ticket_id: int, data: dict[str, Any], *, now: dt.datet
     return msg
 
 
-def customer_message(ctx: Any, ticket: Ticket, data: dict[str, Any], *, now: dt.datetime | None = None) -> TicketMessage:
+def customer_message(ctx: ServiceContext, ticket: Ticket, data: dict[str, Any], *, now: dt.datetime | None = None) -> TicketMessage:
     """A message from the customer (e-mail, portal): a ticket waiting on them goes back to work, a
     resolved or closed one is reopened. Called by trusted channels with a system context."""
     now = now or utcnow()
@@ -365,7 +366,7 @@ def customer_message(ctx: Any, ticket: Ticket, data: dict[str, Any], *, now: dt.
     return msg
 
 
-def _add_message(ctx: Any, ticket: Ticket, data: dict[str, Any], now: dt.datetime | None = None) -> TicketMessage:
+def _add_message(ctx: ServiceContext, ticket: Ticket, data: dict[str, Any], now: dt.datetime | None = None) -> TicketMessage:
     body = str(data.get("body") or "")[:MAX_BODY]
     msg = TicketMessage(ticket=ticket, author=data.get("author", "customer"), body=body,
                         user_id=getattr(ctx.actor, "id", None) if data.get("author") == "agent" else None,
@@ -377,7 +378,7 @@ def _add_message(ctx: Any, ticket: Ticket, data: dict[str, Any], now: dt.datetim
     return msg
 
 
-def _timeline(ctx: Any, ticket: Ticket, subject: Any, body: str | None, direction: str, channel: str | None = None) -> None:
+def _timeline(ctx: ServiceContext, ticket: Ticket, subject: Any, body: str | None, direction: str, channel: str | None = None) -> None:
     """Log the touchpoint on the customer's timeline (as the system when the actor may not log)."""
     if ticket.customer_id is None:
         return
@@ -394,7 +395,7 @@ def event_data(ticket: Ticket) -> dict[str, Any]:
             "state": ticket.state, "priority": ticket.priority, "kind": ticket.kind}
 
 
-def count_complaints(ctx: Any, customer_ids: Any, start: dt.datetime, end: dt.datetime) -> int:
+def count_complaints(ctx: ServiceContext, customer_ids: Any, start: dt.datetime, end: dt.datetime) -> int:
     """Complaint tickets (kind ``complaint``) opened by these customers in [start, end)."""
     return int(ctx.session.scalar(select(func.count(Ticket.id)).where(
         Ticket.kind == "complaint", Ticket.customer_id.in_(customer_ids),

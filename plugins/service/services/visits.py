@@ -16,6 +16,7 @@ from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.services.access import team_ids
 from crmcore.services.unit import unit_of_work
+from crmcore.runtime import ServiceContext
 
 from ..models import Visit
 from .tickets import get_ticket
@@ -39,7 +40,7 @@ def _parts(raw: Any, errors: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def schedule_visit(ctx: Any, ticket_id: int, data: dict[str, Any]) -> Visit:
+def schedule_visit(ctx: ServiceContext, ticket_id: int, data: dict[str, Any]) -> Visit:
     """Plan a visit; a technician cannot be booked twice for overlapping windows."""
     ctx.require("service.visit.write")
     ticket = get_ticket(ctx, ticket_id)
@@ -75,7 +76,7 @@ def schedule_visit(ctx: Any, ticket_id: int, data: dict[str, Any]) -> Visit:
     return visit
 
 
-def complete_visit(ctx: Any, visit_id: int, data: dict[str, Any], now: dt.datetime | None = None) -> Visit:
+def complete_visit(ctx: ServiceContext, visit_id: int, data: dict[str, Any], now: dt.datetime | None = None) -> Visit:
     """Record a visit's outcome (``done`` or ``failed``) and the parts used; only its technician or
     someone with ``service.visit.write`` for every technician (scope team/all) may."""
     visit = ctx.session.get(Visit, visit_id)
@@ -105,7 +106,7 @@ def complete_visit(ctx: Any, visit_id: int, data: dict[str, Any], now: dt.dateti
     return visit
 
 
-def scope_visits(ctx: Any, stmt: Any) -> Any:
+def scope_visits(ctx: ServiceContext, stmt: Any) -> Any:
     """Restrict a select over ``Visit`` to the technicians whose schedule the actor may see: their own
     (scope own), their teams' members' (scope team), everyone's (scope all)."""
     if ctx.scope == "all":
@@ -118,7 +119,7 @@ def scope_visits(ctx: Any, stmt: Any) -> Any:
     return stmt.where(Visit.technician_id == ctx.actor.id)
 
 
-def day_list(ctx: Any, technician_id: int, day: dt.date, timezone: str = "Asia/Shanghai") -> list[Visit]:
+def day_list(ctx: ServiceContext, technician_id: int, day: dt.date, timezone: str = "Asia/Shanghai") -> list[Visit]:
     """A technician's visits whose window starts on ``day`` (a local date in ``timezone``)."""
     ctx.require("service.visit.read")
     if ctx.scope == "own" and technician_id != ctx.actor.id:

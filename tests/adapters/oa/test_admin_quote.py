@@ -32,7 +32,7 @@ def test_manager_approves_the_quote_in_the_admin(app, client, ctx, people, sessi
     admin.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     login(admin, ctx, people["boss"])
     page = admin.get("/admin/approval_inbox/")
-    assert page.status_code == 200 and f'data-request="' in page.text and "quote" in page.text
+    assert page.status_code == 200 and 'data-request="' in page.text and "quote" in page.text
     request_id = int(re.search(r'data-request="(\d+)"', page.text).group(1))
     csrf = CSRF.search(page.text).group(1)
     r = admin.post(f"/admin/approval_inbox/{request_id}/decide", data={"csrf_token": csrf, "decision": "reject"})

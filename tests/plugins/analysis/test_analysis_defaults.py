@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import re
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Callable
 
 import pytest
@@ -323,7 +324,8 @@ def test_migration_renames_stored_clv_columns(tmp_path: Any) -> None:
                 conn.execute(text(
                     "INSERT INTO analysis_clv_scores (run_date, customer_id, frequency, recency_days, age_days, "
                     "average_spend, expected_purchases, p_alive, expected_spend, clv, currency) "
-                    f"VALUES ('2026-0{cid_x + 1}-01', 1, {cid_x}, 10, 20, 5, 0.5, {1.0 if cid_x == 0 else 0.7}, 5, 9, 'CNY')"))
+                    "VALUES (:run_date, 1, :frequency, 10, 20, 5, 0.5, :p_alive, 5, 9, 'CNY')"),
+                    {"run_date": f"2026-0{cid_x + 1}-01", "frequency": cid_x, "p_alive": 1.0 if cid_x == 0 else 0.7})
         command.upgrade(cfg, "heads")
         columns = {c["name"] for c in inspect(rt.db.engine).get_columns("analysis_clv_scores")}
         assert {"repeat_purchases", "t_x_days", "age_days"} <= columns and not {"frequency", "recency_days"} & columns
@@ -375,12 +377,12 @@ def test_clv_bands_do_not_overlap_or_go_negative(app: Any, ctx: Any, shop: list[
     ctx.session.execute(insert(ClvScore), [
         {"run_date": run, "customer_id": c.id, "repeat_purchases": 0, "t_x_days": 0, "age_days": 1,
          "average_spend": 0, "expected_purchases": 0.0, "p_alive": None, "expected_spend": 0, "clv": Decimal(v),
-         "currency": "CNY"} for c, v in zip(shop, values)])
+         "currency": "CNY"} for c, v in zip(shop, values, strict=True)])
     ctx.session.commit()
     bands = clv.clv_distribution(ctx)
     assert sum(b["customers"] for b in bands) == 12
     assert all(b["min"] >= 0 for b in bands)
-    assert all(x["max"] < y["min"] for x, y in zip(bands, bands[1:]))
+    assert all(x["max"] < y["min"] for x, y in pairwise(bands))
     assert bands[0]["customers"] == 8 and bands[0]["max"] == 0
     svg = _login(app, "ana").get("/admin/analysis/dashboard/").text.split('id="clv"')[1].split("</section>")[0]
     labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)

@@ -23,11 +23,14 @@ AS_OF = dt.date(2026, 6, 30)  # the conftest builders date orders back from this
 def test_cohort_table_and_loyalty_factors(ctx: Any, make_customer: Any, buy: Any) -> None:
     a, b, c, d = (make_customer(n) for n in "ABCD")
     # cohort 2026-04: a buys in April, May, June; b only in April (once on discount)
-    buy(a, 80, "100.00"); buy(a, 50, "100.00"); buy(a, 20, "100.00")
+    for days_ago in (80, 50, 20):
+        buy(a, days_ago, "100.00")
     buy(b, 75, "100.00", discount=10)
     # cohort 2026-05: c in May and June; d in May twice
-    buy(c, 45, "50.00"); buy(c, 5, "50.00", discount=5)
-    buy(d, 40, "10.00"); buy(d, 35, "10.00")
+    buy(c, 45, "50.00")
+    buy(c, 5, "50.00", discount=5)
+    buy(d, 40, "10.00")
+    buy(d, 35, "10.00")
     table = loyalty.cohort_table(ctx, AS_OF, months=3)
     assert table == [
         {"cohort": "2026-04", "size": 2, "active": [2, 1, 1], "retention": [1.0, 0.5, 0.5]},
@@ -46,7 +49,7 @@ def test_association_rules_and_cross_sell(app: Any, ctx: Any, make_customer: Any
     tea, cup, pot, honey = (make_product(n) for n in ("Tea", "Cup", "Teapot", "Honey"))
     shoppers = [make_customer(f"Shopper {i}") for i in range(6)]
     baskets = [[tea, cup], [tea, cup, pot], [tea, pot], [tea, cup], [cup], [honey]]
-    for who, items in zip(shoppers, baskets):
+    for who, items in zip(shoppers, baskets, strict=True):
         buy(who, 10, products=items)
     result = basket.run_basket(ctx, AS_OF, min_pairs=2, min_confidence=0.1)
     rules = {(r["antecedent"], r["consequent"]): r for r in basket.top_rules(ctx, limit=50)}

@@ -36,7 +36,8 @@ def at(day: str, hour: int = 12, tz: dt.tzinfo = UTC) -> dt.datetime:
 def data(ctx: Any, make_rep: Any, make_customer: Any) -> SimpleNamespace:
     a, b, c = make_rep("rep_a", team="East"), make_rep("rep_b", team="East"), make_rep("rep_c", team="West")
     c1, c2, c3 = make_customer("C1", a), make_customer("C2", a), make_customer("C3", a)
-    c4, c5 = make_customer("C4", b), make_customer("C5", c)
+    c4 = make_customer("C4", b)
+    make_customer("C5", c)  # West: a customer without orders
     money.set_rate(ctx, "USD", "7")
 
     def order(num: str, cust: Any, day: str, total: str, currency: str = "CNY", list_total: str | None = None,

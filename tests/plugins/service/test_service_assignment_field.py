@@ -48,7 +48,7 @@ def test_round_robin_least_loaded_and_category_rules(ctx, make_staff):
 
 def test_visits_and_day_list(ctx, make_staff, as_user, make_customer):
     tech = make_staff("tech", "service")
-    other = make_staff("tech2", "service")
+    make_staff("tech2", "service")  # a second technician, with no visit
     t = tickets.create_ticket(ctx, {"subject": "Boiler", "customer_id": make_customer("Home").id})
     v1 = visits.schedule_visit(ctx, t.id, {"technician_id": tech.id, "window_start": sh(2026, 3, 2, 9),
                                            "window_end": sh(2026, 3, 2, 11), "address": "上海市浦东新区世纪大道 100 号"})

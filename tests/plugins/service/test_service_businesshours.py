@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from crmcore.errors import ValidationError
 from plugins.service.services.businesshours import ALWAYS, BusinessHours, parse_hours
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -111,7 +112,7 @@ def test_round_the_clock_and_input_checks():
         parse_hours([["18:00", "09:00"]])
     with pytest.raises(ValueError):
         parse_hours([["09:00", "12:00"], ["11:00", "13:00"]])
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="time zone"):
         BusinessHours.from_data("Mars/Olympus", WEEK)
     closed = BusinessHours.from_data("Asia/Shanghai", {})
     with pytest.raises(ValueError, match="no business hours"):
