@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pluggy
 from sqlalchemy.orm import Session
@@ -17,7 +17,9 @@ from .db import Database
 from .errors import AuthenticationRequired, PermissionDenied
 from .plugins import Registry, build_plugin_manager, collect_registry
 from .i18n import _
-from .models import User
+
+if TYPE_CHECKING:  # the models load with the app or the command that uses them, not with `crm --help`
+    from .models import User
 
 log = logging.getLogger(__name__)
 
