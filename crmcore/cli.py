@@ -403,7 +403,7 @@ def jobs_run(name: str) -> None:
 @click.argument("name")
 def jobs_enqueue(name: str) -> None:
     """Queue one run of job NAME for the workers (CRM_JOBS_BACKEND); print its run id."""
-    from .services.jobs import enqueue
+    from .services.job_runs import enqueue
 
     run = enqueue(system_ctx(), name)
     click.echo(_("Run %(id)s of %(name)s is queued.", id=run.id, name=name))

@@ -5,11 +5,9 @@ from typing import Any
 
 from .blueprint import Blueprint
 
-from ..api.http import page
+from .http import current_ctx, page
 from ..schemas.jobs import EnqueueSchema, JobRunListArgs, JobRunPage, JobRunSchema
 from ..services import job_runs as runs
-from ..services import jobs as svc
-from . import current_ctx
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs: runs, progress, cancel")
 
@@ -31,7 +29,7 @@ def enqueue(data: dict[str, Any]) -> Any:
     """Queue one run of a registered job for the workers (needs job.manage)"""
     ctx = current_ctx()
     ctx.require("job.manage")
-    return svc.enqueue(ctx, data["name"])
+    return runs.enqueue(ctx, data["name"])
 
 
 @blp.route("/<int:run_id>")

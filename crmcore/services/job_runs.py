@@ -1,7 +1,7 @@
 """Runs of jobs as people see them: the list, one run, cancel, status labels (``crm jobs``, the API, the admin)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
@@ -9,7 +9,7 @@ from ..db import changed_rows, utcnow
 from ..errors import Conflict, NotFound
 from ..i18n import _
 from ..models import JobExecution
-from .jobs import FINISHED
+from .jobs import FINISHED, backend, get_job
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -77,4 +77,20 @@ def get_run(ctx: ServiceContext, execution_id: int) -> JobExecution:
     execution = ctx.session.get(JobExecution, execution_id, populate_existing=True)
     if execution is None:
         raise NotFound(_("Job run %(id)s does not exist.", id=execution_id))
+    return execution
+
+
+def enqueue(ctx: ServiceContext, name: str, params: dict[str, Any] | None = None) -> JobExecution:
+    """Queue one run of job ``name`` with keyword ``params`` on the configured backend; return its row."""
+    get_job(ctx, name)
+    where = backend(ctx)
+    execution = JobExecution(name=name, params=params or {}, backend=where, status="queued", progress_done=0,
+                             attempts=0, cancel_requested=False)
+    ctx.session.add(execution)
+    ctx.session.commit()
+    if where == "procrastinate":  # after the commit: a worker may start it at once and must find its row
+        from . import jobs_procrastinate
+
+        execution.engine_job_id = jobs_procrastinate.defer(ctx.runtime, execution)
+        ctx.session.commit()
     return execution

@@ -231,22 +231,6 @@ def check_cancelled(ctx: ServiceContext) -> None:
         raise JobCancelled(_("Job run %(id)s was cancelled.", id=handle.execution_id))
 
 
-def enqueue(ctx: ServiceContext, name: str, params: dict[str, Any] | None = None) -> JobExecution:
-    """Queue one run of job ``name`` with keyword ``params`` on the configured backend; return its row."""
-    get_job(ctx, name)
-    where = backend(ctx)
-    execution = JobExecution(name=name, params=params or {}, backend=where, status="queued", progress_done=0,
-                             attempts=0, cancel_requested=False)
-    ctx.session.add(execution)
-    ctx.session.commit()
-    if where == "procrastinate":  # after the commit: a worker may start it at once and must find its row
-        from . import jobs_procrastinate
-
-        execution.engine_job_id = jobs_procrastinate.defer(ctx.runtime, execution)
-        ctx.session.commit()
-    return execution
-
-
 def due_jobs(ctx: ServiceContext, now: dt.datetime | None = None) -> list[str]:
     """Periodic jobs whose interval has passed since they last started (a preview; ``run_due`` claims them)."""
     now = now or utcnow()

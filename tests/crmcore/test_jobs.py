@@ -103,8 +103,8 @@ def test_a_run_left_running_is_not_started_again_until_it_is_stale(ctx: Any, rec
 
 
 def test_queued_runs_are_taken_once_and_a_failure_does_not_block_the_others(rt: Any, ctx: Any, rec: Recorder) -> None:
-    failing = jobs.enqueue(ctx, "jobtest.boom")
-    counted = [jobs.enqueue(ctx, "jobtest.tick") for _ in range(3)]
+    failing = job_runs.enqueue(ctx, "jobtest.boom")
+    counted = [job_runs.enqueue(ctx, "jobtest.tick") for _ in range(3)]
     results: list[dict[str, str]] = []
 
     def worker() -> None:
@@ -127,7 +127,7 @@ def test_queued_runs_are_taken_once_and_a_failure_does_not_block_the_others(rt: 
 
 def test_progress_is_visible_and_a_running_job_stops_when_cancelled(rt: Any, ctx: Any, rec: Recorder, client: Any,
                                                                     admin_headers: dict[str, str]) -> None:
-    run = jobs.enqueue(ctx, "jobtest.slow")
+    run = job_runs.enqueue(ctx, "jobtest.slow")
     thread = _run_in_thread(jobs.run_tick, rt)
     assert rec.reached.wait(20)
     listed = client.get("/api/v1/jobs?status=running", headers=admin_headers)
@@ -168,7 +168,7 @@ def test_a_run_whose_process_died_runs_again_and_a_live_one_does_not(ctx: Any, r
 
 def test_a_running_job_stamps_a_heartbeat(ctx: Any, rec: Recorder, rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs, "HEARTBEAT", 0.05)
-    run = jobs.enqueue(ctx, "jobtest.slow")
+    run = job_runs.enqueue(ctx, "jobtest.slow")
     thread = _run_in_thread(jobs.run_tick, rt)
     assert rec.reached.wait(20)  # the job now waits inside a chunk, reporting nothing
     first = job_runs.get_run(ctx, run.id).heartbeat_at
@@ -186,7 +186,7 @@ def test_a_running_job_stamps_a_heartbeat(ctx: Any, rec: Recorder, rt: Any, monk
 
 
 def test_a_queued_run_gets_its_parameters(ctx: Any, rec: Recorder) -> None:
-    run = jobs.enqueue(ctx, "jobtest.slow", {"chunks": 2})
+    run = job_runs.enqueue(ctx, "jobtest.slow", {"chunks": 2})
     assert jobs.run_queued(ctx) == {f"jobtest.slow#{run.id}": "ok"}
     done = job_runs.get_run(ctx, run.id)
     assert (done.status, done.progress_done, done.progress_total, done.params) == ("ok", 2, 2, {"chunks": 2})
@@ -225,7 +225,7 @@ def test_admin_job_page_shows_progress_and_cancels_with_csrf(client: Any, make_u
     token = CSRF.search(page.text).group(1)
     assert client.post("/admin/auth/login", data={"csrf_token": token, "username": "boss",
                                                   "password": "password123"}).status_code == 302
-    run = jobs.enqueue(ctx, "jobtest.slow")
+    run = job_runs.enqueue(ctx, "jobtest.slow")
     ctx.session.execute(update(JobExecution).where(JobExecution.id == run.id)
                         .values(status="running", progress_done=4, progress_total=10))
     ctx.session.commit()
