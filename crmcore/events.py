@@ -101,10 +101,10 @@ def record_changes(ctx: Any, entries: list[tuple[str, str, Any, dict[str, Any] |
                 messages.append({"event_id": ev.id, "topic": ev.name, "destination": handler.name,
                                  "payload": payload, "idempotency_key": f"{ev.id}:{handler.name}"})
         pending.append((ctx, ev, (entity, action, entity_id, changes)))
-    if audits and audit:
-        ctx.session.execute(insert(AuditLog), audits)
+    if audits and audit:  # Core inserts of the tables: the ORM's bulk path costs more and adds nothing here
+        ctx.session.execute(insert(AuditLog.__table__), audits)
     if messages:
-        ctx.session.execute(insert(OutboxMessage), messages)
+        ctx.session.execute(insert(OutboxMessage.__table__), messages)
     ctx.session.info.setdefault(_PENDING, []).extend(pending)
     return [ev for _ctx, ev, _lifecycle in pending]
 

@@ -4,6 +4,7 @@ Stored text is kept as given (``tidy``: outer spaces trimmed); folding (``fold``
 search text, name keys, normalised phones and e-mails, codes."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -44,6 +45,7 @@ def like_terms(q: str) -> list[str]:
     return [f"%{t}%" for t in dict.fromkeys(terms) if t]
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function, and slow: validating a row and deriving its fields ask twice
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
     """Return the number in E.164 (``+8613800138000``), or None when it is not a valid number.
 

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import utcnow
 from ..errors import CRMError, ValidationError
@@ -109,14 +110,28 @@ def _insert(ctx: Any, table: Any, rows: list[dict[str, Any]], returning: bool = 
     return list(ctx.session.execute(stmt, rows).scalars())
 
 
+@functools.cache
+def _defaults(table: Any) -> tuple[tuple[str, Any], ...]:
+    """``(column, default)`` of the table's columns with a Python-side default (a value or a callable)."""
+    out = []
+    for column in table.columns:
+        default = column.default
+        if default is not None and (default.is_scalar or default.is_callable):
+            out.append((column.name, default))
+    return tuple(out)
+
+
 def _values(obj: Any, table: Any, now: Any, **fixed: Any) -> dict[str, Any]:
-    """A transient object's column values for a Core insert (every column but the id)."""
-    out = {c.name: getattr(obj, c.name, None) for c in table.columns if c.name != "id"}
+    """A transient object's column values for a Core insert (every column but the id), the column's
+    default where the object has none (as a flush would give it), ``created_at``/``updated_at`` = ``now``."""
+    state = obj.__dict__  # what was set on it (no attribute events: it is never flushed)
+    out = {c.name: state.get(c.name) for c in table.columns if c.name != "id"}
+    for name, default in _defaults(table):
+        if out.get(name) is None:
+            out[name] = default.arg if default.is_scalar else default.arg(None)
     for name in ("created_at", "updated_at"):
         if name in out:
             out[name] = now
-    if "version" in out:
-        out["version"] = 1
     out.update(fixed)
     return out
 
@@ -234,6 +249,11 @@ def _merge_children(ctx: Any, customer: Customer, contacts: list[dict[str, Any]]
     return out
 
 
+def _created(values: dict[str, Any]) -> dict[str, list[Any]]:
+    """The audit's changes of a new record: ``apply_changes`` on an empty one (every value that is not None)."""
+    return {k: [None, v] for k, v in values.items() if v is not None}
+
+
 def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fields: list[Any],
             results: list[RowResult | None], entries: list[Any]) -> None:
     """New customers: built and checked as ``create_customer`` builds them (derived fields, tags,
@@ -243,20 +263,22 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
     built: list[tuple[int, Customer, dict[str, Any], list[Any], list[Any], list[Any]]] = []
     for i, data, contacts, addresses in news:
         try:
-            customer = Customer(code=data["code"], attributes=data["attributes"], currency=currency)
-            changes = apply_changes(customer, data, FIELDS)
+            values = {k: data[k] for k in FIELDS if k in data}
+            customer = Customer(**{"currency": currency, **values, "attributes": data["attributes"]})
+            changes = _created(values)
             if data["attributes"]:
                 changes["attributes"] = [None, data["attributes"]]
             tag_list = _tags(ctx, data.get("tags") or [], tags)
             if tag_list:
-                customer.tags = tag_list
+                set_committed_value(customer, "tags", tag_list)  # seen by the hooks; written below, not flushed
                 changes["tags"] = [None, [t.name for t in tag_list]]
             derive_fields(ctx, customer)
             ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
             new_contacts = []
             for cdata in contacts:
-                contact = Contact(attributes={})
-                cchanges = apply_changes(contact, cdata, CONTACT_FIELDS)
+                cvalues = {k: cdata[k] for k in CONTACT_FIELDS if k in cdata}
+                contact = Contact(**cvalues, attributes={})
+                cchanges = _created(cvalues)
                 if cdata.get("attributes"):
                     contact.attributes = validate_attributes(ctx, "contact", cdata["attributes"])
                 _derive(ctx, contact)
@@ -264,8 +286,9 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
                 new_contacts.append((contact, cchanges))
             new_addresses = []
             for adata in addresses:
-                address = Address()
-                achanges = apply_changes(address, adata, ADDRESS_FIELDS)
+                avalues = {k: adata[k] for k in ADDRESS_FIELDS if k in adata}
+                address = Address(**avalues)
+                achanges = _created(avalues)
                 ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=achanges, created=True)
                 new_addresses.append((address, achanges))
             profile = _Profile(customer, [c for c, _ch in new_contacts], [a for a, _ch in new_addresses], tag_list)
