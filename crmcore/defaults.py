@@ -57,9 +57,11 @@ def crm_register_jobs() -> list[Job]:
 
 @hookimpl
 def crm_register_import_kinds() -> list[Any]:
+    from .imports.contacts import KIND as contacts
     from .imports.customers import KIND as customers
+    from .imports.interactions import KIND as interactions
 
-    return [customers]
+    return [customers, contacts, interactions]
 
 
 @hookimpl

@@ -5,12 +5,14 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from ..imports.api import add_bulk_route
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
 from . import current_ctx
 from .http import expected_version, page, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
+add_bulk_route(blp, "contacts")  # POST /bulk: the contacts import, per-row results
 
 
 @blp.route("")

@@ -5,12 +5,14 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from ..imports.api import add_bulk_route
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
 from . import current_ctx
 from .http import page
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
+add_bulk_route(blp, "interactions")  # POST /bulk: the interactions import, per-row results
 
 
 @blp.route("")

@@ -5,7 +5,7 @@ import functools
 from typing import Any
 
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,6 +25,7 @@ from ..services.tags import ensure_tags
 from ..services.unit import apply_changes
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .driver import record, rejected
+from .sql import created_changes, insert_rows, row_values
 
 CONTACT_COLUMNS = ("name", "title", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
 ADDRESS_COLUMNS = ("line1", "line2", "city", "region", "postcode", "country", "kind")
@@ -89,7 +90,7 @@ def _children(raw: dict[str, Any], name: str, singular: str, schema: Any, clean:
     return out
 
 
-class _Profile:
+class Profile:
     """A new customer seen with its contacts, addresses and tags, for the completeness score."""
 
     def __init__(self, customer: Customer, contacts: list[Any], addresses: list[Any], tags: list[Any]) -> None:
@@ -97,43 +98,6 @@ class _Profile:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._customer, name)
-
-
-def _insert(ctx: Any, table: Any, rows: list[dict[str, Any]], returning: bool = True) -> list[int]:
-    """Insert rows in one statement (executemany / multi-row VALUES); their new ids in order."""
-    if not rows:
-        return []
-    if not returning:
-        ctx.session.execute(insert(table), rows)
-        return []
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(ctx.session.execute(stmt, rows).scalars())
-
-
-@functools.cache
-def _defaults(table: Any) -> tuple[tuple[str, Any], ...]:
-    """``(column, default)`` of the table's columns with a Python-side default (a value or a callable)."""
-    out = []
-    for column in table.columns:
-        default = column.default
-        if default is not None and (default.is_scalar or default.is_callable):
-            out.append((column.name, default))
-    return tuple(out)
-
-
-def _values(obj: Any, table: Any, now: Any, **fixed: Any) -> dict[str, Any]:
-    """A transient object's column values for a Core insert (every column but the id), the column's
-    default where the object has none (as a flush would give it), ``created_at``/``updated_at`` = ``now``."""
-    state = obj.__dict__  # what was set on it (no attribute events: it is never flushed)
-    out = {c.name: state.get(c.name) for c in table.columns if c.name != "id"}
-    for name, default in _defaults(table):
-        if out.get(name) is None:
-            out[name] = default.arg if default.is_scalar else default.arg(None)
-    for name in ("created_at", "updated_at"):
-        if name in out:
-            out[name] = now
-    out.update(fixed)
-    return out
 
 
 def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
@@ -249,11 +213,6 @@ def _merge_children(ctx: Any, customer: Customer, contacts: list[dict[str, Any]]
     return out
 
 
-def _created(values: dict[str, Any]) -> dict[str, list[Any]]:
-    """The audit's changes of a new record: ``apply_changes`` on an empty one (every value that is not None)."""
-    return {k: [None, v] for k, v in values.items() if v is not None}
-
-
 def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fields: list[Any],
             results: list[RowResult | None], entries: list[Any]) -> None:
     """New customers: built and checked as ``create_customer`` builds them (derived fields, tags,
@@ -265,7 +224,7 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
         try:
             values = {k: data[k] for k in FIELDS if k in data}
             customer = Customer(**{"currency": currency, **values, "attributes": data["attributes"]})
-            changes = _created(values)
+            changes = created_changes(values)
             if data["attributes"]:
                 changes["attributes"] = [None, data["attributes"]]
             tag_list = _tags(ctx, data.get("tags") or [], tags)
@@ -278,7 +237,7 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
             for cdata in contacts:
                 cvalues = {k: cdata[k] for k in CONTACT_FIELDS if k in cdata}
                 contact = Contact(**cvalues, attributes={})
-                cchanges = _created(cvalues)
+                cchanges = created_changes(cvalues)
                 if cdata.get("attributes"):
                     contact.attributes = validate_attributes(ctx, "contact", cdata["attributes"])
                 _derive(ctx, contact)
@@ -288,24 +247,24 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
             for adata in addresses:
                 avalues = {k: adata[k] for k in ADDRESS_FIELDS if k in adata}
                 address = Address(**avalues)
-                achanges = _created(avalues)
+                achanges = created_changes(avalues)
                 ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=achanges, created=True)
                 new_addresses.append((address, achanges))
-            profile = _Profile(customer, [c for c, _ch in new_contacts], [a for a, _ch in new_addresses], tag_list)
+            profile = Profile(customer, [c for c, _ch in new_contacts], [a for a, _ch in new_addresses], tag_list)
             customer.completeness = completeness(profile, fields, labels=False)[0]
             built.append((i, customer, changes, new_contacts, new_addresses, tag_list))
         except CRMError as exc:
             results[i] = rejected(rows[i][0], data.get("code"), exc)
     table = Customer.__table__
-    ids = _insert(ctx, table, [_values(c, table, now) for _i, c, *_rest in built])
+    ids = insert_rows(ctx, table, [row_values(c, table, now) for _i, c, *_rest in built])
     contact_rows, address_rows, tag_rows = [], [], []
     for (_i, _c, _ch, contacts, addresses, tag_list), cid in zip(built, ids):
-        contact_rows += [_values(c, Contact.__table__, now, customer_id=cid) for c, _cc in contacts]
-        address_rows += [_values(a, Address.__table__, now, customer_id=cid) for a, _ac in addresses]
+        contact_rows += [row_values(c, Contact.__table__, now, customer_id=cid) for c, _cc in contacts]
+        address_rows += [row_values(a, Address.__table__, now, customer_id=cid) for a, _ac in addresses]
         tag_rows += [{"customer_id": cid, "tag_id": t.id} for t in tag_list]
-    contact_ids = iter(_insert(ctx, Contact.__table__, contact_rows))
-    address_ids = iter(_insert(ctx, Address.__table__, address_rows))
-    _insert(ctx, customer_tags, tag_rows, returning=False)
+    contact_ids = iter(insert_rows(ctx, Contact.__table__, contact_rows))
+    address_ids = iter(insert_rows(ctx, Address.__table__, address_rows))
+    insert_rows(ctx, customer_tags, tag_rows, returning=False)
     for (i, customer, changes, contacts, addresses, _t), cid in zip(built, ids):
         entries.append(("customer", "created", cid, changes, None))
         entries += [("contact", "created", next(contact_ids), cc, {"customer_id": cid}) for _c, cc in contacts]

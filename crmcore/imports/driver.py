@@ -133,7 +133,8 @@ def _load_run(ctx: Any, kind: ImportKind, rows: list[Row], options: ImportOption
         if retry and isinstance(exc, Conflict):  # written meanwhile by another transaction: now an update
             return _load_run(ctx, kind, rows, options, retry=False)
         line, raw = rows[0]
-        return [rejected(line, kind.row_key(raw), exc)]
+        key = raw.get(kind.key)
+        return [rejected(line, str(key) if key is not None else None, exc)]
 
 
 def _audit_batch(ctx: Any, kind: ImportKind, rows: list[Row], results: list[RowResult]) -> None:
