@@ -1,7 +1,9 @@
 """The one import driver of the CLI and the API: rows in batches, one transaction per batch, a result per row."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import os
 from dataclasses import dataclass, field
 from itertools import islice
@@ -114,10 +116,24 @@ def load_batch(ctx: Any, kind: ImportKind, records: list[Record], options: Impor
     return [results[pos] for pos in range(len(records))]
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's automatic cycle collector while a batch is loaded and committed: the batch makes
+    thousands of objects that all live until its commit, and the collector's passes kept scanning them,
+    alive (a third of the time of a first import). The batch's garbage is collected after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _load_run(ctx: Any, kind: ImportKind, rows: list[Row], options: ImportOptions, retry: bool = True
               ) -> list[RowResult]:
     try:
-        with unit_of_work(ctx):
+        with collector_paused(), unit_of_work(ctx):
             results = kind.load(ctx, rows, options)
             if len(results) != len(rows):
                 raise RuntimeError(f"import kind {kind.name!r} returned {len(results)} results for {len(rows)} rows")
