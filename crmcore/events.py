@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from .contracts import Event
@@ -102,9 +102,9 @@ def record_changes(ctx: Any, entries: list[tuple[str, str, Any, dict[str, Any] |
                                  "payload": payload, "idempotency_key": f"{ev.id}:{handler.name}"})
         pending.append((ctx, ev, (entity, action, entity_id, changes)))
     if audits and audit:  # Core inserts of the tables: the ORM's bulk path costs more and adds nothing here
-        ctx.session.execute(insert(AuditLog.__table__), audits)
+        ctx.session.execute(insert(cast(Table, AuditLog.__table__)), audits)
     if messages:
-        ctx.session.execute(insert(OutboxMessage.__table__), messages)
+        ctx.session.execute(insert(cast(Table, OutboxMessage.__table__)), messages)
     ctx.session.info.setdefault(_PENDING, []).extend(pending)
     return [ev for _ctx, ev, _lifecycle in pending]
 

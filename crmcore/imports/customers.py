@@ -204,12 +204,12 @@ def _merge_children(ctx: Any, customer: Customer, contacts: list[dict[str, Any]]
             ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=changes, created=match is None)
             out.append(("contact", "updated" if match else "created", contact, changes))
     for adata in addresses:
-        match = next((a for a in customer.addresses if fold(a.line1).casefold() == fold(adata["line1"]).casefold()), None)
-        address = match or Address(customer=customer)
+        same = next((a for a in customer.addresses if fold(a.line1).casefold() == fold(adata["line1"]).casefold()), None)
+        address = same or Address(customer=customer)
         changes = apply_changes(address, adata, ADDRESS_FIELDS)
         if changes:
-            ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=changes, created=match is None)
-            out.append(("address", "updated" if match else "created", address, changes))
+            ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=changes, created=same is None)
+            out.append(("address", "updated" if same else "created", address, changes))
     return out
 
 

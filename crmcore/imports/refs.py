@@ -1,9 +1,9 @@
 """What every kind's loader looks up once per batch: customers by code and records by their external id."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import selectinload
 
 from ..db import utcnow
@@ -53,7 +53,7 @@ def add_external_ids(ctx: Any, entity: str, pairs: list[tuple[str, int]]) -> Non
     """Remember the external ids of new records (one INSERT for the batch)."""
     if pairs:
         now = utcnow()
-        ctx.session.execute(insert(ExternalRef.__table__), [
+        ctx.session.execute(insert(cast(Table, ExternalRef.__table__)), [
             {"system": SYSTEM, "entity": entity, "entity_id": rid, "external_id": ext, "created_at": now,
              "last_synced_at": now} for ext, rid in pairs])
 

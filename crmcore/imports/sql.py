@@ -30,11 +30,11 @@ def _defaults(table: Any) -> tuple[tuple[str, Any], ...]:
 
 
 @functools.cache
-def _columns(cls: type, table: Any) -> tuple[tuple[str, str], ...]:
+def _columns(cls: Any, table: Any) -> tuple[tuple[str, str], ...]:
     """``(attribute, column)`` of the mapped class's columns in ``table``, the primary key ``id`` left out."""
     from sqlalchemy import inspect as sa_inspect
 
-    mapper = sa_inspect(cls, raiseerr=False)
+    mapper: Any = sa_inspect(cls, raiseerr=False)
     if mapper is None:
         return tuple((c.name, c.name) for c in table.columns if c.name != "id")
     return tuple((attr.key, attr.columns[0].name) for attr in mapper.column_attrs
@@ -46,7 +46,8 @@ def row_values(obj: Any, table: Any, now: Any, **fixed: Any) -> dict[str, Any]:
     default where the object has none (as a flush would give it), ``created_at``/``updated_at`` = ``now``;
     ``fixed``: column values to set (``customer_id=...``)."""
     state = obj.__dict__  # what was set on it (no attribute events: it is never flushed)
-    out = {column: state.get(attr) for attr, column in _columns(type(obj), table)}
+    cls: Any = type(obj)
+    out = {column: state.get(attr) for attr, column in _columns(cls, table)}
     for name, default in _defaults(table):
         if out.get(name) is None:
             out[name] = default.arg if default.is_scalar else default.arg(None)
