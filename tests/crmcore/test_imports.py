@@ -321,3 +321,17 @@ def test_import_help_lists_the_kinds_and_their_columns(crm: Any) -> None:
     assert r.exit_code == 0 and all(k in r.output for k in ("customers", "contacts", "interactions"))
     r = crm("import", "contacts", "--help")
     assert "customer_code (required)" in r.output and "--audit" in r.output and "--no-update" in r.output
+
+
+def test_a_plugin_declares_its_kinds_with_crm_import_kinds(make_app: Any) -> None:
+    import types
+
+    from crmcore.imports import Column, ImportKind
+    from crmcore.imports.driver import registered_kinds
+
+    plugin = types.ModuleType("declared_kinds")
+    plugin.CRM_IMPORT_KINDS = [ImportKind("widgets", "Widgets", "customer.import", "code", (Column("code"),),
+                                          lambda ctx, rows, options: [], "widget")]
+    app = make_app(plugins=[("declared_kinds", plugin)])
+    kinds = registered_kinds(app.extensions["crm"].context())
+    assert {"customers", "contacts", "interactions", "widgets"} <= set(kinds)
