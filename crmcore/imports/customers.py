@@ -170,10 +170,12 @@ def _update(ctx: Any, rows: list[Row], updates: list[Any], tags: dict[str, Any],
             with ctx.session.no_autoflush:
                 changes = apply_update(ctx, customer, data, tags=tags, fields=fields)
                 children = _merge_children(ctx, customer, contacts, addresses)
-                if children and not changes:
+                if children:
                     refresh_completeness(ctx, customer, fields)
             touched.append((i, customer, changes, children))
         except CRMError as exc:
+            for obj in [o for o in ctx.session.new if getattr(o, "customer", None) is customer]:
+                ctx.session.expunge(obj)  # a contact or address added for the rejected row
             ctx.session.expire(customer)  # drop what was set on it
             results[i] = rejected(rows[i][0], customer.code, exc)
     ctx.session.flush()
@@ -192,7 +194,9 @@ def _merge_children(ctx: Any, customer: Customer, contacts: list[dict[str, Any]]
     out: list[tuple[str, str, Any, dict[str, Any]]] = []
     for cdata in contacts:
         match = next((c for c in customer.contacts if fold(c.name).casefold() == fold(cdata["name"]).casefold()), None)
-        contact = match or Contact(customer=customer, attributes={})
+        contact = match or Contact(attributes={})
+        if match is None:
+            customer.contacts.append(contact)  # into the session along the customer's collection
         changes = apply_changes(contact, cdata, CONTACT_FIELDS)
         if cdata.get("attributes"):
             after = validate_attributes(ctx, "contact", cdata["attributes"], dict(contact.attributes or {}), partial=True)
@@ -205,7 +209,9 @@ def _merge_children(ctx: Any, customer: Customer, contacts: list[dict[str, Any]]
             out.append(("contact", "updated" if match else "created", contact, changes))
     for adata in addresses:
         same = next((a for a in customer.addresses if fold(a.line1).casefold() == fold(adata["line1"]).casefold()), None)
-        address = same or Address(customer=customer)
+        address = same or Address()
+        if same is None:
+            customer.addresses.append(address)
         changes = apply_changes(address, adata, ADDRESS_FIELDS)
         if changes:
             ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=changes, created=same is None)

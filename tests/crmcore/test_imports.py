@@ -335,3 +335,38 @@ def test_a_plugin_declares_its_kinds_with_crm_import_kinds(make_app: Any) -> Non
     app = make_app(plugins=[("declared_kinds", plugin)])
     kinds = registered_kinds(app.extensions["crm"].context())
     assert {"customers", "contacts", "interactions", "widgets"} <= set(kinds)
+
+
+def test_an_update_refused_by_a_plugin_leaves_the_customer_and_its_contacts_as_they_were(make_app: Any,
+                                                                                         tmp_path: Path) -> None:
+    """A ``crm_before_save`` that refuses a change rejects that row: nothing of it is written (not the
+    contact it would have added), and the rows around it are."""
+    from crmcore.errors import ValidationError
+
+    class Guard:
+        @hookimpl
+        def crm_before_save(self, ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+            if entity == "customer" and not created and "industry" in changes and obj.industry == "forbidden":
+                raise ValidationError("No.", errors={"industry": ["This industry is locked."]})
+
+    app = make_app(plugins=[("guard", Guard())])
+    rt = app.extensions["crm"]
+    ctx = rt.context(source="test")
+    for code in ("G1", "G2"):
+        customer_svc.create_customer(ctx, {"code": code, "name": f"Guarded {code}"})
+    from crmcore.cli import cli
+
+    text = ("code,name,industry,contact.name\n"
+            "G1,Guarded G1,forbidden,New Person\n"
+            "G2,Guarded G2,tea,Other Person\n")
+    r = app.test_cli_runner().invoke(cli, ["import", "customers", write(tmp_path / "g.csv", text)])
+    assert r.exception is None, repr(r.exception)
+    assert summary(r.output) == {"created": 0, "updated": 1, "unchanged": 0, "rejected": 1}
+    assert "locked" in (tmp_path / "g.rejected.csv").read_text(encoding="utf-8-sig")
+    s = rt.db.new_session()
+    g1, g2 = (s.scalar(select(Customer).where(Customer.code == c)) for c in ("G1", "G2"))
+    assert (g1.industry, [c.name for c in g1.contacts], g1.version) == (None, [], 1)
+    assert (g2.industry, [c.name for c in g2.contacts]) == ("tea", ["Other Person"])
+    assert g2.completeness == customer_svc.completeness_of(rt.context(session=s), g2)[0]
+    s.close()
+    ctx.session.close()
