@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 
 from ..db import utcnow
-from ..errors import CRMError, ValidationError
+from ..errors import Conflict, CRMError, ValidationError
 from ..i18n import _
-from ..models import Contact
+from ..models import Contact, Customer
 from ..normalize import fold
 from ..services.completeness import completeness
 from ..services.contacts import CONTACT_FIELDS, _clean_contact, _derive
@@ -19,8 +19,8 @@ from ..services.unit import apply_changes
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .customers import Profile
 from .driver import record, rejected
-from .refs import add_external_ids, customer_for, customers_by_code, external_id_of, external_ids
-from .sql import created_changes, insert_rows, row_values
+from .refs import CustomerLookup, add_external_ids, external_id_of, external_ids
+from .sql import created_changes, insert_rows, row_values, transient
 
 
 @functools.cache
@@ -63,7 +63,7 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
     """Validate and write one batch of contact rows (see :data:`crmcore.imports.Loader`)."""
     ctx.require("customer.write")
     session = ctx.session
-    customers = customers_by_code(ctx, [raw.get("customer_code") for _l, raw in rows], children=True)
+    customer_of = CustomerLookup(ctx, [raw.get("customer_code") for _l, raw in rows], "customer.write", children=True)
     refs = external_ids(ctx, "contact", [e for _l, raw in rows if (e := external_id_of(raw))])
     known = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(set(refs.values()))))} \
         if refs else {}
@@ -74,7 +74,7 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
     for i, (line, raw) in enumerate(rows):
         ext = external_id_of(raw)
         try:
-            customer = customer_for(ctx, customers, raw.get("customer_code"), "customer.write")
+            customer = customer_of(raw.get("customer_code"))
             data = _schema().load({k: v for k, v in raw.items() if k not in ("customer_code", "external_id")})
             if ext is not None:
                 existing = known.get(refs[ext]) if ext in refs else None
@@ -123,7 +123,7 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
     for i, customer, data, ext in news:
         try:
             values = {k: data[k] for k in CONTACT_FIELDS if k in data}
-            contact = Contact(**values, attributes=data["attributes"])
+            contact = transient(Contact, **values, attributes=data["attributes"])
             changes = created_changes(values)
             if data["attributes"]:
                 changes["attributes"] = [None, data["attributes"]]
@@ -136,14 +136,8 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
     ids = insert_rows(ctx, Contact.__table__, [row_values(c, Contact.__table__, now, customer_id=cu.id)
                                                for _i, cu, c, _ch, _e in built])
     add_external_ids(ctx, "contact", [(ext, cid) for (_i, _cu, _c, _ch, ext), cid in zip(built, ids) if ext])
-    fields = active_fields(ctx, "customer")
-    with session.no_autoflush:  # the customers' completeness, as create_contact / update_contact refresh it
-        for customer, new in touched.values():
-            profile = Profile(customer, [*customer.contacts, *new], customer.addresses, customer.tags)
-            score = completeness(profile, fields, labels=False)[0]
-            if customer.completeness != score:
-                customer.completeness = score
     session.flush()
+    _refresh_completeness(ctx, touched.values(), now)
     for i, contact, changes in changed:
         if changes:
             entries.append(("contact", "updated", contact.id, changes, {"customer_id": contact.customer_id}))
@@ -153,6 +147,30 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
         results[i] = RowResult(rows[i][0], CREATED, cid, ext)
     record(ctx, options, entries)
     return [r for r in results if r is not None]
+
+
+def _refresh_completeness(ctx: Any, touched: Any, now: Any) -> None:
+    """The customers' completeness, as ``create_contact`` / ``update_contact`` refresh it (a new version of
+    each customer whose score changed), in one ``UPDATE`` for the batch; a customer changed meanwhile by
+    another transaction is a ``Conflict`` (the driver then loads the rows one by one)."""
+    fields = active_fields(ctx, "customer")
+    scores = []
+    with ctx.session.no_autoflush:
+        for customer, new in touched:
+            profile = Profile(customer, [*customer.contacts, *new], customer.addresses, customer.tags)
+            score = completeness(profile, fields, labels=False)[0]
+            if customer.completeness != score:
+                scores.append({"cid": customer.id, "v": customer.version, "score": score, "now": now})
+    if not scores:
+        return
+    table = cast(Table, Customer.__table__)
+    stmt = (update(table).where(table.c.id == bindparam("cid"), table.c.version == bindparam("v"))
+            .values(completeness=bindparam("score"), version=table.c.version + 1, updated_at=bindparam("now")))
+    result = ctx.session.execute(stmt, scores)
+    if result.rowcount != len(scores):
+        raise Conflict(_("The record was changed by someone else; reload it and try again."))
+    for customer, _new in touched:
+        ctx.session.expire(customer, ["completeness", "version", "updated_at"])
 
 
 KIND = ImportKind(

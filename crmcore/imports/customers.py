@@ -25,7 +25,7 @@ from ..services.tags import ensure_tags
 from ..services.unit import apply_changes
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .driver import record, rejected
-from .sql import created_changes, insert_rows, row_values
+from .sql import created_changes, insert_rows, row_values, transient
 
 CONTACT_COLUMNS = ("name", "title", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
 ADDRESS_COLUMNS = ("line1", "line2", "city", "region", "postcode", "country", "kind")
@@ -229,7 +229,7 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
     for i, data, contacts, addresses in news:
         try:
             values = {k: data[k] for k in FIELDS if k in data}
-            customer = Customer(**{"currency": currency, **values, "attributes": data["attributes"]})
+            customer = transient(Customer, **{"currency": currency, **values, "attributes": data["attributes"]})
             changes = created_changes(values)
             if data["attributes"]:
                 changes["attributes"] = [None, data["attributes"]]
@@ -242,7 +242,7 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
             new_contacts = []
             for cdata in contacts:
                 cvalues = {k: cdata[k] for k in CONTACT_FIELDS if k in cdata}
-                contact = Contact(**cvalues, attributes={})
+                contact = transient(Contact, **cvalues, attributes={})
                 cchanges = created_changes(cvalues)
                 if cdata.get("attributes"):
                     contact.attributes = validate_attributes(ctx, "contact", cdata["attributes"])
@@ -252,7 +252,7 @@ def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fi
             new_addresses = []
             for adata in addresses:
                 avalues = {k: adata[k] for k in ADDRESS_FIELDS if k in adata}
-                address = Address(**avalues)
+                address = transient(Address, **avalues)
                 achanges = created_changes(avalues)
                 ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=achanges, created=True)
                 new_addresses.append((address, achanges))

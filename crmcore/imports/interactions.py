@@ -16,8 +16,8 @@ from ..services.interactions import check_interaction
 from ..services.unit import apply_changes
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .driver import record, rejected
-from .refs import add_external_ids, customer_for, customers_by_code, external_id_of, external_ids
-from .sql import insert_rows, row_values
+from .refs import CustomerLookup, add_external_ids, external_id_of, external_ids
+from .sql import insert_rows, row_values, transient
 
 FIELDS = ("channel", "direction", "subject", "body", "occurred_at")
 
@@ -37,7 +37,7 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
     """Validate and write one batch of interaction rows (see :data:`crmcore.imports.Loader`)."""
     ctx.require("interaction.write")
     session = ctx.session
-    customers = customers_by_code(ctx, [raw.get("customer_code") for _l, raw in rows])
+    customer_of = CustomerLookup(ctx, [raw.get("customer_code") for _l, raw in rows], "customer.read")
     refs = external_ids(ctx, "interaction", [e for _l, raw in rows if (e := external_id_of(raw))])
     known = {x.id: x for x in session.scalars(select(Interaction).where(Interaction.id.in_(set(refs.values()))))} \
         if refs else {}
@@ -53,7 +53,7 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
                 message = _("Give the interaction's id in the other system: a second import then updates it "
                             "instead of adding it again.")
                 raise ValidationError(message, errors={"external_id": [message]})
-            customer = customer_for(ctx, customers, raw.get("customer_code"), "customer.read")
+            customer = customer_of(raw.get("customer_code"))
             data = _schema().load({k: v for k, v in raw.items() if k not in ("customer_code", "external_id")})
             occurred = check_interaction(ctx, customer, data)
             existing = known.get(refs[ext]) if ext in refs else None
@@ -73,9 +73,9 @@ def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
                                                  created=False)
                 changed.append((i, existing, changes))
                 continue
-            item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None), occurred_at=occurred,
-                               source=ctx.source, direction=data.get("direction", "inbound"), data={},
-                               **{k: data[k] for k in ("channel", "subject", "body") if k in data})
+            item = transient(Interaction, customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
+                             occurred_at=occurred, source=ctx.source, direction=data.get("direction", "inbound"),
+                             data={}, **{k: data[k] for k in ("channel", "subject", "body") if k in data})
             ctx.hook.crm_before_save(ctx=ctx, entity="interaction", obj=item, changes={}, created=True)
             built.append((i, customer, item, ext))
         except SchemaError as exc:

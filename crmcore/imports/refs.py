@@ -7,7 +7,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import selectinload
 
 from ..db import utcnow
-from ..errors import ValidationError
+from ..errors import CRMError, ValidationError
 from ..i18n import _
 from ..models import Customer, ExternalRef
 from ..normalize import fold
@@ -37,6 +37,31 @@ def customer_for(ctx: Any, found: dict[str, Customer], code: Any, permission: st
         message = _("No customer has the code '%(code)s'.", code=code) if code else _("Give the customer's code.")
         raise ValidationError(message, errors={field: [message]})
     return live_customer(ctx, customer.id, field=field, permission=permission)
+
+
+class CustomerLookup:
+    """The customers a batch's rows name by code: one ``IN`` query, and each code checked once (a customer
+    named by many rows is checked for the first and the answer reused, an error included)."""
+
+    def __init__(self, ctx: Any, codes: Iterable[Any], permission: str, *, children: bool = False,
+                 field: str = "customer_code") -> None:
+        self.ctx, self.permission, self.field = ctx, permission, field
+        self.found = customers_by_code(ctx, codes, children=children)
+        self._checked: dict[Any, Customer | CRMError] = {}
+
+    def __call__(self, code: Any) -> Customer:
+        """The live customer of this code, or the ``ValidationError`` / ``PermissionDenied`` of ``customer_for``."""
+        key = code if isinstance(code, str) else repr(code)
+        answer = self._checked.get(key)
+        if answer is None:
+            try:
+                answer = customer_for(self.ctx, self.found, code, self.permission, self.field)
+            except CRMError as exc:
+                answer = exc
+            self._checked[key] = answer
+        if isinstance(answer, CRMError):
+            raise answer
+        return answer
 
 
 def external_ids(ctx: Any, entity: str, ids: Iterable[str]) -> dict[str, int]:
