@@ -47,8 +47,12 @@ def runtime(url: str, folder: Path) -> Any:
 
     rt = build_runtime({"DATABASE_URL": url, "INSTANCE_PATH": str(folder), "SECRET_KEY": "bench",
                         "PLUGINS_ALLOW": list(BUILT_IN)})
-    if not url.startswith("sqlite"):
-        Base.metadata.drop_all(rt.db.engine)
+    if not url.startswith("sqlite"):  # the --pg database starts empty every run (whatever made its tables)
+        from sqlalchemy import text
+
+        with rt.db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     Base.metadata.create_all(rt.db.engine)
     user_svc.seed_roles(rt.context())
     return rt

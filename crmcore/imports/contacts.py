@@ -169,8 +169,10 @@ def _refresh_completeness(ctx: Any, touched: Any, now: Any) -> None:
     result = ctx.session.execute(stmt, scores)
     if result.rowcount != len(scores):
         raise Conflict(_("The record was changed by someone else; reload it and try again."))
+    changed = {row["cid"] for row in scores}
     for customer, _new in touched:
-        ctx.session.expire(customer, ["completeness", "version", "updated_at"])
+        if customer.id in changed:
+            ctx.session.expire(customer, ["completeness", "version", "updated_at"])
 
 
 KIND = ImportKind(

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from ..db import utcnow
 from ..errors import CRMError, ValidationError
@@ -22,7 +22,7 @@ def customers_by_code(ctx: Any, codes: Iterable[Any], *, children: bool = False)
     wanted = {fold(c) for c in codes if isinstance(c, str) and fold(c)}
     if not wanted:
         return {}
-    stmt = select(Customer).where(Customer.code.in_(wanted))
+    stmt = select(Customer).where(Customer.code.in_(wanted)).options(lazyload(Customer.owner))  # not the owner's row
     if children:
         stmt = stmt.options(selectinload(Customer.contacts), selectinload(Customer.addresses))
     return {c.code: c for c in ctx.session.scalars(stmt)}
