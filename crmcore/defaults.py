@@ -75,6 +75,15 @@ def crm_register_jobs() -> list[Job]:
 
 
 @hookimpl
+def crm_register_import_kinds() -> list[Any]:
+    from .imports.contacts import KIND as contacts
+    from .imports.customers import KIND as customers
+    from .imports.interactions import KIND as interactions
+
+    return [customers, contacts, interactions]
+
+
+@hookimpl
 def crm_register_workflow_entities() -> list[Any]:
     from .contracts_workflow import WorkflowEntity
     from .models import Customer

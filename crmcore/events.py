@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from .contracts import Event
@@ -86,11 +86,12 @@ def record_change(ctx: ServiceContext, entity: str, action: str, entity_id: Any,
     return emit(ctx, ev, lifecycle=(entity, action, entity_id, changes))
 
 
-def record_changes(ctx: ServiceContext, entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]]
-                   ) -> list[Event]:
+def record_changes(ctx: ServiceContext, entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]],
+                   *, audit: bool = True) -> list[Event]:
     """``record_change`` for many changes at once, each ``(entity, action, entity_id, changes, data)``:
     the same audit entries, outbox rows and events after commit, written with one bulk INSERT per
-    table instead of one ORM object per row (for imports and syncs storing many records at once)."""
+    table instead of one ORM object per row (for imports and syncs storing many records at once).
+    ``audit=False``: no audit entry per change (a bulk import audited by one entry per batch)."""
     audits: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     pending = []
@@ -110,10 +111,10 @@ def record_changes(ctx: ServiceContext, entries: list[tuple[str, str, Any, dict[
                 messages.append({"event_id": ev.id, "topic": ev.name, "destination": handler.name,
                                  "payload": payload, "idempotency_key": f"{ev.id}:{handler.name}"})
         pending.append((ctx, ev, (entity, action, entity_id, changes)))
-    if audits:
-        ctx.session.execute(insert(AuditLog), audits)
+    if audits and audit:  # Core inserts of the tables: the ORM's bulk path costs more and adds nothing here
+        ctx.session.execute(insert(cast(Table, AuditLog.__table__)), audits)
     if messages:
-        ctx.session.execute(insert(OutboxMessage), messages)
+        ctx.session.execute(insert(cast(Table, OutboxMessage.__table__)), messages)
     ctx.session.info.setdefault(_PENDING, []).extend(pending)
     return [ev for _ctx, ev, _lifecycle in pending]
 
@@ -154,9 +155,12 @@ def _dispatch(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    for ctx, ev, lifecycle in pending:
-        fresh = ctx.fresh()
-        try:
+    contexts: dict[int, Any] = {}  # one fresh context per writer's context, for all its events (a bulk load has many)
+    try:
+        for ctx, ev, lifecycle in pending:
+            fresh = contexts.get(id(ctx))
+            if fresh is None:
+                fresh = contexts[id(ctx)] = ctx.fresh()
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
                 _call_each(ctx.hook.crm_after_commit, ctx=fresh, entity=entity, action=action,
@@ -164,7 +168,8 @@ def _dispatch(session: Session) -> None:
             _call_each(ctx.hook.crm_event, ctx=fresh, event=ev)
             if fresh.session.in_transaction():
                 fresh.session.commit()
-        finally:
+    finally:
+        for fresh in contexts.values():
             fresh.session.close()
 
 

@@ -4,6 +4,7 @@ Stored text is kept as given (``tidy``: outer spaces trimmed); folding (``fold``
 search text, name keys, normalised phones and e-mails, codes."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -56,6 +57,7 @@ def like_terms(q: str) -> list[str]:
     return [f"%{escape_like(t)}%" for t in search_variants(q)]
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function, and slow: validating a row and deriving its fields ask twice
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:
     """Return the number in E.164 (``+8613800138000``), or None when it is not a valid number.
 

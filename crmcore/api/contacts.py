@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..imports.api import add_bulk_route
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
 from .blueprint import Blueprint
 from .http import current_ctx, cursor_page, expected_version, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
+add_bulk_route(blp, "contacts")  # POST /bulk: the contacts import, per-row results
 
 
 @blp.route("")

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..imports.api import add_bulk_route
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
 from .blueprint import Blueprint
 from .http import current_ctx, cursor_page
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
+add_bulk_route(blp, "interactions")  # POST /bulk: the interactions import, per-row results
 
 
 @blp.route("")

@@ -27,6 +27,27 @@ def log_interaction(ctx: ServiceContext, customer_id: int, data: dict[str, Any])
     """Append a touchpoint to the customer's timeline."""
     ctx.require("interaction.write")
     customer = get_customer(ctx, customer_id)
+    occurred = check_interaction(ctx, customer, data)
+    with unit_of_work(ctx):
+        item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
+                           occurred_at=occurred, source=data.get("source") or ctx.source)
+        for key in FIELDS:
+            if key in data and key not in ("occurred_at", "source"):
+                setattr(item, key, data[key])
+        item.direction = data.get("direction", "inbound")
+        item.data = data.get("data") or {}
+        ctx.session.add(item)
+        ctx.hook.crm_before_save(ctx=ctx, entity="interaction", obj=item, changes={}, created=True)
+        ctx.session.flush()
+        record_change(ctx, "interaction", "created", item.id,
+                      {"channel": [None, item.channel], "subject": [None, item.subject]},
+                      data={"customer_id": customer.id})
+    return item
+
+
+def check_interaction(ctx: ServiceContext, customer: Customer, data: dict[str, Any]) -> dt.datetime:
+    """An interaction's validation (the API, the importer): channel, subject, direction, an aware time and a
+    contact of the customer; returns when it occurred (now when not given)."""
     errors: dict[str, list[str]] = {}
     if not data.get("channel"):
         errors["channel"] = [_("Say which channel (phone, email, wechat, qq, visit, ...).")]
@@ -43,21 +64,7 @@ def log_interaction(ctx: ServiceContext, customer_id: int, data: dict[str, Any])
             errors["contact_id"] = [_("This contact does not belong to the customer.")]
     if errors:
         raise ValidationError(_("The interaction is not valid."), errors=errors)
-    with unit_of_work(ctx):
-        item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
-                           occurred_at=occurred, source=data.get("source") or ctx.source)
-        for key in FIELDS:
-            if key in data and key not in ("occurred_at", "source"):
-                setattr(item, key, data[key])
-        item.direction = data.get("direction", "inbound")
-        item.data = data.get("data") or {}
-        ctx.session.add(item)
-        ctx.hook.crm_before_save(ctx=ctx, entity="interaction", obj=item, changes={}, created=True)
-        ctx.session.flush()
-        record_change(ctx, "interaction", "created", item.id,
-                      {"channel": [None, item.channel], "subject": [None, item.subject]},
-                      data={"customer_id": customer.id})
-    return item
+    return occurred
 
 
 def get_interaction(ctx: ServiceContext, interaction_id: int) -> Interaction:

@@ -1,0 +1,74 @@
+"""Set-based writes for import loaders: new records built as transient objects, written one INSERT per table."""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert
+
+if TYPE_CHECKING:
+    from ..runtime import ServiceContext
+
+
+def insert_rows(ctx: ServiceContext, table: Any, rows: list[dict[str, Any]], returning: bool = True) -> list[int]:
+    """Insert rows in one statement (executemany / multi-row VALUES); their new ids in order."""
+    if not rows:
+        return []
+    if not returning:
+        ctx.session.execute(insert(table), rows)
+        return []
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(ctx.session.execute(stmt, rows).scalars())
+
+
+@functools.cache
+def _defaults(table: Any) -> tuple[tuple[str, Any], ...]:
+    """``(column, default)`` of the table's columns with a Python-side default (a value or a callable)."""
+    out = []
+    for column in table.columns:
+        default = column.default
+        if default is not None and (default.is_scalar or default.is_callable):
+            out.append((column.name, default))
+    return tuple(out)
+
+
+@functools.cache
+def _columns(cls: Any, table: Any) -> tuple[tuple[str, str], ...]:
+    """``(attribute, column)`` of the mapped class's columns in ``table``, the primary key ``id`` left out."""
+    from sqlalchemy import inspect as sa_inspect
+
+    mapper: Any = sa_inspect(cls, raiseerr=False)
+    if mapper is None:
+        return tuple((c.name, c.name) for c in table.columns if c.name != "id")
+    return tuple((attr.key, attr.columns[0].name) for attr in mapper.column_attrs
+                 if len(attr.columns) == 1 and attr.columns[0].table is table and attr.columns[0].name != "id")
+
+
+def row_values(obj: Any, table: Any, now: Any, **fixed: Any) -> dict[str, Any]:
+    """A transient object's column values for a Core insert (every column but the id), the column's
+    default where the object has none (as a flush would give it), ``created_at``/``updated_at`` = ``now``;
+    ``fixed``: column values to set (``customer_id=...``)."""
+    state = obj.__dict__  # what was set on it (no attribute events: it is never flushed)
+    cls: Any = type(obj)
+    out = {column: state.get(attr) for attr, column in _columns(cls, table)}
+    for name, default in _defaults(table):
+        if out.get(name) is None:
+            out[name] = default.arg if default.is_scalar else default.arg(None)
+    for name in ("created_at", "updated_at"):
+        if name in out:
+            out[name] = now
+    out.update(fixed)
+    return out
+
+
+def created_changes(values: dict[str, Any]) -> dict[str, list[Any]]:
+    """The audit's changes of a new record: ``apply_changes`` on an empty one (every value that is not None)."""
+    return {k: [None, v] for k, v in values.items() if v is not None}
+
+
+def transient(cls: Any, **values: Any) -> Any:
+    """A new, never flushed instance of a model with these attribute values, set without attribute events
+    (a batch builds thousands: each event costs; the hooks and :func:`row_values` read them all the same)."""
+    obj = cls()
+    obj.__dict__.update(values)
+    return obj
