@@ -41,7 +41,7 @@ def add_bulk_route(blp: Any, kind_name: str, *, rule: str = "/bulk") -> None:
     ``kind_name`` (authenticated; the kind's permission checked; at most its ``api_max_rows``, else 413)."""
 
     def view(data: dict[str, Any]) -> Any:
-        from ..api import current_ctx
+        from ..api.http import current_ctx
 
         return bulk_import(current_ctx(), kind_name, data), 200
 

@@ -233,7 +233,7 @@ def import_file(ctx: ServiceContext, kind: ImportKind, path: str, *, encoding: s
     The encoding is ``encoding`` or detected (UTF-8 with or without BOM, GB18030); every record is
     created, updated, unchanged or rejected; rejected ones go to ``report_path`` (line, key, reason),
     a file written only when a row is rejected. ``progress(bytes read so far)`` is called per batch."""
-    from ..services.importer import open_csv, read_csv
+    from .csvfile import open_csv, read_csv
 
     options = options or ImportOptions()
     ctx.require(kind.permission)
