@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from marshmallow import ValidationError as SchemaError
 from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +15,7 @@ from crmcore.normalize import fold
 from crmcore.services.importer import RowResult
 
 from ..models import Order, OrderLine
+from ..schemas import OrderSchema
 from ..services import orders as svc
 from .common import (by_key, cell, customer_id, customers_by_code, done, group_rows, owner_id, products_by_code, reject,
                      unknown_columns, users_by_name)
@@ -25,6 +27,7 @@ COLUMNS = HEAD + LINE
 AS_COLUMN = {"customer_id": "customer_code", "owner_id": "owner"}
 ORDER_VALUES = ("number", "customer_id", "owner_id", "quote_id", "opportunity_id", "order_date", "currency", "status",
                 "total", "list_total", "source")
+SCHEMA = OrderSchema()
 LINE_VALUES = ("product_id", "description", "quantity", "list_price", "unit_price", "discount_percent", "line_total")
 
 
@@ -69,16 +72,21 @@ def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict
     return data, line_rows, errors
 
 
-def _spread(exc: ValidationError, line_rows: list[int], errors: dict[str, list[Any]],
+def _spread(messages: dict[str, Any], line_rows: list[int], errors: dict[str, list[Any]],
             own: dict[int, dict[str, list[Any]]]) -> None:
-    """The service's errors: ``lines.<n>.<field>`` to the row of line n, the rest to the order."""
-    for key, messages in exc.errors.items():
-        parts = key.split(".", 2)
-        if parts[0] == "lines" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(line_rows):
+    """Validation errors (the schema's ``{"lines": {n: {field: [...]}}}`` or the service's
+    ``lines.<n>.<field>``) to the row of line n; the rest to the order, under the file's column names."""
+    for key, found in messages.items():
+        parts = str(key).split(".", 2)
+        if parts[0] == "lines" and isinstance(found, dict):
+            nested = {f"lines.{n}.{field}": msgs for n, fields in found.items()
+                      for field, msgs in (fields.items() if isinstance(fields, dict) else [("row", fields)])}
+            _spread(nested, line_rows, errors, own)
+        elif parts[0] == "lines" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(line_rows):
             field = parts[2] if len(parts) > 2 else "row"
-            own.setdefault(line_rows[int(parts[1])], {}).setdefault(field, []).extend(messages)
+            own.setdefault(line_rows[int(parts[1])], {}).setdefault(field, []).extend(found)
         elif AS_COLUMN.get(key, key) not in errors:  # a reference already reported by its column stays once
-            errors.setdefault(AS_COLUMN.get(key, key), []).extend(messages)
+            errors.setdefault(AS_COLUMN.get(key, key), []).extend(found if isinstance(found, list) else [found])
 
 
 def _rejection(positions: list[int], errors: dict[str, list[Any]], own: dict[int, dict[str, list[Any]]],
@@ -124,10 +132,12 @@ def load_orders(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
             order = existing.get(number)
             clean = None
             try:
-                if live:
-                    clean = svc.clean_order(ctx, {k: v for k, v in data.items() if v is not None}, order)
+                if live:  # the API's checks (lengths, ranges, types), then the service's rules
+                    clean = svc.clean_order(ctx, SCHEMA.load({k: v for k, v in data.items() if v is not None}), order)
+            except SchemaError as exc:
+                _spread(exc.normalized_messages(), line_rows, errors, own)
             except ValidationError as exc:
-                _spread(exc, line_rows, errors, own)
+                _spread(exc.errors, line_rows, errors, own)
             except CRMError as exc:  # a customer outside the actor's scope
                 reject(results, positions, number, exc)
                 continue
@@ -184,6 +194,8 @@ def _insert(ctx: Any, orders: list[Order]) -> list[int]:
 def _update(ctx: Any, order: Order, clean: Any) -> dict[str, Any]:
     """Write a changed order in a savepoint of its own: refused (closed, or a plugin's ``crm_before_save``
     says no), it is left exactly as it was and the rest of the batch goes on."""
+    if not svc.order_differs(order, clean):
+        return {}
     with ctx.session.begin_nested():
         changes = svc.apply_order(order, clean, False)
         if changes:

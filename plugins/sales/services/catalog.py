@@ -75,11 +75,21 @@ def clean_product(ctx: Any, data: dict[str, Any], existing: Product | None, *, c
     return data
 
 
+def new_product(ctx: Any) -> Product:
+    """An empty product with the defaults of a new one (the base currency, free)."""
+    return Product(currency=ctx.settings["DEFAULT_CURRENCY"], list_price=Decimal("0.00"))
+
+
+def new_price_list(ctx: Any) -> PriceList:
+    """An empty price list in the base currency."""
+    return PriceList(currency=ctx.settings["DEFAULT_CURRENCY"])
+
+
 def create_product(ctx: Any, data: dict[str, Any]) -> Product:
     ctx.require("sales.product.write")
     data = clean_product(ctx, data, None)
     with unit_of_work(ctx):
-        product = Product(currency=ctx.settings["DEFAULT_CURRENCY"], list_price=Decimal("0.00"))
+        product = new_product(ctx)
         changes = apply_changes(product, data, PRODUCT_FIELDS)
         ctx.session.add(product)
         ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=True)
@@ -116,7 +126,7 @@ def list_price_lists(ctx: Any) -> list[PriceList]:
     return list(ctx.session.scalars(select(PriceList).order_by(PriceList.name)))
 
 
-def _clean_items(ctx: Any, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
+def clean_items(ctx: Any, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
     out: dict[int, Decimal] = {}
     for i, item in enumerate(items or []):
         pid = item.get("product_id")
@@ -151,7 +161,7 @@ def clean_price_list(ctx: Any, data: dict[str, Any], pl: PriceList | None, *, na
     for key in ("valid_from", "valid_to"):
         if key in data:
             data[key] = as_date(data[key], key, errors)
-    items = _clean_items(ctx, data["items"], errors) if "items" in data else None
+    items = clean_items(ctx, data["items"], errors) if "items" in data else None
     raise_if(errors, "price list")
     if items is not None:
         data["items"] = items
@@ -167,7 +177,7 @@ def save_price_list(ctx: Any, data: dict[str, Any], price_list_id: int | None = 
     with unit_of_work(ctx):
         created = pl is None
         if pl is None:
-            pl = PriceList(currency=ctx.settings["DEFAULT_CURRENCY"])
+            pl = new_price_list(ctx)
             ctx.session.add(pl)
         changes = apply_changes(pl, data, PRICE_LIST_FIELDS)
         if items is not None:
@@ -191,7 +201,7 @@ def set_price(ctx: Any, price_list_id: int, product_id: int, price: Any) -> tupl
     ctx.require("sales.product.write")
     pl = get_price_list(ctx, price_list_id)
     errors: dict[str, list[str]] = {}
-    [(product_id, amount)] = _clean_items(ctx, [{"product_id": product_id, "price": price}], errors) or [(None, None)]
+    [(product_id, amount)] = clean_items(ctx, [{"product_id": product_id, "price": price}], errors) or [(None, None)]
     raise_if(errors, "price list")
     with unit_of_work(ctx):
         item = ctx.session.scalar(select(PriceListItem).where(PriceListItem.price_list_id == pl.id,

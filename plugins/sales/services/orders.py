@@ -163,6 +163,16 @@ def new_order(ctx: Any, clean: CleanOrder) -> Order:
     return Order(currency=currency, status="confirmed", source="crm")
 
 
+def order_differs(order: Order, clean: CleanOrder) -> bool:
+    """Whether :func:`apply_order` would change the stored ``order`` (nothing is written)."""
+    lines, total = clean.lines, clean.total
+    if total is None and lines is not None:
+        total = sum((ln.line_total for ln in lines), ZERO)
+    return (lines is not None and _line_values(order.lines) != _line_values(lines)) or \
+        (total is not None and total != order.total) or \
+        any(name in clean.data and getattr(order, name) != clean.data[name] for name in ORDER_FIELDS)
+
+
 def apply_order(order: Order, clean: CleanOrder, created: bool) -> dict[str, list[Any]]:
     """Write a cleaned order's fields, lines and totals on ``order``; return the changes (empty: unchanged).
 
@@ -172,11 +182,8 @@ def apply_order(order: Order, clean: CleanOrder, created: bool) -> dict[str, lis
     data, lines, total = clean.data, clean.lines, clean.total
     if total is None and lines is not None:
         total = sum((ln.line_total for ln in lines), ZERO)
-    if not created and order.status in CLOSED_STATUSES and order.source != "erp":
-        lines_differ = lines is not None and _line_values(order.lines) != _line_values(lines)
-        if lines_differ or (total is not None and total != order.total) or any(
-                name in data and getattr(order, name) != data[name] for name in ORDER_FIELDS):
-            raise Conflict(_("Order %(number)s is cancelled; it cannot be changed.", number=order.number))
+    if not created and order.status in CLOSED_STATUSES and order.source != "erp" and order_differs(order, clean):
+        raise Conflict(_("Order %(number)s is cancelled; it cannot be changed.", number=order.number))
     changes = apply_changes(order, data, ORDER_FIELDS)
     if lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
         order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
@@ -319,6 +326,12 @@ def new_invoice(ctx: Any, data: dict[str, Any]) -> Invoice:
     data.setdefault("owner_id", order.owner_id if order is not None else customer.owner_id)
     data.setdefault("currency", order.currency if order is not None else customer.currency)
     return Invoice(amount_paid=ZERO, state="open", source="crm")
+
+
+def invoice_differs(invoice: Invoice, data: dict[str, Any]) -> bool:
+    """Whether :func:`apply_invoice` would change the stored ``invoice`` (nothing is written)."""
+    return any(name in data and getattr(invoice, name) != data[name] for name in INVOICE_FIELDS) or \
+        _state(invoice, data.get("state", invoice.state)) != invoice.state
 
 
 def apply_invoice(invoice: Invoice, data: dict[str, Any]) -> dict[str, list[Any]]:

@@ -123,11 +123,13 @@ def test_the_service_rules_reject_with_their_reasons(ctx: Any, setup: dict[str, 
     data = [line("SO-1", "C-1", "P-1", "1", "1", status="shipped"), line("SO-2", "C-1", "P-1", "1", "1",
                                                                          order_date="01/03/2026"),
             line("SO-3", "C-1", "P-1", "1", "1", currency="dollars"), {"number": "SO-4", "customer_code": "C-1",
-                                                                         "colour": "red"}, {"customer_code": "C-1"}]
+                                                                         "colour": "red"}, {"customer_code": "C-1"},
+            line("SO-5", "C-1", "P-1", "1", "1", discount_percent="150"), line("SO-6" * 20, "C-1", "P-1", "1", "1")]
     results = load_orders(ctx, data)
-    assert statuses(results) == ["rejected"] * 5
+    assert statuses(results) == ["rejected"] * 7
     assert "status" in results[0].errors and "order_date" in results[1].errors
     assert "currency" in results[2].errors and "colour" in results[3].errors and "number" in results[4].errors
+    assert "discount_percent" in results[5].errors and "number" in results[6].errors
 
 
 def test_a_cancelled_order_cannot_be_changed(ctx: Any, setup: dict[str, Any]) -> None:
