@@ -5,9 +5,7 @@ Built on Flask's click integration; plugins add commands with ``crm_register_com
 from __future__ import annotations
 
 import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +13,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from .errors import CRMError
-from .i18n import _
+from .imports.cli import import_group
 from .plugins import register_commands
 from .runtime import Runtime, build_runtime
 
@@ -185,64 +183,7 @@ def demo_cmd() -> None:
             click.echo(line)
 
 
-@cli.group("import")
-def import_group() -> None:
-    """Import records from files."""
-
-
-@import_group.command("customers")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--encoding", help="utf-8, utf-8-sig, gb18030, ... (detected when omitted)")
-@click.option("--no-update", is_flag=True, help="Reject rows whose code exists instead of updating them.")
-@click.option("--report", type=click.Path(dir_okay=False), help="Where to write rejected rows (default FILE.rejected.csv).")
-def import_customers(file: str, encoding: str | None, no_update: bool, report: str | None) -> None:
-    """Import customers from a CSV file; idempotent by the ``code`` column.
-
-    Columns: code, name, kind, stage, level, source_channel, industry, website, phone, email,
-    credit_limit, currency, notes, owner_id, tags (separated by ';'), attr.<custom field>.
-    """
-    import csv
-
-    from .services.importer import import_one, open_csv, read_csv
-
-    ctx = system_ctx()
-    ctx.require("customer.import")
-    fh, used = open_csv(file, encoding)
-    size = max(1, os.path.getsize(file))
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
-    report_path = report or str(Path(file).with_suffix("")) + ".rejected.csv"
-    rejected_writer = None
-    rejected_fh = None
-    click.echo(f"Reading {file} as {used}", err=True)
-    try:
-        with fh, click.progressbar(length=size, label="Importing", file=sys.stderr) as bar:
-            last = 0
-            for line, row in read_csv(fh, used):
-                if isinstance(row, Exception):
-                    result_status, code = "rejected", None
-                    errors = getattr(row, "errors", None) or {"row": [str(row)]}
-                else:
-                    res = import_one(ctx, line, row, upsert=not no_update)
-                    result_status, errors, code = res.status, res.errors, res.code
-                counts[result_status] += 1
-                if result_status == "rejected":
-                    if rejected_writer is None:
-                        rejected_fh = open(report_path, "w", encoding="utf-8-sig", newline="")
-                        rejected_writer = csv.writer(rejected_fh)
-                        rejected_writer.writerow(["line", "code", "reason"])
-                    reason = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in errors.items())
-                    rejected_writer.writerow([line, code or "", reason])
-                pos = fh.tell()
-                bar.update(max(0, pos - last))
-                last = pos
-    finally:
-        if rejected_fh:
-            rejected_fh.close()
-    # every record read is counted once: created + updated + unchanged + rejected = rows read
-    click.echo(str(_("%(total)s rows read: created %(created)s, updated %(updated)s, unchanged %(unchanged)s, "
-                     "rejected %(rejected)s", total=sum(counts.values()), **counts)))
-    if counts["rejected"]:
-        click.echo(str(_("Rejected rows and reasons: %(path)s", path=report_path)))
+cli.add_command(import_group)  # crm import <kind> FILE: crmcore/imports/cli.py
 
 
 @cli.group("export")

@@ -56,6 +56,13 @@ def crm_register_jobs() -> list[Job]:
 
 
 @hookimpl
+def crm_register_import_kinds() -> list[Any]:
+    from .imports.customers import KIND as customers
+
+    return [customers]
+
+
+@hookimpl
 def crm_register_workflow_entities() -> list[Any]:
     from .contracts_workflow import WorkflowEntity
     from .models import Customer

@@ -76,11 +76,12 @@ def record_change(ctx: Any, entity: str, action: str, entity_id: Any, changes: d
     return emit(ctx, ev, lifecycle=(entity, action, entity_id, changes))
 
 
-def record_changes(ctx: Any, entries: list[tuple[Any, ...]]) -> list[Event]:
+def record_changes(ctx: Any, entries: list[tuple[Any, ...]], *, audit: bool = True) -> list[Event]:
     """``record_change`` for many changes at once, each ``(entity, action, entity_id, changes, data)``
     or with a sixth item, the event's name (default ``<entity>.<action>``):
     the same audit entries, outbox rows and events after commit, written with one bulk INSERT per
-    table instead of one ORM object per row (for imports and syncs storing many records at once)."""
+    table instead of one ORM object per row (for imports and syncs storing many records at once).
+    ``audit=False``: no audit entry per change (a bulk import audited by one entry per batch)."""
     audits: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     pending = []
@@ -100,7 +101,7 @@ def record_changes(ctx: Any, entries: list[tuple[Any, ...]]) -> list[Event]:
                 messages.append({"event_id": ev.id, "topic": ev.name, "destination": handler.name,
                                  "payload": payload, "idempotency_key": f"{ev.id}:{handler.name}"})
         pending.append((ctx, ev, (entity, action, entity_id, changes)))
-    if audits:
+    if audits and audit:
         ctx.session.execute(insert(AuditLog), audits)
     if messages:
         ctx.session.execute(insert(OutboxMessage), messages)

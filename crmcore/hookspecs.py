@@ -283,6 +283,21 @@ def crm_register_jobs() -> list[Any]:
 
 
 @hookspec
+def crm_register_import_kinds() -> list[Any]:
+    """Return the record types ``crm import <name> FILE`` and the bulk API load in batches.
+
+    Collected once per runtime, the first time an import runs (``crm import``, a ``.../bulk`` call).
+    The driver (``crmcore.imports``) reads the CSV file or the request, checks ``permission`` and
+    the columns, cuts the rows into batches and calls ``load(ctx, rows, options)`` once per batch
+    in one transaction; the loader validates with the entity's own service validation and writes
+    the batch with set-based SQL, returning one ``RowResult`` per row. A plugin may declare
+    ``CRM_IMPORT_KINDS`` instead.
+
+    :return: a list of ``crmcore.imports.ImportKind``, each with a unique ``name``.
+    """
+
+
+@hookspec
 def crm_demo_data(ctx: Any) -> list[str]:
     """Add the plugin's demo records, after the core's demo users and customers exist.
 

@@ -7,14 +7,14 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
-from ..schemas.customers import (AddressSchema, BulkCustomersSchema, CustomerExportArgs, CustomerListArgs, CustomerPage, CustomerSchema,
+from ..schemas.customers import (AddressSchema, CustomerExportArgs, CustomerListArgs, CustomerPage, CustomerSchema,
                                  CustomerUpdateSchema, DuplicateGroupSchema, DuplicateSchema, InteractionSchema,
                                  MergeSchema, PanelSchema, TimelineArgs)
 from ..services import contacts as contact_svc
 from ..services import customers as svc
 from ..services import dedupe
 from ..services import exporter
-from ..services.importer import import_rows
+from ..imports.api import add_bulk_route
 from . import current_ctx
 from .http import expected_version, page, with_etag
 
@@ -61,16 +61,7 @@ def create_customer(data: dict[str, Any]) -> Any:
     return with_etag(customer, dump(ctx, customer), 201)
 
 
-@blp.route("/bulk", methods=["POST"])
-@blp.arguments(BulkCustomersSchema)
-def bulk_create(data: dict[str, Any]) -> Any:
-    """Create or update many customers (by code); each row succeeds or is rejected on its own"""
-    ctx = current_ctx()
-    results = [r.to_dict() for r in import_rows(ctx, data["customers"], upsert=data["upsert"])]
-    summary: dict[str, int] = {}
-    for r in results:
-        summary[r["status"]] = summary.get(r["status"], 0) + 1
-    return {"summary": summary, "results": results}, 200
+add_bulk_route(blp, "customers")  # POST /bulk: create or update many customers by code, per-row results
 
 
 @blp.route("/duplicates")

@@ -24,15 +24,16 @@ def active_fields(ctx: Any, entity: str) -> list[CustomField]:
 
 
 def validate_attributes(ctx: Any, entity: str, values: dict[str, Any] | None, current: dict[str, Any] | None = None,
-                        partial: bool = False) -> dict[str, Any]:
+                        partial: bool = False, fields: list[CustomField] | None = None) -> dict[str, Any]:
     """Check ``values`` against the entity's custom fields; return the merged, cleaned attributes.
 
-    Unknown names and bad values raise ``ValidationError`` with one message per field.
+    Unknown names and bad values raise ``ValidationError`` with one message per field. ``fields``: the
+    entity's active custom fields, when the caller read them already (a batch of rows).
     """
     values = values or {}
     if not isinstance(values, dict):
         raise ValidationError(_("Invalid custom attributes."), errors={"attributes": [_("Must be an object.")]})
-    defs = {f.name: f for f in active_fields(ctx, entity)}
+    defs = {f.name: f for f in (active_fields(ctx, entity) if fields is None else fields)}
     result = dict(current or {})
     errors: dict[str, list[str]] = {}
     for name, value in values.items():

@@ -192,9 +192,9 @@ def derive_fields(ctx: Any, customer: Customer) -> None:
     customer.search_text = search_text(customer.name, customer.code, customer.name_key)
 
 
-def refresh_completeness(ctx: Any, customer: Customer) -> None:
+def refresh_completeness(ctx: Any, customer: Customer, fields: list[Any] | None = None) -> None:
     with ctx.session.no_autoflush:
-        score = completeness(customer, active_fields(ctx, "customer"), labels=False)[0]
+        score = completeness(customer, active_fields(ctx, "customer") if fields is None else fields, labels=False)[0]
     if customer.completeness != score:
         customer.completeness = score
 
@@ -262,27 +262,39 @@ def update_customer(ctx: Any, customer_id: int, data: dict[str, Any], *, expecte
     if "owner_id" in data and data["owner_id"] != customer.owner_id:
         access.may_assign_owner(ctx, data["owner_id"])
     with unit_of_work(ctx):
-        changes = apply_changes(customer, data, FIELDS)
-        if "attributes" in data:
-            before = dict(customer.attributes or {})
-            after = validate_attributes(ctx, "customer", data["attributes"], before, partial=True)
-            if after != before:
-                customer.attributes = after
-                changes["attributes"] = [before, after]
-        if "tags" in data:
-            before_tags = [t.name for t in customer.tags]
-            customer.tags = _tags(ctx, data["tags"] or [])
-            after_tags = [t.name for t in customer.tags]
-            if sorted(before_tags) != sorted(after_tags):
-                changes["tags"] = [before_tags, after_tags]
+        changes = apply_update(ctx, customer, data)
         if not changes:
             return customer
-        derive_fields(ctx, customer)
-        ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=False)
-        refresh_completeness(ctx, customer)
         ctx.session.flush()
         record_change(ctx, "customer", "updated", customer.id, changes)
     return customer
+
+
+def apply_update(ctx: Any, customer: Customer, data: dict[str, Any], *, tags: dict[str, Tag] | None = None,
+                 fields: list[Any] | None = None) -> dict[str, Any]:
+    """Set cleaned ``data`` (see ``_clean``) on a loaded customer: fields, custom attributes and tags; when
+    anything changed, its derived fields, ``crm_before_save`` and completeness. Returns the changes for the
+    audit; neither flushed nor recorded. ``tags``: tags already found by name (a batch); ``fields``: the
+    active custom fields, when the caller has them (a batch)."""
+    changes = apply_changes(customer, data, FIELDS)
+    if "attributes" in data:
+        before = dict(customer.attributes or {})
+        after = validate_attributes(ctx, "customer", data["attributes"], before, partial=True, fields=fields)
+        if after != before:
+            customer.attributes = after
+            changes["attributes"] = [before, after]
+    if "tags" in data:
+        before_tags = [t.name for t in customer.tags]
+        wanted = _tags(ctx, data["tags"] or [], tags)
+        if sorted(before_tags) != sorted(t.name for t in wanted):
+            customer.tags = wanted
+            changes["tags"] = [before_tags, [t.name for t in wanted]]
+    if not changes:
+        return changes
+    derive_fields(ctx, customer)
+    ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=False)
+    refresh_completeness(ctx, customer, fields)
+    return changes
 
 
 def delete_customer(ctx: Any, customer_id: int, *, expected_version: int | None = None, if_match: bool = False) -> None:

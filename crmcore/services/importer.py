@@ -1,94 +1,44 @@
-"""Bulk import of customers (CSV files and the bulk API): per-row results, idempotent by code."""
+"""Reading CSV files for imports (encodings, line numbers, rejects) and the customers' bulk import by code.
+
+The import itself runs through :mod:`crmcore.imports` (batches, set-based writes); this module keeps the
+CSV reading every importer shares and :func:`import_rows`, the customers' import of a list of rows.
+"""
 from __future__ import annotations
 
 import codecs
 import csv
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
-from marshmallow import ValidationError as SchemaError
-
-from ..errors import Conflict, CRMError, ValidationError
-from ..schemas.customers import CustomerSchema
-from .exporter import unguard_cell
-from .customers import FIELDS, get_by_code, create_customer, update_customer
+from ..errors import ValidationError
 from ..i18n import _
 
 ENCODINGS = ("utf-8-sig", "gb18030")
-_schema = CustomerSchema(exclude=("contacts", "addresses"))
 
 
-@dataclass
-class RowResult:
-    index: int
-    status: str  # created, updated, unchanged, rejected
-    id: int | None = None
-    code: str | None = None
-    errors: dict[str, Any] = field(default_factory=dict)
+def _from_csv_row(row: dict[Any, Any]) -> dict[str, Any]:
+    """CSV cells to a customer row (see ``crmcore.imports.customers.from_cells``)."""
+    from ..imports.customers import from_cells
+    from ..imports.driver import csv_cells
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "status": self.status, "id": self.id, "code": self.code, "errors": self.errors}
+    return from_cells(csv_cells(row))
 
 
-def _from_csv_row(row: dict[str, str]) -> dict[str, Any]:
-    """CSV cells to a customer dict: empty cells dropped, ``tags`` split on ';' or ',',
-    ``attr.<name>`` / ``attributes.<name>`` columns into custom attributes."""
-    data: dict[str, Any] = {}
-    attrs: dict[str, Any] = {}
-    for key, value in row.items():
-        if key is None:
-            raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
-        key = key.strip()
-        value = unguard_cell((value or "").strip())  # the export's guard against spreadsheet formulas
-        if not value:
-            continue
-        if key.startswith(("attr.", "attributes.")):
-            attrs[key.split(".", 1)[1]] = value
-        elif key == "tags":
-            data["tags"] = [t.strip() for t in value.replace("；", ";").replace(",", ";").split(";") if t.strip()]
-        else:
-            data[key] = value
-    if attrs:
-        data["attributes"] = attrs
-    return data
+def import_rows(ctx: Any, rows: Iterable[Any], upsert: bool = True) -> Iterator[Any]:
+    """Import customer rows (dicts of the import's columns), yielding each row's ``RowResult``: created,
+    updated (by code), unchanged or rejected with its reasons. Rows are written in batches."""
+    from ..imports.contract import ImportOptions
+    from ..imports.driver import get_kind, load_batch
 
-
-def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True, *, retry: bool = True) -> RowResult:
-    """Create or update one customer; any error rejects this row only. When another transaction
-    creates the same code at the same moment, the row updates that customer instead."""
-    code = raw.get("code") if isinstance(raw, dict) else None
-    try:
-        if not isinstance(raw, dict):
-            raise ValidationError(_("Each row must be an object."), errors={"row": [_("Not an object.")]})
-        unknown = set(raw) - set(_schema.fields) - {"tags", "attributes"}
-        if unknown:
-            raise ValidationError(_("Unknown columns."), errors={k: [_("Unknown field.")] for k in sorted(unknown)})
-        existing = get_by_code(ctx, raw["code"]) if raw.get("code") else None
-        if existing is not None:
-            if not upsert:
-                raise ValidationError(_("A customer with this code exists."), errors={"code": [_("Already exists.")]})
-            data = _schema.load(raw, partial=True)
-            before = existing.version
-            customer = update_customer(ctx, existing.id, data)
-            return RowResult(index, "updated" if customer.version != before else "unchanged", customer.id, customer.code)
-        data = _schema.load(raw)
-        customer = create_customer(ctx, data)
-        return RowResult(index, "created", customer.id, customer.code)
-    except SchemaError as exc:
-        return RowResult(index, "rejected", code=code, errors=exc.messages_dict)
-    except CRMError as exc:
-        ctx.session.rollback()
-        if (retry and upsert and isinstance(exc, Conflict) and isinstance(raw, dict) and raw.get("code")
-                and get_by_code(ctx, raw["code"]) is not None):
-            return import_one(ctx, index, raw, upsert, retry=False)  # created meanwhile: update it
-        return RowResult(index, "rejected", code=code, errors=exc.errors or {"row": [exc.message]})
-
-
-def import_rows(ctx: Any, rows: Iterable[dict[str, Any]], upsert: bool = True) -> Iterator[RowResult]:
-    """Import rows one by one (each in its own transaction), yielding each row's result."""
-    ctx.require("customer.import")
-    for index, raw in enumerate(rows, start=1):
-        yield import_one(ctx, index, raw, upsert)
+    kind = get_kind(ctx, "customers")
+    ctx.require(kind.permission)
+    batch: list[tuple[int, Any]] = []
+    for line, raw in enumerate(rows, start=1):
+        batch.append((line, raw))
+        if len(batch) >= kind.batch_size:
+            yield from load_batch(ctx, kind, batch, ImportOptions(update=upsert))
+            batch = []
+    if batch:
+        yield from load_batch(ctx, kind, batch, ImportOptions(update=upsert))
 
 
 SNIFF_BYTES = 1 << 20  # how much text (from the first line that is not plain ASCII) decides the encoding
@@ -223,7 +173,3 @@ def read_csv(fh: Iterable[bytes], encoding: str = "utf-8",
             yield first, convert(row)
         except ValidationError as exc:
             yield first, exc
-
-
-def customer_columns() -> list[str]:
-    return list(FIELDS) + ["tags"]

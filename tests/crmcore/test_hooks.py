@@ -739,6 +739,100 @@ def test_hook_crm_demo_data(make_app):
     assert again.exit_code == 0 and seen[1] == seen[0]  # the core's demo is idempotent too
 
 
+def test_hook_crm_register_import_kinds(make_app, make_user, tmp_path):
+    """A plugin's kind (here: tags by name) is imported by `crm import <kind> FILE` and its bulk endpoint,
+    through the core's driver: batches, per-row results, rejects with reasons, idempotent re-runs."""
+    from sqlalchemy import insert as sql_insert
+
+    from crmcore.errors import PluginError
+    from crmcore.imports import CREATED, REJECTED, UNCHANGED, Column, ImportKind, RowResult
+    from crmcore.imports.api import add_bulk_route
+    from crmcore.imports.driver import record
+
+    def load(ctx, rows, options):
+        names = [raw.get("name", "") for _line, raw in rows]
+        have = {t.name: t.id for t in ctx.session.scalars(select(Tag).where(Tag.name.in_(names)))}
+        out, new = [], []
+        for line, raw in rows:
+            name = raw.get("name", "")
+            if not name or len(name) > 120:
+                out.append(RowResult(line, REJECTED, key=name, errors={"name": ["1 to 120 characters."]}))
+            elif name in have:
+                out.append(RowResult(line, UNCHANGED, have[name], name))
+            else:
+                new.append(len(out))
+                out.append(RowResult(line, CREATED, None, name))
+        if new:
+            ids = ctx.session.execute(sql_insert(Tag.__table__).returning(Tag.__table__.c.id, sort_by_parameter_order=True),
+                                      [{"name": out[i].key} for i in new]).scalars().all()
+            for i, tag_id in zip(new, ids):
+                out[i].id = tag_id
+            record(ctx, options, [("tag", "created", out[i].id, {"name": [None, out[i].key]}, None) for i in new])
+        return out
+
+    kind = ImportKind("hooktags", "Tags", "customer.import", "name", (Column("name", "Tag name", required=True),),
+                      load, "tag", batch_size=2, api_max_rows=3)
+    blp = ApiBlueprint("hooktest_tags", __name__, url_prefix="/api/v1/hooktest-tags", description="Hook test")
+    add_bulk_route(blp, "hooktags")
+
+    class Plugin:
+        @hookimpl
+        def crm_register_import_kinds(self):
+            return [kind]
+
+        @hookimpl
+        def crm_register_blueprints(self):
+            return [blp]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    from crmcore.cli import cli
+
+    path = tmp_path / "tags.csv"
+    path.write_text("name\nalpha\nbeta\n\ngamma\nalpha\n" + "x" * 121 + "\n", encoding="utf-8")
+    runner = app.test_cli_runner()
+    assert "hooktags" in runner.invoke(cli, ["import", "--help"]).output
+    r = runner.invoke(cli, ["import", "hooktags", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "5 rows read: created 3, updated 0, unchanged 1, rejected 1" in r.output
+    assert "line 7" not in r.output and "1 to 120" in (tmp_path / "tags.rejected.csv").read_text(encoding="utf-8-sig")
+    r = runner.invoke(cli, ["import", "hooktags", str(path), "--audit", "summary"])
+    assert "created 0, updated 0, unchanged 4, rejected 1" in r.output
+    s = app.extensions["crm"].db.new_session()
+    assert sorted(s.scalars(select(Tag.name))) == ["alpha", "beta", "gamma"]
+    assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.entity == "tag",
+                                                                    AuditLog.action == "created")) == 3
+    summaries = s.scalars(select(AuditLog).where(AuditLog.entity == "tag", AuditLog.action == "imported")).all()
+    assert [a.data["rows"] for a in summaries] == [2, 2, 1]  # one entry per batch of two rows
+    s.close()
+    assert runner.invoke(cli, ["import", "nothing", str(path)]).exit_code != 0
+
+    client = app.test_client()
+    _user, headers = make_user("manager", username="boss")
+    r = client.post("/api/v1/hooktest-tags/bulk", json={"hooktags": [{"name": "delta"}, {"name": "alpha"}, {"nam": "x"}]},
+                    headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["summary"] == {"created": 1, "unchanged": 1, "rejected": 1}
+    assert [(x["index"], x["status"], x["name"]) for x in r.json["results"]] == [
+        (1, "created", "delta"), (2, "unchanged", "alpha"), (3, "rejected", None)]
+    assert r.json["results"][2]["errors"] == {"nam": ["Unknown field."]}
+    r = client.post("/api/v1/hooktest-tags/bulk", json={"hooktags": [{"name": str(i)} for i in range(4)]}, headers=headers)
+    assert r.status_code == 413 and "At most 3 rows" in r.json["message"]
+    _rep, rep_headers = make_user("sales", username="rep")
+    assert client.post("/api/v1/hooktest-tags/bulk", json={"hooktags": [{"name": "x"}]},
+                       headers=rep_headers).status_code == 403
+
+    class Twin:
+        @hookimpl
+        def crm_register_import_kinds(self):
+            return [kind]
+
+    twin = make_app(plugins=[("hooktest", Plugin()), ("twin", Twin())])
+    from crmcore.imports.driver import registered_kinds
+
+    with pytest.raises(PluginError, match="hooktags"):
+        registered_kinds(twin.extensions["crm"].context())
+
+
 def test_hook_crm_register_jobs(make_app):
     runs: list[str] = []
 

@@ -1,0 +1,321 @@
+"""The ``customers`` import kind: customers by code with tags, custom fields, a contact and an address, set-based."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+
+from ..db import utcnow
+from ..errors import CRMError, ValidationError
+from ..i18n import _
+from ..models import Address, Contact, Customer
+from ..models.customer import customer_tags
+from ..normalize import fold
+from ..services import access
+from ..services.completeness import completeness
+from ..services.contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _clean_contact, _derive, clean_address
+from ..services.custom_fields import active_fields, validate_attributes
+from ..services.customers import FIELDS, _clean, _tags, apply_update, derive_fields, get_customer, new_code, \
+    refresh_completeness
+from ..services.tags import ensure_tags
+from ..services.unit import apply_changes
+from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
+from .driver import record, rejected
+
+CONTACT_COLUMNS = ("name", "title", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
+ADDRESS_COLUMNS = ("line1", "line2", "city", "region", "postcode", "country", "kind")
+
+
+@functools.cache
+def _schemas() -> tuple[Any, Any, Any]:
+    """The entities' schemas, made on first use (after the API installed the translated messages)."""
+    from ..schemas.customers import AddressSchema, ContactSchema, CustomerSchema
+
+    return (CustomerSchema(exclude=("contacts", "addresses")), ContactSchema(exclude=("customer_id",)),
+            AddressSchema())
+
+
+def split_tags(value: str) -> list[str]:
+    """Tag names from one cell: separated by ``;`` (or ``；`` or ``,``)."""
+    return [t.strip() for t in value.replace("；", ";").replace(",", ";").split(";") if t.strip()]
+
+
+def from_cells(cells: dict[str, str]) -> dict[str, Any]:
+    """A CSV record to a customer row: empty cells dropped, ``tags`` split, ``attr.<name>`` into the
+    custom attributes, ``contact.<field>`` into one contact and ``address.<field>`` into one address."""
+    data: dict[str, Any] = {}
+    parts: dict[str, dict[str, str]] = {"attributes": {}, "contact": {}, "address": {}}
+    for key, value in cells.items():
+        if not value:
+            continue
+        prefix, dot, rest = key.partition(".")
+        if dot and prefix in ("attr", "attributes"):
+            parts["attributes"][rest] = value
+        elif dot and prefix in ("contact", "address"):
+            parts[prefix][rest] = value
+        elif key == "tags":
+            data["tags"] = split_tags(value)
+        else:
+            data[key] = value
+    if parts["attributes"]:
+        data["attributes"] = parts["attributes"]
+    if parts["contact"]:
+        data["contacts"] = [parts["contact"]]
+    if parts["address"]:
+        data["addresses"] = [parts["address"]]
+    return data
+
+
+def _children(raw: dict[str, Any], name: str, singular: str, schema: Any, clean: Any) -> list[dict[str, Any]]:
+    """The row's contacts or addresses, each loaded by its schema and checked by its service's validation;
+    errors named ``contact.<field>`` (one) or ``contacts.<n>.<field>`` (several)."""
+    items = raw.get(name) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValidationError(_("The customer is not valid."), errors={name: [_("Must be a list of objects.")]})
+    out = []
+    for n, item in enumerate(items):
+        where = singular if len(items) == 1 else f"{name}.{n}"
+        try:
+            out.append(clean(schema.load(item)))
+        except SchemaError as exc:
+            raise ValidationError(_("The customer is not valid."),
+                                  errors={f"{where}.{k}": v for k, v in exc.messages_dict.items()}) from None
+        except ValidationError as exc:
+            raise ValidationError(exc.message, errors={f"{where}.{k}": v for k, v in exc.errors.items()}) from None
+    return out
+
+
+class _Profile:
+    """A new customer seen with its contacts, addresses and tags, for the completeness score."""
+
+    def __init__(self, customer: Customer, contacts: list[Any], addresses: list[Any], tags: list[Any]) -> None:
+        self._customer, self.contacts, self.addresses, self.tags = customer, contacts, addresses, tags
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._customer, name)
+
+
+def _insert(ctx: Any, table: Any, rows: list[dict[str, Any]], returning: bool = True) -> list[int]:
+    """Insert rows in one statement (executemany / multi-row VALUES); their new ids in order."""
+    if not rows:
+        return []
+    if not returning:
+        ctx.session.execute(insert(table), rows)
+        return []
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(ctx.session.execute(stmt, rows).scalars())
+
+
+def _values(obj: Any, table: Any, now: Any, **fixed: Any) -> dict[str, Any]:
+    """A transient object's column values for a Core insert (every column but the id)."""
+    out = {c.name: getattr(obj, c.name, None) for c in table.columns if c.name != "id"}
+    for name in ("created_at", "updated_at"):
+        if name in out:
+            out[name] = now
+    if "version" in out:
+        out["version"] = 1
+    out.update(fixed)
+    return out
+
+
+def load(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
+    """Validate and write one batch of customer rows (see :data:`crmcore.imports.Loader`)."""
+    ctx.require("customer.write")
+    session = ctx.session
+    customer_schema, contact_schema, address_schema = _schemas()
+    results: list[RowResult | None] = [None] * len(rows)
+    codes = {i: fold(raw["code"]) for i, (_line, raw) in enumerate(rows) if isinstance(raw.get("code"), str)}
+    existing: dict[str, Customer] = {}
+    if any(codes.values()):
+        stmt = (select(Customer).where(Customer.code.in_({c for c in codes.values() if c}))
+                .options(selectinload(Customer.contacts), selectinload(Customer.addresses)))
+        existing = {c.code: c for c in session.scalars(stmt)}
+    fields = active_fields(ctx, "customer")
+    updates: list[tuple[int, Customer, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    news: list[tuple[int, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    for i, (line, raw) in enumerate(rows):
+        try:
+            plain = {k: v for k, v in raw.items() if k not in ("contacts", "addresses")}
+            found = existing.get(codes.get(i) or "")
+            if found is not None:
+                if not options.update:
+                    raise ValidationError(_("A customer with this code exists."), errors={"code": [_("Already exists.")]})
+                customer = get_customer(ctx, found.id, permission="customer.write")  # deleted, merged, out of scope
+                data = customer_schema.load(plain, partial=True)
+                data.pop("code", None)  # the key that found it
+                data = _clean(ctx, data, customer)
+                if "owner_id" in data and data["owner_id"] != customer.owner_id:
+                    access.may_assign_owner(ctx, data["owner_id"])
+                contacts = _children(raw, "contacts", "contact", contact_schema,
+                                     lambda d: _clean_contact(ctx, d, creating=True))
+                addresses = _children(raw, "addresses", "address", address_schema, clean_address)
+                updates.append((i, customer, data, contacts, addresses))
+                continue
+            data = customer_schema.load(plain)
+            code = data.pop("code", None)
+            if code is not None and not fold(code):
+                raise ValidationError(_("The customer is not valid."), errors={"code": [_("This field cannot be empty.")]})
+            data = _clean(ctx, data, None)
+            data["code"] = fold(code) if code is not None else new_code()
+            if "owner_id" not in data and ctx.actor is not None:
+                data["owner_id"] = ctx.actor.id
+            access.may_assign_owner(ctx, data.get("owner_id"))
+            data["attributes"] = validate_attributes(ctx, "customer", data.get("attributes"), fields=fields)
+            contacts = _children(raw, "contacts", "contact", contact_schema,
+                                 lambda d: _clean_contact(ctx, d, creating=True))
+            addresses = _children(raw, "addresses", "address", address_schema, clean_address)
+            news.append((i, data, contacts, addresses))
+        except SchemaError as exc:
+            results[i] = RowResult(line, REJECTED, key=raw.get("code"), errors=exc.messages_dict)
+        except CRMError as exc:
+            results[i] = rejected(line, raw.get("code"), exc)
+    names = [n for _i, data, *_rest in news + [(u[0], u[2]) for u in updates] for n in data.get("tags") or ()]
+    tags = ensure_tags(ctx, [fold(n) for n in names])  # one query (and one insert) for the batch's tags
+    entries: list[Any] = []
+    _update(ctx, rows, updates, tags, fields, results, entries)
+    _create(ctx, rows, news, tags, fields, results, entries)
+    record(ctx, options, entries)
+    return [r for r in results if r is not None]
+
+
+def _update(ctx: Any, rows: list[Row], updates: list[Any], tags: dict[str, Any], fields: list[Any],
+            results: list[RowResult | None], entries: list[Any]) -> None:
+    """Existing customers: the service's own update (``apply_update``), one flush for the batch; a given
+    contact updates the customer's contact of that name (else is added), an address likewise by first line."""
+    touched: list[tuple[int, Customer, dict[str, Any], list[Any]]] = []
+    for i, customer, data, contacts, addresses in updates:
+        try:
+            with ctx.session.no_autoflush:
+                changes = apply_update(ctx, customer, data, tags=tags, fields=fields)
+                children = _merge_children(ctx, customer, contacts, addresses)
+                if children and not changes:
+                    refresh_completeness(ctx, customer, fields)
+            touched.append((i, customer, changes, children))
+        except CRMError as exc:
+            ctx.session.expire(customer)  # drop what was set on it
+            results[i] = rejected(rows[i][0], customer.code, exc)
+    ctx.session.flush()
+    for i, customer, changes, children in touched:
+        if changes:
+            entries.append(("customer", "updated", customer.id, changes, None))
+        for entity, action, obj, obj_changes in children:
+            entries.append((entity, action, obj.id, obj_changes, {"customer_id": customer.id}))
+        status = UPDATED if changes or children else UNCHANGED
+        results[i] = RowResult(rows[i][0], status, customer.id, customer.code)
+
+
+def _merge_children(ctx: Any, customer: Customer, contacts: list[dict[str, Any]], addresses: list[dict[str, Any]]
+                    ) -> list[tuple[str, str, Any, dict[str, Any]]]:
+    """Contacts and addresses of an existing customer's row: matched by name / first line, changed or added."""
+    out: list[tuple[str, str, Any, dict[str, Any]]] = []
+    for cdata in contacts:
+        match = next((c for c in customer.contacts if fold(c.name).casefold() == fold(cdata["name"]).casefold()), None)
+        contact = match or Contact(customer=customer, attributes={})
+        changes = apply_changes(contact, cdata, CONTACT_FIELDS)
+        if cdata.get("attributes"):
+            after = validate_attributes(ctx, "contact", cdata["attributes"], dict(contact.attributes or {}), partial=True)
+            if after != contact.attributes:
+                changes["attributes"] = [contact.attributes, after]
+                contact.attributes = after
+        if changes:
+            _derive(ctx, contact)
+            ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=changes, created=match is None)
+            out.append(("contact", "updated" if match else "created", contact, changes))
+    for adata in addresses:
+        match = next((a for a in customer.addresses if fold(a.line1).casefold() == fold(adata["line1"]).casefold()), None)
+        address = match or Address(customer=customer)
+        changes = apply_changes(address, adata, ADDRESS_FIELDS)
+        if changes:
+            ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=changes, created=match is None)
+            out.append(("address", "updated" if match else "created", address, changes))
+    return out
+
+
+def _create(ctx: Any, rows: list[Row], news: list[Any], tags: dict[str, Any], fields: list[Any],
+            results: list[RowResult | None], entries: list[Any]) -> None:
+    """New customers: built and checked as ``create_customer`` builds them (derived fields, tags,
+    ``crm_before_save``, completeness), then written with one INSERT per table for the batch."""
+    now = utcnow()
+    currency = ctx.settings["DEFAULT_CURRENCY"]
+    built: list[tuple[int, Customer, dict[str, Any], list[Any], list[Any], list[Any]]] = []
+    for i, data, contacts, addresses in news:
+        try:
+            customer = Customer(code=data["code"], attributes=data["attributes"], currency=currency)
+            changes = apply_changes(customer, data, FIELDS)
+            if data["attributes"]:
+                changes["attributes"] = [None, data["attributes"]]
+            tag_list = _tags(ctx, data.get("tags") or [], tags)
+            if tag_list:
+                customer.tags = tag_list
+                changes["tags"] = [None, [t.name for t in tag_list]]
+            derive_fields(ctx, customer)
+            ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
+            new_contacts = []
+            for cdata in contacts:
+                contact = Contact(attributes={})
+                cchanges = apply_changes(contact, cdata, CONTACT_FIELDS)
+                if cdata.get("attributes"):
+                    contact.attributes = validate_attributes(ctx, "contact", cdata["attributes"])
+                _derive(ctx, contact)
+                ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=cchanges, created=True)
+                new_contacts.append((contact, cchanges))
+            new_addresses = []
+            for adata in addresses:
+                address = Address()
+                achanges = apply_changes(address, adata, ADDRESS_FIELDS)
+                ctx.hook.crm_before_save(ctx=ctx, entity="address", obj=address, changes=achanges, created=True)
+                new_addresses.append((address, achanges))
+            profile = _Profile(customer, [c for c, _ch in new_contacts], [a for a, _ch in new_addresses], tag_list)
+            customer.completeness = completeness(profile, fields, labels=False)[0]
+            built.append((i, customer, changes, new_contacts, new_addresses, tag_list))
+        except CRMError as exc:
+            results[i] = rejected(rows[i][0], data.get("code"), exc)
+    table = Customer.__table__
+    ids = _insert(ctx, table, [_values(c, table, now) for _i, c, *_rest in built])
+    contact_rows, address_rows, tag_rows = [], [], []
+    for (_i, _c, _ch, contacts, addresses, tag_list), cid in zip(built, ids):
+        contact_rows += [_values(c, Contact.__table__, now, customer_id=cid) for c, _cc in contacts]
+        address_rows += [_values(a, Address.__table__, now, customer_id=cid) for a, _ac in addresses]
+        tag_rows += [{"customer_id": cid, "tag_id": t.id} for t in tag_list]
+    contact_ids = iter(_insert(ctx, Contact.__table__, contact_rows))
+    address_ids = iter(_insert(ctx, Address.__table__, address_rows))
+    _insert(ctx, customer_tags, tag_rows, returning=False)
+    for (i, customer, changes, contacts, addresses, _t), cid in zip(built, ids):
+        entries.append(("customer", "created", cid, changes, None))
+        entries += [("contact", "created", next(contact_ids), cc, {"customer_id": cid}) for _c, cc in contacts]
+        entries += [("address", "created", next(address_ids), ac, {"customer_id": cid}) for _a, ac in addresses]
+        results[i] = RowResult(rows[i][0], CREATED, cid, customer.code)
+
+
+def _key(row: dict[str, Any]) -> str | None:
+    code = row.get("code")
+    return fold(code) or None if isinstance(code, str) else None
+
+
+KIND = ImportKind(
+    name="customers", label=_("Customers"), permission="customer.import", key="code", entity="customer",
+    columns=(
+        Column("code", _("Unique code: a row whose code exists updates that customer; generated when empty")),
+        Column("name", _("Name; required for a new customer"), required=True),
+        Column("kind", _("organization (default) or person")),
+        Column("stage", _("lead (default), prospect, customer or inactive")),
+        Column("level", _("Level, e.g. A, B, VIP")),
+        Column("source_channel", _("Where the customer came from")),
+        Column("industry", _("Industry")),
+        Column("website", _("Website")),
+        Column("phone", _("Phone number in any format; stored with its E.164 form (+86 by default)")),
+        Column("email", _("E-mail address")),
+        Column("credit_limit", _("Credit limit, a non-negative amount")),
+        Column("currency", _("Three-letter ISO 4217 code (default: the CRM's currency)")),
+        Column("notes", _("Notes")),
+        Column("owner_id", _("Id of the owning user (default: whoever imports)")),
+        Column("tags", _("Tag names separated by ';'")),
+        *(Column(f"contact.{f}", _("A contact of the customer: %(field)s", field=f)) for f in CONTACT_COLUMNS),
+        *(Column(f"address.{f}", _("An address of the customer: %(field)s", field=f)) for f in ADDRESS_COLUMNS),
+    ),
+    load=load, prefixes=("attr.",), extra_keys=("attributes", "contacts", "addresses"), convert=from_cells,
+    key_of=_key,
+)

@@ -1,0 +1,259 @@
+"""The one import driver of the CLI and the API: rows in batches, one transaction per batch, a result per row."""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import AuthenticationRequired, Conflict, CRMError, NotFound, PermissionDenied, ValidationError
+from ..events import audit, record_changes
+from ..i18n import _
+from ..services.unit import unit_of_work
+from .contract import REJECTED, STATUSES, ImportKind, ImportOptions, Row, RowResult
+
+#: ``(line, row or the error that kept the record from being read)``, as ``services.importer.read_csv`` yields
+Record = tuple[int, Any]
+
+
+@dataclass
+class Summary:
+    """How many rows were created, updated, left unchanged and rejected (they sum to the rows read)."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATUSES})
+
+    def add(self, result: RowResult) -> None:
+        self.counts[result.status] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def present(self) -> dict[str, int]:
+        """The counts that are not zero (the bulk API's ``summary``)."""
+        return {k: v for k, v in self.counts.items() if v}
+
+
+def registered_kinds(ctx: Any) -> dict[str, ImportKind]:
+    """``{name: kind}`` of every import kind the core and the plugins register."""
+    from ..plugins import collected
+
+    return collected(ctx, "crm_register_import_kinds", "import kind")
+
+
+def get_kind(ctx: Any, name: str) -> ImportKind:
+    """The import kind of this name; ``NotFound`` naming the kinds there are."""
+    kinds = registered_kinds(ctx)
+    if name not in kinds:
+        raise NotFound(_("There is no import of '%(name)s'; these can be imported: %(kinds)s.", name=name,
+                         kinds=", ".join(sorted(kinds))))
+    return kinds[name]
+
+
+def rejected(line: int, key: str | None, exc: Exception) -> RowResult:
+    """A rejected row's result from the error that rejected it."""
+    if isinstance(exc, CRMError):
+        errors = exc.errors or {"row": [exc.message]}
+    else:
+        errors = {"row": [str(exc)]}
+    return RowResult(line, REJECTED, key=key, errors=errors)
+
+
+def _check(kind: ImportKind, line: int, raw: Any) -> RowResult | None:
+    """A row that is no object, or names columns the kind does not know, is rejected before loading."""
+    if not isinstance(raw, dict):
+        return RowResult(line, REJECTED, errors={"row": [_("Each row must be an object.")]})
+    unknown = sorted(str(k) for k in raw if not isinstance(k, str) or not kind.known(k))
+    if unknown:
+        key = raw.get(kind.key)
+        return RowResult(line, REJECTED, key=str(key) if key is not None else None,
+                         errors={k: [_("Unknown field.")] for k in unknown})
+    return None
+
+
+def _runs(kind: ImportKind, rows: list[tuple[int, Row]]) -> Iterator[list[tuple[int, Row]]]:
+    """The rows cut where a key comes back, so each run holds a key once and a later row with the same key
+    updates what the earlier one wrote, as if the rows were imported one by one."""
+    run: list[tuple[int, Row]] = []
+    seen: set[str] = set()
+    for item in rows:
+        key = kind.row_key(item[1][1])
+        if key is not None and key in seen:
+            yield run
+            run, seen = [], set()
+        if key is not None:
+            seen.add(key)
+        run.append(item)
+    if run:
+        yield run
+
+
+def load_batch(ctx: Any, kind: ImportKind, records: list[Record], options: ImportOptions) -> list[RowResult]:
+    """Load one batch (``(line, row or error)`` pairs): each run of rows in one transaction, committed.
+
+    A record that could not be read, a row that is no object or has unknown columns is rejected here;
+    the kind's loader rejects invalid rows. When the database refuses a run (a key another transaction
+    wrote at the same moment), it is loaded again row by row, so one bad row never loses the others."""
+    results: dict[int, RowResult] = {}
+    good: list[tuple[int, Row]] = []
+    for pos, (line, raw) in enumerate(records):
+        if isinstance(raw, Exception):
+            results[pos] = rejected(line, None, raw)
+            continue
+        bad = _check(kind, line, raw)
+        if bad is not None:
+            results[pos] = bad
+        else:
+            good.append((pos, (line, raw)))
+    for run in _runs(kind, good):
+        for (pos, _row), result in zip(run, _load_run(ctx, kind, [row for _pos, row in run], options)):
+            results[pos] = result
+    return [results[pos] for pos in range(len(records))]
+
+
+def _load_run(ctx: Any, kind: ImportKind, rows: list[Row], options: ImportOptions, retry: bool = True
+              ) -> list[RowResult]:
+    try:
+        with unit_of_work(ctx):
+            results = kind.load(ctx, rows, options)
+            if len(results) != len(rows):
+                raise RuntimeError(f"import kind {kind.name!r} returned {len(results)} results for {len(rows)} rows")
+            if options.audit == "summary":
+                _audit_batch(ctx, kind, rows, results)
+        return results
+    except (PermissionDenied, AuthenticationRequired):
+        raise  # the actor may not import at all: no row is to blame
+    except (CRMError, SQLAlchemyError) as exc:
+        ctx.session.rollback()
+        if len(rows) > 1:
+            return [result for row in rows for result in _load_run(ctx, kind, [row], options)]
+        if retry and isinstance(exc, Conflict):  # written meanwhile by another transaction: now an update
+            return _load_run(ctx, kind, rows, options, retry=False)
+        line, raw = rows[0]
+        return [rejected(line, kind.row_key(raw), exc)]
+
+
+def _audit_batch(ctx: Any, kind: ImportKind, rows: list[Row], results: list[RowResult]) -> None:
+    """``--audit=summary``: one audit entry for the batch, with its row count, lines and counts."""
+    summary = Summary()
+    for result in results:
+        summary.add(result)
+    written = [r.id for r in results if r.status in ("created", "updated")]
+    audit(ctx, "imported", kind.entity, f"import:{kind.name}", data={
+        "kind": kind.name, "rows": len(rows), "first_line": rows[0][0], "last_line": rows[-1][0],
+        **summary.counts, "ids": written})
+
+
+def record(ctx: Any, options: ImportOptions,
+           entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+    """For loaders: the batch's audit entries (per row unless ``--audit=summary``), outbox rows and events,
+    each table in one INSERT (see ``crmcore.events.record_changes``)."""
+    if entries:
+        record_changes(ctx, entries, audit=options.audit == "row")
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def import_rows(ctx: Any, kind: ImportKind, rows: list[Any], options: ImportOptions = ImportOptions()
+                ) -> list[RowResult]:
+    """Import the rows of one API call (``line`` = position from 1); at most ``kind.api_max_rows``."""
+    ctx.require(kind.permission)
+    if len(rows) > kind.api_max_rows:
+        raise TooManyRows(kind.name, kind.api_max_rows, len(rows))
+    out: list[RowResult] = []
+    for chunk in _chunks(enumerate(rows, start=1), kind.batch_size):
+        out += load_batch(ctx, kind, chunk, options)
+    return out
+
+
+class TooManyRows(ValidationError):
+    """More rows in one bulk call than the kind takes (413)."""
+
+    status = 413
+    code = "too_many_rows"
+
+    def __init__(self, field_name: str, limit: int, given: int) -> None:
+        message = _("At most %(limit)s rows per call (this one has %(given)s); send the rest in further calls.",
+                    limit=limit, given=given)
+        super().__init__(message, errors={field_name: [message]})
+
+
+def csv_cells(row: dict[Any, Any]) -> dict[str, str]:
+    """A CSV record's cells by trimmed column name, trimmed, the export's formula guard undone; more
+    cells than the header is an error."""
+    from ..services.exporter import unguard_cell
+
+    if None in row:
+        raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
+    return {k.strip(): unguard_cell((v or "").strip()) for k, v in row.items() if k and k.strip()}
+
+
+@dataclass
+class FileImport:
+    """The outcome of :func:`import_file`: the counts, the encoding read and the rejects file (if any)."""
+
+    summary: Summary
+    encoding: str
+    report_path: str | None
+
+
+def import_file(ctx: Any, kind: ImportKind, path: str, *, encoding: str | None = None,
+                options: ImportOptions = ImportOptions(), report_path: str | None = None,
+                progress: Callable[[int], None] | None = None) -> FileImport:
+    """Import a CSV file, streamed: ``kind.batch_size`` rows per transaction, memory flat in rows.
+
+    The encoding is ``encoding`` or detected (UTF-8 with or without BOM, GB18030); every record is
+    created, updated, unchanged or rejected; rejected ones go to ``report_path`` (line, key, reason),
+    a file written only when a row is rejected. ``progress(bytes read so far)`` is called per batch."""
+    from ..services.importer import open_csv, read_csv
+
+    ctx.require(kind.permission)
+    fh, used = open_csv(path, encoding)
+    summary = Summary()
+    report = _Report(report_path or os.path.splitext(path)[0] + ".rejected.csv", kind.key)
+
+    def convert(row: dict[Any, Any]) -> dict[str, Any]:
+        return kind.convert(csv_cells(row))
+
+    try:
+        with fh:
+            for chunk in _chunks(read_csv(fh, used, convert=convert), kind.batch_size):
+                for result in load_batch(ctx, kind, chunk, options):
+                    summary.add(result)
+                    if result.status == REJECTED:
+                        report.write(result)
+                if progress is not None:
+                    progress(fh.tell())
+    finally:
+        report.close()
+    return FileImport(summary, used, report.path if report.rows else None)
+
+
+class _Report:
+    """The rejected rows and their reasons, a CSV file opened at the first one (UTF-8 with BOM, for Excel)."""
+
+    def __init__(self, path: str, key: str) -> None:
+        self.path, self.key, self.rows = path, key, 0
+        self._fh: Any = None
+        self._writer: Any = None
+
+    def write(self, result: RowResult) -> None:
+        if self._writer is None:
+            self._fh = open(self.path, "w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._fh)
+            self._writer.writerow(["line", self.key, "reason"])
+        reason = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                           for k, v in result.errors.items())
+        self._writer.writerow([result.line, result.key or "", reason])
+        self.rows += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
