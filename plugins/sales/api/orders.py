@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
 from crmcore.api.http import page
+from crmcore.imports.api import add_bulk_route
 
 from ..schemas import (CustomerSalesSchema, InvoiceListArgs, InvoicePage, InvoiceSchema, OrderListArgs, OrderPage,
                        OrderSchema, PaymentSchema)
@@ -77,3 +78,8 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Any:
 def customer_summary(customer_id: int) -> Any:
     """A customer's order history and receivables per currency"""
     return svc.customer_summary(current_ctx(), customer_id)
+
+
+add_bulk_route(blp, "orders", rule="/orders/bulk")
+add_bulk_route(blp, "invoices", rule="/invoices/bulk")
+add_bulk_route(blp, "payments", rule="/payments/bulk")

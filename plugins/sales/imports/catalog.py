@@ -8,16 +8,16 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy.orm import selectinload
 
 from crmcore.errors import CRMError, ValidationError
-from crmcore.events import record_changes
 from crmcore.i18n import _
 from crmcore.normalize import fold, tidy
-from crmcore.services.importer import RowResult
+from crmcore.imports import ImportOptions, Row, RowResult
+from crmcore.imports.driver import record
 from crmcore.services.unit import apply_changes
 
 from ..models import PriceList, PriceListItem, Product
 from ..schemas import PriceListItemSchema, PriceListSchema, ProductSchema
 from ..services import catalog as svc
-from .common import by_key, cell, done, group_rows, products_by_code, reject, unknown_columns
+from .common import by_key, cell, done, exists, group_rows, products_by_code, reject, split, unknown_columns
 
 PRODUCT_COLUMNS = ("code", "name", "category", "unit", "list_price", "currency", "cost", "active", "description")
 PRICE_LIST_COLUMNS = ("price_list", "currency", "valid_from", "valid_to", "active", "product_code", "price")
@@ -31,14 +31,15 @@ def _present(row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
     return {k: cell(row, k) for k in columns if cell(row, k) is not None}
 
 
-def load_products(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
+def load_products(ctx: Any, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
     """Create, update or leave unchanged one batch of products, by code (folded, as stored)."""
     ctx.require("sales.product.write")
+    lines, rows = split(batch)
     results: list[RowResult | None] = [None] * len(rows)
     for i, row in enumerate(rows):
         bad = unknown_columns(row, PRODUCT_COLUMNS)
         if bad:
-            results[i] = RowResult(i, "rejected", code=cell(row, "code") if isinstance(row, dict) else None,
+            results[i] = RowResult(i, "rejected", key=cell(row, "code") if isinstance(row, dict) else None,
                                    errors=bad)
     keyed = [(fold(str(cell(r, "code"))), i) for i, r in enumerate(rows) if results[i] is None and cell(r, "code")]
     groups = group_rows(rows, "code", results)
@@ -53,6 +54,8 @@ def load_products(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
                 code = fold(str(cell(rows[i], "code")))
                 product = stored.get(code) or created.get(code)
                 try:
+                    if product is not None and not options.update:
+                        raise exists(_("The product is not valid."))
                     data = _product_schema.load(_present(rows[i], PRODUCT_COLUMNS), partial=product is not None)
                     data = svc.clean_product(ctx, data, product, codes_checked=True)
                     if product is None:
@@ -72,7 +75,7 @@ def load_products(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
                             ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes,
                                                      created=False)
                 except SchemaError as exc:
-                    results[i] = RowResult(i, "rejected", code=code, errors=exc.normalized_messages())
+                    results[i] = RowResult(i, "rejected", key=code, errors=exc.normalized_messages())
                     continue
                 except CRMError as exc:
                     reject(results, [i], code, exc)
@@ -86,10 +89,10 @@ def load_products(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
         results[i] = RowResult(i, action, product.id, product.code)
     for result in results:  # a code twice in this batch, the same again: the product created just now
         if result is not None and result.id is None and result.status == "unchanged":
-            result.id = created[str(result.code)].id
-    record_changes(ctx, [("product", action, product.id, changes, None, f"sales.product.{action}")
-                         for product, action, changes in entries.values()])
-    return done(results)
+            result.id = created[str(result.key)].id
+    record(ctx, options, [("product", action, product.id, changes, None, f"sales.product.{action}")
+                          for product, action, changes in entries.values()])
+    return done(results, lines)
 
 
 def _list_data(rows: Sequence[dict[str, Any]], positions: list[int]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -106,16 +109,17 @@ def _list_data(rows: Sequence[dict[str, Any]], positions: list[int]) -> tuple[di
     return {"name": tidy(str(cell(first, "price_list"))), **_present(first, LIST_HEAD)}, errors
 
 
-def load_price_lists(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
+def load_price_lists(ctx: Any, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
     """Set the prices of one batch of rows, each a product's price in a named price list (created on
     its first row). Other prices of a list stay as they are. A problem with the list's own columns
     rejects its rows; a bad price or an unknown product rejects that row only."""
     ctx.require("sales.product.write")
+    lines, rows = split(batch)
     results: list[RowResult | None] = [None] * len(rows)
     for i, row in enumerate(rows):
         bad = unknown_columns(row, PRICE_LIST_COLUMNS)
         if bad:
-            results[i] = RowResult(i, "rejected", code=cell(row, "price_list") if isinstance(row, dict) else None,
+            results[i] = RowResult(i, "rejected", key=cell(row, "price_list") if isinstance(row, dict) else None,
                                    errors=bad)
     groups = {tidy(k): v for k, v in group_rows(rows, "price_list", results).items()}
     lists = by_key(ctx, PriceList.name, groups, selectinload(PriceList.items))
@@ -130,6 +134,8 @@ def load_price_lists(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult
             pl = lists.get(name)
             data, errors = _list_data(rows, live)
             try:
+                if pl is not None and not options.update:
+                    raise exists(_("The price list is not valid."))
                 if errors:
                     raise ValidationError(_("The price list is not valid."), errors=errors)
                 data = svc.clean_price_list(ctx, _list_schema.load(data, partial=pl is not None), pl,
@@ -159,13 +165,13 @@ def load_price_lists(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult
         if before != after:
             changes["items"] = [before, after]
         entries.append(("price_list", action, pl.id, changes, None, f"sales.price_list.{action}"))
-    record_changes(ctx, entries)
+    record(ctx, options, entries)
     for name, pl in touched.items():
         for i in groups[name]:
             result = results[i]
             if result is not None and result.status != "rejected":
                 result.id = pl.id
-    return done(results)
+    return done(results, lines)
 
 
 def _set_price(ctx: Any, pl: PriceList, row: dict[str, Any], i: int, products: dict[str, Product],
@@ -176,24 +182,24 @@ def _set_price(ctx: Any, pl: PriceList, row: dict[str, Any], i: int, products: d
     product = products.get(fold(str(code))) if code else None
     if product is None:
         message = _("No product has the code '%(code)s'.", code=code) if code else _("Give the product's code.")
-        return RowResult(i, "rejected", code=name, errors={"product_code": [message]})
+        return RowResult(i, "rejected", key=name, errors={"product_code": [message]})
     errors: dict[str, list[Any]] = {}
     try:
         price = _item_schema.load({"price": cell(row, "price")})["price"] if cell(row, "price") is not None else None
     except SchemaError as exc:
-        return RowResult(i, "rejected", code=name, errors=exc.normalized_messages())
+        return RowResult(i, "rejected", key=name, errors=exc.normalized_messages())
     [(product_id, amount)] = svc.clean_items(ctx, [{"product_id": product.id, "price": price}], errors) or [(0, 0)]
     if errors:
-        return RowResult(i, "rejected", code=name, errors={"price": [m for ms in errors.values() for m in ms]})
+        return RowResult(i, "rejected", key=name, errors={"price": [m for ms in errors.values() for m in ms]})
     item = next((it for it in pl.items if it.product_id == product_id), None)
     if item is not None and item.price == amount:
-        return RowResult(i, "unchanged", code=name)
+        return RowResult(i, "unchanged", key=name)
     key = str(product_id)
     if item is None:
         pl.items.append(PriceListItem(product_id=product_id, price=amount))
         after[key] = str(amount)
-        return RowResult(i, "created", code=name)
+        return RowResult(i, "created", key=name)
     before.setdefault(key, str(item.price))
     item.price = amount
     after[key] = str(amount)
-    return RowResult(i, "updated", code=name)
+    return RowResult(i, "updated", key=name)

@@ -9,7 +9,7 @@ from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.models import Customer, User
 from crmcore.normalize import fold
-from crmcore.services.importer import RowResult
+from crmcore.imports import Row, RowResult
 
 from ..models import Product
 
@@ -108,16 +108,30 @@ def reject(results: list[RowResult | None], positions: Sequence[int], key: str |
     errors = exc.errors or {"row": [exc.message]}
     for i in positions:
         mine = (own or {}).get(i)
-        results[i] = RowResult(i, "rejected", code=key, errors=mine if mine else errors)
+        results[i] = RowResult(i, "rejected", key=key, errors=mine if mine else errors)
 
 
 def invalid(errors: dict[str, list[Any]], what: Any) -> ValidationError:
     return ValidationError(what, errors=errors)
 
 
-def done(results: list[RowResult | None]) -> list[RowResult]:
-    """The results, every row answered (a row left unanswered is a bug: fail loudly)."""
+def split(rows: Sequence[Row]) -> tuple[list[int], list[dict[str, Any]]]:
+    """A batch's ``(line, row)`` pairs as the file's lines and the rows."""
+    return [line for line, _row in rows], [row for _line, row in rows]
+
+
+def exists(what: Any) -> ValidationError:
+    """A row whose key exists, imported without updates (``--no-update``, ``"upsert": false``)."""
+    return ValidationError(what, errors={"row": [_("Already exists; imported without updates.")]})
+
+
+def done(results: list[RowResult | None], lines: Sequence[int]) -> list[RowResult]:
+    """The results by the file's line (they were kept by position in the batch), every row answered
+    (a row left unanswered is a bug: fail loudly, the driver then loads the rows one by one)."""
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
         raise RuntimeError(f"import rows left without a result: {missing[:5]}")
-    return [r for r in results if r is not None]
+    out = [r for r in results if r is not None]
+    for result in out:
+        result.line = lines[result.line]
+    return out

@@ -9,14 +9,15 @@ from marshmallow import ValidationError as SchemaError
 from sqlalchemy import insert
 
 from crmcore.errors import CRMError, ValidationError
-from crmcore.events import record_changes
 from crmcore.i18n import _
-from crmcore.services.importer import RowResult
+from crmcore.imports import ImportOptions, Row, RowResult
+from crmcore.imports.driver import record
 
 from ..models import Invoice, Order, Payment
 from ..schemas import InvoiceSchema, PaymentSchema
 from ..services import orders as svc
-from .common import by_key, cell, customer_id, customers_by_code, done, owner_id, unknown_columns, users_by_name
+from .common import (by_key, cell, customer_id, customers_by_code, done, exists, owner_id, split, unknown_columns,
+                     users_by_name)
 
 INVOICE_COLUMNS = ("number", "customer_code", "order_number", "invoice_date", "due_date", "currency", "amount_total",
                    "state", "owner")
@@ -42,14 +43,15 @@ def _first_pass(rows: Sequence[Any], columns: Sequence[str], key: str) -> tuple[
         if not bad and cell(row, key) is None:
             bad = {key: [_("This field cannot be empty.")]}
         if bad:
-            results[i] = RowResult(i, "rejected", code=cell(row, key) if isinstance(row, dict) else None, errors=bad)
+            results[i] = RowResult(i, "rejected", key=cell(row, key) if isinstance(row, dict) else None, errors=bad)
     return results, [i for i, r in enumerate(results) if r is None]
 
 
-def load_invoices(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
+def load_invoices(ctx: Any, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
     """Create, update or leave unchanged one batch of invoices, by number. The state follows the
     payments (open, partial, paid) unless the file says ``draft`` or ``cancelled``."""
     ctx.require("sales.order.write")
+    lines, rows = split(batch)
     results, live = _first_pass(rows, INVOICE_COLUMNS, "number")
     stored = by_key(ctx, Invoice.number, (str(cell(rows[i], "number")) for i in live))
     customers = customers_by_code(ctx, (cell(rows[i], "customer_code") for i in live))
@@ -61,7 +63,7 @@ def load_invoices(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
         for i in live:
             row, number = rows[i], str(cell(rows[i], "number"))
             if number in created:
-                results[i] = RowResult(i, "rejected", code=number, errors={"number": [
+                results[i] = RowResult(i, "rejected", key=number, errors={"number": [
                     _("Invoice %(number)s is in this file twice.", number=number)]})
                 continue
             errors: dict[str, list[Any]] = {}
@@ -79,6 +81,8 @@ def load_invoices(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
                          if cell(row, k) is not None})
             invoice = stored.get(number)
             try:
+                if invoice is not None and not options.update:
+                    raise exists(_("The invoice is not valid."))
                 if errors:
                     raise ValidationError(_("The invoice is not valid."), errors=errors)
                 data = svc.clean_invoice(ctx, _invoice_schema.load({k: v for k, v in data.items() if v is not None}),
@@ -99,10 +103,10 @@ def load_invoices(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
                         ctx.hook.crm_before_save(ctx=ctx, entity="invoice", obj=invoice, changes=changes,
                                                  created=False)
             except SchemaError as exc:
-                results[i] = RowResult(i, "rejected", code=number, errors=_columns(exc.normalized_messages()))
+                results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.normalized_messages()))
                 continue
             except CRMError as exc:
-                results[i] = RowResult(i, "rejected", code=number, errors=_columns(exc.errors or {"row": [exc.message]}))
+                results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.errors or {"row": [exc.message]}))
                 continue
             if changes:
                 updated.append((invoice, changes, i))
@@ -121,14 +125,15 @@ def load_invoices(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
         entries.append(("invoice", "updated", invoice.id, changes,
                         {"number": invoice.number, "customer_id": invoice.customer_id}, "sales.invoice.updated"))
         results[i] = RowResult(i, "updated", invoice.id, invoice.number)
-    record_changes(ctx, entries)
-    return done(results)
+    record(ctx, options, entries)
+    return done(results, lines)
 
 
-def load_payments(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
+def load_payments(ctx: Any, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
     """Record one batch of payments, by reference (a known reference is ``unchanged``; a payment is
     never changed afterwards). Each adds to what is paid of its invoice, whose state follows."""
     ctx.require("sales.order.write")
+    lines, rows = split(batch)
     results, live = _first_pass(rows, PAYMENT_COLUMNS, "reference")
     known = by_key(ctx, Payment.reference, (str(cell(rows[i], "reference")) for i in live))
     invoices = by_key(ctx, Invoice.number, (cell(rows[i], "invoice_number") for i in live))
@@ -156,10 +161,10 @@ def load_payments(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
                 continue
             clean = svc.clean_payment(ctx, invoice, {**data, "source": "import"})
         except SchemaError as exc:
-            results[i] = RowResult(i, "rejected", code=reference, errors=_columns(exc.normalized_messages()))
+            results[i] = RowResult(i, "rejected", key=reference, errors=_columns(exc.normalized_messages()))
             continue
         except CRMError as exc:
-            results[i] = RowResult(i, "rejected", code=reference, errors=_columns(exc.errors or {"row": [exc.message]}))
+            results[i] = RowResult(i, "rejected", key=reference, errors=_columns(exc.errors or {"row": [exc.message]}))
             continue
         paid.setdefault(invoice.id, (invoice, invoice.amount_paid, invoice.state))
         svc.pay(invoice, clean["amount"])
@@ -178,8 +183,8 @@ def load_payments(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
         entries.append(("invoice", "updated", invoice.id,
                         {"amount_paid": [amount_before, invoice.amount_paid], "state": [state_before, invoice.state]},
                         None, "sales.invoice.paid" if invoice.state == "paid" else "sales.invoice.updated"))
-    record_changes(ctx, entries)
+    record(ctx, options, entries)
     for i, result in enumerate(results):  # a reference twice in this batch: the payment recorded just now
         if result is not None and result.status == "unchanged" and result.id is None:
-            result.id = known[str(result.code)].id
-    return done(results)
+            result.id = known[str(result.key)].id
+    return done(results, lines)

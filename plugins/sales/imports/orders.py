@@ -9,16 +9,16 @@ from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
 from crmcore.errors import CRMError, ValidationError
-from crmcore.events import record_changes
 from crmcore.i18n import _
 from crmcore.normalize import fold
-from crmcore.services.importer import RowResult
+from crmcore.imports import ImportOptions, Row, RowResult
+from crmcore.imports.driver import record
 
 from ..models import Order, OrderLine
 from ..schemas import OrderSchema
 from ..services import orders as svc
-from .common import (by_key, cell, customer_id, customers_by_code, done, group_rows, owner_id, products_by_code, reject,
-                     unknown_columns, users_by_name)
+from .common import (by_key, cell, customer_id, customers_by_code, done, exists, group_rows, owner_id, products_by_code,
+                     reject, split, unknown_columns, users_by_name)
 
 HEAD = ("number", "customer_code", "order_date", "currency", "status", "owner")
 LINE = ("product_code", "description", "quantity", "unit_price", "list_price", "discount_percent", "line_total")
@@ -104,17 +104,18 @@ def _rejection(positions: list[int], errors: dict[str, list[Any]], own: dict[int
         _("Order %(number)s is not imported: one of its lines is not valid.", number=number)]}), per_row
 
 
-def load_orders(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
+def load_orders(ctx: Any, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
     """Create, update (lines replaced) or leave unchanged one batch of order rows, by order number.
 
     A bad line rejects its whole order and nothing else. New orders are written with one INSERT
     per table; changed ones through the ORM; audit, outbox and events in bulk."""
     ctx.require("sales.order.write")
+    lines, rows = split(batch)
     results: list[RowResult | None] = [None] * len(rows)
     for i, row in enumerate(rows):
         bad = unknown_columns(row, COLUMNS)
         if bad:
-            results[i] = RowResult(i, "rejected", code=cell(row, "number") if isinstance(row, dict) else None,
+            results[i] = RowResult(i, "rejected", key=cell(row, "number") if isinstance(row, dict) else None,
                                    errors=bad)
     groups = group_rows(rows, "number", results)
     wanted = [rows[i] for positions in groups.values() for i in positions]
@@ -130,6 +131,9 @@ def load_orders(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
             live = [i for i in positions if i not in own]
             data, line_rows, errors = _order_data(rows, live, refs, own) if live else ({}, [], {})
             order = existing.get(number)
+            if order is not None and not options.update:
+                reject(results, positions, number, exists(_("The order is not valid.")))
+                continue
             clean = None
             try:
                 if live:  # the API's checks (lengths, ranges, types), then the service's rules
@@ -174,8 +178,8 @@ def load_orders(ctx: Any, rows: Sequence[dict[str, Any]]) -> list[RowResult]:
                         "sales.order.updated"))
         for i in positions:
             results[i] = RowResult(i, "updated", order.id, order.number)
-    record_changes(ctx, entries)
-    return done(results)
+    record(ctx, options, entries)
+    return done(results, lines)
 
 
 def _insert(ctx: Any, orders: list[Order]) -> list[int]:

@@ -8,10 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.errors import PermissionDenied
+from crmcore.imports import ImportOptions
+from crmcore.imports.driver import get_kind, import_rows
 from crmcore.models import AuditLog
-from plugins.sales.imports.catalog import load_price_lists, load_products
 from plugins.sales.models import PriceList, Product
 from plugins.sales.services import catalog
+
+
+def load(ctx: Any, kind: str, rows: list[Any], **options: Any) -> list[Any]:
+    """Import ``rows`` of ``kind`` as the bulk API does (the driver, one transaction per batch)."""
+    return import_rows(ctx, get_kind(ctx, kind), rows, ImportOptions(**options))
 
 
 def statuses(results: list[Any]) -> list[str]:
@@ -27,7 +33,7 @@ PRODUCTS = [{"code": "P-1", "name": "Pump", "list_price": "100", "currency": "us
 
 
 def test_products_created_updated_unchanged(ctx: Any) -> None:
-    results = load_products(ctx, PRODUCTS)
+    results = load(ctx, "products", PRODUCTS)
     ctx.session.commit()
     assert statuses(results) == ["created", "created"]
     pump, valve = (ctx.session.get(Product, r.id) for r in results)
@@ -35,10 +41,10 @@ def test_products_created_updated_unchanged(ctx: Any) -> None:
     assert (valve.code, valve.category, valve.cost, valve.currency) == ("P-2", "Parts", Decimal("12.00"), "CNY")
     assert [(a.action, a.entity_id) for a in audits(ctx, "product")] == [("created", str(pump.id)),
                                                                         ("created", str(valve.id))]
-    again = load_products(ctx, PRODUCTS)
+    again = load(ctx, "products", PRODUCTS)
     ctx.session.commit()
     assert statuses(again) == ["unchanged", "unchanged"]
-    changed = load_products(ctx, [{"code": "P-2", "name": "Valve", "list_price": "22"}])
+    changed = load(ctx, "products", [{"code": "P-2", "name": "Valve", "list_price": "22"}])
     ctx.session.commit()
     assert statuses(changed) == ["updated"] and changed[0].id == valve.id
     ctx.session.refresh(valve)
@@ -51,7 +57,7 @@ def test_bad_products_are_rejected_alone(ctx: Any) -> None:
             {"code": "P-3", "name": "Hose", "list_price": "1", "colour": "red"}, {"name": "Nameless", "list_price": "1"},
             {"code": "P-4", "name": "Tap", "list_price": "abc"}, {"code": "P" * 70, "name": "Long", "list_price": "1"},
             {"code": "P-5", "name": "Fine", "list_price": "5"}]
-    results = load_products(ctx, rows)
+    results = load(ctx, "products", rows)
     ctx.session.commit()
     assert statuses(results) == ["rejected"] * 6 + ["created"]
     assert "list_price" in results[0].errors and "list_price" in results[1].errors
@@ -61,7 +67,7 @@ def test_bad_products_are_rejected_alone(ctx: Any) -> None:
 
 
 def test_one_code_twice_in_a_batch_is_one_product(ctx: Any) -> None:
-    results = load_products(ctx, [{"code": "P-1", "name": "Pump", "list_price": "1"},
+    results = load(ctx, "products", [{"code": "P-1", "name": "Pump", "list_price": "1"},
                                   {"code": "P-1", "name": "Pump", "list_price": "2"}])
     ctx.session.commit()
     assert statuses(results) == ["created", "updated"] and results[0].id == results[1].id
@@ -77,15 +83,15 @@ def test_price_lists_by_name_with_a_price_per_row(ctx: Any, products: list[Any])
     rows = [{"price_list": "Dealers", "currency": "USD", "product_code": "P-1", "price": "9"},
             {"price_list": "Dealers", "product_code": "P-2", "price": "8.5"},
             {"price_list": "Retail", "product_code": "P-1", "price": "12"}]
-    results = load_price_lists(ctx, rows)
+    results = load(ctx, "price_lists", rows)
     ctx.session.commit()
     assert statuses(results) == ["created"] * 3
     dealers = ctx.session.scalar(select(PriceList).where(PriceList.name == "Dealers"))
     assert results[0].id == results[1].id == dealers.id and dealers.currency == "USD"
     assert {i.product.code: i.price for i in dealers.items} == {"P-1": Decimal("9.00"), "P-2": Decimal("8.50")}
-    assert statuses(load_price_lists(ctx, rows)) == ["unchanged"] * 3
+    assert statuses(load(ctx, "price_lists", rows)) == ["unchanged"] * 3
     n = len(audits(ctx, "price_list"))
-    results = load_price_lists(ctx, [{"price_list": "Dealers", "product_code": "P-2", "price": "7"},
+    results = load(ctx, "price_lists", [{"price_list": "Dealers", "product_code": "P-2", "price": "7"},
                                      {"price_list": "Dealers", "product_code": "P-3", "price": "6"}])
     ctx.session.commit()
     assert statuses(results) == ["updated", "created"]
@@ -104,7 +110,7 @@ def test_bad_price_rows(ctx: Any, products: list[Any]) -> None:
             {"price_list": "Bad", "currency": "dollars", "product_code": "P-1", "price": "5"},
             {"price_list": "Mixed", "currency": "USD", "product_code": "P-1", "price": "5"},
             {"price_list": "Mixed", "currency": "EUR", "product_code": "P-2", "price": "5"}]
-    results = load_price_lists(ctx, rows)
+    results = load(ctx, "price_lists", rows)
     ctx.session.commit()
     assert statuses(results) == ["rejected", "rejected", "created", "rejected", "rejected", "rejected"]
     assert results[0].errors == {"product_code": ["No product has the code 'P-404'."]}
@@ -116,7 +122,7 @@ def test_only_who_keeps_the_catalogue_imports_it(rt: Any, make_user: Any) -> Non
     rep, _headers = make_user("sales")
     ctx = rt.context(actor=rep, source="test")
     with pytest.raises(PermissionDenied):
-        load_products(ctx, PRODUCTS)
+        load(ctx, "products", PRODUCTS)
     with pytest.raises(PermissionDenied):
-        load_price_lists(ctx, [])
+        load(ctx, "price_lists", [])
     assert ctx.session.scalar(select(func.count()).select_from(Product)) == 0

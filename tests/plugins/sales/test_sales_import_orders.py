@@ -10,10 +10,16 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.errors import Conflict, PermissionDenied
+from crmcore.imports import ImportOptions
+from crmcore.imports.driver import get_kind, import_rows
 from crmcore.models import AuditLog
-from plugins.sales.imports.orders import load_orders
 from plugins.sales.models import Order
 from plugins.sales.services import catalog, orders
+
+
+def load(ctx: Any, kind: str, rows: list[Any], **options: Any) -> list[Any]:
+    """Import ``rows`` of ``kind`` as the bulk API does (the driver, one transaction per batch)."""
+    return import_rows(ctx, get_kind(ctx, kind), rows, ImportOptions(**options))
 
 
 @pytest.fixture
@@ -45,7 +51,7 @@ def audits(ctx: Any) -> int:
 
 
 def test_orders_are_created_with_totals_as_the_service_computes_them(ctx: Any, setup: dict[str, Any]) -> None:
-    results = load_orders(ctx, rows())
+    results = load(ctx, "orders", rows())
     ctx.session.commit()
     assert statuses(results) == ["created"] * 3
     assert results[0].id == results[1].id != results[2].id
@@ -64,10 +70,10 @@ def test_orders_are_created_with_totals_as_the_service_computes_them(ctx: Any, s
 
 
 def test_the_same_file_again_changes_nothing(ctx: Any, setup: dict[str, Any]) -> None:
-    load_orders(ctx, rows())
+    load(ctx, "orders", rows())
     ctx.session.commit()
     before = audits(ctx)
-    results = load_orders(ctx, rows())
+    results = load(ctx, "orders", rows())
     ctx.session.commit()
     assert statuses(results) == ["unchanged"] * 3
     assert audits(ctx) == before
@@ -75,10 +81,10 @@ def test_the_same_file_again_changes_nothing(ctx: Any, setup: dict[str, Any]) ->
 
 
 def test_a_changed_order_gets_its_lines_replaced(ctx: Any, setup: dict[str, Any]) -> None:
-    first = load_orders(ctx, rows())
+    first = load(ctx, "orders", rows())
     ctx.session.commit()
     changed = [line("SO-1", "C-1", "P-2", "5", "18")] + rows()[2:]
-    results = load_orders(ctx, changed)
+    results = load(ctx, "orders", changed)
     ctx.session.commit()
     assert statuses(results) == ["updated", "unchanged"]
     ctx.session.expire_all()
@@ -93,7 +99,7 @@ def test_a_changed_order_gets_its_lines_replaced(ctx: Any, setup: dict[str, Any]
 def test_a_bad_line_refuses_its_whole_order_and_nothing_else(ctx: Any, setup: dict[str, Any]) -> None:
     bad = rows()
     bad[1]["quantity"] = "three"
-    results = load_orders(ctx, bad)
+    results = load(ctx, "orders", bad)
     ctx.session.commit()
     assert statuses(results) == ["rejected", "rejected", "created"]
     assert "quantity" in results[1].errors
@@ -104,7 +110,7 @@ def test_a_bad_line_refuses_its_whole_order_and_nothing_else(ctx: Any, setup: di
 def test_unknown_customer_and_product_codes_are_named(ctx: Any, setup: dict[str, Any]) -> None:
     data = [line("SO-7", "NOPE", "P-1", "1", "1"), line("SO-8", "C-1", "P-404", "1", "1"),
             line("SO-8", "C-1", "P-1", "1", "1"), line("SO-9", "C-2", "P-1", "1", "1")]
-    results = load_orders(ctx, data)
+    results = load(ctx, "orders", data)
     ctx.session.commit()
     assert statuses(results) == ["rejected", "rejected", "rejected", "created"]
     assert results[0].errors == {"customer_code": ["No customer has the code 'NOPE'."]}
@@ -114,7 +120,7 @@ def test_unknown_customer_and_product_codes_are_named(ctx: Any, setup: dict[str,
 
 def test_lines_of_one_order_must_agree_on_the_order(ctx: Any, setup: dict[str, Any]) -> None:
     data = [line("SO-1", "C-1", "P-1", "1", "1"), line("SO-1", "C-2", "P-2", "1", "1")]
-    results = load_orders(ctx, data)
+    results = load(ctx, "orders", data)
     assert statuses(results) == ["rejected", "rejected"]
     assert "C-1" in results[1].errors["customer_code"][0]
 
@@ -125,7 +131,7 @@ def test_the_service_rules_reject_with_their_reasons(ctx: Any, setup: dict[str, 
             line("SO-3", "C-1", "P-1", "1", "1", currency="dollars"), {"number": "SO-4", "customer_code": "C-1",
                                                                          "colour": "red"}, {"customer_code": "C-1"},
             line("SO-5", "C-1", "P-1", "1", "1", discount_percent="150"), line("SO-6" * 20, "C-1", "P-1", "1", "1")]
-    results = load_orders(ctx, data)
+    results = load(ctx, "orders", data)
     assert statuses(results) == ["rejected"] * 7
     assert "status" in results[0].errors and "order_date" in results[1].errors
     assert "currency" in results[2].errors and "colour" in results[3].errors and "number" in results[4].errors
@@ -136,11 +142,11 @@ def test_a_cancelled_order_cannot_be_changed(ctx: Any, setup: dict[str, Any]) ->
     data = rows()[:2]
     for row in data:
         row["status"] = "cancelled"
-    load_orders(ctx, data)
+    load(ctx, "orders", data)
     ctx.session.commit()
-    assert statuses(load_orders(ctx, data)) == ["unchanged", "unchanged"]
+    assert statuses(load(ctx, "orders", data)) == ["unchanged", "unchanged"]
     data[0]["quantity"] = "9"
-    results = load_orders(ctx, data)
+    results = load(ctx, "orders", data)
     assert statuses(results) == ["rejected", "rejected"]
     assert results[0].errors == {"row": ["Order SO-1 is cancelled; it cannot be changed."]}
     with pytest.raises(Conflict):
@@ -151,7 +157,7 @@ def test_deleted_customers_take_no_orders(ctx: Any, setup: dict[str, Any]) -> No
     from crmcore.services.customers import delete_customer
 
     delete_customer(ctx, setup["beta"].id)
-    results = load_orders(ctx, rows())
+    results = load(ctx, "orders", rows())
     assert statuses(results) == ["created", "created", "rejected"]
     assert "deleted" in results[2].errors["customer_code"][0]
 
@@ -159,4 +165,4 @@ def test_deleted_customers_take_no_orders(ctx: Any, setup: dict[str, Any]) -> No
 def test_only_who_records_orders_imports_them(rt: Any, setup: dict[str, Any], make_user: Any) -> None:
     rep, _headers = make_user("sales")
     with pytest.raises(PermissionDenied):
-        load_orders(rt.context(actor=rep, source="test"), rows())
+        load(rt.context(actor=rep, source="test"), "orders", rows())
