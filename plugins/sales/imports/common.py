@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
@@ -42,8 +43,8 @@ def by_key(ctx: Any, column: Any, keys: Iterable[Any], *options: Any) -> dict[An
 
 
 def customers_by_code(ctx: Any, codes: Iterable[str | None]) -> dict[str, Customer]:
-    """Customers by code (codes are keys, stored folded)."""
-    return by_key(ctx, Customer.code, (fold(c) for c in codes if c))
+    """Customers by code (codes are keys, stored folded), without their tags and owner."""
+    return by_key(ctx, Customer.code, (fold(c) for c in codes if c), lazyload("*"))
 
 
 def products_by_code(ctx: Any, codes: Iterable[str | None]) -> dict[str, Product]:
