@@ -71,8 +71,8 @@ def runtime(url: str, folder: Path) -> Any:
             {"code": f"C{i:05d}", "name": f"客户 {i}", "kind": "organization", "stage": "customer", "currency": "CNY",
              "attributes": {}, "version": 1, "created_at": now, "updated_at": now} for i in range(CUSTOMERS)])
         conn.execute(insert(Product.__table__), [
-            {"code": f"P{i:04d}", "name": f"产品 {i}", "unit": "pcs", "list_price": Decimal("10.00"), "currency": "CNY",
-             "active": True, "source": "crm", "version": 1, "created_at": now, "updated_at": now}
+            {"code": f"P{i:04d}", "name": f"产品 {i}", "unit": "pcs", "list_price": Decimal("10.00"),
+             "currency": "CNY", "active": True, "source": "crm", "version": 1, "created_at": now, "updated_at": now}
             for i in range(PRODUCTS)])
     return rt
 
@@ -131,7 +131,8 @@ def baseline(rt: Any, path: Path, audit: str) -> float:
         for number, order in orders.items():
             order["total"] = sum((ln["line_total"] for ln in lines[number]), Decimal("0.00"))
             order["list_total"] = cents(sum((ln["quantity"] * ln["list_price"] for ln in lines[number]), Decimal(0)))
-        ids = list(session.execute(insert(Order.__table__).returning(Order.__table__.c.id, sort_by_parameter_order=True),
+        table = Order.__table__
+        ids = list(session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                    list(orders.values())).scalars())
         session.execute(insert(OrderLine.__table__), [{"order_id": oid, **ln} for number, oid in zip(orders, ids)
                                                       for ln in lines[number]])

@@ -45,6 +45,12 @@ def _payments(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResu
     return load_payments(ctx, rows, options)
 
 
+def _opportunities(ctx: Any, rows: list[Row], options: ImportOptions) -> list[RowResult]:
+    from .opportunities import load_opportunities
+
+    return load_opportunities(ctx, rows, options)
+
+
 CUSTOMER = Column("customer_code", _("Code of the customer (see the customers import)"), required=True)
 OWNER = Column("owner", _("User name of the owner (default: the customer's owner)"))
 CURRENCY = Column("currency", _("Three-letter ISO 4217 code (default: the customer's currency)"))
@@ -118,4 +124,23 @@ KINDS = [
             Column("amount", _("Amount paid, more than zero"), required=True),
             Column("currency", _("Must be the invoice's currency (default)")),
         ), load=_payments),
+    ImportKind(
+        name="opportunities", label=_("Opportunities"), permission="sales.opportunity.import", key="number",
+        entity="opportunity", key_of=_text_key("number"),
+        columns=(
+            Column("number", _("The opportunity's number in the system it comes from: a number imported before "
+                               "updates that opportunity"), required=True),
+            Column("name", _("Name; required for a new opportunity")),
+            Column("customer_code", _("Code of the customer; required for a new opportunity")),
+            Column("stage", _("Name of the stage (default: the first open stage); a lost stage needs lost_reason")),
+            Column("amount", _("Expected amount")),
+            Column("currency", _("Three-letter ISO 4217 code (default: the customer's currency)")),
+            Column("expected_close_date", _("Expected close date, e.g. 2026-06-30")),
+            Column("probability", _("Whole number from 0 to 100 (default: the stage's)")),
+            Column("owner", _("User name of the owner (default: whoever imports, else the customer's owner)")),
+            Column("lost_reason", _("Why it was lost")),
+            Column("competitor", _("Competitor")),
+            Column("source_channel", _("Where it came from")),
+            Column("notes", _("Notes")),
+        ), load=_opportunities),
 ]

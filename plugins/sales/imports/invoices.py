@@ -114,8 +114,10 @@ def load_invoices(ctx: Any, batch: Sequence[Row], options: ImportOptions = Impor
                 results[i] = RowResult(i, "unchanged", invoice.id, number)
     ctx.session.flush()
     new = list(created.values())
-    ids = list(ctx.session.scalars(insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
-                                   [{k: getattr(inv, k) for k in INVOICE_VALUES} for inv, _c, _i in new])) if new else []
+    table = Invoice.__table__
+    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                   [{k: getattr(inv, k) for k in INVOICE_VALUES} for inv, _c, _i in new])) \
+        if new else []
     entries = []
     for (invoice, changes, i), new_id in zip(new, ids):
         entries.append(("invoice", "created", new_id, changes,
@@ -171,7 +173,8 @@ def load_payments(ctx: Any, batch: Sequence[Row], options: ImportOptions = Impor
         known[reference] = Payment(invoice_id=invoice.id, **clean)  # the same reference again in this batch
         new.append((clean, invoice, i))
     ctx.session.flush()  # what is paid of the invoices
-    ids = list(ctx.session.scalars(insert(Payment).returning(Payment.id, sort_by_parameter_order=True),
+    table = Payment.__table__
+    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                    [{"invoice_id": inv.id, **clean} for clean, inv, _i in new])) if new else []
     entries: list[tuple[Any, ...]] = []
     for (clean, invoice, i), new_id in zip(new, ids):

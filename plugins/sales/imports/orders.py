@@ -169,13 +169,13 @@ def load_orders(ctx: Any, batch: Sequence[Row], options: ImportOptions = ImportO
     ids = _insert(ctx, [order for order, _changes, _pos in created])
     entries = []
     for (order, changes, positions), new_id in zip(created, ids):
-        entries.append(("order", "created", new_id, changes, {"number": order.number, "customer_id": order.customer_id},
-                        "sales.order.created"))
+        entries.append(("order", "created", new_id, changes,
+                        {"number": order.number, "customer_id": order.customer_id}, "sales.order.created"))
         for i in positions:
             results[i] = RowResult(i, "created", new_id, order.number)
     for order, changes, positions in updated:
-        entries.append(("order", "updated", order.id, changes, {"number": order.number, "customer_id": order.customer_id},
-                        "sales.order.updated"))
+        entries.append(("order", "updated", order.id, changes,
+                        {"number": order.number, "customer_id": order.customer_id}, "sales.order.updated"))
         for i in positions:
             results[i] = RowResult(i, "updated", order.id, order.number)
     record(ctx, options, entries)
@@ -187,11 +187,12 @@ def _insert(ctx: Any, orders: list[Order]) -> list[int]:
     if not orders:
         return []
     values = [{key: getattr(order, key) for key in ORDER_VALUES} for order in orders]
-    ids = list(ctx.session.scalars(insert(Order).returning(Order.id, sort_by_parameter_order=True), values))
+    table = Order.__table__
+    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values))
     lines = [{"order_id": oid, **{key: getattr(ln, key) for key in LINE_VALUES}}
              for order, oid in zip(orders, ids) for ln in order.lines]
     if lines:
-        ctx.session.execute(insert(OrderLine), lines)
+        ctx.session.execute(insert(OrderLine.__table__), lines)
     return ids
 
 

@@ -52,7 +52,8 @@ def test_bulk_endpoints_answer_per_row(client: Any, ctx: Any, refs: dict[str, st
                        ("invoices", [{"number": "INV-1", "customer_code": "C-1", "order_number": "SO-1",
                                       "invoice_date": "2026-03-02", "due_date": "2026-04-01", "amount_total": "20"}]),
                        ("payments", [{"reference": "B-1", "invoice_number": "INV-1", "paid_on": "2026-03-03",
-                                      "amount": "20"}])):
+                                      "amount": "20"}]),
+                       ("opportunities", [{"number": "OPP-1", "name": "Pumps", "customer_code": "C-1"}])):
         answer = client.post(f"/api/v1/sales/{path}/bulk", json={path.replace("-", "_"): rows}, headers=headers)
         assert (path, answer.status_code, answer.json["summary"]) == (path, 200, {"created": 1})
     ctx.session.expire_all()
@@ -129,5 +130,6 @@ def test_crm_import_orders_from_a_file(runner: Any, ctx: Any, refs: dict[str, st
     again = runner.invoke(cli, args=["import", "orders", str(path)])
     assert "unchanged 2" in again.output
     listed = runner.invoke(cli, args=["import", "--help"])
-    assert all(name in listed.output for name in ("orders", "invoices", "payments", "products", "price_lists"))
+    assert all(name in listed.output for name in ("orders", "invoices", "payments", "products", "price_lists",
+                                                  "opportunities"))
     assert count(ctx, PriceList) == 0
