@@ -145,9 +145,12 @@ def _dispatch(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    for ctx, ev, lifecycle in pending:
-        fresh = ctx.fresh()
-        try:
+    contexts: dict[int, Any] = {}  # one new session per writer's context, not per event (a bulk import sends many)
+    try:
+        for ctx, ev, lifecycle in pending:
+            fresh = contexts.get(id(ctx))
+            if fresh is None:
+                fresh = contexts[id(ctx)] = ctx.fresh()
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
                 _call_each(ctx.hook.crm_after_commit, ctx=fresh, entity=entity, action=action,
@@ -155,7 +158,8 @@ def _dispatch(session: Session) -> None:
             _call_each(ctx.hook.crm_event, ctx=fresh, event=ev)
             if fresh.session.in_transaction():
                 fresh.session.commit()
-        finally:
+    finally:
+        for fresh in contexts.values():
             fresh.session.close()
 
 

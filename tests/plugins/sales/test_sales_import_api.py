@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from crmcore import hookimpl
 from crmcore.imports import ImportOptions
 from crmcore.imports.driver import get_kind, import_rows
 from crmcore.models import AuditLog
@@ -133,3 +134,29 @@ def test_crm_import_orders_from_a_file(runner: Any, ctx: Any, refs: dict[str, st
     assert all(name in listed.output for name in ("orders", "invoices", "payments", "products", "price_lists",
                                                   "opportunities"))
     assert count(ctx, PriceList) == 0
+
+
+class Spy:
+    """A plugin that notes every event it is sent after commit."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def crm_event(self, ctx: Any, event: Any) -> None:
+        self.events.append((event.name, event.data.get("number")))
+
+
+def test_each_imported_record_sends_its_event_after_commit(make_app: Any, make_customer: Any) -> None:
+    spy = Spy()
+    app = make_app(plugins=[("spy", spy)], PLUGINS=["plugins.sales"])
+    rt = app.extensions["crm"]
+    ctx = rt.context(source="test")
+    make_customer("Acme", code="C-1")
+    catalog.create_product(ctx, {"code": "P-1", "name": "Item", "list_price": "10"})
+    spy.events.clear()
+    results = import_rows(ctx, get_kind(ctx, "orders"), [line("SO-1"), line("SO-1"), line("SO-2"), line("SO-3", "P-9")])
+    assert [r.status for r in results] == ["created", "created", "created", "rejected"]
+    assert spy.events == [("sales.order.created", "SO-1"), ("sales.order.created", "SO-2")]
+    import_rows(ctx, get_kind(ctx, "orders"), [line("SO-1", quantity="2"), line("SO-2")])
+    assert spy.events[2:] == [("sales.order.updated", "SO-1")]
