@@ -86,9 +86,9 @@ def record_change(ctx: ServiceContext, entity: str, action: str, entity_id: Any,
     return emit(ctx, ev, lifecycle=(entity, action, entity_id, changes))
 
 
-def record_changes(ctx: ServiceContext, entries: list[tuple[str, str, Any, dict[str, Any] | None, dict[str, Any] | None]],
-                   *, audit: bool = True) -> list[Event]:
-    """``record_change`` for many changes at once, each ``(entity, action, entity_id, changes, data)``:
+def record_changes(ctx: ServiceContext, entries: list[tuple[Any, ...]], *, audit: bool = True) -> list[Event]:
+    """``record_change`` for many changes at once, each ``(entity, action, entity_id, changes, data)``
+    or with a sixth item, the event's name (default ``<entity>.<action>``):
     the same audit entries, outbox rows and events after commit, written with one bulk INSERT per
     table instead of one ORM object per row (for imports and syncs storing many records at once).
     ``audit=False``: no audit entry per change (a bulk import audited by one entry per batch)."""
@@ -97,9 +97,9 @@ def record_changes(ctx: ServiceContext, entries: list[tuple[str, str, Any, dict[
     pending = []
     handlers = active_handlers(ctx)
     actor_id = getattr(ctx.actor, "id", None)
-    for entity, action, entity_id, changes, data in entries:
+    for entity, action, entity_id, changes, data, *name in entries:
         changes = changes or {}
-        ev = Event(name=f"{entity}.{action}", entity=entity, entity_id=entity_id,
+        ev = Event(name=name[0] if name and name[0] else f"{entity}.{action}", entity=entity, entity_id=entity_id,
                    data=jsonable({"changes": changes, **(data or {})}), actor_id=actor_id)
         audits.append({"actor_id": actor_id, "actor_label": ctx.actor_label, "source": ctx.source, "action": action,
                        "entity": entity, "entity_id": str(entity_id), "changes": ev.data["changes"],

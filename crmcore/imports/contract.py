@@ -78,6 +78,8 @@ class ImportKind:
         :func:`plain_cells`. Raise ``crmcore.errors.ValidationError`` to reject the record.
     :param key_of: the row's key as stored (folded), to find repeated keys in a batch; default: the
         key column's value, folded.
+    :param grouped: consecutive rows with the same key are ONE record (an order's lines): a batch,
+        a transaction and the row-by-row retry never cut them apart, and the loader gets them together.
     :param batch_size: rows per transaction.
     :param api_max_rows: the most rows one bulk API call takes.
     """
@@ -93,6 +95,7 @@ class ImportKind:
     extra_keys: tuple[str, ...] = ()
     convert: Callable[[dict[str, str]], dict[str, Any]] = plain_cells
     key_of: Callable[[dict[str, Any]], str | None] | None = None
+    grouped: bool = False
     batch_size: int = 1000
     api_max_rows: int = 1000
 

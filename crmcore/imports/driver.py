@@ -6,7 +6,6 @@ import csv
 import gc
 import os
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,16 +83,33 @@ def _runs(kind: ImportKind, rows: list[tuple[int, Row]]) -> Iterator[list[tuple[
     updates what the earlier one wrote, as if the rows were imported one by one."""
     run: list[tuple[int, Row]] = []
     seen: set[str] = set()
+    last = None
     for item in rows:
         key = kind.row_key(item[1][1])
-        if key is not None and key in seen:
+        if key is not None and key in seen and not (kind.grouped and key == last):
             yield run
             run, seen = [], set()
         if key is not None:
             seen.add(key)
         run.append(item)
+        last = key
     if run:
         yield run
+
+
+def _units(kind: ImportKind, rows: list[Row]) -> list[list[Row]]:
+    """The rows one by one; for a grouped kind, each record's consecutive rows together."""
+    if not kind.grouped:
+        return [[row] for row in rows]
+    units: list[list[Row]] = []
+    last: Any = object()
+    for row in rows:
+        key = kind.row_key(row[1])
+        if key is None or key != last:
+            units.append([])
+        units[-1].append(row)
+        last = key
+    return units
 
 
 def load_batch(ctx: ServiceContext, kind: ImportKind, records: list[Record], options: ImportOptions) -> list[RowResult]:
@@ -113,6 +129,14 @@ def load_batch(ctx: ServiceContext, kind: ImportKind, records: list[Record], opt
             results[pos] = bad
         else:
             good.append((pos, (line, raw)))
+    if kind.grouped:  # a row rejected here takes the other rows of its record with it
+        refused = {kind.row_key(raw): r.line for pos, (_line, raw) in enumerate(records)
+                   if (r := results.get(pos)) is not None and isinstance(raw, dict) and kind.row_key(raw)}
+        for pos, (line, raw) in [item for item in good if kind.row_key(item[1][1]) in refused]:
+            key = kind.row_key(raw)
+            results[pos] = RowResult(line, REJECTED, key=key, errors={"row": [
+                _("Rejected with line %(line)s, a row of the same record.", line=refused[key])]})
+        good = [item for item in good if item[0] not in results]
     for run in _runs(kind, good):
         for (pos, _row), result in zip(run, _load_run(ctx, kind, [row for _pos, row in run], options), strict=True):
             results[pos] = result
@@ -147,13 +171,12 @@ def _load_run(ctx: ServiceContext, kind: ImportKind, rows: list[Row], options: I
         raise  # the actor may not import at all: no row is to blame
     except (CRMError, SQLAlchemyError) as exc:
         ctx.session.rollback()
-        if len(rows) > 1:
-            return [result for row in rows for result in _load_run(ctx, kind, [row], options)]
+        units = _units(kind, rows)
+        if len(units) > 1:
+            return [result for unit in units for result in _load_run(ctx, kind, unit, options)]
         if retry and isinstance(exc, Conflict):  # written meanwhile by another transaction: now an update
             return _load_run(ctx, kind, rows, options, retry=False)
-        line, raw = rows[0]
-        key = raw.get(kind.key)
-        return [rejected(line, str(key) if key is not None else None, exc)]
+        return [rejected(line, kind.row_key(raw), exc) for line, raw in rows]
 
 
 def _audit_batch(ctx: ServiceContext, kind: ImportKind, rows: list[Row], results: list[RowResult]) -> None:
@@ -175,10 +198,25 @@ def record(ctx: ServiceContext, options: ImportOptions,
         record_changes(ctx, entries, audit=options.audit == "row")
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
+def _chunks(items: Iterable[Any], size: int, kind: ImportKind | None = None) -> Iterator[list[Any]]:
+    """``(line, row)`` items in lists of ``size``; for a grouped kind, a list goes on past ``size`` to the
+    end of its last record (the rows with the same key in a row)."""
+    grouped = kind is not None and kind.grouped
+    chunk: list[Any] = []
+    last = None
+    for item in items:
+        key = _key(kind, item[1]) if grouped and kind is not None else None
+        if len(chunk) >= size and not (key is not None and key == last):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+        last = key
+    if chunk:
         yield chunk
+
+
+def _key(kind: ImportKind, raw: Any) -> str | None:
+    return kind.row_key(raw) if isinstance(raw, dict) else None
 
 
 def import_rows(ctx: ServiceContext, kind: ImportKind, rows: list[Any], options: ImportOptions | None = None
@@ -189,7 +227,7 @@ def import_rows(ctx: ServiceContext, kind: ImportKind, rows: list[Any], options:
     if len(rows) > kind.api_max_rows:
         raise TooManyRows(kind.name, kind.api_max_rows, len(rows))
     out: list[RowResult] = []
-    for chunk in _chunks(enumerate(rows, start=1), kind.batch_size):
+    for chunk in _chunks(enumerate(rows, start=1), kind.batch_size, kind):
         out += load_batch(ctx, kind, chunk, options)
     return out
 
@@ -246,7 +284,7 @@ def import_file(ctx: ServiceContext, kind: ImportKind, path: str, *, encoding: s
 
     try:
         with fh:
-            for chunk in _chunks(read_csv(fh, used, convert=convert), kind.batch_size):
+            for chunk in _chunks(read_csv(fh, used, convert=convert), kind.batch_size, kind):
                 for result in load_batch(ctx, kind, chunk, options):
                     summary.add(result)
                     if result.status == REJECTED:

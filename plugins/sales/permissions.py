@@ -13,6 +13,7 @@ PERMISSIONS = [
     Permission("sales.lead.import", _("Import leads in bulk"), ("manager",)),
     Permission("sales.opportunity.read", _("See opportunities and the pipeline"), READERS),
     Permission("sales.opportunity.write", _("Create opportunities and move them between stages"), WRITERS),
+    Permission("sales.opportunity.import", _("Import opportunities in bulk"), ("manager",)),
     Permission("sales.stage.manage", _("Define opportunity stages"), ()),
     Permission("sales.product.read", _("See products and price lists"), READERS + ("service",)),
     Permission("sales.product.write", _("Change products and price lists"), ("manager",)),

@@ -6,6 +6,7 @@ from typing import Any
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import expected_version, page, with_etag
+from crmcore.imports.api import add_bulk_route
 
 from ..schemas import PriceListSchema, ProductListArgs, ProductPage, ProductSchema, ProductUpdateSchema, RateSchema
 from ..services import catalog as svc
@@ -88,3 +89,7 @@ def patch_price_list(data: dict[str, Any], price_list_id: int) -> Any:
 def set_rate(data: dict[str, Any]) -> Any:
     """Set how many units of the base currency one unit of ``currency`` is worth"""
     return money.set_rate(current_ctx(), data["currency"], data["rate"])
+
+
+add_bulk_route(blp, "products", rule="/products/bulk")
+add_bulk_route(blp, "price_lists", rule="/price-lists/bulk")

@@ -6,6 +6,7 @@ from typing import Any
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import expected_version, page, with_etag
+from crmcore.imports.api import add_bulk_route
 
 from ..schemas import (BoardArgs, BoardColumnSchema, MoveSchema, OpportunityListArgs, OpportunityPage,
                        OpportunitySchema, OpportunityUpdateSchema, StageHistorySchema, StageSchema, SuggestionSchema)
@@ -123,3 +124,6 @@ def opportunity_suggestions(opportunity_id: int) -> Any:
 def customer_suggestions(customer_id: int) -> Any:
     """Cross-sell suggestions from the plugins for a customer"""
     return suggestions.for_customer(current_ctx(), customer_id)
+
+
+add_bulk_route(blp, "opportunities", rule="/opportunities/bulk")

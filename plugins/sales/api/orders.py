@@ -6,6 +6,7 @@ from typing import Any
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import cursor_page, page
+from crmcore.imports.api import add_bulk_route
 
 from ..schemas import (CustomerSalesSchema, InvoiceListArgs, InvoicePage, InvoiceSchema, OrderListArgs, OrderPage,
                        OrderSchema, PaymentSchema)
@@ -75,3 +76,8 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Any:
 def customer_summary(customer_id: int) -> Any:
     """A customer's order history and receivables per currency"""
     return svc.customer_summary(current_ctx(), customer_id)
+
+
+add_bulk_route(blp, "orders", rule="/orders/bulk")
+add_bulk_route(blp, "invoices", rule="/invoices/bulk")
+add_bulk_route(blp, "payments", rule="/payments/bulk")

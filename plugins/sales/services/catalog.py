@@ -48,7 +48,10 @@ def list_products(ctx: ServiceContext, *, q: str | None = None, category: str | 
     return list(items), int(total or 0)
 
 
-def _clean_product(ctx: ServiceContext, data: dict[str, Any], existing: Product | None) -> dict[str, Any]:
+def clean_product(ctx: ServiceContext, data: dict[str, Any], existing: Product | None, *, codes_checked: bool = False
+                  ) -> dict[str, Any]:
+    """The one validation of a product (API, admin, ERP sync, importer): cleaned data or ``ValidationError``.
+    ``codes_checked``: the caller (a bulk import) made sure no other product has the code, for many at once."""
     # the code is a key (folded); the name and other text are stored as given (the ERP's name stays the ERP's)
     data = {k: ((fold(v) if k == "code" else tidy(v)) if isinstance(v, str) and k != "description" else v)
             for k, v in data.items()}
@@ -56,7 +59,7 @@ def _clean_product(ctx: ServiceContext, data: dict[str, Any], existing: Product 
     for key in ("code", "name"):
         if (existing is None or key in data) and not data.get(key):
             errors[key] = [_("This field cannot be empty.")]
-    if data.get("code"):
+    if data.get("code") and not codes_checked:
         other = ctx.session.scalar(select(Product).where(Product.code == data["code"]))
         if other is not None and (existing is None or other.id != existing.id):
             errors["code"] = [_("Code '%(code)s' is already used by product '%(name)s'.", code=data["code"],
@@ -74,11 +77,21 @@ def _clean_product(ctx: ServiceContext, data: dict[str, Any], existing: Product 
     return data
 
 
+def new_product(ctx: ServiceContext) -> Product:
+    """An empty product with the defaults of a new one (the base currency, free)."""
+    return Product(currency=ctx.settings["DEFAULT_CURRENCY"], list_price=Decimal("0.00"))
+
+
+def new_price_list(ctx: ServiceContext) -> PriceList:
+    """An empty price list in the base currency."""
+    return PriceList(currency=ctx.settings["DEFAULT_CURRENCY"])
+
+
 def create_product(ctx: ServiceContext, data: dict[str, Any]) -> Product:
     ctx.require("sales.product.write")
-    data = _clean_product(ctx, data, None)
+    data = clean_product(ctx, data, None)
     with unit_of_work(ctx):
-        product = Product(currency=ctx.settings["DEFAULT_CURRENCY"], list_price=Decimal("0.00"))
+        product = new_product(ctx)
         changes = apply_changes(product, data, PRODUCT_FIELDS)
         ctx.session.add(product)
         ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=True)
@@ -92,7 +105,7 @@ def update_product(ctx: ServiceContext, product_id: int, data: dict[str, Any], *
     product = get_product(ctx, product_id)
     ctx.require("sales.product.write")
     check_version(product, expected_version, if_match)
-    data = _clean_product(ctx, data, product)
+    data = clean_product(ctx, data, product)
     with unit_of_work(ctx):
         changes = apply_changes(product, data, PRODUCT_FIELDS)
         if changes:
@@ -115,7 +128,7 @@ def list_price_lists(ctx: ServiceContext) -> list[PriceList]:
     return list(ctx.session.scalars(select(PriceList).order_by(PriceList.name)))
 
 
-def _clean_items(ctx: ServiceContext, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
+def clean_items(ctx: ServiceContext, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
     out: dict[int, Decimal] = {}
     for i, item in enumerate(items or []):
         pid = item.get("product_id")
@@ -130,17 +143,18 @@ def _clean_items(ctx: ServiceContext, items: list[dict[str, Any]], errors: dict[
     return list(out.items())
 
 
-def save_price_list(ctx: ServiceContext, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:
-    """Create a price list or change one; ``items`` (``[{product_id, price}]``), when given, replace all."""
-    ctx.require("sales.product.write")
-    pl = get_price_list(ctx, price_list_id) if price_list_id is not None else None
+def clean_price_list(ctx: ServiceContext, data: dict[str, Any], pl: PriceList | None, *, name_checked: bool = False
+                     ) -> dict[str, Any]:
+    """The one validation of a price list (API, ERP sync, importer): cleaned data (``items`` as
+    ``[(product_id, price)]`` when given) or ``ValidationError``. ``name_checked``: the caller looked
+    the name up already (a bulk import, for many lists at once)."""
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if pl is None or "name" in data:
         data["name"] = tidy(data.get("name") or "")  # as given: the ERP's list is found again by its name
         if not data["name"]:
             errors["name"] = [_("A price list needs a name.")]
-        else:
+        elif not name_checked:
             other = ctx.session.scalar(select(PriceList).where(PriceList.name == data["name"]))
             if other is not None and (pl is None or other.id != pl.id):
                 errors["name"] = [_("A price list named '%(name)s' exists.", name=data["name"])]
@@ -149,12 +163,23 @@ def save_price_list(ctx: ServiceContext, data: dict[str, Any], price_list_id: in
     for key in ("valid_from", "valid_to"):
         if key in data:
             data[key] = as_date(data[key], key, errors)
-    items = _clean_items(ctx, data["items"], errors) if "items" in data else None
+    items = clean_items(ctx, data["items"], errors) if "items" in data else None
     raise_if(errors, "price list")
+    if items is not None:
+        data["items"] = items
+    return data
+
+
+def save_price_list(ctx: ServiceContext, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:
+    """Create a price list or change one; ``items`` (``[{product_id, price}]``), when given, replace all."""
+    ctx.require("sales.product.write")
+    pl = get_price_list(ctx, price_list_id) if price_list_id is not None else None
+    data = clean_price_list(ctx, data, pl)
+    items = data.pop("items", None)
     with unit_of_work(ctx):
         created = pl is None
         if pl is None:
-            pl = PriceList(currency=ctx.settings["DEFAULT_CURRENCY"])
+            pl = new_price_list(ctx)
             ctx.session.add(pl)
         changes = apply_changes(pl, data, PRICE_LIST_FIELDS)
         if items is not None:
@@ -178,7 +203,7 @@ def set_price(ctx: ServiceContext, price_list_id: int, product_id: int, price: A
     ctx.require("sales.product.write")
     pl = get_price_list(ctx, price_list_id)
     errors: dict[str, list[str]] = {}
-    [(product_id, amount)] = _clean_items(ctx, [{"product_id": product_id, "price": price}], errors) or [(None, None)]
+    [(product_id, amount)] = clean_items(ctx, [{"product_id": product_id, "price": price}], errors) or [(None, None)]
     raise_if(errors, "price list")
     with unit_of_work(ctx):
         item = ctx.session.scalar(select(PriceListItem).where(PriceListItem.price_list_id == pl.id,

@@ -261,3 +261,8 @@ def board(ctx: ServiceContext, *, owner_id: int | None = None, limit_per_stage: 
         out.append({"stage": stage, "count": counts.get(stage.id, 0), "totals": totals.get(stage.id, {}),
                     "opportunities": list(items)})
     return out
+
+
+# The opportunity's one validation and its stage rules, for the importer (which builds many at once).
+clean = _clean
+apply_stage = _apply_stage

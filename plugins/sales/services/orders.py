@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -110,19 +111,29 @@ def _line_values(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
              ln.line_total) for ln in lines]
 
 
-def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
-    """Create or update (by ``number``) an order, e.g. from the ERP.
+@dataclass
+class CleanOrder:
+    """An order's input after its validation (:func:`clean_order`): what :func:`apply_order` writes."""
 
-    ``total`` defaults to the sum of the lines' totals; ``list_total`` to the sum of ``quantity *
-    list_price`` when every line has a list price (else it stays unknown and the order is left
-    out of the price retention rate). The owner defaults to the customer's owner.
-    """
-    ctx.require("sales.order.write")
+    data: dict[str, Any]
+    lines: list[OrderLine] | None
+    total: Decimal | None
+    customer: Customer | None
+
+
+# A cancelled order the CRM keeps is closed: it changes no more (the ERP's own orders follow the ERP).
+CLOSED_STATUSES = ("cancelled",)
+
+
+def clean_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | None) -> CleanOrder:
+    """The one validation of an order (``record_order``, the importer): raises ``ValidationError``
+    with every problem, or ``PermissionDenied`` for a customer outside the actor's scope. Products,
+    customers and users are read with ``session.get``, so a caller that loaded them already (a bulk
+    import) costs no query per order."""
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if not (data.get("number") or "").strip():
         errors["number"] = [_("An order needs a number.")]
-    existing = ctx.session.scalar(select(Order).where(Order.number == data.get("number"))) if not errors else None
     customer = None
     if data.get("customer_id") is None and existing is None:
         errors["customer_id"] = [_("Say which customer ordered.")]
@@ -143,28 +154,72 @@ def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
     total = parse_amount(data.get("total"), "total", errors) if data.get("total") is not None else None
     raise_if(errors, "order")
     _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
+    return CleanOrder(data, lines, total, customer)
+
+
+def new_order(ctx: ServiceContext, clean: CleanOrder) -> Order:
+    """An empty order with the defaults of a new one: the customer's currency (else the base one), confirmed."""
+    currency = (clean.customer.currency if clean.customer else None) or ctx.settings["DEFAULT_CURRENCY"]
+    clean.data.setdefault("owner_id", clean.customer.owner_id if clean.customer else None)
+    return Order(currency=currency, status="confirmed", source="crm")
+
+
+def order_differs(order: Order, clean: CleanOrder) -> bool:
+    """Whether :func:`apply_order` would change the stored ``order`` (nothing is written)."""
+    lines, total = clean.lines, clean.total
+    if total is None and lines is not None:
+        total = sum((ln.line_total for ln in lines), ZERO)
+    return (lines is not None and _line_values(order.lines) != _line_values(lines)) or \
+        (total is not None and total != order.total) or \
+        any(name in clean.data and getattr(order, name) != clean.data[name] for name in ORDER_FIELDS)
+
+
+def apply_order(order: Order, clean: CleanOrder, created: bool) -> dict[str, list[Any]]:
+    """Write a cleaned order's fields, lines and totals on ``order``; return the changes (empty: unchanged).
+
+    ``total`` defaults to the sum of the lines' totals; ``list_total`` to the sum of ``quantity *
+    list_price`` when every line has a list price. A closed (cancelled) order that would change raises
+    ``Conflict`` before anything is written on it."""
+    data, lines, total = clean.data, clean.lines, clean.total
+    if total is None and lines is not None:
+        total = sum((ln.line_total for ln in lines), ZERO)
+    if not created and order.status in CLOSED_STATUSES and order.source != "erp" and order_differs(order, clean):
+        raise Conflict(_("Order %(number)s is cancelled; it cannot be changed.", number=order.number))
+    changes = apply_changes(order, data, ORDER_FIELDS)
+    if lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
+        order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
+        changes["lines"] = [None, len(lines)]
+    if lines is not None:
+        known = [ln for ln in lines if ln.list_price is not None]
+        order.list_total = cents(sum((ln.quantity * ln.list_price for ln in known), ZERO)) \
+            if lines and len(known) == len(lines) else None
+    if data.get("list_total") is not None:
+        order.list_total = parse_amount(data["list_total"], "list_total", {})
+    if total is not None and total != order.total:
+        changes["total"] = [order.total, total]
+        order.total = total
+    return changes
+
+
+def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
+    """Create or update (by ``number``) an order, e.g. from the ERP.
+
+    ``total`` defaults to the sum of the lines' totals; ``list_total`` to the sum of ``quantity *
+    list_price`` when every line has a list price (else it stays unknown and the order is left
+    out of the price retention rate). The owner defaults to the customer's owner. A cancelled
+    order (other than the ERP's own) cannot be changed (409).
+    """
+    ctx.require("sales.order.write")
+    number = data.get("number")
+    existing = ctx.session.scalar(select(Order).where(Order.number == number)) \
+        if isinstance(number, str) and number.strip() else None
+    clean = clean_order(ctx, data, existing)
     with unit_of_work(ctx):
         created = existing is None
-        order = existing or Order(currency=(customer.currency if customer else None) or ctx.settings["DEFAULT_CURRENCY"],
-                                  status="confirmed", source="crm")
+        order = existing or new_order(ctx, clean)
         if created:
-            data.setdefault("owner_id", customer.owner_id)
             ctx.session.add(order)
-        changes = apply_changes(order, data, ORDER_FIELDS)
-        if lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
-            order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
-            changes["lines"] = [None, len(lines)]
-        if total is None and lines is not None:
-            total = sum((ln.line_total for ln in lines), ZERO)
-        if lines is not None:
-            known = [ln for ln in lines if ln.list_price is not None]
-            order.list_total = cents(sum((ln.quantity * ln.list_price for ln in known), ZERO)) \
-                if lines and len(known) == len(lines) else None
-        if data.get("list_total") is not None:
-            order.list_total = parse_amount(data["list_total"], "list_total", {})
-        if total is not None and total != order.total:
-            changes["total"] = [order.total, total]
-            order.total = total
+        changes = apply_order(order, clean, created)
         if not changes and not created:
             return order
         ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes=changes, created=created)
@@ -230,25 +285,20 @@ def _state(invoice: Invoice, requested: str | None) -> str:
     return "partial" if invoice.amount_paid > 0 else "open"
 
 
-def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
-    """Create or update (by ``number``) an invoice. Its state follows the payments (open, partial,
-    paid) unless it is ``draft`` or ``cancelled``; the owner defaults to the order's or customer's."""
-    ctx.require("sales.order.write")
+def clean_invoice(ctx: ServiceContext, data: dict[str, Any], existing: Invoice | None) -> dict[str, Any]:
+    """The one validation of an invoice (``record_invoice``, the importer): the cleaned data, or
+    ``ValidationError`` with every problem (``PermissionDenied`` for a customer out of scope)."""
     data = dict(data)
     errors: dict[str, list[str]] = {}
     if not (data.get("number") or "").strip():
         errors["number"] = [_("An invoice needs a number.")]
-    existing = ctx.session.scalar(select(Invoice).where(Invoice.number == data.get("number"))) if not errors else None
     creating = existing is None
     if creating and data.get("customer_id") is None:
         errors["customer_id"] = [_("Say which customer is invoiced.")]
     elif data.get("customer_id") is not None:  # a deleted or merged-away customer takes no invoices (422)
         live_customer(ctx, data["customer_id"])
-    order = None
-    if data.get("order_id") is not None:
-        order = ctx.session.get(Order, data["order_id"])
-        if order is None:
-            errors["order_id"] = [_("Order %(id)s does not exist.", id=data["order_id"])]
+    if data.get("order_id") is not None and ctx.session.get(Order, data["order_id"]) is None:
+        errors["order_id"] = [_("Order %(id)s does not exist.", id=data["order_id"])]
     for key in ("invoice_date", "due_date"):
         if key in data or creating:
             data[key] = as_date(data.get(key), key, errors)
@@ -265,15 +315,45 @@ def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
     check_user(ctx, data.get("owner_id"), "owner_id", errors)
     raise_if(errors, "invoice")
     _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
+    return data
+
+
+def new_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
+    """An empty invoice with the defaults of a new one: owner and currency of its order, else of its customer."""
+    order = ctx.session.get(Order, data["order_id"]) if data.get("order_id") is not None else None
+    customer = ctx.session.get(Customer, data["customer_id"])
+    data.setdefault("owner_id", order.owner_id if order is not None else customer.owner_id)
+    data.setdefault("currency", order.currency if order is not None else customer.currency)
+    return Invoice(amount_paid=ZERO, state="open", source="crm")
+
+
+def invoice_differs(invoice: Invoice, data: dict[str, Any]) -> bool:
+    """Whether :func:`apply_invoice` would change the stored ``invoice`` (nothing is written)."""
+    return any(name in data and getattr(invoice, name) != data[name] for name in INVOICE_FIELDS) or \
+        _state(invoice, data.get("state", invoice.state)) != invoice.state
+
+
+def apply_invoice(invoice: Invoice, data: dict[str, Any]) -> dict[str, list[Any]]:
+    """Write cleaned invoice data on ``invoice``, its state following the payments; return the changes."""
+    changes = apply_changes(invoice, data, INVOICE_FIELDS)
+    changes.update(apply_changes(invoice, {"state": _state(invoice, data.get("state", invoice.state))}, ("state",)))
+    return changes
+
+
+def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
+    """Create or update (by ``number``) an invoice. Its state follows the payments (open, partial,
+    paid) unless it is ``draft`` or ``cancelled``; the owner defaults to the order's or customer's."""
+    ctx.require("sales.order.write")
+    number = data.get("number")
+    existing = ctx.session.scalar(select(Invoice).where(Invoice.number == number)) \
+        if isinstance(number, str) and number.strip() else None
+    data = clean_invoice(ctx, data, existing)
+    creating = existing is None
     with unit_of_work(ctx):
-        invoice = existing or Invoice(amount_paid=ZERO, state="open", source="crm")
+        invoice = existing or new_invoice(ctx, data)
         if creating:
-            customer = ctx.session.get(Customer, data["customer_id"])
-            data.setdefault("owner_id", order.owner_id if order is not None else customer.owner_id)
-            data.setdefault("currency", order.currency if order is not None else customer.currency)
             ctx.session.add(invoice)
-        changes = apply_changes(invoice, data, INVOICE_FIELDS)
-        changes.update(apply_changes(invoice, {"state": _state(invoice, data.get("state", invoice.state))}, ("state",)))
+        changes = apply_invoice(invoice, data)
         if not changes and not creating:
             return invoice
         ctx.hook.crm_before_save(ctx=ctx, entity="invoice", obj=invoice, changes=changes, created=creating)
@@ -284,19 +364,11 @@ def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
     return invoice
 
 
-def record_payment(ctx: ServiceContext, invoice_id: int, data: dict[str, Any]) -> Payment:
-    """Record a (possibly partial) payment of an invoice; a known ``reference`` returns the earlier one."""
-    ctx.require("sales.order.write")
-    invoice = get_invoice(ctx, invoice_id)
+def clean_payment(ctx: ServiceContext, invoice: Invoice, data: dict[str, Any]) -> dict[str, Any]:
+    """The one validation of a payment of ``invoice`` (``record_payment``, the importer): amount,
+    date, reference and currency (the invoice's), or ``ValidationError``; a draft or cancelled
+    invoice cannot be paid."""
     errors: dict[str, list[str]] = {}
-    reference = (data.get("reference") or "").strip() or None
-    if reference:
-        earlier = ctx.session.scalar(select(Payment).where(Payment.reference == reference))
-        if earlier is not None:
-            if earlier.invoice_id != invoice.id:
-                raise Conflict(_("Payment reference '%(reference)s' is already used for another invoice.",
-                                 reference=reference))
-            return earlier
     amount = parse_amount(data.get("amount"), "amount", errors)
     if amount is None and "amount" not in errors:
         errors["amount"] = [_("Required.")]
@@ -312,15 +384,46 @@ def record_payment(ctx: ServiceContext, invoice_id: int, data: dict[str, Any]) -
     if invoice.state in ("draft", "cancelled"):
         errors["invoice_id"] = [_("The invoice is %(state)s; it cannot be paid.", state=invoice.state)]
     raise_if(errors, "payment")
+    return {"amount": amount, "paid_on": paid_on, "currency": currency,
+            "reference": (data.get("reference") or "").strip() or None, "source": data.get("source") or "crm"}
+
+
+def earlier_payment(invoice: Invoice, reference: str | None, earlier: Payment | None) -> Payment | None:
+    """The payment already recorded under ``reference`` (``earlier``, looked up by the caller) when it is
+    this invoice's; ``Conflict`` when the reference is another invoice's."""
+    if reference and earlier is not None:
+        if earlier.invoice_id != invoice.id:
+            raise Conflict(_("Payment reference '%(reference)s' is already used for another invoice.",
+                             reference=reference))
+        return earlier
+    return None
+
+
+def pay(invoice: Invoice, amount: Decimal) -> tuple[Decimal, str]:
+    """Add ``amount`` to what is paid of ``invoice`` and set its state; return what was paid and its state before."""
+    before = (invoice.amount_paid, invoice.state)
+    invoice.amount_paid = cents(invoice.amount_paid + amount)
+    invoice.state = _state(invoice, None)
+    return before
+
+
+def record_payment(ctx: ServiceContext, invoice_id: int, data: dict[str, Any]) -> Payment:
+    """Record a (possibly partial) payment of an invoice; a known ``reference`` returns the earlier one."""
+    ctx.require("sales.order.write")
+    invoice = get_invoice(ctx, invoice_id)
+    reference = (data.get("reference") or "").strip() or None
+    if reference:
+        earlier = earlier_payment(invoice, reference,
+                                  ctx.session.scalar(select(Payment).where(Payment.reference == reference)))
+        if earlier is not None:
+            return earlier
+    clean = clean_payment(ctx, invoice, data)
     with unit_of_work(ctx):
-        payment = Payment(invoice_id=invoice.id, paid_on=paid_on, amount=amount, currency=currency,
-                          reference=reference, source=data.get("source") or "crm")
+        payment = Payment(invoice_id=invoice.id, **clean)
         ctx.session.add(payment)
-        before = (invoice.amount_paid, invoice.state)
-        invoice.amount_paid = cents(invoice.amount_paid + amount)
-        invoice.state = _state(invoice, None)
+        before = pay(invoice, clean["amount"])
         ctx.session.flush()
-        record_change(ctx, "payment", "created", payment.id, {"amount": [None, amount]},
+        record_change(ctx, "payment", "created", payment.id, {"amount": [None, payment.amount]},
                       event_name="sales.payment.recorded",
                       data={"invoice_id": invoice.id, "customer_id": invoice.customer_id})
         record_change(ctx, "invoice", "updated", invoice.id,

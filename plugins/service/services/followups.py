@@ -56,7 +56,10 @@ def schedule_for_ticket(ctx: ServiceContext, ticket: Ticket, now: dt.datetime) -
 
 def schedule_for_order(ctx: ServiceContext, order_number: str, customer_id: int, start: dt.datetime | None = None) -> list[FollowUp]:
     """Follow-ups of the ``order`` rules for an order (called on ``sales.order.created``; idempotent)."""
-    if ctx.session.get(Customer, customer_id) is None:
+    if ctx.session.scalar(select(FollowUpRule.id).where(FollowUpRule.active.is_(True),
+                                                        FollowUpRule.trigger == "order").limit(1)) is None:
+        return []  # no rule for orders: nothing to look at (a bulk import sends this event per order)
+    if ctx.session.scalar(select(Customer.id).where(Customer.id == customer_id)) is None:
         return []
     with unit_of_work(ctx):
         return _schedule(ctx, "order", f"order:{order_number}", customer_id, start or utcnow(), order_number=order_number)

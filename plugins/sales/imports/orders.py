@@ -1,0 +1,209 @@
+"""Import of orders with their lines: one row per line, the order's columns repeated on each, grouped
+by order number; validated by the order service, written set-based (one INSERT per table per batch)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import insert
+from sqlalchemy.orm import selectinload
+
+from crmcore.errors import CRMError, ValidationError
+from crmcore.i18n import _
+from crmcore.normalize import fold
+from crmcore.imports import ImportOptions, Row, RowResult
+from crmcore.imports.driver import record
+from crmcore.runtime import ServiceContext
+
+from ..models import Order, OrderLine
+from ..schemas import OrderSchema
+from ..services import orders as svc
+from .common import (by_key, cell, customer_id, customers_by_code, done, exists, group_rows, owner_id, products_by_code,
+                     reject, split, unknown_columns, users_by_name)
+
+HEAD = ("number", "customer_code", "order_date", "currency", "status", "owner")
+LINE = ("product_code", "description", "quantity", "unit_price", "list_price", "discount_percent", "line_total")
+COLUMNS = HEAD + LINE
+# The service's field names as the file's columns, so a reader finds the cell to fix.
+AS_COLUMN = {"customer_id": "customer_code", "owner_id": "owner"}
+ORDER_VALUES = ("number", "customer_id", "owner_id", "quote_id", "opportunity_id", "order_date", "currency", "status",
+                "total", "list_total", "source")
+SCHEMA = OrderSchema()
+LINE_VALUES = ("product_id", "description", "quantity", "list_price", "unit_price", "discount_percent", "line_total")
+
+
+def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict[str, Any],
+                own: dict[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], list[int], dict[str, list[Any]]]:
+    """The order service's input for one order's rows: the order's columns (the same on every line, or
+    empty after the first), its lines with products by code; problems go to the row they are on
+    (``own``) or to the order. Returns the data, the row of each line and the order's errors."""
+    first = rows[positions[0]]
+    errors: dict[str, list[Any]] = {}
+    for i in positions[1:]:
+        for key in HEAD[1:]:
+            value = cell(rows[i], key)
+            if value is not None and value != cell(first, key):
+                own.setdefault(i, {}).setdefault(key, []).append(
+                    _("This line says '%(value)s'; the order's first line says '%(first)s'.", value=value,
+                      first=cell(first, key) or ""))
+    data: dict[str, Any] = {"number": cell(first, "number"),
+                            "customer_id": customer_id(refs["customers"], cell(first, "customer_code"), errors)}
+    for key in ("order_date", "currency", "status"):
+        if cell(first, key) is not None:
+            data[key] = cell(first, key)
+    if cell(first, "owner") is not None:
+        data["owner_id"] = owner_id(refs["users"], cell(first, "owner"), errors)
+    lines, line_rows = [], []
+    for i in positions:
+        row = rows[i]
+        if all(cell(row, key) is None for key in LINE):
+            continue  # a row of the order's columns only: no line
+        line = {key: cell(row, key) for key in LINE[1:] if cell(row, key) is not None}
+        code = cell(row, "product_code")
+        if code is not None:
+            product = refs["products"].get(fold(str(code)))
+            if product is None:
+                own.setdefault(i, {}).setdefault("product_code", []).append(
+                    _("No product has the code '%(code)s'.", code=code))
+                continue
+            line["product_id"] = product.id
+        lines.append(line)
+        line_rows.append(i)
+    data["lines"] = lines
+    return data, line_rows, errors
+
+
+def _spread(messages: dict[str, Any], line_rows: list[int], errors: dict[str, list[Any]],
+            own: dict[int, dict[str, list[Any]]]) -> None:
+    """Validation errors (the schema's ``{"lines": {n: {field: [...]}}}`` or the service's
+    ``lines.<n>.<field>``) to the row of line n; the rest to the order, under the file's column names."""
+    for key, found in messages.items():
+        parts = str(key).split(".", 2)
+        if parts[0] == "lines" and isinstance(found, dict):
+            nested = {f"lines.{n}.{field}": msgs for n, fields in found.items()
+                      for field, msgs in (fields.items() if isinstance(fields, dict) else [("row", fields)])}
+            _spread(nested, line_rows, errors, own)
+        elif parts[0] == "lines" and len(parts) >= 2 and parts[1].isdigit() and int(parts[1]) < len(line_rows):
+            field = parts[2] if len(parts) > 2 else "row"
+            own.setdefault(line_rows[int(parts[1])], {}).setdefault(field, []).extend(found)
+        elif AS_COLUMN.get(key, key) not in errors:  # a reference already reported by its column stays once
+            errors.setdefault(AS_COLUMN.get(key, key), []).extend(found if isinstance(found, list) else [found])
+
+
+def _rejection(positions: list[int], errors: dict[str, list[Any]], own: dict[int, dict[str, list[Any]]],
+               number: str) -> tuple[CRMError, dict[int, dict[str, Any]]]:
+    """Every row of a refused order: the order's problems and its own, or why its good line goes too."""
+    per_row: dict[int, dict[str, Any]] = {}
+    for i in positions:
+        mine = {**errors, **own.get(i, {})}
+        if not mine:
+            bad = sorted(own)
+            mine = {"order": [_("Order %(number)s is not imported: another of its lines is not valid.",
+                                number=number)]} if bad else {}
+        per_row[i] = mine
+    return ValidationError(_("The order is not valid."), errors=errors or {"order": [
+        _("Order %(number)s is not imported: one of its lines is not valid.", number=number)]}), per_row
+
+
+def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
+    """Create, update (lines replaced) or leave unchanged one batch of order rows, by order number.
+
+    A bad line rejects its whole order and nothing else. New orders are written with one INSERT
+    per table; changed ones through the ORM; audit, outbox and events in bulk."""
+    ctx.require("sales.order.write")
+    lines, rows = split(batch)
+    results: list[RowResult | None] = [None] * len(rows)
+    for i, row in enumerate(rows):
+        bad = unknown_columns(row, COLUMNS)
+        if bad:
+            results[i] = RowResult(i, "rejected", key=cell(row, "number") if isinstance(row, dict) else None,
+                                   errors=bad)
+    groups = group_rows(rows, "number", results)
+    wanted = [rows[i] for positions in groups.values() for i in positions]
+    refs = {"customers": customers_by_code(ctx, (cell(r, "customer_code") for r in wanted)),
+            "products": products_by_code(ctx, (cell(r, "product_code") for r in wanted)),
+            "users": users_by_name(ctx, (cell(r, "owner") for r in wanted))}
+    existing = by_key(ctx, Order.number, groups, selectinload(Order.lines))
+    created: list[tuple[Order, dict[str, Any], list[int]]] = []
+    updated: list[tuple[Order, dict[str, Any], list[int]]] = []
+    with ctx.session.no_autoflush:
+        for number, positions in groups.items():
+            own = {i: dict(r.errors) for i in positions if (r := results[i]) is not None}  # rejected already
+            live = [i for i in positions if i not in own]
+            data, line_rows, errors = _order_data(rows, live, refs, own) if live else ({}, [], {})
+            order = existing.get(number)
+            if order is not None and not options.update:
+                reject(results, positions, number, exists(_("The order is not valid.")))
+                continue
+            clean = None
+            try:
+                if live:  # the API's checks (lengths, ranges, types), then the service's rules
+                    clean = svc.clean_order(ctx, SCHEMA.load({k: v for k, v in data.items() if v is not None}), order)
+            except SchemaError as exc:
+                _spread(exc.normalized_messages(), line_rows, errors, own)
+            except ValidationError as exc:
+                _spread(exc.errors, line_rows, errors, own)
+            except CRMError as exc:  # a customer outside the actor's scope
+                reject(results, positions, number, exc)
+                continue
+            if errors or own or clean is None:
+                exc, per_row = _rejection(positions, errors, own, number)
+                reject(results, positions, number, exc, per_row)
+                continue
+            try:
+                if order is None:
+                    clean.data.setdefault("source", "import")
+                    order = svc.new_order(ctx, clean)
+                    changes = svc.apply_order(order, clean, True)
+                    ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes=changes, created=True)
+                    created.append((order, changes, positions))
+                    continue
+                changes = _update(ctx, order, clean)
+            except CRMError as exc:
+                reject(results, positions, number, exc)
+                continue
+            if changes:
+                updated.append((order, changes, positions))
+            else:
+                for i in positions:
+                    results[i] = RowResult(i, "unchanged", order.id, number)
+    ids = _insert(ctx, [order for order, _changes, _pos in created])
+    entries = []
+    for (order, changes, positions), new_id in zip(created, ids, strict=True):
+        entries.append(("order", "created", new_id, changes,
+                        {"number": order.number, "customer_id": order.customer_id}, "sales.order.created"))
+        for i in positions:
+            results[i] = RowResult(i, "created", new_id, order.number)
+    for order, changes, positions in updated:
+        entries.append(("order", "updated", order.id, changes,
+                        {"number": order.number, "customer_id": order.customer_id}, "sales.order.updated"))
+        for i in positions:
+            results[i] = RowResult(i, "updated", order.id, order.number)
+    record(ctx, options, entries)
+    return done(results, lines)
+
+
+def _insert(ctx: ServiceContext, orders: list[Order]) -> list[int]:
+    """Insert new orders and their lines: one INSERT ... RETURNING for the orders, one for the lines."""
+    if not orders:
+        return []
+    values = [{key: getattr(order, key) for key in ORDER_VALUES} for order in orders]
+    table = Order.__table__
+    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values))
+    lines = [{"order_id": oid, **{key: getattr(ln, key) for key in LINE_VALUES}}
+             for order, oid in zip(orders, ids, strict=True) for ln in order.lines]
+    if lines:
+        ctx.session.execute(insert(OrderLine.__table__), lines)
+    return ids
+
+
+def _update(ctx: ServiceContext, order: Order, clean: Any) -> dict[str, Any]:
+    """Write a changed order in a savepoint of its own: refused (closed, or a plugin's ``crm_before_save``
+    says no), it is left exactly as it was and the rest of the batch goes on."""
+    if not svc.order_differs(order, clean):
+        return {}
+    with ctx.session.begin_nested():
+        changes = svc.apply_order(order, clean, False)
+        if changes:
+            ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes=changes, created=False)
+    return changes
