@@ -176,7 +176,7 @@ def _load_run(ctx: ServiceContext, kind: ImportKind, rows: list[Row], options: I
             return [result for unit in units for result in _load_run(ctx, kind, unit, options)]
         if retry and isinstance(exc, Conflict):  # written meanwhile by another transaction: now an update
             return _load_run(ctx, kind, rows, options, retry=False)
-        return [rejected(line, kind.row_key(raw), exc) for line, raw in rows]
+        return [rejected(line, _shown_key(kind, raw), exc) for line, raw in rows]
 
 
 def _audit_batch(ctx: ServiceContext, kind: ImportKind, rows: list[Row], results: list[RowResult]) -> None:
@@ -213,6 +213,12 @@ def _chunks(items: Iterable[Any], size: int, kind: ImportKind | None = None) -> 
         last = key
     if chunk:
         yield chunk
+
+
+def _shown_key(kind: ImportKind, raw: dict[str, Any]) -> str | None:
+    """The key a rejected row is reported under: its stored form, else the key column as written."""
+    value = raw.get(kind.key)
+    return kind.row_key(raw) or (str(value) if value not in (None, "") else None)
 
 
 def _key(kind: ImportKind, raw: Any) -> str | None:
