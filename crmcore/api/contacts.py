@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
 from . import current_ctx
-from .http import expected_version, page, with_etag
+from .http import expected_version, json_body, page, take_id, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
 
@@ -23,11 +23,11 @@ def list_contacts(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(ContactSchema)
+@json_body(blp, ContactSchema)
 @blp.response(201, ContactSchema)
 def create_contact(data: dict[str, Any]) -> Any:
     """Add a contact to a customer"""
-    customer_id = data.pop("customer_id")
+    customer_id = take_id(ContactSchema(), data, "customer_id")
     contact = svc.create_contact(current_ctx(), customer_id, data)
     return with_etag(contact, contact, 201)
 
@@ -41,7 +41,7 @@ def get_contact(contact_id: int) -> Any:
 
 
 @blp.route("/<int:contact_id>", methods=["PATCH"])
-@blp.arguments(ContactUpdateSchema(partial=True))
+@json_body(blp, ContactUpdateSchema(partial=True))
 @blp.response(200, ContactSchema)
 def patch_contact(data: dict[str, Any], contact_id: int) -> Any:
     """Change a contact (If-Match or ``version`` for optimistic locking)"""

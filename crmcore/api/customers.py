@@ -16,7 +16,7 @@ from ..services import dedupe
 from ..services import exporter
 from ..services.importer import import_rows
 from . import current_ctx
-from .http import expected_version, page, with_etag
+from .http import expected_version, json_body, page, with_etag
 
 blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers", description="Customers: the one shared record")
 
@@ -52,7 +52,7 @@ def export_customers(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(CustomerSchema)
+@json_body(blp, CustomerSchema)
 @blp.response(201, CustomerSchema)
 def create_customer(data: dict[str, Any]) -> Any:
     """Create a customer"""
@@ -90,7 +90,7 @@ def get_customer(customer_id: int) -> Any:
 
 
 @blp.route("/<int:customer_id>", methods=["PATCH"])
-@blp.arguments(CustomerUpdateSchema(partial=True))
+@json_body(blp, CustomerUpdateSchema(partial=True))
 @blp.response(200, CustomerSchema)
 def patch_customer(data: dict[str, Any], customer_id: int) -> Any:
     """Change a customer; send If-Match with the ETag you read (412 if stale) or ``version`` (409)"""
@@ -146,7 +146,7 @@ def panels(customer_id: int) -> Any:
 
 
 @blp.route("/<int:customer_id>/addresses", methods=["POST"])
-@blp.arguments(AddressSchema)
+@json_body(blp, AddressSchema)
 @blp.response(201, AddressSchema)
 def add_address(data: dict[str, Any], customer_id: int) -> Any:
     """Add an address to the customer"""

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
 from . import current_ctx
-from .http import page
+from .http import json_body, page, take_id
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
 
@@ -23,11 +23,11 @@ def list_interactions(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(InteractionSchema)
+@json_body(blp, InteractionSchema)
 @blp.response(201, InteractionSchema)
 def create_interaction(data: dict[str, Any]) -> Any:
     """Log a touchpoint (call, visit, e-mail, WeChat, ...) on a customer's timeline"""
-    customer_id = data.pop("customer_id")
+    customer_id = take_id(InteractionSchema(), data, "customer_id")
     return svc.log_interaction(current_ctx(), customer_id, data)
 
 

@@ -67,12 +67,10 @@ def import_one(ctx: Any, index: int, raw: dict[str, Any], upsert: bool = True, *
         if existing is not None:
             if not upsert:
                 raise ValidationError(_("A customer with this code exists."), errors={"code": [_("Already exists.")]})
-            data = _schema.load(raw, partial=True)
             before = existing.version
-            customer = update_customer(ctx, existing.id, data)
+            customer = update_customer(ctx, existing.id, raw)  # validated there, as every path is
             return RowResult(index, "updated" if customer.version != before else "unchanged", customer.id, customer.code)
-        data = _schema.load(raw)
-        customer = create_customer(ctx, data)
+        customer = create_customer(ctx, raw)
         return RowResult(index, "created", customer.id, customer.code)
     except SchemaError as exc:
         return RowResult(index, "rejected", code=code, errors=exc.messages_dict)
