@@ -195,11 +195,12 @@ class ConfirmForm(AdminForm):
 
 
 class CustomFieldForm(AdminForm):
-    entity = SelectField(_l("Record type"), choices=[("customer", _l("Customer")), ("contact", _l("Contact"))])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
+    entity = SelectField(_l("Record type"), choices=[("customer", _l("Customer")), ("contact", _l("Contact"))],
+                         validate_choice=False)
+    name = StringField(_l("Name"), render_kw=REQUIRED,
                        description=_l("Lower-case letters, digits and _; cannot be changed later."))
-    label = StringField(_l("Label"), validators=[DataRequired(), Length(max=120)])
-    type = SelectField(_l("Type"), choices=[])
+    label = StringField(_l("Label"), description=_l("Empty: the name."))
+    type = SelectField(_l("Type"), choices=[], validate_choice=False)
     required = BooleanField(_l("Required"))
     choices = TextAreaField(_l("Choices"), description=_l("For choice fields: one per line or separated by commas."),
                             render_kw={"rows": 3})

@@ -1,15 +1,24 @@
 """Schemas for custom fields and users."""
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, fields, validate
+
+from ..i18n import _
+from ..models import CustomField
+from .columns import text
+
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class CustomFieldSchema(Schema):
     id = fields.Int(dump_only=True)
-    entity = fields.Str(load_default="customer")
-    name = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    label = fields.Str(validate=validate.Length(max=120))
-    type = fields.Str(load_default="text")
+    entity = text(CustomField.entity, load_default="customer")
+    name = text(CustomField.name, required=True, validators=[validate.Regexp(
+        FIELD_NAME, error=_("Use lower-case letters, digits and _, starting with a letter."))])
+    label = text(CustomField.label, empty=True, metadata={"description": "Empty: the name"})
+    type = text(CustomField.type, load_default="text")
     required = fields.Bool(load_default=False)
     choices = fields.List(fields.Raw(), load_default=list)
     help_text = fields.Str(allow_none=True)

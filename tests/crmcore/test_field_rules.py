@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from crmcore.models import Contact, Customer, Interaction
+from crmcore.models import Contact, CustomField, Customer, Interaction
 from crmcore.schemas.columns import length_of
 from crmcore.services import customers
 from crmcore.services.importer import import_rows
@@ -171,3 +171,33 @@ def test_an_unknown_field_is_refused_by_the_api_before_the_service(client: Any, 
     assert r.status_code == 422 and r.json["errors"] == {"colour": ["Unknown field."]}
     r = client.post("/api/v1/customers", json=["Acme"], headers=boss)
     assert r.status_code == 422 and "_schema" in r.json["errors"]
+
+
+FIELD_CASES = [
+    ("name", "Bad Name", "Use lower-case letters, digits and _, starting with a letter."),
+    ("name", "n" * 65, "At most 64 characters."),
+    ("label", "l" * 121, "At most 120 characters."),
+    ("entity", "order", "Must be one of: customer, contact."),
+]
+
+
+@pytest.mark.parametrize("field,value,english", FIELD_CASES)
+def test_custom_field_definition_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str, str], rt: Any,
+                                                                     field: str, value: str, english: str) -> None:
+    good = {"entity": "customer", "name": "vip_level", "label": "VIP level", "type": "text"}
+    api = client.post("/api/v1/custom-fields", json={**good, field: value}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    form = {"csrf_token": form_token(client, "/admin/custom_field/new/"), **good, "position": "0", field: value}
+    assert english in _admin_errors(client.post("/admin/custom_field/new/", data=form))
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(func.count()).select_from(CustomField)) == 0
+
+
+def test_a_blank_label_is_the_name_on_both_paths(client: Any, boss: dict[str, str], rt: Any) -> None:
+    api = client.post("/api/v1/custom-fields", json={"name": "from_api", "label": ""}, headers=boss)
+    assert api.status_code == 201 and api.json["label"] == "from_api"
+    form = {"csrf_token": form_token(client, "/admin/custom_field/new/"), "entity": "customer", "name": "from_admin",
+            "label": "", "type": "text", "position": "0"}
+    assert client.post("/admin/custom_field/new/", data=form).status_code == 302
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(CustomField.label).where(CustomField.name == "from_admin")) == "from_admin"
