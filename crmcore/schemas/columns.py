@@ -6,6 +6,7 @@ and whether ``null`` is allowed from the column. The messages are the catalogue'
 """
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
 from typing import Any, Iterable
 
 from marshmallow import ValidationError, fields, validate
@@ -78,10 +79,12 @@ class Text(fields.String):
 
 
 def text(attr: Any, *, required: bool = False, strip: bool = True, blank_none: bool = False,
-         choices: Iterable[str] | None = None, validators: Iterable[Any] = (), **kwargs: Any) -> Text:
+         choices: Iterable[str] | None = None, validators: Iterable[Any] = (), empty: bool = False,
+         **kwargs: Any) -> Text:
     """A text field for ``attr``: its column's length and choices; ``null`` as the column allows it.
 
-    A column that cannot be null refuses null and blank text with "This field cannot be empty."."""
+    A column that cannot be null refuses null and blank text with "This field cannot be empty.", unless
+    ``empty`` (the service fills an empty value in, e.g. a label from the name)."""
     column = column_of(attr)
     rules: list[Any] = []
     length = length_of(attr)
@@ -90,10 +93,10 @@ def text(attr: Any, *, required: bool = False, strip: bool = True, blank_none: b
     allowed = tuple(choices) if choices is not None else choices_of(attr)
     if allowed is not None:
         rules.append(validate.OneOf(allowed, error=_("Must be one of: {choices}.")))
-    if not column.nullable:
+    if not column.nullable and not empty:
         rules.append(not_blank)
         kwargs.setdefault("error_messages", {}).setdefault("null", BLANK)
-    kwargs.setdefault("allow_none", bool(column.nullable))
+    kwargs.setdefault("allow_none", bool(column.nullable) or empty)
     kwargs.setdefault("metadata", {})
     if length:
         kwargs["metadata"].setdefault("maxLength", length)
@@ -130,6 +133,12 @@ class Country(Text):
         if len(result) != 2 or not result.isascii() or not result.isalpha():
             raise ValidationError([_("Use a two-letter ISO country code.")])
         return result.upper()
+
+
+def Amount(**kwargs: Any) -> fields.Decimal:
+    """Money: a decimal string with two places (half up), not below zero."""
+    kwargs.setdefault("validate", non_negative)
+    return fields.Decimal(as_string=True, places=2, rounding=ROUND_HALF_UP, **kwargs)
 
 
 def non_negative(value: Any) -> Any:

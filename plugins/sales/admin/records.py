@@ -100,15 +100,17 @@ class OwnedView(SecureModelView):
 # --- leads -------------------------------------------------------------------------------------
 
 class LeadForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own: the service's validation (LeadSchema) answers, as it does the API and the import
+    name = StringField(_l("Name"), render_kw={"required": True})
     company = StringField(_l("Company"))
     contact_name = StringField(_l("Contact"))
     phone = StringField(_l("Phone"))
     email = StringField(_l("E-mail"))
     wechat = StringField(_l("WeChat"))
-    source_channel = SelectField(_l("Source channel"), choices=code_options(LEAD_CHANNELS), default="phone")
+    source_channel = SelectField(_l("Source channel"), choices=code_options(LEAD_CHANNELS), default="phone",
+                                 validate_choice=False)
     campaign = StringField(_l("Campaign"))
-    estimated_amount = DecimalField(_l("Estimated amount"), validators=[Optional()])
+    estimated_amount = StringField(_l("Estimated amount"), render_kw={"inputmode": "decimal"})
     message = TextAreaField(_l("Message"))
 
 
