@@ -152,14 +152,15 @@ class LeadView(OwnedView):
 # --- opportunities and stages ------------------------------------------------------------------
 
 class OpportunityForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own for the fields: the service's validation (OpportunitySchema) answers
+    name = StringField(_l("Name"), render_kw={"required": True})
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
     stage = QuerySelectField(_l("Stage"), query_factory=open_stages, validators=[DataRequired()])
-    amount = DecimalField(_l("Amount"), validators=[Optional()], places=2)
-    currency = StringField(_l("Currency"), validators=[Optional()])
+    amount = StringField(_l("Amount"), render_kw={"inputmode": "decimal"})
+    currency = StringField(_l("Currency"))
     expected_close_date = DateField(_l("Expected close"), validators=[Optional()])
-    probability = IntegerField(_l("Probability %"), validators=[Optional(), NumberRange(0, 100)],
-                               description=_l("Empty: the stage's probability"))
+    probability = StringField(_l("Probability %"), render_kw={"inputmode": "numeric"},
+                              description=_l("Empty: the stage's probability"))
     lost_reason = StringField(_l("Lost reason"))
     competitor = StringField(_l("Competitor"))
     notes = TextAreaField(_l("Notes"))

@@ -6,7 +6,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from crmcore.api import current_ctx
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 
 from ..schemas import (BoardArgs, BoardColumnSchema, MoveSchema, OpportunityListArgs, OpportunityPage,
                        OpportunitySchema, OpportunityUpdateSchema, StageHistorySchema, StageSchema, SuggestionSchema)
@@ -58,7 +58,7 @@ def list_opportunities(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/opportunities", methods=["POST"])
-@blp.arguments(OpportunitySchema)
+@json_body(blp, OpportunitySchema)
 @blp.response(201, OpportunitySchema)
 def create_opportunity(data: dict[str, Any]) -> Any:
     """Create an opportunity (first open stage unless ``stage_id``)"""
@@ -83,7 +83,7 @@ def get_opportunity(opportunity_id: int) -> Any:
 
 
 @blp.route("/opportunities/<int:opportunity_id>", methods=["PATCH"])
-@blp.arguments(OpportunityUpdateSchema(partial=True))
+@json_body(blp, OpportunityUpdateSchema(partial=True))
 @blp.response(200, OpportunitySchema)
 def patch_opportunity(data: dict[str, Any], opportunity_id: int) -> Any:
     """Change an opportunity; a ``stage_id`` moves it (If-Match: 412 if stale; ``version``: 409)"""

@@ -60,3 +60,33 @@ def test_lead_field_error_is_the_same_on_every_path(client: Any, boss: dict[str,
     assert page.status_code == 200 and message[0] in html.unescape(page.text)
     rt.db.session.remove()
     assert rt.db.session.scalar(select(func.count()).select_from(Lead)) == 0
+
+
+OPPORTUNITY_CASES = [
+    ("name", "n" * 256, "At most 255 characters."),
+    ("name", "", "This field cannot be empty."),
+    ("amount", "-3", "Must be a non-negative amount."),
+    ("probability", "101", "A whole number from 0 to 100."),
+    ("probability", "half", "Not a valid integer."),
+    ("currency", "R1B", "Use a three-letter ISO 4217 code such as CNY or USD."),
+    ("competitor", "c" * 256, "At most 255 characters."),
+]
+
+
+@pytest.mark.parametrize("field,value,english", OPPORTUNITY_CASES)
+def test_opportunity_field_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str, str], rt: Any, field: str,
+                                                              value: str, english: str) -> None:
+    from plugins.sales.models import Opportunity
+
+    customer_id = client.post("/api/v1/customers", json={"name": "Acme"}, headers=boss).json["id"]
+    good = {"name": "Big deal", "customer_id": customer_id, "amount": "100.00"}
+    api = client.post("/api/v1/sales/opportunities", json={**good, field: value}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    new = client.get("/admin/sales/opportunity/new/").text
+    stage_id = re.search(r'<select[^>]*name="stage"[^>]*>.*?<option[^>]*value="(\d+)"', new, re.S).group(1)
+    form = {"csrf_token": CSRF.search(new).group(1), "name": "Big deal",
+            "customer": str(customer_id), "stage": str(stage_id), "amount": "100.00", field: value}
+    page = client.post("/admin/sales/opportunity/new/", data=form)
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(func.count()).select_from(Opportunity)) == 0
