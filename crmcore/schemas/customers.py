@@ -92,8 +92,9 @@ class CustomerSchema(Schema):
         return [t.name for t in getattr(obj, "tags", [])]
 
     def _load_tags(self, value: object) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v.strip()) <= TAG_MAX for v in value):
-            raise ValidationError([_("Must be a list of tag names (1-%(n)s characters each).", n=TAG_MAX)])
+        # blank names are left out (by the service), as a spreadsheet's empty cells are
+        if not isinstance(value, list) or not all(isinstance(v, str) and len(v.strip()) <= TAG_MAX for v in value):
+            raise ValidationError([_("Must be a list of tag names (at most %(n)s characters each).", n=TAG_MAX)])
         return value
 
 
