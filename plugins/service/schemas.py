@@ -7,7 +7,7 @@ from crmcore.i18n import _
 from crmcore.schemas.columns import MaxLength, email, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, Ticket
+from .models import KINDS, PRIORITIES, Category, Ticket
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -111,8 +111,8 @@ class StatusLinkSchema(Schema):
 
 class TicketCategorySchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
-    kind = fields.Str(validate=validate.OneOf(KINDS))
+    name = text(Category.name, required=True)
+    kind = text(Category.kind, choices=KINDS)
     active = fields.Bool()
 
 

@@ -154,6 +154,7 @@ class CategoryView(SecureModelView):
     form_columns = ("name", "kind", "active")
     form_overrides = {"kind": SelectField}
     form_args = {"kind": {"choices": list(KINDS)}}
+    service_validates = True
 
     def service_create(self, ctx: Any, data: dict[str, Any]) -> Any:
         return categories.save_category(ctx, data)

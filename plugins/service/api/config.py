@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from crmcore.api import current_ctx
+from crmcore.api.http import json_body
 
 from ..models import AssignmentRule, Calendar, FollowUpRule, SlaPolicy
 from ..schemas import AssignmentRuleSchema, BusinessCalendarSchema, TicketCategorySchema, FollowUpRuleSchema, SlaPolicySchema
@@ -29,7 +30,7 @@ def list_categories() -> Any:
 
 
 @blp.route("/categories", methods=["POST"])
-@blp.arguments(TicketCategorySchema)
+@json_body(blp, TicketCategorySchema)
 @blp.response(201, TicketCategorySchema)
 def create_category(data: dict[str, Any]) -> Any:
     """Add a category"""

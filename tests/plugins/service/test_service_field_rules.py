@@ -98,3 +98,24 @@ def test_a_mail_with_a_long_subject_still_opens_a_ticket(ctx: Any) -> None:
            "Message-ID: <long-1@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n无法开机\r\n").encode()
     result = intake(ctx, raw)
     assert result.status == "created" and result.ticket.subject == "长" * SUBJECT_MAX
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("name", "n" * 121, "At most 120 characters."),
+    ("name", "  ", "This field cannot be empty."),
+    ("kind", "rant", "Must be one of: question, incident, request, complaint."),
+])
+def test_category_error_is_the_same_in_api_and_a_scaffolded_admin_form(client: Any, agent: dict[str, str], rt: Any,
+                                                                       field: str, value: str, english: str) -> None:
+    from plugins.service.models import Category
+
+    before = rt.db.session.scalar(select(func.count()).select_from(Category))
+    api = client.post("/api/v1/service/categories", json={"name": "Printers", "kind": "incident", field: value},
+                      headers=agent)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    form = {"csrf_token": token(client, "/admin/service/category/new/"), "name": "Printers", "kind": "incident",
+            "active": "y", field: value}
+    page = client.post("/admin/service/category/new/", data=form)
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(func.count()).select_from(Category)) == before
