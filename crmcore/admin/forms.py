@@ -241,15 +241,15 @@ class CheckboxListField(SelectMultipleField):
 
 
 class RoleForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = StringField(_l("Name"), render_kw=REQUIRED)
     description = TextAreaField(_l("Description"), render_kw={"rows": 2})
     scope = SelectField(_l("Record scope"), choices=[("own", _l("Own records")), ("team", _l("The team's records")),
-                                                     ("all", _l("All records"))])
+                                                     ("all", _l("All records"))], validate_choice=False)
     permissions = CheckboxListField(_l("Permissions"), choices=[])
 
 
 class TeamForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), render_kw=REQUIRED)
     manager = QuerySelectField(_l("Manager"), query_factory=active_users, get_label=user_label, allow_blank=True,
                                blank_text="—")
 

@@ -6,7 +6,7 @@ import re
 from marshmallow import Schema, fields, validate
 
 from ..i18n import _
-from ..models import CustomField
+from ..models import CustomField, Role, Team
 from .columns import text
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -42,3 +42,17 @@ class UserSchema(Schema):
     team = fields.Function(lambda u: u.team.name if u.team else None)
     locale = fields.Str(allow_none=True)
     timezone = fields.Str(allow_none=True)
+
+
+class RoleSchema(Schema):
+    """A role's own fields; its permissions and scope are checked against the registry by the service."""
+
+    name = text(Role.name, required=True, error_messages={"required": _("A role needs a name.")})
+    description = fields.Str(allow_none=True)
+    permissions = fields.List(fields.Str(), allow_none=True)
+    scope = text(Role.scope)
+
+
+class TeamSchema(Schema):
+    name = text(Team.name, required=True, error_messages={"required": _("A team needs a name.")})
+    manager_id = fields.Int(allow_none=True)

@@ -201,3 +201,21 @@ def test_a_blank_label_is_the_name_on_both_paths(client: Any, boss: dict[str, st
     assert client.post("/admin/custom_field/new/", data=form).status_code == 302
     rt.db.session.remove()
     assert rt.db.session.scalar(select(CustomField.label).where(CustomField.name == "from_admin")) == "from_admin"
+
+
+@pytest.mark.parametrize("url,service,length", [("/admin/role/new/", "create_role", 64),
+                                                 ("/admin/team/new/", "create_team", 120)])
+def test_roles_and_teams_say_the_same_in_the_admin_and_the_service(client: Any, boss: dict[str, str], rt: Any,
+                                                                   url: str, service: str, length: int) -> None:
+    from crmcore.errors import ValidationError
+    from crmcore.services import accounts
+
+    name = "r" * (length + 1)
+    with pytest.raises(ValidationError) as caught:
+        getattr(accounts, service)(rt.context(), {"name": name, "scope": "own"} if "role" in service else {"name": name})
+    assert caught.value.errors == {"name": [f"At most {length} characters."]}
+    rt.db.session.rollback()
+    form = {"csrf_token": form_token(client, url), "name": name, "scope": "own"}
+    assert f"At most {length} characters." in _admin_errors(client.post(url, data=form))
+    form = {"csrf_token": form_token(client, url), "name": "   ", "scope": "own"}
+    assert "This field cannot be empty." in _admin_errors(client.post(url, data=form))
