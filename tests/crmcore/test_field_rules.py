@@ -219,3 +219,17 @@ def test_roles_and_teams_say_the_same_in_the_admin_and_the_service(client: Any, 
     assert f"At most {length} characters." in _admin_errors(client.post(url, data=form))
     form = {"csrf_token": form_token(client, url), "name": "   ", "scope": "own"}
     assert "This field cannot be empty." in _admin_errors(client.post(url, data=form))
+
+
+def test_schema_lengths_and_choices_are_read_from_the_models() -> None:
+    from crmcore.schemas.columns import MaxLength, Text, choices_of
+    from crmcore.schemas.customers import ContactSchema, CustomerSchema, InteractionSchema
+
+    for schema, model in ((CustomerSchema(), Customer), (ContactSchema(), Contact), (InteractionSchema(), Interaction)):
+        for name, field in schema.fields.items():
+            if not isinstance(field, Text) or field.dump_only:
+                continue
+            limits = [v.n for v in field.validators if isinstance(v, MaxLength)] or [field.metadata["maxLength"]]
+            assert limits == [length_of(getattr(model, name))], (model.__name__, name)  # codes: by their format
+    kind = CustomerSchema().fields["kind"]
+    assert [tuple(v.choices) for v in kind.validators if hasattr(v, "choices")] == [choices_of(Customer.kind)]

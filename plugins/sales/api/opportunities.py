@@ -25,7 +25,7 @@ def list_stages() -> Any:
 
 
 @blp.route("/stages", methods=["POST"])
-@blp.arguments(StageSchema)
+@json_body(blp, StageSchema)
 @blp.response(201, StageSchema)
 def create_stage(data: dict[str, Any]) -> Any:
     """Add a stage (admins)"""
@@ -33,7 +33,7 @@ def create_stage(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/stages/<int:stage_id>", methods=["PATCH"])
-@blp.arguments(StageSchema(partial=True))
+@json_body(blp, StageSchema(partial=True))
 @blp.response(200, StageSchema)
 def patch_stage(data: dict[str, Any], stage_id: int) -> Any:
     """Change a stage: name, order, probability, won/lost, active (admins)"""

@@ -9,15 +9,16 @@ from crmcore.i18n import _
 from crmcore.schemas.columns import BLANK, Amount, length_of, text
 from crmcore.schemas.columns import Currency as CurrencyCode
 
-from ..models import OPPORTUNITY_STATUSES, Opportunity
+from ..models import OPPORTUNITY_STATUSES, Opportunity, Stage
 from .common import Currency, Money, VERSION, _str
 
 
 class StageSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(64, required=True)
+    name = text(Stage.name, required=True, error_messages={"required": _("A stage needs a name.")})
     sequence = fields.Int(load_default=10)
-    probability = fields.Int(validate=validate.Range(min=0, max=100))
+    probability = fields.Int(validate=validate.Range(min=0, max=100, error=_("A whole number from 0 to 100.")),
+                             metadata={"description": "Default: 100 won, 0 lost, 10 open"})
     is_won = fields.Bool(load_default=False)
     is_lost = fields.Bool(load_default=False)
     active = fields.Bool(load_default=True)
