@@ -210,9 +210,10 @@ class OpportunityView(OwnedView):
 
 
 class StageForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own: the service's validation (StageSchema) answers, as it does the API
+    name = StringField(_l("Name"), render_kw={"required": True})
     sequence = IntegerField(_l("Order"), default=50)
-    probability = IntegerField(_l("Probability %"), validators=[NumberRange(0, 100)], default=50)
+    probability = StringField(_l("Probability %"), default="50", render_kw={"inputmode": "numeric"})
     is_won = BooleanField(_l("Won"))
     is_lost = BooleanField(_l("Lost"))
     active = BooleanField(_l("Active"), default=True)
@@ -336,8 +337,9 @@ class InvoiceView(OrderView):
 # --- activities, plans, metrics ----------------------------------------------------------------------
 
 class ActivityForm(AdminForm):
-    kind = SelectField(_l("Kind"), choices=code_options(ACTIVITY_KINDS))
-    subject = StringField(_l("Subject"), validators=[DataRequired()])
+    # no rules of its own for the fields: the service's validation (ActivitySchema) answers
+    kind = SelectField(_l("Kind"), choices=code_options(ACTIVITY_KINDS), validate_choice=False)
+    subject = StringField(_l("Subject"), render_kw={"required": True})
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
     notes = TextAreaField(_l("Notes"))
 

@@ -90,3 +90,46 @@ def test_opportunity_field_error_is_the_same_in_api_and_admin(client: Any, boss:
     assert page.status_code == 200 and english in html.unescape(page.text)
     rt.db.session.remove()
     assert rt.db.session.scalar(select(func.count()).select_from(Opportunity)) == 0
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("name", "s" * 65, "At most 64 characters."),
+    ("name", " ", "This field cannot be empty."),
+    ("probability", "150", "A whole number from 0 to 100."),
+])
+def test_stage_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str, str], rt: Any, field: str, value: str,
+                                                  english: str) -> None:
+    from plugins.sales.models import Stage
+
+    client.get("/api/v1/sales/stages", headers=boss)  # the default stages exist
+    rt.db.session.remove()
+    before = rt.db.session.scalar(select(func.count()).select_from(Stage))
+    api = client.post("/api/v1/sales/stages", json={"name": "Pilot", "probability": 40, field: value}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    form = {"csrf_token": token(client, "/admin/sales/stage/new/"), "name": "Pilot", "sequence": "35",
+            "probability": "40", "active": "y", field: value}
+    page = client.post("/admin/sales/stage/new/", data=form)
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(func.count()).select_from(Stage)) == before
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("subject", "s" * 256, "At most 255 characters."),
+    ("subject", "  ", "This field cannot be empty."),
+    ("kind", "lunch", "Must be one of: task, call, visit."),
+])
+def test_activity_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str, str], rt: Any, field: str,
+                                                     value: str, english: str) -> None:
+    from plugins.sales.models import Activity
+
+    customer_id = client.post("/api/v1/customers", json={"name": "Acme"}, headers=boss).json["id"]
+    api = client.post("/api/v1/sales/activities", json={"kind": "call", "subject": "Call back",
+                                                         "customer_id": customer_id, field: value}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    form = {"csrf_token": token(client, "/admin/sales/activity/new/"), "kind": "call", "subject": "Call back",
+            "customer": str(customer_id), field: value}
+    page = client.post("/admin/sales/activity/new/", data=form)
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(func.count()).select_from(Activity)) == 0
