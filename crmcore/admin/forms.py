@@ -210,25 +210,25 @@ class CustomFieldForm(AdminForm):
 
 
 class UserCreateForm(AdminForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
-    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    username = StringField(_l("Username"), render_kw=REQUIRED)
+    full_name = StringField(_l("Full name"))
+    email = StringField(_l("E-mail"))
     role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
     team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8)],
+    password = PasswordField(_l("Password"), validators=[DataRequired()],
                              render_kw={"autocomplete": "new-password"})
 
 
 class UserEditForm(AdminForm):
-    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    full_name = StringField(_l("Full name"))
+    email = StringField(_l("E-mail"))
     role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
     team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
-    timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)], description="Asia/Shanghai")
+    timezone = StringField(_l("Time zone"), description="Asia/Shanghai")
     active = BooleanField(_l("Active"), description=_l("A deactivated user cannot log in or use API tokens."))
-    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8)],
+    password = PasswordField(_l("New password"), validators=[Optional()],
                              description=_l("Leave empty to keep the current password."),
                              render_kw={"autocomplete": "new-password"})
 

@@ -6,8 +6,8 @@ import re
 from marshmallow import Schema, fields, validate
 
 from ..i18n import _
-from ..models import CustomField, Role, Team
-from .columns import text
+from ..models import CustomField, Role, Team, User
+from .columns import email, text
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -56,3 +56,12 @@ class RoleSchema(Schema):
 class TeamSchema(Schema):
     name = text(Team.name, required=True, error_messages={"required": _("A team needs a name.")})
     manager_id = fields.Int(allow_none=True)
+
+
+class UserProfileSchema(Schema):
+    """A user's profile fields as the service checks them (create and update alike); the username,
+    password, role and team are checked by the service."""
+
+    email = email(User.email)
+    full_name = text(User.full_name)
+    timezone = text(User.timezone)

@@ -233,3 +233,31 @@ def test_schema_lengths_and_choices_are_read_from_the_models() -> None:
             assert limits == [length_of(getattr(model, name))], (model.__name__, name)  # codes: by their format
     kind = CustomerSchema().fields["kind"]
     assert [tuple(v.choices) for v in kind.validators if hasattr(v, "choices")] == [choices_of(Customer.kind)]
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("email", "boss-at-example", "Not a valid e-mail address."),
+    ("full_name", "f" * 121, "At most 120 characters."),
+    ("password", "short", "Use at least 8 characters."),
+])
+def test_a_user_is_checked_the_same_by_the_admin_and_the_cli(client: Any, boss: dict[str, str], rt: Any, runner: Any,
+                                                             field: str, value: str, english: str) -> None:
+    from crmcore.models import User
+
+    args = {"email": "li@example.com", "full_name": "Li Lei", "password": "password123", field: value}
+    from crmcore.cli import cli
+
+    result = runner.invoke(cli, args=["create-user", "lilei", "--role", "sales", "--password", args["password"],
+                                      "--email", args["email"], "--full-name", args["full_name"]])
+    assert result.exit_code != 0 and english in result.output, result.output
+    form = {"csrf_token": form_token(client, "/admin/user/new/"), "username": "lilei", "role": _role_id(rt, "sales"),
+            "locale": "", **args}
+    assert english in _admin_errors(client.post("/admin/user/new/", data=form))
+    rt.db.session.remove()
+    assert rt.db.session.scalar(select(User).where(User.username == "lilei")) is None
+
+
+def _role_id(rt: Any, name: str) -> str:
+    from crmcore.models import Role
+
+    return str(rt.db.session.scalar(select(Role.id).where(Role.name == name)))
