@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.models import Customer
-from crmcore.normalize import normalize_email, normalize_phone
 from crmcore.services import contacts as contact_svc
 from crmcore.services import customer_batch
 from crmcore.services import customers as customer_svc
@@ -26,16 +25,16 @@ CUSTOMER_FIELDS = ("name", "kind", "phone", "email", "website", "currency")
 
 
 def _clean(ctx: ServiceContext, record: CustomerRecord, values: dict[str, Any], invalid: dict[str, Any]) -> dict[str, Any]:
-    """Drop values the CRM would refuse (a phone that is no number, a malformed e-mail) into ``invalid``:
-    the customer is stored without them and they become the record's ``invalid`` sync issue."""
-    region = ctx.settings["DEFAULT_REGION"]
+    """Drop values the CRM would refuse (a phone that is no number, a malformed e-mail, a website too long
+    for its field: the customer's own rules, ``customers.invalid_values``) into ``invalid``: the customer is
+    stored without them and they become the record's ``invalid`` sync issue. A kind the CRM does not know
+    is left out silently; a bad name stays, so the record fails with the customer's message."""
     out = dict(values)
-    if out.get("phone") and normalize_phone(out["phone"], region) is None:
-        invalid["phone"] = out.pop("phone")
-    if out.get("email") and normalize_email(out["email"]) is None:
-        invalid["email"] = out.pop("email")
-    if out.get("kind") not in ("person", "organization"):
-        out.pop("kind", None)
+    for key in customer_svc.invalid_values(ctx, out):
+        if key == "kind":
+            out.pop(key, None)
+        elif key in out and key != "name":
+            invalid[key] = out.pop(key)
     return out
 
 
@@ -89,17 +88,16 @@ def apply_customer(ctx: ServiceContext, sync: Any, record: CustomerRecord) -> tu
 
 
 def _contact_data(ctx: ServiceContext, person: ContactPerson, customer_name: str, invalid: dict[str, Any]) -> dict[str, Any]:
-    """A contact person as the contact service takes it; phones that are no number and malformed e-mails
-    are left out, into ``invalid`` (``contact <name>.<field>``: the customer's sync issue)."""
-    region = ctx.settings["DEFAULT_REGION"]
+    """A contact person as the contact service takes it; values the contact's rules refuse (phones that are
+    no number, malformed e-mails, a title too long) are left out, into ``invalid`` (``contact <name>.<field>``:
+    the customer's sync issue)."""
     data = {"name": person.name or customer_name, "title": person.title, "phone": person.phone,
             "mobile": person.mobile, "email": person.email}
-    for key in ("phone", "mobile", "email"):
-        check = normalize_email if key == "email" else (lambda v: normalize_phone(v, region))
-        if data[key] and check(data[key]) is None:
-            invalid[f"contact {data['name']}.{key}"] = data[key]
-            data[key] = None
-    return {k: v for k, v in data.items() if v not in (None, "")}
+    data = {k: v for k, v in data.items() if v not in (None, "")}
+    for key in contact_svc.invalid_values(ctx, data):
+        if key in data and key != "name":
+            invalid[f"contact {data['name']}.{key}"] = data.pop(key)
+    return data
 
 
 def _address_data(address: PostalAddress, primary: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from flask_admin.contrib.sqla.fields import QuerySelectField
 from markupsafe import escape
 from sqlalchemy import select
-from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField, PasswordField, SelectField,
+from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -94,24 +94,28 @@ def user_label(user: User) -> str:
     return f"{user.full_name} ({user.username})" if user.full_name else user.username
 
 
+# The record forms below carry no rules of their own: the service loads the entity's schema
+# (crmcore.services.validation) and its field errors are shown on the form, so the admin refuses
+# exactly what the API, the importer and the ERP sync refuse, in the same words.
+REQUIRED = {"required": True}  # the browser's hint only; the service decides
+
+
 class CustomerForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
-    code = StringField(_l("Code"), validators=[Optional(), Length(max=64)],
-                       description=_l("Leave empty to generate one."))
-    kind = SelectField(_l("Kind"), choices=KIND_CHOICES, default="organization")
-    stage = SelectField(_l("Stage"), choices=STAGE_CHOICES, default="lead")
-    level = StringField(_l("Level"), validators=[Optional(), Length(max=32)], description=_l("For example A, B or C."))
+    name = StringField(_l("Name"), render_kw=REQUIRED)
+    code = StringField(_l("Code"), description=_l("Leave empty to generate one."))
+    kind = SelectField(_l("Kind"), choices=KIND_CHOICES, default="organization", validate_choice=False)
+    stage = SelectField(_l("Stage"), choices=STAGE_CHOICES, default="lead", validate_choice=False)
+    level = StringField(_l("Level"), description=_l("For example A, B or C."))
     owner = QuerySelectField(_l("Owner"), query_factory=assignable_owners, get_label=user_label, allow_blank=True,
                              blank_text="—")
     tag_names = StringField(_l("Tags"), description=_l("Separate tags with commas."))
-    source_channel = StringField(_l("Source channel"), validators=[Optional(), Length(max=32)])
-    industry = StringField(_l("Industry"), validators=[Optional(), Length(max=120)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
-    website = StringField(_l("Website"), validators=[Optional(), Length(max=255)])
-    credit_limit = DecimalField(_l("Credit limit"), validators=[Optional(), NumberRange(min=0)], places=2)
-    currency = StringField(_l("Currency"), validators=[Optional(), Length(min=3, max=3)],
-                           description=_l("ISO code such as CNY or USD."))
+    source_channel = StringField(_l("Source channel"))
+    industry = StringField(_l("Industry"))
+    phone = StringField(_l("Phone"))
+    email = StringField(_l("E-mail"))
+    website = StringField(_l("Website"))
+    credit_limit = StringField(_l("Credit limit"), render_kw={"inputmode": "decimal"})
+    currency = StringField(_l("Currency"), description=_l("ISO code such as CNY or USD."))
     notes = TextAreaField(_l("Notes"))
     version = HiddenField()
 
@@ -151,16 +155,16 @@ def attribute_value(value: Any) -> Any:
 
 class ContactForm(AdminForm):
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=255)])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=120)])
+    name = StringField(_l("Name"), render_kw=REQUIRED)
+    title = StringField(_l("Title"))
     is_primary = BooleanField(_l("Primary contact"))
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    mobile = StringField(_l("Mobile"), validators=[Optional(), Length(max=40)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
-    wechat = StringField(_l("WeChat"), validators=[Optional(), Length(max=120)])
-    qq = StringField(_l("QQ"), validators=[Optional(), Length(max=40)])
-    weibo = StringField(_l("Weibo"), validators=[Optional(), Length(max=120)])
-    other = StringField(_l("Other"), validators=[Optional(), Length(max=255)])
+    phone = StringField(_l("Phone"))
+    mobile = StringField(_l("Mobile"))
+    email = StringField(_l("E-mail"))
+    wechat = StringField(_l("WeChat"))
+    qq = StringField(_l("QQ"))
+    weibo = StringField(_l("Weibo"))
+    other = StringField(_l("Other"))
     version = HiddenField()
 
 
@@ -169,18 +173,18 @@ CONTACT_FIELDS = ("name", "title", "is_primary", "phone", "mobile", "email", "we
 
 class InteractionForm(AdminForm):
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
-    channel = SelectField(_l("Channel"), choices=CHANNEL_CHOICES, default="phone")
-    direction = SelectField(_l("Direction"), choices=DIRECTION_CHOICES, default="outbound")
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=255)])
+    channel = SelectField(_l("Channel"), choices=CHANNEL_CHOICES, default="phone", validate_choice=False)
+    direction = SelectField(_l("Direction"), choices=DIRECTION_CHOICES, default="outbound", validate_choice=False)
+    subject = StringField(_l("Subject"), render_kw=REQUIRED)
     body = TextAreaField(_l("Notes"))
 
 
 class QuickInteractionForm(AdminForm):
     """Logging a touchpoint from the customer page (the customer is the page's)."""
 
-    channel = SelectField(_l("Channel"), choices=CHANNEL_CHOICES, default="phone")
-    direction = SelectField(_l("Direction"), choices=DIRECTION_CHOICES, default="outbound")
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=255)])
+    channel = SelectField(_l("Channel"), choices=CHANNEL_CHOICES, default="phone", validate_choice=False)
+    direction = SelectField(_l("Direction"), choices=DIRECTION_CHOICES, default="outbound", validate_choice=False)
+    subject = StringField(_l("Subject"), render_kw=REQUIRED)
     body = TextAreaField(_l("Notes"), render_kw={"rows": 2})
 
 
@@ -191,11 +195,12 @@ class ConfirmForm(AdminForm):
 
 
 class CustomFieldForm(AdminForm):
-    entity = SelectField(_l("Record type"), choices=[("customer", _l("Customer")), ("contact", _l("Contact"))])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
+    entity = SelectField(_l("Record type"), choices=[("customer", _l("Customer")), ("contact", _l("Contact"))],
+                         validate_choice=False)
+    name = StringField(_l("Name"), render_kw=REQUIRED,
                        description=_l("Lower-case letters, digits and _; cannot be changed later."))
-    label = StringField(_l("Label"), validators=[DataRequired(), Length(max=120)])
-    type = SelectField(_l("Type"), choices=[])
+    label = StringField(_l("Label"), description=_l("Empty: the name."))
+    type = SelectField(_l("Type"), choices=[], validate_choice=False)
     required = BooleanField(_l("Required"))
     choices = TextAreaField(_l("Choices"), description=_l("For choice fields: one per line or separated by commas."),
                             render_kw={"rows": 3})
@@ -205,25 +210,25 @@ class CustomFieldForm(AdminForm):
 
 
 class UserCreateForm(AdminForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
-    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    username = StringField(_l("Username"), render_kw=REQUIRED)
+    full_name = StringField(_l("Full name"))
+    email = StringField(_l("E-mail"))
     role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
     team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8)],
+    password = PasswordField(_l("Password"), validators=[DataRequired()],
                              render_kw={"autocomplete": "new-password"})
 
 
 class UserEditForm(AdminForm):
-    full_name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=255)])
+    full_name = StringField(_l("Full name"))
+    email = StringField(_l("E-mail"))
     role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
     team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
-    timezone = StringField(_l("Time zone"), validators=[Optional(), Length(max=64)], description="Asia/Shanghai")
+    timezone = StringField(_l("Time zone"), description="Asia/Shanghai")
     active = BooleanField(_l("Active"), description=_l("A deactivated user cannot log in or use API tokens."))
-    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8)],
+    password = PasswordField(_l("New password"), validators=[Optional()],
                              description=_l("Leave empty to keep the current password."),
                              render_kw={"autocomplete": "new-password"})
 
@@ -236,15 +241,15 @@ class CheckboxListField(SelectMultipleField):
 
 
 class RoleForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = StringField(_l("Name"), render_kw=REQUIRED)
     description = TextAreaField(_l("Description"), render_kw={"rows": 2})
     scope = SelectField(_l("Record scope"), choices=[("own", _l("Own records")), ("team", _l("The team's records")),
-                                                     ("all", _l("All records"))])
+                                                     ("all", _l("All records"))], validate_choice=False)
     permissions = CheckboxListField(_l("Permissions"), choices=[])
 
 
 class TeamForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), render_kw=REQUIRED)
     manager = QuerySelectField(_l("Manager"), query_factory=active_users, get_label=user_label, allow_blank=True,
                                blank_text="—")
 

@@ -34,6 +34,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as MarshmallowValidationError
+from wtforms import SelectField
+from wtforms.fields.core import UnboundField
+from wtforms.validators import Optional
 
 from ..errors import CRMError, PermissionDenied
 from ..schemas.limits import check_date, check_text
@@ -188,6 +191,23 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
     create_template = "admin/crm/create.html"
     edit_template = "admin/crm/edit.html"
     details_template = "admin/crm/details.html"
+
+    # True: the service validates the fields (crmcore.services.validation), so a form scaffolded from the
+    # model keeps no rules of its own (length, required, unique, range): the service's field errors are
+    # shown instead, the same words the API gives.
+    service_validates = False
+
+    def scaffold_form(self) -> Any:
+        form_class = super().scaffold_form()
+        if self.service_validates:
+            for name in dir(form_class):
+                field = getattr(form_class, name, None)
+                if isinstance(field, UnboundField):
+                    field.kwargs["validators"] = [v for v in field.kwargs.get("validators") or ()
+                                                  if isinstance(v, Optional)]
+                    if issubclass(field.field_class, SelectField):
+                        field.kwargs["validate_choice"] = False
+        return form_class
 
     # Flask-Admin 2.2.0 unwraps only Flask-SQLAlchemy's db objects; ours (crmcore.db.Database,
     # anything with ``.session``) is unwrapped here, to its scoped session, on every access.

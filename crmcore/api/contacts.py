@@ -7,7 +7,7 @@ from ..imports.api import add_bulk_route
 from ..schemas.customers import ContactListArgs, ContactPage, ContactSchema, ContactUpdateSchema
 from ..services import contacts as svc
 from .blueprint import Blueprint
-from .http import current_ctx, cursor_page, expected_version, with_etag
+from .http import current_ctx, cursor_page, expected_version, json_body, take_id, with_etag
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/contacts", description="Contacts of customers")
 add_bulk_route(blp, "contacts")  # POST /bulk: the contacts import, per-row results
@@ -22,11 +22,11 @@ def list_contacts(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(ContactSchema)
+@json_body(blp, ContactSchema)
 @blp.response(201, ContactSchema)
 def create_contact(data: dict[str, Any]) -> Any:
     """Add a contact to a customer"""
-    customer_id = data.pop("customer_id")
+    customer_id = take_id(ContactSchema(), data, "customer_id")
     contact = svc.create_contact(current_ctx(), customer_id, data)
     return with_etag(contact, contact, 201)
 
@@ -40,7 +40,7 @@ def get_contact(contact_id: int) -> Any:
 
 
 @blp.route("/<int:contact_id>", methods=["PATCH"])
-@blp.arguments(ContactUpdateSchema(partial=True))
+@json_body(blp, ContactUpdateSchema(partial=True))
 @blp.response(200, ContactSchema)
 def patch_contact(data: dict[str, Any], contact_id: int) -> Any:
     """Change a contact (If-Match or ``version`` for optimistic locking)"""

@@ -9,7 +9,7 @@ from ..models import CustomField
 from ..schemas.admin import CustomFieldSchema, CustomFieldUpdateSchema
 from ..services import custom_fields as svc
 from .blueprint import Blueprint
-from .http import current_ctx
+from .http import current_ctx, json_body
 
 blp = Blueprint("custom_fields", __name__, url_prefix="/api/v1/custom-fields", description="Custom fields")
 
@@ -31,7 +31,7 @@ def list_types() -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(CustomFieldSchema)
+@json_body(blp, CustomFieldSchema)
 @blp.response(201, CustomFieldSchema)
 def create_field(data: dict[str, Any]) -> Any:
     """Define a custom field (needs customfield.manage)"""
@@ -39,7 +39,7 @@ def create_field(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/<int:field_id>", methods=["PATCH"])
-@blp.arguments(CustomFieldUpdateSchema(partial=True))
+@json_body(blp, CustomFieldUpdateSchema(partial=True))
 @blp.response(200, CustomFieldSchema)
 def update_field(data: dict[str, Any], field_id: int) -> Any:
     """Change a custom field's label, rules or choices"""

@@ -15,7 +15,7 @@ from ..services import dedupe
 from ..services import exporter
 from ..imports.api import add_bulk_route
 from .blueprint import Blueprint
-from .http import current_ctx, cursor_page, expected_version, with_etag
+from .http import current_ctx, cursor_page, expected_version, json_body, with_etag
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -53,7 +53,7 @@ def export_customers(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(CustomerSchema)
+@json_body(blp, CustomerSchema)
 @blp.response(201, CustomerSchema)
 def create_customer(data: dict[str, Any]) -> Any:
     """Create a customer"""
@@ -82,7 +82,7 @@ def get_customer(customer_id: int) -> Any:
 
 
 @blp.route("/<int:customer_id>", methods=["PATCH"])
-@blp.arguments(CustomerUpdateSchema(partial=True))
+@json_body(blp, CustomerUpdateSchema(partial=True))
 @blp.response(200, CustomerSchema)
 def patch_customer(data: dict[str, Any], customer_id: int) -> Any:
     """Change a customer; send If-Match with the ETag you read (412 if stale) or ``version`` (409)"""
@@ -138,7 +138,7 @@ def panels(customer_id: int) -> Any:
 
 
 @blp.route("/<int:customer_id>/addresses", methods=["POST"])
-@blp.arguments(AddressSchema)
+@json_body(blp, AddressSchema)
 @blp.response(201, AddressSchema)
 def add_address(data: dict[str, Any], customer_id: int) -> Any:
     """Add an address to the customer"""

@@ -7,7 +7,7 @@ from ..imports.api import add_bulk_route
 from ..schemas.customers import InteractionListArgs, InteractionPage, InteractionSchema
 from ..services import interactions as svc
 from .blueprint import Blueprint
-from .http import current_ctx, cursor_page
+from .http import current_ctx, cursor_page, json_body, take_id
 
 blp = Blueprint("interactions", __name__, url_prefix="/api/v1/interactions", description="The interaction timeline")
 add_bulk_route(blp, "interactions")  # POST /bulk: the interactions import, per-row results
@@ -22,11 +22,11 @@ def list_interactions(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(InteractionSchema)
+@json_body(blp, InteractionSchema)
 @blp.response(201, InteractionSchema)
 def create_interaction(data: dict[str, Any]) -> Any:
     """Log a touchpoint (call, visit, e-mail, WeChat, ...) on a customer's timeline"""
-    customer_id = data.pop("customer_id")
+    customer_id = take_id(InteractionSchema(), data, "customer_id")
     return svc.log_interaction(current_ctx(), customer_id, data)
 
 

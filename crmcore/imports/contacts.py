@@ -13,7 +13,7 @@ from ..i18n import _
 from ..models import Contact, Customer
 from ..normalize import fold
 from ..services.completeness import completeness
-from ..services.contacts import CONTACT_FIELDS, _clean_contact, _derive
+from ..services.contacts import CONTACT_FIELDS, _derive, validate_contact
 from ..services.custom_fields import active_fields, validate_attributes
 from ..services.unit import apply_changes
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
@@ -90,9 +90,9 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
             if existing is not None:
                 if not options.update:
                     raise ValidationError(_("This contact exists."), errors={"name": [_("Already exists.")]})
-                updates.append((i, customer, existing, _clean_contact(ctx, data, creating=False)))
+                updates.append((i, customer, existing, validate_contact(ctx, data, existing)))
                 continue
-            data = _clean_contact(ctx, data, creating=True)
+            data = validate_contact(ctx, data, None)
             data["attributes"] = validate_attributes(ctx, "contact", data.get("attributes"), fields=contact_fields)
             news.append((i, customer, data, ext))
         except SchemaError as exc:

@@ -17,9 +17,9 @@ from ..models.customer import customer_tags
 from ..normalize import fold
 from ..services import access
 from ..services.completeness import completeness
-from ..services.contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _clean_contact, _derive, clean_address
+from ..services.contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _derive, clean_address, validate_contact
 from ..services.custom_fields import active_fields, validate_attributes
-from ..services.customers import FIELDS, _clean, _tags, apply_update, derive_fields, get_customer, new_code, \
+from ..services.customers import FIELDS, _tags, validate_customer, apply_update, derive_fields, get_customer, new_code, \
     refresh_completeness
 from ..services.tags import ensure_tags
 from ..services.unit import apply_changes
@@ -128,11 +128,11 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
                 customer = get_customer(ctx, found.id, permission="customer.write")  # deleted, merged, out of scope
                 data = customer_schema.load(plain, partial=True)
                 data.pop("code", None)  # the key that found it
-                data = _clean(ctx, data, customer)
+                data = validate_customer(ctx, data, customer)
                 if "owner_id" in data and data["owner_id"] != customer.owner_id:
                     access.may_assign_owner(ctx, data["owner_id"])
                 contacts = _children(raw, "contacts", "contact", contact_schema,
-                                     lambda d: _clean_contact(ctx, d, creating=True))
+                                     lambda d: validate_contact(ctx, d, None))
                 addresses = _children(raw, "addresses", "address", address_schema, clean_address)
                 updates.append((i, customer, data, contacts, addresses))
                 continue
@@ -140,14 +140,14 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
             code = data.pop("code", None)
             if code is not None and not fold(code):
                 raise ValidationError(_("The customer is not valid."), errors={"code": [_("This field cannot be empty.")]})
-            data = _clean(ctx, data, None)
+            data = validate_customer(ctx, data, None)
             data["code"] = fold(code) if code is not None else new_code()
             if "owner_id" not in data and ctx.actor is not None:
                 data["owner_id"] = ctx.actor.id
             access.may_assign_owner(ctx, data.get("owner_id"))
             data["attributes"] = validate_attributes(ctx, "customer", data.get("attributes"), fields=fields)
             contacts = _children(raw, "contacts", "contact", contact_schema,
-                                 lambda d: _clean_contact(ctx, d, creating=True))
+                                 lambda d: validate_contact(ctx, d, None))
             addresses = _children(raw, "addresses", "address", address_schema, clean_address)
             news.append((i, data, contacts, addresses))
         except SchemaError as exc:

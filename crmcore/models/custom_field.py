@@ -8,13 +8,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, created_ts, intpk
 
+ENTITIES = ("customer", "contact")  # the records that carry custom fields
 
 class CustomField(Base):
     __tablename__ = "custom_fields"
     __table_args__ = (UniqueConstraint("entity", "name", name="uq_custom_fields_entity_name"),)
 
     id: Mapped[intpk]
-    entity: Mapped[str] = mapped_column(String(64), default="customer")
+    entity: Mapped[str] = mapped_column(String(64), default="customer", info={"choices": ENTITIES})
     name: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(120))
     type: Mapped[str] = mapped_column(String(32), default="text")

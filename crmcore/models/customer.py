@@ -41,8 +41,8 @@ class Customer(Base):
     id: Mapped[intpk]
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str255] = mapped_column(index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="organization")
-    stage: Mapped[str] = mapped_column(String(16), default="lead", index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="organization", info={"choices": KINDS})
+    stage: Mapped[str] = mapped_column(String(16), default="lead", index=True, info={"choices": STAGES})
     level: Mapped[str | None] = mapped_column(String(32))
     source_channel: Mapped[str | None] = mapped_column(String(32))
     industry: Mapped[str | None] = mapped_column(String(120))

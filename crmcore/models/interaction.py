@@ -22,7 +22,7 @@ class Interaction(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(32))
-    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    direction: Mapped[str] = mapped_column(String(16), default="inbound", info={"choices": DIRECTIONS})
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,50 +1,51 @@
 """Schemas for customers, contacts, addresses, interactions, duplicates and merges."""
 from __future__ import annotations
 
-from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ..models.customer import KINDS, STAGES
-from ..models.interaction import DIRECTIONS
-from .common import CursorPageArgs, Id, PageSize, Search, page_of
+from ..i18n import _
+from ..models import Address, Contact, Customer, Interaction, Tag
+from ..models.customer import STAGES
+from .columns import BLANK, Country, Currency, email, length_of, non_negative, text
+from .common import Id, CursorPageArgs, PageSize, Search, page_of
+
+TAG_MAX: int = length_of(Tag.name) or 120  # the column is String(120)
 
 
-def _str(n: int, **kw: Any) -> fields.Str:
-    return fields.Str(validate=validate.Length(max=n), **kw)
-
-
-def _non_negative(value: object) -> None:
-    if value is not None and value < 0:  # type: ignore[operator]
-        raise ValidationError("Must be a non-negative amount.")
+def qq_number(value: str) -> str:
+    """A QQ number has digits only."""
+    if value and not value.isdigit():
+        raise ValidationError([_("A QQ number has digits only.")])
+    return value
 
 
 class AddressSchema(Schema):
     id = fields.Int(dump_only=True)
     customer_id = Id(dump_only=True)
-    kind = _str(16, load_default="office")
-    line1 = _str(255, required=True)
-    line2 = _str(255, allow_none=True)
-    city = _str(120, allow_none=True)
-    region = _str(120, allow_none=True)
-    postcode = _str(20, allow_none=True)
-    country = _str(2, load_default="CN")
+    kind = text(Address.kind, load_default="office")
+    line1 = text(Address.line1, required=True)
+    line2 = text(Address.line2)
+    city = text(Address.city)
+    region = text(Address.region)
+    postcode = text(Address.postcode)
+    country = Country(load_default="CN", error_messages={"null": BLANK}, metadata={"maxLength": length_of(Address.country)})
     is_primary = fields.Bool(load_default=False)
 
 
 class ContactSchema(Schema):
     id = fields.Int(dump_only=True)
     customer_id = Id(required=True)
-    name = _str(255, required=True)
-    title = _str(120, allow_none=True)
+    name = text(Contact.name, required=True)
+    title = text(Contact.title)
     is_primary = fields.Bool()
-    phone = _str(40, allow_none=True)
-    mobile = _str(40, allow_none=True)
-    email = _str(255, allow_none=True)
-    wechat = _str(120, allow_none=True)
-    qq = _str(40, allow_none=True)
-    weibo = _str(120, allow_none=True)
-    other = _str(255, allow_none=True)
+    phone = text(Contact.phone)
+    mobile = text(Contact.mobile)
+    email = email(Contact.email)
+    wechat = text(Contact.wechat)
+    qq = text(Contact.qq, validators=[qq_number])
+    weibo = text(Contact.weibo)
+    other = text(Contact.other)
     phone_normalized = fields.Str(dump_only=True)
     mobile_normalized = fields.Str(dump_only=True)
     attributes = fields.Dict()
@@ -62,18 +63,18 @@ class ContactUpdateSchema(ContactSchema):
 
 class CustomerSchema(Schema):
     id = fields.Int(dump_only=True)
-    code = _str(64, metadata={"description": "Unique code; generated when omitted"})
-    name = _str(255, required=True)
-    kind = fields.Str(validate=validate.OneOf(KINDS), load_default="organization")
-    stage = fields.Str(validate=validate.OneOf(STAGES), load_default="lead")
-    level = _str(32, allow_none=True)
-    source_channel = _str(32, allow_none=True)
-    industry = _str(120, allow_none=True)
-    website = _str(255, allow_none=True)
-    phone = _str(40, allow_none=True)
-    email = fields.Str(allow_none=True, validate=[validate.Length(max=255), validate.Email()])
-    credit_limit = fields.Decimal(as_string=True, allow_none=True, places=2, validate=_non_negative)
-    currency = _str(3)
+    code = text(Customer.code, metadata={"description": "Unique code; generated when omitted"})
+    name = text(Customer.name, required=True)
+    kind = text(Customer.kind, load_default="organization")
+    stage = text(Customer.stage, load_default="lead")
+    level = text(Customer.level)
+    source_channel = text(Customer.source_channel)
+    industry = text(Customer.industry)
+    website = text(Customer.website)
+    phone = text(Customer.phone)
+    email = email(Customer.email)
+    credit_limit = fields.Decimal(as_string=True, allow_none=True, places=2, validate=non_negative)
+    currency = Currency(error_messages={"null": BLANK}, metadata={"maxLength": length_of(Customer.currency)})
     notes = fields.Str(allow_none=True)
     owner_id = Id(allow_none=True)
     tags = fields.Method("_dump_tags", deserialize="_load_tags", metadata={"description": "Tag names"})
@@ -92,8 +93,9 @@ class CustomerSchema(Schema):
         return [t.name for t in getattr(obj, "tags", [])]
 
     def _load_tags(self, value: object) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 120 for v in value):
-            raise ValidationError("Must be a list of tag names (1-120 characters each).")
+        # blank names are left out (by the service), as a spreadsheet's empty cells are
+        if not isinstance(value, list) or not all(isinstance(v, str) and len(v.strip()) <= TAG_MAX for v in value):
+            raise ValidationError([_("Must be a list of tag names (at most %(n)s characters each).", n=TAG_MAX)])
         return value
 
 
@@ -132,14 +134,15 @@ class InteractionSchema(Schema):
     id = fields.Int(dump_only=True)
     customer_id = Id(required=True)
     contact_id = Id(allow_none=True)
-    channel = _str(32, required=True)
-    direction = fields.Str(validate=validate.OneOf(DIRECTIONS), load_default="inbound")
-    subject = _str(255, required=True)
+    channel = text(Interaction.channel, required=True, error_messages={
+        "required": _("Say which channel (phone, email, wechat, qq, visit, ...).")})
+    direction = text(Interaction.direction, load_default="inbound")
+    subject = text(Interaction.subject, required=True, error_messages={"required": _("A subject is required.")})
     body = fields.Str(allow_none=True)
     occurred_at = fields.AwareDateTime()
     user_id = fields.Int(dump_only=True)
-    entity_type = _str(64, allow_none=True)
-    entity_id = _str(64, allow_none=True)
+    entity_type = text(Interaction.entity_type)
+    entity_id = text(Interaction.entity_id)
     source = fields.Str(dump_only=True)
     data = fields.Dict()
     created_at = fields.AwareDateTime(dump_only=True)

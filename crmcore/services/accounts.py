@@ -12,9 +12,11 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..events import record_change
 from ..i18n import _, known_timezone
 from ..models import Role, Team, User
+from ..schemas.admin import RoleSchema, TeamSchema
 from .unit import apply_changes, unit_of_work
+from .validation import invalid_fields, load
 from .sessions import end_sessions
-from .users import MIN_PASSWORD, check_role, set_password
+from .users import MIN_PASSWORD, PROFILE, check_role, set_password
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 USER_FIELDS = ("email", "full_name", "role_id", "team_id", "active", "locale", "timezone")
 ROLE_FIELDS = ("name", "description", "permissions", "scope")
 TEAM_FIELDS = ("name", "manager_id")
+_ROLE = RoleSchema()
+_TEAM = TeamSchema()
 
 
 def update_user(ctx: ServiceContext, user_id: int, data: dict[str, Any]) -> User:
@@ -35,7 +39,8 @@ def update_user(ctx: ServiceContext, user_id: int, data: dict[str, Any]) -> User
         errors["role_id"] = [_("Choose an existing role.")]
     if data.get("team_id") is not None and ctx.session.get(Team, data["team_id"]) is None:
         errors["team_id"] = [_("Choose an existing team.")]
-    if data.get("timezone") and not known_timezone(data["timezone"]):
+    errors.update(invalid_fields(PROFILE, {k: data[k] for k in ("email", "full_name", "timezone") if k in data}))
+    if data.get("timezone") and "timezone" not in errors and not known_timezone(data["timezone"]):
         errors["timezone"] = [_("Unknown time zone; use a name such as Asia/Shanghai.")]
     password = data.get("password")
     if password and len(password) < MIN_PASSWORD:
@@ -44,6 +49,7 @@ def update_user(ctx: ServiceContext, user_id: int, data: dict[str, Any]) -> User
         errors["active"] = [_("You cannot deactivate your own account.")]
     if errors:
         raise ValidationError(_("The user is not valid."), errors=errors)
+    data = load(PROFILE, data, partial=True, message=_("The user is not valid."))  # trimmed; empty e-mail: none
     with unit_of_work(ctx):
         changes = apply_changes(user, data, USER_FIELDS)
         if "active" in changes and not user.active:
@@ -61,12 +67,11 @@ def set_active(ctx: ServiceContext, user_id: int, active: bool) -> User:
     return update_user(ctx, user_id, {"active": active})
 
 
-def _clean_role(ctx: ServiceContext, data: dict[str, Any], role: Role | None) -> dict[str, Any]:
-    data = dict(data)
-    if "name" in data or role is None:
-        data["name"] = (data.get("name") or "").strip()
-        if not data["name"]:
-            raise ValidationError(_("The role is not valid."), errors={"name": [_("A role needs a name.")]})
+def validate_role(ctx: ServiceContext, data: dict[str, Any], role: Role | None) -> dict[str, Any]:
+    """A role's input checked by ``RoleSchema`` (the admin and the CLI share it), then a name no other role
+    has (409), and permissions and a scope the registry knows."""
+    data = load(_ROLE, data, partial=role is not None, message=_("The role is not valid."))
+    if "name" in data:
         clash = ctx.session.scalar(select(Role.id).where(Role.name == data["name"]))
         if clash is not None and (role is None or clash != role.id):
             raise Conflict(_("A role named '%(name)s' already exists.", name=data["name"]))
@@ -78,7 +83,7 @@ def _clean_role(ctx: ServiceContext, data: dict[str, Any], role: Role | None) ->
 
 def create_role(ctx: ServiceContext, data: dict[str, Any]) -> Role:
     ctx.require("user.manage")
-    data = _clean_role(ctx, data, None)
+    data = validate_role(ctx, data, None)
     with unit_of_work(ctx):
         role = Role(name=data["name"], permissions=[], scope="own")
         changes = apply_changes(role, data, ROLE_FIELDS)
@@ -93,7 +98,7 @@ def update_role(ctx: ServiceContext, role_id: int, data: dict[str, Any]) -> Role
     role = ctx.session.get(Role, role_id)
     if role is None:
         raise NotFound(_("Role %(id)s does not exist.", id=role_id))
-    data = _clean_role(ctx, data, role)
+    data = validate_role(ctx, data, role)
     if role.name == "admin" and ("*" not in data["permissions"] or data.get("name", "admin") != "admin"):
         raise ValidationError(_("The admin role keeps its name and every permission."),
                               errors={"permissions": [_("The admin role must keep '*'.")]})
@@ -118,12 +123,11 @@ def delete_role(ctx: ServiceContext, role_id: int) -> None:
         record_change(ctx, "role", "deleted", role_id, snapshot)
 
 
-def _clean_team(ctx: ServiceContext, data: dict[str, Any], team: Team | None) -> dict[str, Any]:
-    data = dict(data)
-    if "name" in data or team is None:
-        data["name"] = (data.get("name") or "").strip()
-        if not data["name"]:
-            raise ValidationError(_("The team is not valid."), errors={"name": [_("A team needs a name.")]})
+def validate_team(ctx: ServiceContext, data: dict[str, Any], team: Team | None) -> dict[str, Any]:
+    """A team's input checked by ``TeamSchema`` (the admin and the CLI share it), then a name no other team
+    has (409) and a manager who exists."""
+    data = load(_TEAM, data, partial=team is not None, message=_("The team is not valid."))
+    if "name" in data:
         clash = ctx.session.scalar(select(Team.id).where(Team.name == data["name"]))
         if clash is not None and (team is None or clash != team.id):
             raise Conflict(_("A team named '%(name)s' already exists.", name=data["name"]))
@@ -134,7 +138,7 @@ def _clean_team(ctx: ServiceContext, data: dict[str, Any], team: Team | None) ->
 
 def create_team(ctx: ServiceContext, data: dict[str, Any]) -> Team:
     ctx.require("user.manage")
-    data = _clean_team(ctx, data, None)
+    data = validate_team(ctx, data, None)
     with unit_of_work(ctx):
         team = Team(name=data["name"])
         changes = apply_changes(team, data, TEAM_FIELDS)
@@ -149,7 +153,7 @@ def update_team(ctx: ServiceContext, team_id: int, data: dict[str, Any]) -> Team
     team = ctx.session.get(Team, team_id)
     if team is None:
         raise NotFound(_("Team %(id)s does not exist.", id=team_id))
-    data = _clean_team(ctx, data, team)
+    data = validate_team(ctx, data, team)
     with unit_of_work(ctx):
         changes = apply_changes(team, data, TEAM_FIELDS)
         if changes:

@@ -5,39 +5,47 @@ from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound
 from ..events import record_change
 from ..models import Address, Contact, Customer
-from ..normalize import fold, normalize_email, normalize_phone, tidy
+from ..normalize import fold, normalize_email, normalize_phone
 from . import access, listing, search
+from ..schemas.customers import AddressSchema, ContactSchema
 from .customers import check_version, get_customer, refresh_completeness
 from .custom_fields import validate_attributes
 from .unit import apply_changes, unit_of_work
+from .validation import invalid_fields, load
 from ..i18n import _
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 CONTACT_FIELDS = ("name", "title", "is_primary", "phone", "mobile", "email", "wechat", "qq", "weibo", "other")
+_CONTACT = ContactSchema(exclude=("customer_id",))
+_ADDRESS = AddressSchema()
 ADDRESS_FIELDS = ("kind", "line1", "line2", "city", "region", "postcode", "country", "is_primary")
 
 
-def _clean_contact(ctx: ServiceContext, data: dict[str, Any], creating: bool) -> dict[str, Any]:
-    # stored as given (a name keeps its full-width brackets); a QQ number is an identifier: folded
-    data = {k: ((fold(v) if k == "qq" else tidy(v)) if isinstance(v, str) else v) for k, v in data.items()}
-    errors: dict[str, list[str]] = {}
-    if creating and not data.get("name") or "name" in data and not data.get("name"):
-        errors["name"] = [_("A contact needs a name.")]
+def _phone_errors(ctx: ServiceContext, values: dict[str, Any]) -> dict[str, list[Any]]:
     region = ctx.settings["DEFAULT_REGION"]
-    for key in ("phone", "mobile"):
-        if data.get(key) and normalize_phone(data[key], region) is None:
-            errors[key] = [_("Not a valid phone number.")]
-    if data.get("email") and normalize_email(data["email"]) is None:
-        errors["email"] = [_("Not a valid e-mail address.")]
-    if data.get("qq") and not str(data["qq"]).isdigit():
-        errors["qq"] = [_("A QQ number has digits only.")]
-    if errors:
-        raise ValidationError(_("The contact is not valid."), errors=errors)
+    return {key: [_("Not a valid phone number.")] for key in ("phone", "mobile")
+            if values.get(key) and normalize_phone(values[key], region) is None}
+
+
+def invalid_values(ctx: ServiceContext, values: dict[str, Any]) -> dict[str, list[str]]:
+    """Which of ``values`` (contact fields, e.g. from an ERP) the CRM would refuse, and why: the rules of
+    :func:`validate_contact`, field by field."""
+    return invalid_fields(_CONTACT, values, lambda loaded: _phone_errors(ctx, loaded))
+
+
+def validate_contact(ctx: ServiceContext, data: dict[str, Any], existing: Contact | None) -> dict[str, Any]:
+    """A contact's input checked and converted, the one validation every path shares: the fields by
+    ``ContactSchema`` (all for a new contact, those given for ``existing``), then phone numbers of the
+    region. A QQ number is an identifier: folded (full-width digits to ASCII)."""
+    data = load(_CONTACT, data, partial=existing is not None, message=_("The contact is not valid."),
+                check=lambda values: _phone_errors(ctx, values))
+    if data.get("qq"):
+        data["qq"] = fold(data["qq"])
     return data
 
 
@@ -73,7 +81,7 @@ def list_contacts(ctx: ServiceContext, *, customer_id: int | None = None, q: str
 
 def create_contact(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Contact:
     customer = get_customer(ctx, customer_id, permission="customer.write")
-    data = _clean_contact(ctx, data, creating=True)
+    data = validate_contact(ctx, data, None)
     with unit_of_work(ctx):
         contact = Contact(customer=customer, attributes={})
         changes = apply_changes(contact, data, CONTACT_FIELDS)
@@ -92,7 +100,7 @@ def update_contact(ctx: ServiceContext, contact_id: int, data: dict[str, Any], *
                    if_match: bool = False) -> Contact:
     contact = get_contact(ctx, contact_id, permission="customer.write")
     check_version(contact, expected_version, if_match)
-    data = _clean_contact(ctx, data, creating=False)
+    data = validate_contact(ctx, data, contact)
     with unit_of_work(ctx):
         changes = apply_changes(contact, data, CONTACT_FIELDS)
         if "attributes" in data:
@@ -126,16 +134,9 @@ def delete_contact(ctx: ServiceContext, contact_id: int) -> None:
 
 
 def clean_address(data: dict[str, Any]) -> dict[str, Any]:
-    """An address's fields checked (a first line, a two-letter ISO country code), stored as given; only the
-    country code is folded."""
-    data = {k: ((fold(v) if k == "country" else tidy(v)) if isinstance(v, str) else v) for k, v in data.items()}
-    if not data.get("line1"):
-        raise ValidationError(_("The address is not valid."), errors={"line1": [_("An address needs a first line.")]})
-    if data.get("country") and (len(data["country"]) != 2 or not data["country"].isalpha()):
-        raise ValidationError(_("The address is not valid."), errors={"country": [_("Use a two-letter ISO country code.")]})
-    if data.get("country"):
-        data["country"] = data["country"].upper()
-    return data
+    """A new address's input checked by ``AddressSchema`` (a first line, a two-letter ISO country code),
+    the one validation every path shares; stored as given, only the country code folded."""
+    return load(_ADDRESS, data, partial=False, message=_("The address is not valid."))
 
 
 def add_address(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Address:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import CustomField
+from ..schemas.admin import CustomFieldSchema, CustomFieldUpdateSchema
 from .unit import apply_changes, unit_of_work
+from .validation import load
 from ..i18n import _
 
 if TYPE_CHECKING:
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 
 ENTITIES = ("customer", "contact")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+_CREATE = CustomFieldSchema()
+_UPDATE = CustomFieldUpdateSchema()
 FIELDS = ("label", "type", "required", "choices", "help_text", "position", "active")
 
 
@@ -85,29 +90,37 @@ def validate_attributes(ctx: ServiceContext, entity: str, values: dict[str, Any]
     return result
 
 
-def _check(ctx: ServiceContext, data: dict[str, Any], existing: CustomField | None) -> None:
-    errors: dict[str, list[str]] = {}
+def validate_field(ctx: ServiceContext, data: dict[str, Any], existing: CustomField | None) -> dict[str, Any]:
+    """A custom field's definition checked and converted, the one validation the API and the admin share:
+    ``CustomFieldSchema`` (a new field's entity and name; what is given for ``existing``), then a name
+    no other field of the entity has, a type the registry knows, and choices for a choice field."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if existing is None and values.get("name") and ctx.session.scalar(select(CustomField.id).where(
+                CustomField.entity == values.get("entity", "customer"), CustomField.name == values["name"])):
+            errors["name"] = [_("A field named '%(name)s' already exists (possibly deactivated).", name=values["name"])]
+        ftype = values.get("type", existing.type if existing else "text")
+        if ftype not in ctx.registry.field_types:
+            errors["type"] = [_("Unknown type; choose one of: %(choices)s.",
+                                choices=", ".join(sorted(ctx.registry.field_types)))]
+        choices = values.get("choices", existing.choices if existing else [])
+        if ftype in ("choice", "multichoice") and not choices:
+            errors["choices"] = [_("A choice field needs at least one choice.")]
+        return errors
+
+    message = _("The custom field is not valid.")
     if existing is None:
-        if data.get("entity", "customer") not in ENTITIES:
-            errors["entity"] = [_("Must be one of: %(choices)s.", choices=", ".join(ENTITIES))]
-        if not _NAME.match(data.get("name") or ""):
-            errors["name"] = [_("Use lower-case letters, digits and _, starting with a letter.")]
-        elif ctx.session.scalar(select(CustomField.id).where(CustomField.entity == data.get("entity", "customer"),
-                                                              CustomField.name == data["name"])):
-            errors["name"] = [_("A field named '%(name)s' already exists (possibly deactivated).", name=data["name"])]
-    ftype = data.get("type", existing.type if existing else "text")
-    if ftype not in ctx.registry.field_types:
-        errors["type"] = [_("Unknown type; choose one of: %(choices)s.", choices=", ".join(sorted(ctx.registry.field_types)))]
-    choices = data.get("choices", existing.choices if existing else [])
-    if ftype in ("choice", "multichoice") and not choices:
-        errors["choices"] = [_("A choice field needs at least one choice.")]
-    if errors:
-        raise ValidationError(_("The custom field is not valid."), errors=errors)
+        data = load(_CREATE, data, partial=False, message=message, check=check)
+    else:
+        data = load(_UPDATE, data, partial=True, message=message, check=check)
+    if "label" in data and not data["label"] or existing is None and "label" not in data:
+        data["label"] = existing.name if existing is not None else data["name"]  # an empty label: the name
+    return data
 
 
 def create_field(ctx: ServiceContext, data: dict[str, Any]) -> CustomField:
     ctx.require("customfield.manage")
-    _check(ctx, data, None)
+    data = validate_field(ctx, data, None)
     with unit_of_work(ctx):
         field = CustomField(entity=data.get("entity", "customer"), name=data["name"], label=data.get("label") or data["name"])
         apply_changes(field, data, FIELDS)
@@ -127,7 +140,7 @@ def get_field(ctx: ServiceContext, field_id: int) -> CustomField:
 def update_field(ctx: ServiceContext, field_id: int, data: dict[str, Any]) -> CustomField:
     ctx.require("customfield.manage")
     field = get_field(ctx, field_id)
-    _check(ctx, data, field)
+    data = validate_field(ctx, data, field)
     with unit_of_work(ctx):
         changes = apply_changes(field, data, FIELDS)
         if changes:

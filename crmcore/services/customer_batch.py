@@ -17,17 +17,16 @@ from ..models import Address, Contact, Customer
 from ..normalize import fold
 from . import access
 from .completeness import completeness
-from .contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _clean_contact, _derive, clean_address
+from .contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _derive, clean_address, validate_contact
 from .custom_fields import active_fields, validate_attributes
-from .customers import _clean, build_customer, code_taken
+from .customers import build_customer, code_taken, validate_customer
 from .unit import apply_changes, unit_of_work
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
-
 def _check_codes(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[str | None]:
-    """The items' codes, folded and checked as ``customers._clean`` does, with one query for all."""
+    """The items' codes, folded and checked as ``customers.validate_customer`` does, with one query for all."""
     codes: list[str | None] = []
     for item in items:
         if "code" not in item:
@@ -67,7 +66,7 @@ def create_customers(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[C
             tags: dict[str, Any] = {}  # new tags named by several items are created once
             for item, code in zip(items, codes, strict=True):
                 data = {k: v for k, v in item.items() if k not in ("contacts", "addresses", "code")}
-                data = _clean(ctx, data, None)  # as create_customer's, the code checked for all at once above
+                data = validate_customer(ctx, data, None)  # as create_customer's, the code checked for all at once above
                 if code is not None:
                     data["code"] = code
                 if "owner_id" not in data and ctx.actor is not None:
@@ -77,7 +76,7 @@ def create_customers(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[C
                     ctx, data, None if data.get("attributes") else dict(plain_attributes), tags)
                 contacts = []
                 for raw in item.get("contacts") or ():
-                    cdata = _clean_contact(ctx, raw, creating=True)
+                    cdata = validate_contact(ctx, raw, None)
                     contact = Contact(customer=customer, attributes={})
                     cchanges = apply_changes(contact, cdata, CONTACT_FIELDS)
                     if cdata.get("attributes"):

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from decimal import Decimal, InvalidOperation
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -12,14 +11,15 @@ from ..db import utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
 from ..models import Customer, Interaction, Tag, User
-from ..models.customer import KINDS, STAGES
-from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text, tidy
+from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text
 from ..schemas.common import SEARCH_MAX
 from . import access, listing, search
+from ..schemas.customers import CustomerSchema
 from .completeness import completeness
 from .custom_fields import active_fields, validate_attributes
 from .tags import ensure_tags
 from .unit import apply_changes, unit_of_work
+from .validation import invalid_fields, load
 from ..i18n import _
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 FIELDS = ("code", "name", "kind", "stage", "level", "source_channel", "industry", "website", "phone",
           "email", "credit_limit", "currency", "notes", "owner_id")
+_SCHEMA = CustomerSchema(exclude=("contacts", "addresses"))
 SORTABLE = {"name", "code", "created_at", "updated_at", "stage", "completeness", "level", "id"}
 
 
@@ -130,51 +131,39 @@ def search_statement(ctx: ServiceContext, *, q: str | None = None, tag: str | No
     return stmt
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Customer | None) -> dict[str, Any]:
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    for key in ("name", "code"):
-        if key in data:  # the name is stored as given (the ERP's name stays the ERP's); the code is a key: folded
-            data[key] = (fold if key == "code" else tidy)(data[key]) if data[key] is not None else None
-            if not data[key]:
-                errors[key] = [_("This field cannot be empty.")]
-    if existing is None and not data.get("name") and "name" not in errors:
-        errors["name"] = [_("Missing data for required field.")]
-    if "kind" in data and data["kind"] not in KINDS:
-        errors["kind"] = [_("Must be one of: %(choices)s.", choices=", ".join(KINDS))]
-    if "stage" in data and data["stage"] not in STAGES:
-        errors["stage"] = [_("Must be one of: %(choices)s.", choices=", ".join(STAGES))]
-    if data.get("currency") is not None:
-        cur = str(data["currency"]).upper()
-        if len(cur) != 3 or not cur.isalpha():
-            errors["currency"] = [_("Use a three-letter ISO 4217 code such as CNY or USD.")]
-        data["currency"] = cur
-    if data.get("credit_limit") not in (None, ""):
-        try:
-            value = Decimal(str(data["credit_limit"]))
-            if value < 0 or not value.is_finite():
-                raise InvalidOperation
-            data["credit_limit"] = value.quantize(Decimal("0.01"))
-        except InvalidOperation:
-            errors["credit_limit"] = [_("Must be a non-negative amount.")]
-    elif "credit_limit" in data:
-        data["credit_limit"] = None
-    if data.get("phone"):
-        if normalize_phone(data["phone"], ctx.settings["DEFAULT_REGION"]) is None:
-            errors["phone"] = [_("Not a valid phone number.")]
-    if data.get("email") and normalize_email(data["email"]) is None:
-        errors["email"] = [_("Not a valid e-mail address.")]
-    if data.get("owner_id") is not None:
-        owner = ctx.session.get(User, data["owner_id"])
-        if owner is None:
-            errors["owner_id"] = [_("User %(id)s does not exist.", id=data["owner_id"])]
-    if "code" in data and data.get("code") and "code" not in errors:
-        other = get_by_code(ctx, data["code"])
-        if other is not None and (existing is None or other.id != existing.id):
-            errors["code"] = [code_taken(ctx, data["code"], other)]
-    if errors:
-        raise ValidationError(_("The customer is not valid."), errors=errors)
-    return data
+def validate_customer(ctx: ServiceContext, data: dict[str, Any], existing: Customer | None) -> dict[str, Any]:
+    """The customer's input checked and converted, the one validation every path shares (API, admin,
+    importer, ERP sync): the fields by ``CustomerSchema`` (lengths and choices from the model; all
+    of them for a new customer, those given for ``existing``), then the rules that need the database
+    or the settings (a phone number of the region, an owner that exists, a code no other customer holds).
+    Raises ``ValidationError`` with ``{field: [messages]}``; returns the values to store."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors = field_errors(ctx, values)
+        if values.get("code"):
+            values["code"] = fold(values["code"])  # a key: folded
+            other = get_by_code(ctx, values["code"])
+            if other is not None and (existing is None or other.id != existing.id):
+                errors["code"] = [code_taken(ctx, values["code"], other)]
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The customer is not valid."), check=check)
+
+
+def field_errors(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, list[Any]]:
+    """The errors of already loaded values that the schema cannot judge alone: a phone number that is no
+    number of ``DEFAULT_REGION``, an owner that does not exist."""
+    errors: dict[str, list[Any]] = {}
+    if data.get("phone") and normalize_phone(data["phone"], ctx.settings["DEFAULT_REGION"]) is None:
+        errors["phone"] = [_("Not a valid phone number.")]
+    if data.get("owner_id") is not None and ctx.session.get(User, data["owner_id"]) is None:
+        errors["owner_id"] = [_("User %(id)s does not exist.", id=data["owner_id"])]
+    return errors
+
+
+def invalid_values(ctx: ServiceContext, values: dict[str, Any]) -> dict[str, list[str]]:
+    """Which of ``values`` (customer fields, e.g. from an ERP) the CRM would refuse, and why: the
+    same rules as :func:`validate_customer`, field by field, so a caller can store the rest."""
+    return invalid_fields(_SCHEMA, values, lambda loaded: field_errors(ctx, loaded))
 
 
 def derive_fields(ctx: ServiceContext, customer: Customer) -> None:
@@ -227,7 +216,7 @@ def build_customer(ctx: ServiceContext, data: dict[str, Any], attributes: dict[s
 def create_customer(ctx: ServiceContext, data: dict[str, Any]) -> Customer:
     """Create a customer with its tags and custom attributes; owner defaults to the actor."""
     ctx.require("customer.write")
-    data = _clean(ctx, data, None)
+    data = validate_customer(ctx, data, None)
     if "owner_id" not in data and ctx.actor is not None:
         data["owner_id"] = ctx.actor.id
     access.may_assign_owner(ctx, data.get("owner_id"))
@@ -251,7 +240,7 @@ def update_customer(ctx: ServiceContext, customer_id: int, data: dict[str, Any],
     """Change a customer; a stale ``expected_version`` raises Conflict (or PreconditionFailed)."""
     customer = get_customer(ctx, customer_id, permission="customer.write")
     check_version(customer, expected_version, if_match)
-    data = _clean(ctx, data, customer)
+    data = validate_customer(ctx, data, customer)
     if "owner_id" in data and data["owner_id"] != customer.owner_id:
         access.may_assign_owner(ctx, data["owner_id"])
     with unit_of_work(ctx):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -12,22 +12,40 @@ from ..events import record_change
 from ..models import Contact, Customer, Interaction
 from ..models.interaction import DIRECTIONS
 from . import access, listing
+from ..schemas.customers import InteractionSchema
 from .customers import get_customer
 from .unit import unit_of_work
+from .validation import load
 from ..i18n import _
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
+
+_SCHEMA = InteractionSchema(exclude=("customer_id",))
 FIELDS = ("channel", "direction", "subject", "body", "occurred_at", "contact_id", "entity_type", "entity_id",
           "source", "data")
+
+
+def validate_interaction(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+    """An interaction's input checked and converted by ``InteractionSchema``, the one validation every
+    path shares (API, admin, plugins); whether the contact is the customer's is checked on logging."""
+    return load(_SCHEMA, data, partial=False, message=_("The interaction is not valid."))
 
 
 def log_interaction(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Interaction:
     """Append a touchpoint to the customer's timeline."""
     ctx.require("interaction.write")
     customer = get_customer(ctx, customer_id)
-    occurred = check_interaction(ctx, customer, data)
+    data = validate_interaction(ctx, data)
+    errors: dict[str, list[str]] = {}
+    occurred = data.get("occurred_at") or utcnow()
+    if data.get("contact_id") is not None:
+        contact = ctx.session.get(Contact, data["contact_id"])
+        if contact is None or contact.customer_id != customer.id:
+            errors["contact_id"] = [_("This contact does not belong to the customer.")]
+    if errors:
+        raise ValidationError(_("The interaction is not valid."), errors=errors)
     with unit_of_work(ctx):
         item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
                            occurred_at=occurred, source=data.get("source") or ctx.source)

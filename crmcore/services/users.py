@@ -16,8 +16,10 @@ from ..events import audit, record_change
 from ..i18n import _
 from ..models import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
+from ..schemas.admin import UserProfileSchema
 from . import login_throttle
 from .sessions import end_sessions
+from .validation import invalid_fields, load
 from .unit import unit_of_work
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD = 8
+PROFILE = UserProfileSchema()
 # Default roles: name -> (scope, description). Permissions come from the registry's default_roles.
 DEFAULT_ROLES = {
     "admin": ("all", "Everything, including users, roles and configuration."),
@@ -90,8 +93,12 @@ def create_user(ctx: ServiceContext, username: str, password: str | None, role: 
         errors["username"] = [_("Use letters, digits, '.', '-' or '_' (at most 64).")]
     if password is not None and len(password) < MIN_PASSWORD:
         errors["password"] = [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]
+    profile = {k: v for k, v in (("email", email), ("full_name", full_name)) if v is not None}
+    errors.update(invalid_fields(PROFILE, profile))  # the same rules as an edit in the admin
     if errors:
         raise ValidationError(_("The user is not valid."), errors=errors)
+    profile = load(PROFILE, profile, partial=True, message=_("The user is not valid."))
+    email, full_name = profile.get("email"), profile.get("full_name")
     if ctx.session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(_("A user named '%(name)s' already exists.", name=username))
     with unit_of_work(ctx):

@@ -125,9 +125,9 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     subject: Mapped[str255]
     description: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(16), default="request")
-    priority: Mapped[str] = mapped_column(String(16), default="normal")
-    channel: Mapped[str] = mapped_column(String(16), default="api")
+    kind: Mapped[str] = mapped_column(String(16), default="request", info={"choices": KINDS})
+    priority: Mapped[str] = mapped_column(String(16), default="normal", info={"choices": PRIORITIES})
+    channel: Mapped[str] = mapped_column(String(16), default="api", info={"choices": CHANNELS})
     state: Mapped[str] = mapped_column(String(32), default="new", index=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("service_categories.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from crmcore.i18n import _
+from crmcore.schemas.columns import MaxLength, email, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES
+from .models import KINDS, PRIORITIES, Category, Ticket
+
+MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
 _str = lambda n, **kw: fields.Str(validate=validate.Length(max=n), **kw)  # noqa: E731
 Time = fields.AwareDateTime
@@ -22,20 +26,20 @@ class SlaTimerSchema(Schema):
 class TicketSchema(Schema):
     id = fields.Int(dump_only=True)
     number = fields.Str(dump_only=True)
-    subject = _str(255, required=True)
-    description = fields.Str(allow_none=True, validate=validate.Length(max=100_000))
-    kind = fields.Str(validate=validate.OneOf(KINDS))
-    priority = fields.Str(validate=validate.OneOf(PRIORITIES))
+    subject = text(Ticket.subject, required=True, error_messages={"required": _("A subject is required.")})
+    description = fields.Str(allow_none=True, validate=MaxLength(MAX_DESCRIPTION))
+    kind = text(Ticket.kind)
+    priority = text(Ticket.priority)
     channel = fields.Str(dump_only=True)
     state = fields.Str(dump_only=True)
     category_id = fields.Int(allow_none=True)
     customer_id = fields.Int(allow_none=True)
     contact_id = fields.Int(allow_none=True)
-    requester_name = _str(255, allow_none=True)
-    requester_email = fields.Str(allow_none=True, validate=[validate.Length(max=255), validate.Email()])
+    requester_name = text(Ticket.requester_name)
+    requester_email = email(Ticket.requester_email)
     assignee_id = fields.Int(allow_none=True)
-    order_number = _str(64, allow_none=True)
-    product_code = _str(64, allow_none=True)
+    order_number = text(Ticket.order_number, blank_none=True)
+    product_code = text(Ticket.product_code, blank_none=True)
     sla_policy_id = fields.Int(dump_only=True)
     first_response_due_at = Time(dump_only=True)
     resolution_due_at = Time(dump_only=True)
@@ -57,7 +61,7 @@ class TicketSchema(Schema):
 
 
 class TicketUpdateSchema(TicketSchema):
-    subject = _str(255)
+    subject = text(Ticket.subject)
     version = fields.Int(load_only=True, metadata={"description": "Version you read; a stale one gives 409"})
 
 
@@ -107,8 +111,8 @@ class StatusLinkSchema(Schema):
 
 class TicketCategorySchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
-    kind = fields.Str(validate=validate.OneOf(KINDS))
+    name = text(Category.name, required=True)
+    kind = text(Category.kind, choices=KINDS)
     active = fields.Bool()
 
 

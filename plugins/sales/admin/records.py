@@ -101,15 +101,17 @@ class OwnedView(SecureModelView):
 # --- leads -------------------------------------------------------------------------------------
 
 class LeadForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own: the service's validation (LeadSchema) answers, as it does the API and the import
+    name = StringField(_l("Name"), render_kw={"required": True})
     company = StringField(_l("Company"))
     contact_name = StringField(_l("Contact"))
     phone = StringField(_l("Phone"))
     email = StringField(_l("E-mail"))
     wechat = StringField(_l("WeChat"))
-    source_channel = SelectField(_l("Source channel"), choices=code_options(LEAD_CHANNELS), default="phone")
+    source_channel = SelectField(_l("Source channel"), choices=code_options(LEAD_CHANNELS), default="phone",
+                                 validate_choice=False)
     campaign = StringField(_l("Campaign"))
-    estimated_amount = DecimalField(_l("Estimated amount"), validators=[Optional()])
+    estimated_amount = StringField(_l("Estimated amount"), render_kw={"inputmode": "decimal"})
     message = TextAreaField(_l("Message"))
 
 
@@ -151,14 +153,15 @@ class LeadView(OwnedView):
 # --- opportunities and stages ------------------------------------------------------------------
 
 class OpportunityForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own for the fields: the service's validation (OpportunitySchema) answers
+    name = StringField(_l("Name"), render_kw={"required": True})
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
     stage = QuerySelectField(_l("Stage"), query_factory=open_stages, validators=[DataRequired()])
-    amount = DecimalField(_l("Amount"), validators=[Optional()], places=2)
-    currency = StringField(_l("Currency"), validators=[Optional()])
+    amount = StringField(_l("Amount"), render_kw={"inputmode": "decimal"})
+    currency = StringField(_l("Currency"))
     expected_close_date = DateField(_l("Expected close"), validators=[Optional()])
-    probability = IntegerField(_l("Probability %"), validators=[Optional(), NumberRange(0, 100)],
-                               description=_l("Empty: the stage's probability"))
+    probability = StringField(_l("Probability %"), render_kw={"inputmode": "numeric"},
+                              description=_l("Empty: the stage's probability"))
     lost_reason = StringField(_l("Lost reason"))
     competitor = StringField(_l("Competitor"))
     notes = TextAreaField(_l("Notes"))
@@ -208,9 +211,10 @@ class OpportunityView(OwnedView):
 
 
 class StageForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own: the service's validation (StageSchema) answers, as it does the API
+    name = StringField(_l("Name"), render_kw={"required": True})
     sequence = IntegerField(_l("Order"), default=50)
-    probability = IntegerField(_l("Probability %"), validators=[NumberRange(0, 100)], default=50)
+    probability = StringField(_l("Probability %"), default="50", render_kw={"inputmode": "numeric"})
     is_won = BooleanField(_l("Won"))
     is_lost = BooleanField(_l("Lost"))
     active = BooleanField(_l("Active"), default=True)
@@ -334,8 +338,9 @@ class InvoiceView(OrderView):
 # --- activities, plans, metrics ----------------------------------------------------------------------
 
 class ActivityForm(AdminForm):
-    kind = SelectField(_l("Kind"), choices=code_options(ACTIVITY_KINDS))
-    subject = StringField(_l("Subject"), validators=[DataRequired()])
+    # no rules of its own for the fields: the service's validation (ActivitySchema) answers
+    kind = SelectField(_l("Kind"), choices=code_options(ACTIVITY_KINDS), validate_choice=False)
+    subject = StringField(_l("Subject"), render_kw={"required": True})
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, validators=[DataRequired()])
     notes = TextAreaField(_l("Notes"))
 

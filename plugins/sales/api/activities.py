@@ -5,7 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 from crmcore.schemas.common import PageArgs
 
 from ..schemas import (ActivityListArgs, ActivityPage, ActivitySchema, ActivityUpdateSchema, CompleteSchema,
@@ -27,7 +27,7 @@ def list_activities(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/activities", methods=["POST"])
-@blp.arguments(ActivitySchema)
+@json_body(blp, ActivitySchema)
 @blp.response(201, ActivitySchema)
 def create_activity(data: dict[str, Any]) -> Any:
     """Plan a task, call or visit (``status: done`` records it as done at once)"""
@@ -44,7 +44,7 @@ def get_activity(activity_id: int) -> Any:
 
 
 @blp.route("/activities/<int:activity_id>", methods=["PATCH"])
-@blp.arguments(ActivityUpdateSchema)
+@json_body(blp, ActivityUpdateSchema)
 @blp.response(200, ActivitySchema)
 def patch_activity(data: dict[str, Any], activity_id: int) -> Any:
     """Change a planned activity"""

@@ -5,7 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 
 from ..schemas import (BulkLeadsSchema, LeadListArgs, LeadPage, LeadSchema, LeadUpdateSchema, QualifyResultSchema,
                        QualifySchema, ReasonSchema)
@@ -24,7 +24,7 @@ def list_leads(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(LeadSchema)
+@json_body(blp, LeadSchema)
 @blp.response(201, LeadSchema)
 def create_lead(data: dict[str, Any]) -> Any:
     """Capture a lead (source channel ``api`` unless given)"""
@@ -52,7 +52,7 @@ def get_lead(lead_id: int) -> Any:
 
 
 @blp.route("/<int:lead_id>", methods=["PATCH"])
-@blp.arguments(LeadUpdateSchema(partial=True))
+@json_body(blp, LeadUpdateSchema(partial=True))
 @blp.response(200, LeadSchema)
 def patch_lead(data: dict[str, Any], lead_id: int) -> Any:
     """Change an open lead (If-Match or ``version`` for optimistic locking)"""

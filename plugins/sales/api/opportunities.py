@@ -5,7 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 from crmcore.imports.api import add_bulk_route
 
 from ..schemas import (BoardArgs, BoardColumnSchema, MoveSchema, OpportunityListArgs, OpportunityPage,
@@ -25,7 +25,7 @@ def list_stages() -> Any:
 
 
 @blp.route("/stages", methods=["POST"])
-@blp.arguments(StageSchema)
+@json_body(blp, StageSchema)
 @blp.response(201, StageSchema)
 def create_stage(data: dict[str, Any]) -> Any:
     """Add a stage (admins)"""
@@ -33,7 +33,7 @@ def create_stage(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/stages/<int:stage_id>", methods=["PATCH"])
-@blp.arguments(StageSchema(partial=True))
+@json_body(blp, StageSchema(partial=True))
 @blp.response(200, StageSchema)
 def patch_stage(data: dict[str, Any], stage_id: int) -> Any:
     """Change a stage: name, order, probability, won/lost, active (admins)"""
@@ -58,7 +58,7 @@ def list_opportunities(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/opportunities", methods=["POST"])
-@blp.arguments(OpportunitySchema)
+@json_body(blp, OpportunitySchema)
 @blp.response(201, OpportunitySchema)
 def create_opportunity(data: dict[str, Any]) -> Any:
     """Create an opportunity (first open stage unless ``stage_id``)"""
@@ -83,7 +83,7 @@ def get_opportunity(opportunity_id: int) -> Any:
 
 
 @blp.route("/opportunities/<int:opportunity_id>", methods=["PATCH"])
-@blp.arguments(OpportunityUpdateSchema(partial=True))
+@json_body(blp, OpportunityUpdateSchema(partial=True))
 @blp.response(200, OpportunitySchema)
 def patch_opportunity(data: dict[str, Any], opportunity_id: int) -> Any:
     """Change an opportunity; a ``stage_id`` moves it (If-Match: 412 if stale; ``version``: 409)"""

@@ -5,16 +5,20 @@ from marshmallow import Schema, fields, validate
 
 from crmcore.schemas.common import PageArgs, page_of
 
-from ..models import ACTIVITY_KINDS, ACTIVITY_STATUSES, VISIT_OUTCOMES
+from crmcore.i18n import _
+from crmcore.schemas.columns import text
+
+from ..models import ACTIVITY_KINDS, ACTIVITY_STATUSES, VISIT_OUTCOMES, Activity
 from .common import Currency, Money, VERSION, _str
 
 
 class ActivitySchema(Schema):
     id = fields.Int(dump_only=True)
-    kind = fields.Str(required=True, validate=validate.OneOf(ACTIVITY_KINDS))
-    subject = _str(255, required=True)
+    kind = text(Activity.kind, required=True, choices=ACTIVITY_KINDS)
+    subject = text(Activity.subject, required=True, error_messages={"required": _("A subject is required.")})
     notes = fields.Str(allow_none=True)
-    customer_id = fields.Int(required=True)
+    customer_id = fields.Int(required=True, error_messages={"required": _("Say which customer this is with."),
+                                                            "null": _("Say which customer this is with.")})
     opportunity_id = fields.Int(allow_none=True)
     contact_id = fields.Int(allow_none=True)
     owner_id = fields.Int()
@@ -29,7 +33,7 @@ class ActivitySchema(Schema):
 
 
 class ActivityUpdateSchema(Schema):
-    subject = _str(255)
+    subject = text(Activity.subject)
     notes = fields.Str(allow_none=True)
     opportunity_id = fields.Int(allow_none=True)
     contact_id = fields.Int(allow_none=True)

@@ -5,24 +5,31 @@ from marshmallow import Schema, fields, validate
 
 from crmcore.schemas.common import PageArgs, Search, page_of
 
-from ..models import LEAD_CHANNELS, LEAD_STATUSES
+from crmcore.i18n import _
+from crmcore.schemas.columns import BLANK, Amount, MaxLength, email, length_of, text
+from crmcore.schemas.columns import Currency as CurrencyCode
+
+from ..models import LEAD_CHANNELS, LEAD_STATUSES, Lead
 from .common import Currency, Money, VERSION, _str
+
+MESSAGE_MAX = 5000  # characters of a lead's message (from the web form)
 
 
 class LeadSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(255, required=True, metadata={"description": "The person or the company"})
-    company = _str(255, allow_none=True)
-    contact_name = _str(255, allow_none=True)
-    title = _str(120, allow_none=True)
-    phone = _str(40, allow_none=True)
-    email = _str(255, allow_none=True)
-    wechat = _str(120, allow_none=True)
-    source_channel = fields.Str(validate=validate.OneOf(LEAD_CHANNELS))
-    campaign = _str(120, allow_none=True)
-    message = fields.Str(allow_none=True, validate=validate.Length(max=5000))
-    estimated_amount = Money(allow_none=True)
-    currency = Currency()
+    name = text(Lead.name, required=True, metadata={"description": "The person or the company"}, error_messages={
+        "required": _("A lead needs a name (the person or the company).")})
+    company = text(Lead.company)
+    contact_name = text(Lead.contact_name)
+    title = text(Lead.title)
+    phone = text(Lead.phone)
+    email = email(Lead.email)
+    wechat = text(Lead.wechat)
+    source_channel = text(Lead.source_channel, choices=LEAD_CHANNELS)
+    campaign = text(Lead.campaign)
+    message = fields.Str(allow_none=True, validate=MaxLength(MESSAGE_MAX))
+    estimated_amount = Amount(allow_none=True)
+    currency = CurrencyCode(error_messages={"null": BLANK}, metadata={"maxLength": length_of(Lead.currency)})
     owner_id = fields.Int(allow_none=True)
     # every state a lead can be in (the answer shows them all); the service takes only new/working as input
     status = fields.Str(validate=validate.OneOf(LEAD_STATUSES), metadata={"description": "qualified and disqualified only through their actions"})

@@ -5,15 +5,20 @@ from marshmallow import Schema, fields, validate
 
 from crmcore.schemas.common import PageArgs, Search, page_of
 
-from ..models import OPPORTUNITY_STATUSES
-from .common import Currency, Money, VERSION, _str
+from crmcore.i18n import _
+from crmcore.schemas.columns import BLANK, Amount, length_of, text
+from crmcore.schemas.columns import Currency as CurrencyCode
+
+from ..models import OPPORTUNITY_STATUSES, Opportunity, Stage
+from .common import Money, VERSION, _str
 
 
 class StageSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(64, required=True)
+    name = text(Stage.name, required=True, error_messages={"required": _("A stage needs a name.")})
     sequence = fields.Int(load_default=10)
-    probability = fields.Int(validate=validate.Range(min=0, max=100))
+    probability = fields.Int(validate=validate.Range(min=0, max=100, error=_("A whole number from 0 to 100.")),
+                             metadata={"description": "Default: 100 won, 0 lost, 10 open"})
     is_won = fields.Bool(load_default=False)
     is_lost = fields.Bool(load_default=False)
     active = fields.Bool(load_default=True)
@@ -21,21 +26,22 @@ class StageSchema(Schema):
 
 class OpportunitySchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(255, required=True)
-    customer_id = fields.Int(required=True)
+    name = text(Opportunity.name, required=True, error_messages={"required": _("An opportunity needs a name.")})
+    customer_id = fields.Int(required=True, error_messages={
+        "required": _("Say which customer this opportunity is for."), "null": _("Say which customer this opportunity is for.")})
     contact_id = fields.Int(allow_none=True)
     owner_id = fields.Int(allow_none=True)
-    amount = Money()
-    currency = Currency()
+    amount = Amount(allow_none=True, metadata={"description": "Empty: 0"})
+    currency = CurrencyCode(error_messages={"null": BLANK}, metadata={"maxLength": length_of(Opportunity.currency)})
     expected_close_date = fields.Date(allow_none=True)
-    probability = fields.Int(validate=validate.Range(min=0, max=100),
+    probability = fields.Int(allow_none=True, validate=validate.Range(min=0, max=100, error=_("A whole number from 0 to 100.")),
                              metadata={"description": "Defaults to the stage's probability"})
     stage_id = fields.Int()
     stage = fields.Pluck(StageSchema, "name", dump_only=True)
     status = fields.Str(dump_only=True, metadata={"description": str(OPPORTUNITY_STATUSES)})
-    lost_reason = _str(255, allow_none=True)
-    competitor = _str(255, allow_none=True)
-    source_channel = _str(32, allow_none=True)
+    lost_reason = text(Opportunity.lost_reason)
+    competitor = text(Opportunity.competitor)
+    source_channel = text(Opportunity.source_channel)
     lead_id = fields.Int(dump_only=True)
     notes = fields.Str(allow_none=True)
     stage_entered_at = fields.AwareDateTime(dump_only=True)

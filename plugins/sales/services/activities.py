@@ -17,12 +17,16 @@ from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
-from ..models import ACTIVITY_KINDS, VISIT_OUTCOMES, Activity, Opportunity
+from ..models import VISIT_OUTCOMES, Activity, Opportunity
+from ..schemas.activities import ActivitySchema, ActivityUpdateSchema
 from . import access
-from .common import as_time, check_contact, check_user, moment, one_of, raise_if
+from .common import INVALID, as_time, check_contact, check_user, moment, one_of, raise_if
 
 FIELDS = ("kind", "subject", "notes", "customer_id", "opportunity_id", "contact_id", "owner_id", "due_at")
+_CREATE = ActivitySchema()
+_UPDATE = ActivityUpdateSchema()
 CHANNEL = {"call": "phone", "visit": "visit", "task": "other"}
 
 
@@ -54,38 +58,36 @@ def list_activities(ctx: ServiceContext, *, customer_id: int | None = None, oppo
     return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size))), int(total or 0)
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Activity | None) -> dict[str, Any]:
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    if existing is None or "kind" in data:
-        one_of(data.get("kind"), ACTIVITY_KINDS, "kind", errors)
-    if existing is None or "subject" in data:
-        data["subject"] = (data.get("subject") or "").strip()
-        if not data["subject"]:
-            errors["subject"] = [_("A subject is required.")]
-    if existing is None and data.get("customer_id") is None:
-        errors["customer_id"] = [_("Say which customer this is with.")]
-    if existing is not None and data.get("customer_id", existing.customer_id) != existing.customer_id:
-        errors["customer_id"] = [_("An activity cannot move to another customer.")]
-    if "due_at" in data:
-        data["due_at"] = as_time(data["due_at"], "due_at", errors)
-    if existing is None and "status" in data:
-        one_of(data["status"], ("planned", "done"), "status", errors)
-    customer_id = data.get("customer_id", existing.customer_id if existing else None)
-    if data.get("opportunity_id") is not None:
-        opp = ctx.session.get(Opportunity, data["opportunity_id"])
-        if opp is None or opp.customer_id != customer_id:
-            errors["opportunity_id"] = [_("This opportunity is not the customer's.")]
-    check_contact(ctx, data.get("contact_id"), customer_id, errors)
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    raise_if(errors, "activity")
+def validate_activity(ctx: ServiceContext, data: dict[str, Any], existing: Activity | None) -> dict[str, Any]:
+    """An activity's input checked and converted, the one validation of the API and the admin:
+    ``ActivitySchema`` for a new one (``ActivityUpdateSchema``: what may change later), then a new one
+    planned or done, the same customer, an opportunity and a contact of that customer, an owner who exists."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if existing is not None and data.get("customer_id", existing.customer_id) != existing.customer_id:
+            errors["customer_id"] = [_("An activity cannot move to another customer.")]
+        if existing is None and "status" in values:
+            one_of(values["status"], ("planned", "done"), "status", errors)
+        customer_id = values.get("customer_id", existing.customer_id if existing else None)
+        if values.get("opportunity_id") is not None:
+            opp = ctx.session.get(Opportunity, values["opportunity_id"])
+            if opp is None or opp.customer_id != customer_id:
+                errors["opportunity_id"] = [_("This opportunity is not the customer's.")]
+        check_contact(ctx, values.get("contact_id"), customer_id, errors)
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        return errors
+
+    schema = _CREATE if existing is None else _UPDATE
+    data = load(schema, data, partial=existing is not None, message=INVALID["activity"], check=check)
+    if data.get("due_at") is not None:
+        data["due_at"] = as_time(data["due_at"], "due_at", {})  # aware: kept in UTC
     return data
 
 
 def create_activity(ctx: ServiceContext, data: dict[str, Any], *, at: dt.datetime | None = None) -> Activity:
     """Plan an activity; with ``status: done`` (and ``outcome`` for a visit) it is done at once."""
     ctx.require("sales.activity.write")
-    data = _clean(ctx, data, None)
+    data = validate_activity(ctx, data, None)
     live_customer(ctx, data["customer_id"])
     if data.get("opportunity_id") is not None:
         access.check_owned(ctx, ctx.session.get(Opportunity, data["opportunity_id"]).owner_id, "opportunity")
@@ -113,7 +115,7 @@ def update_activity(ctx: ServiceContext, activity_id: int, data: dict[str, Any],
     check_version(activity, expected_version, if_match)
     if activity.status != "planned":
         raise Conflict(_("The activity is %(status)s; it can no longer be changed.", status=activity.status))
-    data = _clean(ctx, data, activity)
+    data = validate_activity(ctx, data, activity)
     if "owner_id" in data and data["owner_id"] != activity.owner_id:
         access.may_assign(ctx, data["owner_id"], "activity")
     with unit_of_work(ctx):

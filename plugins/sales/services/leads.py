@@ -12,22 +12,24 @@ from crmcore.errors import Conflict, CRMError, NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer
-from crmcore.normalize import LIKE_ESCAPE, company_key, fold, like_terms, normalize_email, normalize_phone, tidy
+from crmcore.normalize import LIKE_ESCAPE, company_key, fold, like_terms, normalize_email, normalize_phone
 from crmcore.services import access as core_access
 from crmcore.services.contacts import create_contact
 from crmcore.services.customers import check_version, create_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
-from ..models import LEAD_CHANNELS, Lead
+from ..models import Lead
 from . import access
-from .common import check_user, moment, one_of, raise_if
-from .money import clean_currency, parse_amount
+from ..schemas.leads import LeadSchema
+from .common import INVALID, check_user, moment, one_of
 from .opportunities import create_opportunity
 
 FIELDS = ("name", "company", "contact_name", "title", "phone", "email", "wechat", "source_channel", "campaign",
           "message", "estimated_amount", "currency", "owner_id", "status", "data")
 OPEN = ("new", "working")
+_SCHEMA = LeadSchema()
 # Why an existing customer matches a lead (``matched_by``), in the reader's words for messages.
 MATCH_REASONS = {"same phone number": _("same phone number"), "same e-mail address": _("same e-mail address"),
                  "same company name": _("same company name")}
@@ -74,30 +76,23 @@ def list_leads(ctx: ServiceContext, *, status: str | None = None, source_channel
     return list(items), int(total or 0)
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Lead | None) -> dict[str, Any]:
-    data = {k: (tidy(v) if isinstance(v, str) and k not in ("message",) else v) for k, v in data.items()}
-    errors: dict[str, list[str]] = {}
-    if existing is None or "name" in data:
-        if not data.get("name"):
-            errors["name"] = [_("A lead needs a name (the person or the company).")]
-    region = ctx.settings["DEFAULT_REGION"]
-    if data.get("phone") and normalize_phone(data["phone"], region) is None:
-        errors["phone"] = [_("Not a valid phone number.")]
-    if data.get("email") and normalize_email(data["email"]) is None:
-        errors["email"] = [_("Not a valid e-mail address.")]
-    if existing is None and not any(data.get(k) for k in ("phone", "email", "wechat")):
-        errors["phone"] = [_("Give at least a phone number, an e-mail address or a WeChat id to reach the lead.")]
-    if "source_channel" in data:
-        one_of(data["source_channel"], LEAD_CHANNELS, "source_channel", errors)
-    if "status" in data:
-        one_of(data["status"], OPEN, "status", errors)  # qualified/disqualified only through their actions
-    if "estimated_amount" in data:
-        data["estimated_amount"] = parse_amount(data["estimated_amount"], "estimated_amount", errors)
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    raise_if(errors, "lead")
-    return data
+def validate_lead(ctx: ServiceContext, data: dict[str, Any], existing: Lead | None) -> dict[str, Any]:
+    """A lead's input checked and converted, the one validation every path shares (API, admin, import,
+    web form): ``LeadSchema`` (lengths from the model; all fields for a new lead, those given for
+    ``existing``), then a way to reach a new lead, a phone number of the region, an open status (a lead
+    is qualified or disqualified only through those actions) and an owner that exists."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if values.get("phone") and normalize_phone(values["phone"], ctx.settings["DEFAULT_REGION"]) is None:
+            errors["phone"] = [_("Not a valid phone number.")]
+        if existing is None and not any(values.get(k) or data.get(k) for k in ("phone", "email", "wechat")):
+            errors["phone"] = [_("Give at least a phone number, an e-mail address or a WeChat id to reach the lead.")]
+        if "status" in values:
+            one_of(values["status"], OPEN, "status", errors)
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=INVALID["lead"], check=check)
 
 
 def create_lead(ctx: ServiceContext, data: dict[str, Any], *, source_channel: str | None = None) -> Lead:
@@ -105,7 +100,7 @@ def create_lead(ctx: ServiceContext, data: dict[str, Any], *, source_channel: st
     ctx.require("sales.lead.write")
     data = dict(data)
     data.setdefault("source_channel", source_channel or "api")
-    data = _clean(ctx, data, None)
+    data = validate_lead(ctx, data, None)
     if "owner_id" not in data and ctx.actor is not None and ctx.scope == "own":
         data["owner_id"] = ctx.actor.id
     if data.get("owner_id") is not None:
@@ -127,7 +122,7 @@ def update_lead(ctx: ServiceContext, lead_id: int, data: dict[str, Any], *, expe
     check_version(lead, expected_version, if_match)
     if lead.status not in OPEN:
         raise Conflict(_("The lead is %(status)s; it can no longer be changed.", status=lead.status))
-    data = _clean(ctx, data, lead)
+    data = validate_lead(ctx, data, lead)
     if "owner_id" in data and data["owner_id"] != lead.owner_id:
         access.may_assign(ctx, data["owner_id"], "lead")
     with unit_of_work(ctx):

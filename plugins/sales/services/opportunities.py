@@ -13,15 +13,19 @@ from crmcore.normalize import LIKE_ESCAPE, like_terms
 from crmcore.services.customers import check_version, get_customer, live_customer, update_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
 from ..models import Opportunity, Stage, StageHistory
 from . import access
-from .common import as_date, check_contact, check_user, moment, raise_if
-from .money import cents, clean_currency, parse_amount
+from ..schemas.pipeline import OpportunitySchema, OpportunityUpdateSchema
+from .common import INVALID, check_contact, check_user, moment
+from .money import cents, parse_amount
 from .stages import first_open_stage, get_stage
 
 FIELDS = ("name", "customer_id", "contact_id", "owner_id", "amount", "currency", "expected_close_date",
           "probability", "lost_reason", "competitor", "source_channel", "notes", "lead_id")
+_SCHEMA = OpportunitySchema()
+_UPDATE = OpportunityUpdateSchema()
 SORTABLE = {"id", "name", "amount", "expected_close_date", "created_at", "updated_at", "probability"}
 
 
@@ -61,35 +65,26 @@ def list_opportunities(ctx: ServiceContext, *, stage_id: int | None = None, stat
     return list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).unique()), int(total or 0)
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Opportunity | None) -> dict[str, Any]:
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    if "name" in data or existing is None:
-        data["name"] = (data.get("name") or "").strip()
-        if not data["name"]:
-            errors["name"] = [_("An opportunity needs a name.")]
-    if existing is None and data.get("customer_id") is None:
-        errors["customer_id"] = [_("Say which customer this opportunity is for.")]
-    if existing is not None and "customer_id" in data and data["customer_id"] != existing.customer_id:
-        errors["customer_id"] = [_("An opportunity cannot move to another customer; merge the customers instead.")]
-    if "amount" in data:
-        data["amount"] = parse_amount(data["amount"], "amount", errors)
-        if data["amount"] is None and "amount" not in errors:
-            data["amount"] = parse_amount(0, "amount", errors)
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    if "expected_close_date" in data:
-        data["expected_close_date"] = as_date(data["expected_close_date"], "expected_close_date", errors)
-    if "probability" in data and data["probability"] is not None:
-        p = data["probability"]
-        if not isinstance(p, int) or isinstance(p, bool) or not 0 <= p <= 100:
-            errors["probability"] = [_("A whole number from 0 to 100.")]
-    elif "probability" in data:
+def validate_opportunity(ctx: ServiceContext, data: dict[str, Any], existing: Opportunity | None) -> dict[str, Any]:
+    """An opportunity's input checked and converted, the one validation every path shares (API, admin,
+    lead qualification, stage moves): ``OpportunitySchema`` (all fields for a new one, those given for
+    ``existing``), then a customer that stays the same, an owner that exists, a contact of the customer.
+    An empty amount is 0; an empty probability is the stage's."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if existing is not None and "customer_id" in values and values["customer_id"] != existing.customer_id:
+            errors["customer_id"] = [_("An opportunity cannot move to another customer; merge the customers instead.")]
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        customer_id = values.get("customer_id", existing.customer_id if existing else None)
+        check_contact(ctx, values.get("contact_id"), customer_id, errors)
+        return errors
+
+    schema = _SCHEMA if existing is None else _UPDATE
+    data = load(schema, data, partial=existing is not None, message=INVALID["opportunity"], check=check)
+    if "amount" in data and data["amount"] is None:
+        data["amount"] = parse_amount(0, "amount", {})
+    if "probability" in data and data["probability"] is None:
         data.pop("probability")
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    customer_id = data.get("customer_id", existing.customer_id if existing else None)
-    check_contact(ctx, data.get("contact_id"), customer_id, errors)
-    raise_if(errors, "opportunity")
     return data
 
 
@@ -137,7 +132,7 @@ def _apply_stage(ctx: ServiceContext, opp: Opportunity, stage: Stage, at: dt.dat
 def create_opportunity(ctx: ServiceContext, data: dict[str, Any], *, at: dt.datetime | None = None) -> Opportunity:
     """Create an opportunity in ``stage_id`` (default: the first open stage); owner defaults to the actor."""
     ctx.require("sales.opportunity.write")
-    data = _clean(ctx, data, None)
+    data = validate_opportunity(ctx, data, None)
     customer = live_customer(ctx, data["customer_id"])
     if "owner_id" not in data and ctx.actor is not None:
         data["owner_id"] = ctx.actor.id
@@ -165,7 +160,7 @@ def update_opportunity(ctx: ServiceContext, opportunity_id: int, data: dict[str,
     """Change fields; a ``stage_id`` in ``data`` moves the opportunity (see :func:`move_stage`)."""
     opp = get_opportunity(ctx, opportunity_id, permission="sales.opportunity.write")
     check_version(opp, expected_version, if_match)
-    data = _clean(ctx, data, opp)
+    data = validate_opportunity(ctx, data, opp)
     if "owner_id" in data and data["owner_id"] != opp.owner_id:
         access.may_assign(ctx, data["owner_id"], "opportunity")
     stage_id = data.pop("stage_id", None)
@@ -191,7 +186,7 @@ def move_stage(ctx: ServiceContext, opportunity_id: int, stage_id: int, *, at: d
     """
     opp = get_opportunity(ctx, opportunity_id, permission="sales.opportunity.write")
     check_version(opp, expected_version, if_match)
-    fields = _clean(ctx, fields, opp) if fields else {}
+    fields = validate_opportunity(ctx, fields, opp) if fields else {}
     stage = get_stage(ctx, stage_id)
     if not stage.active:
         raise ValidationError(_("This stage is no longer used."), errors={"stage_id": [_("Choose an active stage.")]})
@@ -264,5 +259,5 @@ def board(ctx: ServiceContext, *, owner_id: int | None = None, limit_per_stage: 
 
 
 # The opportunity's one validation and its stage rules, for the importer (which builds many at once).
-clean = _clean
+clean = validate_opportunity
 apply_stage = _apply_stage

@@ -10,10 +10,13 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
 from ..models import Opportunity, Stage, StageHistory
+from ..schemas.pipeline import StageSchema
 
 FIELDS = ("name", "sequence", "probability", "is_won", "is_lost", "active")
+_SCHEMA = StageSchema()
 # name, sequence, probability, won, lost: visit -> proposal -> contract, as the sources describe it
 DEFAULT_STAGES = [
     ("Visit", 10, 10, False, False),
@@ -60,34 +63,31 @@ def first_open_stage(ctx: ServiceContext) -> Stage:
     return stage
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Stage | None) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    if "name" in data or existing is None:
-        name = (data.get("name") or "").strip()
-        if not name:
-            errors["name"] = [_("A stage needs a name.")]
-        else:
-            other = ctx.session.scalar(select(Stage).where(Stage.name == name))
+def validate_stage(ctx: ServiceContext, data: dict[str, Any], existing: Stage | None) -> dict[str, Any]:
+    """A stage's input checked by ``StageSchema`` (the API and the admin share it), then a name no other
+    stage has and not both won and lost. A new stage's probability defaults to 100 won, 0 lost, 10 open."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if values.get("name"):
+            other = ctx.session.scalar(select(Stage).where(Stage.name == values["name"]))
             if other is not None and (existing is None or other.id != existing.id):
-                errors["name"] = [_("A stage named '%(name)s' exists.", name=name)]
-            data["name"] = name
-    if "probability" in data and not (isinstance(data["probability"], int) and 0 <= data["probability"] <= 100):
-        errors["probability"] = [_("A whole number from 0 to 100.")]
-    won = data.get("is_won", existing.is_won if existing else False)
-    lost = data.get("is_lost", existing.is_lost if existing else False)
-    if won and lost:
-        errors["is_lost"] = [_("A stage cannot be both won and lost.")]
-    if errors:
-        raise ValidationError(_("The stage is not valid."), errors=errors)
+                errors["name"] = [_("A stage named '%(name)s' exists.", name=values["name"])]
+        won = values.get("is_won", existing.is_won if existing else False)
+        lost = values.get("is_lost", existing.is_lost if existing else False)
+        if won and lost:
+            errors["is_lost"] = [_("A stage cannot be both won and lost.")]
+        return errors
+
+    data = load(_SCHEMA, data, partial=existing is not None, message=_("The stage is not valid."), check=check)
     if "probability" not in data and existing is None:
-        data["probability"] = 100 if won else 0 if lost else 10
+        data["probability"] = 100 if data.get("is_won") else 0 if data.get("is_lost") else 10
     return data
 
 
 def create_stage(ctx: ServiceContext, data: dict[str, Any]) -> Stage:
     ctx.require("sales.stage.manage")
     ensure_stages(ctx)  # the defaults first, so a new stage joins them rather than replacing them
-    data = _clean(ctx, dict(data), None)
+    data = validate_stage(ctx, data, None)
     with unit_of_work(ctx):
         stage = Stage()
         changes = apply_changes(stage, data, FIELDS)
@@ -101,7 +101,7 @@ def update_stage(ctx: ServiceContext, stage_id: int, data: dict[str, Any]) -> St
     """Change a stage; a stage that opportunities are in cannot switch between open, won and lost."""
     ctx.require("sales.stage.manage")
     stage = get_stage(ctx, stage_id)
-    data = _clean(ctx, dict(data), stage)
+    data = validate_stage(ctx, data, stage)
     flips = any(k in data and data[k] != getattr(stage, k) for k in ("is_won", "is_lost"))
     if flips and ctx.session.scalar(select(func.count(Opportunity.id)).where(Opportunity.stage_id == stage.id)):
         raise Conflict(_("Opportunities are in this stage; move them before changing whether it is won or lost."))

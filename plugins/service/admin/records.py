@@ -54,11 +54,13 @@ def active_categories() -> Any:
 
 
 class TicketForm(AdminForm):
-    subject = StringField(_l("Subject"), validators=[DataRequired()])
+    # the service checks the fields (crmcore.services.validation): the same rules and words as the API
+    subject = StringField(_l("Subject"), render_kw={"required": True})
     customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, allow_blank=True)
     category = QuerySelectField(_l("Category"), query_factory=active_categories, allow_blank=True)
-    kind = SelectField(_l("Kind"), choices=list(KINDS), default="request")
-    priority = SelectField(_l("Priority"), choices=list(PRIORITY_LABELS.items()), default="normal")
+    kind = SelectField(_l("Kind"), choices=list(KINDS), default="request", validate_choice=False)
+    priority = SelectField(_l("Priority"), choices=list(PRIORITY_LABELS.items()), default="normal",
+                           validate_choice=False)
     assignee = QuerySelectField(_l("Assignee"), query_factory=active_users, get_label=user_label, allow_blank=True,
                                 description=_l("Empty: the assignment rules choose"))
     description = TextAreaField(_l("Description"))
@@ -153,6 +155,7 @@ class CategoryView(SecureModelView):
     form_columns = ("name", "kind", "active")
     form_overrides = {"kind": SelectField}
     form_args = {"kind": {"choices": list(KINDS)}}
+    service_validates = True
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return categories.save_category(ctx, data)

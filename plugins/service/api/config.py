@@ -8,6 +8,7 @@ from sqlalchemy import select
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.runtime import ServiceContext
+from crmcore.api.http import json_body
 
 from ..models import AssignmentRule, Calendar, FollowUpRule, SlaPolicy
 from ..schemas import AssignmentRuleSchema, BusinessCalendarSchema, TicketCategorySchema, FollowUpRuleSchema, SlaPolicySchema
@@ -30,7 +31,7 @@ def list_categories() -> Any:
 
 
 @blp.route("/categories", methods=["POST"])
-@blp.arguments(TicketCategorySchema)
+@json_body(blp, TicketCategorySchema)
 @blp.response(201, TicketCategorySchema)
 def create_category(data: dict[str, Any]) -> Any:
     """Add a category"""

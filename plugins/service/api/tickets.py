@@ -7,7 +7,7 @@ from flask import url_for
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 
 from ..schemas import (StatusLinkSchema, TicketMessageSchema, TicketMovesSchema, TicketListArgs, TicketPage, TicketSchema,
                        TicketUpdateSchema, TicketMoveSchema)
@@ -29,7 +29,7 @@ def list_tickets(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/tickets", methods=["POST"])
-@blp.arguments(TicketSchema)
+@json_body(blp, TicketSchema)
 @blp.response(201, TicketSchema)
 def create_ticket(data: dict[str, Any]) -> Any:
     """Open a ticket (SLA due times and assignment rules apply)"""
@@ -46,7 +46,7 @@ def get_ticket(ticket_id: int) -> Any:
 
 
 @blp.route("/tickets/<int:ticket_id>", methods=["PATCH"])
-@blp.arguments(TicketUpdateSchema(partial=True))
+@json_body(blp, TicketUpdateSchema(partial=True))
 @blp.response(200, TicketSchema)
 def update_ticket(data: dict[str, Any], ticket_id: int) -> Any:
     """Change a ticket (If-Match or ``version`` for optimistic locking)"""

@@ -19,6 +19,7 @@ from crmcore.i18n import _
 from crmcore.models import Contact, Customer
 from crmcore.normalize import normalize_email
 from crmcore.runtime import ServiceContext
+from crmcore.schemas.columns import length_of
 
 from ..models import Ticket, TicketMessage
 from . import mailparse
@@ -86,6 +87,14 @@ def find_thread(ctx: ServiceContext, mail: mailparse.ParsedMail) -> Ticket | Non
     return None
 
 
+def _fit(attr: Any, value: str | None) -> str | None:
+    """A header cut to its column (a mail's subject is the customer's, not input we can send back),
+    its outer spaces trimmed; None when nothing is left."""
+    limit = length_of(attr)
+    text = (value or "").strip()
+    return (text[:limit].strip() if limit else text) or None
+
+
 def intake(ctx: ServiceContext, raw: bytes, *, priority: str = "normal") -> IntakeResult:
     """Turn one raw message into a ticket or a reply (as the given context, normally the system)."""
     ctx.require("service.intake")
@@ -109,7 +118,8 @@ def intake(ctx: ServiceContext, raw: bytes, *, priority: str = "normal") -> Inta
     customer_id, contact_id = match_sender(ctx, mail.from_email)
     system = ctx.runtime.context(session=ctx.session, source=ctx.source)  # the sender's customer may be anyone's
     ticket = create_ticket(system, {
-        "subject": mail.subject or str(_("(no subject)")), "description": mail.text, "priority": priority,
-        "customer_id": customer_id, "contact_id": contact_id, "requester_name": mail.from_name,
+        "subject": _fit(Ticket.subject, mail.subject) or str(_("(no subject)")), "description": mail.text,
+        "priority": priority, "customer_id": customer_id, "contact_id": contact_id,
+        "requester_name": _fit(Ticket.requester_name, mail.from_name),
         "requester_email": mail.from_email}, channel="email", first_message=message)
     return IntakeResult("created", ticket, ticket.messages[0] if ticket.messages else None, mail)

@@ -25,7 +25,6 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from crmcore.errors import Conflict, NotFound, ValidationError
 from crmcore.i18n import _
-from crmcore.normalize import normalize_email
 from crmcore.services.unit import unit_of_work
 from crmcore.contracts import Event
 from crmcore.events import audit, emit
@@ -33,13 +32,13 @@ from crmcore.runtime import ServiceContext
 
 from ..models import Ticket
 from .intake import match_sender
-from .tickets import _timeline, create_ticket, get_ticket, update_ticket
+from .tickets import _timeline, create_ticket, get_ticket, update_ticket, validate_ticket
 
 DEFAULT_DAYS = 180
 CONFIRM_HOURS = 48
 LINK_ISSUED = "service.ticket.link_issued"
 LOCALES = ("zh_CN", "en")
-MAX_SUBJECT = 255
+PORTAL_FIELDS = {"requester_name": "name", "requester_email": "email"}  # the ticket's fields on the public form
 MAX_TEXT = 20_000
 
 
@@ -187,9 +186,9 @@ def submit_request(ctx: ServiceContext, data: dict[str, Any], locale: str | None
     """A request from the public form (system context): the ticket and its status-link token. The
     customer is mailed the link (``service.ticket.link_issued``) in ``locale``, the form's language."""
     errors: dict[str, list[Any]] = {}
-    name = (data.get("name") or "").strip()[:255]
-    email = normalize_email(data.get("email"))
-    subject = (data.get("subject") or "").strip()[:MAX_SUBJECT]
+    name = (data.get("name") or "").strip()
+    email = (data.get("email") or "").strip()
+    subject = (data.get("subject") or "").strip()
     text = (data.get("description") or "").strip()
     if not name:
         errors["name"] = [_("Tell us your name.")]
@@ -201,14 +200,19 @@ def submit_request(ctx: ServiceContext, data: dict[str, Any], locale: str | None
         errors["description"] = [_("Describe your request.")]
     elif len(text) > MAX_TEXT:
         errors["description"] = [_("At most %(n)s characters.", n=MAX_TEXT)]
+    values = {"subject": subject, "description": text, "customer_id": None, "contact_id": None,
+              "requester_name": name, "requester_email": email, "order_number": (data.get("order_number") or "").strip()}
+    try:  # the ticket's own rules (lengths, the e-mail's form), named by the form's fields
+        values = validate_ticket(ctx, values, None)
+    except ValidationError as exc:
+        for key, messages in exc.errors.items():
+            errors.setdefault(PORTAL_FIELDS.get(key, key), messages)
     if errors:
         raise ValidationError(_("Please correct the marked fields."), errors=errors)
+    email = values["requester_email"]
     with unit_of_work(ctx):  # no customer until the address is confirmed: anyone can type any address
-        ticket = create_ticket(ctx, {"subject": subject, "description": text, "customer_id": None,
-                                     "contact_id": None, "requester_name": name, "requester_email": email,
-                                     "order_number": (data.get("order_number") or "").strip()[:64] or None},
-                               channel="web", first_message={"body": text, "from_name": name, "from_email": email,
-                                                             "author": "customer"})
+        ticket = create_ticket(ctx, values, channel="web", first_message={
+            "body": text, "from_name": name, "from_email": email, "author": "customer"})
         ticket.customer_locale = locale if locale in LOCALES else None
         token, issue = issue_link(ctx, ticket)
         announce_link(ctx, ticket, issue, "submitted", confirm=issue_confirmation(ctx, ticket))

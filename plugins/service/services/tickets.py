@@ -25,8 +25,10 @@ from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
-from ..models import CHANNELS, KINDS, PRIORITIES, Category, Ticket, TicketMessage
+from ..models import CHANNELS, Category, Ticket, TicketMessage
+from ..schemas import MAX_DESCRIPTION, TicketSchema, TicketUpdateSchema
 from . import sla
 from .states import check_move, keys_in_phase, phase_of, states
 
@@ -34,7 +36,9 @@ EDITABLE = ("subject", "description", "kind", "priority", "category_id", "custom
             "product_code", "requester_name", "requester_email")
 TIMELINE_CHANNELS = {"email": "email", "web": "web", "phone": "phone", "wechat": "wechat", "qq": "qq",
                      "visit": "visit"}
-MAX_BODY = 100_000
+MAX_BODY = MAX_DESCRIPTION
+_SCHEMA = TicketSchema()
+_UPDATE = TicketUpdateSchema()
 
 
 # ---- record rules ---------------------------------------------------------------------------
@@ -103,44 +107,34 @@ def list_tickets(ctx: ServiceContext, *, state: str | None = None, assignee_id: 
 
 # ---- validation -------------------------------------------------------------------------------
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], ticket: Ticket | None) -> dict[str, Any]:
-    errors: dict[str, list[Any]] = {}
-    out = {k: data[k] for k in EDITABLE if k in data}
-    for key in ("subject", "requester_name", "requester_email", "order_number", "product_code"):
-        if isinstance(out.get(key), str):
-            out[key] = out[key].strip() or None
-    if ticket is None and not out.get("subject"):
-        errors["subject"] = [_("A subject is required.")]
-    elif "subject" in data and not out.get("subject"):
-        errors["subject"] = [_("A subject is required.")]
+def validate_ticket(ctx: ServiceContext, data: dict[str, Any], ticket: Ticket | None) -> dict[str, Any]:
+    """A ticket's input checked and converted, the one validation every path shares (API, admin, portal,
+    mail intake): the fields by ``TicketSchema`` (lengths and choices from the model; all of them for a
+    new ticket, those given for ``ticket``), then the records they name: a category (whose kind a new
+    ticket takes), a live customer, a contact of that customer. Returns the editable fields (and
+    ``assignee_id`` when given); the requester's e-mail is stored normalised."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if values.get("category_id") is not None:
+            category = ctx.session.get(Category, values["category_id"])
+            if category is None:
+                errors["category_id"] = [_("No such category.")]
+            elif "kind" not in data and ticket is None:
+                values["kind"] = category.kind
+        if values.get("customer_id") is not None:
+            live_customer(ctx, values["customer_id"])  # 422 when deleted or merged away; 403 outside the scope
+        customer_id = values.get("customer_id", ticket.customer_id if ticket else None)
+        if values.get("contact_id") is not None:
+            contact = ctx.session.get(Contact, values["contact_id"])
+            if contact is None or contact.customer_id != customer_id:
+                errors["contact_id"] = [_("This contact does not belong to the customer.")]
+        return errors
+
+    loaded = load(_SCHEMA if ticket is None else _UPDATE, data, partial=ticket is not None,
+                  message=_("The ticket is not valid."), check=check)
+    out = {k: loaded[k] for k in (*EDITABLE, "assignee_id") if k in loaded}
     if out.get("requester_email"):
-        email = normalize_email(out["requester_email"])
-        if not email:
-            errors["requester_email"] = [_("Not a valid e-mail address.")]
-        out["requester_email"] = email
-    if out.get("subject") and len(out["subject"]) > 255:
-        out["subject"] = out["subject"][:255]
-    if out.get("description") and len(out["description"]) > MAX_BODY:
-        errors["description"] = [_("At most %(n)s characters.", n=MAX_BODY)]
-    if "priority" in out and out["priority"] not in PRIORITIES:
-        errors["priority"] = [_("Choose one of: %(choices)s.", choices=", ".join(PRIORITIES))]
-    if "kind" in out and out["kind"] not in KINDS:
-        errors["kind"] = [_("Choose one of: %(choices)s.", choices=", ".join(KINDS))]
-    if out.get("category_id") is not None:
-        category = ctx.session.get(Category, out["category_id"])
-        if category is None:
-            errors["category_id"] = [_("No such category.")]
-        elif "kind" not in data and ticket is None:
-            out["kind"] = category.kind
-    if out.get("customer_id") is not None:
-        live_customer(ctx, out["customer_id"])  # 422 when deleted or merged away; 403 outside the actor's scope
-    customer_id = out.get("customer_id", ticket.customer_id if ticket else None)
-    if out.get("contact_id") is not None:
-        contact = ctx.session.get(Contact, out["contact_id"])
-        if contact is None or contact.customer_id != customer_id:
-            errors["contact_id"] = [_("This contact does not belong to the customer.")]
-    if errors:
-        raise ValidationError(_("The ticket is not valid."), errors=errors)
+        out["requester_email"] = normalize_email(out["requester_email"])
     return out
 
 
@@ -165,8 +159,8 @@ def create_ticket(ctx: ServiceContext, data: dict[str, Any], *, channel: str = "
     ctx.require("service.ticket.write")
     if channel not in CHANNELS:
         raise ValidationError(_("Unknown channel '%(channel)s'.", channel=channel))
-    clean = _clean(ctx, data, None)
-    assignee_id = data.get("assignee_id")
+    clean = validate_ticket(ctx, data, None)
+    assignee_id = clean.pop("assignee_id", None)
     _check_assignee(ctx, assignee_id)
     now = now or utcnow()
     with unit_of_work(ctx):
@@ -204,18 +198,20 @@ def update_ticket(ctx: ServiceContext, ticket_id: int, data: dict[str, Any], *, 
     """Change a ticket's fields or assignee (a new priority or customer recomputes the SLA due times)."""
     ticket = get_ticket(ctx, ticket_id, "service.ticket.write")
     check_version(ticket, expected_version, if_match)
-    clean = _clean(ctx, data, ticket)
+    clean = validate_ticket(ctx, data, ticket)
+    assigned = "assignee_id" in clean
+    assignee_id = clean.pop("assignee_id", None)
     with unit_of_work(ctx):
         changes: dict[str, list[Any]] = {}
         for key, value in clean.items():
             if getattr(ticket, key) != value:
                 changes[key] = [getattr(ticket, key), value]
                 setattr(ticket, key, value)
-        if "assignee_id" in data and data["assignee_id"] != ticket.assignee_id:
-            _check_assignee(ctx, data["assignee_id"])
-            changes["assignee_id"] = [ticket.assignee_id, data["assignee_id"]]
-            ticket.assignee_id = data["assignee_id"]
-            if ticket.state == "new" and data["assignee_id"] is not None:
+        if assigned and assignee_id != ticket.assignee_id:
+            _check_assignee(ctx, assignee_id)
+            changes["assignee_id"] = [ticket.assignee_id, assignee_id]
+            ticket.assignee_id = assignee_id
+            if ticket.state == "new" and assignee_id is not None:
                 changes["state"] = [ticket.state, "assigned"]
                 ticket.state = "assigned"
         if not changes:

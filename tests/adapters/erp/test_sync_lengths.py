@@ -39,10 +39,12 @@ def test_records_that_do_not_fit_become_issues_and_the_rest_is_stored(ctx, tryto
         assert set(ctx.session.scalars(select(Product.code))) == {"FIT-1"}
         issues = {i.external_id: i for i in ctx.session.scalars(select(SyncIssue).where(SyncIssue.status == "open"))}
         assert len(issues) == 4 and all(i.kind == "rejected" for i in issues.values())
+    # refused by each entity's own validation (the same rules and words as the API and the admin)
     reason = issues[str(too_long)].reason
-    assert "customers.name" in reason and f"{name_max + 1} characters, at most {name_max}" in reason
-    assert any("contacts.name" in i.reason for i in issues.values())
-    assert any("addresses.line1" in i.reason for i in issues.values())
+    assert reason == f"The customer is not valid. name: At most {name_max} characters."
+    reasons = {i.reason for i in issues.values()}
+    assert f"The contact is not valid. name: At most {limit(Contact, 'name')} characters." in reasons
+    assert f"The address is not valid. line1: At most {limit(Address, 'line1')} characters." in reasons
     assert any("products.name" in i.reason for i in issues.values())
 
     # shortened in the ERP: stored on the next run, its issue resolved

@@ -1,0 +1,56 @@
+"""Loading an entity's schema inside its service: the one validation the API, admin, importer and sync share."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from marshmallow import Schema
+from marshmallow import ValidationError as SchemaError
+
+from ..errors import ValidationError
+from ..i18n import _, gettext
+
+
+def messages_text(value: Any) -> Any:
+    """Messages as text in the reader's language: lazy ones rendered, marshmallow's fixed English ones looked up."""
+    if isinstance(value, dict):
+        return {str(k): messages_text(v if isinstance(v, (dict, list, tuple)) else [v]) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [messages_text(v) for v in value]
+    return gettext(value) if isinstance(value, str) else str(value)
+
+
+Check = Callable[[dict[str, Any]], dict[str, list[Any]]]
+
+
+def load(schema: Schema, data: Any, *, partial: bool, message: Any, check: Check | None = None) -> dict[str, Any]:
+    """``data`` checked and converted by ``schema`` (``partial``: only the fields given, for an update).
+
+    ``check`` adds the errors of rules the schema cannot judge alone (a phone number of the configured
+    region, a record that must exist) for the values that loaded, so one answer names every bad field.
+    Keys the schema does not load (a service's own arguments such as ``source``) pass through
+    unchanged for the service to handle. Bad values raise :class:`crmcore.errors.ValidationError`
+    with ``message`` and ``{field: [messages]}``, in the reader's language."""
+    if not isinstance(data, dict):
+        raise ValidationError(message, errors={"_schema": [_("Give the fields as an object.")]})
+    loadable = {field.data_key or name for name, field in schema.fields.items() if not field.dump_only}
+    rest = {k: v for k, v in data.items() if k not in loadable}
+    try:
+        loaded = schema.load({k: v for k, v in data.items() if k in loadable}, partial=partial)
+    except SchemaError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        extra = check(valid) if check is not None else {}
+        raise ValidationError(message, errors=messages_text({**extra, **exc.messages_dict})) from None
+    errors = check(loaded) if check is not None else {}
+    if errors:
+        raise ValidationError(message, errors=messages_text(errors))
+    return {**rest, **loaded}
+
+
+def invalid_fields(schema: Schema, data: dict[str, Any], check: Check | None = None) -> dict[str, list[str]]:
+    """Which of ``data``'s fields :func:`load` would refuse (``partial``), and why: for a caller that stores
+    the rest, such as the ERP sync keeping a value the CRM refuses as a sync issue."""
+    try:
+        load(schema, data, partial=True, message="", check=check)
+    except ValidationError as exc:
+        return exc.errors
+    return {}
