@@ -16,6 +16,7 @@ from ..services.completeness import completeness
 from ..services.contacts import CONTACT_FIELDS, _derive, validate_contact
 from ..services.custom_fields import active_fields, validate_attributes
 from ..services.unit import apply_changes
+from ..services.validation import messages_text
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .customers import Profile
 from .driver import record, rejected
@@ -96,7 +97,7 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
             data["attributes"] = validate_attributes(ctx, "contact", data.get("attributes"), fields=contact_fields)
             news.append((i, customer, data, ext))
         except SchemaError as exc:
-            results[i] = RowResult(line, REJECTED, key=ext, errors=exc.messages_dict)
+            results[i] = RowResult(line, REJECTED, key=ext, errors=messages_text(exc.messages_dict))
         except CRMError as exc:
             results[i] = rejected(line, ext, exc)
     entries: list[Any] = []

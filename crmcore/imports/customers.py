@@ -23,6 +23,7 @@ from ..services.customers import FIELDS, _tags, validate_customer, apply_update,
     refresh_completeness
 from ..services.tags import ensure_tags
 from ..services.unit import apply_changes
+from ..services.validation import messages_text
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .driver import record, rejected
 from .sql import created_changes, insert_rows, row_values, transient
@@ -87,7 +88,7 @@ def _children(raw: dict[str, Any], name: str, singular: str, schema: Any, clean:
             out.append(clean(schema.load(item)))
         except SchemaError as exc:
             raise ValidationError(_("The customer is not valid."),
-                                  errors={f"{where}.{k}": v for k, v in exc.messages_dict.items()}) from None
+                                  errors={f"{where}.{k}": v for k, v in messages_text(exc.messages_dict).items()}) from None
         except ValidationError as exc:
             raise ValidationError(exc.message, errors={f"{where}.{k}": v for k, v in exc.errors.items()}) from None
     return out
@@ -151,7 +152,7 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
             addresses = _children(raw, "addresses", "address", address_schema, clean_address)
             news.append((i, data, contacts, addresses))
         except SchemaError as exc:
-            results[i] = RowResult(line, REJECTED, key=raw.get("code"), errors=exc.messages_dict)
+            results[i] = RowResult(line, REJECTED, key=raw.get("code"), errors=messages_text(exc.messages_dict))
         except CRMError as exc:
             results[i] = rejected(line, raw.get("code"), exc)
     names = [n for _i, data, *_rest in news + [(u[0], u[2]) for u in updates] for n in data.get("tags") or ()]

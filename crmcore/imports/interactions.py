@@ -14,6 +14,7 @@ from ..i18n import _
 from ..models import Interaction
 from ..services.interactions import check_interaction
 from ..services.unit import apply_changes
+from ..services.validation import messages_text
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .driver import record, rejected
 from .refs import CustomerLookup, add_external_ids, external_id_of, external_ids
@@ -82,7 +83,7 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
             ctx.hook.crm_before_save(ctx=ctx, entity="interaction", obj=item, changes={}, created=True)
             built.append((i, customer, item, ext))
         except SchemaError as exc:
-            results[i] = RowResult(line, REJECTED, key=ext, errors=exc.messages_dict)
+            results[i] = RowResult(line, REJECTED, key=ext, errors=messages_text(exc.messages_dict))
         except CRMError as exc:
             results[i] = rejected(line, ext, exc)
     table = Interaction.__table__
