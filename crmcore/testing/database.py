@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import os
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import close_all_sessions
 
 from ..db import Base, Database
@@ -18,6 +22,26 @@ def test_database_url(folder: Path) -> str:
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
+
+
+@contextmanager
+def empty_database(folder: Path, prefix: str = "crm_empty") -> Iterator[str]:
+    """The URL of a new, empty database for the block (migrations start from nothing there): a SQLite
+    file in ``folder``, or a database of its own on the ``CRM_TEST_DATABASE_URL`` server, dropped after."""
+    base = os.environ.get(ENV)
+    if not base:
+        yield f"sqlite:///{folder / (prefix + '.sqlite')}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def open_test_database(url: str) -> Database:

@@ -29,6 +29,16 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture
+def empty_database_url(tmp_path: Any) -> Iterator[str]:
+    """A new, empty database for one test (a migration from nothing): SQLite, or its own database on the
+    ``CRM_TEST_DATABASE_URL`` server, dropped afterwards."""
+    from .database import empty_database
+
+    with empty_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
 def clean_database(database: Any) -> Iterator[Any]:
     """The test database emptied before this test (every table, plugins' too)."""
     from .database import wipe

@@ -1,14 +1,10 @@
 """Alembic: the core's revisions build exactly the schema the models declare, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import os
-import uuid
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from crmcore import migrate
 from crmcore import models  # noqa: F401 - registers the core's tables on Base.metadata
@@ -22,20 +18,6 @@ CORE_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "login_failures", "outbox_destinations", "job_executions"}}
 
 
-@pytest.fixture
-def empty_database_url(tmp_path):
-    base = os.environ.get("CRM_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-        return
-    name = f"crm_migrate_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_upgrade_builds_the_models_schema(empty_database_url, tmp_path):

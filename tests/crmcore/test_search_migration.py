@@ -16,20 +16,6 @@ from crmcore.services import customers as svc
 
 
 
-@pytest.fixture
-def empty_database_url(tmp_path):
-    base = os.environ.get("CRM_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-        return
-    name = f"crm_search_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 OURS = {"ix_customers_name_id", "ix_customers_phone_prefix", "ix_customers_email_prefix", "ix_customers_search_trgm",
         "ix_customers_email_trgm", "ix_contacts_name_trgm", "ix_contacts_email_trgm", "ix_contacts_wechat_trgm",

@@ -4,15 +4,11 @@ rows, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 import crmcore.db
 from adapters.oa.models import MODELS
@@ -23,20 +19,6 @@ from crmcore.runtime import build_runtime
 OA_TABLES = {m.__tablename__ for m in MODELS}
 
 
-@pytest.fixture
-def empty_database_url(tmp_path):
-    base = os.environ.get("CRM_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'oa-migrate.sqlite'}"
-        return
-    name = f"crm_oa_migrate_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _legacy_tables() -> sa.MetaData:
