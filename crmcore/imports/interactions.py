@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError as SchemaError
@@ -12,7 +11,7 @@ from ..db import utcnow
 from ..errors import CRMError, ValidationError
 from ..i18n import _
 from ..models import Interaction
-from ..services.interactions import check_interaction
+from ..services.interactions import check_interaction, validate_interaction
 from ..services.unit import apply_changes
 from ..services.validation import messages_text
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
@@ -24,13 +23,6 @@ if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 FIELDS = ("channel", "direction", "subject", "body", "occurred_at")
-
-
-@functools.cache
-def _schema() -> Any:
-    from ..schemas.customers import InteractionSchema
-
-    return InteractionSchema(only=FIELDS)
 
 
 def _same_time(a: Any, b: Any) -> bool:
@@ -58,7 +50,7 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
                             "instead of adding it again.")
                 raise ValidationError(message, errors={"external_id": [message]})
             customer = customer_of(raw.get("customer_code"))
-            data = _schema().load({k: v for k, v in raw.items() if k not in ("customer_code", "external_id")})
+            data = validate_interaction(ctx, {k: v for k, v in raw.items() if k not in ("customer_code", "external_id")})
             occurred = check_interaction(ctx, customer, data)
             existing = known.get(refs[ext]) if ext in refs else None
             if existing is not None:

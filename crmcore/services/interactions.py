@@ -10,7 +10,6 @@ from ..db import utcnow
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import Contact, Customer, Interaction
-from ..models.interaction import DIRECTIONS
 from . import access, listing
 from ..schemas.customers import InteractionSchema
 from .customers import get_customer
@@ -38,14 +37,7 @@ def log_interaction(ctx: ServiceContext, customer_id: int, data: dict[str, Any])
     ctx.require("interaction.write")
     customer = get_customer(ctx, customer_id)
     data = validate_interaction(ctx, data)
-    errors: dict[str, list[str]] = {}
-    occurred = data.get("occurred_at") or utcnow()
-    if data.get("contact_id") is not None:
-        contact = ctx.session.get(Contact, data["contact_id"])
-        if contact is None or contact.customer_id != customer.id:
-            errors["contact_id"] = [_("This contact does not belong to the customer.")]
-    if errors:
-        raise ValidationError(_("The interaction is not valid."), errors=errors)
+    occurred = check_interaction(ctx, customer, data)
     with unit_of_work(ctx):
         item = Interaction(customer_id=customer.id, user_id=getattr(ctx.actor, "id", None),
                            occurred_at=occurred, source=data.get("source") or ctx.source)
@@ -64,24 +56,14 @@ def log_interaction(ctx: ServiceContext, customer_id: int, data: dict[str, Any])
 
 
 def check_interaction(ctx: ServiceContext, customer: Customer, data: dict[str, Any]) -> dt.datetime:
-    """An interaction's validation (the API, the importer): channel, subject, direction, an aware time and a
-    contact of the customer; returns when it occurred (now when not given)."""
-    errors: dict[str, list[str]] = {}
-    if not data.get("channel"):
-        errors["channel"] = [_("Say which channel (phone, email, wechat, qq, visit, ...).")]
-    if not data.get("subject"):
-        errors["subject"] = [_("A subject is required.")]
-    if data.get("direction", "inbound") not in DIRECTIONS:
-        errors["direction"] = [_("Must be one of: %(choices)s.", choices=", ".join(DIRECTIONS))]
-    occurred = data.get("occurred_at") or utcnow()
-    if isinstance(occurred, dt.datetime) and occurred.tzinfo is None:
-        errors["occurred_at"] = [_("Give a time zone (e.g. 2026-11-23T10:00:00+08:00).")]
+    """What the schema cannot judge of validated input (:func:`validate_interaction`): that the contact is one
+    of the customer's. Returns when the interaction occurred (now when not given)."""
     if data.get("contact_id") is not None:
         contact = ctx.session.get(Contact, data["contact_id"])
         if contact is None or contact.customer_id != customer.id:
-            errors["contact_id"] = [_("This contact does not belong to the customer.")]
-    if errors:
-        raise ValidationError(_("The interaction is not valid."), errors=errors)
+            message = _("This contact does not belong to the customer.")
+            raise ValidationError(_("The interaction is not valid."), errors={"contact_id": [message]})
+    occurred: dt.datetime = data.get("occurred_at") or utcnow()
     return occurred
 
 
