@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.helpers import get_redirect_target
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from ..errors import CRMError
@@ -16,7 +15,7 @@ from ..models import JobExecution
 from ..schemas.common import db_id
 from ..services import job_runs as jobs
 from . import forms
-from .views import SecureModelView, flash_crm_error
+from .views import SecureModelView, flash_crm_error, row_post_button
 
 BADGES = {"queued": "secondary", "running": "info", "ok": "success", "failed": "danger", "cancelled": "warning"}
 
@@ -46,10 +45,7 @@ def _job_label(view: Any, run: JobExecution) -> str:
 def _cancel_button(run: JobExecution) -> Markup:
     if run.status not in ("queued", "running") or run.cancel_requested:
         return Markup("")
-    return Markup('<form method="post" action="{}" class="d-inline"><input type="hidden" name="csrf_token" value="{}">'
-                  '<input type="hidden" name="target" value="{}"><button class="btn btn-sm btn-outline-danger" '
-                  'type="submit">{}</button></form>').format(
-        url_for("job_run.cancel_view", url=request.full_path), generate_csrf(), run.id, gettext("Cancel"))
+    return row_post_button("job_run.cancel_view", run.id, gettext("Cancel"), "danger")
 
 
 class JobRunView(SecureModelView):

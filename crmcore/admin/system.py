@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
-from flask_wtf.csrf import generate_csrf
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
@@ -20,7 +19,7 @@ from ..models import AuditLog, OutboxMessage
 from ..plugins import plugin_summary
 from ..services import audit_scope, outbox
 from . import forms
-from .views import SecureModelView, SecureView, flash_crm_error, service_context, with_options
+from .views import SecureModelView, SecureView, flash_crm_error, row_post_button, service_context, with_options
 from ..schemas.common import db_id
 
 
@@ -138,10 +137,7 @@ class PluginsView(SecureView):
 def _replay_button(msg: OutboxMessage) -> Markup:
     if msg.status == "pending":
         return Markup("")
-    return Markup('<form method="post" action="{}" class="d-inline"><input type="hidden" name="csrf_token" value="{}">'
-                  '<input type="hidden" name="target" value="{}"><button class="btn btn-sm btn-outline-primary" '
-                  'type="submit">{}</button></form>').format(
-        url_for("outbox.replay_view", url=request.full_path), generate_csrf(), msg.id, gettext("Replay"))
+    return row_post_button("outbox.replay_view", msg.id, gettext("Replay"))
 
 
 class OutboxView(SecureModelView):
