@@ -111,6 +111,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     def index() -> Any:
         return redirect(url_for("admin.index"))
 
+    from .branding import brand
+
+    app.jinja_env.globals["crm_brand"] = brand
     _register_template_folders(app, rt)
     rt.pm.hook.crm_startup(app=app)
     return app

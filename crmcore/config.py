@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS_ALLOW": None,  # if a list: only these entry-point plugins load
     "DEFAULT_REGION": "CN",  # phone numbers without a country code
     "DEFAULT_CURRENCY": "CNY",
+    "COMPANY_NAME": "",  # shown on the public pages (lead forms, service portal)
+    "COMPANY_LOGO_URL": "",  # an https:// address or a path on this site; anything else is not shown
     "DEFAULT_LOCALE": "en",  # when neither the user nor the browser says
     "DEFAULT_TIMEZONE": "Asia/Shanghai",
     "PAGE_SIZE_MAX": 200,  # the largest page_size any list in the API accepts (larger: 422)

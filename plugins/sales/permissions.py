@@ -11,6 +11,7 @@ PERMISSIONS = [
     Permission("sales.lead.read", _("See leads"), READERS),
     Permission("sales.lead.write", _("Capture, change and qualify leads"), WRITERS),
     Permission("sales.lead.import", _("Import leads in bulk"), ("manager",)),
+    Permission("sales.lead_form.manage", _("Set up the public lead forms"), ("manager",)),
     Permission("sales.opportunity.read", _("See opportunities and the pipeline"), READERS),
     Permission("sales.opportunity.write", _("Create opportunities and move them between stages"), WRITERS),
     Permission("sales.opportunity.import", _("Import opportunities in bulk"), ("manager",)),

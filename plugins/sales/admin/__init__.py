@@ -13,6 +13,8 @@ SALES = _l("Sales")
 
 def admin_views(db: Any) -> list[Any]:
     """The sales views in menu order, all under the "Sales" menu."""
+    from ..webform_models import LeadForm
+    from .lead_forms import LeadFormView
     from .pages import BoardView, KpiDashboardView
     from .records import (ActivityView, InvoiceView, LeadView, MetricView, OpportunityView, OrderView, ProductView,
                           QuoteView, StageView, TargetView)
@@ -36,4 +38,6 @@ def admin_views(db: Any) -> list[Any]:
         StageView(Stage, db, name=_l("Stages"), endpoint="sales_stage", url="/admin/sales/stage", category=SALES),
         MetricView(Metric, db, name=_l("Custom metrics"), endpoint="sales_metric", url="/admin/sales/metric",
                    category=SALES),
+        LeadFormView(LeadForm, db, name=_l("Lead forms"), endpoint="sales_lead_form", url="/admin/sales/lead-form",
+                     category=SALES),
     ]

@@ -1,4 +1,10 @@
-"""The public web-form endpoint: POST /sales/forms/lead from the company's website.
+"""The public lead forms: the pages of the forms set up in the admin (``/sales/forms/<key>``: the form,
+a plain HTML post, the thank-you page) and the older endpoint POST /sales/forms/lead for sites that post
+their own form.
+
+A form set up in the admin is on while it is active; it asks the fields the admin ticked, its consent
+box must be ticked when it has a consent text, and a visitor who posts it sees the form again with every
+field to correct marked, or the thank-you page (JSON to a caller that sends or accepts JSON).
 
 Not under /api (no API token): a form key from the ``SALES_WEB_FORM_KEYS`` setting (a list, or
 comma-separated) identifies the form; without configured keys the endpoint is off (404). A
@@ -14,14 +20,16 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 
 from crmcore.config import setting_int
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.services import ratelimit
 
+from ..services import lead_forms
 from ..services.leads import create_lead
+from ..webform_models import FORM_FIELDS
 
 bp = Blueprint("sales_webform", __name__, url_prefix="/sales/forms")
 FIELDS = ("name", "company", "contact_name", "title", "phone", "email", "wechat", "campaign", "message")
@@ -37,7 +45,7 @@ def _keys() -> list[str]:
     return [k.strip() for k in raw if k and k.strip()]
 
 
-def _limited() -> Any:
+def _limited(html: bool = False) -> Any:
     """None while this client may post, else the 429 answer saying how long to wait."""
     rt = current_app.extensions["crm"]
     verdict = ratelimit.hit(rt.db, rt.settings, "sales-web-form", request.remote_addr or "unknown",
@@ -47,6 +55,9 @@ def _limited() -> Any:
         return None
     minutes = max((verdict.retry_after + 59) // 60, 1)
     message = _("Too many requests from your network. Try again in %(minutes)s minute(s).", minutes=minutes)
+    if html:
+        return render_template("sales/lead_form_message.html", title=_("Please wait"), text=message), 429, {
+            "Retry-After": str(verdict.retry_after)}
     return jsonify({"status": "error", "message": str(message)}), 429, {"Retry-After": str(verdict.retry_after)}
 
 
@@ -76,3 +87,61 @@ def web_lead() -> Any:
     finally:
         ctx.session.close()
     return jsonify({"status": "ok"}), 201
+
+
+# ---- the forms set up in the admin ----------------------------------------------------------------
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _public_form(key: str) -> Any:
+    rt = current_app.extensions["crm"]
+    ctx = rt.context(source="web-form", session=rt.db.session())
+    form = lead_forms.public_form(ctx, key)
+    if form is None:
+        abort(404)
+    return ctx, form
+
+
+def _page(form: Any, values: dict[str, str], errors: dict[str, Any], message: Any, status: int) -> Any:
+    labels = {"name": _("Your name"), "company": _("Company"), "title": _("Job title"), "phone": _("Phone"),
+              "email": _("E-mail"), "wechat": _("WeChat"), "message": _("Message")}
+    asked = [{"field": "name", "required": True}] + [f for f in form.asked or [] if f.get("field") in FORM_FIELDS]
+    return render_template("sales/lead_form.html", form=form, asked=asked, labels=labels, values=values,
+                           errors=errors, message=message), status
+
+
+@bp.route("/<key>", methods=["GET", "POST"])
+def lead_form(key: str) -> Any:
+    """The form's page; its post becomes a lead, then the thank-you page."""
+    ctx, form = _public_form(key)
+    if request.method == "GET":
+        return _page(form, {}, {}, None, 200)
+    limited = _limited(html=not _wants_json())
+    if limited is not None:
+        return limited
+    payload = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+    if not isinstance(payload, dict):
+        return jsonify({"status": "error", "message": str(_("Send a form or a JSON object."))}), 400
+    values = {k: str(payload.get(k) or "")[:MAX_FIELD] for k in ("name", *FORM_FIELDS)}
+    values["consent"] = "1" if payload.get("consent") not in (None, "", "0", False, "false") else ""
+    thanks = url_for(".lead_form_thanks", key=key)
+    if payload.get("website_url"):  # a bot filled the hidden field: it sees what a person would
+        return (jsonify({"status": "ok"}), 201) if _wants_json() else redirect(thanks, 303)
+    try:
+        lead_forms.submit(ctx, form, values)
+    except ValidationError as exc:
+        ctx.session.rollback()
+        if _wants_json():
+            return jsonify({"status": "error", "message": exc.message, "errors": exc.errors}), 422
+        return _page(form, values, exc.errors, exc.message, 422)
+    return (jsonify({"status": "ok"}), 201) if _wants_json() else redirect(thanks, 303)
+
+
+@bp.route("/<key>/thanks")
+def lead_form_thanks(key: str) -> Any:
+    _ctx, form = _public_form(key)
+    title = form.thank_you_title or _("Thank you")
+    text = form.thank_you_text or _("We have received your details and will contact you soon.")
+    return render_template("sales/lead_form_message.html", title=title, text=text, form=form)
