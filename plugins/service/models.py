@@ -134,6 +134,8 @@ class Ticket(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     requester_name: Mapped[str | None] = mapped_column(String(255))
     requester_email: Mapped[str | None] = mapped_column(String(255), index=True)
+    requester_phone: Mapped[str | None] = mapped_column(String(40))
+    requester_wechat: Mapped[str | None] = mapped_column(String(120))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     order_number: Mapped[str | None] = mapped_column(String(64), index=True)
     product_code: Mapped[str | None] = mapped_column(String(64))

@@ -80,8 +80,8 @@ def new_request() -> Any:
         limited = _limited("submit")
         if limited is not None:
             return limited
-        values = {k: (request.form.get(k) or "").strip() for k in ("name", "email", "subject", "description",
-                                                                    "order_number")}
+        values = {k: (request.form.get(k) or "").strip() for k in ("name", "email", "phone", "wechat", "subject",
+                                                                    "description", "order_number")}
         if request.form.get("website_url"):  # a bot filled the hidden field: pretend all went well
             return render_template("service/portal_submitted.html", number=None, link=None)
         ctx = _ctx()

@@ -37,6 +37,8 @@ class TicketSchema(Schema):
     contact_id = fields.Int(allow_none=True)
     requester_name = text(Ticket.requester_name)
     requester_email = email(Ticket.requester_email)
+    requester_phone = text(Ticket.requester_phone, blank_none=True)
+    requester_wechat = text(Ticket.requester_wechat, blank_none=True)
     assignee_id = fields.Int(allow_none=True)
     order_number = text(Ticket.order_number, blank_none=True)
     product_code = text(Ticket.product_code, blank_none=True)

@@ -16,6 +16,7 @@ def entities() -> list[Entity]:
     return [
         from_admin_view("ticket", Ticket, _("Tickets"), TicketView, labels={
             **COMMON, "requester_name": _("Requester"), "requester_email": _("Requester e-mail"),
+            "requester_phone": _("Requester phone"), "requester_wechat": _("Requester WeChat"),
             "sla_policy_id": _("SLA policy"), "first_response_due_at": _("First response due"),
             "first_responded_at": _("First response"), "paused_since": _("Paused since"),
             "resolution_started_at": _("Resolution started"), "sla_pauses": _("SLA pauses"),

@@ -38,7 +38,8 @@ DEFAULT_DAYS = 180
 CONFIRM_HOURS = 48
 LINK_ISSUED = "service.ticket.link_issued"
 LOCALES = ("zh_CN", "en")
-PORTAL_FIELDS = {"requester_name": "name", "requester_email": "email"}  # the ticket's fields on the public form
+PORTAL_FIELDS = {"requester_name": "name", "requester_email": "email", "requester_phone": "phone",
+                 "requester_wechat": "wechat"}  # the ticket's fields on the public form
 MAX_TEXT = 20_000
 
 
@@ -201,7 +202,9 @@ def submit_request(ctx: ServiceContext, data: dict[str, Any], locale: str | None
     elif len(text) > MAX_TEXT:
         errors["description"] = [_("At most %(n)s characters.", n=MAX_TEXT)]
     values = {"subject": subject, "description": text, "customer_id": None, "contact_id": None,
-              "requester_name": name, "requester_email": email, "order_number": (data.get("order_number") or "").strip()}
+              "requester_name": name, "requester_email": email, "order_number": (data.get("order_number") or "").strip(),
+              "requester_phone": (data.get("phone") or "").strip() or None,
+              "requester_wechat": (data.get("wechat") or "").strip() or None}
     try:  # the ticket's own rules (lengths, the e-mail's form), named by the form's fields
         values = validate_ticket(ctx, values, None)
     except ValidationError as exc:

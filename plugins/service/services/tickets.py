@@ -19,7 +19,7 @@ from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer, User
-from crmcore.normalize import LIKE_ESCAPE, escape_like, normalize_email
+from crmcore.normalize import LIKE_ESCAPE, escape_like, normalize_email, normalize_phone
 from crmcore.services.access import team_ids
 from crmcore.services.customers import check_version, live_customer
 from crmcore.services.interactions import log_interaction
@@ -33,7 +33,7 @@ from . import sla
 from .states import check_move, keys_in_phase, phase_of, states
 
 EDITABLE = ("subject", "description", "kind", "priority", "category_id", "customer_id", "contact_id", "order_number",
-            "product_code", "requester_name", "requester_email")
+            "product_code", "requester_name", "requester_email", "requester_phone", "requester_wechat")
 TIMELINE_CHANNELS = {"email": "email", "web": "web", "phone": "phone", "wechat": "wechat", "qq": "qq",
                      "visit": "visit"}
 MAX_BODY = MAX_DESCRIPTION
@@ -98,7 +98,8 @@ def list_tickets(ctx: ServiceContext, *, state: str | None = None, assignee_id: 
     if q:
         like = f"%{escape_like(q.strip())}%"  # what is typed matches literally: % and _ are no wildcards
         stmt = stmt.where(or_(*[col.ilike(like, escape=LIKE_ESCAPE)
-                                for col in (Ticket.subject, Ticket.number, Ticket.requester_email)]))
+                                for col in (Ticket.subject, Ticket.number, Ticket.requester_email,
+                                            Ticket.requester_phone, Ticket.requester_wechat)]))
     total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     stmt = stmt.order_by(Ticket.resolution_due_at.is_(None), Ticket.resolution_due_at, Ticket.id.desc())
     items = list(ctx.session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)))
@@ -121,6 +122,9 @@ def validate_ticket(ctx: ServiceContext, data: dict[str, Any], ticket: Ticket | 
                 errors["category_id"] = [_("No such category.")]
             elif "kind" not in data and ticket is None:
                 values["kind"] = category.kind
+        if values.get("requester_phone") and normalize_phone(values["requester_phone"],
+                                                             ctx.settings["DEFAULT_REGION"]) is None:
+            errors["requester_phone"] = [_("Not a valid phone number.")]
         if values.get("customer_id") is not None:
             live_customer(ctx, values["customer_id"])  # 422 when deleted or merged away; 403 outside the scope
         customer_id = values.get("customer_id", ticket.customer_id if ticket else None)

@@ -167,3 +167,18 @@ def test_closed_requests_take_no_reply(client, ctx):
 def test_pages_are_translated(client):
     html = client.get("/service/portal/new", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Submit a service request" in html
+
+
+def test_the_form_offers_phone_and_wechat_and_keeps_them_on_the_ticket(client, ctx):
+    page = client.get("/service/portal/new", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'name="phone"' in page and 'type="tel"' in page and 'name="wechat"' in page and "微信（选填）" in page
+    assert 'name="viewport"' in page  # laid out for a phone
+    res = submit(client, phone="138 0013 8000", wechat="wangfang_88")
+    assert res.status_code == 201
+    ticket = ctx.session.scalar(select(Ticket))
+    assert (ticket.requester_phone, ticket.requester_wechat) == ("138 0013 8000", "wangfang_88")
+    # the ticket's one validation judges the phone, shown at the form's field, nothing typed lost
+    res = submit(client, phone="12", wechat="keep-me")
+    html = res.get_data(as_text=True)
+    assert res.status_code == 422 and "Not a valid phone number." in html and 'value="keep-me"' in html
+    assert ctx.session.scalars(select(Ticket)).all() == [ticket]
