@@ -65,8 +65,21 @@ def load_demo(ctx: ServiceContext) -> str:
             targets.set_target(ctx, {"year": today.year, "month": today.month, "user_id": users[name].id,
                                      "amount": "5000"})
     pending = _approval_demo(ctx, customers[DEALS[0][0]], users[DEALS[0][1]], products[0])
+    _lead_form_demo(ctx)
     return (f"Sales demo data: {len(PRODUCTS)} products, {len(DEALS)} opportunities, 5 orders and invoices, "
-            f"a discount approval policy and {pending} quote waiting for the manager's approval.")
+            f"a discount approval policy, {pending} quote waiting for the manager's approval and a lead form.")
+
+
+def _lead_form_demo(ctx: ServiceContext) -> None:
+    """The website's enquiry form (Sales → Lead forms shows its address and the snippet to embed)."""
+    from . import lead_forms
+
+    lead_forms.create_form(ctx, {
+        "name": "官网咨询", "title": "预约产品顾问", "intro": "留下联系方式，产品顾问将在一个工作日内与您联系。",
+        "asked": [{"field": "company"}, {"field": "phone", "required": True}, {"field": "wechat"},
+                  {"field": "message"}],
+        "consent_text": "我同意贵公司为答复本次咨询并向我介绍产品而使用我填写的联系方式，我可以随时要求停止联系。",
+        "thank_you_title": "提交成功", "thank_you_text": "感谢您的关注，我们会尽快与您联系。", "campaign": "官网"})
 
 
 def _approval_demo(ctx: ServiceContext, customer: Customer, rep: User, product: Product) -> int:
