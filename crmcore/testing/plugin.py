@@ -3,7 +3,8 @@
 Fixtures: ``database`` (one per run: SQLite, or PostgreSQL from ``CRM_TEST_DATABASE_URL``),
 ``clean_database`` (emptied for this test; every app fixture uses it), ``crm_plugins`` (override it
 to register your plugin), ``settings``, ``make_app``, ``app``, ``client``, ``runner``, ``rt``,
-``ctx`` (a system context), ``make_user``, ``admin_headers``, ``make_customer`` and ``run_job``.
+``ctx`` (a system context), ``make_user``, ``admin_headers``, ``make_customer`` and ``run_job``; for
+browser tests ``live_url``, ``make_browser`` and ``browser`` (:mod:`crmcore.testing.browser`).
 Imports of the CRM happen inside the fixtures, so loading the plugin costs nothing to other projects.
 """
 from __future__ import annotations
@@ -168,3 +169,7 @@ def run_job(rt: Any) -> Iterator[Callable[..., Any]]:
     yield run
     for session in sessions:
         session.close()
+
+
+# Browser tests (headless Chromium): live_url, make_browser, browser, and screenshots of failed tests.
+from .browser import browser, live_url, make_browser, pytest_runtest_makereport  # noqa: E402,F401

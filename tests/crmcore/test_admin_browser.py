@@ -1,74 +1,17 @@
 """The admin in a real headless Chromium: log in, list, open and create customers, offline assets only.
 
-Needs Debian's ``chromium`` and ``chromium-driver`` and ``selenium`` from PyPI. Without them the
-test is skipped, except under CI (``CI=true``), where it fails.
+The browser comes from the testing kit (``crmcore.testing.browser``): skipped without Chromium, except
+under CI (``CI=true``), where it fails; a failed test leaves a screenshot in its temporary folder.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import threading
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from crmcore.models import AuditLog, Customer
 from crmcore.services import contacts, customers
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-DRIVERS = ("chromedriver",)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--window-size=1366,900", "--lang=en-US")
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser test cannot run: {reason}")
-    pytest.skip("install chromium and chromium-driver (Debian)")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium is not installed")
-    binary = next((p for p in map(shutil.which, BROWSERS) if p), None)
-    driver_path = next((p for p in map(shutil.which, DRIVERS) if p), None)
-    if not binary or not driver_path:
-        _missing("chromium or chromedriver is not on PATH")
-    profile = tempfile.mkdtemp(prefix="crm-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = binary
-    for flag in FLAGS + (f"--user-data-dir={profile}",):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
-    driver.implicitly_wait(5)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def live_url(app: Any) -> Iterator[str]:
-    """The app served by werkzeug on 127.0.0.1 and a free port, in a thread."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def requested_urls(driver: Any) -> set[str]:
