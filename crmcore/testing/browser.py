@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator, NoReturn
 
 import pytest
 
@@ -28,19 +28,19 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
 _FAILED = pytest.StashKey[bool]()
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skip the test, or fail it under CI (``CI=true``), where browsers must be there."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"browser test cannot run: {reason}")
     pytest.skip(f"browser test skipped: {reason} (install chromium and chromium-driver)")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if report.when == "call" and report.failed:
         item.stash[_FAILED] = True
+    return report
 
 
 @pytest.fixture
