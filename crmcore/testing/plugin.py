@@ -4,7 +4,8 @@ Fixtures: ``database`` (one per run: SQLite, or PostgreSQL from ``CRM_TEST_DATAB
 ``clean_database`` (emptied for this test; every app fixture uses it), ``crm_plugins`` (override it
 to register your plugin), ``settings``, ``make_app``, ``app``, ``client``, ``runner``, ``rt``,
 ``ctx`` (a system context), ``make_user``, ``admin_headers``, ``make_customer`` and ``run_job``; for
-browser tests ``live_url``, ``make_browser`` and ``browser`` (:mod:`crmcore.testing.browser`).
+browser tests ``live_url``, ``make_browser`` and ``browser`` (:mod:`crmcore.testing.browser`); for mail
+``smtp_server`` (:mod:`crmcore.testing.mail`).
 Imports of the CRM happen inside the fixtures, so loading the plugin costs nothing to other projects.
 """
 from __future__ import annotations
@@ -173,3 +174,4 @@ def run_job(rt: Any) -> Iterator[Callable[..., Any]]:
 
 # Browser tests (headless Chromium): live_url, make_browser, browser, and screenshots of failed tests.
 from .browser import browser, live_url, make_browser, pytest_runtest_makereport  # noqa: E402,F401
+from .mail import smtp_server  # noqa: E402,F401 - a real SMTP server (aiosmtpd) for mail tests

@@ -495,7 +495,5 @@ class KpiSnapshot(Base):
 MODELS: list[type] = [ExchangeRate, Lead, Stage, Opportunity, StageHistory, Product, PriceList, PriceListItem, Quote,
                       QuoteLine, Order, OrderLine, Invoice, Payment, Activity, Expense, SalesTarget, Metric, MetricShare,
                       KpiSnapshot]
-
 from .webform_models import LeadForm  # noqa: E402 (its own module: this one is at its size limit)
-
 MODELS.append(LeadForm)

@@ -1,0 +1,39 @@
+"""Marketing automation: audiences in the core condition language, consent and the suppression list,
+sandboxed templates, campaigns sent in batches through the job system with a held-out control group,
+tracked opens and clicks, one-click unsubscribe. Registers exactly as a third-party plugin."""
+from __future__ import annotations
+
+from typing import Any
+
+from crmcore import hookimpl
+from crmcore.runtime import ServiceContext
+
+CRM_HOOKSPECS = "plugins.marketing.hookspecs"
+# Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
+CRM_PERMISSIONS = ".permissions:PERMISSIONS"
+CRM_BLUEPRINTS = ".api:blueprints"
+CRM_COMMANDS = ".cli:marketing"
+CRM_JOBS = ".cli:JOBS"
+
+
+@hookimpl
+def crm_marketing_channels() -> list[Any]:
+    from .channels import EmailChannel
+
+    return [EmailChannel()]
+
+
+@hookimpl
+def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
+    from .panels import customer_panels
+
+    return customer_panels(ctx, customer)
+
+
+@hookimpl
+def crm_startup(app: Any) -> None:
+    from .api.public import bp
+
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)  # mail clients post the one-click unsubscribe (RFC 8058); the link's signature guards it

@@ -1,0 +1,10 @@
+"""The marketing REST API under /api/v1/marketing and the public tracking pages under /m."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def blueprints() -> list[Any]:
+    from . import public, rest
+
+    return [rest.blp, public.bp]

@@ -1,0 +1,123 @@
+"""``crm marketing ...``: list, preview, send-test, run and report campaigns; the ``marketing.send`` job."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from crmcore.contracts import Job
+from crmcore.errors import CRMError
+from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
+
+
+def _ctx() -> Any:
+    return current_app.extensions["crm"].context(source="cli")
+
+
+def _fail(exc: CRMError) -> None:
+    errors = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (getattr(exc, "errors", None) or {}).items())
+    raise click.ClickException(f"{exc.message}{' (' + errors + ')' if errors else ''}")
+
+
+@click.group("marketing", cls=AppGroup)
+def marketing() -> None:
+    """Marketing: audiences and campaigns."""
+
+
+@marketing.command("list")
+def list_cmd() -> None:
+    """The campaigns, newest first, with their state and counts."""
+    from .labels import CAMPAIGN_STATES, RECIPIENT_STATES
+    from .services import campaigns
+
+    ctx = _ctx()
+    for c in campaigns.list_campaigns(ctx):
+        n = campaigns.counts(ctx, c.id)
+        click.echo(f"{c.id}\t{c.name}\t{CAMPAIGN_STATES.get(c.status, c.status)}\t"
+                   + ", ".join(f"{RECIPIENT_STATES.get(k, k)} {v}" for k, v in sorted(n.items())))
+
+
+@marketing.command("preview")
+@click.argument("campaign_id", type=int)
+def preview_cmd(campaign_id: int) -> None:
+    """Who the campaign would reach now (audience, without address, consent or on the suppression list)."""
+    from .services import campaigns
+
+    ctx = _ctx()
+    try:
+        ready = campaigns.readiness(ctx, campaigns.get_campaign(ctx, campaign_id))
+    except CRMError as exc:
+        _fail(exc)
+    for key in ("audience", "no_address", "no_consent", "suppressed", "reachable"):
+        click.echo(f"{key}\t{ready[key]}")
+
+
+@marketing.command("send-test")
+@click.argument("campaign_id", type=int)
+@click.option("--to-user", required=True, help="The user (username) whose e-mail address gets the test.")
+def send_test_cmd(campaign_id: int, to_user: str) -> None:
+    """Send the campaign's message, rendered for its first customer, to a user's own address."""
+    from sqlalchemy import select
+
+    from crmcore.models import User
+
+    from .services import campaigns
+
+    ctx = _ctx()
+    user = ctx.session.scalar(select(User).where(User.username == to_user))
+    if user is None:
+        raise click.ClickException(str(_("No user %(name)s.", name=to_user)))
+    ctx = current_app.extensions["crm"].context(source="cli", actor=user)
+    try:
+        click.echo(str(_("Test sent to %(address)s.", address=campaigns.send_test(ctx, campaign_id))))
+    except CRMError as exc:
+        _fail(exc)
+
+
+@marketing.command("run")
+@click.argument("campaign_id", type=int)
+def run_cmd(campaign_id: int) -> None:
+    """Start the campaign (checks first; nothing is sent when one fails) and send it now."""
+    from .services import campaigns
+
+    ctx = _ctx()
+    try:
+        ready = campaigns.start(ctx, campaign_id)
+        done = campaigns.send_campaign(ctx, campaign_id)
+    except CRMError as exc:
+        _fail(exc)
+    click.echo(str(_("Audience %(audience)s, reachable %(reachable)s.", **ready)))
+    click.echo(", ".join(f"{k} {v}" for k, v in sorted(done.items())))
+
+
+@marketing.command("report")
+@click.argument("campaign_id", type=int)
+def report_cmd(campaign_id: int) -> None:
+    """Sent, opened, clicked, unsubscribed, conversions and the lift over the control group."""
+    from .services import results
+
+    ctx = _ctx()
+    try:
+        report = results.report(ctx, campaign_id)
+    except CRMError as exc:
+        _fail(exc)
+    for key, value in report["funnel"].items():
+        click.echo(f"{key}\t{value}")
+
+
+def _send_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
+    from sqlalchemy import select
+
+    from .models import Campaign
+    from .services import campaigns
+
+    ids = [campaign_id] if campaign_id else list(ctx.session.scalars(select(Campaign.id).where(
+        Campaign.status == "running")))
+    for cid in ids:
+        campaigns.send_campaign(ctx, int(cid))
+
+
+JOBS = [Job("marketing.send", _send_job, 300, "Send the running campaigns' messages in batches")]

@@ -1,0 +1,9 @@
+"""The reader's words for the marketing plugin's stored codes."""
+from __future__ import annotations
+
+from crmcore.i18n import lazy_gettext as _l
+
+CAMPAIGN_STATES = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "running": _l("Sending"),
+                   "paused": _l("Paused"), "done": _l("Done"), "cancelled": _l("Cancelled")}
+RECIPIENT_STATES = {"pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Not sent"),
+                    "held_out": _l("Control group (not sent)")}

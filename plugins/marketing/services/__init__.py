@@ -1,0 +1,1 @@
+"""The marketing plugin's services: consent, audiences, templates, campaigns, tracking, results."""

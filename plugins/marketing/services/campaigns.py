@@ -1,0 +1,351 @@
+"""Campaigns: a template sent to an audience on a channel, with a held-out control group.
+
+Starting a campaign checks everything first (an audience that matches nobody, a channel not set up, nobody
+with consent and an address: each a clear message, nothing sent), then snapshots the audience into
+``marketing_recipients`` with one INSERT ... SELECT (consent, suppression list and address decided in SQL;
+the control group chosen by a stable hash of campaign and customer) and queues the ``marketing.send`` job.
+
+Sending claims recipients in batches: ``pending`` -> ``sending`` (committed) -> ``sent``/``failed``. A
+worker killed mid-batch leaves its claimed rows ``sending``; the next run sends them again with the same
+``Message-ID`` (so a receiver shows a repeated message once), and every other row exactly once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import Integer, cast, func, insert, literal, select, update
+
+from crmcore.db import utcnow
+from crmcore.errors import Conflict, NotFound, ValidationError
+from crmcore.events import record_change
+from crmcore.i18n import _
+from crmcore.models import Customer, User
+from crmcore.runtime import ServiceContext
+from crmcore.schemas.columns import text
+from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.services.validation import load
+
+from ..channels import ChannelDown, Outgoing, providers
+from ..models import CHANNELS, PURPOSES, Audience, Campaign, MessageTemplate, Recipient
+from . import audiences, consent, templates, tracking
+
+BATCH = 200
+MAX_ATTEMPTS = 3
+EDITABLE = ("name", "channel", "purpose", "audience_id", "template_id", "holdout_percent", "scheduled_at")
+EDITABLE_STATES = ("draft", "scheduled")
+
+
+class CampaignSchema(Schema):
+    name = text(Campaign.name, required=True)
+    channel = fields.Str(load_default="email", validate=validate.OneOf(CHANNELS))
+    purpose = fields.Str(load_default="marketing", validate=validate.OneOf(PURPOSES))
+    audience_id = fields.Int(required=True, strict=True)
+    template_id = fields.Int(required=True, strict=True)
+    holdout_percent = fields.Int(load_default=0, strict=True, validate=validate.Range(min=0, max=50))
+    scheduled_at = fields.AwareDateTime(allow_none=True)
+
+
+_SCHEMA = CampaignSchema()
+
+
+def validate_campaign(ctx: ServiceContext, data: dict[str, Any], existing: Campaign | None) -> dict[str, Any]:
+    """A campaign checked by ``CampaignSchema``: a name no other campaign has, an audience and a template that
+    exist, a template written for the campaign's channel."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if values.get("name"):
+            other = ctx.session.scalar(select(Campaign).where(Campaign.name == values["name"]))
+            if other is not None and (existing is None or other.id != existing.id):
+                errors["name"] = [_("A campaign named '%(name)s' exists.", name=values["name"])]
+        if values.get("audience_id") is not None and ctx.session.get(Audience, values["audience_id"]) is None:
+            errors["audience_id"] = [_("No such audience.")]
+        if values.get("template_id") is not None:
+            template = ctx.session.get(MessageTemplate, values["template_id"])
+            channel = values.get("channel", existing.channel if existing else "email")
+            if template is None:
+                errors["template_id"] = [_("No such template.")]
+            elif template.channel != channel:
+                errors["template_id"] = [_("This template is written for another channel.")]
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The campaign is not valid."), check=check)
+
+
+def get_campaign(ctx: ServiceContext, campaign_id: int) -> Campaign:
+    ctx.require("marketing.read")
+    campaign = ctx.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(_("Campaign %(id)s does not exist.", id=campaign_id))
+    return campaign
+
+
+def list_campaigns(ctx: ServiceContext) -> list[Campaign]:
+    ctx.require("marketing.read")
+    return list(ctx.session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+
+
+def create_campaign(ctx: ServiceContext, data: dict[str, Any]) -> Campaign:
+    ctx.require("marketing.manage")
+    values = validate_campaign(ctx, data, None)
+    with unit_of_work(ctx):
+        campaign = Campaign(status="draft", created_by_id=ctx.actor.id if ctx.actor else None)
+        changes = apply_changes(campaign, values, EDITABLE)
+        ctx.session.add(campaign)
+        ctx.session.flush()
+        record_change(ctx, "marketing_campaign", "created", campaign.id, changes)
+    return campaign
+
+
+def update_campaign(ctx: ServiceContext, campaign_id: int, data: dict[str, Any]) -> Campaign:
+    ctx.require("marketing.manage")
+    campaign = get_campaign(ctx, campaign_id)
+    if campaign.status not in EDITABLE_STATES:
+        raise Conflict(_("A campaign that has started cannot be changed."))
+    values = validate_campaign(ctx, data, campaign)
+    with unit_of_work(ctx):
+        changes = apply_changes(campaign, values, EDITABLE)
+        if changes:
+            record_change(ctx, "marketing_campaign", "updated", campaign.id, changes)
+    return campaign
+
+
+# ---- starting: checks, then the snapshot -----------------------------------------------------------
+
+def readiness(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
+    """Who the campaign would reach now: the audience, how many have no address, no consent, a suppressed
+    address, and how many remain (the control group is taken out of those)."""
+    provider = providers(ctx).get(campaign.channel)
+    audience = ctx.session.get(Audience, campaign.audience_id) if campaign.audience_id else None
+    if provider is None or audience is None:
+        return {"audience": 0, "reachable": 0, "no_address": 0, "no_consent": 0, "suppressed": 0}
+    members = audiences.members_query(ctx, audience).subquery()
+    address = provider.address()
+    base = select(Customer.id).where(Customer.id.in_(select(members.c.id)))
+    count = lambda stmt: ctx.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0  # noqa: E731
+    total = count(base)
+    with_address = base.where(address.is_not(None))
+    consented = with_address.where(consent.granted_clause(Customer.id, campaign.channel, campaign.purpose))
+    reachable = consented.where(consent.not_suppressed_clause(campaign.channel, address))
+    n_address, n_consent, n_reach = count(with_address), count(consented), count(reachable)
+    return {"audience": total, "no_address": total - n_address, "no_consent": n_address - n_consent,
+            "suppressed": n_consent - n_reach, "reachable": n_reach}
+
+
+def _check_startable(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
+    if campaign.status not in EDITABLE_STATES:
+        raise Conflict(_("The campaign has already started."))
+    provider = providers(ctx).get(campaign.channel)
+    if provider is None:
+        raise ValidationError(_("Nothing can send on this channel."), errors={"channel": [_("No provider.")]})
+    if problem := provider.configured(ctx):
+        raise ValidationError(problem, errors={"channel": [problem]})
+    template = ctx.session.get(MessageTemplate, campaign.template_id) if campaign.template_id else None
+    if template is None:
+        raise ValidationError(_("Pick a template."), errors={"template_id": [_("No such template.")]})
+    if campaign.audience_id is None or ctx.session.get(Audience, campaign.audience_id) is None:
+        raise ValidationError(_("Pick an audience."), errors={"audience_id": [_("No such audience.")]})
+    ready = readiness(ctx, campaign)
+    if ready["audience"] == 0:
+        raise ValidationError(_("The audience matches nobody: nothing to send."), errors={"audience_id": [
+            _("The audience matches nobody.")]})
+    if ready["reachable"] == 0:
+        message = _("Nobody in the audience can be sent this: %(no_address)s without an address, %(no_consent)s "
+                    "without consent for this channel and purpose, %(suppressed)s on the suppression list.", **ready)
+        raise ValidationError(message, errors={"audience_id": [message]})
+    return ready
+
+
+def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
+    """Check the campaign, snapshot its recipients and queue the send; return the counts."""
+    ctx.require("marketing.send")
+    campaign = get_campaign(ctx, campaign_id)
+    ready = _check_startable(ctx, campaign)
+    provider = providers(ctx)[campaign.channel]
+    audience = ctx.session.get(Audience, campaign.audience_id)
+    members = audiences.members_query(ctx, audience).subquery()
+    address = provider.address()
+    # the control group: a stable hash of (campaign, customer) in [0, 100), the same on every database
+    bucket = (Customer.id * 7919 + literal(campaign.id * 104_729)) % 100
+    chosen = consent.reachable(select(
+        literal(campaign.id).label("campaign_id"), Customer.id.label("customer_id"), address.label("address"),
+        cast(literal(0), Integer).label("attempts"), bucket.label("bucket"))
+        .where(Customer.id.in_(select(members.c.id))),
+        Customer.id, campaign.channel, campaign.purpose, address).subquery()
+    columns = ["campaign_id", "customer_id", "address", "status", "attempts"]
+    with unit_of_work(ctx):
+        for status, in_group in (("pending", chosen.c.bucket >= campaign.holdout_percent),
+                                 ("held_out", chosen.c.bucket < campaign.holdout_percent)):
+            ctx.session.execute(insert(Recipient).from_select(columns, select(
+                chosen.c.campaign_id, chosen.c.customer_id, chosen.c.address, literal(status), chosen.c.attempts)
+                .where(in_group)))
+        campaign.status, campaign.started_at = "running", utcnow()
+        record_change(ctx, "marketing_campaign", "started", campaign.id, {"status": ["draft", "running"]},
+                      data=ready)
+    from crmcore.services import job_runs
+
+    job_runs.enqueue(ctx, "marketing.send", {"campaign_id": campaign.id})
+    return {**ready, **counts(ctx, campaign.id)}
+
+
+def counts(ctx: ServiceContext, campaign_id: int) -> dict[str, int]:
+    rows = ctx.session.execute(select(Recipient.status, func.count()).where(Recipient.campaign_id == campaign_id)
+                               .group_by(Recipient.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def pause(ctx: ServiceContext, campaign_id: int) -> Campaign:
+    ctx.require("marketing.send")
+    campaign = get_campaign(ctx, campaign_id)
+    if campaign.status != "running":
+        raise Conflict(_("Only a running campaign can be paused."))
+    with unit_of_work(ctx):
+        campaign.status = "paused"
+        record_change(ctx, "marketing_campaign", "paused", campaign.id, {"status": ["running", "paused"]})
+    return campaign
+
+
+def resume(ctx: ServiceContext, campaign_id: int) -> Campaign:
+    ctx.require("marketing.send")
+    campaign = get_campaign(ctx, campaign_id)
+    if campaign.status != "paused":
+        raise Conflict(_("Only a paused campaign can be resumed."))
+    with unit_of_work(ctx):
+        campaign.status = "running"
+        record_change(ctx, "marketing_campaign", "resumed", campaign.id, {"status": ["paused", "running"]})
+    from crmcore.services import job_runs
+
+    job_runs.enqueue(ctx, "marketing.send", {"campaign_id": campaign.id})
+    return campaign
+
+
+# ---- sending -----------------------------------------------------------------------------------------
+
+def message_id(ctx: ServiceContext, recipient_id: int) -> str:
+    """The same ``Message-ID`` every time this recipient's message is sent (a resend after a crash)."""
+    digest = hashlib.sha256(f"{ctx.settings.get('SECRET_KEY')}:{recipient_id}".encode()).hexdigest()[:24]
+    domain = str(ctx.settings.get("MARKETING_FROM") or "crm.invalid").rpartition("@")[2] or "crm.invalid"
+    return f"<m{recipient_id}.{digest}@{domain}>"
+
+
+def _variables(ctx: ServiceContext, customer: Customer, links: dict[str, str]) -> dict[str, Any]:
+    contact = next((c for c in sorted(customer.contacts, key=lambda c: (not c.is_primary, c.id))), None)
+    city = next((a.city for a in customer.addresses if getattr(a, "city", None)), None)
+    return {"customer": {"name": customer.name, "code": customer.code, "city": city or ""},
+            "contact": {"name": contact.name if contact else customer.name},
+            "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
+            "recommendations": [], **links}
+
+
+def render_for(ctx: ServiceContext, template: MessageTemplate, customer: Customer, recipient_id: int,
+               address: str) -> Outgoing:
+    links = tracking.links(ctx, recipient_id)
+    parts = templates.render(template, _variables(ctx, customer, links))
+    html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None
+    headers = {"List-Unsubscribe": f"<{links['unsubscribe_url']}>",
+               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if tracking.base_url(ctx) else {}
+    return Outgoing(recipient_id, address, parts["subject"] or "", html, parts["text"], message_id(ctx, recipient_id),
+                    headers)
+
+
+def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int:
+    """Claim and send one batch of the campaign's recipients; return how many were claimed (0: done)."""
+    campaign = ctx.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status != "running":
+        return 0
+    # rows a killed worker left claimed come first, then new ones
+    ids = list(ctx.session.scalars(select(Recipient.id).where(
+        Recipient.campaign_id == campaign_id, Recipient.status.in_(("sending", "pending")),
+        Recipient.attempts < MAX_ATTEMPTS).order_by(Recipient.status.desc(), Recipient.id).limit(batch)))
+    if not ids:
+        return 0
+    ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids)).values(
+        status="sending", attempts=Recipient.attempts + 1))
+    ctx.session.commit()
+    template = ctx.session.get(MessageTemplate, campaign.template_id)
+    rows = ctx.session.execute(select(Recipient, Customer).join(Customer, Customer.id == Recipient.customer_id)
+                               .where(Recipient.id.in_(ids))).all()
+    messages: list[Outgoing] = []
+    skipped: list[int] = []
+    for recipient, customer in rows:  # the suppression list is read again: an unsubscribe since the start counts
+        if consent.is_suppressed(ctx, campaign.channel, recipient.address):
+            skipped.append(recipient.id)
+        else:
+            messages.append(render_for(ctx, template, customer, recipient.id, recipient.address))
+    try:
+        outcomes = providers(ctx)[campaign.channel].send(ctx, messages) if messages else []
+    except ChannelDown:
+        ctx.session.rollback()
+        ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.status == "sending")
+                            .values(status="pending"))
+        ctx.session.commit()
+        raise
+    now = utcnow()
+    for outcome in outcomes:
+        values: dict[str, Any] = ({"status": "sent", "sent_at": now, "message_id": message_id(ctx, outcome.recipient_id),
+                                   "reason": None} if outcome.ok else
+                                  {"status": "pending" if outcome.error == "retry" else "failed",
+                                   "reason": (outcome.error or "")[:255]})
+        ctx.session.execute(update(Recipient).where(Recipient.id == outcome.recipient_id).values(**values))
+    if skipped:
+        ctx.session.execute(update(Recipient).where(Recipient.id.in_(skipped)).values(
+            status="failed", reason="suppressed"))
+    ctx.session.commit()
+    return len(ids)
+
+
+def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> dict[str, int]:
+    """The ``marketing.send`` job: batches until nothing is left (or the campaign is paused), reporting
+    progress; then the campaign is done. Safe to run again after a crash."""
+    from crmcore.services.jobs import report_progress
+
+    campaign_id = int(campaign_id)
+    total = sum(counts(ctx, campaign_id).values())
+    while send_batch(ctx, campaign_id, batch):
+        c = counts(ctx, campaign_id)
+        report_progress(ctx, total - c.get("pending", 0) - c.get("sending", 0), total)
+    campaign = ctx.session.get(Campaign, campaign_id)
+    left = ctx.session.scalar(select(func.count()).where(Recipient.campaign_id == campaign_id,
+                                                         Recipient.status.in_(("pending", "sending")),
+                                                         Recipient.attempts < MAX_ATTEMPTS))
+    if campaign is not None and campaign.status == "running" and not left:
+        campaign.status, campaign.finished_at = "done", utcnow()
+        ctx.session.execute(update(Recipient).where(Recipient.campaign_id == campaign_id,
+                                                     Recipient.status.in_(("pending", "sending")))
+                            .values(status="failed", reason="too many attempts"))
+        ctx.session.commit()
+    return counts(ctx, campaign_id)
+
+
+def send_test(ctx: ServiceContext, campaign_id: int, customer_id: int | None = None) -> str:
+    """Send the campaign's message, rendered for one customer of its audience (or ``customer_id``), to the
+    actor's own e-mail address; nothing is recorded on the campaign. Returns the address."""
+    ctx.require("marketing.manage")
+    campaign = get_campaign(ctx, campaign_id)
+    user = ctx.session.get(User, ctx.actor.id) if ctx.actor else None
+    to = getattr(user, "email", None)
+    if not to:
+        raise ValidationError(_("Your user has no e-mail address to send the test to."), errors={})
+    provider = providers(ctx).get(campaign.channel)
+    if provider is None or (problem := provider.configured(ctx)):
+        raise ValidationError(_("Nothing can send on this channel."), errors={"channel": [str(problem or "")]})
+    template = templates.get_template(ctx, campaign.template_id) if campaign.template_id else None
+    if template is None:
+        raise ValidationError(_("Pick a template."), errors={"template_id": [_("No such template.")]})
+    customer = ctx.session.get(Customer, customer_id) if customer_id else None
+    if customer is None and campaign.audience_id:
+        audience = ctx.session.get(Audience, campaign.audience_id)
+        first = ctx.session.scalar(audiences.members_query(ctx, audience).order_by(Customer.id).limit(1))
+        customer = ctx.session.get(Customer, first) if first else None
+    if customer is None:
+        raise ValidationError(_("The audience matches nobody: nothing to send."), errors={})
+    message = render_for(ctx, template, customer, 0, to)
+    message.subject = f"[TEST] {message.subject}"
+    message.message_id = f"<test.{dt.datetime.now().timestamp()}@crm.invalid>"
+    outcome = provider.send(ctx, [message])
+    if not outcome or not outcome[0].ok:
+        raise ValidationError(_("The test message was refused: %(error)s", error=outcome[0].error if outcome else ""),
+                              errors={})
+    return to
