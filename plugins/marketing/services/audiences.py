@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select, and_, delete, func, not_, or_, select
+from sqlalchemy import Select, and_, delete, false, func, not_, or_, select
 
 from crmcore import entities
 from crmcore.conditions import ConditionError, compile_sql, validate_sql
@@ -139,9 +139,10 @@ def _matches(ctx: ServiceContext, audience: Audience, seen: frozenset[int]) -> A
     parts = []
     if audience.condition is not None:
         parts.append(compile_sql(audience.condition, entities.condition_fields(ctx, "customer")))
-    listed = select(AudienceMember.customer_id).where(AudienceMember.audience_id == audience.id)
-    parts.append(Customer.id.in_(listed))
-    clause = or_(*parts)
+    if audience.id and ctx.session.scalar(select(AudienceMember.customer_id).where(
+            AudienceMember.audience_id == audience.id).limit(1)) is not None:  # a static list: its members too
+        parts.append(Customer.id.in_(select(AudienceMember.customer_id).where(AudienceMember.audience_id == audience.id)))
+    clause = or_(*parts) if parts else false()
     for other_id in audience.exclude or []:
         if other_id in seen:
             continue
@@ -151,10 +152,15 @@ def _matches(ctx: ServiceContext, audience: Audience, seen: frozenset[int]) -> A
     return clause
 
 
+def members_clause(ctx: ServiceContext, audience: Audience) -> Any:
+    """SQL over ``customers``: a live customer (not deleted, not merged away) who is a member of the audience."""
+    return and_(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None),
+                _matches(ctx, audience, frozenset({audience.id})))
+
+
 def members_query(ctx: ServiceContext, audience: Audience) -> Select[Any]:
-    """One SELECT of the audience's live customers (not deleted, not merged away), by id."""
-    return (select(Customer.id).where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None),
-                                      _matches(ctx, audience, frozenset({audience.id}))))
+    """One SELECT of the audience's live customers, by id."""
+    return select(Customer.id).where(members_clause(ctx, audience))
 
 
 def preview(ctx: ServiceContext, audience_id: int | None = None, condition: Any = None,
@@ -167,8 +173,8 @@ def preview(ctx: ServiceContext, audience_id: int | None = None, condition: Any 
         if condition is not None and (problems := condition_problems(ctx, condition)):
             raise ValidationError(_("The audience is not valid."), errors={"condition": problems})
         audience = Audience(id=0, name="", condition=condition, exclude=list(exclude or []))
-    ids = members_query(ctx, audience).subquery()
-    total = ctx.session.scalar(select(func.count()).select_from(ids)) or 0
-    sample = list(ctx.session.execute(select(Customer.id, Customer.code, Customer.name).where(
-        Customer.id.in_(select(ids.c.id))).order_by(Customer.id).limit(SAMPLE)).all())
+    clause = members_clause(ctx, audience)
+    total = ctx.session.scalar(select(func.count(Customer.id)).where(clause)) or 0
+    sample = list(ctx.session.execute(select(Customer.id, Customer.code, Customer.name).where(clause)
+                                      .order_by(Customer.id).limit(SAMPLE)).all())
     return {"count": total, "sample": [{"id": r.id, "code": r.code, "name": r.name} for r in sample]}

@@ -16,13 +16,13 @@ import hashlib
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Integer, cast, func, insert, literal, select, update
+from sqlalchemy import Integer, bindparam, cast, func, insert, literal, select, update
 
 from crmcore.db import utcnow
 from crmcore.errors import Conflict, NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.models import Customer, User
+from crmcore.models import Address, Contact, Customer, User
 from crmcore.runtime import ServiceContext
 from crmcore.schemas.columns import text
 from crmcore.services.unit import apply_changes, unit_of_work
@@ -230,24 +230,42 @@ def message_id(ctx: ServiceContext, recipient_id: int) -> str:
     return f"<m{recipient_id}.{digest}@{domain}>"
 
 
-def _variables(ctx: ServiceContext, customer: Customer, links: dict[str, str]) -> dict[str, Any]:
-    contact = next((c for c in sorted(customer.contacts, key=lambda c: (not c.is_primary, c.id))), None)
-    city = next((a.city for a in customer.addresses if getattr(a, "city", None)), None)
-    return {"customer": {"name": customer.name, "code": customer.code, "city": city or ""},
-            "contact": {"name": contact.name if contact else customer.name},
+def _people(ctx: ServiceContext, customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per customer of a batch: name, code, the primary contact's name and a city, in three queries."""
+    people = {cid: {"name": name, "code": code, "contact": None, "city": ""} for cid, name, code in ctx.session.execute(
+        select(Customer.id, Customer.name, Customer.code).where(Customer.id.in_(customer_ids)))}
+    for cid, name, _primary, _id in ctx.session.execute(
+            select(Contact.customer_id, Contact.name, Contact.is_primary, Contact.id)
+            .where(Contact.customer_id.in_(customer_ids)).order_by(Contact.is_primary.desc(), Contact.id)):
+        if people[cid]["contact"] is None:
+            people[cid]["contact"] = name
+    for cid, city in ctx.session.execute(select(Address.customer_id, Address.city).where(
+            Address.customer_id.in_(customer_ids), Address.city.is_not(None))
+            .order_by(Address.is_primary.desc(), Address.id)):
+        people[cid]["city"] = people[cid]["city"] or city
+    return people
+
+
+def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str]) -> dict[str, Any]:
+    return {"customer": {"name": person["name"], "code": person["code"], "city": person["city"] or ""},
+            "contact": {"name": person["contact"] or person["name"]},
             "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
             "recommendations": [], **links}
 
 
-def render_for(ctx: ServiceContext, template: MessageTemplate, customer: Customer, recipient_id: int,
+def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[str, Any], recipient_id: int,
                address: str) -> Outgoing:
     links = tracking.links(ctx, recipient_id)
-    parts = templates.render(template, _variables(ctx, customer, links))
+    parts = renderer.render(_variables(ctx, person, links))
     html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None
     headers = {"List-Unsubscribe": f"<{links['unsubscribe_url']}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if tracking.base_url(ctx) else {}
     return Outgoing(recipient_id, address, parts["subject"] or "", html, parts["text"], message_id(ctx, recipient_id),
                     headers)
+
+
+_SET = (update(Recipient.__table__).where(Recipient.__table__.c.id == bindparam("rid"))
+        .values(status=bindparam("st"), reason=bindparam("why"), sent_at=bindparam("at"), message_id=bindparam("mid")))
 
 
 def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int:
@@ -262,36 +280,32 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     if not ids:
         return 0
     ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids)).values(
-        status="sending", attempts=Recipient.attempts + 1))
+        status="sending", attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
     ctx.session.commit()
-    template = ctx.session.get(MessageTemplate, campaign.template_id)
-    rows = ctx.session.execute(select(Recipient, Customer).join(Customer, Customer.id == Recipient.customer_id)
-                               .where(Recipient.id.in_(ids))).all()
-    messages: list[Outgoing] = []
-    skipped: list[int] = []
-    for recipient, customer in rows:  # the suppression list is read again: an unsubscribe since the start counts
-        if consent.is_suppressed(ctx, campaign.channel, recipient.address):
-            skipped.append(recipient.id)
-        else:
-            messages.append(render_for(ctx, template, customer, recipient.id, recipient.address))
+    renderer = templates.renderer(ctx.session.get(MessageTemplate, campaign.template_id))
+    rows = ctx.session.execute(select(Recipient.id, Recipient.customer_id, Recipient.address)
+                               .where(Recipient.id.in_(ids)).order_by(Recipient.id)).all()
+    people = _people(ctx, [r.customer_id for r in rows])
+    # the suppression list is read again: an unsubscribe since the start counts
+    suppressed = consent.suppressed_among(ctx, campaign.channel, [r.address for r in rows if r.address])
+    messages = [render_for(ctx, renderer, people[r.customer_id], r.id, r.address)
+                for r in rows if r.address not in suppressed]
+    skipped = [r.id for r in rows if r.address in suppressed]
     try:
         outcomes = providers(ctx)[campaign.channel].send(ctx, messages) if messages else []
     except ChannelDown:
         ctx.session.rollback()
         ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.status == "sending")
-                            .values(status="pending"))
+                            .values(status="pending").execution_options(synchronize_session=False))
         ctx.session.commit()
         raise
     now = utcnow()
-    for outcome in outcomes:
-        values: dict[str, Any] = ({"status": "sent", "sent_at": now, "message_id": message_id(ctx, outcome.recipient_id),
-                                   "reason": None} if outcome.ok else
-                                  {"status": "pending" if outcome.error == "retry" else "failed",
-                                   "reason": (outcome.error or "")[:255]})
-        ctx.session.execute(update(Recipient).where(Recipient.id == outcome.recipient_id).values(**values))
-    if skipped:
-        ctx.session.execute(update(Recipient).where(Recipient.id.in_(skipped)).values(
-            status="failed", reason="suppressed"))
+    changes = [{"rid": o.recipient_id, "st": "sent", "why": None, "at": now, "mid": message_id(ctx, o.recipient_id)}
+               if o.ok else {"rid": o.recipient_id, "st": "pending" if o.error == "retry" else "failed",
+                             "why": (o.error or "")[:255], "at": None, "mid": None} for o in outcomes]
+    changes += [{"rid": rid, "st": "failed", "why": "suppressed", "at": None, "mid": None} for rid in skipped]
+    if changes:
+        ctx.session.connection().execute(_SET, changes)
     ctx.session.commit()
     return len(ids)
 
@@ -341,7 +355,7 @@ def send_test(ctx: ServiceContext, campaign_id: int, customer_id: int | None = N
         customer = ctx.session.get(Customer, first) if first else None
     if customer is None:
         raise ValidationError(_("The audience matches nobody: nothing to send."), errors={})
-    message = render_for(ctx, template, customer, 0, to)
+    message = render_for(ctx, templates.renderer(template), _people(ctx, [customer.id])[customer.id], 0, to)
     message.subject = f"[TEST] {message.subject}"
     message.message_id = f"<test.{dt.datetime.now().timestamp()}@crm.invalid>"
     outcome = provider.send(ctx, [message])

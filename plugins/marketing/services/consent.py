@@ -118,6 +118,14 @@ def is_suppressed(ctx: ServiceContext, channel: str, address: str | None) -> boo
         select(Suppression.id).where(Suppression.channel == channel, Suppression.address == key)) is not None
 
 
+def suppressed_among(ctx: ServiceContext, channel: str, addresses: list[str]) -> set[str]:
+    """Which of ``addresses`` (already normalised) are on the suppression list of ``channel``, in one query."""
+    if not addresses:
+        return set()
+    return set(ctx.session.scalars(select(Suppression.address).where(Suppression.channel == channel,
+                                                                     Suppression.address.in_(set(addresses)))))
+
+
 def reachable(stmt: Select[Any], customer_id: Any, channel: str, purpose: str, address: Any) -> Select[Any]:
     """``stmt`` narrowed to customers who may be sent ``purpose`` messages on ``channel`` at ``address``."""
     return stmt.where(address.is_not(None), granted_clause(customer_id, channel, purpose),

@@ -131,9 +131,35 @@ def update_template(ctx: ServiceContext, template_id: int, data: dict[str, Any])
     return template
 
 
+class Renderer:
+    """A template compiled once for a whole send (compiling per recipient would cost more than sending)."""
+
+    def __init__(self, template: MessageTemplate) -> None:
+        self.subject = _ENV.from_string(template.subject)
+        self.html = _HTML_ENV.from_string(template.html) if template.html else None
+        self.text = _ENV.from_string(template.text) if template.text else None
+
+    def render(self, variables: dict[str, Any]) -> dict[str, str | None]:
+        """Subject, HTML and text for one recipient (``variables``: plain dicts, lists and strings only).
+        The HTML part escapes every value; the subject and text are plain text."""
+        return {"subject": " ".join(self.subject.render(variables).split()),
+                "html": self.html.render(variables) if self.html else None,
+                "text": self.text.render(variables) if self.text else None}
+
+
+_COMPILED: dict[tuple[int, int], Renderer] = {}
+
+
+def renderer(template: MessageTemplate) -> Renderer:
+    """The compiled template, kept per (id, version): an edit compiles again."""
+    key = (template.id, template.version)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        _COMPILED[key] = Renderer(template)
+    return _COMPILED[key]
+
+
 def render(template: MessageTemplate, variables: dict[str, Any]) -> dict[str, str | None]:
-    """Subject, HTML and text for one recipient (``variables``: plain dicts, lists and strings only).
-    The HTML part escapes every value; the subject and text are plain text."""
-    return {"subject": " ".join(_ENV.from_string(template.subject).render(variables).split()),
-            "html": _HTML_ENV.from_string(template.html).render(variables) if template.html else None,
-            "text": _ENV.from_string(template.text).render(variables) if template.text else None}
+    """Subject, HTML and text of ``template`` for one recipient (see :class:`Renderer`)."""
+    return Renderer(template).render(variables)
