@@ -143,7 +143,7 @@ def _send(url: str, folder: str, recipients: int, repeat: int) -> None:
         best_ours, best_base = min(ours), min(base)
         print(f"send {recipients} recipients: campaign {best_ours:.2f} s ({recipients / best_ours:.0f}/s), "
               f"smtplib loop {best_base:.2f} s ({recipients / best_base:.0f}/s), ratio {best_ours / best_base:.2f} "
-              f"(target 1.5; runs: {', '.join(f'{o / b:.2f}' for o, b in zip(ours, base))}); "
+              f"(target 1.5; runs: {', '.join(f'{o / b:.2f}' for o, b in zip(ours, base, strict=True))}); "
               f"RSS after each send {', '.join(f'{m:.0f}' for m in rss)} MiB")
         rt.db.dispose()
     finally:
@@ -173,7 +173,7 @@ def _audience(url: str, folder: str, rows: int, repeat: int) -> None:
         assert got == expected, (got, expected)
     print(f"audience over {rows} customers ({expected} match): service {min(ours) * 1000:.1f} ms, hand-written "
           f"{min(base) * 1000:.1f} ms, ratio {min(ours) / min(base):.2f} (target 2; runs: "
-          f"{', '.join(f'{o / b:.2f}' for o, b in zip(ours, base))})")
+          f"{', '.join(f'{o / b:.2f}' for o, b in zip(ours, base, strict=True))})")
     ctx.session.close()
     rt.db.dispose()
 

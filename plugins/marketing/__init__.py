@@ -30,6 +30,13 @@ def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     return customer_panels(ctx, customer)
 
 
+@hookimpl(trylast=True)  # after the analysis demo: its RFM run gives the days since the last order
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
+    from .services.demo import load_demo
+
+    return [load_demo(ctx)]
+
+
 @hookimpl
 def crm_startup(app: Any) -> None:
     from .api.public import bp

@@ -51,8 +51,10 @@ def preview_cmd(campaign_id: int) -> None:
         ready = campaigns.readiness(ctx, campaigns.get_campaign(ctx, campaign_id))
     except CRMError as exc:
         _fail(exc)
-    for key in ("audience", "no_address", "no_consent", "suppressed", "reachable"):
-        click.echo(f"{key}\t{ready[key]}")
+    from .labels import READINESS
+
+    for key, label in READINESS.items():
+        click.echo(f"{label}\t{ready[key]}")
 
 
 @marketing.command("send-test")
@@ -104,8 +106,19 @@ def report_cmd(campaign_id: int) -> None:
         report = results.report(ctx, campaign_id)
     except CRMError as exc:
         _fail(exc)
+    from .labels import FUNNEL
+
     for key, value in report["funnel"].items():
-        click.echo(f"{key}\t{value}")
+        click.echo(f"{FUNNEL.get(key, key)}\t{value}")
+    conv = report["conversions"]
+    if conv:
+        click.echo(str(_("Conversions within %(days)s days: %(sent)s of those sent, %(held)s of the control group; "
+                         "revenue %(revenue)s %(currency)s.", days=report["window_days"], sent=conv["sent"],
+                         held=conv["held_out"], revenue=conv["revenue_sent"], currency=conv["currency"])))
+        if conv["lift"] is not None:
+            interval = (_("95%% interval %(low).1f to %(high).1f points", low=conv["interval"][0] * 100,
+                          high=conv["interval"][1] * 100) if conv["interval"] else conv["note"])
+            click.echo(str(_("Lift: %(lift).1f points (%(interval)s).", lift=conv["lift"] * 100, interval=interval)))
 
 
 def _send_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:

@@ -7,3 +7,9 @@ CAMPAIGN_STATES = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "running"
                    "paused": _l("Paused"), "done": _l("Done"), "cancelled": _l("Cancelled")}
 RECIPIENT_STATES = {"pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Not sent"),
                     "held_out": _l("Control group (not sent)")}
+FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)"), "sent": _l("Sent"),
+          "failed": _l("Not sent"), "opened": _l("Opened"), "clicked": _l("Clicked"),
+          "unsubscribed": _l("Unsubscribed")}
+READINESS = {"audience": _l("Audience"), "no_address": _l("Without an address"),
+             "no_consent": _l("Without consent"), "suppressed": _l("On the suppression list"),
+             "reachable": _l("Reachable")}

@@ -232,7 +232,8 @@ def message_id(ctx: ServiceContext, recipient_id: int) -> str:
 
 def _people(ctx: ServiceContext, customer_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per customer of a batch: name, code, the primary contact's name and a city, in three queries."""
-    people = {cid: {"name": name, "code": code, "contact": None, "city": ""} for cid, name, code in ctx.session.execute(
+    people = {cid: {"id": cid, "name": name, "code": code, "contact": None, "city": ""}
+              for cid, name, code in ctx.session.execute(
         select(Customer.id, Customer.name, Customer.code).where(Customer.id.in_(customer_ids)))}
     for cid, name, _primary, _id in ctx.session.execute(
             select(Contact.customer_id, Contact.name, Contact.is_primary, Contact.id)
@@ -246,17 +247,31 @@ def _people(ctx: ServiceContext, customer_ids: list[int]) -> dict[int, dict[str,
     return people
 
 
-def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str]) -> dict[str, Any]:
+def recommendations(ctx: ServiceContext, customer_id: int, limit: int = 3) -> list[str]:
+    """Names of products to suggest to the customer: what goes with what they bought (the analysis plugin's
+    basket rules through the sales plugin's suggestions), not yet bought; empty without them."""
+    try:
+        from plugins.sales.services.suggestions import for_customer
+    except ImportError:  # the sales plugin is not installed
+        return []
+    if not ctx.can("sales.product.read"):
+        return []
+    return [str(s["name"]) for s in for_customer(ctx, customer_id, limit=limit)]
+
+
+def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str],
+               suggested: list[str] | None = None) -> dict[str, Any]:
     return {"customer": {"name": person["name"], "code": person["code"], "city": person["city"] or ""},
             "contact": {"name": person["contact"] or person["name"]},
             "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
-            "recommendations": [], **links}
+            "recommendations": suggested or [], **links}
 
 
 def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[str, Any], recipient_id: int,
                address: str) -> Outgoing:
     links = tracking.links(ctx, recipient_id)
-    parts = renderer.render(_variables(ctx, person, links))
+    suggested = recommendations(ctx, person["id"]) if renderer.uses_recommendations else None
+    parts = renderer.render(_variables(ctx, person, links, suggested))
     html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None
     headers = {"List-Unsubscribe": f"<{links['unsubscribe_url']}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if tracking.base_url(ctx) else {}

@@ -138,6 +138,9 @@ class Renderer:
         self.subject = _ENV.from_string(template.subject)
         self.html = _HTML_ENV.from_string(template.html) if template.html else None
         self.text = _ENV.from_string(template.text) if template.text else None
+        used = set().union(*(meta.find_undeclared_variables(_ENV.parse(part))
+                             for part in (template.subject, template.html, template.text) if part))
+        self.uses_recommendations = "recommendations" in used  # worked out per recipient only when used
 
     def render(self, variables: dict[str, Any]) -> dict[str, str | None]:
         """Subject, HTML and text for one recipient (``variables``: plain dicts, lists and strings only).
@@ -147,12 +150,12 @@ class Renderer:
                 "text": self.text.render(variables) if self.text else None}
 
 
-_COMPILED: dict[tuple[int, int], Renderer] = {}
+_COMPILED: dict[tuple[str, str | None, str | None], Renderer] = {}
 
 
 def renderer(template: MessageTemplate) -> Renderer:
-    """The compiled template, kept per (id, version): an edit compiles again."""
-    key = (template.id, template.version)
+    """The compiled template, kept by its text (not its id: another database may have another template 1)."""
+    key = (template.subject, template.html, template.text)
     if key not in _COMPILED:
         if len(_COMPILED) > 64:
             _COMPILED.clear()

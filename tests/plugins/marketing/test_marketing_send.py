@@ -191,3 +191,40 @@ def test_templates_offer_only_the_documented_variables(ctx: Any) -> None:
                                 "contact": {"name": ""}, "company": {"name": ""}, "recommendations": [],
                                 "unsubscribe_url": "", "preferences_url": ""})
     assert "&lt;script&gt;" in out["html"] and "鲜花" in out["html"]  # escaped; the fallback when none
+
+
+def test_the_gift_suggestion_comes_from_what_the_customer_bought(make_app: Any, smtp_server: Any, rt: Any,
+                                                                 subscriber: Any) -> None:
+    """The Mother's Day scenario: customers who bought vases are offered flowers (a basket rule), a customer
+    with nothing to suggest gets the template's fallback."""
+    inbox, port = smtp_server
+    app = make_app(PLUGINS=["plugins.sales", "plugins.analysis", "plugins.marketing"], MARKETING_SMTP_HOST="127.0.0.1",
+                   MARKETING_SMTP_PORT=str(port), MARKETING_FROM="news@shop.example")
+    ctx = app.extensions["crm"].context(source="test")
+    from plugins.analysis.services.basket import run_basket
+    from plugins.sales.services import catalog, orders
+
+    vase = catalog.create_product(ctx, {"code": "VASE", "name": "青瓷花瓶", "list_price": "200"})
+    flowers = catalog.create_product(ctx, {"code": "FLOWER", "name": "康乃馨花束", "list_price": "99"})
+    today = dt.date.today()
+    people = [subscriber(f"客户{i}", f"g{i}@example.cn", stage="customer") for i in range(5)]
+    for i, p in enumerate(people[:4]):
+        lines = [{"product_id": vase.id, "quantity": "1", "unit_price": "200"}]
+        if i < 3:
+            lines.append({"product_id": flowers.id, "quantity": "1", "unit_price": "99"})
+        orders.record_order(ctx, {"number": f"G-{i}", "customer_id": p.id, "order_date": today, "lines": lines})
+    card = catalog.create_product(ctx, {"code": "CARD", "name": "贺卡", "list_price": "9"})
+    for i, p in enumerate([people[4], subscriber("其他", None, stage="lead")]):  # flowers are not bought by all
+        orders.record_order(ctx, {"number": f"C-{i}", "customer_id": p.id, "order_date": today, "lines": [
+            {"product_id": card.id, "quantity": "1", "unit_price": "9"}]})
+    run_basket(ctx, min_pairs=2)
+    template = templates.create_template(ctx, {"name": "gift", "subject": "礼物", "text":
+                                               "{% for p in recommendations %}[{{ p }}]{% else %}[鲜花礼盒]{% endfor %}"})
+    audience = audiences.create_audience(ctx, {"name": "all", "condition": {"field": "stage", "op": "eq",
+                                                                             "value": "customer"}})
+    campaign = campaigns.create_campaign(ctx, {"name": "gift", "audience_id": audience.id, "template_id": template.id})
+    campaigns.start(ctx, campaign.id)
+    campaigns.send_campaign(ctx, campaign.id)
+    bodies = {m["To"]: m.get_body(("plain",)).get_content().strip() for m in inbox.messages}
+    assert bodies["g3@example.cn"] == "[康乃馨花束]"  # bought the vase, not yet the flowers
+    assert bodies["g0@example.cn"] == "[鲜花礼盒]" and bodies["g4@example.cn"] == "[鲜花礼盒]"  # the fallback
