@@ -12,4 +12,4 @@ FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)")
           "unsubscribed": _l("Unsubscribed")}
 READINESS = {"audience": _l("Audience"), "no_address": _l("Without an address"),
              "no_consent": _l("Without consent"), "suppressed": _l("On the suppression list"),
-             "reachable": _l("Reachable")}
+             "over_cap": _l("Over the frequency cap"), "reachable": _l("Reachable")}

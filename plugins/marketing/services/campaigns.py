@@ -120,7 +120,7 @@ def readiness(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
     provider = providers(ctx).get(campaign.channel)
     audience = ctx.session.get(Audience, campaign.audience_id) if campaign.audience_id else None
     if provider is None or audience is None:
-        return {"audience": 0, "reachable": 0, "no_address": 0, "no_consent": 0, "suppressed": 0}
+        return {"audience": 0, "reachable": 0, "no_address": 0, "no_consent": 0, "suppressed": 0, "over_cap": 0}
     members = audiences.members_query(ctx, audience).subquery()
     address = provider.address()
     base = select(Customer.id).where(Customer.id.in_(select(members.c.id)))
@@ -128,10 +128,11 @@ def readiness(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
     total = count(base)
     with_address = base.where(address.is_not(None))
     consented = with_address.where(consent.granted_clause(Customer.id, campaign.channel, campaign.purpose))
-    reachable = consented.where(consent.not_suppressed_clause(campaign.channel, address))
-    n_address, n_consent, n_reach = count(with_address), count(consented), count(reachable)
+    allowed = consented.where(consent.not_suppressed_clause(campaign.channel, address))
+    reachable = allowed.where(consent.under_cap_clause(ctx, Customer.id, campaign.channel, campaign.id))
+    n_address, n_consent, n_allowed, n_reach = count(with_address), count(consented), count(allowed), count(reachable)
     return {"audience": total, "no_address": total - n_address, "no_consent": n_address - n_consent,
-            "suppressed": n_consent - n_reach, "reachable": n_reach}
+            "suppressed": n_consent - n_allowed, "over_cap": n_allowed - n_reach, "reachable": n_reach}
 
 
 def _check_startable(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
@@ -153,7 +154,8 @@ def _check_startable(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
             _("The audience matches nobody.")]})
     if ready["reachable"] == 0:
         message = _("Nobody in the audience can be sent this: %(no_address)s without an address, %(no_consent)s "
-                    "without consent for this channel and purpose, %(suppressed)s on the suppression list.", **ready)
+                    "without consent for this channel and purpose, %(suppressed)s on the suppression list, "
+                    "%(over_cap)s over the frequency cap.", **ready)
         raise ValidationError(message, errors={"audience_id": [message]})
     return ready
 
@@ -172,7 +174,8 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
     chosen = consent.reachable(select(
         literal(campaign.id).label("campaign_id"), Customer.id.label("customer_id"), address.label("address"),
         cast(literal(0), Integer).label("attempts"), bucket.label("bucket"))
-        .where(Customer.id.in_(select(members.c.id))),
+        .where(Customer.id.in_(select(members.c.id)),
+               consent.under_cap_clause(ctx, Customer.id, campaign.channel, campaign.id)),
         Customer.id, campaign.channel, campaign.purpose, address).subquery()
     columns = ["campaign_id", "customer_id", "address", "status", "attempts"]
     with unit_of_work(ctx):
@@ -301,11 +304,17 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     rows = ctx.session.execute(select(Recipient.id, Recipient.customer_id, Recipient.address)
                                .where(Recipient.id.in_(ids)).order_by(Recipient.id)).all()
     people = _people(ctx, [r.customer_id for r in rows])
-    # the suppression list is read again: an unsubscribe since the start counts
+    # the suppression list and the cap are read again: an unsubscribe or another campaign since the start count
     suppressed = consent.suppressed_among(ctx, campaign.channel, [r.address for r in rows if r.address])
+    capped: set[int] = set()
+    if campaign.purpose == "marketing":
+        capped = set(ctx.session.scalars(select(Customer.id).where(
+            Customer.id.in_([r.customer_id for r in rows]),
+            ~consent.under_cap_clause(ctx, Customer.id, campaign.channel, campaign.id))))
     messages = [render_for(ctx, renderer, people[r.customer_id], r.id, r.address)
-                for r in rows if r.address not in suppressed]
-    skipped = [r.id for r in rows if r.address in suppressed]
+                for r in rows if r.address not in suppressed and r.customer_id not in capped]
+    skipped = {r.id: "suppressed" for r in rows if r.address in suppressed}
+    skipped.update({r.id: "frequency cap" for r in rows if r.customer_id in capped and r.id not in skipped})
     try:
         outcomes = providers(ctx)[campaign.channel].send(ctx, messages) if messages else []
     except ChannelDown:
@@ -318,7 +327,7 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     changes = [{"rid": o.recipient_id, "st": "sent", "why": None, "at": now, "mid": message_id(ctx, o.recipient_id)}
                if o.ok else {"rid": o.recipient_id, "st": "pending" if o.error == "retry" else "failed",
                              "why": (o.error or "")[:255], "at": None, "mid": None} for o in outcomes]
-    changes += [{"rid": rid, "st": "failed", "why": "suppressed", "at": None, "mid": None} for rid in skipped]
+    changes += [{"rid": rid, "st": "failed", "why": why, "at": None, "mid": None} for rid, why in skipped.items()]
     if changes:
         ctx.session.connection().execute(_SET, changes)
     ctx.session.commit()
@@ -331,6 +340,9 @@ def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> 
     from crmcore.services.jobs import report_progress
 
     campaign_id = int(campaign_id)
+    campaign = ctx.session.get(Campaign, campaign_id)
+    if campaign is not None and campaign.purpose == "marketing" and consent.quiet_now(ctx):
+        return counts(ctx, campaign_id)  # quiet hours: the periodic job goes on after them
     total = sum(counts(ctx, campaign_id).values())
     while send_batch(ctx, campaign_id, batch):
         c = counts(ctx, campaign_id)

@@ -130,3 +130,58 @@ def reachable(stmt: Select[Any], customer_id: Any, channel: str, purpose: str, a
     """``stmt`` narrowed to customers who may be sent ``purpose`` messages on ``channel`` at ``address``."""
     return stmt.where(address.is_not(None), granted_clause(customer_id, channel, purpose),
                       not_suppressed_clause(channel, address))
+
+
+# ---- pressure: frequency caps and quiet hours -------------------------------------------------------
+
+def frequency_cap(ctx: ServiceContext) -> tuple[int, int]:
+    """``(messages, days)``: at most that many marketing messages per customer per that many days, across
+    campaigns (``MARKETING_FREQUENCY_CAP``, ``MARKETING_FREQUENCY_DAYS``; a cap of 0 is none)."""
+    from crmcore.config import setting_int
+
+    return (setting_int(ctx.settings, "MARKETING_FREQUENCY_CAP", 0),
+            setting_int(ctx.settings, "MARKETING_FREQUENCY_DAYS", 7, minimum=1))
+
+
+def under_cap_clause(ctx: ServiceContext, customer_id: Any, channel: str, exclude_campaign: int | None = None) -> Any:
+    """SQL: the customer has had fewer marketing messages than the cap in the period (sent, or on their way)."""
+    import datetime as dt
+
+    from sqlalchemy import func, or_, true
+
+    from crmcore.db import utcnow
+
+    from ..models import Campaign, Recipient
+
+    cap, days = frequency_cap(ctx)
+    if cap <= 0:
+        return true()
+    since = utcnow() - dt.timedelta(days=days)
+    recent = (select(func.count(Recipient.id)).join(Campaign, Campaign.id == Recipient.campaign_id)
+              .where(Recipient.customer_id == customer_id, Campaign.purpose == "marketing",
+                     Campaign.channel == channel, Campaign.id != (exclude_campaign or 0),
+                     or_(Recipient.sent_at >= since, Recipient.status.in_(("pending", "sending"))))
+              .scalar_subquery())
+    return recent < cap
+
+
+def quiet_now(ctx: ServiceContext, now: Any = None) -> bool:
+    """True inside the quiet hours (``MARKETING_QUIET_HOURS`` as ``21:00-08:00``, in ``MARKETING_TIMEZONE``,
+    else the default time zone): no marketing message leaves then. Unset: never quiet."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from crmcore.db import utcnow
+    from crmcore.errors import ConfigError
+
+    raw = str(ctx.settings.get("MARKETING_QUIET_HOURS") or "").strip()
+    if not raw:
+        return False
+    try:
+        start_s, end_s = (part.strip() for part in raw.split("-"))
+        start, end = dt.time.fromisoformat(start_s), dt.time.fromisoformat(end_s)
+        zone = ZoneInfo(str(ctx.settings.get("MARKETING_TIMEZONE") or ctx.settings.get("DEFAULT_TIMEZONE") or "UTC"))
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"Setting CRM_MARKETING_QUIET_HOURS must look like 21:00-08:00, not {raw!r}") from exc
+    local = (now or utcnow()).astimezone(zone).time()
+    return (start <= local or local < end) if start > end else (start <= local < end)

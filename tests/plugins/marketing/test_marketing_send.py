@@ -54,7 +54,7 @@ def test_a_send_reaches_exactly_the_consented_unsuppressed_audience(ctx: Any, su
     subscriber("戊公司", "e@example.cn", stage="lead")  # not in the audience
     campaign = new_campaign(ctx)
     ready = campaigns.readiness(ctx, campaign)
-    assert ready == {"audience": 4, "no_address": 0, "no_consent": 1, "suppressed": 1, "reachable": 2}
+    assert ready == {"audience": 4, "no_address": 0, "no_consent": 1, "suppressed": 1, "over_cap": 0, "reachable": 2}
     campaigns.start(ctx, campaign.id)
     assert campaigns.send_campaign(ctx, campaign.id) == {"sent": 2}
     assert sorted(rcpt for _f, (rcpt,) in inbox.envelopes) == ["a@example.cn", "b@example.cn"]
@@ -228,3 +228,37 @@ def test_the_gift_suggestion_comes_from_what_the_customer_bought(make_app: Any, 
     bodies = {m["To"]: m.get_body(("plain",)).get_content().strip() for m in inbox.messages}
     assert bodies["g3@example.cn"] == "[康乃馨花束]"  # bought the vase, not yet the flowers
     assert bodies["g0@example.cn"] == "[鲜花礼盒]" and bodies["g4@example.cn"] == "[鲜花礼盒]"  # the fallback
+
+
+def test_the_frequency_cap_counts_across_campaigns(ctx: Any, subscriber: Any, inbox: Any, rt: Any) -> None:
+    rt.settings.update(MARKETING_FREQUENCY_CAP="1", MARKETING_FREQUENCY_DAYS="7")
+    subscriber("甲", "a@example.cn", stage="customer")
+    subscriber("乙", "b@example.cn", stage="customer")
+    first = new_campaign(ctx, "first", condition={"field": "name", "op": "eq", "value": "甲"})
+    campaigns.start(ctx, first.id)
+    campaigns.send_campaign(ctx, first.id)
+    second = new_campaign(ctx, "second")
+    assert campaigns.readiness(ctx, second)["over_cap"] == 1
+    campaigns.start(ctx, second.id)
+    campaigns.send_campaign(ctx, second.id)
+    assert sorted(rcpt for _f, (rcpt,) in inbox.envelopes) == ["a@example.cn", "b@example.cn"]  # 甲 once only
+
+
+def test_quiet_hours_hold_the_send_until_they_end(ctx: Any, subscriber: Any, inbox: Any, rt: Any) -> None:
+    from crmcore.errors import ConfigError
+
+    subscriber("甲", "a@example.cn", stage="customer")
+    campaign = new_campaign(ctx)
+    campaigns.start(ctx, campaign.id)
+    at = lambda h, m=0: dt.datetime(2026, 5, 9, h, m, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # noqa: E731
+    rt.settings.update(MARKETING_QUIET_HOURS="21:00-08:00", MARKETING_TIMEZONE="Asia/Shanghai")
+    assert [consent.quiet_now(ctx, at(h)) for h in (7, 8, 12, 20, 21, 23)] == [True, False, False, False, True, True]
+    rt.settings["MARKETING_QUIET_HOURS"] = "12:00-14:00"  # a daytime window too
+    assert [consent.quiet_now(ctx, at(h)) for h in (11, 12, 13, 14)] == [False, True, True, False]
+    rt.settings["MARKETING_QUIET_HOURS"] = "00:00-23:59"
+    assert campaigns.send_campaign(ctx, campaign.id) == {"pending": 1} and inbox.messages == []
+    rt.settings["MARKETING_QUIET_HOURS"] = "late"
+    with pytest.raises(ConfigError):
+        consent.quiet_now(ctx)
+    rt.settings["MARKETING_QUIET_HOURS"] = ""
+    assert campaigns.send_campaign(ctx, campaign.id) == {"sent": 1}
