@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ..db import utcnow
 from ..errors import CRMError, ValidationError
 from ..i18n import gettext
-from ..models import ApprovalRequest, OutboxMessage, Role
+from ..models import ApprovalRequest, OutboxMessage
 from ..runtime import ServiceContext
 from ..services import approvals as approval_svc
 from ..services import condition_fields
@@ -23,7 +23,7 @@ from ..services import outbox as outbox_svc
 from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
 from ..services.workflow_registry import entities
-from . import policy_form
+from . import policy_form, workflow_form
 from .views import SecureView, flash_crm_error
 from ..schemas.common import db_id
 
@@ -66,36 +66,45 @@ class WorkflowDesignerView(SecureView):
     @expose("/workflow/new", methods=["GET", "POST"])
     @expose("/workflow/<int:workflow_id>", methods=["GET", "POST"])
     def workflow(self, workflow_id: int | None = None) -> Any:
+        """A workflow as a form (states and transitions as rows, conditions with the builder) beside its picture;
+        its JSON as the advanced view."""
         ctx = self.ctx()
         try:
             wf = wf_svc.get_workflow(ctx, workflow_id) if workflow_id else None
         except CRMError as exc:
             flash_crm_error(exc)
             return redirect(url_for(".index"))
-        text = _pretty({k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")}) if wf else \
-            _pretty(EXAMPLE_WORKFLOW)
+        data = {k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")} if wf else None
+        text = _pretty(data) if data else _pretty(EXAMPLE_WORKFLOW)
         errors: dict[str, Any] = {}
         if request.method == "POST":
             if not ctx.can("workflow.manage"):
                 return self.forbidden()
-            text = request.form.get("definition", "")
+            advanced = "definition" in request.form
             try:
-                data = _parse(text)
-                if wf is None:
-                    wf = wf_svc.create_workflow(ctx, data)
+                if advanced:
+                    text = request.form.get("definition", "")
+                    posted = _parse(text)
                 else:
-                    wf = wf_svc.update_workflow(ctx, wf.id, data, expected_version=request.form.get("version", type=db_id))
+                    posted = workflow_form.read_workflow(request.form)
+                    data = posted
+                if wf is None:
+                    wf = wf_svc.create_workflow(ctx, posted)
+                else:
+                    wf = wf_svc.update_workflow(ctx, wf.id, posted, expected_version=request.form.get("version", type=db_id))
                 flash(gettext("Workflow '%(name)s' saved.", name=wf.name), "success")
                 return redirect(url_for(".workflow", workflow_id=wf.id))
             except CRMError as exc:
                 ctx.session.rollback()
                 flash_crm_error(exc)
                 errors = exc.errors
+        if data is None:
+            data = {"name": "", "entity": "customer", "state_field": "stage", "priority": 100, "active": True,
+                    "condition": None, "states": [{"name": "", "initial": True}, {"name": ""}], "transitions": [{}]}
         picture = Markup(render_svg(wf)) if wf is not None else None  # noqa: S704 - render_svg escapes every name
-        roles = [r.name for r in ctx.session.scalars(select(Role).order_by(Role.name))]
-        policies = [p.name for p in approval_svc.list_policies(ctx)]
-        return self.render("admin/workflow/workflow.html", wf=wf, text=text, errors=errors, picture=picture,
-                           can_manage=ctx.can("workflow.manage"), roles=roles, policies=policies)
+        return self.render("admin/workflow/workflow.html", wf=wf, data=data, text=text, errors=errors, picture=picture,
+                           can_manage=ctx.can("workflow.manage"), choices=workflow_form.form_choices(ctx),
+                           builder_text=policy_form.builder_text())
 
     # ---- structured edits: each one rewrites the definition through the same validated service ----
     def _edit_workflow(self, workflow_id: int, change: Any) -> Any:
