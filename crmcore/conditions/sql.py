@@ -111,7 +111,7 @@ def check_leaf(node: dict[str, Any], path: str, fields: Mapping[str, Field], pro
         value_shape(node, path, problems)  # names the operator unknown, with the known ones
         return
     if op not in KIND_OPS[spec.kind] + extra_ops:
-        problems.append((f"{path}.op", str(_("For a %(kind)s field use one of: %(ops)s.", kind=KIND_LABELS[spec.kind],
+        problems.append((f"{path}.op", str(_("Field type: %(kind)s; use one of: %(ops)s.", kind=KIND_LABELS[spec.kind],
                                              ops=", ".join(KIND_OPS[spec.kind])))))
         return
     if not value_shape(node, path, problems) or op in NO_VALUE_OPS:
