@@ -38,7 +38,7 @@ def builder_text() -> dict[str, Any]:
             "unavailable": str(_("The preview is not available.")), "field": str(_("Field")),
             "operator": str(_("Operator")), "value": str(_("Value to compare")), "match": str(_("Match")),
             "commas": str(_("values separated by commas")), "currency": str(_("in the record's currency")),
-            "rawHint": str(_("(edit in the advanced view)")), "offset": "+00:00",
+            "rawHint": str(_("(edit in the advanced view)")),
             "ops": {k: str(v) for k, v in OP_LABELS.items()},
             "sources": {k: str(v) for k, v in SOURCE_LABELS.items()}}
 

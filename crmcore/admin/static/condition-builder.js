@@ -6,6 +6,12 @@
   "use strict";
   var T = JSON.parse(document.getElementById("condition-builder-text").textContent);
   var metaCache = {};
+  function offset() {  // the browser's UTC offset, as +08:00: a time picked in the form is local time
+    var minutes = -new Date().getTimezoneOffset();
+    var sign = minutes < 0 ? "-" : "+";
+    minutes = Math.abs(minutes);
+    return sign + ("0" + Math.floor(minutes / 60)).slice(-2) + ":" + ("0" + (minutes % 60)).slice(-2);
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -78,7 +84,7 @@
     function one(v) {
       if (t === "int") { return v === "" ? null : parseInt(v, 10); }
       if (t === "num" || t === "money") { return v === "" ? null : Number(v); }
-      if (t === "datetime" && v && v.length === 16) { return v + ":00" + T.offset; }
+      if (t === "datetime" && v && v.length === 16) { return v + ":00" + offset(); }
       if (field.related === "user" || /_id$/.test(field.name)) { var n = parseInt(v, 10); return isNaN(n) ? v : n; }
       return v;
     }
