@@ -38,7 +38,9 @@ class ComputedField:
     """A field a plugin computes for an entity (an RFM segment, a lifetime value), usable in conditions.
 
     ``expr(ctx)`` returns a SQL expression correlated to the entity's model (a scalar subquery),
-    so :func:`crmcore.conditions.compile_sql` can filter on it.
+    so :func:`crmcore.conditions.compile_sql` can filter on it; ``value(record)``, when given, reads
+    the same value on a loaded record, so workflow and approval conditions
+    (:func:`crmcore.conditions.evaluate`) can use the field too.
     """
 
     entity: str
@@ -46,6 +48,7 @@ class ComputedField:
     kind: str
     label: Any
     expr: Callable[[ServiceContext], Any]
+    value: Callable[[Any], Any] | None = None
 
     @property
     def name(self) -> str:
@@ -91,7 +94,7 @@ def get(ctx: ServiceContext, name: str) -> Entity:
     return entity
 
 
-def _kind(column: Any) -> str:
+def column_kind(column: Any) -> str:
     t = column.type
     impl = getattr(t, "impl", None)
     for cls, kind in ((Boolean, "bool"), (DateTime, "datetime"), (Date, "date"), (Numeric, "num"),
@@ -108,9 +111,9 @@ def describe(ctx: ServiceContext, entity: Entity) -> dict[str, Any]:
     related: list[dict[str, Any]] = []
     for column in sa_inspect(entity.model).columns:
         name = column.key
-        if _hidden(entity, name):
+        if is_hidden(entity, name):
             continue
-        kind = _kind(column)
+        kind = column_kind(column)
         target = next((by_table.get(fk.column.table.name) for fk in column.foreign_keys), None)
         item: dict[str, Any] = {
             "name": name, "label": str(entity.labels.get(name, COMMON_LABELS.get(name, name))), "type": kind,
@@ -129,7 +132,7 @@ def describe(ctx: ServiceContext, entity: Entity) -> dict[str, Any]:
     return {"name": entity.name, "label": str(entity.label), "fields": fields, "related": related}
 
 
-def _hidden(entity: Entity, name: str) -> bool:
+def is_hidden(entity: Entity, name: str) -> bool:
     return (name in entity.hidden or name in INTERNAL or name.endswith("_normalized")
             or any(s in name.lower() for s in SECRET_PARTS))
 
@@ -158,8 +161,8 @@ def condition_fields(ctx: ServiceContext, name: str) -> dict[str, Field]:
     entity = get(ctx, name)
     out: dict[str, Field] = {}
     for column in sa_inspect(entity.model).columns:
-        kind = _kind(column)
-        if kind == "json" or _hidden(entity, column.key):
+        kind = column_kind(column)
+        if kind == "json" or is_hidden(entity, column.key):
             continue
         out[column.key] = Field(column.key, kind, getattr(entity.model, column.key), entity.labels.get(column.key))
     for spec in computed(ctx, name):

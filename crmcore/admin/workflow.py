@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from markupsafe import Markup
 from sqlalchemy import select
@@ -14,13 +14,16 @@ from sqlalchemy import select
 from ..db import utcnow
 from ..errors import CRMError, ValidationError
 from ..i18n import gettext
-from ..models import ApprovalRequest, OutboxMessage, Role
+from ..models import ApprovalRequest, OutboxMessage
+from ..runtime import ServiceContext
 from ..services import approvals as approval_svc
+from ..services import condition_fields
 from .. import conditions
 from ..services import outbox as outbox_svc
 from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
 from ..services.workflow_registry import entities
+from . import policy_form, workflow_form
 from .views import SecureView, flash_crm_error
 from ..schemas.common import db_id
 
@@ -63,36 +66,45 @@ class WorkflowDesignerView(SecureView):
     @expose("/workflow/new", methods=["GET", "POST"])
     @expose("/workflow/<int:workflow_id>", methods=["GET", "POST"])
     def workflow(self, workflow_id: int | None = None) -> Any:
+        """A workflow as a form (states and transitions as rows, conditions with the builder) beside its picture;
+        its JSON as the advanced view."""
         ctx = self.ctx()
         try:
             wf = wf_svc.get_workflow(ctx, workflow_id) if workflow_id else None
         except CRMError as exc:
             flash_crm_error(exc)
             return redirect(url_for(".index"))
-        text = _pretty({k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")}) if wf else \
-            _pretty(EXAMPLE_WORKFLOW)
+        data = {k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")} if wf else None
+        text = _pretty(data) if data else _pretty(EXAMPLE_WORKFLOW)
         errors: dict[str, Any] = {}
         if request.method == "POST":
             if not ctx.can("workflow.manage"):
                 return self.forbidden()
-            text = request.form.get("definition", "")
+            advanced = "definition" in request.form
             try:
-                data = _parse(text)
-                if wf is None:
-                    wf = wf_svc.create_workflow(ctx, data)
+                if advanced:
+                    text = request.form.get("definition", "")
+                    posted = _parse(text)
                 else:
-                    wf = wf_svc.update_workflow(ctx, wf.id, data, expected_version=request.form.get("version", type=db_id))
+                    posted = workflow_form.read_workflow(request.form)
+                    data = posted
+                if wf is None:
+                    wf = wf_svc.create_workflow(ctx, posted)
+                else:
+                    wf = wf_svc.update_workflow(ctx, wf.id, posted, expected_version=request.form.get("version", type=db_id))
                 flash(gettext("Workflow '%(name)s' saved.", name=wf.name), "success")
                 return redirect(url_for(".workflow", workflow_id=wf.id))
             except CRMError as exc:
                 ctx.session.rollback()
                 flash_crm_error(exc)
                 errors = exc.errors
+        if data is None:
+            data = {"name": "", "entity": "customer", "state_field": "stage", "priority": 100, "active": True,
+                    "condition": None, "states": [{"name": "", "initial": True}, {"name": ""}], "transitions": [{}]}
         picture = Markup(render_svg(wf)) if wf is not None else None  # noqa: S704 - render_svg escapes every name
-        roles = [r.name for r in ctx.session.scalars(select(Role).order_by(Role.name))]
-        policies = [p.name for p in approval_svc.list_policies(ctx)]
-        return self.render("admin/workflow/workflow.html", wf=wf, text=text, errors=errors, picture=picture,
-                           can_manage=ctx.can("workflow.manage"), roles=roles, policies=policies)
+        return self.render("admin/workflow/workflow.html", wf=wf, data=data, text=text, errors=errors, picture=picture,
+                           can_manage=ctx.can("workflow.manage"), choices=workflow_form.form_choices(ctx),
+                           builder_text=policy_form.builder_text())
 
     # ---- structured edits: each one rewrites the definition through the same validated service ----
     def _edit_workflow(self, workflow_id: int, change: Any) -> Any:
@@ -195,21 +207,21 @@ class WorkflowDesignerView(SecureView):
     @expose("/policy/new", methods=["GET", "POST"])
     @expose("/policy/<int:policy_id>", methods=["GET", "POST"])
     def policy(self, policy_id: int | None = None) -> Any:
+        """The policy as a form (tiers with the condition builder, reviewers by name); its JSON as the advanced view."""
         ctx = self.ctx()
         try:
             policy = approval_svc.get_policy(ctx, policy_id) if policy_id else None
         except CRMError as exc:
             flash_crm_error(exc)
             return redirect(url_for(".index"))
-        text = _pretty({k: v for k, v in approval_svc.describe_policy(policy).items() if k != "id"}) if policy else \
-            _pretty(EXAMPLE_POLICY)
+        data = {k: v for k, v in approval_svc.describe_policy(policy).items() if k != "id"} if policy else None
         errors: dict[str, Any] = {}
         if request.method == "POST":
             if not ctx.can("workflow.manage"):
                 return self.forbidden()
-            text = request.form.get("definition", "")
+            advanced = "definition" in request.form
             try:
-                data = _parse(text)
+                data = _parse(request.form.get("definition", "")) if advanced else policy_form.read_policy(request.form)
                 policy = approval_svc.create_policy(ctx, data) if policy is None else \
                     approval_svc.update_policy(ctx, policy.id, data)
                 flash(gettext("Approval policy '%(name)s' saved.", name=policy.name), "success")
@@ -218,9 +230,51 @@ class WorkflowDesignerView(SecureView):
                 ctx.session.rollback()
                 flash_crm_error(exc)
                 errors = exc.errors
-        return self.render("admin/workflow/policy.html", policy=policy, text=text, errors=errors,
-                           providers=["internal"] + sorted(p for p in ctx.registry.oa_providers if p != "internal"),
-                           can_manage=ctx.can("workflow.manage"))
+                if advanced:
+                    return self._policy_page(ctx, policy, data or EXAMPLE_POLICY, errors,
+                                             text=request.form.get("definition", ""))
+        if data is None:
+            entity = request.args.get("entity")
+            if entity not in entities(ctx):
+                return self.render("admin/workflow/policy_entity.html", choices=policy_form.form_choices(ctx, "")["entities"])
+            data = {"name": "", "entity": entity, "action": "submit" if entity == "quote" else None, "provider": "internal",
+                    "key_fields": [], "active": True, "tiers": [{"reviewers": [], "quorum": 1, "mode": "parallel",
+                                                                  "comment_required_on_reject": True}]}
+        return self._policy_page(ctx, policy, data, errors)
+
+    def _policy_page(self, ctx: ServiceContext, policy: Any, data: dict[str, Any], errors: dict[str, Any],
+                     text: str | None = None) -> Any:
+        entity = str(data.get("entity") or "")
+        preview = _policy_preview(ctx, policy) if policy is not None else None
+        return self.render("admin/workflow/policy.html", policy=policy, data=data, errors=errors, entity=entity,
+                           text=text if text is not None else _pretty(data), choices=policy_form.form_choices(ctx, entity),
+                           reviewer_value=policy_form.reviewer_value, reviewer_values=policy_form.reviewer_values,
+                           preview=preview,
+                           builder_text=policy_form.builder_text(), can_manage=ctx.can("workflow.manage"))
+
+    @expose("/builder/meta/<entity>")
+    def builder_meta(self, entity: str) -> Any:
+        """The condition builder's fields for ``entity`` (labels in the reader's language), as JSON: for designers
+        (it lists the users by name)."""
+        ctx = self.ctx()
+        if not ctx.can("workflow.manage"):
+            return self.forbidden()
+        try:
+            return jsonify(policy_form.builder_meta(ctx, entity))
+        except CRMError as exc:
+            return jsonify(exc.to_dict()), exc.status
+
+    @expose("/builder/matches/<entity>", methods=["POST"])
+    def builder_matches(self, entity: str) -> Any:
+        """The live count and sample of the records of ``entity`` the user may see that satisfy the posted condition."""
+        ctx = self.ctx()
+        if not ctx.can("workflow.manage"):
+            return self.forbidden()
+        try:
+            return jsonify(condition_fields.matches(ctx, entity, request.get_json(silent=True)))
+        except CRMError as exc:
+            ctx.session.rollback()
+            return jsonify(exc.to_dict()), exc.status
 
     @expose("/check", methods=["GET", "POST"])
     def check(self) -> Any:
@@ -249,6 +303,18 @@ class WorkflowDesignerView(SecureView):
         return self.render("admin/workflow/check.html", text=text, entity=entity, record_id=record_id,
                            entities=sorted(entities(ctx)), problems=problems, result=result, rows=rows,
                            checked=request.method == "POST")
+
+
+def _policy_preview(ctx: ServiceContext, policy: Any) -> dict[str, Any] | None:
+    """Which existing records of the policy's entity would need approval now (any tier applies), or None when a
+    tier's condition cannot be counted in SQL (a plugin's named predicate)."""
+    conds = [t.condition for t in policy.tiers]
+    condition = None if not conds or any(not c for c in conds) else {"any": conds}
+    try:
+        return condition_fields.matches(ctx, policy.entity, {"condition": condition, "limit": 10})
+    except CRMError:
+        ctx.session.rollback()
+        return None
 
 
 class ApprovalsView(SecureView):

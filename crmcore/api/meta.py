@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import entities
-from ..schemas.meta import EntityMetaSchema, EntitySummarySchema
+from ..schemas.meta import EntityMetaSchema, EntitySummarySchema, MatchesSchema, MatchesQuerySchema
+from ..services import condition_fields
 from .blueprint import Blueprint
-from .http import current_ctx
+from .http import current_ctx, json_body
 
 blp = Blueprint("meta", __name__, url_prefix="/api/v1/meta", description="Entity metadata for tools")
 
@@ -22,5 +23,12 @@ def list_entities() -> Any:
 @blp.response(200, EntityMetaSchema)
 def get_entity(name: str) -> Any:
     """One record type: fields (columns, custom, computed) with types, labels, choices, relations"""
-    ctx = current_ctx()
-    return entities.describe(ctx, entities.get(ctx, name))
+    return condition_fields.describe(current_ctx(), name)
+
+
+@blp.route("/entities/<name>/matches", methods=["POST"])
+@json_body(blp, MatchesQuerySchema)
+@blp.response(200, MatchesSchema)
+def entity_matches(data: dict[str, Any], name: str) -> Any:
+    """How many records the caller may see satisfy a condition, and a sample of them (at most 20)"""
+    return condition_fields.matches(current_ctx(), name, data)

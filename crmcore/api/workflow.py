@@ -5,13 +5,16 @@ from typing import Any
 
 from flask import Response
 
+from ..errors import ValidationError
+from ..i18n import _, gettext
+
 from ..schemas.workflow import ConditionCheckSchema, FireSchema, PolicySchema, WorkflowSchema
 from ..services import approvals as approval_svc
 from .. import conditions
 from ..services import workflow as svc
 from ..services.diagram import render_svg
 from .blueprint import Blueprint
-from .http import current_ctx
+from .http import current_ctx, json_body
 
 blp = Blueprint("workflows", __name__, url_prefix="/api/v1/workflows",
                 description="Workflows: state machines as data, approval policies, conditions")
@@ -24,7 +27,7 @@ def list_workflows() -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(WorkflowSchema)
+@json_body(blp, WorkflowSchema)
 def create_workflow(data: dict[str, Any]) -> Any:
     """Create a workflow with its states and transitions (needs workflow.manage)"""
     data.pop("version", None)
@@ -38,10 +41,13 @@ def get_workflow(workflow_id: int) -> Any:
 
 
 @blp.route("/<int:workflow_id>", methods=["PUT"])
-@blp.arguments(WorkflowSchema)
+@json_body(blp, WorkflowSchema)
 def put_workflow(data: dict[str, Any], workflow_id: int) -> Any:
     """Replace a workflow's definition; send the ``version`` you read (409 when stale)"""
     version = data.pop("version", None)
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ValidationError(_("The workflow is not valid; see the errors of each field."),
+                              errors={"version": [gettext("Not a valid integer.")]})
     return svc.describe(svc.update_workflow(current_ctx(), workflow_id, data, expected_version=version)), 200
 
 
@@ -66,7 +72,7 @@ def list_policies() -> Any:
 
 
 @blp.route("/policies", methods=["POST"])
-@blp.arguments(PolicySchema)
+@json_body(blp, PolicySchema)
 def create_policy(data: dict[str, Any]) -> Any:
     """Create an approval policy with its tiers (needs workflow.manage)"""
     return approval_svc.describe_policy(approval_svc.create_policy(current_ctx(), data)), 201
@@ -79,7 +85,7 @@ def get_policy(policy_id: int) -> Any:
 
 
 @blp.route("/policies/<int:policy_id>", methods=["PATCH"])
-@blp.arguments(PolicySchema(partial=True))
+@json_body(blp, PolicySchema(partial=True))
 def patch_policy(data: dict[str, Any], policy_id: int) -> Any:
     """Change an approval policy; ``tiers``, when given, replace all"""
     return approval_svc.describe_policy(approval_svc.update_policy(current_ctx(), policy_id, data)), 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any, TYPE_CHECKING
+from typing import Any, Callable, Mapping, TYPE_CHECKING
 
 from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
@@ -18,7 +18,7 @@ from sqlalchemy.exc import NoInspectionAvailable
 from ..contracts_workflow import Predicate
 from ..i18n import _
 from .grammar import SECRET_PARTS, ConditionError, Problems, path_problem, value_shape, walk
-from .sql import near_names
+from .sql import Field, check_leaf, near_names
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -34,11 +34,14 @@ def predicates(ctx: ServiceContext) -> dict[str, Predicate]:
 
 
 def validate(condition: Any, ctx: ServiceContext | None = None, *, known_predicates: dict[str, Any] | None = None,
-             model: Any = None) -> list[str]:
+             model: Any = None, fields: Mapping[str, Field] | None = None) -> list[str]:
     """Every problem of ``condition`` as ``"path: message"``; an empty list means it is valid.
 
     :param model: the mapped class the condition will read; when given, each field path must
         exist on it (an unknown name is refused listing the nearest ones).
+    :param fields: the entity's typed fields (its metadata): a field among them gets the operators
+        of its type, a value of its type and one of its choices; a path beyond them (two hops
+        away, a key of a JSON column) is checked against ``model``.
     """
     if known_predicates is None and ctx is not None:
         known_predicates = predicates(ctx)
@@ -47,9 +50,12 @@ def validate(condition: Any, ctx: ServiceContext | None = None, *, known_predica
     preds = known_predicates or {}
 
     def leaf(node: dict[str, Any], path: str, problems: Problems) -> None:
+        if fields is not None and node["field"] in fields:
+            check_leaf(node, path, fields, problems, extra_ops=("changed",))
+            return
         problem = path_problem(node["field"])
         if problem is None and model is not None:
-            problem = unknown_field(model, node["field"])
+            problem = unknown_field(model, node["field"], fields)
         if problem:
             problems.append((f"{path}.field", problem))
         value_shape(node, path, problems)
@@ -71,10 +77,11 @@ def validate(condition: Any, ctx: ServiceContext | None = None, *, known_predica
     return [f"{path}: {message}" for path, message in walk(condition, "condition", leaf, predicate)]
 
 
-def unknown_field(model: Any, path: str) -> str | None:
+def unknown_field(model: Any, path: str, fields: Mapping[str, Field] | None = None) -> str | None:
     """Why the dotted ``path`` does not name a field of ``model`` (with the nearest names), or None.
 
     Relationships lead to the related model; a JSON column ends the check (the rest are its keys).
+    With the entity's ``fields``, the near names offered for an unknown first name are theirs.
     """
     mapper = sa_inspect(model)
     parts = path.split(".")
@@ -82,6 +89,8 @@ def unknown_field(model: Any, path: str) -> str | None:
         if part not in mapper.attrs:
             names = [n for n in mapper.attrs.keys() if not n.startswith("_")
                      and not any(s in n.lower() for s in SECRET_PARTS)]
+            if i == 0 and fields:
+                names = list(fields)
             return str(_("Unknown field %(name)r; did you mean: %(names)s?", name=part,
                           names=", ".join(near_names(part, dict.fromkeys(names)))))
         attr = mapper.attrs[part]
@@ -124,22 +133,40 @@ def evaluate(condition: Any, record: Any, ctx: ServiceContext | None = None, *, 
     if problems:
         raise ConditionError(_("The condition is not valid: %(problems)s", problems="; ".join(problems)),
                              errors={"condition": problems})
-    return _eval(condition, record, ctx, changes or {}, preds)
+    values = computed_values(ctx, type(record)) if ctx is not None else {}
+    return _eval(condition, record, ctx, changes or {}, preds, values)
 
 
-def _eval(node: dict[str, Any], record: Any, ctx: ServiceContext | None, changes: dict[str, Any], preds: dict[str, Any]) -> bool:
+Computed = Mapping[str, Callable[[Any], Any]]
+
+
+def computed_values(ctx: ServiceContext, model: Any) -> dict[str, Callable[[Any], Any]]:
+    """The computed fields plugins registered for the entity of ``model`` that can be read on a loaded
+    record (``ComputedField.value``), by field name: the evaluating back-end of those fields."""
+    from ..services.workflow_registry import collected
+
+    names = {e.name for e in collected(ctx, "crm_register_entities", "entity").values() if e.model is model}
+    return {f.field: f.value for f in collected(ctx, "crm_register_computed_fields", "computed field").values()
+            if f.entity in names and f.value is not None}
+
+
+def _eval(node: dict[str, Any], record: Any, ctx: ServiceContext | None, changes: dict[str, Any], preds: dict[str, Any],
+          values: Computed | None = None) -> bool:
+    values = values or {}
     if "all" in node:
-        return all(_eval(n, record, ctx, changes, preds) for n in node["all"])
+        return all(_eval(n, record, ctx, changes, preds, values) for n in node["all"])
     if "any" in node:
-        return any(_eval(n, record, ctx, changes, preds) for n in node["any"])
+        return any(_eval(n, record, ctx, changes, preds, values) for n in node["any"])
     if "not" in node:
-        return not _eval(node["not"], record, ctx, changes, preds)
+        return not _eval(node["not"], record, ctx, changes, preds, values)
     if "predicate" in node:
         return bool(preds[node["predicate"]].func(ctx, record, node.get("args") or {}))
     op = node.get("op", "eq")
     if op == "changed":
         return node["field"] in changes
-    return compare(resolve(record, node["field"]), op, node.get("value"))
+    field = node["field"]
+    actual = values[field](record) if field in values else resolve(record, field)
+    return compare(actual, op, node.get("value"))
 
 
 def resolve(record: Any, path: str) -> Any:
@@ -252,6 +279,7 @@ def explain(condition: Any, record: Any, ctx: ServiceContext | None = None) -> l
     """Each leaf of ``condition`` with the record's value and its result (the admin's live check)."""
     out: list[tuple[str, Any, bool]] = []
     preds = predicates(ctx) if ctx is not None else {}
+    values = computed_values(ctx, type(record)) if ctx is not None else {}
 
     def walk(node: Any, path: str) -> None:
         if not isinstance(node, dict):
@@ -265,10 +293,11 @@ def explain(condition: Any, record: Any, ctx: ServiceContext | None = None) -> l
             walk(node["not"], f"{path}.not")
             return
         if "predicate" in node:
-            out.append((f"{path} {node['predicate']}", node.get("args"), _eval(node, record, ctx, {}, preds)))
+            out.append((f"{path} {node['predicate']}", node.get("args"), _eval(node, record, ctx, {}, preds, values)))
             return
         out.append((f"{path} {node['field']} {node.get('op', 'eq')} {node.get('value', '')}".rstrip(),
-                    resolve(record, node["field"]), _eval(node, record, ctx, {}, preds)))
+                    values[node["field"]](record) if node["field"] in values else resolve(record, node["field"]),
+                    _eval(node, record, ctx, {}, preds, values)))
 
     if condition:
         walk(condition, "condition")

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from sqlalchemy import and_, not_, or_, true
 
 from ..i18n import _
-from .grammar import ConditionError, Problems, by_path, value_shape, walk
+from .grammar import NO_VALUE as NO_VALUE_OPS, OPERATORS, ConditionError, Problems, by_path, value_shape, walk
 
 KIND_OPS: dict[str, tuple[str, ...]] = {
     "str": ("eq", "ne", "in", "not_in", "contains", "startswith", "is_null"),
@@ -28,6 +28,8 @@ KIND_OPS: dict[str, tuple[str, ...]] = {
     "bool": ("eq", "ne", "is_null", "is_true", "is_false"),
 }
 NUMERIC = ("int", "num", "money")
+KIND_LABELS: dict[str, Any] = {"str": _("text"), "int": _("whole number"), "num": _("number"), "money": _("amount"),
+                               "date": _("date"), "datetime": _("time"), "bool": _("yes/no")}
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Field:
     kind: str
     expr: Any
     label: Any = None
+    choices: tuple[tuple[Any, Any], ...] = ()  # (value, label): a value outside them is refused
 
 
 def near_names(name: Any, known: Mapping[str, Any]) -> list[str]:
@@ -90,10 +93,13 @@ def validate_sql(condition: Any, fields: Mapping[str, Field], path: str = "condi
     """Every problem of ``condition`` over ``fields`` as ``{path: [messages]}``; empty when valid."""
     if condition in (None, {}):
         return {}
-    return by_path(walk(condition, path, lambda node, where, problems: _leaf(node, where, fields, problems)))
+    return by_path(walk(condition, path, lambda node, where, problems: check_leaf(node, where, fields, problems)))
 
 
-def _leaf(node: dict[str, Any], path: str, fields: Mapping[str, Field], problems: Problems) -> None:
+def check_leaf(node: dict[str, Any], path: str, fields: Mapping[str, Field], problems: Problems,
+               extra_ops: tuple[str, ...] = ()) -> None:
+    """Check one leaf against typed ``fields``: a known field, an operator of its type (or one of
+    ``extra_ops``), a value of its type and, for a field with choices, one of them."""
     name = node.get("field")
     spec = fields.get(name) if isinstance(name, str) else None
     if spec is None:
@@ -101,17 +107,23 @@ def _leaf(node: dict[str, Any], path: str, fields: Mapping[str, Field], problems
                                                    names=", ".join(near_names(name, fields))))))
         return
     op = node.get("op", "eq")
-    if op not in KIND_OPS[spec.kind]:
-        problems.append((f"{path}.op", str(_("For a %(kind)s field use one of: %(ops)s.", kind=spec.kind,
+    if op not in OPERATORS:
+        value_shape(node, path, problems)  # names the operator unknown, with the known ones
+        return
+    if op not in KIND_OPS[spec.kind] + extra_ops:
+        problems.append((f"{path}.op", str(_("Field type: %(kind)s; use one of: %(ops)s.", kind=KIND_LABELS[spec.kind],
                                              ops=", ".join(KIND_OPS[spec.kind])))))
         return
-    if not value_shape(node, path, problems) or op in ("is_null", "is_true", "is_false"):
+    if not value_shape(node, path, problems) or op in NO_VALUE_OPS:
         return
     try:
         for item in node["value"] if op in ("in", "not_in") else [node["value"]]:
             if item is None:
                 raise ValueError(_("A value is required (use op 'is_null' for empty fields)."))
             read_value(spec.kind, item)
+            if spec.choices and op in ("eq", "ne", "in", "not_in") and item not in [v for v, _label in spec.choices]:
+                raise ValueError(_("%(value)r is not one of the choices: %(choices)s.", value=item, choices=", ".join(
+                    f"{v} ({label})" for v, label in spec.choices)))
     except ValueError as exc:
         problems.append((f"{path}.value", str(exc)))
 

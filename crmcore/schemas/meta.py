@@ -1,7 +1,7 @@
 """Schemas of the entity metadata API (/api/v1/meta/entities)."""
 from __future__ import annotations
 
-from marshmallow import Schema
+from marshmallow import Schema, validate
 from marshmallow import fields as f
 
 
@@ -37,3 +37,20 @@ class EntitySummarySchema(Schema):
 class EntityMetaSchema(EntitySummarySchema):
     fields = f.List(f.Nested(EntityFieldSchema))  # type: ignore[assignment]  # the API's key; a declared field
     related = f.List(f.Nested(RelatedSchema))
+
+MAX_SAMPLE = 20  # records a condition preview shows at most
+
+
+class MatchesQuerySchema(Schema):
+    condition = f.Raw(allow_none=True, load_default=None)
+    limit = f.Integer(load_default=10, validate=validate.Range(min=0, max=MAX_SAMPLE))
+
+
+class MatchSchema(Schema):
+    id = f.Integer(required=True)
+    title = f.String(required=True)
+
+
+class MatchesSchema(Schema):
+    count = f.Integer(required=True)
+    sample = f.List(f.Nested(MatchSchema))

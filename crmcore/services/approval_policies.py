@@ -5,13 +5,18 @@ from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ..errors import NotFound, ValidationError
+from ..errors import NotFound
 from ..events import jsonable_dict, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, ApprovalTier
-from ..models.workflow import REVIEWER_KINDS, TIER_MODES
+from ..models.workflow import REVIEWER_KINDS
+from ..schemas.workflow import PolicySchema
 from .. import conditions
+from .. import entities as meta
+from ..conditions.evaluate import unknown_field
+from . import condition_fields
 from .unit import unit_of_work
+from .validation import load_flat
 from .workflow_registry import actions, entities
 
 if TYPE_CHECKING:
@@ -40,64 +45,70 @@ def list_policies(ctx: ServiceContext, entity: str | None = None) -> list[Approv
     return list(ctx.session.scalars(stmt))
 
 
-def _check_reviewer(spec: Any, where: str, errors: dict[str, list[str]], *, allow_reject: bool = False) -> None:
+_POLICY = PolicySchema()
+
+
+def _check_reviewer(spec: Any, where: str, errors: dict[str, list[Any]], model: Any, *, allow_reject: bool = False) -> None:
     if not isinstance(spec, dict) or spec.get("kind") not in REVIEWER_KINDS + (("reject",) if allow_reject else ()):
-        errors.setdefault(where, []).append(str(_("A reviewer is {\"kind\": one of %(kinds)s, \"value\": ...}.",
-                                                    kinds=", ".join(REVIEWER_KINDS))))
+        errors.setdefault(where, []).append(_("A reviewer is {\"kind\": one of %(kinds)s, \"value\": ...}.",
+                                              kinds=", ".join(REVIEWER_KINDS)))
         return
     if spec["kind"] != "reject" and not spec.get("value"):
-        errors.setdefault(where, []).append(str(_("Say which %(kind)s.", kind=spec["kind"])))
+        errors.setdefault(where, []).append(_("Say which %(kind)s.", kind=spec["kind"]))
     if spec["kind"] in ("field", "manager_of"):
-        problem = conditions._path_problem(spec.get("value"))
+        problem = conditions.path_problem(spec.get("value"))
+        if problem is None and model is not None:
+            problem = unknown_field(model, spec["value"])
         if problem:
             errors.setdefault(where, []).append(problem)
 
 
-def _clean_policy(ctx: ServiceContext, data: dict[str, Any], existing: ApprovalPolicy | None) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    if not (data.get("name") or (existing and existing.name)):
-        errors["name"] = [str(_("Give the policy a name."))]
+def validate_approval_policy(ctx: ServiceContext, data: Any, existing: ApprovalPolicy | None) -> dict[str, Any]:
+    """A policy's input checked by ``PolicySchema`` (all for a new one, those given for ``existing``), then what
+    the schema cannot judge: a known entity, provider and compensation; key fields and reviewer fields of the
+    entity; distinct steps; each tier's condition valid for the entity's metadata (the one condition language's
+    messages). The API, the admin and the CLI call it through the service: one set of rules and messages."""
+    return load_flat(_POLICY, data, partial=existing is not None, check=lambda loaded: _policy_errors(ctx, loaded, existing),
+                message=_("The approval policy is not valid; see the errors of each field."))
+
+
+def _policy_errors(ctx: ServiceContext, data: dict[str, Any], existing: ApprovalPolicy | None) -> dict[str, list[Any]]:
+    errors: dict[str, list[Any]] = {}
     entity = data.get("entity", existing.entity if existing else None)
-    if entity not in entities(ctx):
-        errors["entity"] = [str(_("Choose one of: %(names)s.", names=", ".join(sorted(entities(ctx))) or "-"))]
+    spec = entities(ctx).get(entity) if entity else None
+    if spec is None and (entity or existing is None):
+        errors["entity"] = [_("Choose one of: %(names)s.", names=", ".join(sorted(entities(ctx))) or "-")]
+    model = spec.model if spec is not None else None
+    fields = condition_fields.fields_for(ctx, entity) if spec is not None and entity in meta.registered(ctx) else None
     provider = data.get("provider", existing.provider if existing else INTERNAL)
     if provider != INTERNAL and provider not in ctx.registry.oa_providers:
-        errors["provider"] = [str(_("No OA provider named '%(name)s' is loaded (loaded: %(known)s).", name=provider,
-                                    known=", ".join(sorted(ctx.registry.oa_providers)) or INTERNAL))]
+        errors["provider"] = [_("No OA provider named '%(name)s' is loaded (loaded: %(known)s).", name=provider,
+                                known=", ".join(sorted(ctx.registry.oa_providers)) or INTERNAL)]
     if data.get("compensation") and data["compensation"] not in actions(ctx):
-        errors["compensation"] = [str(_("Unknown action '%(name)s'.", name=data["compensation"]))]
-    if "key_fields" in data:
-        for name in data["key_fields"] or []:
-            problem = conditions._path_problem(name)
-            if problem:
-                errors.setdefault("key_fields", []).append(f"{name}: {problem}")
+        errors["compensation"] = [_("Unknown action '%(name)s'.", name=data["compensation"])]
+    for name in data.get("key_fields") or []:
+        problem = conditions.path_problem(name)
+        if problem is None and model is not None and not (fields and name in fields):
+            problem = unknown_field(model, name, fields)
+        if problem:
+            errors.setdefault("key_fields", []).append(f"{name}: {problem}")
     steps: set[int] = set()
     for i, tier in enumerate(data.get("tiers") or []):
         where = f"tiers.{i}"
         step = tier.get("step", i + 1)
-        if not isinstance(step, int) or step < 1 or step in steps:
-            errors.setdefault(f"{where}.step", []).append(str(_("Steps are distinct whole numbers from 1.")))
+        if step in steps:
+            errors.setdefault(f"{where}.step", []).append(_("Steps are distinct whole numbers from 1."))
         steps.add(step)
-        for problem in conditions.validate(tier.get("condition"), ctx):
+        for problem in conditions.validate(tier.get("condition"), ctx, model=model, fields=fields):
             errors.setdefault(f"{where}.condition", []).append(problem)
         reviewers = tier.get("reviewers") or []
         if not reviewers:
-            errors.setdefault(f"{where}.reviewers", []).append(str(_("Name at least one reviewer.")))
-        for j, spec in enumerate(reviewers):
-            _check_reviewer(spec, f"{where}.reviewers.{j}", errors)
+            errors.setdefault(f"{where}.reviewers", []).append(_("Name at least one reviewer."))
+        for j, reviewer in enumerate(reviewers):
+            _check_reviewer(reviewer, f"{where}.reviewers.{j}", errors, model)
         if tier.get("escalate_to"):
-            _check_reviewer(tier["escalate_to"], f"{where}.escalate_to", errors, allow_reject=True)
-        quorum = tier.get("quorum", 1)
-        if not isinstance(quorum, int) or quorum < 0:
-            errors.setdefault(f"{where}.quorum", []).append(str(_("A quorum is a whole number (0: every reviewer).")))
-        if tier.get("mode", "parallel") not in TIER_MODES:
-            errors.setdefault(f"{where}.mode", []).append(str(_("Choose parallel or sequential.")))
-        for key in ("remind_after", "timeout_after"):
-            if tier.get(key) is not None and (not isinstance(tier[key], int) or tier[key] <= 0):
-                errors.setdefault(f"{where}.{key}", []).append(str(_("Give a number of seconds.")))
-    if errors:
-        raise ValidationError(_("The approval policy is not valid; see the errors of each field."), errors=errors)
-    return data
+            _check_reviewer(tier["escalate_to"], f"{where}.escalate_to", errors, model, allow_reject=True)
+    return errors
 
 
 def _tiers(data: dict[str, Any]) -> list[ApprovalTier]:
@@ -113,7 +124,7 @@ def _tiers(data: dict[str, Any]) -> list[ApprovalTier]:
 def create_policy(ctx: ServiceContext, data: dict[str, Any]) -> ApprovalPolicy:
     """Create an approval policy with ``tiers`` (step, condition, reviewers, quorum, mode, ...)."""
     ctx.require("workflow.manage")
-    data = _clean_policy(ctx, data, None)
+    data = validate_approval_policy(ctx, data, None)
     with unit_of_work(ctx):
         policy = ApprovalPolicy(**{k: data[k] for k in POLICY_FIELDS if k in data})
         policy.tiers = _tiers(data)
@@ -127,7 +138,7 @@ def update_policy(ctx: ServiceContext, policy_id: int, data: dict[str, Any]) -> 
     """Change a policy; ``tiers``, when given, replace all (running requests keep their tasks)."""
     policy = get_policy(ctx, policy_id)
     ctx.require("workflow.manage")
-    data = _clean_policy(ctx, data, policy)
+    data = validate_approval_policy(ctx, data, policy)
     with unit_of_work(ctx):
         before = describe_policy(policy)
         for key in POLICY_FIELDS:

@@ -1,13 +1,15 @@
 """A picture of a workflow's state machine as SVG, drawn on the server (no JavaScript, no internet).
 
 States sit on a row in their order; a transition to a later state arcs above the row, one to
-an earlier state (or itself) below it, each labelled with its action (and "approval" when a
-policy guards it).
+an earlier state (or itself) below it, each labelled with its action (and "approval", in the reader's
+language, when a policy guards it).
 """
 from __future__ import annotations
 
 from typing import Any
-from markupsafe import escape  # quotes too: names land in attributes (aria-label) as well as text
+from markupsafe import escape
+
+from ..i18n import _  # quotes too: names land in attributes (aria-label) as well as text
 
 BOX_W, BOX_H, GAP, TOP = 130, 40, 60, 150
 
@@ -43,7 +45,7 @@ def render_svg(wf: Any) -> str:
                 x1, x2 = x1 - 20, x1 + 20
             label = tr.label or tr.action
             if tr.policy_id is not None:
-                label += " (approval)"
+                label = str(_("%(action)s (approval)", action=label))
             colour = "#b35900" if tr.policy_id is not None else "#555"
             parts.append(f'<path class="transition" d="M{x1:.0f},{y} Q{(x1 + x2) / 2:.0f},{cy:.0f} {x2:.0f},{y}" '
                          f'fill="none" stroke="{colour}" stroke-width="1.5" marker-end="url(#arrow)"/>')

@@ -54,3 +54,25 @@ def invalid_fields(schema: Schema, data: dict[str, Any], check: Check | None = N
     except ValidationError as exc:
         return exc.errors
     return {}
+
+
+def flat_errors(errors: dict[str, Any], prefix: str = "") -> dict[str, list[Any]]:
+    """Nested schema errors (``{"tiers": {"0": {"mode": [...]}}}``) as dotted paths (``tiers.0.mode``), the
+    form the services name the problems of nested definitions in, so each points at its field."""
+    out: dict[str, list[Any]] = {}
+    for key, value in errors.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            for sub, messages in flat_errors(value, f"{path}.").items():
+                out.setdefault(sub, []).extend(messages)
+        else:
+            out.setdefault(path, []).extend(value if isinstance(value, list) else [value])
+    return out
+
+
+def load_flat(schema: Schema, data: Any, *, partial: bool, message: Any, check: Check | None = None) -> dict[str, Any]:
+    """:func:`load` for a nested definition: errors by dotted path (``states.0.name``)."""
+    try:
+        return load(schema, data, partial=partial, message=message, check=check)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, errors=flat_errors(exc.errors)) from None

@@ -17,17 +17,22 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationError
 from ..events import jsonable_dict, record_change
 from ..i18n import _
 from ..models import ApprovalPolicy, WorkflowDefinition, WorkflowState, WorkflowTransition
+from ..schemas.workflow import WorkflowSchema
 from .. import conditions
+from .. import entities as meta
+from . import condition_fields
 from . import approvals
 from .transitions import apply_transition
 from .unit import unit_of_work
+from .validation import load_flat
 from .workflow_registry import actions, entities
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 __all__ = ["apply_transition", "available_actions", "create_workflow", "delete_workflow", "describe", "fire",
-           "get_workflow", "list_workflows", "load_record", "update_workflow", "workflow_for"]
+           "get_workflow", "list_workflows", "load_record", "update_workflow", "validate_workflow_definition",
+           "workflow_for"]
 
 DEF_FIELDS = ("name", "entity", "state_field", "description", "priority", "condition", "active")
 FORBIDDEN_UPDATES = ("id", "version", "created_at", "updated_at")
@@ -68,65 +73,79 @@ def list_workflows(ctx: ServiceContext, entity: str | None = None) -> list[Workf
     return list(ctx.session.scalars(stmt))
 
 
-def _clean_definition(ctx: ServiceContext, data: dict[str, Any], existing: WorkflowDefinition | None) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
+_WORKFLOW = WorkflowSchema()
+
+
+def condition_problems(ctx: ServiceContext, condition: Any, entity: str | None, model: Any) -> list[str]:
+    """The problems of a workflow's or an approval tier's ``condition`` over ``entity``, as ``"path: message"``:
+    the grammar and limits of the one condition language, then each field against the entity's metadata
+    (an unknown name lists the near ones; an operator that fits the field's type; a value of its type and
+    one of its choices). Paths beyond the metadata (two hops, keys of a JSON column) are checked on ``model``."""
+    fields = condition_fields.fields_for(ctx, entity) if entity in meta.registered(ctx) else None
+    return conditions.validate(condition, ctx, model=model, fields=fields)
+
+
+def validate_workflow_definition(ctx: ServiceContext, data: Any, existing: WorkflowDefinition | None) -> dict[str, Any]:
+    """A workflow's input checked by ``WorkflowSchema`` (all for a new one, those given for ``existing``), then
+    what the schema cannot judge: a known entity and state field, distinct states with one initial, known
+    actions, transitions between its states, guards and the condition valid for the entity, policies that exist.
+    The API, the admin and the CLI call it through the service: one set of rules and messages."""
+    return load_flat(_WORKFLOW, data, partial=existing is not None, check=lambda loaded: _definition_errors(ctx, loaded, existing),
+                message=_("The workflow is not valid; see the errors of each field."))
+
+
+def _definition_errors(ctx: ServiceContext, data: dict[str, Any], existing: WorkflowDefinition | None) -> dict[str, list[Any]]:
+    errors: dict[str, list[Any]] = {}
     entity = data.get("entity", existing.entity if existing else None)
-    spec = entity_spec(ctx, entity) if entity else None
-    if spec is None:
-        errors["entity"] = [str(_("Say which entity the workflow drives."))]
-    if not (data.get("name") or (existing and existing.name)):
-        errors["name"] = [str(_("Give the workflow a name."))]
+    spec = entities(ctx).get(entity) if entity else None
+    if entity and spec is None:
+        errors["entity"] = [_("Choose one of: %(names)s.", names=", ".join(sorted(entities(ctx))) or "-")]
+    elif spec is None and "entity" not in data and existing is None:
+        errors["entity"] = [_("Say which entity the workflow drives.")]
     model = spec.model if spec is not None else None
-    for problem in conditions.validate(data.get("condition"), ctx, model=model):
+    for problem in condition_problems(ctx, data.get("condition"), entity, model):
         errors.setdefault("condition", []).append(problem)
     states = data.get("states")
-    if states is None and existing is None:
-        errors["states"] = [str(_("A workflow needs states."))]
     names: list[str] = []
     columns = set(sa_inspect(spec.model).columns.keys()) if spec is not None else set()
     state_field = data.get("state_field", existing.state_field if existing else "status")
     if spec is not None and state_field not in columns:
-        errors["state_field"] = [str(_("'%(field)s' is not a field of %(entity)s.", field=state_field, entity=entity))]
+        errors["state_field"] = [_("'%(field)s' is not a field of %(entity)s.", field=state_field, entity=entity)]
     known_actions = actions(ctx)
     for i, st in enumerate(states or []):
         name = (st.get("name") or "").strip()
         if not name:
-            errors.setdefault(f"states.{i}.name", []).append(str(_("Give the state a name.")))
+            errors.setdefault(f"states.{i}.name", []).append(_("Give the state a name."))
         elif name in names:
-            errors.setdefault(f"states.{i}.name", []).append(str(_("'%(name)s' is there twice.", name=name)))
+            errors.setdefault(f"states.{i}.name", []).append(_("'%(name)s' is there twice.", name=name))
         names.append(name)
         for field in (st.get("on_enter") or {}):
             if field not in columns or field in FORBIDDEN_UPDATES or field == state_field:
                 errors.setdefault(f"states.{i}.on_enter", []).append(
-                    str(_("'%(field)s' cannot be set on entering a state.", field=field)))
+                    _("'%(field)s' cannot be set on entering a state.", field=field))
         for j, act in enumerate(st.get("actions") or []):
             act_name = act.get("name") if isinstance(act, dict) else act
             if act_name not in known_actions:
-                errors.setdefault(f"states.{i}.actions.{j}", []).append(
-                    str(_("Unknown action '%(name)s'.", name=act_name)))
+                errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Unknown action '%(name)s'.", name=act_name))
     if states is not None and sum(1 for s in states if s.get("initial")) > 1:
-        errors.setdefault("states", []).append(str(_("Only one state can be initial.")))
-    all_names = set(names) if states is not None else {s.name for s in existing.states}  # type: ignore[union-attr]
+        errors.setdefault("states", []).append(_("Only one state can be initial."))
+    all_names = set(names) if states is not None else {s.name for s in existing.states} if existing else set()
     seen: set[tuple[str, str]] = set()
     for i, tr in enumerate(data.get("transitions") or []):
         where = f"transitions.{i}"
-        if not tr.get("action"):
-            errors.setdefault(f"{where}.action", []).append(str(_("Name the action.")))
         for key in ("from_state", "to_state"):
             value = tr.get(key)
             if value not in all_names and not (key == "from_state" and value == "*"):
-                errors.setdefault(f"{where}.{key}", []).append(str(_("'%(state)s' is not a state of this workflow.", state=value)))
+                errors.setdefault(f"{where}.{key}", []).append(_("'%(state)s' is not a state of this workflow.", state=value))
         pair = (tr.get("action"), tr.get("from_state"))
         if pair in seen:
-            errors.setdefault(f"{where}.action", []).append(str(_("This action leaves that state twice.")))
+            errors.setdefault(f"{where}.action", []).append(_("This action leaves that state twice."))
         seen.add(pair)
-        for problem in conditions.validate(tr.get("guard"), ctx, model=model):
+        for problem in condition_problems(ctx, tr.get("guard"), entity, model):
             errors.setdefault(f"{where}.guard", []).append(problem)
         if tr.get("policy") and _policy_by_name(ctx, tr["policy"]) is None:
-            errors.setdefault(f"{where}.policy", []).append(str(_("No approval policy named '%(name)s'.", name=tr["policy"])))
-    if errors:
-        raise ValidationError(_("The workflow is not valid; see the errors of each field."), errors=errors)
-    return data
+            errors.setdefault(f"{where}.policy", []).append(_("No approval policy named '%(name)s'.", name=tr["policy"]))
+    return errors
 
 
 def _policy_by_name(ctx: ServiceContext, name: str) -> ApprovalPolicy | None:
@@ -157,7 +176,7 @@ def create_workflow(ctx: ServiceContext, data: dict[str, Any]) -> WorkflowDefini
     """Create a workflow from data: ``states`` (name, label, initial, final, on_enter, actions) and
     ``transitions`` (action, from_state, to_state, roles, guard, allow_self_approval, policy)."""
     ctx.require("workflow.manage")
-    data = _clean_definition(ctx, data, None)
+    data = validate_workflow_definition(ctx, data, None)
     with unit_of_work(ctx):
         wf = WorkflowDefinition(**{k: data[k] for k in DEF_FIELDS if k in data})
         wf.condition = data.get("condition") or None
@@ -174,7 +193,7 @@ def update_workflow(ctx: ServiceContext, workflow_id: int, data: dict[str, Any],
     ctx.require("workflow.manage")
     if expected_version is not None and expected_version != wf.version:
         raise Conflict(_("The workflow was changed by someone else; reload it and try again."))
-    data = _clean_definition(ctx, data, wf)
+    data = validate_workflow_definition(ctx, data, wf)
     with unit_of_work(ctx):
         before = describe(wf)
         for key in DEF_FIELDS:

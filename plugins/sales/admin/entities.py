@@ -1,8 +1,13 @@
 """The sales record types in the entity metadata, labelled by the admin views that declare them."""
 from __future__ import annotations
 
-from crmcore.entities import Entity, from_admin_view
+from typing import Any
+
+from sqlalchemy import case, func
+
+from crmcore.entities import ComputedField, Entity, from_admin_view
 from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
 
 from ..models import Activity, Invoice, Lead, Opportunity, Order, Product, Quote
 from .records import ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, QuoteView
@@ -24,3 +29,20 @@ def entities() -> list[Entity]:
             from_admin_view("activity", Activity, _("Activities"), ActivityView,
                             labels={"outcome_note": _("Outcome note")}),
             from_admin_view("product", Product, _("Products"), ProductView)]
+
+
+def _effective_discount_sql(ctx: ServiceContext) -> Any:
+    overall, line = func.coalesce(Quote.effective_discount_percent, 0), func.coalesce(Quote.max_line_discount_percent, 0)
+    return case((overall >= line, overall), else_=line)
+
+
+def _effective_discount(quote: Any) -> Any:
+    return quote.largest_discount_percent
+
+
+def computed_fields() -> list[ComputedField]:
+    """The quote's effective discount: the largest of its overall discount and its lines' discounts, so a
+    condition on it also catches a discount given on one line only (both back-ends, SQL and on a record)."""
+    return [ComputedField("quote", "effective_discount", "num",
+                          _("Effective discount % (the largest of the quote's and its lines')"),
+                          _effective_discount_sql, _effective_discount)]
