@@ -7,11 +7,7 @@ Needs Debian's ``chromium`` and ``chromium-driver`` and ``selenium``; skipped wi
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import threading
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,51 +17,11 @@ from crmcore.services import workflow as wf_svc
 from plugins.sales.models import Quote
 from plugins.sales.services import catalog, quotes
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--window-size=1400,1000", "--lang=en-US")
-
 
 @pytest.fixture
-def browser(tmp_path: Any) -> Iterator[Any]:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        binary = None
-    else:
-        binary = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    driver_path = shutil.which("chromedriver")
-    if not binary or not driver_path:
-        if os.environ.get("CI") == "true":
-            pytest.fail("browser test cannot run: chromium, chromedriver or selenium is missing")
-        pytest.skip("install chromium and chromium-driver (Debian) and selenium")
-    profile = tempfile.mkdtemp(prefix="crm-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = binary
-    for flag in FLAGS + (f"--user-data-dir={profile}",):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
-    driver.implicitly_wait(5)
-    try:
-        yield driver
-    finally:
-        driver.save_screenshot(str(tmp_path / "last-page.png"))  # what the browser showed last, on failure too
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def live_url(app: Any) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+def browser(make_browser: Any) -> Any:
+    """A Chromium from the testing kit (a failed test keeps its screenshot and page in tmp_path)."""
+    return make_browser(lang="en-US", width=1400, height=1000)
 
 
 def login(driver: Any, url: str, username: str) -> None:
