@@ -119,6 +119,14 @@ def report_cmd(campaign_id: int) -> None:
             interval = (_("95%% interval %(low).1f to %(high).1f points", low=conv["interval"][0] * 100,
                           high=conv["interval"][1] * 100) if conv["interval"] else conv["note"])
             click.echo(str(_("Lift: %(lift).1f points (%(interval)s).", lift=conv["lift"] * 100, interval=interval)))
+    ab = report["ab_test"]
+    if ab:
+        for v in ab["variants"]:
+            rate = f"{v['rate'] * 100:.1f}%" if v["rate"] is not None else "-"
+            p_value = (v["against_best"] or {}).get("p_value")
+            click.echo(str(_("Variant %(label)s: sent %(sent)s, %(rate)s", label=v["label"], sent=v["sent"], rate=rate))
+                       + (f" (p = {p_value:.3f})" if p_value is not None else ""))
+        click.echo(str(_("Winner: %(winner)s", winner=ab["winner"] or _("not chosen yet"))))
 
 
 def _send_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:

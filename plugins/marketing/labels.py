@@ -5,9 +5,10 @@ from crmcore.i18n import lazy_gettext as _l
 
 CAMPAIGN_STATES = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "running": _l("Sending"),
                    "paused": _l("Paused"), "done": _l("Done"), "cancelled": _l("Cancelled")}
-RECIPIENT_STATES = {"pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Not sent"),
+RECIPIENT_STATES = {"waiting": _l("Waiting for the A/B winner"), "pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Not sent"),
                     "held_out": _l("Control group (not sent)")}
-FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)"), "sent": _l("Sent"),
+FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)"),
+          "waiting": _l("Waiting for the A/B winner"), "sent": _l("Sent"),
           "failed": _l("Not sent"), "opened": _l("Opened"), "clicked": _l("Clicked"),
           "unsubscribed": _l("Unsubscribed")}
 READINESS = {"audience": _l("Audience"), "no_address": _l("Without an address"),

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crmcore.contracts import MERGE_KEEP_WINNER
 from crmcore.db import Base, created_ts, intpk, updated_ts
@@ -17,7 +17,8 @@ CONSENT_STATES = ("granted", "withdrawn")
 CONSENT_SOURCES = ("form", "api", "import", "admin", "double_opt_in", "unsubscribe", "preference_page")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complaint", "manual")
 CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
-RECIPIENT_STATES = ("pending", "sending", "sent", "failed", "held_out")
+RECIPIENT_STATES = ("pending", "sending", "sent", "failed", "held_out", "waiting")  # waiting: for the A/B winner
+AB_METRICS = ("opened", "clicked")
 EVENT_KINDS = ("delivered", "bounced", "opened", "clicked", "replied", "unsubscribed")
 
 
@@ -121,6 +122,15 @@ class Campaign(Base):
     audience_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_audiences.id", ondelete="SET NULL"))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_templates.id", ondelete="SET NULL"))
     holdout_percent: Mapped[int] = mapped_column(default=0)
+    # A/B/n: with variants, ab_test_percent of the recipients try them (0: everyone, split evenly); after
+    # ab_hours the variant with the best ab_metric rate goes to the rest
+    ab_test_percent: Mapped[int] = mapped_column(default=0)
+    ab_metric: Mapped[str] = mapped_column(String(16), default="clicked", info={"choices": AB_METRICS})
+    ab_hours: Mapped[int] = mapped_column(default=24)
+    ab_decided_at: Mapped[dt.datetime | None]
+    winner_variant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("marketing_variants.id", ondelete="SET NULL", use_alter=True,
+                   name="fk_marketing_campaigns_winner_variant_id_marketing_variants"))
     scheduled_at: Mapped[dt.datetime | None]
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
@@ -129,10 +139,25 @@ class Campaign(Base):
     created_at: Mapped[created_ts]
     updated_at: Mapped[updated_ts]
 
+    variants: Mapped[list["Variant"]] = relationship(viewonly=True, order_by="Variant.label", lazy="selectin",
+                                                     primaryjoin="Campaign.id == foreign(Variant.campaign_id)")
+
     __mapper_args__ = {"version_id_col": version}
 
     def __str__(self) -> str:
         return self.name
+
+
+class Variant(Base):
+    """One version of an A/B/n test: its label and template."""
+
+    __tablename__ = "marketing_variants"
+    __table_args__ = (UniqueConstraint("campaign_id", "label"),)
+
+    id: Mapped[intpk]
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(16))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_templates.id", ondelete="SET NULL"))
 
 
 class Recipient(Base):
@@ -148,6 +173,7 @@ class Recipient(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     address: Mapped[str | None] = mapped_column(String(255))
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_variants.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="pending", info={"choices": RECIPIENT_STATES})
     reason: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(default=0)
@@ -170,5 +196,5 @@ class MarketingEvent(Base):
     at: Mapped[created_ts]
 
 
-MODELS: list[type] = [Consent, Suppression, Audience, AudienceMember, MessageTemplate, Campaign, Recipient,
+MODELS: list[type] = [Consent, Suppression, Audience, AudienceMember, MessageTemplate, Campaign, Variant, Recipient,
                       MarketingEvent]

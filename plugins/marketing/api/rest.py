@@ -38,8 +38,17 @@ class TemplateOut(templates.TemplateSchema):
     version = fields.Int()
 
 
+class VariantOut(Schema):
+    id = fields.Int()
+    label = fields.Str()
+    template_id = fields.Int(allow_none=True)
+
+
 class CampaignOut(campaigns.CampaignSchema):
     id = fields.Int()
+    variants = fields.List(fields.Nested(VariantOut))
+    winner_variant_id = fields.Int(allow_none=True)
+    ab_decided_at = fields.AwareDateTime(allow_none=True)
     status = fields.Str()
     started_at = fields.AwareDateTime(allow_none=True)
     finished_at = fields.AwareDateTime(allow_none=True)

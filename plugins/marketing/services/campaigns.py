@@ -29,13 +29,20 @@ from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.services.validation import load
 
 from ..channels import ChannelDown, Outgoing, providers
-from ..models import CHANNELS, PURPOSES, Audience, Campaign, MessageTemplate, Recipient
-from . import audiences, consent, templates, tracking
+from ..models import AB_METRICS, CHANNELS, PURPOSES, Audience, Campaign, MessageTemplate, Recipient, Variant
+from . import abtest, audiences, consent, templates, tracking
 
 BATCH = 200
 MAX_ATTEMPTS = 3
-EDITABLE = ("name", "channel", "purpose", "audience_id", "template_id", "holdout_percent", "scheduled_at")
+EDITABLE = ("name", "channel", "purpose", "audience_id", "template_id", "holdout_percent", "scheduled_at",
+            "ab_test_percent", "ab_metric", "ab_hours")
+MAX_VARIANTS = 5
 EDITABLE_STATES = ("draft", "scheduled")
+
+
+class VariantSchema(Schema):
+    label = fields.Str(required=True, validate=validate.Length(min=1, max=16))
+    template_id = fields.Int(required=True, strict=True)
 
 
 class CampaignSchema(Schema):
@@ -46,6 +53,12 @@ class CampaignSchema(Schema):
     template_id = fields.Int(required=True, strict=True)
     holdout_percent = fields.Int(load_default=0, strict=True, validate=validate.Range(min=0, max=50))
     scheduled_at = fields.AwareDateTime(allow_none=True)
+    variants = fields.List(fields.Nested(VariantSchema), validate=validate.Length(max=MAX_VARIANTS),
+                           metadata={"description": "A/B/n: two or more versions (label, template); none: no test"})
+    ab_test_percent = fields.Int(load_default=0, strict=True, validate=validate.Range(min=0, max=100),
+                                 metadata={"description": "share that tries the variants; 0: everyone, split evenly"})
+    ab_metric = fields.Str(load_default="clicked", validate=validate.OneOf(AB_METRICS))
+    ab_hours = fields.Int(load_default=24, strict=True, validate=validate.Range(min=1, max=720))
 
 
 _SCHEMA = CampaignSchema()
@@ -62,13 +75,24 @@ def validate_campaign(ctx: ServiceContext, data: dict[str, Any], existing: Campa
                 errors["name"] = [_("A campaign named '%(name)s' exists.", name=values["name"])]
         if values.get("audience_id") is not None and ctx.session.get(Audience, values["audience_id"]) is None:
             errors["audience_id"] = [_("No such audience.")]
+        channel = values.get("channel", existing.channel if existing else "email")
         if values.get("template_id") is not None:
             template = ctx.session.get(MessageTemplate, values["template_id"])
-            channel = values.get("channel", existing.channel if existing else "email")
             if template is None:
                 errors["template_id"] = [_("No such template.")]
             elif template.channel != channel:
                 errors["template_id"] = [_("This template is written for another channel.")]
+        variants = [v for v in values.get("variants") or [] if isinstance(v, dict)]
+        if variants:
+            labels = [str(v.get("label", "")).strip() for v in variants]
+            found = {t.id: t for t in ctx.session.scalars(select(MessageTemplate).where(
+                MessageTemplate.id.in_([v.get("template_id") for v in variants])))}
+            if len(variants) < 2:
+                errors["variants"] = [_("An A/B test needs at least two variants.")]
+            elif len(set(labels)) != len(labels) or not all(labels):
+                errors["variants"] = [_("Give each variant its own label.")]
+            elif any(v.get("template_id") not in found or found[v["template_id"]].channel != channel for v in variants):
+                errors["variants"] = [_("Each variant needs a template written for the campaign's channel.")]
         return errors
 
     return load(_SCHEMA, data, partial=existing is not None, message=_("The campaign is not valid."), check=check)
@@ -95,6 +119,7 @@ def create_campaign(ctx: ServiceContext, data: dict[str, Any]) -> Campaign:
         changes = apply_changes(campaign, values, EDITABLE)
         ctx.session.add(campaign)
         ctx.session.flush()
+        _save_variants(ctx, campaign, values)
         record_change(ctx, "marketing_campaign", "created", campaign.id, changes)
     return campaign
 
@@ -107,9 +132,34 @@ def update_campaign(ctx: ServiceContext, campaign_id: int, data: dict[str, Any])
     values = validate_campaign(ctx, data, campaign)
     with unit_of_work(ctx):
         changes = apply_changes(campaign, values, EDITABLE)
+        if _save_variants(ctx, campaign, values):
+            changes["variants"] = [None, [v["label"] for v in values["variants"]]]
         if changes:
             record_change(ctx, "marketing_campaign", "updated", campaign.id, changes)
     return campaign
+
+
+def _save_variants(ctx: ServiceContext, campaign: Campaign, values: dict[str, Any]) -> bool:
+    """Replace the draft's variants with ``values["variants"]`` when given; True when they were."""
+    if "variants" not in values:
+        return False
+    for old in ctx.session.scalars(select(Variant).where(Variant.campaign_id == campaign.id)):
+        ctx.session.delete(old)
+    ctx.session.flush()
+    for v in values["variants"]:
+        ctx.session.add(Variant(campaign_id=campaign.id, label=v["label"].strip(), template_id=v["template_id"]))
+    ctx.session.flush()
+    return True
+
+
+def variants_of(ctx: ServiceContext, campaign_id: int) -> list[Variant]:
+    return list(ctx.session.scalars(select(Variant).where(Variant.campaign_id == campaign_id).order_by(Variant.label)))
+
+
+def _bucket(column: Any, multiplier: int, salt: int) -> Any:
+    """SQL: a stable pseudo-random bucket in [0, 100) of an integer column (multiplicative hashing mod 2**32;
+    other multipliers give independent splits), the same on SQLite and PostgreSQL."""
+    return ((column * multiplier + salt) % 4294967296) * 100 // 4294967296
 
 
 # ---- starting: checks, then the snapshot -----------------------------------------------------------
@@ -131,8 +181,12 @@ def readiness(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
     allowed = consented.where(consent.not_suppressed_clause(campaign.channel, address))
     reachable = allowed.where(consent.under_cap_clause(ctx, Customer.id, campaign.channel, campaign.id))
     n_address, n_consent, n_allowed, n_reach = count(with_address), count(consented), count(allowed), count(reachable)
-    return {"audience": total, "no_address": total - n_address, "no_consent": n_address - n_consent,
-            "suppressed": n_consent - n_allowed, "over_cap": n_allowed - n_reach, "reachable": n_reach}
+    out = {"audience": total, "no_address": total - n_address, "no_consent": n_address - n_consent,
+           "suppressed": n_consent - n_allowed, "over_cap": n_allowed - n_reach, "reachable": n_reach}
+    if campaign.variants:  # the A/B test's size per variant, against what the test needs
+        testers = n_reach * (100 - campaign.holdout_percent) * (campaign.ab_test_percent or 100) // 10_000
+        out.update(ab_per_variant=testers // len(campaign.variants), ab_needed_per_variant=abtest.needed(ctx))
+    return out
 
 
 def _check_startable(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
@@ -170,7 +224,7 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
     members = audiences.members_query(ctx, audience).subquery()
     address = provider.address()
     # the control group: a stable hash of (campaign, customer) in [0, 100), the same on every database
-    bucket = (Customer.id * 7919 + literal(campaign.id * 104_729)) % 100
+    bucket = _bucket(Customer.id, 2654435761, campaign.id * 40503)
     chosen = consent.reachable(select(
         literal(campaign.id).label("campaign_id"), Customer.id.label("customer_id"), address.label("address"),
         cast(literal(0), Integer).label("attempts"), bucket.label("bucket"))
@@ -184,6 +238,7 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
             ctx.session.execute(insert(Recipient).from_select(columns, select(
                 chosen.c.campaign_id, chosen.c.customer_id, chosen.c.address, literal(status), chosen.c.attempts)
                 .where(in_group)))
+        _split_variants(ctx, campaign)
         campaign.status, campaign.started_at = "running", utcnow()
         record_change(ctx, "marketing_campaign", "started", campaign.id, {"status": ["draft", "running"]},
                       data=ready)
@@ -191,6 +246,24 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
 
     job_runs.enqueue(ctx, "marketing.send", {"campaign_id": campaign.id})
     return {**ready, **counts(ctx, campaign.id)}
+
+
+def _split_variants(ctx: ServiceContext, campaign: Campaign) -> None:
+    """With variants: the test share of the pending recipients gets one variant each (evenly, by a hash
+    independent of the control group's); the rest waits for the winner (everyone tries them at 0 %)."""
+    variants = variants_of(ctx, campaign.id)
+    if not variants:
+        return
+    share = campaign.ab_test_percent or 100
+    tester = _bucket(Recipient.customer_id, 2246822519, campaign.id * 3266489917 % 4294967296) < share
+    pick = _bucket(Recipient.customer_id, 3266489917, campaign.id * 668265263 % 4294967296) % len(variants)
+    for i, variant in enumerate(variants):
+        ctx.session.execute(update(Recipient).where(Recipient.campaign_id == campaign.id,
+                                                    Recipient.status == "pending", tester, pick == i)
+                            .values(variant_id=variant.id).execution_options(synchronize_session=False))
+    ctx.session.execute(update(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.status == "pending",
+                                                Recipient.variant_id.is_(None))
+                        .values(status="waiting").execution_options(synchronize_session=False))
 
 
 def counts(ctx: ServiceContext, campaign_id: int) -> dict[str, int]:
@@ -300,8 +373,11 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids)).values(
         status="sending", attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
     ctx.session.commit()
-    renderer = templates.renderer(ctx.session.get(MessageTemplate, campaign.template_id))
-    rows = ctx.session.execute(select(Recipient.id, Recipient.customer_id, Recipient.address)
+    renderers = {None: templates.renderer(ctx.session.get(MessageTemplate, campaign.template_id))}
+    for variant in variants_of(ctx, campaign.id):
+        template = ctx.session.get(MessageTemplate, variant.template_id) if variant.template_id else None
+        renderers[variant.id] = templates.renderer(template) if template is not None else renderers[None]
+    rows = ctx.session.execute(select(Recipient.id, Recipient.customer_id, Recipient.address, Recipient.variant_id)
                                .where(Recipient.id.in_(ids)).order_by(Recipient.id)).all()
     people = _people(ctx, [r.customer_id for r in rows])
     # the suppression list and the cap are read again: an unsubscribe or another campaign since the start count
@@ -311,7 +387,7 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
         capped = set(ctx.session.scalars(select(Customer.id).where(
             Customer.id.in_([r.customer_id for r in rows]),
             ~consent.under_cap_clause(ctx, Customer.id, campaign.channel, campaign.id))))
-    messages = [render_for(ctx, renderer, people[r.customer_id], r.id, r.address)
+    messages = [render_for(ctx, renderers.get(r.variant_id, renderers[None]), people[r.customer_id], r.id, r.address)
                 for r in rows if r.address not in suppressed and r.customer_id not in capped]
     skipped = {r.id: "suppressed" for r in rows if r.address in suppressed}
     skipped.update({r.id: "frequency cap" for r in rows if r.customer_id in capped and r.id not in skipped})
@@ -334,7 +410,8 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     return len(ids)
 
 
-def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> dict[str, int]:
+def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH,
+                  now: dt.datetime | None = None) -> dict[str, int]:
     """The ``marketing.send`` job: batches until nothing is left (or the campaign is paused), reporting
     progress; then the campaign is done. Safe to run again after a crash."""
     from crmcore.services.jobs import report_progress
@@ -343,6 +420,8 @@ def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> 
     campaign = ctx.session.get(Campaign, campaign_id)
     if campaign is not None and campaign.purpose == "marketing" and consent.quiet_now(ctx):
         return counts(ctx, campaign_id)  # quiet hours: the periodic job goes on after them
+    if campaign is not None and campaign.status == "running":
+        abtest.decide_if_due(ctx, campaign, now)
     total = sum(counts(ctx, campaign_id).values())
     while send_batch(ctx, campaign_id, batch):
         c = counts(ctx, campaign_id)
@@ -351,7 +430,9 @@ def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> 
     left = ctx.session.scalar(select(func.count()).where(Recipient.campaign_id == campaign_id,
                                                          Recipient.status.in_(("pending", "sending")),
                                                          Recipient.attempts < MAX_ATTEMPTS))
-    if campaign is not None and campaign.status == "running" and not left:
+    waiting = ctx.session.scalar(select(func.count()).where(Recipient.campaign_id == campaign_id,
+                                                            Recipient.status == "waiting"))
+    if campaign is not None and campaign.status == "running" and not left and not waiting:
         campaign.status, campaign.finished_at = "done", utcnow()
         ctx.session.execute(update(Recipient).where(Recipient.campaign_id == campaign_id,
                                                      Recipient.status.in_(("pending", "sending")))

@@ -18,7 +18,7 @@ from sqlalchemy import distinct, func, select
 from crmcore.runtime import ServiceContext
 
 from ..models import MarketingEvent, Recipient
-from . import campaigns
+from . import abtest, campaigns
 
 WINDOW_DAYS = 14
 MIN_GROUP = 30
@@ -70,11 +70,12 @@ def report(ctx: ServiceContext, campaign_id: int, window_days: int = WINDOW_DAYS
     events = dict(ctx.session.execute(select(MarketingEvent.kind, func.count(distinct(MarketingEvent.recipient_id)))
                                       .where(MarketingEvent.campaign_id == campaign.id)
                                       .group_by(MarketingEvent.kind)).all())
-    funnel = {"audience": sum(counts.values()), "held_out": counts.get("held_out", 0), "sent": counts.get("sent", 0),
+    funnel = {"audience": sum(counts.values()), "held_out": counts.get("held_out", 0),
+              "waiting": counts.get("waiting", 0), "sent": counts.get("sent", 0),
               "failed": counts.get("failed", 0), "opened": int(events.get("opened", 0)),
               "clicked": int(events.get("clicked", 0)), "unsubscribed": int(events.get("unsubscribed", 0))}
     out: dict[str, Any] = {"campaign": campaign.name, "status": campaign.status, "funnel": funnel,
-                           "window_days": window_days, "conversions": None}
+                           "window_days": window_days, "conversions": None, "ab_test": abtest.report(ctx, campaign)}
     if campaign.started_at is None:
         return out
     start = campaign.started_at.date()
