@@ -28,6 +28,7 @@ ACTIVITY_KINDS = ("task", "call", "visit")
 ACTIVITY_STATUSES = ("planned", "done", "cancelled")
 VISIT_OUTCOMES = ("success", "failure")
 SOURCES = ("crm", "erp", "import")
+EXPENSE_CATEGORIES = ("travel", "entertainment", "samples", "gifts", "marketing", "other")
 
 
 class ExchangeRate(Base):
@@ -254,7 +255,7 @@ class Expense(Base):
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("sales_opportunities.id", ondelete="SET NULL"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("sales_activities.id", ondelete="SET NULL"))
     spent_on: Mapped[dt.date] = mapped_column(Date)
-    category: Mapped[str] = mapped_column(String(32), default="other")
+    category: Mapped[str] = mapped_column(String(32), default="other", info={"choices": EXPENSE_CATEGORIES})
     amount: Mapped[decimal.Decimal]
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     description: Mapped[str | None] = mapped_column(String(255))
