@@ -10,16 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.schemas.columns import length_of
-from crmcore.testing.admin import admin_login, csrf_token, form_token
+from crmcore.testing.admin import csrf_token, form_token
 from plugins.sales.models import Lead
-
-@pytest.fixture
-def boss(client: Any, make_user: Any) -> dict[str, str]:
-    """An admin logged in to the admin (English) who also holds an API token."""
-    _, headers = make_user("admin", username="boss")
-    admin_login(client, "boss", lang="en")
-    return headers
-
 
 # lengths, e-mail format (the schema did not check it, the service did), choices (the admin's select
 # answered in its own words), number ranges and formats (the admin's DecimalField had its own)

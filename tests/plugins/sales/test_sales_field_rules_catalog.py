@@ -2,47 +2,22 @@
 CSRF), the bulk API and ``crm import`` gets the same field error, in the reader's language (issue 14 §3)."""
 from __future__ import annotations
 
-import csv
 import html
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from crmcore.schemas.columns import length_of
-from crmcore.testing.admin import admin_login, post_form
+from crmcore.testing.admin import post_form
 from plugins.sales.models import PriceList, PriceListItem, Product
 
 ZH = {"Accept-Language": "zh-CN"}
 
 
-@pytest.fixture
-def boss(client: Any, make_user: Any) -> dict[str, str]:
-    """An admin logged in to the admin (English) who also holds an API token."""
-    _, headers = make_user("admin", username="boss")
-    admin_login(client, "boss", lang="en")
-    return headers
-
-
 def count(rt: Any, model: type) -> int:
     rt.db.session.remove()
     return int(rt.db.session.scalar(select(func.count()).select_from(model)))
-
-
-def crm_import(app: Any, tmp_path: Path, kind: str, rows: list[dict[str, str]]) -> str:
-    """``crm import <kind>`` of ``rows`` as a CSV file; the rejected rows' report (their reasons) as text."""
-    from crmcore.cli import cli
-
-    path = tmp_path / f"{kind}.csv"
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    result = app.test_cli_runner().invoke(cli, ["import", kind, str(path)])
-    assert result.exception is None, repr(result.exception)
-    report = tmp_path / f"{kind}.rejected.csv"
-    return report.read_text(encoding="utf-8-sig") if report.exists() else ""
 
 
 PRODUCT_CASES = [
@@ -58,15 +33,15 @@ PRODUCT_CASES = [
 
 
 @pytest.mark.parametrize("field,value,english", PRODUCT_CASES)
-def test_product_field_error_is_the_same_on_every_path(app: Any, client: Any, boss: dict[str, str], rt: Any,
-                                                       tmp_path: Path, field: str, value: str, english: str) -> None:
+def test_product_field_error_is_the_same_on_every_path(client: Any, boss: dict[str, str], rt: Any, crm_import: Any,
+                                                       field: str, value: str, english: str) -> None:
     good = {"code": "P-1", "name": "Pump", "list_price": "10.00", "unit": "pcs", "currency": "CNY"}
     row = {**good, field: value}
     api = client.post("/api/v1/sales/products", json=row, headers=boss)
     assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
     bulk = client.post("/api/v1/sales/products/bulk", json={"products": [row]}, headers=boss)
     assert bulk.json["results"][0]["errors"][field] == [english], bulk.json
-    assert f"{field}: {english}" in crm_import(app, tmp_path, "products", [row])
+    assert f"{field}: {english}" in crm_import("products", [row])
     page = post_form(client, "/admin/sales/product/new/", row)
     assert page.status_code == 200 and english in html.unescape(page.text)
     assert count(rt, Product) == 0
@@ -106,8 +81,8 @@ PRICE_LIST_CASES = [
 
 
 @pytest.mark.parametrize("field,value,english", PRICE_LIST_CASES)
-def test_price_list_field_error_is_the_same_on_every_path(app: Any, client: Any, boss: dict[str, str], rt: Any,
-                                                          pump: int, tmp_path: Path, field: str, value: str,
+def test_price_list_field_error_is_the_same_on_every_path(client: Any, boss: dict[str, str], rt: Any, pump: int,
+                                                          crm_import: Any, field: str, value: str,
                                                           english: str) -> None:
     body = {"name": "Dealers", "currency": "USD", "items": [{"product_id": pump, "price": "9"}], field: value}
     api = client.post("/api/v1/sales/price-lists", json=body, headers=boss)
@@ -116,14 +91,14 @@ def test_price_list_field_error_is_the_same_on_every_path(app: Any, client: Any,
     row = {"price_list": "Dealers", "currency": "USD", "product_code": "P-1", "price": "9", column: value}
     bulk = client.post("/api/v1/sales/price-lists/bulk", json={"price_lists": [row]}, headers=boss)
     assert bulk.json["results"][0]["errors"][field] == [english], bulk.json
-    assert f"{field}: {english}" in crm_import(app, tmp_path, "price_lists", [row])
+    assert f"{field}: {english}" in crm_import("price_lists", [row])
     assert count(rt, PriceList) == 0
 
 
 @pytest.mark.parametrize("price,english", [("-1", "Must be a non-negative amount."), ("lots", "Not a valid number."),
                                            ("", "This field cannot be empty.")])
-def test_a_bad_price_gets_the_same_words_in_the_api_and_the_import(app: Any, client: Any, boss: dict[str, str],
-                                                                   rt: Any, pump: int, tmp_path: Path, price: str,
+def test_a_bad_price_gets_the_same_words_in_the_api_and_the_import(client: Any, boss: dict[str, str], rt: Any,
+                                                                   pump: int, crm_import: Any, price: str,
                                                                    english: str) -> None:
     api = client.post("/api/v1/sales/price-lists", headers=boss,
                       json={"name": "Dealers", "items": [{"product_id": pump, "price": price or None}]})
@@ -131,7 +106,7 @@ def test_a_bad_price_gets_the_same_words_in_the_api_and_the_import(app: Any, cli
     row = {"price_list": "Dealers", "product_code": "P-1", "price": price}
     bulk = client.post("/api/v1/sales/price-lists/bulk", json={"price_lists": [row]}, headers=boss)
     assert bulk.json["results"][0]["errors"]["price"] == [english], bulk.json
-    assert f"price: {english}" in crm_import(app, tmp_path, "price_lists", [row])
+    assert f"price: {english}" in crm_import("price_lists", [row])
     assert count(rt, PriceListItem) == 0
 
 

@@ -9,18 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.schemas.columns import length_of
-from crmcore.testing.admin import admin_login, post_form
-from plugins.sales.models import Expense, Metric, SalesTarget
+from crmcore.testing.admin import post_form
+from plugins.sales.models import Expense, SalesTarget
 
 ZH = {"Accept-Language": "zh-CN"}
-
-
-@pytest.fixture
-def boss(client: Any, make_user: Any) -> dict[str, str]:
-    """An admin logged in to the admin (English) who also holds an API token."""
-    _, headers = make_user("admin", username="boss")
-    admin_login(client, "boss", lang="en")
-    return headers
 
 
 def count(rt: Any, model: type) -> int:
