@@ -9,34 +9,40 @@ from crmcore.i18n import _
 from crmcore.schemas.columns import BLANK, Amount, length_of, text
 from crmcore.schemas.columns import Currency as CurrencyCode
 
-from ..models import INVOICE_STATES, ORDER_STATUSES, QUOTE_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment
-from .common import Currency, Discount, Lines, Money, Pct, Quantity, VERSION, more_than_zero, _str
+from ..models import (INVOICE_STATES, ORDER_STATUSES, QUOTE_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment,
+                      Quote, QuoteLine)
+from .common import Discount, Lines, Money, Quantity, VERSION, more_than_zero
 
 
 class QuoteLineSchema(Schema):
     id = fields.Int(dump_only=True)
     product_id = fields.Int(allow_none=True)
-    description = _str(255)
-    quantity = fields.Decimal(as_string=True, load_default=1, validate=validate.Range(min=0, min_inclusive=False))
-    unit_price = Money(metadata={"description": "Defaults to the list price"})
+    description = text(QuoteLine.description, empty=True, blank_none=True,
+                       metadata={"description": "Default: the product's name"})
+    quantity = Quantity(positive=True, load_default=1)
+    unit_price = Amount(allow_none=True, metadata={"description": "Defaults to the list price"})
     list_price = Money(dump_only=True)
-    discount_percent = Pct()
+    discount_percent = Discount(allow_none=True)
     line_total = Money(dump_only=True)
 
 
 class QuoteSchema(Schema):
+    """A quote and its lines: the one declaration of their fields' rules."""
+
     id = fields.Int(dump_only=True)
     number = fields.Str(dump_only=True)
-    customer_id = fields.Int(required=True)
+    customer_id = fields.Int(required=True, error_messages={"required": _("Say which customer the quote is for."),
+                                                            "null": _("Say which customer the quote is for.")})
     opportunity_id = fields.Int(allow_none=True)
-    owner_id = fields.Int()
+    owner_id = fields.Int(allow_none=True)
     price_list_id = fields.Int(allow_none=True)
-    currency = Currency()
+    currency = CurrencyCode(allow_none=True, metadata={"description": "Default: the price list's, else the customer's",
+                                                       "maxLength": length_of(Quote.currency)})
     status = fields.Str(dump_only=True, metadata={"description": str(QUOTE_STATUSES)})
     valid_until = fields.Date(allow_none=True)
-    discount_percent = Pct(metadata={"description": "Overall discount on the sum of the lines"})
+    discount_percent = Discount(allow_none=True, metadata={"description": "Overall discount on the sum of the lines"})
     notes = fields.Str(allow_none=True)
-    lines = fields.List(fields.Nested(QuoteLineSchema))
+    lines = Lines(QuoteLineSchema)
     list_total = Money(dump_only=True)
     subtotal = Money(dump_only=True)
     discount_total = Money(dump_only=True)

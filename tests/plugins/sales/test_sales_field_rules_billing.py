@@ -143,3 +143,54 @@ def test_a_payment_error_in_chinese(client: Any, boss: dict[str, str], invoice: 
     r = client.post(f"/api/v1/sales/invoices/{invoice}/payments", json={"paid_on": "2026-04-01", "amount": "-1"},
                     headers={**boss, **ZH})
     assert r.status_code == 422 and r.json["errors"] == {"amount": ["必须大于零。"]}, r.json
+
+
+QUOTE_CASES = [
+    ("currency", "R1B", "Use a three-letter ISO 4217 code such as CNY or USD."),
+    ("valid_until", "31/12", "Not a valid date."),
+    ("discount_percent", "150", "A discount is at most 100 percent."),
+    ("discount_percent", "-1", "Must be a non-negative number."),
+    ("price_list_id", 999999, "Price list 999999 does not exist."),
+]
+QUOTE_LINE_CASES = [
+    ("quantity", "0", "Must be more than zero."),
+    ("quantity", "lots", "Not a valid number."),
+    ("unit_price", "-1", "Must be a non-negative amount."),
+    ("discount_percent", "101", "A discount is at most 100 percent."),
+    ("description", "d" * 256, "At most 255 characters."),
+]
+
+
+@pytest.mark.parametrize("field,value,english", QUOTE_CASES)
+def test_quote_field_error_on_create_and_change(client: Any, boss: dict[str, str], ids: dict[str, int], field: str,
+                                                value: Any, english: str) -> None:
+    good = {"customer_id": ids["customer"], "lines": [{"product_id": ids["product"], "quantity": "1"}]}
+    api = client.post("/api/v1/sales/quotes", json={**good, field: value}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    created = client.post("/api/v1/sales/quotes", json=good, headers=boss)
+    assert created.status_code == 201, created.json
+    patch = client.patch(f"/api/v1/sales/quotes/{created.json['id']}", json={field: value}, headers=boss)
+    assert patch.status_code == 422 and patch.json["errors"][field] == [english], patch.json
+
+
+@pytest.mark.parametrize("field,value,english", QUOTE_LINE_CASES)
+def test_quote_line_field_error_on_create_and_change(client: Any, boss: dict[str, str], ids: dict[str, int],
+                                                     field: str, value: str, english: str) -> None:
+    line = {"product_id": ids["product"], "quantity": "1", field: value}
+    api = client.post("/api/v1/sales/quotes", json={"customer_id": ids["customer"], "lines": [line]}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"]["lines"] == {"0": {field: [english]}}, api.json
+    created = client.post("/api/v1/sales/quotes", json={"customer_id": ids["customer"]}, headers=boss)
+    patch = client.patch(f"/api/v1/sales/quotes/{created.json['id']}", json={"lines": [line]}, headers=boss)
+    assert patch.status_code == 422 and patch.json["errors"]["lines"] == {"0": {field: [english]}}, patch.json
+
+
+def test_a_quote_needs_its_customer_and_known_products(client: Any, boss: dict[str, str], rt: Any,
+                                                       ids: dict[str, int]) -> None:
+    from plugins.sales.models import Quote
+
+    missing = client.post("/api/v1/sales/quotes", json={"lines": []}, headers={**boss, **ZH})
+    assert missing.status_code == 422 and list(missing.json["errors"]) == ["customer_id"], missing.json
+    unknown = client.post("/api/v1/sales/quotes", headers=boss, json={
+        "customer_id": ids["customer"], "lines": [{"product_id": 999999, "quantity": "1"}]})
+    assert unknown.json["errors"] == {"lines.0": ["Product 999999 does not exist."]}, unknown.json
+    assert count(rt, Quote) == 0
