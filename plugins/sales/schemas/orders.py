@@ -133,7 +133,8 @@ class InvoiceSchema(Schema):
     amount_total = Amount(required=True, error_messages={"null": BLANK})
     amount_paid = Money(dump_only=True)
     amount_due = Money(dump_only=True)
-    state = text(Invoice.state, choices=INVOICE_STATES)
+    state = text(Invoice.state, choices=INVOICE_STATES, empty=True,
+                 metadata={"description": "draft or cancelled; empty: it follows the payments"})
     source = text(Invoice.source, choices=SOURCES)
     version = fields.Int(dump_only=True)
 
