@@ -431,15 +431,16 @@ class TargetView(SecureModelView):
 
 
 class MetricForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()], description=_l("letters, digits and _"))
-    label = StringField(_l("Label"), validators=[DataRequired()])
+    # no rules of its own for the fields: the service's validation (MetricSchema) answers, as it does the API
+    name = StringField(_l("Name"), render_kw={"required": True}, description=_l("letters, digits and _"))
+    label = StringField(_l("Label"), render_kw={"required": True})
     description = TextAreaField(_l("Description"))
-    entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()])
+    entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()], validate_choice=False)
     conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"},
                                description=_l('{"field": "status", "op": "eq", "value": "won"}; groups: {"all": [...]}, '
                                               '{"any": [...]}, {"not": {...}}'))
     aggregate = SelectField(_l("Aggregate"), choices=[("count", _l("count")), ("sum", _l("sum")),
-                                                       ("avg", _l("average"))])
+                                                       ("avg", _l("average"))], validate_choice=False)
     field = StringField(_l("Field to sum or average"))
     shares = StringField(_l("Shared with"), description=_l("role:sales, role:manager, user:7"))
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crmcore.schemas.columns import length_of
 from crmcore.testing.admin import post_form
-from plugins.sales.models import Expense, SalesTarget
+from plugins.sales.models import Expense, Metric, SalesTarget
 
 ZH = {"Accept-Language": "zh-CN"}
 
@@ -78,3 +78,44 @@ def test_a_plan_is_for_a_rep_or_a_team_in_both_paths(client: Any, boss: dict[str
     saved = post_form(client, "/admin/sales/target/new/", {"year": "2026", "month": "4", "amount": "7"})
     assert saved.status_code == 302
     assert count(rt, SalesTarget) == 2
+
+
+def _entities() -> str:
+    from plugins.sales.services.metric_entities import ENTITIES
+
+    return ", ".join(sorted(ENTITIES))
+
+
+METRIC_CASES = [
+    ("name", "big deals!", "Use letters, digits and '_' (at most 64)."),
+    ("name", "n" * (length_of(Metric.name) + 1), f"At most {length_of(Metric.name)} characters."),
+    ("label", "   ", "This field cannot be empty."),
+    ("label", "l" * (length_of(Metric.label) + 1), f"At most {length_of(Metric.label)} characters."),
+    ("entity", "planet", f"Must be one of: {_entities()}."),
+    ("aggregate", "median", "Must be one of: count, sum, avg."),
+]
+
+
+@pytest.mark.parametrize("field,value,english", METRIC_CASES)
+def test_metric_field_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str, str], rt: Any, field: str,
+                                                         value: str, english: str) -> None:
+    good = {"name": "won_deals", "label": "Won deals", "entity": "opportunity", "aggregate": "count"}
+    api = client.post("/api/v1/sales/metrics", json={**good, field: value}, headers=boss)
+    assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
+    page = post_form(client, "/admin/sales/metric/new/", {**good, "conditions": "", "field": "", "shares": "",
+                                                          field: value})
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    assert count(rt, Metric) == 0
+
+
+def test_a_metric_change_keeps_the_rules(client: Any, boss: dict[str, str]) -> None:
+    good = {"name": "won_deals", "label": "Won deals", "entity": "opportunity", "aggregate": "count"}
+    created = client.post("/api/v1/sales/metrics", json=good, headers=boss)
+    assert created.status_code == 201, created.json
+    again = client.post("/api/v1/sales/metrics", json=good, headers=boss)
+    assert again.status_code == 422 and list(again.json["errors"]) == ["name"], again.json
+    patch = client.patch(f"/api/v1/sales/metrics/{created.json['id']}", json={"aggregate": "sum", "field": "name"},
+                         headers={**boss, **ZH})
+    assert patch.status_code == 422 and list(patch.json["errors"]) == ["field"], patch.json
+    patch = client.patch(f"/api/v1/sales/metrics/{created.json['id']}", json={"label": ""}, headers={**boss, **ZH})
+    assert patch.status_code == 422 and patch.json["errors"] == {"label": ["此字段不能为空。"]}, patch.json
