@@ -84,11 +84,11 @@ def patch_price_list(data: dict[str, Any], price_list_id: int) -> Any:
 
 
 @blp.route("/exchange-rates", methods=["PUT"])
-@blp.arguments(RateSchema)
+@json_body(blp, RateSchema)
 @blp.response(200, RateSchema)
 def set_rate(data: dict[str, Any]) -> Any:
     """Set how many units of the base currency one unit of ``currency`` is worth"""
-    return money.set_rate(current_ctx(), data["currency"], data["rate"])
+    return money.set_rate(current_ctx(), data.get("currency"), data.get("rate"))
 
 
 add_bulk_route(blp, "products", rule="/products/bulk")

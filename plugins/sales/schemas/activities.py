@@ -1,6 +1,8 @@
 """Schemas of activities, expenses, sales targets and exchange rates."""
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP
+
 from marshmallow import Schema, fields, validate
 
 from crmcore.schemas.common import PageArgs, page_of
@@ -10,7 +12,7 @@ from crmcore.schemas.columns import BLANK, Amount, length_of, text
 from crmcore.schemas.columns import Currency as CurrencyCode
 
 from ..models import ACTIVITY_KINDS, ACTIVITY_STATUSES, VISIT_OUTCOMES, Activity, Expense, SalesTarget
-from .common import Currency, VERSION
+from .common import VERSION, more_than_zero
 
 
 class ActivitySchema(Schema):
@@ -98,8 +100,11 @@ class TargetListArgs(Schema):
 
 
 class RateSchema(Schema):
-    currency = Currency(required=True)
-    rate = fields.Decimal(as_string=True, required=True, metadata={"description": "Units of the base currency per unit"})
+    """An exchange rate: the one declaration of its fields' rules."""
+
+    currency = CurrencyCode(required=True, error_messages={"null": BLANK}, metadata={"maxLength": 3})
+    rate = fields.Decimal(as_string=True, required=True, places=8, rounding=ROUND_HALF_UP, validate=more_than_zero,
+                          metadata={"description": "Units of the base currency per unit"})
 
 
 ActivityPage = page_of(ActivitySchema, "ActivityPage")

@@ -122,3 +122,16 @@ def test_unknown_products_and_a_change_of_items(client: Any, boss: dict[str, str
                          headers=boss)
     assert patch.status_code == 422 and patch.json["errors"]["items"] == {
         "0": {"price": ["Missing data for required field."]}}, patch.json
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("currency", "R1B", "Use a three-letter ISO 4217 code such as CNY or USD."),
+    ("currency", "CNY", "CNY is the base currency; its rate is always 1."),
+    ("rate", "0", "Must be more than zero."),
+    ("rate", "lots", "Not a valid number."),
+])
+def test_exchange_rate_field_error(client: Any, boss: dict[str, str], field: str, value: str, english: str) -> None:
+    r = client.put("/api/v1/sales/exchange-rates", json={"currency": "USD", "rate": "7.1", field: value}, headers=boss)
+    assert r.status_code == 422 and r.json["errors"][field] == [english], r.json
+    ok = client.put("/api/v1/sales/exchange-rates", json={"currency": "usd", "rate": "7.1"}, headers=boss)
+    assert ok.status_code == 200 and ok.json == {"currency": "USD", "rate": "7.10000000"}, ok.json
