@@ -6,7 +6,7 @@ so a plugin's or an adapter's tests get ``app``, ``client``, ``ctx``, ``make_use
 """
 from __future__ import annotations
 
-from .admin import admin_login, csrf_token
+from .admin import admin_login, csrf_token, form_token, post_form
 from .database import test_database_url, wipe
 
-__all__ = ["admin_login", "csrf_token", "test_database_url", "wipe"]
+__all__ = ["admin_login", "csrf_token", "form_token", "post_form", "test_database_url", "wipe"]

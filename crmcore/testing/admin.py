@@ -26,3 +26,17 @@ def admin_login(client: Any, username: str, password: str = "password123", *, la
                                                       "password": password})
     assert response.status_code == 302, f"login of {username} failed ({response.status_code})"
     return client
+
+
+def form_token(client: Any, url: str, headers: dict[str, str] | None = None) -> str:
+    """The CSRF token of the form on the admin page at ``url`` (fails the test unless the page answers 200)."""
+    page = client.get(url, headers=headers)
+    assert page.status_code == 200, f"GET {url}: {page.status_code} {page.text[:300]}"
+    return csrf_token(page.text)
+
+
+def post_form(client: Any, url: str, data: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    """Post ``data`` to the admin form at ``url`` as a browser does: the form's page read first for its CSRF
+    token, then the fields posted with it. Returns the response: 302 when saved, 200 with the form's
+    errors when refused."""
+    return client.post(url, data={"csrf_token": form_token(client, url, headers), **data}, headers=headers)

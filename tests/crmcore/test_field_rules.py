@@ -3,7 +3,6 @@ importer and the bulk API gets the same field error, in the reader's language (i
 from __future__ import annotations
 
 import html
-import re
 from typing import Any
 
 import pytest
@@ -13,22 +12,7 @@ from crmcore.models import Contact, CustomField, Customer, Interaction
 from crmcore.schemas.columns import length_of
 from crmcore.services import customers
 from crmcore.services.importer import import_rows
-
-PASSWORD = "password123"
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-def form_token(client: Any, url: str, headers: dict[str, str] | None = None) -> str:
-    page = client.get(url, headers=headers)
-    assert page.status_code == 200, page.text[:500]
-    match = CSRF.search(page.text)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def login(client: Any, username: str) -> Any:
-    token = form_token(client, "/admin/auth/login")
-    return client.post("/admin/auth/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+from crmcore.testing.admin import admin_login, form_token
 
 ZH = {"Accept-Language": "zh-CN"}
 NAME_MAX = length_of(Customer.name)
@@ -52,7 +36,7 @@ CUSTOMER_CASES = [
 def boss(client: Any, make_user: Any) -> dict[str, str]:
     """An admin logged in to the admin (session) who also holds an API token."""
     _, headers = make_user("admin", username="boss")
-    assert login(client, "boss").status_code == 302
+    admin_login(client, "boss")
     return headers
 
 

@@ -10,8 +10,8 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla.fields import QuerySelectField
 from flask_admin.contrib.sqla.filters import FilterEqual
 from markupsafe import Markup
-from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Optional
 
 from crmcore.admin.forms import active_users, all_teams, blank_to_none, user_label, visible_customers
 from crmcore.admin.views import AdminForm, SecureModelView, badge, flash_crm_error, service_context
@@ -241,13 +241,14 @@ class StageView(SecureModelView):
 # --- catalogue, quotes, orders, invoices ---------------------------------------------------------
 
 class ProductForm(AdminForm):
-    code = StringField(_l("Code"), validators=[DataRequired()])
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # no rules of its own: the service's validation (ProductSchema) answers, as it does the API and the import
+    code = StringField(_l("Code"), render_kw={"required": True})
+    name = StringField(_l("Name"), render_kw={"required": True})
     category = StringField(_l("Category"))
     unit = StringField(_l("Unit"), default="pcs")
-    list_price = DecimalField(_l("List price"), places=2, validators=[DataRequired()])
+    list_price = StringField(_l("List price"), default="0", render_kw={"required": True, "inputmode": "decimal"})
     currency = StringField(_l("Currency"), default="CNY")
-    cost = DecimalField(_l("Cost"), places=2, validators=[Optional()])
+    cost = StringField(_l("Cost"), render_kw={"inputmode": "decimal"})
     active = BooleanField(_l("Active"), default=True)
     description = TextAreaField(_l("Description"))
 
@@ -263,7 +264,10 @@ class ProductView(SecureModelView):
     column_searchable_list = ("code", "name", "category")
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
-        return {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
+        data = {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
+        if data["currency"] is None:
+            data.pop("currency")  # empty: the base currency (new) or the one it has
+        return data
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return catalog.create_product(ctx, data)
@@ -381,13 +385,14 @@ def _team_label(team: Any) -> str:
 
 
 class TargetForm(AdminForm):
-    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(2000, 2100)])
-    month = IntegerField(_l("Month"), validators=[DataRequired(), NumberRange(1, 12)])
+    # no rules of its own: the service's validation (TargetSchema) answers, as it does the API
+    year = StringField(_l("Year"), render_kw={"required": True, "inputmode": "numeric"})
+    month = StringField(_l("Month"), render_kw={"required": True, "inputmode": "numeric"})
     user = QuerySelectField(_l("Rep"), query_factory=active_users, get_label=user_label, allow_blank=True,
                             blank_text="—")
     team = QuerySelectField(_l("Team"), query_factory=all_teams, get_label=_team_label, allow_blank=True,
                             blank_text="—", description=_l("Neither rep nor team: the company's plan"))
-    amount = DecimalField(_l("Amount"), places=2, validators=[DataRequired()])
+    amount = StringField(_l("Amount"), render_kw={"required": True, "inputmode": "decimal"})
     currency = StringField(_l("Currency"), default="CNY")
 
 
@@ -409,7 +414,8 @@ class TargetView(SecureModelView):
         return super().get_count_query().filter(SalesTarget.id.in_(ids or [-1]))
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
-        return {"year": form.year.data, "month": form.month.data, "amount": form.amount.data,
+        return {"year": blank_to_none(form.year.data), "month": blank_to_none(form.month.data),
+                "amount": blank_to_none(form.amount.data),
                 "currency": blank_to_none(form.currency.data),
                 "user_id": form.user.data.id if form.user.data else None,
                 "team_id": form.team.data.id if form.team.data else None}
@@ -425,15 +431,16 @@ class TargetView(SecureModelView):
 
 
 class MetricForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()], description=_l("letters, digits and _"))
-    label = StringField(_l("Label"), validators=[DataRequired()])
+    # no rules of its own for the fields: the service's validation (MetricSchema) answers, as it does the API
+    name = StringField(_l("Name"), render_kw={"required": True}, description=_l("letters, digits and _"))
+    label = StringField(_l("Label"), render_kw={"required": True})
     description = TextAreaField(_l("Description"))
-    entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()])
+    entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()], validate_choice=False)
     conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"},
                                description=_l('{"field": "status", "op": "eq", "value": "won"}; groups: {"all": [...]}, '
                                               '{"any": [...]}, {"not": {...}}'))
     aggregate = SelectField(_l("Aggregate"), choices=[("count", _l("count")), ("sum", _l("sum")),
-                                                       ("avg", _l("average"))])
+                                                       ("avg", _l("average"))], validate_choice=False)
     field = StringField(_l("Field to sum or average"))
     shares = StringField(_l("Shared with"), description=_l("role:sales, role:manager, user:7"))
 

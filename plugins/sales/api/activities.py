@@ -79,7 +79,7 @@ def list_expenses(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/expenses", methods=["POST"])
-@blp.arguments(ExpenseSchema)
+@json_body(blp, ExpenseSchema)
 @blp.response(201, ExpenseSchema)
 def record_expense(data: dict[str, Any]) -> Any:
     """Record a sales expense"""
@@ -95,7 +95,7 @@ def list_targets(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/targets", methods=["PUT"])
-@blp.arguments(TargetSchema)
+@json_body(blp, TargetSchema)
 @blp.response(200, TargetSchema)
 def set_target(data: dict[str, Any]) -> Any:
     """Set a month's plan for a rep (``user_id``), a team (``team_id``) or the company (neither)"""

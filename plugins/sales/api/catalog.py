@@ -5,7 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 from crmcore.imports.api import add_bulk_route
 
 from ..schemas import PriceListSchema, ProductListArgs, ProductPage, ProductSchema, ProductUpdateSchema, RateSchema
@@ -26,7 +26,7 @@ def list_products(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/products", methods=["POST"])
-@blp.arguments(ProductSchema)
+@json_body(blp, ProductSchema)
 @blp.response(201, ProductSchema)
 def create_product(data: dict[str, Any]) -> Any:
     """Create a product"""
@@ -43,7 +43,7 @@ def get_product(product_id: int) -> Any:
 
 
 @blp.route("/products/<int:product_id>", methods=["PATCH"])
-@blp.arguments(ProductUpdateSchema(partial=True))
+@json_body(blp, ProductUpdateSchema(partial=True))
 @blp.response(200, ProductSchema)
 def patch_product(data: dict[str, Any], product_id: int) -> Any:
     """Change a product"""
@@ -61,7 +61,7 @@ def list_price_lists() -> Any:
 
 
 @blp.route("/price-lists", methods=["POST"])
-@blp.arguments(PriceListSchema)
+@json_body(blp, PriceListSchema)
 @blp.response(201, PriceListSchema)
 def create_price_list(data: dict[str, Any]) -> Any:
     """Create a price list with ``items`` ([{product_id, price}])"""
@@ -76,7 +76,7 @@ def get_price_list(price_list_id: int) -> Any:
 
 
 @blp.route("/price-lists/<int:price_list_id>", methods=["PATCH"])
-@blp.arguments(PriceListSchema(partial=True))
+@json_body(blp, PriceListSchema(partial=True))
 @blp.response(200, PriceListSchema)
 def patch_price_list(data: dict[str, Any], price_list_id: int) -> Any:
     """Change a price list; ``items``, when sent, replace all its prices"""
@@ -84,11 +84,11 @@ def patch_price_list(data: dict[str, Any], price_list_id: int) -> Any:
 
 
 @blp.route("/exchange-rates", methods=["PUT"])
-@blp.arguments(RateSchema)
+@json_body(blp, RateSchema)
 @blp.response(200, RateSchema)
 def set_rate(data: dict[str, Any]) -> Any:
     """Set how many units of the base currency one unit of ``currency`` is worth"""
-    return money.set_rate(current_ctx(), data["currency"], data["rate"])
+    return money.set_rate(current_ctx(), data.get("currency"), data.get("rate"))
 
 
 add_bulk_route(blp, "products", rule="/products/bulk")

@@ -5,6 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
+from crmcore.api.http import json_body
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
@@ -62,7 +63,7 @@ def list_metrics() -> Any:
 
 
 @blp.route("/metrics", methods=["POST"])
-@blp.arguments(MetricSchema)
+@json_body(blp, MetricSchema)
 @blp.response(201, MetricSchema)
 def create_metric(data: dict[str, Any]) -> Any:
     """Define a metric: entity, conditions, aggregate (count, sum, avg) of a field, and shares"""
@@ -77,7 +78,7 @@ def get_metric(metric_id: int) -> Any:
 
 
 @blp.route("/metrics/<int:metric_id>", methods=["PATCH"])
-@blp.arguments(MetricSchema(partial=True))
+@json_body(blp, MetricSchema(partial=True))
 @blp.response(200, MetricSchema)
 def patch_metric(data: dict[str, Any], metric_id: int) -> Any:
     """Change a metric or who it is shared with"""

@@ -5,7 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import cursor_page, page
+from crmcore.api.http import cursor_page, json_body, page
 from crmcore.imports.api import add_bulk_route
 
 from ..schemas import (CustomerSalesSchema, InvoiceListArgs, InvoicePage, InvoiceSchema, OrderListArgs, OrderPage,
@@ -25,7 +25,7 @@ def list_orders(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/orders", methods=["POST"])
-@blp.arguments(OrderSchema)
+@json_body(blp, OrderSchema)
 @blp.response(200, OrderSchema)
 def record_order(data: dict[str, Any]) -> Any:
     """Record an order (created, or updated when its ``number`` exists)"""
@@ -49,7 +49,7 @@ def list_invoices(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/invoices", methods=["POST"])
-@blp.arguments(InvoiceSchema)
+@json_body(blp, InvoiceSchema)
 @blp.response(200, InvoiceSchema)
 def record_invoice(data: dict[str, Any]) -> Any:
     """Record an invoice (created, or updated when its ``number`` exists)"""
@@ -64,7 +64,7 @@ def get_invoice(invoice_id: int) -> Any:
 
 
 @blp.route("/invoices/<int:invoice_id>/payments", methods=["POST"])
-@blp.arguments(PaymentSchema)
+@json_body(blp, PaymentSchema)
 @blp.response(201, PaymentSchema)
 def record_payment(data: dict[str, Any], invoice_id: int) -> Any:
     """Record a payment, full or partial; a known ``reference`` is not recorded twice"""

@@ -5,7 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import expected_version, page, with_etag
+from crmcore.api.http import expected_version, json_body, page, with_etag
 
 from ..schemas import (DecisionSchema, OrderSchema, QuoteActionSchema, QuoteListArgs, QuotePage, QuoteSchema,
                        QuoteUpdateSchema, ToOrderSchema)
@@ -25,7 +25,7 @@ def list_quotes(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(QuoteSchema)
+@json_body(blp, QuoteSchema)
 @blp.response(201, QuoteSchema)
 def create_quote(data: dict[str, Any]) -> Any:
     """Create a draft quote; totals are computed from the lines and discounts"""
@@ -42,7 +42,7 @@ def get_quote(quote_id: int) -> Any:
 
 
 @blp.route("/<int:quote_id>", methods=["PATCH"])
-@blp.arguments(QuoteUpdateSchema(partial=True))
+@json_body(blp, QuoteUpdateSchema(partial=True))
 @blp.response(200, QuoteSchema)
 def patch_quote(data: dict[str, Any], quote_id: int) -> Any:
     """Change a draft, rejected or approved quote (it goes back to draft); ``lines`` replace all"""

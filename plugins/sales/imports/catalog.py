@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy.orm import selectinload
 
 from crmcore.errors import CRMError, ValidationError
@@ -16,16 +15,12 @@ from crmcore.services.unit import apply_changes
 from crmcore.runtime import ServiceContext
 
 from ..models import PriceList, PriceListItem, Product
-from ..schemas import PriceListItemSchema, PriceListSchema, ProductSchema
 from ..services import catalog as svc
 from .common import by_key, cell, done, exists, group_rows, products_by_code, reject, split, unknown_columns
 
 PRODUCT_COLUMNS = ("code", "name", "category", "unit", "list_price", "currency", "cost", "active", "description")
 PRICE_LIST_COLUMNS = ("price_list", "currency", "valid_from", "valid_to", "active", "product_code", "price")
 LIST_HEAD = ("currency", "valid_from", "valid_to", "active")
-_product_schema = ProductSchema()
-_list_schema = PriceListSchema(exclude=("items",))
-_item_schema = PriceListItemSchema(only=("price",))
 
 
 def _present(row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
@@ -57,8 +52,7 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                 try:
                     if product is not None and not options.update:
                         raise exists(_("The product is not valid."))
-                    data = _product_schema.load(_present(rows[i], PRODUCT_COLUMNS), partial=product is not None)
-                    data = svc.clean_product(ctx, data, product, codes_checked=True)
+                    data = svc.validate_product(ctx, _present(rows[i], PRODUCT_COLUMNS), product, codes_checked=True)
                     if product is None:
                         product = svc.new_product(ctx)
                         changes = apply_changes(product, data, svc.PRODUCT_FIELDS)
@@ -75,9 +69,6 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                         if changes:
                             ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes,
                                                      created=False)
-                except SchemaError as exc:
-                    results[i] = RowResult(i, "rejected", key=code, errors=exc.normalized_messages())
-                    continue
                 except CRMError as exc:
                     reject(results, [i], code, exc)
                     continue
@@ -139,12 +130,7 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
                     raise exists(_("The price list is not valid."))
                 if errors:
                     raise ValidationError(_("The price list is not valid."), errors=errors)
-                data = svc.clean_price_list(ctx, _list_schema.load(data, partial=pl is not None), pl,
-                                            name_checked=True)
-            except SchemaError as exc:
-                reject(results, live, name, ValidationError(_("The price list is not valid."),
-                                                            errors=exc.normalized_messages()))
-                continue
+                data = svc.validate_price_list(ctx, data, pl, name_checked=True)
             except CRMError as exc:
                 reject(results, live, name, exc)
                 continue
@@ -184,14 +170,11 @@ def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, 
     if product is None:
         message = _("No product has the code '%(code)s'.", code=code) if code else _("Give the product's code.")
         return RowResult(i, "rejected", key=name, errors={"product_code": [message]})
-    errors: dict[str, list[Any]] = {}
     try:
-        price = _item_schema.load({"price": cell(row, "price")})["price"] if cell(row, "price") is not None else None
-    except SchemaError as exc:
-        return RowResult(i, "rejected", key=name, errors=exc.normalized_messages())
-    [(product_id, amount)] = svc.clean_items(ctx, [{"product_id": product.id, "price": price}], errors) or [(0, 0)]
-    if errors:
-        return RowResult(i, "rejected", key=name, errors={"price": [m for ms in errors.values() for m in ms]})
+        amount = svc.validate_price(ctx, product.id, cell(row, "price"))
+    except ValidationError as exc:
+        return RowResult(i, "rejected", key=name, errors=exc.errors)
+    product_id = product.id
     item = next((it for it in pl.items if it.product_id == product_id), None)
     if item is not None and item.price == amount:
         return RowResult(i, "unchanged", key=name)

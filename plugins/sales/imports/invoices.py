@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy import insert
 
 from crmcore.errors import CRMError, ValidationError
@@ -15,7 +14,6 @@ from crmcore.imports.driver import record
 from crmcore.runtime import ServiceContext
 
 from ..models import Invoice, Order, Payment
-from ..schemas import InvoiceSchema, PaymentSchema
 from ..services import orders as svc
 from .common import (by_key, cell, customer_id, customers_by_code, done, exists, owner_id, split, unknown_columns,
                      users_by_name)
@@ -27,8 +25,6 @@ AS_COLUMN = {"customer_id": "customer_code", "owner_id": "owner", "order_id": "o
              "invoice_id": "invoice_number"}
 INVOICE_VALUES = ("number", "customer_id", "order_id", "owner_id", "invoice_date", "due_date", "currency",
                   "amount_total", "amount_paid", "state", "source")
-_invoice_schema = InvoiceSchema()
-_payment_schema = PaymentSchema()
 
 
 def _columns(errors: dict[str, Any]) -> dict[str, Any]:
@@ -86,8 +82,7 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     raise exists(_("The invoice is not valid."))
                 if errors:
                     raise ValidationError(_("The invoice is not valid."), errors=errors)
-                data = svc.clean_invoice(ctx, _invoice_schema.load({k: v for k, v in data.items() if v is not None}),
-                                         invoice)
+                data = svc.validate_invoice(ctx, {k: v for k, v in data.items() if v is not None}, invoice)
                 if invoice is None:
                     invoice = svc.new_invoice(ctx, data)
                     data.setdefault("source", "import")
@@ -103,9 +98,6 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     if changes:
                         ctx.hook.crm_before_save(ctx=ctx, entity="invoice", obj=invoice, changes=changes,
                                                  created=False)
-            except SchemaError as exc:
-                results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.normalized_messages()))
-                continue
             except CRMError as exc:
                 results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.errors or {"row": [exc.message]}))
                 continue
@@ -152,20 +144,16 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     _("No invoice has the number '%(number)s'.", number=number) if number else
                     _("Say which invoice is paid.")]})
             svc.get_invoice(ctx, invoice.id)  # the invoice in the actor's scope
-            data = _payment_schema.load({k: cell(row, k) for k in ("paid_on", "amount", "currency", "reference")
-                                         if cell(row, k) is not None})
             earlier = svc.earlier_payment(invoice, reference, known.get(reference))
+            data = {k: cell(row, k) for k in ("paid_on", "amount", "currency", "reference") if cell(row, k) is not None}
+            clean = svc.validate_payment(ctx, invoice, {**data, "source": "import"}, recorded=earlier is not None)
             if earlier is not None:
-                if earlier.amount != data["amount"] or earlier.paid_on != data["paid_on"]:
+                if earlier.amount != clean["amount"] or earlier.paid_on != clean["paid_on"]:
                     raise ValidationError(_("The payment is not valid."), errors={"reference": [
                         _("Payment %(reference)s was recorded as %(amount)s on %(date)s; a payment is never changed.",
                           reference=reference, amount=earlier.amount, date=earlier.paid_on.isoformat())]})
                 results[i] = RowResult(i, "unchanged", earlier.id, reference)
                 continue
-            clean = svc.clean_payment(ctx, invoice, {**data, "source": "import"})
-        except SchemaError as exc:
-            results[i] = RowResult(i, "rejected", key=reference, errors=_columns(exc.normalized_messages()))
-            continue
         except CRMError as exc:
             results[i] = RowResult(i, "rejected", key=reference, errors=_columns(exc.errors or {"row": [exc.message]}))
             continue

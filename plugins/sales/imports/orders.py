@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +15,6 @@ from crmcore.imports.driver import record
 from crmcore.runtime import ServiceContext
 
 from ..models import Order, OrderLine
-from ..schemas import OrderSchema
 from ..services import orders as svc
 from .common import (by_key, cell, customer_id, customers_by_code, done, exists, group_rows, owner_id, products_by_code,
                      reject, split, unknown_columns, users_by_name)
@@ -28,7 +26,6 @@ COLUMNS = HEAD + LINE
 AS_COLUMN = {"customer_id": "customer_code", "owner_id": "owner"}
 ORDER_VALUES = ("number", "customer_id", "owner_id", "quote_id", "opportunity_id", "order_date", "currency", "status",
                 "total", "list_total", "source")
-SCHEMA = OrderSchema()
 LINE_VALUES = ("product_id", "description", "quantity", "list_price", "unit_price", "discount_percent", "line_total")
 
 
@@ -137,10 +134,8 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
                 continue
             clean = None
             try:
-                if live:  # the API's checks (lengths, ranges, types), then the service's rules
-                    clean = svc.clean_order(ctx, SCHEMA.load({k: v for k, v in data.items() if v is not None}), order)
-            except SchemaError as exc:
-                _spread(exc.normalized_messages(), line_rows, errors, own)
+                if live:  # the order's one validation (its schema, then the service's rules)
+                    clean = svc.validate_order(ctx, {k: v for k, v in data.items() if v is not None}, order)
             except ValidationError as exc:
                 _spread(exc.errors, line_rows, errors, own)
             except CRMError as exc:  # a customer outside the actor's scope

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from crmcore.i18n import _
+from crmcore.schemas.columns import text
 
-from .common import Currency, _str
+from ..models import Metric
+from ..services.metric_entities import ENTITIES
+from .common import Currency
+
+AGGREGATES = ("count", "sum", "avg")
+METRIC_NAME = _("Use letters, digits and '_' (at most 64).")
 
 
 class KpiArgs(Schema):
@@ -45,15 +52,18 @@ class MetricShareSchema(Schema):
 
 
 class MetricSchema(Schema):
+    """A custom metric: the one declaration of its fields' rules (lengths from the model)."""
+
     id = fields.Int(dump_only=True)
-    name = _str(64, required=True)
-    label = _str(120, required=True)
+    name = text(Metric.name, required=True, validators=[validate.Regexp(r"^\w+$", error=METRIC_NAME)],
+                error_messages={"required": METRIC_NAME}, metadata={"description": "letters, digits and _"})
+    label = text(Metric.label, required=True, error_messages={"required": _("A metric needs a label.")})
     description = fields.Str(allow_none=True)
-    entity = fields.Str(required=True)
+    entity = text(Metric.entity, required=True, choices=sorted(ENTITIES))
     conditions = fields.Dict(allow_none=True, metadata={
         "description": '{"field","op","value"} | {"all": [...]} | {"any": [...]} | {"not": {...}}'})
-    aggregate = fields.Str(required=True, validate=validate.OneOf(("count", "sum", "avg")))
-    field = fields.Str(allow_none=True, metadata={"description": "The number field to sum or average"})
+    aggregate = text(Metric.aggregate, choices=AGGREGATES, metadata={"description": "Default: count"})
+    field = text(Metric.field, blank_none=True, metadata={"description": "The number field to sum or average"})
     shares = fields.Method("_dump_shares", deserialize="_load_shares")
 
     def _dump_shares(self, obj: object) -> list[dict[str, int | None]]:

@@ -9,18 +9,20 @@ from sqlalchemy import func, or_, select
 from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.normalize import LIKE_ESCAPE, fold, like_terms, tidy
+from crmcore.normalize import LIKE_ESCAPE, fold, like_terms
 from crmcore.services.customers import check_version
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
-from ..models import SOURCES, PriceList, PriceListItem, Product
-from .common import as_date, one_of, raise_if
-from .money import clean_currency, parse_amount
+from ..models import PriceList, PriceListItem, Product
+from ..schemas.catalogue import PriceListItemSchema, PriceListSchema, ProductSchema
+from .common import INVALID
 
 PRODUCT_FIELDS = ("code", "name", "category", "unit", "list_price", "currency", "cost", "active", "source",
                   "description")
 PRICE_LIST_FIELDS = ("name", "currency", "valid_from", "valid_to", "active", "source")
+_PRODUCT, _PRICE_LIST, _ITEM = ProductSchema(), PriceListSchema(), PriceListItemSchema()
 
 
 def get_product(ctx: ServiceContext, product_id: int) -> Product:
@@ -48,32 +50,25 @@ def list_products(ctx: ServiceContext, *, q: str | None = None, category: str | 
     return list(items), int(total or 0)
 
 
-def clean_product(ctx: ServiceContext, data: dict[str, Any], existing: Product | None, *, codes_checked: bool = False
-                  ) -> dict[str, Any]:
-    """The one validation of a product (API, admin, ERP sync, importer): cleaned data or ``ValidationError``.
-    ``codes_checked``: the caller (a bulk import) made sure no other product has the code, for many at once."""
-    # the code is a key (folded); the name and other text are stored as given (the ERP's name stays the ERP's)
-    data = {k: ((fold(v) if k == "code" else tidy(v)) if isinstance(v, str) and k != "description" else v)
-            for k, v in data.items()}
-    errors: dict[str, list[str]] = {}
-    for key in ("code", "name"):
-        if (existing is None or key in data) and not data.get(key):
-            errors[key] = [_("This field cannot be empty.")]
-    if data.get("code") and not codes_checked:
-        other = ctx.session.scalar(select(Product).where(Product.code == data["code"]))
-        if other is not None and (existing is None or other.id != existing.id):
-            errors["code"] = [_("Code '%(code)s' is already used by product '%(name)s'.", code=data["code"],
-                                name=other.name)]
-    for key in ("list_price", "cost"):
-        if key in data:
-            data[key] = parse_amount(data[key], key, errors)
-    if "list_price" in data and data["list_price"] is None and "list_price" not in errors:
-        errors["list_price"] = [_("A product needs a list price (0 for free items).")]
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    if "source" in data:
-        one_of(data["source"], SOURCES, "source", errors)
-    raise_if(errors, "product")
+def validate_product(ctx: ServiceContext, data: dict[str, Any], existing: Product | None, *,
+                     codes_checked: bool = False) -> dict[str, Any]:
+    """A product's input checked and converted, the one validation every path shares (API, admin, ERP
+    sync, importer): ``ProductSchema`` (lengths from the model; all fields for a new product, those given
+    for ``existing``), the code folded as it is stored (``Ｐ-1`` is ``P-1``), then a code no other product
+    has. ``codes_checked``: the caller (a bulk import) made sure of that for many products at once."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        code = fold(values["code"]) if values.get("code") else None
+        if code and not codes_checked:
+            other = ctx.session.scalar(select(Product).where(Product.code == code))
+            if other is not None and (existing is None or other.id != existing.id):
+                errors["code"] = [_("Code '%(code)s' is already used by product '%(name)s'.", code=code,
+                                    name=other.name)]
+        return errors
+
+    data = load(_PRODUCT, data, partial=existing is not None, message=INVALID["product"], check=check)
+    if data.get("code"):
+        data["code"] = fold(data["code"])  # a key: folded; the name and other text are stored as given
     return data
 
 
@@ -89,7 +84,7 @@ def new_price_list(ctx: ServiceContext) -> PriceList:
 
 def create_product(ctx: ServiceContext, data: dict[str, Any]) -> Product:
     ctx.require("sales.product.write")
-    data = clean_product(ctx, data, None)
+    data = validate_product(ctx, data, None)
     with unit_of_work(ctx):
         product = new_product(ctx)
         changes = apply_changes(product, data, PRODUCT_FIELDS)
@@ -105,7 +100,7 @@ def update_product(ctx: ServiceContext, product_id: int, data: dict[str, Any], *
     product = get_product(ctx, product_id)
     ctx.require("sales.product.write")
     check_version(product, expected_version, if_match)
-    data = clean_product(ctx, data, product)
+    data = validate_product(ctx, data, product)
     with unit_of_work(ctx):
         changes = apply_changes(product, data, PRODUCT_FIELDS)
         if changes:
@@ -128,53 +123,55 @@ def list_price_lists(ctx: ServiceContext) -> list[PriceList]:
     return list(ctx.session.scalars(select(PriceList).order_by(PriceList.name)))
 
 
-def clean_items(ctx: ServiceContext, items: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[tuple[int, Decimal]]:
-    out: dict[int, Decimal] = {}
-    for i, item in enumerate(items or []):
-        pid = item.get("product_id")
-        if pid is None or ctx.session.get(Product, pid) is None:
-            errors.setdefault("items", []).append(_("Item %(n)s: product %(id)s does not exist.", n=i + 1, id=pid))
-            continue
-        price = parse_amount(item.get("price"), f"items.{i}.price", errors)
-        if price is None:
-            errors.setdefault("items", []).append(_("Item %(n)s: a price is required.", n=i + 1))
-            continue
-        out[pid] = price
-    return list(out.items())
-
-
-def clean_price_list(ctx: ServiceContext, data: dict[str, Any], pl: PriceList | None, *, name_checked: bool = False
-                     ) -> dict[str, Any]:
-    """The one validation of a price list (API, ERP sync, importer): cleaned data (``items`` as
-    ``[(product_id, price)]`` when given) or ``ValidationError``. ``name_checked``: the caller looked
-    the name up already (a bulk import, for many lists at once)."""
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    if pl is None or "name" in data:
-        data["name"] = tidy(data.get("name") or "")  # as given: the ERP's list is found again by its name
-        if not data["name"]:
-            errors["name"] = [_("A price list needs a name.")]
-        elif not name_checked:
-            other = ctx.session.scalar(select(PriceList).where(PriceList.name == data["name"]))
+def validate_price_list(ctx: ServiceContext, data: dict[str, Any], pl: PriceList | None, *,
+                        name_checked: bool = False) -> dict[str, Any]:
+    """A price list's input checked and converted, the one validation every path shares (API, ERP sync,
+    importer): ``PriceListSchema`` (with its ``items``; all fields for a new list, those given for
+    ``pl``), then a name no other list has (``name_checked``: the caller, a bulk import, looked the
+    names up already) and items of products that exist, each once. ``items`` come back as
+    ``[(product_id, price)]``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        name = values.get("name")
+        if name and not name_checked:
+            other = ctx.session.scalar(select(PriceList).where(PriceList.name == name))
             if other is not None and (pl is None or other.id != pl.id):
-                errors["name"] = [_("A price list named '%(name)s' exists.", name=data["name"])]
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    for key in ("valid_from", "valid_to"):
-        if key in data:
-            data[key] = as_date(data[key], key, errors)
-    items = clean_items(ctx, data["items"], errors) if "items" in data else None
-    raise_if(errors, "price list")
-    if items is not None:
-        data["items"] = items
+                errors["name"] = [_("A price list named '%(name)s' exists.", name=name)]
+        item_errors = _check_items(ctx, values.get("items") or [])
+        if item_errors:
+            errors["items"] = item_errors
+        return errors
+
+    data = load(_PRICE_LIST, data, partial=pl is not None, message=INVALID["price list"], check=check)
+    if data.get("items") is not None:
+        data["items"] = list({item["product_id"]: item["price"] for item in data["items"]}.items())
     return data
+
+
+def _check_items(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[Any]:
+    """The products of a price list's items that do not exist (products are read with ``session.get``:
+    a caller that loaded them already costs no query)."""
+    return [_("Item %(n)s: product %(id)s does not exist.", n=i + 1, id=item["product_id"])
+            for i, item in enumerate(items)
+            if "product_id" in item and ctx.session.get(Product, item["product_id"]) is None]
+
+
+def validate_price(ctx: ServiceContext, product_id: Any, price: Any) -> Decimal:
+    """One price of a price list (``set_price``, the importer): the item's rules of ``PriceListSchema``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        missing = _check_items(ctx, [values])
+        return {"product_id": missing} if missing else {}
+
+    item = load(_ITEM, {"product_id": product_id, "price": price}, partial=False, message=INVALID["price list"],
+                check=check)
+    return Decimal(item["price"])
 
 
 def save_price_list(ctx: ServiceContext, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:
     """Create a price list or change one; ``items`` (``[{product_id, price}]``), when given, replace all."""
     ctx.require("sales.product.write")
     pl = get_price_list(ctx, price_list_id) if price_list_id is not None else None
-    data = clean_price_list(ctx, data, pl)
+    data = validate_price_list(ctx, data, pl)
     items = data.pop("items", None)
     with unit_of_work(ctx):
         created = pl is None
@@ -202,9 +199,7 @@ def set_price(ctx: ServiceContext, price_list_id: int, product_id: int, price: A
     ``updated`` or ``unchanged``."""
     ctx.require("sales.product.write")
     pl = get_price_list(ctx, price_list_id)
-    errors: dict[str, list[str]] = {}
-    [(product_id, amount)] = clean_items(ctx, [{"product_id": product_id, "price": price}], errors) or [(None, None)]
-    raise_if(errors, "price list")
+    amount = validate_price(ctx, product_id, price)
     with unit_of_work(ctx):
         item = ctx.session.scalar(select(PriceListItem).where(PriceListItem.price_list_id == pl.id,
                                                               PriceListItem.product_id == product_id))

@@ -1,4 +1,4 @@
-"""Input cleaning shared by the sales services: dates, times, owners, customers, contacts; document numbers."""
+"""Checks shared by the sales services' validations: times, owners, contacts, choices; document numbers."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,20 +10,6 @@ from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.models import Contact, User
 from crmcore.runtime import ServiceContext
-
-
-def as_date(value: Any, field: str, errors: dict[str, list[str]]) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        errors.setdefault(field, []).append(_("Use a date like 2026-03-31."))
-        return None
 
 
 def as_time(value: Any, field: str, errors: dict[str, list[str]]) -> dt.datetime | None:

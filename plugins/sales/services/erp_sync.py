@@ -16,11 +16,14 @@ from crmcore.models import Customer
 from crmcore.normalize import fold
 from crmcore.runtime import ServiceContext
 
-from ..models import Invoice, Order, Payment, PriceList, Product
+from crmcore.schemas.columns import length_of
+
+from ..models import Invoice, Order, OrderLine, Payment, PriceList, Product
 from . import catalog, orders
 
 ORDER_STATES = {"draft": "draft", "quotation": "draft", "confirmed": "confirmed", "done": "delivered",
                 "cancelled": "cancelled"}
+DESCRIPTION_MAX = length_of(OrderLine.description)
 
 
 def apply_record(ctx: ServiceContext, stream: str, record: Any, sync: Any) -> tuple[str, int, str] | None:
@@ -103,8 +106,9 @@ def _order(ctx: ServiceContext, record: Any, sync: Any) -> tuple[str, int, str]:
         product_id = sync.resolve("product", item.product_ref) if item.product_ref else None
         if item.product_ref and product_id is None:
             raise sync.skip(f"product {item.product_ref} of order {record.number} is not synced yet")
-        lines.append({"product_id": product_id, "description": item.description, "quantity": item.quantity,
-                      "unit_price": item.unit_price, "line_total": item.line_total})
+        # the ERP's text, cut to the column as before (the ERP owns it: a long one is no reason to skip the order)
+        lines.append({"product_id": product_id, "description": (item.description or "")[:DESCRIPTION_MAX] or None,
+                      "quantity": item.quantity, "unit_price": item.unit_price, "line_total": item.line_total})
     number = existing.number if existing is not None else _number(ctx, Order, record.number, None, sync)
     data = {"number": number, "customer_id": customer_id, "order_date": record.order_date,
             "status": ORDER_STATES.get(record.state, "confirmed"), "lines": lines}

@@ -7,38 +7,41 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crmcore.events import record_change
-from crmcore.i18n import _
 from crmcore.services.customers import live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
-from ..models import Expense
+from ..models import EXPENSE_CATEGORIES, Expense
+from ..schemas.activities import ExpenseSchema
 from . import access
-from .common import as_date, check_user, raise_if
-from .money import clean_currency, parse_amount
+from .common import INVALID, check_user
 
 FIELDS = ("owner_id", "customer_id", "opportunity_id", "activity_id", "spent_on", "category", "amount", "currency",
           "description")
-CATEGORIES = ("travel", "entertainment", "samples", "gifts", "marketing", "other")
+CATEGORIES = EXPENSE_CATEGORIES
+_SCHEMA = ExpenseSchema()
+
+
+def validate_expense(ctx: ServiceContext, data: dict[str, Any], existing: Expense | None = None) -> dict[str, Any]:
+    """An expense's input checked and converted, the one validation of an expense: ``ExpenseSchema``
+    (lengths and categories from the model), then an owner that exists. Empty: spent today, ``other``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        return errors
+
+    data = load(_SCHEMA, data, partial=existing is not None, message=INVALID["expense"], check=check)
+    if existing is None:
+        data["spent_on"] = data.get("spent_on") or dt.date.today()
+        data["category"] = data.get("category") or "other"
+    return data
 
 
 def record_expense(ctx: ServiceContext, data: dict[str, Any]) -> Expense:
     """Record an expense; the owner defaults to the actor (a rep records their own)."""
     ctx.require("sales.expense.write")
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    data["amount"] = parse_amount(data.get("amount"), "amount", errors)
-    if data["amount"] is None and "amount" not in errors:
-        errors["amount"] = [_("Required.")]
-    data["spent_on"] = as_date(data.get("spent_on"), "spent_on", errors) or (None if "spent_on" in errors
-                                                                             else dt.date.today())
-    data["category"] = data.get("category") or "other"
-    if data["category"] not in CATEGORIES:
-        errors["category"] = [_("Must be one of: %(choices)s.", choices=", ".join(CATEGORIES))]
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    raise_if(errors, "expense")
+    data = validate_expense(ctx, data)
     if data.get("customer_id") is not None:
         live_customer(ctx, data["customer_id"])
     if "owner_id" not in data and ctx.actor is not None:

@@ -14,57 +14,57 @@ from crmcore.i18n import _
 from crmcore.models import Role, User
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
 from ..models import Metric, MetricShare
 from . import access, money
+from ..schemas.kpis import MetricSchema
 from .metric_entities import AGGREGATABLE, ENTITIES
 from .periods import Period
 from .subjects import Subject
 
-AGGREGATES = ("count", "sum", "avg")
+_SCHEMA = MetricSchema()
 FIELDS = ("name", "label", "description", "entity", "conditions", "aggregate", "field")
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Metric | None) -> dict[str, Any]:
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    merged = {k: data.get(k, getattr(existing, k) if existing else None) for k in FIELDS}
-    name = merged["name"]
-    if not isinstance(name, str) or not name.strip() or len(name) > 64 or not name.replace("_", "").isalnum():
-        errors["name"] = [_("Use letters, digits and '_' (at most 64).")]
-    else:
-        other = ctx.session.scalar(select(Metric).where(Metric.name == name))
-        if other is not None and (existing is None or other.id != existing.id):
-            errors["name"] = [_("A metric named '%(name)s' exists.", name=name)]
-    if not (merged["label"] or "").strip():
-        errors["label"] = [_("A metric needs a label.")]
-    spec = ENTITIES.get(merged["entity"])
-    if spec is None:
-        errors["entity"] = [_("Use one of: %(choices)s.", choices=", ".join(sorted(ENTITIES)))]
-    if merged["aggregate"] not in AGGREGATES:
-        errors["aggregate"] = [_("Use one of: %(choices)s.", choices=", ".join(AGGREGATES))]
-    elif spec is not None and merged["aggregate"] != "count":
-        kind = spec.fields.get(merged["field"] or "")
-        if kind not in AGGREGATABLE:
-            numeric = sorted(f for f, k in spec.fields.items() if k in AGGREGATABLE)
-            errors["field"] = [_("To %(aggregate)s choose a number field of %(entity)s: %(fields)s.",
-                                 aggregate=merged["aggregate"], entity=spec.name, fields=", ".join(numeric))]
-    elif merged["aggregate"] == "count" and merged["field"]:
-        data["field"] = None
-    if spec is not None:
-        try:
-            compile_sql(merged["conditions"], spec.condition_fields())
-        except ConditionError as exc:
-            errors.update(exc.errors)
-    if errors:
-        raise ValidationError(_("The metric is not valid."), errors=errors)
+def validate_metric(ctx: ServiceContext, data: dict[str, Any], existing: Metric | None) -> dict[str, Any]:
+    """A metric's input checked and converted, the one validation of a metric (API, admin): ``MetricSchema``
+    (lengths from the model, the entities and aggregates there are; all fields for a new metric, those
+    given for ``existing``), then a name no other metric has, a number field to sum or average, and
+    conditions the entity's fields can answer. A count has no field."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        merged = {k: values.get(k, getattr(existing, k) if existing else None) for k in FIELDS}
+        if values.get("name"):
+            other = ctx.session.scalar(select(Metric).where(Metric.name == values["name"]))
+            if other is not None and (existing is None or other.id != existing.id):
+                errors["name"] = [_("A metric named '%(name)s' exists.", name=values["name"])]
+        spec = ENTITIES.get(merged["entity"])
+        aggregate = merged["aggregate"] or "count"
+        if spec is not None and aggregate != "count":
+            kind = spec.fields.get(merged["field"] or "")
+            if kind not in AGGREGATABLE:
+                numeric = sorted(f for f, k in spec.fields.items() if k in AGGREGATABLE)
+                errors["field"] = [_("To %(aggregate)s choose a number field of %(entity)s: %(fields)s.",
+                                     aggregate=aggregate, entity=spec.name, fields=", ".join(numeric))]
+        if spec is not None and ("conditions" in values or "entity" in values):
+            try:
+                compile_sql(merged["conditions"], spec.condition_fields())
+            except ConditionError as exc:
+                errors.update(exc.errors)
+        return errors
+
+    data = load(_SCHEMA, data, partial=existing is not None, message=_("The metric is not valid."), check=check)
+    aggregate = data.get("aggregate", existing.aggregate if existing else None) or "count"
+    if aggregate == "count" and data.get("field", existing.field if existing else None):
+        data["field"] = None  # a count has no field
     return data
 
 
 def create_metric(ctx: ServiceContext, data: dict[str, Any]) -> Metric:
     ctx.require("sales.metric.manage")
     shares = data.get("shares")
-    data = _clean(ctx, data, None)
+    data = validate_metric(ctx, data, None)
     with unit_of_work(ctx):
         metric = Metric(created_by_id=getattr(ctx.actor, "id", None), aggregate="count")
         changes = apply_changes(metric, data, FIELDS)
@@ -80,7 +80,7 @@ def update_metric(ctx: ServiceContext, metric_id: int, data: dict[str, Any]) -> 
     ctx.require("sales.metric.manage")
     metric = _get(ctx, metric_id)
     shares = data.get("shares")
-    data = _clean(ctx, data, metric)
+    data = validate_metric(ctx, data, metric)
     with unit_of_work(ctx):
         changes = apply_changes(metric, data, FIELDS)
         if changes:

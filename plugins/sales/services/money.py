@@ -15,11 +15,14 @@ from sqlalchemy import Numeric, case, literal, select, type_coerce
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
 from ..models import ExchangeRate
+from ..schemas.activities import RateSchema
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+_RATE = RateSchema()
 
 
 def cents(value: Any) -> Decimal:
@@ -41,16 +44,6 @@ def parse_amount(value: Any, field: str, errors: dict[str, list[str]], *, allow_
                                             _("Must be a number."))
         return None
     return amount.quantize(Decimal(places), rounding=ROUND_HALF_UP)
-
-
-def clean_currency(value: Any, field: str, errors: dict[str, list[str]]) -> str | None:
-    if value is None:
-        return None
-    cur = str(value).strip().upper()
-    if len(cur) != 3 or not cur.isalpha():
-        errors.setdefault(field, []).append(_("Use a three-letter ISO 4217 code such as CNY or USD."))
-        return None
-    return cur
 
 
 def base_currency(ctx: ServiceContext) -> str:
@@ -90,22 +83,26 @@ def unconvertible(ctx: ServiceContext, currency_col: Any, target: str) -> Any:
     return (currency_col != target) & (currency_col != base) & currency_col.not_in(known)
 
 
+def validate_rate(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+    """An exchange rate checked and converted, its one validation: ``RateSchema`` (a three-letter code, a
+    rate more than zero), then a currency other than the base one (whose rate is always 1)."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        if values.get("currency") == base_currency(ctx):
+            return {"currency": [_("%(currency)s is the base currency; its rate is always 1.",
+                                   currency=values["currency"])]}
+        return {}
+
+    return load(_RATE, data, partial=False, message=_("The exchange rate is not valid."), check=check)
+
+
 def set_rate(ctx: ServiceContext, currency: str, rate: Any) -> ExchangeRate:
     """Set the rate of ``currency`` in units of the base currency."""
     from crmcore.events import record_change
     from crmcore.services.unit import unit_of_work
 
     ctx.require("sales.rate.manage")
-    errors: dict[str, list[str]] = {}
-    cur = clean_currency(currency, "currency", errors)
-    value = parse_amount(rate, "rate", errors, places="0.00000001")
-    if value is not None and value <= 0:
-        errors.setdefault("rate", []).append(_("Must be greater than zero."))
-    if cur == base_currency(ctx):
-        errors.setdefault("currency", []).append(_("%(currency)s is the base currency; its rate is always 1.",
-                                                   currency=cur))
-    if errors:
-        raise ValidationError(_("The exchange rate is not valid."), errors=errors)
+    data = validate_rate(ctx, {"currency": currency, "rate": rate})
+    cur, value = data["currency"], data["rate"]
     with unit_of_work(ctx):
         row = ctx.session.scalar(select(ExchangeRate).where(ExchangeRate.currency == cur))
         before = row.rate if row else None

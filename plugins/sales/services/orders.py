@@ -21,16 +21,19 @@ from crmcore.services import listing
 from crmcore.services.customers import get_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
-from ..models import INVOICE_STATES, ORDER_STATUSES, SOURCES, Invoice, Order, OrderLine, Payment, Product
+from ..models import Invoice, Order, OrderLine, Payment, Product
 from . import access
-from .common import as_date, check_user, new_number, one_of, raise_if
-from .money import ZERO, cents, clean_currency, parse_amount
+from ..schemas.orders import InvoiceSchema, OrderSchema, PaymentSchema
+from .common import INVALID, check_user, new_number
+from .money import ZERO, cents
 
 ORDER_FIELDS = ("number", "customer_id", "owner_id", "opportunity_id", "order_date", "currency", "status", "source")
 INVOICE_FIELDS = ("number", "customer_id", "order_id", "owner_id", "invoice_date", "due_date", "currency",
                   "amount_total", "source")
 HUNDRED = Decimal(100)
+_ORDER, _INVOICE, _PAYMENT = OrderSchema(), InvoiceSchema(), PaymentSchema()
 
 
 def _scope(ctx: ServiceContext, stmt: Any, model: Any) -> Any:
@@ -80,30 +83,29 @@ def list_orders(ctx: ServiceContext, *, customer_id: int | None = None, status: 
     return listing.list_page(ctx, stmt, name="sales.orders", keys=keys, cursor=cursor, page=page, page_size=page_size)
 
 
-def _order_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]], errors: dict[str, list[str]]) -> list[OrderLine]:
+def _order_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]]) -> list[OrderLine]:
+    """Order lines of validated input: the total, unless given, is quantity x unit price less the discount;
+    the description, unless given, the product's name."""
     lines = []
-    for i, raw in enumerate(raw_lines):
-        where = f"lines.{i}"
+    for raw in raw_lines:
         product = ctx.session.get(Product, raw["product_id"]) if raw.get("product_id") is not None else None
-        if raw.get("product_id") is not None and product is None:
-            errors.setdefault(where, []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
-            continue
-        qty = parse_amount(raw.get("quantity", 1), f"{where}.quantity", errors, places="0.001")
-        unit_price = parse_amount(raw.get("unit_price"), f"{where}.unit_price", errors)
-        list_price = parse_amount(raw.get("list_price"), f"{where}.list_price", errors)
-        discount = parse_amount(raw.get("discount_percent") or 0, f"{where}.discount_percent", errors) or ZERO
-        if unit_price is None:
-            errors.setdefault(f"{where}.unit_price", []).append(_("Required."))
-        if qty is None or unit_price is None:
-            continue
-        total = parse_amount(raw.get("line_total"), f"{where}.line_total", errors)
+        qty, unit_price, discount = raw["quantity"], raw["unit_price"], raw.get("discount_percent") or ZERO
+        total = raw.get("line_total")
         if total is None:
             total = cents(qty * unit_price * (HUNDRED - discount) / HUNDRED)
-        description = (raw.get("description") or (product.name if product else "") or "").strip() or "-"
-        lines.append(OrderLine(product_id=product.id if product else None, description=description[:255],
-                               quantity=qty, unit_price=unit_price, list_price=list_price,
+        description = raw.get("description") or (product.name if product else "") or "-"
+        lines.append(OrderLine(product_id=product.id if product else None, description=description,
+                               quantity=qty, unit_price=unit_price, list_price=raw.get("list_price"),
                                discount_percent=discount, line_total=total))
     return lines
+
+
+def check_products(ctx: ServiceContext, raw_lines: Any, errors: dict[str, list[Any]]) -> None:
+    """``lines.<n>``: a line's product that does not exist (read with ``session.get``: a caller that
+    loaded the products already, a bulk import, costs no query)."""
+    for i, raw in enumerate(raw_lines or []):
+        if raw.get("product_id") is not None and ctx.session.get(Product, raw["product_id"]) is None:
+            errors.setdefault(f"lines.{i}", []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
 
 
 def _line_values(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
@@ -113,7 +115,7 @@ def _line_values(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
 
 @dataclass
 class CleanOrder:
-    """An order's input after its validation (:func:`clean_order`): what :func:`apply_order` writes."""
+    """An order's input after its validation (:func:`validate_order`): what :func:`apply_order` writes."""
 
     data: dict[str, Any]
     lines: list[OrderLine] | None
@@ -125,36 +127,23 @@ class CleanOrder:
 CLOSED_STATUSES = ("cancelled",)
 
 
-def clean_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | None) -> CleanOrder:
-    """The one validation of an order (``record_order``, the importer): raises ``ValidationError``
-    with every problem, or ``PermissionDenied`` for a customer outside the actor's scope. Products,
-    customers and users are read with ``session.get``, so a caller that loaded them already (a bulk
-    import) costs no query per order."""
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    if not (data.get("number") or "").strip():
-        errors["number"] = [_("An order needs a number.")]
-    customer = None
-    if data.get("customer_id") is None and existing is None:
-        errors["customer_id"] = [_("Say which customer ordered.")]
-    elif data.get("customer_id") is not None:  # a deleted or merged-away customer takes no orders (422)
-        customer = live_customer(ctx, data["customer_id"])
-    if "order_date" in data or existing is None:
-        data["order_date"] = as_date(data.get("order_date"), "order_date", errors)
-        if data["order_date"] is None and "order_date" not in errors:
-            errors["order_date"] = [_("An order needs a date.")]
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    if "status" in data:
-        one_of(data["status"], ORDER_STATUSES, "status", errors)
-    if "source" in data:
-        one_of(data["source"], SOURCES, "source", errors)
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    lines = _order_lines(ctx, data.get("lines") or [], errors) if "lines" in data else None
-    total = parse_amount(data.get("total"), "total", errors) if data.get("total") is not None else None
-    raise_if(errors, "order")
+def validate_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | None) -> CleanOrder:
+    """An order's input checked and converted, the one validation every path shares (API, ERP sync,
+    importer): ``OrderSchema`` with its lines (lengths and choices from the model; all fields for a new
+    order, those given for ``existing``), then products and an owner that exist and a live customer in
+    the actor's scope (``PermissionDenied`` otherwise). Products, customers and users are read with
+    ``session.get``, so a caller that loaded them already (a bulk import) costs no query per order."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        check_products(ctx, values.get("lines"), errors)
+        return errors
+
+    data = load(_ORDER, data, partial=existing is not None, message=INVALID["order"], check=check)
+    customer = live_customer(ctx, data["customer_id"]) if data.get("customer_id") is not None else None
+    lines = _order_lines(ctx, data["lines"]) if "lines" in data else None
     _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
-    return CleanOrder(data, lines, total, customer)
+    return CleanOrder(data, lines, data.get("total"), customer)
 
 
 def new_order(ctx: ServiceContext, clean: CleanOrder) -> Order:
@@ -194,7 +183,7 @@ def apply_order(order: Order, clean: CleanOrder, created: bool) -> dict[str, lis
         order.list_total = cents(sum((ln.quantity * ln.list_price for ln in known), ZERO)) \
             if lines and len(known) == len(lines) else None
     if data.get("list_total") is not None:
-        order.list_total = parse_amount(data["list_total"], "list_total", {})
+        order.list_total = data["list_total"]
     if total is not None and total != order.total:
         changes["total"] = [order.total, total]
         order.total = total
@@ -213,7 +202,7 @@ def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
     number = data.get("number")
     existing = ctx.session.scalar(select(Order).where(Order.number == number)) \
         if isinstance(number, str) and number.strip() else None
-    clean = clean_order(ctx, data, existing)
+    clean = validate_order(ctx, data, existing)
     with unit_of_work(ctx):
         created = existing is None
         order = existing or new_order(ctx, clean)
@@ -285,35 +274,20 @@ def _state(invoice: Invoice, requested: str | None) -> str:
     return "partial" if invoice.amount_paid > 0 else "open"
 
 
-def clean_invoice(ctx: ServiceContext, data: dict[str, Any], existing: Invoice | None) -> dict[str, Any]:
-    """The one validation of an invoice (``record_invoice``, the importer): the cleaned data, or
-    ``ValidationError`` with every problem (``PermissionDenied`` for a customer out of scope)."""
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    if not (data.get("number") or "").strip():
-        errors["number"] = [_("An invoice needs a number.")]
-    creating = existing is None
-    if creating and data.get("customer_id") is None:
-        errors["customer_id"] = [_("Say which customer is invoiced.")]
-    elif data.get("customer_id") is not None:  # a deleted or merged-away customer takes no invoices (422)
+def validate_invoice(ctx: ServiceContext, data: dict[str, Any], existing: Invoice | None) -> dict[str, Any]:
+    """An invoice's input checked and converted, the one validation every path shares (API, ERP sync,
+    importer): ``InvoiceSchema`` (all fields for a new invoice, those given for ``existing``), then an
+    order and an owner that exist and a live customer in the actor's scope (``PermissionDenied``)."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if values.get("order_id") is not None and ctx.session.get(Order, values["order_id"]) is None:
+            errors["order_id"] = [_("Order %(id)s does not exist.", id=values["order_id"])]
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        return errors
+
+    data = load(_INVOICE, data, partial=existing is not None, message=INVALID["invoice"], check=check)
+    if data.get("customer_id") is not None:  # a deleted or merged-away customer takes no invoices (422)
         live_customer(ctx, data["customer_id"])
-    if data.get("order_id") is not None and ctx.session.get(Order, data["order_id"]) is None:
-        errors["order_id"] = [_("Order %(id)s does not exist.", id=data["order_id"])]
-    for key in ("invoice_date", "due_date"):
-        if key in data or creating:
-            data[key] = as_date(data.get(key), key, errors)
-            if data[key] is None and key not in errors:
-                errors[key] = [_("Required.")]
-    if "amount_total" in data or creating:
-        data["amount_total"] = parse_amount(data.get("amount_total"), "amount_total", errors)
-        if data["amount_total"] is None and "amount_total" not in errors:
-            errors["amount_total"] = [_("Required.")]
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    if data.get("state") is not None:
-        one_of(data["state"], INVOICE_STATES, "state", errors)
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    raise_if(errors, "invoice")
     _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
     return data
 
@@ -347,7 +321,7 @@ def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
     number = data.get("number")
     existing = ctx.session.scalar(select(Invoice).where(Invoice.number == number)) \
         if isinstance(number, str) and number.strip() else None
-    data = clean_invoice(ctx, data, existing)
+    data = validate_invoice(ctx, data, existing)
     creating = existing is None
     with unit_of_work(ctx):
         invoice = existing or new_invoice(ctx, data)
@@ -364,28 +338,24 @@ def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
     return invoice
 
 
-def clean_payment(ctx: ServiceContext, invoice: Invoice, data: dict[str, Any]) -> dict[str, Any]:
-    """The one validation of a payment of ``invoice`` (``record_payment``, the importer): amount,
-    date, reference and currency (the invoice's), or ``ValidationError``; a draft or cancelled
-    invoice cannot be paid."""
-    errors: dict[str, list[str]] = {}
-    amount = parse_amount(data.get("amount"), "amount", errors)
-    if amount is None and "amount" not in errors:
-        errors["amount"] = [_("Required.")]
-    elif amount is not None and amount <= 0:
-        errors["amount"] = [_("Must be more than zero.")]
-    paid_on = as_date(data.get("paid_on"), "paid_on", errors)
-    if paid_on is None and "paid_on" not in errors:
-        errors["paid_on"] = [_("Required.")]
-    currency = clean_currency(data.get("currency") or invoice.currency, "currency", errors)
-    if currency and currency != invoice.currency:
-        errors["currency"] = [_("The invoice is in %(currency)s; record the payment in that currency.",
-                                 currency=invoice.currency)]
-    if invoice.state in ("draft", "cancelled"):
-        errors["invoice_id"] = [_("The invoice is %(state)s; it cannot be paid.", state=invoice.state)]
-    raise_if(errors, "payment")
-    return {"amount": amount, "paid_on": paid_on, "currency": currency,
-            "reference": (data.get("reference") or "").strip() or None, "source": data.get("source") or "crm"}
+def validate_payment(ctx: ServiceContext, invoice: Invoice, data: dict[str, Any], *,
+                     recorded: bool = False) -> dict[str, Any]:
+    """A payment of ``invoice`` checked and converted, the one validation every path shares (API, ERP
+    sync, importer): ``PaymentSchema``, then the invoice's currency (the default) and an invoice that
+    can be paid (not a draft, not cancelled), unless the payment is ``recorded`` already (its reference
+    is known: it is only compared with the one recorded)."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if values.get("currency") and values["currency"] != invoice.currency:
+            errors["currency"] = [_("The invoice is in %(currency)s; record the payment in that currency.",
+                                    currency=invoice.currency)]
+        if invoice.state in ("draft", "cancelled") and not recorded:
+            errors["invoice_id"] = [_("The invoice is %(state)s; it cannot be paid.", state=invoice.state)]
+        return errors
+
+    data = load(_PAYMENT, data, partial=False, message=INVALID["payment"], check=check)
+    return {"amount": data["amount"], "paid_on": data["paid_on"], "currency": data.get("currency") or invoice.currency,
+            "reference": data.get("reference"), "source": data.get("source") or "crm"}
 
 
 def earlier_payment(invoice: Invoice, reference: str | None, earlier: Payment | None) -> Payment | None:
@@ -411,13 +381,14 @@ def record_payment(ctx: ServiceContext, invoice_id: int, data: dict[str, Any]) -
     """Record a (possibly partial) payment of an invoice; a known ``reference`` returns the earlier one."""
     ctx.require("sales.order.write")
     invoice = get_invoice(ctx, invoice_id)
-    reference = (data.get("reference") or "").strip() or None
+    given = data.get("reference")
+    reference = given.strip() or None if isinstance(given, str) else None
     if reference:
         earlier = earlier_payment(invoice, reference,
                                   ctx.session.scalar(select(Payment).where(Payment.reference == reference)))
         if earlier is not None:
             return earlier
-    clean = clean_payment(ctx, invoice, data)
+    clean = validate_payment(ctx, invoice, data)
     with unit_of_work(ctx):
         payment = Payment(invoice_id=invoice.id, **clean)
         ctx.session.add(payment)

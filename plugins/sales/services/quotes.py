@@ -27,13 +27,15 @@ from crmcore.services import approvals
 from crmcore.services.customers import check_version, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
 from ..models import PriceList, Product, Quote, QuoteLine
 from . import access
 from .catalog import price_of
-from .common import as_date, check_user, new_number, raise_if
-from .money import ZERO, cents, clean_currency, parse_amount
-from .orders import create_order_from_quote
+from ..schemas.orders import QuoteSchema
+from .common import INVALID, check_user, new_number, raise_if
+from .money import ZERO, cents
+from .orders import check_products, create_order_from_quote
 
 HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",
                  "discount_percent", "notes")
@@ -41,6 +43,7 @@ EDITABLE = ("draft", "rejected", "approved", "pending_approval")
 ORDERABLE = ("approved", "sent", "accepted")
 HUNDRED = Decimal(100)
 PCT = Decimal("0.01")
+_SCHEMA = QuoteSchema()
 
 
 def get_quote(ctx: ServiceContext, quote_id: int, *, permission: str = "sales.quote.read") -> Quote:
@@ -67,31 +70,18 @@ def list_quotes(ctx: ServiceContext, *, customer_id: int | None = None, opportun
     return list(items), int(total or 0)
 
 
-def _percent(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal:
-    pct = parse_amount(value if value is not None else 0, field, errors)
-    if pct is not None and pct > HUNDRED:
-        errors.setdefault(field, []).append(_("A discount is at most 100 percent."))
-    return pct if pct is not None else ZERO
-
-
 def _build_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]], currency: str, price_list: PriceList | None,
                  errors: dict[str, list[str]]) -> list[QuoteLine]:
+    """Quote lines of validated input: the price of each (the list price unless given, from the price list
+    when it has the product), in the quote's currency, and its total."""
     lines = []
     for i, raw in enumerate(raw_lines):
         where = f"lines.{i}"
-        product = None
-        if raw.get("product_id") is not None:
-            product = ctx.session.get(Product, raw["product_id"])
-            if product is None:
-                errors.setdefault(where, []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
-                continue
-        description = (raw.get("description") or (product.name if product else "")).strip()
+        product = ctx.session.get(Product, raw["product_id"]) if raw.get("product_id") is not None else None
+        description = raw.get("description") or (product.name if product else "")
         if not description:
             errors.setdefault(where, []).append(_("A line without a product needs a description."))
-        qty = parse_amount(raw.get("quantity", 1), f"{where}.quantity", errors, places="0.001")
-        if qty is not None and qty <= 0:
-            errors.setdefault(f"{where}.quantity", []).append(_("Must be more than zero."))
-        unit_price = parse_amount(raw.get("unit_price"), f"{where}.unit_price", errors)
+        qty, unit_price = raw["quantity"], raw.get("unit_price")
         list_price = None
         if product is not None:
             list_price, list_currency = price_of(ctx, product, price_list)
@@ -107,11 +97,9 @@ def _build_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]], currency:
             unit_price = list_price
         if list_price is None:
             list_price = unit_price
-        discount = _percent(raw.get("discount_percent"), f"{where}.discount_percent", errors)
-        if qty is None or qty <= 0:
-            continue
+        discount = raw.get("discount_percent") or ZERO
         total = cents(qty * unit_price * (HUNDRED - discount) / HUNDRED)
-        lines.append(QuoteLine(position=i, product_id=product.id if product else None, description=description[:255],
+        lines.append(QuoteLine(position=i, product_id=product.id if product else None, description=description,
                                quantity=qty, list_price=list_price, unit_price=unit_price, discount_percent=discount,
                                line_total=total))
     return lines
@@ -141,28 +129,32 @@ def _discount_pct(actual: Decimal, listed: Decimal) -> Decimal:
     return max(ZERO, ((1 - Decimal(actual) / Decimal(listed)) * HUNDRED).quantize(PCT, rounding=ROUND_HALF_UP))
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any], existing: Quote | None) -> tuple[dict[str, Any], PriceList | None]:
-    data = dict(data)
-    errors: dict[str, list[str]] = {}
-    if existing is None and data.get("customer_id") is None:
-        errors["customer_id"] = [_("Say which customer the quote is for.")]
-    if existing is not None and data.get("customer_id", existing.customer_id) != existing.customer_id:
-        errors["customer_id"] = [_("A quote cannot move to another customer.")]
-    if "currency" in data:
-        data["currency"] = clean_currency(data["currency"], "currency", errors)
-    if "valid_until" in data:
-        data["valid_until"] = as_date(data["valid_until"], "valid_until", errors)
-    if "discount_percent" in data:
-        data["discount_percent"] = _percent(data["discount_percent"], "discount_percent", errors)
-    check_user(ctx, data.get("owner_id"), "owner_id", errors)
-    price_list = None
+def validate_quote(ctx: ServiceContext, data: dict[str, Any], existing: Quote | None) -> dict[str, Any]:
+    """A quote's input checked and converted, the one validation of a quote: ``QuoteSchema`` with its lines
+    (all fields for a new quote, those given for ``existing``), then a customer that stays the same, an
+    owner, a price list and the lines' products that exist. An empty overall discount is 0. Prices and
+    totals are the service's (:func:`create_quote`, :func:`update_quote`)."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if existing is not None and "customer_id" in values and values["customer_id"] != existing.customer_id:
+            errors["customer_id"] = [_("A quote cannot move to another customer.")]
+        check_user(ctx, values.get("owner_id"), "owner_id", errors)
+        if values.get("price_list_id") is not None and ctx.session.get(PriceList, values["price_list_id"]) is None:
+            errors["price_list_id"] = [_("Price list %(id)s does not exist.", id=values["price_list_id"])]
+        check_products(ctx, values.get("lines"), errors)
+        return errors
+
+    data = load(_SCHEMA, data, partial=existing is not None, message=INVALID["quote"], check=check)
+    if "discount_percent" in data and data["discount_percent"] is None:
+        data["discount_percent"] = ZERO
+    if "currency" in data and data["currency"] is None:
+        data.pop("currency")  # empty: the price list's or the customer's (new), else the quote's
+    return data
+
+
+def _price_list(ctx: ServiceContext, data: dict[str, Any], existing: Quote | None) -> PriceList | None:
     pl_id = data.get("price_list_id", existing.price_list_id if existing else None)
-    if pl_id is not None:
-        price_list = ctx.session.get(PriceList, pl_id)
-        if price_list is None:
-            errors["price_list_id"] = [_("Price list %(id)s does not exist.", id=pl_id)]
-    raise_if(errors, "quote")
-    return data, price_list
+    return ctx.session.get(PriceList, pl_id) if pl_id is not None else None
 
 
 def _check_opportunity(ctx: ServiceContext, quote: Quote) -> None:
@@ -180,7 +172,8 @@ def create_quote(ctx: ServiceContext, data: dict[str, Any]) -> Quote:
     """Create a draft quote with ``lines`` (``product_id``, ``description``, ``quantity``,
     ``unit_price`` (default: the list price), ``discount_percent``)."""
     ctx.require("sales.quote.write")
-    data, price_list = _clean(ctx, data, None)
+    data = validate_quote(ctx, data, None)
+    price_list = _price_list(ctx, data, None)
     customer = live_customer(ctx, data["customer_id"])
     if "owner_id" not in data:
         data["owner_id"] = ctx.actor.id if ctx.actor is not None else customer.owner_id
@@ -215,7 +208,8 @@ def update_quote(ctx: ServiceContext, quote_id: int, data: dict[str, Any], *, ex
     check_version(quote, expected_version, if_match)
     if quote.status not in EDITABLE:
         raise Conflict(_("The quote is %(status)s; it cannot be changed now.", status=quote.status.replace("_", " ")))
-    data, price_list = _clean(ctx, data, quote)
+    data = validate_quote(ctx, data, quote)
+    price_list = _price_list(ctx, data, quote)
     if "owner_id" in data and data["owner_id"] != quote.owner_id:
         access.may_assign(ctx, data["owner_id"], "quote")
     currency = data.get("currency") or quote.currency

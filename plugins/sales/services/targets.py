@@ -12,16 +12,39 @@ from crmcore.models import Team, User
 from crmcore.services.access import team_ids
 from crmcore.services.unit import unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.services.validation import load
 
 from ..models import SalesTarget
+from ..schemas.activities import TargetSchema
 from . import access
-from .common import raise_if
-from .money import clean_currency, parse_amount
+from .common import INVALID
+from .money import base_currency
+
+_SCHEMA = TargetSchema()
 
 
 def _subject_filter(user_id: int | None, team_id: int | None) -> list[Any]:
     return [SalesTarget.user_id.is_(None) if user_id is None else SalesTarget.user_id == user_id,
             SalesTarget.team_id.is_(None) if team_id is None else SalesTarget.team_id == team_id]
+
+
+def validate_target(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+    """A month's plan checked and converted, the one validation of a plan: ``TargetSchema``, then a rep
+    or a team (not both) that exists. An empty currency is the base currency."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        user_id, team_id = values.get("user_id"), values.get("team_id")
+        if user_id is not None and team_id is not None:
+            errors["team_id"] = [_("A plan is for a rep or a team, not both.")]
+        if user_id is not None and ctx.session.get(User, user_id) is None:
+            errors["user_id"] = [_("User %(id)s does not exist.", id=user_id)]
+        if team_id is not None and ctx.session.get(Team, team_id) is None:
+            errors["team_id"] = [_("Team %(id)s does not exist.", id=team_id)]
+        return errors
+
+    data = load(_SCHEMA, data, partial=False, message=INVALID["sales plan"], check=check)
+    data["currency"] = data.get("currency") or base_currency(ctx)
+    return data
 
 
 def set_target(ctx: ServiceContext, data: dict[str, Any]) -> SalesTarget:
@@ -30,24 +53,9 @@ def set_target(ctx: ServiceContext, data: dict[str, Any]) -> SalesTarget:
     Setting it again replaces the amount (one plan per subject and month).
     """
     ctx.require("sales.target.manage")
-    errors: dict[str, list[str]] = {}
-    year, month = data.get("year"), data.get("month")
-    if not isinstance(year, int) or not 2000 <= year <= 2100:
-        errors["year"] = [_("A year such as 2026.")]
-    if not isinstance(month, int) or not 1 <= month <= 12:
-        errors["month"] = [_("A month from 1 to 12.")]
+    data = validate_target(ctx, data)
+    year, month, amount, currency = data["year"], data["month"], data["amount"], data["currency"]
     user_id, team_id = data.get("user_id"), data.get("team_id")
-    if user_id is not None and team_id is not None:
-        errors["team_id"] = [_("A plan is for a rep or a team, not both.")]
-    if user_id is not None and ctx.session.get(User, user_id) is None:
-        errors["user_id"] = [_("User %(id)s does not exist.", id=user_id)]
-    if team_id is not None and ctx.session.get(Team, team_id) is None:
-        errors["team_id"] = [_("Team %(id)s does not exist.", id=team_id)]
-    amount = parse_amount(data.get("amount"), "amount", errors)
-    if amount is None and "amount" not in errors:
-        errors["amount"] = [_("Required.")]
-    currency = clean_currency(data.get("currency") or ctx.settings["DEFAULT_CURRENCY"], "currency", errors)
-    raise_if(errors, "sales plan")
     if ctx.scope != "all":
         if user_id is not None:
             access.check_owned(ctx, user_id, "rep's plan")

@@ -10,27 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.schemas.columns import length_of
+from crmcore.testing.admin import csrf_token, form_token
 from plugins.sales.models import Lead
-
-PASSWORD = "password123"
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-def token(client: Any, url: str) -> str:
-    page = client.get(url)
-    assert page.status_code == 200, page.text[:300]
-    return CSRF.search(page.text).group(1)
-
-
-@pytest.fixture
-def boss(client: Any, make_user: Any) -> dict[str, str]:
-    _, headers = make_user("admin", username="boss")
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    r = client.post("/admin/auth/login", data={"csrf_token": token(client, "/admin/auth/login"), "username": "boss",
-                                               "password": PASSWORD})
-    assert r.status_code == 302
-    return headers
-
 
 # lengths, e-mail format (the schema did not check it, the service did), choices (the admin's select
 # answered in its own words), number ranges and formats (the admin's DecimalField had its own)
@@ -55,7 +36,7 @@ def test_lead_field_error_is_the_same_on_every_path(client: Any, boss: dict[str,
     assert english is None or message == [english]
     bulk = client.post("/api/v1/sales/leads/bulk", json={"leads": [{**good, field: value}]}, headers=boss)
     assert bulk.json["results"][0]["errors"][field] == message
-    form = {"csrf_token": token(client, "/admin/sales/lead/new/"), **good, field: value}
+    form = {"csrf_token": form_token(client, "/admin/sales/lead/new/"), **good, field: value}
     page = client.post("/admin/sales/lead/new/", data=form)
     assert page.status_code == 200 and message[0] in html.unescape(page.text)
     rt.db.session.remove()
@@ -84,7 +65,7 @@ def test_opportunity_field_error_is_the_same_in_api_and_admin(client: Any, boss:
     assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
     new = client.get("/admin/sales/opportunity/new/").text
     stage_id = re.search(r'<select[^>]*name="stage"[^>]*>.*?<option[^>]*value="(\d+)"', new, re.S).group(1)
-    form = {"csrf_token": CSRF.search(new).group(1), "name": "Big deal",
+    form = {"csrf_token": csrf_token(new), "name": "Big deal",
             "customer": str(customer_id), "stage": str(stage_id), "amount": "100.00", field: value}
     page = client.post("/admin/sales/opportunity/new/", data=form)
     assert page.status_code == 200 and english in html.unescape(page.text)
@@ -106,7 +87,7 @@ def test_stage_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str, s
     before = rt.db.session.scalar(select(func.count()).select_from(Stage))
     api = client.post("/api/v1/sales/stages", json={"name": "Pilot", "probability": 40, field: value}, headers=boss)
     assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
-    form = {"csrf_token": token(client, "/admin/sales/stage/new/"), "name": "Pilot", "sequence": "35",
+    form = {"csrf_token": form_token(client, "/admin/sales/stage/new/"), "name": "Pilot", "sequence": "35",
             "probability": "40", "active": "y", field: value}
     page = client.post("/admin/sales/stage/new/", data=form)
     assert page.status_code == 200 and english in html.unescape(page.text)
@@ -127,7 +108,7 @@ def test_activity_error_is_the_same_in_api_and_admin(client: Any, boss: dict[str
     api = client.post("/api/v1/sales/activities", json={"kind": "call", "subject": "Call back",
                                                          "customer_id": customer_id, field: value}, headers=boss)
     assert api.status_code == 422 and api.json["errors"][field] == [english], api.json
-    form = {"csrf_token": token(client, "/admin/sales/activity/new/"), "kind": "call", "subject": "Call back",
+    form = {"csrf_token": form_token(client, "/admin/sales/activity/new/"), "kind": "call", "subject": "Call back",
             "customer": str(customer_id), field: value}
     page = client.post("/admin/sales/activity/new/", data=form)
     assert page.status_code == 200 and english in html.unescape(page.text)
