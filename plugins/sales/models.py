@@ -15,6 +15,7 @@ from crmcore.db import Base, created_ts, intpk, str255, updated_ts
 
 # quotes, orders, invoices and payments live in models_billing; imported from here as every sales model is
 from .models_billing import Invoice, Order, OrderLine, Payment, Quote, QuoteLine
+from .webform_models import LeadForm
 
 LEAD_STATUSES = ("new", "working", "qualified", "disqualified")
 LEAD_CHANNELS = ("web", "import", "api", "phone", "email", "wechat", "qq", "weibo", "trade_fair", "referral",
@@ -338,6 +339,4 @@ class KpiSnapshot(Base):
 
 MODELS: list[type] = [ExchangeRate, Lead, Stage, Opportunity, StageHistory, Product, PriceList, PriceListItem, Quote,
                       QuoteLine, Order, OrderLine, Invoice, Payment, Activity, Expense, SalesTarget, Metric, MetricShare,
-                      KpiSnapshot]
-from .webform_models import LeadForm  # noqa: E402 (its own module: this one is at its size limit)
-MODELS.append(LeadForm)
+                      KpiSnapshot, LeadForm]
