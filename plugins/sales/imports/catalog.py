@@ -11,6 +11,7 @@ from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.normalize import fold, tidy
 from crmcore.imports import ImportOptions, Row, RowResult
+from crmcore.imports import schemaload
 from crmcore.imports.driver import record
 from crmcore.services.unit import apply_changes
 from crmcore.runtime import ServiceContext
@@ -57,7 +58,7 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                 try:
                     if product is not None and not options.update:
                         raise exists(_("The product is not valid."))
-                    data = _product_schema.load(_present(rows[i], PRODUCT_COLUMNS), partial=product is not None)
+                    data = schemaload.load(_product_schema, _present(rows[i], PRODUCT_COLUMNS), partial=product is not None)
                     data = svc.clean_product(ctx, data, product, codes_checked=True)
                     if product is None:
                         product = svc.new_product(ctx)
@@ -139,7 +140,7 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
                     raise exists(_("The price list is not valid."))
                 if errors:
                     raise ValidationError(_("The price list is not valid."), errors=errors)
-                data = svc.clean_price_list(ctx, _list_schema.load(data, partial=pl is not None), pl,
+                data = svc.clean_price_list(ctx, schemaload.load(_list_schema, data, partial=pl is not None), pl,
                                             name_checked=True)
             except SchemaError as exc:
                 reject(results, live, name, ValidationError(_("The price list is not valid."),
@@ -186,7 +187,7 @@ def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, 
         return RowResult(i, "rejected", key=name, errors={"product_code": [message]})
     errors: dict[str, list[Any]] = {}
     try:
-        price = _item_schema.load({"price": cell(row, "price")})["price"] if cell(row, "price") is not None else None
+        price = schemaload.load(_item_schema, {"price": cell(row, "price")})["price"] if cell(row, "price") is not None else None
     except SchemaError as exc:
         return RowResult(i, "rejected", key=name, errors=exc.normalized_messages())
     [(product_id, amount)] = svc.clean_items(ctx, [{"product_id": product.id, "price": price}], errors) or [(0, 0)]
