@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
-from crmcore.imports import schemaload
+from crmcore.schemas import compiled
 from crmcore.imports.driver import record
 from crmcore.runtime import ServiceContext
 
@@ -87,7 +87,7 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     raise exists(_("The invoice is not valid."))
                 if errors:
                     raise ValidationError(_("The invoice is not valid."), errors=errors)
-                data = svc.clean_invoice(ctx, schemaload.load(_invoice_schema, {k: v for k, v in data.items() if v is not None}),
+                data = svc.clean_invoice(ctx, compiled.load(_invoice_schema, {k: v for k, v in data.items() if v is not None}),
                                          invoice)
                 if invoice is None:
                     invoice = svc.new_invoice(ctx, data)
@@ -153,7 +153,7 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     _("No invoice has the number '%(number)s'.", number=number) if number else
                     _("Say which invoice is paid.")]})
             svc.get_invoice(ctx, invoice.id)  # the invoice in the actor's scope
-            data = schemaload.load(_payment_schema, {k: cell(row, k) for k in ("paid_on", "amount", "currency", "reference")
+            data = compiled.load(_payment_schema, {k: cell(row, k) for k in ("paid_on", "amount", "currency", "reference")
                                          if cell(row, k) is not None})
             earlier = svc.earlier_payment(invoice, reference, known.get(reference))
             if earlier is not None:

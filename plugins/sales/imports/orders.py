@@ -12,7 +12,7 @@ from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.normalize import fold
 from crmcore.imports import ImportOptions, Row, RowResult
-from crmcore.imports import schemaload
+from crmcore.schemas import compiled
 from crmcore.imports.driver import record
 from crmcore.runtime import ServiceContext
 
@@ -141,7 +141,7 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
             clean = None
             try:
                 if live:  # the API's checks (lengths, ranges, types), then the service's rules
-                    clean = svc.clean_order(ctx, schemaload.load(SCHEMA, {k: v for k, v in data.items() if v is not None}), order)
+                    clean = svc.clean_order(ctx, compiled.load(SCHEMA, {k: v for k, v in data.items() if v is not None}), order)
             except SchemaError as exc:
                 _spread(exc.normalized_messages(), line_rows, errors, own)
             except ValidationError as exc:

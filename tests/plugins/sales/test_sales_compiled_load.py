@@ -1,4 +1,4 @@
-"""The compiled schema load of the importers (crmcore.imports.schemaload) gives exactly what the schema's own
+"""The compiled schema load of the importers (crmcore.schemas.compiled) gives exactly what the schema's own
 load gives, data or errors, for every field of the sales and core schemas and awkward values in each."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from marshmallow import Schema, ValidationError
 
-from crmcore.imports import schemaload
+from crmcore.schemas import compiled
 
 VALUES: list[Any] = [None, "", " ", "x", " padded ", "12", "012", "-1", "12.345", "12.5", "1e3", "NaN", "Infinity",
                      "１２", "1_000", "2026-03-01", "2026-3-1", "2026-02-30", "0001-01-01", "2026-03-01T10:00:00",
@@ -59,6 +59,6 @@ def test_the_compiled_load_gives_the_schemas_data_and_errors(app: Any, name: str
     for data in cases:
         for partial in (False, True):
             expected = outcome(schema.load, data, partial=partial)
-            assert outcome(schemaload.load, schema, data, partial=partial) == expected, (name, data, partial)
-    check = schema.__dict__[schemaload._CHECK]  # a valid row takes the compiled path, not the fallback
+            assert outcome(compiled.load, schema, data, partial=partial) == expected, (name, data, partial)
+    check = schema.__dict__[compiled._CHECK]  # a valid row takes the compiled path, not the fallback
     assert check is not None and repr(check(row, False)) == repr(schema.load(row))

@@ -1,4 +1,4 @@
-"""A schema's load compiled for a batch of rows: the same data or the same errors, without the per-row machinery.
+"""A schema's load compiled once for the many rows it loads: the same data or errors, without the per-row machinery.
 
 Each field's own conversion (``field._deserialize``, with the limits every field has) and its validators
 run directly; a row this plain path does not take (a value a field refuses, a missing required field, an
