@@ -7,14 +7,12 @@ outbox rows, each on a fresh database, rounds interleaved, and prints the ratio 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
 import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,45 +62,6 @@ def databases(args: argparse.Namespace, tmp: Path) -> list[tuple[str, Callable[[
     if args.pg:
         out.append(("PostgreSQL", lambda name: args.pg))
     return out
-
-
-class Baseline:
-    """What the hand-written baselines share: audit and outbox rows as the services write them."""
-
-    def __init__(self, rt: Any, source: str = "cli") -> None:
-        self.rt, self.source = rt, source
-        self.handlers = list(rt.registry.outbox_handlers.values())
-        self.audits: list[dict[str, Any]] = []
-        self.outbox: list[dict[str, Any]] = []
-
-    def change(self, entity: str, action: str, entity_id: int, changes: dict[str, Any], data: dict[str, Any]) -> None:
-        from crmcore.events import jsonable
-
-        event_id = str(uuid.uuid4())
-        payload_data = jsonable({"changes": changes, **data})
-        self.audits.append({"actor_id": None, "actor_label": self.source, "source": self.source, "action": action,
-                            "entity": entity, "entity_id": str(entity_id), "changes": payload_data["changes"],
-                            "data": jsonable(data), "event_id": event_id})
-        topic = f"{entity}.{action}"
-        payload = None
-        for handler in self.handlers:
-            if handler.wants(topic, self.source):
-                payload = payload or {"id": event_id, "name": topic, "entity": entity, "entity_id": entity_id,
-                                      "data": payload_data, "actor_id": None,
-                                      "at": dt.datetime.now(dt.timezone.utc).isoformat()}
-                self.outbox.append({"event_id": event_id, "topic": topic, "destination": handler.name,
-                                    "payload": payload, "idempotency_key": f"{event_id}:{handler.name}"})
-
-    def flush(self, session: Any) -> None:
-        from sqlalchemy import insert
-
-        from crmcore.models import AuditLog, OutboxMessage
-
-        if self.audits:
-            session.execute(insert(AuditLog.__table__), self.audits)
-        if self.outbox:
-            session.execute(insert(OutboxMessage.__table__), self.outbox)
-        self.audits, self.outbox = [], []
 
 
 def seed_customers(rt: Any, count: int) -> None:
@@ -187,3 +146,21 @@ def measure(prog: str, args: argparse.Namespace, kind_name: str, write_file: Cal
                       + (f", peak {result['peak_mib']} MiB traced" if args.memory else ""), flush=True)
                 print(json.dumps(result), flush=True)
     return 0
+
+
+def seed_products(rt: Any, count: int) -> None:
+    """``count`` products with codes ``P0000``... (list price 10.00 CNY) for sales rows to refer to."""
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from crmcore.db import utcnow
+    from plugins.sales.models import Product
+
+    now = utcnow()
+    with rt.db.new_session() as session:
+        session.execute(insert(Product.__table__), [
+            {"code": f"P{i:04d}", "name": f"产品 {i}", "unit": "pcs", "list_price": Decimal("10.00"), "currency": "CNY",
+             "active": True, "source": "crm", "version": 1, "created_at": now, "updated_at": now}
+            for i in range(count)])
+        session.commit()

@@ -8,12 +8,12 @@ ids, audit entries and outbox rows, and the customers' new completeness.
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from _import_bench import Baseline, arguments, measure, seed_customers
+from _baseline import Baseline, timed
+from _import_bench import arguments, measure, seed_customers
 
 COLUMNS = ["customer_code", "name", "external_id", "mobile", "email", "title"]
 
@@ -40,11 +40,8 @@ def baseline(rt: Any, path: Path) -> float:
     from crmcore.services.completeness import completeness
 
     region = rt.settings["DEFAULT_REGION"]
-    session = rt.db.new_session()
-    started = time.perf_counter()
-    recorder = Baseline(rt)
 
-    def write(batch: list[dict[str, str]]) -> None:
+    def write(session: Any, recorder: Baseline, batch: list[dict[str, str]]) -> None:
         now = utcnow()
         found = {code: cid for code, cid in session.execute(select(Customer.code, Customer.id).where(
             Customer.code.in_({r["customer_code"] for r in batch})))}
@@ -77,21 +74,8 @@ def baseline(rt: Any, path: Path) -> float:
         for c, cid in zip(contacts, ids, strict=True):
             recorder.change("contact", "created", cid, {k: [None, c[k]] for k in ("name", "title", "mobile", "email")},
                             {"customer_id": c["customer_id"]})
-        recorder.flush(session)
-        session.commit()
 
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        batch: list[dict[str, str]] = []
-        for row in csv.DictReader(fh):
-            batch.append(row)
-            if len(batch) == 1000:
-                write(batch)
-                batch = []
-        if batch:
-            write(batch)
-    seconds = time.perf_counter() - started
-    session.close()
-    return seconds
+    return timed(rt, path, write)
 
 
 def main(argv: list[str] | None = None) -> int:

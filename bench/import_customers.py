@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import random
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from _import_bench import Baseline, arguments, measure
+from _baseline import Baseline, timed
+from _import_bench import arguments, measure
 
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙胡朱高林何郭马罗"
 WORDS = ["商贸", "科技", "茶业", "服装", "电子", "食品", "建材", "物流", "医药", "文化"]
@@ -53,12 +53,9 @@ def baseline(rt: Any, path: Path) -> float:
     from crmcore.services.completeness import completeness
 
     region = rt.settings["DEFAULT_REGION"]
-    session = rt.db.new_session()
-    started = time.perf_counter()
-    recorder = Baseline(rt)
     tag_ids: dict[str, int] = {}
 
-    def write(batch: list[dict[str, str]]) -> None:
+    def write(session: Any, recorder: Baseline, batch: list[dict[str, str]]) -> None:
         now = utcnow()
         names = {t for row in batch for t in row["tags"].split(";")} - set(tag_ids)
         if names:
@@ -103,21 +100,8 @@ def baseline(rt: Any, path: Path) -> float:
                 "name", "mobile", "email")}, {"customer_id": cid})
             recorder.change("address", "created", address_id, {k: [None, address[k]] for k in (
                 "line1", "city")}, {"customer_id": cid})
-        recorder.flush(session)
-        session.commit()
 
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        batch: list[dict[str, str]] = []
-        for row in csv.DictReader(fh):
-            batch.append(row)
-            if len(batch) == 1000:
-                write(batch)
-                batch = []
-        if batch:
-            write(batch)
-    seconds = time.perf_counter() - started
-    session.close()
-    return seconds
+    return timed(rt, path, write)
 
 
 def main(argv: list[str] | None = None) -> int:

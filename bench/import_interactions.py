@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any
 
-from _import_bench import Baseline, arguments, measure, seed_customers
+from _baseline import Baseline, timed
+from _import_bench import arguments, measure, seed_customers
 
 COLUMNS = ["external_id", "customer_code", "channel", "subject", "occurred_at", "direction"]
 
@@ -38,11 +38,8 @@ def baseline(rt: Any, path: Path) -> float:
     from crmcore.db import utcnow
     from crmcore.models import Customer, ExternalRef, Interaction
 
-    session = rt.db.new_session()
-    started = time.perf_counter()
-    recorder = Baseline(rt)
 
-    def write(batch: list[dict[str, str]]) -> None:
+    def write(session: Any, recorder: Baseline, batch: list[dict[str, str]]) -> None:
         now = utcnow()
         found = {code: cid for code, cid in session.execute(select(Customer.code, Customer.id).where(
             Customer.code.in_({r["customer_code"] for r in batch})))}
@@ -58,21 +55,8 @@ def baseline(rt: Any, path: Path) -> float:
             recorder.change("interaction", "created", iid, {"channel": [None, item["channel"]],
                                                              "subject": [None, item["subject"]]},
                             {"customer_id": item["customer_id"]})
-        recorder.flush(session)
-        session.commit()
 
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        batch: list[dict[str, str]] = []
-        for row in csv.DictReader(fh):
-            batch.append(row)
-            if len(batch) == 1000:
-                write(batch)
-                batch = []
-        if batch:
-            write(batch)
-    seconds = time.perf_counter() - started
-    session.close()
-    return seconds
+    return timed(rt, path, write)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -156,11 +156,13 @@ def _dispatch(session: Session) -> None:
     if not pending:
         return
     contexts: dict[int, Any] = {}  # one fresh context per writer's context, for all its events (a bulk load has many)
+    batches: dict[int, tuple[Any, list[Event]]] = {}
     try:
         for ctx, ev, lifecycle in pending:
             fresh = contexts.get(id(ctx))
             if fresh is None:
                 fresh = contexts[id(ctx)] = ctx.fresh()
+                batches[id(ctx)] = (ctx, [])
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
                 _call_each(ctx.hook.crm_after_commit, ctx=fresh, entity=entity, action=action,
@@ -168,6 +170,9 @@ def _dispatch(session: Session) -> None:
             _call_each(ctx.hook.crm_event, ctx=fresh, event=ev)
             if fresh.session.in_transaction():
                 fresh.session.commit()
+            batches[id(ctx)][1].append(ev)
+        for key, (ctx, events) in batches.items():  # then the transaction's events at once (crm_events)
+            _call_each(ctx.hook.crm_events, ctx=contexts[key], events=events)
     finally:
         for fresh in contexts.values():
             fresh.session.close()

@@ -183,6 +183,20 @@ def crm_event(ctx: ServiceContext, event: Event) -> None:
 
 
 @hookspec
+def crm_events(ctx: ServiceContext, events: list[Event]) -> None:
+    """React to all the events of one committed transaction at once.
+
+    Called once per commit that made events, after ``crm_event`` of each of them. A bulk import
+    commits thousands of events at a time: a listener that looks records up implements this
+    hook and looks the whole batch up with one query, instead of one query per ``crm_event``.
+    An exception is logged and does not stop other listeners.
+
+    :param ctx: a ``ServiceContext`` with a fresh session.
+    :param events: the transaction's ``crmcore.contracts.Event`` objects, in the order they were made.
+    """
+
+
+@hookspec
 def crm_before_save(ctx: ServiceContext, entity: str, obj: Base, changes: dict[str, Any], created: bool) -> None:
     """Check or adjust a record inside its transaction, before it is written.
 

@@ -10,13 +10,16 @@ from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 
 def _kinds(click_ctx: click.Context) -> dict[str, Any]:
+    """The registered import kinds, looked up with a session of its own, closed after (outside an app
+    context nothing would remove a scoped one)."""
     from .driver import registered_kinds
 
     if has_app_context():
         runtime = current_app.extensions["crm"]
     else:
         runtime = click_ctx.ensure_object(ScriptInfo).load_app().extensions["crm"]
-    return registered_kinds(runtime.context(source="cli"))
+    with runtime.db.new_session() as session:
+        return registered_kinds(runtime.context(source="cli", session=session))
 
 
 def _help(kind: Any) -> str:

@@ -1,6 +1,7 @@
 """What an import kind declares (name, label, permission, key, columns, batch loader) and what it returns per row."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -104,8 +105,9 @@ class ImportKind:
         return (column in self.column_names or column in self.extra_keys
                 or bool(self.prefixes) and column.startswith(self.prefixes))
 
-    @property
+    @functools.cached_property
     def column_names(self) -> frozenset[str]:
+        """The columns' names (built once: every row's every cell is checked against them)."""
         return frozenset(c.name for c in self.columns)
 
     def row_key(self, row: dict[str, Any]) -> str | None:

@@ -22,11 +22,13 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # every integer column is an INTEGER; Po
 
 def text_max() -> int:
     """The configured ``TEXT_MAX`` of the current app (the default outside a request)."""
-    try:
-        from flask import current_app
+    from flask import current_app, has_app_context
 
+    if not has_app_context():  # asked, not tried: a raised error per text field cost a bulk import dearly
+        return DEFAULT_TEXT_MAX
+    try:
         return int(current_app.extensions["crm"].settings.get("TEXT_MAX") or DEFAULT_TEXT_MAX)
-    except (RuntimeError, KeyError):
+    except KeyError:
         return DEFAULT_TEXT_MAX
 
 

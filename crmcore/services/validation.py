@@ -8,6 +8,7 @@ from marshmallow import ValidationError as SchemaError
 
 from ..errors import ValidationError
 from ..i18n import _, gettext
+from ..schemas import compiled
 
 
 def messages_text(value: Any) -> Any:
@@ -35,7 +36,7 @@ def load(schema: Schema, data: Any, *, partial: bool, message: Any, check: Check
     loadable = {field.data_key or name for name, field in schema.fields.items() if not field.dump_only}
     rest = {k: v for k, v in data.items() if k not in loadable}
     try:
-        loaded = schema.load({k: v for k, v in data.items() if k in loadable}, partial=partial)
+        loaded = compiled.load(schema, {k: v for k, v in data.items() if k in loadable}, partial=partial)
     except SchemaError as exc:
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         extra = check(valid) if check is not None else {}

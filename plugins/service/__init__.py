@@ -51,17 +51,18 @@ def crm_startup(app: Any) -> None:
 
 
 @hookimpl
-def crm_event(ctx: ServiceContext, event: Any) -> None:
-    """An order of the sales plugin (when loaded) schedules the ``order`` follow-up rules."""
-    if event.name != "sales.order.created":
+def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
+    """The orders of the sales plugin (when loaded) created in one commit schedule the ``order`` follow-up
+    rules, all at once (a bulk import commits a thousand orders at a time)."""
+    orders = [(str(data["number"]), int(data["customer_id"]), event.at) for event in events
+              if event.name == "sales.order.created" and (data := event.data or {}).get("number")
+              and data.get("customer_id")]
+    if not orders:
         return
-    data = event.data or {}
-    if not data.get("number") or not data.get("customer_id"):
-        return
-    from .services.followups import schedule_for_order
+    from .services.followups import schedule_for_orders
 
     system = ctx.runtime.context(session=ctx.session, source="plugin:service")
-    schedule_for_order(system, str(data["number"]), int(data["customer_id"]), event.at)
+    schedule_for_orders(system, orders)
 
 
 @hookimpl

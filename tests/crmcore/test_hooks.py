@@ -24,6 +24,7 @@ from crmcore.api import current_ctx
 from crmcore.contracts import DuplicateCandidate, FieldType, MovedRows, OutboxHandler, Panel, Permission
 from crmcore.db import Base, intpk, utcnow
 from crmcore.errors import Conflict, ValidationError
+from crmcore.events import record_changes
 from crmcore.models import AuditLog, Customer, OutboxMessage, Tag
 from crmcore.runtime import build_runtime
 from crmcore.services import custom_fields as field_svc
@@ -386,6 +387,35 @@ def test_hook_crm_customer_panels(make_app, make_user):
 # ---------------------------------------------------------------------------
 # Events and entity lifecycle
 # ---------------------------------------------------------------------------
+
+
+def test_hook_crm_events(make_app):
+    batches: list[list[tuple[str, Any]]] = []
+    order: list[str] = []
+
+    class Listener:
+        @hookimpl
+        def crm_event(self, ctx, event):
+            order.append("one")
+
+        @hookimpl
+        def crm_events(self, ctx, events):
+            order.append("all")
+            batches.append([(e.name, e.entity_id) for e in events])
+
+    app = make_app(plugins=[("hooktest", Listener())])
+    rt = app.extensions["crm"]
+    ctx = rt.context()
+    with unit_of_work(ctx):  # one transaction, two changes: one call with both events
+        record_changes(ctx, [("customer", "updated", 1, {"name": ["a", "b"]}, None),
+                             ("customer", "updated", 2, {"name": ["c", "d"]}, None)])
+    assert batches == [[("customer.updated", 1), ("customer.updated", 2)]] and order == ["one", "one", "all"]
+    customer = customer_svc.create_customer(ctx, {"name": "Batch Co"})  # a service write: a batch of one
+    assert batches[-1] == [("customer.created", customer.id)]
+    record_changes(ctx, [("customer", "updated", 3, {}, None)])
+    ctx.session.rollback()  # rolled back: nothing reaches the listeners
+    ctx.session.commit()
+    assert len(batches) == 2
 
 
 def test_hook_crm_event(make_app):

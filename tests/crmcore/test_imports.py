@@ -370,3 +370,22 @@ def test_an_update_refused_by_a_plugin_leaves_the_customer_and_its_contacts_as_t
     assert g2.completeness == customer_svc.completeness_of(rt.context(session=s), g2)[0]
     s.close()
     ctx.session.close()
+
+
+def test_listing_the_import_commands_leaves_no_session_open(app: Any) -> None:
+    """``crm import --help`` outside an app context (the kinds are looked up through the ScriptInfo's app)
+    closes the session it used: none is left in the thread's scoped session."""
+    import click
+    from flask import has_app_context
+    from flask.cli import ScriptInfo
+
+    from crmcore.imports.cli import import_group
+
+    runtime = app.extensions["crm"]
+    runtime.db.session.remove()
+    assert not has_app_context()
+    with click.Context(import_group, obj=ScriptInfo(create_app=lambda: app)) as click_ctx:
+        names = import_group.list_commands(click_ctx)
+        assert import_group.get_command(click_ctx, "customers") is not None
+    assert {"customers", "contacts", "interactions"} <= set(names)
+    assert not runtime.db.session.registry.has()

@@ -1,10 +1,11 @@
 """Bulk imports of the sales records: products, price lists, orders with lines, invoices, payments, opportunities."""
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from crmcore.i18n import _
-from crmcore.imports import Column, ImportKind, ImportOptions, Row, RowResult
+from crmcore.imports import Column, ImportKind, ImportOptions, Loader, Row, RowResult
 from crmcore.runtime import ServiceContext
 
 
@@ -16,40 +17,19 @@ def _text_key(column: str) -> Any:
     return key_of
 
 
-def _orders(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
-    from .orders import load_orders
+def _kind(name: str, label: Any, key: str, entity: str, loader: str, columns: tuple[Column, ...], *,
+          permission: str = "sales.order.write", grouped: bool = False, folded_key: bool = False) -> ImportKind:
+    """One sales import kind. ``loader`` is ``"module:function"`` in this package, imported on the first
+    batch (``crm --help`` and the plugin's registration stay light); the key is kept as given, trimmed,
+    unless ``folded_key`` (product codes, stored folded)."""
+    module, function = loader.split(":")
 
-    return load_orders(ctx, rows, options)
+    def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
+        found: Loader = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+        return found(ctx, rows, options)
 
-
-def _products(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
-    from .catalog import load_products
-
-    return load_products(ctx, rows, options)
-
-
-def _price_lists(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
-    from .catalog import load_price_lists
-
-    return load_price_lists(ctx, rows, options)
-
-
-def _invoices(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
-    from .invoices import load_invoices
-
-    return load_invoices(ctx, rows, options)
-
-
-def _payments(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
-    from .invoices import load_payments
-
-    return load_payments(ctx, rows, options)
-
-
-def _opportunities(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[RowResult]:
-    from .opportunities import load_opportunities
-
-    return load_opportunities(ctx, rows, options)
+    return ImportKind(name=name, label=label, permission=permission, key=key, entity=entity, columns=columns,
+                      load=load, grouped=grouped, key_of=None if folded_key else _text_key(key))
 
 
 CUSTOMER = Column("customer_code", _("Code of the customer (see the customers import)"), required=True)
@@ -57,9 +37,8 @@ OWNER = Column("owner", _("User name of the owner (default: the customer's owner
 CURRENCY = Column("currency", _("Three-letter ISO 4217 code (default: the customer's currency)"))
 
 KINDS = [
-    ImportKind(
-        name="products", label=_("Products"), permission="sales.product.write", key="code", entity="product",
-        columns=(
+    _kind("products", _("Products"), "code", "product", "catalog:load_products", permission="sales.product.write",
+          folded_key=True, columns=(
             Column("code", _("Unique product code: a row whose code exists updates that product"), required=True),
             Column("name", _("Name; required for a new product")),
             Column("list_price", _("List price; required for a new product (0 for free items)")),
@@ -69,11 +48,9 @@ KINDS = [
             Column("cost", _("Cost price")),
             Column("active", _("true or false (default true)")),
             Column("description", _("Description")),
-        ), load=_products),
-    ImportKind(
-        name="price_lists", label=_("Price lists"), permission="sales.product.write", key="price_list",
-        entity="price_list", grouped=True, key_of=_text_key("price_list"),
-        columns=(
+        )),
+    _kind("price_lists", _("Price lists"), "price_list", "price_list", "catalog:load_price_lists",
+          permission="sales.product.write", grouped=True, columns=(
             Column("price_list", _("Name of the price list (created by its first row); one row per product"),
                    required=True),
             Column("product_code", _("Code of the product"), required=True),
@@ -82,11 +59,8 @@ KINDS = [
             Column("valid_from", _("First day the list applies, e.g. 2026-01-01")),
             Column("valid_to", _("Last day the list applies")),
             Column("active", _("true or false (default true)")),
-        ), load=_price_lists),
-    ImportKind(
-        name="orders", label=_("Orders"), permission="sales.order.write", key="number", entity="order",
-        grouped=True, key_of=_text_key("number"),
-        columns=(
+        )),
+    _kind("orders", _("Orders"), "number", "order", "orders:load_orders", grouped=True, columns=(
             Column("number", _("Order number: one row per order line, the order's rows one after another; an "
                                "order whose number exists is updated (its lines replaced)"), required=True),
             CUSTOMER,
@@ -100,11 +74,8 @@ KINDS = [
             Column("list_price", _("List price per unit (for the price retention rate)")),
             Column("discount_percent", _("Discount on the line, 0 to 100")),
             Column("line_total", _("The line's total (default: quantity x unit price less the discount)")),
-        ), load=_orders),
-    ImportKind(
-        name="invoices", label=_("Invoices"), permission="sales.order.write", key="number", entity="invoice",
-        key_of=_text_key("number"),
-        columns=(
+        )),
+    _kind("invoices", _("Invoices"), "number", "invoice", "invoices:load_invoices", columns=(
             Column("number", _("Invoice number: an invoice whose number exists is updated"), required=True),
             CUSTOMER,
             Column("order_number", _("Number of the order invoiced (optional)")),
@@ -114,21 +85,16 @@ KINDS = [
             Column("currency", _("Three-letter ISO 4217 code (default: the order's, else the customer's)")),
             Column("state", _("draft or cancelled; otherwise the state follows the payments (open, partial, paid)")),
             OWNER,
-        ), load=_invoices),
-    ImportKind(
-        name="payments", label=_("Payments"), permission="sales.order.write", key="reference", entity="payment",
-        key_of=_text_key("reference"),
-        columns=(
+        )),
+    _kind("payments", _("Payments"), "reference", "payment", "invoices:load_payments", columns=(
             Column("reference", _("Unique payment reference: a known reference is not paid twice"), required=True),
             Column("invoice_number", _("Number of the invoice paid"), required=True),
             Column("paid_on", _("Date paid, e.g. 2026-03-31"), required=True),
             Column("amount", _("Amount paid, more than zero"), required=True),
             Column("currency", _("Must be the invoice's currency (default)")),
-        ), load=_payments),
-    ImportKind(
-        name="opportunities", label=_("Opportunities"), permission="sales.opportunity.import", key="number",
-        entity="opportunity", key_of=_text_key("number"),
-        columns=(
+        )),
+    _kind("opportunities", _("Opportunities"), "number", "opportunity", "opportunities:load_opportunities",
+          permission="sales.opportunity.import", columns=(
             Column("number", _("The opportunity's number in the system it comes from: a number imported before "
                                "updates that opportunity"), required=True),
             Column("name", _("Name; required for a new opportunity")),
@@ -143,5 +109,5 @@ KINDS = [
             Column("competitor", _("Competitor")),
             Column("source_channel", _("Where it came from")),
             Column("notes", _("Notes")),
-        ), load=_opportunities),
+        )),
 ]

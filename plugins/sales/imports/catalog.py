@@ -1,16 +1,19 @@
 """Import of products (by code) and price lists (one row per price, grouped by the list's name),
-validated by the catalogue's schema and service, written with one flush and bulk audit per batch."""
+validated by the catalogue's schema and service; new products and new prices written with one INSERT per batch,
+changes with one flush, audit in bulk."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from sqlalchemy.orm import selectinload
 
+from crmcore.db import utcnow
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.normalize import fold, tidy
 from crmcore.imports import ImportOptions, Row, RowResult
 from crmcore.imports.driver import record
+from crmcore.imports.sql import insert_rows, row_values
 from crmcore.services.unit import apply_changes
 from crmcore.runtime import ServiceContext
 
@@ -57,8 +60,7 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                         product = svc.new_product(ctx)
                         changes = apply_changes(product, data, svc.PRODUCT_FIELDS)
                         ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=True)
-                        ctx.session.add(product)
-                        created[code] = product
+                        created[code] = product  # written below, one INSERT for the batch's new products
                         entries[i] = (product, "created", changes)
                         continue
                     if not any(k in data and getattr(product, k) != data[k] for k in svc.PRODUCT_FIELDS):
@@ -77,6 +79,11 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                 else:
                     results[i] = RowResult(i, "unchanged", product.id, product.code)
     ctx.session.flush()
+    now = utcnow()
+    table = Product.__table__
+    for product, new_id in zip(created.values(), insert_rows(ctx, table, [
+            row_values(product, table, now) for product in created.values()]), strict=True):
+        product.id = new_id
     for i, (product, action, _changes) in entries.items():
         results[i] = RowResult(i, action, product.id, product.code)
     for result in results:  # a code twice in this batch, the same again: the product created just now
@@ -117,6 +124,7 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
     lists = by_key(ctx, PriceList.name, groups, selectinload(PriceList.items))
     products = products_by_code(ctx, (cell(rows[i], "product_code") for ps in groups.values() for i in ps))
     touched: dict[str, PriceList] = {}
+    added: dict[tuple[int, int], dict[str, Any]] = {}  # (list, product) -> a new item, written below
     audit: list[tuple[PriceList, str, dict[str, str], dict[str, str], dict[str, Any]]] = []
     with ctx.session.no_autoflush:
         for name, positions in groups.items():
@@ -143,10 +151,15 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             before: dict[str, str] = {}
             after: dict[str, str] = {}
             for i in live:
-                results[i] = _set_price(ctx, pl, rows[i], i, products, before, after)
+                results[i] = _set_price(ctx, pl, rows[i], i, products, before, after, added)
             if changes or before != after or action == "created":
                 audit.append((pl, action, before, after, changes))
-    ctx.session.flush()
+    ctx.session.flush()  # the new lists' ids; then their new items with one INSERT
+    insert_rows(ctx, PriceListItem.__table__, [{"price_list_id": pl.id, "product_id": product_id, "price": price}
+                                               for (_list, product_id), (pl, price) in added.items()],
+                returning=False)
+    for pl in {id(pl): pl for pl, _price in added.values()}.values():
+        ctx.session.expire(pl, ["items"])  # read again when next asked for, with the items just written
     entries = []
     for pl, action, before, after, changes in audit:
         if before != after:
@@ -162,8 +175,9 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
 
 
 def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, products: dict[str, Product],
-               before: dict[str, str], after: dict[str, str]) -> RowResult:
-    """One row's price in ``pl``: created, updated, unchanged or rejected (this row only)."""
+               before: dict[str, str], after: dict[str, str], added: dict[tuple[int, int], Any]) -> RowResult:
+    """One row's price in ``pl``: created, updated, unchanged or rejected (this row only). A new item goes
+    to ``added`` (``(id(pl), product id) -> (pl, price)``), written with the batch's others."""
     name = pl.name
     code = cell(row, "product_code")
     product = products.get(fold(str(code))) if code else None
@@ -175,12 +189,19 @@ def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, 
     except ValidationError as exc:
         return RowResult(i, "rejected", key=name, errors=exc.errors)
     product_id = product.id
+    key = str(product_id)
+    new = added.get((id(pl), product_id))
+    if new is not None:  # added by an earlier row of this batch
+        if new[1] == amount:
+            return RowResult(i, "unchanged", key=name)
+        added[(id(pl), product_id)] = (pl, amount)
+        after[key] = str(amount)
+        return RowResult(i, "updated", key=name)
     item = next((it for it in pl.items if it.product_id == product_id), None)
     if item is not None and item.price == amount:
         return RowResult(i, "unchanged", key=name)
-    key = str(product_id)
     if item is None:
-        pl.items.append(PriceListItem(product_id=product_id, price=amount))
+        added[(id(pl), product_id)] = (pl, amount)
         after[key] = str(amount)
         return RowResult(i, "created", key=name)
     before.setdefault(key, str(item.price))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from crmcore.errors import CRMError, ValidationError
+from crmcore.db import utcnow
+from crmcore.errors import Conflict, CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
 from crmcore.imports.driver import record
@@ -161,7 +163,7 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
         svc.pay(invoice, clean["amount"])
         known[reference] = Payment(invoice_id=invoice.id, **clean)  # the same reference again in this batch
         new.append((clean, invoice, i))
-    ctx.session.flush()  # what is paid of the invoices
+    _write_paid(ctx, [invoice for invoice, _before, _state in paid.values()])
     table = Payment.__table__
     ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                                    [{"invoice_id": inv.id, **clean} for clean, inv, _i in new])) if new else []
@@ -180,3 +182,22 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
         if result is not None and result.status == "unchanged" and result.id is None:
             result.id = known[str(result.key)].id
     return done(results, lines)
+
+
+def _write_paid(ctx: ServiceContext, invoices: list[Invoice]) -> None:
+    """What is paid of the batch's invoices and their state (set by ``svc.pay``), one ``UPDATE`` for all of
+    them, each checked against the version it was read at (the ORM sent one statement per invoice). A
+    version changed meanwhile is a ``Conflict``: the driver then loads the batch again row by row."""
+    if not invoices:
+        return
+    table = Invoice.__table__
+    now = utcnow()
+    rows = [{"b_id": inv.id, "b_version": inv.version, "amount_paid": inv.amount_paid, "state": inv.state,
+             "version": inv.version + 1, "updated_at": now} for inv in invoices]
+    stmt = update(table).where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+    written = ctx.session.connection().execute(stmt, rows).rowcount
+    if written != len(rows):
+        raise Conflict(_("The record was changed by someone else; reload it and try again."))
+    for invoice, row in zip(invoices, rows, strict=True):
+        for key in ("amount_paid", "state", "version", "updated_at"):
+            set_committed_value(invoice, key, row[key])  # as stored now: nothing left for the ORM to flush

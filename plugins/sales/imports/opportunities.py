@@ -12,6 +12,7 @@ from crmcore.db import utcnow
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
+from crmcore.schemas import compiled
 from crmcore.imports.driver import record
 from crmcore.models import ExternalRef
 from crmcore.services.customers import live_customer
@@ -95,7 +96,7 @@ def load_opportunities(ctx: ServiceContext, batch: Sequence[Row], options: Impor
             if errors:
                 raise ValidationError(_("The opportunity is not valid."), errors=errors)
             stage_id = data.pop("stage_id", None)
-            data = _schema.load({k: v for k, v in data.items() if v is not None}, partial=opp is not None)
+            data = compiled.load(_schema, {k: v for k, v in data.items() if v is not None}, partial=opp is not None)
             data = svc.clean(ctx, data, opp)
             if opp is not None:
                 results[i] = _update(ctx, opp, data, stage_id, i, number)

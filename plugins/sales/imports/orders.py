@@ -31,32 +31,32 @@ LINE_VALUES = ("product_id", "description", "quantity", "list_price", "unit_pric
 
 def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict[str, Any],
                 own: dict[int, dict[str, list[Any]]]) -> tuple[dict[str, Any], list[int], dict[str, list[Any]]]:
-    """The order service's input for one order's rows: the order's columns (the same on every line, or
-    empty after the first), its lines with products by code; problems go to the row they are on
+    """The order service's input for one order's rows (cells trimmed, empty ones left out): the order's
+    columns (the same on every line, or empty after the first), its lines with products by code; problems go to the row they are on
     (``own``) or to the order. Returns the data, the row of each line and the order's errors."""
     first = rows[positions[0]]
     errors: dict[str, list[Any]] = {}
     for i in positions[1:]:
         for key in HEAD[1:]:
-            value = cell(rows[i], key)
-            if value is not None and value != cell(first, key):
+            value = rows[i].get(key)
+            if value is not None and value != first.get(key):
                 own.setdefault(i, {}).setdefault(key, []).append(
                     _("This line says '%(value)s'; the order's first line says '%(first)s'.", value=value,
-                      first=cell(first, key) or ""))
-    data: dict[str, Any] = {"number": cell(first, "number"),
-                            "customer_id": customer_id(refs["customers"], cell(first, "customer_code"), errors)}
+                      first=first.get(key) or ""))
+    data: dict[str, Any] = {"number": first.get("number"),
+                            "customer_id": customer_id(refs["customers"], first.get("customer_code"), errors)}
     for key in ("order_date", "currency", "status"):
-        if cell(first, key) is not None:
-            data[key] = cell(first, key)
-    if cell(first, "owner") is not None:
-        data["owner_id"] = owner_id(refs["users"], cell(first, "owner"), errors)
+        if first.get(key) is not None:
+            data[key] = first.get(key)
+    if first.get("owner") is not None:
+        data["owner_id"] = owner_id(refs["users"], first.get("owner"), errors)
     lines, line_rows = [], []
     for i in positions:
         row = rows[i]
-        if all(cell(row, key) is None for key in LINE):
+        if all(row.get(key) is None for key in LINE):
             continue  # a row of the order's columns only: no line
-        line = {key: cell(row, key) for key in LINE[1:] if cell(row, key) is not None}
-        code = cell(row, "product_code")
+        line = {key: row.get(key) for key in LINE[1:] if row.get(key) is not None}
+        code = row.get("product_code")
         if code is not None:
             product = refs["products"].get(fold(str(code)))
             if product is None:
@@ -116,10 +116,12 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
             results[i] = RowResult(i, "rejected", key=cell(row, "number") if isinstance(row, dict) else None,
                                    errors=bad)
     groups = group_rows(rows, "number", results)
-    wanted = [rows[i] for positions in groups.values() for i in positions]
-    refs = {"customers": customers_by_code(ctx, (cell(r, "customer_code") for r in wanted)),
-            "products": products_by_code(ctx, (cell(r, "product_code") for r in wanted)),
-            "users": users_by_name(ctx, (cell(r, "owner") for r in wanted))}
+    present = [{k: v for k in COLUMNS if (v := cell(row, k)) is not None} if isinstance(row, dict) else {}
+               for row in rows]  # each row's cells trimmed, empty ones left out: read once
+    wanted = [present[i] for positions in groups.values() for i in positions]
+    refs = {"customers": customers_by_code(ctx, (r.get("customer_code") for r in wanted)),
+            "products": products_by_code(ctx, (r.get("product_code") for r in wanted)),
+            "users": users_by_name(ctx, (r.get("owner") for r in wanted))}
     existing = by_key(ctx, Order.number, groups, selectinload(Order.lines))
     created: list[tuple[Order, dict[str, Any], list[int]]] = []
     updated: list[tuple[Order, dict[str, Any], list[int]]] = []
@@ -127,7 +129,7 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
         for number, positions in groups.items():
             own = {i: dict(r.errors) for i in positions if (r := results[i]) is not None}  # rejected already
             live = [i for i in positions if i not in own]
-            data, line_rows, errors = _order_data(rows, live, refs, own) if live else ({}, [], {})
+            data, line_rows, errors = _order_data(present, live, refs, own) if live else ({}, [], {})
             order = existing.get(number)
             if order is not None and not options.update:
                 reject(results, positions, number, exists(_("The order is not valid.")))

@@ -3,13 +3,13 @@ ticket; the due list; recording the outcome (which also lands on the customer's 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import select
 
 from crmcore.db import utcnow
 from crmcore.errors import NotFound, ValidationError
-from crmcore.events import record_change
+from crmcore.events import record_change, record_changes
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services.access import scope_customers
@@ -55,14 +55,53 @@ def schedule_for_ticket(ctx: ServiceContext, ticket: Ticket, now: dt.datetime) -
 
 
 def schedule_for_order(ctx: ServiceContext, order_number: str, customer_id: int, start: dt.datetime | None = None) -> list[FollowUp]:
-    """Follow-ups of the ``order`` rules for an order (called on ``sales.order.created``; idempotent)."""
-    if ctx.session.scalar(select(FollowUpRule.id).where(FollowUpRule.active.is_(True),
-                                                        FollowUpRule.trigger == "order").limit(1)) is None:
-        return []  # no rule for orders: nothing to look at (a bulk import sends this event per order)
-    if ctx.session.scalar(select(Customer.id).where(Customer.id == customer_id)) is None:
-        return []
+    """Follow-ups of the ``order`` rules for an order (idempotent)."""
+    return schedule_for_orders(ctx, [(order_number, customer_id, start or utcnow())])
+
+
+def schedule_for_orders(ctx: ServiceContext, orders: Sequence[tuple[str, int, dt.datetime]]) -> list[FollowUp]:
+    """Follow-ups of the ``order`` rules for orders ``(number, customer id, start)`` (called with the
+    ``sales.order.created`` events of one commit, e.g. a bulk import's batch; idempotent): the rules, the
+    customers and the follow-ups scheduled already are looked up once for all of them."""
+    rules = list(ctx.session.scalars(select(FollowUpRule).where(
+        FollowUpRule.active.is_(True), FollowUpRule.trigger == "order").order_by(FollowUpRule.id)))
+    if not rules or not orders:
+        return []  # no rule for orders: nothing to look at
+    known: set[int] = set()
+    for part in _parts(list({customer_id for _n, customer_id, _s in orders})):
+        known.update(ctx.session.scalars(select(Customer.id).where(Customer.id.in_(part))))
+    sources = [f"order:{number}" for number, customer_id, _s in orders if customer_id in known]
+    done: set[tuple[int, str, int]] = set()
+    for part in _parts(list(dict.fromkeys(sources))):
+        done.update((r, s, n) for r, s, n in ctx.session.execute(select(
+            FollowUp.rule_id, FollowUp.source, FollowUp.step).where(FollowUp.source.in_(part))))
+    created: list[tuple[FollowUp, int]] = []
     with unit_of_work(ctx):
-        return _schedule(ctx, "order", f"order:{order_number}", customer_id, start or utcnow(), order_number=order_number)
+        for number, customer_id, start in orders:
+            if customer_id not in known:
+                continue
+            source = f"order:{number}"
+            for rule in rules:
+                for step, days in enumerate(rule.offsets_days or []):
+                    if (rule.id, source, step) in done:
+                        continue
+                    done.add((rule.id, source, step))
+                    item = FollowUp(rule_id=rule.id, source=source, step=step, customer_id=customer_id,
+                                    order_number=number, due_at=start + dt.timedelta(days=float(days)), state="due")
+                    ctx.session.add(item)
+                    created.append((item, step))
+        if created:
+            ctx.session.flush()
+            record_changes(ctx, [("service_followup", "created", item.id, {"due_at": [None, item.due_at]},
+                                  {"customer_id": item.customer_id, "source": item.source, "step": step},
+                                  "service.followup.scheduled") for item, step in created])
+    return [item for item, _step in created]
+
+
+def _parts(items: list[Any], size: int = 1000) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size``: under every database's limit on bound parameters in an IN list."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def due_list(ctx: ServiceContext, *, before: dt.datetime | None = None, assignee_id: int | None = None,

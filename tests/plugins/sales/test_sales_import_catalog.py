@@ -104,6 +104,22 @@ def test_price_lists_by_name_with_a_price_per_row(ctx: Any, products: list[Any])
                                                             {str(products[1].id): "7.00", str(products[2].id): "6.00"}]
 
 
+def test_a_price_set_twice_in_one_batch_and_again_in_the_next(ctx: Any, products: list[Any]) -> None:
+    """New prices are written with one INSERT per batch: a product's price given twice in a batch is one item
+    (the later price), and the next batch in the same session sees the items written, never adding one twice."""
+    rows = [{"price_list": "Fair", "product_code": "P-1", "price": "10"},
+            {"price_list": "Fair", "product_code": "P-2", "price": "5"},
+            {"price_list": "Fair", "product_code": "P-1", "price": "12"}]
+    assert statuses(load(ctx, "price_lists", rows)) == ["created", "created", "updated"]
+    results = load(ctx, "price_lists", [{"price_list": "Fair", "product_code": "P-1", "price": "12"},
+                                        {"price_list": "Fair", "product_code": "P-2", "price": "6"}])
+    ctx.session.commit()
+    assert statuses(results) == ["unchanged", "updated"]
+    ctx.session.expire_all()
+    fair = ctx.session.scalar(select(PriceList).where(PriceList.name == "Fair"))
+    assert sorted((i.product.code, i.price) for i in fair.items) == [("P-1", Decimal("12.00")), ("P-2", Decimal("6.00"))]
+
+
 def test_bad_price_rows(ctx: Any, products: list[Any]) -> None:
     rows = [{"price_list": "Dealers", "product_code": "P-404", "price": "9"},
             {"price_list": "Dealers", "product_code": "P-1", "price": "-1"},

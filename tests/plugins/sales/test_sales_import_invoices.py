@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from crmcore.errors import PermissionDenied
 from crmcore.imports import ImportOptions
@@ -98,6 +98,31 @@ def test_payments_add_up_and_set_the_state(ctx: Any, setup: dict[str, Any]) -> N
                                                                AuditLog.action == "updated")).all()
     assert sorted((a.entity_id, a.changes["state"][1]) for a in invoice_audit) == sorted(
         [(str(one.id), "paid"), (str(two.id), "partial")])
+
+
+def test_payments_in_two_batches_and_an_invoice_changed_meanwhile(ctx: Any, rt: Any, setup: dict[str, Any]) -> None:
+    """What is paid is written with one UPDATE per batch, checked against each invoice's version: the next
+    batch in the same session adds to it; an invoice another session changed meanwhile is read again (the
+    driver loads the rows again) and nothing is lost or paid twice."""
+    load(ctx, "invoices", INVOICES)
+    ctx.session.commit()
+
+    def pay(reference: str, amount: str) -> dict[str, str]:
+        return {"reference": reference, "invoice_number": "INV-1", "paid_on": "2026-03-10", "amount": amount}
+
+    assert statuses(load(ctx, "payments", [pay("B-1", "10")])) == ["created"]
+    assert statuses(load(ctx, "payments", [pay("B-2", "15")])) == ["created"]
+    one = ctx.session.scalar(select(Invoice).where(Invoice.number == "INV-1"))
+    assert (one.amount_paid, one.state, one.version) == (Decimal("25.00"), "partial", 3)
+    with rt.db.new_session() as other:  # another writer pays, after this session read the invoice
+        other.execute(update(Invoice).where(Invoice.id == one.id).values(
+            amount_paid=Decimal("30.00"), version=Invoice.version + 1))
+        other.commit()
+    assert statuses(load(ctx, "payments", [pay("B-3", "5")])) == ["created"]
+    ctx.session.expire_all()
+    one = ctx.session.get(Invoice, one.id)
+    assert (one.amount_paid, one.version) == (Decimal("35.00"), 5)
+    assert ctx.session.scalar(select(func.count()).select_from(Payment)) == 3
 
 
 def test_bad_payments_are_rejected_alone(ctx: Any, setup: dict[str, Any]) -> None:

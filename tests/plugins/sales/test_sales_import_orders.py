@@ -107,6 +107,32 @@ def test_a_bad_line_refuses_its_whole_order_and_nothing_else(ctx: Any, setup: di
     assert ctx.session.scalars(select(Order.number)).all() == ["SO-2"]
 
 
+def test_one_batch_of_updates_new_orders_and_a_bad_one_in_the_middle(ctx: Any, setup: dict[str, Any]) -> None:
+    """In one chunk: an order whose lines change, new orders, an order with a bad line between them (rejected
+    alone, with the reason on its own row) and one left as it was; cells with spaces read as trimmed."""
+    load(ctx, "orders", rows())
+    ctx.session.commit()
+    batch = [line("SO-1", "C-1", "P-2", "5", "18"), line("SO-1", "C-1", "P-1", "1", "100"),
+             line("SO-3", "C-2", "P-1", "1", "100"),
+             line("SO-4", "C-2", "P-1", "1", "100"), line("SO-4", "C-2", "P-2", "-x", "20"),
+             line("SO-2", "Ｃ-2", "Ｐ-2", "1", "20", status="delivered"),
+             line(" SO-5 ", " C-1 ", " P-2 ", " 2 ", " 20.00 ", discount_percent=" ")]
+    results = load(ctx, "orders", batch)
+    ctx.session.commit()
+    assert statuses(results) == ["updated", "updated", "created", "rejected", "rejected", "unchanged", "created"]
+    assert "quantity" in results[4].errors and "SO-4" in results[3].errors["order"][0]
+    ctx.session.expire_all()
+    orders_by_number = {o.number: o for o in ctx.session.scalars(select(Order))}
+    assert sorted(orders_by_number) == ["SO-1", "SO-2", "SO-3", "SO-5"]
+    so1 = orders_by_number["SO-1"]
+    assert [(ln.product_id, ln.quantity, ln.line_total) for ln in so1.lines] == [
+        (setup["p2"].id, Decimal("5.000"), Decimal("90.00")), (setup["p1"].id, Decimal("1.000"), Decimal("100.00"))]
+    assert so1.total == Decimal("190.00") and so1.version == 2
+    so5 = orders_by_number["SO-5"]
+    assert so5.customer_id == setup["acme"].id and so5.total == Decimal("40.00") and so5.currency == "USD"
+    assert [(ln.description, ln.discount_percent) for ln in so5.lines] == [("Valve", Decimal("0.00"))]
+
+
 def test_unknown_customer_and_product_codes_are_named(ctx: Any, setup: dict[str, Any]) -> None:
     data = [line("SO-7", "NOPE", "P-1", "1", "1"), line("SO-8", "C-1", "P-404", "1", "1"),
             line("SO-8", "C-1", "P-1", "1", "1"), line("SO-9", "C-2", "P-1", "1", "1")]

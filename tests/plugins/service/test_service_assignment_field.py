@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.models import Interaction
@@ -134,5 +134,49 @@ def test_sales_orders_schedule_followups_when_sales_is_loaded(make_app, make_cus
         items = ctx.session.scalars(select(FollowUp).order_by(FollowUp.step)).all()
         assert [(f.order_number, f.step, f.customer_id) for f in items] == [("SO-42", 0, customer.id),
                                                                            ("SO-42", 1, customer.id)]
+    finally:
+        ctx.session.close()
+
+
+def test_an_order_import_schedules_its_followups_with_a_query_per_batch(make_app, make_customer):
+    """A bulk import's orders schedule their follow-ups together after the batch's commit: the rules, the
+    customers and what is scheduled already are looked up once for the batch, not once per order."""
+    from sqlalchemy import event
+
+    from crmcore.imports import ImportOptions
+    from crmcore.imports.driver import get_kind, import_rows
+    from plugins.sales.services import catalog
+
+    app = make_app(PLUGINS=["plugins.sales", "plugins.service"])
+    rt = app.extensions["crm"]
+    ctx = rt.context(source="test")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    try:
+        followups.save_rule(ctx, {"name": "After purchase", "trigger": "order", "offsets_days": [7, 90]})
+        customer = make_customer("Buyer", code="B-1")
+        catalog.create_product(ctx, {"code": "P-1", "name": "Pump", "list_price": "10"})
+
+        def rows(numbers):
+            return [{"number": n, "customer_code": "B-1", "order_date": "2026-03-01", "product_code": "P-1",
+                     "unit_price": "10"} for n in numbers]
+
+        event.listen(rt.db.engine, "before_cursor_execute", record)
+        try:
+            results = import_rows(ctx, get_kind(ctx, "orders"), rows([f"SO-{n}" for n in range(12)]), ImportOptions())
+        finally:
+            event.remove(rt.db.engine, "before_cursor_execute", record)
+        assert {r.status for r in results} == {"created"}
+        items = ctx.session.scalars(select(FollowUp).order_by(FollowUp.order_number, FollowUp.step)).all()
+        assert len(items) == 24 and {f.customer_id for f in items} == {customer.id}
+        assert [(f.order_number, f.step) for f in items[:2]] == [("SO-0", 0), ("SO-0", 1)]
+        rule_lookups = [s for s in statements if "FROM service_followup_rules" in s]
+        assert len(rule_lookups) == 1, rule_lookups
+        # again, with two new orders among known ones: only the new ones get follow-ups, none twice
+        import_rows(ctx, get_kind(ctx, "orders"), rows(["SO-0", "SO-12", "SO-13"]), ImportOptions())
+        assert ctx.session.scalar(select(func.count()).select_from(FollowUp)) == 28
     finally:
         ctx.session.close()

@@ -1,0 +1,110 @@
+"""A schema's load compiled once for the many rows it loads: the same data or errors, without the per-row machinery.
+
+Each field's own conversion (``field._deserialize``, with the limits every field has) and its validators
+run directly; a row this plain path does not take (a value a field refuses, a missing required field, an
+unknown key, a field or schema with hooks) is loaded by the schema itself, so the data and the errors are
+always exactly the schema's.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing
+
+#: ``check(data, partial)``: the loaded data, or :class:`_Slow`
+Check = Callable[[Any, bool], dict[str, Any]]
+Convert = Callable[[Any, str, Any, bool], Any]
+_CHECK = "_crm_compiled_load"  # where a schema keeps its compiled check
+
+
+class _Slow(Exception):
+    """The row goes through the schema's own load (it is refused, or takes a path not compiled)."""
+
+
+def load(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
+    """``schema.load(data, partial=partial)``: the same result, or the same marshmallow ``ValidationError``."""
+    try:
+        check: Check | None = schema.__dict__[_CHECK]
+    except KeyError:
+        check = schema.__dict__[_CHECK] = _compile(schema)
+    if check is not None:
+        try:
+            return check(data, partial)
+        except _Slow:
+            pass
+    result: dict[str, Any] = schema.load(data, partial=partial)
+    return result
+
+
+def _compile(schema: Schema, unknown: str | None = None) -> Check | None:
+    """The schema's plain path, or None when it has hooks or options it does not follow."""
+    unknown = unknown or schema.unknown
+    if any(schema._hooks.values()) or schema.many or unknown not in (RAISE, EXCLUDE) or schema.partial:
+        return None
+    plan: list[tuple[str, str, fields.Field[Any], Convert]] = []
+    for name, field in schema.load_fields.items():
+        attribute = field.attribute or name
+        if field.pre_load or field.post_load or "." in attribute:
+            return None
+        key = field.data_key if field.data_key is not None else name
+        plan.append((key, attribute, field, _converter(field)))
+    keys = frozenset(key for key, *_rest in plan)
+    strict = unknown == RAISE
+
+    def check(data: Any, partial: bool) -> dict[str, Any]:
+        if type(data) is not dict or (strict and not keys.issuperset(data)):
+            raise _Slow
+        out: dict[str, Any] = {}
+        for key, attribute, field, convert in plan:
+            value = data.get(key, missing)
+            if value is missing:
+                if partial:
+                    continue
+                if field.required:
+                    raise _Slow
+                default = field.load_default
+                if default is not missing:
+                    out[attribute] = default() if callable(default) else default
+                continue
+            if value is None:
+                if not field.allow_none:
+                    raise _Slow
+                out[attribute] = None
+                continue
+            out[attribute] = convert(value, key, data, partial)
+        return out
+
+    return check
+
+
+def _converter(field: fields.Field[Any]) -> Convert:
+    """The field's conversion and validators; a list of nested records compiled in turn."""
+    inner = getattr(field, "inner", None)
+    if type(field) is fields.List and type(inner) is fields.Nested and not inner.many and inner.unknown is None \
+            and not (inner.pre_load or inner.post_load or inner.validators):
+        nested = _compile(inner.schema)
+        if nested is not None:
+            validate = field._validate
+
+            def convert_list(value: Any, key: str, data: Any, partial: bool) -> Any:
+                if type(value) is not list:
+                    raise _Slow
+                out = [nested(item, partial) for item in value]
+                try:
+                    validate(out)
+                except ValidationError:
+                    raise _Slow from None
+                return out
+
+            return convert_list
+    deserialize, validate = field._deserialize, field._validate
+
+    def convert(value: Any, key: str, data: Any, partial: bool) -> Any:
+        try:
+            out = deserialize(value, key, data, partial=partial)
+            validate(out)
+        except ValidationError:
+            raise _Slow from None
+        return out
+
+    return convert
