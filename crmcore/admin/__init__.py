@@ -17,6 +17,7 @@ from ..i18n import lazy_gettext as _l
 from ..models import (ApiToken, AuditLog, Contact, Customer, CustomField, Interaction, JobExecution, OutboxMessage, Role,
                       Team, User)
 from .accounts import RoleView, TeamView, TokenView, UserView
+from .approvals import ApprovalsView
 from .auth import create_blueprint
 from .customers import CustomerView
 from .dashboard import DashboardView
@@ -24,7 +25,7 @@ from .jobs import JobRunView
 from .records import ContactView, CustomFieldView, InteractionView
 from .system import AuditLogView, OutboxView, PluginsView
 from .views import SecureModelView, SecureView
-from .workflow import ApprovalsView, WorkflowDesignerView
+from .workflow import WorkflowDesignerView
 
 __all__ = ["init_admin", "core_views", "SecureModelView", "SecureView"]
 
