@@ -2,6 +2,7 @@
 approvals, deliveries to providers, with replay)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import flash, redirect, request, url_for
@@ -11,10 +12,40 @@ from sqlalchemy import select
 from ..db import utcnow
 from ..errors import CRMError
 from ..i18n import gettext
-from ..models import ApprovalRequest, OutboxMessage
+from ..models import ApprovalRequest, OutboxMessage, User
+from ..services import approval_inbox as inbox_svc
 from ..services import approvals as approval_svc
 from ..services import outbox as outbox_svc
-from .views import SecureView, flash_crm_error
+from .auth import safe_next
+from .views import SecureView, flash_crm_error, service_context
+
+
+def age(created_at: dt.datetime) -> str:
+    """How long ago, in the reader's words (``3 hours``)."""
+    from flask_babel import format_timedelta
+
+    return str(format_timedelta(utcnow() - created_at, threshold=0.9))
+
+
+def record_url(item: inbox_svc.InboxItem) -> str | None:
+    """The record's page in the admin, when its entity names its admin view."""
+    if not item.admin_endpoint:
+        return None
+    return url_for(f"{item.admin_endpoint}.details_view", id=item.request.entity_id)
+
+
+def template_globals() -> dict[str, Any]:
+    """``crm_pending_approvals()`` (the menu's badge) and ``crm_pending_decision(record)`` (the actor's
+    open request on a record's page), computed only where a page calls them."""
+
+    def pending_approvals() -> int:
+        return inbox_svc.pending_count(service_context())
+
+    def pending_decision(record: Any) -> ApprovalRequest | None:
+        found = inbox_svc.task_for(service_context(), record)
+        return found[0] if found is not None else None
+
+    return {"crm_pending_approvals": pending_approvals, "crm_pending_decision": pending_decision}
 
 
 class ApprovalsView(SecureView):
@@ -26,11 +57,14 @@ class ApprovalsView(SecureView):
     def index(self) -> Any:
         ctx = self.ctx()
         mine, _total = approval_svc.list_requests(ctx, page_size=20)
-        return self.render("admin/workflow/approvals.html", inbox=approval_svc.inbox(ctx), mine=mine,
+        return self.render("admin/workflow/approvals.html", inbox=inbox_svc.items(ctx), mine=mine, age=age,
+                           record_url=record_url, user_name=lambda uid: inbox_svc.user_name(
+                               ctx.session.get(User, uid) if uid else None),
                            can_decide=ctx.can("approval.decide"), can_manage=ctx.can("approval.manage"))
 
     def _act(self, action: Any, done: str) -> Any:
-        """Run one decision service call; flash ``done`` or the error; back to the inbox."""
+        """Run one decision service call; flash ``done`` or the error; back to ``next`` (the record's
+        page it was decided from, a local path) or to the inbox."""
         ctx = self.ctx()
         try:
             action(ctx)
@@ -38,7 +72,7 @@ class ApprovalsView(SecureView):
         except CRMError as exc:
             ctx.session.rollback()
             flash_crm_error(exc)
-        return redirect(url_for(".index"))
+        return redirect(safe_next(request.form.get("next")) or url_for(".index"))
 
     @expose("/<int:request_id>/decide", methods=["POST"])
     def decide(self, request_id: int) -> Any:
