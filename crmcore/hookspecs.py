@@ -164,6 +164,18 @@ def crm_customer_panels(ctx: ServiceContext, customer: Customer) -> list[Panel]:
     """
 
 
+@hookspec
+def crm_home_panels(ctx: ServiceContext) -> list[Panel]:
+    """Return short lists for the viewer's admin home page (``/admin``): what is theirs to do.
+
+    Called each time the home page is shown, inside its request (``url_for`` works).
+
+    :param ctx: the ``ServiceContext`` of the viewer (check ``ctx.can(...)``; list the viewer's own work).
+    :return: a list of ``crmcore.contracts.Panel`` whose ``items`` are dicts ``text``, ``url``, ``note``
+        and ``warn`` (True: overdue or late).
+    """
+
+
 # ---------------------------------------------------------------------------
 # Events and entity lifecycle
 # ---------------------------------------------------------------------------

@@ -45,13 +45,19 @@ def test_inbox_shows_what_is_to_be_decided(app, client, ctx, people, sessions):
     assert re.search(r"\d+ seconds?|\d+ minutes?", row)  # its age
     # the badge in the menu counts my pending decisions; the rep has none
     assert re.search(r'id="crm-approvals-badge"[^>]*>\s*To approve <span[^>]*>1</span>', page)
+    home = boss.get("/admin/").text
+    mine = home[home.index('data-panel="approvals"'):]
+    mine = mine[:mine.index("</ul>")]
+    assert "My approvals (1)" in mine and f'href="/admin/sales/quote/details/?id={quote_id}"' in mine
+    assert number in mine and "Acme · Rita Rep" in mine
     rep = _client(app, ctx, people["rep"])
     assert 'id="crm-approvals-badge"' not in rep.get("/admin/").text
     # decided from the list, the badge goes
     boss.post(f"/admin/approval_inbox/{_request_id(page)}/decide",
               data={"csrf_token": csrf_token(page), "decision": "approve", "comment": "ok"})
     assert sessions().get(Quote, quote_id).status == "approved"
-    assert 'id="crm-approvals-badge"' not in boss.get("/admin/").text
+    home = boss.get("/admin/").text
+    assert 'id="crm-approvals-badge"' not in home and "My approvals (0)" in home
 
 
 def _request_id(page: str) -> int:
