@@ -113,3 +113,30 @@ def test_conditions_in_words(app, ctx):
             {"predicate": "sales.quote.discount_over", "args": {"percent": 30}}]})
     assert text == ("(Discount % > 15 or (Status is one of draft, sent and not Notes is empty) or "
                     "The quote's largest discount (overall or a line) is above a percent (30))")
+
+
+def test_manager_approves_from_the_inbox_in_chromium(app, client, ctx, people, sessions, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from crmcore.services import users as user_svc
+    from crmcore.testing.browser import browser_login, chromium, serve
+
+    user_svc.set_password(ctx, people["boss"], "password123")
+    ctx.session.commit()
+    approvals.create_policy(ctx, _named_policy())
+    quote_id = new_quote(client, people, "20")
+    submit(client, people, quote_id)
+    with serve(app) as url, chromium(tmp_path) as browser:
+        browser_login(browser, url, "boss")
+        badge = browser.find_element(By.ID, "crm-approvals-badge")
+        assert badge.text.endswith("1")
+        badge.click()
+        row = browser.find_element(By.CSS_SELECTOR, "tr.approval-task")
+        assert "Acme" in row.text and "Big discount" in row.text
+        form = browser.find_element(By.CSS_SELECTOR, "tr.approval-decide form")
+        form.find_element(By.NAME, "comment").send_keys("strategic account")
+        form.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+        assert "Approved." in browser.find_element(By.CSS_SELECTOR, ".alert-success").text
+        assert "Nothing waits for you." in browser.page_source
+        assert not browser.find_elements(By.ID, "crm-approvals-badge")
+    assert sessions().get(Quote, quote_id).status == "approved"
