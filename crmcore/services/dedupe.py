@@ -12,6 +12,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..events import audit, emit, jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
+from ..normalize import LIKE_ESCAPE, escape_like
 from .merge_rows import move_back, move_rows, restore
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
 from .unit import unit_of_work
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 NAME_SIMILARITY = 0.85
+SIMILAR_WINDOW = 500  # customers sharing the name's first two characters compared for a similar name
 FILL_FIELDS = tuple(f for f in FIELDS if f not in ("code", "name", "owner_id", "stage", "currency"))
 
 
@@ -57,8 +59,9 @@ def default_candidates(ctx: ServiceContext, customer: Customer, limit: int) -> l
             _combine(found, DuplicateCandidate(cid, 0.8, [str(_("same name"))]))
         if len(key) >= 2:
             rows = ctx.session.execute(
-                select(Customer.id, Customer.name_key).where(Customer.id.in_(base), Customer.name_key != key,
-                                                             Customer.name_key.like(key[:2] + "%")).limit(500))
+                select(Customer.id, Customer.name_key).where(
+                    Customer.id.in_(base), Customer.name_key != key,
+                    Customer.name_key.like(escape_like(key[:2]) + "%", escape=LIKE_ESCAPE)).limit(SIMILAR_WINDOW))
             for cid, other in rows:
                 ratio = SequenceMatcher(None, key, other or "").ratio()
                 if ratio >= NAME_SIMILARITY:
