@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from difflib import SequenceMatcher
-from typing import Any, TYPE_CHECKING
+from typing import Any, Collection, TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 NAME_SIMILARITY = 0.85
 SIMILAR_WINDOW = 500  # customers sharing the name's first two characters compared for a similar name
 FILL_FIELDS = tuple(f for f in FIELDS if f not in ("code", "name", "owner_id", "stage", "currency"))
+CHOOSABLE = tuple(f for f in FIELDS if f != "code")  # fields whose value a merge may take from the other customer
 
 
 def _combine(found: dict[int, DuplicateCandidate], cand: DuplicateCandidate) -> None:
@@ -134,12 +135,18 @@ def _merge_hooks(ctx: ServiceContext, winner: Customer, loser: Customer) -> list
     return groups
 
 
-def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int) -> dict[str, Any]:
-    """Merge ``loser`` into ``winner``: history moves over, empty fields of the winner are filled,
-    tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
+def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int, keep_from_loser: Collection[str] = ()) -> dict[str, Any]:
+    """Merge ``loser`` into ``winner``: history moves over, the fields named in ``keep_from_loser`` take
+    the loser's value, other empty fields of the winner are filled, tags are joined, the loser is kept
+    (hidden) so the merge can be undone with :func:`unmerge`."""
     ctx.require("customer.merge")
     if winner_id == loser_id:
         raise ValidationError(_("A customer cannot be merged into itself."), errors={"loser_id": [_("Choose another customer.")]})
+    unknown = sorted(set(keep_from_loser) - set(CHOOSABLE))
+    if unknown:
+        raise ValidationError(_("These fields cannot be taken from the other customer: %(fields)s.",
+                                fields=", ".join(unknown)),
+                              errors={"keep_from_loser": [_("Choose among: %(fields)s.", fields=", ".join(CHOOSABLE))]})
     winner = get_customer(ctx, winner_id, permission="customer.write")
     loser = get_customer(ctx, loser_id, permission="customer.write")
     with unit_of_work(ctx):
@@ -152,8 +159,12 @@ def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int) -> dict[
         ctx.session.flush()
         ctx.session.expire_all()  # rows moved by bulk UPDATEs: reload what the session holds
         filled: dict[str, list[Any]] = {}
+        for name in CHOOSABLE:
+            if name in keep_from_loser and getattr(winner, name) != getattr(loser, name):
+                filled[name] = [getattr(winner, name), getattr(loser, name)]
+                setattr(winner, name, getattr(loser, name))
         for name in FILL_FIELDS:
-            if getattr(winner, name) in (None, "") and getattr(loser, name) not in (None, ""):
+            if name not in filled and getattr(winner, name) in (None, "") and getattr(loser, name) not in (None, ""):
                 filled[name] = [getattr(winner, name), getattr(loser, name)]
                 setattr(winner, name, getattr(loser, name))
         attrs_added = {k: v for k, v in (loser.attributes or {}).items() if k not in (winner.attributes or {})}
