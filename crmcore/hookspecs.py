@@ -262,7 +262,8 @@ def crm_find_duplicates(ctx: ServiceContext, customer: Customer, limit: int) -> 
     combined (scores as independent evidence, ``1 - (1 - a)(1 - b)``; reasons joined).
 
     :param ctx: the ``ServiceContext``.
-    :param customer: the ``Customer`` to match.
+    :param customer: the ``Customer`` to match; an unsaved draft (``id`` None, no contacts) when the
+        admin's create form warns before saving.
     :param limit: the most candidates wanted.
     :return: a list of ``crmcore.contracts.DuplicateCandidate``.
     """

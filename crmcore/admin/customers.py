@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TYPE_CHECKING
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqualFilter
 from markupsafe import Markup
@@ -73,6 +73,7 @@ class CustomerView(LargeListMixin, SecureModelView):
     form = forms.CustomerForm
     can_view_details = True
     details_template = "admin/crm/customer_details.html"
+    create_template = "admin/crm/customer_create.html"
     list_template = "admin/crm/customer_list.html"
     column_list = ("code", "name", "stage", "level", "owner", "tags", "completeness", "updated_at")
     column_labels = {"code": _l("Code"), "name": _l("Name"), "stage": _l("Stage"), "level": _l("Level"),
@@ -164,6 +165,24 @@ class CustomerView(LargeListMixin, SecureModelView):
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Customer:
         return customer_svc.create_customer(ctx, data)
+
+    def create_model(self, form: Any) -> Any:
+        """Before saving a new customer, warn of probable duplicates (the form comes back with them
+        listed); saving the form again creates it anyway."""
+        if request.form.get("ignore_duplicates") != "1":
+            ctx = self.ctx()
+            try:
+                found = dedupe.duplicates_of_new(ctx, self.form_to_data(form))
+            except CRMError:
+                ctx.session.rollback()
+                found = []
+            if found:
+                g.crm_duplicates = [{"customer": ctx.session.get(Customer, c.customer_id),
+                                     "score": round(c.score * 100), "reasons": c.reasons} for c in found]
+                flash(gettext("This customer may already exist. Open a match, or save again to create it anyway."),
+                      "warning")
+                return None
+        return super().create_model(form)
 
     def service_update(self, ctx: ServiceContext, model: Customer, data: dict[str, Any]) -> Customer:
         version = request.form.get("version")

@@ -72,7 +72,21 @@ def default_candidates(ctx: ServiceContext, customer: Customer, limit: int) -> l
 
 def find_duplicates(ctx: ServiceContext, customer_id: int, limit: int = 10) -> list[DuplicateCandidate]:
     """Probable duplicates of one customer, best first, from the core and every plugin."""
-    customer = get_customer(ctx, customer_id)
+    return _candidates(ctx, get_customer(ctx, customer_id), limit)
+
+
+def duplicates_of_new(ctx: ServiceContext, data: dict[str, Any], limit: int = 5) -> list[DuplicateCandidate]:
+    """Probable duplicates of a customer about to be created from ``data`` (name, phone, e-mail), best
+    first: what the form warns of before saving. Nothing is written."""
+    ctx.require("customer.read")
+    draft = Customer(**{k: data.get(k) for k in ("name", "phone", "email", "kind") if data.get(k) is not None})
+    derive_fields(ctx, draft)
+    if not (draft.name_key or draft.phone_normalized or draft.email_normalized):
+        return []
+    return _candidates(ctx, draft, limit)
+
+
+def _candidates(ctx: ServiceContext, customer: Customer, limit: int) -> list[DuplicateCandidate]:
     found: dict[int, DuplicateCandidate] = {}
     for group in ctx.hook.crm_find_duplicates(ctx=ctx, customer=customer, limit=limit):
         for cand in group or ():

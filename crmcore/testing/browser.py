@@ -72,10 +72,11 @@ def serve(app: Any) -> Iterator[str]:
 
 
 def browser_login(driver: Any, base_url: str, username: str, password: str = "password123") -> None:
-    """Log in through the admin's login form."""
+    """Log in through the admin's login form; returns once a logged-in page (its user menu) is shown."""
     from selenium.webdriver.common.by import By
 
     driver.get(base_url + "/admin/auth/login")
     driver.find_element(By.NAME, "username").send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    driver.find_element(By.ID, "crm-user-menu")
