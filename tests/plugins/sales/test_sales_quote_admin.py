@@ -109,3 +109,33 @@ def test_the_script_is_served_by_the_app(app: Any, shop: dict[str, Any]) -> None
     r = rep.get("/admin/sales/quote/quote-form.js")
     assert r.status_code == 200 and r.mimetype == "text/javascript" and "recompute" in r.text
     assert app.test_client().get("/admin/sales/quote/quote-form.js").status_code in (302, 401, 403)
+
+
+def test_totals_as_you_type_in_chromium(app: Any, ctx: Any, shop: dict[str, Any], tmp_path: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from crmcore.testing.browser import browser_login, chromium, serve
+
+    with serve(app) as url, chromium(tmp_path) as browser:
+        browser_login(browser, url, "rep_a")
+        browser.get(url + "/admin/sales/quote/new/")
+        Select(browser.find_element(By.NAME, "customer_id")).select_by_visible_text("Acme")
+        Select(browser.find_element(By.NAME, "price_list_id")).select_by_visible_text("Dealers (CNY)")
+        Select(browser.find_element(By.NAME, "lines-0-product_id")).select_by_visible_text("Printer (P1)")
+        # the price list's price and the product's name fill the line
+        assert browser.find_element(By.NAME, "lines-0-unit_price").get_attribute("value") == "90.00"
+        assert browser.find_element(By.NAME, "lines-0-description").get_attribute("value") == "Printer"
+        browser.find_element(By.NAME, "lines-0-quantity").send_keys("2")
+        browser.find_element(By.NAME, "lines-0-discount_percent").send_keys("10")
+        browser.find_element(By.ID, "crm-add-line").click()
+        assert browser.find_elements(By.NAME, "lines-3-description")  # a fourth row was added
+        browser.find_element(By.NAME, "lines-3-description").send_keys("Installation")
+        browser.find_element(By.NAME, "lines-3-unit_price").send_keys("50")
+        total = browser.find_element(By.CSS_SELECTOR, "[data-total=total]")
+        assert "212.00" in total.text  # 2 x 90 at 10% off + 50, computed in the page
+        browser.find_element(By.NAME, "discount_percent").clear()
+        browser.find_element(By.NAME, "discount_percent").send_keys("5")
+        assert "201.40" in total.text
+        browser.find_element(By.CSS_SELECTOR, "#crm-quote-form button[type=submit]").click()
+        assert "201.40" in browser.find_element(By.ID, "quote-total").text  # the server agrees
