@@ -102,8 +102,9 @@ class QuoteDocumentView(QuoteView):
         return self._editor(self._quote_or_abort(request.args.get("id"), "sales.quote.write"))
 
     def _quote_or_abort(self, raw_id: Any, permission: str = "sales.quote.read") -> Quote:
-        quote_id = db_id(raw_id) if raw_id else None
-        if quote_id is None:
+        try:
+            quote_id = db_id(raw_id)
+        except (TypeError, ValueError):
             abort(404)
         try:
             return quotes.get_quote(self.ctx(), quote_id, permission=permission)
@@ -124,17 +125,18 @@ class QuoteDocumentView(QuoteView):
         form: dict[str, Any] = {}
         if request.method == "POST":
             form = request.form.to_dict()
-            data = {**header_from_form(request.form), "lines": lines_from_form(request.form)}
             try:
+                data = {**header_from_form(request.form), "lines": lines_from_form(request.form)}
                 if quote is None:
                     quote = quotes.create_quote(ctx, data)
-                    flash(gettext("Quote %(number)s saved.", number=quote.number), "success")
                 else:
                     data.pop("customer_id", None)
                     quote = quotes.update_quote(ctx, quote.id, data,
                                                 expected_version=request.form.get("version", type=db_id))
-                    flash(gettext("Quote %(number)s saved.", number=quote.number), "success")
+                flash(gettext("Quote %(number)s saved.", number=quote.number), "success")
                 return redirect(self.get_url(".details_view", id=quote.id))
+            except ValueError:  # a choice that is not one of the form's (a tampered or stale form)
+                flash(gettext("The form is not complete."), "error")
             except CRMError as exc:
                 ctx.session.rollback()
                 flash_crm_error(exc)

@@ -139,3 +139,13 @@ def test_totals_as_you_type_in_chromium(app: Any, ctx: Any, shop: dict[str, Any]
         assert "201.40" in total.text
         browser.find_element(By.CSS_SELECTOR, "#crm-quote-form button[type=submit]").click()
         assert "201.40" in browser.find_element(By.ID, "quote-total").text  # the server agrees
+
+
+def test_a_tampered_form_or_id_is_refused_cleanly(app: Any, ctx: Any, shop: dict[str, Any]) -> None:
+    rep = admin_login(app.test_client(), "rep_a", lang="en")
+    r = _new(rep, shop, **{"lines-0-product_id": "abc"})
+    assert r.status_code == 200 and "The form is not complete." in r.text and ctx.session.query(Quote).count() == 0
+    r = _new(rep, shop, **{"lines-0-product_id": "99999999999999999999"})
+    assert r.status_code == 200 and ctx.session.query(Quote).count() == 0
+    for url in ("/admin/sales/quote/details/?id=abc", "/admin/sales/quote/edit/?id=", "/admin/sales/quote/print/"):
+        assert rep.get(url).status_code == 404, url
