@@ -27,7 +27,7 @@ def age(created_at: dt.datetime) -> str:
     return str(format_timedelta(utcnow() - created_at, threshold=0.9))
 
 
-def record_url(item: inbox_svc.InboxItem) -> str | None:
+def record_url(item: inbox_svc.InboxItem | inbox_svc.RequestRow) -> str | None:
     """The record's page in the admin, when its entity names its admin view."""
     if not item.admin_endpoint:
         return None
@@ -57,7 +57,8 @@ class ApprovalsView(SecureView):
     def index(self) -> Any:
         ctx = self.ctx()
         mine, _total = approval_svc.list_requests(ctx, page_size=20)
-        return self.render("admin/workflow/approvals.html", inbox=inbox_svc.items(ctx), mine=mine, age=age,
+        return self.render("admin/workflow/approvals.html", inbox=inbox_svc.items(ctx),
+                           mine=inbox_svc.request_rows(ctx, mine), age=age,
                            record_url=record_url, user_name=lambda uid: inbox_svc.user_name(
                                ctx.session.get(User, uid) if uid else None),
                            can_decide=ctx.can("approval.decide"), can_manage=ctx.can("approval.manage"))

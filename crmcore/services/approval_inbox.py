@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from ..contracts_workflow import RecordSummary
 from ..entities import COMMON_LABELS, registered
-from ..i18n import _
-from ..models import ApprovalRequest, ApprovalTask, User
+from ..i18n import _, lazy_gettext as _l
+from ..models import ApprovalRequest, ApprovalTask, User, WorkflowTransition
 from .approvals import inbox
 from .workflow_registry import entities
 
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 OPERATORS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥"}
+STATUSES = {"pending": _l("Pending"), "submitting": _l("Being sent"), "approved": _l("Approved"),
+            "rejected": _l("Rejected"), "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"),
+            "terminated": _l("Ended")}
+ACTIONS = {"submit": _l("Submit")}  # actions plugins start approvals for without a workflow transition
 
 
 @dataclass
@@ -33,6 +37,40 @@ class InboxItem:
     reasons: list[str]
     admin_endpoint: str | None
     created_at: dt.datetime
+
+
+@dataclass
+class RequestRow:
+    """One approval request as people read it (the requests list of the inbox page)."""
+
+    request: ApprovalRequest
+    entity_label: str
+    title: str
+    action: str
+    provider: str
+    status: str
+    admin_endpoint: str | None
+
+
+def request_rows(ctx: ServiceContext, requests: list[ApprovalRequest]) -> list[RequestRow]:
+    """Requests with their record's title, the action, provider and status in words."""
+    specs = entities(ctx)
+    providers = ctx.registry.oa_providers
+    out = []
+    for request in requests:
+        spec = specs.get(request.entity)
+        record = ctx.session.get(spec.model, request.entity_id) if spec is not None else None
+        title = (spec.describe(ctx, record).title if spec is not None and spec.describe is not None and record is not None
+                 else f"#{request.entity_id}")
+        transition = ctx.session.get(WorkflowTransition, request.transition_id) if request.transition_id else None
+        action = (transition.label if transition is not None and transition.label
+                  else str(ACTIONS.get(request.action, request.action.replace("_", " "))))
+        provider = (str(_("in the CRM")) if request.provider == "internal"
+                    else str(getattr(providers.get(request.provider), "label", request.provider)))
+        out.append(RequestRow(request=request, entity_label=entity_label(ctx, request.entity), title=title,
+                              action=action, provider=provider, status=str(STATUSES.get(request.status, request.status)),
+                              admin_endpoint=spec.admin_endpoint if spec is not None and record is not None else None))
+    return out
 
 
 def pending_count(ctx: ServiceContext) -> int:

@@ -33,9 +33,6 @@ DECISIONS = {"submitted": _l("Submitted"), "approved": _l("Approved"), "rejected
              "step_completed": _l("Step completed"), "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"),
              "compensated": _l("Put back"), "escalated": _l("Escalated"), "reminded": _l("Reminded"),
              "restarted": _l("Restarted")}
-REQUEST_STATUSES = {"pending": _l("Pending"), "submitting": _l("Being sent"), "approved": _l("Approved"),
-                    "rejected": _l("Rejected"), "withdrawn": _l("Withdrawn"), "revoked": _l("Revoked"),
-                    "terminated": _l("Ended")}
 
 
 def lines_from_form(form: Any) -> list[dict[str, Any]]:
@@ -184,7 +181,7 @@ class QuoteDocumentView(QuoteView):
         return {"quote": quote, "owner": user_label(owner) if owner else "", "status": status_badge(quote.status),
                 "status_label": code_label(quote.status), "approvals": approval_inbox.history(ctx, "quote", quote.id),
                 "decision_label": lambda code: str(DECISIONS.get(code, code.replace("_", " "))),
-                "request_label": lambda code: str(REQUEST_STATUSES.get(code, code)),
+                "request_label": lambda code: str(approval_inbox.STATUSES.get(code, code)),
                 "can_edit": self._editable(quote), "can_submit": ctx.can("sales.quote.write") and quote.status == "draft"}
 
     @expose("/submit/", methods=("POST",))

@@ -45,12 +45,18 @@ def test_inbox_shows_what_is_to_be_decided(app, client, ctx, people, sessions):
     assert re.search(r"\d+ seconds?|\d+ minutes?", row)  # its age
     # the badge in the menu counts my pending decisions; the rep has none
     assert re.search(r'id="crm-approvals-badge"[^>]*>\s*To approve <span[^>]*>1</span>', page)
+    # the requests list reads as words too: the quote by its number, the action, the provider, the status
+    rep = _client(app, ctx, people["rep"])
+    mine_page = rep.get("/admin/approval_inbox/").text
+    request_row = mine_page[mine_page.index('class="approval-request"'):]
+    request_row = request_row[:request_row.index("</tr>")]
+    assert number in request_row and "Submit" in request_row and "in the CRM" in request_row
+    assert "Pending" in request_row and "internal" not in request_row and f"quote {quote_id}" not in request_row
     home = boss.get("/admin/").text
     mine = home[home.index('data-panel="approvals"'):]
     mine = mine[:mine.index("</ul>")]
     assert "My approvals (1)" in mine and f'href="/admin/sales/quote/details/?id={quote_id}"' in mine
     assert number in mine and "Acme · Rita Rep" in mine
-    rep = _client(app, ctx, people["rep"])
     assert 'id="crm-approvals-badge"' not in rep.get("/admin/").text
     # decided from the list, the badge goes
     boss.post(f"/admin/approval_inbox/{_request_id(page)}/decide",
