@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..db import utcnow
 from ..errors import CRMError
 from ..i18n import gettext
-from ..models import ApprovalRequest, OutboxMessage, User
+from ..models import ApprovalRequest, OutboxMessage
 from ..services import approval_inbox as inbox_svc
 from ..services import approvals as approval_svc
 from ..services import outbox as outbox_svc
@@ -59,8 +59,7 @@ class ApprovalsView(SecureView):
         mine, _total = approval_svc.list_requests(ctx, page_size=20)
         return self.render("admin/workflow/approvals.html", inbox=inbox_svc.items(ctx),
                            mine=inbox_svc.request_rows(ctx, mine), age=age,
-                           record_url=record_url, user_name=lambda uid: inbox_svc.user_name(
-                               ctx.session.get(User, uid) if uid else None),
+                           record_url=record_url,
                            can_decide=ctx.can("approval.decide"), can_manage=ctx.can("approval.manage"))
 
     def _act(self, action: Any, done: str) -> Any:
