@@ -38,7 +38,9 @@ class WorkflowEntity:
 
     ``load(ctx, id)`` returns the record (checking the reader's access) or raises ``NotFound``;
     ``fields`` lists the fields the admin offers in conditions (documentation, not a limit);
-    ``owner_field`` names the field holding the owner's user id (self-approval and record rules).
+    ``owner_field`` names the field holding the owner's user id (self-approval and record rules);
+    ``describe(ctx, record)`` says what the approval inbox shows of a record (a ``RecordSummary``);
+    ``admin_endpoint`` is the record's admin model view (its details page is the inbox's link).
     """
 
     name: str
@@ -48,6 +50,19 @@ class WorkflowEntity:
     label: str = ""
     fields: tuple[str, ...] = ()
     write_permission: str | None = None
+    describe: Callable[[ServiceContext, Any], RecordSummary] | None = None
+    admin_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """What an approver needs to see of a record: its title, customer, amount and discount."""
+
+    title: str
+    customer: str | None = None
+    amount: Any = None
+    currency: str | None = None
+    discount_percent: Any = None
 
 
 class ApprovalProvider(Protocol):

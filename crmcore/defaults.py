@@ -85,12 +85,16 @@ def crm_register_import_kinds() -> list[Any]:
 
 @hookimpl
 def crm_register_workflow_entities() -> list[Any]:
-    from .contracts_workflow import WorkflowEntity
+    from .contracts_workflow import RecordSummary, WorkflowEntity
     from .models import Customer
     from .services.customers import get_customer
 
+    def describe(ctx: ServiceContext, customer: Any) -> RecordSummary:
+        return RecordSummary(title=customer.name, customer=customer.name)
+
     return [WorkflowEntity("customer", Customer, get_customer, "owner_id", "Customer",
-                           ("stage", "name", "kind", "owner_id", "attributes"), "customer.write")]
+                           ("stage", "name", "kind", "owner_id", "attributes"), "customer.write",
+                           describe=describe, admin_endpoint="customer")]
 
 
 @hookimpl

@@ -164,6 +164,18 @@ def crm_customer_panels(ctx: ServiceContext, customer: Customer) -> list[Panel]:
     """
 
 
+@hookspec
+def crm_home_panels(ctx: ServiceContext) -> list[Panel]:
+    """Return short lists for the viewer's admin home page (``/admin``): what is theirs to do.
+
+    Called each time the home page is shown, inside its request (``url_for`` works).
+
+    :param ctx: the ``ServiceContext`` of the viewer (check ``ctx.can(...)``; list the viewer's own work).
+    :return: a list of ``crmcore.contracts.Panel`` whose ``items`` are dicts ``text``, ``url``, ``note``
+        and ``warn`` (True: overdue or late).
+    """
+
+
 # ---------------------------------------------------------------------------
 # Events and entity lifecycle
 # ---------------------------------------------------------------------------
@@ -264,7 +276,8 @@ def crm_find_duplicates(ctx: ServiceContext, customer: Customer, limit: int) -> 
     combined (scores as independent evidence, ``1 - (1 - a)(1 - b)``; reasons joined).
 
     :param ctx: the ``ServiceContext``.
-    :param customer: the ``Customer`` to match.
+    :param customer: the ``Customer`` to match; an unsaved draft (``id`` None, no contacts) when the
+        admin's create form warns before saving.
     :param limit: the most candidates wanted.
     :return: a list of ``crmcore.contracts.DuplicateCandidate``.
     """

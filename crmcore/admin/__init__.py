@@ -17,6 +17,7 @@ from ..i18n import lazy_gettext as _l
 from ..models import (ApiToken, AuditLog, Contact, Customer, CustomField, Interaction, JobExecution, OutboxMessage, Role,
                       Team, User)
 from .accounts import RoleView, TeamView, TokenView, UserView
+from .approvals import ApprovalsView, template_globals as approval_globals
 from .auth import create_blueprint
 from .customers import CustomerView
 from .dashboard import DashboardView
@@ -24,7 +25,7 @@ from .jobs import JobRunView
 from .records import ContactView, CustomFieldView, InteractionView
 from .system import AuditLogView, OutboxView, PluginsView
 from .views import SecureModelView, SecureView
-from .workflow import ApprovalsView, WorkflowDesignerView
+from .workflow import WorkflowDesignerView
 
 __all__ = ["init_admin", "core_views", "SecureModelView", "SecureView"]
 
@@ -70,6 +71,7 @@ def init_admin(app: Flask, rt: Any, extra_views: list[Any]) -> Admin:
                                  percent=local_percent, label=code_label)
     app.register_blueprint(create_blueprint())
     app.context_processor(_template_globals)
+    app.context_processor(approval_globals)
     app.register_blueprint(Blueprint("crm_admin_assets", __name__, static_folder="static",
                                      static_url_path="/admin/_crm"))
     admin = Admin(app, name="CRM", url="/admin",

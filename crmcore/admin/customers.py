@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TYPE_CHECKING
 
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual, IntEqualFilter
 from markupsafe import Markup
@@ -13,7 +13,8 @@ from sqlalchemy import false, select
 from ..i18n import local_time
 from ..errors import CRMError, NotFound, PermissionDenied
 from ..i18n import gettext, lazy_gettext as _l
-from ..models import AuditLog, Customer, Tag
+from ..entities import registered
+from ..models import AuditLog, Customer, Tag, User
 from ..services import access, customers as customer_svc, dedupe, exporter, interactions, search
 from ..services.custom_fields import active_fields
 from . import forms
@@ -72,6 +73,7 @@ class CustomerView(LargeListMixin, SecureModelView):
     form = forms.CustomerForm
     can_view_details = True
     details_template = "admin/crm/customer_details.html"
+    create_template = "admin/crm/customer_create.html"
     list_template = "admin/crm/customer_list.html"
     column_list = ("code", "name", "stage", "level", "owner", "tags", "completeness", "updated_at")
     column_labels = {"code": _l("Code"), "name": _l("Name"), "stage": _l("Stage"), "level": _l("Level"),
@@ -163,6 +165,24 @@ class CustomerView(LargeListMixin, SecureModelView):
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Customer:
         return customer_svc.create_customer(ctx, data)
+
+    def create_model(self, form: Any) -> Any:
+        """Before saving a new customer, warn of probable duplicates (the form comes back with them
+        listed); saving the form again creates it anyway."""
+        if request.form.get("ignore_duplicates") != "1":
+            ctx = self.ctx()
+            try:
+                found = dedupe.duplicates_of_new(ctx, self.form_to_data(form))
+            except CRMError:
+                ctx.session.rollback()
+                found = []
+            if found:
+                g.crm_duplicates = [{"customer": ctx.session.get(Customer, c.customer_id),
+                                     "score": round(c.score * 100), "reasons": c.reasons} for c in found]
+                flash(gettext("This customer may already exist. Open a match, or save again to create it anyway."),
+                      "warning")
+                return None
+        return super().create_model(form)
 
     def service_update(self, ctx: ServiceContext, model: Customer, data: dict[str, Any]) -> Customer:
         version = request.form.get("version")
@@ -260,29 +280,85 @@ class CustomerView(LargeListMixin, SecureModelView):
     def _back(self, customer_id: Any) -> Any:
         return redirect(self.get_url(".details_view", id=customer_id))
 
+    @expose("/compare/")
+    def compare_view(self) -> Any:
+        """Two customers side by side before a merge: for each field whose values differ, which to keep."""
+        ctx = self.ctx()
+        winner_id, loser_id = request.args.get("id", type=db_id), request.args.get("target", type=db_id)
+        if winner_id is None or loser_id is None:
+            abort(400)
+        try:
+            ctx.require("customer.merge")
+            winner = customer_svc.get_customer(ctx, winner_id, permission="customer.write")
+            loser = customer_svc.get_customer(ctx, loser_id, permission="customer.write")
+        except PermissionDenied as exc:
+            return self.forbidden(exc.message)
+        except CRMError as exc:
+            flash_crm_error(exc)
+            return self._back(winner_id)
+        labels = registered(ctx)["customer"].labels
+        rows = []
+        for name in dedupe.CHOOSABLE:
+            mine, theirs = getattr(winner, name), getattr(loser, name)
+            if mine == theirs:
+                continue
+            take = name in dedupe.FILL_FIELDS and mine in (None, "") and theirs not in (None, "")
+            rows.append({"name": name, "label": str(labels.get(name, name)), "mine": self._shown(ctx, name, mine),
+                         "theirs": self._shown(ctx, name, theirs), "take": take})
+        return self.render("admin/crm/customer_merge.html", winner=winner, loser=loser, rows=rows,
+                           button_form=forms.ConfirmForm(), return_url=self.get_url(".details_view", id=winner.id))
+
+    @staticmethod
+    def _shown(ctx: ServiceContext, name: str, value: Any) -> str:
+        """A field's value as people read it: users by name, codes by their label."""
+        if value in (None, ""):
+            return "—"
+        if name == "owner_id":
+            user = ctx.session.get(User, value)
+            return forms.user_label(user) if user is not None else "—"
+        choices = registered(ctx)["customer"].choices.get(name)
+        if choices:
+            return str(dict(choices).get(value, value))
+        return str(value)
+
     @expose("/merge/", methods=("POST",))
     def merge_view(self) -> Any:
         form = forms.ConfirmForm()
         winner_id, loser_id = request.args.get("id", type=db_id), request.form.get("target", type=db_id)
         if not form.validate() or winner_id is None or loser_id is None:
             abort(400)
+        keep = [name for name in dedupe.CHOOSABLE if request.form.get(f"keep_{name}") == "other"]
+        ctx = self.ctx()
         try:
-            summary = dedupe.merge_customers(self.ctx(), winner_id, loser_id)
+            summary = dedupe.merge_customers(ctx, winner_id, loser_id, keep)
         except PermissionDenied as exc:
             return self.forbidden(exc.message)
         except CRMError as exc:
             flash_crm_error(exc)
             return self._back(winner_id)
-        moved = sum(summary["moved"].values())
         name = self._name(loser_id)
-        flash(gettext("Customer %(loser)s was merged into this one (%(moved)s records moved). "
-                      "You can undo it below.", loser=name, moved=moved), "success")
+        flash(gettext("Customer %(loser)s was merged into this one; moved: %(moved)s. You can undo it below.",
+                      loser=name, moved=self._counts(ctx, summary["moved"]) or gettext("nothing")), "success")
+        labels = registered(ctx)["customer"].labels
+        if summary["filled"]:
+            flash(gettext("Taken from %(loser)s: %(fields)s.", loser=name,
+                          fields=", ".join(str(labels.get(f, f)) for f in summary["filled"])), "info")
         if summary.get("removed"):
             flash(gettext("%(removed)s records of %(loser)s that clashed with this customer's were dropped "
                           "(%(tables)s), as their plugins declare; undoing the merge puts them back.",
                           removed=sum(summary["removed"].values()), loser=name,
-                          tables=", ".join(sorted(summary["removed"]))), "info")
+                          tables=self._counts(ctx, summary["removed"])), "info")
         return self._back(winner_id)
+
+    @staticmethod
+    def _counts(ctx: ServiceContext, by_table: dict[str, int]) -> str:
+        """``{"contacts": 2, ...}`` as people read it: ``Contacts 2, Interactions 3`` (tables by their entity's name)."""
+        names = {e.model.__table__.name: str(e.label) for e in registered(ctx).values()}
+        counts: dict[str, int] = {}
+        for table, n in by_table.items():
+            label = names.get(table) or gettext("Other records")
+            counts[label] = counts.get(label, 0) + n
+        return ", ".join(f"{label} {n}" for label, n in sorted(counts.items()) if n)
 
     def _name(self, customer_id: int) -> str:
         customer = self.ctx().session.get(Customer, customer_id)

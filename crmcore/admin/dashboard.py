@@ -1,15 +1,19 @@
-"""The admin home page: customers by stage and the latest interactions the user may see."""
+"""The admin home page: the user's day (approvals to decide, and the panels plugins add through
+``crm_home_panels``), customers by stage and the latest interactions the user may see."""
 from __future__ import annotations
 
 from typing import Any, TYPE_CHECKING
 
+from flask import url_for
 from flask_admin import AdminIndexView, expose
 from sqlalchemy import func, select
 
-from ..i18n import lazy_gettext
+from ..contracts import Panel
+from ..i18n import gettext, lazy_gettext
 from ..models import Customer, Interaction, OutboxMessage
 from ..models.customer import STAGES
 from ..services import access
+from ..services import approval_inbox
 from .views import PermissionMixin
 
 if TYPE_CHECKING:
@@ -45,6 +49,26 @@ def outbox_counts(ctx: ServiceContext) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
+def approvals_panel(ctx: ServiceContext, limit: int = 5) -> list[Panel]:
+    """My pending decisions, oldest first, each linked to its record (or to the inbox)."""
+    if not ctx.can("approval.read"):
+        return []
+    total = approval_inbox.pending_count(ctx)
+    items = []
+    for item in approval_inbox.items(ctx, limit=limit) if total else []:
+        url = (url_for(f"{item.admin_endpoint}.details_view", id=item.request.entity_id) if item.admin_endpoint
+               else url_for("approval_inbox.index"))
+        items.append({"text": f"{item.entity_label} {item.summary.title}", "url": url,
+                      "note": " · ".join(x for x in (item.summary.customer, item.requester) if x), "warn": False})
+    return [Panel("approvals", gettext("My approvals (%(n)s)", n=total), items=items, order=10)]
+
+
+def home_panels(ctx: ServiceContext) -> list[Panel]:
+    """The core's panels and every plugin's (``crm_home_panels``), by order then key."""
+    found = approvals_panel(ctx) + [p for group in ctx.hook.crm_home_panels(ctx=ctx) for p in (group or [])]
+    return sorted(found, key=lambda p: (p.order, p.key))
+
+
 class DashboardView(PermissionMixin, AdminIndexView):
     """``/admin``: requires login; shows what the user's role lets them see."""
 
@@ -52,5 +76,5 @@ class DashboardView(PermissionMixin, AdminIndexView):
     def index(self) -> Any:
         ctx = self.ctx()
         stages = stage_counts(ctx)
-        return self.render("admin/crm/dashboard.html", stages=stages, total=sum(n for _, _, n in stages),
+        return self.render("admin/crm/dashboard.html", panels=home_panels(ctx), stages=stages, total=sum(n for _, _, n in stages),
                            recent=recent_interactions(ctx), outbox=outbox_counts(ctx))

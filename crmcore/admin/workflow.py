@@ -1,6 +1,5 @@
-"""Admin pages of workflows and approvals: the designer (workflows, policies and tiers as validated
-JSON, a server-drawn picture, a live condition check against a chosen record), the approver's
-inbox and the approvals monitor (stuck approvals, deliveries to providers, with replay)."""
+"""Admin pages of the workflow designer: workflows, policies and tiers as validated JSON, a server-drawn
+picture, a live condition check against a chosen record (the approval inbox is in ``approvals.py``)."""
 from __future__ import annotations
 
 import json
@@ -9,17 +8,13 @@ from typing import Any
 from flask import flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from markupsafe import Markup
-from sqlalchemy import select
 
-from ..db import utcnow
 from ..errors import CRMError, ValidationError
 from ..i18n import gettext
-from ..models import ApprovalRequest, OutboxMessage
 from ..runtime import ServiceContext
 from ..services import approvals as approval_svc
 from ..services import condition_fields
 from .. import conditions
-from ..services import outbox as outbox_svc
 from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
 from ..services.workflow_registry import entities
@@ -315,71 +310,3 @@ def _policy_preview(ctx: ServiceContext, policy: Any) -> dict[str, Any] | None:
     except CRMError:
         ctx.session.rollback()
         return None
-
-
-class ApprovalsView(SecureView):
-    """The approver's inbox (decide here) and, for approval managers, the monitor with replay."""
-
-    permission = "approval.read"
-
-    @expose("/")
-    def index(self) -> Any:
-        ctx = self.ctx()
-        mine, _total = approval_svc.list_requests(ctx, page_size=20)
-        return self.render("admin/workflow/approvals.html", inbox=approval_svc.inbox(ctx), mine=mine,
-                           can_decide=ctx.can("approval.decide"), can_manage=ctx.can("approval.manage"))
-
-    def _act(self, action: Any, done: str) -> Any:
-        """Run one decision service call; flash ``done`` or the error; back to the inbox."""
-        ctx = self.ctx()
-        try:
-            action(ctx)
-            flash(done, "success")
-        except CRMError as exc:
-            ctx.session.rollback()
-            flash_crm_error(exc)
-        return redirect(url_for(".index"))
-
-    @expose("/<int:request_id>/decide", methods=["POST"])
-    def decide(self, request_id: int) -> Any:
-        approve = request.form.get("decision") == "approve"
-        return self._act(lambda ctx: approval_svc.decide(ctx, request_id, approve, request.form.get("comment")),
-                         gettext("Approved.") if approve else gettext("Rejected."))
-
-    @expose("/<int:request_id>/withdraw", methods=["POST"])
-    def withdraw(self, request_id: int) -> Any:
-        return self._act(lambda ctx: approval_svc.withdraw(ctx, request_id, request.form.get("comment")),
-                         gettext("Withdrawn."))
-
-    @expose("/<int:request_id>/revoke", methods=["POST"])
-    def revoke(self, request_id: int) -> Any:
-        return self._act(lambda ctx: approval_svc.revoke(ctx, request_id, request.form.get("comment")),
-                         gettext("Revoked; the compensating action ran."))
-
-    @expose("/monitor")
-    def monitor(self) -> Any:
-        ctx = self.ctx()
-        if not ctx.can("approval.manage"):
-            return self.forbidden()
-        stuck_after = approval_svc.pending_too_long(ctx)
-        pending = list(ctx.session.scalars(select(ApprovalRequest).where(ApprovalRequest.status.in_(("submitting", "pending")))
-                                          .order_by(ApprovalRequest.created_at)))
-        now = utcnow()
-        stuck = [r for r in pending if (now - r.updated_at).total_seconds() >= stuck_after]
-        deliveries = list(ctx.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.topic.in_(approval_svc.PROVIDER_TOPICS), OutboxMessage.status != "delivered")
-            .order_by(OutboxMessage.id.desc()).limit(50)))
-        return self.render("admin/workflow/monitor.html", pending=pending, stuck={r.id for r in stuck},
-                           deliveries=deliveries)
-
-    @expose("/monitor/outbox/<int:message_id>/replay", methods=["POST"])
-    def replay_delivery(self, message_id: int) -> Any:
-        ctx = self.ctx()
-        try:
-            ctx.require("approval.manage")
-            outbox_svc.replay(ctx.runtime.context(actor=None, source="admin", session=ctx.session), message_id)
-            flash(gettext("The delivery is queued again."), "success")
-        except CRMError as exc:
-            ctx.session.rollback()
-            flash_crm_error(exc)
-        return redirect(url_for(".monitor"))

@@ -121,7 +121,7 @@ def customer_duplicates(customer_id: int) -> Any:
 @blp.arguments(MergeSchema)
 def merge(data: dict[str, Any], customer_id: int) -> Any:
     """Merge ``loser_id`` into this customer, keeping all history; undo with /merges/<audit_id>/undo"""
-    return dedupe.merge_customers(current_ctx(), customer_id, data["loser_id"]), 200
+    return dedupe.merge_customers(current_ctx(), customer_id, data["loser_id"], data["keep_from_loser"]), 200
 
 
 @blp.route("/merges/<int:audit_id>/undo", methods=["POST"])

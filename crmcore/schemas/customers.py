@@ -178,6 +178,9 @@ class DuplicateGroupSchema(Schema):
 
 class MergeSchema(Schema):
     loser_id = Id(required=True, metadata={"description": "The customer merged into this one"})
+    keep_from_loser = fields.List(fields.Str(validate=validate.Length(max=64)), validate=validate.Length(max=20),
+                                  load_default=list, metadata={
+                                      "description": "Fields whose value is taken from the merged customer"})
 
 
 class PanelSchema(Schema):

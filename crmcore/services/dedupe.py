@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from difflib import SequenceMatcher
-from typing import Any, TYPE_CHECKING
+from typing import Any, Collection, TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +12,7 @@ from ..errors import Conflict, NotFound, ValidationError
 from ..events import audit, emit, jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
 from . import access
+from ..normalize import LIKE_ESCAPE, escape_like
 from .merge_rows import move_back, move_rows, restore
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
 from .unit import unit_of_work
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 NAME_SIMILARITY = 0.85
+SIMILAR_WINDOW = 500  # customers sharing the name's first two characters compared for a similar name
 FILL_FIELDS = tuple(f for f in FIELDS if f not in ("code", "name", "owner_id", "stage", "currency"))
+CHOOSABLE = tuple(f for f in FIELDS if f != "code")  # fields whose value a merge may take from the other customer
 
 
 def _combine(found: dict[int, DuplicateCandidate], cand: DuplicateCandidate) -> None:
@@ -57,8 +60,9 @@ def default_candidates(ctx: ServiceContext, customer: Customer, limit: int) -> l
             _combine(found, DuplicateCandidate(cid, 0.8, [str(_("same name"))]))
         if len(key) >= 2:
             rows = ctx.session.execute(
-                select(Customer.id, Customer.name_key).where(Customer.id.in_(base), Customer.name_key != key,
-                                                             Customer.name_key.like(key[:2] + "%")).limit(500))
+                select(Customer.id, Customer.name_key).where(
+                    Customer.id.in_(base), Customer.name_key != key,
+                    Customer.name_key.like(escape_like(key[:2]) + "%", escape=LIKE_ESCAPE)).limit(SIMILAR_WINDOW))
             for cid, other in rows:
                 ratio = SequenceMatcher(None, key, other or "").ratio()
                 if ratio >= NAME_SIMILARITY:
@@ -68,7 +72,21 @@ def default_candidates(ctx: ServiceContext, customer: Customer, limit: int) -> l
 
 def find_duplicates(ctx: ServiceContext, customer_id: int, limit: int = 10) -> list[DuplicateCandidate]:
     """Probable duplicates of one customer, best first, from the core and every plugin."""
-    customer = get_customer(ctx, customer_id)
+    return _candidates(ctx, get_customer(ctx, customer_id), limit)
+
+
+def duplicates_of_new(ctx: ServiceContext, data: dict[str, Any], limit: int = 5) -> list[DuplicateCandidate]:
+    """Probable duplicates of a customer about to be created from ``data`` (name, phone, e-mail), best
+    first: what the form warns of before saving. Nothing is written."""
+    ctx.require("customer.read")
+    draft = Customer(**{k: data.get(k) for k in ("name", "phone", "email", "kind") if data.get(k) is not None})
+    derive_fields(ctx, draft)
+    if not (draft.name_key or draft.phone_normalized or draft.email_normalized):
+        return []
+    return _candidates(ctx, draft, limit)
+
+
+def _candidates(ctx: ServiceContext, customer: Customer, limit: int) -> list[DuplicateCandidate]:
     found: dict[int, DuplicateCandidate] = {}
     for group in ctx.hook.crm_find_duplicates(ctx=ctx, customer=customer, limit=limit):
         for cand in group or ():
@@ -131,12 +149,18 @@ def _merge_hooks(ctx: ServiceContext, winner: Customer, loser: Customer) -> list
     return groups
 
 
-def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int) -> dict[str, Any]:
-    """Merge ``loser`` into ``winner``: history moves over, empty fields of the winner are filled,
-    tags are joined, the loser is kept (hidden) so the merge can be undone with :func:`unmerge`."""
+def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int, keep_from_loser: Collection[str] = ()) -> dict[str, Any]:
+    """Merge ``loser`` into ``winner``: history moves over, the fields named in ``keep_from_loser`` take
+    the loser's value, other empty fields of the winner are filled, tags are joined, the loser is kept
+    (hidden) so the merge can be undone with :func:`unmerge`."""
     ctx.require("customer.merge")
     if winner_id == loser_id:
         raise ValidationError(_("A customer cannot be merged into itself."), errors={"loser_id": [_("Choose another customer.")]})
+    unknown = sorted(set(keep_from_loser) - set(CHOOSABLE))
+    if unknown:
+        raise ValidationError(_("These fields cannot be taken from the other customer: %(fields)s.",
+                                fields=", ".join(unknown)),
+                              errors={"keep_from_loser": [_("Choose among: %(fields)s.", fields=", ".join(CHOOSABLE))]})
     winner = get_customer(ctx, winner_id, permission="customer.write")
     loser = get_customer(ctx, loser_id, permission="customer.write")
     with unit_of_work(ctx):
@@ -149,8 +173,12 @@ def merge_customers(ctx: ServiceContext, winner_id: int, loser_id: int) -> dict[
         ctx.session.flush()
         ctx.session.expire_all()  # rows moved by bulk UPDATEs: reload what the session holds
         filled: dict[str, list[Any]] = {}
+        for name in CHOOSABLE:
+            if name in keep_from_loser and getattr(winner, name) != getattr(loser, name):
+                filled[name] = [getattr(winner, name), getattr(loser, name)]
+                setattr(winner, name, getattr(loser, name))
         for name in FILL_FIELDS:
-            if getattr(winner, name) in (None, "") and getattr(loser, name) not in (None, ""):
+            if name not in filled and getattr(winner, name) in (None, "") and getattr(loser, name) not in (None, ""):
                 filled[name] = [getattr(winner, name), getattr(loser, name)]
                 setattr(winner, name, getattr(loser, name))
         attrs_added = {k: v for k, v in (loser.attributes or {}).items() if k not in (winner.attributes or {})}

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterator, NoReturn
 
@@ -46,16 +47,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, p
 @pytest.fixture
 def live_url(app: Any) -> Iterator[str]:
     """The app served by werkzeug on 127.0.0.1 and a free port, in a thread, for this test."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -133,3 +126,61 @@ def wait_for(condition: Callable[[], Any], message: str = "the page did not chan
         if time.monotonic() > deadline:
             pytest.fail(message)
         time.sleep(0.1)
+
+
+# ---- without fixtures: context managers for a test that builds its own app -------------------------------
+
+@contextmanager
+def chromium(screenshots: Path | None = None, lang: str = "en-US") -> Iterator[Any]:
+    """A headless Chromium driven by Selenium (closed afterwards); on an exception, a screenshot and the page
+    into ``screenshots``. Prefer the ``make_browser`` fixture, which does the same for every browser of a test."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing("selenium is not installed")
+    binary = next((p for p in map(shutil.which, BROWSERS) if p), None)
+    driver_path = next((p for p in map(shutil.which, DRIVERS) if p), None)
+    if not binary or not driver_path:
+        missing("chromium or chromedriver is not on PATH")
+    profile = tempfile.mkdtemp(prefix="crm-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for flag in FLAGS + (f"--user-data-dir={profile}", f"--lang={lang}"):
+        opts.add_argument(flag)
+    opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    except BaseException:
+        if screenshots is not None:
+            driver.save_screenshot(str(screenshots / "failure.png"))
+            (screenshots / "failure.html").write_text(driver.page_source, encoding="utf-8")
+        raise
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """The app served by werkzeug on 127.0.0.1 and a free port, in a thread; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def browser_login(driver: Any, base_url: str, username: str, password: str = "password123") -> None:
+    """:func:`login`, then waits for the logged-in page's user menu."""
+    from selenium.webdriver.common.by import By
+
+    login(driver, base_url, username, password)
+    driver.find_element(By.ID, "crm-user-menu")

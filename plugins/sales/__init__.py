@@ -35,6 +35,13 @@ def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
 
 
 @hookimpl
+def crm_home_panels(ctx: ServiceContext) -> list[Any]:
+    from .panels import home_panels
+
+    return home_panels(ctx)
+
+
+@hookimpl
 def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo
 

@@ -1,4 +1,5 @@
-"""The customer 360 panel of the service plugin: open tickets and recent satisfaction."""
+"""The customer 360 panel of the service plugin (open tickets, recent satisfaction) and the agent's
+home-page panel (my tickets near their SLA)."""
 from __future__ import annotations
 
 from typing import Any
@@ -30,3 +31,36 @@ def customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
                   items=[{"number": t.number, "subject": t.subject, "state": t.state, "priority": t.priority}
                          for t in open_tickets])
     return [panel]
+
+
+NEAR_SLA_MINUTES = 240  # business minutes left under which a ticket is "near its SLA" on the home page
+HOME_ITEMS = 8
+
+
+def home_panels(ctx: ServiceContext) -> list[Panel]:
+    """The agent's tickets near their SLA (or late), most urgent first, for the admin home page."""
+    if ctx.actor is None or not ctx.can("service.ticket.read"):
+        return []
+    from flask import url_for
+
+    from .services.sla import timer
+
+    done = keys_in_phase(ctx, "done")
+    mine = ctx.session.scalars(select(Ticket).where(Ticket.assignee_id == ctx.actor.id, Ticket.state.not_in(done))
+                               .order_by(Ticket.id).limit(500)).unique().all()
+    near = []
+    for ticket in mine:
+        left = timer(ticket)["minutes_left"]
+        if left is not None and left < NEAR_SLA_MINUTES:
+            near.append((left, ticket))
+    near.sort(key=lambda pair: (pair[0], pair[1].id))
+    items = [{"text": f"{t.number} {t.subject}", "url": url_for("service_queue.ticket", ticket_id=t.id),
+              "note": (gettext("late %(time)s", time=_span(left)) if left < 0
+                       else gettext("%(time)s left", time=_span(left))), "warn": left < 0}
+             for left, t in near[:HOME_ITEMS]]
+    return [Panel("service_sla", gettext("My tickets near their SLA (%(count)s)", count=len(near)), items=items,
+                  order=40)]
+
+
+def _span(minutes: int) -> str:
+    return f"{abs(minutes) // 60}h{abs(minutes) % 60:02d}"

@@ -382,7 +382,8 @@ def test_merge_needs_the_merge_permission(client: Any, make_user: Any, ctx: Any,
     b = customers.create_customer(ctx, {"name": "Twin B", "phone": "13800138000", "owner_id": rep.id})
     login(client, "rep_a")
     page = client.get(f"/admin/customer/details/?id={a.id}").text
-    assert "Twin B" in page and "Merge into this customer" not in page
+    assert "Twin B" in page and "Compare and merge" not in page
+    assert client.get(f"/admin/customer/compare/?id={a.id}&target={b.id}").status_code == 403
     resp = client.post(f"/admin/customer/merge/?id={a.id}", data={"csrf_token": csrf_from(page), "target": b.id})
     assert resp.status_code == 403
     assert count(rt, Customer, Customer.merged_into_id.is_not(None)) == 0

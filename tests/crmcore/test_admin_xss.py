@@ -263,26 +263,41 @@ def test_a_users_time_zone_must_exist_and_a_bad_stored_one_breaks_no_page(app: A
     assert client.get("/admin/").status_code == 200 and client.get("/admin/audit_log/").status_code == 200
 
 
-def test_the_merge_dialog_shows_the_name_as_written(app: Any, rt: Any) -> None:
-    """The confirmation text is JSON in an attribute: the name is neither HTML-escaped twice nor raw."""
+def test_the_merge_page_shows_the_name_as_written(app: Any, rt: Any) -> None:
+    """The duplicate's link leads to the compare page, whose heading shows the names as written:
+    neither HTML-escaped twice nor raw."""
     from crmcore.services import customers, users
 
     ctx = rt.context(source="test")
     users.create_user(ctx, "merge_root", "password123", "admin")
-    one = customers.create_customer(ctx, {"name": "Li & Sons \"Ltd\"", "phone": "13800138000"})
+    one = customers.create_customer(ctx, {"name": "Li & Sons \"Ltd\" <b>", "phone": "13800138000"})
     two = customers.create_customer(ctx, {"name": "Li & Sons Ltd", "phone": "13800138000"})
     ids = one.id, two.id
     client = app.test_client()
     _login(client, "merge_root", "password123")
     html = client.get(f"/admin/customer/details/?id={ids[1]}").get_data(as_text=True)
 
-    class Buttons(HTMLParser):
-        handlers: list[str] = []
+    class Page(HTMLParser):
+        links: list[str] = []
+        heading: list[str] = []
+        _in_h1 = False
 
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            self.handlers += [v or "" for k, v in attrs if k == "onclick" and "confirm(" in (v or "")]
+            found = dict(attrs)
+            if tag == "a" and "crm-merge-link" in (found.get("class") or ""):
+                self.links.append(found.get("href") or "")
+            self._in_h1 = tag == "h1"
 
-    parser = Buttons()
+        def handle_data(self, data: str) -> None:
+            if self._in_h1:
+                self.heading.append(data)
+
+    parser = Page()
     parser.feed(html)
-    assert parser.handlers, "no merge button"
-    assert 'Li \\u0026 Sons \\"Ltd\\"' in parser.handlers[0] and "amp;" not in parser.handlers[0]
+    assert parser.links, "no merge link"
+    compare = client.get(parser.links[0]).get_data(as_text=True)
+    assert "<b>" not in compare and "amp;amp;" not in compare
+    page = Page()
+    page.heading = []
+    page.feed(compare)
+    assert "".join(page.heading).strip() == 'Merge Li & Sons "Ltd" <b> into Li & Sons Ltd'

@@ -384,6 +384,28 @@ def test_hook_crm_customer_panels(make_app, make_user):
     assert calls == ["rep"]
 
 
+def test_hook_crm_home_panels(make_app, make_user):
+    from crmcore.testing.admin import admin_login
+
+    class Plugin:
+        @hookimpl
+        def crm_home_panels(self, ctx):
+            return [Panel("hooktest", "Vouchers of %s" % ctx.actor.username, order=50, items=[
+                {"text": "V-1 <b>", "url": "/admin/customer/", "note": "expires today", "warn": True}]),
+                Panel("hookempty", "Empty one", order=5)]
+
+    app = make_app(plugins=[("hooktest", Plugin())])
+    make_user("sales", username="rep")
+    page = admin_login(app.test_client(), "rep", lang="en").get("/admin/").text
+    panel = page[page.index('data-panel="hooktest"'):]
+    assert "Vouchers of rep" in panel and 'href="/admin/customer/">V-1 &lt;b&gt;</a>' in panel  # escaped
+    assert "expires today" in panel and "crm-late" in panel.split("</li>")[0]
+    # sorted by order: the empty one (5) before the core's approvals (10) before ours (50)
+    assert page.index('data-panel="hookempty"') < page.index('data-panel="approvals"') < page.index(
+        'data-panel="hooktest"')
+    assert "Nothing for now." in page[page.index('data-panel="hookempty"'):page.index('data-panel="approvals"')]
+
+
 # ---------------------------------------------------------------------------
 # Events and entity lifecycle
 # ---------------------------------------------------------------------------

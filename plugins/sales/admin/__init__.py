@@ -1,5 +1,6 @@
 """Admin views of the sales plugin: records (leads, opportunities, stages, catalogue, quotes,
-orders, invoices, activities, plans, metrics), the pipeline board and the KPI dashboard."""
+orders, invoices, activities, plans, metrics), quotes as documents with their editor, the pipeline board
+and the KPI dashboard."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,9 @@ def admin_views(db: Any) -> list[Any]:
     from ..webform_models import LeadForm
     from .lead_forms import LeadFormView
     from .pages import BoardView, KpiDashboardView
+    from .quotes import QuoteDocumentView
     from .records import (ActivityView, InvoiceView, LeadView, MetricView, OpportunityView, OrderView, ProductView,
-                          QuoteView, StageView, TargetView)
+                          StageView, TargetView)
 
     return [
         BoardView(name=_l("Pipeline board"), endpoint="sales_board", url="/admin/sales/board", category=SALES),
@@ -27,7 +29,7 @@ def admin_views(db: Any) -> list[Any]:
                         url="/admin/sales/opportunity", category=SALES),
         ActivityView(Activity, db, name=_l("Activities"), endpoint="sales_activity", url="/admin/sales/activity",
                      category=SALES),
-        QuoteView(Quote, db, name=_l("Quotes"), endpoint="sales_quote", url="/admin/sales/quote", category=SALES),
+        QuoteDocumentView(Quote, db, name=_l("Quotes"), endpoint="sales_quote", url="/admin/sales/quote", category=SALES),
         OrderView(Order, db, name=_l("Orders"), endpoint="sales_order", url="/admin/sales/order", category=SALES),
         InvoiceView(Invoice, db, name=_l("Invoices"), endpoint="sales_invoice", url="/admin/sales/invoice",
                     category=SALES),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from crmcore.contracts_workflow import Predicate, WorkflowAction, WorkflowEntity
+from crmcore.contracts_workflow import Predicate, RecordSummary, WorkflowAction, WorkflowEntity
 from crmcore.events import record_change
 from crmcore.services import approvals
 from crmcore.services.unit import unit_of_work
@@ -28,11 +28,17 @@ def _load(ctx: ServiceContext, quote_id: int) -> Quote:
     return get_quote(ctx, quote_id)
 
 
+def describe(ctx: ServiceContext, quote: Quote) -> RecordSummary:
+    """What the approval inbox shows of a quote: number, customer, total and its largest discount."""
+    return RecordSummary(title=quote.number, customer=quote.customer.name if quote.customer else None,
+                         amount=quote.total, currency=quote.currency, discount_percent=quote.largest_discount_percent)
+
+
 def entities() -> list[WorkflowEntity]:
     return [WorkflowEntity(ENTITY, Quote, _load, "owner_id", "Quote",
                            ("status", "total", "currency", "discount_percent", "effective_discount_percent",
                             "max_line_discount_percent", "customer.name", "customer.owner_id", "owner_id"),
-                           "sales.quote.write")]
+                           "sales.quote.write", describe=describe, admin_endpoint="sales_quote")]
 
 
 def _percent_args(args: dict[str, Any]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore.contracts import Event
-from crmcore.contracts_workflow import Predicate, WorkflowAction, WorkflowEntity
+from crmcore.contracts_workflow import Predicate, RecordSummary, WorkflowAction, WorkflowEntity
 from crmcore.db import utcnow
 from crmcore.events import emit, jsonable
 from crmcore.runtime import ServiceContext
@@ -25,7 +25,13 @@ def entities() -> list[WorkflowEntity]:
     return [WorkflowEntity(ENTITY, Ticket, lambda ctx, ticket_id: get_ticket(ctx, ticket_id), "assignee_id",
                            "Service ticket", ("state", "priority", "kind", "channel", "category_id", "customer_id",
                                               "assignee_id", "escalation_level", "customer.level"),
-                           "service.ticket.write")]
+                           "service.ticket.write", describe=describe, admin_endpoint="service_ticket")]
+
+
+def describe(ctx: ServiceContext, ticket: Ticket) -> RecordSummary:
+    """What the approval inbox shows of a ticket: number and subject, customer."""
+    customer = ticket.customer.name if getattr(ticket, "customer", None) is not None else ticket.requester_name
+    return RecordSummary(title=f"{ticket.number} {ticket.subject}", customer=customer)
 
 
 def breached(ctx: ServiceContext, ticket: Any, args: dict[str, Any]) -> bool:
