@@ -15,6 +15,7 @@ from sqlalchemy import select
 from crmcore.admin.forms import user_label, visible_customers
 from crmcore.admin.views import flash_crm_error
 from crmcore.errors import CRMError, NotFound, PermissionDenied
+from crmcore.services.validation import flat_errors
 from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.models import User
 from crmcore.runtime import ServiceContext
@@ -137,7 +138,7 @@ class QuoteDocumentView(QuoteView):
             except CRMError as exc:
                 ctx.session.rollback()
                 flash_crm_error(exc)
-                errors = exc.errors or {}
+                errors = flat_errors(exc.errors or {})  # lines' errors by dotted path, as the form names them
         rows = self._rows(quote, form)
         lists = ctx.session.scalars(select(PriceList).where(PriceList.active.is_(True)).order_by(PriceList.name)).all()
         products = ctx.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name)).all()

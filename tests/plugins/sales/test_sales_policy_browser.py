@@ -63,7 +63,7 @@ def approve_first_in_inbox(driver: Any, url: str) -> None:
     from selenium.webdriver.common.by import By
 
     driver.get(url + "/admin/approval_inbox/")
-    driver.find_element(By.CSS_SELECTOR, ".approval-task button[value=approve]").click()
+    driver.find_element(By.CSS_SELECTOR, "tr.approval-decide button[value=approve]").click()
     assert "Approved." in driver.find_element(By.CSS_SELECTOR, ".alert-success").text
 
 
