@@ -16,6 +16,9 @@ from crmcore.db import Base, created_ts, intpk, str120, str255, updated_ts
 PRIORITIES = ("low", "normal", "high", "urgent")
 KINDS = ("question", "incident", "request", "complaint")
 CHANNELS = ("api", "email", "web", "phone", "wechat", "qq", "visit", "other")
+STRATEGIES = ("round_robin", "least_loaded", "fixed")  # of an assignment rule
+TRIGGERS = ("order", "ticket")  # what a follow-up rule follows
+FOLLOWUP_CHANNELS = ("phone", "email", "wechat", "visit")  # how a follow-up reaches the customer
 
 
 class TicketState(Base):
@@ -101,7 +104,7 @@ class SlaPolicy(Base):
 
     id: Mapped[intpk]
     name: Mapped[str120]
-    priority: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16), info={"choices": PRIORITIES})
     customer_level: Mapped[str | None] = mapped_column(String(32))
     first_response_minutes: Mapped[int]
     resolution_minutes: Mapped[int]
@@ -202,7 +205,7 @@ class AssignmentRule(Base):
     id: Mapped[intpk]
     name: Mapped[str120]
     category_id: Mapped[int | None] = mapped_column(ForeignKey("service_categories.id", ondelete="CASCADE"))
-    strategy: Mapped[str] = mapped_column(String(16), default="round_robin")
+    strategy: Mapped[str] = mapped_column(String(16), default="round_robin", info={"choices": STRATEGIES})
     member_ids: Mapped[list[Any]] = mapped_column(default=list)
     last_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(default=100)
@@ -247,9 +250,9 @@ class FollowUpRule(Base):
 
     id: Mapped[intpk]
     name: Mapped[str120]
-    trigger: Mapped[str] = mapped_column(String(16), default="ticket")
+    trigger: Mapped[str] = mapped_column(String(16), default="ticket", info={"choices": TRIGGERS})
     offsets_days: Mapped[list[Any]] = mapped_column(default=list)
-    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    channel: Mapped[str] = mapped_column(String(16), default="phone", info={"choices": FOLLOWUP_CHANNELS})
     active: Mapped[bool] = mapped_column(default=True)
 
     def __str__(self) -> str:

@@ -1,13 +1,15 @@
 """Marshmallow schemas of the service API: what each endpoint reads and returns (OpenAPI from these)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from crmcore.i18n import _
 from crmcore.schemas.columns import MaxLength, email, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, Category, Ticket
+from .models import KINDS, PRIORITIES, AssignmentRule, Category, FollowUpRule, SlaPolicy, Ticket
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -132,33 +134,54 @@ class BusinessCalendarSchema(Schema):
     days = fields.List(fields.Nested(BusinessCalendarDaySchema))
 
 
+def positive_minutes(value: Any) -> Any:
+    """A validator: a whole number of business minutes above zero."""
+    if value is not None and value <= 0:
+        raise ValidationError([_("A positive number of business minutes.")])
+    return value
+
+
+def some_days(value: Any) -> Any:
+    """A validator: a follow-up rule's days after its trigger, at least one, none negative."""
+    if not value or any(d < 0 for d in value):
+        raise ValidationError([_("Give days after the trigger, e.g. [3, 30, 90].")])
+    return value
+
+
+def some_members(value: Any) -> Any:
+    """A validator: an assignment rule names at least one user."""
+    if not value:
+        raise ValidationError([_("Give the ids of existing users.")])
+    return value
+
+
 class SlaPolicySchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
-    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
-    customer_level = _str(32, allow_none=True)
-    first_response_minutes = fields.Int(required=True, validate=validate.Range(min=1))
-    resolution_minutes = fields.Int(required=True, validate=validate.Range(min=1))
+    name = text(SlaPolicy.name, required=True)
+    priority = text(SlaPolicy.priority, required=True)
+    customer_level = text(SlaPolicy.customer_level, blank_none=True)
+    first_response_minutes = fields.Int(required=True, validate=positive_minutes)
+    resolution_minutes = fields.Int(required=True, validate=positive_minutes)
     calendar_id = fields.Int(allow_none=True)
     active = fields.Bool()
 
 
 class AssignmentRuleSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
+    name = text(AssignmentRule.name, required=True)
     category_id = fields.Int(allow_none=True)
-    strategy = fields.Str(validate=validate.OneOf(("round_robin", "least_loaded", "fixed")))
-    member_ids = fields.List(fields.Int(), required=True)
+    strategy = text(AssignmentRule.strategy)
+    member_ids = fields.List(fields.Int(), required=True, validate=some_members)
     position = fields.Int()
     active = fields.Bool()
 
 
 class FollowUpRuleSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
-    trigger = fields.Str(validate=validate.OneOf(("order", "ticket")), load_default="ticket")
-    offsets_days = fields.List(fields.Float(validate=validate.Range(min=0)), required=True)
-    channel = _str(16)
+    name = text(FollowUpRule.name, required=True)
+    trigger = text(FollowUpRule.trigger, load_default="ticket")
+    offsets_days = fields.List(fields.Float(), required=True, validate=some_days)
+    channel = text(FollowUpRule.channel)
     active = fields.Bool()
 
 

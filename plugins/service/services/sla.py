@@ -12,9 +12,11 @@ from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
+from ..schemas import SlaPolicySchema
 from .businesshours import ALWAYS, BusinessHours
 from .states import keys_in_phase
 
@@ -234,29 +236,28 @@ def save_calendar(ctx: ServiceContext, data: dict[str, Any], calendar_id: int | 
 
 POLICY_FIELDS = ("name", "priority", "customer_level", "first_response_minutes", "resolution_minutes", "calendar_id",
                  "active")
+_POLICY = SlaPolicySchema()
+
+
+def validate_policy(ctx: ServiceContext, data: dict[str, Any], existing: SlaPolicy | None) -> dict[str, Any]:
+    """An SLA policy's input checked by ``SlaPolicySchema`` (lengths and the priorities from the model, targets
+    above zero; all fields for a new policy, those given for ``existing``) and a calendar that exists: the one
+    validation of the API and the admin. Raises ``ValidationError`` with ``{field: [messages]}``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        if values.get("calendar_id") is not None and ctx.session.get(Calendar, values["calendar_id"]) is None:
+            return {"calendar_id": [_("No such calendar.")]}
+        return {}
+
+    return load(_POLICY, data, partial=existing is not None, message=_("The SLA policy is not valid."), check=check)
 
 
 def save_policy(ctx: ServiceContext, data: dict[str, Any], policy_id: int | None = None) -> SlaPolicy:
     """Create or change an SLA policy."""
-    from ..models import PRIORITIES
-
     ctx.require("service.sla.manage")
     policy = ctx.session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy(active=True)
     if policy is None:
         raise NotFound(_("No such SLA policy."))
-    merged = {k: data.get(k, getattr(policy, k)) for k in POLICY_FIELDS}
-    errors: dict[str, list[Any]] = {}
-    if merged["priority"] not in PRIORITIES:
-        errors["priority"] = [_("Choose one of: %(choices)s.", choices=", ".join(PRIORITIES))]
-    for key in ("first_response_minutes", "resolution_minutes"):
-        if not isinstance(merged[key], int) or merged[key] <= 0:
-            errors[key] = [_("A positive number of business minutes.")]
-    if not merged["name"]:
-        errors["name"] = [_("A name is required.")]
-    if merged["calendar_id"] is not None and ctx.session.get(Calendar, merged["calendar_id"]) is None:
-        errors["calendar_id"] = [_("No such calendar.")]
-    if errors:
-        raise ValidationError(_("The SLA policy is not valid."), errors=errors)
+    data = validate_policy(ctx, data, policy if policy_id else None)
     with unit_of_work(ctx):
         changes = {}
         for key in POLICY_FIELDS:
