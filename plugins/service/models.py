@@ -19,6 +19,9 @@ CHANNELS = ("api", "email", "web", "phone", "wechat", "qq", "visit", "other")
 STRATEGIES = ("round_robin", "least_loaded", "fixed")  # of an assignment rule
 TRIGGERS = ("order", "ticket")  # what a follow-up rule follows
 FOLLOWUP_CHANNELS = ("phone", "email", "wechat", "visit")  # how a follow-up reaches the customer
+QUALITY_KINDS = ("defect", "feedback")
+SEVERITIES = ("minor", "major", "critical")
+QUALITY_STATES = ("open", "investigating", "closed")
 
 
 class TicketState(Base):
@@ -290,18 +293,18 @@ class QualityRecord(Base):
     __tablename__ = "service_quality_records"
 
     id: Mapped[intpk]
-    kind: Mapped[str] = mapped_column(String(16), default="defect")
+    kind: Mapped[str] = mapped_column(String(16), default="defect", info={"choices": QUALITY_KINDS})
     product_code: Mapped[str] = mapped_column(String(64), index=True)
     product_name: Mapped[str | None] = mapped_column(String(255))
     order_number: Mapped[str | None] = mapped_column(String(64))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("service_tickets.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     quantity: Mapped[decimal.Decimal] = mapped_column(Numeric(18, 3), default=decimal.Decimal("1"))
-    severity: Mapped[str] = mapped_column(String(16), default="minor")
+    severity: Mapped[str] = mapped_column(String(16), default="minor", info={"choices": SEVERITIES})
     description: Mapped[str] = mapped_column(Text)
     root_cause: Mapped[str | None] = mapped_column(Text)
     corrective_action: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default="open", info={"choices": QUALITY_STATES})
     reported_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1, nullable=False)

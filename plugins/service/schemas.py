@@ -1,15 +1,17 @@
 """Marshmallow schemas of the service API: what each endpoint reads and returns (OpenAPI from these)."""
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from crmcore.i18n import _
-from crmcore.schemas.columns import MaxLength, email, text
+from crmcore.schemas.columns import MaxLength, Text, email, not_blank, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, AssignmentRule, Category, FollowUpRule, SlaPolicy, Ticket
+from .models import KINDS, PRIORITIES, AssignmentRule, Category, FollowUpRule, QualityRecord, SlaPolicy, Ticket, Visit
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -209,19 +211,37 @@ class FollowUpOutcomeSchema(Schema):
     notes = fields.Str(validate=validate.Length(max=10_000))
 
 
+class When(fields.AwareDateTime):
+    """A time with its zone: ISO 8601 text, or an aware ``datetime`` a service caller passes as it is."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                raise ValidationError([_("Give a time with a time zone.")])
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def positive(value: Any) -> Any:
+    """A validator: a quantity above zero."""
+    if value is not None and value <= 0:
+        raise ValidationError([_("A positive quantity.")])
+    return value
+
+
 class VisitPartSchema(Schema):
-    part = _str(120, required=True)
-    quantity = fields.Decimal(as_string=True, load_default=1)
-    note = _str(255)
+    part = Text(required=True, validate=[not_blank, MaxLength(120)])
+    quantity = fields.Decimal(as_string=True, load_default=decimal.Decimal(1), validate=positive)
+    note = Text(blank_none=True, allow_none=True, validate=MaxLength(255))
 
 
 class FieldVisitSchema(Schema):
     id = fields.Int(dump_only=True)
     ticket_id = fields.Int(dump_only=True)
-    technician_id = fields.Int(required=True)
-    window_start = Time(required=True)
-    window_end = Time(required=True)
-    address = _str(500, required=True)
+    technician_id = fields.Int(required=True, error_messages={"null": _("No such active user.")})
+    window_start = When(required=True, error_messages={"invalid_awareness": _("Give a time with a time zone.")})
+    window_end = When(required=True, error_messages={"invalid_awareness": _("Give a time with a time zone.")})
+    address = text(Visit.address, required=True, error_messages={"required": _("An address is required.")})
     state = fields.Str(dump_only=True)
     outcome = fields.Str(dump_only=True)
     parts_used = fields.List(fields.Dict(), dump_only=True)
@@ -229,8 +249,10 @@ class FieldVisitSchema(Schema):
 
 
 class FieldVisitReportSchema(Schema):
-    state = fields.Str(validate=validate.OneOf(("done", "failed")), load_default="done")
-    outcome = fields.Str(required=True, validate=validate.Length(min=1, max=10_000))
+    state = Text(validate=validate.OneOf(("done", "failed"), error=_("Must be one of: {choices}.")),
+                 load_default="done")
+    outcome = Text(required=True, validate=[not_blank, MaxLength(10_000)],
+                   error_messages={"required": _("Say what was done."), "null": _("Say what was done.")})
     parts_used = fields.List(fields.Nested(VisitPartSchema), load_default=list)
 
 
@@ -240,27 +262,39 @@ class VisitDayArgs(Schema):
     timezone = TimeZone(load_default="Asia/Shanghai")
 
 
+MAX_QUALITY_TEXT = 20_000  # characters of a quality record's description, root cause or action
+
+
+def long_text(**kwargs: Any) -> Text:
+    """Free text of a quality record (a ``Text`` column): at most ``MAX_QUALITY_TEXT`` characters, empty is none."""
+    return Text(blank_none=True, allow_none=True, validate=MaxLength(MAX_QUALITY_TEXT), **kwargs)
+
+
 class QualityRecordSchema(Schema):
     id = fields.Int(dump_only=True)
-    kind = fields.Str(validate=validate.OneOf(("defect", "feedback")))
-    product_code = _str(64, required=True)
-    product_name = _str(255, allow_none=True)
-    order_number = _str(64, allow_none=True)
+    kind = text(QualityRecord.kind)
+    product_code = text(QualityRecord.product_code, required=True,
+                        error_messages={"required": _("Say which product.")})
+    product_name = text(QualityRecord.product_name, blank_none=True)
+    order_number = text(QualityRecord.order_number, blank_none=True)
     ticket_id = fields.Int(allow_none=True)
     customer_id = fields.Int(allow_none=True)
-    quantity = fields.Decimal(as_string=True)
-    severity = fields.Str(validate=validate.OneOf(("minor", "major", "critical")))
-    description = fields.Str(required=True, validate=validate.Length(min=1, max=20_000))
-    root_cause = fields.Str(allow_none=True)
-    corrective_action = fields.Str(allow_none=True)
-    state = fields.Str(validate=validate.OneOf(("open", "investigating", "closed")))
-    reported_at = Time()
+    quantity = fields.Decimal(as_string=True, validate=positive)
+    severity = text(QualityRecord.severity)
+    description = Text(required=True, validate=[not_blank, MaxLength(MAX_QUALITY_TEXT)],
+                       error_messages={"required": _("Describe the problem or the feedback."),
+                                       "null": _("Describe the problem or the feedback.")})
+    root_cause = long_text()
+    corrective_action = long_text()
+    state = text(QualityRecord.state)
+    reported_at = When()
     closed_at = Time(dump_only=True)
 
 
 class QualityRecordPatchSchema(QualityRecordSchema):
-    product_code = _str(64)
-    description = fields.Str(validate=validate.Length(min=1, max=20_000))
+    product_code = text(QualityRecord.product_code)
+    description = Text(validate=[not_blank, MaxLength(MAX_QUALITY_TEXT)],
+                       error_messages={"null": _("Describe the problem or the feedback.")})
 
 
 class ServicePeriodArgs(Schema):
@@ -299,6 +333,14 @@ class OrderDeliverySchema(Schema):
 
 class NpsRequestSchema(Schema):
     customer_id = fields.Int(required=True)
+
+
+MAX_COMMENT = 4_000  # characters of a survey answer's comment
+
+
+class SurveyAnswerSchema(Schema):
+    score = fields.Int(required=True)
+    comment = Text(blank_none=True, allow_none=True, validate=MaxLength(MAX_COMMENT))
 
 
 class SurveyLinkSchema(Schema):
