@@ -22,6 +22,7 @@ FOLLOWUP_CHANNELS = ("phone", "email", "wechat", "visit")  # how a follow-up rea
 QUALITY_KINDS = ("defect", "feedback")
 SEVERITIES = ("minor", "major", "critical")
 QUALITY_STATES = ("open", "investigating", "closed")
+PHASES = ("open", "paused", "done")  # of a ticket state: how SLA clocks treat it
 
 
 class TicketState(Base):
@@ -32,7 +33,7 @@ class TicketState(Base):
     id: Mapped[intpk]
     key: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str120]
-    phase: Mapped[str] = mapped_column(String(8), default="open")
+    phase: Mapped[str] = mapped_column(String(8), default="open", info={"choices": PHASES})
     position: Mapped[int] = mapped_column(default=0)
 
     def __str__(self) -> str:

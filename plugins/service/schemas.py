@@ -11,7 +11,7 @@ from crmcore.i18n import _
 from crmcore.schemas.columns import MaxLength, Text, email, not_blank, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, AssignmentRule, Category, FollowUpRule, QualityRecord, SlaPolicy, Ticket, Visit
+from .models import KINDS, PRIORITIES, AssignmentRule, Category, FollowUpRule, QualityRecord, SlaPolicy, Ticket, TicketState, TicketTransition, Visit
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -111,6 +111,28 @@ class TicketMessageSchema(Schema):
 class StatusLinkSchema(Schema):
     url = fields.Str()
     token = fields.Str()
+
+
+def state_key(value: Any) -> Any:
+    """A validator: a state key of letters, digits and underscores."""
+    if value and not value.replace("_", "").isalnum():
+        raise ValidationError([_("Letters, digits and underscores, at most 32.")])
+    return value
+
+
+class TicketStateSchema(Schema):
+    id = fields.Int(dump_only=True)
+    key = text(TicketState.key, required=True, validators=[state_key])
+    name = text(TicketState.name, required=True)
+    phase = text(TicketState.phase)
+    position = fields.Int()
+
+
+class TicketTransitionSchema(Schema):
+    id = fields.Int(dump_only=True)
+    from_state = text(TicketTransition.from_state, required=True)
+    to_state = text(TicketTransition.to_state, required=True)
+    roles = fields.List(Text(validate=MaxLength(64)))
 
 
 class TicketCategorySchema(Schema):

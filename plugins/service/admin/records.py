@@ -9,7 +9,7 @@ from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipl
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import Optional
 
 from crmcore.admin.forms import CODE_LABELS, active_users, blank_to_none, split_list, user_label, visible_customers
 from crmcore.admin.views import AdminForm, SecureModelView, badge, service_context
@@ -304,12 +304,13 @@ class FollowUpRuleView(SecureModelView):
 
 
 class TicketStateForm(AdminForm):
-    key = StringField(_l("Key"), validators=[DataRequired()], description=_l("Fixed once created"))
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # the service checks the fields (states.validate_state): the same rules and words on every path
+    key = StringField(_l("Key"), render_kw={"required": True}, description=_l("Fixed once created"))
+    name = StringField(_l("Name"), render_kw={"required": True})
     phase = SelectField(_l("Phase"), choices=[("open", _l("open: SLA clocks run")),
                                               ("paused", _l("paused: the resolution clock stops")),
-                                              ("done", _l("done: clocks stop"))])
-    position = IntegerField(_l("Sort order"), default=100, validators=[Optional()])
+                                              ("done", _l("done: clocks stop"))], validate_choice=False)
+    position = StringField(_l("Sort order"), default="100")
 
 
 class TicketStateView(SecureModelView):
@@ -327,7 +328,7 @@ class TicketStateView(SecureModelView):
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         return {"key": form.key.data, "name": form.name.data, "phase": form.phase.data,
-                "position": form.position.data if form.position.data is not None else 100}
+                "position": (form.position.data or "").strip() or 100}
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return states_svc.save_state(ctx, data)
@@ -341,8 +342,8 @@ def state_keys() -> list[tuple[str, str]]:
 
 
 class TicketTransitionForm(AdminForm):
-    from_state = SelectField(_l("From"), choices=[])
-    to_state = SelectField(_l("To"), choices=[])
+    from_state = SelectField(_l("From"), choices=[], validate_choice=False)
+    to_state = SelectField(_l("To"), choices=[], validate_choice=False)
     roles = StringField(_l("Only for roles"), description=_l("Comma-separated role names; empty: every role"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -118,3 +118,39 @@ def test_followup_rule_errors_in_chinese(client: Any, manager: dict[str, Any], r
     assert r.status_code == 422
     assert set(r.json["errors"]) == {"offsets_days", "trigger"}
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in m[0]) for m in r.json["errors"].values()), r.json
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("key", "on hold!", "Letters, digits and underscores, at most 32."),
+    ("key", "k" * 33, "At most 32 characters."),
+    ("key", "new", "This key is taken."),
+    ("name", " ", "This field cannot be empty."),
+    ("phase", "frozen", "Must be one of: open, paused, done."),
+    ("position", "first", "Not a valid integer."),
+])
+def test_ticket_state_error_is_the_same_in_admin_and_service(ctx: Any, client: Any, manager: dict[str, Any], rt: Any,
+                                                             field: str, value: str, english: str) -> None:
+    from crmcore.errors import ValidationError
+    from plugins.service.models import TicketState
+    from plugins.service.services import states
+
+    states.ensure_states(ctx)
+    ctx.session.commit()
+    before = count(rt, TicketState)
+    good = {"key": "on_hold", "name": "On hold", "phase": "paused", "position": "50"}
+    url = "/admin/service/ticket-state/new/"
+    page = client.post(url, data={"csrf_token": csrf_token(client.get(url).text), **good, field: value})
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    with pytest.raises(ValidationError) as err:
+        states.save_state(ctx, {**good, field: value})
+    assert err.value.errors[field] == [english]
+    assert count(rt, TicketState) == before
+
+
+def test_a_move_between_unknown_states_is_refused_on_its_field(ctx: Any) -> None:
+    from crmcore.errors import ValidationError
+    from plugins.service.services import states
+
+    with pytest.raises(ValidationError) as err:
+        states.save_transition(ctx, {"from_state": "new", "to_state": "limbo"})
+    assert list(err.value.errors) == ["to_state"] and "Must be one of: " in err.value.errors["to_state"][0]
