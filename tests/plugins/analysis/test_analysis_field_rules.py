@@ -93,3 +93,45 @@ def test_segment_rule_error_is_shown_on_its_field(ctx: Any, client: Any, manager
     with pytest.raises(ValidationError) as err:  # the service the admin calls: the same words for the field
         save_segment(ctx, {k: v for k, v in form.items() if k != "active"})
     assert err.value.errors[field] == [english]
+
+
+@pytest.fixture
+def analyze(app: Any) -> Any:
+    """``analyze("rfm", "--bins", "1")`` runs ``crm analyze ...`` with click's runner."""
+    from crmcore.cli import cli
+    from crmcore.plugins import register_commands
+
+    register_commands(app.extensions["crm"].pm, cli)
+    runner = app.test_cli_runner()
+    yield lambda *args: runner.invoke(cli, ["analyze", *args])
+    cli.commands.pop("analyze", None)
+
+
+@pytest.mark.parametrize("kind,body,args,field,english", [
+    ("rfm", {"bins": 1}, ["--bins", "1"], "bins", "Use 2 to 10 bins."),
+    ("rfm", {"bins": "many"}, None, "bins", "Use 2 to 10 bins."),  # was an error 500
+    ("rfm", {"frequency_edges": [3, 2]}, None, "frequency_edges", "Edges must be increasing, at most 9 of them."),
+    ("rfm", {"monetary_edges": ["high"]}, None, "monetary_edges", "Edges must be numbers."),
+    ("clv", {"horizon_days": 0}, ["--horizon-days", "0"], "horizon_days", "Use a whole number from 1 to 3650."),
+    ("clv", {"monthly_discount": 1}, None, "monthly_discount", "Use a rate from 0 up to (not including) 1."),
+    ("clv", {"months": 2.5}, None, "months", "Must be a whole number."),
+])
+def test_run_settings_error_is_the_same_in_api_and_cli(client: Any, manager: dict[str, str], analyze: Any, kind: str,
+                                                       body: dict[str, Any], args: list[str] | None, field: str,
+                                                       english: str) -> None:
+    r = client.post(f"/api/v1/analysis/{kind}/run", json={"as_of": "2026-06-30", **body},
+                    headers={**manager, "Accept-Language": "en"})
+    assert r.status_code == 422 and r.json["errors"][field] == [english], r.json
+    if args is not None:
+        out = analyze(kind, "--as-of", "2026-06-30", *args)
+        assert out.exit_code != 0 and english in out.output, out.output
+
+
+def test_a_bad_settings_file_value_is_named_too(ctx: Any, rt: Any) -> None:
+    from crmcore.errors import ValidationError
+    from plugins.analysis.services import clv
+
+    rt.settings["ANALYSIS"] = {"clv": {"penalizer": 99}}
+    with pytest.raises(ValidationError) as err:
+        clv.settings_of(ctx)
+    assert err.value.errors == {"penalizer": ["Use a number from 0 (none) to 10."]}
