@@ -11,7 +11,7 @@ from crmcore.i18n import _
 from crmcore.schemas.columns import MaxLength, Text, email, not_blank, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, AssignmentRule, Category, FollowUpRule, QualityRecord, SlaPolicy, Ticket, TicketState, TicketTransition, Visit
+from .models import KINDS, PRIORITIES, AssignmentRule, Category, Delivery, FollowUpRule, QualityRecord, SlaPolicy, Ticket, TicketState, TicketTransition, Visit
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -236,6 +236,8 @@ class FollowUpOutcomeSchema(Schema):
 class When(fields.AwareDateTime):
     """A time with its zone: ISO 8601 text, or an aware ``datetime`` a service caller passes as it is."""
 
+    default_error_messages = {"invalid_awareness": _("Give a time with a time zone.")}
+
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
@@ -261,8 +263,8 @@ class FieldVisitSchema(Schema):
     id = fields.Int(dump_only=True)
     ticket_id = fields.Int(dump_only=True)
     technician_id = fields.Int(required=True, error_messages={"null": _("No such active user.")})
-    window_start = When(required=True, error_messages={"invalid_awareness": _("Give a time with a time zone.")})
-    window_end = When(required=True, error_messages={"invalid_awareness": _("Give a time with a time zone.")})
+    window_start = When(required=True)
+    window_end = When(required=True)
     address = text(Visit.address, required=True, error_messages={"required": _("An address is required.")})
     state = fields.Str(dump_only=True)
     outcome = fields.Str(dump_only=True)
@@ -340,14 +342,15 @@ class DefectRateSchema(Schema):
 
 class OrderDeliverySchema(Schema):
     id = fields.Int(dump_only=True)
-    order_number = _str(64, required=True)
+    order_number = text(Delivery.order_number, required=True,
+                        error_messages={"required": _("An order number is required.")})
     customer_id = fields.Int(allow_none=True)
-    carrier = _str(120, allow_none=True)
+    carrier = text(Delivery.carrier, blank_none=True)
     rush = fields.Bool()
-    promised_dispatch_at = Time(allow_none=True)
-    dispatched_at = Time(allow_none=True)
-    promised_arrival_at = Time(allow_none=True)
-    arrived_at = Time(allow_none=True)
+    promised_dispatch_at = When(allow_none=True)
+    dispatched_at = When(allow_none=True)
+    promised_arrival_at = When(allow_none=True)
+    arrived_at = When(allow_none=True)
     damaged = fields.Bool()
     completed = fields.Bool()
     lines = fields.List(fields.Dict())

@@ -66,7 +66,7 @@ def logistics_kpis(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/deliveries", methods=["POST"])
-@blp.arguments(OrderDeliverySchema)
+@json_body(blp, OrderDeliverySchema)
 @blp.response(200, OrderDeliverySchema)
 def record_delivery(data: dict[str, Any]) -> Any:
     """Record an order's delivery data (created or updated by order number)"""

@@ -143,3 +143,24 @@ def test_survey_answer_error_is_the_same_on_the_page_and_in_the_service(ctx: Any
     assert r.status_code == 422 and english in html.unescape(r.get_data(as_text=True))
     ctx.session.expire_all()
     assert survey.answered_at is None and survey.comment is None
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("order_number", "  ", "This field cannot be empty."),
+    ("carrier", "顺" * 121, "At most 120 characters."),
+    ("dispatched_at", "2026-03-02T09:00:00", "Give a time with a time zone."),
+])
+def test_delivery_error_is_the_same_in_api_and_service(ctx: Any, client: Any, boss: dict[str, Any], rt: Any,
+                                                       field: str, value: str, english: str) -> None:
+    import datetime as dt
+
+    from plugins.service.models import Delivery
+    from plugins.service.services import logistics
+
+    r = client.post("/api/v1/service/deliveries", json={"order_number": "SO-1", field: value}, headers=boss["headers"])
+    assert r.status_code == 422 and r.json["errors"][field] == [english], r.json
+    given = dt.datetime.fromisoformat(value) if field == "dispatched_at" else value  # a naive datetime object
+    with pytest.raises(ValidationError) as err:
+        logistics.record_delivery(ctx, {"order_number": "SO-1", field: given})
+    assert err.value.errors[field] == [english]
+    assert count(rt, Delivery) == 0
