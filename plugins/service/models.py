@@ -94,7 +94,7 @@ class CalendarDay(Base):
     id: Mapped[intpk]
     calendar_id: Mapped[int] = mapped_column(ForeignKey("service_calendars.id", ondelete="CASCADE"), index=True)
     day: Mapped[dt.date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(8), default="holiday")
+    kind: Mapped[str] = mapped_column(String(8), default="holiday", info={"choices": ("holiday", "workday")})
     hours: Mapped[list[Any] | None] = mapped_column(default=None)
     name: Mapped[str | None] = mapped_column(String(120))
 

@@ -11,7 +11,7 @@ from crmcore.i18n import _
 from crmcore.schemas.columns import MaxLength, Text, email, not_blank, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, AssignmentRule, Category, Delivery, FollowUpRule, QualityRecord, SlaPolicy, Ticket, TicketState, TicketTransition, Visit
+from .models import KINDS, PRIORITIES, AssignmentRule, Calendar, CalendarDay, Category, Delivery, FollowUpRule, QualityRecord, SlaPolicy, Ticket, TicketState, TicketTransition, Visit
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -142,18 +142,48 @@ class TicketCategorySchema(Schema):
     active = fields.Bool()
 
 
+def business_hours(value: Any) -> Any:
+    """A validator: spans ``[["09:00", "12:00"], ["13:00", "18:00"]]``, each end after its start, none overlapping."""
+    from .services.businesshours import parse_hours
+
+    try:
+        parse_hours(value)
+    except (ValueError, TypeError):
+        raise ValidationError([_("Give hours as pairs such as [\"09:00\", \"12:00\"], each ending after it "
+                                 "starts, none overlapping.")]) from None
+    return value
+
+
+
+def weekly_hours(value: Any) -> Any:
+    """A validator: ``{"1": [["09:00", "18:00"]], ...}``: ISO weekdays 1 to 7, each with valid hours."""
+    if any(key not in {str(i) for i in range(1, 8)} for key in value):
+        raise ValidationError([_("Name the weekdays 1 (Monday) to 7 (Sunday).")])
+    for spans in value.values():
+        business_hours(spans)
+    return value
+
+
+class Day(fields.Date):
+    """A date: ISO text, or a ``date`` a service caller passes as it is."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class BusinessCalendarDaySchema(Schema):
-    day = fields.Date(required=True)
-    kind = fields.Str(validate=validate.OneOf(("holiday", "workday")), load_default="holiday")
-    hours = fields.List(fields.List(fields.Str()), allow_none=True)
+    day = Day(required=True)
+    kind = text(CalendarDay.kind, load_default="holiday")
+    hours = fields.List(fields.List(fields.Str()), allow_none=True, validate=business_hours)
 
 
 class BusinessCalendarSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
+    name = text(Calendar.name, required=True)
     timezone = TimeZone(load_default="Asia/Shanghai")
-    weekly = fields.Dict(keys=fields.Str(validate=validate.OneOf([str(i) for i in range(1, 8)])),
-                         values=fields.List(fields.List(fields.Str())),
+    weekly = fields.Dict(keys=fields.Str(), values=fields.List(fields.List(fields.Str())), validate=weekly_hours,
                          metadata={"description": 'ISO weekday -> [["09:00","12:00"],["13:00","18:00"]]'})
     days = fields.List(fields.Nested(BusinessCalendarDaySchema))
 

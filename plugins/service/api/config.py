@@ -46,7 +46,7 @@ def list_calendars() -> Any:
 
 
 @blp.route("/calendars", methods=["POST"])
-@blp.arguments(BusinessCalendarSchema)
+@json_body(blp, BusinessCalendarSchema)
 @blp.response(201, BusinessCalendarSchema)
 def create_calendar(data: dict[str, Any]) -> Any:
     """Add a calendar: weekly hours in a time zone, holidays and make-up workdays as data"""
@@ -54,7 +54,7 @@ def create_calendar(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/calendars/<int:calendar_id>", methods=["PUT"])
-@blp.arguments(BusinessCalendarSchema)
+@json_body(blp, BusinessCalendarSchema)
 @blp.response(200, BusinessCalendarSchema)
 def update_calendar(data: dict[str, Any], calendar_id: int) -> Any:
     """Replace a calendar's hours and days"""

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from crmcore.db import utcnow
-from crmcore.errors import NotFound, ValidationError
+from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
@@ -16,7 +16,7 @@ from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
-from ..schemas import SlaPolicySchema
+from ..schemas import BusinessCalendarSchema, SlaPolicySchema
 from .businesshours import ALWAYS, BusinessHours
 from .states import keys_in_phase
 
@@ -203,21 +203,24 @@ def _escalate(ctx: ServiceContext, ticket: Ticket, target: str, due: dt.datetime
 CALENDAR_FIELDS = ("name", "timezone", "weekly")
 
 
+_CALENDAR = BusinessCalendarSchema()
+
+
+def validate_calendar(ctx: ServiceContext, data: dict[str, Any], existing: Calendar | None) -> dict[str, Any]:
+    """A calendar's input checked by ``BusinessCalendarSchema`` (the name's length from the model, a known time
+    zone, weekdays 1-7, hours as pairs each ending after it starts): the one validation, with messages in the
+    reader's language (no parser's English)."""
+    return load(_CALENDAR, data, partial=existing is not None, message=_("The calendar is not valid."))
+
+
 def save_calendar(ctx: ServiceContext, data: dict[str, Any], calendar_id: int | None = None) -> Calendar:
     """Create or change a business-hours calendar; ``days`` (optional) replaces its exceptions."""
     ctx.require("service.sla.manage")
     cal = ctx.session.get(Calendar, calendar_id) if calendar_id else Calendar()
     if cal is None:
         raise NotFound(_("No such calendar."))
-    try:
-        days = [(d["day"] if isinstance(d["day"], dt.date) else dt.date.fromisoformat(str(d["day"])),
-                 d.get("kind", "holiday"), d.get("hours")) for d in data.get("days") or []]
-        if any(kind not in ("holiday", "workday") for _d, kind, _h in days):
-            raise ValueError("kind must be holiday or workday")
-        BusinessHours.from_data(data.get("timezone") or cal.timezone or "Asia/Shanghai",
-                                data.get("weekly", cal.weekly) or None, days)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationError(_("The calendar is not valid: %(detail)s", detail=str(exc))) from None
+    data = validate_calendar(ctx, data, cal if calendar_id else None)
+    days = [(d["day"], d.get("kind") or "holiday", d.get("hours")) for d in data.get("days") or []]
     with unit_of_work(ctx):
         changes = {}
         for key in CALENDAR_FIELDS:

@@ -154,3 +154,26 @@ def test_a_move_between_unknown_states_is_refused_on_its_field(ctx: Any) -> None
     with pytest.raises(ValidationError) as err:
         states.save_transition(ctx, {"from_state": "new", "to_state": "limbo"})
     assert list(err.value.errors) == ["to_state"] and "Must be one of: " in err.value.errors["to_state"][0]
+
+
+@pytest.mark.parametrize("field,value,english", [
+    ("name", "n" * (NAME_MAX + 1), f"At most {NAME_MAX} characters."),
+    ("weekly", {"1": [["18:00", "09:00"]]}, 'Give hours as pairs such as ["09:00", "12:00"], each ending after it '
+                                           "starts, none overlapping."),
+    ("weekly", {"8": [["09:00", "18:00"]]}, "Name the weekdays 1 (Monday) to 7 (Sunday)."),
+])
+def test_calendar_error_is_the_same_in_api_and_service_and_in_the_readers_words(
+        ctx: Any, client: Any, manager: dict[str, Any], rt: Any, field: str, value: Any, english: str) -> None:
+    from crmcore.errors import ValidationError
+    from plugins.service.models import Calendar
+    from plugins.service.services import sla
+
+    body = {"name": "SH", "timezone": "Asia/Shanghai", "weekly": {"1": [["09:00", "18:00"]]}, field: value}
+    r = client.post("/api/v1/service/calendars", json=body, headers={**manager["headers"], "Accept-Language": "en"})
+    assert r.status_code == 422 and r.json["errors"][field] == [english], r.json
+    zh = client.post("/api/v1/service/calendars", json=body, headers={**manager["headers"], "Accept-Language": "zh-CN"})
+    assert zh.status_code == 422 and zh.json["errors"][field] != [english]  # was the parser's English
+    with pytest.raises(ValidationError) as err:
+        sla.save_calendar(ctx, body)
+    assert err.value.errors[field] == [english]
+    assert count(rt, Calendar) == 0
