@@ -259,8 +259,9 @@ class FollowUpArgs(Schema):
 
 
 class FollowUpOutcomeSchema(Schema):
-    outcome = fields.Str(required=True, validate=validate.OneOf(("done", "unreachable", "cancelled")))
-    notes = fields.Str(validate=validate.Length(max=10_000))
+    outcome = Text(required=True, validate=validate.OneOf(("done", "unreachable", "cancelled"),
+                                                           error=_("Must be one of: {choices}.")))
+    notes = Text(blank_none=True, allow_none=True, validate=MaxLength(10_000))
 
 
 class When(fields.AwareDateTime):

@@ -47,8 +47,8 @@ def due(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/followups/<int:followup_id>/outcome", methods=["POST"])
-@blp.arguments(FollowUpOutcomeSchema)
+@json_body(blp, FollowUpOutcomeSchema)
 @blp.response(200, FollowUpSchema)
 def outcome(data: dict[str, Any], followup_id: int) -> Any:
     """Record a follow-up's outcome"""
-    return followups.record_outcome(current_ctx(), followup_id, data["outcome"], data.get("notes"))
+    return followups.record_outcome(current_ctx(), followup_id, data.get("outcome"), data.get("notes"))

@@ -19,10 +19,10 @@ from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import FollowUp, FollowUpRule, Ticket
-from ..schemas import FollowUpRuleSchema
+from ..schemas import FollowUpOutcomeSchema, FollowUpRuleSchema
 
 OUTCOMES = ("done", "unreachable", "cancelled")
-_RULE = FollowUpRuleSchema()
+_RULE, _OUTCOME = FollowUpRuleSchema(), FollowUpOutcomeSchema()
 
 
 def _schedule(ctx: ServiceContext, trigger: str, source: str, customer_id: int, start: dt.datetime, *,
@@ -87,13 +87,14 @@ def record_outcome(ctx: ServiceContext, followup_id: int, outcome: str, notes: s
                                               .where(FollowUp.id == followup_id)))
     if item is None:
         raise NotFound(_("No such follow-up."))
-    if outcome not in OUTCOMES:
-        raise ValidationError(_("Choose one of: %(choices)s.", choices=", ".join(OUTCOMES)))
+    given = load(_OUTCOME, {k: v for k, v in (("outcome", outcome), ("notes", notes)) if v is not None}, partial=False,
+                 message=_("The follow-up outcome is not valid."))
+    outcome, notes = given["outcome"], given.get("notes")
     if item.state != "due":
         raise ValidationError(_("This follow-up is already closed."))
     now = now or utcnow()
     with unit_of_work(ctx):
-        item.state, item.outcome, item.done_at = outcome, (notes or "").strip() or None, now
+        item.state, item.outcome, item.done_at = outcome, notes, now
         ctx.session.flush()
         record_change(ctx, "service_followup", "completed", item.id, {"state": ["due", outcome]},
                       data={"customer_id": item.customer_id}, event_name="service.followup.completed")

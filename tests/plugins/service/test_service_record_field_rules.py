@@ -164,3 +164,27 @@ def test_delivery_error_is_the_same_in_api_and_service(ctx: Any, client: Any, bo
         logistics.record_delivery(ctx, {"order_number": "SO-1", field: given})
     assert err.value.errors[field] == [english]
     assert count(rt, Delivery) == 0
+
+
+@pytest.mark.parametrize("body,field,english", [
+    ({"outcome": "maybe"}, "outcome", "Must be one of: done, unreachable, cancelled."),
+    ({"outcome": "done", "notes": "记" * 10_001}, "notes", "At most 10000 characters."),
+])
+def test_followup_outcome_error_is_the_same_in_api_and_service(ctx: Any, client: Any, boss: dict[str, Any],
+                                                               make_customer: Any, body: dict[str, Any], field: str,
+                                                               english: str) -> None:
+    import datetime as dt
+
+    from plugins.service.models import FollowUp
+    from plugins.service.services import followups
+
+    followups.save_rule(ctx, {"name": "回访", "trigger": "order", "offsets_days": [0]})
+    followups.schedule_for_order(ctx, "SO-1", make_customer("Shop").id, dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc))
+    item = ctx.session.scalar(select(FollowUp))
+    r = client.post(f"/api/v1/service/followups/{item.id}/outcome", json=body, headers=boss["headers"])
+    assert r.status_code == 422 and r.json["errors"][field] == [english], r.json
+    with pytest.raises(ValidationError) as err:
+        followups.record_outcome(ctx, item.id, body["outcome"], body.get("notes"))
+    assert err.value.errors[field] == [english]
+    ctx.session.expire_all()
+    assert item.state == "due"
