@@ -10,8 +10,8 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
 
 from crmcore.admin.views import AdminForm, SecureModelView, SecureView, badge, flash_crm_error
 from crmcore.errors import CRMError, ValidationError
@@ -29,8 +29,9 @@ ISSUE_KIND_LABELS = {"rejected": _l("Refused record"), "conflict": _l("Conflict"
 
 
 class ConnectionForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
-    adapter = SelectField(_l("Adapter"), choices=[])
+    # the service checks the fields (connections.validate_connection): the same rules and words as the API
+    name = StringField(_l("Name"), render_kw={"required": True})
+    adapter = SelectField(_l("Adapter"), choices=[], validate_choice=False)
     settings = TextAreaField(_l("Settings (JSON)"), default="{}",
                              description=_l('e.g. {"url": "http://erp:8000", "database": "erp", "login": "crm"}'))
     secret = PasswordField(_l("Password / API key"), validators=[Optional()],
@@ -40,9 +41,9 @@ class ConnectionForm(AdminForm):
     ownership = TextAreaField(_l("Field ownership (JSON)"), default="{}",
                               description=_l('Who wins per field, e.g. {"customer": {"email": "erp"}}; '
                                              'default: the ERP owns name, credit limit and currency.'))
-    overlap_seconds = IntegerField(_l("Overlap window (s)"), default=300, validators=[NumberRange(min=0)])
-    timeout_seconds = IntegerField(_l("Request timeout (s)"), default=10, validators=[NumberRange(min=1)])
-    page_size = IntegerField(_l("Page size"), default=200, validators=[NumberRange(min=1, max=5000)])
+    overlap_seconds = StringField(_l("Overlap window (s)"), default="300")
+    timeout_seconds = StringField(_l("Request timeout (s)"), default="10")
+    page_size = StringField(_l("Page size"), default="200")
     push_enabled = BooleanField(_l("Push CRM changes"), default=True)
     enabled = BooleanField(_l("Enabled"), default=True)
 
@@ -79,8 +80,9 @@ class ConnectionView(SecureModelView):
     def _json(field: Any) -> dict[str, Any]:
         try:
             value = json.loads(field.data or "{}")
-        except ValueError as exc:
-            raise ValidationError(_l("The settings are not valid JSON."), errors={field.name: [str(exc)]}) from exc
+        except ValueError:  # the parser's English words (and the text around the error) are not repeated
+            raise ValidationError(_l("The settings are not valid JSON."),
+                                  errors={field.name: [_l("The settings are not valid JSON.")]}) from None
         if not isinstance(value, dict):
             raise ValidationError(_l("The settings are not valid JSON."), errors={field.name: [_l("Use an object.")]})
         return value

@@ -7,13 +7,14 @@ from marshmallow import Schema, fields, validate
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import page
+from crmcore.api.http import json_body, page
 from crmcore.errors import NotFound
 from crmcore.i18n import _
 from crmcore.schemas.common import PageSize
 
 from . import connections as conn_svc
 from . import issues as issue_svc
+from .schemas import ConnectionSchema
 
 blp = Blueprint("erp_sync", __name__, url_prefix="/api/v1/sync",
                 description="ERP sync: status, sync issues, connections, runs")
@@ -59,27 +60,6 @@ class RetryResult(Schema):
     fixed = fields.Bool()
     status = fields.Str()
     reason = fields.Str()
-
-
-class ConnectionSchema(Schema):
-    id = fields.Int(dump_only=True)
-    name = fields.Str(validate=validate.Length(min=1, max=64))
-    adapter = fields.Str()
-    settings = fields.Dict()
-    secret = fields.Str(load_only=True, metadata={"description": "password or API key; write-only"})
-    has_secret = fields.Method("_has_secret", dump_only=True)
-    streams = fields.List(fields.Str())
-    ownership = fields.Dict()
-    overlap_seconds = fields.Int()
-    timeout_seconds = fields.Int()
-    page_size = fields.Int()
-    push_enabled = fields.Bool()
-    enabled = fields.Bool()
-    last_test_at = fields.AwareDateTime(dump_only=True)
-    last_test_result = fields.Str(dump_only=True)
-
-    def _has_secret(self, obj: Any) -> bool:
-        return bool(obj.secret)
 
 
 class RunArgs(Schema):
@@ -141,7 +121,7 @@ def list_connections() -> Any:
 
 
 @blp.route("/connections", methods=["POST"])
-@blp.arguments(ConnectionSchema)
+@json_body(blp, ConnectionSchema)
 @blp.response(201, ConnectionSchema)
 def create_connection(data: dict[str, Any]) -> Any:
     """Create an ERP connection"""
@@ -149,7 +129,7 @@ def create_connection(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/connections/<name>", methods=["PATCH"])
-@blp.arguments(ConnectionSchema(partial=True))
+@json_body(blp, ConnectionSchema(partial=True))
 @blp.response(200, ConnectionSchema)
 def update_connection(data: dict[str, Any], name: str) -> Any:
     """Change an ERP connection; the secret changes only when sent"""

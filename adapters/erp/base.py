@@ -358,6 +358,8 @@ class ErpAdapter:
     # True when ``payments`` yields every payment of the invoices read (then invoices derive none from
     # their amount due); False when payments may be missing (a CSV drop without payments.csv).
     reads_payments: ClassVar[bool] = False
+    # the settings a connection must give (checked when it is saved, with the other fields)
+    required_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, *, timeout: float = 10.0,
                  page_size: int = 200, retry: RetryPolicy | None = None) -> None:

@@ -11,13 +11,16 @@ from crmcore.i18n import _
 from crmcore.plugins import collected
 from crmcore.services import outbox
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
-from .base import STREAMS, ErpAdapter
+from .base import ErpAdapter
 from .models import ErpConnection
+from .schemas import ConnectionSchema
 
 FIELDS = ("name", "adapter", "settings", "streams", "ownership", "overlap_seconds", "timeout_seconds", "page_size",
           "push_enabled", "enabled")
+_SCHEMA = ConnectionSchema()
 
 
 def erp_adapters(ctx: ServiceContext) -> dict[str, Any]:
@@ -39,29 +42,36 @@ def get_connection(ctx: ServiceContext, name: str) -> ErpConnection:
     return conn
 
 
+def validate_connection(ctx: ServiceContext, data: dict[str, Any], existing: ErpConnection | None) -> dict[str, Any]:
+    """A connection's input checked by ``ConnectionSchema`` (lengths from the model, a URL, known streams,
+    ownership, number ranges; all fields for a new connection, those given for ``existing``), then an adapter
+    that is loaded and the settings it needs: the one validation of the API, the admin and the CLI. Messages
+    never repeat the secret or a setting's value."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        adapters = erp_adapters(ctx)
+        name = values.get("adapter", existing.adapter if existing else None)
+        if "adapter" in values and name not in adapters:
+            errors["adapter"] = [_("Must be one of: %(choices)s.", choices=", ".join(sorted(adapters)))]
+        if values.get("name"):
+            other = ctx.session.scalar(select(ErpConnection.id).where(ErpConnection.name == values["name"]))
+            if other is not None and (existing is None or other != existing.id):
+                errors["name"] = [_("A connection named '%(name)s' exists already.", name=values["name"])]
+        settings = values.get("settings", existing.settings if existing else {}) or {}
+        needed = [k for k in getattr(adapters.get(name), "required_settings", ()) if settings.get(k) in (None, "")]
+        if needed and ("settings" in values or "adapter" in values):
+            errors["settings"] = [_("The %(adapter)s connection needs %(keys)s in its settings.", adapter=name,
+                                    keys=", ".join(f"'{k}'" for k in needed))]
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The connection is not valid."), check=check)
+
+
 def save_connection(ctx: ServiceContext, data: dict[str, Any], name: str | None = None) -> ErpConnection:
     """Create a connection or change one; ``secret`` is set only when given and never read back."""
     ctx.require("erp.sync.manage")
     conn = get_connection(ctx, name) if name else None
-    data = dict(data)
-    errors: dict[str, list[Any]] = {}
-    if conn is None and not (data.get("name") or "").strip():
-        errors["name"] = [_("A connection needs a name.")]
-    adapter = data.get("adapter", conn.adapter if conn else None)
-    if adapter not in erp_adapters(ctx):
-        errors["adapter"] = [_("Choose one of: %(choices)s.", choices=", ".join(sorted(erp_adapters(ctx))))]
-    unknown = [s for s in data.get("streams") or [] if s not in STREAMS]
-    if unknown:
-        errors["streams"] = [_("Unknown stream(s): %(names)s.", names=", ".join(unknown))]
-    for rules in (data.get("ownership") or {}).values():
-        if not isinstance(rules, dict) or any(v not in ("erp", "crm") for v in rules.values()):
-            errors["ownership"] = [_("Give each field 'erp' or 'crm', per entity: %(example)s.",
-                                     example='{"customer": {"email": "erp"}}')]
-    for key in ("overlap_seconds", "timeout_seconds", "page_size"):
-        if key in data and (not isinstance(data[key], int) or data[key] < (0 if key == "overlap_seconds" else 1)):
-            errors[key] = [_("Must be a positive whole number.")]
-    if errors:
-        raise ValidationError(_("The connection is not valid."), errors=errors)
+    data = validate_connection(ctx, data, conn)
     with unit_of_work(ctx):
         if conn is None:
             conn = ErpConnection(settings={}, streams=[], ownership={})

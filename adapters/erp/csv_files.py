@@ -45,6 +45,7 @@ class CsvAdapter(ErpAdapter):
     streams = tuple(STREAMS)
     writes = ("customers", "orders")
     detects_deletions = ("customers", "products")
+    required_settings = ("directory",)
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(config, secret, **kwargs)

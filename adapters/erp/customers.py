@@ -24,7 +24,7 @@ from .ownership import MISSING, decide, load_base, save_base, save_bases
 CUSTOMER_FIELDS = ("name", "kind", "phone", "email", "website", "currency")
 
 
-def _clean(ctx: ServiceContext, record: CustomerRecord, values: dict[str, Any], invalid: dict[str, Any]) -> dict[str, Any]:
+def set_aside_invalid(ctx: ServiceContext, record: CustomerRecord, values: dict[str, Any], invalid: dict[str, Any]) -> dict[str, Any]:
     """Drop values the CRM would refuse (a phone that is no number, a malformed e-mail, a website too long
     for its field: the customer's own rules, ``customers.invalid_values``) into ``invalid``: the customer is
     stored without them and they become the record's ``invalid`` sync issue. A kind the CRM does not know
@@ -45,7 +45,7 @@ def apply_customer(ctx: ServiceContext, sync: Any, record: CustomerRecord) -> tu
         known = customer_svc.get_by_code(ctx, record.crm_ref)
         customer_id = known.id if known is not None else None
     invalid: dict[str, Any] = {}
-    values = _clean(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
+    values = set_aside_invalid(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
                                   if getattr(record, k) not in (None, "")}, invalid)
     if customer_id is None:
         data = {**values, "stage": "customer", "source_channel": "erp", "owner_id": sync.default_owner_id}
@@ -65,7 +65,7 @@ def apply_customer(ctx: ServiceContext, sync: Any, record: CustomerRecord) -> tu
         changes, seen = {}, {}
         for key in CUSTOMER_FIELDS:
             if key not in values and getattr(record, key) not in (None, ""):
-                continue  # a value the CRM refuses (a malformed phone): noted as a conflict by _clean
+                continue  # a value the CRM refuses (a malformed phone): noted as a conflict by set_aside_invalid
             erp_value, crm_value = values.get(key), getattr(customer, key)
             seen[key] = erp_value
             write, conflict = decide(sync.erp_wins("customer", key), crm_value, erp_value, base.get(key, MISSING))
@@ -132,7 +132,7 @@ def create_new_customers(ctx: ServiceContext, sync: Any, records: list[CustomerR
             left.append(record)
             continue
         invalid: dict[str, Any] = {}
-        values = _clean(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
+        values = set_aside_invalid(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
                                       if getattr(record, k) not in (None, "")}, invalid)
         data: dict[str, Any] = {**values, "stage": "customer", "source_channel": "erp",
                                 "owner_id": sync.default_owner_id}

@@ -181,6 +181,7 @@ class OdooAdapter(ErpAdapter):
     streams = ("customers", "products", "orders", "invoices", "credit_limits")
     writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products")
+    required_settings = ("url", "database", "login")
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(config, secret, **kwargs)

@@ -191,6 +191,7 @@ class TrytonAdapter(ErpAdapter):
     writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products", "prices")
     reads_payments = True  # the invoices' payment lines: invoices derive no payments from amount_to_pay
+    required_settings = ("url", "database", "login")
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(config, secret, **kwargs)

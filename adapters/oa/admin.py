@@ -27,25 +27,29 @@ class OAProvidersView(SecureView):
     def index(self) -> Any:
         ctx = self.ctx()
         names = sorted(p for p in ctx.registry.oa_providers if p != "internal")
+        typed: dict[str, dict[str, Any]] = {}  # a refused form's values, shown again (never its secrets)
         if request.method == "POST":
             name = request.form.get("provider", "")
             cls = ctx.registry.oa_providers.get(name)
             if cls is None or name == "internal":
                 flash(gettext("Choose a provider."), "error")
+                return redirect(url_for(".index"))
+            config = {f: request.form.get(f"config_{f}", "").strip() for f in cls.config_fields}
+            secrets = {f: request.form.get(f"secret_{f}", "") for f in cls.secret_fields}
+            try:
+                settings.save_provider_settings(ctx, name, {k: v for k, v in config.items() if v}, secrets)
+            except CRMError as exc:
+                ctx.session.rollback()
+                flash_crm_error(exc)
+                typed[name] = config
             else:
-                config = {f: request.form.get(f"config_{f}", "").strip() for f in cls.config_fields}
-                secrets = {f: request.form.get(f"secret_{f}", "") for f in cls.secret_fields}
-                try:
-                    settings.save_provider_settings(ctx, name, {k: v for k, v in config.items() if v}, secrets)
-                    flash(gettext("Settings of %(name)s saved.", name=name), "success")
-                except CRMError as exc:
-                    ctx.session.rollback()
-                    flash_crm_error(exc)
-            return redirect(url_for(".index"))
+                flash(gettext("Settings of %(name)s saved.", name=name), "success")
+                return redirect(url_for(".index"))
         rows = []
         for name in names:
             cls = ctx.registry.oa_providers[name]
             config, secrets = settings.provider_config(ctx, name)
+            config = {**config, **typed.get(name, {})}
             rows.append({"name": name, "label": getattr(cls, "label", name),
                          "config": [(f, config.get(f, "")) for f in cls.config_fields],
                          "secrets": [(f, bool(secrets.get(f))) for f in cls.secret_fields]})

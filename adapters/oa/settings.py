@@ -10,9 +10,11 @@ from crmcore.errors import ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from .models import OAProviderSetting
+from .schemas import settings_schema
 
 
 def provider_config(ctx: ServiceContext, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -36,9 +38,32 @@ def provider(ctx: ServiceContext, name: str) -> Any:
     return cls(config=config, secrets=secrets)
 
 
+def validate_provider_settings(ctx: ServiceContext, name: str, config: dict[str, Any],
+                               secrets: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A provider's ``config`` and ``secrets`` checked by its settings schema (``schemas.settings_schema``:
+    URLs, numbers, lengths; a field the provider does not declare is refused): the one validation of every
+    path. Returns them converted; messages never repeat a secret."""
+    cls = ctx.registry.oa_providers.get(name)
+    if cls is None:
+        raise ValidationError(_("No OA provider named '%(name)s' is loaded.", name=name))
+    schema = settings_schema(cls)
+    declared = set(getattr(cls, "config_fields", ())), set(getattr(cls, "secret_fields", ()))
+    unknown = {k: [_("Unknown field.")] for k in config if k not in declared[0]}
+    unknown.update({k: [_("Unknown field.")] for k in secrets if k not in declared[1]})
+    try:
+        loaded = load(schema, {**config, **secrets}, partial=True, message=_("The OA settings are not valid."))
+    except ValidationError as exc:
+        raise ValidationError(exc.message, errors={**exc.errors, **unknown}) from None
+    if unknown:
+        raise ValidationError(_("The OA settings are not valid."), errors=unknown)
+    return ({k: v for k, v in loaded.items() if k in declared[0]},
+            {k: v for k, v in loaded.items() if k in declared[1]})
+
+
 def save_provider_settings(ctx: ServiceContext, name: str, config: dict[str, Any], secrets: dict[str, Any]) -> OAProviderSetting:
     """Store a provider's settings; an empty secret keeps the stored one (secrets are write-only)."""
     ctx.require("workflow.manage")
+    config, secrets = validate_provider_settings(ctx, name, config, secrets)
     with unit_of_work(ctx):
         row = ctx.session.scalar(select(OAProviderSetting).where(OAProviderSetting.provider == name))
         if row is None:

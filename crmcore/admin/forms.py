@@ -16,7 +16,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..i18n import lazy_gettext as _l
 from ..models import Customer, Role, Team, User
 from ..models.customer import KINDS, STAGES
-from ..models.interaction import CHANNELS, DIRECTIONS
+from ..models.interaction import CHANNEL_LABELS, DIRECTIONS
 from ..services import access
 from .views import AdminForm, service_context
 
@@ -24,10 +24,7 @@ KIND_CHOICES = [("organization", _l("Organisation")), ("person", _l("Person"))]
 STAGE_CHOICES = [("lead", _l("Lead")), ("prospect", _l("Prospect")), ("customer", _l("Customer")),
                  ("inactive", _l("Inactive"))]
 DIRECTION_CHOICES = [("inbound", _l("Inbound")), ("outbound", _l("Outbound")), ("internal", _l("Internal"))]
-CHANNEL_CHOICES = [("phone", _l("Phone")), ("email", _l("E-mail")), ("wechat", _l("WeChat")), ("qq", "QQ"),
-                   ("weibo", _l("Weibo")), ("sms", _l("SMS")), ("web", _l("Web")), ("visit", _l("Visit")),
-                   ("meeting", _l("Meeting")), ("chat", _l("Chat")), ("system", _l("System")), ("other", _l("Other"))]
-assert [k for k, _ in CHANNEL_CHOICES] == list(CHANNELS)
+CHANNEL_CHOICES = list(CHANNEL_LABELS.items())  # declared once, with the model
 # The words shown for stored codes (channels, directions, stages, kinds); the `label` filter uses it.
 CODE_LABELS = {**dict(CHANNEL_CHOICES), **dict(DIRECTION_CHOICES), **dict(STAGE_CHOICES), **dict(KIND_CHOICES),
                "mobile": _l("Mobile"), "office": _l("office"), "billing": _l("billing"), "shipping": _l("shipping"),

@@ -8,8 +8,16 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, created_ts, intpk, utcnow
+from ..i18n import lazy_gettext as _l
 
-CHANNELS = ("phone", "email", "wechat", "qq", "weibo", "sms", "web", "visit", "meeting", "chat", "system", "other")
+# The one list of interaction channels, with the words shown for them: the API, the admin, the importer and
+# plugins (``log_interaction``) accept these and no other. A plugin logs its own touchpoints with one of
+# them (``system`` for what it did by itself); there is no hook to add a channel.
+CHANNEL_LABELS: dict[str, Any] = {
+    "phone": _l("Phone"), "email": _l("E-mail"), "wechat": _l("WeChat"), "qq": "QQ", "weibo": _l("Weibo"),
+    "sms": _l("SMS"), "web": _l("Web"), "visit": _l("Visit"), "meeting": _l("Meeting"), "chat": _l("Chat"),
+    "system": _l("System"), "other": _l("Other")}
+CHANNELS = tuple(CHANNEL_LABELS)
 DIRECTIONS = ("inbound", "outbound", "internal")
 
 
@@ -21,7 +29,7 @@ class Interaction(Base):
     id: Mapped[intpk]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    channel: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32), info={"choices": CHANNELS})
     direction: Mapped[str] = mapped_column(String(16), default="inbound", info={"choices": DIRECTIONS})
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,13 @@ from crmcore.db import Base, created_ts, intpk, str120, str255, updated_ts
 PRIORITIES = ("low", "normal", "high", "urgent")
 KINDS = ("question", "incident", "request", "complaint")
 CHANNELS = ("api", "email", "web", "phone", "wechat", "qq", "visit", "other")
+STRATEGIES = ("round_robin", "least_loaded", "fixed")  # of an assignment rule
+TRIGGERS = ("order", "ticket")  # what a follow-up rule follows
+FOLLOWUP_CHANNELS = ("phone", "email", "wechat", "visit")  # how a follow-up reaches the customer
+QUALITY_KINDS = ("defect", "feedback")
+SEVERITIES = ("minor", "major", "critical")
+QUALITY_STATES = ("open", "investigating", "closed")
+PHASES = ("open", "paused", "done")  # of a ticket state: how SLA clocks treat it
 
 
 class TicketState(Base):
@@ -26,7 +33,7 @@ class TicketState(Base):
     id: Mapped[intpk]
     key: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str120]
-    phase: Mapped[str] = mapped_column(String(8), default="open")
+    phase: Mapped[str] = mapped_column(String(8), default="open", info={"choices": PHASES})
     position: Mapped[int] = mapped_column(default=0)
 
     def __str__(self) -> str:
@@ -87,7 +94,7 @@ class CalendarDay(Base):
     id: Mapped[intpk]
     calendar_id: Mapped[int] = mapped_column(ForeignKey("service_calendars.id", ondelete="CASCADE"), index=True)
     day: Mapped[dt.date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(8), default="holiday")
+    kind: Mapped[str] = mapped_column(String(8), default="holiday", info={"choices": ("holiday", "workday")})
     hours: Mapped[list[Any] | None] = mapped_column(default=None)
     name: Mapped[str | None] = mapped_column(String(120))
 
@@ -101,7 +108,7 @@ class SlaPolicy(Base):
 
     id: Mapped[intpk]
     name: Mapped[str120]
-    priority: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16), info={"choices": PRIORITIES})
     customer_level: Mapped[str | None] = mapped_column(String(32))
     first_response_minutes: Mapped[int]
     resolution_minutes: Mapped[int]
@@ -204,7 +211,7 @@ class AssignmentRule(Base):
     id: Mapped[intpk]
     name: Mapped[str120]
     category_id: Mapped[int | None] = mapped_column(ForeignKey("service_categories.id", ondelete="CASCADE"))
-    strategy: Mapped[str] = mapped_column(String(16), default="round_robin")
+    strategy: Mapped[str] = mapped_column(String(16), default="round_robin", info={"choices": STRATEGIES})
     member_ids: Mapped[list[Any]] = mapped_column(default=list)
     last_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(default=100)
@@ -249,9 +256,9 @@ class FollowUpRule(Base):
 
     id: Mapped[intpk]
     name: Mapped[str120]
-    trigger: Mapped[str] = mapped_column(String(16), default="ticket")
+    trigger: Mapped[str] = mapped_column(String(16), default="ticket", info={"choices": TRIGGERS})
     offsets_days: Mapped[list[Any]] = mapped_column(default=list)
-    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    channel: Mapped[str] = mapped_column(String(16), default="phone", info={"choices": FOLLOWUP_CHANNELS})
     active: Mapped[bool] = mapped_column(default=True)
 
     def __str__(self) -> str:
@@ -289,18 +296,18 @@ class QualityRecord(Base):
     __tablename__ = "service_quality_records"
 
     id: Mapped[intpk]
-    kind: Mapped[str] = mapped_column(String(16), default="defect")
+    kind: Mapped[str] = mapped_column(String(16), default="defect", info={"choices": QUALITY_KINDS})
     product_code: Mapped[str] = mapped_column(String(64), index=True)
     product_name: Mapped[str | None] = mapped_column(String(255))
     order_number: Mapped[str | None] = mapped_column(String(64))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("service_tickets.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     quantity: Mapped[decimal.Decimal] = mapped_column(Numeric(18, 3), default=decimal.Decimal("1"))
-    severity: Mapped[str] = mapped_column(String(16), default="minor")
+    severity: Mapped[str] = mapped_column(String(16), default="minor", info={"choices": SEVERITIES})
     description: Mapped[str] = mapped_column(Text)
     root_cause: Mapped[str | None] = mapped_column(Text)
     corrective_action: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default="open", info={"choices": QUALITY_STATES})
     reported_at: Mapped[dt.datetime]
     closed_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(default=1, nullable=False)

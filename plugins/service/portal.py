@@ -169,8 +169,8 @@ def survey(token: str) -> Any:
     if request.method == "POST" and item.answered_at is None:
         try:
             surveys.answer(ctx, token, request.form.get("score"), request.form.get("comment"))
-        except ValidationError as exc:
-            error = exc.message
+        except ValidationError as exc:  # the sentence and each field's words, as every other path gives them
+            error = " ".join(dict.fromkeys([str(exc.message), *(str(m) for ms in exc.errors.values() for m in ms)]))
         else:
             return redirect(url_for(".survey", token=token))
     return render_template("service/survey.html", survey=item, scale=list(range(low, high + 1)), error=error), \

@@ -1,13 +1,17 @@
 """Marshmallow schemas of the service API: what each endpoint reads and returns (OpenAPI from these)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import datetime as dt
+import decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from crmcore.i18n import _
-from crmcore.schemas.columns import MaxLength, email, text
+from crmcore.schemas.columns import MaxLength, Text, email, not_blank, text
 from crmcore.schemas.common import PageArgs, Search, TimeZone, page_of
 
-from .models import KINDS, PRIORITIES, Category, Ticket
+from .models import KINDS, PRIORITIES, AssignmentRule, Calendar, CalendarDay, Category, Delivery, FollowUpRule, QualityRecord, SlaPolicy, Ticket, TicketState, TicketTransition, Visit
 
 MAX_DESCRIPTION = 100_000  # characters of a ticket's description or message
 
@@ -111,6 +115,28 @@ class StatusLinkSchema(Schema):
     token = fields.Str()
 
 
+def state_key(value: Any) -> Any:
+    """A validator: a state key of letters, digits and underscores."""
+    if value and not value.replace("_", "").isalnum():
+        raise ValidationError([_("Letters, digits and underscores, at most 32.")])
+    return value
+
+
+class TicketStateSchema(Schema):
+    id = fields.Int(dump_only=True)
+    key = text(TicketState.key, required=True, validators=[state_key])
+    name = text(TicketState.name, required=True)
+    phase = text(TicketState.phase)
+    position = fields.Int()
+
+
+class TicketTransitionSchema(Schema):
+    id = fields.Int(dump_only=True)
+    from_state = text(TicketTransition.from_state, required=True)
+    to_state = text(TicketTransition.to_state, required=True)
+    roles = fields.List(Text(validate=MaxLength(64)))
+
+
 class TicketCategorySchema(Schema):
     id = fields.Int(dump_only=True)
     name = text(Category.name, required=True)
@@ -118,49 +144,100 @@ class TicketCategorySchema(Schema):
     active = fields.Bool()
 
 
+def business_hours(value: Any) -> Any:
+    """A validator: spans ``[["09:00", "12:00"], ["13:00", "18:00"]]``, each end after its start, none overlapping."""
+    from .services.businesshours import parse_hours
+
+    try:
+        parse_hours(value)
+    except (ValueError, TypeError):
+        raise ValidationError([_("Give hours as pairs such as [\"09:00\", \"12:00\"], each ending after it "
+                                 "starts, none overlapping.")]) from None
+    return value
+
+
+
+def weekly_hours(value: Any) -> Any:
+    """A validator: ``{"1": [["09:00", "18:00"]], ...}``: ISO weekdays 1 to 7, each with valid hours."""
+    if any(key not in {str(i) for i in range(1, 8)} for key in value):
+        raise ValidationError([_("Name the weekdays 1 (Monday) to 7 (Sunday).")])
+    for spans in value.values():
+        business_hours(spans)
+    return value
+
+
+class Day(fields.Date):
+    """A date: ISO text, or a ``date`` a service caller passes as it is."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class BusinessCalendarDaySchema(Schema):
-    day = fields.Date(required=True)
-    kind = fields.Str(validate=validate.OneOf(("holiday", "workday")), load_default="holiday")
-    hours = fields.List(fields.List(fields.Str()), allow_none=True)
+    day = Day(required=True)
+    kind = text(CalendarDay.kind, load_default="holiday")
+    hours = fields.List(fields.List(fields.Str()), allow_none=True, validate=business_hours)
 
 
 class BusinessCalendarSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
+    name = text(Calendar.name, required=True)
     timezone = TimeZone(load_default="Asia/Shanghai")
-    weekly = fields.Dict(keys=fields.Str(validate=validate.OneOf([str(i) for i in range(1, 8)])),
-                         values=fields.List(fields.List(fields.Str())),
+    weekly = fields.Dict(keys=fields.Str(), values=fields.List(fields.List(fields.Str())), validate=weekly_hours,
                          metadata={"description": 'ISO weekday -> [["09:00","12:00"],["13:00","18:00"]]'})
     days = fields.List(fields.Nested(BusinessCalendarDaySchema))
 
 
+def positive_minutes(value: Any) -> Any:
+    """A validator: a whole number of business minutes above zero."""
+    if value is not None and value <= 0:
+        raise ValidationError([_("A positive number of business minutes.")])
+    return value
+
+
+def some_days(value: Any) -> Any:
+    """A validator: a follow-up rule's days after its trigger, at least one, none negative."""
+    if not value or any(d < 0 for d in value):
+        raise ValidationError([_("Give days after the trigger, e.g. [3, 30, 90].")])
+    return value
+
+
+def some_members(value: Any) -> Any:
+    """A validator: an assignment rule names at least one user."""
+    if not value:
+        raise ValidationError([_("Give the ids of existing users.")])
+    return value
+
+
 class SlaPolicySchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
-    priority = fields.Str(required=True, validate=validate.OneOf(PRIORITIES))
-    customer_level = _str(32, allow_none=True)
-    first_response_minutes = fields.Int(required=True, validate=validate.Range(min=1))
-    resolution_minutes = fields.Int(required=True, validate=validate.Range(min=1))
+    name = text(SlaPolicy.name, required=True)
+    priority = text(SlaPolicy.priority, required=True)
+    customer_level = text(SlaPolicy.customer_level, blank_none=True)
+    first_response_minutes = fields.Int(required=True, validate=positive_minutes)
+    resolution_minutes = fields.Int(required=True, validate=positive_minutes)
     calendar_id = fields.Int(allow_none=True)
     active = fields.Bool()
 
 
 class AssignmentRuleSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
+    name = text(AssignmentRule.name, required=True)
     category_id = fields.Int(allow_none=True)
-    strategy = fields.Str(validate=validate.OneOf(("round_robin", "least_loaded", "fixed")))
-    member_ids = fields.List(fields.Int(), required=True)
+    strategy = text(AssignmentRule.strategy)
+    member_ids = fields.List(fields.Int(), required=True, validate=some_members)
     position = fields.Int()
     active = fields.Bool()
 
 
 class FollowUpRuleSchema(Schema):
     id = fields.Int(dump_only=True)
-    name = _str(120, required=True)
-    trigger = fields.Str(validate=validate.OneOf(("order", "ticket")), load_default="ticket")
-    offsets_days = fields.List(fields.Float(validate=validate.Range(min=0)), required=True)
-    channel = _str(16)
+    name = text(FollowUpRule.name, required=True)
+    trigger = text(FollowUpRule.trigger, load_default="ticket")
+    offsets_days = fields.List(fields.Float(), required=True, validate=some_days)
+    channel = text(FollowUpRule.channel)
     active = fields.Bool()
 
 
@@ -184,23 +261,44 @@ class FollowUpArgs(Schema):
 
 
 class FollowUpOutcomeSchema(Schema):
-    outcome = fields.Str(required=True, validate=validate.OneOf(("done", "unreachable", "cancelled")))
-    notes = fields.Str(validate=validate.Length(max=10_000))
+    outcome = Text(required=True, validate=validate.OneOf(("done", "unreachable", "cancelled"),
+                                                           error=_("Must be one of: {choices}.")))
+    notes = Text(blank_none=True, allow_none=True, validate=MaxLength(10_000))
+
+
+class When(fields.AwareDateTime):
+    """A time with its zone: ISO 8601 text, or an aware ``datetime`` a service caller passes as it is."""
+
+    default_error_messages = {"invalid_awareness": _("Give a time with a time zone.")}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                raise ValidationError([_("Give a time with a time zone.")])
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def positive(value: Any) -> Any:
+    """A validator: a quantity above zero."""
+    if value is not None and value <= 0:
+        raise ValidationError([_("A positive quantity.")])
+    return value
 
 
 class VisitPartSchema(Schema):
-    part = _str(120, required=True)
-    quantity = fields.Decimal(as_string=True, load_default=1)
-    note = _str(255)
+    part = Text(required=True, validate=[not_blank, MaxLength(120)])
+    quantity = fields.Decimal(as_string=True, load_default=decimal.Decimal(1), validate=positive)
+    note = Text(blank_none=True, allow_none=True, validate=MaxLength(255))
 
 
 class FieldVisitSchema(Schema):
     id = fields.Int(dump_only=True)
     ticket_id = fields.Int(dump_only=True)
-    technician_id = fields.Int(required=True)
-    window_start = Time(required=True)
-    window_end = Time(required=True)
-    address = _str(500, required=True)
+    technician_id = fields.Int(required=True, error_messages={"null": _("No such active user.")})
+    window_start = When(required=True)
+    window_end = When(required=True)
+    address = text(Visit.address, required=True, error_messages={"required": _("An address is required.")})
     state = fields.Str(dump_only=True)
     outcome = fields.Str(dump_only=True)
     parts_used = fields.List(fields.Dict(), dump_only=True)
@@ -208,8 +306,10 @@ class FieldVisitSchema(Schema):
 
 
 class FieldVisitReportSchema(Schema):
-    state = fields.Str(validate=validate.OneOf(("done", "failed")), load_default="done")
-    outcome = fields.Str(required=True, validate=validate.Length(min=1, max=10_000))
+    state = Text(validate=validate.OneOf(("done", "failed"), error=_("Must be one of: {choices}.")),
+                 load_default="done")
+    outcome = Text(required=True, validate=[not_blank, MaxLength(10_000)],
+                   error_messages={"required": _("Say what was done."), "null": _("Say what was done.")})
     parts_used = fields.List(fields.Nested(VisitPartSchema), load_default=list)
 
 
@@ -219,27 +319,39 @@ class VisitDayArgs(Schema):
     timezone = TimeZone(load_default="Asia/Shanghai")
 
 
+MAX_QUALITY_TEXT = 20_000  # characters of a quality record's description, root cause or action
+
+
+def long_text(**kwargs: Any) -> Text:
+    """Free text of a quality record (a ``Text`` column): at most ``MAX_QUALITY_TEXT`` characters, empty is none."""
+    return Text(blank_none=True, allow_none=True, validate=MaxLength(MAX_QUALITY_TEXT), **kwargs)
+
+
 class QualityRecordSchema(Schema):
     id = fields.Int(dump_only=True)
-    kind = fields.Str(validate=validate.OneOf(("defect", "feedback")))
-    product_code = _str(64, required=True)
-    product_name = _str(255, allow_none=True)
-    order_number = _str(64, allow_none=True)
+    kind = text(QualityRecord.kind)
+    product_code = text(QualityRecord.product_code, required=True,
+                        error_messages={"required": _("Say which product.")})
+    product_name = text(QualityRecord.product_name, blank_none=True)
+    order_number = text(QualityRecord.order_number, blank_none=True)
     ticket_id = fields.Int(allow_none=True)
     customer_id = fields.Int(allow_none=True)
-    quantity = fields.Decimal(as_string=True)
-    severity = fields.Str(validate=validate.OneOf(("minor", "major", "critical")))
-    description = fields.Str(required=True, validate=validate.Length(min=1, max=20_000))
-    root_cause = fields.Str(allow_none=True)
-    corrective_action = fields.Str(allow_none=True)
-    state = fields.Str(validate=validate.OneOf(("open", "investigating", "closed")))
-    reported_at = Time()
+    quantity = fields.Decimal(as_string=True, validate=positive)
+    severity = text(QualityRecord.severity)
+    description = Text(required=True, validate=[not_blank, MaxLength(MAX_QUALITY_TEXT)],
+                       error_messages={"required": _("Describe the problem or the feedback."),
+                                       "null": _("Describe the problem or the feedback.")})
+    root_cause = long_text()
+    corrective_action = long_text()
+    state = text(QualityRecord.state)
+    reported_at = When()
     closed_at = Time(dump_only=True)
 
 
 class QualityRecordPatchSchema(QualityRecordSchema):
-    product_code = _str(64)
-    description = fields.Str(validate=validate.Length(min=1, max=20_000))
+    product_code = text(QualityRecord.product_code)
+    description = Text(validate=[not_blank, MaxLength(MAX_QUALITY_TEXT)],
+                       error_messages={"null": _("Describe the problem or the feedback.")})
 
 
 class ServicePeriodArgs(Schema):
@@ -263,14 +375,15 @@ class DefectRateSchema(Schema):
 
 class OrderDeliverySchema(Schema):
     id = fields.Int(dump_only=True)
-    order_number = _str(64, required=True)
+    order_number = text(Delivery.order_number, required=True,
+                        error_messages={"required": _("An order number is required.")})
     customer_id = fields.Int(allow_none=True)
-    carrier = _str(120, allow_none=True)
+    carrier = text(Delivery.carrier, blank_none=True)
     rush = fields.Bool()
-    promised_dispatch_at = Time(allow_none=True)
-    dispatched_at = Time(allow_none=True)
-    promised_arrival_at = Time(allow_none=True)
-    arrived_at = Time(allow_none=True)
+    promised_dispatch_at = When(allow_none=True)
+    dispatched_at = When(allow_none=True)
+    promised_arrival_at = When(allow_none=True)
+    arrived_at = When(allow_none=True)
     damaged = fields.Bool()
     completed = fields.Bool()
     lines = fields.List(fields.Dict())
@@ -278,6 +391,14 @@ class OrderDeliverySchema(Schema):
 
 class NpsRequestSchema(Schema):
     customer_id = fields.Int(required=True)
+
+
+MAX_COMMENT = 4_000  # characters of a survey answer's comment
+
+
+class SurveyAnswerSchema(Schema):
+    score = fields.Int(required=True)
+    comment = Text(blank_none=True, allow_none=True, validate=MaxLength(MAX_COMMENT))
 
 
 class SurveyLinkSchema(Schema):

@@ -124,7 +124,7 @@ def test_timeline_contacts_interactions(client, make_user):
                                                       "occurred_at": f"2026-11-0{i + 1}T10:00:00+08:00",
                                                       "contact_id": contact_id}, headers=h)
         assert r.status_code == 201, r.json
-    r = client.post("/api/v1/interactions", json={"customer_id": cid, "channel": "x", "subject": "naive",
+    r = client.post("/api/v1/interactions", json={"customer_id": cid, "channel": "phone", "subject": "naive",
                                                   "occurred_at": "2026-11-01T10:00:00"}, headers=h)
     assert r.status_code == 422
     tl = client.get(f"/api/v1/customers/{cid}/timeline", headers=h).json

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.models import Contact, CustomField, Customer, Interaction
+from crmcore.models.interaction import CHANNELS
 from crmcore.schemas.columns import length_of
 from crmcore.services import customers
 from crmcore.services.importer import import_rows
@@ -132,7 +133,8 @@ INTERACTION_CASES = [
     ("subject", "s" * 256, "At most 255 characters."),
     ("subject", "  ", "This field cannot be empty."),
     ("direction", "sideways", "Must be one of: inbound, outbound, internal."),
-    ("channel", "c" * 33, "At most 32 characters."),
+    # the channel is one list (crmcore.models.interaction.CHANNEL_LABELS): the API took any text, the admin a list
+    ("channel", "pigeon", "Must be one of: " + ", ".join(CHANNELS) + "."),
 ]
 
 
@@ -148,6 +150,21 @@ def test_interaction_field_error_is_the_same_on_every_path(client: Any, boss: di
     assert english in _admin_errors(client.post("/admin/interaction/new/", data=form))
     rt.db.session.remove()
     assert rt.db.session.scalar(select(func.count()).select_from(Interaction)) == 0
+
+
+def test_an_unknown_channel_is_refused_by_the_importer_in_the_same_words(client: Any, boss: dict[str, str],
+                                                                         rt: Any) -> None:
+    english = "Must be one of: " + ", ".join(CHANNELS) + "."
+    customer_id = client.post("/api/v1/customers", json={"name": "Acme", "code": "K1"}, headers=boss).json["id"]
+    r = client.post("/api/v1/interactions/bulk", headers=boss, json={"interactions": [
+        {"external_id": "I1", "customer_code": "K1", "channel": "pigeon", "subject": "Hello"},
+        {"external_id": "I2", "customer_code": "K1", "channel": "wechat", "subject": "Hello"}]})
+    assert r.status_code == 200 and [x["status"] for x in r.json["results"]] == ["rejected", "created"], r.json
+    assert r.json["results"][0]["errors"]["channel"] == [english]
+    zh = client.post("/api/v1/interactions", headers={**boss, **ZH},
+                     json={"customer_id": customer_id, "channel": "pigeon", "subject": "Hello"})
+    assert zh.status_code == 422 and "phone" in zh.json["errors"]["channel"][0]
+    assert zh.json["errors"]["channel"] != [english]  # the reader's language
 
 
 def test_an_unknown_field_is_refused_by_the_api_before_the_service(client: Any, boss: dict[str, str]) -> None:

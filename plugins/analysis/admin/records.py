@@ -5,59 +5,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wtforms import TextAreaField
+from wtforms import StringField, TextAreaField
 
 from crmcore.admin.views import SecureModelView
 from crmcore.errors import ValidationError
-from crmcore.events import record_change
 from crmcore.i18n import _
-from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
 
-from ..models import SegmentRule
-from ..services import tags
+from ..services import segments, tags
 
-SEGMENT_FIELDS = ("name", "label", "priority", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
-
-
-def _check_segment(data: dict[str, Any]) -> None:
-    errors = {}
-    for dim in "rfm":
-        lo, hi = data.get(f"{dim}_min"), data.get(f"{dim}_max")
-        if lo is None or hi is None or not 1 <= lo <= hi <= 10:
-            errors[f"{dim}_min"] = [str(_("Scores run from 1 to 10 and the minimum may not exceed the maximum."))]
-    if errors:
-        raise ValidationError(_("The segment is not valid."), errors=errors)
+SCORES = ("priority", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max")
 
 
 class SegmentRuleView(SecureModelView):
     permission = "analysis.read"
     write_permission = "analysis.manage"
     column_list = ("priority", "name", "label", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
-    form_columns = SEGMENT_FIELDS
+    form_columns = segments.FIELDS
     column_default_sort = "priority"
+    # the numbers as typed: the service's schema reads them, with the API's words for a bad one
+    form_overrides = dict.fromkeys(SCORES, StringField)
+    service_validates = True
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
-        _check_segment(data)
-        with unit_of_work(ctx):
-            rule = SegmentRule()
-            changes = apply_changes(rule, data, SEGMENT_FIELDS)
-            ctx.session.add(rule)
-            ctx.session.flush()
-            record_change(ctx, "analysis_segment_rule", "created", rule.id, changes)
-        return rule
+        return segments.save_segment(ctx, data)
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
-        _check_segment({**{f: getattr(model, f) for f in SEGMENT_FIELDS}, **data})
-        with unit_of_work(ctx):
-            changes = apply_changes(model, data, SEGMENT_FIELDS)
-            record_change(ctx, "analysis_segment_rule", "updated", model.id, changes)
-        return model
+        return segments.save_segment(ctx, data, model)
 
     def service_delete(self, ctx: ServiceContext, model: Any) -> None:
-        with unit_of_work(ctx):
-            ctx.session.delete(model)
-            record_change(ctx, "analysis_segment_rule", "deleted", model.id, {"name": [model.name, None]})
+        segments.delete_segment(ctx, model)
 
 
 class TagRuleView(SecureModelView):
@@ -66,6 +43,7 @@ class TagRuleView(SecureModelView):
     column_list = ("name", "tag", "active", "last_count", "last_applied_at")
     form_columns = ("name", "tag", "conditions", "active")
     form_overrides = {"conditions": TextAreaField}
+    service_validates = True
 
     def on_form_prefill(self, form: Any, id: Any) -> None:
         model = self.get_one(id)

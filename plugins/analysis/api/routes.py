@@ -9,6 +9,7 @@ from flask import Response, request, stream_with_context
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
+from crmcore.api.http import json_body
 from crmcore.errors import ValidationError
 from crmcore.events import jsonable
 from crmcore.i18n import _
@@ -16,6 +17,7 @@ from crmcore.schemas.common import MAX_ID, page_size_max
 
 from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
+from ..schemas import TagRuleSchema
 from .schemas import ChurnPageSchema, ClvPageSchema
 
 blp = Blueprint("analysis", __name__, url_prefix="/api/v1/analysis", description="Analysis: RFM, CLV, churn, cohorts")
@@ -215,15 +217,17 @@ def tag_rules() -> Any:
 
 
 @blp.route("/tag-rules", methods=["POST"])
-def create_tag_rule() -> Any:
+@json_body(blp, TagRuleSchema)
+def create_tag_rule(data: dict[str, Any]) -> Any:
     """Create a tag rule: name, tag, conditions (JSON; see docs/analysis.md)"""
-    return _rule(tags.create_rule(current_ctx(), _body())), 201
+    return _rule(tags.create_rule(current_ctx(), data)), 201
 
 
 @blp.route("/tag-rules/<int:rule_id>", methods=["PATCH"])
-def update_tag_rule(rule_id: int) -> Any:
+@json_body(blp, TagRuleSchema)
+def update_tag_rule(data: dict[str, Any], rule_id: int) -> Any:
     """Change a tag rule"""
-    return _rule(tags.update_rule(current_ctx(), rule_id, _body()))
+    return _rule(tags.update_rule(current_ctx(), rule_id, data))
 
 
 @blp.route("/tag-rules/<int:rule_id>", methods=["DELETE"])

@@ -15,11 +15,13 @@ from crmcore.events import audit
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
 from ..models import ClvScore, ModelFit
+from ..schemas import ClvSettingsSchema
 from .checks import convertible, live_sold, missing_rates, stale_history, warning
 from .sqlfuncs import as_date, days_between
 
@@ -154,27 +156,25 @@ def _rows(run_date: dt.date, currency: str, s: dict[str, np.ndarray], p: dict[st
                "expected_spend": _money(p["expected_spend"][i]), "clv": _money(p["clv"][i]), "currency": currency}
 
 
+SETTINGS_DEFAULTS: dict[str, Any] = {"horizon_days": 90, "months": 12, "monthly_discount": 0.01, "penalizer": 0.0}
+
+
 def settings_of(ctx: ServiceContext) -> dict[str, Any]:
+    """The CLV parameters of the settings file, checked (defaults for those not set)."""
+    return validate_settings(ctx)
+
+
+_CLV = ClvSettingsSchema()
+
+
+def validate_settings(ctx: ServiceContext, **given: Any) -> dict[str, Any]:
+    """The CLV parameters: the settings file's, overridden by ``given`` (None: not given), all checked by
+    ``ClvSettingsSchema``, the one validation of the API, the CLI and the settings file."""
     raw = (ctx.settings.get("ANALYSIS") or {}).get("clv") or {}
-    return {"horizon_days": int(raw.get("horizon_days", 90)), "months": int(raw.get("months", 12)),
-            "monthly_discount": float(raw.get("monthly_discount", 0.01)),
-            "penalizer": float(raw.get("penalizer", 0.0))}
-
-
-def _number(name: str, value: Any, kind: type, errors: dict[str, list[str]]) -> Any:
-    """``value`` as ``kind`` (int or float), or an error under ``name``; None stays None."""
-    if value is None:
-        return None
-    try:
-        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        number = kind(value)
-        if not math.isfinite(number):
-            raise ValueError
-    except (TypeError, ValueError, OverflowError):
-        errors.setdefault(name, []).append(str(_("Must be a number.") if kind is float else _("Must be a whole number.")))
-        return None
-    return number
+    values = {**{k: raw[k] for k in _CLV.fields if raw.get(k) is not None},
+              **{k: v for k, v in given.items() if v is not None}}
+    loaded = load(_CLV, values, partial=True, message=_("The CLV settings are not valid."))
+    return {**SETTINGS_DEFAULTS, **{k: v for k, v in loaded.items() if k in _CLV.fields}}
 
 
 def run_clv(ctx: ServiceContext, as_of: dt.date | None = None, *, currency: str | None = None, horizon_days: int | None = None,
@@ -191,23 +191,8 @@ def run_clv(ctx: ServiceContext, as_of: dt.date | None = None, *, currency: str 
     ctx.require("analysis.run")
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     currency = (currency or base_currency(ctx)).upper()
-    opts = settings_of(ctx)
-    errors: dict[str, list[str]] = {}
-    given = {"horizon_days": _number("horizon_days", horizon_days, int, errors),
-             "months": _number("months", months, int, errors),
-             "monthly_discount": _number("monthly_discount", monthly_discount, float, errors),
-             "penalizer": _number("penalizer", penalizer, float, errors)}
-    opts.update({k: v for k, v in given.items() if v is not None})
-    if not 0 < opts["horizon_days"] <= 3650:
-        errors.setdefault("horizon_days", []).append(str(_("Use a whole number from %(low)s to %(high)s.", low=1, high=3650)))
-    if not 0 < opts["months"] <= 120:
-        errors.setdefault("months", []).append(str(_("Use a whole number from %(low)s to %(high)s.", low=1, high=120)))
-    if not 0 <= opts["monthly_discount"] < 1:
-        errors.setdefault("monthly_discount", []).append(str(_("Use a rate from 0 up to (not including) 1.")))
-    if not 0 <= opts["penalizer"] <= 10:
-        errors.setdefault("penalizer", []).append(str(_("Use a number from 0 (none) to 10.")))
-    if errors:
-        raise ValidationError(_("The CLV settings are not valid."), errors=errors)
+    opts = validate_settings(ctx, horizon_days=horizon_days, months=months, monthly_discount=monthly_discount,
+                             penalizer=penalizer)
     warnings = missing_rates(ctx, as_of, currency) + stale_history(ctx, as_of)
     summary = load_summary(ctx, as_of, currency)
     if len(summary["customer_id"]) < 3:

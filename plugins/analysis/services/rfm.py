@@ -11,17 +11,18 @@ from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from crmcore.contracts import Event
-from crmcore.errors import ValidationError
 from crmcore.events import audit, emit
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.staging import staged
 from crmcore.runtime import ServiceContext
 from plugins.sales.models import Order
 from plugins.sales.services.money import base_currency, converted
 
 from ..models import RfmScore, SegmentRule
+from ..schemas import RfmSettingsSchema
 from .checks import convertible, live_sold, missing_rates, stale_history
 from .segments import ensure_segments, segment_labels
 from .sqlfuncs import as_date, days_between
@@ -47,30 +48,25 @@ class RfmConfig:
 
     @classmethod
     def from_settings(cls, ctx: ServiceContext, **overrides: Any) -> "RfmConfig":
+        """The settings file's ``[analysis.rfm]`` with ``overrides`` (a run's), checked by ``RfmSettingsSchema``."""
         raw = dict((ctx.settings.get("ANALYSIS") or {}).get("rfm") or {})
         raw.update({k: v for k, v in overrides.items() if v is not None})
-        config = cls(bins=int(raw.get("bins", 5)), recency_edges=list(raw.get("recency_edges") or []),
-                     frequency_edges=list(raw.get("frequency_edges") or []),
-                     monetary_edges=list(raw.get("monetary_edges") or []))
-        config.check()
-        return config
+        return cls(**validate_settings(raw))
 
     def check(self) -> None:
-        errors: dict[str, list[str]] = {}
-        if not 2 <= self.bins <= 10:
-            errors["bins"] = [str(_("Use 2 to 10 bins."))]
-        for name in ("recency_edges", "frequency_edges", "monetary_edges"):
-            edges = getattr(self, name)
-            try:
-                values = [float(v) for v in edges]
-            except (TypeError, ValueError):
-                errors[name] = [str(_("Edges must be numbers."))]
-                continue
-            if values and (values != sorted(set(values)) or len(values) > 9):
-                errors[name] = [str(_("Edges must be increasing, at most 9 of them."))]
-            setattr(self, name, values)
-        if errors:
-            raise ValidationError(_("The RFM settings are not valid."), errors=errors)
+        """Check (and convert) these values by ``RfmSettingsSchema``, the one validation of the RFM settings."""
+        for name, value in validate_settings({k: getattr(self, k) for k in _RFM.fields}).items():
+            setattr(self, name, value)
+
+
+_RFM = RfmSettingsSchema()
+
+
+def validate_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """RFM settings checked by ``RfmSettingsSchema`` (bins 2 to 10; edges numbers, increasing, at most 9):
+    the one validation of the API, the CLI and the settings file. Raises ``ValidationError`` by field."""
+    given = {k: v for k, v in raw.items() if k in _RFM.fields and v is not None}
+    return load(_RFM, given, partial=False, message=_("The RFM settings are not valid."))
 
 
 def _rank_score(value: Any, bins: int, *, descending: bool = False) -> Any:

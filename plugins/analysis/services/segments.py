@@ -2,13 +2,21 @@
 champions, loyal customers, at risk, can't lose, hibernating, lost and the rest; editable data."""
 from __future__ import annotations
 
+from typing import Any
 
 from sqlalchemy import func, select
 
+from crmcore.events import record_change
 from crmcore.i18n import _, gettext
 from crmcore.runtime import ServiceContext
+from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.services.validation import load
 
 from ..models import SegmentRule
+from ..schemas import SegmentRuleSchema
+
+FIELDS = ("name", "label", "priority", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
+_SCHEMA = SegmentRuleSchema()
 
 # name, label, priority, (r_min, r_max), (f_min, f_max), (m_min, m_max), suggested action
 DEFAULT_SEGMENTS: tuple[tuple[str, str, int, tuple[int, int], tuple[int, int], tuple[int, int], str], ...] = (
@@ -58,3 +66,38 @@ def segment_labels(ctx: ServiceContext) -> dict[str, str]:
     """``{name: label}`` of every segment, in priority order, in the reader's language."""
     rows = ctx.session.execute(select(SegmentRule.name, SegmentRule.label).order_by(SegmentRule.priority)).all()
     return {name: gettext(label) for name, label in rows}
+
+
+def validate_segment(ctx: ServiceContext, data: dict[str, Any], existing: SegmentRule | None) -> dict[str, Any]:
+    """A segment rule's input checked by ``SegmentRuleSchema`` (lengths from the model, scores from 1 to 10)
+    and, with the values it keeps from ``existing``, each minimum at most its maximum: the one validation."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        for dim in "rfm":
+            low, high = (values.get(k, getattr(existing, k, None)) for k in (f"{dim}_min", f"{dim}_max"))
+            if low is not None and high is not None and low > high:
+                errors[f"{dim}_min"] = [_("Scores run from 1 to 10 and the minimum may not exceed the maximum.")]
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The segment is not valid."), check=check)
+
+
+def save_segment(ctx: ServiceContext, data: dict[str, Any], segment: SegmentRule | None = None) -> SegmentRule:
+    """Create a segment rule, or change ``segment``."""
+    ctx.require("analysis.manage")
+    data = validate_segment(ctx, data, segment)
+    with unit_of_work(ctx):
+        rule = segment or SegmentRule()
+        changes = apply_changes(rule, data, FIELDS)
+        if segment is None:
+            ctx.session.add(rule)
+        ctx.session.flush()
+        record_change(ctx, "analysis_segment_rule", "updated" if segment else "created", rule.id, changes)
+    return rule
+
+
+def delete_segment(ctx: ServiceContext, segment: SegmentRule) -> None:
+    ctx.require("analysis.manage")
+    with unit_of_work(ctx):
+        ctx.session.delete(segment)
+        record_change(ctx, "analysis_segment_rule", "deleted", segment.id, {"name": [segment.name, None]})

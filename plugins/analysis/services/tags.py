@@ -17,9 +17,11 @@ from crmcore.db import utcnow
 from crmcore.services.access import scope_customers
 from crmcore.services.tags import ensure_tag
 from crmcore.services.unit import apply_changes, unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import ChurnScore, ClvScore, RfmScore, TagRule
+from ..schemas import TagRuleSchema
 
 # field -> (type, source table, column)
 FIELDS: dict[str, tuple[str, Any, str]] = {
@@ -37,6 +39,7 @@ FIELDS: dict[str, tuple[str, Any, str]] = {
     "purchase_probability": ("num", ChurnScore, "purchase_probability"),
 }
 RULE_FIELDS = ("name", "tag", "conditions", "active")
+_SCHEMA = TagRuleSchema()
 
 
 def metrics_select(ctx: ServiceContext) -> Any:
@@ -63,27 +66,30 @@ def compile_conditions(node: Any, columns: Any, path: str = "conditions") -> Any
     return compile_sql(node, condition_fields(columns), path)
 
 
-def _clean(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    out = dict(data)
-    for key in ("name", "tag"):
-        if key in out:
-            out[key] = str(out[key] or "").strip()
-            if not out[key] or len(out[key]) > 120:
-                errors[key] = [str(_("Required, at most 120 characters."))]
-    if errors:
-        raise ValidationError(_("The tag rule is not valid."), errors=errors)
-    if "conditions" in out:
-        compile_conditions(out["conditions"], metrics_select(ctx).c)
-    return out
+def validate_rule(ctx: ServiceContext, data: dict[str, Any], existing: TagRule | None) -> dict[str, Any]:
+    """A tag rule's input checked by ``TagRuleSchema`` (name and tag within the model's lengths, conditions an
+    object; all of them for a new rule, those given for ``existing``), then its conditions by the core's
+    condition language over the metrics and its name free: the one validation of the API and the admin.
+    Raises ``ValidationError`` with ``{field: [messages]}`` (a condition's errors under its path)."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if "conditions" in values:
+            try:
+                compile_conditions(values["conditions"], metrics_select(ctx).c)
+            except ValidationError as exc:
+                errors.update(exc.errors or {"conditions": [exc.message]})
+        if values.get("name"):
+            other = ctx.session.scalar(select(TagRule.id).where(TagRule.name == values["name"]))
+            if other is not None and (existing is None or other != existing.id):
+                errors["name"] = [_("A tag rule named '%(name)s' exists already.", name=values["name"])]
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The tag rule is not valid."), check=check)
 
 
 def create_rule(ctx: ServiceContext, data: dict[str, Any]) -> TagRule:
     ctx.require("analysis.manage")
-    missing = {k: [str(_("Required."))] for k in ("name", "tag", "conditions") if k not in data}
-    if missing:
-        raise ValidationError(_("The tag rule is not valid."), errors=missing)
-    data = _clean(ctx, data)
+    data = validate_rule(ctx, data, None)
     with unit_of_work(ctx):
         rule = TagRule(active=True)
         changes = apply_changes(rule, data, RULE_FIELDS)
@@ -96,7 +102,7 @@ def create_rule(ctx: ServiceContext, data: dict[str, Any]) -> TagRule:
 def update_rule(ctx: ServiceContext, rule_id: int, data: dict[str, Any]) -> TagRule:
     ctx.require("analysis.manage")
     rule = get_rule(ctx, rule_id)
-    data = _clean(ctx, data)
+    data = validate_rule(ctx, data, rule)
     with unit_of_work(ctx):
         changes = apply_changes(rule, data, RULE_FIELDS)
         if changes:

@@ -2,21 +2,23 @@
 same service function as the API, so audit entries and events fire."""
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import Optional
 
-from crmcore.admin.forms import active_users, blank_to_none, split_list, user_label, visible_customers
+from crmcore.admin.forms import CODE_LABELS, active_users, blank_to_none, split_list, user_label, visible_customers
 from crmcore.admin.views import AdminForm, SecureModelView, badge, service_context
+from crmcore.errors import ValidationError
 from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.services.access import scope_customers
 from crmcore.runtime import ServiceContext
 
-from ..models import KINDS, Category
+from ..models import FOLLOWUP_CHANNELS, KINDS, Category
 from ..services import assignment, categories, followups, sla, tickets
 from ..services import states as states_svc
 from ..services.sla import timer
@@ -170,13 +172,11 @@ class SlaPolicyView(SecureModelView):
     column_list = ("name", "priority", "customer_level", "first_response_minutes", "resolution_minutes", "calendar",
                    "active")
     form_columns = ("name", "priority", "customer_level", "first_response_minutes", "resolution_minutes", "active")
-    form_overrides = {"priority": SelectField}
+    # the minutes as typed: the service's schema reads them, with the API's words for a bad number
+    form_overrides = {"priority": SelectField, "first_response_minutes": StringField,
+                      "resolution_minutes": StringField}
     form_args = {"priority": {"choices": list(PRIORITY_LABELS.items())}}
-
-    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
-        data = super().form_to_data(form, model)
-        data["customer_level"] = data.get("customer_level") or None
-        return data
+    service_validates = True
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return sla.save_policy(ctx, data)
@@ -197,14 +197,26 @@ class CalendarView(SecureModelView):
     }
 
 
+@contextmanager
+def errors_on_form_fields(names: dict[str, str]) -> Iterator[None]:
+    """The service's field errors under the form's field names (``{"member_ids": "members"}``), so the form
+    shows each next to its field."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise ValidationError(exc.message, errors={names.get(k, k): v for k, v in exc.errors.items()}) from None
+
+
 class AssignmentRuleForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # the service checks the fields (validate_rule): the same rules and words as the API
+    name = StringField(_l("Name"), render_kw={"required": True})
     category = QuerySelectField(_l("Category"), query_factory=active_categories, allow_blank=True,
                                 description=_l("Empty: every category"))
     strategy = SelectField(_l("Strategy"), choices=[("round_robin", _l("Round robin")),
-                                                    ("least_loaded", _l("Least loaded")), ("fixed", _l("Fixed"))])
+                                                    ("least_loaded", _l("Least loaded")), ("fixed", _l("Fixed"))],
+                           validate_choice=False)
     members = QuerySelectMultipleField(_l("Members"), query_factory=active_users, get_label=user_label,
-                                       validators=[DataRequired()])
+                                       render_kw={"required": True})
     position = IntegerField(_l("Sort order"), default=100, validators=[Optional()])
     active = BooleanField(_l("Active"), default=True)
 
@@ -231,10 +243,12 @@ class AssignmentRuleView(SecureModelView):
                 "member_ids": [u.id for u in form.members.data or []]}
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
-        return assignment.save_rule(ctx, data)
+        with errors_on_form_fields({"member_ids": "members"}):
+            return assignment.save_rule(ctx, data)
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
-        return assignment.save_rule(ctx, data, model.id)
+        with errors_on_form_fields({"member_ids": "members"}):
+            return assignment.save_rule(ctx, data, model.id)
 
 
 def _user_names(ids: Any) -> list[str]:
@@ -245,10 +259,13 @@ def _user_names(ids: Any) -> list[str]:
 
 
 class FollowUpRuleForm(AdminForm):
-    name = StringField(_l("Name"), validators=[DataRequired()])
-    trigger = SelectField(_l("After"), choices=[("ticket", _l("a resolved ticket")), ("order", _l("an order"))])
-    offsets = StringField(_l("Days after"), validators=[DataRequired()], description=_l("e.g. 3, 30, 90"))
-    channel = SelectField(_l("Channel"), choices=["phone", "email", "wechat", "visit"])
+    # the service checks the fields (followups.validate_rule): the same rules and words as the API
+    name = StringField(_l("Name"), render_kw={"required": True})
+    trigger = SelectField(_l("After"), choices=[("ticket", _l("a resolved ticket")), ("order", _l("an order"))],
+                          validate_choice=False)
+    offsets = StringField(_l("Days after"), render_kw={"required": True}, description=_l("e.g. 3, 30, 90"))
+    channel = SelectField(_l("Channel"), choices=[(c, CODE_LABELS[c]) for c in FOLLOWUP_CHANNELS],
+                          validate_choice=False)
     active = BooleanField(_l("Active"), default=True)
 
 
@@ -278,19 +295,22 @@ class FollowUpRuleView(SecureModelView):
                 "channel": form.channel.data, "active": bool(form.active.data)}
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
-        return followups.save_rule(ctx, data)
+        with errors_on_form_fields({"offsets_days": "offsets"}):
+            return followups.save_rule(ctx, data)
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
-        return followups.save_rule(ctx, data, model.id)
+        with errors_on_form_fields({"offsets_days": "offsets"}):
+            return followups.save_rule(ctx, data, model.id)
 
 
 class TicketStateForm(AdminForm):
-    key = StringField(_l("Key"), validators=[DataRequired()], description=_l("Fixed once created"))
-    name = StringField(_l("Name"), validators=[DataRequired()])
+    # the service checks the fields (states.validate_state): the same rules and words on every path
+    key = StringField(_l("Key"), render_kw={"required": True}, description=_l("Fixed once created"))
+    name = StringField(_l("Name"), render_kw={"required": True})
     phase = SelectField(_l("Phase"), choices=[("open", _l("open: SLA clocks run")),
                                               ("paused", _l("paused: the resolution clock stops")),
-                                              ("done", _l("done: clocks stop"))])
-    position = IntegerField(_l("Sort order"), default=100, validators=[Optional()])
+                                              ("done", _l("done: clocks stop"))], validate_choice=False)
+    position = StringField(_l("Sort order"), default="100")
 
 
 class TicketStateView(SecureModelView):
@@ -308,7 +328,7 @@ class TicketStateView(SecureModelView):
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         return {"key": form.key.data, "name": form.name.data, "phase": form.phase.data,
-                "position": form.position.data if form.position.data is not None else 100}
+                "position": (form.position.data or "").strip() or 100}
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return states_svc.save_state(ctx, data)
@@ -322,8 +342,8 @@ def state_keys() -> list[tuple[str, str]]:
 
 
 class TicketTransitionForm(AdminForm):
-    from_state = SelectField(_l("From"), choices=[])
-    to_state = SelectField(_l("To"), choices=[])
+    from_state = SelectField(_l("From"), choices=[], validate_choice=False)
+    to_state = SelectField(_l("To"), choices=[], validate_choice=False)
     roles = StringField(_l("Only for roles"), description=_l("Comma-separated role names; empty: every role"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

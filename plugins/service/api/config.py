@@ -46,7 +46,7 @@ def list_calendars() -> Any:
 
 
 @blp.route("/calendars", methods=["POST"])
-@blp.arguments(BusinessCalendarSchema)
+@json_body(blp, BusinessCalendarSchema)
 @blp.response(201, BusinessCalendarSchema)
 def create_calendar(data: dict[str, Any]) -> Any:
     """Add a calendar: weekly hours in a time zone, holidays and make-up workdays as data"""
@@ -54,7 +54,7 @@ def create_calendar(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/calendars/<int:calendar_id>", methods=["PUT"])
-@blp.arguments(BusinessCalendarSchema)
+@json_body(blp, BusinessCalendarSchema)
 @blp.response(200, BusinessCalendarSchema)
 def update_calendar(data: dict[str, Any], calendar_id: int) -> Any:
     """Replace a calendar's hours and days"""
@@ -69,7 +69,7 @@ def list_policies() -> Any:
 
 
 @blp.route("/sla-policies", methods=["POST"])
-@blp.arguments(SlaPolicySchema)
+@json_body(blp, SlaPolicySchema)
 @blp.response(201, SlaPolicySchema)
 def create_policy(data: dict[str, Any]) -> Any:
     """Add an SLA policy (targets in business minutes, per priority and optional customer level)"""
@@ -84,7 +84,7 @@ def list_rules() -> Any:
 
 
 @blp.route("/assignment-rules", methods=["POST"])
-@blp.arguments(AssignmentRuleSchema)
+@json_body(blp, AssignmentRuleSchema)
 @blp.response(201, AssignmentRuleSchema)
 def create_rule(data: dict[str, Any]) -> Any:
     """Add an assignment rule (by category; round robin, least loaded or fixed)"""
@@ -99,7 +99,7 @@ def list_followup_rules() -> Any:
 
 
 @blp.route("/followup-rules", methods=["POST"])
-@blp.arguments(FollowUpRuleSchema)
+@json_body(blp, FollowUpRuleSchema)
 @blp.response(201, FollowUpRuleSchema)
 def create_followup_rule(data: dict[str, Any]) -> Any:
     """Add a follow-up rule: after an order or a resolved ticket, at these days"""

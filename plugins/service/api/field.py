@@ -5,6 +5,7 @@ from typing import Any
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
+from crmcore.api.http import json_body
 
 from ..schemas import VisitDayArgs, FollowUpArgs, FollowUpSchema, FollowUpOutcomeSchema, FieldVisitReportSchema, FieldVisitSchema
 from ..services import followups, visits
@@ -14,7 +15,7 @@ blp = Blueprint("service_field", __name__, url_prefix="/api/v1/service",
 
 
 @blp.route("/tickets/<int:ticket_id>/visits", methods=["POST"])
-@blp.arguments(FieldVisitSchema)
+@json_body(blp, FieldVisitSchema)
 @blp.response(201, FieldVisitSchema)
 def schedule(data: dict[str, Any], ticket_id: int) -> Any:
     """Schedule an on-site visit for a ticket"""
@@ -22,11 +23,10 @@ def schedule(data: dict[str, Any], ticket_id: int) -> Any:
 
 
 @blp.route("/visits/<int:visit_id>/report", methods=["POST"])
-@blp.arguments(FieldVisitReportSchema)
+@json_body(blp, FieldVisitReportSchema)
 @blp.response(200, FieldVisitSchema)
 def report(data: dict[str, Any], visit_id: int) -> Any:
     """Report a visit: outcome and parts used"""
-    data["parts_used"] = [{**p, "quantity": str(p.get("quantity", 1))} for p in data.get("parts_used") or []]
     return visits.complete_visit(current_ctx(), visit_id, data)
 
 
@@ -47,8 +47,8 @@ def due(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/followups/<int:followup_id>/outcome", methods=["POST"])
-@blp.arguments(FollowUpOutcomeSchema)
+@json_body(blp, FollowUpOutcomeSchema)
 @blp.response(200, FollowUpSchema)
 def outcome(data: dict[str, Any], followup_id: int) -> Any:
     """Record a follow-up's outcome"""
-    return followups.record_outcome(current_ctx(), followup_id, data["outcome"], data.get("notes"))
+    return followups.record_outcome(current_ctx(), followup_id, data.get("outcome"), data.get("notes"))

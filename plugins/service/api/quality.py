@@ -7,6 +7,7 @@ from flask import url_for
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
+from crmcore.api.http import json_body
 from crmcore.events import jsonable
 
 from ..schemas import (DefectRateSchema, OrderDeliverySchema, NpsRequestSchema, ServicePeriodArgs, QualityRecordPatchSchema, QualityRecordSchema,
@@ -18,7 +19,7 @@ blp = Blueprint("service_reports", __name__, url_prefix="/api/v1/service",
 
 
 @blp.route("/quality", methods=["POST"])
-@blp.arguments(QualityRecordSchema)
+@json_body(blp, QualityRecordSchema)
 @blp.response(201, QualityRecordSchema)
 def report_quality(data: dict[str, Any]) -> Any:
     """Record a defect or feedback about a product"""
@@ -26,7 +27,7 @@ def report_quality(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/quality/<int:record_id>", methods=["PATCH"])
-@blp.arguments(QualityRecordPatchSchema(partial=True))
+@json_body(blp, QualityRecordPatchSchema(partial=True))
 @blp.response(200, QualityRecordSchema)
 def update_quality(data: dict[str, Any], record_id: int) -> Any:
     """Add the root cause and corrective action, close"""
@@ -65,7 +66,7 @@ def logistics_kpis(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/deliveries", methods=["POST"])
-@blp.arguments(OrderDeliverySchema)
+@json_body(blp, OrderDeliverySchema)
 @blp.response(200, OrderDeliverySchema)
 def record_delivery(data: dict[str, Any]) -> Any:
     """Record an order's delivery data (created or updated by order number)"""

@@ -5,18 +5,17 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from crmcore.errors import NotFound, ValidationError
+from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import AssignmentRule, Category, Ticket
+from ..schemas import AssignmentRuleSchema
 from .states import keys_in_phase
-
-STRATEGIES = ("round_robin", "least_loaded", "fixed")
-
 
 def _members(ctx: ServiceContext, rule: AssignmentRule) -> list[int]:
     ids = [int(i) for i in rule.member_ids or []]
@@ -59,6 +58,24 @@ def choose_assignee(ctx: ServiceContext, ticket: Ticket) -> int | None:
 
 
 FIELDS = ("name", "category_id", "strategy", "member_ids", "position", "active")
+_SCHEMA = AssignmentRuleSchema()
+
+
+def validate_rule(ctx: ServiceContext, data: dict[str, Any], existing: AssignmentRule | None) -> dict[str, Any]:
+    """An assignment rule's input checked by ``AssignmentRuleSchema`` (the name's length and the strategies
+    from the model, at least one member) and the records it names (users, a category) that exist: the one
+    validation of the API and the admin. Raises ``ValidationError`` with ``{field: [messages]}``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        members = values.get("member_ids") or []
+        if members and len(set(ctx.session.scalars(select(User.id).where(User.id.in_(members))))) < len(set(members)):
+            errors["member_ids"] = [_("Give the ids of existing users.")]
+        if values.get("category_id") is not None and ctx.session.get(Category, values["category_id"]) is None:
+            errors["category_id"] = [_("No such category.")]
+        return errors
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The assignment rule is not valid."),
+                check=check)
 
 
 def save_rule(ctx: ServiceContext, data: dict[str, Any], rule_id: int | None = None) -> AssignmentRule:
@@ -67,20 +84,7 @@ def save_rule(ctx: ServiceContext, data: dict[str, Any], rule_id: int | None = N
     rule = ctx.session.get(AssignmentRule, rule_id) if rule_id else AssignmentRule(active=True, position=100)
     if rule is None:
         raise NotFound(_("No such assignment rule."))
-    errors: dict[str, list[Any]] = {}
-    strategy = data.get("strategy", rule.strategy or "round_robin")
-    if strategy not in STRATEGIES:
-        errors["strategy"] = [_("Choose one of: %(choices)s.", choices=", ".join(STRATEGIES))]
-    members = data.get("member_ids", rule.member_ids or [])
-    known = set(ctx.session.scalars(select(User.id).where(User.id.in_(members)))) if members else set()
-    if not members or set(members) - known:
-        errors["member_ids"] = [_("Give the ids of existing users.")]
-    if data.get("category_id") is not None and ctx.session.get(Category, data["category_id"]) is None:
-        errors["category_id"] = [_("No such category.")]
-    if not (data.get("name") or rule.name):
-        errors["name"] = [_("A name is required.")]
-    if errors:
-        raise ValidationError(_("The assignment rule is not valid."), errors=errors)
+    data = validate_rule(ctx, data, rule if rule_id else None)
     with unit_of_work(ctx):
         changes = {}
         for key in FIELDS:

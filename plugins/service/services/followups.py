@@ -15,12 +15,14 @@ from crmcore.models import Customer
 from crmcore.services.access import scope_customers
 from crmcore.services.interactions import log_interaction
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import FollowUp, FollowUpRule, Ticket
+from ..schemas import FollowUpOutcomeSchema, FollowUpRuleSchema
 
-TRIGGERS = ("order", "ticket")
 OUTCOMES = ("done", "unreachable", "cancelled")
+_RULE, _OUTCOME = FollowUpRuleSchema(), FollowUpOutcomeSchema()
 
 
 def _schedule(ctx: ServiceContext, trigger: str, source: str, customer_id: int, start: dt.datetime, *,
@@ -124,13 +126,14 @@ def record_outcome(ctx: ServiceContext, followup_id: int, outcome: str, notes: s
                                               .where(FollowUp.id == followup_id)))
     if item is None:
         raise NotFound(_("No such follow-up."))
-    if outcome not in OUTCOMES:
-        raise ValidationError(_("Choose one of: %(choices)s.", choices=", ".join(OUTCOMES)))
+    given = load(_OUTCOME, {k: v for k, v in (("outcome", outcome), ("notes", notes)) if v is not None}, partial=False,
+                 message=_("The follow-up outcome is not valid."))
+    outcome, notes = given["outcome"], given.get("notes")
     if item.state != "due":
         raise ValidationError(_("This follow-up is already closed."))
     now = now or utcnow()
     with unit_of_work(ctx):
-        item.state, item.outcome, item.done_at = outcome, (notes or "").strip() or None, now
+        item.state, item.outcome, item.done_at = outcome, notes, now
         ctx.session.flush()
         record_change(ctx, "service_followup", "completed", item.id, {"state": ["due", outcome]},
                       data={"customer_id": item.customer_id}, event_name="service.followup.completed")
@@ -144,22 +147,19 @@ def record_outcome(ctx: ServiceContext, followup_id: int, outcome: str, notes: s
     return item
 
 
+def validate_rule(ctx: ServiceContext, data: dict[str, Any], existing: FollowUpRule | None) -> dict[str, Any]:
+    """A follow-up rule's input checked by ``FollowUpRuleSchema`` (the name's length, triggers and channels
+    from the model, at least one day, none negative): the one validation of the API and the admin."""
+    return load(_RULE, data, partial=existing is not None, message=_("The follow-up rule is not valid."))
+
+
 def save_rule(ctx: ServiceContext, data: dict[str, Any], rule_id: int | None = None) -> FollowUpRule:
     """Create or change a follow-up rule: ``trigger`` order or ticket, ``offsets_days`` e.g. [3, 30, 90]."""
     ctx.require("service.config.manage")
     rule = ctx.session.get(FollowUpRule, rule_id) if rule_id else FollowUpRule(active=True)
     if rule is None:
         raise NotFound(_("No such follow-up rule."))
-    errors: dict[str, list[Any]] = {}
-    if data.get("trigger", rule.trigger or "ticket") not in TRIGGERS:
-        errors["trigger"] = [_("Choose one of: %(choices)s.", choices=", ".join(TRIGGERS))]
-    offsets = data.get("offsets_days", rule.offsets_days)
-    if not offsets or not all(isinstance(d, (int, float)) and d >= 0 for d in offsets):
-        errors["offsets_days"] = [_("Give days after the trigger, e.g. [3, 30, 90].")]
-    if not (data.get("name") or rule.name):
-        errors["name"] = [_("A name is required.")]
-    if errors:
-        raise ValidationError(_("The follow-up rule is not valid."), errors=errors)
+    data = validate_rule(ctx, data, rule if rule_id else None)
     with unit_of_work(ctx):
         changes = {}
         for key in ("name", "trigger", "offsets_days", "channel", "active"):

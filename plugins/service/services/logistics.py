@@ -8,28 +8,33 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crmcore.db import utcnow
-from crmcore.errors import ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Delivery
+from ..schemas import OrderDeliverySchema
 
 FIELDS = ("customer_id", "carrier", "rush", "promised_dispatch_at", "dispatched_at", "promised_arrival_at", "arrived_at",
           "damaged", "completed", "lines")
 
 
+_SCHEMA = OrderDeliverySchema()
+
+
+def validate_delivery(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+    """An order's delivery data checked by ``OrderDeliverySchema`` (an order number and a carrier within the
+    model's lengths, times with their zones): the one validation of the API and the service."""
+    return load(_SCHEMA, data, partial=False, message=_("The delivery is not valid."))
+
+
 def record_delivery(ctx: ServiceContext, data: dict[str, Any]) -> Delivery:
     """Create or update (by ``order_number``) the delivery data of an order."""
     ctx.require("service.delivery.write")
-    number = (data.get("order_number") or "").strip()
-    if not number:
-        raise ValidationError(_("The delivery is not valid."), errors={"order_number": [_("An order number is required.")]})
-    for key in ("promised_dispatch_at", "dispatched_at", "promised_arrival_at", "arrived_at"):
-        value = data.get(key)
-        if value is not None and (not isinstance(value, dt.datetime) or value.tzinfo is None):
-            raise ValidationError(_("The delivery is not valid."), errors={key: [_("Give a time with a time zone.")]})
+    data = validate_delivery(ctx, data)
+    number = data["order_number"]
     delivery = ctx.session.scalar(select(Delivery).where(Delivery.order_number == number))
     created = delivery is None
     with unit_of_work(ctx):

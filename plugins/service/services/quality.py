@@ -3,26 +3,42 @@ root cause and corrective action; defect rates by product against delivered quan
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
 from crmcore.db import utcnow
-from crmcore.errors import NotFound, ValidationError
+from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Delivery, QualityRecord
+from ..schemas import QualityRecordSchema
 from .tickets import get_ticket
 
-KINDS = ("defect", "feedback")
-SEVERITIES = ("minor", "major", "critical")
-STATES = ("open", "investigating", "closed")
 FIELDS = ("kind", "product_code", "product_name", "order_number", "ticket_id", "customer_id", "quantity", "severity",
           "description", "root_cause", "corrective_action", "state")
+_SCHEMA = QualityRecordSchema()
+
+
+def validate_record(ctx: ServiceContext, data: dict[str, Any], existing: QualityRecord | None) -> dict[str, Any]:
+    """A quality record's input checked by ``QualityRecordSchema`` (lengths and choices from the model, a positive
+    quantity; all fields for a new record, those given for ``existing``), then the rule across fields: a defect
+    is closed with its root cause and corrective action. The one validation of the API and the admin."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        merged = {k: values.get(k, getattr(existing, k, None)) for k in ("kind", "state", "root_cause",
+                                                                          "corrective_action")}
+        if merged["state"] == "closed" and (merged["kind"] or "defect") == "defect" and not (
+                merged["root_cause"] and merged["corrective_action"]):
+            return {"state": [_("A defect is closed with its root cause and corrective action.")]}
+        return {}
+
+    return load(_SCHEMA, data, partial=existing is not None, message=_("The quality record is not valid."),
+                check=check)
 
 
 def save_record(ctx: ServiceContext, data: dict[str, Any], record_id: int | None = None, now: dt.datetime | None = None) -> QualityRecord:
@@ -31,36 +47,16 @@ def save_record(ctx: ServiceContext, data: dict[str, Any], record_id: int | None
     rec = ctx.session.get(QualityRecord, record_id) if record_id else QualityRecord(state="open")
     if rec is None:
         raise NotFound(_("No such quality record."))
+    data = validate_record(ctx, data, rec if record_id else None)
     merged = {k: data.get(k, getattr(rec, k)) for k in FIELDS}
-    errors: dict[str, list[Any]] = {}
     merged["kind"] = merged["kind"] or "defect"
     merged["severity"] = merged["severity"] or "minor"
-    if merged["kind"] not in KINDS:
-        errors["kind"] = [_("Choose one of: %(choices)s.", choices=", ".join(KINDS))]
-    if merged["severity"] not in SEVERITIES:
-        errors["severity"] = [_("Choose one of: %(choices)s.", choices=", ".join(SEVERITIES))]
-    if merged["state"] not in STATES:
-        errors["state"] = [_("Choose one of: %(choices)s.", choices=", ".join(STATES))]
-    if not (merged["product_code"] or "").strip():
-        errors["product_code"] = [_("Say which product.")]
-    if not (merged["description"] or "").strip():
-        errors["description"] = [_("Describe the problem or the feedback.")]
-    try:
-        merged["quantity"] = Decimal(str(merged["quantity"] if merged["quantity"] is not None else 1))
-        if merged["quantity"] <= 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        errors["quantity"] = [_("A positive quantity.")]
-    if merged["state"] == "closed" and merged["kind"] == "defect" and not (
-            (merged["root_cause"] or "").strip() and (merged["corrective_action"] or "").strip()):
-        errors["state"] = [_("A defect is closed with its root cause and corrective action.")]
+    merged["quantity"] = merged["quantity"] if merged["quantity"] is not None else Decimal(1)
     if data.get("ticket_id") is not None:
         ticket = get_ticket(ctx, data["ticket_id"])
         if merged["customer_id"] is None:
             merged["customer_id"] = ticket.customer_id
         merged["order_number"] = merged["order_number"] or ticket.order_number
-    if errors:
-        raise ValidationError(_("The quality record is not valid."), errors=errors)
     now = now or utcnow()
     with unit_of_work(ctx):
         changes = {}

@@ -8,13 +8,15 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from crmcore.db import utcnow
-from crmcore.errors import NotFound, ValidationError
+from crmcore.errors import NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
+from ..schemas import BusinessCalendarSchema, SlaPolicySchema
 from .businesshours import ALWAYS, BusinessHours
 from .states import keys_in_phase
 
@@ -201,21 +203,24 @@ def _escalate(ctx: ServiceContext, ticket: Ticket, target: str, due: dt.datetime
 CALENDAR_FIELDS = ("name", "timezone", "weekly")
 
 
+_CALENDAR = BusinessCalendarSchema()
+
+
+def validate_calendar(ctx: ServiceContext, data: dict[str, Any], existing: Calendar | None) -> dict[str, Any]:
+    """A calendar's input checked by ``BusinessCalendarSchema`` (the name's length from the model, a known time
+    zone, weekdays 1-7, hours as pairs each ending after it starts): the one validation, with messages in the
+    reader's language (no parser's English)."""
+    return load(_CALENDAR, data, partial=existing is not None, message=_("The calendar is not valid."))
+
+
 def save_calendar(ctx: ServiceContext, data: dict[str, Any], calendar_id: int | None = None) -> Calendar:
     """Create or change a business-hours calendar; ``days`` (optional) replaces its exceptions."""
     ctx.require("service.sla.manage")
     cal = ctx.session.get(Calendar, calendar_id) if calendar_id else Calendar()
     if cal is None:
         raise NotFound(_("No such calendar."))
-    try:
-        days = [(d["day"] if isinstance(d["day"], dt.date) else dt.date.fromisoformat(str(d["day"])),
-                 d.get("kind", "holiday"), d.get("hours")) for d in data.get("days") or []]
-        if any(kind not in ("holiday", "workday") for _d, kind, _h in days):
-            raise ValueError("kind must be holiday or workday")
-        BusinessHours.from_data(data.get("timezone") or cal.timezone or "Asia/Shanghai",
-                                data.get("weekly", cal.weekly) or None, days)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationError(_("The calendar is not valid: %(detail)s", detail=str(exc))) from None
+    data = validate_calendar(ctx, data, cal if calendar_id else None)
+    days = [(d["day"], d.get("kind") or "holiday", d.get("hours")) for d in data.get("days") or []]
     with unit_of_work(ctx):
         changes = {}
         for key in CALENDAR_FIELDS:
@@ -234,29 +239,28 @@ def save_calendar(ctx: ServiceContext, data: dict[str, Any], calendar_id: int | 
 
 POLICY_FIELDS = ("name", "priority", "customer_level", "first_response_minutes", "resolution_minutes", "calendar_id",
                  "active")
+_POLICY = SlaPolicySchema()
+
+
+def validate_policy(ctx: ServiceContext, data: dict[str, Any], existing: SlaPolicy | None) -> dict[str, Any]:
+    """An SLA policy's input checked by ``SlaPolicySchema`` (lengths and the priorities from the model, targets
+    above zero; all fields for a new policy, those given for ``existing``) and a calendar that exists: the one
+    validation of the API and the admin. Raises ``ValidationError`` with ``{field: [messages]}``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        if values.get("calendar_id") is not None and ctx.session.get(Calendar, values["calendar_id"]) is None:
+            return {"calendar_id": [_("No such calendar.")]}
+        return {}
+
+    return load(_POLICY, data, partial=existing is not None, message=_("The SLA policy is not valid."), check=check)
 
 
 def save_policy(ctx: ServiceContext, data: dict[str, Any], policy_id: int | None = None) -> SlaPolicy:
     """Create or change an SLA policy."""
-    from ..models import PRIORITIES
-
     ctx.require("service.sla.manage")
     policy = ctx.session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy(active=True)
     if policy is None:
         raise NotFound(_("No such SLA policy."))
-    merged = {k: data.get(k, getattr(policy, k)) for k in POLICY_FIELDS}
-    errors: dict[str, list[Any]] = {}
-    if merged["priority"] not in PRIORITIES:
-        errors["priority"] = [_("Choose one of: %(choices)s.", choices=", ".join(PRIORITIES))]
-    for key in ("first_response_minutes", "resolution_minutes"):
-        if not isinstance(merged[key], int) or merged[key] <= 0:
-            errors[key] = [_("A positive number of business minutes.")]
-    if not merged["name"]:
-        errors["name"] = [_("A name is required.")]
-    if merged["calendar_id"] is not None and ctx.session.get(Calendar, merged["calendar_id"]) is None:
-        errors["calendar_id"] = [_("No such calendar.")]
-    if errors:
-        raise ValidationError(_("The SLA policy is not valid."), errors=errors)
+    data = validate_policy(ctx, data, policy if policy_id else None)
     with unit_of_work(ctx):
         changes = {}
         for key in POLICY_FIELDS:

@@ -9,9 +9,11 @@ from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import TicketState, TicketTransition
+from ..schemas import TicketStateSchema, TicketTransitionSchema
 
 # key, name, phase (open: SLA clocks run; paused: resolution clock stops; done: clocks stop)
 DEFAULT_STATES = [
@@ -94,7 +96,23 @@ def check_move(ctx: ServiceContext, current: str, target: str) -> None:
         raise PermissionDenied(_("Your role may not move a ticket from '%(a)s' to '%(b)s'.", a=current, b=target))
 
 
-PHASES = ("open", "paused", "done")
+_STATE, _MOVE = TicketStateSchema(), TicketTransitionSchema()
+
+
+def validate_state(ctx: ServiceContext, data: dict[str, Any], existing: TicketState | None) -> dict[str, Any]:
+    """A state's input checked by ``TicketStateSchema`` (key and name lengths, the phases from the model; all
+    fields for a new state, those given for ``existing``, whose key is fixed and not read) and a key no other
+    state holds: the one validation of the admin and any other caller."""
+    if existing is not None:
+        data = {k: v for k, v in data.items() if k != "key"}  # fixed once created: tickets refer to it
+
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        if existing is None and values.get("key") and ctx.session.scalar(
+                select(TicketState.id).where(TicketState.key == values["key"])):
+            return {"key": [_("This key is taken.")]}
+        return {}
+
+    return load(_STATE, data, partial=existing is not None, message=_("The state is not valid."), check=check)
 
 
 def save_state(ctx: ServiceContext, data: dict[str, Any], state_id: int | None = None) -> TicketState:
@@ -104,18 +122,8 @@ def save_state(ctx: ServiceContext, data: dict[str, Any], state_id: int | None =
     state = ctx.session.get(TicketState, state_id) if state_id else TicketState(position=100)
     if state is None:
         raise NotFound(_("No such state."))
-    errors: dict[str, list[Any]] = {}
-    key = (data.get("key") or "").strip() if state_id is None else state.key
-    if state_id is None and (not key or not key.replace("_", "").isalnum() or len(key) > 32):
-        errors["key"] = [_("Letters, digits and underscores, at most 32.")]
-    elif state_id is None and ctx.session.scalar(select(TicketState.id).where(TicketState.key == key)):
-        errors["key"] = [_("This key is taken.")]
-    if data.get("phase", state.phase or "open") not in PHASES:
-        errors["phase"] = [_("Choose one of: %(choices)s.", choices=", ".join(PHASES))]
-    if not (data.get("name") or state.name):
-        errors["name"] = [_("A name is required.")]
-    if errors:
-        raise ValidationError(_("The state is not valid."), errors=errors)
+    data = validate_state(ctx, data, state if state_id else None)
+    key = data.get("key") if state_id is None else state.key
     with unit_of_work(ctx):
         changes = {}
         if state_id is None:
@@ -131,19 +139,24 @@ def save_state(ctx: ServiceContext, data: dict[str, Any], state_id: int | None =
     return state
 
 
+def validate_move(ctx: ServiceContext, data: dict[str, Any], existing: TicketTransition | None) -> dict[str, Any]:
+    """A move's input checked by ``TicketTransitionSchema`` and both ends among the states: the one validation."""
+    known = states(ctx)
+
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        return {f: [_("Must be one of: %(choices)s.", choices=", ".join(known))]
+                for f in ("from_state", "to_state") if f in values and values[f] not in known}
+
+    return load(_MOVE, data, partial=existing is not None, message=_("The move is not valid."), check=check)
+
+
 def save_transition(ctx: ServiceContext, data: dict[str, Any], transition_id: int | None = None) -> TicketTransition:
     """Create or change an allowed move between two existing states, optionally limited to roles."""
     ctx.require("service.config.manage")
-    known = states(ctx)
     move = ctx.session.get(TicketTransition, transition_id) if transition_id else TicketTransition(roles=[])
     if move is None:
         raise NotFound(_("No such move."))
-    errors: dict[str, list[Any]] = {}
-    for field in ("from_state", "to_state"):
-        if data.get(field, getattr(move, field)) not in known:
-            errors[field] = [_("Choose one of: %(choices)s.", choices=", ".join(known))]
-    if errors:
-        raise ValidationError(_("The move is not valid."), errors=errors)
+    data = validate_move(ctx, data, move if transition_id else None)
     with unit_of_work(ctx):
         changes = {}
         for field in ("from_state", "to_state", "roles"):

@@ -16,12 +16,15 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.services.customers import get_customer
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Survey, Ticket
+from ..schemas import SurveyAnswerSchema
 
 SCALES = {"csat": (1, 5), "nps": (0, 10)}
 DEFAULT_DAYS = 30
+_ANSWER = SurveyAnswerSchema()
 
 
 def _serializer(ctx: ServiceContext) -> URLSafeSerializer:
@@ -84,22 +87,37 @@ def survey_by_token(ctx: ServiceContext, token: str, now: dt.datetime | None = N
     return survey
 
 
+def validate_answer(ctx: ServiceContext, survey: Survey, data: dict[str, Any]) -> dict[str, Any]:
+    """An answer checked by ``SurveyAnswerSchema`` (a whole score, a comment of at most 4000 characters, refused
+    rather than cut) and the survey's scale (CSAT 1-5, NPS 0-10): the one validation of the link page and
+    the service. A score that is no number in the scale is "Choose a score from ... to ...". """
+    low, high = SCALES[survey.kind]
+    wrong = _("Choose a score from %(low)s to %(high)s.", low=low, high=high)
+
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        if "score" in values and not low <= values["score"] <= high:
+            return {"score": [wrong]}
+        return {}
+    try:
+        return load(_ANSWER, data, partial=False, message=wrong, check=check)
+    except ValidationError as exc:
+        errors = dict(exc.errors)
+        if "score" in errors:  # not a number, missing or out of the scale: one sentence says what to do
+            errors["score"] = [str(wrong)]
+        raise ValidationError(wrong if "score" in errors else _("The survey answer is not valid."),
+                              errors=errors) from None
+
+
 def answer(ctx: ServiceContext, token: str, score: Any, comment: str | None = None, now: dt.datetime | None = None) -> Survey:
     """Record the answer of a survey link (once; a second answer is refused)."""
     survey = survey_by_token(ctx, token, now)
-    low, high = SCALES[survey.kind]
-    try:
-        value = int(score)
-    except (TypeError, ValueError):
-        value = None
-    if value is None or not low <= value <= high:
-        raise ValidationError(_("Choose a score from %(low)s to %(high)s.", low=low, high=high),
-                              errors={"score": [_("Choose a score from %(low)s to %(high)s.", low=low, high=high)]})
     if survey.answered_at is not None:
         raise ValidationError(_("This survey has already been answered. Thank you!"))
+    data = validate_answer(ctx, survey, {"score": score, "comment": comment})
+    value = data["score"]
     with unit_of_work(ctx):
         survey.score = value
-        survey.comment = (comment or "").strip()[:4000] or None
+        survey.comment = data.get("comment")
         survey.answered_at = now or utcnow()
         record_change(ctx, "service_survey", "answered", survey.id, {"score": [None, value]},
                       data={"kind": survey.kind, "customer_id": survey.customer_id, "agent_id": survey.agent_id},

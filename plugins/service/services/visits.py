@@ -3,7 +3,6 @@ used) and a technician's day list in the calendar's time zone."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from crmcore.timezones import zone
 
@@ -16,47 +15,51 @@ from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.services.access import team_ids
 from crmcore.services.unit import unit_of_work
+from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Visit
+from ..schemas import FieldVisitReportSchema, FieldVisitSchema
 from .tickets import get_ticket
 
 STATES = ("scheduled", "done", "failed", "cancelled")
+_VISIT, _REPORT = FieldVisitSchema(), FieldVisitReportSchema()
 
 
-def _parts(raw: Any, errors: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    out = []
-    for item in raw or []:
-        try:
-            code = str(item["part"]).strip()
-            qty = Decimal(str(item.get("quantity", 1)))
-        except (KeyError, TypeError, InvalidOperation):
-            errors["parts_used"] = [_("Each part needs 'part' and a numeric 'quantity'.")]
-            return []
-        if not code or qty <= 0:
-            errors["parts_used"] = [_("Each part needs 'part' and a numeric 'quantity'.")]
-            return []
-        out.append({"part": code, "quantity": str(qty), "note": str(item.get("note") or "")[:255]})
-    return out
+def validate_visit(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+    """A new visit's input checked by ``FieldVisitSchema`` (times with their zones, the address's length from
+    the model), then an active technician and a window that ends after it starts: the one validation of the
+    API and the admin's ticket page. Raises ``ValidationError`` with ``{field: [messages]}``."""
+    def check(values: dict[str, Any]) -> dict[str, list[Any]]:
+        errors: dict[str, list[Any]] = {}
+        if "technician_id" in values:
+            tech = ctx.session.get(User, values["technician_id"])
+            if tech is None or not tech.active:
+                errors["technician_id"] = [_("No such active user.")]
+        start, end = values.get("window_start"), values.get("window_end")
+        if start is not None and end is not None and end <= start:
+            errors["window_end"] = [_("Give a time window with time zones, the end after the start.")]
+        return errors
+
+    return load(_VISIT, data, partial=False, message=_("The visit is not valid."), check=check)
+
+
+def validate_report(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+    """A visit report checked by ``FieldVisitReportSchema`` (done or failed, what was done, each part with a
+    positive quantity and a note of at most 255 characters): the one validation of the API and the admin."""
+    loaded = load(_REPORT, data, partial=False, message=_("The visit report is not valid."))
+    loaded["parts_used"] = [{"part": p["part"], "quantity": str(p["quantity"]), "note": p.get("note") or ""}
+                            for p in loaded.get("parts_used") or []]
+    return loaded
 
 
 def schedule_visit(ctx: ServiceContext, ticket_id: int, data: dict[str, Any]) -> Visit:
     """Plan a visit; a technician cannot be booked twice for overlapping windows."""
     ctx.require("service.visit.write")
     ticket = get_ticket(ctx, ticket_id)
-    errors: dict[str, list[Any]] = {}
-    tech = ctx.session.get(User, data.get("technician_id") or 0)
-    if tech is None or not tech.active:
-        errors["technician_id"] = [_("No such active user.")]
-    start, end = data.get("window_start"), data.get("window_end")
-    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime) or start.tzinfo is None \
-            or end.tzinfo is None or end <= start:
-        errors["window_end"] = [_("Give a time window with time zones, the end after the start.")]
-    if not (data.get("address") or "").strip():
-        errors["address"] = [_("An address is required.")]
-    if errors:
-        raise ValidationError(_("The visit is not valid."), errors=errors)
-    overlapping = select(Visit.id).where(Visit.technician_id == tech.id, Visit.state == "scheduled",
+    data = validate_visit(ctx, data)
+    tech_id, start, end = data["technician_id"], data["window_start"], data["window_end"]
+    overlapping = select(Visit.id).where(Visit.technician_id == tech_id, Visit.state == "scheduled",
                                          Visit.window_start < end, Visit.window_end > start)
     clash = ctx.session.scalar(overlapping)
     if clash is not None:
@@ -66,12 +69,12 @@ def schedule_visit(ctx: ServiceContext, ticket_id: int, data: dict[str, Any]) ->
                               errors={"window_start": [_("Overlaps visit %(id)s.", id=shown) if shown is not None
                                                        else _("Overlaps another visit of this technician.")]})
     with unit_of_work(ctx):
-        visit = Visit(ticket_id=ticket.id, technician_id=tech.id, window_start=start, window_end=end,
-                      address=data["address"].strip()[:500], state="scheduled", parts_used=[])
+        visit = Visit(ticket_id=ticket.id, technician_id=tech_id, window_start=start, window_end=end,
+                      address=data["address"], state="scheduled", parts_used=[])
         ctx.session.add(visit)
         ctx.session.flush()
         record_change(ctx, "service_visit", "created", visit.id,
-                      {"technician_id": [None, tech.id], "window_start": [None, start]},
+                      {"technician_id": [None, tech_id], "window_start": [None, start]},
                       data={"ticket_id": ticket.id}, event_name="service.visit.scheduled")
     return visit
 
@@ -86,19 +89,12 @@ def complete_visit(ctx: ServiceContext, visit_id: int, data: dict[str, Any], now
     ctx.require("service.visit.write")
     if ctx.scope == "own" and visit.technician_id != ctx.actor.id:
         raise PermissionDenied(_("Only the technician of this visit may report it."))
-    errors: dict[str, list[Any]] = {}
-    state = data.get("state", "done")
-    if state not in ("done", "failed"):
-        errors["state"] = [_("Choose one of: %(choices)s.", choices="done, failed")]
-    if not (data.get("outcome") or "").strip():
-        errors["outcome"] = [_("Say what was done.")]
-    parts = _parts(data.get("parts_used"), errors)
     if visit.state != "scheduled":
-        errors["state"] = [_("This visit is already closed.")]
-    if errors:
-        raise ValidationError(_("The visit report is not valid."), errors=errors)
+        raise ValidationError(_("The visit report is not valid."), errors={"state": [_("This visit is already closed.")]})
+    data = validate_report(ctx, data)
+    state, parts = data["state"], data["parts_used"]
     with unit_of_work(ctx):
-        visit.state, visit.outcome, visit.parts_used = state, data["outcome"].strip(), parts
+        visit.state, visit.outcome, visit.parts_used = state, data["outcome"], parts
         visit.completed_at = now or utcnow()
         ctx.session.flush()
         record_change(ctx, "service_visit", "completed", visit.id, {"state": ["scheduled", state]},

@@ -119,7 +119,9 @@ def test_the_admin_sync_now_says_which_connection_failed_and_why(ctx, tryton, se
 
     seed.party("管理页客户")
     broken(ctx, tryton)
-    connect(ctx, tryton, "d-no-url", settings={"url": ""})  # its adapter cannot even be built
+    no_url = connect(ctx, tryton, "d-no-url")  # saved before the url rule, or edited in the database:
+    no_url.settings = {**no_url.settings, "url": ""}  # its adapter cannot even be built (the service refuses it)
+    ctx.session.commit()
     make_user("admin", username="boss")
     login(client, "boss")
     status = client.get("/admin/erp/status/")

@@ -1,0 +1,103 @@
+"""One validation for ERP connections: the same bad input through the API, the admin form (with CSRF) and
+``crm sync add-connection`` gets the same field error; nothing is stored and the secret is never repeated
+(issue 14 §3)."""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.erp.base import STREAMS
+from adapters.erp.models import ErpConnection
+from crmcore.errors import ValidationError
+from crmcore.schemas.columns import length_of
+from crmcore.testing.admin import admin_login, csrf_token
+
+SECRET = "hunter2-do-not-echo"
+NAME_MAX = length_of(ErpConnection.name)
+GOOD = {"name": "files", "adapter": "csv", "settings": {"directory": "/srv/erp-drop"}}
+
+# field, the bad values (merged into GOOD), the CLI's arguments for them (None: no such option), english
+CASES = [
+    ("name", {"name": "n" * (NAME_MAX + 1)}, ["n" * (NAME_MAX + 1), "--adapter", "csv", "--setting", "directory=/d"],
+     f"At most {NAME_MAX} characters."),
+    ("adapter", {"adapter": "sap"}, ["files", "--adapter", "sap", "--setting", "directory=/d"],
+     "Must be one of: csv, odoo, tryton."),
+    ("settings", {"adapter": "odoo", "settings": {"url": "ftp://erp.example", "database": "erp", "login": "crm"}},
+     ["files", "--adapter", "odoo", "--setting", "url=ftp://erp.example", "--setting", "database=erp",
+      "--setting", "login=crm"], "The setting 'url' is not a valid http(s) address."),
+    ("settings", {"adapter": "tryton", "settings": {"url": "http://erp:8000"}},
+     ["files", "--adapter", "tryton", "--setting", "url=http://erp:8000"],
+     "The tryton connection needs 'database', 'login' in its settings."),
+    ("streams", {"streams": ["customers", "widgets"]},
+     ["files", "--adapter", "csv", "--setting", "directory=/d", "--stream", "customers", "--stream", "widgets"],
+     f"Unknown stream(s): widgets. Known: {', '.join(STREAMS)}."),
+    ("page_size", {"page_size": 9999}, None, "Use a whole number from 1 to 5000."),
+    ("overlap_seconds", {"overlap_seconds": -1}, None, "Use a whole number from 0 to 86400."),
+    ("ownership", {"ownership": {"customer": {"email": "both"}}}, None,
+     'Give each field \'erp\' or \'crm\', per entity: {"customer": {"email": "erp"}}.'),
+]
+
+
+@pytest.fixture
+def boss(client: Any, make_user: Any) -> dict[str, str]:
+    _, headers = make_user("admin", username="boss")
+    admin_login(client, "boss", lang="en")
+    return {**headers, "Accept-Language": "en"}
+
+
+def connections(rt: Any) -> int:
+    rt.db.session.remove()
+    return int(rt.db.session.scalar(select(func.count()).select_from(ErpConnection)))
+
+
+def form_of(values: dict[str, Any]) -> dict[str, Any]:
+    return {"name": values["name"], "adapter": values["adapter"], "settings": json.dumps(values["settings"]),
+            "secret": SECRET, "streams": ", ".join(values.get("streams", [])),
+            "ownership": json.dumps(values.get("ownership", {})), "overlap_seconds": str(values.get("overlap_seconds", 300)),
+            "timeout_seconds": "10", "page_size": str(values.get("page_size", 200)), "enabled": "y"}
+
+
+@pytest.mark.parametrize("field,bad,cli,english", CASES)
+def test_connection_error_is_the_same_on_every_path(ctx: Any, client: Any, boss: dict[str, str], rt: Any, runner: Any,
+                                                    field: str, bad: dict[str, Any], cli: list[str] | None,
+                                                    english: str) -> None:
+    from adapters.erp.cli import sync
+
+    values = {**GOOD, **bad}
+    r = client.post("/api/v1/sync/connections", json={**values, "secret": SECRET}, headers=boss)
+    assert r.status_code == 422 and r.json["errors"][field] == [english], r.json
+    assert SECRET not in r.get_data(as_text=True)
+    url = "/admin/erp/connection/new/"
+    page = client.post(url, data={"csrf_token": csrf_token(client.get(url).text), **form_of(values)})
+    assert page.status_code == 200 and english in html.unescape(page.text)
+    assert SECRET not in page.text
+    if cli is not None:
+        result = runner.invoke(sync, ["add-connection", *cli])
+        assert isinstance(result.exception, ValidationError), result.output
+        assert result.exception.errors[field] == [english]
+    assert connections(rt) == 0
+
+
+def test_a_change_is_checked_against_what_it_keeps(ctx: Any, client: Any, boss: dict[str, str], rt: Any) -> None:
+    created = client.post("/api/v1/sync/connections", json={**GOOD, "secret": SECRET}, headers=boss)
+    assert created.status_code == 201 and "secret" not in created.json and created.json["has_secret"] is True
+    r = client.patch("/api/v1/sync/connections/files", json={"adapter": "tryton"}, headers=boss)
+    assert r.status_code == 422
+    assert r.json["errors"] == {"settings": ["The tryton connection needs 'url', 'database', 'login' in its settings."]}
+    r = client.patch("/api/v1/sync/connections/files", json={"page_size": 50}, headers=boss)
+    assert r.status_code == 200 and r.json["page_size"] == 50
+    again = client.post("/api/v1/sync/connections", json={**GOOD, "settings": {"directory": "/other"}}, headers=boss)
+    assert again.status_code == 422 and again.json["errors"] == {"name": ["A connection named 'files' exists already."]}
+    assert connections(rt) == 1
+
+
+def test_connection_errors_in_chinese(client: Any, boss: dict[str, str]) -> None:
+    r = client.post("/api/v1/sync/connections", json={**GOOD, "page_size": 0, "streams": ["widgets"]},
+                    headers={**boss, "Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and set(r.json["errors"]) == {"page_size", "streams"}
+    assert "1" in r.json["errors"]["page_size"][0] and "整数" in r.json["errors"]["page_size"][0]
+    assert "widgets" in r.json["errors"]["streams"][0] and "数据流" in r.json["errors"]["streams"][0]
