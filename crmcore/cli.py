@@ -132,8 +132,11 @@ def init_db() -> None:
     if rt.settings["JOBS_BACKEND"] == "procrastinate":
         from .services import jobs_procrastinate
 
-        if jobs_procrastinate.apply_schema(rt):
+        created, applied = jobs_procrastinate.upgrade_schema(rt)
+        if created:
             click.echo(_("Job engine tables created (procrastinate)."))
+        if applied:
+            click.echo(_("Job engine migrations applied (procrastinate): %(names)s", names=", ".join(applied)))
     click.echo(f"Database ready: {_safe_url(rt.db.url)}")
 
 
