@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from functools import update_wrapper
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 import click
 from flask import current_app
@@ -80,7 +80,7 @@ class CRMGroup(FlaskGroup):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The CRM's and the plugins' commands, without building the app (so ``crm --help`` is fast).
-        Commands an extension adds to ``app.cli`` (flask-smorest's ``openapi``) still run by name."""
+        Commands an extension adds to ``app.cli`` still run by name (``openapi`` is listed: ``OpenAPIGroup``)."""
         self._load_plugin_commands()
         return sorted(self.commands)
 
@@ -101,6 +101,25 @@ cli = CRMGroup(create_app=_create_app, add_default_commands=True, add_version_op
                help="Manage and run the CRM.")
 
 
+class OpenAPIGroup(click.Group):
+    """``crm openapi``: flask-smorest's commands (``print``, ``write``, ``list-config-prefixes``), listed by
+    ``crm --help`` without importing flask-smorest; they build the full app when they run."""
+
+    def _smorest(self) -> click.Group:
+        from flask_smorest.spec import openapi_cli
+
+        return cast(click.Group, openapi_cli)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._smorest().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._smorest().get_command(ctx, cmd_name)
+
+
+cli.add_command(OpenAPIGroup("openapi", help="Print or write the API's OpenAPI document (the one served at /api/openapi.json)."))
+
+
 @cli.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (core and plugins) and seed the default roles."""
@@ -113,8 +132,11 @@ def init_db() -> None:
     if rt.settings["JOBS_BACKEND"] == "procrastinate":
         from .services import jobs_procrastinate
 
-        if jobs_procrastinate.apply_schema(rt):
+        created, applied = jobs_procrastinate.upgrade_schema(rt)
+        if created:
             click.echo(_("Job engine tables created (procrastinate)."))
+        if applied:
+            click.echo(_("Job engine migrations applied (procrastinate): %(names)s", names=", ".join(applied)))
     click.echo(f"Database ready: {_safe_url(rt.db.url)}")
 
 

@@ -7,6 +7,8 @@ Update them with ``make translations``.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,10 +97,17 @@ def compile_catalogues(target: Path, source: Path = CATALOGUES) -> Path:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as fh:
             catalog = read_po(fh)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as fh:
-            write_mo(fh, catalog)
-        tmp.replace(mo)
+        # a file of its own: web workers starting together compile at the same time, and each replaces the
+        # catalogue whole (a shared temporary name lost one worker's file under the other's rename)
+        fd, tmp = tempfile.mkstemp(dir=mo.parent, prefix=mo.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write_mo(fh, catalog)
+            os.chmod(tmp, 0o644)  # as an ordinary new file (mkstemp makes it private)
+            os.replace(tmp, mo)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return target
 
 

@@ -8,8 +8,8 @@ import functools
 import re
 import unicodedata
 
-# phonenumbers and pypinyin (its dictionaries are tens of MiB) are imported on first use, not at start-up:
-# a command or web worker that never normalises a phone number or a Chinese name never loads them.
+# phonenumbers and the pinyin table (crmcore.pinyin: pypinyin's data in ~2 MiB, pypinyin itself is never loaded)
+# are loaded on first use, not at start-up: a command or web worker that never needs them never loads them.
 
 # Legal-form suffixes removed before names are compared: 张三商贸有限公司 ~ 张三商贸(有限公司).
 COMPANY_SUFFIXES = (
@@ -113,11 +113,11 @@ def search_text(*parts: str | None) -> str:
         hans = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
         if hans and not any(hans in earlier for earlier in hans_seen):
             hans_seen.append(hans)
-            from pypinyin import lazy_pinyin
+            from crmcore.pinyin import lazy_pinyin
 
-            syllables = lazy_pinyin(text, errors="ignore")
+            syllables = lazy_pinyin(text)
             out.append("".join(syllables))
             # the initials: the first letter of each syllable is what Style.FIRST_LETTER gives (checked over
-            # every character of pypinyin's dictionary), without converting the text a second time
+            # every character of the table), without converting the text a second time
             out.append("".join(s[0] for s in syllables if s))
     return " ".join(out)

@@ -16,7 +16,7 @@ from ..schemas.admin import RoleSchema, TeamSchema
 from .unit import apply_changes, unit_of_work
 from .validation import invalid_fields, load
 from .sessions import end_sessions
-from .users import MIN_PASSWORD, PROFILE, check_role, set_password
+from .users import MIN_PASSWORD, check_role, profile_schema, set_password
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -39,7 +39,7 @@ def update_user(ctx: ServiceContext, user_id: int, data: dict[str, Any]) -> User
         errors["role_id"] = [_("Choose an existing role.")]
     if data.get("team_id") is not None and ctx.session.get(Team, data["team_id"]) is None:
         errors["team_id"] = [_("Choose an existing team.")]
-    errors.update(invalid_fields(PROFILE, {k: data[k] for k in ("email", "full_name", "timezone") if k in data}))
+    errors.update(invalid_fields(profile_schema(), {k: data[k] for k in ("email", "full_name", "timezone") if k in data}))
     if data.get("timezone") and "timezone" not in errors and not known_timezone(data["timezone"]):
         errors["timezone"] = [_("Unknown time zone; use a name such as Asia/Shanghai.")]
     password = data.get("password")
@@ -49,7 +49,7 @@ def update_user(ctx: ServiceContext, user_id: int, data: dict[str, Any]) -> User
         errors["active"] = [_("You cannot deactivate your own account.")]
     if errors:
         raise ValidationError(_("The user is not valid."), errors=errors)
-    data = load(PROFILE, data, partial=True, message=_("The user is not valid."))  # trimmed; empty e-mail: none
+    data = load(profile_schema(), data, partial=True, message=_("The user is not valid."))  # trimmed; empty e-mail: none
     with unit_of_work(ctx):
         changes = apply_changes(user, data, USER_FIELDS)
         if "active" in changes and not user.active:

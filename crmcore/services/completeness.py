@@ -4,6 +4,7 @@ A record with only a phone number tells the rep they do not know the customer ye
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 from ..i18n import _
@@ -23,6 +24,25 @@ CHECKS: tuple[tuple[str, int, str], ...] = (
     ("tags", 5, _("tags")),
     ("credit_limit", 5, _("credit limit")),
 )
+
+
+# CHECKS' labels per catalogue (an app's translations in one language): translated once, not on every response
+_LABELS: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+
+
+def check_labels() -> list[str]:
+    """The labels of ``CHECKS``, in order, in the reader's language."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return [str(label) for _key, _weight, label in CHECKS]
+    from flask_babel import get_translations
+
+    translations = get_translations()  # Flask-Babel's object for this app and the request's locale
+    labels = _LABELS.get(translations)
+    if labels is None:
+        labels = _LABELS[translations] = [str(label) for _key, _weight, label in CHECKS]
+    return labels
 
 
 def _known(customer: Any, key: str) -> bool:
@@ -46,12 +66,13 @@ def completeness(customer: Any, custom_fields: Sequence[Any] = (), labels: bool 
     ``labels=False`` leaves the labels out (an empty list): the score alone, without translating them."""
     total = got = 0
     missing: list[str] = []
-    for key, weight, label in CHECKS:
+    shown = check_labels() if labels else []
+    for i, (key, weight, _label) in enumerate(CHECKS):
         total += weight
         if _known(customer, key):
             got += weight
         elif labels:
-            missing.append(str(label))  # in the reader's language
+            missing.append(shown[i])  # in the reader's language
     attrs = customer.attributes or {}
     for field in custom_fields:
         weight = 5 if field.required else 2

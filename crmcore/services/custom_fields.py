@@ -29,10 +29,20 @@ FIELDS = ("label", "type", "required", "choices", "help_text", "position", "acti
 _CACHE = "crm_active_fields"
 
 
+def _cache(ctx: ServiceContext) -> dict[str, list[CustomField]]:
+    """Where the active fields are kept: the HTTP request (a write validates, scores, commits and answers with
+    them: one query a request), else the transaction (a job or command sees other processes' changes)."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        return g.setdefault(_CACHE, {})  # type: ignore[no-any-return]
+    return ctx.session.info.setdefault(_CACHE, {})  # type: ignore[no-any-return]
+
+
 def active_fields(ctx: ServiceContext, entity: str) -> list[CustomField]:
-    """The entity's active custom fields, read once per transaction (a write validates, scores and answers
-    with them: one query, not three); a flush that changes a custom field and the transaction's end forget them."""
-    cache = ctx.session.info.setdefault(_CACHE, {})
+    """The entity's active custom fields, read once per request (or per transaction outside one); a flush that
+    changes a custom field forgets them, and so does the transaction's end outside a request."""
+    cache = _cache(ctx)
     if entity not in cache:
         stmt = select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True)).order_by(
             CustomField.position, CustomField.id)
@@ -42,8 +52,12 @@ def active_fields(ctx: ServiceContext, entity: str) -> list[CustomField]:
 
 @event.listens_for(Session, "after_flush")
 def _forget_changed(session: Session, _flush_context: Any) -> None:
-    if _CACHE in session.info and any(isinstance(o, CustomField) for o in (*session.new, *session.dirty, *session.deleted)):
-        del session.info[_CACHE]
+    if any(isinstance(o, CustomField) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_CACHE, None)
+        from flask import g, has_request_context
+
+        if has_request_context():
+            g.pop(_CACHE, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -198,7 +198,7 @@ def build_customer(ctx: ServiceContext, data: dict[str, Any], attributes: dict[s
     validated ones, to skip the check), tags and derived fields; added to the session and checked
     by ``crm_before_save``, not flushed. Returns the customer and its changes for the audit."""
     customer = Customer(code=data.get("code") or new_code(), attributes={}, currency=ctx.settings["DEFAULT_CURRENCY"])
-    customer.contacts, customer.addresses = [], []  # new: known empty, never loaded
+    customer.contacts, customer.addresses, customer.tags = [], [], []  # new: known empty, never loaded
     changes = apply_changes(customer, data, FIELDS)
     customer.attributes = (attributes if attributes is not None
                            else validate_attributes(ctx, "customer", data.get("attributes")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import procrastinate
@@ -168,15 +169,58 @@ def cancel(runtime: Any, engine_job_id: int) -> bool:
     return bool(_opened(runtime).job_manager.cancel_job_by_id(engine_job_id, abort=True))
 
 
-def apply_schema(runtime: Any) -> bool:
-    """Create the engine's tables unless they exist (``crm init-db``); True when created."""
-    from sqlalchemy import inspect
+# The engine's schema version of a database created before its migrations were tracked: the CRM has shipped
+# only procrastinate 3.10.0, whose schema.sql contains every migration up to 3.10.0.
+UNTRACKED_SCHEMA_VERSION = (3, 10, 0)
+MIGRATIONS_TABLE = "crm_procrastinate_migrations"
 
-    with runtime.db.engine.connect() as conn:
-        if inspect(conn).has_table("procrastinate_jobs"):
-            return False
-    _opened(runtime).schema_manager.apply_schema()
-    return True
+
+def _version(text: str) -> tuple[int, ...]:
+    """``03.04.00_01_pre_x.sql`` or ``3.10.0`` -> (3, 4, 0)."""
+    return tuple(int(part) for part in text.split("_", 1)[0].split(".")[:3])
+
+
+def migration_files(folder: str | None = None) -> list[Path]:
+    """The engine's migrations (``sql/migrations/*.sql`` of the installed procrastinate), in order."""
+    from procrastinate.schema import SchemaManager
+
+    return sorted(Path(folder or SchemaManager.get_migrations_path()).glob("*.sql"), key=lambda p: (_version(p.name), p.name))
+
+
+def upgrade_schema(runtime: Any, migrations: str | None = None) -> tuple[bool, list[str]]:
+    """Create the engine's tables, or bring them up to the installed procrastinate (``crm init-db``): each of its
+    migrations not yet applied runs once, in its own transaction with its record in ``crm_procrastinate_migrations``.
+    Return (tables created, migrations applied); a second call does nothing."""
+    from sqlalchemy import inspect, text
+
+    files = migration_files(migrations)
+    with runtime.db.engine.begin() as conn:
+        created = not inspect(conn).has_table("procrastinate_jobs")
+        tracked = inspect(conn).has_table(MIGRATIONS_TABLE)
+    if created:
+        _opened(runtime).schema_manager.apply_schema()  # schema.sql: every migration of the installed version
+    installed = _version(procrastinate.__version__) if created else UNTRACKED_SCHEMA_VERSION
+    record = text("INSERT INTO crm_procrastinate_migrations (name) VALUES (:name) ON CONFLICT DO NOTHING")
+    if created or not tracked:
+        with runtime.db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS crm_procrastinate_migrations (name varchar(255) PRIMARY KEY, "
+                              "applied_at timestamptz NOT NULL DEFAULT now())"))
+            for path in files:
+                if _version(path.name) <= installed:  # in the schema already
+                    conn.execute(record, {"name": path.name})
+    applied = []
+    for path in files:
+        with runtime.db.engine.begin() as conn:
+            # the lock makes a second init-db running at the same time wait, then skip what this one applied
+            conn.execute(text("LOCK TABLE crm_procrastinate_migrations IN EXCLUSIVE MODE"))
+            done = conn.execute(text("SELECT 1 FROM crm_procrastinate_migrations WHERE name = :name"), {"name": path.name})
+            if done.first() is not None:
+                continue
+            with conn.connection.driver_connection.cursor() as cursor:  # the file as it is (several statements)
+                cursor.execute(path.read_text(encoding="utf-8"))
+            conn.execute(record, {"name": path.name})
+            applied.append(path.name)
+    return created, applied
 
 
 def check(runtime: Any) -> None:

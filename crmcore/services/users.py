@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import Any, TYPE_CHECKING
@@ -16,18 +17,26 @@ from ..events import audit, record_change
 from ..i18n import _
 from ..models import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
-from ..schemas.admin import UserProfileSchema
 from . import login_throttle
 from .sessions import end_sessions
-from .validation import invalid_fields, load
 from .unit import unit_of_work
 
 if TYPE_CHECKING:
+    from marshmallow import Schema
+
     from ..runtime import ServiceContext
 
 TOKEN_PREFIX = "crm_"
 MIN_PASSWORD = 8
-PROFILE = UserProfileSchema()
+
+
+@functools.cache
+def profile_schema() -> Schema:
+    """The user profile's schema (the admin's): built on first use, so the light commands (``crm token list``)
+    load no marshmallow."""
+    from ..schemas.admin import UserProfileSchema
+
+    return UserProfileSchema()
 # Default roles: name -> (scope, description). Permissions come from the registry's default_roles.
 DEFAULT_ROLES = {
     "admin": ("all", "Everything, including users, roles and configuration."),
@@ -94,10 +103,12 @@ def create_user(ctx: ServiceContext, username: str, password: str | None, role: 
     if password is not None and len(password) < MIN_PASSWORD:
         errors["password"] = [_("Use at least %(count)s characters.", count=MIN_PASSWORD)]
     profile = {k: v for k, v in (("email", email), ("full_name", full_name)) if v is not None}
-    errors.update(invalid_fields(PROFILE, profile))  # the same rules as an edit in the admin
+    from .validation import invalid_fields, load
+
+    errors.update(invalid_fields(profile_schema(), profile))  # the same rules as an edit in the admin
     if errors:
         raise ValidationError(_("The user is not valid."), errors=errors)
-    profile = load(PROFILE, profile, partial=True, message=_("The user is not valid."))
+    profile = load(profile_schema(), profile, partial=True, message=_("The user is not valid."))
     email, full_name = profile.get("email"), profile.get("full_name")
     if ctx.session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(_("A user named '%(name)s' already exists.", name=username))

@@ -68,10 +68,25 @@ def custom_field_reads(rt):
     event.remove(rt.db.engine, "before_cursor_execute", count)
 
 
-def test_a_write_reads_the_custom_fields_once_per_transaction(client, admin_headers, custom_field_reads):
+def test_a_write_reads_the_custom_fields_once_per_request(client, admin_headers, custom_field_reads):
     r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers)
     assert r.status_code == 201, r.json
-    assert len(custom_field_reads) == 2  # validation and score in the write's transaction; the answer after commit
+    assert len(custom_field_reads) == 1  # validation, score and (after the commit) the answer
+    client.get(f"/api/v1/customers/{r.json['id']}", headers=admin_headers)
+    assert len(custom_field_reads) == 2  # the next request reads them again
+
+
+def test_a_custom_field_added_is_seen_by_the_next_request(client, admin_headers):
+    r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers)
+    assert "Budget" not in r.json["completeness_missing"]
+    r2 = client.post("/api/v1/custom-fields", json={"entity": "customer", "name": "budget", "label": "Budget",
+                                                    "type": "text"}, headers=admin_headers)
+    assert r2.status_code == 201, r2.json
+    got = client.get(f"/api/v1/customers/{r.json['id']}", headers=admin_headers).json
+    assert "Budget" in got["completeness_missing"]
+    r3 = client.post("/api/v1/customers", json={"name": "宁波港口物流", "attributes": {"budget": "high"}},
+                     headers=admin_headers)
+    assert r3.status_code == 201 and r3.json["attributes"] == {"budget": "high"}
 
 
 def test_custom_fields_changed_in_a_transaction_are_seen_at_once(ctx):
@@ -91,3 +106,40 @@ def test_custom_fields_changed_in_a_transaction_are_seen_at_once(ctx):
     finally:
         other.session.close()
     assert [f.name for f in svc.active_fields(ctx, "customer")] == ["region"]  # a new transaction reads again
+
+
+@pytest.fixture
+def statements(rt):
+    """The SQL statements the database received while the test runs."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, params, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(rt.db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(rt.db.engine, "before_cursor_execute", record)
+
+
+def test_a_new_customer_is_answered_without_loading_its_tags(client, admin_headers, statements):
+    """A customer just created has the tags it was given: the answer does not read them back."""
+    r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers)
+    assert r.status_code == 201 and r.json["tags"] == []
+    assert [s for s in statements if s.startswith("SELECT") and "customer_tags" in s] == []
+    statements.clear()
+    r = client.post("/api/v1/customers", json={"name": "宁波港口物流", "tags": ["VIP"]}, headers=admin_headers)
+    assert r.status_code == 201 and r.json["tags"] == ["VIP"]
+    assert client.get(f"/api/v1/customers/{r.json['id']}", headers=admin_headers).json["tags"] == ["VIP"]
+
+
+def test_missing_profile_facts_follow_each_readers_language(client, admin_headers):
+    """The labels of what is missing are translated once per language, and each reader gets their own."""
+    r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers)
+    url = f"/api/v1/customers/{r.json['id']}"
+    for _round in range(2):
+        zh = client.get(url, headers={**admin_headers, "Accept-Language": "zh-CN"}).json["completeness_missing"]
+        en = client.get(url, headers={**admin_headers, "Accept-Language": "en"}).json["completeness_missing"]
+        assert "行业" in zh and "industry" not in zh
+        assert "industry" in en and "行业" not in en

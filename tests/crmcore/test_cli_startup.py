@@ -46,7 +46,7 @@ def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
 def test_help_imports_no_heavy_library_and_lists_plugin_commands(crm_process):
     code, out, err, modules = crm_process("--help")
     assert code == 0, err
-    for command in ("init-db", "token", "jobs", "import", "serve", "plugins",  # the core's
+    for command in ("init-db", "token", "jobs", "import", "serve", "plugins", "openapi",  # the core's
                     "sales", "analyze", "service", "sync"):  # the plugins', found without importing their code
         assert f"  {command} " in out, (command, out)
     assert _loaded(modules, HEAVY) == []
@@ -64,15 +64,19 @@ def test_light_commands_work_without_the_full_app(crm_process, make_user, rt):
     assert _loaded(modules, HEAVY + FULL_APP) == []
     assert not any(m.startswith(("adapters.oa.delivery", "plugins.analysis.services")) for m in modules)
 
+    assert "marshmallow" not in modules  # no schema is loaded to list
+
     code, out, err, modules = crm_process("token", "list", "ops")
     assert code == 0, err
     assert "active" in out and "default" in out
     assert _loaded(modules, HEAVY + FULL_APP) == []
+    assert "marshmallow" not in modules  # the user profile's schema loads when a user is created or edited
 
     code, out, err, modules = crm_process("plugins", "--json")
     assert code == 0, err
-    names = {row["name"] for row in json.loads(out)}
-    assert {"core", "sales", "analysis", "service", "erp", "oa"} <= names
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert {"core", "sales", "analysis", "service", "erp", "oa"} <= set(rows)
+    assert rows["sales"]["version"] == "0.1.0" and rows["core"]["version"] is None  # read from the metadata when shown
     assert _loaded(modules, HEAVY + FULL_APP) == []
 
 
@@ -90,3 +94,13 @@ def test_full_commands_still_get_the_full_app(crm_process):
     assert "/api/v1/customers" in out and "/api/v1/sales" in out
     assert "flask_admin" in modules
     assert _loaded(modules, ("numpy", "scipy", "sklearn")) == []  # the analysis API registers without them
+
+
+def test_openapi_is_listed_and_prints_the_document(crm_process):
+    code, out, err, modules = crm_process("openapi", "--help")
+    assert code == 0, err
+    assert "print" in out and "write" in out
+    code, out, err, modules = crm_process("openapi", "print")
+    assert code == 0, err
+    document = json.loads(out)
+    assert "/api/v1/customers" in document["paths"]

@@ -22,7 +22,7 @@ def test_a_dead_workers_jobs_run_again_and_a_periodic_one_frees_its_lock(databas
     rt = build_runtime({"DATABASE_URL": database_url, "JOBS_BACKEND": "procrastinate", "PLUGINS": ["prodshape_plugin"],
                         "PLUGINS_AUTOLOAD": False, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x"})
     migrate.upgrade(rt)
-    assert jobs_procrastinate.apply_schema(rt) and not jobs_procrastinate.apply_schema(rt)  # once
+    assert jobs_procrastinate.upgrade_schema(rt)[0] and jobs_procrastinate.upgrade_schema(rt) == (False, [])  # once
     app = jobs_procrastinate.engine(rt)
     tick = app.tasks["crm.periodic.prodshape.tick"]
     with rt.db.engine.begin() as conn:
