@@ -318,6 +318,68 @@ def measure(url: str, customers: int, rounds: int, queries: int, out: list[str])
     rt.db.dispose()
 
 
+# ---- crm import customers at scale ----------------------------------------------------------------------
+
+def _rss_mib() -> float:
+    """This process's resident memory now (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def import_scale(engine: str, url: str, rows: int, pg_url: str | None) -> str:
+    """``crm import customers`` of a ``rows``-row file (cached) on an empty database against the executemany
+    baseline of ``bench/import_customers.py`` writing the same rows, derived fields, audit and outbox (one run
+    each, the baseline first), with the import's resident memory after each batch: flat in rows when the
+    last batch's is about the one after the first tenth."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _import_bench import cold, runtime
+    from crmcore.imports import ImportOptions
+    from crmcore.imports.driver import get_kind, import_file
+    from import_customers import baseline, write_file
+
+    path = cache_dir() / f"customers-{rows}.csv"
+    if not path.exists():
+        write_file(path.with_suffix(".building"), rows)
+        path.with_suffix(".building").rename(path)
+    folder = Path(tempfile.mkdtemp(prefix="crm-bench-import-"))
+    if engine == "postgresql" and pg_url:  # the import's own database, emptied by every run
+        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = make_url(url).database
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+
+    def fresh(name: str) -> Any:
+        if engine == "sqlite":
+            return runtime(f"sqlite:///{folder / name}.sqlite", folder)
+        return runtime(str(url), folder)
+
+    rt = fresh("baseline")
+    cold()
+    base = baseline(rt, path)
+    rt.db.dispose()
+    rt = fresh("import")
+    cold()
+    ctx = rt.context(source="cli", session=rt.db.new_session())
+    samples: list[float] = []
+    started = time.perf_counter()
+    outcome = import_file(ctx, get_kind(ctx, "customers"), str(path), options=ImportOptions(),
+                          progress=lambda _pos: samples.append(_rss_mib()))
+    seconds = time.perf_counter() - started
+    ctx.session.close()
+    rt.db.dispose()
+    early = samples[max(len(samples) // 10 - 1, 0)]
+    line = (f"  import {rows:>9,} rows  {seconds:8.1f} s ({rows / seconds:6.0f} rows/s)  baseline {base:8.1f} s "
+            f"({rows / base:6.0f} rows/s)  ratio {seconds / base:5.2f}x  RSS {early:6.0f} MiB after 10%, "
+            f"{samples[-1]:6.0f} MiB at the end, max {max(samples):6.0f} MiB  {outcome.summary.present()}")
+    print(line, flush=True)
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/scale.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -327,12 +389,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=15)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=os.environ.get("CRM_BENCH_DATABASE_URL"))
+    parser.add_argument("--import-rows", type=int, nargs="*", default=[], metavar="N",
+                        help="also time `crm import customers` of files of these sizes (e.g. 100000 1000000)")
+    parser.add_argument("--no-search", action="store_true", help="only the imports")
     args = parser.parse_args(argv)
     customers = 1_000_000 if args.full else args.customers
     orders = customers * args.orders_per_customer
     for engine in args.engines.split(","):
         if engine == "postgresql" and not args.pg_url:
             print("== postgresql: skipped (give --pg-url or CRM_BENCH_DATABASE_URL) ==")
+            continue
+        for rows in args.import_rows:
+            print(f"== {engine}: crm import customers ==", flush=True)
+            import_scale(engine, make_url(args.pg_url).set(database="crm_scale_import").render_as_string(
+                hide_password=False) if engine == "postgresql" else "", rows, args.pg_url)
+        if args.no_search:
             continue
         print(f"== {engine}: {customers:,} customers, {orders:,} orders ==", flush=True)
         url = sqlite_database(customers, orders) if engine == "sqlite" else pg_database(args.pg_url, customers, orders)

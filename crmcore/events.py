@@ -5,6 +5,7 @@ commits; a rollback drops them. Outbox rows commit with the change itself.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import logging
@@ -135,47 +136,65 @@ def discard_pending_since(session: Session, mark: int) -> None:
 def _call_each(hook: Any, **kwargs: Any) -> None:
     """Call every implementation; one failing listener is logged and does not stop the rest.
 
-    Each listener is its own unit of work on ``kwargs["ctx"].session``: what it wrote is
-    committed when it returns and rolled back when it raises, so a failing listener neither
-    leaves half its work behind nor a broken session for the next one.
+    Each listener runs in a savepoint of the dispatch's unit of work on ``kwargs["ctx"].session``:
+    what it wrote is kept when it returns and undone (with the events it queued) when it raises,
+    so a failing listener neither leaves half its work behind nor a broken session for the next one.
     """
     session = kwargs["ctx"].session
     for impl in reversed(hook.get_hookimpls()):
+        mark = pending_mark(session)
+        savepoint = session.begin_nested()
         try:
             impl.function(*[kwargs[a] for a in impl.argnames])
-            if session.in_transaction():
-                session.commit()
+            if savepoint.is_active:
+                savepoint.commit()
         except Exception:  # noqa: BLE001 - after commit nothing can be undone; log it
-            session.rollback()
+            if savepoint.is_active:
+                savepoint.rollback()
+                discard_pending_since(session, mark)
+            else:
+                session.rollback()
             log.exception("plugin %r failed in %s", impl.plugin_name, hook.name)
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _dispatch(session: Session) -> None:
+    """The committed transaction's events to the listeners: all of one writer's events in ONE unit of work on a
+    fresh session, committed once at the end (a bulk load of thousands of records is not thousands of commits:
+    a listener's ``unit_of_work`` joins it). The events the listeners' own writes queue are dispatched after it."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
+    from .services.unit import unit_of_work
+
     contexts: dict[int, Any] = {}  # one fresh context per writer's context, for all its events (a bulk load has many)
     batches: dict[int, tuple[Any, list[Event]]] = {}
-    try:
+    with contextlib.ExitStack() as stack:
         for ctx, ev, lifecycle in pending:
             fresh = contexts.get(id(ctx))
             if fresh is None:
                 fresh = contexts[id(ctx)] = ctx.fresh()
                 batches[id(ctx)] = (ctx, [])
+                stack.callback(fresh.session.close)
+                stack.enter_context(unit_of_work(fresh))  # committed when the events are dispatched
+                _begin(fresh.session)
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
                 _call_each(ctx.hook.crm_after_commit, ctx=fresh, entity=entity, action=action,
                            entity_id=entity_id, changes=changes)
             _call_each(ctx.hook.crm_event, ctx=fresh, event=ev)
-            if fresh.session.in_transaction():
-                fresh.session.commit()
             batches[id(ctx)][1].append(ev)
         for key, (ctx, events) in batches.items():  # then the transaction's events at once (crm_events)
             _call_each(ctx.hook.crm_events, ctx=contexts[key], events=events)
-    finally:
-        for fresh in contexts.values():
-            fresh.session.close()
+
+
+def _begin(session: Session) -> None:
+    """Open the session's transaction for real. SQLite's driver begins one only at the first write: a
+    savepoint taken before it would BE the transaction, and releasing it a commit (a disk sync per listener)."""
+    connection = session.connection()
+    raw: Any = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and raw is not None and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")

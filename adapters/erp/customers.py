@@ -11,13 +11,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from crmcore.errors import CRMError
+from crmcore.imports.customers import create_new
 from crmcore.models import Customer
 from crmcore.services import contacts as contact_svc
-from crmcore.services import customer_batch
 from crmcore.services import customers as customer_svc
 from crmcore.runtime import ServiceContext
 
 from .base import ContactPerson, CreditLimitRecord, CustomerRecord, InvoiceRecord, PostalAddress, SkippableRecordError
+from .countries import country_code
 from .models import ErpInvoice
 from .ownership import MISSING, decide, load_base, save_base, save_bases
 
@@ -91,30 +93,47 @@ def _contact_data(ctx: ServiceContext, person: ContactPerson, customer_name: str
     """A contact person as the contact service takes it; values the contact's rules refuse (phones that are
     no number, malformed e-mails, a title too long) are left out, into ``invalid`` (``contact <name>.<field>``:
     the customer's sync issue)."""
-    data = {"name": person.name or customer_name, "title": person.title, "phone": person.phone,
-            "mobile": person.mobile, "email": person.email}
-    data = {k: v for k, v in data.items() if v not in (None, "")}
+    data = _contact_values(person, customer_name)
     for key in contact_svc.invalid_values(ctx, data):
         if key in data and key != "name":
             invalid[f"contact {data['name']}.{key}"] = data.pop(key)
     return data
 
 
-def _address_data(address: PostalAddress, primary: bool) -> dict[str, Any]:
+def _contact_values(person: ContactPerson, customer_name: str) -> dict[str, Any]:
+    """A contact person's values as the ERP has them (none left out)."""
+    data = {"name": person.name or customer_name, "title": person.title, "phone": person.phone,
+            "mobile": person.mobile, "email": person.email}
+    return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+def _address_data(address: PostalAddress, primary: bool, invalid: dict[str, Any]) -> dict[str, Any] | None:
+    """An ERP address as the address service takes it, its country as the ISO code (``country_code``: ``CHN``,
+    ``China``, ``中国`` are ``CN``; none given is the default, ``CN``). A country that names no country is never
+    cut to fit: the address is left out, its value into ``invalid`` (``address <line1>.country``: the customer's
+    sync issue) and the address is brought in once the ERP's country is corrected."""
+    country = "CN"
+    if address.country not in (None, ""):
+        code = country_code(str(address.country))
+        if code is None:
+            invalid[f"address {address.line1}.country"] = address.country
+            return None
+        country = code
     data = {"line1": address.line1, "line2": address.line2, "city": address.city, "region": address.region,
-            "postcode": address.postcode, "country": (address.country or "CN")[:2], "is_primary": primary}
+            "postcode": address.postcode, "country": country, "is_primary": primary}
     return {k: v for k, v in data.items() if v is not None}
 
 
 def create_new_customers(ctx: ServiceContext, sync: Any, records: list[CustomerRecord],
                          fingerprints: dict[str, str]) -> tuple[list[str], list[CustomerRecord]]:
-    """Create the page's new customers together (``customer_batch.create_customers``: one flush, the same
-    checks, audit rows and events) and link them; return ``(external ids created, records left)``.
+    """Create the page's new customers together, set-based as ``crm import customers`` creates them
+    (``crmcore.imports.customers.create_new``: one INSERT per table, the same checks, derived fields,
+    audit rows, outbox rows and events), and link them; return ``(external ids created, records left)``.
 
     Left for ``apply_customer`` one by one: records already linked, records the CRM knows by code
-    (pushed before), and the unusual (no name, contact persons or addresses already linked or sharing
-    a name or first line). Raises like the services when a record is invalid: the caller then
-    applies the page one record at a time.
+    (pushed before), the unusual (no name, contact persons or addresses already linked or sharing a
+    name or first line), and the records the CRM refuses (an invalid value: ``apply_customer`` stores the
+    record without it, noted in its ``invalid`` issue; a refused record becomes its ``rejected`` issue).
     """
     sync.prefetch("contact", [p.external_id for r in records for p in r.contacts])
     sync.prefetch("address", [a.external_id for r in records for a in r.addresses])
@@ -132,34 +151,43 @@ def create_new_customers(ctx: ServiceContext, sync: Any, records: list[CustomerR
             left.append(record)
             continue
         invalid: dict[str, Any] = {}
-        values = set_aside_invalid(ctx, record, {k: getattr(record, k) for k in CUSTOMER_FIELDS
-                                      if getattr(record, k) not in (None, "")}, invalid)
+        # the ERP's values as they are: a record the CRM refuses (a phone that is no number) is left for
+        # ``apply_customer``, which stores it without them (``set_aside_invalid``); checked once, not twice, per record
+        values = {k: getattr(record, k) for k in CUSTOMER_FIELDS if getattr(record, k) not in (None, "")}
         data: dict[str, Any] = {**values, "stage": "customer", "source_channel": "erp",
                                 "owner_id": sync.default_owner_id}
         if record.code and record.code not in taken:
             data["code"] = record.code
             taken.add(record.code)
-        data["contacts"] = [_contact_data(ctx, p, values.get("name") or record.name, invalid) for p in record.contacts]
-        addresses = [a for a in record.addresses if a.line1 and sync.resolve("address", a.external_id) is None]
-        data["addresses"] = [_address_data(a, i == 0) for i, a in enumerate(addresses)]
-        new.append((record, addresses, values))
+        data["contacts"] = [_contact_values(p, record.name) for p in record.contacts]
+        addresses = []
+        for source in (a for a in record.addresses if a.line1 and sync.resolve("address", a.external_id) is None):
+            address = _address_data(source, not addresses, invalid)
+            if address is not None:
+                addresses.append((source, address))
+        data["addresses"] = [a for _s, a in addresses]
+        new.append((record, [s for s, _a in addresses], values))
         items.append(data)
         invalids.append(invalid)
-    created = customer_batch.create_customers(ctx, items)
-    for customer, (record, _a, _v), invalid in zip(created, new, invalids, strict=True):
+    done = []
+    for outcome, (record, addresses, values), item, invalid in zip(create_new(ctx, items), new, items, invalids,
+                                                                    strict=True):
+        if isinstance(outcome, CRMError):
+            left.append(record)  # applied alone: refused again, it becomes the record's sync issue
+            continue
+        done.append((outcome, record, addresses, values, item))
         if invalid:
-            sync.invalid("customer", customer.id, record.external_id, invalid)
+            sync.invalid("customer", outcome.id, record.external_id, invalid)
     save_bases(ctx, sync.system, "customer", [(c.id, {k: v.get(k) for k in CUSTOMER_FIELDS})
-                                              for c, (_r, _a, v) in zip(created, new, strict=True)])
-    save_bases(ctx, sync.system, "contact", [(contact.id, given) for c, item in zip(created, items, strict=True)
-                                             for contact, given in zip(c.contacts, item["contacts"], strict=True)])
-    sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id))
-                               for c, (r, _a, _v) in zip(created, new, strict=True)])
-    sync.link_new("contact", [(contact.id, person.external_id, None) for c, (r, _a, _v) in zip(created, new, strict=True)
-                              for contact, person in zip(c.contacts, r.contacts, strict=True)])
-    sync.link_new("address", [(address.id, source.external_id, None) for c, (_r, addresses, _v) in zip(created, new, strict=True)
-                              for address, source in zip(c.addresses, addresses, strict=True)])
-    return [r.external_id for r, _a, _v in new], left
+                                              for c, _r, _a, v, _i in done])
+    save_bases(ctx, sync.system, "contact", [(k, given) for c, _r, _a, _v, item in done
+                                             for k, given in zip(c.contact_ids, item["contacts"], strict=True)])
+    sync.link_new("customer", [(c.id, r.external_id, fingerprints.get(r.external_id)) for c, r, _a, _v, _i in done])
+    sync.link_new("contact", [(k, person.external_id, None) for c, r, _a, _v, _i in done
+                              for k, person in zip(c.contact_ids, r.contacts, strict=True)])
+    sync.link_new("address", [(k, source.external_id, None) for c, _r, addresses, _v, _i in done
+                              for k, source in zip(c.address_ids, addresses, strict=True)])
+    return [r.external_id for _c, r, _a, _v, _i in done], left
 
 
 def _apply_contacts(ctx: ServiceContext, sync: Any, customer: Customer, record: CustomerRecord, invalid: dict[str, Any]) -> bool:
@@ -200,7 +228,10 @@ def _apply_contacts(ctx: ServiceContext, sync: Any, customer: Customer, record: 
         if same is not None:  # the CRM's own address (pushed before): link, do not copy
             sync.link("address", same.id, address.external_id)
             continue
-        created = contact_svc.add_address(ctx, customer.id, _address_data(address, not customer.addresses))
+        data = _address_data(address, not customer.addresses, invalid)
+        if data is None:
+            continue  # its country names no country: in the record's ``invalid`` issue
+        created = contact_svc.add_address(ctx, customer.id, data)
         sync.link("address", created.id, address.external_id)
         changed = True
     return changed

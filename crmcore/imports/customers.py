@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError as SchemaError
@@ -11,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import utcnow
 from ..errors import CRMError, ValidationError
+from ..events import record_changes
 from ..i18n import _
 from ..models import Address, Contact, Customer
 from ..models.customer import customer_tags
@@ -19,10 +21,10 @@ from ..services import access
 from ..services.completeness import completeness
 from ..services.contacts import ADDRESS_FIELDS, CONTACT_FIELDS, _derive, clean_address, validate_contact
 from ..services.custom_fields import active_fields, validate_attributes
-from ..services.customers import FIELDS, _tags, validate_customer, apply_update, derive_fields, get_customer, new_code, \
-    refresh_completeness
+from ..services.customers import FIELDS, _tags, validate_customer, apply_update, code_taken, derive_fields, get_customer, \
+    new_code, refresh_completeness
 from ..services.tags import ensure_tags
-from ..services.unit import apply_changes
+from ..services.unit import apply_changes, unit_of_work
 from ..services.validation import messages_text
 from .contract import CREATED, REJECTED, UNCHANGED, UPDATED, Column, ImportKind, ImportOptions, Row, RowResult
 from .driver import record, rejected
@@ -159,9 +161,101 @@ def load(ctx: ServiceContext, rows: list[Row], options: ImportOptions) -> list[R
     tags = ensure_tags(ctx, [fold(n) for n in names])  # one query (and one insert) for the batch's tags
     entries: list[Any] = []
     _update(ctx, rows, updates, tags, fields, results, entries)
-    _create(ctx, rows, news, tags, fields, results, entries)
+    new_codes = {i: data["code"] for i, data, *_rest in news}
+    for i, outcome in _create(ctx, news, tags, fields, entries).items():
+        line = rows[i][0]
+        results[i] = (rejected(line, new_codes[i], outcome) if isinstance(outcome, CRMError)
+                      else RowResult(line, CREATED, outcome.id, outcome.code))
     record(ctx, options, entries)
     return [r for r in results if r is not None]
+
+
+@dataclass
+class NewCustomer:
+    """A customer :func:`create_new` wrote: its id and code, and its contacts' and addresses' ids in the order given."""
+
+    id: int
+    code: str
+    contact_ids: list[int]
+    address_ids: list[int]
+
+
+def create_new(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[NewCustomer | CRMError]:
+    """Create new customers set-based, as ``crm import customers`` creates them: one INSERT per table for all.
+
+    Each item is the data of ``customers.create_customer`` plus optional ``contacts`` and ``addresses``
+    (lists of the data of ``contacts.create_contact`` and ``contacts.add_address``). Each gets the same
+    validation, derived fields, ``crm_before_save`` calls, completeness, audit entries, outbox rows (for
+    ``ctx.source``) and events as one by one. Per item, in order: its :class:`NewCustomer`, or the error
+    that refused it (nothing of it written; a code held by another customer, or by an earlier item, is
+    refused too). A unit of work: inside the caller's, it joins it; alone, it commits. A clash the
+    database finds (a code another transaction wrote meanwhile) raises ``Conflict`` and writes nothing."""
+    ctx.require("customer.write")
+    outcomes: dict[int, NewCustomer | CRMError] = {}
+    fields = active_fields(ctx, "customer")
+    plain_attributes: dict[str, Any] | CRMError
+    try:  # the same for every item without attributes (a required custom field refuses them all)
+        plain_attributes = validate_attributes(ctx, "customer", None, fields=fields)
+    except CRMError as exc:
+        plain_attributes = exc
+    codes = {fold(c) for item in items if isinstance(c := item.get("code"), str)} - {""}
+    taken: dict[str, Customer | None] = ({c.code: c for c in ctx.session.scalars(select(Customer).where(
+        Customer.code.in_(codes)))} if codes else {})
+    news: list[tuple[int, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    for i, item in enumerate(items):
+        try:
+            data = validate_customer(ctx, {k: v for k, v in item.items() if k not in ("code", "contacts", "addresses")},
+                                     None)
+            data["code"] = _free_code(ctx, item, taken)
+            if "owner_id" not in data and ctx.actor is not None:
+                data["owner_id"] = ctx.actor.id
+            access.may_assign_owner(ctx, data.get("owner_id"))
+            if data.get("attributes"):
+                data["attributes"] = validate_attributes(ctx, "customer", data["attributes"], fields=fields)
+            elif isinstance(plain_attributes, CRMError):
+                raise plain_attributes
+            else:
+                data["attributes"] = dict(plain_attributes)
+            contacts = _checked(item, "contacts", lambda d: validate_contact(ctx, d, None))
+            addresses = _checked(item, "addresses", clean_address)
+            news.append((i, data, contacts, addresses))
+        except CRMError as exc:
+            outcomes[i] = exc
+    names = [n for _i, data, *_rest in news for n in data.get("tags") or ()]
+    tags = ensure_tags(ctx, [fold(n) for n in names]) if names else {}
+    entries: list[Any] = []
+    with unit_of_work(ctx):  # a code written meanwhile by another transaction: Conflict, nothing written
+        outcomes.update(_create(ctx, news, tags, fields, entries))
+        if entries:
+            record_changes(ctx, entries)
+    return [outcomes[i] for i in range(len(items))]
+
+
+def _free_code(ctx: ServiceContext, item: dict[str, Any], taken: dict[str, Customer | None]) -> str:
+    """The item's code, folded, checked as ``validate_customer`` checks it (held by no other customer, nor
+    by an earlier item of the batch: ``taken`` is updated), or a new one when the item has none."""
+    if "code" not in item:
+        return new_code()
+    code = fold(item["code"]) if isinstance(item["code"], str) else ""
+    if not code:
+        raise ValidationError(_("The customer is not valid."), errors={"code": [_("This field cannot be empty.")]})
+    if code in taken:
+        other = taken[code]
+        message = code_taken(ctx, code, other) if other is not None else _("Already exists.")
+        raise ValidationError(_("The customer is not valid."), errors={"code": [message]})
+    taken[code] = None
+    return code
+
+
+def _checked(item: dict[str, Any], name: str, check: Any) -> list[dict[str, Any]]:
+    """An item's contacts or addresses, each checked by its service's validation; errors named ``<name>.<n>.<field>``."""
+    out = []
+    for n, child in enumerate(item.get(name) or ()):
+        try:
+            out.append(check(child))
+        except ValidationError as exc:
+            raise ValidationError(exc.message, errors={f"{name}.{n}.{k}": v for k, v in exc.errors.items()}) from None
+    return out
 
 
 def _update(ctx: ServiceContext, rows: list[Row], updates: list[Any], tags: dict[str, Any], fields: list[Any],
@@ -223,10 +317,12 @@ def _merge_children(ctx: ServiceContext, customer: Customer, contacts: list[dict
     return out
 
 
-def _create(ctx: ServiceContext, rows: list[Row], news: list[Any], tags: dict[str, Any], fields: list[Any],
-            results: list[RowResult | None], entries: list[Any]) -> None:
+def _create(ctx: ServiceContext, news: list[Any], tags: dict[str, Any], fields: list[Any], entries: list[Any]
+            ) -> dict[int, NewCustomer | CRMError]:
     """New customers: built and checked as ``create_customer`` builds them (derived fields, tags,
-    ``crm_before_save``, completeness), then written with one INSERT per table for the batch."""
+    ``crm_before_save``, completeness), then written with one INSERT per table for the batch; per
+    position, what was written or the error that refused it. Their audit and outbox ``entries`` are added."""
+    outcomes: dict[int, NewCustomer | CRMError] = {}
     now = utcnow()
     currency = ctx.settings["DEFAULT_CURRENCY"]
     built: list[tuple[int, Customer, dict[str, Any], list[Any], list[Any], list[Any]]] = []
@@ -264,7 +360,7 @@ def _create(ctx: ServiceContext, rows: list[Row], news: list[Any], tags: dict[st
             customer.completeness = completeness(profile, fields, labels=False)[0]
             built.append((i, customer, changes, new_contacts, new_addresses, tag_list))
         except CRMError as exc:
-            results[i] = rejected(rows[i][0], data.get("code"), exc)
+            outcomes[i] = exc
     table = Customer.__table__
     ids = insert_rows(ctx, table, [row_values(c, table, now) for _i, c, *_rest in built])
     contact_rows, address_rows, tag_rows = [], [], []
@@ -276,10 +372,15 @@ def _create(ctx: ServiceContext, rows: list[Row], news: list[Any], tags: dict[st
     address_ids = iter(insert_rows(ctx, Address.__table__, address_rows))
     insert_rows(ctx, customer_tags, tag_rows, returning=False)
     for (i, customer, changes, contacts, addresses, _t), cid in zip(built, ids, strict=True):
+        written = NewCustomer(cid, customer.code, [next(contact_ids) for _c in contacts],
+                              [next(address_ids) for _a in addresses])
         entries.append(("customer", "created", cid, changes, None))
-        entries += [("contact", "created", next(contact_ids), cc, {"customer_id": cid}) for _c, cc in contacts]
-        entries += [("address", "created", next(address_ids), ac, {"customer_id": cid}) for _a, ac in addresses]
-        results[i] = RowResult(rows[i][0], CREATED, cid, customer.code)
+        entries += [("contact", "created", k, cc, {"customer_id": cid})
+                    for k, (_c, cc) in zip(written.contact_ids, contacts, strict=True)]
+        entries += [("address", "created", k, ac, {"customer_id": cid})
+                    for k, (_a, ac) in zip(written.address_ids, addresses, strict=True)]
+        outcomes[i] = written
+    return outcomes
 
 
 def _key(row: dict[str, Any]) -> str | None:

@@ -87,10 +87,12 @@ def crm_event(ctx: ServiceContext, event: Any) -> None:
     """Every interaction logged earns its customer points, once per event."""
     if event.name != "interaction.created" or not event.data.get("customer_id"):
         return
-    from .services import award
+    from .services import award_for_event
 
     points = int(ctx.settings.get("LOYALTY_POINTS_PER_INTERACTION") or 1)
     # The listener acts as the system, not as the user who logged the interaction:
     # a sales rep may not give points by hand, but the rule may.
     system = ctx.runtime.context(session=ctx.session, source="plugin:loyalty")
-    award(system, int(event.data["customer_id"]), points, f"Interaction {event.entity_id}", event_id=event.id)
+    # Joins the unit of work of the events' dispatch: written with it, the awards of all its events at
+    # once; never a commit (nor a flush) per event.
+    award_for_event(system, int(event.data["customer_id"]), points, f"Interaction {event.entity_id}", event.id)

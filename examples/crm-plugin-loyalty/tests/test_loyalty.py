@@ -76,6 +76,35 @@ def test_each_interaction_earns_points_once(make_app):
     assert services.points_of(ctx, customer.id) == 6
 
 
+def test_an_import_of_interactions_pays_each_once_in_a_few_commits(make_app):
+    """The listener joins the unit of work of the events' dispatch: an import of many interactions is not a
+    commit (nor a flush) per event; every interaction still pays once, with its audit entry and event."""
+    from sqlalchemy import event, func
+
+    from crmcore.imports.driver import get_kind, import_rows
+    from crmcore.models import AuditLog
+
+    app = make_app(LOYALTY_POINTS_PER_INTERACTION=2)
+    ctx = app.extensions["crm"].context(source="test")
+    first = customers.create_customer(ctx, {"name": "Import Loyal One", "code": "LOY-1"})
+    second = customers.create_customer(ctx, {"name": "Import Loyal Two", "code": "LOY-2"})
+    rows = [{"external_id": f"M-{i}", "customer_code": f"LOY-{1 + i % 2}", "channel": "phone",
+             "subject": f"Call {i}", "occurred_at": "2026-11-01T10:00:00+08:00"} for i in range(120)]
+    commits: list[int] = []
+    engine = ctx.session.get_bind()
+    listener = lambda conn: commits.append(1)  # noqa: E731
+    event.listen(engine, "commit", listener)
+    try:
+        results = import_rows(ctx, get_kind(ctx, "interactions"), rows)
+    finally:
+        event.remove(engine, "commit", listener)
+    assert {r.status for r in results} == {"created"}
+    assert (services.points_of(ctx, first.id), services.points_of(ctx, second.id)) == (120, 120)
+    assert ctx.session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.entity == "loyalty_points")) == 120
+    assert len(commits) < 10, len(commits)  # the import's, the dispatch's, the awards' events': not 120+
+
+
 def test_api_balance_and_award(client, ctx, make_user):
     rep, rep_headers = make_user("sales")
     _, other_rep = make_user("sales")
