@@ -304,7 +304,7 @@ def test_audit_log_is_read_only(admin_client: Any, ctx: Any, rt: Any) -> None:
     assert "/admin/audit_log/delete/" not in listing
     entry = rt.db.session.scalar(select(AuditLog).where(AuditLog.action == "updated"))
     details = admin_client.get(f"/admin/audit_log/details/?id={entry.id}").text
-    assert "<th>stage</th>" in details and "lead" in details and "customer" in details
+    assert "<th>Stage</th>" in details and "lead" in details and "customer" in details
     assert admin_client.get("/admin/audit_log/new/").status_code == 302
     assert admin_client.get(f"/admin/audit_log/edit/?id={entry.id}").status_code == 302
     admin_client.post("/admin/audit_log/delete/", data={"csrf_token": csrf_from(listing), "id": entry.id})

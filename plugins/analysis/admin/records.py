@@ -10,7 +10,7 @@ from wtforms import TextAreaField
 from crmcore.admin.views import SecureModelView
 from crmcore.errors import ValidationError
 from crmcore.events import record_change
-from crmcore.i18n import _
+from crmcore.i18n import _, gettext, lazy_gettext as _l
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
 
@@ -33,7 +33,12 @@ def _check_segment(data: dict[str, Any]) -> None:
 class SegmentRuleView(SecureModelView):
     permission = "analysis.read"
     write_permission = "analysis.manage"
-    column_list = ("priority", "name", "label", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
+    column_list = ("priority", "label", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
+    column_labels = {"priority": _l("Priority"), "name": _l("Key"), "label": _l("Name"), "r_min": _l("R from"),
+                     "r_max": _l("R to"), "f_min": _l("F from"), "f_max": _l("F to"), "m_min": _l("M from"),
+                     "m_max": _l("M to"), "action": _l("Suggested action"), "active": _l("Active")}
+    # a default label or action shows in the reader's language until an admin rewrites it
+    column_formatters = {"label": lambda v, c, m, n: gettext(m.label), "action": lambda v, c, m, n: gettext(m.action)}
     form_columns = SEGMENT_FIELDS
     column_default_sort = "priority"
 
