@@ -17,11 +17,12 @@ from sqlalchemy import select
 from ..i18n import local_time
 from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l
-from ..models import AuditLog, OutboxMessage
+from ..models import AuditLog, Contact, Customer, OutboxMessage, User
 from ..plugins import plugin_summary
 from ..services import audit_scope, outbox
 from . import forms, labels
-from .views import SecureModelView, SecureView, flash_crm_error, row_post_button, service_context, with_options
+from .views import (SecureModelView, SecureView, flash_crm_error, record_name, row_post_button, service_context,
+                    with_options)
 from ..schemas.common import db_id
 
 
@@ -44,11 +45,30 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# recorded ids of people and customers, shown by name (the record may be gone: then the id stays)
+_NAMED_IDS = {"customer_id": Customer, "owner_id": User, "user_id": User, "assignee_id": User, "requester_id": User,
+              "contact_id": Contact}
+
+
+def _named(name: str, value: Any) -> Any:
+    """A recorded value as words: a person's or customer's name for their id, a label for a code."""
+    if name == "role" and isinstance(value, str):
+        return forms.role_label(value)
+    if name in ("stage", "kind", "channel", "direction", "source_channel") and isinstance(value, str):
+        return forms.code_label(value)
+    model = _NAMED_IDS.get(name)
+    if model is None or not isinstance(value, int) or isinstance(value, bool):
+        return value
+    record = service_context().session.get(model, value)
+    return record_name(record) if record is not None else value
+
+
 def changes_summary(changes: dict[str, Any]) -> Markup:
     """``field: before → after`` for each changed field (just the value when it was empty), shortened."""
     parts = []
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
+        before, after = _named(name, before), _named(name, after)
         shown_after = _short(after, 30) if after is not None else "∅"
         if before is None:
             parts.append(Markup('<span class="crm-change"><b>{}</b>: <ins>{}</ins></span>').format(
@@ -70,6 +90,7 @@ def changes_table(changes: dict[str, Any]) -> Markup:
     rows = []
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
+        before, after = _named(name, before), _named(name, after)
         rows.append(Markup("<tr><th>{}</th><td><pre class=\"crm-pre\">{}</pre></td><td><pre class=\"crm-pre\">{}</pre>"
                            "</td></tr>").format(labels.field(name), _pretty(before), _pretty(after)))
     if not rows:
