@@ -53,3 +53,4 @@ def action(code: str | None) -> str:
     """An audited action in the reader's words; one this module does not know shows as stored."""
     label = ACTIONS.get(code or "")
     return str(label) if label is not None else (code or "")
+
