@@ -176,7 +176,12 @@ class PluginsView(SecureView):
     @expose("/")
     def index(self) -> Any:
         rt = self.ctx().runtime
-        return self.render("admin/crm/plugins.html", plugins=plugin_summary(rt.pm))
+        return self.render("admin/crm/plugins.html", plugins=plugin_summary(rt.pm), sources=PLUGIN_SOURCES)
+
+
+# where a plugin was loaded from, in words
+PLUGIN_SOURCES = {"core": _l("Built in"), "entry point": _l("Installed package"), "config": _l("Configuration"),
+                  "app": _l("Application code")}
 
 
 def _replay_button(msg: OutboxMessage) -> Markup:
