@@ -207,6 +207,10 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             pass
         first = ctx.session.scalar(select(Customer.id).order_by(Customer.id))
         loyalty.award(ctx, first, 50, "春节活动")
+        from crmcore.services import job_runs
+
+        job_runs.enqueue(ctx, "jobs.prune")  # a queued job run for the jobs page
+        ctx.session.commit()
         for user in ctx.session.scalars(select(User)):
             user.timezone = ZONE  # the demo's people work in China: times show in their zone, not UTC
         ctx.session.commit()
