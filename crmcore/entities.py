@@ -62,9 +62,17 @@ COMMON_LABELS: dict[str, Any] = {
     "lead_id": _("Lead"), "order_id": _("Order"), "quote_id": _("Quote"), "interaction_id": _("Interaction"),
     "currency": _("Currency"), "source": _("Source"), "source_channel": _("Source"), "notes": _("Notes"),
     "title": _("Title"), "data": _("Details"), "closed_at": _("Closed"), "qualified_at": _("Qualified"),
-    "attributes": _("Custom fields"), "weibo": _("Weibo"), "other": _("Other"),
+    "attributes": _("Custom fields"), "weibo": _("Weibo"), "other": _("Other"), "version": _("Version"),
+    "position": _("Sort order"), "description": _("Description"), "name": _("Name"), "status": _("Status"),
+    "state": _("State"), "stage": _("Stage"), "channel": _("Channel"), "priority": _("Priority"), "kind": _("Kind"),
+    "assignee_id": _("Assignee"), "requester_id": _("Requester"), "user_id": _("User"), "team_id": _("Team"),
+    "product_id": _("Product"), "category_id": _("Category"), "price_list_id": _("Price list"),
+    "ticket_id": _("Ticket"),
 }
-INTERNAL = ("version",)  # bookkeeping columns no tool filters on
+# labels of columns that count records (an import's or a sync run's), never the times of the same names
+COUNT_LABELS: dict[str, Any] = {"created": _("Records created"), "updated": _("Records updated"),
+                                "failed": _("Failed"), "read": _("Read")}
+INTERNAL = ("version", "auth_version", "search_text")  # bookkeeping columns no tool filters on
 
 
 def registered(ctx: ServiceContext) -> dict[str, Entity]:
@@ -132,9 +140,13 @@ def describe(ctx: ServiceContext, entity: Entity) -> dict[str, Any]:
     return {"name": entity.name, "label": str(entity.label), "fields": fields, "related": related}
 
 
+def internal(name: str) -> bool:
+    """A column no person reads: bookkeeping (``version``), search copies (``*_normalized``), secrets (hashes)."""
+    return name in INTERNAL or name.endswith("_normalized") or any(s in name.lower() for s in SECRET_PARTS)
+
+
 def is_hidden(entity: Entity, name: str) -> bool:
-    return (name in entity.hidden or name in INTERNAL or name.endswith("_normalized")
-            or any(s in name.lower() for s in SECRET_PARTS))
+    return name in entity.hidden or internal(name)
 
 
 def _custom_fields(ctx: ServiceContext, entity: str) -> list[dict[str, Any]]:

@@ -150,6 +150,27 @@ def local_time(value: Any, seconds: bool = False) -> str:
     return str(shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
+def title_data(message: Any) -> dict[str, Any]:
+    """``{"title": [msgid, variables]}`` for a title marked with ``_()``, to keep beside the text it
+    was stored as (an interaction's ``data``), so :func:`stored_title` shows it in each reader's language."""
+    args, variables = getattr(message, "_args", None), getattr(message, "_kwargs", None) or {}
+    if not args or not isinstance(args[0], str):
+        return {}
+    return {"title": [args[0], {k: v for k, v in variables.items() if isinstance(v, (str, int, float))}]}
+
+
+def stored_title(subject: str, data: Any) -> str:
+    """A stored title in the reader's language when it was kept with its message id (:func:`title_data`);
+    else the text as stored (typed by a person)."""
+    title = data.get("title") if isinstance(data, dict) else None
+    if isinstance(title, list) and len(title) == 2 and isinstance(title[0], str) and isinstance(title[1], dict):
+        try:
+            return str(gettext(title[0], **title[1]))
+        except (KeyError, ValueError, TypeError):
+            return subject
+    return subject
+
+
 def _locale() -> Any:
     from flask_babel import get_locale
 

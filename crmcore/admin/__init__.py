@@ -7,6 +7,7 @@ All assets are served locally (Flask-Admin's bundled Bootstrap 4 and our CSS): n
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask
@@ -63,18 +64,24 @@ def _template_globals() -> dict[str, Any]:
 
 def init_admin(app: Flask, rt: Any, extra_views: list[Any]) -> Admin:
     """Mount the admin on ``app``: auth blueprint, local assets, core views, then ``extra_views``."""
-    from ..i18n import local_money, local_number, local_percent, local_time
+    from ..i18n import local_money, local_number, local_percent, local_time, stored_title
 
-    from .forms import code_label
+    from . import labels
+    from .system import shown_value
+    from .forms import code_label, role_label, source_label
 
     app.jinja_env.filters.update(localtime=local_time, money=local_money, number=local_number,
-                                 percent=local_percent, label=code_label)
+                                 percent=local_percent, label=code_label, role_label=role_label,
+                                 interaction_title=lambda item: stored_title(item.subject, item.data),
+                                 source_label=source_label, record_type=labels.record_type,
+                                 audit_action=labels.action, shown_value=shown_value)
     app.register_blueprint(create_blueprint())
     app.context_processor(_template_globals)
     app.context_processor(approval_globals)
     app.register_blueprint(Blueprint("crm_admin_assets", __name__, static_folder="static",
                                      static_url_path="/admin/_crm"))
-    admin = Admin(app, name="CRM", url="/admin",
+    catalogues = Path(rt.settings["INSTANCE_PATH"]) / "translations"  # compiled by init_i18n; Flask-Admin's gaps
+    admin = Admin(app, name="CRM", url="/admin", translations_path=str(catalogues),
                   index_view=DashboardView(name=_l("Home"), url="/admin", endpoint="admin"),
                   theme=Bootstrap4Theme(base_template="admin/crm/base.html", swatch="default", fluid=True))
     for view in core_views(rt.db):

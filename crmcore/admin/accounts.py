@@ -53,7 +53,8 @@ class UserView(SecureModelView):
     column_filters = (BooleanEqualFilter(User.active, _l("Active")),)
     column_sortable_list = ("username", "full_name", "last_login_at")
     column_default_sort = ("username", False)
-    column_formatters = {"last_login_at": lambda v, c, m, n: _when(m.last_login_at)}
+    column_formatters = {"last_login_at": lambda v, c, m, n: _when(m.last_login_at),
+                         "role": lambda v, c, m, n: forms.role_label(m.role)}
 
     def get_create_form(self) -> Any:
         return forms.UserCreateForm
@@ -114,6 +115,14 @@ class UserView(SecureModelView):
         flash(gettext("%(n)s user(s) changed.", n=done), "success")
 
 
+# the permission families in words (a permission's name starts with its family: ``customer.read``)
+FAMILY_LABELS = {"customer": _l("Customers"), "interaction": _l("Customer interactions"), "customfield": _l("Custom fields"),
+                 "user": _l("Users"), "audit": _l("Audit log"), "workflow": _l("Workflows"), "approval": _l("Approvals"),
+                 "outbox": _l("Outbox"), "job": _l("Background jobs"), "plugin": _l("Plugins"), "sales": _l("Sales"),
+                 "service": _l("Service"), "analysis": _l("Analysis"), "erp": "ERP", "oa": "OA",
+                 "loyalty": _l("Loyalty points")}
+
+
 class RoleView(SecureModelView):
     permission = "user.manage"
 
@@ -123,15 +132,17 @@ class RoleView(SecureModelView):
     column_labels = {"name": _l("Name"), "scope": _l("Record scope"), "permissions": _l("Permissions"),
                      "description": _l("Description")}
     column_default_sort = ("name", False)
-    column_formatters = {"permissions": lambda v, c, m, n: Markup(" ").join(
+    column_formatters = {"name": lambda v, c, m, n: forms.role_label(m.name),
+                         "description": lambda v, c, m, n: gettext(m.description) if m.description else "",
+                         "permissions": lambda v, c, m, n: Markup(" ").join(
         Markup('<code class="crm-perm">{}</code>').format(p) for p in (m.permissions or []))}
 
     def _prepare(self, form: Any) -> Any:
         perms = self.ctx().registry.permissions
         choices = [("*", gettext("* (everything)"))]
         families = sorted({name.split(".", 1)[0] for name in perms})
-        choices += [(f"{fam}.*", gettext("%(family)s.* (all of %(family)s)", family=fam)) for fam in families]
-        choices += [(name, f"{name} — {p.description}" if p.description else name) for name, p in sorted(perms.items())]
+        choices += [(f"{fam}.*", gettext("All of: %(family)s", family=str(FAMILY_LABELS.get(fam, fam)))) for fam in families]
+        choices += [(name, gettext(str(p.description)) if p.description else name) for name, p in sorted(perms.items())]
         form.permissions.choices = choices
         return form
 

@@ -31,6 +31,36 @@ CODE_LABELS = {**dict(CHANNEL_CHOICES), **dict(DIRECTION_CHOICES), **dict(STAGE_
                "home": _l("home"), "warehouse": _l("warehouse")}
 
 
+# the default roles' names in words (a role an admin adds keeps the name it was given)
+ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "sales": _l("Sales rep"),
+               "service": _l("Service agent"), "analyst": _l("Analyst")}
+
+
+def role_label(role: Any) -> str:
+    """The reader's word for a role (a Role or its name)."""
+    name = getattr(role, "name", role)
+    if name is None:
+        return ""
+    label = ROLE_LABELS.get(str(name))
+    return str(label) if label is not None else str(name)
+
+
+# where a record came from (an interaction's, an audit entry's ``source``); a plugin's own name shows as written
+SOURCE_LABELS = {"manual": _l("Entered by hand"), "admin": _l("Admin"), "api": "API", "import": _l("Import"),
+                 "demo": _l("Demo data"), "system": _l("System"), "scheduler": _l("Scheduled job"),
+                 "cli": _l("Command line"), "sales": _l("Sales"), "service": _l("Service"), "erp": "ERP",
+                 "oa": "OA", "portal": _l("Service portal"), "web": _l("Web form")}
+
+
+def source_label(value: Any) -> str:
+    """The reader's words for a record's source (``plugin:service`` reads as the plugin's word)."""
+    if value is None:
+        return ""
+    name = str(value).removeprefix("plugin:")
+    label = SOURCE_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
 def code_label(value: Any) -> str:
     """The reader's word for a stored code such as ``wechat`` or ``outbound``; unknown codes as they are."""
     if value is None:
@@ -210,7 +240,7 @@ class UserCreateForm(AdminForm):
     username = StringField(_l("Username"), render_kw=REQUIRED)
     full_name = StringField(_l("Full name"))
     email = StringField(_l("E-mail"))
-    role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
+    role = QuerySelectField(_l("Role"), query_factory=all_roles, get_label=role_label, validators=[DataRequired()])
     team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
     password = PasswordField(_l("Password"), validators=[DataRequired()],
@@ -220,7 +250,7 @@ class UserCreateForm(AdminForm):
 class UserEditForm(AdminForm):
     full_name = StringField(_l("Full name"))
     email = StringField(_l("E-mail"))
-    role = QuerySelectField(_l("Role"), query_factory=all_roles, validators=[DataRequired()])
+    role = QuerySelectField(_l("Role"), query_factory=all_roles, get_label=role_label, validators=[DataRequired()])
     team = QuerySelectField(_l("Team"), query_factory=all_teams, allow_blank=True, blank_text="—")
     locale = SelectField(_l("Language"), choices=LOCALE_CHOICES, default="", validators=[Optional()])
     timezone = StringField(_l("Time zone"), description="Asia/Shanghai")

@@ -22,7 +22,7 @@ BADGES = {"queued": "secondary", "running": "info", "ok": "success", "failed": "
 
 def _status(run: JobExecution) -> Markup:
     badge = Markup('<span class="badge badge-{}">{}</span>').format(BADGES.get(run.status, "secondary"),
-                                                                    jobs.status_label(run.status))
+                                                                    jobs.status_label(run.status).capitalize())
     if run.cancel_requested and run.status in ("queued", "running"):
         badge += Markup(' <span class="badge badge-warning">{}</span>').format(gettext("cancel requested"))
     return badge
@@ -38,8 +38,9 @@ def _progress(run: JobExecution) -> Markup | str:
 
 
 def _job_label(view: Any, run: JobExecution) -> str:
+    """A job by what it does in the reader's language (its registered description through the catalogue)."""
     job = view.ctx().registry.jobs.get(run.name)
-    return f"{run.name} — {job.description}" if job is not None and job.description else run.name
+    return gettext(str(job.description)) if job is not None and job.description else run.name
 
 
 def _cancel_button(run: JobExecution) -> Markup:

@@ -8,7 +8,7 @@ from flask_admin.contrib.sqla.filters import FilterEqual
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ..i18n import local_time
+from ..i18n import gettext, local_time, stored_title
 from ..i18n import lazy_gettext as _l
 from ..models import Contact, Customer, CustomField, Interaction
 from ..services import access, contacts as contact_svc, custom_fields as field_svc, interactions
@@ -108,12 +108,11 @@ class InteractionView(SecureModelView):
     column_labels = {"occurred_at": _l("When"), "customer": _l("Customer"), "channel": _l("Channel"),
                      "direction": _l("Direction"), "subject": _l("Subject"), "user": _l("By"),
                      "source": _l("Source"), "body": _l("Notes")}
-    column_details_list = ("occurred_at", "customer", "channel", "direction", "subject", "body", "user", "source",
-                           "entity_type", "entity_id")
+    column_details_list = ("occurred_at", "customer", "channel", "direction", "subject", "body", "user", "source")
     column_searchable_list = ("subject", "body")
     column_filters = (FilterEqual(Interaction.channel, _l("Channel"), options=forms.CHANNEL_CHOICES),
                       FilterEqual(Interaction.direction, _l("Direction"), options=forms.DIRECTION_CHOICES),
-                      FilterEqual(Interaction.source, _l("Source")))
+                      FilterEqual(Interaction.source, _l("Source"), options=list(forms.SOURCE_LABELS.items())))
     column_sortable_list = ("occurred_at", "channel")
     column_default_sort = ("occurred_at", True)
     column_formatters = {
@@ -122,8 +121,11 @@ class InteractionView(SecureModelView):
         "channel": lambda v, c, m, n: forms.code_label(m.channel),
         "direction": lambda v, c, m, n: forms.code_label(m.direction),
         "user": lambda v, c, m, n: forms.user_label(m.user) if m.user else "",
+        "subject": lambda v, c, m, n: stored_title(m.subject, m.data),
+        "source": lambda v, c, m, n: forms.source_label(m.source),
     }
-    column_formatters_detail = {"customer": column_formatters["customer"]}
+    column_formatters_detail = {"customer": column_formatters["customer"], "subject": column_formatters["subject"],
+                                "source": column_formatters["source"]}
 
     def _visible(self, query: Any) -> Any:
         ctx = self.ctx()
@@ -163,11 +165,26 @@ class CustomFieldView(SecureModelView):
                      "active": _l("Active")}
     column_filters = ("entity", "type", "active")
     column_default_sort = [("entity", False), ("position", False)]
-    column_formatters = {"choices": lambda v, c, m, n: ", ".join(map(str, m.choices or []))}
+    column_formatters = {"choices": lambda v, c, m, n: ", ".join(map(str, m.choices or [])),
+                         "type": lambda v, c, m, n: v._type_label(m.type),
+                         "entity": lambda v, c, m, n: v._entity_label(m.entity)}
+
+    def _entity_label(self, name: str) -> str:
+        """A record type in the reader's words, from the entity metadata (``crmcore.entities``)."""
+        from ..entities import registered
+
+        entity = registered(self.ctx()).get(name)
+        return str(entity.label) if entity is not None else name
+
+    def _type_label(self, name: str) -> str:
+        """A field type in the reader's words: its registered label through the catalogue."""
+        kind = self.ctx().registry.field_types.get(name)
+        label = str(getattr(kind, "label", "") or "")
+        return gettext(label) if label else name
 
     def _prepare(self, form: Any) -> Any:
         types = self.ctx().registry.field_types
-        form.type.choices = [(name, str(getattr(t, "label", "") or name)) for name, t in sorted(types.items())]
+        form.type.choices = [(name, self._type_label(name)) for name in sorted(types)]
         return form
 
     def create_form(self, obj: Any = None) -> Any:

@@ -1,7 +1,9 @@
 """Read-mostly system pages: the audit log, the loaded plugins and the outbox (with replay)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
@@ -15,17 +17,50 @@ from sqlalchemy import select
 from ..i18n import local_time
 from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l
-from ..models import AuditLog, OutboxMessage
+from ..models import AuditLog, Contact, Customer, OutboxMessage, User
 from ..plugins import plugin_summary
 from ..services import audit_scope, outbox
-from . import forms
-from .views import SecureModelView, SecureView, flash_crm_error, row_post_button, service_context, with_options
+from . import forms, labels
+from .views import (SecureModelView, SecureView, flash_crm_error, record_name, row_post_button, service_context,
+                    with_options)
 from ..schemas.common import db_id
 
 
+_STORED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?")
+
+
+def shown_value(value: Any) -> Any:
+    """A recorded value as the reader sees it: a stored UTC time in their zone, to the minute."""
+    if isinstance(value, str) and _STORED_TIME.fullmatch(value):
+        try:
+            return local_time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    return value
+
+
 def _short(value: Any, limit: int = 60) -> str:
+    value = shown_value(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# recorded ids of people and customers, shown by name (the record may be gone: then the id stays)
+_NAMED_IDS = {"customer_id": Customer, "owner_id": User, "user_id": User, "assignee_id": User, "requester_id": User,
+              "contact_id": Contact}
+
+
+def _named(name: str, value: Any) -> Any:
+    """A recorded value as words: a person's or customer's name for their id, a label for a code."""
+    if name == "role" and isinstance(value, str):
+        return forms.role_label(value)
+    if name in ("stage", "kind", "channel", "direction", "source_channel") and isinstance(value, str):
+        return forms.code_label(value)
+    model = _NAMED_IDS.get(name)
+    if model is None or not isinstance(value, int) or isinstance(value, bool):
+        return value
+    record = service_context().session.get(model, value)
+    return record_name(record) if record is not None else value
 
 
 def changes_summary(changes: dict[str, Any]) -> Markup:
@@ -33,12 +68,14 @@ def changes_summary(changes: dict[str, Any]) -> Markup:
     parts = []
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
+        before, after = _named(name, before), _named(name, after)
         shown_after = _short(after, 30) if after is not None else "∅"
         if before is None:
-            parts.append(Markup('<span class="crm-change"><b>{}</b>: <ins>{}</ins></span>').format(name, shown_after))
+            parts.append(Markup('<span class="crm-change"><b>{}</b>: <ins>{}</ins></span>').format(
+                labels.field(name), shown_after))
         else:
             parts.append(Markup('<span class="crm-change"><b>{}</b>: <del>{}</del> → <ins>{}</ins></span>').format(
-                name, _short(before, 30), shown_after))
+                labels.field(name), _short(before, 30), shown_after))
     return Markup("<br>").join(parts[:4]) + (Markup(" …") if len(parts) > 4 else "")
 
 
@@ -53,8 +90,9 @@ def changes_table(changes: dict[str, Any]) -> Markup:
     rows = []
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
+        before, after = _named(name, before), _named(name, after)
         rows.append(Markup("<tr><th>{}</th><td><pre class=\"crm-pre\">{}</pre></td><td><pre class=\"crm-pre\">{}</pre>"
-                           "</td></tr>").format(name, _pretty(before), _pretty(after)))
+                           "</td></tr>").format(labels.field(name), _pretty(before), _pretty(after)))
     if not rows:
         return Markup('<span class="text-muted">{}</span>').format(gettext("No field changes recorded."))
     head = Markup("<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>").format(
@@ -66,14 +104,16 @@ def changes_table(changes: dict[str, Any]) -> Markup:
 def _pretty(value: Any) -> str:
     if value is None:
         return "∅"
+    value = shown_value(value)
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1, default=str)
 
 
-def _distinct(column: Any) -> Any:
+def _distinct(column: Any, word: Any = str) -> Any:
+    """Filter options: the stored values in use, each shown by ``word`` (the reader's word for a code)."""
     def load() -> list[tuple[str, str]]:
         ctx = service_context()
         rows = ctx.session.scalars(audit_scope.scope_audit(ctx, select(column).distinct()).order_by(column).limit(200))
-        return [(str(v), str(v)) for v in rows if v is not None]
+        return [(str(v), word(v)) for v in rows if v is not None]
 
     return load
 
@@ -91,15 +131,20 @@ class AuditLogView(SecureModelView):
                      "data": _l("Details"), "event_id": _l("Event")}
     column_default_sort = ("id", True)
     column_sortable_list = ("at", "actor_label", "action", "entity")
-    column_filters = (with_options(FilterEqual(AuditLog.entity, _l("Record type")), _distinct(AuditLog.entity)),
-                      with_options(FilterEqual(AuditLog.action, _l("Action")), _distinct(AuditLog.action)),
+    column_filters = (with_options(FilterEqual(AuditLog.entity, _l("Record type")), _distinct(AuditLog.entity, labels.record_type)),
+                      with_options(FilterEqual(AuditLog.action, _l("Action")), _distinct(AuditLog.action, labels.action)),
                       with_options(FilterEqual(AuditLog.actor_label, _l("Who")), _distinct(AuditLog.actor_label)),
                       FilterEqual(AuditLog.entity_id, _l("Record")),
-                      with_options(FilterEqual(AuditLog.source, _l("From")), _distinct(AuditLog.source)),
+                      with_options(FilterEqual(AuditLog.source, _l("From")), _distinct(AuditLog.source, forms.source_label)),
                       DateTimeBetweenFilter(AuditLog.at, _l("When")),
                       FilterLike(AuditLog.event_id, _l("Event")))
     column_formatters = {"at": lambda v, c, m, n: local_time(m.at, seconds=True),
                          "changes": lambda v, c, m, n: changes_summary(m.changes),
+                         "entity": lambda v, c, m, n: labels.record_type(m.entity),
+                         "action": lambda v, c, m, n: labels.action(m.action),
+                         "source": lambda v, c, m, n: forms.source_label(m.source),
+                         # the system acts under its source's name (``cli``, ``scheduler``): shown in words
+                         "actor_label": lambda v, c, m, n: m.actor_label if m.actor_id else forms.source_label(m.actor_label),
                          "entity_id": lambda v, c, m, n: record_link(m)}
     page_size = 50
 
@@ -131,7 +176,12 @@ class PluginsView(SecureView):
     @expose("/")
     def index(self) -> Any:
         rt = self.ctx().runtime
-        return self.render("admin/crm/plugins.html", plugins=plugin_summary(rt.pm))
+        return self.render("admin/crm/plugins.html", plugins=plugin_summary(rt.pm), sources=PLUGIN_SOURCES)
+
+
+# where a plugin was loaded from, in words
+PLUGIN_SOURCES = {"core": _l("Built in"), "entry point": _l("Installed package"), "config": _l("Configuration"),
+                  "app": _l("Application code")}
 
 
 def _replay_button(msg: OutboxMessage) -> Markup:

@@ -29,10 +29,12 @@ from typing import Any, TYPE_CHECKING
 from flask import current_app, flash, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from markupsafe import Markup, escape
+from sqlalchemy import Boolean
 from marshmallow import ValidationError as MarshmallowValidationError
 from wtforms import SelectField
 from wtforms.fields.core import UnboundField
@@ -40,7 +42,7 @@ from wtforms.validators import Optional
 
 from ..errors import CRMError, PermissionDenied
 from ..schemas.limits import check_date, check_text
-from ..i18n import gettext
+from ..i18n import gettext, local_time
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -181,10 +183,36 @@ class DynamicOptionsMixin:
         return groups
 
 
+def _shown_time(view: Any, value: dt.datetime, name: str) -> str:
+    return local_time(value)
+
+
+def _yes_no(view: Any, value: bool, name: str) -> Markup:
+    return Markup('<span class="fa fa-{} icon-{}" title="{}"></span>').format(
+        "check-circle" if value else "minus-circle", "ok-circle" if value else "minus-sign",
+        gettext("Yes") if value else gettext("No"))
+
+
+# times in the reader's zone, to the minute (never a stored UTC time with microseconds); yes/no in words
+TYPE_FORMATTERS = {**typefmt.BASE_FORMATTERS, dt.datetime: _shown_time, bool: _yes_no}
+DETAIL_TYPE_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, dt.datetime: _shown_time, bool: _yes_no}
+
+
+def record_name(obj: Any) -> str:
+    """What a person calls a record: its name (a user's full name), title, subject or number, else its text."""
+    for attr in ("full_name", "name", "title", "subject", "number", "username"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return str(obj)
+
+
 class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
     """A ModelView whose writes go through services; see the module docstring."""
 
     form_base_class = AdminForm
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     page_size = 20
     can_set_page_size = True
     list_template = "admin/crm/list.html"
@@ -199,6 +227,11 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
 
     def scaffold_form(self) -> Any:
         form_class = super().scaffold_form()
+        for name in dir(form_class):  # a field without a declared label: the list's word for it, translated
+            field = getattr(form_class, name, None)
+            if isinstance(field, UnboundField) and name not in (self.column_labels or {}) \
+                    and "label" not in (self.form_args or {}).get(name, {}):
+                field.kwargs["label"] = self.get_column_name(name)
         if self.service_validates:
             for name in dir(form_class):
                 field = getattr(form_class, name, None)
@@ -293,6 +326,88 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
         return bool(super().handle_view_exception(exc))
 
     # ---- reads ------------------------------------------------------------------------------
+    def _refresh_cache(self) -> None:
+        """Flask-Admin's caches, then a label for every stored code the view's own form or filters
+        offer as a choice (a status, a kind): the list and the details show the label, not the code."""
+        super()._refresh_cache()
+        for name, options in self._declared_choices().items():
+            self._column_choices_map.setdefault(name, {str(k): v for k, v in options})
+
+    def _declared_choices(self) -> dict[str, list[tuple[Any, Any]]]:
+        out: dict[str, list[tuple[Any, Any]]] = {}
+        for flt in self._filters or ():
+            column, options = getattr(getattr(flt, "column", None), "key", None), getattr(flt, "options", None)
+            if isinstance(getattr(getattr(flt, "column", None), "type", None), Boolean):
+                continue  # a yes/no filter's options are no labels of stored values
+            if isinstance(column, str) and isinstance(options, (list, tuple)) and options:
+                out.setdefault(column, list(options))
+        for form in (getattr(self, "_create_form_class", None), getattr(self, "_edit_form_class", None)):
+            for name in dir(form) if form is not None else ():
+                unbound = getattr(form, name, None)
+                choices = getattr(unbound, "kwargs", {}).get("choices") if isinstance(unbound, UnboundField) else None
+                if isinstance(choices, list) and choices and all(isinstance(c, tuple) and len(c) == 2 for c in choices):
+                    out.setdefault(name, [c for c in choices if c[0] not in ("", None)])
+        return out
+
+    def get_column_name(self, field: str) -> Any:
+        """The column's declared label, else the label entities share (``crmcore.entities``), else
+        Flask-Admin's word for it in the reader's language (a count named ``created`` is no time)."""
+        from .labels import field as field_word
+
+        if self.column_labels and field in self.column_labels:
+            return self.column_labels[field]
+        return field_word(field)
+
+    def search_placeholder(self) -> str | None:
+        """The searchable columns' words in the reader's language (Flask-Admin shows unlabelled ones by name)."""
+        if not self.column_searchable_list:
+            return None
+        names = [getattr(c, "key", c) for c in self.column_searchable_list]
+        return ", ".join(str(self.get_column_name(str(n))) for n in names)
+
+    def scaffold_filters(self, name: Any) -> Any:
+        """Flask-Admin's filters for a column named by a string, under the column's word in the reader's
+        language (Flask-Admin turns the name into text when the view is built, before any reader)."""
+        filters = super().scaffold_filters(name)
+        if isinstance(name, str) and "." not in name:
+            for flt in filters or ():
+                flt.name = self.get_column_name(name)
+        return filters
+
+    def get_details_columns(self) -> Any:
+        """The details page's fields without bookkeeping, search copies and secrets (unless listed on purpose)."""
+        from ..entities import internal
+
+        columns = super().get_details_columns()
+        if self.column_details_list:
+            return columns
+        return [(name, label) for name, label in columns if not internal(name)]
+
+    def _get_list_value(self, context: Any, model: Any, name: str, column_formatters: Any,
+                        column_type_formatters: Any) -> Any:
+        if name not in column_formatters and name not in self._column_choices_map:
+            related = self._related_record(model, name)
+            if related is not None:
+                return record_name(related)
+        return super()._get_list_value(context, model, name, column_formatters, column_type_formatters)
+
+    def _related_record(self, model: Any, name: str) -> Any:
+        """The record a foreign-key column ``name`` points at (shown by its name, never its id)."""
+        from sqlalchemy import inspect as sa_inspect
+
+        mapper = sa_inspect(type(model), raiseerr=False)
+        column = mapper.columns.get(name) if mapper is not None else None
+        if column is None or not column.foreign_keys or getattr(model, name, None) is None:
+            return None
+        for rel in mapper.relationships:
+            if [c.key for c in rel.local_columns] == [name] and rel.direction.name == "MANYTOONE":
+                return getattr(model, rel.key)
+        target = next(iter(column.foreign_keys)).column.table
+        for other in mapper.registry.mappers:
+            if other.local_table is target:
+                return self.session.get(other.class_, getattr(model, name))
+        return None
+
     def get_one(self, id: Any) -> Any:
         """Through ``get_query`` so record rules apply to details, edit and delete too."""
         pk = self.model.__mapper__.primary_key[0]

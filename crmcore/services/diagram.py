@@ -7,9 +7,10 @@ language, when a policy guards it).
 from __future__ import annotations
 
 from typing import Any
-from markupsafe import escape
 
-from ..i18n import _  # quotes too: names land in attributes (aria-label) as well as text
+from markupsafe import escape  # quotes too: names land in attributes (aria-label) as well as text
+
+from ..i18n import _
 
 BOX_W, BOX_H, GAP, TOP = 130, 40, 60, 150
 
@@ -45,7 +46,7 @@ def render_svg(wf: Any) -> str:
                 x1, x2 = x1 - 20, x1 + 20
             label = tr.label or tr.action
             if tr.policy_id is not None:
-                label = str(_("%(action)s (approval)", action=label))
+                label = str(_("%(action)s (needs approval)", action=label))
             colour = "#b35900" if tr.policy_id is not None else "#555"
             parts.append(f'<path class="transition" d="M{x1:.0f},{y} Q{(x1 + x2) / 2:.0f},{cy:.0f} {x2:.0f},{y}" '
                          f'fill="none" stroke="{colour}" stroke-width="1.5" marker-end="url(#arrow)"/>')

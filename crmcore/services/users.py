@@ -45,6 +45,12 @@ DEFAULT_ROLES = {
     "service": ("all", "Service agent: reads every customer, logs interactions."),
     "analyst": ("all", "Reads customers and reports; changes nothing."),
 }
+# the default descriptions, marked for the catalogue: lists show ``gettext(role.description)`` (a rewritten one as written)
+ROLE_DESCRIPTIONS = (_("Everything, including users, roles and configuration."),
+                     _("Sales or service manager: the team's customers, merges, audit."),
+                     _("Sales rep: own customers and their interactions."),
+                     _("Service agent: reads every customer, logs interactions."),
+                     _("Reads customers and reports; changes nothing."))
 
 
 def hash_password(password: str) -> str:

@@ -12,8 +12,10 @@ from sqlalchemy import Date, ForeignKey, Index, Numeric, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crmcore.db import Base, created_ts, intpk, str120, str255, updated_ts
+from crmcore.i18n import _
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+PRIORITY_LABELS = {"low": _("Low"), "normal": _("Normal"), "high": _("High"), "urgent": _("Urgent")}  # shown words
 KINDS = ("question", "incident", "request", "complaint")
 CHANNELS = ("api", "email", "web", "phone", "wechat", "qq", "visit", "other")
 STRATEGIES = ("round_robin", "least_loaded", "fixed")  # of an assignment rule

@@ -10,9 +10,15 @@ from crmcore.contracts import Panel
 from crmcore.i18n import gettext
 from crmcore.runtime import ServiceContext
 
-from .models import Survey, Ticket
-from .services.states import keys_in_phase
+from .models import PRIORITY_LABELS, Survey, Ticket
+from .services.states import keys_in_phase, states
 from .services.tickets import scope_tickets
+
+
+def state_label(ctx: ServiceContext, key: str) -> str:
+    """A ticket state's name in the reader's language (a default name through the catalogue)."""
+    state = states(ctx).get(key)
+    return gettext(state.name) if state is not None else key
 
 
 def customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
@@ -28,7 +34,8 @@ def customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
     panel = Panel(key="service", title=gettext("Service"), order=40,
                   rows=[(gettext("Open tickets"), int(open_count or 0)),
                         (gettext("Recent CSAT"), ", ".join(str(s) for s in scores) or "-")],
-                  items=[{"number": t.number, "subject": t.subject, "state": t.state, "priority": t.priority}
+                  items=[{"number": t.number, "subject": t.subject, "state": t.state, "priority": t.priority,
+                          "state_label": state_label(ctx, t.state), "priority_label": str(PRIORITY_LABELS.get(t.priority, t.priority))}
                          for t in open_tickets])
     return [panel]
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crmcore.models import ApiToken, AuditLog, Customer, Interaction, User
-from crmcore.services import custom_fields, customers
+from crmcore.services import contacts, custom_fields, customers
 
 PASSWORD = "password123"
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -295,6 +295,21 @@ def test_a_user_sees_and_issues_only_own_tokens(client: Any, make_user: Any, rt:
 # ---- read-only and system pages ------------------------------------------------------------------------------
 
 
+def test_audit_log_names_people_and_customers_and_speaks_in_words(admin_client: Any, ctx: Any, make_user: Any) -> None:
+    """A recorded owner or customer id reads as the name; record type, action and field as words."""
+    owner, _ = make_user("sales", username="rep7")
+    ctx.session.get(type(owner), owner.id).full_name = "Wang Wu"
+    ctx.session.commit()
+    c = customers.create_customer(ctx, {"name": "Named Co", "owner_id": owner.id})
+    contacts.create_contact(ctx, c.id, {"name": "Li Lei"})
+    listing = admin_client.get("/admin/audit_log/").text
+    assert "<b>Owner</b>: <ins>Wang Wu</ins>" in listing and "<b>Stage</b>: <ins>Lead</ins>" in listing
+    assert "<b>Role</b>: <ins>Sales rep</ins>" in listing and "<b>Kind</b>: <ins>Organisation</ins>" in listing
+    assert f"<ins>{owner.id}</ins>" not in listing and "<b>owner_id</b>" not in listing
+    compact = "".join(listing.split())
+    assert ">Added<" in compact and ">created<" not in compact and ">Contact<" in compact and ">contact<" not in compact
+
+
 def test_audit_log_is_read_only(admin_client: Any, ctx: Any, rt: Any) -> None:
     c = customers.create_customer(ctx, {"name": "Audited Co"})
     customers.update_customer(ctx, c.id, {"stage": "customer"})
@@ -304,7 +319,7 @@ def test_audit_log_is_read_only(admin_client: Any, ctx: Any, rt: Any) -> None:
     assert "/admin/audit_log/delete/" not in listing
     entry = rt.db.session.scalar(select(AuditLog).where(AuditLog.action == "updated"))
     details = admin_client.get(f"/admin/audit_log/details/?id={entry.id}").text
-    assert "<th>stage</th>" in details and "lead" in details and "customer" in details
+    assert "<th>Stage</th>" in details and "Lead" in details and "Customer" in details
     assert admin_client.get("/admin/audit_log/new/").status_code == 302
     assert admin_client.get(f"/admin/audit_log/edit/?id={entry.id}").status_code == 302
     admin_client.post("/admin/audit_log/delete/", data={"csrf_token": csrf_from(listing), "id": entry.id})

@@ -231,7 +231,7 @@ def test_admin_job_page_shows_progress_and_cancels_with_csrf(client: Any, make_u
     ctx.session.commit()
     listing = client.get("/admin/job_run/")
     assert listing.status_code == 200
-    assert "4/10" in listing.text and "jobtest.slow — Ten chunks" in listing.text and "running" in listing.text
+    assert "4/10" in listing.text and "Ten chunks" in listing.text and "Running" in listing.text
     details = client.get(f"/admin/job_run/details/?id={run.id}")
     assert details.status_code == 200 and "4/10" in details.text
     assert client.post("/admin/job_run/cancel/", data={"target": run.id}).status_code == 400  # no CSRF token

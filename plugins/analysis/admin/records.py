@@ -9,7 +9,7 @@ from wtforms import StringField, TextAreaField
 
 from crmcore.admin.views import SecureModelView
 from crmcore.errors import ValidationError
-from crmcore.i18n import _
+from crmcore.i18n import _, gettext, lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
 from ..services import segments, tags
@@ -20,7 +20,12 @@ SCORES = ("priority", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max")
 class SegmentRuleView(SecureModelView):
     permission = "analysis.read"
     write_permission = "analysis.manage"
-    column_list = ("priority", "name", "label", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
+    column_list = ("priority", "label", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max", "action", "active")
+    column_labels = {"priority": _l("Priority"), "name": _l("Key"), "label": _l("Name"), "r_min": _l("R from"),
+                     "r_max": _l("R to"), "f_min": _l("F from"), "f_max": _l("F to"), "m_min": _l("M from"),
+                     "m_max": _l("M to"), "action": _l("Suggested action"), "active": _l("Active")}
+    # a default label or action shows in the reader's language until an admin rewrites it
+    column_formatters = {"label": lambda v, c, m, n: gettext(m.label), "action": lambda v, c, m, n: gettext(m.action)}
     form_columns = segments.FIELDS
     column_default_sort = "priority"
     # the numbers as typed: the service's schema reads them, with the API's words for a bad one

@@ -143,7 +143,9 @@ def customer_panel(ctx: ServiceContext, customer: Any) -> list[Panel]:
         return []
     rows: list[tuple[str, Any]] = []
     if rfm is not None:
-        rows += [(str(_("Segment")), rfm.segment or "-"), (str(_("RFM")), f"{rfm.r_score}{rfm.f_score}{rfm.m_score}")]
+        from .segments import segment_labels
+
+        rows += [(str(_("Segment")), segment_labels(ctx).get(rfm.segment or "", rfm.segment or "-")), (str(_("RFM")), f"{rfm.r_score}{rfm.f_score}{rfm.m_score}")]
     if clv is not None:
         rows.append((str(_("Lifetime value")), local_money(clv.clv, clv.currency)))
         rows += [(str(_("Warning")), w["message"])

@@ -51,6 +51,22 @@ DEFAULT_LABELS = [
 ]
 
 
+# the default suggested actions, marked for the catalogue and shown like the labels
+DEFAULT_ACTIONS = [
+    _("Reward them; ask for reviews and referrals."),
+    _("Up-sell; invite to the loyalty programme."),
+    _("Win them back personally; call them."),
+    _("Send a personal offer before they go."),
+    _("Offer membership and bundles."),
+    _("Onboard them; make the second order easy."),
+    _("Build the relationship; free shipping."),
+    _("Limited-time offers based on history."),
+    _("Recommend popular products; reconnect."),
+    _("Offer other categories; low-cost reminders."),
+    _("Revive only with a strong reason; else let go."),
+]
+
+
 def ensure_segments(ctx: ServiceContext) -> int:
     """Insert the default segments when the table is empty; return how many were added."""
     if ctx.session.scalar(select(func.count()).select_from(SegmentRule)):

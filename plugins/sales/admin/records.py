@@ -213,7 +213,7 @@ class OpportunityView(OwnedView):
 class StageForm(AdminForm):
     # no rules of its own: the service's validation (StageSchema) answers, as it does the API
     name = StringField(_l("Name"), render_kw={"required": True})
-    sequence = IntegerField(_l("Order"), default=50)
+    sequence = IntegerField(_l("Sort order"), default=50)
     probability = StringField(_l("Probability %"), default="50", render_kw={"inputmode": "numeric"})
     is_won = BooleanField(_l("Won"))
     is_lost = BooleanField(_l("Lost"))
@@ -224,7 +224,7 @@ class StageView(SecureModelView):
     permission = "sales.stage.manage"
     form = StageForm
     column_list = ("sequence", "name", "probability", "is_won", "is_lost", "active")
-    column_labels = {"sequence": _l("Order"), "name": _l("Name"), "probability": _l("Probability %"),
+    column_labels = {"sequence": _l("Sort order"), "name": _l("Name"), "probability": _l("Probability %"),
                      "is_won": _l("Won"), "is_lost": _l("Lost"), "active": _l("Active")}
     column_default_sort = ("sequence", False)
 
@@ -262,6 +262,7 @@ class ProductView(SecureModelView):
                      "list_price": _l("List price"), "currency": _l("Currency"), "active": _l("Active"),
                      "source": _l("Source")}
     column_searchable_list = ("code", "name", "category")
+    column_formatters = {"source": lambda v, c, m, n: code_label(m.source)}
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         data = {k: blank_to_none(f.data) for k, f in form._fields.items() if k != "csrf_token"}
@@ -336,7 +337,8 @@ class InvoiceView(OrderView):
     column_default_sort = ("due_date", True)
     column_formatters = {"state": lambda v, c, m, n: status_badge(m.state),
                          "amount_total": lambda v, c, m, n: money(m.amount_total, m.currency),
-                         "amount_paid": lambda v, c, m, n: money(m.amount_paid, m.currency)}
+                         "amount_paid": lambda v, c, m, n: money(m.amount_paid, m.currency),
+                         "source": lambda v, c, m, n: code_label(m.source)}
 
 
 # --- activities, plans, metrics ----------------------------------------------------------------------

@@ -21,14 +21,14 @@ from crmcore.i18n import gettext
 from crmcore.models import User
 from crmcore.runtime import ServiceContext
 
-from ..models import Visit
+from ..models import PRIORITY_LABELS, Visit
 from ..services import logistics, quality, sla, surveys, tickets
 from ..services import portal as portal_svc
 from ..services import visits as visit_svc
 from ..services.mailout import recipient
 from ..services.sla import timer
 from ..services.states import allowed_moves, states
-from .records import priority_badge, sla_cell
+from .records import CHANNEL_LABELS, priority_badge, sla_cell
 
 TZ = "Asia/Shanghai"
 
@@ -68,7 +68,7 @@ class QueueView(SecureView):
             select(User).where(User.active.is_(True)).order_by(User.username))] if can_visit else []
         tm = timer(item)
         return self.render("admin/service/ticket.html", ticket=item, timer=tm, sla_cell=sla_cell(item, tm),
-                           names=names, moves=allowed_moves(ctx, item.state) if ctx.can("service.ticket.write") else [],
+                           names=names, priorities=PRIORITY_LABELS, channels=CHANNEL_LABELS, moves=allowed_moves(ctx, item.state) if ctx.can("service.ticket.write") else [],
                            can_write=ctx.can("service.ticket.write"), visits=list(visits), can_visit=can_visit,
                            technicians=technicians, timezones=VISIT_ZONES, **{"new_link": None, "mailed_to": None,
                                                                                **extra})

@@ -18,7 +18,7 @@ from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.services.access import scope_customers
 from crmcore.runtime import ServiceContext
 
-from ..models import FOLLOWUP_CHANNELS, KINDS, Category
+from ..models import CHANNELS, FOLLOWUP_CHANNELS, KINDS, PRIORITY_LABELS, Category
 from ..services import assignment, categories, followups, sla, tickets
 from ..services import states as states_svc
 from ..services.sla import timer
@@ -33,7 +33,7 @@ def sla_cell(ticket: Any, t: dict[str, Any] | None = None) -> Markup:
     if t["target"] is None:
         return badge(_l("met") if not t["breached"] else _l("breached"), "danger" if t["breached"] else "success")
     left = t["minutes_left"]
-    span = f"{abs(left) // 60}h{abs(left) % 60:02d}"
+    span = f"{abs(left) // 60}:{abs(left) % 60:02d}"  # hours:minutes, read alike in every language
     if left < 0:
         text = (gettext("paused, late %(time)s", time=span) if t["paused"]
                 else gettext("late %(time)s", time=span))
@@ -43,7 +43,18 @@ def sla_cell(ticket: Any, t: dict[str, Any] | None = None) -> Markup:
     return badge(text, "warning" if left < 60 else "info")
 
 
-PRIORITY_LABELS = {"low": _l("low"), "normal": _l("normal"), "high": _l("high"), "urgent": _l("urgent")}
+# the reader's words for the plugin's other stored codes: ticket kinds and channels, quality records, follow-ups
+KIND_LABELS = {"question": _l("Question"), "incident": _l("Incident"), "request": _l("Request"),
+               "complaint": _l("Complaint")}
+CHANNEL_LABELS = {"api": "API", "email": _l("E-mail"), "web": _l("Web"), "phone": _l("Phone"), "wechat": _l("WeChat"),
+                  "qq": "QQ", "visit": _l("Visit"), "other": _l("Other")}
+QUALITY_LABELS = {"kind": {"defect": _l("Defect"), "feedback": _l("Feedback")},
+                  "severity": {"minor": _l("Minor"), "major": _l("Major"), "critical": _l("Critical")},
+                  "state": {"open": _l("Open"), "investigating": _l("Investigating"), "closed": _l("Closed")}}
+assert set(KIND_LABELS) == set(KINDS) and set(CHANNEL_LABELS) == set(CHANNELS)
+DAY_KIND_LABELS = {"holiday": _l("holiday"), "workday": _l("working day")}  # a calendar's special days
+FOLLOWUP_STATE_LABELS = {"due": _l("Due"), "done": _l("Done"), "unreachable": _l("Unreachable"),
+                         "cancelled": _l("Cancelled")}
 
 
 def priority_badge(priority: str) -> Markup:
@@ -58,12 +69,12 @@ def active_categories() -> Any:
 class TicketForm(AdminForm):
     # the service checks the fields (crmcore.services.validation): the same rules and words as the API
     subject = StringField(_l("Subject"), render_kw={"required": True})
-    customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, allow_blank=True)
-    category = QuerySelectField(_l("Category"), query_factory=active_categories, allow_blank=True)
-    kind = SelectField(_l("Kind"), choices=list(KINDS), default="request", validate_choice=False)
+    customer = QuerySelectField(_l("Customer"), query_factory=visible_customers, allow_blank=True, blank_text="—")
+    category = QuerySelectField(_l("Category"), query_factory=active_categories, allow_blank=True, blank_text="—")
+    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()), default="request", validate_choice=False)
     priority = SelectField(_l("Priority"), choices=list(PRIORITY_LABELS.items()), default="normal",
                            validate_choice=False)
-    assignee = QuerySelectField(_l("Assignee"), query_factory=active_users, get_label=user_label, allow_blank=True,
+    assignee = QuerySelectField(_l("Assignee"), query_factory=active_users, get_label=user_label, allow_blank=True, blank_text="—",
                                 description=_l("Empty: the assignment rules choose"))
     description = TextAreaField(_l("Description"))
     order_number = StringField(_l("Order number"), validators=[Optional()])
@@ -79,10 +90,12 @@ class TicketView(SecureModelView):
                      "resolution_due_at": _l("Resolution due"), "sla": _l("SLA")}
     column_searchable_list = ("number", "subject", "requester_email")
     column_filters = ("state", "priority", "kind", "channel")
+    column_choices = {"kind": list(KIND_LABELS.items()), "channel": list(CHANNEL_LABELS.items())}
     column_default_sort = ("id", True)
     column_formatters = {
         "sla": lambda v, c, m, n: sla_cell(m),
         "priority": lambda v, c, m, n: priority_badge(m.priority),
+        "state": lambda v, c, m, n: state_name(m.state),
     }
     form = TicketForm
     can_view_details = True
@@ -140,6 +153,7 @@ class FollowUpView(CustomerScopedView):
     column_list = ("due_at", "customer", "source", "step", "state", "outcome", "done_at")
     column_filters = ("state",)
     column_default_sort = ("due_at", False)
+    column_choices = {"state": list(FOLLOWUP_STATE_LABELS.items())}
 
 
 class QualityView(SecureModelView):
@@ -147,6 +161,7 @@ class QualityView(SecureModelView):
     column_list = ("reported_at", "kind", "product_code", "product_name", "severity", "state", "order_number",
                    "ticket_id", "root_cause", "corrective_action")
     column_filters = ("kind", "severity", "state", "product_code")
+    column_choices = {name: list(labels.items()) for name, labels in QUALITY_LABELS.items()}
     column_default_sort = ("reported_at", True)
 
 
@@ -156,7 +171,7 @@ class CategoryView(SecureModelView):
     column_list = ("name", "kind", "active")
     form_columns = ("name", "kind", "active")
     form_overrides = {"kind": SelectField}
-    form_args = {"kind": {"choices": list(KINDS)}}
+    form_args = {"kind": {"choices": list(KIND_LABELS.items())}}
     service_validates = True
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
@@ -193,7 +208,7 @@ class CalendarView(SecureModelView):
     column_formatters = {
         "weekly": lambda v, c, m, n: "; ".join(f"{d}: " + ", ".join("-".join(span) for span in spans)
                                                for d, spans in sorted((m.weekly or {}).items()) if spans),
-        "days": lambda v, c, m, n: ", ".join(f"{d.day} {d.kind}" for d in m.days),
+        "days": lambda v, c, m, n: ", ".join(f"{d.day} {DAY_KIND_LABELS.get(d.kind, d.kind)}" for d in m.days),
     }
 
 
@@ -210,7 +225,7 @@ def errors_on_form_fields(names: dict[str, str]) -> Iterator[None]:
 class AssignmentRuleForm(AdminForm):
     # the service checks the fields (validate_rule): the same rules and words as the API
     name = StringField(_l("Name"), render_kw={"required": True})
-    category = QuerySelectField(_l("Category"), query_factory=active_categories, allow_blank=True,
+    category = QuerySelectField(_l("Category"), query_factory=active_categories, allow_blank=True, blank_text="—",
                                 description=_l("Empty: every category"))
     strategy = SelectField(_l("Strategy"), choices=[("round_robin", _l("Round robin")),
                                                     ("least_loaded", _l("Least loaded")), ("fixed", _l("Fixed"))],
@@ -318,6 +333,7 @@ class TicketStateView(SecureModelView):
     write_permission = "service.config.manage"
     form = TicketStateForm
     column_list = ("position", "key", "name", "phase")
+    column_formatters = {"name": lambda v, c, m, n: gettext(m.name)}
     column_labels = {"position": _l("Sort order"), "key": _l("Key"), "name": _l("Name"), "phase": _l("Phase")}
     column_default_sort = ("position", False)
 
@@ -338,7 +354,13 @@ class TicketStateView(SecureModelView):
 
 
 def state_keys() -> list[tuple[str, str]]:
-    return [(k, f"{k} ({s.name})") for k, s in states_svc.states(service_context()).items()]
+    return [(k, gettext(s.name)) for k, s in states_svc.states(service_context()).items()]
+
+
+def state_name(key: str | None) -> str:
+    """A ticket state in the reader's words: its name (a default one through the catalogue), never its key."""
+    state = states_svc.states(service_context()).get(key or "")
+    return gettext(state.name) if state is not None else (key or "")
 
 
 class TicketTransitionForm(AdminForm):
@@ -358,7 +380,9 @@ class TicketTransitionView(SecureModelView):
     column_list = ("from_state", "to_state", "roles")
     column_labels = {"from_state": _l("From"), "to_state": _l("To"), "roles": _l("Only for roles")}
     column_default_sort = ("from_state", False)
-    column_formatters = {"roles": lambda v, c, m, n: ", ".join(m.roles or [])}
+    column_formatters = {"roles": lambda v, c, m, n: ", ".join(m.roles or []),
+                         "from_state": lambda v, c, m, n: state_name(m.from_state),
+                         "to_state": lambda v, c, m, n: state_name(m.to_state)}
 
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)

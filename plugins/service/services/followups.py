@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crmcore.db import utcnow
 from crmcore.errors import NotFound, ValidationError
 from crmcore.events import record_change, record_changes
-from crmcore.i18n import _
+from crmcore.i18n import _, title_data
 from crmcore.models import Customer
 from crmcore.services.access import scope_customers
 from crmcore.services.interactions import log_interaction
@@ -143,7 +143,7 @@ def record_outcome(ctx: ServiceContext, followup_id: int, outcome: str, notes: s
             log_interaction(actor, item.customer_id, {
                 "channel": "phone", "direction": "outbound", "subject": str(_("After-sales follow-up")),
                 "body": item.outcome, "entity_type": "service_followup", "entity_id": str(item.id),
-                "source": "service"})
+                "source": "service", "data": title_data(_("After-sales follow-up"))})
     return item
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Select
 from crmcore.db import utcnow
 from crmcore.errors import NotFound, PermissionDenied, ValidationError
 from crmcore.events import record_change
-from crmcore.i18n import _
+from crmcore.i18n import _, title_data
 from crmcore.models import Contact, Customer, User
 from crmcore.normalize import LIKE_ESCAPE, escape_like, normalize_email, normalize_phone
 from crmcore.services.access import team_ids
@@ -386,7 +386,8 @@ def _timeline(ctx: ServiceContext, ticket: Ticket, subject: Any, body: str | Non
     log_interaction(actor_ctx, ticket.customer_id, {
         "channel": TIMELINE_CHANNELS.get(channel or ticket.channel, "other"), "direction": direction,
         "subject": str(subject)[:255], "body": (body or "")[:4000], "contact_id": ticket.contact_id,
-        "entity_type": "service_ticket", "entity_id": str(ticket.id), "source": "service"})
+        "entity_type": "service_ticket", "entity_id": str(ticket.id), "source": "service",
+        "data": title_data(subject)})  # the title in each reader's language
 
 
 def event_data(ticket: Ticket) -> dict[str, Any]:

@@ -1,0 +1,56 @@
+"""The reader's words for the record types and actions the audit log stores as codes (``service_ticket``, ``state_changed``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..i18n import lazy_gettext as _l
+
+# record types as the services write them in the audit log (core, built-in plugins and adapters)
+RECORD_TYPES: dict[str, Any] = {
+    "customer": _l("Customer"), "contact": _l("Contact"), "address": _l("Address"), "interaction": _l("Interaction"),
+    "custom_field": _l("Custom field"), "user": _l("User"), "role": _l("Role"), "team": _l("Team"),
+    "api_token": _l("API token"), "workflow": _l("Workflow"), "approval": _l("Approval"),
+    "approval_policy": _l("Approval policy"), "activity": _l("Activity"), "lead": _l("Lead"),
+    "opportunity": _l("Opportunity"), "quote": _l("Quote"), "order": _l("Order"), "invoice": _l("Invoice"),
+    "payment": _l("Payment"), "product": _l("Product"), "price_list": _l("Price list"), "stage": _l("Stage"),
+    "expense": _l("Expense"), "metric": _l("Metric"), "sales_target": _l("Sales target"),
+    "sales_exchange_rate": _l("Exchange rate"), "analysis_rfm": _l("RFM analysis"), "analysis_clv": _l("CLV analysis"),
+    "analysis_churn": _l("Churn analysis"), "analysis_basket": _l("Basket analysis"),
+    "analysis_segment_rule": _l("RFM segment"), "analysis_tag_rule": _l("Tag rule"), "loyalty_points": _l("Loyalty points"),
+    "service_ticket": _l("Ticket"), "service_ticket_message": _l("Ticket message"), "service_ticket_state": _l("Ticket state"),
+    "service_ticket_transition": _l("Ticket transition"), "service_category": _l("Ticket category"),
+    "service_assignment_rule": _l("Assignment rule"), "service_calendar": _l("Business calendar"),
+    "service_sla_policy": _l("SLA policy"), "service_followup": _l("Follow-up"), "service_followup_rule": _l("Follow-up rule"),
+    "service_quality": _l("Quality record"), "service_delivery": _l("Delivery"), "service_survey": _l("Survey"),
+    "service_visit": _l("Field visit"), "oa_provider": _l("Approval provider"),
+}
+ACTIONS: dict[str, Any] = {
+    "created": _l("Added"), "updated": _l("Changed"), "deleted": _l("Deleted"), "computed": _l("Computed"),
+    "state_changed": _l("State changed"), "answered": _l("Answered"), "completed": _l("Completed"),
+    "decided": _l("Decision made"), "escalated": _l("Escalated"), "revoked": _l("Revoked"), "unmerged": _l("Unmerged"),
+    "merged": _l("Merged"), "sla_breached": _l("SLA breached"),
+}
+
+
+def field(name: str) -> Any:
+    """A field's word (lazily translated): the label entities share, else Flask-Admin's word for the
+    column name through the catalogue (``first_response_minutes`` -> "First Response Minutes")."""
+    from flask_admin.model.helpers import prettify_name
+
+    from ..entities import COMMON_LABELS, COUNT_LABELS
+
+    known = COMMON_LABELS.get(name) or COUNT_LABELS.get(name)
+    return known if known is not None else _l(prettify_name(name))
+
+
+def record_type(code: str | None) -> str:
+    """A record type in the reader's words; one this module does not know shows as stored."""
+    label = RECORD_TYPES.get(code or "")
+    return str(label) if label is not None else (code or "")
+
+
+def action(code: str | None) -> str:
+    """An audited action in the reader's words; one this module does not know shows as stored."""
+    label = ACTIONS.get(code or "")
+    return str(label) if label is not None else (code or "")
+
