@@ -1,0 +1,78 @@
+"""Message templates in the admin: list, a form (subject, HTML, text) with the service's errors next to each
+part, and a preview rendered for a customer picked by name."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_admin import expose
+
+from crmcore.admin.views import SecureView
+from crmcore.errors import CRMError
+from crmcore.i18n import gettext
+from crmcore.runtime import ServiceContext
+
+from ..services import campaigns as campaign_svc
+from ..services import templates as svc
+from .common import CHANNEL_LABELS, field_errors, find_customers
+
+FIELDS = ("name", "subject", "html", "text")
+
+
+def preview_for(ctx: ServiceContext, template: Any, customer: Any) -> dict[str, Any]:
+    """Subject, HTML and text of ``template`` for ``customer`` (links shown as '#': nothing is tracked)."""
+    variables = {"customer": {"name": customer.name, "code": customer.code, "city": ""},
+                 "contact": {"name": customer.name},
+                 "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
+                 "recommendations": campaign_svc.recommendations(ctx, customer.id),
+                 "unsubscribe_url": "#", "preferences_url": "#"}
+    return svc.render(template, variables)
+
+
+class TemplatesView(SecureView):
+    """Templates: list, form, preview."""
+
+    permission = "marketing.read"
+    write_permission = "marketing.manage"
+
+    @expose("/")
+    def index(self) -> Any:
+        ctx = self.ctx()
+        return self.render("marketing/admin/templates.html", rows=svc.list_templates(ctx), channels=CHANNEL_LABELS,
+                           can_manage=ctx.can("marketing.manage"))
+
+    @expose("/new", methods=["GET", "POST"])
+    @expose("/<int:template_id>", methods=["GET", "POST"])
+    def edit(self, template_id: int | None = None) -> Any:
+        ctx = self.ctx()
+        try:
+            template = svc.get_template(ctx, template_id) if template_id else None
+        except CRMError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".index"))
+        data = {f: getattr(template, f) for f in FIELDS} if template else {f: "" for f in FIELDS}
+        errors: dict[str, list[str]] = {}
+        if request.method == "POST":
+            if not ctx.can("marketing.manage"):
+                return self.forbidden()
+            data = {f: request.form.get(f) or None for f in FIELDS}
+            try:
+                template = svc.create_template(ctx, data) if template is None else \
+                    svc.update_template(ctx, template.id, data)
+                flash(gettext("Template '%(name)s' saved.", name=template.name), "success")
+                return redirect(url_for(".edit", template_id=template.id))
+            except CRMError as exc:
+                ctx.session.rollback()
+                flash(exc.message, "error")
+                errors = field_errors(exc)
+        query = request.args.get("customer", "")
+        found = find_customers(ctx, query) if template is not None else []
+        picked = next((c for c in found if str(c.id) == request.args.get("customer_id")), found[0] if found else None)
+        rendered = None
+        if template is not None and picked is not None and not errors:
+            rendered = preview_for(ctx, template, picked)
+        return self.render("marketing/admin/template.html", tpl=template, data=data, errors=errors,
+                           query=query, found=found, picked=picked, rendered=rendered,
+                           variables=", ".join([*(f"{k}.{a}" for k, attrs in svc.VARIABLES.items() for a in attrs),
+                                                *(k for k, attrs in svc.VARIABLES.items() if not attrs)]),
+                           can_manage=ctx.can("marketing.manage"))
