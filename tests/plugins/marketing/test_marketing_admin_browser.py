@@ -20,6 +20,9 @@ def test_a_manager_runs_a_campaign_from_the_admin(make_browser: Any, live_url: s
     subscriber("VIP Ann", "ann@example.cn")
     subscriber("VIP Bo", "bo@example.cn")
     subscriber("Plain Cai", "cai@example.cn")
+    def shown(css: str, text: str) -> None:  # after a click the next page may not be there yet
+        wait_for(lambda: text in driver.find_element(By.CSS_SELECTOR, css).text, f"{css} did not show {text!r}")
+
     driver = make_browser(lang="en-US", width=1400, height=1000)
     login(driver, live_url, "mia")
 
@@ -34,7 +37,7 @@ def test_a_manager_runs_a_campaign_from_the_admin(make_browser: Any, live_url: s
     wait_for(lambda: "2 matching records" in driver.find_element(By.CSS_SELECTOR, ".cb-result").text,
              "the live count did not show 2")
     driver.find_element(By.CSS_SELECTOR, ".save-audience").click()
-    assert "saved" in driver.find_element(By.CSS_SELECTOR, ".alert-success").text
+    shown(".alert-success", "saved")
     assert driver.find_element(By.CSS_SELECTOR, ".audience-preview .preview-count").text == "2"
 
     # the template
@@ -43,7 +46,7 @@ def test_a_manager_runs_a_campaign_from_the_admin(make_browser: Any, live_url: s
     driver.find_element(By.ID, "subject").send_keys("Hello {{ customer.name }}")
     driver.find_element(By.ID, "text").send_keys("Our spring sale starts today.")
     driver.find_element(By.CSS_SELECTOR, ".save-template").click()
-    assert "saved" in driver.find_element(By.CSS_SELECTOR, ".alert-success").text
+    shown(".alert-success", "saved")
 
     # the campaign: picked by name; its readiness; a confirmed start
     driver.get(live_url + "/admin/marketing/campaigns/new")
@@ -54,11 +57,12 @@ def test_a_manager_runs_a_campaign_from_the_admin(make_browser: Any, live_url: s
     holdout.clear()
     holdout.send_keys("0")
     driver.find_element(By.CSS_SELECTOR, ".save-campaign").click()
+    shown(".alert-success", "saved")
     assert driver.find_element(By.CSS_SELECTOR, ".readiness-reachable td").text == "2"
     assert driver.find_element(By.CSS_SELECTOR, ".campaign-state").text == "Draft"
     driver.find_element(By.CSS_SELECTOR, ".confirm-start").click()
     driver.find_element(By.CSS_SELECTOR, ".start-campaign").click()
-    assert "being sent" in driver.find_element(By.CSS_SELECTOR, ".alert-success").text
+    shown(".alert-success", "being sent")
 
     # the send job (as the worker runs it), then the report
     rt.db.session.remove()
@@ -66,7 +70,7 @@ def test_a_manager_runs_a_campaign_from_the_admin(make_browser: Any, live_url: s
     assert campaigns.send_campaign(rt.context(), campaign_id)["sent"] == 2
     assert sorted(m["To"] for m in inbox.messages) == ["ann@example.cn", "bo@example.cn"]
     driver.refresh()
-    assert driver.find_element(By.CSS_SELECTOR, ".campaign-state").text == "Done"
+    shown(".campaign-state", "Done")
     assert driver.find_element(By.CSS_SELECTOR, ".funnel-sent td").text == "2"
     assert driver.find_elements(By.CSS_SELECTOR, ".funnel-chart svg")
     assert driver.find_element(By.CSS_SELECTOR, ".recipients-csv").get_attribute("href").endswith("/recipients.csv")
