@@ -113,8 +113,6 @@ class AudiencesView(SecureView):
                 unknown = result["unknown"]
                 flash(gettext("%(added)s customers added, %(already)s were already on the list.",
                               added=result["added"], already=result["already"]), "success")
-                if unknown:
-                    flash(gettext("Unknown customer codes: %(codes)s", codes=", ".join(unknown[:50])), "error")
             except CRMError as exc:
                 ctx.session.rollback()
                 flash(exc.message, "error")

@@ -6,10 +6,12 @@ from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
+from sqlalchemy import select
 
 from crmcore.admin.views import SecureView
 from crmcore.errors import CRMError
 from crmcore.i18n import gettext
+from crmcore.models import Address, Contact
 from crmcore.runtime import ServiceContext
 
 from ..services import campaigns as campaign_svc
@@ -20,9 +22,14 @@ FIELDS = ("name", "subject", "html", "text")
 
 
 def preview_for(ctx: ServiceContext, template: Any, customer: Any) -> dict[str, Any]:
-    """Subject, HTML and text of ``template`` for ``customer`` (links shown as '#': nothing is tracked)."""
-    variables = {"customer": {"name": customer.name, "code": customer.code, "city": ""},
-                 "contact": {"name": customer.name},
+    """Subject, HTML and text of ``template`` for ``customer`` as a send renders them (the primary contact, else
+    the customer; the primary address's city); links shown as '#': nothing is tracked."""
+    contact = ctx.session.scalar(select(Contact.name).where(Contact.customer_id == customer.id)
+                                 .order_by(Contact.is_primary.desc(), Contact.id).limit(1))
+    city = ctx.session.scalar(select(Address.city).where(Address.customer_id == customer.id, Address.city.is_not(None))
+                              .order_by(Address.is_primary.desc(), Address.id).limit(1))
+    variables = {"customer": {"name": customer.name, "code": customer.code, "city": city or ""},
+                 "contact": {"name": contact or customer.name},
                  "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
                  "recommendations": campaign_svc.recommendations(ctx, customer.id),
                  "unsubscribe_url": "#", "preferences_url": "#"}

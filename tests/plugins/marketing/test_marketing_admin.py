@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from crmcore.services import contacts
 from crmcore.testing.admin import admin_login, csrf_token
 from plugins.marketing.services import audiences, templates
 
@@ -87,13 +88,15 @@ def test_a_template_shows_errors_by_part_and_a_preview(manager: Any, ctx: Any, m
     assert 'data-field="subject"' in r.text and "customer.name" in r.text and 'data-field="html"' in r.text
     assert "Hi {{ customer.nam }}" in r.text  # what was typed stays
     r = post(manager, "/admin/marketing/templates/new", {"name": "Hello", "subject": "Hi {{ customer.name }}",
-                                                          "html": "<p>Dear {{ contact.name }}</p>", "text": "x"})
+                                                          "html": "<p>Dear {{ contact.name }}</p><i>{{ customer.name }}</i>",
+                                                          "text": "x"})
     assert r.status_code == 302
-    make_customer("王芳 <b>", manager.user)
+    wang = make_customer("王芳 <b>", manager.user)
+    contacts.create_contact(ctx, wang.id, {"name": "李雷", "is_primary": True})
     make_customer("王芳 Other")  # outside the manager's scope: not offered
     page = manager.get(r.headers["Location"] + "?customer=王芳").text
     assert 'class="preview-subject">Hi 王芳 &lt;b&gt;<' in page
-    assert "srcdoc=\"&lt;p&gt;Dear 王芳 &amp;lt;b&amp;gt;&lt;/p&gt;\"" in page  # escaped twice: value, then attribute
+    assert "srcdoc=\"&lt;p&gt;Dear 李雷&lt;/p&gt;&lt;i&gt;王芳 &amp;lt;b&amp;gt;&lt;/i&gt;\"" in page  # the primary contact; escaped twice
 
 
 def test_who_may_see_and_edit(app: Any, client: Any, make_user: Any, ctx: Any) -> None:

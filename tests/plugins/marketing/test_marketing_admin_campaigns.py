@@ -130,3 +130,19 @@ def test_a_rep_records_consent_for_their_customers(app: Any, ctx: Any, make_user
                                                   follow_redirects=True).text
     r = post(client, f"/admin/marketing/consents/{other.id}", page, channel="email", status="granted", text="x")
     assert consent.history(ctx, other.id) == []
+
+
+def test_the_campaign_pages_in_chinese_without_codes(app: Any, ctx: Any, setup: dict[str, Any],
+                                                     make_user: Any) -> None:
+    campaign = campaigns.create_campaign(ctx, {"name": "春季", "audience_id": setup["audience"].id,
+                                               "template_id": setup["template"].id, "holdout_percent": 10})
+    make_user("manager", username="zhang")
+    client = admin_login(app.test_client(), "zhang", lang="zh-CN")
+    listing = client.get(f"{URL}/").text
+    assert '<td class="campaign-state">草稿</td>' in listing and ">draft<" not in listing
+    page = client.get(f"{URL}/{campaign.id}").text
+    for words in ("没有地址", "未同意", "可触达", "给我发一封测试邮件", "开始营销活动", "VIPs", "Spring"):
+        assert words in page, words
+    assert "audience_id" not in page and ">no_consent<" not in page
+    form = client.get(f"{URL}/{campaign.id}/edit").text
+    assert "保存草稿" in form and f'<option value="{setup["audience"].id}" selected>VIPs</option>' in form
