@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
+from jinja2 import TemplateError
 from sqlalchemy import select
 
 from crmcore.admin.views import SecureView
@@ -75,11 +76,14 @@ class TemplatesView(SecureView):
         query = request.args.get("customer", "")
         found = find_customers(ctx, query) if template is not None else []
         picked = next((c for c in found if str(c.id) == request.args.get("customer_id")), found[0] if found else None)
-        rendered = None
+        rendered, problem = None, None
         if template is not None and picked is not None and not errors:
-            rendered = preview_for(ctx, template, picked)
+            try:
+                rendered = preview_for(ctx, template, picked)
+            except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:  # a filter fails on this value
+                problem = gettext("The template cannot be rendered for this customer: %(error)s", error=str(exc))
         return self.render("marketing/admin/template.html", tpl=template, data=data, errors=errors,
-                           query=query, found=found, picked=picked, rendered=rendered,
+                           query=query, found=found, picked=picked, rendered=rendered, problem=problem,
                            variables=", ".join([*(f"{k}.{a}" for k, attrs in svc.VARIABLES.items() for a in attrs),
                                                 *(k for k, attrs in svc.VARIABLES.items() if not attrs)]),
                            can_manage=ctx.can("marketing.manage"))

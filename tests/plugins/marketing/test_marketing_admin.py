@@ -79,6 +79,15 @@ def test_static_members_from_pasted_codes_and_a_csv_file(manager: Any, ctx: Any,
              follow_redirects=True)
     assert "1 customers added, 1 were already on the list" in r.text and "GHOST" in r.text
     assert audiences.preview(ctx, audience.id)["count"] == 3
+    d = make_customer("Dong")
+    saved_by_excel = (io.BytesIO(f"客户编号,名称\n{d.code},东\n".encode("gb18030")), "名单.csv")  # GB18030, not UTF-8
+    r = post(manager, f"{url}/members", {"file": saved_by_excel}, page=url, content_type="multipart/form-data",
+             follow_redirects=True)
+    assert "1 customers added" in r.text and "unknown-codes" not in r.text
+    too_big = (io.BytesIO(b"code\n" + b"X" * (1024 * 1024)), "big.csv")
+    r = post(manager, f"{url}/members", {"file": too_big, "codes": "NOPE-2"}, page=url,
+             content_type="multipart/form-data", follow_redirects=True)
+    assert "larger than 1 MB" in r.text and audiences.preview(ctx, audience.id)["count"] == 4
 
 
 def test_a_template_shows_errors_by_part_and_a_preview(manager: Any, ctx: Any, make_customer: Any) -> None:
@@ -97,6 +106,13 @@ def test_a_template_shows_errors_by_part_and_a_preview(manager: Any, ctx: Any, m
     page = manager.get(r.headers["Location"] + "?customer=王芳").text
     assert 'class="preview-subject">Hi 王芳 &lt;b&gt;<' in page
     assert "srcdoc=\"&lt;p&gt;Dear 李雷&lt;/p&gt;&lt;i&gt;王芳 &amp;lt;b&amp;gt;&lt;/i&gt;\"" in page  # the primary contact; escaped twice
+
+
+def test_a_template_that_fails_for_a_customer_says_so(manager: Any, ctx: Any, make_customer: Any) -> None:
+    template = templates.create_template(ctx, {"name": "Odd", "subject": "s", "text": "{{ customer.name|int // 0 }}"})
+    make_customer("Zero Ltd", manager.user)
+    page = manager.get(f"/admin/marketing/templates/{template.id}?customer=Zero")
+    assert page.status_code == 200 and "cannot be rendered for this customer" in page.text
 
 
 def test_who_may_see_and_edit(app: Any, client: Any, make_user: Any, ctx: Any) -> None:
