@@ -75,6 +75,9 @@ class CampaignsView(SecureView):
         except CRMError as exc:
             flash(exc.message, "error")
             return redirect(url_for(".index"))
+        if campaign is not None and campaign.status not in svc.EDITABLE_STATES:
+            flash(gettext("A campaign that has started cannot be changed."), "error")
+            return redirect(url_for(".details", campaign_id=campaign.id))
         data: dict[str, Any] = {"name": campaign.name, "audience_id": campaign.audience_id,
                                 "template_id": campaign.template_id, "holdout_percent": campaign.holdout_percent} \
             if campaign else {"name": "", "holdout_percent": 10}

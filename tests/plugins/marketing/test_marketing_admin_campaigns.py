@@ -74,6 +74,8 @@ def test_test_start_pause_resume_and_the_report(manager: Any, ctx: Any, setup: d
     assert "Paused" in r.text and "resume-campaign" in r.text
     r = post(manager, f"{page}/resume", page)
     assert "pause-campaign" in r.text
+    edit = manager.get(f"{page}/edit", follow_redirects=True).text  # a started campaign is no draft any more
+    assert "cannot be changed" in edit and "save-campaign" not in edit
     ctx.session.expire_all()  # the pages changed the campaign in their own session
     assert campaigns.send_campaign(ctx, campaign.id)["sent"] == 2
     report = manager.get(page).text
