@@ -33,11 +33,11 @@ def field_errors(exc: CRMError) -> dict[str, list[str]]:
 
 
 def find_customers(ctx: ServiceContext, name: str, limit: int = 20) -> list[Customer]:
-    """Live customers the actor may see whose name contains ``name`` (by name)."""
+    """Live customers the actor may see whose name contains ``name`` in any case (by name)."""
     name = (name or "").strip()
     if not name:
         return []
-    stmt = select(Customer).where(Customer.name.contains(name, autoescape=True), Customer.deleted_at.is_(None),
+    stmt = select(Customer).where(Customer.name.icontains(name, autoescape=True), Customer.deleted_at.is_(None),
                                   Customer.merged_into_id.is_(None))
     return list(ctx.session.scalars(scope_customers(ctx, stmt).order_by(Customer.name).limit(limit)))
 
