@@ -148,3 +148,22 @@ def test_the_campaign_pages_in_chinese_without_codes(app: Any, ctx: Any, setup: 
     assert "audience_id" not in page and ">no_consent<" not in page
     form = client.get(f"{URL}/{campaign.id}/edit").text
     assert "保存草稿" in form and f'<option value="{setup["audience"].id}" selected>VIPs</option>' in form
+
+
+def test_the_report_shows_the_lift_with_its_interval(app: Any, manager: Any, ctx: Any, setup: dict[str, Any],
+                                                     make_customer: Any) -> None:
+    from crmcore.db import utcnow
+    from plugins.marketing.models import Recipient
+
+    campaign = campaigns.create_campaign(ctx, {"name": "Measured", "audience_id": setup["audience"].id,
+                                               "template_id": setup["template"].id, "holdout_percent": 50})
+    people = [make_customer(f"P{i}") for i in range(60)]  # 30 sent, 30 held out: enough for an interval
+    ctx.session.add_all(Recipient(campaign_id=campaign.id, customer_id=p.id, status="sent" if i < 30 else "held_out",
+                                  sent_at=utcnow() if i < 30 else None) for i, p in enumerate(people))
+    campaign.status, campaign.started_at = "done", utcnow()
+    ctx.session.commit()
+    page = manager.get(f"{URL}/{campaign.id}").text
+    assert "95% interval: 0.0% to 0.0%" in page and "lift-note" not in page
+    assert page.count("<svg") == 2  # the funnel and the conversion rates
+    zh = admin_login(app.test_client(), "mia", lang="zh-CN").get(f"{URL}/{campaign.id}").text
+    assert "95% 置信区间：0.0% 至 0.0%" in zh and "转化率" in zh
