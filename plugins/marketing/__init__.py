@@ -14,6 +14,7 @@ CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = ".api:blueprints"
 CRM_COMMANDS = ".cli:marketing"
 CRM_JOBS = ".cli:JOBS"
+CRM_ADMIN_VIEWS = ".admin:admin_views"
 
 
 @hookimpl

@@ -1,0 +1,26 @@
+"""Admin pages of the marketing plugin: audiences, templates, campaigns with their report, and consents."""
+from __future__ import annotations
+
+from typing import Any
+
+from crmcore.i18n import lazy_gettext as _l
+
+MARKETING = _l("Marketing")
+
+
+def admin_views(db: Any) -> list[Any]:
+    from .audiences import AudiencesView
+    from .campaigns import CampaignsView
+    from .consents import ConsentsView
+    from .messages import TemplatesView
+
+    return [
+        AudiencesView(name=_l("Audiences"), endpoint="marketing_audiences", url="/admin/marketing/audiences",
+                      category=MARKETING),
+        TemplatesView(name=_l("Message templates"), endpoint="marketing_templates", url="/admin/marketing/templates",
+                      category=MARKETING),
+        CampaignsView(name=_l("Campaigns"), endpoint="marketing_campaigns", url="/admin/marketing/campaigns",
+                      category=MARKETING),
+        ConsentsView(name=_l("Consents"), endpoint="marketing_consents", url="/admin/marketing/consents",
+                     category=MARKETING),
+    ]
