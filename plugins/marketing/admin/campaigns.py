@@ -38,14 +38,13 @@ def read_form(form: Any) -> dict[str, Any]:
 
 
 def lift_note(conversions: dict[str, Any], funnel: dict[str, int]) -> str | None:
-    """Why no interval is given, in the reader's words (None when there is one)."""
-    if conversions.get("interval") is not None:
-        return None
-    if not funnel.get("held_out"):
-        return gettext("No control group: the lift cannot be measured.")
-    if not funnel.get("sent"):
-        return gettext("Nothing was sent yet.")
-    return gettext("Fewer than %(n)s customers in a group: no confidence interval.", n=results.MIN_GROUP)
+    """Why no interval is given, in the reader's words (the report's own note; None when there is one)."""
+    return None if conversions.get("interval") is not None else conversions.get("note")
+
+
+def points(value: float | None) -> str:
+    """A difference of two rates, in percentage points (not a percent of anything)."""
+    return "—" if value is None else gettext("%(n)s points", n=f"{value * 100:+.1f}")
 
 
 def percent(value: float | None) -> str:
@@ -123,7 +122,7 @@ class CampaignsView(SecureView):
         return self.render("marketing/admin/campaign.html", campaign=campaign, state=CAMPAIGN_STATES.get(campaign.status),
                            audience=audience, tpl=template, ready=ready, readiness_labels=READINESS,
                            funnel=funnel, funnel_labels=FUNNEL, chart=chart, conv=conv, conv_chart=conv_chart,
-                           note=note, percent=percent, can_manage=ctx.can("marketing.manage"),
+                           note=note, percent=percent, points=points, can_manage=ctx.can("marketing.manage"),
                            can_send=ctx.can("marketing.send"))
 
     def _act(self, campaign_id: int, permission: str, action: Any, done: str) -> Any:

@@ -387,10 +387,17 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
         capped = set(ctx.session.scalars(select(Customer.id).where(
             Customer.id.in_([r.customer_id for r in rows]),
             ~consent.under_cap_clause(ctx, Customer.id, campaign.channel, campaign.id))))
-    messages = [render_for(ctx, renderers.get(r.variant_id, renderers[None]), people[r.customer_id], r.id, r.address)
-                for r in rows if r.address not in suppressed and r.customer_id not in capped]
     skipped = {r.id: "suppressed" for r in rows if r.address in suppressed}
     skipped.update({r.id: "frequency cap" for r in rows if r.customer_id in capped and r.id not in skipped})
+    messages = []
+    for r in rows:
+        if r.id in skipped:
+            continue
+        try:  # a template that fails for this customer alone (a filter on an odd value) fails this message only
+            messages.append(render_for(ctx, renderers.get(r.variant_id, renderers[None]), people[r.customer_id],
+                                       r.id, r.address))
+        except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
+            skipped[r.id] = f"template: {type(exc).__name__}: {exc}"[:255]
     try:
         outcomes = providers(ctx)[campaign.channel].send(ctx, messages) if messages else []
     except ChannelDown:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import distinct, func, select
 
+from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from ..models import MarketingEvent, Recipient
@@ -53,11 +54,11 @@ def lift(converted_a: int, n_a: int, converted_b: int, n_b: int) -> dict[str, An
     out: dict[str, Any] = {"rate_sent": rate_a, "rate_control": rate_b, "lift": None, "interval": None,
                            "note": None}
     if rate_a is None or rate_b is None:
-        out["note"] = "no control group" if not n_b else "nothing sent"
+        out["note"] = str(_("No control group: the lift cannot be measured.") if not n_b else _("Nothing was sent yet."))
         return out
     out["lift"] = rate_a - rate_b
     if min(n_a, n_b) < MIN_GROUP:
-        out["note"] = f"fewer than {MIN_GROUP} customers in a group: no interval"
+        out["note"] = str(_("Fewer than %(n)s customers in a group: no confidence interval.", n=MIN_GROUP))
         return out
     se = math.sqrt(rate_a * (1 - rate_a) / n_a + rate_b * (1 - rate_b) / n_b)
     out["interval"] = [rate_a - rate_b - 1.96 * se, rate_a - rate_b + 1.96 * se]

@@ -163,7 +163,7 @@ def test_the_report_shows_the_lift_with_its_interval(app: Any, manager: Any, ctx
     campaign.status, campaign.started_at = "done", utcnow()
     ctx.session.commit()
     page = manager.get(f"{URL}/{campaign.id}").text
-    assert "95% interval: 0.0% to 0.0%" in page and "lift-note" not in page
+    assert "95% interval: +0.0 points to +0.0 points" in page and "lift-note" not in page  # points, not percent
     assert page.count("<svg") == 2  # the funnel and the conversion rates
     zh = admin_login(app.test_client(), "mia", lang="zh-CN").get(f"{URL}/{campaign.id}").text
-    assert "95% 置信区间：0.0% 至 0.0%" in zh and "转化率" in zh
+    assert "95% 置信区间：+0.0 个百分点 至 +0.0 个百分点" in zh and "转化率" in zh

@@ -131,7 +131,7 @@ def test_the_control_group_is_kept_out_and_measured(ctx: Any, subscriber: Any, i
     assert (conv["sent"], conv["held_out"]) == (10, 1) and conv["revenue_sent"] == "1000.00"
     assert conv["rate_sent"] == pytest.approx(10 / n["sent"]) and conv["rate_control"] == pytest.approx(1 / n["held_out"])
     assert conv["lift"] == pytest.approx(10 / n["sent"] - 1 / n["held_out"])
-    assert conv["interval"] is None and "fewer than 30" in conv["note"]  # the control group is too small
+    assert conv["interval"] is None and "Fewer than 30" in conv["note"]  # the control group is too small
     wide = results.lift(30, 300, 10, 300)
     assert wide["interval"][0] < wide["lift"] < wide["interval"][1] and wide["interval"][0] > 0
 
@@ -262,3 +262,19 @@ def test_quiet_hours_hold_the_send_until_they_end(ctx: Any, subscriber: Any, inb
         consent.quiet_now(ctx)
     rt.settings["MARKETING_QUIET_HOURS"] = ""
     assert campaigns.send_campaign(ctx, campaign.id) == {"sent": 1}
+
+
+def test_a_template_that_fails_for_one_customer_fails_that_message_only(ctx: Any, subscriber: Any,
+                                                                         inbox: Any) -> None:
+    subscriber("甲", "a@example.cn", stage="customer")
+    subscriber("12", "b@example.cn", stage="customer")
+    audience = audiences.create_audience(ctx, {"name": "all", "condition": {"field": "stage", "op": "eq",
+                                                                             "value": "customer"}})
+    # valid when saved; a name that is not a number fails at render time, for that customer alone
+    template = templates.create_template(ctx, {"name": "odd", "subject": "x", "text": "{{ 100 // customer.name|int }}"})
+    campaign = campaigns.create_campaign(ctx, {"name": "odd", "audience_id": audience.id, "template_id": template.id})
+    campaigns.start(ctx, campaign.id)
+    assert campaigns.send_campaign(ctx, campaign.id) == {"sent": 1, "failed": 1}
+    failed = ctx.session.scalar(select(Recipient).where(Recipient.status == "failed"))
+    assert failed.reason.startswith("template: ZeroDivisionError") and len(inbox.messages) == 1
+    assert ctx.session.get(Campaign, campaign.id).status == "done"  # not stuck claiming the same batch again
