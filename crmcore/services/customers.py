@@ -254,7 +254,7 @@ def update_customer(ctx: ServiceContext, customer_id: int, data: dict[str, Any],
 
 def apply_update(ctx: ServiceContext, customer: Customer, data: dict[str, Any], *, tags: dict[str, Tag] | None = None,
                  fields: list[Any] | None = None) -> dict[str, Any]:
-    """Set cleaned ``data`` (see ``_clean``) on a loaded customer: fields, custom attributes and tags; when
+    """Set cleaned ``data`` (see ``validate_customer``) on a loaded customer: fields, custom attributes and tags; when
     anything changed, its derived fields, ``crm_before_save`` and completeness. Returns the changes for the
     audit; neither flushed nor recorded. ``tags``: tags already found by name (a batch); ``fields``: the
     active custom fields, when the caller has them (a batch)."""
