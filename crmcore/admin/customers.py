@@ -319,7 +319,7 @@ class CustomerView(LargeListMixin, SecureModelView):
         choices = registered(ctx)["customer"].choices.get(name)
         if choices:
             return str(dict(choices).get(value, value))
-        return str(value)
+        return forms.code_label(value) if name == "source_channel" else str(value)  # a channel by its word
 
     @expose("/merge/", methods=("POST",))
     def merge_view(self) -> Any:

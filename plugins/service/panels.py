@@ -70,4 +70,4 @@ def home_panels(ctx: ServiceContext) -> list[Panel]:
 
 
 def _span(minutes: int) -> str:
-    return f"{abs(minutes) // 60}h{abs(minutes) % 60:02d}"
+    return f"{abs(minutes) // 60}:{abs(minutes) % 60:02d}"  # hours:minutes, as the queue shows them

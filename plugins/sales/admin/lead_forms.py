@@ -65,7 +65,7 @@ def embed_snippets(form: LeadForm) -> dict[str, str]:
 def _embedding(view: Any, context: Any, model: LeadForm, name: str) -> Markup:
     snippets = embed_snippets(model)
     url = _address(model)
-    return Markup('<p><a href="{0}" target="_blank" rel="noopener">{0}</a></p>'
+    return Markup('<p><a href="{0}" target="_blank" rel="noopener"><code>{0}</code></a></p>'
                   '<p>{1}</p><pre class="border p-2 bg-light">{2}</pre><p>{3}</p><pre class="border p-2 bg-light">{4}</pre>'
                   ).format(url, gettext("Paste into your website, as a frame:"), snippets["frame"],
                            gettext("or as a link:"), snippets["link"])

@@ -12,7 +12,7 @@ from flask import abort, flash, make_response, redirect, request, send_from_dire
 from flask_admin import expose
 from sqlalchemy import select
 
-from crmcore.admin.forms import user_label, visible_customers
+from crmcore.admin.forms import source_label, user_label, visible_customers
 from crmcore.admin.views import flash_crm_error
 from crmcore.errors import CRMError, NotFound, PermissionDenied
 from crmcore.services.validation import flat_errors
@@ -183,6 +183,8 @@ class QuoteDocumentView(QuoteView):
                 "status_label": code_label(quote.status), "approvals": approval_inbox.history(ctx, "quote", quote.id),
                 "decision_label": lambda code: str(DECISIONS.get(code, code.replace("_", " "))),
                 "request_label": lambda code: str(approval_inbox.STATUSES.get(code, code)),
+                # a person by name; the system (a job, the CLI, an OA callback) in the reader's words
+                "who": lambda d: d.actor_label if d.actor_id else source_label(d.actor_label),
                 "can_edit": self._editable(quote), "can_submit": ctx.can("sales.quote.write") and quote.status == "draft"}
 
     @expose("/submit/", methods=("POST",))

@@ -87,7 +87,8 @@ class TicketView(SecureModelView):
     column_list = ("number", "subject", "state", "priority", "customer", "assignee", "resolution_due_at", "sla")
     column_labels = {"number": _l("Number"), "subject": _l("Subject"), "state": _l("State"),
                      "priority": _l("Priority"), "customer": _l("Customer"), "assignee": _l("Assignee"),
-                     "resolution_due_at": _l("Resolution due"), "sla": _l("SLA")}
+                     "resolution_due_at": _l("Resolution due"), "sla": _l("SLA"),
+                     "requester_phone": _l("Requester phone"), "requester_wechat": _l("Requester WeChat")}
     column_searchable_list = ("number", "subject", "requester_email")
     column_filters = ("state", "priority", "kind", "channel")
     column_choices = {"kind": list(KIND_LABELS.items()), "channel": list(CHANNEL_LABELS.items())}
