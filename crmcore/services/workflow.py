@@ -125,7 +125,9 @@ def _definition_errors(ctx: ServiceContext, data: dict[str, Any], existing: Work
                     _("'%(field)s' cannot be set on entering a state.", field=field))
         for j, act in enumerate(st.get("actions") or []):
             act_name = act.get("name") if isinstance(act, dict) else act
-            if act_name not in known_actions:
+            if not isinstance(act_name, str):  # an action is its name, or an object with its name
+                errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Give the action's name."))
+            elif act_name not in known_actions:
                 errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Unknown action '%(name)s'.", name=act_name))
     if states is not None and sum(1 for s in states if s.get("initial")) > 1:
         errors.setdefault("states", []).append(_("Only one state can be initial."))

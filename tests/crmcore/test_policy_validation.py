@@ -105,3 +105,15 @@ def test_matches_refuses_bad_input_and_unauthorised_callers(client, admin_header
     assert r.status_code == 422 and "condition.op" in r.json["errors"]
     _, rep = make_user("sales")
     assert client.post("/api/v1/meta/entities/user/matches", json={}, headers=rep).status_code == 404
+
+
+def test_malformed_definitions_are_refused_by_field_not_with_a_server_error(client, admin_headers):
+    """Found by the fuzzer: a checker met a value its schema had refused (a NUL in a name next to unknown
+    states) or accepted only as raw (an action that is a list)."""
+    for body, field in (({"name": "\u0000", "entity": "customer", "state_field": "stage",
+                          "transitions": [{"from_state": "a", "to_state": "b", "action": "go", "roles": [""]}]}, "name"),
+                        ({"name": "ok", "entity": "customer", "state_field": "stage",
+                          "states": [{"name": "s", "initial": True, "actions": [[{}, False, {}]]}]},
+                         "states.0.actions.0")):
+        r = client.post("/api/v1/workflows", json=body, headers=admin_headers)
+        assert r.status_code == 422 and field in r.json["errors"], r.json
