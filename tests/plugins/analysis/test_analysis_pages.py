@@ -1,0 +1,72 @@
+"""The analysis pages a manager reads: the 7P profile picked by name within the user's scope, with
+labelled keys; CLV band labels that never overlap; the churn model's quality and caveats in words."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from crmcore.testing import admin_login
+from plugins.analysis.admin.pages import _band_labels
+from plugins.analysis.services import churn, rfm
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def _band(lo: str, hi: str, n: int = 1) -> dict[str, Any]:
+    return {"customers": n, "min": Decimal(lo), "max": Decimal(hi), "total": Decimal(hi) * n}
+
+
+def test_profile_picks_a_customer_by_name_within_the_scope(app: Any, ctx: Any, make_customer: Any,
+                                                           make_user: Any, buy: Any) -> None:
+    rep = make_user("sales", username="rep")[0]
+    other = make_user("sales", username="other")[0]
+    mine = [make_customer("Harbour Tea", rep), make_customer("Harbour Cups", rep)]
+    make_customer("Harbour Secret", other)
+    buy(mine[0], 10)
+    client = admin_login(app.test_client(), "rep", lang="en")
+    page = client.get("/admin/analysis/profile/")
+    assert page.status_code == 200 and 'name="q"' in page.text and 'name="customer_id"' not in page.text
+    found = client.get("/admin/analysis/profile/?q=Harbour")
+    assert "Harbour Tea" in found.text and "Harbour Cups" in found.text
+    assert "Harbour Secret" not in found.text  # another rep's customer is never offered
+    assert f"customer_id={mine[0].id}" in found.text and "Persistency" not in found.text
+    one = client.get("/admin/analysis/profile/?q=Harbour+Tea")  # a single match opens its profile
+    assert "Persistency" in one.text and "<h2" in one.text and "Harbour Tea" in one.text
+    none = client.get("/admin/analysis/profile/?q=Nobody")
+    assert "No customer you may see matches this search." in none.text
+
+
+def test_profile_keys_are_labels_in_the_readers_language(app: Any, ctx: Any, make_customer: Any,
+                                                         make_user: Any, buy: Any) -> None:
+    rep = make_user("sales", username="rep")[0]
+    rep.full_name = "李四"
+    ctx.session.commit()
+    c = make_customer("茶馆", rep, industry="Retail")
+    buy(c, 40)
+    buy(c, 10)
+    rfm.run_rfm(ctx, AS_OF)
+    page = admin_login(app.test_client(), "rep", lang="zh-CN").get(f"/admin/analysis/profile/?customer_id={c.id}")
+    assert page.status_code == 200
+    for label in ("阶段", "负责人", "首次下单", "平均下单间隔（天）", "毛利率", "分群"):
+        assert label in page.text
+    for key in ("source_channel", "owner_id", "mean_days_between_orders", "margin_rate", "run_date", "segment"):
+        assert f">{key}<" not in page.text
+    assert "李四" in page.text  # the owner by name, not by id
+
+
+def test_clv_band_labels_never_share_a_number() -> None:
+    # 0.4-0.6 and 0.7-1.2 both read "1" in whole units: more decimals until neighbours differ
+    labels = _band_labels([_band("0.4", "0.6"), _band("0.7", "1.2"), _band("5", "9")])
+    assert labels == ["0.4–0.6", "0.7–1.2", "5.0–9.0"]
+    assert _band_labels([]) == []
+    assert _band_labels([_band("0", "0", 50)]) == ["0"]  # all equal: one band, one number
+    assert _band_labels([_band("0", "120"), _band("130", "900")]) == ["0–120", "130–900"]
+
+
+def test_churn_caveat_when_the_model_is_weak() -> None:
+    assert [w["code"] for w in churn.caveats(0.65, 400, 150)] == ["auc_weak"]
+    assert "0.65" in churn.caveats(0.65, 400, 150)[0]["message"]
+    assert churn.caveats(0.8, 400, 150) == []
+    assert [w["code"] for w in churn.caveats(0.8, 40, 5)] == ["small_data"]
+    assert [w["code"] for w in churn.caveats(0.55, 400, 150)] == ["auc_near_chance"]
