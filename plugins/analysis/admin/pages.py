@@ -87,9 +87,10 @@ class DashboardView(SecureView):
                                   title=gettext("Customers per segment"), width=max(640, 70 * len(segments)))
         cohorts = loyalty.cohort_table(ctx, today, 12, ids)
         bands = clv.clv_distribution(ctx, customer_ids=ids)
-        clv_chart = bar_chart(_band_labels(bands),
-                              [(gettext("Customers"), [b["customers"] for b in bands])],
-                              title=gettext("Customer lifetime value by decile"))
+        band_labels = _band_labels(bands)
+        clv_chart = bar_chart(band_labels, [(gettext("Customers"), [b["customers"] for b in bands])],
+                              title=gettext("Customer lifetime value by decile"),  # room for each label
+                              width=max(640, 8 * len(bands) * max((len(x) for x in band_labels), default=0)))
         return self.render("admin/analysis/dashboard.html", segments=segments, segment_chart=segment_chart,
                            heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
                            cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),

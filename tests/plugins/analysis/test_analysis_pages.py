@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
+
+import pytest
+from sqlalchemy import insert
 
 from crmcore.testing import admin_login
 from plugins.analysis.admin.pages import _band_labels
-from plugins.analysis.services import churn, rfm
+from plugins.analysis.models import ClvScore
+from plugins.analysis.services import churn, clv, rfm
 
 AS_OF = dt.date(2026, 6, 30)
 
@@ -70,3 +75,34 @@ def test_churn_caveat_when_the_model_is_weak() -> None:
     assert churn.caveats(0.8, 400, 150) == []
     assert [w["code"] for w in churn.caveats(0.8, 40, 5)] == ["small_data"]
     assert [w["code"] for w in churn.caveats(0.55, 400, 150)] == ["auc_near_chance"]
+
+
+@pytest.mark.parametrize("values", [
+    [],  # no run
+    ["42.00"],  # one customer
+    ["30.00"] * 12,  # all equal
+    ["-50.00", "-0.01", "0.00", "5.00", "5.00", "7.50"],  # negative values (clamped to 0, one band)
+    ["1.00", "2.00", "3.00", "4.00", "5.00", "6.00", "7.00", "8.00", "9.00", "10.00", "11.00", "250000.00"],  # an outlier
+    ["0.40", "0.60", "0.70", "1.20", "1.30", "1.45", "2.00", "2.49", "2.51", "3.00"],  # close values
+])
+def test_clv_histogram_for_every_kind_of_data(ctx: Any, make_customer: Any, values: list[str]) -> None:
+    """Whatever the values, the bands count every customer once, never go below 0, never overlap, and
+    no two neighbouring labels share a number."""
+    run = dt.date(2026, 7, 1)
+    people = [make_customer(f"Band {i:02d}") for i in range(len(values))]
+    if values:
+        ctx.session.execute(insert(ClvScore), [
+            {"run_date": run, "customer_id": c.id, "repeat_purchases": 0, "t_x_days": 0, "age_days": 1,
+             "average_spend": 0, "expected_purchases": 0.0, "p_alive": None, "expected_spend": 0, "clv": Decimal(v),
+             "currency": "CNY"} for c, v in zip(people, values, strict=True)])
+        ctx.session.commit()
+    bands = clv.clv_distribution(ctx)
+    assert sum(b["customers"] for b in bands) == len(values)
+    assert all(0 <= b["min"] <= b["max"] for b in bands)
+    assert all(x["max"] < y["min"] for x, y in pairwise(bands))
+    labels = _band_labels(bands)
+    assert len(labels) == len(bands) and not any(label.startswith(("-", "−")) for label in labels)
+    ends = [(label.split("–")[0], label.split("–")[-1]) for label in labels]
+    assert all(x[1] != y[0] for x, y in pairwise(ends))
+    if len(set(values)) == 1:
+        assert len(bands) == 1 and labels == [values[0].split(".")[0]]
