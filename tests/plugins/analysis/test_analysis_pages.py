@@ -106,3 +106,29 @@ def test_clv_histogram_for_every_kind_of_data(ctx: Any, make_customer: Any, valu
     assert all(x[1] != y[0] for x, y in pairwise(ends))
     if len(set(values)) == 1:
         assert len(bands) == 1 and labels == [values[0].split(".")[0]]
+
+
+def test_dashboard_shows_model_quality_in_words(app: Any, ctx: Any, make_user: Any) -> None:
+    """A manager reads the churn model's AUC and sample size with the weak-model caveat, the CLV fit's
+    trouble in plain words (model names and the penalizer only under "Technical details"), and the CSV
+    downloads by what they hold."""
+    from plugins.analysis.models import ModelFit
+
+    make_user("manager", username="mia")
+    run = dt.date(2026, 7, 1)
+    ctx.session.add_all([
+        ModelFit(kind="churn", run_date=run, params={}, metrics={"auc": 0.65, "test_customers": 200,
+                                                                 "test_buy_rate": 0.4}),
+        ModelFit(kind="bgnbd", run_date=run, params={}, metrics={"warnings": [
+            {"code": "penalized_fallback", "model": "BG/NBD", "penalizer": 0.001}]}),
+    ])
+    ctx.session.commit()
+    page = admin_login(app.test_client(), "mia", lang="zh-CN").get("/admin/analysis/dashboard/").text
+    churn_part = page.split('id="churn"')[1].split("</section>")[0]
+    assert "基于 200 个客户检验，其中 80 个再次购买" in churn_part and "流失模型在留出期上较弱" in churn_part
+    clv_part = page.split('id="clv"')[1].split("</section>")[0]
+    assert "客户生命周期价值模型在这些数据上未能得到稳定的拟合结果" in clv_part
+    outside = clv_part.split("<details")[0] + clv_part.split("</details>")[-1]
+    assert "BG/NBD" not in outside and "penalizer" not in outside and "BG/NBD" in clv_part
+    exports = page.split('id="exports"')[1].split("</section>")[0]
+    assert "按首购月份的留存" in exports and ">cohorts<" not in exports and ">rfm<" not in exports
