@@ -132,3 +132,25 @@ def test_dashboard_shows_model_quality_in_words(app: Any, ctx: Any, make_user: A
     assert "BG/NBD" not in outside and "penalizer" not in outside and "BG/NBD" in clv_part
     exports = page.split('id="exports"')[1].split("</section>")[0]
     assert "按首购月份的留存" in exports and ">cohorts<" not in exports and ">rfm<" not in exports
+
+
+@pytest.mark.parametrize(("auc", "weak"), [(0.65, True), (0.82, False)])
+def test_customer_panel_shows_the_churn_models_quality(app: Any, ctx: Any, make_customer: Any, make_user: Any,
+                                                       auc: float, weak: bool) -> None:
+    """Beside a churn score the customer 360 panel gives the model's AUC and sample size, and says in
+    words when the model is weak."""
+    from plugins.analysis.models import ChurnScore, ModelFit
+
+    rep, headers = make_user("sales")
+    c = make_customer("Panel Tea", rep)
+    run = dt.date(2026, 7, 1)
+    ctx.session.add_all([
+        ModelFit(kind="churn", run_date=run, params={}, metrics={"auc": auc, "test_customers": 200, "test_buy_rate": 0.4}),
+        ChurnScore(run_date=run, customer_id=c.id, purchase_probability=0.3, churn_score=0.7),
+    ])
+    ctx.session.commit()
+    panels = app.test_client().get(f"/api/v1/customers/{c.id}/panels", headers=headers).json
+    rows = dict(next(p for p in panels if p["key"] == "analysis")["rows"])
+    assert rows["Churn risk"] == "70%"
+    assert rows["Churn model"].startswith(f"AUC {auc:.2f} on the held-out period, tested on 200 customers.")
+    assert ("The churn model is weak" in rows["Churn model"]) is weak
