@@ -55,7 +55,6 @@ PENDING = {
     "/admin/workflow_designer/": "reworked in parallel (workflow designer, approval policies)",
     "/admin/approval_inbox/": "reworked in parallel (approval inbox)",
     "/admin/sales/metric/new/": "shows an example condition in JSON until the condition builder replaces it",
-    "/admin/analysis/dashboard/": "model names (BG/NBD, penalizer) and analysis codes: the analysis pages' own item",
     "/admin/oa/providers/": "the keys of the providers' settings, as the vendors' consoles name them (app_secret)",
     "/admin/erp/connection/new/": "adapter codes and the example settings in JSON",
     "/admin/plugins/": "plugin identifiers (package names)",

@@ -10,13 +10,15 @@ from flask_admin import expose
 
 from crmcore.admin.views import SecureView, flash_crm_error
 from crmcore.errors import CRMError
-from crmcore.i18n import gettext, local_number
+from crmcore.i18n import gettext, lazy_gettext as _l, local_number
 from plugins.sales.services.money import base_currency
 
 from ..models import ModelFit
 from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
 from ..services.results import scoped_ids
 from .charts import bar_chart, heat_map
+from .profile_view import sections
+from crmcore.services import customers
 from crmcore.schemas.common import db_id
 from crmcore.runtime import ServiceContext
 
@@ -35,10 +37,27 @@ RUNS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], str]]] = {
 }
 
 
-def _band_label(band: dict[str, Any]) -> str:
-    """``lo–hi`` of a CLV band in whole units (one number when the band holds a single value)."""
-    lo, hi = f"{band['min']:.0f}", f"{band['max']:.0f}"
-    return lo if lo == hi else f"{lo}–{hi}"
+# the CSV downloads by what they hold, in the reader's words
+EXPORT_LABELS = {"rfm": _l("RFM scores"), "clv": _l("Lifetime value"), "churn": _l("Churn risk"),
+                 "segments": _l("RFM segments"), "cohorts": _l("Retention by first-purchase month"),
+                 "rules": _l("Association rules")}
+# warnings about how the lifetime-value model was fitted: a manager reads the plain words, the
+# technical text (model names, penalizer, command-line options) sits in a "details" part
+FIT_NOTES = {"penalized_fallback", "not_converged", "spend_mean_undefined"}
+
+
+def _band_labels(bands: list[dict[str, Any]]) -> list[str]:
+    """``lo–hi`` of each CLV band, with as many decimals as it takes for no two neighbouring labels to
+    share a number (whole units when they differ already; one number for a single-value band)."""
+    for digits in (0, 1, 2):
+        labels, ends = [], []
+        for b in bands:
+            lo, hi = local_number(b["min"], digits), local_number(b["max"], digits)
+            labels.append(lo if lo == hi else f"{lo}–{hi}")
+            ends.append((lo, hi))
+        if all(ends[i][1] != ends[i + 1][0] for i in range(len(ends) - 1)):
+            return labels
+    return labels
 
 
 def _clv_notes(ctx: ServiceContext) -> list[dict[str, Any]]:
@@ -68,16 +87,19 @@ class DashboardView(SecureView):
                                   title=gettext("Customers per segment"), width=max(640, 70 * len(segments)))
         cohorts = loyalty.cohort_table(ctx, today, 12, ids)
         bands = clv.clv_distribution(ctx, customer_ids=ids)
-        clv_chart = bar_chart([_band_label(b) for b in bands],
-                              [(gettext("Customers"), [b["customers"] for b in bands])],
-                              title=gettext("Customer lifetime value by decile"))
+        band_labels = _band_labels(bands)
+        clv_chart = bar_chart(band_labels, [(gettext("Customers"), [b["customers"] for b in bands])],
+                              title=gettext("Customer lifetime value by decile"),  # room for each label
+                              width=max(640, 8 * len(bands) * max((len(x) for x in band_labels), default=0)))
         return self.render("admin/analysis/dashboard.html", segments=segments, segment_chart=segment_chart,
                            heat=heat_map(cohorts, title=gettext("Retention by first-purchase month")),
                            cohorts=cohorts, clv_chart=clv_chart, bands=bands, rules=basket.top_rules(ctx, limit=15),
                            any_rules=bool(basket.top_rules(ctx, limit=1, min_lift=None)),
                            churn_model=churn.latest_model(ctx), clv_notes=_clv_notes(ctx),
                            missing=checks.missing_rates(ctx, today, base_currency(ctx), customer_ids=ids),
-                           loyalty=loyalty.loyalty_summary(ctx, today, ids), exports=export.EXPORTS,
+                           loyalty=loyalty.loyalty_summary(ctx, today, ids),
+                           exports=[(name, EXPORT_LABELS.get(name, name)) for name in export.EXPORTS],
+                           fit_notes=FIT_NOTES,
                            can_export=ctx.can("analysis.export"), can_run=ctx.can("analysis.run"),
                            can_tag=ctx.can("analysis.run") and ctx.can("customer.write"))
 
@@ -114,8 +136,11 @@ class DashboardView(SecureView):
                         headers={"Content-Disposition": f'attachment; filename="analysis_{table}.csv"'})
 
 
+MATCHES = 20  # customers listed for a search on the profile page
+
+
 class ProfileView(SecureView):
-    """The 7P analysis of one customer (``?customer_id=``)."""
+    """The 7P analysis of one customer, picked by a search by name (``?q=``) within the user's scope."""
 
     permission = "analysis.read"
 
@@ -123,10 +148,18 @@ class ProfileView(SecureView):
     def index(self) -> Any:
         ctx = self.ctx()
         customer_id = request.args.get("customer_id", type=db_id)
-        data = None
-        if customer_id:
-            try:
+        q = (request.args.get("q") or "").strip()
+        data, view, matches = None, None, None
+        try:
+            if q and not customer_id:  # by name (or pinyin, phone, code) among the customers the user may see
+                matches = list(customers.list_customers(ctx, q=q, page_size=MATCHES)[0])
+                if len(matches) == 1:
+                    customer_id = matches[0].id
+            if customer_id:
                 data = profile.profile(ctx, customer_id)
-            except CRMError as exc:
-                flash_crm_error(exc)
-        return self.render("admin/analysis/profile.html", data=data, customer_id=customer_id)
+                view = sections(ctx, data)
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash_crm_error(exc)
+        return self.render("admin/analysis/profile.html", data=data, view=view, q=q, matches=matches,
+                           more=MATCHES)

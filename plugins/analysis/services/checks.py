@@ -48,6 +48,10 @@ MESSAGES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "auc_near_chance": lambda d: _(
         "The churn model is close to chance on the held-out period (AUC %(auc)s, 0.5 is a coin toss): "
         "its scores are not reliable.", auc=f"{d['auc']:.2f}"),
+    "auc_weak": lambda d: _(
+        "The churn model is weak on the held-out period (AUC %(auc)s; 0.5 is a coin toss, 0.7 and above is "
+        "usable): use its scores only to sort customers roughly, not to decide on one customer.",
+        auc=f"{d['auc']:.2f}"),
     "small_data": lambda d: _(
         "Too little data to judge the churn model: the held-out period has %(buyers)s buyers and %(others)s "
         "non-buyers (%(min)s of each are needed for a stable AUC).", buyers=d["buyers"],

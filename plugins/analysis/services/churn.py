@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # numpy and scikit-learn load when the model is trained, not 
     import numpy as np
 
 CHANCE_AUC = 0.6  # below this the model ranks customers little better than a coin (0.5)
+WEAK_AUC = 0.7  # below this the ranking is weak: usable with care, said so in words
 SMALL_CLASS = 30  # fewer buyers or non-buyers than this in the held-out window: the AUC is noise
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "avg_gap_days", "discount_share")
 
@@ -66,6 +67,8 @@ def caveats(auc: float, test_customers: int, test_buyers: int) -> list[dict[str,
         out.append(warning("auc_below_chance", auc=auc))
     elif auc < CHANCE_AUC:
         out.append(warning("auc_near_chance", auc=auc))
+    elif auc < WEAK_AUC:
+        out.append(warning("auc_weak", auc=auc))
     if min(test_buyers, test_customers - test_buyers) < SMALL_CLASS:
         out.append(warning("small_data", customers=test_customers, buyers=test_buyers, min=SMALL_CLASS))
     return out

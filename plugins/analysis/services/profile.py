@@ -159,4 +159,9 @@ def customer_panel(ctx: ServiceContext, customer: Any) -> list[Panel]:
             rows.append((str(_("Churn model")), str(_(
                 "Not reliable (AUC %(auc)s on the held-out period): do not act on this score.",
                 auc=f"{model['auc']:.2f}"))))
+        elif model is not None:  # the quality travels with the score, a weak one with its caveat in words
+            weak = [w["message"] for w in model["warnings"] if w.get("code") == "auc_weak"]
+            rows.append((str(_("Churn model")), " ".join([str(_(
+                "AUC %(auc)s on the held-out period, tested on %(n)s customers.",
+                auc=f"{model['auc']:.2f}", n=model["test_customers"]))] + weak)))
     return [Panel(key="analysis", title=str(_("Customer value")), rows=rows, order=60)]
