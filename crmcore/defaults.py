@@ -12,9 +12,12 @@ from . import hookimpl
 from .contracts import Job, Panel, Permission
 from .field_types import BUILTIN
 from .i18n import _
+from .i18n import lazy_gettext as _l
 
 if TYPE_CHECKING:
     from .runtime import ServiceContext
+
+CRM_LABEL = _l("Core")  # the name on the admin's plugin page
 
 ALL = ("admin",)
 PERMISSIONS = [
