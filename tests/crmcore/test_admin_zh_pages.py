@@ -54,13 +54,7 @@ NAMED_HEADERS = {"负责人", "客户", "申请人", "联系人", "用户", "提
 PENDING = {
     "/admin/workflow_designer/": "reworked in parallel (workflow designer, approval policies)",
     "/admin/approval_inbox/": "reworked in parallel (approval inbox)",
-    "/admin/sales/metric/new/": "shows an example condition in JSON until the condition builder replaces it",
     "/admin/analysis/dashboard/": "model names (BG/NBD, penalizer) and analysis codes: the analysis pages' own item",
-    "/admin/oa/providers/": "the keys of the providers' settings, as the vendors' consoles name them (app_secret)",
-    "/admin/erp/connection/new/": "adapter codes and the example settings in JSON",
-    "/admin/plugins/": "plugin identifiers (package names)",
-    "/admin/service/ticket-state/": "its Key column shows the key an admin types for a state",
-    "/admin/custom_field/": "its Key column shows the key an admin types for a field",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'\-]*[A-Za-z0-9]|[A-Za-z]")
 MICROS = re.compile(r"\d{2}:\d{2}:\d{2}\.\d{3,6}")
