@@ -95,7 +95,7 @@ def crm_register_workflow_entities() -> list[Any]:
     def describe(ctx: ServiceContext, customer: Any) -> RecordSummary:
         return RecordSummary(title=customer.name, customer=customer.name)
 
-    return [WorkflowEntity("customer", Customer, get_customer, "owner_id", "Customer",
+    return [WorkflowEntity("customer", Customer, get_customer, "owner_id", _("Customer"),
                            ("stage", "name", "kind", "owner_id", "attributes"), "customer.write",
                            describe=describe, admin_endpoint="customer")]
 

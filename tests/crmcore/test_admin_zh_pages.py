@@ -52,8 +52,6 @@ NAMED_HEADERS = {"负责人", "客户", "申请人", "联系人", "用户", "提
 # Pages not yet cleared, each with its reason: their findings are left out of the word and code tests,
 # and a page that no longer shows any fails ``test_pending_pages_still_need_their_place`` (remove it).
 PENDING = {
-    "/admin/workflow_designer/": "reworked in parallel (workflow designer, approval policies)",
-    "/admin/approval_inbox/": "reworked in parallel (approval inbox)",
     "/admin/analysis/dashboard/": "model names (BG/NBD, penalizer) and analysis codes: the analysis pages' own item",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'\-]*[A-Za-z0-9]|[A-Za-z]")
