@@ -24,7 +24,7 @@ import pluggy
 
 from .errors import PluginError
 
-RESERVED = frozenset({"CRM_REQUIRES", "CRM_HOOKSPECS"})  # not declarations of a crm_register_* hook
+RESERVED = frozenset({"CRM_REQUIRES", "CRM_HOOKSPECS", "CRM_LABEL"})  # not declarations of a crm_register_* hook
 _ATTR = re.compile(r"^CRM_[A-Z][A-Z0-9_]*$")
 FOLDER_CONVENTIONS = {"crm_register_migrations": "migrations", "crm_register_translations": "translations"}
 

@@ -12,9 +12,12 @@ from . import hookimpl
 from .contracts import Job, Panel, Permission
 from .field_types import BUILTIN
 from .i18n import _
+from .i18n import lazy_gettext as _l
 
 if TYPE_CHECKING:
     from .runtime import ServiceContext
+
+CRM_LABEL = _l("Core")  # the name on the admin's plugin page
 
 ALL = ("admin",)
 PERMISSIONS = [
@@ -92,7 +95,7 @@ def crm_register_workflow_entities() -> list[Any]:
     def describe(ctx: ServiceContext, customer: Any) -> RecordSummary:
         return RecordSummary(title=customer.name, customer=customer.name)
 
-    return [WorkflowEntity("customer", Customer, get_customer, "owner_id", "Customer",
+    return [WorkflowEntity("customer", Customer, get_customer, "owner_id", _("Customer"),
                            ("stage", "name", "kind", "owner_id", "attributes"), "customer.write",
                            describe=describe, admin_endpoint="customer")]
 

@@ -273,9 +273,10 @@ def plugin_summary(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
         info = infos.get(name) or PluginInfo(name, getattr(plugin, "__name__", str(plugin)), "app")
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         declares = sorted(declared_attributes(plugin).values())
-        out.append({"name": name, "module": info.module, "source": info.source, "version": info.version,
+        label = str(getattr(plugin, "CRM_LABEL", None) or name)  # the plugin's name in the reader's words
+        out.append({"name": name, "label": label, "module": info.module, "source": info.source, "version": info.version,
                     "requires": list(info.requires), "hooks": hooks, "declares": declares, "enabled": True})
     for name in getattr(pm, "crm_disabled", []):
-        out.append({"name": name, "module": None, "source": "config", "version": None,
+        out.append({"name": name, "label": name, "module": None, "source": "config", "version": None,
                     "requires": [], "hooks": [], "declares": [], "enabled": False})
     return out

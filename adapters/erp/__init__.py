@@ -12,8 +12,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
+CRM_LABEL = _l("ERP integration")  # the plugin's name on the admin's plugin page
 CRM_HOOKSPECS = "adapters.erp.hookspecs"  # crm_register_erp_adapters, crm_sync_apply, crm_sync_export
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
+from crmcore.admin.labels import field as field_label
 from crmcore.admin.views import AdminForm, SecureModelView, SecureView, badge, flash_crm_error
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import gettext, lazy_gettext as _l
@@ -23,6 +24,40 @@ from . import issues as issue_svc
 from .models import ErpConnection, SyncIssue
 
 ERP = _l("ERP sync")
+# the adapters' settings in the reader's words (the key stays beside them as a hint)
+SETTING_LABELS = {"url": _l("Server address"), "database": _l("Database"), "login": _l("Login name"),
+                  "directory": _l("Folder")}
+
+
+def adapter_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
+    """The registered adapters as (code, name in the reader's words), by name."""
+    return sorted(((code, gettext(cls.label) if cls.label else code) for code, cls in conn_svc.erp_adapters(ctx).items()),
+                  key=lambda c: c[1].lower())
+
+
+def adapter_label(ctx: ServiceContext, code: str | None) -> str:
+    """An adapter's name in the reader's words; one no plugin registers shows as stored."""
+    return dict(adapter_choices(ctx)).get(code or "", code or "")
+
+
+def settings_help(ctx: ServiceContext) -> Markup:
+    """What each adapter needs in its settings, in words, with each key as a hint."""
+    parts = []
+    for code, label in adapter_choices(ctx):
+        keys = conn_svc.erp_adapters(ctx)[code].required_settings
+        fields = Markup(", ").join(Markup("{} <code>{}</code>").format(SETTING_LABELS.get(k) or field_label(k), k)
+                                   for k in keys)
+        parts.append(Markup("{}: {}").format(label, fields) if keys else Markup("{}").format(label))
+    return Markup("{} {}").format(gettext("A JSON object with the adapter's settings."), Markup("; ").join(parts))
+
+
+def ownership_help() -> Markup:
+    """Field ownership in words, the JSON example as code."""
+    return Markup('{} <code>{{"customer": {{"email": "erp"}}}}</code>').format(
+        gettext("Who wins per field, by record type and field (the ERP or the CRM); default: "
+                "the ERP owns name, credit limit and currency. Example:"))
+
+
 ISSUE_KIND_LABELS = {"rejected": _l("Refused record"), "conflict": _l("Conflict"), "push_failed": _l("Push failed"),
                      "deleted": _l("Deleted in the ERP"), "invalid": _l("Invalid value"),
                      "unlinked": _l("Waiting for a linked record")}
@@ -32,15 +67,12 @@ class ConnectionForm(AdminForm):
     # the service checks the fields (connections.validate_connection): the same rules and words as the API
     name = StringField(_l("Name"), render_kw={"required": True})
     adapter = SelectField(_l("Adapter"), choices=[], validate_choice=False)
-    settings = TextAreaField(_l("Settings (JSON)"), default="{}",
-                             description=_l('e.g. {"url": "http://erp:8000", "database": "erp", "login": "crm"}'))
+    settings = TextAreaField(_l("Settings (JSON)"), default="{}")  # its help: each adapter's settings (settings_help)
     secret = PasswordField(_l("Password / API key"), validators=[Optional()],
                            description=_l("Write-only: leave empty to keep the stored one."))
     streams = StringField(_l("Streams"), validators=[Optional()],
                           description=_l("Comma-separated; empty: every stream the adapter offers."))
-    ownership = TextAreaField(_l("Field ownership (JSON)"), default="{}",
-                              description=_l('Who wins per field, e.g. {"customer": {"email": "erp"}}; '
-                                             'default: the ERP owns name, credit limit and currency.'))
+    ownership = TextAreaField(_l("Field ownership (JSON)"), default="{}")  # its help: ownership_help()
     overlap_seconds = StringField(_l("Overlap window (s)"), default="300")
     timeout_seconds = StringField(_l("Request timeout (s)"), default="10")
     page_size = StringField(_l("Page size"), default="200")
@@ -56,19 +88,24 @@ class ConnectionView(SecureModelView):
     column_labels = {"name": _l("Name"), "adapter": _l("Adapter"), "enabled": _l("Enabled"),
                      "push_enabled": _l("Push CRM changes"), "last_test_at": _l("Last test"),
                      "last_test_result": _l("Result"), "test": ""}
-    column_formatters = {"test": lambda v, c, m, p: v._test_button(m)}
+    column_formatters = {"test": lambda v, c, m, p: v._test_button(m),
+                         "adapter": lambda v, c, m, p: adapter_label(v.ctx(), m.adapter)}
     column_details_exclude_list = ("secret",)
     column_export_exclude_list = ("secret",)
     can_view_details = True
 
     def create_form(self, obj: Any = None) -> Any:
         form = super().create_form(obj)
-        form.adapter.choices = sorted(conn_svc.erp_adapters(self.ctx()))
+        form.adapter.choices = adapter_choices(self.ctx())
+        form.settings.description = settings_help(self.ctx())
+        form.ownership.description = ownership_help()
         return form
 
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)
-        form.adapter.choices = sorted(conn_svc.erp_adapters(self.ctx()))
+        form.adapter.choices = adapter_choices(self.ctx())
+        form.settings.description = settings_help(self.ctx())
+        form.ownership.description = ownership_help()
         if request.method == "GET" and obj is not None:
             form.settings.data = json.dumps(obj.settings or {}, ensure_ascii=False)
             form.streams.data = ", ".join(obj.streams or [])

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.i18n import lazy_gettext as _l
 from crmcore.contracts import AuditEntity
 
 # Declared (crmcore.declarations):
+CRM_LABEL = _l("OA approvals")  # the plugin's name on the admin's plugin page
 CRM_OA_PROVIDERS = [".internal:InternalProvider", ".webhook:WebhookProvider", ".dingtalk:DingTalkProvider",
                     ".wecom:WeComProvider", ".feishu:FeishuProvider"]
 CRM_BLUEPRINTS = [".callbacks:bp"]

@@ -13,6 +13,7 @@ from crmcore.errors import CRMError
 from crmcore.i18n import gettext, lazy_gettext as _l
 
 from . import inbox, settings
+from .labels import setting_label
 from .models import OACallback
 
 SETTINGS = _l("Settings")
@@ -51,8 +52,8 @@ class OAProvidersView(SecureView):
             config, secrets = settings.provider_config(ctx, name)
             config = {**config, **typed.get(name, {})}
             rows.append({"name": name, "label": getattr(cls, "label", name),
-                         "config": [(f, config.get(f, "")) for f in cls.config_fields],
-                         "secrets": [(f, bool(secrets.get(f))) for f in cls.secret_fields]})
+                         "config": [(f, setting_label(cls, f), config.get(f, "")) for f in cls.config_fields],
+                         "secrets": [(f, setting_label(cls, f), bool(secrets.get(f))) for f in cls.secret_fields]})
         return self.render("admin/oa/providers.html", rows=rows)
 
 

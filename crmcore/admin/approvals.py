@@ -103,7 +103,8 @@ class ApprovalsView(SecureView):
         deliveries = list(ctx.session.scalars(select(OutboxMessage).where(
             OutboxMessage.topic.in_(approval_svc.PROVIDER_TOPICS), OutboxMessage.status != "delivered")
             .order_by(OutboxMessage.id.desc()).limit(50)))
-        return self.render("admin/workflow/monitor.html", pending=pending, stuck={r.id for r in stuck},
+        return self.render("admin/workflow/monitor.html", pending=inbox_svc.request_rows(ctx, pending),
+                           stuck={r.id for r in stuck},
                            deliveries=deliveries)
 
     @expose("/monitor/outbox/<int:message_id>/replay", methods=["POST"])

@@ -15,6 +15,7 @@ from ..models import Role, User
 from ..runtime import ServiceContext
 from ..services import condition_fields
 from ..services.workflow_registry import actions, entities
+from .forms import role_label
 
 PROVIDER_LABELS: dict[str, Any] = {"internal": _("In the CRM (approval inbox)"), "webhook": _("Webhook"),
                                    "dingtalk": _("DingTalk"), "wecom": _("WeCom"), "feishu": _("Feishu")}
@@ -57,7 +58,7 @@ def reviewer_options(ctx: ServiceContext, entity: str) -> list[tuple[str, list[t
     name, and the manager of (or the person in) each field of the record that holds a user."""
     users = [(f"user:{u.username}", u.full_name or u.username)
              for u in ctx.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))]
-    roles = [(f"role:{r.name}", r.name) for r in ctx.session.scalars(select(Role).order_by(Role.name))]
+    roles = [(f"role:{r.name}", role_label(r.name)) for r in ctx.session.scalars(select(Role).order_by(Role.name))]
     people = [f for f in _fields(ctx, entity) if f.get("related") == "user"]
     return [(str(_("Users")), users), (str(_("Roles")), roles),
             (str(_("Manager of the person in a field")),
@@ -72,18 +73,27 @@ def _fields(ctx: ServiceContext, entity: str) -> list[dict[str, Any]]:
         return []
 
 
+def entity_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
+    """The workflow entities as ``(code, label in the reader's words)``."""
+    return [(name, str(spec.label or name)) for name, spec in sorted(entities(ctx).items())]
+
+
+def provider_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
+    """The approval providers as ``(code, name in the reader's words)``, the CRM's own first."""
+    providers = ["internal"] + sorted(p for p in ctx.registry.oa_providers if p != "internal")
+    return [(p, str(PROVIDER_LABELS.get(p) or _(getattr(ctx.registry.oa_providers.get(p), "label", p))))
+            for p in providers]
+
+
 def form_choices(ctx: ServiceContext, entity: str) -> dict[str, Any]:
     """Everything the policy form offers, as ``(value, words)``."""
-    providers = ["internal"] + sorted(p for p in ctx.registry.oa_providers if p != "internal")
-    workflow_entities = entities(ctx)
     return {
-        "entities": [(name, str(spec.label or name)) for name, spec in sorted(workflow_entities.items())],
-        "providers": [(p, str(PROVIDER_LABELS.get(p) or getattr(ctx.registry.oa_providers.get(p), "label", p)))
-                      for p in providers],
+        "entities": entity_choices(ctx),
+        "providers": provider_choices(ctx),
         "modes": [(k, str(v)) for k, v in MODE_LABELS.items()],
         "reviewers": reviewer_options(ctx, entity),
         "key_fields": [(f["name"], f["label"]) for f in _fields(ctx, entity) if f["source"] in ("column", "computed")],
-        "compensations": [(name, a.description or name) for name, a in sorted(actions(ctx).items())],
+        "compensations": [(name, str(a.description or name)) for name, a in sorted(actions(ctx).items())],
     }
 
 

@@ -13,7 +13,7 @@ from ..i18n import lazy_gettext as _l
 from ..models import Contact, Customer, CustomField, Interaction
 from ..services import access, contacts as contact_svc, custom_fields as field_svc, interactions
 from . import forms
-from .views import SecureModelView
+from .views import SecureModelView, typed_key
 from ..schemas.common import db_id
 
 if TYPE_CHECKING:
@@ -160,14 +160,15 @@ class CustomFieldView(SecureModelView):
 
     form = forms.CustomFieldForm
     column_list = ("entity", "name", "label", "type", "required", "choices", "position", "active")
-    column_labels = {"entity": _l("Record type"), "name": _l("Name"), "label": _l("Label"), "type": _l("Type"),
+    column_labels = {"entity": _l("Record type"), "name": _l("Key (as typed)"), "label": _l("Label"), "type": _l("Type"),
                      "required": _l("Required"), "choices": _l("Choices"), "position": _l("Sort order"),
                      "active": _l("Active")}
     column_filters = ("entity", "type", "active")
     column_default_sort = [("entity", False), ("position", False)]
     column_formatters = {"choices": lambda v, c, m, n: ", ".join(map(str, m.choices or [])),
                          "type": lambda v, c, m, n: v._type_label(m.type),
-                         "entity": lambda v, c, m, n: v._entity_label(m.entity)}
+                         "entity": lambda v, c, m, n: v._entity_label(m.entity),
+                         "name": lambda v, c, m, n: typed_key(m.name)}
 
     def _entity_label(self, name: str) -> str:
         """A record type in the reader's words, from the entity metadata (``crmcore.entities``)."""

@@ -425,7 +425,12 @@ def badge(text: Any, kind: str = "secondary") -> Markup:
     return Markup('<span class="badge badge-{}">{}</span>').format(kind, escape(text))
 
 
-__all__ = ["AdminForm", "SecureModelView", "SecureView", "service_context", "flash_crm_error", "badge", "with_options"]
+def typed_key(value: Any) -> Markup:
+    """A key an admin typed (a state's or a custom field's): shown as typed, marked up as code, never a label."""
+    return Markup('<code class="crm-key">{}</code>').format(value) if value else Markup("")
+
+
+__all__ = ["AdminForm", "SecureModelView", "SecureView", "service_context", "flash_crm_error", "badge", "typed_key", "with_options"]
 
 
 def row_post_button(endpoint: str, target: Any, label: str, style: str = "primary") -> Markup:

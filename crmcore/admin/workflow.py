@@ -12,6 +12,7 @@ from markupsafe import Markup
 from ..errors import CRMError, ValidationError
 from ..i18n import gettext
 from ..runtime import ServiceContext
+from ..services import approval_inbox as inbox_svc
 from ..services import approvals as approval_svc
 from ..services import condition_fields
 from .. import conditions
@@ -56,7 +57,9 @@ class WorkflowDesignerView(SecureView):
     def index(self) -> Any:
         ctx = self.ctx()
         return self.render("admin/workflow/index.html", workflows=wf_svc.list_workflows(ctx),
-                           policies=approval_svc.list_policies(ctx), can_manage=ctx.can("workflow.manage"))
+                           policies=approval_svc.list_policies(ctx), can_manage=ctx.can("workflow.manage"),
+                           entity_labels=dict(policy_form.entity_choices(ctx)),
+                           provider_labels=dict(policy_form.provider_choices(ctx)), action_labels=inbox_svc.ACTIONS)
 
     @expose("/workflow/new", methods=["GET", "POST"])
     @expose("/workflow/<int:workflow_id>", methods=["GET", "POST"])
@@ -296,7 +299,7 @@ class WorkflowDesignerView(SecureView):
                 ctx.session.rollback()
                 problems = [exc.message]
         return self.render("admin/workflow/check.html", text=text, entity=entity, record_id=record_id,
-                           entities=sorted(entities(ctx)), problems=problems, result=result, rows=rows,
+                           entities=policy_form.entity_choices(ctx), problems=problems, result=result, rows=rows,
                            checked=request.method == "POST")
 
 

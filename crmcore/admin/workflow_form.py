@@ -14,6 +14,8 @@ from ..models import Role
 from ..runtime import ServiceContext
 from ..services import approvals as approval_svc
 from ..services.workflow_registry import entities
+from . import labels
+from .forms import role_label
 
 _ROW = re.compile(r"^(states|transitions)-(\d+)-(\w+)$")
 
@@ -26,13 +28,14 @@ def form_choices(ctx: ServiceContext) -> dict[str, Any]:
         entity = declared.get(name)
         options = []
         for column in sa_inspect(spec.model).columns:
-            if meta.column_kind(column) != "str" or (entity is not None and meta.is_hidden(entity, column.key)):
+            if meta.column_kind(column) != "str" or meta.internal(column.key) or (
+                    entity is not None and meta.is_hidden(entity, column.key)):  # never a hash, with or without metadata
                 continue
             label = entity.labels.get(column.key) if entity is not None else None
-            options.append((column.key, str(label or column.key)))
+            options.append((column.key, str(label or labels.field(column.key))))
         state_fields.append((name, str(spec.label or name), options))
     return {"entities": [(n, str(s.label or n)) for n, s in sorted(entities(ctx).items())], "state_fields": state_fields,
-            "roles": [r.name for r in ctx.session.scalars(select(Role).order_by(Role.name))],
+            "roles": [(r.name, role_label(r.name)) for r in ctx.session.scalars(select(Role).order_by(Role.name))],
             "policies": [p.name for p in approval_svc.list_policies(ctx)]}
 
 

@@ -147,7 +147,7 @@ def describe_condition(ctx: ServiceContext, entity: str, node: Any) -> str:
 
         pred = predicates(ctx).get(node["predicate"])
         args = ", ".join(f"{v}" for v in (node.get("args") or {}).values())
-        text = pred.description if pred is not None and pred.description else node["predicate"]
+        text = str(pred.description) if pred is not None and pred.description else str(node["predicate"])
         return f"{text} ({args})" if args else text
     field = str(node.get("field", ""))
     op = str(node.get("op", ""))

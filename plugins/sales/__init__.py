@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
+CRM_LABEL = _l("Sales")  # the plugin's name on the admin's plugin page
 CRM_HOOKSPECS = "plugins.sales.hookspecs"
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"

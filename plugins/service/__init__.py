@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from crmcore import hookimpl
+from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
+CRM_LABEL = _l("Customer service")  # the plugin's name on the admin's plugin page
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_AUDIT_ENTITIES = ".audit:entities"
 CRM_BLUEPRINTS = ".api:blueprints"

@@ -570,3 +570,18 @@ def test_times_are_shown_in_the_readers_time_zone(client, make_user, rt):
     login(client, "tzrep")
     page = client.get(f"/admin/customer/details/?id={c.id}").get_data(as_text=True)
     assert "2026-11-01 10:30" in page and "2026-11-01 02:30" not in page
+
+
+def test_plugins_page_names_each_plugin_with_its_package_as_a_hint(admin_client: Any) -> None:
+    page = admin_client.get("/admin/plugins/").text
+    row = re.search(r'data-plugin="core">\s*<td><strong>(.*?)</strong>.*?<code title="Package">(.*?)</code>', page, re.S)
+    assert row is not None and row.group(1) == "Core" and row.group(2).startswith("core · crmcore.defaults")
+
+
+def test_a_custom_fields_key_is_labelled_as_typed_and_shown_as_code(admin_client: Any, ctx: Any) -> None:
+    custom_fields.create_field(ctx, {"entity": "customer", "name": "company_size", "label": "Company size",
+                                     "type": "text"})
+    ctx.session.commit()
+    page = admin_client.get("/admin/custom_field/").text
+    assert "Key (as typed)" in page and '<code class="crm-key">company_size</code>' in page
+    assert ">company_size<" not in page.replace('<code class="crm-key">company_size</code>', "")

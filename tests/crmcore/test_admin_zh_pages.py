@@ -52,14 +52,6 @@ NAMED_HEADERS = {"负责人", "客户", "申请人", "联系人", "用户", "提
 # Pages not yet cleared, each with its reason: their findings are left out of the word and code tests,
 # and a page that no longer shows any fails ``test_pending_pages_still_need_their_place`` (remove it).
 PENDING = {
-    "/admin/workflow_designer/": "reworked in parallel (workflow designer, approval policies)",
-    "/admin/approval_inbox/": "reworked in parallel (approval inbox)",
-    "/admin/sales/metric/new/": "shows an example condition in JSON until the condition builder replaces it",
-    "/admin/oa/providers/": "the keys of the providers' settings, as the vendors' consoles name them (app_secret)",
-    "/admin/erp/connection/new/": "adapter codes and the example settings in JSON",
-    "/admin/plugins/": "plugin identifiers (package names)",
-    "/admin/service/ticket-state/": "its Key column shows the key an admin types for a state",
-    "/admin/custom_field/": "its Key column shows the key an admin types for a field",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'\-]*[A-Za-z0-9]|[A-Za-z]")
 MICROS = re.compile(r"\d{2}:\d{2}:\d{2}\.\d{3,6}")

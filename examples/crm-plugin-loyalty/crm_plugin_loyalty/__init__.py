@@ -21,7 +21,7 @@ from typing import Any
 
 from crmcore import hookimpl
 from crmcore.contracts import AuditEntity, FieldType, Panel, Permission
-from crmcore.i18n import _
+from crmcore.i18n import _, lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ def _customer_in(ctx: ServiceContext) -> Any:
 
 
 # Plugins this one needs, by their names; none here (a sales add-on would say ("sales",)).
+CRM_LABEL = _l("Loyalty points")  # the plugin's name on the admin's plugin page
 CRM_REQUIRES: tuple[str, ...] = ()
 
 log = logging.getLogger(__name__)

@@ -438,13 +438,23 @@ class MetricForm(AdminForm):
     label = StringField(_l("Label"), render_kw={"required": True})
     description = TextAreaField(_l("Description"))
     entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()], validate_choice=False)
-    conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"},
-                               description=_l('{"field": "status", "op": "eq", "value": "won"}; groups: {"all": [...]}, '
-                                              '{"any": [...]}, {"not": {...}}'))
+    conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"})  # metric_help
     aggregate = SelectField(_l("Aggregate"), choices=[("count", _l("count")), ("sum", _l("sum")),
                                                        ("avg", _l("average"))], validate_choice=False)
     field = StringField(_l("Field to sum or average"))
-    shares = StringField(_l("Shared with"), description=_l("role:sales, role:manager, user:7"))
+    shares = StringField(_l("Shared with"))  # its help: metric_help()
+
+
+def metric_help() -> dict[str, Markup]:
+    """The metric form's help for its typed fields: words, each example as code."""
+    return {
+        "conditions": Markup("{} <code>{}</code>; {} <code>all</code> {}, <code>any</code> {}, <code>not</code> {}.").format(
+            gettext("Which records count: a field, a comparison and a value, for example"),
+            '{"field": "status", "op": "eq", "value": "won"}', gettext("groups:"), gettext("(all hold)"),
+            gettext("(one holds)"), gettext("(does not hold)")),
+        "shares": Markup("{} <code>role:sales, role:manager, user:7</code>").format(
+            gettext("Roles by name and users by number, separated by commas, for example")),
+    }
 
 
 class MetricView(SecureModelView):
@@ -454,8 +464,16 @@ class MetricView(SecureModelView):
     column_labels = {"name": _l("Name"), "label": _l("Label"), "entity": _l("Records"),
                      "aggregate": _l("Aggregate"), "field": _l("Field")}
 
+    def create_form(self, obj: Any = None) -> Any:
+        form = super().create_form(obj)
+        for name, text in metric_help().items():
+            form[name].description = text
+        return form
+
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)
+        for name, text in metric_help().items():
+            form[name].description = text
         if obj is not None and not form.is_submitted():
             form.conditions.data = json.dumps(obj.conditions, ensure_ascii=False, indent=2) if obj.conditions else ""
             form.shares.data = ", ".join(f"role:{s.role_id}" if s.role_id else f"user:{s.user_id}" for s in obj.shares)

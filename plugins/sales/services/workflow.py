@@ -12,6 +12,7 @@ from typing import Any
 
 from crmcore.contracts_workflow import Predicate, RecordSummary, WorkflowAction, WorkflowEntity
 from crmcore.events import record_change
+from crmcore.i18n import _
 from crmcore.services import approvals
 from crmcore.services.unit import unit_of_work
 from crmcore.runtime import ServiceContext
@@ -35,7 +36,7 @@ def describe(ctx: ServiceContext, quote: Quote) -> RecordSummary:
 
 
 def entities() -> list[WorkflowEntity]:
-    return [WorkflowEntity(ENTITY, Quote, _load, "owner_id", "Quote",
+    return [WorkflowEntity(ENTITY, Quote, _load, "owner_id", _("Quote"),
                            ("status", "total", "currency", "discount_percent", "effective_discount_percent",
                             "max_line_discount_percent", "customer.name", "customer.owner_id", "owner_id"),
                            "sales.quote.write", describe=describe, admin_endpoint="sales_quote")]
@@ -57,7 +58,7 @@ def discount_over(ctx: ServiceContext, quote: Any, args: dict[str, Any]) -> bool
 
 def predicates() -> list[Predicate]:
     return [Predicate("sales.quote.discount_over", discount_over,
-                      "The quote's largest discount (overall or a line) is above a percent", _percent_args)]
+                      _("The quote's largest discount (overall or a line) is above a percent"), _percent_args)]
 
 
 def back_to_draft(ctx: ServiceContext, quote: Any, params: dict[str, Any]) -> None:
@@ -71,7 +72,7 @@ def back_to_draft(ctx: ServiceContext, quote: Any, params: dict[str, Any]) -> No
 
 
 def actions() -> list[WorkflowAction]:
-    return [WorkflowAction("sales.quote.back_to_draft", back_to_draft, "Put the quote back to draft")]
+    return [WorkflowAction("sales.quote.back_to_draft", back_to_draft, _("Put the quote back to draft"))]
 
 
 def needs_approval(ctx: ServiceContext, quote: Any) -> bool | None:

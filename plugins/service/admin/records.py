@@ -12,7 +12,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import Optional
 
 from crmcore.admin.forms import CODE_LABELS, active_users, blank_to_none, split_list, user_label, visible_customers
-from crmcore.admin.views import AdminForm, SecureModelView, badge, service_context
+from crmcore.admin.views import AdminForm, SecureModelView, badge, service_context, typed_key
 from crmcore.errors import ValidationError
 from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.services.access import scope_customers
@@ -334,8 +334,8 @@ class TicketStateView(SecureModelView):
     write_permission = "service.config.manage"
     form = TicketStateForm
     column_list = ("position", "key", "name", "phase")
-    column_formatters = {"name": lambda v, c, m, n: gettext(m.name)}
-    column_labels = {"position": _l("Sort order"), "key": _l("Key"), "name": _l("Name"), "phase": _l("Phase")}
+    column_formatters = {"name": lambda v, c, m, n: gettext(m.name), "key": lambda v, c, m, n: typed_key(m.key)}
+    column_labels = {"position": _l("Sort order"), "key": _l("Key (as typed)"), "name": _l("Name"), "phase": _l("Phase")}
     column_default_sort = ("position", False)
 
     def edit_form(self, obj: Any = None) -> Any:

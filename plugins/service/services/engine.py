@@ -13,6 +13,7 @@ from crmcore.contracts import Event
 from crmcore.contracts_workflow import Predicate, RecordSummary, WorkflowAction, WorkflowEntity
 from crmcore.db import utcnow
 from crmcore.events import emit, jsonable
+from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from ..models import Ticket
@@ -23,7 +24,7 @@ ENTITY = "service_ticket"
 
 def entities() -> list[WorkflowEntity]:
     return [WorkflowEntity(ENTITY, Ticket, lambda ctx, ticket_id: get_ticket(ctx, ticket_id), "assignee_id",
-                           "Service ticket", ("state", "priority", "kind", "channel", "category_id", "customer_id",
+                           _("Service ticket"), ("state", "priority", "kind", "channel", "category_id", "customer_id",
                                               "assignee_id", "escalation_level", "customer.level"),
                            "service.ticket.write", describe=describe, admin_endpoint="service_ticket")]
 
@@ -40,7 +41,7 @@ def breached(ctx: ServiceContext, ticket: Any, args: dict[str, Any]) -> bool:
 
 
 def predicates() -> list[Predicate]:
-    return [Predicate("service.ticket.sla_breached", breached, "The ticket missed an SLA target")]
+    return [Predicate("service.ticket.sla_breached", breached, _("The ticket missed an SLA target"))]
 
 
 def escalate(ctx: ServiceContext, ticket: Any, params: dict[str, Any]) -> None:
@@ -52,7 +53,7 @@ def escalate(ctx: ServiceContext, ticket: Any, params: dict[str, Any]) -> None:
 
 
 def actions() -> list[WorkflowAction]:
-    return [WorkflowAction("service.ticket.escalate", escalate, "Escalate the ticket (level + 1, an event)")]
+    return [WorkflowAction("service.ticket.escalate", escalate, _("Escalate the ticket (level + 1, an event)"))]
 
 
 def on_before_save(ctx: ServiceContext, obj: Any, changes: dict[str, Any]) -> None:

@@ -101,3 +101,15 @@ def test_connection_errors_in_chinese(client: Any, boss: dict[str, str]) -> None
     assert r.status_code == 422 and set(r.json["errors"]) == {"page_size", "streams"}
     assert "1" in r.json["errors"]["page_size"][0] and "整数" in r.json["errors"]["page_size"][0]
     assert "widgets" in r.json["errors"]["streams"][0] and "数据流" in r.json["errors"]["streams"][0]
+
+
+def test_the_connection_form_names_adapters_and_their_settings_in_words(ctx: Any, client: Any, make_user: Any) -> None:
+    import re
+
+    make_user("admin", username="boss")
+    admin_login(client, "boss", lang="zh-CN")
+    page = client.get("/admin/erp/connection/new/").text
+    options = dict((v, html.unescape(t)) for v, t in re.findall(r'<option[^>]*value="(\w+)"[^>]*>([^<]*)</option>', page))
+    assert options["csv"] == "CSV 文件" and options["odoo"] == "Odoo" and options["tryton"] == "Tryton"
+    assert "文件夹 <code>directory</code>" in page and "服务器地址 <code>url</code>" in page and "登录名 <code>login</code>" in page
+    assert "e.g. {" not in html.unescape(page)  # the JSON example is no longer the help

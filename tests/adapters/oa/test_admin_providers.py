@@ -80,3 +80,27 @@ def test_provider_secrets_are_write_only(admin, ctx):
     assert "TOPSECRET" not in repr(row)
     config, secrets = oa_settings.provider_config(ctx, "hooktest-oa")
     assert secrets == {"secret": "TOPSECRET"}
+
+
+class LabelledProvider(SecretProvider):
+    """A provider with a key of its own, named in its ``setting_labels``, and one nobody names."""
+
+    name = "labelled-oa"
+    config_fields = ("base_url", "tenant_code", "region_hint")
+    setting_labels = {"tenant_code": "Tenant"}
+
+
+def test_setting_keys_show_as_words_with_the_vendor_key_as_a_hint(client, ctx):
+    from adapters.oa.labels import setting_label
+
+    user_svc.create_user(ctx, "root", PASSWORD, "admin")
+    admin_login(client, "root", PASSWORD, lang="zh-CN")
+    page = client.get("/admin/oa/providers/").text
+    label = re.search(r'<label for="hooktest-oa-secret">(.*?)<code[^>]*>secret</code>', page, re.S)
+    assert label is not None and label.group(1).strip() == "签名密钥"
+    label = re.search(r'<label for="hooktest-oa-base_url">(.*?)<code[^>]*>base_url</code>', page, re.S)
+    assert label is not None and label.group(1).strip() == "服务器地址"
+    with client.application.test_request_context(headers={"Accept-Language": "en"}):
+        assert setting_label(LabelledProvider, "tenant_code") == "Tenant"  # the provider's own word first
+        assert setting_label(LabelledProvider, "region_hint") == "Region Hint"  # else the key made readable
+        assert setting_label(LabelledProvider, "app_secret") == "App secret"
