@@ -52,3 +52,17 @@ def test_refusals_name_the_status_in_words(client: Any, ctx: Any, make_user: Any
     assert client.post(f"/api/v1/sales/activities/{call}/cancel", headers=headers).status_code == 200
     refused("PATCH", f"/api/v1/sales/activities/{call}", {"subject": "Call back"}, "cancelled")
     refused("POST", f"/api/v1/sales/activities/{call}/complete", {}, "cancelled")
+
+
+def test_an_order_delivered_is_not_a_delivery_time(app: Any) -> None:
+    """One English word, two meanings: an order's status (已交付) and the outbox's column (投递时间)."""
+    from crmcore.admin.system import OutboxView
+    from plugins.sales.admin.records import code_label
+    from plugins.sales.services.status_words import status_word
+
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert status_word("delivered") == code_label("delivered") == "已交付"
+        assert str(OutboxView.column_labels["delivered_at"]) == "投递时间"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert status_word("delivered") == "Delivered"
+        assert str(OutboxView.column_labels["delivered_at"]) == "Delivered at"
