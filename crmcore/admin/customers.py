@@ -319,6 +319,8 @@ class CustomerView(LargeListMixin, SecureModelView):
         choices = registered(ctx)["customer"].choices.get(name)
         if choices:
             return str(dict(choices).get(value, value))
+        if name == "source_channel":  # a code, in the words the details page shows
+            return forms.code_label(value)
         return str(value)
 
     @expose("/merge/", methods=("POST",))
