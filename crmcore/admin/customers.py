@@ -319,7 +319,9 @@ class CustomerView(LargeListMixin, SecureModelView):
         choices = registered(ctx)["customer"].choices.get(name)
         if choices:
             return str(dict(choices).get(value, value))
-        return forms.code_label(value) if name == "source_channel" else str(value)  # a channel by its word
+        if name == "source_channel":  # a code, in the words the details page shows
+            return forms.code_label(value)
+        return str(value)
 
     @expose("/merge/", methods=("POST",))
     def merge_view(self) -> Any:

@@ -199,7 +199,7 @@ class OutboxView(SecureModelView):
                    "replay")
     column_labels = {"topic": _l("Event"), "destination": _l("Destination"), "status": _l("Status"),
                      "attempts": _l("Attempts"), "next_attempt_at": _l("Next attempt"), "last_error": _l("Last error"),
-                     "created_at": _l("Created"), "payload": _l("Payload"), "delivered_at": _l("Delivered"),
+                     "created_at": _l("Created"), "payload": _l("Payload"), "delivered_at": _l("Delivered at"),
                      "claimed_by": _l("Delivered now by"), "claimed_until": _l("Claimed until"), "replay": ""}
     column_default_sort = ("id", True)
     column_filters = (FilterEqual(OutboxMessage.status, _l("Status"),

@@ -78,3 +78,14 @@ def test_api_merge_with_chosen_values(client: Any, ctx: Any, make_user: Any) -> 
                     json={"loser_id": loser.id, "keep_from_loser": ["industry"]})
     assert r.status_code == 200 and r.json["filled"] == ["industry", "website"]
     assert client.get(f"/api/v1/customers/{winner.id}", headers=headers).json["industry"] == "Wholesale"
+
+
+def test_compare_shows_the_source_channel_in_words(app: Any, ctx: Any, make_user: Any) -> None:
+    make_user("admin", username="boss_zh")
+    reader = admin_login(app.test_client(), "boss_zh", lang="zh-CN")
+    one = customers.create_customer(ctx, {"name": "张三商贸", "source_channel": "wechat"})
+    two = customers.create_customer(ctx, {"name": "张三商贸有限公司", "source_channel": "web"})
+    page = reader.get(f"/admin/customer/compare/?id={one.id}&target={two.id}").text
+    row = page[page.index('data-field="source_channel"'):]
+    row = row[:row.index("</tr>")]
+    assert "微信" in row and "网站" in row and "> wechat" not in row and "> web" not in row, row

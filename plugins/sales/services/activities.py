@@ -23,6 +23,7 @@ from ..models import VISIT_OUTCOMES, Activity, Opportunity
 from ..schemas.activities import ActivitySchema, ActivityUpdateSchema
 from . import access
 from .common import INVALID, as_time, check_contact, check_user, moment, one_of, raise_if
+from .status_words import status_word
 
 FIELDS = ("kind", "subject", "notes", "customer_id", "opportunity_id", "contact_id", "owner_id", "due_at")
 _CREATE = ActivitySchema()
@@ -114,7 +115,8 @@ def update_activity(ctx: ServiceContext, activity_id: int, data: dict[str, Any],
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     check_version(activity, expected_version, if_match)
     if activity.status != "planned":
-        raise Conflict(_("The activity is %(status)s; it can no longer be changed.", status=activity.status))
+        raise Conflict(_("The activity is %(status)s; it can no longer be changed.",
+                         status=status_word(activity.status)))
     data = validate_activity(ctx, data, activity)
     if "owner_id" in data and data["owner_id"] != activity.owner_id:
         access.may_assign(ctx, data["owner_id"], "activity")
@@ -136,7 +138,7 @@ def complete_activity(ctx: ServiceContext, activity_id: int, data: dict[str, Any
     data = dict(data or {})
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     if activity.status != "planned":
-        raise Conflict(_("The activity is already %(status)s.", status=activity.status))
+        raise Conflict(_("The activity is already %(status)s.", status=status_word(activity.status)))
     errors: dict[str, list[str]] = {}
     done_at = as_time(data.get("done_at"), "done_at", errors) or moment(at)
     outcome = data.get("outcome")
@@ -165,7 +167,7 @@ def complete_activity(ctx: ServiceContext, activity_id: int, data: dict[str, Any
 def cancel_activity(ctx: ServiceContext, activity_id: int) -> Activity:
     activity = get_activity(ctx, activity_id, permission="sales.activity.write")
     if activity.status != "planned":
-        raise Conflict(_("The activity is already %(status)s.", status=activity.status))
+        raise Conflict(_("The activity is already %(status)s.", status=status_word(activity.status)))
     with unit_of_work(ctx):
         changes = apply_changes(activity, {"status": "cancelled"}, ("status",))
         ctx.session.flush()

@@ -25,6 +25,7 @@ from . import access
 from ..schemas.leads import LeadSchema
 from .common import INVALID, check_user, moment, one_of
 from .opportunities import create_opportunity
+from .status_words import status_word
 
 FIELDS = ("name", "company", "contact_name", "title", "phone", "email", "wechat", "source_channel", "campaign",
           "message", "estimated_amount", "currency", "owner_id", "status", "data")
@@ -121,7 +122,7 @@ def update_lead(ctx: ServiceContext, lead_id: int, data: dict[str, Any], *, expe
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     check_version(lead, expected_version, if_match)
     if lead.status not in OPEN:
-        raise Conflict(_("The lead is %(status)s; it can no longer be changed.", status=lead.status))
+        raise Conflict(_("The lead is %(status)s; it can no longer be changed.", status=status_word(lead.status)))
     data = validate_lead(ctx, data, lead)
     if "owner_id" in data and data["owner_id"] != lead.owner_id:
         access.may_assign(ctx, data["owner_id"], "lead")
@@ -137,7 +138,7 @@ def update_lead(ctx: ServiceContext, lead_id: int, data: dict[str, Any], *, expe
 def disqualify_lead(ctx: ServiceContext, lead_id: int, reason: str) -> Lead:
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     if lead.status not in OPEN:
-        raise Conflict(_("The lead is already %(status)s.", status=lead.status))
+        raise Conflict(_("The lead is already %(status)s.", status=status_word(lead.status)))
     if not (reason or "").strip():
         raise ValidationError(_("Say why the lead is disqualified."), errors={"reason": [_("Required.")]})
     with unit_of_work(ctx):
@@ -200,7 +201,7 @@ def qualify_lead(ctx: ServiceContext, lead_id: int, data: dict[str, Any] | None 
     lead = get_lead(ctx, lead_id, permission="sales.lead.write")
     ctx.require("sales.opportunity.write")
     if lead.status not in OPEN:
-        raise Conflict(_("The lead is already %(status)s.", status=lead.status))
+        raise Conflict(_("The lead is already %(status)s.", status=status_word(lead.status)))
     owner_id = lead.owner_id or getattr(ctx.actor, "id", None)
     customer_created = False
     with unit_of_work(ctx):

@@ -36,6 +36,7 @@ from ..schemas.orders import QuoteSchema
 from .common import INVALID, check_user, new_number, raise_if
 from .money import ZERO, cents
 from .orders import check_products, create_order_from_quote
+from .status_words import status_word
 
 HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",
                  "discount_percent", "notes")
@@ -207,7 +208,7 @@ def update_quote(ctx: ServiceContext, quote_id: int, data: dict[str, Any], *, ex
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     check_version(quote, expected_version, if_match)
     if quote.status not in EDITABLE:
-        raise Conflict(_("The quote is %(status)s; it cannot be changed now.", status=quote.status.replace("_", " ")))
+        raise Conflict(_("The quote is %(status)s; it cannot be changed now.", status=status_word(quote.status)))
     data = validate_quote(ctx, data, quote)
     price_list = _price_list(ctx, data, quote)
     if "owner_id" in data and data["owner_id"] != quote.owner_id:
@@ -284,7 +285,7 @@ def submit_quote(ctx: ServiceContext, quote_id: int) -> Quote:
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     if quote.status != "draft":
         raise Conflict(_("Only a draft can be submitted; this quote is %(status)s.",
-                         status=quote.status.replace("_", " ")))
+                         status=status_word(quote.status)))
     with unit_of_work(ctx):
         _submit(ctx, quote)
     return quote
@@ -307,7 +308,7 @@ def _submit(ctx: ServiceContext, quote: Quote) -> None:
 def _decide(ctx: ServiceContext, quote_id: int, approve: bool, note: str | None) -> Quote:
     quote = get_quote(ctx, quote_id, permission="sales.quote.approve")
     if quote.status != "pending_approval":
-        raise Conflict(_("The quote is %(status)s, not waiting for approval.", status=quote.status.replace("_", " ")))
+        raise Conflict(_("The quote is %(status)s, not waiting for approval.", status=status_word(quote.status)))
     if ctx.actor is not None:
         # A person may not bypass a running approval policy (its tiers, quorum, OA): decide there.
         running = approvals.open_request(ctx, "quote", quote.id)
@@ -346,8 +347,8 @@ def set_status(ctx: ServiceContext, quote_id: int, action: str) -> Quote:
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     allowed, target = _MOVES[action]
     if quote.status not in allowed:
-        raise Conflict(_("A quote that is %(status)s cannot be %(target)s.", status=quote.status.replace("_", " "),
-                         target=target))
+        raise Conflict(_("A quote that is %(status)s cannot be %(target)s.", status=status_word(quote.status),
+                         target=status_word(target)))
     with unit_of_work(ctx):
         return _transition(ctx, quote, target, target)
 
@@ -357,7 +358,7 @@ def convert_to_order(ctx: ServiceContext, quote_id: int, *, order_date: dt.date 
     quote = get_quote(ctx, quote_id, permission="sales.quote.write")
     ctx.require("sales.order.read")
     if quote.status not in ORDERABLE:
-        status = quote.status.replace("_", " ")
+        status = status_word(quote.status)
         if quote.status == "pending_approval":
             raise Conflict(_("A quote that is %(status)s cannot become an order. It needs approval first.",
                              status=status))
