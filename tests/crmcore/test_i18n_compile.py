@@ -28,6 +28,6 @@ def test_two_workers_compiling_at_once_both_get_the_catalogues(tmp_path, monkeyp
     for mo in compiled:
         with mo.open("rb") as fh:
             catalog = babel.messages.mofile.read_mo(fh)  # whole: it parses
-        if mo.parts[-3].startswith("zh"):
+        if mo.parts[-3].startswith("zh") and mo.stem == "messages":  # admin.mo: Flask-Admin's own words
             assert catalog.get("industry").string == "行业"
         assert os.stat(mo).st_mode & 0o644 == 0o644

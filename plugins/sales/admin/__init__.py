@@ -17,9 +17,9 @@ def admin_views(db: Any) -> list[Any]:
     from ..webform_models import LeadForm
     from .lead_forms import LeadFormView
     from .pages import BoardView, KpiDashboardView
+    from .plans import MetricView, TargetView
     from .quotes import QuoteDocumentView
-    from .records import (ActivityView, InvoiceView, LeadView, MetricView, OpportunityView, OrderView, ProductView,
-                          StageView, TargetView)
+    from .records import ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, StageView
 
     return [
         BoardView(name=_l("Pipeline board"), endpoint="sales_board", url="/admin/sales/board", category=SALES),

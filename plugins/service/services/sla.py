@@ -16,7 +16,7 @@ from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import Calendar, CalendarDay, SlaPolicy, Ticket
-from ..schemas import BusinessCalendarSchema, SlaPolicySchema
+from ..schemas_settings import BusinessCalendarSchema, SlaPolicySchema
 from .businesshours import ALWAYS, BusinessHours
 from .states import keys_in_phase
 

@@ -13,7 +13,7 @@ from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
 from ..models import TicketState, TicketTransition
-from ..schemas import TicketStateSchema, TicketTransitionSchema
+from ..schemas_settings import TicketStateSchema, TicketTransitionSchema
 
 # key, name, phase (open: SLA clocks run; paused: resolution clock stops; done: clocks stop)
 DEFAULT_STATES = [
