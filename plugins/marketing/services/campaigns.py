@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Integer, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, cast, func, insert, literal, select, update
 
 from crmcore.db import utcnow
 from crmcore.errors import Conflict, NotFound, ValidationError
@@ -158,8 +158,11 @@ def variants_of(ctx: ServiceContext, campaign_id: int) -> list[Variant]:
 
 def _bucket(column: Any, multiplier: int, salt: int) -> Any:
     """SQL: a stable pseudo-random bucket in [0, 100) of an integer column (multiplicative hashing mod 2**32;
-    other multipliers give independent splits), the same on SQLite and PostgreSQL."""
-    return ((column * multiplier + salt) % 4294967296) * 100 // 4294967296
+    other multipliers give independent splits), the same on SQLite and PostgreSQL. In BIGINT, with the id
+    taken mod 2**32 and a multiplier under 2**31, so no product overflows."""
+    big = cast(column, BigInteger) % 4294967296
+    return ((big * literal(multiplier % 2147483648, BigInteger) + literal(salt % 4294967296, BigInteger))
+            % 4294967296) * 100 // 4294967296
 
 
 # ---- starting: checks, then the snapshot -----------------------------------------------------------
@@ -224,7 +227,7 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
     members = audiences.members_query(ctx, audience).subquery()
     address = provider.address()
     # the control group: a stable hash of (campaign, customer) in [0, 100), the same on every database
-    bucket = _bucket(Customer.id, 2654435761, campaign.id * 40503)
+    bucket = _bucket(Customer.id, 1597334677, campaign.id * 40503)
     chosen = consent.reachable(select(
         literal(campaign.id).label("campaign_id"), Customer.id.label("customer_id"), address.label("address"),
         cast(literal(0), Integer).label("attempts"), bucket.label("bucket"))
@@ -255,8 +258,8 @@ def _split_variants(ctx: ServiceContext, campaign: Campaign) -> None:
     if not variants:
         return
     share = campaign.ab_test_percent or 100
-    tester = _bucket(Recipient.customer_id, 2246822519, campaign.id * 3266489917 % 4294967296) < share
-    pick = _bucket(Recipient.customer_id, 3266489917, campaign.id * 668265263 % 4294967296) % len(variants)
+    tester = _bucket(Recipient.customer_id, 2013265921, campaign.id * 3266489917) < share
+    pick = _bucket(Recipient.customer_id, 1103515245, campaign.id * 668265263) % len(variants)
     for i, variant in enumerate(variants):
         ctx.session.execute(update(Recipient).where(Recipient.campaign_id == campaign.id,
                                                     Recipient.status == "pending", tester, pick == i)

@@ -21,6 +21,7 @@ from crmcore.services import listing
 from crmcore.services.customers import get_customer, live_customer
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.runtime import ServiceContext
+from crmcore.schemas.columns import length_of
 from crmcore.services.validation import load
 
 from ..models import Invoice, Order, OrderLine, Payment, Product
@@ -190,6 +191,15 @@ def apply_order(order: Order, clean: CleanOrder, created: bool) -> dict[str, lis
     return changes
 
 
+def lookup_key(value: Any, column: Any) -> str | None:
+    """``value`` as a key to look a record up by before its validation (an order's number, a payment's
+    reference): None when it cannot be one (not text, blank, a NUL, longer than the column), so a bad value is
+    refused by the validation with its words, never by the database."""
+    if not isinstance(value, str) or "\x00" in value or len(value) > (length_of(column) or 255):
+        return None
+    return value.strip() or None
+
+
 def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
     """Create or update (by ``number``) an order, e.g. from the ERP.
 
@@ -199,9 +209,8 @@ def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
     order (other than the ERP's own) cannot be changed (409).
     """
     ctx.require("sales.order.write")
-    number = data.get("number")
-    existing = ctx.session.scalar(select(Order).where(Order.number == number)) \
-        if isinstance(number, str) and number.strip() else None
+    number = lookup_key(data.get("number"), Order.number)
+    existing = ctx.session.scalar(select(Order).where(Order.number == number)) if number else None
     clean = validate_order(ctx, data, existing)
     with unit_of_work(ctx):
         created = existing is None
@@ -318,9 +327,8 @@ def record_invoice(ctx: ServiceContext, data: dict[str, Any]) -> Invoice:
     """Create or update (by ``number``) an invoice. Its state follows the payments (open, partial,
     paid) unless it is ``draft`` or ``cancelled``; the owner defaults to the order's or customer's."""
     ctx.require("sales.order.write")
-    number = data.get("number")
-    existing = ctx.session.scalar(select(Invoice).where(Invoice.number == number)) \
-        if isinstance(number, str) and number.strip() else None
+    number = lookup_key(data.get("number"), Invoice.number)
+    existing = ctx.session.scalar(select(Invoice).where(Invoice.number == number)) if number else None
     data = validate_invoice(ctx, data, existing)
     creating = existing is None
     with unit_of_work(ctx):
@@ -381,8 +389,7 @@ def record_payment(ctx: ServiceContext, invoice_id: int, data: dict[str, Any]) -
     """Record a (possibly partial) payment of an invoice; a known ``reference`` returns the earlier one."""
     ctx.require("sales.order.write")
     invoice = get_invoice(ctx, invoice_id)
-    given = data.get("reference")
-    reference = given.strip() or None if isinstance(given, str) else None
+    reference = lookup_key(data.get("reference"), Payment.reference)
     if reference:
         earlier = earlier_payment(invoice, reference,
                                   ctx.session.scalar(select(Payment).where(Payment.reference == reference)))

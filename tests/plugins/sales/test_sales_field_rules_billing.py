@@ -194,3 +194,19 @@ def test_a_quote_needs_its_customer_and_known_products(client: Any, boss: dict[s
         "customer_id": ids["customer"], "lines": [{"product_id": 999999, "quantity": "1"}]})
     assert unknown.json["errors"] == {"lines.0": ["Product 999999 does not exist."]}, unknown.json
     assert count(rt, Quote) == 0
+
+
+@pytest.mark.parametrize("key", ["\x00", "SO-\x00-1", "N" * 300])
+def test_a_number_that_cannot_be_one_is_refused_by_field_not_by_the_database(client: Any, boss: dict[str, str],
+                                                                            rt: Any, invoice: int, key: str) -> None:
+    """Found by the fuzzer on PostgreSQL: the order, invoice or payment is looked up by its number before it is
+    validated, and PostgreSQL refuses a NUL even to compare."""
+    r = client.post("/api/v1/sales/orders", headers=boss, json={"number": key, "order_date": "2026-03-01"})
+    assert r.status_code == 422 and "number" in r.json["errors"], r.json
+    r = client.post("/api/v1/sales/invoices", headers=boss, json={"number": key, "invoice_date": "2026-03-31",
+                                                                  "amount_total": "1"})
+    assert r.status_code == 422 and "number" in r.json["errors"], r.json
+    r = client.post(f"/api/v1/sales/invoices/{invoice}/payments", headers=boss,
+                    json={"reference": key, "paid_on": "2026-04-01", "amount": "1"})
+    assert r.status_code == 422 and "reference" in r.json["errors"], r.json
+    assert count(rt, Order) == 0 and count(rt, Payment) == 0
