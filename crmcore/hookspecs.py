@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # real types for readers and mypy, without importing them at 
 
     from .contracts import (AuditEntity, DuplicateCandidate, Event, FieldType, Job, MovedRows, OutboxHandler, Panel,
                             Permission, RemovedRows)
+    from .channels import ChannelProvider
     from .contracts_workflow import ApprovalProvider, Predicate, WorkflowAction, WorkflowEntity
     from .db import Base, Database
     from .entities import ComputedField, Entity
@@ -372,6 +373,19 @@ def crm_register_oa_providers() -> list[type[ApprovalProvider]]:
     Called once at start-up; an approval policy names its provider by that ``name``.
 
     :return: a list of classes.
+    """
+
+
+@hookspec
+def crm_channels() -> list[ChannelProvider]:
+    """Return the channel providers the plugin adds: how messages leave for customers.
+
+    One provider per channel name (``email``, ``sms``, ``wechat``...), each implementing
+    :class:`crmcore.channels.ChannelProvider`; a later plugin's provider for a channel replaces an earlier
+    one. Called when a send starts and for each batch (marketing campaigns, notifications), so a provider
+    should be cheap to build.
+
+    :return: a list of provider objects.
     """
 
 

@@ -10,7 +10,6 @@ from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
 CRM_LABEL = _l("Marketing")  # the plugin's name on the admin's plugin page
-CRM_HOOKSPECS = "plugins.marketing.hookspecs"
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = ".api:blueprints"
@@ -20,7 +19,7 @@ CRM_ADMIN_VIEWS = ".admin:admin_views"
 
 
 @hookimpl
-def crm_marketing_channels() -> list[Any]:
+def crm_channels() -> list[Any]:
     from .channels import EmailChannel
 
     return [EmailChannel()]

@@ -1,60 +1,19 @@
-"""Channel providers: how a campaign's messages leave (e-mail over SMTP here; SMS, WeChat... from plugins).
-
-A provider names its channel, the SQL expression of a customer's address on it (the audience is
-snapshotted with it), and sends a batch of rendered messages, answering per message. Errors of one
-message do not stop the batch; a provider that is down raises :class:`ChannelDown` and the batch is
-retried later with the same message ids (receivers recognise a repeated ``Message-ID``).
-"""
+"""E-mail over SMTP, the marketing plugin's channel provider (the interface is :mod:`crmcore.channels`)."""
 from __future__ import annotations
 
 import smtplib
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import func, select
 
+from crmcore.channels import ChannelDown, ChannelProvider, Outcome, Outgoing, providers
 from crmcore.config import setting_bool
 from crmcore.models import Contact, Customer
 from crmcore.runtime import ServiceContext
 
-
-class ChannelDown(Exception):
-    """The provider cannot send now (connection refused, throttled): retry the batch later."""
-
-
-@dataclass
-class Outgoing:
-    """One rendered message for one recipient."""
-
-    recipient_id: int
-    address: str
-    subject: str
-    html: str | None
-    text: str | None
-    message_id: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Outcome:
-    recipient_id: int
-    ok: bool
-    error: str | None = None
-
-
-class ChannelProvider(Protocol):
-    channel: str
-
-    def address(self) -> Any:
-        """The SQL expression of a customer's normalised address on this channel (NULL: none)."""
-
-    def configured(self, ctx: ServiceContext) -> str | None:
-        """None when the provider can send, else what to set, in the reader's words."""
-
-    def send(self, ctx: ServiceContext, messages: list[Outgoing]) -> list[Outcome]:
-        """Send a batch; one outcome per message. Raise :class:`ChannelDown` when nothing can go now."""
+__all__ = ["ChannelDown", "ChannelProvider", "EmailChannel", "Outcome", "Outgoing", "providers"]
 
 
 class EmailChannel:
@@ -117,12 +76,3 @@ class EmailChannel:
                 raise ChannelDown(f"SMTP {host}:{port}: {type(exc).__name__}") from None
             outcomes += [Outcome(m.recipient_id, False, "retry") for m in messages if m.recipient_id not in done]
         return outcomes
-
-
-def providers(ctx: ServiceContext) -> dict[str, ChannelProvider]:
-    """Every registered channel provider by channel (later plugins win)."""
-    out: dict[str, ChannelProvider] = {}
-    for result in ctx.hook.crm_marketing_channels():
-        for provider in result or []:
-            out[provider.channel] = provider
-    return out

@@ -480,3 +480,46 @@ def test_hook_crm_register_audit_entities(make_app, make_user):
         assert len(ctx.session.scalars(audit_scope.scope_audit(ctx, select(AuditLog).where(
             AuditLog.entity == "hooktest_points"))).all()) == 2  # the system context (an administrator) sees all
         ctx.session.close()
+
+
+# ---------------------------------------------------------------------------
+# Messaging channels
+# ---------------------------------------------------------------------------
+
+
+def test_hook_crm_channels(make_app):
+    from crmcore.channels import Outcome, Outgoing, providers
+
+    class Sms:
+        channel = "sms"
+
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        def address(self) -> Any:
+            return Customer.phone_normalized
+
+        def configured(self, ctx: Any) -> str | None:
+            return None
+
+        def send(self, ctx: Any, messages: list[Outgoing]) -> list[Outcome]:
+            return [Outcome(m.recipient_id, m.address.startswith("+86"), None) for m in messages]
+
+    class Early:
+        @hookimpl(tryfirst=True)
+        def crm_channels(self):
+            return [Sms("early")]
+
+    class Late:
+        @hookimpl(trylast=True)
+        def crm_channels(self):
+            return [Sms("late")]
+
+    app = make_app(plugins=[("early", Early()), ("late", Late())])
+    ctx = app.extensions["crm"].context(source="test")
+    found = providers(ctx)
+    # pluggy calls tryfirst first and trylast last: the later answer for a channel replaces the earlier one
+    assert found["sms"].tag == "late"
+    outcomes = found["sms"].send(ctx, [Outgoing(1, "+8613800000000", "", None, "hi", "m1"),
+                                       Outgoing(2, "12345", "", None, "hi", "m2")])
+    assert [o.ok for o in outcomes] == [True, False]
