@@ -21,7 +21,7 @@ from flask import jsonify
 
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
-from . import crypto
+from .. import crypto
 from .base import TOKENS, CallbackRejected, OACallbackEvent, OAProvider, OAState, describe
 
 KEY_FIELD = "CRM key"

@@ -20,7 +20,7 @@ from flask import jsonify
 
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
-from . import crypto
+from .. import crypto
 from .base import TOKENS, CallbackRejected, OACallbackEvent, OAProvider, OAState, same
 
 STATUS = {"PENDING": "pending", "APPROVED": "approved", "REJECTED": "rejected", "CANCELED": "withdrawn",

@@ -22,7 +22,7 @@ from defusedxml import DefusedXmlException
 
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
-from . import crypto
+from .. import crypto
 from .base import TOKENS, CallbackRejected, OACallbackEvent, OAProvider, OAState
 
 log = logging.getLogger(__name__)

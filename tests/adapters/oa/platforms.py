@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import requests
 
-from adapters.oa import crypto
+from adapters import crypto
 
 
 class FakePlatform:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from adapters.oa import crypto
+from adapters import crypto
 from adapters.oa.webhook import sign
 from adapters.oa import settings as oa_settings
 from adapters.oa.models import OACallback, OANonce

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.oa import crypto
+from adapters import crypto
 
 DING = {"token": "mryue", "aes_key": "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7", "app_key": "ding6ccabc44d2c8d38b",
         "signature": "03044561471240d4a14bb09372dfcfd4fd0e40cb", "timestamp": "1608001896814", "nonce": "WL4PK6yA",

@@ -1,4 +1,4 @@
-"""Callback cryptography of the Chinese OA platforms, on the ``cryptography`` package's AES.
+"""Callback cryptography of the Chinese platforms (OA approvals, messaging channels) on cryptography's AES.
 
 * WeCom (WXBizMsgCrypt) and DingTalk (callback crypto) share one scheme: AES-256-CBC with
   key = base64(EncodingAESKey + "="), IV = key[:16], PKCS#7 padding to 32 bytes, plaintext =
