@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -55,6 +57,20 @@ REASONS: dict[int, Any] = {
 
 _tokens: dict[tuple[str, ...], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
+_SECRET_QUERY = re.compile(r"((?:corpsecret|access_token)=)[^&\s\"]+")
+
+
+class RedactQuery(logging.Filter):
+    """WeCom puts the corp secret and the access token in the query: urllib3 logs request lines at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "corpsecret=" in text or "access_token=" in text:
+            record.msg, record.args = _SECRET_QUERY.sub(r"\1***", text), ()
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(RedactQuery())
 
 
 class WeComError(FatalAdapterError):

@@ -3,6 +3,7 @@ with cursor paging, the token cache and refresh, 45009 backoff, tags both ways, 
 results, callbacks verified with the shared crypto (and WeCom's published sample), contacts as CRM data."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -224,3 +225,14 @@ def test_url_check_answers_the_echo(ctx, fake):
     args, _body = fake.callback("1616140317555161061")
     args["echostr"] = _body.decode().split("<Encrypt><![CDATA[")[1].split("]]>")[0]
     assert wc.verify_url(ctx, args) == "1616140317555161061"
+
+
+def test_secret_and_token_never_logged(client, fake, caplog):
+    """urllib3 logs each request line at DEBUG; WeCom's corp secret and token ride in the query."""
+    caplog.set_level(logging.DEBUG)
+    client.follow_users()
+    fake.tokens.clear()
+    client.follow_users()
+    assert "/cgi-bin/gettoken" in caplog.text  # the request lines were logged
+    assert fake.secret not in caplog.text
+    assert not any(token in caplog.text for token in fake.tokens)
