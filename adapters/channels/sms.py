@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from crmcore.channels import Outcome, Outgoing
-from crmcore.errors import AuthenticationRequired, BadRequest
+from crmcore.errors import AuthenticationRequired, BadRequest, NotFound
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer
 from crmcore.normalize import normalize_phone
@@ -61,10 +61,11 @@ def failed(messages: list[Outgoing], reason: str) -> list[Outcome]:
 
 
 def check_token(ctx: ServiceContext, setting: str, args: Mapping[str, str], body: bytes) -> None:
-    """Refuse a push without the secret token of the configured callback URL (``?token=``), or too large."""
+    """Refuse a push without the secret token of the configured callback URL (``?token=``), or too large;
+    without the setting the callback is not set up (404)."""
     expected = str(ctx.settings.get(setting) or "")
-    if not expected:
-        raise AuthenticationRequired(_("Set %(name)s to receive this callback.", name=setting))
+    if not expected:  # not set up: the same answer as an unknown URL
+        raise NotFound(_("This callback is not set up."))
     if not hmac.compare_digest(str(args.get("token") or "").encode(), expected.encode()):
         raise AuthenticationRequired(_("The callback's token is wrong."))
     if len(body) > MAX_CALLBACK_BYTES:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.channels import ChannelDown, Outcome, Outgoing
-from crmcore.errors import AuthenticationRequired, BadRequest, FatalAdapterError, RetriableAdapterError
+from crmcore.errors import AuthenticationRequired, BadRequest, FatalAdapterError, NotFound, RetriableAdapterError
 from crmcore.i18n import _
 from crmcore.models import SyncState
 from crmcore.normalize import normalize_phone
@@ -306,8 +306,8 @@ def _xml(text: str | bytes) -> Any:
 def _callback_settings(ctx: ServiceContext) -> tuple[str, str, str]:
     s = ctx.settings
     for name in ("WECOM_CORP_ID", "WECOM_CALLBACK_TOKEN", "WECOM_CALLBACK_AES_KEY"):
-        if not s.get(name):
-            raise AuthenticationRequired(_("Set %(name)s to receive this callback.", name=name))
+        if not s.get(name):  # not set up: the same answer as an unknown URL
+            raise NotFound(_("This callback is not set up."))
     return str(s["WECOM_CORP_ID"]), str(s["WECOM_CALLBACK_TOKEN"]), str(s["WECOM_CALLBACK_AES_KEY"])
 
 

@@ -10,7 +10,7 @@ import pytest
 from adapters.channels import sms_aliyun
 from adapters.channels.sms import SmsChannel
 from crmcore.channels import ChannelDown, Outgoing
-from crmcore.errors import AuthenticationRequired, BadRequest
+from crmcore.errors import AuthenticationRequired, BadRequest, NotFound
 
 from .sms_fakes import FakeAliyun
 
@@ -180,7 +180,7 @@ def test_receipts_and_replies_from_the_push(ctx, fake):
     assert reply[0].received_at.isoformat() == "2026-12-06T02:00:00+00:00"  # Beijing time, stored as UTC
 
 
-def test_forged_or_broken_pushes_are_refused(ctx, fake):
+def test_forged_or_broken_pushes_are_refused(ctx, fake, monkeypatch):
     body = fake.up_push("13800138000", "hi")
     with pytest.raises(AuthenticationRequired):
         sms_aliyun.receive(ctx, {}, body)
@@ -192,3 +192,6 @@ def test_forged_or_broken_pushes_are_refused(ctx, fake):
         sms_aliyun.receive(ctx, {"token": "push-token-123"}, b'{"phone_number": "1"}')
     with pytest.raises(BadRequest):
         sms_aliyun.receive(ctx, {"token": "push-token-123"}, b'[{"phone_number": "13800138000", "success": true}]')
+    monkeypatch.delitem(ctx.settings, "SMS_ALIYUN_CALLBACK_TOKEN")
+    with pytest.raises(NotFound):  # not set up: as if the URL did not exist
+        sms_aliyun.receive(ctx, {"token": ""}, body)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from adapters.channels import wecom_contact as wc
 from crmcore.channels import ChannelDown, Outgoing
-from crmcore.errors import AuthenticationRequired, BadRequest, RetriableAdapterError
+from crmcore.errors import AuthenticationRequired, BadRequest, NotFound, RetriableAdapterError
 from crmcore.models import SyncState
 
 from .wecom_fake import FakeWeComContact
@@ -191,7 +191,7 @@ def test_contact_events_from_the_callback(ctx, fake):
     assert (tag.event, tag.sender, tag.raw["Id"], tag.raw["ChangeType"]) == ("change_external_tag", "", "etNEW2", "create")
 
 
-def test_forged_replayed_or_foreign_callbacks_are_refused(ctx, fake):
+def test_forged_replayed_or_foreign_callbacks_are_refused(ctx, fake, monkeypatch):
     inner = fake.event_xml("add_external_contact", "zhangsan", "wmX")
     args, body = fake.callback(inner, token="forged")
     with pytest.raises(AuthenticationRequired, match="signature"):
@@ -206,6 +206,10 @@ def test_forged_replayed_or_foreign_callbacks_are_refused(ctx, fake):
         wc.receive(ctx, args, b'<!DOCTYPE x [<!ENTITY e "x">]><xml><Encrypt>&e;</Encrypt></xml>')
     with pytest.raises(BadRequest):
         wc.receive(ctx, args, b"<xml></xml>")
+    monkeypatch.delitem(ctx.settings, "WECOM_CALLBACK_AES_KEY")
+    args, body = fake.callback(inner)
+    with pytest.raises(NotFound):  # not set up: as if the URL did not exist
+        wc.receive(ctx, args, body)
 
 
 def test_wecoms_published_sample_verifies(make_app):
