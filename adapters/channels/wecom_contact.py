@@ -6,7 +6,8 @@ is cached and fetched again on errcode 40014/42001), ``externalcontact/get_follo
 500), ``externalcontact/batch/get_by_user`` (userid_list of at most 100, cursor, limit at most 100),
 ``get_corp_tag_list``, ``mark_tag``, ``add_msg_template`` (a group-send task the staff confirm in WeCom;
 answers ``msgid`` and ``fail_list``), ``get_groupmsg_task`` and ``get_groupmsg_send_result`` (cursor paged;
-status 0 not sent yet, 1 sent, 2 not a contact, 3 the customer already got a group message today's quota).
+status 0 not sent yet, 1 sent, 2 not a contact, 3 the customer's group-message quota was reached); the
+``wecom`` channel built on them is :mod:`.wecom_send`.
 Errcode 45009 (API frequency) and -1 (busy) are retried with backoff. Callbacks: the WXBizMsgCrypt scheme
 of :mod:`adapters.crypto` (msg_signature over token, timestamp, nonce and ciphertext; AES with the corp id
 as receive id), events ``change_external_contact`` (ChangeType add/edit/del_external_contact,
@@ -21,15 +22,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 
-from crmcore.channels import ChannelDown, Outcome, Outgoing
 from crmcore.errors import AuthenticationRequired, BadRequest, FatalAdapterError, NotFound, RetriableAdapterError
 from crmcore.i18n import _
-from crmcore.models import SyncState
 from crmcore.normalize import normalize_phone
 from crmcore.runtime import ServiceContext
 
@@ -42,18 +39,8 @@ TOKEN_EXPIRED = (40014, 42001)
 BUSY = (45009, -1)
 BACKOFF = (1.0, 2.0, 4.0)  # seconds before each retry of a busy answer
 REPLAY_WINDOW = 300
-GROUP_SENDS = "wecom-groupmsg"  # SyncState.connection of group sends waiting for their results
-RESULT_DAYS = 7  # a group send's results are asked for this long
-SEND_STATUS = {1: "delivered", 2: "failed", 3: "failed"}
 CONTACT_EVENTS = ("add_external_contact", "edit_external_contact", "add_half_external_contact",
                   "del_external_contact", "del_follow_user", "transfer_fail")
-REASONS: dict[int, Any] = {
-    40096: _("WeCom does not know this customer (external user id)."),
-    84061: _("The customer is not a WeCom contact of the sender."),
-    60111: _("WeCom does not know the sending staff member (WECOM_SENDER)."),
-    41063: _("WeCom is still dispatching the group send; its results come later."),
-    40068: _("WeCom does not know the tag."),
-}
 
 _tokens: dict[tuple[str, ...], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
@@ -79,14 +66,6 @@ class WeComError(FatalAdapterError):
     def __init__(self, path: str, code: int, message: str) -> None:
         super().__init__(f"wecom: {path}: {code} {message}")
         self.errcode, self.errmsg = code, message
-
-
-def reason(code: int, message: str = "") -> str:
-    text = REASONS.get(code)
-    if text is not None:
-        return f"{text} ({code})"
-    refused = _("WeCom refused the group send.")
-    return f"{refused} ({code} {message})"[:255]
 
 
 class WeComContactClient:
@@ -368,112 +347,3 @@ def receive(ctx: ServiceContext, args: Mapping[str, str], body: bytes,
     if not encrypted:
         raise BadRequest(_("The callback has no Encrypt element."))
     return parse_event(_open(ctx, args, encrypted, remember_nonce, now))
-
-
-# ---- the channel ----------------------------------------------------------------------------------
-
-
-@dataclass
-class WeComChannel:
-    """The ``wecom`` channel: a message becomes a WeCom group-send task (``add_msg_template``) that the
-    customer's follow user (or ``WECOM_SENDER``) confirms in WeCom. Settings ``WECOM_CORP_ID``,
-    ``WECOM_CONTACT_SECRET``, ``WECOM_BASE_URL``, ``WECOM_SENDER``. ``address_expr``: the SQL expression of a
-    customer's external_userid (the identity service gives it; NULL until it is wired)."""
-
-    address_expr: Any = None
-    channel: str = field(default="wecom", init=False)
-
-    def address(self) -> Any:
-        from sqlalchemy import null
-
-        return self.address_expr if self.address_expr is not None else null()
-
-    def configured(self, ctx: ServiceContext) -> str | None:
-        for name in ("WECOM_CORP_ID", "WECOM_CONTACT_SECRET"):
-            if not ctx.settings.get(name):
-                return str(_("Set %(name)s to send through WeCom.", name=name))
-        return None
-
-    def client(self, ctx: ServiceContext) -> WeComContactClient:
-        s = ctx.settings
-        return WeComContactClient(str(s["WECOM_CORP_ID"]), str(s["WECOM_CONTACT_SECRET"]), str(s.get("WECOM_BASE_URL") or BASE_URL))
-
-    def send(self, ctx: ServiceContext, messages: list[Outgoing]) -> list[Outcome]:
-        if (problem := self.configured(ctx)) is not None:
-            return [Outcome(m.recipient_id, False, problem) for m in messages]
-        client, sender = self.client(ctx), str(ctx.settings.get("WECOM_SENDER") or "") or None
-        outcomes: dict[int, Outcome] = {}
-        groups: dict[str, list[Outgoing]] = {}
-        for m in messages:
-            text = (m.text or "").strip()
-            if not text:
-                outcomes[m.recipient_id] = Outcome(m.recipient_id, False, str(_("The message has no text to send.")))
-            else:
-                groups.setdefault(text[:4000], []).append(m)
-        answered = 0
-        try:
-            for text, group in groups.items():
-                for start in range(0, len(group), 10000):  # add_msg_template takes 10,000 customers a task
-                    for o in self._send_group(ctx, client, text, group[start:start + 10000], sender):
-                        outcomes[o.recipient_id] = o
-                        answered += 1
-        except RetriableAdapterError as exc:
-            if not answered:
-                raise ChannelDown(str(exc)) from None
-            outcomes.update({m.recipient_id: Outcome(m.recipient_id, False, "retry")
-                             for m in messages if m.recipient_id not in outcomes})
-        return [outcomes[m.recipient_id] for m in messages]
-
-    def _send_group(self, ctx: ServiceContext, client: WeComContactClient, text: str, group: list[Outgoing],
-                    sender: str | None) -> list[Outcome]:
-        try:
-            data = client.add_msg_template([m.address for m in group], text, sender)
-        except WeComError as exc:
-            return [Outcome(m.recipient_id, False, reason(exc.errcode, exc.errmsg)) for m in group]
-        refused = {str(u) for u in data.get("fail_list") or []}
-        msgid = str(data.get("msgid") or "")
-        if msgid:  # remembered until its results are in (group_send_results)
-            ctx.session.add(SyncState(connection=GROUP_SENDS, stream=msgid[:64], bookmark={
-                "msgid": msgid, "created": dt.datetime.now(dt.timezone.utc).isoformat(), "corp_id": client.corp_id,
-                "messages": {m.address: m.message_id for m in group if m.address not in refused}, "final": {}}))
-        not_contact = str(REASONS[84061])
-        return [Outcome(m.recipient_id, False, not_contact) if m.address in refused else Outcome(m.recipient_id, True)
-                for m in group]
-
-
-def group_send_results(ctx: ServiceContext, client: WeComContactClient | None = None,
-                       now: dt.datetime | None = None) -> list[Inbound]:
-    """Ask WeCom for the results of the group sends still open: each customer's final status once, as a
-    receipt (delivered, or failed: not a contact / quota reached); a send is forgotten when every customer
-    has one or after :data:`RESULT_DAYS`. The caller stores the receipts and commits."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    client = client or WeComChannel().client(ctx)
-    out: list[Inbound] = []
-    for state in ctx.session.scalars(select(SyncState).where(SyncState.connection == GROUP_SENDS)).all():
-        book = dict(state.bookmark or {})
-        waiting, final = dict(book.get("messages") or {}), dict(book.get("final") or {})
-        msgid = str(book.get("msgid") or state.stream)
-        try:
-            rows = list(client.group_send_results(msgid))
-        except WeComError as exc:
-            if exc.errcode == 41063:  # still being dispatched
-                continue
-            raise
-        for row in rows:
-            external, status = str(row.get("external_userid") or ""), int(row.get("status") or 0)
-            if external not in waiting or external in final or status not in SEND_STATUS:
-                continue
-            final[external] = status
-            at = dt.datetime.fromtimestamp(int(row.get("send_time") or 0), dt.timezone.utc) if row.get("send_time") else now
-            out.append(Inbound(platform="wecom", account=str(book.get("corp_id") or client.corp_id), sender=external,
-                               msg_id=f"wecom:groupmsg:{msgid}:{external}:{status}", kind="receipt",
-                               received_at=at, event=SEND_STATUS[status],
-                               text=None if status == 1 else ("not a contact" if status == 2 else "quota reached"),
-                               raw={"msgid": msgid, "userid": row.get("userid"), "status": status,
-                                    "message_id": waiting[external]}))
-        created = dt.datetime.fromisoformat(str(book.get("created") or now.isoformat()))
-        if len(final) >= len(waiting) or now - created > dt.timedelta(days=RESULT_DAYS):
-            ctx.session.delete(state)
-        else:
-            state.bookmark = {**book, "final": final}
-    return out

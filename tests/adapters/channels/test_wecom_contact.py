@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.channels import wecom_contact as wc
+from adapters.channels import wecom_send as ws
 from crmcore.channels import ChannelDown, Outgoing
 from crmcore.errors import AuthenticationRequired, BadRequest, NotFound, RetriableAdapterError
 from crmcore.models import SyncState
@@ -125,7 +126,7 @@ def test_tags_pushed_to_wecom(client, fake):
 
 def test_group_send_and_its_results(ctx, fake):
     wc._tokens.clear()
-    channel = wc.WeComChannel()
+    channel = ws.WeComChannel()
     assert channel.configured(ctx) is None
     out = channel.send(ctx, [msg(1, "wmA"), msg(2, "wmB"), msg(3, "wmGONE"), msg(4, "wmC0", text=" ")])
     assert [o.ok for o in out] == [True, True, False, False]
@@ -134,17 +135,17 @@ def test_group_send_and_its_results(ctx, fake):
     assert send["text"] == "双十二会员日，全场八折" and sorted(send["tasks"]) == ["lisi", "zhangsan"]
     ctx.session.commit()
     client = channel.client(ctx)
-    assert wc.group_send_results(ctx, client) == []  # nobody confirmed yet
+    assert ws.group_send_results(ctx, client) == []  # nobody confirmed yet
     fake.confirm(msgid, "lisi", quota_reached=("wmB",))
-    receipts = wc.group_send_results(ctx, client)
+    receipts = ws.group_send_results(ctx, client)
     assert sorted((r.sender, r.event, r.text) for r in receipts) == [("wmA", "delivered", None),
                                                                      ("wmB", "failed", "quota reached")]
     assert {r.raw["message_id"] for r in receipts} == {"<m1@crm>", "<m2@crm>"}
     ctx.session.commit()
     fake.confirm(msgid, "zhangsan")
-    assert wc.group_send_results(ctx, client) == []  # each customer's result once
+    assert ws.group_send_results(ctx, client) == []  # each customer's result once
     ctx.session.commit()
-    assert ctx.session.scalars(select(SyncState).where(SyncState.connection == wc.GROUP_SENDS)).all() == []
+    assert ctx.session.scalars(select(SyncState).where(SyncState.connection == ws.GROUP_SENDS)).all() == []
 
 
 def test_group_send_errors_and_down(ctx, fake, make_app):
@@ -152,15 +153,15 @@ def test_group_send_errors_and_down(ctx, fake, make_app):
     app = make_app(WECOM_CORP_ID=fake.corp_id, WECOM_CONTACT_SECRET=fake.secret, WECOM_BASE_URL=fake.url,
                    WECOM_SENDER="nobody")
     other = app.extensions["crm"].context()
-    out = wc.WeComChannel().send(other, [msg(1, "wmA")])
+    out = ws.WeComChannel().send(other, [msg(1, "wmA")])
     assert not out[0].ok and "60111" in out[0].error and "WECOM_SENDER" in out[0].error
     other.session.close()
     fake.busy_next = 99
     with pytest.raises(ChannelDown, match="45009"):
-        wc.WeComChannel().send(ctx, [msg(1, "wmA")])
+        ws.WeComChannel().send(ctx, [msg(1, "wmA")])
     fake.stop()
     with pytest.raises(ChannelDown) as down:
-        wc.WeComChannel().send(ctx, [msg(1, "wmA")])
+        ws.WeComChannel().send(ctx, [msg(1, "wmA")])
     assert "access_token" not in str(down.value) and fake.secret not in str(down.value)
 
 
