@@ -31,6 +31,7 @@ REASONS: dict[int, Any] = {
     41063: _("WeCom is still dispatching the group send; its results come later."),
     40068: _("WeCom does not know the tag."),
 }
+QUOTA = _("The customer already received as many group messages as WeCom allows.")
 
 
 def reason(code: int, message: str = "") -> str:
@@ -122,12 +123,14 @@ def group_send_results(ctx: ServiceContext, client: WeComContactClient | None = 
         book = dict(state.bookmark or {})
         waiting, final = dict(book.get("messages") or {}), dict(book.get("final") or {})
         msgid = str(book.get("msgid") or state.stream)
+        created = dt.datetime.fromisoformat(str(book.get("created") or now.isoformat()))
+        expired = now - created > dt.timedelta(days=RESULT_DAYS)
         try:
             rows = list(client.group_send_results(msgid))
-        except WeComError as exc:
-            if exc.errcode == 41063:  # still being dispatched
-                continue
-            raise
+        except WeComError:  # still being dispatched (41063), or gone: this send only, the others go on
+            if expired:
+                ctx.session.delete(state)
+            continue
         for row in rows:
             external, status = str(row.get("external_userid") or ""), int(row.get("status") or 0)
             if external not in waiting or external in final or status not in SEND_STATUS:
@@ -137,11 +140,10 @@ def group_send_results(ctx: ServiceContext, client: WeComContactClient | None = 
             out.append(Inbound(platform="wecom", account=str(book.get("corp_id") or client.corp_id), sender=external,
                                msg_id=f"wecom:groupmsg:{msgid}:{external}:{status}", kind="receipt",
                                received_at=at, event=SEND_STATUS[status],
-                               text=None if status == 1 else ("not a contact" if status == 2 else "quota reached"),
+                               text=None if status == 1 else str(REASONS[84061] if status == 2 else QUOTA),
                                raw={"msgid": msgid, "userid": row.get("userid"), "status": status,
                                     "message_id": waiting[external]}))
-        created = dt.datetime.fromisoformat(str(book.get("created") or now.isoformat()))
-        if len(final) >= len(waiting) or now - created > dt.timedelta(days=RESULT_DAYS):
+        if len(final) >= len(waiting) or expired:
             ctx.session.delete(state)
         else:
             state.bookmark = {**book, "final": final}

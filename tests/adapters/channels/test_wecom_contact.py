@@ -3,6 +3,7 @@ with cursor paging, the token cache and refresh, 45009 backoff, tags both ways, 
 results, callbacks verified with the shared crypto (and WeCom's published sample), contacts as CRM data."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -138,8 +139,7 @@ def test_group_send_and_its_results(ctx, fake):
     assert ws.group_send_results(ctx, client) == []  # nobody confirmed yet
     fake.confirm(msgid, "lisi", quota_reached=("wmB",))
     receipts = ws.group_send_results(ctx, client)
-    assert sorted((r.sender, r.event, r.text) for r in receipts) == [("wmA", "delivered", None),
-                                                                     ("wmB", "failed", "quota reached")]
+    assert sorted((r.sender, r.event, r.text) for r in receipts) == [("wmA", "delivered", None), ("wmB", "failed", str(ws.QUOTA))]
     assert {r.raw["message_id"] for r in receipts} == {"<m1@crm>", "<m2@crm>"}
     ctx.session.commit()
     fake.confirm(msgid, "zhangsan")
@@ -241,3 +241,20 @@ def test_secret_and_token_never_logged(client, fake, caplog):
     assert "/cgi-bin/gettoken" in caplog.text  # the request lines were logged
     assert fake.secret not in caplog.text
     assert not any(token in caplog.text for token in fake.tokens)
+
+
+def test_a_vanished_group_send_does_not_block_the_others(ctx, fake):
+    wc._tokens.clear()
+    channel = ws.WeComChannel()
+    channel.send(ctx, [msg(1, "wmA")])
+    channel.send(ctx, [msg(2, "wmB", text="另一条")])
+    ctx.session.commit()
+    gone, kept = list(fake.templates)
+    del fake.templates[gone]  # WeCom no longer knows it (41062)
+    fake.confirm(kept, "lisi")
+    assert [r.sender for r in ws.group_send_results(ctx, channel.client(ctx))] == ["wmB"]
+    ctx.session.commit()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=ws.RESULT_DAYS + 1)
+    assert ws.group_send_results(ctx, channel.client(ctx), now=later) == []
+    ctx.session.commit()  # too old: forgotten
+    assert ctx.session.scalars(select(SyncState).where(SyncState.connection == ws.GROUP_SENDS)).all() == []
