@@ -54,6 +54,7 @@ ACCOUNT: dict[str, Any] = {
     "Forbidden.RAM": _("The AccessKey may not send SMS."),
     "InvalidTimeStamp.Expired": _("The vendor refused the request's time: check this server's clock."),
 }
+WHOLE_BATCH = {"isv.SMS_TEMPLATE_ILLEGAL", "isv.SMS_SIGNATURE_ILLEGAL"}  # the same for every message of a batch
 DOWN = {"isp.SYSTEM_ERROR", "isv.OUT_OF_SERVICE", "isv.AMOUNT_NOT_ENOUGH", "Throttling", "Throttling.User",
         "Throttling.Api", "ServiceUnavailable", "InternalError", "SignatureNonceUsed"}
 
@@ -210,7 +211,7 @@ class AliyunSms:
             yield from (Outcome(m.recipient_id, True) for m, _p in items)
         elif status in DOWN:
             raise ChannelDown(f"Alibaba Cloud SMS: {status}")
-        elif status in PER_MESSAGE:  # one number or one message spoilt the batch: send each alone to know which
+        elif status in PER_MESSAGE and status not in WHOLE_BATCH:  # one number or message spoilt it: each alone
             yield from (self._send_one(client, sign, code, m, p) for m, p in items)
         else:
             yield from (Outcome(m.recipient_id, False, reason(status, data.get("Message"))) for m, _p in items)

@@ -39,6 +39,7 @@ TOKEN_EXPIRED = (40014, 42001)
 BUSY = (45009, -1)
 BACKOFF = (1.0, 2.0, 4.0)  # seconds before each retry of a busy answer
 REPLAY_WINDOW = 300
+ACK = "success"  # the callback's answer (text/plain)
 CONTACT_EVENTS = ("add_external_contact", "edit_external_contact", "add_half_external_contact",
                   "del_external_contact", "del_follow_user", "transfer_fail")
 

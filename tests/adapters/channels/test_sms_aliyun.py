@@ -93,8 +93,10 @@ def test_vendor_errors_are_per_message_reasons(ctx, fake):
     assert "isv.BUSINESS_LIMIT_CONTROL" in out[1].error and "limit" in out[1].error
     assert "isv.MOBILE_NUMBER_ILLEGAL" in out[2].error and "not a valid mobile number" in out[2].error
     assert [s["phone"] for s in fake.sent] == ["13800138000"]
-    out = provider.send(ctx, [msg(4, "+8613800138000", "x", subject="SMS_999")])
+    calls = len(fake.calls)
+    out = provider.send(ctx, [msg(4, "+8613800138000", "x", subject="SMS_999"), msg(5, "+8613700137000", "y", subject="SMS_999")])
     assert not out[0].ok and "not approved" in out[0].error and "isv.SMS_TEMPLATE_ILLEGAL" in out[0].error
+    assert out[1].error == out[0].error and len(fake.calls) == calls + 1  # the same for all: no call per message
     out = provider.send(ctx, [msg(5, "+8613800138000", '{"name": "x"}', subject="SMS_200000001")])
     assert "isv.TEMPLATE_MISSING_PARAMETERS" in out[0].error
     out = provider.send(ctx, [msg(6, "+8613800138000", '["a", "b"]')])
