@@ -20,6 +20,14 @@ from crmcore.runtime import ServiceContext
 VENDORS = ("aliyun", "tencent")
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # both vendors write local times of China without a zone
 MAX_CALLBACK_BYTES = 1024 * 1024
+# replies that mean "stop sending me marketing SMS" (the "回T退订" the approved templates end with)
+OPT_OUT = frozenset({"T", "TD", "N", "NO", "STOP", "UNSUBSCRIBE", "退订", "取消", "退订短信", "0000"})
+
+
+def reply_event(text: str) -> str | None:
+    """``unsubscribe`` for an opt-out reply (``T``, ``TD``, ``退订``... ignoring case, spaces and punctuation)."""
+    word = "".join(ch for ch in text.upper() if ch.isalnum())
+    return "unsubscribe" if word in OPT_OUT else None
 
 
 def phone_address() -> Any:

@@ -27,7 +27,8 @@ from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from .base import Inbound
-from .sms import beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, template_of
+from .sms import (beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, reply_event,
+                  template_of)
 
 ENDPOINT = "https://dysmsapi.aliyuncs.com/"
 VERSION = "2017-05-25"
@@ -247,7 +248,7 @@ def parse_push(items: Any, sign_name: str, now: dt.datetime | None = None) -> li
             out.append(Inbound(platform="sms", account=str(item.get("sign_name") or sign_name), sender=sender,
                                msg_id=f"aliyun:up:{item['sequence_id']}", kind="text",
                                received_at=beijing_time(item.get("send_time"), now), text=str(item["content"]),
-                               raw=dict(item)))
+                               event=reply_event(str(item["content"])), raw=dict(item)))
         else:  # SmsReport: a delivery receipt
             if not item.get("biz_id"):
                 raise BadRequest(_("Item %(n)s of the callback has no id.", n=index + 1))

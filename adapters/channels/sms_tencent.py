@@ -26,7 +26,8 @@ from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from .base import Inbound
-from .sms import beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, template_of
+from .sms import (beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, reply_event,
+                  template_of)
 
 ENDPOINT = "https://sms.tencentcloudapi.com/"
 SERVICE, VERSION = "sms", "2021-01-11"
@@ -263,7 +264,7 @@ def parse_reply(item: Any, sign_name: str) -> list[Inbound]:
     digest = hashlib.sha256(str(item["text"]).encode()).hexdigest()[:16]
     return [Inbound(platform="sms", account=str(item.get("sign") or sign_name), sender=sender,
                     msg_id=f"tencent:reply:{sender}:{int(at.timestamp())}:{digest}", kind="text", received_at=at,
-                    text=str(item["text"]), raw=dict(item))]
+                    text=str(item["text"]), event=reply_event(str(item["text"])), raw=dict(item))]
 
 
 def receive(ctx: ServiceContext, args: Mapping[str, str], body: bytes) -> list[Inbound]:

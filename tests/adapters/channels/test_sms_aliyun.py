@@ -177,8 +177,10 @@ def test_receipts_and_replies_from_the_push(ctx, fake):
     failed = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.report_push(delivered=False))
     assert failed[0].event == "failed" and "MK:0001" in failed[0].text
     reply = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.up_push("13800138000", "TD"))
-    assert (reply[0].kind, reply[0].text, reply[0].sender, reply[0].msg_id) == (
-        "text", "TD", "+8613800138000", "aliyun:up:1234567890")
+    assert (reply[0].kind, reply[0].text, reply[0].sender, reply[0].msg_id, reply[0].event) == (
+        "text", "TD", "+8613800138000", "aliyun:up:1234567890", "unsubscribe")  # an opt-out reply
+    chat = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.up_push("13800138000", "TD是什么意思？", 2))
+    assert chat[0].event is None
     assert reply[0].received_at.isoformat() == "2026-12-06T02:00:00+00:00"  # Beijing time, stored as UTC
 
 

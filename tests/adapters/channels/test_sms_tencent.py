@@ -123,11 +123,13 @@ def test_status_and_reply_callbacks(ctx, fake):
     assert failed[0].event == "failed" and "MK:0005" in failed[0].text
     body = fake.reply_push("13800138000", "回T退订", at=1457336869)
     reply = sms_tencent.receive(ctx, {"token": "cb-token"}, body)
-    assert (reply[0].kind, reply[0].text, reply[0].sender) == ("text", "回T退订", "+8613800138000")
+    assert (reply[0].kind, reply[0].text, reply[0].sender, reply[0].event) == ("text", "回T退订", "+8613800138000", None)
     assert reply[0].received_at.isoformat() == "2016-03-07T07:47:49+00:00"
     assert sms_tencent.receive(ctx, {"token": "cb-token"}, body)[0].msg_id == reply[0].msg_id  # a retry dedupes
     other = sms_tencent.receive(ctx, {"token": "cb-token"}, fake.reply_push("13800138000", "好的", at=1457336869))
-    assert other[0].msg_id != reply[0].msg_id
+    assert other[0].msg_id != reply[0].msg_id and other[0].event is None
+    stop = sms_tencent.receive(ctx, {"token": "cb-token"}, fake.reply_push("13800138000", " t ", at=1457336870))
+    assert stop[0].event == "unsubscribe"
 
 
 def test_forged_or_broken_callbacks_are_refused(ctx, fake):
