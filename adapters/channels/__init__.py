@@ -9,10 +9,30 @@ its send providers (``crm_channels``), callbacks under ``/channels/<platform>/<a
 """
 from __future__ import annotations
 
+from typing import Any
+
+from crmcore import hookimpl
 from crmcore.i18n import lazy_gettext as _l
 
 CRM_LABEL = _l("Messaging channels")  # the plugin's name on the admin's plugin page
 CRM_HOOKSPECS = "adapters.channels.hookspecs"  # crm_channel_scene, crm_channel_lead, crm_channel_ticket
 # Found by convention: models.py, migrations/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
+CRM_BLUEPRINTS = [".callbacks:bp"]
+
+
+@hookimpl
+def crm_channels() -> list[Any]:
+    from .wechat import WeChatChannel
+
+    return [WeChatChannel()]
+
+
+@hookimpl
+def crm_startup(app: Any) -> None:
+    from .callbacks import bp
+
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)  # a platform posts from outside; it is checked by its signature
 

@@ -27,3 +27,27 @@ def inbound(**kwargs: Any) -> Inbound:
                               "kind": "text", "text": "你好", "received_at": dt.datetime(2026, 12, 6, 8, 0, tzinfo=dt.timezone.utc)}
     values.update(kwargs)
     return Inbound(**values)
+
+
+@pytest.fixture
+def fake_wechat() -> Any:
+    from .platforms import FakeWeChat
+
+    fake = FakeWeChat()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def wechat_account(ctx: Any, fake_wechat: Any) -> Callable[..., Any]:
+    """``wechat_account(mode="safe", **config)`` -> the fake's Official Account set up in the CRM."""
+    from adapters.channels import accounts
+
+    def factory(mode: str = "plain", **config: Any) -> Any:
+        return accounts.save_account(ctx, {
+            "platform": "wechat", "account": fake_wechat.app_id, "name": "服务号",
+            "config": {"mode": mode, "base_url": fake_wechat.url, **config},
+            "secrets": {"app_secret": fake_wechat.app_secret, "token": fake_wechat.token,
+                        "encoding_aes_key": fake_wechat.aes_key}})
+
+    return factory
