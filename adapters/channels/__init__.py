@@ -16,9 +16,10 @@ from crmcore.i18n import lazy_gettext as _l
 
 CRM_LABEL = _l("Messaging channels")  # the plugin's name on the admin's plugin page
 CRM_HOOKSPECS = "adapters.channels.hookspecs"  # crm_channel_scene, crm_channel_lead, crm_channel_ticket
-# Found by convention: models.py, migrations/. Declared (crmcore.declarations):
+# Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
-CRM_BLUEPRINTS = [".callbacks:bp"]
+CRM_BLUEPRINTS = [".callbacks:bp", ".api:blp"]
+CRM_ADMIN_VIEWS = ".admin:admin_views"
 
 
 @hookimpl

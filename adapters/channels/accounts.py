@@ -29,7 +29,7 @@ MODES = ("plain", "safe")
 INVALID = _("The channel account is not valid.")
 
 
-class AccountSchema(Schema):
+class ChannelAccountSchema(Schema):
     id = fields.Int(dump_only=True)
     platform = text(ChannelAccount.platform, required=True)
     account = text(ChannelAccount.account, required=True)
@@ -46,7 +46,7 @@ class AccountSchema(Schema):
         return sorted(k for k, v in (obj.secrets or {}).items() if v)
 
 
-_SCHEMA = AccountSchema()
+_SCHEMA = ChannelAccountSchema()
 
 
 def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, list[Any]]:

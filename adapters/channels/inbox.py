@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from crmcore.errors import BadRequest, NotFound, ValidationError
+from crmcore.errors import BadRequest, CRMError, NotFound, ValidationError
 from crmcore.events import jsonable, record_change
 from crmcore.i18n import _
 from crmcore.models import Contact, Customer
@@ -168,8 +168,14 @@ def _attach(ctx: ServiceContext, message: ChannelMessage, customer: Customer, ma
 
 
 def get_message(ctx: ServiceContext, message_id: int) -> ChannelMessage:
+    """One message; a matched one only when its customer is visible to the actor (else the same 404)."""
     ctx.require("channels.read")
     message = ctx.session.get(ChannelMessage, message_id)
+    if message is not None and message.customer_id is not None:
+        try:
+            get_customer(ctx, message.customer_id)
+        except CRMError:
+            message = None
     if message is None:
         raise NotFound(_("Message %(id)s does not exist.", id=message_id))
     return message
@@ -226,3 +232,25 @@ def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int
         record_change(ctx, "channel_message", "lead", message.id,
                       data={"lead_id": lead_id, "messages": [m.id for m in queued]})
     return int(lead_id)
+
+
+def list_messages(ctx: ServiceContext, *, status: str | None = None, platform: str | None = None,
+                  customer_id: int | None = None, page: int = 1, page_size: int = 25) -> tuple[list[ChannelMessage], int]:
+    """Inbound messages, newest first: unmatched ones, and matched ones of customers the actor may see."""
+    from sqlalchemy import func
+
+    from crmcore.services import access
+
+    ctx.require("channels.read")
+    visible = access.scope_customers(ctx, select(Customer.id))
+    stmt = select(ChannelMessage).where(or_(ChannelMessage.customer_id.is_(None),
+                                            ChannelMessage.customer_id.in_(visible)))
+    if status:
+        stmt = stmt.where(ChannelMessage.status == status)
+    if platform:
+        stmt = stmt.where(ChannelMessage.platform == platform)
+    if customer_id is not None:
+        stmt = stmt.where(ChannelMessage.customer_id == customer_id)
+    total = int(ctx.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    items = list(ctx.session.scalars(stmt.order_by(ChannelMessage.id.desc()).offset((page - 1) * page_size).limit(page_size)))
+    return items, total

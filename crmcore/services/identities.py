@@ -88,10 +88,10 @@ def add_identity(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) ->
     return item
 
 
-def remove_identity(ctx: ServiceContext, identity_id: int) -> None:
-    """Forget one identity of a customer."""
+def remove_identity(ctx: ServiceContext, identity_id: int, customer_id: int | None = None) -> None:
+    """Forget one identity of a customer (of ``customer_id`` when given)."""
     item = ctx.session.get(CustomerIdentity, identity_id)
-    if item is None:
+    if item is None or (customer_id is not None and item.customer_id != customer_id):
         raise NotFound(_("Identity %(id)s does not exist.", id=identity_id))
     get_customer(ctx, item.customer_id, permission="customer.write")
     with unit_of_work(ctx):
