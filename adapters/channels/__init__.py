@@ -20,6 +20,7 @@ CRM_HOOKSPECS = "adapters.channels.hookspecs"  # crm_channel_scene, crm_channel_
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = [".callbacks:bp", ".api:blp"]
 CRM_ADMIN_VIEWS = ".admin:admin_views"
+CRM_COMMANDS = ".cli:channels"
 
 
 @hookimpl
@@ -27,6 +28,13 @@ def crm_channels() -> list[Any]:
     from .wechat import WeChatChannel
 
     return [WeChatChannel()]
+
+
+@hookimpl
+def crm_demo_data(ctx: Any) -> list[str]:
+    from .demo import load_demo
+
+    return [load_demo(ctx)]
 
 
 @hookimpl

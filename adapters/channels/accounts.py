@@ -23,7 +23,7 @@ from .models import ChannelAccount
 
 # platform -> (settings, secrets) an account of it may hold
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "wechat": (("mode", "base_url", "welcome_text", "replay_window"), ("app_secret", "token", "encoding_aes_key")),
+    "wechat": (("mode", "base_url", "oauth_url", "welcome_text", "replay_window"), ("app_secret", "token", "encoding_aes_key")),
 }
 MODES = ("plain", "safe")
 INVALID = _("The channel account is not valid.")
@@ -60,11 +60,12 @@ def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, An
             errors[f"secrets.{key}"] = [_("Unknown field.")]
     if config.get("mode") not in (None, "", *MODES):
         errors["config.mode"] = [_("Not one of: %(choices)s.", choices=", ".join(MODES))]
-    url = config.get("base_url")
-    if url not in (None, ""):
-        parts = urlsplit(str(url))
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors["config.base_url"] = [_("Give an http(s) address.")]
+    for key in ("base_url", "oauth_url"):
+        url = config.get(key)
+        if url not in (None, ""):
+            parts = urlsplit(str(url))
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                errors[f"config.{key}"] = [_("Give an http(s) address.")]
     window = config.get("replay_window")
     if window not in (None, ""):
         if isinstance(window, bool) or not str(window).isdigit() or not 1 <= int(str(window)) <= 3600:

@@ -8,6 +8,8 @@ from marshmallow import Schema, fields, validate
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import json_body, page, take_id
+from crmcore.errors import ValidationError
+from crmcore.i18n import _
 from crmcore.schemas.common import Id, PageArgs
 
 from . import accounts as account_svc
@@ -167,3 +169,30 @@ def make_lead(data: dict[str, Any], message_id: int) -> Any:
 
 def blueprints() -> list[Any]:
     return [blp]
+
+
+class ChannelOAuthLinkSchema(Schema):
+    account = fields.Str(required=True, metadata={"description": "The WeChat Official Account's app id"})
+    customer_id = Id(required=True)
+    next = fields.Str(allow_none=True, metadata={"description": "A path on this site to go to once linked"})
+
+
+class ChannelOAuthLinkResult(Schema):
+    url = fields.Str()
+
+
+@blp.route("/oauth-links", methods=["POST"])
+@json_body(blp, ChannelOAuthLinkSchema)
+@blp.response(201, ChannelOAuthLinkResult)
+def make_oauth_link(data: dict[str, Any]) -> Any:
+    """A link that, opened in WeChat, links the follower to the customer (snsapi_base; valid 7 days)"""
+    from .wechat_oauth import oauth_link
+
+    values = dict(data)
+    customer_id = take_id(ChannelOAuthLinkSchema(), values, "customer_id")
+    account, next_path = values.get("account"), values.get("next")
+    if not isinstance(account, str) or not isinstance(next_path, (str, type(None))):
+        raise ValidationError(_("The OAuth link is not valid."), errors={
+            k: [_("Not a valid string.")] for k, v in (("account", account), ("next", next_path or ""))
+            if not isinstance(v, str)})
+    return {"url": oauth_link(current_ctx(), account, customer_id, next_path)}, 201

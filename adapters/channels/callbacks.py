@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crmcore.db import utcnow
 from crmcore.runtime import ServiceContext
+from crmcore.services.unit import unit_of_work
 
 from . import inbox, wechat
 from .accounts import find_account
@@ -52,10 +53,10 @@ def _wechat(ctx: ServiceContext, row: Any) -> Any:
         wechat.check_signature(settings, request.args, nonces)
         ctx.session.commit()
         return str(request.args.get("echostr", "")), 200, {"Content-Type": "text/plain"}
-    xml = wechat.open_body(settings, request.args, request.get_data(cache=True), nonces)
-    item = wechat.parse(row.account, xml)
-    stored = inbox.receive(ctx, item)
-    ctx.session.commit()
+    with unit_of_work(ctx):  # the nonce, the message and its effects: one transaction, one commit
+        xml = wechat.open_body(settings, request.args, request.get_data(cache=True), nonces)
+        item = wechat.parse(row.account, xml)
+        stored = inbox.receive(ctx, item)
     if stored is not None and item.event == "subscribe" and settings.welcome_text:
         return wechat.passive_reply(settings, item, settings.welcome_text), 200, {"Content-Type": "application/xml"}
     return "success", 200, {"Content-Type": "text/plain"}
@@ -82,3 +83,6 @@ def callback(platform: str, account: str) -> Any:
         return jsonify({"error": exc.reason}), exc.status
     finally:
         ctx.session.close()
+
+
+from . import wechat_oauth  # noqa: E402,F401 - its routes are on this blueprint

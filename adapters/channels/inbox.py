@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crmcore.errors import BadRequest, CRMError, NotFound, ValidationError
 from crmcore.events import jsonable, record_change
-from crmcore.i18n import _
+from crmcore.i18n import _, title_data
 from crmcore.models import Contact, Customer
 from crmcore.normalize import normalize_email, normalize_phone
 from crmcore.runtime import ServiceContext
@@ -142,24 +142,32 @@ def learn(ctx: ServiceContext, message: ChannelMessage, customer_id: int, source
         identities.record(ctx, customer_id, "wechat_unionid", message.unionid, source=source)
 
 
-def subject(message: ChannelMessage) -> str:
-    """The interaction's subject: the text's first line, or what the event or message kind was."""
+def subject_message(message: ChannelMessage) -> Any:
+    """The interaction's subject: the text's first line, or (a message marked for translation) what the event
+    or message kind was."""
     if message.text:
         line = message.text.strip().splitlines()[0] if message.text.strip() else ""
         if line:
             return line[:255]
     if message.event in EVENT_SUBJECTS:
-        return str(EVENT_SUBJECTS[message.event])
-    return str(KIND_SUBJECTS.get(message.kind, _("Sent a message")))
+        return EVENT_SUBJECTS[message.event]
+    return KIND_SUBJECTS.get(message.kind, _("Sent a message"))
+
+
+def subject(message: ChannelMessage) -> str:
+    """:func:`subject_message` as text in the reader's language."""
+    return str(subject_message(message))
 
 
 def _attach(ctx: ServiceContext, message: ChannelMessage, customer: Customer, matched_by: str) -> None:
     learn(ctx, message, customer.id, "channel" if matched_by != "link" else "link")
+    title = subject_message(message)
     item = interactions.log_interaction(ctx, customer.id, {
-        "channel": TIMELINE_CHANNEL[message.platform], "direction": "inbound", "subject": subject(message),
+        "channel": TIMELINE_CHANNEL[message.platform], "direction": "inbound", "subject": str(title),
         "body": message.text, "occurred_at": message.received_at, "entity_type": "channel_message",
-        "entity_id": str(message.id), "source": f"channel:{message.platform}",
-        "data": {"message_id": message.id, "kind": message.kind, "event": message.event}})
+        "entity_id": str(message.id), "source": "channels",
+        "data": {"message_id": message.id, "kind": message.kind, "event": message.event,
+                 **title_data(title)}})  # an event's title in each reader's language
     message.customer_id, message.interaction_id = customer.id, item.id
     message.status, message.matched_by = "matched", matched_by
 

@@ -10,9 +10,10 @@ PLATFORM_LABELS: dict[str, Any] = {"wechat": _l("WeChat Official Account"), "wec
 STATUS_LABELS: dict[str, Any] = {"matched": _l("On the timeline"), "unmatched": _l("Waiting to be linked"),
                                  "lead": _l("Turned into a lead"), "ignored": _l("Not for the timeline")}
 MODE_LABELS: dict[str, Any] = {"plain": _l("Plain text"), "safe": _l("Safe mode (encrypted)")}
-SETTING_LABELS: dict[str, Any] = {"mode": _l("Message encryption"), "base_url": _l("API address"),
+SETTING_LABELS: dict[str, Any] = {"mode": _l("Message encryption"), "base_url": _l("API address"), "oauth_url": _l("Web authorisation address"),
                                   "welcome_text": _l("Welcome reply"), "replay_window": _l("Replay window (seconds)"),
-                                  "app_secret": "AppSecret", "token": "Token", "encoding_aes_key": "EncodingAESKey"}
+                                  "app_secret": _l("Developer password"), "token": _l("Callback token"),
+                                  "encoding_aes_key": _l("Message encryption key"), "account": _l("Developer ID")}
 MATCH_LABELS: dict[str, Any] = {"identity": _l("by their id"), "unionid": _l("by their unionid"),
                                 "phone": _l("by phone number"), "email": _l("by e-mail address"), "link": _l("by an agent")}
 

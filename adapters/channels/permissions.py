@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from crmcore.contracts import Permission
+from crmcore.i18n import _
 
 PERMISSIONS = [
-    Permission("channels.read", "See channel accounts, inbound messages and the unmatched queue",
+    Permission("channels.read", _("See inbound messages and the unmatched queue"),
                ("manager", "sales", "service")),
-    Permission("channels.manage", "Configure channel accounts; link unmatched messages or turn them into leads",
+    Permission("channels.manage", _("Configure channel accounts; link unmatched messages or make leads of them"),
                ("manager",)),
 ]

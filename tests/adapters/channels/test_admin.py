@@ -73,3 +73,33 @@ def test_messages_page_in_words(client, ctx, make_user):
     assert "Waiting to be linked" in page and "<script>alert(1)" not in page
     page = client.get("/admin/channels/messages/?status=matched", headers={"Accept-Language": "zh-CN"}).text
     assert "关注了公众号" in page and "已上时间线" in page and "oNEW" not in page
+
+
+def test_cli_list_unmatched_and_test(runner, ctx, fake_wechat, wechat_account):
+    from adapters.channels.cli import channels
+
+    wechat_account()
+    inbox.receive(ctx, inbound(account=fake_wechat.app_id, sender="oCLI", text="你好吗"))
+    out = runner.invoke(channels, ["list"])
+    assert out.exit_code == 0 and f"/channels/wechat/{fake_wechat.app_id}/callback" in out.output
+    assert "Waiting to be linked 1" in out.output
+    out = runner.invoke(channels, ["unmatched"])
+    assert "1 unmatched" in out.output and "oCLI" in out.output and "你好吗" in out.output
+    assert runner.invoke(channels, ["test", fake_wechat.app_id]).exit_code == 0
+    fake_wechat.app_secret = "rotated"
+    out = runner.invoke(channels, ["test", fake_wechat.app_id])
+    assert out.exit_code != 0 and "40125" in out.output
+
+
+def test_demo_data_a_linked_follower_and_one_in_the_queue(ctx):
+    from crmcore.demo import load_demo
+    from crmcore.models import Customer, Interaction
+
+    load_demo(ctx)
+    ctx.hook.crm_demo_data(ctx=ctx)
+    ctx.hook.crm_demo_data(ctx=ctx)  # twice: nothing doubles
+    hz = ctx.session.query(Customer).filter_by(code="HZ001").one()
+    assert identities.find_customer(ctx, "wechat_openid", "oDEMOfollowerHZ001", "wxdemo0000000001").id == hz.id
+    on_timeline = ctx.session.query(Interaction).filter_by(customer_id=hz.id, channel="wechat", source="channels").count()
+    assert on_timeline == 3
+    assert [m.sender for m in ctx.session.query(ChannelMessage).filter_by(status="unmatched")] == ["oDEMOunknown0001"]
