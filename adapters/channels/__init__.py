@@ -18,7 +18,7 @@ CRM_LABEL = _l("Messaging channels")  # the plugin's name on the admin's plugin 
 CRM_HOOKSPECS = "adapters.channels.hookspecs"  # crm_channel_scene, crm_channel_lead, crm_channel_ticket
 # Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
-CRM_BLUEPRINTS = [".callbacks:bp", ".api:blp"]
+CRM_BLUEPRINTS = [".callbacks:bp", ".wechat_oauth:bp", ".api:blp"]
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:channels"
 

@@ -83,6 +83,3 @@ def callback(platform: str, account: str) -> Any:
         return jsonify({"error": exc.reason}), exc.status
     finally:
         ctx.session.close()
-
-
-from . import wechat_oauth  # noqa: E402,F401 - its routes are on this blueprint

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from crmcore.errors import CRMError, ValidationError
@@ -21,9 +21,9 @@ from crmcore.services.customers import get_customer
 from crmcore.services.unit import unit_of_work
 
 from .accounts import find_account
-from .callbacks import bp
 from .wechat import Settings, WeChatAPI
 
+bp = Blueprint("channel_oauth", __name__, url_prefix="/channels")
 AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
 LINK_DAYS = 7
 STATE_SECONDS = 600
@@ -77,7 +77,7 @@ def oauth_start(app_id: str) -> Any:
         state = _serializer(ctx, "channels-oauth-state").dumps([link["c"], link.get("n") or ""])
         if len(state) > 128:  # WeChat keeps at most 128 bytes of state: the return path is dropped
             state = _serializer(ctx, "channels-oauth-state").dumps([link["c"], ""])
-        back = url_for("channel_callbacks.oauth_back", app_id=app_id, _external=True)
+        back = url_for("channel_oauth.oauth_back", app_id=app_id, _external=True)
         authorize = str((row.config or {}).get("oauth_url") or AUTHORIZE)
         query = urlencode({"appid": app_id, "redirect_uri": back, "response_type": "code", "scope": "snsapi_base",
                            "state": state})
