@@ -17,7 +17,8 @@ Protocol (developers.weixin.qq.com, 公众号 "接入概述", "接收普通消�
   when no answer comes in 5 s.
 * API ``https://api.weixin.qq.com``: ``GET /cgi-bin/token?grant_type=client_credential&appid&secret`` ->
   access_token, expires_in (7200); ``POST /cgi-bin/message/custom/send``; ``POST
-  /cgi-bin/message/template/send``; errcode 40001/40014/42001: token invalid or expired (fetch a new one),
+  /cgi-bin/message/template/send``; ``POST /cgi-bin/message/subscribe/bizsend`` (订阅通知: 43101 when the
+  follower gave no consent to that template); errcode 40001/40014/42001: token invalid or expired (fetch a new one),
   45015: outside the 48-hour customer-service window, 43004: the user does not follow the account,
   -1 and 45009: busy or over quota (retry later).
 """
@@ -51,7 +52,8 @@ REPLAY_WINDOW = 300
 TOKEN_EXPIRED = (40001, 40014, 42001)
 BUSY = (-1, 45009)
 ERRORS = {45015: _("Outside the 48-hour window: the follower has not written in the last 48 hours."),
-          43004: _("The recipient does not follow the Official Account.")}
+          43004: _("The recipient does not follow the Official Account."),
+          43101: _("The follower has not agreed to receive this subscribe message.")}
 EVENTS = {"subscribe": "subscribe", "unsubscribe": "unsubscribe", "SCAN": "scan", "CLICK": "click", "VIEW": "view"}
 KINDS = {"shortvideo": "video"}
 
@@ -290,6 +292,14 @@ class WeChatAPI:
             payload["url"] = url
         return self.call("/cgi-bin/message/template/send", payload)
 
+    def send_subscribe(self, openid: str, template_id: str, data: dict[str, Any], page: str | None = None) -> dict[str, Any]:
+        """A subscribe message (订阅通知: one per consent the follower gave to that template)."""
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id,
+                                   "data": {k: {"value": str(v)} for k, v in data.items()}}
+        if page:
+            payload["page"] = page
+        return self.call("/cgi-bin/message/subscribe/bizsend", payload)
+
     def oauth_openid(self, code: str) -> tuple[str, str | None]:
         """The openid (and unionid) of a follower who came back from snsapi_base authorisation with ``code``."""
         data = self._json("GET", "/sns/oauth2/access_token", params={
@@ -305,8 +315,8 @@ class WeChatAPI:
 
 class WeChatChannel:
     """Provider of the ``wechat`` channel: customer-service text messages, or template messages when the
-    message's headers name ``X-WeChat-Template`` (its ``text`` is then the template's data as a JSON object
-    and ``X-WeChat-Url`` the link). A customer's address is ``<app id>:<openid>``, their newest openid."""
+    message's headers name ``X-WeChat-Template`` (subscribe messages: ``X-WeChat-Subscribe``; its ``text`` is
+    then the template's data as a JSON object and ``X-WeChat-Url`` the link). A customer's address is ``<app id>:<openid>``, their newest openid."""
 
     channel = "wechat"
 
@@ -340,8 +350,11 @@ class WeChatChannel:
             api = apis.setdefault(app_id, WeChatAPI(Settings.of(row), self.http))
             try:
                 template = message.headers.get("X-WeChat-Template")
+                subscribe = message.headers.get("X-WeChat-Subscribe")
                 if template:
                     api.send_template(openid, template, json.loads(message.text or "{}"), message.headers.get("X-WeChat-Url"))
+                elif subscribe:
+                    api.send_subscribe(openid, subscribe, json.loads(message.text or "{}"), message.headers.get("X-WeChat-Url"))
                 else:
                     api.send_text(openid, message.text or message.subject)
                 out.append(Outcome(message.recipient_id, True))

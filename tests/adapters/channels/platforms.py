@@ -5,7 +5,8 @@ Protocol followed (developers.weixin.qq.com, 公众号文档): "获取 Access to
 grant_type=client_credential; errcode 40013 bad appid, 40125 bad secret; tokens last 7200 s; an unknown
 token is errcode 40001, an expired one 42001), "客服消息" (``POST /cgi-bin/message/custom/send``; 45015 when
 the follower has not written in 48 hours, 43004 when they do not follow), "模板消息" (``POST
-/cgi-bin/message/template/send``; 43004, 40037 unknown template), "网页授权" (``GET
+/cgi-bin/message/template/send``; 43004, 40037 unknown template), "订阅通知" (``POST
+/cgi-bin/message/subscribe/bizsend``; each consent allows one message, 43101 without one), "网页授权" (``GET
 /sns/oauth2/access_token`` with a one-time ``code``: 40029 invalid code), and "接入概述"/"消息加解密说明" for
 pushes: the plain ``signature`` (SHA1 of sorted token, timestamp, nonce) on every push, in safe mode
 ``encrypt_type=aes`` and ``msg_signature`` over the WXBizMsgCrypt ciphertext with the app id as receive id.
@@ -38,6 +39,7 @@ class FakeWeChat:
                  aes_key: str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", original_id: str = "gh_fake000001") -> None:
         self.app_id, self.app_secret, self.token, self.aes_key, self.original_id = app_id, app_secret, token, aes_key, original_id
         self.templates = {"TPL_ORDER"}
+        self.subscriptions: dict[str, dict[str, int]] = {}  # openid -> {template id: consents left}
         self.followers: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, float] = {}
         self.codes: dict[str, str] = {}
@@ -127,6 +129,13 @@ class FakeWeChat:
                 return {"errcode": 43004, "errmsg": "require subscribe"}
             self.delivered.append({"kind": "template", **body})
             return {"errcode": 0, "errmsg": "ok", "msgid": len(self.delivered)}
+        if path == "/cgi-bin/message/subscribe/bizsend" and method == "POST":
+            consents = self.subscriptions.get(openid, {})
+            if consents.get(body.get("template_id"), 0) <= 0:
+                return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+            consents[body["template_id"]] -= 1  # one consent, one message
+            self.delivered.append({"kind": "subscribe", **body})
+            return {"errcode": 0, "errmsg": "ok"}
         return {"errcode": 40066, "errmsg": "invalid url"}
 
     # ---- the followers' side: what WeChat pushes to the CRM ------------------------------------------

@@ -134,6 +134,16 @@ def test_provider_says_why_a_message_cannot_go(ctx, fake_wechat, wechat_account)
     assert "48-hour" in out[0].error and "does not follow" in out[1].error
 
 
+def test_subscribe_messages_need_a_consent_each(ctx, fake_wechat, wechat_account):
+    wechat_account()
+    provider = providers(ctx)["wechat"]
+    fake_wechat.subscriptions["oSUB"] = {"TPL_SHIP": 1}
+    message = _outgoing(f"{fake_wechat.app_id}:oSUB", '{"thing1": "已发货"}', **{"X-WeChat-Subscribe": "TPL_SHIP"})
+    first, second = provider.send(ctx, [message]), provider.send(ctx, [message])
+    assert first[0].ok and fake_wechat.delivered[-1]["data"] == {"thing1": {"value": "已发货"}}
+    assert not second[0].ok and "not agreed" in second[0].error
+
+
 def test_provider_down_is_channel_down(ctx, fake_wechat, wechat_account):
     wechat_account()
     fake_wechat.stop()
