@@ -76,6 +76,13 @@ def add_identity(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) ->
         if found.customer_id == customer.id:
             return found
         other = ctx.session.get(Customer, found.customer_id)
+        if other is not None and other.deleted_at is not None:  # a deleted customer's id is free again
+            with unit_of_work(ctx):
+                found.customer_id, found.source = customer.id, data.get("source") or "manual"
+                ctx.session.flush()
+                record_change(ctx, "customer", "updated", customer.id,
+                              {"identity": [None, f"{label(found.platform)}: {found.value}"]})
+            return found
         raise Conflict(_("This %(platform)s is already the customer %(name)s's; merge them if they are one person.",
                          platform=label(data["platform"]), name=other.name if other else found.customer_id))
     with unit_of_work(ctx):
@@ -127,14 +134,22 @@ def find_customer(ctx: ServiceContext, platform: str, value: str, account: str =
 def record(ctx: ServiceContext, customer_id: int, platform: str, value: str, account: str = "",
            source: str = "channel") -> CustomerIdentity | None:
     """Record an identity inside the caller's unit of work, without permission checks (the inbound
-    pipeline, a contact's fields); None when the id is another customer's already (a duplicate to flag)."""
+    pipeline, a contact's fields); None when the id is another live customer's already (a duplicate to
+    flag). An id a deleted customer held moves to ``customer_id``."""
     value = (value or "").strip()
     if not value:
         return None
     account = account if platform in SCOPED else ""
     found = _owner(ctx, platform, account, value)
     if found is not None:
-        return found if found.customer_id == customer_id else None
+        if found.customer_id == customer_id:
+            return found
+        holder = ctx.session.get(Customer, found.customer_id)
+        if holder is None or holder.deleted_at is None:
+            return None
+        found.customer_id, found.source = customer_id, source
+        ctx.session.flush()
+        return found
     item = CustomerIdentity(customer_id=customer_id, platform=platform, account=account, value=value[:128],
                             source=source)
     savepoint = ctx.session.begin_nested()

@@ -75,3 +75,10 @@ def test_customer_page_shows_identity_labels(ctx):
     identities.add_identity(ctx, a.id, {"platform": "wecom_external_userid", "account": "ww1", "value": "wmEXT"})
     panels = {p.key: p for group in ctx.hook.crm_customer_panels(ctx=ctx, customer=a) for p in group}
     assert panels["identities"].to_dict()["rows"] == [["WeCom external contact", "wmEXT (ww1)"]]
+
+
+def test_an_id_of_a_deleted_customer_is_free_again(ctx):
+    a, b = _customer(ctx, "Alpha Ltd"), _customer(ctx, "Beta Ltd")
+    identities.add_identity(ctx, a.id, {"platform": "weibo", "value": "wb1"})
+    customers.delete_customer(ctx, a.id)
+    assert identities.add_identity(ctx, b.id, {"platform": "weibo", "value": "wb1"}).customer_id == b.id

@@ -126,3 +126,13 @@ def test_an_adapter_bug_is_refused_with_the_field(ctx, change, field):
     with pytest.raises(ValidationError) as exc:
         inbox.receive(ctx, inbound(**change))
     assert field in exc.value.errors
+
+
+def test_a_deleted_customers_follower_can_be_linked_again(ctx):
+    old, new = _customer(ctx, "Old Ltd"), _customer(ctx, "New Ltd")
+    identities.add_identity(ctx, old.id, {"platform": "wechat_openid", "account": "wxAPP", "value": "oMOVED"})
+    customers.delete_customer(ctx, old.id)
+    msg = inbox.receive(ctx, inbound(sender="oMOVED"))
+    assert msg.status == "unmatched"  # a deleted customer's timeline gets nothing
+    inbox.link(ctx, msg.id, new.id)
+    assert identities.find_customer(ctx, "wechat_openid", "oMOVED", "wxAPP").id == new.id
