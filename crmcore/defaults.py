@@ -124,7 +124,8 @@ def crm_customer_merge(ctx: ServiceContext, winner: Any, loser: Any) -> list[Any
 
 @hookimpl
 def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
-    from .models import ExternalRef, Interaction
+    from .models import CustomerIdentity, ExternalRef, Interaction
+    from .services import identities
     from .services.customers import completeness_of
 
     score, missing = completeness_of(ctx, customer)
@@ -132,6 +133,11 @@ def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
         (_("Score"), f"{score}%"), (_("Missing"), ", ".join(missing) or str(_("nothing")))], order=10)]
     refs = ctx.session.scalars(select(ExternalRef).where(ExternalRef.entity == "customer",
                                                          ExternalRef.entity_id == customer.id)).all()
+    ids = ctx.session.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)
+                              .order_by(CustomerIdentity.platform, CustomerIdentity.id)).all()
+    if ids:
+        panels.append(Panel("identities", _("Identities"), rows=[
+            (identities.label(i.platform), f"{i.value} ({i.account})" if i.account else i.value) for i in ids], order=15))
     if refs:
         panels.append(Panel("external", _("In other systems"), rows=[(r.system, r.external_id) for r in refs], order=90))
     if ctx.can("interaction.read"):

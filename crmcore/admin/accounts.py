@@ -120,7 +120,7 @@ FAMILY_LABELS = {"customer": _l("Customers"), "interaction": _l("Customer intera
                  "user": _l("Users"), "audit": _l("Audit log"), "workflow": _l("Workflows"), "approval": _l("Approvals"),
                  "outbox": _l("Outbox"), "job": _l("Background jobs"), "plugin": _l("Plugins"), "sales": _l("Sales"),
                  "service": _l("Service"), "analysis": _l("Analysis"), "erp": "ERP", "oa": "OA",
-                 "loyalty": _l("Loyalty points")}
+                 "loyalty": _l("Loyalty points"), "channels": _l("Messaging channels")}
 
 
 class RoleView(SecureModelView):

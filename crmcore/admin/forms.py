@@ -49,7 +49,7 @@ def role_label(role: Any) -> str:
 SOURCE_LABELS = {"manual": _l("Entered by hand"), "admin": _l("Admin"), "api": "API", "import": _l("Import"),
                  "demo": _l("Demo data"), "system": _l("System"), "scheduler": _l("Scheduled job"),
                  "cli": _l("Command line"), "sales": _l("Sales"), "service": _l("Service"), "erp": "ERP",
-                 "oa": "OA", "portal": _l("Service portal"), "web": _l("Web form")}
+                 "oa": "OA", "portal": _l("Service portal"), "web": _l("Web form"), "channels": _l("Messaging channels")}
 
 
 def source_label(value: Any) -> str:

@@ -135,9 +135,9 @@ def init_api(app: Flask, blueprints: list[Any]) -> Api:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     from . import customers, contacts, interactions, custom_fields, users
-    from . import approvals, jobs, meta, workflow
+    from . import approvals, identities, jobs, meta, workflow
 
-    for module in (customers, contacts, interactions, custom_fields, users, workflow, approvals, meta, jobs):
+    for module in (customers, contacts, interactions, custom_fields, users, workflow, approvals, meta, jobs, identities):
         api.register_blueprint(module.blp)
     for bp in blueprints:
         if hasattr(bp, "_docs") or type(bp).__module__.startswith("flask_smorest"):

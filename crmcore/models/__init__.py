@@ -4,6 +4,7 @@ from .auth import ApiToken, Role, Team, User
 from .custom_field import CustomField
 from .customer import Address, Contact, Customer, Tag, customer_tags
 from .integration import ExternalRef, JobExecution, JobRun, OutboxDestination, OutboxMessage, SyncState
+from .identity import CustomerIdentity
 from .interaction import Interaction
 from .security import LoginFailure, RateLimitHit
 from . import search  # noqa: F401  # the search indexes, created with the tables
@@ -11,7 +12,7 @@ from .workflow import (ApprovalDecision, ApprovalPolicy, ApprovalRequest, Approv
                        WorkflowState, WorkflowTransition)
 
 __all__ = [
-    "Address", "ApiToken", "AuditLog", "Contact", "CustomField", "Customer", "ExternalRef",
+    "Address", "ApiToken", "AuditLog", "Contact", "CustomField", "Customer", "CustomerIdentity", "ExternalRef",
     "Interaction", "JobExecution", "JobRun", "LoginFailure", "OutboxDestination", "OutboxMessage", "RateLimitHit", "Role", "SyncState", "Tag", "Team", "User",
     "customer_tags",
     "ApprovalDecision", "ApprovalPolicy", "ApprovalRequest", "ApprovalTask", "ApprovalTier", "WorkflowDefinition", "WorkflowState", "WorkflowTransition",

@@ -14,7 +14,7 @@ from ..i18n import lazy_gettext as _l
 # plugins (``log_interaction``) accept these and no other. A plugin logs its own touchpoints with one of
 # them (``system`` for what it did by itself); there is no hook to add a channel.
 CHANNEL_LABELS: dict[str, Any] = {
-    "phone": _l("Phone"), "email": _l("E-mail"), "wechat": _l("WeChat"), "qq": "QQ", "weibo": _l("Weibo"),
+    "phone": _l("Phone"), "email": _l("E-mail"), "wechat": _l("WeChat"), "wecom": _l("WeCom"), "qq": "QQ", "weibo": _l("Weibo"),
     "sms": _l("SMS"), "web": _l("Web"), "visit": _l("Visit"), "meeting": _l("Meeting"), "chat": _l("Chat"),
     "system": _l("System"), "other": _l("Other")}
 CHANNELS = tuple(CHANNEL_LABELS)

@@ -9,7 +9,7 @@ from ..errors import NotFound
 from ..events import record_change
 from ..models import Address, Contact, Customer
 from ..normalize import fold, normalize_email, normalize_phone
-from . import access, listing, search
+from . import access, identities, listing, search
 from ..schemas.customers import AddressSchema, ContactSchema
 from .customers import check_version, get_customer, refresh_completeness
 from .custom_fields import validate_attributes
@@ -91,6 +91,7 @@ def create_contact(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) 
         ctx.session.add(contact)
         ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=changes, created=True)
         ctx.session.flush()
+        identities.sync_contact(ctx, contact)
         refresh_completeness(ctx, customer)
         record_change(ctx, "contact", "created", contact.id, changes, data={"customer_id": customer.id})
     return contact
@@ -114,6 +115,7 @@ def update_contact(ctx: ServiceContext, contact_id: int, data: dict[str, Any], *
         _derive(ctx, contact)
         ctx.hook.crm_before_save(ctx=ctx, entity="contact", obj=contact, changes=changes, created=False)
         ctx.session.flush()
+        identities.sync_contact(ctx, contact)
         refresh_completeness(ctx, contact.customer)
         record_change(ctx, "contact", "updated", contact.id, changes, data={"customer_id": contact.customer_id})
     return contact

@@ -11,7 +11,7 @@ from ..contracts import DuplicateCandidate, Event, MovedRows, RemovedRows
 from ..errors import Conflict, NotFound, ValidationError
 from ..events import audit, emit, jsonable, record_change
 from ..models import AuditLog, Contact, Customer, ExternalRef
-from . import access
+from . import access, identities
 from ..normalize import LIKE_ESCAPE, escape_like
 from .merge_rows import move_back, move_rows, restore
 from .customers import FIELDS, _visible, derive_fields, get_customer, refresh_completeness
@@ -54,6 +54,10 @@ def default_candidates(ctx: ServiceContext, customer: Customer, limit: int) -> l
         by_contact = select(Contact.customer_id).where(Contact.email_normalized.in_(emails))
         for cid in ctx.session.scalars(base.where(or_(Customer.email_normalized.in_(emails), Customer.id.in_(by_contact)))):
             _combine(found, DuplicateCandidate(cid, 0.9, [str(_("same e-mail address"))]))
+    for cid, platforms in identities.customers_sharing(ctx, identities.identity_keys(ctx, customer)).items():
+        if cid != customer.id:  # visibility: checked with every hook's candidates in _candidates
+            for platform in sorted(platforms):
+                _combine(found, DuplicateCandidate(cid, 0.95, [str(_("same %(identity)s", identity=identities.label(platform)))]))
     key = customer.name_key or ""
     if key:
         for cid in ctx.session.scalars(base.where(Customer.name_key == key)):

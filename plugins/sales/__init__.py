@@ -85,6 +85,13 @@ def crm_sync_export(ctx: ServiceContext, entity: str, entity_id: int, sync: Any)
     return export_record(ctx, entity, entity_id, sync)
 
 
+@hookimpl(optionalhook=True)  # a hook of the channels plugin: sales loads without it
+def crm_channel_lead(ctx: ServiceContext, message: Any, data: dict[str, Any]) -> int | None:
+    from .services.leads import create_lead
+
+    return create_lead(ctx, data, source_channel=data.get("source_channel")).id
+
+
 @hookimpl
 def crm_startup(app: Any) -> None:
     from .api.webform import bp

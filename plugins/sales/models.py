@@ -18,7 +18,7 @@ from .models_billing import Invoice, Order, OrderLine, Payment, Quote, QuoteLine
 from .webform_models import LeadForm
 
 LEAD_STATUSES = ("new", "working", "qualified", "disqualified")
-LEAD_CHANNELS = ("web", "import", "api", "phone", "email", "wechat", "qq", "weibo", "trade_fair", "referral",
+LEAD_CHANNELS = ("web", "import", "api", "phone", "email", "wechat", "wecom", "sms", "qq", "weibo", "trade_fair", "referral",
                  "taobao", "other")
 OPPORTUNITY_STATUSES = ("open", "won", "lost")
 QUOTE_STATUSES = ("draft", "pending_approval", "approved", "rejected", "sent", "accepted", "declined", "ordered",

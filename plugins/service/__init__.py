@@ -30,6 +30,13 @@ CRM_WORKFLOW_ACTIONS = ".services.engine:actions"
 CRM_ENTITIES = ".admin.entities:entities"
 
 
+@hookimpl(optionalhook=True)  # a hook of the channels plugin: service loads without it
+def crm_channel_ticket(ctx: ServiceContext, message: Any, customer: Any) -> int | None:
+    from .services.channel_tickets import ticket_for_message
+
+    return ticket_for_message(ctx, message, customer)
+
+
 @hookimpl
 def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .panels import customer_panels

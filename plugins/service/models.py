@@ -17,7 +17,7 @@ from crmcore.i18n import _
 PRIORITIES = ("low", "normal", "high", "urgent")
 PRIORITY_LABELS = {"low": _("Low"), "normal": _("Normal"), "high": _("High"), "urgent": _("Urgent")}  # shown words
 KINDS = ("question", "incident", "request", "complaint")
-CHANNELS = ("api", "email", "web", "phone", "wechat", "qq", "visit", "other")
+CHANNELS = ("api", "email", "web", "phone", "wechat", "wecom", "sms", "qq", "weibo", "visit", "other")
 STRATEGIES = ("round_robin", "least_loaded", "fixed")  # of an assignment rule
 TRIGGERS = ("order", "ticket")  # what a follow-up rule follows
 FOLLOWUP_CHANNELS = ("phone", "email", "wechat", "visit")  # how a follow-up reaches the customer

@@ -81,7 +81,7 @@ def new_request() -> Any:
         if limited is not None:
             return limited
         values = {k: (request.form.get(k) or "").strip() for k in ("name", "email", "phone", "wechat", "subject",
-                                                                    "description", "order_number")}
+                                                                    "description", "order_number", "channel")}
         if request.form.get("website_url"):  # a bot filled the hidden field: pretend all went well
             return render_template("service/portal_submitted.html", number=None, link=None)
         ctx = _ctx()
@@ -92,6 +92,8 @@ def new_request() -> Any:
         else:
             link = url_for(".status", token=token, _external=True)
             return render_template("service/portal_submitted.html", number=ticket.number, link=link), 201
+    else:  # a channel's menu links here with ?channel=wechat: the ticket says where it came from
+        values["channel"] = (request.args.get("channel") or "").strip()
     status = 422 if errors else 200
     return render_template("service/portal_new.html", values=values, errors=errors, message=message), status
 

@@ -37,7 +37,7 @@ class TicketSchema(Schema):
     description = fields.Str(allow_none=True, validate=MaxLength(MAX_DESCRIPTION))
     kind = text(Ticket.kind)
     priority = text(Ticket.priority)
-    channel = fields.Str(dump_only=True)
+    channel = text(Ticket.channel)  # where the request came from; "api" when not given
     state = fields.Str(dump_only=True)
     category_id = fields.Int(allow_none=True)
     customer_id = fields.Int(allow_none=True)
@@ -71,6 +71,7 @@ class TicketSchema(Schema):
 
 class TicketUpdateSchema(TicketSchema):
     subject = text(Ticket.subject)
+    channel = fields.Str(dump_only=True)  # fixed when the ticket is opened
     version = fields.Int(load_only=True, metadata={"description": "Version you read; a stale one gives 409"})
 
 

@@ -81,7 +81,8 @@ def test_merge_moves_history_fills_gaps_and_undo_restores(ctx):
     before = winner.completeness
 
     summary = dedupe.merge_customers(ctx, winner.id, loser.id)
-    assert summary["moved"] == {"contacts": 1, "addresses": 1, "interactions": 1, "external_refs": 1}
+    assert summary["moved"] == {"contacts": 1, "addresses": 1, "interactions": 1, "external_refs": 1,
+                                "customer_identities": 1}  # the contact's WeChat ID
     assert sorted(summary["filled"]) == ["email", "industry"]
     w = customers.get_customer(ctx, winner.id)
     assert w.industry == "批发" and sorted(t.name for t in w.tags) == ["VIP", "批发"]

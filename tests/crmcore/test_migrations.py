@@ -110,6 +110,6 @@ def test_every_builtin_plugin_migrates_on_this_engine(empty_database_url, tmp_pa
     migrate.upgrade(rt)
     heads = migrate.current_heads(rt)
     assert "0003_analysis_tag_rule_conditions" in heads, heads
-    assert any(h.startswith("0007_core") for h in heads) and len(heads) >= 6, heads
+    assert any("_core_" in h for h in heads) and len(heads) >= 6, heads
     migrate.upgrade(rt)  # again: nothing to do
     rt.db.dispose()

@@ -39,7 +39,8 @@ CODE_LABELS = {
     "partial": _l("Partly paid"), "paid": _l("Paid"), "planned": _l("Planned"), "done": _l("Done"),
     "success": _l("Success"), "failure": _l("Failure"), "task": _l("Task"), "call": _l("Call"), "visit": _l("Visit"),
     "crm": "CRM", "erp": "ERP", "import": _l("Import"), "web": _l("Web form"), "api": "API", "phone": _l("Phone"),
-    "email": _l("E-mail"), "wechat": _l("WeChat"), "qq": "QQ", "weibo": _l("Weibo"), "trade_fair": _l("Trade fair"),
+    "email": _l("E-mail"), "wechat": _l("WeChat"), "wecom": _l("WeCom"), "sms": _l("SMS"), "qq": "QQ", "weibo": _l("Weibo"),
+    "trade_fair": _l("Trade fair"),
     "referral": _l("Referral"), "taobao": _l("Taobao"), "other": _l("Other"),
 }
 

@@ -47,7 +47,7 @@ def sla_cell(ticket: Any, t: dict[str, Any] | None = None) -> Markup:
 KIND_LABELS = {"question": _l("Question"), "incident": _l("Incident"), "request": _l("Request"),
                "complaint": _l("Complaint")}
 CHANNEL_LABELS = {"api": "API", "email": _l("E-mail"), "web": _l("Web"), "phone": _l("Phone"), "wechat": _l("WeChat"),
-                  "qq": "QQ", "visit": _l("Visit"), "other": _l("Other")}
+                  "wecom": _l("WeCom"), "sms": _l("SMS"), "weibo": _l("Weibo"), "qq": "QQ", "visit": _l("Visit"), "other": _l("Other")}
 QUALITY_LABELS = {"kind": {"defect": _l("Defect"), "feedback": _l("Feedback")},
                   "severity": {"minor": _l("Minor"), "major": _l("Major"), "critical": _l("Critical")},
                   "state": {"open": _l("Open"), "investigating": _l("Investigating"), "closed": _l("Closed")}}

@@ -33,7 +33,7 @@ def list_tickets(args: dict[str, Any]) -> Any:
 @blp.response(201, TicketSchema)
 def create_ticket(data: dict[str, Any]) -> Any:
     """Open a ticket (SLA due times and assignment rules apply)"""
-    ticket = svc.create_ticket(current_ctx(), data, channel="api")
+    ticket = svc.create_ticket(current_ctx(), data, channel=data.get("channel") or "api")
     return with_etag(ticket, ticket, 201)
 
 

@@ -183,6 +183,10 @@ def ticket_for_token(ctx: ServiceContext, token: str) -> Ticket:
     return ticket
 
 
+# Where a portal request may say it came from: the web form itself, or a messaging channel's menu linking to it.
+PORTAL_CHANNELS = ("web", "wechat", "wecom", "qq", "weibo", "sms")
+
+
 def submit_request(ctx: ServiceContext, data: dict[str, Any], locale: str | None = None) -> tuple[Ticket, str]:
     """A request from the public form (system context): the ticket and its status-link token. The
     customer is mailed the link (``service.ticket.link_issued``) in ``locale``, the form's language."""
@@ -210,11 +214,14 @@ def submit_request(ctx: ServiceContext, data: dict[str, Any], locale: str | None
     except ValidationError as exc:
         for key, messages in exc.errors.items():
             errors.setdefault(PORTAL_FIELDS.get(key, key), messages)
+    channel = (data.get("channel") or "").strip() or "web"
+    if channel not in PORTAL_CHANNELS:  # the form's hidden field, from a channel's menu link
+        errors["channel"] = [_("Unknown channel '%(channel)s'.", channel=channel[:32])]
     if errors:
         raise ValidationError(_("Please correct the marked fields."), errors=errors)
     email = values["requester_email"]
     with unit_of_work(ctx):  # no customer until the address is confirmed: anyone can type any address
-        ticket = create_ticket(ctx, values, channel="web", first_message={
+        ticket = create_ticket(ctx, values, channel=channel, first_message={
             "body": text, "from_name": name, "from_email": email, "author": "customer"})
         ticket.customer_locale = locale if locale in LOCALES else None
         token, issue = issue_link(ctx, ticket)

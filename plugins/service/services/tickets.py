@@ -34,8 +34,8 @@ from .states import check_move, keys_in_phase, phase_of, states
 
 EDITABLE = ("subject", "description", "kind", "priority", "category_id", "customer_id", "contact_id", "order_number",
             "product_code", "requester_name", "requester_email", "requester_phone", "requester_wechat")
-TIMELINE_CHANNELS = {"email": "email", "web": "web", "phone": "phone", "wechat": "wechat", "qq": "qq",
-                     "visit": "visit"}
+TIMELINE_CHANNELS = {"email": "email", "web": "web", "phone": "phone", "wechat": "wechat", "wecom": "wecom", "sms": "sms",
+                     "qq": "qq", "weibo": "weibo", "visit": "visit"}
 MAX_BODY = MAX_DESCRIPTION
 _SCHEMA = TicketSchema()
 _UPDATE = TicketUpdateSchema()
@@ -162,7 +162,8 @@ def create_ticket(ctx: ServiceContext, data: dict[str, Any], *, channel: str = "
     message when it came from a customer, and an interaction on the customer's timeline."""
     ctx.require("service.ticket.write")
     if channel not in CHANNELS:
-        raise ValidationError(_("Unknown channel '%(channel)s'.", channel=channel))
+        raise ValidationError(_("The ticket is not valid."), errors={"channel": [
+            _("Unknown channel '%(channel)s'.", channel=channel)]})
     clean = validate_ticket(ctx, data, None)
     assignee_id = clean.pop("assignee_id", None)
     _check_assignee(ctx, assignee_id)

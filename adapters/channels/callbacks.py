@@ -1,0 +1,85 @@
+"""``/channels/<platform>/<account>/callback``: verify a platform's callback, store its messages through the
+inbound pipeline (once), answer the platform. An unknown or unconfigured account is a 404; a forged, stale
+or replayed callback is refused and changes nothing (its nonce, its messages and their effects commit
+together, so a callback that failed half-way can be retried by the platform).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from crmcore.db import utcnow
+from crmcore.runtime import ServiceContext
+from crmcore.services.unit import unit_of_work
+
+from . import inbox, wechat
+from .accounts import find_account
+from .models import ChannelNonce
+
+log = logging.getLogger(__name__)
+bp = Blueprint("channel_callbacks", __name__, url_prefix="/channels")
+NONCE_MEMORY = 86400
+
+
+def remember_nonce(ctx: ServiceContext, platform: str, account: str, nonce: str, keep: int = NONCE_MEMORY) -> bool:
+    """Remember a callback's nonce; False when it was seen before (a replay). Old nonces are pruned."""
+    now = utcnow()
+    ctx.session.query(ChannelNonce).filter(ChannelNonce.platform == platform, ChannelNonce.account == account,
+                                           ChannelNonce.seen_at < now - dt.timedelta(seconds=keep)).delete()
+    savepoint = ctx.session.begin_nested()
+    try:
+        ctx.session.add(ChannelNonce(platform=platform, account=account, nonce=str(nonce)[:128], seen_at=now))
+        ctx.session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def _wechat(ctx: ServiceContext, row: Any) -> Any:
+    settings = wechat.Settings.of(row)
+    if not settings.accepts_callbacks():
+        return jsonify({"error": "unknown account"}), 404
+
+    def nonces(nonce: str) -> bool:
+        return remember_nonce(ctx, "wechat", row.account, nonce, keep=max(NONCE_MEMORY, 2 * settings.replay_window))
+
+    if request.method == "GET":
+        wechat.check_signature(settings, request.args, nonces)
+        ctx.session.commit()
+        return str(request.args.get("echostr", "")), 200, {"Content-Type": "text/plain"}
+    with unit_of_work(ctx):  # the nonce, the message and its effects: one transaction, one commit
+        xml = wechat.open_body(settings, request.args, request.get_data(cache=True), nonces)
+        item = wechat.parse(row.account, xml)
+        stored = inbox.receive(ctx, item)
+    if stored is not None and item.event == "subscribe" and settings.welcome_text:
+        return wechat.passive_reply(settings, item, settings.welcome_text), 200, {"Content-Type": "application/xml"}
+    return "success", 200, {"Content-Type": "text/plain"}
+
+
+HANDLERS = {"wechat": _wechat}
+
+
+@bp.route("/<platform>/<account>/callback", methods=["GET", "POST"])
+def callback(platform: str, account: str) -> Any:
+    rt = current_app.extensions["crm"]
+    handler = HANDLERS.get(platform)
+    if handler is None:
+        return jsonify({"error": "unknown account"}), 404
+    ctx = rt.context(source=f"channel:{platform}", session=rt.db.new_session())
+    try:
+        row = find_account(ctx, platform, account)
+        if row is None:
+            return jsonify({"error": "unknown account"}), 404
+        return handler(ctx, row)
+    except wechat.Rejected as exc:
+        ctx.session.rollback()
+        log.warning("channel callback to %s/%s refused: %s", platform, account, exc.reason)
+        return jsonify({"error": exc.reason}), exc.status
+    finally:
+        ctx.session.close()

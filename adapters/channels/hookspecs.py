@@ -1,0 +1,63 @@
+"""Hook specifications the channels plugin owns: scenes of QR codes, leads and tickets from inbound messages.
+
+Added to the plugin manager when the ``channels`` plugin registers (its ``CRM_HOOKSPECS``). A plugin that
+implements one of these without requiring ``channels`` marks the impl ``optionalhook=True``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crmcore import hookspec
+
+if TYPE_CHECKING:  # real types for readers, not imported at run time
+    from crmcore.models import Customer
+    from crmcore.runtime import ServiceContext
+
+    from .base import Inbound
+    from .models import ChannelMessage
+
+
+@hookspec
+def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer | None) -> None:
+    """Act on the scene of a QR code a follower scanned (WeChat ``subscribe`` or ``SCAN`` with a scene).
+
+    Called by ``adapters.channels.inbox.receive`` inside its unit of work, once per stored message (a
+    replayed callback does not call it again), after the sender was matched. A referral QR code carries
+    the scene ``ref_<code>``: the referrals plugin records who referred whom. Other scenes are free for
+    other plugins; ignore those that are not yours.
+
+    :param ctx: the ``ServiceContext`` of the pipeline (the system).
+    :param inbound: the ``adapters.channels.base.Inbound``; ``inbound.scene`` is the scene without WeChat's
+        ``qrscene_`` prefix.
+    :param customer: the matched ``Customer``, or None when the follower is not known yet (the message is in
+        the unmatched queue; when an agent links or turns it into a lead, the hook is not called again).
+    """
+
+
+@hookspec(firstresult=True)
+def crm_channel_lead(ctx: ServiceContext, message: ChannelMessage, data: dict[str, Any]) -> int | None:
+    """Turn an unmatched inbound message into a lead; return the lead's id. Stops at first non-None result.
+
+    Called when an agent chooses "make a lead" in the unmatched queue. The sales plugin implements it with
+    its lead service (its validation and permissions apply to ``ctx``'s actor).
+
+    :param ctx: the ``ServiceContext`` of the agent.
+    :param message: the ``ChannelMessage``.
+    :param data: the lead's fields the agent gave (``name``, ``phone``, ``email``, ...), and
+        ``source_channel`` set to the message's platform.
+    :return: the new lead's id, or None when the plugin does not make leads.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_channel_ticket(ctx: ServiceContext, message: ChannelMessage, customer: Customer) -> int | None:
+    """Open a service ticket for a matched inbound message, or add it to the customer's open ticket on the
+    same channel; return the ticket's id. Stops at first non-None result.
+
+    Called by ``receive`` for accounts set to open tickets, for text messages of matched senders.
+
+    :param ctx: the ``ServiceContext`` of the pipeline.
+    :param message: the stored ``ChannelMessage`` (``platform`` is the ticket's channel).
+    :param customer: the matched ``Customer``.
+    :return: the ticket's id, or None when no plugin handles tickets.
+    """

@@ -1,0 +1,25 @@
+"""The reader's words for the channel adapters' stored codes: platforms, statuses, modes, settings, events."""
+from __future__ import annotations
+
+from typing import Any
+
+from crmcore.i18n import lazy_gettext as _l
+
+PLATFORM_LABELS: dict[str, Any] = {"wechat": _l("WeChat Official Account"), "wecom": _l("WeCom"), "sms": _l("SMS"),
+                                   "email": _l("E-mail"), "qq": "QQ", "weibo": _l("Weibo")}
+STATUS_LABELS: dict[str, Any] = {"matched": _l("On the timeline"), "unmatched": _l("Waiting to be linked"),
+                                 "lead": _l("Turned into a lead"), "ignored": _l("Not for the timeline")}
+MODE_LABELS: dict[str, Any] = {"plain": _l("Plain text"), "safe": _l("Safe mode (encrypted)")}
+SETTING_LABELS: dict[str, Any] = {"mode": _l("Message encryption"), "base_url": _l("API address"), "oauth_url": _l("Web authorisation address"),
+                                  "welcome_text": _l("Welcome reply"), "replay_window": _l("Replay window (seconds)"),
+                                  "app_secret": _l("Developer password"), "token": _l("Callback token"),
+                                  "encoding_aes_key": _l("Message encryption key"), "account": _l("Developer ID")}
+MATCH_LABELS: dict[str, Any] = {"identity": _l("by their id"), "unionid": _l("by their unionid"),
+                                "phone": _l("by phone number"), "email": _l("by e-mail address"), "link": _l("by an agent")}
+
+
+def label(table: dict[str, Any], code: str | None) -> str:
+    """The words for ``code`` (an unknown code as it is; none as empty)."""
+    if not code:
+        return ""
+    return str(table.get(code, code))
