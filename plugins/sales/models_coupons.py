@@ -46,7 +46,7 @@ class CouponProgramme(Base):
 
 class Coupon(Base):
     """A code of a programme; ``customer_id`` set: only that customer may use it; ``max_uses`` None: no limit
-    of its own (a multi-use code)."""
+    of its own (a multi-use code). Its uses are its redemptions not released, on orders not cancelled."""
 
     __tablename__ = "sales_coupons"
 
@@ -56,7 +56,6 @@ class Coupon(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     max_uses: Mapped[int | None]
-    uses: Mapped[int] = mapped_column(default=0)
     source: Mapped[str] = mapped_column(String(32), default="admin")
     batch: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[created_ts]

@@ -47,7 +47,6 @@ def upgrade() -> None:
         sa.Column('code', sa.String(length=32), nullable=False),
         sa.Column('customer_id', sa.Integer(), nullable=True),
         sa.Column('max_uses', sa.Integer(), nullable=True),
-        sa.Column('uses', sa.Integer(), nullable=False),
         sa.Column('source', sa.String(length=32), nullable=False),
         sa.Column('batch', sa.String(length=64), nullable=True),
         sa.Column('created_at', crmcore.db.UTCDateTime(timezone=True), nullable=False),

@@ -60,7 +60,7 @@ class CouponSchema(Schema):
     code = fields.Str(dump_only=True)
     customer_id = fields.Int(dump_only=True)
     max_uses = fields.Int(dump_only=True)
-    uses = fields.Int(dump_only=True)
+    uses = fields.Int(dump_only=True, metadata={"description": "Orders (not cancelled) using it"})
     source = fields.Str(dump_only=True)
     batch = fields.Str(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
