@@ -72,10 +72,16 @@ class BatchSchema(Schema):
     count = fields.Int(load_default=1, validate=validate.Range(min=1, max=10_000,
                                                                error=_("Give a whole number from 1 to 10,000.")))
     customer_id = fields.Int(allow_none=True)
-    code = text(Coupon.code, blank_none=True, validators=[validate.Regexp(
+    code = text(Coupon.code, blank_none=True, empty=True, validators=[validate.Regexp(
         r"^[A-Za-z0-9_-]{4,32}$", error=_("Use 4 to 32 letters, digits, '-' or '_'."))],
         metadata={"description": "A shared code of your choice (multi-use); default: generated"})
     batch = text(Coupon.batch, blank_none=True)
+
+
+class IssueSchema(Schema):
+    customer_id = fields.Int(required=True, error_messages={"required": _("Say which customer gets the code."),
+                                                            "null": _("Say which customer gets the code.")})
+    source = fields.Str(load_default="api", validate=validate.Length(min=1, max=32))
 
 
 class UsageSchema(Schema):

@@ -18,12 +18,13 @@ from crmcore.events import record_change
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.runtime import ServiceContext
+from crmcore.services.customers import check_version
 from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.services.validation import load
 
 from ..models import Order, OrderLine, Product
 from ..models_coupons import Coupon, CouponProgramme, CouponRedemption
-from ..schemas.coupons import BatchSchema, ProgrammeSchema
+from ..schemas.coupons import BatchSchema, IssueSchema, ProgrammeSchema
 from .money import ZERO, cents
 
 # No 0/O, 1/I/L: a code read out over the phone is not mistaken. 12 of 31 signs: about 59 bits.
@@ -33,7 +34,7 @@ PROGRAMME_FIELDS = ("name", "description", "code_kind", "discount_kind", "amount
                     "product_ids", "categories", "valid_from", "valid_until", "per_customer_limit", "usage_limit",
                     "active")
 HUNDRED = Decimal(100)
-_PROGRAMME, _BATCH = ProgrammeSchema(), BatchSchema()
+_PROGRAMME, _BATCH, _ISSUE = ProgrammeSchema(), BatchSchema(), IssueSchema()
 INVALID_PROGRAMME = _("The coupon programme is not valid.")
 INVALID_COUPON = _("The coupon cannot be used.")
 
@@ -102,17 +103,18 @@ def validate_programme(ctx: ServiceContext, data: dict[str, Any], existing: Coup
     return data
 
 
-def save_programme(ctx: ServiceContext, data: dict[str, Any], programme_id: int | None = None) -> CouponProgramme:
-    """Create a programme, or change the one ``programme_id`` (``version``: the one read, 409 when stale)."""
+def save_programme(ctx: ServiceContext, data: dict[str, Any], programme_id: int | None = None, *,
+                   expected_version: int | None = None, if_match: bool = False) -> CouponProgramme:
+    """Create a programme, or change the one ``programme_id`` (a stale ``expected_version``: 409, or 412
+    from If-Match)."""
     ctx.require("sales.coupon.manage")
     existing = get_programme(ctx, programme_id) if programme_id is not None else None
-    version = data.get("version") if isinstance(data, dict) else None
+    if existing is not None:
+        check_version(existing, expected_version, if_match)
     clean = validate_programme(ctx, data, existing)
     clean.pop("version", None)
     with unit_of_work(ctx):
         programme = existing or CouponProgramme()
-        if existing is not None and version is not None and version != existing.version:
-            raise Conflict(_("The record was changed by someone else; reload it and try again."))
         changes = apply_changes(programme, clean, PROGRAMME_FIELDS)
         if existing is None:
             ctx.session.add(programme)
@@ -199,6 +201,12 @@ def issue_coupon(ctx: ServiceContext, programme_id: int, customer_id: int, *, so
                       event_name="sales.coupon.issued",
                       data={"programme_id": programme.id, "customer_id": customer_id, "source": coupon.source})
     return coupon
+
+
+def issue_coupon_for(ctx: ServiceContext, programme_id: int, data: Any) -> Coupon:
+    """:func:`issue_coupon` of an API body (``customer_id``, ``source``), checked by its schema."""
+    clean = load(_ISSUE, data, partial=False, message=_("The coupon cannot be issued."))
+    return issue_coupon(ctx, programme_id, clean["customer_id"], source=clean["source"])
 
 
 def list_coupons(ctx: ServiceContext, programme_id: int, *, page: int = 1,
@@ -354,6 +362,26 @@ def settle_order(ctx: ServiceContext, order: Order) -> None:
                   event_name="sales.coupon.redeemed",
                   data={"order_id": order.id, "programme_id": coupon.programme_id, "customer_id": order.customer_id,
                         "discount": order.coupon_discount})
+
+
+def net_line_totals(ctx: ServiceContext, order: Order) -> list[Decimal]:
+    """Each line's total less its share of the order's coupon discount (shared by the lines the coupon
+    covers, in proportion to their totals; the last covered line takes the rounding), in line order."""
+    totals = [ln.line_total for ln in order.lines]
+    discount = order.coupon_discount or ZERO
+    if not discount or not order.lines:
+        return totals
+    coupon = ctx.session.scalar(select(Coupon).where(Coupon.code == order.coupon_code)) if order.coupon_code else None
+    covered = [i for i, ln in enumerate(order.lines)
+               if coupon is None or _eligible(ctx, coupon.programme, [ln]) > 0] or list(range(len(totals)))
+    base = sum((totals[i] for i in covered), ZERO)
+    left = discount
+    for n, i in enumerate(covered):
+        share = left if n == len(covered) - 1 else (cents(discount * totals[i] / base) if base else ZERO)
+        share = min(share, totals[i])
+        totals[i] -= share
+        left -= share
+    return totals
 
 
 def code_uses(ctx: ServiceContext, coupon_ids: list[int]) -> dict[int, int]:
