@@ -211,7 +211,8 @@ def check_in(ctx: ServiceContext, data: Any) -> tuple[Invitation, bool]:
                                                                                     // 3600),
               time=f"{local_start(event):%Y-%m-%d %H:%M}")]})
     with unit_of_work(ctx):
-        locked = ctx.session.scalar(select(Invitation).where(Invitation.id == invitation.id).with_for_update()
+        locked = ctx.session.scalar(select(Invitation).where(Invitation.id == invitation.id)
+                                    .with_for_update(of=Invitation)
                                     .execution_options(populate_existing=True))
         if locked is None:
             raise Conflict(_("The invitation was deleted; reload and try again."))

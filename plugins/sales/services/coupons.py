@@ -346,9 +346,11 @@ def settle_order(ctx: ServiceContext, order: Order) -> None:
     if keep is not None:
         keep.discount, keep.order_total, keep.currency = order.coupon_discount, order.total, order.currency
         return
-    coupon = ctx.session.scalar(select(Coupon).where(Coupon.code == order.coupon_code).with_for_update())
+    coupon = ctx.session.scalar(select(Coupon).where(Coupon.code == order.coupon_code).with_for_update(of=Coupon))
     if coupon is None:
         raise Conflict(_("No coupon has the code %(code)s.", code=order.coupon_code))
+    # the programme locked too: its total and per-customer limits span its codes
+    ctx.session.scalar(select(CouponProgramme.id).where(CouponProgramme.id == coupon.programme_id).with_for_update())
     why, _discount = refusal(ctx, coupon, customer_id=order.customer_id, lines=list(order.lines),
                              currency=order.currency, order_id=order.id, today=dt.date.today(), check_dates=False)
     if why is not None:
