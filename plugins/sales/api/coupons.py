@@ -10,7 +10,7 @@ from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import expected_version, json_body, page, with_etag
 from crmcore.schemas.common import db_id
 
-from ..schemas.coupons import (BatchSchema, CouponListArgs, CouponPage, CouponSchema, IssueSchema, ProgrammeListArgs,
+from ..schemas.coupons import (BatchSchema, CouponListArgs, CouponPage, CouponSchema, CouponIssueSchema, ProgrammeListArgs,
                                ProgrammePage, ProgrammeSchema, UsageSchema)
 from ..services import coupons as svc
 
@@ -80,7 +80,7 @@ def generate_codes(data: dict[str, Any], programme_id: int) -> Any:
 
 
 @blp.route("/programmes/<int:programme_id>/issue", methods=["POST"])
-@json_body(blp, IssueSchema)
+@json_body(blp, CouponIssueSchema)
 @blp.response(201, CouponSchema)
 def issue(data: dict[str, Any], programme_id: int) -> Any:
     """Issue one single-use code to a customer (a gift, a reward)"""

@@ -78,7 +78,7 @@ class BatchSchema(Schema):
     batch = text(Coupon.batch, blank_none=True)
 
 
-class IssueSchema(Schema):
+class CouponIssueSchema(Schema):
     customer_id = fields.Int(required=True, error_messages={"required": _("Say which customer gets the code."),
                                                             "null": _("Say which customer gets the code.")})
     source = fields.Str(load_default="api", validate=validate.Length(min=1, max=32))
