@@ -161,3 +161,10 @@ def test_an_orders_line_discount_and_coupon_reach_tryton_in_its_prices(ctx, tryt
     push_pending(ctx)
     [sale] = seed.search_read("sale.sale", [("reference", "=", order.number)], ["total_amount", "lines"])
     assert Decimal(sale["total_amount"]["decimal"]) == Decimal("134.00")
+    # the ERP's copy read back: linked to the CRM order, which keeps its coupon, its discount and its total
+    [result] = run_sync(ctx, streams=["orders"])
+    assert result.errors == {}
+    ctx.session.expire_all()
+    again = ctx.session.get(Order, order.id)
+    assert (again.coupon_code, again.coupon_discount, again.total) == (code, Decimal("10.00"), Decimal("134.00"))
+    assert coupons.usage(ctx, programme.id)[0]["redeemed"] == 1

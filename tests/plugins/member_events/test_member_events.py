@@ -105,6 +105,10 @@ def test_invite_an_audience_answer_by_link_and_check_in_by_qr_code(client, ctx, 
         timeline = ctx.session.query(Interaction).filter_by(customer_id=vip[2].id, channel="meeting").all()
         assert len(timeline) == 1 and event.name in timeline[0].subject
         assert events.counts(ctx, [event.id])[event.id]["checked_in"] == 1
+        _, boss = make_user("admin")
+        panel = client.get(f"/api/v1/customers/{vip[2].id}/panels", headers={**boss, "Accept-Language": "zh-CN"})
+        [shown] = [p for p in panel.json if p["key"] == "member_events"]
+        assert shown["title"] == "会员活动" and shown["rows"][0][1] == "参加 · 已签到"
     finally:
         rt.pm.unregister(listener)
 

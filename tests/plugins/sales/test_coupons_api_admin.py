@@ -91,6 +91,13 @@ def test_admin_programme_form_codes_page_and_usage(client, ctx, make_user, make_
     csv = client.get("/admin/sales/coupons/usage.csv")
     assert csv.status_code == 200 and "会员日,CNY,3,0,0,0.00,0.00" in csv.text
 
+    order = orders.record_order(ctx, {"number": "SO-9", "customer_id": acme.id, "coupon_code": made[0].code,
+                                      "order_date": dt.date.today().isoformat(),
+                                      "lines": [{"product_id": product.id, "unit_price": "200"}]})
+    details = client.get(f"/admin/sales/order/details/?id={order.id}")
+    assert details.status_code == 200 and made[0].code in details.text
+    assert "优惠券折扣" in details.text and "30.00" in details.text  # 15 % of 200, on the order's page
+
 
 def test_a_sales_rep_sees_coupons_but_cannot_set_them_up(client, make_user):
     make_user("sales", username="rep")
