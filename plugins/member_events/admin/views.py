@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -136,7 +136,7 @@ class InvitationView(SecureModelView):
                          "responded_at": lambda v, c, m, n: local_time(m.responded_at),
                          "checked_in_at": lambda v, c, m, n: local_time(m.checked_in_at)}
     column_default_sort = ("id", True)
-    column_filters = (with_options(FilterEqual(Invitation.event_id, _l("Event"), options=[]), _event_options),
+    column_filters = (with_options(IntEqualFilter(Invitation.event_id, _l("Event")), _event_options),
                       FilterEqual(Invitation.response, _l("Answer"), options=list(RESPONSE_WORDS.items())))
 
 
