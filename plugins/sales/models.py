@@ -15,6 +15,7 @@ from crmcore.db import Base, created_ts, intpk, str255, updated_ts
 
 # quotes, orders, invoices and payments live in models_billing; imported from here as every sales model is
 from .models_billing import Invoice, Order, OrderLine, Payment, Quote, QuoteLine
+from .models_coupons import Coupon, CouponProgramme, CouponRedemption
 from .webform_models import LeadForm
 
 LEAD_STATUSES = ("new", "working", "qualified", "disqualified")
@@ -339,4 +340,4 @@ class KpiSnapshot(Base):
 
 MODELS: list[type] = [ExchangeRate, Lead, Stage, Opportunity, StageHistory, Product, PriceList, PriceListItem, Quote,
                       QuoteLine, Order, OrderLine, Invoice, Payment, Activity, Expense, SalesTarget, Metric, MetricShare,
-                      KpiSnapshot, LeadForm]
+                      KpiSnapshot, LeadForm, CouponProgramme, Coupon, CouponRedemption]

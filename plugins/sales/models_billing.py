@@ -94,6 +94,8 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     total: Mapped[decimal.Decimal] = mapped_column(default=decimal.Decimal("0"))
     list_total: Mapped[decimal.Decimal | None]
+    coupon_code: Mapped[str | None] = mapped_column(String(32))  # the code applied (its use: sales_coupon_redemptions)
+    coupon_discount: Mapped[decimal.Decimal] = mapped_column(default=decimal.Decimal("0"))
     source: Mapped[str] = mapped_column(String(8), default="crm")
     version: Mapped[int] = mapped_column(default=1, nullable=False)
     created_at: Mapped[created_ts]

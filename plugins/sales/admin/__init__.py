@@ -14,7 +14,9 @@ SALES = _l("Sales")
 
 def admin_views(db: Any) -> list[Any]:
     """The sales views in menu order, all under the "Sales" menu."""
+    from ..models_coupons import CouponProgramme
     from ..webform_models import LeadForm
+    from .coupons import CouponCodesView, CouponProgrammeView
     from .lead_forms import LeadFormView
     from .pages import BoardView, KpiDashboardView
     from .plans import MetricView, TargetView
@@ -33,6 +35,10 @@ def admin_views(db: Any) -> list[Any]:
         OrderView(Order, db, name=_l("Orders"), endpoint="sales_order", url="/admin/sales/order", category=SALES),
         InvoiceView(Invoice, db, name=_l("Invoices"), endpoint="sales_invoice", url="/admin/sales/invoice",
                     category=SALES),
+        CouponProgrammeView(CouponProgramme, db, name=_l("Coupon programmes"), endpoint="sales_coupon_programme",
+                            url="/admin/sales/coupon-programme", category=SALES),
+        CouponCodesView(name=_l("Coupon codes and usage"), endpoint="sales_coupon_codes", url="/admin/sales/coupons",
+                        category=SALES),
         ProductView(Product, db, name=_l("Products"), endpoint="sales_product", url="/admin/sales/product",
                     category=SALES),
         TargetView(SalesTarget, db, name=_l("Sales plans"), endpoint="sales_target", url="/admin/sales/target",

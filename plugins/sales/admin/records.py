@@ -308,13 +308,16 @@ class OrderView(SecureModelView):
     can_view_details = True
     column_list = ("number", "order_date", "customer", "status", "total", "source")
     column_labels = {"number": _l("Number"), "order_date": _l("Date"), "customer": _l("Customer"),
-                     "status": _l("Status"), "total": _l("Total"), "source": _l("Source")}
+                     "status": _l("Status"), "total": _l("Total"), "source": _l("Source"),
+                     "coupon_code": _l("Coupon"), "coupon_discount": _l("Coupon discount")}
     column_default_sort = ("order_date", True)
     column_searchable_list = ("number",)
     column_formatters = {"status": lambda v, c, m, n: status_badge(m.status),
                          "total": lambda v, c, m, n: money(m.total, m.currency),
                          "customer": lambda v, c, m, n: m.customer.name if m.customer else "",
-                         "source": lambda v, c, m, n: code_label(m.source)}
+                         "source": lambda v, c, m, n: code_label(m.source),
+                         "coupon_discount": lambda v, c, m, n: money(m.coupon_discount, m.currency)
+                         if m.coupon_discount else ""}
 
     def _visible(self, query: Any) -> Any:
         from ..services.orders import _scope

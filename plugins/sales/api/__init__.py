@@ -5,7 +5,7 @@ from typing import Any
 
 
 def blueprints() -> list[Any]:
-    from . import activities, catalog, kpis, leads, opportunities, orders, quotes, webform
+    from . import activities, catalog, coupons, kpis, leads, opportunities, orders, quotes, webform
 
     return [leads.blp, opportunities.blp, catalog.blp, quotes.blp, orders.blp, activities.blp, kpis.blp,
-            webform.bp]
+            webform.bp, coupons.blp]

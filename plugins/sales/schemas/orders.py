@@ -105,9 +105,13 @@ class OrderSchema(Schema):
                                                             "null": _("An order needs a date.")})
     currency = CurrencyCode(error_messages={"null": BLANK}, metadata={"maxLength": length_of(Order.currency)})
     status = text(Order.status, choices=ORDER_STATUSES)
-    total = Amount(allow_none=True, metadata={"description": "Default: the sum of the lines' totals"})
+    total = Amount(allow_none=True, metadata={"description": "Default: the sum of the lines' totals less the "
+                                                             "coupon's discount"})
     list_total = Amount(allow_none=True)
     source = text(Order.source, choices=SOURCES)
+    coupon_code = text(Order.coupon_code, blank_none=True, metadata={
+        "description": "A coupon's code: its discount is computed on the server; empty removes the coupon"})
+    coupon_discount = Money(dump_only=True)
     lines = Lines(OrderLineSchema)
     version = fields.Int(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)

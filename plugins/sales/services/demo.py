@@ -66,8 +66,30 @@ def load_demo(ctx: ServiceContext) -> str:
                                      "amount": "5000"})
     pending = _approval_demo(ctx, customers[DEALS[0][0]], users[DEALS[0][1]], products[0])
     _lead_form_demo(ctx)
+    _coupon_demo(ctx, customers[DEALS[0][0]], products)
     return (f"Sales demo data: {len(PRODUCTS)} products, {len(DEALS)} opportunities, 5 orders and invoices, "
-            f"a discount approval policy, {pending} quote waiting for the manager's approval and a lead form.")
+            f"a discount approval policy, {pending} quote waiting for the manager's approval, a lead form and a "
+            "coupon programme with a code used on an order.")
+
+
+def _coupon_demo(ctx: ServiceContext, customer: Customer, products: list[Product]) -> None:
+    """A members' coupon programme (¥20 off tea from ¥100), a batch of codes, one code issued to a customer
+    and used on an order (Sales → Coupon codes and usage shows it)."""
+    from . import coupons
+
+    today = dt.date.today()
+    programme = coupons.save_programme(ctx, {
+        "name": "会员日立减 20 元", "description": "茶叶满 100 元减 20 元，每位客户限用一次。", "amount": "20",
+        "currency": customer.currency or ctx.settings["DEFAULT_CURRENCY"], "min_spend": "100",
+        "categories": ["茶叶"], "valid_from": (today - dt.timedelta(days=7)).isoformat(),
+        "valid_until": (today + dt.timedelta(days=60)).isoformat(),
+        "per_customer_limit": 1})
+    coupons.generate_codes(ctx, programme.id, {"count": 20, "batch": "会员日"})
+    code = coupons.issue_coupon(ctx, programme.id, customer.id, source="demo").code
+    orders.record_order(ctx, {"number": "DEMO-SO-6", "customer_id": customer.id, "order_date": today,
+                              "currency": programme.currency, "coupon_code": code,
+                              "lines": [{"product_id": products[1].id, "quantity": "2",
+                                         "unit_price": str(products[1].list_price)}]})
 
 
 def _lead_form_demo(ctx: ServiceContext) -> None:

@@ -7,7 +7,7 @@ every field of these records, so they are simply overwritten.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from crmcore.runtime import ServiceContext
 from crmcore.schemas.columns import length_of
 
 from ..models import Invoice, Order, OrderLine, Payment, PriceList, Product
-from . import catalog, orders
+from . import catalog, coupons, orders
 
 ORDER_STATES = {"draft": "draft", "quotation": "draft", "confirmed": "confirmed", "done": "delivered",
                 "cancelled": "cancelled"}
@@ -182,7 +182,17 @@ def export_record(ctx: ServiceContext, entity: str, entity_id: int, sync: Any) -
     order = ctx.session.get(Order, entity_id)
     if order is None or order.source != "crm" or order.status != "confirmed":
         return None
+    nets = coupons.net_line_totals(ctx, order)
     return {"number": order.number, "customer_id": order.customer_id, "order_date": order.order_date,
             "currency": order.currency, "total": order.total,
             "lines": [{"product_id": ln.product_id, "description": ln.description, "quantity": ln.quantity,
-                       "unit_price": ln.unit_price, "line_total": ln.line_total} for ln in order.lines]}
+                       "unit_price": _net_unit_price(net, ln.quantity, ln.unit_price), "line_total": net}
+                      for ln, net in zip(order.lines, nets, strict=True)]}
+
+
+def _net_unit_price(net: Decimal, quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """The price per unit the ERP is sent: the line's total after its discount and its share of the coupon's,
+    per unit (four places), so the ERP's order comes to the CRM's total without a discount of its own."""
+    if not quantity:
+        return unit_price
+    return (net / quantity).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)

@@ -25,7 +25,7 @@ from crmcore.schemas.columns import length_of
 from crmcore.services.validation import load
 
 from ..models import Invoice, Order, OrderLine, Payment, Product
-from . import access
+from . import access, coupons
 from ..schemas.orders import InvoiceSchema, OrderSchema, PaymentSchema
 from .common import INVALID, check_user, new_number
 from .money import ZERO, cents
@@ -122,6 +122,7 @@ class CleanOrder:
     lines: list[OrderLine] | None
     total: Decimal | None
     customer: Customer | None
+    coupon: coupons.OrderCoupon | None = None  # None: the order's coupon is not touched
 
 
 # A cancelled order the CRM keeps is closed: it changes no more (the ERP's own orders follow the ERP).
@@ -132,8 +133,10 @@ def validate_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | 
     """An order's input checked and converted, the one validation every path shares (API, ERP sync,
     importer): ``OrderSchema`` with its lines (lengths and choices from the model; all fields for a new
     order, those given for ``existing``), then products and an owner that exist and a live customer in
-    the actor's scope (``PermissionDenied`` otherwise). Products, customers and users are read with
-    ``session.get``, so a caller that loaded them already (a bulk import) costs no query per order."""
+    the actor's scope (``PermissionDenied`` otherwise); a ``coupon_code`` (or new lines of an order holding
+    one) checked against the lines and the customer, its discount computed here (a refusal says why at
+    ``coupon_code``). Products, customers and users are read with ``session.get``, so a caller that loaded
+    them already (a bulk import) costs no query per order."""
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
         errors: dict[str, list[Any]] = {}
         check_user(ctx, values.get("owner_id"), "owner_id", errors)
@@ -144,7 +147,27 @@ def validate_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | 
     customer = live_customer(ctx, data["customer_id"]) if data.get("customer_id") is not None else None
     lines = _order_lines(ctx, data["lines"]) if "lines" in data else None
     _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
-    return CleanOrder(data, lines, data.get("total"), customer)
+    coupon = coupons.order_coupon(ctx, data, existing, lines)
+    return CleanOrder(data, lines, data.get("total"), customer, coupon)
+
+
+def _coupon_values(clean: CleanOrder) -> dict[str, Any]:
+    if clean.coupon is None:
+        return {}
+    return {"coupon_code": clean.coupon.coupon.code if clean.coupon.coupon else None,
+            "coupon_discount": clean.coupon.discount}
+
+
+def _total(order: Order, clean: CleanOrder) -> Decimal | None:
+    """The total to write: given, else the lines' total (the new lines, or the order's when only its coupon
+    changes) less the coupon's discount; None: unchanged."""
+    if clean.total is not None:
+        return clean.total
+    if clean.lines is None and clean.coupon is None:
+        return None
+    lines = clean.lines if clean.lines is not None else order.lines
+    discount = clean.coupon.discount if clean.coupon is not None else (order.coupon_discount or ZERO)
+    return sum((ln.line_total for ln in lines), ZERO) - discount
 
 
 def new_order(ctx: ServiceContext, clean: CleanOrder) -> Order:
@@ -156,11 +179,10 @@ def new_order(ctx: ServiceContext, clean: CleanOrder) -> Order:
 
 def order_differs(order: Order, clean: CleanOrder) -> bool:
     """Whether :func:`apply_order` would change the stored ``order`` (nothing is written)."""
-    lines, total = clean.lines, clean.total
-    if total is None and lines is not None:
-        total = sum((ln.line_total for ln in lines), ZERO)
+    lines, total = clean.lines, _total(order, clean)
     return (lines is not None and _line_values(order.lines) != _line_values(lines)) or \
         (total is not None and total != order.total) or \
+        any(getattr(order, name) != value for name, value in _coupon_values(clean).items()) or \
         any(name in clean.data and getattr(order, name) != clean.data[name] for name in ORDER_FIELDS)
 
 
@@ -170,12 +192,12 @@ def apply_order(order: Order, clean: CleanOrder, created: bool) -> dict[str, lis
     ``total`` defaults to the sum of the lines' totals; ``list_total`` to the sum of ``quantity *
     list_price`` when every line has a list price. A closed (cancelled) order that would change raises
     ``Conflict`` before anything is written on it."""
-    data, lines, total = clean.data, clean.lines, clean.total
-    if total is None and lines is not None:
-        total = sum((ln.line_total for ln in lines), ZERO)
+    data, lines, total = clean.data, clean.lines, _total(order, clean)
     if not created and order.status in CLOSED_STATUSES and order.source != "erp" and order_differs(order, clean):
         raise Conflict(_("Order %(number)s is cancelled; it cannot be changed.", number=order.number))
     changes = apply_changes(order, data, ORDER_FIELDS)
+    coupon = _coupon_values(clean)
+    changes.update(apply_changes(order, coupon, tuple(coupon)))
     if lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
         order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
         changes["lines"] = [None, len(lines)]
@@ -222,6 +244,8 @@ def record_order(ctx: ServiceContext, data: dict[str, Any]) -> Order:
             return order
         ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes=changes, created=created)
         ctx.session.flush()
+        if order.coupon_code or "coupon_code" in changes:
+            coupons.settle_order(ctx, order)  # its code used once, or released (cancelled, removed)
         action = "created" if created else "updated"
         record_change(ctx, "order", action, order.id, changes, event_name=f"sales.order.{action}",
                       data={"number": order.number, "customer_id": order.customer_id})

@@ -136,3 +136,35 @@ def test_erp_down_or_slow_never_blocks_crm_users(ctx, tryton, seed):
     ctx.session.commit()
     assert push_pending(ctx)["delivered"] == 1
     assert len(seed.search_read("party.party", [("identifiers.code", "=", f"CRM:{customer.code}")], ["id"])) == 1
+
+
+def test_an_orders_line_discount_and_coupon_reach_tryton_in_its_prices(ctx, tryton, seed):
+    """Tryton's sale has no discount of its own: each line goes at its net price (its line discount and its
+    share of the coupon's taken off), so the ERP's sale comes to the CRM order's total."""
+    from plugins.sales.services import coupons, orders
+
+    seed.product("Widget", "W-7", "20.00")
+    seed.product("Gadget", "G-7", "30.00")
+    connect(ctx, tryton)
+    run_sync(ctx, streams=["products"])
+    widget, gadget = (ctx.session.scalar(select(Product).where(Product.code == code)) for code in ("W-7", "G-7"))
+    customer = customer_svc.create_customer(ctx, {"name": "Coupon Buyer", "email": "c@buyer.example"})
+    contact_svc.add_address(ctx, customer.id, {"line1": "1 Main St", "city": "Hangzhou"})
+    programme = coupons.save_programme(ctx, {"name": "Ten off", "amount": "10", "product_ids": [gadget.id]})
+    code = coupons.issue_coupon(ctx, programme.id, customer.id, source="test").code
+    order = orders.record_order(ctx, {
+        "number": "SO-COUPON-1", "customer_id": customer.id, "order_date": "2026-12-01", "currency": "CNY",
+        "coupon_code": code, "lines": [{"product_id": widget.id, "quantity": "3", "unit_price": "20",
+                                        "discount_percent": "10"},  # 54.00
+                                       {"product_id": gadget.id, "quantity": "3", "unit_price": "30"}]})  # 90 - 10
+    assert order.total == Decimal("134.00") and order.coupon_discount == Decimal("10.00")
+    push_pending(ctx)
+    [sale] = seed.search_read("sale.sale", [("reference", "=", order.number)], ["total_amount", "lines"])
+    assert Decimal(sale["total_amount"]["decimal"]) == Decimal("134.00")
+    # the ERP's copy read back: linked to the CRM order, which keeps its coupon, its discount and its total
+    [result] = run_sync(ctx, streams=["orders"])
+    assert result.errors == {}
+    ctx.session.expire_all()
+    again = ctx.session.get(Order, order.id)
+    assert (again.coupon_code, again.coupon_discount, again.total) == (code, Decimal("10.00"), Decimal("134.00"))
+    assert coupons.usage(ctx, programme.id)[0]["redeemed"] == 1

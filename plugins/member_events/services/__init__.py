@@ -1,0 +1,1 @@
+"""The member events services: events, invitations with their answers and check-ins, the demo."""
