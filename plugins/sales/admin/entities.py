@@ -9,12 +9,12 @@ from crmcore.entities import ComputedField, Entity, from_admin_view
 from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
-from ..models import Activity, Invoice, Lead, Opportunity, Order, Product, Quote
+from ..models import Activity, Invoice, Lead, Opportunity, Order, OrderLine, Product, Quote
 from .records import ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, QuoteView
 
 
 def entities() -> list[Entity]:
-    """Leads, opportunities, quotes, orders, invoices, activities and products."""
+    """Leads, opportunities, quotes, orders and their lines, invoices, activities and products."""
     return [from_admin_view("lead", Lead, _("Leads"), LeadView,
                             labels={"disqualified_reason": _("Disqualified reason")}),
             from_admin_view("opportunity", Opportunity, _("Opportunities"), OpportunityView,
@@ -25,6 +25,10 @@ def entities() -> list[Entity]:
                 "requires_approval": _("Requires approval"), "decided_by_id": _("Decided by"),
                 "decided_at": _("Decided"), "decision_note": _("Decision note")}),
             from_admin_view("order", Order, _("Orders"), OrderView, labels={"list_total": _("List total")}),
+            Entity("order_line", OrderLine, _("Order lines"), "sales.order.read", {
+                "order_id": _("Order"), "product_id": _("Product"), "description": _("Description"),
+                "quantity": _("Quantity"), "list_price": _("List price"), "unit_price": _("Unit price"),
+                "discount_percent": _("Discount %"), "line_total": _("Line total")}),
             from_admin_view("invoice", Invoice, _("Invoices"), InvoiceView),
             from_admin_view("activity", Activity, _("Activities"), ActivityView,
                             labels={"outcome_note": _("Outcome note")}),
