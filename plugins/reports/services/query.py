@@ -149,14 +149,9 @@ def execute(ctx: ServiceContext, stmt: Any) -> list[Any]:
             before = conn.execute(sql_text("SELECT current_setting('statement_timeout')")).scalar_one()
             conn.execute(sql_text("SELECT set_config('statement_timeout', :ms, true)"),
                          {"ms": str(max(1, int(timeout * 1000)))})
-            try:
-                return list(conn.execute(stmt).all())
-            finally:
-                if conn.in_transaction() and not conn.invalidated:
-                    try:
-                        conn.execute(sql_text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
-                    except OperationalError:
-                        pass
+            rows = list(conn.execute(stmt).all())  # a timeout aborts the transaction: rolled back below
+            conn.execute(sql_text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
+            return rows
         raw = conn.connection.dbapi_connection
         deadline = time.monotonic() + timeout
         setter = getattr(raw, "set_progress_handler", None)

@@ -39,7 +39,7 @@ def test_revenue_by_month_and_province_in_one_query(ctx, shop, rt):
         query.execute(ctx, stmt)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert len([s for s in statements if "sales_orders" in s]) == 1  # (PostgreSQL also sets the statement timeout)
     result = run(ctx, REVENUE)
     # the USD order (10.00 at 7.00) counts as 70.00 CNY
     assert table(result) == [("2026-01", "浙江省", Decimal("130.00")), ("2026-02", "广东省", Decimal("70.00")),

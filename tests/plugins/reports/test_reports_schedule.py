@@ -3,7 +3,6 @@ chart) through the ``reports.send`` job and a real SMTP server, sent once per sl
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 
