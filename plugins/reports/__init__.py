@@ -24,3 +24,10 @@ def crm_home_panels(ctx: ServiceContext) -> list[Any]:
     from .panels import home_panels
 
     return home_panels(ctx)
+
+
+@hookimpl(trylast=True)  # after the sales demo: its orders are what the demo reports show
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
+    from .demo import load_demo
+
+    return [load_demo(ctx)]

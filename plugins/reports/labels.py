@@ -11,3 +11,5 @@ DISPLAYS = {"table": _l("Table"), "pivot": _l("Pivot (rows × columns)"), "bar":
 SCHEDULES = {"none": _l("Not e-mailed"), "daily": _l("Daily"), "weekly": _l("Weekly"), "monthly": _l("Monthly")}
 WEEKDAYS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"), _l("Sunday")]
 SORTS = {"group": _l("By the groups"), "measure": _l("By the first measure")}
+# the audit log's words for the report's audited columns (crmcore.admin.labels.field: Flask-Admin's name for each)
+AUDITED_COLUMNS = {"row_limit": _l("Row Limit"), "schedule_time": _l("Schedule Time")}

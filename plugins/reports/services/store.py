@@ -15,6 +15,14 @@ from crmcore.services.unit import apply_changes, unit_of_work
 from ..models import Report, ReportShare
 from .definition import EDITABLE, validate_report
 
+AUDITED = ("name", "description", "row_limit", "schedule_time")  # read as typed, no codes
+
+
+def _audited(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes the audit log shows: what a person typed. The definition's parts (fields, measures, who it
+    is shared with) are codes and ids; the report's version counts their changes."""
+    return {k: v for k, v in changes.items() if k in AUDITED}
+
 
 def create_report(ctx: ServiceContext, data: Any) -> Report:
     ctx.require("reports.manage")
@@ -25,7 +33,7 @@ def create_report(ctx: ServiceContext, data: Any) -> Report:
         changes = apply_changes(report, values, EDITABLE)
         ctx.session.add(report)
         ctx.session.flush()
-        record_change(ctx, "report", "created", report.id, changes)
+        record_change(ctx, "report", "created", report.id, _audited(changes))
         if shares is not None:
             _replace_shares(ctx, report, shares)
     return report
@@ -45,7 +53,7 @@ def update_report(ctx: ServiceContext, report_id: int, data: Any, expected_versi
         changes = apply_changes(report, values, EDITABLE)
         if changes:
             ctx.session.flush()
-            record_change(ctx, "report", "updated", report.id, changes)
+            record_change(ctx, "report", "updated", report.id, _audited(changes))
         if shares is not None:
             _replace_shares(ctx, report, shares)
     return report
@@ -91,7 +99,7 @@ def _replace_shares(ctx: ServiceContext, report: Report, shares: list[Any]) -> N
     ctx.session.flush()
     after = sorted((s.role_id or 0, s.user_id or 0) for s in report.shares)
     if before != after:
-        record_change(ctx, "report", "shared", report.id, {"shares": [before, after]})
+        record_change(ctx, "report", "updated", report.id, {})
 
 
 def shares_of(report: Report) -> list[dict[str, Any]]:

@@ -9,8 +9,9 @@ from crmcore.entities import ComputedField, Entity, from_admin_view
 from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
-from ..models import Activity, Invoice, Lead, Opportunity, Order, OrderLine, Product, Quote
-from .records import ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, QuoteView
+from ..models import INVOICE_STATES, ORDER_STATUSES, Activity, Invoice, Lead, Opportunity, Order, OrderLine, Product, Quote
+from .records import (ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, QuoteView,
+                      code_options)
 
 
 def entities() -> list[Entity]:
@@ -24,12 +25,14 @@ def entities() -> list[Entity]:
                 "list_total": _("List total"), "subtotal": _("Subtotal"), "discount_total": _("Discount total"),
                 "requires_approval": _("Requires approval"), "decided_by_id": _("Decided by"),
                 "decided_at": _("Decided"), "decision_note": _("Decision note")}),
-            from_admin_view("order", Order, _("Orders"), OrderView, labels={"list_total": _("List total")}),
+            from_admin_view("order", Order, _("Orders"), OrderView, labels={"list_total": _("List total")},
+                            choices={"status": code_options(ORDER_STATUSES)}),
             Entity("order_line", OrderLine, _("Order lines"), "sales.order.read", {
                 "order_id": _("Order"), "product_id": _("Product"), "description": _("Description"),
                 "quantity": _("Quantity"), "list_price": _("List price"), "unit_price": _("Unit price"),
                 "discount_percent": _("Discount %"), "line_total": _("Line total")}),
-            from_admin_view("invoice", Invoice, _("Invoices"), InvoiceView),
+            from_admin_view("invoice", Invoice, _("Invoices"), InvoiceView,
+                            choices={"state": code_options(INVOICE_STATES)}),
             from_admin_view("activity", Activity, _("Activities"), ActivityView,
                             labels={"outcome_note": _("Outcome note")}),
             from_admin_view("product", Product, _("Products"), ProductView)]

@@ -141,3 +141,9 @@ def test_one_validation_names_each_problem(ctx, shop, definition, path, words):
     with pytest.raises(ValidationError) as err:
         run(ctx, {**REVENUE, **definition})
     assert words in " ".join(map(str, err.value.errors[path])), err.value.errors
+
+
+def test_a_code_without_declared_choices_reads_as_a_word(ctx, shop):
+    result = run(ctx, {"entity": "order", "name": "By status", "measures": [{"agg": "count"}],
+                       "group_by": [{"field": "status"}]})
+    assert table(result) == [("Confirmed", 4)]
