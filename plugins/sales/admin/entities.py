@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, select
 
 from crmcore.entities import ComputedField, Entity, from_admin_view
 from crmcore.i18n import _
+from crmcore.models import Address
 from crmcore.runtime import ServiceContext
 
 from ..models import INVOICE_STATES, ORDER_STATUSES, Activity, Invoice, Lead, Opportunity, Order, OrderLine, Product, Quote
@@ -47,9 +48,16 @@ def _effective_discount(quote: Any) -> Any:
     return quote.largest_discount_percent
 
 
+def _order_province_sql(ctx: ServiceContext) -> Any:
+    return (select(Address.region).where(Address.customer_id == Order.customer_id)
+            .order_by(Address.is_primary.desc(), Address.id).limit(1).correlate(Order).scalar_subquery())
+
+
 def computed_fields() -> list[ComputedField]:
     """The quote's effective discount: the largest of its overall discount and its lines' discounts, so a
-    condition on it also catches a discount given on one line only (both back-ends, SQL and on a record)."""
+    condition on it also catches a discount given on one line only (both back-ends, SQL and on a record);
+    the order's province: its customer's (primary address), so a report on order lines groups by it."""
     return [ComputedField("quote", "effective_discount", "num",
                           _("Effective discount % (the largest of the quote's and its lines')"),
-                          _effective_discount_sql, _effective_discount)]
+                          _effective_discount_sql, _effective_discount),
+            ComputedField("order", "province", "str", _("Customer's province"), _order_province_sql)]

@@ -147,3 +147,10 @@ def test_a_code_without_declared_choices_reads_as_a_word(ctx, shop):
     result = run(ctx, {"entity": "order", "name": "By status", "measures": [{"agg": "count"}],
                        "group_by": [{"field": "status"}]})
     assert table(result) == [("Confirmed", 4)]
+
+
+def test_order_lines_by_month_and_their_customers_province(ctx, shop):
+    result = run(ctx, {"entity": "order_line", "name": "Lines", "measures": [{"agg": "sum", "field": "line_total"}],
+                       "group_by": [{"field": "order.order_date", "bucket": "month"}, {"field": "order.province"}]})
+    assert table(result) == [("2026-01", "浙江省", Decimal("130.00")), ("2026-02", "广东省", Decimal("70.00")),  # USD 10 in the order's currency
+                             ("2026-02", "浙江省", Decimal("50.00"))]
