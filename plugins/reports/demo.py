@@ -1,4 +1,4 @@
-"""Demo reports: this year's revenue of VIP customers by month and province (a stacked bar on the sales reps' home
+"""Demo reports: this year's revenue of the A-level (key) customers by month and province (a stacked bar on the sales reps' home
 page, e-mailed weekly), orders by owner, and a pivot of orders by province and status."""
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def load_demo(ctx: ServiceContext) -> str:
         return "Reports demo: no orders to report on (the sales plugin is not loaded)."
     year = dt.date.today().year
     store.create_report(ctx, {
-        "name": "本年 VIP 客户按月份和省份的营收", "entity": "order", "display": "stacked_bar",
-        "description": "VIP 客户今年的订单金额（折算为本位币），按月份和客户所在省份",
-        "filters": {"all": [{"field": "customer.level", "op": "eq", "value": "VIP"},
+        "name": "本年 A 级客户按月份和省份的营收", "entity": "order", "display": "stacked_bar",
+        "description": "A 级（重点）客户今年的订单金额（折算为本位币），按月份和客户所在省份",
+        "filters": {"all": [{"field": "customer.level", "op": "eq", "value": "A"},
                             {"field": "order_date", "op": "gte", "value": f"{year}-01-01"}]},
         "group_by": [{"field": "order_date", "bucket": "month"}, {"field": "customer.province"}],
         "measures": [{"agg": "sum", "field": "total"}], "on_home": True,
