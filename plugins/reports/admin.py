@@ -143,11 +143,15 @@ class ReportsView(SecureView):
         ctx = self.ctx()
         try:
             report = store.get_report(ctx, id)
-            result = query.run(ctx, definition.definition_of(report), report.name)
-            problem = None
         except CRMError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".index"))
+        definition_ = definition.definition_of(report)
+        try:
+            result, problem = query.run(ctx, definition_, report.name), None
+        except CRMError as exc:  # too slow, or the reader's rules cannot answer: said on the page
             ctx.session.rollback()
-            report = store.get_report(ctx, id) if not isinstance(exc, query.ReportTooSlow) else report
+            report = store.get_report(ctx, id)
             result, problem = None, exc
         chart = render.svg(result) if result is not None and report.display in ("bar", "line", "stacked_bar", "pie") else None
         pivot = render.pivot(result) if result is not None and report.display == "pivot" and result.rows else None

@@ -91,3 +91,30 @@ def test_home_panel_shows_the_report_to_whom_it_is_shared(client: Any, make_user
     admin_login(client, "sam", lang="zh_CN")
     home = client.get("/admin/").text
     assert "营收" in home
+
+
+def test_an_unknown_or_unshared_report_goes_back_to_the_list(manager: Any, shop: Any) -> None:
+    r = manager.get("/admin/reports/999")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/reports/")
+
+
+def test_a_slow_report_says_so_on_its_page(manager: Any, shop: Any, ctx: Any, rt: Any) -> None:
+    from plugins.reports.services import store
+
+    import datetime as dt
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from plugins.sales.models import Order
+
+    ctx.session.execute(insert(Order), [{"number": f"B-{i}", "customer_id": shop["杭州茶庄"].id, "source": "crm",
+                                         "order_date": dt.date(2026, 3, 1), "currency": "CNY", "total": Decimal(1),
+                                         "status": "confirmed", "version": 1, "owner_id": shop["ann"].id}
+                                        for i in range(3000)])
+    ctx.session.commit()
+    report = store.create_report(ctx, {"name": "慢", "entity": "order", "measures": [{"agg": "count"}],
+                                       "group_by": [{"field": "customer.province"}]})
+    rt.settings["REPORTS_TIMEOUT_SECONDS"] = 1e-9
+    page = manager.get(f"/admin/reports/{report.id}")
+    assert page.status_code == 200 and "report-problem" in page.text and "秒" in page.text
