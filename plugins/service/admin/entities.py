@@ -33,7 +33,8 @@ def entities() -> list[Entity]:
         from_admin_view("ticket_category", Category, _("Categories"), CategoryView, labels=COMMON),
         Entity("visit", Visit, _("Field visit"), "service.visit.read", labels={
             **COMMON, "technician_id": _("Technician"), "window_start": _("Visit from"), "window_end": _("Visit until"),
-            "address": _("Address"), "outcome": _("Outcome"), "completed_at": _("Completed")},
+            "address": _("Address"), "outcome": _("Outcome"), "completed_at": _("Completed"),
+            "parts_used": _("Parts used")},
             choices={"state": [("scheduled", _("Scheduled")), ("done", _("Done")), ("failed", _("Failed")),
                                ("cancelled", _("Cancelled"))]}),
     ]
