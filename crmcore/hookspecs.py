@@ -114,6 +114,22 @@ def crm_register_computed_fields() -> list[ComputedField]:
     """
 
 
+@hookspec(firstresult=True)
+def crm_convert_money(ctx: ServiceContext, amount: Any, currency: Any, target: str) -> Any:
+    """Return a SQL expression of ``amount`` (in the row's ``currency``) converted to ``target``.
+
+    Called by tools that add money of several currencies in one query (the reports plugin), once per
+    query. NULL for a row whose currency has no rate. Stops at first non-None result; with no answer
+    the amounts are added as they are (a single-currency company needs no rates).
+
+    :param ctx: the ``ServiceContext`` of the reader.
+    :param amount: the SQL expression of the amount.
+    :param currency: the SQL expression of the row's currency code.
+    :param target: the currency to convert to, such as ``CNY``.
+    :return: a SQL expression, or None when your plugin keeps no exchange rates.
+    """
+
+
 @hookspec
 def crm_register_field_types() -> list[FieldType]:
     """Return custom field types admins may choose for a ``CustomField``.

@@ -22,7 +22,7 @@ RECORD_TYPES: dict[str, Any] = {
     "service_assignment_rule": _l("Assignment rule"), "service_calendar": _l("Business calendar"),
     "service_sla_policy": _l("SLA policy"), "service_followup": _l("Follow-up"), "service_followup_rule": _l("Follow-up rule"),
     "service_quality": _l("Quality record"), "service_delivery": _l("Delivery"), "service_survey": _l("Survey"),
-    "service_visit": _l("Field visit"), "oa_provider": _l("Approval provider"),
+    "service_visit": _l("Field visit"), "oa_provider": _l("Approval provider"), "report": _l("Report"),
     "coupon": _l("Coupon"), "coupon_programme": _l("Coupon programme"), "member_event": _l("Member event"),
     "member_event_invitation": _l("Event invitation"),
 }

@@ -28,7 +28,7 @@ _CUSTOM_KINDS = {"integer": "int", "decimal": "num", "date": "date", "boolean": 
 def fields_for(ctx: ServiceContext, name: str, *, readable_only: bool = False) -> dict[str, Field]:
     """Every field of entity ``name`` a condition may name, typed, labelled and with its choices: its
     columns, its custom fields (``attributes.<name>``), the computed fields plugins register and the
-    columns of the records it points to (``customer.level``). ``readable_only`` leaves out related
+    columns and computed fields of the records it points to (``customer.level``, ``customer.province``). ``readable_only`` leaves out related
     records the actor may not read (what a builder offers); validation sees them all."""
     entity = meta.registered(ctx)[name]
     out = _columns(entity)
@@ -50,6 +50,10 @@ def fields_for(ctx: ServiceContext, name: str, *, readable_only: bool = False) -
             expr = select(field.expr).where(join).correlate(entity.model).scalar_subquery()
             out[f"{rel.key}.{key}"] = Field(f"{rel.key}.{key}", field.kind, expr, f"{heading} · {field.label}",
                                             field.choices)
+        for spec in meta.computed(ctx, target.name):  # the customer's province, segment... of an order
+            expr = select(spec.expr(ctx)).select_from(target.model).where(join).correlate(entity.model).scalar_subquery()
+            out[f"{rel.key}.{spec.field}"] = Field(f"{rel.key}.{spec.field}", spec.kind, expr,
+                                                   f"{heading} · {spec.label}")
     return out
 
 
@@ -107,7 +111,7 @@ def matches(ctx: ServiceContext, name: str, data: Any) -> dict[str, Any]:
     condition, limit = data["condition"], data["limit"]
     where = compile_sql(condition, fields_for(ctx, name), path="condition")
     model = entity.model
-    stmt = _scoped(ctx, name, model, select(model.id).where(where))
+    stmt = scoped(ctx, name, model, select(model.id).where(where))
     if "deleted_at" in model.__table__.c:
         stmt = stmt.where(model.deleted_at.is_(None))
     count = ctx.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -117,8 +121,10 @@ def matches(ctx: ServiceContext, name: str, data: Any) -> dict[str, Any]:
     return {"count": count, "sample": [{"id": row[0], "title": str(row[1]) if title else f"#{row[0]}"} for row in rows]}
 
 
-def _scoped(ctx: ServiceContext, name: str, model: Any, stmt: Any) -> Any:
-    """``stmt`` restricted to the records the actor's record scope (own, team, all) lets them see."""
+def scoped(ctx: ServiceContext, name: str, model: Any, stmt: Any) -> Any:
+    """``stmt`` restricted to the records the actor's record scope (own, team, all) lets them see: by the
+    entity's owner, else its customer's, else (a record without either, such as an order line) the parent
+    record it points to; PermissionDenied when none of these says."""
     if ctx.scope == "all":
         return stmt
     if model is Customer:
@@ -132,4 +138,10 @@ def _scoped(ctx: ServiceContext, name: str, model: Any, stmt: Any) -> Any:
         return stmt.where(column == ctx.actor_id)
     if "customer_id" in model.__table__.c:
         return stmt.where(model.customer_id.in_(scope_customers(ctx, select(Customer.id))))
+    for rel in sa_inspect(model).relationships:  # a line of an order: the records its parent lets them see
+        parent = next((e for e in meta.registered(ctx).values() if e.model is rel.mapper.class_), None)
+        if rel.direction.name == "MANYTOONE" and parent is not None and parent.model is not model:
+            (local, remote), = rel.local_remote_pairs
+            return stmt.where(local.in_(scoped(ctx, parent.name, parent.model, select(remote))))
     raise PermissionDenied(_("Your record scope does not let you count these records."))
+

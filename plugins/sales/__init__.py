@@ -44,6 +44,13 @@ def crm_home_panels(ctx: ServiceContext) -> list[Any]:
 
 
 @hookimpl
+def crm_convert_money(ctx: ServiceContext, amount: Any, currency: Any, target: str) -> Any:
+    from .services.money import converted
+
+    return converted(ctx, amount, currency, target)
+
+
+@hookimpl
 def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo
 

@@ -28,7 +28,7 @@ from crmcore.services import users as user_svc
 from crmcore.testing import wipe
 
 
-PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.oa", "adapters.erp", "adapters.channels"]
+PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.oa", "adapters.erp", "adapters.channels", "plugins.reports"]
 EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "5"))  # 5: about 3 minutes on 2 cores for both passes
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,

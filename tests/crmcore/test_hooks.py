@@ -238,6 +238,21 @@ def test_hook_crm_register_computed_fields(make_app):
     assert "tag_count" in err.value.errors["conditions.field"][0]  # near names come from the metadata
 
 
+def test_hook_crm_convert_money(make_app):
+    """The first plugin's conversion is the one a report sums; with none, amounts are added as they are."""
+    from sqlalchemy import literal
+
+    class Plugin:
+        @hookimpl
+        def crm_convert_money(self, ctx, amount, currency, target):
+            return amount * 2 if target == "CNY" else None
+
+    ctx = make_app(plugins=[("hooktest", Plugin())]).extensions["crm"].context()
+    expr = ctx.hook.crm_convert_money(ctx=ctx, amount=literal(5), currency=literal("USD"), target="CNY")
+    assert ctx.session.scalar(select(expr)) == 10
+    assert ctx.hook.crm_convert_money(ctx=ctx, amount=literal(5), currency=literal("USD"), target="EUR") is None
+
+
 def test_hook_crm_register_field_types(make_app):
     def even(value: Any, field: Any) -> int:
         try:

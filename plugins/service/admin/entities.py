@@ -4,7 +4,7 @@ from __future__ import annotations
 from crmcore.entities import Entity, from_admin_view
 from crmcore.i18n import _
 
-from ..models import Category, FollowUp, QualityRecord, Ticket
+from ..models import Category, FollowUp, QualityRecord, Ticket, Visit
 from .records import CategoryView, FollowUpView, QualityView, TicketView
 
 COMMON = {"ticket_id": _("Ticket"), "order_number": _("Order number"), "state": _("State"), "kind": _("Kind"),
@@ -12,7 +12,7 @@ COMMON = {"ticket_id": _("Ticket"), "order_number": _("Order number"), "state": 
 
 
 def entities() -> list[Entity]:
-    """Tickets, follow-ups, quality records and ticket categories."""
+    """Tickets, follow-ups, quality records, ticket categories and field visits."""
     return [
         from_admin_view("ticket", Ticket, _("Tickets"), TicketView, labels={
             **COMMON, "requester_name": _("Requester"), "requester_email": _("Requester e-mail"),
@@ -31,4 +31,10 @@ def entities() -> list[Entity]:
             "severity": _("Severity"), "description": _("Description"), "root_cause": _("Root cause"),
             "corrective_action": _("Corrective action"), "reported_at": _("Reported")}),
         from_admin_view("ticket_category", Category, _("Categories"), CategoryView, labels=COMMON),
+        Entity("visit", Visit, _("Field visit"), "service.visit.read", labels={
+            **COMMON, "technician_id": _("Technician"), "window_start": _("Visit from"), "window_end": _("Visit until"),
+            "address": _("Address"), "outcome": _("Outcome"), "completed_at": _("Completed"),
+            "parts_used": _("Parts used")},
+            choices={"state": [("scheduled", _("Scheduled")), ("done", _("Done")), ("failed", _("Failed")),
+                               ("cancelled", _("Cancelled"))]}),
     ]

@@ -1,0 +1,33 @@
+"""Reports anyone in the admin can build: an entity, filters in the core condition language, one or two
+groupings, measures; run as one SQL query under the reader's record rules; shown as a table, a pivot or a
+server-drawn chart; saved, shared, put on the home page, exported and e-mailed on a schedule."""
+from __future__ import annotations
+
+from typing import Any
+
+from crmcore import hookimpl
+from crmcore.i18n import lazy_gettext as _l
+from crmcore.runtime import ServiceContext
+
+CRM_LABEL = _l("Reports")  # the plugin's name on the admin's plugin page
+# Found by convention: models.py, migrations/, templates/. Declared (crmcore.declarations):
+CRM_PERMISSIONS = ".permissions:PERMISSIONS"
+CRM_BLUEPRINTS = ".api:blueprints"
+CRM_COMMANDS = ".cli:report"
+CRM_JOBS = ".cli:JOBS"
+CRM_ADMIN_VIEWS = ".admin:admin_views"
+CRM_COMPUTED_FIELDS = ".computed:FIELDS"
+
+
+@hookimpl
+def crm_home_panels(ctx: ServiceContext) -> list[Any]:
+    from .panels import home_panels
+
+    return home_panels(ctx)
+
+
+@hookimpl(trylast=True)  # after the sales demo: its orders are what the demo reports show
+def crm_demo_data(ctx: ServiceContext) -> list[str]:
+    from .demo import load_demo
+
+    return [load_demo(ctx)]

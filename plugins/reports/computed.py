@@ -1,0 +1,22 @@
+"""Fields reports group by that no column holds: a customer's province and city (of the primary address)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from crmcore.entities import ComputedField
+from crmcore.i18n import _
+from crmcore.models import Address, Customer
+from crmcore.runtime import ServiceContext
+
+
+def _address(column: Any) -> Any:
+    def expr(ctx: ServiceContext) -> Any:
+        return (select(column).where(Address.customer_id == Customer.id)
+                .order_by(Address.is_primary.desc(), Address.id).limit(1).correlate(Customer).scalar_subquery())
+    return expr
+
+
+FIELDS = [ComputedField("customer", "province", "str", _("Province"), _address(Address.region)),
+          ComputedField("customer", "city", "str", _("City"), _address(Address.city))]

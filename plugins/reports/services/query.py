@@ -1,0 +1,306 @@
+"""Run a report: its definition compiled to ONE SQL query (filters, groups, measures, sort, limit) under the
+reader's record rules, with a row limit and a statement timeout; ids and codes in the result read as names."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import asc, desc, func, literal_column, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import OperationalError
+
+from crmcore import entities as meta
+from crmcore.conditions import Field, compile_sql
+from crmcore.errors import ValidationError
+from crmcore.i18n import _
+from crmcore.runtime import ServiceContext
+from crmcore.services.condition_fields import TITLE_COLUMNS, scoped
+
+from .definition import entity_fields
+from .periods import bucket
+
+DEFAULT_TIMEOUT = 10.0  # seconds; setting REPORTS_TIMEOUT_SECONDS
+SQLITE_STEPS = 20_000  # virtual machine steps between two looks at the clock (well under a millisecond)
+CENT = Decimal("0.01")
+AGG_LABELS: dict[str, Any] = {"count": _("Count"), "sum": _("Sum of %(field)s"), "avg": _("Average %(field)s"),
+                              "min": _("Lowest %(field)s"), "max": _("Highest %(field)s"),
+                              "distinct": _("Distinct %(field)s")}
+
+
+class ReportTooSlow(ValidationError):
+    """The report ran longer than the statement timeout allows."""
+
+
+@dataclass
+class Column:
+    """A column of a report's result: a grouping (``g0``, ``g1``) or a measure (``m0``...)."""
+
+    key: str
+    label: str
+    role: str  # group | measure
+    kind: str
+    field: str | None = None
+    bucket: str | None = None
+    money: bool = False
+    agg: str | None = None
+
+
+@dataclass
+class Result:
+    """What a report answered: its columns, its rows (raw values and what a person reads), and whether the
+    row limit cut it short."""
+
+    name: str
+    entity: str
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # {"keys": [raw group values], "cells": [text...], "values": [...]}
+    truncated: bool = False
+    limit: int = 0
+    currency: str | None = None
+    display: str = "table"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "entity": self.entity, "display": self.display, "currency": self.currency,
+                "truncated": self.truncated, "limit": self.limit,
+                "columns": [{"key": c.key, "label": c.label, "role": c.role, "type": c.kind, "field": c.field,
+                             "bucket": c.bucket} for c in self.columns],
+                "rows": self.rows}
+
+
+def base_currency(ctx: ServiceContext) -> str:
+    return str(ctx.settings.get("DEFAULT_CURRENCY") or "CNY").upper()
+
+
+def zone_of(ctx: ServiceContext) -> str:
+    return str(ctx.settings.get("DEFAULT_TIMEZONE") or "UTC")
+
+
+def _names_used(definition: dict[str, Any]) -> set[str]:
+    """Every field the definition names: its groups', its measures' and its filters' leaves."""
+    names = {g.get("field") for g in definition.get("group_by") or []}
+    names |= {m.get("field") for m in definition.get("measures") or []}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("field"), str):
+                names.add(node["field"])
+            for key in ("all", "any"):
+                for item in node.get(key) or []:
+                    walk(item)
+            walk(node.get("not"))
+    walk(definition.get("filters"))
+    return {n for n in names if isinstance(n, str)}
+
+
+def joined_fields(ctx: ServiceContext, entity: Any, definition: dict[str, Any]) -> tuple[dict[str, Field], list[Any]]:
+    """The entity's fields, with those one hop away that the definition names read through an outer JOIN of the
+    related record (one per relation) instead of a subquery per row: the same values (a many-to-one relation has
+    at most one record), the plan a person would write. Returns the fields and the joins (target, on-clause)."""
+    from sqlalchemy import and_
+
+    known = dict(entity_fields(ctx, entity.name))
+    mapper = sa_inspect(entity.model)
+    joins: list[Any] = []
+    prefixes = {n.split(".", 1)[0] for n in _names_used(definition) if "." in n and not n.startswith("attributes.")}
+    for key in sorted(prefixes):
+        rel = mapper.relationships.get(key)
+        target = rel.mapper.class_ if rel is not None else None
+        if rel is None or rel.direction.name != "MANYTOONE" or target is entity.model:
+            continue  # a self-reference keeps its subquery
+        on = and_(*[remote == local for local, remote in rel.local_remote_pairs])
+        joins.append((target, on))
+        target_entity = next((e for e in meta.registered(ctx).values() if e.model is target), None)
+        for name, spec in list(known.items()):
+            if not name.startswith(f"{key}.") or target_entity is None:
+                continue
+            column = name.split(".", 1)[1]
+            if column in target.__table__.c:
+                known[name] = Field(name, spec.kind, getattr(target, column), spec.label, spec.choices)
+            else:  # a computed field of the related record, correlated to its table, now in the FROM
+                computed = next((c for c in meta.computed(ctx, target_entity.name) if c.field == column), None)
+                if computed is not None:
+                    known[name] = Field(name, spec.kind, computed.expr(ctx), spec.label, spec.choices)
+    return known, joins
+
+
+def build(ctx: ServiceContext, definition: dict[str, Any]) -> tuple[Any, list[Column]]:
+    """The one SELECT of a (validated) definition and its columns."""
+    entity = meta.get(ctx, definition["entity"])
+    known, joins = joined_fields(ctx, entity, definition)
+    dialect = ctx.session.get_bind().dialect.name
+    zone = zone_of(ctx)
+    columns: list[Column] = []
+    exprs: list[Any] = []
+    for i, group in enumerate(definition.get("group_by") or []):
+        spec = known[group["field"]]
+        expr = bucket(spec.expr, spec.kind, group["bucket"], zone, dialect) if group.get("bucket") else spec.expr
+        label = str(spec.label) if not group.get("bucket") else f"{spec.label} ({_period_label(group['bucket'])})"
+        columns.append(Column(f"g{i}", label, "group", "str" if group.get("bucket") else spec.kind, spec.name,
+                              group.get("bucket")))
+        exprs.append(expr.label(f"g{i}"))
+    groups = list(exprs)
+    for i, measure in enumerate(definition["measures"]):
+        agg = measure["agg"]
+        spec = known.get(measure.get("field") or "")
+        if agg == "count" or spec is None:
+            columns.append(Column(f"m{i}", str(AGG_LABELS["count"]), "measure", "int", agg="count"))
+            exprs.append(func.count().label(f"m{i}"))
+            continue
+        value, money = spec.expr, False
+        if spec.kind == "money" and agg != "distinct":
+            value, money = _converted(ctx, spec, known), True
+        sql = {"sum": func.sum, "avg": func.avg, "min": func.min, "max": func.max}.get(agg)
+        expr = sql(value) if sql is not None else func.count(func.distinct(value))
+        kind = "int" if agg == "distinct" else "money" if money else "num" if agg == "avg" else spec.kind
+        columns.append(Column(f"m{i}", str(AGG_LABELS[agg]) % {"field": spec.label}, "measure", kind, spec.name,
+                              money=money, agg=agg))
+        exprs.append(expr.label(f"m{i}"))
+    model = entity.model
+    stmt = select(*exprs).select_from(model)
+    for target, on in joins:
+        stmt = stmt.outerjoin(target, on)
+    stmt = stmt.where(compile_sql(definition.get("filters"), known, "filters"))
+    if "deleted_at" in model.__table__.c:
+        stmt = stmt.where(model.deleted_at.is_(None))
+    stmt = scoped(ctx, entity.name, model, stmt)
+    if groups:
+        stmt = stmt.group_by(*[literal_column(f"g{i}") for i in range(len(groups))])  # by name: one expression
+    direction = desc if definition.get("sort_desc") else asc
+    order = [direction(f"m{0}")] if definition.get("sort") == "measure" or not groups else []
+    order += [direction(f"g{i}") for i in range(len(groups))]
+    stmt = stmt.order_by(*order).limit(int(definition.get("row_limit") or 500) + 1)
+    return stmt, columns
+
+
+def _converted(ctx: ServiceContext, spec: Field, known: dict[str, Field]) -> Any:
+    """A money field in the base currency: the row's currency is the entity's own, or that of the record the
+    field (or, for a record without one such as an order line, its parent) belongs to."""
+    prefix = spec.name.rsplit(".", 1)[0] + "." if "." in spec.name else ""
+    currency = known.get(f"{prefix}currency") or next((f for n, f in known.items() if n.endswith(".currency")), None)
+    if currency is None:
+        return spec.expr
+    answer = ctx.hook.crm_convert_money(ctx=ctx, amount=spec.expr, currency=currency.expr, target=base_currency(ctx))
+    return spec.expr if answer is None else answer
+
+
+def _period_label(period: str) -> str:
+    return str({"day": _("day"), "week": _("week"), "month": _("month"), "quarter": _("quarter"),
+                "year": _("year")}[period])
+
+
+def execute(ctx: ServiceContext, stmt: Any) -> list[Any]:
+    """Run ``stmt`` under the statement timeout (setting ``REPORTS_TIMEOUT_SECONDS``); ReportTooSlow past it."""
+    timeout = float(ctx.settings.get("REPORTS_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT)
+    conn = ctx.session.connection()
+    try:
+        if conn.dialect.name == "postgresql":
+            before = conn.execute(sql_text("SELECT current_setting('statement_timeout')")).scalar_one()
+            conn.execute(sql_text("SELECT set_config('statement_timeout', :ms, true)"),
+                         {"ms": str(max(1, int(timeout * 1000)))})
+            rows = list(conn.execute(stmt).all())  # a timeout aborts the transaction: rolled back below
+            conn.execute(sql_text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
+            return rows
+        raw = conn.connection.dbapi_connection
+        deadline = time.monotonic() + timeout
+        setter = getattr(raw, "set_progress_handler", None)
+        if setter is not None:
+            setter(lambda: 1 if time.monotonic() > deadline else 0, SQLITE_STEPS)
+        try:
+            return list(conn.execute(stmt).all())
+        finally:
+            if setter is not None:
+                setter(None, 0)
+    except OperationalError as exc:
+        text = str(exc.orig).lower()
+        if "interrupted" not in text and "statement timeout" not in text:
+            raise
+        ctx.session.rollback()
+        raise ReportTooSlow(_("The report took longer than %(seconds)s seconds and was stopped.", seconds=timeout),
+                            errors={"filters": [_("Narrow the filters, group by fewer fields or a longer period.")]}
+                            ) from None
+
+
+def run(ctx: ServiceContext, definition: dict[str, Any], name: str = "") -> Result:
+    """The report's rows, at most its row limit, read as a person reads them."""
+    stmt, columns = build(ctx, definition)
+    limit = int(definition.get("row_limit") or 500)
+    rows = execute(ctx, stmt)
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    groups = [c for c in columns if c.role == "group"]
+    known = entity_fields(ctx, definition["entity"]) if groups else {}
+    names = [_names(ctx, definition["entity"], known, c, {row[i] for row in rows}) for i, c in enumerate(groups)]
+    out = []
+    for row in rows:
+        keys = [_plain(row[i]) for i in range(len(groups))]
+        cells = [names[i].get(row[i], _text(row[i])) for i in range(len(groups))]
+        values = [_number(row[len(groups) + j], c) for j, c in enumerate(columns[len(groups):])]
+        out.append({"keys": keys, "cells": cells, "values": values})
+    return Result(name, definition["entity"], columns, out, truncated, limit, base_currency(ctx),
+                  str(definition.get("display") or "table"))
+
+
+def _names(ctx: ServiceContext, entity: str, known: dict[str, Field], column: Column, values: set[Any]) -> dict[Any, str]:
+    """What a person reads for the grouped values: a choice's label, a record's name for an id."""
+    if column.bucket or column.field is None:
+        return {}
+    spec = known[column.field]
+    out: dict[Any, str] = {v: str(label) for v, label in spec.choices if v in values}
+    if None in values:
+        out[None] = str(_("(empty)"))
+    target = _target(ctx, entity, column.field)
+    if target is not None:
+        model = target.model
+        titles = [getattr(model, c) for c in TITLE_COLUMNS if c in model.__table__.c]  # full name, else username
+        ids = [v for v in values if v is not None]
+        if titles and ids:
+            out.update({k: str(t) for k, t in ctx.session.execute(
+                select(model.id, func.coalesce(*titles, "")).where(model.id.in_(ids))).all() if t})
+    return out
+
+
+def _target(ctx: ServiceContext, entity: str, name: str) -> Any:
+    """The entity a foreign-key field (``owner_id``, ``customer.owner_id``) points to, or None."""
+    registered = meta.registered(ctx)
+    model = registered[entity].model
+    *path, column = name.split(".")
+    for hop in path:
+        rel = sa_inspect(model).relationships.get(hop)
+        if rel is None:
+            return None
+        model = rel.mapper.class_
+    col = sa_inspect(model).columns.get(column)
+    if col is None:
+        return None
+    by_table = {e.model.__table__.name: e for e in registered.values()}
+    return next((by_table.get(fk.column.table.name) for fk in col.foreign_keys), None)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return str(_("(empty)"))
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    return str(_plain(value))
+
+
+def _number(value: Any, column: Column) -> Any:
+    """A measure's value: whole numbers as they are, amounts and averages to the cent."""
+    if value is None:
+        return None
+    if column.kind in ("date", "datetime"):
+        return _plain(value)
+    if column.kind == "int" and not isinstance(value, (float, Decimal)):
+        return int(value)
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
