@@ -23,6 +23,8 @@ RECORD_TYPES: dict[str, Any] = {
     "service_sla_policy": _l("SLA policy"), "service_followup": _l("Follow-up"), "service_followup_rule": _l("Follow-up rule"),
     "service_quality": _l("Quality record"), "service_delivery": _l("Delivery"), "service_survey": _l("Survey"),
     "service_visit": _l("Field visit"), "oa_provider": _l("Approval provider"),
+    "referral_code": _l("Referral code"), "referral": _l("Referral"), "referral_programme": _l("Referral programme"),
+    "referral_reward": _l("Referral reward"),
 }
 ACTIONS: dict[str, Any] = {
     "created": _l("Added"), "updated": _l("Changed"), "deleted": _l("Deleted"), "computed": _l("Computed"),

@@ -9,8 +9,14 @@ from crmcore.entities import ComputedField, Entity, from_admin_view
 from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
-from ..models import Activity, Invoice, Lead, Opportunity, Order, Product, Quote
-from .records import ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView, QuoteView
+from ..models import INVOICE_STATES, ORDER_STATUSES, Activity, Invoice, Lead, Opportunity, Order, Product, Quote
+from .records import (CODE_LABELS, ActivityView, InvoiceView, LeadView, OpportunityView, OrderView, ProductView,
+                      QuoteView)
+
+
+def _words(codes: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """An order's or invoice's states with their words (the audit log and the condition builder show these)."""
+    return [(code, CODE_LABELS[code]) for code in codes]
 
 
 def entities() -> list[Entity]:
@@ -24,8 +30,9 @@ def entities() -> list[Entity]:
                 "list_total": _("List total"), "subtotal": _("Subtotal"), "discount_total": _("Discount total"),
                 "requires_approval": _("Requires approval"), "decided_by_id": _("Decided by"),
                 "decided_at": _("Decided"), "decision_note": _("Decision note")}),
-            from_admin_view("order", Order, _("Orders"), OrderView, labels={"list_total": _("List total")}),
-            from_admin_view("invoice", Invoice, _("Invoices"), InvoiceView),
+            from_admin_view("order", Order, _("Orders"), OrderView, labels={"list_total": _("List total")},
+                            choices={"status": _words(ORDER_STATUSES)}),
+            from_admin_view("invoice", Invoice, _("Invoices"), InvoiceView, choices={"state": _words(INVOICE_STATES)}),
             from_admin_view("activity", Activity, _("Activities"), ActivityView,
                             labels={"outcome_note": _("Outcome note")}),
             from_admin_view("product", Product, _("Products"), ProductView)]

@@ -139,3 +139,13 @@ def test_migration_builds_the_tables_and_goes_back(empty_database_url: str, tmp_
     finally:
         rt.db.dispose()
 
+
+def test_audit_log_shows_states_of_any_record_type_in_words(client: Any, make_user: Any, make_customer: Any,
+                                                             refer: Any, paid_order: Any) -> None:
+    """An invoice's state and a reward's status changed: the audit log names them in the reader's words."""
+    make_user("admin", username="ada")
+    paid_order(refer(make_customer("甲"), "乙"), "100")
+    admin_login(client, "ada", lang="zh-CN")
+    page = client.get("/admin/audit_log/?page_size=100").text
+    assert "<ins>待发放（退货期内）</ins>" in page and "<ins>pending</ins>" not in page
+    assert "<del>open</del>" not in page and "<ins>paid</ins>" not in page
