@@ -106,7 +106,6 @@ class AdvocateOut(Schema):
 
 class AdvocateArgs(Schema):
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=1000))
-    format = fields.Str(load_default="json", validate=validate.OneOf(("json", "csv")))
 
 
 class RewardOut(Schema):
@@ -234,13 +233,20 @@ def social_value(customer_id: int) -> Any:
 @blp.arguments(AdvocateArgs, location="query")
 @blp.response(200, AdvocateOut(many=True))
 def top_advocates(args: dict[str, Any]) -> Any:
-    """The customers with the highest social value (``format=csv`` for a spreadsheet)"""
+    """The customers with the highest social value"""
     from .services.value import top_advocates as svc
 
-    rows = svc(current_ctx(), limit=args["limit"])
-    if args["format"] == "csv":
-        return advocates_csv(rows)
-    return rows
+    return svc(current_ctx(), limit=args["limit"])
+
+
+@blp.route("/top-advocates/csv")
+@blp.arguments(AdvocateArgs, location="query")
+@blp.response(200, content_type="text/csv", description="The top advocates, headers in the reader's language")
+def top_advocates_csv(args: dict[str, Any]) -> Any:
+    """The customers with the highest social value as CSV (UTF-8 with BOM)"""
+    from .services.value import top_advocates as svc
+
+    return advocates_csv(svc(current_ctx(), limit=args["limit"]))
 
 
 def advocates_csv(rows: list[dict[str, Any]]) -> Response:

@@ -95,7 +95,7 @@ def test_top_advocates_api_and_csv(ctx: Any, client: Any, admin_headers: Any, ma
     paid_order(refer(z, "丁"), "100")
     res = client.get("/api/v1/referrals/top-advocates", headers=admin_headers)
     assert [r["name"] for r in res.get_json()] == ["=甲", "乙"] and res.get_json()[0]["social_value"] == "300.00"
-    res = client.get("/api/v1/referrals/top-advocates?format=csv", headers={**admin_headers, "Accept-Language": "zh-CN"})
+    res = client.get("/api/v1/referrals/top-advocates/csv", headers={**admin_headers, "Accept-Language": "zh-CN"})
     text = res.get_data(as_text=True)
     assert res.mimetype == "text/csv" and "客户" in text.splitlines()[0] and "'=甲" in text
     one = client.get(f"/api/v1/referrals/social-value/{a.id}", headers=admin_headers).get_json()
