@@ -20,6 +20,7 @@ from ..models import SOURCES, Referral, ReferralCode
 from .codes import find_code
 from .tree import ancestor_ids
 
+SCENE_PREFIX = "ref_"  # a WeChat QR code's scene that carries a referral code
 # the service context's source -> how the referral arrived
 SOURCE_OF = {"web-form": "form", "api": "api", "admin": "admin", "import": "import", "wechat": "wechat",
              "link": "link"}
@@ -89,6 +90,16 @@ def record_referral(ctx: ServiceContext, code: str, customer_id: int | None = No
                       data={"customer_id": customer_id, "referrer_customer_id": row.customer_id},
                       event_name="social.referral.created")
     return referral
+
+
+def record_scene(ctx: ServiceContext, scene: str | None, customer_id: int | None = None, lead_id: int | None = None,
+                 device: str | None = None) -> Referral | None:
+    """A WeChat QR code's scene ``ref_<code>`` scanned by a follower who became ``customer_id`` or ``lead_id``:
+    :func:`record_referral` with source ``wechat``; None for a scene that is no referral."""
+    if not isinstance(scene, str) or not scene.startswith(SCENE_PREFIX):
+        return None
+    return record_referral(ctx, scene[len(SCENE_PREFIX):], customer_id=customer_id, lead_id=lead_id, source="wechat",
+                           device=device)
 
 
 def on_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
