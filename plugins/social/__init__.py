@@ -63,3 +63,10 @@ def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo
 
     return [load_demo(ctx)]
+
+
+@hookimpl
+def crm_customer_merge(ctx: ServiceContext, winner: Any, loser: Any) -> list[Any]:
+    from .services.merge import before_merge
+
+    return before_merge(ctx, winner, loser)
