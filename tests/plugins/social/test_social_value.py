@@ -107,3 +107,20 @@ def test_reads_need_permission(client: Any, make_user: Any, make_customer: Any) 
     a = make_customer("甲")
     assert client.get("/api/v1/referrals/top-advocates", headers=headers).status_code == 403
     assert client.get(f"/api/v1/referrals/social-value/{a.id}", headers=headers).status_code == 403
+
+
+def test_analysis_tag_rules_name_the_social_fields(make_app: Any, make_customer: Any, refer: Any,
+                                                   paid_order: Any) -> None:
+    """The RFM pages' tag rules reach the fields plugins compute: the top referrer gets the tag."""
+    from plugins.analysis import models as analysis_models  # noqa: F401 - its tables in the test database
+    from plugins.analysis.services import tags
+
+    app = make_app(PLUGINS=["plugins.sales", "plugins.analysis", "plugins.social"])
+    ctx = app.extensions["crm"].context(source="test")
+    a = make_customer("推荐达人")
+    paid_order(refer(a, "新客"), "2000")
+    tags.create_rule(ctx, {"name": "推荐达人", "tag": "推荐达人",
+                           "conditions": {"field": "social_value", "op": "gte", "value": 1000}})
+    assert tags.apply_rules(ctx) == {"推荐达人": 1}
+    ctx.session.expire_all()
+    assert [t.name for t in ctx.session.get(type(a), a.id).tags] == ["推荐达人"]
