@@ -68,8 +68,11 @@ class ProgrammeView(SecureView):
         if form:
             values.update({k: v for k, v in form.items() if k != "version"})
             values["active"] = bool(request.form.get("active"))
+        from .services.programme import coupon_programmes
+
         return self.render("social/admin/programme.html", values=values, errors=errors, can_write=self.can_write(),
-                           kinds=[(k, str(v)) for k, v in REWARD_KINDS.items()])
+                           kinds=[(k, str(v)) for k, v in REWARD_KINDS.items()],
+                           coupon_programmes=[("", "—")] + [(str(i), n) for i, n in coupon_programmes(ctx)])
 
 
 class ReferralsView(SecureView):

@@ -16,7 +16,8 @@ REFUSALS: dict[str, Any] = {
     "same_email": _l("Same e-mail address as the referrer"), "same_device": _l("Same device as the referrer"),
     "same_address": _l("Same address as the referrer"), "not_first_order": _l("Not the first order"),
     "already_rewarded": _l("Already rewarded"), "order_cancelled": _l("Order cancelled or no longer paid"),
-    "no_payer": _l("No plugin pays this kind of reward"), "programme_off": _l("Referral programme switched off")}
+    "no_payer": _l("No plugin pays this kind of reward"), "programme_off": _l("Referral programme switched off"),
+    "coupon_not_issued": _l("The coupon programme refused to issue a coupon")}
 
 
 def word(labels: dict[str, Any], code: str | None) -> str:

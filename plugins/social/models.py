@@ -15,7 +15,7 @@ REWARD_ROLES = ("referrer", "referee")
 REWARD_KINDS = ("points", "coupon")
 REWARD_STATES = ("pending", "granted", "refused", "cancelled")
 REFUSALS = ("self_referral", "same_phone", "same_email", "same_device", "same_address", "not_first_order",
-            "already_rewarded", "order_cancelled", "no_payer", "programme_off")
+            "already_rewarded", "order_cancelled", "no_payer", "programme_off", "coupon_not_issued")
 
 
 class ReferralCode(Base):
@@ -85,6 +85,7 @@ class Reward(Base):
     role: Mapped[str] = mapped_column(String(16), info={"choices": REWARD_ROLES})
     kind: Mapped[str] = mapped_column(String(16), info={"choices": REWARD_KINDS})
     points: Mapped[int | None]
+    coupon_code: Mapped[str | None] = mapped_column(String(32))  # the code issued, for a coupon reward
     order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default="pending", info={"choices": REWARD_STATES})
     reason: Mapped[str | None] = mapped_column(String(32), info={"choices": REFUSALS})

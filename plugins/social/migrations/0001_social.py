@@ -70,6 +70,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('points', sa.Integer(), nullable=True),
+    sa.Column('coupon_code', sa.String(length=32), nullable=True),
     sa.Column('order_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.String(length=32), nullable=True),

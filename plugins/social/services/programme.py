@@ -45,23 +45,39 @@ def programme(ctx: ServiceContext) -> Programme:
     return row
 
 
-def validate_programme(ctx: ServiceContext, data: dict[str, Any]) -> dict[str, Any]:
+def validate_programme(ctx: ServiceContext, data: dict[str, Any], existing: Programme) -> dict[str, Any]:
+    """The programme's changes checked (the fields given): numbers in range, a decay from 0 to 1, and a coupon
+    reward names a coupon programme that exists."""
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
-        kind = values.get("reward_kind")
-        if kind == "coupon" and not (values.get("coupon_programme_id") or data.get("coupon_programme_id")):
+        kind = values.get("reward_kind", existing.reward_kind)
+        chosen = values["coupon_programme_id"] if "coupon_programme_id" in values else existing.coupon_programme_id
+        if kind == "coupon" and not chosen:
             return {"coupon_programme_id": [_("Choose the coupon programme the rewards are issued from.")]}
+        if values.get("coupon_programme_id") and chosen not in dict(coupon_programmes(ctx)):
+            return {"coupon_programme_id": [_("There is no such coupon programme.")]}
         return {}
 
     return load(_SCHEMA, data, partial=True, message=_("The referral programme is not valid."), check=check)
 
 
+def coupon_programmes(ctx: ServiceContext) -> list[tuple[int, str]]:
+    """The sales plugin's coupon programmes by name (none in a version without coupons)."""
+    import importlib
+
+    try:
+        model = importlib.import_module("plugins.sales.models_coupons").CouponProgramme
+    except ImportError:
+        return []
+    return [(int(i), str(n)) for i, n in ctx.session.execute(select(model.id, model.name).order_by(model.name))]
+
+
 def update_programme(ctx: ServiceContext, data: dict[str, Any], *, expected_version: int | None = None,
                      if_match: bool = False) -> Programme:
     ctx.require("social.manage")
-    clean = validate_programme(ctx, data)
     with unit_of_work(ctx):
         row = programme(ctx)
         check_version(row, expected_version, if_match)
+        clean = validate_programme(ctx, data, row)
         changes = apply_changes(row, clean, FIELDS)
         if changes:
             ctx.session.flush()

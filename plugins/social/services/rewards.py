@@ -125,21 +125,37 @@ def _still_paid(ctx: ServiceContext, order_id: int | None) -> bool:
                                                             Invoice.state == "paid").limit(1)))
 
 
-def _pay(ctx: ServiceContext, reward: Reward, prog: Programme) -> bool:
+def coupons_module() -> Any:
+    """The sales plugin's coupon programmes (``plugins.sales.services.coupons``), or None in a version without."""
+    import importlib
+
+    try:
+        return importlib.import_module("plugins.sales.services.coupons")
+    except ImportError:
+        return None
+
+
+def _pay(ctx: ServiceContext, reward: Reward, prog: Programme) -> str | None:
+    """Pay ``reward``: None when paid, else why not (a ``REFUSALS`` code)."""
+    from crmcore.errors import CRMError
     from crmcore.i18n import _
 
     if reward.kind == "points":
         title = _("Referral reward (%(role)s)", role=_("referrer") if reward.role == "referrer" else _("new customer"))
-        return bool(ctx.hook.crm_referral_reward(ctx=ctx, customer_id=reward.customer_id, points=reward.points or 0,
-                                                 reason=str(title), key=f"social-reward-{reward.id}"))
+        paid = ctx.hook.crm_referral_reward(ctx=ctx, customer_id=reward.customer_id, points=reward.points or 0,
+                                            reason=str(title), key=f"social-reward-{reward.id}")
+        return None if paid else "no_payer"
+    coupons = coupons_module()
+    if coupons is None or prog.coupon_programme_id is None:
+        return "no_payer"
     try:
-        from plugins.sales.services import coupons  # type: ignore[attr-defined]  # the coupon programmes (S2)
-    except ImportError:
-        return False
-    if prog.coupon_programme_id is None:
-        return False
-    coupons.issue_coupon(ctx, prog.coupon_programme_id, reward.customer_id, source=f"referral:{reward.id}")
-    return True
+        with ctx.session.begin_nested():  # a refusal leaves the job's other rewards alone
+            coupon = coupons.issue_coupon(ctx, prog.coupon_programme_id, reward.customer_id,
+                                          source=f"referral:{reward.id}")
+    except CRMError:
+        return "coupon_not_issued"
+    reward.coupon_code = coupon.code
+    return None
 
 
 def grant_due(ctx: ServiceContext, *, now: dt.datetime | None = None) -> dict[str, int]:
@@ -157,10 +173,9 @@ def grant_due(ctx: ServiceContext, *, now: dt.datetime | None = None) -> dict[st
             before = reward.status
             if not _still_paid(ctx, reward.order_id):
                 reward.status, reward.reason = "cancelled", "order_cancelled"
-            elif _pay(ctx, reward, prog):
-                reward.status = "granted"
             else:
-                reward.status, reward.reason = "refused", "no_payer"
+                refused = _pay(ctx, reward, prog)
+                reward.status, reward.reason = ("refused", refused) if refused else ("granted", None)
             reward.decided_at = now
             counts[reward.status] += 1
             ctx.session.flush()

@@ -122,3 +122,11 @@ def test_reward_api_and_programme_settings(ctx: Any, client: Any, admin_headers:
     items = res.get_json()["items"]
     assert len(items) == 2 and items[0]["reason"] == "programme_off" and items[0]["reason_label"] != "programme_off"
     assert {i["customer"] for i in items} == {"推荐人", "新客户"}
+
+
+def test_programme_refuses_an_unknown_coupon_programme(client: Any, admin_headers: Any) -> None:
+    res = client.patch("/api/v1/referrals/programme", json={"reward_kind": "coupon"}, headers=admin_headers)
+    assert res.status_code == 422 and "coupon_programme_id" in res.get_json()["errors"]
+    res = client.patch("/api/v1/referrals/programme", json={"reward_kind": "coupon", "coupon_programme_id": 4242},
+                       headers=admin_headers)
+    assert res.status_code == 422 and "coupon_programme_id" in res.get_json()["errors"]
