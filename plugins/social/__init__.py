@@ -70,3 +70,13 @@ def crm_customer_merge(ctx: ServiceContext, winner: Any, loser: Any) -> list[Any
     from .services.merge import before_merge
 
     return before_merge(ctx, winner, loser)
+
+
+@hookimpl(optionalhook=True)  # a hook of the channels plugin (branch s18-inbound): social loads without it
+def crm_channel_scene(ctx: ServiceContext, inbound: Any, customer: Any) -> None:
+    """A follower scanned a QR code: the scene ``ref_<code>`` records who referred the matched customer."""
+    if customer is None:
+        return
+    from .services.referrals import referral_from_scene
+
+    referral_from_scene(ctx, getattr(inbound, "scene", None), customer.id)

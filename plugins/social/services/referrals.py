@@ -102,6 +102,21 @@ def record_scene(ctx: ServiceContext, scene: str | None, customer_id: int | None
                            device=device)
 
 
+def referral_from_scene(ctx: ServiceContext, scene: str | None, customer_id: int) -> Referral | None:
+    """For the channels' inbound pipeline: :func:`record_scene` in a savepoint, a refused referral (an unknown
+    code, the follower's own code, a circle) logged and dropped, so the message is stored all the same."""
+    import logging
+
+    from crmcore.errors import CRMError
+
+    try:
+        with ctx.session.begin_nested():
+            return record_scene(ctx, scene, customer_id=customer_id)
+    except CRMError as exc:
+        logging.getLogger(__name__).info("referral scene of customer %s not recorded: %s", customer_id, exc.message)
+        return None
+
+
 def on_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
     """``crm_before_save``: a new lead or customer with ``referral_code`` gets its referral in the same
     transaction."""

@@ -146,3 +146,20 @@ def test_tree_api_hides_names_outside_the_reps_scope(ctx: Any, client: Any, make
     assert res.get_json()["ancestors"] == [{"id": a.id, "name": None, "visible": False, "depth": 1, "parent_id": None}]
     assert client.get(f"/api/v1/referrals/tree/{a.id}", headers=headers).status_code == 403
     assert client.get(f"/api/v1/referrals/tree/{b.id}").status_code == 401
+
+
+def test_channels_scene_hook_records_the_referral_and_drops_a_bad_code(ctx: Any, make_customer: Any) -> None:
+    """``crm_channel_scene`` (the channels plugin's hook, called by its inbound pipeline) with a WeChat scan."""
+    from types import SimpleNamespace
+
+    import plugins.social as social
+
+    a, follower, other = make_customer("分享者"), make_customer("粉丝"), make_customer("另一位粉丝")
+    code = code_for(ctx, customer_id=a.id).code
+    social.crm_channel_scene(ctx, SimpleNamespace(scene=f"ref_{code}"), follower)
+    social.crm_channel_scene(ctx, SimpleNamespace(scene="ref_zzzzzzzzzz"), other)  # unknown: nothing, no error
+    social.crm_channel_scene(ctx, SimpleNamespace(scene="menu_1"), other)
+    social.crm_channel_scene(ctx, SimpleNamespace(scene=f"ref_{code}"), None)  # not matched yet: nothing
+    ctx.session.commit()
+    assert referral_of(ctx, follower.id).source == "wechat"
+    assert referral_of(ctx, other.id) is None
