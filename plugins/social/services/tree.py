@@ -36,6 +36,20 @@ def _ancestors(ctx: ServiceContext, customer_id: int, depth: int) -> list[tuple[
     return [(int(c), int(d)) for c, d in ctx.session.execute(select(cte.c.cid, cte.c.depth).order_by(cte.c.depth))]
 
 
+def ancestors_of_all(ctx: ServiceContext, customer_ids: set[int]) -> set[int]:
+    """Every customer above any of ``customer_ids`` (a batch of payments: one query for all of them)."""
+    if not customer_ids:
+        return set()
+    start = (select(Referral.referrer_customer_id.label("cid"), literal(1).label("depth"))
+             .where(Referral.referee_customer_id.in_(customer_ids), Referral.referrer_customer_id.is_not(None))
+             .cte("social_up_all", recursive=True))
+    up = aliased(Referral)
+    cte = start.union_all(select(up.referrer_customer_id, start.c.depth + 1)
+                          .join(up, up.referee_customer_id == start.c.cid)
+                          .where(up.referrer_customer_id.is_not(None), start.c.depth < 10_000))
+    return {int(c) for c in ctx.session.scalars(select(cte.c.cid).distinct())}
+
+
 def ancestor_ids(ctx: ServiceContext, customer_id: int) -> set[int]:
     """Every customer above ``customer_id`` (as deep as a cycle check needs: the whole chain)."""
     return {c for c, _d in _ancestors(ctx, customer_id, 10_000)}

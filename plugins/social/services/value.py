@@ -101,12 +101,9 @@ def recompute_all(ctx: ServiceContext) -> int:
 
 def refresh_for(ctx: ServiceContext, customer_ids: Iterable[int]) -> int:
     """After a payment or a cancellation of these customers: recompute everyone above them in the tree."""
-    from .tree import ancestor_ids
+    from .tree import ancestors_of_all
 
-    above: set[int] = set()
-    for cid in set(customer_ids):
-        above |= ancestor_ids(ctx, cid)
-    return store(ctx, sorted(above))
+    return store(ctx, sorted(ancestors_of_all(ctx, set(customer_ids))))
 
 
 def value_of(ctx: ServiceContext, customer_id: int) -> dict[str, Any]:

@@ -124,3 +124,24 @@ def test_analysis_tag_rules_name_the_social_fields(make_app: Any, make_customer:
     assert tags.apply_rules(ctx) == {"推荐达人": 1}
     ctx.session.expire_all()
     assert [t.name for t in ctx.session.get(type(a), a.id).tags] == ["推荐达人"]
+
+
+def test_payments_of_one_commit_refresh_every_tree_above_them(ctx: Any, make_customer: Any, refer: Any,
+                                                              paid_order: Any) -> None:
+    from crmcore.services.unit import unit_of_work
+    from plugins.sales.services import orders
+
+    a, x = make_customer("甲"), make_customer("乙")
+    deep = refer(refer(a, "甲的客户"), "甲的二级客户")
+    other = refer(x, "乙的客户")
+    first, second = paid_order(deep, "400", paid=False), paid_order(other, "300", paid=False)
+    from sqlalchemy import select
+
+    from plugins.sales.models import Invoice
+
+    with unit_of_work(ctx):  # one commit: the events arrive together
+        for order in (first, second):
+            invoice = ctx.session.scalar(select(Invoice).where(Invoice.order_id == order.id))
+            orders.record_payment(ctx, invoice.id, {"paid_on": "2026-03-05", "amount": str(invoice.amount_total)})
+    assert value_of(ctx, a.id)["social_value"] == D("200")
+    assert value_of(ctx, x.id)["social_value"] == D("300")
