@@ -78,7 +78,11 @@ def record_referral(ctx: ServiceContext, code: str, customer_id: int | None = No
         existing = ctx.session.scalar(select(Referral).where(Referral.lead_id == lead_id))
         if existing is not None:
             return existing
-        customer_id = customer_id or lead.customer_id
+        if customer_id is None and lead.customer_id is not None:
+            customer_id = lead.customer_id  # a lead qualified already: its customer is the one referred
+            existing = ctx.session.scalar(select(Referral).where(Referral.referee_customer_id == customer_id))
+            if existing is not None:
+                return existing
     if customer_id is not None:
         _check_cycle(ctx, row.customer_id, customer_id)
     with unit_of_work(ctx):

@@ -163,3 +163,15 @@ def test_channels_scene_hook_records_the_referral_and_drops_a_bad_code(ctx: Any,
     ctx.session.commit()
     assert referral_of(ctx, follower.id).source == "wechat"
     assert referral_of(ctx, other.id) is None
+
+
+def test_a_qualified_lead_whose_customer_was_referred_keeps_that_referral(ctx: Any, make_customer: Any,
+                                                                           refer: Any) -> None:
+    from plugins.sales.services.leads import create_lead, qualify_lead
+
+    a, b = make_customer("甲"), make_customer("乙")
+    c = refer(a, "丙", phone="13512345678")
+    lead = create_lead(ctx, {"name": "丙", "phone": "13512345678"})
+    assert qualify_lead(ctx, lead.id, {"create_opportunity": False})["customer_id"] == c.id
+    again = record_referral(ctx, code_for(ctx, customer_id=b.id).code, lead_id=lead.id)
+    assert again.referrer_customer_id == a.id  # no second referral of the customer (and no server error)
