@@ -25,6 +25,8 @@ RECORD_TYPES: dict[str, Any] = {
     "service_visit": _l("Field visit"), "oa_provider": _l("Approval provider"), "report": _l("Report"),
     "coupon": _l("Coupon"), "coupon_programme": _l("Coupon programme"), "member_event": _l("Member event"),
     "member_event_invitation": _l("Event invitation"),
+    "referral_code": _l("Referral code"), "referral": _l("Referral"), "referral_programme": _l("Referral programme"),
+    "referral_reward": _l("Referral reward"),
 }
 ACTIONS: dict[str, Any] = {
     "created": _l("Added"), "updated": _l("Changed"), "deleted": _l("Deleted"), "computed": _l("Computed"),

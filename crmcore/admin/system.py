@@ -50,8 +50,20 @@ _NAMED_IDS = {"customer_id": Customer, "owner_id": User, "user_id": User, "assig
               "contact_id": Contact}
 
 
-def _named(name: str, value: Any) -> Any:
-    """A recorded value as words: a person's or customer's name for their id, a label for a code."""
+def _choice_words(entity: str | None) -> dict[str, dict[str, Any]]:
+    """``{field: {code: label}}`` of the record type's declared choices (entity metadata), for its audit entries."""
+    from ..entities import registered
+
+    declared = registered(service_context()).get(entity or "")
+    return {f: dict(options) for f, options in declared.choices.items()} if declared is not None else {}
+
+
+def _named(name: str, value: Any, words: dict[str, dict[str, Any]] | None = None) -> Any:
+    """A recorded value as words: a person's or customer's name for their id, a label for a code (the record
+    type's declared choices first: a status or state of any plugin's record)."""
+    label = (words or {}).get(name, {}).get(value) if isinstance(value, str) else None
+    if label is not None:
+        return str(label)
     if name == "role" and isinstance(value, str):
         return forms.role_label(value)
     if name in ("stage", "kind", "channel", "direction", "source_channel") and isinstance(value, str):
@@ -63,12 +75,13 @@ def _named(name: str, value: Any) -> Any:
     return record_name(record) if record is not None else value
 
 
-def changes_summary(changes: dict[str, Any]) -> Markup:
+def changes_summary(changes: dict[str, Any], entity: str | None = None) -> Markup:
     """``field: before → after`` for each changed field (just the value when it was empty), shortened."""
     parts = []
+    words = _choice_words(entity) if changes else {}
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
-        before, after = _named(name, before), _named(name, after)
+        before, after = _named(name, before, words), _named(name, after, words)
         shown_after = _short(after, 30) if after is not None else "∅"
         if before is None:
             parts.append(Markup('<span class="crm-change"><b>{}</b>: <ins>{}</ins></span>').format(
@@ -85,12 +98,13 @@ def record_link(entry: AuditLog) -> Markup | str:
     return entry.entity_id
 
 
-def changes_table(changes: dict[str, Any]) -> Markup:
+def changes_table(changes: dict[str, Any], entity: str | None = None) -> Markup:
     """The before and after of every field, as a table for the details page."""
     rows = []
+    words = _choice_words(entity) if changes else {}
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
-        before, after = _named(name, before), _named(name, after)
+        before, after = _named(name, before, words), _named(name, after, words)
         rows.append(Markup("<tr><th>{}</th><td><pre class=\"crm-pre\">{}</pre></td><td><pre class=\"crm-pre\">{}</pre>"
                            "</td></tr>").format(labels.field(name), _pretty(before), _pretty(after)))
     if not rows:
@@ -139,7 +153,7 @@ class AuditLogView(SecureModelView):
                       DateTimeBetweenFilter(AuditLog.at, _l("When")),
                       FilterLike(AuditLog.event_id, _l("Event")))
     column_formatters = {"at": lambda v, c, m, n: local_time(m.at, seconds=True),
-                         "changes": lambda v, c, m, n: changes_summary(m.changes),
+                         "changes": lambda v, c, m, n: changes_summary(m.changes, m.entity),
                          "entity": lambda v, c, m, n: labels.record_type(m.entity),
                          "action": lambda v, c, m, n: labels.action(m.action),
                          "source": lambda v, c, m, n: forms.source_label(m.source),
@@ -164,7 +178,7 @@ class AuditLogView(SecureModelView):
         entry = self.get_one(request.args.get("id", ""))
         if entry is None:
             abort(404)
-        return self.render(self.details_template, model=entry, changes=changes_table(entry.changes),
+        return self.render(self.details_template, model=entry, changes=changes_table(entry.changes, entry.entity),
                            data=_pretty(entry.data) if entry.data else "", return_url=self.get_url(".index_view"))
 
 

@@ -87,6 +87,8 @@ class CustomerSchema(Schema):
     updated_at = fields.AwareDateTime(dump_only=True)
     contacts = fields.List(fields.Nested(ContactSchema), dump_only=True)
     addresses = fields.List(fields.Nested(AddressSchema), dump_only=True)
+    referral_code = fields.Str(load_only=True, allow_none=True, validate=validate.Length(max=64), metadata={
+        "description": "The referral code that brought the customer (a referral plugin records who referred whom)"})
 
 
     def _dump_tags(self, obj: object) -> list[str]:
@@ -101,7 +103,7 @@ class CustomerSchema(Schema):
 
 class CustomerUpdateSchema(CustomerSchema):
     class Meta:
-        exclude = ("contacts", "addresses")
+        exclude = ("contacts", "addresses", "referral_code")  # only a new customer is referred
 
     version = fields.Int(load_only=True, metadata={"description": "Version you read; a stale one gives 409"})
 

@@ -193,7 +193,7 @@ def _tags(ctx: ServiceContext, names: list[str], known: dict[str, Tag] | None = 
 
 
 def build_customer(ctx: ServiceContext, data: dict[str, Any], attributes: dict[str, Any] | None = None,
-                   tags: dict[str, Tag] | None = None) -> tuple[Customer, dict[str, Any]]:
+                   tags: dict[str, Tag] | None = None, referral_code: str | None = None) -> tuple[Customer, dict[str, Any]]:
     """A new customer from cleaned ``data``: fields, custom attributes (``attributes``: already
     validated ones, to skip the check), tags and derived fields; added to the session and checked
     by ``crm_before_save``, not flushed. Returns the customer and its changes for the audit."""
@@ -208,6 +208,8 @@ def build_customer(ctx: ServiceContext, data: dict[str, Any], attributes: dict[s
         customer.tags = _tags(ctx, data["tags"], tags)
         changes["tags"] = [None, [t.name for t in customer.tags]]
     derive_fields(ctx, customer)
+    if referral_code:  # who brought the customer: a referral plugin's crm_before_save records it
+        changes["referral_code"] = [None, referral_code]
     ctx.session.add(customer)
     ctx.hook.crm_before_save(ctx=ctx, entity="customer", obj=customer, changes=changes, created=True)
     return customer, changes
@@ -221,7 +223,7 @@ def create_customer(ctx: ServiceContext, data: dict[str, Any]) -> Customer:
         data["owner_id"] = ctx.actor.id
     access.may_assign_owner(ctx, data.get("owner_id"))
     with unit_of_work(ctx):
-        customer, changes = build_customer(ctx, data)
+        customer, changes = build_customer(ctx, data, referral_code=data.get("referral_code"))
         refresh_completeness(ctx, customer)
         ctx.session.flush()
         changes["code"] = [None, customer.code]

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import DateTime, JSON, String, Text, select
 
-PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.erp", "adapters.oa", "adapters.channels", "plugins.reports"]
+PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.erp", "adapters.oa", "adapters.channels", "plugins.reports", "plugins.social"]
 ROLES = {"admin": "admin", "manager": "wangfang", "sales rep": "lisi", "service agent": "chenjing"}
 ZONE = "Asia/Shanghai"
 MAX_PAGES = 220

@@ -10,7 +10,8 @@ and adds:
 * an admin page at ``/admin/loyalty_points/``;
 * a section "Loyalty" in the customer 360 view;
 * a listener that gives points for every interaction logged (``interaction.created``);
-* the command ``crm loyalty show <customer id>``.
+* the command ``crm loyalty show <customer id>``;
+* referral rewards paid in points for the social plugin (its hook ``crm_referral_reward``).
 
 Settings: ``LOYALTY_POINTS_PER_INTERACTION`` (env ``CRM_LOYALTY_POINTS_PER_INTERACTION``), default 1.
 """
@@ -97,3 +98,12 @@ def crm_event(ctx: ServiceContext, event: Any) -> None:
     # Joins the unit of work of the events' dispatch: written with it, the awards of all its events at
     # once; never a commit (nor a flush) per event.
     award_for_event(system, int(event.data["customer_id"]), points, f"Interaction {event.entity_id}", event.id)
+
+
+@hookimpl(optionalhook=True)  # a hook of the social plugin (referral rewards): loyalty loads without it
+def crm_referral_reward(ctx: ServiceContext, customer_id: int, points: int, reason: str, key: str) -> bool | None:
+    """A referral reward paid in points, once per ``key``, in the caller's unit of work."""
+    from .services import award_for_event
+
+    award_for_event(ctx, customer_id, points, reason, key)
+    return True

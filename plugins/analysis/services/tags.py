@@ -46,24 +46,44 @@ def metrics_select(ctx: ServiceContext) -> Any:
     """Subquery: each customer's metrics from the latest RFM, CLV and churn runs (missing ones NULL)."""
     from .rfm import latest_run
 
-    stmt = select(Customer.id.label("customer_id"))
+    stmt = select(Customer.id.label("customer_id")).select_from(Customer)
     for model in (RfmScore, ClvScore, ChurnScore):
         run = latest_run(ctx, model)
         on = and_(model.customer_id == Customer.id, model.run_date == run) if run else false()
         stmt = stmt.outerjoin(model, on)
     for name, (_type, model, column) in FIELDS.items():
         stmt = stmt.add_columns(getattr(model, column).label(name))
+    for spec in plugin_fields(ctx):
+        stmt = stmt.add_columns(spec.expr(ctx).label(spec.field))
     return stmt.where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)).subquery("metrics")
 
 
-def condition_fields(columns: Any) -> dict[str, Field]:
-    """The fields a tag rule's conditions may name, over ``columns`` (the metrics subquery's ``.c``)."""
-    return {name: Field(name, kind, columns[name]) for name, (kind, _model, _column) in FIELDS.items()}
+def plugin_fields(ctx: ServiceContext) -> list[Any]:
+    """The customer fields plugins compute (``crm_register_computed_fields``: social value, ...) beyond the
+    metrics above: a tag rule may name them too."""
+    from crmcore.entities import computed
+
+    from .computed import computed_fields
+
+    own = {spec.field for spec in computed_fields()}  # the latest runs' metrics: the columns above already
+    return [spec for spec in computed(ctx, "customer") if spec.field not in FIELDS and spec.field not in own]
 
 
-def compile_conditions(node: Any, columns: Any, path: str = "conditions") -> Any:
+def condition_fields(columns: Any, kinds: dict[str, str] | None = None) -> dict[str, Field]:
+    """The fields a tag rule's conditions may name, over ``columns`` (the metrics subquery's ``.c``); ``kinds``:
+    the computed fields of :func:`plugin_fields` by name."""
+    fields = {name: Field(name, kind, columns[name]) for name, (kind, _model, _column) in FIELDS.items()}
+    fields.update({name: Field(name, kind, columns[name]) for name, kind in (kinds or {}).items()})
+    return fields
+
+
+def compile_conditions(node: Any, columns: Any, path: str = "conditions", kinds: dict[str, str] | None = None) -> Any:
     """Validate ``node`` and return the SQL condition over ``columns`` (the core's condition language)."""
-    return compile_sql(node, condition_fields(columns), path)
+    return compile_sql(node, condition_fields(columns, kinds), path)
+
+
+def plugin_kinds(ctx: ServiceContext) -> dict[str, str]:
+    return {spec.field: spec.kind for spec in plugin_fields(ctx)}
 
 
 def validate_rule(ctx: ServiceContext, data: dict[str, Any], existing: TagRule | None) -> dict[str, Any]:
@@ -75,7 +95,7 @@ def validate_rule(ctx: ServiceContext, data: dict[str, Any], existing: TagRule |
         errors: dict[str, list[Any]] = {}
         if "conditions" in values:
             try:
-                compile_conditions(values["conditions"], metrics_select(ctx).c)
+                compile_conditions(values["conditions"], metrics_select(ctx).c, kinds=plugin_kinds(ctx))
             except ValidationError as exc:
                 errors.update(exc.errors or {"conditions": [exc.message]})
         if values.get("name"):
@@ -140,9 +160,10 @@ def apply_rules(ctx: ServiceContext) -> dict[str, int]:
     ctx.require("customer.write")
     out: dict[str, int] = {}
     metrics = metrics_select(ctx)
+    kinds = plugin_kinds(ctx)
     in_scope = None if ctx.scope == "all" else scope_customers(ctx, select(Customer.id))
     for rule in list(ctx.session.scalars(select(TagRule).where(TagRule.active.is_(True)).order_by(TagRule.id))):
-        cond = compile_conditions(rule.conditions, metrics.c)
+        cond = compile_conditions(rule.conditions, metrics.c, kinds=kinds)
         matching = select(metrics.c.customer_id).where(cond)
         with unit_of_work(ctx):
             tag = ensure_tag(ctx, rule.tag)  # a concurrent run or customer write may create it too

@@ -126,6 +126,7 @@ def lead_form(key: str) -> Any:
         return jsonify({"status": "error", "message": str(_("Send a form or a JSON object."))}), 400
     values = {k: str(payload.get(k) or "")[:MAX_FIELD] for k in ("name", *FORM_FIELDS)}
     values["consent"] = "1" if payload.get("consent") not in (None, "", "0", False, "false") else ""
+    values["referral_code"] = str(payload.get("ref") or request.cookies.get("crm_ref") or "")[:64]
     thanks = url_for(".lead_form_thanks", key=key)
     if payload.get("website_url"):  # a bot filled the hidden field: it sees what a person would
         return (jsonify({"status": "ok"}), 201) if _wants_json() else redirect(thanks, 303)

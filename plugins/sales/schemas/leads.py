@@ -41,9 +41,14 @@ class LeadSchema(Schema):
     version = fields.Int(dump_only=True)
     created_at = fields.AwareDateTime(dump_only=True)
     updated_at = fields.AwareDateTime(dump_only=True)
+    referral_code = fields.Str(load_only=True, allow_none=True, validate=validate.Length(max=64), metadata={
+        "description": "The referral code that brought the lead (a referral plugin records who referred whom)"})
 
 
 class LeadUpdateSchema(LeadSchema):
+    class Meta:
+        exclude = ("referral_code",)  # only a new lead is referred
+
     version = fields.Int(load_only=True, metadata=VERSION)
 
 

@@ -165,6 +165,8 @@ def submit(ctx: ServiceContext, form: LeadForm, values: dict[str, Any]) -> Lead:
         data["campaign"] = form.campaign
     if form.owner_id is not None:
         data["owner_id"] = form.owner_id
+    if values.get("referral_code"):  # kept from the referral link the visitor followed
+        data["referral_code"] = str(values["referral_code"])[:64]
     with unit_of_work(ctx):
         try:
             lead = create_lead(ctx, data, source_channel="web")

@@ -109,6 +109,8 @@ def create_lead(ctx: ServiceContext, data: dict[str, Any], *, source_channel: st
     with unit_of_work(ctx):
         lead = Lead(status="new", data={}, currency=ctx.settings["DEFAULT_CURRENCY"])
         changes = apply_changes(lead, data, FIELDS)
+        if data.get("referral_code"):  # recorded by a referral plugin's crm_before_save (social)
+            changes["referral_code"] = [None, data["referral_code"]]
         ctx.session.add(lead)
         ctx.hook.crm_before_save(ctx=ctx, entity="lead", obj=lead, changes=changes, created=True)
         ctx.session.flush()

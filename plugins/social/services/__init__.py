@@ -1,0 +1,1 @@
+"""The social plugin's services: referral codes and referrals, the referral tree, social value, rewards."""
