@@ -1,21 +1,16 @@
 """Referral rewards paid in coupons of the sales plugin's coupon programmes (``issue_coupon``): a single-use code
-for each side once the return window is over; a closed programme refuses, recorded as the reward's reason.
-
-The coupon programmes come with the coupons work (branch s18-coupons-events); before that merge this module has
-nothing to test and says so."""
+for each side once the return window is over; a closed programme refuses, recorded as the reward's reason."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-coupons = pytest.importorskip("plugins.sales.services.coupons", reason="the coupon programmes are not merged yet")
-
-from plugins.social.models import Reward  # noqa: E402 - after the skip: the module needs the coupons
-from plugins.social.services.programme import update_programme  # noqa: E402
-from plugins.social.services.rewards import grant_due  # noqa: E402
+from plugins.sales.services import coupons
+from plugins.social.models import Reward
+from plugins.social.services.programme import update_programme
+from plugins.social.services.rewards import grant_due
 
 LATER = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
 
