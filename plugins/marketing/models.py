@@ -13,7 +13,7 @@ from crmcore.db import Base, created_ts, intpk, updated_ts
 
 CHANNELS = ("email", "sms", "wechat", "phone")
 PURPOSES = ("marketing", "service")
-CONSENT_STATES = ("granted", "withdrawn")
+CONSENT_STATES = ("granted", "withdrawn", "pending")  # pending: a grant awaiting its double opt-in
 CONSENT_SOURCES = ("form", "api", "import", "admin", "double_opt_in", "unsubscribe", "preference_page")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complaint", "manual")
 CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
@@ -193,6 +193,7 @@ class MarketingEvent(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), info={"choices": EVENT_KINDS})
     url: Mapped[str | None] = mapped_column(String(2000))
+    detail: Mapped[str | None] = mapped_column(String(255))  # a bounce's status and recipient, a reply's subject
     at: Mapped[created_ts]
 
 

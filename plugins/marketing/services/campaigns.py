@@ -348,7 +348,7 @@ def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str
 
 def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[str, Any], recipient_id: int,
                address: str) -> Outgoing:
-    links = tracking.links(ctx, recipient_id)
+    links = tracking.links(ctx, recipient_id, person["id"])
     suggested = recommendations(ctx, person["id"]) if renderer.uses_recommendations else None
     parts = renderer.render(_variables(ctx, person, links, suggested))
     html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None

@@ -44,11 +44,13 @@ def base_url(ctx: ServiceContext) -> str:
     return str(ctx.settings.get("MARKETING_PUBLIC_URL") or ctx.settings.get("SERVICE_PUBLIC_URL") or "").rstrip("/")
 
 
-def links(ctx: ServiceContext, recipient_id: int) -> dict[str, str]:
-    """The recipient's unsubscribe and preference addresses (for the template and the headers)."""
+def links(ctx: ServiceContext, recipient_id: int, customer_id: int | None = None) -> dict[str, str]:
+    """The recipient's unsubscribe and preference addresses (for the template and the headers); the preference
+    page is the customer's (``/m/p/<token>``), the unsubscribe link the message's."""
     base = base_url(ctx)
     unsubscribe = f"{base}/m/u/{token(ctx, 'unsubscribe', recipient_id)}"
-    return {"unsubscribe_url": unsubscribe, "preferences_url": unsubscribe}
+    preferences = f"{base}/m/p/{token(ctx, 'preferences', customer_id)}" if customer_id else unsubscribe
+    return {"unsubscribe_url": unsubscribe, "preferences_url": preferences}
 
 
 def track_html(ctx: ServiceContext, recipient_id: int, html: str) -> str:
