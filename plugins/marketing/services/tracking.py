@@ -69,7 +69,8 @@ def track_html(ctx: ServiceContext, recipient_id: int, html: str) -> str:
     return _HREF.sub(swap, html) + pixel
 
 
-def record_event(ctx: ServiceContext, recipient_id: int, kind: str, url: str | None = None) -> MarketingEvent | None:
+def record_event(ctx: ServiceContext, recipient_id: int, kind: str, url: str | None = None,
+                 detail: str | None = None) -> MarketingEvent | None:
     """Record what a message did (first open, each click, ...); None for an unknown recipient or a repeat."""
     recipient = ctx.session.get(Recipient, recipient_id)
     if recipient is None:
@@ -79,7 +80,8 @@ def record_event(ctx: ServiceContext, recipient_id: int, kind: str, url: str | N
         return None
     with unit_of_work(ctx):
         event = MarketingEvent(campaign_id=recipient.campaign_id, recipient_id=recipient.id,
-                               customer_id=recipient.customer_id, kind=kind, url=(url or None) and url[:2000])
+                               customer_id=recipient.customer_id, kind=kind, url=(url or None) and url[:2000],
+                               detail=(detail or None) and detail[:255])
         ctx.session.add(event)
     return event
 
