@@ -122,6 +122,7 @@ class CampaignsView(SecureView):
         return self.render("marketing/admin/campaign.html", campaign=campaign, state=CAMPAIGN_STATES.get(campaign.status),
                            audience=audience, tpl=template, ready=ready, readiness_labels=READINESS,
                            funnel=funnel, funnel_labels=FUNNEL, chart=chart, conv=conv, conv_chart=conv_chart,
+                           attribution=report.get("attribution"),
                            note=note, percent=percent, points=points, can_manage=ctx.can("marketing.manage"),
                            can_send=ctx.can("marketing.send"))
 
