@@ -420,11 +420,15 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     return len(ids)
 
 
-def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH,
+def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int | None = None,
                   now: dt.datetime | None = None) -> dict[str, int]:
-    """The ``marketing.send`` job: batches until nothing is left (or the campaign is paused), reporting
-    progress; then the campaign is done. Safe to run again after a crash."""
+    """The ``marketing.send`` job: batches (``batch``, else ``MARKETING_BATCH_SIZE``, 200) until nothing is
+    left (or the campaign is paused), reporting progress; then the campaign is done. Safe to run again after
+    a crash."""
+    from crmcore.config import setting_int
     from crmcore.services.jobs import report_progress
+
+    batch = batch or setting_int(ctx.settings, "MARKETING_BATCH_SIZE", BATCH, minimum=1)
 
     campaign_id = int(campaign_id)
     campaign = ctx.session.get(Campaign, campaign_id)
