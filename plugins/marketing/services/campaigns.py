@@ -30,7 +30,7 @@ from crmcore.services.validation import load
 
 from ..channels import ChannelDown, Outgoing, providers
 from ..models import AB_METRICS, CHANNELS, PURPOSES, Audience, Campaign, MessageTemplate, Recipient, Variant
-from . import abtest, audiences, consent, templates, tracking
+from . import abtest, audiences, consent, rules, templates, tracking
 
 BATCH = 200
 MAX_ATTEMPTS = 3
@@ -99,8 +99,11 @@ def validate_campaign(ctx: ServiceContext, data: dict[str, Any], existing: Campa
 
 
 def get_campaign(ctx: ServiceContext, campaign_id: int) -> Campaign:
+    """A campaign the actor may see (record rules: :mod:`.rules`); 404 when unknown or out of scope."""
     ctx.require("marketing.read")
     campaign = ctx.session.get(Campaign, campaign_id)
+    if campaign is not None and not rules.sees_all(ctx):
+        campaign = ctx.session.scalar(rules.scope_campaigns(ctx, select(Campaign).where(Campaign.id == campaign_id)))
     if campaign is None:
         raise NotFound(_("Campaign %(id)s does not exist.", id=campaign_id))
     return campaign
@@ -108,7 +111,7 @@ def get_campaign(ctx: ServiceContext, campaign_id: int) -> Campaign:
 
 def list_campaigns(ctx: ServiceContext) -> list[Campaign]:
     ctx.require("marketing.read")
-    return list(ctx.session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+    return list(ctx.session.scalars(rules.scope_campaigns(ctx, select(Campaign).order_by(Campaign.id.desc()))))
 
 
 def create_campaign(ctx: ServiceContext, data: dict[str, Any]) -> Campaign:
