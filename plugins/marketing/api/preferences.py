@@ -10,8 +10,10 @@ from crmcore.i18n import local_time
 from crmcore.models import Customer
 
 from ..labels import CHANNELS, CONSENT_SOURCES, CONSENT_STATES, PURPOSES
-from ..services import optin, preferences, tracking
+from ..services import languages, optin, preferences, tracking
 from .public import _ctx, bp
+
+LANGUAGE_NAMES = {"zh_CN": "简体中文", "en": "English"}  # each in its own language, as language pickers show them
 
 
 @bp.route("/p/<token>", methods=["GET", "POST"])
@@ -25,14 +27,18 @@ def preference_page(token: str) -> Any:
     if request.method == "POST":
         wanted = {tuple(v.split(":", 1)) for v in request.form.getlist("consent") if ":" in v}
         preferences.change(ctx, customer.id, {(c, p) for c, p in wanted})
+        if request.form.get("language") in LANGUAGE_NAMES:
+            languages.set_language(ctx, customer.id, {"language": request.form["language"]})
         saved = True
+    spoken = languages.language_of(ctx, [customer.id]).get(customer.id)
     company = str(ctx.settings.get("COMPANY_NAME") or "")
     rows = [{"key": f"{c.channel}:{c.purpose}", "channel": CHANNELS[c.channel], "purpose": PURPOSES[c.purpose],
              "granted": c.granted, "status": CONSENT_STATES.get(c.status or "", ""),
              "source": CONSENT_SOURCES.get(c.source or "", ""), "at": local_time(c.at) if c.at else "",
              "text": c.text or "", "statement": preferences.statement(c.channel, c.purpose, company)}
             for c in preferences.choices(ctx, customer.id)]
-    return render_template("marketing/preferences.html", rows=rows, token=token, saved=saved, name=customer.name)
+    return render_template("marketing/preferences.html", rows=rows, token=token, saved=saved, name=customer.name,
+                           languages=LANGUAGE_NAMES, spoken=spoken)
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])

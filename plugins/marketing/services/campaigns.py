@@ -30,7 +30,7 @@ from crmcore.services.validation import load
 
 from ..channels import ChannelDown, Outgoing, providers
 from ..models import AB_METRICS, CHANNELS, PURPOSES, Audience, Campaign, MessageTemplate, Recipient, Variant
-from . import abtest, audiences, consent, rules, templates, tracking
+from . import abtest, audiences, consent, languages, rules, templates, tracking
 
 BATCH = 200
 MAX_ATTEMPTS = 3
@@ -346,14 +346,19 @@ def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str
     return {"customer": {"name": person["name"], "code": person["code"], "city": person["city"] or ""},
             "contact": {"name": person["contact"] or person["name"]},
             "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
-            "recommendations": suggested or [], **links}
+            "recommendations": suggested or [], "best_sellers": [], **links}
 
 
 def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[str, Any], recipient_id: int,
                address: str) -> Outgoing:
     links = tracking.links(ctx, recipient_id, person["id"])
     suggested = recommendations(ctx, person["id"]) if renderer.uses_recommendations else None
-    parts = renderer.render(_variables(ctx, person, links, suggested))
+    variables = _variables(ctx, person, links, suggested)
+    if renderer.uses_best_sellers and ctx.can("sales.product.read"):
+        from .recommend import best_sellers
+
+        variables["best_sellers"] = best_sellers(ctx, person["id"])
+    parts = renderer.render(variables)
     html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None
     headers = {"List-Unsubscribe": f"<{links['unsubscribe_url']}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if tracking.base_url(ctx) else {}
@@ -379,13 +384,14 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids)).values(
         status="sending", attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
     ctx.session.commit()
-    renderers = {None: templates.renderer(ctx.session.get(MessageTemplate, campaign.template_id))}
+    chosen = {None: ctx.session.get(MessageTemplate, campaign.template_id)}  # by variant; rendered per language
     for variant in variants_of(ctx, campaign.id):
         template = ctx.session.get(MessageTemplate, variant.template_id) if variant.template_id else None
-        renderers[variant.id] = templates.renderer(template) if template is not None else renderers[None]
+        chosen[variant.id] = template if template is not None else chosen[None]
     rows = ctx.session.execute(select(Recipient.id, Recipient.customer_id, Recipient.address, Recipient.variant_id)
                                .where(Recipient.id.in_(ids)).order_by(Recipient.id)).all()
     people = _people(ctx, [r.customer_id for r in rows])
+    spoken, chooser = languages.language_of(ctx, [r.customer_id for r in rows]), languages.Chooser(ctx)
     # the suppression list and the cap are read again: an unsubscribe or another campaign since the start count
     suppressed = consent.suppressed_among(ctx, campaign.channel, [r.address for r in rows if r.address])
     capped: set[int] = set()
@@ -400,8 +406,8 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
         if r.id in skipped:
             continue
         try:  # a template that fails for this customer alone (a filter on an odd value) fails this message only
-            messages.append(render_for(ctx, renderers.get(r.variant_id, renderers[None]), people[r.customer_id],
-                                       r.id, r.address))
+            renderer = chooser.renderer(chosen.get(r.variant_id) or chosen[None], spoken.get(r.customer_id))
+            messages.append(render_for(ctx, renderer, people[r.customer_id], r.id, r.address))
         except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
             skipped[r.id] = f"template: {type(exc).__name__}: {exc}"[:255]
     try:
@@ -480,7 +486,8 @@ def send_test(ctx: ServiceContext, campaign_id: int, customer_id: int | None = N
         customer = ctx.session.get(Customer, first) if first else None
     if customer is None:
         raise ValidationError(_("The audience matches nobody: nothing to send."), errors={})
-    message = render_for(ctx, templates.renderer(template), _people(ctx, [customer.id])[customer.id], 0, to)
+    renderer = languages.Chooser(ctx).renderer(template, languages.language_of(ctx, [customer.id]).get(customer.id))
+    message = render_for(ctx, renderer, _people(ctx, [customer.id])[customer.id], 0, to)
     message.subject = f"[TEST] {message.subject}"
     message.message_id = f"<test.{dt.datetime.now().timestamp()}@crm.invalid>"
     outcome = provider.send(ctx, [message])
