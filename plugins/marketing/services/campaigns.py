@@ -381,8 +381,10 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
         Recipient.attempts < MAX_ATTEMPTS).order_by(Recipient.status.desc(), Recipient.id).limit(batch)))
     if not ids:
         return 0
+    # claimed, not yet an attempt: a worker killed now (or crash-looping on this batch) costs nobody their
+    # message; an attempt is a send the provider answered "not now" (ChannelDown, retry)
     ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids)).values(
-        status="sending", attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
+        status="sending").execution_options(synchronize_session=False))
     ctx.session.commit()
     chosen = {None: ctx.session.get(MessageTemplate, campaign.template_id)}  # by variant; rendered per language
     for variant in variants_of(ctx, campaign.id):
@@ -415,7 +417,8 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     except ChannelDown:
         ctx.session.rollback()
         ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.status == "sending")
-                            .values(status="pending").execution_options(synchronize_session=False))
+                            .values(status="pending", attempts=Recipient.attempts + 1)
+                            .execution_options(synchronize_session=False))
         ctx.session.commit()
         raise
     now = utcnow()
@@ -425,6 +428,9 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     changes += [{"rid": rid, "st": "failed", "why": why, "at": None, "mid": None} for rid, why in skipped.items()]
     if changes:
         ctx.session.connection().execute(_SET, changes)
+    if retried := [o.recipient_id for o in outcomes if not o.ok and o.error == "retry"]:
+        ctx.session.execute(update(Recipient).where(Recipient.id.in_(retried))
+                            .values(attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
     ctx.session.commit()
     return len(ids)
 
