@@ -48,8 +48,9 @@ class ConsentsView(SecureView):
                     "status": request.form.get("status"), "source": "admin",
                     "text": (request.form.get("text") or "").strip() or None}
             try:
-                svc.record(ctx, customer.id, data)
-                flash(gettext("Recorded."), "success")
+                row = svc.record(ctx, customer.id, data)
+                flash(gettext("Recorded: a confirmation link was mailed to the customer; the consent counts once "
+                              "they follow it.") if row.status == "pending" else gettext("Recorded."), "success")
                 return redirect(url_for(".customer", customer_id=customer.id))
             except CRMError as exc:
                 ctx.session.rollback()

@@ -133,3 +133,17 @@ def test_the_preference_page_shows_the_evidence_and_records_changes(ctx: Any, cl
     assert len(consent.history(ctx, customer.id)) == 3  # saving again without a change records nothing
     assert client.get(link[:-2] + "xx").status_code == 404
     assert client.get("/m/p/" + link.rsplit("/", 1)[1].replace("p", "u", 1)).status_code == 404
+
+
+def test_staff_recording_a_grant_under_double_opt_in_see_it_pending(app: Any, ctx: Any, inbox: Any, make_user: Any,
+                                                                   make_customer: Any, double_opt_in: None) -> None:
+    from crmcore.testing.admin import admin_login, csrf_token
+
+    rep, _h = make_user("sales", username="sam")
+    mine = make_customer("Mine Ltd", rep, email="mine@example.cn")
+    client = admin_login(app.test_client(), "sam", lang="zh-CN")
+    page = f"/admin/marketing/consents/{mine.id}"
+    r = client.post(page, data={"csrf_token": csrf_token(client.get(page).text), "channel": "email",
+                                "purpose": "marketing", "status": "granted", "text": AGREED}, follow_redirects=True)
+    assert "确认链接已发送" in r.text and "<td>等待邮件确认</td>" in r.text and ">pending<" not in r.text
+    assert [m["To"] for m in inbox.messages] == ["mine@example.cn"]
