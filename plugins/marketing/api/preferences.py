@@ -29,6 +29,8 @@ def preference_page(token: str) -> Any:
         preferences.change(ctx, customer.id, {(c, p) for c, p in wanted})
         if request.form.get("language") in LANGUAGE_NAMES:
             languages.set_language(ctx, customer.id, {"language": request.form["language"]})
+        elif request.form.get("language") == "":
+            languages.clear_language(ctx, customer.id)
         saved = True
     spoken = languages.language_of(ctx, [customer.id]).get(customer.id)
     company = str(ctx.settings.get("COMPANY_NAME") or "")

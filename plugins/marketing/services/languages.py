@@ -124,6 +124,16 @@ def set_language(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) ->
     return row
 
 
+def clear_language(ctx: ServiceContext, customer_id: int) -> None:
+    """Forget a customer's language: they get each template as written."""
+    ctx.require("marketing.consent.write")
+    get_customer(ctx, customer_id)
+    row = ctx.session.get(CustomerLanguage, customer_id)
+    if row is not None:
+        with unit_of_work(ctx):
+            ctx.session.delete(row)
+
+
 def language_of(ctx: ServiceContext, customer_ids: list[int]) -> dict[int, str]:
     if not customer_ids:
         return {}

@@ -62,6 +62,9 @@ def test_the_customer_picks_their_language_on_the_preference_page(ctx: Any, clie
     _send(ctx, template, "父亲节")
     assert inbox.messages[-1]["Subject"] == "Mother's Day"
     assert '<option value="en" selected>English</option>' in client.get(link.group(1)).text
+    client.post(link.group(1), data={"consent": ["email:marketing"], "language": ""})  # as the template is written
+    _send(ctx, template, "儿童节")
+    assert inbox.messages[-1]["Subject"] == "母亲节"
 
 
 def test_best_sellers_are_the_fallback_of_the_recommendations(ctx: Any, subscriber: Any, inbox: Any) -> None:
