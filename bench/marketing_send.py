@@ -1,14 +1,15 @@
 """Marketing: a campaign send to a local SMTP server against a plain ``smtplib`` loop, and an audience count
 against the hand-written SQL, both measured in the same run (best of ``--repeat``, interleaved).
 
-``python bench/run.py marketing_send [--recipients N] [--audience-rows M] [--repeat R] [--pg URL]``
+``python bench/run.py marketing_send [--recipients N] [--audience-rows M] [--memory-sizes A,B] [--repeat R]
+[--pg URL]`` (the issue's sizes: ``--recipients 100000 --audience-rows 1000000 --memory-sizes 10000,100000``)
 
 Send: N customers with an e-mail address and a marketing consent; the campaign (start: checks and the
 audience snapshot with one INSERT ... SELECT; then the ``marketing.send`` job: claimed batches, sandboxed
 rendering, tracked links, the suppression list read per batch, one SMTP connection per batch) against a loop
 that formats the same subject, text and HTML per recipient and sends them over one ``smtplib`` connection.
 Both talk to the same aiosmtpd server on 127.0.0.1. Target (issue 17): at most 1.5x. Also the RSS after
-each send (flat in recipients).
+each send, and memory flat in recipients: the peak RSS of a fresh process that only sends, at two sizes.
 
 Audience: M customers; the audience "stage = customer and level in (VIP, Gold)" counted through the
 marketing service (the core condition language compiled to SQL, static list and live-customer clauses)
@@ -65,24 +66,33 @@ def _runtime(url: str, instance: str, port: int) -> Any:
 
 
 def _customers(rt: Any, n: int, start: int, *, email: bool) -> None:
-    """``n`` customers (and their consents) written with executemany, codes from ``start``."""
-    from sqlalchemy import insert, select
+    """``n`` customers (and, with ``email``, an address and a marketing consent each), codes from ``start``,
+    written set-based (one INSERT ... SELECT over a generated series per table): a million rows take seconds
+    and no Python memory. (``bench/scale.py``'s cached data has no marketing tables, and the audience would
+    change that shared cache, so this bench makes its own.)"""
+    from sqlalchemy import text
 
-    from crmcore.models import Customer
-    from plugins.marketing.models import Consent
-
-    levels = ("VIP", "Gold", "Silver", None, None)
+    pg = rt.db.engine.dialect.name == "postgresql"
+    series = ("generate_series(:lo, :hi - 1) AS g(i)" if pg else
+              "(WITH RECURSIVE s(i) AS (SELECT :lo UNION ALL SELECT i + 1 FROM s WHERE i < :hi - 1) SELECT i FROM s) AS g")
+    pad = "lpad(i::text, 8, '0')" if pg else "printf('%08d', i)"
+    now = "now()" if pg else "datetime('now')"
+    address = "'c' || i || '@example.cn'" if email else "NULL"
     with rt.db.engine.begin() as conn:
-        for lo in range(start, start + n, 10_000):
-            hi = min(lo + 10_000, start + n)
-            conn.execute(insert(Customer), [
-                {"code": f"B{i:08d}", "name": f"客户{i}", "stage": "customer" if i % 3 else "lead",
-                 "level": levels[i % 5], "email": f"c{i}@example.cn" if email else None,
-                 "email_normalized": f"c{i}@example.cn" if email else None} for i in range(lo, hi)])
+        conn.execute(text(f"""
+            INSERT INTO customers (code, name, kind, stage, level, email, email_normalized, currency, attributes,
+                                   completeness, version, created_at, updated_at)
+            SELECT 'B' || {pad}, '客户' || i, 'organization', CASE WHEN i % 3 = 0 THEN 'lead' ELSE 'customer' END,
+                   CASE i % 5 WHEN 0 THEN 'VIP' WHEN 1 THEN 'Gold' WHEN 2 THEN 'Silver' END,
+                   {address}, {address}, 'CNY', '{{}}', 50, 1, {now}, {now}
+            FROM {series}"""), {"lo": start, "hi": start + n})
         if email:
-            ids = list(conn.scalars(select(Customer.id).where(Customer.email_normalized.is_not(None))))
-            conn.execute(insert(Consent), [{"customer_id": cid, "channel": "email", "purpose": "marketing",
-                                            "status": "granted", "source": "import", "text": "同意"} for cid in ids])
+            conn.execute(text(f"""
+                INSERT INTO marketing_consents (customer_id, channel, purpose, status, source, text, recorded_at)
+                SELECT id, 'email', 'marketing', 'granted', 'import', '同意', {now} FROM customers
+                WHERE email_normalized IS NOT NULL"""))
+    with rt.db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE" if pg else "ANALYZE")
 
 
 def _baseline(port: int, names: list[str]) -> float:
@@ -178,13 +188,64 @@ def _audience(url: str, folder: str, rows: int, repeat: int) -> None:
     rt.db.dispose()
 
 
+def _send_child(url: str, folder: str, port: int, recipients: int) -> None:
+    """In a fresh process: the campaign send alone, then this process's peak RSS."""
+    import resource
+
+    rt = _runtime(url, folder, port)
+    elapsed, _after = _campaign(rt, 0, recipients)
+    print(f"PEAK {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} {elapsed:.3f}")
+    rt.db.dispose()
+
+
+def _memory(urls: Any, folder: str, sizes: list[int]) -> None:
+    """Peak RSS of a process that only sends (its database prepared by this one), at each size."""
+    import subprocess
+    import sys
+
+    from aiosmtpd.controller import Controller
+
+    from crmcore.testing.mail import free_port
+
+    controller = Controller(_Counter(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    peaks = []
+    try:
+        for n in sizes:
+            with urls() as url:
+                rt = _runtime(url, folder, controller.port)
+                _customers(rt, n, 0, email=True)
+                rt.db.dispose()
+                done = subprocess.run([sys.executable, __file__, "--child-send", url, "--folder", folder,
+                                       "--port", str(controller.port), "--recipients", str(n)],
+                                      capture_output=True, text=True, check=True)
+            line = next(x for x in done.stdout.splitlines() if x.startswith("PEAK "))
+            peaks.append(float(line.split()[1]))
+    finally:
+        controller.stop()
+    print("peak RSS of the send process: " + ", ".join(f"{n} recipients {p:.0f} MiB" for n, p in zip(sizes, peaks,
+                                                                                                        strict=True))
+          + f" (x{peaks[-1] / peaks[0]:.2f} for x{sizes[-1] / sizes[0]:.0f} recipients; flat is x1.00)")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import contextlib
+
     parser = argparse.ArgumentParser(prog="marketing_send", description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=2000, help="customers sent to (issue: 100000)")
     parser.add_argument("--audience-rows", type=int, default=100_000, help="customers counted (issue: 1000000)")
+    parser.add_argument("--memory-sizes", default="1000,4000",
+                        help="recipients of two sends in fresh processes whose peak RSS is compared (issue: 10000,100000)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg", default=os.environ.get("CRM_BENCH_PG"), help="a PostgreSQL URL instead of SQLite")
+    parser.add_argument("--child-send", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_send:
+        _send_child(args.child_send, args.folder, args.port, args.recipients)
+        return 0
+    sizes = sorted(int(x) for x in args.memory_sizes.split(",") if x.strip())
     with tempfile.TemporaryDirectory(prefix="crm-bench-mk-") as folder:
         if args.pg:
             from crmcore.testing.database import ENV, empty_database
@@ -194,7 +255,14 @@ def main(argv: list[str] | None = None) -> int:
                 _send(url, folder, args.recipients, args.repeat)
             with empty_database(Path(folder)) as url:
                 _audience(url, folder, args.audience_rows, args.repeat)
+            _memory(lambda: empty_database(Path(folder)), folder, sizes)
         else:
             _send(f"sqlite:///{folder}/send.sqlite", folder, args.recipients, args.repeat)
             _audience(f"sqlite:///{folder}/audience.sqlite", folder, args.audience_rows, args.repeat)
+            counter = iter(range(len(sizes)))
+            _memory(lambda: contextlib.nullcontext(f"sqlite:///{folder}/memory{next(counter)}.sqlite"), folder, sizes)
     return 0
+
+
+if __name__ == "__main__":  # the memory measurement's child process
+    raise SystemExit(main())

@@ -32,6 +32,13 @@ def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     return customer_panels(ctx, customer)
 
 
+@hookimpl(optionalhook=True)  # the service plugin's e-mail intake, when it is loaded
+def crm_service_mail_received(ctx: ServiceContext, message: Any) -> str | None:
+    from .services.inbound import hook_answer
+
+    return hook_answer(ctx, message)
+
+
 @hookimpl(trylast=True)  # after the analysis demo: its RFM run gives the days since the last order
 def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .services.demo import load_demo

@@ -119,6 +119,12 @@ def report_cmd(campaign_id: int) -> None:
             interval = (_("95%% interval %(low).1f to %(high).1f points", low=conv["interval"][0] * 100,
                           high=conv["interval"][1] * 100) if conv["interval"] else conv["note"])
             click.echo(str(_("Lift: %(lift).1f points (%(interval)s).", lift=conv["lift"] * 100, interval=interval)))
+    attribution = report.get("attribution")
+    if attribution:
+        for key, label in (("last_touch", _("Last touch")), ("first_touch", _("First touch"))):
+            click.echo(str(_("%(model)s: %(orders)s orders, revenue %(revenue)s %(currency)s.", model=label,
+                             orders=attribution[key]["orders"], revenue=attribution[key]["revenue"],
+                             currency=attribution["currency"])))
     ab = report["ab_test"]
     if ab:
         for v in ab["variants"]:

@@ -10,7 +10,13 @@ RECIPIENT_STATES = {"waiting": _l("Waiting for the A/B winner"), "pending": _l("
 FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)"),
           "waiting": _l("Waiting for the A/B winner"), "sent": _l("Sent"),
           "failed": _l("Not sent"), "opened": _l("Opened"), "clicked": _l("Clicked"),
-          "unsubscribed": _l("Unsubscribed")}
+          "unsubscribed": _l("Unsubscribed"), "bounced": _l("Bounced"), "replied": _l("Replied")}
 READINESS = {"audience": _l("Audience"), "no_address": _l("Without an address"),
              "no_consent": _l("Without consent"), "suppressed": _l("On the suppression list"),
              "over_cap": _l("Over the frequency cap"), "reachable": _l("Reachable")}
+CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "phone": _l("Phone")}
+PURPOSES = {"marketing": _l("Marketing"), "service": _l("Service messages")}
+CONSENT_STATES = {"granted": _l("Agreed"), "withdrawn": _l("Withdrawn"), "pending": _l("Awaiting confirmation by e-mail")}
+CONSENT_SOURCES = {"form": _l("A form"), "api": _l("Another system (API)"), "import": _l("An import"),
+                   "admin": _l("Recorded by staff"), "double_opt_in": _l("Confirmed by e-mail"),
+                   "unsubscribe": _l("Unsubscribe link"), "preference_page": _l("Preference page")}

@@ -13,7 +13,7 @@ from crmcore.db import Base, created_ts, intpk, updated_ts
 
 CHANNELS = ("email", "sms", "wechat", "phone")
 PURPOSES = ("marketing", "service")
-CONSENT_STATES = ("granted", "withdrawn")
+CONSENT_STATES = ("granted", "withdrawn", "pending")  # pending: a grant awaiting its double opt-in
 CONSENT_SOURCES = ("form", "api", "import", "admin", "double_opt_in", "unsubscribe", "preference_page")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complaint", "manual")
 CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
@@ -193,8 +193,35 @@ class MarketingEvent(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), info={"choices": EVENT_KINDS})
     url: Mapped[str | None] = mapped_column(String(2000))
+    detail: Mapped[str | None] = mapped_column(String(255))  # a bounce's status and recipient, a reply's subject
     at: Mapped[created_ts]
 
 
+class TemplateTranslation(Base):
+    """A template's subject, HTML and text in one language; a recipient in that language gets it."""
+
+    __tablename__ = "marketing_template_translations"
+    __table_args__ = (UniqueConstraint("template_id", "language"),)
+
+    id: Mapped[intpk]
+    template_id: Mapped[int] = mapped_column(ForeignKey("marketing_templates.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(16))  # zh_CN, en, ja, ...
+    subject: Mapped[str] = mapped_column(String(255))
+    html: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[updated_ts]
+
+
+class CustomerLanguage(Base):
+    """The language a customer reads marketing messages in (set by them on the preference page, or the API)."""
+
+    __tablename__ = "marketing_customer_languages"
+    __table_args__ = {"info": {"merge_policy": MERGE_KEEP_WINNER}}
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[updated_ts]
+
+
 MODELS: list[type] = [Consent, Suppression, Audience, AudienceMember, MessageTemplate, Campaign, Variant, Recipient,
-                      MarketingEvent]
+                      MarketingEvent, TemplateTranslation, CustomerLanguage]

@@ -14,7 +14,8 @@ from .models import CHANNELS, Campaign, MarketingEvent, Recipient
 from .services.consent import latest_status
 
 CHANNEL_LABELS = {"email": _("E-mail"), "sms": _("SMS"), "wechat": _("WeChat"), "phone": _("Phone")}
-STATE_LABELS = {"granted": _("Agreed"), "withdrawn": _("Withdrawn"), None: _("Never asked")}
+STATE_LABELS = {"granted": _("Agreed"), "withdrawn": _("Withdrawn"), "pending": _("Awaiting confirmation by e-mail"),
+                None: _("Never asked")}
 
 
 def customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:

@@ -28,6 +28,7 @@ CRM_WORKFLOW_ENTITIES = ".services.engine:entities"
 CRM_CONDITION_PREDICATES = ".services.engine:predicates"
 CRM_WORKFLOW_ACTIONS = ".services.engine:actions"
 CRM_ENTITIES = ".admin.entities:entities"
+CRM_HOOKSPECS = "plugins.service.hookspecs"  # crm_service_mail_received
 
 
 @hookimpl(optionalhook=True)  # a hook of the channels plugin: service loads without it

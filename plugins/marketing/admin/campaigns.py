@@ -20,7 +20,7 @@ from plugins.sales.admin.charts import bar_chart
 
 from ..labels import CAMPAIGN_STATES, FUNNEL, READINESS, RECIPIENT_STATES
 from ..models import Audience, MarketingEvent, MessageTemplate, Recipient
-from ..services import audiences, campaigns as svc, results, templates
+from ..services import audiences, campaigns as svc, results, rules, templates
 from .common import field_errors
 
 FUNNEL_STEPS = ("audience", "sent", "opened", "clicked", "unsubscribed")
@@ -122,6 +122,7 @@ class CampaignsView(SecureView):
         return self.render("marketing/admin/campaign.html", campaign=campaign, state=CAMPAIGN_STATES.get(campaign.status),
                            audience=audience, tpl=template, ready=ready, readiness_labels=READINESS,
                            funnel=funnel, funnel_labels=FUNNEL, chart=chart, conv=conv, conv_chart=conv_chart,
+                           attribution=report.get("attribution"),
                            note=note, percent=percent, points=points, can_manage=ctx.can("marketing.manage"),
                            can_send=ctx.can("marketing.send"))
 
@@ -181,9 +182,9 @@ class CampaignsView(SecureView):
             kinds.setdefault(rid, set()).add(kind)
         yes, no = gettext("Yes"), gettext("No")
         header = [gettext("Customer"), gettext("Status"), gettext("Sent at"), gettext("Opened"), gettext("Clicked")]
-        stmt = (select(Recipient.id, Recipient.status, Recipient.sent_at, Customer.name)
-                .join(Customer, Customer.id == Recipient.customer_id)
-                .where(Recipient.campaign_id == campaign.id).order_by(Recipient.id))
+        stmt = rules.scope_recipients(ctx, select(Recipient.id, Recipient.status, Recipient.sent_at, Customer.name)
+                                      .join(Customer, Customer.id == Recipient.customer_id)
+                                      .where(Recipient.campaign_id == campaign.id).order_by(Recipient.id))
 
         def lines() -> Any:
             out = io.StringIO()

@@ -15,7 +15,8 @@ from crmcore.services.customers import get_customer
 from ..services import consent as svc
 from .common import CHANNEL_LABELS, PURPOSE_LABELS, channel_choices, field_errors, find_customers, purpose_choices
 
-STATUS_LABELS = {"granted": _l("Agreed"), "withdrawn": _l("Withdrawn")}
+STATUS_LABELS = {"granted": _l("Agreed"), "withdrawn": _l("Withdrawn")}  # what staff may state
+HISTORY_LABELS = {**STATUS_LABELS, "pending": _l("Awaiting confirmation by e-mail")}
 SOURCE_LABELS = {"form": _l("A form"), "api": _l("Another system (API)"), "import": _l("An import"),
                  "admin": _l("Recorded by staff"), "double_opt_in": _l("Confirmed by e-mail"),
                  "unsubscribe": _l("Unsubscribe link"), "preference_page": _l("Preference page")}
@@ -47,15 +48,16 @@ class ConsentsView(SecureView):
                     "status": request.form.get("status"), "source": "admin",
                     "text": (request.form.get("text") or "").strip() or None}
             try:
-                svc.record(ctx, customer.id, data)
-                flash(gettext("Recorded."), "success")
+                row = svc.record(ctx, customer.id, data)
+                flash(gettext("Recorded: a confirmation link was mailed to the customer; the consent counts once "
+                              "they follow it.") if row.status == "pending" else gettext("Recorded."), "success")
                 return redirect(url_for(".customer", customer_id=customer.id))
             except CRMError as exc:
                 ctx.session.rollback()
                 flash(exc.message, "error")
                 errors = field_errors(exc)
         rows = [{"channel": CHANNEL_LABELS.get(c.channel, c.channel), "purpose": PURPOSE_LABELS.get(c.purpose, c.purpose),
-                 "status": STATUS_LABELS.get(c.status, c.status), "source": SOURCE_LABELS.get(c.source, c.source),
+                 "status": HISTORY_LABELS.get(c.status, c.status), "source": SOURCE_LABELS.get(c.source, c.source),
                  "text": c.text, "at": local_time(c.recorded_at)} for c in svc.history(ctx, customer.id)]
         return self.render("marketing/admin/consent.html", customer=customer, rows=rows, data=data, errors=errors,
                            channels=channel_choices(), purposes=purpose_choices(),

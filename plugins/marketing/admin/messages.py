@@ -25,6 +25,8 @@ FIELDS = ("name", "subject", "html", "text")
 def preview_for(ctx: ServiceContext, template: Any, customer: Any) -> dict[str, Any]:
     """Subject, HTML and text of ``template`` for ``customer`` as a send renders them (the primary contact, else
     the customer; the primary address's city); links shown as '#': nothing is tracked."""
+    from ..services.recommend import best_sellers
+
     contact = ctx.session.scalar(select(Contact.name).where(Contact.customer_id == customer.id)
                                  .order_by(Contact.is_primary.desc(), Contact.id).limit(1))
     city = ctx.session.scalar(select(Address.city).where(Address.customer_id == customer.id, Address.city.is_not(None))
@@ -33,6 +35,7 @@ def preview_for(ctx: ServiceContext, template: Any, customer: Any) -> dict[str, 
                  "contact": {"name": contact or customer.name},
                  "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
                  "recommendations": campaign_svc.recommendations(ctx, customer.id),
+                 "best_sellers": best_sellers(ctx, customer.id) if ctx.can("sales.product.read") else [],
                  "unsubscribe_url": "#", "preferences_url": "#"}
     return svc.render(template, variables)
 

@@ -5,6 +5,6 @@ from typing import Any
 
 
 def blueprints() -> list[Any]:
-    from . import public, rest
+    from . import languages, preferences, public, rest  # noqa: F401 - they add their routes to rest.blp, public.bp
 
     return [rest.blp, public.bp]

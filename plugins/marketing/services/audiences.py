@@ -175,6 +175,8 @@ def preview(ctx: ServiceContext, audience_id: int | None = None, condition: Any 
         audience = Audience(id=0, name="", condition=condition, exclude=list(exclude or []))
     clause = members_clause(ctx, audience)
     total = ctx.session.scalar(select(func.count(Customer.id)).where(clause)) or 0
-    sample = list(ctx.session.execute(select(Customer.id, Customer.code, Customer.name).where(clause)
-                                      .order_by(Customer.id).limit(SAMPLE)).all())
+    from .rules import scope_members  # the sample names customers: only those the actor may see
+
+    sample = list(ctx.session.execute(scope_members(ctx, select(Customer.id, Customer.code, Customer.name)
+                                                    .where(clause)).order_by(Customer.id).limit(SAMPLE)).all())
     return {"count": total, "sample": [{"id": r.id, "code": r.code, "name": r.name} for r in sample]}

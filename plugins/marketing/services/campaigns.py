@@ -30,7 +30,7 @@ from crmcore.services.validation import load
 
 from ..channels import ChannelDown, Outgoing, providers
 from ..models import AB_METRICS, CHANNELS, PURPOSES, Audience, Campaign, MessageTemplate, Recipient, Variant
-from . import abtest, audiences, consent, templates, tracking
+from . import abtest, audiences, consent, languages, rules, templates, tracking
 
 BATCH = 200
 MAX_ATTEMPTS = 3
@@ -99,8 +99,11 @@ def validate_campaign(ctx: ServiceContext, data: dict[str, Any], existing: Campa
 
 
 def get_campaign(ctx: ServiceContext, campaign_id: int) -> Campaign:
+    """A campaign the actor may see (record rules: :mod:`.rules`); 404 when unknown or out of scope."""
     ctx.require("marketing.read")
     campaign = ctx.session.get(Campaign, campaign_id)
+    if campaign is not None and not rules.sees_all(ctx):
+        campaign = ctx.session.scalar(rules.scope_campaigns(ctx, select(Campaign).where(Campaign.id == campaign_id)))
     if campaign is None:
         raise NotFound(_("Campaign %(id)s does not exist.", id=campaign_id))
     return campaign
@@ -108,7 +111,7 @@ def get_campaign(ctx: ServiceContext, campaign_id: int) -> Campaign:
 
 def list_campaigns(ctx: ServiceContext) -> list[Campaign]:
     ctx.require("marketing.read")
-    return list(ctx.session.scalars(select(Campaign).order_by(Campaign.id.desc())))
+    return list(ctx.session.scalars(rules.scope_campaigns(ctx, select(Campaign).order_by(Campaign.id.desc()))))
 
 
 def create_campaign(ctx: ServiceContext, data: dict[str, Any]) -> Campaign:
@@ -343,14 +346,19 @@ def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str
     return {"customer": {"name": person["name"], "code": person["code"], "city": person["city"] or ""},
             "contact": {"name": person["contact"] or person["name"]},
             "company": {"name": str(ctx.settings.get("COMPANY_NAME") or "")},
-            "recommendations": suggested or [], **links}
+            "recommendations": suggested or [], "best_sellers": [], **links}
 
 
 def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[str, Any], recipient_id: int,
                address: str) -> Outgoing:
-    links = tracking.links(ctx, recipient_id)
+    links = tracking.links(ctx, recipient_id, person["id"])
     suggested = recommendations(ctx, person["id"]) if renderer.uses_recommendations else None
-    parts = renderer.render(_variables(ctx, person, links, suggested))
+    variables = _variables(ctx, person, links, suggested)
+    if renderer.uses_best_sellers and ctx.can("sales.product.read"):
+        from .recommend import best_sellers
+
+        variables["best_sellers"] = best_sellers(ctx, person["id"])
+    parts = renderer.render(variables)
     html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None
     headers = {"List-Unsubscribe": f"<{links['unsubscribe_url']}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if tracking.base_url(ctx) else {}
@@ -373,16 +381,19 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
         Recipient.attempts < MAX_ATTEMPTS).order_by(Recipient.status.desc(), Recipient.id).limit(batch)))
     if not ids:
         return 0
+    # claimed, not yet an attempt: a worker killed now (or crash-looping on this batch) costs nobody their
+    # message; an attempt is a send the provider answered "not now" (ChannelDown, retry)
     ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids)).values(
-        status="sending", attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
+        status="sending").execution_options(synchronize_session=False))
     ctx.session.commit()
-    renderers = {None: templates.renderer(ctx.session.get(MessageTemplate, campaign.template_id))}
+    chosen = {None: ctx.session.get(MessageTemplate, campaign.template_id)}  # by variant; rendered per language
     for variant in variants_of(ctx, campaign.id):
         template = ctx.session.get(MessageTemplate, variant.template_id) if variant.template_id else None
-        renderers[variant.id] = templates.renderer(template) if template is not None else renderers[None]
+        chosen[variant.id] = template if template is not None else chosen[None]
     rows = ctx.session.execute(select(Recipient.id, Recipient.customer_id, Recipient.address, Recipient.variant_id)
                                .where(Recipient.id.in_(ids)).order_by(Recipient.id)).all()
     people = _people(ctx, [r.customer_id for r in rows])
+    spoken, chooser = languages.language_of(ctx, [r.customer_id for r in rows]), languages.Chooser(ctx)
     # the suppression list and the cap are read again: an unsubscribe or another campaign since the start count
     suppressed = consent.suppressed_among(ctx, campaign.channel, [r.address for r in rows if r.address])
     capped: set[int] = set()
@@ -397,8 +408,8 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
         if r.id in skipped:
             continue
         try:  # a template that fails for this customer alone (a filter on an odd value) fails this message only
-            messages.append(render_for(ctx, renderers.get(r.variant_id, renderers[None]), people[r.customer_id],
-                                       r.id, r.address))
+            renderer = chooser.renderer(chosen.get(r.variant_id) or chosen[None], spoken.get(r.customer_id))
+            messages.append(render_for(ctx, renderer, people[r.customer_id], r.id, r.address))
         except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
             skipped[r.id] = f"template: {type(exc).__name__}: {exc}"[:255]
     try:
@@ -406,7 +417,8 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     except ChannelDown:
         ctx.session.rollback()
         ctx.session.execute(update(Recipient).where(Recipient.id.in_(ids), Recipient.status == "sending")
-                            .values(status="pending").execution_options(synchronize_session=False))
+                            .values(status="pending", attempts=Recipient.attempts + 1)
+                            .execution_options(synchronize_session=False))
         ctx.session.commit()
         raise
     now = utcnow()
@@ -416,15 +428,22 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
     changes += [{"rid": rid, "st": "failed", "why": why, "at": None, "mid": None} for rid, why in skipped.items()]
     if changes:
         ctx.session.connection().execute(_SET, changes)
+    if retried := [o.recipient_id for o in outcomes if not o.ok and o.error == "retry"]:
+        ctx.session.execute(update(Recipient).where(Recipient.id.in_(retried))
+                            .values(attempts=Recipient.attempts + 1).execution_options(synchronize_session=False))
     ctx.session.commit()
     return len(ids)
 
 
-def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int = BATCH,
+def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int | None = None,
                   now: dt.datetime | None = None) -> dict[str, int]:
-    """The ``marketing.send`` job: batches until nothing is left (or the campaign is paused), reporting
-    progress; then the campaign is done. Safe to run again after a crash."""
+    """The ``marketing.send`` job: batches (``batch``, else ``MARKETING_BATCH_SIZE``, 200) until nothing is
+    left (or the campaign is paused), reporting progress; then the campaign is done. Safe to run again after
+    a crash."""
+    from crmcore.config import setting_int
     from crmcore.services.jobs import report_progress
+
+    batch = batch or setting_int(ctx.settings, "MARKETING_BATCH_SIZE", BATCH, minimum=1)
 
     campaign_id = int(campaign_id)
     campaign = ctx.session.get(Campaign, campaign_id)
@@ -473,7 +492,8 @@ def send_test(ctx: ServiceContext, campaign_id: int, customer_id: int | None = N
         customer = ctx.session.get(Customer, first) if first else None
     if customer is None:
         raise ValidationError(_("The audience matches nobody: nothing to send."), errors={})
-    message = render_for(ctx, templates.renderer(template), _people(ctx, [customer.id])[customer.id], 0, to)
+    renderer = languages.Chooser(ctx).renderer(template, languages.language_of(ctx, [customer.id]).get(customer.id))
+    message = render_for(ctx, renderer, _people(ctx, [customer.id])[customer.id], 0, to)
     message.subject = f"[TEST] {message.subject}"
     message.message_id = f"<test.{dt.datetime.now().timestamp()}@crm.invalid>"
     outcome = provider.send(ctx, [message])

@@ -25,12 +25,13 @@ from crmcore.services.validation import load
 from ..models import CHANNELS, CONSENT_SOURCES, CONSENT_STATES, PURPOSES, SUPPRESSION_REASONS, Consent, Suppression
 
 TEXT_MAX = 5000
+STATEMENTS = tuple(s for s in CONSENT_STATES if s != "pending")  # what a caller states; pending is ours
 
 
 class ConsentSchema(Schema):
     channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
     purpose = fields.Str(load_default="marketing", validate=validate.OneOf(PURPOSES))
-    status = fields.Str(required=True, validate=validate.OneOf(CONSENT_STATES))
+    status = fields.Str(required=True, validate=validate.OneOf(STATEMENTS))
     source = fields.Str(load_default="api", validate=validate.OneOf(CONSENT_SOURCES))
     text = fields.Str(allow_none=True, validate=validate.Length(max=TEXT_MAX))
 
@@ -55,6 +56,11 @@ def record(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Conse
     if customer.deleted_at is not None or customer.merged_into_id is not None:
         raise NotFound(_("Customer %(id)s does not exist.", id=customer_id))
     values = validate_consent(ctx, data)
+    from . import optin
+
+    address = optin.address_to_confirm(ctx, customer_id, values)  # a grant awaiting its double opt-in
+    if address is not None:
+        values["status"] = "pending"
     with unit_of_work(ctx):
         row = Consent(customer_id=customer_id, recorded_by_id=ctx.actor.id if ctx.actor else None, **values)
         ctx.session.add(row)
@@ -62,6 +68,8 @@ def record(ctx: ServiceContext, customer_id: int, data: dict[str, Any]) -> Conse
         record_change(ctx, "marketing_consent", values["status"], row.id,
                       {"channel": [None, values["channel"]], "purpose": [None, values["purpose"]]},
                       data={"customer_id": customer_id})
+        if address is not None:  # mailed before the commit: a mail server that is down records nothing
+            optin.send_confirmation(ctx, row, address)
     return row
 
 
@@ -76,21 +84,28 @@ def history(ctx: ServiceContext, customer_id: int) -> list[Consent]:
 
 
 def latest_status(ctx: ServiceContext, customer_id: int, channel: str, purpose: str = "marketing") -> str | None:
-    """``granted``, ``withdrawn`` or None (never asked) for one customer, channel and purpose."""
+    """``granted``, ``withdrawn`` or None (never asked) for one customer, channel and purpose; a grant still
+    awaiting its double opt-in is ``pending`` only while nothing was stated before it (it changes nothing)."""
+    stated = ctx.session.scalar(select(Consent.status).where(
+        Consent.customer_id == customer_id, Consent.channel == channel, Consent.purpose == purpose,
+        Consent.status != "pending").order_by(Consent.id.desc()).limit(1))
+    if stated is not None:
+        return stated
     return ctx.session.scalar(select(Consent.status).where(
-        Consent.customer_id == customer_id, Consent.channel == channel, Consent.purpose == purpose)
-        .order_by(Consent.id.desc()).limit(1))
+        Consent.customer_id == customer_id, Consent.channel == channel, Consent.purpose == purpose).limit(1))
 
 
 def granted_clause(customer_id: Any, channel: str, purpose: str) -> Any:
     """SQL: the latest consent of ``customer_id`` (a column) for ``channel`` and ``purpose`` is a grant
-    (a grant with no later statement; both lookups use the index on customer, channel, purpose, id)."""
+    (a grant with no later statement; both lookups use the index on customer, channel, purpose, id). A grant
+    awaiting its double opt-in (``pending``) is no grant and does not undo an earlier one."""
     later = aliased(Consent)
     grant = aliased(Consent)
     return exists().where(grant.customer_id == customer_id, grant.channel == channel, grant.purpose == purpose,
                           grant.status == "granted",
                           ~exists().where(later.customer_id == grant.customer_id, later.channel == channel,
-                                          later.purpose == purpose, later.id > grant.id))
+                                          later.purpose == purpose, later.id > grant.id,
+                                          later.status != "pending"))
 
 
 def not_suppressed_clause(channel: str, address: Any) -> Any:

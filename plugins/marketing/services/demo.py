@@ -9,20 +9,31 @@ from crmcore.models import Customer
 from crmcore.runtime import ServiceContext
 
 from ..models import Campaign, Consent
-from . import audiences, campaigns, templates
+from . import audiences, campaigns, languages, templates
 
 TEMPLATE_HTML = """<p>{{ contact.name }}，您好：</p>
 <p>母亲节快到了。感谢您一直以来对{{ company.name or "我们" }}的信任，我们为您挑了几件适合送给妈妈的礼物：</p>
-<ul>{% for p in recommendations %}<li>{{ p }}</li>{% else %}<li>精选鲜花礼盒</li>{% endfor %}</ul>
+<ul>{% for p in recommendations %}<li>{{ p }}</li>{% else %}{% for p in best_sellers %}<li>{{ p }}</li>{% else %}<li>精选鲜花礼盒</li>{% endfor %}{% endfor %}</ul>
 <p><a href="https://shop.example/mothers-day">去看看</a></p>
-<p style="color:#888">不想再收到此类邮件？<a href="{{ unsubscribe_url }}">退订</a></p>"""
+<p style="color:#888">不想再收到此类邮件？<a href="{{ unsubscribe_url }}">退订</a> · <a href="{{ preferences_url }}">订阅偏好</a></p>"""
 TEMPLATE_TEXT = """{{ contact.name }}，您好：
 母亲节快到了，我们为您挑了几件适合送给妈妈的礼物：
 {% for p in recommendations %}- {{ p }}
+{% else %}{% for p in best_sellers %}- {{ p }}
 {% else %}- 精选鲜花礼盒
-{% endfor %}
+{% endfor %}{% endfor %}
 去看看：https://shop.example/mothers-day
-退订：{{ unsubscribe_url }}"""
+退订：{{ unsubscribe_url }}
+订阅偏好：{{ preferences_url }}"""
+TEMPLATE_TEXT_EN = """Dear {{ contact.name }},
+Mother's Day is coming: a few gifts for your mother, picked from what you like:
+{% for p in recommendations %}- {{ p }}
+{% else %}{% for p in best_sellers %}- {{ p }}
+{% else %}- Our flower boxes
+{% endfor %}{% endfor %}
+Have a look: https://shop.example/mothers-day
+Unsubscribe: {{ unsubscribe_url }}
+Your preferences: {{ preferences_url }}"""
 
 
 def load_demo(ctx: ServiceContext) -> str:
@@ -43,6 +54,8 @@ def load_demo(ctx: ServiceContext) -> str:
         {"field": "stage", "op": "eq", "value": "customer"}})
     template = templates.create_template(ctx, {"name": "母亲节礼物推荐", "subject": "{{ contact.name }}，母亲节礼物为您备好了",
                                                "html": TEMPLATE_HTML, "text": TEMPLATE_TEXT})
+    languages.set_translation(ctx, template.id, "en", {"subject": "{{ contact.name }}, your Mother's Day gifts",
+                                                       "text": TEMPLATE_TEXT_EN})
     campaign = campaigns.create_campaign(ctx, {"name": "母亲节礼物推荐", "audience_id": audience.id,
                                                "template_id": template.id, "holdout_percent": 10})
     ready = campaigns.readiness(ctx, campaign)

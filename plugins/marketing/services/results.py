@@ -74,9 +74,11 @@ def report(ctx: ServiceContext, campaign_id: int, window_days: int = WINDOW_DAYS
     funnel = {"audience": sum(counts.values()), "held_out": counts.get("held_out", 0),
               "waiting": counts.get("waiting", 0), "sent": counts.get("sent", 0),
               "failed": counts.get("failed", 0), "opened": int(events.get("opened", 0)),
-              "clicked": int(events.get("clicked", 0)), "unsubscribed": int(events.get("unsubscribed", 0))}
+              "clicked": int(events.get("clicked", 0)), "unsubscribed": int(events.get("unsubscribed", 0)),
+              "bounced": int(events.get("bounced", 0)), "replied": int(events.get("replied", 0))}
     out: dict[str, Any] = {"campaign": campaign.name, "status": campaign.status, "funnel": funnel,
-                           "window_days": window_days, "conversions": None, "ab_test": abtest.report(ctx, campaign)}
+                           "window_days": window_days, "conversions": None, "attribution": None,
+                           "ab_test": abtest.report(ctx, campaign)}
     if campaign.started_at is None:
         return out
     start = campaign.started_at.date()
@@ -86,4 +88,7 @@ def report(ctx: ServiceContext, campaign_id: int, window_days: int = WINDOW_DAYS
     out["conversions"] = {"sent": sent_conv, "held_out": held_conv, "currency": _base(ctx),
                           "revenue_sent": _money(sent_revenue), "revenue_held_out": _money(held_revenue),
                           **lift(sent_conv, funnel["sent"], held_conv, funnel["held_out"])}
+    from .attribution import attribute
+
+    out["attribution"] = attribute(ctx, campaign.id, window_days)
     return out

@@ -3,7 +3,8 @@ environment that sees only plain values (no objects, no attribute access beyond 
 
 Variables: ``customer.name``, ``customer.code``, ``customer.city``, ``contact.name``, ``company.name``,
 ``recommendations`` (a list of product names, empty when there are none: write a fallback with
-``{% if recommendations %}``), ``unsubscribe_url`` and ``preferences_url``. A template that names any other
+``{% if recommendations %}``), ``best_sellers`` (recent best sellers the customer has not bought, a fallback for
+``recommendations``), ``unsubscribe_url`` and ``preferences_url``. A template that names any other
 variable is refused when saved, with the name and the ones that exist."""
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ..models import CHANNELS, MessageTemplate
 BODY_MAX = 200_000
 VARIABLES: dict[str, tuple[str, ...]] = {
     "customer": ("name", "code", "city"), "contact": ("name",), "company": ("name",), "recommendations": (),
+    "best_sellers": (),
     "unsubscribe_url": (), "preferences_url": (),
 }
 EDITABLE = ("name", "channel", "subject", "html", "text")
@@ -141,6 +143,7 @@ class Renderer:
         used = set().union(*(meta.find_undeclared_variables(_ENV.parse(part))
                              for part in (template.subject, template.html, template.text) if part))
         self.uses_recommendations = "recommendations" in used  # worked out per recipient only when used
+        self.uses_best_sellers = "best_sellers" in used
 
     def render(self, variables: dict[str, Any]) -> dict[str, str | None]:
         """Subject, HTML and text for one recipient (``variables``: plain dicts, lists and strings only).

@@ -44,11 +44,13 @@ def base_url(ctx: ServiceContext) -> str:
     return str(ctx.settings.get("MARKETING_PUBLIC_URL") or ctx.settings.get("SERVICE_PUBLIC_URL") or "").rstrip("/")
 
 
-def links(ctx: ServiceContext, recipient_id: int) -> dict[str, str]:
-    """The recipient's unsubscribe and preference addresses (for the template and the headers)."""
+def links(ctx: ServiceContext, recipient_id: int, customer_id: int | None = None) -> dict[str, str]:
+    """The recipient's unsubscribe and preference addresses (for the template and the headers); the preference
+    page is the customer's (``/m/p/<token>``), the unsubscribe link the message's."""
     base = base_url(ctx)
     unsubscribe = f"{base}/m/u/{token(ctx, 'unsubscribe', recipient_id)}"
-    return {"unsubscribe_url": unsubscribe, "preferences_url": unsubscribe}
+    preferences = f"{base}/m/p/{token(ctx, 'preferences', customer_id)}" if customer_id else unsubscribe
+    return {"unsubscribe_url": unsubscribe, "preferences_url": preferences}
 
 
 def track_html(ctx: ServiceContext, recipient_id: int, html: str) -> str:
@@ -67,7 +69,8 @@ def track_html(ctx: ServiceContext, recipient_id: int, html: str) -> str:
     return _HREF.sub(swap, html) + pixel
 
 
-def record_event(ctx: ServiceContext, recipient_id: int, kind: str, url: str | None = None) -> MarketingEvent | None:
+def record_event(ctx: ServiceContext, recipient_id: int, kind: str, url: str | None = None,
+                 detail: str | None = None) -> MarketingEvent | None:
     """Record what a message did (first open, each click, ...); None for an unknown recipient or a repeat."""
     recipient = ctx.session.get(Recipient, recipient_id)
     if recipient is None:
@@ -77,7 +80,8 @@ def record_event(ctx: ServiceContext, recipient_id: int, kind: str, url: str | N
         return None
     with unit_of_work(ctx):
         event = MarketingEvent(campaign_id=recipient.campaign_id, recipient_id=recipient.id,
-                               customer_id=recipient.customer_id, kind=kind, url=(url or None) and url[:2000])
+                               customer_id=recipient.customer_id, kind=kind, url=(url or None) and url[:2000],
+                               detail=(detail or None) and detail[:255])
         ctx.session.add(event)
     return event
 

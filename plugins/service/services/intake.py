@@ -31,7 +31,7 @@ MAX_RAW = 25 * 1024 * 1024
 
 @dataclass
 class IntakeResult:
-    status: str  # created | replied | duplicate | skipped
+    status: str  # created | replied | duplicate | skipped | what a plugin that claimed it said
     ticket: Ticket | None
     message: TicketMessage | None
     mail: mailparse.ParsedMail
@@ -105,6 +105,9 @@ def intake(ctx: ServiceContext, raw: bytes, *, priority: str = "normal") -> Inta
         known = ctx.session.scalar(select(TicketMessage).where(TicketMessage.message_id == mail.message_id))
         if known is not None:
             return IntakeResult("duplicate", known.ticket, known, mail)
+    claimed = ctx.hook.crm_service_mail_received(ctx=ctx, message=mailparse.message(raw))  # bounces, replies
+    if claimed:
+        return IntakeResult(str(claimed), None, None, mail)
     if mail.auto_submitted:
         return IntakeResult("skipped", None, None, mail)
     if not mail.from_email:

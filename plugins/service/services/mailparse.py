@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, cast
 
 # Mail clients label GBK text as GB2312; GB18030 decodes both and every Chinese character.
 CHARSET_FALLBACK = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030",
@@ -146,9 +146,14 @@ def _attachments(msg: EmailMessage) -> list[dict[str, Any]]:
     return out
 
 
+def message(raw: bytes) -> EmailMessage:
+    """The standard library's reading of one message (bytes as received)."""
+    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))  # policy.default: EmailMessage
+
+
 def parse(raw: bytes) -> ParsedMail:
     """Parse one message (bytes as received, CRLF or LF line ends)."""
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    msg = message(raw)
     from_raw = decode_header_value(_raw_header(msg, "From"))
     name, addr = parseaddr(from_raw)
     date = None
