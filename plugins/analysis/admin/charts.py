@@ -8,7 +8,7 @@ from markupsafe import Markup, escape
 
 from plugins.sales.admin.charts import bar_chart
 
-__all__ = ["bar_chart", "heat_map"]
+__all__ = ["bar_chart", "forecast_chart", "heat_map"]
 
 
 def _colour(share: float) -> str:
@@ -40,3 +40,59 @@ def heat_map(rows: Sequence[dict[str, Any]], *, title: str, cell: int = 34) -> M
                          f'text-anchor="middle">{value * 100:.0f}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
+
+
+def forecast_chart(months: Sequence[str], history: Sequence[float], forecast: dict[str, Any] | None, *,
+                   title: str, history_label: str, forecast_label: str, interval_label: str,
+                   width: int = 640, height: int = 220) -> Markup:
+    """History as a solid line, the forecast as a dashed line in its shaded prediction interval; months
+    along the bottom (every few labelled), the value axis from zero."""
+    fc_months = list(forecast["months"]) if forecast else []
+    labels = [m[:7] for m in [*months, *fc_months]]
+    top_value = max([*history, *(forecast["upper"] if forecast else [])], default=0.0) or 1.0
+    left, right, top, bottom = 56, 10, 22, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(len(labels) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - float(v) / top_value)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="crm-chart crm-forecast" '
+             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">'
+             f"<title>{escape(title)}</title>"]
+    for k in range(5):  # value grid
+        v = top_value * k / 4
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e5e5"/>'
+                     f'<text x="{left - 4}" y="{y(v) + 3:.1f}" font-size="9" text-anchor="end">{v:,.0f}</text>')
+    every = max(1, len(labels) // 8)
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == len(labels) - 1:
+            parts.append(f'<text x="{x(i):.1f}" y="{height - 10}" font-size="9" text-anchor="middle">'
+                         f"{escape(label)}</text>")
+    n = len(history)
+    if forecast and fc_months:
+        upper = [(x(n + i), y(v)) for i, v in enumerate(forecast["upper"])]
+        lower = [(x(n + i), y(v)) for i, v in enumerate(forecast["lower"])][::-1]
+        if n:
+            upper.insert(0, (x(n - 1), y(history[-1])))
+            lower.append((x(n - 1), y(history[-1])))
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in upper + lower)
+        parts.append(f'<polygon points="{points}" fill="#1f5696" fill-opacity="0.15">'
+                     f"<title>{escape(interval_label)}</title></polygon>")
+        line = ([(x(n - 1), y(history[-1]))] if n else []) + [(x(n + i), y(v)) for i, v in enumerate(forecast["mean"])]
+        parts.append(f'<polyline points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in line)}" fill="none" '
+                     f'stroke="#c0392b" stroke-width="2" stroke-dasharray="5,3"><title>{escape(forecast_label)}'
+                     f"</title></polyline>")
+    if n:
+        parts.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(history))}" '
+                     f'fill="none" stroke="#1f5696" stroke-width="2"><title>{escape(history_label)}</title></polyline>')
+    legend = [(history_label, "#1f5696", ""), (forecast_label, "#c0392b", ' stroke-dasharray="5,3"')]
+    for i, (label, colour, dash) in enumerate(legend):
+        lx = left + 8 + i * 170
+        parts.append(f'<line x1="{lx}" x2="{lx + 18}" y1="10" y2="10" stroke="{colour}" stroke-width="2"{dash}/>'
+                     f'<text x="{lx + 22}" y="13" font-size="10">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text above went through escape(); numbers are formatted
