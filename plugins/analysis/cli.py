@@ -1,4 +1,4 @@
-"""``crm analyze rfm|clv|cohorts|churn|basket|tags|forecast``: run the analyses with progress bars (on
+"""``crm analyze rfm|clv|cohorts|churn|basket|tags|forecast|distribution``: run the analyses with progress bars (on
 stderr, so ``--json`` output is JSON alone); warnings go to stderr too; the nightly jobs that keep
 segments, CLV, churn scores, rules and rule-based tags fresh."""
 from __future__ import annotations
@@ -178,6 +178,27 @@ def basket_cmd(as_of: str | None, days: int, min_pairs: int, as_json: bool) -> N
     ctx = _ctx()
     result, = _steps("Basket", [("pair counts", lambda: basket.run_basket(ctx, _date(as_of), days=days, min_pairs=min_pairs))])
     _echo(result, as_json)
+
+
+@analyze.command("distribution")
+@as_of_opt
+@click.option("--by", type=click.Choice(["province", "city", "channel", "segment", "owner"]), default="province",
+              show_default=True)
+@click.option("--months", type=click.IntRange(1, 60), default=12, show_default=True,
+              help="Revenue of the last months, against as many before")
+@json_opt
+def distribution_cmd(as_of: str | None, by: str, months: int, as_json: bool) -> None:
+    """Customers, buyers, revenue and growth by province, city, channel, RFM segment or owner."""
+    from .services import distribution
+
+    result = distribution.distribution(_ctx(), by, as_of=_date(as_of), months=months)
+    if as_json:
+        click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
+        return
+    for row in [*result["rows"], result["unplaced"], result["total"]]:
+        if row["customers"] or row is result["total"]:
+            growth = "–" if row["growth"] is None else f"{row['growth'] * 100:+.0f}%"
+            click.echo(f"  {row['label']:<20} {row['customers']:>8} {row['revenue']:>14,.0f} {growth:>8}")
 
 
 @analyze.command("forecast")

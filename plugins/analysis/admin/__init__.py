@@ -11,6 +11,7 @@ ANALYSIS = _l("Analysis")
 
 def admin_views(db: Any) -> list[Any]:
     from ..models import SegmentRule, TagRule
+    from .distribution import DistributionView
     from .forecast import ForecastView
     from .pages import DashboardView, ProfileView
     from .records import SegmentRuleView, TagRuleView
@@ -18,6 +19,8 @@ def admin_views(db: Any) -> list[Any]:
     return [
         DashboardView(name=_l("Dashboard"), endpoint="analysis_dashboard", url="/admin/analysis/dashboard",
                       category=ANALYSIS),
+        DistributionView(name=_l("Customer distribution"), endpoint="analysis_distribution",
+                         url="/admin/analysis/distribution", category=ANALYSIS),
         ForecastView(name=_l("Forecast"), endpoint="analysis_forecast", url="/admin/analysis/forecast",
                      category=ANALYSIS),
         ProfileView(name=_l("Customer profile (7P)"), endpoint="analysis_profile", url="/admin/analysis/profile",

@@ -15,7 +15,7 @@ from crmcore.events import jsonable
 from crmcore.i18n import _
 from crmcore.schemas.common import MAX_ID, page_size_max
 
-from ..services import basket, checks, churn, clv, export, forecast, loyalty, profile, rfm, tags
+from ..services import basket, checks, churn, clv, distribution, export, forecast, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
 from ..schemas import TagRuleSchema
 from .schemas import ChurnPageSchema, ClvPageSchema
@@ -197,6 +197,15 @@ def basket_rules() -> Any:
     ctx.require("analysis.read")
     product_id = _optional("product_id", 1, MAX_ID, whole=True)
     return jsonable({"items": basket.top_rules(ctx, _date("run_date"), _int("limit", 20, 1, 1000), product_id)})
+
+
+@blp.route("/distribution")
+def customer_distribution() -> Any:
+    """Customers, buyers, revenue and growth by ``by`` (province, city, channel, segment, owner) over the
+    last ``months`` (1-60, default 12) against the months before, ranked by customers"""
+    ctx = current_ctx()
+    by = request.args.get("by", "province")
+    return jsonable(distribution.distribution(ctx, by, as_of=_date("as_of"), months=_int("months", 12, 1, 60)))
 
 
 @blp.route("/forecast/run", methods=["POST"])

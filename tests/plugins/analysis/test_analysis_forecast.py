@@ -242,7 +242,7 @@ def test_forecast_page_in_chinese(app: Any, history: dict[str, Any], make_user: 
     assert "仅按您可查看的客户计算" in rep and "forecast-run" not in rep
 
 
-def test_cli_forecast(app: Any, history: dict[str, Any]) -> None:
-    out = app.test_cli_runner().invoke(args=["analyze", "forecast", "--as-of", AS_OF.isoformat()])
+def test_cli_forecast(crm_cli: Any, history: dict[str, Any]) -> None:
+    out = crm_cli(["analyze", "forecast", "--as-of", AS_OF.isoformat()])
     assert out.exit_code == 0, out.output
     assert "MASE" in out.output and "2026-06" in out.output
