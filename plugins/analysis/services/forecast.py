@@ -206,8 +206,18 @@ def pipeline(ctx: ServiceContext, as_of: dt.date, horizon: int, rates: list[dict
     return list(out.values())
 
 
-def _series(name: str, label: str, months: list[dt.date], values: list[float], horizon: int) -> dict[str, Any]:
-    result: dict[str, Any] = {"name": name, "label": label, "months": [m.isoformat() for m in months],
+def series_label(series: dict[str, Any]) -> str:
+    """A series' name in the reader's language (stored runs keep the name, not the words)."""
+    name = series["name"]
+    if name == "revenue":
+        return str(_("Revenue"))
+    if name == "orders":
+        return str(_("Orders"))
+    return name.split(":", 1)[1] if name.startswith("category:") else name
+
+
+def _series(name: str, months: list[dt.date], values: list[float], horizon: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"name": name, "months": [m.isoformat() for m in months],
                               "history": values, "model": None, "forecast": None, "backtest": None}
     if not values:
         return result
@@ -231,10 +241,10 @@ def run_forecast(ctx: ServiceContext, as_of: dt.date | None = None, *, horizon: 
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     hist = monthly(ctx, as_of)
     months = hist["months"]
-    series = [_series("revenue", str(_("Revenue")), months, hist["revenue"], horizon),
-              _series("orders", str(_("Orders")), months, hist["orders"], horizon)]
+    series = [_series("revenue", months, hist["revenue"], horizon),
+              _series("orders", months, hist["orders"], horizon)]
     for cat in by_category(ctx, as_of, months):
-        series.append(_series(f"category:{cat['category']}", cat["category"], months, cat["revenue"], horizon))
+        series.append(_series(f"category:{cat['category']}", months, cat["revenue"], horizon))
     rates = stage_rates(ctx)
     result = {"as_of": as_of.isoformat(), "horizon": horizon, "currency": hist["currency"], "series": series,
               "stages": rates, "pipeline": [{**p, "month": p["month"].isoformat()}
@@ -245,7 +255,12 @@ def run_forecast(ctx: ServiceContext, as_of: dt.date | None = None, *, horizon: 
         ctx.session.execute(delete(ModelFit).where(ModelFit.kind == "forecast", ModelFit.run_date == as_of))
         ctx.session.add(ModelFit(kind="forecast", run_date=as_of, params={"horizon": horizon}, metrics=result))
         ctx.session.commit()
-    return result
+    return labelled(result)
+
+
+def labelled(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with each series' ``label`` in the reader's language (not stored: read in any language)."""
+    return {**result, "series": [{**s, "label": series_label(s)} for s in result["series"]]}
 
 
 def latest(ctx: ServiceContext) -> dict[str, Any] | None:
@@ -256,7 +271,7 @@ def latest(ctx: ServiceContext) -> dict[str, Any] | None:
         return run_forecast(ctx, store=False)
     fit = ctx.session.scalar(select(ModelFit).where(ModelFit.kind == "forecast")
                              .order_by(ModelFit.run_date.desc(), ModelFit.id.desc()).limit(1))
-    return dict(fit.metrics) if fit is not None else None
+    return labelled(dict(fit.metrics)) if fit is not None else None
 
 
 def total_next(series: dict[str, Any]) -> dict[str, float] | None:
@@ -284,13 +299,13 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     for s in result["series"]:
         total = total_next(s)
         if total is None:
-            lines.append(f"  {s['label']}: " + str(_("no sold orders yet")))
+            lines.append(f"  {series_label(s)}: " + str(_("no sold orders yet")))
             continue
         bt = s.get("backtest")
         trust = (str(_("backtest MASE %(model)s vs seasonal naive %(naive)s",
                        model=_num(bt["mase"], 2), naive=_num(bt["naive_mase"], 2))) if bt and bt["mase"] is not None
                  else str(_("too little history for a backtest")))
-        lines.append(f"  {s['label']}: {_num(total['mean'])} ({_num(total['lower'])}–{_num(total['upper'])}, "
+        lines.append(f"  {series_label(s)}: {_num(total['mean'])} ({_num(total['lower'])}–{_num(total['upper'])}, "
                      f"{s['forecast']['level']} %) · {model_label(s['model'])} · {trust}")
     lines.append(str(_("Pipeline by expected close month (weighted by learned win rates)")))
     for p in result["pipeline"]:
