@@ -1,4 +1,4 @@
-"""``crm analyze rfm|clv|cohorts|churn|basket|tags``: run the analyses with progress bars (on
+"""``crm analyze rfm|clv|cohorts|churn|basket|tags|forecast|distribution``: run the analyses with progress bars (on
 stderr, so ``--json`` output is JSON alone); warnings go to stderr too; the nightly jobs that keep
 segments, CLV, churn scores, rules and rule-based tags fresh."""
 from __future__ import annotations
@@ -180,6 +180,46 @@ def basket_cmd(as_of: str | None, days: int, min_pairs: int, as_json: bool) -> N
     _echo(result, as_json)
 
 
+@analyze.command("distribution")
+@as_of_opt
+@click.option("--by", type=click.Choice(["province", "city", "channel", "segment", "owner"]), default="province",
+              show_default=True)
+@click.option("--months", type=click.IntRange(1, 60), default=12, show_default=True,
+              help="Revenue of the last months, against as many before")
+@json_opt
+def distribution_cmd(as_of: str | None, by: str, months: int, as_json: bool) -> None:
+    """Customers, buyers, revenue and growth by province, city, channel, RFM segment or owner."""
+    from .services import distribution
+
+    result = distribution.distribution(_ctx(), by, as_of=_date(as_of), months=months)
+    if as_json:
+        click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
+        return
+    for row in [*result["rows"], result["unplaced"], result["total"]]:
+        if row["customers"] or row is result["total"]:
+            growth = "–" if row["growth"] is None else f"{row['growth'] * 100:+.0f}%"
+            click.echo(f"  {row['label']:<20} {row['customers']:>8} {row['revenue']:>14,.0f} {growth:>8}")
+
+
+@analyze.command("forecast")
+@as_of_opt
+@click.option("--horizon", type=click.IntRange(1, 24), default=3, show_default=True, help="Months ahead")
+@json_opt
+def forecast_cmd(as_of: str | None, horizon: int, as_json: bool) -> None:
+    """Forecast monthly revenue and orders (overall, by product category) with their backtests, and the
+    pipeline weighted by learned stage-win rates; stored for the forecast page."""
+    from .services import forecast
+
+    ctx = _ctx()
+    result, = _steps("Forecast", [("fit and backtest", lambda: forecast.run_forecast(ctx, _date(as_of),
+                                                                                     horizon=horizon))])
+    if as_json:
+        click.echo(json.dumps(jsonable(result), indent=2, ensure_ascii=False))
+        return
+    for line in forecast.summary_lines(result):
+        click.echo(line)
+
+
 @analyze.command("tags")
 @json_opt
 def tags_cmd(as_json: bool) -> None:
@@ -217,5 +257,12 @@ def _tags(ctx: ServiceContext) -> None:
     tags.apply_rules(ctx)
 
 
+def _forecast(ctx: ServiceContext) -> None:
+    from .services import forecast
+
+    forecast.run_forecast(ctx)
+
+
 JOBS = [Job("analysis.nightly", _nightly, 24 * 3600, "Recompute RFM segments, basket rules, CLV and churn scores"),
+        Job("analysis.forecast", _forecast, 24 * 3600, "Forecast revenue and orders and weigh the pipeline"),
         Job("analysis.tags", _tags, 6 * 3600, "Refresh customer tags from the tag rules")]

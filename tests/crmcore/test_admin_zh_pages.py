@@ -31,7 +31,7 @@ DROP_QUERY = {"url", "sort", "desc", "page", "page_size", "search", "view_args"}
 # and "English": a language is offered under its own name.
 ALLOWED = {
     "CRM", "ERP", "OA", "API", "SLA", "KPI", "RFM", "CSV", "JSON", "SVG", "PDF", "URL", "HTTP", "HTTPS", "SQL", "ID",
-    "IANA", "UTC", "CSAT", "NPS", "AUC", "CLV", "LTV", "SKU", "VIP", "SMS", "QQ", "SMTP", "IMAP", "VAT", "PO", "B2B",
+    "IANA", "UTC", "CSAT", "NPS", "AUC", "MASE", "MAPE", "CLV", "LTV", "SKU", "VIP", "SMS", "QQ", "SMTP", "IMAP", "VAT", "PO", "B2B",
     "English", "WeChat", "WeCom", "DingTalk", "Feishu", "Tryton", "Odoo", "Alembic", "PostgreSQL", "SQLite", "Webhook", "webhook",
     "Flask", "Excel", "LinkedIn", "Weibo", "Taobao", "Email", "e-mail", "E-mail", "Bearer", "pinyin", "Cron", "cron",
     "CNY", "USD", "EUR", "GBP", "HKD", "JPY", "CN", "GB", "US", "zh", "en", "UTF", "GB18030",

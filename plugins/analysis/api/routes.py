@@ -10,12 +10,12 @@ from flask import Response, request, stream_with_context
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import json_body
-from crmcore.errors import ValidationError
+from crmcore.errors import NotFound, ValidationError
 from crmcore.events import jsonable
 from crmcore.i18n import _
 from crmcore.schemas.common import MAX_ID, page_size_max
 
-from ..services import basket, checks, churn, clv, export, loyalty, profile, rfm, tags
+from ..services import basket, checks, churn, clv, distribution, export, forecast, loyalty, profile, rfm, tags
 from ..services.results import customer_rows, scoped_ids
 from ..schemas import TagRuleSchema
 from .schemas import ChurnPageSchema, ClvPageSchema
@@ -197,6 +197,37 @@ def basket_rules() -> Any:
     ctx.require("analysis.read")
     product_id = _optional("product_id", 1, MAX_ID, whole=True)
     return jsonable({"items": basket.top_rules(ctx, _date("run_date"), _int("limit", 20, 1, 1000), product_id)})
+
+
+@blp.route("/distribution")
+def customer_distribution() -> Any:
+    """Customers, buyers, revenue and growth by ``by`` (province, city, channel, segment, owner) over the
+    last ``months`` (1-60, default 12) against the months before, ranked by customers"""
+    ctx = current_ctx()
+    by = request.args.get("by", "province")
+    return jsonable(distribution.distribution(ctx, by, as_of=_date("as_of"), months=_int("months", 12, 1, 60)))
+
+
+@blp.route("/forecast/run", methods=["POST"])
+def forecast_run() -> Any:
+    """Forecast the next months' revenue, orders and top categories with backtests, and weigh the pipeline
+
+    Body: ``as_of`` (history up to that month), ``horizon`` (months, 1-24, default 3). Stored for the
+    forecast page when the caller sees every customer.
+    """
+    ctx = current_ctx()
+    ctx.require("analysis.run")
+    return jsonable(forecast.run_forecast(ctx, _date("as_of"), horizon=_int("horizon", 3, 1, 24))), 201
+
+
+@blp.route("/forecast")
+def forecast_latest() -> Any:
+    """The latest stored forecast (computed now over the caller's customers when their scope is limited)"""
+    ctx = current_ctx()
+    result = forecast.latest(ctx)
+    if result is None:
+        raise NotFound(_("No forecast yet: run one with POST /api/v1/analysis/forecast/run."))
+    return jsonable(result)
 
 
 @blp.route("/customers/<int:customer_id>/profile")

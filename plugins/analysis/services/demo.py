@@ -59,11 +59,11 @@ def _line(product: Product, rng: random.Random) -> dict[str, Any]:
 
 
 def _run(ctx: ServiceContext, today: dt.date) -> str:
-    from . import basket, churn, clv, rfm
+    from . import basket, churn, clv, forecast, rfm
 
     done = []
     for name, step in (("RFM", rfm.run_rfm), ("CLV", clv.run_clv), ("churn", churn.run_churn),
-                       ("basket rules", basket.run_basket)):
+                       ("basket rules", basket.run_basket), ("forecast", forecast.run_forecast)):
         try:
             step(ctx, today)
             done.append(name)

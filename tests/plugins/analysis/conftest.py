@@ -51,3 +51,15 @@ def buy(ctx: Any) -> Callable[..., Any]:
                                   "order_date": (as_of - dt.timedelta(days=days_ago)).isoformat(), "lines": lines})
 
     return factory
+
+
+@pytest.fixture
+def crm_cli(app: Any) -> Any:
+    """``crm_cli(["analyze", ...])`` runs a ``crm`` command with the app's plugins' commands registered."""
+    from crmcore.cli import cli
+    from crmcore.plugins import register_commands
+
+    register_commands(app.extensions["crm"].pm, cli)
+    runner = app.test_cli_runner()
+    yield lambda args: runner.invoke(cli, args)
+    cli.commands.pop("analyze", None)

@@ -353,7 +353,7 @@ def test_demo_history_lets_every_analysis_run_once(ctx):
     core_demo(ctx)
     sales_demo(ctx)
     summary = load_demo(ctx)
-    assert "analyses run: RFM, CLV, churn, basket rules" in summary, summary
+    assert "analyses run: RFM, CLV, churn, basket rules, forecast" in summary, summary
     count = lambda model: ctx.session.scalar(select(func.count()).select_from(model))  # noqa: E731
     orders, rfm, clv = count(Order), count(RfmScore), count(ClvScore)
     assert orders > 100 and rfm >= 10 and clv >= 10 and count(AssociationRule) > 0
