@@ -136,9 +136,17 @@ def _send_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
     from .services import campaigns
 
     ids = [campaign_id] if campaign_id else list(ctx.session.scalars(select(Campaign.id).where(
-        Campaign.status == "running")))
+        Campaign.status == "running", Campaign.kind != "journey")))
     for cid in ids:
         campaigns.send_campaign(ctx, int(cid))
 
 
-JOBS = [Job("marketing.send", _send_job, 300, "Send the running campaigns' messages in batches")]
+def _journeys_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
+    from .services import journey_engine, triggers
+
+    triggers.scan(ctx, campaign_id)
+    journey_engine.advance(ctx, campaign_id)
+
+
+JOBS = [Job("marketing.send", _send_job, 300, "Send the running campaigns' messages in batches"),
+        Job("marketing.journeys", _journeys_job, 300, "Enter customers into the running journeys and move them on")]
