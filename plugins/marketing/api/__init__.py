@@ -5,6 +5,6 @@ from typing import Any
 
 
 def blueprints() -> list[Any]:
-    from . import public, rest
+    from . import journeys, public, rest
 
-    return [rest.blp, public.bp]
+    return [rest.blp, journeys.blp, public.bp]

@@ -19,6 +19,7 @@ from crmcore import entities
 from crmcore.channels import ChannelDown
 from crmcore.conditions.sql import compile_sql
 from crmcore.db import utcnow
+from crmcore.errors import CRMError
 from crmcore.models import Customer
 from crmcore.runtime import ServiceContext
 from crmcore.services.unit import unit_of_work
@@ -85,9 +86,15 @@ def run(ctx: ServiceContext, e: Enrolment, now: dt.datetime, quiet: bool = False
                 return None
             _move(ctx, e, log, step, "done", step.next_step_id, now)
             continue
-        with unit_of_work(ctx):
-            outcome, target = _act(ctx, e, step)
-            _move(ctx, e, log, step, outcome, target, now)
+        try:
+            with unit_of_work(ctx):
+                outcome, target = _act(ctx, e, step)
+                _move(ctx, e, log, step, outcome, target, now)
+        except CRMError as exc:  # refused by a service (a value no longer allowed...): noted, the journey goes on
+            ctx.session.rollback()
+            e = ctx.session.get(Enrolment, e.id) or e
+            outcome = "failed"
+            _move(ctx, e, None, step, outcome, step.next_step_id, now, str(exc.message)[:1000])
         if step.kind == "goal":
             return _leave(ctx, e, "goal" if outcome == "yes" else "done", now)
     return _leave(ctx, e, "done", now)
@@ -160,7 +167,10 @@ def _met(ctx: ServiceContext, e: Enrolment, step: JourneyStep) -> bool:
 def _goal_reached(ctx: ServiceContext, e: Enrolment) -> bool:
     goals = ctx.session.scalars(select(JourneyStep).where(JourneyStep.campaign_id == e.campaign_id,
                                                          JourneyStep.version == e.version, JourneyStep.kind == "goal"))
-    return any(_met(ctx, e, g) for g in goals)
+    try:
+        return any(_met(ctx, e, g) for g in goals)
+    except CRMError:  # a goal naming a field removed since: not reached (the graph check reports it)
+        return False
 
 
 def _bucket(enrolment_id: int, step_id: int) -> int:

@@ -16,6 +16,7 @@ from crmcore.i18n import _
 from crmcore.models import User
 from crmcore.runtime import ServiceContext
 from crmcore.schemas.columns import text
+from crmcore.schemas.common import MAX_ID
 from crmcore.services.unit import unit_of_work
 from crmcore.services.validation import load
 
@@ -34,9 +35,13 @@ STEP_FIELDS = ("name", "kind", "template_id", "channel", "wait_days", "wait_hour
 UPDATABLE = ("stage", "level", "industry", "source_channel", "owner_id")  # customer fields an update step may set
 
 
+def _id(**kwargs: Any) -> fields.Int:
+    return fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class TriggerSchema(Schema):
     trigger = fields.Str(load_default="api", validate=validate.OneOf(TRIGGER_KINDS))
-    audience_id = fields.Int(allow_none=True, strict=True)
+    audience_id = _id()
     recurring = fields.Bool(load_default=False)
     date_field = fields.Str(allow_none=True, validate=validate.Length(max=64))
     offset_days = fields.Int(load_default=0, strict=True, validate=validate.Range(min=-366, max=366))
@@ -58,13 +63,13 @@ class JourneySchema(TriggerSchema):
 class BranchSchema(Schema):
     label = fields.Str(required=True, validate=validate.Length(min=1, max=16))
     share = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=100))
-    next_step_id = fields.Int(allow_none=True, strict=True)
+    next_step_id = _id()
 
 
 class StepSchema(Schema):
     name = text(JourneyStep.name, required=True)
     kind = fields.Str(required=True, validate=validate.OneOf(STEP_KINDS))
-    template_id = fields.Int(allow_none=True, strict=True)
+    template_id = _id()
     channel = fields.Str(allow_none=True, validate=validate.OneOf(CHANNELS))
     wait_days = fields.Int(allow_none=True, strict=True, validate=validate.Range(min=0, max=3650))
     wait_hours = fields.Int(allow_none=True, strict=True, validate=validate.Range(min=0, max=24 * 366))
@@ -75,9 +80,9 @@ class StepSchema(Schema):
     value = fields.Str(allow_none=True, validate=validate.Length(max=255))
     tag = fields.Str(allow_none=True, validate=validate.Length(max=64))
     subject = fields.Str(allow_none=True, validate=validate.Length(max=255))
-    user_id = fields.Int(allow_none=True, strict=True)
-    next_step_id = fields.Int(allow_none=True, strict=True)
-    else_step_id = fields.Int(allow_none=True, strict=True)
+    user_id = _id()
+    next_step_id = _id()
+    else_step_id = _id()
     branches = fields.List(fields.Nested(BranchSchema), validate=validate.Length(max=MAX_BRANCHES))
     position = fields.Int(strict=True, validate=validate.Range(min=0, max=MAX_STEPS))
 
@@ -241,6 +246,8 @@ def _step_problems(ctx: ServiceContext, values: dict[str, Any], step: JourneySte
         elif field and field not in updatable_fields(ctx):
             errors["field"] = [_("This field cannot be set by a journey: %(names)s.",
                                  names=", ".join(sorted(updatable_fields(ctx))))]
+        elif field and (problem := _value_problem(ctx, field, get("value"))):
+            errors["value"] = [problem]
     elif kind == "activity":
         if not get("subject"):
             errors["subject"] = [_("Say what the owner should do.")]
@@ -250,6 +257,21 @@ def _step_problems(ctx: ServiceContext, values: dict[str, Any], step: JourneySte
         if not get("subject"):
             errors["subject"] = [_("Write the notification.")]
     return errors
+
+
+def _value_problem(ctx: ServiceContext, field: str, value: str | None) -> str | None:
+    """What is wrong with the value an update step would set (a choice that does not exist, no such user)."""
+    from crmcore.models import Customer
+
+    if field == "owner_id":
+        if not (value or "").isdigit() or ctx.session.get(User, int(value or 0)) is None:
+            return str(_("Pick the user who becomes the owner."))
+        return None
+    column = Customer.__table__.c.get(field)
+    choices = column.info.get("choices") if column is not None else None
+    if choices and value not in choices:
+        return str(_("Pick one of: %(choices)s.", choices=", ".join(choices)))
+    return None
 
 
 def updatable_fields(ctx: ServiceContext) -> set[str]:
@@ -429,3 +451,59 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
 
     job_runs.enqueue(ctx, "marketing.journeys", {"campaign_id": campaign.id})
     return {"status": campaign.status, "version": journey.version}
+
+
+# ---- entries through the API, enrolments, the report ---------------------------------------------------
+
+def enter_customers(ctx: ServiceContext, campaign_id: int, customer_ids: list[int]) -> dict[str, Any]:
+    """``POST .../enter``: put customers (by id, those the actor may see) into a running journey."""
+    from crmcore.models import Customer
+    from crmcore.services.access import scope_customers
+
+    from .triggers import enter
+
+    ctx.require("marketing.send")
+    get_journey(ctx, campaign_id)
+    visible = list(ctx.session.scalars(scope_customers(ctx, select(Customer.id).where(Customer.id.in_(customer_ids)))))
+    out = enter(ctx, campaign_id, visible, "api")
+    out["not_allowed"] += len(set(customer_ids) - set(visible))
+    return out
+
+
+def list_enrolments(ctx: ServiceContext, campaign_id: int, page: int = 1, page_size: int = 25,
+                    state: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The journey's enrolments, newest first, with the customer's and the current step's names."""
+    from crmcore.models import Customer
+
+    get_journey(ctx, campaign_id)
+    where = [Enrolment.campaign_id == campaign_id] + ([Enrolment.state == state] if state else [])
+    total = ctx.session.scalar(select(func.count(Enrolment.id)).where(*where)) or 0
+    rows = ctx.session.execute(
+        select(Enrolment, Customer.name, JourneyStep.name).join(Customer, Customer.id == Enrolment.customer_id)
+        .outerjoin(JourneyStep, JourneyStep.id == Enrolment.step_id).where(*where)
+        .order_by(Enrolment.id.desc()).offset((page - 1) * page_size).limit(page_size)).all()
+    return [{"id": e.id, "customer_id": e.customer_id, "customer": customer, "entry": e.entry, "version": e.version,
+             "step_id": e.step_id, "step": step, "state": e.state, "next_run_at": e.next_run_at,
+             "entered_at": e.entered_at, "left_at": e.left_at} for e, customer, step in rows], total
+
+
+def step_counts(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
+    """Per step (every version): what it did (sent, skipped, yes/no, a branch...) and how many are at it now;
+    and the enrolments by state."""
+    from ..models_journeys import StepLog
+
+    get_journey(ctx, campaign_id)
+    steps = list(ctx.session.scalars(select(JourneyStep).where(JourneyStep.campaign_id == campaign_id)
+                                     .order_by(JourneyStep.version, JourneyStep.position, JourneyStep.id)))
+    outcomes: dict[int, dict[str, int]] = {s.id: {} for s in steps}
+    for step_id, outcome, n in ctx.session.execute(
+            select(StepLog.step_id, StepLog.outcome, func.count()).join(JourneyStep, JourneyStep.id == StepLog.step_id)
+            .where(JourneyStep.campaign_id == campaign_id).group_by(StepLog.step_id, StepLog.outcome)):
+        outcomes[step_id][outcome] = int(n)
+    here = dict(ctx.session.execute(select(Enrolment.step_id, func.count()).where(
+        Enrolment.campaign_id == campaign_id, Enrolment.state == "active").group_by(Enrolment.step_id)).all())
+    states = dict(ctx.session.execute(select(Enrolment.state, func.count()).where(
+        Enrolment.campaign_id == campaign_id).group_by(Enrolment.state)).all())
+    return {"states": {k: int(v) for k, v in states.items()},
+            "steps": [{"id": s.id, "name": s.name, "kind": s.kind, "version": s.version, "outcomes": outcomes[s.id],
+                       "now": int(here.get(s.id, 0))} for s in steps]}

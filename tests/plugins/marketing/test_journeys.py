@@ -190,3 +190,25 @@ def test_a_random_split_sends_each_branch_its_share(ctx: Any, make_customer: Any
     tagged = [c for c in ctx.session.scalars(select(Customer)) if "组A" in {t.name for t in c.tags}]
     assert len(tagged) == outcomes["A"]
     assert ctx.session.scalar(select(func.count()).select_from(Customer).where(Customer.level == "B")) == outcomes["B"]
+
+
+def test_a_step_a_service_refuses_is_noted_and_the_journey_goes_on(ctx: Any, make_customer: Any) -> None:
+    from crmcore.services import customers
+
+    a, b = make_customer("甲"), make_customer("乙")
+    journey = journeys.create_journey(ctx, {"name": "删除后"})
+    update = journeys.add_step(ctx, journey.id, {"name": "升级", "kind": "update", "field": "stage",
+                                                 "value": "customer"})
+    with pytest.raises(ValidationError) as exc:
+        journeys.update_step(ctx, journey.id, update.id, {"value": "royalty"})
+    assert "value" in exc.value.errors  # a choice that does not exist is refused when saved
+    after = journeys.add_step(ctx, journey.id, {"name": "然后", "kind": "wait", "wait_days": 1})
+    journeys.update_step(ctx, journey.id, update.id, {"next_step_id": after.id})
+    journeys.start(ctx, journey.id)
+    triggers.enter(ctx, journey.id, [a.id, b.id])
+    customers.delete_customer(ctx, a.id)  # the update of a deleted customer is refused by the customer service
+    journey_engine.advance(ctx, journey.id)
+    logs = dict(ctx.session.execute(select(Enrolment.customer_id, StepLog.outcome).join(
+        StepLog, StepLog.enrolment_id == Enrolment.id).where(StepLog.step_id == update.id)).all())
+    assert logs == {a.id: "failed", b.id: "done"}
+    assert set(ctx.session.scalars(select(Enrolment.step_id))) == {after.id}
