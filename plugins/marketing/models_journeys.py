@@ -29,6 +29,8 @@ class Journey(Base):
     trigger: Mapped[str] = mapped_column(String(16), default="api", info={"choices": TRIGGER_KINDS})
     # who may enter (every trigger): the members of this audience; none: every live customer
     audience_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_audiences.id", ondelete="SET NULL"))
+    # and who meet this condition (the core condition language over customers, custom fields included)
+    condition: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     recurring: Mapped[bool] = mapped_column(default=False)  # audience: new members enter on every run
     date_field: Mapped[str | None] = mapped_column(String(64))  # date_field: a customer field or custom field
     offset_days: Mapped[int] = mapped_column(default=0)  # date_field / calendar: negative = before the date

@@ -14,7 +14,7 @@ from crmcore.schemas.common import MAX_ID, PageArgs, page_of
 from ..models_journeys import ENROLMENT_STATES
 from ..services import journeys
 
-blp = Blueprint("marketing_journeys", __name__, url_prefix="/api/v1/marketing", description="Marketing journeys")
+blp = Blueprint("marketing_journeys_api", __name__, url_prefix="/api/v1/marketing", description="Marketing journeys")
 
 
 class JourneyOut(journeys.TriggerSchema):

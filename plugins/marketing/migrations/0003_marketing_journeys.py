@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column('campaign_id', sa.Integer(), nullable=False),
         sa.Column('trigger', sa.String(length=16), nullable=False),
         sa.Column('audience_id', sa.Integer(), nullable=True),
+        sa.Column('condition', sa.JSON(), nullable=True),
         sa.Column('recurring', sa.Boolean(), nullable=False),
         sa.Column('date_field', sa.String(length=64), nullable=True),
         sa.Column('offset_days', sa.Integer(), nullable=False),

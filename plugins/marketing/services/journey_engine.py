@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 
-from crmcore import entities
 from crmcore.channels import ChannelDown
 from crmcore.conditions.sql import compile_sql
 from crmcore.db import utcnow
@@ -137,7 +136,9 @@ def _wait_end(ctx: ServiceContext, e: Enrolment, step: JourneyStep, now: dt.date
 
 def matches(ctx: ServiceContext, customer_id: int, condition: Any) -> bool:
     """The customer meets a condition of the core language (compiled to SQL, with the plugins' fields)."""
-    clause = compile_sql(condition, entities.condition_fields(ctx, "customer"))
+    from .journeys import customer_fields
+
+    clause = compile_sql(condition, customer_fields(ctx))
     return ctx.session.scalar(select(Customer.id).where(Customer.id == customer_id, clause)) is not None
 
 
@@ -212,7 +213,7 @@ def _update(ctx: ServiceContext, customer_id: int, step: JourneyStep) -> None:
         if step.field in {f.name for f in active_fields(ctx, "customer")}:
             data["attributes"] = {**(customer.attributes or {}), step.field: step.value}
         else:
-            data[step.field] = int(step.value) if step.field == "owner_id" and step.value else step.value
+            data[step.field] = step.value
     if step.tag and step.tag not in {t.name for t in customer.tags}:
         data["tags"] = [t.name for t in customer.tags] + [step.tag]
     if data:

@@ -24,15 +24,14 @@ from ..channels import providers
 from ..models import CHANNELS, Audience, Campaign, MessageTemplate
 from ..models_journeys import (BEHAVIOURS, CALENDAR_RULES, EVENTS, STEP_KINDS, TRIGGER_KINDS, Enrolment, Journey,
                                JourneyBranch, JourneyStep)
-from . import audiences
 
 MAX_STEPS = 50
 MAX_BRANCHES = 5
-TRIGGER_FIELDS = ("trigger", "audience_id", "recurring", "date_field", "offset_days", "yearly", "calendar_rule",
+TRIGGER_FIELDS = ("trigger", "audience_id", "condition", "recurring", "date_field", "offset_days", "yearly", "calendar_rule",
                   "month", "day", "nth", "weekday", "calendar_name", "event", "no_order_days")
 STEP_FIELDS = ("name", "kind", "template_id", "channel", "wait_days", "wait_hours", "wait_until", "condition",
                "behaviour", "field", "value", "tag", "subject", "user_id", "next_step_id", "else_step_id")
-UPDATABLE = ("stage", "level", "industry", "source_channel", "owner_id")  # customer fields an update step may set
+UPDATABLE = ("stage", "level", "industry", "source_channel")  # customer fields an update step may set
 
 
 def _id(**kwargs: Any) -> fields.Int:
@@ -42,6 +41,7 @@ def _id(**kwargs: Any) -> fields.Int:
 class TriggerSchema(Schema):
     trigger = fields.Str(load_default="api", validate=validate.OneOf(TRIGGER_KINDS))
     audience_id = _id()
+    condition = fields.Dict(allow_none=True, metadata={"description": "who may enter, in the core condition language"})
     recurring = fields.Bool(load_default=False)
     date_field = fields.Str(allow_none=True, validate=validate.Length(max=64))
     offset_days = fields.Int(load_default=0, strict=True, validate=validate.Range(min=-366, max=366))
@@ -92,6 +92,26 @@ _JOURNEY, _TRIGGER, _STEP = JourneySchema(), TriggerSchema(), StepSchema()
 
 # ---- the trigger ---------------------------------------------------------------------------------------
 
+def customer_fields(ctx: ServiceContext) -> dict[str, Any]:
+    """The fields a journey's conditions may name: the customer's columns, custom fields, plugin fields and
+    the records it points to (what the condition builder offers)."""
+    from crmcore.services.condition_fields import fields_for
+
+    return fields_for(ctx, "customer")
+
+
+def condition_problems(ctx: ServiceContext, condition: Any) -> list[str]:
+    """What is wrong with a condition over customers, in the reader's words (empty: nothing)."""
+    from crmcore.conditions.grammar import ConditionError
+    from crmcore.conditions.sql import validate_sql
+
+    try:
+        problems = validate_sql(condition, customer_fields(ctx))
+    except ConditionError as exc:  # not a condition at all (not an object, too deep, too large)
+        return [str(exc.message), *(str(m) for v in exc.errors.values() for m in v)]
+    return [str(m) for messages in problems.values() for m in messages]
+
+
 def _trigger_problems(ctx: ServiceContext, values: dict[str, Any], current: Journey | None) -> dict[str, list[Any]]:
     def get(name: str) -> Any:
         return values[name] if name in values else getattr(current, name, None)
@@ -100,6 +120,8 @@ def _trigger_problems(ctx: ServiceContext, values: dict[str, Any], current: Jour
     kind = get("trigger") or "api"
     if get("audience_id") is not None and ctx.session.get(Audience, get("audience_id")) is None:
         errors["audience_id"] = [_("No such audience.")]
+    if values.get("condition") is not None and (problems := condition_problems(ctx, values["condition"])):
+        errors["condition"] = problems
     if kind == "audience" and get("audience_id") is None:
         errors["audience_id"] = [_("Pick the audience whose members enter.")]
     if kind == "date_field":
@@ -222,7 +244,7 @@ def _step_problems(ctx: ServiceContext, values: dict[str, Any], step: JourneySte
         condition, behaviour = get("condition"), get("behaviour")
         if condition is None and behaviour is None:
             errors["condition"] = [_("Give a condition on the customer or pick a behaviour.")]
-        elif condition is not None and (problems := audiences.condition_problems(ctx, condition)):
+        elif condition is not None and (problems := condition_problems(ctx, condition)):
             errors["condition"] = problems
     elif kind == "random":
         branches = values.get("branches")
@@ -263,10 +285,6 @@ def _value_problem(ctx: ServiceContext, field: str, value: str | None) -> str | 
     """What is wrong with the value an update step would set (a choice that does not exist, no such user)."""
     from crmcore.models import Customer
 
-    if field == "owner_id":
-        if not (value or "").isdigit() or ctx.session.get(User, int(value or 0)) is None:
-            return str(_("Pick the user who becomes the owner."))
-        return None
     column = Customer.__table__.c.get(field)
     choices = column.info.get("choices") if column is not None else None
     if choices and value not in choices:
@@ -274,11 +292,15 @@ def _value_problem(ctx: ServiceContext, field: str, value: str | None) -> str | 
     return None
 
 
-def updatable_fields(ctx: ServiceContext) -> set[str]:
-    """The customer fields an update step may set: a few columns and the active custom fields."""
+def updatable_fields(ctx: ServiceContext) -> dict[str, str]:
+    """The customer fields an update step may set, with their labels: a few columns and the custom fields."""
+    from crmcore import entities
     from crmcore.services.custom_fields import active_fields
 
-    return set(UPDATABLE) | {f.name for f in active_fields(ctx, "customer")}
+    known = entities.condition_fields(ctx, "customer")
+    out = {name: str(known[name].label or name) if name in known else name for name in UPDATABLE}
+    out.update({f.name: str(f.label) for f in active_fields(ctx, "customer")})
+    return out
 
 
 def _editable(ctx: ServiceContext, campaign: Campaign, journey: Journey) -> int:

@@ -64,6 +64,12 @@ def enter(ctx: ServiceContext, campaign_id: int, customer_ids: Iterable[int], en
     audience = ctx.session.get(Audience, journey.audience_id) if journey.audience_id else None
     if audience is not None:
         allowed_q = allowed_q.where(audiences.members_clause(ctx, audience))
+    if journey.condition is not None:
+        from crmcore.conditions.sql import compile_sql
+
+        from .journeys import customer_fields
+
+        allowed_q = allowed_q.where(compile_sql(journey.condition, customer_fields(ctx)))
     allowed = set(ctx.session.scalars(allowed_q))
     already = set(ctx.session.scalars(select(Enrolment.customer_id).where(
         Enrolment.campaign_id == campaign_id, Enrolment.entry == entry, Enrolment.customer_id.in_(wanted))))

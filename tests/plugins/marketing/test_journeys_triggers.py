@@ -124,3 +124,18 @@ def test_a_trigger_that_names_nothing_is_refused_with_the_reason(ctx: Any) -> No
     with pytest.raises(ValidationError) as exc:
         journeys.create_journey(ctx, {"name": "y", "trigger": "date_field", "date_field": "nope"})
     assert "date_field" in exc.value.errors
+
+
+def test_an_entry_condition_on_custom_fields_and_plugin_fields(ctx: Any, make_customer: Any) -> None:
+    from crmcore.services import custom_fields
+
+    custom_fields.create_field(ctx, {"entity": "customer", "name": "gender", "label": "性别", "type": "text"})
+    her, him = make_customer("王芳", attributes={"gender": "female"}), make_customer("李雷", attributes={"gender": "male"})
+    journey = running(ctx, "女性", trigger="api", condition={"field": "attributes.gender", "op": "eq", "value": "female"})
+    assert triggers.enter(ctx, journey.id, [her.id, him.id])["entered"] == 1
+    assert set(entered(ctx, journey)) == {her.id}
+    from crmcore.errors import ValidationError
+
+    with pytest.raises(ValidationError) as exc:
+        journeys.create_journey(ctx, {"name": "坏条件", "condition": {"field": "attributes.nope", "op": "eq", "value": 1}})
+    assert "condition" in exc.value.errors
