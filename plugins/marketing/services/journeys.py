@@ -192,7 +192,7 @@ def update_trigger(ctx: ServiceContext, campaign_id: int, data: dict[str, Any]) 
         for k, v in values.items():
             setattr(journey, k, v)
         if changes:
-            record_change(ctx, "marketing_campaign", "trigger_changed", campaign.id, changes)
+            record_change(ctx, "marketing_campaign", "updated", campaign.id, changes, data={"part": "trigger"})
     return journey
 
 
@@ -325,7 +325,7 @@ def _editable(ctx: ServiceContext, campaign: Campaign, journey: Journey) -> int:
             ctx.session.add(JourneyBranch(step_id=copies[step_id].id, label=b.label, share=b.share,
                                           next_step_id=copies[b.next_step_id].id if b.next_step_id in copies else None))
     journey.version += 1
-    record_change(ctx, "marketing_campaign", "new_version", campaign.id, {"version": [journey.version - 1,
+    record_change(ctx, "marketing_campaign", "updated", campaign.id, {"version": [journey.version - 1,
                                                                                       journey.version]})
     ctx.session.flush()
     ctx.session.info.setdefault("journey_copies", {}).update({old_id: c.id for old_id, c in copies.items()})
@@ -371,7 +371,7 @@ def _save_step(ctx: ServiceContext, campaign_id: int, step_id: int | None, data:
                 ctx.session.add(JourneyBranch(step_id=step.id, label=b["label"], share=b["share"],
                                               next_step_id=b.get("next_step_id")))
             changes["branches"] = [None, [f"{b['label']} {b['share']}%" for b in branches]]
-        record_change(ctx, "marketing_campaign", "step_saved", campaign_id, changes,
+        record_change(ctx, "marketing_campaign", "updated", campaign_id, changes,
                       data={"step": step.name, "version": version})
     return step
 
@@ -398,7 +398,7 @@ def remove_step(ctx: ServiceContext, campaign_id: int, step_id: int) -> None:
             raise NotFound(_("Step %(id)s is not a step of this journey's current version.", id=step_id))
         name = step.name
         ctx.session.delete(step)
-        record_change(ctx, "marketing_campaign", "step_removed", campaign_id, {"step": [name, None]},
+        record_change(ctx, "marketing_campaign", "updated", campaign_id, {"step": [name, None]},
                       data={"version": version})
 
 

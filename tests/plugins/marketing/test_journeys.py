@@ -166,8 +166,9 @@ def test_edits_to_a_running_journey_apply_to_new_entries_only(ctx: Any, subscrib
     assert states == {a.id: "done", b.id: "active"}  # a followed version 1 (1 day), b version 2 (5 days)
     from crmcore.models import AuditLog
 
-    assert ctx.session.scalar(select(AuditLog.id).where(AuditLog.action == "new_version",
-                                                        AuditLog.entity_id == str(journey.id))) is not None
+    history = ctx.session.scalars(select(AuditLog.changes).where(AuditLog.entity == "marketing_campaign",
+                                                                 AuditLog.entity_id == str(journey.id))).all()
+    assert {"version": [1, 2]} in history  # the new version is in the campaign's history
 
 
 def test_a_random_split_sends_each_branch_its_share(ctx: Any, make_customer: Any) -> None:
