@@ -128,7 +128,7 @@ class StepLog(Base):
 
 
 class CalendarDate(Base):
-    """A date of a named calendar a trigger can use (``spring_festival`` 2027-02-06...), configured by staff."""
+    """A date of a named calendar a trigger can use (``春节`` 2027-02-06...), configured by staff."""
 
     __tablename__ = "marketing_calendar_dates"
     __table_args__ = (UniqueConstraint("name", "date"),)

@@ -23,7 +23,7 @@ from .. import labels_journeys as L
 from ..labels import CAMPAIGN_STATES
 from ..models import Campaign
 from ..models_journeys import Enrolment, JourneyStep
-from ..services import audiences, campaigns, journey_diagram, journeys as svc, templates, triggers
+from ..services import audiences, calendar, campaigns, journey_diagram, journeys as svc, templates, triggers
 from .common import field_errors
 
 NTH = ((1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5"))
@@ -172,6 +172,7 @@ class JourneysView(SecureView):
                            condition_json=json.dumps(data.get("condition"), ensure_ascii=False)
                            if isinstance(data.get("condition"), dict) else "",
                            audiences=list(self._names(ctx).items()),
+                           calendars=[(n, n) for n in sorted({d.name for d in calendar.list_dates(ctx)})],
                            date_fields=sorted(triggers.date_fields(ctx).items(), key=lambda kv: kv[1]))
 
     @expose("/<int:campaign_id>")
@@ -275,6 +276,39 @@ class JourneysView(SecureView):
     def resume(self, campaign_id: int) -> Any:
         return self._act(campaign_id, "marketing.send", lambda ctx: campaigns.resume(ctx, campaign_id),
                          gettext("The journey goes on."))
+
+    @expose("/calendar", methods=["GET", "POST"])
+    def calendar_dates(self) -> Any:
+        """The configured calendars' dates (Spring Festival...) a calendar trigger can use."""
+        ctx = self.ctx()
+        data = {"name": request.form.get("name", ""), "date": request.form.get("date", "")}
+        errors: dict[str, list[str]] = {}
+        if request.method == "POST":
+            if not ctx.can("marketing.manage"):
+                return self.forbidden()
+            try:
+                calendar.add_date(ctx, {"name": data["name"].strip(), "date": data["date"].strip()})
+                flash(gettext("The date was added."), "success")
+                return redirect(url_for(".calendar_dates"))
+            except CRMError as exc:
+                ctx.session.rollback()
+                flash(exc.message, "error")
+                errors = field_errors(exc)
+        return self.render("marketing/admin/journey_calendar.html", dates=calendar.list_dates(ctx), data=data,
+                           errors=errors, can_manage=ctx.can("marketing.manage"))
+
+    @expose("/calendar/<int:date_id>/remove", methods=["POST"])
+    def remove_calendar_date(self, date_id: int) -> Any:
+        ctx = self.ctx()
+        if not ctx.can("marketing.manage"):
+            return self.forbidden()
+        try:
+            calendar.remove_date(ctx, date_id)
+            flash(gettext("The date was removed."), "success")
+        except CRMError as exc:
+            ctx.session.rollback()
+            flash(exc.message, "error")
+        return redirect(url_for(".calendar_dates"))
 
     @expose("/builder/meta/<entity>")
     def builder_meta(self, entity: str) -> Any:

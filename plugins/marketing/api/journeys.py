@@ -12,7 +12,7 @@ from crmcore.api.http import json_body, page
 from crmcore.schemas.common import MAX_ID, PageArgs, page_of
 
 from ..models_journeys import ENROLMENT_STATES
-from ..services import journeys
+from ..services import calendar, journeys
 
 blp = Blueprint("marketing_journeys_api", __name__, url_prefix="/api/v1/marketing", description="Marketing journeys")
 
@@ -153,3 +153,35 @@ def enter(data: dict[str, Any], campaign_id: int) -> Any:
 def step_report(campaign_id: int) -> Any:
     """Per step: what it did and how many are at it now; the enrolments by state"""
     return journeys.step_counts(current_ctx(), campaign_id)
+
+
+class CalendarDateOut(calendar.CalendarDateSchema):
+    id = fields.Int()
+
+
+class CalendarArgs(Schema):
+    name = fields.Str(validate=validate.Length(max=64))
+
+
+@blp.route("/calendar-dates")
+@blp.arguments(CalendarArgs, location="query")
+@blp.response(200, CalendarDateOut(many=True))
+def list_calendar_dates(args: dict[str, Any]) -> Any:
+    """The configured calendars' dates (Spring Festival...), by name and date"""
+    return calendar.list_dates(current_ctx(), args.get("name"))
+
+
+@blp.route("/calendar-dates", methods=["POST"])
+@json_body(blp, calendar.CalendarDateSchema)
+@blp.response(201, CalendarDateOut)
+def add_calendar_date(data: dict[str, Any]) -> Any:
+    """Add a date to a named calendar a journey trigger can use"""
+    return calendar.add_date(current_ctx(), data), 201
+
+
+@blp.route("/calendar-dates/<int:date_id>", methods=["DELETE"])
+@blp.response(204)
+def remove_calendar_date(date_id: int) -> Any:
+    """Remove a date from its calendar"""
+    calendar.remove_date(current_ctx(), date_id)
+    return None

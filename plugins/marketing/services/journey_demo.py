@@ -32,9 +32,9 @@ def load_journey_demo(ctx: ServiceContext) -> str:
     if ctx.session.scalar(select(Campaign.id).where(Campaign.name == NAME)):
         return "The Mother's Day journey is already there."
     for day in SPRING_FESTIVAL:
-        if ctx.session.scalar(select(CalendarDate.id).where(CalendarDate.name == "spring_festival",
+        if ctx.session.scalar(select(CalendarDate.id).where(CalendarDate.name == "春节",
                                                             CalendarDate.date == day)) is None:
-            ctx.session.add(CalendarDate(name="spring_festival", date=day))
+            ctx.session.add(CalendarDate(name="春节", date=day))
     ctx.session.commit()
     if ctx.session.scalar(select(CustomField).where(CustomField.name == "gender")) is None:
         custom_fields.create_field(ctx, {"entity": "customer", "name": "gender", "label": "性别 Gender",

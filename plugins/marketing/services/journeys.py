@@ -22,7 +22,7 @@ from crmcore.services.validation import load
 
 from ..channels import providers
 from ..models import CHANNELS, Audience, Campaign, MessageTemplate
-from ..models_journeys import (BEHAVIOURS, CALENDAR_RULES, EVENTS, STEP_KINDS, TRIGGER_KINDS, Enrolment, Journey,
+from ..models_journeys import (BEHAVIOURS, CalendarDate, CALENDAR_RULES, EVENTS, STEP_KINDS, TRIGGER_KINDS, Enrolment, Journey,
                                JourneyBranch, JourneyStep)
 
 MAX_STEPS = 50
@@ -51,7 +51,7 @@ class TriggerSchema(Schema):
     day = fields.Int(allow_none=True, strict=True, validate=validate.Range(min=1, max=31))
     nth = fields.Int(allow_none=True, strict=True, validate=validate.OneOf([1, 2, 3, 4, 5, -1]))
     weekday = fields.Int(allow_none=True, strict=True, validate=validate.Range(min=0, max=6))
-    calendar_name = fields.Str(allow_none=True, validate=validate.Length(min=1, max=64))
+    calendar_name = fields.Str(allow_none=True, validate=validate.Length(min=1, max=64))  # a name in the calendar
     event = fields.Str(allow_none=True, validate=validate.OneOf(EVENTS))
     no_order_days = fields.Int(allow_none=True, strict=True, validate=validate.Range(min=1, max=3650))
 
@@ -141,6 +141,10 @@ def _trigger_problems(ctx: ServiceContext, values: dict[str, Any], current: Jour
             errors["day"] = [_("Pick the day of the month.")]
         if rule == "calendar" and not get("calendar_name"):
             errors["calendar_name"] = [_("Name the calendar (its dates are configured under Calendar dates).")]
+        elif rule == "calendar" and ctx.session.scalar(select(CalendarDate.id).where(
+                CalendarDate.name == get("calendar_name")).limit(1)) is None:
+            errors["calendar_name"] = [_("The calendar '%(name)s' has no dates; add them under Calendar dates.",
+                                         name=get("calendar_name"))]
     if kind == "event" and not get("event"):
         errors["event"] = [_("Pick the event.")]
     if kind == "no_order" and not get("no_order_days"):

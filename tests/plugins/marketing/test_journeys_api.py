@@ -76,3 +76,35 @@ def test_the_cli_runs_journeys_and_reports_per_step(runner: Any, ctx: Any, subsc
     assert [m["To"] for m in inbox.messages] == ["a@example.cn"]
     result = runner.invoke(marketing, ["report", str(journey.id)])
     assert result.exit_code == 0 and "发送欢迎" in result.output and "Sent 1" in result.output
+
+
+def test_calendar_dates_are_configured_and_used(client: Any, ctx: Any, make_user: Any, app: Any) -> None:
+    from crmcore.testing.admin import admin_login, post_form
+
+    _m, manager = make_user("manager")
+    _a, analyst = make_user("analyst")
+    r = client.post("/api/v1/marketing/journeys", json={"name": "春节问候", "trigger": "calendar",
+                                                        "calendar_rule": "calendar", "calendar_name": "春节"},
+                    headers=manager)
+    assert r.status_code == 422 and "has no dates" in r.json["errors"]["calendar_name"][0]
+    assert client.post("/api/v1/marketing/calendar-dates", json={"name": "春节", "date": "2027-02-06"},
+                       headers=analyst).status_code == 403
+    r = client.post("/api/v1/marketing/calendar-dates", json={"name": "春节", "date": "2027-02-06"}, headers=manager)
+    assert r.status_code == 201
+    again = client.post("/api/v1/marketing/calendar-dates", json={"name": "春节", "date": "2027-02-06"},
+                        headers=manager)
+    assert again.status_code == 422 and "date" in again.json["errors"]
+    bad = client.post("/api/v1/marketing/calendar-dates", json={"name": "\x00", "date": "2027-13-01"}, headers=manager)
+    assert bad.status_code == 422 and {"name", "date"} <= set(bad.json["errors"])
+    assert [d["date"] for d in client.get("/api/v1/marketing/calendar-dates?name=春节", headers=analyst).json] == [
+        "2027-02-06"]
+    assert client.post("/api/v1/marketing/journeys", json={
+        "name": "春节问候", "trigger": "calendar", "calendar_rule": "calendar", "calendar_name": "春节"},
+        headers=manager).status_code == 201
+    user = make_user("manager")[0]
+    browser = admin_login(app.test_client(), user.username, lang="zh-CN")
+    page = browser.get("/admin/marketing/journeys/calendar")
+    assert page.status_code == 200 and "2027-02-06" in page.text and "日历日期" in page.text
+    assert post_form(browser, "/admin/marketing/journeys/calendar", {"name": "春节", "date": "2028-01-26"}).status_code == 302
+    assert client.delete(f"/api/v1/marketing/calendar-dates/{r.json['id']}", headers=manager).status_code == 204
+    assert [d["date"] for d in client.get("/api/v1/marketing/calendar-dates", headers=analyst).json] == ["2028-01-26"]
