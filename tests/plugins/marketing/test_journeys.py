@@ -213,3 +213,46 @@ def test_a_step_a_service_refuses_is_noted_and_the_journey_goes_on(ctx: Any, mak
         StepLog, StepLog.enrolment_id == Enrolment.id).where(StepLog.step_id == update.id)).all())
     assert logs == {a.id: "failed", b.id: "done"}
     assert set(ctx.session.scalars(select(Enrolment.step_id))) == {after.id}
+
+
+def test_quiet_hours_hold_sends_and_the_frequency_cap_skips(ctx: Any, rt: Any, subscriber: Any, inbox: Any) -> None:
+    a = subscriber("甲", "a@example.cn")
+    journey = journeys.create_journey(ctx, {"name": "压力"})
+    t = template(ctx, "问候")
+    first = journeys.add_step(ctx, journey.id, {"name": "一", "kind": "send", "template_id": t.id})
+    second = journeys.add_step(ctx, journey.id, {"name": "二", "kind": "send", "template_id": t.id})
+    journeys.update_step(ctx, journey.id, first.id, {"next_step_id": second.id})
+    journeys.start(ctx, journey.id)
+    triggers.enter(ctx, journey.id, [a.id])
+    night = dt.datetime(2027, 3, 1, 15, tzinfo=dt.timezone.utc)  # 23:00 in Shanghai
+    saved = dict(rt.settings)
+    rt.settings.update(MARKETING_QUIET_HOURS="21:00-08:00", MARKETING_TIMEZONE="Asia/Shanghai",
+                       MARKETING_FREQUENCY_CAP="1", MARKETING_FREQUENCY_DAYS="7")
+    try:
+        journey_engine.advance(ctx, journey.id, now=night)
+        assert inbox.messages == [] and ctx.session.scalar(select(Enrolment.step_id)) == first.id  # held, not lost
+        journey_engine.advance(ctx, journey.id, now=night + dt.timedelta(hours=10))  # 09:00
+        assert len(inbox.messages) == 1  # the first; the second is over the cap of 1 a week
+        log = ctx.session.scalar(select(StepLog).where(StepLog.step_id == second.id))
+        assert (log.outcome, log.detail) == ("skipped", "frequency cap")
+    finally:
+        rt.settings.clear()
+        rt.settings.update(saved)
+
+
+def test_wait_until_a_time_in_the_customers_time_zone(ctx: Any, make_customer: Any) -> None:
+    from crmcore.services import custom_fields
+
+    custom_fields.create_field(ctx, {"entity": "customer", "name": "timezone", "label": "时区", "type": "text"})
+    east, west = (make_customer("上海客户", attributes={"timezone": "Asia/Shanghai"}),
+                  make_customer("Berlin", attributes={"timezone": "Europe/Berlin"}))
+    journey = journeys.create_journey(ctx, {"name": "定时"})
+    wait = journeys.add_step(ctx, journey.id, {"name": "等到九点", "kind": "wait", "wait_until": "2027-05-01T09:00:00"})
+    journeys.start(ctx, journey.id)
+    now = dt.datetime(2027, 4, 30, tzinfo=dt.timezone.utc)
+    triggers.enter(ctx, journey.id, [east.id, west.id], now=now)
+    journey_engine.advance(ctx, journey.id, now=now)
+    due = dict(ctx.session.execute(select(Enrolment.customer_id, StepLog.due_at).join(
+        StepLog, StepLog.enrolment_id == Enrolment.id).where(StepLog.step_id == wait.id)).all())
+    assert due[east.id] == dt.datetime(2027, 5, 1, 1, tzinfo=dt.timezone.utc)
+    assert due[west.id] == dt.datetime(2027, 5, 1, 7, tzinfo=dt.timezone.utc)
