@@ -108,9 +108,9 @@ def run_cmd(campaign_id: int | None) -> None:
 
 def _journey_report(ctx: ServiceContext, campaign_id: int) -> None:
     from .labels_journeys import OUTCOMES, STATES, STEP_KINDS
-    from .services import journeys
+    from .services import journey_report
 
-    report = journeys.step_counts(ctx, campaign_id)
+    report = journey_report.step_counts(ctx, campaign_id)
     click.echo(", ".join(f"{STATES.get(k, k)} {v}" for k, v in sorted(report["states"].items())))
     for step in report["steps"]:
         outcomes = ", ".join(f"{OUTCOMES.get(k, k)} {v}" for k, v in sorted(step["outcomes"].items()))

@@ -23,7 +23,7 @@ from .. import labels_journeys as L
 from ..labels import CAMPAIGN_STATES
 from ..models import Campaign
 from ..models_journeys import Enrolment, JourneyStep
-from ..services import audiences, calendar, campaigns, journey_diagram, journeys as svc, templates, triggers
+from ..services import audiences, calendar, campaigns, journey_diagram, journey_report, journeys as svc, templates, triggers
 from .common import field_errors
 
 NTH = ((1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5"))
@@ -185,7 +185,7 @@ class JourneysView(SecureView):
             return redirect(url_for(".index"))
         steps = svc.steps_of(ctx, campaign_id)
         branches = svc.branches_of(ctx, [s.id for s in steps])
-        report = svc.step_counts(ctx, campaign_id)
+        report = journey_report.step_counts(ctx, campaign_id)
         now_at = {s["id"]: s["now"] for s in report["steps"]}
         diagram = Markup(journey_diagram.render_svg(campaign.name, steps, branches, L.STEP_KINDS, now_at))  # noqa: S704 - every name escaped inside
         names = {s.id: s.name for s in steps}

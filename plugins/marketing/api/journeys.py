@@ -12,7 +12,7 @@ from crmcore.api.http import json_body, page
 from crmcore.schemas.common import MAX_ID, PageArgs, page_of
 
 from ..models_journeys import ENROLMENT_STATES
-from ..services import calendar, journeys
+from ..services import calendar, journey_report, journeys
 
 blp = Blueprint("marketing_journeys_api", __name__, url_prefix="/api/v1/marketing", description="Marketing journeys")
 
@@ -138,7 +138,7 @@ def delete_step(campaign_id: int, step_id: int) -> Any:
 @blp.response(200, EnrolmentPage)
 def list_enrolments(args: dict[str, Any], campaign_id: int) -> Any:
     """Who is in the journey, where, and who left (done, goal reached)"""
-    items, total = journeys.list_enrolments(current_ctx(), campaign_id, **args)
+    items, total = journey_report.list_enrolments(current_ctx(), campaign_id, **args)
     return page(items, total, args)
 
 
@@ -146,13 +146,13 @@ def list_enrolments(args: dict[str, Any], campaign_id: int) -> Any:
 @blp.arguments(EnterIn)
 def enter(data: dict[str, Any], campaign_id: int) -> Any:
     """Put customers into a running journey (once per customer; outside its audience: not)"""
-    return journeys.enter_customers(current_ctx(), campaign_id, data["customer_ids"])
+    return journey_report.enter_customers(current_ctx(), campaign_id, data["customer_ids"])
 
 
 @blp.route("/campaigns/<int:campaign_id>/journey/report")
 def step_report(campaign_id: int) -> Any:
     """Per step: what it did and how many are at it now; the enrolments by state"""
-    return journeys.step_counts(current_ctx(), campaign_id)
+    return journey_report.step_counts(current_ctx(), campaign_id)
 
 
 class CalendarDateOut(calendar.CalendarDateSchema):
