@@ -8,7 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import json_body, page
+from flask import request
+
+from crmcore.api.http import expected_version, json_body, page, with_etag
 from crmcore.schemas.common import MAX_ID, PageArgs, page_of
 
 from ..models_journeys import ENROLMENT_STATES
@@ -62,12 +64,28 @@ class EnrolmentOut(Schema):
 EnrolmentPage = page_of(EnrolmentOut, "MarketingEnrolmentPage")
 
 
-def _journey(campaign_id: int) -> dict[str, Any]:
+def _journey(campaign_id: int, status: int = 200) -> Any:
+    """The journey's trigger and state, with the campaign's ETag (every edit of the trigger or a step moves it)."""
     ctx = current_ctx()
     campaign, journey = journeys.get_journey(ctx, campaign_id)
     out = {name: getattr(journey, name) for name in journeys.TRIGGER_FIELDS}
-    return {**out, "campaign_id": campaign.id, "name": campaign.name, "status": campaign.status,
-            "version": journey.version, "problems": journeys.graph_problems(ctx, campaign.id)}
+    return with_etag(campaign, {**out, "campaign_id": campaign.id, "name": campaign.name, "status": campaign.status,
+                                "version": journey.version, "problems": journeys.graph_problems(ctx, campaign.id)},
+                     status)
+
+
+def _if_match() -> dict[str, Any]:
+    """The version the client read, from If-Match only (a step's body has no version field): 412 when stale."""
+    if not request.headers.get("If-Match"):
+        return {}
+    version, if_match = expected_version()
+    return {"expected_version": version, "if_match": if_match}
+
+
+def _etag_of(campaign_id: int) -> dict[str, str]:
+    from crmcore.api.http import etag_of
+
+    return {"ETag": etag_of(journeys.get_journey(current_ctx(), campaign_id)[0])}
 
 
 def _step(step: Any) -> dict[str, Any]:
@@ -81,7 +99,7 @@ def _step(step: Any) -> dict[str, Any]:
 @blp.response(201, JourneyOut)
 def create_journey(data: dict[str, Any]) -> Any:
     """Prepare a journey (a draft campaign of kind journey) with its entry trigger"""
-    return _journey(journeys.create_journey(current_ctx(), data).id), 201
+    return _journey(journeys.create_journey(current_ctx(), data).id, 201)
 
 
 @blp.route("/campaigns/<int:campaign_id>/journey")
@@ -96,7 +114,7 @@ def get_journey(campaign_id: int) -> Any:
 @blp.response(200, JourneyOut)
 def patch_journey(data: dict[str, Any], campaign_id: int) -> Any:
     """Change the entry trigger (for entries from now on)"""
-    journeys.update_trigger(current_ctx(), campaign_id, data)
+    journeys.update_trigger(current_ctx(), campaign_id, data, **_if_match())
     return _journey(campaign_id)
 
 
@@ -106,7 +124,7 @@ def list_steps(campaign_id: int) -> Any:
     """The steps new entries follow, in order"""
     ctx = current_ctx()
     journeys.get_journey(ctx, campaign_id)
-    return [_step(s) for s in journeys.steps_of(ctx, campaign_id)]
+    return [_step(s) for s in journeys.steps_of(ctx, campaign_id)], 200, _etag_of(campaign_id)
 
 
 @blp.route("/campaigns/<int:campaign_id>/steps", methods=["POST"])
@@ -114,7 +132,8 @@ def list_steps(campaign_id: int) -> Any:
 @blp.response(201, StepOut)
 def add_step(data: dict[str, Any], campaign_id: int) -> Any:
     """Add a step (on a journey customers entered already: to a new version)"""
-    return _step(journeys.add_step(current_ctx(), campaign_id, data)), 201
+    step = journeys.add_step(current_ctx(), campaign_id, data, **_if_match())
+    return _step(step), 201, _etag_of(campaign_id)
 
 
 @blp.route("/campaigns/<int:campaign_id>/steps/<int:step_id>", methods=["PATCH"])
@@ -122,14 +141,15 @@ def add_step(data: dict[str, Any], campaign_id: int) -> Any:
 @blp.response(200, StepOut)
 def patch_step(data: dict[str, Any], campaign_id: int, step_id: int) -> Any:
     """Change a step (on a journey customers entered already: in a new version, returned with its new id)"""
-    return _step(journeys.update_step(current_ctx(), campaign_id, step_id, data))
+    step = journeys.update_step(current_ctx(), campaign_id, step_id, data, **_if_match())
+    return _step(step), 200, _etag_of(campaign_id)
 
 
 @blp.route("/campaigns/<int:campaign_id>/steps/<int:step_id>", methods=["DELETE"])
 @blp.response(204)
 def delete_step(campaign_id: int, step_id: int) -> Any:
     """Remove a step"""
-    journeys.remove_step(current_ctx(), campaign_id, step_id)
+    journeys.remove_step(current_ctx(), campaign_id, step_id, **_if_match())
     return None
 
 

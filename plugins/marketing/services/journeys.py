@@ -17,6 +17,7 @@ from crmcore.models import User
 from crmcore.runtime import ServiceContext
 from crmcore.schemas.columns import text
 from crmcore.schemas.common import MAX_ID
+from crmcore.services.customers import check_version
 from crmcore.services.unit import unit_of_work
 from crmcore.services.validation import load
 
@@ -183,10 +184,19 @@ def get_journey(ctx: ServiceContext, campaign_id: int) -> tuple[Campaign, Journe
     return campaign, journey
 
 
-def update_trigger(ctx: ServiceContext, campaign_id: int, data: dict[str, Any]) -> Journey:
+def _touch(campaign: Campaign, expected_version: int | None, if_match: bool) -> None:
+    """Check the version the editor read (If-Match: 412, else 409 when stale) and count this edit as a new
+    version of the campaign, so the next ETag differs."""
+    check_version(campaign, expected_version, if_match)
+    campaign.updated_at = utcnow()  # the row changes: its version_id_col goes up
+
+
+def update_trigger(ctx: ServiceContext, campaign_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+                   if_match: bool = False) -> Journey:
     """Change the entry trigger (applies to entries from now on; recorded in the history)."""
     ctx.require("marketing.manage")
     campaign, journey = get_journey(ctx, campaign_id)
+    check_version(campaign, expected_version, if_match)
     if campaign.status in ("done", "cancelled"):
         raise Conflict(_("A finished journey cannot be changed."))
     values = load(_TRIGGER, data, partial=True, message=_("The journey is not valid."),
@@ -196,6 +206,7 @@ def update_trigger(ctx: ServiceContext, campaign_id: int, data: dict[str, Any]) 
         for k, v in values.items():
             setattr(journey, k, v)
         if changes:
+            _touch(campaign, None, False)
             record_change(ctx, "marketing_campaign", "updated", campaign.id, changes, data={"part": "trigger"})
     return journey
 
@@ -336,10 +347,12 @@ def _editable(ctx: ServiceContext, campaign: Campaign, journey: Journey) -> int:
     return journey.version
 
 
-def _save_step(ctx: ServiceContext, campaign_id: int, step_id: int | None, data: dict[str, Any]) -> JourneyStep:
+def _save_step(ctx: ServiceContext, campaign_id: int, step_id: int | None, data: dict[str, Any],
+               expected_version: int | None = None, if_match: bool = False) -> JourneyStep:
     ctx.require("marketing.manage")
     campaign, journey = get_journey(ctx, campaign_id)
     with unit_of_work(ctx):
+        _touch(campaign, expected_version, if_match)
         version = _editable(ctx, campaign, journey)
         copies: dict[int, int] = ctx.session.info.pop("journey_copies", {})
         step = None
@@ -380,21 +393,25 @@ def _save_step(ctx: ServiceContext, campaign_id: int, step_id: int | None, data:
     return step
 
 
-def add_step(ctx: ServiceContext, campaign_id: int, data: dict[str, Any]) -> JourneyStep:
+def add_step(ctx: ServiceContext, campaign_id: int, data: dict[str, Any], *, expected_version: int | None = None,
+             if_match: bool = False) -> JourneyStep:
     """Add a step at the end (or at ``position``) of the version new entries will follow."""
-    return _save_step(ctx, campaign_id, None, data)
+    return _save_step(ctx, campaign_id, None, data, expected_version, if_match)
 
 
-def update_step(ctx: ServiceContext, campaign_id: int, step_id: int, data: dict[str, Any]) -> JourneyStep:
+def update_step(ctx: ServiceContext, campaign_id: int, step_id: int, data: dict[str, Any], *,
+                expected_version: int | None = None, if_match: bool = False) -> JourneyStep:
     """Change a step; on a journey someone entered already, the change goes to a new version (returned)."""
-    return _save_step(ctx, campaign_id, step_id, data)
+    return _save_step(ctx, campaign_id, step_id, data, expected_version, if_match)
 
 
-def remove_step(ctx: ServiceContext, campaign_id: int, step_id: int) -> None:
+def remove_step(ctx: ServiceContext, campaign_id: int, step_id: int, *, expected_version: int | None = None,
+                if_match: bool = False) -> None:
     """Remove a step; steps that went to it now end there (the graph check says so before the start)."""
     ctx.require("marketing.manage")
     campaign, journey = get_journey(ctx, campaign_id)
     with unit_of_work(ctx):
+        _touch(campaign, expected_version, if_match)
         version = _editable(ctx, campaign, journey)
         step_id = ctx.session.info.pop("journey_copies", {}).get(step_id, step_id)
         step = ctx.session.get(JourneyStep, step_id)

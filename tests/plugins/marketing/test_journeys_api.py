@@ -108,3 +108,22 @@ def test_calendar_dates_are_configured_and_used(client: Any, ctx: Any, make_user
     assert post_form(browser, "/admin/marketing/journeys/calendar", {"name": "春节", "date": "2028-01-26"}).status_code == 302
     assert client.delete(f"/api/v1/marketing/calendar-dates/{r.json['id']}", headers=manager).status_code == 204
     assert [d["date"] for d in client.get("/api/v1/marketing/calendar-dates", headers=analyst).json] == ["2028-01-26"]
+
+
+def test_journey_edits_carry_an_etag_and_a_stale_one_is_refused(client: Any, make_user: Any) -> None:
+    _m, manager = make_user("manager")
+    r = client.post("/api/v1/marketing/journeys", json={"name": "ETag"}, headers=manager)
+    jid, first = r.json["campaign_id"], r.headers["ETag"]
+    step = client.post(f"/api/v1/marketing/campaigns/{jid}/steps", json={"name": "等", "kind": "wait", "wait_days": 1},
+                       headers={**manager, "If-Match": first})
+    assert step.status_code == 201 and step.headers["ETag"] != first
+    stale = client.patch(f"/api/v1/marketing/campaigns/{jid}/steps/{step.json['id']}", json={"wait_days": 2},
+                         headers={**manager, "If-Match": first})
+    assert stale.status_code == 412
+    listed = client.get(f"/api/v1/marketing/campaigns/{jid}/steps", headers=manager)
+    assert listed.headers["ETag"] == step.headers["ETag"]
+    ok = client.patch(f"/api/v1/marketing/campaigns/{jid}/steps/{step.json['id']}", json={"wait_days": 2},
+                      headers={**manager, "If-Match": listed.headers["ETag"]})
+    assert ok.status_code == 200 and ok.json["wait_days"] == 2
+    assert client.patch(f"/api/v1/marketing/campaigns/{jid}/journey", json={"trigger": "api"},
+                        headers={**manager, "If-Match": first}).status_code == 412
