@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 
-from crmcore.channels import ChannelDown
+from crmcore.channels import ChannelDown, Outgoing
 from crmcore.conditions.sql import compile_sql
 from crmcore.db import utcnow
 from crmcore.errors import CRMError
@@ -47,19 +48,33 @@ def advance(ctx: ServiceContext, campaign_id: int | None = None, now: dt.datetim
             Enrolment.id > last).order_by(Enrolment.id).limit(batch)))
         if not ids:
             return done
-        for eid in ids:
-            enrolment = ctx.session.get(Enrolment, eid)
-            if enrolment is not None and enrolment.state == "active":
-                try:
-                    run(ctx, enrolment, now, quiet)
-                except ChannelDown:
-                    ctx.session.rollback()  # the channel is down: these wait for the next run
-            done += 1
+        pending = [e for e in (ctx.session.get(Enrolment, eid) for eid in ids) if e is not None and e.state == "active"]
+        while pending:  # the batch's messages leave together (one call per channel); those sent go on
+            claims: list[Claim] = []
+            for enrolment in pending:
+                run(ctx, enrolment, now, quiet, claims)
+            pending = deliver(ctx, claims, now)
+        done += len(ids)
         last = ids[-1]
 
 
-def run(ctx: ServiceContext, e: Enrolment, now: dt.datetime, quiet: bool = False) -> None:
-    """Take one enrolment through its steps until it waits, must wait for quiet hours to end, or leaves."""
+@dataclass
+class Claim:
+    """A message claimed for an enrolment's send step (its recipient row committed as ``sending``), to go out
+    with the batch's others."""
+
+    enrolment: Enrolment
+    step: JourneyStep
+    log: StepLog
+    recipient: Recipient
+    message: Outgoing
+    channel: str
+
+
+def run(ctx: ServiceContext, e: Enrolment, now: dt.datetime, quiet: bool = False,
+        claims: list[Claim] | None = None) -> None:
+    """Take one enrolment through its steps until it waits, must wait for quiet hours to end, leaves, or has
+    a message claimed (added to ``claims`` for :func:`deliver`; without ``claims`` it is sent at once)."""
     for _hop in range(100):
         if e.step_id is None:
             return _leave(ctx, e, "done", now)
@@ -72,7 +87,13 @@ def run(ctx: ServiceContext, e: Enrolment, now: dt.datetime, quiet: bool = False
         if step.kind == "send":
             if quiet:
                 return None  # no marketing message leaves in quiet hours: the next run goes on
-            if not _send(ctx, e, step, log, now):
+            claim = _claim(ctx, e, step, log, now)
+            if claim is None:
+                continue  # skipped, or settled earlier: the enrolment went on
+            if claims is not None:
+                claims.append(claim)
+                return None
+            if not deliver(ctx, [claim], now):
                 return None
             continue
         if step.kind == "wait":
@@ -253,8 +274,10 @@ def _reason(ctx: ServiceContext, e: Enrolment, channel: str, purpose: str, addre
     return None
 
 
-def _send(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | None, now: dt.datetime) -> bool:
-    """Send the step's message to the enrolment's customer (claimed first); False when it must wait."""
+def _claim(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | None,
+           now: dt.datetime) -> Claim | None:
+    """Claim the step's message for the enrolment (log and recipient committed first) and render it; None when
+    there is nothing to send (the customer may not be sent it, or it was settled before): it went on."""
     campaign = ctx.session.get(Campaign, e.campaign_id)
     template = ctx.session.get(MessageTemplate, step.template_id) if step.template_id else None
     channel = step.channel or (template.channel if template else "email")
@@ -265,7 +288,7 @@ def _send(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | N
             _reason(ctx, e, channel, purpose, provider.address())
         if why:
             _move(ctx, e, None, step, "skipped", step.next_step_id, now, why)
-            return True
+            return None
         assert provider is not None
         address = ctx.session.scalar(select(provider.address()).where(Customer.id == e.customer_id))
         log = StepLog(enrolment_id=e.id, step_id=step.id, outcome="sending")
@@ -279,7 +302,7 @@ def _send(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | N
                                                            Recipient.touch == log.id))
     if recipient is None or recipient.status in ("sent", "failed") or template is None or provider is None:
         _move(ctx, e, log, step, recipient.status if recipient else "skipped", step.next_step_id, now)
-        return True
+        return None
     if recipient.status == "pending":  # a retry after a refused attempt
         recipient.status, recipient.attempts = "sending", recipient.attempts + 1
         ctx.session.commit()
@@ -288,26 +311,47 @@ def _send(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | N
         recipient.status = "failed"
         recipient.reason = "suppressed" if recipient.attempts <= MAX_ATTEMPTS else "too many attempts"
         _move(ctx, e, log, step, "failed", step.next_step_id, now, recipient.reason)
-        return True
+        return None
     person = campaigns._people(ctx, [e.customer_id])[e.customer_id]
     try:
         message = campaigns.render_for(ctx, templates.renderer(template), person, recipient.id, recipient.address or "")
     except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
         recipient.status, recipient.reason = "failed", f"template: {type(exc).__name__}: {exc}"[:255]
         _move(ctx, e, log, step, "failed", step.next_step_id, now)
-        return True
-    outcome = provider.send(ctx, [message])[0]  # ChannelDown: the claim stays, the next run sends it
-    if outcome.ok:
-        recipient.status, recipient.sent_at, recipient.message_id = "sent", utcnow(), message.message_id
-        _move(ctx, e, log, step, "sent", step.next_step_id, now)
-        return True
-    if outcome.error == "retry":
-        recipient.status = "pending"
-        ctx.session.commit()
-        return False
-    recipient.status, recipient.reason = "failed", (outcome.error or "")[:255]
-    _move(ctx, e, log, step, "failed", step.next_step_id, now)
-    return True
+        return None
+    return Claim(e, step, log, recipient, message, channel)
+
+
+def deliver(ctx: ServiceContext, claims: list[Claim], now: dt.datetime) -> list[Enrolment]:
+    """Send the claimed messages, one provider call per channel, and move on the enrolments whose message was
+    sent or refused for good (returned, to go on); a retry waits for the next run. A channel that is down
+    leaves its claims as they are: the next run sends them under the same ``Message-ID``."""
+    moved: list[Enrolment] = []
+    by_channel: dict[str, list[Claim]] = {}
+    for claim in claims:
+        by_channel.setdefault(claim.channel, []).append(claim)
+    for channel, group in by_channel.items():
+        try:
+            outcomes = providers(ctx)[channel].send(ctx, [c.message for c in group])
+        except ChannelDown:
+            ctx.session.rollback()
+            continue
+        by_recipient = {c.recipient.id: c for c in group}
+        for outcome in outcomes:
+            c = by_recipient[outcome.recipient_id]
+            if outcome.ok:
+                c.recipient.status, c.recipient.sent_at = "sent", utcnow()
+                c.recipient.message_id = c.message.message_id
+                _move(ctx, c.enrolment, c.log, c.step, "sent", c.step.next_step_id, now)
+                moved.append(c.enrolment)
+            elif outcome.error == "retry":
+                c.recipient.status = "pending"
+                ctx.session.commit()
+            else:
+                c.recipient.status, c.recipient.reason = "failed", (outcome.error or "")[:255]
+                _move(ctx, c.enrolment, c.log, c.step, "failed", c.step.next_step_id, now)
+                moved.append(c.enrolment)
+    return moved
 
 
 def due_now(ctx: ServiceContext) -> int:

@@ -256,3 +256,36 @@ def test_wait_until_a_time_in_the_customers_time_zone(ctx: Any, make_customer: A
         StepLog, StepLog.enrolment_id == Enrolment.id).where(StepLog.step_id == wait.id)).all())
     assert due[east.id] == dt.datetime(2027, 5, 1, 1, tzinfo=dt.timezone.utc)
     assert due[west.id] == dt.datetime(2027, 5, 1, 7, tzinfo=dt.timezone.utc)
+
+
+def test_a_batch_goes_out_in_one_call_and_a_server_down_loses_nothing(ctx: Any, rt: Any, subscriber: Any,
+                                                                        inbox: Any, monkeypatch: Any) -> None:
+    from crmcore.testing.mail import free_port
+    from plugins.marketing.channels import EmailChannel
+
+    people = [subscriber(f"客户{i}", f"c{i}@example.cn") for i in range(5)]
+    journey = journeys.create_journey(ctx, {"name": "批量"})
+    journeys.add_step(ctx, journey.id, {"name": "发", "kind": "send", "template_id": template(ctx, "群发").id})
+    journeys.start(ctx, journey.id)
+    triggers.enter(ctx, journey.id, [p.id for p in people])
+    saved = dict(rt.settings)
+    rt.settings["MARKETING_SMTP_PORT"] = str(free_port())  # the mail server is down
+    try:
+        journey_engine.advance(ctx, journey.id)
+    finally:
+        rt.settings.clear()
+        rt.settings.update(saved)
+    assert inbox.messages == [] and set(ctx.session.scalars(select(Recipient.status))) == {"sending"}
+    calls: list[int] = []
+    original = EmailChannel.send
+
+    def counting(self: Any, ctx_: Any, messages: list[Any]) -> Any:
+        calls.append(len(messages))
+        return original(self, ctx_, messages)
+
+    monkeypatch.setattr(EmailChannel, "send", counting)
+    journey_engine.advance(ctx, journey.id)
+    assert calls == [5] and sorted(m["To"] for m in inbox.messages) == sorted(f"c{i}@example.cn" for i in range(5))
+    assert set(ctx.session.scalars(select(Enrolment.state))) == {"done"}
+    journey_engine.advance(ctx, journey.id)
+    assert calls == [5] and len(inbox.messages) == 5
