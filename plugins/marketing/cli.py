@@ -111,7 +111,8 @@ def _journey_report(ctx: ServiceContext, campaign_id: int) -> None:
     from .services import journey_report
 
     report = journey_report.step_counts(ctx, campaign_id)
-    click.echo(", ".join(f"{STATES.get(k, k)} {v}" for k, v in sorted(report["states"].items())))
+    if report["states"]:
+        click.echo(", ".join(f"{STATES.get(k, k)} {v}" for k, v in sorted(report["states"].items())))
     for step in report["steps"]:
         outcomes = ", ".join(f"{OUTCOMES.get(k, k)} {v}" for k, v in sorted(step["outcomes"].items()))
         click.echo(f"v{step['version']}\t{step['name']}\t{STEP_KINDS.get(step['kind'], step['kind'])}\t{outcomes}"
