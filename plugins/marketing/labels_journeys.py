@@ -21,3 +21,7 @@ OUTCOMES = {"sent": _l("Sent"), "sending": _l("Sending"), "failed": _l("Not sent
 STATES = {"active": _l("In the journey"), "done": _l("Finished"), "goal": _l("Goal reached"), "left": _l("Left")}
 WEEKDAYS = {0: _l("Monday"), 1: _l("Tuesday"), 2: _l("Wednesday"), 3: _l("Thursday"), 4: _l("Friday"),
             5: _l("Saturday"), 6: _l("Sunday")}
+HISTORY = {"created": _l("Journey created"), "started": _l("Journey started"), "paused": _l("Journey paused"),
+           "resumed": _l("Journey resumed"),
+           "trigger": _l("Trigger changed"), "step_saved": _l("Step saved"), "step_removed": _l("Step removed"),
+           "new_version": _l("New version of the steps (entries from now on follow it)"), "updated": _l("Journey changed")}

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from crmcore.admin import policy_form
 from crmcore.admin.views import SecureView
 from crmcore.errors import CRMError
-from crmcore.i18n import gettext
+from crmcore.i18n import gettext, local_time
 from crmcore.models import User
 from crmcore.services import condition_fields
 
@@ -194,6 +194,7 @@ class JourneysView(SecureView):
                            state=str(CAMPAIGN_STATES.get(campaign.status, campaign.status)),
                            trigger=trigger_text(journey, self._names(ctx)),
                            problems=svc.graph_problems(ctx, campaign_id), report=report,
+                           history=journey_report.history(ctx, campaign_id), local_time=local_time,
                            can_manage=ctx.can("marketing.manage"), can_send=ctx.can("marketing.send"))
 
     @expose("/<int:campaign_id>/steps/new", methods=["GET", "POST"])

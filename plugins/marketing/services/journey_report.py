@@ -63,3 +63,32 @@ def step_counts(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
     return {"states": {k: int(v) for k, v in states.items()},
             "steps": [{"id": s.id, "name": s.name, "kind": s.kind, "version": s.version, "outcomes": outcomes[s.id],
                        "now": int(here.get(s.id, 0))} for s in steps]}
+
+
+def history(ctx: ServiceContext, campaign_id: int, limit: int = 30) -> list[dict[str, Any]]:
+    """The journey's history, newest first: what changed (created, trigger, a step saved or removed, a new
+    version of the steps, started, paused, resumed), when and by whom (the user's name)."""
+    from crmcore.models import AuditLog, User
+
+    get_journey(ctx, campaign_id)
+    rows = ctx.session.execute(select(AuditLog, User.full_name, User.username)
+                               .outerjoin(User, User.id == AuditLog.actor_id)
+                               .where(AuditLog.entity == "marketing_campaign", AuditLog.entity_id == str(campaign_id))
+                               .order_by(AuditLog.id.desc()).limit(limit)).all()
+    out = []
+    for entry, full_name, username in rows:
+        changes, data = entry.changes or {}, entry.data or {}
+        if entry.action != "updated":
+            what = entry.action  # created, started, paused, resumed
+        elif "version" in changes:
+            what = "new_version"
+        elif data.get("part") == "trigger":
+            what = "trigger"
+        elif "step" in changes:
+            what = "step_removed"
+        else:
+            what = "step_saved" if data.get("step") else "updated"
+        step = data.get("step") or (changes.get("step") or [None])[0]
+        version = (changes.get("version") or [None, None])[1] or data.get("version")
+        out.append({"at": entry.at, "by": full_name or username, "what": what, "step": step, "version": version})
+    return out

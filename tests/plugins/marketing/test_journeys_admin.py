@@ -77,6 +77,8 @@ def test_a_journey_is_built_from_forms_and_drawn(manager: Any, ctx: Any, make_us
     assert page.status_code == 200 and "start-journey" not in page.text and "pause-journey" not in page.text
     assert analyst.get(f"{base}/steps/new?kind=wait").status_code == 403
     assert "发送消息" in page.text  # the step kind in words, in the reader's language
+    history = re.search(r'<table class="table table-sm journey-history">.*?</table>', page.text, re.S).group(0)
+    assert "旅程已启动" in history and "步骤已保存: Split" in history and "Mia" in history  # who, in words
     assert manager.get("/admin/marketing/campaigns/%d" % campaign.id).headers["Location"].endswith(base)
 
 
