@@ -352,13 +352,3 @@ def deliver(ctx: ServiceContext, claims: list[Claim], now: dt.datetime) -> list[
                 _move(ctx, c.enrolment, c.log, c.step, "failed", c.step.next_step_id, now)
                 moved.append(c.enrolment)
     return moved
-
-
-def due_now(ctx: ServiceContext) -> int:
-    """How many enrolments of running journeys are due (for the CLI and the admin)."""
-    from sqlalchemy import func
-
-    return ctx.session.scalar(select(func.count(Enrolment.id)).join(Campaign, Campaign.id == Enrolment.campaign_id)
-                              .where(Campaign.status == "running", Enrolment.state == "active",
-                                     Enrolment.next_run_at <= utcnow())) or 0
-
