@@ -26,6 +26,13 @@ def crm_channels() -> list[Any]:
 
 
 @hookimpl
+def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
+    from .services.triggers import on_events
+
+    on_events(ctx, events)  # journeys that wait for one of these events enter its customers
+
+
+@hookimpl
 def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .panels import customer_panels
 

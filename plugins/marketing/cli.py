@@ -80,13 +80,24 @@ def send_test_cmd(campaign_id: int, to_user: str) -> None:
 
 
 @marketing.command("run")
-@click.argument("campaign_id", type=int)
-def run_cmd(campaign_id: int) -> None:
-    """Start the campaign (checks first; nothing is sent when one fails) and send it now."""
+@click.argument("campaign_id", type=int, required=False)
+def run_cmd(campaign_id: int | None) -> None:
+    """Start the campaign (checks first; nothing is sent when one fails) and send it now; a journey is started
+    and moved on. Without an id: every running campaign is sent and every running journey moved on."""
     from .services import campaigns
 
     ctx = _ctx()
+    if campaign_id is None:
+        _send_job(ctx)
+        _journeys_job(ctx)
+        return
     try:
+        campaign = campaigns.get_campaign(ctx, campaign_id)
+        if campaign.kind == "journey":
+            if campaign.status in ("draft", "scheduled"):
+                campaigns.start(ctx, campaign_id)
+            _journeys_job(ctx, campaign_id)
+            return _journey_report(ctx, campaign_id)
         ready = campaigns.start(ctx, campaign_id)
         done = campaigns.send_campaign(ctx, campaign_id)
     except CRMError as exc:
@@ -95,14 +106,30 @@ def run_cmd(campaign_id: int) -> None:
     click.echo(", ".join(f"{k} {v}" for k, v in sorted(done.items())))
 
 
+def _journey_report(ctx: ServiceContext, campaign_id: int) -> None:
+    from .labels_journeys import OUTCOMES, STATES, STEP_KINDS
+    from .services import journey_report
+
+    report = journey_report.step_counts(ctx, campaign_id)
+    if report["states"]:
+        click.echo(", ".join(f"{STATES.get(k, k)} {v}" for k, v in sorted(report["states"].items())))
+    for step in report["steps"]:
+        outcomes = ", ".join(f"{OUTCOMES.get(k, k)} {v}" for k, v in sorted(step["outcomes"].items()))
+        click.echo(f"v{step['version']}\t{step['name']}\t{STEP_KINDS.get(step['kind'], step['kind'])}\t{outcomes}"
+                   + (f"\t{_('now here')} {step['now']}" if step["now"] else ""))
+
+
 @marketing.command("report")
 @click.argument("campaign_id", type=int)
 def report_cmd(campaign_id: int) -> None:
-    """Sent, opened, clicked, unsubscribed, conversions and the lift over the control group."""
-    from .services import results
+    """Sent, opened, clicked, unsubscribed, conversions and the lift over the control group; for a journey
+    also what each step did."""
+    from .services import campaigns, results
 
     ctx = _ctx()
     try:
+        if campaigns.get_campaign(ctx, campaign_id).kind == "journey":
+            _journey_report(ctx, campaign_id)
         report = results.report(ctx, campaign_id)
     except CRMError as exc:
         _fail(exc)
@@ -142,9 +169,17 @@ def _send_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
     from .services import campaigns
 
     ids = [campaign_id] if campaign_id else list(ctx.session.scalars(select(Campaign.id).where(
-        Campaign.status == "running")))
+        Campaign.status == "running", Campaign.kind != "journey")))
     for cid in ids:
         campaigns.send_campaign(ctx, int(cid))
 
 
-JOBS = [Job("marketing.send", _send_job, 300, "Send the running campaigns' messages in batches")]
+def _journeys_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
+    from .services import journey_engine, triggers
+
+    triggers.scan(ctx, campaign_id)
+    journey_engine.advance(ctx, campaign_id)
+
+
+JOBS = [Job("marketing.send", _send_job, 300, "Send the running campaigns' messages in batches"),
+        Job("marketing.journeys", _journeys_job, 300, "Enter customers into the running journeys and move them on")]

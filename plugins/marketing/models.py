@@ -16,6 +16,7 @@ PURPOSES = ("marketing", "service")
 CONSENT_STATES = ("granted", "withdrawn", "pending")  # pending: a grant awaiting its double opt-in
 CONSENT_SOURCES = ("form", "api", "import", "admin", "double_opt_in", "unsubscribe", "preference_page")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complaint", "manual")
+CAMPAIGN_KINDS = ("oneoff", "journey")
 CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
 RECIPIENT_STATES = ("pending", "sending", "sent", "failed", "held_out", "waiting")  # waiting: for the A/B winner
 AB_METRICS = ("opened", "clicked")
@@ -117,6 +118,7 @@ class Campaign(Base):
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(120), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="draft", info={"choices": CAMPAIGN_STATES})
+    kind: Mapped[str] = mapped_column(String(16), default="oneoff", info={"choices": CAMPAIGN_KINDS})
     channel: Mapped[str] = mapped_column(String(16), default="email", info={"choices": CHANNELS})
     purpose: Mapped[str] = mapped_column(String(16), default="marketing", info={"choices": PURPOSES})
     audience_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_audiences.id", ondelete="SET NULL"))
@@ -165,7 +167,7 @@ class Recipient(Base):
     (campaign, customer), whatever crashes and restarts happen while sending."""
 
     __tablename__ = "marketing_recipients"
-    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id", "touch", name="uq_marketing_recipients_touch"),
                       Index("ix_marketing_recipients_work", "campaign_id", "status", "id"),
                       {"info": {"merge_policy": MERGE_KEEP_WINNER}})  # both reached by one campaign: one row
 
@@ -179,6 +181,7 @@ class Recipient(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     message_id: Mapped[str | None] = mapped_column(String(255))
     sent_at: Mapped[dt.datetime | None]
+    touch: Mapped[int] = mapped_column(default=0)  # a journey's send: its step log row; 0 for a one-off send
 
 
 class MarketingEvent(Base):
@@ -225,3 +228,12 @@ class CustomerLanguage(Base):
 
 MODELS: list[type] = [Consent, Suppression, Audience, AudienceMember, MessageTemplate, Campaign, Variant, Recipient,
                       MarketingEvent, TemplateTranslation, CustomerLanguage]
+
+
+def _journey_models() -> list[type]:
+    from .models_journeys import MODELS as JOURNEYS
+
+    return JOURNEYS
+
+
+MODELS += _journey_models()

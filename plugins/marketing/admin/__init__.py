@@ -12,6 +12,7 @@ def admin_views(db: Any) -> list[Any]:
     from .audiences import AudiencesView
     from .campaigns import CampaignsView
     from .consents import ConsentsView
+    from .journeys import JourneysView
     from .messages import TemplatesView
 
     return [
@@ -21,6 +22,8 @@ def admin_views(db: Any) -> list[Any]:
                       category=MARKETING),
         CampaignsView(name=_l("Campaigns"), endpoint="marketing_campaigns", url="/admin/marketing/campaigns",
                       category=MARKETING),
+        JourneysView(name=_l("Journeys"), endpoint="marketing_journeys", url="/admin/marketing/journeys",
+                     category=MARKETING),
         ConsentsView(name=_l("Consents"), endpoint="marketing_consents", url="/admin/marketing/consents",
                      category=MARKETING),
     ]

@@ -101,6 +101,8 @@ class CampaignsView(SecureView):
         ctx = self.ctx()
         try:
             campaign = svc.get_campaign(ctx, campaign_id)
+            if campaign.kind == "journey":  # a journey has its own page (steps and diagram)
+                return redirect(url_for("marketing_journeys.details", campaign_id=campaign.id))
             report = results.report(ctx, campaign.id)
         except CRMError as exc:
             flash(exc.message, "error")

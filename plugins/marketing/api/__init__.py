@@ -5,6 +5,6 @@ from typing import Any
 
 
 def blueprints() -> list[Any]:
-    from . import languages, preferences, public, rest  # noqa: F401 - they add their routes to rest.blp, public.bp
+    from . import journeys, languages, preferences, public, rest  # noqa: F401 - they add their routes to rest.blp, public.bp
 
-    return [rest.blp, public.bp]
+    return [rest.blp, journeys.blp, public.bp]

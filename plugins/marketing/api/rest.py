@@ -47,6 +47,7 @@ class VariantOut(Schema):
 class CampaignOut(campaigns.CampaignSchema):
     id = fields.Int()
     variants = fields.List(fields.Nested(VariantOut))
+    kind = fields.Str(metadata={"description": "oneoff or journey (its steps: .../steps)"})
     winner_variant_id = fields.Int(allow_none=True)
     ab_decided_at = fields.AwareDateTime(allow_none=True)
     status = fields.Str()

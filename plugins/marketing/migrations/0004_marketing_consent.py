@@ -10,7 +10,7 @@ import crmcore.db
 
 
 revision = '0004_marketing_consent'
-down_revision = '0002_marketing_ab_tests'
+down_revision = '0003_marketing_journeys'
 branch_labels = None
 depends_on = None
 

@@ -224,6 +224,10 @@ def start(ctx: ServiceContext, campaign_id: int) -> dict[str, Any]:
     """Check the campaign, snapshot its recipients and queue the send; return the counts."""
     ctx.require("marketing.send")
     campaign = get_campaign(ctx, campaign_id)
+    if campaign.kind == "journey":
+        from . import journeys
+
+        return journeys.start(ctx, campaign_id)
     ready = _check_startable(ctx, campaign)
     provider = providers(ctx)[campaign.channel]
     audience = ctx.session.get(Audience, campaign.audience_id)
@@ -299,7 +303,8 @@ def resume(ctx: ServiceContext, campaign_id: int) -> Campaign:
         record_change(ctx, "marketing_campaign", "resumed", campaign.id, {"status": ["paused", "running"]})
     from crmcore.services import job_runs
 
-    job_runs.enqueue(ctx, "marketing.send", {"campaign_id": campaign.id})
+    job_runs.enqueue(ctx, "marketing.journeys" if campaign.kind == "journey" else "marketing.send",
+                     {"campaign_id": campaign.id})
     return campaign
 
 
@@ -373,8 +378,8 @@ _SET = (update(Recipient.__table__).where(Recipient.__table__.c.id == bindparam(
 def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int:
     """Claim and send one batch of the campaign's recipients; return how many were claimed (0: done)."""
     campaign = ctx.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status != "running":
-        return 0
+    if campaign is None or campaign.status != "running" or campaign.kind == "journey":
+        return 0  # a journey's messages are sent by the journey engine
     # rows a killed worker left claimed come first, then new ones
     ids = list(ctx.session.scalars(select(Recipient.id).where(
         Recipient.campaign_id == campaign_id, Recipient.status.in_(("sending", "pending")),
@@ -447,6 +452,8 @@ def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int | None = Non
 
     campaign_id = int(campaign_id)
     campaign = ctx.session.get(Campaign, campaign_id)
+    if campaign is not None and campaign.kind == "journey":
+        return counts(ctx, campaign_id)  # a journey ends by its enrolments, not by a list of recipients
     if campaign is not None and campaign.purpose == "marketing" and consent.quiet_now(ctx):
         return counts(ctx, campaign_id)  # quiet hours: the periodic job goes on after them
     if campaign is not None and campaign.status == "running":

@@ -59,6 +59,9 @@ def load_demo(ctx: ServiceContext) -> str:
     campaign = campaigns.create_campaign(ctx, {"name": "母亲节礼物推荐", "audience_id": audience.id,
                                                "template_id": template.id, "holdout_percent": 10})
     ready = campaigns.readiness(ctx, campaign)
-    return (f"Marketing demo data: {len(with_email)} e-mail consents, the Mother's Day campaign (draft, "
+    from .journey_demo import load_journey_demo
+
+    journey = load_journey_demo(ctx)
+    return (f"{journey} Marketing demo data: {len(with_email)} e-mail consents, the Mother's Day campaign (draft, "
             f"{ready['reachable']} reachable of {ready['audience']}; set CRM_MARKETING_SMTP_HOST and "
             f"CRM_MARKETING_FROM, then: crm marketing run {campaign.id}).")

@@ -1,0 +1,251 @@
+"""How customers enter journeys: the API (``enter``), an audience (once, or recurring: new members enter), a
+date field (N days before/after, yearly), a calendar rule (the second Sunday of May, 11-11, a configured
+calendar such as the Spring Festival), events through ``crm_events`` and "no order for N days".
+
+Each entry is one enrolment, unique per (journey, customer, entry key): the key says which occurrence it is
+(``once``, ``2027-05-09`` for a date, the event's id), so a trigger looked at twice enters nobody twice.
+The date triggers look at every day since the last look (``scanned_on``): a job that did not run for a few
+days skips nobody."""
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from crmcore import entities
+from crmcore.contracts import Event
+from crmcore.db import utcnow
+from crmcore.errors import Conflict
+from crmcore.i18n import _
+from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
+
+from ..models import Audience, Campaign
+from ..models_journeys import CalendarDate, Enrolment, Journey, JourneyStep
+from . import audiences
+
+CATCH_UP_DAYS = 31  # a first look, or one after a long pause, goes at most this far back
+
+
+def date_fields(ctx: ServiceContext) -> dict[str, str]:
+    """The customer's date fields a trigger may use, by name (columns, plugin fields, date custom fields)."""
+    out = {name: str(f.label or name) for name, f in entities.condition_fields(ctx, "customer").items()
+           if f.kind in ("date", "datetime") and name not in ("deleted_at", "updated_at")}
+    from crmcore.services.custom_fields import active_fields
+
+    out.update({f"attributes.{f.name}": str(f.label) for f in active_fields(ctx, "customer") if f.type == "date"})
+    return out
+
+
+def today(ctx: ServiceContext, now: dt.datetime | None = None) -> dt.date:
+    zone = str(ctx.settings.get("MARKETING_TIMEZONE") or ctx.settings.get("DEFAULT_TIMEZONE") or "UTC")
+    return (now or utcnow()).astimezone(ZoneInfo(zone)).date()
+
+
+# ---- entering ------------------------------------------------------------------------------------------
+
+def enter(ctx: ServiceContext, campaign_id: int, customer_ids: Iterable[int], entry: str = "once",
+          now: dt.datetime | None = None) -> dict[str, Any]:
+    """Put customers into a running (or paused) journey. Those not allowed by its audience, unknown or
+    deleted are not; those already in for this ``entry`` stay as they are. Returns the counts and ids."""
+    campaign = ctx.session.get(Campaign, campaign_id)
+    journey = ctx.session.get(Journey, campaign_id)
+    if campaign is None or journey is None:
+        raise Conflict(_("Journey %(id)s does not exist.", id=campaign_id))
+    if campaign.status not in ("running", "paused"):
+        raise Conflict(_("Only a running journey takes entries; start it first."))
+    wanted = sorted({int(i) for i in customer_ids})
+    allowed_q = select(Customer.id).where(Customer.id.in_(wanted), Customer.deleted_at.is_(None),
+                                          Customer.merged_into_id.is_(None))
+    audience = ctx.session.get(Audience, journey.audience_id) if journey.audience_id else None
+    if audience is not None:
+        allowed_q = allowed_q.where(audiences.members_clause(ctx, audience))
+    if journey.condition is not None:
+        from crmcore.conditions.sql import compile_sql
+
+        from .journeys import customer_fields
+
+        allowed_q = allowed_q.where(compile_sql(journey.condition, customer_fields(ctx)))
+    allowed = set(ctx.session.scalars(allowed_q))
+    already = set(ctx.session.scalars(select(Enrolment.customer_id).where(
+        Enrolment.campaign_id == campaign_id, Enrolment.entry == entry, Enrolment.customer_id.in_(wanted))))
+    first = ctx.session.scalar(select(JourneyStep.id).where(
+        JourneyStep.campaign_id == campaign_id, JourneyStep.version == journey.version)
+        .order_by(JourneyStep.position, JourneyStep.id).limit(1))
+    new = sorted(allowed - already)
+    at = now or utcnow()
+    rows = [{"campaign_id": campaign_id, "customer_id": cid, "entry": entry[:64], "version": journey.version,
+             "step_id": first, "next_run_at": at, "state": "active", "entered_at": at} for cid in new]
+    if rows:
+        try:
+            ctx.session.execute(insert(Enrolment), rows)
+            ctx.session.commit()
+        except IntegrityError:  # another worker entered some of them meanwhile: one by one, keeping theirs
+            ctx.session.rollback()
+            for row in rows:
+                try:
+                    with ctx.session.begin_nested():
+                        ctx.session.execute(insert(Enrolment), [row])
+                except IntegrityError:
+                    new.remove(row["customer_id"])
+            ctx.session.commit()
+    return {"entered": len(new), "already": len(already & allowed), "not_allowed": len(set(wanted) - allowed),
+            "customer_ids": new}
+
+
+# ---- looking at the triggers ---------------------------------------------------------------------------
+
+def scan(ctx: ServiceContext, campaign_id: int | None = None, now: dt.datetime | None = None) -> int:
+    """Look at the triggers of the running journeys (or one) and enter who they name; return how many."""
+    stmt = select(Journey).join(Campaign, Campaign.id == Journey.campaign_id).where(
+        Campaign.kind == "journey", Campaign.status == "running")
+    if campaign_id is not None:
+        stmt = stmt.where(Journey.campaign_id == campaign_id)
+    day = today(ctx, now)
+    total = 0
+    for journey in list(ctx.session.scalars(stmt)):
+        total += _scan_one(ctx, journey, day, now)
+        journey.scanned_on = day
+        ctx.session.commit()
+    return total
+
+
+def _days(journey: Journey, day: dt.date) -> list[dt.date]:
+    """The days not looked at yet, up to ``day``."""
+    start = journey.scanned_on + dt.timedelta(days=1) if journey.scanned_on else day
+    start = max(start, day - dt.timedelta(days=CATCH_UP_DAYS))
+    return [start + dt.timedelta(days=i) for i in range((day - start).days + 1)]
+
+
+def _members(ctx: ServiceContext, journey: Journey) -> list[int]:
+    audience = ctx.session.get(Audience, journey.audience_id) if journey.audience_id else None
+    stmt = (audiences.members_query(ctx, audience) if audience is not None else
+            select(Customer.id).where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)))
+    return list(ctx.session.scalars(stmt))
+
+
+def _scan_one(ctx: ServiceContext, journey: Journey, day: dt.date, now: dt.datetime | None) -> int:
+    kind, cid = journey.trigger, journey.campaign_id
+    if kind == "audience":
+        if journey.scanned_on is not None and not journey.recurring:
+            return 0
+        return int(enter(ctx, cid, _members(ctx, journey), "once", now)["entered"])
+    days = _days(journey, day)
+    if not days:
+        return 0
+    total = 0
+    if kind == "calendar":
+        for occurrence in occurrences(ctx, journey, {d.year for d in days} | {d.year + 1 for d in days}):
+            if occurrence + dt.timedelta(days=journey.offset_days) in days:
+                total += int(enter(ctx, cid, _members(ctx, journey), occurrence.isoformat(), now)["entered"])
+    elif kind == "date_field" and journey.date_field:
+        values = _date_values(ctx, journey.date_field)
+        for d in days:
+            anchor = d - dt.timedelta(days=journey.offset_days)
+            who = [c for c, v in values.items() if _falls_on(v, anchor, journey.yearly)]
+            if who:
+                key = str(anchor.year) if journey.yearly else anchor.isoformat()
+                total += int(enter(ctx, cid, who, f"{journey.date_field[:40]}:{key}", now)["entered"])
+    elif kind == "no_order" and journey.no_order_days:
+        try:
+            from plugins.sales.models import Order
+        except ImportError:
+            return 0
+        lo = days[0] - dt.timedelta(days=journey.no_order_days)
+        hi = days[-1] - dt.timedelta(days=journey.no_order_days)
+        last = func.max(Order.order_date)
+        rows = ctx.session.execute(select(Order.customer_id, last).where(Order.status != "cancelled")
+                                   .group_by(Order.customer_id).having(last >= lo, last <= hi)).all()
+        by_date: dict[dt.date, list[int]] = {}
+        for customer_id, last_date in rows:
+            by_date.setdefault(last_date, []).append(customer_id)
+        for last_date, who in by_date.items():
+            total += int(enter(ctx, cid, who, f"idle:{last_date.isoformat()}", now)["entered"])
+    return total
+
+
+def _falls_on(value: dt.date, anchor: dt.date, yearly: bool) -> bool:
+    if not yearly:
+        return value == anchor
+    if value.month == 2 and value.day == 29 and not _calendar.isleap(anchor.year):
+        return anchor.month == 2 and anchor.day == 28  # a 29 February anniversary: the 28th in other years
+    return (value.month, value.day) == (anchor.month, anchor.day)
+
+
+def _date_values(ctx: ServiceContext, name: str) -> dict[int, dt.date]:
+    """Each live customer's value of a date field (a column, a plugin's field or a date custom field)."""
+    live = (Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
+    out: dict[int, dt.date] = {}
+    if name.startswith("attributes."):
+        key = name.split(".", 1)[1]
+        for cid, attrs in ctx.session.execute(select(Customer.id, Customer.attributes).where(*live)):
+            raw = (attrs or {}).get(key)
+            try:
+                out[cid] = dt.date.fromisoformat(str(raw)[:10]) if raw else None  # type: ignore[assignment]
+            except ValueError:
+                continue
+        return {k: v for k, v in out.items() if v is not None}
+    field = entities.condition_fields(ctx, "customer").get(name)
+    if field is None:
+        return {}
+    for cid, value in ctx.session.execute(select(Customer.id, field.expr).where(*live, field.expr.is_not(None))):
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        elif isinstance(value, str):
+            value = dt.date.fromisoformat(value[:10])
+        out[cid] = value
+    return out
+
+
+def nth_weekday(year: int, month: int, nth: int, weekday: int) -> dt.date:
+    """The ``nth`` (1..5, -1: the last) ``weekday`` (0 Monday .. 6 Sunday) of a month."""
+    days = [d for d in _calendar.Calendar().itermonthdates(year, month) if d.month == month and d.weekday() == weekday]
+    return days[-1] if nth == -1 or nth > len(days) else days[nth - 1]
+
+
+def occurrences(ctx: ServiceContext, journey: Journey, years: Iterable[int]) -> list[dt.date]:
+    """The dates a calendar rule names in those years (before any offset)."""
+    years = sorted(set(years))
+    rule = journey.calendar_rule
+    if rule == "calendar":
+        return list(ctx.session.scalars(select(CalendarDate.date).where(
+            CalendarDate.name == journey.calendar_name,
+            CalendarDate.date >= dt.date(years[0], 1, 1), CalendarDate.date <= dt.date(years[-1], 12, 31))))
+    out = []
+    for year in years:
+        if rule == "nth_weekday" and journey.month and journey.nth and journey.weekday is not None:
+            out.append(nth_weekday(year, journey.month, journey.nth, journey.weekday))
+        elif rule == "fixed" and journey.month and journey.day:
+            last = _calendar.monthrange(year, journey.month)[1]
+            out.append(dt.date(year, journey.month, min(journey.day, last)))
+    return out
+
+
+# ---- events --------------------------------------------------------------------------------------------
+
+def customers_of(event: Event) -> list[int]:
+    """The customers an event is about (an order's, a ticket's, a new customer, the RFM segment changes)."""
+    data = event.data or {}
+    if event.name == "analysis.segment.changed":
+        return [int(c["customer_id"]) for c in data.get("changes") or [] if c.get("customer_id")]
+    if event.name == "customer.created" and event.entity_id is not None:
+        return [int(event.entity_id)]
+    return [int(data["customer_id"])] if isinstance(data.get("customer_id"), int) else []
+
+
+def on_events(ctx: ServiceContext, events: list[Event]) -> int:
+    """The ``crm_events`` listener: enter the customers of the events running journeys wait for."""
+    names = {e.name for e in events}
+    journeys = list(ctx.session.scalars(select(Journey).join(Campaign, Campaign.id == Journey.campaign_id).where(
+        Campaign.kind == "journey", Campaign.status == "running", Journey.trigger == "event",
+        Journey.event.in_(names)))) if names else []
+    total = 0
+    for journey in journeys:
+        for event in events:
+            if event.name == journey.event and (who := customers_of(event)):
+                total += int(enter(ctx, journey.campaign_id, who, f"ev:{event.id}")["entered"])
+    return total
