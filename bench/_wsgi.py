@@ -21,6 +21,13 @@ def crm() -> Any:
     return create_app()
 
 
+def crm_api() -> Any:
+    """The CRM app of an API-only web process (``crmcore.wsgi_api``: no admin pages)."""
+    from crmcore.app import create_app
+
+    return create_app(admin=False)
+
+
 def bare() -> Any:
     """The baseline app on ``CRM_DATABASE_URL``'s tables."""
     from flask import Flask, abort, jsonify, request

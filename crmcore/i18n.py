@@ -7,6 +7,7 @@ Update them with ``make translations``.
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -124,7 +125,22 @@ def init_i18n(app: Flask) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", rt.settings.get("DEFAULT_LOCALE") or "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", rt.settings.get("DEFAULT_TIMEZONE") or "UTC")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(folders))
-    return Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    return Babel(app, locale_selector=_babel_locale, timezone_selector=select_timezone)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_locale(tag: str) -> Locale:
+    return Locale.parse(tag)
+
+
+def _babel_locale() -> Locale | None:
+    """:func:`select_locale` (else the default) as Flask-Babel's ``Locale``, parsed once per language rather
+    than on every request (the parse read the locale's data file: 4 % of an API read)."""
+    if not has_request_context():
+        return None
+    from flask_babel import get_babel
+
+    return _parsed_locale(select_locale() or str(get_babel().default_locale))
 
 
 def _plugin_catalogues(rt: Any) -> list[tuple[str, str]]:

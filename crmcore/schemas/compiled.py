@@ -7,7 +7,7 @@ always exactly the schema's.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing
 
@@ -77,19 +77,31 @@ def _compile(schema: Schema, unknown: str | None = None) -> Check | None:
     return check
 
 
+def _plain_list(field: fields.Field[Any]) -> bool:
+    """A ``fields.List``, or a subclass that loads as one (e.g. a document's lines)."""
+    return isinstance(field, fields.List) and type(field)._deserialize is fields.List._deserialize
+
+
+def _plain_nested(field: Any) -> TypeGuard[fields.Nested]:
+    """A ``fields.Nested``, or a subclass that only says each item loads whole (``loads_whole``: never
+    ``partial``, the lines replacing all of a document's)."""
+    return type(field) is fields.Nested or (isinstance(field, fields.Nested) and getattr(field, "loads_whole", False))
+
+
 def _converter(field: fields.Field[Any]) -> Convert:
     """The field's conversion and validators; a list of nested records compiled in turn."""
     inner = getattr(field, "inner", None)
-    if type(field) is fields.List and type(inner) is fields.Nested and not inner.many and inner.unknown is None \
+    if _plain_list(field) and _plain_nested(inner) and not inner.many and inner.unknown is None \
             and not (inner.pre_load or inner.post_load or inner.validators):
         nested = _compile(inner.schema)
         if nested is not None:
             validate = field._validate
+            whole = bool(getattr(inner, "loads_whole", False))
 
             def convert_list(value: Any, key: str, data: Any, partial: bool) -> Any:
                 if type(value) is not list:
                     raise _Slow
-                out = [nested(item, partial) for item in value]
+                out = [nested(item, False if whole else partial) for item in value]
                 try:
                     validate(out)
                 except ValidationError:

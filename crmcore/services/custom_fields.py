@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, ValidationError
@@ -39,14 +39,17 @@ def _cache(ctx: ServiceContext) -> dict[str, list[CustomField]]:
     return ctx.session.info.setdefault(_CACHE, {})  # type: ignore[no-any-return]
 
 
+# built once (each request reads the fields once; building the statement cost as much as running it)
+_ACTIVE = select(CustomField).where(CustomField.entity == bindparam("entity"), CustomField.active.is_(True)).order_by(
+    CustomField.position, CustomField.id)
+
+
 def active_fields(ctx: ServiceContext, entity: str) -> list[CustomField]:
     """The entity's active custom fields, read once per request (or per transaction outside one); a flush that
     changes a custom field forgets them, and so does the transaction's end outside a request."""
     cache = _cache(ctx)
     if entity not in cache:
-        stmt = select(CustomField).where(CustomField.entity == entity, CustomField.active.is_(True)).order_by(
-            CustomField.position, CustomField.id)
-        cache[entity] = list(ctx.session.scalars(stmt))
+        cache[entity] = list(ctx.session.scalars(_ACTIVE, {"entity": entity}))
     return list(cache[entity])
 
 

@@ -151,7 +151,7 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
                 if order is None:
                     clean.data.setdefault("source", "import")
                     order = svc.new_order(ctx, clean)
-                    changes = svc.apply_order(order, clean, True)
+                    changes = svc.apply_order(order, clean, True, core_insert=True)
                     ctx.hook.crm_before_save(ctx=ctx, entity="order", obj=order, changes=changes, created=True)
                     created.append((order, changes, positions))
                     continue

@@ -29,6 +29,8 @@ class Lines(fields.List):
 
 
 class _WholeNested(fields.Nested):
+    loads_whole = True  # the compiled load (crmcore.schemas.compiled) follows this override without it
+
     def _deserialize(self, value: Any, attr: Any, data: Any, partial: Any = None, **kwargs: Any) -> Any:
         return super()._deserialize(value, attr, data, partial=False, **kwargs)
 

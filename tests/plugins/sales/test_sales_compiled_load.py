@@ -62,3 +62,28 @@ def test_the_compiled_load_gives_the_schemas_data_and_errors(app: Any, name: str
             assert outcome(compiled.load, schema, data, partial=partial) == expected, (name, data, partial)
     check = schema.__dict__[compiled._CHECK]  # a valid row takes the compiled path, not the fallback
     assert check is not None and repr(check(row, False)) == repr(schema.load(row))
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_documents_lines_load_compiled_not_through_the_nested_schema(app: Any, monkeypatch: Any,
+                                                                     partial: bool) -> None:
+    """The lines of an order (``Lines``: each line whole, even in a partial load) take the compiled path:
+    the line schema's own load does not run for a valid row, and the data is the schema's."""
+    from marshmallow import Schema as Base
+
+    from plugins.sales.schemas import OrderSchema
+
+    schema = OrderSchema()
+    row = {"number": "SO-1", "customer_id": 1, "order_date": "2026-03-01",
+           "lines": [{"unit_price": "3", "quantity": "2"}, {"product_id": 4, "unit_price": "1.5"}]}
+    expected = repr(schema.load(row, partial=partial))
+    calls: list[Any] = []
+    real = Base._do_load
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Base, "_do_load", counted)
+    assert repr(compiled.load(schema, row, partial=partial)) == expected
+    assert calls == []

@@ -192,3 +192,33 @@ def test_only_who_records_orders_imports_them(rt: Any, setup: dict[str, Any], ma
     rep, _headers = make_user("sales")
     with pytest.raises(PermissionDenied):
         load(rt.context(actor=rep, source="test"), "orders", rows())
+
+
+def test_a_plugin_sees_a_new_imported_order_with_its_lines_and_its_change_is_written(ctx: Any,
+                                                                                     setup: dict[str, Any]) -> None:
+    """``crm_before_save`` of a new order from a file gets the order with its lines and totals applied (as a
+    new order from the API does), and what it sets on the order is what the bulk INSERT writes."""
+    from crmcore import hookimpl
+
+    seen: list[Any] = []
+
+    class Stamp:
+        @hookimpl
+        def crm_before_save(self, ctx: Any, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+            if entity == "order" and created:
+                seen.append((obj.number, [(ln.description, ln.line_total) for ln in obj.lines], obj.total,
+                             changes["lines"]))
+                obj.status = "delivered"
+
+    ctx.pm.register(Stamp(), name="stamp")
+    try:
+        results = load(ctx, "orders", rows()[:2])
+    finally:
+        ctx.pm.unregister(name="stamp")
+    ctx.session.commit()
+    assert statuses(results) == ["created", "created"]
+    assert seen == [("SO-1", [("Pump", Decimal("171.90")), ("Valve", Decimal("59.97"))], Decimal("231.87"),
+                     [None, 2])]
+    so1 = ctx.session.scalar(select(Order).where(Order.number == "SO-1"))
+    assert (so1.status, [ln.description for ln in so1.lines], so1.total) == ("delivered", ["Pump", "Valve"],
+                                                                            Decimal("231.87"))
