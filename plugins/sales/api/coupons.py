@@ -11,7 +11,7 @@ from crmcore.api.http import expected_version, json_body, page, with_etag
 from crmcore.schemas.common import db_id
 
 from ..schemas.coupons import (BatchSchema, CouponListArgs, CouponPage, CouponSchema, CouponIssueSchema, ProgrammeListArgs,
-                               ProgrammePage, ProgrammeSchema, UsageSchema)
+                               ProgrammePage, CouponProgrammeSchema, UsageSchema)
 from ..services import coupons as svc
 
 blp = Blueprint("coupons", __name__, url_prefix="/api/v1/coupons",
@@ -35,8 +35,8 @@ def list_programmes(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/programmes", methods=["POST"])
-@json_body(blp, ProgrammeSchema)
-@blp.response(201, ProgrammeSchema)
+@json_body(blp, CouponProgrammeSchema)
+@blp.response(201, CouponProgrammeSchema)
 def create_programme(data: dict[str, Any]) -> Any:
     """Create a coupon programme"""
     programme = svc.save_programme(current_ctx(), data)
@@ -44,7 +44,7 @@ def create_programme(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/programmes/<int:programme_id>")
-@blp.response(200, ProgrammeSchema)
+@blp.response(200, CouponProgrammeSchema)
 def get_programme(programme_id: int) -> Any:
     """Get a coupon programme"""
     programme = svc.get_programme(current_ctx(), programme_id)
@@ -52,8 +52,8 @@ def get_programme(programme_id: int) -> Any:
 
 
 @blp.route("/programmes/<int:programme_id>", methods=["PATCH"])
-@json_body(blp, ProgrammeSchema(partial=True))
-@blp.response(200, ProgrammeSchema)
+@json_body(blp, CouponProgrammeSchema(partial=True))
+@blp.response(200, CouponProgrammeSchema)
 def patch_programme(data: dict[str, Any], programme_id: int) -> Any:
     """Change a coupon programme (If-Match: the ETag read, or ``version``)"""
     version, if_match = expected_version()

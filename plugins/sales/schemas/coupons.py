@@ -18,7 +18,7 @@ _Count = lambda **kw: fields.Int(allow_none=True, validate=validate.Range(min=1,
                                  error=_("Give a whole number from 1 to 1,000,000.")), **kw)
 
 
-class ProgrammeSchema(Schema):
+class CouponProgrammeSchema(Schema):
     """A coupon programme: the one declaration of its fields' rules."""
 
     id = fields.Int(dump_only=True)
@@ -103,5 +103,5 @@ class CouponListArgs(PageArgs):
     pass
 
 
-ProgrammePage = page_of(ProgrammeSchema, "CouponProgrammePage")
+ProgrammePage = page_of(CouponProgrammeSchema, "CouponProgrammePage")
 CouponPage = page_of(CouponSchema, "CouponPage")

@@ -24,7 +24,7 @@ from crmcore.services.validation import load
 
 from ..models import Order, OrderLine, Product
 from ..models_coupons import Coupon, CouponProgramme, CouponRedemption
-from ..schemas.coupons import BatchSchema, CouponIssueSchema, ProgrammeSchema
+from ..schemas.coupons import BatchSchema, CouponIssueSchema, CouponProgrammeSchema
 from .money import ZERO, cents
 
 # No 0/O, 1/I/L: a code read out over the phone is not mistaken. 12 of 31 signs: about 59 bits.
@@ -34,7 +34,7 @@ PROGRAMME_FIELDS = ("name", "description", "code_kind", "discount_kind", "amount
                     "product_ids", "categories", "valid_from", "valid_until", "per_customer_limit", "usage_limit",
                     "active")
 HUNDRED = Decimal(100)
-_PROGRAMME, _BATCH, _ISSUE = ProgrammeSchema(), BatchSchema(), CouponIssueSchema()
+_PROGRAMME, _BATCH, _ISSUE = CouponProgrammeSchema(), BatchSchema(), CouponIssueSchema()
 INVALID_PROGRAMME = _("The coupon programme is not valid.")
 INVALID_COUPON = _("The coupon cannot be used.")
 
