@@ -26,7 +26,7 @@ from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from .base import Inbound
-from .sms import (beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, reply_event,
+from .sms_common import (beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, reply_event,
                   template_of)
 
 ENDPOINT = "https://sms.tencentcloudapi.com/"

@@ -32,7 +32,7 @@ from crmcore.runtime import ServiceContext
 
 from .. import crypto
 from .base import Inbound
-from .sms import describe
+from .sms_common import describe
 
 BASE_URL = "https://qyapi.weixin.qq.com"
 TOKEN_EXPIRED = (40014, 42001)

@@ -66,10 +66,9 @@ def enter(ctx: ServiceContext, campaign_id: int, customer_ids: Iterable[int], en
         allowed_q = allowed_q.where(audiences.members_clause(ctx, audience))
     if journey.condition is not None:
         from crmcore.conditions.sql import compile_sql
+        from crmcore.services.condition_fields import fields_for  # what journeys.customer_fields answers
 
-        from .journeys import customer_fields
-
-        allowed_q = allowed_q.where(compile_sql(journey.condition, customer_fields(ctx)))
+        allowed_q = allowed_q.where(compile_sql(journey.condition, fields_for(ctx, "customer")))
     allowed = set(ctx.session.scalars(allowed_q))
     already = set(ctx.session.scalars(select(Enrolment.customer_id).where(
         Enrolment.campaign_id == campaign_id, Enrolment.entry == entry, Enrolment.customer_id.in_(wanted))))
