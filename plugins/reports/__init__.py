@@ -31,3 +31,10 @@ def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .demo import load_demo
 
     return [load_demo(ctx)]
+
+
+@hookimpl(optionalhook=True)  # the sales plugin's hook: reports does not require sales
+def crm_sales_metric_value(ctx: ServiceContext, metric: Any, where: tuple[Any, ...], currency: str) -> dict[str, Any] | None:
+    from .metrics import metric_value
+
+    return metric_value(ctx, metric, where, currency)
