@@ -38,3 +38,12 @@ def crm_sales_metric_value(ctx: ServiceContext, metric: Any, where: tuple[Any, .
     from .metrics import metric_value
 
     return metric_value(ctx, metric, where, currency)
+
+
+@hookimpl
+def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
+    """A sales metric written is written to its report too (metrics are reports)."""
+    if any(e.name.startswith("sales.metric.") for e in events):
+        from .metrics import mirror_metrics
+
+        mirror_metrics(ctx, events)

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from crmcore.testing.admin import admin_login
 
@@ -68,7 +69,7 @@ def test_each_kind_is_its_report_number_under_record_rules(client, ctx, admin_he
     assert [_value(client, ha, ids[k])["value"] for k in ("count", "sum", "avg")] == [3, "155.55", "61.85"]
     assert [_value(client, hb, ids[k])["value"] for k in ("count", "sum", "avg")] == [3, "45.00", "57.50"]
     assert _value(client, admin_headers, ids["sum"], currency="&currency=USD")["value"] == "28.65"  # 200.55 / 7
-    assert all(v["report"] is None for v in company.values())  # no saved report yet: the metric run as a report
+    assert [v["report"] for v in company.values()] == ["orders", "big_total", "avg_total", "lead_amount"]
 
     # the same numbers as the sales plugin's own query (what it answers without the reports plugin)
     period = parse_period("2026-03")
@@ -83,23 +84,54 @@ def test_each_kind_is_its_report_number_under_record_rules(client, ctx, admin_he
         assert own == answer["value"] or Decimal(str(own)) == Decimal(str(answer["value"]))
 
 
-def test_the_metric_shows_its_report(client, ctx, admin_headers, orders):
-    """The report of the metric's name (made by the migration) is the definition: change it, the metric follows."""
+def test_the_metric_is_its_report(client, ctx, admin_headers, orders):
+    """A metric written through the sales API is written to its report (created, changed, shared, deleted); the
+    report is the definition: change it, the metric's value follows."""
+    from plugins.reports.models import Report
+
     metric_id = _metric(client, admin_headers, "march_total", "sum", "total")
+    report = ctx.session.scalar(select(Report).where(Report.name == "march_total"))
+    assert (report.entity, report.filters, report.measures) == ("order", None, [{"agg": "sum", "field": "total"}])
+    assert [(s.role_id is not None, s.user_id) for s in report.shares] == [(True, None)]
     assert _value(client, admin_headers, metric_id)["value"] == "300.55"  # 100+30+55.55+70+45
-    r = client.post("/api/v1/reports", json={"name": "march_total", "entity": "order", "filters": BIG,
-                                             "measures": [{"agg": "sum", "field": "total"}]}, headers=admin_headers)
-    assert r.status_code == 201, r.json
+    r = client.patch(f"/api/v1/reports/{report.id}", json={"filters": BIG}, headers=admin_headers)
+    assert r.status_code == 200, r.json
     answer = _value(client, admin_headers, metric_id)
     assert (answer["value"], answer["report"]) == ("200.55", "march_total")
 
+    ann, _ = orders["ann"]
+    r = client.patch(f"/api/v1/sales/metrics/{metric_id}", json={"name": "total_march", "aggregate": "count",
+                                                                 "shares": [{"user_id": ann.id}]},
+                     headers=admin_headers)
+    assert r.status_code == 200, r.json
+    ctx.session.expire_all()
+    report = ctx.session.scalar(select(Report).where(Report.name == "total_march"))
+    assert report.measures == [{"agg": "count", "field": None}] and report.filters is None
+    assert [(s.role_id, s.user_id) for s in report.shares] == [(None, ann.id)]
+    assert ctx.session.scalar(select(Report).where(Report.name == "march_total")) is None
+    assert client.delete(f"/api/v1/sales/metrics/{metric_id}", headers=admin_headers).status_code == 204
+    ctx.session.expire_all()
+    assert ctx.session.scalars(select(Report)).all() == []
 
-def test_kpi_page_shows_the_metric_from_its_report(client, orders, make_user):
-    _, headers = make_user("admin", username="boss")
-    _metric(client, headers, "big_orders", "count")  # every order; its report counts the big ones
-    r = client.post("/api/v1/reports", json={"name": "big_orders", "entity": "order", "filters": BIG,
-                                             "measures": [{"agg": "count"}]}, headers=headers)
+
+def test_a_persons_report_of_that_name_is_left_alone_and_shown(client, ctx, admin_headers, orders):
+    r = client.post("/api/v1/reports", json={"name": "mine", "entity": "order", "filters": BIG,
+                                             "measures": [{"agg": "count"}]}, headers=admin_headers)
     assert r.status_code == 201, r.json
+    metric_id = _metric(client, admin_headers, "mine", "count")
+    answer = _value(client, admin_headers, metric_id)
+    assert (answer["value"], answer["report"]) == (4, "mine")  # the report's big orders, not all 6
+    assert client.delete(f"/api/v1/sales/metrics/{metric_id}", headers=admin_headers).status_code == 204
+    assert client.get(f"/api/v1/reports/{r.json['id']}", headers=admin_headers).status_code == 200
+
+
+def test_kpi_page_shows_the_metric_from_its_report(client, ctx, orders, make_user):
+    from plugins.reports.models import Report
+
+    _, headers = make_user("admin", username="boss")
+    _metric(client, headers, "big_orders", "count")  # every order; its report is changed to count the big ones
+    report = ctx.session.scalar(select(Report).where(Report.name == "big_orders"))
+    assert client.patch(f"/api/v1/reports/{report.id}", json={"filters": BIG}, headers=headers).status_code == 200
     admin_login(client, "boss")
     page = client.get("/admin/sales/kpis/?period=2026-03&currency=CNY").text
     card = page[page.index("Big_Orders"):][:400]

@@ -84,7 +84,16 @@ def test_metrics_become_reports_with_the_same_numbers_and_back(empty_database_ur
     try:
         migrate.upgrade(rt)
         command.downgrade(migrate.alembic_config(rt), "0001_reports")  # reports before the metrics migration
-        ann, bob = _seed(rt)
+        sales_only = build_runtime({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path),
+                                    "PLUGINS_AUTOLOAD": False, "PLUGINS": ["plugins.sales"]})
+        try:  # metrics made before the reports plugin was installed
+            ann, bob = _seed(sales_only)
+        finally:
+            sales_only.db.dispose()
+        ctx = rt.context(source="test")
+        assert list(ctx.session.scalars(select(Report))) == []
+        user_svc.seed_roles(ctx)  # the reports plugin's permissions reach the default roles, as at start-up
+        ctx.session.close()
         before = {who: _metric_values(rt, who) for who in (None, ann, bob)}
         assert before[None] == {"order_count": 5, "big_order_sum": Decimal("200.55"),
                                 "order_average": Decimal("61.25")}  # (100+30+70+45) / 4: USD 10 = CNY 70
