@@ -56,9 +56,13 @@ def mirror_metrics(ctx: ServiceContext, events: list[Any]) -> None:
                 ctx.session.delete(report)
                 done = True
             continue
+        other = ctx.session.scalar(select(Report).where(Report.name == row["name"]))
+        if other is not None and other is not report:  # renamed onto a person's report: that one is the metric now
+            if report is not None:
+                ctx.session.delete(report)
+                done = True
+            continue
         if report is None:
-            if ctx.session.scalar(select(Report.id).where(Report.name == row["name"])) is not None:
-                continue
             report = Report(owner_id=row["created_by_id"])
             ctx.session.add(report)
         measure = {"agg": row["aggregate"] or "count", "field": None if row["aggregate"] == "count" else row["field"]}

@@ -115,6 +115,8 @@ def test_the_metric_is_its_report(client, ctx, admin_headers, orders):
 
 
 def test_a_persons_report_of_that_name_is_left_alone_and_shown(client, ctx, admin_headers, orders):
+    from plugins.reports.models import Report
+
     r = client.post("/api/v1/reports", json={"name": "mine", "entity": "order", "filters": BIG,
                                              "measures": [{"agg": "count"}]}, headers=admin_headers)
     assert r.status_code == 201, r.json
@@ -123,6 +125,14 @@ def test_a_persons_report_of_that_name_is_left_alone_and_shown(client, ctx, admi
     assert (answer["value"], answer["report"]) == (4, "mine")  # the report's big orders, not all 6
     assert client.delete(f"/api/v1/sales/metrics/{metric_id}", headers=admin_headers).status_code == 204
     assert client.get(f"/api/v1/reports/{r.json['id']}", headers=admin_headers).status_code == 200
+
+    # a metric renamed onto a person's report: its own report goes, the person's is what it shows
+    other = _metric(client, admin_headers, "other", "count")
+    assert ctx.session.scalar(select(Report.id).where(Report.name == "other")) is not None
+    assert client.patch(f"/api/v1/sales/metrics/{other}", json={"name": "mine"}, headers=admin_headers).status_code == 200
+    ctx.session.expire_all()
+    assert [x.name for x in ctx.session.scalars(select(Report))] == ["mine"]
+    assert _value(client, admin_headers, other)["value"] == 4
 
 
 def test_kpi_page_shows_the_metric_from_its_report(client, ctx, orders, make_user):
