@@ -31,3 +31,19 @@ def crm_demo_data(ctx: ServiceContext) -> list[str]:
     from .demo import load_demo
 
     return [load_demo(ctx)]
+
+
+@hookimpl(optionalhook=True)  # the sales plugin's hook: reports does not require sales
+def crm_sales_metric_value(ctx: ServiceContext, metric: Any, where: tuple[Any, ...], currency: str) -> dict[str, Any] | None:
+    from .metrics import metric_value
+
+    return metric_value(ctx, metric, where, currency)
+
+
+@hookimpl
+def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
+    """A sales metric written is written to its report too (metrics are reports)."""
+    if any(e.name.startswith("sales.metric.") for e in events):
+        from .metrics import mirror_metrics
+
+        mirror_metrics(ctx, events)

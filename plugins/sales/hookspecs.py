@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # real types for readers, not imported at run time
     from crmcore.runtime import ServiceContext
 
     from .contracts import Suggestion
-    from .models import Opportunity, Quote
+    from .models import Metric, Opportunity, Quote
 
 # ---------------------------------------------------------------------------
 # Sales: cross-selling, complaints, discount approval
@@ -67,4 +67,24 @@ def crm_sales_discount_approval(ctx: ServiceContext, quote: Quote) -> bool | Non
     :param ctx: the ``ServiceContext`` of the submitter.
     :param quote: the ``plugins.sales.models.Quote`` with its lines and totals computed.
     :return: True (approval needed), False (approve now) or None (use the threshold).
+    """
+
+
+@hookspec(firstresult=True)
+def crm_sales_metric_value(ctx: ServiceContext, metric: Metric, where: tuple[Any, ...], currency: str
+                           ) -> dict[str, Any] | None:
+    """Compute a metric's number by running its report: one way to define and compute a number.
+
+    Called by the metric service each time a metric's value is shown (the KPI page, the API's
+    ``/metrics/<id>/value``). The reports plugin answers with the report of the metric's name
+    (made from the metric by its migration) or, without one, the metric's definition run as a
+    report; with no answer the sales plugin computes the number itself (reports not installed).
+    Stops at first non-None result.
+
+    :param ctx: the ``ServiceContext`` of the viewer (the report applies their record rules).
+    :param metric: the ``plugins.sales.models.Metric``.
+    :param where: SQL conditions on the metric entity's columns: the period and the subject.
+    :param currency: the currency amounts are converted to.
+    :return: ``{"value": raw aggregate or None, "report": the report's name or None}``, or None
+        when the plugin cannot run this metric (an entity it does not know).
     """

@@ -126,8 +126,10 @@ def joined_fields(ctx: ServiceContext, entity: Any, definition: dict[str, Any]) 
     return known, joins
 
 
-def build(ctx: ServiceContext, definition: dict[str, Any]) -> tuple[Any, list[Column]]:
-    """The one SELECT of a (validated) definition and its columns."""
+def build(ctx: ServiceContext, definition: dict[str, Any], where: tuple[Any, ...] = (),
+          currency: str | None = None) -> tuple[Any, list[Column]]:
+    """The one SELECT of a (validated) definition and its columns; ``where``: more SQL conditions on the entity's
+    columns (a metric's period and subject), ``currency``: amounts in it instead of the base currency."""
     entity = meta.get(ctx, definition["entity"])
     known, joins = joined_fields(ctx, entity, definition)
     dialect = ctx.session.get_bind().dialect.name
@@ -151,7 +153,7 @@ def build(ctx: ServiceContext, definition: dict[str, Any]) -> tuple[Any, list[Co
             continue
         value, money = spec.expr, False
         if spec.kind == "money" and agg != "distinct":
-            value, money = _converted(ctx, spec, known), True
+            value, money = _converted(ctx, spec, known, currency or base_currency(ctx)), True
         sql = {"sum": func.sum, "avg": func.avg, "min": func.min, "max": func.max}.get(agg)
         expr = sql(value) if sql is not None else func.count(func.distinct(value))
         kind = "int" if agg == "distinct" else "money" if money else "num" if agg == "avg" else spec.kind
@@ -162,7 +164,7 @@ def build(ctx: ServiceContext, definition: dict[str, Any]) -> tuple[Any, list[Co
     stmt = select(*exprs).select_from(model)
     for target, on in joins:
         stmt = stmt.outerjoin(target, on)
-    stmt = stmt.where(compile_sql(definition.get("filters"), known, "filters"))
+    stmt = stmt.where(compile_sql(definition.get("filters"), known, "filters"), *where)
     if "deleted_at" in model.__table__.c:
         stmt = stmt.where(model.deleted_at.is_(None))
     stmt = scoped(ctx, entity.name, model, stmt)
@@ -175,14 +177,14 @@ def build(ctx: ServiceContext, definition: dict[str, Any]) -> tuple[Any, list[Co
     return stmt, columns
 
 
-def _converted(ctx: ServiceContext, spec: Field, known: dict[str, Field]) -> Any:
+def _converted(ctx: ServiceContext, spec: Field, known: dict[str, Field], target: str) -> Any:
     """A money field in the base currency: the row's currency is the entity's own, or that of the record the
     field (or, for a record without one such as an order line, its parent) belongs to."""
     prefix = spec.name.rsplit(".", 1)[0] + "." if "." in spec.name else ""
     currency = known.get(f"{prefix}currency") or next((f for n, f in known.items() if n.endswith(".currency")), None)
     if currency is None:
         return spec.expr
-    answer = ctx.hook.crm_convert_money(ctx=ctx, amount=spec.expr, currency=currency.expr, target=base_currency(ctx))
+    answer = ctx.hook.crm_convert_money(ctx=ctx, amount=spec.expr, currency=currency.expr, target=target)
     return spec.expr if answer is None else answer
 
 

@@ -19,7 +19,7 @@ from crmcore.services.validation import load
 from ..models import Metric, MetricShare
 from . import access, money
 from ..schemas.kpis import MetricSchema
-from .metric_entities import AGGREGATABLE, ENTITIES
+from .metric_entities import AGGREGATABLE, ENTITIES, EntitySpec
 from .periods import Period
 from .subjects import Subject
 
@@ -176,35 +176,32 @@ def evaluate(ctx: ServiceContext, metric_id: int, subject: Subject, period: Peri
     Records count when they match the conditions, their date field falls in the period and their
     owner is in the subject; money fields are converted to ``currency`` (rows without a rate are
     left out and named). An average over no rows is None; a count or sum over none is 0.
+
+    The number comes from the metric's report (``crm_sales_metric_value``, the reports plugin): one
+    way to compute a number. Without the reports plugin the same SQL is built here.
     """
     metric = get_metric(ctx, metric_id)
     spec = ENTITIES[metric.entity]
-    model = spec.model
-    try:
-        cond = compile_sql(metric.conditions, spec.condition_fields())
-    except ConditionError as exc:  # pragma: no cover - validated on save; whitelist may shrink later
-        raise ValidationError(_("The metric's conditions are no longer valid."), errors=exc.errors) from None
     date_col = spec.column(spec.date)
     is_time = spec.fields.get(spec.date) == "datetime"
     start, end = (period.start_utc, period.end_utc) if is_time else (period.start, period.end)
-    owner_col = spec.column(spec.owner)
-    where = [cond, date_col >= start, date_col < end]
-    for extra in (subject.owner_condition(owner_col), access.owner_condition(ctx, owner_col)):
-        if extra is not None:
-            where.append(extra)
+    where = [date_col >= start, date_col < end]
+    subject_cond = subject.owner_condition(spec.column(spec.owner))
+    if subject_cond is not None:
+        where.append(subject_cond)
+    answer = ctx.hook.crm_sales_metric_value(ctx=ctx, metric=metric, where=tuple(where), currency=currency)
+    raw = answer["value"] if answer is not None else _own_value(ctx, metric, spec, where, currency)
     excluded: list[str] = []
+    kind = spec.fields.get(metric.field or "")
     if metric.aggregate == "count":
-        value: Any = ctx.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+        value: Any = int(raw or 0)
     else:
-        col = spec.column(metric.field)
-        kind = spec.fields[metric.field]
         if kind == "money" and spec.currency:
             cur_col = spec.column(spec.currency)
-            col = money.converted(ctx, col, cur_col, currency)
+            owner_cond = access.owner_condition(ctx, spec.column(spec.owner))
             excluded = list(ctx.session.scalars(select(cur_col).where(
-                *where, money.unconvertible(ctx, cur_col, currency)).distinct()))
-        agg = func.sum(col) if metric.aggregate == "sum" else func.avg(col)
-        raw = ctx.session.scalar(select(agg).select_from(model).where(*where))
+                *_conditions(metric, spec), *where, *([owner_cond] if owner_cond is not None else []),
+                money.unconvertible(ctx, cur_col, currency)).distinct()))
         if raw is None:
             value = Decimal("0.00") if metric.aggregate == "sum" else None
         else:
@@ -212,5 +209,27 @@ def evaluate(ctx: ServiceContext, metric_id: int, subject: Subject, period: Peri
             value = Decimal(str(raw)).quantize(places, rounding=ROUND_HALF_UP)
     return {"metric_id": metric.id, "name": metric.name, "label": metric.label, "aggregate": metric.aggregate,
             "field": metric.field, "entity": metric.entity, "subject": subject.key, "period": period.label,
-            "currency": currency, "value": value, "excluded_currencies": sorted(excluded)}
+            "currency": currency, "value": value, "excluded_currencies": sorted(excluded),
+            "report": answer["report"] if answer is not None else None}
 
+
+def _conditions(metric: Metric, spec: EntitySpec) -> list[Any]:
+    try:
+        return [compile_sql(metric.conditions, spec.condition_fields())]
+    except ConditionError as exc:  # pragma: no cover - validated on save; whitelist may shrink later
+        raise ValidationError(_("The metric's conditions are no longer valid."), errors=exc.errors) from None
+
+
+def _own_value(ctx: ServiceContext, metric: Metric, spec: EntitySpec, where: list[Any], currency: str) -> Any:
+    """The metric's raw aggregate when no reports plugin answers: the same SELECT as its report's."""
+    where = [*_conditions(metric, spec), *where]
+    owner_cond = access.owner_condition(ctx, spec.column(spec.owner))
+    if owner_cond is not None:
+        where.append(owner_cond)
+    if metric.aggregate == "count":
+        return ctx.session.scalar(select(func.count()).select_from(spec.model).where(*where))
+    col = spec.column(metric.field)
+    if spec.fields[metric.field] == "money" and spec.currency:
+        col = money.converted(ctx, col, spec.column(spec.currency), currency)
+    agg = func.sum(col) if metric.aggregate == "sum" else func.avg(col)
+    return ctx.session.scalar(select(agg).select_from(spec.model).where(*where))
