@@ -10,7 +10,7 @@ from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
 from crmcore.api.http import json_body, with_etag
 
-from ..services import audiences, campaigns, consent, results, templates
+from ..services import audiences, campaign_schema, campaigns, consent, results, templates
 
 blp = Blueprint("marketing", __name__, url_prefix="/api/v1/marketing", description="Marketing")
 
@@ -44,7 +44,7 @@ class VariantOut(Schema):
     template_id = fields.Int(allow_none=True)
 
 
-class CampaignOut(campaigns.CampaignSchema):
+class CampaignOut(campaign_schema.CampaignSchema):
     id = fields.Int()
     variants = fields.List(fields.Nested(VariantOut))
     kind = fields.Str(metadata={"description": "oneoff or journey (its steps: .../steps)"})
@@ -177,7 +177,7 @@ def list_campaigns() -> Any:
 
 
 @blp.route("/campaigns", methods=["POST"])
-@_body(campaigns.CampaignSchema)
+@_body(campaign_schema.CampaignSchema)
 @blp.response(201, CampaignOut)
 def create_campaign(data: dict[str, Any]) -> Any:
     """Prepare a campaign (a draft: nothing is sent until it starts)"""
@@ -194,7 +194,7 @@ def get_campaign(campaign_id: int) -> Any:
 
 
 @blp.route("/campaigns/<int:campaign_id>", methods=["PATCH"])
-@json_body(blp, campaigns.CampaignSchema(partial=True))
+@json_body(blp, campaign_schema.CampaignSchema(partial=True))
 @blp.response(200, CampaignOut)
 def patch_campaign(data: dict[str, Any], campaign_id: int) -> Any:
     """Change a campaign that has not started"""
