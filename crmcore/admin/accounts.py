@@ -16,6 +16,7 @@ from ..db import utcnow
 from ..errors import CRMError
 from ..i18n import gettext, lazy_gettext as _l, local_time
 from ..models import ApiToken, Role, Team, User
+from ..plugins import plugin_summary
 from ..services import accounts, users as user_svc
 from . import forms
 from .views import SecureModelView, flash_crm_error, service_context
@@ -141,7 +142,10 @@ class RoleView(SecureModelView):
         perms = self.ctx().registry.permissions
         choices = [("*", gettext("* (everything)"))]
         families = sorted({name.split(".", 1)[0] for name in perms})
-        choices += [(f"{fam}.*", gettext("All of: %(family)s", family=str(FAMILY_LABELS.get(fam, fam)))) for fam in families]
+        # a family the core does not name is a plugin's (``marketing.*``): shown under the plugin's name
+        plugins = {p["name"]: p["label"] for p in plugin_summary(self.ctx().runtime.pm)}
+        choices += [(f"{fam}.*", gettext("All of: %(family)s", family=str(FAMILY_LABELS.get(fam) or plugins.get(fam, fam))))
+                    for fam in families]
         choices += [(name, gettext(str(p.description)) if p.description else name) for name, p in sorted(perms.items())]
         form.permissions.choices = choices
         return form

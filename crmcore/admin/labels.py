@@ -27,12 +27,33 @@ RECORD_TYPES: dict[str, Any] = {
     "member_event_invitation": _l("Event invitation"),
     "referral_code": _l("Referral code"), "referral": _l("Referral"), "referral_programme": _l("Referral programme"),
     "referral_reward": _l("Referral reward"),
+    "marketing_audience": _l("Marketing audience"), "marketing_template": _l("Message template"),
+    "marketing_campaign": _l("Marketing campaign"), "marketing_consent": _l("Marketing consent"),
 }
 ACTIONS: dict[str, Any] = {
     "created": _l("Added"), "updated": _l("Changed"), "deleted": _l("Deleted"), "computed": _l("Computed"),
     "state_changed": _l("State changed"), "answered": _l("Answered"), "completed": _l("Completed"),
     "decided": _l("Decision made"), "escalated": _l("Escalated"), "revoked": _l("Revoked"), "unmerged": _l("Unmerged"),
     "merged": _l("Merged"), "sla_breached": _l("SLA breached"),
+    # marketing: audiences, templates, campaigns and consents
+    "members_added": _l("Members added"), "started": _l("Started"), "paused": _l("Paused"), "resumed": _l("Resumed"),
+    "winner_chosen": _l("A/B winner chosen"), "translated": _l("Translation saved"),
+    "untranslated": _l("Translation removed"), "granted": _l("Consent given"), "withdrawn": _l("Consent withdrawn"),
+    "pending": _l("Consent awaiting confirmation"),
+}
+# the words for coded values the audit log records, by record type and field (built-in plugins' records that
+# declare no entity metadata; a declared entity's choices come first)
+_CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "phone": _l("Phone")}
+_PURPOSES = {"marketing": _l("Marketing"), "service": _l("Service messages")}
+VALUES: dict[str, dict[str, dict[str, Any]]] = {
+    "marketing_campaign": {
+        "channel": _CHANNELS, "purpose": _PURPOSES, "ab_metric": {"opened": _l("Opened"), "clicked": _l("Clicked")},
+        "status": {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "running": _l("Sending"), "paused": _l("Paused"),
+                   "done": _l("Done"), "cancelled": _l("Cancelled")}},
+    "marketing_template": {"channel": _CHANNELS},
+    "marketing_consent": {"channel": _CHANNELS, "purpose": _PURPOSES},
+    "member_event_invitation": {"response": {"pending": _l("No answer yet"), "yes": _l("Coming"),
+                                             "no": _l("Not coming"), "maybe": _l("Maybe")}},
 }
 
 
@@ -51,6 +72,12 @@ def record_type(code: str | None) -> str:
     """A record type in the reader's words; one this module does not know shows as stored."""
     label = RECORD_TYPES.get(code or "")
     return str(label) if label is not None else (code or "")
+
+
+def value(entity: str | None, field_name: str, code: str) -> str | None:
+    """The reader's word for a coded value recorded for ``entity``'s ``field_name``; ``None`` when unknown."""
+    label = VALUES.get(entity or "", {}).get(field_name, {}).get(code)
+    return str(label) if label is not None else None
 
 
 def action(code: str | None) -> str:

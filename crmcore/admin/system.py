@@ -51,11 +51,13 @@ _NAMED_IDS = {"customer_id": Customer, "owner_id": User, "user_id": User, "assig
 
 
 def _choice_words(entity: str | None) -> dict[str, dict[str, Any]]:
-    """``{field: {code: label}}`` of the record type's declared choices (entity metadata), for its audit entries."""
+    """``{field: {code: label}}`` of the record type's declared choices (entity metadata), else the audit log's
+    words for its coded values (``labels.VALUES``), for its audit entries."""
     from ..entities import registered
 
     declared = registered(service_context()).get(entity or "")
-    return {f: dict(options) for f, options in declared.choices.items()} if declared is not None else {}
+    words = {f: dict(options) for f, options in labels.VALUES.get(entity or "", {}).items()}
+    return {**words, **{f: dict(options) for f, options in declared.choices.items()}} if declared is not None else words
 
 
 def _named(name: str, value: Any, words: dict[str, dict[str, Any]] | None = None) -> Any:
@@ -82,14 +84,24 @@ def changes_summary(changes: dict[str, Any], entity: str | None = None) -> Marku
     for name, pair in (changes or {}).items():
         before, after = pair if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, pair)
         before, after = _named(name, before, words), _named(name, after, words)
-        shown_after = _short(after, 30) if after is not None else "∅"
+        shown_after = _summary_value(after)
         if before is None:
             parts.append(Markup('<span class="crm-change"><b>{}</b>: <ins>{}</ins></span>').format(
                 labels.field(name), shown_after))
         else:
             parts.append(Markup('<span class="crm-change"><b>{}</b>: <del>{}</del> → <ins>{}</ins></span>').format(
-                labels.field(name), _short(before, 30), shown_after))
+                labels.field(name), _summary_value(before), shown_after))
     return Markup("<br>").join(parts[:4]) + (Markup(" …") if len(parts) > 4 else "")
+
+
+def _summary_value(value: Any) -> str:
+    """A value in the list's one-line summary: a structured value (a condition, a list of settings) is named,
+    not shown as JSON: the entry's page has it whole."""
+    if value is None:
+        return "∅"
+    if isinstance(value, (dict, list, tuple)):
+        return gettext("(set; see the entry)")
+    return _short(value, 30)
 
 
 def record_link(entry: AuditLog) -> Markup | str:

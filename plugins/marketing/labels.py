@@ -20,3 +20,14 @@ CONSENT_STATES = {"granted": _l("Agreed"), "withdrawn": _l("Withdrawn"), "pendin
 CONSENT_SOURCES = {"form": _l("A form"), "api": _l("Another system (API)"), "import": _l("An import"),
                    "admin": _l("Recorded by staff"), "double_opt_in": _l("Confirmed by e-mail"),
                    "unsubscribe": _l("Unsubscribe link"), "preference_page": _l("Preference page")}
+# the audit log's words for the audited columns Flask-Admin's name leaves in English (crmcore.admin.labels.field)
+AUDITED_COLUMNS = {"html": _l("Html"), "ab_metric": _l("Ab Metric"), "ab_test_percent": _l("Ab Test Percent"),
+                   "ab_hours": _l("Ab Hours"), "holdout_percent": _l("Holdout Percent"), "template_id": _l("Template Id")}
+# what each template variable gives, shown beside its name on the template form
+VARIABLES = {"customer.name": _l("the customer's name"), "customer.code": _l("the customer's number"),
+             "customer.city": _l("the city of the customer's main address"),
+             "contact.name": _l("the main contact's name (else the customer's)"),
+             "company.name": _l("our company's name"),
+             "recommendations": _l("products recommended for the customer (a list, may be empty)"),
+             "best_sellers": _l("recent best sellers the customer has not bought (a list)"),
+             "unsubscribe_url": _l("the unsubscribe link"), "preferences_url": _l("the link to the preference page")}

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import DateTime, JSON, String, Text, select
 
-PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.erp", "adapters.oa", "adapters.channels", "plugins.reports", "plugins.social"]
+PLUGINS = ["plugins.sales", "plugins.service", "plugins.analysis", "adapters.erp", "adapters.oa", "adapters.channels",
+           "plugins.reports", "plugins.social", "plugins.marketing", "plugins.member_events"]
 ROLES = {"admin": "admin", "manager": "wangfang", "sales rep": "lisi", "service agent": "chenjing"}
 ZONE = "Asia/Shanghai"
 MAX_PAGES = 220
@@ -37,13 +38,15 @@ ALLOWED = {
     "CNY", "USD", "EUR", "GBP", "HKD", "JPY", "CN", "GB", "US", "zh", "en", "UTF", "GB18030",
     "UTF-8", "OpenAPI", "REST", "ISO", "Q1", "Q2", "Q3", "Q4", "kg", "km", "h", "min", "s", "ms", "px", "x", "7P", "P", "A", "B", "C", "D", "E",
     "R", "F", "M",  # the dimensions of RFM
+    "HTML",  # the format of an e-mail's formatted part, named so in Chinese mail software (HTML 邮件)
 }
 # columns holding codes from fixed lists, identifiers and secrets (the services refuse other text there)
 CODED = {"status", "state", "stage", "kind", "channel", "direction", "currency", "type", "scope", "priority", "phase",
          "entity", "entity_id", "entity_type", "state_field", "from_state", "to_state", "provider", "adapter",
          "aggregate", "password_hash", "token_hash", "prefix", "event_id", "idempotency_key", "source",
          "source_channel", "action", "topic", "destination", "segment", "role", "reviewer_type", "mode", "outcome",
-         "category", "period", "field", "locale", "timezone", "secret", "name_normalized", "tier", "reason_code"}
+         "category", "period", "field", "locale", "timezone", "secret", "name_normalized", "tier", "reason_code",
+         "purpose", "response", "ab_metric"}
 CODED_COLUMNS = {"custom_fields.name", "roles.name", "jobs.name", "job_runs.name", "job_executions.name",
                  "analysis_segments.key"}
 # a column header naming a person or a record: its cells show a name, never a number

@@ -10,13 +10,15 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 
 from crmcore.admin.views import SecureView
-from crmcore.errors import CRMError
+from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import gettext
 from crmcore.models import Address, Contact
 from crmcore.runtime import ServiceContext
 
+from ..labels import VARIABLES as VARIABLE_WORDS
 from ..services import campaigns as campaign_svc
 from ..services import templates as svc
+from . import translations
 from .common import CHANNEL_LABELS, field_errors, find_customers
 
 FIELDS = ("name", "subject", "html", "text")
@@ -63,19 +65,29 @@ class TemplatesView(SecureView):
             return redirect(url_for(".index"))
         data = {f: getattr(template, f) for f in FIELDS} if template else {f: "" for f in FIELDS}
         errors: dict[str, list[str]] = {}
+        rows = translations.rows_of(ctx, template.id if template else None)
         if request.method == "POST":
             if not ctx.can("marketing.manage"):
                 return self.forbidden()
             data = {f: request.form.get(f) or None for f in FIELDS}
+            rows = translations.rows_from(request.form)
             try:
+                errors = translations.check(ctx, rows)  # the translations checked before the template is saved
+                if errors:
+                    try:
+                        svc.validate_template(ctx, data, template)
+                    except CRMError as exc:
+                        errors.update(field_errors(exc))
+                    raise ValidationError(gettext("The translation is not valid."))
                 template = svc.create_template(ctx, data) if template is None else \
                     svc.update_template(ctx, template.id, data)
+                translations.save(ctx, template.id, rows)
                 flash(gettext("Template '%(name)s' saved.", name=template.name), "success")
                 return redirect(url_for(".edit", template_id=template.id))
             except CRMError as exc:
                 ctx.session.rollback()
                 flash(exc.message, "error")
-                errors = field_errors(exc)
+                errors = {**errors, **field_errors(exc)}
         query = request.args.get("customer", "")
         found = find_customers(ctx, query) if template is not None else []
         picked = next((c for c in found if str(c.id) == request.args.get("customer_id")), found[0] if found else None)
@@ -85,8 +97,10 @@ class TemplatesView(SecureView):
                 rendered = preview_for(ctx, template, picked)
             except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:  # a filter fails on this value
                 problem = gettext("The template cannot be rendered for this customer: %(error)s", error=str(exc))
-        return self.render("marketing/admin/template.html", tpl=template, data=data, errors=errors,
+        return self.render("marketing/admin/template.html", tpl=template, data=data, errors=errors, rows=rows,
+                           new_languages=translations.language_choices([r["language"] for r in rows]),
                            query=query, found=found, picked=picked, rendered=rendered, problem=problem,
-                           variables=", ".join([*(f"{k}.{a}" for k, attrs in svc.VARIABLES.items() for a in attrs),
-                                                *(k for k, attrs in svc.VARIABLES.items() if not attrs)]),
+                           variables=[(name, VARIABLE_WORDS.get(name, "")) for name in
+                                      [*(f"{k}.{a}" for k, attrs in svc.VARIABLES.items() for a in attrs),
+                                       *(k for k, attrs in svc.VARIABLES.items() if not attrs)]],
                            can_manage=ctx.can("marketing.manage"))

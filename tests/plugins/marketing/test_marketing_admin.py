@@ -141,3 +141,65 @@ def test_zh_cn_labels_and_no_codes(client: Any, make_user: Any, ctx: Any) -> Non
     menu = client.get("/admin/marketing/templates/").text
     assert "营销" in menu and "受众" in menu and "邮箱" in menu and ">email<" not in menu
     assert "消息模板" in menu
+
+
+def test_the_audit_log_and_the_role_form_show_marketing_in_words(client: Any, make_user: Any, ctx: Any) -> None:
+    """Record types, actions, coded values and conditions of marketing records in the reader's words, and the
+    plugin's permission family under the plugin's name; the template form says what each variable gives."""
+    from plugins.marketing.services import campaigns, languages
+
+    make_user("admin", username="root")
+    admin_login(client, "root", lang="zh-CN")
+    template = templates.create_template(ctx, {"name": "模板", "subject": "s", "html": "<p>h</p>"})
+    languages.set_translation(ctx, template.id, "en", {"subject": "Hello", "text": "Hi"})
+    audience = audiences.create_audience(ctx, {"name": "贵宾", "condition": VIP})
+    campaigns.create_campaign(ctx, {"name": "活动", "audience_id": audience.id, "template_id": template.id,
+                                    "purpose": "marketing", "ab_metric": "opened"})
+    log = client.get("/admin/audit_log/").text
+    for words in ("营销受众", "消息模板", "营销活动", "已保存翻译", "HTML 正文", "（已设置，详见该条记录）", "<ins>营销</ins>"):
+        assert words in log, words
+    for code in (">marketing_template<", ">marketing_campaign<", ">marketing_audience<", ">translated<", ">Html<",
+                 "<ins>marketing<", "&#34;field&#34;"):
+        assert code not in log, code  # (the filters' hidden data keeps the codes: the values they send)
+    roles = client.get("/admin/role/new/").text
+    assert "全部：营销" in roles and "全部：marketing" not in roles
+    form = client.get(f"/admin/marketing/templates/{template.id}").text
+    assert "<code>customer.name</code>: 客户名称" in form and "{{ 和 }}" in form
+
+
+def test_translations_are_rows_of_the_template_form(manager: Any, ctx: Any) -> None:
+    """A translation per language on the template's own form: the language picked by name, checked with the
+    template before anything is saved (the typed text stays), changed and removed there."""
+    from plugins.marketing.services import languages
+
+    base = {"name": "Spring", "subject": "Hello {{ contact.name }}", "text": "Hi", "html": ""}
+    new_row = {"tr-count": "1", "tr-0-new": "1", "tr-0-language": "zh_CN", "tr-0-subject": "{{ contact.nam }}，您好",
+               "tr-0-html": "", "tr-0-text": "春季新品"}
+    page = manager.get("/admin/marketing/templates/new").text
+    assert '<option value="zh_CN">Chinese (Simplified, China)</option>' in page and 'name="tr-0-language"' in page
+    r = post(manager, "/admin/marketing/templates/new", {**base, **new_row})
+    assert r.status_code == 200 and 'data-field="tr-0-subject"' in r.text and "contact.name" in r.text
+    assert "{{ contact.nam }}，您好" in r.text and "春季新品" in r.text  # what was typed stays
+    assert templates.list_templates(ctx) == []  # nothing saved, not even the template
+    r = post(manager, "/admin/marketing/templates/new", {**base, **new_row, "tr-0-subject": "{{ contact.name }}，您好"})
+    assert r.status_code == 302
+    template = templates.list_templates(ctx)[0]
+    saved = languages.translations(ctx, template.id)
+    assert [(t.language, t.subject, t.text) for t in saved] == [("zh_CN", "{{ contact.name }}，您好", "春季新品")]
+    page = manager.get(r.headers["Location"]).text
+    assert '<h4 class="h6 translation-language">Chinese (Simplified, China)</h4>' in page
+    assert '<option value="zh_CN">' not in page  # a language the template has is not offered again
+    url = r.headers["Location"]
+    kept = {"tr-0-language": "zh_CN", "tr-0-subject": "新的主题", "tr-0-html": "", "tr-0-text": "春季新品"}
+    r = post(manager, url, {**base, "tr-count": "2", **kept, "tr-1-new": "1", "tr-1-language": "",
+                            "tr-1-subject": "Hi", "tr-1-text": "x"})
+    assert r.status_code == 200 and 'data-field="tr-1-language"' in r.text  # a new row needs its language
+    r = post(manager, url, {**base, "tr-count": "2", **kept, "tr-1-new": "1", "tr-1-language": "ja",
+                            "tr-1-subject": "こんにちは", "tr-1-text": "春"})
+    assert r.status_code == 302
+    ctx.session.expire_all()  # the rows were written by the page's own session
+    assert {t.language: t.subject for t in languages.translations(ctx, template.id)} == {"zh_CN": "新的主题", "ja": "こんにちは"}
+    r = post(manager, url, {**base, "tr-count": "2", **kept, "tr-0-remove": "1", "tr-1-language": "ja",
+                            "tr-1-subject": "こんにちは", "tr-1-text": "春"})
+    ctx.session.expire_all()
+    assert r.status_code == 302 and [t.language for t in languages.translations(ctx, template.id)] == ["ja"]
