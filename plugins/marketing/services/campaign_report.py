@@ -22,14 +22,22 @@ def _day(value: Any) -> str:
     return str(value)[:10]
 
 
+def _utc_day(ctx: ServiceContext, column: Any) -> Any:
+    """SQL: the UTC calendar day of a stored UTC time, whatever the PostgreSQL session's time zone."""
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
 def over_time(ctx: ServiceContext, campaign: Campaign) -> dict[str, Any]:
     """Per day since the start (UTC, every day up to the last event): messages sent and each event kind
-    (recipients, counted whole as the results service does)."""
-    sent = ctx.session.execute(select(func.date(Recipient.sent_at), func.count()).where(
-        Recipient.campaign_id == campaign.id, Recipient.status == "sent").group_by(func.date(Recipient.sent_at))).all()
-    events = ctx.session.execute(select(func.date(MarketingEvent.at), MarketingEvent.kind, func.count())
+    (counted whole as the results service does)."""
+    sent_day, event_day = _utc_day(ctx, Recipient.sent_at), _utc_day(ctx, MarketingEvent.at)
+    sent = ctx.session.execute(select(sent_day, func.count()).where(
+        Recipient.campaign_id == campaign.id, Recipient.status == "sent").group_by(sent_day)).all()
+    events = ctx.session.execute(select(event_day, MarketingEvent.kind, func.count())
                                  .where(MarketingEvent.campaign_id == campaign.id)
-                                 .group_by(func.date(MarketingEvent.at), MarketingEvent.kind)).all()
+                                 .group_by(event_day, MarketingEvent.kind)).all()
     counts: dict[str, dict[str, int]] = {}
     for day, n in sent:
         if day is not None:

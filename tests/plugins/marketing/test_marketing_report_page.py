@@ -10,7 +10,7 @@ import re
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from crmcore.models import Role
 from crmcore.services import users as user_svc
@@ -115,6 +115,10 @@ def test_the_page_shows_the_results_services_numbers(app: Any, ctx: Any, seeded:
     assert series["days"] == ["2026-05-01", "2026-05-02", "2026-05-03"]
     assert series["series"]["sent"] == [30, 30, 0] and series["series"]["delivered"] == [20, 20, 20]
     assert series["series"]["bounced"] == [0, 0, 1] and "replied" not in series["series"]
+    if ctx.session.get_bind().dialect.name == "postgresql":  # days are UTC days, not the session's zone's
+        ctx.session.execute(text("SET TIME ZONE 'Pacific/Kiritimati'"))  # UTC+14: 09:00 UTC is the next day
+        assert campaign_report.over_time(ctx, campaign) == series
+        ctx.session.rollback()
     # RFM segments: one row each, in rule order, the customers without one last
     rows = campaign_report.by_segment(ctx, campaign)
     assert [(r["label"], r["audience"], r["sent"], r["held_out"]) for r in rows] == [
