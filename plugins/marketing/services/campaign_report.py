@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterator
 
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 
 from crmcore.models import Customer
 from crmcore.runtime import ServiceContext
@@ -64,18 +64,32 @@ def _window(campaign: Campaign, window_days: int) -> tuple[dt.date, dt.date] | N
     return start, start + dt.timedelta(days=window_days)
 
 
-def _had(kind: str) -> Any:
-    return exists().where(MarketingEvent.recipient_id == Recipient.id, MarketingEvent.kind == kind)
+def _flags(campaign_id: int) -> Any:
+    """Subquery: per recipient of the campaign with an event, 1 or 0 for each event kind (one pass over its events)."""
+    return (select(MarketingEvent.recipient_id.label("recipient_id"),
+                   *(func.max(case((MarketingEvent.kind == k, 1), else_=0)).label(k) for k in OUTCOME_KINDS))
+            .where(MarketingEvent.campaign_id == campaign_id).group_by(MarketingEvent.recipient_id).subquery())
 
 
-def _converted(campaign: Campaign, window_days: int) -> Any:
+def _buyers(campaign: Campaign, window_days: int) -> Any:
+    """Subquery: the customers with an order (not cancelled) within the window after the start, as the results
+    service counts conversions; None before the start."""
     from plugins.sales.models import Order
 
     span = _window(campaign, window_days)
     if span is None:
         return None
-    return exists().where(Order.customer_id == Recipient.customer_id, Order.status != "cancelled",
-                          Order.order_date >= span[0], Order.order_date <= span[1])
+    return (select(Order.customer_id.label("customer_id")).where(
+        Order.status != "cancelled", Order.order_date >= span[0], Order.order_date <= span[1])
+        .group_by(Order.customer_id).subquery())
+
+
+def _joined(stmt: Any, flags: Any, buyers: Any) -> tuple[Any, Any]:
+    """``stmt`` (over Recipient) joined to the flags and buyers, and the 'converted' condition."""
+    stmt = stmt.outerjoin(flags, flags.c.recipient_id == Recipient.id)
+    if buyers is None:
+        return stmt, literal(False)
+    return stmt.outerjoin(buyers, buyers.c.customer_id == Recipient.customer_id), buyers.c.customer_id.is_not(None)
 
 
 def _analysis_loaded(ctx: ServiceContext) -> bool:
@@ -92,17 +106,18 @@ def by_segment(ctx: ServiceContext, campaign: Campaign, window_days: int = WINDO
     from plugins.analysis.services.segments import segment_labels
 
     run = latest_run(ctx, RfmScore)
-    converted = _converted(campaign, window_days)
-    is_sent = Recipient.status == "sent"
-    columns = [RfmScore.segment, func.count(Recipient.id),
-               func.sum(case((is_sent, 1), else_=0)), func.sum(case((Recipient.status == "held_out", 1), else_=0)),
-               func.sum(case((and_(is_sent, _had("opened")), 1), else_=0)),
-               func.sum(case((and_(is_sent, _had("clicked")), 1), else_=0)),
-               func.sum(case((and_(is_sent, converted), 1), else_=0)) if converted is not None else func.sum(0),
-               func.sum(case((and_(Recipient.status == "held_out", converted), 1), else_=0))
-               if converted is not None else func.sum(0)]
-    stmt = (select(*columns).outerjoin(RfmScore, and_(RfmScore.customer_id == Recipient.customer_id,
-                                                      RfmScore.run_date == run))
+    flags, buyers = _flags(campaign.id), _buyers(campaign, window_days)
+    is_sent, is_held = Recipient.status == "sent", Recipient.status == "held_out"
+
+    def count(*conditions: Any) -> Any:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
+    stmt = select(Recipient.id).outerjoin(RfmScore, and_(RfmScore.customer_id == Recipient.customer_id,
+                                                         RfmScore.run_date == run))
+    stmt, converted = _joined(stmt, flags, buyers)
+    stmt = (stmt.with_only_columns(RfmScore.segment, func.count(Recipient.id), count(is_sent), count(is_held),
+                                   count(is_sent, flags.c.opened == 1), count(is_sent, flags.c.clicked == 1),
+                                   count(is_sent, converted), count(is_held, converted))
             .where(Recipient.campaign_id == campaign.id).group_by(RfmScore.segment))
     names = segment_labels(ctx)
     out = []
@@ -122,12 +137,12 @@ def by_segment(ctx: ServiceContext, campaign: Campaign, window_days: int = WINDO
 def outcomes(ctx: ServiceContext, campaign: Campaign, window_days: int = WINDOW_DAYS) -> Iterator[dict[str, Any]]:
     """Each recipient the reader may see, in order: customer's name, variant, status, sent time, each event kind
     (whether it happened) and whether the customer converted within the window."""
-    converted = _converted(campaign, window_days)
-    stmt = (select(Recipient.id, Customer.name, Variant.label, Recipient.status, Recipient.sent_at,
-                   *(_had(k) for k in OUTCOME_KINDS),
-                   converted if converted is not None else literal(False))
-            .join(Customer, Customer.id == Recipient.customer_id)
+    flags = _flags(campaign.id)
+    stmt, converted = _joined(select(Recipient.id), flags, _buyers(campaign, window_days))
+    stmt = (stmt.join(Customer, Customer.id == Recipient.customer_id)
             .outerjoin(Variant, Variant.id == Recipient.variant_id)
+            .with_only_columns(Recipient.id, Customer.name, Variant.label, Recipient.status, Recipient.sent_at,
+                               *(flags.c[k] for k in OUTCOME_KINDS), converted)
             .where(Recipient.campaign_id == campaign.id).order_by(Recipient.id))
     for row in ctx.session.execute(rules.scope_recipients(ctx, stmt)).yield_per(1000):
         yield {"customer": row[1], "variant": row[2], "status": row[3], "sent_at": row[4],
