@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import re
 from typing import Any, Callable
@@ -180,6 +181,9 @@ def test_the_page_in_chinese_without_codes(app: Any, ctx: Any, seeded: dict[str,
                   "提升度", "最后触达", "无分群"):
         assert words in page, words
     assert "提交时间" not in page  # a ticket's "Opened" is not the message's
+    body = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page.split("<body", 1)[1], flags=re.S)
+    latin = set(re.findall(r"[A-Za-z][A-Za-z-]*", html.unescape(body)))
+    assert latin <= {"CRM", "API", "KPI", "CSV", "Excel", "UTF-", "RFM", "CNY", "A", "B", "p", "P", "Mia", "script", "x"}, latin
     for code in (">delivered<", ">held_out<", ">champions<", ">converted<", ">sent<"):
         assert code not in page
     header = next(csv.reader(io.StringIO(client.get(f"{URL}/{campaign.id}/outcomes.csv").text)))
