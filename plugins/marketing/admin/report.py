@@ -24,8 +24,7 @@ from .campaigns import percent, points
 STEPS = ("audience", "sent", "delivered", "opened", "clicked", "converted")
 KINDS = {"sent": _l("Sent"), "delivered": _l("Delivered"), "bounced": _l("Bounced"), "opened": _l("Opened the message"),
          "clicked": _l("Clicked"), "replied": _l("Replied"), "unsubscribed": _l("Unsubscribed")}
-STEP_LABELS = {**FUNNEL, "delivered": KINDS["delivered"], "opened": KINDS["opened"], "converted": _l("Converted")}
-# "Opened" alone is a ticket's "opened at" in the shared catalogue; the message's has its own words here
+STEP_LABELS = {**FUNNEL, "converted": _l("Converted")}
 
 
 def to_csv(header: list[str], rows: Iterable[Iterable[Any]], *, bom: bool = False) -> Iterator[str]:
