@@ -234,3 +234,5 @@ def test_a_journey_shows_its_steps(app: Any, ctx: Any, seeded: dict[str, Any]) -
     page = admin_login(app.test_client(), "mia", lang="en").get(f"{URL}/{campaign.id}").text
     assert "Journey steps" in page and "&lt;i&gt;Welcome&lt;/i&gt;" in page
     assert "Send a message" in page and "Sent: 3" in page and "Finished: 3" in page
+    journey_page = admin_login(app.test_client(), "mia", lang="en").get(f"/admin/marketing/journeys/{campaign.id}").text
+    assert f'class="journey-report-link" href="{URL}/{campaign.id}"' in journey_page
