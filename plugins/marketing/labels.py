@@ -9,7 +9,7 @@ RECIPIENT_STATES = {"waiting": _l("Waiting for the A/B winner"), "pending": _l("
                     "held_out": _l("Control group (not sent)")}
 FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)"),
           "waiting": _l("Waiting for the A/B winner"), "sent": _l("Sent"),
-          "failed": _l("Not sent"), "opened": _l("Opened"), "clicked": _l("Clicked"),
+          "failed": _l("Not sent"), "delivered": _l("Delivered"), "opened": _l("Opened the message"), "clicked": _l("Clicked"),
           "unsubscribed": _l("Unsubscribed"), "bounced": _l("Bounced"), "replied": _l("Replied")}
 READINESS = {"audience": _l("Audience"), "no_address": _l("Without an address"),
              "no_consent": _l("Without consent"), "suppressed": _l("On the suppression list"),

@@ -14,6 +14,7 @@ def admin_views(db: Any) -> list[Any]:
     from .consents import ConsentsView
     from .journeys import JourneysView
     from .messages import TemplatesView
+    from .report import CampaignReportView
 
     return [
         AudiencesView(name=_l("Audiences"), endpoint="marketing_audiences", url="/admin/marketing/audiences",
@@ -24,6 +25,8 @@ def admin_views(db: Any) -> list[Any]:
                       category=MARKETING),
         JourneysView(name=_l("Journeys"), endpoint="marketing_journeys", url="/admin/marketing/journeys",
                      category=MARKETING),
+        CampaignReportView(name=_l("Campaign report"), endpoint="marketing_report", url="/admin/marketing/report",
+                           category=MARKETING),
         ConsentsView(name=_l("Consents"), endpoint="marketing_consents", url="/admin/marketing/consents",
                      category=MARKETING),
     ]

@@ -183,7 +183,7 @@ class CampaignsView(SecureView):
                 MarketingEvent.campaign_id == campaign.id, MarketingEvent.kind.in_(("opened", "clicked")))):
             kinds.setdefault(rid, set()).add(kind)
         yes, no = gettext("Yes"), gettext("No")
-        header = [gettext("Customer"), gettext("Status"), gettext("Sent at"), gettext("Opened"), gettext("Clicked")]
+        header = [gettext("Customer"), gettext("Status"), gettext("Sent at"), gettext("Opened the message"), gettext("Clicked")]
         stmt = rules.scope_recipients(ctx, select(Recipient.id, Recipient.status, Recipient.sent_at, Customer.name)
                                       .join(Customer, Customer.id == Recipient.customer_id)
                                       .where(Recipient.campaign_id == campaign.id).order_by(Recipient.id))

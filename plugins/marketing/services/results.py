@@ -73,7 +73,7 @@ def report(ctx: ServiceContext, campaign_id: int, window_days: int = WINDOW_DAYS
                                       .group_by(MarketingEvent.kind)).all())
     funnel = {"audience": sum(counts.values()), "held_out": counts.get("held_out", 0),
               "waiting": counts.get("waiting", 0), "sent": counts.get("sent", 0),
-              "failed": counts.get("failed", 0), "opened": int(events.get("opened", 0)),
+              "failed": counts.get("failed", 0), "delivered": int(events.get("delivered", 0)), "opened": int(events.get("opened", 0)),
               "clicked": int(events.get("clicked", 0)), "unsubscribed": int(events.get("unsubscribed", 0)),
               "bounced": int(events.get("bounced", 0)), "replied": int(events.get("replied", 0))}
     out: dict[str, Any] = {"campaign": campaign.name, "status": campaign.status, "funnel": funnel,

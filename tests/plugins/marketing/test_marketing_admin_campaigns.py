@@ -83,7 +83,7 @@ def test_test_start_pause_resume_and_the_report(manager: Any, ctx: Any, setup: d
     assert "No control group: the lift cannot be measured." in report
     assert "<i>" not in report  # every name escaped
     rows = list(csv.reader(io.StringIO(manager.get(f"{page}/recipients.csv").text.lstrip("\ufeff"))))
-    assert rows[0] == ["Customer", "Status", "Sent at", "Opened", "Clicked"]
+    assert rows[0] == ["Customer", "Status", "Sent at", "Opened the message", "Clicked"]
     assert sorted(r[0] for r in rows[1:]) == ["Ann <i>", "Bo"] and {r[1] for r in rows[1:]} == {"Sent"}
     assert all(r[2] and r[3] == "No" for r in rows[1:])
 
