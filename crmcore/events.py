@@ -162,6 +162,8 @@ def _dispatch(session: Session) -> None:
     """The committed transaction's events to the listeners: all of one writer's events in ONE unit of work on a
     fresh session, committed once at the end (a bulk load of thousands of records is not thousands of commits:
     a listener's ``unit_of_work`` joins it). The events the listeners' own writes queue are dispatched after it."""
+    if session.in_nested_transaction():  # a SAVEPOINT released (SQLAlchemy calls this then too): not committed yet
+        return
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return

@@ -21,13 +21,17 @@ CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = [".callbacks:bp", ".wechat_oauth:bp", ".api:blp"]
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:channels"
+CRM_JOBS = ".jobs:JOBS"
 
 
 @hookimpl
 def crm_channels() -> list[Any]:
+    from .sms import SmsChannel
     from .wechat import WeChatChannel
+    from .wecom_send import WeComChannel
+    from .wiring import wecom_address
 
-    return [WeChatChannel()]
+    return [WeChatChannel(), SmsChannel(), WeComChannel(address_expr=wecom_address())]
 
 
 @hookimpl

@@ -24,7 +24,10 @@ from .models import ChannelAccount
 # platform -> (settings, secrets) an account of it may hold
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "wechat": (("mode", "base_url", "oauth_url", "welcome_text", "replay_window"), ("app_secret", "token", "encoding_aes_key")),
+    "sms": (("vendor",), ("callback_token",)),  # account: the SMS sign name; vendor: aliyun or tencent
+    "wecom": (("replay_window",), ("token", "encoding_aes_key")),  # account: the corp id
 }
+VENDORS = ("aliyun", "tencent")
 MODES = ("plain", "safe")
 INVALID = _("The channel account is not valid.")
 
@@ -60,6 +63,8 @@ def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, An
             errors[f"secrets.{key}"] = [_("Unknown field.")]
     if config.get("mode") not in (None, "", *MODES):
         errors["config.mode"] = [_("Not one of: %(choices)s.", choices=", ".join(MODES))]
+    if platform == "sms" and config.get("vendor") not in VENDORS:
+        errors["config.vendor"] = [_("Not one of: %(choices)s.", choices=", ".join(VENDORS))]
     for key in ("base_url", "oauth_url"):
         url = config.get(key)
         if url not in (None, ""):

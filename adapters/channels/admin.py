@@ -61,7 +61,7 @@ class ChannelAccountsView(SecureView):
                  if row.platform in accounts.FIELDS]
         new = [self._form(None, platform, typed.get("new", {}) if typed.get("new", {}).get("platform") == platform else {})
                for platform in accounts.FIELDS]
-        return self.render("admin/channels/accounts.html", forms=forms, new=new, modes=labels.MODE_LABELS,
+        return self.render("admin/channels/accounts.html", forms=forms, new=new, modes=labels.MODE_LABELS, vendors=labels.VENDOR_LABELS,
                            callback=lambda row: url_for("channel_callbacks.callback", platform=row.platform,
                                                         account=row.account, _external=True))
 

@@ -62,7 +62,19 @@ def _wechat(ctx: ServiceContext, row: Any) -> Any:
     return "success", 200, {"Content-Type": "text/plain"}
 
 
-HANDLERS = {"wechat": _wechat}
+def _sms(ctx: ServiceContext, row: Any) -> Any:
+    from .wiring import sms_callback
+
+    return sms_callback(ctx, row)
+
+
+def _wecom(ctx: ServiceContext, row: Any) -> Any:
+    from .wiring import wecom_callback
+
+    return wecom_callback(ctx, row)
+
+
+HANDLERS = {"wechat": _wechat, "sms": _sms, "wecom": _wecom}
 
 
 @bp.route("/<platform>/<account>/callback", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # real types for readers, not imported at run time
 
 
 @hookspec
-def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer | None) -> None:
+def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer | None, lead_id: int | None) -> None:
     """Act on the scene of a QR code a follower scanned (WeChat ``subscribe`` or ``SCAN`` with a scene).
 
     Called by ``adapters.channels.inbox.receive`` inside its unit of work, once per stored message (a
@@ -30,7 +30,9 @@ def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer 
     :param inbound: the ``adapters.channels.base.Inbound``; ``inbound.scene`` is the scene without WeChat's
         ``qrscene_`` prefix.
     :param customer: the matched ``Customer``, or None when the follower is not known yet (the message is in
-        the unmatched queue; when an agent links or turns it into a lead, the hook is not called again).
+        the unmatched queue). When an agent links the queued message to a customer, the hook is called again
+        with that customer; when the agent turns it into a lead, with ``customer`` None and ``lead_id``.
+    :param lead_id: the lead the queued follower became (make a lead), else None.
     """
 
 

@@ -30,7 +30,8 @@ from .models import ChannelAccount, ChannelMessage
 SENDER_IDENTITY = {"wechat": "wechat_openid", "wecom": "wecom_external_userid", "qq": "qq", "weibo": "weibo"}
 # The interaction channel of each platform (crmcore.models.interaction.CHANNELS).
 TIMELINE_CHANNEL = {"wechat": "wechat", "wecom": "wecom", "sms": "sms", "email": "email", "qq": "qq", "weibo": "weibo"}
-NOT_ON_TIMELINE = ("receipt",)  # delivery receipts: stored, neither on the timeline nor in the queue
+NOT_ON_TIMELINE = ("receipt",)
+SCENE_EVENTS = ("subscribe", "scan")  # events whose QR code scene goes to crm_channel_scene  # delivery receipts: stored, neither on the timeline nor in the queue
 EVENT_SUBJECTS = {"subscribe": _("Followed the account"), "unsubscribe": _("Unfollowed the account"),
                   "scan": _("Scanned a QR code"), "click": _("Clicked a menu")}
 KIND_SUBJECTS = {"image": _("Sent an image"), "voice": _("Sent a voice message"), "video": _("Sent a video"),
@@ -75,8 +76,8 @@ def receive(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
                 ChannelAccount.platform == inbound.platform, ChannelAccount.account == inbound.account))
             if account is not None and account.open_tickets and inbound.kind == "text":
                 message.ticket_id = ctx.hook.crm_channel_ticket(ctx=ctx, message=message, customer=customer)
-        if inbound.scene and inbound.event in ("subscribe", "scan"):
-            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound, customer=customer)
+        if inbound.scene and inbound.event in SCENE_EVENTS:
+            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound, customer=customer, lead_id=None)
         record_change(ctx, "channel_message", "received", message.id,
                       data={"platform": message.platform, "status": message.status, "customer_id": message.customer_id})
     return message
@@ -209,9 +210,25 @@ def link(ctx: ServiceContext, message_id: int, customer_id: int) -> list[Channel
         linked = _same_sender(ctx, message)
         for item in linked:
             _attach(ctx, item, customer, "link")
+        _queued_scenes(ctx, linked, customer=customer)
         record_change(ctx, "channel_message", "linked", message.id,
                       data={"customer_id": customer.id, "messages": [m.id for m in linked]})
     return linked
+
+
+def inbound_of(message: ChannelMessage) -> Inbound:
+    """A stored message as the :class:`Inbound` it was received as."""
+    return Inbound(platform=message.platform, account=message.account, sender=message.sender, msg_id=message.msg_id,
+                   kind=message.kind, received_at=message.received_at, text=message.text, event=message.event,
+                   unionid=message.unionid, scene=message.scene, raw=dict(message.raw or {}))
+
+
+def _queued_scenes(ctx: ServiceContext, messages: list[ChannelMessage], customer: Customer | None = None,
+                   lead_id: int | None = None) -> None:
+    """The QR code scenes a queued follower scanned, handed on now that they are a customer or a lead."""
+    for item in messages:
+        if item.scene and item.event in SCENE_EVENTS:
+            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound_of(item), customer=customer, lead_id=lead_id)
 
 
 def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int:
@@ -237,6 +254,7 @@ def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int
         queued = _same_sender(ctx, message)
         for item in queued:
             item.status, item.lead_id = "lead", lead_id
+        _queued_scenes(ctx, queued, lead_id=int(lead_id))
         record_change(ctx, "channel_message", "lead", message.id,
                       data={"lead_id": lead_id, "messages": [m.id for m in queued]})
     return int(lead_id)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crmcore.contracts import MERGE_KEEP_WINNER
 from crmcore.db import Base, created_ts, intpk, updated_ts
 
-CHANNELS = ("email", "sms", "wechat", "phone")
+CHANNELS = ("email", "sms", "wechat", "wecom", "phone")
 PURPOSES = ("marketing", "service")
 CONSENT_STATES = ("granted", "withdrawn", "pending")  # pending: a grant awaiting its double opt-in
 CONSENT_SOURCES = ("form", "api", "import", "admin", "double_opt_in", "unsubscribe", "preference_page")

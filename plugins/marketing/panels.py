@@ -13,7 +13,8 @@ from .labels import RECIPIENT_STATES
 from .models import CHANNELS, Campaign, MarketingEvent, Recipient
 from .services.consent import latest_status
 
-CHANNEL_LABELS = {"email": _("E-mail"), "sms": _("SMS"), "wechat": _("WeChat"), "phone": _("Phone")}
+CHANNEL_LABELS = {"email": _("E-mail"), "sms": _("SMS"), "wechat": _("WeChat"), "wecom": _("WeCom"),
+                  "phone": _("Phone")}
 STATE_LABELS = {"granted": _("Agreed"), "withdrawn": _("Withdrawn"), "pending": _("Awaiting confirmation by e-mail"),
                 None: _("Never asked")}
 

@@ -31,3 +31,25 @@ def test_events_queued_since_a_mark_are_discarded_and_the_others_dispatched(make
         discard_pending_since(ctx.session, 0)  # nothing pending after the commit: no error
     finally:
         ctx.session.close()
+
+
+def test_a_released_savepoint_does_not_dispatch_the_events_before_the_commit(make_app):
+    heard: list[tuple[str, bool]] = []
+
+    class Listener:
+        @hookimpl
+        def crm_event(self, ctx, event):
+            heard.append((event.name, outer.in_transaction()))
+
+    rt = make_app(plugins=[("listener", Listener())]).extensions["crm"]
+    ctx = rt.context()
+    outer = ctx.session
+    try:
+        emit(ctx, Event("before.savepoint"))
+        with ctx.session.begin_nested():  # SQLAlchemy calls after_commit when a SAVEPOINT is released
+            emit(ctx, Event("in.savepoint"))
+        assert heard == []  # nothing is committed yet: no listener may act (nor write beside this transaction)
+        ctx.session.commit()
+        assert [name for name, _ in heard] == ["before.savepoint", "in.savepoint"]
+    finally:
+        ctx.session.close()

@@ -13,7 +13,7 @@ from crmcore.services.access import scope_customers
 from ..models import CHANNELS, PURPOSES
 from crmcore.i18n import lazy_gettext as _l
 
-CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "phone": _l("Phone")}
+CHANNEL_LABELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "wecom": _l("WeCom"), "phone": _l("Phone")}
 PURPOSE_LABELS = {"marketing": _l("Marketing"), "service": _l("Service messages")}
 
 

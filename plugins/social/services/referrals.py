@@ -106,7 +106,8 @@ def record_scene(ctx: ServiceContext, scene: str | None, customer_id: int | None
                            device=device)
 
 
-def referral_from_scene(ctx: ServiceContext, scene: str | None, customer_id: int) -> Referral | None:
+def referral_from_scene(ctx: ServiceContext, scene: str | None, customer_id: int | None,
+                        lead_id: int | None = None) -> Referral | None:
     """For the channels' inbound pipeline: :func:`record_scene` in a savepoint, a refused referral (an unknown
     code, the follower's own code, a circle) logged and dropped, so the message is stored all the same."""
     import logging
@@ -115,9 +116,10 @@ def referral_from_scene(ctx: ServiceContext, scene: str | None, customer_id: int
 
     try:
         with ctx.session.begin_nested():
-            return record_scene(ctx, scene, customer_id=customer_id)
+            return record_scene(ctx, scene, customer_id=customer_id, lead_id=lead_id)
     except CRMError as exc:
-        logging.getLogger(__name__).info("referral scene of customer %s not recorded: %s", customer_id, exc.message)
+        logging.getLogger(__name__).info("referral scene of customer %s / lead %s not recorded: %s", customer_id,
+                                         lead_id, exc.message)
         return None
 
 

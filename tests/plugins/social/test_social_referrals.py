@@ -156,10 +156,10 @@ def test_channels_scene_hook_records_the_referral_and_drops_a_bad_code(ctx: Any,
 
     a, follower, other = make_customer("分享者"), make_customer("粉丝"), make_customer("另一位粉丝")
     code = code_for(ctx, customer_id=a.id).code
-    social.crm_channel_scene(ctx, SimpleNamespace(scene=f"ref_{code}"), follower)
-    social.crm_channel_scene(ctx, SimpleNamespace(scene="ref_zzzzzzzzzz"), other)  # unknown: nothing, no error
-    social.crm_channel_scene(ctx, SimpleNamespace(scene="menu_1"), other)
-    social.crm_channel_scene(ctx, SimpleNamespace(scene=f"ref_{code}"), None)  # not matched yet: nothing
+    social.crm_channel_scene(ctx, SimpleNamespace(scene=f"ref_{code}"), follower, None)
+    social.crm_channel_scene(ctx, SimpleNamespace(scene="ref_zzzzzzzzzz"), other, None)  # unknown: nothing, no error
+    social.crm_channel_scene(ctx, SimpleNamespace(scene="menu_1"), other, None)
+    social.crm_channel_scene(ctx, SimpleNamespace(scene=f"ref_{code}"), None, None)  # not matched yet: nothing
     ctx.session.commit()
     assert referral_of(ctx, follower.id).source == "wechat"
     assert referral_of(ctx, other.id) is None

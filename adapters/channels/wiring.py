@@ -1,0 +1,158 @@
+"""The SMS (Alibaba Cloud, Tencent Cloud) and WeCom callbacks wired to accounts, the pipeline and marketing."""
+from __future__ import annotations
+
+import re
+from collections import ChainMap
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from crmcore.errors import CRMError
+from crmcore.models import CustomerIdentity
+from crmcore.models import Customer
+from crmcore.runtime import ServiceContext
+from crmcore.services.unit import unit_of_work
+
+from . import inbox, wechat
+from .base import Inbound
+
+SMS_VENDORS = ("aliyun", "tencent")
+_RECIPIENT = re.compile(r"^<m(\d+)\.")  # the marketing plugin's Message-ID: <m<recipient id>.<digest>@<domain>>
+
+
+def wecom_address() -> Any:
+    """SQL: a customer's newest WeCom external userid (the ``wecom`` channel's address)."""
+    return (select(CustomerIdentity.value).where(CustomerIdentity.customer_id == Customer.id,
+                                                 CustomerIdentity.platform == "wecom_external_userid")
+            .order_by(CustomerIdentity.id.desc()).limit(1).scalar_subquery())
+
+
+class AccountContext:
+    """A service context whose settings are the account's, over the app's (the platform modules read settings)."""
+
+    def __init__(self, ctx: ServiceContext, overlay: dict[str, Any]) -> None:
+        self._ctx = ctx
+        self.settings = ChainMap({k: v for k, v in overlay.items() if v not in (None, "")}, ctx.settings)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
+def sms_settings(row: Any) -> tuple[str, dict[str, Any]]:
+    """The vendor of an SMS account and the settings its module reads (the sign name is the account)."""
+    vendor = str((row.config or {}).get("vendor") or "")
+    prefix = f"SMS_{vendor.upper()}_"
+    return vendor, {f"{prefix}SIGN_NAME": row.account, f"{prefix}CALLBACK_TOKEN": (row.secrets or {}).get("callback_token")}
+
+
+def wecom_settings(row: Any) -> dict[str, Any]:
+    secrets, config = row.secrets or {}, row.config or {}
+    return {"WECOM_CORP_ID": row.account, "WECOM_CALLBACK_TOKEN": secrets.get("token"),
+            "WECOM_CALLBACK_AES_KEY": secrets.get("encoding_aes_key"), "WECOM_REPLAY_WINDOW": config.get("replay_window")}
+
+
+def store(ctx: ServiceContext, items: list[Inbound]) -> int:
+    """Every record through the pipeline and its marketing effects; how many were new (a replay: 0)."""
+    new = 0
+    for item in items:
+        message = inbox.receive(ctx, item)
+        if message is not None:
+            new += 1
+            marketing_effects(ctx, message, item)
+    return new
+
+
+def _refused(exc: CRMError) -> wechat.Rejected:
+    return wechat.Rejected(str(exc.message), exc.status if exc.status in (400, 401, 403, 404, 413) else 400)
+
+
+def sms_callback(ctx: ServiceContext, row: Any) -> Any:
+    """``/channels/sms/<sign name>/callback?token=``: Alibaba Cloud or Tencent Cloud pushes (the account's vendor)."""
+    vendor, overlay = sms_settings(row)
+    if vendor not in SMS_VENDORS or request.method != "POST":
+        return jsonify({"error": "unknown account"}), 404
+    if vendor == "aliyun":
+        from .sms_aliyun import ACK, receive
+    else:
+        from .sms_tencent import ACK, receive  # type: ignore[assignment]
+    try:
+        with unit_of_work(ctx):
+            store(ctx, receive(AccountContext(ctx, overlay), request.args, request.get_data(cache=True)))  # type: ignore[arg-type]
+    except CRMError as exc:
+        if exc.status == 422:  # the pipeline refused a record: the vendor's payload, not the caller
+            raise
+        raise _refused(exc) from None
+    return jsonify(ACK)
+
+
+def wecom_callback(ctx: ServiceContext, row: Any) -> Any:
+    """``/channels/wecom/<corp id>/callback``: WeCom's URL check (GET) and customer-contact events (POST)."""
+    from . import wecom_contact
+    from .callbacks import remember_nonce
+
+    actx = AccountContext(ctx, wecom_settings(row))
+
+    def nonces(nonce: str) -> bool:
+        return remember_nonce(ctx, "wecom", row.account, nonce)
+
+    try:
+        if request.method == "GET":
+            echo = wecom_contact.verify_url(actx, request.args, nonces)  # type: ignore[arg-type]
+            ctx.session.commit()
+            return echo, 200, {"Content-Type": "text/plain"}
+        with unit_of_work(ctx):
+            items = wecom_contact.receive(actx, request.args, request.get_data(cache=True), nonces)  # type: ignore[arg-type]
+            store(ctx, [i for i in items if i.event != "change_external_tag"])
+            # the corp's tag library changed (no customer sent it): the contacts are pulled again with their tags
+            pull = [i for i in items if i.event == "change_external_tag"
+                    and remember_nonce(ctx, "wecom-tag", row.account, i.msg_id, keep=7 * 86400)]
+        if pull:
+            from crmcore.services import job_runs
+
+            job_runs.enqueue(ctx, "channels.wecom_contacts")
+    except CRMError as exc:
+        if exc.status == 422:
+            raise
+        raise _refused(exc) from None
+    return wecom_contact.ACK, 200, {"Content-Type": "text/plain"}
+
+
+# ---- marketing: delivery receipts and opt-out replies -----------------------------------------------------
+
+
+def _message_id(item: Inbound) -> str:
+    """Our message id a receipt carries: Alibaba's ``out_id``, Tencent's ``ext`` (SessionContext), WeCom's."""
+    raw = item.raw or {}
+    return str(raw.get("out_id") or raw.get("ext") or raw.get("message_id") or "")
+
+
+def marketing_effects(ctx: ServiceContext, message: Any, item: Inbound) -> None:
+    """A receipt carrying a marketing message id marks its recipient delivered or failed; an SMS opt-out reply
+    withdraws the customer's SMS marketing consent and suppresses the number. Nothing without marketing."""
+    if not ctx.pm.has_plugin("marketing"):
+        return
+    from plugins.marketing.models import Recipient
+    from plugins.marketing.services import consent, tracking
+
+    if item.kind == "receipt" and item.event in ("delivered", "failed"):
+        sent_as = _message_id(item)
+        found = _RECIPIENT.match(sent_as)
+        recipient = ctx.session.get(Recipient, int(found.group(1))) if found else None
+        if recipient is None or not recipient.message_id or recipient.message_id[:len(sent_as)] != sent_as:
+            return
+        if item.event == "delivered":
+            tracking.record_event(ctx, recipient.id, "delivered")
+        else:
+            tracking.record_event(ctx, recipient.id, "bounced")
+            recipient.status, recipient.reason = "failed", (item.text or "")[:255] or None
+        return
+    if item.platform == "sms" and item.event == "unsubscribe":
+        customer_id = message.customer_id
+        if customer_id is not None:
+            from plugins.marketing.models import Consent
+
+            with unit_of_work(ctx):
+                ctx.session.add(Consent(customer_id=customer_id, channel="sms", purpose="marketing", status="withdrawn",
+                                        source="unsubscribe", text=(item.text or "")[:255] or None))
+        consent.suppress(ctx, "sms", item.sender, "unsubscribed", customer_id)

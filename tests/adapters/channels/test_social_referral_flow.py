@@ -1,0 +1,106 @@
+"""Issue 18's social flow end to end: a WeChat follower scans a referrer's QR code (a real signed callback from the
+WeChat fake), waits in the unmatched queue, an agent makes them a lead (the scanned referral goes with it), the lead
+is qualified, buys and pays through the sales API; after the return window (the clock moved) the rewards job pays
+the referrer, and the top advocates report shows the referrer with that revenue."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from adapters.channels.models import ChannelMessage
+from crm_plugin_loyalty import models as loyalty_models  # noqa: F401 - its table in the test database
+from plugins.social import models as social_models  # noqa: F401
+
+from .conftest import PLUGINS
+
+
+@pytest.fixture
+def app(make_app: Any) -> Any:
+    return make_app(PLUGINS=[*PLUGINS, "plugins.social", "crm_plugin_loyalty"])
+
+
+def _post(client: Any, fake: Any, pushed: tuple[str, bytes]) -> Any:
+    query, body = pushed
+    return client.post(f"/channels/wechat/{fake.app_id}/callback?{query}", data=body,
+                       headers={"Content-Type": "text/xml"})
+
+
+def test_follower_scans_referral_code_and_the_referrer_is_rewarded(client, ctx, fake_wechat, wechat_account,
+                                                                    admin_headers, make_customer, run_job,
+                                                                    monkeypatch):
+    from crm_plugin_loyalty.services import points_of
+    from plugins.social.services import rewards
+
+    h = admin_headers
+    wechat_account("safe")
+    referrer = make_customer("老会员王女士", phone="13811110000")
+    code = client.post("/api/v1/referrals/codes", json={"customer_id": referrer.id}, headers=h).get_json()["code"]
+
+    # 1. the follower scans the referrer's QR code: WeChat posts a signed, encrypted subscribe with the scene
+    pushed = fake_wechat.follow("oNEWFAN", scene=f"ref_{code}", mode="safe")
+    assert _post(client, fake_wechat, pushed).status_code == 200
+    assert _post(client, fake_wechat, pushed).status_code == 401  # the same push replayed: refused
+    assert _post(client, fake_wechat, fake_wechat.say("oNEWFAN", "想了解一下龙井礼盒", msg_id=9001, mode="safe")).status_code == 200
+    queue = client.get("/api/v1/channels/unmatched", headers=h).get_json()
+    items = queue["items"] if isinstance(queue, dict) else queue
+    first = min(items, key=lambda m: m["id"])
+    assert first["sender"] == "oNEWFAN" and first["scene"] == f"ref_{code}"
+
+    # 2. an agent makes the follower a lead from the queue: the referral scanned goes with the lead
+    made = client.post(f"/api/v1/channels/unmatched/{first['id']}/lead",
+                       json={"name": "微信粉丝小陈", "phone": "13922223333"}, headers=h)
+    assert made.status_code == 201, made.get_json()
+    lead_id = made.get_json()["lead_id"]
+    assert {m.status for m in ctx.session.query(ChannelMessage)} == {"lead"}
+
+    # 3. the lead is qualified into a customer, who buys and pays
+    qualified = client.post(f"/api/v1/sales/leads/{lead_id}/qualify", json={"create_opportunity": False}, headers=h)
+    assert qualified.status_code == 200, qualified.get_json()
+    customer_id = qualified.get_json()["customer_id"]
+    listed = client.get(f"/api/v1/referrals?customer_id={customer_id}", headers=h).get_json()["items"]
+    assert [(r["source"], r["referrer"]) for r in listed] == [("wechat", "老会员王女士")]
+    order = client.post("/api/v1/sales/orders", json={"number": "SO-WX-9", "customer_id": customer_id,
+                                                      "order_date": "2026-12-01",
+                                                      "lines": [{"description": "龙井礼盒", "unit_price": "1280"}]},
+                        headers=h)
+    assert order.status_code in (200, 201), order.get_json()
+    invoice = client.post("/api/v1/sales/invoices", json={"number": "INV-WX-9", "customer_id": customer_id,
+                                                          "order_id": order.get_json()["id"], "invoice_date": "2026-12-01",
+                                                          "due_date": "2026-12-31", "amount_total": "1280"}, headers=h)
+    assert invoice.status_code in (200, 201), invoice.get_json()
+    paid = client.post(f"/api/v1/sales/invoices/{invoice.get_json()['id']}/payments",
+                       json={"paid_on": "2026-12-02", "amount": "1280"}, headers=h)
+    assert paid.status_code in (200, 201), paid.get_json()
+
+    # 4. within the return window nothing is paid; once it has passed, the rewards job pays the referrer
+    run_job("social.rewards")
+    assert points_of(ctx, referrer.id) == 0
+    later = rewards.utcnow() + dt.timedelta(days=15)
+    monkeypatch.setattr(rewards, "utcnow", lambda: later)
+    run_job("social.rewards")
+    assert points_of(ctx, referrer.id) == 100 and points_of(ctx, customer_id) == 50  # the programme's defaults
+
+    # 5. the social value report shows the referrer with that revenue
+    run_job("social.recompute")
+    top = client.get("/api/v1/referrals/top-advocates", headers=h).get_json()
+    assert (top[0]["name"], top[0]["social_value"], top[0]["referral_count"]) == ("老会员王女士", "1280.00", 1)
+
+
+def test_a_queued_scan_refers_the_customer_the_follower_is_linked_to(client, ctx, fake_wechat, wechat_account,
+                                                                     admin_headers, make_customer):
+    h = admin_headers
+    wechat_account()
+    referrer = make_customer("老会员王女士")
+    known = make_customer("老客户李先生")
+    code = client.post("/api/v1/referrals/codes", json={"customer_id": referrer.id}, headers=h).get_json()["code"]
+    assert _post(client, fake_wechat, fake_wechat.follow("oLI", scene=f"ref_{code}")).status_code == 200
+    [message] = ctx.session.query(ChannelMessage).all()
+    assert message.status == "unmatched"
+    message_id = message.id
+    ctx.session.rollback()  # no read transaction of the test left open on SQLite while the app writes
+    linked = client.post(f"/api/v1/channels/unmatched/{message_id}/link", json={"customer_id": known.id}, headers=h)
+    assert linked.status_code == 200, linked.get_json()
+    listed = client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]
+    assert [(r["source"], r["referrer"]) for r in listed] == [("wechat", "老会员王女士")]
