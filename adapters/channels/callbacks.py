@@ -5,42 +5,20 @@ together, so a callback that failed half-way can be retried by the platform).
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
-from crmcore.db import utcnow
 from crmcore.runtime import ServiceContext
 from crmcore.services.unit import unit_of_work
 
 from . import inbox, wechat
 from .accounts import find_account
-from .models import ChannelNonce
+from .nonces import NONCE_MEMORY, remember_nonce
 
 log = logging.getLogger(__name__)
 bp = Blueprint("channel_callbacks", __name__, url_prefix="/channels")
-NONCE_MEMORY = 86400
-
-
-def remember_nonce(ctx: ServiceContext, platform: str, account: str, nonce: str, keep: int = NONCE_MEMORY) -> bool:
-    """Remember a callback's nonce; False when it was seen before (a replay). Old nonces are pruned."""
-    now = utcnow()
-    ctx.session.query(ChannelNonce).filter(ChannelNonce.platform == platform, ChannelNonce.account == account,
-                                           ChannelNonce.seen_at < now - dt.timedelta(seconds=keep)).delete()
-    savepoint = ctx.session.begin_nested()
-    try:
-        ctx.session.add(ChannelNonce(platform=platform, account=account, nonce=str(nonce)[:128], seen_at=now))
-        ctx.session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        return False
-    savepoint.commit()
-    return True
-
-
 def _wechat(ctx: ServiceContext, row: Any) -> Any:
     settings = wechat.Settings.of(row)
     if not settings.accepts_callbacks():

@@ -63,3 +63,20 @@ def crm_channel_ticket(ctx: ServiceContext, message: ChannelMessage, customer: C
     :param customer: the matched ``Customer``.
     :return: the ticket's id, or None when no plugin handles tickets.
     """
+
+
+@hookspec
+def crm_channel_receipt(ctx: ServiceContext, message: ChannelMessage, inbound: Inbound) -> None:
+    """Act on a delivery receipt or a reply a channel stored (SMS receipts and replies, WeCom group-send results).
+
+    Called once per stored record by the SMS and WeCom callbacks and the WeCom group-result job, inside the
+    callback's unit of work, after ``inbox.receive`` stored it (a replayed callback stores nothing and calls
+    nothing). The marketing plugin marks the recipient whose Message-ID the receipt carries, and withdraws SMS
+    marketing consent on an opt-out reply; a plugin that sends through the channels does the same for its own.
+
+    :param ctx: the ``ServiceContext`` of the callback (the system).
+    :param message: the stored ``adapters.channels.models.ChannelMessage`` (its ``customer_id`` when matched).
+    :param inbound: the ``adapters.channels.base.Inbound``: ``kind`` ``receipt`` with ``event`` ``delivered`` or
+        ``failed`` and our message id in ``raw`` (``out_id``, ``ext`` or ``message_id``), or a reply whose
+        ``event`` is ``unsubscribe`` for an opt-out.
+    """

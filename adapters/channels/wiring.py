@@ -1,7 +1,6 @@
 """The SMS (Alibaba Cloud, Tencent Cloud) and WeCom callbacks wired to accounts, the pipeline and marketing."""
 from __future__ import annotations
 
-import re
 from collections import ChainMap
 from typing import Any
 
@@ -18,7 +17,6 @@ from . import inbox, wechat
 from .base import Inbound
 
 SMS_VENDORS = ("aliyun", "tencent")
-_RECIPIENT = re.compile(r"^<m(\d+)\.")  # the marketing plugin's Message-ID: <m<recipient id>.<digest>@<domain>>
 
 
 def wecom_address() -> Any:
@@ -53,13 +51,14 @@ def wecom_settings(row: Any) -> dict[str, Any]:
 
 
 def store(ctx: ServiceContext, items: list[Inbound]) -> int:
-    """Every record through the pipeline and its marketing effects; how many were new (a replay: 0)."""
+    """Every record through the pipeline; a new receipt or reply is handed to ``crm_channel_receipt`` (the
+    marketing plugin marks its recipient, an opt-out withdraws consent). How many were new (a replay: 0)."""
     new = 0
     for item in items:
         message = inbox.receive(ctx, item)
         if message is not None:
             new += 1
-            marketing_effects(ctx, message, item)
+            ctx.hook.crm_channel_receipt(ctx=ctx, message=message, inbound=item)
     return new
 
 
@@ -89,7 +88,7 @@ def sms_callback(ctx: ServiceContext, row: Any) -> Any:
 def wecom_callback(ctx: ServiceContext, row: Any) -> Any:
     """``/channels/wecom/<corp id>/callback``: WeCom's URL check (GET) and customer-contact events (POST)."""
     from . import wecom_contact
-    from .callbacks import remember_nonce
+    from .nonces import remember_nonce
 
     actx = AccountContext(ctx, wecom_settings(row))
 
@@ -116,43 +115,3 @@ def wecom_callback(ctx: ServiceContext, row: Any) -> Any:
             raise
         raise _refused(exc) from None
     return wecom_contact.ACK, 200, {"Content-Type": "text/plain"}
-
-
-# ---- marketing: delivery receipts and opt-out replies -----------------------------------------------------
-
-
-def _message_id(item: Inbound) -> str:
-    """Our message id a receipt carries: Alibaba's ``out_id``, Tencent's ``ext`` (SessionContext), WeCom's."""
-    raw = item.raw or {}
-    return str(raw.get("out_id") or raw.get("ext") or raw.get("message_id") or "")
-
-
-def marketing_effects(ctx: ServiceContext, message: Any, item: Inbound) -> None:
-    """A receipt carrying a marketing message id marks its recipient delivered or failed; an SMS opt-out reply
-    withdraws the customer's SMS marketing consent and suppresses the number. Nothing without marketing."""
-    if not ctx.pm.has_plugin("marketing"):
-        return
-    from plugins.marketing.models import Recipient
-    from plugins.marketing.services import consent, tracking
-
-    if item.kind == "receipt" and item.event in ("delivered", "failed"):
-        sent_as = _message_id(item)
-        found = _RECIPIENT.match(sent_as)
-        recipient = ctx.session.get(Recipient, int(found.group(1))) if found else None
-        if recipient is None or not recipient.message_id or recipient.message_id[:len(sent_as)] != sent_as:
-            return
-        if item.event == "delivered":
-            tracking.record_event(ctx, recipient.id, "delivered")
-        else:
-            tracking.record_event(ctx, recipient.id, "bounced")
-            recipient.status, recipient.reason = "failed", (item.text or "")[:255] or None
-        return
-    if item.platform == "sms" and item.event == "unsubscribe":
-        customer_id = message.customer_id
-        if customer_id is not None:
-            from plugins.marketing.models import Consent
-
-            with unit_of_work(ctx):
-                ctx.session.add(Consent(customer_id=customer_id, channel="sms", purpose="marketing", status="withdrawn",
-                                        source="unsubscribe", text=(item.text or "")[:255] or None))
-        consent.suppress(ctx, "sms", item.sender, "unsubscribed", customer_id)

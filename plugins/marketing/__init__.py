@@ -32,6 +32,13 @@ def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
     on_events(ctx, events)  # journeys that wait for one of these events enter its customers
 
 
+@hookimpl(optionalhook=True)  # a hook of the channels plugin, which marketing does not require
+def crm_channel_receipt(ctx: ServiceContext, message: Any, inbound: Any) -> None:
+    from .services.channel_receipts import on_receipt
+
+    on_receipt(ctx, message, inbound)
+
+
 @hookimpl
 def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .panels import customer_panels
