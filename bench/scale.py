@@ -107,9 +107,9 @@ def generate(url: str, customers: int, orders: int) -> None:
         order_date = "(DATE '2020-01-01' + (i % 2000))" if pg else "date('2020-01-01', '+' || (i % 2000) || ' days')"
         conn.execute(text(f"""
             INSERT INTO sales_orders (id, number, customer_id, order_date, currency, status, total, source, version,
-                                      created_at, updated_at)
+                                      created_at, updated_at, coupon_discount)
             SELECT i, 'SO' || {pad('i', 9)}, 1 + i % {customers}, {order_date}, 'CNY', 'confirmed', (i % 5000) + 0.5,
-                   'crm', 1, {now}, {now}
+                   'crm', 1, {now}, {now}, 0
             FROM {series}"""), {"n": orders})
         if pg:
             for table in ("customers", "contacts", "sales_orders"):

@@ -40,7 +40,10 @@ class ComputedField:
     ``expr(ctx)`` returns a SQL expression correlated to the entity's model (a scalar subquery),
     so :func:`crmcore.conditions.compile_sql` can filter on it; ``value(record)``, when given, reads
     the same value on a loaded record, so workflow and approval conditions
-    (:func:`crmcore.conditions.evaluate`) can use the field too.
+    (:func:`crmcore.conditions.evaluate`) can use the field too. ``join(ctx)``, when given, returns the
+    same values as a join: ``(rows, key)``, a subquery with columns ``key`` and ``value`` (at most one row
+    per key) and the entity's column its ``key`` matches, so a report reads the field through one LEFT JOIN
+    instead of a subquery per row.
     """
 
     entity: str
@@ -49,6 +52,7 @@ class ComputedField:
     label: Any
     expr: Callable[[ServiceContext], Any]
     value: Callable[[Any], Any] | None = None
+    join: Callable[[ServiceContext], tuple[Any, Any]] | None = None
 
     @property
     def name(self) -> str:

@@ -169,3 +169,15 @@ def delete_address(ctx: ServiceContext, address_id: int, customer_id: int | None
         refresh_completeness(ctx, customer)
         record_change(ctx, "address", "deleted", address_id, {k: [v, None] for k, v in snapshot.items() if v},
                       data={"customer_id": customer.id})
+
+
+def first_address(column: Any) -> Any:
+    """SQL: ``column`` of each customer's first address (the primary, else the lowest id) as a subquery with
+    columns ``key`` (the customer's id) and ``value``, one row per customer: what a correlated
+    ``ORDER BY is_primary DESC, id LIMIT 1`` reads, computed once for a join."""
+    from sqlalchemy import func
+
+    ranked = select(Address.customer_id.label("key"), column.label("value"),
+                    func.row_number().over(partition_by=Address.customer_id,
+                                           order_by=(Address.is_primary.desc(), Address.id)).label("rank")).subquery()
+    return select(ranked.c.key, ranked.c.value).where(ranked.c.rank == 1).subquery()

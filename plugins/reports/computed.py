@@ -9,6 +9,7 @@ from crmcore.entities import ComputedField
 from crmcore.i18n import _
 from crmcore.models import Address, Customer
 from crmcore.runtime import ServiceContext
+from crmcore.services.contacts import first_address
 
 
 def _address(column: Any) -> Any:
@@ -18,5 +19,12 @@ def _address(column: Any) -> Any:
     return expr
 
 
-FIELDS = [ComputedField("customer", "province", "str", _("Province"), _address(Address.region)),
-          ComputedField("customer", "city", "str", _("City"), _address(Address.city))]
+def _address_join(column: Any) -> Any:
+    def join(ctx: ServiceContext) -> tuple[Any, Any]:
+        return first_address(column), Customer.id
+    return join
+
+
+FIELDS = [ComputedField("customer", "province", "str", _("Province"), _address(Address.region),
+                        join=_address_join(Address.region)),
+          ComputedField("customer", "city", "str", _("City"), _address(Address.city), join=_address_join(Address.city))]

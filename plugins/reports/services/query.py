@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import asc, desc, func, literal_column, select
+from sqlalchemy import asc, desc, func, literal_column, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.expression import ColumnClause
 
 from crmcore import entities as meta
 from crmcore.conditions import Field, compile_sql
@@ -104,7 +105,22 @@ def joined_fields(ctx: ServiceContext, entity: Any, definition: dict[str, Any]) 
     known = dict(entity_fields(ctx, entity.name))
     mapper = sa_inspect(entity.model)
     joins: list[Any] = []
-    prefixes = {n.split(".", 1)[0] for n in _names_used(definition) if "." in n and not n.startswith("attributes.")}
+    used = _names_used(definition)
+    later: list[Any] = []  # joins of computed fields, after the related records whose columns they match
+
+    def computed_join(name: str, computed: Any) -> bool:
+        if computed is None or computed.join is None:
+            return False
+        rows, key = computed.join(ctx)
+        later.append((rows, rows.c.key == key))
+        spec = known[name]
+        known[name] = Field(name, spec.kind, rows.c.value, spec.label, spec.choices)
+        return True
+
+    for computed in meta.computed(ctx, entity.name):
+        if computed.field in used and computed.field in known:
+            computed_join(computed.field, computed)
+    prefixes = {n.split(".", 1)[0] for n in used if "." in n and not n.startswith("attributes.")}
     for key in sorted(prefixes):
         rel = mapper.relationships.get(key)
         target = rel.mapper.class_ if rel is not None else None
@@ -121,9 +137,11 @@ def joined_fields(ctx: ServiceContext, entity: Any, definition: dict[str, Any]) 
                 known[name] = Field(name, spec.kind, getattr(target, column), spec.label, spec.choices)
             else:  # a computed field of the related record, correlated to its table, now in the FROM
                 computed = next((c for c in meta.computed(ctx, target_entity.name) if c.field == column), None)
+                if name in used and computed_join(name, computed):
+                    continue  # read through its own join, computed once
                 if computed is not None:
                     known[name] = Field(name, spec.kind, computed.expr(ctx), spec.label, spec.choices)
-    return known, joins
+    return known, joins + later
 
 
 def build(ctx: ServiceContext, definition: dict[str, Any], where: tuple[Any, ...] = (),
@@ -153,7 +171,7 @@ def build(ctx: ServiceContext, definition: dict[str, Any], where: tuple[Any, ...
             continue
         value, money = spec.expr, False
         if spec.kind == "money" and agg != "distinct":
-            value, money = _converted(ctx, spec, known, currency or base_currency(ctx)), True
+            value, money = _converted(ctx, entity.model, spec, known, currency or base_currency(ctx)), True
         sql = {"sum": func.sum, "avg": func.avg, "min": func.min, "max": func.max}.get(agg)
         expr = sql(value) if sql is not None else func.count(func.distinct(value))
         kind = "int" if agg == "distinct" else "money" if money else "num" if agg == "avg" else spec.kind
@@ -177,15 +195,35 @@ def build(ctx: ServiceContext, definition: dict[str, Any], where: tuple[Any, ...
     return stmt, columns
 
 
-def _converted(ctx: ServiceContext, spec: Field, known: dict[str, Field], target: str) -> Any:
-    """A money field in the base currency: the row's currency is the entity's own, or that of the record the
+def _converted(ctx: ServiceContext, model: Any, spec: Field, known: dict[str, Field], target: str) -> Any:
+    """A money field in ``target`` (the base currency unless asked): the row's currency is the entity's own, or that of the record the
     field (or, for a record without one such as an order line, its parent) belongs to."""
     prefix = spec.name.rsplit(".", 1)[0] + "." if "." in spec.name else ""
     currency = known.get(f"{prefix}currency") or next((f for n, f in known.items() if n.endswith(".currency")), None)
-    if currency is None:
+    if currency is None or not _foreign_currency(ctx, _plain_column(model, currency.name), target):
         return spec.expr
     answer = ctx.hook.crm_convert_money(ctx=ctx, amount=spec.expr, currency=currency.expr, target=target)
     return spec.expr if answer is None else answer
+
+
+def _plain_column(model: Any, name: str) -> Any:
+    """The table column a field (``currency``, ``order.currency``) reads, or None for anything else."""
+    *path, column = name.split(".")
+    for hop in path:
+        rel = sa_inspect(model).relationships.get(hop)
+        if rel is None:
+            return None
+        model = rel.mapper.class_
+    return model.__table__.c.get(column)
+
+
+def _foreign_currency(ctx: ServiceContext, column: Any, target: str) -> bool:
+    """Whether any row of the currency column's table is in another currency than ``target`` (or in none):
+    asked once per run; when none is, every amount is already in ``target`` and needs no conversion."""
+    if not isinstance(column, ColumnClause) or column.table is None:
+        return True  # not a plain column: convert
+    other = select(literal_column("1")).select_from(column.table).where(or_(column != target, column.is_(None))).limit(1)
+    return ctx.session.execute(other).first() is not None
 
 
 def _period_label(period: str) -> str:
@@ -199,11 +237,15 @@ def execute(ctx: ServiceContext, stmt: Any) -> list[Any]:
     conn = ctx.session.connection()
     try:
         if conn.dialect.name == "postgresql":
-            before = conn.execute(sql_text("SELECT current_setting('statement_timeout')")).scalar_one()
-            conn.execute(sql_text("SELECT set_config('statement_timeout', :ms, true)"),
-                         {"ms": str(max(1, int(timeout * 1000)))})
+            # JIT compiling costs more than it saves on a report's one aggregate (tens of ms): off for it
+            # one round trip: the settings read in a subquery kept apart (OFFSET 0), so before they are set
+            timeout_before, jit_before = conn.execute(sql_text(
+                "SELECT old.t, old.j, set_config('statement_timeout', :ms, true), set_config('jit', 'off', true) "
+                "FROM (SELECT current_setting('statement_timeout') AS t, current_setting('jit') AS j OFFSET 0) AS old"),
+                {"ms": str(max(1, int(timeout * 1000)))}).one()[:2]
             rows = list(conn.execute(stmt).all())  # a timeout aborts the transaction: rolled back below
-            conn.execute(sql_text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
+            conn.execute(sql_text("SELECT set_config('statement_timeout', :v, true), set_config('jit', :jit, true)"),
+                         {"v": timeout_before, "jit": jit_before})
             return rows
         raw = conn.connection.dbapi_connection
         deadline = time.monotonic() + timeout
@@ -236,10 +278,12 @@ def run(ctx: ServiceContext, definition: dict[str, Any], name: str = "") -> Resu
     known = entity_fields(ctx, definition["entity"]) if groups else {}
     names = [_names(ctx, definition["entity"], known, c, {row[i] for row in rows}) for i, c in enumerate(groups)]
     out = []
+    width = len(groups)
+    measures = list(enumerate(columns[width:], start=width))
     for row in rows:
-        keys = [_plain(row[i]) for i in range(len(groups))]
-        cells = [names[i].get(row[i], _text(row[i])) for i in range(len(groups))]
-        values = [_number(row[len(groups) + j], c) for j, c in enumerate(columns[len(groups):])]
+        keys = [_plain(row[i]) for i in range(width)]
+        cells = [names[i][row[i]] if row[i] in names[i] else _text(row[i]) for i in range(width)]
+        values = [_number(row[j], c) for j, c in measures]
         out.append({"keys": keys, "cells": cells, "values": values})
     return Result(name, definition["entity"], columns, out, truncated, limit, base_currency(ctx),
                   str(definition.get("display") or "table"))
@@ -305,4 +349,4 @@ def _number(value: Any, column: Column) -> Any:
         return _plain(value)
     if column.kind == "int" and not isinstance(value, (float, Decimal)):
         return int(value)
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -53,6 +53,12 @@ def _order_province_sql(ctx: ServiceContext) -> Any:
             .order_by(Address.is_primary.desc(), Address.id).limit(1).correlate(Order).scalar_subquery())
 
 
+def _order_province_join(ctx: ServiceContext) -> tuple[Any, Any]:
+    from crmcore.services.contacts import first_address
+
+    return first_address(Address.region), Order.customer_id
+
+
 def computed_fields() -> list[ComputedField]:
     """The quote's effective discount: the largest of its overall discount and its lines' discounts, so a
     condition on it also catches a discount given on one line only (both back-ends, SQL and on a record);
@@ -60,4 +66,5 @@ def computed_fields() -> list[ComputedField]:
     return [ComputedField("quote", "effective_discount", "num",
                           _("Effective discount % (the largest of the quote's and its lines')"),
                           _effective_discount_sql, _effective_discount),
-            ComputedField("order", "province", "str", _("Customer's province"), _order_province_sql)]
+            ComputedField("order", "province", "str", _("Customer's province"), _order_province_sql,
+                          join=_order_province_join)]
