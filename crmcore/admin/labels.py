@@ -45,8 +45,22 @@ ACTIONS: dict[str, Any] = {
 # declare no entity metadata; a declared entity's choices come first)
 _CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "phone": _l("Phone")}
 _PURPOSES = {"marketing": _l("Marketing"), "service": _l("Service messages")}
+_STEP_KINDS = {"send": _l("Send a message"), "wait": _l("Wait"), "condition": _l("Condition split"),
+               "random": _l("Random split"), "update": _l("Update a field or tag"),
+               "activity": _l("Activity for the owner"), "notify": _l("Notify a user"), "goal": _l("Goal")}
 VALUES: dict[str, dict[str, dict[str, Any]]] = {
+    "custom_field": {"type": {"text": _l("Text"), "integer": _l("Whole number"), "decimal": _l("Number"),
+                              "boolean": _l("Yes / no"), "date": _l("Date"), "choice": _l("One of a list"),
+                              "multichoice": _l("Several of a list"), "email": _l("E-mail"), "url": _l("Web address"),
+                              "phone": _l("Phone number")}},
     "marketing_campaign": {
+        # a campaign's kind, and a journey step's kind (its edits are recorded on the campaign)
+        "kind": {"oneoff": _l("One-off send"), "journey": _l("Journey"), **_STEP_KINDS},
+        "behaviour": {"opened": _l("Opened a message of this journey"), "clicked": _l("Clicked a link of this journey"),
+                      "ordered": _l("Ordered since entering")},
+        "trigger": {"audience": _l("Members of an audience"), "date_field": _l("A date of the customer"),
+                    "calendar": _l("A calendar date"), "event": _l("An event"),
+                    "no_order": _l("No order for some days"), "api": _l("Entered through the API")},
         "channel": _CHANNELS, "purpose": _PURPOSES, "ab_metric": {"opened": _l("Opened"), "clicked": _l("Clicked")},
         "status": {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "running": _l("Sending"), "paused": _l("Paused"),
                    "done": _l("Done"), "cancelled": _l("Cancelled")}},

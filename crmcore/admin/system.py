@@ -30,7 +30,9 @@ _STORED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+
 
 
 def shown_value(value: Any) -> Any:
-    """A recorded value as the reader sees it: a stored UTC time in their zone, to the minute."""
+    """A recorded value as the reader sees it: a stored UTC time in their zone, to the minute; yes or no."""
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
     if isinstance(value, str) and _STORED_TIME.fullmatch(value):
         try:
             return local_time(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))

@@ -2,7 +2,7 @@
 the retention heat map here; bars come from the sales plugin's chart module."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -98,7 +98,7 @@ def forecast_chart(months: Sequence[str], history: Sequence[float], forecast: di
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape(); numbers are formatted
 
 
-def bubble_map(rows: Sequence[dict[str, Any]], *, title: str, value_label: str, width: int = 640,
+def bubble_map(rows: Sequence[dict[str, Any]], *, title: str, value_text: Callable[[int], str], width: int = 640,
                height: int = 460) -> Markup:
     """Places as circles at their seat's longitude and latitude (China's extent, equirectangular), the area
     proportional to the number of customers; the ten largest named. No borders: the map needs no outline
@@ -121,7 +121,7 @@ def bubble_map(rows: Sequence[dict[str, Any]], *, title: str, value_label: str, 
         radius = 3 + 22 * (r["customers"] / peak) ** 0.5
         cx, cy = x(r["lon"]), y(r["lat"])
         parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{radius:.1f}" fill="#1f5696" fill-opacity="0.45" '
-                     f'stroke="#1f5696"><title>{escape(r["label"])}: {escape(value_label)} {r["customers"]}'
+                     f'stroke="#1f5696"><title>{escape(r["label"])}: {escape(value_text(r["customers"]))}'
                      f"</title></circle>")
         if id(r) in named:
             parts.append(f'<text x="{cx:.1f}" y="{cy - radius - 2:.1f}" font-size="10" text-anchor="middle">'

@@ -44,7 +44,7 @@ class DistributionView(SecureView):
                             width=max(640, 56 * len(top)))
         placed = by in ("province", "city")
         chart_map = bubble_map(data["rows"], title=gettext("Customers on the map"),
-                               value_label=gettext("Customers")) if placed and data["rows"] else None
+                               value_text=lambda n: gettext("%(n)s customers", n=n)) if placed and data["rows"] else None
         return self.render("admin/analysis/distribution.html", data=data, by=by, months=months, bars=bars,
                            revenue=revenue, chart_map=chart_map, placed=placed, periods=PERIODS,
                            dimensions=[(k, DIMENSION_LABELS[k]) for k in dist.DIMENSIONS])
