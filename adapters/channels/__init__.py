@@ -21,7 +21,7 @@ CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = [".callbacks:bp", ".wechat_oauth:bp", ".api:blp"]
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:channels"
-CRM_JOBS = ".jobs:JOBS"
+CRM_JOBS = ".cli:JOBS"
 
 
 @hookimpl

@@ -6,12 +6,10 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import func, select
 
-from crmcore.errors import CRMError
+from crmcore.contracts import Job
 
-from . import accounts, inbox, labels
-from .models import ChannelMessage
+# the command's modules are imported when a command runs, not when `crm --help` lists it
 
 
 def _ctx() -> Any:
@@ -26,6 +24,11 @@ def channels() -> None:
 @channels.command("list")
 def list_cmd() -> None:
     """Each account: platform, id, name, callback path and its messages by status."""
+    from sqlalchemy import func, select
+
+    from . import accounts, labels
+    from .models import ChannelMessage
+
     ctx = _ctx()
     rows = accounts.list_accounts(ctx)
     if not rows:
@@ -44,6 +47,8 @@ def list_cmd() -> None:
 @click.option("--limit", default=20, show_default=True, help="How many, newest first")
 def unmatched_cmd(limit: int) -> None:
     """The unmatched queue: messages whose sender no customer is known by."""
+    from . import inbox, labels
+
     items, total = inbox.list_messages(_ctx(), status="unmatched", page=1, page_size=max(1, min(limit, 200)))
     click.echo(f"{total} unmatched")
     for m in items:
@@ -55,6 +60,9 @@ def unmatched_cmd(limit: int) -> None:
 @click.argument("account")
 def test_cmd(account: str) -> None:
     """Fetch an access token with the account's AppSecret: says whether the credentials work."""
+    from crmcore.errors import CRMError
+
+    from . import accounts
     from .wechat import TOKENS, Settings, WeChatAPI
 
     ctx = _ctx()
@@ -68,3 +76,20 @@ def test_cmd(account: str) -> None:
     except CRMError as exc:
         raise click.ClickException(f"WeChat refused: {exc}") from None
     click.echo(f"{account}: the AppSecret works (an access token was issued).")
+
+
+def _wecom_contacts(ctx: Any) -> Any:
+    from .jobs import wecom_contacts
+
+    return wecom_contacts(ctx)
+
+
+def _wecom_group_results(ctx: Any) -> Any:
+    from .jobs import wecom_group_results
+
+    return wecom_group_results(ctx)
+
+
+# declared here, beside the commands, so that listing the jobs (`crm jobs list`) imports none of their modules
+JOBS = [Job("channels.wecom_contacts", _wecom_contacts, 6 * 3600, "Pull WeCom external contacts into customers"),
+        Job("channels.wecom_group_results", _wecom_group_results, 1800, "Fetch the results of WeCom group sends")]

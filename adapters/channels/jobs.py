@@ -5,7 +5,6 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from crmcore.contracts import Job
 from crmcore.models import Contact, Customer
 from crmcore.normalize import normalize_phone
 from crmcore.runtime import ServiceContext
@@ -76,7 +75,3 @@ def wecom_group_results(ctx: ServiceContext) -> dict[str, int]:
     with unit_of_work(ctx):
         new = store(ctx, group_send_results(ctx))
     return {"receipts": new}
-
-
-JOBS = [Job("channels.wecom_contacts", wecom_contacts, 6 * 3600, "Pull WeCom external contacts into customers"),
-        Job("channels.wecom_group_results", wecom_group_results, 1800, "Fetch the results of WeCom group sends")]

@@ -7,11 +7,9 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from crmcore.contracts import Job
 from crmcore.errors import CRMError
-from crmcore.models import User
 from crmcore.runtime import ServiceContext
 
 
@@ -41,6 +39,10 @@ def run_cmd(name: str, fmt: str, username: str | None) -> None:
     ctx = rt.context(source="cli")
     try:
         if username:
+            from sqlalchemy import select
+
+            from crmcore.models import User  # when the command runs: `crm --help` loads no ORM model
+
             user = ctx.session.scalar(select(User).where(User.username == username))
             if user is None:
                 raise click.ClickException(f"No user named {username!r}.")
