@@ -418,32 +418,63 @@ def send_campaign(ctx: ServiceContext, campaign_id: int, batch: int | None = Non
 
 def send_test(ctx: ServiceContext, campaign_id: int, customer_id: int | None = None) -> str:
     """Send the campaign's message, rendered for one customer of its audience (or ``customer_id``), to the
-    actor's own e-mail address; nothing is recorded on the campaign. Returns the address."""
+    actor's own e-mail address; nothing is recorded on the campaign. A journey sends the message of each of
+    its send steps (of the version new entries follow), each subject saying which step. Returns the address."""
     ctx.require("marketing.manage")
     campaign = get_campaign(ctx, campaign_id)
     user = ctx.session.get(User, ctx.actor.id) if ctx.actor else None
     to = getattr(user, "email", None)
     if not to:
         raise ValidationError(_("Your user has no e-mail address to send the test to."), errors={})
-    provider = providers(ctx).get(campaign.channel)
-    if provider is None or (problem := provider.configured(ctx)):
-        raise ValidationError(_("Nothing can send on this channel."), errors={"channel": [str(problem or "")]})
+    if campaign.kind == "journey":
+        from .journeys import steps_of
+
+        sends = [s for s in steps_of(ctx, campaign.id) if s.kind == "send"]
+        if not sends:
+            raise ValidationError(_("The journey has no step that sends a message."), errors={})
+        customer = _test_customer(ctx, campaign, customer_id)
+        for step in sends:
+            template = templates.get_template(ctx, step.template_id) if step.template_id else None
+            if template is None:
+                raise ValidationError(_("Pick a template."), errors={"template_id": [_("No such template.")]})
+            _send_one_test(ctx, step.channel or template.channel, template, customer, to, step.name)
+        return to
     template = templates.get_template(ctx, campaign.template_id) if campaign.template_id else None
     if template is None:
         raise ValidationError(_("Pick a template."), errors={"template_id": [_("No such template.")]})
+    _send_one_test(ctx, campaign.channel, template, _test_customer(ctx, campaign, customer_id), to, None)
+    return to
+
+
+def _test_customer(ctx: ServiceContext, campaign: Campaign, customer_id: int | None) -> Customer:
+    """The customer a test is rendered for: the one given, else the first of the audience (a journey without
+    an audience: the first customer the actor may see)."""
+    from crmcore.services.access import scope_customers
+
     customer = ctx.session.get(Customer, customer_id) if customer_id else None
     if customer is None and campaign.audience_id:
         audience = ctx.session.get(Audience, campaign.audience_id)
         first = ctx.session.scalar(audiences.members_query(ctx, audience).order_by(Customer.id).limit(1))
         customer = ctx.session.get(Customer, first) if first else None
+    elif customer is None and campaign.kind == "journey":
+        first = ctx.session.scalar(scope_customers(ctx, select(Customer.id)).where(
+            Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)).order_by(Customer.id).limit(1))
+        customer = ctx.session.get(Customer, first) if first else None
     if customer is None:
         raise ValidationError(_("The audience matches nobody: nothing to send."), errors={})
+    return customer
+
+
+def _send_one_test(ctx: ServiceContext, channel: str, template: Any, customer: Customer, to: str,
+                   step: str | None) -> None:
+    provider = providers(ctx).get(channel)
+    if provider is None or (problem := provider.configured(ctx)):
+        raise ValidationError(_("Nothing can send on this channel."), errors={"channel": [str(problem or "")]})
     renderer = languages.Chooser(ctx).renderer(template, languages.language_of(ctx, [customer.id]).get(customer.id))
     message = render_for(ctx, renderer, _people(ctx, [customer.id])[customer.id], 0, to)
-    message.subject = f"[TEST] {message.subject}"
+    message.subject = f"[TEST] {step}: {message.subject}" if step else f"[TEST] {message.subject}"
     message.message_id = f"<test.{dt.datetime.now().timestamp()}@crm.invalid>"
     outcome = provider.send(ctx, [message])
     if not outcome or not outcome[0].ok:
         raise ValidationError(_("The test message was refused: %(error)s", error=outcome[0].error if outcome else ""),
                               errors={})
-    return to
