@@ -43,7 +43,7 @@ ACTIONS: dict[str, Any] = {
 }
 # the words for coded values the audit log records, by record type and field (built-in plugins' records that
 # declare no entity metadata; a declared entity's choices come first)
-_CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "phone": _l("Phone")}
+_CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "wecom": _l("WeCom"), "phone": _l("Phone")}
 _PURPOSES = {"marketing": _l("Marketing"), "service": _l("Service messages")}
 _STEP_KINDS = {"send": _l("Send a message"), "wait": _l("Wait"), "condition": _l("Condition split"),
                "random": _l("Random split"), "update": _l("Update a field or tag"),

@@ -14,7 +14,8 @@ FUNNEL = {"audience": _l("Audience"), "held_out": _l("Control group (not sent)")
 READINESS = {"audience": _l("Audience"), "no_address": _l("Without an address"),
              "no_consent": _l("Without consent"), "suppressed": _l("On the suppression list"),
              "over_cap": _l("Over the frequency cap"), "reachable": _l("Reachable")}
-CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "phone": _l("Phone")}
+CHANNELS = {"email": _l("E-mail"), "sms": _l("SMS"), "wechat": _l("WeChat"), "wecom": _l("WeCom"),
+            "phone": _l("Phone")}
 PURPOSES = {"marketing": _l("Marketing"), "service": _l("Service messages")}
 CONSENT_STATES = {"granted": _l("Agreed"), "withdrawn": _l("Withdrawn"), "pending": _l("Awaiting confirmation by e-mail")}
 CONSENT_SOURCES = {"form": _l("A form"), "api": _l("Another system (API)"), "import": _l("An import"),

@@ -94,3 +94,15 @@ def test_best_sellers_are_the_fallback_of_the_recommendations(ctx: Any, subscrib
     assert bodies["g3@example.cn"] == "[青瓷花瓶][康乃馨花束]"  # best first; the old one is outside the 90 days
     assert bodies["g1@example.cn"] == "[康乃馨花束]"  # not what they bought
     assert bodies["g0@example.cn"] == "[鲜花礼盒]"  # bought every best seller: the template's own fallback
+
+
+def test_every_channel_has_its_word() -> None:
+    """A channel added to marketing (wecom came with the channel adapters) has its word everywhere a page
+    shows channels: the preference page failed with a KeyError when one was missing."""
+    from crmcore.admin import labels as core_labels
+    from plugins.marketing import labels
+    from plugins.marketing.admin.common import CHANNEL_LABELS
+    from plugins.marketing.models import CHANNELS
+
+    assert set(CHANNELS) <= set(labels.CHANNELS) and set(CHANNELS) <= set(CHANNEL_LABELS)
+    assert set(CHANNELS) <= set(core_labels.VALUES["marketing_campaign"]["channel"])
