@@ -48,6 +48,9 @@ class CampaignOut(campaign_schema.CampaignSchema):
     id = fields.Int()
     variants = fields.List(fields.Nested(VariantOut))
     kind = fields.Str(metadata={"description": "oneoff or journey (its steps: .../steps)"})
+    # a journey's audience is optional and its templates are its steps': both may be null when read
+    audience_id = fields.Int(allow_none=True)
+    template_id = fields.Int(allow_none=True)
     winner_variant_id = fields.Int(allow_none=True)
     ab_decided_at = fields.AwareDateTime(allow_none=True)
     status = fields.Str()
