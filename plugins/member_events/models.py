@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crmcore.contracts import MERGE_KEEP_WINNER
 from crmcore.db import Base, created_ts, intpk, updated_ts
 
 RESPONSES = ("pending", "yes", "no", "maybe")
@@ -43,7 +44,8 @@ class Invitation(Base):
     """One invitee of an event: their answer (``pending`` until they give one) and their check-in."""
 
     __tablename__ = "member_event_invitations"
-    __table_args__ = (UniqueConstraint("event_id", "customer_id"),)
+    # a merged pair both invited: the winner's invitation (its answer and check-in) stays
+    __table_args__ = (UniqueConstraint("event_id", "customer_id"), {"info": {"merge_policy": MERGE_KEEP_WINNER}})
 
     id: Mapped[intpk]
     event_id: Mapped[int] = mapped_column(ForeignKey("member_events.id", ondelete="CASCADE"), index=True)

@@ -7,7 +7,7 @@ import decimal
 from sqlalchemy import ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crmcore.contracts import MERGE_DROP_DERIVED
+from crmcore.contracts import MERGE_DROP_DERIVED, MERGE_KEEP_WINNER
 from crmcore.db import Base, created_ts, intpk, updated_ts
 
 SOURCES = ("form", "api", "wechat", "link", "admin", "import")
@@ -41,6 +41,8 @@ class Referral(Base):
     customers form a forest; one that would close a cycle is refused."""
 
     __tablename__ = "social_referrals"
+    # a merged pair both referred: the winner's referral stays (the merge hook keeps the tree acyclic first)
+    __table_args__ = {"info": {"merge_policy": MERGE_KEEP_WINNER}}
 
     id: Mapped[intpk]
     code_id: Mapped[int | None] = mapped_column(ForeignKey("social_referral_codes.id", ondelete="SET NULL"))
