@@ -114,7 +114,8 @@ def bubble_map(rows: Sequence[dict[str, Any]], *, title: str, value_text: Callab
         return 10 + (north - lat) / (north - south) * (height - 20)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="crm-chart crm-bubble-map" '
-             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet">'
+             f'viewBox="0 0 {width} {height}" width="100%" style="max-width: {width}px" '
+             f'preserveAspectRatio="xMinYMin meet">'
              f'<title>{escape(title)}</title><rect x="0" y="0" width="{width}" height="{height}" fill="#f7f9fc"/>']
     named = {id(r) for r in sorted(placed, key=lambda r: -r["customers"])[:10]}
     for r in sorted(placed, key=lambda r: -r["customers"]):  # big ones first, small ones drawn on top
