@@ -276,7 +276,7 @@ def latest(ctx: ServiceContext) -> dict[str, Any] | None:
     if ctx.scope != "all":
         from .forecast_cache import kept_forecast
 
-        return labelled(kept_forecast(ctx, dt.datetime.now(dt.timezone.utc).date()))
+        return labelled(kept_forecast(ctx, dt.datetime.now(dt.timezone.utc).date(), compute))
     fit = ctx.session.scalar(select(ModelFit).where(ModelFit.kind == "forecast")
                              .order_by(ModelFit.run_date.desc(), ModelFit.id.desc()).limit(1))
     return labelled(dict(fit.metrics)) if fit is not None else None

@@ -8,7 +8,7 @@ without an event (the highest ids of those tables are part of its key)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import delete, func, select
 
@@ -34,11 +34,10 @@ def fingerprint(ctx: ServiceContext) -> list[int]:
     return [int(v) for v in row]
 
 
-def kept_forecast(ctx: ServiceContext, as_of: dt.date, horizon: int = 3) -> dict[str, Any]:
-    """The reader's forecast (unlabelled, with ``computed_at``): the kept one while it holds, else computed now
-    and kept."""
-    from .forecast import compute
-
+def kept_forecast(ctx: ServiceContext, as_of: dt.date, compute: Callable[[ServiceContext, dt.date, int], dict[str, Any]],
+                  horizon: int = 3) -> dict[str, Any]:
+    """The reader's forecast (unlabelled, with ``computed_at``): the kept one while it holds, else one computed
+    now by ``compute`` and kept."""
     kind, key = _kind(ctx), fingerprint(ctx)
     minutes = int(ctx.settings.get("ANALYSIS_FORECAST_CACHE_MINUTES") or DEFAULT_MINUTES)
     now = dt.datetime.now(dt.timezone.utc)
