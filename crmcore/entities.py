@@ -31,6 +31,9 @@ class Entity:
     labels: dict[str, Any] = field(default_factory=dict)  # field -> label (lazily translated)
     choices: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)  # field -> [(value, label)]
     hidden: tuple[str, ...] = ()  # columns never shown (besides anything secret)
+    # the entity's own record rule: ``scope(ctx, stmt)`` restricts a select over the model to what the actor may
+    # see; without it the core's rule applies (owner, else customer's owner, else parent record)
+    scope: Callable[[ServiceContext, Any], Any] | None = None
 
 
 @dataclass(frozen=True)

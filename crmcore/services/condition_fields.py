@@ -124,7 +124,11 @@ def matches(ctx: ServiceContext, name: str, data: Any) -> dict[str, Any]:
 def scoped(ctx: ServiceContext, name: str, model: Any, stmt: Any) -> Any:
     """``stmt`` restricted to the records the actor's record scope (own, team, all) lets them see: by the
     entity's owner, else its customer's, else (a record without either, such as an order line) the parent
-    record it points to; PermissionDenied when none of these says."""
+    record it points to; PermissionDenied when none of these says. An entity that declares its own rule
+    (``Entity.scope``, e.g. the marketing plugin's campaigns) is restricted by that rule instead."""
+    declared = meta.registered(ctx).get(name)
+    if declared is not None and declared.scope is not None and declared.model is model:
+        return declared.scope(ctx, stmt)
     if ctx.scope == "all":
         return stmt
     if model is Customer:

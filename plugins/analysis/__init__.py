@@ -22,6 +22,14 @@ CRM_COMPUTED_FIELDS = ".services.computed:computed_fields"
 
 
 @hookimpl
+def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
+    """An order, opportunity, stage, product or customer written: the readers' kept forecasts are dropped."""
+    from .services.forecast_cache import on_events
+
+    on_events(ctx, events)
+
+
+@hookimpl
 def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Any]:
     from .services.profile import customer_panel
 

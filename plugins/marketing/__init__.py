@@ -16,6 +16,8 @@ CRM_BLUEPRINTS = ".api:blueprints"
 CRM_COMMANDS = ".cli:marketing"
 CRM_JOBS = ".cli:JOBS"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
+CRM_ENTITIES = ".entities:entities"
+CRM_COMPUTED_FIELDS = ".entities:computed_fields"
 
 
 @hookimpl

@@ -40,6 +40,13 @@ def crm_sales_metric_value(ctx: ServiceContext, metric: Any, where: tuple[Any, .
     return metric_value(ctx, metric, where, currency)
 
 
+@hookimpl(optionalhook=True)  # the sales plugin's hook: a metric shows the report that defines it
+def crm_sales_metric_report(ctx: ServiceContext, metric: Any) -> dict[str, Any] | None:
+    from .metrics import metric_report
+
+    return metric_report(ctx, metric)
+
+
 @hookimpl
 def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
     """A sales metric written is written to its report too (metrics are reports)."""

@@ -13,13 +13,32 @@ from .models import Report, ReportShare
 from .services.query import build, execute
 
 
-def metric_value(ctx: ServiceContext, metric: Any, where: tuple[Any, ...], currency: str) -> dict[str, Any] | None:
-    """The metric's value from its report (same name and entity: its filters and first measure), else from the
-    metric's own definition run as a report; None for an entity the report builder does not know."""
+def report_of(ctx: ServiceContext, metric: Any) -> Report | None:
+    """The report that defines a metric: the one of its name and entity (an entity the report builder knows), with a
+    measure."""
     if metric.entity not in meta.registered(ctx):
         return None
     report = ctx.session.scalar(select(Report).where(Report.name == metric.name, Report.entity == metric.entity))
-    if report is not None and report.measures:
+    return report if report is not None and report.measures else None
+
+
+def metric_report(ctx: ServiceContext, metric: Any) -> dict[str, Any] | None:
+    """``crm_sales_metric_report``: the report that defines the metric, its definition, and whether it is the
+    metric's own copy (marked) or a person's report."""
+    report = report_of(ctx, metric)
+    if report is None:
+        return None
+    return {"id": report.id, "name": report.name, "entity": report.entity, "filters": report.filters,
+            "measure": dict(report.measures[0]), "mirror": (report.description or "").endswith(f"\n{MARKER}")}
+
+
+def metric_value(ctx: ServiceContext, metric: Any, where: tuple[Any, ...], currency: str) -> dict[str, Any] | None:
+    """The metric's value from its report (:func:`report_of`: its entity, filters and first measure), else from the
+    metric's own definition run as a report; None for an entity the report builder does not know."""
+    if metric.entity not in meta.registered(ctx):
+        return None
+    report = report_of(ctx, metric)
+    if report is not None:
         filters, measure = report.filters, report.measures[0]
     else:
         filters, measure = metric.conditions, {"agg": metric.aggregate or "count", "field": metric.field}

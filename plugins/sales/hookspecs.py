@@ -71,6 +71,22 @@ def crm_sales_discount_approval(ctx: ServiceContext, quote: Quote) -> bool | Non
 
 
 @hookspec(firstresult=True)
+def crm_sales_metric_report(ctx: ServiceContext, metric: Metric) -> dict[str, Any] | None:
+    """Name the report that defines a metric, so the metric shows that definition: one truth.
+
+    Called by the metric service when a metric is shown (API, admin) and before it is changed.
+    The reports plugin answers with the report of the metric's name (and entity). Stops at
+    first non-None result.
+
+    :param ctx: the ``ServiceContext``.
+    :param metric: the ``plugins.sales.models.Metric``.
+    :return: ``{"id", "name", "entity", "filters", "measure": {"agg", "field"}, "mirror": bool}``
+        (``mirror``: the report is the metric's own copy, written from it; else a person's
+        report, which the metric may not change), or None when no report defines the metric.
+    """
+
+
+@hookspec(firstresult=True)
 def crm_sales_metric_value(ctx: ServiceContext, metric: Metric, where: tuple[Any, ...], currency: str
                            ) -> dict[str, Any] | None:
     """Compute a metric's number by running its report: one way to define and compute a number.

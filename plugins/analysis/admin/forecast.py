@@ -3,6 +3,7 @@ and each forecast's backtest against the seasonal naive baseline; the pipeline w
 stage-win rates, with the check of those rates on recently closed opportunities."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import flash, redirect, url_for
@@ -37,7 +38,9 @@ class ForecastView(SecureView):
                 s["months"], s["history"], s["forecast"], title=s["label"], history_label=gettext("History"),
                 forecast_label=gettext("Forecast"),
                 interval_label=gettext("%(level)s %% prediction interval", level=(s["forecast"] or {}).get("level", 80)))
+        computed_at = (result or {}).get("computed_at")  # a limited reader's kept forecast: when it was fitted
         return self.render("admin/analysis/forecast.html", result=result, charts=charts, totals=totals,
+                           computed_at=dt.datetime.fromisoformat(computed_at) if computed_at else None,
                            model_label=forecast.model_label, can_run=ctx.can("analysis.run") and ctx.scope == "all")
 
     @expose("/run", methods=["POST"])

@@ -239,6 +239,17 @@ def run_forecast(ctx: ServiceContext, as_of: dt.date | None = None, *, horizon: 
     month. Stored (replacing that day's run) when the actor sees every customer and ``store`` is set."""
     ctx.require("analysis.read")
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    result = compute(ctx, as_of, horizon)
+    if store and ctx.scope == "all":
+        ctx.require("analysis.run")
+        ctx.session.execute(delete(ModelFit).where(ModelFit.kind == "forecast", ModelFit.run_date == as_of))
+        ctx.session.add(ModelFit(kind="forecast", run_date=as_of, params={"horizon": horizon}, metrics=result))
+        ctx.session.commit()
+    return labelled(result)
+
+
+def compute(ctx: ServiceContext, as_of: dt.date, horizon: int) -> dict[str, Any]:
+    """The forecast over the customers the actor may see, as stored (series without their words)."""
     hist = monthly(ctx, as_of)
     months = hist["months"]
     series = [_series("revenue", months, hist["revenue"], horizon),
@@ -250,12 +261,7 @@ def run_forecast(ctx: ServiceContext, as_of: dt.date | None = None, *, horizon: 
               "stages": rates, "pipeline": [{**p, "month": p["month"].isoformat()}
                                             for p in pipeline(ctx, as_of, horizon, rates)],
               "stage_backtest": stage_backtest(ctx, as_of), "scope": ctx.scope}
-    if store and ctx.scope == "all":
-        ctx.require("analysis.run")
-        ctx.session.execute(delete(ModelFit).where(ModelFit.kind == "forecast", ModelFit.run_date == as_of))
-        ctx.session.add(ModelFit(kind="forecast", run_date=as_of, params={"horizon": horizon}, metrics=result))
-        ctx.session.commit()
-    return labelled(result)
+    return result
 
 
 def labelled(result: dict[str, Any]) -> dict[str, Any]:
@@ -264,11 +270,13 @@ def labelled(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def latest(ctx: ServiceContext) -> dict[str, Any] | None:
-    """The last stored company-wide forecast when the reader sees every customer; else one computed now
-    for the customers the reader may see (not stored)."""
+    """The last stored company-wide forecast when the reader sees every customer; else the one for the customers
+    the reader may see, kept until their data changes (:mod:`.forecast_cache`)."""
     ctx.require("analysis.read")
     if ctx.scope != "all":
-        return run_forecast(ctx, store=False)
+        from .forecast_cache import kept_forecast
+
+        return labelled(kept_forecast(ctx, dt.datetime.now(dt.timezone.utc).date(), compute))
     fit = ctx.session.scalar(select(ModelFit).where(ModelFit.kind == "forecast")
                              .order_by(ModelFit.run_date.desc(), ModelFit.id.desc()).limit(1))
     return labelled(dict(fit.metrics)) if fit is not None else None

@@ -47,6 +47,7 @@ class Column:
     bucket: str | None = None
     money: bool = False
     agg: str | None = None
+    choices: tuple[Any, ...] = ()  # a grouped field's (value, label) pairs
 
 
 @dataclass
@@ -159,7 +160,7 @@ def build(ctx: ServiceContext, definition: dict[str, Any], where: tuple[Any, ...
         expr = bucket(spec.expr, spec.kind, group["bucket"], zone, dialect) if group.get("bucket") else spec.expr
         label = str(spec.label) if not group.get("bucket") else f"{spec.label} ({_period_label(group['bucket'])})"
         columns.append(Column(f"g{i}", label, "group", "str" if group.get("bucket") else spec.kind, spec.name,
-                              group.get("bucket")))
+                              group.get("bucket"), choices=tuple(spec.choices)))
         exprs.append(expr.label(f"g{i}"))
     groups = list(exprs)
     for i, measure in enumerate(definition["measures"]):
@@ -275,26 +276,31 @@ def run(ctx: ServiceContext, definition: dict[str, Any], name: str = "") -> Resu
     truncated = len(rows) > limit
     rows = rows[:limit]
     groups = [c for c in columns if c.role == "group"]
-    known = entity_fields(ctx, definition["entity"]) if groups else {}
-    names = [_names(ctx, definition["entity"], known, c, {row[i] for row in rows}) for i, c in enumerate(groups)]
-    out = []
+    names = [_names(ctx, definition["entity"], c, {row[i] for row in rows}) for i, c in enumerate(groups)]
     width = len(groups)
-    measures = list(enumerate(columns[width:], start=width))
-    for row in rows:
-        keys = [_plain(row[i]) for i in range(width)]
-        cells = [names[i][row[i]] if row[i] in names[i] else _text(row[i]) for i in range(width)]
-        values = [_number(row[j], c) for j, c in measures]
-        out.append({"keys": keys, "cells": cells, "values": values})
+    measures = [(j, _converter(c)) for j, c in enumerate(columns[width:], start=width)]
+    out = []
+    for row in rows:  # ~2,000 rows at most by default: kept to plain lookups (the time around the query)
+        keys, cells = [], []
+        for i in range(width):
+            value = row[i]
+            if type(value) is str:
+                keys.append(value)
+                cells.append(names[i].get(value, value))
+            else:
+                keys.append(_plain(value))
+                cells.append(names[i][value] if value in names[i] else _text(value))
+        out.append({"keys": keys, "cells": cells,
+                    "values": [None if row[j] is None else convert(row[j]) for j, convert in measures]})
     return Result(name, definition["entity"], columns, out, truncated, limit, base_currency(ctx),
                   str(definition.get("display") or "table"))
 
 
-def _names(ctx: ServiceContext, entity: str, known: dict[str, Field], column: Column, values: set[Any]) -> dict[Any, str]:
+def _names(ctx: ServiceContext, entity: str, column: Column, values: set[Any]) -> dict[Any, str]:
     """What a person reads for the grouped values: a choice's label, a record's name for an id."""
     if column.bucket or column.field is None:
         return {}
-    spec = known[column.field]
-    out: dict[Any, str] = {v: str(label) for v, label in spec.choices if v in values}
+    out: dict[Any, str] = {v: str(label) for v, label in column.choices if v in values}
     if None in values:
         out[None] = str(_("(empty)"))
     target = _target(ctx, entity, column.field)
@@ -339,6 +345,18 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return str(_("Yes") if value else _("No"))
     return str(_plain(value))
+
+
+def _converter(column: Column) -> Any:
+    """:func:`_number` for one measure column, its kind looked at once (not once per row)."""
+    if column.kind in ("date", "datetime"):
+        return _plain
+    if column.kind == "int":
+        return lambda value: value if type(value) is int else _number(value, column)
+
+    def cents(value: Any) -> Any:
+        return (value if isinstance(value, Decimal) else Decimal(str(value))).quantize(CENT, rounding=ROUND_HALF_UP)
+    return cents
 
 
 def _number(value: Any, column: Column) -> Any:

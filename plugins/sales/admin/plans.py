@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask import url_for
 from flask_admin.contrib.sqla.fields import QuerySelectField
 from markupsafe import Markup
 from wtforms import SelectField, StringField, TextAreaField
@@ -93,12 +94,23 @@ def metric_help() -> dict[str, Markup]:
     }
 
 
+def _definition(view: Any, context: Any, model: Any, name: str) -> Any:
+    """A list cell of what the metric counts: the report's definition when a report defines it, in words."""
+    value = getattr(metrics.shown(view.ctx(), model), name)
+    if name == "entity":
+        return ENTITIES[value].label if value in ENTITIES else value
+    if name == "aggregate":
+        return dict(MetricForm.aggregate.kwargs["choices"]).get(value or "count", value)
+    return value
+
+
 class MetricView(SecureModelView):
     permission = "sales.metric.manage"
     form = MetricForm
     column_list = ("name", "label", "entity", "aggregate", "field")
     column_labels = {"name": _l("Name"), "label": _l("Label"), "entity": _l("Records"),
                      "aggregate": _l("Aggregate"), "field": _l("Field")}
+    column_formatters = {"entity": _definition, "aggregate": _definition, "field": _definition}
 
     def create_form(self, obj: Any = None) -> Any:
         form = super().create_form(obj)
@@ -110,9 +122,16 @@ class MetricView(SecureModelView):
         form = super().edit_form(obj)
         for name, text in metric_help().items():
             form[name].description = text
-        if obj is not None and not form.is_submitted():
-            form.conditions.data = json.dumps(obj.conditions, ensure_ascii=False, indent=2) if obj.conditions else ""
-            form.shares.data = ", ".join(f"role:{s.role_id}" if s.role_id else f"user:{s.user_id}" for s in obj.shares)
+        if obj is not None:
+            shown = metrics.shown(self.ctx(), obj)  # when a report defines the metric: the report's definition
+            if shown.report is not None:
+                form.entity.description = Markup("{} <a href=\"{}\">{}</a>").format(
+                    gettext("What this metric counts is defined by the report"),
+                    url_for("reports_admin.edit", id=shown.report["id"]), shown.report["name"])
+            if not form.is_submitted():
+                form.entity.data, form.aggregate.data, form.field.data = shown.entity, shown.aggregate, shown.field
+                form.conditions.data = json.dumps(shown.conditions, ensure_ascii=False, indent=2) if shown.conditions else ""
+                form.shares.data = ", ".join(f"role:{s.role_id}" if s.role_id else f"user:{s.user_id}" for s in obj.shares)
         return form
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:

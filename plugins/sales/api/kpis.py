@@ -59,7 +59,8 @@ def kpis(args: dict[str, Any]) -> Any:
 @blp.response(200, MetricSchema(many=True))
 def list_metrics() -> Any:
     """The custom metrics shared with you (metric managers: all)"""
-    return metrics.visible_metrics(current_ctx())
+    ctx = current_ctx()
+    return [metrics.shown(ctx, m) for m in metrics.visible_metrics(ctx)]
 
 
 @blp.route("/metrics", methods=["POST"])
@@ -67,14 +68,16 @@ def list_metrics() -> Any:
 @blp.response(201, MetricSchema)
 def create_metric(data: dict[str, Any]) -> Any:
     """Define a metric: entity, conditions, aggregate (count, sum, avg) of a field, and shares"""
-    return metrics.create_metric(current_ctx(), data)
+    ctx = current_ctx()
+    return metrics.shown(ctx, metrics.create_metric(ctx, data))
 
 
 @blp.route("/metrics/<int:metric_id>")
 @blp.response(200, MetricSchema)
 def get_metric(metric_id: int) -> Any:
     """Get a metric shared with you"""
-    return metrics.get_metric(current_ctx(), metric_id)
+    ctx = current_ctx()
+    return metrics.shown(ctx, metrics.get_metric(ctx, metric_id))
 
 
 @blp.route("/metrics/<int:metric_id>", methods=["PATCH"])
@@ -82,7 +85,8 @@ def get_metric(metric_id: int) -> Any:
 @blp.response(200, MetricSchema)
 def patch_metric(data: dict[str, Any], metric_id: int) -> Any:
     """Change a metric or who it is shared with"""
-    return metrics.update_metric(current_ctx(), metric_id, data)
+    ctx = current_ctx()
+    return metrics.shown(ctx, metrics.update_metric(ctx, metric_id, data))
 
 
 @blp.route("/metrics/<int:metric_id>", methods=["DELETE"])

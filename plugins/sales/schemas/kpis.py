@@ -65,6 +65,9 @@ class MetricSchema(Schema):
     aggregate = text(Metric.aggregate, choices=AGGREGATES, metadata={"description": "Default: count"})
     field = text(Metric.field, blank_none=True, metadata={"description": "The number field to sum or average"})
     shares = fields.Method("_dump_shares", deserialize="_load_shares")
+    report = fields.Dict(dump_only=True, allow_none=True, metadata={
+        "description": "The report that defines the metric (its entity, conditions, aggregate and field "
+                       "are the report's): {id, name, url}, or null"})
 
     def _dump_shares(self, obj: object) -> list[dict[str, int | None]]:
         return [{"role_id": s.role_id, "user_id": s.user_id} for s in getattr(obj, "shares", [])]

@@ -2,6 +2,7 @@
 average of a field) and shares the metric with roles or single users, who see only those."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -25,6 +26,45 @@ from .subjects import Subject
 
 _SCHEMA = MetricSchema()
 FIELDS = ("name", "label", "description", "entity", "conditions", "aggregate", "field")
+DEFINITION = ("entity", "conditions", "aggregate", "field")  # what a report says when one defines the metric
+
+
+@dataclass
+class ShownMetric:
+    """A metric as it is shown: when a report defines it, that report's entity, conditions and measure (one
+    truth) and a link to it (``report``); its name, label, description and shares are the metric's own."""
+
+    metric: Metric
+    entity: str
+    conditions: Any
+    aggregate: str | None
+    field: str | None
+    report: dict[str, Any] | None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.metric, name)
+
+
+def defined_by(ctx: ServiceContext, metric: Metric) -> dict[str, Any] | None:
+    """The report that defines the metric (``crm_sales_metric_report``), or None."""
+    answer: dict[str, Any] | None = ctx.hook.crm_sales_metric_report(ctx=ctx, metric=metric)
+    return answer
+
+
+def _report_definition(report: dict[str, Any]) -> dict[str, Any]:
+    measure = report.get("measure") or {}
+    aggregate = measure.get("agg") or "count"
+    return {"entity": report["entity"], "conditions": report.get("filters") or None, "aggregate": aggregate,
+            "field": None if aggregate == "count" else measure.get("field")}
+
+
+def shown(ctx: ServiceContext, metric: Metric) -> ShownMetric:
+    """The metric with its definition read from the report that defines it (when one does)."""
+    report = defined_by(ctx, metric)
+    if report is None:
+        return ShownMetric(metric, metric.entity, metric.conditions, metric.aggregate, metric.field, None)
+    link = {"id": report["id"], "name": report["name"], "url": f"/api/v1/reports/{report['id']}"}
+    return ShownMetric(metric, **_report_definition(report), report=link)
 
 
 def validate_metric(ctx: ServiceContext, data: dict[str, Any], existing: Metric | None) -> dict[str, Any]:
@@ -77,8 +117,21 @@ def create_metric(ctx: ServiceContext, data: dict[str, Any]) -> Metric:
 
 
 def update_metric(ctx: ServiceContext, metric_id: int, data: dict[str, Any]) -> Metric:
+    """Change a metric. When a report defines it, its definition is the report's: the metric's own copy of the
+    report is changed with it (the changed parts only, so an edit made on the report stays); a person's
+    report is not the metric's to change, and a change to what it counts is refused, naming the report."""
     ctx.require("sales.metric.manage")
     metric = _get(ctx, metric_id)
+    report = defined_by(ctx, metric)
+    if report is not None and report["entity"] in ENTITIES:
+        current = _report_definition(report)
+        asked = {k: data[k] for k in DEFINITION if k in data and data[k] != current[k]}
+        if asked and not report.get("mirror"):
+            message = _("This metric counts what the report '%(name)s' defines: change the report (Reports).",
+                        name=report["name"])
+            raise ValidationError(message, errors={k: [message] for k in asked})
+        for key, value in current.items():  # the metric's copy follows the report before the change
+            setattr(metric, key, value)
     shares = data.get("shares")
     data = validate_metric(ctx, data, metric)
     with unit_of_work(ctx):

@@ -240,6 +240,7 @@ def test_forecast_page_in_chinese(app: Any, history: dict[str, Any], make_user: 
     make_user("sales", username="rep")
     rep = admin_login(app.test_client(), "rep", lang="zh_CN").get("/admin/analysis/forecast/").text
     assert "仅按您可查看的客户计算" in rep and "forecast-run" not in rep
+    assert "forecast-fresh" in rep and "分钟后重新计算" in rep  # a kept forecast says when it was fitted
 
 
 def test_cli_forecast(crm_cli: Any, history: dict[str, Any]) -> None:

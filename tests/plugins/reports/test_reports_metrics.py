@@ -106,7 +106,8 @@ def test_the_metric_is_its_report(client, ctx, admin_headers, orders):
     assert r.status_code == 200, r.json
     ctx.session.expire_all()
     report = ctx.session.scalar(select(Report).where(Report.name == "total_march"))
-    assert report.measures == [{"agg": "count", "field": None}] and report.filters is None
+    # the filters the report was given stay (the metric showed them as its conditions); the measure is changed
+    assert report.measures == [{"agg": "count", "field": None}] and report.filters == BIG
     assert [(s.role_id, s.user_id) for s in report.shares] == [(None, ann.id)]
     assert ctx.session.scalar(select(Report).where(Report.name == "march_total")) is None
     assert client.delete(f"/api/v1/sales/metrics/{metric_id}", headers=admin_headers).status_code == 204
@@ -146,3 +147,46 @@ def test_kpi_page_shows_the_metric_from_its_report(client, ctx, orders, make_use
     page = client.get("/admin/sales/kpis/?period=2026-03&currency=CNY").text
     card = page[page.index("Big_Orders"):][:400]
     assert ">4<" in card.replace(" ", "")  # 100, 55.55, 45 and the JPY order: what the report counts, not 6
+
+
+def test_a_metric_shows_the_report_that_defines_it_and_edits_go_through_it(app, client, ctx, admin_headers, orders):
+    from plugins.reports.models import Report
+
+    metric_id = _metric(client, admin_headers, "big_ones", "count")
+    report = ctx.session.scalar(select(Report).where(Report.name == "big_ones"))
+    r = client.patch(f"/api/v1/reports/{report.id}", json={"filters": BIG, "measures": [{"agg": "sum", "field": "total"}]},
+                     headers=admin_headers)
+    assert r.status_code == 200, r.json
+    shown = client.get(f"/api/v1/sales/metrics/{metric_id}", headers=admin_headers).json
+    assert (shown["conditions"], shown["aggregate"], shown["field"]) == (BIG, "sum", "total")  # the report's, one truth
+    assert shown["report"] == {"id": report.id, "name": "big_ones", "url": f"/api/v1/reports/{report.id}"}
+    listed = {m["name"]: m for m in client.get("/api/v1/sales/metrics", headers=admin_headers).json}
+    assert listed["big_ones"]["aggregate"] == "sum"
+    # a change of the label keeps what the report says; a change of what it counts is written to the report
+    assert client.patch(f"/api/v1/sales/metrics/{metric_id}", json={"label": "大单"}, headers=admin_headers).status_code == 200
+    ctx.session.expire_all()
+    assert (report.filters, report.measures) == (BIG, [{"agg": "sum", "field": "total"}])
+    r = client.patch(f"/api/v1/sales/metrics/{metric_id}", json={"aggregate": "avg"}, headers=admin_headers)
+    assert (r.status_code, r.json["aggregate"], r.json["conditions"]) == (200, "avg", BIG)
+    ctx.session.expire_all()
+    assert (report.filters, report.measures) == (BIG, [{"agg": "avg", "field": "total"}])
+    # the admin's form shows the report's definition and links the report
+    admin_login(client, "root")
+    page = client.get(f"/admin/sales/metric/edit/?id={metric_id}").text
+    assert f"/admin/reports/{report.id}/edit" in page and "&#34;gte&#34;" in page.replace("&quot;", "&#34;")
+
+
+def test_a_persons_report_defines_the_metric_and_the_metric_may_not_change_it(client, ctx, admin_headers, orders):
+    r = client.post("/api/v1/reports", json={"name": "theirs", "entity": "order", "filters": BIG,
+                                             "measures": [{"agg": "count"}]}, headers=admin_headers)
+    assert r.status_code == 201, r.json
+    metric_id = _metric(client, admin_headers, "theirs", "sum", "total")
+    shown = client.get(f"/api/v1/sales/metrics/{metric_id}", headers=admin_headers).json
+    assert (shown["conditions"], shown["aggregate"], shown["field"], shown["report"]["name"]) == (BIG, "count", None,
+                                                                                                   "theirs")
+    refused = client.patch(f"/api/v1/sales/metrics/{metric_id}", json={"conditions": None}, headers=admin_headers)
+    assert refused.status_code == 422
+    assert "theirs" in refused.json["errors"]["conditions"][0]
+    assert client.patch(f"/api/v1/sales/metrics/{metric_id}", json={"label": "Theirs", "aggregate": "count"},
+                        headers=admin_headers).status_code == 200  # the same definition, another label: fine
+    assert client.get(f"/api/v1/reports/{r.json['id']}", headers=admin_headers).json["filters"] == BIG

@@ -104,3 +104,15 @@ def test_jit_is_off_for_the_report_statement_only(ctx, places, rt):
     report = next(i for i, s in enumerate(seen) if "count(*)" in s)
     assert setting < report
     assert ctx.session.execute(text("SELECT current_setting('jit')")).scalar_one() == before
+
+
+def test_a_run_reads_the_fields_once_and_keeps_words_and_cents(ctx, shop, monkeypatch):
+    """The fields are looked up once per run (the build's), not again to name the groups; the rows read the same."""
+    calls = []
+    real = query.entity_fields
+    monkeypatch.setattr(query, "entity_fields", lambda *a: calls.append(a) or real(*a))
+    data = {"entity": "order", "measures": [{"agg": "sum", "field": "total"}, {"agg": "count"}, {"agg": "max", "field": "order_date"}],
+            "group_by": [{"field": "owner_id"}, {"field": "status"}]}
+    rows = table(ctx, data)
+    assert len(calls) == 1
+    assert rows == [("ann", "Confirmed", Decimal("180.00"), 3, "2026-02-07"), ("bob", "Confirmed", Decimal("70.00"), 1, "2026-02-01")]
