@@ -106,7 +106,8 @@ class Stage(Base):
 class Opportunity(Base):
     __tablename__ = "sales_opportunities"
     __table_args__ = (Index("ix_sales_opportunities_owner_status", "owner_id", "status"),
-                      Index("ix_sales_opportunities_stage", "stage_id"))
+                      Index("ix_sales_opportunities_stage", "stage_id"),
+                      Index("ix_sales_opportunities_currency", "currency"))  # a report's currency check
 
     id: Mapped[intpk]
     name: Mapped[str255] = mapped_column(String(255))

@@ -16,6 +16,7 @@ Quantity = Numeric(18, 3)
 
 class Quote(Base):
     __tablename__ = "sales_quotes"
+    __table_args__ = (Index("ix_sales_quotes_currency", "currency"),)  # a report's "all in one currency?" check
 
     id: Mapped[intpk]
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -81,7 +82,8 @@ class Order(Base):
     __tablename__ = "sales_orders"
     __table_args__ = (Index("ix_sales_orders_owner_date", "owner_id", "order_date"),
                       Index("ix_sales_orders_customer_date", "customer_id", "order_date"),
-                      Index("ix_sales_orders_date_id", "order_date", "id"))  # the list, paged by keyset
+                      Index("ix_sales_orders_date_id", "order_date", "id"),  # the list, paged by keyset
+                      Index("ix_sales_orders_currency", "currency"))  # a report's "all in one currency?" check
 
     id: Mapped[intpk]
     number: Mapped[str] = mapped_column(String(64), unique=True)
@@ -131,7 +133,8 @@ class Invoice(Base):
     """An invoice as the ERP's finance knows it; ``amount_paid`` follows the payments."""
 
     __tablename__ = "sales_invoices"
-    __table_args__ = (Index("ix_sales_invoices_owner_due", "owner_id", "due_date"),)
+    __table_args__ = (Index("ix_sales_invoices_owner_due", "owner_id", "due_date"),
+                      Index("ix_sales_invoices_currency", "currency"))
 
     id: Mapped[intpk]
     number: Mapped[str] = mapped_column(String(64), unique=True)
@@ -163,6 +166,7 @@ class Invoice(Base):
 
 class Payment(Base):
     __tablename__ = "sales_payments"
+    __table_args__ = (Index("ix_sales_payments_currency", "currency"),)
 
     id: Mapped[intpk]
     invoice_id: Mapped[int] = mapped_column(ForeignKey("sales_invoices.id", ondelete="CASCADE"), index=True)
