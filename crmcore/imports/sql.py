@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, text
 
+from ..db import transient as db_transient
+
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
@@ -89,6 +91,4 @@ def created_changes(values: dict[str, Any]) -> dict[str, list[Any]]:
 def transient(cls: Any, **values: Any) -> Any:
     """A new, never flushed instance of a model with these attribute values, set without attribute events
     (a batch builds thousands: each event costs; the hooks and :func:`row_values` read them all the same)."""
-    obj = cls()
-    obj.__dict__.update(values)
-    return obj
+    return db_transient(cls, values)
