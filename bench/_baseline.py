@@ -52,6 +52,22 @@ class Baseline:
         self.audits, self.outbox = [], []
 
 
+def insert_ids(session: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; their new ids in order, written the fastest way the database has (the importers' way): on
+    PostgreSQL ids drawn from the sequence, then a plain ``executemany``; elsewhere ``INSERT ... RETURNING``."""
+    from sqlalchemy import insert, text
+
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        sequence = session.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.fullname})
+        ids = list(session.scalars(text("SELECT nextval(:s) FROM generate_series(1, :n) AS n ORDER BY n"),
+                                   {"s": sequence, "n": len(rows)}))
+        session.execute(insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+        return ids
+    return list(session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+
+
 Writer = Callable[[Any, Baseline, list[dict[str, str]]], None]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from _baseline import Baseline, timed
+from _baseline import Baseline, insert_ids, timed
 from _import_bench import arguments, measure, seed_customers
 
 COLUMNS = ["customer_code", "name", "external_id", "mobile", "email", "title"]
@@ -50,8 +50,7 @@ def baseline(rt: Any, path: Path) -> float:
                      "mobile_normalized": normalize_phone(r["mobile"], region),
                      "email_normalized": normalize_email(r["email"]), "attributes": {}, "version": 1,
                      "created_at": now, "updated_at": now} for r in batch]
-        ids = list(session.execute(insert(Contact.__table__).returning(Contact.__table__.c.id,
-                                                                       sort_by_parameter_order=True), contacts).scalars())
+        ids = insert_ids(session, Contact.__table__, contacts)
         session.execute(insert(ExternalRef.__table__), [
             {"system": "import", "entity": "contact", "entity_id": cid, "external_id": r["external_id"],
              "created_at": now, "last_synced_at": now} for r, cid in zip(batch, ids, strict=True)])

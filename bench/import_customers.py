@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from _baseline import Baseline, timed
+from _baseline import Baseline, insert_ids, timed
 from _import_bench import arguments, measure
 
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙胡朱高林何郭马罗"
@@ -75,8 +75,7 @@ def baseline(rt: Any, path: Path) -> float:
             view.contacts = [SimpleNamespace(phone=None, mobile=row["contact.mobile"], email=row["contact.email"])]
             c["completeness"] = completeness(view, [], labels=False)[0]
             customers.append(c)
-        ids = list(session.execute(insert(Customer.__table__).returning(Customer.__table__.c.id,
-                                                                         sort_by_parameter_order=True), customers).scalars())
+        ids = insert_ids(session, Customer.__table__, customers)
         contacts, addresses, links = [], [], []
         for row, cid in zip(batch, ids, strict=True):
             contacts.append({"customer_id": cid, "name": row["contact.name"], "mobile": row["contact.mobile"],
@@ -87,10 +86,8 @@ def baseline(rt: Any, path: Path) -> float:
             addresses.append({"customer_id": cid, "line1": row["address.line1"], "city": row["address.city"],
                               "kind": "office", "country": "CN", "is_primary": False, "created_at": now})
             links += [{"customer_id": cid, "tag_id": tag_ids[t]} for t in row["tags"].split(";")]
-        contact_ids = list(session.execute(insert(Contact.__table__).returning(
-            Contact.__table__.c.id, sort_by_parameter_order=True), contacts).scalars())
-        address_ids = list(session.execute(insert(Address.__table__).returning(
-            Address.__table__.c.id, sort_by_parameter_order=True), addresses).scalars())
+        contact_ids = insert_ids(session, Contact.__table__, contacts)
+        address_ids = insert_ids(session, Address.__table__, addresses)
         session.execute(insert(customer_tags), links)
         for c, cid, contact, contact_id, address, address_id in zip(customers, ids, contacts, contact_ids,
                                                                     addresses, address_ids, strict=True):

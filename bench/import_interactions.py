@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from _baseline import Baseline, timed
+from _baseline import Baseline, insert_ids, timed
 from _import_bench import arguments, measure, seed_customers
 
 COLUMNS = ["external_id", "customer_code", "channel", "subject", "occurred_at", "direction"]
@@ -46,8 +46,7 @@ def baseline(rt: Any, path: Path) -> float:
         items = [{"customer_id": found[r["customer_code"]], "channel": r["channel"], "subject": r["subject"],
                   "direction": r["direction"], "occurred_at": dt.datetime.fromisoformat(r["occurred_at"]),
                   "source": "cli", "data": {}, "created_at": now} for r in batch]
-        ids = list(session.execute(insert(Interaction.__table__).returning(
-            Interaction.__table__.c.id, sort_by_parameter_order=True), items).scalars())
+        ids = insert_ids(session, Interaction.__table__, items)
         session.execute(insert(ExternalRef.__table__), [
             {"system": "import", "entity": "interaction", "entity_id": iid, "external_id": r["external_id"],
              "created_at": now, "last_synced_at": now} for r, iid in zip(batch, ids, strict=True)])

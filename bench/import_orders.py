@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from _baseline import Baseline, timed
+from _baseline import Baseline, insert_ids, timed
 from _import_bench import arguments, measure, seed_customers, seed_products
 
 COLUMNS = ["number", "customer_code", "order_date", "status", "product_code", "quantity", "unit_price",
@@ -81,8 +81,7 @@ def write(session: Any, recorder: Baseline, batch: list[dict[str, str]]) -> None
         order["total"] = sum((ln["line_total"] for ln in lines[number]), Decimal("0.00"))
         order["list_total"] = cents(sum((ln["quantity"] * ln["list_price"] for ln in lines[number]), Decimal(0)))
     table = Order.__table__
-    ids = list(session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                               list(orders.values())).scalars())
+    ids = insert_ids(session, table, list(orders.values()))
     session.execute(insert(OrderLine.__table__), [{"order_id": oid, **ln} for number, oid in zip(orders, ids, strict=True)
                                                   for ln in lines[number]])
     for (number, order), oid in zip(orders.items(), ids, strict=True):

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from _baseline import Baseline, timed
+from _baseline import Baseline, insert_ids, timed
 from _import_bench import arguments, measure, seed_customers, seed_products
 
 DAY = dt.date(2026, 1, 1)
@@ -36,9 +36,7 @@ def _now() -> dt.datetime:
 
 
 def _ids(session: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    from sqlalchemy import insert
-
-    return list(session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
+    return insert_ids(session, table, rows)
 
 
 def _by(session: Any, key: Any, value: Any, wanted: set[str]) -> dict[Any, Any]:

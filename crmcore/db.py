@@ -4,17 +4,28 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+_T = TypeVar("_T")
+
 
 def changed_rows(result: Any) -> int:
     """Rows an UPDATE or DELETE run through ``Session.execute`` changed (its ``CursorResult.rowcount``)."""
     return int(result.rowcount)
+
+
+def transient(cls: type[_T], values: dict[str, Any]) -> _T:
+    """A new, transient ``cls`` holding ``values`` without the ORM's per-attribute change events (what a
+    constructor pays for each field): for the many records a bulk path builds; added to a session, it is
+    inserted with these values as any new record is."""
+    obj: _T = cls.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(values)
+    return obj
 
 
 def utcnow() -> dt.datetime:

@@ -133,35 +133,62 @@ def discard_pending_since(session: Session, mark: int) -> None:
         del pending[mark:]
 
 
-def _call_each(hook: Any, **kwargs: Any) -> None:
-    """Call every implementation; one failing listener is logged and does not stop the rest.
+def _call_each(hook: Any, calls: list[dict[str, Any]]) -> None:
+    """Call every implementation with each of ``calls`` (keyword arguments, ``ctx`` the same session in all);
+    one failing listener is logged and does not stop the rest.
 
-    Each listener runs in a savepoint of the dispatch's unit of work on ``kwargs["ctx"].session``:
-    what it wrote is kept when it returns and undone (with the events it queued) when it raises,
-    so a failing listener neither leaves half its work behind nor a broken session for the next one.
-    """
-    session = kwargs["ctx"].session
+    Each listener runs in a savepoint of the dispatch's unit of work: what it wrote is kept when it
+    returns and undone (with the events it queued) when it raises, so a failing listener neither leaves
+    half its work behind nor a broken session for the next one. One savepoint holds a listener's calls
+    for all of a commit's events (a bulk load's thousand, not a thousand savepoints); when one call
+    raises, that savepoint is undone and the listener called again for the events before it, each in a
+    savepoint of its own, and then on with the events after it."""
+    if not calls:
+        return
+    session = calls[0]["ctx"].session
     for impl in reversed(hook.get_hookimpls()):
-        mark = pending_mark(session)
-        savepoint = session.begin_nested()
-        try:
+        start = 0
+        while start < len(calls):
+            failed = _in_savepoint(session, hook, impl, calls[start:])
+            if failed is None:
+                break
+            for kwargs in calls[start:start + failed]:  # their writes went with the savepoint: again, one by one
+                _in_savepoint(session, hook, impl, [kwargs])
+            start += failed + 1
+
+
+def _in_savepoint(session: Session, hook: Any, impl: Any, calls: list[dict[str, Any]]) -> int | None:
+    """``impl`` called with each of ``calls`` in one savepoint: None when all returned and it is kept, else
+    the position of the call that raised (logged; the savepoint and the events queued in it undone). When the
+    savepoint of several calls fails at its end, the position after the last call (all of them go again one by one)."""
+    mark = pending_mark(session)
+    savepoint = session.begin_nested()
+    done = 0
+    try:
+        for kwargs in calls:
             impl.function(*[kwargs[a] for a in impl.argnames])
-            if savepoint.is_active:
-                savepoint.commit()
-        except Exception:  # noqa: BLE001 - after commit nothing can be undone; log it
-            if savepoint.is_active:
-                savepoint.rollback()
-                discard_pending_since(session, mark)
-            else:
-                session.rollback()
-            log.exception("plugin %r failed in %s", impl.plugin_name, hook.name)
+            done += 1
+        if savepoint.is_active:
+            savepoint.commit()
+        return None
+    except Exception:  # noqa: BLE001 - after commit nothing can be undone; log it
+        if savepoint.is_active:
+            savepoint.rollback()
+            discard_pending_since(session, mark)
+        else:
+            session.rollback()
+        if done == len(calls) and done > 1:
+            return done  # the writes of several calls failed together at the savepoint's end: each again alone
+        log.exception("plugin %r failed in %s", impl.plugin_name, hook.name)
+        return min(done, len(calls) - 1)
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _dispatch(session: Session) -> None:
     """The committed transaction's events to the listeners: all of one writer's events in ONE unit of work on a
     fresh session, committed once at the end (a bulk load of thousands of records is not thousands of commits:
-    a listener's ``unit_of_work`` joins it). The events the listeners' own writes queue are dispatched after it."""
+    a listener's ``unit_of_work`` joins it): ``crm_after_commit`` with each write, then ``crm_event`` with each
+    event, then ``crm_events`` with all of them. The events the listeners' own writes queue are dispatched after it."""
     if session.in_nested_transaction():  # a SAVEPOINT released (SQLAlchemy calls this then too): not committed yet
         return
     pending = session.info.pop(_PENDING, None)
@@ -170,24 +197,26 @@ def _dispatch(session: Session) -> None:
     from .services.unit import unit_of_work
 
     contexts: dict[int, Any] = {}  # one fresh context per writer's context, for all its events (a bulk load has many)
-    batches: dict[int, tuple[Any, list[Event]]] = {}
+    batches: dict[int, tuple[Any, list[Event], list[dict[str, Any]]]] = {}
     with contextlib.ExitStack() as stack:
         for ctx, ev, lifecycle in pending:
             fresh = contexts.get(id(ctx))
             if fresh is None:
                 fresh = contexts[id(ctx)] = ctx.fresh()
-                batches[id(ctx)] = (ctx, [])
+                batches[id(ctx)] = (ctx, [], [])
                 stack.callback(fresh.session.close)
                 stack.enter_context(unit_of_work(fresh))  # committed when the events are dispatched
                 _begin(fresh.session)
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
-                _call_each(ctx.hook.crm_after_commit, ctx=fresh, entity=entity, action=action,
-                           entity_id=entity_id, changes=changes)
-            _call_each(ctx.hook.crm_event, ctx=fresh, event=ev)
+                batches[id(ctx)][2].append({"ctx": fresh, "entity": entity, "action": action,
+                                            "entity_id": entity_id, "changes": changes})
             batches[id(ctx)][1].append(ev)
-        for key, (ctx, events) in batches.items():  # then the transaction's events at once (crm_events)
-            _call_each(ctx.hook.crm_events, ctx=contexts[key], events=events)
+        for key, (ctx, events, writes) in batches.items():
+            fresh = contexts[key]
+            _call_each(ctx.hook.crm_after_commit, writes)
+            _call_each(ctx.hook.crm_event, [{"ctx": fresh, "event": ev} for ev in events])
+            _call_each(ctx.hook.crm_events, [{"ctx": fresh, "events": events}])  # the transaction's events at once
 
 
 def _begin(session: Session) -> None:

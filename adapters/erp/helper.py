@@ -242,7 +242,7 @@ class SyncHelper:
             ref.fingerprint, ref.last_synced_at = fingerprint, now
             self._refs[(entity, str(ext))] = ref
         if rows:
-            self.ctx.session.execute(insert(ExternalRef), rows)
+            self.ctx.session.execute(insert(ExternalRef.__table__), rows)  # Core: the ORM bulk path costs more
         for local, _ext, _fp in links:
             self._linked(entity, local)
 

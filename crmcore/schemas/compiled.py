@@ -7,9 +7,11 @@ always exactly the schema's.
 """
 from __future__ import annotations
 
+from types import FunctionType
 from typing import Any, Callable, TypeGuard
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing
+from marshmallow.validate import Validator
 
 #: ``check(data, partial)``: the loaded data, or :class:`_Slow`
 Check = Callable[[Any, bool], dict[str, Any]]
@@ -119,4 +121,43 @@ def _converter(field: fields.Field[Any]) -> Convert:
             raise _Slow from None
         return out
 
-    return convert
+    if not _pure(field):
+        return convert
+    seen: dict[tuple[type, Any], Any] = {}
+
+    def convert_seen(value: Any, key: str, data: Any, partial: bool) -> Any:
+        """The value's conversion as it was the last time (a column of a file repeats its values: a product,
+        a quantity, a status); new values converted, and kept while there are not too many."""
+        kind = type(value)
+        if kind not in _KEYS:
+            return convert(value, key, data, partial)
+        try:
+            return seen[kind, value]
+        except KeyError:
+            out = convert(value, key, data, partial)
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[kind, value] = out
+            return out
+
+    return convert_seen
+
+
+# Fields whose conversion depends on the value alone and gives a value that cannot change (a number, a date,
+# text), and the input types kept: a refused value is never kept, it goes through the schema each time.
+_PURE_FIELDS = (fields.Integer, fields.Decimal, fields.String, fields.Date, fields.Boolean)
+_KEYS = frozenset((str, int, bool))
+_SEEN_MAX = 4096
+
+
+def _pure(field: fields.Field[Any]) -> bool:
+    """A field of the kinds above whose own code is theirs or the column fields' (``crmcore.schemas.columns``)
+    and whose validators judge the value alone (marshmallow's, or a schema module's plain functions: what
+    needs the database is a service's check, never a field's)."""
+    kind = type(field)
+    if not issubclass(kind, _PURE_FIELDS) or kind.__module__ not in ("marshmallow.fields", "crmcore.schemas.columns"):
+        return False
+    if getattr(field, "context", None):
+        return False
+    return all(isinstance(v, Validator) or (isinstance(v, FunctionType) and ".schemas" in v.__module__)
+               for v in field.validators)

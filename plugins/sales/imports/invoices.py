@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from crmcore.db import utcnow
@@ -13,6 +13,7 @@ from crmcore.errors import Conflict, CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
 from crmcore.imports.driver import record
+from crmcore.imports.sql import insert_rows
 from crmcore.runtime import ServiceContext
 
 from ..models import Invoice, Order, Payment
@@ -109,10 +110,7 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                 results[i] = RowResult(i, "unchanged", invoice.id, number)
     ctx.session.flush()
     new = list(created.values())
-    table = Invoice.__table__
-    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                   [{k: getattr(inv, k) for k in INVOICE_VALUES} for inv, _c, _i in new])) \
-        if new else []
+    ids = insert_rows(ctx, Invoice.__table__, [{k: getattr(inv, k) for k in INVOICE_VALUES} for inv, _c, _i in new])
     entries = []
     for (invoice, changes, i), new_id in zip(new, ids, strict=True):
         entries.append(("invoice", "created", new_id, changes,
@@ -164,9 +162,7 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
         known[reference] = Payment(invoice_id=invoice.id, **clean)  # the same reference again in this batch
         new.append((clean, invoice, i))
     _write_paid(ctx, [invoice for invoice, _before, _state in paid.values()])
-    table = Payment.__table__
-    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                   [{"invoice_id": inv.id, **clean} for clean, inv, _i in new])) if new else []
+    ids = insert_rows(ctx, Payment.__table__, [{"invoice_id": inv.id, **clean} for clean, inv, _i in new])
     entries: list[tuple[Any, ...]] = []
     for (clean, invoice, i), new_id in zip(new, ids, strict=True):
         known[clean["reference"]].id = new_id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
 from crmcore.errors import CRMError, ValidationError
@@ -12,6 +11,7 @@ from crmcore.i18n import _
 from crmcore.normalize import fold
 from crmcore.imports import ImportOptions, Row, RowResult
 from crmcore.imports.driver import record
+from crmcore.imports.sql import insert_rows
 from crmcore.runtime import ServiceContext
 
 from ..models import Order, OrderLine
@@ -185,12 +185,10 @@ def _insert(ctx: ServiceContext, orders: list[Order]) -> list[int]:
     if not orders:
         return []
     values = [{key: getattr(order, key) for key in ORDER_VALUES} for order in orders]
-    table = Order.__table__
-    ids = list(ctx.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values))
+    ids = insert_rows(ctx, Order.__table__, values)
     lines = [{"order_id": oid, **{key: getattr(ln, key) for key in LINE_VALUES}}
              for order, oid in zip(orders, ids, strict=True) for ln in order.lines]
-    if lines:
-        ctx.session.execute(insert(OrderLine.__table__), lines)
+    insert_rows(ctx, OrderLine.__table__, lines, returning=False)
     return ids
 
 

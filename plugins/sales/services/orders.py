@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.attributes import set_committed_value
 
+from crmcore.db import transient
 from crmcore.errors import Conflict, NotFound
 from crmcore.events import record_change
 from crmcore.i18n import _
@@ -85,28 +86,43 @@ def list_orders(ctx: ServiceContext, *, customer_id: int | None = None, status: 
     return listing.list_page(ctx, stmt, name="sales.orders", keys=keys, cursor=cursor, page=page, page_size=page_size)
 
 
-def _order_lines(ctx: ServiceContext, raw_lines: list[dict[str, Any]]) -> list[OrderLine]:
+def _products(ctx: ServiceContext, raw_lines: Any) -> dict[Any, Product | None]:
+    """The lines' products by id, each read once with ``session.get`` (None: no such product)."""
+    found: dict[Any, Product | None] = {}
+    for raw in raw_lines or []:
+        pid = raw.get("product_id") if isinstance(raw, dict) else None
+        if pid is not None and pid not in found:
+            found[pid] = ctx.session.get(Product, pid)
+    return found
+
+
+def _order_lines(products: dict[Any, Product | None], raw_lines: list[dict[str, Any]]) -> list[OrderLine]:
     """Order lines of validated input: the total, unless given, is quantity x unit price less the discount;
-    the description, unless given, the product's name."""
+    the description, unless given, the product's name. Built without the ORM's per-field events (an import
+    builds thousands): the same new lines as the constructor makes."""
     lines = []
     for raw in raw_lines:
-        product = ctx.session.get(Product, raw["product_id"]) if raw.get("product_id") is not None else None
+        pid = raw.get("product_id")
+        product = products.get(pid) if pid is not None else None
         qty, unit_price, discount = raw["quantity"], raw["unit_price"], raw.get("discount_percent") or ZERO
         total = raw.get("line_total")
         if total is None:
             total = cents(qty * unit_price * (HUNDRED - discount) / HUNDRED)
         description = raw.get("description") or (product.name if product else "") or "-"
-        lines.append(OrderLine(product_id=product.id if product else None, description=description,
-                               quantity=qty, unit_price=unit_price, list_price=raw.get("list_price"),
-                               discount_percent=discount, line_total=total))
+        lines.append(transient(OrderLine, {
+            "product_id": product.id if product else None, "description": description, "quantity": qty,
+            "unit_price": unit_price, "list_price": raw.get("list_price"), "discount_percent": discount,
+            "line_total": total}))
     return lines
 
 
-def check_products(ctx: ServiceContext, raw_lines: Any, errors: dict[str, list[Any]]) -> None:
+def check_products(ctx: ServiceContext, raw_lines: Any, errors: dict[str, list[Any]],
+                   products: dict[Any, Product | None] | None = None) -> None:
     """``lines.<n>``: a line's product that does not exist (read with ``session.get``: a caller that
-    loaded the products already, a bulk import, costs no query)."""
+    loaded the products already, a bulk import, costs no query; ``products``: as :func:`_products` read them)."""
+    products = _products(ctx, raw_lines) if products is None else products
     for i, raw in enumerate(raw_lines or []):
-        if raw.get("product_id") is not None and ctx.session.get(Product, raw["product_id"]) is None:
+        if raw.get("product_id") is not None and products.get(raw["product_id"]) is None:
             errors.setdefault(f"lines.{i}", []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
 
 
@@ -138,15 +154,18 @@ def validate_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | 
     one) checked against the lines and the customer, its discount computed here (a refusal says why at
     ``coupon_code``). Products, customers and users are read with ``session.get``, so a caller that loaded
     them already (a bulk import) costs no query per order."""
+    products: dict[Any, Product | None] = {}
+
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
         errors: dict[str, list[Any]] = {}
         check_user(ctx, values.get("owner_id"), "owner_id", errors)
-        check_products(ctx, values.get("lines"), errors)
+        products.update(_products(ctx, values.get("lines")))
+        check_products(ctx, values.get("lines"), errors, products)
         return errors
 
     data = load(_ORDER, data, partial=existing is not None, message=INVALID["order"], check=check)
     customer = live_customer(ctx, data["customer_id"]) if data.get("customer_id") is not None else None
-    lines = _order_lines(ctx, data["lines"]) if "lines" in data else None
+    lines = _order_lines(products, data["lines"]) if "lines" in data else None
     _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
     coupon = coupons.order_coupon(ctx, data, existing, lines)
     return CleanOrder(data, lines, data.get("total"), customer, coupon)
@@ -175,7 +194,7 @@ def new_order(ctx: ServiceContext, clean: CleanOrder) -> Order:
     """An empty order with the defaults of a new one: the customer's currency (else the base one), confirmed."""
     currency = (clean.customer.currency if clean.customer else None) or ctx.settings["DEFAULT_CURRENCY"]
     clean.data.setdefault("owner_id", clean.customer.owner_id if clean.customer else None)
-    return Order(currency=currency, status="confirmed", source="crm")
+    return transient(Order, {"currency": currency, "status": "confirmed", "source": "crm"})
 
 
 def order_differs(order: Order, clean: CleanOrder) -> bool:
@@ -198,24 +217,41 @@ def apply_order(order: Order, clean: CleanOrder, created: bool, *, core_insert: 
     data, lines, total = clean.data, clean.lines, _total(order, clean)
     if not created and order.status in CLOSED_STATUSES and order.source != "erp" and order_differs(order, clean):
         raise Conflict(_("Order %(number)s is cancelled; it cannot be changed.", number=order.number))
-    changes = apply_changes(order, data, ORDER_FIELDS)
+    plain = created and core_insert  # nothing tracks its changes: its fields are written as they are
+    put = _put_plain if plain else apply_changes
+    changes = put(order, data, ORDER_FIELDS)
     coupon = _coupon_values(clean)
-    changes.update(apply_changes(order, coupon, tuple(coupon)))
-    if lines is not None and created and core_insert:
+    changes.update(put(order, coupon, tuple(coupon)))
+    if lines is not None and plain:
         set_committed_value(order, "lines", lines)
         changes["lines"] = [None, len(lines)]
     elif lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
         order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
         changes["lines"] = [None, len(lines)]
+    totals: dict[str, Any] = {}
     if lines is not None:
         known = [ln for ln in lines if ln.list_price is not None]
-        order.list_total = cents(sum((ln.quantity * ln.list_price for ln in known), ZERO)) \
+        totals["list_total"] = cents(sum((ln.quantity * ln.list_price for ln in known), ZERO)) \
             if lines and len(known) == len(lines) else None
     if data.get("list_total") is not None:
-        order.list_total = data["list_total"]
+        totals["list_total"] = data["list_total"]
     if total is not None and total != order.total:
         changes["total"] = [order.total, total]
-        order.total = total
+        totals["total"] = total
+    if plain:
+        order.__dict__.update(totals)
+    else:
+        for name, value in totals.items():
+            setattr(order, name, value)
+    return changes
+
+
+def _put_plain(order: Order, data: dict[str, Any], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """:func:`apply_changes` on a new order no session holds (a bulk insert's), without the ORM's events."""
+    values, changes = order.__dict__, {}
+    for name in names:
+        if name in data and (before := values.get(name)) != (after := data[name]):
+            values[name], changes[name] = after, [before, after]
     return changes
 
 

@@ -87,3 +87,37 @@ def test_a_documents_lines_load_compiled_not_through_the_nested_schema(app: Any,
     monkeypatch.setattr(Base, "_do_load", counted)
     assert repr(compiled.load(schema, row, partial=partial)) == expected
     assert calls == []
+
+
+def test_a_columns_repeated_values_are_converted_once_and_refused_ones_every_time(app: Any, monkeypatch: Any) -> None:
+    """A file repeats a column's values (a product, a quantity): the compiled load converts each value once
+    and gives the kept result after; a value the field refuses is never kept (its errors each time), and a
+    field with a validator of its own (not a schema module's) is converted every time."""
+    from marshmallow import fields
+
+    from plugins.sales.schemas import OrderSchema
+
+    def odd(value: Any) -> None:
+        if value % 2 == 0:
+            raise ValidationError("even")
+
+    class Row(Schema):
+        quantity = fields.Decimal(places=3, as_string=False)
+        code = fields.Int(validate=odd)
+
+    schema, seen = Row(), []
+    real = fields.Decimal._deserialize
+
+    def counted(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(value)
+        return real(self, value, *args, **kwargs)
+
+    monkeypatch.setattr(fields.Decimal, "_deserialize", counted)
+    for _ in range(3):
+        assert compiled.load(schema, {"quantity": "2.5", "code": 3}) == schema.load({"quantity": "2.5", "code": 3})
+        assert outcome(compiled.load, schema, {"quantity": "x"}) == outcome(schema.load, {"quantity": "x"})
+    assert seen.count("2.5") == 1 + 3  # once compiled, and the test's own schema load each round
+    assert seen.count("x") == 3 * 3  # refused: the compiled path, its fallback and the test's load, each round
+    order = OrderSchema()
+    assert [compiled._pure(f) for f in (order.fields["status"], order.fields["total"])] == [True, True]
+    assert compiled._pure(schema.fields["code"]) is False  # a test module's own validator: not kept

@@ -222,3 +222,47 @@ def test_a_plugin_sees_a_new_imported_order_with_its_lines_and_its_change_is_wri
     so1 = ctx.session.scalar(select(Order).where(Order.number == "SO-1"))
     assert (so1.status, [ln.description for ln in so1.lines], so1.total) == ("delivered", ["Pump", "Valve"],
                                                                             Decimal("231.87"))
+
+
+def test_new_orders_and_lines_are_built_without_the_orms_change_events(ctx: Any, setup: dict[str, Any]) -> None:
+    """An import builds thousands of orders and lines never held by a session: their fields are written
+    without the ORM's per-field events, and the plugins' ``crm_before_save`` still sees each order whole;
+    the API's order, added to the session, is stored the same."""
+    from sqlalchemy import event
+
+    from plugins.sales.models import OrderLine
+
+    fired: list[str] = []
+    seen: list[tuple[str, Any, list[Any]]] = []
+
+    def on_set(target: Any, value: Any, old: Any, initiator: Any) -> None:
+        fired.append(initiator.key)
+
+    class Watcher:
+        from crmcore import hookimpl
+
+        @hookimpl
+        def crm_before_save(self, ctx: Any, entity: str, obj: Any, changes: Any, created: bool) -> None:
+            if entity == "order":
+                seen.append((obj.number, obj.total, [(ln.product_id, ln.line_total) for ln in obj.lines]))
+
+    ctx.runtime.pm.register(Watcher(), name="watcher")
+    watched = [(OrderLine.quantity, "set"), (Order.total, "set"), (Order.number, "set")]
+    for attr, name in watched:
+        event.listen(attr, name, on_set)
+    try:
+        assert statuses(load(ctx, "orders", rows())) == ["created"] * 3
+        assert fired == []
+        p1, p2 = setup["p1"].id, setup["p2"].id
+        assert seen == [("SO-1", Decimal("231.87"), [(p1, Decimal("171.90")), (p2, Decimal("59.97"))]),
+                        ("SO-2", Decimal("20.00"), [(p2, Decimal("20.00"))])]
+        made = orders.record_order(ctx, {"number": "SO-3", "customer_id": setup["acme"].id, "order_date": "2026-03-02",
+                                         "lines": [{"product_id": p1, "quantity": "2", "unit_price": "10"}]})
+    finally:
+        for attr, name in watched:
+            event.remove(attr, name, on_set)
+        ctx.runtime.pm.unregister(name="watcher")
+    ctx.session.expire_all()
+    stored = ctx.session.get(Order, made.id)
+    assert (stored.total, stored.currency, [(ln.description, ln.line_total) for ln in stored.lines]) == (
+        Decimal("20.00"), "USD", [("Pump", Decimal("20.00"))])
