@@ -26,9 +26,10 @@ from crmcore.runtime import ServiceContext
 
 from ..models import Audience, Campaign
 from ..models_journeys import CalendarDate, Enrolment, Journey, JourneyStep
-from . import audiences
+from . import audiences, date_trigger
 
 CATCH_UP_DAYS = 31  # a first look, or one after a long pause, goes at most this far back
+ENTER_CHUNK = 5000  # customers entered per statement (a contract end shared by very many)
 
 
 def date_fields(ctx: ServiceContext) -> dict[str, str]:
@@ -142,13 +143,11 @@ def _scan_one(ctx: ServiceContext, journey: Journey, day: dt.date, now: dt.datet
             if occurrence + dt.timedelta(days=journey.offset_days) in days:
                 total += int(enter(ctx, cid, _members(ctx, journey), occurrence.isoformat(), now)["entered"])
     elif kind == "date_field" and journey.date_field:
-        values = _date_values(ctx, journey.date_field)
-        for d in days:
-            anchor = d - dt.timedelta(days=journey.offset_days)
-            who = [c for c, v in values.items() if _falls_on(v, anchor, journey.yearly)]
-            if who:
-                key = str(anchor.year) if journey.yearly else anchor.isoformat()
-                total += int(enter(ctx, cid, who, f"{journey.date_field[:40]}:{key}", now)["entered"])
+        anchors = [d - dt.timedelta(days=journey.offset_days) for d in days]
+        for anchor, who in sorted(date_trigger.matching(ctx, journey.date_field, anchors, journey.yearly).items()):
+            key = str(anchor.year) if journey.yearly else anchor.isoformat()
+            for i in range(0, len(who), ENTER_CHUNK):
+                total += int(enter(ctx, cid, who[i:i + ENTER_CHUNK], f"{journey.date_field[:40]}:{key}", now)["entered"])
     elif kind == "no_order" and journey.no_order_days:
         try:
             from plugins.sales.models import Order
@@ -165,39 +164,6 @@ def _scan_one(ctx: ServiceContext, journey: Journey, day: dt.date, now: dt.datet
         for last_date, who in by_date.items():
             total += int(enter(ctx, cid, who, f"idle:{last_date.isoformat()}", now)["entered"])
     return total
-
-
-def _falls_on(value: dt.date, anchor: dt.date, yearly: bool) -> bool:
-    if not yearly:
-        return value == anchor
-    if value.month == 2 and value.day == 29 and not _calendar.isleap(anchor.year):
-        return anchor.month == 2 and anchor.day == 28  # a 29 February anniversary: the 28th in other years
-    return (value.month, value.day) == (anchor.month, anchor.day)
-
-
-def _date_values(ctx: ServiceContext, name: str) -> dict[int, dt.date]:
-    """Each live customer's value of a date field (a column, a plugin's field or a date custom field)."""
-    live = (Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
-    out: dict[int, dt.date] = {}
-    if name.startswith("attributes."):
-        key = name.split(".", 1)[1]
-        for cid, attrs in ctx.session.execute(select(Customer.id, Customer.attributes).where(*live)):
-            raw = (attrs or {}).get(key)
-            try:
-                out[cid] = dt.date.fromisoformat(str(raw)[:10]) if raw else None  # type: ignore[assignment]
-            except ValueError:
-                continue
-        return {k: v for k, v in out.items() if v is not None}
-    field = entities.condition_fields(ctx, "customer").get(name)
-    if field is None:
-        return {}
-    for cid, value in ctx.session.execute(select(Customer.id, field.expr).where(*live, field.expr.is_not(None))):
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        elif isinstance(value, str):
-            value = dt.date.fromisoformat(value[:10])
-        out[cid] = value
-    return out
 
 
 def nth_weekday(year: int, month: int, nth: int, weekday: int) -> dt.date:
