@@ -27,7 +27,7 @@ from crmcore.services.unit import unit_of_work
 from ..channels import providers
 from ..models import Campaign, MarketingEvent, MessageTemplate, Recipient
 from ..models_journeys import Enrolment, JourneyBranch, JourneyStep, StepLog
-from . import campaigns, consent, templates
+from . import campaigns, consent, languages, templates
 
 BATCH = 200
 MAX_ATTEMPTS = 3
@@ -314,7 +314,9 @@ def _claim(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | 
         return None
     person = campaigns._people(ctx, [e.customer_id])[e.customer_id]
     try:
-        message = campaigns.render_for(ctx, templates.renderer(template), person, recipient.id, recipient.address or "")
+        language = languages.language_of(ctx, [e.customer_id]).get(e.customer_id)
+        message = campaigns.render_for(ctx, templates.renderer(template), person, recipient.id, recipient.address or "",
+                                       channel, language)
     except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
         recipient.status, recipient.reason = "failed", f"template: {type(exc).__name__}: {exc}"[:255]
         _move(ctx, e, log, step, "failed", step.next_step_id, now)
