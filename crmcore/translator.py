@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import weakref
 from gettext import NullTranslations
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from babel import Locale
 from babel.support import Translations
 
-from .runtime import ServiceContext
+if TYPE_CHECKING:  # typing only: the i18n set-up imports this module, the runtime imports i18n
+    from .runtime import ServiceContext
 
 _APPS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()  # plugin manager -> its Flask app
 
