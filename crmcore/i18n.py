@@ -125,6 +125,9 @@ def init_i18n(app: Flask) -> Babel:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", rt.settings.get("DEFAULT_LOCALE") or "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", rt.settings.get("DEFAULT_TIMEZONE") or "UTC")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(folders))
+    from .translator import remember_app
+
+    remember_app(app)  # text built outside a request (a job's mail) is read from these catalogues
     return Babel(app, locale_selector=_babel_locale, timezone_selector=select_timezone)
 
 

@@ -3,7 +3,7 @@ that the plugins' fuzz tests share (``tests/plugins/sales/test_coupons_fuzz.py``
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -26,12 +26,12 @@ FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database
                 suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink])
 
 
-def demo_app(database: Database, instance: Any, plugins: list[str]) -> Iterator[Any]:
-    """The app with ``plugins`` on the demo data and an admin's API token (``app.config["FUZZ_HEADERS"]``);
-    a module-scoped fixture yields from it (the database wiped before and after)."""
+def demo_app(database: Database, instance: Any, plugins: list[str], **extra: Any) -> Iterator[Any]:
+    """The app with ``plugins`` (and ``extra`` settings) on the demo data and an admin's API token
+    (``app.config["FUZZ_HEADERS"]``); a module-scoped fixture yields from it (the database wiped before and after)."""
     wipe(database)
     config = {"DATABASE_URL": database.url, "INSTANCE_PATH": str(instance),
-              "PLUGINS_AUTOLOAD": False, "PLUGINS": plugins, "SECRET_KEY": "fuzz", "TESTING": True}
+              "PLUGINS_AUTOLOAD": False, "PLUGINS": plugins, "SECRET_KEY": "fuzz", "TESTING": True, **extra}
     rt = build_runtime(config, db=database)
     app = create_app(config, runtime=rt)
     Base.metadata.create_all(database.engine)
@@ -47,19 +47,28 @@ def demo_app(database: Database, instance: Any, plugins: list[str]) -> Iterator[
 
 
 def run_fuzz(fuzz_app: Any, prefixes: tuple[str, ...], modes: list[GenerationMode], headers: dict[str, str] | None,
-             expect: int | None = None) -> tuple[int, list[str]]:
-    """Every operation under ``prefixes`` fuzzed in each mode; (how many operations, their failures)."""
+             expect: int | None = None, ids: dict[str, int] | None = None,
+             include: Callable[[str], bool] | None = None) -> tuple[int, list[str]]:
+    """Every operation under ``prefixes`` (or whose path ``include`` accepts) fuzzed in each mode; (how many
+    operations, their failures). With ``ids``, on real records: the integer path parameters are fixed (to
+    ``ids[name]``, else 1) and the operations without one, or that delete, are left out."""
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", fuzz_app, headers=fuzz_app.config["FUZZ_HEADERS"])
     failures: list[str] = []
     count = 0
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]  # an invalid operation raises here, as a failure should
-        if not operation.path.startswith(prefixes):
+        if not (operation.path.startswith(prefixes) or (include is not None and include(operation.path))):
             continue
+        fixed: dict[str, int] = {}
+        if ids is not None:
+            fixed = {p.name: ids.get(p.name, 1) for p in operation.path_parameters
+                     if p.definition["schema"].get("type") == "integer"}
+            if not fixed or operation.method.upper() == "DELETE":
+                continue
         count += 1
         for mode in modes:
             @settings(FUZZ)
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed or None))
             def run(case: Any) -> None:  # noqa: B023 - called at once, in this iteration
                 response = case.call_and_validate(headers=headers, checks=CHECKS)
                 if expect is not None:

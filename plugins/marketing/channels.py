@@ -1,7 +1,9 @@
 """E-mail over SMTP, the marketing plugin's channel provider (the interface is :mod:`crmcore.channels`)."""
 from __future__ import annotations
 
+import email.policy
 import smtplib
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Any
@@ -14,6 +16,24 @@ from crmcore.models import Contact, Customer
 from crmcore.runtime import ServiceContext
 
 __all__ = ["ChannelDown", "ChannelProvider", "EmailChannel", "Outcome", "Outgoing", "providers"]
+
+
+class _Headers(HeaderRegistry):
+    """The standard header classes, each made once: the stock registry makes a new class for every header of
+    every message (a third of the time spent building a message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        key = name.lower()
+        if key not in self._made:
+            self._made[key] = super().__getitem__(name)
+        return self._made[key]
+
+
+_POLICY = email.policy.default.clone(header_factory=_Headers())
 
 
 class EmailChannel:
@@ -45,6 +65,7 @@ class EmailChannel:
         port = int(self._setting(ctx, "PORT") or 25)
         sender = str(ctx.settings.get("MARKETING_FROM"))
         name = str(ctx.settings.get("COMPANY_NAME") or "")
+        sender = formataddr((name, sender)) if name else sender
         outcomes: list[Outcome] = []
         try:
             with smtplib.SMTP(host, port, timeout=30) as smtp:
@@ -53,8 +74,8 @@ class EmailChannel:
                 if self._setting(ctx, "USER"):
                     smtp.login(str(self._setting(ctx, "USER")), str(self._setting(ctx, "PASSWORD") or ""))
                 for m in messages:
-                    mail = EmailMessage()
-                    mail["From"] = formataddr((name, sender)) if name else sender
+                    mail = EmailMessage(policy=_POLICY)
+                    mail["From"] = sender
                     mail["To"] = m.address
                     mail["Subject"] = m.subject
                     mail["Message-ID"] = m.message_id

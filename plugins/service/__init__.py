@@ -60,14 +60,6 @@ def crm_demo_data(ctx: ServiceContext) -> list[str]:
 
 
 @hookimpl
-def crm_startup(app: Any) -> None:
-    """Remember the app, so mail built outside a request is translated with its catalogues."""
-    from .services.mailout import remember_app
-
-    remember_app(app)
-
-
-@hookimpl
 def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
     """The orders of the sales plugin (when loaded) created in one commit schedule the ``order`` follow-up
     rules, all at once (a bulk import commits a thousand orders at a time)."""

@@ -7,36 +7,28 @@ import io
 import json
 from typing import Any
 
-from flask import flash, jsonify, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 
 from crmcore.admin import policy_form
 from crmcore.admin.views import SecureView
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import gettext
+from crmcore.runtime import ServiceContext
 
 from ..services import audiences as svc
+from .builder import BuilderEndpoints, read_condition
 from .common import field_errors
 
 MAX_UPLOAD = 1024 * 1024  # under the request limit, so the page can say why (10,000 codes are ~150 KB)
 CODE_HEADERS = ("code", "customer code", "客户编号", "编号", "客户代码")
 
 
-def _condition(text: str | None) -> Any:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # refused by the service, next to the field
-
-
 def read_form(form: Any) -> dict[str, Any]:
     """The posted audience form as the service's data."""
     exclude = [int(v) for v in form.getlist("exclude") if str(v).isdigit()]
     return {"name": (form.get("name") or "").strip(), "description": (form.get("description") or "").strip() or None,
-            "condition": _condition(form.get("condition")), "exclude": exclude}
+            "condition": read_condition(form.get("condition")), "exclude": exclude}
 
 
 def read_codes(text: str | None, upload: Any) -> list[str]:
@@ -64,7 +56,7 @@ def read_codes(text: str | None, upload: Any) -> list[str]:
     return codes
 
 
-class AudiencesView(SecureView):
+class AudiencesView(BuilderEndpoints, SecureView):
     """Audiences: list, form with the builder, static members, preview."""
 
     permission = "marketing.read"
@@ -133,30 +125,8 @@ class AudiencesView(SecureView):
                 flash(exc.message, "error")
         return redirect(url_for(".edit", audience_id=audience_id, unknown=unknown[:50]))
 
-    @expose("/builder/meta/<entity>")
-    def builder_meta(self, entity: str) -> Any:
-        """The condition builder's fields over customers (labels in the reader's language)."""
-        ctx = self.ctx()
-        if not ctx.can("marketing.manage") or entity != "customer":
-            return self.forbidden()
-        try:
-            return jsonify(policy_form.builder_meta(ctx, entity))
-        except CRMError as exc:
-            return jsonify(exc.to_dict()), exc.status
-
-    @expose("/builder/matches/<entity>", methods=["POST"])
-    def builder_matches(self, entity: str) -> Any:
-        """The live size and a sample of the audience being edited (nothing saved)."""
-        ctx = self.ctx()
-        if not ctx.can("marketing.manage") or entity != "customer":
-            return self.forbidden()
-        body = request.get_json(silent=True)
-        body = body if isinstance(body, dict) else {}
+    def matches(self, ctx: ServiceContext, body: dict[str, Any]) -> dict[str, Any]:
+        """The live size and a sample of the audience being edited, its exclusions taken out (nothing saved)."""
         exclude = [int(v) for v in request.args.getlist("exclude") if v.isdigit()]
-        try:
-            found = svc.preview(ctx, condition=body.get("condition"), exclude=exclude)
-        except CRMError as exc:
-            ctx.session.rollback()
-            return jsonify(exc.to_dict()), exc.status
-        return jsonify({"count": found["count"], "sample": [{"id": s["id"], "title": s["name"]}
-                                                             for s in found["sample"][:5]]})
+        found = svc.preview(ctx, condition=body.get("condition"), exclude=exclude)
+        return {"count": found["count"], "sample": [{"id": s["id"], "title": s["name"]} for s in found["sample"][:5]]}

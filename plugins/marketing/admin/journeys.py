@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask import flash, jsonify, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -17,13 +17,13 @@ from crmcore.admin.views import SecureView
 from crmcore.errors import CRMError
 from crmcore.i18n import gettext, local_time
 from crmcore.models import User
-from crmcore.services import condition_fields
 
 from .. import labels_journeys as L
 from ..labels import CAMPAIGN_STATES
 from ..models import Campaign
 from ..models_journeys import Enrolment, JourneyStep
 from ..services import audiences, calendar, campaigns, journey_diagram, journey_report, journeys as svc, templates, triggers
+from .builder import BuilderEndpoints, read_condition
 from .common import field_errors
 
 NTH = ((1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5"))
@@ -42,23 +42,13 @@ def _text(form: Any, name: str) -> str | None:
 def read_trigger(form: Any) -> dict[str, Any]:
     """The posted trigger form as the service's data (numbers that are not stay text, for the service to refuse)."""
     return {"trigger": form.get("trigger") or "api", "audience_id": _int(form.get("audience_id")),
-            "condition": _condition(form.get("condition")),
+            "condition": read_condition(form.get("condition")),
             "recurring": bool(form.get("recurring")), "date_field": _text(form, "date_field"),
             "offset_days": (_int(form.get("offset_days")) or 0) * (-1 if form.get("direction") == "before" else 1),
             "yearly": bool(form.get("yearly")), "calendar_rule": _text(form, "calendar_rule"),
             "month": _int(form.get("month")), "day": _int(form.get("day")), "nth": _int(form.get("nth")),
             "weekday": _int(form.get("weekday")), "calendar_name": _text(form, "calendar_name"),
             "event": _text(form, "event"), "no_order_days": _int(form.get("no_order_days"))}
-
-
-def _condition(text: str | None) -> Any:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # refused by the service, next to the field
 
 
 def read_step(form: Any) -> dict[str, Any]:
@@ -72,7 +62,7 @@ def read_step(form: Any) -> dict[str, Any]:
         data.update(wait_days=_int(form.get("wait_days")), wait_hours=_int(form.get("wait_hours")),
                     wait_until=until and (until if len(until) > 16 else f"{until}:00"))
     elif kind in ("condition", "goal"):
-        data.update(condition=_condition(form.get("condition")), behaviour=_text(form, "behaviour"))
+        data.update(condition=read_condition(form.get("condition")), behaviour=_text(form, "behaviour"))
     elif kind == "update":
         data.update(field=_text(form, "field"), value=_text(form, "value"), tag=_text(form, "tag"))
     elif kind in ("activity", "notify"):
@@ -119,7 +109,7 @@ def trigger_text(journey: Any, names: dict[int, str]) -> str:
     return f"{kind}: {offset}{when} — {who}".replace(": — ", " — ")
 
 
-class JourneysView(SecureView):
+class JourneysView(BuilderEndpoints, SecureView):
     """Journeys: list, trigger form, journey page with the diagram and steps, step form, actions."""
 
     permission = "marketing.read"
@@ -310,27 +300,3 @@ class JourneysView(SecureView):
             ctx.session.rollback()
             flash(exc.message, "error")
         return redirect(url_for(".calendar_dates"))
-
-    @expose("/builder/meta/<entity>")
-    def builder_meta(self, entity: str) -> Any:
-        """The condition builder's fields over customers (labels in the reader's language)."""
-        ctx = self.ctx()
-        if not ctx.can("marketing.manage") or entity != "customer":
-            return self.forbidden()
-        try:
-            return jsonify(policy_form.builder_meta(ctx, entity))
-        except CRMError as exc:
-            return jsonify(exc.to_dict()), exc.status
-
-    @expose("/builder/matches/<entity>", methods=["POST"])
-    def builder_matches(self, entity: str) -> Any:
-        """How many customers meet the condition being edited, with a few names (nothing saved)."""
-        ctx = self.ctx()
-        if not ctx.can("marketing.manage") or entity != "customer":
-            return self.forbidden()
-        body = request.get_json(silent=True)
-        try:
-            return jsonify(condition_fields.matches(ctx, "customer", body if isinstance(body, dict) else {}))
-        except CRMError as exc:
-            ctx.session.rollback()
-            return jsonify(exc.to_dict()), exc.status

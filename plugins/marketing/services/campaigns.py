@@ -27,7 +27,7 @@ from crmcore.services.unit import apply_changes, unit_of_work
 
 from ..channels import ChannelDown, Outgoing, providers
 from ..models import Audience, Campaign, MessageTemplate, Recipient, Variant
-from . import abtest, audiences, consent, languages, rules, templates, tracking
+from . import abtest, audiences, consent, footer, languages, rules, templates, tracking
 from .campaign_schema import validate_campaign
 
 BATCH = 200
@@ -294,7 +294,9 @@ def _variables(ctx: ServiceContext, person: dict[str, Any], links: dict[str, str
 
 
 def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[str, Any], recipient_id: int,
-               address: str) -> Outgoing:
+               address: str, channel: str = "email", language: str | None = None) -> Outgoing:
+    """One recipient's message; an e-mail part whose template places no preference or unsubscribe link gets the
+    footer with both, in the recipient's ``language``."""
     links = tracking.links(ctx, recipient_id, person["id"])
     suggested = recommendations(ctx, person["id"]) if renderer.uses_recommendations else None
     variables = _variables(ctx, person, links, suggested)
@@ -303,6 +305,11 @@ def render_for(ctx: ServiceContext, renderer: templates.Renderer, person: dict[s
 
         variables["best_sellers"] = best_sellers(ctx, person["id"])
     parts = renderer.render(variables)
+    if channel == "email":
+        if parts["html"] is not None and not renderer.has_way_out["html"]:
+            parts["html"] = footer.add_html(ctx, parts["html"], language, links)
+        if parts["text"] is not None and not renderer.has_way_out["text"]:
+            parts["text"] = footer.add_text(ctx, parts["text"], language, links)
     html = tracking.track_html(ctx, recipient_id, parts["html"]) if parts["html"] else None
     headers = {"List-Unsubscribe": f"<{links['unsubscribe_url']}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if tracking.base_url(ctx) else {}
@@ -353,7 +360,8 @@ def send_batch(ctx: ServiceContext, campaign_id: int, batch: int = BATCH) -> int
             continue
         try:  # a template that fails for this customer alone (a filter on an odd value) fails this message only
             renderer = chooser.renderer(chosen.get(r.variant_id) or chosen[None], spoken.get(r.customer_id))
-            messages.append(render_for(ctx, renderer, people[r.customer_id], r.id, r.address))
+            messages.append(render_for(ctx, renderer, people[r.customer_id], r.id, r.address, campaign.channel,
+                                       spoken.get(r.customer_id)))
         except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
             skipped[r.id] = f"template: {type(exc).__name__}: {exc}"[:255]
     try:
@@ -470,8 +478,9 @@ def _send_one_test(ctx: ServiceContext, channel: str, template: Any, customer: C
     provider = providers(ctx).get(channel)
     if provider is None or (problem := provider.configured(ctx)):
         raise ValidationError(_("Nothing can send on this channel."), errors={"channel": [str(problem or "")]})
-    renderer = languages.Chooser(ctx).renderer(template, languages.language_of(ctx, [customer.id]).get(customer.id))
-    message = render_for(ctx, renderer, _people(ctx, [customer.id])[customer.id], 0, to)
+    language = languages.language_of(ctx, [customer.id]).get(customer.id)
+    renderer = languages.Chooser(ctx).renderer(template, language)
+    message = render_for(ctx, renderer, _people(ctx, [customer.id])[customer.id], 0, to, channel, language)
     message.subject = f"[TEST] {step}: {message.subject}" if step else f"[TEST] {message.subject}"
     message.message_id = f"<test.{dt.datetime.now().timestamp()}@crm.invalid>"
     outcome = provider.send(ctx, [message])

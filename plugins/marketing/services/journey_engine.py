@@ -27,7 +27,7 @@ from crmcore.services.unit import unit_of_work
 from ..channels import providers
 from ..models import Campaign, MarketingEvent, MessageTemplate, Recipient
 from ..models_journeys import Enrolment, JourneyBranch, JourneyStep, StepLog
-from . import campaigns, consent, templates
+from . import campaigns, consent, languages
 
 BATCH = 200
 MAX_ATTEMPTS = 3
@@ -49,10 +49,11 @@ def advance(ctx: ServiceContext, campaign_id: int | None = None, now: dt.datetim
         if not ids:
             return done
         pending = [e for e in (ctx.session.get(Enrolment, eid) for eid in ids) if e is not None and e.state == "active"]
+        chooser = languages.Chooser(ctx)  # each template's translations read once per batch
         while pending:  # the batch's messages leave together (one call per channel); those sent go on
             claims: list[Claim] = []
             for enrolment in pending:
-                run(ctx, enrolment, now, quiet, claims)
+                run(ctx, enrolment, now, quiet, claims, chooser)
             pending = deliver(ctx, claims, now)
         done += len(ids)
         last = ids[-1]
@@ -72,9 +73,11 @@ class Claim:
 
 
 def run(ctx: ServiceContext, e: Enrolment, now: dt.datetime, quiet: bool = False,
-        claims: list[Claim] | None = None) -> None:
+        claims: list[Claim] | None = None, chooser: languages.Chooser | None = None) -> None:
     """Take one enrolment through its steps until it waits, must wait for quiet hours to end, leaves, or has
-    a message claimed (added to ``claims`` for :func:`deliver`; without ``claims`` it is sent at once)."""
+    a message claimed (added to ``claims`` for :func:`deliver`; without ``claims`` it is sent at once). A send
+    is written in the recipient's language: the template's translation chosen as a campaign send chooses it."""
+    chooser = chooser or languages.Chooser(ctx)
     for _hop in range(100):
         if e.step_id is None:
             return _leave(ctx, e, "done", now)
@@ -87,7 +90,7 @@ def run(ctx: ServiceContext, e: Enrolment, now: dt.datetime, quiet: bool = False
         if step.kind == "send":
             if quiet:
                 return None  # no marketing message leaves in quiet hours: the next run goes on
-            claim = _claim(ctx, e, step, log, now)
+            claim = _claim(ctx, e, step, log, now, chooser)
             if claim is None:
                 continue  # skipped, or settled earlier: the enrolment went on
             if claims is not None:
@@ -275,7 +278,7 @@ def _reason(ctx: ServiceContext, e: Enrolment, channel: str, purpose: str, addre
 
 
 def _claim(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | None,
-           now: dt.datetime) -> Claim | None:
+           now: dt.datetime, chooser: languages.Chooser) -> Claim | None:
     """Claim the step's message for the enrolment (log and recipient committed first) and render it; None when
     there is nothing to send (the customer may not be sent it, or it was settled before): it went on."""
     campaign = ctx.session.get(Campaign, e.campaign_id)
@@ -314,7 +317,9 @@ def _claim(ctx: ServiceContext, e: Enrolment, step: JourneyStep, log: StepLog | 
         return None
     person = campaigns._people(ctx, [e.customer_id])[e.customer_id]
     try:
-        message = campaigns.render_for(ctx, templates.renderer(template), person, recipient.id, recipient.address or "")
+        language = languages.language_of(ctx, [e.customer_id]).get(e.customer_id)
+        message = campaigns.render_for(ctx, chooser.renderer(template, language), person, recipient.id,
+                                       recipient.address or "", channel, language)
     except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; the reason is kept on the row
         recipient.status, recipient.reason = "failed", f"template: {type(exc).__name__}: {exc}"[:255]
         _move(ctx, e, log, step, "failed", step.next_step_id, now)

@@ -32,6 +32,7 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "best_sellers": (),
     "unsubscribe_url": (), "preferences_url": (),
 }
+WAY_OUT = frozenset({"unsubscribe_url", "preferences_url"})
 EDITABLE = ("name", "channel", "subject", "html", "text")
 _ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 _HTML_ENV = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
@@ -140,8 +141,11 @@ class Renderer:
         self.subject = _ENV.from_string(template.subject)
         self.html = _HTML_ENV.from_string(template.html) if template.html else None
         self.text = _ENV.from_string(template.text) if template.text else None
-        used = set().union(*(meta.find_undeclared_variables(_ENV.parse(part))
-                             for part in (template.subject, template.html, template.text) if part))
+        names = {part: meta.find_undeclared_variables(_ENV.parse(source)) if source else set()
+                 for part, source in (("subject", template.subject), ("html", template.html), ("text", template.text))}
+        used = set().union(*names.values())
+        # a part that places neither link itself gets the footer with both (footer.py)
+        self.has_way_out = {part: bool(names[part] & WAY_OUT) for part in ("html", "text")}
         self.uses_recommendations = "recommendations" in used  # worked out per recipient only when used
         self.uses_best_sellers = "best_sellers" in used
 

@@ -3,6 +3,7 @@ redirect), and the one-click unsubscribe (RFC 8058) and preference page. Each to
 app's secret key; a changed or forged token opens nothing."""
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -22,7 +23,13 @@ ONCE = ("opened", "unsubscribed", "delivered", "bounced")  # recorded once per m
 def _serializer(ctx: ServiceContext) -> URLSafeSerializer:
     from crmcore.config import secret_key
 
-    return URLSafeSerializer(secret_key(ctx.settings), salt=SALT)
+    return _signer(secret_key(ctx.settings))
+
+
+@functools.lru_cache(maxsize=8)
+def _signer(key: str) -> URLSafeSerializer:
+    """One serializer per secret key: a send signs four links per recipient (its key derivation is not free)."""
+    return URLSafeSerializer(key, salt=SALT)
 
 
 def token(ctx: ServiceContext, kind: str, recipient_id: int, url: str | None = None) -> str:

@@ -13,8 +13,9 @@ import datetime as dt
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from crmcore import entities
 from crmcore.contracts import Event
@@ -26,9 +27,10 @@ from crmcore.runtime import ServiceContext
 
 from ..models import Audience, Campaign
 from ..models_journeys import CalendarDate, Enrolment, Journey, JourneyStep
-from . import audiences
+from . import audiences, date_trigger
 
 CATCH_UP_DAYS = 31  # a first look, or one after a long pause, goes at most this far back
+ENTER_CHUNK = 5000  # customers entered per statement: ids given, or a range of ids set-based
 
 
 def date_fields(ctx: ServiceContext) -> dict[str, str]:
@@ -48,36 +50,66 @@ def today(ctx: ServiceContext, now: dt.datetime | None = None) -> dt.date:
 
 # ---- entering ------------------------------------------------------------------------------------------
 
-def enter(ctx: ServiceContext, campaign_id: int, customer_ids: Iterable[int], entry: str = "once",
-          now: dt.datetime | None = None) -> dict[str, Any]:
-    """Put customers into a running (or paused) journey. Those not allowed by its audience, unknown or
-    deleted are not; those already in for this ``entry`` stay as they are. Returns the counts and ids."""
+def _running(ctx: ServiceContext, campaign_id: int) -> Journey:
     campaign = ctx.session.get(Campaign, campaign_id)
     journey = ctx.session.get(Journey, campaign_id)
     if campaign is None or journey is None:
         raise Conflict(_("Journey %(id)s does not exist.", id=campaign_id))
     if campaign.status not in ("running", "paused"):
         raise Conflict(_("Only a running journey takes entries; start it first."))
-    wanted = sorted({int(i) for i in customer_ids})
-    allowed_q = select(Customer.id).where(Customer.id.in_(wanted), Customer.deleted_at.is_(None),
-                                          Customer.merged_into_id.is_(None))
+    return journey
+
+
+def _allowed(ctx: ServiceContext, journey: Journey) -> ColumnElement[bool]:
+    """SQL over ``customers``: a live customer the journey lets in (its audience, its entry condition)."""
+    parts: list[Any] = [Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)]
     audience = ctx.session.get(Audience, journey.audience_id) if journey.audience_id else None
     if audience is not None:
-        allowed_q = allowed_q.where(audiences.members_clause(ctx, audience))
+        parts.append(audiences.members_clause(ctx, audience))
     if journey.condition is not None:
         from crmcore.conditions.sql import compile_sql
         from crmcore.services.condition_fields import fields_for  # what journeys.customer_fields answers
 
-        allowed_q = allowed_q.where(compile_sql(journey.condition, fields_for(ctx, "customer")))
-    allowed = set(ctx.session.scalars(allowed_q))
-    already = set(ctx.session.scalars(select(Enrolment.customer_id).where(
-        Enrolment.campaign_id == campaign_id, Enrolment.entry == entry, Enrolment.customer_id.in_(wanted))))
-    first = ctx.session.scalar(select(JourneyStep.id).where(
-        JourneyStep.campaign_id == campaign_id, JourneyStep.version == journey.version)
+        parts.append(compile_sql(journey.condition, fields_for(ctx, "customer")))
+    return and_(*parts)
+
+
+def _first_step(ctx: ServiceContext, journey: Journey) -> int | None:
+    return ctx.session.scalar(select(JourneyStep.id).where(
+        JourneyStep.campaign_id == journey.campaign_id, JourneyStep.version == journey.version)
         .order_by(JourneyStep.position, JourneyStep.id).limit(1))
+
+
+def enter(ctx: ServiceContext, campaign_id: int, customer_ids: Iterable[int], entry: str = "once",
+          now: dt.datetime | None = None) -> dict[str, Any]:
+    """Put customers into a running (or paused) journey. Those not allowed by its audience, unknown or
+    deleted are not; those already in for this ``entry`` stay as they are. Returns the counts and ids.
+    The ids go to the database ``ENTER_CHUNK`` at a time, however many there are."""
+    journey = _running(ctx, campaign_id)
+    wanted = sorted({int(i) for i in customer_ids})
+    allowed: set[int] = set()
+    already: set[int] = set()
+    new: list[int] = []
+    for i in range(0, len(wanted), ENTER_CHUNK):
+        chunk = wanted[i:i + ENTER_CHUNK]
+        ok, was, added = _enter_chunk(ctx, journey, chunk, entry, now)
+        allowed |= ok
+        already |= was
+        new += added
+    return {"entered": len(new), "already": len(already & allowed), "not_allowed": len(set(wanted) - allowed),
+            "customer_ids": new}
+
+
+def _enter_chunk(ctx: ServiceContext, journey: Journey, wanted: list[int], entry: str,
+                 now: dt.datetime | None) -> tuple[set[int], set[int], list[int]]:
+    campaign_id, version = journey.campaign_id, journey.version
+    allowed = set(ctx.session.scalars(select(Customer.id).where(Customer.id.in_(wanted), _allowed(ctx, journey))))
+    already = set(ctx.session.scalars(select(Enrolment.customer_id).where(
+        Enrolment.campaign_id == campaign_id, Enrolment.entry == entry[:64], Enrolment.customer_id.in_(wanted))))
+    first = _first_step(ctx, journey)
     new = sorted(allowed - already)
     at = now or utcnow()
-    rows = [{"campaign_id": campaign_id, "customer_id": cid, "entry": entry[:64], "version": journey.version,
+    rows = [{"campaign_id": campaign_id, "customer_id": cid, "entry": entry[:64], "version": version,
              "step_id": first, "next_run_at": at, "state": "active", "entered_at": at} for cid in new]
     if rows:
         try:
@@ -92,8 +124,44 @@ def enter(ctx: ServiceContext, campaign_id: int, customer_ids: Iterable[int], en
                 except IntegrityError:
                     new.remove(row["customer_id"])
             ctx.session.commit()
-    return {"entered": len(new), "already": len(already & allowed), "not_allowed": len(set(wanted) - allowed),
-            "customer_ids": new}
+    return allowed, already, new
+
+
+def enter_where(ctx: ServiceContext, campaign_id: int, candidates: ColumnElement[bool] | None, entry: str = "once",
+                now: dt.datetime | None = None) -> int:
+    """Set-based entry: the customers ``candidates`` names (None: every one) whom the journey lets in and who are
+    not in for this ``entry`` yet, entered by ``INSERT ... SELECT`` over ranges of at most ``ENTER_CHUNK``
+    customer ids (no id list goes to the database, however large the audience). Returns how many entered."""
+    journey = _running(ctx, campaign_id)
+    key, version, first, at = entry[:64], journey.version, _first_step(ctx, journey), now or utcnow()
+    who = _allowed(ctx, journey) if candidates is None else and_(_allowed(ctx, journey), candidates)
+    not_in = ~exists().where(Enrolment.campaign_id == campaign_id, Enrolment.entry == key,
+                             Enrolment.customer_id == Customer.id)
+    table = Enrolment.__table__.c
+    columns = ["campaign_id", "customer_id", "entry", "version", "step_id", "next_run_at", "state", "entered_at"]
+    total, low = 0, None
+    while True:
+        bound = select(Customer.id).order_by(Customer.id).offset(ENTER_CHUNK - 1).limit(1)
+        high = ctx.session.scalar(bound if low is None else bound.where(Customer.id > low))
+        span = ([Customer.id > low] if low is not None else []) + ([Customer.id <= high] if high is not None else [])
+        source = select(literal(campaign_id, table.campaign_id.type), Customer.id, literal(key, table.entry.type),
+                        literal(version, table.version.type), literal(first, table.step_id.type),
+                        literal(at, table.next_run_at.type), literal("active", table.state.type),
+                        literal(at, table.entered_at.type)).where(who, not_in, *span)
+        for attempt in range(3):
+            try:
+                count = len(ctx.session.execute(insert(Enrolment).from_select(columns, source)
+                                                .returning(Enrolment.id)).all())  # at most ENTER_CHUNK ids
+                ctx.session.commit()
+                total += count
+                break
+            except IntegrityError:  # another worker entered some of them meanwhile: again, skipping theirs
+                ctx.session.rollback()
+                if attempt == 2:
+                    raise
+        if high is None:
+            return total
+        low = high
 
 
 # ---- looking at the triggers ---------------------------------------------------------------------------
@@ -120,19 +188,12 @@ def _days(journey: Journey, day: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((day - start).days + 1)]
 
 
-def _members(ctx: ServiceContext, journey: Journey) -> list[int]:
-    audience = ctx.session.get(Audience, journey.audience_id) if journey.audience_id else None
-    stmt = (audiences.members_query(ctx, audience) if audience is not None else
-            select(Customer.id).where(Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None)))
-    return list(ctx.session.scalars(stmt))
-
-
 def _scan_one(ctx: ServiceContext, journey: Journey, day: dt.date, now: dt.datetime | None) -> int:
     kind, cid = journey.trigger, journey.campaign_id
     if kind == "audience":
         if journey.scanned_on is not None and not journey.recurring:
             return 0
-        return int(enter(ctx, cid, _members(ctx, journey), "once", now)["entered"])
+        return enter_where(ctx, cid, None, "once", now)  # the journey's audience: its compiled SQL
     days = _days(journey, day)
     if not days:
         return 0
@@ -140,15 +201,13 @@ def _scan_one(ctx: ServiceContext, journey: Journey, day: dt.date, now: dt.datet
     if kind == "calendar":
         for occurrence in occurrences(ctx, journey, {d.year for d in days} | {d.year + 1 for d in days}):
             if occurrence + dt.timedelta(days=journey.offset_days) in days:
-                total += int(enter(ctx, cid, _members(ctx, journey), occurrence.isoformat(), now)["entered"])
+                total += enter_where(ctx, cid, None, occurrence.isoformat(), now)
     elif kind == "date_field" and journey.date_field:
-        values = _date_values(ctx, journey.date_field)
-        for d in days:
-            anchor = d - dt.timedelta(days=journey.offset_days)
-            who = [c for c, v in values.items() if _falls_on(v, anchor, journey.yearly)]
-            if who:
-                key = str(anchor.year) if journey.yearly else anchor.isoformat()
-                total += int(enter(ctx, cid, who, f"{journey.date_field[:40]}:{key}", now)["entered"])
+        anchors = [d - dt.timedelta(days=journey.offset_days) for d in days]
+        for anchor, who in sorted(date_trigger.matching(ctx, journey.date_field, anchors, journey.yearly).items()):
+            key = str(anchor.year) if journey.yearly else anchor.isoformat()
+            for i in range(0, len(who), ENTER_CHUNK):
+                total += int(enter(ctx, cid, who[i:i + ENTER_CHUNK], f"{journey.date_field[:40]}:{key}", now)["entered"])
     elif kind == "no_order" and journey.no_order_days:
         try:
             from plugins.sales.models import Order
@@ -157,47 +216,12 @@ def _scan_one(ctx: ServiceContext, journey: Journey, day: dt.date, now: dt.datet
         lo = days[0] - dt.timedelta(days=journey.no_order_days)
         hi = days[-1] - dt.timedelta(days=journey.no_order_days)
         last = func.max(Order.order_date)
-        rows = ctx.session.execute(select(Order.customer_id, last).where(Order.status != "cancelled")
-                                   .group_by(Order.customer_id).having(last >= lo, last <= hi)).all()
-        by_date: dict[dt.date, list[int]] = {}
-        for customer_id, last_date in rows:
-            by_date.setdefault(last_date, []).append(customer_id)
-        for last_date, who in by_date.items():
-            total += int(enter(ctx, cid, who, f"idle:{last_date.isoformat()}", now)["entered"])
+        lasts = select(Order.customer_id, last.label("last")).where(Order.status != "cancelled") \
+            .group_by(Order.customer_id).having(last >= lo, last <= hi).subquery()
+        for last_date in sorted(set(ctx.session.scalars(select(lasts.c.last).distinct()))):
+            idle = Customer.id.in_(select(lasts.c.customer_id).where(lasts.c.last == last_date))
+            total += enter_where(ctx, cid, idle, f"idle:{last_date.isoformat()}", now)
     return total
-
-
-def _falls_on(value: dt.date, anchor: dt.date, yearly: bool) -> bool:
-    if not yearly:
-        return value == anchor
-    if value.month == 2 and value.day == 29 and not _calendar.isleap(anchor.year):
-        return anchor.month == 2 and anchor.day == 28  # a 29 February anniversary: the 28th in other years
-    return (value.month, value.day) == (anchor.month, anchor.day)
-
-
-def _date_values(ctx: ServiceContext, name: str) -> dict[int, dt.date]:
-    """Each live customer's value of a date field (a column, a plugin's field or a date custom field)."""
-    live = (Customer.deleted_at.is_(None), Customer.merged_into_id.is_(None))
-    out: dict[int, dt.date] = {}
-    if name.startswith("attributes."):
-        key = name.split(".", 1)[1]
-        for cid, attrs in ctx.session.execute(select(Customer.id, Customer.attributes).where(*live)):
-            raw = (attrs or {}).get(key)
-            try:
-                out[cid] = dt.date.fromisoformat(str(raw)[:10]) if raw else None  # type: ignore[assignment]
-            except ValueError:
-                continue
-        return {k: v for k, v in out.items() if v is not None}
-    field = entities.condition_fields(ctx, "customer").get(name)
-    if field is None:
-        return {}
-    for cid, value in ctx.session.execute(select(Customer.id, field.expr).where(*live, field.expr.is_not(None))):
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        elif isinstance(value, str):
-            value = dt.date.fromisoformat(value[:10])
-        out[cid] = value
-    return out
 
 
 def nth_weekday(year: int, month: int, nth: int, weekday: int) -> dt.date:

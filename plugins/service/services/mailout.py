@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import weakref
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from gettext import NullTranslations
-from typing import Any, Callable
+from typing import Any
 
-from babel import Locale
-from babel.support import Translations
 from sqlalchemy import select
 
 from crmcore.config import setting_bool
@@ -26,49 +22,12 @@ from crmcore.contracts import OutboxHandler
 from crmcore.errors import RetriableAdapterError
 from crmcore.models import Contact
 from crmcore.runtime import ServiceContext
+from crmcore.translator import translator
 
 from ..models import Survey, Ticket, TicketMessage
 
 log = logging.getLogger(__name__)
 TOPICS = ("service.ticket.replied", "service.survey.created", "service.ticket.link_issued")
-_APPS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()  # plugin manager -> its Flask app
-
-
-def remember_app(app: Any) -> None:
-    """Note the Flask app of a runtime (``crm_startup``), so mail built outside a request (the
-    scheduler thread, ``crm jobs``) still finds the app's translation catalogues."""
-    _APPS[app.extensions["crm"].pm] = weakref.ref(app)
-
-
-def translator(ctx: ServiceContext, locale: str | None) -> Callable[..., str]:
-    """A ``gettext(msgid, **values)`` in ``locale`` (``zh_CN`` or ``en``; None: the default locale)
-    from the app's catalogues, merged like Flask-Babel does. It needs no app or request context (and
-    pushes none, so the caller's session stays as it is)."""
-    from flask import current_app, has_app_context
-
-    ref = _APPS.get(ctx.runtime.pm)
-    app = current_app._get_current_object() if has_app_context() else (ref() if ref is not None else None)
-    catalogue: Any = NullTranslations()
-    if app is not None:
-        wanted = Locale.parse(locale or app.config.get("BABEL_DEFAULT_LOCALE") or "en")
-        merged = None
-        for folder in str(app.config.get("BABEL_TRANSLATION_DIRECTORIES") or "").split(";"):
-            if not folder:
-                continue
-            found = Translations.load(folder, [wanted], "messages")
-            if merged is None:
-                merged = found if isinstance(found, Translations) else None
-            elif isinstance(found, Translations):
-                merged.merge(found)
-        catalogue = merged or catalogue
-
-    def gettext(msgid: str, **values: Any) -> str:
-        text = catalogue.gettext(msgid)
-        return text % values if values else text
-
-    return gettext
-
-
 def recipient(ctx: ServiceContext, ticket: Ticket | None, customer_id: int | None) -> str | None:
     """Where to write: the ticket's requester, its contact, else the customer's e-mail."""
     if ticket is not None and ticket.requester_email:
