@@ -21,7 +21,7 @@ def _address(column: Any) -> Any:
 
 def _address_join(column: Any) -> Any:
     def join(ctx: ServiceContext) -> tuple[Any, Any]:
-        return first_address(column), Customer.id
+        return first_address(column, ctx.session.get_bind().dialect.name), Customer.id
     return join
 
 

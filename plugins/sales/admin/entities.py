@@ -56,7 +56,7 @@ def _order_province_sql(ctx: ServiceContext) -> Any:
 def _order_province_join(ctx: ServiceContext) -> tuple[Any, Any]:
     from crmcore.services.contacts import first_address
 
-    return first_address(Address.region), Order.customer_id
+    return first_address(Address.region, ctx.session.get_bind().dialect.name), Order.customer_id
 
 
 def computed_fields() -> list[ComputedField]:
