@@ -174,6 +174,7 @@ def test_a_metric_shows_the_report_that_defines_it_and_edits_go_through_it(app, 
     admin_login(client, "root")
     page = client.get(f"/admin/sales/metric/edit/?id={metric_id}").text
     assert f"/admin/reports/{report.id}/edit" in page and "&#34;gte&#34;" in page.replace("&quot;", "&#34;")
+    assert 'class="condition-builder metric-conditions"' in page and "Conditions (JSON)" not in page  # no JSON to type
 
 
 def test_a_persons_report_defines_the_metric_and_the_metric_may_not_change_it(client, ctx, admin_headers, orders):
