@@ -43,7 +43,7 @@ def builder_meta(ctx: ServiceContext, entity: str) -> dict[str, Any]:
             choices = record_choices(ctx, related)
         elif not choices and column is not None and not related and column.foreign_keys:
             choices = reference_choices(ctx, next(iter(column.foreign_keys)).column.table)
-        label = known.get("label") or str(meta.COMMON_LABELS.get(name, name))
+        label = known.get("label") or str(spec.labels.get(name) or meta.COMMON_LABELS.get(name, name))
         fields.append({"name": name, "label": label, "type": kind, "choices": choices, "source": "column",
                        "related": related})
     users = [{"value": u.id, "label": u.full_name or u.username}

@@ -120,7 +120,8 @@ def _choices(ctx: ServiceContext, form: Any) -> None:
     fields = [SelectChoice("", "—")]
     for spec in ENTITIES.values():
         labels = registered[spec.name].labels if spec.name in registered else {}
-        fields += [SelectChoice(name, str(labels.get(name) or meta.COMMON_LABELS.get(name) or name), optgroup=str(spec.label))
+        fields += [SelectChoice(name, str(labels.get(name) or spec.labels.get(name) or meta.COMMON_LABELS.get(name) or name),
+                                optgroup=str(spec.label))
                    for name, kind in spec.fields.items() if kind in AGGREGATABLE]
     form.field.choices = fields
     form.share_roles.choices = [(r.id, role_label(r)) for r in ctx.session.scalars(select(Role).order_by(Role.name))]
@@ -136,8 +137,10 @@ def _definition(view: Any, context: Any, model: Any, name: str) -> Any:
     if name == "aggregate":
         return dict(MetricForm.aggregate.kwargs["choices"]).get(value or "count", value)
     if name == "field" and value:  # the field's word, not its column
-        entity = meta.registered(view.ctx()).get(metrics.shown(view.ctx(), model).entity)
-        return str((entity.labels if entity else {}).get(value) or meta.COMMON_LABELS.get(value) or value)
+        kind = metrics.shown(view.ctx(), model).entity
+        entity, spec = meta.registered(view.ctx()).get(kind), ENTITIES.get(kind)
+        return str((entity.labels if entity else {}).get(value) or (spec.labels if spec else {}).get(value)
+                   or meta.COMMON_LABELS.get(value) or value)
     return value
 
 
@@ -202,9 +205,14 @@ class MetricView(SecureModelView):
         except ValueError:
             conditions = text  # not a condition: refused by the service, next to the field
         shares = [{"role_id": r} for r in form.share_roles.data or []] + [{"user_id": u} for u in form.share_users.data or []]
-        return {"name": form.name.data, "label": form.label.data, "description": blank_to_none(form.description.data),
+        data = {"name": form.name.data, "label": form.label.data, "description": blank_to_none(form.description.data),
                 "entity": form.entity.data, "conditions": conditions, "aggregate": form.aggregate.data,
                 "field": blank_to_none(form.field.data), "shares": shares}
+        if model is not None and (shown := metrics.shown(self.ctx(), model)).report is not None:
+            for key in metrics.DEFINITION:  # what the report defines goes only when changed (the report's fields)
+                if data[key] == getattr(shown, key) or (key == "field" and data["aggregate"] == "count" == shown.aggregate):
+                    del data[key]
+        return data
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         try:

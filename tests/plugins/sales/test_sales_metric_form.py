@@ -39,6 +39,9 @@ def test_the_form_has_the_builder_and_no_json(client: Any, boss: dict[str, str])
     # the field to sum and the sharing are picked by name
     assert '<optgroup label="Orders">' in page and re.search(r'<select[^>]*id="share_roles"', page)
     assert re.search(r'<select[^>]*id="share_users"', page) and re.search(r'<select[^>]*id="field"', page)
+    numbers = re.search(r'<select[^>]*id="field".*?</select>', page, re.S).group(0)
+    options = re.findall(r'<option[^>]*value="(\w+)"[^>]*>([^<]*)<', numbers)
+    assert ("amount", "Amount") in options and all(value != label for value, label in options), options
 
 
 def test_the_builder_offers_the_metric_fields_with_records_by_name(client: Any, boss: dict[str, str], ctx: Any,
@@ -57,6 +60,9 @@ def test_the_builder_offers_the_metric_fields_with_records_by_name(client: Any, 
     assert fields["owner_id"]["related"] == "user" and "rep_a" in {u["label"] for u in meta["users"]}
     assert fields["amount"]["type"] == "money" and meta["operators"]["money"][0] == "eq"
     assert fields["stage_id"]["label"] != "stage_id"  # a word, not the column
+    for entity in ENTITIES:  # every field in words, also of expenses (no entity metadata of their own)
+        offered = client.get(f"/admin/sales/metric/builder/meta/{entity}").json["fields"]
+        assert all(f["label"] != f["name"] for f in offered), [f for f in offered if f["label"] == f["name"]]
     # a record type a metric cannot count: a clear refusal, not a page error
     r = client.get("/admin/sales/metric/builder/meta/nothing")
     assert r.status_code == 404 and r.json["message"]
