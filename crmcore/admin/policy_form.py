@@ -40,6 +40,7 @@ def builder_text() -> dict[str, Any]:
             "operator": str(_("Operator")), "value": str(_("Value to compare")), "match": str(_("Match")),
             "commas": str(_("values separated by commas")), "currency": str(_("in the record's currency")),
             "rawHint": str(_("(edit in the advanced view)")),
+            "rawKept": str(_("A condition this form cannot show (kept as it is)")),
             "ops": {k: str(v) for k, v in OP_LABELS.items()},
             "sources": {k: str(v) for k, v in SOURCE_LABELS.items()}}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from crmcore.entities import ComputedField, Entity
 from crmcore.i18n import _
@@ -74,9 +74,30 @@ def _happened(kind: str) -> Callable[[ServiceContext], Any]:
     return expr
 
 
+def _converted(ctx: ServiceContext) -> Any:
+    """Whether the recipient's customer ordered (an order not cancelled) dated within the attribution window after
+    the campaign's start: the results page's conversion (:mod:`.services.results`), as one correlated EXISTS."""
+    from plugins.sales.models import Order
+
+    from .models import Campaign, Recipient
+    from .services.results import WINDOW_DAYS
+
+    if ctx.session.get_bind().dialect.name == "postgresql":  # the UTC day, as the results page reads the start
+        first = func.date(func.timezone("UTC", Campaign.started_at))
+        last = first + WINDOW_DAYS
+    else:
+        first, last = func.date(Campaign.started_at), func.date(Campaign.started_at, f"+{WINDOW_DAYS} days")
+    return exists(select(Order.id).where(
+        Campaign.id == Recipient.campaign_id, Order.customer_id == Recipient.customer_id, Order.status != "cancelled",
+        Order.order_date >= first, Order.order_date <= last).correlate(Recipient))
+
+
 def computed_fields() -> list[ComputedField]:
-    """Whether a message was opened, clicked, bounced or led to an unsubscribe (an event of that kind on it)."""
+    """Whether a message was opened, clicked, bounced or led to an unsubscribe (an event of that kind on it), and
+    whether its recipient converted (ordered within the attribution window)."""
     return [ComputedField("campaign_message", "opened", "bool", _("Opened the message"), _happened("opened")),
             ComputedField("campaign_message", "clicked", "bool", _("Clicked"), _happened("clicked")),
             ComputedField("campaign_message", "bounced", "bool", _("Bounced"), _happened("bounced")),
-            ComputedField("campaign_message", "unsubscribed", "bool", _("Unsubscribed"), _happened("unsubscribed"))]
+            ComputedField("campaign_message", "unsubscribed", "bool", _("Unsubscribed"), _happened("unsubscribed")),
+            ComputedField("campaign_message", "converted", "bool", _("Ordered within the attribution window"),
+                          _converted)]

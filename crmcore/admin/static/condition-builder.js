@@ -1,6 +1,6 @@
 /* The condition builder: fields from the entity's metadata, operators that fit their type, value widgets
    that fit (choices, dates, numbers, users by name), AND/OR groups, a live count and sample, and the JSON
-   as an advanced view. It writes the condition tree into a hidden input the form posts. Everything shown
+   as an advanced view (none with data-advanced="off"). It writes the condition tree into a hidden input the form posts. Everything shown
    is set with textContent or as a property: nothing the server or the user typed is parsed as HTML. */
 (function () {
   "use strict";
@@ -186,6 +186,8 @@
     this.box.textContent = "";
     this.box.appendChild(this.group(this.root, null));
     this.result = el("div", {cls: "small cb-result mt-1", "aria-live": "polite"});
+    this.box.appendChild(this.result);
+    if (this.box.getAttribute("data-advanced") === "off") { this.advanced = null; this.changed(); return; }  // no JSON shown
     var details = el("details", {cls: "mt-1 cb-advanced"}, [el("summary", {cls: "small", text: T.advanced})]);
     this.advanced = el("textarea", {cls: "form-control form-control-sm text-monospace", rows: "4", "aria-label": T.advanced});
     var apply = el("button", {type: "button", cls: "btn btn-sm btn-outline-secondary mt-1 cb-apply", text: T.apply});
@@ -201,7 +203,6 @@
     details.appendChild(this.advanced);
     details.appendChild(apply);
     details.appendChild(problem);
-    this.box.appendChild(this.result);
     this.box.appendChild(details);
     this.changed();
   };
@@ -237,6 +238,10 @@
     return b;
   };
   Builder.prototype.raw = function (item, parent) {
+    if (this.box.getAttribute("data-advanced") === "off") {  // kept as it is, shown in words only
+      return el("div", {cls: "form-inline mb-1 cb-raw"}, [el("span", {cls: "small text-muted mr-1", text: T.rawKept}),
+        this.remover(parent, item)]);
+    }
     return el("div", {cls: "form-inline mb-1"}, [el("code", {cls: "mr-1", text: JSON.stringify(item.raw)}),
       el("span", {cls: "small text-muted mr-1", text: T.rawHint}), this.remover(parent, item)]);
   };

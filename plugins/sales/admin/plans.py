@@ -4,19 +4,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import url_for
+from flask import jsonify, url_for
+from flask_admin import expose
 from flask_admin.contrib.sqla.fields import QuerySelectField
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
-from wtforms import SelectField, StringField, TextAreaField
+from sqlalchemy import select
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
-from crmcore.admin.forms import active_users, all_teams, blank_to_none, user_label
+from crmcore import entities as meta
+from crmcore.admin import policy_form
+from crmcore.admin.forms import active_users, all_teams, blank_to_none, role_label, user_label
 from crmcore.admin.views import AdminForm, SecureModelView
+from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import gettext, lazy_gettext as _l
+from crmcore.models import Role, User
 from crmcore.runtime import ServiceContext
 
 from ..models import SalesTarget
 from ..services import metrics, targets
-from ..services.metric_entities import ENTITIES
+from ..services.metric_entities import AGGREGATABLE, ENTITIES
+from .metric_builder import builder_meta
 
 
 def _team_label(team: Any) -> str:
@@ -69,29 +78,55 @@ class TargetView(SecureModelView):
         targets.delete_target(ctx, model.id)
 
 
+class ConditionBuilder:
+    """The condition builder over the records picked in the form's ``entity`` field: fields, operators and values
+    picked (records by name), no JSON shown; it writes the condition into the hidden input the form posts."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        return Markup(
+            '<div class="condition-builder metric-conditions" data-entity-from="#entity" data-target="{id}" '
+            'data-advanced="off" data-meta="{meta}"></div>'
+            '<input type="hidden" id="{id}" name="{name}" value="{value}">'
+            '<script type="application/json" id="condition-builder-text">{text}</script>'
+            '<script src="{script}"></script>').format(
+            id=field.id, name=field.name, value=field._value(), meta=url_for(".builder_meta", entity="x")[:-1],
+            text=htmlsafe_json_dumps(policy_form.builder_text()),
+            script=url_for("crm_admin_assets.static", filename="condition-builder.js"))
+
+
+class ConditionField(StringField):
+    """A condition as the builder posts it (the service validates it)."""
+
+    widget = ConditionBuilder()
+
+
 class MetricForm(AdminForm):
     # no rules of its own for the fields: the service's validation (MetricSchema) answers, as it does the API
     name = StringField(_l("Name"), render_kw={"required": True}, description=_l("letters, digits and _"))
     label = StringField(_l("Label"), render_kw={"required": True})
     description = TextAreaField(_l("Description"))
     entity = SelectField(_l("Records"), choices=[(k, v.label) for k, v in ENTITIES.items()], validate_choice=False)
-    conditions = TextAreaField(_l("Conditions (JSON)"), render_kw={"rows": 6, "class": "text-monospace"})  # metric_help
+    conditions = ConditionField(_l("Records that count"), description=_l("empty: all records of the period"))
     aggregate = SelectField(_l("Aggregate"), choices=[("count", _l("count")), ("sum", _l("sum")),
                                                        ("avg", _l("average"))], validate_choice=False)
-    field = StringField(_l("Field to sum or average"))
-    shares = StringField(_l("Shared with"))  # its help: metric_help()
+    field = SelectField(_l("Field to sum or average"), validate_choice=False, description=_l("for a count: none"))
+    share_roles = SelectMultipleField(_l("Shared with roles"), coerce=int, validate_choice=False)
+    share_users = SelectMultipleField(_l("Shared with people"), coerce=int, validate_choice=False)
 
 
-def metric_help() -> dict[str, Markup]:
-    """The metric form's help for its typed fields: words, each example as code."""
-    return {
-        "conditions": Markup("{} <code>{}</code>; {} <code>all</code> {}, <code>any</code> {}, <code>not</code> {}.").format(
-            gettext("Which records count: a field, a comparison and a value, for example"),
-            '{"field": "status", "op": "eq", "value": "won"}', gettext("groups:"), gettext("(all hold)"),
-            gettext("(one holds)"), gettext("(does not hold)")),
-        "shares": Markup("{} <code>role:sales, role:manager, user:7</code>").format(
-            gettext("Roles by name and users by number, separated by commas, for example")),
-    }
+def _choices(ctx: ServiceContext, form: Any) -> None:
+    """The number fields to sum or average (by record type), the roles and people to share with: all by name."""
+    registered = meta.registered(ctx)
+    fields = [SelectChoice("", "—")]
+    for spec in ENTITIES.values():
+        labels = registered[spec.name].labels if spec.name in registered else {}
+        fields += [SelectChoice(name, str(labels.get(name) or spec.labels.get(name) or meta.COMMON_LABELS.get(name) or name),
+                                optgroup=str(spec.label))
+                   for name, kind in spec.fields.items() if kind in AGGREGATABLE]
+    form.field.choices = fields
+    form.share_roles.choices = [(r.id, role_label(r)) for r in ctx.session.scalars(select(Role).order_by(Role.name))]
+    form.share_users.choices = [(u.id, u.full_name or u.username) for u in ctx.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.username))]
 
 
 def _definition(view: Any, context: Any, model: Any, name: str) -> Any:
@@ -101,7 +136,26 @@ def _definition(view: Any, context: Any, model: Any, name: str) -> Any:
         return ENTITIES[value].label if value in ENTITIES else value
     if name == "aggregate":
         return dict(MetricForm.aggregate.kwargs["choices"]).get(value or "count", value)
+    if name == "field" and value:  # the field's word, not its column
+        kind = metrics.shown(view.ctx(), model).entity
+        entity, spec = meta.registered(view.ctx()).get(kind), ENTITIES.get(kind)
+        return str((entity.labels if entity else {}).get(value) or (spec.labels if spec else {}).get(value)
+                   or meta.COMMON_LABELS.get(value) or value)
     return value
+
+
+def _on_fields(exc: ValidationError) -> ValidationError:
+    """The service's errors on the form's fields: a problem inside the conditions (``conditions.all.1.value``) on the
+    builder, saying which condition (1, 2.1...), and a sharing problem on the sharing fields."""
+    errors: dict[str, list[str]] = {}
+    for key, value in (exc.errors or {}).items():
+        messages = [str(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
+        head, _sep, rest = key.partition(".")
+        if head == "conditions" and rest:
+            place = ".".join(str(int(p) + 1) for p in rest.split(".") if p.isdigit())
+            messages = [gettext("Condition %(n)s: %(message)s", n=place, message=m) if place else m for m in messages]
+        errors.setdefault({"shares": "share_roles"}.get(head, head), []).extend(messages)
+    return ValidationError(exc.message, errors=errors)
 
 
 class MetricView(SecureModelView):
@@ -114,14 +168,12 @@ class MetricView(SecureModelView):
 
     def create_form(self, obj: Any = None) -> Any:
         form = super().create_form(obj)
-        for name, text in metric_help().items():
-            form[name].description = text
+        _choices(self.ctx(), form)
         return form
 
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)
-        for name, text in metric_help().items():
-            form[name].description = text
+        _choices(self.ctx(), form)
         if obj is not None:
             shown = metrics.shown(self.ctx(), obj)  # when a report defines the metric: the report's definition
             if shown.report is not None:
@@ -130,41 +182,49 @@ class MetricView(SecureModelView):
                     url_for("reports_admin.edit", id=shown.report["id"]), shown.report["name"])
             if not form.is_submitted():
                 form.entity.data, form.aggregate.data, form.field.data = shown.entity, shown.aggregate, shown.field
-                form.conditions.data = json.dumps(shown.conditions, ensure_ascii=False, indent=2) if shown.conditions else ""
-                form.shares.data = ", ".join(f"role:{s.role_id}" if s.role_id else f"user:{s.user_id}" for s in obj.shares)
+                form.conditions.data = json.dumps(shown.conditions, ensure_ascii=False) if shown.conditions else ""
+                form.share_roles.data = [s.role_id for s in obj.shares if s.role_id]
+                form.share_users.data = [s.user_id for s in obj.shares if s.user_id]
         return form
 
-    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
-        from crmcore.errors import ValidationError
+    @expose("/builder/meta/<entity>")
+    def builder_meta(self, entity: str) -> Any:
+        """The condition builder's fields of a metric's records (labels in the reader's language, records by name)."""
+        ctx = self.ctx()
+        if not ctx.can(self.permission):
+            return self.forbidden()
+        try:
+            return jsonify(builder_meta(ctx, entity))
+        except CRMError as exc:
+            return jsonify(exc.to_dict()), exc.status
 
+    def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
         text = (form.conditions.data or "").strip()
         try:
             conditions = json.loads(text) if text else None
-        except json.JSONDecodeError as exc:
-            raise ValidationError(gettext("The conditions are not valid JSON."),
-                                  errors={"conditions": [str(exc)]}) from None
-        shares = []
-        for part in (form.shares.data or "").replace("，", ",").split(","):
-            kind, _, value = part.strip().partition(":")
-            if not kind:
-                continue
-            if kind == "user" and value.strip().isdigit():
-                shares.append({"user_id": int(value)})
-            elif kind == "role" and value.strip().isdigit():
-                shares.append({"role_id": int(value)})
-            elif kind == "role":
-                shares.append({"role": value.strip()})
-            else:
-                shares.append({kind: value})  # refused with a message by the service
-        return {"name": form.name.data, "label": form.label.data, "description": blank_to_none(form.description.data),
+        except ValueError:
+            conditions = text  # not a condition: refused by the service, next to the field
+        shares = [{"role_id": r} for r in form.share_roles.data or []] + [{"user_id": u} for u in form.share_users.data or []]
+        data = {"name": form.name.data, "label": form.label.data, "description": blank_to_none(form.description.data),
                 "entity": form.entity.data, "conditions": conditions, "aggregate": form.aggregate.data,
                 "field": blank_to_none(form.field.data), "shares": shares}
+        if model is not None and (shown := metrics.shown(self.ctx(), model)).report is not None:
+            for key in metrics.DEFINITION:  # what the report defines goes only when changed (the report's fields)
+                if data[key] == getattr(shown, key) or (key == "field" and data["aggregate"] == "count" == shown.aggregate):
+                    del data[key]
+        return data
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
-        return metrics.create_metric(ctx, data)
+        try:
+            return metrics.create_metric(ctx, data)
+        except ValidationError as exc:
+            raise _on_fields(exc) from None
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
-        return metrics.update_metric(ctx, model.id, data)
+        try:
+            return metrics.update_metric(ctx, model.id, data)
+        except ValidationError as exc:
+            raise _on_fields(exc) from None
 
     def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         metrics.delete_metric(ctx, model.id)

@@ -24,6 +24,7 @@ class EntitySpec:
     date: str
     fields: dict[str, str] = field(default_factory=dict)  # name -> type
     currency: str | None = None  # the column money fields are in
+    labels: dict[str, Any] = field(default_factory=dict)  # words of fields the entity metadata does not name
 
     def column(self, name: str) -> Any:
         return getattr(self.model, name)
@@ -58,5 +59,6 @@ ENTITIES: dict[str, EntitySpec] = {spec.name: spec for spec in (
         "created_at": "datetime"}, currency="currency"),
     EntitySpec("expense", _("Expenses"), Expense, "owner_id", "spent_on", {
         "owner_id": "int", "customer_id": "int", "category": "str", "amount": "money", "currency": "str",
-        "spent_on": "date"}, currency="currency"),
+        "spent_on": "date"}, currency="currency",
+        labels={"amount": _("Amount"), "category": _("Category"), "spent_on": _("Spent on")}),
 )}

@@ -174,6 +174,7 @@ def test_a_metric_shows_the_report_that_defines_it_and_edits_go_through_it(app, 
     admin_login(client, "root")
     page = client.get(f"/admin/sales/metric/edit/?id={metric_id}").text
     assert f"/admin/reports/{report.id}/edit" in page and "&#34;gte&#34;" in page.replace("&quot;", "&#34;")
+    assert 'class="condition-builder metric-conditions"' in page and "Conditions (JSON)" not in page  # no JSON to type
 
 
 def test_a_persons_report_defines_the_metric_and_the_metric_may_not_change_it(client, ctx, admin_headers, orders):
@@ -190,3 +191,32 @@ def test_a_persons_report_defines_the_metric_and_the_metric_may_not_change_it(cl
     assert client.patch(f"/api/v1/sales/metrics/{metric_id}", json={"label": "Theirs", "aggregate": "count"},
                         headers=admin_headers).status_code == 200  # the same definition, another label: fine
     assert client.get(f"/api/v1/reports/{r.json['id']}", headers=admin_headers).json["filters"] == BIG
+
+
+def test_the_metric_form_changes_a_report_defined_metric_through_its_report(client, ctx, admin_headers, orders):
+    """The report filters on a field one hop away (the customer's level): the metric's form shows that definition,
+    and a change of its label alone is saved (what it counts is not sent again); a change of what it counts goes to
+    the report."""
+    import json
+    import re
+
+    from crmcore.testing.admin import post_form
+    from plugins.reports.models import Report
+    from plugins.sales.models import Metric
+
+    vip = {"field": "customer.level", "op": "eq", "value": "VIP"}
+    metric_id = _metric(client, admin_headers, "vip_orders", "count")
+    report = ctx.session.scalar(select(Report).where(Report.name == "vip_orders"))
+    assert client.patch(f"/api/v1/reports/{report.id}", json={"filters": vip}, headers=admin_headers).status_code == 200
+    admin_login(client, "root", lang="en")
+    url = f"/admin/sales/metric/edit/?id={metric_id}"
+    form = {"name": "vip_orders", "label": "VIP 订单", "entity": "order", "conditions": json.dumps(vip),
+            "aggregate": "count", "field": ""}
+    r = post_form(client, url, form)
+    assert r.status_code == 302, re.findall(r"(?:alert-danger|invalid-feedback)[^<]*<[^<]*<[^<]*<[^<]*", r.text)
+    ctx.session.expire_all()
+    assert ctx.session.get(Metric, metric_id).label == "VIP 订单" and report.filters == vip
+    r = post_form(client, url, {**form, "aggregate": "sum", "field": "total"})
+    assert r.status_code == 302, re.findall(r"(?:alert-danger|invalid-feedback)[^<]*<[^<]*<[^<]*<[^<]*", r.text)
+    ctx.session.expire_all()
+    assert (report.filters, report.measures) == (vip, [{"agg": "sum", "field": "total"}])
