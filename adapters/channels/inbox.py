@@ -57,10 +57,11 @@ def check(inbound: Inbound) -> None:
         raise ValidationError(INVALID, errors=errors)
 
 
-def receive(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
+def receive(ctx: ServiceContext, inbound: Inbound, replies: list[str] | None = None) -> ChannelMessage | None:
     """Store one verified inbound message and route it; None when it was stored before (a replayed or
     duplicate callback changes nothing). Matched: on the customer's timeline as an interaction of its
-    channel (and a ticket when the account opens tickets); unmatched: in the queue (status ``unmatched``)."""
+    channel (and a ticket when the account opens tickets); unmatched: in the queue (status ``unmatched``).
+    What ``crm_channel_scene`` answers the sender is appended to ``replies``."""
     check(inbound)
     with unit_of_work(ctx):
         message = _store(ctx, inbound)
@@ -77,7 +78,9 @@ def receive(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
             if account is not None and account.open_tickets and inbound.kind == "text":
                 message.ticket_id = ctx.hook.crm_channel_ticket(ctx=ctx, message=message, customer=customer)
         if inbound.scene and inbound.event in SCENE_EVENTS:
-            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound, customer=customer, lead_id=None)
+            answers = ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound, customer=customer, lead_id=None)
+            if replies is not None:
+                replies.extend(str(a) for a in answers or [] if a)
         record_change(ctx, "channel_message", "received", message.id,
                       data={"platform": message.platform, "status": message.status, "customer_id": message.customer_id})
     return message
