@@ -31,7 +31,9 @@ SENDER_IDENTITY = {"wechat": "wechat_openid", "wecom": "wecom_external_userid", 
 # The interaction channel of each platform (crmcore.models.interaction.CHANNELS).
 TIMELINE_CHANNEL = {"wechat": "wechat", "wecom": "wecom", "sms": "sms", "email": "email", "qq": "qq", "weibo": "weibo"}
 NOT_ON_TIMELINE = ("receipt",)
-SCENE_EVENTS = ("subscribe", "scan")  # events whose QR code scene goes to crm_channel_scene  # delivery receipts: stored, neither on the timeline nor in the queue
+# events whose scene goes to crm_channel_scene: a WeChat QR code (subscribe, SCAN), a WeCom "contact me" way's
+# state (a customer added a staff member through it; the half-added one too)
+SCENE_EVENTS = ("subscribe", "scan", "add_external_contact", "add_half_external_contact")
 EVENT_SUBJECTS = {"subscribe": _("Followed the account"), "unsubscribe": _("Unfollowed the account"),
                   "scan": _("Scanned a QR code"), "click": _("Clicked a menu")}
 KIND_SUBJECTS = {"image": _("Sent an image"), "voice": _("Sent a voice message"), "video": _("Sent a video"),

@@ -104,3 +104,47 @@ def test_a_queued_scan_refers_the_customer_the_follower_is_linked_to(client, ctx
     assert linked.status_code == 200, linked.get_json()
     listed = client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]
     assert [(r["source"], r["referrer"]) for r in listed] == [("wechat", "老会员王女士")]
+
+
+def test_a_wecom_contact_me_state_carries_a_referral_code_like_a_wechat_scene(client, ctx, admin_headers,
+                                                                              make_customer):
+    """A customer adds a staff member through a WeCom "contact me" way whose ``state`` is ``ref_<code>`` (the real
+    signed, encrypted callback): a known contact is referred at once, an unknown one when an agent links them."""
+    from urllib.parse import urlencode
+
+    from adapters.channels import accounts
+    from crmcore.services import identities
+
+    from .wecom_fake import FakeWeComContact
+
+    h, wecom = admin_headers, FakeWeComContact()
+    try:
+        accounts.save_account(ctx, {"platform": "wecom", "account": wecom.corp_id, "name": "企业微信",
+                                    "secrets": {"token": wecom.token, "encoding_aes_key": wecom.aes_key}})
+        referrer, known, later = (make_customer(n) for n in ("老会员王女士", "老客户李先生", "新客户赵女士"))
+        identities.record(ctx, known.id, "wecom_external_userid", "wmKNOWN", wecom.corp_id)
+        ctx.session.commit()
+        code = client.post("/api/v1/referrals/codes", json={"customer_id": referrer.id}, headers=h).get_json()["code"]
+
+        def post(external: str) -> Any:
+            args, body = wecom.callback(wecom.event_xml("add_external_contact", "zhangsan", external, state=f"ref_{code}"))
+            return client.post(f"/channels/wecom/{wecom.corp_id}/callback?{urlencode(args)}", data=body,
+                               content_type="application/xml")
+
+        assert post("wmKNOWN").status_code == 200
+        listed = client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]
+        assert [(r["source"], r["source_label"], r["referrer"]) for r in listed] == [
+            ("wecom", "WeCom contact me", "老会员王女士")]
+        assert post("wmNEW").status_code == 200  # not known yet: queued with its state
+        [queued] = ctx.session.query(ChannelMessage).filter_by(sender="wmNEW").all()
+        assert (queued.status, queued.scene) == ("unmatched", f"ref_{code}")
+        queued_id = queued.id
+        ctx.session.rollback()
+        linked = client.post(f"/api/v1/channels/unmatched/{queued_id}/link", json={"customer_id": later.id}, headers=h)
+        assert linked.status_code == 200, linked.get_json()
+        listed = client.get(f"/api/v1/referrals?customer_id={later.id}", headers=h).get_json()["items"]
+        assert [(r["source"], r["referrer"]) for r in listed] == [("wecom", "老会员王女士")]
+        assert post("wmKNOWN").status_code == 200  # WeCom retries the same event (a new nonce): nothing doubled
+        assert len(client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]) == 1
+    finally:
+        wecom.stop()
