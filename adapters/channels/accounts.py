@@ -25,7 +25,8 @@ from .models import ChannelAccount
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "wechat": (("mode", "base_url", "oauth_url", "welcome_text", "replay_window"), ("app_secret", "token", "encoding_aes_key")),
     "sms": (("vendor",), ("callback_token",)),  # account: the SMS sign name; vendor: aliyun or tencent
-    "wecom": (("replay_window",), ("token", "encoding_aes_key")),  # account: the corp id
+    # account: the corp id; contact_secret: the app allowed customer contact (sends, the contacts pull)
+    "wecom": (("replay_window", "base_url", "sender"), ("token", "encoding_aes_key", "contact_secret")),
 }
 VENDORS = ("aliyun", "tencent")
 MODES = ("plain", "safe")
@@ -75,6 +76,9 @@ def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, An
     if window not in (None, ""):
         if isinstance(window, bool) or not str(window).isdigit() or not 1 <= int(str(window)) <= 3600:
             errors["config.replay_window"] = [_("A whole number of seconds from 1 to 3600.")]
+    sender = config.get("sender")
+    if sender not in (None, "") and (not isinstance(sender, str) or len(sender) > 64):
+        errors["config.sender"] = [_("At most %(n)s characters.", n=64)]
     if isinstance(config.get("welcome_text"), str) and len(config["welcome_text"]) > 600:
         errors["config.welcome_text"] = [_("At most %(n)s characters.", n=600)]
     for key, value in secrets.items():

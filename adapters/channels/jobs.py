@@ -53,7 +53,7 @@ def import_contacts(ctx: ServiceContext, pairs: list[tuple[dict[str, Any], dict[
 
 
 def wecom_contacts(ctx: ServiceContext) -> dict[str, int]:
-    """Pull every external contact of the staff with customer contact (``WECOM_*`` settings)."""
+    """Pull every external contact of the staff with customer contact (the WeCom channel account)."""
     from .wecom_contact import to_customers
     from .wecom_send import WeComChannel
 

@@ -27,11 +27,13 @@ def wecom_address() -> Any:
 
 
 class AccountContext:
-    """A service context whose settings are the account's, over the app's (the platform modules read settings)."""
+    """A service context whose settings are the account's, over the app's (the platform modules read settings).
+    Settings starting with ``own`` come from the account only: an app setting is no fallback for them."""
 
-    def __init__(self, ctx: ServiceContext, overlay: dict[str, Any]) -> None:
+    def __init__(self, ctx: ServiceContext, overlay: dict[str, Any], own: tuple[str, ...] = ()) -> None:
         self._ctx = ctx
-        self.settings = ChainMap({k: v for k, v in overlay.items() if v not in (None, "")}, ctx.settings)
+        base = {k: v for k, v in ctx.settings.items() if not k.startswith(own)} if own else ctx.settings
+        self.settings = ChainMap({k: v for k, v in overlay.items() if v not in (None, "")}, base)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ctx, name)
@@ -90,7 +92,7 @@ def wecom_callback(ctx: ServiceContext, row: Any) -> Any:
     from . import wecom_contact
     from .nonces import remember_nonce
 
-    actx = AccountContext(ctx, wecom_settings(row))
+    actx = AccountContext(ctx, wecom_settings(row), own=("WECOM_",))  # the account is the one place
 
     def nonces(nonce: str) -> bool:
         return remember_nonce(ctx, "wecom", row.account, nonce)
