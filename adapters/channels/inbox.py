@@ -25,6 +25,7 @@ from crmcore.services.unit import unit_of_work
 
 from .base import PLATFORMS, Inbound
 from .models import ChannelAccount, ChannelMessage
+from .upsert import insert_or_skip
 
 # The identity an inbound sender id is, per platform (an openid per app id, an external userid per corp).
 SENDER_IDENTITY = {"wechat": "wechat_openid", "wecom": "wecom_external_userid", "qq": "qq", "weibo": "weibo"}
@@ -75,8 +76,7 @@ def receive(ctx: ServiceContext, inbound: Inbound, replies: list[str] | None = N
         customer, matched_by = match(ctx, inbound)
         if customer is not None:
             _attach(ctx, message, customer, matched_by or "identity")
-            account = ctx.session.scalar(select(ChannelAccount).where(
-                ChannelAccount.platform == inbound.platform, ChannelAccount.account == inbound.account))
+            account = _account(ctx, inbound.platform, inbound.account)
             if account is not None and account.open_tickets and inbound.kind == "text":
                 message.ticket_id = ctx.hook.crm_channel_ticket(ctx=ctx, message=message, customer=customer)
         if inbound.scene and inbound.event in SCENE_EVENTS:
@@ -88,7 +88,25 @@ def receive(ctx: ServiceContext, inbound: Inbound, replies: list[str] | None = N
     return message
 
 
+def _account(ctx: ServiceContext, platform: str, account: str) -> ChannelAccount | None:
+    """The receiving account: the one the callback read in this transaction (no second query), else read."""
+    for obj in list(ctx.session.identity_map.values()):
+        if isinstance(obj, ChannelAccount) and obj.platform == platform and obj.account == account:
+            return obj
+    return ctx.session.scalar(select(ChannelAccount).where(ChannelAccount.platform == platform,
+                                                           ChannelAccount.account == account))
+
+
 def _store(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
+    """Store the message once: one INSERT ... ON CONFLICT DO NOTHING RETURNING (a duplicate: None)."""
+    values = {"platform": inbound.platform, "account": inbound.account, "msg_id": inbound.msg_id,
+              "sender": inbound.sender, "unionid": inbound.unionid, "kind": inbound.kind, "event": inbound.event,
+              "scene": inbound.scene, "text": inbound.text, "received_at": inbound.received_at, "status": "unmatched",
+              "raw": jsonable(inbound.raw)}
+    stmt = insert_or_skip(ctx, ChannelMessage, ["platform", "account", "msg_id"], values)
+    if stmt is not None:
+        stored: ChannelMessage | None = ctx.session.scalars(stmt.returning(ChannelMessage)).first()
+        return stored
     savepoint = ctx.session.begin_nested()
     try:
         message = ChannelMessage(platform=inbound.platform, account=inbound.account, msg_id=inbound.msg_id,
@@ -139,10 +157,12 @@ def match(ctx: ServiceContext, inbound: Inbound) -> tuple[Customer | None, str |
     return None, None
 
 
-def learn(ctx: ServiceContext, message: ChannelMessage, customer_id: int, source: str) -> None:
-    """Record the sender's ids (openid, external userid, unionid) as identities of the customer."""
+def learn(ctx: ServiceContext, message: ChannelMessage, customer_id: int, source: str,
+          known_sender: bool = False) -> None:
+    """Record the sender's ids (openid, external userid, unionid) as identities of the customer
+    (``known_sender``: the customer was found by the sender's id, which is theirs already)."""
     platform = SENDER_IDENTITY.get(message.platform)
-    if platform is not None:
+    if platform is not None and not known_sender:
         identities.record(ctx, customer_id, platform, message.sender, message.account, source=source)
     if message.unionid:
         identities.record(ctx, customer_id, "wechat_unionid", message.unionid, source=source)
@@ -166,7 +186,7 @@ def subject(message: ChannelMessage) -> str:
 
 
 def _attach(ctx: ServiceContext, message: ChannelMessage, customer: Customer, matched_by: str) -> None:
-    learn(ctx, message, customer.id, "channel" if matched_by != "link" else "link")
+    learn(ctx, message, customer.id, "channel" if matched_by != "link" else "link", known_sender=matched_by == "identity")
     title = subject_message(message)
     item = interactions.log_interaction(ctx, customer.id, {
         "channel": TIMELINE_CHANNEL[message.platform], "direction": "inbound", "subject": str(title),
