@@ -37,7 +37,7 @@ def remember_nonce(ctx: ServiceContext, platform: str, account: str, nonce: str,
     values = {"platform": platform, "account": account, "nonce": str(nonce)[:128], "seen_at": now}
     stmt = insert_or_skip(ctx, ChannelNonce, ["platform", "account", "nonce"], values)
     if stmt is not None:
-        return bool(ctx.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        return ctx.session.execute(stmt.returning(ChannelNonce.id)).first() is not None  # no row: seen before
     savepoint = ctx.session.begin_nested()
     try:
         ctx.session.add(ChannelNonce(**values))
