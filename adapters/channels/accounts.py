@@ -131,6 +131,8 @@ def find_account(ctx: ServiceContext, platform: str, account: str) -> ChannelAcc
     """The enabled account a callback names (no permission check: the callback proves itself by signature)."""
     row = ctx.session.scalar(select(ChannelAccount).where(ChannelAccount.platform == platform,
                                                           ChannelAccount.account == account))
+    if row is not None:  # the pipeline reads it again in this transaction (inbox: no second query)
+        ctx.session.info[("channel_account", platform, account)] = row
     return row if row is not None and row.enabled else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -89,10 +90,11 @@ def receive(ctx: ServiceContext, inbound: Inbound, replies: list[str] | None = N
 
 
 def _account(ctx: ServiceContext, platform: str, account: str) -> ChannelAccount | None:
-    """The receiving account: the one the callback read in this transaction (no second query), else read."""
-    for obj in list(ctx.session.identity_map.values()):
-        if isinstance(obj, ChannelAccount) and obj.platform == platform and obj.account == account:
-            return obj
+    """The receiving account: the one the callback read (``accounts.find_account``) while it is loaded and fresh
+    in this session (no second query), else read."""
+    known = ctx.session.info.get(("channel_account", platform, account))
+    if known is not None and known in ctx.session and not sa_inspect(known).expired_attributes:
+        return known  # type: ignore[no-any-return]
     return ctx.session.scalar(select(ChannelAccount).where(ChannelAccount.platform == platform,
                                                            ChannelAccount.account == account))
 

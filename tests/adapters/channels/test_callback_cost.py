@@ -48,3 +48,19 @@ def test_a_known_followers_message_takes_few_statements(client, ctx, rt, fake_we
     assert [m.text for m in ctx.session.query(ChannelMessage).order_by(ChannelMessage.id)] == ["第一条", "明前龙井还有货吗？"]
     assert ctx.session.query(Interaction).filter_by(customer_id=customer.id, channel="wechat").count() == 2
     assert ctx.session.query(ChannelNonce).count() == 3  # the refused forgery left none
+
+
+def test_the_accounts_ticket_switch_is_read_on_each_callback(client, ctx, fake_wechat, wechat_account, make_customer):
+    """The account the callback read is reused by the pipeline within the callback, never across callbacks."""
+    from adapters.channels import accounts
+
+    row = wechat_account()
+    customer = make_customer("赵先生")
+    identities.add_identity(ctx, customer.id, {"platform": "wechat_openid", "account": fake_wechat.app_id,
+                                               "value": "oZHAO"})
+    assert _post(client, fake_wechat, fake_wechat.say("oZHAO", "发票开错了", msg_id=11)).text == "success"
+    accounts.save_account(ctx, {"open_tickets": True}, ctx.session.merge(row))
+    assert _post(client, fake_wechat, fake_wechat.say("oZHAO", "发票还是不对", msg_id=12)).text == "success"
+    ctx.session.expire_all()
+    tickets = [m.ticket_id for m in ctx.session.query(ChannelMessage).order_by(ChannelMessage.id)]
+    assert tickets[0] is None and tickets[1] is not None
