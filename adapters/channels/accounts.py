@@ -25,7 +25,10 @@ from .models import ChannelAccount
 # platform -> (settings, secrets) an account of it may hold
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "wechat": (("mode", "base_url", "oauth_url", "welcome_text", "replay_window"), ("app_secret", "token", "encoding_aes_key")),
-    "sms": (("vendor",), ("callback_token",)),  # account: the SMS sign name; vendor: aliyun or tencent
+    # account: the SMS sign name; vendor: aliyun or tencent; key_id/key_secret: AccessKey (Alibaba) or SecretId/Key
+    # (Tencent); sdk_app_id and region: Tencent's; template_param: Alibaba's. Sends and callbacks read only these.
+    "sms": (("vendor", "template", "template_param", "sdk_app_id", "region", "base_url"),
+            ("callback_token", "key_id", "key_secret")),
     # account: the corp id; contact_secret: the app allowed customer contact (sends, the contacts pull)
     "wecom": (("replay_window", "base_url", "sender"), ("token", "encoding_aes_key", "contact_secret")),
 }
@@ -78,9 +81,10 @@ def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, An
     if window not in (None, ""):
         if isinstance(window, bool) or not str(window).isdigit() or not 1 <= int(str(window)) <= 3600:
             errors["config.replay_window"] = [_("A whole number of seconds from 1 to 3600.")]
-    sender = config.get("sender")
-    if sender not in (None, "") and (not isinstance(sender, str) or len(sender) > 64):
-        errors["config.sender"] = [_("At most %(n)s characters.", n=64)]
+    for key in ("sender", "template", "template_param", "sdk_app_id", "region"):
+        value = config.get(key)
+        if value not in (None, "") and (not isinstance(value, str) or len(value) > 64):
+            errors[f"config.{key}"] = [_("At most %(n)s characters.", n=64)]
     if isinstance(config.get("welcome_text"), str) and len(config["welcome_text"]) > 600:
         errors["config.welcome_text"] = [_("At most %(n)s characters.", n=600)]
     for key, value in secrets.items():

@@ -23,7 +23,7 @@ from plugins.marketing.services import audiences, campaigns, consent, templates
 
 from .conftest import PLUGINS
 from .sms_fakes import FakeAliyun
-from .test_sms_aliyun import SETTINGS as ALIYUN
+from .test_sms_aliyun import sms_account as aliyun_account
 from .wecom_fake import FakeWeComContact
 
 SIGN = "阿里云短信测试"
@@ -49,14 +49,12 @@ def wecom() -> Any:
 
 @pytest.fixture
 def app(make_app: Any, aliyun: FakeAliyun, wecom: FakeWeComContact) -> Any:
-    settings = {k: v for k, v in ALIYUN.items() if k != "SMS_ALIYUN_CALLBACK_TOKEN"}  # the account's token counts
-    return make_app(PLUGINS=[*PLUGINS, "plugins.marketing"], **settings, SMS_ALIYUN_ENDPOINT=aliyun.url)
+    return make_app(PLUGINS=[*PLUGINS, "plugins.marketing"])
 
 
 @pytest.fixture
-def sms_account(ctx: Any) -> Any:
-    return accounts.save_account(ctx, {"platform": "sms", "account": SIGN, "name": "短信", "config": {"vendor": "aliyun"},
-                                       "secrets": {"callback_token": "push-token-123"}})
+def sms_account(ctx: Any, aliyun: FakeAliyun) -> Any:
+    return aliyun_account(ctx, aliyun.url)
 
 
 @pytest.fixture
