@@ -275,3 +275,19 @@ def test_wecom_sends_jobs_and_callbacks_read_the_channel_account_only(client, ct
     out = ws.WeComChannel().send(ctx, [Outgoing(recipient_id=1, address="wmA", subject="", html=None, text="会员日",
                                                 message_id="<m1@crm>")])
     assert out[0].ok, out[0].error
+
+
+def test_an_sms_callback_never_takes_the_apps_token(make_app, aliyun):
+    """The account is the one place: an account without its callback token is not set up (404), whatever token a
+    CRM_SMS_* setting of before holds."""
+    from .test_sms_aliyun import sms_account as saved_account
+
+    app = make_app(PLUGINS=PLUGINS, SMS_ALIYUN_CALLBACK_TOKEN="app-token")
+    ctx = app.extensions["crm"].context()
+    try:
+        saved_account(ctx, aliyun.url, secrets={"callback_token": None})
+        body = aliyun.up_push("13800138000", "你好")
+        res = app.test_client().post(sms_url("app-token"), data=body, content_type="application/json")
+        assert res.status_code == 404 and ctx.session.query(ChannelMessage).count() == 0
+    finally:
+        ctx.session.close()
