@@ -237,9 +237,13 @@ def link(ctx: ServiceContext, message_id: int, customer_id: int) -> list[Channel
         linked = _same_sender(ctx, message)
         for item in linked:
             _attach(ctx, item, customer, "link")
-        _queued_scenes(ctx, linked, customer=customer)
+        answered = _queued_scenes(ctx, linked, customer=customer)
         record_change(ctx, "channel_message", "linked", message.id,
                       data={"customer_id": customer.id, "messages": [m.id for m in linked]})
+    if answered:
+        from .scene_replies import send_scene_replies
+
+        send_scene_replies(ctx, answered)
     return linked
 
 
@@ -251,11 +255,17 @@ def inbound_of(message: ChannelMessage) -> Inbound:
 
 
 def _queued_scenes(ctx: ServiceContext, messages: list[ChannelMessage], customer: Customer | None = None,
-                   lead_id: int | None = None) -> None:
-    """The QR code scenes a queued follower scanned, handed on now that they are a customer or a lead."""
+                   lead_id: int | None = None) -> list[tuple[ChannelMessage, list[str]]]:
+    """The QR code scenes a queued follower scanned, handed on now that they are a customer or a lead; what the
+    handlers answered, per message (sent by :func:`scene_replies.send_scene_replies` once committed)."""
+    answered = []
     for item in messages:
         if item.scene and item.event in SCENE_EVENTS:
-            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound_of(item), customer=customer, lead_id=lead_id)
+            answers = ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound_of(item), customer=customer, lead_id=lead_id)
+            texts = [str(a) for a in answers or [] if a]
+            if texts:
+                answered.append((item, texts))
+    return answered
 
 
 def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int:
@@ -281,9 +291,13 @@ def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int
         queued = _same_sender(ctx, message)
         for item in queued:
             item.status, item.lead_id = "lead", lead_id
-        _queued_scenes(ctx, queued, lead_id=int(lead_id))
+        answered = _queued_scenes(ctx, queued, lead_id=int(lead_id))
         record_change(ctx, "channel_message", "lead", message.id,
                       data={"lead_id": lead_id, "messages": [m.id for m in queued]})
+    if answered:
+        from .scene_replies import send_scene_replies
+
+        send_scene_replies(ctx, answered)
     return int(lead_id)
 
 

@@ -104,6 +104,10 @@ def test_followers_scan_the_events_qr_code_and_are_answered_in_their_language(
                          headers=admin_headers)
     assert linked.status_code == 200, linked.get_json()
     assert _answer(ctx, chen)[0] == "yes"
+    # the answer to that scan reaches the follower as a customer-service message (the passive reply is gone)
+    custom = [d for d in fake_wechat.delivered if d["kind"] == "custom"]
+    assert [(d["touser"], d["msgtype"]) for d in custom] == [("oNEW", "text")]
+    assert "会员答谢会" in custom[0]["text"]["content"]
 
     # the event is full now: the next invited follower is told so in Chinese, nothing recorded
     said = _reply(fake_wechat, _post(client, fake_wechat, fake_wechat.scan(url, "oBO", already=True, mode="safe")))
@@ -163,3 +167,26 @@ def test_without_a_wechat_account_there_is_no_qr_code(ctx, make_customer):
     from plugins.member_events.services import wechat_rsvp
 
     assert wechat_rsvp.qrcode_url(ctx, _event(ctx)) is None
+
+
+def test_a_scene_answer_outside_wechats_48_hours_is_not_sent_and_the_link_stands(ctx, fake_wechat, wechat_account, caplog):
+    """WeChat refuses a customer-service message 48 hours after the follower's last message (45015): the answer is
+    logged as not sent, nothing raised, and a WeCom message's answers are not sent at all."""
+    import logging
+
+    from adapters.channels.scene_replies import send_scene_replies
+
+    wechat_account()
+    fake_wechat.followers["oOLD"] = {"subscribed": True, "last_message": fake_wechat.clock() - 49 * 3600}
+    fake_wechat.followers["oNOW"] = {"subscribed": True, "last_message": fake_wechat.clock()}
+    at = dt.datetime.now(dt.timezone.utc)
+    old, now, wecom = (ChannelMessage(platform=p, account=a, sender=s, msg_id=s, kind="event", event="scan",
+                                      received_at=at, status="matched")
+                       for p, a, s in (("wechat", fake_wechat.app_id, "oOLD"), ("wechat", fake_wechat.app_id, "oNOW"),
+                                       ("wecom", "wwCORP", "wmX")))
+    ctx.session.add_all([old, now, wecom])
+    ctx.session.commit()
+    caplog.set_level(logging.INFO)
+    assert send_scene_replies(ctx, [(old, ["太晚了"]), (now, ["您已报名"]), (wecom, ["不发"])]) == 1
+    assert [(d["touser"], d["text"]["content"]) for d in fake_wechat.delivered] == [("oNOW", "您已报名")]
+    assert "45015" in caplog.text and fake_wechat.app_secret not in caplog.text
