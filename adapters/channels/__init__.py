@@ -3,7 +3,8 @@ customer identities learnt from messages, the unmatched queue.
 
 Registers as the built-in plugin ``channels`` exactly as a third party would, by declarations: its tables
 and migrations (found by convention), permissions ``channels.read`` / ``channels.manage``, the hooks it
-owns (:mod:`adapters.channels.hookspecs`: ``crm_channel_scene``, ``crm_channel_lead``, ``crm_channel_ticket``),
+owns (:mod:`adapters.channels.hookspecs`: ``crm_channel_scene``, ``crm_channel_scene_qrcode``, ``crm_channel_lead``,
+``crm_channel_ticket``, ``crm_channel_receipt``),
 its send providers (``crm_channels``), callbacks under ``/channels/<platform>/<account>/callback`` (outside
 ``/api/``: authenticated by signature), ``/api/v1/channels/``, admin pages and ``crm channels``.
 """
@@ -32,6 +33,13 @@ def crm_channels() -> list[Any]:
     from .wiring import wecom_address
 
     return [WeChatChannel(), SmsChannel(), WeComChannel(address_expr=wecom_address())]
+
+
+@hookimpl
+def crm_channel_scene_qrcode(ctx: Any, scene: str, expires_in: int) -> str | None:
+    from .scene_codes import scene_qrcode
+
+    return scene_qrcode(ctx, scene, expires_in)
 
 
 @hookimpl

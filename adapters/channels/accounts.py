@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, fields
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from crmcore.errors import Conflict, NotFound, ValidationError
 from crmcore.events import record_change
@@ -24,8 +25,12 @@ from .models import ChannelAccount
 # platform -> (settings, secrets) an account of it may hold
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "wechat": (("mode", "base_url", "oauth_url", "welcome_text", "replay_window"), ("app_secret", "token", "encoding_aes_key")),
-    "sms": (("vendor",), ("callback_token",)),  # account: the SMS sign name; vendor: aliyun or tencent
-    "wecom": (("replay_window",), ("token", "encoding_aes_key")),  # account: the corp id
+    # account: the SMS sign name; vendor: aliyun or tencent; key_id/key_secret: AccessKey (Alibaba) or SecretId/Key
+    # (Tencent); sdk_app_id and region: Tencent's; template_param: Alibaba's. Sends and callbacks read only these.
+    "sms": (("vendor", "template", "template_param", "sdk_app_id", "region", "base_url"),
+            ("callback_token", "key_id", "key_secret")),
+    # account: the corp id; contact_secret: the app allowed customer contact (sends, the contacts pull)
+    "wecom": (("replay_window", "base_url", "sender"), ("token", "encoding_aes_key", "contact_secret")),
 }
 VENDORS = ("aliyun", "tencent")
 MODES = ("plain", "safe")
@@ -42,6 +47,7 @@ class ChannelAccountSchema(Schema):
     config = fields.Dict(keys=fields.Str(), values=fields.Raw(allow_none=True))
     secrets = fields.Dict(keys=fields.Str(), values=fields.Str(allow_none=True), load_only=True)
     secrets_set = fields.Method("_secrets_set", dump_only=True)
+    version = fields.Int(metadata={"description": "Optimistic locking: send the version read (or If-Match its ETag)"})
     updated_at = fields.AwareDateTime(dump_only=True)
 
     def _secrets_set(self, obj: ChannelAccount) -> list[str]:
@@ -75,6 +81,10 @@ def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, An
     if window not in (None, ""):
         if isinstance(window, bool) or not str(window).isdigit() or not 1 <= int(str(window)) <= 3600:
             errors["config.replay_window"] = [_("A whole number of seconds from 1 to 3600.")]
+    for key in ("sender", "template", "template_param", "sdk_app_id", "region"):
+        value = config.get(key)
+        if value not in (None, "") and (not isinstance(value, str) or len(value) > 64):
+            errors[f"config.{key}"] = [_("At most %(n)s characters.", n=64)]
     if isinstance(config.get("welcome_text"), str) and len(config["welcome_text"]) > 600:
         errors["config.welcome_text"] = [_("At most %(n)s characters.", n=600)]
     for key, value in secrets.items():
@@ -86,12 +96,19 @@ def _setting_errors(platform: str, config: dict[str, Any], secrets: dict[str, An
     return errors
 
 
-def validate_account(ctx: ServiceContext, data: dict[str, Any], existing: ChannelAccount | None) -> dict[str, Any]:
+def validate_account(ctx: ServiceContext, data: dict[str, Any], existing: ChannelAccount | None,
+                     replace: bool = False) -> dict[str, Any]:
     """An account's input checked and converted: lengths and choices from the model, then the settings and
     secrets its platform declares (:data:`FIELDS`; an unknown one is refused, values are checked). The
-    platform and account id of an existing account do not change."""
+    platform and account id of an existing account do not change; ``replace`` (PUT): every field is given,
+    a missing setting is cleared (a missing secret is kept: secrets are write-only)."""
     if existing is not None and isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k not in ("platform", "account")}
+        data = {k: v for k, v in data.items() if k not in ("platform", "account", "version")}
+        if replace:
+            data = {"enabled": True, "open_tickets": False, "config": {}, **data, "platform": existing.platform,
+                    "account": existing.account}
+    elif isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "version"}
 
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
         platform = values.get("platform", existing.platform if existing else None)
@@ -101,7 +118,9 @@ def validate_account(ctx: ServiceContext, data: dict[str, Any], existing: Channe
             return {"platform": [_("No adapter for this platform is loaded.")]}
         return _setting_errors(platform, values.get("config") or {}, values.get("secrets") or {})
 
-    return load(_SCHEMA, data, partial=existing is not None, message=INVALID, check=check)
+    values = load(_SCHEMA, data, partial=existing is not None and not replace, message=INVALID, check=check)
+    values.pop("version", None)
+    return values
 
 
 def get_account(ctx: ServiceContext, account_id: int) -> ChannelAccount:
@@ -116,6 +135,8 @@ def find_account(ctx: ServiceContext, platform: str, account: str) -> ChannelAcc
     """The enabled account a callback names (no permission check: the callback proves itself by signature)."""
     row = ctx.session.scalar(select(ChannelAccount).where(ChannelAccount.platform == platform,
                                                           ChannelAccount.account == account))
+    if row is not None:  # the pipeline reads it again in this transaction (inbox: no second query)
+        ctx.session.info[("channel_account", platform, account)] = row
     return row if row is not None and row.enabled else None
 
 
@@ -124,10 +145,16 @@ def list_accounts(ctx: ServiceContext) -> list[ChannelAccount]:
     return list(ctx.session.scalars(select(ChannelAccount).order_by(ChannelAccount.platform, ChannelAccount.name)))
 
 
-def save_account(ctx: ServiceContext, data: dict[str, Any], existing: ChannelAccount | None = None) -> ChannelAccount:
-    """Create or update an account; an empty secret keeps the stored one (secrets are write-only)."""
+def save_account(ctx: ServiceContext, data: dict[str, Any], existing: ChannelAccount | None = None, *,
+                 expected_version: int | None = None, if_match: bool = False, replace: bool = False) -> ChannelAccount:
+    """Create or update an account (``replace``: every field, PUT); an empty secret keeps the stored one
+    (secrets are write-only). A stale ``expected_version``: 409, or 412 when it came from If-Match."""
+    from crmcore.services.customers import check_version
+
     ctx.require("channels.manage")
-    values = validate_account(ctx, data, existing)
+    if existing is not None:
+        check_version(existing, expected_version, if_match)
+    values = validate_account(ctx, data, existing, replace=replace)
     with unit_of_work(ctx):
         row = existing
         if row is None:
@@ -145,8 +172,12 @@ def save_account(ctx: ServiceContext, data: dict[str, Any], existing: ChannelAcc
         kept = dict(row.secrets or {})
         kept.update({k: v for k, v in (values.get("secrets") or {}).items() if v not in (None, "")})
         row.secrets = kept
+        if existing is not None and not ctx.session.is_modified(row):
+            return row  # nothing changed: the version stays
         try:
             ctx.session.flush()
+        except StaleDataError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a concurrent create of the same account
             raise Conflict(_("This account exists already.")) from exc
         record_change(ctx, "channel_account", "updated" if existing else "created", row.id, data={

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from crmcore.api import current_ctx
 from crmcore.api.blueprint import Blueprint
-from crmcore.api.http import json_body, page, take_id
+from crmcore.api.http import expected_version, json_body, page, take_id, with_etag
 from crmcore.errors import ValidationError
 from crmcore.i18n import _
 from crmcore.schemas.common import Id, PageArgs
@@ -80,6 +80,13 @@ class ChannelLeadResult(Schema):
     lead_id = fields.Int()
 
 
+class ChannelAccountReplace(ChannelAccountSchema):
+    """A PUT's body: the account's fields; its platform and account id do not change (ignored when sent)."""
+
+    platform = fields.Str(metadata={"description": "Ignored: the account's platform does not change"})
+    account = fields.Str(metadata={"description": "Ignored: the account id does not change"})
+
+
 class ChannelAccountList(Schema):
     items = fields.List(fields.Nested(ChannelAccountSchema))
 
@@ -96,23 +103,42 @@ def list_accounts() -> Any:
 @blp.response(201, ChannelAccountSchema)
 def create_account(data: dict[str, Any]) -> Any:
     """Add a channel account (a WeChat Official Account by its app id, ...)"""
-    return account_svc.save_account(current_ctx(), data), 201
+    row = account_svc.save_account(current_ctx(), data)
+    return with_etag(row, row, 201)
 
 
 @blp.route("/accounts/<int:account_id>")
 @blp.response(200, ChannelAccountSchema)
 def get_account(account_id: int) -> Any:
-    """Get a channel account"""
-    return account_svc.get_account(current_ctx(), account_id)
+    """Get a channel account (with its ETag)"""
+    row = account_svc.get_account(current_ctx(), account_id)
+    return with_etag(row, row)
+
+
+def _save(data: dict[str, Any], account_id: int, replace: bool) -> Any:
+    ctx = current_ctx()
+    version, if_match = expected_version()
+    row = account_svc.save_account(ctx, data, account_svc.get_account(ctx, account_id), expected_version=version,
+                                   if_match=if_match, replace=replace)
+    return with_etag(row, row)
 
 
 @blp.route("/accounts/<int:account_id>", methods=["PATCH"])
-@json_body(blp, ChannelAccountSchema)
+@json_body(blp, ChannelAccountSchema(partial=True))
 @blp.response(200, ChannelAccountSchema)
 def update_account(data: dict[str, Any], account_id: int) -> Any:
-    """Change a channel account; an empty or missing secret keeps the stored one"""
-    ctx = current_ctx()
-    return account_svc.save_account(ctx, data, account_svc.get_account(ctx, account_id))
+    """Change a channel account; an empty or missing secret keeps the stored one (If-Match: the ETag read, 412
+    when stale; or ``version``, 409)"""
+    return _save(data, account_id, replace=False)
+
+
+@blp.route("/accounts/<int:account_id>", methods=["PUT"])
+@json_body(blp, ChannelAccountReplace)
+@blp.response(200, ChannelAccountSchema)
+def replace_account(data: dict[str, Any], account_id: int) -> Any:
+    """Replace a channel account's name, switches and settings (a setting left out is cleared; a secret left out
+    or empty is kept; the platform and account id do not change). If-Match as for PATCH"""
+    return _save(data, account_id, replace=True)
 
 
 @blp.route("/accounts/<int:account_id>", methods=["DELETE"])

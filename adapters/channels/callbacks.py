@@ -34,9 +34,12 @@ def _wechat(ctx: ServiceContext, row: Any) -> Any:
     with unit_of_work(ctx):  # the nonce, the message and its effects: one transaction, one commit
         xml = wechat.open_body(settings, request.args, request.get_data(cache=True), nonces)
         item = wechat.parse(row.account, xml)
-        stored = inbox.receive(ctx, item)
+        replies: list[str] = []
+        stored = inbox.receive(ctx, item, replies)
     if stored is not None and item.event == "subscribe" and settings.welcome_text:
-        return wechat.passive_reply(settings, item, settings.welcome_text), 200, {"Content-Type": "application/xml"}
+        replies.insert(0, settings.welcome_text)
+    if replies:  # one passive reply: the welcome, then what the scanned QR code did
+        return wechat.passive_reply(settings, item, "\n\n".join(replies)), 200, {"Content-Type": "application/xml"}
     return "success", 200, {"Content-Type": "text/plain"}
 
 

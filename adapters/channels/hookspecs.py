@@ -18,13 +18,16 @@ if TYPE_CHECKING:  # real types for readers, not imported at run time
 
 
 @hookspec
-def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer | None, lead_id: int | None) -> None:
-    """Act on the scene of a QR code a follower scanned (WeChat ``subscribe`` or ``SCAN`` with a scene).
+def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer | None,
+                      lead_id: int | None) -> str | None:
+    """Act on the scene of a QR code a follower scanned (WeChat ``subscribe`` or ``SCAN`` with a scene, a WeCom
+    "contact me" ``state`` on ``add_external_contact``), and say what was done.
 
     Called by ``adapters.channels.inbox.receive`` inside its unit of work, once per stored message (a
     replayed callback does not call it again), after the sender was matched. A referral QR code carries
-    the scene ``ref_<code>``: the referrals plugin records who referred whom. Other scenes are free for
-    other plugins; ignore those that are not yours.
+    the scene ``ref_<code>``: the referrals plugin records who referred whom; a member event's QR code
+    ``evt_<token>``: the member events plugin records the RSVP. Other scenes are free for other plugins;
+    ignore those that are not yours (return None).
 
     :param ctx: the ``ServiceContext`` of the pipeline (the system).
     :param inbound: the ``adapters.channels.base.Inbound``; ``inbound.scene`` is the scene without WeChat's
@@ -33,6 +36,25 @@ def crm_channel_scene(ctx: ServiceContext, inbound: Inbound, customer: Customer 
         the unmatched queue). When an agent links the queued message to a customer, the hook is called again
         with that customer; when the agent turns it into a lead, with ``customer`` None and ``lead_id``.
     :param lead_id: the lead the queued follower became (make a lead), else None.
+    :return: a text for the follower, already in their language (WeChat: the passive reply to the scan), or
+        None. Texts returned when an agent links or makes a lead are not sent.
+    """
+
+
+@hookspec(firstresult=True)
+def crm_channel_scene_qrcode(ctx: ServiceContext, scene: str, expires_in: int) -> str | None:
+    """The content of a parametric QR code carrying ``scene`` (what to draw), or None when no channel makes one.
+    Stops at first non-None result.
+
+    Called by plugins that show QR codes for followers to scan (a member event's RSVP code). The channels plugin
+    asks the first enabled WeChat Official Account with its AppSecret for a temporary QR code (``QR_STR_SCENE``,
+    kept until five minutes before it expires); a scan comes back as ``crm_channel_scene`` with that scene. A
+    plugin calls it only when the hook exists (``getattr(ctx.hook, "crm_channel_scene_qrcode", None)``).
+
+    :param ctx: the ``ServiceContext`` of the caller.
+    :param scene: the scene, at most 64 characters (WeChat's limit).
+    :param expires_in: seconds the code should stay valid (WeChat keeps a temporary code 30 days at most).
+    :return: the URL the QR code holds, or None (no WeChat account, WeChat refused: logged).
     """
 
 

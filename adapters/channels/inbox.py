@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -25,13 +26,16 @@ from crmcore.services.unit import unit_of_work
 
 from .base import PLATFORMS, Inbound
 from .models import ChannelAccount, ChannelMessage
+from .upsert import insert_or_skip
 
 # The identity an inbound sender id is, per platform (an openid per app id, an external userid per corp).
 SENDER_IDENTITY = {"wechat": "wechat_openid", "wecom": "wecom_external_userid", "qq": "qq", "weibo": "weibo"}
 # The interaction channel of each platform (crmcore.models.interaction.CHANNELS).
 TIMELINE_CHANNEL = {"wechat": "wechat", "wecom": "wecom", "sms": "sms", "email": "email", "qq": "qq", "weibo": "weibo"}
 NOT_ON_TIMELINE = ("receipt",)
-SCENE_EVENTS = ("subscribe", "scan")  # events whose QR code scene goes to crm_channel_scene  # delivery receipts: stored, neither on the timeline nor in the queue
+# events whose scene goes to crm_channel_scene: a WeChat QR code (subscribe, SCAN), a WeCom "contact me" way's
+# state (a customer added a staff member through it; the half-added one too)
+SCENE_EVENTS = ("subscribe", "scan", "add_external_contact", "add_half_external_contact")
 EVENT_SUBJECTS = {"subscribe": _("Followed the account"), "unsubscribe": _("Unfollowed the account"),
                   "scan": _("Scanned a QR code"), "click": _("Clicked a menu")}
 KIND_SUBJECTS = {"image": _("Sent an image"), "voice": _("Sent a voice message"), "video": _("Sent a video"),
@@ -57,10 +61,11 @@ def check(inbound: Inbound) -> None:
         raise ValidationError(INVALID, errors=errors)
 
 
-def receive(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
+def receive(ctx: ServiceContext, inbound: Inbound, replies: list[str] | None = None) -> ChannelMessage | None:
     """Store one verified inbound message and route it; None when it was stored before (a replayed or
     duplicate callback changes nothing). Matched: on the customer's timeline as an interaction of its
-    channel (and a ticket when the account opens tickets); unmatched: in the queue (status ``unmatched``)."""
+    channel (and a ticket when the account opens tickets); unmatched: in the queue (status ``unmatched``).
+    What ``crm_channel_scene`` answers the sender is appended to ``replies``."""
     check(inbound)
     with unit_of_work(ctx):
         message = _store(ctx, inbound)
@@ -72,18 +77,38 @@ def receive(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
         customer, matched_by = match(ctx, inbound)
         if customer is not None:
             _attach(ctx, message, customer, matched_by or "identity")
-            account = ctx.session.scalar(select(ChannelAccount).where(
-                ChannelAccount.platform == inbound.platform, ChannelAccount.account == inbound.account))
+            account = _account(ctx, inbound.platform, inbound.account)
             if account is not None and account.open_tickets and inbound.kind == "text":
                 message.ticket_id = ctx.hook.crm_channel_ticket(ctx=ctx, message=message, customer=customer)
         if inbound.scene and inbound.event in SCENE_EVENTS:
-            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound, customer=customer, lead_id=None)
+            answers = ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound, customer=customer, lead_id=None)
+            if replies is not None:
+                replies.extend(str(a) for a in answers or [] if a)
         record_change(ctx, "channel_message", "received", message.id,
                       data={"platform": message.platform, "status": message.status, "customer_id": message.customer_id})
     return message
 
 
+def _account(ctx: ServiceContext, platform: str, account: str) -> ChannelAccount | None:
+    """The receiving account: the one the callback read (``accounts.find_account``) while it is loaded and fresh
+    in this session (no second query), else read."""
+    known = ctx.session.info.get(("channel_account", platform, account))
+    if known is not None and known in ctx.session and not sa_inspect(known).expired_attributes:
+        return known  # type: ignore[no-any-return]
+    return ctx.session.scalar(select(ChannelAccount).where(ChannelAccount.platform == platform,
+                                                           ChannelAccount.account == account))
+
+
 def _store(ctx: ServiceContext, inbound: Inbound) -> ChannelMessage | None:
+    """Store the message once: one INSERT ... ON CONFLICT DO NOTHING RETURNING (a duplicate: None)."""
+    values = {"platform": inbound.platform, "account": inbound.account, "msg_id": inbound.msg_id,
+              "sender": inbound.sender, "unionid": inbound.unionid, "kind": inbound.kind, "event": inbound.event,
+              "scene": inbound.scene, "text": inbound.text, "received_at": inbound.received_at, "status": "unmatched",
+              "raw": jsonable(inbound.raw)}
+    stmt = insert_or_skip(ctx, ChannelMessage, ["platform", "account", "msg_id"], values)
+    if stmt is not None:
+        stored: ChannelMessage | None = ctx.session.scalars(stmt.returning(ChannelMessage)).first()
+        return stored
     savepoint = ctx.session.begin_nested()
     try:
         message = ChannelMessage(platform=inbound.platform, account=inbound.account, msg_id=inbound.msg_id,
@@ -134,10 +159,12 @@ def match(ctx: ServiceContext, inbound: Inbound) -> tuple[Customer | None, str |
     return None, None
 
 
-def learn(ctx: ServiceContext, message: ChannelMessage, customer_id: int, source: str) -> None:
-    """Record the sender's ids (openid, external userid, unionid) as identities of the customer."""
+def learn(ctx: ServiceContext, message: ChannelMessage, customer_id: int, source: str,
+          known_sender: bool = False) -> None:
+    """Record the sender's ids (openid, external userid, unionid) as identities of the customer
+    (``known_sender``: the customer was found by the sender's id, which is theirs already)."""
     platform = SENDER_IDENTITY.get(message.platform)
-    if platform is not None:
+    if platform is not None and not known_sender:
         identities.record(ctx, customer_id, platform, message.sender, message.account, source=source)
     if message.unionid:
         identities.record(ctx, customer_id, "wechat_unionid", message.unionid, source=source)
@@ -161,7 +188,7 @@ def subject(message: ChannelMessage) -> str:
 
 
 def _attach(ctx: ServiceContext, message: ChannelMessage, customer: Customer, matched_by: str) -> None:
-    learn(ctx, message, customer.id, "channel" if matched_by != "link" else "link")
+    learn(ctx, message, customer.id, "channel" if matched_by != "link" else "link", known_sender=matched_by == "identity")
     title = subject_message(message)
     item = interactions.log_interaction(ctx, customer.id, {
         "channel": TIMELINE_CHANNEL[message.platform], "direction": "inbound", "subject": str(title),
@@ -210,9 +237,13 @@ def link(ctx: ServiceContext, message_id: int, customer_id: int) -> list[Channel
         linked = _same_sender(ctx, message)
         for item in linked:
             _attach(ctx, item, customer, "link")
-        _queued_scenes(ctx, linked, customer=customer)
+        answered = _queued_scenes(ctx, linked, customer=customer)
         record_change(ctx, "channel_message", "linked", message.id,
                       data={"customer_id": customer.id, "messages": [m.id for m in linked]})
+    if answered:
+        from .scene_replies import send_scene_replies
+
+        send_scene_replies(ctx, answered)
     return linked
 
 
@@ -224,11 +255,17 @@ def inbound_of(message: ChannelMessage) -> Inbound:
 
 
 def _queued_scenes(ctx: ServiceContext, messages: list[ChannelMessage], customer: Customer | None = None,
-                   lead_id: int | None = None) -> None:
-    """The QR code scenes a queued follower scanned, handed on now that they are a customer or a lead."""
+                   lead_id: int | None = None) -> list[tuple[ChannelMessage, list[str]]]:
+    """The QR code scenes a queued follower scanned, handed on now that they are a customer or a lead; what the
+    handlers answered, per message (sent by :func:`scene_replies.send_scene_replies` once committed)."""
+    answered = []
     for item in messages:
         if item.scene and item.event in SCENE_EVENTS:
-            ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound_of(item), customer=customer, lead_id=lead_id)
+            answers = ctx.hook.crm_channel_scene(ctx=ctx, inbound=inbound_of(item), customer=customer, lead_id=lead_id)
+            texts = [str(a) for a in answers or [] if a]
+            if texts:
+                answered.append((item, texts))
+    return answered
 
 
 def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int:
@@ -254,9 +291,13 @@ def make_lead(ctx: ServiceContext, message_id: int, data: dict[str, Any]) -> int
         queued = _same_sender(ctx, message)
         for item in queued:
             item.status, item.lead_id = "lead", lead_id
-        _queued_scenes(ctx, queued, lead_id=int(lead_id))
+        answered = _queued_scenes(ctx, queued, lead_id=int(lead_id))
         record_change(ctx, "channel_message", "lead", message.id,
                       data={"lead_id": lead_id, "messages": [m.id for m in queued]})
+    if answered:
+        from .scene_replies import send_scene_replies
+
+        send_scene_replies(ctx, answered)
     return int(lead_id)
 
 

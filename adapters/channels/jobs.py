@@ -1,16 +1,20 @@
 """The channels plugin's jobs: pull WeCom external contacts into customers, fetch WeCom group-send results."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from crmcore.db import utcnow
 from crmcore.models import Contact, Customer
 from crmcore.normalize import normalize_phone
 from crmcore.runtime import ServiceContext
 from crmcore.services import identities
 from crmcore.services.customers import create_customer, update_customer
 from crmcore.services.unit import unit_of_work
+
+from .base import Inbound
 
 
 def _by_phone(ctx: ServiceContext, phone: str | None) -> Customer | None:
@@ -25,13 +29,41 @@ def _by_phone(ctx: ServiceContext, phone: str | None) -> Customer | None:
     return ctx.session.get(Customer, ids[0]) if len(ids) == 1 else None
 
 
+def contact_me_events(identity: dict[str, Any]) -> list[Inbound]:
+    """A pulled contact's "contact me" states as the ``add_external_contact`` events WeCom's callback gives (the
+    same dedupe key: change, staff, customer, time), one per follow staff who was added through a way with a state."""
+    corp, external = str(identity["account"]), str(identity["external_id"])
+    events = []
+    for follow in identity.get("follow_users") or []:
+        state = str(follow.get("state") or "").strip()
+        if not state:
+            continue
+        try:
+            added = int(follow.get("added_at") or 0)
+        except (TypeError, ValueError):
+            added = 0
+        at = dt.datetime.fromtimestamp(added, dt.timezone.utc) if added > 0 else utcnow()
+        events.append(Inbound(platform="wecom", account=corp, sender=external, kind="event",
+                              event="add_external_contact", received_at=at, scene=state[:128],
+                              msg_id=f"wecom:add_external_contact:{follow.get('userid') or ''}:{external}:{int(at.timestamp())}",
+                              raw={"ChangeType": "add_external_contact", "UserID": str(follow.get("userid") or ""),
+                                   "ExternalUserID": external, "State": state, "source": "pull"}))
+    return events
+
+
 def import_contacts(ctx: ServiceContext, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, int]:
     """``to_customers`` pairs as CRM data: each contact linked to the customer holding its external userid
-    (or unionid, or its phone), else created through the customer service; its WeCom tags added."""
+    (or unionid, or its phone), else created through the customer service; its WeCom tags added. A contact new
+    to the CRM brings its "contact me" states through the inbox as the callback's add events would
+    (``crm_channel_scene``: a ``ref_<code>`` refers it); the inbox stores each event once (a callback that
+    brought it already, or a later pull, changes nothing), and a known contact's states are not handed again."""
+    from . import inbox
+
     counts = {"linked": 0, "created": 0, "known": 0}
     for data, identity in pairs:
         corp, external = str(identity["account"]), str(identity["external_id"])
         customer = identities.find_customer(ctx, "wecom_external_userid", external, corp)
+        new = customer is None
         if customer is not None:
             counts["known"] += 1
         else:
@@ -49,11 +81,14 @@ def import_contacts(ctx: ServiceContext, pairs: list[tuple[dict[str, Any], dict[
             identities.record(ctx, customer.id, "wecom_external_userid", external, corp, source="channel")
             if identity.get("unionid"):
                 identities.record(ctx, customer.id, "wechat_unionid", str(identity["unionid"]), source="channel")
+        if new:
+            for event in contact_me_events(identity):
+                inbox.receive(ctx, event)
     return counts
 
 
 def wecom_contacts(ctx: ServiceContext) -> dict[str, int]:
-    """Pull every external contact of the staff with customer contact (``WECOM_*`` settings)."""
+    """Pull every external contact of the staff with customer contact (the WeCom channel account)."""
     from .wecom_contact import to_customers
     from .wecom_send import WeComChannel
 

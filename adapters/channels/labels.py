@@ -14,7 +14,14 @@ SETTING_LABELS: dict[str, Any] = {"mode": _l("Message encryption"), "base_url": 
                                   "welcome_text": _l("Welcome reply"), "replay_window": _l("Replay window (seconds)"),
                                   "app_secret": _l("Developer password"), "token": _l("Callback token"),
                                   "encoding_aes_key": _l("Message encryption key"), "account": _l("Developer ID"),
-                                  "vendor": _l("SMS vendor"), "callback_token": _l("Callback URL token")}
+                                  "vendor": _l("SMS vendor"), "callback_token": _l("Callback URL token"),
+                                  "contact_secret": _l("Customer contact secret"),
+                                  "sender": _l("Group sends go out as (staff userid; empty: each customer's own staff)"),
+                                  "key_id": _l("AccessKey ID / SecretId"), "key_secret": _l("AccessKey secret / SecretKey"),
+                                  "template": _l("Default template code"),
+                                  "template_param": _l("Parameter a plain text fills (Alibaba Cloud)"),
+                                  "sdk_app_id": _l("SMS application id (SdkAppId, Tencent Cloud)"),
+                                  "region": _l("Region (Tencent Cloud)")}
 VENDOR_LABELS: dict[str, Any] = {"aliyun": _l("Alibaba Cloud SMS"), "tencent": _l("Tencent Cloud SMS")}
 MATCH_LABELS: dict[str, Any] = {"identity": _l("by their id"), "unionid": _l("by their unionid"),
                                 "phone": _l("by phone number"), "email": _l("by e-mail address"), "link": _l("by an agent")}

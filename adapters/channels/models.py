@@ -28,7 +28,10 @@ class ChannelAccount(Base):
     open_tickets: Mapped[bool] = mapped_column(default=False)  # messages open or update a service ticket
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     secrets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(default=1, server_default="1", nullable=False)
     updated_at: Mapped[updated_ts]
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __str__(self) -> str:
         return self.name

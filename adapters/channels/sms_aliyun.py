@@ -27,7 +27,7 @@ from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from .base import Inbound
-from .sms_common import (beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, reply_event,
+from .sms_common import (beijing_time, check_token, describe, e164, failed, json_body, missing, params_of, phone_address, reply_event,
                   template_of)
 
 ENDPOINT = "https://dysmsapi.aliyuncs.com/"
@@ -133,9 +133,10 @@ def reason(code: str, message: str | None = None) -> str:
 
 
 class AliyunSms:
-    """The ``sms`` provider on Alibaba Cloud. Settings: ``SMS_ALIYUN_ACCESS_KEY_ID``, ``_ACCESS_KEY_SECRET``,
-    ``_SIGN_NAME``, ``_TEMPLATE`` (when the message names none), ``_TEMPLATE_PARAM`` (the parameter a plain
-    text fills, ``content``), ``_ENDPOINT``, ``_CALLBACK_TOKEN``."""
+    """The ``sms`` provider on Alibaba Cloud. It reads the SMS channel account through ``ctx.settings``
+    (``sms.sms_settings``): ``SMS_ALIYUN_ACCESS_KEY_ID``, ``_ACCESS_KEY_SECRET``, ``_SIGN_NAME``, ``_TEMPLATE``
+    (when the message names none), ``_TEMPLATE_PARAM`` (the parameter a plain text fills, ``content``),
+    ``_ENDPOINT``, ``_CALLBACK_TOKEN``."""
 
     channel = "sms"
 
@@ -143,10 +144,7 @@ class AliyunSms:
         return phone_address()
 
     def configured(self, ctx: ServiceContext) -> str | None:
-        for name in ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SIGN_NAME"):
-            if not ctx.settings.get(f"SMS_ALIYUN_{name}"):
-                return str(_("Set %(name)s to send SMS through Alibaba Cloud.", name=f"SMS_ALIYUN_{name}"))
-        return None
+        return missing(ctx, "aliyun", ("ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SIGN_NAME"))
 
     def client(self, ctx: ServiceContext) -> AliyunClient:
         s = ctx.settings
@@ -174,7 +172,7 @@ class AliyunSms:
             code = template_of(ctx, m, "aliyun")
             if code is None:
                 outcomes[m.recipient_id] = Outcome(m.recipient_id, False, str(_(
-                    "No SMS template code: write it as the template's subject or set SMS_ALIYUN_TEMPLATE.")))
+                    "No SMS template code: write it as the template's subject or give the SMS channel account a default template.")))
                 continue
             try:
                 groups.setdefault(code, []).append((m, self._param(ctx, m)))

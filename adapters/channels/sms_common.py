@@ -19,6 +19,16 @@ from crmcore.normalize import normalize_phone
 from crmcore.runtime import ServiceContext
 
 VENDORS = ("aliyun", "tencent")
+# vendor -> {the vendor module's setting suffix: (where in the account, field)}
+ACCOUNT_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    "aliyun": {"ACCESS_KEY_ID": ("secrets", "key_id"), "ACCESS_KEY_SECRET": ("secrets", "key_secret"),
+               "TEMPLATE": ("config", "template"), "TEMPLATE_PARAM": ("config", "template_param"),
+               "ENDPOINT": ("config", "base_url"), "CALLBACK_TOKEN": ("secrets", "callback_token")},
+    "tencent": {"SECRET_ID": ("secrets", "key_id"), "SECRET_KEY": ("secrets", "key_secret"),
+                "SDK_APP_ID": ("config", "sdk_app_id"), "REGION": ("config", "region"),
+                "TEMPLATE": ("config", "template"), "ENDPOINT": ("config", "base_url"),
+                "CALLBACK_TOKEN": ("secrets", "callback_token")},
+}
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # both vendors write local times of China without a zone
 MAX_CALLBACK_BYTES = 1024 * 1024
 # replies that mean "stop sending me marketing SMS" (the "回T退订" the approved templates end with)
@@ -63,6 +73,17 @@ def describe(exc: Exception) -> str:
     url = getattr(getattr(exc, "request", None), "url", None) or ""
     host = urlsplit(str(url)).netloc if url else ""
     return type(exc).__name__ + (f" ({host})" if host else "")
+
+
+def missing(ctx: ServiceContext, vendor: str, names: tuple[str, ...]) -> str | None:
+    """What the SMS channel account lacks to send (its field named in words); None when nothing."""
+    from .labels import SETTING_LABELS
+
+    for name in names:
+        if not ctx.settings.get(f"SMS_{vendor.upper()}_{name}"):
+            field = ACCOUNT_FIELDS[vendor].get(name, ("", "account"))[1]
+            return str(_("The SMS channel account needs its %(field)s to send SMS.", field=SETTING_LABELS.get(field, field)))
+    return None
 
 
 def failed(messages: list[Outgoing], reason: str) -> list[Outcome]:

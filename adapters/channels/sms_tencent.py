@@ -26,7 +26,7 @@ from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
 
 from .base import Inbound
-from .sms_common import (beijing_time, check_token, describe, e164, failed, json_body, params_of, phone_address, reply_event,
+from .sms_common import (beijing_time, check_token, describe, e164, failed, json_body, missing, params_of, phone_address, reply_event,
                   template_of)
 
 ENDPOINT = "https://sms.tencentcloudapi.com/"
@@ -148,9 +148,9 @@ def reason(code: str, message: str | None = None) -> str:
 
 
 class TencentSms:
-    """The ``sms`` provider on Tencent Cloud. Settings: ``SMS_TENCENT_SECRET_ID``, ``_SECRET_KEY``,
-    ``_SDK_APP_ID``, ``_SIGN_NAME``, ``_TEMPLATE`` (when the message names none), ``_REGION``
-    (``ap-guangzhou``), ``_ENDPOINT``, ``_CALLBACK_TOKEN``."""
+    """The ``sms`` provider on Tencent Cloud. It reads the SMS channel account through ``ctx.settings``
+    (``sms.sms_settings``): ``SMS_TENCENT_SECRET_ID``, ``_SECRET_KEY``, ``_SDK_APP_ID``, ``_SIGN_NAME``,
+    ``_TEMPLATE`` (when the message names none), ``_REGION`` (``ap-guangzhou``), ``_ENDPOINT``, ``_CALLBACK_TOKEN``."""
 
     channel = "sms"
 
@@ -158,10 +158,7 @@ class TencentSms:
         return phone_address()
 
     def configured(self, ctx: ServiceContext) -> str | None:
-        for name in ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID", "SIGN_NAME"):
-            if not ctx.settings.get(f"SMS_TENCENT_{name}"):
-                return str(_("Set %(name)s to send SMS through Tencent Cloud.", name=f"SMS_TENCENT_{name}"))
-        return None
+        return missing(ctx, "tencent", ("SECRET_ID", "SECRET_KEY", "SDK_APP_ID", "SIGN_NAME"))
 
     def client(self, ctx: ServiceContext) -> TencentClient:
         s = ctx.settings
@@ -179,7 +176,7 @@ class TencentSms:
             params = params_of(m.text)
             if template is None:
                 outcomes[m.recipient_id] = Outcome(m.recipient_id, False, str(_(
-                    "No SMS template id: write it as the template's subject or set SMS_TENCENT_TEMPLATE.")))
+                    "No SMS template id: write it as the template's subject or give the SMS channel account a default template.")))
             elif isinstance(params, dict):
                 outcomes[m.recipient_id] = Outcome(m.recipient_id, False, str(_(
                     "Tencent Cloud SMS templates take parameters in order: write a JSON array.")))

@@ -2,7 +2,7 @@
 (access token, customer-service and template messages) and the ``wechat`` send provider.
 
 Protocol (developers.weixin.qq.com, 公众号 "接入概述", "接收普通消息", "接收事件推送", "消息加解密说明",
-"客服消息", "模板消息", "获取 Access token"):
+"客服消息", "模板消息", "获取 Access token", "生成带参数的二维码"):
 
 * ``GET <url>?signature&timestamp&nonce&echostr``: signature = SHA1 of the sorted token, timestamp, nonce;
   answer ``echostr`` as is.
@@ -16,7 +16,8 @@ Protocol (developers.weixin.qq.com, 公众号 "接入概述", "接收普通消�
   deduplicate them by FromUserName + CreateTime (we add the event). WeChat retries a POST three times
   when no answer comes in 5 s.
 * API ``https://api.weixin.qq.com``: ``GET /cgi-bin/token?grant_type=client_credential&appid&secret`` ->
-  access_token, expires_in (7200); ``POST /cgi-bin/message/custom/send``; ``POST
+  access_token, expires_in (7200); ``POST /cgi-bin/qrcode/create`` (``QR_STR_SCENE``, scene_str of 1-64
+  characters, expire_seconds up to 2592000 -> ticket, url, expire_seconds); ``POST /cgi-bin/message/custom/send``; ``POST
   /cgi-bin/message/template/send``; ``POST /cgi-bin/message/subscribe/bizsend`` (订阅通知: 43101 when the
   follower gave no consent to that template); errcode 40001/40014/42001: token invalid or expired (fetch a new one),
   45015: outside the 48-hour customer-service window, 43004: the user does not follow the account,
@@ -299,6 +300,14 @@ class WeChatAPI:
         if page:
             payload["page"] = page
         return self.call("/cgi-bin/message/subscribe/bizsend", payload)
+
+    def scene_qrcode(self, scene: str, expires_in: int) -> tuple[str, int]:
+        """A temporary parametric QR code (``QR_STR_SCENE``) for ``scene``: the URL it holds and its lifetime."""
+        data = self.call("/cgi-bin/qrcode/create", {"expire_seconds": expires_in, "action_name": "QR_STR_SCENE",
+                                                    "action_info": {"scene": {"scene_str": scene}}})
+        if not data.get("url"):
+            raise WeChatError(int(data.get("errcode") or -2), str(data.get("errmsg") or "no QR code"))
+        return str(data["url"]), int(data.get("expire_seconds") or expires_in)
 
     def oauth_openid(self, code: str) -> tuple[str, str | None]:
         """The openid (and unionid) of a follower who came back from snsapi_base authorisation with ``code``."""

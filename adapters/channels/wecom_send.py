@@ -1,8 +1,10 @@
 """The ``wecom`` channel: messages as WeCom group-send tasks (``add_msg_template``) and their results.
 
-A task reaches a customer only when the follow staff (or ``WECOM_SENDER``) confirms it in WeCom; the open
+A task reaches a customer only when the follow staff (or the account's ``sender``) confirms it in WeCom; the open
 sends are remembered (``SyncState`` rows of :data:`GROUP_SENDS`) until ``get_groupmsg_send_result`` gave each
-customer's final status, which :func:`group_send_results` returns once as a receipt.
+customer's final status, which :func:`group_send_results` returns once as a receipt. Everything comes from the
+WeCom *channel account* (the one place its callbacks read too): the corp id, the customer-contact secret
+(``contact_secret``), ``base_url`` and ``sender``; no ``CRM_WECOM_*`` setting is read.
 """
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from typing import Any
 from sqlalchemy import select
 
 from crmcore.channels import ChannelDown, Outcome, Outgoing
-from crmcore.errors import RetriableAdapterError
+from crmcore.errors import ConfigError, RetriableAdapterError
 from crmcore.i18n import _
 from crmcore.models import SyncState
 from crmcore.runtime import ServiceContext
 
 from .base import Inbound
+from .models import ChannelAccount
 from .wecom_contact import BASE_URL, WeComContactClient, WeComError
 
 GROUP_SENDS = "wecom-groupmsg"  # SyncState.connection of group sends waiting for their results
@@ -27,7 +30,7 @@ SEND_STATUS = {1: "delivered", 2: "failed", 3: "failed"}  # 1 sent, 2 not a cont
 REASONS: dict[int, Any] = {
     40096: _("WeCom does not know this customer (external user id)."),
     84061: _("The customer is not a WeCom contact of the sender."),
-    60111: _("WeCom does not know the sending staff member (WECOM_SENDER)."),
+    60111: _("WeCom does not know the sending staff member (the WeCom account's sender)."),
     41063: _("WeCom is still dispatching the group send; its results come later."),
     40068: _("WeCom does not know the tag."),
 }
@@ -44,11 +47,35 @@ def reason(code: int, message: str = "") -> str:
 
 
 @dataclass
+class WeComAccount:
+    """What the sends and jobs need of a WeCom channel account."""
+
+    corp_id: str
+    secret: str
+    base_url: str = BASE_URL
+    sender: str | None = None
+
+
+def wecom_account(ctx: ServiceContext, corp_id: str | None = None) -> WeComAccount | None:
+    """The enabled WeCom channel account (of ``corp_id``, else the first) with its customer-contact secret; None
+    without one."""
+    stmt = select(ChannelAccount).where(ChannelAccount.platform == "wecom", ChannelAccount.enabled.is_(True))
+    if corp_id:
+        stmt = stmt.where(ChannelAccount.account == corp_id)
+    for row in ctx.session.scalars(stmt.order_by(ChannelAccount.id)):
+        secrets, config = row.secrets or {}, row.config or {}
+        if secrets.get("contact_secret"):
+            return WeComAccount(row.account, str(secrets["contact_secret"]),
+                                str(config.get("base_url") or BASE_URL).rstrip("/"), str(config.get("sender") or "") or None)
+    return None
+
+
+@dataclass
 class WeComChannel:
     """The ``wecom`` channel: a message becomes a WeCom group-send task (``add_msg_template``) that the
-    customer's follow user (or ``WECOM_SENDER``) confirms in WeCom. Settings ``WECOM_CORP_ID``,
-    ``WECOM_CONTACT_SECRET``, ``WECOM_BASE_URL``, ``WECOM_SENDER``. ``address_expr``: the SQL expression of a
-    customer's external_userid (the identity service gives it; NULL until it is wired)."""
+    customer's follow user (or the account's ``sender``) confirms in WeCom; the WeCom channel account
+    (:func:`wecom_account`) says how. ``address_expr``: the SQL expression of a customer's external_userid
+    (the identity service gives it; NULL until it is wired)."""
 
     address_expr: Any = None
     channel: str = field(default="wecom", init=False)
@@ -59,19 +86,22 @@ class WeComChannel:
         return self.address_expr if self.address_expr is not None else null()
 
     def configured(self, ctx: ServiceContext) -> str | None:
-        for name in ("WECOM_CORP_ID", "WECOM_CONTACT_SECRET"):
-            if not ctx.settings.get(name):
-                return str(_("Set %(name)s to send through WeCom.", name=name))
+        if wecom_account(ctx) is None:
+            return str(_("Add a WeCom channel account with its customer-contact secret under Channels."))
         return None
 
-    def client(self, ctx: ServiceContext) -> WeComContactClient:
-        s = ctx.settings
-        return WeComContactClient(str(s["WECOM_CORP_ID"]), str(s["WECOM_CONTACT_SECRET"]), str(s.get("WECOM_BASE_URL") or BASE_URL))
+    def client(self, ctx: ServiceContext, account: WeComAccount | None = None) -> WeComContactClient:
+        account = account or wecom_account(ctx)
+        if account is None:
+            raise ConfigError(_("Add a WeCom channel account with its customer-contact secret under Channels."))
+        return WeComContactClient(account.corp_id, account.secret, account.base_url)
 
     def send(self, ctx: ServiceContext, messages: list[Outgoing]) -> list[Outcome]:
-        if (problem := self.configured(ctx)) is not None:
+        account = wecom_account(ctx)
+        if account is None:
+            problem = str(_("Add a WeCom channel account with its customer-contact secret under Channels."))
             return [Outcome(m.recipient_id, False, problem) for m in messages]
-        client, sender = self.client(ctx), str(ctx.settings.get("WECOM_SENDER") or "") or None
+        client, sender = self.client(ctx, account), account.sender
         outcomes: dict[int, Outcome] = {}
         groups: dict[str, list[Outgoing]] = {}
         for m in messages:

@@ -1,7 +1,6 @@
 """The SMS (Alibaba Cloud, Tencent Cloud) and WeCom callbacks wired to accounts, the pipeline and marketing."""
 from __future__ import annotations
 
-from collections import ChainMap
 from typing import Any
 
 from flask import jsonify, request
@@ -14,6 +13,7 @@ from crmcore.runtime import ServiceContext
 from crmcore.services.unit import unit_of_work
 
 from . import inbox, wechat
+from .account_context import AccountContext
 from .base import Inbound
 
 SMS_VENDORS = ("aliyun", "tencent")
@@ -24,24 +24,6 @@ def wecom_address() -> Any:
     return (select(CustomerIdentity.value).where(CustomerIdentity.customer_id == Customer.id,
                                                  CustomerIdentity.platform == "wecom_external_userid")
             .order_by(CustomerIdentity.id.desc()).limit(1).scalar_subquery())
-
-
-class AccountContext:
-    """A service context whose settings are the account's, over the app's (the platform modules read settings)."""
-
-    def __init__(self, ctx: ServiceContext, overlay: dict[str, Any]) -> None:
-        self._ctx = ctx
-        self.settings = ChainMap({k: v for k, v in overlay.items() if v not in (None, "")}, ctx.settings)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
-
-
-def sms_settings(row: Any) -> tuple[str, dict[str, Any]]:
-    """The vendor of an SMS account and the settings its module reads (the sign name is the account)."""
-    vendor = str((row.config or {}).get("vendor") or "")
-    prefix = f"SMS_{vendor.upper()}_"
-    return vendor, {f"{prefix}SIGN_NAME": row.account, f"{prefix}CALLBACK_TOKEN": (row.secrets or {}).get("callback_token")}
 
 
 def wecom_settings(row: Any) -> dict[str, Any]:
@@ -68,6 +50,8 @@ def _refused(exc: CRMError) -> wechat.Rejected:
 
 def sms_callback(ctx: ServiceContext, row: Any) -> Any:
     """``/channels/sms/<sign name>/callback?token=``: Alibaba Cloud or Tencent Cloud pushes (the account's vendor)."""
+    from .sms import sms_settings
+
     vendor, overlay = sms_settings(row)
     if vendor not in SMS_VENDORS or request.method != "POST":
         return jsonify({"error": "unknown account"}), 404
@@ -77,7 +61,7 @@ def sms_callback(ctx: ServiceContext, row: Any) -> Any:
         from .sms_tencent import ACK, receive  # type: ignore[assignment]
     try:
         with unit_of_work(ctx):
-            store(ctx, receive(AccountContext(ctx, overlay), request.args, request.get_data(cache=True)))  # type: ignore[arg-type]
+            store(ctx, receive(AccountContext(ctx, overlay, own=("SMS_",)), request.args, request.get_data(cache=True)))  # type: ignore[arg-type]
     except CRMError as exc:
         if exc.status == 422:  # the pipeline refused a record: the vendor's payload, not the caller
             raise
@@ -90,7 +74,7 @@ def wecom_callback(ctx: ServiceContext, row: Any) -> Any:
     from . import wecom_contact
     from .nonces import remember_nonce
 
-    actx = AccountContext(ctx, wecom_settings(row))
+    actx = AccountContext(ctx, wecom_settings(row), own=("WECOM_",))  # the account is the one place
 
     def nonces(nonce: str) -> bool:
         return remember_nonce(ctx, "wecom", row.account, nonce)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import lazyload
 
 from ..errors import Conflict, NotFound
 from ..events import record_change
@@ -121,8 +122,9 @@ def find_customer(ctx: ServiceContext, platform: str, value: str, account: str =
     matching (the inbound pipeline): it does not check the actor's permissions."""
     if platform not in SCOPED:
         account = ""
-    found = _owner(ctx, platform, account, value)
-    customer = ctx.session.get(Customer, found.customer_id) if found is not None else None
+    # one query (the inbound pipeline runs it per message); the tags load only when used
+    customer = ctx.session.scalar(select(Customer).join(CustomerIdentity, CustomerIdentity.customer_id == Customer.id)
+                                  .where(_key(platform, account, value)).options(lazyload(Customer.tags)))
     seen = 0
     while customer is not None and customer.merged_into_id is not None and seen < 10:
         customer, seen = ctx.session.get(Customer, customer.merged_into_id), seen + 1

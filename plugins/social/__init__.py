@@ -74,11 +74,12 @@ def crm_customer_merge(ctx: ServiceContext, winner: Any, loser: Any) -> list[Any
 
 @hookimpl(optionalhook=True)  # a hook of the channels plugin (branch s18-inbound): social loads without it
 def crm_channel_scene(ctx: ServiceContext, inbound: Any, customer: Any, lead_id: int | None) -> None:
-    """A follower scanned a QR code: the scene ``ref_<code>`` records who referred the matched customer (or the
-    lead a queued follower became)."""
+    """A follower scanned a QR code (or added a staff member through a WeCom "contact me" way): the scene
+    ``ref_<code>`` records who referred the matched customer (or the lead a queued follower became)."""
     if customer is None and lead_id is None:
         return
     from .services.referrals import referral_from_scene
 
     referral_from_scene(ctx, getattr(inbound, "scene", None), customer.id if customer is not None else None,
-                        lead_id=None if customer is not None else lead_id)
+                        lead_id=None if customer is not None else lead_id,
+                        source="wecom" if getattr(inbound, "platform", None) == "wecom" else "wechat")

@@ -6,7 +6,8 @@ from typing import Any
 from crmcore.i18n import lazy_gettext as _l
 
 SOURCES: dict[str, Any] = {"form": _l("Lead form"), "api": _l("API"), "wechat": _l("WeChat QR code"),
-                           "link": _l("Referral link"), "admin": _l("Entered by hand"), "import": _l("Import")}
+                           "link": _l("Referral link"), "admin": _l("Entered by hand"), "import": _l("Import"),
+                           "wecom": _l("WeCom contact me")}
 REWARD_KINDS: dict[str, Any] = {"points": _l("Loyalty points"), "coupon": _l("Coupon")}
 REWARD_ROLES: dict[str, Any] = {"referrer": _l("Referrer"), "referee": _l("New customer")}
 REWARD_STATES: dict[str, Any] = {"pending": _l("Pending (return window)"), "granted": _l("Granted"),

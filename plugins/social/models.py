@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crmcore.contracts import MERGE_DROP_DERIVED, MERGE_KEEP_WINNER
 from crmcore.db import Base, created_ts, intpk, updated_ts
 
-SOURCES = ("form", "api", "wechat", "link", "admin", "import")
+SOURCES = ("form", "api", "wechat", "link", "admin", "import", "wecom")
 REWARD_ROLES = ("referrer", "referee")
 REWARD_KINDS = ("points", "coupon")
 REWARD_STATES = ("pending", "granted", "refused", "cancelled")

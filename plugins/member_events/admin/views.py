@@ -22,7 +22,7 @@ from crmcore.runtime import ServiceContext
 
 from ..labels import RESPONSE_WORDS
 from ..models import RESPONSES, Invitation, MemberEvent
-from ..services import events, invitations
+from ..services import events, invitations, wechat_rsvp
 
 
 def _audience_choices() -> list[tuple[str, str]]:
@@ -65,6 +65,17 @@ def _answers(view: Any, context: Any, model: MemberEvent, name: str) -> Markup:
     return Markup('<a href="{}">{}</a>').format(link, " · ".join(parts))
 
 
+def _wechat_qr(view: Any, context: Any, model: MemberEvent, name: str) -> Markup:
+    url = wechat_rsvp.qrcode_url(service_context(), model)
+    if not url:
+        return Markup("<p>{}</p>").format(gettext("No WeChat QR code: it needs a WeChat Official Account with its "
+                                                  "AppSecret under Channels, and an event open to answers."))
+    # segno's SVG of the address WeChat gave: no outside text in the markup
+    return Markup('<div class="event-wechat-qr">{}</div><p>{}</p>').format(
+        Markup(invitations.qr_svg(url)),  # noqa: S704
+        gettext("Invited WeChat followers scan it to say they are coming; they get an answer in WeChat."))
+
+
 class MemberEventView(SecureModelView):
     permission = "member_events.read"
     write_permission = "member_events.manage"
@@ -72,12 +83,12 @@ class MemberEventView(SecureModelView):
     can_view_details = True
     column_list = ("name", "starts_at", "place", "capacity", "answers")
     column_details_list = ("name", "description", "starts_at", "ends_at", "timezone", "place", "capacity", "audience",
-                           "cancelled", "answers")
+                           "cancelled", "answers", "wechat_qr")
     column_labels = {"name": _l("Name"), "description": _l("Description"), "starts_at": _l("Starts"),
                      "ends_at": _l("Ends"), "timezone": _l("Time zone"), "place": _l("Place"),
                      "capacity": _l("Places"), "audience": _l("Audience to invite"), "cancelled": _l("Cancelled"),
-                     "answers": _l("Answers")}
-    column_formatters = {"starts_at": _when, "ends_at": _when, "answers": _answers,
+                     "answers": _l("Answers"), "wechat_qr": _l("RSVP by WeChat")}
+    column_formatters = {"starts_at": _when, "ends_at": _when, "answers": _answers, "wechat_qr": _wechat_qr,
                          "audience": lambda v, c, m, n: m.audience.name if m.audience else ""}
     column_default_sort = ("starts_at", True)
     column_searchable_list = ("name",)

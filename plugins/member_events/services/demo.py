@@ -1,17 +1,19 @@
 """Demo member event (``crm demo``): the annual members' evening in two weeks, invited from the marketing demo's
-audience (or the first demo customers), with answers given. Idempotent."""
+audience (or the first demo customers), with answers given (one through WeChat). Idempotent."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
 from crmcore.db import utcnow
 from crmcore.models import Customer
 from crmcore.runtime import ServiceContext
+from crmcore.services.unit import unit_of_work
 
 from ..models import Invitation, MemberEvent
-from . import events, invitations
+from . import events, invitations, wechat_rsvp
 
 NAME = "2027 年度会员答谢会"
 
@@ -34,4 +36,8 @@ def load_demo(ctx: ServiceContext) -> str:
                                      .order_by(Invitation.id)))
     for invitation, answer in zip(found, ("yes", "yes", "maybe", "no"), strict=False):
         invitations.answer(ctx, invitations.token(ctx, "rsvp", invitation.id), {"response": answer})
-    return f"Member events demo data: {NAME} with {len(found)} invitations and their answers."
+    if len(found) > 4:  # the fifth scanned their invitation's WeChat QR code: what the channels hand on
+        scan = SimpleNamespace(scene=wechat_rsvp.scene(ctx, found[4]), received_at=utcnow())
+        with unit_of_work(ctx):
+            wechat_rsvp.on_scene(ctx, scan, None, None)
+    return f"Member events demo data: {NAME} with {len(found)} invitations and their answers (one by WeChat)."

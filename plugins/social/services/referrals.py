@@ -97,17 +97,18 @@ def record_referral(ctx: ServiceContext, code: str, customer_id: int | None = No
 
 
 def record_scene(ctx: ServiceContext, scene: str | None, customer_id: int | None = None, lead_id: int | None = None,
-                 device: str | None = None) -> Referral | None:
-    """A WeChat QR code's scene ``ref_<code>`` scanned by a follower who became ``customer_id`` or ``lead_id``:
-    :func:`record_referral` with source ``wechat``; None for a scene that is no referral."""
+                 device: str | None = None, source: str = "wechat") -> Referral | None:
+    """A WeChat QR code's scene ``ref_<code>`` scanned by a follower (or a WeCom "contact me" state) who became
+    ``customer_id`` or ``lead_id``: :func:`record_referral` with source ``wechat`` (``wecom``); None for a scene
+    that is no referral."""
     if not isinstance(scene, str) or not scene.startswith(SCENE_PREFIX):
         return None
-    return record_referral(ctx, scene[len(SCENE_PREFIX):], customer_id=customer_id, lead_id=lead_id, source="wechat",
+    return record_referral(ctx, scene[len(SCENE_PREFIX):], customer_id=customer_id, lead_id=lead_id, source=source,
                            device=device)
 
 
 def referral_from_scene(ctx: ServiceContext, scene: str | None, customer_id: int | None,
-                        lead_id: int | None = None) -> Referral | None:
+                        lead_id: int | None = None, source: str = "wechat") -> Referral | None:
     """For the channels' inbound pipeline: :func:`record_scene` in a savepoint, a refused referral (an unknown
     code, the follower's own code, a circle) logged and dropped, so the message is stored all the same."""
     import logging
@@ -116,7 +117,7 @@ def referral_from_scene(ctx: ServiceContext, scene: str | None, customer_id: int
 
     try:
         with ctx.session.begin_nested():
-            return record_scene(ctx, scene, customer_id=customer_id, lead_id=lead_id)
+            return record_scene(ctx, scene, customer_id=customer_id, lead_id=lead_id, source=source)
     except CRMError as exc:
         logging.getLogger(__name__).info("referral scene of customer %s / lead %s not recorded: %s", customer_id,
                                          lead_id, exc.message)

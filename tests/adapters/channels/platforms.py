@@ -7,7 +7,9 @@ token is errcode 40001, an expired one 42001), "客服消息" (``POST /cgi-bin/m
 the follower has not written in 48 hours, 43004 when they do not follow), "模板消息" (``POST
 /cgi-bin/message/template/send``; 43004, 40037 unknown template), "订阅通知" (``POST
 /cgi-bin/message/subscribe/bizsend``; each consent allows one message, 43101 without one), "网页授权" (``GET
-/sns/oauth2/access_token`` with a one-time ``code``: 40029 invalid code), and "接入概述"/"消息加解密说明" for
+/sns/oauth2/access_token`` with a one-time ``code``: 40029 invalid code), "生成带参数的二维码" (``POST
+/cgi-bin/qrcode/create``, ``QR_STR_SCENE`` with a scene_str of 1-64 characters, expire_seconds at most 2592000,
+default 60: ticket, url, expire_seconds; a scan of an expired code pushes nothing), and "接入概述"/"消息加解密说明" for
 pushes: the plain ``signature`` (SHA1 of sorted token, timestamp, nonce) on every push, in safe mode
 ``encrypt_type=aes`` and ``msg_signature`` over the WXBizMsgCrypt ciphertext with the app id as receive id.
 """
@@ -43,6 +45,7 @@ class FakeWeChat:
         self.followers: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, float] = {}
         self.codes: dict[str, str] = {}
+        self.qrcodes: dict[str, tuple[str, float]] = {}  # the URL a QR code holds -> (scene, expires at)
         self.token_requests = 0
         self.delivered: list[dict[str, Any]] = []
         self.clock = time.time
@@ -113,6 +116,15 @@ class FakeWeChat:
         error = self._token_error(query.get("access_token"))
         if error is not None:
             return error
+        if path == "/cgi-bin/qrcode/create" and method == "POST":
+            scene = ((body.get("action_info") or {}).get("scene") or {}).get("scene_str") or ""
+            if body.get("action_name") != "QR_STR_SCENE" or not 1 <= len(scene) <= 64:
+                return {"errcode": 40097, "errmsg": "invalid args"}
+            seconds = min(int(body.get("expire_seconds") or 60), 2592000)
+            ticket = secrets.token_urlsafe(24)
+            url = f"http://weixin.qq.com/q/{ticket}"
+            self.qrcodes[url] = (scene, self.clock() + seconds)
+            return {"ticket": ticket, "expire_seconds": seconds, "url": url}
         openid = body.get("touser", "")
         follower = self.followers.get(openid)
         if path == "/cgi-bin/message/custom/send" and method == "POST":
@@ -184,6 +196,14 @@ class FakeWeChat:
         if scene:
             fields["EventKey"] = f"qrscene_{scene}"
         return self.push(self.message_xml(openid, "event", created, **fields), mode)
+
+    def scan(self, url: str, openid: str, already: bool = False, mode: str = "plain") -> tuple[str, bytes] | None:
+        """A user scans the QR code holding ``url`` (a subscribe with its scene, or ``already`` following a SCAN);
+        None for an unknown or expired code (WeChat tells the user and pushes nothing)."""
+        found = self.qrcodes.get(url)
+        if found is None or found[1] <= self.clock():
+            return None
+        return self.follow(openid, scene=found[0], already=already, mode=mode)
 
     def unfollow(self, openid: str, mode: str = "plain") -> tuple[str, bytes]:
         self.followers.setdefault(openid, {"unionid": None, "last_message": 0})["subscribed"] = False

@@ -24,6 +24,38 @@ def test_accounts_secrets_are_write_only(client, admin_headers):
     assert [a["account"] for a in listed] == ["wxAPI"]
 
 
+def test_accounts_carry_an_etag_and_a_stale_write_is_refused(client, admin_headers):
+    h = admin_headers
+    made = client.post("/api/v1/channels/accounts", json=ACCOUNT, headers=h)
+    assert made.status_code == 201 and made.headers["ETag"]
+    account_id, tag = made.json["id"], made.headers["ETag"]
+    read = client.get(f"/api/v1/channels/accounts/{account_id}", headers=h)
+    assert read.headers["ETag"] == tag and read.json["version"] == 1
+    # PATCH with the ETag read: changed, a new ETag; the old one is stale now (412), and so is its version (409)
+    res = client.patch(f"/api/v1/channels/accounts/{account_id}", json={"name": "新名字"}, headers={**h, "If-Match": tag})
+    assert res.status_code == 200 and res.headers["ETag"] != tag and res.json["version"] == 2
+    stale = client.patch(f"/api/v1/channels/accounts/{account_id}", json={"name": "又一个"}, headers={**h, "If-Match": tag})
+    assert stale.status_code == 412 and stale.json["message"]
+    assert client.patch(f"/api/v1/channels/accounts/{account_id}", json={"name": "又一个", "version": 1},
+                        headers=h).status_code == 409
+    bad = client.patch(f"/api/v1/channels/accounts/{account_id}", json={"name": "x"}, headers={**h, "If-Match": '"nope"'})
+    assert bad.status_code == 422
+    # PUT replaces the name, switches and settings (a setting left out is cleared, a secret left out is kept)
+    fresh = res.headers["ETag"]
+    put = client.put(f"/api/v1/channels/accounts/{account_id}", json={"name": "整体替换", "config": {"mode": "plain"}},
+                     headers={**h, "If-Match": fresh})
+    assert put.status_code == 200, put.json
+    assert (put.json["name"], put.json["config"], put.json["version"]) == ("整体替换", {"mode": "plain"}, 3)
+    assert put.json["secrets_set"] == ["app_secret", "encoding_aes_key", "token"]
+    assert client.put(f"/api/v1/channels/accounts/{account_id}", json={"name": "y"},
+                      headers={**h, "If-Match": fresh}).status_code == 412
+    assert client.put(f"/api/v1/channels/accounts/{account_id}", json={"config": {}}, headers=h).status_code == 422
+    # the same PATCH again changes nothing: the version stays
+    same = client.patch(f"/api/v1/channels/accounts/{account_id}", json={"name": "整体替换"}, headers=h)
+    assert same.status_code == 200 and same.json["version"] == 3
+    assert client.get(f"/api/v1/channels/accounts/{account_id}", headers=h).json["name"] == "整体替换"
+
+
 def test_bad_account_names_each_field(client, admin_headers):
     bad = {**ACCOUNT, "account": "", "config": {"mode": "loud", "base_url": "ftp://x", "colour": "red"},
            "secrets": {"encoding_aes_key": "short"}}

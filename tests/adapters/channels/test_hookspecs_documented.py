@@ -13,7 +13,8 @@ HOOKS = sorted(name for name, obj in vars(hookspecs).items() if name.startswith(
 
 
 def test_there_are_hooks():
-    assert HOOKS == ["crm_channel_lead", "crm_channel_receipt", "crm_channel_scene", "crm_channel_ticket"]
+    assert HOOKS == ["crm_channel_lead", "crm_channel_receipt", "crm_channel_scene", "crm_channel_scene_qrcode",
+                     "crm_channel_ticket"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.channels import sms_aliyun
-from adapters.channels.sms import SmsChannel
+from adapters.channels import accounts, sms_aliyun
+from adapters.channels.sms import SmsChannel, sms_settings
+from adapters.channels.account_context import AccountContext
 from crmcore.channels import ChannelDown, Outgoing
 from crmcore.errors import AuthenticationRequired, BadRequest, NotFound
 
@@ -32,10 +33,25 @@ DOC_RPC = {"AccessKeyId": "testid", "Action": "DescribeRegions", "Format": "XML"
            "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "SignatureVersion": "1.0",
            "TimeStamp": "2016-02-23T12:46:24Z", "Version": "2014-05-26"}
 
-SETTINGS = {"SMS_VENDOR": "aliyun", "SMS_ALIYUN_ACCESS_KEY_ID": FakeAliyun.access_key_id,
-            "SMS_ALIYUN_ACCESS_KEY_SECRET": FakeAliyun.secret, "SMS_ALIYUN_SIGN_NAME": "阿里云短信测试",
-            "SMS_ALIYUN_TEMPLATE": "SMS_154950909", "SMS_ALIYUN_TEMPLATE_PARAM": "code",
-            "SMS_ALIYUN_CALLBACK_TOKEN": "push-token-123"}
+SIGN = "阿里云短信测试"
+# the SMS channel account: the one place of the SMS configuration (sends and callbacks); base_url: the fake's
+ACCOUNT = {"platform": "sms", "account": SIGN, "name": "短信",
+           "config": {"vendor": "aliyun", "template": "SMS_154950909", "template_param": "code"},
+           "secrets": {"key_id": FakeAliyun.access_key_id, "key_secret": FakeAliyun.secret,
+                       "callback_token": "push-token-123"}}
+
+
+def sms_account(ctx: Any, url: str, **changes: Any) -> Any:
+    """The fake vendor's SMS account saved (``changes``: top-level fields, or ``config``/``secrets`` merged)."""
+    data = {**ACCOUNT, **{k: v for k, v in changes.items() if k not in ("config", "secrets")},
+            "config": {**ACCOUNT["config"], "base_url": url, **changes.get("config", {})},
+            "secrets": {**ACCOUNT["secrets"], **changes.get("secrets", {})}}
+    return accounts.save_account(ctx, data)
+
+
+def vendor_ctx(ctx: Any, row: Any) -> Any:
+    """The context the vendor module is given: the account's settings only (as the channel and callback give)."""
+    return AccountContext(ctx, sms_settings(row)[1], own=("SMS_",))
 
 
 @pytest.fixture
@@ -46,8 +62,13 @@ def fake() -> Any:
 
 
 @pytest.fixture
-def app(make_app: Any, fake: FakeAliyun) -> Any:
-    return make_app(**SETTINGS, SMS_ALIYUN_ENDPOINT=fake.url)
+def account(ctx: Any, fake: FakeAliyun) -> Any:
+    return sms_account(ctx, fake.url)
+
+
+@pytest.fixture
+def vctx(ctx: Any, account: Any) -> Any:
+    return vendor_ctx(ctx, account)
 
 
 def msg(rid: int, phone: str, text: str | None = "123456", subject: str = "") -> Outgoing:
@@ -69,7 +90,7 @@ def test_pop_percent_encoding():
     assert sms_aliyun.pe("派") == "%E6%B4%BE"
 
 
-def test_send_batch_and_single_through_the_fake(ctx, fake):
+def test_send_batch_and_single_through_the_fake(ctx, fake, account):
     provider = SmsChannel()
     assert provider.configured(ctx) is None
     out = provider.send(ctx, [msg(1, "+8613800138000", "111111"), msg(2, "+8613900139000", "222222")])
@@ -84,7 +105,7 @@ def test_send_batch_and_single_through_the_fake(ctx, fake):
                     "params": {"name": "王芳", "coupon": "VIP88"}, "out_id": "<m3@crm>", "sign": "阿里云短信测试"}
 
 
-def test_vendor_errors_are_per_message_reasons(ctx, fake):
+def test_vendor_errors_are_per_message_reasons(ctx, fake, account):
     provider = SmsChannel()
     fake.limited.add("13900139000")
     out = provider.send(ctx, [msg(1, "+8613800138000"), msg(2, "+8613900139000"), msg(3, "+85261234567")])
@@ -103,21 +124,18 @@ def test_vendor_errors_are_per_message_reasons(ctx, fake):
     assert not out[0].ok and "JSON object" in out[0].error
 
 
-def test_wrong_secret_and_sign_name_are_clear(make_app, fake):
-    app = make_app(**{**SETTINGS, "SMS_ALIYUN_ACCESS_KEY_SECRET": "wrong", "SMS_ALIYUN_ENDPOINT": fake.url})
-    ctx = app.extensions["crm"].context()
+def test_wrong_secret_and_sign_name_are_clear(ctx, fake):
+    row = sms_account(ctx, fake.url, secrets={"key_secret": "wrong"})
     out = SmsChannel().send(ctx, [msg(1, "+8613800138000")])
     assert not out[0].ok and "SignatureDoesNotMatch" in out[0].error and "wrong" not in out[0].error
-    ctx.session.close()
-    app = make_app(**{**SETTINGS, "SMS_ALIYUN_SIGN_NAME": "别的签名", "SMS_ALIYUN_ENDPOINT": fake.url})
-    ctx = app.extensions["crm"].context()
+    accounts.delete_account(ctx, row.id)
+    sms_account(ctx, fake.url, account="别的签名")
     out = SmsChannel().send(ctx, [msg(1, "+8613800138000")])
     assert "isv.SMS_SIGNATURE_ILLEGAL" in out[0].error
-    ctx.session.close()
     assert fake.sent == []
 
 
-def test_down_or_throttled_raises_channel_down_without_secrets(ctx, fake, caplog):
+def test_down_or_throttled_raises_channel_down_without_secrets(ctx, fake, vctx, caplog):
     caplog.set_level(logging.DEBUG)
     fake.down = True
     with pytest.raises(ChannelDown) as down:
@@ -130,11 +148,11 @@ def test_down_or_throttled_raises_channel_down_without_secrets(ctx, fake, caplog
     with pytest.raises(ChannelDown) as refused:
         SmsChannel().send(ctx, [msg(1, "+8613800138000")])
     for text in (str(down.value), str(throttled.value), str(refused.value), caplog.text,
-                 repr(sms_aliyun.AliyunSms().client(ctx))):
+                 repr(sms_aliyun.AliyunSms().client(vctx))):
         assert FakeAliyun.secret not in text and "Signature=" not in text
 
 
-def test_down_midway_keeps_what_went(ctx, fake, monkeypatch):
+def test_down_midway_keeps_what_went(ctx, fake, account, monkeypatch):
     """A vendor that fails after some messages went: those are sent, the rest retried later (no duplicates)."""
     fake.limited.add("13900139000")  # the batch falls back to one call per message
     real = sms_aliyun.AliyunClient.call
@@ -153,49 +171,68 @@ def test_down_midway_keeps_what_went(ctx, fake, monkeypatch):
     assert (out[2].ok, out[2].error) == (False, "retry")
 
 
-def test_not_configured_says_what_to_set(make_app):
-    app = make_app()
-    ctx = app.extensions["crm"].context()
-    assert "SMS_VENDOR" in SmsChannel().configured(ctx)
-    ctx.session.close()
-    app = make_app(SMS_VENDOR="aliyun", SMS_ALIYUN_ACCESS_KEY_ID="x")
-    ctx = app.extensions["crm"].context()
-    assert "SMS_ALIYUN_ACCESS_KEY_SECRET" in SmsChannel().configured(ctx)
+def test_not_configured_says_what_to_add(ctx, fake):
+    assert "SMS channel account" in SmsChannel().configured(ctx)
+    sms_account(ctx, fake.url, secrets={"key_secret": None})  # an account without its keys sends nothing
     out = SmsChannel().send(ctx, [msg(1, "+8613800138000")])
-    assert not out[0].ok and "SMS_ALIYUN_ACCESS_KEY_SECRET" in out[0].error
-    ctx.session.close()
+    assert not out[0].ok and "SMS channel account" in out[0].error and fake.calls == []
 
 
-def test_receipts_and_replies_from_the_push(ctx, fake):
+def test_sends_read_the_account_only_never_the_settings(make_app, fake):
+    """The CRM_SMS_* settings of before are no fallback: without an account nothing goes; with one, its sign
+    name, keys, template and address are used, whatever the settings say."""
+    old = {"SMS_VENDOR": "aliyun", "SMS_ALIYUN_ACCESS_KEY_ID": FakeAliyun.access_key_id,
+           "SMS_ALIYUN_ACCESS_KEY_SECRET": FakeAliyun.secret, "SMS_ALIYUN_SIGN_NAME": "别的签名",
+           "SMS_ALIYUN_TEMPLATE": "SMS_300000001", "SMS_ALIYUN_ENDPOINT": fake.url}
+    app = make_app(**old)
+    ctx = app.extensions["crm"].context()
+    try:
+        assert "SMS channel account" in SmsChannel().configured(ctx)
+        out = SmsChannel().send(ctx, [msg(1, "+8613800138000")])
+        assert not out[0].ok and fake.calls == []
+        row = sms_account(ctx, fake.url, config={"template": ""})
+        out = SmsChannel().send(ctx, [msg(2, "+8613800138000")])  # no template on the account: the setting is not one
+        assert not out[0].ok and "default template" in out[0].error and fake.calls == []
+        accounts.save_account(ctx, {"config": {**ACCOUNT["config"], "base_url": fake.url}}, row)
+        out = SmsChannel().send(ctx, [msg(3, "+8613800138000")])
+        assert out[0].ok
+        assert (fake.sent[-1]["sign"], fake.sent[-1]["template"], fake.sent[-1]["params"]) == (
+            SIGN, "SMS_154950909", {"code": "123456"})
+    finally:
+        ctx.session.close()
+
+
+def test_receipts_and_replies_from_the_push(ctx, fake, vctx):
     SmsChannel().send(ctx, [msg(1, "+8613800138000"), msg(2, "+8613900139000")])
-    items = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.report_push())
+    items = sms_aliyun.receive(vctx, {"token": "push-token-123"}, fake.report_push())
     assert [(i.kind, i.event, i.sender, i.platform) for i in items] == [
         ("receipt", "delivered", "+8613800138000", "sms"), ("receipt", "delivered", "+8613900139000", "sms")]
     assert items[0].received_at.tzinfo is not None and items[0].account == "阿里云短信测试"
-    again = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.report_push())
+    again = sms_aliyun.receive(vctx, {"token": "push-token-123"}, fake.report_push())
     assert [i.msg_id for i in again] == [i.msg_id for i in items]  # a repeated push has the same dedupe keys
-    failed = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.report_push(delivered=False))
+    failed = sms_aliyun.receive(vctx, {"token": "push-token-123"}, fake.report_push(delivered=False))
     assert failed[0].event == "failed" and "MK:0001" in failed[0].text
-    reply = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.up_push("13800138000", "TD"))
+    reply = sms_aliyun.receive(vctx, {"token": "push-token-123"}, fake.up_push("13800138000", "TD"))
     assert (reply[0].kind, reply[0].text, reply[0].sender, reply[0].msg_id, reply[0].event) == (
         "text", "TD", "+8613800138000", "aliyun:up:1234567890", "unsubscribe")  # an opt-out reply
-    chat = sms_aliyun.receive(ctx, {"token": "push-token-123"}, fake.up_push("13800138000", "TD是什么意思？", 2))
+    chat = sms_aliyun.receive(vctx, {"token": "push-token-123"}, fake.up_push("13800138000", "TD是什么意思？", 2))
     assert chat[0].event is None
     assert reply[0].received_at.isoformat() == "2026-12-06T02:00:00+00:00"  # Beijing time, stored as UTC
 
 
-def test_forged_or_broken_pushes_are_refused(ctx, fake, monkeypatch):
+def test_forged_or_broken_pushes_are_refused(ctx, fake, vctx):
     body = fake.up_push("13800138000", "hi")
     with pytest.raises(AuthenticationRequired):
-        sms_aliyun.receive(ctx, {}, body)
+        sms_aliyun.receive(vctx, {}, body)
     with pytest.raises(AuthenticationRequired):
-        sms_aliyun.receive(ctx, {"token": "push-token-12"}, body)
+        sms_aliyun.receive(vctx, {"token": "push-token-12"}, body)
     with pytest.raises(BadRequest):
-        sms_aliyun.receive(ctx, {"token": "push-token-123"}, b"<xml/>")
+        sms_aliyun.receive(vctx, {"token": "push-token-123"}, b"<xml/>")
     with pytest.raises(BadRequest):
-        sms_aliyun.receive(ctx, {"token": "push-token-123"}, b'{"phone_number": "1"}')
+        sms_aliyun.receive(vctx, {"token": "push-token-123"}, b'{"phone_number": "1"}')
     with pytest.raises(BadRequest):
-        sms_aliyun.receive(ctx, {"token": "push-token-123"}, b'[{"phone_number": "13800138000", "success": true}]')
-    monkeypatch.delitem(ctx.settings, "SMS_ALIYUN_CALLBACK_TOKEN")
-    with pytest.raises(NotFound):  # not set up: as if the URL did not exist
-        sms_aliyun.receive(ctx, {"token": ""}, body)
+        sms_aliyun.receive(vctx, {"token": "push-token-123"}, b'[{"phone_number": "13800138000", "success": true}]')
+    row = sms_account(ctx, fake.url, account="无回调", secrets={"callback_token": None})
+    assert "callback_token" not in (row.secrets or {})
+    with pytest.raises(NotFound):  # not set up: as if the URL did not exist (the app's setting is no fallback)
+        sms_aliyun.receive(vendor_ctx(ctx, row), {"token": ""}, body)

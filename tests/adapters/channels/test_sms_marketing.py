@@ -15,7 +15,7 @@ from plugins.marketing.services import audiences, campaigns, consent, templates
 from plugins.sales import models as sales_models  # noqa: F401
 
 from .sms_fakes import FakeAliyun
-from .test_sms_aliyun import SETTINGS
+from .test_sms_aliyun import sms_account
 
 
 class SmsPlugin:
@@ -33,8 +33,12 @@ def fake() -> Any:
 
 @pytest.fixture
 def app(make_app: Any, fake: FakeAliyun) -> Any:
-    return make_app(plugins=[("sms-test", SmsPlugin())], PLUGINS=["plugins.sales", "plugins.marketing"],
-                    **SETTINGS, SMS_ALIYUN_ENDPOINT=fake.url)
+    return make_app(plugins=[("sms-test", SmsPlugin())], PLUGINS=["plugins.sales", "plugins.marketing"])
+
+
+@pytest.fixture(autouse=True)
+def account(ctx: Any, fake: FakeAliyun) -> Any:
+    return sms_account(ctx, fake.url)
 
 
 def test_a_campaign_sends_sms_through_the_vendor(ctx, fake, make_customer):

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from adapters.channels import sms_tencent
-from adapters.channels.sms import SmsChannel
+from adapters.channels import accounts, sms_tencent
+from adapters.channels.sms import SmsChannel, sms_settings
+from adapters.channels.account_context import AccountContext
 from crmcore.channels import ChannelDown, Outgoing
 from crmcore.errors import AuthenticationRequired, BadRequest
 
@@ -21,9 +22,15 @@ DOC = {"secret_id": "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "secret_key": "Gu5t9
        "hashed_canonical": "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
        "signature": "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"}
 
-SETTINGS = {"SMS_VENDOR": "tencent", "SMS_TENCENT_SECRET_ID": FakeTencent.secret_id,
-            "SMS_TENCENT_SECRET_KEY": FakeTencent.secret_key, "SMS_TENCENT_SDK_APP_ID": FakeTencent.app_id,
-            "SMS_TENCENT_SIGN_NAME": "腾讯云", "SMS_TENCENT_TEMPLATE": "449739", "SMS_TENCENT_CALLBACK_TOKEN": "cb-token"}
+# the SMS channel account (sends and callbacks read it only); base_url: the fake's
+ACCOUNT = {"platform": "sms", "account": "腾讯云", "name": "短信",
+           "config": {"vendor": "tencent", "sdk_app_id": FakeTencent.app_id, "template": "449739"},
+           "secrets": {"key_id": FakeTencent.secret_id, "key_secret": FakeTencent.secret_key, "callback_token": "cb-token"}}
+
+
+def sms_account(ctx: Any, url: str, **secrets: Any) -> Any:
+    return accounts.save_account(ctx, {**ACCOUNT, "config": {**ACCOUNT["config"], "base_url": url},
+                                       "secrets": {**ACCOUNT["secrets"], **secrets}})
 
 
 @pytest.fixture
@@ -34,8 +41,14 @@ def fake() -> Any:
 
 
 @pytest.fixture
-def app(make_app: Any, fake: FakeTencent) -> Any:
-    return make_app(**SETTINGS, SMS_TENCENT_ENDPOINT=fake.url)
+def account(ctx: Any, fake: FakeTencent) -> Any:
+    return sms_account(ctx, fake.url)
+
+
+@pytest.fixture
+def vctx(ctx: Any, account: Any) -> Any:
+    """The context the vendor module is given: the account's settings only."""
+    return AccountContext(ctx, sms_settings(account)[1], own=("SMS_",))
 
 
 def msg(rid: int, phone: str, text: str | None = "4370", subject: str = "") -> Outgoing:
@@ -60,7 +73,7 @@ def test_tc3_matches_tencents_worked_example():
                                      DOC["payload"] + b" ") != DOC["signature"]
 
 
-def test_send_per_number_statuses(ctx, fake):
+def test_send_per_number_statuses(ctx, fake, account):
     provider = SmsChannel()
     assert provider.configured(ctx) is None
     fake.limited.add("+8613900139000")
@@ -75,7 +88,7 @@ def test_send_per_number_statuses(ctx, fake):
     assert out[0].ok and fake.sent[-1]["params"] == ["王芳", "VIP88"] and fake.sent[-1]["session"] == "<m4@crm>"
 
 
-def test_request_errors_are_clear_reasons(ctx, fake):
+def test_request_errors_are_clear_reasons(ctx, fake, account):
     provider = SmsChannel()
     out = provider.send(ctx, [msg(1, "+8613800138000", "x", subject="9999")])
     assert "FailedOperation.TemplateIncorrectOrUnapproved" in out[0].error and "not approved" in out[0].error
@@ -89,12 +102,10 @@ def test_request_errors_are_clear_reasons(ctx, fake):
     assert fake.sent == []
 
 
-def test_wrong_key_is_refused_by_the_fake(make_app, fake):
-    app = make_app(**{**SETTINGS, "SMS_TENCENT_SECRET_KEY": "wrong-key", "SMS_TENCENT_ENDPOINT": fake.url})
-    ctx = app.extensions["crm"].context()
+def test_wrong_key_is_refused_by_the_fake(ctx, fake):
+    sms_account(ctx, fake.url, key_secret="wrong-key")
     out = SmsChannel().send(ctx, [msg(1, "+8613800138000")])
     assert "AuthFailure.SignatureFailure" in out[0].error and "wrong-key" not in out[0].error
-    ctx.session.close()
     # an old timestamp (the TC3 scope's date and the header agree, so only the age is wrong)
     client = sms_tencent.TencentClient(FakeTencent.secret_id, FakeTencent.secret_key, endpoint=fake.url)
     answer = client.call("SendSms", {"PhoneNumberSet": []}, timestamp=1551113065)
@@ -102,7 +113,7 @@ def test_wrong_key_is_refused_by_the_fake(make_app, fake):
     assert fake.sent == []
 
 
-def test_down_or_throttled_raises_channel_down(ctx, fake):
+def test_down_or_throttled_raises_channel_down(ctx, fake, vctx):
     fake.throttled = True
     with pytest.raises(ChannelDown, match="RequestLimitExceeded"):
         SmsChannel().send(ctx, [msg(1, "+8613800138000")])
@@ -110,35 +121,44 @@ def test_down_or_throttled_raises_channel_down(ctx, fake):
     with pytest.raises(ChannelDown) as down:
         SmsChannel().send(ctx, [msg(1, "+8613800138000")])
     assert FakeTencent.secret_key not in str(down.value)
-    assert FakeTencent.secret_key not in repr(sms_tencent.TencentSms().client(ctx))
+    assert FakeTencent.secret_key not in repr(sms_tencent.TencentSms().client(vctx))
 
 
-def test_status_and_reply_callbacks(ctx, fake):
+def test_status_and_reply_callbacks(ctx, fake, vctx):
     SmsChannel().send(ctx, [msg(1, "+8613800138000"), msg(2, "+8613900139000")])
-    items = sms_tencent.receive(ctx, {"token": "cb-token"}, fake.status_push())
+    items = sms_tencent.receive(vctx, {"token": "cb-token"}, fake.status_push())
     assert [(i.kind, i.event, i.sender) for i in items] == [("receipt", "delivered", "+8613800138000"),
                                                             ("receipt", "delivered", "+8613900139000")]
     assert items[0].msg_id == f"tencent:report:{fake.sent[0]['serial']}" and items[0].account == "腾讯云"
-    failed = sms_tencent.receive(ctx, {"token": "cb-token"}, fake.status_push(delivered=False))
+    failed = sms_tencent.receive(vctx, {"token": "cb-token"}, fake.status_push(delivered=False))
     assert failed[0].event == "failed" and "MK:0005" in failed[0].text
     body = fake.reply_push("13800138000", "回T退订", at=1457336869)
-    reply = sms_tencent.receive(ctx, {"token": "cb-token"}, body)
+    reply = sms_tencent.receive(vctx, {"token": "cb-token"}, body)
     assert (reply[0].kind, reply[0].text, reply[0].sender, reply[0].event) == ("text", "回T退订", "+8613800138000", None)
     assert reply[0].received_at.isoformat() == "2016-03-07T07:47:49+00:00"
-    assert sms_tencent.receive(ctx, {"token": "cb-token"}, body)[0].msg_id == reply[0].msg_id  # a retry dedupes
-    other = sms_tencent.receive(ctx, {"token": "cb-token"}, fake.reply_push("13800138000", "好的", at=1457336869))
+    assert sms_tencent.receive(vctx, {"token": "cb-token"}, body)[0].msg_id == reply[0].msg_id  # a retry dedupes
+    other = sms_tencent.receive(vctx, {"token": "cb-token"}, fake.reply_push("13800138000", "好的", at=1457336869))
     assert other[0].msg_id != reply[0].msg_id and other[0].event is None
-    stop = sms_tencent.receive(ctx, {"token": "cb-token"}, fake.reply_push("13800138000", " t ", at=1457336870))
+    stop = sms_tencent.receive(vctx, {"token": "cb-token"}, fake.reply_push("13800138000", " t ", at=1457336870))
     assert stop[0].event == "unsubscribe"
 
 
-def test_forged_or_broken_callbacks_are_refused(ctx, fake):
+def test_forged_or_broken_callbacks_are_refused(ctx, fake, vctx):
     body = fake.reply_push("13800138000", "hi")
     with pytest.raises(AuthenticationRequired):
-        sms_tencent.receive(ctx, {"token": "cb-tokeN"}, body)
+        sms_tencent.receive(vctx, {"token": "cb-tokeN"}, body)
     with pytest.raises(BadRequest):
-        sms_tencent.receive(ctx, {"token": "cb-token"}, b"not json")
+        sms_tencent.receive(vctx, {"token": "cb-token"}, b"not json")
     with pytest.raises(BadRequest):
-        sms_tencent.receive(ctx, {"token": "cb-token"}, b'[{"mobile": "13800138000"}]')
+        sms_tencent.receive(vctx, {"token": "cb-token"}, b'[{"mobile": "13800138000"}]')
     with pytest.raises(BadRequest):
-        sms_tencent.receive(ctx, {"token": "cb-token"}, b'{"mobile": "13800138000", "text": "x", "time": "soon"}')
+        sms_tencent.receive(vctx, {"token": "cb-token"}, b'{"mobile": "13800138000", "text": "x", "time": "soon"}')
+
+
+def test_an_account_without_its_app_id_says_so(ctx, fake):
+    """Tencent also needs the SMS application's SdkAppId: the account's field is named in words."""
+    accounts.save_account(ctx, {**ACCOUNT, "config": {"vendor": "tencent", "base_url": fake.url}})
+    problem = SmsChannel().configured(ctx)
+    assert problem is not None and "SdkAppId" in problem and "SMS_TENCENT" not in problem
+    out = SmsChannel().send(ctx, [msg(1, "+8613800138000")])
+    assert out[0].error == problem and fake.calls == []

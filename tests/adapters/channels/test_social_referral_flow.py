@@ -104,3 +104,86 @@ def test_a_queued_scan_refers_the_customer_the_follower_is_linked_to(client, ctx
     assert linked.status_code == 200, linked.get_json()
     listed = client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]
     assert [(r["source"], r["referrer"]) for r in listed] == [("wechat", "老会员王女士")]
+
+
+def test_a_wecom_contact_me_state_carries_a_referral_code_like_a_wechat_scene(client, ctx, admin_headers,
+                                                                              make_customer):
+    """A customer adds a staff member through a WeCom "contact me" way whose ``state`` is ``ref_<code>`` (the real
+    signed, encrypted callback): a known contact is referred at once, an unknown one when an agent links them."""
+    from urllib.parse import urlencode
+
+    from adapters.channels import accounts
+    from crmcore.services import identities
+
+    from .wecom_fake import FakeWeComContact
+
+    h, wecom = admin_headers, FakeWeComContact()
+    try:
+        accounts.save_account(ctx, {"platform": "wecom", "account": wecom.corp_id, "name": "企业微信",
+                                    "secrets": {"token": wecom.token, "encoding_aes_key": wecom.aes_key}})
+        referrer, known, later = (make_customer(n) for n in ("老会员王女士", "老客户李先生", "新客户赵女士"))
+        identities.record(ctx, known.id, "wecom_external_userid", "wmKNOWN", wecom.corp_id)
+        ctx.session.commit()
+        code = client.post("/api/v1/referrals/codes", json={"customer_id": referrer.id}, headers=h).get_json()["code"]
+
+        def post(external: str) -> Any:
+            args, body = wecom.callback(wecom.event_xml("add_external_contact", "zhangsan", external, state=f"ref_{code}"))
+            return client.post(f"/channels/wecom/{wecom.corp_id}/callback?{urlencode(args)}", data=body,
+                               content_type="application/xml")
+
+        assert post("wmKNOWN").status_code == 200
+        listed = client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]
+        assert [(r["source"], r["source_label"], r["referrer"]) for r in listed] == [
+            ("wecom", "WeCom contact me", "老会员王女士")]
+        assert post("wmNEW").status_code == 200  # not known yet: queued with its state
+        [queued] = ctx.session.query(ChannelMessage).filter_by(sender="wmNEW").all()
+        assert (queued.status, queued.scene) == ("unmatched", f"ref_{code}")
+        queued_id = queued.id
+        ctx.session.rollback()
+        linked = client.post(f"/api/v1/channels/unmatched/{queued_id}/link", json={"customer_id": later.id}, headers=h)
+        assert linked.status_code == 200, linked.get_json()
+        listed = client.get(f"/api/v1/referrals?customer_id={later.id}", headers=h).get_json()["items"]
+        assert [(r["source"], r["referrer"]) for r in listed] == [("wecom", "老会员王女士")]
+        assert post("wmKNOWN").status_code == 200  # WeCom retries the same event (a new nonce): nothing doubled
+        assert len(client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"]) == 1
+    finally:
+        wecom.stop()
+
+
+def test_the_wecom_contacts_pull_hands_a_new_contacts_state_to_the_scene_hook(client, ctx, admin_headers, make_customer):
+    """Contacts the pull job brings in (no callback seen) carry their "contact me" state like the callback's add
+    event: ``ref_<code>`` refers a contact new to the CRM, once; a known contact's state and a re-pull hand nothing."""
+    from adapters.channels import accounts, jobs
+    from adapters.channels import wecom_contact as wc
+    from crmcore.services import identities
+
+    from .wecom_fake import FakeWeComContact
+
+    h, wecom = admin_headers, FakeWeComContact()
+    wc._tokens.clear()
+    try:
+        accounts.save_account(ctx, {"platform": "wecom", "account": wecom.corp_id, "name": "企业微信",
+                                    "config": {"base_url": wecom.url}, "secrets": {"contact_secret": wecom.secret}})
+        referrer, known = make_customer("老会员王女士"), make_customer("老客户李先生")
+        identities.record(ctx, known.id, "wecom_external_userid", "wmOLD", wecom.corp_id)
+        ctx.session.commit()
+        code = client.post("/api/v1/referrals/codes", json={"customer_id": referrer.id}, headers=h).get_json()["code"]
+        wecom.add_contact("wmREF", "新客户赵女士", "zhangsan", state=f"ref_{code}", createtime=1765000000)
+        wecom.add_contact("wmREF", "新客户赵女士", "lisi", state=f"ref_{code}", createtime=1765000100)  # two staff
+        wecom.add_contact("wmPLAIN", "路人甲", "zhangsan")
+        wecom.add_contact("wmOLD", "老客户李先生", "zhangsan", state=f"ref_{code}")
+
+        assert jobs.wecom_contacts(ctx) == {"linked": 0, "created": 2, "known": 1}
+        new = identities.find_customer(ctx, "wecom_external_userid", "wmREF", wecom.corp_id)
+        listed = client.get(f"/api/v1/referrals?customer_id={new.id}", headers=h).get_json()["items"]
+        assert [(r["source"], r["referrer"]) for r in listed] == [("wecom", "老会员王女士")]
+        assert client.get(f"/api/v1/referrals?customer_id={known.id}", headers=h).get_json()["items"] == []
+        events = ctx.session.query(ChannelMessage).filter_by(event="add_external_contact").all()
+        assert sorted((m.sender, m.scene, m.customer_id) for m in events) == [
+            ("wmREF", f"ref_{code}", new.id), ("wmREF", f"ref_{code}", new.id)]
+
+        assert jobs.wecom_contacts(ctx) == {"linked": 0, "created": 0, "known": 3}  # again: nothing handed twice
+        assert len(client.get(f"/api/v1/referrals?customer_id={new.id}", headers=h).get_json()["items"]) == 1
+        assert ctx.session.query(ChannelMessage).filter_by(event="add_external_contact").count() == 2
+    finally:
+        wecom.stop()

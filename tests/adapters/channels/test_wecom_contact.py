@@ -43,8 +43,17 @@ def fake() -> Any:
 
 @pytest.fixture
 def app(make_app: Any, fake: FakeWeComContact) -> Any:
-    return make_app(WECOM_CORP_ID=fake.corp_id, WECOM_CONTACT_SECRET=fake.secret, WECOM_BASE_URL=fake.url,
-                    WECOM_CALLBACK_TOKEN=fake.token, WECOM_CALLBACK_AES_KEY=fake.aes_key)
+    # the callback module's own inputs (the callback route gives it the channel account's, test_wiring.py)
+    return make_app(WECOM_CORP_ID=fake.corp_id, WECOM_CALLBACK_TOKEN=fake.token, WECOM_CALLBACK_AES_KEY=fake.aes_key)
+
+
+@pytest.fixture(autouse=True)
+def account(app: Any, ctx: Any, fake: FakeWeComContact) -> Any:
+    """The WeCom channel account the sends and jobs read (corp id, customer-contact secret, API address)."""
+    from adapters.channels import accounts
+
+    return accounts.save_account(ctx, {"platform": "wecom", "account": fake.corp_id, "name": "企业微信",
+                                       "config": {"base_url": fake.url}, "secrets": {"contact_secret": fake.secret}})
 
 
 @pytest.fixture
@@ -148,14 +157,14 @@ def test_group_send_and_its_results(ctx, fake):
     assert ctx.session.scalars(select(SyncState).where(SyncState.connection == ws.GROUP_SENDS)).all() == []
 
 
-def test_group_send_errors_and_down(ctx, fake, make_app):
+def test_group_send_errors_and_down(ctx, fake, account):
+    from adapters.channels import accounts
+
     wc._tokens.clear()
-    app = make_app(WECOM_CORP_ID=fake.corp_id, WECOM_CONTACT_SECRET=fake.secret, WECOM_BASE_URL=fake.url,
-                   WECOM_SENDER="nobody")
-    other = app.extensions["crm"].context()
-    out = ws.WeComChannel().send(other, [msg(1, "wmA")])
-    assert not out[0].ok and "60111" in out[0].error and "WECOM_SENDER" in out[0].error
-    other.session.close()
+    accounts.save_account(ctx, {"config": {"base_url": fake.url, "sender": "nobody"}}, account)
+    out = ws.WeComChannel().send(ctx, [msg(1, "wmA")])
+    assert not out[0].ok and "60111" in out[0].error and "the WeCom account's sender" in out[0].error
+    accounts.save_account(ctx, {"config": {"base_url": fake.url, "sender": ""}}, account)
     fake.busy_next = 99
     with pytest.raises(ChannelDown, match="45009"):
         ws.WeComChannel().send(ctx, [msg(1, "wmA")])

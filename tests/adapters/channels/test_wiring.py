@@ -14,7 +14,7 @@ from sqlalchemy import select
 from adapters.channels import accounts
 from adapters.channels import wecom_contact as wc
 from adapters.channels.models import ChannelMessage
-from crmcore.channels import providers
+from crmcore.channels import Outgoing, providers
 from crmcore.models import CustomerIdentity, JobExecution
 from crmcore.services import identities
 from plugins.marketing import models as marketing_models  # noqa: F401 - the tables before the database fixture
@@ -23,7 +23,7 @@ from plugins.marketing.services import audiences, campaigns, consent, templates
 
 from .conftest import PLUGINS
 from .sms_fakes import FakeAliyun
-from .test_sms_aliyun import SETTINGS as ALIYUN
+from .test_sms_aliyun import sms_account as aliyun_account
 from .wecom_fake import FakeWeComContact
 
 SIGN = "阿里云短信测试"
@@ -49,21 +49,20 @@ def wecom() -> Any:
 
 @pytest.fixture
 def app(make_app: Any, aliyun: FakeAliyun, wecom: FakeWeComContact) -> Any:
-    settings = {k: v for k, v in ALIYUN.items() if k != "SMS_ALIYUN_CALLBACK_TOKEN"}  # the account's token counts
-    return make_app(PLUGINS=[*PLUGINS, "plugins.marketing"], **settings, SMS_ALIYUN_ENDPOINT=aliyun.url,
-                    WECOM_CORP_ID=wecom.corp_id, WECOM_CONTACT_SECRET=wecom.secret, WECOM_BASE_URL=wecom.url)
+    return make_app(PLUGINS=[*PLUGINS, "plugins.marketing"])
 
 
 @pytest.fixture
-def sms_account(ctx: Any) -> Any:
-    return accounts.save_account(ctx, {"platform": "sms", "account": SIGN, "name": "短信", "config": {"vendor": "aliyun"},
-                                       "secrets": {"callback_token": "push-token-123"}})
+def sms_account(ctx: Any, aliyun: FakeAliyun) -> Any:
+    return aliyun_account(ctx, aliyun.url)
 
 
 @pytest.fixture
 def wecom_account(ctx: Any, wecom: FakeWeComContact) -> Any:
     return accounts.save_account(ctx, {"platform": "wecom", "account": wecom.corp_id, "name": "企业微信",
-                                       "secrets": {"token": wecom.token, "encoding_aes_key": wecom.aes_key}})
+                                       "config": {"base_url": wecom.url},
+                                       "secrets": {"token": wecom.token, "encoding_aes_key": wecom.aes_key,
+                                                   "contact_secret": wecom.secret}})
 
 
 def sms_url(token: str = "push-token-123", sign: str = SIGN) -> str:
@@ -84,7 +83,7 @@ def campaign_on(ctx: Any, channel: str, people: list[Any], subject: str = "SMS_2
     return campaign
 
 
-def test_providers_registered_and_a_campaign_sends_on_wecom(ctx, wecom, make_customer):
+def test_providers_registered_and_a_campaign_sends_on_wecom(ctx, wecom, wecom_account, make_customer):
     assert {"sms", "wecom", "wechat"} <= set(providers(ctx))
     li = make_customer("李四", stage="customer")
     make_customer("没有企业微信", stage="customer")
@@ -212,7 +211,7 @@ def test_wecom_url_check_and_events(client, ctx, wecom, wecom_account, make_cust
     assert client.post(f"/channels/wecom/{wecom.corp_id}/callback?{urlencode(forged)}", data=body).status_code == 401
 
 
-def test_wecom_contacts_job_links_or_creates_customers(ctx, run_job, wecom, make_customer):
+def test_wecom_contacts_job_links_or_creates_customers(ctx, run_job, wecom, wecom_account, make_customer):
     by_phone = make_customer("赵六（老客户）", phone="+86 139 0013 9000")
     run_job("channels.wecom_contacts")  # a failed run fails the test with its error
     ctx.session.expire_all()
@@ -227,7 +226,7 @@ def test_wecom_contacts_job_links_or_creates_customers(ctx, run_job, wecom, make
     assert ctx.session.query(CustomerIdentity).filter_by(platform="wecom_external_userid").count() == 3
 
 
-def test_wecom_group_results_job_marks_recipients(ctx, run_job, wecom, make_customer):
+def test_wecom_group_results_job_marks_recipients(ctx, run_job, wecom, wecom_account, make_customer):
     people = [make_customer("李四", stage="customer"), make_customer("王芳", stage="customer")]
     with ctx.session.begin_nested():
         identities.record(ctx, people[0].id, "wecom_external_userid", "wmA", wecom.corp_id)
@@ -246,3 +245,49 @@ def test_wecom_group_results_job_marks_recipients(ctx, run_job, wecom, make_cust
     failed = ctx.session.scalar(select(Recipient).where(Recipient.customer_id == people[1].id))
     assert failed.status == "failed"
     assert ctx.session.query(ChannelMessage).filter_by(kind="receipt").count() == 2
+
+
+
+def test_wecom_sends_jobs_and_callbacks_read_the_channel_account_only(client, ctx, wecom, monkeypatch):
+    """One place for the WeCom configuration: CRM_WECOM_* settings are no fallback for the channel account."""
+    from adapters.channels import jobs
+    from adapters.channels import wecom_send as ws
+
+    for name, value in {"WECOM_CORP_ID": wecom.corp_id, "WECOM_CONTACT_SECRET": wecom.secret,
+                        "WECOM_BASE_URL": wecom.url, "WECOM_CALLBACK_TOKEN": wecom.token,
+                        "WECOM_CALLBACK_AES_KEY": wecom.aes_key, "WECOM_SENDER": "nobody"}.items():
+        monkeypatch.setitem(ctx.settings, name, value)
+    assert "WeCom channel account" in (ws.WeComChannel().configured(ctx) or "")
+    assert jobs.wecom_contacts(ctx) == {"linked": 0, "created": 0, "known": 0}  # nothing asked of WeCom
+    assert wecom.token_requests == 0
+    # an account without its callback secrets: the settings do not stand in (refused, nothing stored)
+    row = accounts.save_account(ctx, {"platform": "wecom", "account": wecom.corp_id, "name": "企业微信",
+                                      "config": {"base_url": wecom.url}, "secrets": {"contact_secret": wecom.secret}})
+    args, body = wecom.callback(wecom.event_xml("add_external_contact", "zhangsan", "wmA"))
+    refused = client.post(f"/channels/wecom/{wecom.corp_id}/callback?{urlencode(args)}", data=body,
+                          content_type="application/xml")
+    assert refused.status_code in (401, 404)
+    assert ctx.session.query(ChannelMessage).count() == 0
+    # the account's corp, secret and address are used, and its sender (none: each customer's own staff)
+    assert ws.WeComChannel().configured(ctx) is None
+    assert ws.WeComChannel().client(ctx).corp_id == row.account
+    assert jobs.wecom_contacts(ctx)["created"] == 3 and wecom.token_requests == 1
+    out = ws.WeComChannel().send(ctx, [Outgoing(recipient_id=1, address="wmA", subject="", html=None, text="会员日",
+                                                message_id="<m1@crm>")])
+    assert out[0].ok, out[0].error
+
+
+def test_an_sms_callback_never_takes_the_apps_token(make_app, aliyun):
+    """The account is the one place: an account without its callback token is not set up (404), whatever token a
+    CRM_SMS_* setting of before holds."""
+    from .test_sms_aliyun import sms_account as saved_account
+
+    app = make_app(PLUGINS=PLUGINS, SMS_ALIYUN_CALLBACK_TOKEN="app-token")
+    ctx = app.extensions["crm"].context()
+    try:
+        saved_account(ctx, aliyun.url, secrets={"callback_token": None})
+        body = aliyun.up_push("13800138000", "你好")
+        res = app.test_client().post(sms_url("app-token"), data=body, content_type="application/json")
+        assert res.status_code == 404 and ctx.session.query(ChannelMessage).count() == 0
+    finally:
+        ctx.session.close()
