@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import secret_key
+from .cookiesessions import CookieSessions
 from .requestlimits import init_limits
 from .schemas.common import MAX_ID
 from .schemas.limits import install as install_limits
@@ -76,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
         n = int(rt.settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.json = IsoJSONProvider(app)
+    app.session_interface = CookieSessions()
     init_limits(app, rt.settings)
     app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past INTEGER are 404, not 500
     app.extensions["crm"] = rt
