@@ -15,10 +15,11 @@ from typing import Any
 
 
 def crm() -> Any:
-    """The CRM app, as a production web worker builds it (settings from ``CRM_*``)."""
+    """The CRM app, as a production web worker builds it (``crmcore.wsgi``: settings from ``CRM_*``, the admin
+    pages mounted on first use)."""
     from crmcore.app import create_app
 
-    return create_app()
+    return create_app(admin="on_first_use")
 
 
 def crm_api() -> Any:

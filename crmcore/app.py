@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Iterable, Literal
 
 from flask import Flask, redirect, url_for
 from flask.json.provider import DefaultJSONProvider
@@ -14,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .config import secret_key
+from .cookiesessions import CookieSessions
 from .requestlimits import init_limits
 from .schemas.common import MAX_ID
 from .schemas.limits import install as install_limits
@@ -42,7 +44,7 @@ class IsoJSONProvider(DefaultJSONProvider):
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[tuple[str, Any]] = (),
-               runtime: Runtime | None = None, admin: bool = True) -> Flask:
+               runtime: Runtime | None = None, admin: bool | Literal["on_first_use"] = True) -> Flask:
     """Build the CRM app.
 
     :param test_config: settings overriding the environment and the TOML file
@@ -50,7 +52,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     :param plugins: extra ``(name, plugin)`` pairs to register (embedding apps, tests).
     :param runtime: an existing runtime to share (the CLI passes its own).
     :param admin: False for a process that serves the API only (``crmcore.wsgi_api``): no admin pages,
-        nothing of Flask-Admin or the plugins' admin views imported (~11 MiB less per web worker).
+        nothing of Flask-Admin or the plugins' admin views imported (~11 MiB less per web worker);
+        ``"on_first_use"`` (``crmcore.wsgi``): mounted before the first request outside ``/api/`` (or the first
+        link built to an admin page), so a worker that only answers the API stays as small as an API-only one.
     """
     rt = runtime or build_runtime(test_config, plugins=plugins)
     rt.registry.load_all()  # a runtime built lazily (the CLI's) too: a broken plugin fails at start-up
@@ -73,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
         n = int(rt.settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.json = IsoJSONProvider(app)
+    app.session_interface = CookieSessions()
     init_limits(app, rt.settings)
     app.url_map.converters["int"] = BoundedInt  # /customers/<int:id>: ids past INTEGER are 404, not 500
     app.extensions["crm"] = rt
@@ -104,15 +109,12 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
             csrf.exempt(bp)
     app.extensions["crm_api"] = api
 
-    if admin:
-        from .admin import init_admin
+    if admin == "on_first_use":
+        from .lazyadmin import LazyAdmin
 
-        views = plugin_items(rt.pm, "crm_register_admin_views", db=rt.db)
-        init_admin(app, rt, views)
-
-        @app.route("/")
-        def index() -> Any:
-            return redirect(url_for("admin.index"))
+        LazyAdmin(app, partial(_mount_admin, rt))
+    elif admin:
+        _mount_admin(rt, app)
 
     from .branding import brand
 
@@ -120,6 +122,18 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     _register_template_folders(app, rt)
     rt.pm.hook.crm_startup(app=app)
     return app
+
+
+def _mount_admin(rt: Runtime, app: Flask) -> None:
+    """The admin pages at /admin (the core's and the plugins' views) and ``/`` leading to them."""
+    from .admin import init_admin
+    from .plugins import plugin_items
+
+    init_admin(app, rt, plugin_items(rt.pm, "crm_register_admin_views", db=rt.db))
+
+    @app.route("/")
+    def index() -> Any:
+        return redirect(url_for("admin.index"))
 
 
 def _register_template_folders(app: Flask, rt: Runtime) -> None:

@@ -3,4 +3,4 @@ from __future__ import annotations
 
 from .app import create_app
 
-app = create_app()
+app = create_app(admin="on_first_use")  # a worker that only answers the API never loads the admin

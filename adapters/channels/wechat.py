@@ -34,8 +34,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import defusedxml.ElementTree as safe_xml
-from defusedxml import DefusedXmlException
 from sqlalchemy import literal, select
 
 from crmcore.channels import ChannelDown, Outcome, Outgoing
@@ -69,6 +67,9 @@ class Rejected(Exception):
 
 def _xml(text: str | bytes) -> Any:
     """Untrusted XML through defusedxml: a DOCTYPE, entity or external reference is refused."""
+    import defusedxml.ElementTree as safe_xml  # here: a web worker that takes no callback never loads the XML parser
+    from defusedxml import DefusedXmlException
+
     try:
         return safe_xml.fromstring(text, forbid_dtd=True)
     except (DefusedXmlException, safe_xml.ParseError, ValueError):

@@ -17,9 +17,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-import defusedxml.ElementTree as safe_xml
-from defusedxml import DefusedXmlException
-
 from crmcore.errors import FatalAdapterError, RetriableAdapterError
 
 from .. import crypto
@@ -34,6 +31,9 @@ RETRY_LATER = (-1, 45009)
 def _xml(text: str | bytes) -> Any:
     """Parse untrusted XML with defusedxml: any DOCTYPE, entity or external reference is refused by
     the parser itself, whatever the body's encoding (a string check misses UTF-16)."""
+    import defusedxml.ElementTree as safe_xml  # here: a web worker that takes no callback never loads the XML parser
+    from defusedxml import DefusedXmlException
+
     try:
         return safe_xml.fromstring(text, forbid_dtd=True)
     except (DefusedXmlException, safe_xml.ParseError, ValueError):

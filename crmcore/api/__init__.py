@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask_smorest import Api
+from .lazyspec import Api
 from werkzeug.exceptions import HTTPException
 
 from ..errors import AuthenticationRequired, CRMError, TooManyRequests, as_text

@@ -1,9 +1,12 @@
-"""The API's blueprint: flask-smorest's, with argument schemas built once instead of on every request."""
+"""The API's blueprint: flask-smorest's, with argument schemas built once and documentation not copied per view."""
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import flask_smorest
+from flask.views import MethodView
+from flask_smorest.utils import load_info_from_docstring
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -18,3 +21,22 @@ class Blueprint(flask_smorest.Blueprint):
         if isinstance(schema, type):
             schema = schema()
         return super().arguments(schema, *args, **kwargs)
+
+    def _store_endpoint_docs(self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any) -> None:
+        """flask-smorest's, without a deep copy of each view's documentation (its schemas' fields included) kept for
+        the life of the process: the document is built from a deep copy of them all (``register_views_in_doc``),
+        so only a view serving several methods needs its own copy per method, as before."""
+        docs = self._docs.setdefault(endpoint, {})
+        if isinstance(obj, type(MethodView)):
+            methods = [(m, getattr(obj, m.lower())) for m in self.HTTP_METHODS
+                       if m in (obj.methods or ()) and ("methods" not in options or m in options["methods"])]
+        else:
+            methods = [(m, obj) for m in self.HTTP_METHODS if m in options.get("methods", ("GET",))]
+        shared = len({id(function) for _m, function in methods}) < len(methods)
+        for method, function in methods:
+            apidoc = getattr(function, "_apidoc", {})
+            doc = deepcopy(apidoc) if shared else dict(apidoc)
+            doc["docstring"] = load_info_from_docstring(function.__doc__, delimiter=self.DOCSTRING_INFO_DELIMITER)
+            doc["tags"] = tags
+            docs[method.lower()] = doc
+        docs["parameters"] = parameters
