@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wtforms import StringField, TextAreaField
+from flask import jsonify, url_for
+from flask_admin import expose
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
+from wtforms import BooleanField, StringField
 
-from crmcore.admin.views import SecureModelView
-from crmcore.errors import ValidationError
+from crmcore.admin import policy_form
+from crmcore.admin.views import AdminForm, SecureModelView
+from crmcore.errors import NotFound, ValidationError
 from crmcore.i18n import _, gettext, lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
 from ..services import segments, tags
+from .tag_builder import builder_meta
 
 SCORES = ("priority", "r_min", "r_max", "f_min", "f_max", "m_min", "m_max")
 
@@ -42,35 +48,95 @@ class SegmentRuleView(SecureModelView):
         segments.delete_segment(ctx, model)
 
 
+class ConditionBuilder:
+    """The condition builder over the customer fields a tag rule may name (no JSON shown): it writes the
+    condition into the hidden input the form posts."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        return Markup(
+            '<div class="condition-builder tag-rule-conditions" data-entity="customer" data-target="{id}" '
+            'data-advanced="off" data-meta="{meta}"></div>'
+            '<input type="hidden" id="{id}" name="{name}" value="{value}">'
+            '<script type="application/json" id="condition-builder-text">{text}</script>'
+            '<script src="{script}"></script>').format(
+            id=field.id, name=field.name, value=field._value(),
+            meta=url_for(".builder_meta", entity="x")[:-1], text=htmlsafe_json_dumps(policy_form.builder_text()),
+            script=url_for("crm_admin_assets.static", filename="condition-builder.js"))
+
+
+class ConditionField(StringField):
+    """A condition as the builder posts it (the service validates it)."""
+
+    widget = ConditionBuilder()
+
+
+class TagRuleForm(AdminForm):
+    # no rules of its own: the service's validation (TagRuleSchema, the condition language) answers, as the API's
+    name = StringField(_l("Name"), render_kw={"required": True})
+    tag = StringField(_l("Tag"), render_kw={"required": True})
+    conditions = ConditionField(_l("Customers who get the tag"))
+    active = BooleanField(_l("Active"), default=True)
+
+
+def _on_fields(exc: ValidationError) -> ValidationError:
+    """The service's errors on the form's fields: a problem inside the conditions (``conditions.all.1.value``)
+    on the builder, saying which condition (1, 2.1...)."""
+    errors: dict[str, list[str]] = {}
+    for key, value in (exc.errors or {}).items():
+        messages = [str(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
+        head, _sep, rest = key.partition(".")
+        if head == "conditions" and rest:
+            place = ".".join(str(int(p) + 1) for p in rest.split(".") if p.isdigit())
+            messages = [gettext("Condition %(n)s: %(message)s", n=place, message=m) if place else m for m in messages]
+        errors.setdefault(head, []).extend(messages)
+    return ValidationError(exc.message, errors=errors)
+
+
 class TagRuleView(SecureModelView):
     permission = "analysis.read"
     write_permission = "analysis.manage"
+    form = TagRuleForm
     column_list = ("name", "tag", "active", "last_count", "last_applied_at")
-    form_columns = ("name", "tag", "conditions", "active")
-    form_overrides = {"conditions": TextAreaField}
+    column_labels = {"name": _l("Name"), "tag": _l("Tag"), "active": _l("Active"),
+                     "last_count": _l("Customers tagged"), "last_applied_at": _l("Last applied")}
     service_validates = True
 
-    def on_form_prefill(self, form: Any, id: Any) -> None:
-        model = self.get_one(id)
-        if model is not None:
-            form.conditions.data = json.dumps(model.conditions, ensure_ascii=False, indent=2)
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        if obj is not None and not form.is_submitted():
+            form.conditions.data = json.dumps(obj.conditions, ensure_ascii=False) if obj.conditions else ""
+        return form
+
+    @expose("/builder/meta/<entity>")
+    def builder_meta(self, entity: str) -> Any:
+        """The condition builder's fields of a tag rule (labels in the reader's language, segments by name)."""
+        ctx = self.ctx()
+        if not ctx.can(self.write_permission):  # the form's: who may write a tag rule
+            return self.forbidden()
+        if entity != "customer":
+            exc = NotFound(_("Unknown record type %(name)s.", name=entity))
+            return jsonify(exc.to_dict()), exc.status
+        return jsonify(builder_meta(ctx))
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
-        data = super().form_to_data(form, model)
-        raw = data.get("conditions")
-        if isinstance(raw, str):
-            try:
-                data["conditions"] = json.loads(raw or "{}")
-            except ValueError:
-                raise ValidationError(_("The conditions are not valid."),
-                                      errors={"conditions": [str(_("Write JSON, e.g. {\"field\": \"clv\", \"op\": \"gte\", \"value\": 1000}."))]}) from None
-        return data
+        text = (form.conditions.data or "").strip()
+        try:
+            conditions = json.loads(text) if text else {}
+        except ValueError:
+            conditions = text  # not a condition: refused by the service, next to the field
+        return {"name": form.name.data, "tag": form.tag.data, "conditions": conditions, "active": bool(form.active.data)}
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
-        return tags.create_rule(ctx, data)
+        try:
+            return tags.create_rule(ctx, data)
+        except ValidationError as exc:
+            raise _on_fields(exc) from None
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
-        return tags.update_rule(ctx, model.id, data)
+        try:
+            return tags.update_rule(ctx, model.id, data)
+        except ValidationError as exc:
+            raise _on_fields(exc) from None
 
     def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         tags.delete_rule(ctx, model.id)
