@@ -9,8 +9,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from ..conditions import KIND_OPS
-from ..errors import CRMError
-from ..i18n import _
+from ..errors import CRMError, ValidationError
+from ..i18n import _, gettext
 from ..models import Role, User
 from ..runtime import ServiceContext
 from ..services import condition_fields
@@ -165,3 +165,18 @@ def read_policy(form: MultiDict[str, str]) -> dict[str, Any]:
             "escalate_to": _reviewer(escalate) if escalate else None})
     data["tiers"] = tiers
     return data
+
+
+def condition_errors_on_fields(exc: ValidationError, rename: dict[str, str] | None = None) -> ValidationError:
+    """A service's errors placed on a builder form's fields: a problem inside the conditions
+    (``conditions.all.1.value``) on the builder, saying which condition (1, 2.1...); ``rename``: a service field
+    shown under another form field (a metric's ``shares`` on its ``share_roles``)."""
+    errors: dict[str, list[str]] = {}
+    for key, value in (exc.errors or {}).items():
+        messages = [str(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
+        head, _sep, rest = key.partition(".")
+        if head == "conditions" and rest:
+            place = ".".join(str(int(p) + 1) for p in rest.split(".") if p.isdigit())
+            messages = [gettext("Condition %(n)s: %(message)s", n=place, message=m) if place else m for m in messages]
+        errors.setdefault((rename or {}).get(head, head), []).extend(messages)
+    return ValidationError(exc.message, errors=errors)

@@ -78,20 +78,6 @@ class TagRuleForm(AdminForm):
     active = BooleanField(_l("Active"), default=True)
 
 
-def _on_fields(exc: ValidationError) -> ValidationError:
-    """The service's errors on the form's fields: a problem inside the conditions (``conditions.all.1.value``)
-    on the builder, saying which condition (1, 2.1...)."""
-    errors: dict[str, list[str]] = {}
-    for key, value in (exc.errors or {}).items():
-        messages = [str(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
-        head, _sep, rest = key.partition(".")
-        if head == "conditions" and rest:
-            place = ".".join(str(int(p) + 1) for p in rest.split(".") if p.isdigit())
-            messages = [gettext("Condition %(n)s: %(message)s", n=place, message=m) if place else m for m in messages]
-        errors.setdefault(head, []).extend(messages)
-    return ValidationError(exc.message, errors=errors)
-
-
 class TagRuleView(SecureModelView):
     permission = "analysis.read"
     write_permission = "analysis.manage"
@@ -130,13 +116,13 @@ class TagRuleView(SecureModelView):
         try:
             return tags.create_rule(ctx, data)
         except ValidationError as exc:
-            raise _on_fields(exc) from None
+            raise policy_form.condition_errors_on_fields(exc) from None
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         try:
             return tags.update_rule(ctx, model.id, data)
         except ValidationError as exc:
-            raise _on_fields(exc) from None
+            raise policy_form.condition_errors_on_fields(exc) from None
 
     def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         tags.delete_rule(ctx, model.id)

@@ -144,20 +144,6 @@ def _definition(view: Any, context: Any, model: Any, name: str) -> Any:
     return value
 
 
-def _on_fields(exc: ValidationError) -> ValidationError:
-    """The service's errors on the form's fields: a problem inside the conditions (``conditions.all.1.value``) on the
-    builder, saying which condition (1, 2.1...), and a sharing problem on the sharing fields."""
-    errors: dict[str, list[str]] = {}
-    for key, value in (exc.errors or {}).items():
-        messages = [str(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
-        head, _sep, rest = key.partition(".")
-        if head == "conditions" and rest:
-            place = ".".join(str(int(p) + 1) for p in rest.split(".") if p.isdigit())
-            messages = [gettext("Condition %(n)s: %(message)s", n=place, message=m) if place else m for m in messages]
-        errors.setdefault({"shares": "share_roles"}.get(head, head), []).extend(messages)
-    return ValidationError(exc.message, errors=errors)
-
-
 class MetricView(SecureModelView):
     permission = "sales.metric.manage"
     form = MetricForm
@@ -218,13 +204,13 @@ class MetricView(SecureModelView):
         try:
             return metrics.create_metric(ctx, data)
         except ValidationError as exc:
-            raise _on_fields(exc) from None
+            raise policy_form.condition_errors_on_fields(exc, {"shares": "share_roles"}) from None
 
     def service_update(self, ctx: ServiceContext, model: Any, data: dict[str, Any]) -> Any:
         try:
             return metrics.update_metric(ctx, model.id, data)
         except ValidationError as exc:
-            raise _on_fields(exc) from None
+            raise policy_form.condition_errors_on_fields(exc, {"shares": "share_roles"}) from None
 
     def service_delete(self, ctx: ServiceContext, model: Any) -> None:
         metrics.delete_metric(ctx, model.id)
