@@ -130,10 +130,14 @@
   }
 
   // ---- rendering ----
+  function stored(text) {  // the posted condition; a value that is not JSON (never the builder's) starts it empty,
+    try { return text ? JSON.parse(text) : null; } catch (e) { return null; }  // the server's message says why
+  }
+
   function Builder(box) {
     this.box = box;
     this.input = document.getElementById(box.getAttribute("data-target"));
-    this.root = rootOf(this.input.value ? JSON.parse(this.input.value) : null);
+    this.root = rootOf(stored(this.input.value));
     this.entity = box.getAttribute("data-entity");
     var from = box.getAttribute("data-entity-from");
     var self = this;

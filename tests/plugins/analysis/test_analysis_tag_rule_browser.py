@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
@@ -49,3 +50,32 @@ def test_a_tag_rule_is_written_in_the_builder(make_browser: Any, live_url: str, 
     assert rule is not None and rule.tag == "高价值"
     assert rule.conditions == {"all": [{"field": "segment", "op": "eq", "value": "champions"},
                                        {"field": "clv", "op": "gte", "value": 1000}]}
+
+
+def test_a_posted_condition_that_is_not_json_still_draws_the_builder(make_browser: Any, live_url: str, ctx: Any,
+                                                                      make_user: Any) -> None:
+    """The builder never posts anything but JSON; a hand-made post that is not JSON is refused on the field, and the
+    page it comes back on still draws the builder (it failed to parse the value and drew nothing)."""
+    make_user("manager", username="mio")
+    browser = make_browser(lang="zh-CN", width=1400, height=1000)
+    login(browser, live_url, "mio")
+    browser.get(live_url + "/admin/analysis/tag-rule/new/")
+    browser.find_element(By.ID, "name").send_keys("坏条件")
+    browser.find_element(By.ID, "tag").send_keys("坏")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".tag-rule-conditions .cb-add"), "the builder did not appear")
+    target = browser.find_element(By.CSS_SELECTOR, ".tag-rule-conditions").get_attribute("data-target")
+    browser.execute_script("document.getElementById(arguments[0]).value = 'not json {';", target)
+    before = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("document.querySelector('.admin-form').submit();")
+    wait_for(lambda: _gone(before), "the form was not posted")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".tag-rule-conditions .cb-add"),
+             "the builder was not drawn again")
+    assert browser.find_element(By.ID, "name").get_attribute("value") == "坏条件"  # nothing typed is lost
+    assert ctx.session.scalar(select(TagRule).where(TagRule.name == "坏条件")) is None
+
+
+def _gone(element: Any) -> bool:
+    try:
+        return not element.tag_name  # a tag name while the old page is there
+    except StaleElementReferenceException:
+        return True
