@@ -10,7 +10,6 @@ from typing import Any, Iterable, Literal
 from flask import Flask, redirect, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -83,7 +82,16 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
     app.extensions["crm"] = rt
     rt.db.init_app(app)
 
-    csrf = CSRFProtect(app)
+    lazy = admin == "on_first_use" or not admin  # the admin (if any) and CSRF mounted on first use: lazyadmin.py
+    csrf: Any
+    if lazy:
+        from .lazyadmin import DeferredCSRF
+
+        csrf = DeferredCSRF(app)
+    else:
+        from flask_wtf.csrf import CSRFProtect
+
+        csrf = CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "crm_auth.login"
     login.id_attribute = "get_login_id"  # a new session and remember-me value on every login
@@ -109,11 +117,11 @@ def create_app(test_config: dict[str, Any] | None = None, *, plugins: Iterable[t
             csrf.exempt(bp)
     app.extensions["crm_api"] = api
 
-    if admin == "on_first_use":
+    if lazy:
         from .lazyadmin import LazyAdmin
 
-        LazyAdmin(app, partial(_mount_admin, rt))
-    elif admin:
+        LazyAdmin(app, partial(_mount_admin, rt) if admin else (lambda _app: None))  # no admin: CSRF only
+    else:
         _mount_admin(rt, app)
 
     from .branding import brand

@@ -129,7 +129,7 @@ def init_api(app: Flask, blueprints: list[Any]) -> Api:
     install_messages()
     api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
                                 "extra_plugins": [openapi.SuccessResponsePlugin()]})
-    openapi.install(api)
+    api.when_built(openapi.install)  # the converter exists once the document is built (on first use)
     app.before_request(_authenticate)
     app.register_error_handler(CRMError, _crm_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -10,6 +10,7 @@ from ..i18n import _, gettext
 from marshmallow import Schema, ValidationError as SchemaError, missing
 from werkzeug.exceptions import BadRequest
 from ..services.validation import messages_text
+from .blueprint import shared_schema
 
 
 def runtime() -> Any:
@@ -87,10 +88,10 @@ def json_object(schema: Schema) -> dict[str, Any]:
 def json_body(blp: Any, schema: Schema | type[Schema], **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Like ``blp.arguments(schema)`` for the OpenAPI document, but the view gets the JSON object as sent:
     the service loads the same schema, so every path (API, admin, importer, sync) has one validation."""
-    instance = schema() if isinstance(schema, type) else schema
+    instance = shared_schema(schema)
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        documented = blp.arguments(schema, **kwargs)(functools.wraps(func)(lambda *a, **k: None))
+        documented = blp.arguments(instance, **kwargs)(functools.wraps(func)(lambda *a, **k: None))
 
         @functools.wraps(func)
         def view(*args: Any, **kw: Any) -> Any:

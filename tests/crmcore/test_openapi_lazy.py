@@ -9,7 +9,7 @@ def test_the_document_is_built_when_asked_for_and_has_every_route(app: Any, admi
     api = app.extensions["crm_api"]
     client = app.test_client()
     assert client.get("/api/v1/customers", headers=admin_headers).status_code == 200
-    assert api._spec.to_dict().get("paths", {}) == {}  # serving requests built no document
+    assert api._spec is None  # serving requests made no document (nor its default responses and error schemas)
     spec = client.get("/api/openapi.json", headers=admin_headers).json
     documented = {(path, method) for path, ops in spec["paths"].items() for method in ops if method != "parameters"}
     served = {(re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
