@@ -22,8 +22,11 @@ def prepare(url: str, instance: str, customers: int) -> tuple[str, list[int]]:
     from crmcore.runtime import build_runtime
     from crmcore.services import contacts, customers as svc, users
 
+    from crmcore.app import create_app
+
     rt = build_runtime({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
     rt.db.create_all()  # the tables of every model, as the tests make them (Alembic: crm init-db)
+    create_app(runtime=rt, admin=False)  # as `crm init-db` before a deployment's workers start: catalogues compiled
     ctx = rt.context(source="cli")
     users.seed_roles(ctx)
     name = f"bench{os.getpid()}{int(time.time())}"

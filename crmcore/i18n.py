@@ -83,13 +83,36 @@ def select_timezone() -> str | None:
     return zone if zone is None or known_timezone(zone) else None  # a bad stored zone must not break every page
 
 
+class _LocaleNames:
+    """Flask-Babel looks catalogues up by the parsed locale's name (zh_CN -> zh_Hans_CN); parsing loads Babel's
+    global data (~2.5 MiB in every web worker, which an API request never needs), so the names once parsed are kept in
+    ``locales.txt`` beside the compiled catalogues and a start with nothing new to compile reads them from there."""
+
+    def __init__(self, target: Path) -> None:
+        self.path = target / "locales.txt"
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        self.known = dict(line.split("\t", 1) for line in lines if line.count("\t") == 1)
+
+    def folder(self, name: str) -> str:
+        if name not in self.known:
+            self.known[name] = str(Locale.parse(name))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # whole or not at all, as the catalogues below
+                fh.write("".join(f"{k}\t{v}\n" for k, v in sorted(self.known.items())))
+            os.replace(tmp, self.path)
+        return self.known[name]
+
+
 def compile_catalogues(target: Path, source: Path = CATALOGUES) -> Path:
     """Compile every ``.po`` under ``source`` to ``.mo`` under ``target`` when missing or older;
     return ``target``. Compiled once: later starts only compare modification times (and import no compiler)."""
+    names = _LocaleNames(target)
     for po in Path(source).glob("*/LC_MESSAGES/*.po"):
-        # Flask-Babel looks catalogues up by the parsed locale's name: zh_CN -> zh_Hans_CN.
-        lang = str(Locale.parse(po.parent.parent.name))
-        mo = target / lang / "LC_MESSAGES" / po.with_suffix(".mo").name
+        mo = target / names.folder(po.parent.parent.name) / "LC_MESSAGES" / po.with_suffix(".mo").name
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
         from babel.messages.mofile import write_mo
