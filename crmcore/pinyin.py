@@ -1,7 +1,8 @@
 """Chinese to pinyin from a compact table shipped with the package, the output of pypinyin without loading it.
 
-pypinyin's dictionaries cost a web worker ~55 MiB once loaded; ``pinyin_table.txt.gz`` holds the same data in
-~1 MiB: every character's and every phrase's plain pinyin (pypinyin's ``Style.NORMAL``, its first reading), sorted,
+pypinyin's dictionaries cost a web worker ~55 MiB once loaded; ``pinyin_table.txt`` holds the same data in
+1.4 MiB, mapped read-only (``mmap``): a lookup reads a few pages of it, and the web workers of a machine share
+the pages the operating system keeps of the file rather than a copy each: every character's and every phrase's plain pinyin (pypinyin's ``Style.NORMAL``, its first reading), sorted,
 written by ``python -m crmcore.pinyin`` from the installed pypinyin. ``lazy_pinyin`` cuts text into words exactly as
 pypinyin does (Han runs, then forward maximum matching over the phrases), so polyphones read by phrase
 (重庆 chongqing, 银行 yinhang) read the same; ``tests/crmcore/test_pinyin.py`` checks both against pypinyin.
@@ -9,13 +10,13 @@ pypinyin does (Han runs, then forward maximum matching over the phrases), so pol
 from __future__ import annotations
 
 import functools
-import gzip
+import mmap
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-TABLE = Path(__file__).with_name("pinyin_table.txt.gz")
+TABLE = Path(__file__).with_name("pinyin_table.txt")
 
 # pypinyin's RE_HANS: the characters it has readings for (a run of them is cut into words; anything else has none)
 _HANS = re.compile(
@@ -27,9 +28,9 @@ _HANS = re.compile(
 
 class _Table:
     """The sorted lines ``key<TAB>pinyin`` as one UTF-8 byte string (its order is the characters' order), searched
-    by bisection over byte positions: ~2 MiB in memory, nothing built at load."""
+    by bisection over byte positions: the file mapped, nothing built at load."""
 
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes | mmap.mmap) -> None:
         self._blob = blob
 
     def _find(self, key: bytes) -> int:
@@ -68,7 +69,8 @@ _table: _Table | None = None
 def _probe(word: str) -> tuple[bool, str | None]:
     global _table
     if _table is None:
-        _table = _Table(gzip.decompress(TABLE.read_bytes()))
+        with TABLE.open("rb") as fh:  # the mapping outlives the file object
+            _table = _Table(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
     return _table.probe(word)
 
 
@@ -118,7 +120,7 @@ def build_table() -> bytes:
         syllables = [reading[0] for reading in convert(key, Style.NORMAL, False, "ignore", True)]
         if syllables:
             lines.append(f"{key}\t{' '.join(syllables)}")
-    return gzip.compress(("\n".join(sorted(lines)) + "\n").encode("utf-8"), mtime=0)
+    return ("\n".join(sorted(lines)) + "\n").encode("utf-8")
 
 
 if __name__ == "__main__":
