@@ -23,6 +23,16 @@ def messages_text(value: Any) -> Any:
 Check = Callable[[dict[str, Any]], dict[str, list[Any]]]
 
 
+def _loadable(schema: Schema) -> frozenset[str]:
+    """The keys ``schema`` loads, worked out once per schema instance (a bulk import loads thousands of rows)."""
+    try:
+        keys: frozenset[str] = schema.__dict__["_crm_loadable"]
+    except KeyError:
+        keys = schema.__dict__["_crm_loadable"] = frozenset(
+            field.data_key or name for name, field in schema.fields.items() if not field.dump_only)
+    return keys
+
+
 def load(schema: Schema, data: Any, *, partial: bool, message: Any, check: Check | None = None) -> dict[str, Any]:
     """``data`` checked and converted by ``schema`` (``partial``: only the fields given, for an update).
 
@@ -33,7 +43,7 @@ def load(schema: Schema, data: Any, *, partial: bool, message: Any, check: Check
     with ``message`` and ``{field: [messages]}``, in the reader's language."""
     if not isinstance(data, dict):
         raise ValidationError(message, errors={"_schema": [_("Give the fields as an object.")]})
-    loadable = {field.data_key or name for name, field in schema.fields.items() if not field.dump_only}
+    loadable = _loadable(schema)
     rest = {k: v for k, v in data.items() if k not in loadable}
     try:
         loaded = compiled.load(schema, {k: v for k, v in data.items() if k in loadable}, partial=partial)

@@ -122,6 +122,7 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
     refs = {"customers": customers_by_code(ctx, (r.get("customer_code") for r in wanted)),
             "products": products_by_code(ctx, (r.get("product_code") for r in wanted)),
             "users": users_by_name(ctx, (r.get("owner") for r in wanted))}
+    products_by_id = {p.id: p for p in refs["products"].values()}
     existing = by_key(ctx, Order.number, groups, selectinload(Order.lines))
     created: list[tuple[Order, dict[str, Any], list[int]]] = []
     updated: list[tuple[Order, dict[str, Any], list[int]]] = []
@@ -137,7 +138,8 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
             clean = None
             try:
                 if live:  # the order's one validation (its schema, then the service's rules)
-                    clean = svc.validate_order(ctx, {k: v for k, v in data.items() if v is not None}, order)
+                    clean = svc.validate_order(ctx, {k: v for k, v in data.items() if v is not None}, order,
+                                               products_by_id)
             except ValidationError as exc:
                 _spread(exc.errors, line_rows, errors, own)
             except CRMError as exc:  # a customer outside the actor's scope
