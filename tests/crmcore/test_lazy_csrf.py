@@ -3,24 +3,12 @@ imports WTForms, and the first request outside ``/api/`` is checked exactly as i
 start-up (the same refusals, the plugins' exemptions kept), in the whole-app worker and in the API-only one."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_wsgi_api import PRELUDE, run_process
 
-SCRIPT = r'''
-import sys
-from crmcore.runtime import build_runtime
-from crmcore.services import users
-
-rt = build_runtime()
-rt.db.create_all()
-ctx = rt.context(source="cli")
-users.seed_roles(ctx)
-_, token = users.create_token(ctx, users.create_user(ctx, "api", "api-password-1", "admin"), "t")
-ctx.session.close()
+SCRIPT = PRELUDE + r'''
 if sys.argv[1] == "eager":
     from crmcore.app import create_app
     app = create_app()
@@ -37,19 +25,10 @@ for path in ("/service/portal/t/abc/reply", "/events/r/abc", "/m/u/abc", "/oa/in
 '''
 
 
-def run(tmp_path: Path, module: str) -> list[str]:
-    env = {**os.environ, "CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.sqlite'}", "CRM_INSTANCE_PATH": str(tmp_path),
-           "CRM_SECRET_KEY": "test-secret-key-of-this-test"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, module], env=env, capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.splitlines()
-
-
 @pytest.mark.parametrize("module", ["crmcore.wsgi", "crmcore.wsgi_api"])
 def test_the_first_page_request_is_checked_as_in_an_app_protected_at_start_up(tmp_path: Path, module: str) -> None:
-    eager = run(tmp_path / "eager", "eager")
-    lazy = run(tmp_path / "lazy", module)
+    eager = run_process(tmp_path / "eager", SCRIPT, "eager")
+    lazy = run_process(tmp_path / "lazy", SCRIPT, module)
     assert eager[0] == "201 True"  # protected at start-up: WTForms is there from the first request
     assert lazy[0] == "201 False"  # an API request imports nothing of the CSRF protection
     assert lazy[1:] == eager[1:]

@@ -2,24 +2,12 @@
 answers the API imports nothing of Flask-Admin (nor the XML parser of the callbacks); a page, ``/`` or a link built to a page mounts them."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = r'''
-import sys
+from test_wsgi_api import PRELUDE, run_process
+
+SCRIPT = PRELUDE + r'''
 from flask import url_for
-from crmcore.runtime import build_runtime
-from crmcore.services import users
-
-rt = build_runtime()
-rt.db.create_all()
-ctx = rt.context(source="cli")
-users.seed_roles(ctx)
-_, token = users.create_token(ctx, users.create_user(ctx, "api", "api-password-1", "admin"), "t")
-ctx.session.close()
-
 from crmcore.wsgi import app
 
 client = app.test_client()
@@ -38,12 +26,7 @@ print("flask_admin" in sys.modules)
 
 
 def run(tmp_path: Path, how: str) -> list[str]:
-    env = {**os.environ, "CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.sqlite'}", "CRM_INSTANCE_PATH": str(tmp_path),
-           "CRM_SECRET_KEY": "test-secret-key-of-this-test"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, how], env=env, capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.split()
+    return " ".join(run_process(tmp_path, SCRIPT, how)).split()
 
 
 def test_the_api_alone_does_not_load_the_admin_and_a_page_mounts_it(tmp_path: Path) -> None:
