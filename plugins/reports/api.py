@@ -136,8 +136,14 @@ def run_report(report_id: int) -> Any:
     return query.run(ctx, definition.definition_of(report), report.name).as_dict()
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORTED = {"200": {"description": "The table as a file", "content": {
+    "text/csv": {"schema": {"type": "string"}}, XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
 @blp.route("/<int:report_id>/export")
 @blp.arguments(ExportArgs, location="query")
+@blp.doc(responses=EXPORTED)
 def export_report(args: dict[str, Any], report_id: int) -> Any:
     """The report's table as CSV (UTF-8 with BOM) or XLSX"""
     ctx = current_ctx()
@@ -146,6 +152,5 @@ def export_report(args: dict[str, Any], report_id: int) -> Any:
     filename = f"report-{report.id}.{args['format']}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if args["format"] == "xlsx":
-        return Response(render.to_xlsx(result), headers=headers,
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    return Response(render.to_csv(result), headers=headers, mimetype="text/csv; charset=utf-8")
+        return Response(render.to_xlsx(result), headers=headers, content_type=XLSX)
+    return Response(render.to_csv(result), headers=headers, content_type="text/csv; charset=utf-8")

@@ -89,6 +89,8 @@ def issue(data: dict[str, Any], programme_id: int) -> Any:
 
 @blp.route("/usage")
 @blp.response(200, UsageSchema(many=True))
+@blp.doc(responses={"200": {"description": "OK", "content": {  # format=csv: the same table as CSV
+    "application/json": {"schema": UsageSchema(many=True)}, "text/csv": {"schema": {"type": "string"}}}}})
 def usage() -> Any:
     """Usage per programme: codes issued, redeemed, released, discount given, revenue (``format=csv``: CSV)"""
     programme_id = request.args.get("programme_id", type=db_id)
