@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -87,9 +86,8 @@ def list_orders(ctx: ServiceContext, *, customer_id: int | None = None, status: 
     return listing.list_page(ctx, stmt, name="sales.orders", keys=keys, cursor=cursor, page=page, page_size=page_size)
 
 
-def _products(ctx: ServiceContext, raw_lines: Any, known: Mapping[Any, Product] | None = None) -> dict[Any, Product | None]:
-    """The lines' products by id, each read once with ``session.get`` (None: no such product) unless ``known``
-    has it (the products a bulk import read for its whole batch)."""
+def _products(ctx: ServiceContext, raw_lines: Any, known: dict[Any, Product] | None = None) -> dict[Any, Product | None]:
+    """The lines' products by id, each read once with ``session.get`` (None: no such product) unless ``known`` has it."""
     found: dict[Any, Product | None] = {}
     for raw in raw_lines or []:
         pid = raw.get("product_id") if isinstance(raw, dict) else None
@@ -149,15 +147,14 @@ CLOSED_STATUSES = ("cancelled",)
 
 
 def validate_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | None,
-                   products_by_id: Mapping[Any, Product] | None = None) -> CleanOrder:
+                   products_by_id: dict[Any, Product] | None = None) -> CleanOrder:
     """An order's input checked and converted, the one validation every path shares (API, ERP sync,
     importer): ``OrderSchema`` with its lines (lengths and choices from the model; all fields for a new
     order, those given for ``existing``), then products and an owner that exist and a live customer in
     the actor's scope (``PermissionDenied`` otherwise); a ``coupon_code`` (or new lines of an order holding
     one) checked against the lines and the customer, its discount computed here (a refusal says why at
     ``coupon_code``). Products, customers and users are read with ``session.get``, so a caller that loaded
-    them already (a bulk import) costs no query per order; ``products_by_id``: products the caller read (an
-    import's batch), taken as they are."""
+    them already (a bulk import, which passes its batch's ``products_by_id``) costs no query per order."""
     products: dict[Any, Product | None] = {}
 
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
