@@ -5,6 +5,7 @@ import json
 import re
 from typing import Any
 
+from flask import url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -41,8 +42,18 @@ def builder_text() -> dict[str, Any]:
             "commas": str(_("values separated by commas")), "currency": str(_("in the record's currency")),
             "rawHint": str(_("(edit in the advanced view)")),
             "rawKept": str(_("A condition this form cannot show (kept as it is)")),
+            "search": str(_("Type part of a name or a number")), "noMatch": str(_("No record found")),
+            "unseen": str(_("a record you may not see (or deleted)")), "records": _picker_url(),
             "ops": {k: str(v) for k, v in OP_LABELS.items()},
             "sources": {k: str(v) for k, v in SOURCE_LABELS.items()}}
+
+
+def _picker_url() -> str:
+    """Where the builder finds records by name (:mod:`crmcore.admin.record_picker`); none outside a request."""
+    try:
+        return url_for("record_picker.index")
+    except (RuntimeError, LookupError):  # outside a request, or an app without the admin
+        return ""
 
 
 def builder_meta(ctx: ServiceContext, entity: str) -> dict[str, Any]:
