@@ -73,3 +73,43 @@ def test_a_customer_is_picked_by_name_and_stored_by_id(browser: Any, live_url: s
     rt.db.session.remove()
     policy = approvals.describe_policy(approvals.list_policies(rt.context())[0])
     assert policy["tiers"][0]["condition"] == {"field": "customer_id", "op": "in", "value": [guangming.id]}
+
+
+def test_the_metric_builder_offers_the_picker_above_its_list(browser: Any, live_url: str, ctx: Any, make_user: Any,
+                                                              make_customer: Any, monkeypatch: Any) -> None:
+    """More customers than the metric form lists (``MAX_CHOICES``, lowered here): the customer by name from a search."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+    from sqlalchemy import select
+
+    from plugins.sales.admin import metric_builder
+    from plugins.sales.models import Metric
+
+    monkeypatch.setattr(metric_builder, "MAX_CHOICES", 1)
+    make_user("admin", username="boss")
+    rep, _ = make_user("sales", username="rep_a")
+    alpha = make_customer("阿尔法公司", rep)
+    make_customer("贝塔公司", rep)
+    login(browser, live_url, "boss")
+    browser.get(live_url + "/admin/sales/metric/new/")
+    browser.find_element(By.ID, "name").send_keys("alpha_count")
+    browser.find_element(By.ID, "label").send_keys("阿尔法商机")
+    Select(browser.find_element(By.ID, "entity")).select_by_value("opportunity")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".metric-conditions .cb-add"), "the builder did not appear")
+    browser.find_element(By.CSS_SELECTOR, ".metric-conditions .cb-add").click()
+    Select(browser.find_element(By.CSS_SELECTOR, ".metric-conditions .cb-field")).select_by_value("customer_id")
+    Select(browser.find_element(By.CSS_SELECTOR, ".metric-conditions .cb-op")).select_by_value("eq")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".metric-conditions input[type=number].cb-value")
+    search = browser.find_element(By.CSS_SELECTOR, ".metric-conditions .cb-search")
+    search.send_keys("阿尔")
+    wait_for(lambda: [s.text for s in browser.find_elements(By.CSS_SELECTOR, ".metric-conditions .cb-suggestion")]
+             == ["阿尔法公司"], "no suggestion")
+    search.send_keys(Keys.ARROW_DOWN, Keys.ENTER)  # the one suggestion, through the keys (down wraps around)
+    assert browser.find_element(By.CSS_SELECTOR, ".metric-conditions .cb-chip").text.rstrip("×").strip() == "阿尔法公司"
+    Select(browser.find_element(By.ID, "aggregate")).select_by_value("count")
+    browser.find_element(By.CSS_SELECTOR, ".admin-form input[type=submit].btn-primary").click()
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".alert-success, .alert-info"), "the metric was not saved")
+    ctx.session.expire_all()
+    metric = ctx.session.scalar(select(Metric).where(Metric.name == "alpha_count"))
+    assert metric is not None and metric.conditions == {"field": "customer_id", "op": "eq", "value": alpha.id}
