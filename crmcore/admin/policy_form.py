@@ -71,7 +71,7 @@ def reviewer_options(ctx: ServiceContext, entity: str) -> list[tuple[str, list[t
     users = [(f"user:{u.username}", u.full_name or u.username)
              for u in ctx.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))]
     roles = [(f"role:{r.name}", role_label(r.name)) for r in ctx.session.scalars(select(Role).order_by(Role.name))]
-    people = [f for f in _fields(ctx, entity) if f.get("related") == "user"]
+    people = [f for f in _fields(ctx, entity) if f.get("related") == "user" and f["source"] != "related"]  # on the record
     return [(str(_("Users")), users), (str(_("Roles")), roles),
             (str(_("Manager of the person in a field")),
              [(f"manager_of:{f['name']}", str(_("Manager of: %(field)s", field=f["label"]))) for f in people]),

@@ -97,3 +97,16 @@ def test_the_endpoint_needs_login_and_answers_json_with_4xx_for_bad_input(app: A
         r = client.get(URL, query_string=query)
         assert r.status_code == status, (query, r.status_code)
         assert r.is_json
+
+
+def test_a_related_field_one_hop_away_says_which_records_it_points_to(ctx: Any) -> None:
+    """``customer.owner_id`` of a contact holds a user: the builder offers people by name, not a number box."""
+    from crmcore.services import condition_fields
+
+    fields = {f["name"]: f for f in condition_fields.describe(ctx, "contact")["fields"]}
+    assert fields["customer_id"]["related"] == "customer"
+    assert fields["customer.owner_id"]["related"] == "user" and fields["customer.name"]["related"] is None
+    from crmcore.admin import policy_form  # a reviewer is a person in a field of the record itself, not one hop away
+
+    offered = [value for _label, options in policy_form.reviewer_options(ctx, "contact") for value, _ in options]
+    assert not any("." in value for value in offered), offered
