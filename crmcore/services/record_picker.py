@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, TYPE_CHECKING
 
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import BigInteger, String, cast, func, or_, select
 
 from .. import entities as meta
 from ..errors import NotFound, PermissionDenied, ValidationError
@@ -37,7 +37,9 @@ def search(ctx: ServiceContext, name: str, q: Any) -> list[dict[str, Any]]:
     if not text:
         return []
     model, title = entity.model, _title(entity.model)
-    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+    if number is not None and number > _largest_id(model):
+        number = None  # no such record (and PostgreSQL refuses a number its column cannot hold)
     exact = model.id == number if number is not None else None
     if model is Customer:
         from .search import customer_ids  # the customer search: name, code, pinyin, phone, e-mail
@@ -65,6 +67,7 @@ def labels(ctx: ServiceContext, name: str, ids: Any) -> list[dict[str, Any]]:
     if not wanted:
         return []
     model, title = entity.model, _title(entity.model)
+    wanted = [i for i in wanted if i <= _largest_id(model)]  # no such record, and a number its column cannot hold
     stmt = _visible(ctx, entity, select(model.id, title if title is not None else model.id).where(model.id.in_(wanted)))
     found = {row[0]: _item(row, title) for row in ctx.session.execute(stmt)}
     return [found[i] for i in wanted if i in found]
@@ -87,6 +90,10 @@ def _visible(ctx: ServiceContext, entity: Any, stmt: Any) -> Any:
     if "merged_into_id" in columns:
         stmt = stmt.where(model.merged_into_id.is_(None))
     return scoped(ctx, entity.name, model, stmt)
+
+
+def _largest_id(model: Any) -> int:
+    return _MAX_ID if isinstance(model.__table__.c.id.type, BigInteger) else 2 ** 31 - 1
 
 
 def _title(model: Any) -> Any:

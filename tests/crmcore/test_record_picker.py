@@ -42,6 +42,8 @@ def test_a_rep_finds_only_own_live_customers_by_name_pinyin_code_or_number(rt: A
     assert record_picker.search(rep, "customer", str(people["theirs"])) == []
     assert record_picker.search(rep, "customer", str(people["gone"])) == []
     assert record_picker.search(rep, "customer", "  ") == []
+    for big in ("99999999999", "9" * 18, "9" * 30, "１２"):  # past int4, past any id, full-width digits
+        assert record_picker.search(rep, "customer", big) == []
     admin = rt.context()
     assert sorted(names(record_picker.search(admin, "customer", "上海明"))) == ["上海明光电子", "上海明华贸易有限公司"]
 
@@ -60,6 +62,8 @@ def test_labels_of_ids_in_the_order_asked_only_those_the_reader_may_see(rt: Any,
     assert names(record_picker.labels(rt.context(actor=people["rita"]), "customer", ids)) == ["上海明华贸易有限公司"]
     assert record_picker.labels(rt.context(), "customer", [people["ours"]])[0]["value"] == people["ours"]
     assert record_picker.labels(rt.context(), "customer", "") == []
+    assert record_picker.labels(rt.context(), "customer", f"{2 ** 31},{2 ** 63 - 1},{people['ours']}") == [
+        {"value": people["ours"], "label": "上海明华贸易有限公司"}]  # numbers past the column: no record, no error
 
 
 @pytest.mark.parametrize("ids", ["1,x", "-1", "1.5", "²", "9" * 20, ",".join(["1"] * 51), {"a": 1}, None])
