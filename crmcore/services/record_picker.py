@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any, TYPE_CHECKING
 
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy import BigInteger, String, cast, func, or_, select
 
 from .. import entities as meta
@@ -11,8 +10,8 @@ from ..errors import NotFound, PermissionDenied, ValidationError
 from ..i18n import _
 from ..models import Customer
 from ..schemas.common import SEARCH_MAX
-from ..schemas.limits import check_text
 from .condition_fields import TITLE_COLUMNS, scoped
+from .search import check_term, customer_ids
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -30,10 +29,7 @@ def search(ctx: ServiceContext, name: str, q: Any) -> list[dict[str, Any]]:
     text = q.strip() if isinstance(q, str) else ""
     if len(text) > SEARCH_MAX:
         raise ValidationError(_("The search is too long."), errors={"q": [_("At most %(n)s characters.", n=SEARCH_MAX)]})
-    try:
-        check_text(text)  # no NUL, no lone surrogate: neither the search index nor PostgreSQL takes them
-    except SchemaError as exc:
-        raise ValidationError(_("The search is not valid."), errors={"q": [str(m) for m in exc.messages]}) from None
+    check_term(text)  # no NUL, no lone surrogate: neither the search index nor PostgreSQL takes them
     if not text:
         return []
     model, title = entity.model, _title(entity.model)
@@ -42,9 +38,7 @@ def search(ctx: ServiceContext, name: str, q: Any) -> list[dict[str, Any]]:
         number = None  # no such record (and PostgreSQL refuses a number its column cannot hold)
     exact = model.id == number if number is not None else None
     if model is Customer:
-        from .search import customer_ids  # the customer search: name, code, pinyin, phone, e-mail
-
-        found: Any = model.id.in_(customer_ids(ctx, text))
+        found: Any = model.id.in_(customer_ids(ctx, text))  # the customer search: name, code, pinyin, phone
     elif title is not None:
         found = func.lower(cast(title, String)).contains(text.lower(), autoescape=True)
     else:

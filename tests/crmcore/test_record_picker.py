@@ -114,3 +114,16 @@ def test_a_related_field_one_hop_away_says_which_records_it_points_to(ctx: Any) 
 
     offered = [value for _label, options in policy_form.reviewer_options(ctx, "contact") for value, _ in options]
     assert not any("." in value for value in offered), offered
+
+
+def test_the_admin_customer_search_says_a_nul_is_not_searchable(app: Any, make_user: Any, make_customer: Any) -> None:
+    """The same text the picker refuses once gave the customer list a server error (SQLite's full-text match)."""
+    boss, _ = make_user("admin", username="boss")
+    make_customer("上海明华", boss)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    admin_login(client, "boss", "password123")
+    for term in ("明华\x00", "\x00'\"<script>"):
+        r = client.get("/admin/customer/", query_string={"search": term})
+        assert r.status_code == 200 and "搜索内容无效" in r.text and "上海明华" not in r.text
+    assert "上海明华" in client.get("/admin/customer/", query_string={"search": "明华"}).text
