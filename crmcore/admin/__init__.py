@@ -23,6 +23,7 @@ from .auth import create_blueprint
 from .customers import CustomerView
 from .dashboard import DashboardView
 from .jobs import JobRunView
+from .record_picker import RecordPickerView
 from .records import ContactView, CustomFieldView, InteractionView
 from .system import AuditLogView, OutboxView, PluginsView
 from .views import SecureModelView, SecureView
@@ -52,6 +53,7 @@ def core_views(db: Any) -> list[Any]:
         PluginsView(name=_l("Plugins"), endpoint="plugins", category=SYSTEM),
         WorkflowDesignerView(name=_l("Workflows"), endpoint="workflow_designer", category=SETTINGS),
         ApprovalsView(name=_l("Approvals"), endpoint="approval_inbox"),
+        RecordPickerView(name=_l("Records"), endpoint="record_picker"),
     ]
 
 

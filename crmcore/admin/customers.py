@@ -118,7 +118,11 @@ class CustomerView(LargeListMixin, SecureModelView):
             flash(gettext("The search is too long."), "error")
             ids: Any = select(Customer.id).where(false())
         else:
-            ids = search.customer_ids(self.ctx(), term)
+            try:
+                ids = search.customer_ids(self.ctx(), term)
+            except CRMError as exc:  # a NUL or a lone surrogate: said, nothing found
+                flash(exc.message, "error")
+                ids = select(Customer.id).where(false())
         count_query = count_query.filter(Customer.id.in_(ids)) if count_query is not None else None
         return query.filter(Customer.id.in_(ids)), count_query, joins, count_joins
 

@@ -5,6 +5,7 @@ import json
 import re
 from typing import Any
 
+from flask import url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -41,8 +42,18 @@ def builder_text() -> dict[str, Any]:
             "commas": str(_("values separated by commas")), "currency": str(_("in the record's currency")),
             "rawHint": str(_("(edit in the advanced view)")),
             "rawKept": str(_("A condition this form cannot show (kept as it is)")),
+            "search": str(_("Type part of a name or a number")), "noMatch": str(_("No record found")),
+            "unseen": str(_("a record you may not see (or deleted)")), "records": _picker_url(),
             "ops": {k: str(v) for k, v in OP_LABELS.items()},
             "sources": {k: str(v) for k, v in SOURCE_LABELS.items()}}
+
+
+def _picker_url() -> str:
+    """Where the builder finds records by name (:mod:`crmcore.admin.record_picker`); none outside a request."""
+    try:
+        return url_for("record_picker.index")
+    except (RuntimeError, LookupError):  # outside a request, or an app without the admin
+        return ""
 
 
 def builder_meta(ctx: ServiceContext, entity: str) -> dict[str, Any]:
@@ -60,7 +71,7 @@ def reviewer_options(ctx: ServiceContext, entity: str) -> list[tuple[str, list[t
     users = [(f"user:{u.username}", u.full_name or u.username)
              for u in ctx.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))]
     roles = [(f"role:{r.name}", role_label(r.name)) for r in ctx.session.scalars(select(Role).order_by(Role.name))]
-    people = [f for f in _fields(ctx, entity) if f.get("related") == "user"]
+    people = [f for f in _fields(ctx, entity) if f.get("related") == "user" and f["source"] != "related"]  # on the record
     return [(str(_("Users")), users), (str(_("Roles")), roles),
             (str(_("Manager of the person in a field")),
              [(f"manager_of:{f['name']}", str(_("Manager of: %(field)s", field=f["label"]))) for f in people]),

@@ -96,8 +96,20 @@ def describe(ctx: ServiceContext, name: str) -> dict[str, Any]:
         if "." in f.name and not f.name.startswith("attributes."):
             out["fields"].append({"name": f.name, "label": str(f.label), "type": f.kind, "max_length": None,
                                   "required": False, "choices": [{"value": v, "label": str(label)} for v, label in f.choices],
-                                  "filterable": True, "sortable": False, "source": "related", "related": None})
+                                  "filterable": True, "sortable": False, "source": "related",
+                                  "related": _points_to(ctx, entity.model, f.name)})
     return out
+
+
+def _points_to(ctx: ServiceContext, model: Any, name: str) -> str | None:
+    """The entity a related field one hop away points to (``customer.owner_id``: ``user``), so a builder picks
+    it by name; None for a field that holds no reference."""
+    rel, _sep, key = name.partition(".")
+    relationship = sa_inspect(model).relationships.get(rel)
+    column = relationship.mapper.class_.__table__.c.get(key) if relationship is not None else None
+    by_table = {e.model.__table__.name: e.name for e in meta.registered(ctx).values()}
+    return next((by_table[fk.column.table.name] for fk in getattr(column, "foreign_keys", ())
+                 if fk.column.table.name in by_table), None)
 
 
 def matches(ctx: ServiceContext, name: str, data: Any) -> dict[str, Any]:

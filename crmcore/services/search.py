@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Select, column, func, literal, literal_column, or_, select, table, union
 
+from ..errors import ValidationError
+from ..i18n import _
 from ..models import Contact, Customer
 from ..normalize import LIKE_ESCAPE, escape_like, fold, normalize_phone, search_variants
 
@@ -17,6 +19,19 @@ PHONE_PREFIX_MIN = 4  # digits typed before a partial number is looked up as a p
 _PHONE_TYPED = re.compile(r"^\+?[\d\s\-().]+$")
 _CUSTOMERS_FTS = table("customers_fts", column("rowid"))
 _CONTACTS_FTS = table("contacts_fts", column("rowid"))
+
+
+def check_term(q: str) -> None:
+    """Refuse a term no index or database takes (a NUL, a lone surrogate: SQLite's full-text match and PostgreSQL
+    fail on them) with a ValidationError on ``q``, in the reader's words."""
+    from marshmallow import ValidationError as SchemaError
+
+    from ..schemas.limits import check_text
+
+    try:
+        check_text(q)
+    except SchemaError as exc:
+        raise ValidationError(_("The search is not valid."), errors={"q": [str(m) for m in exc.messages]}) from None
 
 
 def phone_prefix(q: str, region: str) -> str | None:
@@ -105,6 +120,7 @@ def customer_ids(ctx: ServiceContext, q: str) -> Any:
     to it); a term with ``@`` finds e-mails starting with it; anything else finds names, codes, pinyin, pinyin
     initials and e-mails containing it, contacts by name, e-mail or WeChat id, and numbers starting with it
     when it is a partly typed number."""
+    check_term(q)
     region = ctx.settings["DEFAULT_REGION"]
     folded = fold(q)
     arms: list[Select[Any]] = []
@@ -133,6 +149,7 @@ def customer_ids(ctx: ServiceContext, q: str) -> Any:
 def contact_ids(ctx: ServiceContext, q: str) -> Any:
     """The ids of contacts matching ``q``: numbers (E.164, any written form; prefix when partly typed),
     e-mails (prefix, with ``@``), QQ numbers (equal), names, e-mails and WeChat ids (containing it)."""
+    check_term(q)
     region = ctx.settings["DEFAULT_REGION"]
     folded = fold(q)
     exact = normalize_phone(q, region)

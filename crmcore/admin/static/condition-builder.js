@@ -1,5 +1,5 @@
 /* The condition builder: fields from the entity's metadata, operators that fit their type, value widgets
-   that fit (choices, dates, numbers, users by name), AND/OR groups, a live count and sample, and the JSON
+   that fit (choices, dates, numbers, users by name, other records picked by name from a search), AND/OR groups, a live count and sample, and the JSON
    as an advanced view (none with data-advanced="off"). It writes the condition tree into a hidden input the form posts. Everything shown
    is set with textContent or as a property: nothing the server or the user typed is parsed as HTML. */
 (function () {
@@ -91,12 +91,117 @@
     if (op === "in" || op === "not_in") { return raw.map(one); }
     return one(raw);
   }
+  // ---- records picked by name: a search box, suggestions (keys and mouse), the picked ones by name ----
+  var labelCache = {};
+  function records(entity, params) {
+    var query = "entity=" + encodeURIComponent(entity) + "&" + params;
+    return fetch(T.records + (T.records.indexOf("?") < 0 ? "?" : "&") + query, {credentials: "same-origin"})
+      .then(function (r) { if (!r.ok) { throw new Error(r.statusText); } return r.json(); })
+      .then(function (data) {
+        data.records.forEach(function (rec) { labelCache[entity + ":" + rec.value] = rec.label; });
+        return data.records;
+      });
+  }
+  function picker(field, leaf, many, changed) {
+    var entity = field.related;
+    var wrap = el("span", {cls: "cb-picker d-inline-flex flex-wrap align-items-center mr-1"});
+    wrap.style.position = "relative";
+    var picked = el("span", {cls: "cb-picked"});
+    var input = el("input", {cls: "form-control form-control-sm cb-search", type: "text", role: "combobox",
+      "aria-autocomplete": "list", "aria-expanded": "false", "aria-label": T.value, autocomplete: "off"});
+    input.placeholder = T.search;
+    var list = el("div", {cls: "list-group cb-suggestions shadow-sm", role: "listbox"});
+    list.style.cssText = "position:absolute;top:100%;left:0;z-index:1000;min-width:16em;max-height:18em;overflow-y:auto;display:none";
+    var items = [], active = -1, timer = null, asked = 0;
+    function values() {
+      if (many) { return (leaf.value || []).slice(); }
+      return leaf.value === undefined || leaf.value === null || leaf.value === "" ? [] : [leaf.value];
+    }
+    function show() {
+      picked.textContent = "";
+      values().forEach(function (v) {
+        var known = labelCache[entity + ":" + v];
+        var chip = el("span", {cls: "badge badge-light border mr-1 cb-chip", text: known !== undefined ? known : "#" + v});
+        if (known === undefined && labelCache[entity + ":" + v + ":unseen"]) { chip.title = T.unseen; chip.className += " text-muted"; }
+        chip.setAttribute("data-value", String(v));
+        var x = el("button", {type: "button", cls: "btn btn-link btn-sm p-0 ml-1 cb-chip-remove", "aria-label": T.remove, text: "\u00d7"});
+        x.addEventListener("click", function () {
+          if (many) { leaf.value = values().filter(function (w) { return String(w) !== String(v); }); } else { delete leaf.value; }
+          show();
+          changed();
+        });
+        chip.appendChild(x);
+        picked.appendChild(chip);
+      });
+    }
+    function close() { list.style.display = "none"; input.setAttribute("aria-expanded", "false"); items = []; active = -1; }
+    function mark(i) {
+      active = i;
+      items.forEach(function (node, j) { node.classList.toggle("active", j === i); });
+      if (items[i]) { items[i].scrollIntoView({block: "nearest"}); }
+    }
+    function choose(rec) {
+      labelCache[entity + ":" + rec.value] = rec.label;
+      if (many) {
+        var now = values();
+        if (now.map(String).indexOf(String(rec.value)) < 0) { now.push(rec.value); }
+        leaf.value = now;
+      } else { leaf.value = rec.value; }
+      input.value = "";
+      close();
+      show();
+      changed();
+    }
+    function suggest() {
+      var text = input.value.trim();
+      if (!text) { close(); return; }
+      var mine = ++asked;
+      records(entity, "q=" + encodeURIComponent(text)).then(function (found) {
+        if (mine !== asked) { return; }
+        list.textContent = "";
+        items = found.map(function (rec) {
+          var node = el("button", {type: "button", role: "option", cls: "list-group-item list-group-item-action py-1 cb-suggestion", text: rec.label});
+          node.addEventListener("mousedown", function (event) { event.preventDefault(); choose(rec); });
+          node.rec = rec;
+          list.appendChild(node);
+          return node;
+        });
+        if (!found.length) { list.appendChild(el("div", {cls: "list-group-item py-1 text-muted cb-no-match", text: T.noMatch})); }
+        list.style.display = "block";
+        input.setAttribute("aria-expanded", "true");
+        mark(found.length ? 0 : -1);
+      }).catch(function () { close(); });
+    }
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(suggest, 250); });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown" && items.length) { event.preventDefault(); mark((active + 1) % items.length); }
+      else if (event.key === "ArrowUp" && items.length) { event.preventDefault(); mark((active - 1 + items.length) % items.length); }
+      else if (event.key === "Enter") { event.preventDefault(); if (items[active]) { choose(items[active].rec); } }
+      else if (event.key === "Escape") { close(); }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+    var unknown = values().filter(function (v) { return labelCache[entity + ":" + v] === undefined; });
+    if (unknown.length) {  // a saved condition: its records by name
+      records(entity, "ids=" + encodeURIComponent(unknown.join(","))).then(function () {
+        unknown.forEach(function (v) { if (labelCache[entity + ":" + v] === undefined) { labelCache[entity + ":" + v + ":unseen"] = true; } });
+        show();
+      }).catch(function () { show(); });
+    }
+    show();
+    wrap.appendChild(picked);
+    wrap.appendChild(input);
+    wrap.appendChild(list);
+    return wrap;
+  }
   function valueWidget(meta, field, leaf, changed) {
     var op = leaf.op;
     if (["is_null", "is_true", "is_false", "changed"].indexOf(op) >= 0) { return el("span"); }
     var many = op === "in" || op === "not_in";
     var choices = field && field.choices && field.choices.length ? field.choices : null;
     if (field && !choices && field.related === "user") { choices = meta.users; }
+    if (field && !choices && field.related && T.records && ["eq", "ne", "in", "not_in"].indexOf(op) >= 0) {
+      return picker(field, leaf, many, changed);
+    }
     var input;
     if (choices) {
       input = el("select", {cls: "form-control form-control-sm mr-1 cb-value", "aria-label": T.value});

@@ -17,7 +17,7 @@ from crmcore.services.condition_fields import TITLE_COLUMNS, scoped
 
 from ..services.metric_entities import ENTITIES
 
-MAX_CHOICES = 500  # records offered by name in a list; more than that: the field takes the record's number
+MAX_CHOICES = 500  # records offered by name in a list; more than that: picked by name from a search (the builder's picker)
 
 
 def builder_meta(ctx: ServiceContext, entity: str) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def builder_meta(ctx: ServiceContext, entity: str) -> dict[str, Any]:
 
 def record_choices(ctx: ServiceContext, name: str) -> list[dict[str, Any]]:
     """The records of entity ``name`` the reader may see, by name (at most :data:`MAX_CHOICES`; none when there
-    are more, or the reader may not read them)."""
+    are more, or the reader may not read them: the builder then offers its search picker, the field being ``related``)."""
     entity = meta.registered(ctx).get(name)
     if entity is None or not ctx.can(entity.read_permission):
         return []
