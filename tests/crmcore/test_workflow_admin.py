@@ -134,3 +134,11 @@ def test_structured_designer_forms(admin, ctx):
     admin.post(f"{purl}/tiers/1/delete", data={"csrf_token": csrf})
     ctx.session.expire_all()
     assert [t.step for t in ctx.session.get(ApprovalPolicy, policy.id).tiers] == [2]
+
+
+def test_the_condition_check_page_has_no_json_to_type(admin, ctx):
+    page = admin.get("/admin/workflow_designer/check").text
+    assert "<textarea" not in page  # the condition builder writes the hidden input the check reads
+    assert 'class="condition-builder" data-entity-from="#entity" data-target="condition"' in page
+    assert re.search(r'<input type="hidden" id="condition" name="condition" value="[^"]*stage', page)
+    assert "condition-builder.js" in page
