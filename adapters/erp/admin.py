@@ -145,7 +145,8 @@ class IssueView(SecureModelView):
     can_view_details = True
     column_formatters = {"status": lambda v, c, m, p: badge(m.status, {"open": "warning", "resolved": "success"}
                                                             .get(m.status, "secondary")),
-                         "kind": lambda v, c, m, p: ISSUE_KIND_LABELS.get(m.kind, m.kind)}
+                         "kind": lambda v, c, m, p: ISSUE_KIND_LABELS.get(m.kind, m.kind),
+                         "stream": lambda v, c, m, p: cform.stream_label(m.stream)}
 
     @action("retry", _l("Retry"))
     def action_retry(self, ids: list[str]) -> None:
@@ -188,7 +189,8 @@ class StatusView(SecureView):
         from .runner import status
 
         ctx = self.ctx()
-        return self.render("admin/erp/status.html", data=status(ctx), can_run=ctx.can("erp.sync.manage"))
+        return self.render("admin/erp/status.html", data=status(ctx), can_run=ctx.can("erp.sync.manage"),
+                           adapters=dict(adapter_choices(ctx)), stream_label=cform.stream_label)
 
     @expose("/run", methods=["POST"])
     def run(self) -> Any:

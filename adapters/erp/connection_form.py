@@ -20,6 +20,14 @@ from .ownership import OWNED_FIELDS, default_owner, field_word
 STREAM_LABELS = {"customers": _l("Customers"), "products": _l("Products"), "prices": _l("Prices"),
                  "orders": _l("Orders"), "invoices": _l("Invoices"), "payments": _l("Payments"),
                  "credit_limits": _l("Credit limits")}
+def stream_label(code: str | None) -> str:
+    """A stream (or what a sync issue names in its place: the push, a record type) in the reader's words."""
+    if code == "push":
+        return gettext("Push to the ERP")
+    label = STREAM_LABELS.get(code or "")
+    return str(label) if label is not None else record_type(code)
+
+
 OWNER_WORDS = {"erp": _l("ERP wins"), "crm": _l("CRM wins")}
 _NUMBER = re.compile(r"^[+-]?\d+$")
 

@@ -183,3 +183,19 @@ def test_the_connection_page_in_chromium_in_chinese(make_browser: Any, live_url:
     conn = stored(rt)
     assert conn.settings == json.loads(JSON_SETTINGS) and conn.ownership == json.loads(JSON_OWNERSHIP)
     assert conn.streams == ["customers", "invoices"]
+
+
+def test_status_and_issues_name_streams_and_adapters_in_words(ctx: Any, client: Any, boss: Any, tmp_path: Any) -> None:
+    from adapters.erp.connections import save_connection
+    from adapters.erp.runner import run_sync
+
+    from .test_interfaces import INVOICES, drop
+
+    drop(tmp_path / "drop", "invoices.csv", INVOICES)
+    save_connection(ctx, {"name": "files", "adapter": "csv", "settings": {"directory": str(tmp_path / "drop")},
+                          "streams": ["invoices"]})
+    run_sync(ctx, connection="files")  # no customers: both invoices wait as sync issues
+    status = html.unescape(client.get("/admin/erp/status/").text)
+    assert "<td>发票</td>" in status and "<td>invoices</td>" not in status and "(CSV 文件)" in status
+    issues = html.unescape(client.get("/admin/erp/issue/").text)
+    assert "发票" in issues and not re.search(r">\s*invoices\s*<", issues)
