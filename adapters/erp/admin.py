@@ -51,7 +51,10 @@ class ConnectionView(SecureModelView):
                      "push_enabled": _l("Push CRM changes"), "last_test_at": _l("Last test"),
                      "last_test_result": _l("Result"), "test": ""}
     column_formatters = {"test": lambda v, c, m, p: v._test_button(m),
-                         "adapter": lambda v, c, m, p: adapter_label(v.ctx(), m.adapter)}
+                         "adapter": lambda v, c, m, p: adapter_label(v.ctx(), m.adapter),
+                         "settings": lambda v, c, m, p: cform.settings_words(conn_svc.erp_adapters(v.ctx()), m),
+                         "ownership": lambda v, c, m, p: cform.ownership_words(m),
+                         "streams": lambda v, c, m, p: cform.streams_words(m)}
     column_details_exclude_list = ("secret",)
     column_export_exclude_list = ("secret",)
     can_view_details = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from markupsafe import Markup
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -187,3 +188,25 @@ def on_fields(exc: ValidationError, form: Any) -> ValidationError:
             target = f"streams__{code}"
         errors.setdefault(target, []).extend(messages if isinstance(messages, list) else [messages])
     return ValidationError(exc.message, errors=errors)
+
+
+def settings_words(adapters: dict[str, Any], conn: Any) -> Markup:
+    """A connection's settings for its details page: each by its label (an undeclared one by its key)."""
+    cls = adapters.get(conn.adapter)
+    labels = {s.name: (field_label(s.name) if s.label == s.name else s.label) for s in all_settings(cls)} if cls else {}
+    lines = [Markup("{}: {}").format(labels.get(k, k), gettext("Yes") if v is True else gettext("No") if v is False else v)
+             for k, v in (conn.settings or {}).items()]
+    return Markup("<br>").join(lines)
+
+
+def ownership_words(conn: Any) -> Markup:
+    """A connection's ownership overrides in words: record type and field, who wins."""
+    lines = [Markup("{} · {}: {}").format(record_type(entity), field_word(name), OWNER_WORDS.get(owner, owner))
+             for entity, rules in (conn.ownership or {}).items() if isinstance(rules, dict)
+             for name, owner in rules.items()]
+    return Markup("<br>").join(lines) if lines else Markup("{}").format(gettext("Defaults only"))
+
+
+def streams_words(conn: Any) -> str:
+    """A connection's chosen streams in words (none chosen: every stream of its adapter)."""
+    return ", ".join(stream_label(s) for s in conn.streams or []) or gettext("Every stream the adapter offers")

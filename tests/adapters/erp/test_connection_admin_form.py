@@ -199,3 +199,15 @@ def test_status_and_issues_name_streams_and_adapters_in_words(ctx: Any, client: 
     assert "<td>发票</td>" in status and "<td>invoices</td>" not in status and "(CSV 文件)" in status
     issues = html.unescape(client.get("/admin/erp/issue/").text)
     assert "发票" in issues and not re.search(r">\s*invoices\s*<", issues)
+
+
+def test_the_details_page_shows_settings_ownership_and_streams_in_words(ctx: Any, client: Any, boss: Any) -> None:
+    from adapters.erp.connections import save_connection
+
+    conn = save_connection(ctx, {"name": "tryton", "adapter": "tryton", "settings": json.loads(JSON_SETTINGS),
+                                 "streams": ["customers", "credit_limits"], "ownership": json.loads(JSON_OWNERSHIP),
+                                 "secret": "s3cret"})
+    page = html.unescape(client.get(f"/admin/erp/connection/details/?id={conn.id}").text)
+    assert "服务器地址: http://erp.example:8000" in page and "每个请求的尝试次数: 3" in page
+    assert "客户 · 邮箱: 以 ERP 为准" in page and "客户, 信用额度" in page
+    assert '{"' not in page and "credit_limits" not in page and "s3cret" not in page
