@@ -2,31 +2,28 @@
 bookmarks and last runs, and sync issues with retry."""
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, request, send_from_directory, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.helpers import get_form_data
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import Optional
 
-from crmcore.admin.labels import field as field_label
-from crmcore.admin.views import AdminForm, SecureModelView, SecureView, badge, flash_crm_error
+from crmcore.admin.views import SecureModelView, SecureView, badge, flash_crm_error
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import gettext, lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
+from . import connection_form as cform
 from . import connections as conn_svc
 from . import issues as issue_svc
 from .models import ErpConnection, SyncIssue
 
 ERP = _l("ERP sync")
-# the adapters' settings in the reader's words (the key stays beside them as a hint)
-SETTING_LABELS = {"url": _l("Server address"), "database": _l("Database"), "login": _l("Login name"),
-                  "directory": _l("Folder")}
+STATIC = Path(__file__).parent / "static"
 
 
 def adapter_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
@@ -40,100 +37,67 @@ def adapter_label(ctx: ServiceContext, code: str | None) -> str:
     return dict(adapter_choices(ctx)).get(code or "", code or "")
 
 
-def settings_help(ctx: ServiceContext) -> Markup:
-    """What each adapter needs in its settings, in words, with each key as a hint."""
-    parts = []
-    for code, label in adapter_choices(ctx):
-        keys = conn_svc.erp_adapters(ctx)[code].required_settings
-        fields = Markup(", ").join(Markup("{} <code>{}</code>").format(SETTING_LABELS.get(k) or field_label(k), k)
-                                   for k in keys)
-        parts.append(Markup("{}: {}").format(label, fields) if keys else Markup("{}").format(label))
-    return Markup("{} {}").format(gettext("A JSON object with the adapter's settings."), Markup("; ").join(parts))
-
-
-def ownership_help() -> Markup:
-    """Field ownership in words, the JSON example as code."""
-    return Markup('{} <code>{{"customer": {{"email": "erp"}}}}</code>').format(
-        gettext("Who wins per field, by record type and field (the ERP or the CRM); default: "
-                "the ERP owns name, credit limit and currency. Example:"))
-
-
 ISSUE_KIND_LABELS = {"rejected": _l("Refused record"), "conflict": _l("Conflict"), "push_failed": _l("Push failed"),
                      "deleted": _l("Deleted in the ERP"), "invalid": _l("Invalid value"),
                      "unlinked": _l("Waiting for a linked record")}
 
 
-class ConnectionForm(AdminForm):
-    # the service checks the fields (connections.validate_connection): the same rules and words as the API
-    name = StringField(_l("Name"), render_kw={"required": True})
-    adapter = SelectField(_l("Adapter"), choices=[], validate_choice=False)
-    settings = TextAreaField(_l("Settings (JSON)"), default="{}")  # its help: each adapter's settings (settings_help)
-    secret = PasswordField(_l("Password / API key"), validators=[Optional()],
-                           description=_l("Write-only: leave empty to keep the stored one."))
-    streams = StringField(_l("Streams"), validators=[Optional()],
-                          description=_l("Comma-separated; empty: every stream the adapter offers."))
-    ownership = TextAreaField(_l("Field ownership (JSON)"), default="{}")  # its help: ownership_help()
-    overlap_seconds = StringField(_l("Overlap window (s)"), default="300")
-    timeout_seconds = StringField(_l("Request timeout (s)"), default="10")
-    page_size = StringField(_l("Page size"), default="200")
-    push_enabled = BooleanField(_l("Push CRM changes"), default=True)
-    enabled = BooleanField(_l("Enabled"), default=True)
-
-
 class ConnectionView(SecureModelView):
     permission = "erp.sync.read"
     write_permission = "erp.sync.manage"
-    form = ConnectionForm
+    form = cform.ConnectionForm
     column_list = ("name", "adapter", "enabled", "push_enabled", "last_test_at", "last_test_result", "test")
     column_labels = {"name": _l("Name"), "adapter": _l("Adapter"), "enabled": _l("Enabled"),
                      "push_enabled": _l("Push CRM changes"), "last_test_at": _l("Last test"),
                      "last_test_result": _l("Result"), "test": ""}
     column_formatters = {"test": lambda v, c, m, p: v._test_button(m),
-                         "adapter": lambda v, c, m, p: adapter_label(v.ctx(), m.adapter)}
+                         "adapter": lambda v, c, m, p: adapter_label(v.ctx(), m.adapter),
+                         "settings": lambda v, c, m, p: cform.settings_words(conn_svc.erp_adapters(v.ctx()), m),
+                         "ownership": lambda v, c, m, p: cform.ownership_words(m),
+                         "streams": lambda v, c, m, p: cform.streams_words(m)}
     column_details_exclude_list = ("secret",)
     column_export_exclude_list = ("secret",)
     can_view_details = True
 
-    def create_form(self, obj: Any = None) -> Any:
-        form = super().create_form(obj)
-        form.adapter.choices = adapter_choices(self.ctx())
-        form.settings.description = settings_help(self.ctx())
-        form.ownership.description = ownership_help()
+    create_template = "admin/erp/connection_create.html"
+    edit_template = "admin/erp/connection_edit.html"
+
+    def _form(self, obj: Any) -> Any:
+        """The form for the adapters registered now, with what the template shows in order (``form.erp``)."""
+        ctx = self.ctx()
+        adapters = conn_svc.erp_adapters(ctx)
+        form = cform.form_class(adapters)(get_form_data(), obj=None)
+        choices = adapter_choices(ctx)
+        form.adapter.choices = choices
+        if obj is not None and request.method == "GET":
+            form.name.data, form.adapter.data = obj.name, obj.adapter
+            for key in ("overlap_seconds", "timeout_seconds", "page_size", "push_enabled", "enabled"):
+                form[key].data = getattr(obj, key)
+            cform.fill(form, obj, adapters)
+        form.erp = cform.layout(ctx, form, adapters, dict(choices))
         return form
+
+    def create_form(self, obj: Any = None) -> Any:
+        return self._form(None)
 
     def edit_form(self, obj: Any = None) -> Any:
-        form = super().edit_form(obj)
-        form.adapter.choices = adapter_choices(self.ctx())
-        form.settings.description = settings_help(self.ctx())
-        form.ownership.description = ownership_help()
-        if request.method == "GET" and obj is not None:
-            form.settings.data = json.dumps(obj.settings or {}, ensure_ascii=False)
-            form.streams.data = ", ".join(obj.streams or [])
-            form.ownership.data = json.dumps(obj.ownership or {}, ensure_ascii=False)
-            form.secret.data = ""  # never sent back to the browser
-        return form
+        return self._form(obj)
 
-    @staticmethod
-    def _json(field: Any) -> dict[str, Any]:
-        try:
-            value = json.loads(field.data or "{}")
-        except ValueError:  # the parser's English words (and the text around the error) are not repeated
-            raise ValidationError(_l("The settings are not valid JSON."),
-                                  errors={field.name: [_l("The settings are not valid JSON.")]}) from None
-        if not isinstance(value, dict):
-            raise ValidationError(_l("The settings are not valid JSON."), errors={field.name: [_l("Use an object.")]})
-        return value
+    @expose("/connection-form.js")
+    def script(self) -> Any:
+        """The script showing the chosen adapter's settings only (served by the app, no CDN)."""
+        return send_from_directory(STATIC, "connection-form.js", mimetype="text/javascript", max_age=3600)
 
     def form_to_data(self, form: Any, model: Any = None) -> dict[str, Any]:
-        settings, ownership = self._json(form.settings), self._json(form.ownership)
-        data = {"name": form.name.data, "adapter": form.adapter.data, "settings": settings, "ownership": ownership,
-                "streams": [s.strip() for s in (form.streams.data or "").split(",") if s.strip()],
-                "overlap_seconds": form.overlap_seconds.data, "timeout_seconds": form.timeout_seconds.data,
-                "page_size": form.page_size.data, "push_enabled": form.push_enabled.data,
-                "enabled": form.enabled.data}
-        if form.secret.data:
-            data["secret"] = form.secret.data
-        return data
+        return cform.to_data(form, conn_svc.erp_adapters(self.ctx()), model)
+
+    def _write(self, form: Any, model: Any, call: Any, *, created: bool) -> Any:
+        def named_by_form(ctx: ServiceContext, data: dict[str, Any]) -> Any:
+            try:
+                return call(ctx, data)
+            except ValidationError as exc:  # each error beside its input
+                raise cform.on_fields(exc, form) from None
+        return super()._write(form, model, named_by_form, created=created)
 
     def service_create(self, ctx: ServiceContext, data: dict[str, Any]) -> Any:
         return conn_svc.save_connection(ctx, data)
@@ -184,7 +148,8 @@ class IssueView(SecureModelView):
     can_view_details = True
     column_formatters = {"status": lambda v, c, m, p: badge(m.status, {"open": "warning", "resolved": "success"}
                                                             .get(m.status, "secondary")),
-                         "kind": lambda v, c, m, p: ISSUE_KIND_LABELS.get(m.kind, m.kind)}
+                         "kind": lambda v, c, m, p: ISSUE_KIND_LABELS.get(m.kind, m.kind),
+                         "stream": lambda v, c, m, p: cform.stream_label(m.stream)}
 
     @action("retry", _l("Retry"))
     def action_retry(self, ids: list[str]) -> None:
@@ -227,7 +192,8 @@ class StatusView(SecureView):
         from .runner import status
 
         ctx = self.ctx()
-        return self.render("admin/erp/status.html", data=status(ctx), can_run=ctx.can("erp.sync.manage"))
+        return self.render("admin/erp/status.html", data=status(ctx), can_run=ctx.can("erp.sync.manage"),
+                           adapters=dict(adapter_choices(ctx)), stream_label=cform.stream_label)
 
     @expose("/run", methods=["POST"])
     def run(self) -> Any:

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
 from crmcore.errors import AdapterError, FatalAdapterError, RetriableAdapterError
+from crmcore.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +343,38 @@ class RetryPolicy:
 # The adapter contract
 # ---------------------------------------------------------------------------------------------
 
+SETTING_KINDS = ("text", "url", "number", "bool")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting an adapter reads from its connection's ``settings``: its key, its label (lazily
+    translated), whether a connection must give it, and its kind (``text``, ``url``, ``number``, ``bool``);
+    the admin shows one labelled input per setting and the connection service checks the kind."""
+
+    name: str
+    label: Any
+    required: bool = False
+    kind: str = "text"
+    help: Any = None
+
+
+# the settings of an ERP reached over the network by URL, database and login (Tryton, Odoo)
+SERVER_SETTINGS: tuple[Setting, ...] = (
+    Setting("url", _("Server address"), required=True, kind="url",
+            help=_("The address of the ERP server with its port, as the browser opens it.")),
+    Setting("database", _("Database"), required=True),
+    Setting("login", _("Login name"), required=True),
+)
+# settings every adapter reads (the base class and the sync engine), whatever the adapter
+COMMON_SETTINGS: tuple[Setting, ...] = (
+    Setting("default_owner", _("Owner of customers the ERP brings in (user name)"),
+            help=_("Empty: they have no owner; only managers who see all customers see them.")),
+    Setting("retry_attempts", _("Attempts per request"), kind="number", help=_("Default: 4.")),
+    Setting("retry_base", _("First wait before a retry (s)"), kind="number", help=_("Default: 0.5.")),
+    Setting("retry_budget", _("Longest time spent retrying a request (s)"), kind="number", help=_("Default: 30.")),
+)
+
 
 class ErpAdapter:
     """Base of every ERP adapter. Subclasses set ``name`` and implement ``read`` and ``write``.
@@ -360,6 +393,9 @@ class ErpAdapter:
     reads_payments: ClassVar[bool] = False
     # the settings a connection must give (checked when it is saved, with the other fields)
     required_settings: ClassVar[tuple[str, ...]] = ()
+    # the adapter's own settings (besides COMMON_SETTINGS), declared for the admin form and the checks;
+    # an adapter that declares none gets a text setting per ``required_settings`` (``declared_settings``)
+    settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, *, timeout: float = 10.0,
                  page_size: int = 200, retry: RetryPolicy | None = None) -> None:
@@ -415,3 +451,19 @@ class ErpAdapter:
 
     def close(self) -> None:
         """Release connections."""
+
+
+def declared_settings(cls: Any) -> tuple[Setting, ...]:
+    """The adapter class's own settings: its declaration, else one required text setting per
+    ``required_settings`` (an adapter written before settings were declared), labelled by its key."""
+    own = tuple(getattr(cls, "settings", ()) or ())
+    known = {s.name for s in own}
+    extra = tuple(Setting(k, k, required=True) for k in getattr(cls, "required_settings", ()) if k not in known)
+    return own + extra
+
+
+def all_settings(cls: Any) -> tuple[Setting, ...]:
+    """The adapter's own settings, then the common ones it does not declare itself."""
+    own = declared_settings(cls)
+    names = {s.name for s in own}
+    return own + tuple(s for s in COMMON_SETTINGS if s.name not in names)

@@ -1,8 +1,10 @@
 """ERP connections: create and change them (the secret is write-only), build their adapter, test them."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy import select
 
 from crmcore.db import utcnow
@@ -14,9 +16,9 @@ from crmcore.services.unit import apply_changes, unit_of_work
 from crmcore.services.validation import load
 from crmcore.runtime import ServiceContext
 
-from .base import ErpAdapter
+from .base import ErpAdapter, all_settings
 from .models import ErpConnection
-from .schemas import ConnectionSchema
+from .schemas import HTTP_URL, ConnectionSchema
 
 FIELDS = ("name", "adapter", "settings", "streams", "ownership", "overlap_seconds", "timeout_seconds", "page_size",
           "push_enabled", "enabled")
@@ -57,14 +59,48 @@ def validate_connection(ctx: ServiceContext, data: dict[str, Any], existing: Erp
             other = ctx.session.scalar(select(ErpConnection.id).where(ErpConnection.name == values["name"]))
             if other is not None and (existing is None or other != existing.id):
                 errors["name"] = [_("A connection named '%(name)s' exists already.", name=values["name"])]
-        settings = values.get("settings", existing.settings if existing else {}) or {}
-        needed = [k for k in getattr(adapters.get(name), "required_settings", ()) if settings.get(k) in (None, "")]
-        if needed and ("settings" in values or "adapter" in values):
-            errors["settings"] = [_("The %(adapter)s connection needs %(keys)s in its settings.", adapter=name,
-                                    keys=", ".join(f"'{k}'" for k in needed))]
+        if "settings" in values or "adapter" in values:
+            settings = values.get("settings", existing.settings if existing else {}) or {}
+            errors.update(setting_errors(adapters.get(name), name, settings))
         return errors
 
     return load(_SCHEMA, data, partial=existing is not None, message=_("The connection is not valid."), check=check)
+
+
+def _number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def setting_errors(cls: Any, name: str | None, settings: dict[str, Any]) -> dict[str, list[Any]]:
+    """The problems of ``settings`` for the adapter class ``cls`` (None: not loaded), by ``settings.<key>``:
+    a required setting missing, a value not of its declared kind (``base.Setting``); an undeclared ``url``
+    must still be an http(s) address. Messages never repeat the value (settings may hold what should not
+    be echoed)."""
+    declared = {s.name: s for s in all_settings(cls)} if cls is not None else {}
+    adapter = _(cls.label) if cls is not None and cls.label else (name or "")
+    errors: dict[str, list[Any]] = {}
+    for key, setting in declared.items():
+        value = settings.get(key)
+        if value in (None, ""):
+            if setting.required:
+                errors[f"settings.{key}"] = [_("%(adapter)s needs this setting.", adapter=adapter)]
+        elif setting.kind == "number" and not _number(value):
+            errors[f"settings.{key}"] = [_("Give a number.")]
+        elif setting.kind == "bool" and not isinstance(value, bool):
+            errors[f"settings.{key}"] = [_("Give yes or no (true or false).")]
+    for key, value in settings.items():
+        kind = declared[key].kind if key in declared else ("url" if key == "url" else "text")
+        if kind == "url" and value not in (None, ""):
+            try:
+                HTTP_URL(value if isinstance(value, str) else "")
+            except MarshmallowError:
+                errors[f"settings.{key}"] = [_("Not a valid http(s) address.")]
+    return errors
 
 
 def save_connection(ctx: ServiceContext, data: dict[str, Any], name: str | None = None) -> ErpConnection:

@@ -15,7 +15,9 @@ from decimal import InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from .base import (STREAMS, ContactPerson, ErpAdapter, ErpUnreachable, FatalAdapterError, OrderItem, Page,
+from crmcore.i18n import _
+
+from .base import (STREAMS, Setting, ContactPerson, ErpAdapter, ErpUnreachable, FatalAdapterError, OrderItem, Page,
                    PostalAddress, Record, RetriableAdapterError, SalesOrderRecord)
 
 ENCODINGS = ("utf-8-sig", "gb18030")
@@ -45,7 +47,10 @@ class CsvAdapter(ErpAdapter):
     streams = tuple(STREAMS)
     writes = ("customers", "orders")
     detects_deletions = ("customers", "products")
-    required_settings = ("directory",)
+    settings = (Setting("directory", _("Folder"), required=True, help=_("The folder the ERP's CSV files are dropped in.")),
+                Setting("encoding", _("Encoding of the files read"), help=_("Empty: found from the file (UTF-8 or GB18030).")),
+                Setting("write_encoding", _("Encoding of the files written"), help=_("Empty: UTF-8 that Excel opens directly.")))
+    required_settings = tuple(s.name for s in settings if s.required)
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(config, secret, **kwargs)

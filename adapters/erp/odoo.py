@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Iterator
 
 from crmcore.i18n import _
 
-from .base import (ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
+from .base import (SERVER_SETTINGS, ConnectionRefused, ContactPerson, CreditLimitRecord, CustomerRecord, ErpAdapter, ErpUnreachable,
                    FatalAdapterError, InvoiceRecord, OrderItem, Page, PostalAddress, ProductRecord, RetriableAdapterError, SalesOrderRecord,
                    SkippableRecordError)
 from .streams import ErpStream, IdPaginator, Rows, stream_map
@@ -181,7 +181,8 @@ class OdooAdapter(ErpAdapter):
     streams = ("customers", "products", "orders", "invoices", "credit_limits")
     writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products")
-    required_settings = ("url", "database", "login")
+    settings = SERVER_SETTINGS
+    required_settings = tuple(s.name for s in settings if s.required)
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(config, secret, **kwargs)

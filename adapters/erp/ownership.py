@@ -31,7 +31,13 @@ SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips 
 SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 _LABELS = {"name": lambda: _("Name"), "credit_limit": lambda: _("Credit limit"), "currency": lambda: _("Currency"),
            "phone": lambda: _("Phone"), "email": lambda: _("E-mail"), "website": lambda: _("Website"),
-           "kind": lambda: _("Kind")}
+           "kind": lambda: _("Kind"), "title": lambda: _("Title"), "mobile": lambda: _("Mobile")}
+# the fields whose owner the sync decides, per record type (customers.CUSTOMER_FIELDS, the credit limit, and the
+# contact persons' fields): the ones the admin's ownership grid offers
+OWNED_FIELDS: dict[str, tuple[str, ...]] = {
+    "customer": ("name", "kind", "phone", "email", "website", "currency", "credit_limit"),
+    "contact": ("name", "title", "phone", "mobile", "email"),
+}
 
 
 def empty(value: Any) -> bool:
@@ -99,6 +105,17 @@ def save_bases(ctx: ServiceContext, connection: str, entity: str, rows: list[tup
              "values": {k: stored(v) for k, v in values.items()}} for entity_id, values in rows])
 
 
+def field_word(name: str) -> str:
+    """A synced field in the reader's words (one this module does not know shows as stored)."""
+    return str(_LABELS[name]()) if name in _LABELS else name
+
+
+def default_owner(entity: str, name: str) -> str:
+    """Who owns ``entity``'s field ``name`` when a connection says nothing (``erp`` or ``crm``)."""
+    rules = DEFAULT_OWNERSHIP.get(entity, {})
+    return rules.get(name, rules.get("*", "erp"))
+
+
 def erp_owned(connection: ErpConnection, entity: str) -> set[str]:
     """The fields of ``entity`` this connection's ERP owns (defaults plus the connection's overrides)."""
     rules = {**DEFAULT_OWNERSHIP.get(entity, {}), **(connection.ownership or {}).get(entity, {})}
@@ -123,7 +140,7 @@ def refuse_locked(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str,
     errors: dict[str, list[Any]] = {}
     for name in sorted(linked):
         for field in sorted(owned[name]):
-            label = _LABELS[field]() if field in _LABELS else field
+            label = field_word(field)
             errors.setdefault(field, []).append(_(
                 "%(field)s is kept by the ERP connection '%(connection)s': change it in the ERP; the next sync "
                 "brings it here.", field=label, connection=name))

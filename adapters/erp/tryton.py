@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from crmcore.i18n import _
 
-from .base import (ConnectionRefused, CustomerRecord, ErpAdapter, ErpUnreachable, FatalAdapterError, Page,
+from .base import (SERVER_SETTINGS, ConnectionRefused, CustomerRecord, ErpAdapter, ErpUnreachable, FatalAdapterError, Page,
                    RetriableAdapterError, SalesOrderRecord, SkippableRecordError)
 from .streams import IdPaginator, stream_map
 from .tryton_streams import (CRM_PREFIX, PARTY_FIELDS, PRICE_LINE_FIELDS, SALE_STATES,  # noqa: F401 - re-exported
@@ -191,7 +191,8 @@ class TrytonAdapter(ErpAdapter):
     writes = ("customers", "orders", "credit_limits")
     detects_deletions = ("customers", "products", "prices")
     reads_payments = True  # the invoices' payment lines: invoices derive no payments from amount_to_pay
-    required_settings = ("url", "database", "login")
+    settings = SERVER_SETTINGS
+    required_settings = tuple(s.name for s in settings if s.required)
 
     def __init__(self, config: dict[str, Any], secret: str | None = None, **kwargs: Any) -> None:
         super().__init__(config, secret, **kwargs)

@@ -300,7 +300,8 @@ class WorkflowDesignerView(SecureView):
                 problems = [exc.message]
         return self.render("admin/workflow/check.html", text=text, entity=entity, record_id=record_id,
                            entities=policy_form.entity_choices(ctx), problems=problems, result=result, rows=rows,
-                           checked=request.method == "POST")
+                           checked=request.method == "POST", builder_text=policy_form.builder_text(),
+                           can_manage=ctx.can("workflow.manage"))
 
 
 def _policy_preview(ctx: ServiceContext, policy: Any) -> dict[str, Any] | None:

@@ -134,3 +134,32 @@ def test_structured_designer_forms(admin, ctx):
     admin.post(f"{purl}/tiers/1/delete", data={"csrf_token": csrf})
     ctx.session.expire_all()
     assert [t.step for t in ctx.session.get(ApprovalPolicy, policy.id).tiers] == [2]
+
+
+def test_the_condition_check_page_has_no_json_to_type(admin, ctx):
+    page = admin.get("/admin/workflow_designer/check").text
+    assert "<textarea" not in page  # the condition builder writes the hidden input the check reads
+    assert 'class="condition-builder" data-entity-from="#entity" data-target="condition" data-advanced="off"' in page
+    assert re.search(r'<input type="hidden" id="condition" name="condition" value="[^"]*stage', page)
+    assert "condition-builder.js" in page
+
+
+def test_the_condition_check_page_in_chromium_in_chinese(make_browser, live_url, ctx, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from crmcore.testing.browser import login, wait_for
+
+    user_svc.create_user(ctx, "root", PASSWORD, "admin")
+    browser = make_browser(lang="zh-CN")
+    login(browser, live_url, "root", PASSWORD)
+    browser.get(live_url + "/admin/workflow_designer/check")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".condition-builder .cb-leaf .cb-field"),
+             "the builder did not appear")
+    assert not browser.find_elements(By.CSS_SELECTOR, "textarea, .cb-advanced")
+    assert "JSON" not in browser.find_element(By.TAG_NAME, "body").text
+    Select(browser.find_element(By.CSS_SELECTOR, ".cb-leaf .cb-op")).select_by_value("ne")
+    browser.save_screenshot(str(tmp_path / "condition-check.png"))
+    browser.find_element(By.CSS_SELECTOR, "form .form-inline button.btn-primary[type=submit]").click()
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".alert-success"), "the condition was not checked")
+    assert json.loads(browser.find_element(By.ID, "condition").get_attribute("value"))["op"] == "ne"

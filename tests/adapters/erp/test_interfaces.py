@@ -101,8 +101,8 @@ def test_admin_pages_connections_secret_write_only_and_issue_retry(ctx, client, 
     page = client.get("/admin/erp/connection/new/")
     r = client.post("/admin/erp/connection/new/", data={
         "csrf_token": CSRF.search(page.text).group(1), "name": "files", "adapter": "csv",
-        "settings": '{"directory": "%s"}' % folder, "secret": "s3cret-value", "streams": "customers, invoices",
-        "ownership": '{"customer": {"email": "erp"}}',
+        "set__csv__directory": str(folder), "secret": "s3cret-value", "streams__csv": ["customers", "invoices"],
+        "own__customer__email": "erp",
         "overlap_seconds": "60", "timeout_seconds": "5", "page_size": "100", "push_enabled": "y", "enabled": "y"})
     assert r.status_code == 302, r.text[:500]
     conn = ctx.session.scalar(select(__import__("adapters.erp.models", fromlist=["ErpConnection"]).ErpConnection))
@@ -112,14 +112,15 @@ def test_admin_pages_connections_secret_write_only_and_issue_retry(ctx, client, 
     bad = client.get(f"/admin/erp/connection/edit/?id={conn.id}")
     r = client.post(f"/admin/erp/connection/edit/?id={conn.id}", data={
         "csrf_token": CSRF.search(bad.text).group(1), "name": "files", "adapter": "csv",
-        "settings": '{"directory": "%s"}' % folder, "ownership": '{"customer": {"email": "nobody"}}',
+        "set__csv__directory": "", "own__customer__email": "crm",
         "overlap_seconds": "60", "timeout_seconds": "5", "page_size": "100"})
     ctx.session.refresh(conn)
-    assert conn.ownership == {"customer": {"email": "erp"}} and conn.secret == "s3cret-value"  # refused; kept
+    assert r.status_code == 200  # the folder is required: refused, nothing changed
+    assert conn.ownership == {"customer": {"email": "erp"}} and conn.secret == "s3cret-value"
     good = client.get(f"/admin/erp/connection/edit/?id={conn.id}")
     r = client.post(f"/admin/erp/connection/edit/?id={conn.id}", data={
         "csrf_token": CSRF.search(good.text).group(1), "name": "files", "adapter": "csv", "secret": "",
-        "settings": '{"directory": "%s"}' % folder, "ownership": "{}", "streams": "",
+        "set__csv__directory": str(folder),
         "overlap_seconds": "60", "timeout_seconds": "5", "page_size": "100", "enabled": "y"})
     assert r.status_code == 302
     ctx.session.refresh(conn)
