@@ -21,6 +21,8 @@ from .ownership import OWNED_FIELDS, default_owner, field_word
 STREAM_LABELS = {"customers": _l("Customers"), "products": _l("Products"), "prices": _l("Prices"),
                  "orders": _l("Orders"), "invoices": _l("Invoices"), "payments": _l("Payments"),
                  "credit_limits": _l("Credit limits")}
+
+
 def stream_label(code: str | None) -> str:
     """A stream (or what a sync issue names in its place: the push, a record type) in the reader's words."""
     if code == "push":
