@@ -150,7 +150,11 @@ def test_the_condition_check_page_in_chromium_in_chinese(make_browser, live_url,
 
     from crmcore.testing.browser import login, wait_for
 
+    from selenium.webdriver.common.keys import Keys
+
     user_svc.create_user(ctx, "root", PASSWORD, "admin")
+    customer_svc.create_customer(ctx, {"name": "杭州明华茶业有限公司"})
+    picked = customer_svc.create_customer(ctx, {"name": "宁波明华物流有限公司", "stage": "customer"})
     browser = make_browser(lang="zh-CN")
     login(browser, live_url, "root", PASSWORD)
     browser.get(live_url + "/admin/workflow_designer/check")
@@ -159,7 +163,19 @@ def test_the_condition_check_page_in_chromium_in_chinese(make_browser, live_url,
     assert not browser.find_elements(By.CSS_SELECTOR, "textarea, .cb-advanced")
     assert "JSON" not in browser.find_element(By.TAG_NAME, "body").text
     Select(browser.find_element(By.CSS_SELECTOR, ".cb-leaf .cb-op")).select_by_value("ne")
+    # the record to check is picked by name: no number to type
+    assert browser.find_element(By.ID, "record_id").get_attribute("type") == "hidden"
+    browser.find_element(By.CSS_SELECTOR, "[data-record-picker] .cb-search").send_keys("宁波明华")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "[data-record-picker] .cb-suggestion"), "no suggestion")
+    assert [s.text for s in browser.find_elements(By.CSS_SELECTOR, "[data-record-picker] .cb-suggestion")] == \
+        ["宁波明华物流有限公司"]
+    browser.find_element(By.CSS_SELECTOR, "[data-record-picker] .cb-search").send_keys(Keys.ENTER)
+    assert browser.find_element(By.CSS_SELECTOR, "[data-record-picker] .cb-chip").text.startswith("宁波明华物流有限公司")
+    assert browser.find_element(By.ID, "record_id").get_attribute("value") == str(picked.id)
     browser.save_screenshot(str(tmp_path / "condition-check.png"))
     browser.find_element(By.CSS_SELECTOR, "form .form-inline button.btn-primary[type=submit]").click()
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".alert-success"), "the condition was not checked")
     assert json.loads(browser.find_element(By.ID, "condition").get_attribute("value"))["op"] == "ne"
+    assert browser.find_elements(By.CSS_SELECTOR, ".condition-result")  # checked against the record picked
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "[data-record-picker] .cb-chip"), "the record is not shown")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-record-picker] .cb-chip").text.startswith("宁波明华物流有限公司")

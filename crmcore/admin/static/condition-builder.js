@@ -394,9 +394,31 @@
     return row;
   };
 
+  // One record picked by name outside a condition (the check page's record): a box with data-record-picker, its
+  // record type read from the select data-entity-from names, the id written into the input data-target names
+  // (a number input without the script; hidden once the picker stands in for it).
+  function recordPicker(box) {
+    var target = document.getElementById(box.getAttribute("data-target"));
+    var from = document.querySelector(box.getAttribute("data-entity-from"));
+    if (!target || !from) { return; }
+    target.type = "hidden";
+    function draw() {
+      var id = parseInt(target.value, 10);
+      var leaf = isNaN(id) ? {} : {value: id};
+      box.textContent = "";
+      box.appendChild(picker({related: from.value}, leaf, false, function () {
+        target.value = leaf.value === undefined ? "" : String(leaf.value);
+      }));
+    }
+    from.addEventListener("change", function () { target.value = ""; draw(); });
+    draw();
+  }
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll(".condition-builder"), function (box) {
       if (!box.builder) { box.builder = new Builder(box); }
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-record-picker]"), function (box) {
+      if (!box.picker) { box.picker = true; recordPicker(box); }
     });
   }
   // "Add" buttons of repeated blocks (tiers, states, transitions): a copy of a <template>, numbered
