@@ -20,6 +20,7 @@ from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
 from ..services.workflow_registry import entities
 from . import policy_form, workflow_form
+from .condition_words import check_rows
 from .views import SecureView, flash_crm_error
 from ..schemas.common import db_id
 
@@ -292,7 +293,7 @@ class WorkflowDesignerView(SecureView):
                     ctx.require("workflow.manage")  # it shows the values it reads: designers only
                     record = wf_svc.load_record(ctx, entity, record_id)
                     result = conditions.evaluate(condition, record, ctx)
-                    rows = conditions.explain(condition, record, ctx)
+                    rows = check_rows(ctx, entity, condition, record)
             except ValueError as exc:
                 problems = [gettext("The condition is not valid JSON: %(error)s", error=str(exc))]
             except CRMError as exc:

@@ -5,7 +5,7 @@ SQLAlchemy expression over typed :class:`Field` s (sales metrics, analysis tag r
 """
 from __future__ import annotations
 
-from .evaluate import check, compare, evaluate, explain, predicates, resolve, validate
+from .evaluate import check, compare, evaluate, explain, explain_leaves, predicates, resolve, validate
 from .grammar import (LIST_OPS, MAX_DEPTH, MAX_LIST, MAX_NODES, MAX_PATH, NO_VALUE, OPERATORS, SECRET_PARTS,
                       ConditionError, path_problem)
 from .sql import KIND_OPS, NUMERIC, Field, compile_sql, near_names, read_value, validate_sql
@@ -14,5 +14,5 @@ _path_problem = path_problem  # the name approvals used before the package exist
 
 __all__ = ["ConditionError", "Field", "KIND_OPS", "LIST_OPS", "MAX_DEPTH", "MAX_LIST", "MAX_NODES", "MAX_PATH",
            "NO_VALUE", "NUMERIC", "OPERATORS", "SECRET_PARTS", "check", "compare", "compile_sql", "evaluate",
-           "explain", "near_names", "path_problem", "predicates", "read_value", "resolve", "validate",
+           "explain", "explain_leaves", "near_names", "path_problem", "predicates", "read_value", "resolve", "validate",
            "validate_sql"]

@@ -276,8 +276,21 @@ def _date(value: Any) -> dt.date | None:
 
 
 def explain(condition: Any, record: Any, ctx: ServiceContext | None = None) -> list[tuple[str, Any, bool]]:
-    """Each leaf of ``condition`` with the record's value and its result (the admin's live check)."""
+    """Each leaf of ``condition`` with the record's value and its result (the API's live check): the leaf written
+    as its path and its JSON words (``condition.all.0 stage eq lead``)."""
     out: list[tuple[str, Any, bool]] = []
+    for path, node, value, ok in explain_leaves(condition, record, ctx):
+        if "predicate" in node:
+            out.append((f"{path} {node['predicate']}", value, ok))
+        else:
+            out.append((f"{path} {node['field']} {node.get('op', 'eq')} {node.get('value', '')}".rstrip(), value, ok))
+    return out
+
+
+def explain_leaves(condition: Any, record: Any, ctx: ServiceContext | None = None) -> list[tuple[str, dict[str, Any], Any, bool]]:
+    """Each leaf of ``condition`` as ``(path, leaf, the record's value, result)``; a predicate's value is its
+    arguments (for a caller that puts the leaf in words: the admin's live check)."""
+    out: list[tuple[str, dict[str, Any], Any, bool]] = []
     preds = predicates(ctx) if ctx is not None else {}
     values = computed_values(ctx, type(record)) if ctx is not None else {}
 
@@ -293,10 +306,9 @@ def explain(condition: Any, record: Any, ctx: ServiceContext | None = None) -> l
             walk(node["not"], f"{path}.not")
             return
         if "predicate" in node:
-            out.append((f"{path} {node['predicate']}", node.get("args"), _eval(node, record, ctx, {}, preds, values)))
+            out.append((path, node, node.get("args"), _eval(node, record, ctx, {}, preds, values)))
             return
-        out.append((f"{path} {node['field']} {node.get('op', 'eq')} {node.get('value', '')}".rstrip(),
-                    values[node["field"]](record) if node["field"] in values else resolve(record, node["field"]),
+        out.append((path, node, values[node["field"]](record) if node["field"] in values else resolve(record, node["field"]),
                     _eval(node, record, ctx, {}, preds, values)))
 
     if condition:

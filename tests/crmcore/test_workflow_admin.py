@@ -72,14 +72,20 @@ def test_designer_validates_saves_and_draws(admin, ctx):
 
 
 def test_live_condition_check_against_a_record(admin, ctx):
-    acme = customer_svc.create_customer(ctx, {"name": "Acme", "stage": "prospect"})
+    owner = user_svc.create_user(ctx, "mei", PASSWORD, "sales", full_name="Mei Lin")
+    acme = customer_svc.create_customer(ctx, {"name": "Acme", "stage": "prospect", "owner_id": owner.id})
     csrf = token(admin, "/admin/workflow_designer/check")
     r = admin.post("/admin/workflow_designer/check", data={
         "csrf_token": csrf, "entity": "customer", "record_id": acme.id,
         "condition": json.dumps({"all": [{"field": "stage", "value": "prospect"}, {"field": "name", "op": "startswith",
-                                                                                  "value": "Z"}]})})
+                                                                                  "value": "Z"},
+                                         {"field": "owner_id", "op": "in", "value": [owner.id]}]})})
     assert "It does not hold for this record." in r.text
-    assert "condition.all.1 name startswith Z" in r.text and "✗" in r.text and "✓" in r.text
+    rows = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row)]
+            for row in re.findall(r"<tr><td>.*?</tr>", r.text)]
+    # each test in words (field labels, operators, choices and people by name), never the condition's codes
+    assert rows == [["Stage is Prospect", "Prospect", "✓"], ["Name starts with Z", "Acme", "✗"],
+                    ["Owner is one of Mei Lin", "Mei Lin", "✓"]]
     r = admin.post("/admin/workflow_designer/check", data={"csrf_token": csrf, "entity": "customer",
                                                             "condition": json.dumps({"field": "stage", "op": "??"})})
     assert "condition-problems" in r.text and "unknown operator" in r.text
@@ -177,5 +183,7 @@ def test_the_condition_check_page_in_chromium_in_chinese(make_browser, live_url,
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".alert-success"), "the condition was not checked")
     assert json.loads(browser.find_element(By.ID, "condition").get_attribute("value"))["op"] == "ne"
     assert browser.find_elements(By.CSS_SELECTOR, ".condition-result")  # checked against the record picked
+    test, value, _ok = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table td")]
+    assert test.startswith("阶段") and "stage" not in test and "ne" not in test.split() and value == "客户"
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "[data-record-picker] .cb-chip"), "the record is not shown")
     assert browser.find_element(By.CSS_SELECTOR, "[data-record-picker] .cb-chip").text.startswith("宁波明华物流有限公司")
