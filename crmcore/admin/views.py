@@ -34,7 +34,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from markupsafe import Markup, escape
-from sqlalchemy import Boolean
+from sqlalchemy import Boolean, false
 from marshmallow import ValidationError as MarshmallowValidationError
 from wtforms import SelectField
 from wtforms.fields.core import UnboundField
@@ -224,6 +224,18 @@ class SecureModelView(DynamicOptionsMixin, PermissionMixin, ModelView):
     # model keeps no rules of its own (length, required, unique, range): the service's field errors are
     # shown instead, the same words the API gives.
     service_validates = False
+
+    def _apply_search(self, query: Any, count_query: Any, joins: Any, count_joins: Any, search: str) -> Any:
+        """Flask-Admin's search, refused in words for a term no database takes (a NUL, a lone surrogate: PostgreSQL
+        failed on it with a server error): the list shows nothing and says why."""
+        try:
+            check_text(search)
+        except MarshmallowValidationError as exc:
+            flash(gettext("The search is not valid.") + " " + " ".join(str(m) for m in exc.messages), "error")
+            nothing = false()
+            return query.filter(nothing), (count_query.filter(nothing) if count_query is not None else None), joins, \
+                count_joins
+        return super()._apply_search(query, count_query, joins, count_joins, search)
 
     def scaffold_form(self) -> Any:
         form_class = super().scaffold_form()
