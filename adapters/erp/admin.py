@@ -8,6 +8,7 @@ from typing import Any
 from flask import flash, redirect, request, send_from_directory, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.helpers import get_form_data
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -37,6 +38,7 @@ def adapter_label(ctx: ServiceContext, code: str | None) -> str:
     return dict(adapter_choices(ctx)).get(code or "", code or "")
 
 
+ISSUE_STATUS_LABELS = {"open": _l("Unresolved"), "resolved": _l("Resolved"), "ignored": _l("Ignored")}
 ISSUE_KIND_LABELS = {"rejected": _l("Refused record"), "conflict": _l("Conflict"), "push_failed": _l("Push failed"),
                      "deleted": _l("Deleted in the ERP"), "invalid": _l("Invalid value"),
                      "unlinked": _l("Waiting for a linked record")}
@@ -143,11 +145,15 @@ class IssueView(SecureModelView):
     column_labels = {"connection": _l("Connection"), "stream": _l("Stream"), "external_id": _l("ERP id"),
                      "kind": _l("Kind"), "status": _l("Status"), "attempts": _l("Attempts"), "reason": _l("Reason"),
                      "updated_at": _l("Updated")}
-    column_filters = ("status", "kind", "connection", "stream")
+    # choices in words (the stored codes were typed into text filters)
+    column_filters = (FilterEqual(SyncIssue.status, _l("Status"), options=list(ISSUE_STATUS_LABELS.items())),
+                      FilterEqual(SyncIssue.kind, _l("Kind"), options=list(ISSUE_KIND_LABELS.items())), "connection",
+                      FilterEqual(SyncIssue.stream, _l("Stream"),
+                                  options=[*cform.STREAM_LABELS.items(), ("push", _l("Push to the ERP"))]))
     column_default_sort = ("id", True)
     can_view_details = True
-    column_formatters = {"status": lambda v, c, m, p: badge(m.status, {"open": "warning", "resolved": "success"}
-                                                            .get(m.status, "secondary")),
+    column_formatters = {"status": lambda v, c, m, p: badge(ISSUE_STATUS_LABELS.get(m.status, m.status),
+                                                            {"open": "warning", "resolved": "success"}.get(m.status, "secondary")),
                          "kind": lambda v, c, m, p: ISSUE_KIND_LABELS.get(m.kind, m.kind),
                          "stream": lambda v, c, m, p: cform.stream_label(m.stream)}
 

@@ -199,6 +199,13 @@ def test_status_and_issues_name_streams_and_adapters_in_words(ctx: Any, client: 
     assert "<td>发票</td>" in status and "<td>invoices</td>" not in status and "(CSV 文件)" in status
     issues = html.unescape(client.get("/admin/erp/issue/").text)
     assert "发票" in issues and not re.search(r">\s*invoices\s*<", issues)
+    assert re.search(r'badge-warning">未解决<', issues) and not re.search(r">\s*open\s*<", issues)
+    # the filters offer the statuses, kinds and streams by name (they were text boxes for the stored codes)
+    groups = json.loads(re.search(r'id="filter-groups-data"[^>]*>(.*?)</div>', issues).group(1))
+    offered = {label for items in groups.values() for item in items for _code, label in item.get("options") or []}
+    assert {"未解决", "已忽略", "推送到 ERP", "发票"} <= offered, offered
+    filtered = html.unescape(client.get("/admin/erp/issue/?flt0_0=open").text)
+    assert "发票" in filtered
 
 
 def test_the_details_page_shows_settings_ownership_and_streams_in_words(ctx: Any, client: Any, boss: Any) -> None:
