@@ -51,9 +51,8 @@ def _sqlite_insert(ctx: ServiceContext, table: Any, rows: list[dict[str, Any]]) 
     if any("id" in row for row in rows):
         raise ValueError("rows inserted by insert_rows get their ids from the database")
     ctx.session.execute(insert(table), rows)
-    last = ctx.session.scalar(select(func.max(table.c.id)))
-    first = int(last) - len(rows) + 1
-    return list(range(first, int(last) + 1))
+    last = int(ctx.session.scalar(select(func.max(table.c.id))) or 0)  # never 0: the rows are in
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _sequence_ids(ctx: ServiceContext, table: Any, count: int) -> list[int] | None:
