@@ -18,16 +18,22 @@ def pick(driver: Any, css: str, value: str) -> None:
     Select(driver.find_element(By.CSS_SELECTOR, css)).select_by_value(value)
 
 
+def new_rule_page(make_user: Any, make_browser: Any, live_url: str, username: str, name: str, tag: str) -> Any:
+    """A manager's browser in zh_CN on a new tag rule with its name and tag typed, once the builder is drawn."""
+    make_user("manager", username=username)
+    browser = make_browser(lang="zh-CN", width=1400, height=1000)
+    login(browser, live_url, username)
+    browser.get(live_url + "/admin/analysis/tag-rule/new/")
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "tag").send_keys(tag)
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".tag-rule-conditions .cb-add"), "the builder did not appear")
+    return browser
+
+
 def test_a_tag_rule_is_written_in_the_builder(make_browser: Any, live_url: str, ctx: Any, make_user: Any) -> None:
-    make_user("manager", username="mia")
     ensure_segments(ctx)
     ctx.session.commit()
-    browser = make_browser(lang="zh-CN", width=1400, height=1000)
-    login(browser, live_url, "mia")
-    browser.get(live_url + "/admin/analysis/tag-rule/new/")
-    browser.find_element(By.ID, "name").send_keys("忠诚高价值")
-    browser.find_element(By.ID, "tag").send_keys("高价值")
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".tag-rule-conditions .cb-add"), "the builder did not appear")
+    browser = new_rule_page(make_user, make_browser, live_url, "mia", "忠诚高价值", "高价值")
     browser.find_element(By.CSS_SELECTOR, ".tag-rule-conditions .cb-add").click()
     pick(browser, ".tag-rule-conditions .cb-leaf:last-child .cb-field", "segment")
     pick(browser, ".tag-rule-conditions .cb-leaf:last-child .cb-op", "eq")
@@ -56,13 +62,7 @@ def test_a_posted_condition_that_is_not_json_still_draws_the_builder(make_browse
                                                                       make_user: Any) -> None:
     """The builder never posts anything but JSON; a hand-made post that is not JSON is refused on the field, and the
     page it comes back on still draws the builder (it failed to parse the value and drew nothing)."""
-    make_user("manager", username="mio")
-    browser = make_browser(lang="zh-CN", width=1400, height=1000)
-    login(browser, live_url, "mio")
-    browser.get(live_url + "/admin/analysis/tag-rule/new/")
-    browser.find_element(By.ID, "name").send_keys("坏条件")
-    browser.find_element(By.ID, "tag").send_keys("坏")
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".tag-rule-conditions .cb-add"), "the builder did not appear")
+    browser = new_rule_page(make_user, make_browser, live_url, "mio", "坏条件", "坏")
     target = browser.find_element(By.CSS_SELECTOR, ".tag-rule-conditions").get_attribute("data-target")
     browser.execute_script("document.getElementById(arguments[0]).value = 'not json {';", target)
     before = browser.find_element(By.TAG_NAME, "html")
