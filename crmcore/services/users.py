@@ -8,6 +8,7 @@ import secrets
 from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import setting_int
@@ -246,8 +247,10 @@ def revoke_token(ctx: ServiceContext, token_id: int) -> None:
         record_change(ctx, "api_token", "revoked", token.id, {"revoked_at": [None, token.revoked_at]})
 
 
-# built once: the statement of every API request (building it cost more than running it on SQLite)
-_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))
+# built once: the statement of every API request (building it cost more than running it on SQLite); the user and
+# their role come in the same row, the team only if something reads it (the record rules need only its id)
+_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash")).options(
+    joinedload(ApiToken.user).lazyload(User.team))
 
 
 def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = None) -> User:

@@ -181,3 +181,18 @@ def test_a_read_builds_no_token_or_custom_field_statement(client, admin_headers,
     got = client.get(f"/api/v1/customers/{r.json['id']}", headers=admin_headers)
     assert got.status_code == 200 and got.json["name"] == "杭州西湖茶业有限公司"
     assert built == []
+
+
+def test_a_read_joins_neither_the_owner_nor_the_team(client, admin_headers, statements):
+    """The access check needs only the owner's id: reading a customer does not join the owner's user row, and the
+    token's statement brings the user and their role but not their team."""
+    r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司", "tags": ["VIP"]}, headers=admin_headers)
+    statements.clear()
+    got = client.get(f"/api/v1/customers/{r.json['id']}", headers=admin_headers)
+    assert got.status_code == 200 and got.json["tags"] == ["VIP"] and got.json["name"] == "杭州西湖茶业有限公司"
+    selects = [s for s in statements if s.startswith("SELECT")]
+    customer = [s for s in selects if "FROM customers" in s]
+    token = [s for s in selects if "FROM api_tokens" in s]
+    assert len(customer) == 1 and " JOIN users" not in customer[0]
+    assert len(token) == 1 and " JOIN users" in token[0] and " JOIN teams" not in token[0]
+
