@@ -133,6 +133,32 @@ def discard_pending_since(session: Session, mark: int) -> None:
         del pending[mark:]
 
 
+def _wanted(impl: Any, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls of ``impl`` that its :func:`crmcore.listens_to` asks for (all of them when it has none): each
+    ``crm_event`` whose event it names, each ``crm_events`` with its events filtered (dropped when none is left),
+    each ``crm_after_commit`` of an entity it names."""
+    names: frozenset[str] | None = getattr(impl.function, "crm_listens_to", None)
+    if names is None:
+        return calls
+    prefixes = tuple(n for n in names if n.endswith("."))
+
+    def named(name: str) -> bool:
+        return name in names or bool(prefixes) and name.startswith(prefixes)
+
+    out = []
+    for kwargs in calls:
+        if "events" in kwargs:
+            events = [ev for ev in kwargs["events"] if named(ev.name)]
+            if events:
+                out.append({**kwargs, "events": events})
+        elif "event" in kwargs:
+            if named(kwargs["event"].name):
+                out.append(kwargs)
+        elif kwargs.get("entity") in names:
+            out.append(kwargs)
+    return out
+
+
 def _call_each(hook: Any, calls: list[dict[str, Any]]) -> None:
     """Call every implementation with each of ``calls`` (keyword arguments, ``ctx`` the same session in all);
     one failing listener is logged and does not stop the rest.
@@ -147,12 +173,13 @@ def _call_each(hook: Any, calls: list[dict[str, Any]]) -> None:
         return
     session = calls[0]["ctx"].session
     for impl in reversed(hook.get_hookimpls()):
+        mine = _wanted(impl, calls)  # what a listener with ``listens_to`` does not ask for costs no savepoint
         start = 0
-        while start < len(calls):
-            failed = _in_savepoint(session, hook, impl, calls[start:])
+        while start < len(mine):
+            failed = _in_savepoint(session, hook, impl, mine[start:])
             if failed is None:
                 break
-            for kwargs in calls[start:start + failed]:  # their writes went with the savepoint: again, one by one
+            for kwargs in mine[start:start + failed]:  # their writes went with the savepoint: again, one by one
                 _in_savepoint(session, hook, impl, [kwargs])
             start += failed + 1
 

@@ -81,10 +81,13 @@ class PushIncomplete(AdapterError):
     """Some connections took a change and others failed: that message is retried, the others go on."""
 
 
+# built once: asked on every write that emits an event (building the statement cost more than running it)
+_PUSHING = select(ErpConnection.id).where(ErpConnection.enabled.is_(True), ErpConnection.push_enabled.is_(True)).limit(1)
+
+
 def has_push_connection(ctx: ServiceContext) -> bool:
     """Whether the destination ``erp`` exists: an enabled connection that takes pushes (asked when writing)."""
-    return ctx.session.scalar(select(ErpConnection.id).where(ErpConnection.enabled.is_(True),
-                                                             ErpConnection.push_enabled.is_(True)).limit(1)) is not None
+    return ctx.session.scalar(_PUSHING) is not None
 
 
 _DOWN = "erp_down"  # session.info: {connection key: (until, error)} servers found down in this session

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcore import hookimpl
+from crmcore import hookimpl, listens_to
 from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
@@ -48,6 +48,7 @@ def crm_sales_metric_report(ctx: ServiceContext, metric: Any) -> dict[str, Any] 
 
 
 @hookimpl
+@listens_to("sales.metric.")
 def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
     """A sales metric written is written to its report too (metrics are reports)."""
     if any(e.name.startswith("sales.metric.") for e in events):

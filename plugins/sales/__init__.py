@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcore import hookimpl
+from crmcore import hookimpl, listens_to
 from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
@@ -72,6 +72,7 @@ def crm_approval_completed(ctx: ServiceContext, request: Any, record: Any) -> No
 
 
 @hookimpl
+@listens_to("quote")  # a quote's status changed outside its approval
 def crm_after_commit(ctx: ServiceContext, entity: str, action: str, entity_id: Any, changes: dict[str, Any]) -> None:
     from .services.workflow import close_when_decided_elsewhere
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcore import hookimpl
+from crmcore import hookimpl, listens_to
 from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
@@ -60,6 +60,7 @@ def crm_demo_data(ctx: ServiceContext) -> list[str]:
 
 
 @hookimpl
+@listens_to("sales.order.created")
 def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
     """The orders of the sales plugin (when loaded) created in one commit schedule the ``order`` follow-up
     rules, all at once (a bulk import commits a thousand orders at a time)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmcore import hookimpl
+from crmcore import hookimpl, listens_to
 from crmcore.i18n import lazy_gettext as _l
 from crmcore.runtime import ServiceContext
 
@@ -36,6 +36,7 @@ def crm_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[st
 
 
 @hookimpl
+@listens_to("sales.lead.qualified", *PAYMENT_EVENTS)
 def crm_events(ctx: ServiceContext, events: list[Any]) -> None:
     """A lead qualified keeps its referrer; a payment, an invoice or an order changed: refresh the social value above its customer and reward a
     referred customer's first paid order (one batch per commit)."""

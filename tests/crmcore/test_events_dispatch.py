@@ -2,10 +2,8 @@
 event loses only that event's work (and the events it queued), and the others are kept, each once."""
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from crmcore import hookimpl
@@ -15,23 +13,7 @@ from crmcore.models import Tag
 from crmcore.services.unit import unit_of_work
 
 
-@contextlib.contextmanager
-def _savepoints(rt: Any) -> Iterator[list[Any]]:
-    """The savepoints the sessions of ``rt`` begin meanwhile."""
-    seen: list[Any] = []
-
-    def count(session: Any, transaction: Any) -> None:
-        if transaction.nested:
-            seen.append(transaction)
-
-    sa_event.listen(rt.db.sessionmaker, "after_transaction_create", count)
-    try:
-        yield seen
-    finally:
-        sa_event.remove(rt.db.sessionmaker, "after_transaction_create", count)
-
-
-def test_one_savepoint_per_listener_for_a_commits_events(make_app):
+def test_one_savepoint_per_listener_for_a_commits_events(make_app, savepoints_of):
     calls: list[tuple[str, Any]] = []
 
     class Listener:
@@ -45,7 +27,7 @@ def test_one_savepoint_per_listener_for_a_commits_events(make_app):
 
     rt = make_app(plugins=[("listener", Listener())]).extensions["crm"]
     ctx = rt.context()
-    with _savepoints(rt) as savepoints, unit_of_work(ctx):
+    with savepoints_of(rt) as savepoints, unit_of_work(ctx):
         record_changes(ctx, [("customer", "updated", n, {"name": ["a", "b"]}, None) for n in range(50)])
     assert calls == [("after_commit", n) for n in range(50)] + [("event", n) for n in range(50)]
     # one per listener of each hook (the built-in plugins' listeners and this one), not one per event

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from crmcore import hookimpl
+from crmcore import hookimpl, listens_to
 from crmcore.contracts import AuditEntity, FieldType, Panel, Permission
 from crmcore.i18n import _, lazy_gettext as _l
 from crmcore.runtime import ServiceContext
@@ -85,6 +85,7 @@ def crm_customer_panels(ctx: ServiceContext, customer: Any) -> list[Panel]:
 
 
 @hookimpl
+@listens_to("interaction.created")  # called for these events only (the others cost nothing)
 def crm_event(ctx: ServiceContext, event: Any) -> None:
     """Every interaction logged earns its customer points, once per event."""
     if event.name != "interaction.created" or not event.data.get("customer_id"):

@@ -54,12 +54,15 @@ def kept_forecast(ctx: ServiceContext, as_of: dt.date, compute: Callable[[Servic
     return result
 
 
+# built once: asked after every commit that writes what a forecast reads
+_ANY_KEPT = select(ModelFit.id).where(ModelFit.kind.startswith(PREFIX)).limit(1)
+
+
 def on_events(ctx: ServiceContext, events: list[Any]) -> None:
     """Drop every kept reader forecast when a record it reads was written (one indexed read per such commit, and
     the delete when any is kept)."""
     if not any(e.name.startswith(INVALIDATING) or getattr(e, "entity", None) in ENTITIES for e in events):
         return
-    kept = ModelFit.kind.startswith(PREFIX)
-    if ctx.session.scalar(select(ModelFit.id).where(kept).limit(1)) is not None:  # a read by index when none is kept
-        ctx.session.execute(delete(ModelFit).where(kept))
+    if ctx.session.scalar(_ANY_KEPT) is not None:  # a read by index when none is kept
+        ctx.session.execute(delete(ModelFit).where(ModelFit.kind.startswith(PREFIX)))
         ctx.session.commit()

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, insert, literal, select
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -260,12 +260,16 @@ def customers_of(event: Event) -> list[int]:
     return [int(data["customer_id"])] if isinstance(data.get("customer_id"), int) else []
 
 
+# built once: asked after every commit that emits events (building the statement cost more than running it)
+_WAITING = select(Journey).join(Campaign, Campaign.id == Journey.campaign_id).where(
+    Campaign.kind == "journey", Campaign.status == "running", Journey.trigger == "event",
+    Journey.event.in_(bindparam("names", expanding=True)))
+
+
 def on_events(ctx: ServiceContext, events: list[Event]) -> int:
     """The ``crm_events`` listener: enter the customers of the events running journeys wait for."""
-    names = {e.name for e in events}
-    journeys = list(ctx.session.scalars(select(Journey).join(Campaign, Campaign.id == Journey.campaign_id).where(
-        Campaign.kind == "journey", Campaign.status == "running", Journey.trigger == "event",
-        Journey.event.in_(names)))) if names else []
+    names = sorted({e.name for e in events})
+    journeys = list(ctx.session.scalars(_WAITING, {"names": names})) if names else []
     total = 0
     for journey in journeys:
         for event in events:
