@@ -88,6 +88,50 @@ def bare() -> Any:
     return app
 
 
+def bare_orm() -> Any:
+    """A second baseline: the same bare app on SQLAlchemy's ORM (classes mapped from the tables by automap, the
+    collections loaded lazily when the response reads them). Against it the ratio shows what the CRM adds on top
+    of the ORM it is built on; against ``bare()`` (Core), what it costs to use an ORM at all."""
+    from flask import Flask, abort, jsonify
+    from sqlalchemy import create_engine
+    from sqlalchemy.ext.automap import automap_base
+    from sqlalchemy.orm import sessionmaker
+
+    url = os.environ["CRM_DATABASE_URL"]
+    engine = create_engine(url, connect_args={"check_same_thread": False} if url.startswith("sqlite") else {})
+    base = automap_base()
+    base.prepare(autoload_with=engine, reflection_options={
+        "only": ["users", "customers", "contacts", "addresses", "tags", "customer_tags"]})
+    customer_cls = base.classes.customers
+    session_of = sessionmaker(engine)
+    hidden = {"search_text", "name_key", "phone_normalized", "email_normalized"}
+    app = Flask("bare_orm")
+
+    def plain(obj: Any) -> dict[str, Any]:
+        out = {}
+        for column in obj.__table__.columns:
+            if column.name in hidden:
+                continue
+            v = getattr(obj, column.name)
+            out[column.name] = (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v)
+                                if v is not None and column.name == "credit_limit" else v)
+        return out
+
+    @app.get("/api/v1/customers/<int:customer_id>")
+    def get_customer(customer_id: int) -> Any:
+        with session_of() as session:
+            customer = session.get(customer_cls, customer_id)
+            if customer is None:
+                abort(404)
+            body = plain(customer)
+            body["contacts"] = [plain(c) for c in sorted(customer.contacts_collection, key=lambda c: c.id)]
+            body["addresses"] = [plain(a) for a in sorted(customer.addresses_collection, key=lambda a: a.id)]
+            body["tags"] = sorted(t.name for t in customer.tags_collection)
+        return jsonify(body), 200, {"ETag": f'"customers-{customer_id}-v{customer.version}"'}
+
+    return app
+
+
 def _outbox_defaults(table: Any, stamp: dt.datetime) -> dict[str, Any]:
     """Values for the outbox columns the CRM fills by default (status, attempts, times), as far as the table has them."""
     known = {"status": "pending", "attempts": 0, "created_at": stamp, "next_attempt_at": stamp, "available_at": stamp}
