@@ -24,7 +24,7 @@ CRM_BLUEPRINTS = ".api:blueprints"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:sync"
 CRM_JOBS = ".jobs:JOBS"
-CRM_OUTBOX_HANDLERS = ".push:handler"
+CRM_OUTBOX_HANDLERS = ".destination:handler"
 CRM_CHECKS = ".checks:CHECKS"
 
 
