@@ -10,9 +10,8 @@ from crmcore.models import OutboxMessage
 from crmcore.runtime import ServiceContext
 
 from .models import ErpConnection
-from .ownership import SOURCE
+from .ownership import DESTINATION, SOURCE
 
-DESTINATION = "erp"
 TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.updated", "address.created",
           "sales.order.created")
 

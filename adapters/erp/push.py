@@ -21,10 +21,9 @@ from crmcore.runtime import ServiceContext
 from .base import CreditLimitRecord, ErpUnreachable, OrderItem, SalesOrderRecord, SkippableRecordError
 from .connections import build_adapter, list_connections
 from .customers import CUSTOMER_FIELDS, customer_record
-from .destination import DESTINATION
 from .issues import open_issue
 from .models import ErpConnection
-from .ownership import empty, load_base, same, save_base
+from .ownership import DESTINATION, empty, load_base, same, save_base
 from .sync import SOURCE, SyncHelper
 
 log = logging.getLogger(__name__)
