@@ -16,7 +16,8 @@ TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.up
           "sales.order.created")
 
 # built once: asked on every write that emits an event (building the statement cost more than running it)
-_PUSHING = select(ErpConnection.id).where(ErpConnection.enabled.is_(True), ErpConnection.push_enabled.is_(True)).limit(1)
+_PUSHING = (select(ErpConnection.id)
+            .where(ErpConnection.enabled.is_(True), ErpConnection.push_enabled.is_(True)).limit(1))
 
 
 def has_push_connection(ctx: ServiceContext) -> bool:

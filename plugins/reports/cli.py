@@ -1,4 +1,5 @@
-"""``crm report run NAME``: a saved report as a table (or CSV) on stdout (the ``reports.send`` job is in ``jobs.py``)."""
+"""``crm report run NAME``: a saved report as a table (or CSV) on stdout (the ``reports.send`` job is in
+``jobs.py``)."""
 from __future__ import annotations
 
 import unicodedata

@@ -1,4 +1,5 @@
-"""``crm sales ...``: recompute and show KPIs, import leads, seed stages, demo data (the daily KPI job is in ``jobs.py``)."""
+"""``crm sales ...``: recompute and show KPIs, import leads, seed stages, demo data (the daily KPI job is in
+``jobs.py``)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""``crm referrals ...``: list referrals, show a customer's referral tree, recompute social value (the jobs are in ``jobs.py``)."""
+"""``crm referrals ...``: list referrals, show a customer's referral tree, recompute social value (the jobs are in
+``jobs.py``)."""
 from __future__ import annotations
 
 from typing import Any
