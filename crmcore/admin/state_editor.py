@@ -1,0 +1,174 @@
+"""A workflow state's "on entering, set" rows (field by label, a value input of its type) and its actions (by
+name), without JSON: what the editor offers, the posted rows read into ``on_enter`` and ``actions``, the service's
+errors placed on the rows, and both said in words on the workflow's pages."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict
+from typing import Any
+
+from flask_babel import get_timezone
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from ..i18n import _
+from ..models import User
+from ..runtime import ServiceContext
+from ..services import record_picker
+from ..services.on_enter import MAX_ACTIONS, MAX_ON_ENTER, Settable, settable_fields
+from ..services.workflow_registry import actions, entities
+
+_SET = re.compile(r"^states-(\d+)-set-(\d+)-(field|value)$")
+_ACT = re.compile(r"^states-(\d+)-act-(\d+)$")
+_TRUE = ("1", "true", "on", "yes", "y", "是", "对")
+_FALSE = ("0", "false", "off", "no", "n", "否", "不")
+MAX_ROWS = MAX_ON_ENTER + MAX_ACTIONS  # rows read per state: more is a forged form, refused in words
+
+
+def fields_by_entity(ctx: ServiceContext) -> dict[str, dict[str, Settable]]:
+    """Each workflow entity's settable fields (the state field too: the page leaves out the chosen one)."""
+    return {name: settable_fields(ctx, name, spec.model, None) for name, spec in sorted(entities(ctx).items())}
+
+
+def action_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
+    """The named actions plugins registered (``crm_register_workflow_actions``), as ``(name, words)``."""
+    return [(name, str(_(a.description)) if a.description else name) for name, a in sorted(actions(ctx).items())]
+
+
+def user_choices(ctx: ServiceContext) -> list[tuple[int, str]]:
+    """Active users by name: what a field holding a user offers (as the condition builder does)."""
+    return [(u.id, u.full_name or u.username)
+            for u in ctx.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))]
+
+
+def editor_choices(ctx: ServiceContext) -> dict[str, Any]:
+    """Everything the state editor offers, for the page and (as JSON) its script."""
+    fields = fields_by_entity(ctx)
+    return {"fields": fields, "actions": action_choices(ctx), "users": user_choices(ctx),
+            "script": {"fields": {e: [asdict(f) for f in fs.values()] for e, fs in fields.items()},
+                       "users": [{"value": v, "label": lab} for v, lab in user_choices(ctx)],
+                       "text": {"yes": str(_("yes")), "choose": str(_("Choose a field")), "remove": str(_("Remove"))}}}
+
+
+def _value(spec: Settable | None, raw: str | None) -> Any:
+    """The posted text as the field's value; text that does not read as its type goes on as it is, for the
+    service to refuse next to the row (and the page to show again)."""
+    if spec is None:
+        return raw
+    text = (raw or "").strip()
+    if spec.kind == "bool":
+        if not text:
+            return False  # a checkbox left unticked posts nothing
+        return True if text.lower() in _TRUE else False if text.lower() in _FALSE else text
+    if not text:
+        return None
+    if spec.kind == "int":
+        return int(text) if re.fullmatch(r"-?\d{1,19}", text) else text
+    if spec.kind == "datetime":
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        return (moment if moment.tzinfo else moment.replace(tzinfo=get_timezone())).isoformat()
+    return text  # text, a choice, a date (2026-03-31), an amount (kept as typed: no float rounding)
+
+
+def read_state(form: MultiDict[str, str], i: int | str, entity: str | None, fields: dict[str, dict[str, Settable]],
+               before: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]]]:
+    """State ``i``'s posted rows as ``(on_enter, actions, rows)``: ``rows`` (field, value, problem) are what the
+    page shows again, with a row's own problem (no field chosen, a field twice, too many rows). Rows left empty
+    or marked removed are left out. ``before``: the state as saved, whose actions keep their parameters."""
+    known = fields.get(entity or "", {})
+    rows: list[dict[str, Any]] = []
+    on_enter: dict[str, Any] = {}
+    set_rows = sorted({int(m.group(2)) for key in form if (m := _SET.match(key)) and m.group(1) == str(i)})
+    for j in set_rows:
+        name = (form.get(f"states-{i}-set-{j}-field") or "").strip()
+        raw = form.get(f"states-{i}-set-{j}-value")
+        if form.get(f"states-{i}-set-{j}-removed") or (not name and not (raw or "").strip()):
+            continue
+        value, problem = _value(known.get(name), raw), None
+        if len(rows) >= MAX_ROWS:  # a forged form: the rest is not read
+            rows.append({"field": "", "value": "", "problem": _("At most %(n)s fields can be set on entering a state.",
+                                                                 n=MAX_ON_ENTER)})
+            break
+        if not name:
+            problem = _("Choose the field to set.")
+        elif name in on_enter:
+            problem = _("This field is set twice; keep one row.")
+        else:
+            on_enter[name] = value
+        rows.append({"field": name, "value": value if known.get(name) else raw, "problem": problem})
+    params = {a.get("name"): a.get("params") for a in (before or {}).get("actions") or [] if isinstance(a, dict)}
+    acts: list[Any] = []
+    for k in sorted({int(m.group(2)) for key in form if (m := _ACT.match(key)) and m.group(1) == str(i)}):
+        name = (form.get(f"states-{i}-act-{k}") or "").strip()
+        if name and not form.get(f"states-{i}-act-{k}-removed"):
+            acts.append({"name": name, "params": params[name]} if params.get(name) else name)
+    return on_enter, acts, rows
+
+
+def rows_of(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """A saved state's ``on_enter`` as the editor's rows."""
+    return [{"field": f, "value": v, "problem": None} for f, v in (state.get("on_enter") or {}).items()]
+
+
+def action_names(state: dict[str, Any]) -> list[str]:
+    return [str(a.get("name") if isinstance(a, dict) else a) for a in state.get("actions") or []]
+
+
+def row_errors(errors: dict[str, Any], i: int, rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The messages each row of state ``i`` shows: its own problem, then the service's for its field."""
+    out = []
+    for row in rows:
+        messages = [str(row["problem"])] if row.get("problem") else []
+        if not row.get("problem"):
+            messages += [str(m) for m in errors.get(f"states.{i}.on_enter.{row['field']}") or []]
+        out.append(messages)
+    return out
+
+
+def record_labels(ctx: ServiceContext, entity: str | None, states: list[dict[str, Any]],
+                  fields: dict[str, dict[str, Settable]]) -> dict[str, str]:
+    """``{"<entity>:<id>": name}`` of the records the states' rows point to (a customer, a user...): shown by name."""
+    wanted: dict[str, set[int]] = {}
+    for st in states:
+        for f, v in (st.get("on_enter") or {}).items():
+            spec = fields.get(entity or "", {}).get(f)
+            if spec is not None and spec.related and isinstance(v, int) and not isinstance(v, bool):
+                wanted.setdefault(spec.related, set()).add(v)
+    out: dict[str, str] = {}
+    for target, ids in wanted.items():
+        try:
+            found = record_picker.labels(ctx, target, sorted(ids))
+        except Exception:  # noqa: BLE001 - a record type they may not read: shown by number
+            ctx.session.rollback()
+            continue
+        out.update({f"{target}:{r['value']}": str(r["label"]) for r in found})
+    return out
+
+
+def in_words(ctx: ServiceContext, entity: str | None, state: dict[str, Any], fields: dict[str, dict[str, Settable]],
+             labels: dict[str, str]) -> list[str]:
+    """What entering ``state`` does, in words: "Level: A", "Owner: 张三", then the actions by name."""
+    known = fields.get(entity or "", {})
+    action_words = dict(action_choices(ctx))
+    out = []
+    for f, v in (state.get("on_enter") or {}).items():
+        spec = known.get(f)
+        if spec is None:
+            out.append(f"{f}: {v}")
+            continue
+        shown: Any = v
+        if v is None or v == "":
+            shown = _("empty")
+        elif spec.kind == "bool":
+            shown = _("yes") if v is True else _("no") if v is False else v
+        elif spec.choices:
+            shown = dict(spec.choices).get(v, v)
+        elif spec.related:
+            shown = labels.get(f"{spec.related}:{v}", f"#{v}")
+        out.append(f"{spec.label}: {shown}")
+    out += [str(_("Run: %(action)s", action=action_words.get(n, n))) for n in action_names(state)]
+    return out
