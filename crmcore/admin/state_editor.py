@@ -33,7 +33,7 @@ def fields_by_entity(ctx: ServiceContext) -> dict[str, dict[str, Settable]]:
 
 def action_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
     """The named actions plugins registered (``crm_register_workflow_actions``), as ``(name, words)``."""
-    return [(name, str(_(a.description)) if a.description else name) for name, a in sorted(actions(ctx).items())]
+    return [(name, str(a.description) if a.description else name) for name, a in sorted(actions(ctx).items())]
 
 
 def user_choices(ctx: ServiceContext) -> list[tuple[int, str]]:
