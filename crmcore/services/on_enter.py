@@ -51,6 +51,8 @@ def settable_fields(ctx: ServiceContext, entity: str | None, model: Any, state_f
         label = (declared.labels.get(key) if declared is not None else None) or meta.COMMON_LABELS.get(key) or key
         choices = tuple((v, str(lab)) for v, lab in (declared.choices.get(key, []) if declared is not None else []))
         related = next((by_table.get(fk.column.table.name) for fk in column.foreign_keys), None)
+        if column.foreign_keys and related is None:
+            continue  # a record of a type no one can pick by name: it would be a bare number
         out[key] = Settable(key, "int" if related else kind, str(label), choices, related, bool(column.nullable),
                             getattr(column.type, "length", None) if kind == "str" else None)
     return out

@@ -1,0 +1,58 @@
+"""The workflow state editor on quotes: a date, a yes/no, another record (the customer, by name) and the plugin's
+named action set on entering a state through the admin form, saved with their types and shown again by label."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from crmcore.models import WorkflowDefinition
+from crmcore.services import workflow as wf_svc
+from crmcore.services.on_enter import stored_value
+from crmcore.testing.admin import admin_login, csrf_token
+from plugins.sales.models import Quote
+
+NEW = "/admin/workflow_designer/workflow/new"
+
+
+def test_a_quote_state_sets_a_date_a_yes_no_and_a_customer(app: Any, ctx: Any, make_user: Any, make_customer: Any) -> None:
+    boss, _ = make_user("admin", username="boss")
+    acme = make_customer("Acme <Trading>", boss)
+    client = admin_login(app.test_client(), "boss", lang="en")
+    page = client.get(NEW).text
+    form = {"csrf_token": csrf_token(page), "name": "Quotes", "entity": "quote", "state_field": "status",
+            "priority": "100", "active": "1", "states-0-name": "draft", "states-0-initial": "1",
+            "states-1-name": "sent", "transitions-0-action": "send", "transitions-0-from_state": "draft",
+            "transitions-0-to_state": "sent",
+            "states-1-set-0-field": "valid_until", "states-1-set-0-value": "2027-03-31",
+            "states-1-set-1-field": "requires_approval", "states-1-set-1-value": "1",
+            "states-1-set-2-field": "customer_id", "states-1-set-2-value": str(acme.id),
+            "states-1-set-3-field": "decision_note", "states-1-set-3-value": "sent <b>by</b> the workflow",
+            "states-1-act-0": "sales.quote.back_to_draft"}
+    r = client.post(NEW, data=form)
+    assert r.status_code == 302, r.text
+    wf = ctx.session.query(WorkflowDefinition).one()
+    state = wf_svc.describe(wf)["states"][1]
+    assert state["on_enter"] == {"valid_until": "2027-03-31", "requires_approval": True, "customer_id": acme.id,
+                                 "decision_note": "sent <b>by</b> the workflow"}
+    assert state["actions"] == [{"name": "sales.quote.back_to_draft"}]
+    page = client.get(r.headers["Location"]).text
+    assert re.search(r'type="date" name="states-1-set-0-value"[^>]*value="2027-03-31"', page)
+    assert re.search(r'type="checkbox" class="set-value" name="states-1-set-1-value" value="1" checked', page)
+    assert 'data-record-picker data-entity="customer"' in page  # the record picker stands in with the script
+    assert "Acme &lt;Trading&gt;" in page and "Acme <Trading>" not in page  # the customer by name, escaped
+    words = re.search(r'class="workflow-effects.*?</dl>', page, re.S).group(0)
+    assert "Valid until: 2027-03-31" in words and "Requires approval: yes" in words
+    assert "Customer: Acme &lt;Trading&gt;" in words and "Run: Put the quote back to draft" in words
+    assert "sent &lt;b&gt;by&lt;/b&gt; the workflow" in page and "<b>by</b>" not in page
+    # unticked on the next save: the yes/no becomes no; a price list (no picker for it) is never offered
+    form.update({"version": str(wf.version), "states-1-set-1-value": ""})
+    assert client.post(r.headers["Location"], data=form).status_code == 302
+    ctx.session.expire_all()
+    assert wf_svc.describe(ctx.session.get(WorkflowDefinition, wf.id))["states"][1]["on_enter"]["requires_approval"] is False
+    assert 'value="price_list_id"' not in page
+
+
+def test_a_stored_date_is_set_as_a_date() -> None:
+    assert stored_value(Quote.__table__.c.valid_until, "2027-03-31") == dt.date(2027, 3, 31)
+    assert stored_value(Quote.__table__.c.requires_approval, True) is True
