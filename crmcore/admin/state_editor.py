@@ -36,6 +36,12 @@ def action_choices(ctx: ServiceContext) -> list[tuple[str, str]]:
     return [(name, str(a.description) if a.description else name) for name, a in sorted(actions(ctx).items())]
 
 
+def actions_by_entity(ctx: ServiceContext) -> dict[str, list[str]]:
+    """``{entity: [action names]}``: the actions offered for each workflow entity (an action that names none: all)."""
+    return {e: [n for n, a in sorted(actions(ctx).items()) if e in (getattr(a, "entities", None) or (e,))]
+            for e in sorted(entities(ctx))}
+
+
 def user_choices(ctx: ServiceContext) -> list[tuple[int, str]]:
     """Active users by name: what a field holding a user offers (as the condition builder does)."""
     return [(u.id, u.full_name or u.username)
@@ -45,8 +51,9 @@ def user_choices(ctx: ServiceContext) -> list[tuple[int, str]]:
 def editor_choices(ctx: ServiceContext) -> dict[str, Any]:
     """Everything the state editor offers, for the page and (as JSON) its script."""
     fields = fields_by_entity(ctx)
-    return {"fields": fields, "actions": action_choices(ctx), "users": user_choices(ctx),
-            "script": {"fields": {e: [asdict(f) for f in fs.values()] for e, fs in fields.items()},
+    offered = actions_by_entity(ctx)
+    return {"fields": fields, "actions": action_choices(ctx), "users": user_choices(ctx), "offered": offered,
+            "script": {"fields": {e: [asdict(f) for f in fs.values()] for e, fs in fields.items()}, "offered": offered,
                        "users": [{"value": v, "label": lab} for v, lab in user_choices(ctx)],
                        "text": {"yes": str(_("yes")), "choose": str(_("Choose a field")), "remove": str(_("Remove"))}}}
 

@@ -77,7 +77,7 @@ def value_problem(ctx: ServiceContext, spec: Settable, value: Any) -> str | None
 
 
 def state_errors(ctx: ServiceContext, i: int, state: dict[str, Any], fields: dict[str, Settable],
-                 known_actions: dict[str, Any]) -> dict[str, list[Any]]:
+                 known_actions: dict[str, Any], entity: str | None = None) -> dict[str, list[Any]]:
     """The problems of state ``i``'s ``on_enter`` (by field: ``states.<i>.on_enter.<field>``) and ``actions``
     (``states.<i>.actions.<j>``), in the reader's words."""
     errors: dict[str, list[Any]] = {}
@@ -99,6 +99,9 @@ def state_errors(ctx: ServiceContext, i: int, state: dict[str, Any], fields: dic
             errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Give the action's name."))
         elif act_name not in known_actions:
             errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Unknown action '%(name)s'.", name=act_name))
+        elif entity and entity not in (getattr(known_actions[act_name], "entities", None) or (entity,)):
+            errors.setdefault(f"states.{i}.actions.{j}", []).append(
+                _("The action '%(name)s' does not act on these records.", name=act_name))
         elif isinstance(act, dict) and not isinstance(act.get("params") or {}, dict):
             errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Give the action's parameters as an object."))
     return errors

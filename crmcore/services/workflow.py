@@ -120,7 +120,7 @@ def _definition_errors(ctx: ServiceContext, data: dict[str, Any], existing: Work
         elif name in names:
             errors.setdefault(f"states.{i}.name", []).append(_("'%(name)s' is there twice.", name=name))
         names.append(name)
-        for key, messages in on_enter.state_errors(ctx, i, st, settable, known_actions).items():
+        for key, messages in on_enter.state_errors(ctx, i, st, settable, known_actions, entity).items():
             errors.setdefault(key, []).extend(messages)
     if states is not None and sum(1 for s in states if s.get("initial")) > 1:
         errors.setdefault("states", []).append(_("Only one state can be initial."))

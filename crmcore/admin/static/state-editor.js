@@ -83,6 +83,13 @@
     if (target.classList && target.classList.contains("set-field")) {
       valueWidget(target.closest(".set-row"), byName(target.value));
     } else if (target === entitySel || target === stateFieldSel) {
+      var offered = D.offered[entitySel ? entitySel.value : ""] || [];
+      Array.prototype.forEach.call(document.querySelectorAll(".workflow-states .act-name option"), function (o) {
+        var off = o.value !== "" && offered.indexOf(o.value) < 0;  // an action for other records: not offered
+        o.hidden = off;
+        o.disabled = off;
+        if (off && o.selected) { o.parentNode.value = ""; }
+      });
       Array.prototype.forEach.call(document.querySelectorAll(".workflow-states .set-field"), function (select) {
         var before = select.value;
         fillFields(select);

@@ -56,3 +56,15 @@ def test_a_quote_state_sets_a_date_a_yes_no_and_a_customer(app: Any, ctx: Any, m
 def test_a_stored_date_is_set_as_a_date() -> None:
     assert stored_value(Quote.__table__.c.valid_until, "2027-03-31") == dt.date(2027, 3, 31)
     assert stored_value(Quote.__table__.c.requires_approval, True) is True
+
+
+def test_an_action_for_quotes_is_not_offered_nor_taken_for_customers(app: Any, ctx: Any, make_user: Any) -> None:
+    make_user("admin", username="boss")
+    client = admin_login(app.test_client(), "boss", lang="en")
+    page = client.get(NEW).text  # a new workflow drives customers first
+    assert re.search(r'<option value="sales.quote.back_to_draft" hidden disabled>', page)
+    form = {"csrf_token": csrf_token(page), "name": "C", "entity": "customer", "state_field": "stage",
+            "states-0-name": "lead", "states-0-initial": "1", "states-0-act-0": "sales.quote.back_to_draft"}
+    r = client.post(NEW, data=form)
+    assert r.status_code == 200 and ctx.session.query(WorkflowDefinition).count() == 0
+    assert re.search(r'data-field="states.0.actions.0"[^>]*>[^<]*does not act on these records', r.text)
