@@ -179,3 +179,49 @@ def in_words(ctx: ServiceContext, entity: str | None, state: dict[str, Any], fie
         out.append(f"{spec.label}: {shown}")
     out += [str(_("Run: %(action)s", action=action_words.get(n, n))) for n in action_names(state)]
     return out
+
+
+_PLACES: dict[str, Any] = {"name": _("Name"), "entity": _("Records"), "state_field": _("The state is kept in"),
+                           "priority": _("Priority"), "condition": _("Applies to records when"), "states": _("States"),
+                           "transitions": _("Transitions"), "label": _("Label"), "action": _("Action"),
+                           "from_state": _("From"), "to_state": _("To"), "guard": _("Only when"),
+                           "policy": _("Approval policy"), "on_enter": _("On entering, set"), "actions": _("Actions"),
+                           "set": _("On entering, set")}
+
+
+def error_place(path: str, data: dict[str, Any], fields: dict[str, dict[str, Settable]]) -> str:
+    """Where an error of the workflow form is, in words (``states.1.on_enter.owner_id``: "State 成交客户 ·
+    On entering, set · Owner"), for the list of errors at the top of the page."""
+    parts = path.split(".")
+    head = parts[0]
+    if head in ("states", "transitions") and len(parts) > 1 and parts[1].isdigit():
+        items = data.get(head) or []
+        n = int(parts[1])
+        item = items[n] if n < len(items) and isinstance(items[n], dict) else {}
+        if head == "states":
+            words = [str(_("State %(name)s", name=item.get("label") or item.get("name") or n + 1))]
+        else:
+            words = [str(_("Transition %(name)s", name=item.get("label") or item.get("action") or n + 1))]
+        rest = parts[2:]
+        if rest:
+            words.append(str(_PLACES.get(rest[0], rest[0])))
+        if rest[:1] == ["on_enter"] and len(rest) > 1:
+            spec = fields.get(str(data.get("entity") or ""), {}).get(".".join(rest[1:]))
+            words.append(spec.label if spec is not None else ".".join(rest[1:]))
+        elif rest[:1] in (["actions"], ["set"]) and len(rest) > 1 and rest[1].isdigit():
+            words.append(str(_("row %(n)s", n=int(rest[1]) + 1)))
+        return " · ".join(words)
+    return str(_PLACES.get(head, path))
+
+
+def effects(ctx: ServiceContext, workflows: list[Any]) -> dict[int, list[tuple[str, str]]]:
+    """``{workflow id: [(state, what entering it does, in words)]}`` for the list of workflows."""
+    fields = fields_by_entity(ctx)
+    out: dict[int, list[tuple[str, str]]] = {}
+    for wf in workflows:
+        states = [{"name": s.name, "label": s.label, "on_enter": s.on_enter or {}, "actions": s.actions or []}
+                  for s in wf.states if s.on_enter or s.actions]
+        labels = record_labels(ctx, wf.entity, states, fields)
+        out[wf.id] = [(st["label"] or st["name"], " · ".join(in_words(ctx, wf.entity, st, fields, labels)))
+                      for st in states]
+    return out

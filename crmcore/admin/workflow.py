@@ -85,7 +85,8 @@ class WorkflowDesignerView(SecureView):
     @expose("/")
     def index(self) -> Any:
         ctx = self.ctx()
-        return self.render("admin/workflow/index.html", workflows=wf_svc.list_workflows(ctx),
+        workflows = wf_svc.list_workflows(ctx)
+        return self.render("admin/workflow/index.html", workflows=workflows, effects=state_editor.effects(ctx, workflows),
                            policies=approval_svc.list_policies(ctx), can_manage=ctx.can("workflow.manage"),
                            entity_labels=dict(policy_form.entity_choices(ctx)),
                            provider_labels=dict(policy_form.provider_choices(ctx)), action_labels=inbox_svc.ACTIONS)
@@ -144,7 +145,8 @@ class WorkflowDesignerView(SecureView):
                            can_manage=ctx.can("workflow.manage"), choices=workflow_form.form_choices(ctx),
                            builder_text=policy_form.builder_text(), editor=editor, state_rows=rows,
                            record_labels=labels, states=states, wf_states=saved["states"] if saved else [],
-                           row_errors=state_editor.row_errors, action_names=state_editor.action_names,
+                           row_errors=state_editor.row_errors,
+                           error_place=lambda path: state_editor.error_place(path, data, editor["fields"]), action_names=state_editor.action_names,
                            in_words=lambda st: state_editor.in_words(ctx, entity, st, editor["fields"], labels))
 
     # ---- structured edits: each one rewrites the definition through the same validated service ----

@@ -98,6 +98,8 @@ def test_round_trip_types_and_labels(admin, ctx):
     words = re.search(r'class="workflow-effects.*?</dl>', page, re.S).group(0)
     assert "Kind: Person" in words and "Owner: Boss Wang" in words and "Run: Send the &lt;b&gt;welcome" in words
     assert "<b>welcome" not in page  # the action's label is escaped everywhere
+    listing = admin.get("/admin/workflow_designer/").text
+    assert "On entering Customer: Kind: Person · Credit limit: 2500.50 · Owner: Boss Wang · Level: A · Run: Send the" in listing
     # edited: a row removed, the owner changed, an action added; the rest kept
     wf = ctx.session.query(WorkflowDefinition).one()
     url = f"/admin/workflow_designer/workflow/{wf.id}"
@@ -155,6 +157,7 @@ def test_forged_input_is_refused_in_words_keeping_what_was_typed(admin, ctx, for
     assert r.status_code == 200 and ctx.session.query(WorkflowDefinition).count() == 0
     errors = re.findall(rf'data-field="{re.escape(where)}"[^>]*>([^<]*)<', r.text)
     assert any(words in e for e in errors), errors
+    assert "<code>states." not in r.text and "State Customer · " in r.text  # the error list says where in words
     for key, value in forged.items():  # what was typed is there again (escaped)
         if value:
             assert f'value="{value.replace("<", "&lt;").replace(">", "&gt;")}"' in r.text, key
@@ -204,3 +207,4 @@ def test_the_editor_in_chinese(admin, ctx):
     assert "进入时设置" in page and "选择字段" in page and "On entering, set" not in page
     r = admin.post(NEW, data=base_form(admin, **{"states-1-set-0-field": "owner_id", "states-1-set-0-value": "x"}))
     assert re.search(r'data-field="states.1.on_enter.owner_id"[^>]*>[^<]*整数', r.text)
+    assert "状态 Customer · 进入时设置 · 负责人" in r.text
