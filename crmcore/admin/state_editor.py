@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from flask_babel import get_timezone
@@ -18,6 +18,7 @@ from ..runtime import ServiceContext
 from ..services import record_picker
 from ..services.on_enter import MAX_ACTIONS, MAX_ON_ENTER, Settable, settable_fields
 from ..services.workflow_registry import actions, entities
+from . import labels
 
 _SET = re.compile(r"^states-(\d+)-set-(\d+)-(field|value)$")
 _ACT = re.compile(r"^states-(\d+)-act-(\d+)$")
@@ -27,8 +28,13 @@ MAX_ROWS = MAX_ON_ENTER + MAX_ACTIONS  # rows read per state: more is a forged f
 
 
 def fields_by_entity(ctx: ServiceContext) -> dict[str, dict[str, Settable]]:
-    """Each workflow entity's settable fields (the state field too: the page leaves out the chosen one)."""
-    return {name: settable_fields(ctx, name, spec.model, None) for name, spec in sorted(entities(ctx).items())}
+    """Each workflow entity's settable fields (the state field too: the page leaves out the chosen one); a field
+    its metadata gives no label gets the admin's word for it, never its code."""
+    out = {}
+    for name, spec in sorted(entities(ctx).items()):
+        fields = settable_fields(ctx, name, spec.model, None)
+        out[name] = {k: f if f.label != k else replace(f, label=str(labels.field(k))) for k, f in fields.items()}
+    return out
 
 
 def action_choices(ctx: ServiceContext) -> list[tuple[str, str]]:

@@ -90,6 +90,10 @@
         o.disabled = off;
         if (off && o.selected) { o.parentNode.value = ""; }
       });
+      Array.prototype.forEach.call(document.querySelectorAll(".workflow-states .state-acts-box"), function (box) {
+        box.hidden = !offered.length;
+        box.parentNode.querySelector(".no-actions").hidden = !!offered.length;
+      });
       Array.prototype.forEach.call(document.querySelectorAll(".workflow-states .set-field"), function (select) {
         var before = select.value;
         fillFields(select);
