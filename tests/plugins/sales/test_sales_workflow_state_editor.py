@@ -68,3 +68,55 @@ def test_an_action_for_quotes_is_not_offered_nor_taken_for_customers(app: Any, c
     r = client.post(NEW, data=form)
     assert r.status_code == 200 and ctx.session.query(WorkflowDefinition).count() == 0
     assert re.search(r'data-field="states.0.actions.0"[^>]*>[^<]*does not act on these records', r.text)
+
+
+def test_the_editor_in_a_real_browser(browser: Any, live_url: str, ctx: Any, make_user: Any, make_customer: Any) -> None:
+    """With the script: the field lists follow the record type, each value input fits its field (a date, a
+    checkbox, the record picker), rows and actions are added, and the saved workflow holds them typed."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    from crmcore.testing.browser import login, wait_for
+
+    boss, _ = make_user("admin", username="boss")
+    acme = make_customer("上海明华贸易有限公司", boss)
+    login(browser, live_url, "boss")
+    browser.get(live_url + NEW)
+    browser.find_element(By.NAME, "name").send_keys("Quotes")
+    Select(browser.find_element(By.ID, "entity")).select_by_value("quote")
+    Select(browser.find_element(By.ID, "state_field")).select_by_value("status")
+    browser.find_element(By.NAME, "states-0-name").send_keys("draft")
+    browser.find_element(By.NAME, "states-1-name").send_keys("sent")
+    field = Select(browser.find_element(By.NAME, "states-1-set-0-field"))
+    assert "Valid until" in [o.text for o in field.options] and "Status" not in [o.text for o in field.options]
+
+    def row(j: int, name: str) -> Any:
+        Select(browser.find_element(By.NAME, f"states-1-set-{j}-field")).select_by_value(name)
+        return browser.find_element(By.NAME, f"states-1-set-{j}-value")
+
+    date = row(0, "valid_until")
+    assert date.get_attribute("type") == "date"
+    browser.execute_script("arguments[0].value = '2027-03-31'", date)
+    browser.find_element(By.CSS_SELECTOR, "#state-1 .add-set").click()
+    check = row(1, "requires_approval")
+    assert check.get_attribute("type") == "checkbox"
+    check.click()
+    browser.find_element(By.CSS_SELECTOR, "#state-1 .add-set").click()
+    row(2, "customer_id")
+    search = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#state-1-set-2 .cb-search"))[0]
+    search.send_keys("明华")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#state-1-set-2 .cb-suggestion"))
+    search.send_keys(Keys.ENTER)
+    wait_for(lambda: "明华" in browser.find_element(By.CSS_SELECTOR, "#state-1-set-2 .cb-picked").text)
+    Select(browser.find_element(By.NAME, "states-1-act-0")).select_by_value("sales.quote.back_to_draft")
+    browser.find_element(By.NAME, "transitions-0-action").send_keys("send")
+    browser.find_element(By.NAME, "transitions-0-from_state").send_keys("draft")
+    browser.find_element(By.NAME, "transitions-0-to_state").send_keys("sent")
+    browser.find_element(By.CSS_SELECTOR, ".save-workflow").click()
+    wait_for(lambda: "/workflow/new" not in browser.current_url, "the workflow was not saved")
+    wf = ctx.session.query(WorkflowDefinition).one()
+    state = wf_svc.describe(wf)["states"][1]
+    assert state["on_enter"] == {"valid_until": "2027-03-31", "requires_approval": True, "customer_id": acme.id}
+    assert state["actions"] == [{"name": "sales.quote.back_to_draft"}]
+    assert "上海明华贸易有限公司" in browser.find_element(By.CSS_SELECTOR, ".workflow-effects").text
