@@ -161,8 +161,7 @@ def test_forged_input_is_refused_in_words_keeping_what_was_typed(admin, ctx, for
     for key, value in forged.items():  # what was typed is there again (escaped)
         if value:
             assert f'value="{value.replace("<", "&lt;").replace(">", "&gt;")}"' in r.text, key
-    assert "<script>" not in r.text.split("</header>")[-1].replace("<script src", "").replace(
-        '<script type="application/json"', "")
+    assert "<script>" not in r.text.replace("<script src", "")
 
 
 def test_too_many_rows_are_refused(admin, ctx):

@@ -7,7 +7,7 @@
   "use strict";
   var dataNode = document.getElementById("state-editor-data");
   if (!dataNode) { return; }
-  var D = JSON.parse(dataNode.textContent);
+  var D = JSON.parse(dataNode.getAttribute("data-editor"));  // an attribute: no user text inside a <script>
   var entitySel = document.getElementById("entity");
   var stateFieldSel = document.getElementById("state_field");
 
