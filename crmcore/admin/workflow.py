@@ -130,7 +130,7 @@ class WorkflowDesignerView(SecureView):
                 return redirect(url_for(".workflow", workflow_id=wf.id))
             except CRMError as exc:
                 ctx.session.rollback()
-                flash_crm_error(exc)
+                flash(exc.message, "error")  # each error is listed in words above the form and shown at its row
                 errors = exc.errors
         if data is None:
             data = {"name": "", "entity": "customer", "state_field": "stage", "priority": 100, "active": True,
