@@ -76,6 +76,8 @@ def _value(spec: Settable | None, raw: str | None) -> Any:
         return True if text.lower() in _TRUE else False if text.lower() in _FALSE else text
     if not text:
         return None
+    if spec.choices and text not in [str(v) for v, _label in spec.choices]:  # typed in words (no script): its code
+        text = next((str(v) for v, label in spec.choices if str(label).casefold() == text.casefold()), text)
     if spec.kind == "int":
         return int(text) if re.fullmatch(r"-?\d{1,19}", text) else text
     if spec.kind == "datetime":

@@ -124,6 +124,14 @@ def test_entering_applies_typed_values_and_runs_actions(ctx):
     assert welcomed == [("Acme", {"pack": "gold"})]
 
 
+def test_without_the_script_a_choice_typed_in_words_is_its_code(admin, ctx):
+    r = admin.post(NEW, data=base_form(admin, **{"states-1-set-0-field": "kind", "states-1-set-0-value": "person ",
+                                                 "states-1-set-1-field": "stage", "states-1-set-1-value": "Prospect"}))
+    assert r.status_code == 200  # the state field cannot be set: refused, the rest read
+    r = admin.post(NEW, data=base_form(admin, **{"states-1-set-0-field": "kind", "states-1-set-0-value": "PERSON"}))
+    assert r.status_code == 302 and saved(ctx)["states"][1]["on_enter"] == {"kind": "person"}
+
+
 def test_editing_keeps_an_actions_parameters(admin, ctx):
     wf = wf_svc.create_workflow(ctx, {"name": "w", "entity": "customer", "state_field": "stage", "states": [
         {"name": "lead", "initial": True}, {"name": "customer", "actions": [{"name": "test.welcome", "params": {"pack": "gold"}}]}],
