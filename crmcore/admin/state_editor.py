@@ -4,6 +4,7 @@ errors placed on the rows, and both said in words on the workflow's pages."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import asdict, replace
 from typing import Any
@@ -117,11 +118,25 @@ def read_state(form: MultiDict[str, str], i: int | str, entity: str | None, fiel
         rows.append({"field": name, "value": value if known.get(name) else raw, "problem": problem})
     params = {a.get("name"): a.get("params") for a in (before or {}).get("actions") or [] if isinstance(a, dict)}
     acts: list[Any] = []
-    for k in sorted({int(m.group(2)) for key in form if (m := _ACT.match(key)) and m.group(1) == str(i)}):
+    act_rows = sorted({int(m.group(2)) for key in form if (m := _ACT.match(key)) and m.group(1) == str(i)})
+    for k in act_rows:
         name = (form.get(f"states-{i}-act-{k}") or "").strip()
         if name and not form.get(f"states-{i}-act-{k}-removed"):
             acts.append({"name": name, "params": params[name]} if params.get(name) else name)
+    if not set_rows and not act_rows:  # a page opened before this editor posts the state's JSON: keep it, not lose it
+        on_enter, acts = _legacy(form.get(f"states-{i}-on_enter"), dict, on_enter), _legacy(
+            form.get(f"states-{i}-actions"), list, acts)
+        rows = rows_of({"on_enter": on_enter})
     return on_enter, acts, rows
+
+
+def _legacy(text: str | None, kind: type, default: Any) -> Any:
+    """The JSON an older page kept in a hidden input, if it is of ``kind`` (the service checks what is in it)."""
+    try:
+        value = json.loads(text) if text and len(text) <= 65536 else None
+    except ValueError:
+        return default
+    return value if isinstance(value, kind) else default
 
 
 def rows_of(state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -216,3 +216,23 @@ def test_the_editor_in_chinese(admin, ctx):
     r = admin.post(NEW, data=base_form(admin, **{"states-1-set-0-field": "owner_id", "states-1-set-0-value": "x"}))
     assert re.search(r'data-field="states.1.on_enter.owner_id"[^>]*>[^<]*整数', r.text)
     assert "状态 Customer · 进入时设置 · 负责人" in r.text
+
+
+def test_a_page_opened_before_the_editor_keeps_what_states_set(admin, ctx):
+    """A form from before the editor posts each state's on_enter and actions as hidden JSON and no rows: what it
+    carries is saved (checked like any other), not dropped; a page with the editor's rows ignores such a field."""
+    old = {"states-1-on_enter": json.dumps({"kind": "person", "level": "A"}), "states-1-actions": '["test.welcome"]'}
+    r = admin.post(NEW, data=base_form(admin, **old))
+    assert r.status_code == 302, r.text
+    state = saved(ctx)["states"][1]
+    assert state["on_enter"] == {"kind": "person", "level": "A"} and [a["name"] for a in state["actions"]] == ["test.welcome"]
+    wf = ctx.session.query(WorkflowDefinition).one()
+    r = admin.post(f"/admin/workflow_designer/workflow/{wf.id}", data=base_form(
+        admin, f"/admin/workflow_designer/workflow/{wf.id}", **{**old, "states-1-set-0-field": "kind",
+                                                                "states-1-set-0-value": "organization"}))
+    assert r.status_code == 302, r.text
+    assert saved(ctx)["states"][1]["on_enter"] == {"kind": "organization"} and saved(ctx)["states"][1]["actions"] == []
+    r = admin.post(NEW, data=base_form(admin, name="Bad", **{"states-1-on_enter": json.dumps({"kind": "robot"})}))
+    assert r.status_code == 200 and "robot" not in [s["on_enter"].get("kind") for s in
+                                                    (wf_svc.describe(w)["states"][1] for w in
+                                                     ctx.session.query(WorkflowDefinition).all())]
