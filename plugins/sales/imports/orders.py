@@ -53,13 +53,15 @@ def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict
     (``own``) or to the order. Returns the data, the row of each line and the order's errors."""
     first = rows[positions[0]]
     errors: dict[str, list[Any]] = {}
+    head = [(key, first.get(key)) for key in HEAD[1:]]
     for i in positions[1:]:
-        for key in HEAD[1:]:
-            value = rows[i].get(key)
-            if value is not None and value != first.get(key):
+        row = rows[i]
+        for key, said in head:
+            value = row.get(key)
+            if value is not None and value != said:
                 own.setdefault(i, {}).setdefault(key, []).append(
                     _("This line says '%(value)s'; the order's first line says '%(first)s'.", value=value,
-                      first=first.get(key) or ""))
+                      first=said or ""))
     data: dict[str, Any] = {"number": first.get("number"),
                             "customer_id": customer_id(refs["customers"], first.get("customer_code"), errors)}
     for key in ("order_date", "currency", "status"):
@@ -76,7 +78,7 @@ def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict
         line = {key: value for key, value in row.items() if key in _LINE_CELLS}
         code = row.get("product_code")
         if code is not None:
-            product = products.get(code) or products.get(fold(str(code)))
+            product = (type(code) is str and products.get(code)) or products.get(fold(str(code)))
             if product is None:
                 own.setdefault(i, {}).setdefault("product_code", []).append(
                     _("No product has the code '%(code)s'.", code=code))
@@ -129,7 +131,7 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
     lines, rows = split(batch)
     results: list[RowResult | None] = [None] * len(rows)
     for i, row in enumerate(rows):
-        bad = unknown_columns(row, COLUMNS)
+        bad = unknown_columns(row, _COLUMNS)
         if bad:
             results[i] = RowResult(i, "rejected", key=cell(row, "number") if isinstance(row, dict) else None,
                                    errors=bad)
