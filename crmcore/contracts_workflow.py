@@ -25,11 +25,13 @@ class Predicate:
 @dataclass(frozen=True)
 class WorkflowAction:
     """A named action run on entering a state or to compensate a withdrawn or revoked approval:
-    ``func(ctx, record, params)``, inside the transaction of the change."""
+    ``func(ctx, record, params)``, inside the transaction of the change. ``entities``: the workflow entities
+    whose records it acts on (empty: any), so the admin offers it only for those."""
 
     name: str
     func: Callable[[ServiceContext, Any, dict[str, Any]], Any]
     description: str = ""
+    entities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

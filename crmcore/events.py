@@ -38,9 +38,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]  # a change's [before, after]: mostly plain
     return value
 
 
@@ -98,13 +98,15 @@ def record_changes(ctx: ServiceContext, entries: list[tuple[Any, ...]], *, audit
     pending = []
     handlers = active_handlers(ctx)
     actor_id = getattr(ctx.actor, "id", None)
+    label = ctx.actor_label
     for entity, action, entity_id, changes, data, *name in entries:
         changes = changes or {}
+        plain_data = jsonable(data) if data else {}  # once: the event's data and the audit entry's
         ev = Event(name=name[0] if name and name[0] else f"{entity}.{action}", entity=entity, entity_id=entity_id,
-                   data=jsonable({"changes": changes, **(data or {})}), actor_id=actor_id)
-        audits.append({"actor_id": actor_id, "actor_label": ctx.actor_label, "source": ctx.source, "action": action,
+                   data={"changes": jsonable(changes), **plain_data}, actor_id=actor_id)
+        audits.append({"actor_id": actor_id, "actor_label": label, "source": ctx.source, "action": action,
                        "entity": entity, "entity_id": str(entity_id), "changes": ev.data["changes"],
-                       "data": jsonable(data or {}), "event_id": ev.id})
+                       "data": plain_data, "event_id": ev.id})
         payload = None
         for handler in handlers:
             if handler.wants(ev.name, ctx.source):

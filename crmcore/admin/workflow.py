@@ -19,7 +19,7 @@ from .. import conditions
 from ..services import workflow as wf_svc
 from ..services.diagram import render_svg
 from ..services.workflow_registry import entities
-from . import policy_form, workflow_form
+from . import policy_form, state_editor, workflow_form
 from .condition_words import check_rows
 from .views import SecureView, flash_crm_error
 from ..schemas.common import db_id
@@ -48,6 +48,34 @@ def _pretty(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
+def _without_state_effects(data: dict[str, Any]) -> dict[str, Any]:
+    """The workflow for the advanced JSON view: what a state sets and runs on entering is edited in the form."""
+    return {**data, "states": [{k: v for k, v in st.items() if k not in ("on_enter", "actions")}
+                               for st in data.get("states") or []]}
+
+
+def _keep_state_effects(posted: dict[str, Any], saved: dict[str, Any] | None) -> dict[str, Any]:
+    """The advanced view's JSON with each state's saved ``on_enter`` and ``actions`` (by name) where it gives none."""
+    before = {st["name"]: st for st in (saved or {}).get("states") or []}
+    for st in posted.get("states") or []:
+        if isinstance(st, dict) and isinstance(st.get("name"), str) and st["name"] in before:
+            st.setdefault("on_enter", before[st["name"]]["on_enter"])
+            st.setdefault("actions", before[st["name"]]["actions"])
+    return posted
+
+
+def _refuse(ctx: ServiceContext, posted: dict[str, Any], wf: Any, problems: dict[str, list[Any]]) -> None:
+    """Raise the form's own problems together with everything the service says of the rest."""
+    errors: dict[str, list[Any]] = {}
+    try:
+        wf_svc.validate_workflow_definition(ctx, posted, wf)
+    except ValidationError as exc:
+        errors = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in (exc.errors or {}).items()}
+    for key, messages in problems.items():
+        errors.setdefault(key, []).extend(messages)
+    raise ValidationError(gettext("The workflow is not valid; see the errors of each field."), errors=errors)
+
+
 class WorkflowDesignerView(SecureView):
     """Workflows and approval policies: list, create, edit (validated JSON), picture, live check."""
 
@@ -57,7 +85,8 @@ class WorkflowDesignerView(SecureView):
     @expose("/")
     def index(self) -> Any:
         ctx = self.ctx()
-        return self.render("admin/workflow/index.html", workflows=wf_svc.list_workflows(ctx),
+        workflows = wf_svc.list_workflows(ctx)
+        return self.render("admin/workflow/index.html", workflows=workflows, effects=state_editor.effects(ctx, workflows),
                            policies=approval_svc.list_policies(ctx), can_manage=ctx.can("workflow.manage"),
                            entity_labels=dict(policy_form.entity_choices(ctx)),
                            provider_labels=dict(policy_form.provider_choices(ctx)), action_labels=inbox_svc.ACTIONS)
@@ -65,17 +94,20 @@ class WorkflowDesignerView(SecureView):
     @expose("/workflow/new", methods=["GET", "POST"])
     @expose("/workflow/<int:workflow_id>", methods=["GET", "POST"])
     def workflow(self, workflow_id: int | None = None) -> Any:
-        """A workflow as a form (states and transitions as rows, conditions with the builder) beside its picture;
-        its JSON as the advanced view."""
+        """A workflow as a form (states with what entering them sets and runs, transitions as rows, conditions
+        with the builder) beside its picture; its JSON (without what states set and run) as the advanced view."""
         ctx = self.ctx()
         try:
             wf = wf_svc.get_workflow(ctx, workflow_id) if workflow_id else None
         except CRMError as exc:
             flash_crm_error(exc)
             return redirect(url_for(".index"))
-        data = {k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")} if wf else None
-        text = _pretty(data) if data else _pretty(EXAMPLE_WORKFLOW)
+        saved = {k: v for k, v in wf_svc.describe(wf).items() if k not in ("id", "version")} if wf else None
+        data = saved
+        text = _pretty(_without_state_effects(data)) if data else _pretty(EXAMPLE_WORKFLOW)
         errors: dict[str, Any] = {}
+        editor = state_editor.editor_choices(ctx)
+        shown_rows: list[list[dict[str, Any]]] | None = None
         if request.method == "POST":
             if not ctx.can("workflow.manage"):
                 return self.forbidden()
@@ -83,10 +115,13 @@ class WorkflowDesignerView(SecureView):
             try:
                 if advanced:
                     text = request.form.get("definition", "")
-                    posted = _parse(text)
+                    posted = _keep_state_effects(_parse(text), saved)
                 else:
-                    posted = workflow_form.read_workflow(request.form)
+                    posted = workflow_form.read_workflow(request.form, editor["fields"], saved)
+                    shown_rows, problems = posted.pop("_rows"), posted.pop("_problems")
                     data = posted
+                    if problems:  # a row's own problem: nothing saved, the service's words on the rest too
+                        _refuse(ctx, posted, wf, problems)
                 if wf is None:
                     wf = wf_svc.create_workflow(ctx, posted)
                 else:
@@ -95,15 +130,24 @@ class WorkflowDesignerView(SecureView):
                 return redirect(url_for(".workflow", workflow_id=wf.id))
             except CRMError as exc:
                 ctx.session.rollback()
-                flash_crm_error(exc)
+                flash(exc.message, "error")  # each error is listed in words above the form and shown at its row
                 errors = exc.errors
         if data is None:
             data = {"name": "", "entity": "customer", "state_field": "stage", "priority": 100, "active": True,
                     "condition": None, "states": [{"name": "", "initial": True}, {"name": ""}], "transitions": [{}]}
+        states: list[Any] = [st for st in data.get("states") or [] if isinstance(st, dict)] \
+            if isinstance(data.get("states"), list) else []
+        rows = shown_rows if shown_rows is not None else [state_editor.rows_of(st) for st in states]
+        entity = str(data.get("entity") or "")
         picture = Markup(render_svg(wf)) if wf is not None else None  # noqa: S704 - render_svg escapes every name
+        labels = state_editor.record_labels(ctx, entity, states + ((saved or {}).get("states") or []), editor["fields"])
         return self.render("admin/workflow/workflow.html", wf=wf, data=data, text=text, errors=errors, picture=picture,
                            can_manage=ctx.can("workflow.manage"), choices=workflow_form.form_choices(ctx),
-                           builder_text=policy_form.builder_text())
+                           builder_text=policy_form.builder_text(), editor=editor, state_rows=rows,
+                           record_labels=labels, states=states, wf_states=saved["states"] if saved else [],
+                           row_errors=state_editor.row_errors,
+                           error_place=lambda path: state_editor.error_place(path, data, editor["fields"]), action_names=state_editor.action_names,
+                           in_words=lambda st: state_editor.in_words(ctx, entity, st, editor["fields"], labels))
 
     # ---- structured edits: each one rewrites the definition through the same validated service ----
     def _edit_workflow(self, workflow_id: int, change: Any) -> Any:
@@ -126,12 +170,19 @@ class WorkflowDesignerView(SecureView):
 
     @expose("/workflow/<int:workflow_id>/states", methods=["POST"])
     def add_state(self, workflow_id: int) -> Any:
+        """Add a state: its name, label, and what entering it sets and runs as the editor's rows of state 0
+        (``states-0-set-<j>-field`` / ``-value``, ``states-0-act-<k>``)."""
         form = request.form
+        fields = state_editor.fields_by_entity(self.ctx())
 
         def change(data: dict[str, Any]) -> None:
+            on_enter, acts, rows = state_editor.read_state(form, 0, data["entity"], fields)
+            if any(row["problem"] for row in rows):
+                raise ValidationError(gettext("The form is not complete."),
+                                      errors={"on_enter": [str(r["problem"]) for r in rows if r["problem"]]})
             data["states"].append({"name": form["name"].strip(), "label": form.get("label") or None,
                                    "initial": bool(form.get("initial")), "final": bool(form.get("final")),
-                                   "on_enter": _parse(form.get("on_enter") or "{}"), "actions": []})
+                                   "on_enter": on_enter, "actions": acts})
         return self._edit_workflow(workflow_id, change)
 
     @expose("/workflow/<int:workflow_id>/states/<int:index>/delete", methods=["POST"])

@@ -14,7 +14,7 @@ from ..models import Role
 from ..runtime import ServiceContext
 from ..services import approvals as approval_svc
 from ..services.workflow_registry import entities
-from . import labels
+from . import labels, state_editor
 from .forms import role_label
 
 _ROW = re.compile(r"^(states|transitions)-(\d+)-(\w+)$")
@@ -49,20 +49,35 @@ def _json(text: str | None, default: Any) -> Any:
         return text  # the service refuses it next to its field
 
 
-def read_workflow(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The posted form as the service's definition: rows without a name are left out, as are removed ones."""
+def read_workflow(form: MultiDict[str, str], fields: dict[str, Any] | None = None,
+                  before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The posted form as the service's definition: rows without a name are left out, as are removed ones. Each
+    state's "on entering" rows and actions are read by :func:`state_editor.read_state` (``fields``: the settable
+    fields by entity; ``before``: the workflow as saved); the rows to show again are in ``definition["_rows"]``
+    and their own problems in ``definition["_problems"]`` (both taken out before the service sees it)."""
     rows: dict[str, set[int]] = {"states": set(), "transitions": set()}
     for key in form:
         if m := _ROW.match(key):
             rows[m.group(1)].add(int(m.group(2)))
-    states, transitions = [], []
+    states: list[dict[str, Any]] = []
+    transitions: list[dict[str, Any]] = []
+    entity = form.get("entity")
+    saved = {s.get("name"): s for s in (before or {}).get("states") or []}
+    shown: list[list[dict[str, Any]]] = []
+    problems: dict[str, list[Any]] = {}
     for i in sorted(rows["states"]):
         def st(name: str, i: int = i) -> str:
             return (form.get(f"states-{i}-{name}") or "").strip()
         if st("removed") or not (st("name") or st("label")):
             continue
-        states.append({"name": st("name") or st("label"), "label": st("label") or None, "initial": bool(st("initial")),
-                       "final": bool(st("final")), "on_enter": _json(st("on_enter"), {}), "actions": _json(st("actions"), [])})
+        name = st("name") or st("label")
+        on_enter, acts, state_rows = state_editor.read_state(form, i, entity, fields or {}, saved.get(name))
+        for j, row in enumerate(state_rows):
+            if row["problem"]:
+                problems.setdefault(f"states.{len(states)}.set.{j}", []).append(row["problem"])
+        shown.append(state_rows)
+        states.append({"name": name, "label": st("label") or None, "initial": bool(st("initial")),
+                       "final": bool(st("final")), "on_enter": on_enter, "actions": acts})
     initial = (form.get("initial") or "").strip()
     for s in states:
         s["initial"] = s["initial"] or (bool(initial) and s["name"] == initial)
@@ -80,4 +95,4 @@ def read_workflow(form: MultiDict[str, str]) -> dict[str, Any]:
             "state_field": form.get("state_field") or "status", "description": form.get("description") or None,
             "priority": int(priority) if priority.lstrip("-").isdigit() else (priority or 100),
             "condition": _json(form.get("condition"), None), "active": bool(form.get("active")),
-            "states": states, "transitions": transitions}
+            "states": states, "transitions": transitions, "_rows": shown, "_problems": problems}

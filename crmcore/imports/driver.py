@@ -70,6 +70,8 @@ def _check(kind: ImportKind, line: int, raw: Any) -> RowResult | None:
     """A row that is no object, or names columns the kind does not know, is rejected before loading."""
     if not isinstance(raw, dict):
         return RowResult(line, REJECTED, errors={"row": [_("Each row must be an object.")]})
+    if kind.column_names.issuperset(raw):  # the common case, every key a column: one set operation
+        return None
     unknown = sorted(str(k) for k in raw if not isinstance(k, str) or not kind.known(k))
     if unknown:
         key = raw.get(kind.key)
@@ -253,11 +255,20 @@ class TooManyRows(ValidationError):
 def csv_cells(row: dict[Any, Any]) -> dict[str, str]:
     """A CSV record's cells by trimmed column name, trimmed, the export's formula guard undone; more
     cells than the header is an error."""
-    from ..services.exporter import unguard_cell
-
     if None in row:
         raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
-    return {k.strip(): unguard_cell((v or "").strip()) for k, v in row.items() if k and k.strip()}
+    out = {}
+    for k, v in row.items():
+        if k and (k := k.strip()):
+            v = (v or "").strip()
+            out[k] = _unguard(v) if v[:1] == "'" else v  # only a cell that starts with ' can be guarded
+    return out
+
+
+def _unguard(text: str) -> str:
+    from ..services.exporter import unguard_cell
+
+    return unguard_cell(text)
 
 
 @dataclass

@@ -7,6 +7,7 @@ always exactly the schema's.
 """
 from __future__ import annotations
 
+import decimal
 from types import FunctionType
 from typing import Any, Callable, TypeGuard
 
@@ -112,6 +113,8 @@ def _converter(field: fields.Field[Any]) -> Convert:
 
             return convert_list
     deserialize, validate = field._deserialize, field._validate
+    if type(field) is fields.Decimal:
+        deserialize = _decimal(field)
 
     def convert(value: Any, key: str, data: Any, partial: bool) -> Any:
         try:
@@ -141,6 +144,24 @@ def _converter(field: fields.Field[Any]) -> Convert:
             return out
 
     return convert_seen
+
+
+def _decimal(field: fields.Decimal) -> Callable[..., Any]:
+    """``fields.Decimal._deserialize`` without its layers for text: ``Decimal(text)`` rounded to the field's places,
+    as it does; any other value, and text it would refuse or that is not a finite number, go through its own code."""
+    deserialize, places, rounding = field._deserialize, field.places, field.rounding
+
+    def convert(value: Any, attr: Any, data: Any, partial: Any = None) -> Any:
+        if type(value) is str:
+            try:
+                num = decimal.Decimal(value)
+                if num.is_finite():
+                    return num if places is None else num.quantize(places, rounding=rounding)
+            except ArithmeticError:  # not a number, or too large for its places: the field's own error
+                pass
+        return deserialize(value, attr, data, partial=partial)
+
+    return convert
 
 
 # Fields whose conversion depends on the value alone and gives a value that cannot change (a number, a date,

@@ -71,15 +71,19 @@ def code_taken(ctx: ServiceContext, code: str, other: Customer) -> str:
 
 
 def live_customer(ctx: ServiceContext, customer_id: Any, *, field: str = "customer_id",
-                  permission: str = "customer.read") -> Customer:
+                  permission: str = "customer.read", known: Customer | None = None) -> Customer:
     """The customer a new record (order, invoice, quote, opportunity, activity, ticket, ...) is for.
 
     Unlike ``get_customer`` (a 404 for the customer's own URL), a customer named in a record's data that
     does not exist, was deleted or was merged away is bad input: ``ValidationError`` (422) on ``field``,
     saying which (a deleted customer takes no new records; a merged one sends you to its winner). One
-    outside the actor's scope stays a 403, and is never named."""
+    outside the actor's scope stays a 403, and is never named. ``known``: the customer of this id when the
+    caller loaded it already (a bulk import's batch), read without ``session.get``."""
     ctx.require(permission)
-    customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
+    if known is not None and known.id == customer_id:
+        customer: Customer | None = known
+    else:
+        customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
     message = None
     if customer is None or ((customer.deleted_at is not None or customer.merged_into_id is not None)
                             and not access.can_access_customer(ctx, customer)):

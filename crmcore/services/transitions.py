@@ -11,6 +11,7 @@ from ..errors import Conflict
 from ..events import record_change
 from ..i18n import _
 from ..models import WorkflowDefinition, WorkflowTransition
+from .on_enter import stored_value
 from .workflow_registry import actions
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ def apply_transition(ctx: ServiceContext, wf: WorkflowDefinition, tr: WorkflowTr
     setattr(record, wf.state_field, tr.to_state)
     target = next((s for s in wf.states if s.name == tr.to_state), None)
     if target is not None:
-        for field, value in (target.on_enter or {}).items():
+        columns = record.__table__.c
+        for field, stored in (target.on_enter or {}).items():
+            value = stored_value(columns[field], stored) if field in columns else stored
             old = getattr(record, field)
             if old != value:
                 setattr(record, field, value)

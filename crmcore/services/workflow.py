@@ -22,6 +22,7 @@ from .. import conditions
 from .. import entities as meta
 from . import condition_fields
 from . import approvals
+from . import on_enter
 from .transitions import apply_transition
 from .unit import unit_of_work
 from .validation import load_flat
@@ -35,7 +36,6 @@ __all__ = ["apply_transition", "available_actions", "create_workflow", "delete_w
            "workflow_for"]
 
 DEF_FIELDS = ("name", "entity", "state_field", "description", "priority", "condition", "active")
-FORBIDDEN_UPDATES = ("id", "version", "created_at", "updated_at")
 
 
 def entity_spec(ctx: ServiceContext, name: str) -> Any:
@@ -112,6 +112,7 @@ def _definition_errors(ctx: ServiceContext, data: dict[str, Any], existing: Work
     if spec is not None and state_field not in columns:
         errors["state_field"] = [_("'%(field)s' is not a field of %(entity)s.", field=state_field, entity=entity)]
     known_actions = actions(ctx)
+    settable = on_enter.settable_fields(ctx, entity, model, state_field)
     for i, st in enumerate(states or []):
         name = (st.get("name") or "").strip()
         if not name:
@@ -119,16 +120,8 @@ def _definition_errors(ctx: ServiceContext, data: dict[str, Any], existing: Work
         elif name in names:
             errors.setdefault(f"states.{i}.name", []).append(_("'%(name)s' is there twice.", name=name))
         names.append(name)
-        for field in (st.get("on_enter") or {}):
-            if field not in columns or field in FORBIDDEN_UPDATES or field == state_field:
-                errors.setdefault(f"states.{i}.on_enter", []).append(
-                    _("'%(field)s' cannot be set on entering a state.", field=field))
-        for j, act in enumerate(st.get("actions") or []):
-            act_name = act.get("name") if isinstance(act, dict) else act
-            if not isinstance(act_name, str):  # an action is its name, or an object with its name
-                errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Give the action's name."))
-            elif act_name not in known_actions:
-                errors.setdefault(f"states.{i}.actions.{j}", []).append(_("Unknown action '%(name)s'.", name=act_name))
+        for key, messages in on_enter.state_errors(ctx, i, st, settable, known_actions, entity).items():
+            errors.setdefault(key, []).extend(messages)
     if states is not None and sum(1 for s in states if s.get("initial")) > 1:
         errors.setdefault("states", []).append(_("Only one state can be initial."))
     all_names = set(names) if states is not None else {s.name for s in existing.states} if existing else set()

@@ -60,7 +60,7 @@ def test_definition_is_validated_by_path(ctx):
     with pytest.raises(ValidationError) as err:
         wf_svc.create_workflow(ctx, bad)
     errors = err.value.errors
-    assert "states.1.name" in errors and "states.1.on_enter" in errors and "states.2.actions.0" not in errors
+    assert "states.1.name" in errors and "states.1.on_enter.password_hash" in errors and "states.2.actions.0" not in errors
     assert "transitions.0.to_state" in errors and "transitions.0.policy" in errors
     assert any("unknown operator 'zz'" in e for e in errors["transitions.0.guard"])
     with pytest.raises(ValidationError) as err:

@@ -101,7 +101,7 @@ def test_structured_designer_forms(admin, ctx):
     page = admin.get(url).text
     assert "add-state" in page and "add-transition" in page
     r = admin.post(f"{url}/states", data={"csrf_token": csrf, "version": wf.version, "name": "customer",
-                                          "on_enter": '{"level": "A"}', "final": "1"})
+                                          "states-0-set-0-field": "level", "states-0-set-0-value": "A", "final": "1"})
     assert r.status_code == 302
     ctx.session.expire_all()
     wf = ctx.session.get(WorkflowDefinition, wf.id)

@@ -67,7 +67,7 @@ def test_editing_keeps_what_the_form_does_not_show(admin, ctx):
     form = {"csrf_token": CSRF.search(page).group(1), "version": str(wf.version), "name": "w", "entity": "customer",
             "state_field": "stage", "priority": "100", "active": "1",
             "states-0-name": "lead", "states-0-initial": "1", "states-1-name": "customer",
-            "states-1-on_enter": json.dumps({"level": "A"}), "states-2-name": "lost",
+            "states-1-set-0-field": "level", "states-1-set-0-value": "A", "states-2-name": "lost",
             "transitions-0-action": "win", "transitions-0-from_state": "lead", "transitions-0-to_state": "customer",
             "transitions-1-action": "lose", "transitions-1-to_state": "lost", "transitions-1-removed": ""}
     assert admin.post(url, data=form).status_code == 302

@@ -397,20 +397,23 @@
   // One record picked by name outside a condition (the check page's record): a box with data-record-picker, its
   // record type read from the select data-entity-from names, the id written into the input data-target names
   // (a number input without the script; hidden once the picker stands in for it).
+  // A box with data-entity instead (a workflow state's field that holds a record) picks from that record type.
   function recordPicker(box) {
     var target = document.getElementById(box.getAttribute("data-target"));
-    var from = document.querySelector(box.getAttribute("data-entity-from"));
-    if (!target || !from) { return; }
+    var fixed = box.getAttribute("data-entity");
+    var from = fixed ? null : document.querySelector(box.getAttribute("data-entity-from"));
+    if (!target || !(fixed || from)) { return; }
     target.type = "hidden";
+    Array.prototype.forEach.call(box.parentNode.querySelectorAll(".set-record-label"), function (n) { n.hidden = true; });
     function draw() {
       var id = parseInt(target.value, 10);
       var leaf = isNaN(id) ? {} : {value: id};
       box.textContent = "";
-      box.appendChild(picker({related: from.value}, leaf, false, function () {
+      box.appendChild(picker({related: fixed || from.value}, leaf, false, function () {
         target.value = leaf.value === undefined ? "" : String(leaf.value);
       }));
     }
-    from.addEventListener("change", function () { target.value = ""; draw(); });
+    if (from) { from.addEventListener("change", function () { target.value = ""; draw(); }); }
     draw();
   }
   function start() {
@@ -430,8 +433,8 @@
     var next = parseInt(into.getAttribute("data-next") || "0", 10);
     into.setAttribute("data-next", String(next + 1));
     var copy = template.content.cloneNode(true);
-    Array.prototype.forEach.call(copy.querySelectorAll("[name],[id],[for],[data-target]"), function (node) {
-      ["name", "id", "for", "data-target"].forEach(function (attr) {
+    Array.prototype.forEach.call(copy.querySelectorAll("[name],[id],[for],[data-target],[data-removes],[data-into],[data-state]"), function (node) {
+      ["name", "id", "for", "data-target", "data-removes", "data-into", "data-state"].forEach(function (attr) {
         var v = node.getAttribute(attr);
         if (v) { node.setAttribute(attr, v.split("__i__").join(String(next))); }
       });
@@ -441,7 +444,8 @@
   });
   document.addEventListener("change", function (event) {
     var box = event.target.getAttribute && event.target.getAttribute("data-removes");
-    if (box) { document.getElementById(box).classList.toggle("text-muted", event.target.checked); }
+    var node = box ? document.getElementById(box) : null;
+    if (node) { node.classList.toggle("text-muted", event.target.checked); }
   });
   window.crmConditionBuilders = start;
   document.addEventListener("DOMContentLoaded", start);

@@ -1,7 +1,7 @@
 """What the sales import kinds share: cells, one IN lookup per batch, rows grouped by record, results."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Collection, Iterable, Iterator, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
@@ -82,11 +82,15 @@ def owner_id(users: dict[str, User], name: Any, errors: dict[str, list[Any]], fi
     return user.id
 
 
-def unknown_columns(row: Any, columns: Sequence[str]) -> dict[str, list[Any]]:
-    """Errors for a row that is not an object or names columns the kind does not have."""
+def unknown_columns(row: Any, columns: Collection[str]) -> dict[str, list[Any]]:
+    """Errors for a row that is not an object or names columns the kind does not have (``columns``: a
+    frozenset makes the common case, a row of known columns only, one set operation)."""
     if not isinstance(row, dict):
         return {"row": [_("Each row must be an object.")]}
-    return {k: [_("Unknown field.")] for k in sorted(set(row) - set(columns))}
+    known = columns if isinstance(columns, frozenset) else frozenset(columns)
+    if known.issuperset(row):
+        return {}
+    return {k: [_("Unknown field.")] for k in sorted(set(row) - known)}
 
 
 def group_rows(rows: Sequence[Any], key: str, results: list[RowResult | None]) -> dict[str, list[int]]:

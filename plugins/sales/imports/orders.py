@@ -27,6 +27,23 @@ AS_COLUMN = {"customer_id": "customer_code", "owner_id": "owner"}
 ORDER_VALUES = ("number", "customer_id", "owner_id", "quote_id", "opportunity_id", "order_date", "currency", "status",
                 "total", "list_total", "source")
 LINE_VALUES = ("product_id", "description", "quantity", "list_price", "unit_price", "discount_percent", "line_total")
+_COLUMNS, _LINE, _LINE_CELLS = frozenset(COLUMNS), frozenset(LINE), frozenset(LINE[1:])
+
+
+def _cells(row: Any) -> dict[str, Any]:
+    """A row's cells of the kind's columns as :func:`.common.cell` reads each (text trimmed, empty ones left
+    out), in one pass over the row's own keys; not an object: no cells."""
+    if not isinstance(row, dict):
+        return {}
+    out = {}
+    for key, value in row.items():
+        if type(value) is str:
+            value = value.strip()
+            if not value:
+                continue
+        if value is not None and key in _COLUMNS:
+            out[key] = value
+    return out
 
 
 def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict[str, Any],
@@ -36,13 +53,15 @@ def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict
     (``own``) or to the order. Returns the data, the row of each line and the order's errors."""
     first = rows[positions[0]]
     errors: dict[str, list[Any]] = {}
+    head = [(key, first.get(key)) for key in HEAD[1:]]
     for i in positions[1:]:
-        for key in HEAD[1:]:
-            value = rows[i].get(key)
-            if value is not None and value != first.get(key):
+        row = rows[i]
+        for key, said in head:
+            value = row.get(key)
+            if value is not None and value != said:
                 own.setdefault(i, {}).setdefault(key, []).append(
                     _("This line says '%(value)s'; the order's first line says '%(first)s'.", value=value,
-                      first=first.get(key) or ""))
+                      first=said or ""))
     data: dict[str, Any] = {"number": first.get("number"),
                             "customer_id": customer_id(refs["customers"], first.get("customer_code"), errors)}
     for key in ("order_date", "currency", "status"):
@@ -51,14 +70,15 @@ def _order_data(rows: Sequence[dict[str, Any]], positions: list[int], refs: dict
     if first.get("owner") is not None:
         data["owner_id"] = owner_id(refs["users"], first.get("owner"), errors)
     lines, line_rows = [], []
+    products = refs["products"]
     for i in positions:
-        row = rows[i]
-        if all(row.get(key) is None for key in LINE):
+        row = rows[i]  # its cells present (see _cells): None is never a value here
+        if _LINE.isdisjoint(row):
             continue  # a row of the order's columns only: no line
-        line = {key: row.get(key) for key in LINE[1:] if row.get(key) is not None}
+        line = {key: value for key, value in row.items() if key in _LINE_CELLS}
         code = row.get("product_code")
         if code is not None:
-            product = refs["products"].get(fold(str(code)))
+            product = (type(code) is str and products.get(code)) or products.get(fold(str(code)))
             if product is None:
                 own.setdefault(i, {}).setdefault("product_code", []).append(
                     _("No product has the code '%(code)s'.", code=code))
@@ -111,18 +131,18 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
     lines, rows = split(batch)
     results: list[RowResult | None] = [None] * len(rows)
     for i, row in enumerate(rows):
-        bad = unknown_columns(row, COLUMNS)
+        bad = unknown_columns(row, _COLUMNS)
         if bad:
             results[i] = RowResult(i, "rejected", key=cell(row, "number") if isinstance(row, dict) else None,
                                    errors=bad)
     groups = group_rows(rows, "number", results)
-    present = [{k: v for k in COLUMNS if (v := cell(row, k)) is not None} if isinstance(row, dict) else {}
-               for row in rows]  # each row's cells trimmed, empty ones left out: read once
+    present = [_cells(row) for row in rows]  # each row's cells trimmed, empty ones left out: read once
     wanted = [present[i] for positions in groups.values() for i in positions]
     refs = {"customers": customers_by_code(ctx, (r.get("customer_code") for r in wanted)),
             "products": products_by_code(ctx, (r.get("product_code") for r in wanted)),
             "users": users_by_name(ctx, (r.get("owner") for r in wanted))}
     products_by_id = {p.id: p for p in refs["products"].values()}
+    customers_by_id = {c.id: c for c in refs["customers"].values()}
     existing = by_key(ctx, Order.number, groups, selectinload(Order.lines))
     created: list[tuple[Order, dict[str, Any], list[int]]] = []
     updated: list[tuple[Order, dict[str, Any], list[int]]] = []
@@ -139,7 +159,7 @@ def load_orders(ctx: ServiceContext, batch: Sequence[Row], options: ImportOption
             try:
                 if live:  # the order's one validation (its schema, then the service's rules)
                     clean = svc.validate_order(ctx, {k: v for k, v in data.items() if v is not None}, order,
-                                               products_by_id)
+                                               products_by_id, customers_by_id)
             except ValidationError as exc:
                 _spread(exc.errors, line_rows, errors, own)
             except CRMError as exc:  # a customer outside the actor's scope
@@ -186,10 +206,11 @@ def _insert(ctx: ServiceContext, orders: list[Order]) -> list[int]:
     """Insert new orders and their lines: one INSERT ... RETURNING for the orders, one for the lines."""
     if not orders:
         return []
-    values = [{key: getattr(order, key) for key in ORDER_VALUES} for order in orders]
+    # Read from each new record's own dict: what is set (a field never set is None, as ``getattr`` gives).
+    values = [{key: order.__dict__.get(key) for key in ORDER_VALUES} for order in orders]
     ids = insert_rows(ctx, Order.__table__, values)
-    lines = [{"order_id": oid, **{key: getattr(ln, key) for key in LINE_VALUES}}
-             for order, oid in zip(orders, ids, strict=True) for ln in order.lines]
+    lines = [{"order_id": oid, **{key: ln.__dict__.get(key) for key in LINE_VALUES}}
+             for order, oid in zip(orders, ids, strict=True) for ln in order.__dict__["lines"]]
     insert_rows(ctx, OrderLine.__table__, lines, returning=False)
     return ids
 

@@ -31,11 +31,11 @@ from . import access, coupons
 from ..schemas.orders import InvoiceSchema, OrderSchema, PaymentSchema
 from .common import INVALID, check_user, new_number
 from .money import ZERO, cents
+from .order_lines import check_products, line_products, line_values, order_lines
 
 ORDER_FIELDS = ("number", "customer_id", "owner_id", "opportunity_id", "order_date", "currency", "status", "source")
 INVOICE_FIELDS = ("number", "customer_id", "order_id", "owner_id", "invoice_date", "due_date", "currency",
                   "amount_total", "source")
-HUNDRED = Decimal(100)
 _ORDER, _INVOICE, _PAYMENT = OrderSchema(), InvoiceSchema(), PaymentSchema()
 
 
@@ -56,9 +56,11 @@ def _check(ctx: ServiceContext, obj: Any, what: str) -> None:
         access.check_owned(ctx, obj.owner_id, what)
 
 
-def _check_customer(ctx: ServiceContext, customer_id: Any) -> None:
-    """A person (not the ERP sync, which acts as the system) writes only for customers in scope."""
-    customer = ctx.session.get(Customer, customer_id) if customer_id is not None else None
+def _check_customer(ctx: ServiceContext, customer_id: Any, known: Customer | None = None) -> None:
+    """A person (not the ERP sync, which acts as the system) writes only for customers in scope (``known``: the
+    customer of ``customer_id`` when the caller has it)."""
+    customer = known if known is not None and known.id == customer_id else \
+        ctx.session.get(Customer, customer_id) if customer_id is not None else None
     if customer is not None and not core_access.can_access_customer(ctx, customer):
         core_access.check_customer_access(ctx, customer)
 
@@ -86,51 +88,6 @@ def list_orders(ctx: ServiceContext, *, customer_id: int | None = None, status: 
     return listing.list_page(ctx, stmt, name="sales.orders", keys=keys, cursor=cursor, page=page, page_size=page_size)
 
 
-def _products(ctx: ServiceContext, raw_lines: Any, known: dict[Any, Product] | None = None) -> dict[Any, Product | None]:
-    """The lines' products by id, each read once with ``session.get`` (None: no such product) unless ``known`` has it."""
-    found: dict[Any, Product | None] = {}
-    for raw in raw_lines or []:
-        pid = raw.get("product_id") if isinstance(raw, dict) else None
-        if pid is not None and pid not in found:
-            found[pid] = (known.get(pid) if known else None) or ctx.session.get(Product, pid)
-    return found
-
-
-def _order_lines(products: dict[Any, Product | None], raw_lines: list[dict[str, Any]]) -> list[OrderLine]:
-    """Order lines of validated input: the total, unless given, is quantity x unit price less the discount;
-    the description, unless given, the product's name. Built without the ORM's per-field events (an import
-    builds thousands): the same new lines as the constructor makes."""
-    lines = []
-    for raw in raw_lines:
-        pid = raw.get("product_id")
-        product = products.get(pid) if pid is not None else None
-        qty, unit_price, discount = raw["quantity"], raw["unit_price"], raw.get("discount_percent") or ZERO
-        total = raw.get("line_total")
-        if total is None:
-            total = cents(qty * unit_price * (HUNDRED - discount) / HUNDRED)
-        description = raw.get("description") or (product.name if product else "") or "-"
-        lines.append(transient(OrderLine, {
-            "product_id": product.id if product else None, "description": description, "quantity": qty,
-            "unit_price": unit_price, "list_price": raw.get("list_price"), "discount_percent": discount,
-            "line_total": total}))
-    return lines
-
-
-def check_products(ctx: ServiceContext, raw_lines: Any, errors: dict[str, list[Any]],
-                   products: dict[Any, Product | None] | None = None) -> None:
-    """``lines.<n>``: a line's product that does not exist (read with ``session.get``: a caller that
-    loaded the products already, a bulk import, costs no query; ``products``: as :func:`_products` read them)."""
-    products = _products(ctx, raw_lines) if products is None else products
-    for i, raw in enumerate(raw_lines or []):
-        if raw.get("product_id") is not None and products.get(raw["product_id"]) is None:
-            errors.setdefault(f"lines.{i}", []).append(_("Product %(id)s does not exist.", id=raw["product_id"]))
-
-
-def _line_values(lines: list[OrderLine]) -> list[tuple[Any, ...]]:
-    return [(ln.product_id, ln.description, ln.quantity, ln.unit_price, ln.list_price, ln.discount_percent or ZERO,
-             ln.line_total) for ln in lines]
-
-
 @dataclass
 class CleanOrder:
     """An order's input after its validation (:func:`validate_order`): what :func:`apply_order` writes."""
@@ -147,27 +104,31 @@ CLOSED_STATUSES = ("cancelled",)
 
 
 def validate_order(ctx: ServiceContext, data: dict[str, Any], existing: Order | None,
-                   products_by_id: dict[Any, Product] | None = None) -> CleanOrder:
+                   products_by_id: dict[Any, Product] | None = None,
+                   customers_by_id: dict[Any, Customer] | None = None) -> CleanOrder:
     """An order's input checked and converted, the one validation every path shares (API, ERP sync,
     importer): ``OrderSchema`` with its lines (lengths and choices from the model; all fields for a new
     order, those given for ``existing``), then products and an owner that exist and a live customer in
     the actor's scope (``PermissionDenied`` otherwise); a ``coupon_code`` (or new lines of an order holding
     one) checked against the lines and the customer, its discount computed here (a refusal says why at
     ``coupon_code``). Products, customers and users are read with ``session.get``, so a caller that loaded
-    them already (a bulk import, which passes its batch's ``products_by_id``) costs no query per order."""
+    them already costs no query per order; a bulk import passes its batch's ``products_by_id`` and
+    ``customers_by_id``, which are not even looked up in the session."""
     products: dict[Any, Product | None] = {}
 
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
         errors: dict[str, list[Any]] = {}
         check_user(ctx, values.get("owner_id"), "owner_id", errors)
-        products.update(_products(ctx, values.get("lines"), products_by_id))
+        products.update(line_products(ctx, values.get("lines"), products_by_id))
         check_products(ctx, values.get("lines"), errors, products)
         return errors
 
     data = load(_ORDER, data, partial=existing is not None, message=INVALID["order"], check=check)
-    customer = live_customer(ctx, data["customer_id"]) if data.get("customer_id") is not None else None
-    lines = _order_lines(products, data["lines"]) if "lines" in data else None
-    _check_customer(ctx, data.get("customer_id", existing.customer_id if existing else None))
+    customer_id = data.get("customer_id", existing.customer_id if existing else None)
+    known = customers_by_id.get(customer_id) if customers_by_id and customer_id is not None else None
+    customer = live_customer(ctx, data["customer_id"], known=known) if data.get("customer_id") is not None else None
+    lines = order_lines(products, data["lines"]) if "lines" in data else None
+    _check_customer(ctx, customer_id, known)
     coupon = coupons.order_coupon(ctx, data, existing, lines)
     return CleanOrder(data, lines, data.get("total"), customer, coupon)
 
@@ -201,7 +162,7 @@ def new_order(ctx: ServiceContext, clean: CleanOrder) -> Order:
 def order_differs(order: Order, clean: CleanOrder) -> bool:
     """Whether :func:`apply_order` would change the stored ``order`` (nothing is written)."""
     lines, total = clean.lines, _total(order, clean)
-    return (lines is not None and _line_values(order.lines) != _line_values(lines)) or \
+    return (lines is not None and line_values(order.lines) != line_values(lines)) or \
         (total is not None and total != order.total) or \
         any(getattr(order, name) != value for name, value in _coupon_values(clean).items()) or \
         any(name in clean.data and getattr(order, name) != clean.data[name] for name in ORDER_FIELDS)
@@ -226,7 +187,7 @@ def apply_order(order: Order, clean: CleanOrder, created: bool, *, core_insert: 
     if lines is not None and plain:
         set_committed_value(order, "lines", lines)
         changes["lines"] = [None, len(lines)]
-    elif lines is not None and (created or _line_values(order.lines) != _line_values(lines)):
+    elif lines is not None and (created or line_values(order.lines) != line_values(lines)):
         order.lines = lines  # the same lines again (an ERP re-read) change nothing: no update, no audit
         changes["lines"] = [None, len(lines)]
     totals: dict[str, Any] = {}

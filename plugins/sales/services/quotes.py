@@ -35,7 +35,8 @@ from .catalog import price_of
 from ..schemas.orders import QuoteSchema
 from .common import INVALID, check_user, new_number, raise_if
 from .money import ZERO, cents
-from .orders import check_products, create_order_from_quote
+from .order_lines import check_products
+from .orders import create_order_from_quote
 from .status_words import status_word
 
 HEADER_FIELDS = ("customer_id", "opportunity_id", "owner_id", "price_list_id", "currency", "valid_until",

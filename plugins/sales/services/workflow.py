@@ -72,7 +72,7 @@ def back_to_draft(ctx: ServiceContext, quote: Any, params: dict[str, Any]) -> No
 
 
 def actions() -> list[WorkflowAction]:
-    return [WorkflowAction("sales.quote.back_to_draft", back_to_draft, _("Put the quote back to draft"))]
+    return [WorkflowAction("sales.quote.back_to_draft", back_to_draft, _("Put the quote back to draft"), (ENTITY,))]
 
 
 def needs_approval(ctx: ServiceContext, quote: Any) -> bool | None:

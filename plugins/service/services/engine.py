@@ -53,7 +53,8 @@ def escalate(ctx: ServiceContext, ticket: Any, params: dict[str, Any]) -> None:
 
 
 def actions() -> list[WorkflowAction]:
-    return [WorkflowAction("service.ticket.escalate", escalate, _("Escalate the ticket (level + 1, an event)"))]
+    return [WorkflowAction("service.ticket.escalate", escalate, _("Escalate the ticket (level + 1, an event)"),
+                           (ENTITY,))]
 
 
 def on_before_save(ctx: ServiceContext, obj: Any, changes: dict[str, Any]) -> None:

@@ -78,3 +78,30 @@ def test_only_managers_import_opportunities(rt: Any, setup: dict[str, Any], make
     rep, _headers = make_user("sales")
     with pytest.raises(PermissionDenied):
         load(rt.context(actor=rep, source="test"), ROWS)
+
+
+def test_new_opportunities_are_written_by_one_insert_per_batch(ctx: Any, setup: dict[str, Any], rt: Any) -> None:
+    """A batch's new opportunities go in by one statement (a flush sent one per opportunity), with their ids,
+    versions and timestamps as the service gives them."""
+    from sqlalchemy import event
+
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SALES_OPPORTUNITIES"):
+            inserts.append(statement)
+
+    rows = [{"number": f"OPP-{n}", "name": f"机会 {n}", "customer_code": "C-1", "amount": str(100 + n)} for n in range(40)]
+    event.listen(rt.db.engine, "before_cursor_execute", seen)
+    try:
+        results = load(ctx, rows)
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", seen)
+    assert statuses(results) == ["created"] * 40 and len(inserts) == 1
+    made = {o.id: o for o in ctx.session.scalars(select(Opportunity))}
+    assert sorted(made) == sorted(r.id for r in results)
+    for n, r in enumerate(results):
+        opp = made[r.id]
+        assert (opp.name, opp.amount, opp.version, opp.stage.name) == (f"机会 {n}", Decimal(100 + n), 1, "Visit")
+        assert opp.created_at is not None and opp.updated_at is not None
+    assert ctx.session.scalar(select(func.count()).select_from(StageHistory)) == 40
