@@ -22,7 +22,7 @@ CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = [".callbacks:bp", ".wechat_oauth:bp", ".api:blp"]
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:channels"
-CRM_JOBS = ".cli:JOBS"
+CRM_JOBS = ".jobs:JOBS"
 
 
 @hookimpl

@@ -7,7 +7,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
 
 # the command's modules are imported when a command runs, not when `crm --help` lists it
 
@@ -76,20 +75,3 @@ def test_cmd(account: str) -> None:
     except CRMError as exc:
         raise click.ClickException(f"WeChat refused: {exc}") from None
     click.echo(f"{account}: the AppSecret works (an access token was issued).")
-
-
-def _wecom_contacts(ctx: Any) -> Any:
-    from .jobs import wecom_contacts
-
-    return wecom_contacts(ctx)
-
-
-def _wecom_group_results(ctx: Any) -> Any:
-    from .jobs import wecom_group_results
-
-    return wecom_group_results(ctx)
-
-
-# declared here, beside the commands, so that listing the jobs (`crm jobs list`) imports none of their modules
-JOBS = [Job("channels.wecom_contacts", _wecom_contacts, 6 * 3600, "Pull WeCom external contacts into customers"),
-        Job("channels.wecom_group_results", _wecom_group_results, 1800, "Fetch the results of WeCom group sends")]

@@ -23,8 +23,8 @@ CRM_ERP_ADAPTERS = [".tryton:TrytonAdapter", ".odoo:OdooAdapter", ".csv_files:Cs
 CRM_BLUEPRINTS = ".api:blueprints"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:sync"
-CRM_JOBS = ".cli:JOBS"
-CRM_OUTBOX_HANDLERS = ".push:handler"
+CRM_JOBS = ".jobs:JOBS"
+CRM_OUTBOX_HANDLERS = ".destination:handler"
 CRM_CHECKS = ".checks:CHECKS"
 
 

@@ -9,17 +9,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
-from crmcore.runtime import ServiceContext
-
-JOBS = [Job("erp.sync", lambda ctx: _job(ctx), 900, "Pull every ERP connection and push pending changes")]
-
-
-def _job(ctx: ServiceContext) -> None:
-    from .runner import sync_job
-
-    sync_job(ctx)
-
 
 def _ctx() -> Any:
     from .sync import SOURCE

@@ -28,6 +28,7 @@ from .models import DEFAULT_OWNERSHIP, ErpConnection, SyncedValues
 
 MISSING = object()  # no base known for a field (linked before bases were kept, or never seen)
 SOURCE = "erp-sync"  # ctx.source of every write the sync makes (the push skips these: no echo)
+DESTINATION = "erp"  # the outbox destination of the push (declared in destination.py)
 SYNC_WRITES = "erp_sync_writes"  # session.info flag while the sync stores records
 _LABELS = {"name": lambda: _("Name"), "credit_limit": lambda: _("Credit limit"), "currency": lambda: _("Currency"),
            "phone": lambda: _("Phone"), "email": lambda: _("E-mail"), "website": lambda: _("Website"),

@@ -1,6 +1,7 @@
 """The push side: CRM changes (customers, confirmed orders) go to the ERP through the outbox.
 
-The outbox row commits with the change, so the ERP being down never blocks a CRM user: the
+The destination is declared in ``destination.py`` (a web worker imports this module only to deliver). The
+outbox row commits with the change, so the ERP being down never blocks a CRM user: the
 message waits and is retried with backoff. Each push is idempotent: a record already linked by
 ``ExternalRef`` is updated, and before creating one the ERP is searched for the CRM's reference
 (a push killed between the ERP's create and our commit is found, not created twice).
@@ -13,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crmcore.contracts import OutboxHandler
 from crmcore.errors import AdapterError, FatalAdapterError
 from crmcore.models import AuditLog, Customer, OutboxMessage
 from crmcore.runtime import ServiceContext
@@ -23,13 +23,10 @@ from .connections import build_adapter, list_connections
 from .customers import CUSTOMER_FIELDS, customer_record
 from .issues import open_issue
 from .models import ErpConnection
-from .ownership import empty, load_base, same, save_base
+from .ownership import DESTINATION, empty, load_base, same, save_base
 from .sync import SOURCE, SyncHelper
 
 log = logging.getLogger(__name__)
-DESTINATION = "erp"
-TOPICS = ("customer.created", "customer.updated", "contact.created", "contact.updated", "address.created",
-          "sales.order.created")
 
 
 def deliver(ctx: ServiceContext, msg: OutboxMessage) -> None:
@@ -79,15 +76,6 @@ def deliver(ctx: ServiceContext, msg: OutboxMessage) -> None:
 
 class PushIncomplete(AdapterError):
     """Some connections took a change and others failed: that message is retried, the others go on."""
-
-
-# built once: asked on every write that emits an event (building the statement cost more than running it)
-_PUSHING = select(ErpConnection.id).where(ErpConnection.enabled.is_(True), ErpConnection.push_enabled.is_(True)).limit(1)
-
-
-def has_push_connection(ctx: ServiceContext) -> bool:
-    """Whether the destination ``erp`` exists: an enabled connection that takes pushes (asked when writing)."""
-    return ctx.session.scalar(_PUSHING) is not None
 
 
 _DOWN = "erp_down"  # session.info: {connection key: (until, error)} servers found down in this session
@@ -203,11 +191,6 @@ def push_order(ctx: ServiceContext, conn: ErpConnection, adapter: Any, order_id:
     sync.link("order", order_id, external_id, fingerprint=None)
     ctx.session.flush()
     return external_id
-
-
-def handler() -> OutboxHandler:
-    return OutboxHandler(name=DESTINATION, topics=TOPICS, deliver=deliver, max_attempts=12, ignore_sources=(SOURCE,),
-                         active=has_push_connection)
 
 
 def push_pending(ctx: ServiceContext, limit: int = 500) -> dict[str, int]:

@@ -16,7 +16,8 @@ from crmcore.runtime import ServiceContext
 
 from .connections import build_adapter, erp_adapters, get_connection, list_connections
 from .models import SyncIssue, SyncRun
-from .push import DESTINATION, push_pending
+from .ownership import DESTINATION
+from .push import push_pending
 from .sync import Progress, RunResult, run_connection
 
 log = logging.getLogger(__name__)

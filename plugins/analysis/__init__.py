@@ -17,7 +17,7 @@ CRM_AUDIT_ENTITIES = ".permissions:AUDIT_ENTITIES"
 CRM_BLUEPRINTS = ".api:blueprints"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:analyze"
-CRM_JOBS = ".cli:JOBS"
+CRM_JOBS = ".jobs:JOBS"
 CRM_COMPUTED_FIELDS = ".services.computed:computed_fields"
 
 

@@ -1,6 +1,5 @@
 """``crm analyze rfm|clv|cohorts|churn|basket|tags|forecast|distribution``: run the analyses with progress bars (on
-stderr, so ``--json`` output is JSON alone); warnings go to stderr too; the nightly jobs that keep
-segments, CLV, churn scores, rules and rule-based tags fresh."""
+stderr, so ``--json`` output is JSON alone); warnings go to stderr too. The nightly jobs are in ``jobs.py``."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
 from crmcore.i18n import _
-from crmcore.runtime import ServiceContext
 
 
 def jsonable(value: Any) -> Any:
@@ -232,37 +229,3 @@ def tags_cmd(as_json: bool) -> None:
         return
     for name, count in applied.items():
         click.echo(f"  {name:<30} {count}")
-
-
-def _nightly(ctx: ServiceContext) -> None:
-    from crmcore.errors import ValidationError
-
-    from .services import basket, churn, clv, rfm
-
-    rfm.run_rfm(ctx)
-    ctx.report_progress(1, 4)  # between steps: progress shows in `crm jobs list`, and a cancel stops here
-    basket.run_basket(ctx)
-    ctx.report_progress(2, 4)
-    for done, step in enumerate((clv.run_clv, churn.run_churn), 3):
-        try:
-            step(ctx)
-        except ValidationError:  # too little history yet: nothing to fit; RFM and rules still ran
-            ctx.session.rollback()
-        ctx.report_progress(done, 4)
-
-
-def _tags(ctx: ServiceContext) -> None:
-    from .services import tags
-
-    tags.apply_rules(ctx)
-
-
-def _forecast(ctx: ServiceContext) -> None:
-    from .services import forecast
-
-    forecast.run_forecast(ctx)
-
-
-JOBS = [Job("analysis.nightly", _nightly, 24 * 3600, "Recompute RFM segments, basket rules, CLV and churn scores"),
-        Job("analysis.forecast", _forecast, 24 * 3600, "Forecast revenue and orders and weigh the pipeline"),
-        Job("analysis.tags", _tags, 6 * 3600, "Refresh customer tags from the tag rules")]

@@ -1,4 +1,4 @@
-"""``crm marketing ...``: list, preview, send-test, run and report campaigns; the ``marketing.send`` job."""
+"""``crm marketing ...``: list, preview, send-test, run and report campaigns (the jobs are in ``jobs.py``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,10 +7,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
 from crmcore.errors import CRMError
 from crmcore.i18n import _
 from crmcore.runtime import ServiceContext
+
+from .jobs import advance_journeys, send_campaigns
 
 
 def _ctx() -> Any:
@@ -88,15 +89,15 @@ def run_cmd(campaign_id: int | None) -> None:
 
     ctx = _ctx()
     if campaign_id is None:
-        _send_job(ctx)
-        _journeys_job(ctx)
+        send_campaigns(ctx)
+        advance_journeys(ctx)
         return
     try:
         campaign = campaigns.get_campaign(ctx, campaign_id)
         if campaign.kind == "journey":
             if campaign.status in ("draft", "scheduled"):
                 campaigns.start(ctx, campaign_id)
-            _journeys_job(ctx, campaign_id)
+            advance_journeys(ctx, campaign_id)
             return _journey_report(ctx, campaign_id)
         ready = campaigns.start(ctx, campaign_id)
         done = campaigns.send_campaign(ctx, campaign_id)
@@ -160,26 +161,3 @@ def report_cmd(campaign_id: int) -> None:
             click.echo(str(_("Variant %(label)s: sent %(sent)s, %(rate)s", label=v["label"], sent=v["sent"], rate=rate))
                        + (f" (p = {p_value:.3f})" if p_value is not None else ""))
         click.echo(str(_("Winner: %(winner)s", winner=ab["winner"] or _("not chosen yet"))))
-
-
-def _send_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
-    from sqlalchemy import select
-
-    from .models import Campaign
-    from .services import campaigns
-
-    ids = [campaign_id] if campaign_id else list(ctx.session.scalars(select(Campaign.id).where(
-        Campaign.status == "running", Campaign.kind != "journey")))
-    for cid in ids:
-        campaigns.send_campaign(ctx, int(cid))
-
-
-def _journeys_job(ctx: ServiceContext, campaign_id: int | None = None) -> None:
-    from .services import journey_engine, triggers
-
-    triggers.scan(ctx, campaign_id)
-    journey_engine.advance(ctx, campaign_id)
-
-
-JOBS = [Job("marketing.send", _send_job, 300, "Send the running campaigns' messages in batches"),
-        Job("marketing.journeys", _journeys_job, 300, "Enter customers into the running journeys and move them on")]

@@ -14,7 +14,7 @@ CRM_LABEL = _l("Reports")  # the plugin's name on the admin's plugin page
 CRM_PERMISSIONS = ".permissions:PERMISSIONS"
 CRM_BLUEPRINTS = ".api:blueprints"
 CRM_COMMANDS = ".cli:report"
-CRM_JOBS = ".cli:JOBS"
+CRM_JOBS = ".jobs:JOBS"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMPUTED_FIELDS = ".computed:FIELDS"
 

@@ -1,16 +1,14 @@
-"""``crm report run NAME``: a saved report as a table (or CSV) on stdout; the ``reports.send`` job."""
+"""``crm report run NAME``: a saved report as a table (or CSV) on stdout (the ``reports.send`` job is in
+``jobs.py``)."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
 from crmcore.errors import CRMError
-from crmcore.runtime import ServiceContext
 
 
 def _width(text: str) -> int:
@@ -68,12 +66,3 @@ def run_cmd(name: str, fmt: str, username: str | None) -> None:
         from crmcore.i18n import _
 
         click.echo(_("Only the first %(n)s rows are shown.", n=result.limit))
-
-
-def _send_job(ctx: ServiceContext) -> Any:
-    from .services.schedule import send_due
-
-    return send_due(ctx)
-
-
-JOBS = [Job("reports.send", _send_job, 300, "E-mail the scheduled reports that are due")]

@@ -1,4 +1,5 @@
-"""``crm sales ...``: recompute and show KPIs, import leads, seed stages, demo data; the daily KPI job."""
+"""``crm sales ...``: recompute and show KPIs, import leads, seed stages, demo data (the daily KPI job is in
+``jobs.py``)."""
 from __future__ import annotations
 
 import json
@@ -8,8 +9,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
-from crmcore.runtime import ServiceContext
 
 
 def _ctx() -> Any:
@@ -116,16 +115,3 @@ def demo_cmd() -> None:
     from .services.demo import load_demo
 
     click.echo(load_demo(_ctx()))
-
-
-def _daily_kpis(ctx: ServiceContext) -> None:
-    from .services.money import base_currency
-    from .services.periods import parse_period
-    from .services.snapshots import recompute
-
-    period = parse_period(None, ctx)
-    recompute(ctx, period, base_currency(ctx))
-    recompute(ctx, period.previous(), base_currency(ctx))
-
-
-JOBS = [Job("sales.kpis", _daily_kpis, 24 * 3600, "Recompute this and last month's sales KPI snapshots")]

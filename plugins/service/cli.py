@@ -11,9 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
 from crmcore.errors import CRMError
-from crmcore.runtime import ServiceContext
 
 
 def _ctx() -> Any:
@@ -109,12 +107,3 @@ def seed_states_cmd() -> None:
     with unit_of_work(ctx):
         ensure_states(ctx)
     click.echo("States ready.")
-
-
-def _sla_job(ctx: ServiceContext) -> None:
-    from .services.sla import check_breaches
-
-    check_breaches(ctx)
-
-
-JOBS = [Job("service.sla_check", _sla_job, 300, "Detect SLA breaches and escalate overdue tickets")]

@@ -18,7 +18,7 @@ CRM_AUDIT_ENTITIES = ".permissions:AUDIT_ENTITIES"
 CRM_BLUEPRINTS = ".api:blueprints"
 CRM_ADMIN_VIEWS = ".admin:admin_views"
 CRM_COMMANDS = ".cli:referrals"
-CRM_JOBS = ".cli:JOBS"
+CRM_JOBS = ".jobs:JOBS"
 CRM_COMPUTED_FIELDS = ".computed:computed_fields"
 CRM_ENTITIES = ".entities:entities"
 

@@ -1,4 +1,5 @@
-"""``crm referrals ...``: list referrals, show a customer's referral tree, recompute social value; the jobs."""
+"""``crm referrals ...``: list referrals, show a customer's referral tree, recompute social value (the jobs are in
+``jobs.py``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,9 +8,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from crmcore.contracts import Job
 from crmcore.errors import CRMError
-from crmcore.runtime import ServiceContext
+
+from .jobs import recompute
 
 
 def _ctx() -> Any:
@@ -73,20 +74,4 @@ def tree_cmd(customer_id: int, depth: int | None) -> None:
 def recompute_cmd() -> None:
     """Recompute every customer's social value now (what the social.recompute job does)."""
     ctx = _ctx()
-    click.echo(f"{_recompute(ctx)} customers with a social value")
-
-
-def _recompute(ctx: ServiceContext) -> int:
-    from .services.value import recompute_all
-
-    return recompute_all(ctx)
-
-
-def _rewards(ctx: ServiceContext) -> dict[str, int]:
-    from .services.rewards import grant_due
-
-    return grant_due(ctx)
-
-
-JOBS = [Job("social.recompute", _recompute, 6 * 3600, "Recompute every customer's social value"),
-        Job("social.rewards", _rewards, 3600, "Pay the referral rewards whose return window is over")]
+    click.echo(f"{recompute(ctx)} customers with a social value")

@@ -16,13 +16,13 @@ def app(make_app):
 def test_a_write_builds_no_listener_statement(client, admin_headers, monkeypatch):
     """The statements of what runs on every write (the ERP push check, the journeys waiting for an event, the kept
     forecasts) are built once, not per write."""
-    import adapters.erp.push as push
+    import adapters.erp.destination as destination
     import plugins.analysis.services.forecast_cache as forecasts
     import plugins.marketing.services.triggers as triggers
 
     client.post("/api/v1/customers", json={"name": "预热"}, headers=admin_headers)
     built: list[str] = []
-    for module in (push, forecasts, triggers):
+    for module in (destination, forecasts, triggers):
         real = module.select
         monkeypatch.setattr(module, "select", lambda *a, _real=real, _m=module.__name__, **k: built.append(_m) or _real(*a, **k))
     r = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers)
