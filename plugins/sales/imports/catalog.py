@@ -150,8 +150,9 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             changes = apply_changes(pl, data, svc.PRICE_LIST_FIELDS)
             before: dict[str, str] = {}
             after: dict[str, str] = {}
+            items = {it.product_id: it for it in pl.items} if action == "updated" else {}  # by product: no scan per row
             for i in live:
-                results[i] = _set_price(ctx, pl, rows[i], i, products, before, after, added)
+                results[i] = _set_price(ctx, pl, rows[i], i, products, items, before, after, added)
             if changes or before != after or action == "created":
                 audit.append((pl, action, before, after, changes))
     ctx.session.flush()  # the new lists' ids; then their new items with one INSERT
@@ -175,9 +176,11 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
 
 
 def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, products: dict[str, Product],
-               before: dict[str, str], after: dict[str, str], added: dict[tuple[int, int], Any]) -> RowResult:
-    """One row's price in ``pl``: created, updated, unchanged or rejected (this row only). A new item goes
-    to ``added`` (``(id(pl), product id) -> (pl, price)``), written with the batch's others."""
+               items: dict[int, PriceListItem], before: dict[str, str], after: dict[str, str],
+               added: dict[tuple[int, int], Any]) -> RowResult:
+    """One row's price in ``pl`` (``items``: its stored items by product): created, updated, unchanged or rejected
+    (this row only). A new item goes to ``added`` (``(id(pl), product id) -> (pl, price)``), written with the
+    batch's others."""
     name = pl.name
     code = cell(row, "product_code")
     product = products.get(fold(str(code))) if code else None
@@ -197,7 +200,7 @@ def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, 
         added[(id(pl), product_id)] = (pl, amount)
         after[key] = str(amount)
         return RowResult(i, "updated", key=name)
-    item = next((it for it in pl.items if it.product_id == product_id), None)
+    item = items.get(product_id)
     if item is not None and item.price == amount:
         return RowResult(i, "unchanged", key=name)
     if item is None:
