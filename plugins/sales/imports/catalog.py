@@ -188,7 +188,7 @@ def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, 
         message = _("No product has the code '%(code)s'.", code=code) if code else _("Give the product's code.")
         return RowResult(i, "rejected", key=name, errors={"product_code": [message]})
     try:
-        amount = svc.validate_price(ctx, product.id, cell(row, "price"))
+        amount = svc.validate_price(ctx, product.id, cell(row, "price"), product_checked=True)  # found by code above
     except ValidationError as exc:
         return RowResult(i, "rejected", key=name, errors=exc.errors)
     product_id = product.id

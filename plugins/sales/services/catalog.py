@@ -156,14 +156,15 @@ def _check_items(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[Any]:
             if "product_id" in item and ctx.session.get(Product, item["product_id"]) is None]
 
 
-def validate_price(ctx: ServiceContext, product_id: Any, price: Any) -> Decimal:
-    """One price of a price list (``set_price``, the importer): the item's rules of ``PriceListSchema``."""
+def validate_price(ctx: ServiceContext, product_id: Any, price: Any, *, product_checked: bool = False) -> Decimal:
+    """One price of a price list (``set_price``, the importer): the item's rules of ``PriceListSchema``.
+    ``product_checked``: the caller found the product just now (the importer, by code), so it is not read again."""
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
         missing = _check_items(ctx, [values])
         return {"product_id": missing} if missing else {}
 
     item = load(_ITEM, {"product_id": product_id, "price": price}, partial=False, message=INVALID["price list"],
-                check=check)
+                check=None if product_checked else check)
     return Decimal(item["price"])
 
 
