@@ -77,7 +77,7 @@ def duplicates() -> Any:
 def get_customer(customer_id: int) -> Any:
     """Get a customer with contacts, addresses and completeness; the ETag carries its version"""
     ctx = current_ctx()
-    customer = svc.get_customer(ctx, customer_id)
+    customer = svc.read_customer(ctx, customer_id)
     return with_etag(customer, dump(ctx, customer))
 
 
