@@ -1,7 +1,7 @@
 """Record rules: which customers an actor may see and change (own, team, all)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.sql import Select
@@ -12,6 +12,13 @@ from ..i18n import _
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
+
+
+class Owned(Protocol):
+    """What the record rules read of a customer: a ``Customer``, or a row or view of its columns."""
+
+    @property
+    def owner_id(self) -> int | None: ...
 
 
 def team_ids(ctx: ServiceContext) -> list[int]:
@@ -40,7 +47,7 @@ def scope_customers(ctx: ServiceContext, stmt: Select[*tuple[Any, ...]]) -> Sele
     return stmt.where(Customer.owner_id == ctx.actor_id)
 
 
-def can_access_customer(ctx: ServiceContext, customer: Customer) -> bool:
+def can_access_customer(ctx: ServiceContext, customer: Owned) -> bool:
     scope = ctx.scope
     if scope == "all":
         return True
@@ -52,7 +59,7 @@ def can_access_customer(ctx: ServiceContext, customer: Customer) -> bool:
     return False
 
 
-def check_customer_access(ctx: ServiceContext, customer: Customer) -> None:
+def check_customer_access(ctx: ServiceContext, customer: Owned) -> None:
     """Raise ``PermissionDenied`` when the customer is outside the actor's record scope."""
     if not can_access_customer(ctx, customer):
         raise PermissionDenied(_("This customer belongs to someone outside your scope."))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import lazyload
@@ -69,7 +69,7 @@ class CustomerView:
 
     __tablename__ = Customer.__tablename__
 
-    def __init__(self, values: dict[str, Any], contacts: list[Any], addresses: list[Any], tags: list[Any]) -> None:
+    def __init__(self, values: dict[str, Any], contacts: Sequence[Any], addresses: Sequence[Any], tags: Sequence[Any]) -> None:
         self.__dict__.update(values)
         self.contacts, self.addresses, self.tags = contacts, addresses, tags
 
