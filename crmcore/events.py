@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import Table, insert
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 from .contracts import Event
@@ -189,27 +191,63 @@ def _call_each(hook: Any, calls: list[dict[str, Any]]) -> None:
 def _in_savepoint(session: Session, hook: Any, impl: Any, calls: list[dict[str, Any]]) -> int | None:
     """``impl`` called with each of ``calls`` in one savepoint: None when all returned and it is kept, else
     the position of the call that raised (logged; the savepoint and the events queued in it undone). When the
-    savepoint of several calls fails at its end, the position after the last call (all of them go again one by one)."""
+    savepoint of several calls fails at its end, the position after the last call (all of them go again one by one).
+
+    The savepoint is taken only when the transaction holds writes a failure must not take with it (earlier
+    listeners'). Before the first write a failing listener's transaction is rolled back whole, which undoes
+    exactly its own work: most listeners only look something up (a journey waiting for the event, a kept
+    forecast), and a savepoint each cost two round trips on every write."""
     mark = pending_mark(session)
-    savepoint = session.begin_nested()
+    savepoint = session.begin_nested() if _holds_writes(session) else None
     done = 0
     try:
         for kwargs in calls:
             impl.function(*[kwargs[a] for a in impl.argnames])
             done += 1
-        if savepoint.is_active:
+        if savepoint is None:
+            session.flush()  # its writes' errors are its own, not the next listener's or the final commit's
+        elif savepoint.is_active:
             savepoint.commit()
         return None
     except Exception:  # noqa: BLE001 - after commit nothing can be undone; log it
-        if savepoint.is_active:
-            savepoint.rollback()
+        if savepoint is not None and _undo(savepoint):
             discard_pending_since(session, mark)
-        else:
+        else:  # no savepoint: the transaction held nothing before this listener, all of it was its own
             session.rollback()
+            _begin(session)
         if done == len(calls) and done > 1:
             return done  # the writes of several calls failed together at the savepoint's end: each again alone
         log.exception("plugin %r failed in %s", impl.plugin_name, hook.name)
         return min(done, len(calls) - 1)
+
+
+def _undo(savepoint: Any) -> bool:
+    """Roll the savepoint back, also when a failed flush at its end left it inactive (the earlier listeners'
+    work, before it, stays); False when it is gone (the listener ended it itself)."""
+    try:
+        savepoint.rollback()
+    except InvalidRequestError:
+        return False
+    return True
+
+
+_WROTE = "crm_wrote"  # in a connection's info: it sent a statement that may write since ``_begin`` began its transaction
+
+
+@sa_event.listens_for(Engine, "after_cursor_execute")
+def _note_write(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or not getattr(compiled.statement, "is_select", False) or context.isinsert or context.isupdate \
+            or context.isdelete:  # plain SQL, DML, DDL, a savepoint: counted as a write (when unsure, a savepoint)
+        conn.info[_WROTE] = True
+
+
+def _holds_writes(session: Session) -> bool:
+    """Whether the session's transaction holds writes: sent (any statement but a SELECT since ``_begin``),
+    waiting to be flushed, or with events queued."""
+    if session.new or session.dirty or session.deleted or pending_mark(session):
+        return True
+    return bool(session.connection().info.get(_WROTE))
 
 
 @sa_event.listens_for(Session, "after_commit")
@@ -255,6 +293,7 @@ def _begin(session: Session) -> None:
     raw: Any = connection.connection.dbapi_connection
     if connection.dialect.name == "sqlite" and raw is not None and not raw.in_transaction:
         connection.exec_driver_sql("BEGIN")
+    connection.info[_WROTE] = False
 
 
 @sa_event.listens_for(Session, "after_soft_rollback")
