@@ -1,6 +1,7 @@
 """The project's own tests use the testing kit (crmcore.testing.plugin: ``database``, ``app``,
 ``client``, ``runner``, ``rt``, ``ctx``, ``make_user``, ``make_customer``, ``run_job``, ...); here
-only: every test starts from an empty database, even one that builds no app."""
+only: every test starts from an empty database, even one that builds no app, and every API answer's compiled
+dump is compared with the schema's own (``crmcore.schemas.compiled.VERIFY``)."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +9,15 @@ from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import event as sa_event
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _verify_compiled_dumps() -> Iterator[None]:
+    from crmcore.schemas import compiled
+
+    compiled.VERIFY = True
+    yield
+    compiled.VERIFY = False
 
 
 @pytest.fixture(autouse=True)

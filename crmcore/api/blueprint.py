@@ -1,7 +1,8 @@
 """The API's blueprint: flask-smorest's, with argument schemas built once and documentation not copied per view."""
 from __future__ import annotations
 
-from copy import deepcopy
+from copy import copy, deepcopy
+from types import MethodType
 from typing import Any
 
 from marshmallow import Schema
@@ -25,6 +26,12 @@ def shared_schema(schema: Any) -> Any:
     return schema
 
 
+def _compiled_dump(schema: Schema, obj: Any, *, many: bool | None = None) -> Any:
+    from ..schemas import compiled
+
+    return compiled.dump(schema, obj, many=many)
+
+
 class Blueprint(flask_smorest.Blueprint):
     """``flask_smorest.Blueprint`` for every API module of the core and the plugins.
 
@@ -37,7 +44,18 @@ class Blueprint(flask_smorest.Blueprint):
         return super().arguments(shared_schema(schema), *args, **kwargs)
 
     def response(self, status_code: Any, schema: Any = None, *args: Any, **kwargs: Any) -> Any:
-        return super().response(status_code, shared_schema(schema), *args, **kwargs)
+        """flask-smorest's, answering through a copy of the schema whose ``dump`` is compiled (``schemas.compiled``:
+        the same data, without marshmallow's layers per field); the document shows the schema itself."""
+        schema = shared_schema(schema)
+        if isinstance(schema, Schema):
+            answering = copy(schema)
+            answering.dump = MethodType(_compiled_dump, answering)  # type: ignore[method-assign]
+            answering._crm_documented = schema  # type: ignore[attr-defined]
+            schema = answering
+        return super().response(status_code, schema, *args, **kwargs)
+
+    def _make_doc_response_schema(self, schema: Any) -> Any:
+        return super()._make_doc_response_schema(getattr(schema, "_crm_documented", schema))
 
     def _store_endpoint_docs(self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any) -> None:
         """flask-smorest's, without a deep copy of each view's documentation (its schemas' fields included) kept for

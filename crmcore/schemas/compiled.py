@@ -182,3 +182,102 @@ def _pure(field: fields.Field[Any]) -> bool:
         return False
     return all(isinstance(v, Validator) or (isinstance(v, FunctionType) and ".schemas" in v.__module__)
                for v in field.validators)
+
+
+# ---- dump --------------------------------------------------------------------------------------------------------
+
+#: tests set it: every compiled dump is compared with the schema's own (``tests/conftest.py``)
+VERIFY = False
+_DUMP_PLAN = "_crm_compiled_dump"
+_GENERIC, _NO_ATTRIBUTE, _PLAIN = 0, 1, 2
+
+
+def dump(schema: Schema, obj: Any, *, many: bool | None = None) -> Any:
+    """``schema.dump(obj, many=many)``: the same result, without marshmallow's layers per field and value (its
+    accessor, ``get_value`` and ``serialize``): each field's own ``_serialize`` runs directly. A schema with dump
+    hooks or its own attribute access, and fields with their own ``serialize`` or ``get_value`` or a dotted
+    attribute, take marshmallow's path (the whole schema, or that field)."""
+    plan = schema.__dict__.get(_DUMP_PLAN)
+    if plan is None or plan[0] is not schema.dump_fields:  # a copy with other fields (``only``) has its own
+        plan = schema.__dict__[_DUMP_PLAN] = (schema.dump_fields, _dump_plan(schema))
+    one = plan[1]
+    if one is None:
+        return Schema.dump(schema, obj, many=many)
+    many = schema.many if many is None else bool(many)
+    if VERIFY and many and obj is not None:
+        obj = list(obj)
+    out = [one(item) for item in obj] if many and obj is not None else one(obj)
+    if VERIFY:
+        expected = Schema.dump(schema, obj, many=many)
+        assert out == expected, f"compiled dump of {type(schema).__name__} differs: {out!r} != {expected!r}"
+    return out
+
+
+def _dump_plan(schema: Schema) -> Callable[[Any], dict[str, Any]] | None:
+    from marshmallow.decorators import POST_DUMP, PRE_DUMP
+    from marshmallow.utils import _get_value_for_key
+
+    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP] or schema.dict_class is not dict \
+            or type(schema).get_attribute is not Schema.get_attribute:
+        return None
+    accessor = schema.get_attribute
+    steps: list[tuple[str, int, str, Any, Any, Any]] = []
+    for attr_name, field in schema.dump_fields.items():
+        key = field.data_key if field.data_key is not None else attr_name
+        kind = type(field)
+        check_key = attr_name if field.attribute is None else field.attribute
+        if kind.serialize is not fields.Field.serialize or kind.get_value is not fields.Field.get_value \
+                or "." in check_key:
+            steps.append((key, _GENERIC, attr_name, field, accessor, None))
+        elif not field._CHECK_ATTRIBUTE:
+            steps.append((key, _NO_ATTRIBUTE, attr_name, field._serialize, None, None))
+        else:
+            steps.append((key, _PLAIN, attr_name, _serializer(field), check_key, field.dump_default))
+
+    def one(obj: Any) -> dict[str, Any]:
+        get = _get_value_for_key if hasattr(obj, "__getitem__") else getattr
+        ret: dict[str, Any] = {}
+        for key, how, attr_name, serialize, check_key, default in steps:
+            if how == _PLAIN:
+                value = get(obj, check_key, missing)
+                if value is missing:
+                    value = default() if callable(default) else default
+                    if value is missing:
+                        continue
+                value = serialize(value, attr_name, obj)
+            elif how == _NO_ATTRIBUTE:
+                value = serialize(None, attr_name, obj)
+            else:
+                value = serialize.serialize(attr_name, obj, accessor=check_key)
+            if value is not missing:
+                ret[key] = value
+        return ret
+
+    return one
+
+
+def _serializer(field: fields.Field[Any]) -> Callable[[Any, str, Any], Any]:
+    """``field._serialize``; a nested schema (alone or in a list) dumped by :func:`dump` in turn."""
+    if type(field) is fields.Nested:
+        return _nested(field)
+    inner = getattr(field, "inner", None)
+    if type(field) is fields.List and type(inner) is fields.Nested:
+        each = _nested(inner)
+
+        def serialize_list(value: Any, attr: str, obj: Any) -> Any:
+            if value is None:
+                return None
+            return [each(item, attr, obj) for item in value]
+
+        return serialize_list
+    return field._serialize
+
+
+def _nested(field: fields.Nested) -> Callable[[Any, str, Any], Any]:
+    def serialize_nested(value: Any, attr: str, obj: Any) -> Any:
+        schema = field.schema
+        if value is None:
+            return None
+        return dump(schema, value, many=schema.many or field.many)
+
+    return serialize_nested
