@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import CustomField
 from ..schemas.admin import CustomFieldSchema, CustomFieldUpdateSchema
+from . import stamps
 from .unit import apply_changes, unit_of_work
 from .validation import load
 from ..i18n import _
@@ -46,16 +47,40 @@ _ACTIVE = select(CustomField).where(CustomField.entity == bindparam("entity"), C
 
 def active_fields(ctx: ServiceContext, entity: str) -> list[CustomField]:
     """The entity's active custom fields, read once per request (or per transaction outside one); a flush that
-    changes a custom field forgets them, and so does the transaction's end outside a request."""
+    changes a custom field forgets them, and so does the transaction's end outside a request. A request that knows
+    the fields' change stamp (an API request) takes the copies its process keeps while the stamp has not moved."""
     cache = _cache(ctx)
     if entity not in cache:
-        cache[entity] = list(ctx.session.scalars(_ACTIVE, {"entity": entity}))
+        stamp = stamps.known(ctx.session, "custom_fields")
+        kept = _KEPT.get(stamp) if stamp is not None else None
+        if kept is not None and entity in kept:
+            cache[entity] = kept[entity]
+        else:
+            cache[entity] = list(ctx.session.scalars(_ACTIVE, {"entity": entity}))
+            if stamp is not None:
+                if kept is None:
+                    _KEPT.clear()  # only the newest stamp's
+                    kept = _KEPT[stamp] = {}
+                kept[entity] = [_copy(f) for f in cache[entity]]
     return list(cache[entity])
+
+
+# per process: {stamp: {entity: [copies of its active fields]}}, the stamp last seen only
+_KEPT: dict[int, dict[str, list[CustomField]]] = stamps.kept("custom_fields")
+_COLUMNS = tuple(attr.key for attr in inspect(CustomField).column_attrs)
+
+
+def _copy(field: CustomField) -> CustomField:
+    """A copy of the field in no session (what a process keeps outlives the request's session)."""
+    values = {key: getattr(field, key) for key in _COLUMNS}
+    values["choices"] = list(values["choices"] or [])
+    return CustomField(**values)
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_changed(session: Session, _flush_context: Any) -> None:
     if any(isinstance(o, CustomField) for o in (*session.new, *session.dirty, *session.deleted)):
+        stamps.bump(session, "custom_fields")  # other requests and processes read them again
         session.info.pop(_CACHE, None)
         from flask import g, has_request_context
 

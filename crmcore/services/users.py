@@ -18,7 +18,7 @@ from ..events import audit, record_change
 from ..i18n import _
 from ..models import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
-from . import login_throttle
+from . import login_throttle, stamps
 from .sessions import end_sessions
 from .unit import unit_of_work
 
@@ -249,16 +249,20 @@ def revoke_token(ctx: ServiceContext, token_id: int) -> None:
 
 # built once: the statement of every API request (building it cost more than running it on SQLite); the user and
 # their role come in the same row, the team only if something reads it (the record rules need only its id)
-_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash")).options(
-    joinedload(ApiToken.user).lazyload(User.team))
+# The same statement reads the custom fields' change stamp: the request then uses the fields its process keeps
+# (``custom_fields.active_fields``) while they have not changed, without a statement of its own.
+_TOKEN_BY_HASH = select(ApiToken, stamps.column("custom_fields")).where(
+    ApiToken.token_hash == bindparam("token_hash")).options(joinedload(ApiToken.user).lazyload(User.team))
 
 
 def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = None) -> User:
     """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired saying which."""
-    token = session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)})
+    row = session.execute(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)}).first()
     now = utcnow()
-    if token is None:
+    if row is None:
         raise AuthenticationRequired(_("The API token is not valid; create one with 'crm token create <user>'."))
+    token, stamp = row
+    stamps.remember(session, "custom_fields", stamp)
     if token.revoked_at is not None:
         raise AuthenticationRequired(_("This API token was revoked; create a new one with 'crm token create <user>'."))
     expires = token_expiry(token, settings or {})

@@ -72,3 +72,9 @@ def wipe(db: Database) -> None:
             for t in tables:
                 conn.execute(t.delete())
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        from ..models.custom_field import ChangeStamp, seed_stamps
+        from ..services.stamps import forget_kept
+
+        if any(t is ChangeStamp.__table__ for t in tables):
+            seed_stamps(conn)  # the rows a new database has
+        forget_kept()  # what this process kept of the database before

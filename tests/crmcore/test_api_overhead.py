@@ -73,7 +73,72 @@ def test_a_write_reads_the_custom_fields_once_per_request(client, admin_headers,
     assert r.status_code == 201, r.json
     assert len(custom_field_reads) == 1  # validation, score and (after the commit) the answer
     client.get(f"/api/v1/customers/{r.json['id']}", headers=admin_headers)
-    assert len(custom_field_reads) == 2  # the next request reads them again
+    assert len(custom_field_reads) == 1  # unchanged since (the stamp read with the token): the process's copies
+
+
+def _add_field(rt, name, **data):
+    """A custom field added as another process would: its own session, no request."""
+    from crmcore.services import custom_fields as svc
+
+    other = rt.context(source="test")
+    try:
+        return svc.create_field(other, {"name": name, "label": name.title(), "type": "text", **data}).id
+    finally:
+        other.session.close()
+
+
+def test_a_change_anywhere_moves_the_stamp_and_every_next_request_reads_again(client, rt, admin_headers,
+                                                                            custom_field_reads):
+    from crmcore.services import custom_fields as svc
+
+    customer = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers).json
+    url = f"/api/v1/customers/{customer['id']}"
+    assert client.get(url, headers=admin_headers).json["completeness_missing"][-1] == "credit limit"
+    field_id = _add_field(rt, "budget")  # another session: not this process's request caches
+    reads = len(custom_field_reads)
+    assert client.get(url, headers=admin_headers).json["completeness_missing"][-1] == "Budget"
+    assert len(custom_field_reads) == reads + 1
+    client.get(url, headers=admin_headers)
+    assert len(custom_field_reads) == reads + 1  # kept again
+    other = rt.context(source="test")
+    svc.update_field(other, field_id, {"label": "预算"})
+    other.session.close()
+    assert client.get(url, headers=admin_headers).json["completeness_missing"][-1] == "预算"
+    other = rt.context(source="test")
+    svc.update_field(other, field_id, {"active": False})
+    other.session.close()
+    assert client.get(url, headers=admin_headers).json["completeness_missing"][-1] == "credit limit"
+    r = client.post("/api/v1/customers", json={"name": "宁波", "attributes": {"budget": "x"}}, headers=admin_headers)
+    assert r.status_code == 422 and "budget" in r.json["errors"]["attributes"]
+
+
+def test_a_change_rolled_back_leaves_the_kept_fields(client, rt, admin_headers, custom_field_reads):
+    from crmcore.services import custom_fields as svc
+
+    customer = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers).json
+    other = rt.context(source="test")
+    svc.validate_field(other, {"name": "draft", "label": "Draft"}, None)
+    other.session.add(svc.CustomField(entity="customer", name="draft", label="Draft", type="text"))
+    other.session.flush()  # bumped in this transaction, then undone with it
+    other.session.rollback()
+    other.session.close()
+    body = client.get(f"/api/v1/customers/{customer['id']}", headers=admin_headers).json
+    assert "Draft" not in body["completeness_missing"]
+
+
+def test_without_its_stamp_row_every_request_reads_the_fields(client, rt, admin_headers, custom_field_reads):
+    from sqlalchemy import delete
+
+    from crmcore.models import ChangeStamp
+
+    with rt.db.engine.begin() as conn:
+        conn.execute(delete(ChangeStamp))
+    customer = client.post("/api/v1/customers", json={"name": "杭州西湖茶业有限公司"}, headers=admin_headers).json
+    client.get(f"/api/v1/customers/{customer['id']}", headers=admin_headers)
+    assert len(custom_field_reads) == 2
+    _add_field(rt, "budget")
+    body = client.get(f"/api/v1/customers/{customer['id']}", headers=admin_headers).json
+    assert body["completeness_missing"][-1] == "Budget"
 
 
 def test_a_custom_field_added_is_seen_by_the_next_request(client, admin_headers):
