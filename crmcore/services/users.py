@@ -7,8 +7,10 @@ import hashlib
 import secrets
 from typing import Any, TYPE_CHECKING
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import setting_int
@@ -204,11 +206,12 @@ def token_ttl_days(settings: dict[str, Any]) -> int:
     return setting_int(settings, "TOKEN_TTL_DAYS", 90)
 
 
-def token_expiry(token: ApiToken, settings: dict[str, Any]) -> dt.datetime | None:
-    """When ``token`` stops working: its own expiry, else (a token from before a TTL was set)
+def token_expiry(token: Any, settings: dict[str, Any]) -> dt.datetime | None:
+    """When ``token`` (an ``ApiToken``, or a row of its columns) stops working: its own expiry, else (a token from before a TTL was set)
     ``TOKEN_TTL_DAYS`` after its creation, else never."""
     if token.expires_at is not None:
-        return token.expires_at
+        expires: dt.datetime = token.expires_at
+        return expires
     ttl = token_ttl_days(settings)
     return token.created_at + dt.timedelta(days=ttl) if ttl and token.created_at else None
 
@@ -247,32 +250,56 @@ def revoke_token(ctx: ServiceContext, token_id: int) -> None:
         record_change(ctx, "api_token", "revoked", token.id, {"revoked_at": [None, token.revoked_at]})
 
 
-# built once: the statement of every API request (building it cost more than running it on SQLite); the user and
-# their role come in the same row, the team only if something reads it (the record rules need only its id)
-# The same statement reads the custom fields' change stamp: the request then uses the fields its process keeps
-# (``custom_fields.active_fields``) while they have not changed, without a statement of its own.
-_TOKEN_BY_HASH = select(ApiToken, stamps.column("custom_fields")).where(
-    ApiToken.token_hash == bindparam("token_hash")).options(joinedload(ApiToken.user).lazyload(User.team))
+# built once: the statement of every API request (building it cost more than running it on SQLite). Core, not the
+# ORM's loading of three entities (a third of a read): the token's columns, its user's and their role's (the user
+# is built from them, ``_attach``), and the custom fields' change stamp: the request then uses the fields its
+# process keeps (``custom_fields.active_fields``) while they have not changed, without a statement of its own.
+_USER_COLUMNS = tuple((attr.key, attr.columns[0]) for attr in sa_inspect(User).column_attrs)
+_ROLE_COLUMNS = tuple((attr.key, attr.columns[0]) for attr in sa_inspect(Role).column_attrs)
+_TOKENS, _USERS, _ROLES = ApiToken.__table__, User.__table__, Role.__table__
+_TOKEN_BY_HASH = select(
+    _TOKENS.c.id, _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.created_at, _TOKENS.c.last_used_at,
+    *(column.label(f"user_{key}") for key, column in _USER_COLUMNS),
+    *(column.label(f"role_{key}") for key, column in _ROLE_COLUMNS),
+    stamps.column("custom_fields"),
+).select_from(_TOKENS.join(_USERS, _USERS.c.id == _TOKENS.c.user_id).join(_ROLES, _ROLES.c.id == _USERS.c.role_id)).where(
+    _TOKENS.c.token_hash == bindparam("token_hash"))
 
 
 def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = None) -> User:
     """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired saying which."""
-    row = session.execute(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)}).first()
+    token = session.connection().execute(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)}).first()
     now = utcnow()
-    if row is None:
+    if token is None:
         raise AuthenticationRequired(_("The API token is not valid; create one with 'crm token create <user>'."))
-    token, stamp = row
-    stamps.remember(session, "custom_fields", stamp)
+    stamps.remember(session, "custom_fields", token.stamp_custom_fields)
     if token.revoked_at is not None:
         raise AuthenticationRequired(_("This API token was revoked; create a new one with 'crm token create <user>'."))
     expires = token_expiry(token, settings or {})
     if expires is not None and expires <= now:
         raise AuthenticationRequired(_("This API token expired on %(date)s (UTC); create a new one with "
                                        "'crm token create <user>'.", date=f"{expires:%Y-%m-%d %H:%M}"))
-    if not token.user.active:
+    if not token.user_active:
         raise AuthenticationRequired(_("This account is disabled."))
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
-        token.last_used_at = now  # coarse, so reads do not write on every request
+        # coarse, so reads do not write on every request
+        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
         session.commit()
-    user: User = token.user
+    return _attach(session, token._mapping)
+
+
+def _attach(session: Any, row: Any) -> User:
+    """The token's user, with their role, in ``session`` as if loaded there (persistent, team loaded when read),
+    built from the statement's columns; the session's own when it has them already."""
+    user_id, role_id = row["user_id"], row["role_id"]
+    if session.identity_map.get(identity_key(User, user_id)) is not None \
+            or session.identity_map.get(identity_key(Role, role_id)) is not None:
+        found: User = session.get(User, user_id)
+        return found
+    role = Role(**{key: row[f"role_{key}"] for key, _column in _ROLE_COLUMNS})
+    make_transient_to_detached(role)
+    user = User(**{key: row[f"user_{key}"] for key, _column in _USER_COLUMNS})
+    user.role = role
+    make_transient_to_detached(user)
+    session.add(user)  # and its role: both persistent, unchanged
     return user
