@@ -99,8 +99,12 @@ def _list_data(rows: Sequence[dict[str, Any]], positions: list[int]) -> tuple[di
     first = rows[positions[0]]
     errors: dict[str, list[Any]] = {}
     for i in positions[1:]:
+        row = rows[i]
         for key in LIST_HEAD:
-            value = cell(rows[i], key)
+            raw = row.get(key)
+            if raw is None or raw == first.get(key):  # absent, or the first line's very cell: no disagreement
+                continue
+            value = cell(row, key)
             if value is not None and value != cell(first, key):
                 errors.setdefault(key, []).append(
                     _("This line says '%(value)s'; the list's first line says '%(first)s'.", value=value,
