@@ -143,3 +143,16 @@ def test_only_who_keeps_the_catalogue_imports_it(rt: Any, make_user: Any) -> Non
     with pytest.raises(PermissionDenied):
         load(ctx, "price_lists", [])
     assert ctx.session.scalar(select(func.count()).select_from(Product)) == 0
+
+
+def test_a_lists_later_lines_may_repeat_its_columns_blank_or_spaced(ctx: Any, products: list[Any]) -> None:
+    """Only a later line whose list column says something else rejects the list; the same value with spaces,
+    a blank cell or none at all is no disagreement."""
+    rows = [{"price_list": "Spaced", "currency": "USD", "valid_from": "2026-01-01", "product_code": "P-1", "price": "5"},
+            {"price_list": "Spaced", "currency": " USD ", "valid_from": "", "product_code": "P-2", "price": "6"},
+            {"price_list": "Spaced", "product_code": "P-3", "price": "7"},
+            {"price_list": "Dated", "valid_from": "2026-01-01", "product_code": "P-1", "price": "5"},
+            {"price_list": "Dated", "valid_from": "2026-02-01", "product_code": "P-2", "price": "6"}]
+    results = load(ctx, "price_lists", rows)
+    assert statuses(results) == ["created"] * 3 + ["rejected"] * 2
+    assert "2026-02-01" in results[4].errors["valid_from"][0]
