@@ -13,7 +13,7 @@ from crmcore.i18n import _
 from crmcore.normalize import fold, tidy
 from crmcore.imports import ImportOptions, Row, RowResult
 from crmcore.imports.driver import record
-from crmcore.imports.sql import insert_rows, row_values
+from crmcore.imports.sql import insert_rows, row_values, transient
 from crmcore.services.unit import apply_changes
 from crmcore.runtime import ServiceContext
 
@@ -27,7 +27,8 @@ LIST_HEAD = ("currency", "valid_from", "valid_to", "active")
 
 
 def _present(row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
-    return {k: cell(row, k) for k in columns if cell(row, k) is not None}
+    """The row's non-empty cells of ``columns`` (each read once)."""
+    return {k: value for k in columns if k in row and (value := cell(row, k)) is not None}
 
 
 def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOptions = ImportOptions()) -> list[RowResult]:
@@ -56,9 +57,11 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     if product is not None and not options.update:
                         raise exists(_("The product is not valid."))
                     data = svc.validate_product(ctx, _present(rows[i], PRODUCT_COLUMNS), product, codes_checked=True)
-                    if product is None:
-                        product = svc.new_product(ctx)
-                        changes = apply_changes(product, data, svc.PRODUCT_FIELDS)
+                    if product is None:  # built without attribute events (``transient``): one INSERT below
+                        values = svc.new_product_values(ctx)
+                        changes = {k: [values.get(k), data[k]] for k in svc.PRODUCT_FIELDS
+                                   if k in data and values.get(k) != data[k]}  # as ``apply_changes`` on a new one
+                        product = transient(Product, **{**values, **{k: data[k] for k in svc.PRODUCT_FIELDS if k in data}})
                         ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=True)
                         created[code] = product  # written below, one INSERT for the batch's new products
                         entries[i] = (product, "created", changes)

@@ -72,9 +72,14 @@ def validate_product(ctx: ServiceContext, data: dict[str, Any], existing: Produc
     return data
 
 
+def new_product_values(ctx: ServiceContext) -> dict[str, Any]:
+    """The values of a new, empty product: the base currency, free."""
+    return {"currency": ctx.settings["DEFAULT_CURRENCY"], "list_price": Decimal("0.00")}
+
+
 def new_product(ctx: ServiceContext) -> Product:
-    """An empty product with the defaults of a new one (the base currency, free)."""
-    return Product(currency=ctx.settings["DEFAULT_CURRENCY"], list_price=Decimal("0.00"))
+    """An empty product with the defaults of a new one (``new_product_values``)."""
+    return Product(**new_product_values(ctx))
 
 
 def new_price_list(ctx: ServiceContext) -> PriceList:
