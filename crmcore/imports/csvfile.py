@@ -44,19 +44,34 @@ def sniff_encoding(path: str) -> str:
     if not sample:
         return ENCODINGS[0]  # plain ASCII reads the same in both
 
-    def failures(encoding: str) -> int:
-        bad = 0
-        for raw in sample:
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError:
-                bad += 1
-        return bad
+    counted: dict[str, int] = {}
+    whole = b"".join(sample)
 
+    def failures(encoding: str) -> int:
+        """The sample's lines ``encoding`` cannot decode: none when the whole sample decodes at once (a line
+        break never falls inside a character of either encoding), else counted line by line."""
+        if encoding not in counted:
+            try:
+                whole.decode(encoding)
+                counted[encoding] = 0
+            except UnicodeDecodeError:
+                counted[encoding] = sum(1 for raw in sample if not _decodes(raw, encoding))
+        return counted[encoding]
+
+    if failures(ENCODINGS[0]) == 0:
+        return ENCODINGS[0]  # the preferred one reads every line: the other cannot do better
     best = min(ENCODINGS, key=lambda enc: (failures(enc), ENCODINGS.index(enc)))
     if failures(best) > SNIFF_TOLERANCE * len(sample):
         raise ValidationError(_("The file is neither UTF-8 nor GB18030; give --encoding."))
     return best
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def open_csv(path: str, encoding: str | None = None) -> tuple[BinaryIO, str]:
