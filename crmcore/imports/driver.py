@@ -134,7 +134,7 @@ def load_batch(ctx: ServiceContext, kind: ImportKind, records: list[Record], opt
     if kind.grouped:  # a row rejected here takes the other rows of its record with it
         refused = {kind.row_key(raw): r.line for pos, (_line, raw) in enumerate(records)
                    if (r := results.get(pos)) is not None and isinstance(raw, dict) and kind.row_key(raw)}
-        for pos, (line, raw) in [item for item in good if kind.row_key(item[1][1]) in refused]:
+        for pos, (line, raw) in [item for item in good if refused and kind.row_key(item[1][1]) in refused]:
             key = kind.row_key(raw)
             results[pos] = RowResult(line, REJECTED, key=key, errors={"row": [
                 _("Rejected with line %(line)s, a row of the same record.", line=refused[key])]})
@@ -205,14 +205,13 @@ def _chunks(items: Iterable[Any], size: int, kind: ImportKind | None = None) -> 
     end of its last record (the rows with the same key in a row)."""
     grouped = kind is not None and kind.grouped
     chunk: list[Any] = []
-    last = None
     for item in items:
-        key = _key(kind, item[1]) if grouped and kind is not None else None
-        if len(chunk) >= size and not (key is not None and key == last):
-            yield chunk
-            chunk = []
+        if len(chunk) >= size:  # the keys are read only here, at a boundary
+            key = _key(kind, item[1]) if grouped and kind is not None else None
+            if not (key is not None and kind is not None and key == _key(kind, chunk[-1][1])):
+                yield chunk
+                chunk = []
         chunk.append(item)
-        last = key
     if chunk:
         yield chunk
 
