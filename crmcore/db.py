@@ -19,6 +19,14 @@ def changed_rows(result: Any) -> int:
     return int(result.rowcount)
 
 
+def mapped_columns(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    """``(attribute name, column)`` of each column a model maps: a Core statement's row labelled with the names
+    reads like the instance, and an instance's values are read or built by them."""
+    from sqlalchemy import inspect
+
+    return tuple((attr.key, attr.columns[0]) for attr in inspect(cls).column_attrs)
+
+
 def transient(cls: type[_T], values: dict[str, Any]) -> _T:
     """A new, transient ``cls`` holding ``values`` without the ORM's per-attribute change events (what a
     constructor pays for each field): for the many records a bulk path builds; added to a session, it is

@@ -189,7 +189,6 @@ def _pure(field: fields.Field[Any]) -> bool:
 #: tests set it: every compiled dump is compared with the schema's own (``tests/conftest.py``)
 VERIFY = False
 _DUMP_PLAN = "_crm_compiled_dump"
-_GENERIC, _NO_ATTRIBUTE, _PLAIN = 0, 1, 2
 
 
 def dump(schema: Schema, obj: Any, *, many: bool | None = None) -> Any:
@@ -221,39 +220,46 @@ def _dump_plan(schema: Schema) -> Callable[[Any], dict[str, Any]] | None:
             or type(schema).get_attribute is not Schema.get_attribute:
         return None
     accessor = schema.get_attribute
-    steps: list[tuple[str, int, str, Any, Any, Any]] = []
+    # (output key, attribute name, serialize(value, attr, obj), the key read or None, dump default): None for a
+    # field that reads no attribute (Method, Function, Constant) or is left to its own ``serialize``
+    steps: list[tuple[str, str, Callable[[Any, str, Any], Any], str | None, Any]] = []
     for attr_name, field in schema.dump_fields.items():
         key = field.data_key if field.data_key is not None else attr_name
         kind = type(field)
         check_key = attr_name if field.attribute is None else field.attribute
         if kind.serialize is not fields.Field.serialize or kind.get_value is not fields.Field.get_value \
                 or "." in check_key:
-            steps.append((key, _GENERIC, attr_name, field, accessor, None))
+            steps.append((key, attr_name, _own_serialize(field, accessor), None, None))
         elif not field._CHECK_ATTRIBUTE:
-            steps.append((key, _NO_ATTRIBUTE, attr_name, field._serialize, None, None))
+            steps.append((key, attr_name, field._serialize, None, None))
         else:
-            steps.append((key, _PLAIN, attr_name, _serializer(field), check_key, field.dump_default))
+            steps.append((key, attr_name, _serializer(field), check_key, field.dump_default))
 
     def one(obj: Any) -> dict[str, Any]:
         get = _get_value_for_key if hasattr(obj, "__getitem__") else getattr
         ret: dict[str, Any] = {}
-        for key, how, attr_name, serialize, check_key, default in steps:
-            if how == _PLAIN:
+        for key, attr_name, serialize, check_key, default in steps:
+            value = None
+            if check_key is not None:
                 value = get(obj, check_key, missing)
                 if value is missing:
                     value = default() if callable(default) else default
                     if value is missing:
                         continue
-                value = serialize(value, attr_name, obj)
-            elif how == _NO_ATTRIBUTE:
-                value = serialize(None, attr_name, obj)
-            else:
-                value = serialize.serialize(attr_name, obj, accessor=check_key)
+            value = serialize(value, attr_name, obj)
             if value is not missing:
                 ret[key] = value
         return ret
 
     return one
+
+
+def _own_serialize(field: fields.Field[Any], accessor: Any) -> Callable[[Any, str, Any], Any]:
+    """The field's own ``serialize``, with the schema's accessor (marshmallow's path for that field)."""
+    def serialize(_value: Any, attr: str, obj: Any) -> Any:
+        return field.serialize(attr, obj, accessor=accessor)
+
+    return serialize
 
 
 def _serializer(field: fields.Field[Any]) -> Callable[[Any, str, Any], Any]:

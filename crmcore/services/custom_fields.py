@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, event, inspect, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
+from ..db import mapped_columns
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import CustomField
@@ -67,7 +68,7 @@ def active_fields(ctx: ServiceContext, entity: str) -> list[CustomField]:
 
 # per process: {stamp: {entity: [copies of its active fields]}}, the stamp last seen only
 _KEPT: dict[int, dict[str, list[CustomField]]] = stamps.kept("custom_fields")
-_COLUMNS = tuple(attr.key for attr in inspect(CustomField).column_attrs)
+_COLUMNS = tuple(key for key, _column in mapped_columns(CustomField))
 
 
 def _copy(field: CustomField) -> CustomField:

@@ -5,10 +5,10 @@ import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 
-from ..db import utcnow
+from ..db import mapped_columns, utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
 from ..models import Address, Contact, Customer, Interaction, Tag, User, customer_tags
@@ -76,7 +76,7 @@ class CustomerView:
 
 def _columns_of(model: Any) -> list[Any]:
     """The model's columns labelled with their mapped attribute names (a row then reads like the instance)."""
-    return [attr.columns[0].label(attr.key) for attr in inspect(model).column_attrs]
+    return [column.label(key) for key, column in mapped_columns(model)]
 
 
 # built once: a read's four statements (the bare app's), on the tables without the ORM's instances, which cost

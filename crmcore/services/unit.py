@@ -46,6 +46,16 @@ def unit_of_work(ctx: ServiceContext) -> Iterator[Any]:
         info[_DEPTH] = depth
 
 
+def new_values(defaults: dict[str, Any], data: dict[str, Any], fields: tuple[str, ...] | list[str]
+               ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """A new record's values (``defaults`` with ``fields`` present in ``data``) and ``{field: [before, after]}``
+    of what differs from the defaults: what ``apply_changes`` gives on a new instance holding ``defaults``,
+    without setting attributes one by one (a batch builds it with ``transient``)."""
+    changes = {name: [defaults.get(name), data[name]] for name in fields
+               if name in data and defaults.get(name) != data[name]}
+    return {**defaults, **{name: data[name] for name in fields if name in data}}, changes
+
+
 def apply_changes(obj: Any, data: dict[str, Any], fields: tuple[str, ...] | list[str]) -> dict[str, list[Any]]:
     """Set ``fields`` present in ``data`` on ``obj``; return ``{field: [before, after]}`` of real changes."""
     changes: dict[str, list[Any]] = {}

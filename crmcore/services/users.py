@@ -8,13 +8,12 @@ import secrets
 from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import setting_int
-from ..db import utcnow
+from ..db import mapped_columns, utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
 from ..events import audit, record_change
 from ..i18n import _
@@ -254,8 +253,7 @@ def revoke_token(ctx: ServiceContext, token_id: int) -> None:
 # ORM's loading of three entities (a third of a read): the token's columns, its user's and their role's (the user
 # is built from them, ``_attach``), and the custom fields' change stamp: the request then uses the fields its
 # process keeps (``custom_fields.active_fields``) while they have not changed, without a statement of its own.
-_USER_COLUMNS = tuple((attr.key, attr.columns[0]) for attr in sa_inspect(User).column_attrs)
-_ROLE_COLUMNS = tuple((attr.key, attr.columns[0]) for attr in sa_inspect(Role).column_attrs)
+_USER_COLUMNS, _ROLE_COLUMNS = mapped_columns(User), mapped_columns(Role)
 _TOKENS, _USERS, _ROLES = ApiToken.__table__, User.__table__, Role.__table__
 _TOKEN_BY_HASH = select(
     _TOKENS.c.id, _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.created_at, _TOKENS.c.last_used_at,

@@ -14,7 +14,7 @@ from crmcore.normalize import fold, tidy
 from crmcore.imports import ImportOptions, Row, RowResult
 from crmcore.imports.driver import record
 from crmcore.imports.sql import insert_rows, row_values, transient
-from crmcore.services.unit import apply_changes
+from crmcore.services.unit import apply_changes, new_values
 from crmcore.runtime import ServiceContext
 
 from ..models import PriceList, PriceListItem, Product
@@ -58,10 +58,8 @@ def load_products(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                         raise exists(_("The product is not valid."))
                     data = svc.validate_product(ctx, _present(rows[i], PRODUCT_COLUMNS), product, codes_checked=True)
                     if product is None:  # built without attribute events (``transient``): one INSERT below
-                        values = svc.new_product_values(ctx)
-                        changes = {k: [values.get(k), data[k]] for k in svc.PRODUCT_FIELDS
-                                   if k in data and values.get(k) != data[k]}  # as ``apply_changes`` on a new one
-                        product = transient(Product, **{**values, **{k: data[k] for k in svc.PRODUCT_FIELDS if k in data}})
+                        values, changes = new_values(svc.new_product_values(ctx), data, svc.PRODUCT_FIELDS)
+                        product = transient(Product, **values)
                         ctx.hook.crm_before_save(ctx=ctx, entity="product", obj=product, changes=changes, created=True)
                         created[code] = product  # written below, one INSERT for the batch's new products
                         entries[i] = (product, "created", changes)
