@@ -36,6 +36,103 @@ def transient(cls: type[_T], values: dict[str, Any]) -> _T:
     return obj
 
 
+FLUSH_CONTEXT_FREE = "crm_flush_context_free"
+# session events a Core insert (``flush_new``) would fire differently from a flush: any listener falls back to it
+_ATTACH_EVENTS = ("before_attach", "after_attach", "pending_to_persistent", "pending_to_transient",
+                  "detached_to_persistent", "transient_to_pending")
+
+
+def flush_context_free(fn: _T) -> _T:
+    """Mark a session flush listener (``before_flush``, ``after_flush``, ``after_flush_postexec``) as one that reads
+    only the session (its ``new``, ``dirty`` and ``deleted``), never the flush context it is given: ``flush_new``
+    may call it around its INSERT (with None for the context) instead of falling back to the ORM's flush."""
+    setattr(fn, FLUSH_CONTEXT_FREE, True)
+    return fn
+
+
+def flush_new(session: Session, obj: Any) -> None:
+    """Flush a session whose only pending change is one new record, ``obj``: by one Core ``INSERT ... RETURNING``
+    in the plain case, by the ORM's flush otherwise. Either way ``obj`` is then persistent and unchanged, with its
+    key, defaults and version, and the session's flush listeners ran.
+
+    For one record the unit of work cost several times its INSERT: a fifth of an API write. The plain case: nothing
+    else pending, changed or deleted; a class of one table, with no insert events; relationships not set or empty
+    collections (a many-to-one by its key column); every session flush listener marked ``flush_context_free`` and
+    none on attaching."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import make_transient_to_detached
+
+    state: Any = inspect(obj)
+    if not _plain_new(session, state):
+        session.flush()
+        return
+    mapper = state.mapper
+    for listener in session.dispatch.before_flush:
+        listener(session, None, None)
+    values = {key: state.dict[key] for key, _column in _columns(mapper) if key in state.dict}
+    version = mapper.version_id_col
+    if version is not None:
+        key = mapper.get_property_by_column(version).key
+        if values.get(key) is None:
+            values[key] = state.dict[key] = mapper.version_id_generator(None)
+    given = tuple(values)
+    statement, generated = _INSERTS.get((mapper, given)) or _insert_for(mapper, given)
+    row = session.connection().execute(statement, values).one()
+    state.dict.update(zip(generated, row, strict=True))  # the key, defaults: what was given stays as it was
+    for listener in session.dispatch.after_flush:
+        listener(session, None)
+    session.expunge(obj)
+    make_transient_to_detached(obj)  # as if loaded: nothing changed, relationships not set to be loaded when read
+    session.add(obj)
+    for listener in session.dispatch.after_flush_postexec:
+        listener(session, None)
+
+
+_INSERTS: dict[tuple[Any, tuple[str, ...]], tuple[Any, tuple[str, ...]]] = {}
+
+
+def _insert_for(mapper: Any, given: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
+    """The INSERT of a record with the values ``given`` returning the columns it generates, and their attributes
+    (built once per class and set of values given)."""
+    from sqlalchemy import insert
+
+    generated = [(key, column) for key, column in _columns(mapper) if key not in given]
+    found = _INSERTS[(mapper, given)] = (insert(mapper.local_table).returning(*(c for _k, c in generated)),
+                                         tuple(k for k, _c in generated))
+    return found
+
+
+def _columns(mapper: Any) -> tuple[tuple[str, Any], ...]:
+    found: tuple[tuple[str, Any], ...] | None = mapper.__dict__.get("_crm_columns")
+    if found is None:
+        found = tuple((attr.key, attr.columns[0]) for attr in mapper.column_attrs)
+        mapper._crm_columns = found
+    return found
+
+
+def _plain_new(session: Session, state: Any) -> bool:
+    from sqlalchemy.orm import RelationshipDirection
+
+    mapper = state.mapper
+    if not state.pending or len(session.new) != 1 or session.deleted or session.dirty:
+        return False
+    if mapper.inherits is not None or mapper.polymorphic_on is not None or len(mapper.tables) != 1 \
+            or mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+        return False
+    dispatch = session.dispatch
+    if any(getattr(dispatch, name) for name in _ATTACH_EVENTS):
+        return False
+    for name in ("before_flush", "after_flush", "after_flush_postexec"):
+        if not all(getattr(listener, FLUSH_CONTEXT_FREE, False) for listener in getattr(dispatch, name)):
+            return False
+    for rel in mapper.relationships:
+        if rel.viewonly or rel.key not in state.dict:
+            continue
+        if rel.direction is RelationshipDirection.MANYTOONE or state.dict[rel.key]:
+            return False  # a key to take from the related record, or rows to write for a collection
+    return True
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC."""
     return dt.datetime.now(dt.timezone.utc)
@@ -131,7 +228,7 @@ class Database:
         self.session = scoped_session(self.sessionmaker)
         from .columnsizes import check_sizes
 
-        event.listen(self.sessionmaker, "before_flush", check_sizes)
+        event.listen(self.sessionmaker, "before_flush", flush_context_free(check_sizes))  # it reads the session only
 
     def new_session(self) -> Session:
         """A fresh session not tied to the current request or thread."""

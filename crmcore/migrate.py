@@ -21,8 +21,14 @@ def alembic_config(rt: Any) -> Config:
 
 
 def upgrade(rt: Any, revision: str = "heads") -> None:
-    """Bring the database schema to ``revision`` (all heads: core and plugins)."""
+    """Bring the database schema to ``revision`` (all heads: core and plugins), and give the change stamps of the
+    installed plugins their rows."""
     command.upgrade(alembic_config(rt), revision)
+    from .models.custom_field import ChangeStamp, seed_stamps
+
+    with rt.db.engine.begin() as conn:
+        if conn.dialect.has_table(conn, ChangeStamp.__tablename__):
+            seed_stamps(conn)
 
 
 def current_heads(rt: Any) -> set[str]:

@@ -127,8 +127,14 @@ class ServiceContext:
         report_progress(self, done, total)
 
     def fresh(self) -> "ServiceContext":
-        """A context like this one with a new session (for work after a commit)."""
-        return ServiceContext(session=self.runtime.db.new_session(), runtime=self.runtime, actor=self.actor, source=self.source)
+        """A context like this one with a new session (for work after a commit), knowing the change stamps this
+        one's request read (``services.stamps``)."""
+        from .services import stamps  # (the models: not on a light command's path)
+
+        fresh = ServiceContext(session=self.runtime.db.new_session(), runtime=self.runtime, actor=self.actor,
+                               source=self.source)
+        stamps.carry(self.session, fresh.session)
+        return fresh
 
     @property
     def actor_label(self) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from crmcore.contracts import OutboxHandler
 from crmcore.models import OutboxMessage
 from crmcore.runtime import ServiceContext
+from crmcore.services import stamps
 
 from .models import ErpConnection
 from .ownership import DESTINATION, SOURCE
@@ -21,8 +22,9 @@ _PUSHING = (select(ErpConnection.id)
 
 
 def has_push_connection(ctx: ServiceContext) -> bool:
-    """Whether the destination ``erp`` exists: an enabled connection that takes pushes (asked when writing)."""
-    return ctx.session.scalar(_PUSHING) is not None
+    """Whether the destination ``erp`` exists: an enabled connection that takes pushes (asked when writing; an API
+    request takes what its process keeps while the connections have not changed: ``stamps.kept_value``)."""
+    return stamps.kept_value(ctx.session, "erp_connections", lambda: ctx.session.scalar(_PUSHING) is not None)
 
 
 def deliver(ctx: ServiceContext, msg: OutboxMessage) -> None:

@@ -27,6 +27,7 @@ class ErpConnection(Base):
     """One ERP to sync with: its adapter, settings, secret (write-only) and sync options."""
 
     __tablename__ = "erp_connections"
+    __table_args__ = {"info": {"crm_stamps": ("erp_connections",)}}  # what a web process keeps: does one take pushes
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(64), unique=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
-from ..db import mapped_columns
+from ..db import flush_context_free, mapped_columns
 from ..errors import NotFound, ValidationError
 from ..events import record_change
 from ..models import CustomField
@@ -79,10 +79,10 @@ def _copy(field: CustomField) -> CustomField:
 
 
 @event.listens_for(Session, "after_flush")
+@flush_context_free
 def _forget_changed(session: Session, _flush_context: Any) -> None:
     if any(isinstance(o, CustomField) for o in (*session.new, *session.dirty, *session.deleted)):
-        stamps.bump(session, "custom_fields")  # other requests and processes read them again
-        session.info.pop(_CACHE, None)
+        session.info.pop(_CACHE, None)  # (the flush bumped their stamp: other requests and processes read them again)
         from flask import g, has_request_context
 
         if has_request_context():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 
-from ..db import mapped_columns, utcnow
+from ..db import flush_new, mapped_columns, utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
 from ..events import record_change
 from ..models import Address, Contact, Customer, Interaction, Tag, User, customer_tags
@@ -278,7 +278,7 @@ def create_customer(ctx: ServiceContext, data: dict[str, Any]) -> Customer:
     with unit_of_work(ctx):
         customer, changes = build_customer(ctx, data, referral_code=data.get("referral_code"))
         refresh_completeness(ctx, customer)
-        ctx.session.flush()
+        flush_new(ctx.session, customer)
         changes["code"] = [None, customer.code]
         record_change(ctx, "customer", "created", customer.id, changes)
     return customer

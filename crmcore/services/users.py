@@ -13,7 +13,7 @@ from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..config import setting_int
-from ..db import mapped_columns, utcnow
+from ..db import mapped_columns, transient, utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
 from ..events import audit, record_change
 from ..i18n import _
@@ -251,26 +251,35 @@ def revoke_token(ctx: ServiceContext, token_id: int) -> None:
 
 # built once: the statement of every API request (building it cost more than running it on SQLite). Core, not the
 # ORM's loading of three entities (a third of a read): the token's columns, its user's and their role's (the user
-# is built from them, ``_attach``), and the custom fields' change stamp: the request then uses the fields its
-# process keeps (``custom_fields.active_fields``) while they have not changed, without a statement of its own.
+# is built from them, ``_attach``), and every change stamp: the request then uses what its process keeps (the
+# custom fields, ``custom_fields.active_fields``; a plugin's, ``stamps.kept_value``) while it has not changed,
+# without a statement of its own.
 _USER_COLUMNS, _ROLE_COLUMNS = mapped_columns(User), mapped_columns(Role)
 _TOKENS, _USERS, _ROLES = ApiToken.__table__, User.__table__, Role.__table__
 _TOKEN_BY_HASH = select(
     _TOKENS.c.id, _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.created_at, _TOKENS.c.last_used_at,
     *(column.label(f"user_{key}") for key, column in _USER_COLUMNS),
     *(column.label(f"role_{key}") for key, column in _ROLE_COLUMNS),
-    stamps.column("custom_fields"),
 ).select_from(_TOKENS.join(_USERS, _USERS.c.id == _TOKENS.c.user_id).join(_ROLES, _ROLES.c.id == _USERS.c.role_id)).where(
     _TOKENS.c.token_hash == bindparam("token_hash"))
+_WITH_STAMPS: dict[tuple[str, ...], Any] = {}  # the statement with every change stamp there is (plugins add theirs)
+
+
+def _token_statement() -> Any:
+    names = tuple(stamps.names())
+    stmt = _WITH_STAMPS.get(names)
+    if stmt is None:
+        stmt = _WITH_STAMPS[names] = _TOKEN_BY_HASH.add_columns(*stamps.columns())
+    return stmt
 
 
 def user_for_token(session: Any, plain: str, settings: dict[str, Any] | None = None) -> User:
     """The active user of a valid, unexpired, unrevoked token, or AuthenticationRequired saying which."""
-    token = session.connection().execute(_TOKEN_BY_HASH, {"token_hash": hash_token(plain)}).first()
+    token = session.connection().execute(_token_statement(), {"token_hash": hash_token(plain)}).first()
     now = utcnow()
     if token is None:
         raise AuthenticationRequired(_("The API token is not valid; create one with 'crm token create <user>'."))
-    stamps.remember(session, "custom_fields", token.stamp_custom_fields)
+    stamps.remember_all(session, token._mapping)
     if token.revoked_at is not None:
         raise AuthenticationRequired(_("This API token was revoked; create a new one with 'crm token create <user>'."))
     expires = token_expiry(token, settings or {})
@@ -294,10 +303,10 @@ def _attach(session: Any, row: Any) -> User:
             or session.identity_map.get(identity_key(Role, role_id)) is not None:
         found: User = session.get(User, user_id)
         return found
-    role = Role(**{key: row[f"role_{key}"] for key, _column in _ROLE_COLUMNS})
+    role = transient(Role, {key: row[f"role_{key}"] for key, _column in _ROLE_COLUMNS})
     make_transient_to_detached(role)
-    user = User(**{key: row[f"user_{key}"] for key, _column in _USER_COLUMNS})
-    user.role = role
+    user = transient(User, {key: row[f"user_{key}"] for key, _column in _USER_COLUMNS})
+    user.__dict__["role"] = role  # as loaded with it (no change events: nothing to write)
     make_transient_to_detached(user)
     session.add(user)  # and its role: both persistent, unchanged
     return user

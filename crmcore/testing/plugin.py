@@ -67,9 +67,11 @@ def settings(clean_database: Any, tmp_path: Any) -> dict[str, Any]:
 @pytest.fixture
 def make_app(clean_database: Any, settings: dict[str, Any], crm_plugins: list[tuple[str, Any]]) -> Callable[..., Any]:
     """``make_app(plugins=[(name, plugin)], **settings)``: an app on the test database with ``crm_plugins``,
-    those plugins and those settings (``PLUGINS=["pkg.module"]`` loads plugins by import path); roles seeded."""
+    those plugins and those settings (``PLUGINS=["pkg.module"]`` loads plugins by import path); roles and change
+    stamps seeded."""
     from ..app import create_app
     from ..db import Base
+    from ..models.custom_field import seed_stamps
     from ..runtime import build_runtime
     from ..services import users as user_svc
 
@@ -78,6 +80,8 @@ def make_app(clean_database: Any, settings: dict[str, Any], crm_plugins: list[tu
         rt = build_runtime(config, plugins=[*crm_plugins, *plugins], db=clean_database)
         app = create_app(config, runtime=rt)
         Base.metadata.create_all(clean_database.engine)  # tables of plugins registered just now
+        with clean_database.engine.begin() as conn:
+            seed_stamps(conn)  # and their change stamps' rows (as ``crm init-db``)
         user_svc.seed_roles(rt.context())
         return app
 

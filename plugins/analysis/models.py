@@ -107,7 +107,8 @@ class ModelFit(Base):
     """Parameters and quality of one fitted model (``bgnbd``, ``gamma_gamma``, ``churn``) on a run date."""
 
     __tablename__ = "analysis_model_fits"
-    __table_args__ = (Index("ix_analysis_model_fits_kind", "kind", "run_date"),)
+    __table_args__ = (Index("ix_analysis_model_fits_kind", "kind", "run_date"),
+                      {"info": {"crm_stamps": ("model_fits",)}})  # what a process keeps: is a forecast kept
 
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(32))

@@ -114,6 +114,7 @@ class Campaign(Base):
     """A one-off send of a template to an audience on a channel, with a held-out control group."""
 
     __tablename__ = "marketing_campaigns"
+    __table_args__ = {"info": {"crm_stamps": ("journeys",)}}  # a journey's campaign running or not
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(120), unique=True)

@@ -24,6 +24,7 @@ class Journey(Base):
     """A journey campaign's entry trigger and the version of its steps new entries get."""
 
     __tablename__ = "marketing_journeys"
+    __table_args__ = {"info": {"crm_stamps": ("journeys",)}}  # what a process keeps: the journeys events enter
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id", ondelete="CASCADE"), primary_key=True)
     trigger: Mapped[str] = mapped_column(String(16), default="api", info={"choices": TRIGGER_KINDS})

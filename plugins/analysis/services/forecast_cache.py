@@ -13,6 +13,7 @@ from typing import Any, Callable
 from sqlalchemy import delete, func, select
 
 from crmcore.runtime import ServiceContext
+from crmcore.services import stamps
 from plugins.sales.models import Opportunity, Order, OrderLine, StageHistory
 
 from ..models import ModelFit
@@ -63,6 +64,7 @@ def on_events(ctx: ServiceContext, events: list[Any]) -> None:
     the delete when any is kept)."""
     if not any(e.name.startswith(INVALIDATING) or getattr(e, "entity", None) in ENTITIES for e in events):
         return
-    if ctx.session.scalar(_ANY_KEPT) is not None:  # a read by index when none is kept
+    # a read by index when none is kept (an API request: what its process keeps, while the fits have not changed)
+    if stamps.kept_value(ctx.session, "model_fits", lambda: ctx.session.scalar(_ANY_KEPT) is not None):
         ctx.session.execute(delete(ModelFit).where(ModelFit.kind.startswith(PREFIX)))
         ctx.session.commit()

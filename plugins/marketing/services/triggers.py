@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, select
+from sqlalchemy import and_, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,6 +24,7 @@ from crmcore.errors import Conflict
 from crmcore.i18n import _
 from crmcore.models import Customer
 from crmcore.runtime import ServiceContext
+from crmcore.services import stamps
 
 from ..models import Audience, Campaign
 from ..models_journeys import CalendarDate, Enrolment, Journey, JourneyStep
@@ -261,18 +262,26 @@ def customers_of(event: Event) -> list[int]:
 
 
 # built once: asked after every commit that emits events (building the statement cost more than running it)
-_WAITING = select(Journey).join(Campaign, Campaign.id == Journey.campaign_id).where(
+_WAITING = select(Journey.campaign_id, Journey.event).join(Campaign, Campaign.id == Journey.campaign_id).where(
     Campaign.kind == "journey", Campaign.status == "running", Journey.trigger == "event",
-    Journey.event.in_(bindparam("names", expanding=True)))
+    Journey.event.is_not(None)).order_by(Journey.campaign_id)
+
+
+def waiting_journeys(ctx: ServiceContext) -> list[tuple[int, str]]:
+    """``(campaign id, event name)`` of the running journeys an event enters; an API request takes what its process
+    keeps while journeys and campaigns have not changed (``stamps.kept_value``)."""
+    return stamps.kept_value(ctx.session, "journeys", lambda: [(r.campaign_id, r.event) for r in
+                                                               ctx.session.execute(_WAITING)])
 
 
 def on_events(ctx: ServiceContext, events: list[Event]) -> int:
     """The ``crm_events`` listener: enter the customers of the events running journeys wait for."""
-    names = sorted({e.name for e in events})
-    journeys = list(ctx.session.scalars(_WAITING, {"names": names})) if names else []
+    names = {e.name for e in events}
     total = 0
-    for journey in journeys:
+    for campaign_id, name in waiting_journeys(ctx) if names else []:
+        if name not in names:
+            continue
         for event in events:
-            if event.name == journey.event and (who := customers_of(event)):
-                total += int(enter(ctx, journey.campaign_id, who, f"ev:{event.id}")["entered"])
+            if event.name == name and (who := customers_of(event)):
+                total += int(enter(ctx, campaign_id, who, f"ev:{event.id}")["entered"])
     return total

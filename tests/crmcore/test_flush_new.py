@@ -1,0 +1,149 @@
+"""``db.flush_new``: one new record written by one Core INSERT in the plain case, leaving it exactly as the ORM's
+flush would (persistent, unchanged, with its key, defaults and version); anything else goes to the flush."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session
+
+from crmcore.db import flush_context_free, flush_new
+from crmcore.errors import ValidationError
+from crmcore.models import Customer, Tag, customer_tags
+from crmcore.services import customers as svc
+
+COLUMNS = [attr.key for attr in inspect(Customer).column_attrs]
+
+
+@pytest.fixture
+def flushes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many times the ORM's flush ran with something to write (``Session._flush``: a flush of a clean session,
+    an autoflush before a query, returns before it)."""
+    calls: list[int] = []
+    real = Session._flush
+
+    def counting(self: Session, objects: Any = None) -> None:
+        calls.append(1)
+        real(self, objects)
+
+    monkeypatch.setattr(Session, "_flush", counting)
+    return calls
+
+
+def _new(ctx: Any, name: str, **values: Any) -> Customer:
+    customer = Customer(code=f"T-{name}", name=name, currency="CNY", attributes={"a": 1}, **values)
+    customer.contacts, customer.addresses, customer.tags = [], [], []
+    ctx.session.add(customer)
+    return customer
+
+
+def _plain(customer: Customer) -> dict[str, Any]:
+    return {key: getattr(customer, key) for key in COLUMNS if key not in ("id", "code", "name", "created_at",
+                                                                          "updated_at", "search_text", "name_key")}
+
+
+def test_the_record_is_as_the_flush_leaves_it(ctx: Any, flushes: list[int]) -> None:
+    from crmcore.services import users as user_svc
+
+    owner = user_svc.create_user(ctx, "owner", "a-long-pass-phrase-1", "sales")
+    by_orm = _new(ctx, "甲", phone="0574-87650001", owner_id=owner.id)
+    ctx.session.flush()
+    flushes.clear()
+    by_core = _new(ctx, "乙", phone="0574-87650001", owner_id=owner.id)
+    flush_new(ctx.session, by_core)
+    assert flushes == []  # the Core INSERT, not the flush
+    state = inspect(by_core)
+    assert state.persistent and not state.modified and not ctx.session.new and not ctx.session.dirty
+    assert by_core.id is not None and by_core.version == 1 and by_core.created_at is not None
+    assert _plain(by_core) == _plain(by_orm)
+    assert ctx.session.get(Customer, by_core.id) is by_core  # in the identity map
+    assert by_core.owner is owner  # a many-to-one by its key: loaded when read
+    assert by_core.tags == [] and by_core.contacts == []
+    ctx.session.commit()
+    stored = ctx.session.execute(select(*[Customer.__table__.c[k] for k in COLUMNS]).where(Customer.id == by_core.id)).one()
+    assert dict(zip(COLUMNS, stored, strict=True)) == {k: getattr(by_core, k) for k in COLUMNS}
+    by_core.industry = "茶"
+    ctx.session.commit()
+    assert by_core.version == 2  # the version counter goes on as after a flush
+
+
+def test_a_service_write_goes_the_core_way_and_is_read_back_alike(ctx: Any, flushes: list[int]) -> None:
+    customer = svc.create_customer(ctx, {"name": "杭州西湖茶业有限公司", "phone": "0571-87650001",
+                                         "email": "Tea@Example.com"})
+    assert flushes == []
+    got = svc.get_customer(ctx, customer.id)
+    assert got.email_normalized == "tea@example.com" and got.phone_normalized == "+8657187650001"
+    updated = svc.update_customer(ctx, customer.id, {"industry": "茶"}, expected_version=1)
+    assert updated.version == 2
+
+
+def test_too_long_a_value_is_refused_and_nothing_written(ctx: Any) -> None:
+    customer = _new(ctx, "x" * 500)
+    with pytest.raises(ValidationError):
+        flush_new(ctx.session, customer)
+    ctx.session.rollback()
+    assert ctx.session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_tags_another_pending_record_or_a_changed_one_go_to_the_flush(ctx: Any, flushes: list[int]) -> None:
+    tagged = _new(ctx, "有标签")
+    tagged.tags = [Tag(name="VIP")]
+    flush_new(ctx.session, tagged)
+    assert len(flushes) == 1
+    assert ctx.session.scalar(select(func.count()).select_from(customer_tags)) == 1
+    first, second = _new(ctx, "一"), _new(ctx, "二")
+    flush_new(ctx.session, first)
+    assert len(flushes) == 2 and second.id is not None  # both written by the flush
+    tagged.industry = "茶"
+    third = _new(ctx, "三")
+    flush_new(ctx.session, third)
+    assert len(flushes) == 3 and not inspect(tagged).modified
+
+
+def test_a_listener_that_needs_the_flush_gets_it(ctx: Any, flushes: list[int]) -> None:
+    seen: list[Any] = []
+
+    def on_insert(mapper: Any, connection: Any, target: Any) -> None:
+        seen.append(target)
+
+    event.listen(Customer, "before_insert", on_insert)
+    try:
+        customer = _new(ctx, "甲")
+        flush_new(ctx.session, customer)
+    finally:
+        event.remove(Customer, "before_insert", on_insert)
+    assert seen == [customer] and len(flushes) == 1
+
+    contexts: list[Any] = []
+
+    def after_flush(session: Any, flush_context: Any) -> None:
+        contexts.append(flush_context)
+
+    event.listen(Session, "after_flush", after_flush)
+    try:
+        flush_new(ctx.session, _new(ctx, "乙"))
+    finally:
+        event.remove(Session, "after_flush", after_flush)
+    assert len(flushes) == 2 and contexts and contexts[0] is not None  # a real flush, with its context
+
+
+def test_a_listener_marked_context_free_is_called_around_the_insert(ctx: Any, flushes: list[int]) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    @flush_context_free
+    def before(session: Any, flush_context: Any, instances: Any) -> None:
+        seen.append(("before", bool(session.new)))
+
+    @flush_context_free
+    def after(session: Any, flush_context: Any) -> None:
+        seen.append(("after", bool(session.new)))
+
+    event.listen(Session, "before_flush", before)
+    event.listen(Session, "after_flush", after)
+    try:
+        flush_new(ctx.session, _new(ctx, "甲"))
+    finally:
+        event.remove(Session, "before_flush", before)
+        event.remove(Session, "after_flush", after)
+    assert flushes == [] and seen == [("before", True), ("after", True)]  # as in a flush: the record still new
