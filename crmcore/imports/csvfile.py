@@ -144,7 +144,7 @@ def read_csv(fh: Iterable[bytes], encoding: str = "utf-8",
         first, start = start, reader.line_num + 1
         if not cells:  # a blank line is no record
             continue
-        broken = [n for n in range(first, reader.line_num + 1) if n in bad]
+        broken = [n for n in range(first, reader.line_num + 1) if n in bad] if bad else None  # (rare: asked only then)
         if broken:
             yield first, _undecodable(broken[0], bad[broken[0]], encoding)
             continue

@@ -103,10 +103,24 @@ def text(attr: Any, *, required: bool = False, strip: bool = True, blank_none: b
     return Text(strip=strip, blank_none=blank_none, required=required, validate=[*rules, *validators], **kwargs)
 
 
+class Email(validate.Email):
+    """marshmallow's e-mail check, its message (a catalogue lookup) formatted only for an address it refuses:
+    marshmallow's formats it first, for every address."""
+
+    def __call__(self, value: str) -> str:
+        try:
+            return _CHECK_EMAIL(value)
+        except ValidationError:
+            raise ValidationError(self._format_error(value)) from None
+
+
+_CHECK_EMAIL = validate.Email(error="-")  # a plain message: nothing to look up
+
+
 def email(attr: Any, **kwargs: Any) -> Text:
     """The one e-mail rule: a valid address within the column's length; empty means none."""
     kwargs.setdefault("blank_none", True)
-    return text(attr, validators=[validate.Email(error=_("Not a valid e-mail address."))], **kwargs)
+    return text(attr, validators=[Email(error=_("Not a valid e-mail address."))], **kwargs)
 
 
 class Currency(Text):
