@@ -156,8 +156,9 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             before: dict[str, str] = {}
             after: dict[str, str] = {}
             items = {it.product_id: it for it in pl.items} if action == "updated" else {}  # by product: no scan per row
+            list_name = pl.name  # read once, not per row
             for i in live:
-                results[i] = _set_price(ctx, pl, rows[i], i, products, items, before, after, added)
+                results[i] = _set_price(ctx, pl, list_name, rows[i], i, products, items, before, after, added)
             if changes or before != after or action == "created":
                 audit.append((pl, action, before, after, changes))
     ctx.session.flush()  # the new lists' ids; then their new items with one INSERT
@@ -180,13 +181,12 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
     return done(results, lines)
 
 
-def _set_price(ctx: ServiceContext, pl: PriceList, row: dict[str, Any], i: int, products: dict[str, Product],
+def _set_price(ctx: ServiceContext, pl: PriceList, name: str, row: dict[str, Any], i: int, products: dict[str, Product],
                items: dict[int, PriceListItem], before: dict[str, str], after: dict[str, str],
                added: dict[tuple[int, int], Any]) -> RowResult:
     """One row's price in ``pl`` (``items``: its stored items by product): created, updated, unchanged or rejected
     (this row only). A new item goes to ``added`` (``(id(pl), product id) -> (pl, price)``), written with the
     batch's others."""
-    name = pl.name
     code = cell(row, "product_code")
     product = products.get(fold(str(code))) if code else None
     if product is None:

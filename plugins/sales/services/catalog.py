@@ -1,6 +1,7 @@
 """Products and price lists: kept in the CRM or filled by the ERP sync (``source='erp'``)."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -164,6 +165,9 @@ def _check_items(ctx: ServiceContext, items: list[dict[str, Any]]) -> list[Any]:
 def validate_price(ctx: ServiceContext, product_id: Any, price: Any, *, product_checked: bool = False) -> Decimal:
     """One price of a price list (``set_price``, the importer): the item's rules of ``PriceListSchema``.
     ``product_checked``: the caller found the product just now (the importer, by code), so it is not read again."""
+    if product_checked and isinstance(price, str) and _PLAIN_PRICE.match(price):
+        return Decimal(price).quantize(_CENT)  # what the rules make of a plain amount (an import's every row)
+
     def check(values: dict[str, Any]) -> dict[str, list[Any]]:
         missing = _check_items(ctx, [values])
         return {"product_id": missing} if missing else {}
@@ -171,6 +175,13 @@ def validate_price(ctx: ServiceContext, product_id: Any, price: Any, *, product_
     item = load(_ITEM, {"product_id": product_id, "price": price}, partial=False, message=INVALID["price list"],
                 check=None if product_checked else check)
     return Decimal(item["price"])
+
+
+# a price text every rule of the item accepts as it is (digits, at most two places: finite, not below zero, no
+# rounding): its value is the text's, in cents; any other text (spaces, more places, a sign, an exponent, an error)
+# goes through the schema
+_PLAIN_PRICE = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?\Z")
+_CENT = Decimal("0.01")
 
 
 def save_price_list(ctx: ServiceContext, data: dict[str, Any], price_list_id: int | None = None) -> PriceList:

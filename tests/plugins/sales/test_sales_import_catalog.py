@@ -156,3 +156,22 @@ def test_a_lists_later_lines_may_repeat_its_columns_blank_or_spaced(ctx: Any, pr
     results = load(ctx, "price_lists", rows)
     assert statuses(results) == ["created"] * 3 + ["rejected"] * 2
     assert "2026-02-01" in results[4].errors["valid_from"][0]
+
+
+
+@pytest.mark.parametrize("text", ["0", "9", "9.9", "9.90", "09.5", "00", "12.345", "1e3", "-1", "-0", " 9", "9 ",
+                                  "+9", "9.", ".5", "１２", "NaN", "inf", "", "abc", "999999999999999",
+                                  "9999999999999999999999", "1,000"])
+def test_a_plain_price_text_is_taken_as_the_schema_takes_it(ctx: Any, products: list[Any], text: str) -> None:
+    """The importer takes a plain amount (digits, at most two places) without loading the item's schema; every
+    text gets what the schema makes of it: the same value, or the same refusal."""
+    from crmcore.errors import ValidationError
+
+    def outcome(product_checked: bool) -> Any:
+        try:
+            value = catalog.validate_price(ctx, products[0].id, text, product_checked=product_checked)
+        except ValidationError as exc:
+            return ("refused", exc.errors, str(exc))
+        return (value, str(value))
+
+    assert outcome(True) == outcome(False)  # product_checked=False: always the schema's load
