@@ -69,12 +69,12 @@ def flush_new(session: Session, obj: Any) -> None:
     mapper = state.mapper
     for listener in session.dispatch.before_flush:
         listener(session, None, None)
-    values = {key: state.dict[key] for key, _column in _columns(mapper) if key in state.dict}
     version = mapper.version_id_col
     if version is not None:
         key = mapper.get_property_by_column(version).key
-        if values.get(key) is None:
-            values[key] = state.dict[key] = mapper.version_id_generator(None)
+        if state.dict.get(key) is None:
+            state.dict[key] = mapper.version_id_generator(None)
+    values = {column.key: state.dict[key] for key, column in _columns(mapper) if key in state.dict}  # by column
     given = tuple(values)
     statement, generated = _INSERTS.get((mapper, given)) or _insert_for(mapper, given)
     row = session.connection().execute(statement, values).one()
@@ -92,11 +92,11 @@ _INSERTS: dict[tuple[Any, tuple[str, ...]], tuple[Any, tuple[str, ...]]] = {}
 
 
 def _insert_for(mapper: Any, given: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
-    """The INSERT of a record with the values ``given`` returning the columns it generates, and their attributes
-    (built once per class and set of values given)."""
+    """The INSERT of a record with the values ``given`` (column keys) returning the columns it generates, and
+    their attributes (built once per class and set of values given)."""
     from sqlalchemy import insert
 
-    generated = [(key, column) for key, column in _columns(mapper) if key not in given]
+    generated = [(key, column) for key, column in _columns(mapper) if column.key not in given]
     found = _INSERTS[(mapper, given)] = (insert(mapper.local_table).returning(*(c for _k, c in generated)),
                                          tuple(k for k, _c in generated))
     return found

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, String, event, func, inspect, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from crmcore.db import flush_context_free, flush_new
 from crmcore.errors import ValidationError
@@ -147,3 +147,29 @@ def test_a_listener_marked_context_free_is_called_around_the_insert(ctx: Any, fl
         event.remove(Session, "before_flush", before)
         event.remove(Session, "after_flush", after)
     assert flushes == [] and seen == [("before", True), ("after", True)]  # as in a flush: the record still new
+
+
+def test_an_attribute_named_apart_from_its_column(rt: Any, flushes: list[int]) -> None:
+    """Values go to the INSERT by column, and come back to the attributes."""
+    class Local(DeclarativeBase):
+        pass
+
+    class Thing(Local):
+        __tablename__ = "flush_new_things"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        kind: Mapped[str] = mapped_column("type", String(20))
+        made: Mapped[int] = mapped_column("made_n", Integer, default=7)
+
+    Local.metadata.create_all(rt.db.engine)
+    session = rt.db.new_session()
+    try:
+        thing = Thing(kind="pump")
+        session.add(thing)
+        flush_new(session, thing)
+        assert flushes == [] and thing.id is not None and thing.made == 7 and not inspect(thing).modified
+        session.commit()
+        table = Thing.__table__
+        assert session.execute(select(table.c.type, table.c.made_n)).one() == ("pump", 7)
+    finally:
+        session.close()
+        Local.metadata.drop_all(rt.db.engine)
