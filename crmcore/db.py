@@ -37,9 +37,6 @@ def transient(cls: type[_T], values: dict[str, Any]) -> _T:
 
 
 FLUSH_CONTEXT_FREE = "crm_flush_context_free"
-# session events a Core insert (``flush_new``) would fire differently from a flush: any listener falls back to it
-_ATTACH_EVENTS = ("before_attach", "after_attach", "pending_to_persistent", "pending_to_transient",
-                  "detached_to_persistent", "transient_to_pending")
 
 
 def flush_context_free(fn: _T) -> _T:
@@ -57,10 +54,8 @@ def flush_new(session: Session, obj: Any) -> None:
 
     For one record the unit of work cost several times its INSERT: a fifth of an API write. The plain case: nothing
     else pending, changed or deleted; a class of one table, with no insert events; relationships not set or empty
-    collections (a many-to-one by its key column); every session flush listener marked ``flush_context_free`` and
-    none on attaching."""
+    collections (a many-to-one by its key column); every session flush listener marked ``flush_context_free``."""
     from sqlalchemy import inspect
-    from sqlalchemy.orm import make_transient_to_detached
 
     state: Any = inspect(obj)
     if not _plain_new(session, state):
@@ -81,9 +76,10 @@ def flush_new(session: Session, obj: Any) -> None:
     state.dict.update(zip(generated, row, strict=True))  # the key, defaults: what was given stays as it was
     for listener in session.dispatch.after_flush:
         listener(session, None)
-    session.expunge(obj)
-    make_transient_to_detached(obj)  # as if loaded: nothing changed, relationships not set to be loaded when read
-    session.add(obj)
+    # persistent as the flush makes it (its own step, ``Session._register_persistent``): keyed in the identity map,
+    # nothing changed, and new to the transaction, so a rollback (of a savepoint too) takes it out of the session
+    # again as it does a flushed record, rather than leaving it there under a key the database may give again
+    session._register_persistent({state})
     for listener in session.dispatch.after_flush_postexec:
         listener(session, None)
 
@@ -120,8 +116,6 @@ def _plain_new(session: Session, state: Any) -> bool:
             or mapper.dispatch.before_insert or mapper.dispatch.after_insert:
         return False
     dispatch = session.dispatch
-    if any(getattr(dispatch, name) for name in _ATTACH_EVENTS):
-        return False
     for name in ("before_flush", "after_flush", "after_flush_postexec"):
         if not all(getattr(listener, FLUSH_CONTEXT_FREE, False) for listener in getattr(dispatch, name)):
             return False
