@@ -101,8 +101,7 @@ def _insert_for(mapper: Any, given: tuple[str, ...]) -> tuple[Any, tuple[str, ..
 def _columns(mapper: Any) -> tuple[tuple[str, Any], ...]:
     found: tuple[tuple[str, Any], ...] | None = mapper.__dict__.get("_crm_columns")
     if found is None:
-        found = tuple((attr.key, attr.columns[0]) for attr in mapper.column_attrs)
-        mapper._crm_columns = found
+        found = mapper._crm_columns = mapped_columns(mapper.class_)  # kept on the mapper: asked on every insert
     return found
 
 
