@@ -57,6 +57,7 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
     customers = customers_by_code(ctx, (cell(rows[i], "customer_code") for i in live))
     orders = by_key(ctx, Order.number, (cell(rows[i], "order_number") for i in live))
     users = users_by_name(ctx, (cell(rows[i], "owner") for i in live))
+    by_id = {c.id: c for c in customers.values()}
     created: dict[str, tuple[Invoice, dict[str, Any], int]] = {}
     updated: list[tuple[Invoice, dict[str, Any], int]] = []
     with ctx.session.no_autoflush:
@@ -85,11 +86,11 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                     raise exists(_("The invoice is not valid."))
                 if errors:
                     raise ValidationError(_("The invoice is not valid."), errors=errors)
-                data = svc.validate_invoice(ctx, {k: v for k, v in data.items() if v is not None}, invoice)
+                data = svc.validate_invoice(ctx, {k: v for k, v in data.items() if v is not None}, invoice,
+                                            by_id)
                 if invoice is None:
-                    invoice = svc.new_invoice(ctx, data)
                     data.setdefault("source", "import")
-                    changes = svc.apply_invoice(invoice, data)
+                    invoice, changes = svc.new_invoice(ctx, data, by_id.get(data["customer_id"]))
                     ctx.hook.crm_before_save(ctx=ctx, entity="invoice", obj=invoice, changes=changes, created=True)
                     created[number] = (invoice, changes, i)
                     continue
@@ -110,7 +111,7 @@ def load_invoices(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                 results[i] = RowResult(i, "unchanged", invoice.id, number)
     ctx.session.flush()
     new = list(created.values())
-    ids = insert_rows(ctx, Invoice.__table__, [{k: getattr(inv, k) for k in INVOICE_VALUES} for inv, _c, _i in new])
+    ids = insert_rows(ctx, Invoice.__table__, [{k: inv.__dict__.get(k) for k in INVOICE_VALUES} for inv, _c, _i in new])
     entries = []
     for (invoice, changes, i), new_id in zip(new, ids, strict=True):
         entries.append(("invoice", "created", new_id, changes,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import lazyload
 
@@ -12,16 +11,14 @@ from crmcore.db import utcnow
 from crmcore.errors import CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
-from crmcore.schemas import compiled
 from crmcore.imports.driver import record
-from crmcore.imports.sql import insert_rows, row_values
+from crmcore.imports.sql import insert_rows, row_values, transient
 from crmcore.models import ExternalRef
 from crmcore.services.customers import live_customer
-from crmcore.services.unit import apply_changes
+from crmcore.services.unit import new_values
 from crmcore.runtime import ServiceContext
 
 from ..models import Opportunity, Stage, StageHistory
-from ..schemas import OpportunitySchema
 from ..services import access
 from ..services import opportunities as svc
 from ..services.stages import first_open_stage, list_stages
@@ -32,7 +29,6 @@ SYSTEM = "import"  # the external references of imported opportunities
 COLUMNS = ("number", "name", "customer_code", "stage", "amount", "currency", "expected_close_date", "probability",
            "owner", "lost_reason", "competitor", "source_channel", "notes")
 AS_COLUMN = {"customer_id": "customer_code", "owner_id": "owner", "stage_id": "stage"}
-_schema = OpportunitySchema()
 
 
 def _columns(errors: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +78,7 @@ def load_opportunities(ctx: ServiceContext, batch: Sequence[Row], options: Impor
     refs: dict[str, Any] = {"customers": customers_by_code(ctx, (cell(rows[i], "customer_code") for i in live)),
                             "users": users_by_name(ctx, (cell(rows[i], "owner") for i in live)),
                             "stages": {s.name: s for s in list_stages(ctx, include_inactive=True)}}
+    by_id = {c.id: c for c in refs["customers"].values()}
     first = None
     now = utcnow()
     new: list[tuple[Opportunity, dict[str, Any], int, str]] = []
@@ -97,12 +94,11 @@ def load_opportunities(ctx: ServiceContext, batch: Sequence[Row], options: Impor
             if errors:
                 raise ValidationError(_("The opportunity is not valid."), errors=errors)
             stage_id = data.pop("stage_id", None)
-            data = compiled.load(_schema, {k: v for k, v in data.items() if v is not None}, partial=opp is not None)
-            data = svc.clean(ctx, data, opp)
+            data = svc.clean(ctx, {k: v for k, v in data.items() if v is not None}, opp)
             if opp is not None:
                 results[i] = _update(ctx, opp, data, stage_id, i, number)
                 continue
-            customer = live_customer(ctx, data["customer_id"])
+            customer = live_customer(ctx, data["customer_id"], known=by_id.get(data["customer_id"]))
             if "owner_id" not in data and ctx.actor is not None:
                 data["owner_id"] = ctx.actor.id
             data.setdefault("owner_id", customer.owner_id)
@@ -111,16 +107,14 @@ def load_opportunities(ctx: ServiceContext, batch: Sequence[Row], options: Impor
                 stage = ctx.session.get(Stage, stage_id)
             else:
                 stage = first = first or first_open_stage(ctx)
-            opp = Opportunity(currency=customer.currency or ctx.settings["DEFAULT_CURRENCY"], created_at=now,
-                              amount=svc.parse_amount(0, "amount", {}), probability=stage.probability,
-                              stage_id=stage.id)
-            changes = apply_changes(opp, data, svc.FIELDS)
-            svc.apply_stage(ctx, opp, stage, now, changes, "probability" in data)
-            opp.stage_entered_at = now
+            values, changes = new_values({  # built without attribute events (``transient``): one INSERT below
+                "currency": customer.currency or ctx.settings["DEFAULT_CURRENCY"], "created_at": now,
+                "amount": svc.parse_amount(0, "amount", {}), "probability": stage.probability, "stage_id": stage.id},
+                data, svc.FIELDS)
+            entered = svc.stage_values(stage, now, now, values.get("lost_reason"), "probability" in data)
+            changes.update({k: [values.get(k), v] for k, v in entered.items() if values.get(k) != v})
+            opp = transient(Opportunity, **{**values, **entered}, stage=stage, stage_entered_at=now)
             ctx.hook.crm_before_save(ctx=ctx, entity="opportunity", obj=opp, changes=changes, created=True)
-        except SchemaError as exc:
-            results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.normalized_messages()))
-            continue
         except CRMError as exc:
             results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.errors or {"row": [exc.message]}))
             continue

@@ -108,23 +108,31 @@ def _close_current(ctx: ServiceContext, opp: Opportunity, at: dt.datetime) -> St
     return row
 
 
+def stage_values(stage: Stage, at: dt.datetime, created_at: dt.datetime, lost_reason: str | None,
+                 probability_given: bool) -> dict[str, Any]:
+    """What entering ``stage`` at ``at`` sets: stage, status, probability (the stage's unless given), close time and
+    cycle time; a lost stage needs a ``lost_reason`` (``ValidationError``)."""
+    if stage.is_lost and not lost_reason:
+        raise ValidationError(_("Say why the opportunity was lost."),
+                              errors={"lost_reason": [_("Required when lost.")]})
+    values: dict[str, Any] = {"stage_id": stage.id, "status": "won" if stage.is_won else "lost" if stage.is_lost
+                              else "open"}
+    if stage.is_won or stage.is_lost:
+        values["probability"] = 100 if stage.is_won else 0
+        values["closed_at"] = at
+        values["cycle_seconds"] = max(0, int((at - created_at).total_seconds()))
+    else:
+        if not probability_given:
+            values["probability"] = stage.probability
+        values["closed_at"] = None
+        values["cycle_seconds"] = None
+    return values
+
+
 def _apply_stage(ctx: ServiceContext, opp: Opportunity, stage: Stage, at: dt.datetime, changes: dict[str, list[Any]],
                  probability_given: bool) -> None:
     """Set stage, status, probability, close time and cycle time for ``stage``."""
-    status = "won" if stage.is_won else "lost" if stage.is_lost else "open"
-    if stage.is_lost and not opp.lost_reason:
-        raise ValidationError(_("Say why the opportunity was lost."),
-                              errors={"lost_reason": [_("Required when lost.")]})
-    updates: dict[str, Any] = {"stage_id": stage.id, "status": status}
-    if stage.is_won or stage.is_lost:
-        updates["probability"] = 100 if stage.is_won else 0
-        updates["closed_at"] = at
-        updates["cycle_seconds"] = max(0, int((at - opp.created_at).total_seconds()))
-    else:
-        if not probability_given:
-            updates["probability"] = stage.probability
-        updates["closed_at"] = None
-        updates["cycle_seconds"] = None
+    updates = stage_values(stage, at, opp.created_at, opp.lost_reason, probability_given)
     changes.update(apply_changes(opp, updates, tuple(updates)))
     opp.stage = stage
 
