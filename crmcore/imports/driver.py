@@ -14,7 +14,7 @@ from ..errors import AuthenticationRequired, Conflict, CRMError, NotFound, Permi
 from ..events import audit, record_changes
 from ..i18n import _
 from ..services.unit import unit_of_work
-from .contract import REJECTED, STATUSES, ImportKind, ImportOptions, Row, RowResult
+from .contract import REJECTED, STATUSES, ImportKind, ImportOptions, Row, RowResult, plain_cells
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext
@@ -264,6 +264,25 @@ def csv_cells(row: dict[Any, Any]) -> dict[str, str]:
     return out
 
 
+def plain_csv_cells(row: dict[Any, Any]) -> dict[str, str]:
+    """``plain_cells(csv_cells(row))`` in one pass (the row of a kind without its own ``convert``): the cells by
+    trimmed column name, trimmed, the formula guard undone, empty ones left out (a later empty cell of a column
+    named twice takes the earlier one out, as before)."""
+    if None in row:
+        raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
+    out = {}
+    for k, v in row.items():
+        if k and (k := k.strip()):
+            v = (v or "").strip()
+            if v[:1] == "'":
+                v = _unguard(v)
+            if v:
+                out[k] = v
+            else:
+                out.pop(k, None)
+    return out
+
+
 def _unguard(text: str) -> str:
     from ..services.exporter import unguard_cell
 
@@ -300,7 +319,8 @@ def import_file(ctx: ServiceContext, kind: ImportKind, path: str, *, encoding: s
 
     try:
         with fh:
-            for chunk in _chunks(read_csv(fh, used, convert=convert), kind.batch_size, kind):
+            rows = read_csv(fh, used, convert=plain_csv_cells if kind.convert is plain_cells else convert)
+            for chunk in _chunks(rows, kind.batch_size, kind):
                 for result in load_batch(ctx, kind, chunk, options):
                     summary.add(result)
                     if result.status == REJECTED:

@@ -3,8 +3,9 @@ validated by the catalogue's schema and service; new products and new prices wri
 changes with one flush, audit in bulk."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crmcore.db import utcnow
@@ -19,7 +20,8 @@ from crmcore.runtime import ServiceContext
 
 from ..models import PriceList, PriceListItem, Product
 from ..services import catalog as svc
-from .common import by_key, cell, done, exists, group_rows, products_by_code, reject, split, unknown_columns
+from .common import (by_key, cell, chunks, done, exists, group_rows, product_ids_by_code, products_by_code, reject, split,
+                     unknown_columns)
 
 PRODUCT_COLUMNS = ("code", "name", "category", "unit", "list_price", "currency", "cost", "active", "description")
 PRICE_LIST_COLUMNS = ("price_list", "currency", "valid_from", "valid_to", "active", "product_code", "price")
@@ -126,11 +128,12 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             results[i] = RowResult(i, "rejected", key=cell(row, "price_list") if isinstance(row, dict) else None,
                                    errors=bad)
     groups = {tidy(k): v for k, v in group_rows(rows, "price_list", results).items()}
-    lists = by_key(ctx, PriceList.name, groups, selectinload(PriceList.items))
-    products = products_by_code(ctx, (cell(rows[i], "product_code") for ps in groups.values() for i in ps))
+    lists = _stored_lists(ctx, groups)
+    products = product_ids_by_code(ctx, (cell(rows[i], "product_code") for ps in groups.values() for i in ps))
     touched: dict[str, PriceList] = {}
     added: dict[tuple[int, int], dict[str, Any]] = {}  # (list, product) -> a new item, written below
     audit: list[tuple[PriceList, str, dict[str, str], dict[str, str], dict[str, Any]]] = []
+    new_lists: list[PriceList] = []
     with ctx.session.no_autoflush:
         for name, positions in groups.items():
             live = [i for i in positions if results[i] is None]
@@ -147,12 +150,13 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             except CRMError as exc:
                 reject(results, live, name, exc)
                 continue
-            action = "updated"
-            if pl is None:
-                pl, action = svc.new_price_list(ctx), "created"
-                ctx.session.add(pl)
+            if pl is None:  # built with its values (``transient``): the batch's new lists by one INSERT below
+                values, changes = new_values(svc.new_price_list_values(ctx), data, svc.PRICE_LIST_FIELDS)
+                pl, action = transient(PriceList, **values), "created"
+                new_lists.append(pl)
+            else:
+                changes, action = apply_changes(pl, data, svc.PRICE_LIST_FIELDS), "updated"
             touched[name] = pl
-            changes = apply_changes(pl, data, svc.PRICE_LIST_FIELDS)
             before: dict[str, str] = {}
             after: dict[str, str] = {}
             items = {it.product_id: it for it in pl.items} if action == "updated" else {}  # by product: no scan per row
@@ -161,12 +165,18 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
                 results[i] = _set_price(ctx, pl, list_name, rows[i], i, products, items, before, after, added)
             if changes or before != after or action == "created":
                 audit.append((pl, action, before, after, changes))
-    ctx.session.flush()  # the new lists' ids; then their new items with one INSERT
+    ctx.session.flush()  # the stored lists' changed items
+    table = PriceList.__table__
+    now = utcnow()
+    for pl, new_id in zip(new_lists, insert_rows(ctx, table, [row_values(pl, table, now) for pl in new_lists]),
+                          strict=True):
+        pl.id = new_id
     insert_rows(ctx, PriceListItem.__table__, [{"price_list_id": pl.id, "product_id": product_id, "price": price}
                                                for (_list, product_id), (pl, price) in added.items()],
                 returning=False)
-    for pl in {id(pl): pl for pl, _price in added.values()}.values():
-        ctx.session.expire(pl, ["items"])  # read again when next asked for, with the items just written
+    fresh = {id(pl) for pl in new_lists}
+    for pl in {id(pl): pl for pl, _price in added.values() if id(pl) not in fresh}.values():
+        ctx.session.expire(pl, ["items"])  # a stored list: read again when next asked for, with the items just written
     entries = []
     for pl, action, before, after, changes in audit:
         if before != after:
@@ -181,22 +191,30 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
     return done(results, lines)
 
 
-def _set_price(ctx: ServiceContext, pl: PriceList, name: str, row: dict[str, Any], i: int, products: dict[str, Product],
+def _stored_lists(ctx: ServiceContext, names: Iterable[str]) -> dict[str, PriceList]:
+    """The stored price lists of these names, by name, with their items: one query of names for the batch (its
+    lists are mostly new), the lists and items loaded only for those found."""
+    found = [list_id for part in chunks(names) for list_id in ctx.session.scalars(
+        select(PriceList.id).where(PriceList.name.in_(part)))]
+    return {pl.name: pl for pl in by_key(ctx, PriceList.id, found, selectinload(PriceList.items)).values()} \
+        if found else {}
+
+
+def _set_price(ctx: ServiceContext, pl: PriceList, name: str, row: dict[str, Any], i: int, products: dict[Any, int],
                items: dict[int, PriceListItem], before: dict[str, str], after: dict[str, str],
                added: dict[tuple[int, int], Any]) -> RowResult:
     """One row's price in ``pl`` (``items``: its stored items by product): created, updated, unchanged or rejected
     (this row only). A new item goes to ``added`` (``(id(pl), product id) -> (pl, price)``), written with the
     batch's others."""
     code = cell(row, "product_code")
-    product = products.get(fold(str(code))) if code else None
-    if product is None:
+    product_id = products.get(code) if code else None
+    if product_id is None:
         message = _("No product has the code '%(code)s'.", code=code) if code else _("Give the product's code.")
         return RowResult(i, "rejected", key=name, errors={"product_code": [message]})
     try:
-        amount = svc.validate_price(ctx, product.id, cell(row, "price"), product_checked=True)  # found by code above
+        amount = svc.validate_price(ctx, product_id, cell(row, "price"), product_checked=True)  # found by code above
     except ValidationError as exc:
         return RowResult(i, "rejected", key=name, errors=exc.errors)
-    product_id = product.id
     key = str(product_id)
     new = added.get((id(pl), product_id))
     if new is not None:  # added by an earlier row of this batch

@@ -83,9 +83,14 @@ def new_product(ctx: ServiceContext) -> Product:
     return Product(**new_product_values(ctx))
 
 
+def new_price_list_values(ctx: ServiceContext) -> dict[str, Any]:
+    """What a new price list holds before its data: the base currency."""
+    return {"currency": ctx.settings["DEFAULT_CURRENCY"]}
+
+
 def new_price_list(ctx: ServiceContext) -> PriceList:
     """An empty price list in the base currency."""
-    return PriceList(currency=ctx.settings["DEFAULT_CURRENCY"])
+    return PriceList(**new_price_list_values(ctx))
 
 
 def create_product(ctx: ServiceContext, data: dict[str, Any]) -> Product:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from crmcore.errors import ValidationError
 from crmcore.imports import ImportOptions
-from crmcore.imports.driver import csv_cells, get_kind, import_file, import_rows
+from crmcore.imports.contract import plain_cells
+from crmcore.imports.driver import csv_cells, get_kind, import_file, import_rows, plain_csv_cells
 from crmcore.services.customers import delete_customer, live_customer
 from crmcore.services.exporter import unguard_cell
 from plugins.sales.imports.common import cell
@@ -42,6 +43,27 @@ def test_a_rows_cells_are_what_cell_reads_of_each_column(row: Any) -> None:
 def test_csv_cells_trim_and_undo_the_formula_guard_as_before(row: dict[str, Any]) -> None:
     before = {k.strip(): unguard_cell((v or "").strip()) for k, v in row.items() if k and k.strip()}
     assert csv_cells(row) == before
+
+
+@pytest.mark.parametrize("row", [
+    {" number ": " '=SUM(A1) ", "customer_code": "''quoted", "note": "'plain", "": "x", "  ": "y", "a": None},
+    {"number": "'+1", "b": "'-2", "c": "'", "d": "'@x", " d": "later wins"},
+    {"a": "x", " a": "", "b": "  ", "c": "'", "d": " ' ", "e": "''", "f": "\u3000全角\u3000"},
+    {"a": "", " a ": "y", "b": None, "c": "0"},
+    {"a": "1", None: ["extra"]},
+])
+def test_plain_csv_cells_is_csv_cells_then_plain_cells(row: dict[Any, Any]) -> None:
+    """The reader's one pass for kinds without their own ``convert`` gives what the two steps gave, or the
+    same refusal."""
+    try:
+        before: Any = plain_cells(csv_cells(row))
+    except ValidationError as exc:
+        before = exc.errors
+    try:
+        after: Any = plain_csv_cells(row)
+    except ValidationError as exc:
+        after = exc.errors
+    assert after == before
 
 
 @pytest.fixture
