@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from crmcore.db import utcnow
+from crmcore.db import transient, utcnow
 from crmcore.errors import Conflict, CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
@@ -135,6 +135,7 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
     invoices = by_key(ctx, Invoice.number, (cell(rows[i], "invoice_number") for i in live))
     new: list[tuple[dict[str, Any], Invoice, int]] = []
     paid: dict[int, tuple[Invoice, Decimal, str]] = {}  # each invoice's amount paid and state before the batch
+    in_scope: set[int] = set()
     for i in live:
         row, reference = rows[i], str(cell(rows[i], "reference"))
         invoice = invoices.get(str(cell(row, "invoice_number") or ""))
@@ -144,7 +145,9 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
                 raise ValidationError(_("The payment is not valid."), errors={"invoice_number": [
                     _("No invoice has the number '%(number)s'.", number=number) if number else
                     _("Say which invoice is paid.")]})
-            svc.get_invoice(ctx, invoice.id)  # the invoice in the actor's scope
+            if invoice.id not in in_scope:  # the invoice in the actor's scope (checked once per batch)
+                svc.get_invoice(ctx, invoice.id)
+                in_scope.add(invoice.id)
             earlier = svc.earlier_payment(invoice, reference, known.get(reference))
             data = {k: cell(row, k) for k in ("paid_on", "amount", "currency", "reference") if cell(row, k) is not None}
             clean = svc.validate_payment(ctx, invoice, {**data, "source": "import"}, recorded=earlier is not None)
@@ -160,7 +163,7 @@ def load_payments(ctx: ServiceContext, batch: Sequence[Row], options: ImportOpti
             continue
         paid.setdefault(invoice.id, (invoice, invoice.amount_paid, invoice.state))
         svc.pay(invoice, clean["amount"])
-        known[reference] = Payment(invoice_id=invoice.id, **clean)  # the same reference again in this batch
+        known[reference] = transient(Payment, {"invoice_id": invoice.id, **clean})  # the same reference again later
         new.append((clean, invoice, i))
     _write_paid(ctx, [invoice for invoice, _before, _state in paid.values()])
     ids = insert_rows(ctx, Payment.__table__, [{"invoice_id": inv.id, **clean} for clean, inv, _i in new])
