@@ -251,36 +251,28 @@ class TooManyRows(ValidationError):
         super().__init__(message, errors={field_name: [message]})
 
 
-def csv_cells(row: dict[Any, Any]) -> dict[str, str]:
+def csv_cells(row: dict[Any, Any], *, empty: bool = True) -> dict[str, str]:
     """A CSV record's cells by trimmed column name, trimmed, the export's formula guard undone; more
-    cells than the header is an error."""
+    cells than the header is an error. ``empty=False``: empty cells left out as well (a later empty cell of a
+    column named twice takes the earlier one out, as a second step would)."""
     if None in row:
         raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
     out = {}
     for k, v in row.items():
         if k and (k := k.strip()):
             v = (v or "").strip()
-            out[k] = _unguard(v) if v[:1] == "'" else v  # only a cell that starts with ' can be guarded
-    return out
-
-
-def plain_csv_cells(row: dict[Any, Any]) -> dict[str, str]:
-    """``plain_cells(csv_cells(row))`` in one pass (the row of a kind without its own ``convert``): the cells by
-    trimmed column name, trimmed, the formula guard undone, empty ones left out (a later empty cell of a column
-    named twice takes the earlier one out, as before)."""
-    if None in row:
-        raise ValidationError(_("The row has more cells than the header."), errors={"row": [_("Too many cells.")]})
-    out = {}
-    for k, v in row.items():
-        if k and (k := k.strip()):
-            v = (v or "").strip()
-            if v[:1] == "'":
+            if v[:1] == "'":  # only a cell that starts with ' can be guarded
                 v = _unguard(v)
-            if v:
+            if v or empty:
                 out[k] = v
             else:
                 out.pop(k, None)
     return out
+
+
+def plain_csv_cells(row: dict[Any, Any]) -> dict[str, str]:
+    """``plain_cells(csv_cells(row))`` in one pass: the row of a kind without its own ``convert``."""
+    return csv_cells(row, empty=False)
 
 
 def _unguard(text: str) -> str:
