@@ -160,3 +160,37 @@ def test_only_who_records_invoices_imports_them(rt: Any, setup: dict[str, Any], 
     with pytest.raises(PermissionDenied):
         load(ctx, "payments", [])
     assert ctx.session.scalar(select(func.count()).select_from(Invoice)) == 0
+
+
+@pytest.mark.parametrize("extra,state", [({}, "open"), ({"state": "draft"}, "draft"), ({"state": "cancelled"}, "cancelled"),
+                                         ({"amount_total": "0"}, "paid"), ({"state": "paid"}, "open"),
+                                         ({"currency": "JPY"}, "open")])
+def test_a_new_invoice_is_the_same_from_the_import_and_the_service(ctx: Any, setup: dict[str, Any],
+                                                                   extra: dict[str, Any], state: str) -> None:
+    """The importer and ``record_invoice`` build a new invoice alike (``orders.new_invoice``): owner and currency
+    from its order, else its customer, unless given; the state following the payments unless draft or cancelled;
+    the audit entry's changes the same but for the source."""
+    acme, order = setup["acme"], setup["order"]
+    row = {"customer_code": "C-1", "invoice_date": "2026-03-02", "due_date": "2026-04-01", "amount_total": "100",
+           **extra}
+    for number, with_order in (("IMP-1", True), ("IMP-2", False)):
+        imported = load(ctx, "invoices", [{**row, "number": number, **({"order_number": "SO-1"} if with_order else {})}])
+        assert statuses(imported) == ["created"], imported[0].errors
+        data = {**{k: v for k, v in row.items() if k != "customer_code"}, "customer_id": acme.id,
+                "number": f"API-{number}", **({"order_id": order.id} if with_order else {})}
+        by_service = orders.record_invoice(ctx, data)
+        ctx.session.commit()
+        mine = ctx.session.get(Invoice, imported[0].id)
+        fields = ("customer_id", "order_id", "owner_id", "currency", "amount_total", "amount_paid", "state",
+                  "invoice_date", "due_date")
+        assert [getattr(mine, f) for f in fields] == [getattr(by_service, f) for f in fields]
+        assert (mine.source, by_service.source) == ("import", "crm")
+        parent = order if with_order else acme
+        assert (mine.state, mine.owner_id, mine.currency) == (state, parent.owner_id,
+                                                               extra.get("currency", parent.currency))
+        audits = {a.entity_id: a.changes for a in ctx.session.scalars(select(AuditLog).where(
+            AuditLog.entity == "invoice", AuditLog.entity_id.in_([str(mine.id), str(by_service.id)])))}
+        ours, theirs = audits[str(mine.id)], audits[str(by_service.id)]
+        assert ours.pop("source") == ["crm", "import"] and ours.pop("number")[1] == number
+        assert theirs.pop("number")[1] == f"API-{number}" and ours == theirs
+        assert ours.get("state") == (None if state == "open" else ["open", state])
