@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_BYTES": 25 * 1024 * 1024,  # the same for routes that take a file (e-mail intake)
     "TEXT_MAX": 65535,  # characters in any text input without a shorter column length
     "COUNT_EXACT_MAX": 1000,  # rows a list counts exactly; above, its total is an estimate (total_estimated)
-    "COUNT_CACHE_SECONDS": 60,  # SQLite: how long a list's large count is reused as its estimate
+    "COUNT_CACHE_SECONDS": 60,  # how long a large list's estimate is kept (SQLite: its count; PostgreSQL: the planner's)
     "JOBS_BACKEND": "inprocess",  # inprocess (crm serve / crm worker run jobs themselves) or procrastinate
     "JOBS_SCHEDULE": {},  # job name -> seconds between runs, overriding the job's own interval; 0: never
     "JOBS_STALLED_SECONDS": 30,  # procrastinate: a worker silent this long is dead; its jobs run again elsewhere

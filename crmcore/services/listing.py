@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..runtime import ServiceContext
 
 COUNT_EXACT_MAX = 1000  # rows counted exactly; above: an estimate (the COUNT_EXACT_MAX setting wins)
-COUNT_CACHE_SECONDS = 60  # how long SQLite keeps a large count it made
+COUNT_CACHE_SECONDS = 60  # how long a large list's estimate (SQLite: its count) is kept
 
 
 @dataclass(frozen=True)
@@ -139,14 +139,10 @@ _cache_lock = threading.Lock()
 
 
 def _estimate(ctx: ServiceContext, ones: Select[Any]) -> int:
-    """The planner's row estimate (PostgreSQL), or a count kept for ``COUNT_CACHE_SECONDS`` (SQLite), of
-    ``ones`` (the list's statement selecting a constant: nothing of the ORM to compile)."""
+    """The planner's row estimate (PostgreSQL) or a count (SQLite) of ``ones`` (the list's statement selecting a
+    constant: nothing of the ORM to compile), kept per process for ``COUNT_CACHE_SECONDS``: the next pages of a
+    large list (and its other readers) reuse it, with no statement compiled, no ``EXPLAIN`` or count sent."""
     conn = ctx.session.connection()
-    if conn.dialect.name == "postgresql":
-        compiled = ones.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        raw = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params).scalar()
-        plan: Any = json.loads(raw) if isinstance(raw, str) else raw
-        return int(plan[0]["Plan"]["Plan Rows"])
     cache_key = ones._generate_cache_key()  # SQLAlchemy's own statement key: no compiling
     values = tuple(repr(b.effective_value) for b in cache_key.bindparams) if cache_key is not None else ()
     key = (str(conn.engine.url), cache_key.key if cache_key is not None else str(ones), values)
@@ -156,7 +152,13 @@ def _estimate(ctx: ServiceContext, ones: Select[Any]) -> int:
         hit = _cache.get(key)
     if hit is not None and now - hit[0] < ttl:
         return hit[1]
-    total = int(ctx.session.scalar(select(func.count()).select_from(ones.subquery())) or 0)
+    if conn.dialect.name == "postgresql":
+        compiled = ones.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        raw = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, compiled.params).scalar()
+        plan: Any = json.loads(raw) if isinstance(raw, str) else raw
+        total = int(plan[0]["Plan"]["Plan Rows"])
+    else:
+        total = int(ctx.session.scalar(select(func.count()).select_from(ones.subquery())) or 0)
     with _cache_lock:
         if len(_cache) > 256:
             _cache.clear()

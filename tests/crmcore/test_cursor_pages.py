@@ -110,3 +110,34 @@ def test_openapi_documents_cursor_and_next_cursor(client, admin_headers):
         props = spec["components"]["schemas"][schema]["properties"]
         assert {"next_cursor", "total_estimated"} <= set(props)
 
+
+
+def test_a_large_lists_estimate_is_kept_for_its_time_to_live(ctx, make_customer, monkeypatch):
+    """On either database the estimate of a large list is made once and kept for ``COUNT_CACHE_SECONDS``: the next
+    reader sends no ``EXPLAIN`` or count; with no time to keep it, each reader makes it again."""
+    from sqlalchemy import event, select
+
+    from crmcore.models import Customer
+    from crmcore.services import listing
+
+    for i in range(4):
+        make_customer(f"Estimated {i}")
+    sent = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    engine = ctx.session.get_bind()
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        stmt = select(Customer).where(Customer.name.like("Estimated%"))
+        monkeypatch.setitem(ctx.settings, "COUNT_EXACT_MAX", 2)
+        monkeypatch.setitem(ctx.settings, "COUNT_CACHE_SECONDS", 60)
+        first = listing.count(ctx, stmt)
+        made = len(sent)
+        assert first[1] is True and first[0] >= 3 and made == 2  # the capped count, then the estimate
+        assert listing.count(ctx, stmt) == first and len(sent) == made + 1  # the capped count alone
+        monkeypatch.setitem(ctx.settings, "COUNT_CACHE_SECONDS", 0)
+        assert listing.count(ctx, stmt)[1] is True and len(sent) == made + 3  # made again
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
