@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import weakref
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -188,6 +189,9 @@ class Base(DeclarativeBase):
     }
 
 
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the server
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -195,14 +199,56 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _reads_only(context: Any) -> bool:
+    """Whether a statement is a plain read: a compiled SELECT, not ``FOR UPDATE``, on a client-side cursor."""
+    compiled = getattr(context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    return statement is not None and bool(getattr(statement, "is_select", False)) \
+        and getattr(statement, "_for_update_arg", None) is None and not getattr(context, "_is_server_side", False) \
+        and not (context.isinsert or context.isupdate or context.isdelete)
+
+
+def _begin_before_writing(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                          executemany: bool) -> None:
+    """PostgreSQL (psycopg, in autocommit): open the transaction just before its first statement that is not a
+    plain read (a write, ``FOR UPDATE``, a savepoint, a server-side cursor, plain SQL), so a request that only
+    reads sends no ``BEGIN`` and no ``ROLLBACK`` (two of a read's seven round trips), and whatever writes is one
+    transaction as before. Reads before the first write see what READ COMMITTED shows them inside a transaction
+    too: the last committed rows, each statement on its own snapshot."""
+    if conn.dialect in _LAZY_BEGIN and not _reads_only(context):
+        begin_now(conn)
+
+
+def begin_now(conn: Any) -> None:
+    """Open a lazily beginning connection's transaction now (a writer about to write by a DBAPI cursor of its own,
+    which the engine's events do not see); nothing when it is open already or the engine begins as usual."""
+    raw = conn.connection.dbapi_connection
+    if conn.dialect in _LAZY_BEGIN and raw is not None and raw.autocommit \
+            and raw.info.transaction_status == _PG_IDLE:
+        raw.execute("BEGIN")
+
+
+_LAZY_BEGIN: weakref.WeakSet[Any] = weakref.WeakSet()  # the dialects of the engines that begin lazily (a dialect
+# stays its engine's when the pool is made again, and is shared by its execution_options copies)
+# first of every engine's listeners before a statement: the change stamps' upsert (crmcore.services.stamps) runs
+# before its statement, and must run in the statement's transaction
+event.listen(Engine, "before_cursor_execute", _begin_before_writing, insert=True)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout, and its folder."""
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout, and its folder. PostgreSQL through
+    psycopg opens a transaction only for what writes (:func:`_begin_before_writing`)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
+    lazy = url.startswith("postgresql+psycopg:") and "isolation_level" not in kwargs
+    if lazy:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     engine = create_engine(url, **kwargs)
+    if lazy:
+        _LAZY_BEGIN.add(engine.dialect)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         if ":memory:" not in url and path:

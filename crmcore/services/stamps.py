@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from ..db import begin_now
 from ..models import ChangeStamp
 from ..models.custom_field import STAMPS_INFO, stamp_names
 
@@ -96,6 +97,7 @@ def carry(source: Session, target: Session) -> None:
 def bump(session: Session, name: str) -> None:
     """Move the stamp in the session's transaction (a writer that changes what it stamps by plain SQL text)."""
     connection = session.connection()
+    begin_now(connection)  # (its cursor below is the DBAPI's: no engine event opens the transaction for it)
     cursor = connection.connection.cursor()
     try:
         _bump(connection, cursor, [name])

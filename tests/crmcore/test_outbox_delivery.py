@@ -240,7 +240,9 @@ def _full_scans(conn: Any, statement: str, parameters: Any) -> list[str]:
             cur.execute("EXPLAIN QUERY PLAN " + statement, parameters)
             details = [str(row[-1]) for row in cur.fetchall()]
             return [d for d in details if re.match(r"SCAN (outbox|outbox_destinations)\b", d)]
-        cur.execute("SET LOCAL enable_seqscan = off")  # with a usable index, the planner must take it
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # with a usable index, the planner must take it
+        # (through the engine: on PostgreSQL it opens the transaction, which begins at its first statement that
+        # is not a plain read)
         cur.execute("EXPLAIN " + statement, parameters)
         plan = [str(row[0]) for row in cur.fetchall()]
         return [line for line in plan if re.search(r"Seq Scan on (outbox|outbox_destinations)\b", line)]
