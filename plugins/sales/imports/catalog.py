@@ -3,9 +3,8 @@ validated by the catalogue's schema and service; new products and new prices wri
 changes with one flush, audit in bulk."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crmcore.db import utcnow
@@ -20,7 +19,7 @@ from crmcore.runtime import ServiceContext
 
 from ..models import PriceList, PriceListItem, Product
 from ..services import catalog as svc
-from .common import (by_key, cell, chunks, done, exists, group_rows, product_ids_by_code, products_by_code, reject, split,
+from .common import (by_key, cell, done, exists, group_rows, product_ids_by_code, products_by_code, reject, split,
                      unknown_columns)
 
 PRODUCT_COLUMNS = ("code", "name", "category", "unit", "list_price", "currency", "cost", "active", "description")
@@ -128,7 +127,7 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             results[i] = RowResult(i, "rejected", key=cell(row, "price_list") if isinstance(row, dict) else None,
                                    errors=bad)
     groups = {tidy(k): v for k, v in group_rows(rows, "price_list", results).items()}
-    lists = _stored_lists(ctx, groups)
+    lists = by_key(ctx, PriceList.name, groups, selectinload(PriceList.items))
     products = product_ids_by_code(ctx, (cell(rows[i], "product_code") for ps in groups.values() for i in ps))
     touched: dict[str, PriceList] = {}
     added: dict[tuple[int, int], dict[str, Any]] = {}  # (list, product) -> a new item, written below
@@ -174,8 +173,8 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
     insert_rows(ctx, PriceListItem.__table__, [{"price_list_id": pl.id, "product_id": product_id, "price": price}
                                                for (_list, product_id), (pl, price) in added.items()],
                 returning=False)
-    fresh = {id(pl) for pl in new_lists}
-    for pl in {id(pl): pl for pl, _price in added.values() if id(pl) not in fresh}.values():
+    stored = {id(pl) for pl in lists.values()}
+    for pl in {id(pl): pl for pl, _price in added.values() if id(pl) in stored}.values():
         ctx.session.expire(pl, ["items"])  # a stored list: read again when next asked for, with the items just written
     entries = []
     for pl, action, before, after, changes in audit:
@@ -189,15 +188,6 @@ def load_price_lists(ctx: ServiceContext, batch: Sequence[Row], options: ImportO
             if result is not None and result.status != "rejected":
                 result.id = pl.id
     return done(results, lines)
-
-
-def _stored_lists(ctx: ServiceContext, names: Iterable[str]) -> dict[str, PriceList]:
-    """The stored price lists of these names, by name, with their items: one query of names for the batch (its
-    lists are mostly new), the lists and items loaded only for those found."""
-    found = [list_id for part in chunks(names) for list_id in ctx.session.scalars(
-        select(PriceList.id).where(PriceList.name.in_(part)))]
-    return {pl.name: pl for pl in by_key(ctx, PriceList.id, found, selectinload(PriceList.items)).values()} \
-        if found else {}
 
 
 def _set_price(ctx: ServiceContext, pl: PriceList, name: str, row: dict[str, Any], i: int, products: dict[Any, int],

@@ -112,8 +112,9 @@ def load_opportunities(ctx: ServiceContext, batch: Sequence[Row], options: Impor
                 "amount": svc.parse_amount(0, "amount", {}), "probability": stage.probability, "stage_id": stage.id},
                 data, svc.FIELDS)
             entered = svc.stage_values(stage, now, now, values.get("lost_reason"), "probability" in data)
-            changes.update({k: [values.get(k), v] for k, v in entered.items() if values.get(k) != v})
-            opp = transient(Opportunity, **{**values, **entered}, stage=stage, stage_entered_at=now)
+            values, moved = new_values(values, entered, tuple(entered))
+            changes.update(moved)
+            opp = transient(Opportunity, **values, stage=stage, stage_entered_at=now)
             ctx.hook.crm_before_save(ctx=ctx, entity="opportunity", obj=opp, changes=changes, created=True)
         except CRMError as exc:
             results[i] = RowResult(i, "rejected", key=number, errors=_columns(exc.errors or {"row": [exc.message]}))
