@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask import current_app, has_app_context
 from marshmallow import ValidationError, fields
 
 from ..i18n import _
@@ -22,8 +23,6 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # every integer column is an INTEGER; Po
 
 def text_max() -> int:
     """The configured ``TEXT_MAX`` of the current app (the default outside a request)."""
-    from flask import current_app, has_app_context
-
     if not has_app_context():  # asked, not tried: a raised error per text field cost a bulk import dearly
         return DEFAULT_TEXT_MAX
     try:

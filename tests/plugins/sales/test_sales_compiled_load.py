@@ -124,3 +124,34 @@ def test_a_columns_repeated_values_are_converted_once_and_refused_ones_every_tim
     order = OrderSchema()
     assert [compiled._pure(f) for f in (order.fields["status"], order.fields["total"])] == [True, True]
     assert compiled._pure(schema.fields["code"]) is False  # a test module's own validator: not kept
+
+
+def test_text_takes_the_plain_path_and_gives_the_schemas_answer_under_a_small_text_max(make_app: Any,
+                                                                                      monkeypatch: Any) -> None:
+    """A product's text cells load without marshmallow's String code (the compiled text path), with the same
+    data and the same errors as the schema's own load: trimmed, blank as none, column lengths, choices, and the
+    app's ``TEXT_MAX`` (here shorter than the columns) read for each value."""
+    from marshmallow import fields
+
+    from plugins.sales.schemas import ProductSchema
+
+    schema = ProductSchema()
+    texts = ["P-1", " P-1 ", "", "   ", "abcdef", "x" * 70, "产品 名称", "a\x00", "\udc80", "crm", "CRM", "erp"]
+    rows = [{"code": "P-1", "name": "Pump", "list_price": "1", "category": "茶叶", "unit": "pcs", "source": "crm"}]
+    rows += [{**rows[0], key: value} for key in ("code", "name", "category", "unit", "source", "description")
+             for value in texts]
+    app = make_app(TEXT_MAX=5)
+    with app.app_context():
+        for data in rows:
+            for partial in (False, True):
+                assert outcome(compiled.load, schema, data, partial=partial) == \
+                    outcome(schema.load, data, partial=partial), (data, partial)
+        refused = outcome(compiled.load, schema, {**rows[0], "name": "abcdef"})
+        assert refused[0] == "error" and str(refused[1]["name"]) == "At most 5 characters."
+    for data in rows:  # the default limit, outside the app
+        assert outcome(compiled.load, schema, data) == outcome(schema.load, data), data
+    calls: list[Any] = []
+    real = fields.String._deserialize
+    monkeypatch.setattr(fields.String, "_deserialize",
+                        lambda self, *a, **k: calls.append(a[0]) or real(self, *a, **k))
+    assert compiled.load(schema, rows[0]) == schema.load(rows[0]) and len(calls) == 5  # the test's own load only
