@@ -26,6 +26,10 @@ def prepare(url: str, instance: str, customers: int) -> tuple[str, list[int]]:
 
     rt = build_runtime({"DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
     rt.db.create_all()  # the tables of every model, as the tests make them (Alembic: crm init-db)
+    from crmcore.models.custom_field import seed_stamps
+
+    with rt.db.engine.begin() as conn:  # the change stamps' rows, as ``crm init-db`` gives them (a database kept
+        seed_stamps(conn)  # from before a plugin with a stamp was installed has its tables, not its stamp's row)
     create_app(runtime=rt, admin=False)  # as `crm init-db` before a deployment's workers start: catalogues compiled
     ctx = rt.context(source="cli")
     users.seed_roles(ctx)
