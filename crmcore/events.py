@@ -54,7 +54,7 @@ def jsonable_dict(value: dict[str, Any]) -> dict[str, Any]:
 
 
 _AUDIT = cast(Table, AuditLog.__table__)
-_INSERT_AUDIT = insert(_AUDIT)  # built once
+_INSERT_AUDIT = insert(_AUDIT).inline()  # built once; inline: no RETURNING of the entry's id, which nobody reads
 _CUT = {key: length for key in ("actor_label", "source", "action", "entity", "entity_id")
         if (length := cast(String, _AUDIT.c[key].type).length)}
 
@@ -288,7 +288,8 @@ def _dispatch(session: Session) -> None:
                 fresh = contexts[id(ctx)] = ctx.fresh()
                 batches[id(ctx)] = (ctx, [], [])
                 stack.callback(fresh.session.close)
-                stack.enter_context(unit_of_work(fresh))  # committed when the events are dispatched
+                stack.enter_context(unit_of_work(fresh, commit_unused=False))  # committed when the events are
+                # dispatched, if the listeners used the session (most only look up what the process keeps)
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
                 batches[id(ctx)][2].append({"ctx": fresh, "entity": entity, "action": action,

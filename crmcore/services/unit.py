@@ -18,17 +18,18 @@ _DEPTH = "crm_uow_depth"
 
 
 @contextmanager
-def unit_of_work(ctx: ServiceContext) -> Iterator[Any]:
+def unit_of_work(ctx: ServiceContext, *, commit_unused: bool = True) -> Iterator[Any]:
     """Commit at the end of the outermost block; roll everything back on any error.
 
-    Nested blocks (a service calling another) join the outer one.
-    """
+    Nested blocks (a service calling another) join the outer one. ``commit_unused=False``: no commit when the
+    block left the session as it found it, with no transaction begun and nothing added, changed or queued (the
+    listeners' session after a write, which most of them only read through what the process keeps)."""
     info = ctx.session.info
     depth = info.get(_DEPTH, 0)
     info[_DEPTH] = depth + 1
     try:
         yield ctx.session
-        if depth == 0:
+        if depth == 0 and (commit_unused or _used(ctx.session)):
             ctx.session.commit()
     except StaleDataError as exc:
         if depth == 0:
@@ -44,6 +45,15 @@ def unit_of_work(ctx: ServiceContext) -> Iterator[Any]:
         raise
     finally:
         info[_DEPTH] = depth
+
+
+def _used(session: Any) -> bool:
+    """Whether a commit of ``session`` would do anything: a transaction begun, records added, changed or deleted,
+    or events queued for after commit."""
+    from ..events import pending_mark
+
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted) or bool(
+        pending_mark(session))
 
 
 def new_values(defaults: dict[str, Any], data: dict[str, Any], fields: tuple[str, ...] | list[str]
