@@ -196,7 +196,7 @@ def token_list(user: str) -> None:
     from sqlalchemy import select
 
     from .db import utcnow
-    from .models import ApiToken
+    from .models.auth import ApiToken
     from .services.users import get_user, token_expiry
 
     ctx = system_ctx()
@@ -327,7 +327,7 @@ def jobs() -> None:
 @light
 def jobs_list(runs: int) -> None:
     """List jobs (interval and last run), then the latest runs with their progress."""
-    from .models import JobRun
+    from .models.integration import JobRun
     from .services.job_runs import list_runs, status_label
     from .services.jobs import interval_of
 

@@ -278,7 +278,10 @@ class Database:
         app.teardown_appcontext(lambda exc: self.session.remove())
 
     def create_all(self) -> None:
-        """Create every table known to the metadata (tests and quick starts; prod uses Alembic)."""
+        """Create every table known to the metadata, the core's all (tests and quick starts; prod uses Alembic)."""
+        from .models import load_all
+
+        load_all()
         Base.metadata.create_all(self.engine)
 
     def dispose(self) -> None:

@@ -18,7 +18,8 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 from .contracts import Event
-from .models import AuditLog, OutboxMessage
+from .models.audit import AuditLog
+from .models.integration import OutboxMessage
 from .services import stamps  # noqa: F401 - its engine listener: every writer's writes of stamped tables bump them
 from .services.outbox import active_handlers
 

@@ -79,7 +79,9 @@ class Registry:
 
     @cached_property
     def _models(self) -> tuple[list[type], dict[str, str]]:
-        from . import models as _core_tables  # noqa: F401 - the core's tables first, which plugins' refer to
+        from .models import load_all
+
+        load_all()  # the core's tables first, which plugins' refer to
 
         models: list[type] = []
         owners: dict[str, str] = {}

@@ -2,8 +2,10 @@
 from alembic import context
 from sqlalchemy import Connection, inspect, text
 
-from crmcore import models  # noqa: F401 - core tables on the metadata
 from crmcore.db import Base
+from crmcore.models import load_all
+
+load_all()  # the core's tables on the metadata
 
 config = context.config
 engine = config.attributes["engine"]

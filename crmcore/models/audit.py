@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, intpk, utcnow
+from . import auth  # noqa: F401 - the classes its relationships name, mapped with it
 
 
 class AuditLog(Base):

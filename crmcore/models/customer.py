@@ -9,6 +9,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, created_ts, intpk, str120, str255, updated_ts
+from . import auth  # noqa: F401 - the classes its relationships name, mapped with it
 
 KINDS = ("person", "organization")
 STAGES = ("lead", "prospect", "customer", "inactive")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, created_ts, intpk
 from ..i18n import lazy_gettext as _l
+from . import customer  # noqa: F401 - the classes its relationships name, mapped with it
 
 # The kinds of identity, with the words shown for them. Those in SCOPED are ids an app or corp gives out
 # (a WeChat openid differs per Official Account, a WeCom external userid per corp): their ``account`` names

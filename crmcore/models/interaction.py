@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, created_ts, intpk, utcnow
 from ..i18n import lazy_gettext as _l
+from . import auth, customer  # noqa: F401 - the classes its relationships name, mapped with it
 
 # The one list of interaction channels, with the words shown for them: the API, the admin, the importer and
 # plugins (``log_interaction``) accept these and no other. A plugin logs its own touchpoints with one of

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, created_ts, intpk, updated_ts, utcnow
+from . import auth  # noqa: F401 - the classes its relationships name, mapped with it
 
 REVIEWER_KINDS = ("user", "role", "field", "manager_of")
 TIER_MODES = ("parallel", "sequential")

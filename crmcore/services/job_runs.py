@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from ..db import changed_rows, utcnow
 from ..errors import Conflict, NotFound
 from ..i18n import _
-from ..models import JobExecution
+from ..models.integration import JobExecution
 from .jobs import FINISHED, backend, get_job
 
 if TYPE_CHECKING:

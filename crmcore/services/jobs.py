@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from ..db import changed_rows, utcnow
 from ..errors import JobCancelled, NotFound
 from ..i18n import _
-from ..models import JobExecution, JobRun
+from ..models.integration import JobExecution, JobRun
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext

@@ -15,7 +15,7 @@ from ..config import setting_int
 from ..db import UTCDateTime, utcnow
 from ..errors import TooManyRequests
 from ..i18n import _
-from ..models import LoginFailure
+from ..models.security import LoginFailure
 from .ratelimit import client_key
 
 

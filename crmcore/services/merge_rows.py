@@ -121,6 +121,9 @@ def move_rows(ctx: ServiceContext, winner_id: int, loser_id: int) -> list[MovedR
     table's declared ``merge_policy`` decides which row stays, and without one the merge is
     refused with a message naming the table and its plugin. Removed rows are returned whole,
     so :func:`restore` can put them back."""
+    from ..models import load_all
+
+    load_all()  # every table that may refer to a customer, the core's all
     done: list[MovedRows | RemovedRows] = []
     existing = set(sa_inspect(ctx.session.connection()).get_table_names())
     for table in Base.metadata.sorted_tables:

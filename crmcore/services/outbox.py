@@ -24,7 +24,7 @@ from ..config import setting_int
 from ..db import utcnow
 from ..errors import NotFound, RetriableAdapterError
 from ..i18n import _
-from ..models import OutboxDestination, OutboxMessage
+from ..models.integration import OutboxDestination, OutboxMessage
 
 if TYPE_CHECKING:
     from ..runtime import ServiceContext

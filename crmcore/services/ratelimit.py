@@ -13,7 +13,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import utcnow
-from ..models import RateLimitHit
+from ..models.security import RateLimitHit
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, scoped_session
 
-from ..models import User
+from ..models.auth import User
 
 
 def user_for_session(session: Session | scoped_session[Session], session_id: str) -> User | None:

@@ -22,8 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ..db import begin_now
-from ..models import ChangeStamp
-from ..models.custom_field import STAMPS_INFO, stamp_names
+from ..models.custom_field import STAMPS_INFO, ChangeStamp, stamp_names
 
 T = TypeVar("T")
 _KNOWN = "crm_change_stamps"  # in a session's info: {name: version} read in this session's request

@@ -17,7 +17,7 @@ from ..db import mapped_columns, transient, utcnow
 from ..errors import AuthenticationRequired, Conflict, NotFound, ValidationError
 from ..events import audit, record_change
 from ..i18n import _
-from ..models import ApiToken, Role, Team, User
+from ..models.auth import ApiToken, Role, Team, User
 from ..models.auth import SCOPES
 from . import login_throttle, stamps
 from .sessions import end_sessions

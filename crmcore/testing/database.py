@@ -51,6 +51,9 @@ def open_test_database(url: str) -> Database:
     if db.engine.dialect.name == "postgresql":
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    from ..models import load_all
+
+    load_all()
     Base.metadata.drop_all(db.engine)
     Base.metadata.create_all(db.engine)
     return db

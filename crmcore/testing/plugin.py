@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The test database, once per run, with the tables of every model imported so far (import your
     plugin's models in your conftest so they are created here; ``make_app`` creates later ones)."""
-    from .. import models  # noqa: F401 - the core's tables
+    from ..models import load_all
+
+    load_all()  # the core's tables
     from .database import open_test_database, test_database_url
 
     db = open_test_database(test_database_url(tmp_path_factory.mktemp("db")))

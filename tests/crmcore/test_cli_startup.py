@@ -12,6 +12,7 @@ import pytest
 
 HEAVY = ("numpy", "scipy", "sklearn", "pandas", "lifetimes", "pypinyin", "phonenumbers", "schemathesis")
 FULL_APP = ("flask_admin", "flask_smorest", "crmcore.admin", "crmcore.api")
+CUSTOMER_MODELS = ("crmcore.models.customer", "crmcore.models.workflow", "crmcore.models.interaction")
 # Runs `crm ARGS` in a fresh interpreter and reports, after it exits, which modules it had imported.
 PROBE = ("import atexit, json, sys\n"
          "atexit.register(lambda: print('MODULES=' + json.dumps(sorted(sys.modules)), file=sys.stderr))\n"
@@ -65,12 +66,14 @@ def test_light_commands_work_without_the_full_app(crm_process, make_user, rt):
     assert not any(m.startswith(("adapters.oa.delivery", "plugins.analysis.services")) for m in modules)
 
     assert "marshmallow" not in modules  # no schema is loaded to list
+    assert _loaded(modules, CUSTOMER_MODELS) == []  # the jobs' tables are mapped, not the customers' and the rest
 
     code, out, err, modules = crm_process("token", "list", "ops")
     assert code == 0, err
     assert "active" in out and "default" in out
     assert _loaded(modules, HEAVY + FULL_APP) == []
     assert "marshmallow" not in modules  # the user profile's schema loads when a user is created or edited
+    assert _loaded(modules, CUSTOMER_MODELS) == []
 
     code, out, err, modules = crm_process("plugins", "--json")
     assert code == 0, err
@@ -104,3 +107,29 @@ def test_openapi_is_listed_and_prints_the_document(crm_process):
     assert code == 0, err
     document = json.loads(out)
     assert "/api/v1/customers" in document["paths"]
+
+
+def test_each_model_module_maps_alone_and_the_package_maps_all():
+    """A light command imports only the model modules it needs: each of them, alone in a fresh interpreter, maps and
+    configures (the classes its relationships name come with it); asking the package for a class maps every table."""
+    from crmcore.models import MODULES
+
+    script = ("import importlib, sys\n"
+              "from sqlalchemy.orm import configure_mappers\n"
+              "from crmcore.db import Base\n"
+              "name = sys.argv[1]\n"
+              "if name == '*':\n"
+              "    from crmcore.models import Customer  # noqa: F401\n"
+              "else:\n"
+              "    importlib.import_module('crmcore.models.' + name)\n"
+              "configure_mappers()\n"
+              "print(len(Base.metadata.tables))\n")
+    runs = {name: subprocess.Popen([sys.executable, "-c", script, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True) for name in (*MODULES, "*")}
+    counts = {}
+    for name, proc in runs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (name, err)
+        counts[name] = int(out)
+    assert counts["auth"] < counts["*"] and counts["integration"] < counts["*"]
+    assert counts["*"] == max(counts.values())

@@ -7,10 +7,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from crmcore import migrate
-from crmcore import models  # noqa: F401 - registers the core's tables on Base.metadata
 from crmcore.db import Base
-from crmcore.models import search
+from crmcore.models import load_all, search
 from crmcore.runtime import build_runtime
+
+load_all()  # the core's tables on Base.metadata
 
 CORE_TABLES = {t.name for t in Base.metadata.sorted_tables if t.name in {
     "customers", "contacts", "addresses", "tags", "customer_tags", "interactions", "custom_fields", "users", "roles",
