@@ -85,6 +85,19 @@ def flush_new(session: Session, obj: Any) -> None:
         listener(session, None)
 
 
+def mark_stored(session: Session, obj: Any, values: dict[str, Any]) -> None:
+    """``obj`` holds ``values`` (of its column attributes) as stored, a Core UPDATE having written them, and nothing
+    else changed: the values set without history, and the record no longer counted as changed, so a flush passes it
+    by. (Values set without history alone left it among the session's changed records: every later flush of a batch
+    compared each attribute of each of them, a third of a payment import.) Only for a record whose every change
+    was written."""
+    from sqlalchemy import inspect
+
+    state: Any = inspect(obj)
+    state.dict.update(values)  # as ``set_committed_value`` sets a column's value, without its per-key commit
+    state._commit_all(state.dict, session.identity_map)  # the flush's own step after writing a record
+
+
 _INSERTS: dict[tuple[Any, tuple[str, ...]], tuple[Any, tuple[str, ...]]] = {}
 
 

@@ -193,3 +193,32 @@ def test_a_rolled_back_savepoint_takes_the_record_out_as_after_a_flush(ctx: Any,
     assert inspect(again).persistent and again.id is not None and kept.id != again.id
     if ctx.session.get_bind().dialect.name == "sqlite":
         assert again.id == undone_id  # SQLite gives the key again: the case that broke
+
+
+def test_mark_stored_leaves_a_record_written_by_core_unchanged_for_the_flush(ctx: Any, flushes: list[int]) -> None:
+    """``db.mark_stored``: after a Core UPDATE wrote a record's changed values, the record holds them as stored
+    and is no longer among the session's changed records: the next flush writes nothing for it, and a change made
+    after it is flushed as usual."""
+    from sqlalchemy import update
+
+    from crmcore.db import mark_stored
+
+    customer = _new(ctx, "Acme")
+    ctx.session.flush()
+    flushes.clear()
+    customer.name, customer.notes = "Acme Ltd", "changed in Python"  # as a service changes a batch's records
+    table = Customer.__table__  # written by Core on the session's connection (no autoflush), as a bulk path does
+    ctx.session.connection().execute(update(table).where(table.c.id == customer.id).values(
+        name="Acme Ltd", notes="changed in Python", version=table.c.version + 1))
+    mark_stored(ctx.session, customer, {"name": "Acme Ltd", "notes": "changed in Python", "version": 2})
+    assert customer not in ctx.session.dirty and not inspect(customer).modified
+    assert (customer.name, customer.version) == ("Acme Ltd", 2)
+    ctx.session.flush()
+    assert flushes == []  # nothing left to write
+    customer.stage = "customer"
+    ctx.session.flush()
+    assert flushes == [1]
+    ctx.session.commit()
+    row = ctx.session.execute(select(Customer.name, Customer.notes, Customer.stage, Customer.version).where(
+        Customer.id == customer.id)).one()
+    assert tuple(row) == ("Acme Ltd", "changed in Python", "customer", 3)

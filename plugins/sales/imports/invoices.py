@@ -6,9 +6,8 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm.attributes import set_committed_value
 
-from crmcore.db import transient, utcnow
+from crmcore.db import mark_stored, transient, utcnow
 from crmcore.errors import Conflict, CRMError, ValidationError
 from crmcore.i18n import _
 from crmcore.imports import ImportOptions, Row, RowResult
@@ -198,6 +197,5 @@ def _write_paid(ctx: ServiceContext, invoices: list[Invoice]) -> None:
     written = ctx.session.connection().execute(stmt, rows).rowcount
     if written != len(rows):
         raise Conflict(_("The record was changed by someone else; reload it and try again."))
-    for invoice, row in zip(invoices, rows, strict=True):
-        for key in ("amount_paid", "state", "version", "updated_at"):
-            set_committed_value(invoice, key, row[key])  # as stored now: nothing left for the ORM to flush
+    for invoice, row in zip(invoices, rows, strict=True):  # as stored now: nothing left for the ORM to flush
+        mark_stored(ctx.session, invoice, {key: row[key] for key in ("amount_paid", "state", "version", "updated_at")})
