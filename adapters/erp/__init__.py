@@ -41,6 +41,8 @@ def crm_sync_apply(ctx: ServiceContext, stream: str, record: Any, sync: Any) -> 
 
 @hookimpl
 def crm_before_save(ctx: ServiceContext, entity: str, obj: Any, changes: dict[str, Any], created: bool) -> None:
+    if entity != "customer" or created or not changes:  # (checked again there) a product, a new record: not ours
+        return  # to refuse, and a bulk import calls this for every row
     from .ownership import refuse_locked
 
     refuse_locked(ctx, entity, obj, changes, created)
