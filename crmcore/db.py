@@ -48,19 +48,31 @@ def flush_context_free(fn: _T) -> _T:
     return fn
 
 
-def flush_new(session: Session, obj: Any) -> None:
+#: a row written with a new record by ``flush_new``: (its table, its values, the column that takes the record's key)
+Also = tuple[Any, dict[str, Any], str]
+
+
+def flush_new(session: Session, obj: Any, also: Also | None = None) -> None:
     """Flush a session whose only pending change is one new record, ``obj``: by one Core ``INSERT ... RETURNING``
     in the plain case, by the ORM's flush otherwise. Either way ``obj`` is then persistent and unchanged, with its
     key, defaults and version, and the session's flush listeners ran.
 
     For one record the unit of work cost several times its INSERT: a fifth of an API write. The plain case: nothing
     else pending, changed or deleted; a class of one table, with no insert events; relationships not set or empty
-    collections (a many-to-one by its key column); every session flush listener marked ``flush_context_free``."""
+    collections (a many-to-one by its key column); every session flush listener marked ``flush_context_free``.
+
+    ``also``: ``(table, values, column)``, a row that refers to the new record (its audit entry), written with it,
+    ``column`` taking the record's key (as text in a text column). In the plain case on PostgreSQL it goes in the
+    record's own statement (``WITH new AS (INSERT ... RETURNING) INSERT ... SELECT FROM new``): a round trip less
+    for every API write; otherwise by its own INSERT just after. The table's Python-side defaults are not applied
+    to it: give every value."""
     from sqlalchemy import inspect
 
     state: Any = inspect(obj)
     if not _plain_new(session, state):
         session.flush()
+        if also is not None:
+            _insert_also(session, also, state.identity[0])
         return
     mapper = state.mapper
     for listener in session.dispatch.before_flush:
@@ -72,9 +84,23 @@ def flush_new(session: Session, obj: Any) -> None:
             state.dict[key] = mapper.version_id_generator(None)
     values = {column.key: state.dict[key] for key, column in _columns(mapper) if key in state.dict}  # by column
     given = tuple(values)
-    statement, generated = _INSERTS.get((mapper, given)) or _insert_for(mapper, given)
-    row = session.connection().execute(statement, values).one()
+    connection = session.connection()
+    key_column = mapper.primary_key[0]
+    if also is not None and (connection.dialect.name != "postgresql" or len(mapper.primary_key) != 1
+                             or key_column.key in given):
+        also_after, also = also, None  # written after the record, by its own statement
+    else:
+        also_after = None
+    if also is None:
+        statement, generated = _INSERTS.get((mapper, given)) or _insert_for(mapper, given)
+    else:
+        table, also_values, column = also
+        statement, generated = _insert_with(mapper, given, table, tuple(also_values), column)
+        values = {**{f"r_{k}": v for k, v in values.items()}, **{f"a_{k}": v for k, v in also_values.items()}}
+    row = connection.execute(statement, values).one()
     state.dict.update(zip(generated, row, strict=True))  # the key, defaults: what was given stays as it was
+    if also_after is not None:
+        _insert_also(session, also_after, state.dict[mapper.get_property_by_column(key_column).key])
     for listener in session.dispatch.after_flush:
         listener(session, None)
     # persistent as the flush makes it (its own step, ``Session._register_persistent``): keyed in the identity map,
@@ -110,6 +136,42 @@ def _insert_for(mapper: Any, given: tuple[str, ...]) -> tuple[Any, tuple[str, ..
     found = _INSERTS[(mapper, given)] = (insert(mapper.local_table).returning(*(c for _k, c in generated)),
                                          tuple(k for k, _c in generated))
     return found
+
+
+def _insert_with(mapper: Any, given: tuple[str, ...], table: Any, also: tuple[str, ...], column: str
+                 ) -> tuple[Any, tuple[str, ...]]:
+    """The record's INSERT and the row ``also`` refers to it by, in one statement: the record's values as bound
+    parameters ``r_<column key>``, the row's as ``a_<column>``, the record's key cast to the type of the row's
+    ``column`` (built once per class, values given and row)."""
+    from sqlalchemy import bindparam, cast, insert, select
+
+    cache_key = (mapper, given, table, also, column)
+    found = _INSERTS_WITH.get(cache_key)
+    if found is None:
+        own = mapper.local_table
+        generated = [(key, c) for key, c in _columns(mapper) if c.key not in given]
+        new = insert(own).values({k: bindparam(f"r_{k}", type_=own.c[k].type) for k in given}).returning(
+            *(c for _k, c in generated)).cte("crm_new")
+        returned: dict[Any, Any] = {c: new.corresponding_column(c) for c in (*(c for _k, c in generated),
+                                                                          mapper.primary_key[0])}
+        key = returned[mapper.primary_key[0]]
+        row = insert(table).from_select([*also, column], select(
+            *(bindparam(f"a_{k}", type_=table.c[k].type) for k in also), cast(key, table.c[column].type)))
+        statement = select(*(returned[c] for _k, c in generated)).add_cte(row.cte("crm_also"))
+        found = _INSERTS_WITH[cache_key] = (statement, tuple(k for k, _c in generated))
+    return found
+
+
+_INSERTS_WITH: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
+
+
+def _insert_also(session: Session, also: Also, key: Any) -> None:
+    """``also``'s row by its own INSERT, its column taking ``key`` (as text in a text column)."""
+    from sqlalchemy import String, insert
+
+    table, values, column = also
+    value = str(key) if isinstance(table.c[column].type, String) else key
+    session.connection().execute(insert(table).inline(), {**values, column: value})
 
 
 def _columns(mapper: Any) -> tuple[tuple[str, Any], ...]:
@@ -212,13 +274,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
-def _reads_only(context: Any) -> bool:
-    """Whether a statement is a plain read: a compiled SELECT, not ``FOR UPDATE``, on a client-side cursor."""
+def may_write(context: Any) -> bool:
+    """Whether a statement may write: anything but a compiled SELECT (plain SQL, DML, DDL, a savepoint), and a
+    SELECT with an INSERT, UPDATE or DELETE in its WITH (``flush_new``'s record and audit entry)."""
     compiled = getattr(context, "compiled", None)
     statement = getattr(compiled, "statement", None)
-    return statement is not None and bool(getattr(statement, "is_select", False)) \
-        and getattr(statement, "_for_update_arg", None) is None and not getattr(context, "_is_server_side", False) \
-        and not (context.isinsert or context.isupdate or context.isdelete)
+    return statement is None or not getattr(statement, "is_select", False) \
+        or context.isinsert or context.isupdate or context.isdelete \
+        or any(getattr(cte.element, "is_dml", False) for cte in getattr(compiled, "ctes", None) or ())
+
+
+def _reads_only(context: Any) -> bool:
+    """Whether a statement is a plain read: one that cannot write, not ``FOR UPDATE``, on a client-side cursor."""
+    return not may_write(context) and getattr(context.compiled.statement, "_for_update_arg", None) is None \
+        and not getattr(context, "_is_server_side", False)
 
 
 def _begin_before_writing(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import lazyload
 
-from ..db import flush_new, mapped_columns, utcnow
+from ..db import mapped_columns, utcnow
 from ..errors import Conflict, NotFound, PreconditionFailed, ValidationError
-from ..events import record_change
+from ..events import record_change, record_new
 from ..models import Address, Contact, Customer, Interaction, Tag, User, customer_tags
 from ..normalize import company_key, fold, normalize_email, normalize_phone, search_text
 from ..schemas.common import SEARCH_MAX
@@ -278,9 +278,8 @@ def create_customer(ctx: ServiceContext, data: dict[str, Any]) -> Customer:
     with unit_of_work(ctx):
         customer, changes = build_customer(ctx, data, referral_code=data.get("referral_code"))
         refresh_completeness(ctx, customer)
-        flush_new(ctx.session, customer)
         changes["code"] = [None, customer.code]
-        record_change(ctx, "customer", "created", customer.id, changes)
+        record_new(ctx, "customer", customer, changes)  # the customer and its audit entry, one statement on PostgreSQL
     return customer
 
 

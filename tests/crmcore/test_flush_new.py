@@ -222,3 +222,36 @@ def test_mark_stored_leaves_a_record_written_by_core_unchanged_for_the_flush(ctx
     row = ctx.session.execute(select(Customer.name, Customer.notes, Customer.stage, Customer.version).where(
         Customer.id == customer.id)).one()
     assert tuple(row) == ("Acme Ltd", "changed in Python", "customer", 3)
+
+
+def test_a_new_record_and_its_audit_entry_go_in_one_statement_on_postgresql(rt: Any, ctx: Any) -> None:
+    """``events.record_new``: the customer and its audit entry (the entry naming the new id) by one statement on
+    PostgreSQL (``WITH new AS (INSERT ...) INSERT ... SELECT``), by two elsewhere; one transaction either way, undone
+    whole by a rollback; the entry the same as ``record_change`` writes."""
+    from crmcore.events import record_change, record_new
+    from crmcore.models import AuditLog
+
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        statements.append(sql.split()[0].upper())
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
+    try:
+        by_one = _new(ctx, "甲")
+        record_new(ctx, "customer", by_one, {"name": [None, "甲"]}, {"note": "x"})
+        writes = [s for s in statements if s != "BEGIN"]
+        assert writes == (["WITH"] if rt.db.engine.dialect.name == "postgresql" else ["INSERT", "INSERT"])
+        by_two = _new(ctx, "乙")
+        flush_new(ctx.session, by_two)
+        record_change(ctx, "customer", "created", by_two.id, {"name": [None, "乙"]}, {"note": "x"})
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", count)
+    entries = {e.entity_id: e for e in ctx.session.scalars(select(AuditLog).where(AuditLog.entity == "customer"))}
+    one, two = entries[str(by_one.id)], entries[str(by_two.id)]
+    assert (one.action, one.source, one.actor_label, one.data, one.changes) == \
+        (two.action, two.source, two.actor_label, two.data, {"name": [None, "甲"]})
+    assert one.at is not None and one.event_id
+    ctx.session.rollback()
+    assert ctx.session.scalar(select(func.count()).select_from(AuditLog)) == 0
+    assert ctx.session.scalar(select(func.count()).select_from(Customer)) == 0

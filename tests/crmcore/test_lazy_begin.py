@@ -40,6 +40,15 @@ def sent(pg: Any) -> Any:
     base.BaseConnection._exec_command = original  # type: ignore[method-assign]
 
 
+def _select_writing() -> Any:
+    from sqlalchemy import insert
+
+    from crmcore.models import Tag
+
+    new = insert(Tag.__table__).values(name="written by a WITH").returning(Tag.__table__.c.id).cte("written")
+    return select(new.c.id)
+
+
 def _status(session: Any) -> int:
     return int(session.connection().connection.dbapi_connection.info.transaction_status)
 
@@ -76,6 +85,7 @@ def test_a_write_is_one_transaction_with_what_follows_it(pg: Any, make_customer:
     lambda s, cid: s.begin_nested(),  # a savepoint needs a transaction
     lambda s, cid: list(s.execute(select(Customer.id).execution_options(yield_per=10))),  # a server-side cursor
     lambda s, cid: stamps.bump(s, "custom_fields"),  # a DBAPI cursor of its own
+    lambda s, cid: s.execute(_select_writing()).all(),  # a SELECT whose WITH inserts (flush_new's record and audit)
 ])
 def test_what_needs_a_transaction_opens_it(pg: Any, make_customer: Any, opens: Any) -> None:
     customer = make_customer("Locked")
