@@ -23,12 +23,13 @@ from .models.audit import AuditLog
 from .models.integration import OutboxMessage
 from .services import stamps  # noqa: F401 - its engine listener: every writer's writes of stamped tables bump them
 from .services.outbox import active_handlers
+from .services.unit import PENDING_EVENTS, unit_of_work
 
 if TYPE_CHECKING:
     from .runtime import ServiceContext
 
 log = logging.getLogger(__name__)
-_PENDING = "crm_pending_events"
+_PENDING = PENDING_EVENTS
 
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -296,8 +297,6 @@ def _dispatch(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    from .services.unit import unit_of_work
-
     contexts: dict[int, Any] = {}  # one fresh context per writer's context, for all its events (a bulk load has many)
     batches: dict[int, tuple[Any, list[Event], list[dict[str, Any]]]] = {}
     with contextlib.ExitStack() as stack:

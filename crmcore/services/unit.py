@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 _DEPTH = "crm_uow_depth"
 
 
+#: where a session keeps the events queued for after its commit (``crmcore.events``)
+PENDING_EVENTS = "crm_pending_events"
+
+
 @contextmanager
 def unit_of_work(ctx: ServiceContext, *, commit_unused: bool = True) -> Iterator[Any]:
     """Commit at the end of the outermost block; roll everything back on any error.
@@ -49,11 +53,9 @@ def unit_of_work(ctx: ServiceContext, *, commit_unused: bool = True) -> Iterator
 
 def _used(session: Any) -> bool:
     """Whether a commit of ``session`` would do anything: a transaction begun, records added, changed or deleted,
-    or events queued for after commit."""
-    from ..events import pending_mark
-
+    or events queued for after commit (``crmcore.events`` keeps them under :data:`PENDING_EVENTS`)."""
     return session.in_transaction() or bool(session.new or session.dirty or session.deleted) or bool(
-        pending_mark(session))
+        session.info.get(PENDING_EVENTS))
 
 
 def new_values(defaults: dict[str, Any], data: dict[str, Any], fields: tuple[str, ...] | list[str]
