@@ -23,13 +23,13 @@ from .models.audit import AuditLog
 from .models.integration import OutboxMessage
 from .services import stamps  # noqa: F401 - its engine listener: every writer's writes of stamped tables bump them
 from .services.outbox import active_handlers
-from .services.unit import PENDING_EVENTS, unit_of_work
+from .services.unit import unit_of_work
 
 if TYPE_CHECKING:
     from .runtime import ServiceContext
 
 log = logging.getLogger(__name__)
-_PENDING = PENDING_EVENTS
+_PENDING = "crm_pending_events"
 
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -306,8 +306,8 @@ def _dispatch(session: Session) -> None:
                 fresh = contexts[id(ctx)] = ctx.fresh()
                 batches[id(ctx)] = (ctx, [], [])
                 stack.callback(fresh.session.close)
-                stack.enter_context(unit_of_work(fresh, commit_unused=False))  # committed when the events are
-                # dispatched, if the listeners used the session (most only look up what the process keeps)
+                stack.enter_context(unit_of_work(fresh))  # committed when the events are dispatched (a listener
+                # may write when its session commits: the loyalty example's awards, at ``before_commit``)
             if lifecycle is not None:
                 entity, action, entity_id, changes = lifecycle
                 batches[id(ctx)][2].append({"ctx": fresh, "entity": entity, "action": action,

@@ -17,23 +17,18 @@ if TYPE_CHECKING:
 _DEPTH = "crm_uow_depth"
 
 
-#: where a session keeps the events queued for after its commit (``crmcore.events``)
-PENDING_EVENTS = "crm_pending_events"
-
-
 @contextmanager
-def unit_of_work(ctx: ServiceContext, *, commit_unused: bool = True) -> Iterator[Any]:
+def unit_of_work(ctx: ServiceContext) -> Iterator[Any]:
     """Commit at the end of the outermost block; roll everything back on any error.
 
-    Nested blocks (a service calling another) join the outer one. ``commit_unused=False``: no commit when the
-    block left the session as it found it, with no transaction begun and nothing added, changed or queued (the
-    listeners' session after a write, which most of them only read through what the process keeps)."""
+    Nested blocks (a service calling another) join the outer one.
+    """
     info = ctx.session.info
     depth = info.get(_DEPTH, 0)
     info[_DEPTH] = depth + 1
     try:
         yield ctx.session
-        if depth == 0 and (commit_unused or _used(ctx.session)):
+        if depth == 0:
             ctx.session.commit()
     except StaleDataError as exc:
         if depth == 0:
@@ -49,13 +44,6 @@ def unit_of_work(ctx: ServiceContext, *, commit_unused: bool = True) -> Iterator
         raise
     finally:
         info[_DEPTH] = depth
-
-
-def _used(session: Any) -> bool:
-    """Whether a commit of ``session`` would do anything: a transaction begun, records added, changed or deleted,
-    or events queued for after commit (``crmcore.events`` keeps them under :data:`PENDING_EVENTS`)."""
-    return session.in_transaction() or bool(session.new or session.dirty or session.deleted) or bool(
-        session.info.get(PENDING_EVENTS))
 
 
 def new_values(defaults: dict[str, Any], data: dict[str, Any], fields: tuple[str, ...] | list[str]

@@ -193,36 +193,3 @@ def test_a_listener_failing_on_one_event_keeps_its_work_for_the_others(make_app)
     assert sorted(made) == ["one", "three", "two"]  # the undone event's own event is not dispatched
     # the calls before the failing one are made again (their writes went with the savepoint), the failing one once
     assert calls == ["one", "bad", "one", "two", "three"]
-
-
-@pytest.mark.parametrize("what", ["nothing", "a read", "a record added", "an event queued"])
-def test_the_listeners_session_is_committed_only_when_they_used_it(make_app, what):
-    """After a write, the session the listeners share is committed when they used it (a read began a transaction,
-    a record was added, an event was queued) and only closed when they did not (most only look up what the process
-    keeps): what they added is stored and what they queued dispatched either way."""
-    from sqlalchemy import event as sa_event
-
-    committed: list[Any] = []
-    seen: list[str] = []
-
-    class Listener:
-        @hookimpl
-        def crm_event(self, ctx, event):
-            seen.append(event.name)
-            if event.name != "customer.updated":
-                return
-            sa_event.listen(ctx.session, "after_commit", lambda s: committed.append(s))
-            if what == "a read":
-                ctx.session.scalar(select(Tag.id).limit(1))
-            elif what == "a record added":
-                ctx.session.add(Tag(name="added by the listener"))
-            elif what == "an event queued":
-                emit(ctx, Event(name="listener.noticed"))  # no write of its own: only the event
-
-    rt = make_app(PLUGINS_ALLOW=[], plugins=[("listener", Listener())]).extensions["crm"]
-    ctx = rt.context()
-    with unit_of_work(ctx):
-        record_changes(ctx, [("customer", "updated", 1, {"name": ["a", "b"]}, None)])
-    assert len(committed) == (0 if what == "nothing" else 1)
-    assert _tags(rt) == (["added by the listener"] if what == "a record added" else [])
-    assert seen == ["customer.updated"] + (["listener.noticed"] if what == "an event queued" else [])
