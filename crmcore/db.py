@@ -86,21 +86,18 @@ def flush_new(session: Session, obj: Any, also: Also | None = None) -> None:
     given = tuple(values)
     connection = session.connection()
     key_column = mapper.primary_key[0]
-    if also is not None and (connection.dialect.name != "postgresql" or len(mapper.primary_key) != 1
-                             or key_column.key in given):
-        also_after, also = also, None  # written after the record, by its own statement
-    else:
-        also_after = None
-    if also is None:
-        statement, generated = _INSERTS.get((mapper, given)) or _insert_for(mapper, given)
-    else:
+    together = also is not None and connection.dialect.name == "postgresql" and len(mapper.primary_key) == 1 \
+        and key_column.key not in given  # else ``also`` goes after the record, by its own statement
+    if also is not None and together:
         table, also_values, column = also
         statement, generated = _insert_with(mapper, given, table, tuple(also_values), column)
         values = {**{f"r_{k}": v for k, v in values.items()}, **{f"a_{k}": v for k, v in also_values.items()}}
+    else:
+        statement, generated = _INSERTS.get((mapper, given)) or _insert_for(mapper, given)
     row = connection.execute(statement, values).one()
     state.dict.update(zip(generated, row, strict=True))  # the key, defaults: what was given stays as it was
-    if also_after is not None:
-        _insert_also(session, also_after, state.dict[mapper.get_property_by_column(key_column).key])
+    if also is not None and not together:
+        _insert_also(session, also, state.dict[mapper.get_property_by_column(key_column).key])
     for listener in session.dispatch.after_flush:
         listener(session, None)
     # persistent as the flush makes it (its own step, ``Session._register_persistent``): keyed in the identity map,

@@ -12,10 +12,10 @@ from types import FunctionType
 from typing import Any, Callable, TypeGuard
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing
-from marshmallow.validate import OneOf, Validator
+from marshmallow.validate import Validator
 
-from .columns import MaxLength, Text, not_blank
-from .limits import text_max
+from .columns import Text
+from .limits import storable_text
 
 #: ``check(data, partial)``: the loaded data, or :class:`_Slow`
 Check = Callable[[Any, bool], dict[str, Any]]
@@ -160,10 +160,9 @@ def _converter_of(field: fields.Field[Any]) -> Convert:
 
 def _text(field: fields.Field[Any]) -> Convert | None:
     """A text field's conversion without marshmallow's layers, for text (a file's cells): the limits every text
-    has (:mod:`crmcore.schemas.limits`), the field's trim and blank-as-none (:class:`~crmcore.schemas.columns.Text`)
-    and its validators when they are the column fields' (length, not blank, choices); each value of a row is new
-    (a code, a name), so nothing is kept. Anything else (not text, text refused) goes the field's own way; None
-    for a field with other code or validators."""
+    has (``limits.storable_text``), the field's trim and blank-as-none (:class:`~crmcore.schemas.columns.Text`),
+    then its validators called as marshmallow calls them; each value of a row is new (a code, a name), so nothing is
+    kept. Anything else (not text, text refused) goes the field's own way; None for a field of other code."""
     kind = type(field)
     if isinstance(field, Text) and kind is Text:
         strip, blank_none = field.strip, field.blank_none
@@ -171,34 +170,21 @@ def _text(field: fields.Field[Any]) -> Convert | None:
         strip = blank_none = False
     else:
         return None
-    longest: int | None = None
-    choices: Any = None
-    nonblank = False
-    for rule in field.validators:
-        if type(rule) is MaxLength:
-            longest = rule.n if longest is None else min(longest, rule.n)
-        elif type(rule) is OneOf and choices is None:
-            choices = rule.choices
-        elif rule is not_blank:
-            nonblank = True
-        else:
-            return None
+    rules = tuple(field.validators)
     slow = _converter_of(field)
 
     def convert_text(value: Any, key: str, data: Any, partial: bool) -> Any:
-        if type(value) is not str or len(value) > text_max() or "\x00" in value:
-            return slow(value, key, data, partial)
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:  # an unpaired surrogate: the limits' own message
-                return slow(value, key, data, partial)
+        if type(value) is not str or not storable_text(value):
+            return slow(value, key, data, partial)  # the limits' own message
         out = value.strip() if strip else value
         if out == "" and blank_none:
             return None
-        if (longest is not None and len(out) > longest) or (nonblank and not out.strip()) \
-                or (choices is not None and out not in choices):
-            raise _Slow
+        try:
+            for rule in rules:
+                if rule(out) is False and not isinstance(rule, Validator):  # a function saying no, as marshmallow reads it
+                    raise _Slow
+        except ValidationError:
+            raise _Slow from None
         return out
 
     return convert_text

@@ -31,8 +31,23 @@ def text_max() -> int:
         return DEFAULT_TEXT_MAX
 
 
+def storable_text(value: str) -> bool:
+    """Whether ``check_text`` takes ``value`` as it is (no message built: the common case, checked first)."""
+    if len(value) > text_max() or "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_text(value: str) -> str:
     """``value`` if it is storable text; a marshmallow ValidationError saying why not."""
+    if storable_text(value):
+        return value
     limit = text_max()
     if len(value) > limit:
         raise ValidationError(_("At most %(n)s characters.", n=limit))
